@@ -1,0 +1,96 @@
+// Package auth signs outgoing webhooks and verifies incoming ones.
+//
+// Every scheme herald speaks is both a [Signer], used by package sender to add
+// authentication headers to a delivery, and a [Verifier], used by a receiving
+// backend (directly, or through [Middleware]) to decide whether a request is
+// genuine, untampered and fresh:
+//
+//   - Standard Webhooks v1 (HMAC-SHA256) and v1a (Ed25519): [NewStandard], [NewStandardV1a]
+//   - Hub style, GitHub's X-Hub-Signature-256: [NewHub]
+//   - Stripe style, t=…,v1=…: [NewStripe]
+//   - JWT Bearer tokens bound to the body: [NewJWT]
+//
+// The package does no network I/O of its own, except fetching a JWKS when a
+// JWT verifier is given a JWKS URL. Key material is held in [Secret] and
+// [PrivateKey] values that never print themselves.
+package auth
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// Scheme names, as reported in [Verified.Scheme] and accepted by the command
+// line's --scheme flag.
+const (
+	SchemeStandard    = "standard"     // Standard Webhooks v1, HMAC-SHA256
+	SchemeStandardV1a = "standard-v1a" // Standard Webhooks v1a, Ed25519
+	SchemeHub         = "hub"          // X-Hub-Signature-256: sha256=<hex>
+	SchemeStripe      = "stripe"       // Stripe-Signature: t=<unix>,v1=<hex>
+	SchemeJWT         = "jwt"          // Authorization: Bearer <JWT>
+)
+
+// Message is what a [Signer] authenticates for one delivery attempt.
+type Message struct {
+	// ID identifies the delivery. It stays the same across attempts so that
+	// receivers can deduplicate; it is sent as webhook-id (and as the JWT jti).
+	ID string
+	// Timestamp is the signing time. The zero value means time.Now().
+	Timestamp time.Time
+	// Body is the exact request body. Signers never modify it.
+	Body []byte
+	// URL is the target URL; the JWT scheme uses it as the default audience.
+	URL string
+	// Topic is the event topic, if any; the JWT scheme puts it in the token.
+	Topic string
+}
+
+// A Signer adds the authentication headers of one scheme to an outgoing
+// request. Sign is called once per attempt, so every attempt carries a fresh
+// timestamp. Implementations are safe for concurrent use.
+type Signer interface {
+	Sign(h http.Header, m Message) error
+}
+
+// A Verifier checks the authentication headers of a received request against
+// its exact body. On success it reports what it verified; on failure the
+// error matches one of the package's sentinel errors with [errors.Is] and its
+// text never contains a secret or an expected signature.
+// Implementations are safe for concurrent use.
+type Verifier interface {
+	Verify(h http.Header, body []byte) (Verified, error)
+}
+
+// Verified describes a request that passed verification.
+type Verified struct {
+	// Scheme is one of the Scheme* constants.
+	Scheme string
+	// ID is the delivery id (webhook-id, or the JWT jti); empty when the
+	// scheme carries none.
+	ID string
+	// Timestamp is the signed time of the request; zero when the scheme
+	// signs none (hub).
+	Timestamp time.Time
+	// KeyID names the key that matched: the JWT kid, or for schemes with a
+	// list of secrets the position of the matching one ("0", "1", ...), so
+	// that a rotation can be watched without revealing any key.
+	KeyID string
+	// Claims holds the JWT claims; nil for other schemes.
+	Claims map[string]any
+}
+
+type verifiedKey struct{}
+
+// NewContext returns a copy of ctx carrying v. [Middleware] uses it so that
+// handlers can learn what was verified.
+func NewContext(ctx context.Context, v Verified) context.Context {
+	return context.WithValue(ctx, verifiedKey{}, v)
+}
+
+// FromContext returns the [Verified] stored in ctx by [Middleware], and
+// whether there was one.
+func FromContext(ctx context.Context) (Verified, bool) {
+	v, ok := ctx.Value(verifiedKey{}).(Verified)
+	return v, ok
+}
