@@ -1,0 +1,125 @@
+package auth
+
+import (
+	"crypto/hmac"
+	"crypto/subtle"
+	"fmt"
+	"hash"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// macState is one keyed HMAC with scratch space, pooled per secret so that
+// signing and verifying neither rebuild the key schedule (hmac.New is
+// costly) nor allocate.
+type macState struct {
+	mac hash.Hash
+	// sum receives the raw MAC.
+	sum [64]byte
+	// enc receives the encoded (base64 or hex) MAC.
+	enc [128]byte
+	// in receives a copy of a received signature for the constant-time
+	// comparison, and the Standard Webhooks "id.ts." prefix before it is
+	// written into the MAC.
+	in [maxIDLen + maxTimestampLen + 2]byte
+}
+
+// macKey is one HMAC secret ready for use from many goroutines.
+type macKey struct {
+	pool sync.Pool
+}
+
+// newMacKeys builds one macKey per secret for the hash h, after checking
+// that there is at least one secret and that each is at least min bytes
+// long. Errors wrap [ErrBadKey], name scheme and the position of the faulty
+// secret, never its content.
+func newMacKeys(scheme string, h func() hash.Hash, secrets []Secret, min int) ([]*macKey, error) {
+	if len(secrets) == 0 {
+		return nil, fmt.Errorf("auth: %s: %w: no secret given", scheme, ErrBadKey)
+	}
+	keys := make([]*macKey, len(secrets))
+	for i, s := range secrets {
+		if s.Len() < min {
+			return nil, fmt.Errorf("auth: %s: %w: secret %d is %d bytes, need at least %d", scheme, ErrBadKey, i, s.Len(), min)
+		}
+		key := append([]byte(nil), s.Bytes()...)
+		k := &macKey{}
+		k.pool.New = func() any { return &macState{mac: hmac.New(h, key)} }
+		keys[i] = k
+	}
+	return keys, nil
+}
+
+// get returns a reset macState for this key. Give it back with put.
+func (k *macKey) get() *macState { return k.pool.Get().(*macState) }
+
+// put resets st and returns it to the pool.
+func (k *macKey) put(st *macState) {
+	st.mac.Reset()
+	k.pool.Put(st)
+}
+
+// equal reports, in constant time for equal lengths, whether the expected
+// encoded MAC want equals the received signature got. Lengths are public.
+func (st *macState) equal(want []byte, got string) bool {
+	if len(got) != len(want) || len(got) > len(st.in) {
+		return false
+	}
+	n := copy(st.in[:], got)
+	return subtle.ConstantTimeCompare(want, st.in[:n]) == 1
+}
+
+// appendHexLower appends the lowercase hex encoding of src to dst.
+func appendHexLower(dst, src []byte) []byte {
+	const digits = "0123456789abcdef"
+	for _, b := range src {
+		dst = append(dst, digits[b>>4], digits[b&0x0f])
+	}
+	return dst
+}
+
+// schemeHeaderName returns the canonical form of name, or of def when name is
+// empty. A name that is not an HTTP token is refused with an error naming
+// scheme.
+func schemeHeaderName(scheme, name, def string) (string, error) {
+	if name == "" {
+		name = def
+	}
+	if len(name) > 128 {
+		return "", fmt.Errorf("auth: %s: header name longer than 128 bytes", scheme)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+		if !ok {
+			return "", fmt.Errorf("auth: %s: header name is not an HTTP token (byte %d)", scheme, i)
+		}
+	}
+	return http.CanonicalHeaderKey(name), nil
+}
+
+// optionalID returns the delivery id of a scheme that does not sign one:
+// the webhook-id header if present, else the fallback header (empty for
+// none). It is bounded to maxIDLen bytes; a longer one is [ErrMalformed].
+func optionalID(h http.Header, fallback, scheme string) (string, error) {
+	key := headerWebhookID
+	vals := h[key]
+	if len(vals) == 0 && fallback != "" {
+		key = fallback
+		vals = h[key]
+	}
+	if len(vals) == 0 {
+		return "", nil
+	}
+	if len(vals[0]) > maxIDLen {
+		return "", fmt.Errorf("auth: %s: %w: %s header longer than %d bytes", scheme, ErrMalformed, strings.ToLower(key), maxIDLen)
+	}
+	return vals[0], nil
+}
+
+// keyIndex formats a secret's position for Verified.KeyID; small numbers cost
+// no allocation.
+func keyIndex(i int) string { return strconv.Itoa(i) }

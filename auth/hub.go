@@ -1,0 +1,131 @@
+package auth
+
+import (
+	"crypto/sha1"
+	"crypto/sha256"
+	"fmt"
+	"hash"
+	"net/http"
+	"strings"
+)
+
+// Hub header names.
+const (
+	// HubHeaderSHA256 is GitHub's signature header, "sha256=<hex>".
+	HubHeaderSHA256 = "X-Hub-Signature-256"
+	// HubHeaderSHA1 is GitHub's legacy signature header, "sha1=<hex>".
+	HubHeaderSHA1 = "X-Hub-Signature"
+	// headerGitHubDelivery is GitHub's delivery id, canonical form.
+	headerGitHubDelivery = "X-Github-Delivery"
+	// MinHubSecretLen is the shortest secret, in bytes, that [NewHub] accepts.
+	MinHubSecretLen = 16
+	// maxHubHeaderLen bounds the signature header before parsing.
+	maxHubHeaderLen = 128
+)
+
+// Hub signs and verifies GitHub-style webhooks: an HMAC over the body alone,
+// sent as "X-Hub-Signature-256: sha256=<lowercase hex>" (or, with
+// [WithSHA1], "X-Hub-Signature: sha1=<hex>"). The scheme signs no
+// timestamp and no id, so it cannot limit replays by itself: pair it with a
+// replay cache on the delivery id. A Hub is safe for concurrent use.
+type Hub struct {
+	keys   []*macKey
+	header string
+	// headerLower is the header name as error messages print it.
+	headerLower string
+	prefix      string // "sha256=" or "sha1="
+	hexLen      int
+	o           options
+}
+
+// NewHub returns a Hub signer and verifier using secrets (the raw bytes of
+// GitHub's webhook secret: NewSecret([]byte(s))). Sign uses the first
+// secret, giving one header value as GitHub does; Verify accepts any
+// secret, so list the new secret first during a rotation and keep the old
+// one until senders have moved. Secrets shorter than [MinHubSecretLen]
+// bytes, or none, are refused with [ErrBadKey].
+//
+// Options: [WithSHA1], [WithHeaderName], [WithClock].
+func NewHub(secrets []Secret, opts ...Option) (*Hub, error) {
+	o := buildOptions(opts)
+	newHash, prefix, def := sha256.New, "sha256=", HubHeaderSHA256
+	if o.sha1 {
+		newHash, prefix, def = func() hash.Hash { return sha1.New() }, "sha1=", HubHeaderSHA1
+	}
+	keys, err := newMacKeys(SchemeHub, newHash, secrets, MinHubSecretLen)
+	if err != nil {
+		return nil, err
+	}
+	name, err := schemeHeaderName(SchemeHub, o.headerName, def)
+	if err != nil {
+		return nil, err
+	}
+	return &Hub{keys: keys, header: name, headerLower: strings.ToLower(name), prefix: prefix, hexLen: 2 * newHash().Size(), o: o}, nil
+}
+
+// Sign sets the signature header to the HMAC of m.Body with the first
+// secret, and webhook-id to m.ID when m.ID is set. m.Timestamp is not
+// used: the scheme signs none.
+func (s *Hub) Sign(h http.Header, m Message) error {
+	if m.ID != "" {
+		if err := checkMessageID(SchemeHub, m.ID); err != nil {
+			return err
+		}
+	}
+	var stack [maxHubHeaderLen]byte
+	buf := append(stack[:0], s.prefix...)
+	k := s.keys[0]
+	st := k.get()
+	st.mac.Write(m.Body)
+	buf = appendHexLower(buf, st.mac.Sum(st.sum[:0]))
+	k.put(st)
+	setHeader(h, s.header, string(buf))
+	if m.ID != "" {
+		setHeader(h, headerWebhookID, m.ID)
+	}
+	return nil
+}
+
+// Verify checks the signature header against body with every secret, in
+// constant time. The hex must be lowercase, as GitHub sends it. Verified.ID
+// comes from the webhook-id header, else X-GitHub-Delivery: neither is
+// covered by the signature, so treat it as a hint (a replay cache keyed on
+// it still stops verbatim replays). Verified.Timestamp is zero.
+func (s *Hub) Verify(h http.Header, body []byte) (Verified, error) {
+	vals, lower := h[s.header], s.headerLower
+	switch {
+	case len(vals) == 0 || vals[0] == "":
+		return Verified{}, fmt.Errorf("auth: %s: %w: missing %s header", SchemeHub, ErrNoSignature, lower)
+	case len(vals) > 1:
+		return Verified{}, fmt.Errorf("auth: %s: %w: repeated %s header", SchemeHub, ErrMalformed, lower)
+	case len(vals[0]) > maxHubHeaderLen:
+		return Verified{}, fmt.Errorf("auth: %s: %w: %s header longer than %d bytes", SchemeHub, ErrMalformed, lower, maxHubHeaderLen)
+	}
+	sig, ok := strings.CutPrefix(vals[0], s.prefix)
+	if !ok {
+		return Verified{}, fmt.Errorf("auth: %s: %w: %s header does not start with %q", SchemeHub, ErrMalformed, lower, s.prefix)
+	}
+	if len(sig) != s.hexLen {
+		return Verified{}, fmt.Errorf("auth: %s: %w: signature is %d hex digits, want %d", SchemeHub, ErrMalformed, len(sig), s.hexLen)
+	}
+	id, err := optionalID(h, headerGitHubDelivery, SchemeHub)
+	if err != nil {
+		return Verified{}, err
+	}
+	for i, k := range s.keys {
+		st := k.get()
+		st.mac.Write(body)
+		want := appendHexLower(st.enc[:0], st.mac.Sum(st.sum[:0]))
+		match := st.equal(want, sig)
+		k.put(st)
+		if match {
+			return Verified{Scheme: SchemeHub, ID: id, KeyID: keyIndex(i)}, nil
+		}
+	}
+	return Verified{}, fmt.Errorf("auth: %s: %w: signature matched none of %d secrets", SchemeHub, ErrBadSignature, len(s.keys))
+}
+
+var (
+	_ Signer   = (*Hub)(nil)
+	_ Verifier = (*Hub)(nil)
+)

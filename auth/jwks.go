@@ -1,0 +1,276 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// JWKS fetching defaults.
+const (
+	// JWKSMinRefreshInterval is the least time between two fetches of a
+	// JWKS URL, so that tokens with made-up kids cannot make a verifier
+	// hammer the key server.
+	JWKSMinRefreshInterval = time.Minute
+	// JWKSMaxAge is how long fetched keys are used before they are fetched
+	// again (on the next lookup; stale keys stay in use if that fails).
+	JWKSMaxAge = time.Hour
+	// JWKSFetchTimeout bounds one fetch of a JWKS URL.
+	JWKSFetchTimeout = 10 * time.Second
+	// jwksCacheMaxAge is the max-age that [JWKSHandler] advertises.
+	jwksCacheMaxAge = 5 * time.Minute
+)
+
+// A KeySet supplies the public keys a JWT verifier may accept. Keys returns
+// the candidate keys for a token whose header names kid ("" when the token
+// names none), or an error wrapping [ErrUnknownKey]. [PublicKeys] is a static
+// set; [*JWKS] fetches one from a URL. Implementations are safe for
+// concurrent use.
+type KeySet interface {
+	Keys(ctx context.Context, kid string) ([]PublicKey, error)
+}
+
+// PublicKeys is a fixed [KeySet]. A token without a kid may match any of its
+// keys; a token with a kid matches the keys with that ID, or when none has
+// it, the keys that have no ID at all. A kid that matches neither is
+// [ErrUnknownKey].
+type PublicKeys []PublicKey
+
+// Keys returns the keys of ks that a token naming kid may be signed with.
+func (ks PublicKeys) Keys(_ context.Context, kid string) ([]PublicKey, error) {
+	return selectKeys(ks, kid)
+}
+
+// selectKeys implements the kid rule documented on [PublicKeys].
+func selectKeys(keys []PublicKey, kid string) ([]PublicKey, error) {
+	if kid == "" {
+		if len(keys) == 0 {
+			return nil, fmt.Errorf("auth: %w: no keys", ErrUnknownKey)
+		}
+		return keys, nil
+	}
+	var byID, noID []PublicKey
+	for _, k := range keys {
+		switch k.ID() {
+		case kid:
+			byID = append(byID, k)
+		case "":
+			noID = append(noID, k)
+		}
+	}
+	if len(byID) > 0 {
+		return byID, nil
+	}
+	if len(noID) > 0 {
+		return noID, nil
+	}
+	return nil, fmt.Errorf("auth: %w: no key has the token's kid", ErrUnknownKey)
+}
+
+// JWKSHandler serves keys as a JSON Web Key Set (see [MarshalJWKS]) to GET
+// and HEAD requests, with Cache-Control so that verifiers and CDNs cache it
+// for five minutes. The document is built once: keys do not change.
+func JWKSHandler(keys ...PublicKey) http.Handler {
+	doc, err := MarshalJWKS(keys...)
+	if err != nil {
+		// jwk holds only strings; Marshal cannot fail. Serve an empty set
+		// rather than panic should that ever change.
+		doc = []byte(`{"keys":[]}`)
+	}
+	cacheControl := "public, max-age=" + strconv.Itoa(int(jwksCacheMaxAge/time.Second))
+	length := strconv.Itoa(len(doc))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("Cache-Control", cacheControl)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Content-Length", length)
+		if r.Method == http.MethodHead {
+			return
+		}
+		_, _ = w.Write(doc)
+	})
+}
+
+// JWKS is a [KeySet] fetched from a JWKS URL and cached. It fetches on first
+// use, again once the keys are older than [JWKSMaxAge], and when a token
+// names a kid it does not know — but never twice within
+// [JWKSMinRefreshInterval], however many requests ask. Each fetch takes at
+// most [JWKSFetchTimeout] and reads at most 1 MiB; the document is parsed by
+// [ParseJWKS]. If a refresh fails, the keys already known stay in use.
+//
+// A JWKS is safe for concurrent use. Create it with [NewJWKS].
+type JWKS struct {
+	url    string // as given; used for requests only
+	safe   string // scheme://host/path, for error messages
+	client *http.Client
+
+	// now is the clock, replaced in tests.
+	now func() time.Time
+	// sem (capacity 1) serialises fetches; waiting on it honours ctx.
+	sem chan struct{}
+
+	mu          sync.Mutex
+	keys        []PublicKey
+	fetched     time.Time // when keys were fetched; zero before the first success
+	lastAttempt time.Time // when a fetch was last started
+	lastErr     error     // the outcome of the last fetch
+}
+
+// NewJWKS returns a key set fetched from rawURL, which must be an https://
+// URL. client makes the requests; nil means a client that refuses redirects
+// to anything but https. Errors never contain the URL's query string.
+func NewJWKS(rawURL string, client *http.Client) (*JWKS, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("auth: jwks: %w: invalid URL", ErrBadKey)
+	}
+	if u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("auth: jwks: %w: URL must be https://host/...", ErrBadKey)
+	}
+	if client == nil {
+		client = &http.Client{
+			CheckRedirect: func(req *http.Request, via []*http.Request) error {
+				if req.URL.Scheme != "https" {
+					return errors.New("redirect to a non-https URL refused")
+				}
+				if len(via) >= 3 {
+					return errors.New("too many redirects")
+				}
+				return nil
+			},
+		}
+	}
+	return &JWKS{
+		url:    rawURL,
+		safe:   u.Scheme + "://" + u.Host + u.EscapedPath(),
+		client: client,
+		now:    time.Now,
+		sem:    make(chan struct{}, 1),
+	}, nil
+}
+
+// Keys returns the keys that a token naming kid may be signed with (see
+// [PublicKeys] for the kid rule), fetching the set first when it has none
+// yet, when it is stale or when kid is unknown, within the refresh limits.
+func (j *JWKS) Keys(ctx context.Context, kid string) ([]PublicKey, error) {
+	j.mu.Lock()
+	keys, fetched := j.keys, j.fetched
+	j.mu.Unlock()
+	if keys != nil && j.now().Sub(fetched) < JWKSMaxAge {
+		if found, err := selectKeys(keys, kid); err == nil {
+			return found, nil
+		}
+	}
+	err := j.refresh(ctx)
+	j.mu.Lock()
+	keys = j.keys
+	j.mu.Unlock()
+	found, lookupErr := selectKeys(keys, kid)
+	if lookupErr == nil {
+		return found, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w (%w)", lookupErr, err)
+	}
+	return nil, lookupErr
+}
+
+// Refresh fetches the key set now, unless a fetch happened less than
+// [JWKSMinRefreshInterval] ago, in which case it reports that fetch's
+// outcome. Keys calls it as needed; call it at start-up to fail early.
+func (j *JWKS) Refresh(ctx context.Context) error {
+	return j.refresh(ctx)
+}
+
+// refresh fetches unless rate-limited. A caller that waited for another
+// fetch in flight takes that one's outcome. The fetch itself is detached
+// from ctx (bounded by [JWKSFetchTimeout] instead): a client that hangs up
+// must not abort it, or it could block refreshes for everyone for the rest
+// of the interval. ctx only bounds how long this caller waits.
+func (j *JWKS) refresh(ctx context.Context) error {
+	start := j.now()
+	select {
+	case j.sem <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("auth: jwks: waiting for a fetch: %w", ctx.Err())
+	}
+
+	j.mu.Lock()
+	last, lastErr := j.lastAttempt, j.lastErr
+	if !last.IsZero() && (!last.Before(start) || j.now().Sub(last) < JWKSMinRefreshInterval) {
+		// Someone fetched while we waited, or too recently: reuse.
+		j.mu.Unlock()
+		<-j.sem
+		return lastErr
+	}
+	j.lastAttempt = j.now()
+	j.mu.Unlock()
+
+	done := make(chan error, 1)
+	go func() {
+		defer func() { <-j.sem }()
+		keys, err := j.fetch(context.WithoutCancel(ctx))
+		j.mu.Lock()
+		j.lastErr = err
+		if err == nil {
+			j.keys, j.fetched = keys, j.now()
+		}
+		j.mu.Unlock()
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("auth: jwks: waiting for a fetch: %w", ctx.Err())
+	}
+}
+
+// fetch GETs and parses the key set.
+func (j *JWKS) fetch(ctx context.Context) ([]PublicKey, error) {
+	ctx, cancel := context.WithTimeout(ctx, JWKSFetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("auth: jwks: fetching %s: cannot build request", j.safe)
+	}
+	req.Header.Set("Accept", "application/json, application/jwk-set+json")
+	resp, err := j.client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			// url.Error prints the full URL, query string included.
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("auth: jwks: fetching %s: %w", j.safe, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		return nil, fmt.Errorf("auth: jwks: fetching %s: status %d", j.safe, resp.StatusCode)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSLen+1))
+	if err != nil {
+		return nil, fmt.Errorf("auth: jwks: reading %s: %w", j.safe, err)
+	}
+	if len(data) > maxJWKSLen {
+		return nil, fmt.Errorf("auth: jwks: %s: %w: document larger than %d bytes", j.safe, ErrBadKey, maxJWKSLen)
+	}
+	keys, err := ParseJWKS(data)
+	if err != nil {
+		return nil, fmt.Errorf("auth: jwks: %s: %w", j.safe, err)
+	}
+	return keys, nil
+}

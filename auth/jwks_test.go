@@ -1,0 +1,385 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestJWKSHandler(t *testing.T) {
+	ks := asymKeys(t)
+	h := JWKSHandler(ks.ed.Public(), ks.ec.Public(), ks.rsa.Public(), PublicKey{})
+	srv := httptest.NewTLSServer(h)
+	defer srv.Close()
+
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" || !strings.Contains(resp.Header.Get("Cache-Control"), "max-age=") {
+		t.Fatalf("status %d, headers %v", resp.StatusCode, resp.Header)
+	}
+	var doc struct {
+		Keys []map[string]string `json:"keys"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	want := []map[string]string{
+		{"kty": "OKP", "crv": "Ed25519", "kid": "ed-1", "alg": "EdDSA", "use": "sig"},
+		{"kty": "EC", "crv": "P-256", "kid": "ec-1", "alg": "ES256", "use": "sig"},
+		{"kty": "RSA", "kid": "rsa-1", "alg": "RS256", "use": "sig", "e": "AQAB"},
+	}
+	if len(doc.Keys) != len(want) {
+		t.Fatalf("%d keys, want %d", len(doc.Keys), len(want))
+	}
+	for i, w := range want {
+		for k, v := range w {
+			if doc.Keys[i][k] != v {
+				t.Errorf("key %d: %s = %q, want %q", i, k, doc.Keys[i][k], v)
+			}
+		}
+		if _, has := doc.Keys[i]["d"]; has {
+			t.Errorf("key %d publishes d", i)
+		}
+	}
+
+	for _, method := range []string{http.MethodHead, http.MethodPost} {
+		req, _ := http.NewRequest(method, srv.URL, nil)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if method == http.MethodHead && resp.StatusCode != 200 {
+			t.Fatalf("HEAD: %d", resp.StatusCode)
+		}
+		if method == http.MethodPost && (resp.StatusCode != 405 || resp.Header.Get("Allow") == "") {
+			t.Fatalf("POST: %d %v", resp.StatusCode, resp.Header)
+		}
+	}
+}
+
+func TestParseJWKSRoundTrip(t *testing.T) {
+	ks := asymKeys(t)
+	in := []PublicKey{ks.ed.Public(), ks.ec.Public(), ks.rsa.Public()}
+	doc, err := MarshalJWKS(in...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := ParseJWKS(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != len(in) {
+		t.Fatalf("%d keys back", len(out))
+	}
+	for i := range in {
+		if !out[i].Equal(in[i]) || out[i].ID() != in[i].ID() || out[i].Algorithm() != in[i].Algorithm() {
+			t.Fatalf("key %d changed: %v -> %v", i, in[i], out[i])
+		}
+	}
+}
+
+func TestParseJWKS(t *testing.T) {
+	const ed = `{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"a"}`
+	ks := asymKeys(t)
+	ecDoc, _ := MarshalJWKS(ks.ec.Public())
+	var ecSet struct{ Keys []map[string]string }
+	_ = json.Unmarshal(ecDoc, &ecSet)
+	ecWith := func(edit func(map[string]string)) string {
+		m := map[string]string{}
+		for k, v := range ecSet.Keys[0] {
+			m[k] = v
+		}
+		edit(m)
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
+
+	t.Run("kept and skipped", func(t *testing.T) {
+		doc := `{"keys":[` + ed + `,
+			{"kty":"OKP","crv":"X25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"x"},
+			{"kty":"oct","k":"c2VjcmV0","kid":"h"},
+			{"kty":"EC","crv":"P-384","x":"AA","y":"AA","kid":"p384"},
+			{"kty":"RSA","alg":"PS256","n":"AQAB","e":"AQAB","kid":"ps"},
+			{"kty":"RSA","n":"` + rsaN(128) + `","e":"AQAB","kid":"rsa1024"},
+			` + ecWith(func(m map[string]string) { m["use"] = "enc"; m["kid"] = "enc" }) + `,
+			` + ecWith(func(m map[string]string) { delete(m, "alg"); delete(m, "use"); m["kid"] = "ec-noalg" }) + `
+		], "other": 1}`
+		keys, err := ParseJWKS([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) != 2 || keys[0].ID() != "a" || keys[0].Algorithm() != AlgEdDSA || keys[1].ID() != "ec-noalg" || !keys[1].Equal(ks.ec.Public()) {
+			t.Fatalf("keys = %v", keys)
+		}
+	})
+
+	bad := []struct{ name, doc, mention string }{
+		{"not JSON", `{"keys":[`, "not a JSON"},
+		{"no keys member", `{"key":[]}`, "no \"keys\""},
+		{"only unusable keys", `{"keys":[{"kty":"oct","k":"AA"}]}`, "no usable"},
+		{"trailing data", `{"keys":[` + ed + `]} {}`, "trailing"},
+		{"private member", `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","d":"SECRETSECRET"}]}`, "private"},
+		{"duplicate kid", `{"keys":[` + ed + `,` + strings.Replace(ed, "11q", "22q", 1) + `]}`, "duplicate kid"},
+		{"two without kid", `{"keys":[` + strings.Replace(ed, `,"kid":"a"`, "", 1) + `,` + ecWith(func(m map[string]string) { delete(m, "kid") }) + `]}`, "lack a kid"},
+		{"short x", `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"AAAA"}]}`, "bytes"},
+		{"padded x", `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo="}]}`, "base64url"},
+		{"missing x", `{"keys":[{"kty":"OKP","crv":"Ed25519"}]}`, "missing"},
+		{"point off the curve", `{"keys":[` + ecWith(func(m map[string]string) { m["y"] = m["x"] }) + `]}`, "not on P-256"},
+		{"kid not a string", `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":5}]}`, "not a JSON object"},
+		{"rsa even exponent", `{"keys":[{"kty":"RSA","n":"` + rsaN(256) + `","e":"Ag"}]}`, "exponent"},
+		{"rsa huge exponent", `{"keys":[{"kty":"RSA","n":"` + rsaN(256) + `","e":"AQAAAAAB"}]}`, "exponent"},
+		{"too large", `{"keys":[` + strings.Repeat(" ", maxJWKSLen) + `]}`, "larger"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			keys, err := ParseJWKS([]byte(tt.doc))
+			if !errors.Is(err, ErrBadKey) || keys != nil {
+				t.Fatalf("ParseJWKS = %v, %v; want ErrBadKey", keys, err)
+			}
+			if !strings.Contains(err.Error(), tt.mention) {
+				t.Fatalf("err = %q, want it to mention %q", err, tt.mention)
+			}
+			if strings.Contains(err.Error(), "SECRET") || strings.Contains(err.Error(), "11qYAY") {
+				t.Fatalf("error quotes the input: %q", err)
+			}
+		})
+	}
+}
+
+// rsaN is an RSA modulus member of size bytes (not a real modulus: only
+// its size matters to the parser).
+func rsaN(size int) string {
+	return base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{0xc5}, size))
+}
+
+// jwksServer serves a swappable key set over TLS and counts fetches.
+type jwksServer struct {
+	srv     *httptest.Server
+	handler atomic.Pointer[http.Handler]
+	fetches atomic.Int32
+}
+
+func newJWKSServer(t *testing.T, keys ...PublicKey) *jwksServer {
+	s := &jwksServer{}
+	s.set(JWKSHandler(keys...))
+	s.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fetches.Add(1)
+		(*s.handler.Load()).ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *jwksServer) set(h http.Handler) { s.handler.Store(&h) }
+
+// jwksAt returns a JWKS for the server whose clock the test moves.
+func jwksAt(t *testing.T, s *jwksServer, path string, clock *atomic.Int64) *JWKS {
+	j, err := NewJWKS(s.srv.URL+path, s.srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.now = func() time.Time { return asymNow.Add(time.Duration(clock.Load())) }
+	return j
+}
+
+func TestJWKSFetchAndVerify(t *testing.T) {
+	ks := asymKeys(t)
+	s := newJWKSServer(t, ks.ed.Public(), ks.ec.Public())
+	var clock atomic.Int64
+	j := jwksAt(t, s, "/.well-known/jwks.json?tenant=QUERYSECRET", &clock)
+	v, err := NewJWTVerifier(j, WithClock(asymClock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := asymMsg()
+	sign := func(k PrivateKey) http.Header {
+		signer, err := NewJWTSigner([]PrivateKey{k}, WithClock(asymClock))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := http.Header{}
+		if err := signer.Sign(h, m); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	ctx := context.Background()
+
+	// First use fetches; later uses hit the cache.
+	for _, k := range []PrivateKey{ks.ed, ks.ec, ks.ed} {
+		got, err := v.VerifyContext(ctx, sign(k), m.Body)
+		if err != nil || got.KeyID != k.ID() {
+			t.Fatalf("Verify(%s) = %+v, %v", k.ID(), got, err)
+		}
+	}
+	if n := s.fetches.Load(); n != 1 {
+		t.Fatalf("%d fetches, want 1", n)
+	}
+
+	// An unknown kid refreshes once; more unknown kids within the interval
+	// do not fetch again.
+	s.set(JWKSHandler(ks.ed.Public(), ks.ec.Public(), ks.ed2.Public()))
+	if _, err := v.Verify(sign(ks.ed2), m.Body); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("new key within the interval of the first fetch: %v", err)
+	}
+	clock.Store(int64(JWKSMinRefreshInterval))
+	if _, err := v.Verify(sign(ks.ed2), m.Body); err != nil {
+		t.Fatalf("new key after refresh: %v", err)
+	}
+	for range 5 {
+		if _, err := v.Verify(sign(ks.rsa), m.Body); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("unknown kid: %v", err)
+		}
+	}
+	if n := s.fetches.Load(); n != 2 {
+		t.Fatalf("%d fetches, want 2 (initial, ed-2)", n)
+	}
+	// After the interval, an unknown kid may fetch again.
+	s.set(JWKSHandler(ks.rsa.Public()))
+	clock.Store(int64(2 * JWKSMinRefreshInterval))
+	if _, err := v.Verify(sign(ks.rsa), m.Body); err != nil {
+		t.Fatalf("rsa after interval: %v", err)
+	}
+	if n := s.fetches.Load(); n != 3 {
+		t.Fatalf("%d fetches, want 3", n)
+	}
+
+	// A failing server: stale keys stay in use, errors name no query string.
+	s.set(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 503) }))
+	clock.Store(int64(2 * JWKSMaxAge))
+	if _, err := v.Verify(sign(ks.rsa), m.Body); err != nil {
+		t.Fatalf("stale key during an outage: %v", err)
+	}
+	if n := s.fetches.Load(); n != 4 {
+		t.Fatalf("%d fetches, want 4 (stale refresh)", n)
+	}
+	clock.Store(int64(2*JWKSMaxAge + 2*JWKSMinRefreshInterval))
+	_, err = v.Verify(sign(ks.ed), m.Body)
+	if !errors.Is(err, ErrUnknownKey) || !strings.Contains(err.Error(), "503") || strings.Contains(err.Error(), "QUERYSECRET") {
+		t.Fatalf("outage error = %v", err)
+	}
+	if err := j.Refresh(ctx); err == nil || strings.Contains(err.Error(), "QUERYSECRET") {
+		t.Fatalf("Refresh within the interval = %v, want the last error", err)
+	}
+}
+
+func TestJWKSFetchFailures(t *testing.T) {
+	ks := asymKeys(t)
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+		mention string
+	}{
+		{"status", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(404) }, "status 404"},
+		{"too large", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte(`{"keys":[`))
+			_, _ = w.Write([]byte(strings.Repeat(" ", maxJWKSLen)))
+			_, _ = w.Write([]byte(`]}`))
+		}, "larger than"},
+		{"not a key set", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(`<html>`)) }, "not a JSON"},
+		{"redirect to http", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "http://127.0.0.1:1/jwks?x=QUERYSECRET", http.StatusFound)
+		}, "non-https"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewTLSServer(tt.handler)
+			defer srv.Close()
+			client := srv.Client()
+			if tt.name == "redirect to http" {
+				// The default client's redirect policy, with the test server's TLS roots.
+				j0, _ := NewJWKS(srv.URL, nil)
+				client.CheckRedirect = j0.client.CheckRedirect
+			}
+			j, err := NewJWKS(srv.URL+"/jwks?secret=QUERYSECRET", client)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = j.Keys(context.Background(), ks.ed.ID())
+			if !errors.Is(err, ErrUnknownKey) || !strings.Contains(err.Error(), tt.mention) || strings.Contains(err.Error(), "QUERYSECRET") {
+				t.Fatalf("err = %v, want ErrUnknownKey mentioning %q", err, tt.mention)
+			}
+		})
+	}
+	for _, u := range []string{"http://example.com/jwks", "ftp://x/y", "https://", "::"} {
+		if _, err := NewJWKS(u, nil); !errors.Is(err, ErrBadKey) {
+			t.Errorf("NewJWKS(%q) = %v", u, err)
+		}
+	}
+}
+
+func TestJWKSConcurrentUnknownKid(t *testing.T) {
+	ks := asymKeys(t)
+	s := newJWKSServer(t, ks.ed.Public())
+	var clock atomic.Int64
+	j := jwksAt(t, s, "/jwks", &clock)
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			if _, err := j.Keys(context.Background(), "unknown"); !errors.Is(err, ErrUnknownKey) {
+				t.Errorf("Keys = %v", err)
+			}
+			if _, err := j.Keys(context.Background(), ks.ed.ID()); err != nil {
+				t.Errorf("Keys(known) = %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := s.fetches.Load(); n != 1 {
+		t.Fatalf("%d fetches, want 1", n)
+	}
+}
+
+func TestJWKSContextCancelled(t *testing.T) {
+	ks := asymKeys(t)
+	release := make(chan struct{})
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		JWKSHandler(ks.ed.Public()).ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	j, _ := NewJWKS(srv.URL, srv.Client())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := j.Keys(ctx, ""); !errors.Is(err, ErrUnknownKey) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Keys(cancelled) = %v", err)
+	}
+	// The caller that hung up did not abort (or poison) the fetch.
+	close(release)
+	if keys, err := j.Keys(context.Background(), ""); err != nil || len(keys) != 1 {
+		t.Fatalf("Keys after a cancelled caller = %v, %v", keys, err)
+	}
+}
+
+func TestPublicKeysSelection(t *testing.T) {
+	ks := asymKeys(t)
+	set := PublicKeys{ks.ed.Public(), ks.ec.Public()}
+	if got, err := set.Keys(context.Background(), ""); err != nil || len(got) != 2 {
+		t.Fatalf("no kid: %v %v", got, err)
+	}
+	if got, err := set.Keys(context.Background(), "ec-1"); err != nil || len(got) != 1 || got[0].ID() != "ec-1" {
+		t.Fatalf("kid: %v %v", got, err)
+	}
+	if _, err := set.Keys(context.Background(), "zz"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("unknown kid: %v", err)
+	}
+	if _, err := (PublicKeys{}).Keys(context.Background(), ""); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("empty set: %v", err)
+	}
+}

@@ -1,0 +1,469 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// MaxTokenLength bounds a Bearer token; longer ones are refused with
+// [ErrMalformed] before any parsing.
+const MaxTokenLength = 8 << 10
+
+// Claims that herald adds to the registered ones (iss, aud, iat, exp, jti).
+const (
+	// ClaimBodySHA256 binds a token to the exact body: the unpadded
+	// base64url SHA-256 of the body bytes.
+	ClaimBodySHA256 = "body_sha256"
+	// ClaimTopic carries [Message.Topic] when it is set.
+	ClaimTopic = "topic"
+)
+
+const headerAuthorization = "Authorization"
+
+// hmacAlgs maps the HMAC JWT algorithms to their minimum key length: the
+// hash size, as RFC 7518 section 3.2 requires.
+var hmacAlgs = map[string]int{"HS256": 32, "HS384": 48, "HS512": 64}
+
+// asymmetricAlgs are the algorithms of [PublicKey] and [PrivateKey].
+var asymmetricAlgs = []string{AlgEdDSA, AlgES256, AlgRS256}
+
+// JWT signs and verifies JWT Bearer webhooks: Authorization: Bearer <token>,
+// with the delivery id in both webhook-id and the jti claim, and the body
+// bound to the token by its SHA-256 in the body_sha256 claim.
+//
+// Signed tokens carry iss ([WithIssuer]), aud ([WithAudience], else the
+// destination URL without its query, fragment or user info), iat, exp
+// ([WithTTL]), jti, topic (when the message has one), body_sha256, and a kid
+// header when the key has an ID.
+//
+// A verifier accepts exactly the algorithms of its keys: HS* tokens only
+// when built by [NewJWT] with that HS algorithm, EdDSA/ES256/RS256 tokens only
+// for a key of that type; "none" never. It requires exp (unless
+// [WithAllowMissingExp]), refuses iat or nbf in the future and an exp in the
+// past beyond [WithLeeway], checks iss and aud when configured, and checks
+// body_sha256 whenever present (always required with [WithRequireBodyHash]).
+//
+// Make one with [NewJWT] (HMAC), [NewJWTSigner] (private keys) or
+// [NewJWTVerifier] (public keys or a JWKS). A JWT is safe for concurrent use.
+type JWT struct {
+	o options
+
+	// Signing; method is nil for a verifier.
+	method  jwt.SigningMethod
+	signKey any
+	kid     string
+
+	// Verifying: HMAC secrets, or a key set.
+	alg      string   // the HMAC algorithm, for an HMAC JWT
+	hmacKeys [][]byte // HMAC secrets, in order
+	keys     KeySet
+	methods  []string // the algorithms the parser accepts
+	parser   *jwt.Parser
+}
+
+// NewJWT returns an HMAC JWT scheme that signs with the first secret and
+// verifies with any of them (several secrets = rotation). alg is "HS256",
+// "HS384" or "HS512"; it is the only algorithm accepted. Each secret must be
+// at least as long as the hash (32, 48 or 64 bytes), else [ErrBadKey].
+// [Verified.KeyID] is the position of the matching secret ("0", "1", ...).
+//
+// Options: [WithIssuer], [WithAudience], [WithTTL], [WithLeeway],
+// [WithRequireBodyHash], [WithAllowMissingExp], [WithClock].
+func NewJWT(alg string, secrets []Secret, opts ...Option) (*JWT, error) {
+	min, ok := hmacAlgs[alg]
+	if !ok {
+		if slices.Contains(asymmetricAlgs, alg) {
+			return nil, fmt.Errorf("auth: %s: %w: %s takes keys: use NewJWTSigner or NewJWTVerifier", SchemeJWT, ErrAlgorithm, alg)
+		}
+		return nil, fmt.Errorf("auth: %s: %w: %q is not HS256, HS384 or HS512", SchemeJWT, ErrAlgorithm, alg)
+	}
+	if len(secrets) == 0 {
+		return nil, fmt.Errorf("auth: %s: %w: no secret given", SchemeJWT, ErrBadKey)
+	}
+	j := &JWT{o: buildOptions(opts), alg: alg, method: jwt.GetSigningMethod(alg), methods: []string{alg}}
+	for i, s := range secrets {
+		if s.Len() < min {
+			return nil, fmt.Errorf("auth: %s: %w: secret %d is %d bytes, %s needs at least %d", SchemeJWT, ErrBadKey, i, s.Len(), alg, min)
+		}
+		j.hmacKeys = append(j.hmacKeys, append([]byte(nil), s.Bytes()...))
+	}
+	j.signKey = j.hmacKeys[0]
+	j.parser = j.newParser()
+	return j, nil
+}
+
+// NewJWTSigner returns a JWT scheme that signs with keys[0] (its algorithm:
+// EdDSA, ES256 or RS256; its ID as kid) and verifies with the public halves
+// of all keys, as [NewJWTVerifier] would.
+//
+// Options: as for [NewJWT].
+func NewJWTSigner(keys []PrivateKey, opts ...Option) (*JWT, error) {
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("auth: %s: %w: no key given", SchemeJWT, ErrBadKey)
+	}
+	pubs := make(PublicKeys, len(keys))
+	for i, k := range keys {
+		if k.IsZero() {
+			return nil, fmt.Errorf("auth: %s: %w: key %d is empty", SchemeJWT, ErrBadKey, i)
+		}
+		pubs[i] = k.Public()
+	}
+	j, err := NewJWTVerifier(pubs, opts...)
+	if err != nil {
+		return nil, err
+	}
+	j.method = jwt.GetSigningMethod(keys[0].Algorithm())
+	j.signKey = keys[0].Signer()
+	j.kid = keys[0].ID()
+	return j, nil
+}
+
+// NewJWTVerifier returns a JWT scheme that verifies with the public keys of
+// keys: a fixed [PublicKeys] list, a [*JWKS] fetched from a URL, or any
+// [KeySet]. Its Sign fails with [ErrNoPrivateKey]. A token is checked only
+// against keys of its own algorithm, chosen by its kid when it has one;
+// an unknown kid fails with [ErrUnknownKey]. [Verified.KeyID] is the token's
+// kid, else the matching key's ID, else its position.
+//
+// Options: as for [NewJWT].
+func NewJWTVerifier(keys KeySet, opts ...Option) (*JWT, error) {
+	j := &JWT{o: buildOptions(opts), keys: keys}
+	switch ks := keys.(type) {
+	case nil:
+		return nil, fmt.Errorf("auth: %s: %w: no key set given", SchemeJWT, ErrBadKey)
+	case PublicKeys:
+		if len(ks) == 0 {
+			return nil, fmt.Errorf("auth: %s: %w: no key given", SchemeJWT, ErrBadKey)
+		}
+		for i, k := range ks {
+			if k.IsZero() {
+				return nil, fmt.Errorf("auth: %s: %w: key %d is empty", SchemeJWT, ErrBadKey, i)
+			}
+			if !slices.Contains(j.methods, k.Algorithm()) {
+				j.methods = append(j.methods, k.Algorithm())
+			}
+		}
+		j.keys = slices.Clone(ks)
+	case *JWKS:
+		if ks == nil {
+			return nil, fmt.Errorf("auth: %s: %w: nil JWKS", SchemeJWT, ErrBadKey)
+		}
+		j.methods = asymmetricAlgs
+	default:
+		j.methods = asymmetricAlgs
+	}
+	j.parser = j.newParser()
+	return j, nil
+}
+
+// newParser builds the golang-jwt parser for j's options and algorithms.
+func (j *JWT) newParser() *jwt.Parser {
+	popts := []jwt.ParserOption{
+		jwt.WithValidMethods(j.methods),
+		jwt.WithLeeway(j.o.leeway),
+		jwt.WithIssuedAt(),
+		jwt.WithTimeFunc(j.o.now),
+		jwt.WithStrictDecoding(),
+	}
+	if !j.o.allowMissingExp {
+		popts = append(popts, jwt.WithExpirationRequired())
+	}
+	if j.o.issuer != "" {
+		popts = append(popts, jwt.WithIssuer(j.o.issuer))
+	}
+	if j.o.audience != "" {
+		popts = append(popts, jwt.WithAudience(j.o.audience))
+	}
+	return jwt.NewParser(popts...)
+}
+
+// Sign sets Authorization: Bearer <token> and webhook-id on h.
+func (j *JWT) Sign(h http.Header, m Message) error {
+	if j.method == nil {
+		return fmt.Errorf("auth: %s: %w", SchemeJWT, ErrNoPrivateKey)
+	}
+	if err := checkMessageID(SchemeJWT, m.ID); err != nil {
+		return err
+	}
+	now := signingTime(m, j.o.now)
+	claims := jwt.MapClaims{
+		"iat":           now.Unix(),
+		"exp":           now.Add(j.o.ttl).Unix(),
+		"jti":           m.ID,
+		ClaimBodySHA256: BodySHA256(m.Body),
+	}
+	if j.o.issuer != "" {
+		claims["iss"] = j.o.issuer
+	}
+	if aud := j.o.audience; aud != "" {
+		claims["aud"] = aud
+	} else if aud := audienceOf(m.URL); aud != "" {
+		claims["aud"] = aud
+	}
+	if m.Topic != "" {
+		claims[ClaimTopic] = m.Topic
+	}
+	tok := jwt.NewWithClaims(j.method, claims)
+	if j.kid != "" {
+		tok.Header["kid"] = j.kid
+	}
+	s, err := tok.SignedString(j.signKey)
+	if err != nil {
+		// golang-jwt's signing errors name key types, never key material.
+		return fmt.Errorf("auth: %s: signing: %w", SchemeJWT, err)
+	}
+	setHeader(h, headerAuthorization, "Bearer "+s)
+	setHeader(h, headerWebhookID, m.ID)
+	return nil
+}
+
+// BodySHA256 returns the value of the body_sha256 claim for body: its
+// SHA-256, base64url-encoded without padding.
+func BodySHA256(body []byte) string {
+	sum := sha256.Sum256(body)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// audienceOf returns the default aud for a destination URL: the URL without
+// user info, query or fragment, which may hold credentials. Empty when the
+// URL does not parse.
+func audienceOf(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	return u.String()
+}
+
+// Verify checks the Bearer token of a request against body; it is
+// VerifyContext with a background context. Prefer VerifyContext when the key
+// set may fetch (a [*JWKS]), so that the request's context bounds the fetch.
+func (j *JWT) Verify(h http.Header, body []byte) (Verified, error) {
+	return j.VerifyContext(context.Background(), h, body)
+}
+
+// VerifyContext checks the Bearer token of a request against body. ctx
+// bounds any key fetch. Errors: [ErrNoSignature] without a Bearer token;
+// [ErrMalformed] for a token that does not parse or is longer than
+// [MaxTokenLength]; [ErrAlgorithm] for an algorithm the keys do not allow;
+// [ErrUnknownKey]; [ErrBadSignature]; [ErrExpired]; [ErrNotYetValid];
+// [ErrClaims] for a wrong iss or aud, a missing exp or body_sha256, a jti
+// that contradicts webhook-id; [ErrBodyMismatch] when body_sha256 does not
+// match body.
+func (j *JWT) VerifyContext(ctx context.Context, h http.Header, body []byte) (Verified, error) {
+	raw, err := bearerToken(h)
+	if err != nil {
+		return Verified{}, err
+	}
+	var (
+		kid     string
+		matched []jwt.VerificationKey // candidate keys handed to golang-jwt
+		names   []string
+		keyErr  error
+	)
+	keyfunc := func(t *jwt.Token) (any, error) {
+		kid, matched, names, keyErr = j.candidates(ctx, t)
+		if keyErr != nil {
+			return nil, keyErr
+		}
+		if len(matched) == 1 {
+			return matched[0], nil
+		}
+		return jwt.VerificationKeySet{Keys: matched}, nil
+	}
+	claims := jwt.MapClaims{}
+	token, err := j.parser.ParseWithClaims(raw, claims, keyfunc)
+	if err != nil {
+		if keyErr != nil {
+			return Verified{}, keyErr
+		}
+		return Verified{}, j.mapError(err, token)
+	}
+
+	if err := checkBodyHash(claims, body, j.o.requireBodyHash); err != nil {
+		return Verified{}, err
+	}
+	id, err := tokenID(claims, h)
+	if err != nil {
+		return Verified{}, err
+	}
+	v := Verified{Scheme: SchemeJWT, ID: id, KeyID: kid, Claims: claims}
+	if iat, err := claims.GetIssuedAt(); err == nil && iat != nil {
+		v.Timestamp = iat.Time
+	}
+	if v.KeyID == "" {
+		v.KeyID = names[0]
+		if len(matched) > 1 {
+			// Rotation without a kid: find which key signed, for the report.
+			text := raw[:strings.LastIndexByte(raw, '.')]
+			for i, k := range matched {
+				if token.Method.Verify(text, token.Signature, k) == nil {
+					v.KeyID = names[i]
+					break
+				}
+			}
+		}
+	}
+	return v, nil
+}
+
+// bearerToken returns the token of the one Authorization: Bearer header.
+func bearerToken(h http.Header) (string, error) {
+	vals := h[headerAuthorization]
+	if len(vals) == 0 {
+		return "", fmt.Errorf("auth: %s: %w: no Authorization header", SchemeJWT, ErrNoSignature)
+	}
+	if len(vals) > 1 {
+		return "", fmt.Errorf("auth: %s: %w: repeated Authorization header", SchemeJWT, ErrMalformed)
+	}
+	v := vals[0]
+	if len(v) > len("Bearer ")+MaxTokenLength {
+		return "", fmt.Errorf("auth: %s: %w: Authorization header longer than %d bytes", SchemeJWT, ErrMalformed, len("Bearer ")+MaxTokenLength)
+	}
+	scheme, tok, _ := strings.Cut(v, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", fmt.Errorf("auth: %s: %w: Authorization is not a Bearer token", SchemeJWT, ErrNoSignature)
+	}
+	tok = strings.TrimLeft(tok, " ")
+	if tok == "" {
+		return "", fmt.Errorf("auth: %s: %w: empty Bearer token", SchemeJWT, ErrMalformed)
+	}
+	return tok, nil
+}
+
+// candidates returns the keys a token may be verified with, their names for
+// [Verified.KeyID], and the token's kid. The token's alg is already one of
+// j.methods (the parser checks that first).
+func (j *JWT) candidates(ctx context.Context, t *jwt.Token) (kid string, keys []jwt.VerificationKey, names []string, err error) {
+	if k, present := t.Header["kid"]; present {
+		s, ok := k.(string)
+		if !ok || s == "" || len(s) > maxIDLen {
+			return "", nil, nil, fmt.Errorf("auth: %s: %w: kid header is not a short string", SchemeJWT, ErrMalformed)
+		}
+		kid = s
+	}
+	alg := t.Method.Alg()
+	if j.hmacKeys != nil {
+		keys = make([]jwt.VerificationKey, len(j.hmacKeys))
+		names = make([]string, len(j.hmacKeys))
+		for i, k := range j.hmacKeys {
+			keys[i], names[i] = k, strconv.Itoa(i)
+		}
+		return kid, keys, names, nil
+	}
+	pubs, err := j.keys.Keys(ctx, kid)
+	if err != nil {
+		if !errors.Is(err, ErrUnknownKey) {
+			err = fmt.Errorf("auth: %s: %w: %w", SchemeJWT, ErrUnknownKey, err)
+		}
+		return "", nil, nil, err
+	}
+	for i, k := range pubs {
+		if k.Algorithm() == alg {
+			keys = append(keys, k.Key())
+			names = append(names, keyName(k.ID(), i))
+		}
+	}
+	if len(keys) == 0 {
+		return "", nil, nil, fmt.Errorf("auth: %s: %w: no %s key for this token", SchemeJWT, ErrAlgorithm, alg)
+	}
+	return kid, keys, names, nil
+}
+
+// mapError turns a golang-jwt error into one of the package's sentinels,
+// with a short reason of our own: golang-jwt's texts are not repeated, so
+// nothing of the token can leak through them.
+func (j *JWT) mapError(err error, token *jwt.Token) error {
+	wrap := func(sentinel error, reason string) error {
+		return fmt.Errorf("auth: %s: %w: %s", SchemeJWT, sentinel, reason)
+	}
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return wrap(ErrMalformed, "token does not parse")
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		return wrap(ErrAlgorithm, "token names no known algorithm")
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		if token == nil || token.Method == nil || !slices.Contains(j.methods, token.Method.Alg()) {
+			alg := "unknown"
+			if token != nil && token.Method != nil {
+				alg = token.Method.Alg()
+			}
+			return wrap(ErrAlgorithm, fmt.Sprintf("%q is not among %v", alg, j.methods))
+		}
+		return wrap(ErrBadSignature, "token signature does not match")
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return wrap(ErrExpired, "token expired (exp)")
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return wrap(ErrNotYetValid, "token issued in the future (iat)")
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return wrap(ErrNotYetValid, "token not valid yet (nbf)")
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return wrap(ErrClaims, "token has no exp claim")
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return wrap(ErrClaims, "wrong aud")
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return wrap(ErrClaims, "wrong iss")
+	case errors.Is(err, jwt.ErrInvalidType):
+		return wrap(ErrClaims, "a registered claim has the wrong type")
+	}
+	return wrap(ErrClaims, "token claims are invalid")
+}
+
+// checkBodyHash checks the body_sha256 claim against body, when present or
+// required.
+func checkBodyHash(claims jwt.MapClaims, body []byte, required bool) error {
+	v, present := claims[ClaimBodySHA256]
+	if !present {
+		if required {
+			return fmt.Errorf("auth: %s: %w: token has no %s claim", SchemeJWT, ErrClaims, ClaimBodySHA256)
+		}
+		return nil
+	}
+	got, ok := v.(string)
+	sum := sha256.Sum256(body)
+	var want [43]byte // unpadded base64url of 32 bytes
+	base64.RawURLEncoding.Encode(want[:], sum[:])
+	if !ok || subtle.ConstantTimeCompare([]byte(got), want[:]) != 1 {
+		return fmt.Errorf("auth: %s: %w", SchemeJWT, ErrBodyMismatch)
+	}
+	return nil
+}
+
+// tokenID returns the delivery id: jti, else the webhook-id header. When
+// both are present they must agree.
+func tokenID(claims jwt.MapClaims, h http.Header) (string, error) {
+	header := ""
+	if vals := h[headerWebhookID]; len(vals) > 0 {
+		if len(vals) > 1 || len(vals[0]) > maxIDLen {
+			return "", fmt.Errorf("auth: %s: %w: repeated or oversized webhook-id header", SchemeJWT, ErrMalformed)
+		}
+		header = vals[0]
+	}
+	v, present := claims["jti"]
+	if !present {
+		return header, nil
+	}
+	jti, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("auth: %s: %w: jti is not a string", SchemeJWT, ErrClaims)
+	}
+	if header != "" && header != jti {
+		return "", fmt.Errorf("auth: %s: %w: webhook-id header differs from the jti claim", SchemeJWT, ErrClaims)
+	}
+	return jti, nil
+}

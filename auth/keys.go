@@ -1,0 +1,455 @@
+package auth
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"log/slog"
+)
+
+// Algorithm names of the asymmetric keys, as used in JWT headers and JWKS
+// documents and accepted by [GeneratePrivateKey].
+const (
+	AlgEdDSA = "EdDSA" // Ed25519
+	AlgES256 = "ES256" // ECDSA on P-256 with SHA-256
+	AlgRS256 = "RS256" // RSA PKCS #1 v1.5 with SHA-256
+)
+
+// Bounds on RSA moduli. Smaller keys are breakable or close to it; larger
+// ones only make verification slow enough to be a denial of service.
+const (
+	minRSABits = 2048
+	maxRSABits = 8192
+)
+
+// maxPEMLen bounds PEM input before decoding; an 8192-bit RSA key in PKCS #8
+// PEM is under 7 KiB.
+const maxPEMLen = 64 << 10
+
+// generatedRSABits is the modulus size of keys made by [GeneratePrivateKey].
+const generatedRSABits = 3072
+
+// privateKey is the key material behind a [PrivateKey]. It is only ever
+// reached through a pointer, so that fmt printing a struct that holds a
+// PrivateKey in an unexported field shows an address, not the key.
+type privateKey struct {
+	id     string
+	alg    string
+	signer crypto.Signer // ed25519.PrivateKey, *ecdsa.PrivateKey or *rsa.PrivateKey
+	public PublicKey
+}
+
+// A PrivateKey is an asymmetric signing key with an optional key ID (the JWT
+// kid): Ed25519, ECDSA P-256 or RSA of at least 2048 bits. Like [Secret] it
+// never prints itself: String, GoString, every fmt verb, JSON, text
+// marshalling and slog all show "[redacted]". The zero PrivateKey holds no
+// key, and constructors refuse it.
+//
+// Make one with [GeneratePrivateKey], [ParsePrivateKeyPEM],
+// [ParseStandardSigningKey] or [NewPrivateKey].
+type PrivateKey struct {
+	p *privateKey
+}
+
+// publicKey is the key material behind a [PublicKey].
+type publicKey struct {
+	id  string
+	alg string
+	key crypto.PublicKey // ed25519.PublicKey, *ecdsa.PublicKey or *rsa.PublicKey
+}
+
+// A PublicKey is an asymmetric verification key with an optional key ID:
+// Ed25519, ECDSA P-256 or RSA of at least 2048 bits. The zero PublicKey holds
+// no key, and constructors refuse it.
+//
+// Make one with [PrivateKey.Public], [ParsePublicKeyPEM],
+// [ParseStandardPublicKey], [ParseJWKS] or [NewPublicKey].
+type PublicKey struct {
+	p *publicKey
+}
+
+// NewPrivateKey wraps an existing Go private key: an ed25519.PrivateKey, an
+// *ecdsa.PrivateKey on P-256 or an *rsa.PrivateKey of 2048 to 8192 bits. id
+// becomes the key ID and may be empty. Other keys fail with [ErrBadKey].
+// The key is used as is, not copied: do not modify it afterwards.
+func NewPrivateKey(key crypto.Signer, id string) (PrivateKey, error) {
+	var alg string
+	var pub crypto.PublicKey
+	switch k := key.(type) {
+	case ed25519.PrivateKey:
+		if len(k) != ed25519.PrivateKeySize {
+			return PrivateKey{}, fmt.Errorf("auth: %w: Ed25519 private key is %d bytes, want %d", ErrBadKey, len(k), ed25519.PrivateKeySize)
+		}
+		alg, pub = AlgEdDSA, k.Public()
+	case *ed25519.PrivateKey:
+		if k == nil {
+			return PrivateKey{}, fmt.Errorf("auth: %w: nil private key", ErrBadKey)
+		}
+		return NewPrivateKey(*k, id)
+	case *ecdsa.PrivateKey:
+		if k == nil || k.Curve != elliptic.P256() {
+			return PrivateKey{}, fmt.Errorf("auth: %w: ECDSA keys must be on curve P-256 (ES256)", ErrBadKey)
+		}
+		alg, pub = AlgES256, &k.PublicKey
+	case *rsa.PrivateKey:
+		if k == nil || k.N == nil {
+			return PrivateKey{}, fmt.Errorf("auth: %w: nil RSA key", ErrBadKey)
+		}
+		if err := checkRSABits(k.N.BitLen()); err != nil {
+			return PrivateKey{}, err
+		}
+		alg, pub = AlgRS256, &k.PublicKey
+	case nil:
+		return PrivateKey{}, fmt.Errorf("auth: %w: nil private key", ErrBadKey)
+	default:
+		return PrivateKey{}, fmt.Errorf("auth: %w: unsupported private key type %T (want Ed25519, ECDSA P-256 or RSA)", ErrBadKey, key)
+	}
+	return PrivateKey{p: &privateKey{
+		id:     id,
+		alg:    alg,
+		signer: key,
+		public: PublicKey{p: &publicKey{id: id, alg: alg, key: pub}},
+	}}, nil
+}
+
+// NewPublicKey wraps an existing Go public key: an ed25519.PublicKey, an
+// *ecdsa.PublicKey on P-256 or an *rsa.PublicKey of 2048 to 8192 bits. id
+// becomes the key ID and may be empty. Other keys fail with [ErrBadKey].
+func NewPublicKey(key crypto.PublicKey, id string) (PublicKey, error) {
+	var alg string
+	switch k := key.(type) {
+	case ed25519.PublicKey:
+		if len(k) != ed25519.PublicKeySize {
+			return PublicKey{}, fmt.Errorf("auth: %w: Ed25519 public key is %d bytes, want %d", ErrBadKey, len(k), ed25519.PublicKeySize)
+		}
+		alg = AlgEdDSA
+	case *ed25519.PublicKey:
+		if k == nil {
+			return PublicKey{}, fmt.Errorf("auth: %w: nil public key", ErrBadKey)
+		}
+		return NewPublicKey(*k, id)
+	case *ecdsa.PublicKey:
+		if k == nil || k.Curve != elliptic.P256() {
+			return PublicKey{}, fmt.Errorf("auth: %w: ECDSA keys must be on curve P-256 (ES256)", ErrBadKey)
+		}
+		alg = AlgES256
+	case *rsa.PublicKey:
+		if k == nil || k.N == nil {
+			return PublicKey{}, fmt.Errorf("auth: %w: nil RSA key", ErrBadKey)
+		}
+		if err := checkRSABits(k.N.BitLen()); err != nil {
+			return PublicKey{}, err
+		}
+		if k.E < 3 || k.E%2 == 0 {
+			return PublicKey{}, fmt.Errorf("auth: %w: RSA public exponent must be odd and at least 3", ErrBadKey)
+		}
+		alg = AlgRS256
+	case nil:
+		return PublicKey{}, fmt.Errorf("auth: %w: nil public key", ErrBadKey)
+	default:
+		return PublicKey{}, fmt.Errorf("auth: %w: unsupported public key type %T (want Ed25519, ECDSA P-256 or RSA)", ErrBadKey, key)
+	}
+	return PublicKey{p: &publicKey{id: id, alg: alg, key: key}}, nil
+}
+
+// checkRSABits refuses RSA moduli outside minRSABits..maxRSABits.
+func checkRSABits(bits int) error {
+	if bits < minRSABits || bits > maxRSABits {
+		return fmt.Errorf("auth: %w: RSA key is %d bits, want %d to %d", ErrBadKey, bits, minRSABits, maxRSABits)
+	}
+	return nil
+}
+
+// GeneratePrivateKey makes a new random key for alg: "EdDSA" (Ed25519),
+// "ES256" (ECDSA P-256) or "RS256" (RSA, 3072 bits). The key ID is set to the
+// key's RFC 7638 thumbprint (see [PublicKey.Thumbprint]).
+func GeneratePrivateKey(alg string) (PrivateKey, error) {
+	var key crypto.Signer
+	var err error
+	switch alg {
+	case AlgEdDSA:
+		_, key, err = ed25519.GenerateKey(rand.Reader)
+	case AlgES256:
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case AlgRS256:
+		key, err = rsa.GenerateKey(rand.Reader, generatedRSABits)
+	default:
+		return PrivateKey{}, fmt.Errorf("auth: %w: cannot generate a key for algorithm %q (want EdDSA, ES256 or RS256)", ErrBadKey, alg)
+	}
+	if err != nil {
+		return PrivateKey{}, fmt.Errorf("auth: generating %s key: %w", alg, err)
+	}
+	k, err := NewPrivateKey(key, "")
+	if err != nil {
+		return PrivateKey{}, err
+	}
+	return k.WithID(k.Public().Thumbprint()), nil
+}
+
+// ID returns the key ID, possibly empty.
+func (k PrivateKey) ID() string {
+	if k.p == nil {
+		return ""
+	}
+	return k.p.id
+}
+
+// Algorithm returns the JWT algorithm the key signs with: "EdDSA", "ES256"
+// or "RS256"; empty for the zero PrivateKey.
+func (k PrivateKey) Algorithm() string {
+	if k.p == nil {
+		return ""
+	}
+	return k.p.alg
+}
+
+// IsZero reports whether k holds no key.
+func (k PrivateKey) IsZero() bool { return k.p == nil }
+
+// WithID returns a copy of k with the key ID id. Its public half gets the
+// same ID.
+func (k PrivateKey) WithID(id string) PrivateKey {
+	if k.p == nil {
+		return k
+	}
+	c := *k.p
+	c.id = id
+	c.public = c.public.WithID(id)
+	return PrivateKey{p: &c}
+}
+
+// Public returns the public half of k, with the same key ID. It is the zero
+// PublicKey when k is zero.
+func (k PrivateKey) Public() PublicKey {
+	if k.p == nil {
+		return PublicKey{}
+	}
+	return k.p.public
+}
+
+// Signer returns the underlying Go key (ed25519.PrivateKey,
+// *ecdsa.PrivateKey or *rsa.PrivateKey), or nil for the zero PrivateKey. It
+// is the one deliberate way to reveal a PrivateKey: do not modify it.
+func (k PrivateKey) Signer() crypto.Signer {
+	if k.p == nil {
+		return nil
+	}
+	return k.p.signer
+}
+
+// String returns "[redacted]".
+func (k PrivateKey) String() string { return redacted }
+
+// GoString returns "[redacted]", so %#v does not reveal the key either.
+func (k PrivateKey) GoString() string { return redacted }
+
+// Format prints "[redacted]" for every verb and flag.
+func (k PrivateKey) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(redacted)) }
+
+// MarshalJSON encodes the key as the JSON string "[redacted]".
+func (k PrivateKey) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+
+// MarshalText encodes the key as "[redacted]".
+func (k PrivateKey) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// LogValue makes slog print "[redacted]".
+func (k PrivateKey) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// ID returns the key ID, possibly empty.
+func (k PublicKey) ID() string {
+	if k.p == nil {
+		return ""
+	}
+	return k.p.id
+}
+
+// Algorithm returns the JWT algorithm the key verifies: "EdDSA", "ES256" or
+// "RS256"; empty for the zero PublicKey.
+func (k PublicKey) Algorithm() string {
+	if k.p == nil {
+		return ""
+	}
+	return k.p.alg
+}
+
+// IsZero reports whether k holds no key.
+func (k PublicKey) IsZero() bool { return k.p == nil }
+
+// WithID returns a copy of k with the key ID id.
+func (k PublicKey) WithID(id string) PublicKey {
+	if k.p == nil {
+		return k
+	}
+	c := *k.p
+	c.id = id
+	return PublicKey{p: &c}
+}
+
+// Key returns the underlying Go key (ed25519.PublicKey, *ecdsa.PublicKey or
+// *rsa.PublicKey), or nil for the zero PublicKey. Do not modify it.
+func (k PublicKey) Key() crypto.PublicKey {
+	if k.p == nil {
+		return nil
+	}
+	return k.p.key
+}
+
+// Equal reports whether k and o hold the same key material, ignoring their
+// IDs.
+func (k PublicKey) Equal(o PublicKey) bool {
+	if k.p == nil || o.p == nil {
+		return k.p == nil && o.p == nil
+	}
+	type equaler interface{ Equal(crypto.PublicKey) bool }
+	e, ok := k.p.key.(equaler)
+	return ok && e.Equal(o.p.key)
+}
+
+// String describes the key without its material, e.g. `EdDSA public key
+// "2024-01"`. Public keys are not secret; this only keeps logs short.
+func (k PublicKey) String() string {
+	if k.p == nil {
+		return "no public key"
+	}
+	if k.p.id == "" {
+		return k.p.alg + " public key"
+	}
+	return fmt.Sprintf("%s public key %q", k.p.alg, k.p.id)
+}
+
+// Thumbprint returns the RFC 7638 JWK thumbprint of k: the unpadded
+// base64url SHA-256 of its canonical JWK members. It is a stable, public
+// name for the key, suitable as a key ID. Empty for the zero PublicKey.
+func (k PublicKey) Thumbprint() string {
+	if k.p == nil {
+		return ""
+	}
+	j := jwkOf(k)
+	// Members in lexicographic order, no whitespace (RFC 7638 section 3.2);
+	// every value is base64url or a fixed name, so needs no JSON escaping.
+	var s string
+	switch j.Kty {
+	case "OKP":
+		s = `{"crv":"` + j.Crv + `","kty":"OKP","x":"` + j.X + `"}`
+	case "EC":
+		s = `{"crv":"` + j.Crv + `","kty":"EC","x":"` + j.X + `","y":"` + j.Y + `"}`
+	case "RSA":
+		s = `{"e":"` + j.E + `","kty":"RSA","n":"` + j.N + `"}`
+	}
+	sum := sha256.Sum256([]byte(s))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// ParsePrivateKeyPEM parses the first private key in a PEM document: PKCS #8
+// ("PRIVATE KEY"), or for convenience PKCS #1 ("RSA PRIVATE KEY") and SEC 1
+// ("EC PRIVATE KEY", an "EC PARAMETERS" block before it is skipped). id
+// becomes the key ID and may be empty. Encrypted, unsupported, weak or
+// unparsable keys fail with [ErrBadKey]; errors never quote the input.
+func ParsePrivateKeyPEM(data []byte, id string) (PrivateKey, error) {
+	if len(data) > maxPEMLen {
+		return PrivateKey{}, fmt.Errorf("auth: %w: PEM input longer than %d bytes", ErrBadKey, maxPEMLen)
+	}
+	rest := data
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return PrivateKey{}, fmt.Errorf("auth: %w: no PEM private key found", ErrBadKey)
+		}
+		if block.Type == "EC PARAMETERS" {
+			continue
+		}
+		if _, encrypted := block.Headers["Proc-Type"]; encrypted || block.Type == "ENCRYPTED PRIVATE KEY" {
+			return PrivateKey{}, fmt.Errorf("auth: %w: encrypted PEM keys are not supported; decrypt it first", ErrBadKey)
+		}
+		var key any
+		var err error
+		switch block.Type {
+		case "PRIVATE KEY":
+			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+		case "RSA PRIVATE KEY":
+			key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+		case "EC PRIVATE KEY":
+			key, err = x509.ParseECPrivateKey(block.Bytes)
+		case "PUBLIC KEY", "RSA PUBLIC KEY", "CERTIFICATE":
+			return PrivateKey{}, fmt.Errorf("auth: %w: PEM block %q holds no private key; use ParsePublicKeyPEM to verify", ErrBadKey, block.Type)
+		default:
+			return PrivateKey{}, fmt.Errorf("auth: %w: unsupported PEM block type %q", ErrBadKey, block.Type)
+		}
+		if err != nil {
+			// x509 errors describe the structure, never the key bytes.
+			return PrivateKey{}, fmt.Errorf("auth: %w: parsing %s: %v", ErrBadKey, block.Type, err)
+		}
+		signer, ok := key.(crypto.Signer)
+		if !ok {
+			return PrivateKey{}, fmt.Errorf("auth: %w: unsupported private key type %T", ErrBadKey, key)
+		}
+		return NewPrivateKey(signer, id)
+	}
+}
+
+// ParsePublicKeyPEM parses the first public key in a PEM document: PKIX
+// ("PUBLIC KEY"), or for convenience PKCS #1 ("RSA PUBLIC KEY"). id becomes
+// the key ID and may be empty. Unsupported, weak or unparsable keys fail with
+// [ErrBadKey].
+func ParsePublicKeyPEM(data []byte, id string) (PublicKey, error) {
+	if len(data) > maxPEMLen {
+		return PublicKey{}, fmt.Errorf("auth: %w: PEM input longer than %d bytes", ErrBadKey, maxPEMLen)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return PublicKey{}, fmt.Errorf("auth: %w: no PEM public key found", ErrBadKey)
+	}
+	var key any
+	var err error
+	switch block.Type {
+	case "PUBLIC KEY":
+		key, err = x509.ParsePKIXPublicKey(block.Bytes)
+	case "RSA PUBLIC KEY":
+		key, err = x509.ParsePKCS1PublicKey(block.Bytes)
+	case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "ENCRYPTED PRIVATE KEY":
+		// Say nothing more: the caller is about to paste a private key where
+		// a public one belongs.
+		return PublicKey{}, fmt.Errorf("auth: %w: PEM block %q is a private key; give the verifier the public key only", ErrBadKey, block.Type)
+	default:
+		return PublicKey{}, fmt.Errorf("auth: %w: unsupported PEM block type %q", ErrBadKey, block.Type)
+	}
+	if err != nil {
+		return PublicKey{}, fmt.Errorf("auth: %w: parsing %s: %v", ErrBadKey, block.Type, err)
+	}
+	return NewPublicKey(key, id)
+}
+
+// MarshalPrivateKeyPEM encodes k as a PKCS #8 "PRIVATE KEY" PEM block. The
+// key ID is not part of the encoding.
+func MarshalPrivateKeyPEM(k PrivateKey) ([]byte, error) {
+	if k.p == nil {
+		return nil, fmt.Errorf("auth: %w: no private key", ErrBadKey)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k.p.signer)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w: encoding PKCS #8: %v", ErrBadKey, err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// MarshalPublicKeyPEM encodes k as a PKIX "PUBLIC KEY" PEM block. The key ID
+// is not part of the encoding.
+func MarshalPublicKeyPEM(k PublicKey) ([]byte, error) {
+	if k.p == nil {
+		return nil, fmt.Errorf("auth: %w: no public key", ErrBadKey)
+	}
+	der, err := x509.MarshalPKIXPublicKey(k.p.key)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w: encoding PKIX: %v", ErrBadKey, err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
+}

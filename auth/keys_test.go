@@ -1,0 +1,247 @@
+package auth
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestGenerateMarshalParseRoundTrip(t *testing.T) {
+	for _, alg := range []string{AlgEdDSA, AlgES256, AlgRS256} {
+		t.Run(alg, func(t *testing.T) {
+			k, err := GeneratePrivateKey(alg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k.Algorithm() != alg || k.Public().Algorithm() != alg {
+				t.Fatalf("algorithm = %q/%q, want %q", k.Algorithm(), k.Public().Algorithm(), alg)
+			}
+			if k.ID() == "" || k.ID() != k.Public().Thumbprint() || k.Public().ID() != k.ID() {
+				t.Fatalf("generated kid %q, thumbprint %q", k.ID(), k.Public().Thumbprint())
+			}
+			privPEM, err := MarshalPrivateKeyPEM(k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(privPEM, []byte("-----BEGIN PRIVATE KEY-----")) {
+				t.Fatalf("private PEM is not PKCS #8")
+			}
+			k2, err := ParsePrivateKeyPEM(privPEM, "kid-x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k2.ID() != "kid-x" || !k2.Public().Equal(k.Public()) {
+				t.Fatalf("parsed private key differs")
+			}
+			pubPEM, err := MarshalPublicKeyPEM(k.Public())
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := ParsePublicKeyPEM(pubPEM, "kid-y")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.ID() != "kid-y" || !p.Equal(k.Public()) || p.Algorithm() != alg {
+				t.Fatalf("parsed public key differs")
+			}
+			// A private key where a public one belongs: refused, helpfully.
+			if _, err := ParsePublicKeyPEM(privPEM, ""); !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), "private key") {
+				t.Fatalf("ParsePublicKeyPEM(private) = %v", err)
+			}
+			if _, err := ParsePrivateKeyPEM(pubPEM, ""); !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), "ParsePublicKeyPEM") {
+				t.Fatalf("ParsePrivateKeyPEM(public) = %v", err)
+			}
+		})
+	}
+	if _, err := GeneratePrivateKey("HS256"); !errors.Is(err, ErrBadKey) {
+		t.Fatalf("GeneratePrivateKey(HS256) = %v", err)
+	}
+}
+
+func TestParsePrivateKeyPEMLegacyFormats(t *testing.T) {
+	ks := asymKeys(t)
+	rk := ks.rsa.Signer().(*rsa.PrivateKey)
+	pkcs1 := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rk)})
+	k, err := ParsePrivateKeyPEM(pkcs1, "")
+	if err != nil || k.Algorithm() != AlgRS256 || !k.Public().Equal(ks.rsa.Public()) {
+		t.Fatalf("PKCS #1: %v", err)
+	}
+
+	ek := ks.ec.Signer().(*ecdsa.PrivateKey)
+	der, err := x509.MarshalECPrivateKey(ek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As openssl ecparam -genkey writes it: parameters first.
+	sec1 := append([]byte("-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})...)
+	k, err = ParsePrivateKeyPEM(sec1, "")
+	if err != nil || k.Algorithm() != AlgES256 || !k.Public().Equal(ks.ec.Public()) {
+		t.Fatalf("SEC 1: %v", err)
+	}
+	pkcs1pub := pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&rk.PublicKey)})
+	p, err := ParsePublicKeyPEM(pkcs1pub, "")
+	if err != nil || !p.Equal(ks.rsa.Public()) {
+		t.Fatalf("PKCS #1 public: %v", err)
+	}
+}
+
+func TestKeysRefused(t *testing.T) {
+	rsa1024, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der1024, _ := x509.MarshalPKCS8PrivateKey(rsa1024)
+	der384, _ := x509.MarshalPKCS8PrivateKey(p384)
+	pub384, _ := x509.MarshalPKIXPublicKey(&p384.PublicKey)
+	tests := []struct {
+		name string
+		err  error
+	}{
+		{"rsa1024", func() error { _, err := NewPrivateKey(rsa1024, ""); return err }()},
+		{"rsa1024 public", func() error { _, err := NewPublicKey(&rsa1024.PublicKey, ""); return err }()},
+		{"rsa1024 pem", func() error {
+			_, err := ParsePrivateKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der1024}), "")
+			return err
+		}()},
+		{"p384", func() error { _, err := NewPrivateKey(p384, ""); return err }()},
+		{"p384 pem", func() error {
+			_, err := ParsePrivateKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der384}), "")
+			return err
+		}()},
+		{"p384 public pem", func() error {
+			_, err := ParsePublicKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub384}), "")
+			return err
+		}()},
+		{"nil", func() error { _, err := NewPrivateKey(nil, ""); return err }()},
+		{"nil public", func() error { _, err := NewPublicKey(nil, ""); return err }()},
+		{"short ed25519", func() error { _, err := NewPublicKey(ed25519.PublicKey{1, 2}, ""); return err }()},
+		{"short ed25519 private", func() error { _, err := NewPrivateKey(ed25519.PrivateKey{1, 2}, ""); return err }()},
+		{"not pem", func() error { _, err := ParsePrivateKeyPEM([]byte("hello"), ""); return err }()},
+		{"not pem public", func() error { _, err := ParsePublicKeyPEM([]byte("hello"), ""); return err }()},
+		{"garbage der", func() error {
+			_, err := ParsePrivateKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{0x30, 1, 2}}), "")
+			return err
+		}()},
+		{"encrypted", func() error {
+			_, err := ParsePrivateKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{1}}), "")
+			return err
+		}()},
+		{"huge", func() error { _, err := ParsePrivateKeyPEM(make([]byte, maxPEMLen+1), ""); return err }()},
+		{"marshal zero", func() error { _, err := MarshalPrivateKeyPEM(PrivateKey{}); return err }()},
+		{"marshal zero public", func() error { _, err := MarshalPublicKeyPEM(PublicKey{}); return err }()},
+	}
+	for _, tt := range tests {
+		if !errors.Is(tt.err, ErrBadKey) {
+			t.Errorf("%s: err = %v, want ErrBadKey", tt.name, tt.err)
+		}
+	}
+}
+
+// TestThumbprintRFC8037 checks the Ed25519 thumbprint example of RFC 8037
+// appendix A.3.
+func TestThumbprintRFC8037(t *testing.T) {
+	x, err := base64.RawURLEncoding.DecodeString("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := NewPublicKey(ed25519.PublicKey(x), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := k.Thumbprint(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"; got != want {
+		t.Fatalf("thumbprint = %s, want %s", got, want)
+	}
+	if (PublicKey{}).Thumbprint() != "" {
+		t.Fatal("zero key has a thumbprint")
+	}
+}
+
+func TestPrivateKeyRedacted(t *testing.T) {
+	ks := asymKeys(t)
+	for name, k := range map[string]PrivateKey{"ed25519": ks.ed, "ecdsa": ks.ec, "rsa": ks.rsa} {
+		t.Run(name, func(t *testing.T) {
+			der, err := x509.MarshalPKCS8PrivateKey(k.Signer())
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Fragments that would betray the key in any common encoding.
+			var secrets []string
+			switch s := k.Signer().(type) {
+			case ed25519.PrivateKey:
+				secrets = append(secrets, fmt.Sprint([]byte(s.Seed())[:4]), fmt.Sprintf("%x", s.Seed()[:8]),
+					base64.StdEncoding.EncodeToString(s.Seed())[:12])
+			case *ecdsa.PrivateKey:
+				d, _ := s.Bytes()
+				secrets = append(secrets, s.D.String()[:12], fmt.Sprintf("%x", d[:8]))
+			case *rsa.PrivateKey:
+				secrets = append(secrets, s.D.String()[:12], s.Primes[0].String()[:12])
+			}
+			secrets = append(secrets, base64.StdEncoding.EncodeToString(der)[40:60])
+
+			type holder struct {
+				Key PrivateKey
+				key PrivateKey
+			}
+			var logBuf bytes.Buffer
+			slog.New(slog.NewTextHandler(&logBuf, nil)).Info("k", "key", k)
+			slog.New(slog.NewJSONHandler(&logBuf, nil)).Info("k", "key", k, "h", holder{k, k})
+			j, err := json.Marshal(holder{Key: k})
+			if err != nil {
+				t.Fatal(err)
+			}
+			txt, _ := k.MarshalText()
+			outs := []string{
+				k.String(), k.GoString(), string(txt), string(j), logBuf.String(),
+				fmt.Sprint(k), fmt.Sprintf("%v|%+v|%#v|%s|%q|%x|%X|%d|%T", k, k, k, k, k, k, k, k, k),
+				fmt.Sprintf("%v|%+v|%#v", holder{k, k}, holder{k, k}, &holder{k, k}),
+				fmt.Sprintf("%v %+v", []PrivateKey{k}, map[string]PrivateKey{"a": k}),
+			}
+			for _, out := range outs {
+				for _, s := range secrets {
+					if strings.Contains(out, s) {
+						t.Fatalf("key material %q revealed in %q", s, out)
+					}
+				}
+			}
+			if k.String() != "[redacted]" || string(j) != `{"Key":"[redacted]"}` {
+				t.Fatalf("String = %q, JSON = %s", k.String(), j)
+			}
+		})
+	}
+}
+
+func TestPublicKeyAccessors(t *testing.T) {
+	ks := asymKeys(t)
+	p := ks.ed.Public()
+	if p.String() != `EdDSA public key "ed-1"` || p.WithID("").String() != "EdDSA public key" || (PublicKey{}).String() != "no public key" {
+		t.Fatalf("String = %q", p.String())
+	}
+	if !p.Equal(p.WithID("other")) || p.Equal(ks.ed2.Public()) || p.Equal(PublicKey{}) || !(PublicKey{}).Equal(PublicKey{}) {
+		t.Fatal("Equal is wrong")
+	}
+	if (PrivateKey{}).Public() != (PublicKey{}) || !(PrivateKey{}).IsZero() || (PrivateKey{}).Signer() != nil || (PublicKey{}).Key() != nil {
+		t.Fatal("zero keys are not empty")
+	}
+	// WithID does not change the original.
+	k2 := ks.ed.WithID("new")
+	if ks.ed.ID() != "ed-1" || k2.ID() != "new" || k2.Public().ID() != "new" {
+		t.Fatal("WithID changed the original or missed the public half")
+	}
+}

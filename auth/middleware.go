@@ -1,0 +1,365 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"time"
+)
+
+// DefaultMaxBodyBytes is the largest request body [Middleware] reads unless
+// told otherwise with [WithMaxBodyBytes]: 1 MiB.
+const DefaultMaxBodyBytes = 1 << 20
+
+// DefaultReplayWindow is how long [Middleware] remembers an accepted
+// delivery id unless told otherwise with [WithReplayWindow].
+//
+// It is twice [DefaultTolerance]: a verifier accepts a request signed at T
+// from T-tolerance to T+tolerance, so the first and the last moment one
+// signed request can pass lie at most 2×tolerance apart. An id remembered
+// that long from its first use stays remembered for as long as its
+// signature is fresh. It also covers herald's JWTs, which live [DefaultTTL]
+// plus [DefaultLeeway] at each end. Raise it along with WithTolerance.
+const DefaultReplayWindow = 2 * DefaultTolerance
+
+// bodyPrealloc caps the buffer allocated up front from a declared
+// Content-Length, so that a client announcing a large body and sending a
+// few bytes costs little; larger bodies grow the buffer as they arrive.
+const bodyPrealloc = 64 << 10
+
+// errReadBody: the request body could not be read (the client went away,
+// or sent a malformed chunked body). Answered with 400.
+var errReadBody = errors.New("cannot read request body")
+
+// errNoVerifier: Middleware was given a nil Verifier; it refuses everything.
+var errNoVerifier = errors.New("auth: no verifier configured")
+
+// A MiddlewareOption tunes [Middleware]. It is a type of its own so that
+// scheme options ([Option]) and middleware options cannot be mixed up.
+type MiddlewareOption func(*middlewareConfig)
+
+type middlewareConfig struct {
+	maxBody int64
+	cache   ReplayCache
+	window  time.Duration
+	onError func(w http.ResponseWriter, r *http.Request, status int, err error)
+	logger  *slog.Logger
+	now     func() time.Time // test hook
+}
+
+// WithMaxBodyBytes sets the largest body [Middleware] accepts; a larger one
+// is refused with 413 Request Entity Too Large and [ErrBodyTooLarge], before
+// any verification. Default [DefaultMaxBodyBytes]; n <= 0 keeps it.
+func WithMaxBodyBytes(n int64) MiddlewareOption {
+	return func(c *middlewareConfig) {
+		if n > 0 {
+			c.maxBody = n
+		}
+	}
+}
+
+// WithReplayCache sets where [Middleware] records accepted delivery ids;
+// a request whose id is already there is refused with 401 and [ErrReplay].
+// Share one cache between the receivers of a fleet so that a request
+// cannot be replayed to another instance.
+//
+// By default each Middleware call gets a private [MemoryReplayCache] of
+// [DefaultReplayCacheSize] ids. WithReplayCache(nil) disables replay
+// checking: a captured request can then be played again for as long as
+// its timestamp is within the verifier's tolerance, so do it only when the
+// handler deduplicates on [Verified.ID] itself.
+func WithReplayCache(c ReplayCache) MiddlewareOption {
+	return func(cfg *middlewareConfig) { cfg.cache = c }
+}
+
+// WithReplayWindow sets how long an accepted id is remembered. It must be at
+// least twice the verifiers' tolerance (see [DefaultReplayWindow]), or a
+// request may be replayed once its id is forgotten but its timestamp is
+// still accepted. Default [DefaultReplayWindow]; d <= 0 keeps it.
+func WithReplayWindow(d time.Duration) MiddlewareOption {
+	return func(c *middlewareConfig) {
+		if d > 0 {
+			c.window = d
+		}
+	}
+}
+
+// WithErrorHandler replaces how [Middleware] answers a refused request, for
+// instance to write JSON. status is 413 for [ErrBodyTooLarge], 400 when the
+// body could not be read, 401 for every verification or replay failure, and
+// 500 if the Middleware has no Verifier; err matches the package's sentinel
+// errors with [errors.Is]. The default writes a short plain-text reason
+// naming the sentinel, and never a header value. A nil f keeps the default.
+func WithErrorHandler(f func(w http.ResponseWriter, r *http.Request, status int, err error)) MiddlewareOption {
+	return func(c *middlewareConfig) {
+		if f != nil {
+			c.onError = f
+		}
+	}
+}
+
+// WithLogger makes [Middleware] log each refusal at level Warn, with its
+// status, reason and the remote address, and each accepted request at
+// level Debug with its scheme and key id. It never logs headers or the
+// body. The default, nil, logs nothing.
+func WithLogger(l *slog.Logger) MiddlewareOption {
+	return func(c *middlewareConfig) { c.logger = l }
+}
+
+// Middleware returns net/http middleware that lets through only requests
+// that v verifies. For each request it
+//
+//  1. reads the body, at most [WithMaxBodyBytes] bytes (413 beyond);
+//  2. calls v.Verify with the headers and the exact body (401 on failure,
+//     with the reason as plain text);
+//  3. when the verified request carries an id, records it in the replay
+//     cache, refusing a second use of it with 401 and [ErrReplay];
+//  4. calls next with the body restored, so that next reads the same bytes,
+//     and the [Verified] result in the request context (see [FromContext]).
+//
+// The id is released again if next answers with a status of 400 or more,
+// or panics, and the cache is a [ReplayForgetter] (the default one is): the
+// sender's retry of a failed delivery carries the same id and must pass.
+//
+// When v also has a method VerifyContext(ctx, header, body), as [*JWT] does,
+// Middleware calls it with the request's context, which then bounds any key
+// fetch (a [*JWKS]).
+//
+// Middleware does not restrict methods or content types; next decides.
+// A nil v refuses every request with 500; a nil next answers 200.
+func Middleware(v Verifier, opts ...MiddlewareOption) func(http.Handler) http.Handler {
+	cfg := middlewareConfig{
+		maxBody: DefaultMaxBodyBytes,
+		cache:   NewReplayCache(0),
+		window:  DefaultReplayWindow,
+		onError: writeError,
+		now:     time.Now,
+	}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&cfg)
+		}
+	}
+	return func(next http.Handler) http.Handler {
+		if next == nil {
+			next = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+		}
+		h := &verifyHandler{v: v, next: next, cfg: cfg}
+		h.cv, _ = v.(contextVerifier)
+		return h
+	}
+}
+
+// verifyHandler is the http.Handler that Middleware wraps around next.
+type verifyHandler struct {
+	v    Verifier
+	cv   contextVerifier // v, when it takes a context; else nil
+	next http.Handler
+	cfg  middlewareConfig
+}
+
+func (h *verifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.v == nil {
+		h.refuse(w, r, http.StatusInternalServerError, errNoVerifier)
+		return
+	}
+	body, err := readBody(r, h.cfg.maxBody)
+	if err != nil {
+		if errors.Is(err, ErrBodyTooLarge) {
+			// The rest of the body is not worth reading: end the connection
+			// after the answer, as http.MaxBytesReader would.
+			w.Header().Set("Connection", "close")
+		}
+		h.refuse(w, r, statusFor(err), err)
+		return
+	}
+	var ver Verified
+	if h.cv != nil {
+		ver, err = h.cv.VerifyContext(r.Context(), r.Header, body)
+	} else {
+		ver, err = h.v.Verify(r.Header, body)
+	}
+	if err != nil {
+		h.refuse(w, r, statusFor(err), err)
+		return
+	}
+	if h.cfg.cache != nil && ver.ID != "" {
+		if h.cfg.cache.Seen(ver.ID, h.cfg.now().Add(h.cfg.window)) {
+			h.refuse(w, r, http.StatusUnauthorized, fmt.Errorf("auth: delivery id already accepted: %w", ErrReplay))
+			return
+		}
+	}
+	if l := h.cfg.logger; l != nil {
+		l.LogAttrs(r.Context(), slog.LevelDebug, "auth: webhook verified",
+			slog.String("scheme", ver.Scheme), slog.String("key_id", ver.KeyID))
+	}
+
+	// One allocation holds the restored body and, when needed, the writer
+	// that watches next's status.
+	p := &passState{}
+	r2 := r.WithContext(NewContext(r.Context(), ver))
+	r2.ContentLength = int64(len(body))
+	if len(body) == 0 {
+		r2.Body = http.NoBody
+	} else {
+		p.body.Reset(body)
+		r2.Body = &p.body
+	}
+
+	f, ok := h.cfg.cache.(ReplayForgetter)
+	if !ok || ver.ID == "" {
+		h.next.ServeHTTP(w, r2)
+		return
+	}
+	sw := &p.w
+	sw.ResponseWriter = w
+	returned := false
+	defer func() {
+		if !returned || sw.status >= http.StatusBadRequest {
+			f.Forget(ver.ID)
+		}
+	}()
+	h.next.ServeHTTP(sw, r2)
+	returned = true
+}
+
+// contextVerifier is a Verifier whose verification a context can bound.
+type contextVerifier interface {
+	VerifyContext(ctx context.Context, h http.Header, body []byte) (Verified, error)
+}
+
+// refuse logs a refusal, if there is a logger, and answers it.
+func (h *verifyHandler) refuse(w http.ResponseWriter, r *http.Request, status int, err error) {
+	if l := h.cfg.logger; l != nil {
+		l.LogAttrs(r.Context(), slog.LevelWarn, "auth: webhook rejected",
+			slog.Int("status", status),
+			slog.String("reason", reason(err, status)),
+			slog.String("remote_addr", r.RemoteAddr))
+	}
+	h.cfg.onError(w, r, status, err)
+}
+
+// readBody reads the whole body, refusing more than maxBytes bytes. The error
+// matches ErrBodyTooLarge or errReadBody. It never holds more than maxBytes+1
+// bytes, whatever the body or its declared length.
+func readBody(r *http.Request, maxBytes int64) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	if r.ContentLength > maxBytes {
+		return nil, errTooLarge(maxBytes)
+	}
+	limit := int(min(maxBytes, math.MaxInt-1)) + 1 // read one byte more to see an excess
+	size := 512
+	if r.ContentLength >= 0 {
+		size = int(min(r.ContentLength+1, bodyPrealloc)) // +1: room to see EOF
+	}
+	buf := make([]byte, 0, min(size, limit))
+	for {
+		if len(buf) == cap(buf) {
+			grown := make([]byte, len(buf), min(max(2*cap(buf), 512), limit))
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := r.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		switch {
+		case len(buf) == limit:
+			return nil, errTooLarge(maxBytes)
+		case err == io.EOF:
+			return buf, nil
+		case err != nil:
+			return nil, fmt.Errorf("auth: %w: %w", errReadBody, err)
+		}
+	}
+}
+
+func errTooLarge(maxBytes int64) error {
+	return fmt.Errorf("auth: body over %d bytes: %w", maxBytes, ErrBodyTooLarge)
+}
+
+// statusFor maps a refusal to its HTTP status.
+func statusFor(err error) int {
+	switch {
+	case errors.Is(err, ErrBodyTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, errReadBody):
+		return http.StatusBadRequest
+	default:
+		return http.StatusUnauthorized
+	}
+}
+
+// reasons lists, most specific first, the sentinels whose text is a safe
+// public reason for a refusal.
+var reasons = []error{
+	ErrBodyTooLarge, errReadBody, ErrReplay,
+	ErrNoSignature, ErrMalformed, ErrExpired, ErrNotYetValid,
+	ErrBodyMismatch, ErrClaims, ErrAlgorithm, ErrUnknownKey,
+	ErrBadSignature, ErrBadKey, ErrNoPrivateKey,
+}
+
+// reason returns the public text for a refusal: the text of the first
+// sentinel err matches, else the status text. It never includes the
+// details wrapped around the sentinel, which may quote header values.
+func reason(err error, status int) string {
+	for _, s := range reasons {
+		if errors.Is(err, s) {
+			return s.Error()
+		}
+	}
+	return http.StatusText(status)
+}
+
+// writeError is the default error handler: the reason as plain text.
+func writeError(w http.ResponseWriter, _ *http.Request, status int, err error) {
+	http.Error(w, reason(err, status), status)
+}
+
+// passState is what ServeHTTP hands to next, allocated together.
+type passState struct {
+	body bodyReader
+	w    statusWriter
+}
+
+// bodyReader is the restored request body.
+type bodyReader struct{ bytes.Reader }
+
+// Close does nothing: the bytes stay readable until the reader is dropped.
+func (*bodyReader) Close() error { return nil }
+
+// statusWriter records the status that the next handler answers with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 && code >= 200 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Flush lets handlers that assert http.Flusher keep streaming.
+func (s *statusWriter) Flush() {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	_ = http.NewResponseController(s.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

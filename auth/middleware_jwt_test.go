@@ -1,0 +1,174 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// signedRequest builds a POST of body to url, signed by s for delivery id.
+func mwSignedRequest(t testing.TB, s Signer, url, id string, ts time.Time, body string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sign(req.Header, Message{ID: id, Timestamp: ts, Body: []byte(body), URL: url}); err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+// do sends req and returns the status and the trimmed response body.
+func mwDo(t testing.TB, c *http.Client, req *http.Request) (int, string) {
+	t.Helper()
+	code, body, err := mwTryDo(c, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, body
+}
+
+// tryDo is do for goroutines, where t.Fatal may not be called.
+func mwTryDo(c *http.Client, req *http.Request) (int, string, error) {
+	res, err := c.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return res.StatusCode, strings.TrimSpace(string(b)), err
+}
+
+// mwVerifiedEcho answers with the verified scheme, id and key id, then the
+// body it read.
+func mwVerifiedEcho(w http.ResponseWriter, r *http.Request) {
+	ver, ok := FromContext(r.Context())
+	if !ok {
+		http.Error(w, "no Verified in context", http.StatusInternalServerError)
+		return
+	}
+	b, _ := io.ReadAll(r.Body)
+	_, _ = io.WriteString(w, ver.Scheme+" "+ver.ID+" "+ver.KeyID+" "+string(b))
+}
+
+func TestMiddlewareJWT(t *testing.T) {
+	signer, err := NewJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock), WithIssuer("herald"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(Middleware(signer)(http.HandlerFunc(mwVerifiedEcho)))
+	defer srv.Close()
+	c := srv.Client()
+	body := `{"event":"job:ready"}`
+
+	if st, got := mwDo(t, c, mwSignedRequest(t, signer, srv.URL, "msg_jwt1", asymNow, body)); st != 200 || got != "jwt msg_jwt1 0 "+body {
+		t.Fatalf("valid: %d %q", st, got)
+	}
+	if st, got := mwDo(t, c, mwSignedRequest(t, signer, srv.URL, "msg_jwt1", asymNow, body)); st != 401 || got != ErrReplay.Error() {
+		t.Fatalf("replayed jti: %d %q", st, got)
+	}
+	req := mwSignedRequest(t, signer, srv.URL, "msg_jwt2", asymNow, body)
+	req.Body = io.NopCloser(strings.NewReader(strings.Replace(body, "ready", "READY", 1)))
+	if st, got := mwDo(t, c, req); st != 401 || got != ErrBodyMismatch.Error() {
+		t.Fatalf("tampered body: %d %q", st, got)
+	}
+	if st, got := mwDo(t, c, mwSignedRequest(t, signer, srv.URL, "msg_jwt3", asymNow.Add(-time.Hour), body)); st != 401 || got != ErrExpired.Error() {
+		t.Fatalf("expired: %d %q", st, got)
+	}
+	req = mwSignedRequest(t, signer, srv.URL, "msg_jwt4", asymNow, body)
+	req.Header.Del("Authorization")
+	if st, got := mwDo(t, c, req); st != 401 || got != ErrNoSignature.Error() {
+		t.Fatalf("no token: %d %q", st, got)
+	}
+	other, err := NewJWT("HS256", []Secret{jwtSecret2}, WithClock(asymClock), WithIssuer("herald"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, got := mwDo(t, c, mwSignedRequest(t, other, srv.URL, "msg_jwt5", asymNow, body)); st != 401 || got != ErrBadSignature.Error() {
+		t.Fatalf("wrong key: %d %q", st, got)
+	}
+}
+
+// An EdDSA verifier whose keys come from a JWKS served over TLS: the whole
+// receiving side with real parts.
+func TestMiddlewareJWTWithJWKS(t *testing.T) {
+	key := asymKeys(t).ed
+	jwksSrv := httptest.NewTLSServer(JWKSHandler(key.Public()))
+	defer jwksSrv.Close()
+	set, err := NewJWKS(jwksSrv.URL+"/.well-known/jwks.json", jwksSrv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := NewJWTVerifier(set, WithClock(asymClock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := NewJWTSigner([]PrivateKey{key}, WithClock(asymClock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(Middleware(verifier)(http.HandlerFunc(mwVerifiedEcho)))
+	defer srv.Close()
+	if st, got := mwDo(t, srv.Client(), mwSignedRequest(t, signer, srv.URL, "msg_jwks", asymNow, "{}")); st != 200 || got != "jwt msg_jwks "+key.ID()+" {}" {
+		t.Fatalf("valid: %d %q", st, got)
+	}
+}
+
+// mwCtxKeySet is a KeySet that records the context it is asked with.
+type mwCtxKeySet struct {
+	keys PublicKeys
+	seen chan any
+}
+
+type mwCtxProbe struct{}
+
+func (k mwCtxKeySet) Keys(ctx context.Context, kid string) ([]PublicKey, error) {
+	k.seen <- ctx.Value(mwCtxProbe{})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return k.keys.Keys(ctx, kid)
+}
+
+// The middleware hands the request's context to a verifier that takes one.
+func TestMiddlewareVerifyContext(t *testing.T) {
+	key := asymKeys(t).ed
+	ks := mwCtxKeySet{keys: PublicKeys{key.Public()}, seen: make(chan any, 2)}
+	verifier, err := NewJWTVerifier(ks, WithClock(asymClock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := NewJWTSigner([]PrivateKey{key}, WithClock(asymClock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := Middleware(verifier)(http.HandlerFunc(mwVerifiedEcho))
+
+	req := mwSignedRequest(t, signer, "http://example.test/hook", "msg_ctx", asymNow, "{}")
+	req = req.WithContext(context.WithValue(req.Context(), mwCtxProbe{}, "probe"))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 200 || <-ks.seen != "probe" {
+		t.Fatalf("status %d; the key set did not get the request context", rec.Code)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req = mwSignedRequest(t, signer, "http://example.test/hook", "msg_ctx2", asymNow, "{}").WithContext(ctx)
+	var gotErr error
+	rec = httptest.NewRecorder()
+	Middleware(verifier, WithErrorHandler(func(w http.ResponseWriter, r *http.Request, status int, err error) {
+		gotErr = err
+		w.WriteHeader(status)
+	}))(http.HandlerFunc(mwVerifiedEcho)).ServeHTTP(rec, req)
+	<-ks.seen
+	if rec.Code != 401 || !errors.Is(gotErr, context.Canceled) {
+		t.Fatalf("cancelled request: %d, %v", rec.Code, gotErr)
+	}
+}

@@ -1,0 +1,491 @@
+package auth
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// mwTestVerifier is a small HMAC scheme used to test the middleware on its
+// own: Test-Signature = hex(HMAC-SHA256(key, id.ts.body)). Its mismatch
+// error deliberately quotes the received header, so that the tests can
+// check the middleware never echoes error details.
+type mwTestVerifier struct {
+	key []byte
+	now func() time.Time
+}
+
+const mwTestTolerance = 5 * time.Minute
+
+func (v mwTestVerifier) sign(h http.Header, id string, ts time.Time, body []byte) {
+	h.Set("Test-Id", id)
+	h.Set("Test-Timestamp", strconv.FormatInt(ts.Unix(), 10))
+	h.Set("Test-Signature", v.mac(id, ts.Unix(), body))
+}
+
+func (v mwTestVerifier) mac(id string, ts int64, body []byte) string {
+	m := hmac.New(sha256.New, v.key)
+	fmt.Fprintf(m, "%s.%d.", id, ts)
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (v mwTestVerifier) Verify(h http.Header, body []byte) (Verified, error) {
+	sig := h.Get("Test-Signature")
+	if sig == "" {
+		return Verified{}, ErrNoSignature
+	}
+	ts, err := strconv.ParseInt(h.Get("Test-Timestamp"), 10, 64)
+	if err != nil {
+		return Verified{}, fmt.Errorf("test: timestamp: %w", ErrMalformed)
+	}
+	if !hmac.Equal([]byte(sig), []byte(v.mac(h.Get("Test-Id"), ts, body))) {
+		return Verified{}, fmt.Errorf("test: got %q: %w", sig, ErrBadSignature)
+	}
+	t := time.Unix(ts, 0)
+	if v.now().Sub(t) > mwTestTolerance {
+		return Verified{}, ErrExpired
+	}
+	return Verified{Scheme: "test", ID: h.Get("Test-Id"), Timestamp: t, KeyID: "0"}, nil
+}
+
+var mwTestNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func newMWTestVerifier() mwTestVerifier {
+	return mwTestVerifier{key: []byte("test-key-0123456789abcdef-0123456789"), now: func() time.Time { return mwTestNow }}
+}
+
+// withMiddlewareClock is a test-only option replacing the middleware clock.
+func withMiddlewareClock(now func() time.Time) MiddlewareOption {
+	return func(c *middlewareConfig) { c.now = now }
+}
+
+// echoHandler answers 200 with what it saw: the body it read and the
+// verified id from the context.
+func mwEchoHandler(t *testing.T) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Errorf("next handler read: %v", err)
+		}
+		ver, ok := FromContext(r.Context())
+		if !ok {
+			t.Errorf("no Verified in the context")
+		}
+		if r.ContentLength != int64(len(body)) {
+			t.Errorf("ContentLength = %d, body has %d bytes", r.ContentLength, len(body))
+		}
+		w.Header().Set("Verified-Id", ver.ID)
+		w.Header().Set("Verified-Scheme", ver.Scheme)
+		_, _ = w.Write(body)
+	})
+}
+
+type mwResponse struct {
+	status int
+	body   string
+	header http.Header
+	closed bool // the server ended the connection (Connection: close)
+}
+
+// post sends body through srv, signed at ts with id unless id is empty.
+func mwPost(t *testing.T, url string, v mwTestVerifier, id string, ts time.Time, body []byte, edit func(*http.Request)) mwResponse {
+	t.Helper()
+	res, err := mwTryPost(url, v, id, ts, body, edit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// tryPost is post for goroutines, where t.Fatal may not be called.
+func mwTryPost(url string, v mwTestVerifier, id string, ts time.Time, body []byte, edit func(*http.Request)) (mwResponse, error) {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return mwResponse{}, err
+	}
+	if id != "" {
+		v.sign(req.Header, id, ts, body)
+	}
+	if edit != nil {
+		edit(req)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return mwResponse{}, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return mwResponse{status: res.StatusCode, body: string(b), header: res.Header, closed: res.Close}, err
+}
+
+func TestMiddlewareStatuses(t *testing.T) {
+	v := newMWTestVerifier()
+	srv := httptest.NewServer(Middleware(v, WithMaxBodyBytes(64))(mwEchoHandler(t)))
+	defer srv.Close()
+	body := []byte(`{"hello":"world"}`)
+
+	tests := []struct {
+		name   string
+		id     string
+		ts     time.Time
+		body   []byte
+		edit   func(*http.Request)
+		status int
+		reason string
+	}{
+		{"valid", "msg_1", mwTestNow, body, nil, 200, ""},
+		{"empty body", "msg_empty", mwTestNow, nil, nil, 200, ""},
+		{"body exactly at the limit", "msg_64", mwTestNow, bytes.Repeat([]byte("a"), 64), nil, 200, ""},
+		{"missing signature", "", mwTestNow, body, nil, 401, "no signature"},
+		{"malformed timestamp", "msg_2", mwTestNow, body, func(r *http.Request) { r.Header.Set("Test-Timestamp", "soon") }, 401, "malformed signature header"},
+		{"bad signature", "msg_3", mwTestNow, body, func(r *http.Request) {
+			r.Header.Set("Test-Signature", strings.Repeat("0", 64))
+		}, 401, "signature mismatch"},
+		{"tampered body", "msg_4", mwTestNow, body, func(r *http.Request) {
+			r.Body = io.NopCloser(strings.NewReader(`{"hello":"w0rld"}`))
+		}, 401, "signature mismatch"},
+		{"expired", "msg_5", mwTestNow.Add(-10 * time.Minute), body, nil, 401, "timestamp too old"},
+		{"too large, declared", "msg_6", mwTestNow, bytes.Repeat([]byte("a"), 65), nil, 413, "request body too large"},
+		{"too large, chunked", "msg_7", mwTestNow, bytes.Repeat([]byte("a"), 1000), func(r *http.Request) {
+			r.ContentLength = -1 // sent chunked: the limit is found while reading
+			r.Body = io.NopCloser(bytes.NewReader(bytes.Repeat([]byte("a"), 1000)))
+		}, 413, "request body too large"},
+		{"chunked, exactly at the limit", "msg_8", mwTestNow, bytes.Repeat([]byte("b"), 64), func(r *http.Request) {
+			r.ContentLength = -1
+			r.Body = io.NopCloser(bytes.NewReader(bytes.Repeat([]byte("b"), 64)))
+		}, 200, ""},
+		{"chunked, one byte over", "msg_9", mwTestNow, bytes.Repeat([]byte("b"), 65), func(r *http.Request) {
+			r.ContentLength = -1
+			r.Body = io.NopCloser(bytes.NewReader(bytes.Repeat([]byte("b"), 65)))
+		}, 413, "request body too large"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := mwPost(t, srv.URL, v, tt.id, tt.ts, tt.body, tt.edit)
+			if res.status != tt.status {
+				t.Fatalf("status = %d (%q), want %d", res.status, res.body, tt.status)
+			}
+			if tt.status == 413 && !res.closed {
+				t.Errorf("413 without Connection: close")
+			}
+			if tt.status != 200 {
+				if got := strings.TrimSpace(res.body); got != tt.reason {
+					t.Errorf("reason = %q, want %q", got, tt.reason)
+				}
+				return
+			}
+			if res.body != string(tt.body) {
+				t.Errorf("next handler read %q, want %q", res.body, tt.body)
+			}
+			if got := res.header.Get("Verified-Id"); got != tt.id {
+				t.Errorf("Verified.ID in context = %q, want %q", got, tt.id)
+			}
+		})
+	}
+}
+
+func TestMiddlewareReplay(t *testing.T) {
+	v := newMWTestVerifier()
+	srv := httptest.NewServer(Middleware(v)(mwEchoHandler(t)))
+	defer srv.Close()
+	body := []byte(`{}`)
+
+	if res := mwPost(t, srv.URL, v, "msg_r", mwTestNow, body, nil); res.status != 200 {
+		t.Fatalf("first use: status %d (%q)", res.status, res.body)
+	}
+	res := mwPost(t, srv.URL, v, "msg_r", mwTestNow, body, nil)
+	if res.status != 401 || strings.TrimSpace(res.body) != "replayed request" {
+		t.Fatalf("replay: status %d (%q), want 401 replayed request", res.status, res.body)
+	}
+	// A re-signed attempt with the same id is a replay too.
+	if res := mwPost(t, srv.URL, v, "msg_r", mwTestNow.Add(time.Second), body, nil); res.status != 401 {
+		t.Fatalf("re-signed same id: status %d, want 401", res.status)
+	}
+	// A failed verification does not consume the id.
+	if res := mwPost(t, srv.URL, v, "msg_s", mwTestNow, body, func(r *http.Request) { r.Header.Set("Test-Signature", "00") }); res.status != 401 {
+		t.Fatalf("forged: status %d", res.status)
+	}
+	if res := mwPost(t, srv.URL, v, "msg_s", mwTestNow, body, nil); res.status != 200 {
+		t.Fatalf("genuine after forged: status %d (%q)", res.status, res.body)
+	}
+}
+
+func TestMiddlewareReplayWindow(t *testing.T) {
+	v := newMWTestVerifier()
+	now := mwTestNow
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	cache := NewReplayCache(10)
+	cache.now = clock
+	h := Middleware(v, WithReplayCache(cache), WithReplayWindow(time.Minute), withMiddlewareClock(clock))(mwEchoHandler(t))
+
+	serve := func() int {
+		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("x"))
+		v.sign(req.Header, "msg_w", mwTestNow, []byte("x"))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if got := serve(); got != 200 {
+		t.Fatalf("first: %d", got)
+	}
+	mu.Lock()
+	now = now.Add(59 * time.Second)
+	mu.Unlock()
+	if got := serve(); got != 401 {
+		t.Fatalf("inside the window: %d, want 401", got)
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Second)
+	mu.Unlock()
+	if got := serve(); got != 200 {
+		t.Fatalf("after the window: %d, want 200", got)
+	}
+}
+
+func TestMiddlewareReplayDisabled(t *testing.T) {
+	v := newMWTestVerifier()
+	srv := httptest.NewServer(Middleware(v, WithReplayCache(nil))(mwEchoHandler(t)))
+	defer srv.Close()
+	for i := range 2 {
+		if res := mwPost(t, srv.URL, v, "msg_d", mwTestNow, []byte("x"), nil); res.status != 200 {
+			t.Fatalf("use %d: status %d", i, res.status)
+		}
+	}
+}
+
+// A failed handler releases the id, so that the sender's retry (same id,
+// fresh signature) is accepted; a successful one keeps it.
+func TestMiddlewareReplayReleasedOnFailure(t *testing.T) {
+	v := newMWTestVerifier()
+	var calls atomic.Int32
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch calls.Add(1) {
+		case 1:
+			http.Error(w, "database down", http.StatusServiceUnavailable)
+		case 2:
+			panic(http.ErrAbortHandler)
+		default:
+			w.WriteHeader(http.StatusAccepted)
+		}
+	})
+	srv := httptest.NewServer(Middleware(v)(next))
+	defer srv.Close()
+
+	if res := mwPost(t, srv.URL, v, "msg_f", mwTestNow, []byte("x"), nil); res.status != 503 {
+		t.Fatalf("attempt 1: %d, want 503", res.status)
+	}
+	// The aborted handler makes the server drop the connection.
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader("x"))
+	v.sign(req.Header, "msg_f", mwTestNow.Add(time.Second), []byte("x"))
+	if res, err := http.DefaultClient.Do(req); err == nil {
+		res.Body.Close()
+		t.Fatalf("attempt 2: got status %d, want a dropped connection", res.StatusCode)
+	}
+	if res := mwPost(t, srv.URL, v, "msg_f", mwTestNow.Add(2*time.Second), []byte("x"), nil); res.status != 202 {
+		t.Fatalf("attempt 3: %d, want 202", res.status)
+	}
+	if res := mwPost(t, srv.URL, v, "msg_f", mwTestNow.Add(3*time.Second), []byte("x"), nil); res.status != 401 {
+		t.Fatalf("after success: %d, want 401", res.status)
+	}
+}
+
+func TestMiddlewareErrorHandler(t *testing.T) {
+	v := newMWTestVerifier()
+	var gotErr error
+	onError := func(w http.ResponseWriter, r *http.Request, status int, err error) {
+		gotErr = err
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": status, "expired": errors.Is(err, ErrExpired)})
+	}
+	h := Middleware(v, WithErrorHandler(onError))(mwEchoHandler(t))
+	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("x"))
+	v.sign(req.Header, "msg_e", mwTestNow.Add(-time.Hour), []byte("x"))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 401 || !errors.Is(gotErr, ErrExpired) {
+		t.Fatalf("status %d, err %v", rec.Code, gotErr)
+	}
+	if got := strings.TrimSpace(rec.Body.String()); got != `{"expired":true,"status":401}` {
+		t.Errorf("body = %s", got)
+	}
+}
+
+// mwErrReader fails in the middle of the body, like a client that hangs up.
+type mwErrReader struct{ n int }
+
+func (r *mwErrReader) Read(p []byte) (int, error) {
+	if r.n > 0 {
+		r.n--
+		p[0] = 'x'
+		return 1, nil
+	}
+	return 0, io.ErrUnexpectedEOF
+}
+
+func TestMiddlewareEdgeCases(t *testing.T) {
+	v := newMWTestVerifier()
+	t.Run("body read error", func(t *testing.T) {
+		req := httptest.NewRequest(http.MethodPost, "/", &mwErrReader{n: 3})
+		rec := httptest.NewRecorder()
+		Middleware(v)(mwEchoHandler(t)).ServeHTTP(rec, req)
+		if rec.Code != 400 || strings.TrimSpace(rec.Body.String()) != "cannot read request body" {
+			t.Fatalf("got %d %q", rec.Code, rec.Body)
+		}
+	})
+	t.Run("nil body", func(t *testing.T) {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.Body = nil
+		v.sign(req.Header, "msg_nil", mwTestNow, nil)
+		rec := httptest.NewRecorder()
+		Middleware(v)(mwEchoHandler(t)).ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("got %d %q", rec.Code, rec.Body)
+		}
+	})
+	t.Run("nil verifier", func(t *testing.T) {
+		rec := httptest.NewRecorder()
+		Middleware(nil)(mwEchoHandler(t)).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", strings.NewReader("x")))
+		if rec.Code != 500 {
+			t.Fatalf("got %d", rec.Code)
+		}
+	})
+	t.Run("nil next and nil options", func(t *testing.T) {
+		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("x"))
+		v.sign(req.Header, "msg_nn", mwTestNow, []byte("x"))
+		rec := httptest.NewRecorder()
+		Middleware(v, nil, WithErrorHandler(nil), WithMaxBodyBytes(-1), WithReplayWindow(0))(nil).ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("got %d", rec.Code)
+		}
+	})
+	t.Run("empty id skips the replay cache", func(t *testing.T) {
+		h := Middleware(v)(mwEchoHandler(t))
+		for range 2 {
+			req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("x"))
+			v.sign(req.Header, "", mwTestNow, []byte("x"))
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != 200 {
+				t.Fatalf("got %d", rec.Code)
+			}
+		}
+	})
+	t.Run("the original request is not modified", func(t *testing.T) {
+		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("x"))
+		v.sign(req.Header, "msg_orig", mwTestNow, []byte("x"))
+		orig := req.Body
+		Middleware(v)(mwEchoHandler(t)).ServeHTTP(httptest.NewRecorder(), req)
+		if req.Body != orig {
+			t.Error("the caller's request had its Body replaced")
+		}
+		if _, ok := FromContext(req.Context()); ok {
+			t.Error("the caller's request context was modified")
+		}
+	})
+	t.Run("streaming handler keeps Flusher", func(t *testing.T) {
+		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("x"))
+		v.sign(req.Header, "msg_flush", mwTestNow, []byte("x"))
+		rec := httptest.NewRecorder()
+		Middleware(v)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			f, ok := w.(http.Flusher)
+			if !ok {
+				t.Fatal("the writer passed to next is not an http.Flusher")
+			}
+			f.Flush()
+		})).ServeHTTP(rec, req)
+		if !rec.Flushed {
+			t.Error("Flush did not reach the underlying writer")
+		}
+	})
+}
+
+// Neither the response nor the log of a refusal may carry the key, the
+// expected signature, the received signature or the body.
+func TestMiddlewareNoSecretInResponseOrLog(t *testing.T) {
+	v := newMWTestVerifier()
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv := httptest.NewServer(Middleware(v, WithLogger(logger))(mwEchoHandler(t)))
+	defer srv.Close()
+
+	body := []byte(`{"card":"4111111111111111"}`)
+	sent := strings.Repeat("ab", 32)
+	res := mwPost(t, srv.URL, v, "msg_leak", mwTestNow, body, func(r *http.Request) { r.Header.Set("Test-Signature", sent) })
+	if res.status != 401 {
+		t.Fatalf("status %d", res.status)
+	}
+	expected := v.mac("msg_leak", mwTestNow.Unix(), body)
+	for _, out := range []string{res.body, fmt.Sprint(res.header), logs.String()} {
+		for _, secret := range []string{string(v.key), hex.EncodeToString(v.key), expected, sent, "4111111111111111", "msg_leak"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("output %q contains %q", out, secret)
+			}
+		}
+	}
+	for _, want := range []string{"reason=\"signature mismatch\"", "status=401", "remote_addr=127.0.0.1:"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log %q lacks %q", logs.String(), want)
+		}
+	}
+}
+
+func TestMiddlewareConcurrent(t *testing.T) {
+	v := newMWTestVerifier()
+	var handled atomic.Int32
+	srv := httptest.NewServer(Middleware(v)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			t.Error(err)
+		}
+		handled.Add(1)
+	})))
+	defer srv.Close()
+
+	const n = 32
+	var wg sync.WaitGroup
+	var unique, replayOK, replayRefused atomic.Int32
+	for i := range n {
+		wg.Go(func() {
+			body := []byte(strconv.Itoa(i))
+			if res, err := mwTryPost(srv.URL, v, "msg_c"+strconv.Itoa(i), mwTestNow, body, nil); err != nil {
+				t.Error(err)
+			} else if res.status == 200 {
+				unique.Add(1)
+			}
+			res, err := mwTryPost(srv.URL, v, "msg_shared", mwTestNow, []byte("same"), nil)
+			if err != nil {
+				t.Error(err)
+			}
+			switch res.status {
+			case 200:
+				replayOK.Add(1)
+			case 401:
+				replayRefused.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if unique.Load() != n || replayOK.Load() != 1 || replayRefused.Load() != n-1 {
+		t.Fatalf("unique ok %d/%d, shared id ok %d (want 1), refused %d (want %d)",
+			unique.Load(), n, replayOK.Load(), replayRefused.Load(), n-1)
+	}
+	if handled.Load() != n+1 {
+		t.Fatalf("next ran %d times, want %d", handled.Load(), n+1)
+	}
+}

@@ -1,0 +1,109 @@
+package auth
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestStandardKeyStrings(t *testing.T) {
+	ks := asymKeys(t)
+	sk, err := FormatStandardSigningKey(ks.ed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, err := FormatStandardPublicKey(ks.ed.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(sk, "whsk_") || !strings.HasPrefix(pk, "whpk_") {
+		t.Fatalf("prefixes: %.5s %.5s", sk, pk)
+	}
+	// whsk_ carries the 64-byte libsodium form, whpk_ the 32-byte key.
+	if raw, _ := base64.StdEncoding.DecodeString(sk[5:]); len(raw) != 64 {
+		t.Fatalf("whsk_ decodes to %d bytes", len(raw))
+	}
+	if raw, _ := base64.StdEncoding.DecodeString(pk[5:]); len(raw) != 32 {
+		t.Fatalf("whpk_ decodes to %d bytes", len(raw))
+	}
+
+	priv, err := ParseStandardSigningKey(sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !priv.Public().Equal(ks.ed.Public()) || priv.ID() != "" || priv.Algorithm() != AlgEdDSA {
+		t.Fatal("whsk_ round trip changed the key")
+	}
+	pub, err := ParseStandardPublicKey("  " + pk + "\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pub.Equal(ks.ed.Public()) {
+		t.Fatal("whpk_ round trip changed the key")
+	}
+
+	// The bare 32-byte seed, padded or not, is accepted too.
+	seed := ks.ed.Signer().(ed25519.PrivateKey).Seed()
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding} {
+		k, err := ParseStandardSigningKey("whsk_" + enc.EncodeToString(seed))
+		if err != nil || !k.Public().Equal(ks.ed.Public()) {
+			t.Fatalf("seed form: %v", err)
+		}
+	}
+}
+
+func TestStandardKeyStringsRefused(t *testing.T) {
+	ks := asymKeys(t)
+	full := ks.ed.Signer().(ed25519.PrivateKey)
+	mismatched := append(append([]byte(nil), full.Seed()...), ks.ed2.Public().Key().(ed25519.PublicKey)...)
+	secretB64 := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	tests := []struct {
+		name, in, mention string
+		public            bool
+	}{
+		{"hmac secret", "whsec_" + secretB64, "HMAC secret", false},
+		{"hmac secret to public", "whsec_" + secretB64, `"standard" scheme`, true},
+		{"public as signing", "whpk_" + base64.StdEncoding.EncodeToString(full.Public().(ed25519.PublicKey)), "ParseStandardPublicKey", false},
+		{"signing as public", "whsk_" + base64.StdEncoding.EncodeToString(full), "public key", true},
+		{"no prefix", base64.StdEncoding.EncodeToString(full), "whsk_", false},
+		{"empty", "", "empty", false},
+		{"bad base64", "whsk_!!!!", "base64", false},
+		{"wrong length", "whsk_" + base64.StdEncoding.EncodeToString(full[:40]), "40 bytes", false},
+		{"wrong length public", "whpk_" + base64.StdEncoding.EncodeToString(full[:31]), "31 bytes", true},
+		{"mismatched halves", "whsk_" + base64.StdEncoding.EncodeToString(mismatched), "does not match", false},
+		{"too long", "whsk_" + strings.Repeat("A", 200), "longer", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			if tt.public {
+				_, err = ParseStandardPublicKey(tt.in)
+			} else {
+				_, err = ParseStandardSigningKey(tt.in)
+			}
+			if !errors.Is(err, ErrBadKey) {
+				t.Fatalf("err = %v, want ErrBadKey", err)
+			}
+			if !strings.Contains(err.Error(), tt.mention) {
+				t.Fatalf("err = %q, want it to mention %q", err, tt.mention)
+			}
+			if len(tt.in) > 12 && strings.Contains(err.Error(), tt.in[6:12]) {
+				t.Fatalf("error echoes the key: %q", err)
+			}
+		})
+	}
+	if _, err := FormatStandardSigningKey(ks.ec); !errors.Is(err, ErrBadKey) {
+		t.Fatalf("FormatStandardSigningKey(ECDSA) = %v", err)
+	}
+	if _, err := FormatStandardPublicKey(ks.rsa.Public()); !errors.Is(err, ErrBadKey) {
+		t.Fatalf("FormatStandardPublicKey(RSA) = %v", err)
+	}
+	if _, err := FormatStandardSigningKey(PrivateKey{}); !errors.Is(err, ErrBadKey) {
+		t.Fatalf("FormatStandardSigningKey(zero) = %v", err)
+	}
+	if _, err := FormatStandardPublicKey(PublicKey{}); !errors.Is(err, ErrBadKey) {
+		t.Fatalf("FormatStandardPublicKey(zero) = %v", err)
+	}
+}

@@ -1,0 +1,196 @@
+package auth
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+)
+
+// v1aVersion is the signature identifier of Standard Webhooks' asymmetric
+// (Ed25519) scheme.
+const v1aVersion = "v1a"
+
+// maxV1aSignatures bounds how many v1a signatures one request may carry:
+// each costs an Ed25519 verification per key. Rotation needs two or three.
+const maxV1aSignatures = 8
+
+// v1aSigLen is the length of a standard base64 Ed25519 signature.
+var v1aSigLen = base64.StdEncoding.EncodedLen(ed25519.SignatureSize)
+
+// v1aKey is one Ed25519 key of a [StandardV1a] with the name reported in
+// [Verified.KeyID].
+type v1aKey struct {
+	name string
+	pub  ed25519.PublicKey
+	priv ed25519.PrivateKey // nil for a verifier
+}
+
+// StandardV1a signs and verifies Standard Webhooks v1a: an Ed25519 signature
+// over "id.timestamp.body" in webhook-signature as "v1a,<base64>", next to
+// webhook-id and webhook-timestamp (svix-* headers are accepted too). Given
+// several keys it signs with each, space-separated, and accepts a signature
+// by any: that is how keys are rotated. Signatures of other versions, v1
+// included, are ignored.
+//
+// Only the sender holds private keys; receivers verify with the public keys
+// alone, so they cannot forge webhooks. Make one with [NewStandardV1a]
+// (signs and verifies) or [NewStandardV1aVerifier] (verifies only).
+// A StandardV1a is safe for concurrent use.
+type StandardV1a struct {
+	keys    []v1aKey
+	canSign bool
+	o       options
+	// buf pools the signed-content buffers of Sign and Verify.
+	buf sync.Pool
+}
+
+// NewStandardV1a returns a StandardV1a that signs with every key, in order,
+// and verifies against the public halves of all of them. The keys must be
+// Ed25519 (see [ParseStandardSigningKey], [GeneratePrivateKey]("EdDSA")).
+// [Verified.KeyID] reports the ID of the key that matched, or its position
+// when it has none. Options: [WithTolerance], [WithClock].
+func NewStandardV1a(keys []PrivateKey, opts ...Option) (*StandardV1a, error) {
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("auth: %s: %w: no key given", SchemeStandardV1a, ErrBadKey)
+	}
+	s := &StandardV1a{keys: make([]v1aKey, len(keys)), canSign: true, o: buildOptions(opts)}
+	for i, k := range keys {
+		priv, ok := k.Signer().(ed25519.PrivateKey)
+		if !ok {
+			return nil, fmt.Errorf("auth: %s: %w: key %d is not an Ed25519 key", SchemeStandardV1a, ErrBadKey, i)
+		}
+		s.keys[i] = v1aKey{name: keyName(k.ID(), i), pub: priv.Public().(ed25519.PublicKey), priv: priv}
+	}
+	return s, nil
+}
+
+// NewStandardV1aVerifier returns a StandardV1a that verifies against keys,
+// Ed25519 public keys (see [ParseStandardPublicKey]). Its Sign fails with
+// [ErrNoPrivateKey]. Options: [WithTolerance], [WithClock].
+func NewStandardV1aVerifier(keys []PublicKey, opts ...Option) (*StandardV1a, error) {
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("auth: %s: %w: no key given", SchemeStandardV1a, ErrBadKey)
+	}
+	s := &StandardV1a{keys: make([]v1aKey, len(keys)), o: buildOptions(opts)}
+	for i, k := range keys {
+		pub, ok := k.Key().(ed25519.PublicKey)
+		if !ok || len(pub) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("auth: %s: %w: key %d is not an Ed25519 key", SchemeStandardV1a, ErrBadKey, i)
+		}
+		s.keys[i] = v1aKey{name: keyName(k.ID(), i), pub: pub}
+	}
+	return s, nil
+}
+
+// keyName is what [Verified.KeyID] reports for key i: its ID, or its position.
+func keyName(id string, i int) string {
+	if id != "" {
+		return id
+	}
+	return strconv.Itoa(i)
+}
+
+// Sign sets webhook-id, webhook-timestamp and webhook-signature on h, with
+// one v1a signature per key.
+func (s *StandardV1a) Sign(h http.Header, m Message) error {
+	if !s.canSign {
+		return fmt.Errorf("auth: %s: %w", SchemeStandardV1a, ErrNoPrivateKey)
+	}
+	if err := checkMessageID(SchemeStandardV1a, m.ID); err != nil {
+		return err
+	}
+	ts := strconv.FormatInt(signingTime(m, s.o.now).Unix(), 10)
+	bp := s.getBuf()
+	content := appendStandardContent((*bp)[:0], m.ID, ts, m.Body)
+	sigs := make([]byte, 0, len(s.keys)*(len(v1aVersion)+2+v1aSigLen))
+	for i, k := range s.keys {
+		if i > 0 {
+			sigs = append(sigs, ' ')
+		}
+		sigs = append(sigs, v1aVersion...)
+		sigs = append(sigs, ',')
+		sigs = base64.StdEncoding.AppendEncode(sigs, ed25519.Sign(k.priv, content))
+	}
+	s.putBuf(bp, content)
+	setHeader(h, headerWebhookID, m.ID)
+	setHeader(h, headerWebhookTimestamp, ts)
+	setHeader(h, headerWebhookSignature, string(sigs))
+	return nil
+}
+
+// Verify checks the v1a signatures of a request against body. It fails with
+// [ErrNoSignature] when there is no signature header or no v1a signature in
+// it, [ErrMalformed] for missing, repeated, oversized or unparsable headers
+// (more than 8 v1a signatures, or none of the right size), [ErrExpired] or [ErrNotYetValid] when the
+// timestamp is out of tolerance (checked before any signature), and
+// [ErrBadSignature] when no v1a signature matches any key.
+func (s *StandardV1a) Verify(h http.Header, body []byte) (Verified, error) {
+	id, ts, tsTime, sigs, err := readStandardHeaders(h, SchemeStandardV1a)
+	if err != nil {
+		return Verified{}, err
+	}
+	if err := checkTimestamp(s.o.now(), tsTime, s.o.tolerance, SchemeStandardV1a); err != nil {
+		return Verified{}, err
+	}
+	var decoded [maxV1aSignatures][ed25519.SignatureSize]byte
+	n, seen := 0, false
+	for v, sig, rest, ok := cutSignature(sigs); ok; v, sig, rest, ok = cutSignature(rest) {
+		if v != v1aVersion {
+			continue
+		}
+		seen = true
+		if n == maxV1aSignatures {
+			return Verified{}, fmt.Errorf("auth: %s: %w: more than %d v1a signatures", SchemeStandardV1a, ErrMalformed, maxV1aSignatures)
+		}
+		// A signature of the wrong length or alphabet can match no key.
+		if len(sig) != v1aSigLen {
+			continue
+		}
+		if m, err := base64.StdEncoding.Strict().Decode(decoded[n][:], []byte(sig)); err != nil || m != ed25519.SignatureSize {
+			continue
+		}
+		n++
+	}
+	if !seen {
+		return Verified{}, fmt.Errorf("auth: %s: %w: no v1a signature in the header", SchemeStandardV1a, ErrNoSignature)
+	}
+	if n == 0 {
+		return Verified{}, fmt.Errorf("auth: %s: %w: v1a signature is not %d bytes of base64", SchemeStandardV1a, ErrMalformed, ed25519.SignatureSize)
+	}
+	bp := s.getBuf()
+	content := appendStandardContent((*bp)[:0], id, ts, body)
+	defer s.putBuf(bp, content)
+	for _, k := range s.keys {
+		for i := range n {
+			if ed25519.Verify(k.pub, content, decoded[i][:]) {
+				return Verified{Scheme: SchemeStandardV1a, ID: id, Timestamp: tsTime, KeyID: k.name}, nil
+			}
+		}
+	}
+	return Verified{}, fmt.Errorf("auth: %s: %w", SchemeStandardV1a, ErrBadSignature)
+}
+
+// maxPooledBuf is the largest signed-content buffer kept for reuse; larger
+// bodies get a fresh one, so that one huge request does not pin memory.
+const maxPooledBuf = 64 << 10
+
+// getBuf returns a signed-content buffer from the pool, or a new one.
+func (s *StandardV1a) getBuf() *[]byte {
+	if bp, ok := s.buf.Get().(*[]byte); ok {
+		return bp
+	}
+	b := make([]byte, 0, 2048)
+	return &b
+}
+
+// putBuf returns used (the grown buffer of bp) to the pool.
+func (s *StandardV1a) putBuf(bp *[]byte, used []byte) {
+	if cap(used) > maxPooledBuf {
+		return
+	}
+	*bp = used[:0]
+	s.buf.Put(bp)
+}

@@ -1,0 +1,186 @@
+package auth
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// Stripe header names and bounds.
+const (
+	// StripeHeader is the default signature header of the Stripe scheme.
+	StripeHeader = "Stripe-Signature"
+	// MinStripeSecretLen is the shortest secret, in bytes, that [NewStripe]
+	// accepts.
+	MinStripeSecretLen = 16
+	// maxStripeHeaderLen bounds the signature header before parsing.
+	maxStripeHeaderLen = 4096
+	// stripeV1Len is the length of one v1 signature: hex of a SHA-256 MAC.
+	stripeV1Len = 64
+)
+
+// Stripe signs and verifies Stripe-style webhooks: an HMAC-SHA256 over
+// t "." body, sent as "Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>...]"
+// with one v1 per secret. A Stripe is safe for concurrent use.
+type Stripe struct {
+	keys        []*macKey
+	header      string
+	headerLower string
+	o           options
+}
+
+// NewStripe returns a Stripe-style signer and verifier using secrets, in
+// order (Verified.KeyID reports the index of the secret that matched).
+// Stripe uses its whole "whsec_..." string, prefix included, as the raw
+// key bytes: build it with NewSecret([]byte(s)), not [ParseStandardSecret].
+// Secrets shorter than [MinStripeSecretLen] bytes, or none, are refused with
+// [ErrBadKey].
+//
+// Options: [WithTolerance], [WithClock], [WithHeaderName].
+func NewStripe(secrets []Secret, opts ...Option) (*Stripe, error) {
+	o := buildOptions(opts)
+	keys, err := newMacKeys(SchemeStripe, sha256.New, secrets, MinStripeSecretLen)
+	if err != nil {
+		return nil, err
+	}
+	name, err := schemeHeaderName(SchemeStripe, o.headerName, StripeHeader)
+	if err != nil {
+		return nil, err
+	}
+	return &Stripe{keys: keys, header: name, headerLower: strings.ToLower(name), o: o}, nil
+}
+
+// Sign sets the signature header to t=<unix seconds> (m.Timestamp, or the
+// clock when zero) followed by one v1=<hex> per secret, and webhook-id to
+// m.ID when m.ID is set.
+func (s *Stripe) Sign(h http.Header, m Message) error {
+	if m.ID != "" {
+		if err := checkMessageID(SchemeStripe, m.ID); err != nil {
+			return err
+		}
+	}
+	unix := signingTime(m, s.o.now).Unix()
+	if unix < 0 {
+		return fmt.Errorf("auth: %s: signing time is before 1970", SchemeStripe)
+	}
+	var stack [2 + maxTimestampLen + 2*(4+stripeV1Len)]byte
+	buf := append(stack[:0], "t="...)
+	buf = strconv.AppendInt(buf, unix, 10)
+	tsEnd := len(buf)
+	for _, k := range s.keys {
+		st := k.get()
+		sum := macStripe(st, buf[2:tsEnd], m.Body)
+		buf = append(buf, ",v1="...)
+		buf = appendHexLower(buf, sum)
+		k.put(st)
+	}
+	setHeader(h, s.header, string(buf))
+	if m.ID != "" {
+		setHeader(h, headerWebhookID, m.ID)
+	}
+	return nil
+}
+
+// Verify parses the signature header (bounded in length first), checks
+// that t lies within the tolerance of the clock in both directions
+// ([ErrExpired], [ErrNotYetValid]), then accepts any v1 signature made with
+// any secret, compared in constant time. Other keys, such as Stripe's
+// v0=, are ignored; a repeated or missing t is [ErrMalformed]. Verified.ID
+// comes from the webhook-id header when present; it is not covered by the
+// signature.
+func (s *Stripe) Verify(h http.Header, body []byte) (Verified, error) {
+	vals := h[s.header]
+	switch {
+	case len(vals) == 0 || vals[0] == "":
+		return Verified{}, fmt.Errorf("auth: %s: %w: missing %s header", SchemeStripe, ErrNoSignature, s.headerLower)
+	case len(vals) > 1:
+		return Verified{}, fmt.Errorf("auth: %s: %w: repeated %s header", SchemeStripe, ErrMalformed, s.headerLower)
+	case len(vals[0]) > maxStripeHeaderLen:
+		return Verified{}, fmt.Errorf("auth: %s: %w: %s header longer than %d bytes", SchemeStripe, ErrMalformed, s.headerLower, maxStripeHeaderLen)
+	}
+	header := vals[0]
+	ts, v1, err := scanStripeHeader(header)
+	if err != nil {
+		return Verified{}, err
+	}
+	tsTime, err := parseUnix(SchemeStripe, ts)
+	if err != nil {
+		return Verified{}, err
+	}
+	if v1 == 0 {
+		return Verified{}, fmt.Errorf("auth: %s: %w: %s header holds no v1 signature", SchemeStripe, ErrNoSignature, s.headerLower)
+	}
+	if err := checkTimestamp(s.o.now(), tsTime, s.o.tolerance, SchemeStripe); err != nil {
+		return Verified{}, err
+	}
+	id, err := optionalID(h, "", SchemeStripe)
+	if err != nil {
+		return Verified{}, err
+	}
+	for i, k := range s.keys {
+		st := k.get()
+		want := appendHexLower(st.enc[:0], macStripe(st, ts, body))
+		match := false
+		for rest := header; rest != ""; {
+			var item string
+			item, rest, _ = strings.Cut(rest, ",")
+			if key, sig, _ := strings.Cut(strings.TrimSpace(item), "="); key == "v1" && st.equal(want, sig) {
+				match = true
+			}
+		}
+		k.put(st)
+		if match {
+			return Verified{Scheme: SchemeStripe, ID: id, Timestamp: tsTime, KeyID: keyIndex(i)}, nil
+		}
+	}
+	return Verified{}, fmt.Errorf("auth: %s: %w: no v1 signature matched (%d signatures, %d secrets tried)", SchemeStripe, ErrBadSignature, v1, len(s.keys))
+}
+
+// scanStripeHeader finds the t= value of a Stripe signature header and
+// counts its v1= items, without allocating. Items are separated by commas;
+// spaces around an item are ignored. An item without "=", or a second t=,
+// is [ErrMalformed]; other keys are ignored.
+func scanStripeHeader(header string) (ts string, v1 int, err error) {
+	seenT := false
+	for rest := header; rest != ""; {
+		var item string
+		item, rest, _ = strings.Cut(rest, ",")
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		key, val, ok := strings.Cut(item, "=")
+		switch {
+		case !ok:
+			return "", 0, fmt.Errorf("auth: %s: %w: item without '=' in signature header", SchemeStripe, ErrMalformed)
+		case key == "t":
+			if seenT {
+				return "", 0, fmt.Errorf("auth: %s: %w: repeated t= in signature header", SchemeStripe, ErrMalformed)
+			}
+			ts, seenT = val, true
+		case key == "v1":
+			v1++
+		}
+	}
+	if !seenT {
+		return "", 0, fmt.Errorf("auth: %s: %w: no t= in signature header", SchemeStripe, ErrMalformed)
+	}
+	return ts, v1, nil
+}
+
+// macStripe returns the HMAC of ts "." body, streamed into the MAC. ts must
+// be at most maxTimestampLen bytes. The result aliases st.sum.
+func macStripe[T string | []byte](st *macState, ts T, body []byte) []byte {
+	p := append(st.in[:0], ts...)
+	p = append(p, '.')
+	st.mac.Write(p)
+	st.mac.Write(body)
+	return st.mac.Sum(st.sum[:0])
+}
+
+var (
+	_ Signer   = (*Stripe)(nil)
+	_ Verifier = (*Stripe)(nil)
+)

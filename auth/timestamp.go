@@ -1,0 +1,56 @@
+package auth
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// maxTimestampLen bounds a Unix-seconds timestamp header before parsing. 19
+// digits hold every positive int64.
+const maxTimestampLen = 19
+
+// parseUnix parses a Unix-seconds timestamp as sent in webhook-timestamp and
+// in Stripe's t= field: ASCII digits only (no sign, space or fraction), at
+// most maxTimestampLen of them. The error wraps [ErrMalformed] and names
+// scheme; it does not echo the value.
+func parseUnix(scheme, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, fmt.Errorf("auth: %s: %w: empty timestamp", scheme, ErrMalformed)
+	}
+	if len(s) > maxTimestampLen {
+		return time.Time{}, fmt.Errorf("auth: %s: %w: timestamp longer than %d digits", scheme, ErrMalformed, maxTimestampLen)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return time.Time{}, fmt.Errorf("auth: %s: %w: timestamp is not Unix seconds", scheme, ErrMalformed)
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("auth: %s: %w: timestamp out of range", scheme, ErrMalformed)
+	}
+	return time.Unix(n, 0), nil
+}
+
+// checkTimestamp reports whether ts lies within tolerance of now, in either
+// direction: [ErrExpired] when it is older, [ErrNotYetValid] when it is
+// further in the future. The error names scheme and both durations.
+func checkTimestamp(now, ts time.Time, tolerance time.Duration, scheme string) error {
+	if age := now.Sub(ts); age > tolerance {
+		return fmt.Errorf("auth: %s: %w: signed %v ago, tolerance %v", scheme, ErrExpired, age.Truncate(time.Second), tolerance)
+	}
+	if ahead := ts.Sub(now); ahead > tolerance {
+		return fmt.Errorf("auth: %s: %w: signed %v ahead of this clock, tolerance %v", scheme, ErrNotYetValid, ahead.Truncate(time.Second), tolerance)
+	}
+	return nil
+}
+
+// signingTime returns m.Timestamp, or now() when it is zero.
+func signingTime(m Message, now func() time.Time) time.Time {
+	t := m.Timestamp
+	if t.IsZero() {
+		t = now()
+	}
+	return t
+}

@@ -1,0 +1,357 @@
+package interop
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/auth"
+)
+
+const body = `{"id":"evt_1","topic":"job:ready","payload":{"job":42}}`
+
+// headerMap flattens h into the plain object the JS libraries take.
+func headerMap(h http.Header) map[string]string {
+	m := map[string]string{}
+	for k, v := range h {
+		m[strings.ToLower(k)] = strings.Join(v, ", ")
+	}
+	return m
+}
+
+// svixHeaders renames webhook-* to svix-*, the header names Svix sends.
+func svixHeaders(h http.Header) map[string]string {
+	m := map[string]string{}
+	for k, v := range headerMap(h) {
+		m[strings.Replace(k, "webhook-", "svix-", 1)] = v
+	}
+	return m
+}
+
+func mustOK(t *testing.T, name string, r jsResult) string {
+	t.Helper()
+	if !r.OK {
+		t.Fatalf("%s: the other library refused: %s", name, r.Error)
+	}
+	return r.Value
+}
+
+func mustFail(t *testing.T, name string, r jsResult) {
+	t.Helper()
+	if r.OK {
+		t.Fatalf("%s: the other library accepted what it must refuse", name)
+	}
+}
+
+func TestPublishedVectorsMatchTheReferenceLibraries(t *testing.T) {
+	res := runJS(t, []jsCase{
+		{"op": "standard.sign", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "id": "msg_p5jXN8AQM9LWM0D4loKWxJek", "timestamp": 1614265330, "body": `{"test": 2432232314}`},
+		{"op": "svix.sign", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "id": "msg_p5jXN8AQM9LWM0D4loKWxJek", "timestamp": 1614265330, "body": `{"test": 2432232314}`},
+		{"op": "hub.sign", "secret": "It's a Secret to Everybody", "body": "Hello, World!"},
+	})
+	sec, err := auth.ParseStandardSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	std, err := auth.NewStandard([]auth.Secret{sec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{}
+	if err := std.Sign(h, auth.Message{ID: "msg_p5jXN8AQM9LWM0D4loKWxJek", Timestamp: time.Unix(1614265330, 0), Body: []byte(`{"test": 2432232314}`)}); err != nil {
+		t.Fatal(err)
+	}
+	const want = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+	for i, name := range []string{"standardwebhooks", "svix"} {
+		if got := mustOK(t, name, res[i]); got != want {
+			t.Errorf("%s signs the published vector as %q, want %q", name, got, want)
+		}
+	}
+	if got := h.Get("webhook-signature"); got != want {
+		t.Errorf("herald signs the published vector as %q, want %q", got, want)
+	}
+
+	hub, err := auth.NewHub([]auth.Secret{auth.NewSecret([]byte("It's a Secret to Everybody"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = http.Header{}
+	if err := hub.Sign(h, auth.Message{ID: "d1", Body: []byte("Hello, World!")}); err != nil {
+		t.Fatal(err)
+	}
+	if got, js := h.Get("X-Hub-Signature-256"), mustOK(t, "octokit", res[2]); got != js {
+		t.Errorf("herald %q != octokit %q", got, js)
+	}
+}
+
+func TestStandardWebhooksBothWays(t *testing.T) {
+	oldSec, _ := auth.GenerateStandardSecret()
+	newSec, _ := auth.GenerateStandardSecret()
+	oldStr, newStr := auth.FormatStandardSecret(oldSec), auth.FormatStandardSecret(newSec)
+	// herald signs with both secrets during a rotation.
+	signer, err := auth.NewStandard([]auth.Secret{oldSec, newSec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{}
+	if err := signer.Sign(h, auth.Message{ID: "msg_herald_1", Body: []byte(body)}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Unix()
+	res := runJS(t, []jsCase{
+		{"op": "standard.verify", "secret": oldStr, "headers": headerMap(h), "body": body},
+		{"op": "standard.verify", "secret": newStr, "headers": headerMap(h), "body": body},
+		{"op": "svix.verify", "secret": newStr, "headers": svixHeaders(h), "body": body},
+		{"op": "svix.verify", "secret": oldStr, "headers": headerMap(h), "body": body},
+		{"op": "standard.verify", "secret": newStr, "headers": headerMap(h), "body": body + " "},
+		{"op": "svix.verify", "secret": newStr, "headers": svixHeaders(h), "body": strings.Replace(body, "42", "43", 1)},
+		{"op": "standard.sign", "secret": newStr, "id": "msg_js_1", "timestamp": now, "body": body},
+		{"op": "svix.sign", "secret": oldStr, "id": "msg_js_2", "timestamp": now, "body": body},
+	})
+	mustOK(t, "standardwebhooks verifies herald (old secret)", res[0])
+	mustOK(t, "standardwebhooks verifies herald (new secret)", res[1])
+	mustOK(t, "svix verifies herald (svix-* headers)", res[2])
+	mustOK(t, "svix verifies herald (webhook-* headers)", res[3])
+	mustFail(t, "standardwebhooks, tampered body", res[4])
+	mustFail(t, "svix, tampered body", res[5])
+
+	// What they sign, herald verifies; each with only the secret it used.
+	onlyNew, _ := auth.NewStandard([]auth.Secret{newSec})
+	onlyOld, _ := auth.NewStandard([]auth.Secret{oldSec})
+	for _, c := range []struct {
+		name string
+		v    auth.Verifier
+		id   string
+		sig  string
+		svix bool
+	}{
+		{"standardwebhooks", onlyNew, "msg_js_1", mustOK(t, "standardwebhooks sign", res[6]), false},
+		{"svix", onlyOld, "msg_js_2", mustOK(t, "svix sign", res[7]), true},
+	} {
+		prefix := "webhook-"
+		if c.svix {
+			prefix = "svix-"
+		}
+		in := http.Header{}
+		in.Set(prefix+"id", c.id)
+		in.Set(prefix+"timestamp", strconv.FormatInt(now, 10))
+		in.Set(prefix+"signature", c.sig)
+		got, err := c.v.Verify(in, []byte(body))
+		if err != nil {
+			t.Fatalf("herald refuses what %s signed: %v", c.name, err)
+		}
+		if got.ID != c.id || got.Scheme != auth.SchemeStandard {
+			t.Errorf("%s: verified %+v", c.name, got)
+		}
+		if _, err := c.v.Verify(in, []byte(body+"x")); !errors.Is(err, auth.ErrBadSignature) {
+			t.Errorf("%s: tampered body: err = %v, want ErrBadSignature", c.name, err)
+		}
+	}
+	if _, err := onlyOld.Verify(func() http.Header {
+		in := http.Header{}
+		in.Set("webhook-id", "msg_js_1")
+		in.Set("webhook-timestamp", strconv.FormatInt(now, 10))
+		in.Set("webhook-signature", mustOK(t, "standardwebhooks sign", res[6]))
+		return in
+	}(), []byte(body)); !errors.Is(err, auth.ErrBadSignature) {
+		t.Errorf("a signature made with another secret: err = %v, want ErrBadSignature", err)
+	}
+}
+
+func TestHubBothWays(t *testing.T) {
+	const secret = "interop hub secret, long enough"
+	hub, err := auth.NewHub([]auth.Secret{auth.NewSecret([]byte(secret))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{}
+	if err := hub.Sign(h, auth.Message{ID: "d1", Body: []byte(body)}); err != nil {
+		t.Fatal(err)
+	}
+	res := runJS(t, []jsCase{
+		{"op": "hub.verify", "secret": secret, "body": body, "signature": h.Get("X-Hub-Signature-256")},
+		{"op": "hub.verify", "secret": secret, "body": body + "x", "signature": h.Get("X-Hub-Signature-256")},
+		{"op": "hub.sign", "secret": secret, "body": body},
+	})
+	mustOK(t, "octokit verifies herald", res[0])
+	mustFail(t, "octokit, tampered body", res[1])
+	in := http.Header{}
+	in.Set("X-Hub-Signature-256", mustOK(t, "octokit sign", res[2]))
+	in.Set("X-GitHub-Delivery", "gh-delivery-1")
+	got, err := hub.Verify(in, []byte(body))
+	if err != nil {
+		t.Fatalf("herald refuses what octokit signed: %v", err)
+	}
+	if got.ID != "gh-delivery-1" {
+		t.Errorf("ID = %q, want the X-GitHub-Delivery value", got.ID)
+	}
+	if _, err := hub.Verify(in, []byte(body+"x")); !errors.Is(err, auth.ErrBadSignature) {
+		t.Errorf("tampered: err = %v", err)
+	}
+}
+
+func TestStripeBothWays(t *testing.T) {
+	const secret = "whsec_interop_stripe_secret_0123456789"
+	st, err := auth.NewStripe([]auth.Secret{auth.NewSecret([]byte(secret))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{}
+	if err := st.Sign(h, auth.Message{ID: "evt_1", Body: []byte(body)}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Unix()
+	res := runJS(t, []jsCase{
+		{"op": "stripe.verify", "secret": secret, "body": body, "signature": h.Get("Stripe-Signature")},
+		{"op": "stripe.verify", "secret": secret, "body": strings.Replace(body, "42", "24", 1), "signature": h.Get("Stripe-Signature")},
+		{"op": "stripe.sign", "secret": secret, "body": body, "timestamp": now},
+	})
+	mustOK(t, "stripe verifies herald", res[0])
+	mustFail(t, "stripe, tampered body", res[1])
+	sig := mustOK(t, "stripe sign", res[2])
+	// Cross-check the format by hand, independently of both libraries.
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(strconv.FormatInt(now, 10) + "." + body))
+	if want := "t=" + strconv.FormatInt(now, 10) + ",v1=" + hex.EncodeToString(mac.Sum(nil)); !strings.HasPrefix(sig, want) {
+		t.Errorf("stripe signed %q, want a header starting %q", sig, want)
+	}
+	in := http.Header{}
+	in.Set("Stripe-Signature", sig)
+	if _, err := st.Verify(in, []byte(body)); err != nil {
+		t.Fatalf("herald refuses what stripe signed: %v", err)
+	}
+	if _, err := st.Verify(in, []byte(body+" ")); !errors.Is(err, auth.ErrBadSignature) {
+		t.Errorf("tampered: err = %v", err)
+	}
+}
+
+func TestJWTWithJsonwebtokenAndJose(t *testing.T) {
+	const hsSecret = "interop-jwt-secret-that-is-32-bytes-or-more!"
+	const aud, iss = "https://receiver.example/hooks", "herald-interop"
+
+	hs, err := auth.NewJWT("HS256", []auth.Secret{auth.NewSecret([]byte(hsSecret))}, auth.WithAudience(aud), auth.WithIssuer(iss))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]auth.PrivateKey{}
+	pemPriv, pemPub := map[string]string{}, map[string]string{}
+	for _, alg := range []string{auth.AlgEdDSA, auth.AlgES256, auth.AlgRS256} {
+		k, err := auth.GeneratePrivateKey(alg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[alg] = k
+		priv, err := auth.MarshalPrivateKeyPEM(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, err := auth.MarshalPublicKeyPEM(k.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pemPriv[alg], pemPub[alg] = string(priv), string(pub)
+	}
+	// herald's public keys, published as a JWKS for jose to fetch.
+	jwks := httptest.NewServer(auth.JWKSHandler(keys[auth.AlgEdDSA].Public(), keys[auth.AlgES256].Public(), keys[auth.AlgRS256].Public()))
+	defer jwks.Close()
+
+	tokens := map[string]string{}
+	sign := func(name string, s auth.Signer) {
+		h := http.Header{}
+		if err := s.Sign(h, auth.Message{ID: "jti-" + name, Body: []byte(body), URL: aud, Topic: "job:ready"}); err != nil {
+			t.Fatal(err)
+		}
+		tokens[name] = strings.TrimPrefix(h.Get("Authorization"), "Bearer ")
+	}
+	sign("HS256", hs)
+	signers := map[string]*auth.JWT{}
+	for alg, k := range keys {
+		s, err := auth.NewJWTSigner([]auth.PrivateKey{k}, auth.WithIssuer(iss))
+		if err != nil {
+			t.Fatal(err)
+		}
+		signers[alg] = s
+		sign(alg, s)
+	}
+
+	bodyHash := auth.BodySHA256([]byte(body))
+	nowSec := time.Now().Unix()
+	claims := map[string]any{"iss": iss, "aud": aud, "iat": nowSec, "exp": nowSec + 120, "jti": "js-1", "body_sha256": bodyHash}
+	cases := []jsCase{
+		{"op": "jsonwebtoken.verify", "token": tokens["HS256"], "key": hsSecret, "alg": "HS256", "audience": aud, "issuer": iss},
+		{"op": "jose.verify", "token": tokens["HS256"], "key": hsSecret, "alg": "HS256", "audience": aud, "issuer": iss},
+		{"op": "jsonwebtoken.verify", "token": tokens["HS256"], "key": "another-secret-that-is-long-enough-too!!", "alg": "HS256"},
+		{"op": "jsonwebtoken.verify", "token": tokens[auth.AlgES256], "key": pemPub[auth.AlgES256], "alg": "ES256", "audience": aud, "issuer": iss},
+		{"op": "jsonwebtoken.verify", "token": tokens[auth.AlgRS256], "key": pemPub[auth.AlgRS256], "alg": "RS256", "audience": aud, "issuer": iss},
+		{"op": "jose.verify", "token": tokens[auth.AlgEdDSA], "key": pemPub[auth.AlgEdDSA], "alg": "EdDSA", "audience": aud, "issuer": iss},
+		{"op": "jose.verify", "token": tokens[auth.AlgEdDSA], "jwksURL": jwks.URL, "alg": "EdDSA", "audience": aud, "issuer": iss},
+		{"op": "jose.verify", "token": tokens[auth.AlgES256], "jwksURL": jwks.URL, "alg": "ES256", "audience": aud, "issuer": iss},
+		{"op": "jose.verify", "token": tokens[auth.AlgRS256], "jwksURL": jwks.URL, "alg": "RS256", "audience": aud, "issuer": iss},
+		// The other direction: tokens their libraries make, for herald to verify.
+		{"op": "jsonwebtoken.sign", "claims": claims, "key": hsSecret, "alg": "HS256"},
+		{"op": "jsonwebtoken.sign", "claims": map[string]any{"event": "job:ready", "job": 42}, "key": hsSecret, "alg": "HS256"},
+		{"op": "jsonwebtoken.sign", "claims": claims, "key": pemPriv[auth.AlgES256], "alg": "ES256", "kid": keys[auth.AlgES256].ID()},
+		{"op": "jsonwebtoken.sign", "claims": claims, "key": pemPriv[auth.AlgRS256], "alg": "RS256"},
+		{"op": "jose.sign", "claims": claims, "key": pemPriv[auth.AlgEdDSA], "alg": "EdDSA", "kid": keys[auth.AlgEdDSA].ID()},
+	}
+	res := runJS(t, cases)
+	mustOK(t, "jsonwebtoken verifies herald HS256", res[0])
+	var got map[string]any
+	if err := json.Unmarshal([]byte(mustOK(t, "jose verifies herald HS256", res[1])), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["jti"] != "jti-HS256" || got["body_sha256"] != bodyHash || got["topic"] != "job:ready" {
+		t.Errorf("claims seen by jose: %v", got)
+	}
+	mustFail(t, "jsonwebtoken with the wrong secret", res[2])
+	mustOK(t, "jsonwebtoken verifies herald ES256", res[3])
+	mustOK(t, "jsonwebtoken verifies herald RS256", res[4])
+	mustOK(t, "jose verifies herald EdDSA (PEM)", res[5])
+	mustOK(t, "jose verifies herald EdDSA (JWKS)", res[6])
+	mustOK(t, "jose verifies herald ES256 (JWKS)", res[7])
+	mustOK(t, "jose verifies herald RS256 (JWKS)", res[8])
+
+	verifyToken := func(name string, v auth.Verifier, token string, b string) (auth.Verified, error) {
+		h := http.Header{}
+		h.Set("Authorization", "Bearer "+token)
+		return v.Verify(h, []byte(b))
+	}
+	hsVerify, _ := auth.NewJWT("HS256", []auth.Secret{auth.NewSecret([]byte(hsSecret))}, auth.WithAudience(aud), auth.WithIssuer(iss))
+	if v, err := verifyToken("jsonwebtoken HS256", hsVerify, mustOK(t, "jsonwebtoken sign", res[9]), body); err != nil || v.ID != "js-1" {
+		t.Errorf("herald verifying jsonwebtoken HS256: %+v, %v", v, err)
+	}
+	if _, err := verifyToken("jsonwebtoken HS256 tampered", hsVerify, mustOK(t, "jsonwebtoken sign", res[9]), body+"x"); !errors.Is(err, auth.ErrBodyMismatch) {
+		t.Errorf("tampered body under a jsonwebtoken token: err = %v, want ErrBodyMismatch", err)
+	}
+	// jwt.sign(payload, secret) as in the platform article: no exp.
+	bare := mustOK(t, "jsonwebtoken bare sign", res[10])
+	strict, _ := auth.NewJWT("HS256", []auth.Secret{auth.NewSecret([]byte(hsSecret))})
+	if _, err := verifyToken("bare", strict, bare, body); err == nil {
+		t.Error("a token without exp was accepted without WithAllowMissingExp")
+	}
+	lenient, _ := auth.NewJWT("HS256", []auth.Secret{auth.NewSecret([]byte(hsSecret))}, auth.WithAllowMissingExp())
+	if v, err := verifyToken("bare", lenient, bare, body); err != nil || v.Claims["event"] != "job:ready" {
+		t.Errorf("bare jsonwebtoken token with WithAllowMissingExp: %+v, %v", v, err)
+	}
+	for i, alg := range map[int]string{11: auth.AlgES256, 12: auth.AlgRS256, 13: auth.AlgEdDSA} {
+		v, err := auth.NewJWTVerifier(auth.PublicKeys{keys[alg].Public()}, auth.WithAudience(aud), auth.WithIssuer(iss))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := mustOK(t, "sign "+alg, res[i])
+		if got, err := verifyToken(alg, v, tok, body); err != nil || got.ID != "js-1" {
+			t.Errorf("herald verifying a %s token from Node: %+v, %v", alg, got, err)
+		}
+		if _, err := verifyToken(alg, v, tok, body+"x"); !errors.Is(err, auth.ErrBodyMismatch) {
+			t.Errorf("%s tampered body: err = %v", alg, err)
+		}
+	}
+}
