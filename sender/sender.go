@@ -1,45 +1,58 @@
 // Package sender delivers signed webhooks over HTTPS: one delivery at a time
 // with in-process retries ([Sender.Send]), refusing private addresses after
 // DNS resolution, and never following redirects.
+//
+// A delivery is one [Message] sent to one [Destination]. Every attempt of a
+// delivery carries the same webhook-id, so receivers can deduplicate, and is
+// signed afresh by the destination's [auth.Signer], so timestamps and tokens
+// stay fresh. Retries go through go-retryablehttp with herald's own retry
+// policy: network errors, 408, 425, 429, 500, 502, 503 and 504 are retried
+// with full-jitter exponential backoff, honouring a capped Retry-After;
+// everything else ends the delivery with a [*DeliveryError].
+//
+// Durable, scheduled redelivery (minutes to a day) is the job of an outbox
+// built on top of Send; Send itself keeps nothing once it returns.
 package sender
 
 import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
-
-	"github.com/heraldhq/herald/auth"
 )
 
-// Destination is where deliveries go, configured in code.
-type Destination struct {
-	// Name identifies the destination in logs, results and metrics.
-	Name string
-	// URL is the endpoint. It must be https:// unless the Sender allows HTTP.
-	URL string
-	// Signer authenticates each attempt; nil sends unsigned requests.
-	Signer auth.Signer
-	// Headers are added to every request (they never override the
-	// signature, id, content-type or user-agent headers).
-	Headers http.Header
-	// Topics are topic patterns (listener syntax: "job:*", "**") that this
-	// destination wants; empty means every topic. Send itself does not
-	// filter; routers and queues use [Destination.Wants].
-	Topics []string
-}
+// Version is the version of herald, sent in the User-Agent header as
+// "herald/<Version>".
+const Version = "0.1.0"
+
+// userAgent is the User-Agent header value of every request.
+var userAgent = []string{"herald/" + Version}
+
+// defaultContentType is the Content-Type of a Message without one.
+var defaultContentType = []string{"application/json"}
+
+// MaxResponseBody bounds how much of a response body is kept in a [Result].
+// Up to a further [maxDiscard] bytes are read and dropped, so that the
+// connection can be reused; a longer body closes the connection.
+const MaxResponseBody = 64 << 10
+
+// maxDiscard bounds the response bytes read past MaxResponseBody.
+const maxDiscard = 256 << 10
 
 // Message is one webhook to deliver.
 type Message struct {
-	// ID is the delivery id, sent as webhook-id on every attempt. Empty
-	// means a new UUIDv7.
+	// ID is the delivery id, sent as webhook-id on every attempt (and as
+	// the JWT jti). Empty means a new UUIDv7.
 	ID string
-	// Topic is the event topic, if any.
+	// Topic is the event topic, if any; signers may include it (JWT).
 	Topic string
-	// Body is sent as is, re-read on every attempt and never modified.
+	// Body is sent as is, re-read on every attempt and never modified or
+	// copied.
 	Body []byte
 	// ContentType defaults to application/json.
 	ContentType string
@@ -47,66 +60,261 @@ type Message struct {
 
 // Result describes a finished delivery, successful or not.
 type Result struct {
-	ID       string        // the delivery id
-	Attempts int           // how many requests were made
-	Status   int           // the last HTTP status, 0 when no response came
-	Latency  time.Duration // from the first attempt to the end
-	Body     []byte        // at most MaxResponseBody bytes of the last response
+	// ID is the delivery id: Message.ID or the one Send made.
+	ID string
+	// Attempts is how many requests were made.
+	Attempts int
+	// Status is the last HTTP status, 0 when no response came.
+	Status int
+	// Latency runs from the start of Send to its end, waits included.
+	Latency time.Duration
+	// Body holds at most [MaxResponseBody] bytes of the last response body.
+	Body []byte
 }
 
-// MaxResponseBody bounds how much of a response body is kept in a [Result].
-const MaxResponseBody = 64 << 10
-
-// RetryPolicy bounds the in-process retries of one delivery. The zero value
-// selects the defaults documented on each field.
-type RetryPolicy struct {
-	MaxAttempts int           // total attempts, default 5; 1 disables retries
-	MinWait     time.Duration // default 500ms
-	MaxWait     time.Duration // cap on one wait, Retry-After included; default 30s
-	MaxElapsed  time.Duration // give up once this much time has passed; default 2m
+// Resolver resolves host names; *net.Resolver implements it. Tests use it
+// to make a name resolve to any address.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
-
-// Sentinel errors, wrapped in a [*DeliveryError]; match them with errors.Is.
-var (
-	ErrGone        = errors.New("destination is gone (410)")
-	ErrRejected    = errors.New("rejected by the destination (4xx)")
-	ErrServer      = errors.New("destination failed (5xx)")
-	ErrRedirect    = errors.New("redirect refused")
-	ErrNetwork     = errors.New("network error")
-	ErrTimeout     = errors.New("attempt timed out")
-	ErrInsecureURL = errors.New("URL is not https")
-	ErrInvalidURL  = errors.New("invalid destination URL")
-	ErrBlockedAddr = errors.New("address not allowed")
-	ErrSign        = errors.New("signing failed")
-	ErrGaveUp      = errors.New("retries exhausted")
-)
-
-// DeliveryError is the error Send returns when a delivery did not succeed.
-type DeliveryError struct {
-	ID        string
-	Status    int // last HTTP status, 0 if none
-	Attempts  int
-	Retryable bool // whether a later try (an outbox) may still succeed
-	Err       error
-}
-
-func (e *DeliveryError) Error() string { return "herald: delivery " + e.ID + ": " + e.Err.Error() }
-func (e *DeliveryError) Unwrap() error { return e.Err }
 
 // Sender delivers messages. Its zero value is ready to use with the
 // defaults; set fields before the first Send and do not change them after.
-// A Sender is safe for concurrent use.
+// A Sender keeps a pool of connections: share one across goroutines (it is
+// safe for concurrent use) rather than making one per delivery.
 type Sender struct {
-	Retry          RetryPolicy
-	AttemptTimeout time.Duration  // per attempt, default 30s
-	TLS            *tls.Config    // root CAs, client certificates; MinVersion raised to TLS 1.2
-	AllowHTTP      bool           // permit http:// URLs (local development)
-	AllowNetworks  []netip.Prefix // exempt from the private-address guard
-	Logger         *slog.Logger   // nil: no logs
-	Resolver       Resolver       // nil: net.DefaultResolver
+	// Retry bounds the in-process retries of each delivery.
+	Retry RetryPolicy
+	// AttemptTimeout bounds each attempt, from dialing to the response
+	// headers; default [DefaultAttemptTimeout]. The context given to Send
+	// bounds the whole delivery.
+	AttemptTimeout time.Duration
+	// TLS configures root CAs and client certificates (mTLS). It is
+	// cloned; MinVersion is raised to TLS 1.2 and a session cache added.
+	TLS *tls.Config
+	// AllowHTTP permits http:// URLs, for local development. Without it
+	// they fail with [ErrInsecureURL].
+	AllowHTTP bool
+	// AllowNetworks exempts prefixes from the address guard, which
+	// otherwise refuses loopback, private, link-local, CGNAT, ULA,
+	// multicast and reserved addresses with [ErrBlockedAddr]. For tests
+	// (127.0.0.0/8) and internal deployments.
+	AllowNetworks []netip.Prefix
+	// Logger receives a line per retry (Info) and per failed delivery
+	// (Warn), and per successful one (Debug). Nil means no logs. Lines
+	// carry ids, statuses and redacted URLs, never secrets, signatures,
+	// tokens or query strings.
+	Logger *slog.Logger
+	// Resolver resolves destination host names; nil means
+	// net.DefaultResolver.
+	Resolver Resolver
+	// OnAttempt, if set, is called after every attempt, from the
+	// goroutine running Send, for metrics and tests. It must not block.
+	OnAttempt func(Attempt)
+
+	initOnce  sync.Once
+	policy    RetryPolicy
+	timeout   time.Duration
+	transport *http.Transport
+	client    *http.Client
+	pool      sync.Pool // of *delivery
 }
 
-// Resolver resolves host names; *net.Resolver implements it.
-type Resolver interface {
-	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+// init builds the transport and client on first use.
+func (s *Sender) init() {
+	s.initOnce.Do(func() {
+		s.policy = s.Retry.withDefaults()
+		s.timeout = s.AttemptTimeout
+		if s.timeout <= 0 {
+			s.timeout = DefaultAttemptTimeout
+		}
+		s.transport = s.newTransport()
+		s.client = &http.Client{Transport: idleKeeper{s.transport}, CheckRedirect: noRedirect}
+	})
+}
+
+// CloseIdleConnections closes the pooled connections that are idle. Call it
+// when the Sender is no longer needed.
+func (s *Sender) CloseIdleConnections() {
+	s.init()
+	s.transport.CloseIdleConnections()
+}
+
+// Send delivers msg to dest, retrying as [Sender.Retry] allows, and returns
+// once the destination answered 2xx or the delivery failed. The Result is
+// filled in both cases. A failure is a [*DeliveryError] wrapping the
+// sentinel errors of this package, and ctx's error when ctx ended the
+// delivery; cancelling ctx stops a retry wait at once.
+func (s *Sender) Send(ctx context.Context, dest Destination, msg Message) (Result, error) {
+	s.init()
+	start := time.Now()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	id := msg.ID
+	if id == "" {
+		var err error
+		if id, err = newID(); err != nil {
+			return Result{}, &DeliveryError{Destination: dest.Name, Err: fmt.Errorf("%w: cannot make a delivery id: %w", ErrSign, err)}
+		}
+	}
+	res := Result{ID: id}
+	if err := checkMessage(id, msg.ContentType); err != nil {
+		res.ID = ""
+		return res, &DeliveryError{Destination: dest.Name, Err: err}
+	}
+	fail := func(label string, err error) (Result, error) {
+		res.Latency = time.Since(start)
+		derr := &DeliveryError{ID: id, Destination: label, Err: err}
+		s.logFailure(ctx, derr)
+		return res, derr
+	}
+
+	// The request carries the first attempt's context: the caller's,
+	// with the per-attempt deadline. The parse error would quote the whole
+	// URL, so it is not passed on.
+	actx, cancel := context.WithTimeout(ctx, s.timeout)
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, dest.URL, nil)
+	if err != nil {
+		cancel()
+		label := dest.Name
+		if label == "" {
+			label = redactRawURL(dest.URL)
+		}
+		return fail(label, fmt.Errorf("%w: cannot parse", ErrInvalidURL))
+	}
+	label := dest.label(req.URL)
+	if err := s.checkURL(req.URL); err != nil {
+		cancel()
+		return fail(label, err)
+	}
+
+	d := s.getDelivery()
+	defer s.putDelivery(d)
+	d.parent, d.cancel = ctx, cancel
+	d.dest, d.msg, d.id, d.label, d.start, d.attemptStart = dest, msg, id, label, start, start
+	d.idHeader = []string{id}
+	if err := d.fill(req.Header); err != nil {
+		d.cancel()
+		return fail(label, err)
+	}
+	// The body is set here and in prepareRetry rather than through
+	// go-retryablehttp's SetBody, which would allocate closures for it.
+	d.setBody(req)
+	d.rreq.Request = req
+
+	resp, err := d.rc.Do(&d.rreq)
+	if resp != nil {
+		if d.signErr == nil {
+			res.Body = readBody(resp)
+		} else {
+			resp.Body.Close() // already drained by go-retryablehttp
+		}
+	}
+	d.cancel()
+	res.Attempts, res.Status = d.attempts, d.status
+	res.Latency = time.Since(start)
+
+	cause := d.cause
+	if d.signErr == nil && cause == nil && err == nil {
+		s.logSuccess(ctx, &res, label)
+		return res, nil
+	}
+	derr := &DeliveryError{ID: id, Destination: label, Status: d.status, Attempts: d.attempts}
+	switch {
+	case d.signErr != nil:
+		derr.Err = d.signErr
+	case ctx.Err() != nil:
+		derr.Retryable = true
+		switch {
+		case cause == nil || errors.Is(cause, ctx.Err()):
+			derr.Err = ctx.Err()
+		default:
+			derr.Err = fmt.Errorf("%w (last attempt: %w)", ctx.Err(), cause)
+		}
+	case cause == nil:
+		// go-retryablehttp failed without a classified attempt.
+		derr.Retryable = true
+		derr.Err, _ = classify(nil, err, s.timeout)
+	case d.retryable:
+		derr.Retryable = true
+		derr.Err = fmt.Errorf("%w: %w", ErrGaveUp, cause)
+	default:
+		derr.Err = cause
+	}
+	s.logFailure(ctx, derr)
+	return res, derr
+}
+
+// maxIDLen bounds Message.ID, as the Standard Webhooks signers do.
+const maxIDLen = 256
+
+// checkMessage refuses an id or content type that cannot be a header value,
+// before any attempt, rather than letting net/http fail every attempt.
+func checkMessage(id, contentType string) error {
+	if len(id) > maxIDLen {
+		return fmt.Errorf("%w: ID longer than %d bytes", ErrInvalidMessage, maxIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c <= ' ' || c >= 0x7f {
+			return fmt.Errorf("%w: ID holds a space, control or non-ASCII byte", ErrInvalidMessage)
+		}
+	}
+	if len(contentType) > maxIDLen {
+		return fmt.Errorf("%w: ContentType longer than %d bytes", ErrInvalidMessage, maxIDLen)
+	}
+	for i := 0; i < len(contentType); i++ {
+		if c := contentType[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return fmt.Errorf("%w: ContentType holds a control byte", ErrInvalidMessage)
+		}
+	}
+	return nil
+}
+
+// readBody keeps at most MaxResponseBody bytes of the body, discards up to
+// maxDiscard more so the connection can be reused, and closes it.
+func readBody(resp *http.Response) []byte {
+	defer resp.Body.Close()
+	if resp.ContentLength == 0 || resp.Request != nil && resp.Request.Method == http.MethodHead {
+		return nil
+	}
+	size := int64(512)
+	if resp.ContentLength > 0 {
+		size = min(resp.ContentLength, MaxResponseBody)
+	}
+	buf := make([]byte, 0, size)
+	for len(buf) < MaxResponseBody {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := resp.Body.Read(buf[len(buf):min(cap(buf), MaxResponseBody)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			return buf
+		}
+	}
+	discard(resp.Body)
+	return buf
+}
+
+// logSuccess logs a delivered message at Debug.
+func (s *Sender) logSuccess(ctx context.Context, res *Result, label string) {
+	if s.Logger == nil || !s.Logger.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	s.Logger.LogAttrs(ctx, slog.LevelDebug, "webhook delivered",
+		slog.String("id", res.ID), slog.String("destination", label),
+		slog.Int("attempts", res.Attempts), slog.Int("status", res.Status),
+		slog.Duration("latency", res.Latency))
+}
+
+// logFailure logs a failed delivery at Warn.
+func (s *Sender) logFailure(ctx context.Context, e *DeliveryError) {
+	if s.Logger == nil || !s.Logger.Enabled(ctx, slog.LevelWarn) {
+		return
+	}
+	s.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook failed",
+		slog.String("id", e.ID), slog.String("destination", e.Destination),
+		slog.Int("attempts", e.Attempts), slog.Int("status", e.Status),
+		slog.Bool("retryable", e.Retryable), slog.String("error", e.Err.Error()))
 }

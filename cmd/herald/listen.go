@@ -1,0 +1,315 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/heraldhq/herald/auth"
+)
+
+const listenDoc = `Listen runs a local webhook receiver that verifies every request with
+auth.Middleware (bounded body, signature, timestamp window, replay cache on the
+delivery id) and answers 204 No Content when it is valid, 401 with the reason
+when it is not (413 for a body over --max-body). It prints one JSON line per
+request to standard output:
+
+  {"time":"…","id":"…","scheme":"standard","valid":true,"error":null,"topic":"","bytes":2,"status":204}
+
+with "key" (the matching key id) when valid and "body" with --print-body. The
+topic is the jwt's signed topic claim, else the unsigned Webhook-Topic header
+that herald send adds.
+
+It serves HTTPS with --tls-cert and --tls-key, or with --self-signed, a new
+certificate for 127.0.0.1, ::1 and localhost whose PEM --cert-out writes (for
+herald send --cacert); plain HTTP otherwise. Once ready it prints
+"listening on https://ADDR" (or http://) to standard error; --addr with port 0
+picks a free port, which that line shows. Interrupt or SIGTERM stops it
+gracefully, with exit status 0.
+
+` + schemeHelp
+
+const listenExample = `herald listen --secret @secret.txt --self-signed --cert-out cert.pem --addr 127.0.0.1:8443
+herald listen --scheme jwt --pubkey signing.pub --audience https://127.0.0.1:8443/ --self-signed --cert-out cert.pem
+herald listen --scheme hub --secret env:HUB_SECRET --tls-cert cert.pem --tls-key key.pem --print-body`
+
+// listenLine is the JSON line that listen prints per request.
+type listenLine struct {
+	Time   string  `json:"time"`
+	ID     string  `json:"id"`
+	Scheme string  `json:"scheme"`
+	Valid  bool    `json:"valid"`
+	Error  *string `json:"error"`
+	Topic  string  `json:"topic"`
+	Bytes  int64   `json:"bytes"`
+	Status int     `json:"status"`
+	Key    string  `json:"key,omitempty"`
+	Body   *string `json:"body,omitempty"`
+}
+
+// runListen implements "herald listen".
+func runListen(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("listen", "herald listen [scheme flags] [--addr 127.0.0.1:8080] [--tls-cert FILE --tls-key FILE | --self-signed [--cert-out FILE]] [--allow-missing-exp] [--print-body] [--max-body N]", listenDoc, listenExample)
+	var sf schemeFlags
+	sf.register(fs)
+	addr := fs.String("addr", "127.0.0.1:8080", "`address` to listen on; port 0 picks a free one")
+	tlsCert := fs.String("tls-cert", "", "serve HTTPS with the certificate chain in this PEM `file`")
+	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert, a PEM `file`")
+	selfSigned := fs.Bool("self-signed", false, "serve HTTPS with a new self-signed certificate for 127.0.0.1, ::1 and localhost")
+	certOut := fs.String("cert-out", "", "with --self-signed, write the certificate (PEM) to this `file`")
+	fs.BoolVar(&sf.allowMissingExp, "allow-missing-exp", false, "jwt: accept tokens without an exp claim")
+	printBody := fs.Bool("print-body", false, "add each request's body to its JSON line")
+	maxBody := fs.Int64("max-body", auth.DefaultMaxBodyBytes, "largest body accepted, in bytes")
+	if code, ok := parse(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usageErr(stderr, "listen", "unexpected argument %q", fs.Args()[0])
+	case (*tlsCert == "") != (*tlsKey == ""):
+		return usageErr(stderr, "listen", "--tls-cert and --tls-key go together")
+	case *selfSigned && *tlsCert != "":
+		return usageErr(stderr, "listen", "give --self-signed or --tls-cert/--tls-key, not both")
+	case *certOut != "" && !*selfSigned:
+		return usageErr(stderr, "listen", "--cert-out needs --self-signed")
+	case *maxBody <= 0:
+		return usageErr(stderr, "listen", "--max-body must be positive")
+	}
+	v, err := sf.verifier()
+	if err != nil {
+		return usageErr(stderr, "listen", "%v", err)
+	}
+
+	var tlsConfig *tls.Config
+	switch {
+	case *selfSigned:
+		cert, certPEM, err := selfSignedCert()
+		if err != nil {
+			return failure(stderr, "listen", err)
+		}
+		if *certOut != "" {
+			if err := os.WriteFile(*certOut, certPEM, 0o644); err != nil {
+				return failure(stderr, "listen", fmt.Errorf("cannot write --cert-out: %w", err))
+			}
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	case *tlsCert != "":
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			return usageErr(stderr, "listen", "cannot load --tls-cert/--tls-key: %v", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return failure(stderr, "listen", err)
+	}
+	proto := "http"
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+		proto = "https"
+	}
+
+	rl := &receiver{scheme: sf.scheme, out: stdout, printBody: *printBody, maxBody: *maxBody}
+	opts := []auth.MiddlewareOption{
+		auth.WithMaxBodyBytes(*maxBody),
+		auth.WithErrorHandler(rl.refuse),
+	}
+	if w := 2 * sf.tolerance; w > auth.DefaultReplayWindow {
+		opts = append(opts, auth.WithReplayWindow(w))
+	}
+	srv := &http.Server{
+		Handler:           rl.wrap(auth.Middleware(v, opts...)(http.HandlerFunc(rl.accept))),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	if *certOut != "" {
+		fmt.Fprintf(stderr, "certificate written to %s\n", *certOut)
+	}
+	fmt.Fprintf(stderr, "listening on %s://%s\n", proto, ln.Addr())
+
+	select {
+	case err := <-served:
+		return failure(stderr, "listen", err)
+	case <-ctx.Done():
+	}
+	stop()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return failure(stderr, "listen", fmt.Errorf("shutdown: %w", err))
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return failure(stderr, "listen", err)
+	}
+	fmt.Fprintln(stderr, "stopped")
+	return exitOK
+}
+
+// receiver holds listen's per-request handlers and its output.
+type receiver struct {
+	scheme    string
+	printBody bool
+	maxBody   int64
+
+	mu  sync.Mutex // serialises writes to out
+	out io.Writer
+}
+
+// requestState collects what the handlers learn about one request.
+type requestState struct {
+	verified auth.Verified
+	valid    bool
+	status   int
+	err      error
+}
+
+// stateKey is the context key of the *requestState.
+type stateKey struct{}
+
+// countingReader counts the bytes read through it, keeping up to keep of
+// them.
+type countingReader struct {
+	r    io.ReadCloser
+	n    int64
+	keep int64
+	buf  []byte
+}
+
+// Read reads from the underlying body, counting and keeping what it reads.
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if room := c.keep - int64(len(c.buf)); room > 0 {
+		c.buf = append(c.buf, p[:min(int64(n), room)]...)
+	}
+	return n, err
+}
+
+// Close closes the underlying body.
+func (c *countingReader) Close() error { return c.r.Close() }
+
+// wrap runs next (the verifying middleware) and prints the request's line.
+func (rl *receiver) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := &requestState{}
+		cr := &countingReader{r: r.Body}
+		if rl.printBody {
+			cr.keep = rl.maxBody
+		}
+		r.Body = cr
+		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+		next.ServeHTTP(w, r)
+
+		line := listenLine{
+			Time:   time.Now().UTC().Format(time.RFC3339Nano),
+			ID:     r.Header.Get("Webhook-Id"),
+			Scheme: rl.scheme,
+			Valid:  st.valid,
+			Topic:  r.Header.Get(topicHeader),
+			Bytes:  cr.n,
+			Status: st.status,
+		}
+		if st.valid {
+			if st.verified.ID != "" {
+				line.ID = st.verified.ID
+			}
+			line.Key = st.verified.KeyID
+			if t, ok := st.verified.Claims[auth.ClaimTopic].(string); ok {
+				line.Topic = t
+			}
+		}
+		if st.err != nil {
+			msg := st.err.Error()
+			line.Error = &msg
+		}
+		if rl.printBody {
+			body := string(cr.buf)
+			line.Body = &body
+		}
+		b, err := json.Marshal(line)
+		if err != nil {
+			return
+		}
+		rl.mu.Lock()
+		defer rl.mu.Unlock()
+		fmt.Fprintf(rl.out, "%s\n", b)
+	})
+}
+
+// accept answers a verified request with 204 No Content.
+func (rl *receiver) accept(w http.ResponseWriter, r *http.Request) {
+	if st, ok := r.Context().Value(stateKey{}).(*requestState); ok {
+		st.verified, _ = auth.FromContext(r.Context())
+		st.valid = true
+		st.status = http.StatusNoContent
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// refuse answers a request that Middleware refused, with the reason as plain
+// text. The reasons of package auth never hold a secret or an expected
+// signature.
+func (rl *receiver) refuse(w http.ResponseWriter, r *http.Request, status int, err error) {
+	if st, ok := r.Context().Value(stateKey{}).(*requestState); ok {
+		st.status = status
+		st.err = err
+	}
+	http.Error(w, err.Error(), status)
+}
+
+// selfSignedCert makes a certificate for 127.0.0.1, ::1 and localhost, valid
+// for a week, and returns it with its PEM encoding.
+func selfSignedCert() (tls.Certificate, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: "herald listen", Organization: []string{"herald"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(7 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		DNSNames:              []string{"localhost"},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, certPEM, nil
+}

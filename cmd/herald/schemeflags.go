@@ -1,0 +1,462 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/auth"
+)
+
+// schemeFlags holds the flags that choose and configure a signing scheme,
+// shared by sign, send, verify and listen (and whatever command comes next).
+// Register them with register; build the scheme with signer or verifier.
+type schemeFlags struct {
+	scheme     string
+	secrets    stringList
+	keys       stringList
+	pubkeys    stringList
+	alg        string
+	kid        string
+	issuer     string
+	audience   string
+	ttl        time.Duration
+	headerName string
+	sha1       bool
+	tolerance  time.Duration
+
+	// Set by commands, not flags.
+	allowMissingExp bool
+	clock           func() time.Time
+}
+
+// register defines the scheme flags on fs.
+func (sf *schemeFlags) register(fs *flagSet) {
+	fs.StringVar(&sf.scheme, "scheme", auth.SchemeStandard, "signing `scheme`: standard, standard-v1a, hub, stripe or jwt")
+	fs.Var(&sf.secrets, "secret", "HMAC secret: a whsec_ `value` for standard, raw bytes for hub, stripe and jwt HS*;\nenv:NAME reads it from the environment, @FILE from a file; repeat to rotate")
+	fs.Var(&sf.keys, "key", "private key: a whsk_ `key` (standard-v1a) or a PEM file (jwt, standard-v1a); env:NAME and @FILE work; repeat to rotate")
+	fs.Var(&sf.pubkeys, "pubkey", "public key: a whpk_ `key` (standard-v1a), a PEM or JWKS file, or a JWKS https URL (jwt); repeat to rotate")
+	fs.StringVar(&sf.alg, "alg", "", "jwt `algorithm`: HS256, HS384, HS512 (with --secret; default HS256) or RS256, ES256, EdDSA (from --key)")
+	fs.StringVar(&sf.kid, "kid", "", "jwt key `id` of a PEM key (default: its RFC 7638 thumbprint, as keygen writes in the JWKS)")
+	fs.StringVar(&sf.issuer, "issuer", "", "jwt iss claim to write, or to require when verifying")
+	fs.StringVar(&sf.audience, "audience", "", "jwt aud claim to write (default: the URL), or to require when verifying")
+	fs.DurationVar(&sf.ttl, "ttl", 0, "jwt token lifetime when signing (default 5m)")
+	fs.StringVar(&sf.headerName, "header-name", "", "signature header `name` (hub: X-Hub-Signature-256, stripe: Stripe-Signature)")
+	fs.BoolVar(&sf.sha1, "sha1", false, "hub: use GitHub's legacy X-Hub-Signature: sha1=… header")
+	fs.DurationVar(&sf.tolerance, "tolerance", 0, "how far a signed timestamp may be from now (default 5m; jwt: the clock leeway, default 30s)")
+}
+
+// usageError marks errors in the command line or its input: exit status 2.
+type usageError struct{ err error }
+
+// Error returns the message of the wrapped error.
+func (e usageError) Error() string { return e.err.Error() }
+
+// Unwrap returns the wrapped error.
+func (e usageError) Unwrap() error { return e.err }
+
+// usagef returns a usageError.
+func usagef(format string, a ...any) error {
+	return usageError{fmt.Errorf(format, a...)}
+}
+
+// signer builds the scheme's auth.Signer from the flags. Errors are
+// usageErrors and never contain key material.
+func (sf *schemeFlags) signer() (auth.Signer, error) {
+	return sf.build(true)
+}
+
+// verifier builds the scheme's auth.Verifier from the flags. Errors are
+// usageErrors and never contain key material.
+func (sf *schemeFlags) verifier() (auth.Verifier, error) {
+	s, err := sf.build(false)
+	if err != nil {
+		return nil, err
+	}
+	return s.(auth.Verifier), nil
+}
+
+// scheme is what every auth scheme is: both a Signer and a Verifier.
+type scheme interface {
+	auth.Signer
+	auth.Verifier
+}
+
+// build makes the scheme; sign says whether it must be able to sign.
+func (sf *schemeFlags) build(sign bool) (scheme, error) {
+	if err := sf.check(); err != nil {
+		return nil, err
+	}
+	var opts []auth.Option
+	if sf.clock != nil {
+		opts = append(opts, auth.WithClock(sf.clock))
+	}
+	if sf.tolerance < 0 {
+		return nil, usagef("--tolerance must not be negative")
+	}
+	if sf.tolerance > 0 {
+		if sf.scheme == auth.SchemeJWT {
+			opts = append(opts, auth.WithLeeway(sf.tolerance))
+		} else {
+			opts = append(opts, auth.WithTolerance(sf.tolerance))
+		}
+	}
+	if sf.headerName != "" {
+		opts = append(opts, auth.WithHeaderName(sf.headerName))
+	}
+	var s scheme
+	var err error
+	switch sf.scheme {
+	case auth.SchemeStandard:
+		var secrets []auth.Secret
+		if secrets, err = sf.loadSecrets(auth.ParseStandardSecret); err == nil {
+			s, err = auth.NewStandard(secrets, opts...)
+		}
+	case auth.SchemeHub:
+		if sf.sha1 {
+			opts = append(opts, auth.WithSHA1())
+		}
+		var secrets []auth.Secret
+		if secrets, err = sf.loadSecrets(rawSecret); err == nil {
+			s, err = auth.NewHub(secrets, opts...)
+		}
+	case auth.SchemeStripe:
+		var secrets []auth.Secret
+		if secrets, err = sf.loadSecrets(rawSecret); err == nil {
+			s, err = auth.NewStripe(secrets, opts...)
+		}
+	case auth.SchemeStandardV1a:
+		s, err = sf.buildV1a(sign, opts)
+	case auth.SchemeJWT:
+		s, err = sf.buildJWT(sign, opts)
+	}
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			return nil, err
+		}
+		return nil, usageError{err}
+	}
+	return s, nil
+}
+
+// check refuses unknown schemes and flags that the scheme does not use.
+func (sf *schemeFlags) check() error {
+	type rule struct {
+		set     bool
+		flag    string
+		schemes []string
+	}
+	rules := []rule{
+		{len(sf.secrets) > 0, "--secret", []string{auth.SchemeStandard, auth.SchemeHub, auth.SchemeStripe, auth.SchemeJWT}},
+		{len(sf.keys) > 0, "--key", []string{auth.SchemeStandardV1a, auth.SchemeJWT}},
+		{len(sf.pubkeys) > 0, "--pubkey", []string{auth.SchemeStandardV1a, auth.SchemeJWT}},
+		{sf.alg != "", "--alg", []string{auth.SchemeJWT}},
+		{sf.kid != "", "--kid", []string{auth.SchemeJWT}},
+		{sf.issuer != "", "--issuer", []string{auth.SchemeJWT}},
+		{sf.audience != "", "--audience", []string{auth.SchemeJWT}},
+		{sf.ttl != 0, "--ttl", []string{auth.SchemeJWT}},
+		{sf.allowMissingExp, "--allow-missing-exp", []string{auth.SchemeJWT}},
+		{sf.headerName != "", "--header-name", []string{auth.SchemeHub, auth.SchemeStripe}},
+		{sf.sha1, "--sha1", []string{auth.SchemeHub}},
+		{sf.tolerance != 0, "--tolerance", []string{auth.SchemeStandard, auth.SchemeStandardV1a, auth.SchemeStripe, auth.SchemeJWT}},
+	}
+	switch sf.scheme {
+	case auth.SchemeStandard, auth.SchemeStandardV1a, auth.SchemeHub, auth.SchemeStripe, auth.SchemeJWT:
+	default:
+		return usagef("unknown scheme %q (want standard, standard-v1a, hub, stripe or jwt)", sf.scheme)
+	}
+	for _, r := range rules {
+		if r.set && !contains(r.schemes, sf.scheme) {
+			return usagef("%s does not apply to scheme %s (only to %s)", r.flag, sf.scheme, strings.Join(r.schemes, ", "))
+		}
+	}
+	return nil
+}
+
+// contains reports whether list holds s.
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// rawSecret makes a secret of the raw bytes of s, as hub, stripe and JWT HS*
+// use them.
+func rawSecret(s string) (auth.Secret, error) {
+	return auth.NewSecret([]byte(s)), nil
+}
+
+// loadSecrets resolves every --secret and converts it with parse.
+func (sf *schemeFlags) loadSecrets(parse func(string) (auth.Secret, error)) ([]auth.Secret, error) {
+	if len(sf.secrets) == 0 {
+		return nil, usagef("missing --secret (a value, env:NAME or @FILE) for scheme %s", sf.scheme)
+	}
+	secrets := make([]auth.Secret, 0, len(sf.secrets))
+	for i, v := range sf.secrets {
+		raw, err := resolveSecret(v)
+		if err != nil {
+			return nil, usagef("--secret #%d: %w", i+1, err)
+		}
+		if raw == "" {
+			return nil, usagef("--secret #%d is empty", i+1)
+		}
+		s, err := parse(raw)
+		if err != nil {
+			return nil, usagef("--secret #%d: %w", i+1, err)
+		}
+		secrets = append(secrets, s)
+	}
+	return secrets, nil
+}
+
+// resolveSecret returns the secret that a --secret value designates: the
+// value of environment variable NAME for "env:NAME", the content of FILE
+// (trailing newlines dropped) for "@FILE", else the value itself. Errors name
+// the variable or file, never the value.
+func resolveSecret(v string) (string, error) {
+	switch {
+	case strings.HasPrefix(v, "env:"):
+		name := v[len("env:"):]
+		val, ok := os.LookupEnv(name)
+		if !ok {
+			return "", fmt.Errorf("environment variable %s is not set", name)
+		}
+		return val, nil
+	case strings.HasPrefix(v, "@"):
+		b, err := readFileLimited(v[1:], "secret file", maxKeyFile)
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	return v, nil
+}
+
+// resolveKey returns the key material that a --key or --pubkey value
+// designates: the value itself when it starts with one of the literal
+// prefixes (whsk_, whpk_, https://), else env:NAME, @FILE or a file name.
+// Errors never repeat the value, in case it was a key given by mistake.
+func resolveKey(v string, literal ...string) ([]byte, error) {
+	for _, p := range literal {
+		if strings.HasPrefix(v, p) {
+			return []byte(v), nil
+		}
+	}
+	if strings.HasPrefix(v, "env:") || strings.HasPrefix(v, "@") {
+		s, err := resolveSecret(v)
+		return []byte(s), err
+	}
+	if _, err := os.Stat(v); err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		// Do not echo the value: it may be key material, not a name.
+		return nil, fmt.Errorf("neither a %s key nor a readable file: %v", strings.Join(literal, " or "), err)
+	}
+	b, err := readFileLimited(v, "key file", maxKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// isPEM reports whether b looks like a PEM document.
+func isPEM(b []byte) bool {
+	return bytes.Contains(b, []byte("-----BEGIN "))
+}
+
+// loadPrivateKeys resolves every --key.
+func (sf *schemeFlags) loadPrivateKeys() ([]auth.PrivateKey, error) {
+	keys := make([]auth.PrivateKey, 0, len(sf.keys))
+	for i, v := range sf.keys {
+		b, err := resolveKey(v, "whsk_")
+		if err != nil {
+			return nil, usagef("--key #%d: %w", i+1, err)
+		}
+		var k auth.PrivateKey
+		switch t := strings.TrimSpace(string(b)); {
+		case strings.HasPrefix(t, "whsk_"):
+			k, err = auth.ParseStandardSigningKey(t)
+		case isPEM(b):
+			k, err = auth.ParsePrivateKeyPEM(b, "")
+		default:
+			err = fmt.Errorf("%w: neither a whsk_ key nor a PEM private key", auth.ErrBadKey)
+		}
+		if err != nil {
+			return nil, usagef("--key #%d: %w", i+1, err)
+		}
+		keys = append(keys, k.WithID(sf.keyID(k.Public())))
+	}
+	return keys, nil
+}
+
+// keyID is the key ID given to a key read from a whsk_ value or a PEM file:
+// --kid when given (to every such key), else the key's RFC 7638 thumbprint,
+// which is the kid that keygen writes in its JWKS.
+func (sf *schemeFlags) keyID(k auth.PublicKey) string {
+	if sf.kid != "" {
+		return sf.kid
+	}
+	return k.Thumbprint()
+}
+
+// loadPublicKeys resolves every --pubkey into a fixed key list, or a JWKS
+// URL into a fetching key set.
+func (sf *schemeFlags) loadPublicKeys() (auth.KeySet, []auth.PublicKey, error) {
+	var keys []auth.PublicKey
+	for i, v := range sf.pubkeys {
+		if strings.HasPrefix(v, "https://") || strings.HasPrefix(v, "http://") {
+			if sf.scheme != auth.SchemeJWT {
+				return nil, nil, usagef("--pubkey #%d: a JWKS URL works with scheme jwt only", i+1)
+			}
+			if len(sf.pubkeys) > 1 {
+				return nil, nil, usagef("--pubkey: a JWKS URL cannot be combined with other public keys")
+			}
+			set, err := auth.NewJWKS(v, nil)
+			if err != nil {
+				return nil, nil, usagef("--pubkey: %w", err)
+			}
+			return set, nil, nil
+		}
+		b, err := resolveKey(v, "whpk_")
+		if err != nil {
+			return nil, nil, usagef("--pubkey #%d: %w", i+1, err)
+		}
+		t := strings.TrimSpace(string(b))
+		switch {
+		case strings.HasPrefix(t, "whpk_"):
+			var k auth.PublicKey
+			if k, err = auth.ParseStandardPublicKey(t); err == nil {
+				keys = append(keys, k)
+			}
+		case strings.HasPrefix(t, "{"):
+			var ks []auth.PublicKey
+			if ks, err = auth.ParseJWKS(b); err == nil {
+				keys = append(keys, ks...)
+			}
+		case isPEM(b):
+			var k auth.PublicKey
+			if k, err = auth.ParsePublicKeyPEM(b, ""); err == nil {
+				keys = append(keys, k.WithID(sf.keyID(k)))
+			}
+		default:
+			err = fmt.Errorf("%w: neither a whpk_ key, a JWKS document nor a PEM public key", auth.ErrBadKey)
+		}
+		if err != nil {
+			return nil, nil, usagef("--pubkey #%d: %w", i+1, err)
+		}
+	}
+	return auth.PublicKeys(keys), keys, nil
+}
+
+// buildV1a makes a Standard Webhooks v1a scheme: from --key to sign (and
+// verify), or from --pubkey to verify only.
+func (sf *schemeFlags) buildV1a(sign bool, opts []auth.Option) (scheme, error) {
+	if len(sf.keys) > 0 && len(sf.pubkeys) > 0 {
+		return nil, usagef("give --key or --pubkey, not both")
+	}
+	if len(sf.keys) > 0 {
+		keys, err := sf.loadPrivateKeys()
+		if err != nil {
+			return nil, err
+		}
+		return auth.NewStandardV1a(keys, opts...)
+	}
+	if sign {
+		return nil, usagef("missing --key (a whsk_ key, env:NAME or @FILE) for scheme standard-v1a")
+	}
+	if len(sf.pubkeys) == 0 {
+		return nil, usagef("missing --pubkey (a whpk_ key) or --key for scheme standard-v1a")
+	}
+	_, keys, err := sf.loadPublicKeys()
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewStandardV1aVerifier(keys, opts...)
+}
+
+// buildJWT makes a JWT scheme: HMAC from --secret, or asymmetric from --key
+// (signs and verifies) or --pubkey (verifies only).
+func (sf *schemeFlags) buildJWT(sign bool, opts []auth.Option) (scheme, error) {
+	if sf.issuer != "" {
+		opts = append(opts, auth.WithIssuer(sf.issuer))
+	}
+	if sf.audience != "" {
+		opts = append(opts, auth.WithAudience(sf.audience))
+	}
+	if sf.ttl < 0 {
+		return nil, usagef("--ttl must not be negative")
+	}
+	if sf.ttl > 0 {
+		opts = append(opts, auth.WithTTL(sf.ttl))
+	}
+	if sf.allowMissingExp {
+		opts = append(opts, auth.WithAllowMissingExp())
+	}
+	given := 0
+	for _, n := range []int{len(sf.secrets), len(sf.keys), len(sf.pubkeys)} {
+		if n > 0 {
+			given++
+		}
+	}
+	if given > 1 {
+		return nil, usagef("give one of --secret (HS*), --key or --pubkey for scheme jwt")
+	}
+	hs := strings.HasPrefix(sf.alg, "HS")
+	switch sf.alg {
+	case "", "HS256", "HS384", "HS512", auth.AlgRS256, auth.AlgES256, auth.AlgEdDSA:
+	default:
+		return nil, usagef("unknown --alg %q (want HS256, HS384, HS512, RS256, ES256 or EdDSA)", sf.alg)
+	}
+	switch {
+	case len(sf.secrets) > 0:
+		if sf.alg != "" && !hs {
+			return nil, usagef("--alg %s needs --key or --pubkey, not --secret", sf.alg)
+		}
+		alg := sf.alg
+		if alg == "" {
+			alg = "HS256"
+		}
+		secrets, err := sf.loadSecrets(rawSecret)
+		if err != nil {
+			return nil, err
+		}
+		return auth.NewJWT(alg, secrets, opts...)
+	case hs:
+		return nil, usagef("missing --secret (a value, env:NAME or @FILE) for jwt %s", sf.alg)
+	case len(sf.keys) > 0:
+		keys, err := sf.loadPrivateKeys()
+		if err != nil {
+			return nil, err
+		}
+		if sf.alg != "" && keys[0].Algorithm() != sf.alg {
+			return nil, usagef("--alg %s does not match the --key, a %s key", sf.alg, keys[0].Algorithm())
+		}
+		return auth.NewJWTSigner(keys, opts...)
+	case len(sf.pubkeys) > 0 && !sign:
+		set, keys, err := sf.loadPublicKeys()
+		if err != nil {
+			return nil, err
+		}
+		if sf.alg != "" {
+			for _, k := range keys {
+				if k.Algorithm() != sf.alg {
+					return nil, usagef("--alg %s does not match a --pubkey, a %s key", sf.alg, k.Algorithm())
+				}
+			}
+		}
+		return auth.NewJWTVerifier(set, opts...)
+	case sign:
+		return nil, usagef("missing --secret (HS*) or --key (RS256, ES256, EdDSA) for scheme jwt")
+	}
+	return nil, usagef("missing --secret (HS*), --key or --pubkey for scheme jwt")
+}

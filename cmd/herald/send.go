@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/heraldhq/herald/sender"
+)
+
+const sendDoc = `Send delivers one signed webhook to URL through package sender, exactly as an
+application using herald would: HTTPS only, retries with backoff on network
+errors, 408, 425, 429 and 5xx, a fresh signature on every attempt, the same
+webhook-id throughout, no redirects followed, and a guard that refuses
+private, loopback and link-local addresses after DNS resolution.
+
+The body is read from BODYFILE, from standard input for "-", or is empty when
+neither is given. Send prints one JSON line:
+
+  {"id":"…","status":204,"attempts":1,"latency_ms":12,"error":null}
+
+and exits 0 only when the destination answered 2xx, else 1.
+
+--allow-private turns the address guard off entirely (it allows 0.0.0.0/0 and
+::/0): use it only to reach a receiver on this machine or your own network.
+--insecure-http allows http:// URLs. --cacert trusts only the given CA
+certificates (PEM), as curl --cacert does, e.g. the one listen --cert-out
+writes.
+
+` + schemeHelp
+
+const sendExample = `herald send --secret @secret.txt https://example.com/hook body.json
+herald send --secret @secret.txt --cacert cert.pem --allow-private https://127.0.0.1:8443/ body.json
+herald send --scheme jwt --key signing.key --topic job:ready --header 'X-Env: test' https://example.com/hook -`
+
+// sendResult is the JSON line that send prints.
+type sendResult struct {
+	ID        string  `json:"id"`
+	Status    int     `json:"status"`
+	Attempts  int     `json:"attempts"`
+	LatencyMS int64   `json:"latency_ms"`
+	Error     *string `json:"error"`
+}
+
+// runSend implements "herald send".
+func runSend(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("send", "herald send [scheme flags] [--header 'Name: value']... [--topic T] [--id ID] [--cacert FILE] [--allow-private] [--insecure-http] [--retries N] [--timeout D] URL [BODYFILE|-]", sendDoc, sendExample)
+	var sf schemeFlags
+	sf.register(fs)
+	var headers stringList
+	fs.Var(&headers, "header", "extra request `header` \"Name: value\"; repeatable")
+	topic := fs.String("topic", "", "event `topic` (sent as Webhook-Topic; signed as the topic claim by jwt)")
+	id := fs.String("id", "", "delivery `id` (default: a new UUIDv7)")
+	contentType := fs.String("content-type", "application/json", "Content-Type of the body")
+	cacert := fs.String("cacert", "", "trust only the CA certificates in this PEM `file`")
+	allowPrivate := fs.Bool("allow-private", false, "disable the SSRF guard: allow loopback, private and every other address")
+	insecureHTTP := fs.Bool("insecure-http", false, "allow http:// URLs")
+	retries := fs.Int("retries", sender.DefaultMaxAttempts-1, "retries after the first attempt")
+	timeout := fs.Duration("timeout", time.Minute, "give up on the delivery, retries included, after this `duration`")
+	if code, ok := parse(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	switch {
+	case fs.NArg() == 0:
+		return usageErr(stderr, "send", "missing URL")
+	case fs.NArg() > 2:
+		return usageErr(stderr, "send", "too many arguments: want URL [BODYFILE|-]")
+	case *retries < 0:
+		return usageErr(stderr, "send", "--retries must not be negative")
+	case *timeout <= 0:
+		return usageErr(stderr, "send", "--timeout must be positive")
+	}
+	signer, err := sf.signer()
+	if err != nil {
+		return usageErr(stderr, "send", "%v", err)
+	}
+	extra, err := parseHeaderFlags(headers)
+	if err != nil {
+		return usageErr(stderr, "send", "%v", err)
+	}
+	if *topic != "" {
+		extra.Set(topicHeader, *topic)
+	}
+	var bodyArg string
+	if fs.NArg() == 2 {
+		bodyArg = fs.Args()[1]
+	}
+	body, err := readBody(bodyArg)
+	if err != nil {
+		return usageErr(stderr, "send", "%v", err)
+	}
+	s := &sender.Sender{
+		Retry:     sender.RetryPolicy{MaxAttempts: *retries + 1, MaxElapsed: *timeout},
+		AllowHTTP: *insecureHTTP,
+	}
+	if *timeout < sender.DefaultAttemptTimeout {
+		s.AttemptTimeout = *timeout
+	}
+	if *allowPrivate {
+		s.AllowNetworks = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
+	}
+	if *cacert != "" {
+		pem, err := readFileLimited(*cacert, "--cacert file", maxKeyFile)
+		if err != nil {
+			return usageErr(stderr, "send", "%v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return usageErr(stderr, "send", "--cacert file %s holds no PEM certificate", *cacert)
+		}
+		s.TLS = &tls.Config{RootCAs: pool}
+	}
+	defer s.CloseIdleConnections()
+	dest := sender.Destination{URL: fs.Args()[0], Signer: signer, Headers: extra}
+	if err := s.Validate(dest); err != nil {
+		switch {
+		case errors.Is(err, sender.ErrInsecureURL):
+			return usageErr(stderr, "send", "%v (use --insecure-http to allow http://)", err)
+		case errors.Is(err, sender.ErrBlockedAddr):
+			// Send reports it as a failed delivery; add the way out.
+			fmt.Fprintf(stderr, "herald send: %v (--allow-private disables this guard)\n", err)
+		default:
+			return usageErr(stderr, "send", "%v", err)
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	res, err := s.Send(ctx, dest, sender.Message{ID: *id, Topic: *topic, Body: body, ContentType: *contentType})
+	out := sendResult{ID: res.ID, Status: res.Status, Attempts: res.Attempts, LatencyMS: res.Latency.Milliseconds()}
+	var derr *sender.DeliveryError
+	if errors.As(err, &derr) {
+		if out.ID == "" {
+			out.ID = derr.ID
+		}
+		if out.Status == 0 {
+			out.Status = derr.Status
+		}
+		if out.Attempts == 0 {
+			out.Attempts = derr.Attempts
+		}
+	}
+	if err != nil {
+		msg := err.Error()
+		out.Error = &msg
+	}
+	line, jerr := json.Marshal(out)
+	if jerr != nil {
+		return failure(stderr, "send", jerr)
+	}
+	fmt.Fprintf(stdout, "%s\n", line)
+	if err != nil || res.Status < 200 || res.Status > 299 {
+		return exitFail
+	}
+	return exitOK
+}
+
+// parseHeaderFlags parses --header "Name: value" flags.
+func parseHeaderFlags(list []string) (http.Header, error) {
+	h := http.Header{}
+	for i, s := range list {
+		name, value, ok := strings.Cut(s, ":")
+		name = strings.TrimSpace(name)
+		if !ok || !isToken(name) {
+			// Not quoted: the value may be a credential.
+			return nil, fmt.Errorf("--header #%d: want \"Name: value\"", i+1)
+		}
+		value = strings.TrimSpace(value)
+		if strings.ContainsAny(value, "\r\n\x00") {
+			return nil, fmt.Errorf("--header %s: value holds a line break or NUL", name)
+		}
+		h.Add(name, value)
+	}
+	return h, nil
+}

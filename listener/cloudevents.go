@@ -1,0 +1,219 @@
+package listener
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// CloudEvents 1.0 over HTTP, in binary and structured content modes.
+//
+// Mapping onto [Event]: type → Topic (it must be domain:action), id → ID,
+// time → CreatedAt, data (or the body in binary mode) → Payload; source,
+// subject, dataschema and every extension attribute go into Context under
+// their attribute name. Only JSON data is accepted.
+
+// Content types of the CloudEvents structured and batched modes.
+const (
+	ContentTypeCloudEvents      = "application/cloudevents+json"
+	ContentTypeCloudEventsBatch = "application/cloudevents-batch+json"
+)
+
+const ceMaxExtensionName = 20
+
+// isJSONMediaType reports whether a datacontenttype carries JSON.
+func isJSONMediaType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || mt == "text/json" || strings.HasSuffix(mt, "+json")
+}
+
+// validExtensionName checks a CloudEvents attribute name: lower-case ASCII
+// letters and digits, at most 20 of them.
+func validExtensionName(name string) bool {
+	if name == "" || len(name) > ceMaxExtensionName {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// parseCETime parses a CloudEvents time attribute (RFC 3339).
+func parseCETime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: time is not RFC 3339", ErrInvalidEvent)
+	}
+	return t, nil
+}
+
+// ceEvent collects CloudEvents attributes before they become an Event.
+type ceEvent struct {
+	ev          Event
+	specversion string
+	source      string
+}
+
+func (c *ceEvent) set(name, value string) error {
+	switch name {
+	case "specversion":
+		c.specversion = value
+	case "id":
+		c.ev.ID = value
+	case "type":
+		c.ev.Topic = value
+	case "time":
+		t, err := parseCETime(value)
+		if err != nil {
+			return err
+		}
+		c.ev.CreatedAt = t
+	case "datacontenttype":
+		if !isJSONMediaType(value) {
+			return fmt.Errorf("%w: datacontenttype %.64q is not JSON", ErrUnsupported, value)
+		}
+	default: // source, subject, dataschema, extensions
+		if !validExtensionName(name) {
+			return fmt.Errorf("%w: attribute name %.32q is not 1-20 lower-case letters or digits", ErrInvalidEvent, name)
+		}
+		if name == "source" {
+			c.source = value
+		}
+		if c.ev.Context == nil {
+			c.ev.Context = map[string]string{}
+		}
+		c.ev.Context[name] = value
+	}
+	return nil
+}
+
+func (c *ceEvent) finish() (*Event, error) {
+	if c.specversion != "1.0" {
+		if c.specversion == "" {
+			return nil, fmt.Errorf("%w: missing specversion", ErrInvalidEvent)
+		}
+		return nil, fmt.Errorf("%w: specversion %.16q is not 1.0", ErrUnsupported, c.specversion)
+	}
+	if c.source == "" {
+		return nil, fmt.Errorf("%w: missing source", ErrInvalidEvent)
+	}
+	if c.ev.Topic == "" {
+		return nil, fmt.Errorf("%w: missing type", ErrInvalidEvent)
+	}
+	if err := c.ev.Validate(); err != nil {
+		return nil, err
+	}
+	return &c.ev, nil
+}
+
+// parseBinary reads a binary-mode CloudEvent: attributes in ce-* headers
+// (percent-decoded), the body as the data.
+func parseBinary(h http.Header, body []byte) (*Event, error) {
+	var c ceEvent
+	for name, vals := range h {
+		lname := strings.ToLower(name)
+		if !strings.HasPrefix(lname, "ce-") {
+			continue
+		}
+		attr := lname[len("ce-"):]
+		if len(vals) != 1 {
+			return nil, fmt.Errorf("%w: header %.32q repeated", ErrInvalidEvent, name)
+		}
+		if attr == "datacontenttype" {
+			return nil, fmt.Errorf("%w: ce-datacontenttype is given by Content-Type in binary mode", ErrInvalidEvent)
+		}
+		v, err := url.PathUnescape(vals[0])
+		if err != nil || !utf8.ValidString(v) {
+			return nil, fmt.Errorf("%w: header %.32q is not valid percent-encoded UTF-8", ErrInvalidEvent, name)
+		}
+		if err := c.set(attr, v); err != nil {
+			return nil, err
+		}
+	}
+	if len(body) > 0 {
+		if ct := h.Get("Content-Type"); ct != "" && !isJSONMediaType(ct) {
+			return nil, fmt.Errorf("%w: content type %.64q is not JSON", ErrUnsupported, ct)
+		}
+		if !json.Valid(body) {
+			return nil, fmt.Errorf("%w: data is not valid JSON", ErrInvalidEvent)
+		}
+		if !bytes.Equal(bytes.TrimSpace(body), []byte("null")) {
+			c.ev.Payload = json.RawMessage(body)
+		}
+	}
+	return c.finish()
+}
+
+// parseStructured reads a structured-mode CloudEvent: one JSON object with
+// the attributes and data. Repeated attributes, objects or arrays as
+// attribute values, data_base64 and trailing data are rejected.
+func parseStructured(body []byte) (*Event, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := expectDelim(dec, '{'); err != nil {
+		return nil, err
+	}
+	var c ceEvent
+	seen := map[string]bool{}
+	for dec.More() {
+		key, err := objectKey(dec)
+		if err != nil {
+			return nil, err
+		}
+		if seen[key] {
+			return nil, fmt.Errorf("%w: attribute %.32q repeated", ErrInvalidEvent, key)
+		}
+		seen[key] = true
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, fmt.Errorf("%w: attribute %.32q: %s", ErrInvalidEvent, key, jsonReason(err))
+		}
+		switch key {
+		case "data":
+			if !bytes.Equal(raw, []byte("null")) {
+				c.ev.Payload = raw
+			}
+			continue
+		case "data_base64":
+			return nil, fmt.Errorf("%w: data_base64 (binary data)", ErrUnsupported)
+		}
+		var v string
+		switch raw[0] {
+		case 'n': // null: the attribute is absent
+			continue
+		case '"':
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return nil, fmt.Errorf("%w: attribute %.32q: %s", ErrInvalidEvent, key, jsonReason(err))
+			}
+		case '{', '[':
+			return nil, fmt.Errorf("%w: attribute %.32q is not a string, number or boolean", ErrInvalidEvent, key)
+		default: // number or boolean: keep its JSON text
+			switch key {
+			case "specversion", "id", "type", "source", "time", "subject", "datacontenttype", "dataschema":
+				return nil, fmt.Errorf("%w: attribute %q must be a string", ErrInvalidEvent, key)
+			}
+			v = string(raw)
+		}
+		if err := c.set(key, v); err != nil {
+			return nil, err
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return nil, err
+	}
+	if err := expectEOF(dec); err != nil {
+		return nil, err
+	}
+	return c.finish()
+}

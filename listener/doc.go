@@ -1,0 +1,20 @@
+// Package listener receives platform events and runs the handlers registered
+// for them.
+//
+// A [Listener] routes each [Event] by topic ("domain:action", such as
+// "job:ready") to the handlers whose pattern matches ("job:*", "*:created",
+// "**") and whose [Filter]s accept it. Every matching handler runs, in
+// registration order; their errors are joined and returned to the source,
+// which acknowledges the event only when the error is nil.
+//
+// Events come in through sources: [Listener.Dispatch] in process, an
+// [HTTPHandler] (the native JSON envelope and CloudEvents 1.0, optionally
+// verified with an auth.Verifier), an [HTTPServer] that owns its
+// http.Server, and a [Poller] that pulls a platform's event feed with a
+// cursor. [Listener.Run] runs sources with bounded concurrency and drains
+// in-flight handlers on shutdown.
+//
+// [Forward] bridges to package sender: it delivers an event as a signed
+// webhook to a sender.Destination, with a delivery id derived from the event
+// id so that a redelivered event keeps its webhook-id.
+package listener

@@ -1,0 +1,159 @@
+package listener
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// envelope is the wire form of an Event.
+type envelope struct {
+	ID         string            `json:"id"`
+	Topic      string            `json:"topic"`
+	CreatedAt  time.Time         `json:"createdAt,omitzero"`
+	Context    map[string]string `json:"context,omitempty"`
+	Payload    json.RawMessage   `json:"payload,omitempty"`
+	Namespaces []string          `json:"namespaces,omitempty"`
+}
+
+// MarshalJSON encodes the event as the native envelope.
+func (e Event) MarshalJSON() ([]byte, error) {
+	return json.Marshal(envelope{
+		ID:         e.ID,
+		Topic:      e.Topic,
+		CreatedAt:  e.CreatedAt,
+		Context:    e.Context,
+		Payload:    e.Payload,
+		Namespaces: e.Namespaces,
+	})
+}
+
+// UnmarshalJSON decodes the native envelope strictly: the value must be an
+// object, its keys are matched exactly (case included), and an unknown or
+// repeated key is an error matching [ErrInvalidEvent]. It does not check the
+// field values; call [Event.Validate] (the HTTP source does).
+func (e *Event) UnmarshalJSON(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := expectDelim(dec, '{'); err != nil {
+		return err
+	}
+	var ev Event
+	var seen uint8
+	for dec.More() {
+		key, err := objectKey(dec)
+		if err != nil {
+			return err
+		}
+		var bit uint8
+		var dst any
+		switch key {
+		case "id":
+			bit, dst = 1, &ev.ID
+		case "topic":
+			bit, dst = 2, &ev.Topic
+		case "createdAt":
+			bit, dst = 4, &ev.CreatedAt
+		case "context":
+			bit, dst = 8, &ev.Context
+		case "payload":
+			bit, dst = 16, &ev.Payload
+		case "namespaces":
+			bit, dst = 32, &ev.Namespaces
+		default:
+			return fmt.Errorf("%w: unknown field %.64q", ErrInvalidEvent, key)
+		}
+		if seen&bit != 0 {
+			return fmt.Errorf("%w: duplicate field %q", ErrInvalidEvent, key)
+		}
+		seen |= bit
+		if err := dec.Decode(dst); err != nil {
+			return fmt.Errorf("%w: field %q: %v", ErrInvalidEvent, key, jsonReason(err))
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return err
+	}
+	if err := expectEOF(dec); err != nil {
+		return err
+	}
+	if bytes.Equal(ev.Payload, []byte("null")) {
+		ev.Payload = nil
+	}
+	*e = ev
+	return nil
+}
+
+// decodeEnvelope parses and validates one native envelope.
+func decodeEnvelope(body []byte) (*Event, error) {
+	var ev Event
+	if err := ev.UnmarshalJSON(body); err != nil {
+		return nil, err
+	}
+	if err := ev.Validate(); err != nil {
+		return nil, err
+	}
+	return &ev, nil
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidEvent, jsonReason(err))
+	}
+	if d, ok := tok.(json.Delim); !ok || d != want {
+		if want == '{' {
+			return fmt.Errorf("%w: not a JSON object", ErrInvalidEvent)
+		}
+		return fmt.Errorf("%w: expected %q", ErrInvalidEvent, want)
+	}
+	return nil
+}
+
+func objectKey(dec *json.Decoder) (string, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalidEvent, jsonReason(err))
+	}
+	key, ok := tok.(string)
+	if !ok {
+		return "", fmt.Errorf("%w: malformed object", ErrInvalidEvent)
+	}
+	return key, nil
+}
+
+// expectEOF rejects anything but white space after the value.
+func expectEOF(dec *json.Decoder) error {
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%w: trailing data after the JSON value", ErrInvalidEvent)
+	}
+	return nil
+}
+
+// jsonReason shortens encoding/json errors into a reason that never quotes
+// more than a little of the input.
+func jsonReason(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("invalid JSON at offset %d", se.Offset)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return "wrong JSON type (" + te.Value + ")"
+	}
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return "unexpected end of JSON"
+	}
+	var pe *time.ParseError
+	if errors.As(err, &pe) {
+		return "time is not RFC 3339"
+	}
+	s := err.Error()
+	if len(s) > 120 {
+		s = s[:120]
+	}
+	return s
+}

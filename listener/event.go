@@ -1,0 +1,131 @@
+package listener
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Limits on the fields of an [Event], checked by [Event.Validate].
+const (
+	MaxIDLen    = 256 // bytes in an event id
+	MaxTopicLen = 255 // bytes in a topic
+)
+
+// Event is one platform event. Its JSON form, the native envelope, uses the
+// keys id, topic, createdAt (RFC 3339), context, payload and namespaces, in
+// both directions.
+//
+// Handlers share one *Event per dispatch and must not modify it.
+type Event struct {
+	// ID identifies the event; the same event redelivered keeps its id.
+	// Required.
+	ID string
+	// Topic is "domain:action", such as "job:ready". Required.
+	Topic string
+	// CreatedAt is when the platform created the event; zero if unknown.
+	CreatedAt time.Time
+	// Context holds small string attributes for routing and filtering
+	// (a workbook id, a tenant, CloudEvents source, subject and extensions).
+	Context map[string]string
+	// Payload is the event's data, as raw JSON; nil when there is none.
+	Payload json.RawMessage
+	// Namespaces lists the namespaces the event belongs to; handlers
+	// registered on [Listener.Namespace] children only see events in theirs.
+	Namespaces []string
+}
+
+// InNamespace reports whether ns is one of the event's namespaces.
+func (e *Event) InNamespace(ns string) bool {
+	for _, n := range e.Namespaces {
+		if n == ns {
+			return true
+		}
+	}
+	return false
+}
+
+// Validate checks the fields a source requires: a non-empty printable id of
+// at most [MaxIDLen] bytes, a well-formed topic, non-empty namespaces and
+// context keys, and a payload that is valid JSON. Errors match
+// [ErrInvalidEvent].
+func (e *Event) Validate() error {
+	if e == nil {
+		return fmt.Errorf("%w: nil event", ErrInvalidEvent)
+	}
+	if e.ID == "" {
+		return fmt.Errorf("%w: missing id", ErrInvalidEvent)
+	}
+	if len(e.ID) > MaxIDLen {
+		return fmt.Errorf("%w: id longer than %d bytes", ErrInvalidEvent, MaxIDLen)
+	}
+	if !printable(e.ID) {
+		return fmt.Errorf("%w: id has non-printable characters", ErrInvalidEvent)
+	}
+	if err := ValidateTopic(e.Topic); err != nil {
+		return err
+	}
+	for k := range e.Context {
+		if k == "" {
+			return fmt.Errorf("%w: empty context key", ErrInvalidEvent)
+		}
+	}
+	for _, ns := range e.Namespaces {
+		if ns == "" {
+			return fmt.Errorf("%w: empty namespace", ErrInvalidEvent)
+		}
+	}
+	if len(e.Payload) > 0 && !json.Valid(e.Payload) {
+		return fmt.Errorf("%w: payload is not valid JSON", ErrInvalidEvent)
+	}
+	return nil
+}
+
+// ValidateTopic checks that topic is "domain:action": two non-empty segments
+// of ASCII letters, digits, '_', '-' and '.', at most [MaxTopicLen] bytes in
+// all. Errors match [ErrInvalidEvent].
+func ValidateTopic(topic string) error {
+	if !validTopic(topic) {
+		if topic == "" {
+			return fmt.Errorf("%w: missing topic", ErrInvalidEvent)
+		}
+		return fmt.Errorf("%w: topic %.64q is not domain:action", ErrInvalidEvent, topic)
+	}
+	return nil
+}
+
+// validTopic is the allocation-free check behind ValidateTopic.
+func validTopic(t string) bool {
+	if len(t) == 0 || len(t) > MaxTopicLen {
+		return false
+	}
+	colon := -1
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if c == ':' {
+			if colon >= 0 {
+				return false
+			}
+			colon = i
+			continue
+		}
+		if !topicChar(c) {
+			return false
+		}
+	}
+	return colon > 0 && colon < len(t)-1
+}
+
+func topicChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '_' || c == '-' || c == '.'
+}
+
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return false
+		}
+	}
+	return true
+}

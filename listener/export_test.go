@@ -1,0 +1,4 @@
+package listener
+
+// WithClockForTest exposes withClock to the external tests.
+var WithClockForTest = withClock

@@ -1,0 +1,85 @@
+package listener
+
+import "strings"
+
+// A Filter is a predicate on an event, checked after the topic pattern
+// matched and before the handler and its middleware run. Any
+// func(*Event) bool is a Filter.
+type Filter func(ev *Event) bool
+
+// Context returns a Filter that accepts events whose Context[key] matches
+// value, where '*' in value matches any run of characters ("wb_*"). A value
+// without '*' must match exactly. A missing key never matches.
+func Context(key, value string) Filter {
+	g := compileGlob(value)
+	return func(ev *Event) bool {
+		v, ok := ev.Context[key]
+		return ok && g.match(v)
+	}
+}
+
+// Field returns a Filter that accepts events whose JSON payload holds, at
+// the dotted path (such as "record.status" or "items.0.id"), a scalar that
+// matches value. A string matches by its value, a number, true, false or
+// null by its JSON text ("42", "true"); '*' in value matches any run of
+// characters. Objects, arrays, a missing path and a malformed payload never
+// match.
+func Field(path, value string) Filter {
+	segs := strings.Split(path, ".")
+	g := compileGlob(value)
+	return func(ev *Event) bool {
+		v, ok := lookupField(ev.Payload, segs)
+		return ok && g.match(v)
+	}
+}
+
+// All returns a Filter that accepts an event when every filter does
+// (nil filters are ignored; no filters accept everything).
+func All(filters ...Filter) Filter {
+	fs := compact(filters)
+	return func(ev *Event) bool {
+		for _, f := range fs {
+			if !f(ev) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// AnyOf returns a Filter that accepts an event when at least one filter does
+// (nil filters are ignored; no filters accept nothing).
+func AnyOf(filters ...Filter) Filter {
+	fs := compact(filters)
+	return func(ev *Event) bool {
+		for _, f := range fs {
+			if f(ev) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// Not returns a Filter that accepts the events f rejects.
+func Not(f Filter) Filter {
+	if f == nil {
+		return func(*Event) bool { return false }
+	}
+	return func(ev *Event) bool { return !f(ev) }
+}
+
+// InNamespace returns a Filter that accepts events in namespace ns.
+func InNamespace(ns string) Filter {
+	return func(ev *Event) bool { return ev.InNamespace(ns) }
+}
+
+func compact(filters []Filter) []Filter {
+	var out []Filter
+	for _, f := range filters {
+		if f != nil {
+			out = append(out, f)
+		}
+	}
+	return out
+}

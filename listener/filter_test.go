@@ -1,0 +1,89 @@
+package listener_test
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"github.com/heraldhq/herald/listener"
+	"github.com/heraldhq/herald/listener/listenertest"
+)
+
+func TestFilters(t *testing.T) {
+	ev := &listener.Event{
+		ID: "1", Topic: "records:created",
+		Context: map[string]string{"workbook": "wb_42", "tenant": "acme"},
+		Payload: json.RawMessage(`{"record":{"status":"active","count":3,"ok":true,"tags":["x","y"],"na\u006de":"q\"uote","nil":null},"record.status":"flat","dup":1,"dup":2}`),
+	}
+	yes, no := func(*listener.Event) bool { return true }, func(*listener.Event) bool { return false }
+	tests := []struct {
+		name string
+		f    listener.Filter
+		want bool
+	}{
+		{"context exact", listener.Context("tenant", "acme"), true},
+		{"context exact miss", listener.Context("tenant", "acm"), false},
+		{"context glob", listener.Context("workbook", "wb_*"), true},
+		{"context glob miss", listener.Context("workbook", "ws_*"), false},
+		{"context missing key", listener.Context("nope", "*"), false},
+		{"field string", listener.Field("record.status", "active"), true},
+		{"field glob", listener.Field("record.status", "act*"), true},
+		{"field miss", listener.Field("record.status", "inactive"), false},
+		{"field number", listener.Field("record.count", "3"), true},
+		{"field bool", listener.Field("record.ok", "true"), true},
+		{"field null", listener.Field("record.nil", "null"), true},
+		{"field array index", listener.Field("record.tags.1", "y"), true},
+		{"field array out of range", listener.Field("record.tags.2", "*"), false},
+		{"field escaped key and value", listener.Field("record.name", `q"uote`), true},
+		{"field object is no scalar", listener.Field("record", "*"), false},
+		{"field missing", listener.Field("record.missing", "*"), false},
+		{"field through scalar", listener.Field("record.status.x", "*"), false},
+		{"field dotted key is a path", listener.Field("record.status", "flat"), false},
+		{"field duplicate key: last wins", listener.Field("dup", "2"), true},
+		{"all", listener.All(yes, listener.Context("tenant", "acme"), nil), true},
+		{"all one fails", listener.All(yes, no), false},
+		{"all empty", listener.All(), true},
+		{"anyof", listener.AnyOf(no, listener.Field("record.count", "3")), true},
+		{"anyof none", listener.AnyOf(no, no), false},
+		{"anyof empty", listener.AnyOf(), false},
+		{"not", listener.Not(no), true},
+		{"in namespace", listener.InNamespace("x"), false},
+	}
+	for _, tt := range tests {
+		if got := tt.f(ev); got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if listener.Field("a", "*")(&listener.Event{Payload: json.RawMessage(`{"a":`)}) {
+		t.Error("malformed payload matched")
+	}
+}
+
+func TestFiltersOnRegistration(t *testing.T) {
+	var l listener.Listener
+	var rec listenertest.Recorder
+	mustOn(t, &l, "records:*", rec.Handler("active-wb", nil),
+		listener.Context("workbook", "wb_*"), listener.Field("record.status", "active"))
+	mustOn(t, &l, "records:*", rec.Handler("either", nil),
+		listener.AnyOf(listener.Field("record.status", "deleted"), listener.Context("workbook", "wb_9")))
+	mustOn(t, &l, "records:*", rec.Handler("plain", nil), func(ev *listener.Event) bool { return ev.ID == "e3" })
+	for i, tc := range []struct {
+		wb, status string
+		want       []string
+	}{
+		{"wb_1", "active", []string{"active-wb"}},
+		{"wb_9", "active", []string{"active-wb", "either"}},
+		{"xx", "deleted", []string{"either", "plain"}},
+	} {
+		rec.Reset()
+		ev := listenertest.NewEvent(t, "records:updated", map[string]any{"record": map[string]string{"status": tc.status}})
+		ev.ID = []string{"e1", "e2", "e3"}[i]
+		ev.Context = map[string]string{"workbook": tc.wb}
+		if err := l.Dispatch(t.Context(), ev); err != nil {
+			t.Fatal(err)
+		}
+		if got := rec.Ran(); !slices.Equal(got, tc.want) {
+			t.Errorf("%v: ran %v, want %v", tc, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,95 @@
+package listener
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/heraldhq/herald/sender"
+)
+
+// A ForwardOption tunes [Forward].
+type ForwardOption func(*forwardConfig)
+
+type forwardConfig struct {
+	payloadOnly bool
+	contentType string
+}
+
+// ForwardPayload makes [Forward] send the event's payload as the body
+// instead of the whole envelope (a missing payload is sent as JSON null).
+func ForwardPayload() ForwardOption {
+	return func(c *forwardConfig) { c.payloadOnly = true }
+}
+
+// forwardNamespace is the UUIDv5 namespace of delivery ids made by Forward.
+var forwardNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/heraldhq/herald/listener#Forward"))
+
+// DeliveryID returns the delivery id (webhook-id) that [Forward] uses for
+// an event sent to a destination: a UUIDv5 of the event id and the
+// destination name, so that a redelivered event is sent with the same id
+// and receivers can deduplicate, while two destinations get distinct ids.
+func DeliveryID(eventID, destination string) string {
+	// Event ids never hold NUL (Validate refuses control characters), so
+	// the name below is unambiguous.
+	return uuid.NewSHA1(forwardNamespace, []byte(eventID+"\x00"+destination)).String()
+}
+
+// Forward returns a Handler that delivers each event as a webhook to dest
+// through s (nil: a zero sender.Sender), so that
+//
+//	l.On("job:*", listener.Forward(s, dest))
+//
+// is all it takes. The body is the event's native JSON envelope (or its
+// payload, with [ForwardPayload]); the topic is passed along; the delivery
+// id is [DeliveryID](ev.ID, dest.Name). Events whose topic dest does not
+// want (dest.Topics, see sender.Destination.Wants) are skipped. A failure
+// the sender reports as not retryable (4xx, sender.ErrGone, a bad URL)
+// becomes a [Permanent] error; others stay retryable.
+func Forward(s *sender.Sender, dest sender.Destination, opts ...ForwardOption) Handler {
+	var cfg forwardConfig
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	if s == nil {
+		s = &sender.Sender{}
+	}
+	return func(ctx context.Context, ev *Event) error {
+		if !dest.Wants(ev.Topic) {
+			return nil
+		}
+		var body []byte
+		if cfg.payloadOnly {
+			body = ev.Payload
+			if len(body) == 0 {
+				body = []byte("null")
+			}
+		} else {
+			var err error
+			if body, err = json.Marshal(ev); err != nil {
+				return Permanent(fmt.Errorf("listener: forward %s: encoding event: %w", ev.ID, err))
+			}
+		}
+		msg := sender.Message{
+			ID:          DeliveryID(ev.ID, dest.Name),
+			Topic:       ev.Topic,
+			Body:        body,
+			ContentType: "application/json",
+		}
+		_, err := s.Send(ctx, dest, msg)
+		if err == nil {
+			return nil
+		}
+		err = fmt.Errorf("listener: forward %s: %w", ev.ID, err)
+		var de *sender.DeliveryError
+		if errors.Is(err, sender.ErrGone) || errors.As(err, &de) && !de.Retryable {
+			return Permanent(err)
+		}
+		return err
+	}
+}

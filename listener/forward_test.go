@@ -1,0 +1,167 @@
+package listener_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/listener"
+	"github.com/heraldhq/herald/listener/listenertest"
+	"github.com/heraldhq/herald/sender"
+	"github.com/heraldhq/herald/sender/sendertest"
+)
+
+func newStandard(t *testing.T, key string) *auth.Standard {
+	t.Helper()
+	s, err := auth.NewStandard([]auth.Secret{auth.NewSecret([]byte(key))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestForwardEndToEnd: a signed event arrives at the HTTP source, is
+// verified, forwarded by Forward through a real Sender, and lands signed at
+// a verifying TLS receiver; a redelivery keeps its webhook-id.
+func TestForwardEndToEnd(t *testing.T) {
+	inbound := newStandard(t, "inbound-secret-0123456789abcdef")
+	outbound := newStandard(t, "outbound-secret-0123456789abcdef")
+	rcv := sendertest.NewReceiver(t, outbound)
+	dest := rcv.Destination(outbound)
+
+	l := listener.New()
+	mustOn(t, l, "job:*", listener.Forward(rcv.Sender(), dest))
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() {
+		runErr <- l.Run(ctx, &listener.HTTPServer{NetListener: ln, Handler: listener.HTTPHandler{Verifier: inbound}})
+	}()
+	url := "http://" + ln.Addr().String() + "/"
+	body := `{"id":"evt_42","topic":"job:ready","context":{"tenant":"acme"},"payload":{"jobId":"j1"}}`
+	send := func(msgID string) int {
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if err := inbound.Sign(req.Header, auth.Message{ID: msgID, Body: []byte(body)}); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := send("in_1"); code != http.StatusNoContent {
+		t.Fatalf("first delivery: %d", code)
+	}
+	if code := send("in_2"); code != http.StatusNoContent { // the platform redelivers
+		t.Fatalf("redelivery: %d", code)
+	}
+	// An unsigned request never reaches Forward.
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("unsigned: %d", resp.StatusCode)
+	}
+	cancel()
+	if err := <-runErr; err != nil {
+		t.Fatal(err)
+	}
+
+	ds := rcv.Deliveries()
+	if len(ds) != 2 {
+		t.Fatalf("receiver got %d deliveries, want 2", len(ds))
+	}
+	wantID := listener.DeliveryID("evt_42", dest.Name)
+	for _, d := range ds {
+		if d.Err != nil {
+			t.Fatalf("receiver could not verify: %v", d.Err)
+		}
+		if d.ID != wantID || d.Verified.ID != wantID {
+			t.Fatalf("webhook-id %q, want %q", d.ID, wantID)
+		}
+		var got listener.Event
+		if err := json.Unmarshal(d.Body, &got); err != nil {
+			t.Fatalf("forwarded body is not an envelope: %v", err)
+		}
+		if got.ID != "evt_42" || got.Topic != "job:ready" || got.Context["tenant"] != "acme" || string(got.Payload) != `{"jobId":"j1"}` {
+			t.Fatalf("forwarded %+v", got)
+		}
+	}
+}
+
+func TestForwardErrors(t *testing.T) {
+	ev := listenertest.NewEvent(t, "job:ready", map[string]string{"jobId": "j1"})
+
+	gone := sendertest.NewReceiver(t, nil, sendertest.Gone())
+	err := listener.Forward(gone.Sender(), gone.Destination(nil))(context.Background(), ev)
+	if !errors.Is(err, sender.ErrGone) || !listener.IsPermanent(err) {
+		t.Fatalf("410: %v (permanent=%v)", err, listener.IsPermanent(err))
+	}
+
+	rejected := sendertest.NewReceiver(t, nil, sendertest.FailFirst(100, http.StatusUnprocessableEntity))
+	err = listener.Forward(rejected.Sender(), rejected.Destination(nil))(context.Background(), ev)
+	if !listener.IsPermanent(err) {
+		t.Fatalf("422: %v should be permanent", err)
+	}
+
+	failing := sendertest.NewReceiver(t, nil, sendertest.FailFirst(100, http.StatusInternalServerError))
+	s := failing.Sender()
+	s.Retry.MaxAttempts = 2
+	err = listener.Forward(s, failing.Destination(nil))(context.Background(), ev)
+	if err == nil || listener.IsPermanent(err) {
+		t.Fatalf("500: %v should be retryable", err)
+	}
+
+	// Through the HTTP source: 400 for the permanent failure, 500 for the
+	// retryable one.
+	for _, tc := range []struct {
+		rcv  *sendertest.Receiver
+		s    *sender.Sender
+		want int
+	}{{gone, gone.Sender(), http.StatusBadRequest}, {failing, s, http.StatusInternalServerError}} {
+		l := listener.New()
+		mustOn(t, l, "**", listener.Forward(tc.s, tc.rcv.Destination(nil)))
+		if w := post(&listener.HTTPHandler{Dispatcher: l}, jsonHeader(), `{"id":"1","topic":"job:ready"}`); w.Code != tc.want {
+			t.Errorf("status %d, want %d", w.Code, tc.want)
+		}
+	}
+}
+
+func TestForwardPayloadAndTopics(t *testing.T) {
+	rcv := sendertest.NewReceiver(t, nil)
+	dest := rcv.Destination(nil)
+	dest.Topics = []string{"job:*"}
+	h := listener.Forward(rcv.Sender(), dest, listener.ForwardPayload())
+	ev := listenertest.NewEvent(t, "job:ready", map[string]string{"jobId": "j1"})
+	if err := h(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if err := h(context.Background(), listenertest.NewEvent(t, "records:created", nil)); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := rcv.WaitFor(1, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rcv.Deliveries()) != 1 || string(ds[0].Body) != `{"jobId":"j1"}` {
+		t.Fatalf("deliveries %d, body %s", len(rcv.Deliveries()), ds[0].Body)
+	}
+	if listener.DeliveryID("a", "x") == listener.DeliveryID("a", "y") || listener.DeliveryID("a", "x") != listener.DeliveryID("a", "x") {
+		t.Fatal("delivery ids not deterministic per (event, destination)")
+	}
+}

@@ -1,0 +1,144 @@
+package listener_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/heraldhq/herald/listener"
+)
+
+// fuzzHTTP posts body to an HTTPHandler and checks the invariants: no
+// panic, a known status, and every accepted event is valid and survives a
+// round trip through the native envelope.
+func fuzzHTTP(t *testing.T, header http.Header, body []byte) {
+	l := listener.New()
+	var got []*listener.Event
+	if err := l.On("**", func(_ context.Context, ev *listener.Event) error {
+		got = append(got, ev)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h := &listener.HTTPHandler{Dispatcher: l, MaxBodyBytes: 4096}
+	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(body)))
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	switch w.Code {
+	case http.StatusNoContent:
+		if len(got) != 1 {
+			t.Fatalf("204 but %d events dispatched", len(got))
+		}
+		ev := got[0]
+		if err := ev.Validate(); err != nil {
+			t.Fatalf("accepted an invalid event: %v", err)
+		}
+		b, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatalf("accepted event does not encode: %v", err)
+		}
+		back, err := listener.ParseHTTP(http.Header{"Content-Type": {"application/json"}}, b)
+		if err != nil {
+			t.Fatalf("re-encoded event %s does not parse: %v", b, err)
+		}
+		if back.ID != ev.ID || back.Topic != ev.Topic || !back.CreatedAt.Equal(ev.CreatedAt) {
+			t.Fatalf("round trip changed the event: %+v vs %+v", back, ev)
+		}
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
+		if len(got) != 0 {
+			t.Fatalf("status %d but handler ran", w.Code)
+		}
+	default:
+		t.Fatalf("unexpected status %d", w.Code)
+	}
+}
+
+var fuzzContentTypes = []string{"application/json", listener.ContentTypeCloudEvents, "", "text/plain", listener.ContentTypeCloudEventsBatch}
+
+func FuzzEnvelope(f *testing.F) {
+	f.Add(uint8(0), []byte(`{"id":"1","topic":"job:ready","createdAt":"2025-01-01T00:00:00Z","context":{"a":"b"},"payload":{"x":[1,2]},"namespaces":["n"]}`))
+	f.Add(uint8(0), []byte(`{"id":"1","topic":"job:ready","id":"2"}`))
+	f.Add(uint8(0), []byte(`{"id":"1","topic":"job:ready"} x`))
+	f.Add(uint8(1), []byte(`{"specversion":"1.0","id":"1","source":"s","type":"a:b","ext":3,"data":{"k":"v"}}`))
+	f.Add(uint8(1), []byte(`{"specversion":"1.0","id":"1","source":"s","type":"a:b","data_base64":"AA=="}`))
+	f.Add(uint8(2), []byte(`{"id":"\u00e9","topic":"a:b","payload":null}`))
+	f.Fuzz(func(t *testing.T, ct uint8, body []byte) {
+		hdr := http.Header{}
+		if c := fuzzContentTypes[int(ct)%len(fuzzContentTypes)]; c != "" {
+			hdr.Set("Content-Type", c)
+		}
+		fuzzHTTP(t, hdr, body)
+	})
+}
+
+func FuzzCloudEventsBinary(f *testing.F) {
+	f.Add("1.0", "id-1", "/src", "job:ready", "2025-01-01T00:00:00Z", "ext", "v%20x", "application/json", []byte(`{"a":1}`))
+	f.Add("1.0", "id-1", "", "job:ready", "", "Bad_Name", "v", "", []byte(``))
+	f.Add("0.3", "id-1", "s", "job", "now", "ext", "%zz", "text/plain", []byte(`<a/>`))
+	f.Fuzz(func(t *testing.T, spec, id, source, typ, tm, extName, extVal, ct string, body []byte) {
+		hdr := http.Header{}
+		set := func(k, v string) {
+			if v != "" {
+				hdr[k] = []string{v}
+			}
+		}
+		set("Ce-Specversion", spec)
+		set("Ce-Id", id)
+		set("Ce-Source", source)
+		set("Ce-Type", typ)
+		set("Ce-Time", tm)
+		set("Content-Type", ct)
+		if extName != "" {
+			set("Ce-"+extName, extVal)
+		}
+		if hdr.Get("Ce-Specversion") == "" {
+			hdr["Ce-Specversion"] = []string{"1.0"}
+		}
+		fuzzHTTP(t, hdr, body)
+	})
+}
+
+func FuzzPattern(f *testing.F) {
+	for _, s := range [][2]string{{"job:*", "job:ready"}, {"**", "a:b"}, {"*a*b:*", "xaxb:c"}, {"job:**", "job:x"}, {"a:b:c", "a:b"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, topic string) {
+		ok, err := listener.MatchTopic(pattern, topic)
+		if err != nil {
+			if !errors.Is(err, listener.ErrInvalidPattern) || ok {
+				t.Fatalf("MatchTopic(%q, %q) = %v, %v", pattern, topic, ok, err)
+			}
+			return
+		}
+		// A valid topic used as a pattern matches exactly itself.
+		if listener.ValidateTopic(pattern) == nil {
+			self, err := listener.MatchTopic(pattern, pattern)
+			if err != nil || !self {
+				t.Fatalf("topic-shaped pattern %q does not match itself", pattern)
+			}
+			if ok != (pattern == topic) {
+				t.Fatalf("literal pattern %q vs %q: %v", pattern, topic, ok)
+			}
+		}
+		if ok && listener.ValidateTopic(topic) != nil {
+			t.Fatalf("pattern %q matched invalid topic %q", pattern, topic)
+		}
+		// Registration agrees with MatchTopic.
+		var l listener.Listener
+		ran := false
+		if err := l.On(pattern, func(context.Context, *listener.Event) error { ran = true; return nil }); err != nil {
+			t.Fatalf("On(%q): %v", pattern, err)
+		}
+		_ = l.Dispatch(context.Background(), &listener.Event{ID: "x", Topic: topic})
+		if ran != ok {
+			t.Fatalf("dispatch of %q to %q ran=%v, MatchTopic=%v", topic, pattern, ran, ok)
+		}
+	})
+}

@@ -1,0 +1,183 @@
+package listener
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/heraldhq/herald/auth"
+)
+
+// DefaultMaxBodyBytes bounds an HTTP event's body when
+// [HTTPHandler.MaxBodyBytes] is zero.
+const DefaultMaxBodyBytes = 1 << 20
+
+// A Dispatcher delivers an event to handlers. *Listener is one; [Listener.Run]
+// gives its sources one that bounds concurrency and refuses events while
+// draining.
+type Dispatcher interface {
+	Dispatch(ctx context.Context, ev *Event) error
+}
+
+// HTTPHandler is an HTTP source: an http.Handler that receives one event per
+// POST request, in the native JSON envelope (application/json) or as a
+// CloudEvent 1.0 in binary (ce-* headers) or structured
+// (application/cloudevents+json) mode, dispatches it and answers:
+//
+//	204 the handlers succeeded (or the event was a duplicate)
+//	400 malformed event, or a Permanent handler error: do not redeliver
+//	401 the Verifier refused the request
+//	405 not a POST
+//	413 body over MaxBodyBytes
+//	415 unsupported content type (non-JSON data, batches, data_base64)
+//	500 a handler failed: redeliver later
+//	503 the listener is draining or overloaded: redeliver later
+//
+// Handlers run before the response is written, so a 2xx means handled.
+// Only the fields are read; set them before serving.
+type HTTPHandler struct {
+	// Dispatcher receives the events, usually a *Listener. Required
+	// (HTTPServer sets it).
+	Dispatcher Dispatcher
+	// Verifier authenticates each request against its exact body; nil
+	// accepts unsigned requests. It checks signatures and timestamps only:
+	// for a replay cache, wrap the handler in auth.Middleware instead. On
+	// success the auth.Verified is in the handlers' context
+	// (auth.FromContext).
+	Verifier auth.Verifier
+	// MaxBodyBytes bounds the body; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Logger receives one line per failed request (no payload, no secret);
+	// nil logs nothing.
+	Logger *slog.Logger
+}
+
+// ServeHTTP implements http.Handler.
+func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		h.fail(w, r, http.StatusMethodNotAllowed, "method not allowed", nil)
+		return
+	}
+	if h.Dispatcher == nil {
+		h.fail(w, r, http.StatusInternalServerError, "listener: HTTPHandler has no Dispatcher", nil)
+		return
+	}
+	limit := h.MaxBodyBytes
+	if limit <= 0 {
+		limit = DefaultMaxBodyBytes
+	}
+	if r.ContentLength > limit {
+		h.fail(w, r, http.StatusRequestEntityTooLarge, ErrTooLarge.Error(), nil)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			h.fail(w, r, http.StatusRequestEntityTooLarge, ErrTooLarge.Error(), nil)
+			return
+		}
+		h.fail(w, r, http.StatusBadRequest, "cannot read body", err)
+		return
+	}
+	ctx := r.Context()
+	if h.Verifier != nil {
+		v, err := h.Verifier.Verify(r.Header, body)
+		if err != nil {
+			h.fail(w, r, http.StatusUnauthorized, "unauthorized: "+err.Error(), nil)
+			return
+		}
+		ctx = auth.NewContext(ctx, v)
+	}
+	ev, err := ParseHTTP(r.Header, body)
+	if err != nil {
+		status := http.StatusBadRequest
+		if errors.Is(err, ErrUnsupported) {
+			status = http.StatusUnsupportedMediaType
+		}
+		h.fail(w, r, status, err.Error(), nil)
+		return
+	}
+	if err := h.Dispatcher.Dispatch(ctx, ev); err != nil {
+		status, msg := statusFor(err)
+		if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "5")
+		}
+		h.fail(w, r, status, msg, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// statusFor maps a dispatch error to a status and a reply that does not
+// reveal handler internals (except for payload validation, which concerns
+// the sender).
+func statusFor(err error) (int, string) {
+	switch {
+	case IsPermanent(err):
+		if errors.Is(err, ErrInvalidPayload) || errors.Is(err, ErrInvalidEvent) || errors.Is(err, ErrUnhandled) {
+			return http.StatusBadRequest, "event rejected: " + firstLine(err.Error())
+		}
+		return http.StatusBadRequest, "event rejected"
+	case errors.Is(err, ErrStopped), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, "temporarily unavailable"
+	default:
+		return http.StatusInternalServerError, "handler failed"
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 300 {
+		s = s[:300]
+	}
+	return s
+}
+
+func (h *HTTPHandler) fail(w http.ResponseWriter, r *http.Request, status int, msg string, err error) {
+	if h.Logger != nil {
+		attrs := []any{"status", status, "reason", msg, "remote", r.RemoteAddr}
+		if err != nil {
+			attrs = append(attrs, "err", err)
+		}
+		h.Logger.WarnContext(r.Context(), "listener: event refused", attrs...)
+	}
+	http.Error(w, msg, status)
+}
+
+// ParseHTTP decodes the event carried by an HTTP request with the given
+// header and body, as [HTTPHandler] does, and validates it. The body is a
+// structured CloudEvent when Content-Type is application/cloudevents+json, a
+// binary-mode CloudEvent when a ce-specversion header is present, and the
+// native JSON envelope otherwise (Content-Type application/json or none).
+// Errors match [ErrInvalidEvent] or, for content it does not accept,
+// [ErrUnsupported].
+func ParseHTTP(header http.Header, body []byte) (*Event, error) {
+	mt := ""
+	if ct := header.Get("Content-Type"); ct != "" {
+		var err error
+		if mt, _, err = mime.ParseMediaType(ct); err != nil {
+			return nil, fmt.Errorf("%w: malformed Content-Type", ErrUnsupported)
+		}
+	}
+	switch {
+	case mt == ContentTypeCloudEvents:
+		return parseStructured(body)
+	case mt == ContentTypeCloudEventsBatch:
+		return nil, fmt.Errorf("%w: CloudEvents batches", ErrUnsupported)
+	case header.Get("Ce-Specversion") != "":
+		return parseBinary(header, body)
+	case mt == "" || mt == "application/json":
+		return decodeEnvelope(body)
+	default:
+		return nil, fmt.Errorf("%w: content type %.64q", ErrUnsupported, mt)
+	}
+}

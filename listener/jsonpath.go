@@ -1,0 +1,236 @@
+package listener
+
+import (
+	"encoding/json"
+	"unicode/utf8"
+)
+
+// lookupField finds the scalar at a dotted path in a JSON document without
+// decoding the rest of it. Object keys are matched exactly; a segment made of
+// digits also indexes an array. When a key repeats, the last one wins, as in
+// encoding/json. It returns the string's value for a JSON string, the literal
+// text for a number, true, false or null, and ok=false when the path does not
+// lead to a scalar or the document is malformed on the way.
+func lookupField(data []byte, path []string) (val string, ok bool) {
+	s := jscan{d: data}
+	for _, seg := range path {
+		s.ws()
+		switch s.peek() {
+		case '{':
+			if !s.findKey(seg) {
+				return "", false
+			}
+		case '[':
+			n, isIndex := arrayIndex(seg)
+			if !isIndex || !s.findIndex(n) {
+				return "", false
+			}
+		default:
+			return "", false
+		}
+	}
+	s.ws()
+	switch c := s.peek(); {
+	case c == '"':
+		start := s.i
+		esc, ok := s.str()
+		if !ok {
+			return "", false
+		}
+		raw := s.d[start+1 : s.i-1]
+		if !esc && utf8.Valid(raw) {
+			return string(raw), true
+		}
+		var out string
+		if json.Unmarshal(s.d[start:s.i], &out) != nil {
+			return "", false
+		}
+		return out, true
+	case c == '-' || c >= '0' && c <= '9' || c == 't' || c == 'f' || c == 'n':
+		start := s.i
+		for s.i < len(s.d) && !delimiter(s.d[s.i]) {
+			s.i++
+		}
+		return string(s.d[start:s.i]), true
+	default:
+		return "", false
+	}
+}
+
+// arrayIndex parses a path segment as a non-negative array index.
+func arrayIndex(seg string) (int, bool) {
+	if seg == "" || len(seg) > 9 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(seg); i++ {
+		c := seg[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+func delimiter(c byte) bool {
+	switch c {
+	case ',', '}', ']', ' ', '\t', '\r', '\n':
+		return true
+	}
+	return false
+}
+
+// jscan is a minimal, lenient JSON scanner over a byte slice. It never
+// panics on malformed input; it just reports failure.
+type jscan struct {
+	d []byte
+	i int
+}
+
+func (s *jscan) peek() byte {
+	if s.i < len(s.d) {
+		return s.d[s.i]
+	}
+	return 0
+}
+
+func (s *jscan) ws() {
+	for s.i < len(s.d) {
+		switch s.d[s.i] {
+		case ' ', '\t', '\r', '\n':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// str consumes a string starting at the opening quote and reports whether it
+// held escapes.
+func (s *jscan) str() (escaped, ok bool) {
+	s.i++ // opening quote
+	for s.i < len(s.d) {
+		switch s.d[s.i] {
+		case '\\':
+			escaped = true
+			s.i += 2
+		case '"':
+			s.i++
+			return escaped, true
+		default:
+			s.i++
+		}
+	}
+	return escaped, false
+}
+
+// skip consumes one value of any kind.
+func (s *jscan) skip() bool {
+	s.ws()
+	switch s.peek() {
+	case '"':
+		_, ok := s.str()
+		return ok
+	case '{', '[':
+		depth := 0
+		for s.i < len(s.d) {
+			switch s.d[s.i] {
+			case '"':
+				if _, ok := s.str(); !ok {
+					return false
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					s.i++
+					return true
+				}
+			}
+			s.i++
+		}
+		return false
+	case 0:
+		return false
+	default:
+		start := s.i
+		for s.i < len(s.d) && !delimiter(s.d[s.i]) {
+			s.i++
+		}
+		return s.i > start
+	}
+}
+
+// findKey positions the scanner at the value of the last occurrence of key
+// in the object that starts at the current position.
+func (s *jscan) findKey(key string) bool {
+	s.i++ // '{'
+	found := -1
+	for {
+		s.ws()
+		switch s.peek() {
+		case '}':
+			if found < 0 {
+				return false
+			}
+			s.i = found
+			return true
+		case ',':
+			s.i++
+			continue
+		case '"':
+		default:
+			return false
+		}
+		start := s.i
+		esc, ok := s.str()
+		if !ok {
+			return false
+		}
+		match := false
+		if !esc {
+			match = string(s.d[start+1:s.i-1]) == key
+		} else {
+			var k string
+			match = json.Unmarshal(s.d[start:s.i], &k) == nil && k == key
+		}
+		s.ws()
+		if s.peek() != ':' {
+			return false
+		}
+		s.i++
+		s.ws()
+		if match {
+			found = s.i
+		}
+		if !s.skip() {
+			return false
+		}
+	}
+}
+
+// findIndex positions the scanner at element n of the array that starts at
+// the current position.
+func (s *jscan) findIndex(n int) bool {
+	s.i++ // '['
+	for k := 0; ; k++ {
+		s.ws()
+		if s.peek() == ']' {
+			return false
+		}
+		if k == n {
+			return true
+		}
+		if !s.skip() {
+			return false
+		}
+		s.ws()
+		if s.peek() != ',' {
+			return false
+		}
+		s.i++
+	}
+}

@@ -1,0 +1,68 @@
+package listener
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// refLookup is the slow reference for lookupField: decode everything with
+// encoding/json and walk the result.
+func refLookup(data []byte, path []string) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return "", false
+	}
+	for _, seg := range path {
+		switch x := v.(type) {
+		case map[string]any:
+			var ok bool
+			if v, ok = x[seg]; !ok {
+				return "", false
+			}
+		case []any:
+			n, ok := arrayIndex(seg)
+			if !ok || n >= len(x) {
+				return "", false
+			}
+			v = x[n]
+		default:
+			return "", false
+		}
+	}
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case json.Number:
+		return string(x), true
+	case bool:
+		return strconv.FormatBool(x), true
+	case nil:
+		return "null", true
+	}
+	return "", false
+}
+
+func FuzzField(f *testing.F) {
+	f.Add([]byte(`{"a":{"b":"c"}}`), "a.b")
+	f.Add([]byte(`{"a":[1,{"b":true}]}`), "a.1.b")
+	f.Add([]byte(`{"a\u0062":"\u00e9","ab":-1.5e3}`), "ab")
+	f.Add([]byte(`[[null]]`), "0.0")
+	f.Add([]byte(`{"a":"x","a":{"b":2}}`), "a.b")
+	f.Add([]byte(`{"a":"\xff"}`), "a")
+	f.Fuzz(func(t *testing.T, data []byte, path string) {
+		segs := strings.Split(path, ".")
+		got, ok := lookupField(data, segs) // must not panic on anything
+		if !json.Valid(data) {
+			return
+		}
+		want, wantOK := refLookup(data, segs)
+		if ok != wantOK || got != want {
+			t.Fatalf("lookupField(%q, %q) = %q, %v; reference %q, %v", data, path, got, ok, want, wantOK)
+		}
+	})
+}

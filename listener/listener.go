@@ -1,0 +1,350 @@
+package listener
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A Handler handles one event. A nil error acknowledges it; an error makes
+// the source ask for redelivery, unless it is [Permanent].
+type Handler func(ctx context.Context, ev *Event) error
+
+// A Middleware wraps a Handler, to add behaviour around it (see [Recover],
+// [Timeout], [Retry], [Logging]).
+type Middleware func(Handler) Handler
+
+// A Listener routes events to the handlers registered on it. The zero value
+// is ready to use with the defaults; [New] sets options. Registration (On,
+// Use, Namespace) and dispatch are safe for concurrent use. A Listener must
+// not be copied after first use.
+type Listener struct {
+	r      *router // shared with children; nil for a zero-value root (use own)
+	own    router
+	parent *Listener
+	ns     string
+	err    error        // deferred error from Namespace, reported by On
+	mws    []Middleware // guarded by router.mu
+}
+
+// router is the state a listener shares with its children.
+type router struct {
+	mu     sync.Mutex
+	cfg    config
+	routes []*route
+	snap   atomic.Pointer[table] // nil after a change: rebuilt on next dispatch
+	dedupe *dedupe
+	log    *slog.Logger
+	inited bool
+}
+
+// route is one registration.
+type route struct {
+	pat    pattern
+	filter Filter
+	owner  *Listener
+	h      Handler
+}
+
+// entry is a route as dispatch sees it: namespaces and middleware resolved.
+type entry struct {
+	seq    int
+	pat    *pattern
+	ns     []string
+	filter Filter
+	h      Handler
+}
+
+// table indexes entries so that dispatch looks at few of them: by exact
+// topic, by literal domain, by literal action, and the rest. Each list is in
+// registration order.
+type table struct {
+	exact    map[string][]entry
+	byDomain map[string][]entry
+	byAction map[string][]entry
+	wild     []entry
+}
+
+// New returns a Listener configured by opts.
+func New(opts ...Option) *Listener {
+	l := &Listener{}
+	r := &l.own
+	for _, o := range opts {
+		if o != nil {
+			o(&r.cfg)
+		}
+	}
+	r.init()
+	return l
+}
+
+// init fills the defaults; callers hold mu or own the router exclusively.
+func (r *router) init() {
+	if r.inited {
+		return
+	}
+	r.inited = true
+	if r.cfg.now == nil {
+		r.cfg.now = time.Now
+	}
+	if r.cfg.concurrency <= 0 {
+		r.cfg.concurrency = DefaultConcurrency
+	}
+	if r.cfg.drainTimeout <= 0 {
+		r.cfg.drainTimeout = DefaultDrainTimeout
+	}
+	r.log = r.cfg.logger
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if r.cfg.dedupeSize > 0 {
+		r.dedupe = newDedupe(r.cfg.dedupeWindow, r.cfg.dedupeSize, r.cfg.now)
+	}
+}
+
+func (l *Listener) router() *router {
+	if l.r != nil {
+		return l.r
+	}
+	return &l.own
+}
+
+// On registers h for the events whose topic matches pattern and that every
+// filter accepts. The pattern grammar: "domain:action" where either segment
+// may hold '*' wildcards ("job:*", "*:created", "job:re*"), or "**" for
+// every topic. A malformed pattern or a nil handler is an error here, never
+// at dispatch.
+func (l *Listener) On(pattern string, h Handler, filters ...Filter) error {
+	if l.err != nil {
+		return l.err
+	}
+	if h == nil {
+		return fmt.Errorf("%w for pattern %.64q", ErrNilHandler, pattern)
+	}
+	p, err := compilePattern(pattern)
+	if err != nil {
+		return err
+	}
+	var f Filter
+	switch fs := compact(filters); len(fs) {
+	case 0:
+	case 1:
+		f = fs[0]
+	default:
+		f = All(fs...)
+	}
+	r := l.router()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.init()
+	r.routes = append(r.routes, &route{pat: p, filter: f, owner: l, h: h})
+	r.snap.Store(nil)
+	return nil
+}
+
+// Use adds middleware around every handler of this listener and of its
+// children, whenever they were registered. Middleware added first runs
+// outermost; a parent's middleware runs outside its children's.
+func (l *Listener) Use(mw ...Middleware) {
+	r := l.router()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range mw {
+		if m != nil {
+			l.mws = append(l.mws, m)
+		}
+	}
+	r.snap.Store(nil)
+}
+
+// Namespace returns a child listener whose handlers only see events that
+// list name in [Event.Namespaces] (and, for a child of a child, every
+// namespace on the way). The child shares its parent's configuration and
+// middleware. An empty name makes the child's On fail.
+func (l *Listener) Namespace(name string) *Listener {
+	c := &Listener{r: l.router(), parent: l, ns: name, err: l.err}
+	if name == "" && c.err == nil {
+		c.err = fmt.Errorf("listener: empty namespace")
+	}
+	return c
+}
+
+// table returns the current dispatch table, rebuilding it after a change.
+func (r *router) table() *table {
+	if t := r.snap.Load(); t != nil {
+		return t
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.init()
+	if t := r.snap.Load(); t != nil {
+		return t
+	}
+	t := &table{
+		exact:    map[string][]entry{},
+		byDomain: map[string][]entry{},
+		byAction: map[string][]entry{},
+	}
+	for i, rt := range r.routes {
+		e := entry{seq: i, pat: &rt.pat, filter: rt.filter, h: rt.h}
+		var chain [][]Middleware
+		for o := rt.owner; o != nil; o = o.parent {
+			if o.parent != nil {
+				e.ns = append(e.ns, o.ns)
+			}
+			chain = append(chain, o.mws)
+		}
+		// chain runs leaf to root; wrap innermost (leaf, last added) first.
+		for _, mws := range chain {
+			for k := len(mws) - 1; k >= 0; k-- {
+				if h := mws[k](e.h); h != nil {
+					e.h = h
+				}
+			}
+		}
+		p := &rt.pat
+		switch {
+		case p.literalDomain() && p.literalAction():
+			t.exact[p.src] = append(t.exact[p.src], e)
+		case p.literalDomain():
+			t.byDomain[p.domain.prefix] = append(t.byDomain[p.domain.prefix], e)
+		case p.literalAction():
+			t.byAction[p.action.prefix] = append(t.byAction[p.action.prefix], e)
+		default:
+			t.wild = append(t.wild, e)
+		}
+	}
+	r.snap.Store(t)
+	return t
+}
+
+// Dispatch runs every handler that matches ev, in registration order, and
+// returns their errors joined with [errors.Join] (nil when all succeeded).
+// A failing or panicking handler does not stop the others. An event whose
+// id was already handled (see [WithDedupe]) is skipped with a nil error. An
+// event without id or with a malformed topic is a [Permanent] error matching
+// [ErrInvalidEvent]. On a child listener, Dispatch routes through the whole
+// tree, as a source would.
+func (l *Listener) Dispatch(ctx context.Context, ev *Event) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if ev == nil {
+		return Permanent(fmt.Errorf("%w: nil event", ErrInvalidEvent))
+	}
+	if ev.ID == "" {
+		return Permanent(fmt.Errorf("%w: missing id", ErrInvalidEvent))
+	}
+	topic := ev.Topic
+	colon := strings.IndexByte(topic, ':')
+	if colon < 0 || !validTopic(topic) {
+		return Permanent(ValidateTopic(topic))
+	}
+	r := l.router()
+	t := r.table()
+	if r.dedupe != nil && r.dedupe.seen(ev.ID) {
+		return nil
+	}
+	dom, act := topic[:colon], topic[colon+1:]
+	// Collect the entries whose pattern matches (few, usually), then run
+	// them in registration order. The buffer lives on the stack; only an
+	// event matching more than len(buf) patterns makes append allocate.
+	var buf [32]*entry
+	cands := buf[:0]
+	if es := t.exact[topic]; len(es) > 0 {
+		for i := range es {
+			cands = append(cands, &es[i])
+		}
+	}
+	if es := t.byDomain[dom]; len(es) > 0 {
+		for i := range es {
+			if es[i].pat.action.match(act) {
+				cands = append(cands, &es[i])
+			}
+		}
+	}
+	if es := t.byAction[act]; len(es) > 0 {
+		for i := range es {
+			if es[i].pat.domain.match(dom) {
+				cands = append(cands, &es[i])
+			}
+		}
+	}
+	for i := range t.wild {
+		e := &t.wild[i]
+		if e.pat.all || e.pat.domain.match(dom) && e.pat.action.match(act) {
+			cands = append(cands, e)
+		}
+	}
+	sortBySeq(cands)
+	var first error
+	var errs []error
+	matched := 0
+	for _, e := range cands {
+		ran, err := r.run(ctx, e, ev)
+		if ran {
+			matched++
+		}
+		if err == nil {
+			continue
+		}
+		if first == nil {
+			first = err
+			continue
+		}
+		if errs == nil {
+			errs = append(make([]error, 0, 4), first)
+		}
+		errs = append(errs, err)
+	}
+	switch {
+	case errs != nil:
+		return errors.Join(errs...)
+	case first != nil:
+		return errors.Join(first)
+	case matched == 0 && r.cfg.requireHandler:
+		return Permanent(fmt.Errorf("%w: topic %q", ErrUnhandled, topic))
+	}
+	if r.dedupe != nil {
+		r.dedupe.add(ev.ID)
+	}
+	return nil
+}
+
+// sortBySeq puts entries in registration order: an insertion sort, since
+// the lists are short and each index list is already in order.
+func sortBySeq(es []*entry) {
+	for i := 1; i < len(es); i++ {
+		for j := i; j > 0 && es[j].seq < es[j-1].seq; j-- {
+			es[j], es[j-1] = es[j-1], es[j]
+		}
+	}
+}
+
+// run checks the entry's namespaces and filter, then calls its handler,
+// turning a panic in either into an error matching ErrPanic.
+func (r *router) run(ctx context.Context, e *entry, ev *Event) (ran bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.Error("listener: handler panicked",
+				"event", ev.ID, "topic", ev.Topic, "pattern", e.pat.src,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			ran, err = true, fmt.Errorf("%w: %v (pattern %q)", ErrPanic, p, e.pat.src)
+		}
+	}()
+	for _, ns := range e.ns {
+		if !ev.InNamespace(ns) {
+			return false, nil
+		}
+	}
+	if e.filter != nil && !e.filter(ev) {
+		return false, nil
+	}
+	return true, e.h(ctx, ev)
+}

@@ -1,0 +1,78 @@
+package listener
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Defaults used when the corresponding option is not given.
+const (
+	DefaultConcurrency  = 64               // events handled at once by Run
+	DefaultDrainTimeout = 30 * time.Second // how long Run waits for in-flight handlers
+	DefaultDedupeWindow = 10 * time.Minute // see WithDedupe
+	DefaultDedupeSize   = 10000            // see WithDedupe
+)
+
+// An Option configures a [Listener] built with [New].
+type Option func(*config)
+
+type config struct {
+	logger         *slog.Logger
+	requireHandler bool
+	dedupeWindow   time.Duration
+	dedupeSize     int
+	concurrency    int
+	drainTimeout   time.Duration
+	now            func() time.Time
+}
+
+// WithLogger sets where the listener logs panics and source problems. The
+// default logs nothing. Payloads, signatures and secrets are never logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) { c.logger = l }
+}
+
+// WithRequireHandler makes Dispatch return an error matching [ErrUnhandled]
+// (and [Permanent]) when no handler matched an event. By default an
+// unhandled event is acknowledged silently.
+func WithRequireHandler() Option {
+	return func(c *config) { c.requireHandler = true }
+}
+
+// WithDedupe skips events whose id was already handled successfully within
+// window, remembering at most size ids (the oldest are forgotten first), so
+// memory stays bounded. window <= 0 or size <= 0 select
+// [DefaultDedupeWindow] and [DefaultDedupeSize]. An id is remembered only
+// once all its handlers succeeded, so a failed event can be redelivered.
+// Duplicates dispatched concurrently with the first delivery are not
+// detected. Deduplication is off by default.
+func WithDedupe(window time.Duration, size int) Option {
+	return func(c *config) {
+		if window <= 0 {
+			window = DefaultDedupeWindow
+		}
+		if size <= 0 {
+			size = DefaultDedupeSize
+		}
+		c.dedupeWindow, c.dedupeSize = window, size
+	}
+}
+
+// WithConcurrency bounds how many events [Listener.Run] handles at once,
+// across all its sources. n <= 0 selects [DefaultConcurrency].
+func WithConcurrency(n int) Option {
+	return func(c *config) { c.concurrency = n }
+}
+
+// WithDrainTimeout sets how long [Listener.Run] waits, once its context is
+// cancelled, for in-flight handlers to finish before cancelling their
+// contexts and returning [ErrDrainTimeout]. d <= 0 selects
+// [DefaultDrainTimeout].
+func WithDrainTimeout(d time.Duration) Option {
+	return func(c *config) { c.drainTimeout = d }
+}
+
+// withClock replaces time.Now (tests).
+func withClock(now func() time.Time) Option {
+	return func(c *config) { c.now = now }
+}

@@ -1,0 +1,187 @@
+package listener
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// A Feed reads a platform's event list, which you implement for its API.
+// Fetch returns the events after cursor, oldest first, and the cursor to ask
+// for next time; "" is the beginning. It returns no events when there are no
+// new ones. It must honour ctx.
+type Feed interface {
+	Fetch(ctx context.Context, cursor string) (events []Event, next string, err error)
+}
+
+// FeedFunc adapts a function to a [Feed].
+type FeedFunc func(ctx context.Context, cursor string) ([]Event, string, error)
+
+// Fetch calls f(ctx, cursor).
+func (f FeedFunc) Fetch(ctx context.Context, cursor string) ([]Event, string, error) {
+	return f(ctx, cursor)
+}
+
+// A CursorStore keeps a [Poller]'s position across restarts.
+type CursorStore interface {
+	// Load returns the saved cursor, "" if none.
+	Load(ctx context.Context) (string, error)
+	// Save records cursor; it is called only after the events before it
+	// were handled.
+	Save(ctx context.Context, cursor string) error
+}
+
+// MemoryCursor is a [CursorStore] in memory, the default. Its zero value is
+// ready to use; it is safe for concurrent use.
+type MemoryCursor struct {
+	mu     sync.Mutex
+	cursor string
+}
+
+// Load implements CursorStore.
+func (m *MemoryCursor) Load(context.Context) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cursor, nil
+}
+
+// Save implements CursorStore.
+func (m *MemoryCursor) Save(_ context.Context, cursor string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cursor = cursor
+	return nil
+}
+
+// Poller is a [Source] that pulls events from a [Feed]. Each batch is
+// dispatched in order; the cursor is saved only once every event of the
+// batch was handled. A retryable failure (of the feed or of a handler)
+// backs off and fetches the same batch again, so handlers may see an event
+// twice (see [WithDedupe]); an event with a [Permanent] error or an invalid
+// event is logged and skipped, so one poison event cannot stall the feed.
+type Poller struct {
+	// Feed is the platform's event list. Required.
+	Feed Feed
+	// Cursor keeps the position; nil uses a MemoryCursor.
+	Cursor CursorStore
+	// Interval is the wait after a fetch that returned no events; default 5s.
+	Interval time.Duration
+	// MaxBackoff caps the wait after consecutive failures, which starts at
+	// Interval/4 and doubles; default 1m.
+	MaxBackoff time.Duration
+	// Logger receives failures (never payloads); nil logs nothing.
+	Logger *slog.Logger
+
+	mem MemoryCursor
+}
+
+func (p *Poller) store() CursorStore {
+	if p.Cursor != nil {
+		return p.Cursor
+	}
+	return &p.mem
+}
+
+// Serve implements [Source]. It returns nil when ctx is cancelled, and an
+// error only when the cursor cannot be loaded or saved.
+func (p *Poller) Serve(ctx context.Context, d Dispatcher) error {
+	if p.Feed == nil {
+		return errors.New("listener: Poller has no Feed")
+	}
+	interval := p.Interval
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
+	maxBackoff := p.MaxBackoff
+	if maxBackoff <= 0 {
+		maxBackoff = time.Minute
+	}
+	log := p.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cursor, err := p.store().Load(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("listener: loading cursor: %w", err)
+	}
+	failures := 0
+	for ctx.Err() == nil {
+		wait := interval
+		n, next, err := p.poll(ctx, d, cursor, log)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			failures++
+			wait = pollBackoff(interval, maxBackoff, failures)
+			log.WarnContext(ctx, "listener: poll failed", "err", err, "failures", failures, "retry_in", wait)
+		default:
+			failures = 0
+			advanced := next != cursor
+			if advanced {
+				if err := p.store().Save(ctx, next); err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					return fmt.Errorf("listener: saving cursor: %w", err)
+				}
+				cursor = next
+			}
+			if n > 0 && advanced {
+				continue // more may be waiting: fetch again at once
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// poll fetches one batch and dispatches it; it reports how many events the
+// batch held, the next cursor, and the first retryable failure.
+func (p *Poller) poll(ctx context.Context, d Dispatcher, cursor string, log *slog.Logger) (int, string, error) {
+	events, next, err := p.Feed.Fetch(ctx, cursor)
+	if err != nil {
+		return 0, "", fmt.Errorf("fetch: %w", err)
+	}
+	for i := range events {
+		ev := &events[i]
+		if err := ev.Validate(); err != nil {
+			log.WarnContext(ctx, "listener: skipping invalid event from feed", "err", err)
+			continue
+		}
+		err := d.Dispatch(ctx, ev)
+		switch {
+		case err == nil:
+		case IsPermanent(err):
+			log.ErrorContext(ctx, "listener: event failed permanently, skipped",
+				"event", ev.ID, "topic", ev.Topic, "err", err)
+		default:
+			return len(events), "", fmt.Errorf("event %s: %w", ev.ID, err)
+		}
+	}
+	return len(events), next, nil
+}
+
+// pollBackoff returns the jittered wait after the given number of
+// consecutive failures.
+func pollBackoff(interval, maxWait time.Duration, failures int) time.Duration {
+	d := max(interval/4, time.Millisecond)
+	for i := 1; i < failures && d < maxWait; i++ {
+		d *= 2
+	}
+	d = min(d, maxWait)
+	return d/2 + rand.N(d/2+1)
+}

@@ -1,0 +1,105 @@
+package listener
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+)
+
+// HTTPServer is a [Source] that owns an http.Server serving an
+// [HTTPHandler]. On shutdown it stops accepting connections and waits, with
+// http.Server.Shutdown, for the requests in flight (their handlers) to
+// finish.
+type HTTPServer struct {
+	// Addr is the TCP address to listen on, such as ":8080". Ignored when
+	// NetListener is set.
+	Addr string
+	// NetListener, if set, is served instead of listening on Addr (tests
+	// pass one on 127.0.0.1:0). Serve closes it.
+	NetListener net.Listener
+	// Path, if set, is the only URL path served; others get 404.
+	Path string
+	// Handler configures verification, size limit and logging; its
+	// Dispatcher is replaced by the one Serve is given.
+	Handler HTTPHandler
+	// TLSConfig, if set, makes the server speak HTTPS with its certificates.
+	TLSConfig *tls.Config
+	// ReadHeaderTimeout bounds reading request headers; default 10s.
+	ReadHeaderTimeout time.Duration
+	// ShutdownTimeout bounds the wait for in-flight requests once Serve's
+	// context is cancelled; default DefaultDrainTimeout.
+	ShutdownTimeout time.Duration
+}
+
+// maxHeaderBytes bounds request headers (CloudEvents binary mode puts
+// attributes there, nothing else needs much).
+const maxHeaderBytes = 64 << 10
+
+// Serve implements [Source].
+func (s *HTTPServer) Serve(ctx context.Context, d Dispatcher) error {
+	ln := s.NetListener
+	if ln == nil {
+		if s.Addr == "" {
+			return errors.New("listener: HTTPServer needs Addr or NetListener")
+		}
+		var err error
+		var lc net.ListenConfig
+		if ln, err = lc.Listen(ctx, "tcp", s.Addr); err != nil {
+			return fmt.Errorf("listener: %w", err)
+		}
+	}
+	h := s.Handler
+	h.Dispatcher = d
+	var handler http.Handler = &h
+	if s.Path != "" {
+		path := s.Path
+		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != path {
+				http.NotFound(w, r)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	rht := s.ReadHeaderTimeout
+	if rht <= 0 {
+		rht = 10 * time.Second
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: rht,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    maxHeaderBytes,
+		TLSConfig:         s.TLSConfig,
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if s.TLSConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("listener: http server: %w", err)
+	case <-ctx.Done():
+	}
+	timeout := s.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = DefaultDrainTimeout
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	<-errc
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("%w: http server: %v", ErrDrainTimeout, err)
+	}
+	return nil
+}

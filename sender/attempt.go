@@ -1,0 +1,305 @@
+package sender
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/heraldhq/herald/auth"
+)
+
+// Attempt describes one finished attempt of a delivery, as passed to
+// [Sender.OnAttempt].
+type Attempt struct {
+	// ID is the delivery id, the same for every attempt.
+	ID string
+	// Destination is the destination's name, or its redacted URL.
+	Destination string
+	// Number counts attempts from 1.
+	Number int
+	// Status is the HTTP status, 0 when no response came.
+	Status int
+	// Err is nil on success, else the cause, wrapping a sentinel error.
+	Err error
+	// Duration is how long the attempt took.
+	Duration time.Duration
+	// Retry reports whether another attempt follows, after Wait.
+	Retry bool
+	// Wait is the pause before the next attempt, as the backoff computed
+	// it (a capped Retry-After included); zero when Retry is false.
+	Wait time.Duration
+}
+
+// delivery is the state of one Send, reachable from the go-retryablehttp
+// callbacks. It embeds the retryablehttp.Client whose callbacks are bound
+// to it, and is pooled so that a delivery allocates neither.
+type delivery struct {
+	s       *Sender
+	rc      retryablehttp.Client
+	rreq    retryablehttp.Request
+	getBody func() (io.ReadCloser, error) // d.newBody, bound once
+
+	// parent is the context given to Send, and cancel releases the current
+	// attempt's context, derived from it with the per-attempt deadline.
+	// go-retryablehttp hands its callbacks only the request's context (the
+	// attempt's), so the delivery keeps the caller's for the length of one
+	// Send call; putDelivery clears both.
+	parent context.Context
+	cancel context.CancelFunc
+
+	dest     Destination
+	msg      Message
+	id       string
+	idHeader []string
+	label    string
+
+	start, attemptStart time.Time
+	attempts            int
+	status              int
+	cause               error // of the last attempt; nil on success
+	retryable           bool  // whether cause is worth another attempt
+	wait                time.Duration
+	signErr             error
+}
+
+func (s *Sender) getDelivery() *delivery {
+	if d, ok := s.pool.Get().(*delivery); ok {
+		return d
+	}
+	d := &delivery{s: s}
+	d.getBody = d.newBody
+	d.rc = retryablehttp.Client{
+		HTTPClient:   s.client,
+		Logger:       nil, // logging goes through Sender.Logger only
+		RetryMax:     s.policy.MaxAttempts - 1,
+		CheckRetry:   d.checkRetry,
+		Backoff:      d.backoff,
+		PrepareRetry: d.prepareRetry,
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	}
+	return d
+}
+
+func (s *Sender) putDelivery(d *delivery) {
+	d.parent, d.cancel, d.rreq = nil, nil, retryablehttp.Request{}
+	d.dest, d.msg = Destination{}, Message{}
+	d.id, d.idHeader, d.label = "", nil, ""
+	d.attempts, d.status, d.wait = 0, 0, 0
+	d.cause, d.retryable, d.signErr = nil, false, nil
+	s.pool.Put(d)
+}
+
+// newBody returns a reader over the message body for one attempt (and is
+// the request's GetBody, so that net/http can replay a request that died on
+// a stale pooled connection). Each attempt gets its own reader, as net/http
+// may still be reading the previous one when the next attempt starts. It is
+// an io.NopCloser around a *bytes.Reader because net/http recognises that
+// pair as in-memory and then sends headers and body in one TLS record
+// instead of flushing the headers first.
+func (d *delivery) newBody() (io.ReadCloser, error) {
+	if len(d.msg.Body) == 0 {
+		return http.NoBody, nil
+	}
+	return io.NopCloser(bytes.NewReader(d.msg.Body)), nil
+}
+
+// setBody gives req a fresh body for the next attempt.
+func (d *delivery) setBody(req *http.Request) {
+	req.ContentLength = int64(len(d.msg.Body))
+	req.GetBody = d.getBody
+	req.Body, _ = d.newBody()
+}
+
+// fill sets the headers of one attempt on h and signs them afresh.
+func (d *delivery) fill(h http.Header) error {
+	for k, vs := range d.dest.Headers {
+		if len(vs) > 0 {
+			h[textproto.CanonicalMIMEHeaderKey(k)] = append([]string(nil), vs...)
+		}
+	}
+	h["Webhook-Id"] = d.idHeader
+	h["User-Agent"] = userAgent
+	if d.msg.ContentType != "" {
+		h["Content-Type"] = []string{d.msg.ContentType}
+	} else {
+		h["Content-Type"] = defaultContentType
+	}
+	// Retrying the same delivery is safe (receivers deduplicate on the
+	// id), so let net/http replay a request that died on a stale pooled
+	// connection. An empty value marks it without sending the header.
+	h["Idempotency-Key"] = nil
+	if d.dest.Signer == nil {
+		return nil
+	}
+	err := d.dest.Signer.Sign(h, auth.Message{ID: d.id, Body: d.msg.Body, URL: d.dest.URL, Topic: d.msg.Topic})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrSign, err)
+	}
+	return nil
+}
+
+// checkRetry is the go-retryablehttp CheckRetry: it classifies the attempt,
+// decides whether another is worth making within the policy and the
+// caller's deadline, computes the wait, and reports the attempt.
+func (d *delivery) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	now := time.Now()
+	d.attempts++
+	d.status = 0
+	if resp != nil {
+		d.status = resp.StatusCode
+	}
+	d.cause, d.retryable = classify(resp, err, d.s.timeout)
+	d.wait = 0
+	if d.cause == nil {
+		d.report(ctx, now, false)
+		return false, nil
+	}
+	// ctx is the attempt's; whether to go on depends on the caller's.
+	ctx = d.parent
+	if cerr := ctx.Err(); cerr != nil {
+		if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			d.cause = cerr // the caller's context ended the attempt, not the attempt timeout
+		}
+		d.report(ctx, now, false)
+		return false, cerr
+	}
+	retry := d.retryable && d.attempts < d.s.policy.MaxAttempts
+	if retry {
+		d.wait = d.s.policy.wait(d.attempts, resp, now)
+		next := now.Add(d.wait)
+		if next.Sub(d.start) > d.s.policy.MaxElapsed {
+			retry = false
+		} else if dl, ok := ctx.Deadline(); ok && !next.Before(dl) {
+			retry = false // waiting would only end in the caller's deadline
+		}
+		if !retry {
+			d.wait = 0
+		}
+	}
+	if retry {
+		// go-retryablehttp waits on the request's context: make it the
+		// caller's, since the attempt's may have expired.
+		d.rreq.Request = d.rreq.Request.WithContext(ctx)
+	}
+	d.report(ctx, now, retry)
+	return retry, nil
+}
+
+// backoff is the go-retryablehttp Backoff: the wait checkRetry computed.
+func (d *delivery) backoff(_, _ time.Duration, _ int, _ *http.Response) time.Duration {
+	return d.wait
+}
+
+// prepareRetry is the go-retryablehttp PrepareRetry: fresh headers and a
+// fresh signature for the next attempt, on the copy of the request that
+// go-retryablehttp made.
+func (d *delivery) prepareRetry(req *http.Request) error {
+	d.cancel() // the previous response body has been drained
+	d.attemptStart = time.Now()
+	h := make(http.Header, len(d.dest.Headers)+8)
+	if err := d.fill(h); err != nil {
+		d.signErr = err
+		return err
+	}
+	req.Header = h
+	d.setBody(req)
+	var actx context.Context
+	actx, d.cancel = context.WithTimeout(d.parent, d.s.timeout)
+	d.rreq.Request = req.WithContext(actx)
+	return nil
+}
+
+// report tells OnAttempt and the logger about the attempt that just ended.
+func (d *delivery) report(ctx context.Context, now time.Time, retry bool) {
+	s := d.s
+	if s.OnAttempt != nil {
+		s.OnAttempt(Attempt{
+			ID: d.id, Destination: d.label, Number: d.attempts, Status: d.status,
+			Err: d.cause, Duration: now.Sub(d.attemptStart), Retry: retry, Wait: d.wait,
+		})
+	}
+	if retry && s.Logger != nil && s.Logger.Enabled(ctx, slog.LevelInfo) {
+		s.Logger.LogAttrs(ctx, slog.LevelInfo, "webhook attempt failed, retrying",
+			slog.String("id", d.id), slog.String("destination", d.label),
+			slog.Int("attempt", d.attempts), slog.Int("status", d.status),
+			slog.String("error", d.cause.Error()), slog.Duration("wait", d.wait))
+	}
+}
+
+// classify turns the outcome of one attempt into a cause (nil on success)
+// that wraps this package's sentinels, and says whether it is worth
+// retrying. It drops the *url.Error wrapper of net/http, whose text quotes
+// the whole URL, query string included.
+func classify(resp *http.Response, err error, timeout time.Duration) (error, bool) {
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		var ne net.Error
+		switch {
+		case errors.Is(err, ErrBlockedAddr), errors.Is(err, ErrInvalidURL):
+			return err, false
+		case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+			return fmt.Errorf("%w (limit %s per attempt)", ErrTimeout, timeout), true
+		case isCertError(err):
+			return fmt.Errorf("%w: %w", ErrNetwork, err), false
+		default:
+			return fmt.Errorf("%w: %w", ErrNetwork, err), true
+		}
+	}
+	if resp == nil {
+		return fmt.Errorf("%w: no response", ErrNetwork), true
+	}
+	code := resp.StatusCode
+	switch {
+	case code >= 200 && code <= 299:
+		return nil, false
+	case code == http.StatusGone:
+		return ErrGone, false
+	case code >= 300 && code <= 399:
+		// The Location header is not quoted: it may carry a query string.
+		return fmt.Errorf("%w: status %d", ErrRedirect, code), false
+	case code == http.StatusRequestTimeout || code == http.StatusTooEarly || code == http.StatusTooManyRequests:
+		return fmt.Errorf("%w: status %d", ErrRateLimited, code), true
+	case code >= 500 && code <= 599:
+		return fmt.Errorf("%w: status %d", ErrServer, code), retryableStatus(code)
+	case code >= 400 && code <= 499:
+		return fmt.Errorf("%w: status %d", ErrRejected, code), false
+	default:
+		return fmt.Errorf("%w: unexpected status %d", ErrRejected, code), false
+	}
+}
+
+// isCertError reports whether err is a TLS failure that retrying cannot
+// fix: an untrusted or mismatched certificate, or a peer that does not
+// speak TLS.
+func isCertError(err error) bool {
+	var (
+		cv *tls.CertificateVerificationError
+		ua x509.UnknownAuthorityError
+		he x509.HostnameError
+		ci x509.CertificateInvalidError
+		rh tls.RecordHeaderError
+	)
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) ||
+		errors.As(err, &ci) || errors.As(err, &rh)
+}
+
+// discard reads and drops up to maxDiscard bytes so that the connection can
+// go back to the pool.
+func discard(r io.Reader) {
+	_, _ = io.CopyN(io.Discard, r, maxDiscard)
+}

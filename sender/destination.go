@@ -1,0 +1,108 @@
+package sender
+
+import (
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"github.com/heraldhq/herald/auth"
+)
+
+// Destination is where deliveries go, configured in code. The zero value
+// has no URL and is refused by [Sender.Send].
+type Destination struct {
+	// Name identifies the destination in logs, errors, results and
+	// metrics. Empty means the redacted URL.
+	Name string
+	// URL is the endpoint. It must be https:// unless [Sender.AllowHTTP]
+	// is set. Its query string, user info and fragment never appear in a
+	// log line or an error; its path does, so keep secrets out of it.
+	URL string
+	// Signer authenticates each attempt, afresh; nil sends unsigned requests.
+	Signer auth.Signer
+	// Headers are added to every request. They never override the
+	// webhook-id, Content-Type or User-Agent headers, nor those the
+	// Signer sets.
+	Headers http.Header
+	// Topics are topic patterns that this destination wants ("job:*",
+	// "*:created", "**"); empty means every topic. Send itself does not
+	// filter; routers and queues ask [Destination.Wants].
+	Topics []string
+}
+
+// Wants reports whether the destination wants messages of topic: true when
+// Topics is empty or one of its patterns matches. In a pattern, "*" matches
+// any characters within one colon-separated segment and a "**" segment
+// matches any number of segments, so "**" matches every topic.
+func (d Destination) Wants(topic string) bool {
+	if len(d.Topics) == 0 {
+		return true
+	}
+	for _, p := range d.Topics {
+		if matchTopic(p, topic) {
+			return true
+		}
+	}
+	return false
+}
+
+// label is how the destination is named in logs and errors.
+func (d *Destination) label(u *url.URL) string {
+	if d.Name != "" {
+		return d.Name
+	}
+	if u != nil {
+		return redactURL(u)
+	}
+	return ""
+}
+
+// redactURL returns scheme://host/path: no user info, query or fragment.
+func redactURL(u *url.URL) string {
+	return u.Scheme + "://" + u.Host + u.EscapedPath()
+}
+
+// redactRawURL parses raw and redacts it, or returns a placeholder.
+func redactRawURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "[unparsable URL]"
+	}
+	return redactURL(u)
+}
+
+// checkURL validates a parsed destination URL against the sender's
+// settings: scheme, host, and a literal IP against the address guard.
+func (s *Sender) checkURL(u *url.URL) error {
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+	case "http":
+		if !s.AllowHTTP {
+			return fmt.Errorf("%w: %s (set Sender.AllowHTTP for local development)", ErrInsecureURL, redactURL(u))
+		}
+	default:
+		return fmt.Errorf("%w: scheme must be https", ErrInvalidURL)
+	}
+	host := u.Hostname()
+	if host == "" {
+		return fmt.Errorf("%w: no host", ErrInvalidURL)
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		return checkAddr("", a, s.AllowNetworks)
+	}
+	return nil
+}
+
+// Validate reports whether Send would accept d's URL as configured: a
+// parsable absolute https URL (or http with AllowHTTP), whose host, if it is
+// a literal IP address, passes the address guard. Names are checked again
+// at dial time, after resolution. Use it to refuse bad configuration early.
+func (s *Sender) Validate(d Destination) error {
+	u, err := url.Parse(d.URL)
+	if err != nil {
+		return fmt.Errorf("%w: cannot parse", ErrInvalidURL)
+	}
+	return s.checkURL(u)
+}

@@ -1,0 +1,97 @@
+package sender
+
+import (
+	"errors"
+	"strconv"
+)
+
+// Sentinel errors. A failed [Sender.Send] returns a [*DeliveryError] whose
+// Err wraps one or more of them; match them with [errors.Is].
+var (
+	// ErrGone: the destination answered 410 Gone. It asks not to be called
+	// again, so callers should disable it rather than retry later.
+	ErrGone = errors.New("destination is gone (410)")
+	// ErrRejected: the destination answered a 4xx status that is not worth
+	// retrying (anything but 408, 425, 429 and 410).
+	ErrRejected = errors.New("rejected by the destination")
+	// ErrRateLimited: the destination kept answering 429 Too Many Requests
+	// (or 408, 425) until the retries ran out.
+	ErrRateLimited = errors.New("rate limited by the destination")
+	// ErrServer: the destination kept answering a 5xx status.
+	ErrServer = errors.New("destination failed")
+	// ErrRedirect: the destination answered 3xx. Redirects are never
+	// followed, since a signed request must reach the URL it was signed for.
+	ErrRedirect = errors.New("redirect refused")
+	// ErrNetwork: no response came (DNS, connection, TLS or I/O failure).
+	ErrNetwork = errors.New("network error")
+	// ErrTimeout: an attempt ran past [Sender.AttemptTimeout].
+	ErrTimeout = errors.New("attempt timed out")
+	// ErrInsecureURL: the URL is http:// and [Sender.AllowHTTP] is false.
+	ErrInsecureURL = errors.New("URL is not https")
+	// ErrInvalidURL: the destination URL cannot be parsed, has no host, or
+	// has a scheme other than https (or http).
+	ErrInvalidURL = errors.New("invalid destination URL")
+	// ErrBlockedAddr: the destination's address is private, loopback,
+	// link-local, reserved or otherwise not public, and not in
+	// [Sender.AllowNetworks]. Checked after DNS resolution, at dial time.
+	ErrBlockedAddr = errors.New("address not allowed")
+	// ErrInvalidMessage: the message's ID or ContentType cannot be sent as
+	// a header value (empty after trimming, too long, or with control
+	// characters).
+	ErrInvalidMessage = errors.New("invalid message")
+	// ErrSign: the destination's [auth.Signer] failed.
+	ErrSign = errors.New("signing failed")
+	// ErrGaveUp: retries ran out (attempts, elapsed time, or the caller's
+	// deadline) while the failure was still retryable. It comes together
+	// with the last cause (ErrServer, ErrNetwork, ...).
+	ErrGaveUp = errors.New("retries exhausted")
+)
+
+// DeliveryError is the error [Sender.Send] returns when a delivery did not
+// succeed. Err wraps the sentinel errors that describe the failure, and the
+// caller's context error when the context ended it. Its text names the
+// delivery and the destination but never a secret, a signature or the URL's
+// query string.
+type DeliveryError struct {
+	// ID is the delivery id.
+	ID string
+	// Destination is the destination's Name, or its redacted URL
+	// (scheme://host/path) when it has none.
+	Destination string
+	// Status is the last HTTP status, 0 when no response came.
+	Status int
+	// Attempts is how many requests were made.
+	Attempts int
+	// Retryable reports whether trying again later (from an outbox) may
+	// succeed: true for network errors, timeouts, 408/425/429, 5xx and a
+	// cancelled context; false for 410, other 4xx, redirects, blocked
+	// addresses, bad URLs, invalid messages and signing failures.
+	Retryable bool
+	// Err is the cause.
+	Err error
+}
+
+// Error describes the failure without secrets or query strings.
+func (e *DeliveryError) Error() string {
+	s := "herald: delivery"
+	if e.ID != "" {
+		s += " " + e.ID
+	}
+	if e.Destination != "" {
+		s += " to " + e.Destination
+	}
+	if e.Attempts > 0 {
+		s += " (" + strconv.Itoa(e.Attempts) + " attempt"
+		if e.Attempts > 1 {
+			s += "s"
+		}
+		s += ")"
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the cause, so that [errors.Is] sees the sentinels.
+func (e *DeliveryError) Unwrap() error { return e.Err }

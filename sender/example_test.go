@@ -1,0 +1,78 @@
+package sender_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+
+	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/sender"
+)
+
+// Deliver one signed webhook to an HTTPS endpoint that verifies it.
+func ExampleSender_Send() {
+	secret := auth.NewSecret([]byte("a shared secret of 32 bytes long"))
+	std, err := auth.NewStandard([]auth.Secret{secret})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	// The receiving side: verify, then answer 204.
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+		if _, err := std.Verify(r.Header, body); err != nil {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+
+	// One Sender for the whole program; its zero value would do in
+	// production, where the destination is public and its CA trusted.
+	s := &sender.Sender{
+		TLS:           &tls.Config{RootCAs: roots},
+		AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, // the test server is on loopback
+	}
+	defer s.CloseIdleConnections()
+
+	dest := sender.Destination{Name: "billing", URL: srv.URL + "/webhooks", Signer: std}
+	res, err := s.Send(context.Background(), dest, sender.Message{
+		Topic: "invoice:paid",
+		Body:  []byte(`{"invoice":"in_1"}`),
+	})
+	switch {
+	case errors.Is(err, sender.ErrGone):
+		fmt.Println("disable the destination")
+	case err != nil:
+		fmt.Println("failed:", err)
+	default:
+		fmt.Println(res.Status, res.Attempts)
+	}
+	// Output: 204 1
+}
+
+func ExampleDestination_Wants() {
+	d := sender.Destination{Topics: []string{"invoice:*", "**:deleted"}}
+	fmt.Println(d.Wants("invoice:paid"), d.Wants("customer:created"), d.Wants("customer:card:deleted"))
+	// Output: true false true
+}
+
+func ExampleDeliveryError() {
+	s := &sender.Sender{}
+	_, err := s.Send(context.Background(), sender.Destination{URL: "http://hooks.example.com/in?token=secret"}, sender.Message{})
+	var de *sender.DeliveryError
+	if errors.As(err, &de) {
+		fmt.Println(errors.Is(err, sender.ErrInsecureURL), de.Retryable)
+	}
+	// Output: true false
+}

@@ -1,0 +1,135 @@
+package sender
+
+import (
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Retry defaults, used for the zero fields of a [RetryPolicy].
+const (
+	// DefaultMaxAttempts is the number of attempts of a delivery, the
+	// first included.
+	DefaultMaxAttempts = 5
+	// DefaultMinWait is the shortest wait and the base of the backoff.
+	DefaultMinWait = 500 * time.Millisecond
+	// DefaultMaxWait caps one wait, Retry-After included.
+	DefaultMaxWait = 30 * time.Second
+	// DefaultMaxElapsed is how long a delivery may keep retrying.
+	DefaultMaxElapsed = 2 * time.Minute
+)
+
+// RetryPolicy bounds the in-process retries of one delivery. The zero value
+// selects the defaults documented on each field; negative values count as
+// zero.
+type RetryPolicy struct {
+	// MaxAttempts is the total number of attempts, default
+	// [DefaultMaxAttempts]; 1 disables retries.
+	MaxAttempts int
+	// MinWait is the shortest wait between attempts and the base of the
+	// exponential backoff, default [DefaultMinWait].
+	MinWait time.Duration
+	// MaxWait caps one wait, a server's Retry-After included, default
+	// [DefaultMaxWait].
+	MaxWait time.Duration
+	// MaxElapsed is the time after which no new attempt starts: a retry
+	// whose wait would end later is not made. Default [DefaultMaxElapsed].
+	MaxElapsed time.Duration
+}
+
+// withDefaults returns p with its zero fields set to the defaults.
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = DefaultMaxAttempts
+	}
+	if p.MinWait <= 0 {
+		p.MinWait = DefaultMinWait
+	}
+	if p.MaxWait <= 0 {
+		p.MaxWait = DefaultMaxWait
+	}
+	if p.MaxWait < p.MinWait {
+		p.MaxWait = p.MinWait
+	}
+	if p.MaxElapsed <= 0 {
+		p.MaxElapsed = DefaultMaxElapsed
+	}
+	return p
+}
+
+// Wait returns how long to wait after the given attempt (1 for the first)
+// before the next one. When resp carries a Retry-After header (delay in
+// seconds or an HTTP date), Wait honours it, capped at MaxWait. Otherwise
+// it draws uniformly between MinWait and min(MaxWait, MinWait·2^attempt):
+// full jitter over an exponential ceiling, so that many senders retrying
+// at once spread out.
+func (p RetryPolicy) Wait(attempt int, resp *http.Response) time.Duration {
+	return p.withDefaults().wait(attempt, resp, time.Now())
+}
+
+// wait is Wait on a policy with defaults applied, at a given time.
+func (p RetryPolicy) wait(attempt int, resp *http.Response, now time.Time) time.Duration {
+	if resp != nil {
+		if d, ok := retryAfter(resp.Header, now); ok {
+			return min(d, p.MaxWait)
+		}
+	}
+	ceiling := p.MaxWait
+	if attempt < 1 {
+		attempt = 1
+	}
+	if attempt < 62 {
+		if c := p.MinWait << attempt; c > 0 && c>>attempt == p.MinWait && c < ceiling {
+			ceiling = c
+		}
+	}
+	if ceiling <= p.MinWait {
+		return p.MinWait
+	}
+	return p.MinWait + rand.N(ceiling-p.MinWait+1)
+}
+
+// maxRetryAfter bounds the Retry-After header value we are willing to parse.
+const maxRetryAfter = 64
+
+// retryAfter parses a Retry-After header: a delay in seconds or an HTTP
+// date. A date in the past means no wait. Unparsable values are ignored.
+func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	vs := h["Retry-After"]
+	if len(vs) == 0 {
+		return 0, false
+	}
+	v := strings.TrimSpace(vs[0])
+	if v == "" || len(v) > maxRetryAfter {
+		return 0, false
+	}
+	if secs, err := strconv.ParseUint(v, 10, 64); err == nil {
+		const maxSecs = uint64(1<<63-1) / uint64(time.Second)
+		if secs > maxSecs {
+			secs = maxSecs
+		}
+		return time.Duration(secs) * time.Second, true
+	} else if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+		return time.Duration(1<<63 - 1), true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return max(t.Sub(now), 0), true
+}
+
+// retryableStatus reports whether a response status is worth retrying:
+// 408 Request Timeout, 425 Too Early, 429 Too Many Requests, and the 5xx
+// statuses that signal a passing condition (500, 502, 503, 504).
+func retryableStatus(code int) bool {
+	switch code {
+	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests,
+		http.StatusInternalServerError, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}

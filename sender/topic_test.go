@@ -1,0 +1,62 @@
+package sender
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestWants(t *testing.T) {
+	tests := []struct {
+		pattern, topic string
+		want           bool
+	}{
+		{"job:ready", "job:ready", true},
+		{"job:ready", "job:done", false},
+		{"job:ready", "job:ready:now", false},
+		{"job:*", "job:ready", true},
+		{"job:*", "job", false},
+		{"job:*", "job:ready:now", false},
+		{"*:created", "records:created", true},
+		{"*:created", "records:updated", false},
+		{"rec*:*ed", "records:created", true},
+		{"rec*:*ed", "jobs:created", false},
+		{"re*ds:c*t*d", "records:created", true},
+		{"*", "job", true},
+		{"*", "job:ready", false},
+		{"**", "job", true},
+		{"**", "job:ready:now", true},
+		{"job:**", "job", true},
+		{"job:**", "job:ready:now", true},
+		{"job:**", "jobs:ready", false},
+		{"**:created", "a:b:created", true},
+		{"**:created", "created", true},
+		{"**:created", "a:b:updated", false},
+		{"a:**:z", "a:z", true},
+		{"a:**:z", "a:b:c:z", true},
+		{"a:**:z", "a:b:c:y", false},
+		{"Job:ready", "job:ready", false},
+		{"", "job", false},
+		{"job", "", false},
+		{"job:", "job:", true},
+	}
+	for _, tt := range tests {
+		d := Destination{Topics: []string{tt.pattern}}
+		if got := d.Wants(tt.topic); got != tt.want {
+			t.Errorf("pattern %q, topic %q: %v, want %v", tt.pattern, tt.topic, got, tt.want)
+		}
+	}
+	if !(Destination{}).Wants("anything") {
+		t.Error("no Topics should want every topic")
+	}
+	if !(Destination{Topics: []string{"a:*", "b:*"}}).Wants("b:x") {
+		t.Error("second pattern ignored")
+	}
+	// Pathological patterns stay fast and never panic.
+	long := strings.Repeat("**:", 20) + "x"
+	if (Destination{Topics: []string{long}}).Wants(strings.Repeat("a:", 20) + "y") {
+		t.Error("long ** pattern matched")
+	}
+	if (Destination{Topics: []string{strings.Repeat("*a", 50)}}).Wants(strings.Repeat("a", 200) + "b") {
+		t.Error("glob matched")
+	}
+}
