@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -51,19 +52,31 @@ type delivery struct {
 	rreq    retryablehttp.Request
 	getBody func() (io.ReadCloser, error) // d.newBody, bound once
 
-	// parent is the context given to Send, and cancel releases the current
-	// attempt's context, derived from it with the per-attempt deadline.
-	// go-retryablehttp hands its callbacks only the request's context (the
-	// attempt's), so the delivery keeps the caller's for the length of one
-	// Send call; putDelivery clears both.
-	parent context.Context
-	cancel context.CancelFunc
+	// parent is the context given to Send, kept for the length of one
+	// Send call, since go-retryablehttp hands its callbacks only the
+	// request's context. actx, a child of parent, is the attempts'
+	// context. The per-attempt timeout is one timer per pooled delivery,
+	// re-armed for each attempt (startAttempt, endAttempt), which cancels
+	// actx with context.DeadlineExceeded as the cause when it fires; the
+	// next attempt then gets a fresh child of parent, while an attempt that
+	// did not time out leaves actx to the next one. This allocates less
+	// than a context.WithTimeout per attempt and spares a timer set-up
+	// and tear-down per delivery.
+	parent  context.Context
+	actx    context.Context
+	acancel context.CancelCauseFunc
+	timer   *time.Timer // runs onTimeout
 
-	dest     Destination
-	msg      Message
-	id       string
-	idHeader []string
-	label    string
+	tmu          sync.Mutex              // guards the fields below
+	armed        context.CancelCauseFunc // what the timer cancels; nil when disarmed
+	deadline     time.Time               // of the armed attempt
+	timedOut     bool                    // whether the timer cancelled the current attempt
+	timerPending bool                    // whether the timer is set to fire
+
+	dest  Destination
+	msg   Message
+	id    string
+	label string
 
 	start, attemptStart time.Time
 	attempts            int
@@ -80,6 +93,8 @@ func (s *Sender) getDelivery() *delivery {
 	}
 	d := &delivery{s: s}
 	d.getBody = d.newBody
+	d.timer = time.AfterFunc(time.Hour, d.onTimeout)
+	d.timer.Stop() // until startAttempt
 	d.rc = retryablehttp.Client{
 		HTTPClient:   s.client,
 		Logger:       nil, // logging goes through Sender.Logger only
@@ -93,12 +108,80 @@ func (s *Sender) getDelivery() *delivery {
 }
 
 func (s *Sender) putDelivery(d *delivery) {
-	d.parent, d.cancel, d.rreq = nil, nil, retryablehttp.Request{}
+	d.parent, d.actx, d.acancel, d.rreq = nil, nil, nil, retryablehttp.Request{}
 	d.dest, d.msg = Destination{}, Message{}
-	d.id, d.idHeader, d.label = "", nil, ""
+	d.id, d.label = "", ""
 	d.attempts, d.status, d.wait = 0, 0, 0
 	d.cause, d.retryable, d.signErr = nil, false, nil
 	s.pool.Put(d)
+}
+
+// startAttempt arms the attempt timer for an attempt starting at now and
+// returns the attempt's context: actx, or a fresh one if there is none yet
+// or the last attempt timed out.
+func (d *delivery) startAttempt(now time.Time) context.Context {
+	if d.actx == nil || d.actx.Err() != nil {
+		if d.acancel != nil {
+			d.acancel(nil)
+		}
+		d.actx, d.acancel = context.WithCancelCause(d.parent)
+	}
+	d.tmu.Lock()
+	d.armed, d.timedOut = d.acancel, false
+	d.deadline = now.Add(d.s.timeout)
+	// A timer still pending from an earlier attempt fires before this
+	// deadline, as the timeout does not change, and onTimeout then
+	// re-arms it for the rest: one Reset per timeout period rather than
+	// a Reset and a Stop per attempt.
+	if !d.timerPending {
+		d.timerPending = true
+		d.timer.Reset(time.Until(d.deadline))
+	}
+	d.tmu.Unlock()
+	return d.actx
+}
+
+// endAttempt disarms the attempt timer; it may still fire, to no effect.
+func (d *delivery) endAttempt() {
+	d.tmu.Lock()
+	d.armed = nil
+	d.tmu.Unlock()
+}
+
+// finish disarms the attempt timer and releases actx, at the end of Send.
+func (d *delivery) finish() {
+	d.endAttempt()
+	d.acancel(nil)
+}
+
+// onTimeout runs when the attempt timer fires. It ends the armed attempt
+// if its deadline has passed, re-arms the timer for the rest if it has not
+// (the timer was set for an earlier attempt), and does nothing when no
+// attempt is armed.
+func (d *delivery) onTimeout() {
+	d.tmu.Lock()
+	d.timerPending = false
+	cancel := d.armed
+	if cancel == nil {
+		d.tmu.Unlock()
+		return
+	}
+	if rest := time.Until(d.deadline); rest > 0 {
+		d.timerPending = true
+		d.timer.Reset(rest)
+		d.tmu.Unlock()
+		return
+	}
+	d.armed, d.timedOut = nil, true
+	d.tmu.Unlock()
+	cancel(context.DeadlineExceeded)
+}
+
+// attemptTimedOut reports whether the timer ended the current attempt.
+func (d *delivery) attemptTimedOut() bool {
+	d.tmu.Lock()
+	defer d.tmu.Unlock()
+	return d.timedOut
 }
 
 // newBody returns a reader over the message body for one attempt (and is
@@ -122,6 +205,13 @@ func (d *delivery) setBody(req *http.Request) {
 	req.Body, _ = d.newBody()
 }
 
+// Canonical names of the Standard Webhooks headers.
+const (
+	hdrWebhookID        = "Webhook-Id"
+	hdrWebhookTimestamp = "Webhook-Timestamp"
+	hdrWebhookSignature = "Webhook-Signature"
+)
+
 // fill sets the headers of one attempt on h and signs them afresh.
 func (d *delivery) fill(h http.Header) error {
 	for k, vs := range d.dest.Headers {
@@ -129,7 +219,20 @@ func (d *delivery) fill(h http.Header) error {
 			h[textproto.CanonicalMIMEHeaderKey(k)] = append([]string(nil), vs...)
 		}
 	}
-	h["Webhook-Id"] = d.idHeader
+	// The Standard Webhooks signers set webhook-id, webhook-timestamp
+	// and webhook-signature, each to one value, and reuse a one-value
+	// slice already in place: one block then holds all three values.
+	// Whatever such a signer leaves empty is removed after signing.
+	_, std := d.dest.Signer.(*auth.Standard)
+	if !std {
+		_, std = d.dest.Signer.(*auth.StandardV1a)
+	}
+	if std {
+		v := &[3]string{d.id}
+		h[hdrWebhookID], h[hdrWebhookTimestamp], h[hdrWebhookSignature] = v[0:1:1], v[1:2:2], v[2:3:3]
+	} else {
+		h[hdrWebhookID] = []string{d.id}
+	}
 	h["User-Agent"] = userAgent
 	if d.msg.ContentType != "" {
 		h["Content-Type"] = []string{d.msg.ContentType}
@@ -147,6 +250,13 @@ func (d *delivery) fill(h http.Header) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrSign, err)
 	}
+	if std {
+		for _, k := range [...]string{hdrWebhookTimestamp, hdrWebhookSignature} {
+			if vs := h[k]; len(vs) == 1 && vs[0] == "" {
+				delete(h, k)
+			}
+		}
+	}
 	return nil
 }
 
@@ -161,6 +271,11 @@ func (d *delivery) checkRetry(ctx context.Context, resp *http.Response, err erro
 		d.status = resp.StatusCode
 	}
 	d.cause, d.retryable = classify(resp, err, d.s.timeout)
+	if err != nil && errors.Is(err, context.Canceled) && d.attemptTimedOut() {
+		// The attempt timer cancelled the attempt's context, and net/http
+		// reported the context's error rather than its cause (HTTP/2 does).
+		d.cause, d.retryable = classify(nil, context.DeadlineExceeded, d.s.timeout)
+	}
 	d.wait = 0
 	if d.cause == nil {
 		d.report(ctx, now, false)
@@ -206,7 +321,7 @@ func (d *delivery) backoff(_, _ time.Duration, _ int, _ *http.Response) time.Dur
 // fresh signature for the next attempt, on the copy of the request that
 // go-retryablehttp made.
 func (d *delivery) prepareRetry(req *http.Request) error {
-	d.cancel() // the previous response body has been drained
+	d.endAttempt() // the previous response body has been drained
 	d.attemptStart = time.Now()
 	h := make(http.Header, len(d.dest.Headers)+8)
 	if err := d.fill(h); err != nil {
@@ -215,9 +330,7 @@ func (d *delivery) prepareRetry(req *http.Request) error {
 	}
 	req.Header = h
 	d.setBody(req)
-	var actx context.Context
-	actx, d.cancel = context.WithTimeout(d.parent, d.s.timeout)
-	d.rreq.Request = req.WithContext(actx)
+	d.rreq.Request = req.WithContext(d.startAttempt(d.attemptStart))
 	return nil
 }
 

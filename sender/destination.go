@@ -48,17 +48,6 @@ func (d Destination) Wants(topic string) bool {
 	return false
 }
 
-// label is how the destination is named in logs and errors.
-func (d *Destination) label(u *url.URL) string {
-	if d.Name != "" {
-		return d.Name
-	}
-	if u != nil {
-		return redactURL(u)
-	}
-	return ""
-}
-
 // redactURL returns scheme://host/path: no user info, query or fragment.
 func redactURL(u *url.URL) string {
 	return u.Scheme + "://" + u.Host + u.EscapedPath()
@@ -93,6 +82,46 @@ func (s *Sender) checkURL(u *url.URL) error {
 		return checkAddr("", a, s.AllowNetworks)
 	}
 	return nil
+}
+
+// maxCachedURLs bounds the parsed destination URLs a Sender keeps; past it
+// the cache starts over.
+const maxCachedURLs = 1024
+
+// destURL is a destination URL parsed and checked once, then shared,
+// read-only, by the requests of every delivery to it.
+type destURL struct {
+	url   *url.URL // as http.NewRequest leaves it; never modified
+	label string   // the redacted URL
+}
+
+// parseURL parses and checks a destination URL as http.NewRequest and
+// checkURL would, through a bounded per-Sender cache keyed by the URL
+// string; the Sender's settings do not change after the first Send, so
+// neither does the outcome for a given string. Only accepted URLs are
+// cached. The label it returns is the redacted URL, or a placeholder when
+// the URL cannot be parsed.
+func (s *Sender) parseURL(raw string) (*destURL, string, error) {
+	if v, ok := s.urls.Load(raw); ok {
+		e := v.(*destURL)
+		return e, e.label, nil
+	}
+	// The parse error would quote the whole URL, so it is not passed on.
+	req, err := http.NewRequest(http.MethodPost, raw, nil)
+	if err != nil {
+		return nil, redactRawURL(raw), fmt.Errorf("%w: cannot parse", ErrInvalidURL)
+	}
+	label := redactURL(req.URL)
+	if err := s.checkURL(req.URL); err != nil {
+		return nil, label, err
+	}
+	e := &destURL{url: req.URL, label: label}
+	if s.nurls.Add(1) > maxCachedURLs {
+		s.urls.Clear()
+		s.nurls.Store(1)
+	}
+	s.urls.Store(raw, e)
+	return e, label, nil
 }
 
 // Validate reports whether Send would accept d's URL as configured: a

@@ -220,8 +220,16 @@ var schemeCases = []struct {
 		if !errors.Is(err, sender.ErrTimeout) || !errors.Is(err, sender.ErrGaveUp) || res.Attempts != 2 {
 			t.Fatalf("err %v after %d attempts; want ErrTimeout after 2", err, res.Attempts)
 		}
-		if ds, err := rcv.WaitFor(2, 10*time.Second); err != nil || ds[0].Err != nil || ds[1].Err != nil {
-			t.Fatalf("deliveries %+v, %v", ds, err)
+		// The first attempt reached the handler; the second may time out
+		// while still dialing on a loaded machine, so only the first is
+		// certain to be recorded. Whatever arrived must have verified.
+		if _, err := rcv.WaitFor(1, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range rcv.Deliveries() {
+			if d.Err != nil {
+				t.Fatalf("delivery %d failed verification: %v", d.N, d.Err)
+			}
 		}
 	}},
 	{"cancel during backoff", func(t *testing.T, sc scheme) {

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -118,6 +119,8 @@ type Sender struct {
 	transport *http.Transport
 	client    *http.Client
 	pool      sync.Pool // of *delivery
+	urls      sync.Map  // of destination URL string to *destURL
+	nurls     atomic.Int64
 }
 
 // init builds the transport and client on first use.
@@ -154,7 +157,7 @@ func (s *Sender) Send(ctx context.Context, dest Destination, msg Message) (Resul
 	id := msg.ID
 	if id == "" {
 		var err error
-		if id, err = newID(); err != nil {
+		if id, err = newID(start); err != nil {
 			return Result{}, &DeliveryError{Destination: dest.Name, Err: fmt.Errorf("%w: cannot make a delivery id: %w", ErrSign, err)}
 		}
 	}
@@ -170,32 +173,31 @@ func (s *Sender) Send(ctx context.Context, dest Destination, msg Message) (Resul
 		return res, derr
 	}
 
-	// The request carries the first attempt's context: the caller's,
-	// with the per-attempt deadline. The parse error would quote the whole
-	// URL, so it is not passed on.
-	actx, cancel := context.WithTimeout(ctx, s.timeout)
-	req, err := http.NewRequestWithContext(actx, http.MethodPost, dest.URL, nil)
-	if err != nil {
-		cancel()
-		label := dest.Name
-		if label == "" {
-			label = redactRawURL(dest.URL)
-		}
-		return fail(label, fmt.Errorf("%w: cannot parse", ErrInvalidURL))
+	du, label, err := s.parseURL(dest.URL)
+	if dest.Name != "" {
+		label = dest.Name
 	}
-	label := dest.label(req.URL)
-	if err := s.checkURL(req.URL); err != nil {
-		cancel()
+	if err != nil {
 		return fail(label, err)
 	}
 
 	d := s.getDelivery()
 	defer s.putDelivery(d)
-	d.parent, d.cancel = ctx, cancel
+	d.parent = ctx
 	d.dest, d.msg, d.id, d.label, d.start, d.attemptStart = dest, msg, id, label, start, start
-	d.idHeader = []string{id}
+	// The request is what http.NewRequestWithContext would make of
+	// dest.URL, and carries the first attempt's context. It shares the
+	// cached URL, which nothing modifies: net/http treats Request.URL as
+	// read-only (it clones it before any change), and so do
+	// go-retryablehttp and this package.
+	tmpl := http.Request{
+		Method: http.MethodPost, URL: du.url, Host: du.url.Host,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: make(http.Header, len(dest.Headers)+8),
+	}
+	req := tmpl.WithContext(d.startAttempt(start))
 	if err := d.fill(req.Header); err != nil {
-		d.cancel()
+		d.finish()
 		return fail(label, err)
 	}
 	// The body is set here and in prepareRetry rather than through
@@ -211,7 +213,7 @@ func (s *Sender) Send(ctx context.Context, dest Destination, msg Message) (Resul
 			resp.Body.Close() // already drained by go-retryablehttp
 		}
 	}
-	d.cancel()
+	d.finish()
 	res.Attempts, res.Status = d.attempts, d.status
 	res.Latency = time.Since(start)
 

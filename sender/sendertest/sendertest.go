@@ -179,8 +179,11 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		select {
 		case <-timer.C:
 		case <-req.Context().Done():
+			// The client gave up. Abort rather than return: returning would
+			// let net/http answer an implicit 200, which a client whose
+			// cancellation raced the handler could still read.
 			timer.Stop()
-			return
+			panic(http.ErrAbortHandler)
 		}
 	}
 	for k, vs := range resp.Header {
