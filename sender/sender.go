@@ -251,15 +251,33 @@ func (s *Sender) Send(ctx context.Context, dest Destination, msg Message) (Resul
 // maxIDLen bounds Message.ID, as the Standard Webhooks signers do.
 const maxIDLen = 256
 
-// checkMessage refuses an id or content type that cannot be a header value,
-// before any attempt, rather than letting net/http fail every attempt.
-func checkMessage(id, contentType string) error {
+// ValidateID reports whether id can be a delivery id: 1 to 256 bytes of
+// printable ASCII without spaces, so that it fits the webhook-id header (and
+// the signed content) of every scheme. The error wraps [ErrInvalidMessage].
+// Queues call it before storing a delivery, so that an id Send would refuse
+// is refused at enqueue time instead.
+func ValidateID(id string) error {
+	if id == "" {
+		return fmt.Errorf("%w: empty ID", ErrInvalidMessage)
+	}
 	if len(id) > maxIDLen {
 		return fmt.Errorf("%w: ID longer than %d bytes", ErrInvalidMessage, maxIDLen)
 	}
 	for i := 0; i < len(id); i++ {
 		if c := id[i]; c <= ' ' || c >= 0x7f {
 			return fmt.Errorf("%w: ID holds a space, control or non-ASCII byte", ErrInvalidMessage)
+		}
+	}
+	return nil
+}
+
+// checkMessage refuses an id or content type that cannot be a header value,
+// before any attempt, rather than letting net/http fail every attempt. An
+// empty id is fine: Send makes one.
+func checkMessage(id, contentType string) error {
+	if id != "" {
+		if err := ValidateID(id); err != nil {
+			return err
 		}
 	}
 	if len(contentType) > maxIDLen {

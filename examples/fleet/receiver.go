@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/auth"
+)
+
+// workerHeader names the worker that sent a webhook; each worker's
+// destination adds it.
+const workerHeader = "X-Fleet-Worker"
+
+// receiver is the customer's backend: an HTTPS endpoint that verifies every
+// webhook and counts them by delivery id and by sending worker. It
+// deduplicates on the id, as a receiver of at-least-once webhooks should.
+type receiver struct {
+	url   string
+	roots *x509.CertPool
+	srv   *http.Server
+
+	mu       sync.Mutex
+	byID     map[string]int // verified requests per delivery id
+	byWorker map[string]int // first deliveries per worker
+	rejected int
+	arrived  chan struct{}
+}
+
+// startReceiver serves on a loopback port with a fresh self-signed
+// certificate, verifying with v.
+func startReceiver(v auth.Verifier) (*receiver, error) {
+	cert, roots, err := selfSignedCert()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	rx := &receiver{
+		url: "https://" + ln.Addr().String(), roots: roots,
+		byID: map[string]int{}, byWorker: map[string]int{}, arrived: make(chan struct{}, 1),
+	}
+	rx.srv = &http.Server{
+		Handler:           rx.handler(v),
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	go rx.srv.ServeTLS(ln, "", "")
+	return rx, nil
+}
+
+// handler verifies and counts one webhook.
+func (rx *receiver) handler(v auth.Verifier) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err == nil {
+			_, err = v.Verify(r.Header, body)
+		}
+		rx.mu.Lock()
+		defer rx.mu.Unlock()
+		if err != nil {
+			rx.rejected++
+			http.Error(w, "unverified", http.StatusUnauthorized)
+			return
+		}
+		id := r.Header.Get("webhook-id")
+		rx.byID[id]++
+		if rx.byID[id] == 1 {
+			rx.byWorker[r.Header.Get(workerHeader)]++
+		}
+		select {
+		case rx.arrived <- struct{}{}:
+		default:
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// waitFor waits until n distinct ids arrived, or ctx ends.
+func (rx *receiver) waitFor(ctx context.Context, n int) error {
+	for {
+		rx.mu.Lock()
+		got := len(rx.byID)
+		rx.mu.Unlock()
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-rx.arrived:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (rx *receiver) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = rx.srv.Shutdown(ctx)
+}
+
+// selfSignedCert makes a certificate for 127.0.0.1, valid for an hour, and a
+// pool that trusts it.
+func selfSignedCert() (tls.Certificate, *x509.CertPool, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: "herald fleet receiver"},
+		NotBefore:             time.Now().Add(-time.Minute),
+		NotAfter:              time.Now().Add(time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, roots, nil
+}

@@ -1,0 +1,25 @@
+// Package jetstream is a [listener.Source] that takes events from a NATS
+// JetStream stream, so that several worker processes share the intake.
+//
+// Events are published (see [Publish]) as the native JSON envelope of
+// [listener.Event] on subjects derived from their topic,
+// "<prefix>.<domain>.<action>" ("events.job.ready" for "job:ready"; a '.'
+// inside a segment is written "%2E"), with the event id as Nats-Msg-Id so
+// that a publish retried within the stream's duplicate window is stored
+// once. A [Source] consumes them through one durable pull consumer shared
+// by every worker of the group: each event goes to one worker, which
+// acknowledges it only after its handlers succeeded. A failed event is
+// redelivered after [Source.RetryDelay]; after [Source.MaxDeliver]
+// deliveries, or at once when the handlers' error is
+// [listener.IsPermanent], it is published to the dead-letter subject
+// "<DeadLetterPrefix>.<domain>.<action>" (with the failure in the
+// Herald-Dead-Reason header) and terminated. A worker that dies or loses its
+// connection leaves its events unacknowledged; JetStream redelivers them to
+// the others after [Source.AckWait]. Delivery to handlers is therefore at
+// least once: handlers should be idempotent (see listener.WithDedupe).
+//
+// Serve creates or updates the streams and the consumer idempotently, so
+// every worker may start with the same Source. On a three-node NATS cluster
+// set Replicas to 3 and give the connection all three server URLs; the
+// stream and consumer then survive the loss of one node.
+package jetstream

@@ -1,0 +1,61 @@
+package jetstream
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/heraldhq/herald/listener"
+)
+
+// DefaultSubjectPrefix is the subject prefix of events when none is given.
+const DefaultSubjectPrefix = "events"
+
+// Subject returns the subject an event of topic is published on under
+// prefix: "job:ready" under "events" is "events.job.ready". The topic must
+// be valid ([listener.ValidateTopic]).
+func Subject(prefix, topic string) (string, error) {
+	if err := listener.ValidateTopic(topic); err != nil {
+		return "", err
+	}
+	domain, action, _ := strings.Cut(topic, ":")
+	esc := strings.NewReplacer(".", "%2E")
+	return prefix + "." + esc.Replace(domain) + "." + esc.Replace(action), nil
+}
+
+// Publish publishes ev on js under [DefaultSubjectPrefix] and returns once
+// JetStream stored it. Use [PublishTo] for another prefix.
+func Publish(ctx context.Context, js jetstream.JetStream, ev *listener.Event) error {
+	return PublishTo(ctx, js, DefaultSubjectPrefix, ev)
+}
+
+// PublishTo publishes ev on js under the subject prefix, as the native JSON
+// envelope with its id as Nats-Msg-Id, and returns once JetStream stored
+// it. An invalid event is refused with an error matching
+// [listener.ErrInvalidEvent].
+func PublishTo(ctx context.Context, js jetstream.JetStream, prefix string, ev *listener.Event) error {
+	if js == nil || ev == nil {
+		return fmt.Errorf("%w: nil JetStream or event", listener.ErrInvalidEvent)
+	}
+	if err := ev.Validate(); err != nil {
+		return err
+	}
+	subj, err := Subject(prefix, ev.Topic)
+	if err != nil {
+		return err
+	}
+	body, err := ev.MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("listener/jetstream: encode event %s: %w", ev.ID, err)
+	}
+	m := nats.NewMsg(subj)
+	m.Header.Set("Content-Type", "application/json")
+	m.Data = body
+	if _, err := js.PublishMsg(ctx, m, jetstream.WithMsgID(ev.ID)); err != nil {
+		return fmt.Errorf("listener/jetstream: publish event %s: %w", ev.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,122 @@
+package outbox_test
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/sender"
+	"github.com/heraldhq/herald/sender/outbox"
+	"github.com/heraldhq/herald/sender/outbox/boltstore"
+)
+
+// BenchmarkQueueVsSend delivers b.N messages of 1 KiB to one loopback TLS
+// receiver, 32 at a time, twice: directly with Sender.Send from 32
+// goroutines, and through a Queue of 32 workers over an outbox filled
+// beforehand (lease, send, then a durable ack). It alternates the two in
+// rounds, so that noise from elsewhere hits both alike, and reports both
+// rates and their ratio ("x-queue/send"; 1 means no overhead):
+//
+//	go test -run '^$' -bench QueueVsSend -benchtime 20000x ./sender/outbox/
+func BenchmarkQueueVsSend(b *testing.B) {
+	for _, store := range []string{"bolt", "memory"} {
+		b.Run(store, func(b *testing.B) { benchQueueVsSend(b, store) })
+	}
+}
+
+func benchQueueVsSend(b *testing.B, store string) {
+	const conc, rounds = 32, 3
+	var hits atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+	}))
+	srv.EnableHTTP2 = false
+	srv.StartTLS()
+	defer srv.Close()
+	snd := loopbackSender(b, srv)
+	dest := sender.Destination{Name: "bench", URL: srv.URL, Signer: standard(b)}
+	body := bytes.Repeat([]byte("x"), 1024)
+	per := max(b.N/rounds, conc)
+
+	direct := func(round int) time.Duration {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range conc {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for next.Add(1) <= int64(per) {
+					if _, err := snd.Send(ctx, dest, sender.Message{Body: body}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		return time.Since(start)
+	}
+	queued := func(round int) time.Duration {
+		var ob outbox.Outbox
+		if store == "bolt" {
+			s, err := boltstore.Open(filepath.Join(b.TempDir(), fmt.Sprint("q", round, ".db")), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ob = s
+		} else {
+			ob = outbox.NewMemory()
+		}
+		defer ob.Close()
+		ds := make([]outbox.Delivery, 0, 1000)
+		for i := 0; i < per; i++ {
+			ds = append(ds, outbox.Delivery{ID: fmt.Sprintf("r%d-%d", round, i), Destination: "bench", Body: body})
+			if len(ds) == cap(ds) || i == per-1 {
+				if err := ob.Put(ctx, ds...); err != nil {
+					b.Fatal(err)
+				}
+				ds = ds[:0]
+			}
+		}
+		q := &outbox.Queue{Outbox: ob, Sender: snd, Destinations: []sender.Destination{dest},
+			Workers: conc, PerDestination: conc, Poll: time.Millisecond}
+		done := make(chan error, 1)
+		start := time.Now()
+		go func() { done <- q.Run(ctx) }()
+		for {
+			st, err := ob.Stats(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if st.Pending == 0 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		elapsed := time.Since(start)
+		q.Shutdown(ctx)
+		<-done
+		return elapsed
+	}
+
+	direct(-1) // warm the connection pool
+	var td, tq time.Duration
+	b.ResetTimer()
+	for round := range rounds {
+		td += direct(round)
+		tq += queued(round)
+	}
+	b.StopTimer()
+	n := float64(per * rounds)
+	sendRate, queueRate := n/td.Seconds(), n/tq.Seconds()
+	b.ReportMetric(sendRate, "send/s")
+	b.ReportMetric(queueRate, "queue/s")
+	b.ReportMetric(queueRate/sendRate, "x-queue/send")
+}

@@ -1,0 +1,162 @@
+package boltstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/heraldhq/herald/sender/outbox"
+)
+
+// op is one change waiting for a commit. fn must check everything it can
+// before it writes, and return an error only before its first write: its
+// transaction is shared with other changes and commits whatever fn wrote.
+type op struct {
+	lazy  bool // may wait up to settleDelay for company
+	fn    func(tx *bolt.Tx, b *bucketSet) error
+	after func() // run after a successful commit, if fn succeeded
+	err   error
+	done  chan error
+}
+
+// commit submits a change and waits until it is durably committed or
+// failed. Once submitted, a change is waited for even if ctx ends, so that
+// its caller never mistakes a committed change for a lost one.
+//
+// A lazy change (the outcome of an attempt) may wait up to settleDelay for
+// others to share its commit; an eager one (Put, Replay, Purge) is committed
+// at once, taking the lazy ones waiting along.
+func (s *Store) commit(ctx context.Context, lazy bool, fn func(tx *bolt.Tx, b *bucketSet) error, after func()) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	o := &op{lazy: lazy, fn: fn, after: after, done: make(chan error, 1)}
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return outbox.ErrClosed
+	}
+	s.ops <- o
+	s.closeMu.RUnlock()
+	return <-o.done
+}
+
+// collect appends the changes already waiting to batch, up to maxBatch.
+func (s *Store) collect(batch *[]*op) {
+	for len(*batch) < s.maxBatch {
+		select {
+		case o, ok := <-s.ops:
+			if !ok {
+				return
+			}
+			*batch = append(*batch, o)
+		default:
+			return
+		}
+	}
+}
+
+// lingerGap ends a linger early: when no change arrived for this long, the
+// writers have all had their say.
+const lingerGap = 100 * time.Microsecond
+
+// linger appends the changes arriving within total, up to maxBatch. With a
+// gap, it stops when none arrived for that long; with eager, when an eager
+// change arrived.
+func (s *Store) linger(batch *[]*op, t *time.Timer, total, gap time.Duration, eager bool) {
+	deadline := time.Now().Add(total)
+	for len(*batch) < s.maxBatch {
+		wait := time.Until(deadline)
+		if gap > 0 {
+			wait = min(wait, gap)
+		}
+		if wait <= 0 {
+			return
+		}
+		t.Reset(wait)
+		select {
+		case o, ok := <-s.ops:
+			if !t.Stop() {
+				<-t.C
+			}
+			if !ok {
+				return
+			}
+			n := len(*batch)
+			*batch = append(*batch, o)
+			s.collect(batch)
+			if eager && hasEager((*batch)[n:]) {
+				return
+			}
+		case <-t.C:
+			return
+		}
+	}
+}
+
+// hasEager reports whether ops holds a change that should not wait.
+func hasEager(ops []*op) bool {
+	for _, o := range ops {
+		if !o.lazy {
+			return true
+		}
+	}
+	return false
+}
+
+// commitLoop is the committer: it takes every change waiting, up to
+// maxBatch, applies them in one read-write transaction and commits it with
+// one fsync. While it commits, new changes queue up for the next round, so
+// the batch grows with the load and a lone change is never delayed.
+func (s *Store) commitLoop() {
+	defer close(s.done)
+	batch := make([]*op, 0, s.maxBatch)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for o := range s.ops {
+		batch = append(batch[:0], o)
+		s.collect(&batch)
+		switch {
+		case !hasEager(batch) && s.settleDelay > 0:
+			// Outcomes of attempts: nobody waits on them but workers
+			// whose slots are already free, so gather more of them.
+			s.linger(&batch, timer, s.settleDelay, 0, true)
+		case len(batch) > 1 && s.lingerMax > 0:
+			// Others are writing too: wait a little for more of them, so
+			// that they share this commit rather than pay for the next.
+			s.linger(&batch, timer, s.lingerMax, lingerGap, false)
+		}
+		err := s.db.Update(func(tx *bolt.Tx) (err error) {
+			defer func() {
+				// bbolt panics on a damaged page: fail the batch and
+				// roll back rather than take the process down.
+				if r := recover(); r != nil {
+					err = fmt.Errorf("%w: %v", outbox.ErrCorrupt, r)
+				}
+			}()
+			b := buckets(tx)
+			for _, o := range batch {
+				if o.err = b.err; o.err == nil {
+					o.err = o.fn(tx, &b)
+				}
+			}
+			return nil
+		})
+		for _, o := range batch {
+			switch {
+			case err != nil:
+				o.done <- err
+			case o.err != nil:
+				o.done <- o.err
+			default:
+				if o.after != nil {
+					o.after()
+				}
+				o.done <- nil
+			}
+		}
+		clear(batch)
+	}
+}

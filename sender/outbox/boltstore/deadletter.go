@@ -1,0 +1,160 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/heraldhq/herald/sender/outbox"
+)
+
+// DeadLetters lists dead letters in destination and id order; see
+// [outbox.Outbox.DeadLetters].
+func (s *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]outbox.DeadLetter, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = outbox.DefaultListLimit
+	}
+	var out []outbox.DeadLetter
+	err := s.view(func(tx *bolt.Tx) error {
+		b := buckets(tx)
+		if b.err != nil {
+			return b.err
+		}
+		var prefix []byte
+		if q.Destination != "" {
+			prefix = deadKey(q.Destination, "")
+		}
+		c := b.dead.Cursor()
+		k, _ := c.Seek(prefix)
+		if q.After != (outbox.DeadLetterCursor{}) {
+			after := deadKey(q.After.Destination, q.After.ID)
+			if bytes.Compare(after, prefix) >= 0 {
+				k, _ = c.Seek(after)
+				if bytes.Equal(k, after) {
+					k, _ = c.Next()
+				}
+			}
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, _ = c.Next() {
+			dest, id, ok := bytes.Cut(k, []byte{0})
+			if !ok {
+				return corruptIndex(fmt.Errorf("malformed dead letter key %q", k))
+			}
+			v := b.deliveries.Get(id)
+			if v == nil {
+				return corrupt("dead letter", string(id), errMissingRecord)
+			}
+			r, err := decodeRecord(string(id), v)
+			if err != nil {
+				return err
+			}
+			if !r.dead || r.dest != string(dest) {
+				return corrupt("dead letter", string(id), errors.New("index disagrees with record"))
+			}
+			out = append(out, outbox.DeadLetter{Delivery: r.delivery(string(id)), Reason: r.reason, At: time.Unix(0, r.deadAt)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Replay moves the selected dead letters back to pending, due now, with no
+// attempts counted; see [outbox.Outbox.Replay].
+func (s *Store) Replay(ctx context.Context, sel outbox.Selector) (int, error) {
+	now := time.Now().UnixNano()
+	return s.eachDead(ctx, sel, func(b *bucketSet, key []byte, r *record) error {
+		id := string(key)
+		if err := b.dead.Delete(deadKey(r.dest, id)); err != nil {
+			return err
+		}
+		r.dead, r.reason, r.deadAt = false, "", 0
+		r.attempts, r.due = 0, now
+		return putAll(
+			kv{b.deliveries, key, appendRecord(nil, r)},
+			kv{b.due, dueKey(r.dest, r.due, id), nil},
+		)
+	}, func(n int) { s.dead.Add(-int64(n)); s.pending.Add(int64(n)) })
+}
+
+// Purge deletes the selected dead letters with their bodies and history;
+// see [outbox.Outbox.Purge].
+func (s *Store) Purge(ctx context.Context, sel outbox.Selector) (int, error) {
+	return s.eachDead(ctx, sel, deleteDelivery, func(n int) { s.dead.Add(-int64(n)) })
+}
+
+// eachDead commits fn on every dead letter sel selects, then after(count).
+func (s *Store) eachDead(ctx context.Context, sel outbox.Selector, fn func(b *bucketSet, key []byte, r *record) error, after func(int)) (int, error) {
+	if err := sel.Validate(); err != nil {
+		return 0, err
+	}
+	n := 0
+	err := s.commit(ctx, false, func(tx *bolt.Tx, b *bucketSet) error {
+		n = 0
+		// Collect first: fn changes the index being walked, and every
+		// record is decoded before anything is written.
+		type target struct {
+			key []byte
+			r   record
+		}
+		var targets []target
+		seen := map[string]bool{}
+		add := func(id []byte) error {
+			if seen[string(id)] {
+				return nil
+			}
+			v := b.deliveries.Get(id)
+			if v == nil {
+				return nil
+			}
+			r, err := decodeRecord(string(id), v)
+			if err != nil {
+				return err
+			}
+			if r.dead {
+				seen[string(id)] = true
+				targets = append(targets, target{bytes.Clone(id), r})
+			}
+			return nil
+		}
+		if sel.All || sel.Destination != "" {
+			var prefix []byte
+			if !sel.All {
+				prefix = deadKey(sel.Destination, "")
+			}
+			c := b.dead.Cursor()
+			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+				_, id, ok := bytes.Cut(k, []byte{0})
+				if !ok {
+					return corruptIndex(fmt.Errorf("malformed dead letter key %q", k))
+				}
+				if err := add(id); err != nil {
+					return err
+				}
+			}
+		}
+		for _, id := range sel.IDs {
+			if err := add([]byte(id)); err != nil {
+				return err
+			}
+		}
+		for i := range targets {
+			if err := fn(b, targets[i].key, &targets[i].r); err != nil {
+				return err
+			}
+		}
+		n = len(targets)
+		return nil
+	}, func() { after(n) })
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}

@@ -1,0 +1,72 @@
+package boltstore
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+)
+
+// Bucket names. Bodies live apart from records so that leasing, listing
+// and verifying read only small records, and the due index makes leasing a
+// cursor seek.
+var (
+	bucketMeta       = []byte("meta")       // "format" → formatName
+	bucketDeliveries = []byte("deliveries") // id → record
+	bucketBodies     = []byte("bodies")     // id → body
+	bucketDue        = []byte("due")        // dest 0x00 due(8) id → nil, pending only
+	bucketDead       = []byte("dead")       // dest 0x00 id → nil, dead letters only
+	bucketHistory    = []byte("history")    // id 0x00 seq(4) → attempt
+)
+
+// keyFormat and formatName mark a file as a herald outbox of this layout.
+var (
+	keyFormat  = []byte("format")
+	formatName = []byte("herald-outbox/1")
+)
+
+// Ids and destination names contain no control characters (see
+// outbox.Delivery.Validate), so 0x00 ends a name in a key and every key of
+// one destination sorts before name+0x01.
+
+// dueKey returns the due index key of a pending delivery. The time is
+// stored as big-endian unsigned nanoseconds with the sign bit flipped, so
+// that keys sort by time.
+func dueKey(dest string, due int64, id string) []byte {
+	k := make([]byte, 0, len(dest)+1+8+len(id))
+	k = append(k, dest...)
+	k = append(k, 0)
+	k = binary.BigEndian.AppendUint64(k, uint64(due)^(1<<63))
+	return append(k, id...)
+}
+
+// parseDueKey splits a due index key.
+func parseDueKey(k []byte) (dest []byte, due int64, id []byte, err error) {
+	i := bytes.IndexByte(k, 0)
+	if i <= 0 || len(k) < i+1+8+1 {
+		return nil, 0, nil, fmt.Errorf("malformed due index key %q", k)
+	}
+	due = int64(binary.BigEndian.Uint64(k[i+1:]) ^ (1 << 63))
+	return k[:i], due, k[i+9:], nil
+}
+
+// destEnd returns the first key after every key of dest in an index keyed
+// by dest 0x00 ...
+func destEnd(dest []byte) []byte {
+	return append(append([]byte(nil), dest...), 1)
+}
+
+// deadKey returns the dead letter index key.
+func deadKey(dest, id string) []byte {
+	k := make([]byte, 0, len(dest)+1+len(id))
+	k = append(k, dest...)
+	k = append(k, 0)
+	return append(k, id...)
+}
+
+// historyKey returns the key of the seq-th attempt of the delivery id.
+func historyKey(id string, seq int) []byte {
+	k := make([]byte, 0, len(id)+5)
+	k = append(k, id...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint32(k, uint32(seq))
+}

@@ -1,0 +1,174 @@
+package boltstore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/heraldhq/herald/sender/outbox"
+)
+
+// precheck opens an existing file read-only and makes sure it is a whole
+// bbolt database: its pages are memory mapped, and touching a page past the
+// end of a truncated file would crash the process instead of failing.
+func precheck(path string, timeout time.Duration) error {
+	ok, err := exists(path)
+	if err != nil || !ok {
+		return err
+	}
+	db, err := openBolt(path, 0, &bolt.Options{ReadOnly: true, Timeout: timeout})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		return pathError(path, err)
+	}
+	var want int64
+	if err := db.View(func(tx *bolt.Tx) error { want = tx.Size(); return nil }); err != nil {
+		return pathError(path, err)
+	}
+	if fi.Size() < want {
+		return pathError(path, fmt.Errorf("%w: file is truncated: %d bytes, the database needs %d", outbox.ErrCorrupt, fi.Size(), want))
+	}
+	return nil
+}
+
+// openBolt opens the file with bbolt, turning its errors, and any panic
+// over a damaged file, into errors that say what is wrong.
+func openBolt(path string, mode fs.FileMode, o *bolt.Options) (db *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, pathError(path, fmt.Errorf("%w: %v", outbox.ErrCorrupt, r))
+		}
+	}()
+	db, err = bolt.Open(path, mode, o)
+	switch {
+	case err == nil:
+		return db, nil
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, pathError(path, fmt.Errorf("%w (waited %s)", ErrLocked, o.Timeout))
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch),
+		errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrInvalidMapping):
+		return nil, pathError(path, fmt.Errorf("%w: not a valid bbolt file: %w", outbox.ErrCorrupt, err))
+	case strings.Contains(err.Error(), "file size too small"): // bbolt has no sentinel for it
+		return nil, pathError(path, fmt.Errorf("%w: truncated: %w", outbox.ErrCorrupt, err))
+	default:
+		return nil, pathError(path, err)
+	}
+}
+
+// setup creates the buckets of a new file, or checks an existing one: its
+// format marker, every record, and the body and index entry each one needs.
+// It counts pending deliveries and dead letters on the way.
+func (s *Store) setup(path string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = pathError(path, fmt.Errorf("%w: %v", outbox.ErrCorrupt, r))
+		}
+	}()
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			empty := true
+			_ = tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return nil })
+			if !empty {
+				return fmt.Errorf("%w: a bbolt file, but not a herald outbox", outbox.ErrCorrupt)
+			}
+			for _, name := range [][]byte{bucketMeta, bucketDeliveries, bucketBodies, bucketDue, bucketDead, bucketHistory} {
+				if _, err := tx.CreateBucket(name); err != nil {
+					return err
+				}
+			}
+			return tx.Bucket(bucketMeta).Put(keyFormat, formatName)
+		}
+		if f := meta.Get(keyFormat); !bytes.Equal(f, formatName) {
+			return fmt.Errorf("%w: unknown outbox format %q", outbox.ErrCorrupt, f)
+		}
+		return nil
+	})
+	if err != nil {
+		return pathError(path, err)
+	}
+	err = s.db.View(s.verify)
+	if err != nil {
+		return pathError(path, err)
+	}
+	return nil
+}
+
+// verify checks every record against the other buckets and counts them.
+func (s *Store) verify(tx *bolt.Tx) error {
+	b := buckets(tx)
+	if b.err != nil {
+		return b.err
+	}
+	var pending, dead int64
+	c := b.deliveries.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		id := string(k)
+		r, err := decodeRecord(id, v)
+		if err != nil {
+			return err
+		}
+		if b.bodies.Get(k) == nil {
+			return corrupt("body of", id, errors.New("missing"))
+		}
+		if r.dead {
+			dead++
+			if b.dead.Get(deadKey(r.dest, id)) == nil {
+				return corrupt("dead letter index entry of", id, errors.New("missing"))
+			}
+		} else {
+			pending++
+			if b.due.Get(dueKey(r.dest, r.due, id)) == nil {
+				return corrupt("due index entry of", id, errors.New("missing"))
+			}
+		}
+	}
+	// The due index may only name pending deliveries: a stray entry would
+	// make Lease fail later, so report it now.
+	var n int64
+	dc := b.due.Cursor()
+	for k, _ := dc.First(); k != nil; k, _ = dc.Next() {
+		if _, _, _, err := parseDueKey(k); err != nil {
+			return fmt.Errorf("%w: %w", outbox.ErrCorrupt, err)
+		}
+		n++
+	}
+	if n != pending {
+		return fmt.Errorf("%w: due index has %d entries for %d pending deliveries", outbox.ErrCorrupt, n, pending)
+	}
+	s.pending.Store(pending)
+	s.dead.Store(dead)
+	return nil
+}
+
+// bucketSet holds the buckets of one transaction.
+type bucketSet struct {
+	deliveries, bodies, due, dead, history *bolt.Bucket
+	err                                    error
+}
+
+// buckets returns the store's buckets in tx, or an error if one is missing.
+func buckets(tx *bolt.Tx) bucketSet {
+	b := bucketSet{
+		deliveries: tx.Bucket(bucketDeliveries),
+		bodies:     tx.Bucket(bucketBodies),
+		due:        tx.Bucket(bucketDue),
+		dead:       tx.Bucket(bucketDead),
+		history:    tx.Bucket(bucketHistory),
+	}
+	if b.deliveries == nil || b.bodies == nil || b.due == nil || b.dead == nil || b.history == nil {
+		b.err = fmt.Errorf("%w: a bucket is missing", outbox.ErrCorrupt)
+	}
+	return b
+}

@@ -1,0 +1,177 @@
+package boltstore_test
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/heraldhq/herald/sender/outbox"
+	"github.com/heraldhq/herald/sender/outbox/boltstore"
+)
+
+// filled returns the path of a closed outbox file holding n deliveries.
+func filled(t *testing.T, n int) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	s, err := boltstore.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ds []outbox.Delivery
+	for i := range n {
+		ds = append(ds, outbox.Delivery{ID: fmt.Sprintf("id%05d", i), Destination: "d", Body: []byte(strings.Repeat("b", 1000))})
+	}
+	if err := s.Put(ctx, ds...); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// tamper opens the file with bbolt directly and applies f.
+func tamper(t *testing.T, path string, f func(tx *bolt.Tx) error) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOpenDamaged opens damaged or unsuitable files: each must fail with a
+// clear error matching the expected sentinel, and never panic.
+func TestOpenDamaged(t *testing.T) {
+	tests := []struct {
+		name string
+		make func(t *testing.T) string
+		want error
+		text string
+	}{
+		{"garbage", func(t *testing.T) string {
+			p := filepath.Join(t.TempDir(), "garbage.db")
+			b := make([]byte, 64<<10)
+			for i := range b {
+				b[i] = byte(rand.N(256))
+			}
+			must(t, os.WriteFile(p, b, 0o600))
+			return p
+		}, outbox.ErrCorrupt, "not a valid bbolt file"},
+		{"text file", func(t *testing.T) string {
+			p := filepath.Join(t.TempDir(), "notes.txt")
+			must(t, os.WriteFile(p, []byte("hello, not a database\n"), 0o600))
+			return p
+		}, nil, ""},
+		{"truncated to half", func(t *testing.T) string {
+			p := filled(t, 500)
+			fi, err := os.Stat(p)
+			must(t, err)
+			must(t, os.Truncate(p, fi.Size()/2))
+			return p
+		}, outbox.ErrCorrupt, "truncated"},
+		{"truncated to one page", func(t *testing.T) string {
+			p := filled(t, 50)
+			must(t, os.Truncate(p, 5000))
+			return p
+		}, outbox.ErrCorrupt, ""},
+		{"a directory", func(t *testing.T) string { return t.TempDir() }, outbox.ErrInvalid, "directory"},
+		{"under a regular file", func(t *testing.T) string {
+			p := filepath.Join(t.TempDir(), "file")
+			must(t, os.WriteFile(p, []byte("x"), 0o600))
+			return filepath.Join(p, "outbox.db")
+		}, nil, "not a directory"},
+		{"another bbolt file", func(t *testing.T) string {
+			p := filepath.Join(t.TempDir(), "other.db")
+			tamper(t, p, func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("theirs")); return err })
+			return p
+		}, outbox.ErrCorrupt, "not a herald outbox"},
+		{"unknown format", func(t *testing.T) string {
+			p := filled(t, 1)
+			tamper(t, p, func(tx *bolt.Tx) error {
+				return tx.Bucket([]byte("meta")).Put([]byte("format"), []byte("herald-outbox/99"))
+			})
+			return p
+		}, outbox.ErrCorrupt, "unknown outbox format"},
+		{"damaged record", func(t *testing.T) string {
+			p := filled(t, 10)
+			tamper(t, p, func(tx *bolt.Tx) error {
+				return tx.Bucket([]byte("deliveries")).Put([]byte("id00003"), []byte{1, 0, 0xff})
+			})
+			return p
+		}, outbox.ErrCorrupt, "id00003"},
+		{"missing body", func(t *testing.T) string {
+			p := filled(t, 10)
+			tamper(t, p, func(tx *bolt.Tx) error { return tx.Bucket([]byte("bodies")).Delete([]byte("id00007")) })
+			return p
+		}, outbox.ErrCorrupt, "body of \"id00007\""},
+		{"missing due index entry", func(t *testing.T) string {
+			p := filled(t, 10)
+			tamper(t, p, func(tx *bolt.Tx) error {
+				c := tx.Bucket([]byte("due")).Cursor()
+				k, _ := c.First()
+				return tx.Bucket([]byte("due")).Delete(k)
+			})
+			return p
+		}, outbox.ErrCorrupt, "due index"},
+		{"missing bucket", func(t *testing.T) string {
+			p := filled(t, 3)
+			tamper(t, p, func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("history")) })
+			return p
+		}, outbox.ErrCorrupt, "bucket"},
+		{"overwritten pages", func(t *testing.T) string {
+			p := filled(t, 200)
+			f, err := os.OpenFile(p, os.O_RDWR, 0)
+			must(t, err)
+			defer f.Close()
+			junk := make([]byte, 4096)
+			for i := range junk {
+				junk[i] = 0xA5
+			}
+			fi, _ := f.Stat()
+			for off := int64(4 * 4096); off < fi.Size(); off += 3 * 4096 {
+				_, err := f.WriteAt(junk, off)
+				must(t, err)
+			}
+			return p
+		}, outbox.ErrCorrupt, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := tt.make(t)
+			s, err := boltstore.Open(path, nil)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded")
+			}
+			t.Logf("error: %v", err)
+			if tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("error does not match %v", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.text) {
+				t.Errorf("error does not mention %q", tt.text)
+			}
+			if !strings.Contains(err.Error(), "boltstore") {
+				t.Errorf("error does not say where it comes from")
+			}
+		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,130 @@
+package outbox
+
+import "time"
+
+// Breaker defaults, used for the zero fields of a [Breaker].
+const (
+	DefaultBreakerFailures    = 5
+	DefaultBreakerCooldown    = 30 * time.Second
+	DefaultBreakerMaxCooldown = 10 * time.Minute
+)
+
+// Breaker configures the circuit breaker a Queue keeps for each
+// destination. After Failures consecutive retryable failures (network
+// errors, timeouts, 429, 5xx) the breaker opens: the destination's
+// deliveries stay pending, untouched, and keep their attempt count. After
+// Cooldown one delivery is let through as a probe (half-open); if it
+// succeeds the breaker closes, if it fails the breaker opens again for twice
+// as long, up to MaxCooldown. An answer that retrying cannot change (2xx,
+// 410, other 4xx) proves the destination alive and closes the breaker.
+// The zero value uses the defaults.
+type Breaker struct {
+	// Failures opens the breaker; zero means [DefaultBreakerFailures], a
+	// negative value disables the breaker.
+	Failures int
+	// Cooldown is the first open period; zero means
+	// [DefaultBreakerCooldown].
+	Cooldown time.Duration
+	// MaxCooldown caps the open period; zero means
+	// [DefaultBreakerMaxCooldown].
+	MaxCooldown time.Duration
+}
+
+// withDefaults returns b with its zero fields set.
+func (b Breaker) withDefaults() Breaker {
+	if b.Failures == 0 {
+		b.Failures = DefaultBreakerFailures
+	}
+	if b.Cooldown <= 0 {
+		b.Cooldown = DefaultBreakerCooldown
+	}
+	if b.MaxCooldown <= 0 {
+		b.MaxCooldown = DefaultBreakerMaxCooldown
+	}
+	if b.MaxCooldown < b.Cooldown {
+		b.MaxCooldown = b.Cooldown
+	}
+	return b
+}
+
+// BreakerState is the state of a destination's circuit breaker.
+type BreakerState int
+
+// Breaker states.
+const (
+	BreakerClosed   BreakerState = iota // deliveries flow
+	BreakerOpen                         // deliveries wait for the cooldown
+	BreakerHalfOpen                     // one probe delivery is in flight
+)
+
+// String returns "closed", "open" or "half-open".
+func (s BreakerState) String() string {
+	switch s {
+	case BreakerClosed:
+		return "closed"
+	case BreakerOpen:
+		return "open"
+	case BreakerHalfOpen:
+		return "half-open"
+	}
+	return "unknown"
+}
+
+// circuit is the breaker state of one destination. The Queue guards it
+// with its mutex.
+type circuit struct {
+	state    BreakerState
+	fails    int
+	until    time.Time // end of the open period
+	cooldown time.Duration
+	probing  bool // a half-open probe is in flight
+}
+
+// admits reports how many deliveries may start now, at most limit.
+func (c *circuit) admits(b *Breaker, now time.Time, limit int) int {
+	switch c.state {
+	case BreakerOpen:
+		if now.Before(c.until) {
+			return 0
+		}
+		c.state, c.probing = BreakerHalfOpen, false
+		fallthrough
+	case BreakerHalfOpen:
+		if c.probing {
+			return 0
+		}
+		return min(1, limit)
+	}
+	return limit
+}
+
+// started notes that a delivery was leased for the destination.
+func (c *circuit) started() {
+	if c.state == BreakerHalfOpen {
+		c.probing = true
+	}
+}
+
+// succeeded closes the breaker.
+func (c *circuit) succeeded() {
+	c.state, c.fails, c.cooldown, c.probing = BreakerClosed, 0, 0, false
+}
+
+// failed counts a retryable failure and opens the breaker when due. It
+// reports whether the breaker opened.
+func (c *circuit) failed(b *Breaker, now time.Time) bool {
+	if b.Failures < 0 {
+		return false
+	}
+	c.fails++
+	switch {
+	case c.state == BreakerHalfOpen:
+		c.cooldown = min(2*c.cooldown, b.MaxCooldown)
+	case c.state == BreakerClosed && c.fails >= b.Failures:
+		c.cooldown = b.Cooldown
+	default:
+		return false
+	}
+	c.state, c.until, c.probing = BreakerOpen, now.Add(c.cooldown), false
+	return true
+}

@@ -1,0 +1,413 @@
+package outbox
+
+import (
+	"cmp"
+	"container/heap"
+	"context"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Memory is an [Outbox] held in memory, for tests and for programs that can
+// afford to lose pending deliveries when they stop. It keeps bodies in
+// memory. Its zero value is an empty outbox ready to use.
+type Memory struct {
+	mu       sync.Mutex
+	items    map[string]*memItem
+	due      map[string]*dueHeap // per destination: the pending deliveries not leased
+	leased   map[string]*memItem // by id
+	closed   bool
+	lastDest string
+	tokens   uint64
+}
+
+// memItem is one delivery of a Memory outbox, pending or dead.
+type memItem struct {
+	d       Delivery
+	history []Attempt
+	dead    bool
+	reason  string
+	deadAt  time.Time
+	token   string    // of the current lease; empty when not leased
+	until   time.Time // when the lease runs out
+	index   int       // in its destination's dueHeap; -1 when not in it
+}
+
+// dueHeap orders a destination's waiting deliveries by due time, then id.
+type dueHeap []*memItem
+
+// Len, Less, Swap, Push and Pop implement heap.Interface.
+func (h dueHeap) Len() int { return len(h) }
+
+// Less orders by due time, then id.
+func (h dueHeap) Less(i, j int) bool {
+	return cmp.Or(h[i].d.Due.Compare(h[j].d.Due), cmp.Compare(h[i].d.ID, h[j].d.ID)) < 0
+}
+
+// Swap swaps two deliveries and their indexes.
+func (h dueHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+
+// Push appends a *memItem.
+func (h *dueHeap) Push(x any) {
+	it := x.(*memItem)
+	it.index = len(*h)
+	*h = append(*h, it)
+}
+
+// Pop removes the last *memItem.
+func (h *dueHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	it.index = -1
+	return it
+}
+
+// wait puts it among the waiting deliveries of its destination.
+func (m *Memory) wait(it *memItem) {
+	if it.index >= 0 {
+		heap.Fix(m.due[it.d.Destination], it.index)
+		return
+	}
+	h := m.due[it.d.Destination]
+	if h == nil {
+		h = &dueHeap{}
+		m.due[it.d.Destination] = h
+	}
+	heap.Push(h, it)
+}
+
+// unwait takes it out of the waiting deliveries, if it is there.
+func (m *Memory) unwait(it *memItem) {
+	if it.index < 0 {
+		return
+	}
+	h := m.due[it.d.Destination]
+	heap.Remove(h, it.index)
+	if h.Len() == 0 {
+		delete(m.due, it.d.Destination)
+	}
+}
+
+// NewMemory returns an empty in-memory outbox.
+func NewMemory() *Memory { return &Memory{} }
+
+var _ Outbox = (*Memory)(nil)
+
+// Put stores copies of ds; see [Outbox.Put].
+func (m *Memory) Put(ctx context.Context, ds ...Delivery) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for i := range ds {
+		if err := ds[i].Validate(); err != nil {
+			return err
+		}
+	}
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if m.items == nil {
+		m.items = make(map[string]*memItem)
+		m.due = make(map[string]*dueHeap)
+		m.leased = make(map[string]*memItem)
+	}
+	for _, d := range ds {
+		if _, ok := m.items[d.ID]; ok {
+			continue
+		}
+		d.Body = slices.Clone(d.Body)
+		if d.Due.IsZero() {
+			d.Due = now
+		}
+		if d.Created.IsZero() {
+			d.Created = now
+		}
+		it := &memItem{d: d, index: -1}
+		m.items[d.ID] = it
+		m.wait(it)
+	}
+	return nil
+}
+
+// Lease leases due deliveries; see [Outbox.Lease].
+func (m *Memory) Lease(ctx context.Context, o LeaseOptions) ([]Leased, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	o = o.WithDefaults()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	// Leases that ran out make their deliveries wait again; their holder
+	// may still settle them until they are leased anew.
+	for _, it := range m.leased {
+		if !it.until.After(o.Now) {
+			m.wait(it)
+		}
+	}
+	dests := make([]string, 0, len(m.due))
+	for d := range m.due {
+		dests = append(dests, d)
+	}
+	slices.Sort(dests)
+	start, _ := slices.BinarySearch(dests, m.lastDest+"\x00")
+	var out []Leased
+	for i := range dests {
+		dest := dests[(start+i)%len(dests)]
+		h := m.due[dest]
+		if h == nil || (*h)[0].d.Due.After(o.Now) {
+			continue
+		}
+		n := o.Max - len(out)
+		if o.Allow != nil {
+			n = min(n, o.Allow(dest))
+		}
+		got := 0
+		for ; got < n && h.Len() > 0 && !(*h)[0].d.Due.After(o.Now); got++ {
+			it := heap.Pop(h).(*memItem)
+			m.tokens++
+			it.token = "m" + strconv.FormatUint(m.tokens, 10)
+			it.until = o.Now.Add(o.TTL)
+			m.leased[it.d.ID] = it
+			out = append(out, Leased{Delivery: it.d, Token: it.token, Until: it.until})
+		}
+		if h.Len() == 0 {
+			delete(m.due, dest)
+		}
+		if got > 0 {
+			m.lastDest = dest
+		}
+		if len(out) == o.Max {
+			break
+		}
+	}
+	return out, nil
+}
+
+// held returns the item leased under token, or ErrLeaseLost.
+func (m *Memory) held(id, token string) (*memItem, error) {
+	if m.closed {
+		return nil, ErrClosed
+	}
+	it, ok := m.items[id]
+	if !ok || it.dead || token == "" || it.token != token {
+		return nil, ErrLeaseLost
+	}
+	return it, nil
+}
+
+// unlease ends the lease of it, and takes it out of the waiting
+// deliveries if the lease had run out.
+func (m *Memory) unlease(it *memItem) {
+	it.token, it.until = "", time.Time{}
+	delete(m.leased, it.d.ID)
+	m.unwait(it)
+}
+
+// Ack removes a delivered delivery; see [Outbox.Ack].
+func (m *Memory) Ack(ctx context.Context, id, token string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	it, err := m.held(id, token)
+	if err != nil {
+		return err
+	}
+	m.unlease(it)
+	delete(m.items, id)
+	return nil
+}
+
+// Reschedule records a failed attempt; see [Outbox.Reschedule].
+func (m *Memory) Reschedule(ctx context.Context, id, token string, due time.Time, a Attempt) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	it, err := m.held(id, token)
+	if err != nil {
+		return err
+	}
+	m.unlease(it)
+	it.history = append(it.history, a.Clip())
+	it.d.Attempts++
+	it.d.Due = due
+	m.wait(it)
+	return nil
+}
+
+// Release gives a leased delivery back; see [Outbox.Release].
+func (m *Memory) Release(ctx context.Context, id, token string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	it, err := m.held(id, token)
+	if err != nil {
+		return err
+	}
+	m.unlease(it)
+	m.wait(it)
+	return nil
+}
+
+// DeadLetter moves a leased delivery to the dead letters; see
+// [Outbox.DeadLetter].
+func (m *Memory) DeadLetter(ctx context.Context, id, token, reason string, a Attempt) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	it, err := m.held(id, token)
+	if err != nil {
+		return err
+	}
+	m.unlease(it)
+	it.history = append(it.history, a.Clip())
+	it.d.Attempts++
+	it.dead, it.reason, it.deadAt = true, ClipText(reason), time.Now()
+	return nil
+}
+
+// DeadLetters lists dead letters; see [Outbox.DeadLetters].
+func (m *Memory) DeadLetters(ctx context.Context, q DeadLetterQuery) ([]DeadLetter, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultListLimit
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	var out []DeadLetter
+	for _, it := range m.items {
+		if !it.dead || q.Destination != "" && it.d.Destination != q.Destination {
+			continue
+		}
+		if q.After != (DeadLetterCursor{}) && compareCursor(DeadLetterCursor{it.d.Destination, it.d.ID}, q.After) <= 0 {
+			continue
+		}
+		d := it.d
+		d.Body = nil
+		out = append(out, DeadLetter{Delivery: d, Reason: it.reason, At: it.deadAt})
+	}
+	slices.SortFunc(out, func(a, b DeadLetter) int {
+		return compareCursor(DeadLetterCursor{a.Destination, a.ID}, DeadLetterCursor{b.Destination, b.ID})
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// compareCursor orders dead letters by destination, then id.
+func compareCursor(a, b DeadLetterCursor) int {
+	return cmp.Or(cmp.Compare(a.Destination, b.Destination), cmp.Compare(a.ID, b.ID))
+}
+
+// Replay moves dead letters back to pending; see [Outbox.Replay].
+func (m *Memory) Replay(ctx context.Context, s Selector) (int, error) {
+	return m.eachDead(ctx, s, func(it *memItem, now time.Time) {
+		it.dead, it.reason, it.deadAt = false, "", time.Time{}
+		it.d.Attempts, it.d.Due = 0, now
+		m.wait(it)
+	})
+}
+
+// Purge deletes dead letters; see [Outbox.Purge].
+func (m *Memory) Purge(ctx context.Context, s Selector) (int, error) {
+	return m.eachDead(ctx, s, func(it *memItem, _ time.Time) { delete(m.items, it.d.ID) })
+}
+
+// eachDead applies f to the dead letters s selects and counts them.
+func (m *Memory) eachDead(ctx context.Context, s Selector, f func(*memItem, time.Time)) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if err := s.Validate(); err != nil {
+		return 0, err
+	}
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return 0, ErrClosed
+	}
+	n := 0
+	for _, it := range m.items {
+		if it.dead && s.Matches(it.d.Destination, it.d.ID) {
+			f(it, now)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// History returns a delivery's attempts; see [Outbox.History].
+func (m *Memory) History(ctx context.Context, id string) ([]Attempt, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	it, ok := m.items[id]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return slices.Clone(it.history), nil
+}
+
+// Stats counts deliveries; see [Outbox.Stats].
+func (m *Memory) Stats(ctx context.Context) (Stats, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return Stats{}, ErrClosed
+	}
+	var s Stats
+	now := time.Now()
+	for _, it := range m.items {
+		switch {
+		case it.dead:
+			s.Dead++
+		default:
+			s.Pending++
+			if it.token != "" && it.until.After(now) {
+				s.Leased++
+			}
+		}
+	}
+	return s, nil
+}
+
+// Close empties the outbox; later calls fail with [ErrClosed].
+func (m *Memory) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed, m.items, m.due, m.leased = true, nil, nil, nil
+	return nil
+}
+
+// WithDefaults returns o with its zero fields set: Max 1, TTL
+// [DefaultLeaseTTL], Now the current time. Implementations call it first.
+func (o LeaseOptions) WithDefaults() LeaseOptions {
+	if o.Max <= 0 {
+		o.Max = 1
+	}
+	if o.TTL <= 0 {
+		o.TTL = DefaultLeaseTTL
+	}
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	return o
+}

@@ -1,0 +1,206 @@
+package outbox
+
+import (
+	"context"
+	"time"
+)
+
+// An Outbox keeps deliveries durably until they are delivered or dead,
+// and hands them out to workers under time-limited leases.
+//
+// A leased delivery belongs to its lease holder, identified by the lease
+// token, until the holder acknowledges, reschedules, releases or
+// dead-letters it, or until the lease runs out; then it is due again and may
+// be leased by another worker. Every method that ends a lease fails with
+// [ErrLeaseLost] when the token no longer holds it, so a slow worker cannot
+// undo the work of the one that took over.
+//
+// Implementations are safe for concurrent use.
+type Outbox interface {
+	// Put stores deliveries, due at their Due time (zero: now), and
+	// returns once they are durably committed. Put is idempotent on the
+	// delivery id: a delivery whose id the outbox already holds, pending,
+	// leased or dead, is left as it is and the new one dropped without
+	// error. Once a delivery has been acknowledged its id is forgotten.
+	// Either every delivery is valid and stored, or none is.
+	Put(ctx context.Context, ds ...Delivery) error
+
+	// Lease takes up to o.Max due deliveries (due time not after o.Now,
+	// and not held under a live lease) and leases them for o.TTL. It
+	// returns an empty slice when none is due.
+	Lease(ctx context.Context, o LeaseOptions) ([]Leased, error)
+
+	// Ack removes a delivered delivery, its body and its history.
+	Ack(ctx context.Context, id, token string) error
+
+	// Reschedule records a failed attempt in the delivery's history,
+	// counts it in Delivery.Attempts, and makes the delivery due again at
+	// due.
+	Reschedule(ctx context.Context, id, token string, due time.Time, a Attempt) error
+
+	// Release gives a leased delivery back without recording an attempt;
+	// it is due again at its previous due time. A Queue releases what it
+	// leased but did not send, at shutdown.
+	Release(ctx context.Context, id, token string) error
+
+	// DeadLetter records a final attempt and moves the delivery to the
+	// dead letters with reason, where it waits to be replayed or purged.
+	DeadLetter(ctx context.Context, id, token, reason string, a Attempt) error
+
+	// DeadLetters lists dead letters matching q, ordered by destination
+	// and then id. Bodies are not loaded.
+	DeadLetters(ctx context.Context, q DeadLetterQuery) ([]DeadLetter, error)
+
+	// Replay moves the selected dead letters back to pending, due now,
+	// with their attempt count reset to zero (their history is kept), and
+	// returns how many moved.
+	Replay(ctx context.Context, s Selector) (int, error)
+
+	// Purge deletes the selected dead letters and returns how many.
+	Purge(ctx context.Context, s Selector) (int, error)
+
+	// History returns the recorded attempts of a pending or dead delivery,
+	// oldest first, or [ErrNotFound].
+	History(ctx context.Context, id string) ([]Attempt, error)
+
+	// Stats counts the deliveries held.
+	Stats(ctx context.Context) (Stats, error)
+
+	// Close releases the outbox's resources. Leases die with it.
+	Close() error
+}
+
+// Delivery is one message waiting for one destination.
+type Delivery struct {
+	// ID identifies the delivery and is sent as its webhook-id. Required:
+	// 1 to [MaxIDLen] bytes without control characters.
+	ID string
+	// Destination names the [sender.Destination] to deliver to. Required:
+	// 1 to [MaxNameLen] bytes without control characters.
+	Destination string
+	// Topic is the event topic, if any.
+	Topic string
+	// ContentType of the body; empty means application/json.
+	ContentType string
+	// Body is the exact request body, at most [MaxBodyLen] bytes.
+	Body []byte
+	// Due is when the delivery may next be attempted; zero means at once.
+	Due time.Time
+	// Created is when the delivery was first stored; set by Put when zero.
+	Created time.Time
+	// Attempts counts the failed attempts recorded since the delivery was
+	// stored or last replayed. The Queue picks the next delay of its
+	// [Schedule] with it.
+	Attempts int
+}
+
+// Limits on what an [Outbox] accepts.
+const (
+	MaxIDLen     = 256      // bytes of a delivery id
+	MaxNameLen   = 256      // bytes of a destination name
+	MaxTopicLen  = 1024     // bytes of a topic or content type
+	MaxBodyLen   = 32 << 20 // bytes of a body
+	MaxReasonLen = 1024     // bytes of an error or reason text; longer ones are cut
+)
+
+// Leased is a delivery held under a lease.
+type Leased struct {
+	Delivery
+	// Token identifies this lease; pass it to Ack, Reschedule, Release and
+	// DeadLetter.
+	Token string
+	// Until is when the lease runs out.
+	Until time.Time
+}
+
+// LeaseOptions say what [Outbox.Lease] may take.
+type LeaseOptions struct {
+	// Max is the most deliveries to lease; zero or less means 1.
+	Max int
+	// TTL is how long the leases last; zero or less means [DefaultLeaseTTL].
+	TTL time.Duration
+	// Now is the time that decides what is due; zero means time.Now().
+	Now time.Time
+	// Allow, if set, says how many deliveries to the named destination may
+	// be leased by this call (zero or less: none). Implementations call it
+	// at most once per destination and call, and skip a refused
+	// destination without reading its deliveries, so that a blocked
+	// destination costs nothing. Nil allows any number. Lease visits
+	// destinations in turn, starting after the last one it served, so that
+	// one busy destination does not take every lease.
+	Allow func(destination string) int
+}
+
+// DefaultLeaseTTL is the lease duration when [LeaseOptions.TTL] is zero.
+const DefaultLeaseTTL = 5 * time.Minute
+
+// Attempt records one delivery attempt made from the outbox (which may be a
+// short burst of in-process retries by the Sender). It never holds a
+// secret, a signature or a URL query string.
+type Attempt struct {
+	// At is when the attempt started.
+	At time.Time
+	// Status is the last HTTP status, 0 when no response came.
+	Status int
+	// Latency is how long the attempt took, in-process retries included.
+	Latency time.Duration
+	// Tries is how many HTTP requests the attempt made.
+	Tries int
+	// Error describes the failure; empty on success. At most
+	// [MaxReasonLen] bytes.
+	Error string
+}
+
+// DeadLetter is a delivery that will not be attempted again unless replayed.
+type DeadLetter struct {
+	// Delivery is the dead delivery, without its Body.
+	Delivery
+	// Reason says why it died: "gone (410)", "schedule exhausted: ...",
+	// "unknown destination", ...
+	Reason string
+	// At is when it died.
+	At time.Time
+}
+
+// DeadLetterQuery selects dead letters to list. The zero value lists them
+// all, up to [DefaultListLimit].
+type DeadLetterQuery struct {
+	// Destination restricts the list to one destination; empty means all.
+	Destination string
+	// After resumes a listing: only dead letters ordered after the one
+	// with this destination and id are returned. Pass the last one of the
+	// previous page.
+	After DeadLetterCursor
+	// Limit caps the number returned; zero or less means
+	// [DefaultListLimit].
+	Limit int
+}
+
+// DeadLetterCursor marks a position in a dead letter listing.
+type DeadLetterCursor struct {
+	Destination string // the destination of the last dead letter seen
+	ID          string // its id
+}
+
+// DefaultListLimit caps a dead letter listing whose Limit is zero.
+const DefaultListLimit = 1000
+
+// Selector selects dead letters to replay or purge: those whose id is in
+// IDs, plus every one for Destination, or every one at all when All is set.
+// A selector that selects nothing is an error ([ErrInvalid]), so that a
+// zero Selector never purges everything by accident.
+type Selector struct {
+	IDs         []string // dead letters with these ids
+	Destination string   // every dead letter for this destination
+	All         bool     // every dead letter
+}
+
+// Stats counts deliveries in an outbox.
+type Stats struct {
+	// Pending counts deliveries waiting or in flight, leased ones included.
+	Pending int
+	// Leased counts deliveries under a live lease.
+	Leased int
+	// Dead counts dead letters.
+	Dead int
+}

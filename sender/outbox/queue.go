@@ -1,0 +1,343 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/heraldhq/herald/sender"
+)
+
+// Queue defaults, used for its zero fields.
+const (
+	DefaultWorkers = 16
+	DefaultPoll    = time.Second
+	// DefaultBurst is the in-process attempts of the Sender a Queue makes
+	// when it is given none: the outbox's [Schedule] does the long retries.
+	DefaultBurst = 2
+)
+
+// Queue delivers the contents of an [Outbox]. Its workers lease due
+// deliveries, send each with Sender.Send, and then acknowledge it,
+// reschedule it along the Schedule, or dead-letter it.
+//
+// Set the fields, then call [Queue.Run]; do not change them afterwards.
+// Enqueue may be called before, during and after Run.
+//
+// A delivery whose destination name is not among Destinations (it was
+// removed from the configuration after the delivery was stored) is
+// dead-lettered at lease time with the reason "unknown destination", so that
+// it is visible and can be replayed once the destination is configured
+// again, rather than failing silently on a schedule.
+type Queue struct {
+	// Outbox holds the deliveries. Required.
+	Outbox Outbox
+	// Sender sends them. Its RetryPolicy should allow only a short burst
+	// (MaxAttempts 1 to 3): the Schedule does the long retries. Nil means
+	// a Sender with MaxAttempts [DefaultBurst] and otherwise the defaults.
+	Sender *sender.Sender
+	// Destinations are the destinations deliveries name, each with a
+	// distinct, non-empty Name. Their URLs and Signers stay in memory.
+	Destinations []sender.Destination
+	// Workers is how many deliveries are sent at once; zero means
+	// [DefaultWorkers]. Up to as many more wait leased in memory, so
+	// that a worker finds its next delivery at once: at most 2×Workers
+	// bodies are held, however many are pending.
+	Workers int
+	// PerDestination caps the deliveries sent at once to one destination,
+	// so that a slow endpoint cannot occupy every worker (and at most
+	// twice as many are leased for it); zero means half the workers,
+	// rounded up.
+	PerDestination int
+	// Schedule spaces the attempts of a delivery; zero is the default.
+	Schedule Schedule
+	// Breaker configures the per-destination circuit breaker.
+	Breaker Breaker
+	// LeaseTTL is how long a worker holds a delivery; a delivery whose
+	// worker died is due again after it. Each Send is given half of it.
+	// Zero means [DefaultLeaseTTL].
+	LeaseTTL time.Duration
+	// Poll is how often an idle Queue looks for due deliveries (Enqueue
+	// wakes it at once); zero means [DefaultPoll].
+	Poll time.Duration
+	// Metrics, if set, receives attempt outcomes and queue depth.
+	Metrics Metrics
+	// Logger receives a line per dead letter and breaker change (Warn)
+	// and per outbox failure (Error); nil means no logs. Lines never carry
+	// a URL, secret or signature.
+	Logger *slog.Logger
+
+	initOnce sync.Once
+	initErr  error
+	sender   *sender.Sender
+	workers  int
+	perDest  int
+	ttl      time.Duration
+	poll     time.Duration
+	breaker  Breaker
+
+	// mu guards the destinations' state, the buffer and the counts; work
+	// is signalled on it when deliveries are buffered or slots free up.
+	mu       sync.Mutex
+	work     *sync.Cond
+	dests    map[string]*destState
+	order    []*destState // the destinations, for round-robin picking
+	next     int          // where the next pick starts in order
+	buffered int          // leased deliveries waiting for a worker
+	sending  int          // deliveries being sent
+	halted   bool         // Run stopped leasing: workers release the buffer
+	running  bool
+	stopped  bool
+	stop     chan struct{} // closed by Shutdown
+	done     chan struct{} // closed when Run returns
+	wake     chan struct{} // Enqueue and finishing workers poke the leaser
+	// settling bounds the outcomes being written to the outbox after
+	// their worker slot was freed.
+	settling chan struct{}
+
+	// sends is the parent context of every Send; cancelled when shutdown
+	// ran out of time.
+	sends       context.Context
+	cancelSends context.CancelFunc
+	wg          sync.WaitGroup
+}
+
+// destState is what the Queue knows about one destination.
+type destState struct {
+	dest    sender.Destination
+	queue   []Leased // leased, waiting for a worker
+	sending int
+	circuit circuit
+}
+
+// init applies defaults and indexes the destinations.
+func (q *Queue) init() error {
+	q.initOnce.Do(func() {
+		q.sender = q.Sender
+		if q.sender == nil {
+			q.sender = &sender.Sender{Retry: sender.RetryPolicy{MaxAttempts: DefaultBurst}}
+		}
+		q.workers = q.Workers
+		if q.workers <= 0 {
+			q.workers = DefaultWorkers
+		}
+		q.perDest = q.PerDestination
+		if q.perDest <= 0 {
+			q.perDest = (q.workers + 1) / 2
+		}
+		q.ttl = q.LeaseTTL
+		if q.ttl <= 0 {
+			q.ttl = DefaultLeaseTTL
+		}
+		q.poll = q.Poll
+		if q.poll <= 0 {
+			q.poll = DefaultPoll
+		}
+		q.breaker = q.Breaker.withDefaults()
+		q.stop = make(chan struct{})
+		q.done = make(chan struct{})
+		q.work = sync.NewCond(&q.mu)
+		q.wake = make(chan struct{}, 1)
+		q.settling = make(chan struct{}, 16*q.workers)
+		q.sends, q.cancelSends = context.WithCancel(context.Background())
+		q.dests = make(map[string]*destState, len(q.Destinations))
+		if q.Outbox == nil {
+			q.initErr = fmt.Errorf("%w: Queue.Outbox is nil", ErrInvalid)
+			return
+		}
+		for _, d := range q.Destinations {
+			if err := checkName("destination name", d.Name, MaxNameLen); err != nil {
+				q.initErr = err
+				return
+			}
+			if _, dup := q.dests[d.Name]; dup {
+				q.initErr = fmt.Errorf("%w: two destinations named %q", ErrInvalid, d.Name)
+				return
+			}
+			st := &destState{dest: d}
+			q.dests[d.Name] = st
+			q.order = append(q.order, st)
+		}
+	})
+	return q.initErr
+}
+
+// Enqueue stores a delivery of m to the named destination and returns its
+// id once it is durably committed (as durable as the Outbox). An empty m.ID
+// gets a new UUIDv7. Enqueue is idempotent on the id: enqueuing an id the
+// outbox still holds does nothing and returns that id. Ids must be unique
+// across destinations. An unknown destination fails with
+// [ErrUnknownDestination].
+func (q *Queue) Enqueue(ctx context.Context, destination string, m sender.Message) (string, error) {
+	if err := q.init(); err != nil {
+		return "", err
+	}
+	if _, ok := q.dests[destination]; !ok {
+		return "", fmt.Errorf("%w: %q", ErrUnknownDestination, destination)
+	}
+	if m.ID == "" {
+		u, err := uuid.NewV7()
+		if err != nil {
+			return "", fmt.Errorf("outbox: cannot make a delivery id: %w", err)
+		}
+		m.ID = u.String()
+	}
+	d := Delivery{
+		ID: m.ID, Destination: destination, Topic: m.Topic, ContentType: m.ContentType,
+		Body: m.Body, Due: time.Now().Add(q.Schedule.First()),
+	}
+	if err := q.Outbox.Put(ctx, d); err != nil {
+		return "", err
+	}
+	q.poke()
+	return m.ID, nil
+}
+
+// poke wakes the leaser without blocking.
+func (q *Queue) poke() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx is done or [Queue.Shutdown] is called. When ctx is
+// done, Run stops leasing, cancels the deliveries in flight, releases them
+// unspent, and returns ctx's error; after Shutdown it returns nil. Run may
+// be called once.
+func (q *Queue) Run(ctx context.Context) error {
+	if err := q.init(); err != nil {
+		return err
+	}
+	q.mu.Lock()
+	if q.running || q.stopped {
+		q.mu.Unlock()
+		return fmt.Errorf("%w: Run called twice, or after Shutdown", ErrQueueStopped)
+	}
+	q.running = true
+	q.mu.Unlock()
+	defer close(q.done)
+
+	for range q.workers {
+		q.wg.Add(1)
+		go q.worker()
+	}
+	err := q.lease(ctx)
+	q.mu.Lock()
+	q.halted = true // workers release what is still buffered, then stop
+	q.work.Broadcast()
+	q.mu.Unlock()
+	if err != nil {
+		q.cancelSends() // ctx ended: no grace period
+	}
+	q.wg.Wait()
+	q.cancelSends()
+	return err
+}
+
+// Shutdown stops leasing, waits for the deliveries in flight to finish
+// until ctx is done, then cancels those still running and releases them
+// without spending an attempt, and returns once Run has returned. It
+// returns ctx's error if the deadline cut deliveries short. Calling
+// Shutdown on a Queue that is not running just stops it from ever running.
+func (q *Queue) Shutdown(ctx context.Context) error {
+	if err := q.init(); err != nil {
+		return err
+	}
+	q.mu.Lock()
+	running := q.running
+	if !q.stopped {
+		q.stopped = true
+		close(q.stop)
+	}
+	q.mu.Unlock()
+	if !running {
+		return nil
+	}
+	select {
+	case <-q.done:
+		return nil
+	case <-ctx.Done():
+		q.cancelSends()
+		<-q.done
+		return ctx.Err()
+	}
+}
+
+// lease is the leasing loop of Run. It returns nil after Shutdown and ctx's
+// error when ctx ends.
+func (q *Queue) lease(ctx context.Context) error {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	var lastDepth time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-q.stop:
+			return nil
+		default:
+		}
+		if q.Metrics != nil && time.Since(lastDepth) >= q.poll {
+			lastDepth = time.Now()
+			if s, err := q.Outbox.Stats(ctx); err == nil {
+				q.mu.Lock()
+				n := q.sending
+				q.mu.Unlock()
+				q.Metrics.Depth(s, n)
+			}
+		}
+		if q.take(ctx) > 0 {
+			continue // there may be more due; if not, take returns 0
+		}
+		timer.Reset(q.poll)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-q.stop:
+			return nil
+		case <-q.wake:
+		case <-timer.C:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+// BreakerState reports the state of the named destination's circuit
+// breaker, and false when the Queue has no such destination.
+func (q *Queue) BreakerState(destination string) (BreakerState, bool) {
+	if q.init() != nil {
+		return 0, false
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	st, ok := q.dests[destination]
+	if !ok {
+		return 0, false
+	}
+	return st.circuit.state, true
+}
+
+// logError logs a failure of the outbox itself.
+func (q *Queue) logError(ctx context.Context, msg string, err error, attrs ...slog.Attr) {
+	if q.Logger == nil {
+		return
+	}
+	q.Logger.LogAttrs(ctx, slog.LevelError, msg, append(attrs, slog.String("error", err.Error()))...)
+}
+
+// errQuiet reports whether err is an expected outcome of a race (a lease
+// taken over, the outbox closing at shutdown) not worth an error line.
+func errQuiet(err error) bool {
+	return errors.Is(err, ErrLeaseLost) || errors.Is(err, ErrClosed)
+}

@@ -1,0 +1,97 @@
+package outbox
+
+import (
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/heraldhq/herald/sender"
+)
+
+// Validate reports whether an [Outbox] accepts d: an id and a destination
+// name of bounded length without control characters, a bounded topic and
+// content type, a body of at most [MaxBodyLen] bytes, and no negative
+// attempt count. The error wraps [ErrInvalid] and never quotes the body.
+func (d *Delivery) Validate() error {
+	if err := checkName("delivery id", d.ID, MaxIDLen); err != nil {
+		return err
+	}
+	// The id travels as the webhook-id header: refuse now what Send would
+	// refuse at every attempt.
+	if err := sender.ValidateID(d.ID); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err := checkName("destination name", d.Destination, MaxNameLen); err != nil {
+		return fmt.Errorf("%w (delivery %s)", err, d.ID)
+	}
+	if len(d.Topic) > MaxTopicLen || len(d.ContentType) > MaxTopicLen {
+		return fmt.Errorf("%w: topic or content type longer than %d bytes (delivery %s)", ErrInvalid, MaxTopicLen, d.ID)
+	}
+	if len(d.Body) > MaxBodyLen {
+		return fmt.Errorf("%w: body of %d bytes exceeds %d (delivery %s)", ErrInvalid, len(d.Body), MaxBodyLen, d.ID)
+	}
+	if d.Attempts < 0 {
+		return fmt.Errorf("%w: negative attempt count (delivery %s)", ErrInvalid, d.ID)
+	}
+	return nil
+}
+
+// checkName reports whether s is acceptable as a delivery id or destination
+// name of at most max bytes: not empty, valid UTF-8, no control characters.
+func checkName(what, s string, max int) error {
+	switch {
+	case s == "":
+		return fmt.Errorf("%w: empty %s", ErrInvalid, what)
+	case len(s) > max:
+		return fmt.Errorf("%w: %s longer than %d bytes", ErrInvalid, what, max)
+	case !utf8.ValidString(s):
+		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalid, what)
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("%w: control character in %s", ErrInvalid, what)
+		}
+	}
+	return nil
+}
+
+// Validate reports whether s selects anything: ids or a destination, or All.
+// The error wraps [ErrInvalid].
+func (s *Selector) Validate() error {
+	if !s.All && s.Destination == "" && len(s.IDs) == 0 {
+		return fmt.Errorf("%w: empty selector (set IDs, Destination or All)", ErrInvalid)
+	}
+	return nil
+}
+
+// Matches reports whether s selects the dead letter of destination dest with
+// the given id.
+func (s *Selector) Matches(dest, id string) bool {
+	if s.All || s.Destination != "" && s.Destination == dest {
+		return true
+	}
+	for _, x := range s.IDs {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Clip returns a with its Error cut to at most [MaxReasonLen] bytes (on a
+// rune boundary), as implementations store it.
+func (a Attempt) Clip() Attempt {
+	a.Error = ClipText(a.Error)
+	return a
+}
+
+// ClipText cuts s to at most [MaxReasonLen] bytes on a rune boundary.
+func ClipText(s string) string {
+	if len(s) <= MaxReasonLen {
+		return s
+	}
+	s = s[:MaxReasonLen]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
