@@ -1,0 +1,354 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/sender"
+	"github.com/heraldhq/herald/sender/outbox"
+	"github.com/heraldhq/herald/sender/outbox/boltstore"
+)
+
+// benchDest is the destination name the outbox benchmarks deliver to.
+const benchDest = "bench"
+
+// runOutbox measures section 4: durable enqueues per second, queue
+// throughput against direct sends, and the heap held with many pending
+// deliveries. Files go to a temporary directory, removed at the end.
+func runOutbox(cfg config) ([]Row, []error) {
+	dir, err := os.MkdirTemp("", "herald-bench-outbox-")
+	if err != nil {
+		return nil, []error{err}
+	}
+	defer os.RemoveAll(dir)
+
+	var rows []Row
+	var errs []error
+	add := func(r []Row, err error) {
+		rows = append(rows, r...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("outbox: %w", err))
+		}
+	}
+	add(enqueueRows(cfg, dir))
+	add(queueRows(cfg, dir))
+	add(heapRows(cfg, dir))
+	return rows, errs
+}
+
+// failedRow is the row of a measurement that could not be made.
+func failedRow(section, name string, err error) Row {
+	return Row{Section: section, Case: name, Ratio: math.NaN(), Note: "FAILED: " + err.Error()}
+}
+
+// enqueueRows measures Queue.Enqueue into a bbolt outbox (each call returns
+// once its delivery is committed with fsync) from 1 and 64 goroutines,
+// against the naive durable baseline: one bbolt Update transaction (and
+// fsync) per delivery.
+func enqueueRows(cfg config, dir string) ([]Row, error) {
+	store, err := boltstore.Open(filepath.Join(dir, "enqueue.db"), nil)
+	if err != nil {
+		return []Row{failedRow("outbox", "durable enqueue", err)}, err
+	}
+	defer store.Close()
+	q := &outbox.Queue{Outbox: store, Destinations: []sender.Destination{{Name: benchDest, URL: "https://127.0.0.1:1/"}}}
+	defer q.Shutdown(context.Background())
+
+	db, err := bolt.Open(filepath.Join(dir, "raw.db"), 0o600, nil)
+	if err != nil {
+		return []Row{failedRow("outbox", "durable enqueue", err)}, err
+	}
+	defer db.Close()
+	bucket := []byte("deliveries")
+	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucketIfNotExists(bucket); return err }); err != nil {
+		return []Row{failedRow("outbox", "durable enqueue", err)}, err
+	}
+
+	b := body(1 << 10)
+	var seq atomic.Uint64
+	heraldOp := func(ctx context.Context) error {
+		_, err := q.Enqueue(ctx, benchDest, sender.Message{Body: b})
+		return err
+	}
+	rawOp := func(ctx context.Context) error {
+		return db.Update(func(tx *bolt.Tx) error {
+			var k [8]byte
+			binary.BigEndian.PutUint64(k[:], seq.Add(1))
+			return tx.Bucket(bucket).Put(k[:], b)
+		})
+	}
+	var rows []Row
+	for _, conc := range []int{1, 64} {
+		name := fmt.Sprintf("durable enqueue 1 KiB, %d enqueuers", conc)
+		stats, err := runLoads(conc, cfg.loadReps, cfg.loadDur, cfg.warm, []loadContender{
+			{"herald", heraldOp}, {"bbolt Update per enqueue", rawOp},
+		})
+		if err != nil {
+			return append(rows, failedRow("outbox", name, err)), err
+		}
+		rows = append(rows, Row{
+			Section: "outbox", Case: name,
+			Herald:   fmtLoad(stats[0], "enq/s"),
+			Baseline: "bbolt Update per enqueue",
+			BaseFig:  fmtLoad(stats[1], "enq/s"),
+			Ratio:    stats[0].rate / stats[1].rate,
+		})
+	}
+	return rows, nil
+}
+
+// queueRows measures how fast a Queue drains a bbolt outbox prefilled with
+// n 1 KiB deliveries (lease, signed HTTPS send, ack with fsync) against the
+// same n deliveries sent directly with Sender.Send, both with 64 at once.
+func queueRows(cfg config, dir string) ([]Row, error) {
+	const workers = 64
+	n := cfg.queueN
+	name := fmt.Sprintf("queue drain, %d deliveries, 64 workers", n)
+	srv := startTLS(http.HandlerFunc(noContent))
+	defer srv.Close()
+	secret, err := auth.GenerateStandardSecret()
+	if err != nil {
+		return []Row{failedRow("outbox", name, err)}, err
+	}
+	std, err := auth.NewStandard([]auth.Secret{secret})
+	if err != nil {
+		return []Row{failedRow("outbox", name, err)}, err
+	}
+	s := &sender.Sender{TLS: srv.tlsConfig(), AllowNetworks: loopback, Retry: sender.RetryPolicy{MaxAttempts: outbox.DefaultBurst}}
+	defer s.CloseIdleConnections()
+	dest := sender.Destination{Name: benchDest, URL: srv.URL + "/hook", Signer: std}
+	store, err := boltstore.Open(filepath.Join(dir, "queue.db"), nil)
+	if err != nil {
+		return []Row{failedRow("outbox", name, err)}, err
+	}
+	defer store.Close()
+	b := body(1 << 10)
+
+	queueRun := func() (float64, error) {
+		ds := make([]outbox.Delivery, 0, 1000)
+		for i := 0; i < n; i += cap(ds) {
+			ds = ds[:0]
+			for j := i; j < min(n, i+cap(ds)); j++ {
+				ds = append(ds, outbox.Delivery{ID: newID(), Destination: benchDest, Body: b})
+			}
+			if err := store.Put(context.Background(), ds...); err != nil {
+				return 0, err
+			}
+		}
+		var failed atomic.Int64
+		q := &outbox.Queue{
+			Outbox: store, Sender: s, Destinations: []sender.Destination{dest},
+			Workers: workers, PerDestination: workers, Poll: 10 * time.Millisecond,
+			Metrics: outcomeCounter{failed: &failed},
+		}
+		start := time.Now()
+		done := make(chan error, 1)
+		go func() { done <- q.Run(context.Background()) }()
+		deadline := start.Add(2 * time.Minute)
+		for {
+			st, err := store.Stats(context.Background())
+			if err != nil {
+				return 0, err
+			}
+			if st.Pending == 0 {
+				break
+			}
+			if failed.Load() > 0 {
+				return 0, fmt.Errorf("%d deliveries failed", failed.Load())
+			}
+			if time.Now().After(deadline) {
+				return 0, fmt.Errorf("queue did not drain: %d pending", st.Pending)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		elapsed := time.Since(start)
+		if err := q.Shutdown(context.Background()); err != nil {
+			return 0, err
+		}
+		if err := <-done; err != nil {
+			return 0, err
+		}
+		return float64(n) / elapsed.Seconds(), nil
+	}
+	directRun := func() (float64, error) {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		errc := make(chan error, workers)
+		start := time.Now()
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for next.Add(1) <= int64(n) {
+					if _, err := s.Send(context.Background(), dest, sender.Message{ID: newID(), Body: b}); err != nil {
+						errc <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		close(errc)
+		if err := <-errc; err != nil {
+			return 0, err
+		}
+		return float64(n) / elapsed.Seconds(), nil
+	}
+	// Warm up: open the sender's connections and the store's pages.
+	if _, err := directRun(); err != nil {
+		return []Row{failedRow("outbox", name, err)}, err
+	}
+	if _, err := queueRun(); err != nil {
+		return []Row{failedRow("outbox", name, err)}, err
+	}
+	var qr, dr []float64
+	for r := range cfg.loadReps {
+		for k := range 2 {
+			run, out := queueRun, &qr
+			if (k+r)%2 == 1 {
+				run, out = directRun, &dr
+			}
+			rate, err := run()
+			if err != nil {
+				return []Row{failedRow("outbox", name, err)}, err
+			}
+			*out = append(*out, rate)
+		}
+	}
+	q, d := median(qr), median(dr)
+	return []Row{{
+		Section: "outbox", Case: name,
+		Herald:   fmtRate(q, "deliveries/s"),
+		Baseline: "Sender.Send direct, 64 goroutines",
+		BaseFig:  fmtRate(d, "deliveries/s"),
+		Ratio:    q / d,
+	}}, nil
+}
+
+// outcomeCounter is an outbox.Metrics that counts attempts that did not end
+// in a delivery, so that a failing queue run is reported rather than timed.
+type outcomeCounter struct{ failed *atomic.Int64 }
+
+// Observe counts every outcome other than Delivered and Released.
+func (c outcomeCounter) Observe(e outbox.Event) {
+	if e.Outcome != outbox.Delivered && e.Outcome != outbox.Released {
+		c.failed.Add(1)
+	}
+}
+
+// Depth ignores queue depth.
+func (outcomeCounter) Depth(outbox.Stats, int) {}
+
+// heapRows measures the Go heap in use with cfg.pendingN pending 4 KiB
+// deliveries in a bbolt outbox reopened from disk and served by a running
+// (idle: nothing is due yet) Queue, against the same deliveries held in
+// outbox.Memory; and how long reopening the file takes.
+func heapRows(cfg config, dir string) ([]Row, error) {
+	n := cfg.pendingN
+	name := fmt.Sprintf("heap in use, %s pending 4 KiB deliveries", groupDigits(int64(n)))
+	b := body(4 << 10)
+	due := time.Now().Add(24 * time.Hour)
+	fill := func(o outbox.Outbox) error {
+		ds := make([]outbox.Delivery, 0, 1000)
+		for i := 0; i < n; i += cap(ds) {
+			ds = ds[:0]
+			for j := i; j < min(n, i+cap(ds)); j++ {
+				ds = append(ds, outbox.Delivery{ID: newID(), Destination: benchDest, Body: b, Due: due})
+			}
+			if err := o.Put(context.Background(), ds...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	path := filepath.Join(dir, "pending.db")
+	store, err := boltstore.Open(path, nil)
+	if err == nil {
+		err = fill(store)
+		if cerr := store.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return []Row{failedRow("outbox", name, err)}, err
+	}
+
+	h0 := heapInUse()
+	start := time.Now()
+	store, err = boltstore.Open(path, nil)
+	if err != nil {
+		return []Row{failedRow("outbox", name, err)}, err
+	}
+	openTime := time.Since(start)
+	ctx, cancel := context.WithCancel(context.Background())
+	q := &outbox.Queue{Outbox: store, Destinations: []sender.Destination{{Name: benchDest, URL: "https://127.0.0.1:1/"}}, Poll: 10 * time.Millisecond}
+	done := make(chan error, 1)
+	go func() { done <- q.Run(ctx) }()
+	time.Sleep(100 * time.Millisecond)
+	st, err := store.Stats(ctx)
+	boltHeap := heapInUse() - h0
+	cancel()
+	<-done
+	if cerr := store.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && st.Pending != n {
+		err = fmt.Errorf("reopened outbox holds %d pending deliveries, want %d", st.Pending, n)
+	}
+	if err != nil {
+		return []Row{failedRow("outbox", name, err)}, err
+	}
+
+	h0 = heapInUse()
+	mem := outbox.NewMemory()
+	if err := fill(mem); err != nil {
+		return []Row{failedRow("outbox", name, err)}, err
+	}
+	memHeap := heapInUse() - h0
+	runtime.KeepAlive(mem)
+	mem.Close()
+
+	return []Row{
+		{
+			Section: "outbox", Case: name,
+			Herald:   fmtBytes(boltHeap) + " (bbolt, queue running)",
+			Baseline: "outbox.Memory",
+			BaseFig:  fmtBytes(memHeap),
+			Ratio:    boltHeap / memHeap,
+		},
+		{
+			Section: "outbox", Case: fmt.Sprintf("reopen bbolt file with %s pending", groupDigits(int64(n))),
+			Herald: fmtNs(float64(openTime.Nanoseconds())), Ratio: math.NaN(),
+		},
+	}, nil
+}
+
+// heapInUse returns the bytes of heap in use after two garbage collections.
+func heapInUse() float64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return float64(m.HeapInuse)
+}
+
+// idSeq numbers the delivery ids made by newID.
+var idSeq atomic.Uint64
+
+// newID returns a delivery id unique within this process run.
+func newID() string {
+	return fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), idSeq.Add(1))
+}
