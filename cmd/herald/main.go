@@ -13,6 +13,8 @@
 //	send      deliver a signed webhook, with retries, and print the result
 //	verify    check a captured request (headers file and body)
 //	listen    run a local receiver that verifies every request
+//	relay     a durable worker: HTTP events in, signed webhooks out
+//	outbox    list, replay or purge a relay's dead letters
 //	version   print herald's version
 //	help      print help on a command
 //
@@ -87,6 +89,8 @@ var commands = []command{
 	{"send", "deliver a signed webhook, with retries, and print the result", runSend},
 	{"verify", "check a captured request (headers file and body)", runVerify},
 	{"listen", "run a local receiver that verifies every request", runListen},
+	{"relay", "a durable worker: HTTP events in, signed webhooks out", runRelay},
+	{"outbox", "list, replay or purge a relay's dead letters", runOutbox},
 	{"version", "print herald's version", runVersion},
 }
 

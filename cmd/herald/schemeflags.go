@@ -32,22 +32,42 @@ type schemeFlags struct {
 	// Set by commands, not flags.
 	allowMissingExp bool
 	clock           func() time.Time
+	// prefix is put before every flag name by register ("in-" gives
+	// --in-scheme, --in-secret, ...), so that one command can take two
+	// sets of scheme flags.
+	prefix string
+	// name, if set, names a setting in errors instead of "--"+prefix+flag
+	// (a configuration file uses its own key names).
+	name func(flag string) string
 }
 
-// register defines the scheme flags on fs.
+// f returns the name of the setting flag as errors should show it:
+// "--secret", "--in-secret", or what sf.name makes of it.
+func (sf *schemeFlags) f(flag string) string {
+	if sf.name != nil {
+		return sf.name(flag)
+	}
+	return "--" + sf.prefix + flag
+}
+
+// register defines the scheme flags on fs, each name preceded by sf.prefix.
 func (sf *schemeFlags) register(fs *flagSet) {
-	fs.StringVar(&sf.scheme, "scheme", auth.SchemeStandard, "signing `scheme`: standard, standard-v1a, hub, stripe or jwt")
-	fs.Var(&sf.secrets, "secret", "HMAC secret: a whsec_ `value` for standard, raw bytes for hub, stripe and jwt HS*;\nenv:NAME reads it from the environment, @FILE from a file; repeat to rotate")
-	fs.Var(&sf.keys, "key", "private key: a whsk_ `key` (standard-v1a) or a PEM file (jwt, standard-v1a); env:NAME and @FILE work; repeat to rotate")
-	fs.Var(&sf.pubkeys, "pubkey", "public key: a whpk_ `key` (standard-v1a), a PEM or JWKS file, or a JWKS https URL (jwt); repeat to rotate")
-	fs.StringVar(&sf.alg, "alg", "", "jwt `algorithm`: HS256, HS384, HS512 (with --secret; default HS256) or RS256, ES256, EdDSA (from --key)")
-	fs.StringVar(&sf.kid, "kid", "", "jwt key `id` of a PEM key (default: its RFC 7638 thumbprint, as keygen writes in the JWKS)")
-	fs.StringVar(&sf.issuer, "issuer", "", "jwt iss claim to write, or to require when verifying")
-	fs.StringVar(&sf.audience, "audience", "", "jwt aud claim to write (default: the URL), or to require when verifying")
-	fs.DurationVar(&sf.ttl, "ttl", 0, "jwt token lifetime when signing (default 5m)")
-	fs.StringVar(&sf.headerName, "header-name", "", "signature header `name` (hub: X-Hub-Signature-256, stripe: Stripe-Signature)")
-	fs.BoolVar(&sf.sha1, "sha1", false, "hub: use GitHub's legacy X-Hub-Signature: sha1=… header")
-	fs.DurationVar(&sf.tolerance, "tolerance", 0, "how far a signed timestamp may be from now (default 5m; jwt: the clock leeway, default 30s)")
+	p, u := sf.prefix, func(s string) string { return s }
+	if p != "" {
+		u = func(s string) string { return "inbound: " + s }
+	}
+	fs.StringVar(&sf.scheme, p+"scheme", auth.SchemeStandard, u("signing `scheme`: standard, standard-v1a, hub, stripe or jwt"))
+	fs.Var(&sf.secrets, p+"secret", u("HMAC secret: a whsec_ `value` for standard, raw bytes for hub, stripe and jwt HS*;\nenv:NAME reads it from the environment, @FILE from a file; repeat to rotate"))
+	fs.Var(&sf.keys, p+"key", u("private key: a whsk_ `key` (standard-v1a) or a PEM file (jwt, standard-v1a); env:NAME and @FILE work; repeat to rotate"))
+	fs.Var(&sf.pubkeys, p+"pubkey", u("public key: a whpk_ `key` (standard-v1a), a PEM or JWKS file, or a JWKS https URL (jwt); repeat to rotate"))
+	fs.StringVar(&sf.alg, p+"alg", "", u("jwt `algorithm`: HS256, HS384, HS512 (with --secret; default HS256) or RS256, ES256, EdDSA (from --key)"))
+	fs.StringVar(&sf.kid, p+"kid", "", u("jwt key `id` of a PEM key (default: its RFC 7638 thumbprint, as keygen writes in the JWKS)"))
+	fs.StringVar(&sf.issuer, p+"issuer", "", u("jwt iss claim to write, or to require when verifying"))
+	fs.StringVar(&sf.audience, p+"audience", "", u("jwt aud claim to write (default: the URL), or to require when verifying"))
+	fs.DurationVar(&sf.ttl, p+"ttl", 0, u("jwt token lifetime when signing (default 5m)"))
+	fs.StringVar(&sf.headerName, p+"header-name", "", u("signature header `name` (hub: X-Hub-Signature-256, stripe: Stripe-Signature)"))
+	fs.BoolVar(&sf.sha1, p+"sha1", false, u("hub: use GitHub's legacy X-Hub-Signature: sha1=… header"))
+	fs.DurationVar(&sf.tolerance, p+"tolerance", 0, u("how far a signed timestamp may be from now (default 5m; jwt: the clock leeway, default 30s)"))
 }
 
 // usageError marks errors in the command line or its input: exit status 2.
@@ -96,7 +116,7 @@ func (sf *schemeFlags) build(sign bool) (scheme, error) {
 		opts = append(opts, auth.WithClock(sf.clock))
 	}
 	if sf.tolerance < 0 {
-		return nil, usagef("--tolerance must not be negative")
+		return nil, usagef("%s must not be negative", sf.f("tolerance"))
 	}
 	if sf.tolerance > 0 {
 		if sf.scheme == auth.SchemeJWT {
@@ -152,18 +172,18 @@ func (sf *schemeFlags) check() error {
 		schemes []string
 	}
 	rules := []rule{
-		{len(sf.secrets) > 0, "--secret", []string{auth.SchemeStandard, auth.SchemeHub, auth.SchemeStripe, auth.SchemeJWT}},
-		{len(sf.keys) > 0, "--key", []string{auth.SchemeStandardV1a, auth.SchemeJWT}},
-		{len(sf.pubkeys) > 0, "--pubkey", []string{auth.SchemeStandardV1a, auth.SchemeJWT}},
-		{sf.alg != "", "--alg", []string{auth.SchemeJWT}},
-		{sf.kid != "", "--kid", []string{auth.SchemeJWT}},
-		{sf.issuer != "", "--issuer", []string{auth.SchemeJWT}},
-		{sf.audience != "", "--audience", []string{auth.SchemeJWT}},
-		{sf.ttl != 0, "--ttl", []string{auth.SchemeJWT}},
-		{sf.allowMissingExp, "--allow-missing-exp", []string{auth.SchemeJWT}},
-		{sf.headerName != "", "--header-name", []string{auth.SchemeHub, auth.SchemeStripe}},
-		{sf.sha1, "--sha1", []string{auth.SchemeHub}},
-		{sf.tolerance != 0, "--tolerance", []string{auth.SchemeStandard, auth.SchemeStandardV1a, auth.SchemeStripe, auth.SchemeJWT}},
+		{len(sf.secrets) > 0, sf.f("secret"), []string{auth.SchemeStandard, auth.SchemeHub, auth.SchemeStripe, auth.SchemeJWT}},
+		{len(sf.keys) > 0, sf.f("key"), []string{auth.SchemeStandardV1a, auth.SchemeJWT}},
+		{len(sf.pubkeys) > 0, sf.f("pubkey"), []string{auth.SchemeStandardV1a, auth.SchemeJWT}},
+		{sf.alg != "", sf.f("alg"), []string{auth.SchemeJWT}},
+		{sf.kid != "", sf.f("kid"), []string{auth.SchemeJWT}},
+		{sf.issuer != "", sf.f("issuer"), []string{auth.SchemeJWT}},
+		{sf.audience != "", sf.f("audience"), []string{auth.SchemeJWT}},
+		{sf.ttl != 0, sf.f("ttl"), []string{auth.SchemeJWT}},
+		{sf.allowMissingExp, sf.f("allow-missing-exp"), []string{auth.SchemeJWT}},
+		{sf.headerName != "", sf.f("header-name"), []string{auth.SchemeHub, auth.SchemeStripe}},
+		{sf.sha1, sf.f("sha1"), []string{auth.SchemeHub}},
+		{sf.tolerance != 0, sf.f("tolerance"), []string{auth.SchemeStandard, auth.SchemeStandardV1a, auth.SchemeStripe, auth.SchemeJWT}},
 	}
 	switch sf.scheme {
 	case auth.SchemeStandard, auth.SchemeStandardV1a, auth.SchemeHub, auth.SchemeStripe, auth.SchemeJWT:
@@ -197,20 +217,20 @@ func rawSecret(s string) (auth.Secret, error) {
 // loadSecrets resolves every --secret and converts it with parse.
 func (sf *schemeFlags) loadSecrets(parse func(string) (auth.Secret, error)) ([]auth.Secret, error) {
 	if len(sf.secrets) == 0 {
-		return nil, usagef("missing --secret (a value, env:NAME or @FILE) for scheme %s", sf.scheme)
+		return nil, usagef("missing %s (a value, env:NAME or @FILE) for scheme %s", sf.f("secret"), sf.scheme)
 	}
 	secrets := make([]auth.Secret, 0, len(sf.secrets))
 	for i, v := range sf.secrets {
 		raw, err := resolveSecret(v)
 		if err != nil {
-			return nil, usagef("--secret #%d: %w", i+1, err)
+			return nil, usagef("%s #%d: %w", sf.f("secret"), i+1, err)
 		}
 		if raw == "" {
-			return nil, usagef("--secret #%d is empty", i+1)
+			return nil, usagef("%s #%d is empty", sf.f("secret"), i+1)
 		}
 		s, err := parse(raw)
 		if err != nil {
-			return nil, usagef("--secret #%d: %w", i+1, err)
+			return nil, usagef("%s #%d: %w", sf.f("secret"), i+1, err)
 		}
 		secrets = append(secrets, s)
 	}
@@ -280,7 +300,7 @@ func (sf *schemeFlags) loadPrivateKeys() ([]auth.PrivateKey, error) {
 	for i, v := range sf.keys {
 		b, err := resolveKey(v, "whsk_")
 		if err != nil {
-			return nil, usagef("--key #%d: %w", i+1, err)
+			return nil, usagef("%s #%d: %w", sf.f("key"), i+1, err)
 		}
 		var k auth.PrivateKey
 		switch t := strings.TrimSpace(string(b)); {
@@ -292,7 +312,7 @@ func (sf *schemeFlags) loadPrivateKeys() ([]auth.PrivateKey, error) {
 			err = fmt.Errorf("%w: neither a whsk_ key nor a PEM private key", auth.ErrBadKey)
 		}
 		if err != nil {
-			return nil, usagef("--key #%d: %w", i+1, err)
+			return nil, usagef("%s #%d: %w", sf.f("key"), i+1, err)
 		}
 		keys = append(keys, k.WithID(sf.keyID(k.Public())))
 	}
@@ -316,20 +336,20 @@ func (sf *schemeFlags) loadPublicKeys() (auth.KeySet, []auth.PublicKey, error) {
 	for i, v := range sf.pubkeys {
 		if strings.HasPrefix(v, "https://") || strings.HasPrefix(v, "http://") {
 			if sf.scheme != auth.SchemeJWT {
-				return nil, nil, usagef("--pubkey #%d: a JWKS URL works with scheme jwt only", i+1)
+				return nil, nil, usagef("%s #%d: a JWKS URL works with scheme jwt only", sf.f("pubkey"), i+1)
 			}
 			if len(sf.pubkeys) > 1 {
-				return nil, nil, usagef("--pubkey: a JWKS URL cannot be combined with other public keys")
+				return nil, nil, usagef("%s: a JWKS URL cannot be combined with other public keys", sf.f("pubkey"))
 			}
 			set, err := auth.NewJWKS(v, nil)
 			if err != nil {
-				return nil, nil, usagef("--pubkey: %w", err)
+				return nil, nil, usagef("%s: %w", sf.f("pubkey"), err)
 			}
 			return set, nil, nil
 		}
 		b, err := resolveKey(v, "whpk_")
 		if err != nil {
-			return nil, nil, usagef("--pubkey #%d: %w", i+1, err)
+			return nil, nil, usagef("%s #%d: %w", sf.f("pubkey"), i+1, err)
 		}
 		t := strings.TrimSpace(string(b))
 		switch {
@@ -352,7 +372,7 @@ func (sf *schemeFlags) loadPublicKeys() (auth.KeySet, []auth.PublicKey, error) {
 			err = fmt.Errorf("%w: neither a whpk_ key, a JWKS document nor a PEM public key", auth.ErrBadKey)
 		}
 		if err != nil {
-			return nil, nil, usagef("--pubkey #%d: %w", i+1, err)
+			return nil, nil, usagef("%s #%d: %w", sf.f("pubkey"), i+1, err)
 		}
 	}
 	return auth.PublicKeys(keys), keys, nil
@@ -362,7 +382,7 @@ func (sf *schemeFlags) loadPublicKeys() (auth.KeySet, []auth.PublicKey, error) {
 // verify), or from --pubkey to verify only.
 func (sf *schemeFlags) buildV1a(sign bool, opts []auth.Option) (scheme, error) {
 	if len(sf.keys) > 0 && len(sf.pubkeys) > 0 {
-		return nil, usagef("give --key or --pubkey, not both")
+		return nil, usagef("give %s or %s, not both", sf.f("key"), sf.f("pubkey"))
 	}
 	if len(sf.keys) > 0 {
 		keys, err := sf.loadPrivateKeys()
@@ -372,10 +392,10 @@ func (sf *schemeFlags) buildV1a(sign bool, opts []auth.Option) (scheme, error) {
 		return auth.NewStandardV1a(keys, opts...)
 	}
 	if sign {
-		return nil, usagef("missing --key (a whsk_ key, env:NAME or @FILE) for scheme standard-v1a")
+		return nil, usagef("missing %s (a whsk_ key, env:NAME or @FILE) for scheme standard-v1a", sf.f("key"))
 	}
 	if len(sf.pubkeys) == 0 {
-		return nil, usagef("missing --pubkey (a whpk_ key) or --key for scheme standard-v1a")
+		return nil, usagef("missing %s (a whpk_ key) or %s for scheme standard-v1a", sf.f("pubkey"), sf.f("key"))
 	}
 	_, keys, err := sf.loadPublicKeys()
 	if err != nil {
@@ -394,7 +414,7 @@ func (sf *schemeFlags) buildJWT(sign bool, opts []auth.Option) (scheme, error) {
 		opts = append(opts, auth.WithAudience(sf.audience))
 	}
 	if sf.ttl < 0 {
-		return nil, usagef("--ttl must not be negative")
+		return nil, usagef("%s must not be negative", sf.f("ttl"))
 	}
 	if sf.ttl > 0 {
 		opts = append(opts, auth.WithTTL(sf.ttl))
@@ -409,18 +429,18 @@ func (sf *schemeFlags) buildJWT(sign bool, opts []auth.Option) (scheme, error) {
 		}
 	}
 	if given > 1 {
-		return nil, usagef("give one of --secret (HS*), --key or --pubkey for scheme jwt")
+		return nil, usagef("give one of %s (HS*), %s or %s for scheme jwt", sf.f("secret"), sf.f("key"), sf.f("pubkey"))
 	}
 	hs := strings.HasPrefix(sf.alg, "HS")
 	switch sf.alg {
 	case "", "HS256", "HS384", "HS512", auth.AlgRS256, auth.AlgES256, auth.AlgEdDSA:
 	default:
-		return nil, usagef("unknown --alg %q (want HS256, HS384, HS512, RS256, ES256 or EdDSA)", sf.alg)
+		return nil, usagef("unknown %s %q (want HS256, HS384, HS512, RS256, ES256 or EdDSA)", sf.f("alg"), sf.alg)
 	}
 	switch {
 	case len(sf.secrets) > 0:
 		if sf.alg != "" && !hs {
-			return nil, usagef("--alg %s needs --key or --pubkey, not --secret", sf.alg)
+			return nil, usagef("%s %s needs %s or %s, not %s", sf.f("alg"), sf.alg, sf.f("key"), sf.f("pubkey"), sf.f("secret"))
 		}
 		alg := sf.alg
 		if alg == "" {
@@ -432,14 +452,14 @@ func (sf *schemeFlags) buildJWT(sign bool, opts []auth.Option) (scheme, error) {
 		}
 		return auth.NewJWT(alg, secrets, opts...)
 	case hs:
-		return nil, usagef("missing --secret (a value, env:NAME or @FILE) for jwt %s", sf.alg)
+		return nil, usagef("missing %s (a value, env:NAME or @FILE) for jwt %s", sf.f("secret"), sf.alg)
 	case len(sf.keys) > 0:
 		keys, err := sf.loadPrivateKeys()
 		if err != nil {
 			return nil, err
 		}
 		if sf.alg != "" && keys[0].Algorithm() != sf.alg {
-			return nil, usagef("--alg %s does not match the --key, a %s key", sf.alg, keys[0].Algorithm())
+			return nil, usagef("%s %s does not match the %s, a %s key", sf.f("alg"), sf.alg, sf.f("key"), keys[0].Algorithm())
 		}
 		return auth.NewJWTSigner(keys, opts...)
 	case len(sf.pubkeys) > 0 && !sign:
@@ -450,13 +470,13 @@ func (sf *schemeFlags) buildJWT(sign bool, opts []auth.Option) (scheme, error) {
 		if sf.alg != "" {
 			for _, k := range keys {
 				if k.Algorithm() != sf.alg {
-					return nil, usagef("--alg %s does not match a --pubkey, a %s key", sf.alg, k.Algorithm())
+					return nil, usagef("%s %s does not match a %s, a %s key", sf.f("alg"), sf.alg, sf.f("pubkey"), k.Algorithm())
 				}
 			}
 		}
 		return auth.NewJWTVerifier(set, opts...)
 	case sign:
-		return nil, usagef("missing --secret (HS*) or --key (RS256, ES256, EdDSA) for scheme jwt")
+		return nil, usagef("missing %s (HS*) or %s (RS256, ES256, EdDSA) for scheme jwt", sf.f("secret"), sf.f("key"))
 	}
-	return nil, usagef("missing --secret (HS*), --key or --pubkey for scheme jwt")
+	return nil, usagef("missing %s (HS*), %s or %s for scheme jwt", sf.f("secret"), sf.f("key"), sf.f("pubkey"))
 }

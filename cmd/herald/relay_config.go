@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/heraldhq/herald/listener"
+	"github.com/heraldhq/herald/sender"
+	"github.com/heraldhq/herald/sender/outbox"
+)
+
+// maxConfigFile bounds a relay --config file.
+const maxConfigFile = 1 << 20
+
+// relayConfig is the JSON document that relay --config reads:
+//
+//	{"destinations": [
+//	  {"name": "a", "url": "https://a.example/hook", "topics": ["job:*"],
+//	   "scheme": "standard", "secret": "env:A_SECRET"},
+//	  {"name": "b", "url": "https://b.example/hook", "scheme": "jwt",
+//	   "key": "b.key", "issuer": "acme", "headers": {"X-Env": "prod"}}
+//	]}
+//
+// Unknown keys are refused, so that a misspelt "topics" does not silently
+// send everything everywhere.
+type relayConfig struct {
+	Destinations []destConfig `json:"destinations"`
+}
+
+// destConfig is one destination of a relay configuration. Its scheme keys
+// mean what the scheme flags of the same name mean; secrets and keys take
+// the same env:NAME and @FILE forms, and a list rotates them.
+type destConfig struct {
+	Name       string            `json:"name"`
+	URL        string            `json:"url"`
+	Topics     []string          `json:"topics"`
+	Headers    map[string]string `json:"headers"`
+	Scheme     string            `json:"scheme"`
+	Secret     stringOrList      `json:"secret"`
+	Key        stringOrList      `json:"key"`
+	Alg        string            `json:"alg"`
+	Kid        string            `json:"kid"`
+	Issuer     string            `json:"issuer"`
+	Audience   string            `json:"audience"`
+	TTL        string            `json:"ttl"`
+	HeaderName string            `json:"header_name"`
+	SHA1       bool              `json:"sha1"`
+}
+
+// stringOrList is a JSON string or array of strings.
+type stringOrList []string
+
+// UnmarshalJSON accepts "v" or ["v1", "v2"]. Errors never quote the value,
+// which may be a secret.
+func (l *stringOrList) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*l = stringOrList{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return errors.New("want a string or an array of strings")
+	}
+	*l = many
+	return nil
+}
+
+// configKey names a scheme setting of a destConfig in errors: the JSON key
+// that corresponds to a scheme flag.
+func configKey(flag string) string {
+	return strings.ReplaceAll(flag, "-", "_")
+}
+
+// loadRelayConfig reads and checks a relay configuration file. Errors are
+// usageErrors that never quote a secret.
+func loadRelayConfig(path string) (*relayConfig, error) {
+	b, err := readFileLimited(path, "--config file", maxConfigFile)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var c relayConfig
+	if err := dec.Decode(&c); err != nil {
+		return nil, usagef("--config file %s: %s", path, jsonProblem(b, err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, usagef("--config file %s: trailing data after the JSON object", path)
+	}
+	if len(c.Destinations) == 0 {
+		return nil, usagef("--config file %s: no destinations", path)
+	}
+	return &c, nil
+}
+
+// jsonProblem describes a JSON decoding error with its line, without
+// quoting the document (which may hold secrets).
+func jsonProblem(doc []byte, err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("invalid JSON at line %d: %v", lineOf(doc, se.Offset), se)
+	case errors.As(err, &te):
+		return fmt.Sprintf("line %d: %s must be %s, not a JSON %s", lineOf(doc, te.Offset), te.Field, te.Type, te.Value)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "invalid JSON: unexpected end of file"
+	}
+	// Unknown fields ("json: unknown field \"x\"") and custom decoders'
+	// errors name keys, never values.
+	return err.Error()
+}
+
+// lineOf returns the 1-based line of byte offset off in doc.
+func lineOf(doc []byte, off int64) int {
+	if off > int64(len(doc)) {
+		off = int64(len(doc))
+	}
+	return bytes.Count(doc[:off], []byte("\n")) + 1
+}
+
+// destination builds the sender.Destination of one configured destination.
+// i numbers it from 1 for errors.
+func (d *destConfig) destination(i int) (sender.Destination, error) {
+	where := fmt.Sprintf("destination #%d", i)
+	if d.Name != "" {
+		where = fmt.Sprintf("destination %q", d.Name)
+	}
+	if err := checkDestName(d.Name); err != nil {
+		return sender.Destination{}, usagef("--config: %s: %v", where, err)
+	}
+	if d.URL == "" {
+		return sender.Destination{}, usagef("--config: %s: missing url", where)
+	}
+	sf := schemeFlags{
+		scheme: d.Scheme, secrets: stringList(d.Secret), keys: stringList(d.Key),
+		alg: d.Alg, kid: d.Kid, issuer: d.Issuer, audience: d.Audience,
+		headerName: d.HeaderName, sha1: d.SHA1, name: configKey,
+	}
+	if sf.scheme == "" {
+		sf.scheme = "standard"
+	}
+	if d.TTL != "" {
+		ttl, err := time.ParseDuration(d.TTL)
+		if err != nil {
+			return sender.Destination{}, usagef("--config: %s: ttl %q is not a duration such as 5m", where, d.TTL)
+		}
+		sf.ttl = ttl
+	}
+	signer, err := sf.signer()
+	if err != nil {
+		return sender.Destination{}, usagef("--config: %s: %v", where, err)
+	}
+	h := http.Header{}
+	for name, v := range d.Headers {
+		if !isToken(name) {
+			return sender.Destination{}, usagef("--config: %s: invalid header name %q", where, name)
+		}
+		if strings.ContainsAny(v, "\r\n\x00") {
+			return sender.Destination{}, usagef("--config: %s: header %s holds a line break or NUL", where, name)
+		}
+		h.Set(name, v)
+	}
+	if err := checkTopics(d.Topics); err != nil {
+		return sender.Destination{}, usagef("--config: %s: %v", where, err)
+	}
+	return sender.Destination{Name: d.Name, URL: d.URL, Signer: signer, Headers: h, Topics: d.Topics}, nil
+}
+
+// checkDestName refuses destination names the outbox would refuse.
+func checkDestName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("missing name")
+	case len(name) > outbox.MaxNameLen:
+		return fmt.Errorf("name is longer than %d bytes", outbox.MaxNameLen)
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return errors.New("name holds a control character")
+	}
+	return nil
+}
+
+// checkTopics refuses malformed topic patterns.
+func checkTopics(patterns []string) error {
+	for _, p := range patterns {
+		if err := listener.ValidatePattern(p); err != nil {
+			return fmt.Errorf("topic pattern %q: %v", p, err)
+		}
+	}
+	return nil
+}
+
+// parseSchedule parses --schedule: comma-separated delays such as
+// "0s,1s,5s,1m", the first one before the first attempt.
+func parseSchedule(s string) ([]time.Duration, error) {
+	var ds []time.Duration
+	for i, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		d, err := time.ParseDuration(part)
+		if err != nil {
+			return nil, fmt.Errorf("--schedule: delay #%d %q is not a duration such as 5s", i+1, part)
+		}
+		if d < 0 {
+			return nil, fmt.Errorf("--schedule: delay #%d is negative", i+1)
+		}
+		ds = append(ds, d)
+	}
+	return ds, nil
+}

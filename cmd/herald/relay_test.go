@@ -1,0 +1,644 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/listener"
+	"github.com/heraldhq/herald/sender/sendertest"
+)
+
+// relayProc is a running "herald relay".
+type relayProc struct {
+	cmd *exec.Cmd
+	url string // http://127.0.0.1:PORT, or https://
+	// client posts events; nil means http.DefaultClient.
+	client *http.Client
+	mu     sync.Mutex
+	errb   bytes.Buffer // standard error so far
+	done   chan error
+}
+
+// stderr returns what the relay wrote to standard error so far.
+func (p *relayProc) stderr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.errb.String()
+}
+
+// startRelay starts herald relay on 127.0.0.1:0 with args in dir and waits
+// until it is ready.
+func startRelay(t *testing.T, dir string, env []string, args ...string) *relayProc {
+	t.Helper()
+	cmd := exec.Command(heraldBin, append([]string{"relay", "--listen", "127.0.0.1:0"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &relayProc{cmd: cmd, done: make(chan error, 1)}
+	t.Cleanup(func() {
+		p.cmd.Process.Kill() // fails harmlessly once it has exited
+		p.wait(t)
+	})
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			line := sc.Text()
+			p.mu.Lock()
+			p.errb.WriteString(line + "\n")
+			p.mu.Unlock()
+			if u, ok := strings.CutPrefix(line, "relay listening on "); ok {
+				ready <- u
+			}
+		}
+		p.done <- cmd.Wait()
+	}()
+	select {
+	case p.url = <-ready:
+	case err := <-p.done:
+		p.done <- err
+		t.Fatalf("relay exited before it was ready: %v\n%s", err, p.stderr())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("relay did not get ready:\n%s", p.stderr())
+	}
+	if !strings.HasPrefix(strings.TrimPrefix(p.url, "https://"), "127.0.0.1:") && !strings.HasPrefix(p.url, "http://127.0.0.1:") ||
+		strings.HasSuffix(p.url, ":0") {
+		t.Fatalf("relay reported %q", p.url)
+	}
+	return p
+}
+
+// wait waits for the relay to exit and returns its exit status.
+func (p *relayProc) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		p.done <- err
+		if ee, ok := err.(*exec.ExitError); ok {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				return -1
+			}
+			return ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(60 * time.Second):
+		t.Fatalf("relay did not exit\n%s", p.stderr())
+	}
+	return -1
+}
+
+// stop sends SIGTERM and returns the exit status.
+func (p *relayProc) stop(t *testing.T) int {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	return p.wait(t)
+}
+
+// kill sends SIGKILL and waits for the process to die.
+func (p *relayProc) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(t)
+}
+
+// post sends an event to the relay and returns the status and body.
+func (p *relayProc) post(t *testing.T, body string, header http.Header) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, p.url+"/events", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	c := p.client
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("posting to the relay: %v\n%s", err, p.stderr())
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// mustPost posts an event and fails unless the relay answers 204.
+func (p *relayProc) mustPost(t *testing.T, body string, header http.Header) {
+	t.Helper()
+	if code, msg := p.post(t, body, header); code != http.StatusNoContent {
+		t.Fatalf("relay answered %d %q to %s\n%s", code, msg, body, p.stderr())
+	}
+}
+
+// event returns a native JSON envelope.
+func event(id, topic string) string {
+	return fmt.Sprintf(`{"id":%q,"topic":%q,"context":{"tenant":"t1"},"payload":{"id":%q}}`, id, topic, id)
+}
+
+// okDeliveries returns the verified 2xx deliveries of rcv.
+func okDeliveries(rcv *sendertest.Receiver) []sendertest.Delivery {
+	var out []sendertest.Delivery
+	for _, d := range rcv.Deliveries() {
+		if d.Err == nil && d.Status/100 == 2 {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// waitOK waits until rcv has n verified 2xx deliveries.
+func waitOK(t *testing.T, rcv *sendertest.Receiver, n int, p *relayProc) []sendertest.Delivery {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ds := okDeliveries(rcv)
+		if len(ds) >= n {
+			return ds
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("receiver got %d good deliveries, want %d; all: %+v\nrelay:\n%s", len(ds), n, rcv.Deliveries(), p.stderr())
+		}
+		rcv.WaitFor(rcv.Count()+1, 200*time.Millisecond)
+	}
+}
+
+// idCount counts deliveries per webhook-id.
+func idCount(ds []sendertest.Delivery) map[string]int {
+	m := map[string]int{}
+	for _, d := range ds {
+		m[d.ID]++
+	}
+	return m
+}
+
+// stdSecret makes a Standard Webhooks secret with keygen and its verifier.
+func stdSecret(t *testing.T, dir string) (string, *auth.Standard) {
+	t.Helper()
+	text := strings.TrimSpace(must(t, runOpts{dir: dir}, "keygen").stdout)
+	s, err := auth.ParseStandardSecret(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := auth.NewStandard([]auth.Secret{s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return text, v
+}
+
+// outboxStats runs herald outbox stats on a store.
+func outboxStats(t *testing.T, dir, store string) (pending, dead int) {
+	t.Helper()
+	r := must(t, runOpts{dir: dir}, "outbox", "stats", "--store", store)
+	var m struct{ Pending, Dead int }
+	if err := json.Unmarshal([]byte(r.stdout), &m); err != nil {
+		t.Fatalf("outbox stats printed %q: %v", r.stdout, err)
+	}
+	return m.Pending, m.Dead
+}
+
+func TestRelayDelivers(t *testing.T) {
+	dir := t.TempDir()
+	secret, v := stdSecret(t, dir)
+	rcv := sendertest.NewReceiver(t, v)
+	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
+	p := startRelay(t, dir, []string{"WH_SECRET=" + secret},
+		"--store", "relay.db", "--dest", rcv.URL()+"/hook", "--name", "hook", "--secret", "env:WH_SECRET",
+		"--cacert", "ca.pem", "--allow-private", "--workers", "1", "--log-level", "debug")
+
+	// The native envelope.
+	p.mustPost(t, event("ev-1", "job:ready"), nil)
+	d := waitOK(t, rcv, 1, p)[0]
+	if d.ID != listener.DeliveryID("ev-1", "hook") || d.Verified.Scheme != "standard" {
+		t.Errorf("delivery id %q (want %q), verified %+v", d.ID, listener.DeliveryID("ev-1", "hook"), d.Verified)
+	}
+	var got listener.Event
+	if err := json.Unmarshal(d.Body, &got); err != nil || got.ID != "ev-1" || got.Topic != "job:ready" ||
+		got.Context["tenant"] != "t1" || string(got.Payload) != `{"id":"ev-1"}` {
+		t.Errorf("body %s is not the event's envelope (%v)", d.Body, err)
+	}
+
+	// Posted again after it was delivered, and twice in a row: one
+	// delivery per id.
+	p.mustPost(t, event("ev-1", "job:ready"), nil)
+	p.mustPost(t, event("ev-2", "job:ready"), nil)
+	p.mustPost(t, event("ev-2", "job:ready"), nil)
+	// A CloudEvent in binary mode, then one in structured mode.
+	p.mustPost(t, `{"n":3}`, http.Header{"Ce-Specversion": {"1.0"}, "Ce-Id": {"ce-3"}, "Ce-Type": {"job:done"}, "Ce-Source": {"/jobs"}})
+	p.mustPost(t, `{"specversion":"1.0","id":"ce-4","type":"job:done","source":"/jobs","data":{"n":4}}`,
+		http.Header{"Content-Type": {listener.ContentTypeCloudEvents}})
+
+	// Malformed events are refused, not enqueued.
+	if code, _ := p.post(t, `{"id":"x"`, nil); code != http.StatusBadRequest {
+		t.Errorf("malformed JSON: %d, want 400", code)
+	}
+	if code, _ := p.post(t, `{"id":"x","topic":"no-colon"}`, nil); code != http.StatusBadRequest {
+		t.Errorf("bad topic: %d, want 400", code)
+	}
+
+	if code := p.stop(t); code != 0 {
+		t.Errorf("relay exit %d on SIGTERM, want 0\n%s", code, p.stderr())
+	}
+	// Whatever the drain left is still in the store; a second relay sends it.
+	if pending, _ := outboxStats(t, dir, "relay.db"); pending > 0 {
+		p = startRelay(t, dir, []string{"WH_SECRET=" + secret},
+			"--store", "relay.db", "--dest", rcv.URL()+"/hook", "--name", "hook", "--secret", "env:WH_SECRET",
+			"--cacert", "ca.pem", "--allow-private")
+		waitOK(t, rcv, 4, p)
+		p.stop(t)
+	}
+	ds := okDeliveries(rcv)
+	want := map[string]int{}
+	for _, id := range []string{"ev-1", "ev-2", "ce-3", "ce-4"} {
+		want[listener.DeliveryID(id, "hook")] = 1
+	}
+	if c := idCount(ds); fmt.Sprint(c) != fmt.Sprint(want) {
+		t.Errorf("deliveries per id %v, want %v", c, want)
+	}
+	if pending, dead := outboxStats(t, dir, "relay.db"); pending != 0 || dead != 0 {
+		t.Errorf("store holds %d pending, %d dead after delivery", pending, dead)
+	}
+	noLeak(t, p.stderr(), secret, strings.TrimPrefix(secret, "whsec_"))
+}
+
+func TestRelayTopicRouting(t *testing.T) {
+	dir := t.TempDir()
+	secretA, vA := stdSecret(t, dir)
+	secretB := strings.TrimSpace(must(t, runOpts{dir: dir}, "keygen", "--scheme", "hub").stdout)
+	writeFile(t, dir, "b.secret", secretB+"\n")
+	vB, err := auth.NewHub([]auth.Secret{auth.NewSecret([]byte(secretB))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := sendertest.NewReceiver(t, vA)
+	b := sendertest.NewReceiver(t, vB)
+	writeFile(t, dir, "ca.pem", receiverCertPEM(t, a)+receiverCertPEM(t, b))
+	writeFile(t, dir, "relay.json", fmt.Sprintf(`{"destinations": [
+  {"name": "a", "url": %q, "topics": ["job:*"], "scheme": "standard", "secret": "env:A_SECRET"},
+  {"name": "b", "url": %q, "topics": ["records:*", "job:done"], "scheme": "hub", "secret": "@b.secret",
+   "headers": {"X-Env": "test"}}
+]}`, a.URL()+"/a", b.URL()+"/b"))
+	p := startRelay(t, dir, []string{"A_SECRET=" + secretA},
+		"--store", "relay.db", "--config", "relay.json", "--cacert", "ca.pem", "--allow-private")
+
+	for _, e := range []struct{ id, topic string }{
+		{"r-1", "billing:paid"}, {"r-2", "job:ready"}, {"r-3", "records:created"}, {"r-4", "job:done"},
+	} {
+		p.mustPost(t, event(e.id, e.topic), nil)
+	}
+	waitOK(t, a, 2, p)
+	waitOK(t, b, 2, p)
+	if code := p.stop(t); code != 0 {
+		t.Errorf("relay exit %d on SIGTERM\n%s", code, p.stderr())
+	}
+	// Nothing else was enqueued: billing:paid went nowhere.
+	if pending, dead := outboxStats(t, dir, "relay.db"); pending != 0 || dead != 0 {
+		t.Errorf("store holds %d pending, %d dead", pending, dead)
+	}
+	check := func(rcv *sendertest.Receiver, dest string, ids ...string) {
+		t.Helper()
+		want := map[string]int{}
+		for _, id := range ids {
+			want[listener.DeliveryID(id, dest)] = 1
+		}
+		if got := idCount(rcv.Deliveries()); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("destination %s got %v, want the events %v", dest, got, ids)
+		}
+	}
+	check(a, "a", "r-2", "r-4")
+	check(b, "b", "r-3", "r-4")
+	for _, d := range b.Deliveries() {
+		if d.Header.Get("X-Env") != "test" || d.Verified.Scheme != "hub" {
+			t.Errorf("b's delivery lacks its header or hub signature: %+v", d)
+		}
+	}
+	noLeak(t, p.stderr(), secretA, secretB)
+}
+
+func TestRelayInboundVerification(t *testing.T) {
+	dir := t.TempDir()
+	secret, v := stdSecret(t, dir)
+	inSecret, inScheme := stdSecret(t, dir)
+	wrongSecret, wrongScheme := stdSecret(t, dir)
+	rcv := sendertest.NewReceiver(t, v)
+	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
+	p := startRelay(t, dir, []string{"IN_SECRET=" + inSecret},
+		"--store", "relay.db", "--dest", rcv.URL(), "--secret", secret, "--in-secret", "env:IN_SECRET",
+		"--cacert", "ca.pem", "--allow-private")
+
+	signed := func(s auth.Signer, id, body string) http.Header {
+		h := http.Header{}
+		if err := s.Sign(h, auth.Message{ID: id, Body: []byte(body)}); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	body := event("in-1", "job:ready")
+	if code, msg := p.post(t, body, nil); code != http.StatusUnauthorized {
+		t.Errorf("unsigned event: %d %q, want 401", code, msg)
+	}
+	if code, msg := p.post(t, body, signed(wrongScheme, "in-1", body)); code != http.StatusUnauthorized {
+		t.Errorf("event signed with another secret: %d %q, want 401", code, msg)
+	}
+	tampered := event("in-1", "job:done")
+	if code, _ := p.post(t, tampered, signed(inScheme, "in-1", body)); code != http.StatusUnauthorized {
+		t.Errorf("tampered event: %d, want 401", code)
+	}
+	p.mustPost(t, body, signed(inScheme, "in-1", body))
+	ds := waitOK(t, rcv, 1, p)
+	if code := p.stop(t); code != 0 {
+		t.Errorf("relay exit %d\n%s", code, p.stderr())
+	}
+	if len(rcv.Deliveries()) != 1 || ds[0].ID != listener.DeliveryID("in-1", "default") {
+		t.Errorf("receiver got %+v, want only the signed event", rcv.Deliveries())
+	}
+	noLeak(t, p.stderr(), secret, inSecret, wrongSecret, strings.TrimPrefix(inSecret, "whsec_"))
+}
+
+// TestRelaySurvivesKill shows that a 2xx means the event is on disk: the
+// relay is killed right after the answers, while the destination is
+// failing, and a new relay on the same store delivers every event.
+func TestRelaySurvivesKill(t *testing.T) {
+	dir := t.TempDir()
+	secret, v := stdSecret(t, dir)
+	var up atomic.Bool
+	rcv := sendertest.NewReceiver(t, v, sendertest.Respond(func(int) sendertest.Response {
+		if up.Load() {
+			return sendertest.Response{}
+		}
+		return sendertest.Response{Status: http.StatusServiceUnavailable}
+	}))
+	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
+	args := []string{"--store", "relay.db", "--dest", rcv.URL(), "--secret", secret, "--cacert", "ca.pem", "--allow-private",
+		"--schedule", "0s" + strings.Repeat(",500ms", 20)}
+
+	p := startRelay(t, dir, nil, args...)
+	ids := []string{"k-1", "k-2", "k-3"}
+	for _, id := range ids {
+		p.mustPost(t, event(id, "job:ready"), nil)
+	}
+	p.kill(t)
+	if pending, dead := outboxStats(t, dir, "relay.db"); pending != len(ids) || dead != 0 {
+		t.Fatalf("after SIGKILL the store holds %d pending, %d dead; want %d pending", pending, dead, len(ids))
+	}
+	if n := len(okDeliveries(rcv)); n != 0 {
+		t.Fatalf("%d deliveries succeeded while the receiver was failing", n)
+	}
+
+	up.Store(true)
+	p = startRelay(t, dir, nil, args...)
+	ds := waitOK(t, rcv, len(ids), p)
+	if code := p.stop(t); code != 0 {
+		t.Errorf("relay exit %d\n%s", code, p.stderr())
+	}
+	want := map[string]int{}
+	for _, id := range ids {
+		want[listener.DeliveryID(id, "default")] = 1
+	}
+	if got := idCount(ds); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("delivered ids %v, want %v", got, want)
+	}
+	if pending, dead := outboxStats(t, dir, "relay.db"); pending != 0 || dead != 0 {
+		t.Errorf("store holds %d pending, %d dead after delivery", pending, dead)
+	}
+}
+
+func TestRelayDrain(t *testing.T) {
+	dir := t.TempDir()
+	secret, v := stdSecret(t, dir)
+
+	t.Run("in flight finishes", func(t *testing.T) {
+		rcv := sendertest.NewReceiver(t, v, sendertest.Delay(time.Second))
+		writeFile(t, dir, "ca1.pem", receiverCertPEM(t, rcv))
+		p := startRelay(t, dir, nil, "--store", "drain1.db", "--dest", rcv.URL(), "--secret", secret, "--cacert", "ca1.pem", "--allow-private")
+		p.mustPost(t, event("d-1", "job:ready"), nil)
+		if _, err := rcv.WaitFor(1, 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if code := p.stop(t); code != 0 {
+			t.Errorf("relay exit %d on SIGTERM, want 0\n%s", code, p.stderr())
+		}
+		if pending, dead := outboxStats(t, dir, "drain1.db"); pending != 0 || dead != 0 {
+			t.Errorf("the delivery in flight did not finish: %d pending, %d dead\n%s", pending, dead, p.stderr())
+		}
+	})
+
+	t.Run("cut short and kept", func(t *testing.T) {
+		rcv := sendertest.NewReceiver(t, v, sendertest.Delay(time.Minute))
+		writeFile(t, dir, "ca2.pem", receiverCertPEM(t, rcv))
+		p := startRelay(t, dir, nil, "--store", "drain2.db", "--dest", rcv.URL(), "--secret", secret, "--cacert", "ca2.pem",
+			"--allow-private", "--drain-timeout", "300ms")
+		p.mustPost(t, event("d-2", "job:ready"), nil)
+		if _, err := rcv.WaitFor(1, 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if code := p.stop(t); code != 0 {
+			t.Errorf("relay exit %d on SIGTERM, want 0\n%s", code, p.stderr())
+		}
+		if pending, dead := outboxStats(t, dir, "drain2.db"); pending != 1 || dead != 0 {
+			t.Errorf("want the cut delivery pending: %d pending, %d dead\n%s", pending, dead, p.stderr())
+		}
+	})
+}
+
+// TestOutboxDeadLetters: a delivery answered 410 becomes a dead letter,
+// which outbox lists and replays to a destination of the same name.
+func TestOutboxDeadLetters(t *testing.T) {
+	dir := t.TempDir()
+	secret, v := stdSecret(t, dir)
+	gone := sendertest.NewReceiver(t, v, sendertest.Gone())
+	rcv := sendertest.NewReceiver(t, v)
+	writeFile(t, dir, "ca.pem", receiverCertPEM(t, gone)+receiverCertPEM(t, rcv))
+	o := runOpts{dir: dir}
+	common := []string{"--store", "relay.db", "--name", "hook", "--secret", secret, "--cacert", "ca.pem", "--allow-private"}
+
+	p := startRelay(t, dir, nil, append(common, "--dest", gone.URL())...)
+	p.mustPost(t, event("x-1", "job:ready"), nil)
+	id := listener.DeliveryID("x-1", "hook")
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(p.stderr(), id); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no dead letter logged:\n%s", p.stderr())
+		}
+		gone.WaitFor(gone.Count()+1, 100*time.Millisecond)
+	}
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("relay exit %d", code)
+	}
+
+	r := must(t, o, "outbox", "list", "--store", "relay.db")
+	var dl deadLine
+	if err := json.Unmarshal([]byte(r.stdout), &dl); err != nil || strings.Count(r.stdout, "\n") != 1 {
+		t.Fatalf("outbox list printed %q (%v)", r.stdout, err)
+	}
+	if dl.ID != id || dl.Destination != "hook" || dl.Topic != "job:ready" || !strings.HasPrefix(dl.Reason, "gone") {
+		t.Errorf("dead letter %+v", dl)
+	}
+	if r := must(t, o, "outbox", "list", "--store", "relay.db", "--dest", "other"); r.stdout != "" {
+		t.Errorf("list --dest other printed %q", r.stdout)
+	}
+	expect(t, o, 2, []string{"replay needs --dest NAME, --id ID or --all"}, "outbox", "replay", "--store", "relay.db")
+	if r := must(t, o, "outbox", "replay", "--store", "relay.db", "--dest", "hook"); r.stdout != "replayed 1\n" {
+		t.Errorf("replay printed %q", r.stdout)
+	}
+
+	p = startRelay(t, dir, nil, append(common, "--dest", rcv.URL())...)
+	if ds := waitOK(t, rcv, 1, p); ds[0].ID != id {
+		t.Errorf("replayed delivery has id %q, want %q", ds[0].ID, id)
+	}
+	p.stop(t)
+	if pending, dead := outboxStats(t, dir, "relay.db"); pending != 0 || dead != 0 {
+		t.Errorf("store holds %d pending, %d dead", pending, dead)
+	}
+	if r := must(t, o, "outbox", "purge", "--store", "relay.db", "--all"); r.stdout != "purged 0\n" {
+		t.Errorf("purge printed %q", r.stdout)
+	}
+}
+
+func TestRelayBadInput(t *testing.T) {
+	dir := t.TempDir()
+	secret := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	o := runOpts{dir: dir}
+	dest := "https://example.com/hook"
+	writeFile(t, dir, "bad.json", `{"destinations": [`)
+	writeFile(t, dir, "unknown.json", `{"destinations": [{"name": "a", "url": "https://a.example/", "topic": ["job:*"], "secret": "`+secret+`"}]}`)
+	writeFile(t, dir, "nosecret.json", `{"destinations": [{"name": "a", "url": "https://a.example/"}]}`)
+	writeFile(t, dir, "noname.json", `{"destinations": [{"url": "https://a.example/", "secret": "`+secret+`"}]}`)
+	writeFile(t, dir, "dup.json", `{"destinations": [{"name": "a", "url": "https://a.example/", "secret": "`+secret+`"},
+		{"name": "a", "url": "https://b.example/", "secret": "`+secret+`"}]}`)
+	writeFile(t, dir, "badscheme.json", `{"destinations": [{"name": "a", "url": "https://a.example/", "scheme": "nope", "secret": "`+secret+`"}]}`)
+	writeFile(t, dir, "badtopic.json", `{"destinations": [{"name": "a", "url": "https://a.example/", "topics": ["job"], "secret": "`+secret+`"}]}`)
+	writeFile(t, dir, "empty.json", `{"destinations": []}`)
+	writeFile(t, dir, "shortsecret.json", `{"destinations": [{"name": "a", "url": "https://a.example/", "secret": "whsec_c2hvcnQ="}]}`)
+
+	cases := []struct {
+		name string
+		code int
+		want []string
+		args []string
+	}{
+		{"missing store", 2, []string{"missing --store"}, []string{"relay", "--dest", dest, "--secret", secret}},
+		{"no destination", 2, []string{"missing --dest URL or --config FILE"}, []string{"relay", "--store", "r.db"}},
+		{"unknown scheme", 2, []string{`unknown scheme "nope"`}, []string{"relay", "--store", "r.db", "--dest", dest, "--scheme", "nope", "--secret", secret}},
+		{"unknown in-scheme", 2, []string{"inbound verification", `unknown scheme "nope"`}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--in-scheme", "nope"}},
+		{"missing in-secret", 2, []string{"missing --in-secret"}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--in-scheme", "hub"}},
+		{"missing secret", 2, []string{"missing --secret"}, []string{"relay", "--store", "r.db", "--dest", dest}},
+		{"bad config JSON", 2, []string{"bad.json", "unexpected end"}, []string{"relay", "--store", "r.db", "--config", "bad.json"}},
+		{"config unknown key", 2, []string{`unknown field "topic"`}, []string{"relay", "--store", "r.db", "--config", "unknown.json"}},
+		{"config missing secret", 2, []string{`destination "a": missing secret`}, []string{"relay", "--store", "r.db", "--config", "nosecret.json"}},
+		{"config missing name", 2, []string{"destination #1: missing name"}, []string{"relay", "--store", "r.db", "--config", "noname.json"}},
+		{"config duplicate", 2, []string{`two destinations are named "a"`}, []string{"relay", "--store", "r.db", "--config", "dup.json"}},
+		{"config unknown scheme", 2, []string{`destination "a"`, `unknown scheme "nope"`}, []string{"relay", "--store", "r.db", "--config", "badscheme.json"}},
+		{"config bad topic", 2, []string{`topic pattern "job"`}, []string{"relay", "--store", "r.db", "--config", "badtopic.json"}},
+		{"config empty", 2, []string{"no destinations"}, []string{"relay", "--store", "r.db", "--config", "empty.json"}},
+		{"config short secret", 2, []string{`destination "a"`, "secret #1"}, []string{"relay", "--store", "r.db", "--config", "shortsecret.json"}},
+		{"config missing file", 2, []string{"cannot read --config file"}, []string{"relay", "--store", "r.db", "--config", "nope.json"}},
+		{"bad schedule", 2, []string{"--schedule: delay #2"}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--schedule", "0s,soon"}},
+		{"negative schedule", 2, []string{"--schedule: delay #1 is negative"}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--schedule", "-1s"}},
+		{"bad topic", 2, []string{"--topic"}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--topic", "a:b:c:"}},
+		{"http dest", 2, []string{"--insecure-http"}, []string{"relay", "--store", "r.db", "--dest", "http://example.com/", "--secret", secret}},
+		{"bad workers", 2, []string{"--workers must be positive"}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--workers", "0"}},
+		{"bad log level", 2, []string{"unknown --log-level"}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--log-level", "loud"}},
+		{"scheme flag without dest", 2, []string{"--secret applies to --dest"}, []string{"relay", "--store", "r.db", "--config", "dup.json", "--secret", secret}},
+		{"tls half", 2, []string{"go together"}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--tls-key", "k.pem"}},
+		{"store is a directory", 1, []string{"herald relay"}, []string{"relay", "--store", ".", "--dest", dest, "--secret", secret}},
+		{"outbox no action", 2, []string{"want one action"}, []string{"outbox", "--store", "r.db"}},
+		{"outbox unknown action", 2, []string{`unknown action "drop"`}, []string{"outbox", "drop", "--store", "r.db"}},
+		{"outbox missing store", 2, []string{"missing --store"}, []string{"outbox", "list"}},
+		{"outbox store not found", 2, []string{"no such file"}, []string{"outbox", "list", "--store", "none.db"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := expect(t, o, c.code, c.want, c.args...)
+			if strings.Contains(r.all(), "panic") || strings.Contains(r.all(), "goroutine ") {
+				t.Errorf("panicked:\n%s", r.all())
+			}
+			noLeak(t, r.all(), secret, strings.TrimPrefix(secret, "whsec_"), "c2hvcnQ=")
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "none.db")); err == nil {
+		t.Errorf("outbox created a store that did not exist")
+	}
+
+	// A store in use by a running relay.
+	rcv := sendertest.NewReceiver(t, nil)
+	p := startRelay(t, dir, nil, "--store", "busy.db", "--dest", rcv.URL(), "--secret", secret, "--allow-private")
+	expect(t, o, 1, []string{"locked"}, "relay", "--listen", "127.0.0.1:0", "--store", "busy.db", "--dest", dest, "--secret", secret)
+	expect(t, o, 1, []string{"locked", "stop the relay"}, "outbox", "stats", "--store", "busy.db")
+	p.stop(t)
+}
+
+func TestRelayTLSInboundAndHelp(t *testing.T) {
+	dir := t.TempDir()
+	cert, certPEM, err := selfSignedCert()
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "in.pem", string(certPEM))
+	writeFile(t, dir, "in.key", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})))
+	secret, v := stdSecret(t, dir)
+	rcv := sendertest.NewReceiver(t, v)
+	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
+	p := startRelay(t, dir, nil, "--store", "relay.db", "--dest", rcv.URL(), "--secret", "@"+writeFile(t, dir, "s.txt", secret+"\n"),
+		"--cacert", "ca.pem", "--allow-private", "--tls-cert", "in.pem", "--tls-key", "in.key")
+	if !strings.HasPrefix(p.url, "https://127.0.0.1:") {
+		t.Fatalf("relay with --tls-cert reported %q", p.url)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	p.client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	p.mustPost(t, event("tls-1", "job:ready"), nil)
+	if ds := waitOK(t, rcv, 1, p); ds[0].ID != listener.DeliveryID("tls-1", "default") {
+		t.Errorf("delivery id %q", ds[0].ID)
+	}
+	if code := p.stop(t); code != 0 {
+		t.Errorf("relay exit %d", code)
+	}
+	noLeak(t, p.stderr(), secret)
+
+	o := runOpts{dir: dir}
+	for _, c := range []string{"relay", "outbox"} {
+		h := must(t, o, c, "-help")
+		if !strings.Contains(h.stdout, "Usage: herald "+c) || !strings.Contains(h.stdout, "Example:") {
+			t.Errorf("herald %s -help lacks usage or example:\n%s", c, h.stdout)
+		}
+		if !strings.Contains(must(t, o, "help").stdout, "\t"+c+" ") {
+			t.Errorf("herald help does not list %s", c)
+		}
+	}
+}
