@@ -2,18 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -23,6 +16,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/internal/devcert"
 )
 
 const listenDoc = `Listen runs a local webhook receiver that verifies every request with
@@ -100,16 +94,16 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 	var tlsConfig *tls.Config
 	switch {
 	case *selfSigned:
-		cert, certPEM, err := selfSignedCert()
+		cert, err := devcert.New("herald listen", 7*24*time.Hour)
 		if err != nil {
 			return failure(stderr, "listen", err)
 		}
 		if *certOut != "" {
-			if err := os.WriteFile(*certOut, certPEM, 0o644); err != nil {
+			if err := os.WriteFile(*certOut, cert.PEM, 0o644); err != nil {
 				return failure(stderr, "listen", fmt.Errorf("cannot write --cert-out: %w", err))
 			}
 		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert.TLS}, MinVersion: tls.VersionTLS12}
 	case *tlsCert != "":
 		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
 		if err != nil {
@@ -280,36 +274,4 @@ func (rl *receiver) refuse(w http.ResponseWriter, r *http.Request, status int, e
 		st.err = err
 	}
 	http.Error(w, err.Error(), status)
-}
-
-// selfSignedCert makes a certificate for 127.0.0.1, ::1 and localhost, valid
-// for a week, and returns it with its PEM encoding.
-func selfSignedCert() (tls.Certificate, []byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "herald listen", Organization: []string{"herald"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(7 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, certPEM, nil
 }

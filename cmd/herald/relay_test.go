@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/internal/devcert"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/sender/sendertest"
 )
@@ -601,11 +602,12 @@ func TestRelayBadInput(t *testing.T) {
 
 func TestRelayTLSInboundAndHelp(t *testing.T) {
 	dir := t.TempDir()
-	cert, certPEM, err := selfSignedCert()
+	cert, err := devcert.New("relay test", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	certPEM := cert.PEM
+	der, err := x509.MarshalPKCS8PrivateKey(cert.TLS.PrivateKey)
 	if err != nil {
 		t.Fatal(err)
 	}

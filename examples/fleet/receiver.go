@@ -2,20 +2,16 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/internal/devcert"
 )
 
 // workerHeader names the worker that sent a webhook; each worker's
@@ -40,7 +36,7 @@ type receiver struct {
 // startReceiver serves on a loopback port with a fresh self-signed
 // certificate, verifying with v.
 func startReceiver(v auth.Verifier) (*receiver, error) {
-	cert, roots, err := selfSignedCert()
+	cert, err := devcert.New("herald fleet receiver", time.Hour)
 	if err != nil {
 		return nil, err
 	}
@@ -49,12 +45,12 @@ func startReceiver(v auth.Verifier) (*receiver, error) {
 		return nil, err
 	}
 	rx := &receiver{
-		url: "https://" + ln.Addr().String(), roots: roots,
+		url: "https://" + ln.Addr().String(), roots: cert.Roots,
 		byID: map[string]int{}, byWorker: map[string]int{}, arrived: make(chan struct{}, 1),
 	}
 	rx.srv = &http.Server{
 		Handler:           rx.handler(v),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert.TLS}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	go rx.srv.ServeTLS(ln, "", "")
@@ -109,35 +105,4 @@ func (rx *receiver) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = rx.srv.Shutdown(ctx)
-}
-
-// selfSignedCert makes a certificate for 127.0.0.1, valid for an hour, and a
-// pool that trusts it.
-func selfSignedCert() (tls.Certificate, *x509.CertPool, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: "herald fleet receiver"},
-		NotBefore:             time.Now().Add(-time.Minute),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, roots, nil
 }
