@@ -29,7 +29,7 @@ type outcome struct {
 // attempt makes one attempt of a leased delivery, frees its slots, and
 // writes the outcome to the outbox in the background: a durable commit
 // takes about as long as a fast request, and the lease keeps the delivery
-// from being taken again meanwhile. At most 4×Workers outcomes wait to be
+// from being taken again meanwhile. At most 16×Workers outcomes wait to be
 // written; beyond that the worker waits.
 func (q *Queue) attempt(l Leased, st *destState) {
 	o := q.send(l, st)

@@ -17,8 +17,13 @@ type op struct {
 	lazy  bool // may wait up to settleDelay for company
 	fn    func(tx *bolt.Tx, b *bucketSet) error
 	after func() // run after a successful commit, if fn succeeded
-	err   error
-	done  chan error
+	// lease, if set, is the lease this change settles (under leaseID):
+	// the committer ends it once committed, or frees it for another try
+	// if the change failed, taking s.mu once for the whole batch.
+	lease   *lease
+	leaseID string
+	err     error
+	done    chan error
 }
 
 // commit submits a change and waits until it is durably committed or
@@ -29,18 +34,26 @@ type op struct {
 // others to share its commit; an eager one (Put, Replay, Purge) is committed
 // at once, taking the lazy ones waiting along.
 func (s *Store) commit(ctx context.Context, lazy bool, fn func(tx *bolt.Tx, b *bucketSet) error, after func()) error {
+	_, err := s.submit(ctx, &op{lazy: lazy, fn: fn, after: after})
+	return err
+}
+
+// submit submits o and waits until it is committed or failed; see commit.
+// submitted reports whether o reached the committer: if not (ctx ended or
+// the store is closed), nothing was done with it, o.lease included.
+func (s *Store) submit(ctx context.Context, o *op) (submitted bool, err error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return false, err
 	}
-	o := &op{lazy: lazy, fn: fn, after: after, done: make(chan error, 1)}
+	o.done = make(chan error, 1)
 	s.closeMu.RLock()
 	if s.closed {
 		s.closeMu.RUnlock()
-		return outbox.ErrClosed
+		return false, outbox.ErrClosed
 	}
 	s.ops <- o
 	s.closeMu.RUnlock()
-	return <-o.done
+	return true, <-o.done
 }
 
 // collect appends the changes already waiting to batch, up to maxBatch.
@@ -144,6 +157,7 @@ func (s *Store) commitLoop() {
 			}
 			return nil
 		})
+		s.endLeases(batch, err)
 		for _, o := range batch {
 			switch {
 			case err != nil:
@@ -158,5 +172,31 @@ func (s *Store) commitLoop() {
 			}
 		}
 		clear(batch)
+	}
+}
+
+// endLeases ends the leases settled by the committed changes of batch and
+// frees those of the failed ones, under one lock of s.mu. err is the
+// commit's error.
+func (s *Store) endLeases(batch []*op, err error) {
+	locked := false
+	for _, o := range batch {
+		if o.lease == nil {
+			continue
+		}
+		if !locked {
+			s.mu.Lock()
+			locked = true
+		}
+		if err == nil && o.err == nil {
+			if s.leases[o.leaseID] == o.lease {
+				delete(s.leases, o.leaseID)
+			}
+		} else {
+			o.lease.busy = false
+		}
+	}
+	if locked {
+		s.mu.Unlock()
 	}
 }

@@ -103,10 +103,10 @@ func (s *Store) leaseDest(c *bolt.Cursor, b *bucketSet, k, dest []byte, now int6
 		if due > now {
 			break
 		}
-		id := string(idb)
-		if l, ok := s.leases[id]; ok && (l.busy || l.until.After(o.Now)) {
+		if l, ok := s.leases[string(idb)]; ok && (l.busy || l.until.After(o.Now)) {
 			continue
 		}
+		id := string(idb)
 		v := b.deliveries.Get(idb)
 		if v == nil {
 			return out, corrupt("due index entry of", id, errMissingRecord)
@@ -142,7 +142,7 @@ func (s *Store) settle(ctx context.Context, id, token string, fn func(b *bucketS
 	l.busy = true
 	s.mu.Unlock()
 
-	err := s.commit(ctx, true, func(tx *bolt.Tx, b *bucketSet) error {
+	o := &op{lazy: true, lease: l, leaseID: id, after: after, fn: func(tx *bolt.Tx, b *bucketSet) error {
 		key := []byte(id)
 		v := b.deliveries.Get(key)
 		if v == nil {
@@ -156,15 +156,14 @@ func (s *Store) settle(ctx context.Context, id, token string, fn func(b *bucketS
 			return outbox.ErrLeaseLost
 		}
 		return fn(b, key, &r)
-	}, after)
-
-	s.mu.Lock()
-	if err == nil {
-		delete(s.leases, id)
-	} else {
+	}}
+	submitted, err := s.submit(ctx, o)
+	if !submitted {
+		// The committer never saw it: free the lease here.
+		s.mu.Lock()
 		l.busy = false
+		s.mu.Unlock()
 	}
-	s.mu.Unlock()
 	return err
 }
 
