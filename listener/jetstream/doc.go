@@ -22,4 +22,14 @@
 // every worker may start with the same Source. On a three-node NATS cluster
 // set Replicas to 3 and give the connection all three server URLs; the
 // stream and consumer then survive the loss of one node.
+//
+// Connect every worker so that it rides out a server restart or network
+// loss instead of closing its connection: nats.MaxReconnects(-1) (the
+// default, 60 attempts, gives up after a few minutes of outage),
+// nats.ReconnectWait of a second or less (the default 2s is fine too), and
+// keep the default reconnect buffer so that acks sent while reconnecting
+// are not dropped. Events in flight when the connection drops are
+// acknowledged after the reconnect or, if that fails, redelivered after
+// AckWait; handlers must be idempotent either way. A connection that is
+// closed for good makes Serve return an error.
 package jetstream

@@ -23,7 +23,12 @@ const settleTimeout = 10 * time.Second
 // if needed, then hands events to d, at most Concurrency at once, until
 // ctx is cancelled; it then stops fetching, lets the handlers it started
 // finish and settle their events, and returns nil. Connection losses are
-// ridden out: the nats.Conn reconnects and the consumer resumes.
+// ridden out: the nats.Conn reconnects and the consumer resumes (see the
+// package documentation for the connection options). If the connection is
+// closed for good (nats.Conn.Close, or its reconnect attempts exhausted) or
+// the consumer is deleted, Serve lets its handlers finish and returns an
+// error (matching jetstream.ErrConnectionClosed in the first case); the events
+// it held are redelivered to other workers after AckWait.
 func (s *Source) Serve(ctx context.Context, d listener.Dispatcher) error {
 	if d == nil {
 		return errors.New("listener/jetstream: nil Dispatcher")
@@ -48,11 +53,16 @@ func (s *Source) Serve(ctx context.Context, d listener.Dispatcher) error {
 	sem := make(chan struct{}, c.Concurrency)
 	for {
 		msg, err := it.Next()
-		if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+		if ctx.Err() != nil {
 			if msg != nil {
 				_ = msg.Nak() // fetched after the stop: let another worker have it
 			}
 			return nil
+		}
+		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			// Not stopped by ctx: the connection was closed for good or
+			// the consumer is gone. Report it rather than end quietly.
+			return fmt.Errorf("listener/jetstream: consumer %s stopped: %w", c.Consumer, err)
 		}
 		if err != nil {
 			c.log(slog.LevelWarn, "event consumer", err)
