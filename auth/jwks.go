@@ -131,6 +131,11 @@ type JWKS struct {
 // NewJWKS returns a key set fetched from rawURL, which must be an https://
 // URL. client makes the requests; nil means a client that refuses redirects
 // to anything but https. Errors never contain the URL's query string.
+//
+// The URL is trusted configuration: package auth makes no network policy of
+// its own, so the default client may reach private and loopback addresses.
+// When the URL comes from someone else (a tenant's settings), pass a client
+// whose dialer refuses such addresses, as package sender's does.
 func NewJWKS(rawURL string, client *http.Client) (*JWKS, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
