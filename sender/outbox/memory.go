@@ -216,8 +216,10 @@ func (m *Memory) unlease(it *memItem) {
 	m.unwait(it)
 }
 
-// Ack removes a delivered delivery; see [Outbox.Ack].
-func (m *Memory) Ack(ctx context.Context, id, token string) error {
+// settle ends the lease that token holds on delivery id, then applies f to
+// it, all under the lock: the common part of Ack, Reschedule, Release and
+// DeadLetter.
+func (m *Memory) settle(id, token string, f func(it *memItem)) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	it, err := m.held(id, token)
@@ -225,53 +227,38 @@ func (m *Memory) Ack(ctx context.Context, id, token string) error {
 		return err
 	}
 	m.unlease(it)
-	delete(m.items, id)
+	f(it)
 	return nil
+}
+
+// Ack removes a delivered delivery; see [Outbox.Ack].
+func (m *Memory) Ack(ctx context.Context, id, token string) error {
+	return m.settle(id, token, func(*memItem) { delete(m.items, id) })
 }
 
 // Reschedule records a failed attempt; see [Outbox.Reschedule].
 func (m *Memory) Reschedule(ctx context.Context, id, token string, due time.Time, a Attempt) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	it, err := m.held(id, token)
-	if err != nil {
-		return err
-	}
-	m.unlease(it)
-	it.history = append(it.history, a.Clip())
-	it.d.Attempts++
-	it.d.Due = due
-	m.wait(it)
-	return nil
+	return m.settle(id, token, func(it *memItem) {
+		it.history = append(it.history, a.Clip())
+		it.d.Attempts++
+		it.d.Due = due
+		m.wait(it)
+	})
 }
 
 // Release gives a leased delivery back; see [Outbox.Release].
 func (m *Memory) Release(ctx context.Context, id, token string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	it, err := m.held(id, token)
-	if err != nil {
-		return err
-	}
-	m.unlease(it)
-	m.wait(it)
-	return nil
+	return m.settle(id, token, m.wait)
 }
 
 // DeadLetter moves a leased delivery to the dead letters; see
 // [Outbox.DeadLetter].
 func (m *Memory) DeadLetter(ctx context.Context, id, token, reason string, a Attempt) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	it, err := m.held(id, token)
-	if err != nil {
-		return err
-	}
-	m.unlease(it)
-	it.history = append(it.history, a.Clip())
-	it.d.Attempts++
-	it.dead, it.reason, it.deadAt = true, ClipText(reason), time.Now()
-	return nil
+	return m.settle(id, token, func(it *memItem) {
+		it.history = append(it.history, a.Clip())
+		it.d.Attempts++
+		it.dead, it.reason, it.deadAt = true, ClipText(reason), time.Now()
+	})
 }
 
 // DeadLetters lists dead letters; see [Outbox.DeadLetters].
