@@ -52,10 +52,3 @@ func (d *dedupe) add(id string) {
 	}
 	d.seenAt[id] = now
 }
-
-// len reports how many ids are remembered.
-func (d *dedupe) len() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return len(d.seenAt)
-}

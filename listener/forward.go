@@ -2,7 +2,6 @@ package listener
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -71,7 +70,7 @@ func Forward(s *sender.Sender, dest sender.Destination, opts ...ForwardOption) H
 			}
 		} else {
 			var err error
-			if body, err = json.Marshal(ev); err != nil {
+			if body, err = ev.MarshalJSON(); err != nil {
 				return Permanent(fmt.Errorf("listener: forward %s: encoding event: %w", ev.ID, err))
 			}
 		}

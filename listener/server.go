@@ -99,7 +99,7 @@ func (s *HTTPServer) Serve(ctx context.Context, d Dispatcher) error {
 	<-errc
 	if err != nil {
 		_ = srv.Close()
-		return fmt.Errorf("%w: http server: %v", ErrDrainTimeout, err)
+		return fmt.Errorf("%w: http server: %w", ErrDrainTimeout, err)
 	}
 	return nil
 }

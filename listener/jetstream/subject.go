@@ -22,8 +22,7 @@ func Subject(prefix, topic string) (string, error) {
 		return "", err
 	}
 	domain, action, _ := strings.Cut(topic, ":")
-	esc := strings.NewReplacer(".", "%2E")
-	return prefix + "." + esc.Replace(domain) + "." + esc.Replace(action), nil
+	return prefix + "." + strings.ReplaceAll(domain, ".", "%2E") + "." + strings.ReplaceAll(action, ".", "%2E"), nil
 }
 
 // Publish publishes ev on js under [DefaultSubjectPrefix] and returns once
