@@ -21,10 +21,19 @@ func (s *Store) Lease(ctx context.Context, o outbox.LeaseOptions) ([]outbox.Leas
 	}
 	o = o.WithDefaults()
 	now := o.Now.UnixNano()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []outbox.Leased
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) (err error) {
+		// Lock order: closeMu (taken by view) before mu, as in submit and
+		// the committer; the other order can deadlock against Close.
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		defer func() {
+			if err != nil { // undo the leases of a failed call
+				for _, l := range out {
+					delete(s.leases, l.ID)
+				}
+			}
+		}()
 		b := buckets(tx)
 		if b.err != nil {
 			return b.err
@@ -78,10 +87,6 @@ func (s *Store) Lease(ctx context.Context, o outbox.LeaseOptions) ([]outbox.Leas
 		return nil
 	})
 	if err != nil {
-		// Undo the leases of a failed call.
-		for _, l := range out {
-			delete(s.leases, l.ID)
-		}
 		return nil, err
 	}
 	return out, nil
@@ -199,11 +204,11 @@ func (s *Store) Reschedule(ctx context.Context, id, token string, due time.Time,
 // Release gives a leased delivery back, due as before; see
 // [outbox.Outbox.Release]. Leases live in memory, so it writes nothing.
 func (s *Store) Release(ctx context.Context, id, token string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closedNow() {
+	if s.closedNow() { // before mu: closeMu comes first (see Lease)
 		return outbox.ErrClosed
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	l, ok := s.leases[id]
 	if !ok || token == "" || l.token != token || l.busy {
 		return outbox.ErrLeaseLost
