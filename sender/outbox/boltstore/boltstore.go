@@ -193,7 +193,7 @@ func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 	return s.db.View(fn)
 }
 
-// open wraps os errors of a path without leaking anything but the path.
+// pathError wraps os errors of a path without leaking anything but the path.
 func pathError(path string, err error) error {
 	return fmt.Errorf("boltstore: open %s: %w", path, err)
 }

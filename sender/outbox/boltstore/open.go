@@ -120,17 +120,17 @@ func (s *Store) verify(tx *bolt.Tx) error {
 			return err
 		}
 		if b.bodies.Get(k) == nil {
-			return corrupt("body of", id, errors.New("missing"))
+			return corrupt("body of", id, errMissingRecord)
 		}
 		if r.dead {
 			dead++
 			if b.dead.Get(deadKey(r.dest, id)) == nil {
-				return corrupt("dead letter index entry of", id, errors.New("missing"))
+				return corrupt("dead letter index entry of", id, errMissingRecord)
 			}
 		} else {
 			pending++
 			if b.due.Get(dueKey(r.dest, r.due, id)) == nil {
-				return corrupt("due index entry of", id, errors.New("missing"))
+				return corrupt("due index entry of", id, errMissingRecord)
 			}
 		}
 	}
@@ -140,7 +140,7 @@ func (s *Store) verify(tx *bolt.Tx) error {
 	dc := b.due.Cursor()
 	for k, _ := dc.First(); k != nil; k, _ = dc.Next() {
 		if _, _, _, err := parseDueKey(k); err != nil {
-			return fmt.Errorf("%w: %w", outbox.ErrCorrupt, err)
+			return corruptIndex(err)
 		}
 		n++
 	}

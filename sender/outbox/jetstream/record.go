@@ -140,7 +140,7 @@ func decodeMeta(h nats.Header) (meta, error) {
 		return m, fmt.Errorf("%w: message without %s header", outbox.ErrCorrupt, metaHeader)
 	}
 	if err := json.Unmarshal([]byte(v), &m); err != nil {
-		return m, fmt.Errorf("%w: %s header: %v", outbox.ErrCorrupt, metaHeader, err)
+		return m, fmt.Errorf("%w: %s header: %w", outbox.ErrCorrupt, metaHeader, err)
 	}
 	if m.ID == "" {
 		return m, fmt.Errorf("%w: record without id", outbox.ErrCorrupt)
@@ -164,7 +164,7 @@ func decodeRecord(h nats.Header, data []byte) (*record, error) {
 	}
 	if n > 0 {
 		if err := json.Unmarshal(data[k:k+int(n)], &r.history); err != nil {
-			return nil, fmt.Errorf("%w: record %s: history: %v", outbox.ErrCorrupt, m.ID, err)
+			return nil, fmt.Errorf("%w: record %s: history: %w", outbox.ErrCorrupt, m.ID, err)
 		}
 	}
 	r.body = data[k+int(n):]
