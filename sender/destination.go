@@ -53,15 +53,6 @@ func redactURL(u *url.URL) string {
 	return u.Scheme + "://" + u.Host + u.EscapedPath()
 }
 
-// redactRawURL parses raw and redacts it, or returns a placeholder.
-func redactRawURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return "[unparsable URL]"
-	}
-	return redactURL(u)
-}
-
 // checkURL validates a parsed destination URL against the sender's
 // settings: scheme, host, and a literal IP against the address guard.
 func (s *Sender) checkURL(u *url.URL) error {
@@ -109,7 +100,7 @@ func (s *Sender) parseURL(raw string) (*destURL, string, error) {
 	// The parse error would quote the whole URL, so it is not passed on.
 	req, err := http.NewRequest(http.MethodPost, raw, nil)
 	if err != nil {
-		return nil, redactRawURL(raw), fmt.Errorf("%w: cannot parse", ErrInvalidURL)
+		return nil, "[unparsable URL]", fmt.Errorf("%w: cannot parse", ErrInvalidURL)
 	}
 	label := redactURL(req.URL)
 	if err := s.checkURL(req.URL); err != nil {

@@ -173,7 +173,7 @@ type guardDialer struct {
 func (g *guardDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	host, portStr, err := net.SplitHostPort(address)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidURL, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidURL, err)
 	}
 	port, err := strconv.ParseUint(portStr, 10, 16)
 	if err != nil {

@@ -29,14 +29,11 @@ var idEntropyPool = sync.Pool{New: func() any { return &idEntropy{off: idEntropy
 // come from crypto/rand, read 4 KiB at a time into pooled buffers rather
 // than once per id (a read costs about as much as the rest of a delivery's
 // id); unlike uuid.NewV7, there is no global lock.
-func newID(now time.Time) (string, error) {
+func newID(now time.Time) string {
 	const n = 10 // random bytes per id: 74 bits, rounded up
 	e := idEntropyPool.Get().(*idEntropy)
 	if e.off+n > len(e.buf) {
-		if _, err := rand.Read(e.buf[:]); err != nil {
-			idEntropyPool.Put(e)
-			return "", err
-		}
+		rand.Read(e.buf[:]) // never fails since Go 1.24: it crashes the program instead
 		e.off = 0
 	}
 	var u uuid.UUID
@@ -49,5 +46,5 @@ func newID(now time.Time) (string, error) {
 	copy(u[:6], ts[2:])
 	u[6] = 0x70 | u[6]&0x0f // version 7
 	u[8] = 0x80 | u[8]&0x3f // RFC 9562 variant
-	return u.String(), nil
+	return u.String()
 }
