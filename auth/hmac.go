@@ -71,15 +71,6 @@ func (st *macState) equal(want []byte, got string) bool {
 	return subtle.ConstantTimeCompare(want, st.in[:n]) == 1
 }
 
-// appendHexLower appends the lowercase hex encoding of src to dst.
-func appendHexLower(dst, src []byte) []byte {
-	const digits = "0123456789abcdef"
-	for _, b := range src {
-		dst = append(dst, digits[b>>4], digits[b&0x0f])
-	}
-	return dst
-}
-
 // schemeHeaderName returns the canonical form of name, or of def when name is
 // empty. A name that is not an HTTP token is refused with an error naming
 // scheme.

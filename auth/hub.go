@@ -3,8 +3,8 @@ package auth
 import (
 	"crypto/sha1"
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
-	"hash"
 	"net/http"
 	"strings"
 )
@@ -50,7 +50,7 @@ func NewHub(secrets []Secret, opts ...Option) (*Hub, error) {
 	o := buildOptions(opts)
 	newHash, prefix, def := sha256.New, "sha256=", HubHeaderSHA256
 	if o.sha1 {
-		newHash, prefix, def = func() hash.Hash { return sha1.New() }, "sha1=", HubHeaderSHA1
+		newHash, prefix, def = sha1.New, "sha1=", HubHeaderSHA1
 	}
 	keys, err := newMacKeys(SchemeHub, newHash, secrets, MinHubSecretLen)
 	if err != nil {
@@ -77,7 +77,7 @@ func (s *Hub) Sign(h http.Header, m Message) error {
 	k := s.keys[0]
 	st := k.get()
 	st.mac.Write(m.Body)
-	buf = appendHexLower(buf, st.mac.Sum(st.sum[:0]))
+	buf = hex.AppendEncode(buf, st.mac.Sum(st.sum[:0]))
 	k.put(st)
 	setHeader(h, s.header, string(buf))
 	if m.ID != "" {
@@ -115,7 +115,7 @@ func (s *Hub) Verify(h http.Header, body []byte) (Verified, error) {
 	for i, k := range s.keys {
 		st := k.get()
 		st.mac.Write(body)
-		want := appendHexLower(st.enc[:0], st.mac.Sum(st.sum[:0]))
+		want := hex.AppendEncode(st.enc[:0], st.mac.Sum(st.sum[:0]))
 		match := st.equal(want, sig)
 		k.put(st)
 		if match {

@@ -65,7 +65,6 @@ type JWT struct {
 	kid     string
 
 	// Verifying: HMAC secrets, or a key set.
-	alg      string   // the HMAC algorithm, for an HMAC JWT
 	hmacKeys [][]byte // HMAC secrets, in order
 	keys     KeySet
 	methods  []string // the algorithms the parser accepts
@@ -91,7 +90,7 @@ func NewJWT(alg string, secrets []Secret, opts ...Option) (*JWT, error) {
 	if len(secrets) == 0 {
 		return nil, fmt.Errorf("auth: %s: %w: no secret given", SchemeJWT, ErrBadKey)
 	}
-	j := &JWT{o: buildOptions(opts), alg: alg, method: jwt.GetSigningMethod(alg), methods: []string{alg}}
+	j := &JWT{o: buildOptions(opts), method: jwt.GetSigningMethod(alg), methods: []string{alg}}
 	for i, s := range secrets {
 		if s.Len() < min {
 			return nil, fmt.Errorf("auth: %s: %w: secret %d is %d bytes, %s needs at least %d", SchemeJWT, ErrBadKey, i, s.Len(), alg, min)

@@ -386,7 +386,7 @@ func ParsePrivateKeyPEM(data []byte, id string) (PrivateKey, error) {
 		}
 		if err != nil {
 			// x509 errors describe the structure, never the key bytes.
-			return PrivateKey{}, fmt.Errorf("auth: %w: parsing %s: %v", ErrBadKey, block.Type, err)
+			return PrivateKey{}, fmt.Errorf("auth: %w: parsing %s: %w", ErrBadKey, block.Type, err)
 		}
 		signer, ok := key.(crypto.Signer)
 		if !ok {
@@ -423,7 +423,7 @@ func ParsePublicKeyPEM(data []byte, id string) (PublicKey, error) {
 		return PublicKey{}, fmt.Errorf("auth: %w: unsupported PEM block type %q", ErrBadKey, block.Type)
 	}
 	if err != nil {
-		return PublicKey{}, fmt.Errorf("auth: %w: parsing %s: %v", ErrBadKey, block.Type, err)
+		return PublicKey{}, fmt.Errorf("auth: %w: parsing %s: %w", ErrBadKey, block.Type, err)
 	}
 	return NewPublicKey(key, id)
 }
@@ -436,7 +436,7 @@ func MarshalPrivateKeyPEM(k PrivateKey) ([]byte, error) {
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(k.p.signer)
 	if err != nil {
-		return nil, fmt.Errorf("auth: %w: encoding PKCS #8: %v", ErrBadKey, err)
+		return nil, fmt.Errorf("auth: %w: encoding PKCS #8: %w", ErrBadKey, err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
@@ -449,7 +449,7 @@ func MarshalPublicKeyPEM(k PublicKey) ([]byte, error) {
 	}
 	der, err := x509.MarshalPKIXPublicKey(k.p.key)
 	if err != nil {
-		return nil, fmt.Errorf("auth: %w: encoding PKIX: %v", ErrBadKey, err)
+		return nil, fmt.Errorf("auth: %w: encoding PKIX: %w", ErrBadKey, err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
 }

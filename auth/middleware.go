@@ -151,16 +151,18 @@ func Middleware(v Verifier, opts ...MiddlewareOption) func(http.Handler) http.Ha
 		}
 		h := &verifyHandler{v: v, next: next, cfg: cfg}
 		h.cv, _ = v.(contextVerifier)
+		h.forget, _ = cfg.cache.(ReplayForgetter)
 		return h
 	}
 }
 
 // verifyHandler is the http.Handler that Middleware wraps around next.
 type verifyHandler struct {
-	v    Verifier
-	cv   contextVerifier // v, when it takes a context; else nil
-	next http.Handler
-	cfg  middlewareConfig
+	v      Verifier
+	cv     contextVerifier // v, when it takes a context; else nil
+	forget ReplayForgetter // cfg.cache, when it can forget; else nil
+	next   http.Handler
+	cfg    middlewareConfig
 }
 
 func (h *verifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -211,8 +213,8 @@ func (h *verifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r2.Body = &p.body
 	}
 
-	f, ok := h.cfg.cache.(ReplayForgetter)
-	if !ok || ver.ID == "" {
+	f := h.forget
+	if f == nil || ver.ID == "" {
 		h.next.ServeHTTP(w, r2)
 		return
 	}

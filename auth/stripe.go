@@ -2,6 +2,7 @@ package auth
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -73,7 +74,7 @@ func (s *Stripe) Sign(h http.Header, m Message) error {
 		st := k.get()
 		sum := macStripe(st, buf[2:tsEnd], m.Body)
 		buf = append(buf, ",v1="...)
-		buf = appendHexLower(buf, sum)
+		buf = hex.AppendEncode(buf, sum)
 		k.put(st)
 	}
 	setHeader(h, s.header, string(buf))
@@ -121,7 +122,7 @@ func (s *Stripe) Verify(h http.Header, body []byte) (Verified, error) {
 	}
 	for i, k := range s.keys {
 		st := k.get()
-		want := appendHexLower(st.enc[:0], macStripe(st, ts, body))
+		want := hex.AppendEncode(st.enc[:0], macStripe(st, ts, body))
 		match := false
 		for rest := header; rest != ""; {
 			var item string
