@@ -102,7 +102,11 @@ func (s *StandardV1a) Sign(h http.Header, m Message) error {
 	if err := checkMessageID(SchemeStandardV1a, m.ID); err != nil {
 		return err
 	}
-	ts := strconv.FormatInt(signingTime(m, s.o.now).Unix(), 10)
+	unix := signingTime(m, s.o.now).Unix()
+	if unix < 0 { // a negative timestamp would fail verification as malformed
+		return fmt.Errorf("auth: %s: signing time is before 1970", SchemeStandardV1a)
+	}
+	ts := strconv.FormatInt(unix, 10)
 	bp := s.getBuf()
 	content := appendStandardContent((*bp)[:0], m.ID, ts, m.Body)
 	sigs := make([]byte, 0, len(s.keys)*(len(v1aVersion)+2+v1aSigLen))

@@ -286,3 +286,20 @@ func TestStandardV1aConstructors(t *testing.T) {
 		t.Fatalf("empty body: %v", err)
 	}
 }
+
+// TestStandardV1aRefusesPre1970: like v1, v1a refuses to sign a timestamp
+// its own verifier would reject as malformed.
+func TestStandardV1aRefusesPre1970(t *testing.T) {
+	k, err := GeneratePrivateKey(AlgEdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewStandardV1a([]PrivateKey{k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{}
+	if err := s.Sign(h, Message{ID: "msg_1", Timestamp: time.Unix(-5, 0), Body: []byte("{}")}); err == nil {
+		t.Fatalf("signed a pre-1970 timestamp: %v", h)
+	}
+}
