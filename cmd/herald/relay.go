@@ -142,7 +142,7 @@ func runRelay(args []string, stdout, stderr io.Writer) int {
 		return usage("unknown --log-level %q (want debug, info, warn or error)", *logLevel)
 	}
 	if *dest == "" {
-		for _, f := range []string{"name", "topic", "header", "scheme", "secret", "key", "alg", "kid", "issuer", "audience", "ttl", "header-name", "sha1"} {
+		for _, f := range append([]string{"name", "topic", "header"}, schemeFlagNames...) {
 			if given[f] {
 				return usage("--%s applies to --dest, which is not given (a --config destination has its own keys)", f)
 			}

@@ -50,6 +50,10 @@ func (sf *schemeFlags) f(flag string) string {
 	return "--" + sf.prefix + flag
 }
 
+// schemeFlagNames are the flags register defines, without prefix; relay
+// refuses them when there is no --dest to apply them to.
+var schemeFlagNames = []string{"scheme", "secret", "key", "pubkey", "alg", "kid", "issuer", "audience", "ttl", "header-name", "sha1", "tolerance"}
+
 // register defines the scheme flags on fs, each name preceded by sf.prefix.
 func (sf *schemeFlags) register(fs *flagSet) {
 	p, u := sf.prefix, func(s string) string { return s }

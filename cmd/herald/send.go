@@ -141,18 +141,6 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	res, err := s.Send(ctx, dest, sender.Message{ID: *id, Topic: *topic, Body: body, ContentType: *contentType})
 	out := sendResult{ID: res.ID, Status: res.Status, Attempts: res.Attempts, LatencyMS: res.Latency.Milliseconds()}
-	var derr *sender.DeliveryError
-	if errors.As(err, &derr) {
-		if out.ID == "" {
-			out.ID = derr.ID
-		}
-		if out.Status == 0 {
-			out.Status = derr.Status
-		}
-		if out.Attempts == 0 {
-			out.Attempts = derr.Attempts
-		}
-	}
 	if err != nil {
 		msg := err.Error()
 		out.Error = &msg
