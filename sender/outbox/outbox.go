@@ -70,6 +70,37 @@ type Outbox interface {
 	Close() error
 }
 
+// A Settler is an [Outbox] that records many outcomes of attempts in one
+// call. A [Queue] whose Outbox is a Settler hands it its outcomes in
+// batches, so that a store writing to disk commits them together and its
+// caller needs no goroutine per delivery; other outboxes get one call of
+// Ack, Reschedule, DeadLetter or Release per outcome.
+type Settler interface {
+	Outbox
+	// Settle records each settlement as Ack, Reschedule, DeadLetter or
+	// Release would, and returns one error per settlement, nil where it
+	// was recorded. Settlements are independent: one failing does not undo
+	// the others.
+	Settle(ctx context.Context, ss []Settlement) []error
+}
+
+// Settlement is what to record of one leased delivery, for
+// [Settler.Settle].
+type Settlement struct {
+	// ID and Token name the delivery and its lease.
+	ID, Token string
+	// Outcome selects the method: Delivered acknowledges, Retrying
+	// reschedules at Due, DeadLettered moves to the dead letters with
+	// Reason, Released gives back.
+	Outcome Outcome
+	// Due is when a Retrying delivery is due again.
+	Due time.Time
+	// Attempt is the attempt recorded by Retrying and DeadLettered.
+	Attempt Attempt
+	// Reason says why a DeadLettered delivery died.
+	Reason string
+}
+
 // Delivery is one message waiting for one destination.
 type Delivery struct {
 	// ID identifies the delivery and is sent as its webhook-id. Required:

@@ -96,9 +96,9 @@ type Queue struct {
 	stop     chan struct{} // closed by Shutdown
 	done     chan struct{} // closed when Run returns
 	wake     chan struct{} // Enqueue and finishing workers poke the leaser
-	// settling bounds the outcomes being written to the outbox after
-	// their worker slot was freed.
-	settling chan struct{}
+	// results carries the outcomes of attempts to the settler; its
+	// capacity bounds those waiting to be written.
+	results chan result
 
 	// sends is the parent context of every Send; cancelled when shutdown
 	// ran out of time.
@@ -110,7 +110,7 @@ type Queue struct {
 // destState is what the Queue knows about one destination.
 type destState struct {
 	dest    sender.Destination
-	queue   []Leased // leased, waiting for a worker
+	queue   leasedQueue // leased, waiting for a worker
 	sending int
 	circuit circuit
 }
@@ -143,7 +143,7 @@ func (q *Queue) init() error {
 		q.done = make(chan struct{})
 		q.work = sync.NewCond(&q.mu)
 		q.wake = make(chan struct{}, 1)
-		q.settling = make(chan struct{}, 16*q.workers)
+		q.results = make(chan result, 16*q.workers)
 		q.sends, q.cancelSends = context.WithCancel(context.Background())
 		q.dests = make(map[string]*destState, len(q.Destinations))
 		if q.Outbox == nil {
@@ -223,6 +223,8 @@ func (q *Queue) Run(ctx context.Context) error {
 	q.mu.Unlock()
 	defer close(q.done)
 
+	settled := make(chan struct{})
+	go q.settler(settled)
 	for range q.workers {
 		q.wg.Add(1)
 		go q.worker()
@@ -236,6 +238,8 @@ func (q *Queue) Run(ctx context.Context) error {
 		q.cancelSends() // ctx ended: no grace period
 	}
 	q.wg.Wait()
+	close(q.results) // the workers are gone: the settler writes the rest
+	<-settled
 	q.cancelSends()
 	return err
 }

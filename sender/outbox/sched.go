@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -24,15 +25,29 @@ func (q *Queue) admits(dest string) int {
 	if !ok {
 		return q.workers // leased only to be dead-lettered
 	}
-	return st.circuit.admits(&q.breaker, time.Now(), 2*q.perDest-len(st.queue)-st.sending)
+	return st.circuit.admits(&q.breaker, time.Now(), 2*q.perDest-st.queue.len()-st.sending)
 }
 
-// take leases as many due deliveries as the buffer admits and buffers them.
-// Deliveries to unknown destinations are dead-lettered at once. It returns
-// how many it leased.
+// room returns how many deliveries the buffer has room for, or 0 when it
+// should not be refilled yet: while the workers have enough buffered to
+// keep busy, it waits until half of them could take a new one, so that the
+// leasing loop leases in batches. A lease is a read of the outbox, and
+// leasing one delivery at a time as each worker finishes costs a durable
+// outbox that read per delivery. q.mu must be held.
+func (q *Queue) room() int {
+	free := 2*q.workers - q.buffered - q.sending
+	if q.buffered > 0 && free < (q.workers+1)/2 {
+		return 0
+	}
+	return max(free, 0)
+}
+
+// take leases as many due deliveries as the buffer has room for and
+// buffers them. Deliveries to unknown destinations are dead-lettered at
+// once. It returns how many it leased.
 func (q *Queue) take(ctx context.Context) int {
 	q.mu.Lock()
-	free := 2*q.workers - q.buffered - q.sending
+	free := q.room()
 	q.mu.Unlock()
 	if free <= 0 {
 		return 0
@@ -52,15 +67,20 @@ func (q *Queue) take(ctx context.Context) int {
 			orphans = append(orphans, l)
 			continue
 		}
-		st.queue = append(st.queue, l)
+		st.queue.push(l)
 		st.circuit.started()
 		q.buffered++
+		q.work.Signal() // one worker per delivery, not all of them
 	}
-	q.work.Broadcast()
 	q.mu.Unlock()
-	for _, l := range orphans {
-		a := Attempt{At: time.Now(), Error: ReasonUnknown}
-		q.settle(context.WithoutCancel(ctx), l, outcome{kind: DeadLettered, a: a, reason: ReasonUnknown})
+	if len(orphans) > 0 {
+		rs := make([]result, len(orphans))
+		for i, l := range orphans {
+			l.Body = nil
+			rs[i] = result{l, Settlement{ID: l.ID, Token: l.Token, Outcome: DeadLettered,
+				Attempt: Attempt{At: time.Now(), Error: ReasonUnknown}, Reason: ReasonUnknown}}
+		}
+		q.record(context.WithoutCancel(ctx), rs)
 	}
 	return len(ls)
 }
@@ -71,12 +91,10 @@ func (q *Queue) pick() (Leased, *destState, bool) {
 	n := len(q.order)
 	for i := range n {
 		st := q.order[(q.next+i)%n]
-		if len(st.queue) == 0 || st.sending >= q.perDest {
+		if st.queue.len() == 0 || st.sending >= q.perDest {
 			continue
 		}
-		l := st.queue[0]
-		st.queue[0] = Leased{}
-		st.queue = st.queue[1:]
+		l := st.queue.pop()
 		st.sending++
 		q.sending++
 		q.buffered--
@@ -92,9 +110,9 @@ func (q *Queue) unbuffer(st *destState) []Leased {
 	var out []Leased
 	for _, s := range q.order {
 		if st == nil || s == st {
-			out = append(out, s.queue...)
-			q.buffered -= len(s.queue)
-			s.queue = nil
+			rest := s.queue.drain()
+			out = append(out, rest...)
+			q.buffered -= len(rest)
 		}
 	}
 	return out
@@ -109,10 +127,7 @@ func (q *Queue) worker() {
 		if q.halted {
 			rest := q.unbuffer(nil)
 			q.mu.Unlock()
-			ctx := context.WithoutCancel(q.sends)
-			for _, l := range rest {
-				q.settle(ctx, l, outcome{kind: Released})
-			}
+			q.release(context.WithoutCancel(q.sends), rest)
 			return
 		}
 		l, st, ok := q.pick()
@@ -125,7 +140,7 @@ func (q *Queue) worker() {
 			// It waited so long in the buffer that the lease might run
 			// out during the attempt, and another worker take it: give
 			// it back instead.
-			q.settle(context.WithoutCancel(q.sends), l, outcome{kind: Released})
+			q.release(context.WithoutCancel(q.sends), []Leased{l})
 		} else {
 			q.attempt(l, st)
 		}
@@ -133,8 +148,44 @@ func (q *Queue) worker() {
 		st.sending--
 		q.sending--
 		q.work.Signal() // a destination slot is free
-		if q.buffered <= q.workers {
+		if q.room() > 0 {
 			q.poke() // refill the buffer in batches, before it runs dry
 		}
 	}
+}
+
+// leasedQueue is a first-in first-out queue of leased deliveries that
+// reuses its array, so that a busy destination does not allocate per
+// delivery.
+type leasedQueue struct {
+	ls   []Leased
+	head int // ls[head:] are queued
+}
+
+func (lq *leasedQueue) len() int { return len(lq.ls) - lq.head }
+
+func (lq *leasedQueue) push(l Leased) {
+	if lq.head > 0 && len(lq.ls) == cap(lq.ls) {
+		n := copy(lq.ls, lq.ls[lq.head:])
+		clear(lq.ls[n:])
+		lq.ls, lq.head = lq.ls[:n], 0
+	}
+	lq.ls = append(lq.ls, l)
+}
+
+func (lq *leasedQueue) pop() Leased {
+	l := lq.ls[lq.head]
+	lq.ls[lq.head] = Leased{} // let its body go
+	if lq.head++; lq.head == len(lq.ls) {
+		lq.ls, lq.head = lq.ls[:0], 0
+	}
+	return l
+}
+
+// drain empties the queue and returns what it held.
+func (lq *leasedQueue) drain() []Leased {
+	out := slices.Clone(lq.ls[lq.head:])
+	clear(lq.ls)
+	lq.ls, lq.head = lq.ls[:0], 0
+	return out
 }

@@ -37,6 +37,8 @@ func Run(t *testing.T, newOutbox func(t *testing.T) outbox.Outbox) {
 		{"Allow", testAllow},
 		{"ConcurrentLease", testConcurrentLease},
 		{"Closed", testClosed},
+		{"LeaseAheadOfLeased", testLeaseAheadOfLeased},
+		{"Settle", testSettle},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -551,5 +553,119 @@ func testClosed(t *testing.T, ob outbox.Outbox) {
 	}
 	if _, err := ob.Lease(ctx, outbox.LeaseOptions{}); !errors.Is(err, outbox.ErrClosed) {
 		t.Errorf("Lease after Close: %v, want ErrClosed", err)
+	}
+}
+
+// testLeaseAheadOfLeased: a delivery that becomes due ahead of deliveries
+// still leased (a Put due in the past, a Reschedule to an earlier time, a
+// Release, a lease running out) is leased by the next call, even though
+// an implementation may remember where its last lease stopped.
+func testLeaseAheadOfLeased(t *testing.T, ob outbox.Outbox) {
+	t0 := time.Now()
+	var ds []outbox.Delivery
+	for i := range 6 {
+		d := mk(fmt.Sprint("q", i), "a")
+		d.Due = t0.Add(time.Duration(i-10) * time.Second)
+		ds = append(ds, d)
+	}
+	put(t, ob, ds...)
+	held := lease(t, ob, outbox.LeaseOptions{Max: 4, TTL: time.Minute, Now: t0})
+	if got := ids(held); !slices.Equal(got, []string{"q0", "q1", "q2", "q3"}) {
+		t.Fatalf("leased %v, want the four due first", got)
+	}
+	token := map[string]string{}
+	for _, l := range held {
+		token[l.ID] = l.Token
+	}
+	next := func(want ...string) {
+		t.Helper()
+		got := lease(t, ob, outbox.LeaseOptions{Max: 1, TTL: time.Minute, Now: t0})
+		if !slices.Equal(ids(got), want) {
+			t.Fatalf("leased %v, want %v", ids(got), want)
+		}
+		for _, l := range got {
+			token[l.ID] = l.Token
+		}
+	}
+	// Due before everything leased.
+	early := mk("early", "a")
+	early.Due = t0.Add(-time.Hour)
+	put(t, ob, early)
+	next("early")
+	// Rescheduled to before the others.
+	if err := ob.Reschedule(ctx, "q3", token["q3"], t0.Add(-2*time.Hour), outbox.Attempt{At: t0}); err != nil {
+		t.Fatalf("Reschedule: %v", err)
+	}
+	next("q3")
+	next("q4")
+	// Released, behind the last one leased.
+	if err := ob.Release(ctx, "q1", token["q1"]); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	next("q1")
+	// Leases that ran out: the earliest due comes first again.
+	got := lease(t, ob, outbox.LeaseOptions{Max: 1, TTL: time.Minute, Now: t0.Add(61 * time.Second)})
+	if len(got) != 1 || got[0].ID != "q3" {
+		t.Fatalf("after the leases ran out leased %v, want [q3]", ids(got))
+	}
+}
+
+// testSettle checks [outbox.Settler.Settle], for outboxes that have it: a
+// batch of every outcome, with a lost lease among them, records each as
+// its single-delivery method would.
+func testSettle(t *testing.T, ob outbox.Outbox) {
+	st, ok := ob.(outbox.Settler)
+	if !ok {
+		t.Skip("not a Settler") // the Queue settles it one delivery at a time
+	}
+	put(t, ob, mk("ack", "a"), mk("retry", "a"), mk("dead", "a"), mk("back", "a"), mk("lost", "a"))
+	now := time.Now()
+	ls := lease(t, ob, outbox.LeaseOptions{Max: 5, TTL: time.Minute, Now: now})
+	if len(ls) != 5 {
+		t.Fatalf("leased %d of 5", len(ls))
+	}
+	token := map[string]string{}
+	for _, l := range ls {
+		token[l.ID] = l.Token
+	}
+	a := outbox.Attempt{At: now, Status: 503, Tries: 1, Error: "busy"}
+	errs := st.Settle(ctx, []outbox.Settlement{
+		{ID: "ack", Token: token["ack"], Outcome: outbox.Delivered},
+		{ID: "retry", Token: token["retry"], Outcome: outbox.Retrying, Due: now.Add(time.Hour), Attempt: a},
+		{ID: "dead", Token: token["dead"], Outcome: outbox.DeadLettered, Reason: "gone (410)", Attempt: a},
+		{ID: "back", Token: token["back"], Outcome: outbox.Released},
+		{ID: "lost", Token: "not-the-token", Outcome: outbox.Delivered},
+	})
+	if len(errs) != 5 {
+		t.Fatalf("Settle returned %d errors for 5 settlements", len(errs))
+	}
+	for i, err := range errs[:4] {
+		if err != nil {
+			t.Errorf("settlement %d: %v", i, err)
+		}
+	}
+	if !errors.Is(errs[4], outbox.ErrLeaseLost) {
+		t.Errorf("settlement with a wrong token: %v, want ErrLeaseLost", errs[4])
+	}
+	if s := stats(t, ob); s.Pending != 3 || s.Dead != 1 {
+		t.Errorf("Stats = %+v, want 3 pending (retry, back, lost) and 1 dead", s)
+	}
+	if h, err := ob.History(ctx, "retry"); err != nil || len(h) != 1 || h[0].Status != 503 {
+		t.Errorf("History of the rescheduled delivery = %+v, %v", h, err)
+	}
+	dl, err := ob.DeadLetters(ctx, outbox.DeadLetterQuery{})
+	if err != nil || len(dl) != 1 || dl[0].ID != "dead" || dl[0].Reason != "gone (410)" {
+		t.Errorf("DeadLetters = %+v, %v", dl, err)
+	}
+	// The released delivery is due again; the lost one is still leased;
+	// the rescheduled one is due in an hour.
+	if got := ids(lease(t, ob, outbox.LeaseOptions{Max: 5, TTL: time.Minute, Now: now})); !slices.Equal(got, []string{"back"}) {
+		t.Errorf("leased %v after Settle, want [back]", got)
+	}
+	if err := ob.Ack(ctx, "lost", token["lost"]); err != nil {
+		t.Errorf("the lease a wrong token tried to settle is gone: %v", err)
+	}
+	if errs := st.Settle(ctx, nil); len(errs) != 0 {
+		t.Errorf("Settle of nothing returned %v", errs)
 	}
 }

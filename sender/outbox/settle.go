@@ -1,0 +1,123 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+)
+
+// The Queue's settling: workers hand the outcomes of their attempts to one
+// settler goroutine, which writes everything waiting in one call of
+// [Settler.Settle] when the outbox has it, so that a durable outbox commits
+// a batch of outcomes together.
+
+// result is the outcome of an attempt, with the delivery it settles (its
+// Body dropped).
+type result struct {
+	l Leased
+	s Settlement
+}
+
+// maxSettleBatch caps the outcomes the settler writes in one call.
+const maxSettleBatch = 1024
+
+// settler writes the results the workers send until the channel closes.
+// Settling survives shutdown: a lost acknowledgement means a duplicate.
+func (q *Queue) settler(done chan<- struct{}) {
+	defer close(done)
+	ctx := context.WithoutCancel(q.sends)
+	batch := make([]result, 0, 64)
+	for r := range q.results {
+		batch = append(batch[:0], r)
+	more:
+		for len(batch) < maxSettleBatch {
+			select {
+			case r, ok := <-q.results:
+				if !ok {
+					break more
+				}
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		q.record(ctx, batch)
+		clear(batch) // let the deliveries go
+	}
+}
+
+// release gives leased deliveries back unattempted.
+func (q *Queue) release(ctx context.Context, ls []Leased) {
+	if len(ls) == 0 {
+		return
+	}
+	rs := make([]result, len(ls))
+	for i, l := range ls {
+		l.Body = nil
+		rs[i] = result{l, Settlement{ID: l.ID, Token: l.Token, Outcome: Released}}
+	}
+	q.record(ctx, rs)
+}
+
+// record writes results to the outbox, then logs and reports them.
+func (q *Queue) record(ctx context.Context, rs []result) {
+	ss := make([]Settlement, len(rs))
+	for i := range rs {
+		ss[i] = rs[i].s
+	}
+	errs := settleAll(ctx, q.Outbox, ss)
+	for i, r := range rs {
+		l, s, err := r.l, r.s, errs[i]
+		number := l.Attempts + 1
+		if s.Outcome == Released {
+			number = 0
+		}
+		switch {
+		case err != nil && !errQuiet(err):
+			q.logError(ctx, "outbox update failed", err,
+				slog.String("id", l.ID), slog.String("destination", l.Destination), slog.String("outcome", s.Outcome.String()))
+		case err == nil && s.Outcome == DeadLettered && q.Logger != nil:
+			q.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook dead-lettered",
+				slog.String("id", l.ID), slog.String("destination", l.Destination),
+				slog.Int("attempts", number), slog.String("reason", s.Reason))
+		}
+		if q.Metrics != nil {
+			q.Metrics.Observe(Event{Destination: l.Destination, Outcome: s.Outcome, Status: s.Attempt.Status, Latency: s.Attempt.Latency, Attempt: number})
+		}
+	}
+}
+
+// settleAll records ss in ob: in one call when ob is a [Settler], otherwise
+// with one call per settlement, all at once.
+func settleAll(ctx context.Context, ob Outbox, ss []Settlement) []error {
+	if st, ok := ob.(Settler); ok {
+		return st.Settle(ctx, ss)
+	}
+	errs := make([]error, len(ss))
+	if len(ss) == 1 {
+		errs[0] = settleOne(ctx, ob, ss[0])
+		return errs
+	}
+	var wg sync.WaitGroup
+	for i := range ss {
+		wg.Go(func() { errs[i] = settleOne(ctx, ob, ss[i]) })
+	}
+	wg.Wait()
+	return errs
+}
+
+// settleOne records s with the Outbox method its outcome selects.
+func settleOne(ctx context.Context, ob Outbox, s Settlement) error {
+	switch s.Outcome {
+	case Delivered:
+		return ob.Ack(ctx, s.ID, s.Token)
+	case Retrying:
+		return ob.Reschedule(ctx, s.ID, s.Token, s.Due, s.Attempt)
+	case DeadLettered:
+		return ob.DeadLetter(ctx, s.ID, s.Token, s.Reason, s.Attempt)
+	case Released:
+		return ob.Release(ctx, s.ID, s.Token)
+	}
+	return fmt.Errorf("%w: unknown outcome %d", ErrInvalid, s.Outcome)
+}
