@@ -7,12 +7,14 @@
 // a handful of fsyncs rather than 64, while a lone enqueuer waits for no
 // batching delay.
 //
-// Layout: small records (destination, topic, due time, attempts) in one
-// bucket, bodies in another, a due index keyed by destination, due time and
-// id, a dead letter index, and the attempt history. Leasing seeks the due
-// index of each destination that may take more deliveries, so it reads
-// neither bodies nor blocked destinations; the file's pages are memory
-// mapped by the kernel, so the heap does not grow with pending bodies.
+// Layout: each delivery's record (destination, topic, due time, attempts)
+// and body in one value keyed by id, a due index keyed by destination, due
+// time and id, a dead letter index, and the attempt history. Leasing seeks
+// the due index of each destination that may take more deliveries, so it
+// reads nothing of blocked destinations, and then one value per delivery it
+// leases; the file's pages are memory mapped by the kernel, so the heap
+// does not grow with pending bodies. A file of the first layout, with
+// bodies in a bucket of their own, is migrated at Open.
 //
 // Leases are held in memory: the file is locked by the process that opened
 // it, so when that process dies its leases die with it, and on the next
@@ -95,9 +97,10 @@ type Store struct {
 	ops     chan *op
 	done    chan struct{} // closed when the committer has stopped
 
-	// mu guards the lease table and the leasing rotation.
+	// mu guards the lease table, the skips and the leasing rotation.
 	mu       sync.Mutex
 	leases   map[string]*lease
+	skips    map[string]skip // by destination
 	lastDest string
 	tokens   uint64
 
@@ -110,7 +113,19 @@ var _ outbox.Outbox = (*Store)(nil)
 type lease struct {
 	token string
 	until time.Time
-	busy  bool // an Ack, Reschedule or DeadLetter of it is being committed
+	busy  bool   // an Ack, Reschedule or DeadLetter of it is being committed
+	rec   record // the delivery's record as leased
+}
+
+// skip marks where leasing may start in a destination's due index: every
+// entry before key is leased, under leases that all last at least until
+// until. It spares Lease from stepping again past the deliveries in flight,
+// which sit at the head of the index until their outcome is committed. It
+// holds while nothing before key can become leasable: Release, a lease
+// running out, and a commit adding an entry before key all drop it.
+type skip struct {
+	key   []byte // the last entry stepped past or leased
+	until time.Time
 }
 
 // Open opens or creates the outbox file at path, checks it, and starts the
@@ -153,6 +168,7 @@ func Open(path string, o *Options) (*Store, error) {
 		ops:         make(chan *op, opt.MaxBatch),
 		done:        make(chan struct{}),
 		leases:      make(map[string]*lease),
+		skips:       make(map[string]skip),
 	}
 	if err := s.setup(path); err != nil {
 		_ = db.Close()

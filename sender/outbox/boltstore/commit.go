@@ -17,13 +17,12 @@ type op struct {
 	lazy  bool // may wait up to settleDelay for company
 	fn    func(tx *bolt.Tx, b *bucketSet) error
 	after func() // run after a successful commit, if fn succeeded
-	// lease, if set, is the lease this change settles (under leaseID):
-	// the committer ends it once committed, or frees it for another try
-	// if the change failed, taking s.mu once for the whole batch.
-	lease   *lease
-	leaseID string
-	err     error
-	done    chan error
+	// ends are the leases this change settles: the committer ends each
+	// once committed, or frees it for another try if its change failed,
+	// taking s.mu once for the whole batch.
+	ends []*ending
+	err  error
+	done chan error
 }
 
 // commit submits a change and waits until it is durably committed or
@@ -141,6 +140,7 @@ func (s *Store) commitLoop() {
 			// that they share this commit rather than pay for the next.
 			s.linger(&batch, timer, s.lingerMax, lingerGap, false)
 		}
+		var added map[string][]byte
 		err := s.db.Update(func(tx *bolt.Tx) (err error) {
 			defer func() {
 				// bbolt panics on a damaged page: fail the batch and
@@ -150,6 +150,7 @@ func (s *Store) commitLoop() {
 				}
 			}()
 			b := buckets(tx)
+			defer func() { added = b.added }()
 			for _, o := range batch {
 				if o.err = b.err; o.err == nil {
 					o.err = o.fn(tx, &b)
@@ -157,7 +158,7 @@ func (s *Store) commitLoop() {
 			}
 			return nil
 		})
-		s.endLeases(batch, err)
+		s.endLeases(batch, added, err)
 		for _, o := range batch {
 			switch {
 			case err != nil:
@@ -175,25 +176,28 @@ func (s *Store) commitLoop() {
 	}
 }
 
-// endLeases ends the leases settled by the committed changes of batch and
-// frees those of the failed ones, under one lock of s.mu. err is the
-// commit's error.
-func (s *Store) endLeases(batch []*op, err error) {
-	locked := false
+// endLeases ends the leases settled by the committed changes of batch,
+// frees those of the failed ones, and drops the skips the due entries added
+// could precede, under one lock of s.mu. err is the commit's error.
+func (s *Store) endLeases(batch []*op, added map[string][]byte, err error) {
+	locked := len(added) > 0
+	if locked {
+		s.mu.Lock()
+		s.dropSkips(added)
+	}
 	for _, o := range batch {
-		if o.lease == nil {
-			continue
-		}
-		if !locked {
-			s.mu.Lock()
-			locked = true
-		}
-		if err == nil && o.err == nil {
-			if s.leases[o.leaseID] == o.lease {
-				delete(s.leases, o.leaseID)
+		for _, e := range o.ends {
+			if !locked {
+				s.mu.Lock()
+				locked = true
 			}
-		} else {
-			o.lease.busy = false
+			if err == nil && o.err == nil && e.err == nil {
+				if s.leases[e.id] == e.lease {
+					delete(s.leases, e.id)
+				}
+			} else {
+				e.lease.busy = false
+			}
 		}
 	}
 	if locked {

@@ -52,7 +52,7 @@ func (s *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]ou
 			if v == nil {
 				return corrupt("dead letter", string(id), errMissingRecord)
 			}
-			r, err := decodeRecord(string(id), v)
+			r, _, err := decodeRecord(string(id), v)
 			if err != nil {
 				return err
 			}
@@ -77,14 +77,15 @@ func (s *Store) Replay(ctx context.Context, sel outbox.Selector) (int, error) {
 		}
 		r.dead, r.reason, r.deadAt = false, "", 0
 		r.attempts, r.due = 0, now
-		return putAll(
-			kv{b.deliveries, key, appendRecord(nil, r)},
-			kv{b.due, dueKey(r.dest, r.due, id), nil},
-		)
+		rec, err := rewrite(b, key, r)
+		if err != nil {
+			return err
+		}
+		return putAll(rec, b.dueEntry(r.dest, r.due, id))
 	}, func(n int) { s.dead.Add(-int64(n)); s.pending.Add(int64(n)) })
 }
 
-// Purge deletes the selected dead letters with their bodies and history;
+// Purge deletes the selected dead letters and their history;
 // see [outbox.Outbox.Purge].
 func (s *Store) Purge(ctx context.Context, sel outbox.Selector) (int, error) {
 	return s.eachDead(ctx, sel, deleteDelivery, func(n int) { s.dead.Add(-int64(n)) })
@@ -114,7 +115,7 @@ func (s *Store) eachDead(ctx context.Context, sel outbox.Selector, fn func(b *bu
 			if v == nil {
 				return nil
 			}
-			r, err := decodeRecord(string(id), v)
+			r, _, err := decodeRecord(string(id), v)
 			if err != nil {
 				return err
 			}

@@ -25,7 +25,7 @@ func (s *Store) History(ctx context.Context, id string) ([]outbox.Attempt, error
 		if v == nil {
 			return outbox.ErrNotFound
 		}
-		r, err := decodeRecord(id, v)
+		r, _, err := decodeRecord(id, v)
 		if err != nil {
 			return err
 		}

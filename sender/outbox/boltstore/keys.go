@@ -6,13 +6,12 @@ import (
 	"fmt"
 )
 
-// Bucket names. Bodies live apart from records so that leasing, listing
-// and verifying read only small records, and the due index makes leasing a
-// cursor seek.
+// Bucket names. A delivery's record and body are one value, so that
+// leasing reads and acknowledging deletes one entry for both; the due index
+// makes leasing a cursor seek.
 var (
 	bucketMeta       = []byte("meta")       // "format" → formatName
-	bucketDeliveries = []byte("deliveries") // id → record
-	bucketBodies     = []byte("bodies")     // id → body
+	bucketDeliveries = []byte("deliveries") // id → record and body
 	bucketDue        = []byte("due")        // dest 0x00 due(8) id → nil, pending only
 	bucketDead       = []byte("dead")       // dest 0x00 id → nil, dead letters only
 	bucketHistory    = []byte("history")    // id 0x00 seq(4) → attempt
@@ -21,7 +20,7 @@ var (
 // keyFormat and formatName mark a file as a herald outbox of this layout.
 var (
 	keyFormat  = []byte("format")
-	formatName = []byte("herald-outbox/1")
+	formatName = []byte("herald-outbox/2")
 )
 
 // Ids and destination names contain no control characters (see

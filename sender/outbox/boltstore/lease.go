@@ -13,102 +13,122 @@ import (
 
 // Lease leases due deliveries; see [outbox.Outbox.Lease]. It seeks the due
 // index of each destination in turn, starting after the one it served last,
-// skips those o.Allow refuses without reading them, and reads records and
-// bodies only of the deliveries it leases.
-func (s *Store) Lease(ctx context.Context, o outbox.LeaseOptions) ([]outbox.Leased, error) {
+// skips those o.Allow refuses without reading them, and reads the records
+// only of the deliveries it leases. Within a destination it starts
+// after the deliveries it knows are still leased (see skip).
+func (s *Store) Lease(ctx context.Context, o outbox.LeaseOptions) (out []outbox.Leased, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	o = o.WithDefaults()
-	now := o.Now.UnixNano()
-	var out []outbox.Leased
-	err := s.view(func(tx *bolt.Tx) (err error) {
-		// Lock order: closeMu (taken by view) before mu, as in submit and
-		// the committer; the other order can deadlock against Close.
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		defer func() {
-			if err != nil { // undo the leases of a failed call
-				for _, l := range out {
-					delete(s.leases, l.ID)
-				}
-			}
-		}()
+	// Lock order: closeMu before mu, as in submit and the committer; the
+	// other order can deadlock against Close. mu is taken before the
+	// transaction starts, so that a commit adding a due entry this
+	// transaction does not see drops the skips only after this call has
+	// set them (see Store.dropSkips).
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return nil, outbox.ErrClosed
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err = s.db.View(func(tx *bolt.Tx) error {
 		b := buckets(tx)
 		if b.err != nil {
 			return b.err
 		}
-		c := b.due.Cursor()
-		// Visit destinations after lastDest, then wrap around to those up
-		// to it.
-		var k []byte
-		if s.lastDest == "" {
-			k, _ = c.First()
-		} else {
-			k, _ = c.Seek(destEnd([]byte(s.lastDest)))
-		}
-		start := s.lastDest
-		wrapped := start == ""
-		stop := []byte(start)
-		for len(out) < o.Max {
-			if k == nil {
-				if wrapped {
-					break
-				}
-				wrapped = true
-				if k, _ = c.First(); k == nil {
-					break
-				}
-			}
-			dest, _, _, err := parseDueKey(k)
-			if err != nil {
-				return corruptIndex(err)
-			}
-			if wrapped && start != "" && bytes.Compare(dest, stop) > 0 {
-				break
-			}
-			dest = bytes.Clone(dest)
-			n := o.Max - len(out)
-			if o.Allow != nil {
-				n = min(n, o.Allow(string(dest)))
-			}
-			if n > 0 {
-				got, err := s.leaseDest(c, &b, k, dest, now, n, o)
-				if err != nil {
-					return err
-				}
-				if len(got) > 0 {
-					out = append(out, got...)
-					s.lastDest = string(dest)
-				}
-			}
-			k, _ = c.Seek(destEnd(dest))
-		}
-		return nil
+		return s.leaseAll(tx, &b, o, &out)
 	})
 	if err != nil {
+		// Undo the leases of the failed call, and the skips that may
+		// count on them.
+		for _, l := range out {
+			delete(s.leases, l.ID)
+		}
+		clear(s.skips)
 		return nil, err
 	}
 	return out, nil
 }
 
-// leaseDest leases up to n due deliveries of dest, whose first index key
-// is k, the cursor's position.
-func (s *Store) leaseDest(c *bolt.Cursor, b *bucketSet, k, dest []byte, now int64, n int, o outbox.LeaseOptions) ([]outbox.Leased, error) {
-	var out []outbox.Leased
-	prefixLen := len(dest) + 1
-	for ; k != nil && len(out) < n; k, _ = c.Next() {
-		if len(k) < prefixLen || !bytes.Equal(k[:len(dest)], dest) || k[len(dest)] != 0 {
+// leaseAll is Lease within its transaction, with s.mu held.
+func (s *Store) leaseAll(tx *bolt.Tx, b *bucketSet, o outbox.LeaseOptions, out *[]outbox.Leased) error {
+	c := b.due.Cursor()
+	// Visit destinations after lastDest, then wrap around to those up to
+	// it.
+	var k []byte
+	if s.lastDest == "" {
+		k, _ = c.First()
+	} else {
+		k, _ = c.Seek(destEnd([]byte(s.lastDest)))
+	}
+	start := s.lastDest
+	wrapped := start == ""
+	stop := []byte(start)
+	for len(*out) < o.Max {
+		if k == nil {
+			if wrapped {
+				break
+			}
+			wrapped = true
+			if k, _ = c.First(); k == nil {
+				break
+			}
+		}
+		dest, _, _, err := parseDueKey(k)
+		if err != nil {
+			return corruptIndex(err)
+		}
+		if wrapped && start != "" && bytes.Compare(dest, stop) > 0 {
 			break
 		}
-		_, due, idb, err := parseDueKey(k)
+		dest = bytes.Clone(dest)
+		n := o.Max - len(*out)
+		if o.Allow != nil {
+			n = min(n, o.Allow(string(dest)))
+		}
+		if n > 0 {
+			got, err := s.leaseDest(c, b, k, dest, n, o)
+			if err != nil {
+				return err
+			}
+			if len(got) > 0 {
+				*out = append(*out, got...)
+				s.lastDest = string(dest)
+			}
+		}
+		k, _ = c.Seek(destEnd(dest))
+	}
+	return nil
+}
+
+// leaseDest leases up to n due deliveries of dest, whose first index key
+// is k, the cursor's position. It starts at the destination's skip, if one
+// holds, and leaves a skip after the entries it stepped past.
+func (s *Store) leaseDest(c *bolt.Cursor, b *bucketSet, k, dest []byte, n int, o outbox.LeaseOptions) ([]outbox.Leased, error) {
+	now := o.Now.UnixNano()
+	sk, ok := s.skips[string(dest)]
+	if ok && o.Now.Before(sk.until) {
+		if k, _ = c.Seek(sk.key); bytes.Equal(k, sk.key) {
+			k, _ = c.Next()
+		}
+	} else {
+		sk = skip{}
+	}
+	out := make([]outbox.Leased, 0, min(n, 256))
+	var last []byte // the last entry stepped past or leased
+	for ; k != nil && len(out) < n; k, _ = c.Next() {
+		kdest, due, idb, err := parseDueKey(k)
 		if err != nil {
 			return out, corruptIndex(err)
 		}
-		if due > now {
+		if !bytes.Equal(kdest, dest) || due > now {
 			break
 		}
+		last = k
 		if l, ok := s.leases[string(idb)]; ok && (l.busy || l.until.After(o.Now)) {
+			sk.until = earliest(sk.until, l.until)
 			continue
 		}
 		id := string(idb)
@@ -116,150 +136,41 @@ func (s *Store) leaseDest(c *bolt.Cursor, b *bucketSet, k, dest []byte, now int6
 		if v == nil {
 			return out, corrupt("due index entry of", id, errMissingRecord)
 		}
-		r, err := decodeRecord(id, v)
+		r, body, err := decodeRecord(id, v)
 		if err != nil {
 			return out, err
-		}
-		body := b.bodies.Get(idb)
-		if body == nil {
-			return out, corrupt("body of", id, errMissingRecord)
 		}
 		d := r.delivery(id)
 		d.Body = bytes.Clone(body) // bbolt's memory is valid only within the transaction
 		s.tokens++
-		l := &lease{token: "b" + strconv.FormatUint(s.tokens, 36), until: o.Now.Add(o.TTL)}
+		l := &lease{token: "b" + strconv.FormatUint(s.tokens, 36), until: o.Now.Add(o.TTL), rec: r}
 		s.leases[id] = l
+		sk.until = earliest(sk.until, l.until)
 		out = append(out, outbox.Leased{Delivery: d, Token: l.token, Until: l.until})
+	}
+	if last != nil {
+		sk.key = bytes.Clone(last) // bbolt's memory is valid only within the transaction
+		s.skips[string(dest)] = sk
 	}
 	return out, nil
 }
 
-// settle ends the lease (id, token) by committing fn on the delivery's
-// record; after runs once committed. A lease being settled cannot be taken
-// by Lease nor settled twice.
-func (s *Store) settle(ctx context.Context, id, token string, fn func(b *bucketSet, key []byte, r *record) error, after func()) error {
-	s.mu.Lock()
-	l, ok := s.leases[id]
-	if !ok || token == "" || l.token != token || l.busy {
-		s.mu.Unlock()
-		return outbox.ErrLeaseLost
+// earliest returns the earlier of a and b, where a zero a means none yet.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
 	}
-	l.busy = true
-	s.mu.Unlock()
-
-	o := &op{lazy: true, lease: l, leaseID: id, after: after, fn: func(tx *bolt.Tx, b *bucketSet) error {
-		key := []byte(id)
-		v := b.deliveries.Get(key)
-		if v == nil {
-			return outbox.ErrNotFound
-		}
-		r, err := decodeRecord(id, v)
-		if err != nil {
-			return err
-		}
-		if r.dead {
-			return outbox.ErrLeaseLost
-		}
-		return fn(b, key, &r)
-	}}
-	submitted, err := s.submit(ctx, o)
-	if !submitted {
-		// The committer never saw it: free the lease here.
-		s.mu.Lock()
-		l.busy = false
-		s.mu.Unlock()
-	}
-	return err
+	return a
 }
 
-// Ack deletes a delivered delivery with its body and history; see
-// [outbox.Outbox.Ack].
-func (s *Store) Ack(ctx context.Context, id, token string) error {
-	return s.settle(ctx, id, token, func(b *bucketSet, key []byte, r *record) error {
-		return deleteDelivery(b, key, r)
-	}, func() { s.pending.Add(-1) })
-}
-
-// Reschedule records a failed attempt and moves the delivery in the due
-// index; see [outbox.Outbox.Reschedule].
-func (s *Store) Reschedule(ctx context.Context, id, token string, due time.Time, a outbox.Attempt) error {
-	a = a.Clip()
-	return s.settle(ctx, id, token, func(b *bucketSet, key []byte, r *record) error {
-		old := dueKey(r.dest, r.due, id)
-		r.due = due.UnixNano()
-		hk := historyKey(id, r.nhist)
-		r.attempts++
-		r.nhist++
-		if err := b.due.Delete(old); err != nil {
-			return err
-		}
-		return putAll(
-			kv{b.history, hk, appendAttempt(nil, &a)},
-			kv{b.deliveries, key, appendRecord(nil, r)},
-			kv{b.due, dueKey(r.dest, r.due, id), nil},
-		)
-	}, nil)
-}
-
-// Release gives a leased delivery back, due as before; see
-// [outbox.Outbox.Release]. Leases live in memory, so it writes nothing.
-func (s *Store) Release(ctx context.Context, id, token string) error {
-	if s.closedNow() { // before mu: closeMu comes first (see Lease)
-		return outbox.ErrClosed
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, ok := s.leases[id]
-	if !ok || token == "" || l.token != token || l.busy {
-		return outbox.ErrLeaseLost
-	}
-	delete(s.leases, id)
-	return nil
-}
-
-// DeadLetter records a final attempt and moves the delivery from the due
-// index to the dead letter index; see [outbox.Outbox.DeadLetter].
-func (s *Store) DeadLetter(ctx context.Context, id, token, reason string, a outbox.Attempt) error {
-	a = a.Clip()
-	reason = outbox.ClipText(reason)
-	return s.settle(ctx, id, token, func(b *bucketSet, key []byte, r *record) error {
-		old := dueKey(r.dest, r.due, id)
-		hk := historyKey(id, r.nhist)
-		r.attempts++
-		r.nhist++
-		r.dead, r.reason, r.deadAt = true, reason, time.Now().UnixNano()
-		if err := b.due.Delete(old); err != nil {
-			return err
-		}
-		return putAll(
-			kv{b.history, hk, appendAttempt(nil, &a)},
-			kv{b.deliveries, key, appendRecord(nil, r)},
-			kv{b.dead, deadKey(r.dest, id), nil},
-		)
-	}, func() { s.pending.Add(-1); s.dead.Add(1) })
-}
-
-// deleteDelivery deletes a delivery's record, body, index entry and history.
-func deleteDelivery(b *bucketSet, key []byte, r *record) error {
-	id := string(key)
-	idx, k := b.due, dueKey(r.dest, r.due, id)
-	if r.dead {
-		idx, k = b.dead, deadKey(r.dest, id)
-	}
-	for _, del := range []struct {
-		b *bolt.Bucket
-		k []byte
-	}{{idx, k}, {b.deliveries, key}, {b.bodies, key}} {
-		if err := del.b.Delete(del.k); err != nil {
-			return err
+// dropSkips drops the skips that an added due entry (by destination, the
+// least key added) could precede. s.mu must be held.
+func (s *Store) dropSkips(added map[string][]byte) {
+	for dest, k := range added {
+		if sk, ok := s.skips[dest]; ok && bytes.Compare(k, sk.key) <= 0 {
+			delete(s.skips, dest)
 		}
 	}
-	for seq := range r.nhist {
-		if err := b.history.Delete(historyKey(id, seq)); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // closedNow reports whether Close was called.

@@ -75,6 +75,7 @@ func (s *Store) setup(path string) (err error) {
 			err = pathError(path, fmt.Errorf("%w: %v", outbox.ErrCorrupt, r))
 		}
 	}()
+	migrating := false
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
@@ -83,18 +84,25 @@ func (s *Store) setup(path string) (err error) {
 			if !empty {
 				return fmt.Errorf("%w: a bbolt file, but not a herald outbox", outbox.ErrCorrupt)
 			}
-			for _, name := range [][]byte{bucketMeta, bucketDeliveries, bucketBodies, bucketDue, bucketDead, bucketHistory} {
+			for _, name := range [][]byte{bucketMeta, bucketDeliveries, bucketDue, bucketDead, bucketHistory} {
 				if _, err := tx.CreateBucket(name); err != nil {
 					return err
 				}
 			}
 			return tx.Bucket(bucketMeta).Put(keyFormat, formatName)
 		}
-		if f := meta.Get(keyFormat); !bytes.Equal(f, formatName) {
+		switch f := meta.Get(keyFormat); {
+		case bytes.Equal(f, formatName):
+		case bytes.Equal(f, formatName1):
+			migrating = true
+		default:
 			return fmt.Errorf("%w: unknown outbox format %q", outbox.ErrCorrupt, f)
 		}
 		return nil
 	})
+	if err == nil && migrating {
+		err = s.migrate()
+	}
 	if err != nil {
 		return pathError(path, err)
 	}
@@ -105,7 +113,7 @@ func (s *Store) setup(path string) (err error) {
 	return nil
 }
 
-// verify checks every record against the other buckets and counts them.
+// verify checks every record, and its index entry, and counts them.
 func (s *Store) verify(tx *bolt.Tx) error {
 	b := buckets(tx)
 	if b.err != nil {
@@ -115,12 +123,14 @@ func (s *Store) verify(tx *bolt.Tx) error {
 	c := b.deliveries.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		id := string(k)
-		r, err := decodeRecord(id, v)
+		r, body, err := decodeRecord(id, v)
 		if err != nil {
 			return err
 		}
-		if b.bodies.Get(k) == nil {
-			return corrupt("body of", id, errMissingRecord)
+		d := r.delivery(id)
+		d.Body = body
+		if err := d.Validate(); err != nil {
+			return corrupt("delivery", id, err)
 		}
 		if r.dead {
 			dead++
@@ -154,20 +164,34 @@ func (s *Store) verify(tx *bolt.Tx) error {
 
 // bucketSet holds the buckets of one transaction.
 type bucketSet struct {
-	deliveries, bodies, due, dead, history *bolt.Bucket
-	err                                    error
+	deliveries, due, dead, history *bolt.Bucket
+	err                            error
+	// added holds, by destination, the least due index key the
+	// transaction added, for Store.dropSkips.
+	added map[string][]byte
+}
+
+// dueEntry returns the write of a due index entry, and notes it in added.
+func (b *bucketSet) dueEntry(dest string, due int64, id string) kv {
+	k := dueKey(dest, due, id)
+	if old, ok := b.added[dest]; !ok || bytes.Compare(k, old) < 0 {
+		if b.added == nil {
+			b.added = make(map[string][]byte)
+		}
+		b.added[dest] = k
+	}
+	return kv{b.due, k, nil}
 }
 
 // buckets returns the store's buckets in tx, or an error if one is missing.
 func buckets(tx *bolt.Tx) bucketSet {
 	b := bucketSet{
 		deliveries: tx.Bucket(bucketDeliveries),
-		bodies:     tx.Bucket(bucketBodies),
 		due:        tx.Bucket(bucketDue),
 		dead:       tx.Bucket(bucketDead),
 		history:    tx.Bucket(bucketHistory),
 	}
-	if b.deliveries == nil || b.bodies == nil || b.due == nil || b.dead == nil || b.history == nil {
+	if b.deliveries == nil || b.due == nil || b.dead == nil || b.history == nil {
 		b.err = fmt.Errorf("%w: a bucket is missing", outbox.ErrCorrupt)
 	}
 	return b

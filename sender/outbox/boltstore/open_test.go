@@ -111,11 +111,6 @@ func TestOpenDamaged(t *testing.T) {
 			})
 			return p
 		}, outbox.ErrCorrupt, "id00003"},
-		{"missing body", func(t *testing.T) string {
-			p := filled(t, 10)
-			tamper(t, p, func(tx *bolt.Tx) error { return tx.Bucket([]byte("bodies")).Delete([]byte("id00007")) })
-			return p
-		}, outbox.ErrCorrupt, "body of \"id00007\""},
 		{"missing due index entry", func(t *testing.T) string {
 			p := filled(t, 10)
 			tamper(t, p, func(tx *bolt.Tx) error {

@@ -40,15 +40,9 @@ func (s *Store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 			if !d.Due.IsZero() {
 				r.due = d.Due.UnixNano()
 			}
-			rec := appendRecord(nil, &r)
-			body := d.Body
-			if body == nil {
-				body = []byte{} // a present, empty body
-			}
 			if err := putAll(
-				kv{b.deliveries, key, rec},
-				kv{b.bodies, key, body},
-				kv{b.due, dueKey(r.dest, r.due, d.ID), nil},
+				kv{b.deliveries, key, appendRecord(nil, &r, d.Body)},
+				b.dueEntry(r.dest, r.due, d.ID),
 			); err != nil {
 				return err
 			}

@@ -4,20 +4,24 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/heraldhq/herald/sender/outbox"
 )
 
 // Record encoding versions. A record starts with its version byte, so that
-// a later format can be read next to this one.
+// a later format can be read next to this one. Version 1 records, of
+// format 1 files, had no body: it lived in a bucket of its own (see
+// migrate.go).
 const (
 	recordV1  = 1
+	recordV2  = 2
 	attemptV1 = 1
 )
 
 // record is the stored state of one delivery, pending or dead, without its
-// id (the key) and body (in the bodies bucket).
+// id (the key) and body (stored after it).
 type record struct {
 	dest, topic, ctype string
 	created, due       int64 // Unix nanoseconds
@@ -31,20 +35,33 @@ type record struct {
 // errShort reports a record that ends early.
 var errShort = errors.New("truncated")
 
-// appendRecord appends the encoding of r to b:
+// appendRecord appends the encoding of r and body to b:
 //
 //	version(1) flags(1) uvarint(attempts) uvarint(nhist)
 //	varint(created) varint(due) varint(deadAt)
 //	string(dest) string(topic) string(ctype) string(reason)
+//	body...
 //
-// where string is uvarint(len) followed by the bytes, and flags bit 0 marks
-// a dead letter.
-func appendRecord(b []byte, r *record) []byte {
+// where string is uvarint(len) followed by the bytes, flags bit 0 marks a
+// dead letter, and the body runs to the end.
+func appendRecord(b []byte, r *record, body []byte) []byte {
+	b = slices.Grow(b, recordSize(r)+len(body))
+	b = appendHeader(b, recordV2, r)
+	return append(b, body...)
+}
+
+// recordSize bounds the length of r's header.
+func recordSize(r *record) int {
+	return 2 + 6*binary.MaxVarintLen64 + len(r.dest) + len(r.topic) + len(r.ctype) + len(r.reason)
+}
+
+// appendHeader appends the record fields of r, under version.
+func appendHeader(b []byte, version byte, r *record) []byte {
 	var flags byte
 	if r.dead {
 		flags |= 1
 	}
-	b = append(b, recordV1, flags)
+	b = append(b, version, flags)
 	b = binary.AppendUvarint(b, uint64(r.attempts))
 	b = binary.AppendUvarint(b, uint64(r.nhist))
 	b = binary.AppendVarint(b, r.created)
@@ -57,16 +74,28 @@ func appendRecord(b []byte, r *record) []byte {
 	return b
 }
 
-// decodeRecord decodes a record stored under id, checking every length and
-// the resulting delivery, so that damage is reported instead of acted upon.
-// The error wraps [outbox.ErrCorrupt].
-func decodeRecord(id string, b []byte) (record, error) {
+// decodeRecord decodes a record stored under id and returns it with its
+// body, which points into b. It checks every length, so that damage is
+// reported instead of acted upon; Open also validates the delivery (see
+// Store.verify). The error wraps [outbox.ErrCorrupt].
+func decodeRecord(id string, b []byte) (record, []byte, error) {
+	return decodeVersion(id, b, recordV2)
+}
+
+// decodeVersion decodes a record of the given version: for recordV2 it
+// returns the body after it; a recordV1 record must end with its fields.
+func decodeVersion(id string, b []byte, version byte) (record, []byte, error) {
 	var r record
 	d := decoder{b: b}
 	v := d.byte()
 	flags := d.byte()
-	if d.err == nil && v != recordV1 {
-		return r, corrupt("delivery", id, fmt.Errorf("unknown record version %d", v))
+	switch {
+	case d.err != nil, v == version:
+	case v == recordV1:
+		// Migration moved every body it found: this one had none.
+		return r, nil, corrupt("delivery", id, errors.New("a record of format 1 whose body is missing"))
+	default:
+		return r, nil, corrupt("delivery", id, fmt.Errorf("unknown record version %d", v))
 	}
 	if flags&^1 != 0 {
 		d.fail(fmt.Errorf("unknown flags %#x", flags))
@@ -81,17 +110,18 @@ func decodeRecord(id string, b []byte) (record, error) {
 	r.topic = d.string(outbox.MaxTopicLen)
 	r.ctype = d.string(outbox.MaxTopicLen)
 	r.reason = d.string(outbox.MaxReasonLen)
-	d.end()
-	if d.err == nil {
-		del := r.delivery(id)
-		if err := del.Validate(); err != nil {
-			d.fail(err)
-		}
+	body := d.b
+	switch {
+	case d.err != nil:
+	case version == recordV1:
+		d.end()
+	case len(body) > outbox.MaxBodyLen:
+		d.fail(fmt.Errorf("body of %d bytes out of range", len(body)))
 	}
 	if d.err != nil {
-		return record{}, corrupt("delivery", id, d.err)
+		return record{}, nil, corrupt("delivery", id, d.err)
 	}
-	return r, nil
+	return r, body, nil
 }
 
 // delivery returns the delivery r describes, without its body.

@@ -1,0 +1,228 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/heraldhq/herald/sender/outbox"
+)
+
+// v1Delivery is a delivery as a format 1 file holds it.
+type v1Delivery struct {
+	id      string
+	r       record
+	body    []byte
+	history []outbox.Attempt
+}
+
+// writeV1 writes a format 1 file, bodies in their own bucket, as the
+// first release of the store did; merged names ids whose record is already
+// version 2 with its body, as a migration cut short by a crash leaves it.
+func writeV1(t *testing.T, path string, ds []v1Delivery, merged map[string]bool) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		bk := map[string]*bolt.Bucket{}
+		for _, name := range []string{"meta", "deliveries", "bodies", "due", "dead", "history"} {
+			b, err := tx.CreateBucket([]byte(name))
+			if err != nil {
+				return err
+			}
+			bk[name] = b
+		}
+		if err := bk["meta"].Put(keyFormat, formatName1); err != nil {
+			return err
+		}
+		for _, d := range ds {
+			rec := appendHeader(nil, recordV1, &d.r)
+			if merged[d.id] {
+				rec = appendRecord(nil, &d.r, d.body)
+			} else if err := bk["bodies"].Put([]byte(d.id), append([]byte{}, d.body...)); err != nil {
+				return err
+			}
+			if err := bk["deliveries"].Put([]byte(d.id), rec); err != nil {
+				return err
+			}
+			idx, k := bk["due"], dueKey(d.r.dest, d.r.due, d.id)
+			if d.r.dead {
+				idx, k = bk["dead"], deadKey(d.r.dest, d.id)
+			}
+			if err := idx.Put(k, []byte{}); err != nil {
+				return err
+			}
+			for i, a := range d.history {
+				if err := bk["history"].Put(historyKey(d.id, i), appendAttempt(nil, &a)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// v1Deliveries makes n deliveries: every tenth dead, every seventh with an
+// attempt in its history.
+func v1Deliveries(n int) []v1Delivery {
+	now := time.Now().Add(-time.Minute).UnixNano()
+	var ds []v1Delivery
+	for i := range n {
+		d := v1Delivery{
+			id:   fmt.Sprintf("m%05d", i),
+			r:    record{dest: fmt.Sprint("dest", i%3), topic: "t", created: now, due: now},
+			body: []byte(fmt.Sprintf(`{"n":%d}`, i)),
+		}
+		if i%7 == 0 {
+			d.history = []outbox.Attempt{{At: time.Unix(0, now), Status: 503, Tries: 1, Error: "busy"}}
+			d.r.attempts, d.r.nhist = 1, 1
+		}
+		if i%10 == 0 {
+			d.r.dead, d.r.reason, d.r.deadAt = true, "gone (410)", now
+		}
+		ds = append(ds, d)
+	}
+	return ds
+}
+
+// TestMigrateFormat1 opens format 1 files, whole and part migrated: every
+// delivery must come through with its body, history and state, and the
+// file must be format 2 afterwards.
+func TestMigrateFormat1(t *testing.T) {
+	const n = 2*migrateBatch + 345 // several transactions
+	for _, part := range []bool{false, true} {
+		t.Run(fmt.Sprint("part migrated=", part), func(t *testing.T) {
+			ds := v1Deliveries(n)
+			merged := map[string]bool{}
+			if part {
+				for _, d := range ds[:n/2] {
+					merged[d.id] = true
+				}
+			}
+			path := filepath.Join(t.TempDir(), "v1.db")
+			writeV1(t, path, ds, merged)
+			s, err := Open(path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkMigrated(t, s, ds)
+			must(t, s.Close())
+
+			// Reopened, it is format 2 with no bodies bucket, and
+			// still whole.
+			db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+			must(t, err)
+			must(t, db.View(func(tx *bolt.Tx) error {
+				if f := tx.Bucket(bucketMeta).Get(keyFormat); !bytes.Equal(f, formatName) {
+					t.Errorf("format %q after migration", f)
+				}
+				if tx.Bucket(bucketBodies) != nil {
+					t.Error("the bodies bucket is still there")
+				}
+				return nil
+			}))
+			must(t, db.Close())
+			s, err = Open(path, nil)
+			must(t, err)
+			defer s.Close()
+			checkMigrated(t, s, ds)
+		})
+	}
+}
+
+// checkMigrated checks that s holds ds.
+func checkMigrated(t *testing.T, s *Store, ds []v1Delivery) {
+	t.Helper()
+	ctx := context.Background()
+	want := map[string]v1Delivery{}
+	dead := 0
+	for _, d := range ds {
+		want[d.id] = d
+		if d.r.dead {
+			dead++
+		}
+	}
+	st, err := s.Stats(ctx)
+	must(t, err)
+	if st.Pending != len(ds)-dead || st.Dead != dead {
+		t.Fatalf("Stats = %+v, want %d pending, %d dead", st, len(ds)-dead, dead)
+	}
+	ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: len(ds), TTL: time.Minute})
+	must(t, err)
+	if len(ls) != len(ds)-dead {
+		t.Fatalf("leased %d of %d pending", len(ls), len(ds)-dead)
+	}
+	for _, l := range ls {
+		d := want[l.ID]
+		if !bytes.Equal(l.Body, d.body) || l.Destination != d.r.dest || l.Attempts != d.r.attempts {
+			t.Fatalf("leased %s = %+v %q, want %+v %q", l.ID, l.Delivery, l.Body, d.r, d.body)
+		}
+		h, err := s.History(ctx, l.ID)
+		must(t, err)
+		if len(h) != len(d.history) || (len(h) > 0 && h[0].Status != d.history[0].Status) {
+			t.Fatalf("history of %s = %+v, want %+v", l.ID, h, d.history)
+		}
+		must(t, s.Release(ctx, l.ID, l.Token))
+	}
+	dls, err := s.DeadLetters(ctx, outbox.DeadLetterQuery{Limit: len(ds)})
+	must(t, err)
+	if len(dls) != dead {
+		t.Fatalf("%d dead letters, want %d", len(dls), dead)
+	}
+	for _, dl := range dls {
+		if dl.Reason != want[dl.ID].r.reason {
+			t.Fatalf("dead letter %s: reason %q", dl.ID, dl.Reason)
+		}
+	}
+}
+
+// TestMigrateDamaged: a format 1 file whose body or record is missing fails
+// to open with outbox.ErrCorrupt naming the delivery; nothing is dropped.
+func TestMigrateDamaged(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		damage func(tx *bolt.Tx) error
+		text   string
+	}{
+		{"missing body", func(tx *bolt.Tx) error { return tx.Bucket(bucketBodies).Delete([]byte("m00007")) }, `"m00007": a record of format 1 whose body is missing`},
+		{"body without record", func(tx *bolt.Tx) error { return tx.Bucket(bucketDeliveries).Delete([]byte("m00011")) }, `"m00011"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "v1.db")
+			writeV1(t, path, v1Deliveries(20), nil)
+			db, err := bolt.Open(path, 0o600, nil)
+			must(t, err)
+			must(t, db.Update(tt.damage))
+			must(t, db.Close())
+			s, err := Open(path, nil)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded")
+			}
+			t.Logf("error: %v", err)
+			if !errors.Is(err, outbox.ErrCorrupt) || !strings.Contains(err.Error(), tt.text) {
+				t.Errorf("error %v: want outbox.ErrCorrupt naming %s", err, tt.text)
+			}
+		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
