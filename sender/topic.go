@@ -1,6 +1,54 @@
 package sender
 
-import "strings"
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrInvalidPattern reports a malformed topic pattern; see
+// [ValidatePattern].
+var ErrInvalidPattern = errors.New("sender: invalid topic pattern")
+
+// ValidatePattern reports whether p is a well-formed pattern for
+// [Destination.Topics]: colon-separated segments, each a run of ASCII
+// letters, digits, '_', '-', '.' and '*', or exactly "**". Wants accepts
+// any string, but one that fails this check is almost always a mistake in
+// configuration, worth refusing where patterns are read; the error wraps
+// [ErrInvalidPattern].
+func ValidatePattern(p string) error {
+	if p == "" {
+		return fmt.Errorf("%w: empty", ErrInvalidPattern)
+	}
+	if len(p) > maxPatternLen {
+		return fmt.Errorf("%w: longer than %d bytes", ErrInvalidPattern, maxPatternLen)
+	}
+	for seg := range strings.SplitSeq(p, ":") {
+		switch {
+		case seg == "":
+			return fmt.Errorf("%w %.64q: empty segment", ErrInvalidPattern, p)
+		case seg == "**":
+		case strings.Contains(seg, "**"):
+			return fmt.Errorf("%w %.64q: \"**\" must be a whole segment", ErrInvalidPattern, p)
+		default:
+			for i := 0; i < len(seg); i++ {
+				if c := seg[i]; c != '*' && !topicChar(c) {
+					return fmt.Errorf("%w %.64q: invalid character %q", ErrInvalidPattern, p, c)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// maxPatternLen bounds a topic pattern.
+const maxPatternLen = 1024
+
+// topicChar reports whether c may appear in a topic segment.
+func topicChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '_' || c == '-' || c == '.'
+}
 
 // matchTopic reports whether topic matches pattern. Topics are
 // colon-separated segments ("records:created"). In a pattern, "*" matches

@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -58,5 +59,18 @@ func TestWants(t *testing.T) {
 	}
 	if (Destination{Topics: []string{strings.Repeat("*a", 50)}}).Wants(strings.Repeat("a", 200) + "b") {
 		t.Error("glob matched")
+	}
+}
+
+func TestValidatePattern(t *testing.T) {
+	for _, p := range []string{"**", "job:*", "*:created", "job:**", "**:deleted", "a:**:z", "rec*:up*", "job", "v1.2:x-y_z"} {
+		if err := ValidatePattern(p); err != nil {
+			t.Errorf("ValidatePattern(%q) = %v", p, err)
+		}
+	}
+	for _, p := range []string{"", ":", "job:", ":x", "job::x", "job:**x", "***", "job:re ady", "job:ré", "job:\x00", strings.Repeat("a", 1025)} {
+		if err := ValidatePattern(p); !errors.Is(err, ErrInvalidPattern) {
+			t.Errorf("ValidatePattern(%q) = %v, want ErrInvalidPattern", p, err)
+		}
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/sender"
 	"github.com/heraldhq/herald/sender/outbox"
 )
@@ -188,10 +187,11 @@ func checkDestName(name string) error {
 	return nil
 }
 
-// checkTopics refuses malformed topic patterns.
+// checkTopics refuses malformed topic patterns, by the grammar that
+// Destination.Wants matches them with.
 func checkTopics(patterns []string) error {
 	for _, p := range patterns {
-		if err := listener.ValidatePattern(p); err != nil {
+		if err := sender.ValidatePattern(p); err != nil {
 			return fmt.Errorf("topic pattern %q: %v", p, err)
 		}
 	}
