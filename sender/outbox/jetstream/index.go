@@ -2,9 +2,13 @@ package jetstream
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"hash/fnv"
 	"slices"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // dueGrain is the granularity of the earliest-due-first order of Lease:
@@ -21,9 +25,12 @@ type entry struct {
 	order uint64 // tie-break within a due second, per Outbox
 	// claiming: a Lease of this Outbox is writing a lease on it.
 	claiming bool
-	// stale: a guarded write failed, so the index is behind the stream;
-	// the watcher's next update of the record clears it.
-	stale bool
+	// stale: a guarded write or read found the index behind the stream;
+	// the watcher's next update of the record clears it. Until then the
+	// entry is not leased, except for a retry after staleRetry, so that an
+	// update the watcher never brings costs a retry, not a delivery.
+	stale   bool
+	staleAt time.Time
 	// inList: the entry is in its destination's list.
 	inList bool
 	// rec caches the whole record while this Outbox holds its lease at
@@ -114,6 +121,14 @@ func (o *Outbox) applyLocked(m meta, rev uint64, fromWatcher bool) *entry {
 		e = &entry{order: o.orderOf(m.ID)}
 		o.entries[m.ID] = e
 	}
+	o.updateLocked(e, m, rev, fromWatcher)
+	return e
+}
+
+// updateLocked makes e the record m at revision rev, moving it between the
+// destination lists; drop removes a gone record from the index. o.mu is
+// held.
+func (o *Outbox) updateLocked(e *entry, m meta, rev uint64, drop bool) {
 	old := e.meta
 	wasMember := e.rev != 0 && old.State == statePending
 	e.meta, e.rev, e.stale, e.rec = m, rev, false, nil
@@ -127,7 +142,7 @@ func (o *Outbox) applyLocked(m meta, rev uint64, fromWatcher bool) *entry {
 				}
 			}
 		}
-		if m.State == stateGone && fromWatcher {
+		if m.State == stateGone && drop {
 			delete(o.entries, m.ID)
 		}
 	case !e.inList || old.Destination != m.Destination:
@@ -137,5 +152,40 @@ func (o *Outbox) applyLocked(m meta, rev uint64, fromWatcher bool) *entry {
 	case old.Due/dueGrain != m.Due/dueGrain:
 		o.list(m.Destination).sorted = false
 	}
-	return e
+}
+
+// refresh reads the latest record of each pick the index was found to be
+// behind on, and applies it, so that the index catches up without waiting
+// for the watcher, which may have missed it (across a server restart, say):
+// a record whose every message is gone (its tombstone expired) leaves the
+// index, a newer one replaces the entry.
+func (o *Outbox) refresh(ctx context.Context, picks []pick) {
+	for _, p := range picks {
+		sm, err := o.stream.GetLastMsgForSubject(ctx, o.subject(p.id))
+		var m meta
+		var rev uint64
+		gone := errors.Is(err, jetstream.ErrMsgNotFound)
+		switch {
+		case gone:
+		case err == nil:
+			if m, err = decodeMeta(sm.Header); err != nil {
+				continue
+			}
+			rev = sm.Sequence
+		default:
+			continue // unreachable now: the retry after staleRetry will do
+		}
+		o.mu.Lock()
+		if !o.closed && o.entries[p.id] == p.e && p.e.rev == p.rev {
+			switch {
+			case gone:
+				m = p.e.meta
+				m.State = stateGone
+				o.updateLocked(p.e, m, p.rev, true)
+			case rev > p.rev:
+				o.updateLocked(p.e, m, rev, true)
+			}
+		}
+		o.mu.Unlock()
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -36,7 +37,7 @@ func (o *Outbox) Lease(ctx context.Context, lo outbox.LeaseOptions) ([]outbox.Le
 	if len(picks) == 0 {
 		return nil, nil
 	}
-	recs := o.load(ctx, picks)
+	recs, conflicts := o.load(ctx, picks)
 	until := lo.Now.Add(lo.TTL)
 	type claim struct {
 		p   pick
@@ -44,12 +45,18 @@ func (o *Outbox) Lease(ctx context.Context, lo outbox.LeaseOptions) ([]outbox.Le
 		ack jetstream.PubAckFuture
 	}
 	claims := make([]claim, 0, len(picks))
-	var failed []*entry
+	// failed are the picks not leased; behind, those that failed because
+	// the index is behind the stream. A pick that failed for another
+	// reason (the server unreachable, ctx ended) is simply eligible again.
+	var failed, behind []pick
 	var pubErr error
 	for i, p := range picks {
 		r := recs[i]
 		if r == nil || pubErr != nil {
-			failed = append(failed, p.e)
+			failed = append(failed, p)
+			if conflicts[i] {
+				behind = append(behind, p)
+			}
 			continue
 		}
 		r.Until = nanos(until)
@@ -64,7 +71,7 @@ func (o *Outbox) Lease(ctx context.Context, lo outbox.LeaseOptions) ([]outbox.Le
 			}
 		}
 		pubErr = err
-		failed = append(failed, p.e)
+		failed = append(failed, p)
 	}
 	var out []outbox.Leased
 	for _, c := range claims {
@@ -84,33 +91,55 @@ func (o *Outbox) Lease(ctx context.Context, lo outbox.LeaseOptions) ([]outbox.Le
 				Until:    until,
 			})
 		case err := <-c.ack.Err():
-			if !isConflict(err) && pubErr == nil {
+			switch {
+			case isConflict(err):
+				behind = append(behind, c.p)
+			case pubErr == nil:
 				pubErr = err
 			}
-			failed = append(failed, c.p.e)
+			failed = append(failed, c.p)
 		case <-ctx.Done():
 			// The claims not yet acknowledged may still succeed; their
 			// leases then run out unused.
-			failed = append(failed, c.p.e)
+			failed = append(failed, c.p)
 			if pubErr == nil {
 				pubErr = ctx.Err()
 			}
 		}
 	}
 	o.mu.Lock()
-	for _, e := range failed {
-		e.claiming, e.stale = false, true
+	for _, p := range failed {
+		p.e.claiming = false
+	}
+	for _, p := range behind {
+		o.markStaleLocked(p.e, p.rev)
 	}
 	o.mu.Unlock()
+	o.refresh(ctx, behind)
 	if len(out) == 0 && pubErr != nil {
 		return nil, fmt.Errorf("outbox/jetstream: lease: %w", pubErr)
 	}
 	return out, nil
 }
 
+// staleRetry is how long a stale entry waits for the watcher before Lease
+// tries it again anyway.
+const staleRetry = 2 * time.Second
+
 // eligible reports whether e may be leased at now.
 func eligible(e *entry, now int64) bool {
-	return e.State == statePending && !e.claiming && !e.stale && e.Due <= now && e.Until <= now
+	return e.State == statePending && !e.claiming && e.Due <= now && e.Until <= now &&
+		(!e.stale || time.Since(e.staleAt) >= staleRetry)
+}
+
+// markStaleLocked marks e stale if the index still holds it at rev, the
+// revision a guarded write or read found outdated: if the watcher applied
+// a newer one meanwhile, the index is current again and must not wait for
+// another. o.mu is held.
+func (o *Outbox) markStaleLocked(e *entry, rev uint64) {
+	if e.rev == rev {
+		e.stale, e.staleAt = true, time.Now()
+	}
 }
 
 // pick is an entry chosen by Lease, with the id and revision it had then.
@@ -176,9 +205,10 @@ func (o *Outbox) pickLocked(lo outbox.LeaseOptions) []pick {
 }
 
 // load reads the records of picks at their indexed revisions, a few at a
-// time; a record that cannot be read (changed meanwhile) is nil.
-func (o *Outbox) load(ctx context.Context, picks []pick) []*record {
-	recs := make([]*record, len(picks))
+// time. A record that cannot be read is nil, and its conflict is set when
+// that is because it changed meanwhile (or is no longer pending).
+func (o *Outbox) load(ctx context.Context, picks []pick) (recs []*record, conflict []bool) {
+	recs, conflict = make([]*record, len(picks)), make([]bool, len(picks))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, loadParallel)
 	for i := range picks {
@@ -187,13 +217,16 @@ func (o *Outbox) load(ctx context.Context, picks []pick) []*record {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			r, err := o.read(ctx, picks[i].id, picks[i].rev)
-			if err == nil && r.State == statePending {
+			switch {
+			case err == nil && r.State == statePending:
 				recs[i] = r
+			case err == nil, errors.Is(err, outbox.ErrLeaseLost):
+				conflict[i] = true
 			}
 		}()
 	}
 	wg.Wait()
-	return recs
+	return recs, conflict
 }
 
 // read returns the record of id stored at revision rev, or an error

@@ -93,8 +93,8 @@ func (o *Outbox) write(ctx context.Context, r *record, rev uint64) (uint64, erro
 	ack, err := o.js.PublishMsg(ctx, m, opts...)
 	if isConflict(err) {
 		o.mu.Lock()
-		if e := o.entries[r.ID]; e != nil && e.rev == rev {
-			e.stale = true
+		if e := o.entries[r.ID]; e != nil {
+			o.markStaleLocked(e, rev)
 		}
 		o.mu.Unlock()
 		return 0, outbox.ErrLeaseLost
