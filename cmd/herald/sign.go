@@ -66,6 +66,10 @@ func runSign(args []string, stdout, stderr io.Writer) int {
 		if *id, err = newID(); err != nil {
 			return failure(stderr, "sign", err)
 		}
+	} else if err := sender.ValidateID(*id); err != nil {
+		// The id travels as the webhook-id header: refuse what a Sender
+		// would refuse to send.
+		return usageErr(stderr, "sign", "--id: %v", err)
 	}
 	m := auth.Message{ID: *id, Body: body, URL: *url, Topic: *topic}
 	if *ts > 0 {
