@@ -49,9 +49,12 @@ func jwkOf(k PublicKey) jwk {
 		j.X = base64.RawURLEncoding.EncodeToString(key)
 	case *ecdsa.PublicKey:
 		j.Kty, j.Crv = "EC", "P-256"
-		size := (key.Curve.Params().BitSize + 7) / 8
-		j.X = base64.RawURLEncoding.EncodeToString(key.X.FillBytes(make([]byte, size)))
-		j.Y = base64.RawURLEncoding.EncodeToString(key.Y.FillBytes(make([]byte, size)))
+		// 0x04 || X || Y. NewPublicKey admits only valid P-256 keys, for
+		// which Bytes cannot fail.
+		if p, err := key.Bytes(); err == nil && len(p) == 65 {
+			j.X = base64.RawURLEncoding.EncodeToString(p[1:33])
+			j.Y = base64.RawURLEncoding.EncodeToString(p[33:])
+		}
 	case *rsa.PublicKey:
 		j.Kty = "RSA"
 		j.N = base64.RawURLEncoding.EncodeToString(key.N.Bytes())
