@@ -122,6 +122,10 @@ func (q *Queue) unbuffer(st *destState) []Leased {
 // releases what is still buffered and returns.
 func (q *Queue) worker() {
 	defer q.wg.Done()
+	// The worker's own child of q.sends: the context of each send hangs
+	// from it, rather than all the workers' from the one q.sends.
+	ctx, cancel := context.WithCancel(q.sends)
+	defer cancel()
 	q.mu.Lock()
 	for {
 		if q.halted {
@@ -142,7 +146,7 @@ func (q *Queue) worker() {
 			// it back instead.
 			q.release(context.WithoutCancel(q.sends), []Leased{l})
 		} else {
-			q.attempt(l, st)
+			q.attempt(ctx, l, st)
 		}
 		q.mu.Lock()
 		st.sending--

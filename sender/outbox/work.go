@@ -23,15 +23,15 @@ const (
 // commit takes about as long as a fast request, and the lease keeps the
 // delivery from being taken again meanwhile. At most 16×Workers outcomes
 // wait to be written; beyond that the worker waits.
-func (q *Queue) attempt(l Leased, st *destState) {
-	s := q.send(l, st)
+func (q *Queue) attempt(ctx context.Context, l Leased, st *destState) {
+	s := q.send(ctx, l, st)
 	l.Body = nil // not needed any more: let it go while the outcome waits
 	q.results <- result{l, s}
 }
 
-// send makes the attempt and decides its outcome.
-func (q *Queue) send(l Leased, st *destState) Settlement {
-	sctx, cancel := context.WithTimeout(q.sends, q.ttl/2)
+// send makes the attempt, under ctx, and decides its outcome.
+func (q *Queue) send(ctx context.Context, l Leased, st *destState) Settlement {
+	sctx, cancel := context.WithTimeout(ctx, q.ttl/2)
 	start := time.Now()
 	res, err := q.sender.Send(sctx, st.dest, sender.Message{
 		ID: l.ID, Topic: l.Topic, Body: l.Body, ContentType: l.ContentType,
