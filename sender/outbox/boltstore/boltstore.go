@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -206,7 +207,22 @@ func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 	if s.closed {
 		return outbox.ErrClosed
 	}
-	return s.db.View(fn)
+	return guarded(func() error { return s.db.View(fn) })
+}
+
+// guarded runs fn, which reads the memory-mapped file, and turns a panic
+// over a damaged page into an error wrapping [outbox.ErrCorrupt]. A read
+// that a damaged page sends past the end of the mapping is a memory fault,
+// which ends the process unless the goroutine asked for a panic instead,
+// as guarded does while fn runs.
+func guarded(fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", outbox.ErrCorrupt, r)
+		}
+	}()
+	return fn()
 }
 
 // pathError wraps os errors of a path without leaking anything but the path.

@@ -2,7 +2,6 @@ package boltstore
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -141,22 +140,19 @@ func (s *Store) commitLoop() {
 			s.linger(&batch, timer, s.lingerMax, lingerGap, false)
 		}
 		var added map[string][]byte
-		err := s.db.Update(func(tx *bolt.Tx) (err error) {
-			defer func() {
-				// bbolt panics on a damaged page: fail the batch and
-				// roll back rather than take the process down.
-				if r := recover(); r != nil {
-					err = fmt.Errorf("%w: %v", outbox.ErrCorrupt, r)
+		// bbolt panics on a damaged page: fail the batch and roll back
+		// rather than take the process down.
+		err := guarded(func() error {
+			return s.db.Update(func(tx *bolt.Tx) error {
+				b := buckets(tx)
+				defer func() { added = b.added }()
+				for _, o := range batch {
+					if o.err = b.err; o.err == nil {
+						o.err = o.fn(tx, &b)
+					}
 				}
-			}()
-			b := buckets(tx)
-			defer func() { added = b.added }()
-			for _, o := range batch {
-				if o.err = b.err; o.err == nil {
-					o.err = o.fn(tx, &b)
-				}
-			}
-			return nil
+				return nil
+			})
 		})
 		s.endLeases(batch, added, err)
 		for _, o := range batch {

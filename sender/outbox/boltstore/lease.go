@@ -33,12 +33,14 @@ func (s *Store) Lease(ctx context.Context, o outbox.LeaseOptions) (out []outbox.
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err = s.db.View(func(tx *bolt.Tx) error {
-		b := buckets(tx)
-		if b.err != nil {
-			return b.err
-		}
-		return s.leaseAll(tx, &b, o, &out)
+	err = guarded(func() error {
+		return s.db.View(func(tx *bolt.Tx) error {
+			b := buckets(tx)
+			if b.err != nil {
+				return b.err
+			}
+			return s.leaseAll(tx, &b, o, &out)
+		})
 	})
 	if err != nil {
 		// Undo the leases of the failed call, and the skips that may

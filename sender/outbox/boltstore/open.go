@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -39,12 +40,51 @@ func precheck(path string, timeout time.Duration) error {
 	if fi.Size() < want {
 		return pathError(path, fmt.Errorf("%w: file is truncated: %d bytes, the database needs %d", outbox.ErrCorrupt, fi.Size(), want))
 	}
+	// Read every page the tree reaches, so that a damaged one is reported
+	// now rather than met later by a lease or a commit.
+	if err := guarded(func() error { return db.View(walkAll) }); err != nil {
+		return pathError(path, err)
+	}
 	return nil
+}
+
+// walkAll reads every key of every bucket, which reads every page the tree
+// reaches, and checks that those pages fit in the file: a page whose
+// overflow count is damaged would otherwise send bbolt, when it frees the
+// page, counting through billions of pages.
+func walkAll(tx *bolt.Tx) error {
+	pages := 0
+	err := tx.ForEach(func(_ []byte, b *bolt.Bucket) error {
+		walkBucket(b)
+		st := b.Stats()
+		pages += st.BranchPageN + st.BranchOverflowN + st.LeafPageN + st.LeafOverflowN
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if limit := tx.Size() / int64(tx.DB().Info().PageSize); int64(pages) > limit {
+		return fmt.Errorf("%w: the buckets claim %d pages, the file has %d", outbox.ErrCorrupt, pages, limit)
+	}
+	return nil
+}
+
+// walkBucket reads every key of b and of the buckets nested in it.
+func walkBucket(b *bolt.Bucket) {
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v == nil {
+			if nb := b.Bucket(k); nb != nil {
+				walkBucket(nb)
+			}
+		}
+	}
 }
 
 // openBolt opens the file with bbolt, turning its errors, and any panic
 // over a damaged file, into errors that say what is wrong.
 func openBolt(path string, mode fs.FileMode, o *bolt.Options) (db *bolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true)) // see guarded
 	defer func() {
 		if r := recover(); r != nil {
 			db, err = nil, pathError(path, fmt.Errorf("%w: %v", outbox.ErrCorrupt, r))
@@ -70,6 +110,7 @@ func openBolt(path string, mode fs.FileMode, o *bolt.Options) (db *bolt.DB, err 
 // format marker, every record, and the body and index entry each one needs.
 // It counts pending deliveries and dead letters on the way.
 func (s *Store) setup(path string) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true)) // see guarded
 	defer func() {
 		if r := recover(); r != nil {
 			err = pathError(path, fmt.Errorf("%w: %v", outbox.ErrCorrupt, r))
