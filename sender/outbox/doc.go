@@ -14,8 +14,11 @@
 // which stays the same across attempts.
 //
 // Implementations: [Memory], here, for tests and small volumes; the bbolt
-// file store in package boltstore, the durable default. Package outboxtest
-// holds the conformance suite every implementation passes.
+// file store in package boltstore, the durable default; a NATS JetStream
+// stream in package jetstream, for a fleet of workers. Package outboxtest
+// holds the conformance suite every implementation passes. An outbox that
+// writes to disk should also be a [Settler], so that the Queue can record
+// the outcomes of many attempts in one commit.
 //
 // Failed deliveries follow a long [Schedule] (seconds to hours, with
 // jitter); a destination that keeps failing opens its circuit [Breaker], which
