@@ -39,7 +39,7 @@ func (s *Store) Lease(ctx context.Context, o outbox.LeaseOptions) (out []outbox.
 			if b.err != nil {
 				return b.err
 			}
-			return s.leaseAll(tx, &b, o, &out)
+			return s.leaseAll(&b, o, &out)
 		})
 	})
 	if err != nil {
@@ -55,7 +55,7 @@ func (s *Store) Lease(ctx context.Context, o outbox.LeaseOptions) (out []outbox.
 }
 
 // leaseAll is Lease within its transaction, with s.mu held.
-func (s *Store) leaseAll(tx *bolt.Tx, b *bucketSet, o outbox.LeaseOptions, out *[]outbox.Leased) error {
+func (s *Store) leaseAll(b *bucketSet, o outbox.LeaseOptions, out *[]outbox.Leased) error {
 	c := b.due.Cursor()
 	// Visit destinations after lastDest, then wrap around to those up to
 	// it.
@@ -91,12 +91,11 @@ func (s *Store) leaseAll(tx *bolt.Tx, b *bucketSet, o outbox.LeaseOptions, out *
 			n = min(n, o.Allow(string(dest)))
 		}
 		if n > 0 {
-			got, err := s.leaseDest(c, b, k, dest, n, o)
-			if err != nil {
+			before := len(*out)
+			if err := s.leaseDest(c, b, k, dest, n, o, out); err != nil {
 				return err
 			}
-			if len(got) > 0 {
-				*out = append(*out, got...)
+			if len(*out) > before {
 				s.lastDest = string(dest)
 			}
 		}
@@ -106,9 +105,10 @@ func (s *Store) leaseAll(tx *bolt.Tx, b *bucketSet, o outbox.LeaseOptions, out *
 }
 
 // leaseDest leases up to n due deliveries of dest, whose first index key
-// is k, the cursor's position. It starts at the destination's skip, if one
-// holds, and leaves a skip after the entries it stepped past.
-func (s *Store) leaseDest(c *bolt.Cursor, b *bucketSet, k, dest []byte, n int, o outbox.LeaseOptions) ([]outbox.Leased, error) {
+// is k, the cursor's position, and appends them to out. It starts at the
+// destination's skip, if one holds, and leaves a skip after the entries it
+// stepped past.
+func (s *Store) leaseDest(c *bolt.Cursor, b *bucketSet, k, dest []byte, n int, o outbox.LeaseOptions, out *[]outbox.Leased) error {
 	now := o.Now.UnixNano()
 	sk, ok := s.skips[string(dest)]
 	if ok && o.Now.Before(sk.until) {
@@ -118,12 +118,11 @@ func (s *Store) leaseDest(c *bolt.Cursor, b *bucketSet, k, dest []byte, n int, o
 	} else {
 		sk = skip{}
 	}
-	out := make([]outbox.Leased, 0, min(n, 256))
 	var last []byte // the last entry stepped past or leased
-	for ; k != nil && len(out) < n; k, _ = c.Next() {
+	for leased := 0; k != nil && leased < n; k, _ = c.Next() {
 		kdest, due, idb, err := parseDueKey(k)
 		if err != nil {
-			return out, corruptIndex(err)
+			return corruptIndex(err)
 		}
 		if !bytes.Equal(kdest, dest) || due > now {
 			break
@@ -136,11 +135,11 @@ func (s *Store) leaseDest(c *bolt.Cursor, b *bucketSet, k, dest []byte, n int, o
 		id := string(idb)
 		v := b.deliveries.Get(idb)
 		if v == nil {
-			return out, corrupt("due index entry of", id, errMissingRecord)
+			return corrupt("due index entry of", id, errMissingRecord)
 		}
 		r, body, err := decodeRecord(id, v)
 		if err != nil {
-			return out, err
+			return err
 		}
 		d := r.delivery(id)
 		d.Body = bytes.Clone(body) // bbolt's memory is valid only within the transaction
@@ -148,13 +147,14 @@ func (s *Store) leaseDest(c *bolt.Cursor, b *bucketSet, k, dest []byte, n int, o
 		l := &lease{token: "b" + strconv.FormatUint(s.tokens, 36), until: o.Now.Add(o.TTL), rec: r}
 		s.leases[id] = l
 		sk.until = earliest(sk.until, l.until)
-		out = append(out, outbox.Leased{Delivery: d, Token: l.token, Until: l.until})
+		*out = append(*out, outbox.Leased{Delivery: d, Token: l.token, Until: l.until})
+		leased++
 	}
 	if last != nil {
 		sk.key = bytes.Clone(last) // bbolt's memory is valid only within the transaction
 		s.skips[string(dest)] = sk
 	}
-	return out, nil
+	return nil
 }
 
 // earliest returns the earlier of a and b, where a zero a means none yet.

@@ -15,15 +15,13 @@ import (
 // costs one wait and, at most, one commit.
 func (s *Store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 	errs := make([]error, len(ss))
-	if err := ctx.Err(); err != nil {
+	err := ctx.Err()
+	if err == nil && s.closedNow() { // before mu: closeMu comes first (see Lease)
+		err = outbox.ErrClosed
+	}
+	if err != nil {
 		for i := range errs {
 			errs[i] = err
-		}
-		return errs
-	}
-	if s.closedNow() { // before mu: closeMu comes first (see Lease)
-		for i := range errs {
-			errs[i] = outbox.ErrClosed
 		}
 		return errs
 	}
