@@ -73,15 +73,8 @@ func (q *Queue) take(ctx context.Context) int {
 		q.work.Signal() // one worker per delivery, not all of them
 	}
 	q.mu.Unlock()
-	if len(orphans) > 0 {
-		rs := make([]result, len(orphans))
-		for i, l := range orphans {
-			l.Body = nil
-			rs[i] = result{l, Settlement{ID: l.ID, Token: l.Token, Outcome: DeadLettered,
-				Attempt: Attempt{At: time.Now(), Error: ReasonUnknown}, Reason: ReasonUnknown}}
-		}
-		q.record(context.WithoutCancel(ctx), rs)
-	}
+	q.recordAll(context.WithoutCancel(ctx), orphans, Settlement{Outcome: DeadLettered,
+		Attempt: Attempt{At: time.Now(), Error: ReasonUnknown}, Reason: ReasonUnknown})
 	return len(ls)
 }
 

@@ -49,13 +49,19 @@ func (q *Queue) settler(done chan<- struct{}) {
 
 // release gives leased deliveries back unattempted.
 func (q *Queue) release(ctx context.Context, ls []Leased) {
+	q.recordAll(ctx, ls, Settlement{Outcome: Released})
+}
+
+// recordAll records the same outcome s for each of ls.
+func (q *Queue) recordAll(ctx context.Context, ls []Leased, s Settlement) {
 	if len(ls) == 0 {
 		return
 	}
 	rs := make([]result, len(ls))
 	for i, l := range ls {
 		l.Body = nil
-		rs[i] = result{l, Settlement{ID: l.ID, Token: l.Token, Outcome: Released}}
+		s.ID, s.Token = l.ID, l.Token
+		rs[i] = result{l, s}
 	}
 	q.record(ctx, rs)
 }
