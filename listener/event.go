@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/heraldhq/herald/internal/topic"
 )
 
 // Limits on the fields of an [Event], checked by [Event.Validate].
@@ -109,16 +111,11 @@ func validTopic(t string) bool {
 			colon = i
 			continue
 		}
-		if !topicChar(c) {
+		if !topic.Char(c) {
 			return false
 		}
 	}
 	return colon > 0 && colon < len(t)-1
-}
-
-func topicChar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-		c == '_' || c == '-' || c == '.'
 }
 
 func printable(s string) bool {

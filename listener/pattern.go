@@ -3,6 +3,8 @@ package listener
 import (
 	"fmt"
 	"strings"
+
+	"github.com/heraldhq/herald/internal/topic"
 )
 
 // A pattern selects topics. Its grammar:
@@ -56,7 +58,7 @@ func compilePattern(src string) (pattern, error) {
 		return bad(`"**" is only valid as the whole pattern`)
 	}
 	for k := 0; k < len(src); k++ {
-		if c := src[k]; c != ':' && c != '*' && !topicChar(c) {
+		if c := src[k]; c != ':' && c != '*' && !topic.Char(c) {
 			return bad(fmt.Sprintf("invalid character %q", c))
 		}
 	}

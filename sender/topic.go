@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/heraldhq/herald/internal/topic"
 )
 
 // ErrInvalidPattern reports a malformed topic pattern; see
@@ -32,7 +34,7 @@ func ValidatePattern(p string) error {
 			return fmt.Errorf("%w %.64q: \"**\" must be a whole segment", ErrInvalidPattern, p)
 		default:
 			for i := 0; i < len(seg); i++ {
-				if c := seg[i]; c != '*' && !topicChar(c) {
+				if c := seg[i]; c != '*' && !topic.Char(c) {
 					return fmt.Errorf("%w %.64q: invalid character %q", ErrInvalidPattern, p, c)
 				}
 			}
@@ -43,12 +45,6 @@ func ValidatePattern(p string) error {
 
 // maxPatternLen bounds a topic pattern.
 const maxPatternLen = 1024
-
-// topicChar reports whether c may appear in a topic segment.
-func topicChar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-		c == '_' || c == '-' || c == '.'
-}
 
 // matchTopic reports whether topic matches pattern. Topics are
 // colon-separated segments ("records:created"). In a pattern, "*" matches
