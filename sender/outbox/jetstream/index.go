@@ -173,7 +173,7 @@ func (o *Outbox) refresh(ctx context.Context, picks []pick) {
 			}
 			rev = sm.Sequence
 		default:
-			continue // unreachable now: the retry after staleRetry will do
+			continue // no answer from the server: the retry after staleRetry will do
 		}
 		o.mu.Lock()
 		if !o.closed && o.entries[p.id] == p.e && p.e.rev == p.rev {
