@@ -133,7 +133,7 @@ func (s *Store) leaseDest(c *bolt.Cursor, b *bucketSet, k, dest []byte, n int, o
 			continue
 		}
 		id := string(idb)
-		v := b.deliveries.Get(idb)
+		v := b.deliveries.get(idb)
 		if v == nil {
 			return corrupt("due index entry of", id, errMissingRecord)
 		}

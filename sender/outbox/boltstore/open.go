@@ -205,7 +205,7 @@ func (s *Store) verify(tx *bolt.Tx) error {
 
 // bucketSet holds the buckets of one transaction.
 type bucketSet struct {
-	deliveries, due, dead, history *bolt.Bucket
+	deliveries, due, dead, history tree
 	err                            error
 	// added holds, by destination, the least due index key the
 	// transaction added, for Store.dropSkips.
@@ -221,19 +221,51 @@ func (b *bucketSet) dueEntry(dest string, due int64, id string) kv {
 		}
 		b.added[dest] = k
 	}
-	return kv{b.due, k, nil}
+	return kv{&b.due, k, nil}
 }
 
 // buckets returns the store's buckets in tx, or an error if one is missing.
 func buckets(tx *bolt.Tx) bucketSet {
 	b := bucketSet{
-		deliveries: tx.Bucket(bucketDeliveries),
-		due:        tx.Bucket(bucketDue),
-		dead:       tx.Bucket(bucketDead),
-		history:    tx.Bucket(bucketHistory),
+		deliveries: tree{Bucket: tx.Bucket(bucketDeliveries)},
+		due:        tree{Bucket: tx.Bucket(bucketDue)},
+		dead:       tree{Bucket: tx.Bucket(bucketDead)},
+		history:    tree{Bucket: tx.Bucket(bucketHistory)},
 	}
-	if b.deliveries == nil || b.due == nil || b.dead == nil || b.history == nil {
+	if b.deliveries.Bucket == nil || b.due.Bucket == nil || b.dead.Bucket == nil || b.history.Bucket == nil {
 		b.err = fmt.Errorf("%w: a bucket is missing", outbox.ErrCorrupt)
 	}
 	return b
+}
+
+// tree is a bucket with a cursor that its get and del reuse, made on first
+// use. bbolt's Bucket.Get and Bucket.Delete make a new cursor per call, and
+// on the hot paths (each Lease, and each commit of settled deliveries)
+// those cursors were a large share of what the store allocated.
+type tree struct {
+	*bolt.Bucket
+	c *bolt.Cursor
+}
+
+// get returns the value of key, or nil if there is none, like Bucket.Get.
+func (t *tree) get(key []byte) []byte {
+	if t.c == nil {
+		t.c = t.Cursor()
+	}
+	k, v := t.c.Seek(key)
+	if !bytes.Equal(k, key) {
+		return nil
+	}
+	return v
+}
+
+// del deletes key if it is there, like Bucket.Delete.
+func (t *tree) del(key []byte) error {
+	if t.c == nil {
+		t.c = t.Cursor()
+	}
+	if k, _ := t.c.Seek(key); !bytes.Equal(k, key) {
+		return nil
+	}
+	return t.c.Delete()
 }

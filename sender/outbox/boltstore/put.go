@@ -27,7 +27,7 @@ func (s *Store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 		for i := range ds {
 			d := &ds[i]
 			key := []byte(d.ID)
-			if b.deliveries.Get(key) != nil {
+			if b.deliveries.get(key) != nil {
 				continue // idempotent on the id
 			}
 			r := record{
@@ -41,7 +41,7 @@ func (s *Store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 				r.due = d.Due.UnixNano()
 			}
 			if err := putAll(
-				kv{b.deliveries, key, appendRecord(nil, &r, d.Body)},
+				kv{&b.deliveries, key, appendRecord(nil, &r, d.Body)},
 				b.dueEntry(r.dest, r.due, d.ID),
 			); err != nil {
 				return err
@@ -54,7 +54,7 @@ func (s *Store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 
 // kv is one write.
 type kv struct {
-	b    *bolt.Bucket
+	b    *tree
 	k, v []byte
 }
 

@@ -142,10 +142,10 @@ func reschedule(b *bucketSet, id string, r *record, due time.Time, a outbox.Atte
 	if err != nil {
 		return err
 	}
-	if err := b.due.Delete(old); err != nil {
+	if err := b.due.del(old); err != nil {
 		return err
 	}
-	return putAll(kv{b.history, hk, appendAttempt(nil, &a)}, rec, b.dueEntry(r.dest, r.due, id))
+	return putAll(kv{&b.history, hk, appendAttempt(nil, &a)}, rec, b.dueEntry(r.dest, r.due, id))
 }
 
 // deadLetter records the final attempt a of the delivery id and moves it
@@ -160,16 +160,16 @@ func deadLetter(b *bucketSet, id string, r *record, reason string, a outbox.Atte
 	if err != nil {
 		return err
 	}
-	if err := b.due.Delete(old); err != nil {
+	if err := b.due.del(old); err != nil {
 		return err
 	}
-	return putAll(kv{b.history, hk, appendAttempt(nil, &a)}, rec, kv{b.dead, deadKey(r.dest, id), nil})
+	return putAll(kv{&b.history, hk, appendAttempt(nil, &a)}, rec, kv{&b.dead, deadKey(r.dest, id), nil})
 }
 
 // rewrite returns the write that stores r, with the body stored under key,
 // in place of the record there.
 func rewrite(b *bucketSet, key []byte, r *record) (kv, error) {
-	v := b.deliveries.Get(key)
+	v := b.deliveries.get(key)
 	if v == nil {
 		return kv{}, corrupt("delivery", string(key), errMissingRecord)
 	}
@@ -178,27 +178,25 @@ func rewrite(b *bucketSet, key []byte, r *record) (kv, error) {
 		return kv{}, err
 	}
 	// A copy: bbolt's memory is valid only until the transaction writes.
-	return kv{b.deliveries, key, appendRecord(nil, r, body)}, nil
+	return kv{&b.deliveries, key, appendRecord(nil, r, body)}, nil
 }
 
 // deleteDelivery deletes a delivery's record and body, index entry and
 // history.
 func deleteDelivery(b *bucketSet, key []byte, r *record) error {
 	id := string(key)
-	idx, k := b.due, dueKey(r.dest, r.due, id)
+	idx, k := &b.due, dueKey(r.dest, r.due, id)
 	if r.dead {
-		idx, k = b.dead, deadKey(r.dest, id)
+		idx, k = &b.dead, deadKey(r.dest, id)
 	}
-	for _, del := range []struct {
-		b *bolt.Bucket
-		k []byte
-	}{{idx, k}, {b.deliveries, key}} {
-		if err := del.b.Delete(del.k); err != nil {
-			return err
-		}
+	if err := idx.del(k); err != nil {
+		return err
+	}
+	if err := b.deliveries.del(key); err != nil {
+		return err
 	}
 	for seq := range r.nhist {
-		if err := b.history.Delete(historyKey(id, seq)); err != nil {
+		if err := b.history.del(historyKey(id, seq)); err != nil {
 			return err
 		}
 	}
