@@ -157,6 +157,12 @@ func Open(path string, o *Options) (*Store, error) {
 	db, err := openBolt(path, opt.FileMode, &bolt.Options{
 		Timeout:      opt.LockTimeout,
 		FreelistType: bolt.FreelistMapType,
+		// The list of free pages is not written at each commit: it
+		// grows with the free space a drained backlog leaves, and
+		// writing it made each commit cost as much. bbolt rebuilds it
+		// at Open instead, by walking every page, which precheck makes
+		// safe.
+		NoFreelistSync: true,
 	})
 	if err != nil {
 		return nil, err

@@ -17,8 +17,11 @@ import (
 )
 
 // precheck opens an existing file read-only and makes sure it is a whole
-// bbolt database: its pages are memory mapped, and touching a page past the
-// end of a truncated file would crash the process instead of failing.
+// bbolt database whose pages bbolt can walk: its pages are memory mapped,
+// and touching a page past the end of a truncated file would crash the
+// process instead of failing; and bbolt walks every page at Open to find
+// the free ones, where a damaged page cannot be recovered from (see
+// checkPages).
 func precheck(path string, timeout time.Duration) error {
 	ok, err := exists(path)
 	if err != nil || !ok {
@@ -29,56 +32,31 @@ func precheck(path string, timeout time.Duration) error {
 		return err
 	}
 	defer db.Close()
-	fi, err := os.Stat(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return pathError(path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
 		return pathError(path, err)
 	}
 	var want int64
-	if err := db.View(func(tx *bolt.Tx) error { want = tx.Size(); return nil }); err != nil {
+	var root uint64
+	if err := db.View(func(tx *bolt.Tx) error {
+		want, root = tx.Size(), uint64(tx.Cursor().Bucket().Root())
+		return nil
+	}); err != nil {
 		return pathError(path, err)
 	}
 	if fi.Size() < want {
 		return pathError(path, fmt.Errorf("%w: file is truncated: %d bytes, the database needs %d", outbox.ErrCorrupt, fi.Size(), want))
 	}
-	// Read every page the tree reaches, so that a damaged one is reported
-	// now rather than met later by a lease or a commit.
-	if err := guarded(func() error { return db.View(walkAll) }); err != nil {
+	size := db.Info().PageSize
+	if err := checkPages(f, size, uint64(want)/uint64(size), root); err != nil {
 		return pathError(path, err)
 	}
 	return nil
-}
-
-// walkAll reads every key of every bucket, which reads every page the tree
-// reaches, and checks that those pages fit in the file: a page whose
-// overflow count is damaged would otherwise send bbolt, when it frees the
-// page, counting through billions of pages.
-func walkAll(tx *bolt.Tx) error {
-	pages := 0
-	err := tx.ForEach(func(_ []byte, b *bolt.Bucket) error {
-		walkBucket(b)
-		st := b.Stats()
-		pages += st.BranchPageN + st.BranchOverflowN + st.LeafPageN + st.LeafOverflowN
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if limit := tx.Size() / int64(tx.DB().Info().PageSize); int64(pages) > limit {
-		return fmt.Errorf("%w: the buckets claim %d pages, the file has %d", outbox.ErrCorrupt, pages, limit)
-	}
-	return nil
-}
-
-// walkBucket reads every key of b and of the buckets nested in it.
-func walkBucket(b *bolt.Bucket) {
-	c := b.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if v == nil {
-			if nb := b.Bucket(k); nb != nil {
-				walkBucket(nb)
-			}
-		}
-	}
 }
 
 // openBolt opens the file with bbolt, turning its errors, and any panic
