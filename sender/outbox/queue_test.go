@@ -381,3 +381,55 @@ func TestSchedule(t *testing.T) {
 		t.Error("jitter does not vary the delay")
 	}
 }
+
+// batchSettler is a Memory outbox that is also a Settler, and counts the
+// calls of Settle and the settlements they carried.
+type batchSettler struct {
+	*outbox.Memory
+	calls, settled atomic.Int64
+}
+
+func (b *batchSettler) Settle(ctx context.Context, ss []outbox.Settlement) []error {
+	b.calls.Add(1)
+	b.settled.Add(int64(len(ss)))
+	errs := make([]error, len(ss))
+	for i, s := range ss {
+		if s.Outcome != outbox.Delivered {
+			errs[i] = fmt.Errorf("unexpected outcome %v", s.Outcome)
+			continue
+		}
+		errs[i] = b.Ack(ctx, s.ID, s.Token)
+	}
+	return errs
+}
+
+// TestQueueSettlesInBatches checks that a Queue over a Settler gathers the
+// outcomes of many attempts into each call of Settle, so that a store
+// writing to disk commits many together, and that every outcome arrives.
+func TestQueueSettlesInBatches(t *testing.T) {
+	const n = 300
+	std := standard(t)
+	rcv := sendertest.NewReceiver(t, std)
+	ob := &batchSettler{Memory: outbox.NewMemory()}
+	q := &outbox.Queue{
+		Outbox: ob, Sender: rcv.Sender(), Destinations: []sender.Destination{rcv.Destination(std)},
+		Workers: 16, PerDestination: 16, Poll: 10 * time.Millisecond,
+	}
+	ds := make([]outbox.Delivery, n)
+	for i := range ds {
+		ds[i] = outbox.Delivery{ID: fmt.Sprint("b", i), Destination: "sendertest", Body: []byte("{}")}
+	}
+	if err := ob.Put(ctx, ds...); err != nil {
+		t.Fatal(err)
+	}
+	run(t, q)
+	waitUntil(t, 10*time.Second, "an empty outbox", func() bool { return stats(t, ob).Pending == 0 })
+	if got := ob.settled.Load(); got != n {
+		t.Errorf("Settle carried %d settlements, want %d", got, n)
+	}
+	calls := ob.calls.Load()
+	t.Logf("%d outcomes in %d calls of Settle", n, calls)
+	if calls > n/10 {
+		t.Errorf("%d calls of Settle for %d outcomes: the Queue does not gather them", calls, n)
+	}
+}

@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 )
 
 // The Queue's settling: workers hand the outcomes of their attempts to one
-// settler goroutine, which writes everything waiting in one call of
-// [Settler.Settle] when the outbox has it, so that a durable outbox commits
-// a batch of outcomes together.
+// settler goroutine, which writes them in batches. When the outbox is a
+// [Settler], it gathers outcomes for up to settleWindow and writes them in
+// one call of Settle, so that a durable outbox commits hundreds together
+// rather than the few that finished during its last commit; it stops
+// gathering once none came for settleGap, so that a Queue running dry does
+// not hold back its last outcomes.
 
 // result is the outcome of an attempt, with the delivery it settles (its
 // Body dropped).
@@ -19,31 +23,67 @@ type result struct {
 	s Settlement
 }
 
-// maxSettleBatch caps the outcomes the settler writes in one call.
-const maxSettleBatch = 1024
+const (
+	// maxSettleBatch caps the outcomes the settler writes in one call.
+	maxSettleBatch = 1024
+	// settleWindow is how long the settler gathers outcomes for a
+	// Settler: an outcome waits up to this long before its commit, and a
+	// crash meanwhile costs a duplicate attempt, not a lost delivery.
+	settleWindow = 20 * time.Millisecond
+	// settleGap ends the gathering early: no outcome came for this long.
+	settleGap = time.Millisecond
+)
 
 // settler writes the results the workers send until the channel closes.
 // Settling survives shutdown: a lost acknowledgement means a duplicate.
 func (q *Queue) settler(done chan<- struct{}) {
 	defer close(done)
 	ctx := context.WithoutCancel(q.sends)
+	var window time.Duration
+	if _, ok := q.Outbox.(Settler); ok {
+		window = settleWindow
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	batch := make([]result, 0, 64)
 	for r := range q.results {
 		batch = append(batch[:0], r)
-	more:
-		for len(batch) < maxSettleBatch {
-			select {
-			case r, ok := <-q.results:
-				if !ok {
-					break more
-				}
-				batch = append(batch, r)
-			default:
-				break more
-			}
-		}
+		q.gather(&batch, timer, window)
 		q.record(ctx, batch)
 		clear(batch) // let the deliveries go
+	}
+}
+
+// gather appends to batch the results that arrive within window, up to
+// maxSettleBatch, and returns early once none came for settleGap. With a
+// zero window it takes only the results already waiting.
+func (q *Queue) gather(batch *[]result, timer *time.Timer, window time.Duration) {
+	deadline := time.Now().Add(window)
+	for len(*batch) < maxSettleBatch {
+		select {
+		case r, ok := <-q.results:
+			if !ok {
+				return
+			}
+			*batch = append(*batch, r)
+			continue
+		default:
+		}
+		wait := min(time.Until(deadline), settleGap)
+		if wait <= 0 {
+			return
+		}
+		timer.Reset(wait)
+		select {
+		case r, ok := <-q.results:
+			timer.Stop()
+			if !ok {
+				return
+			}
+			*batch = append(*batch, r)
+		case <-timer.C:
+			return
+		}
 	}
 }
 

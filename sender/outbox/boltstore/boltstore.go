@@ -70,13 +70,13 @@ type Options struct {
 	// writer never waits. Zero means [DefaultLinger]; negative means no
 	// wait.
 	Linger time.Duration
-	// SettleDelay is the longest the outcome of an attempt (Ack,
-	// Reschedule, DeadLetter) waits for others to share its commit. Its
-	// caller, a Queue worker, has moved on already, so a few milliseconds
-	// cost nothing and save most of the writes; an outcome lost in a crash
-	// only means the delivery is attempted again. Put, Replay and Purge
-	// never wait for it. Zero means [DefaultSettleDelay]; negative means
-	// no wait.
+	// SettleDelay is the longest the outcome of an attempt recorded with
+	// Ack, Reschedule or DeadLetter waits for others to share its commit:
+	// a few milliseconds save most of the writes when many callers settle
+	// one delivery each, and an outcome lost in a crash only means the
+	// delivery is attempted again. Settle (which a Queue uses, with
+	// batches it gathered), Put, Replay and Purge never wait for it. Zero
+	// means [DefaultSettleDelay]; negative means no wait.
 	SettleDelay time.Duration
 	// FileMode is the permission of a new file; zero means
 	// [DefaultFileMode].

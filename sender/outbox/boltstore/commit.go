@@ -28,9 +28,10 @@ type op struct {
 // failed. Once submitted, a change is waited for even if ctx ends, so that
 // its caller never mistakes a committed change for a lost one.
 //
-// A lazy change (the outcome of an attempt) may wait up to settleDelay for
-// others to share its commit; an eager one (Put, Replay, Purge) is committed
-// at once, taking the lazy ones waiting along.
+// A lazy change (one outcome, from Ack, Reschedule or DeadLetter) may wait
+// up to settleDelay for others to share its commit; an eager one (Put,
+// Replay, Purge, a Settle batch) is committed at once, taking the lazy ones
+// waiting along.
 func (s *Store) commit(ctx context.Context, lazy bool, fn func(tx *bolt.Tx, b *bucketSet) error, after func()) error {
 	_, err := s.submit(ctx, &op{lazy: lazy, fn: fn, after: after})
 	return err

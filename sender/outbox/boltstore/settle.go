@@ -11,9 +11,16 @@ import (
 )
 
 // Settle records the outcomes of attempts; see [outbox.Settler]. The
-// changes of every settlement go to the committer as one change, so a batch
-// costs one wait and, at most, one commit.
+// changes of every settlement go to the committer as one change, committed
+// at once: the caller gathered the batch already, so it does not wait
+// SettleDelay for company as Ack, Reschedule and DeadLetter do.
 func (s *Store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
+	return s.settle(ctx, ss, false)
+}
+
+// settle records settlements, as one change that is lazy (may wait up to
+// settleDelay for others to share its commit) or not.
+func (s *Store) settle(ctx context.Context, ss []outbox.Settlement, lazy bool) []error {
 	errs := make([]error, len(ss))
 	err := ctx.Err()
 	if err == nil && s.closedNow() { // before mu: closeMu comes first (see Lease)
@@ -53,7 +60,7 @@ func (s *Store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 	}
 
 	var acked, died int64
-	o := &op{lazy: true, ends: ends, fn: func(tx *bolt.Tx, b *bucketSet) error {
+	o := &op{lazy: lazy, ends: ends, fn: func(tx *bolt.Tx, b *bucketSet) error {
 		acked, died = 0, 0
 		for _, e := range ends {
 			st := &ss[e.i]
@@ -102,9 +109,9 @@ type ending struct {
 	err   error
 }
 
-// settleOne settles one lease.
+// settleOne settles one lease, lazily.
 func (s *Store) settleOne(ctx context.Context, st outbox.Settlement) error {
-	return s.Settle(ctx, []outbox.Settlement{st})[0]
+	return s.settle(ctx, []outbox.Settlement{st}, true)[0]
 }
 
 // Ack deletes a delivered delivery with its body and history; see
