@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -431,5 +432,44 @@ func TestQueueSettlesInBatches(t *testing.T) {
 	t.Logf("%d outcomes in %d calls of Settle", n, calls)
 	if calls > n/10 {
 		t.Errorf("%d calls of Settle for %d outcomes: the Queue does not gather them", calls, n)
+	}
+}
+
+// TestQueueBoundsAttempts checks that an attempt to a destination that
+// never answers ends after half the lease, so that the lease cannot run out
+// under it, and that the history says why.
+func TestQueueBoundsAttempts(t *testing.T) {
+	std := standard(t)
+	hung := make(chan struct{})
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-hung:
+		}
+	}))
+	defer srv.Close()
+	defer close(hung)
+	ob := outbox.NewMemory()
+	m := &counter{}
+	q := &outbox.Queue{
+		Outbox: ob, Sender: loopbackSender(t, srv),
+		Destinations: []sender.Destination{{Name: "hung", URL: srv.URL, Signer: std}},
+		LeaseTTL:     400 * time.Millisecond, Schedule: outbox.Schedule{Delays: []time.Duration{0, time.Hour}, Jitter: -1},
+		Poll: 10 * time.Millisecond, Metrics: m,
+	}
+	if _, err := q.Enqueue(ctx, "hung", sender.Message{ID: "slow", Body: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, q)
+	waitUntil(t, 10*time.Second, "a rescheduled attempt", func() bool { return m.get(outbox.Retrying) == 1 })
+	h, err := ob.History(ctx, "slow")
+	if err != nil || len(h) != 1 {
+		t.Fatalf("History: %v, %v", h, err)
+	}
+	if !strings.Contains(h[0].Error, "outlived half its lease (200ms)") {
+		t.Errorf("the attempt's error does not say it ran out of time: %q", h[0].Error)
+	}
+	if h[0].Latency < 200*time.Millisecond {
+		t.Errorf("the attempt ended after %s, before half its lease", h[0].Latency)
 	}
 }

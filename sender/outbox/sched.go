@@ -115,10 +115,10 @@ func (q *Queue) unbuffer(st *destState) []Leased {
 // releases what is still buffered and returns.
 func (q *Queue) worker() {
 	defer q.wg.Done()
-	// The worker's own child of q.sends: the context of each send hangs
-	// from it, rather than all the workers' from the one q.sends.
-	ctx, cancel := context.WithCancel(q.sends)
-	defer cancel()
+	// The worker's own watchdog and context: its sends hang from them,
+	// rather than all the workers' from the one q.sends.
+	w := newWatchdog(q.sends)
+	defer w.stop()
 	q.mu.Lock()
 	for {
 		if q.halted {
@@ -139,7 +139,7 @@ func (q *Queue) worker() {
 			// it back instead.
 			q.release(context.WithoutCancel(q.sends), []Leased{l})
 		} else {
-			q.attempt(ctx, l, st)
+			q.attempt(w, l, st)
 		}
 		q.mu.Lock()
 		st.sending--

@@ -23,20 +23,21 @@ const (
 // commit takes about as long as a fast request, and the lease keeps the
 // delivery from being taken again meanwhile. At most 16×Workers outcomes
 // wait to be written; beyond that the worker waits.
-func (q *Queue) attempt(ctx context.Context, l Leased, st *destState) {
-	s := q.send(ctx, l, st)
+func (q *Queue) attempt(w *watchdog, l Leased, st *destState) {
+	s := q.send(w, l, st)
 	l.Body = nil // not needed any more: let it go while the outcome waits
 	q.results <- result{l, s}
 }
 
-// send makes the attempt, under ctx, and decides its outcome.
-func (q *Queue) send(ctx context.Context, l Leased, st *destState) Settlement {
-	sctx, cancel := context.WithTimeout(ctx, q.ttl/2)
+// send makes the attempt, given half the lease by w, and decides its
+// outcome.
+func (q *Queue) send(w *watchdog, l Leased, st *destState) Settlement {
+	ctx := w.start(q.ttl / 2)
 	start := time.Now()
-	res, err := q.sender.Send(sctx, st.dest, sender.Message{
+	res, err := q.sender.Send(ctx, st.dest, sender.Message{
 		ID: l.ID, Topic: l.Topic, Body: l.Body, ContentType: l.ContentType,
 	})
-	cancel()
+	timedOut := w.end()
 	a := Attempt{At: start, Status: res.Status, Latency: res.Latency, Tries: res.Attempts}
 	if a.Latency == 0 {
 		a.Latency = time.Since(start)
@@ -60,6 +61,9 @@ func (q *Queue) send(ctx context.Context, l Leased, st *destState) Settlement {
 		if de.Err != nil {
 			cause = de.Err // without the id and destination prefix
 		}
+	}
+	if timedOut {
+		cause = fmt.Errorf("%w: the attempt outlived half its lease (%s)", context.DeadlineExceeded, q.ttl/2)
 	}
 	s.Attempt.Error = ClipText(cause.Error())
 	q.breakerResult(st, !retryable, retryable)
