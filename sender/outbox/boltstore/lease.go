@@ -33,6 +33,9 @@ func (s *Store) Lease(ctx context.Context, o outbox.LeaseOptions) (out []outbox.
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Room for all it may lease, so that appending does not copy: a
+	// Leased is large, and a lease of 32 grew its slice six times.
+	out = make([]outbox.Leased, 0, max(0, min(int64(o.Max), s.pending.Load(), maxLeaseRoom)))
 	err = guarded(func() error {
 		return s.db.View(func(tx *bolt.Tx) error {
 			b := buckets(tx)
@@ -53,6 +56,9 @@ func (s *Store) Lease(ctx context.Context, o outbox.LeaseOptions) (out []outbox.
 	}
 	return out, nil
 }
+
+// maxLeaseRoom caps the room Lease makes for its result in advance.
+const maxLeaseRoom = 1024
 
 // leaseAll is Lease within its transaction, with s.mu held.
 func (s *Store) leaseAll(b *bucketSet, o outbox.LeaseOptions, out *[]outbox.Leased) error {
@@ -144,7 +150,8 @@ func (s *Store) leaseDest(c *bolt.Cursor, b *bucketSet, k, dest []byte, n int, o
 		d := r.delivery(id)
 		d.Body = bytes.Clone(body) // bbolt's memory is valid only within the transaction
 		s.tokens++
-		l := &lease{token: "b" + strconv.FormatUint(s.tokens, 36), until: o.Now.Add(o.TTL), rec: r}
+		var tb [16]byte
+		l := &lease{token: string(strconv.AppendUint(append(tb[:0], 'b'), s.tokens, 36)), until: o.Now.Add(o.TTL), rec: r}
 		s.leases[id] = l
 		sk.until = earliest(sk.until, l.until)
 		*out = append(*out, outbox.Leased{Delivery: d, Token: l.token, Until: l.until})
