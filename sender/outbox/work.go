@@ -105,9 +105,13 @@ func (q *Queue) breakerResult(st *destState, alive, failed bool) {
 		rest = q.unbuffer(st)
 	}
 	q.mu.Unlock()
+	changed := opened || before != after
+	if len(rest) == 0 && (q.Logger == nil || !changed) {
+		return // the common case, which should cost nothing more
+	}
 	ctx := context.WithoutCancel(q.sends)
 	q.release(ctx, rest)
-	if q.Logger != nil && (opened || before != after) {
+	if q.Logger != nil && changed {
 		q.Logger.LogAttrs(ctx, slog.LevelWarn, "destination circuit breaker "+after.String(),
 			slog.String("destination", st.dest.Name))
 	}
