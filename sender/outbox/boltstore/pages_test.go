@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -135,7 +136,7 @@ func TestCheckPagesAcceptsBbolt(t *testing.T) {
 func TestCheckPagesFindsDamage(t *testing.T) {
 	type damage func(f *os.File, root uint64, pageSize int64) error
 	at := func(f *os.File, off int64, v any) error {
-		return binary.Write(&offsetWriter{f, off}, binary.NativeEndian, v)
+		return binary.Write(io.NewOffsetWriter(f, off), binary.NativeEndian, v)
 	}
 	tests := []struct {
 		name, text string
@@ -165,7 +166,7 @@ func TestCheckPagesFindsDamage(t *testing.T) {
 		{"keys out of order", "branch key", func(f *os.File, root uint64, ps int64) error {
 			// The second element's key becomes the first's.
 			var pos0 uint32
-			if err := binary.Read(&offsetReader{f, int64(root)*ps + pageHeaderSize}, binary.NativeEndian, &pos0); err != nil {
+			if err := binary.Read(io.NewSectionReader(f, int64(root)*ps+pageHeaderSize, 4), binary.NativeEndian, &pos0); err != nil {
 				return err
 			}
 			return at(f, int64(root)*ps+pageHeaderSize+pageElementSize, pos0-pageElementSize)
@@ -244,28 +245,4 @@ func FuzzOpen(f *testing.F) {
 		}
 		s.Close()
 	})
-}
-
-// offsetWriter writes at a fixed offset of a file.
-type offsetWriter struct {
-	f   *os.File
-	off int64
-}
-
-func (w *offsetWriter) Write(p []byte) (int, error) {
-	n, err := w.f.WriteAt(p, w.off)
-	w.off += int64(n)
-	return n, err
-}
-
-// offsetReader reads from a fixed offset of a file.
-type offsetReader struct {
-	f   *os.File
-	off int64
-}
-
-func (r *offsetReader) Read(p []byte) (int, error) {
-	n, err := r.f.ReadAt(p, r.off)
-	r.off += int64(n)
-	return n, err
 }
