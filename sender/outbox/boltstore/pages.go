@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/heraldhq/herald/sender/outbox"
 )
 
@@ -124,7 +126,12 @@ func within(p *page, off, n uint64) error {
 }
 
 // bytes returns the n bytes at offset off of p, checked to lie within it.
+// It reads keys and bucket headers only, so n is at most bbolt's longest
+// key: a damaged length does not make it read a page's worth of overflow.
 func (w *pageWalk) bytes(p *page, off, n uint64) ([]byte, error) {
+	if n > bolt.MaxKeySize {
+		return nil, pageFault(p.id, "has a key or bucket entry of %d bytes", n)
+	}
 	if err := within(p, off, n); err != nil {
 		return nil, err
 	}
@@ -245,7 +252,7 @@ func (w *pageWalk) bucket(id uint64, v []byte) error {
 		if err != nil {
 			return err
 		}
-		if _, err := w.bytes(p, off+pos+ksize, vsize); err != nil {
+		if err := within(p, off+pos+ksize, vsize); err != nil {
 			return err
 		}
 		if err := keyOrder(id, "inline bucket", i, key, prev, nil); err != nil {
