@@ -56,6 +56,9 @@ func TestQueueDelivers(t *testing.T) {
 			t.Errorf("%s received %d times", id, got[id])
 		}
 	}
+	// Metrics hears of an outcome once it is recorded, just after the
+	// outbox empties.
+	waitUntil(t, 10*time.Second, "Metrics to see 40 deliveries", func() bool { return m.get(outbox.Delivered) >= 40 })
 	if n := m.get(outbox.Delivered); n != 40 {
 		t.Errorf("Metrics saw %d deliveries, want 40", n)
 	}
