@@ -44,8 +44,7 @@ type pageWalk struct {
 	pageSize uint64
 	hwm      uint64   // pages [0, hwm) are in use
 	seen     []uint64 // a bit per page reached
-	hdr      [pageHeaderSize]byte
-	buf      []byte // the page being read, reused for pages without children
+	buf      []byte   // the page being read, reused for pages without children
 }
 
 // checkPages walks every page reachable from the root bucket whose tree
@@ -73,15 +72,22 @@ func (w *pageWalk) read(id uint64) (*page, error) {
 	if id < 2 || id >= w.hwm {
 		return nil, pageFault(id, "is outside the file's %d pages", w.hwm)
 	}
-	if _, err := w.at(id*w.pageSize, w.hdr[:]); err != nil {
+	// The first page, header included, in one read: most pages have no
+	// overflow and their elements fit in it.
+	if uint64(cap(w.buf)) < w.pageSize {
+		w.buf = make([]byte, w.pageSize)
+	}
+	first, err := w.at(id*w.pageSize, w.buf[:w.pageSize])
+	if err != nil {
 		return nil, err
 	}
 	p := &page{
-		id:    binary.NativeEndian.Uint64(w.hdr[0:]),
-		flags: binary.NativeEndian.Uint16(w.hdr[8:]),
-		count: int(binary.NativeEndian.Uint16(w.hdr[10:])),
+		id:    binary.NativeEndian.Uint64(first[0:]),
+		flags: binary.NativeEndian.Uint16(first[8:]),
+		count: int(binary.NativeEndian.Uint16(first[10:])),
+		data:  first,
 	}
-	overflow := uint64(binary.NativeEndian.Uint32(w.hdr[12:]))
+	overflow := uint64(binary.NativeEndian.Uint32(first[12:]))
 	switch {
 	case p.id != id:
 		return nil, pageFault(id, "calls itself page %d", p.id)
@@ -101,12 +107,16 @@ func (w *pageWalk) read(id uint64) (*page, error) {
 	if n > p.span {
 		return nil, pageFault(id, "has %d elements, more than it can hold", p.count)
 	}
-	if n = min(p.span, max(n, w.pageSize)); uint64(cap(w.buf)) < n {
-		w.buf = make([]byte, n)
+	if n > w.pageSize {
+		// An element table that runs into the overflow pages.
+		buf := make([]byte, n)
+		copy(buf, first)
+		if _, err := w.at(id*w.pageSize+w.pageSize, buf[w.pageSize:]); err != nil {
+			return nil, err
+		}
+		w.buf, p.data = buf, buf
 	}
-	var err error
-	p.data, err = w.at(id*w.pageSize, w.buf[:n])
-	return p, err
+	return p, nil
 }
 
 // at fills buf with the bytes at off.
