@@ -7,14 +7,16 @@
 // a handful of fsyncs rather than 64, while a lone enqueuer waits for no
 // batching delay.
 //
-// Layout: each delivery's record (destination, topic, due time, attempts)
-// and body in one value keyed by id, a due index keyed by destination, due
-// time and id, a dead letter index, and the attempt history. Leasing seeks
-// the due index of each destination that may take more deliveries, so it
-// reads nothing of blocked destinations, and then one value per delivery it
-// leases; the file's pages are memory mapped by the kernel, so the heap
-// does not grow with pending bodies. A file of the first layout, with
-// bodies in a bucket of their own, is migrated at Open.
+// Layout: each pending delivery's record (destination, topic, due time,
+// attempts) and body in one value keyed by destination, due time and id;
+// each dead letter's keyed by destination and id; an index from id to
+// where the delivery is; and the attempt history. Leasing seeks the
+// pending deliveries of each destination that may take more, so it reads
+// nothing of blocked destinations, and reads each delivery it leases as it
+// walks past it; acknowledging deletes entries next to one another, in the
+// order they fell due, whatever the ids. The file's pages are memory
+// mapped by the kernel, so the heap does not grow with pending bodies.
+// Files of the two earlier layouts are migrated at Open.
 //
 // Leases are held in memory: the file is locked by the process that opened
 // it, so when that process dies its leases die with it, and on the next

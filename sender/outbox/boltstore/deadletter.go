@@ -33,24 +33,20 @@ func (s *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]ou
 			prefix = deadKey(q.Destination, "")
 		}
 		c := b.dead.Cursor()
-		k, _ := c.Seek(prefix)
+		k, v := c.Seek(prefix)
 		if q.After != (outbox.DeadLetterCursor{}) {
 			after := deadKey(q.After.Destination, q.After.ID)
 			if bytes.Compare(after, prefix) >= 0 {
-				k, _ = c.Seek(after)
+				k, v = c.Seek(after)
 				if bytes.Equal(k, after) {
-					k, _ = c.Next()
+					k, v = c.Next()
 				}
 			}
 		}
-		for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, _ = c.Next() {
+		for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Next() {
 			dest, id, ok := bytes.Cut(k, []byte{0})
 			if !ok {
 				return corruptIndex(fmt.Errorf("malformed dead letter key %q", k))
-			}
-			v := b.deliveries.Get(id)
-			if v == nil {
-				return corrupt("dead letter", string(id), errMissingRecord)
 			}
 			r, _, err := decodeRecord(string(id), v)
 			if err != nil {
@@ -72,16 +68,13 @@ func (s *Store) Replay(ctx context.Context, sel outbox.Selector) (int, error) {
 	now := time.Now().UnixNano()
 	return s.eachDead(ctx, sel, func(b *bucketSet, key []byte, r *record) error {
 		id := string(key)
-		if err := b.dead.Delete(deadKey(r.dest, id)); err != nil {
+		body, err := takeBody(b, id, r)
+		if err != nil {
 			return err
 		}
 		r.dead, r.reason, r.deadAt = false, "", 0
 		r.attempts, r.due = 0, now
-		rec, err := rewrite(b, key, r)
-		if err != nil {
-			return err
-		}
-		return putAll(rec, b.dueEntry(r.dest, r.due, id))
+		return b.putPending(id, r, body)
 	}, func(n int) { s.dead.Add(-int64(n)); s.pending.Add(int64(n)) })
 }
 
@@ -111,9 +104,9 @@ func (s *Store) eachDead(ctx context.Context, sel outbox.Selector, fn func(b *bu
 			if seen[string(id)] {
 				return nil
 			}
-			v := b.deliveries.Get(id)
-			if v == nil {
-				return nil
+			_, _, v, err := b.locate(id)
+			if err != nil || v == nil {
+				return err
 			}
 			r, _, err := decodeRecord(string(id), v)
 			if err != nil {

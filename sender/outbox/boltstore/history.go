@@ -21,7 +21,10 @@ func (s *Store) History(ctx context.Context, id string) ([]outbox.Attempt, error
 		if b.err != nil {
 			return b.err
 		}
-		v := b.deliveries.Get([]byte(id))
+		_, _, v, err := b.locate([]byte(id))
+		if err != nil {
+			return err
+		}
 		if v == nil {
 			return outbox.ErrNotFound
 		}

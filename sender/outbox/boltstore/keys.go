@@ -6,22 +6,37 @@ import (
 	"fmt"
 )
 
-// Bucket names. A delivery's record and body are one value, so that
-// leasing reads and acknowledging deletes one entry for both; the due index
-// makes leasing a cursor seek.
+// Bucket names. A pending delivery's record and body are one value keyed by
+// destination and due time, so that leasing walks the file in the order
+// deliveries fall due and reads each as it goes, and acknowledging deletes
+// entries next to one another, whatever the ids; a dead letter's are keyed
+// by destination and id. The ids bucket finds a delivery by id.
 var (
-	bucketMeta       = []byte("meta")       // "format" → formatName
-	bucketDeliveries = []byte("deliveries") // id → record and body
-	bucketDue        = []byte("due")        // dest 0x00 due(8) id → nil, pending only
-	bucketDead       = []byte("dead")       // dest 0x00 id → nil, dead letters only
-	bucketHistory    = []byte("history")    // id 0x00 seq(4) → attempt
+	bucketMeta    = []byte("meta")    // "format" → formatName
+	bucketDue     = []byte("due")     // dest 0x00 due(8) id → record and body, pending only
+	bucketDead    = []byte("dead")    // dest 0x00 id → record and body, dead letters only
+	bucketIDs     = []byte("ids")     // id → where: 'p' due key, or 'd' dead key
+	bucketHistory = []byte("history") // id 0x00 seq(4) → attempt
 )
 
 // keyFormat and formatName mark a file as a herald outbox of this layout.
 var (
 	keyFormat  = []byte("format")
-	formatName = []byte("herald-outbox/2")
+	formatName = []byte("herald-outbox/3")
 )
+
+// Where a delivery is, in the ids bucket: the first byte says which bucket,
+// the rest is its key there.
+const (
+	wherePending = 'p'
+	whereDead    = 'd'
+)
+
+// where returns the ids bucket value of a delivery at key in the due
+// bucket (tag wherePending) or the dead bucket (whereDead).
+func where(tag byte, key []byte) []byte {
+	return append([]byte{tag}, key...)
+}
 
 // Ids and destination names contain no control characters (see
 // outbox.Delivery.Validate), so 0x00 ends a name in a key and every key of

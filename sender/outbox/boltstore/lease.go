@@ -12,9 +12,9 @@ import (
 )
 
 // Lease leases due deliveries; see [outbox.Outbox.Lease]. It seeks the due
-// index of each destination in turn, starting after the one it served last,
-// skips those o.Allow refuses without reading them, and reads the records
-// only of the deliveries it leases. Within a destination it starts
+// bucket of each destination in turn, starting after the one it served
+// last, skips those o.Allow refuses without reading them, and reads the
+// records of the deliveries it leases as it walks past them. Within a destination it starts
 // after the deliveries it knows are still leased (see skip).
 func (s *Store) Lease(ctx context.Context, o outbox.LeaseOptions) (out []outbox.Leased, err error) {
 	if err := ctx.Err(); err != nil {
@@ -98,7 +98,7 @@ func (s *Store) leaseAll(b *bucketSet, o outbox.LeaseOptions, out *[]outbox.Leas
 		}
 		if n > 0 {
 			before := len(*out)
-			if err := s.leaseDest(c, b, k, dest, n, o, out); err != nil {
+			if err := s.leaseDest(c, k, dest, n, o, out); err != nil {
 				return err
 			}
 			if len(*out) > before {
@@ -114,18 +114,20 @@ func (s *Store) leaseAll(b *bucketSet, o outbox.LeaseOptions, out *[]outbox.Leas
 // is k, the cursor's position, and appends them to out. It starts at the
 // destination's skip, if one holds, and leaves a skip after the entries it
 // stepped past.
-func (s *Store) leaseDest(c *bolt.Cursor, b *bucketSet, k, dest []byte, n int, o outbox.LeaseOptions, out *[]outbox.Leased) error {
+func (s *Store) leaseDest(c *bolt.Cursor, k, dest []byte, n int, o outbox.LeaseOptions, out *[]outbox.Leased) error {
 	now := o.Now.UnixNano()
+	var v []byte
 	sk, ok := s.skips[string(dest)]
 	if ok && o.Now.Before(sk.until) {
-		if k, _ = c.Seek(sk.key); bytes.Equal(k, sk.key) {
-			k, _ = c.Next()
+		if k, v = c.Seek(sk.key); bytes.Equal(k, sk.key) {
+			k, v = c.Next()
 		}
 	} else {
 		sk = skip{}
+		k, v = c.Seek(k) // for its value
 	}
 	var last []byte // the last entry stepped past or leased
-	for leased := 0; k != nil && leased < n; k, _ = c.Next() {
+	for leased := 0; k != nil && leased < n; k, v = c.Next() {
 		kdest, due, idb, err := parseDueKey(k)
 		if err != nil {
 			return corruptIndex(err)
@@ -139,10 +141,6 @@ func (s *Store) leaseDest(c *bolt.Cursor, b *bucketSet, k, dest []byte, n int, o
 			continue
 		}
 		id := string(idb)
-		v := b.deliveries.get(idb)
-		if v == nil {
-			return corrupt("due index entry of", id, errMissingRecord)
-		}
 		r, body, err := decodeRecord(id, v)
 		if err != nil {
 			return err

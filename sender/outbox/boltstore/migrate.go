@@ -10,25 +10,29 @@ import (
 )
 
 // Format 1 kept bodies in a bucket of their own, apart from the records;
-// format 2 stores each body after its record, so that a lease reads one
-// value and an acknowledgement deletes one.
+// format 2 stored each body after its record, in a bucket keyed by id, with
+// a due index beside it; format 3 keeps record and body under the due key
+// itself (see bucketDue), so that leasing and acknowledging walk the file
+// in due order whatever the ids.
 var (
-	formatName1  = []byte("herald-outbox/1")
-	bucketBodies = []byte("bodies") // format 1: id → body
+	formatName1      = []byte("herald-outbox/1")
+	formatName2      = []byte("herald-outbox/2")
+	bucketBodies     = []byte("bodies")     // format 1: id → body
+	bucketDeliveries = []byte("deliveries") // formats 1 and 2: id → record (and body, in 2)
 )
 
 // migrateBatch bounds the deliveries moved per transaction, so that a big
 // file needs no more memory than a batch of bodies to migrate.
 const migrateBatch = 1000
 
-// migrate turns a format 1 file into a format 2 one, a batch of deliveries
+// migrate1 turns a format 1 file into a format 2 one, a batch of deliveries
 // per transaction: each moves bodies next to their records (as version 2
 // records) and deletes them from the bodies bucket. Once it is empty, the
 // last transaction drops it and marks the file as format 2. A crash in
 // between leaves a format 1 file, part migrated, which the next Open
 // finishes; a body without its record, or a record left without a body, is
 // reported as damage, never dropped.
-func (s *Store) migrate() error {
+func (s *Store) migrate1() error {
 	for {
 		done := false
 		err := s.db.Update(func(tx *bolt.Tx) error {
@@ -47,7 +51,7 @@ func (s *Store) migrate() error {
 				if err := tx.DeleteBucket(bucketBodies); err != nil {
 					return err
 				}
-				return meta.Put(keyFormat, formatName)
+				return meta.Put(keyFormat, formatName2)
 			}
 			for _, k := range keys {
 				id := string(k)
@@ -63,6 +67,73 @@ func (s *Store) migrate() error {
 					return err
 				}
 				if err := bodies.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// migrate2 turns a format 2 file into a format 3 one, a batch of deliveries
+// per transaction: each moves records, with their bodies, from the
+// deliveries bucket to the entries of the due or dead index that named
+// them, adds their ids entries, and deletes them from the deliveries
+// bucket. Once it is empty, the last transaction drops it and marks the
+// file as format 3. A crash in between leaves a format 2 file, part
+// migrated, which the next Open finishes; a record whose index entry is
+// missing is reported as damage, never dropped.
+func (s *Store) migrate2() error {
+	for {
+		done := false
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			meta, deliveries := tx.Bucket(bucketMeta), tx.Bucket(bucketDeliveries)
+			if meta == nil || deliveries == nil {
+				return fmt.Errorf("%w: a bucket is missing", outbox.ErrCorrupt)
+			}
+			if _, err := tx.CreateBucketIfNotExists(bucketIDs); err != nil {
+				return err
+			}
+			b := buckets(tx)
+			if b.err != nil {
+				return b.err
+			}
+			var keys [][]byte
+			c := deliveries.Cursor()
+			for k, _ := c.First(); k != nil && len(keys) < migrateBatch; k, _ = c.Next() {
+				keys = append(keys, bytes.Clone(k))
+			}
+			if len(keys) == 0 {
+				done = true
+				if err := tx.DeleteBucket(bucketDeliveries); err != nil {
+					return err
+				}
+				return meta.Put(keyFormat, formatName)
+			}
+			for _, k := range keys {
+				id := string(k)
+				r, body, err := decodeRecord(id, deliveries.Get(k))
+				if err != nil {
+					return err
+				}
+				if r.dead {
+					if b.dead.get(deadKey(r.dest, id)) == nil {
+						return corrupt("dead letter index entry of", id, errMissingRecord)
+					}
+					err = b.putDead(id, &r, body)
+				} else {
+					if b.due.get(dueKey(r.dest, r.due, id)) == nil {
+						return corrupt("due index entry of", id, errMissingRecord)
+					}
+					err = b.putPending(id, &r, body)
+				}
+				if err != nil {
+					return err
+				}
+				if err := deliveries.Delete(k); err != nil {
 					return err
 				}
 			}

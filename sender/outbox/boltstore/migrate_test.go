@@ -100,7 +100,7 @@ func v1Deliveries(n int) []v1Delivery {
 
 // TestMigrateFormat1 opens format 1 files, whole and part migrated: every
 // delivery must come through with its body, history and state, and the
-// file must be format 2 afterwards.
+// file must be of the current format afterwards.
 func TestMigrateFormat1(t *testing.T) {
 	const n = 2*migrateBatch + 345 // several transactions
 	for _, part := range []bool{false, true} {
@@ -121,25 +121,134 @@ func TestMigrateFormat1(t *testing.T) {
 			checkMigrated(t, s, ds)
 			must(t, s.Close())
 
-			// Reopened, it is format 2 with no bodies bucket, and
-			// still whole.
-			db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
-			must(t, err)
-			must(t, db.View(func(tx *bolt.Tx) error {
-				if f := tx.Bucket(bucketMeta).Get(keyFormat); !bytes.Equal(f, formatName) {
-					t.Errorf("format %q after migration", f)
-				}
-				if tx.Bucket(bucketBodies) != nil {
-					t.Error("the bodies bucket is still there")
-				}
-				return nil
-			}))
-			must(t, db.Close())
-			s, err = Open(path, nil)
-			must(t, err)
-			defer s.Close()
-			checkMigrated(t, s, ds)
+			checkReopened(t, path, ds)
 		})
+	}
+}
+
+// checkReopened checks that the closed file at path is of the current
+// format, without the buckets of earlier ones, and still holds ds.
+func checkReopened(t *testing.T, path string, ds []v1Delivery) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	must(t, err)
+	must(t, db.View(func(tx *bolt.Tx) error {
+		if f := tx.Bucket(bucketMeta).Get(keyFormat); !bytes.Equal(f, formatName) {
+			t.Errorf("format %q after migration", f)
+		}
+		if tx.Bucket(bucketBodies) != nil || tx.Bucket(bucketDeliveries) != nil {
+			t.Error("a bucket of an earlier format is still there")
+		}
+		return nil
+	}))
+	must(t, db.Close())
+	s, err := Open(path, nil)
+	must(t, err)
+	defer s.Close()
+	checkMigrated(t, s, ds)
+}
+
+// writeV2 writes a format 2 file: each record with its body in the
+// deliveries bucket, keyed by id, and empty index entries; moved names ids
+// already in the format 3 layout, as a migration cut short leaves them.
+func writeV2(t *testing.T, path string, ds []v1Delivery, moved map[string]bool) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		bk := map[string]*bolt.Bucket{}
+		for _, name := range []string{"meta", "deliveries", "due", "dead", "ids", "history"} {
+			b, err := tx.CreateBucket([]byte(name))
+			if err != nil {
+				return err
+			}
+			bk[name] = b
+		}
+		if err := bk["meta"].Put(keyFormat, formatName2); err != nil {
+			return err
+		}
+		for _, d := range ds {
+			rec := appendRecord(nil, &d.r, d.body)
+			idx, k, tag := bk["due"], dueKey(d.r.dest, d.r.due, d.id), byte(wherePending)
+			if d.r.dead {
+				idx, k, tag = bk["dead"], deadKey(d.r.dest, d.id), whereDead
+			}
+			v := []byte{}
+			if moved[d.id] {
+				v = rec
+				if err := bk["ids"].Put([]byte(d.id), where(tag, k)); err != nil {
+					return err
+				}
+			} else if err := bk["deliveries"].Put([]byte(d.id), rec); err != nil {
+				return err
+			}
+			if err := idx.Put(k, v); err != nil {
+				return err
+			}
+			for i, a := range d.history {
+				if err := bk["history"].Put(historyKey(d.id, i), appendAttempt(nil, &a)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMigrateFormat2 opens format 2 files, whole and part migrated: every
+// delivery must come through with its body, history and state, and the
+// file must be of the current format afterwards.
+func TestMigrateFormat2(t *testing.T) {
+	const n = 2*migrateBatch + 345 // several transactions
+	for _, part := range []bool{false, true} {
+		t.Run(fmt.Sprint("part migrated=", part), func(t *testing.T) {
+			ds := v1Deliveries(n)
+			moved := map[string]bool{}
+			if part {
+				for _, d := range ds[:n/2] {
+					moved[d.id] = true
+				}
+			}
+			path := filepath.Join(t.TempDir(), "v2.db")
+			writeV2(t, path, ds, moved)
+			s, err := Open(path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkMigrated(t, s, ds)
+			must(t, s.Close())
+			checkReopened(t, path, ds)
+		})
+	}
+}
+
+// TestMigrateFormat2Damaged: a format 2 record whose index entry is
+// missing fails to open with outbox.ErrCorrupt naming it; nothing is
+// dropped.
+func TestMigrateFormat2Damaged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v2.db")
+	ds := v1Deliveries(20)
+	writeV2(t, path, ds, nil)
+	db, err := bolt.Open(path, 0o600, nil)
+	must(t, err)
+	must(t, db.Update(func(tx *bolt.Tx) error {
+		d := ds[3] // pending
+		return tx.Bucket(bucketDue).Delete(dueKey(d.r.dest, d.r.due, d.id))
+	}))
+	must(t, db.Close())
+	s, err := Open(path, nil)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open succeeded")
+	}
+	if !errors.Is(err, outbox.ErrCorrupt) || !strings.Contains(err.Error(), ds[3].id) {
+		t.Errorf("error %v: want outbox.ErrCorrupt naming %s", err, ds[3].id)
 	}
 }
 

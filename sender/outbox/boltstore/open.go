@@ -94,7 +94,7 @@ func (s *Store) setup(path string) (err error) {
 			err = pathError(path, fmt.Errorf("%w: %v", outbox.ErrCorrupt, r))
 		}
 	}()
-	migrating := false
+	var from []byte // the format to migrate from, if not this one
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
@@ -103,7 +103,7 @@ func (s *Store) setup(path string) (err error) {
 			if !empty {
 				return fmt.Errorf("%w: a bbolt file, but not a herald outbox", outbox.ErrCorrupt)
 			}
-			for _, name := range [][]byte{bucketMeta, bucketDeliveries, bucketDue, bucketDead, bucketHistory} {
+			for _, name := range [][]byte{bucketMeta, bucketDue, bucketDead, bucketIDs, bucketHistory} {
 				if _, err := tx.CreateBucket(name); err != nil {
 					return err
 				}
@@ -112,15 +112,18 @@ func (s *Store) setup(path string) (err error) {
 		}
 		switch f := meta.Get(keyFormat); {
 		case bytes.Equal(f, formatName):
-		case bytes.Equal(f, formatName1):
-			migrating = true
+		case bytes.Equal(f, formatName1), bytes.Equal(f, formatName2):
+			from = bytes.Clone(f)
 		default:
 			return fmt.Errorf("%w: unknown outbox format %q", outbox.ErrCorrupt, f)
 		}
 		return nil
 	})
-	if err == nil && migrating {
-		err = s.migrate()
+	if err == nil && bytes.Equal(from, formatName1) {
+		err = s.migrate1()
+	}
+	if err == nil && from != nil {
+		err = s.migrate2()
 	}
 	if err != nil {
 		return pathError(path, err)
@@ -132,85 +135,136 @@ func (s *Store) setup(path string) (err error) {
 	return nil
 }
 
-// verify checks every record, and its index entry, and counts them.
+// verify checks every record, and the ids entry of each, and counts them.
 func (s *Store) verify(tx *bolt.Tx) error {
 	b := buckets(tx)
 	if b.err != nil {
 		return b.err
 	}
-	var pending, dead int64
-	c := b.deliveries.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		id := string(k)
-		r, body, err := decodeRecord(id, v)
-		if err != nil {
-			return err
-		}
-		d := r.delivery(id)
-		d.Body = body
-		if err := d.Validate(); err != nil {
-			return corrupt("delivery", id, err)
-		}
-		if r.dead {
-			dead++
-			if b.dead.Get(deadKey(r.dest, id)) == nil {
-				return corrupt("dead letter index entry of", id, errMissingRecord)
-			}
-		} else {
-			pending++
-			if b.due.Get(dueKey(r.dest, r.due, id)) == nil {
-				return corrupt("due index entry of", id, errMissingRecord)
-			}
-		}
+	pending, err := verifyTree(&b, b.due.Bucket, wherePending)
+	if err != nil {
+		return err
 	}
-	// The due index may only name pending deliveries: a stray entry would
-	// make Lease fail later, so report it now.
-	var n int64
-	dc := b.due.Cursor()
-	for k, _ := dc.First(); k != nil; k, _ = dc.Next() {
-		if _, _, _, err := parseDueKey(k); err != nil {
-			return corruptIndex(err)
-		}
-		n++
+	dead, err := verifyTree(&b, b.dead.Bucket, whereDead)
+	if err != nil {
+		return err
 	}
-	if n != pending {
-		return fmt.Errorf("%w: due index has %d entries for %d pending deliveries", outbox.ErrCorrupt, n, pending)
+	// Every record has its ids entry; an entry more would be a stray,
+	// which a Put of that id would take for a delivery held.
+	if n := int64(b.ids.Stats().KeyN); n != pending+dead {
+		return fmt.Errorf("%w: the id index has %d entries for %d deliveries", outbox.ErrCorrupt, n, pending+dead)
 	}
 	s.pending.Store(pending)
 	s.dead.Store(dead)
 	return nil
 }
 
+// verifyTree checks the records in bk, the due bucket (tag wherePending)
+// or the dead one (whereDead): each key matches its record, each record
+// decodes and validates, and the ids bucket points at it. It returns how
+// many there are.
+func verifyTree(b *bucketSet, bk *bolt.Bucket, tag byte) (int64, error) {
+	var n int64
+	c := bk.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		dest, due, idb, err := parseKey(k, tag)
+		if err != nil {
+			return 0, corruptIndex(err)
+		}
+		id := string(idb)
+		r, body, err := decodeRecord(id, v)
+		if err != nil {
+			return 0, err
+		}
+		if r.dest != string(dest) || r.dead != (tag == whereDead) || (tag == wherePending && r.due != due) {
+			return 0, corrupt("delivery", id, errors.New("its key disagrees with its record"))
+		}
+		d := r.delivery(id)
+		d.Body = body
+		if err := d.Validate(); err != nil {
+			return 0, corrupt("delivery", id, err)
+		}
+		if !bytes.Equal(b.ids.Get(idb), where(tag, k)) {
+			return 0, corrupt("id index entry of", id, errMissingRecord)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// parseKey splits a key of the due bucket (tag wherePending) or the dead
+// one (whereDead); a dead key has no due time.
+func parseKey(k []byte, tag byte) (dest []byte, due int64, id []byte, err error) {
+	if tag == wherePending {
+		return parseDueKey(k)
+	}
+	dest, id, ok := bytes.Cut(k, []byte{0})
+	if !ok || len(dest) == 0 || len(id) == 0 {
+		return nil, 0, nil, fmt.Errorf("malformed dead letter key %q", k)
+	}
+	return dest, 0, id, nil
+}
+
 // bucketSet holds the buckets of one transaction.
 type bucketSet struct {
-	deliveries, due, dead, history tree
-	err                            error
+	due, dead, ids, history tree
+	err                     error
 	// added holds, by destination, the least due index key the
 	// transaction added, for Store.dropSkips.
 	added map[string][]byte
 }
 
-// dueEntry returns the write of a due index entry, and notes it in added.
-func (b *bucketSet) dueEntry(dest string, due int64, id string) kv {
-	k := dueKey(dest, due, id)
-	if old, ok := b.added[dest]; !ok || bytes.Compare(k, old) < 0 {
+// putPending stores the pending delivery id, with record r and body, in
+// the due bucket and the ids bucket, and notes its due key in added.
+func (b *bucketSet) putPending(id string, r *record, body []byte) error {
+	k := dueKey(r.dest, r.due, id)
+	if old, ok := b.added[r.dest]; !ok || bytes.Compare(k, old) < 0 {
 		if b.added == nil {
 			b.added = make(map[string][]byte)
 		}
-		b.added[dest] = k
+		b.added[r.dest] = k
 	}
-	return kv{&b.due, k, nil}
+	return putAll(kv{&b.due, k, appendRecord(nil, r, body)}, kv{&b.ids, []byte(id), where(wherePending, k)})
+}
+
+// putDead stores the dead letter id, with record r and body, in the dead
+// bucket and the ids bucket.
+func (b *bucketSet) putDead(id string, r *record, body []byte) error {
+	k := deadKey(r.dest, id)
+	return putAll(kv{&b.dead, k, appendRecord(nil, r, body)}, kv{&b.ids, []byte(id), where(whereDead, k)})
+}
+
+// locate returns the key and the value of the delivery id as the ids
+// bucket places it, its bucket, or nil values when there is none.
+func (b *bucketSet) locate(id []byte) (t *tree, key, value []byte, err error) {
+	w := b.ids.get(id)
+	if w == nil {
+		return nil, nil, nil, nil
+	}
+	switch {
+	case len(w) > 1 && w[0] == wherePending:
+		t = &b.due
+	case len(w) > 1 && w[0] == whereDead:
+		t = &b.dead
+	default:
+		return nil, nil, nil, corrupt("id index entry of", string(id), errors.New("malformed"))
+	}
+	key = w[1:]
+	if value = t.get(key); value == nil {
+		return nil, nil, nil, corrupt("delivery", string(id), errMissingRecord)
+	}
+	return t, key, value, nil
 }
 
 // buckets returns the store's buckets in tx, or an error if one is missing.
 func buckets(tx *bolt.Tx) bucketSet {
 	b := bucketSet{
-		deliveries: tree{Bucket: tx.Bucket(bucketDeliveries)},
-		due:        tree{Bucket: tx.Bucket(bucketDue)},
-		dead:       tree{Bucket: tx.Bucket(bucketDead)},
-		history:    tree{Bucket: tx.Bucket(bucketHistory)},
+		due:     tree{Bucket: tx.Bucket(bucketDue)},
+		dead:    tree{Bucket: tx.Bucket(bucketDead)},
+		ids:     tree{Bucket: tx.Bucket(bucketIDs)},
+		history: tree{Bucket: tx.Bucket(bucketHistory)},
 	}
-	if b.deliveries.Bucket == nil || b.due.Bucket == nil || b.dead.Bucket == nil || b.history.Bucket == nil {
+	if b.due.Bucket == nil || b.dead.Bucket == nil || b.ids.Bucket == nil || b.history.Bucket == nil {
 		b.err = fmt.Errorf("%w: a bucket is missing", outbox.ErrCorrupt)
 	}
 	return b

@@ -1,6 +1,7 @@
 package boltstore_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -107,11 +108,27 @@ func TestOpenDamaged(t *testing.T) {
 		{"damaged record", func(t *testing.T) string {
 			p := filled(t, 10)
 			tamper(t, p, func(tx *bolt.Tx) error {
-				return tx.Bucket([]byte("deliveries")).Put([]byte("id00003"), []byte{1, 0, 0xff})
+				due := tx.Bucket([]byte("due"))
+				c := due.Cursor()
+				for k, _ := c.First(); k != nil; k, _ = c.Next() {
+					if strings.HasSuffix(string(k), "id00003") {
+						return due.Put(bytes.Clone(k), []byte{1, 0, 0xff})
+					}
+				}
+				return errors.New("no due entry for id00003")
 			})
 			return p
 		}, outbox.ErrCorrupt, "id00003"},
-		{"missing due index entry", func(t *testing.T) string {
+		{"missing id index entry", func(t *testing.T) string {
+			p := filled(t, 10)
+			tamper(t, p, func(tx *bolt.Tx) error {
+				c := tx.Bucket([]byte("ids")).Cursor()
+				k, _ := c.First()
+				return tx.Bucket([]byte("ids")).Delete(k)
+			})
+			return p
+		}, outbox.ErrCorrupt, "id index"},
+		{"missing record", func(t *testing.T) string {
 			p := filled(t, 10)
 			tamper(t, p, func(tx *bolt.Tx) error {
 				c := tx.Bucket([]byte("due")).Cursor()
@@ -119,7 +136,7 @@ func TestOpenDamaged(t *testing.T) {
 				return tx.Bucket([]byte("due")).Delete(k)
 			})
 			return p
-		}, outbox.ErrCorrupt, "due index"},
+		}, outbox.ErrCorrupt, "id index"},
 		{"missing bucket", func(t *testing.T) string {
 			p := filled(t, 3)
 			tamper(t, p, func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("history")) })

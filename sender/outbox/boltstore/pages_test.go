@@ -182,7 +182,7 @@ func TestCheckPagesFindsDamage(t *testing.T) {
 			}
 			ps := int64(db.Info().PageSize)
 			err = db.View(func(tx *bolt.Tx) error {
-				root = uint64(tx.Bucket(bucketDeliveries).Root())
+				root = uint64(tx.Bucket(bucketDue).Root())
 				return nil
 			})
 			db.Close()
@@ -195,7 +195,7 @@ func TestCheckPagesFindsDamage(t *testing.T) {
 			}
 			var hdr [pageHeaderSize]byte
 			if _, err := f.ReadAt(hdr[:], int64(root)*ps); err != nil || binary.NativeEndian.Uint16(hdr[8:]) != branchPage {
-				t.Fatalf("the deliveries bucket's root is not a branch page: %v", err)
+				t.Fatalf("the due bucket's root is not a branch page: %v", err)
 			}
 			if err := tt.damage(f, root, ps); err != nil {
 				t.Fatal(err)

@@ -26,8 +26,7 @@ func (s *Store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 		added = 0
 		for i := range ds {
 			d := &ds[i]
-			key := []byte(d.ID)
-			if b.deliveries.get(key) != nil {
+			if b.ids.get([]byte(d.ID)) != nil {
 				continue // idempotent on the id
 			}
 			r := record{
@@ -40,10 +39,7 @@ func (s *Store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 			if !d.Due.IsZero() {
 				r.due = d.Due.UnixNano()
 			}
-			if err := putAll(
-				kv{&b.deliveries, key, appendRecord(nil, &r, d.Body)},
-				b.dueEntry(r.dest, r.due, d.ID),
-			); err != nil {
+			if err := b.putPending(d.ID, &r, d.Body); err != nil {
 				return err
 			}
 			added++

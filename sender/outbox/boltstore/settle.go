@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -138,68 +139,71 @@ func (s *Store) DeadLetter(ctx context.Context, id, token, reason string, a outb
 	return s.settleOne(ctx, outbox.Settlement{ID: id, Token: token, Outcome: outbox.DeadLettered, Reason: reason, Attempt: a})
 }
 
-// reschedule records attempt a of the delivery id and makes it due at due.
+// reschedule records attempt a of the delivery id and makes it due at due:
+// its entry moves in the due bucket.
 func reschedule(b *bucketSet, id string, r *record, due time.Time, a outbox.Attempt) error {
-	old := dueKey(r.dest, r.due, id)
+	body, err := takeBody(b, id, r)
+	if err != nil {
+		return err
+	}
 	hk := historyKey(id, r.nhist)
 	r.due = due.UnixNano()
 	r.attempts++
 	r.nhist++
-	rec, err := rewrite(b, []byte(id), r)
-	if err != nil {
+	if err := putAll(kv{&b.history, hk, appendAttempt(nil, &a)}); err != nil {
 		return err
 	}
-	if err := b.due.del(old); err != nil {
-		return err
-	}
-	return putAll(kv{&b.history, hk, appendAttempt(nil, &a)}, rec, b.dueEntry(r.dest, r.due, id))
+	return b.putPending(id, r, body)
 }
 
 // deadLetter records the final attempt a of the delivery id and moves it
-// from the due index to the dead letter index.
+// from the due bucket to the dead one.
 func deadLetter(b *bucketSet, id string, r *record, reason string, a outbox.Attempt) error {
-	old := dueKey(r.dest, r.due, id)
+	body, err := takeBody(b, id, r)
+	if err != nil {
+		return err
+	}
 	hk := historyKey(id, r.nhist)
 	r.attempts++
 	r.nhist++
 	r.dead, r.reason, r.deadAt = true, reason, time.Now().UnixNano()
-	rec, err := rewrite(b, []byte(id), r)
-	if err != nil {
+	if err := putAll(kv{&b.history, hk, appendAttempt(nil, &a)}); err != nil {
 		return err
 	}
-	if err := b.due.del(old); err != nil {
-		return err
-	}
-	return putAll(kv{&b.history, hk, appendAttempt(nil, &a)}, rec, kv{&b.dead, deadKey(r.dest, id), nil})
+	return b.putDead(id, r, body)
 }
 
-// rewrite returns the write that stores r, with the body stored under key,
-// in place of the record there.
-func rewrite(b *bucketSet, key []byte, r *record) (kv, error) {
-	v := b.deliveries.get(key)
+// takeBody deletes the entry of the delivery id, whose record is r, from
+// the due or dead bucket, and returns a copy of its body.
+func takeBody(b *bucketSet, id string, r *record) ([]byte, error) {
+	t, k := &b.due, dueKey(r.dest, r.due, id)
+	if r.dead {
+		t, k = &b.dead, deadKey(r.dest, id)
+	}
+	v := t.get(k)
 	if v == nil {
-		return kv{}, corrupt("delivery", string(key), errMissingRecord)
+		return nil, corrupt("delivery", id, errMissingRecord)
 	}
-	_, body, err := decodeRecord(string(key), v)
+	_, body, err := decodeRecord(id, v)
 	if err != nil {
-		return kv{}, err
+		return nil, err
 	}
-	// A copy: bbolt's memory is valid only until the transaction writes.
-	return kv{&b.deliveries, key, appendRecord(nil, r, body)}, nil
+	body = bytes.Clone(body) // bbolt's memory is valid only until the transaction writes
+	return body, t.del(k)
 }
 
-// deleteDelivery deletes a delivery's record and body, index entry and
-// history.
+// deleteDelivery deletes a delivery's record and body, its ids entry and
+// its history.
 func deleteDelivery(b *bucketSet, key []byte, r *record) error {
 	id := string(key)
-	idx, k := &b.due, dueKey(r.dest, r.due, id)
+	t, k := &b.due, dueKey(r.dest, r.due, id)
 	if r.dead {
-		idx, k = &b.dead, deadKey(r.dest, id)
+		t, k = &b.dead, deadKey(r.dest, id)
 	}
-	if err := idx.del(k); err != nil {
+	if err := t.del(k); err != nil {
 		return err
 	}
-	if err := b.deliveries.del(key); err != nil {
+	if err := b.ids.del(key); err != nil {
 		return err
 	}
 	for seq := range r.nhist {
