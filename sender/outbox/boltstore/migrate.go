@@ -25,119 +25,107 @@ var (
 // file needs no more memory than a batch of bodies to migrate.
 const migrateBatch = 1000
 
-// migrate1 turns a format 1 file into a format 2 one, a batch of deliveries
-// per transaction: each moves bodies next to their records (as version 2
-// records) and deletes them from the bodies bucket. Once it is empty, the
-// last transaction drops it and marks the file as format 2. A crash in
+// migrate1 turns a format 1 file into a format 2 one, a batch of
+// deliveries per transaction: each moves bodies next to their records (as
+// version 2 records) and deletes them from the bodies bucket. A crash in
 // between leaves a format 1 file, part migrated, which the next Open
 // finishes; a body without its record, or a record left without a body, is
 // reported as damage, never dropped.
 func (s *Store) migrate1() error {
-	for {
-		done := false
-		err := s.db.Update(func(tx *bolt.Tx) error {
-			deliveries, bodies := tx.Bucket(bucketDeliveries), tx.Bucket(bucketBodies)
-			meta := tx.Bucket(bucketMeta)
-			if deliveries == nil || bodies == nil || meta == nil {
-				return fmt.Errorf("%w: a bucket is missing", outbox.ErrCorrupt)
-			}
-			var keys [][]byte
-			c := bodies.Cursor()
-			for k, _ := c.First(); k != nil && len(keys) < migrateBatch; k, _ = c.Next() {
-				keys = append(keys, bytes.Clone(k))
-			}
-			if len(keys) == 0 {
-				done = true
-				if err := tx.DeleteBucket(bucketBodies); err != nil {
-					return err
-				}
-				return meta.Put(keyFormat, formatName2)
-			}
-			for _, k := range keys {
-				id := string(k)
-				v := deliveries.Get(k)
-				if v == nil {
-					return corrupt("record of body", id, errMissingRecord)
-				}
-				r, _, err := decodeVersion(id, v, recordV1)
-				if err != nil {
-					return err
-				}
-				if err := deliveries.Put(k, appendRecord(nil, &r, bodies.Get(k))); err != nil {
-					return err
-				}
-				if err := bodies.Delete(k); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil || done {
-			return err
+	return s.drain(bucketBodies, formatName2, func(tx *bolt.Tx, keys [][]byte) error {
+		deliveries, bodies := tx.Bucket(bucketDeliveries), tx.Bucket(bucketBodies)
+		if deliveries == nil {
+			return fmt.Errorf("%w: a bucket is missing", outbox.ErrCorrupt)
 		}
-	}
+		for _, k := range keys {
+			id := string(k)
+			v := deliveries.Get(k)
+			if v == nil {
+				return corrupt("record of body", id, errMissingRecord)
+			}
+			r, _, err := decodeVersion(id, v, recordV1)
+			if err != nil {
+				return err
+			}
+			if err := deliveries.Put(k, appendRecord(nil, &r, bodies.Get(k))); err != nil {
+				return err
+			}
+			if err := bodies.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // migrate2 turns a format 2 file into a format 3 one, a batch of deliveries
 // per transaction: each moves records, with their bodies, from the
 // deliveries bucket to the entries of the due or dead index that named
 // them, adds their ids entries, and deletes them from the deliveries
-// bucket. Once it is empty, the last transaction drops it and marks the
-// file as format 3. A crash in between leaves a format 2 file, part
-// migrated, which the next Open finishes; a record whose index entry is
-// missing is reported as damage, never dropped.
+// bucket. A crash in between leaves a format 2 file, part migrated, which
+// the next Open finishes; a record whose index entry is missing is
+// reported as damage, never dropped.
 func (s *Store) migrate2() error {
+	return s.drain(bucketDeliveries, formatName, func(tx *bolt.Tx, keys [][]byte) error {
+		if _, err := tx.CreateBucketIfNotExists(bucketIDs); err != nil {
+			return err
+		}
+		deliveries, b := tx.Bucket(bucketDeliveries), buckets(tx)
+		if b.err != nil {
+			return b.err
+		}
+		for _, k := range keys {
+			id := string(k)
+			r, body, err := decodeRecord(id, deliveries.Get(k))
+			if err != nil {
+				return err
+			}
+			if r.dead {
+				if b.dead.get(deadKey(r.dest, id)) == nil {
+					return corrupt("dead letter index entry of", id, errMissingRecord)
+				}
+				err = b.putDead(id, &r, body)
+			} else {
+				if b.due.get(dueKey(r.dest, r.due, id)) == nil {
+					return corrupt("due index entry of", id, errMissingRecord)
+				}
+				err = b.putPending(id, &r, body)
+			}
+			if err != nil {
+				return err
+			}
+			if err := deliveries.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// drain runs move on the keys of the bucket from, a batch of at most
+// migrateBatch per transaction, until move has emptied it; then it drops
+// the bucket and marks the file as format to, in the last transaction.
+func (s *Store) drain(from, to []byte, move func(tx *bolt.Tx, keys [][]byte) error) error {
 	for {
 		done := false
 		err := s.db.Update(func(tx *bolt.Tx) error {
-			meta, deliveries := tx.Bucket(bucketMeta), tx.Bucket(bucketDeliveries)
-			if meta == nil || deliveries == nil {
+			meta, src := tx.Bucket(bucketMeta), tx.Bucket(from)
+			if meta == nil || src == nil {
 				return fmt.Errorf("%w: a bucket is missing", outbox.ErrCorrupt)
 			}
-			if _, err := tx.CreateBucketIfNotExists(bucketIDs); err != nil {
-				return err
-			}
-			b := buckets(tx)
-			if b.err != nil {
-				return b.err
-			}
 			var keys [][]byte
-			c := deliveries.Cursor()
+			c := src.Cursor()
 			for k, _ := c.First(); k != nil && len(keys) < migrateBatch; k, _ = c.Next() {
 				keys = append(keys, bytes.Clone(k))
 			}
 			if len(keys) == 0 {
 				done = true
-				if err := tx.DeleteBucket(bucketDeliveries); err != nil {
+				if err := tx.DeleteBucket(from); err != nil {
 					return err
 				}
-				return meta.Put(keyFormat, formatName)
+				return meta.Put(keyFormat, to)
 			}
-			for _, k := range keys {
-				id := string(k)
-				r, body, err := decodeRecord(id, deliveries.Get(k))
-				if err != nil {
-					return err
-				}
-				if r.dead {
-					if b.dead.get(deadKey(r.dest, id)) == nil {
-						return corrupt("dead letter index entry of", id, errMissingRecord)
-					}
-					err = b.putDead(id, &r, body)
-				} else {
-					if b.due.get(dueKey(r.dest, r.due, id)) == nil {
-						return corrupt("due index entry of", id, errMissingRecord)
-					}
-					err = b.putPending(id, &r, body)
-				}
-				if err != nil {
-					return err
-				}
-				if err := deliveries.Delete(k); err != nil {
-					return err
-				}
-			}
-			return nil
+			return move(tx, keys)
 		})
 		if err != nil || done {
 			return err

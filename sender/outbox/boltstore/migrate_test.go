@@ -23,10 +23,13 @@ type v1Delivery struct {
 	history []outbox.Attempt
 }
 
-// writeV1 writes a format 1 file, bodies in their own bucket, as the
-// first release of the store did; merged names ids whose record is already
-// version 2 with its body, as a migration cut short by a crash leaves it.
-func writeV1(t *testing.T, path string, ds []v1Delivery, merged map[string]bool) {
+// writeOld writes a file of format 1 or 2, as earlier releases of the
+// store did: in format 1, bodies in their own bucket; in format 2, each
+// record with its body, keyed by id, and empty index entries. migrated
+// names the ids already moved on, as a migration cut short by a crash
+// leaves them: in format 1, records already version 2 with their body; in
+// format 2, deliveries already in the format 3 layout.
+func writeOld(t *testing.T, path string, format int, ds []v1Delivery, migrated map[string]bool) {
 	t.Helper()
 	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
@@ -35,31 +38,41 @@ func writeV1(t *testing.T, path string, ds []v1Delivery, merged map[string]bool)
 	defer db.Close()
 	err = db.Update(func(tx *bolt.Tx) error {
 		bk := map[string]*bolt.Bucket{}
-		for _, name := range []string{"meta", "deliveries", "bodies", "due", "dead", "history"} {
+		extra := map[int]string{1: "bodies", 2: "ids"}[format]
+		for _, name := range []string{"meta", "deliveries", "due", "dead", "history", extra} {
 			b, err := tx.CreateBucket([]byte(name))
 			if err != nil {
 				return err
 			}
 			bk[name] = b
 		}
-		if err := bk["meta"].Put(keyFormat, formatName1); err != nil {
+		if err := bk["meta"].Put(keyFormat, map[int][]byte{1: formatName1, 2: formatName2}[format]); err != nil {
 			return err
 		}
 		for _, d := range ds {
-			rec := appendHeader(nil, recordV1, &d.r)
-			if merged[d.id] {
-				rec = appendRecord(nil, &d.r, d.body)
-			} else if err := bk["bodies"].Put([]byte(d.id), append([]byte{}, d.body...)); err != nil {
-				return err
-			}
-			if err := bk["deliveries"].Put([]byte(d.id), rec); err != nil {
-				return err
-			}
-			idx, k := bk["due"], dueKey(d.r.dest, d.r.due, d.id)
+			idx, k, tag := bk["due"], dueKey(d.r.dest, d.r.due, d.id), byte(wherePending)
 			if d.r.dead {
-				idx, k = bk["dead"], deadKey(d.r.dest, d.id)
+				idx, k, tag = bk["dead"], deadKey(d.r.dest, d.id), whereDead
 			}
-			if err := idx.Put(k, []byte{}); err != nil {
+			rec, v := appendRecord(nil, &d.r, d.body), []byte{}
+			var err error
+			switch {
+			case format == 1 && !migrated[d.id]:
+				rec = appendHeader(nil, recordV1, &d.r)
+				err = bk["bodies"].Put([]byte(d.id), append([]byte{}, d.body...))
+			case format == 2 && migrated[d.id]:
+				rec, v = nil, rec
+				err = bk["ids"].Put([]byte(d.id), where(tag, k))
+			}
+			if err != nil {
+				return err
+			}
+			if rec != nil {
+				if err := bk["deliveries"].Put([]byte(d.id), rec); err != nil {
+					return err
+				}
+			}
+			if err := idx.Put(k, v); err != nil {
 				return err
 			}
 			for i, a := range d.history {
@@ -98,31 +111,32 @@ func v1Deliveries(n int) []v1Delivery {
 	return ds
 }
 
-// TestMigrateFormat1 opens format 1 files, whole and part migrated: every
-// delivery must come through with its body, history and state, and the
-// file must be of the current format afterwards.
-func TestMigrateFormat1(t *testing.T) {
+// TestMigrate opens files of formats 1 and 2, whole and part migrated:
+// every delivery must come through with its body, history and state, and
+// the file must be of the current format afterwards.
+func TestMigrate(t *testing.T) {
 	const n = 2*migrateBatch + 345 // several transactions
-	for _, part := range []bool{false, true} {
-		t.Run(fmt.Sprint("part migrated=", part), func(t *testing.T) {
-			ds := v1Deliveries(n)
-			merged := map[string]bool{}
-			if part {
-				for _, d := range ds[:n/2] {
-					merged[d.id] = true
+	for _, format := range []int{1, 2} {
+		for _, part := range []bool{false, true} {
+			t.Run(fmt.Sprintf("format %d, part migrated=%v", format, part), func(t *testing.T) {
+				ds := v1Deliveries(n)
+				migrated := map[string]bool{}
+				if part {
+					for _, d := range ds[:n/2] {
+						migrated[d.id] = true
+					}
 				}
-			}
-			path := filepath.Join(t.TempDir(), "v1.db")
-			writeV1(t, path, ds, merged)
-			s, err := Open(path, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkMigrated(t, s, ds)
-			must(t, s.Close())
-
-			checkReopened(t, path, ds)
-		})
+				path := filepath.Join(t.TempDir(), "old.db")
+				writeOld(t, path, format, ds, migrated)
+				s, err := Open(path, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkMigrated(t, s, ds)
+				must(t, s.Close())
+				checkReopened(t, path, ds)
+			})
+		}
 	}
 }
 
@@ -148,93 +162,13 @@ func checkReopened(t *testing.T, path string, ds []v1Delivery) {
 	checkMigrated(t, s, ds)
 }
 
-// writeV2 writes a format 2 file: each record with its body in the
-// deliveries bucket, keyed by id, and empty index entries; moved names ids
-// already in the format 3 layout, as a migration cut short leaves them.
-func writeV2(t *testing.T, path string, ds []v1Delivery, moved map[string]bool) {
-	t.Helper()
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	err = db.Update(func(tx *bolt.Tx) error {
-		bk := map[string]*bolt.Bucket{}
-		for _, name := range []string{"meta", "deliveries", "due", "dead", "ids", "history"} {
-			b, err := tx.CreateBucket([]byte(name))
-			if err != nil {
-				return err
-			}
-			bk[name] = b
-		}
-		if err := bk["meta"].Put(keyFormat, formatName2); err != nil {
-			return err
-		}
-		for _, d := range ds {
-			rec := appendRecord(nil, &d.r, d.body)
-			idx, k, tag := bk["due"], dueKey(d.r.dest, d.r.due, d.id), byte(wherePending)
-			if d.r.dead {
-				idx, k, tag = bk["dead"], deadKey(d.r.dest, d.id), whereDead
-			}
-			v := []byte{}
-			if moved[d.id] {
-				v = rec
-				if err := bk["ids"].Put([]byte(d.id), where(tag, k)); err != nil {
-					return err
-				}
-			} else if err := bk["deliveries"].Put([]byte(d.id), rec); err != nil {
-				return err
-			}
-			if err := idx.Put(k, v); err != nil {
-				return err
-			}
-			for i, a := range d.history {
-				if err := bk["history"].Put(historyKey(d.id, i), appendAttempt(nil, &a)); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// TestMigrateFormat2 opens format 2 files, whole and part migrated: every
-// delivery must come through with its body, history and state, and the
-// file must be of the current format afterwards.
-func TestMigrateFormat2(t *testing.T) {
-	const n = 2*migrateBatch + 345 // several transactions
-	for _, part := range []bool{false, true} {
-		t.Run(fmt.Sprint("part migrated=", part), func(t *testing.T) {
-			ds := v1Deliveries(n)
-			moved := map[string]bool{}
-			if part {
-				for _, d := range ds[:n/2] {
-					moved[d.id] = true
-				}
-			}
-			path := filepath.Join(t.TempDir(), "v2.db")
-			writeV2(t, path, ds, moved)
-			s, err := Open(path, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkMigrated(t, s, ds)
-			must(t, s.Close())
-			checkReopened(t, path, ds)
-		})
-	}
-}
-
 // TestMigrateFormat2Damaged: a format 2 record whose index entry is
 // missing fails to open with outbox.ErrCorrupt naming it; nothing is
 // dropped.
 func TestMigrateFormat2Damaged(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "v2.db")
 	ds := v1Deliveries(20)
-	writeV2(t, path, ds, nil)
+	writeOld(t, path, 2, ds, nil)
 	db, err := bolt.Open(path, 0o600, nil)
 	must(t, err)
 	must(t, db.Update(func(tx *bolt.Tx) error {
@@ -311,7 +245,7 @@ func TestMigrateDamaged(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "v1.db")
-			writeV1(t, path, v1Deliveries(20), nil)
+			writeOld(t, path, 1, v1Deliveries(20), nil)
 			db, err := bolt.Open(path, 0o600, nil)
 			must(t, err)
 			must(t, db.Update(tt.damage))
