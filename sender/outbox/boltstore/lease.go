@@ -14,8 +14,9 @@ import (
 // Lease leases due deliveries; see [outbox.Outbox.Lease]. It seeks the due
 // bucket of each destination in turn, starting after the one it served
 // last, skips those o.Allow refuses without reading them, and reads the
-// records of the deliveries it leases as it walks past them. Within a destination it starts
-// after the deliveries it knows are still leased (see skip).
+// records of the deliveries it leases as it walks past them. Within a
+// destination it starts after the deliveries it knows are still leased
+// (see skip).
 func (s *Store) Lease(ctx context.Context, o outbox.LeaseOptions) (out []outbox.Leased, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -65,11 +66,11 @@ func (s *Store) leaseAll(b *bucketSet, o outbox.LeaseOptions, out *[]outbox.Leas
 	c := b.due.Cursor()
 	// Visit destinations after lastDest, then wrap around to those up to
 	// it.
-	var k []byte
+	var k, v []byte
 	if s.lastDest == "" {
-		k, _ = c.First()
+		k, v = c.First()
 	} else {
-		k, _ = c.Seek(destEnd([]byte(s.lastDest)))
+		k, v = c.Seek(destEnd([]byte(s.lastDest)))
 	}
 	start := s.lastDest
 	wrapped := start == ""
@@ -80,7 +81,7 @@ func (s *Store) leaseAll(b *bucketSet, o outbox.LeaseOptions, out *[]outbox.Leas
 				break
 			}
 			wrapped = true
-			if k, _ = c.First(); k == nil {
+			if k, v = c.First(); k == nil {
 				break
 			}
 		}
@@ -98,25 +99,24 @@ func (s *Store) leaseAll(b *bucketSet, o outbox.LeaseOptions, out *[]outbox.Leas
 		}
 		if n > 0 {
 			before := len(*out)
-			if err := s.leaseDest(c, k, dest, n, o, out); err != nil {
+			if err := s.leaseDest(c, k, v, dest, n, o, out); err != nil {
 				return err
 			}
 			if len(*out) > before {
 				s.lastDest = string(dest)
 			}
 		}
-		k, _ = c.Seek(destEnd(dest))
+		k, v = c.Seek(destEnd(dest))
 	}
 	return nil
 }
 
-// leaseDest leases up to n due deliveries of dest, whose first index key
-// is k, the cursor's position, and appends them to out. It starts at the
-// destination's skip, if one holds, and leaves a skip after the entries it
-// stepped past.
-func (s *Store) leaseDest(c *bolt.Cursor, k, dest []byte, n int, o outbox.LeaseOptions, out *[]outbox.Leased) error {
+// leaseDest leases up to n due deliveries of dest, whose first entry, k
+// and v, is the cursor's position, and appends them to out. It starts at
+// the destination's skip, if one holds, and leaves a skip after the
+// entries it stepped past.
+func (s *Store) leaseDest(c *bolt.Cursor, k, v, dest []byte, n int, o outbox.LeaseOptions, out *[]outbox.Leased) error {
 	now := o.Now.UnixNano()
-	var v []byte
 	sk, ok := s.skips[string(dest)]
 	if ok && o.Now.Before(sk.until) {
 		if k, v = c.Seek(sk.key); bytes.Equal(k, sk.key) {
@@ -124,7 +124,6 @@ func (s *Store) leaseDest(c *bolt.Cursor, k, dest []byte, n int, o outbox.LeaseO
 		}
 	} else {
 		sk = skip{}
-		k, v = c.Seek(k) // for its value
 	}
 	var last []byte // the last entry stepped past or leased
 	for leased := 0; k != nil && leased < n; k, v = c.Next() {
