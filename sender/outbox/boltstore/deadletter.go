@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -44,9 +43,9 @@ func (s *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]ou
 			}
 		}
 		for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Next() {
-			dest, id, ok := bytes.Cut(k, []byte{0})
-			if !ok {
-				return corruptIndex(fmt.Errorf("malformed dead letter key %q", k))
+			dest, _, id, err := parseKey(k, whereDead)
+			if err != nil {
+				return corruptIndex(err)
 			}
 			r, _, err := decodeRecord(string(id), v)
 			if err != nil {
@@ -100,13 +99,10 @@ func (s *Store) eachDead(ctx context.Context, sel outbox.Selector, fn func(b *bu
 		}
 		var targets []target
 		seen := map[string]bool{}
-		add := func(id []byte) error {
-			if seen[string(id)] {
+		// add selects the delivery id, whose value is v (nil: none).
+		add := func(id, v []byte) error {
+			if v == nil || seen[string(id)] {
 				return nil
-			}
-			_, _, v, err := b.locate(id)
-			if err != nil || v == nil {
-				return err
 			}
 			r, _, err := decodeRecord(string(id), v)
 			if err != nil {
@@ -124,18 +120,22 @@ func (s *Store) eachDead(ctx context.Context, sel outbox.Selector, fn func(b *bu
 				prefix = deadKey(sel.Destination, "")
 			}
 			c := b.dead.Cursor()
-			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-				_, id, ok := bytes.Cut(k, []byte{0})
-				if !ok {
-					return corruptIndex(fmt.Errorf("malformed dead letter key %q", k))
+			for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+				_, _, id, err := parseKey(k, whereDead)
+				if err != nil {
+					return corruptIndex(err)
 				}
-				if err := add(id); err != nil {
+				if err := add(id, v); err != nil {
 					return err
 				}
 			}
 		}
 		for _, id := range sel.IDs {
-			if err := add([]byte(id)); err != nil {
+			v, err := b.locate([]byte(id))
+			if err != nil {
+				return err
+			}
+			if err := add([]byte(id), v); err != nil {
 				return err
 			}
 		}

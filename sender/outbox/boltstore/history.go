@@ -21,7 +21,7 @@ func (s *Store) History(ctx context.Context, id string) ([]outbox.Attempt, error
 		if b.err != nil {
 			return b.err
 		}
-		_, _, v, err := b.locate([]byte(id))
+		v, err := b.locate([]byte(id))
 		if err != nil {
 			return err
 		}

@@ -184,7 +184,7 @@ func verifyTree(b *bucketSet, bk *bolt.Bucket, tag byte) (int64, error) {
 		if err := d.Validate(); err != nil {
 			return 0, corrupt("delivery", id, err)
 		}
-		if !bytes.Equal(b.ids.Get(idb), where(tag, k)) {
+		if !bytes.Equal(b.ids.get(idb), where(tag, k)) {
 			return 0, corrupt("id index entry of", id, errMissingRecord)
 		}
 		n++
@@ -234,26 +234,35 @@ func (b *bucketSet) putDead(id string, r *record, body []byte) error {
 	return putAll(kv{&b.dead, k, appendRecord(nil, r, body)}, kv{&b.ids, []byte(id), where(whereDead, k)})
 }
 
-// locate returns the key and the value of the delivery id as the ids
-// bucket places it, its bucket, or nil values when there is none.
-func (b *bucketSet) locate(id []byte) (t *tree, key, value []byte, err error) {
+// home returns the bucket and key where the delivery id, whose record is r,
+// is stored.
+func (b *bucketSet) home(id string, r *record) (*tree, []byte) {
+	if r.dead {
+		return &b.dead, deadKey(r.dest, id)
+	}
+	return &b.due, dueKey(r.dest, r.due, id)
+}
+
+// locate returns the value (record and body) of the delivery id, found
+// through the ids bucket, or nil when there is none.
+func (b *bucketSet) locate(id []byte) ([]byte, error) {
 	w := b.ids.get(id)
 	if w == nil {
-		return nil, nil, nil, nil
+		return nil, nil
 	}
+	t := &b.due
 	switch {
 	case len(w) > 1 && w[0] == wherePending:
-		t = &b.due
 	case len(w) > 1 && w[0] == whereDead:
 		t = &b.dead
 	default:
-		return nil, nil, nil, corrupt("id index entry of", string(id), errors.New("malformed"))
+		return nil, corrupt("id index entry of", string(id), errors.New("malformed"))
 	}
-	key = w[1:]
-	if value = t.get(key); value == nil {
-		return nil, nil, nil, corrupt("delivery", string(id), errMissingRecord)
+	v := t.get(w[1:])
+	if v == nil {
+		return nil, corrupt("delivery", string(id), errMissingRecord)
 	}
-	return t, key, value, nil
+	return v, nil
 }
 
 // buckets returns the store's buckets in tx, or an error if one is missing.

@@ -121,8 +121,8 @@ func (s *Store) Ack(ctx context.Context, id, token string) error {
 	return s.settleOne(ctx, outbox.Settlement{ID: id, Token: token, Outcome: outbox.Delivered})
 }
 
-// Reschedule records a failed attempt and moves the delivery in the due
-// index; see [outbox.Outbox.Reschedule].
+// Reschedule records a failed attempt and moves the delivery to its new
+// due time; see [outbox.Outbox.Reschedule].
 func (s *Store) Reschedule(ctx context.Context, id, token string, due time.Time, a outbox.Attempt) error {
 	return s.settleOne(ctx, outbox.Settlement{ID: id, Token: token, Outcome: outbox.Retrying, Due: due, Attempt: a})
 }
@@ -133,8 +133,8 @@ func (s *Store) Release(ctx context.Context, id, token string) error {
 	return s.settleOne(ctx, outbox.Settlement{ID: id, Token: token, Outcome: outbox.Released})
 }
 
-// DeadLetter records a final attempt and moves the delivery from the due
-// index to the dead letter index; see [outbox.Outbox.DeadLetter].
+// DeadLetter records a final attempt and moves the delivery from the
+// pending deliveries to the dead letters; see [outbox.Outbox.DeadLetter].
 func (s *Store) DeadLetter(ctx context.Context, id, token, reason string, a outbox.Attempt) error {
 	return s.settleOne(ctx, outbox.Settlement{ID: id, Token: token, Outcome: outbox.DeadLettered, Reason: reason, Attempt: a})
 }
@@ -176,10 +176,7 @@ func deadLetter(b *bucketSet, id string, r *record, reason string, a outbox.Atte
 // takeBody deletes the entry of the delivery id, whose record is r, from
 // the due or dead bucket, and returns a copy of its body.
 func takeBody(b *bucketSet, id string, r *record) ([]byte, error) {
-	t, k := &b.due, dueKey(r.dest, r.due, id)
-	if r.dead {
-		t, k = &b.dead, deadKey(r.dest, id)
-	}
+	t, k := b.home(id, r)
 	v := t.get(k)
 	if v == nil {
 		return nil, corrupt("delivery", id, errMissingRecord)
@@ -196,10 +193,7 @@ func takeBody(b *bucketSet, id string, r *record) ([]byte, error) {
 // its history.
 func deleteDelivery(b *bucketSet, key []byte, r *record) error {
 	id := string(key)
-	t, k := &b.due, dueKey(r.dest, r.due, id)
-	if r.dead {
-		t, k = &b.dead, deadKey(r.dest, id)
-	}
+	t, k := b.home(id, r)
 	if err := t.del(k); err != nil {
 		return err
 	}
