@@ -17,8 +17,10 @@ var (
 	// ErrNotYetValid: the signed timestamp (or the token's iat/nbf) is too
 	// far in the future.
 	ErrNotYetValid = errors.New("timestamp in the future")
-	// ErrReplay: a request with the same id was already accepted within the
-	// tolerance window.
+	// ErrReplay: a request with the same id is still being handled.
+	// [Middleware] answers it 503 with Retry-After, so that the sender tries
+	// again once the first request has finished. (A request whose id was
+	// handled already is answered 200 without running the handler again.)
 	ErrReplay = errors.New("replayed request")
 	// ErrBodyMismatch: a JWT's body_sha256 claim does not match the body.
 	ErrBodyMismatch = errors.New("body does not match the token")

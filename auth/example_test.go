@@ -54,7 +54,9 @@ func ExampleNewStandard() {
 
 // A receiver protected by Middleware: the handler runs only for genuine,
 // fresh, first-time requests, and finds what was verified in its context.
-// Refusals are answered with 401 and a short reason.
+// Refusals are answered with 401 and a short reason. A delivery already
+// handled is answered 200 without running the handler again, so that a
+// sender retrying after a lost answer succeeds.
 func ExampleMiddleware() {
 	// Both ends hold the secret; load it from your secret store.
 	secret, _ := auth.ParseStandardSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
@@ -91,12 +93,12 @@ func ExampleMiddleware() {
 	}
 
 	post(`{"amount":10}`, signed("msg_1", `{"amount":10}`))   // genuine
-	post(`{"amount":10}`, signed("msg_1", `{"amount":10}`))   // the same delivery again
+	post(`{"amount":10}`, signed("msg_1", `{"amount":10}`))   // the same delivery again: the handler does not run twice
 	post(`{"amount":9999}`, signed("msg_2", `{"amount":10}`)) // tampered body
 	post(`{"amount":10}`, func(http.Header) {})               // unsigned
 	// Output:
 	// 200 accepted msg_1 {"amount":10}
-	// 401 replayed request
+	// 200 duplicate delivery, already handled
 	// 401 signature mismatch
 	// 401 no signature
 }

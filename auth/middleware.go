@@ -63,10 +63,10 @@ func WithMaxBodyBytes(n int64) MiddlewareOption {
 	}
 }
 
-// WithReplayCache sets where [Middleware] records accepted delivery ids;
-// a request whose id is already there is refused with 401 and [ErrReplay].
-// Share one cache between the receivers of a fleet so that a request
-// cannot be replayed to another instance.
+// WithReplayCache sets where [Middleware] records accepted delivery ids
+// (see the steps of Middleware for what it does with them). Share one cache
+// between the receivers of a fleet so that a request cannot be replayed to
+// another instance, and a sender's retry is recognised by all of them.
 //
 // By default each Middleware call gets a private [MemoryReplayCache] of
 // [DefaultReplayCacheSize] ids. WithReplayCache(nil) disables replay
@@ -91,10 +91,11 @@ func WithReplayWindow(d time.Duration) MiddlewareOption {
 
 // WithErrorHandler replaces how [Middleware] answers a refused request, for
 // instance to write JSON. status is 413 for [ErrBodyTooLarge], 400 when the
-// body could not be read, 401 for every verification or replay failure, and
-// 500 if the Middleware has no Verifier; err matches the package's sentinel
-// errors with [errors.Is]. The default writes a short plain-text reason
-// naming the sentinel, and never a header value. A nil f keeps the default.
+// body could not be read, 401 for every verification failure, 503 for
+// [ErrReplay] (Retry-After is already set), and 500 if the Middleware has
+// no Verifier; err matches the package's sentinel errors with [errors.Is].
+// The default writes a short plain-text reason naming the sentinel, and
+// never a header value. A nil f keeps the default.
 func WithErrorHandler(f func(w http.ResponseWriter, r *http.Request, status int, err error)) MiddlewareOption {
 	return func(c *middlewareConfig) {
 		if f != nil {
@@ -105,8 +106,9 @@ func WithErrorHandler(f func(w http.ResponseWriter, r *http.Request, status int,
 
 // WithLogger makes [Middleware] log each refusal at level Warn, with its
 // status, reason and the remote address, and each accepted request at
-// level Debug with its scheme and key id. It never logs headers or the
-// body. The default, nil, logs nothing.
+// level Debug with its scheme and key id, and each duplicate it answers
+// itself at level Info with its id. It never logs headers or the body. The
+// default, nil, logs nothing.
 func WithLogger(l *slog.Logger) MiddlewareOption {
 	return func(c *middlewareConfig) { c.logger = l }
 }
@@ -117,14 +119,20 @@ func WithLogger(l *slog.Logger) MiddlewareOption {
 //  1. reads the body, at most [WithMaxBodyBytes] bytes (413 beyond);
 //  2. calls v.Verify with the headers and the exact body (401 on failure,
 //     with the reason as plain text);
-//  3. when the verified request carries an id, records it in the replay
-//     cache, refusing a second use of it with 401 and [ErrReplay];
+//  3. when the verified request carries an id, looks it up in the replay
+//     cache (see [WithReplayCache]): a request whose id was handled
+//     already is answered 200 without calling next, and one whose id is
+//     still being handled 503 with Retry-After and [ErrReplay];
 //  4. calls next with the body restored, so that next reads the same bytes,
 //     and the [Verified] result in the request context (see [FromContext]).
 //
-// The id is released again if next answers with a status of 400 or more,
-// or panics, and the cache is a [ReplayForgetter] (the default one is): the
-// sender's retry of a failed delivery carries the same id and must pass.
+// Senders retry with the same id whenever they did not see a success,
+// including when the answer was lost or the sender died before recording
+// it. So an id counts as handled only once next answers with a status
+// below 400; if next fails or panics the id is dropped from the cache, and
+// the retry runs next afresh. A captured request played again within its
+// tolerance gets the same 200 and never runs next twice. Each id is
+// remembered for the replay window (see [WithReplayWindow]).
 //
 // When v also has a method VerifyContext(ctx, header, body), as [*JWT] does,
 // Middleware calls it with the request's context, which then bounds any key
@@ -151,18 +159,16 @@ func Middleware(v Verifier, opts ...MiddlewareOption) func(http.Handler) http.Ha
 		}
 		h := &verifyHandler{v: v, next: next, cfg: cfg}
 		h.cv, _ = v.(contextVerifier)
-		h.forget, _ = cfg.cache.(ReplayForgetter)
 		return h
 	}
 }
 
 // verifyHandler is the http.Handler that Middleware wraps around next.
 type verifyHandler struct {
-	v      Verifier
-	cv     contextVerifier // v, when it takes a context; else nil
-	forget ReplayForgetter // cfg.cache, when it can forget; else nil
-	next   http.Handler
-	cfg    middlewareConfig
+	v    Verifier
+	cv   contextVerifier // v, when it takes a context; else nil
+	next http.Handler
+	cfg  middlewareConfig
 }
 
 func (h *verifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -190,9 +196,18 @@ func (h *verifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, statusFor(err), err)
 		return
 	}
-	if h.cfg.cache != nil && ver.ID != "" {
-		if h.cfg.cache.Seen(ver.ID, h.cfg.now().Add(h.cfg.window)) {
-			h.refuse(w, r, http.StatusUnauthorized, fmt.Errorf("auth: delivery id already accepted: %w", ErrReplay))
+	cache := h.cfg.cache
+	if ver.ID == "" {
+		cache = nil
+	}
+	if cache != nil {
+		switch cache.Begin(ver.ID, h.cfg.now().Add(h.cfg.window)) {
+		case ReplayDone:
+			h.duplicate(w, r, ver)
+			return
+		case ReplayRunning:
+			w.Header().Set("Retry-After", "1")
+			h.refuse(w, r, http.StatusServiceUnavailable, fmt.Errorf("auth: delivery id is being handled: %w", ErrReplay))
 			return
 		}
 	}
@@ -213,8 +228,7 @@ func (h *verifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r2.Body = &p.body
 	}
 
-	f := h.forget
-	if f == nil || ver.ID == "" {
+	if cache == nil {
 		h.next.ServeHTTP(w, r2)
 		return
 	}
@@ -222,13 +236,26 @@ func (h *verifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw.ResponseWriter = w
 	returned := false
 	defer func() {
-		if !returned || sw.status >= http.StatusBadRequest {
-			f.Forget(ver.ID)
-		}
+		cache.Finish(ver.ID, returned && sw.status < http.StatusBadRequest)
 	}()
 	h.next.ServeHTTP(sw, r2)
 	returned = true
 }
+
+// duplicate answers a request whose id was handled already: 200, so that
+// the sender records the delivery as done, and next does not run again.
+func (h *verifyHandler) duplicate(w http.ResponseWriter, r *http.Request, ver Verified) {
+	if l := h.cfg.logger; l != nil {
+		l.LogAttrs(r.Context(), slog.LevelInfo, "auth: duplicate webhook acknowledged",
+			slog.String("id", ver.ID), slog.String("scheme", ver.Scheme))
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, duplicateText+"\n")
+}
+
+// duplicateText is the body of the answer to a duplicate.
+const duplicateText = "duplicate delivery, already handled"
 
 // contextVerifier is a Verifier whose verification a context can bound.
 type contextVerifier interface {
@@ -292,6 +319,8 @@ func statusFor(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, errReadBody):
 		return http.StatusBadRequest
+	case errors.Is(err, ErrReplay):
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusUnauthorized
 	}

@@ -208,13 +208,17 @@ func TestMiddlewareReplay(t *testing.T) {
 	if res := mwPost(t, srv.URL, v, "msg_r", mwTestNow, body, nil); res.status != 200 {
 		t.Fatalf("first use: status %d (%q)", res.status, res.body)
 	}
+	// The same request again (a replay, or a sender that lost the answer)
+	// is acknowledged without running next: the echo handler would have
+	// set Verified-Id.
 	res := mwPost(t, srv.URL, v, "msg_r", mwTestNow, body, nil)
-	if res.status != 401 || strings.TrimSpace(res.body) != "replayed request" {
-		t.Fatalf("replay: status %d (%q), want 401 replayed request", res.status, res.body)
+	if res.status != 200 || strings.TrimSpace(res.body) != duplicateText || res.header.Get("Verified-Id") != "" {
+		t.Fatalf("replay: status %d (%q, Verified-Id %q), want 200 %q from the middleware",
+			res.status, res.body, res.header.Get("Verified-Id"), duplicateText)
 	}
-	// A re-signed attempt with the same id is a replay too.
-	if res := mwPost(t, srv.URL, v, "msg_r", mwTestNow.Add(time.Second), body, nil); res.status != 401 {
-		t.Fatalf("re-signed same id: status %d, want 401", res.status)
+	// So is a re-signed attempt with the same id, the sender's retry.
+	if res := mwPost(t, srv.URL, v, "msg_r", mwTestNow.Add(time.Second), body, nil); res.status != 200 || strings.TrimSpace(res.body) != duplicateText {
+		t.Fatalf("re-signed same id: status %d (%q), want the duplicate answer", res.status, res.body)
 	}
 	// A failed verification does not consume the id.
 	if res := mwPost(t, srv.URL, v, "msg_s", mwTestNow, body, func(r *http.Request) { r.Header.Set("Test-Signature", "00") }); res.status != 401 {
@@ -247,8 +251,8 @@ func TestMiddlewareReplayWindow(t *testing.T) {
 	mu.Lock()
 	now = now.Add(59 * time.Second)
 	mu.Unlock()
-	if got := serve(); got != 401 {
-		t.Fatalf("inside the window: %d, want 401", got)
+	if got := serve(); got != 200 || cache.Begin("msg_w", now.Add(time.Minute)) != ReplayDone {
+		t.Fatalf("inside the window: %d, want 200 with the id still recorded", got)
 	}
 	mu.Lock()
 	now = now.Add(2 * time.Second)
@@ -300,8 +304,72 @@ func TestMiddlewareReplayReleasedOnFailure(t *testing.T) {
 	if res := mwPost(t, srv.URL, v, "msg_f", mwTestNow.Add(2*time.Second), []byte("x"), nil); res.status != 202 {
 		t.Fatalf("attempt 3: %d, want 202", res.status)
 	}
-	if res := mwPost(t, srv.URL, v, "msg_f", mwTestNow.Add(3*time.Second), []byte("x"), nil); res.status != 401 {
-		t.Fatalf("after success: %d, want 401", res.status)
+	if res := mwPost(t, srv.URL, v, "msg_f", mwTestNow.Add(3*time.Second), []byte("x"), nil); res.status != 200 || strings.TrimSpace(res.body) != duplicateText {
+		t.Fatalf("after success: %d (%q), want the duplicate answer", res.status, res.body)
+	}
+	if n := calls.Load(); n != 3 {
+		t.Fatalf("next ran %d times, want 3", n)
+	}
+}
+
+// A request whose id is still being handled (the sender gave up waiting
+// and retried) is answered 503 with Retry-After, without running next, and
+// the retry after that gets the outcome of the first: the duplicate answer
+// if it succeeded, a fresh run if it failed.
+func TestMiddlewareReplayWhileRunning(t *testing.T) {
+	for _, firstOK := range []bool{true, false} {
+		t.Run(fmt.Sprintf("first ok %v", firstOK), func(t *testing.T) {
+			v := newMWTestVerifier()
+			var calls atomic.Int32
+			entered, release := make(chan struct{}), make(chan struct{})
+			next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if calls.Add(1) == 1 {
+					close(entered)
+					<-release
+					if !firstOK {
+						w.WriteHeader(http.StatusInternalServerError)
+						return
+					}
+				}
+				w.WriteHeader(http.StatusNoContent)
+			})
+			srv := httptest.NewServer(Middleware(v)(next))
+			defer srv.Close()
+
+			first := make(chan mwResponse, 1)
+			go func() {
+				res, err := mwTryPost(srv.URL, v, "msg_slow", mwTestNow, []byte("x"), nil)
+				if err != nil {
+					t.Error(err)
+				}
+				first <- res
+			}()
+			<-entered
+			res := mwPost(t, srv.URL, v, "msg_slow", mwTestNow.Add(time.Second), []byte("x"), nil)
+			if res.status != 503 || res.header.Get("Retry-After") != "1" || strings.TrimSpace(res.body) != ErrReplay.Error() {
+				t.Fatalf("while running: %d (%q, Retry-After %q), want 503 %q with Retry-After 1",
+					res.status, res.body, res.header.Get("Retry-After"), ErrReplay.Error())
+			}
+			close(release)
+			if res := <-first; (res.status == 204) != firstOK {
+				t.Fatalf("first request: %d", res.status)
+			}
+			res = mwPost(t, srv.URL, v, "msg_slow", mwTestNow.Add(2*time.Second), []byte("x"), nil)
+			wantCalls := int32(1)
+			if firstOK {
+				if res.status != 200 || strings.TrimSpace(res.body) != duplicateText {
+					t.Fatalf("retry after success: %d (%q), want the duplicate answer", res.status, res.body)
+				}
+			} else {
+				wantCalls = 2
+				if res.status != 204 {
+					t.Fatalf("retry after failure: %d, want 204 from next", res.status)
+				}
+			}
+			if n := calls.Load(); n != wantCalls {
+				t.Fatalf("next ran %d times, want %d", n, wantCalls)
+			}
+		})
 	}
 }
 
@@ -446,6 +514,30 @@ func TestMiddlewareNoSecretInResponseOrLog(t *testing.T) {
 	}
 }
 
+// A duplicate is logged at Info with its id, so that an operator sees the
+// sender retrying; still without the body.
+func TestMiddlewareLogsDuplicate(t *testing.T) {
+	v := newMWTestVerifier()
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil)) // Info and above
+	srv := httptest.NewServer(Middleware(v, WithLogger(logger))(mwEchoHandler(t)))
+	defer srv.Close()
+	body := []byte(`{"card":"4111111111111111"}`)
+	for range 2 {
+		if res := mwPost(t, srv.URL, v, "msg_twice", mwTestNow, body, nil); res.status != 200 {
+			t.Fatalf("status %d", res.status)
+		}
+	}
+	got := logs.String()
+	if strings.Count(got, "\n") != 1 || !strings.Contains(got, "level=INFO") ||
+		!strings.Contains(got, `msg="auth: duplicate webhook acknowledged" id=msg_twice`) {
+		t.Errorf("log %q: want one Info line for the duplicate, with its id", got)
+	}
+	if strings.Contains(got, "4111111111111111") {
+		t.Errorf("log %q carries the body", got)
+	}
+}
+
 func TestMiddlewareConcurrent(t *testing.T) {
 	v := newMWTestVerifier()
 	var handled atomic.Int32
@@ -454,12 +546,13 @@ func TestMiddlewareConcurrent(t *testing.T) {
 			t.Error(err)
 		}
 		handled.Add(1)
+		_, _ = io.WriteString(w, "handled")
 	})))
 	defer srv.Close()
 
 	const n = 32
 	var wg sync.WaitGroup
-	var unique, replayOK, replayRefused atomic.Int32
+	var unique, sharedRan, duplicates, running atomic.Int32
 	for i := range n {
 		wg.Go(func() {
 			body := []byte(strconv.Itoa(i))
@@ -472,18 +565,22 @@ func TestMiddlewareConcurrent(t *testing.T) {
 			if err != nil {
 				t.Error(err)
 			}
-			switch res.status {
-			case 200:
-				replayOK.Add(1)
-			case 401:
-				replayRefused.Add(1)
+			switch {
+			case res.status == 200 && res.body == "handled":
+				sharedRan.Add(1)
+			case res.status == 200 && strings.TrimSpace(res.body) == duplicateText:
+				duplicates.Add(1)
+			case res.status == 503:
+				running.Add(1)
+			default:
+				t.Errorf("shared id: %d %q", res.status, res.body)
 			}
 		})
 	}
 	wg.Wait()
-	if unique.Load() != n || replayOK.Load() != 1 || replayRefused.Load() != n-1 {
-		t.Fatalf("unique ok %d/%d, shared id ok %d (want 1), refused %d (want %d)",
-			unique.Load(), n, replayOK.Load(), replayRefused.Load(), n-1)
+	if unique.Load() != n || sharedRan.Load() != 1 || duplicates.Load()+running.Load() != n-1 {
+		t.Fatalf("unique ok %d/%d; shared id: handled %d (want 1), duplicates %d and running %d (want %d in all)",
+			unique.Load(), n, sharedRan.Load(), duplicates.Load(), running.Load(), n-1)
 	}
 	if handled.Load() != n+1 {
 		t.Fatalf("next ran %d times, want %d", handled.Load(), n+1)

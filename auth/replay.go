@@ -2,6 +2,7 @@ package auth
 
 import (
 	"container/heap"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -10,36 +11,62 @@ import (
 // a size of zero or less.
 const DefaultReplayCacheSize = 100_000
 
-// A ReplayCache remembers the delivery ids that [Middleware] has accepted, so
-// that a captured request cannot be played again while its signature is
-// still fresh.
+// A ReplayCache remembers the delivery ids that [Middleware] has accepted,
+// and whether the request that carried each one was handled, so that a
+// captured request cannot make the handler run twice while its signature is
+// still fresh, and a sender's retry of a delivery that succeeded (its
+// answer lost on the way back, or its process killed before it recorded
+// the success) is acknowledged rather than refused.
 //
-// Seen reports whether id was already recorded and has not expired; if it
-// was not, Seen records it until the time until, in the same step. Two
-// concurrent calls with the same id must not both return false.
+// Begin records id as running until the time until, if it is not recorded
+// yet, and reports in the same step what it found: [ReplayNew] (recorded
+// now), [ReplayRunning] or [ReplayDone]. Two concurrent calls with the same
+// id must not both return ReplayNew. Finish ends the run that Begin
+// started: with handled, the id stays recorded, as done, until its expiry;
+// without, it is dropped, so that the sender's retry is handled afresh.
 // Implementations are safe for concurrent use.
 //
-// It is an interface so that a fleet of receivers can share one cache (Redis
-// SET NX with an expiry, for instance); [MemoryReplayCache] serves a single
-// process.
+// It is an interface so that a fleet of receivers can share one cache; in
+// Redis, for instance, Begin is SET NX with an expiry (and a GET when it
+// finds the id), Finish a SET XX KEEPTTL or a DEL. [MemoryReplayCache]
+// serves a single process.
 type ReplayCache interface {
-	Seen(id string, until time.Time) bool
+	Begin(id string, until time.Time) ReplayState
+	Finish(id string, handled bool)
 }
 
-// A ReplayForgetter is a [ReplayCache] that can drop an id again. When the
-// cache given to [Middleware] implements it, an id is released if the
-// handler answers with an error status (400 or more) or panics, so that the
-// sender's retry of that delivery, which carries the same id, is accepted.
-type ReplayForgetter interface {
-	Forget(id string)
+// ReplayState is what a [ReplayCache] knew of a delivery id when Begin was
+// called.
+type ReplayState int
+
+const (
+	// ReplayNew: the id was not recorded; Begin recorded it as running.
+	ReplayNew ReplayState = iota
+	// ReplayRunning: a request with this id is being handled.
+	ReplayRunning
+	// ReplayDone: a request with this id was handled.
+	ReplayDone
+)
+
+// String returns "new", "running" or "done".
+func (s ReplayState) String() string {
+	switch s {
+	case ReplayNew:
+		return "new"
+	case ReplayRunning:
+		return "running"
+	case ReplayDone:
+		return "done"
+	}
+	return "ReplayState(" + strconv.Itoa(int(s)) + ")"
 }
 
 // MemoryReplayCache is an in-process [ReplayCache] holding at most a fixed
 // number of ids. When it is full, the ids that expire first are dropped to
 // make room, so its memory stays bounded even under a flood of valid
-// requests; size it for the request rate times the replay window. It also
-// implements [ReplayForgetter]. The zero value is an empty cache of
-// [DefaultReplayCacheSize] ids. It is safe for concurrent use.
+// requests; size it for the request rate times the replay window. The zero
+// value is an empty cache of [DefaultReplayCacheSize] ids. It is safe for
+// concurrent use.
 type MemoryReplayCache struct {
 	mu  sync.Mutex
 	max int
@@ -51,6 +78,7 @@ type MemoryReplayCache struct {
 type replayEntry struct {
 	id    string
 	until time.Time
+	done  bool
 	index int // position in the heap
 }
 
@@ -63,18 +91,23 @@ func NewReplayCache(max int) *MemoryReplayCache {
 	return &MemoryReplayCache{max: max, now: time.Now}
 }
 
-// Seen reports whether id was recorded before and has not expired. If not,
-// it records id until the time until, unless until has already passed.
-func (c *MemoryReplayCache) Seen(id string, until time.Time) bool {
+// Begin reports what the cache holds for id, unexpired: [ReplayRunning]
+// or [ReplayDone]. If it holds nothing, Begin records id as running until
+// the time until, unless until has already passed, and returns
+// [ReplayNew].
+func (c *MemoryReplayCache) Begin(id string, until time.Time) ReplayState {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.clock()
 	c.expire(now)
-	if _, ok := c.ids[id]; ok {
-		return true
+	if e, ok := c.ids[id]; ok {
+		if e.done {
+			return ReplayDone
+		}
+		return ReplayRunning
 	}
 	if !until.After(now) {
-		return false
+		return ReplayNew
 	}
 	if c.ids == nil {
 		c.ids = make(map[string]*replayEntry)
@@ -86,15 +119,21 @@ func (c *MemoryReplayCache) Seen(id string, until time.Time) bool {
 	e := &replayEntry{id: id, until: until}
 	heap.Push(&c.exp, e)
 	c.ids[id] = e
-	return false
+	return ReplayNew
 }
 
-// Forget removes id, if it is recorded, so that the next Seen of it returns
-// false.
-func (c *MemoryReplayCache) Forget(id string) {
+// Finish marks id as done if handled, keeping its expiry; otherwise it
+// drops id, so that the next Begin of it returns [ReplayNew]. An id the
+// cache does not hold (expired, or dropped to make room) is left alone.
+func (c *MemoryReplayCache) Finish(id string, handled bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.ids[id]; ok {
+	e, ok := c.ids[id]
+	switch {
+	case !ok:
+	case handled:
+		e.done = true
+	default:
 		heap.Remove(&c.exp, e.index)
 		delete(c.ids, id)
 	}

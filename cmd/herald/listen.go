@@ -22,12 +22,15 @@ import (
 const listenDoc = `Listen runs a local webhook receiver that verifies every request with
 auth.Middleware (bounded body, signature, timestamp window, replay cache on the
 delivery id) and answers 204 No Content when it is valid, 401 with the reason
-when it is not (413 for a body over --max-body). It prints one JSON line per
-request to standard output:
+when it is not (413 for a body over --max-body). A delivery id it answered
+204 already (the sender's retry after a lost answer, or a replay) gets 200
+from the middleware, and one whose first request is still being answered 503.
+It prints one JSON line per request to standard output:
 
   {"time":"…","id":"…","scheme":"standard","valid":true,"error":null,"topic":"","bytes":2,"status":204}
 
-with "key" (the matching key id) when valid and "body" with --print-body. The
+with "key" (the matching key id) when valid, "duplicate":true for such a
+repeated id, and "body" with --print-body. The
 topic is the jwt's signed topic claim, else the unsigned Webhook-Topic header
 that herald send adds.
 
@@ -55,7 +58,9 @@ type listenLine struct {
 	Bytes  int64   `json:"bytes"`
 	Status int     `json:"status"`
 	Key    string  `json:"key,omitempty"`
-	Body   *string `json:"body,omitempty"`
+	// Duplicate: the middleware answered 200 for an id handled already.
+	Duplicate bool    `json:"duplicate,omitempty"`
+	Body      *string `json:"body,omitempty"`
 }
 
 // runListen implements "herald listen".
@@ -176,10 +181,33 @@ type receiver struct {
 
 // requestState collects what the handlers learn about one request.
 type requestState struct {
-	verified auth.Verified
-	valid    bool
-	status   int
-	err      error
+	verified  auth.Verified
+	valid     bool
+	duplicate bool
+	status    int
+	err       error
+}
+
+// statusWriter records the status of the answer written through it.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+// WriteHeader records the first status and passes it on.
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Write records an implicit 200 and passes b on.
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
 }
 
 // stateKey is the context key of the *requestState.
@@ -217,16 +245,23 @@ func (rl *receiver) wrap(next http.Handler) http.Handler {
 		}
 		r.Body = cr
 		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
-		next.ServeHTTP(w, r)
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if !st.valid && st.err == nil && sw.status == http.StatusOK {
+			// Neither accept nor refuse ran: the middleware answered a
+			// duplicate itself.
+			st.valid, st.duplicate, st.status = true, true, sw.status
+		}
 
 		line := listenLine{
-			Time:   time.Now().UTC().Format(time.RFC3339Nano),
-			ID:     r.Header.Get("Webhook-Id"),
-			Scheme: rl.scheme,
-			Valid:  st.valid,
-			Topic:  r.Header.Get(topicHeader),
-			Bytes:  cr.n,
-			Status: st.status,
+			Time:      time.Now().UTC().Format(time.RFC3339Nano),
+			ID:        r.Header.Get("Webhook-Id"),
+			Scheme:    rl.scheme,
+			Valid:     st.valid,
+			Topic:     r.Header.Get(topicHeader),
+			Bytes:     cr.n,
+			Status:    st.status,
+			Duplicate: st.duplicate,
 		}
 		if st.valid {
 			if st.verified.ID != "" {
