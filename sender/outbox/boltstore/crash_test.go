@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/sender"
 	"github.com/heraldhq/herald/sender/outbox"
 	"github.com/heraldhq/herald/sender/outbox/boltstore"
@@ -33,6 +34,12 @@ import (
 // restarting it each time. The child also enqueues:
 // it reports each id on stdout once Enqueue returned, and a restarted
 // child enqueues the ids not reported yet. Every reported id must arrive.
+//
+// The deliveries are signed, and the receiver verifies them with
+// auth.Middleware, as a herald receiver would: a delivery re-sent after a
+// kill (sent, but its acknowledgement not yet committed) is then a
+// duplicate that the middleware acknowledges without running the handler,
+// so the handler runs exactly once per id and nothing is dead-lettered.
 
 const helperEnv = "HERALD_OUTBOX_HELPER"
 
@@ -41,23 +48,34 @@ func TestCrash(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "outbox.db")
 
+	secret, err := auth.GenerateStandardSecret()
+	must(t, err)
+	verifier, err := auth.NewStandard([]auth.Secret{secret})
+	must(t, err)
 	var (
 		mu       sync.Mutex
-		received = map[string]int{}
+		received = map[string]int{} // requests that passed verification, by id
+		handled  = map[string]int{} // handler runs that succeeded, by id
 		requests int
 	)
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("Webhook-Id")
+	handler := auth.Middleware(verifier)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
+		defer mu.Unlock()
 		requests++
-		n := requests
-		if n%97 == 0 { // a few failures, to exercise rescheduling
-			mu.Unlock()
+		if requests%97 == 0 { // a few failures, to exercise rescheduling
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
-		received[id]++
-		mu.Unlock()
+		handled[r.Header.Get("Webhook-Id")]++
+	}))
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		handler.ServeHTTP(sw, r)
+		if sw.status != http.StatusUnauthorized {
+			mu.Lock()
+			received[r.Header.Get("Webhook-Id")]++
+			mu.Unlock()
+		}
 	}))
 	defer srv.Close()
 	certFile := filepath.Join(dir, "cert.pem")
@@ -82,7 +100,7 @@ func TestCrash(t *testing.T) {
 		must(t, os.WriteFile(todoFile, []byte(strings.Join(todo, "\n")), 0o600))
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
 		cmd.Env = append(os.Environ(), helperEnv+"=1", "OUTBOX_PATH="+path, "OUTBOX_URL="+srv.URL,
-			"OUTBOX_CERT="+certFile, "OUTBOX_TODO="+todoFile)
+			"OUTBOX_CERT="+certFile, "OUTBOX_TODO="+todoFile, "OUTBOX_SECRET="+auth.FormatStandardSecret(secret))
 		cmd.Stderr = os.Stderr
 		out, err := cmd.StdoutPipe()
 		must(t, err)
@@ -153,23 +171,29 @@ func TestCrash(t *testing.T) {
 
 	mu.Lock()
 	defer mu.Unlock()
-	missing, dups := 0, 0
+	missing, dups, twice := 0, 0, 0
 	for i := range crashTotal {
-		n := received[strconv.Itoa(i)]
-		if n == 0 {
+		id := strconv.Itoa(i)
+		if handled[id] == 0 {
 			missing++
 		}
-		if n > 1 {
+		if handled[id] > 1 {
+			twice++
+		}
+		if n := received[id]; n > 1 {
 			dups += n - 1
 		}
 	}
 	if missing > 0 {
-		t.Errorf("%d of %d deliveries never arrived", missing, crashTotal)
+		t.Errorf("%d of %d deliveries never handled", missing, crashTotal)
 	}
-	if len(received) != crashTotal {
-		t.Errorf("received %d distinct ids, want %d", len(received), crashTotal)
+	if twice > 0 {
+		t.Errorf("%d deliveries handled more than once: the middleware let a duplicate through", twice)
 	}
-	t.Logf("%d deliveries, %d kills: %d duplicates (%.2f%%), %d requests in all",
+	if len(handled) != crashTotal {
+		t.Errorf("handled %d distinct ids, want %d", len(handled), crashTotal)
+	}
+	t.Logf("%d deliveries, %d kills: %d duplicates sent (%.2f%%), acknowledged by the middleware; %d handler runs in all",
 		crashTotal, killed, dups, 100*float64(dups)/crashTotal, requests)
 
 	s, err := boltstore.Open(path, nil)
@@ -178,6 +202,26 @@ func TestCrash(t *testing.T) {
 	if st, _ := s.Stats(ctx); st != (outbox.Stats{}) {
 		t.Errorf("store not empty at the end: %+v", st)
 	}
+}
+
+// statusWriter records the status of the answer written through it.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
 }
 
 // TestHelperProcess is the child of TestCrash; run alone it does nothing.
@@ -206,6 +250,14 @@ func crashChild() error {
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(cert)
+	secret, err := auth.ParseStandardSecret(os.Getenv("OUTBOX_SECRET"))
+	if err != nil {
+		return err
+	}
+	signer, err := auth.NewStandard([]auth.Secret{secret})
+	if err != nil {
+		return err
+	}
 	todo, err := os.ReadFile(os.Getenv("OUTBOX_TODO"))
 	if err != nil {
 		return err
@@ -227,7 +279,7 @@ func crashChild() error {
 	}
 	q := &outbox.Queue{
 		Outbox: s, Sender: snd, Workers: 32, PerDestination: 32,
-		Destinations: []sender.Destination{{Name: "parent", URL: os.Getenv("OUTBOX_URL")}},
+		Destinations: []sender.Destination{{Name: "parent", URL: os.Getenv("OUTBOX_URL"), Signer: signer}},
 		Schedule:     outbox.Schedule{Delays: delays},
 		Breaker:      outbox.Breaker{Failures: -1},
 		LeaseTTL:     time.Minute,
