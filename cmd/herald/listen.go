@@ -188,28 +188,6 @@ type requestState struct {
 	err       error
 }
 
-// statusWriter records the status of the answer written through it.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-// WriteHeader records the first status and passes it on.
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-// Write records an implicit 200 and passes b on.
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
 // stateKey is the context key of the *requestState.
 type stateKey struct{}
 
@@ -245,12 +223,11 @@ func (rl *receiver) wrap(next http.Handler) http.Handler {
 		}
 		r.Body = cr
 		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
-		if !st.valid && st.err == nil && sw.status == http.StatusOK {
+		next.ServeHTTP(w, r)
+		if !st.valid && st.err == nil {
 			// Neither accept nor refuse ran: the middleware answered a
-			// duplicate itself.
-			st.valid, st.duplicate, st.status = true, true, sw.status
+			// duplicate itself, with 200.
+			st.valid, st.duplicate, st.status = true, true, http.StatusOK
 		}
 
 		line := listenLine{
