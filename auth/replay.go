@@ -26,10 +26,12 @@ const DefaultReplayCacheSize = 100_000
 // without, it is dropped, so that the sender's retry is handled afresh.
 // Implementations are safe for concurrent use.
 //
-// It is an interface so that a fleet of receivers can share one cache; in
-// Redis, for instance, Begin is SET NX with an expiry (and a GET when it
-// finds the id), Finish a SET XX KEEPTTL or a DEL. [MemoryReplayCache]
-// serves a single process.
+// It is an interface so that a fleet of receivers can share one cache. In
+// Redis, for instance, Begin is SET NX with an expiry, then a GET of the
+// state when the id was there (if the GET finds nothing, the first run has
+// just failed: answering ReplayRunning makes the sender try again), and
+// Finish is a SET XX KEEPTTL or a DEL. [MemoryReplayCache] serves a single
+// process.
 type ReplayCache interface {
 	Begin(id string, until time.Time) ReplayState
 	Finish(id string, handled bool)
