@@ -319,8 +319,6 @@ func statusFor(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, errReadBody):
 		return http.StatusBadRequest
-	case errors.Is(err, ErrReplay):
-		return http.StatusServiceUnavailable
 	default:
 		return http.StatusUnauthorized
 	}
