@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald/auth"
@@ -101,6 +102,50 @@ func ExampleMiddleware() {
 	// 200 duplicate delivery, already handled
 	// 401 signature mismatch
 	// 401 no signature
+}
+
+// Two receivers behind a load balancer share one replay cache, so that a
+// sender's retry that lands on the other instance (its first answer lost)
+// is acknowledged there without running the handler a second time. Across
+// processes, the cache would be a shared store such as Redis (see
+// [auth.ReplayCache]).
+func ExampleWithReplayCache() {
+	secret, _ := auth.ParseStandardSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	std, err := auth.NewStandard([]auth.Secret{secret})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	shared := auth.NewReplayCache(0)
+	var runs atomic.Int32
+	hook := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		runs.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	a := httptest.NewServer(auth.Middleware(std, auth.WithReplayCache(shared))(hook))
+	defer a.Close()
+	b := httptest.NewServer(auth.Middleware(std, auth.WithReplayCache(shared))(hook))
+	defer b.Close()
+
+	deliver := func(url string) {
+		body := `{"amount":10}`
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+		_ = std.Sign(req.Header, auth.Message{ID: "msg_1", Body: []byte(body)}) // re-signed, same id
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		defer res.Body.Close()
+		fmt.Println(res.StatusCode)
+	}
+	deliver(a.URL) // handled by a
+	deliver(b.URL) // the retry, on b
+	fmt.Println("handler runs:", runs.Load())
+	// Output:
+	// 204
+	// 200
+	// handler runs: 1
 }
 
 // Only requests from the allowed networks reach the handler. Behind a load
