@@ -65,8 +65,7 @@ func (s *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]ou
 // attempts counted; see [outbox.Outbox.Replay].
 func (s *Store) Replay(ctx context.Context, sel outbox.Selector) (int, error) {
 	now := time.Now().UnixNano()
-	return s.eachDead(ctx, sel, func(b *bucketSet, key []byte, r *record) error {
-		id := string(key)
+	return s.eachDead(ctx, sel, func(b *bucketSet, id string, r *record) error {
 		body, err := takeBody(b, id, r)
 		if err != nil {
 			return err
@@ -84,7 +83,7 @@ func (s *Store) Purge(ctx context.Context, sel outbox.Selector) (int, error) {
 }
 
 // eachDead commits fn on every dead letter sel selects, then after(count).
-func (s *Store) eachDead(ctx context.Context, sel outbox.Selector, fn func(b *bucketSet, key []byte, r *record) error, after func(int)) (int, error) {
+func (s *Store) eachDead(ctx context.Context, sel outbox.Selector, fn func(b *bucketSet, id string, r *record) error, after func(int)) (int, error) {
 	if err := sel.Validate(); err != nil {
 		return 0, err
 	}
@@ -94,8 +93,8 @@ func (s *Store) eachDead(ctx context.Context, sel outbox.Selector, fn func(b *bu
 		// Collect first: fn changes the index being walked, and every
 		// record is decoded before anything is written.
 		type target struct {
-			key []byte
-			r   record
+			id string
+			r  record
 		}
 		var targets []target
 		seen := map[string]bool{}
@@ -109,8 +108,9 @@ func (s *Store) eachDead(ctx context.Context, sel outbox.Selector, fn func(b *bu
 				return err
 			}
 			if r.dead {
-				seen[string(id)] = true
-				targets = append(targets, target{bytes.Clone(id), r})
+				s := string(id)
+				seen[s] = true
+				targets = append(targets, target{s, r})
 			}
 			return nil
 		}
@@ -140,7 +140,7 @@ func (s *Store) eachDead(ctx context.Context, sel outbox.Selector, fn func(b *bu
 			}
 		}
 		for i := range targets {
-			if err := fn(b, targets[i].key, &targets[i].r); err != nil {
+			if err := fn(b, targets[i].id, &targets[i].r); err != nil {
 				return err
 			}
 		}

@@ -68,7 +68,7 @@ func (s *Store) settle(ctx context.Context, ss []outbox.Settlement, lazy bool) [
 			r := e.lease.rec // a copy: a failed commit leaves the lease's intact
 			switch st.Outcome {
 			case outbox.Delivered:
-				if e.err = deleteDelivery(b, []byte(st.ID), &r); e.err == nil {
+				if e.err = deleteDelivery(b, st.ID, &r); e.err == nil {
 					acked++
 				}
 			case outbox.Retrying:
@@ -191,13 +191,12 @@ func takeBody(b *bucketSet, id string, r *record) ([]byte, error) {
 
 // deleteDelivery deletes a delivery's record and body, its ids entry and
 // its history.
-func deleteDelivery(b *bucketSet, key []byte, r *record) error {
-	id := string(key)
+func deleteDelivery(b *bucketSet, id string, r *record) error {
 	t, k := b.home(id, r)
 	if err := t.del(k); err != nil {
 		return err
 	}
-	if err := b.ids.del(key); err != nil {
+	if err := b.ids.del([]byte(id)); err != nil {
 		return err
 	}
 	for seq := range r.nhist {
