@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -61,14 +60,12 @@ func precheck(path string, timeout time.Duration) error {
 
 // openBolt opens the file with bbolt, turning its errors, and any panic
 // over a damaged file, into errors that say what is wrong.
-func openBolt(path string, mode fs.FileMode, o *bolt.Options) (db *bolt.DB, err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true)) // see guarded
-	defer func() {
-		if r := recover(); r != nil {
-			db, err = nil, pathError(path, fmt.Errorf("%w: %v", outbox.ErrCorrupt, r))
-		}
-	}()
-	db, err = bolt.Open(path, mode, o)
+func openBolt(path string, mode fs.FileMode, o *bolt.Options) (*bolt.DB, error) {
+	var db *bolt.DB
+	err := guarded(func() (err error) {
+		db, err = bolt.Open(path, mode, o)
+		return err
+	})
 	switch {
 	case err == nil:
 		return db, nil
@@ -87,15 +84,17 @@ func openBolt(path string, mode fs.FileMode, o *bolt.Options) (db *bolt.DB, err 
 // setup creates the buckets of a new file, or checks an existing one: its
 // format marker, every record, and the body and index entry each one needs.
 // It counts pending deliveries and dead letters on the way.
-func (s *Store) setup(path string) (err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true)) // see guarded
-	defer func() {
-		if r := recover(); r != nil {
-			err = pathError(path, fmt.Errorf("%w: %v", outbox.ErrCorrupt, r))
-		}
-	}()
+func (s *Store) setup(path string) error {
+	if err := guarded(s.load); err != nil {
+		return pathError(path, err)
+	}
+	return nil
+}
+
+// load is setup, without the path in its errors, and unguarded.
+func (s *Store) load() error {
 	var from []byte // the format to migrate from, if not this one
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
 			empty := true
@@ -126,13 +125,9 @@ func (s *Store) setup(path string) (err error) {
 		err = s.migrate2()
 	}
 	if err != nil {
-		return pathError(path, err)
+		return err
 	}
-	err = s.db.View(s.verify)
-	if err != nil {
-		return pathError(path, err)
-	}
-	return nil
+	return s.db.View(s.verify)
 }
 
 // verify checks every record, and the ids entry of each, and counts them.
