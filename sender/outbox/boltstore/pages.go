@@ -252,18 +252,12 @@ func (w *pageWalk) bucket(id uint64, v []byte) error {
 	}
 	var prev []byte
 	for i := range p.count {
-		off := pageHeaderSize + uint64(i)*pageElementSize
-		e := in[off : off+pageElementSize]
-		if binary.NativeEndian.Uint32(e[0:])&bucketLeafFlag != 0 {
-			return pageFault(id, "has a bucket within an inline bucket")
-		}
-		pos, ksize, vsize := uint64(binary.NativeEndian.Uint32(e[4:])), uint64(binary.NativeEndian.Uint32(e[8:])), uint64(binary.NativeEndian.Uint32(e[12:]))
-		key, err := w.bytes(p, off+pos, ksize)
+		key, _, sub, err := w.element(p, i)
 		if err != nil {
 			return err
 		}
-		if err := within(p, off+pos+ksize, vsize); err != nil {
-			return err
+		if sub != nil {
+			return pageFault(id, "has a bucket within an inline bucket")
 		}
 		if err := keyOrder(id, "inline bucket", i, key, prev, nil); err != nil {
 			return err
