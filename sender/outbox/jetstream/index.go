@@ -156,9 +156,10 @@ func (o *Outbox) updateLocked(e *entry, m meta, rev uint64, drop bool) {
 
 // refresh reads the latest record of each pick the index was found to be
 // behind on, and applies it, so that the index catches up without waiting
-// for the watcher, which may have missed it (across a server restart, say):
-// a record whose every message is gone (its tombstone expired) leaves the
-// index, a newer one replaces the entry.
+// for the watcher, which lags behind other workers' writes and brings
+// nothing at all for a record whose every message is gone (its tombstone
+// expired): such a record leaves the index, a newer one replaces the
+// entry.
 func (o *Outbox) refresh(ctx context.Context, picks []pick) {
 	for _, p := range picks {
 		sm, err := o.stream.GetLastMsgForSubject(ctx, o.subject(p.id))
