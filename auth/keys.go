@@ -37,13 +37,13 @@ const maxPEMLen = 64 << 10
 // generatedRSABits is the modulus size of keys made by [GeneratePrivateKey].
 const generatedRSABits = 3072
 
-// privateKey is the key material behind a [PrivateKey]. It is only ever
-// reached through a pointer, so that fmt printing a struct that holds a
-// PrivateKey in an unexported field shows an address, not the key.
+// privateKey is the key material behind a [PrivateKey], shared by its
+// copies. The Go key itself is sealed: a struct that holds a PrivateKey in
+// an unexported field, printed with any verb, shows no key.
 type privateKey struct {
 	id     string
 	alg    string
-	signer crypto.Signer // ed25519.PrivateKey, *ecdsa.PrivateKey or *rsa.PrivateKey
+	signer sealed[crypto.Signer] // ed25519.PrivateKey, *ecdsa.PrivateKey or *rsa.PrivateKey
 	public PublicKey
 }
 
@@ -115,7 +115,7 @@ func NewPrivateKey(key crypto.Signer, id string) (PrivateKey, error) {
 	return PrivateKey{p: &privateKey{
 		id:     id,
 		alg:    alg,
-		signer: key,
+		signer: seal(key),
 		public: PublicKey{p: &publicKey{id: id, alg: alg, key: pub}},
 	}}, nil
 }
@@ -242,7 +242,7 @@ func (k PrivateKey) Signer() crypto.Signer {
 	if k.p == nil {
 		return nil
 	}
-	return k.p.signer
+	return k.p.signer.open()
 }
 
 // String returns "[redacted]".
@@ -434,7 +434,7 @@ func MarshalPrivateKeyPEM(k PrivateKey) ([]byte, error) {
 	if k.p == nil {
 		return nil, fmt.Errorf("auth: %w: no private key", ErrBadKey)
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(k.p.signer)
+	der, err := x509.MarshalPKCS8PrivateKey(k.p.signer.open())
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w: encoding PKCS #8: %w", ErrBadKey, err)
 	}

@@ -31,7 +31,7 @@ const v1aDecodedMax = v1aSigLen / 4 * 3
 type v1aKey struct {
 	name string
 	pub  ed25519.PublicKey
-	priv ed25519.PrivateKey // nil for a verifier
+	priv sealed[ed25519.PrivateKey] // nil for a verifier
 }
 
 // StandardV1a signs and verifies Standard Webhooks v1a: an Ed25519 signature
@@ -68,7 +68,7 @@ func NewStandardV1a(keys []PrivateKey, opts ...Option) (*StandardV1a, error) {
 		if !ok {
 			return nil, fmt.Errorf("auth: %s: %w: key %d is not an Ed25519 key", SchemeStandardV1a, ErrBadKey, i)
 		}
-		s.keys[i] = v1aKey{name: keyName(k.ID(), i), pub: priv.Public().(ed25519.PublicKey), priv: priv}
+		s.keys[i] = v1aKey{name: keyName(k.ID(), i), pub: priv.Public().(ed25519.PublicKey), priv: seal(priv)}
 	}
 	return s, nil
 }
@@ -122,7 +122,7 @@ func (s *StandardV1a) Sign(h http.Header, m Message) error {
 		}
 		sigs = append(sigs, v1aVersion...)
 		sigs = append(sigs, ',')
-		sigs = base64.StdEncoding.AppendEncode(sigs, ed25519.Sign(k.priv, content))
+		sigs = base64.StdEncoding.AppendEncode(sigs, ed25519.Sign(k.priv.open(), content))
 	}
 	s.putBuf(bp, content)
 	setHeader(h, headerWebhookID, m.ID)
