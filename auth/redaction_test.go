@@ -128,6 +128,7 @@ var typesWithoutKeys = map[string]string{
 // through every fmt verb, slog's text and JSON handlers and encoding/json,
 // as a pointer, as a value, in exported and unexported fields and embedded,
 // and checks that no rendering holds its key material in any encoding.
+// (Keys are held in a sealed, see secret.go, which is what makes this hold.)
 func TestKeyMaterialNeverPrints(t *testing.T) {
 	cases := keyCases(t)
 	checkEveryTypeHasACase(t, cases)
@@ -207,21 +208,16 @@ func renderings(v, embedded any) []rendering {
 		Exported   any
 		unexported any
 	}
-	targets := []struct {
+	type target struct {
 		name string
 		v    any
-	}{{"value", v}, {"embedded", embedded}, {"holder", holder{v, v}}, {"&holder", &holder{v, v}}}
+	}
+	targets := []target{{"value", v}, {"embedded", embedded}, {"holder", holder{v, v}}, {"&holder", &holder{v, v}}}
 	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer {
 		// The pointee, copied by reflection: go vet would refuse a copy of
 		// a type holding a sync.Pool written out here.
 		elem := rv.Elem().Interface()
-		targets = append(targets, struct {
-			name string
-			v    any
-		}{"pointee", elem}, struct {
-			name string
-			v    any
-		}{"holder of pointee", holder{elem, elem}})
+		targets = append(targets, target{"pointee", elem}, target{"holder of pointee", holder{elem, elem}})
 	}
 	var out []rendering
 	for _, tg := range targets {
