@@ -12,7 +12,9 @@
 //
 // The package does no network I/O of its own, except fetching a JWKS when a
 // JWT verifier is given a JWKS URL. Key material is held in [Secret] and
-// [PrivateKey] values that never print themselves.
+// [PrivateKey] values that never print themselves, and no signer or
+// verifier prints the keys it holds: not through fmt (any verb), slog or
+// encoding/json, nor when nested in a struct of the caller's.
 package auth
 
 import (

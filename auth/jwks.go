@@ -112,8 +112,8 @@ func JWKSHandler(keys ...PublicKey) http.Handler {
 //
 // A JWKS is safe for concurrent use. Create it with [NewJWKS].
 type JWKS struct {
-	url    string // as given; used for requests only
-	safe   string // scheme://host/path, for error messages
+	url    sealed[string] // as given; used for requests only. Its query may hold a credential.
+	safe   string         // scheme://host/path, for error messages
 	client *http.Client
 
 	// now is the clock, replaced in tests.
@@ -158,7 +158,7 @@ func NewJWKS(rawURL string, client *http.Client) (*JWKS, error) {
 		}
 	}
 	return &JWKS{
-		url:    rawURL,
+		url:    seal(rawURL),
 		safe:   u.Scheme + "://" + u.Host + u.EscapedPath(),
 		client: client,
 		now:    time.Now,
@@ -247,7 +247,7 @@ func (j *JWKS) refresh(ctx context.Context) error {
 func (j *JWKS) fetch(ctx context.Context) ([]PublicKey, error) {
 	ctx, cancel := context.WithTimeout(ctx, JWKSFetchTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url.open(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("auth: jwks: fetching %s: cannot build request", j.safe)
 	}

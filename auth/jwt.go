@@ -61,11 +61,11 @@ type JWT struct {
 
 	// Signing; method is nil for a verifier.
 	method  jwt.SigningMethod
-	signKey any
+	signKey sealed[any] // []byte for HS*, else a crypto.Signer
 	kid     string
 
 	// Verifying: HMAC secrets, or a key set.
-	hmacKeys [][]byte // HMAC secrets, in order
+	hmacKeys []sealed[[]byte] // HMAC secrets, in order
 	keys     KeySet
 	methods  []string // the algorithms the parser accepts
 	parser   *jwt.Parser
@@ -95,9 +95,9 @@ func NewJWT(alg string, secrets []Secret, opts ...Option) (*JWT, error) {
 		if s.Len() < min {
 			return nil, fmt.Errorf("auth: %s: %w: secret %d is %d bytes, %s needs at least %d", SchemeJWT, ErrBadKey, i, s.Len(), alg, min)
 		}
-		j.hmacKeys = append(j.hmacKeys, append([]byte(nil), s.Bytes()...))
+		j.hmacKeys = append(j.hmacKeys, seal(append([]byte(nil), s.Bytes()...)))
 	}
-	j.signKey = j.hmacKeys[0]
+	j.signKey = seal[any](j.hmacKeys[0].open())
 	j.parser = j.newParser()
 	return j, nil
 }
@@ -123,7 +123,7 @@ func NewJWTSigner(keys []PrivateKey, opts ...Option) (*JWT, error) {
 		return nil, err
 	}
 	j.method = jwt.GetSigningMethod(keys[0].Algorithm())
-	j.signKey = keys[0].Signer()
+	j.signKey = seal[any](keys[0].Signer())
 	j.kid = keys[0].ID()
 	return j, nil
 }
@@ -217,7 +217,7 @@ func (j *JWT) Sign(h http.Header, m Message) error {
 	if j.kid != "" {
 		tok.Header["kid"] = j.kid
 	}
-	s, err := tok.SignedString(j.signKey)
+	s, err := tok.SignedString(j.signKey.open())
 	if err != nil {
 		// golang-jwt's signing errors name key types, never key material.
 		return fmt.Errorf("auth: %s: signing: %w", SchemeJWT, err)
@@ -361,7 +361,7 @@ func (j *JWT) candidates(ctx context.Context, t *jwt.Token) (kid string, keys []
 		keys = make([]jwt.VerificationKey, len(j.hmacKeys))
 		names = make([]string, len(j.hmacKeys))
 		for i, k := range j.hmacKeys {
-			keys[i], names[i] = k, strconv.Itoa(i)
+			keys[i], names[i] = k.open(), strconv.Itoa(i)
 		}
 		return kid, keys, names, nil
 	}

@@ -37,13 +37,13 @@ const maxPEMLen = 64 << 10
 // generatedRSABits is the modulus size of keys made by [GeneratePrivateKey].
 const generatedRSABits = 3072
 
-// privateKey is the key material behind a [PrivateKey]. It is only ever
-// reached through a pointer, so that fmt printing a struct that holds a
-// PrivateKey in an unexported field shows an address, not the key.
+// privateKey is the key material behind a [PrivateKey], shared by its
+// copies. The Go key itself is sealed: a struct that holds a PrivateKey in
+// an unexported field, printed with any verb, shows no key.
 type privateKey struct {
 	id     string
 	alg    string
-	signer crypto.Signer // ed25519.PrivateKey, *ecdsa.PrivateKey or *rsa.PrivateKey
+	signer sealed[crypto.Signer] // ed25519.PrivateKey, *ecdsa.PrivateKey or *rsa.PrivateKey
 	public PublicKey
 }
 
@@ -98,6 +98,9 @@ func NewPrivateKey(key crypto.Signer, id string) (PrivateKey, error) {
 		if k == nil || k.Curve != elliptic.P256() {
 			return PrivateKey{}, fmt.Errorf("auth: %w: ECDSA keys must be on curve P-256 (ES256)", ErrBadKey)
 		}
+		if err := checkECDSA(&k.PublicKey, k); err != nil {
+			return PrivateKey{}, err
+		}
 		alg, pub = AlgES256, &k.PublicKey
 	case *rsa.PrivateKey:
 		if k == nil || k.N == nil {
@@ -115,7 +118,7 @@ func NewPrivateKey(key crypto.Signer, id string) (PrivateKey, error) {
 	return PrivateKey{p: &privateKey{
 		id:     id,
 		alg:    alg,
-		signer: key,
+		signer: seal(key),
 		public: PublicKey{p: &publicKey{id: id, alg: alg, key: pub}},
 	}}, nil
 }
@@ -140,6 +143,9 @@ func NewPublicKey(key crypto.PublicKey, id string) (PublicKey, error) {
 		if k == nil || k.Curve != elliptic.P256() {
 			return PublicKey{}, fmt.Errorf("auth: %w: ECDSA keys must be on curve P-256 (ES256)", ErrBadKey)
 		}
+		if err := checkECDSA(k, nil); err != nil {
+			return PublicKey{}, err
+		}
 		alg = AlgES256
 	case *rsa.PublicKey:
 		if k == nil || k.N == nil {
@@ -158,6 +164,26 @@ func NewPublicKey(key crypto.PublicKey, id string) (PublicKey, error) {
 		return PublicKey{}, fmt.Errorf("auth: %w: unsupported public key type %T (want Ed25519, ECDSA P-256 or RSA)", ErrBadKey, key)
 	}
 	return PublicKey{p: &publicKey{id: id, alg: alg, key: key}}, nil
+}
+
+// checkECDSA refuses a P-256 key whose point is missing or not on the
+// curve, or, given priv, whose scalar is missing or out of range: every
+// later use of such a key would fail, and crypto/ecdsa panics on missing
+// coordinates. Bytes validates, once the coordinates are known to be there.
+func checkECDSA(pub *ecdsa.PublicKey, priv *ecdsa.PrivateKey) error {
+	if pub.X == nil || pub.Y == nil || (priv != nil && priv.D == nil) {
+		return fmt.Errorf("auth: %w: ECDSA key lacks its point or scalar", ErrBadKey)
+	}
+	var err error
+	if priv != nil {
+		_, err = priv.Bytes()
+	} else {
+		_, err = pub.Bytes()
+	}
+	if err != nil {
+		return fmt.Errorf("auth: %w: ECDSA key is not a valid P-256 key", ErrBadKey)
+	}
+	return nil
 }
 
 // checkRSABits refuses RSA moduli outside minRSABits..maxRSABits.
@@ -242,7 +268,7 @@ func (k PrivateKey) Signer() crypto.Signer {
 	if k.p == nil {
 		return nil
 	}
-	return k.p.signer
+	return k.p.signer.open()
 }
 
 // String returns "[redacted]".
@@ -434,7 +460,7 @@ func MarshalPrivateKeyPEM(k PrivateKey) ([]byte, error) {
 	if k.p == nil {
 		return nil, fmt.Errorf("auth: %w: no private key", ErrBadKey)
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(k.p.signer)
+	der, err := x509.MarshalPKCS8PrivateKey(k.p.signer.open())
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w: encoding PKCS #8: %w", ErrBadKey, err)
 	}

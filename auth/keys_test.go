@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"strings"
 	"testing"
 )
@@ -107,6 +108,7 @@ func TestKeysRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p256 := asymKeys(t).ec.Signer().(*ecdsa.PrivateKey)
 	der1024, _ := x509.MarshalPKCS8PrivateKey(rsa1024)
 	der384, _ := x509.MarshalPKCS8PrivateKey(p384)
 	pub384, _ := x509.MarshalPKIXPublicKey(&p384.PublicKey)
@@ -127,6 +129,27 @@ func TestKeysRefused(t *testing.T) {
 		}()},
 		{"p384 public pem", func() error {
 			_, err := ParsePublicKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub384}), "")
+			return err
+		}()},
+		// Once accepted, then a panic (nil coordinates) at first use.
+		{"ecdsa public without point", func() error {
+			_, err := NewPublicKey(&ecdsa.PublicKey{Curve: elliptic.P256()}, "")
+			return err
+		}()},
+		{"ecdsa public off the curve", func() error {
+			_, err := NewPublicKey(&ecdsa.PublicKey{Curve: elliptic.P256(), X: big.NewInt(1), Y: big.NewInt(1)}, "")
+			return err
+		}()},
+		{"ecdsa private without scalar", func() error {
+			_, err := NewPrivateKey(&ecdsa.PrivateKey{PublicKey: p256.PublicKey}, "")
+			return err
+		}()},
+		{"ecdsa private without point", func() error {
+			_, err := NewPrivateKey(&ecdsa.PrivateKey{PublicKey: ecdsa.PublicKey{Curve: elliptic.P256()}, D: big.NewInt(7)}, "")
+			return err
+		}()},
+		{"ecdsa private zero scalar", func() error {
+			_, err := NewPrivateKey(&ecdsa.PrivateKey{PublicKey: p256.PublicKey, D: new(big.Int)}, "")
 			return err
 		}()},
 		{"nil", func() error { _, err := NewPrivateKey(nil, ""); return err }()},

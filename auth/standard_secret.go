@@ -51,7 +51,7 @@ func ParseStandardSecret(s string) (Secret, error) {
 	if len(b) < MinStandardSecretLen || len(b) > MaxStandardSecretLen {
 		return Secret{}, fmt.Errorf("auth: standard: %w: secret decodes to %d bytes, need %d to %d", ErrBadKey, len(b), MinStandardSecretLen, MaxStandardSecretLen)
 	}
-	return Secret{b: b}, nil
+	return Secret{b: seal(b)}, nil
 }
 
 // GenerateStandardSecret returns a new random 32-byte secret for the
@@ -61,12 +61,12 @@ func GenerateStandardSecret() (Secret, error) {
 	if _, err := rand.Read(b); err != nil {
 		return Secret{}, fmt.Errorf("auth: standard: generate secret: %w", err)
 	}
-	return Secret{b: b}, nil
+	return Secret{b: seal(b)}, nil
 }
 
 // FormatStandardSecret returns s as "whsec_" followed by its standard
 // base64 encoding, the form receivers paste into their configuration. It is
 // a deliberate reveal of the key: do not log the result.
 func FormatStandardSecret(s Secret) string {
-	return standardV1SecretPrefix + base64.StdEncoding.EncodeToString(s.b)
+	return standardV1SecretPrefix + base64.StdEncoding.EncodeToString(s.Bytes())
 }

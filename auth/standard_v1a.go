@@ -17,15 +17,21 @@ const v1aVersion = "v1a"
 // each costs an Ed25519 verification per key. Rotation needs two or three.
 const maxV1aSignatures = 8
 
-// v1aSigLen is the length of a standard base64 Ed25519 signature.
-var v1aSigLen = base64.StdEncoding.EncodedLen(ed25519.SignatureSize)
+// v1aSigLen is the length of a padded standard base64 Ed25519 signature: 88.
+const v1aSigLen = (ed25519.SignatureSize + 2) / 3 * 4
+
+// v1aDecodedMax is the most bytes base64 can decode from v1aSigLen
+// characters: 66, when they carry no padding. A signature is decoded into a
+// buffer this large and only then checked to be 64 bytes, so that input of
+// the right length but the wrong padding cannot write past the buffer.
+const v1aDecodedMax = v1aSigLen / 4 * 3
 
 // v1aKey is one Ed25519 key of a [StandardV1a] with the name reported in
 // [Verified.KeyID].
 type v1aKey struct {
 	name string
 	pub  ed25519.PublicKey
-	priv ed25519.PrivateKey // nil for a verifier
+	priv sealed[ed25519.PrivateKey] // nil for a verifier
 }
 
 // StandardV1a signs and verifies Standard Webhooks v1a: an Ed25519 signature
@@ -62,7 +68,7 @@ func NewStandardV1a(keys []PrivateKey, opts ...Option) (*StandardV1a, error) {
 		if !ok {
 			return nil, fmt.Errorf("auth: %s: %w: key %d is not an Ed25519 key", SchemeStandardV1a, ErrBadKey, i)
 		}
-		s.keys[i] = v1aKey{name: keyName(k.ID(), i), pub: priv.Public().(ed25519.PublicKey), priv: priv}
+		s.keys[i] = v1aKey{name: keyName(k.ID(), i), pub: priv.Public().(ed25519.PublicKey), priv: seal(priv)}
 	}
 	return s, nil
 }
@@ -116,7 +122,7 @@ func (s *StandardV1a) Sign(h http.Header, m Message) error {
 		}
 		sigs = append(sigs, v1aVersion...)
 		sigs = append(sigs, ',')
-		sigs = base64.StdEncoding.AppendEncode(sigs, ed25519.Sign(k.priv, content))
+		sigs = base64.StdEncoding.AppendEncode(sigs, ed25519.Sign(k.priv.open(), content))
 	}
 	s.putBuf(bp, content)
 	setHeader(h, headerWebhookID, m.ID)
@@ -150,13 +156,9 @@ func (s *StandardV1a) Verify(h http.Header, body []byte) (Verified, error) {
 			return Verified{}, fmt.Errorf("auth: %s: %w: more than %d v1a signatures", SchemeStandardV1a, ErrMalformed, maxV1aSignatures)
 		}
 		// A signature of the wrong length or alphabet can match no key.
-		if len(sig) != v1aSigLen {
-			continue
+		if decodeV1aSignature(&decoded[n], sig) {
+			n++
 		}
-		if m, err := base64.StdEncoding.Strict().Decode(decoded[n][:], []byte(sig)); err != nil || m != ed25519.SignatureSize {
-			continue
-		}
-		n++
 	}
 	if !seen {
 		return Verified{}, fmt.Errorf("auth: %s: %w: no v1a signature in the header", SchemeStandardV1a, ErrNoSignature)
@@ -175,6 +177,22 @@ func (s *StandardV1a) Verify(h http.Header, body []byte) (Verified, error) {
 		}
 	}
 	return Verified{}, fmt.Errorf("auth: %s: %w", SchemeStandardV1a, ErrBadSignature)
+}
+
+// decodeV1aSignature decodes sig into dst and reports whether it is exactly
+// an Ed25519 signature in strict, padded standard base64. Input of any other
+// length or padding is refused without writing past dst.
+func decodeV1aSignature(dst *[ed25519.SignatureSize]byte, sig string) bool {
+	if len(sig) != v1aSigLen {
+		return false
+	}
+	var buf [v1aDecodedMax]byte
+	n, err := base64.StdEncoding.Strict().Decode(buf[:], []byte(sig))
+	if err != nil || n != ed25519.SignatureSize {
+		return false
+	}
+	copy(dst[:], buf[:n])
+	return true
 }
 
 // maxPooledBuf is the largest signed-content buffer kept for reuse; larger

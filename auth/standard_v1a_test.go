@@ -170,6 +170,17 @@ func TestStandardV1aFailures(t *testing.T) {
 		{"timestamp in ms", func(h http.Header) []byte { h.Set("webhook-timestamp", ts+"000"); return m.Body }, ErrNotYetValid},
 		{"repeated id", func(h http.Header) []byte { h.Add("webhook-id", "x"); return m.Body }, ErrMalformed},
 		{"short signature", func(h http.Header) []byte { h.Set("webhook-signature", "v1a,AAAA"); return m.Body }, ErrMalformed},
+		// 88 characters of base64 without padding are 66 bytes, 87 and
+		// one "=" are 65: more than an Ed25519 signature, from a header of
+		// the right length. Once a crash (an index past a 64-byte buffer).
+		{"88 base64 characters of 66 bytes", func(h http.Header) []byte {
+			h.Set("webhook-signature", "v1a,"+strings.Repeat("A", 88))
+			return m.Body
+		}, ErrMalformed},
+		{"88 base64 characters of 65 bytes", func(h http.Header) []byte {
+			h.Set("webhook-signature", "v1a,"+strings.Repeat("A", 87)+"=")
+			return m.Body
+		}, ErrMalformed},
 		{"not base64", func(h http.Header) []byte {
 			h.Set("webhook-signature", "v1a,"+strings.Repeat("*", 88))
 			return m.Body
@@ -222,6 +233,9 @@ func TestStandardV1aAccepts(t *testing.T) {
 		}},
 		{"bad v1a before a good one", func(h http.Header) {
 			h.Set("webhook-signature", "v1a,"+strings.Repeat("A", 86)+"== "+h.Get("webhook-signature"))
+		}},
+		{"66-byte v1a before a good one", func(h http.Header) {
+			h.Set("webhook-signature", "v1a,"+strings.Repeat("A", 88)+" "+h.Get("webhook-signature"))
 		}},
 		{"two header values", func(h http.Header) {
 			sig := h.Get("webhook-signature")
@@ -301,5 +315,31 @@ func TestStandardV1aRefusesPre1970(t *testing.T) {
 	h := http.Header{}
 	if err := s.Sign(h, Message{ID: "msg_1", Timestamp: time.Unix(-5, 0), Body: []byte("{}")}); err == nil {
 		t.Fatalf("signed a pre-1970 timestamp: %v", h)
+	}
+}
+
+// TestDecodeV1aSignature pins the buffer of decodeV1aSignature to what
+// base64 can produce from a signature-length input, and checks that only
+// strict, padded 64-byte signatures decode.
+func TestDecodeV1aSignature(t *testing.T) {
+	if v1aSigLen != base64.StdEncoding.EncodedLen(ed25519.SignatureSize) || v1aDecodedMax != base64.StdEncoding.DecodedLen(v1aSigLen) {
+		t.Fatalf("v1aSigLen %d, v1aDecodedMax %d", v1aSigLen, v1aDecodedMax)
+	}
+	good := base64.StdEncoding.EncodeToString(make([]byte, ed25519.SignatureSize))
+	for _, tt := range []struct {
+		sig string
+		ok  bool
+	}{
+		{good, true},
+		{strings.Repeat("A", 88), false},         // 66 bytes
+		{strings.Repeat("A", 87) + "=", false},   // 65 bytes
+		{strings.Repeat("A", 85) + "B==", false}, // non-zero padding bits
+		{good[:87], false},
+		{good + "=", false},
+	} {
+		var dst [ed25519.SignatureSize]byte
+		if got := decodeV1aSignature(&dst, tt.sig); got != tt.ok {
+			t.Errorf("decodeV1aSignature(%q) = %v, want %v", tt.sig, got, tt.ok)
+		}
 	}
 }

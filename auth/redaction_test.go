@@ -1,0 +1,303 @@
+package auth
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"log/slog"
+	"math/big"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// keyCase is one value of package auth that holds key material, built from
+// known keys, with the material it must never show.
+type keyCase struct {
+	name string
+	// v is the value as its constructor returns it: a pointer for the
+	// schemes, a value for Secret, PrivateKey and the like.
+	v any
+	// embedded is v embedded in a struct, as a user's own type would hold
+	// it: struct{ *Standard }{s}, struct{ Secret }{k}.
+	embedded any
+	// secret lists what must never appear, in any encoding: raw key bytes
+	// (see leakForms) and other secret text (whsec_..., a URL credential).
+	secret [][]byte
+	text   []string
+}
+
+// keyCases builds one case per exported type of package auth that holds a
+// key, a secret or a credential, in each of its shapes (signer, verifier,
+// algorithm). EVERY SUCH TYPE MUST HAVE A CASE HERE, and every exported type
+// must be listed either here or in typesWithoutKeys:
+// TestKeyMaterialNeverPrints fails for an exported type in neither.
+func keyCases(t *testing.T) []keyCase {
+	t.Helper()
+	ks := asymKeys(t)
+	raw := make([]byte, 32)
+	for i := range raw {
+		raw[i] = byte(i*37 + 11) // printable and unprintable bytes alike
+	}
+	sec := NewSecret(raw)
+	whsec := FormatStandardSecret(sec)
+	stripeSec := NewSecret([]byte(whsec)) // Stripe keys with the whole whsec_ string
+	must := func(v any, err error) any {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	const credential = "jwks-query-credential-7f3a"
+	jwks := must(NewJWKS("https://keys.example.com/jwks.json?token="+credential, nil)).(*JWKS)
+	hmac := [][]byte{raw}
+	ed, ec, rs := privateSecrets(t, ks.ed), privateSecrets(t, ks.ec), privateSecrets(t, ks.rsa)
+	edText := []string{whsec, mustFormatSigning(t, ks.ed)}
+	all := append(append(append([][]byte{}, ed...), ec...), rs...)
+
+	std := must(NewStandard([]Secret{sec})).(*Standard)
+	v1a := must(NewStandardV1a([]PrivateKey{ks.ed})).(*StandardV1a)
+	v1aVerifier := must(NewStandardV1aVerifier([]PublicKey{ks.ed.Public()})).(*StandardV1a)
+	hub := must(NewHub([]Secret{sec})).(*Hub)
+	hub1 := must(NewHub([]Secret{sec}, WithSHA1())).(*Hub)
+	stripe := must(NewStripe([]Secret{stripeSec})).(*Stripe)
+	jwtHS := must(NewJWT("HS256", []Secret{sec})).(*JWT)
+	jwtEd := must(NewJWTSigner([]PrivateKey{ks.ed})).(*JWT)
+	jwtEC := must(NewJWTSigner([]PrivateKey{ks.ec})).(*JWT)
+	jwtRS := must(NewJWTSigner([]PrivateKey{ks.rsa})).(*JWT)
+	jwtPub := must(NewJWTVerifier(PublicKeys{ks.ed.Public(), ks.ec.Public(), ks.rsa.Public()})).(*JWT)
+	jwtJWKS := must(NewJWTVerifier(jwks)).(*JWT)
+	pubs := PublicKeys{ks.ed.Public(), ks.ec.Public(), ks.rsa.Public()}
+	mw := Middleware(v1a)(nil)
+
+	return []keyCase{
+		{"Secret", sec, struct{ Secret }{sec}, hmac, []string{whsec}},
+		{"Secret whsec_ string", stripeSec, struct{ Secret }{stripeSec}, [][]byte{[]byte(whsec)}, nil},
+		{"PrivateKey EdDSA", ks.ed, struct{ PrivateKey }{ks.ed}, ed, edText},
+		{"PrivateKey ES256", ks.ec, struct{ PrivateKey }{ks.ec}, ec, nil},
+		{"PrivateKey RS256", ks.rsa, struct{ PrivateKey }{ks.rsa}, rs, nil},
+		// Public keys are not secret, but must not lead to the private half.
+		{"PublicKey", ks.ed.Public(), struct{ PublicKey }{ks.ed.Public()}, ed, edText},
+		{"PublicKeys", pubs, struct{ PublicKeys }{pubs}, all, nil},
+		{"Standard", std, struct{ *Standard }{std}, hmac, []string{whsec}},
+		{"StandardV1a signer", v1a, struct{ *StandardV1a }{v1a}, ed, edText},
+		{"StandardV1a verifier", v1aVerifier, struct{ *StandardV1a }{v1aVerifier}, ed, edText},
+		{"Hub", hub, struct{ *Hub }{hub}, hmac, []string{whsec}},
+		{"Hub SHA-1", hub1, struct{ *Hub }{hub1}, hmac, []string{whsec}},
+		{"Stripe", stripe, struct{ *Stripe }{stripe}, [][]byte{[]byte(whsec)}, nil},
+		{"JWT HS256", jwtHS, struct{ *JWT }{jwtHS}, hmac, []string{whsec}},
+		{"JWT EdDSA signer", jwtEd, struct{ *JWT }{jwtEd}, ed, edText},
+		{"JWT ES256 signer", jwtEC, struct{ *JWT }{jwtEC}, ec, nil},
+		{"JWT RS256 signer", jwtRS, struct{ *JWT }{jwtRS}, rs, nil},
+		{"JWT verifier", jwtPub, struct{ *JWT }{jwtPub}, all, nil},
+		{"JWT JWKS verifier", jwtJWKS, struct{ *JWT }{jwtJWKS}, nil, []string{credential}},
+		{"JWKS", jwks, struct{ *JWKS }{jwks}, nil, []string{credential}},
+		// Not an exported type, but handed to user code that may log it.
+		{"Middleware handler", mw, struct{ Handler any }{mw}, ed, edText},
+	}
+}
+
+// typesWithoutKeys are the exported types of package auth that hold no key
+// material, each with the reason.
+var typesWithoutKeys = map[string]string{
+	"Message":           "the payload being signed",
+	"Verified":          "the outcome of a verification",
+	"Signer":            "interface; its implementations have cases",
+	"Verifier":          "interface; its implementations have cases",
+	"KeySet":            "interface; its implementations have cases",
+	"ReplayCache":       "interface over delivery ids",
+	"ReplayState":       "an enum",
+	"MemoryReplayCache": "delivery ids, no keys",
+	"Option":            "scheme settings, no keys",
+	"MiddlewareOption":  "middleware settings, no keys",
+	"IPOption":          "address settings, no keys",
+}
+
+// TestKeyMaterialNeverPrints renders every key-holding value of keyCases
+// through every fmt verb, slog's text and JSON handlers and encoding/json,
+// as a pointer, as a value, in exported and unexported fields and embedded,
+// and checks that no rendering holds its key material in any encoding.
+// (Keys are held in a sealed, see secret.go, which is what makes this hold.)
+func TestKeyMaterialNeverPrints(t *testing.T) {
+	cases := keyCases(t)
+	checkEveryTypeHasACase(t, cases)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.embedded == nil || (len(c.secret) == 0 && len(c.text) == 0) {
+				t.Fatal("case lacks its embedding or its secrets")
+			}
+			var needles []string
+			for _, b := range c.secret {
+				needles = append(needles, leakForms(b)...)
+			}
+			needles = append(needles, c.text...)
+			for _, r := range renderings(c.v, c.embedded) {
+				for _, n := range needles {
+					if strings.Contains(r.out, n) {
+						t.Fatalf("%s shows key material %q:\n%s", r.how, n, r.out)
+					}
+				}
+			}
+		})
+	}
+	// The key types themselves print a marker, not an empty string.
+	if got := fmt.Sprint(cases[0].v); got != redacted {
+		t.Fatalf("Secret prints %q", got)
+	}
+}
+
+// checkEveryTypeHasACase fails for an exported type declared in the
+// package's non-test files that is neither a case nor in typesWithoutKeys.
+func checkEveryTypeHasACase(t *testing.T, cases []keyCase) {
+	t.Helper()
+	covered := map[string]bool{}
+	for _, c := range cases {
+		typ := reflect.TypeOf(c.v)
+		if typ.Kind() == reflect.Pointer {
+			typ = typ.Elem()
+		}
+		covered[typ.Name()] = true
+	}
+	names, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, name := range names {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			g, ok := d.(*ast.GenDecl)
+			if !ok || g.Tok != token.TYPE {
+				continue
+			}
+			for _, s := range g.Specs {
+				name := s.(*ast.TypeSpec).Name.Name
+				if ast.IsExported(name) && !covered[name] && typesWithoutKeys[name] == "" {
+					t.Errorf("exported type %s is neither in keyCases nor in typesWithoutKeys: add it to one", name)
+				}
+			}
+		}
+	}
+}
+
+// rendering is one way of showing a value, and what it showed.
+type rendering struct{ how, out string }
+
+// renderings shows v and embedded every way a program might: fmt verbs,
+// slog handlers and JSON, for v as given, its pointee, and both in a struct
+// with an exported and an unexported field.
+func renderings(v, embedded any) []rendering {
+	type holder struct {
+		Exported   any
+		unexported any
+	}
+	type target struct {
+		name string
+		v    any
+	}
+	targets := []target{{"value", v}, {"embedded", embedded}, {"holder", holder{v, v}}, {"&holder", &holder{v, v}}}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer {
+		// The pointee, copied by reflection: go vet would refuse a copy of
+		// a type holding a sync.Pool written out here.
+		elem := rv.Elem().Interface()
+		targets = append(targets, target{"pointee", elem}, target{"holder of pointee", holder{elem, elem}})
+	}
+	var out []rendering
+	for _, tg := range targets {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
+			out = append(out, rendering{tg.name + " " + verb, fmt.Sprintf(verb, tg.v)})
+		}
+		js, err := json.Marshal(tg.v)
+		out = append(out, rendering{tg.name + " json", string(js) + fmt.Sprint(err)})
+		var logs bytes.Buffer
+		slog.New(slog.NewTextHandler(&logs, nil)).Info("m", "k", tg.v, slog.Any("a", tg.v))
+		out = append(out, rendering{tg.name + " slog text", logs.String()})
+		logs.Reset()
+		slog.New(slog.NewJSONHandler(&logs, nil)).Info("m", "k", tg.v, slog.Any("a", tg.v))
+		out = append(out, rendering{tg.name + " slog json", logs.String()})
+	}
+	return out
+}
+
+// leakForms returns the encodings in which b could show up: raw, hex,
+// every base64 alphabet, and the byte lists of fmt (%v, %d, %#v), JSON
+// arrays and %q.
+func leakForms(b []byte) []string {
+	list := strings.Trim(fmt.Sprint(b), "[]")
+	goSyntax := strings.TrimSuffix(strings.TrimPrefix(fmt.Sprintf("%#v", b), "[]byte{"), "}")
+	quoted := strconv.Quote(string(b))
+	return []string{
+		string(b),
+		hex.EncodeToString(b), strings.ToUpper(hex.EncodeToString(b)), fmt.Sprintf("% x", b),
+		base64.StdEncoding.EncodeToString(b), base64.URLEncoding.EncodeToString(b),
+		base64.RawStdEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b),
+		list, strings.ReplaceAll(list, " ", ","), goSyntax,
+		quoted[1 : len(quoted)-1],
+	}
+}
+
+// privateSecrets returns the secret parts of k: an Ed25519 seed and whole
+// private key, an ECDSA scalar, RSA's private exponent and primes (as bytes,
+// and as fmt prints a big.Int in decimal and hex), and the PKCS #8 PEM body
+// lines.
+func privateSecrets(t *testing.T, k PrivateKey) [][]byte {
+	t.Helper()
+	var out [][]byte
+	addInt := func(n *big.Int) {
+		out = append(out, n.Bytes(), []byte(n.String()), []byte(n.Text(16)), []byte(strings.ToUpper(n.Text(16))))
+	}
+	switch s := k.Signer().(type) {
+	case ed25519.PrivateKey:
+		out = append(out, s.Seed(), s)
+	case *ecdsa.PrivateKey:
+		b, err := s.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+		addInt(new(big.Int).SetBytes(b))
+	case *rsa.PrivateKey:
+		addInt(s.D)
+		for _, p := range s.Primes {
+			addInt(p)
+		}
+	default:
+		t.Fatalf("no secrets known for %T", s)
+	}
+	pemText, err := MarshalPrivateKeyPEM(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(pemText), "\n") {
+		if line != "" && !strings.HasPrefix(line, "-----") {
+			out = append(out, []byte(line))
+		}
+	}
+	return out
+}
+
+func mustFormatSigning(t *testing.T, k PrivateKey) string {
+	t.Helper()
+	s, err := FormatStandardSigningKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
