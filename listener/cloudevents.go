@@ -17,7 +17,8 @@ import (
 // Mapping onto [Event]: type → Topic (it must be domain:action), id → ID,
 // time → CreatedAt, data (or the body in binary mode) → Payload; source,
 // subject, dataschema and every extension attribute go into Context under
-// their attribute name. Only JSON data is accepted.
+// their attribute name. Only JSON data is accepted. Binary mode is refused
+// when the HTTPHandler has a Verifier: no scheme signs ce-* headers.
 
 // Content types of the CloudEvents structured and batched modes.
 const (

@@ -5,28 +5,34 @@ import (
 	"time"
 )
 
-// dedupe remembers recently handled event ids in bounded memory: a map for
-// lookups and a ring that evicts the oldest id once size is reached.
+// dedupe remembers recently handled events in bounded memory: a map for
+// lookups and a ring that evicts the oldest once size is reached.
 type dedupe struct {
 	mu     sync.Mutex
 	window time.Duration
 	now    func() time.Time
-	seenAt map[string]int64 // id -> unix nanoseconds of the last success
-	ring   []string
+	seenAt map[dedupeKey]int64 // event -> unix nanoseconds of the last success
+	ring   []dedupeKey
 	head   int
 }
+
+// dedupeKey names an event by its topic and id. Ids are unique per topic
+// only where one publisher owns them all: on a source whose publishers are
+// allowed different topics (NATS subjects), one could otherwise take the id
+// of another's future event and have that event dropped as a duplicate.
+type dedupeKey struct{ topic, id string }
 
 func newDedupe(window time.Duration, size int, now func() time.Time) *dedupe {
 	return &dedupe{
 		window: window,
 		now:    now,
-		seenAt: make(map[string]int64, min(size, 4096)),
-		ring:   make([]string, 0, size),
+		seenAt: make(map[dedupeKey]int64, min(size, 4096)),
+		ring:   make([]dedupeKey, 0, size),
 	}
 }
 
-// seen reports whether id was handled within the window.
-func (d *dedupe) seen(id string) bool {
+// seen reports whether the event id was handled within the window.
+func (d *dedupe) seen(id dedupeKey) bool {
 	now := d.now().UnixNano()
 	d.mu.Lock()
 	t, ok := d.seenAt[id]
@@ -34,8 +40,8 @@ func (d *dedupe) seen(id string) bool {
 	return ok && now-t < int64(d.window)
 }
 
-// add records id as handled now.
-func (d *dedupe) add(id string) {
+// add records the event id as handled now.
+func (d *dedupe) add(id dedupeKey) {
 	now := d.now().UnixNano()
 	d.mu.Lock()
 	defer d.mu.Unlock()

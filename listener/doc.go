@@ -9,10 +9,12 @@
 //
 // Events come in through sources: [Listener.Dispatch] in process, an
 // [HTTPHandler] (the native JSON envelope and CloudEvents 1.0, optionally
-// verified with an auth.Verifier), an [HTTPServer] that owns its
-// http.Server, and a [Poller] that pulls a platform's event feed with a
-// cursor. [Listener.Run] runs sources with bounded concurrency and drains
-// in-flight handlers on shutdown.
+// verified with an auth.Verifier; a verified event takes its id, topic and
+// source from the signed body, so binary-mode CloudEvents, whose attributes
+// are unsigned ce-* headers, are accepted only without one), an
+// [HTTPServer] that owns its http.Server, and a [Poller] that pulls a
+// platform's event feed with a cursor. [Listener.Run] runs sources with
+// bounded concurrency and drains in-flight handlers on shutdown.
 //
 // [Forward] bridges to package sender: it delivers an event as a signed
 // webhook to a sender.Destination, with a delivery id derived from the event

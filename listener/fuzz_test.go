@@ -6,32 +6,23 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/listener"
 )
 
 // fuzzHTTP posts body to an HTTPHandler and checks the invariants: no
 // panic, a known status, and every accepted event is valid and survives a
-// round trip through the native envelope.
+// round trip through the native envelope. It then posts the same request
+// signed, to a handler with a Verifier, and checks that the ce-* headers,
+// which no scheme signs, changed nothing: a verified event is the one the
+// body gives without them, and binary mode is never dispatched.
 func fuzzHTTP(t *testing.T, header http.Header, body []byte) {
-	l := listener.New()
-	var got []*listener.Event
-	if err := l.On("**", func(_ context.Context, ev *listener.Event) error {
-		got = append(got, ev)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	h := &listener.HTTPHandler{Dispatcher: l, MaxBodyBytes: 4096}
-	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(body)))
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, req)
-	switch w.Code {
+	code, got := serveFuzz(t, nil, header, body)
+	switch code {
 	case http.StatusNoContent:
 		if len(got) != 1 {
 			t.Fatalf("204 but %d events dispatched", len(got))
@@ -53,11 +44,75 @@ func fuzzHTTP(t *testing.T, header http.Header, body []byte) {
 		}
 	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
 		if len(got) != 0 {
-			t.Fatalf("status %d but handler ran", w.Code)
+			t.Fatalf("status %d but handler ran", code)
 		}
 	default:
-		t.Fatalf("unexpected status %d", w.Code)
+		t.Fatalf("unexpected status %d", code)
 	}
+	fuzzSigned(t, header, body)
+}
+
+var fuzzVerifier = func() *auth.Standard {
+	std, err := auth.NewStandard([]auth.Secret{auth.NewSecret([]byte("fuzz-secret-0123456789abcdef0123"))})
+	if err != nil {
+		panic(err)
+	}
+	return std
+}()
+
+// fuzzSigned is fuzzHTTP's verified half.
+func fuzzSigned(t *testing.T, header http.Header, body []byte) {
+	signed := header.Clone()
+	if signed == nil {
+		signed = http.Header{}
+	}
+	if err := fuzzVerifier.Sign(signed, auth.Message{ID: "fuzz", Body: body}); err != nil {
+		t.Fatal(err)
+	}
+	code, got := serveFuzz(t, fuzzVerifier, signed, body)
+	if code != http.StatusNoContent {
+		if len(got) != 0 {
+			t.Fatalf("verified: status %d but handler ran", code)
+		}
+		return
+	}
+	if len(got) != 1 {
+		t.Fatalf("verified: 204 but %d events dispatched", len(got))
+	}
+	stripped := http.Header{}
+	for k, v := range header {
+		if !strings.HasPrefix(strings.ToLower(k), "ce-") {
+			stripped[k] = v
+		}
+	}
+	want, err := listener.ParseHTTP(stripped, body)
+	if err != nil {
+		t.Fatalf("verified event %+v, but the body alone does not parse: %v", got[0], err)
+	}
+	if !reflect.DeepEqual(got[0], want) {
+		t.Fatalf("ce-* headers changed a verified event: %+v, body alone gives %+v", got[0], want)
+	}
+}
+
+// serveFuzz posts one request to an HTTPHandler with verifier v (nil: none)
+// and returns the status and the events dispatched.
+func serveFuzz(t *testing.T, v auth.Verifier, header http.Header, body []byte) (int, []*listener.Event) {
+	l := listener.New()
+	var got []*listener.Event
+	if err := l.On("**", func(_ context.Context, ev *listener.Event) error {
+		got = append(got, ev)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h := &listener.HTTPHandler{Dispatcher: l, Verifier: v, MaxBodyBytes: 4096}
+	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(body)))
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	return w.Code, got
 }
 
 var fuzzContentTypes = []string{"application/json", listener.ContentTypeCloudEvents, "", "text/plain", listener.ContentTypeCloudEventsBatch}

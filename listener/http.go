@@ -30,7 +30,8 @@ type Dispatcher interface {
 // (application/cloudevents+json) mode, dispatches it and answers:
 //
 //	204 the handlers succeeded (or the event was a duplicate)
-//	400 malformed event, or a Permanent handler error: do not redeliver
+//	400 malformed event, a Permanent handler error, or binary mode with a
+//	    Verifier: do not redeliver
 //	401 the Verifier refused the request
 //	405 not a POST
 //	413 body over MaxBodyBytes
@@ -45,7 +46,11 @@ type HTTPHandler struct {
 	// (HTTPServer sets it).
 	Dispatcher Dispatcher
 	// Verifier authenticates each request against its exact body; nil
-	// accepts unsigned requests. It checks signatures and timestamps only:
+	// accepts unsigned requests. Everything that identifies or routes the
+	// event must then come from signed bytes, so binary-mode CloudEvents,
+	// whose id, type and source are ce-* headers that no scheme signs, are
+	// refused with 400; the native envelope and structured mode carry them
+	// in the body. It checks signatures and timestamps only:
 	// for a replay cache, wrap the handler in auth.Middleware instead. On
 	// success the auth.Verified is in the handlers' context
 	// (auth.FromContext).
@@ -87,15 +92,23 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	mode, err := modeOf(r.Header)
 	if h.Verifier != nil {
-		v, err := h.Verifier.Verify(r.Header, body)
-		if err != nil {
-			h.fail(w, r, http.StatusUnauthorized, "unauthorized: "+err.Error(), nil)
+		v, verr := h.Verifier.Verify(r.Header, body)
+		if verr != nil {
+			h.fail(w, r, http.StatusUnauthorized, "unauthorized: "+verr.Error(), nil)
+			return
+		}
+		if err == nil && mode == modeBinary {
+			h.fail(w, r, http.StatusBadRequest, unsignedAttributes(v.Scheme), nil)
 			return
 		}
 		ctx = auth.NewContext(ctx, v)
 	}
-	ev, err := ParseHTTP(r.Header, body)
+	var ev *Event
+	if err == nil {
+		ev, err = parseAs(mode, r.Header, body)
+	}
 	if err != nil {
 		status := http.StatusBadRequest
 		if errors.Is(err, ErrUnsupported) {
@@ -160,24 +173,72 @@ func (h *HTTPHandler) fail(w http.ResponseWriter, r *http.Request, status int, m
 // native JSON envelope otherwise (Content-Type application/json or none).
 // Errors match [ErrInvalidEvent] or, for content it does not accept,
 // [ErrUnsupported].
+//
+// ParseHTTP does not verify anything. In binary mode the event's id, type
+// and source come from ce-* headers, which no auth scheme signs: a caller
+// that verifies requests itself must refuse binary mode, as HTTPHandler
+// does when it has a Verifier.
 func ParseHTTP(header http.Header, body []byte) (*Event, error) {
+	mode, err := modeOf(header)
+	if err != nil {
+		return nil, err
+	}
+	return parseAs(mode, header, body)
+}
+
+// httpMode is the form an HTTP request carries its event in.
+type httpMode int
+
+const (
+	modeEnvelope   httpMode = iota // the native envelope: everything in the body
+	modeStructured                 // CloudEvents structured: everything in the body
+	modeBinary                     // CloudEvents binary: attributes in ce-* headers
+)
+
+// modeOf tells the form of a request from its headers, or why it is not
+// accepted (an error matching [ErrUnsupported]).
+func modeOf(header http.Header) (httpMode, error) {
 	mt := ""
 	if ct := header.Get("Content-Type"); ct != "" {
 		var err error
 		if mt, _, err = mime.ParseMediaType(ct); err != nil {
-			return nil, fmt.Errorf("%w: malformed Content-Type", ErrUnsupported)
+			return 0, fmt.Errorf("%w: malformed Content-Type", ErrUnsupported)
 		}
 	}
 	switch {
 	case mt == ContentTypeCloudEvents:
-		return parseStructured(body)
+		return modeStructured, nil
 	case mt == ContentTypeCloudEventsBatch:
-		return nil, fmt.Errorf("%w: CloudEvents batches", ErrUnsupported)
+		return 0, fmt.Errorf("%w: CloudEvents batches", ErrUnsupported)
 	case header.Get("Ce-Specversion") != "":
-		return parseBinary(header, body)
+		return modeBinary, nil
 	case mt == "" || mt == "application/json":
-		return decodeEnvelope(body)
+		return modeEnvelope, nil
 	default:
-		return nil, fmt.Errorf("%w: content type %.64q", ErrUnsupported, mt)
+		return 0, fmt.Errorf("%w: content type %.64q", ErrUnsupported, mt)
 	}
+}
+
+// parseAs decodes and validates the event of a request in the given mode.
+func parseAs(mode httpMode, header http.Header, body []byte) (*Event, error) {
+	switch mode {
+	case modeStructured:
+		return parseStructured(body)
+	case modeBinary:
+		return parseBinary(header, body)
+	default:
+		return decodeEnvelope(body)
+	}
+}
+
+// unsignedAttributes is the reason a verified request in binary mode is
+// refused: its ce-* headers, which name, type and place the event, are
+// outside what the scheme signs, so a captured request could be replayed
+// under another id or type.
+func unsignedAttributes(scheme string) string {
+	if scheme == "" {
+		scheme = "the verifier"
+	}
+	return "binary-mode CloudEvents attributes are not signed by " + scheme +
+		"; send structured mode (Content-Type: " + ContentTypeCloudEvents + ")"
 }

@@ -227,10 +227,10 @@ func (r *router) table() *table {
 // Dispatch runs every handler that matches ev, in registration order, and
 // returns their errors joined with [errors.Join] (nil when all succeeded).
 // A failing or panicking handler does not stop the others. An event whose
-// id was already handled (see [WithDedupe]) is skipped with a nil error. An
-// event without id or with a malformed topic is a [Permanent] error matching
-// [ErrInvalidEvent]. On a child listener, Dispatch routes through the whole
-// tree, as a source would.
+// topic and id were already handled (see [WithDedupe]) is skipped with a
+// nil error. An event without id or with a malformed topic is a [Permanent]
+// error matching [ErrInvalidEvent]. On a child listener, Dispatch routes
+// through the whole tree, as a source would.
 func (l *Listener) Dispatch(ctx context.Context, ev *Event) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -248,7 +248,7 @@ func (l *Listener) Dispatch(ctx context.Context, ev *Event) error {
 	}
 	r := l.router()
 	t := r.table()
-	if r.dedupe != nil && r.dedupe.seen(ev.ID) {
+	if r.dedupe != nil && r.dedupe.seen(dedupeKey{topic, ev.ID}) {
 		return nil
 	}
 	dom, act := topic[:colon], topic[colon+1:]
@@ -312,7 +312,7 @@ func (l *Listener) Dispatch(ctx context.Context, ev *Event) error {
 		return Permanent(fmt.Errorf("%w: topic %q", ErrUnhandled, topic))
 	}
 	if r.dedupe != nil {
-		r.dedupe.add(ev.ID)
+		r.dedupe.add(dedupeKey{topic, ev.ID})
 	}
 	return nil
 }

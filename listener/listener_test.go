@@ -260,6 +260,26 @@ func TestDedupe(t *testing.T) {
 	}
 }
 
+// TestDedupePerTopic: an id handled under one topic does not make an event
+// of another topic with the same id a duplicate, so that a publisher allowed
+// one topic cannot have another's future event skipped by taking its id.
+func TestDedupePerTopic(t *testing.T) {
+	l := listener.New(listener.WithDedupe(time.Minute, 16))
+	var ran []string
+	mustOn(t, l, "**", func(_ context.Context, ev *listener.Event) error {
+		ran = append(ran, ev.Topic+"/"+ev.ID)
+		return nil
+	})
+	for _, topic := range []string{"job:ready", "billing:refund", "billing:refund", "job:ready"} {
+		if err := l.Dispatch(context.Background(), &listener.Event{ID: "evt_7", Topic: topic}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := []string{"job:ready/evt_7", "billing:refund/evt_7"}; !slices.Equal(ran, want) {
+		t.Fatalf("ran %v, want %v", ran, want)
+	}
+}
+
 func TestConcurrentRegistrationAndDispatch(t *testing.T) {
 	l := listener.New()
 	var mu sync.Mutex

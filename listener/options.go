@@ -40,8 +40,10 @@ func WithRequireHandler() Option {
 }
 
 // WithDedupe skips events whose id was already handled successfully within
-// window, remembering at most size ids (the oldest are forgotten first), so
-// memory stays bounded. window <= 0 or size <= 0 select
+// window under the same topic, remembering at most size events (the oldest
+// are forgotten first), so memory stays bounded. The topic is part of the
+// key so that a publisher allowed one topic cannot, by reusing the id of an
+// event of another, have that event skipped. window <= 0 or size <= 0 select
 // [DefaultDedupeWindow] and [DefaultDedupeSize]. An id is remembered only
 // once all its handlers succeeded, so a failed event can be redelivered.
 // Duplicates dispatched concurrently with the first delivery are not

@@ -3,7 +3,8 @@
 // with typed handlers (your integration worker), and a sender that delivers
 // the events as webhooks signed two ways, Standard Webhooks (HMAC) and a JWT
 // Bearer token (EdDSA). One event arrives through the listener's HTTP source
-// as a signed CloudEvent, the way a platform would push it.
+// as a signed CloudEvent in structured mode, the way a platform would push
+// it.
 //
 //	go run ./examples/quickstart
 //
@@ -142,7 +143,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("source    POST /events (CloudEvents binary mode, signed) -> %d\n", status)
+	fmt.Printf("source    POST /events (CloudEvents structured mode, signed) -> %d\n", status)
 	if status/100 != 2 {
 		return fmt.Errorf("the HTTP source answered %d", status)
 	}
@@ -167,19 +168,18 @@ func run(ctx context.Context) error {
 	return nil
 }
 
-// pushCloudEvent posts one CloudEvent in binary mode, signed with the
-// platform's secret, to the listener's HTTP source.
+// pushCloudEvent posts one CloudEvent in structured mode, signed with the
+// platform's secret, to the listener's HTTP source. Its id, type and source
+// are in the body, under the signature; binary mode would put them in ce-*
+// headers that no scheme signs, and a verifying HTTP source refuses it.
 func pushCloudEvent(ctx context.Context, rx *receiver, platform auth.Signer) (int, error) {
-	body := []byte(`{"jobId":"job_43","rows":80}`)
+	body := []byte(`{"specversion":"1.0","id":"evt_003","type":"job:ready","source":"/platform/jobs",` +
+		`"data":{"jobId":"job_43","rows":80}}`)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rx.url+"/events", bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("ce-specversion", "1.0")
-	req.Header.Set("ce-id", "evt_003")
-	req.Header.Set("ce-type", "job:ready")
-	req.Header.Set("ce-source", "/platform/jobs")
+	req.Header.Set("Content-Type", listener.ContentTypeCloudEvents)
 	if err := platform.Sign(req.Header, auth.Message{ID: "evt_003", Body: body, URL: req.URL.String()}); err != nil {
 		return 0, err
 	}

@@ -6,7 +6,11 @@
 // "<prefix>.<domain>.<action>" ("events.job.ready" for "job:ready"; a '.'
 // inside a segment is written "%2E"), with the event id as Nats-Msg-Id so
 // that a publish retried within the stream's duplicate window is stored
-// once. A [Source] consumes them through one durable pull consumer shared
+// once. The subject decides an event's topic, since NATS permissions govern
+// who may publish on it: a body without a topic takes its subject's, and
+// one whose topic is not its subject's (or a subject that names no topic)
+// is refused, terminated without being dispatched or dead-lettered, and
+// logged at WARN without its payload. A [Source] consumes them through one durable pull consumer shared
 // by every worker of the group: each event goes to one worker, which
 // acknowledges it only after its handlers succeeded. A failed event is
 // redelivered after [Source.RetryDelay]; after [Source.MaxDeliver]

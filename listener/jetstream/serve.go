@@ -91,6 +91,9 @@ func (c *settings) handle(ctx context.Context, d listener.Dispatcher, msg jetstr
 		c.deadLetter(msg, md, "invalid event: "+err.Error())
 		return
 	}
+	if !c.takeSubjectTopic(msg, &ev) {
+		return
+	}
 	if err := ev.Validate(); err != nil {
 		c.deadLetter(msg, md, "invalid event: "+err.Error())
 		return
@@ -136,6 +139,46 @@ func (c *settings) handle(ctx context.Context, d listener.Dispatcher, msg jetstr
 			slog.String("id", ev.ID), slog.Uint64("delivery", md.NumDelivered))
 		_ = msg.NakWithDelay(c.RetryDelay)
 	}
+}
+
+// takeSubjectTopic gives ev the topic of the subject msg was published on:
+// NATS permissions govern who may publish on a subject, so the subject,
+// not the body, decides the topic. A body without a topic takes the
+// subject's; one whose topic differs, or a subject that names no topic, is
+// refused: terminated, so that it is not redelivered, and logged without
+// its payload. It reports whether ev may be dispatched.
+func (c *settings) takeSubjectTopic(msg jetstream.Msg, ev *listener.Event) bool {
+	topic, ok := subjectTopic(c.SubjectPrefix, msg.Subject())
+	switch {
+	case !ok:
+		c.refuse(msg, ev, "the subject names no topic")
+		return false
+	case ev.Topic == "":
+		ev.Topic = topic
+	case ev.Topic != topic:
+		c.refuse(msg, ev, "the event's topic is not its subject's")
+		return false
+	}
+	return true
+}
+
+// refuse terminates msg without dispatching it and logs why at WARN, with
+// the subject, the event's id and topic (clipped) and never the payload.
+func (c *settings) refuse(msg jetstream.Msg, ev *listener.Event, reason string) {
+	c.log(slog.LevelWarn, "event refused", errors.New(reason),
+		slog.String("subject", msg.Subject()), slog.String("id", clip(ev.ID, listener.MaxIDLen)),
+		slog.String("topic", clip(ev.Topic, listener.MaxTopicLen)))
+	if err := msg.TermWithReason("refused: " + reason); err != nil {
+		c.log(slog.LevelWarn, "event term failed", err)
+	}
+}
+
+// clip bounds a string taken from a message before it is logged.
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }
 
 // deadLetter publishes msg to the dead-letter subject and terminates it.

@@ -58,3 +58,22 @@ func PublishTo(ctx context.Context, js jetstream.JetStream, prefix string, ev *l
 	}
 	return nil
 }
+
+// subjectTopic returns the topic that subject stands for under prefix, the
+// inverse of [Subject]; ok is false when subject is not the subject of any
+// topic (a token too many or too few, or not in Subject's own spelling).
+func subjectTopic(prefix, subject string) (topic string, ok bool) {
+	rest, ok := strings.CutPrefix(subject, prefix+".")
+	if !ok {
+		return "", false
+	}
+	domain, action, ok := strings.Cut(rest, ".")
+	if !ok {
+		return "", false
+	}
+	topic = strings.ReplaceAll(domain, "%2E", ".") + ":" + strings.ReplaceAll(action, "%2E", ".")
+	if s, err := Subject(prefix, topic); err != nil || s != subject {
+		return "", false
+	}
+	return topic, true
+}
