@@ -29,6 +29,9 @@ const e2eTimeout = 10 * time.Second
 // errLost is reported when an accepted event's webhook never arrives.
 var errLost = errors.New("e2e: webhook not delivered in time")
 
+// e2eTopic is the topic of the events the pipeline posts.
+const e2eTopic = "job:ready"
+
 // pipeline is one end-to-end setup: a verifying HTTPS event source
 // (listener.HTTPHandler) whose handler hands each event on, and the
 // verifying receiver (auth.Middleware) the webhook ends at.
@@ -48,14 +51,14 @@ type pipeline struct {
 func (p *pipeline) event(ctx context.Context, payload []byte) error {
 	evID := newID()
 	done := make(chan struct{}, 1)
-	did := listener.DeliveryID(evID, benchDest)
+	did := listener.DeliveryID(&listener.Event{ID: evID, Topic: e2eTopic}, benchDest)
 	p.waiters.Store(did, done)
 	defer p.waiters.Delete(did)
 
 	b := make([]byte, 0, len(payload)+96)
 	b = append(b, `{"id":`...)
 	b = strconv.AppendQuote(b, evID)
-	b = append(b, `,"topic":"job:ready","payload":`...)
+	b = append(b, `,"topic":"`+e2eTopic+`","payload":`...)
 	b = append(b, payload...)
 	b = append(b, '}')
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.source.URL+"/events", bytes.NewReader(b))
@@ -141,7 +144,7 @@ func runE2E(cfg config) ([]Row, []error) {
 
 	durable := listener.New()
 	if err := durable.On("job:*", func(ctx context.Context, ev *listener.Event) error {
-		_, err := q.Enqueue(ctx, benchDest, sender.Message{ID: listener.DeliveryID(ev.ID, benchDest), Topic: ev.Topic, Body: ev.Payload})
+		_, err := q.Enqueue(ctx, benchDest, sender.Message{ID: listener.DeliveryID(ev, benchDest), Topic: ev.Topic, Body: ev.Payload})
 		return err
 	}); err != nil {
 		return fail(err)

@@ -75,7 +75,8 @@ func ExampleForward() {
 	_ = l.On("job:*", listener.Forward(&sender.Sender{}, dest))
 	// Every job event now reaches billing as a signed webhook whose
 	// webhook-id is stable across redeliveries of the same event:
-	fmt.Println(listener.DeliveryID("evt_1", "billing") == listener.DeliveryID("evt_1", "billing"))
+	ev := &listener.Event{ID: "evt_1", Topic: "job:done"}
+	fmt.Println(listener.DeliveryID(ev, "billing") == listener.DeliveryID(ev, "billing"))
 	// Output: true
 }
 

@@ -28,13 +28,21 @@ func ForwardPayload() ForwardOption {
 var forwardNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/heraldhq/herald/listener#Forward"))
 
 // DeliveryID returns the delivery id (webhook-id) that [Forward] uses for
-// an event sent to a destination: a UUIDv5 of the event id and the
-// destination name, so that a redelivered event is sent with the same id
-// and receivers can deduplicate, while two destinations get distinct ids.
-func DeliveryID(eventID, destination string) string {
-	// Event ids never hold NUL (Validate refuses control characters), so
-	// the name below is unambiguous.
-	return uuid.NewSHA1(forwardNamespace, []byte(eventID+"\x00"+destination)).String()
+// ev sent to a destination: a UUIDv5 of the event's topic, its id and the
+// destination name. A redelivered event is sent with the same id, by any
+// worker, before or after a restart, so that receivers and the outbox
+// deduplicate it; two destinations get distinct ids; and so do two events
+// that share an id but not a topic, since an id is unique only within its
+// topic (a publisher allowed one topic must not use up the delivery of
+// another's event). A nil ev counts as an event without topic or id.
+func DeliveryID(ev *Event, destination string) string {
+	var topic, id string
+	if ev != nil {
+		topic, id = ev.Topic, ev.ID
+	}
+	// Topics and event ids never hold NUL (Validate refuses control
+	// characters), so the name below reads one way only.
+	return uuid.NewSHA1(forwardNamespace, []byte(topic+"\x00"+id+"\x00"+destination)).String()
 }
 
 // Forward returns a Handler that delivers each event as a webhook to dest
@@ -44,7 +52,7 @@ func DeliveryID(eventID, destination string) string {
 //
 // is all it takes. The body is the event's native JSON envelope (or its
 // payload, with [ForwardPayload]); the topic is passed along; the delivery
-// id is [DeliveryID](ev.ID, dest.Name). Events whose topic dest does not
+// id is [DeliveryID](ev, dest.Name). Events whose topic dest does not
 // want (dest.Topics, see sender.Destination.Wants) are skipped. A failure
 // the sender reports as not retryable (4xx, sender.ErrGone, a bad URL)
 // becomes a [Permanent] error; others stay retryable.
@@ -75,7 +83,7 @@ func Forward(s *sender.Sender, dest sender.Destination, opts ...ForwardOption) H
 			}
 		}
 		msg := sender.Message{
-			ID:          DeliveryID(ev.ID, dest.Name),
+			ID:          DeliveryID(ev, dest.Name),
 			Topic:       ev.Topic,
 			Body:        body,
 			ContentType: "application/json",

@@ -379,7 +379,7 @@ func (r *relay) enqueue(ctx context.Context, ev *listener.Event) error {
 		if !d.Wants(ev.Topic) {
 			continue
 		}
-		msg := sender.Message{ID: listener.DeliveryID(ev.ID, d.Name), Topic: ev.Topic, Body: body, ContentType: "application/json"}
+		msg := sender.Message{ID: listener.DeliveryID(ev, d.Name), Topic: ev.Topic, Body: body, ContentType: "application/json"}
 		if _, err := r.queue.Enqueue(ctx, d.Name, msg); err != nil {
 			if errors.Is(err, outbox.ErrInvalid) {
 				return listener.Permanent(fmt.Errorf("relay: event %s for %s: %w", ev.ID, d.Name, err))

@@ -242,8 +242,8 @@ func TestRelayDelivers(t *testing.T) {
 	// The native envelope.
 	p.mustPost(t, event("ev-1", "job:ready"), nil)
 	d := waitOK(t, rcv, 1, p)[0]
-	if d.ID != listener.DeliveryID("ev-1", "hook") || d.Verified.Scheme != "standard" {
-		t.Errorf("delivery id %q (want %q), verified %+v", d.ID, listener.DeliveryID("ev-1", "hook"), d.Verified)
+	if wantID := listener.DeliveryID(&listener.Event{ID: "ev-1", Topic: "job:ready"}, "hook"); d.ID != wantID || d.Verified.Scheme != "standard" {
+		t.Errorf("delivery id %q (want %q), verified %+v", d.ID, wantID, d.Verified)
 	}
 	var got listener.Event
 	if err := json.Unmarshal(d.Body, &got); err != nil || got.ID != "ev-1" || got.Topic != "job:ready" ||
@@ -282,8 +282,8 @@ func TestRelayDelivers(t *testing.T) {
 	}
 	ds := okDeliveries(rcv)
 	want := map[string]int{}
-	for _, id := range []string{"ev-1", "ev-2", "ce-3", "ce-4"} {
-		want[listener.DeliveryID(id, "hook")] = 1
+	for _, ev := range []listener.Event{{ID: "ev-1", Topic: "job:ready"}, {ID: "ev-2", Topic: "job:ready"}, {ID: "ce-3", Topic: "job:done"}, {ID: "ce-4", Topic: "job:done"}} {
+		want[listener.DeliveryID(&ev, "hook")] = 1
 	}
 	if c := idCount(ds); fmt.Sprint(c) != fmt.Sprint(want) {
 		t.Errorf("deliveries per id %v, want %v", c, want)
@@ -314,10 +314,9 @@ func TestRelayTopicRouting(t *testing.T) {
 	p := startRelay(t, dir, []string{"A_SECRET=" + secretA},
 		"--store", "relay.db", "--config", "relay.json", "--cacert", "ca.pem", "--allow-private")
 
-	for _, e := range []struct{ id, topic string }{
-		{"r-1", "billing:paid"}, {"r-2", "job:ready"}, {"r-3", "records:created"}, {"r-4", "job:done"},
-	} {
-		p.mustPost(t, event(e.id, e.topic), nil)
+	topics := map[string]string{"r-1": "billing:paid", "r-2": "job:ready", "r-3": "records:created", "r-4": "job:done"}
+	for _, id := range []string{"r-1", "r-2", "r-3", "r-4"} {
+		p.mustPost(t, event(id, topics[id]), nil)
 	}
 	waitOK(t, a, 2, p)
 	waitOK(t, b, 2, p)
@@ -332,7 +331,7 @@ func TestRelayTopicRouting(t *testing.T) {
 		t.Helper()
 		want := map[string]int{}
 		for _, id := range ids {
-			want[listener.DeliveryID(id, dest)] = 1
+			want[listener.DeliveryID(&listener.Event{ID: id, Topic: topics[id]}, dest)] = 1
 		}
 		if got := idCount(rcv.Deliveries()); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("destination %s got %v, want the events %v", dest, got, ids)
@@ -382,7 +381,7 @@ func TestRelayInboundVerification(t *testing.T) {
 	if code := p.stop(t); code != 0 {
 		t.Errorf("relay exit %d\n%s", code, p.stderr())
 	}
-	if len(rcv.Deliveries()) != 1 || ds[0].ID != listener.DeliveryID("in-1", "default") {
+	if len(rcv.Deliveries()) != 1 || ds[0].ID != listener.DeliveryID(&listener.Event{ID: "in-1", Topic: "job:ready"}, "default") {
 		t.Errorf("receiver got %+v, want only the signed event", rcv.Deliveries())
 	}
 	noLeak(t, p.stderr(), secret, inSecret, wrongSecret, strings.TrimPrefix(inSecret, "whsec_"))
@@ -426,7 +425,7 @@ func TestRelaySurvivesKill(t *testing.T) {
 	}
 	want := map[string]int{}
 	for _, id := range ids {
-		want[listener.DeliveryID(id, "default")] = 1
+		want[listener.DeliveryID(&listener.Event{ID: id, Topic: "job:ready"}, "default")] = 1
 	}
 	if got := idCount(ds); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("delivered ids %v, want %v", got, want)
@@ -487,7 +486,7 @@ func TestOutboxDeadLetters(t *testing.T) {
 
 	p := startRelay(t, dir, nil, append(common, "--dest", gone.URL())...)
 	p.mustPost(t, event("x-1", "job:ready"), nil)
-	id := listener.DeliveryID("x-1", "hook")
+	id := listener.DeliveryID(&listener.Event{ID: "x-1", Topic: "job:ready"}, "hook")
 	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(p.stderr(), id); {
 		if time.Now().After(deadline) {
 			t.Fatalf("no dead letter logged:\n%s", p.stderr())
@@ -625,7 +624,7 @@ func TestRelayTLSInboundAndHelp(t *testing.T) {
 	pool.AppendCertsFromPEM(certPEM)
 	p.client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	p.mustPost(t, event("tls-1", "job:ready"), nil)
-	if ds := waitOK(t, rcv, 1, p); ds[0].ID != listener.DeliveryID("tls-1", "default") {
+	if ds := waitOK(t, rcv, 1, p); ds[0].ID != listener.DeliveryID(&listener.Event{ID: "tls-1", Topic: "job:ready"}, "default") {
 		t.Errorf("delivery id %q", ds[0].ID)
 	}
 	if code := p.stop(t); code != 0 {

@@ -146,7 +146,7 @@ func run(ctx context.Context, url string, n int) error {
 				return listener.Permanent(err)
 			}
 			_, err = q.Enqueue(ctx, "backend", sender.Message{
-				ID: listener.DeliveryID(ev.ID, "backend"), Topic: ev.Topic, Body: body,
+				ID: listener.DeliveryID(ev, "backend"), Topic: ev.Topic, Body: body,
 			})
 			return err
 		}); err != nil {
@@ -169,7 +169,7 @@ func run(ctx context.Context, url string, n int) error {
 		if err := ljs.PublishTo(ctx, publisher, intake.SubjectPrefix, ev); err != nil {
 			return err
 		}
-		ids[i] = listener.DeliveryID(ev.ID, "backend")
+		ids[i] = listener.DeliveryID(ev, "backend")
 	}
 	fmt.Printf("events    %d published to %s.job.done\n", n, intake.SubjectPrefix)
 

@@ -4,9 +4,23 @@
 // Events are published (see [Publish]) as the native JSON envelope of
 // [listener.Event] on subjects derived from their topic,
 // "<prefix>.<domain>.<action>" ("events.job.ready" for "job:ready"; a '.'
-// inside a segment is written "%2E"), with the event id as Nats-Msg-Id so
-// that a publish retried within the stream's duplicate window is stored
-// once. The subject decides an event's topic, since NATS permissions govern
+// inside a segment is written "%2E").
+//
+// Their Nats-Msg-Id is the subject, a space and the event id
+// ("events.job.ready evt_1"), so that a publish retried within the stream's
+// duplicate window is stored once. JetStream deduplicates on Nats-Msg-Id
+// across the whole stream, whatever the subject: scoped by subject, the id
+// of an event due on one subject cannot be taken first by a publisher
+// allowed only another and have that event dropped as a duplicate. A
+// subject holds no space, so the pair reads one way only. Publishers that do
+// not use [Publish] should set Nats-Msg-Id the same way. NATS permissions do
+// not govern headers, though: a publisher that writes Nats-Msg-Id itself can
+// still name another subject's, and the event published there with that id
+// within [Source.DuplicateWindow] is dropped. Where publishers of different
+// subjects are not trusted alike, give events ids that cannot be guessed
+// (UUIDs) and keep the window short.
+//
+// The subject decides an event's topic, since NATS permissions govern
 // who may publish on it: a body without a topic takes its subject's, and
 // one whose topic is not its subject's (or a subject that names no topic)
 // is refused, terminated without being dispatched or dead-lettered, and

@@ -65,8 +65,9 @@ type Source struct {
 	// MaxAge bounds how long both streams keep messages; zero means
 	// [DefaultMaxAge].
 	MaxAge time.Duration
-	// DuplicateWindow is how long event ids are remembered to drop
-	// republished events; zero means [DefaultDuplicateWindow].
+	// DuplicateWindow is how long JetStream remembers each Nats-Msg-Id
+	// (subject and event id) to drop a republished event; zero means
+	// [DefaultDuplicateWindow]. JetStream refuses less than 100ms.
 	DuplicateWindow time.Duration
 	// AckWait is how long a worker holds an event before JetStream gives
 	// it to another; a handler still running extends it. Zero means

@@ -32,9 +32,10 @@ func Publish(ctx context.Context, js jetstream.JetStream, ev *listener.Event) er
 }
 
 // PublishTo publishes ev on js under the subject prefix, as the native JSON
-// envelope with its id as Nats-Msg-Id, and returns once JetStream stored
-// it. An invalid event is refused with an error matching
-// [listener.ErrInvalidEvent].
+// envelope with the subject and its id as Nats-Msg-Id (see the package
+// documentation), and returns once JetStream stored it or dropped it as a
+// duplicate (a retry of the same publish). An invalid event is
+// refused with an error matching [listener.ErrInvalidEvent].
 func PublishTo(ctx context.Context, js jetstream.JetStream, prefix string, ev *listener.Event) error {
 	if js == nil || ev == nil {
 		return fmt.Errorf("%w: nil JetStream or event", listener.ErrInvalidEvent)
@@ -53,11 +54,20 @@ func PublishTo(ctx context.Context, js jetstream.JetStream, prefix string, ev *l
 	m := nats.NewMsg(subj)
 	m.Header.Set("Content-Type", "application/json")
 	m.Data = body
-	if _, err := js.PublishMsg(ctx, m, jetstream.WithMsgID(ev.ID)); err != nil {
+	if _, err := js.PublishMsg(ctx, m, jetstream.WithMsgID(msgID(subj, ev.ID))); err != nil {
 		return fmt.Errorf("listener/jetstream: publish event %s: %w", ev.ID, err)
 	}
 	return nil
 }
+
+// msgID is the Nats-Msg-Id of the event id published on subject: the
+// subject, a space, and the id. JetStream drops a message whose Nats-Msg-Id
+// it stored within the stream's duplicate window, whatever its subject;
+// scoped by subject, an id taken first on one subject (by a publisher
+// allowed only there) no longer drops the event of that id on another.
+// A NATS subject never holds a space, so the first space ends it whatever
+// the id holds, and two (subject, id) pairs never share a Nats-Msg-Id.
+func msgID(subject, id string) string { return subject + " " + id }
 
 // subjectTopic returns the topic that subject stands for under prefix, the
 // inverse of [Subject]; ok is false when subject is not the subject of any
