@@ -122,7 +122,8 @@ func WithLogger(l *slog.Logger) MiddlewareOption {
 //  3. when the verified request carries an id, looks it up in the replay
 //     cache (see [WithReplayCache]): a request whose id was handled
 //     already is answered 200 without calling next, and one whose id is
-//     still being handled 503 with Retry-After and [ErrReplay];
+//     still being handled 503 with Retry-After and [ErrReplay], as is any
+//     new id while the cache is full of ids being handled;
 //  4. calls next with the body restored, so that next reads the same bytes,
 //     and the [Verified] result in the request context (see [FromContext]).
 //
@@ -196,18 +197,17 @@ func (h *verifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, statusFor(err), err)
 		return
 	}
-	cache := h.cfg.cache
-	if ver.ID == "" {
-		cache = nil
-	}
-	if cache != nil {
-		switch cache.Begin(ver.ID, h.cfg.now().Add(h.cfg.window)) {
+	var finish func(handled bool)
+	if h.cfg.cache != nil && ver.ID != "" {
+		var state ReplayState
+		state, finish = h.cfg.cache.Begin(ver.ID, h.cfg.now().Add(h.cfg.window))
+		switch state {
 		case ReplayDone:
 			h.duplicate(w, r, ver)
 			return
 		case ReplayRunning:
 			w.Header().Set("Retry-After", "1")
-			h.refuse(w, r, http.StatusServiceUnavailable, fmt.Errorf("auth: delivery id is being handled: %w", ErrReplay))
+			h.refuse(w, r, http.StatusServiceUnavailable, fmt.Errorf("auth: delivery id is being handled, or the replay cache is full of ids being handled: %w", ErrReplay))
 			return
 		}
 	}
@@ -228,7 +228,7 @@ func (h *verifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r2.Body = &p.body
 	}
 
-	if cache == nil {
+	if finish == nil {
 		h.next.ServeHTTP(w, r2)
 		return
 	}
@@ -236,7 +236,7 @@ func (h *verifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw.ResponseWriter = w
 	returned := false
 	defer func() {
-		cache.Finish(ver.ID, returned && sw.status < http.StatusBadRequest)
+		finish(returned && sw.status < http.StatusBadRequest)
 	}()
 	h.next.ServeHTTP(sw, r2)
 	returned = true
