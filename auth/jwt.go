@@ -2,11 +2,13 @@ package auth
 
 import (
 	"context"
+	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/url"
 	"slices"
@@ -262,8 +264,9 @@ func (j *JWT) Verify(h http.Header, body []byte) (Verified, error) {
 // [MaxTokenLength]; [ErrAlgorithm] for an algorithm the keys do not allow;
 // [ErrUnknownKey]; [ErrBadSignature]; [ErrExpired]; [ErrNotYetValid];
 // [ErrClaims] for a wrong iss or aud, a missing exp or body_sha256, a jti
-// that contradicts webhook-id; [ErrBodyMismatch] when body_sha256 does not
-// match body.
+// that is not a short non-empty string or contradicts webhook-id;
+// [ErrBodyMismatch] when body_sha256 does not match body. Verified.ID is
+// the jti, else derived from the token's signature (see [Verified.ID]).
 func (j *JWT) VerifyContext(ctx context.Context, h http.Header, body []byte) (Verified, error) {
 	raw, err := bearerToken(h)
 	if err != nil {
@@ -297,7 +300,7 @@ func (j *JWT) VerifyContext(ctx context.Context, h http.Header, body []byte) (Ve
 	if err := checkBodyHash(claims, body, j.o.requireBodyHash); err != nil {
 		return Verified{}, err
 	}
-	id, err := tokenID(claims, h)
+	id, err := tokenID(claims, h, token)
 	if err != nil {
 		return Verified{}, err
 	}
@@ -443,9 +446,11 @@ func checkBodyHash(claims jwt.MapClaims, body []byte, required bool) error {
 	return nil
 }
 
-// tokenID returns the delivery id: jti, else the webhook-id header. When
-// both are present they must agree.
-func tokenID(claims jwt.MapClaims, h http.Header) (string, error) {
+// tokenID returns [Verified.ID] for a verified token: its jti, else "sig:"
+// and the SHA-256 of its signature. The webhook-id header is not signed:
+// when the token has a jti the header must agree with it, and otherwise
+// it is ignored.
+func tokenID(claims jwt.MapClaims, h http.Header, token *jwt.Token) (string, error) {
 	header := ""
 	if vals := h[headerWebhookID]; len(vals) > 0 {
 		if len(vals) > 1 || len(vals[0]) > maxIDLen {
@@ -455,14 +460,35 @@ func tokenID(claims jwt.MapClaims, h http.Header) (string, error) {
 	}
 	v, present := claims["jti"]
 	if !present {
-		return header, nil
+		return signatureID(canonicalSignature(token.Method.Alg(), token.Signature)), nil
 	}
 	jti, ok := v.(string)
-	if !ok {
-		return "", fmt.Errorf("auth: %s: %w: jti is not a string", SchemeJWT, ErrClaims)
+	if !ok || jti == "" || len(jti) > maxIDLen {
+		return "", fmt.Errorf("auth: %s: %w: jti is not a string of 1 to %d bytes", SchemeJWT, ErrClaims, maxIDLen)
 	}
 	if header != "" && header != jti {
 		return "", fmt.Errorf("auth: %s: %w: webhook-id header differs from the jti claim", SchemeJWT, ErrClaims)
 	}
 	return jti, nil
+}
+
+// p256HalfOrder is half the order of P-256, the largest low-S value.
+var p256HalfOrder = new(big.Int).Rsh(elliptic.P256().Params().N, 1)
+
+// canonicalSignature returns sig in a form that cannot be varied without
+// the key. ECDSA accepts (r, n-s) wherever it accepts (r, s), so an ES256
+// signature is returned with the smaller of the two; HMAC, RS256 and
+// Go's Ed25519 verification admit one signature only, kept as it is.
+func canonicalSignature(alg string, sig []byte) []byte {
+	if alg != AlgES256 || len(sig) != 64 {
+		return sig
+	}
+	s := new(big.Int).SetBytes(sig[32:])
+	if s.Cmp(p256HalfOrder) <= 0 {
+		return sig
+	}
+	low := make([]byte, 64)
+	copy(low, sig[:32])
+	s.Sub(elliptic.P256().Params().N, s).FillBytes(low[32:])
+	return low
 }

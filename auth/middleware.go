@@ -119,11 +119,13 @@ func WithLogger(l *slog.Logger) MiddlewareOption {
 //  1. reads the body, at most [WithMaxBodyBytes] bytes (413 beyond);
 //  2. calls v.Verify with the headers and the exact body (401 on failure,
 //     with the reason as plain text);
-//  3. when the verified request carries an id, looks it up in the replay
-//     cache (see [WithReplayCache]): a request whose id was handled
-//     already is answered 200 without calling next, and one whose id is
-//     still being handled 503 with Retry-After and [ErrReplay], as is any
-//     new id while the cache is full of ids being handled;
+//  3. when the verified request has an ID (every scheme of this package
+//     gives one, from signed bytes only: see [Verified.ID]), looks it up
+//     in the replay cache (see [WithReplayCache]): a request whose id was
+//     handled already is answered 200 without calling next, and one
+//     whose id is still being handled 503 with Retry-After and
+//     [ErrReplay], as is any new id while the cache is full of ids being
+//     handled;
 //  4. calls next with the body restored, so that next reads the same bytes,
 //     and the [Verified] result in the request context (see [FromContext]).
 //
