@@ -316,14 +316,26 @@ func TestJWTAllowMissingExp(t *testing.T) {
 }
 
 // jwtSigID is the Verified.ID of a token without jti: "sig:" and the
-// SHA-256 of its decoded signature.
+// SHA-256 of its decoded signature, an ES256 one with s at most n/2.
 func jwtSigID(tok string) string {
 	sig, err := base64.RawURLEncoding.DecodeString(tok[strings.LastIndexByte(tok, '.')+1:])
 	if err != nil {
 		panic(err)
 	}
+	if strings.Contains(jwtHeader(tok), `"ES256"`) {
+		n := elliptic.P256().Params().N
+		if s := new(big.Int).SetBytes(sig[32:]); s.Cmp(new(big.Int).Rsh(n, 1)) > 0 {
+			sig = append(sig[:32:32], s.Sub(n, s).FillBytes(make([]byte, 32))...)
+		}
+	}
 	sum := sha256.Sum256(sig)
 	return "sig:" + hex.EncodeToString(sum[:])
+}
+
+// jwtHeader returns the decoded JOSE header of tok.
+func jwtHeader(tok string) string {
+	b, _ := base64.RawURLEncoding.DecodeString(tok[:strings.IndexByte(tok, '.')])
+	return string(b)
 }
 
 // Verified.ID is the signed jti, else derived from the signature: never the
