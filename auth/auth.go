@@ -95,6 +95,11 @@ type Verified struct {
 	KeyID string
 	// Claims holds the JWT claims; nil for other schemes.
 	Claims map[string]any
+
+	// replayUntil is the last moment the request can pass verification
+	// when the scheme knows it (a JWT's exp plus leeway): [Middleware]
+	// keeps its ID at least that long. Zero leaves it to the window.
+	replayUntil time.Time
 }
 
 // signatureID is [Verified.ID] for a scheme that signs no id: "sig:" and

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -51,10 +52,12 @@ var asymmetricAlgs = []string{AlgEdDSA, AlgES256, AlgRS256}
 //
 // A verifier accepts exactly the algorithms of its keys: HS* tokens only
 // when built by [NewJWT] with that HS algorithm, EdDSA/ES256/RS256 tokens only
-// for a key of that type; "none" never. It requires exp (unless
-// [WithAllowMissingExp]), refuses iat or nbf in the future and an exp in the
-// past beyond [WithLeeway], checks iss and aud when configured, and checks
-// body_sha256 whenever present (always required with [WithRequireBodyHash]).
+// for a key of that type; "none" never. It requires iat and exp (exp
+// unless [WithAllowMissingExp]), refuses a token that lives longer than
+// [WithMaxLifetime] (exp - iat over 10 minutes by default), iat or nbf in
+// the future and an exp in the past beyond [WithLeeway], checks iss and aud
+// when configured, and checks body_sha256 whenever present (always
+// required with [WithRequireBodyHash]).
 //
 // Make one with [NewJWT] (HMAC), [NewJWTSigner] (private keys) or
 // [NewJWTVerifier] (public keys or a JWKS). A JWT is safe for concurrent use.
@@ -80,7 +83,8 @@ type JWT struct {
 // [Verified.KeyID] is the position of the matching secret ("0", "1", ...).
 //
 // Options: [WithIssuer], [WithAudience], [WithTTL], [WithLeeway],
-// [WithRequireBodyHash], [WithAllowMissingExp], [WithClock].
+// [WithRequireBodyHash], [WithAllowMissingExp], [WithMaxLifetime],
+// [WithClock].
 func NewJWT(alg string, secrets []Secret, opts ...Option) (*JWT, error) {
 	min, ok := hmacAlgs[alg]
 	if !ok {
@@ -263,7 +267,8 @@ func (j *JWT) Verify(h http.Header, body []byte) (Verified, error) {
 // [ErrMalformed] for a token that does not parse or is longer than
 // [MaxTokenLength]; [ErrAlgorithm] for an algorithm the keys do not allow;
 // [ErrUnknownKey]; [ErrBadSignature]; [ErrExpired]; [ErrNotYetValid];
-// [ErrClaims] for a wrong iss or aud, a missing exp or body_sha256, a jti
+// [ErrClaims] for a wrong iss or aud, a missing iat, exp or body_sha256, a
+// lifetime (exp - iat) over [WithMaxLifetime], a jti
 // that is not a short non-empty string or contradicts webhook-id;
 // [ErrBodyMismatch] when body_sha256 does not match body. Verified.ID is
 // the jti, else derived from the token's signature (see [Verified.ID]).
@@ -300,11 +305,15 @@ func (j *JWT) VerifyContext(ctx context.Context, h http.Header, body []byte) (Ve
 	if err := checkBodyHash(claims, body, j.o.requireBodyHash); err != nil {
 		return Verified{}, err
 	}
+	until, err := j.checkLifetime(claims)
+	if err != nil {
+		return Verified{}, err
+	}
 	id, err := tokenID(claims, h, token)
 	if err != nil {
 		return Verified{}, err
 	}
-	v := Verified{Scheme: SchemeJWT, ID: id, KeyID: kid, Claims: claims}
+	v := Verified{Scheme: SchemeJWT, ID: id, KeyID: kid, Claims: claims, replayUntil: until}
 	if iat, err := claims.GetIssuedAt(); err == nil && iat != nil {
 		v.Timestamp = iat.Time
 	}
@@ -424,6 +433,33 @@ func (j *JWT) mapError(err error, token *jwt.Token) error {
 		return wrap(ErrClaims, "a registered claim has the wrong type")
 	}
 	return wrap(ErrClaims, "token claims are invalid")
+}
+
+// checkLifetime requires iat and bounds the token's life: exp - iat at most
+// the maximum lifetime, or, without exp (allowed by WithAllowMissingExp),
+// an end that maximum after iat. It returns that end plus the leeway: the
+// last moment the token can pass, until which Middleware keeps its id.
+func (j *JWT) checkLifetime(claims jwt.MapClaims) (time.Time, error) {
+	iat, err := claims.GetIssuedAt()
+	if err != nil || iat == nil {
+		return time.Time{}, fmt.Errorf("auth: %s: %w: token has no iat claim", SchemeJWT, ErrClaims)
+	}
+	max := j.o.maxLifetime
+	exp, err := claims.GetExpirationTime()
+	if err != nil || exp == nil {
+		end := iat.Add(max).Add(j.o.leeway)
+		if j.o.now().After(end) {
+			return time.Time{}, fmt.Errorf("auth: %s: %w: token without exp is older than the %s lifetime allowed", SchemeJWT, ErrExpired, max)
+		}
+		return end, nil
+	}
+	switch life := exp.Sub(iat.Time); {
+	case life < 0:
+		return time.Time{}, fmt.Errorf("auth: %s: %w: token expires (exp) before it is issued (iat)", SchemeJWT, ErrClaims)
+	case life > max:
+		return time.Time{}, fmt.Errorf("auth: %s: %w: token lifetime exp - iat is %s, over the %s allowed", SchemeJWT, ErrClaims, life, max)
+	}
+	return exp.Add(j.o.leeway), nil
 }
 
 // checkBodyHash checks the body_sha256 claim against body, when present or

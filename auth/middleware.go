@@ -23,8 +23,9 @@ const DefaultMaxBodyBytes = 1 << 20
 // from T-tolerance to T+tolerance, so the first and the last moment one
 // signed request can pass lie at most 2×tolerance apart. An id remembered
 // that long from its first use stays remembered for as long as its
-// signature is fresh. It also covers herald's JWTs, which live [DefaultTTL]
-// plus [DefaultLeeway] at each end. Raise it along with WithTolerance.
+// signature is fresh. Raise it along with WithTolerance. A JWT's id is
+// remembered until the token expires (its exp, plus the leeway) when that
+// is later, whatever the window.
 const DefaultReplayWindow = 2 * DefaultTolerance
 
 // bodyPrealloc caps the buffer allocated up front from a declared
@@ -135,7 +136,8 @@ func WithLogger(l *slog.Logger) MiddlewareOption {
 // below 400; if next fails or panics the id is dropped from the cache, and
 // the retry runs next afresh. A captured request played again within its
 // tolerance gets the same 200 and never runs next twice. Each id is
-// remembered for the replay window (see [WithReplayWindow]).
+// remembered for the replay window (see [WithReplayWindow]), or until its
+// JWT expires if that is later.
 //
 // When v also has a method VerifyContext(ctx, header, body), as [*JWT] does,
 // Middleware calls it with the request's context, which then bounds any key
@@ -202,7 +204,11 @@ func (h *verifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var finish func(handled bool)
 	if h.cfg.cache != nil && ver.ID != "" {
 		var state ReplayState
-		state, finish = h.cfg.cache.Begin(ver.ID, h.cfg.now().Add(h.cfg.window))
+		until := h.cfg.now().Add(h.cfg.window)
+		if ver.replayUntil.After(until) {
+			until = ver.replayUntil
+		}
+		state, finish = h.cfg.cache.Begin(ver.ID, until)
 		switch state {
 		case ReplayDone:
 			h.duplicate(w, r, ver)
