@@ -424,7 +424,7 @@ func (j *JWT) mapError(err error, token *jwt.Token) error {
 	case errors.Is(err, jwt.ErrTokenNotValidYet):
 		return wrap(ErrNotYetValid, "token not valid yet (nbf)")
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return wrap(ErrClaims, "token has no exp claim")
+		return wrap(ErrClaims, j.missingClaims(token))
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
 		return wrap(ErrClaims, "wrong aud")
 	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
@@ -433,6 +433,34 @@ func (j *JWT) mapError(err error, token *jwt.Token) error {
 		return wrap(ErrClaims, "a registered claim has the wrong type")
 	}
 	return wrap(ErrClaims, "token claims are invalid")
+}
+
+// missingClaims says which of the claims j requires the token lacks, for
+// the error of golang-jwt's ErrTokenRequiredClaimMissing, which does not
+// say: "token has no aud claim", or "token has no exp claim, no aud claim".
+func (j *JWT) missingClaims(token *jwt.Token) string {
+	var claims jwt.MapClaims
+	if token != nil {
+		claims, _ = token.Claims.(jwt.MapClaims)
+	}
+	var missing []string
+	add := func(name string, absent bool) {
+		if absent {
+			missing = append(missing, "no "+name+" claim")
+		}
+	}
+	_, hasIat := claims["iat"]
+	_, hasExp := claims["exp"]
+	iss, _ := claims.GetIssuer()
+	aud, _ := claims.GetAudience()
+	add("iat", !hasIat)
+	add("exp", !hasExp && !j.o.allowMissingExp)
+	add("iss", iss == "" && j.o.issuer != "")
+	add("aud", len(aud) == 0 && j.o.audience != "")
+	if len(missing) == 0 {
+		return "token lacks a required claim"
+	}
+	return "token has " + strings.Join(missing, ", ")
 }
 
 // checkLifetime requires iat and bounds the token's life: exp - iat at most

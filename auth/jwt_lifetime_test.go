@@ -130,3 +130,34 @@ func TestMiddlewareJWTReplayUntilExpiry(t *testing.T) {
 		t.Fatalf("handler ran %d times, want 1", r)
 	}
 }
+
+// Each missing claim is named in the error: a missing aud is not
+// reported as a missing exp.
+func TestJWTMissingClaimText(t *testing.T) {
+	c := jwtCases(t)[0]
+	v := c.verifier(t, WithIssuer("herald"), WithAudience("https://hooks.example.com/in"))
+	full := func() jwt.MapClaims {
+		return jwt.MapClaims{"iss": "herald", "aud": "https://hooks.example.com/in",
+			"iat": asymNow.Unix(), "exp": asymNow.Add(time.Minute).Unix()}
+	}
+	for _, tt := range []struct {
+		drop []string
+		text string
+	}{
+		{[]string{"exp"}, "token has no exp claim"},
+		{[]string{"iat"}, "token has no iat claim"},
+		{[]string{"aud"}, "token has no aud claim"},
+		{[]string{"iss"}, "token has no iss claim"},
+		{[]string{"exp", "aud"}, "token has no exp claim, no aud claim"},
+		{[]string{"iat", "iss"}, "token has no iat claim, no iss claim"},
+	} {
+		claims := full()
+		for _, k := range tt.drop {
+			delete(claims, k)
+		}
+		_, err := v.Verify(bearer(c.craft(t, claims, nil)), nil)
+		if !errors.Is(err, ErrClaims) || !strings.HasSuffix(err.Error(), ": "+tt.text) {
+			t.Errorf("without %v: %v, want ErrClaims saying %q", tt.drop, err, tt.text)
+		}
+	}
+}
