@@ -52,12 +52,13 @@ var asymmetricAlgs = []string{AlgEdDSA, AlgES256, AlgRS256}
 //
 // A verifier accepts exactly the algorithms of its keys: HS* tokens only
 // when built by [NewJWT] with that HS algorithm, EdDSA/ES256/RS256 tokens only
-// for a key of that type; "none" never. It requires iat and exp (exp
-// unless [WithAllowMissingExp]), refuses a token that lives longer than
-// [WithMaxLifetime] (exp - iat over 10 minutes by default), iat or nbf in
-// the future and an exp in the past beyond [WithLeeway], checks iss and aud
-// when configured, and checks body_sha256 whenever present (always
-// required with [WithRequireBodyHash]).
+// for a key of that type; "none" never; a token with a crit header never.
+// It requires iat and exp (exp unless [WithAllowMissingExp]), refuses a
+// token that lives longer than [WithMaxLifetime] (exp - iat over 10
+// minutes by default), iat or nbf in the future and an exp in the past
+// beyond [WithLeeway], checks iss and aud when configured, and checks
+// body_sha256 whenever present (always required with
+// [WithRequireBodyHash]).
 //
 // Make one with [NewJWT] (HMAC), [NewJWTSigner] (private keys) or
 // [NewJWTVerifier] (public keys or a JWKS). A JWT is safe for concurrent use.
@@ -264,8 +265,9 @@ func (j *JWT) Verify(h http.Header, body []byte) (Verified, error) {
 
 // VerifyContext checks the Bearer token of a request against body. ctx
 // bounds any key fetch. Errors: [ErrNoSignature] without a Bearer token;
-// [ErrMalformed] for a token that does not parse or is longer than
-// [MaxTokenLength]; [ErrAlgorithm] for an algorithm the keys do not allow;
+// [ErrMalformed] for a token that does not parse, is longer than
+// [MaxTokenLength] or has a crit header (herald implements no critical
+// extension, so RFC 7515 has it refuse any); [ErrAlgorithm] for an algorithm the keys do not allow;
 // [ErrUnknownKey]; [ErrBadSignature]; [ErrExpired]; [ErrNotYetValid];
 // [ErrClaims] for a wrong iss or aud, a missing iat, exp or body_sha256, a
 // lifetime (exp - iat) over [WithMaxLifetime], a jti
@@ -284,6 +286,13 @@ func (j *JWT) VerifyContext(ctx context.Context, h http.Header, body []byte) (Ve
 		keyErr  error
 	)
 	keyfunc := func(t *jwt.Token) (any, error) {
+		if _, present := t.Header["crit"]; present {
+			// RFC 7515 section 4.1.11: a recipient must refuse a token
+			// naming an extension it does not implement, and herald
+			// implements none; an empty list is invalid too.
+			keyErr = fmt.Errorf("auth: %s: %w: token names critical header extensions (crit), none of which is implemented", SchemeJWT, ErrMalformed)
+			return nil, keyErr
+		}
 		kid, matched, names, keyErr = j.candidates(ctx, t)
 		if keyErr != nil {
 			return nil, keyErr

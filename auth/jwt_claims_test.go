@@ -161,3 +161,25 @@ func TestJWTMissingClaimText(t *testing.T) {
 		}
 	}
 }
+
+// A validly signed token with a crit header is refused whatever it lists,
+// even an empty list (RFC 7515 section 4.1.11): herald implements no
+// critical extension.
+func TestJWTCritRefused(t *testing.T) {
+	for _, c := range jwtCases(t) {
+		t.Run(c.alg, func(t *testing.T) {
+			v := c.verifier(t)
+			claims := jwt.MapClaims{"iat": asymNow.Unix(), "exp": asymNow.Add(time.Minute).Unix()}
+			if _, err := v.Verify(bearer(c.craft(t, claims, nil)), nil); err != nil {
+				t.Fatalf("control token without crit: %v", err)
+			}
+			for _, crit := range []any{[]string{"b64"}, []string{"exp"}, []string{}, "b64", nil} {
+				tok := c.craft(t, claims, map[string]any{"crit": crit, "b64": true})
+				_, err := v.Verify(bearer(tok), nil)
+				if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "crit") {
+					t.Errorf("crit %#v: %v, want ErrMalformed naming crit", crit, err)
+				}
+			}
+		})
+	}
+}
