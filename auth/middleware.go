@@ -201,23 +201,9 @@ func (h *verifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, statusFor(err), err)
 		return
 	}
-	var finish func(handled bool)
-	if h.cfg.cache != nil && ver.ID != "" {
-		var state ReplayState
-		until := h.cfg.now().Add(h.cfg.window)
-		if ver.replayUntil.After(until) {
-			until = ver.replayUntil
-		}
-		state, finish = h.cfg.cache.Begin(ver.ID, until)
-		switch state {
-		case ReplayDone:
-			h.duplicate(w, r, ver)
-			return
-		case ReplayRunning:
-			w.Header().Set("Retry-After", "1")
-			h.refuse(w, r, http.StatusServiceUnavailable, fmt.Errorf("auth: delivery id is being handled, or the replay cache is full of ids being handled: %w", ErrReplay))
-			return
-		}
+	finish, ok := h.beginReplay(w, r, ver)
+	if !ok {
+		return
 	}
 	if l := h.cfg.logger; l != nil {
 		l.LogAttrs(r.Context(), slog.LevelDebug, "auth: webhook verified",
@@ -248,6 +234,32 @@ func (h *verifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	h.next.ServeHTTP(sw, r2)
 	returned = true
+}
+
+// beginReplay looks ver.ID up in the replay cache, recording it as running
+// until the end of the window, or until the request stops passing
+// verification if that is later. It answers a duplicate, or a request that
+// must wait, itself and returns ok false; else it returns the finish of
+// the new run, nil when there is no cache or no ID.
+func (h *verifyHandler) beginReplay(w http.ResponseWriter, r *http.Request, ver Verified) (finish func(handled bool), ok bool) {
+	if h.cfg.cache == nil || ver.ID == "" {
+		return nil, true
+	}
+	until := h.cfg.now().Add(h.cfg.window)
+	if ver.replayUntil.After(until) {
+		until = ver.replayUntil
+	}
+	state, finish := h.cfg.cache.Begin(ver.ID, until)
+	switch state {
+	case ReplayDone:
+		h.duplicate(w, r, ver)
+		return nil, false
+	case ReplayRunning:
+		w.Header().Set("Retry-After", "1")
+		h.refuse(w, r, http.StatusServiceUnavailable, fmt.Errorf("auth: delivery id is being handled, or the replay cache is full of ids being handled: %w", ErrReplay))
+		return nil, false
+	}
+	return finish, true
 }
 
 // duplicate answers a request whose id was handled already: 200, so that
