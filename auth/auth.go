@@ -19,6 +19,8 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"time"
 )
@@ -68,8 +70,23 @@ type Verifier interface {
 type Verified struct {
 	// Scheme is one of the Scheme* constants.
 	Scheme string
-	// ID is the delivery id (webhook-id, or the JWT jti); empty when the
-	// scheme carries none.
+	// ID names the request for replay protection, from signed bytes only:
+	//
+	//   - the delivery id the scheme signs: webhook-id for Standard v1 and
+	//     v1a, the jti claim for JWT;
+	//   - for a scheme that signs no id (Hub, Stripe, a JWT without jti),
+	//     "sig:" followed by the lowercase hex SHA-256 of the signature
+	//     that verified: the raw MAC of the Hub signature, or of the
+	//     Stripe v1 signature that matched (other v1 values in the header
+	//     do not count), or the JWT's decoded signature (an ES256 one in
+	//     its low-S form, since (r, n-s) verifies as well as (r, s)).
+	//
+	// Unsigned headers (webhook-id on Hub, Stripe and a JWT without jti,
+	// X-GitHub-Delivery) never set it: anyone on the path can change them.
+	// Where the scheme signs no id, a sender's re-signed retry (a new
+	// Stripe t=, a new JWT iat) gets a new ID, so [Middleware] runs the
+	// handler for it again: deduplicate on an id inside the body if that
+	// matters. Hub signs no time, so its retries keep their ID.
 	ID string
 	// Timestamp is the signed time of the request; zero when the scheme
 	// signs none (hub).
@@ -80,6 +97,21 @@ type Verified struct {
 	KeyID string
 	// Claims holds the JWT claims; nil for other schemes.
 	Claims map[string]any
+
+	// replayUntil is the last moment the request can pass verification
+	// when the scheme knows it (a JWT's exp plus leeway): [Middleware]
+	// keeps its ID at least that long. Zero leaves it to the window.
+	replayUntil time.Time
+}
+
+// signatureID is [Verified.ID] for a scheme that signs no id: "sig:" and
+// the hex SHA-256 of the signature that verified.
+func signatureID(sig []byte) string {
+	sum := sha256.Sum256(sig)
+	var buf [len("sig:") + 2*sha256.Size]byte
+	copy(buf[:], "sig:")
+	hex.Encode(buf[len("sig:"):], sum[:])
+	return string(buf[:])
 }
 
 type verifiedKey struct{}

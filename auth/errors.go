@@ -17,7 +17,8 @@ var (
 	// ErrNotYetValid: the signed timestamp (or the token's iat/nbf) is too
 	// far in the future.
 	ErrNotYetValid = errors.New("timestamp in the future")
-	// ErrReplay: a request with the same id is still being handled.
+	// ErrReplay: a request with the same id is still being handled, or the
+	// replay cache is full of ids being handled.
 	// [Middleware] answers it 503 with Retry-After, so that the sender tries
 	// again once the first request has finished. (A request whose id was
 	// handled already is answered 200 without running the handler again.)

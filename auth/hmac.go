@@ -92,25 +92,6 @@ func schemeHeaderName(scheme, name, def string) (string, error) {
 	return http.CanonicalHeaderKey(name), nil
 }
 
-// optionalID returns the delivery id of a scheme that does not sign one:
-// the webhook-id header if present, else the fallback header (empty for
-// none). It is bounded to maxIDLen bytes; a longer one is [ErrMalformed].
-func optionalID(h http.Header, fallback, scheme string) (string, error) {
-	key := headerWebhookID
-	vals := h[key]
-	if len(vals) == 0 && fallback != "" {
-		key = fallback
-		vals = h[key]
-	}
-	if len(vals) == 0 {
-		return "", nil
-	}
-	if len(vals[0]) > maxIDLen {
-		return "", fmt.Errorf("auth: %s: %w: %s header longer than %d bytes", scheme, ErrMalformed, strings.ToLower(key), maxIDLen)
-	}
-	return vals[0], nil
-}
-
 // keyIndex formats a secret's position for Verified.KeyID; small numbers cost
 // no allocation.
 func keyIndex(i int) string { return strconv.Itoa(i) }

@@ -15,8 +15,6 @@ const (
 	HubHeaderSHA256 = "X-Hub-Signature-256"
 	// HubHeaderSHA1 is GitHub's legacy signature header, "sha1=<hex>".
 	HubHeaderSHA1 = "X-Hub-Signature"
-	// headerGitHubDelivery is GitHub's delivery id, canonical form.
-	headerGitHubDelivery = "X-Github-Delivery"
 	// MinHubSecretLen is the shortest secret, in bytes, that [NewHub] accepts.
 	MinHubSecretLen = 16
 	// maxHubHeaderLen bounds the signature header before parsing.
@@ -26,8 +24,10 @@ const (
 // Hub signs and verifies GitHub-style webhooks: an HMAC over the body alone,
 // sent as "X-Hub-Signature-256: sha256=<lowercase hex>" (or, with
 // [WithSHA1], "X-Hub-Signature: sha1=<hex>"). The scheme signs no
-// timestamp and no id, so it cannot limit replays by itself: pair it with a
-// replay cache on the delivery id. A Hub is safe for concurrent use.
+// timestamp and no id, so it cannot limit replays by itself: [Middleware]
+// remembers each signature for its replay window (see [Verified.ID]), and a
+// copy played after that runs the handler again. A Hub is safe for
+// concurrent use.
 type Hub struct {
 	keys   []*macKey
 	header string
@@ -87,10 +87,11 @@ func (s *Hub) Sign(h http.Header, m Message) error {
 }
 
 // Verify checks the signature header against body with every secret, in
-// constant time. The hex must be lowercase, as GitHub sends it. Verified.ID
-// comes from the webhook-id header, else X-GitHub-Delivery: neither is
-// covered by the signature, so treat it as a hint (a replay cache keyed on
-// it still stops verbatim replays). Verified.Timestamp is zero.
+// constant time. The hex must be lowercase, as GitHub sends it.
+// Verified.ID is "sig:" and the SHA-256 of the signature (see
+// [Verified.ID]): the webhook-id and X-GitHub-Delivery headers are not
+// covered by it, so read them yourself, as hints. Verified.Timestamp is
+// zero.
 func (s *Hub) Verify(h http.Header, body []byte) (Verified, error) {
 	vals, lower := h[s.header], s.headerLower
 	switch {
@@ -108,17 +109,17 @@ func (s *Hub) Verify(h http.Header, body []byte) (Verified, error) {
 	if len(sig) != s.hexLen {
 		return Verified{}, fmt.Errorf("auth: %s: %w: signature is %d hex digits, want %d", SchemeHub, ErrMalformed, len(sig), s.hexLen)
 	}
-	id, err := optionalID(h, headerGitHubDelivery, SchemeHub)
-	if err != nil {
-		return Verified{}, err
-	}
 	for i, k := range s.keys {
 		st := k.get()
 		st.mac.Write(body)
-		want := hex.AppendEncode(st.enc[:0], st.mac.Sum(st.sum[:0]))
-		match := st.equal(want, sig)
+		sum := st.mac.Sum(st.sum[:0])
+		want := hex.AppendEncode(st.enc[:0], sum)
+		id := ""
+		if st.equal(want, sig) {
+			id = signatureID(sum)
+		}
 		k.put(st)
-		if match {
+		if id != "" {
 			return Verified{Scheme: SchemeHub, ID: id, KeyID: keyIndex(i)}, nil
 		}
 	}

@@ -2,16 +2,19 @@ package auth
 
 import (
 	"context"
+	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -49,10 +52,13 @@ var asymmetricAlgs = []string{AlgEdDSA, AlgES256, AlgRS256}
 //
 // A verifier accepts exactly the algorithms of its keys: HS* tokens only
 // when built by [NewJWT] with that HS algorithm, EdDSA/ES256/RS256 tokens only
-// for a key of that type; "none" never. It requires exp (unless
-// [WithAllowMissingExp]), refuses iat or nbf in the future and an exp in the
-// past beyond [WithLeeway], checks iss and aud when configured, and checks
-// body_sha256 whenever present (always required with [WithRequireBodyHash]).
+// for a key of that type; "none" never; a token with a crit header never.
+// It requires iat and exp (exp unless [WithAllowMissingExp]), refuses a
+// token that lives longer than [WithMaxLifetime] (exp - iat over 10
+// minutes by default), iat or nbf in the future and an exp in the past
+// beyond [WithLeeway], checks iss and aud when configured, and checks
+// body_sha256 whenever present (always required with
+// [WithRequireBodyHash]).
 //
 // Make one with [NewJWT] (HMAC), [NewJWTSigner] (private keys) or
 // [NewJWTVerifier] (public keys or a JWKS). A JWT is safe for concurrent use.
@@ -78,7 +84,8 @@ type JWT struct {
 // [Verified.KeyID] is the position of the matching secret ("0", "1", ...).
 //
 // Options: [WithIssuer], [WithAudience], [WithTTL], [WithLeeway],
-// [WithRequireBodyHash], [WithAllowMissingExp], [WithClock].
+// [WithRequireBodyHash], [WithAllowMissingExp], [WithMaxLifetime],
+// [WithClock].
 func NewJWT(alg string, secrets []Secret, opts ...Option) (*JWT, error) {
 	min, ok := hmacAlgs[alg]
 	if !ok {
@@ -258,12 +265,15 @@ func (j *JWT) Verify(h http.Header, body []byte) (Verified, error) {
 
 // VerifyContext checks the Bearer token of a request against body. ctx
 // bounds any key fetch. Errors: [ErrNoSignature] without a Bearer token;
-// [ErrMalformed] for a token that does not parse or is longer than
-// [MaxTokenLength]; [ErrAlgorithm] for an algorithm the keys do not allow;
+// [ErrMalformed] for a token that does not parse, is longer than
+// [MaxTokenLength] or has a crit header (herald implements no critical
+// extension, so RFC 7515 has it refuse any); [ErrAlgorithm] for an algorithm the keys do not allow;
 // [ErrUnknownKey]; [ErrBadSignature]; [ErrExpired]; [ErrNotYetValid];
-// [ErrClaims] for a wrong iss or aud, a missing exp or body_sha256, a jti
-// that contradicts webhook-id; [ErrBodyMismatch] when body_sha256 does not
-// match body.
+// [ErrClaims] for a wrong iss or aud, a missing iat, exp or body_sha256, a
+// lifetime (exp - iat) over [WithMaxLifetime], a jti
+// that is not a short non-empty string or contradicts webhook-id;
+// [ErrBodyMismatch] when body_sha256 does not match body. Verified.ID is
+// the jti, else derived from the token's signature (see [Verified.ID]).
 func (j *JWT) VerifyContext(ctx context.Context, h http.Header, body []byte) (Verified, error) {
 	raw, err := bearerToken(h)
 	if err != nil {
@@ -276,6 +286,13 @@ func (j *JWT) VerifyContext(ctx context.Context, h http.Header, body []byte) (Ve
 		keyErr  error
 	)
 	keyfunc := func(t *jwt.Token) (any, error) {
+		if _, present := t.Header["crit"]; present {
+			// RFC 7515 section 4.1.11: a recipient must refuse a token
+			// naming an extension it does not implement, and herald
+			// implements none; an empty list is invalid too.
+			keyErr = fmt.Errorf("auth: %s: %w: token names critical header extensions (crit), none of which is implemented", SchemeJWT, ErrMalformed)
+			return nil, keyErr
+		}
 		kid, matched, names, keyErr = j.candidates(ctx, t)
 		if keyErr != nil {
 			return nil, keyErr
@@ -297,11 +314,15 @@ func (j *JWT) VerifyContext(ctx context.Context, h http.Header, body []byte) (Ve
 	if err := checkBodyHash(claims, body, j.o.requireBodyHash); err != nil {
 		return Verified{}, err
 	}
-	id, err := tokenID(claims, h)
+	until, err := j.checkLifetime(claims)
 	if err != nil {
 		return Verified{}, err
 	}
-	v := Verified{Scheme: SchemeJWT, ID: id, KeyID: kid, Claims: claims}
+	id, err := tokenID(claims, h, token)
+	if err != nil {
+		return Verified{}, err
+	}
+	v := Verified{Scheme: SchemeJWT, ID: id, KeyID: kid, Claims: claims, replayUntil: until}
 	if iat, err := claims.GetIssuedAt(); err == nil && iat != nil {
 		v.Timestamp = iat.Time
 	}
@@ -412,7 +433,7 @@ func (j *JWT) mapError(err error, token *jwt.Token) error {
 	case errors.Is(err, jwt.ErrTokenNotValidYet):
 		return wrap(ErrNotYetValid, "token not valid yet (nbf)")
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return wrap(ErrClaims, "token has no exp claim")
+		return wrap(ErrClaims, j.missingClaims(token))
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
 		return wrap(ErrClaims, "wrong aud")
 	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
@@ -421,6 +442,61 @@ func (j *JWT) mapError(err error, token *jwt.Token) error {
 		return wrap(ErrClaims, "a registered claim has the wrong type")
 	}
 	return wrap(ErrClaims, "token claims are invalid")
+}
+
+// missingClaims says which of the claims j requires the token lacks, for
+// the error of golang-jwt's ErrTokenRequiredClaimMissing, which does not
+// say: "token has no aud claim", or "token has no exp claim, no aud claim".
+func (j *JWT) missingClaims(token *jwt.Token) string {
+	var claims jwt.MapClaims
+	if token != nil {
+		claims, _ = token.Claims.(jwt.MapClaims)
+	}
+	var missing []string
+	add := func(name string, absent bool) {
+		if absent {
+			missing = append(missing, "no "+name+" claim")
+		}
+	}
+	_, hasIat := claims["iat"]
+	_, hasExp := claims["exp"]
+	iss, _ := claims.GetIssuer()
+	aud, _ := claims.GetAudience()
+	add("iat", !hasIat)
+	add("exp", !hasExp && !j.o.allowMissingExp)
+	add("iss", iss == "" && j.o.issuer != "")
+	add("aud", len(aud) == 0 && j.o.audience != "")
+	if len(missing) == 0 {
+		return "token lacks a required claim"
+	}
+	return "token has " + strings.Join(missing, ", ")
+}
+
+// checkLifetime requires iat and bounds the token's life: exp - iat at most
+// the maximum lifetime, or, without exp (allowed by WithAllowMissingExp),
+// an end that maximum after iat. It returns that end plus the leeway: the
+// last moment the token can pass, until which Middleware keeps its id.
+func (j *JWT) checkLifetime(claims jwt.MapClaims) (time.Time, error) {
+	iat, err := claims.GetIssuedAt()
+	if err != nil || iat == nil {
+		return time.Time{}, fmt.Errorf("auth: %s: %w: token has no iat claim", SchemeJWT, ErrClaims)
+	}
+	max := j.o.maxLifetime
+	exp, err := claims.GetExpirationTime()
+	if err != nil || exp == nil {
+		end := iat.Add(max).Add(j.o.leeway)
+		if j.o.now().After(end) {
+			return time.Time{}, fmt.Errorf("auth: %s: %w: token without exp is older than the %s lifetime allowed", SchemeJWT, ErrExpired, max)
+		}
+		return end, nil
+	}
+	switch life := exp.Sub(iat.Time); {
+	case life < 0:
+		return time.Time{}, fmt.Errorf("auth: %s: %w: token expires (exp) before it is issued (iat)", SchemeJWT, ErrClaims)
+	case life > max:
+		return time.Time{}, fmt.Errorf("auth: %s: %w: token lifetime exp - iat is %s, over the %s allowed", SchemeJWT, ErrClaims, life, max)
+	}
+	return exp.Add(j.o.leeway), nil
 }
 
 // checkBodyHash checks the body_sha256 claim against body, when present or
@@ -443,9 +519,11 @@ func checkBodyHash(claims jwt.MapClaims, body []byte, required bool) error {
 	return nil
 }
 
-// tokenID returns the delivery id: jti, else the webhook-id header. When
-// both are present they must agree.
-func tokenID(claims jwt.MapClaims, h http.Header) (string, error) {
+// tokenID returns [Verified.ID] for a verified token: its jti, else "sig:"
+// and the SHA-256 of its signature. The webhook-id header is not signed:
+// when the token has a jti the header must agree with it, and otherwise
+// it is ignored.
+func tokenID(claims jwt.MapClaims, h http.Header, token *jwt.Token) (string, error) {
 	header := ""
 	if vals := h[headerWebhookID]; len(vals) > 0 {
 		if len(vals) > 1 || len(vals[0]) > maxIDLen {
@@ -455,14 +533,35 @@ func tokenID(claims jwt.MapClaims, h http.Header) (string, error) {
 	}
 	v, present := claims["jti"]
 	if !present {
-		return header, nil
+		return signatureID(canonicalSignature(token.Method.Alg(), token.Signature)), nil
 	}
 	jti, ok := v.(string)
-	if !ok {
-		return "", fmt.Errorf("auth: %s: %w: jti is not a string", SchemeJWT, ErrClaims)
+	if !ok || jti == "" || len(jti) > maxIDLen {
+		return "", fmt.Errorf("auth: %s: %w: jti is not a string of 1 to %d bytes", SchemeJWT, ErrClaims, maxIDLen)
 	}
 	if header != "" && header != jti {
 		return "", fmt.Errorf("auth: %s: %w: webhook-id header differs from the jti claim", SchemeJWT, ErrClaims)
 	}
 	return jti, nil
+}
+
+// p256HalfOrder is half the order of P-256, the largest low-S value.
+var p256HalfOrder = new(big.Int).Rsh(elliptic.P256().Params().N, 1)
+
+// canonicalSignature returns sig in a form that cannot be varied without
+// the key. ECDSA accepts (r, n-s) wherever it accepts (r, s), so an ES256
+// signature is returned with the smaller of the two; HMAC, RS256 and
+// Go's Ed25519 verification admit one signature only, kept as it is.
+func canonicalSignature(alg string, sig []byte) []byte {
+	if alg != AlgES256 || len(sig) != 64 {
+		return sig
+	}
+	s := new(big.Int).SetBytes(sig[32:])
+	if s.Cmp(p256HalfOrder) <= 0 {
+		return sig
+	}
+	low := make([]byte, 64)
+	copy(low, sig[:32])
+	s.Sub(elliptic.P256().Params().N, s).FillBytes(low[32:])
+	return low
 }

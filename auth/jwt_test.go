@@ -1,9 +1,13 @@
 package auth
 
 import (
+	"crypto/elliptic"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"net/http"
 	"strings"
 	"testing"
@@ -292,8 +296,9 @@ func TestJWTAllowMissingExp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.ID != "evt_1" || got.Claims["event"] != "job:ready" || !got.Timestamp.Equal(asymNow) {
-		t.Fatalf("Verified = %+v", got)
+	// Without jti the id comes from the signature, not from webhook-id.
+	if got.ID != jwtSigID(tok) || got.Claims["event"] != "job:ready" || !got.Timestamp.Equal(asymNow) {
+		t.Fatalf("Verified = %+v, want ID %s", got, jwtSigID(tok))
 	}
 	// The option does not lift exp checking when exp is there.
 	expired := c.craft(t, jwt.MapClaims{"iat": asymNow.Add(-time.Hour).Unix(), "exp": asymNow.Add(-time.Minute).Unix()}, nil)
@@ -307,6 +312,91 @@ func TestJWTAllowMissingExp(t *testing.T) {
 	}
 	if _, err := c.verifier(t, WithLeeway(10*time.Second)).Verify(bearer(late), nil); !errors.Is(err, ErrExpired) {
 		t.Fatalf("beyond leeway: %v", err)
+	}
+}
+
+// jwtSigID is the Verified.ID of a token without jti: "sig:" and the
+// SHA-256 of its decoded signature, an ES256 one with s at most n/2.
+func jwtSigID(tok string) string {
+	sig, err := base64.RawURLEncoding.DecodeString(tok[strings.LastIndexByte(tok, '.')+1:])
+	if err != nil {
+		panic(err)
+	}
+	if strings.Contains(jwtHeader(tok), `"ES256"`) {
+		n := elliptic.P256().Params().N
+		if s := new(big.Int).SetBytes(sig[32:]); s.Cmp(new(big.Int).Rsh(n, 1)) > 0 {
+			sig = append(sig[:32:32], s.Sub(n, s).FillBytes(make([]byte, 32))...)
+		}
+	}
+	sum := sha256.Sum256(sig)
+	return "sig:" + hex.EncodeToString(sum[:])
+}
+
+// jwtHeader returns the decoded JOSE header of tok.
+func jwtHeader(tok string) string {
+	b, _ := base64.RawURLEncoding.DecodeString(tok[:strings.IndexByte(tok, '.')])
+	return string(b)
+}
+
+// Verified.ID is the signed jti, else derived from the signature: never the
+// unsigned webhook-id. An empty or oversized jti is refused, as it could
+// not name the delivery.
+func TestJWTVerifiedID(t *testing.T) {
+	for _, c := range jwtCases(t) {
+		t.Run(c.alg, func(t *testing.T) {
+			v := c.verifier(t)
+			claims := jwt.MapClaims{"iat": asymNow.Unix(), "exp": asymNow.Add(time.Minute).Unix()}
+			tok := c.craft(t, claims, nil)
+			h := bearer(tok)
+			h.Set("webhook-id", "chosen-by-anyone")
+			if got, err := v.Verify(h, nil); err != nil || got.ID != jwtSigID(tok) {
+				t.Fatalf("without jti: %+v, %v; want ID %s", got, err, jwtSigID(tok))
+			}
+			claims["jti"] = "evt_1"
+			if got, err := v.Verify(bearer(c.craft(t, claims, nil)), nil); err != nil || got.ID != "evt_1" {
+				t.Fatalf("with jti: %+v, %v", got, err)
+			}
+			for _, bad := range []any{"", strings.Repeat("j", maxIDLen+1), 42.0} {
+				claims["jti"] = bad
+				if _, err := v.Verify(bearer(c.craft(t, claims, nil)), nil); !errors.Is(err, ErrClaims) {
+					t.Errorf("jti %.20v: %v, want ErrClaims", bad, err)
+				}
+			}
+		})
+	}
+}
+
+// ECDSA accepts (r, n-s) wherever it accepts (r, s): anyone can make that
+// twin of a captured ES256 token without the key. Both verify, and both
+// get the same Verified.ID, so the twin is a duplicate, not a new delivery.
+func TestJWTES256TwinSameID(t *testing.T) {
+	ks := asymKeys(t)
+	v, err := NewJWTVerifier(PublicKeys{ks.ec.Public()}, WithClock(asymClock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := elliptic.P256().Params().N
+	for i := range 8 { // random signatures: both halves of s occur
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
+			"iat": asymNow.Unix(), "exp": asymNow.Add(time.Minute).Unix(), "n": i,
+		}).SignedString(ks.ec.Signer())
+		if err != nil {
+			t.Fatal(err)
+		}
+		dot := strings.LastIndexByte(tok, '.')
+		sig, _ := base64.RawURLEncoding.DecodeString(tok[dot+1:])
+		s := new(big.Int).SetBytes(sig[32:])
+		twinSig := append([]byte(nil), sig[:32]...)
+		twinSig = append(twinSig, new(big.Int).Sub(n, s).FillBytes(make([]byte, 32))...)
+		twin := tok[:dot+1] + base64.RawURLEncoding.EncodeToString(twinSig)
+		a, errA := v.Verify(bearer(tok), nil)
+		b, errB := v.Verify(bearer(twin), nil)
+		if errA != nil || errB != nil {
+			t.Fatalf("token %d: %v; twin: %v", i, errA, errB)
+		}
+		if a.ID != b.ID || !strings.HasPrefix(a.ID, "sig:") {
+			t.Fatalf("token %d: ID %q, twin %q; want one sig: id", i, a.ID, b.ID)
+		}
 	}
 }
 

@@ -23,8 +23,9 @@ const DefaultMaxBodyBytes = 1 << 20
 // from T-tolerance to T+tolerance, so the first and the last moment one
 // signed request can pass lie at most 2×tolerance apart. An id remembered
 // that long from its first use stays remembered for as long as its
-// signature is fresh. It also covers herald's JWTs, which live [DefaultTTL]
-// plus [DefaultLeeway] at each end. Raise it along with WithTolerance.
+// signature is fresh. Raise it along with WithTolerance. A JWT's id is
+// remembered until the token expires (its exp, plus the leeway) when that
+// is later, whatever the window.
 const DefaultReplayWindow = 2 * DefaultTolerance
 
 // bodyPrealloc caps the buffer allocated up front from a declared
@@ -119,10 +120,13 @@ func WithLogger(l *slog.Logger) MiddlewareOption {
 //  1. reads the body, at most [WithMaxBodyBytes] bytes (413 beyond);
 //  2. calls v.Verify with the headers and the exact body (401 on failure,
 //     with the reason as plain text);
-//  3. when the verified request carries an id, looks it up in the replay
-//     cache (see [WithReplayCache]): a request whose id was handled
-//     already is answered 200 without calling next, and one whose id is
-//     still being handled 503 with Retry-After and [ErrReplay];
+//  3. when the verified request has an ID (every scheme of this package
+//     gives one, from signed bytes only: see [Verified.ID]), looks it up
+//     in the replay cache (see [WithReplayCache]): a request whose id was
+//     handled already is answered 200 without calling next, and one
+//     whose id is still being handled 503 with Retry-After and
+//     [ErrReplay], as is any new id while the cache is full of ids being
+//     handled;
 //  4. calls next with the body restored, so that next reads the same bytes,
 //     and the [Verified] result in the request context (see [FromContext]).
 //
@@ -132,7 +136,8 @@ func WithLogger(l *slog.Logger) MiddlewareOption {
 // below 400; if next fails or panics the id is dropped from the cache, and
 // the retry runs next afresh. A captured request played again within its
 // tolerance gets the same 200 and never runs next twice. Each id is
-// remembered for the replay window (see [WithReplayWindow]).
+// remembered for the replay window (see [WithReplayWindow]), or until its
+// JWT expires if that is later.
 //
 // When v also has a method VerifyContext(ctx, header, body), as [*JWT] does,
 // Middleware calls it with the request's context, which then bounds any key
@@ -196,20 +201,9 @@ func (h *verifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, statusFor(err), err)
 		return
 	}
-	cache := h.cfg.cache
-	if ver.ID == "" {
-		cache = nil
-	}
-	if cache != nil {
-		switch cache.Begin(ver.ID, h.cfg.now().Add(h.cfg.window)) {
-		case ReplayDone:
-			h.duplicate(w, r, ver)
-			return
-		case ReplayRunning:
-			w.Header().Set("Retry-After", "1")
-			h.refuse(w, r, http.StatusServiceUnavailable, fmt.Errorf("auth: delivery id is being handled: %w", ErrReplay))
-			return
-		}
+	finish, ok := h.beginReplay(w, r, ver)
+	if !ok {
+		return
 	}
 	if l := h.cfg.logger; l != nil {
 		l.LogAttrs(r.Context(), slog.LevelDebug, "auth: webhook verified",
@@ -228,7 +222,7 @@ func (h *verifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r2.Body = &p.body
 	}
 
-	if cache == nil {
+	if finish == nil {
 		h.next.ServeHTTP(w, r2)
 		return
 	}
@@ -236,10 +230,36 @@ func (h *verifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw.ResponseWriter = w
 	returned := false
 	defer func() {
-		cache.Finish(ver.ID, returned && sw.status < http.StatusBadRequest)
+		finish(returned && sw.status < http.StatusBadRequest)
 	}()
 	h.next.ServeHTTP(sw, r2)
 	returned = true
+}
+
+// beginReplay looks ver.ID up in the replay cache, recording it as running
+// until the end of the window, or until the request stops passing
+// verification if that is later. It answers a duplicate, or a request that
+// must wait, itself and returns ok false; else it returns the finish of
+// the new run, nil when there is no cache or no ID.
+func (h *verifyHandler) beginReplay(w http.ResponseWriter, r *http.Request, ver Verified) (finish func(handled bool), ok bool) {
+	if h.cfg.cache == nil || ver.ID == "" {
+		return nil, true
+	}
+	until := h.cfg.now().Add(h.cfg.window)
+	if ver.replayUntil.After(until) {
+		until = ver.replayUntil
+	}
+	state, finish := h.cfg.cache.Begin(ver.ID, until)
+	switch state {
+	case ReplayDone:
+		h.duplicate(w, r, ver)
+		return nil, false
+	case ReplayRunning:
+		w.Header().Set("Retry-After", "1")
+		h.refuse(w, r, http.StatusServiceUnavailable, fmt.Errorf("auth: delivery id is being handled, or the replay cache is full of ids being handled: %w", ErrReplay))
+		return nil, false
+	}
+	return finish, true
 }
 
 // duplicate answers a request whose id was handled already: 200, so that

@@ -251,7 +251,7 @@ func TestMiddlewareReplayWindow(t *testing.T) {
 	mu.Lock()
 	now = now.Add(59 * time.Second)
 	mu.Unlock()
-	if got := serve(); got != 200 || cache.Begin("msg_w", now.Add(time.Minute)) != ReplayDone {
+	if got := serve(); got != 200 || begin(cache, "msg_w", now.Add(time.Minute)) != ReplayDone {
 		t.Fatalf("inside the window: %d, want 200 with the id still recorded", got)
 	}
 	mu.Lock()
@@ -370,6 +370,64 @@ func TestMiddlewareReplayWhileRunning(t *testing.T) {
 				t.Fatalf("next ran %d times, want %d", n, wantCalls)
 			}
 		})
+	}
+}
+
+// Under pressure the replay cache never drops an id being handled: with
+// the cache full of running ids, a new id is answered 503 with
+// Retry-After, and a copy of a running request is still refused rather
+// than run a second time alongside it. Once the runs end, each id is a
+// duplicate and the refused one runs.
+func TestMiddlewareReplayCacheFullOfRunning(t *testing.T) {
+	v := newMWTestVerifier()
+	const size = 4
+	var calls atomic.Int32
+	entered, release := make(chan struct{}, size), make(chan struct{})
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) <= size {
+			entered <- struct{}{}
+			<-release
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	srv := httptest.NewServer(Middleware(v, WithReplayCache(NewReplayCache(size)))(next))
+	defer srv.Close()
+	var releaseOnce sync.Once
+	defer releaseOnce.Do(func() { close(release) }) // a failure must not leave handlers blocked
+
+	var wg sync.WaitGroup
+	for i := range size {
+		wg.Go(func() {
+			if res, err := mwTryPost(srv.URL, v, "msg_run"+strconv.Itoa(i), mwTestNow, []byte("x"), nil); err != nil || res.status != 204 {
+				t.Errorf("running request %d: %+v, %v", i, res, err)
+			}
+		})
+	}
+	for range size {
+		<-entered
+	}
+	res := mwPost(t, srv.URL, v, "msg_new", mwTestNow, []byte("x"), nil)
+	if res.status != 503 || res.header.Get("Retry-After") != "1" || strings.TrimSpace(res.body) != ErrReplay.Error() {
+		t.Fatalf("new id, cache full of running ids: %d %q (Retry-After %q), want 503 %q with Retry-After 1",
+			res.status, res.body, res.header.Get("Retry-After"), ErrReplay.Error())
+	}
+	for i := range size {
+		if res := mwPost(t, srv.URL, v, "msg_run"+strconv.Itoa(i), mwTestNow, []byte("x"), nil); res.status != 503 {
+			t.Fatalf("copy of running request %d: %d %q, want 503", i, res.status, res.body)
+		}
+	}
+	releaseOnce.Do(func() { close(release) })
+	wg.Wait()
+	for i := range size {
+		if res := mwPost(t, srv.URL, v, "msg_run"+strconv.Itoa(i), mwTestNow, []byte("x"), nil); res.status != 200 || strings.TrimSpace(res.body) != duplicateText {
+			t.Fatalf("copy of handled request %d: %d %q, want the duplicate answer", i, res.status, res.body)
+		}
+	}
+	if res := mwPost(t, srv.URL, v, "msg_new", mwTestNow, []byte("x"), nil); res.status != 204 {
+		t.Fatalf("refused id, retried: %d %q, want 204 from next", res.status, res.body)
+	}
+	if n := calls.Load(); n != size+1 {
+		t.Fatalf("next ran %d times, want %d", n, size+1)
 	}
 }
 

@@ -13,6 +13,10 @@ const (
 	DefaultLeeway = 30 * time.Second
 )
 
+// defaultMaxLifetime is the longest exp - iat a JWT verifier accepts
+// unless told otherwise with [WithMaxLifetime]: twice [DefaultTTL].
+const defaultMaxLifetime = 10 * time.Minute
+
 // An Option tunes a scheme constructor (NewStandard, NewHub, NewJWT, ...).
 // Each option's documentation says which schemes it applies to; the others
 // ignore it.
@@ -31,6 +35,7 @@ type options struct {
 	leeway          time.Duration
 	requireBodyHash bool
 	allowMissingExp bool
+	maxLifetime     time.Duration
 }
 
 func buildOptions(opts []Option) options {
@@ -39,6 +44,8 @@ func buildOptions(opts []Option) options {
 		now:       time.Now,
 		ttl:       DefaultTTL,
 		leeway:    DefaultLeeway,
+
+		maxLifetime: defaultMaxLifetime,
 	}
 	for _, opt := range opts {
 		if opt != nil {
@@ -95,6 +102,8 @@ func WithAudience(aud string) Option {
 }
 
 // WithTTL sets the lifetime of signed JWTs (exp - iat). Default [DefaultTTL].
+// Receivers refuse tokens that live longer than their [WithMaxLifetime]
+// (10 minutes unless raised).
 func WithTTL(d time.Duration) Option {
 	return func(o *options) {
 		if d > 0 {
@@ -121,8 +130,21 @@ func WithRequireBodyHash() Option {
 
 // WithAllowMissingExp makes a JWT verifier accept tokens that have no exp
 // claim, such as those made by jsonwebtoken's jwt.sign(payload, secret)
-// without expiresIn. Such tokens never expire on their own: pair this with a
-// replay cache and short-lived secrets.
+// without expiresIn. Such a token still needs iat, and is taken to expire
+// [WithMaxLifetime] after it.
 func WithAllowMissingExp() Option {
 	return func(o *options) { o.allowMissingExp = true }
+}
+
+// WithMaxLifetime sets the longest lifetime, exp - iat, of a token that a
+// JWT verifier accepts; a longer one fails with [ErrClaims]. It bounds how
+// long a captured token can be played again, and so how long [Middleware]
+// must remember its id (it does, until the token expires). JWT only.
+// Default 10 minutes; d <= 0 keeps it.
+func WithMaxLifetime(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.maxLifetime = d
+		}
+	}
 }

@@ -18,23 +18,39 @@ const DefaultReplayCacheSize = 100_000
 // answer lost on the way back, or its process killed before it recorded
 // the success) is acknowledged rather than refused.
 //
-// Begin records id as running until the time until, if it is not recorded
-// yet, and reports in the same step what it found: [ReplayNew] (recorded
-// now), [ReplayRunning] or [ReplayDone]. Two concurrent calls with the same
-// id must not both return ReplayNew. Finish ends the run that Begin
-// started: with handled, the id stays recorded, as done, until its expiry;
-// without, it is dropped, so that the sender's retry is handled afresh.
-// Implementations are safe for concurrent use.
+// Begin reports in one step what the cache holds for id and, when it holds
+// nothing, records id as running:
+//
+//   - [ReplayNew]: id was not recorded; Begin recorded it as running and
+//     returns finish, the only way to end that run. finish(true) keeps id
+//     recorded, as done, until the time until (a later Begin returns
+//     [ReplayDone]); finish(false) drops it, so that the sender's retry is
+//     handled afresh. finish touches only the entry its own Begin made:
+//     called again, or after that entry is gone, it does nothing. It is
+//     never nil with ReplayNew.
+//   - [ReplayRunning]: id is being handled, or the cache cannot record id
+//     without dropping an id that is still running (it is full of running
+//     ones); finish is nil. The caller answers 503 and the sender retries.
+//   - [ReplayDone]: id was handled; finish is nil.
+//
+// Two concurrent calls with the same id must not both return ReplayNew. A
+// running id must stay recorded until its finish is called, whatever until
+// says and however full the cache is: dropping it would let a copy of the
+// request run next a second time, concurrently. (A cache shared by several
+// processes may still expire running ids after a time longer than any
+// handler runs, so that a receiver dying mid-run does not block its ids
+// for ever.) Implementations are safe for concurrent use.
 //
 // It is an interface so that a fleet of receivers can share one cache. In
-// Redis, for instance, Begin is SET NX with an expiry, then a GET of the
-// state when the id was there (if the GET finds nothing, the first run has
-// just failed: answering ReplayRunning makes the sender try again), and
-// Finish is a SET XX KEEPTTL or a DEL. [MemoryReplayCache] serves a single
+// Redis, for instance, Begin is SET id "running:<random token>" NX with an
+// expiry longer than any handler runs, then a GET of the state when id was
+// there (if the GET finds nothing, the first run has just failed: answering
+// ReplayRunning makes the sender try again); finish is a script that, only
+// while the value is still "running:<that token>", sets it to "done" with
+// the expiry until, or deletes it. [MemoryReplayCache] serves a single
 // process.
 type ReplayCache interface {
-	Begin(id string, until time.Time) ReplayState
-	Finish(id string, handled bool)
+	Begin(id string, until time.Time) (state ReplayState, finish func(handled bool))
 }
 
 // ReplayState is what a [ReplayCache] knew of a delivery id when Begin was
@@ -44,7 +60,8 @@ type ReplayState int
 const (
 	// ReplayNew: the id was not recorded; Begin recorded it as running.
 	ReplayNew ReplayState = iota
-	// ReplayRunning: a request with this id is being handled.
+	// ReplayRunning: a request with this id is being handled, or the
+	// cache is full of ids being handled; try again later.
 	ReplayRunning
 	// ReplayDone: a request with this id was handled.
 	ReplayDone
@@ -64,24 +81,27 @@ func (s ReplayState) String() string {
 }
 
 // MemoryReplayCache is an in-process [ReplayCache] holding at most a fixed
-// number of ids. When it is full, the ids that expire first are dropped to
-// make room, so its memory stays bounded even under a flood of valid
-// requests; size it for the request rate times the replay window. The zero
-// value is an empty cache of [DefaultReplayCacheSize] ids. It is safe for
-// concurrent use.
+// number of ids. When it is full, the handled ids that expire first are
+// dropped to make room, so its memory stays bounded even under a flood of
+// valid requests; ids still running are never dropped, and when every
+// entry is running Begin answers [ReplayRunning] until one finishes. Size
+// it for the request rate times the replay window. The zero value is an
+// empty cache of [DefaultReplayCacheSize] ids. It is safe for concurrent
+// use.
 type MemoryReplayCache struct {
 	mu  sync.Mutex
 	max int
-	ids map[string]*replayEntry
-	exp replayHeap       // min-heap on until: the next to expire on top
-	now func() time.Time // test hook
+	ids map[string]*replayEntry // running and done entries
+	exp replayHeap              // done entries only, min-heap on until
+	now func() time.Time        // test hook
 }
 
 type replayEntry struct {
+	c     *MemoryReplayCache
 	id    string
 	until time.Time
 	done  bool
-	index int // position in the heap
+	index int // position in the heap, once done
 }
 
 // NewReplayCache returns an empty [MemoryReplayCache] that holds at most max
@@ -93,64 +113,64 @@ func NewReplayCache(max int) *MemoryReplayCache {
 	return &MemoryReplayCache{max: max, now: time.Now}
 }
 
-// Begin reports what the cache holds for id, unexpired: [ReplayRunning]
-// or [ReplayDone]. If it holds nothing, Begin records id as running until
-// the time until, unless until has already passed, and returns
-// [ReplayNew].
-func (c *MemoryReplayCache) Begin(id string, until time.Time) ReplayState {
+// Begin reports what the cache holds for id, unexpired: [ReplayRunning] or
+// [ReplayDone]. If it holds nothing, Begin records id as running and
+// returns [ReplayNew] with the function that ends this run (see
+// [ReplayCache]); when the cache is full of running ids, it records nothing
+// and returns ReplayRunning.
+func (c *MemoryReplayCache) Begin(id string, until time.Time) (ReplayState, func(handled bool)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.clock()
-	c.expire(now)
+	c.expire(c.clock())
 	if e, ok := c.ids[id]; ok {
 		if e.done {
-			return ReplayDone
+			return ReplayDone, nil
 		}
-		return ReplayRunning
-	}
-	if !until.After(now) {
-		return ReplayNew
+		return ReplayRunning, nil
 	}
 	if c.ids == nil {
 		c.ids = make(map[string]*replayEntry)
 	}
-	for len(c.exp) >= c.limit() {
+	for len(c.ids) >= c.limit() {
+		if len(c.exp) == 0 {
+			return ReplayRunning, nil // every entry is running
+		}
 		e := heap.Pop(&c.exp).(*replayEntry)
 		delete(c.ids, e.id)
 	}
-	e := &replayEntry{id: id, until: until}
-	heap.Push(&c.exp, e)
+	e := &replayEntry{c: c, id: id, until: until}
 	c.ids[id] = e
-	return ReplayNew
+	return ReplayNew, e.finish
 }
 
-// Finish marks id as done if handled, keeping its expiry; otherwise it
-// drops id, so that the next Begin of it returns [ReplayNew]. An id the
-// cache does not hold (expired, or dropped to make room) is left alone.
-func (c *MemoryReplayCache) Finish(id string, handled bool) {
+// finish ends the run of e, the entry one Begin made: done until its
+// expiry if handled (dropped at once if that has passed), else dropped.
+// A second call finds e done or gone and does nothing.
+func (e *replayEntry) finish(handled bool) {
+	c := e.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.ids[id]
-	switch {
-	case !ok:
-	case handled:
-		e.done = true
-	default:
-		heap.Remove(&c.exp, e.index)
-		delete(c.ids, id)
+	if e.done || c.ids[e.id] != e {
+		return
 	}
+	if !handled || !e.until.After(c.clock()) {
+		delete(c.ids, e.id)
+		return
+	}
+	e.done = true
+	heap.Push(&c.exp, e)
 }
 
-// Len reports how many ids the cache holds, expired ones not yet swept
-// included.
+// Len reports how many ids the cache holds: running ones, and done ones
+// including those expired but not yet swept.
 func (c *MemoryReplayCache) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.ids)
 }
 
-// expire drops every entry whose time has come. Each entry is pushed and
-// popped once, so the sweep costs O(log n) per recorded id, amortised.
+// expire drops every done entry whose time has come. Each entry is pushed
+// and popped once, so the sweep costs O(log n) per recorded id, amortised.
 func (c *MemoryReplayCache) expire(now time.Time) {
 	for len(c.exp) > 0 && !c.exp[0].until.After(now) {
 		e := heap.Pop(&c.exp).(*replayEntry)

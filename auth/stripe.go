@@ -89,8 +89,8 @@ func (s *Stripe) Sign(h http.Header, m Message) error {
 // ([ErrExpired], [ErrNotYetValid]), then accepts any v1 signature made with
 // any secret, compared in constant time. Other keys, such as Stripe's
 // v0=, are ignored; a repeated or missing t is [ErrMalformed]. Verified.ID
-// comes from the webhook-id header when present; it is not covered by the
-// signature.
+// is "sig:" and the SHA-256 of the v1 signature that matched (see
+// [Verified.ID]); the webhook-id header is not covered by the signature.
 func (s *Stripe) Verify(h http.Header, body []byte) (Verified, error) {
 	vals := h[s.header]
 	switch {
@@ -116,13 +116,10 @@ func (s *Stripe) Verify(h http.Header, body []byte) (Verified, error) {
 	if err := checkTimestamp(s.o.now(), tsTime, s.o.tolerance, SchemeStripe); err != nil {
 		return Verified{}, err
 	}
-	id, err := optionalID(h, "", SchemeStripe)
-	if err != nil {
-		return Verified{}, err
-	}
 	for i, k := range s.keys {
 		st := k.get()
-		want := hex.AppendEncode(st.enc[:0], macStripe(st, ts, body))
+		sum := macStripe(st, ts, body)
+		want := hex.AppendEncode(st.enc[:0], sum)
 		match := false
 		for rest := header; rest != ""; {
 			var item string
@@ -130,6 +127,10 @@ func (s *Stripe) Verify(h http.Header, body []byte) (Verified, error) {
 			if key, sig, _ := strings.Cut(strings.TrimSpace(item), "="); key == "v1" && st.equal(want, sig) {
 				match = true
 			}
+		}
+		id := ""
+		if match {
+			id = signatureID(sum)
 		}
 		k.put(st)
 		if match {
