@@ -31,12 +31,17 @@ POST /events and delivers each one as a signed webhook to every destination
 that wants its topic, through a durable outbox (a bbolt file, --store).
 
 Events come in the native JSON envelope (id, topic, createdAt, context,
-payload) or as CloudEvents 1.0 in binary or structured mode. They are verified
-when an --in-* scheme flag is given (--in-scheme, --in-secret, --in-pubkey, …,
-with the meaning of the scheme flags); a refused request gets 401. The relay
-answers 204 only once the event's deliveries are committed to the store
-(fsync), 400 for a malformed event, 503 while it stops: a client that got no
-2xx must post the event again, and one that got a 2xx may forget it.
+payload) or as CloudEvents 1.0 in binary or structured mode. Whatever the
+relay accepts, it signs with the destinations' keys, so it verifies every
+event with the --in-* scheme flags (--in-scheme, --in-secret, --in-pubkey,
+…, with the meaning of the scheme flags); a refused request gets 401. It
+refuses to start without them unless --in-insecure is given: then it takes
+any request, anyone who can reach --listen can have events signed and
+delivered, and it logs a warning saying so.
+
+The relay answers 204 only once the event's deliveries are committed to the
+store (fsync), 400 for a malformed event, 503 while it stops: a client that
+got no 2xx must post the event again, and one that got a 2xx may forget it.
 
 Each delivery's webhook-id is derived from the event id and the destination
 name, so an event posted twice is delivered under one id, once: a repeated
@@ -74,9 +79,9 @@ it sends what was pending or in flight.
 
 ` + schemeHelp
 
-const relayExample = `herald relay --store relay.db --listen :8080 --dest https://example.com/hook --secret env:WH_SECRET
-herald relay --store relay.db --config relay.json --in-secret env:IN_SECRET --workers 32
-herald relay --store relay.db --listen 127.0.0.1:0 --dest https://127.0.0.1:8443/ --secret @secret.txt --cacert cert.pem --allow-private --schedule 0s,1s,5s`
+const relayExample = `herald relay --store relay.db --listen :8080 --in-secret env:IN_SECRET --dest https://example.com/hook --secret env:WH_SECRET
+herald relay --store relay.db --config relay.json --in-scheme jwt --in-pubkey platform.pub --in-audience relay --workers 32
+herald relay --store dev.db --listen 127.0.0.1:0 --in-insecure --dest https://127.0.0.1:8443/ --secret @secret.txt --cacert cert.pem --allow-private   # local tests only`
 
 // relayDrainGrace is the time, after --drain-timeout, given to the outbox
 // to release the leases of cancelled deliveries.
@@ -84,11 +89,12 @@ const relayDrainGrace = 5 * time.Second
 
 // runRelay implements "herald relay".
 func runRelay(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("relay", "herald relay --store FILE (--dest URL [scheme flags] | --config FILE) [--listen ADDR] [--tls-cert FILE --tls-key FILE] [--in-scheme S --in-secret V ...] [--workers N] [--schedule D,D,...] [--drain-timeout D]", relayDoc, relayExample)
+	fs := newFlagSet("relay", "herald relay --store FILE (--dest URL [scheme flags] | --config FILE) [--listen ADDR] [--tls-cert FILE --tls-key FILE] (--in-scheme S --in-secret V ... | --in-insecure) [--workers N] [--schedule D,D,...] [--drain-timeout D]", relayDoc, relayExample)
 	var out schemeFlags
 	out.register(fs)
 	in := schemeFlags{prefix: "in-"}
 	in.register(fs)
+	inInsecure := fs.Bool("in-insecure", false, "accept events without verifying them: anyone who can reach --listen can have events signed and delivered")
 	listen := fs.String("listen", "127.0.0.1:8080", "`address` to accept events on (POST /events); port 0 picks a free one")
 	tlsCert := fs.String("tls-cert", "", "accept events over HTTPS with the certificate chain in this PEM `file`")
 	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert, a PEM `file`")
@@ -196,17 +202,9 @@ func runRelay(args []string, stdout, stderr io.Writer) int {
 		seen[d.Name] = true
 	}
 
-	// Inbound verification, when any --in-* scheme flag is given.
-	var verifier auth.Verifier
-	for f := range given {
-		if strings.HasPrefix(f, "in-") {
-			v, err := in.verifier()
-			if err != nil {
-				return usage("inbound verification: %v", err)
-			}
-			verifier = v
-			break
-		}
+	verifier, err := inboundVerifier(&in, given, *inInsecure)
+	if err != nil {
+		return usage("%v", err)
 	}
 
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
@@ -312,6 +310,10 @@ func runRelay(args []string, stdout, stderr io.Writer) int {
 	}
 	logger.Info("relay started", "store", *store, "destinations", strings.Join(names, ","),
 		"workers", *workers, "pending", stats.Pending, "dead", stats.Dead, "verify", verifier != nil)
+	if verifier == nil {
+		logger.Warn("relay: --in-insecure: events are not verified; anyone who can reach the listen address can have events signed and delivered",
+			"listen", ln.Addr().String())
+	}
 	fmt.Fprintf(stderr, "relay listening on %s://%s\n", proto, ln.Addr())
 
 	code := exitOK
@@ -351,6 +353,36 @@ func runRelay(args []string, stdout, stderr io.Writer) int {
 	}
 	logger.Info("relay stopped", "pending", stats.Pending, "dead", stats.Dead)
 	return code
+}
+
+// errNoInbound is relay's usage error when it was given no way to verify
+// events, nor --in-insecure.
+var errNoInbound = errors.New("refusing to sign and deliver unverified events: give an inbound verifier " +
+	"(--in-scheme with --in-secret, --in-key or --in-pubkey, and the other --in-* scheme flags), " +
+	"or --in-insecure to accept events from anyone who can reach --listen")
+
+// inboundVerifier builds the verifier of incoming events from the --in-*
+// scheme flags in, given the flags set on the command line. Without any,
+// it fails unless insecure (--in-insecure) says to take unverified events,
+// and then returns nil.
+func inboundVerifier(in *schemeFlags, given map[string]bool, insecure bool) (auth.Verifier, error) {
+	set := false
+	for _, f := range schemeFlagNames {
+		set = set || given[in.prefix+f]
+	}
+	switch {
+	case set && insecure:
+		return nil, errors.New("give --in-insecure or the --in-* scheme flags of an inbound verifier, not both")
+	case insecure:
+		return nil, nil
+	case !set:
+		return nil, errNoInbound
+	}
+	v, err := in.verifier()
+	if err != nil {
+		return nil, fmt.Errorf("inbound verification: %w", err)
+	}
+	return v, nil
 }
 
 // flagFlag is flag.Flag, named here for fs.Visit.
