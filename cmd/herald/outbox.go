@@ -66,9 +66,11 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 	sel := outbox.Selector{IDs: ids, Destination: *dest, All: *all}
 	switch {
 	case action != "stats" && action != "list" && action != "replay" && action != "purge":
-		return usage("unknown action %q (want stats, list, replay or purge)", action)
+		return usage("unknown action %s (want stats, list, replay or purge)", showArg(action))
 	case *store == "":
 		return usage("missing --store FILE")
+	case looksSecret(*store):
+		return usage("--store: the name looks like a key, not a file (not shown)")
 	case action == "stats" && (*dest != "" || len(ids) > 0 || *all):
 		return usage("stats takes no --dest, --id or --all")
 	case action == "list" && (len(ids) > 0 || *all):

@@ -127,9 +127,11 @@ func runRelay(args []string, stdout, stderr io.Writer) int {
 	var level slog.Level
 	switch {
 	case fs.NArg() > 0:
-		return usage("unexpected argument %q", fs.Args()[0])
+		return usage("unexpected argument %s", showArg(fs.Args()[0]))
 	case *store == "":
 		return usage("missing --store FILE (the durable outbox)")
+	case looksSecret(*store):
+		return usage("--store: the name looks like a key, not a file (not shown)")
 	case *dest == "" && *config == "":
 		return usage("missing --dest URL or --config FILE: nowhere to deliver")
 	case (*tlsCert == "") != (*tlsKey == ""):
@@ -145,7 +147,7 @@ func runRelay(args []string, stdout, stderr io.Writer) int {
 	case *maxBody <= 0:
 		return usage("--max-body must be positive")
 	case level.UnmarshalText([]byte(*logLevel)) != nil:
-		return usage("unknown --log-level %q (want debug, info, warn or error)", *logLevel)
+		return usage("unknown --log-level %s (want debug, info, warn or error)", showArg(*logLevel))
 	}
 	if *dest == "" {
 		for _, f := range append([]string{"name", "topic", "header"}, schemeFlagNames...) {
@@ -244,9 +246,9 @@ func runRelay(args []string, stdout, stderr io.Writer) int {
 
 	var tlsConfig *tls.Config
 	if *tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		cert, err := loadTLSPair(*tlsCert, *tlsKey)
 		if err != nil {
-			return usage("cannot load --tls-cert/--tls-key: %v", err)
+			return usage("%v", err)
 		}
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}

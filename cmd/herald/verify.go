@@ -127,7 +127,7 @@ func readHeadersFile(name string) (http.Header, error) {
 	}
 	h, err := parseHeaders(data)
 	if err != nil {
-		return nil, fmt.Errorf("headers file %s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", fileLabel("headers file", name), err)
 	}
 	return h, nil
 }
