@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -139,6 +139,8 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
+		// The server's own complaints may quote a client.
+		ErrorLog: log.New(escapingWriter{stderr}, "", log.LstdFlags),
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -256,7 +258,7 @@ func (rl *receiver) wrap(next http.Handler) http.Handler {
 			body := string(cr.buf)
 			line.Body = &body
 		}
-		b, err := json.Marshal(line)
+		b, err := jsonLine(line)
 		if err != nil {
 			return
 		}

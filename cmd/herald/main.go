@@ -44,7 +44,9 @@
 // No command prints a secret or a private key, except keygen, whose purpose
 // that is. Errors never quote secrets or expected signatures, nor the name
 // of a file given to a secret or key flag (a secret typed where the name
-// belongs), nor an argument that looks like key material.
+// belongs), nor an argument that looks like key material. What a request
+// carried (ids, key ids, claims, topics) is printed with its control,
+// C1 and bidi characters escaped.
 //
 // # Exit status
 //
@@ -232,15 +234,16 @@ func parse(fs *flagSet, args []string, stdout, stderr io.Writer) (code int, ok b
 }
 
 // usageErr reports a usage error of command name on stderr and returns
-// exitUsage.
+// exitUsage. The message is escaped (escapeText): it may quote input.
 func usageErr(stderr io.Writer, name, format string, a ...any) int {
-	fmt.Fprintf(stderr, "herald %s: %s\nRun 'herald %s -help' for usage.\n", name, fmt.Sprintf(format, a...), name)
+	fmt.Fprintf(stderr, "herald %s: %s\nRun 'herald %s -help' for usage.\n", name, escapeText(fmt.Sprintf(format, a...)), name)
 	return exitUsage
 }
 
 // failure reports a failure of command name on stderr and returns exitFail.
+// The message is escaped (escapeText): it may quote what a peer sent.
 func failure(stderr io.Writer, name string, err error) int {
-	fmt.Fprintf(stderr, "herald %s: %v\n", name, err)
+	fmt.Fprintf(stderr, "herald %s: %s\n", name, escapeText(err.Error()))
 	return exitFail
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -99,7 +98,7 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 				return failure(stderr, "outbox", err)
 			}
 			for _, d := range page {
-				b, err := json.Marshal(deadLine{d.ID, d.Destination, d.Topic, d.Attempts, d.Created.UTC(), d.Reason, d.At.UTC()})
+				b, err := jsonLine(deadLine{d.ID, d.Destination, d.Topic, d.Attempts, d.Created.UTC(), d.Reason, d.At.UTC()})
 				if err != nil {
 					return failure(stderr, "outbox", err)
 				}
