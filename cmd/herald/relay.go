@@ -31,13 +31,14 @@ POST /events and delivers each one as a signed webhook to every destination
 that wants its topic, through a durable outbox (a bbolt file, --store).
 
 Events come in the native JSON envelope (id, topic, createdAt, context,
-payload) or as CloudEvents 1.0 in binary or structured mode. Whatever the
-relay accepts, it signs with the destinations' keys, so it verifies every
-event with the --in-* scheme flags (--in-scheme, --in-secret, --in-pubkey,
-…, with the meaning of the scheme flags); a refused request gets 401. It
-refuses to start without them unless --in-insecure is given: then it takes
-any request, anyone who can reach --listen can have events signed and
-delivered, and it logs a warning saying so.
+payload) or as CloudEvents 1.0 in structured mode (binary mode too with
+--in-insecure: a signature over the body does not cover its ce-* headers).
+Whatever the relay accepts, it signs with the destinations' keys, so it
+verifies every event with the --in-* scheme flags (--in-scheme, --in-secret,
+--in-pubkey, …, with the meaning of the scheme flags); a refused request
+gets 401. It refuses to start without them unless --in-insecure is given:
+then it takes any request, anyone who can reach --listen can have events
+signed and delivered, and it logs a warning saying so.
 
 The relay answers 204 only once the event's deliveries are committed to the
 store (fsync), 400 for a malformed event, 503 while it stops: a client that
