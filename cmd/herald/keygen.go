@@ -43,7 +43,7 @@ func runKeygen(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	if fs.NArg() > 0 {
-		return usageErr(stderr, "keygen", "unexpected argument %q", fs.Args()[0])
+		return usageErr(stderr, "keygen", "unexpected argument %s", showArg(fs.Args()[0]))
 	}
 	if *alg != "" && *scheme != auth.SchemeJWT {
 		return usageErr(stderr, "keygen", "--alg applies to scheme jwt only")
@@ -81,10 +81,10 @@ func runKeygen(args []string, stdout, stderr io.Writer) int {
 			}
 			err = keygenJWT(stdout, stderr, *alg, *out)
 		default:
-			return usageErr(stderr, "keygen", "unknown --alg %q (want HS256, HS384, HS512, RS256, ES256 or EdDSA)", *alg)
+			return usageErr(stderr, "keygen", "unknown --alg %s (want HS256, HS384, HS512, RS256, ES256 or EdDSA)", showArg(*alg))
 		}
 	default:
-		return usageErr(stderr, "keygen", "unknown scheme %q (want standard, standard-v1a, hub, stripe or jwt)", *scheme)
+		return usageErr(stderr, "keygen", "unknown scheme %s (want standard, standard-v1a, hub, stripe or jwt)", showArg(*scheme))
 	}
 	if err != nil {
 		return failure(stderr, "keygen", err)

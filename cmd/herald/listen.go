@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -80,7 +80,7 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case fs.NArg() > 0:
-		return usageErr(stderr, "listen", "unexpected argument %q", fs.Args()[0])
+		return usageErr(stderr, "listen", "unexpected argument %s", showArg(fs.Args()[0]))
 	case (*tlsCert == "") != (*tlsKey == ""):
 		return usageErr(stderr, "listen", "--tls-cert and --tls-key go together")
 	case *selfSigned && *tlsCert != "":
@@ -109,9 +109,9 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 		}
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert.TLS}, MinVersion: tls.VersionTLS12}
 	case *tlsCert != "":
-		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		cert, err := loadTLSPair(*tlsCert, *tlsKey)
 		if err != nil {
-			return usageErr(stderr, "listen", "cannot load --tls-cert/--tls-key: %v", err)
+			return usageErr(stderr, "listen", "%v", err)
 		}
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
@@ -139,6 +139,8 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
+		// The server's own complaints may quote a client.
+		ErrorLog: log.New(escapingWriter{stderr}, "", log.LstdFlags),
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -256,7 +258,7 @@ func (rl *receiver) wrap(next http.Handler) http.Handler {
 			body := string(cr.buf)
 			line.Body = &body
 		}
-		b, err := json.Marshal(line)
+		b, err := jsonLine(line)
 		if err != nil {
 			return
 		}
@@ -285,4 +287,23 @@ func (rl *receiver) refuse(w http.ResponseWriter, r *http.Request, status int, e
 		st.err = err
 	}
 	http.Error(w, err.Error(), status)
+}
+
+// loadTLSPair loads the certificate chain and private key of --tls-cert and
+// --tls-key. Errors name the certificate's file, never the key's: a key
+// typed where its file name belongs must not be echoed.
+func loadTLSPair(certFile, keyFile string) (tls.Certificate, error) {
+	certPEM, err := readFileLimited(certFile, "--tls-cert file", maxKeyFile)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	keyPEM, err := readFile(keyFile, "the --tls-key file", maxKeyFile)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("cannot load --tls-cert/--tls-key: %w", err)
+	}
+	return cert, nil
 }

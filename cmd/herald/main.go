@@ -42,7 +42,11 @@
 // --pubkey flags rotate keys: sign with all (or the first), accept any.
 //
 // No command prints a secret or a private key, except keygen, whose purpose
-// that is. Errors never quote secrets or expected signatures.
+// that is. Errors never quote secrets or expected signatures, nor the name
+// of a file given to a secret or key flag (a secret typed where the name
+// belongs), nor an argument that looks like key material. What a request
+// carried (ids, key ids, claims, topics) is printed with its control,
+// C1 and bidi characters escaped.
 //
 // # Exit status
 //
@@ -118,7 +122,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			if c := lookup(args[1]); c != nil {
 				return c.run([]string{"-help"}, stdout, stderr)
 			}
-			fmt.Fprintf(stderr, "herald help: unknown command %q\n", args[1])
+			fmt.Fprintf(stderr, "herald help: unknown command %s\n", showArg(args[1]))
 			return exitUsage
 		}
 		usage(stdout)
@@ -127,7 +131,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if c := lookup(name); c != nil {
 		return c.run(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "herald: unknown command %q\nRun 'herald help' for usage.\n", name)
+	fmt.Fprintf(stderr, "herald: unknown command %s\nRun 'herald help' for usage.\n", showArg(name))
 	return exitUsage
 }
 
@@ -212,7 +216,9 @@ func parse(fs *flagSet, args []string, stdout, stderr io.Writer) (code int, ok b
 			return exitOK, false
 		}
 		if err != nil {
-			return usageErr(stderr, fs.Name(), "%v", err), false
+			// A flag's error may quote its value: a key given to the
+			// wrong flag must not be echoed.
+			return usageErr(stderr, fs.Name(), "%s", hideSecretArgs(err.Error(), args)), false
 		}
 		rest := fs.FlagSet.Args()
 		if len(rest) == 0 {
@@ -228,15 +234,16 @@ func parse(fs *flagSet, args []string, stdout, stderr io.Writer) (code int, ok b
 }
 
 // usageErr reports a usage error of command name on stderr and returns
-// exitUsage.
+// exitUsage. The message is escaped (escapeText): it may quote input.
 func usageErr(stderr io.Writer, name, format string, a ...any) int {
-	fmt.Fprintf(stderr, "herald %s: %s\nRun 'herald %s -help' for usage.\n", name, fmt.Sprintf(format, a...), name)
+	fmt.Fprintf(stderr, "herald %s: %s\nRun 'herald %s -help' for usage.\n", name, escapeText(fmt.Sprintf(format, a...)), name)
 	return exitUsage
 }
 
 // failure reports a failure of command name on stderr and returns exitFail.
+// The message is escaped (escapeText): it may quote what a peer sent.
 func failure(stderr io.Writer, name string, err error) int {
-	fmt.Fprintf(stderr, "herald %s: %v\n", name, err)
+	fmt.Fprintf(stderr, "herald %s: %s\n", name, escapeText(err.Error()))
 	return exitFail
 }
 
@@ -264,35 +271,57 @@ func readBody(arg string) ([]byte, error) {
 }
 
 // readFileLimited reads the file name, refusing one larger than limit bytes.
-// what names the file in errors.
+// what names the file in errors, followed by its name unless the name
+// looks like key material (a key given where a file name belongs).
 func readFileLimited(name, what string, limit int64) ([]byte, error) {
+	return readFile(name, fileLabel(what, name), limit)
+}
+
+// fileLabel names the file name, described by what, in a message: what and
+// the name, unless the name looks like key material.
+func fileLabel(what, name string) string {
+	if looksSecret(name) {
+		return what + " (the name looks like a key, not a file; not shown)"
+	}
+	return what + " " + name
+}
+
+// readFile reads the file name, refusing one larger than limit bytes. label
+// names it in errors, which never hold the name otherwise: an operating
+// system error is reduced to its reason.
+func readFile(name, label string, limit int64) ([]byte, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		var pe *fs.PathError
-		if looksSecret(name) && errors.As(err, &pe) {
-			// A key given where a file name belongs: do not echo it.
-			return nil, fmt.Errorf("cannot read %s: the name looks like a key, not a file: %w", what, pe.Err)
-		}
-		return nil, fmt.Errorf("cannot read %s: %w", what, err)
+		return nil, fmt.Errorf("cannot read %s: %w", label, osReason(err))
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err == nil && fi.IsDir() {
-		return nil, fmt.Errorf("cannot read %s %s: is a directory", what, name)
+		return nil, fmt.Errorf("cannot read %s: is a directory", label)
 	}
-	return readLimited(f, what+" "+name, limit)
+	return readLimited(f, label, limit)
 }
 
-// looksSecret reports whether s looks like key material of the Standard
-// Webhooks formats rather than a file name.
-func looksSecret(s string) bool {
-	return strings.HasPrefix(s, "whsec_") || strings.HasPrefix(s, "whsk_")
+// osReason returns the reason of an operating system error without the path
+// that *fs.PathError and *os.LinkError print: "no such file or directory",
+// not "open whsec_…: no such file or directory". errors.Is still matches
+// fs.ErrNotExist and the other kinds on it.
+func osReason(err error) error {
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		return pe.Err
+	case errors.As(err, &le):
+		return le.Err
+	}
+	return err
 }
 
 // readLimited reads r to its end, refusing more than limit bytes.
 func readLimited(r io.Reader, what string, limit int64) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %w", what, err)
+		return nil, fmt.Errorf("cannot read %s: %w", what, osReason(err))
 	}
 	if int64(len(b)) > limit {
 		return nil, fmt.Errorf("%s is larger than %s", what, formatSize(limit))

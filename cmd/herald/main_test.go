@@ -768,7 +768,7 @@ func TestBadInput(t *testing.T) {
 		{"missing key v1a", 2, []string{"missing --key"}, []string{"sign", "--scheme", "standard-v1a", "body.json"}, nil},
 		{"missing key jwt", 2, []string{"missing --secret (HS*) or --key"}, []string{"sign", "--scheme", "jwt", "body.json"}, nil},
 		{"missing env", 2, []string{"HERALD_TEST_UNSET is not set"}, []string{"sign", "--secret", "env:HERALD_TEST_UNSET", "body.json"}, nil},
-		{"missing secret file", 2, []string{"cannot read secret file"}, []string{"sign", "--secret", "@nofile.txt", "body.json"}, nil},
+		{"missing secret file", 2, []string{"--secret #1: cannot read the file it names: no such file"}, []string{"sign", "--secret", "@nofile.txt", "body.json"}, nil},
 		{"short secret", 2, []string{"invalid key"}, []string{"sign", "--secret", short, "body.json"}, nil},
 		{"short secret env", 2, []string{"--secret #1"}, []string{"sign", "--secret", "env:WH", "body.json"}, []string{"WH=" + short}},
 		{"secret given as key", 2, []string{"neither a whsk_ key nor a readable file"}, []string{"sign", "--scheme", "standard-v1a", "--key", secret, "body.json"}, nil},

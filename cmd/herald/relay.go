@@ -31,12 +31,18 @@ POST /events and delivers each one as a signed webhook to every destination
 that wants its topic, through a durable outbox (a bbolt file, --store).
 
 Events come in the native JSON envelope (id, topic, createdAt, context,
-payload) or as CloudEvents 1.0 in binary or structured mode. They are verified
-when an --in-* scheme flag is given (--in-scheme, --in-secret, --in-pubkey, …,
-with the meaning of the scheme flags); a refused request gets 401. The relay
-answers 204 only once the event's deliveries are committed to the store
-(fsync), 400 for a malformed event, 503 while it stops: a client that got no
-2xx must post the event again, and one that got a 2xx may forget it.
+payload) or as CloudEvents 1.0 in structured mode (binary mode too with
+--in-insecure: a signature over the body does not cover its ce-* headers).
+Whatever the relay accepts, it signs with the destinations' keys, so it
+verifies every event with the --in-* scheme flags (--in-scheme, --in-secret,
+--in-pubkey, …, with the meaning of the scheme flags); a refused request
+gets 401. It refuses to start without them unless --in-insecure is given:
+then it takes any request, anyone who can reach --listen can have events
+signed and delivered, and it logs a warning saying so.
+
+The relay answers 204 only once the event's deliveries are committed to the
+store (fsync), 400 for a malformed event, 503 while it stops: a client that
+got no 2xx must post the event again, and one that got a 2xx may forget it.
 
 Each delivery's webhook-id is derived from the event id and the destination
 name, so an event posted twice is delivered under one id, once: a repeated
@@ -74,9 +80,9 @@ it sends what was pending or in flight.
 
 ` + schemeHelp
 
-const relayExample = `herald relay --store relay.db --listen :8080 --dest https://example.com/hook --secret env:WH_SECRET
-herald relay --store relay.db --config relay.json --in-secret env:IN_SECRET --workers 32
-herald relay --store relay.db --listen 127.0.0.1:0 --dest https://127.0.0.1:8443/ --secret @secret.txt --cacert cert.pem --allow-private --schedule 0s,1s,5s`
+const relayExample = `herald relay --store relay.db --listen :8080 --in-secret env:IN_SECRET --dest https://example.com/hook --secret env:WH_SECRET
+herald relay --store relay.db --config relay.json --in-scheme jwt --in-pubkey platform.pub --in-audience relay --workers 32
+herald relay --store dev.db --listen 127.0.0.1:0 --in-insecure --dest https://127.0.0.1:8443/ --secret @secret.txt --cacert cert.pem --allow-private   # local tests only`
 
 // relayDrainGrace is the time, after --drain-timeout, given to the outbox
 // to release the leases of cancelled deliveries.
@@ -84,11 +90,12 @@ const relayDrainGrace = 5 * time.Second
 
 // runRelay implements "herald relay".
 func runRelay(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("relay", "herald relay --store FILE (--dest URL [scheme flags] | --config FILE) [--listen ADDR] [--tls-cert FILE --tls-key FILE] [--in-scheme S --in-secret V ...] [--workers N] [--schedule D,D,...] [--drain-timeout D]", relayDoc, relayExample)
+	fs := newFlagSet("relay", "herald relay --store FILE (--dest URL [scheme flags] | --config FILE) [--listen ADDR] [--tls-cert FILE --tls-key FILE] (--in-scheme S --in-secret V ... | --in-insecure) [--workers N] [--schedule D,D,...] [--drain-timeout D]", relayDoc, relayExample)
 	var out schemeFlags
 	out.register(fs)
 	in := schemeFlags{prefix: "in-"}
 	in.register(fs)
+	inInsecure := fs.Bool("in-insecure", false, "accept events without verifying them: anyone who can reach --listen can have events signed and delivered")
 	listen := fs.String("listen", "127.0.0.1:8080", "`address` to accept events on (POST /events); port 0 picks a free one")
 	tlsCert := fs.String("tls-cert", "", "accept events over HTTPS with the certificate chain in this PEM `file`")
 	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert, a PEM `file`")
@@ -121,9 +128,11 @@ func runRelay(args []string, stdout, stderr io.Writer) int {
 	var level slog.Level
 	switch {
 	case fs.NArg() > 0:
-		return usage("unexpected argument %q", fs.Args()[0])
+		return usage("unexpected argument %s", showArg(fs.Args()[0]))
 	case *store == "":
 		return usage("missing --store FILE (the durable outbox)")
+	case looksSecret(*store):
+		return usage("--store: the name looks like a key, not a file (not shown)")
 	case *dest == "" && *config == "":
 		return usage("missing --dest URL or --config FILE: nowhere to deliver")
 	case (*tlsCert == "") != (*tlsKey == ""):
@@ -139,7 +148,7 @@ func runRelay(args []string, stdout, stderr io.Writer) int {
 	case *maxBody <= 0:
 		return usage("--max-body must be positive")
 	case level.UnmarshalText([]byte(*logLevel)) != nil:
-		return usage("unknown --log-level %q (want debug, info, warn or error)", *logLevel)
+		return usage("unknown --log-level %s (want debug, info, warn or error)", showArg(*logLevel))
 	}
 	if *dest == "" {
 		for _, f := range append([]string{"name", "topic", "header"}, schemeFlagNames...) {
@@ -196,17 +205,9 @@ func runRelay(args []string, stdout, stderr io.Writer) int {
 		seen[d.Name] = true
 	}
 
-	// Inbound verification, when any --in-* scheme flag is given.
-	var verifier auth.Verifier
-	for f := range given {
-		if strings.HasPrefix(f, "in-") {
-			v, err := in.verifier()
-			if err != nil {
-				return usage("inbound verification: %v", err)
-			}
-			verifier = v
-			break
-		}
+	verifier, err := inboundVerifier(&in, given, *inInsecure)
+	if err != nil {
+		return usage("%v", err)
 	}
 
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
@@ -246,9 +247,9 @@ func runRelay(args []string, stdout, stderr io.Writer) int {
 
 	var tlsConfig *tls.Config
 	if *tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		cert, err := loadTLSPair(*tlsCert, *tlsKey)
 		if err != nil {
-			return usage("cannot load --tls-cert/--tls-key: %v", err)
+			return usage("%v", err)
 		}
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
@@ -312,6 +313,10 @@ func runRelay(args []string, stdout, stderr io.Writer) int {
 	}
 	logger.Info("relay started", "store", *store, "destinations", strings.Join(names, ","),
 		"workers", *workers, "pending", stats.Pending, "dead", stats.Dead, "verify", verifier != nil)
+	if verifier == nil {
+		logger.Warn("relay: --in-insecure: events are not verified; anyone who can reach the listen address can have events signed and delivered",
+			"listen", ln.Addr().String())
+	}
 	fmt.Fprintf(stderr, "relay listening on %s://%s\n", proto, ln.Addr())
 
 	code := exitOK
@@ -351,6 +356,36 @@ func runRelay(args []string, stdout, stderr io.Writer) int {
 	}
 	logger.Info("relay stopped", "pending", stats.Pending, "dead", stats.Dead)
 	return code
+}
+
+// errNoInbound is relay's usage error when it was given no way to verify
+// events, nor --in-insecure.
+var errNoInbound = errors.New("refusing to sign and deliver unverified events: give an inbound verifier " +
+	"(--in-scheme with --in-secret, --in-key or --in-pubkey, and the other --in-* scheme flags), " +
+	"or --in-insecure to accept events from anyone who can reach --listen")
+
+// inboundVerifier builds the verifier of incoming events from the --in-*
+// scheme flags in, given the flags set on the command line. Without any,
+// it fails unless insecure (--in-insecure) says to take unverified events,
+// and then returns nil.
+func inboundVerifier(in *schemeFlags, given map[string]bool, insecure bool) (auth.Verifier, error) {
+	set := false
+	for _, f := range schemeFlagNames {
+		set = set || given[in.prefix+f]
+	}
+	switch {
+	case set && insecure:
+		return nil, errors.New("give --in-insecure or the --in-* scheme flags of an inbound verifier, not both")
+	case insecure:
+		return nil, nil
+	case !set:
+		return nil, errNoInbound
+	}
+	v, err := in.verifier()
+	if err != nil {
+		return nil, fmt.Errorf("inbound verification: %w", err)
+	}
+	return v, nil
 }
 
 // flagFlag is flag.Flag, named here for fs.Visit.
@@ -393,121 +428,4 @@ func (r *relay) enqueue(ctx context.Context, ev *listener.Event) error {
 		r.logger.Info("relay: no destination wants the event", "event", ev.ID, "topic", ev.Topic)
 	}
 	return nil
-}
-
-const outboxDoc = `Outbox inspects and repairs a relay's outbox file (--store) while no relay
-uses it (the file is locked by the process that opens it):
-
-  stats    print the number of pending and dead deliveries as JSON
-  list     print the dead letters, one JSON line each:
-           {"id":…,"destination":…,"topic":…,"attempts":…,"created":…,"reason":…,"at":…}
-  replay   make the selected dead letters pending again, due at once, with
-           their attempt count reset; the next relay sends them
-  purge    delete the selected dead letters for good
-
-list takes --dest to show one destination's dead letters. replay and purge
-need a selection: --dest NAME (all of its dead letters), --id ID (repeatable)
-or --all. They print how many dead letters they replayed or purged.`
-
-const outboxExample = `herald outbox stats --store relay.db
-herald outbox list --store relay.db --dest a
-herald outbox replay --store relay.db --dest a
-herald outbox purge --store relay.db --id 0f8e4b1c-…`
-
-// deadLine is the JSON line that "herald outbox list" prints per dead
-// letter.
-type deadLine struct {
-	ID          string    `json:"id"`
-	Destination string    `json:"destination"`
-	Topic       string    `json:"topic"`
-	Attempts    int       `json:"attempts"`
-	Created     time.Time `json:"created"`
-	Reason      string    `json:"reason"`
-	At          time.Time `json:"at"`
-}
-
-// runOutbox implements "herald outbox".
-func runOutbox(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("outbox", "herald outbox stats|list|replay|purge --store FILE [--dest NAME] [--id ID]... [--all]", outboxDoc, outboxExample)
-	store := fs.String("store", "", "the relay's outbox `file` (required)")
-	dest := fs.String("dest", "", "only the dead letters of the destination with this `name`")
-	var ids stringList
-	fs.Var(&ids, "id", "the dead letter with this delivery `id`; repeatable")
-	all := fs.Bool("all", false, "replay or purge every dead letter")
-	if code, ok := parse(fs, args, stdout, stderr); !ok {
-		return code
-	}
-	usage := func(format string, a ...any) int { return usageErr(stderr, "outbox", format, a...) }
-	if fs.NArg() != 1 {
-		return usage("want one action: stats, list, replay or purge")
-	}
-	action := fs.Args()[0]
-	sel := outbox.Selector{IDs: ids, Destination: *dest, All: *all}
-	switch {
-	case action != "stats" && action != "list" && action != "replay" && action != "purge":
-		return usage("unknown action %q (want stats, list, replay or purge)", action)
-	case *store == "":
-		return usage("missing --store FILE")
-	case action == "stats" && (*dest != "" || len(ids) > 0 || *all):
-		return usage("stats takes no --dest, --id or --all")
-	case action == "list" && (len(ids) > 0 || *all):
-		return usage("list takes --dest only")
-	case (action == "replay" || action == "purge") && sel.Validate() != nil:
-		return usage("%s needs --dest NAME, --id ID or --all", action)
-	}
-	if _, err := os.Stat(*store); err != nil {
-		// Do not create an empty outbox by mistake.
-		return usage("--store: %v", err)
-	}
-	st, err := boltstore.Open(*store, nil)
-	if err != nil {
-		if errors.Is(err, boltstore.ErrLocked) {
-			err = fmt.Errorf("%w (stop the relay using it first)", err)
-		}
-		return failure(stderr, "outbox", err)
-	}
-	defer st.Close()
-	ctx := context.Background()
-	switch action {
-	case "stats":
-		s, err := st.Stats(ctx)
-		if err != nil {
-			return failure(stderr, "outbox", err)
-		}
-		fmt.Fprintf(stdout, "{\"pending\":%d,\"dead\":%d}\n", s.Pending, s.Dead)
-	case "list":
-		q := outbox.DeadLetterQuery{Destination: *dest}
-		for {
-			page, err := st.DeadLetters(ctx, q)
-			if err != nil {
-				return failure(stderr, "outbox", err)
-			}
-			for _, d := range page {
-				b, err := json.Marshal(deadLine{d.ID, d.Destination, d.Topic, d.Attempts, d.Created.UTC(), d.Reason, d.At.UTC()})
-				if err != nil {
-					return failure(stderr, "outbox", err)
-				}
-				fmt.Fprintf(stdout, "%s\n", b)
-			}
-			if len(page) < outbox.DefaultListLimit {
-				break
-			}
-			last := page[len(page)-1]
-			q.After = outbox.DeadLetterCursor{Destination: last.Destination, ID: last.ID}
-		}
-	case "replay", "purge":
-		op, verb := st.Replay, "replayed"
-		if action == "purge" {
-			op, verb = st.Purge, "purged"
-		}
-		n, err := op(ctx, sel)
-		if err != nil {
-			return failure(stderr, "outbox", err)
-		}
-		fmt.Fprintf(stdout, "%s %d\n", verb, n)
-	}
-	if err := st.Close(); err != nil {
-		return failure(stderr, "outbox", err)
-	}
-	return exitOK
 }

@@ -150,7 +150,7 @@ func (d *destConfig) destination(i int) (sender.Destination, error) {
 	if d.TTL != "" {
 		ttl, err := time.ParseDuration(d.TTL)
 		if err != nil {
-			return sender.Destination{}, usagef("--config: %s: ttl %q is not a duration such as 5m", where, d.TTL)
+			return sender.Destination{}, usagef("--config: %s: ttl %s is not a duration such as 5m", where, showArg(d.TTL))
 		}
 		sf.ttl = ttl
 	}
@@ -206,7 +206,7 @@ func parseSchedule(s string) ([]time.Duration, error) {
 		part = strings.TrimSpace(part)
 		d, err := time.ParseDuration(part)
 		if err != nil {
-			return nil, fmt.Errorf("--schedule: delay #%d %q is not a duration such as 5s", i+1, part)
+			return nil, fmt.Errorf("--schedule: delay #%d %s is not a duration such as 5s", i+1, showArg(part))
 		}
 		if d < 0 {
 			return nil, fmt.Errorf("--schedule: delay #%d is negative", i+1)

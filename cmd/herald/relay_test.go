@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,9 +33,12 @@ type relayProc struct {
 	url string // http://127.0.0.1:PORT, or https://
 	// client posts events; nil means http.DefaultClient.
 	client *http.Client
-	mu     sync.Mutex
-	errb   bytes.Buffer // standard error so far
-	done   chan error
+	// in signs the events that post sends without a signature of their
+	// own; nil sends them as they are.
+	in   auth.Signer
+	mu   sync.Mutex
+	errb bytes.Buffer // standard error so far
+	done chan error
 }
 
 // stderr returns what the relay wrote to standard error so far.
@@ -45,9 +49,18 @@ func (p *relayProc) stderr() string {
 }
 
 // startRelay starts herald relay on 127.0.0.1:0 with args in dir and waits
-// until it is ready.
+// until it is ready. Unless args hold an --in-* flag, the relay verifies
+// events with a new inbound secret (given in the environment), with which
+// post signs them: every test takes the path a real relay takes.
 func startRelay(t *testing.T, dir string, env []string, args ...string) *relayProc {
 	t.Helper()
+	var in auth.Signer
+	var inSecret string
+	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--in-") }) {
+		inSecret, in = stdSecret(t, dir)
+		env = append(slices.Clip(env), "HERALD_TEST_IN_SECRET="+inSecret)
+		args = append(slices.Clip(args), "--in-secret", "env:HERALD_TEST_IN_SECRET")
+	}
 	cmd := exec.Command(heraldBin, append([]string{"relay", "--listen", "127.0.0.1:0"}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
@@ -58,10 +71,11 @@ func startRelay(t *testing.T, dir string, env []string, args ...string) *relayPr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &relayProc{cmd: cmd, done: make(chan error, 1)}
+	p := &relayProc{cmd: cmd, in: in, done: make(chan error, 1)}
 	t.Cleanup(func() {
 		p.cmd.Process.Kill() // fails harmlessly once it has exited
 		p.wait(t)
+		noLeak(t, p.stderr(), inSecret, strings.TrimPrefix(inSecret, "whsec_"))
 	})
 	ready := make(chan string, 1)
 	go func() {
@@ -131,7 +145,9 @@ func (p *relayProc) kill(t *testing.T) {
 	p.wait(t)
 }
 
-// post sends an event to the relay and returns the status and body.
+// post sends an event to the relay and returns the status and body. With
+// p.in, an event whose header carries no signature is signed, under the
+// event's id.
 func (p *relayProc) post(t *testing.T, body string, header http.Header) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, p.url+"/events", strings.NewReader(body))
@@ -141,6 +157,16 @@ func (p *relayProc) post(t *testing.T, body string, header http.Header) (int, st
 	req.Header.Set("Content-Type", "application/json")
 	for k, vs := range header {
 		req.Header[k] = vs
+	}
+	if p.in != nil && req.Header.Get("Webhook-Signature") == "" {
+		var ev struct{ ID string }
+		_ = json.Unmarshal([]byte(body), &ev)
+		if ev.ID == "" {
+			ev.ID = "unnamed"
+		}
+		if err := p.in.Sign(req.Header, auth.Message{ID: ev.ID, Body: []byte(body)}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	c := p.client
 	if c == nil {
@@ -256,8 +282,8 @@ func TestRelayDelivers(t *testing.T) {
 	p.mustPost(t, event("ev-1", "job:ready"), nil)
 	p.mustPost(t, event("ev-2", "job:ready"), nil)
 	p.mustPost(t, event("ev-2", "job:ready"), nil)
-	// A CloudEvent in binary mode, then one in structured mode.
-	p.mustPost(t, `{"n":3}`, http.Header{"Ce-Specversion": {"1.0"}, "Ce-Id": {"ce-3"}, "Ce-Type": {"job:done"}, "Ce-Source": {"/jobs"}})
+	// A CloudEvent in structured mode (binary mode, whose attributes the
+	// inbound signature does not cover, is TestRelayInsecure's).
 	p.mustPost(t, `{"specversion":"1.0","id":"ce-4","type":"job:done","source":"/jobs","data":{"n":4}}`,
 		http.Header{"Content-Type": {listener.ContentTypeCloudEvents}})
 
@@ -277,12 +303,12 @@ func TestRelayDelivers(t *testing.T) {
 		p = startRelay(t, dir, []string{"WH_SECRET=" + secret},
 			"--store", "relay.db", "--dest", rcv.URL()+"/hook", "--name", "hook", "--secret", "env:WH_SECRET",
 			"--cacert", "ca.pem", "--allow-private")
-		waitOK(t, rcv, 4, p)
+		waitOK(t, rcv, 3, p)
 		p.stop(t)
 	}
 	ds := okDeliveries(rcv)
 	want := map[string]int{}
-	for _, ev := range []listener.Event{{ID: "ev-1", Topic: "job:ready"}, {ID: "ev-2", Topic: "job:ready"}, {ID: "ce-3", Topic: "job:done"}, {ID: "ce-4", Topic: "job:done"}} {
+	for _, ev := range []listener.Event{{ID: "ev-1", Topic: "job:ready"}, {ID: "ev-2", Topic: "job:ready"}, {ID: "ce-4", Topic: "job:done"}} {
 		want[listener.DeliveryID(&ev, "hook")] = 1
 	}
 	if c := idCount(ds); fmt.Sprint(c) != fmt.Sprint(want) {
@@ -385,6 +411,67 @@ func TestRelayInboundVerification(t *testing.T) {
 		t.Errorf("receiver got %+v, want only the signed event", rcv.Deliveries())
 	}
 	noLeak(t, p.stderr(), secret, inSecret, wrongSecret, strings.TrimPrefix(inSecret, "whsec_"))
+	if strings.Contains(p.stderr(), "level=WARN msg=\"relay: --in-insecure") {
+		t.Errorf("a verifying relay warns that it does not verify:\n%s", p.stderr())
+	}
+}
+
+// TestRelayRefusesUnverified: a relay signs what it accepts, so it does not
+// start without an inbound verifier unless told --in-insecure, and says
+// which flags give one. It creates no store on the way.
+func TestRelayRefusesUnverified(t *testing.T) {
+	dir := t.TempDir()
+	o := runOpts{dir: dir}
+	secret := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	writeFile(t, dir, "relay.json", `{"destinations": [{"name": "a", "url": "https://a.example/", "secret": "`+secret+`"}]}`)
+	for _, args := range [][]string{
+		{"relay", "--store", "r.db", "--dest", "https://example.com/hook", "--secret", secret},
+		{"relay", "--store", "r.db", "--config", "relay.json", "--listen", "0.0.0.0:0"},
+	} {
+		r := expect(t, o, 2, []string{"refusing to sign and deliver unverified events", "--in-scheme", "--in-secret", "--in-pubkey", "--in-insecure",
+			"herald relay -help"}, args...)
+		noLeak(t, r.all(), secret)
+	}
+	expect(t, o, 2, []string{"--in-insecure or the --in-* scheme flags", "not both"},
+		"relay", "--store", "r.db", "--dest", "https://example.com/hook", "--secret", secret, "--in-secret", secret, "--in-insecure")
+	if _, err := os.Stat(filepath.Join(dir, "r.db")); err == nil {
+		t.Errorf("a relay that refused to start created its store")
+	}
+}
+
+// TestRelayInsecure: with --in-insecure the relay takes unsigned events,
+// binary-mode CloudEvents too, and warns at start that anyone who can
+// reach it can have events signed.
+func TestRelayInsecure(t *testing.T) {
+	dir := t.TempDir()
+	secret, v := stdSecret(t, dir)
+	rcv := sendertest.NewReceiver(t, v)
+	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
+	p := startRelay(t, dir, nil, "--store", "relay.db", "--dest", rcv.URL(), "--secret", secret,
+		"--cacert", "ca.pem", "--allow-private", "--in-insecure")
+	warn := ""
+	for _, line := range strings.Split(p.stderr(), "\n") {
+		if strings.Contains(line, "level=WARN") && strings.Contains(line, "--in-insecure") {
+			warn = line
+		}
+	}
+	if !strings.Contains(warn, "anyone who can reach the listen address can have events signed") || !strings.Contains(warn, "listen=127.0.0.1:") {
+		t.Errorf("no warning that events go unverified:\n%s", p.stderr())
+	}
+	p.mustPost(t, event("u-1", "job:ready"), nil)
+	p.mustPost(t, `{"n":2}`, http.Header{"Ce-Specversion": {"1.0"}, "Ce-Id": {"u-2"}, "Ce-Type": {"job:done"}, "Ce-Source": {"/jobs"}})
+	ds := waitOK(t, rcv, 2, p)
+	if code := p.stop(t); code != 0 {
+		t.Errorf("relay exit %d\n%s", code, p.stderr())
+	}
+	want := map[string]int{
+		listener.DeliveryID(&listener.Event{ID: "u-1", Topic: "job:ready"}, "default"): 1,
+		listener.DeliveryID(&listener.Event{ID: "u-2", Topic: "job:done"}, "default"):  1,
+	}
+	if got := idCount(ds); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("delivered %v, want %v", got, want)
+	}
+	noLeak(t, p.stderr(), secret)
 }
 
 // TestRelaySurvivesKill shows that a 2xx means the event is on disk: the
@@ -567,12 +654,12 @@ func TestRelayBadInput(t *testing.T) {
 		{"bad schedule", 2, []string{"--schedule: delay #2"}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--schedule", "0s,soon"}},
 		{"negative schedule", 2, []string{"--schedule: delay #1 is negative"}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--schedule", "-1s"}},
 		{"bad topic", 2, []string{"--topic"}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--topic", "a:b:c:"}},
-		{"http dest", 2, []string{"--insecure-http"}, []string{"relay", "--store", "r.db", "--dest", "http://example.com/", "--secret", secret}},
+		{"http dest", 2, []string{"--insecure-http"}, []string{"relay", "--store", "r.db", "--dest", "http://example.com/", "--secret", secret, "--in-insecure"}},
 		{"bad workers", 2, []string{"--workers must be positive"}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--workers", "0"}},
 		{"bad log level", 2, []string{"unknown --log-level"}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--log-level", "loud"}},
 		{"scheme flag without dest", 2, []string{"--secret applies to --dest"}, []string{"relay", "--store", "r.db", "--config", "dup.json", "--secret", secret}},
 		{"tls half", 2, []string{"go together"}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--tls-key", "k.pem"}},
-		{"store is a directory", 1, []string{"herald relay"}, []string{"relay", "--store", ".", "--dest", dest, "--secret", secret}},
+		{"store is a directory", 1, []string{"herald relay"}, []string{"relay", "--store", ".", "--dest", dest, "--secret", secret, "--in-insecure"}},
 		{"outbox no action", 2, []string{"want one action"}, []string{"outbox", "--store", "r.db"}},
 		{"outbox unknown action", 2, []string{`unknown action "drop"`}, []string{"outbox", "drop", "--store", "r.db"}},
 		{"outbox missing store", 2, []string{"missing --store"}, []string{"outbox", "list"}},
@@ -594,7 +681,7 @@ func TestRelayBadInput(t *testing.T) {
 	// A store in use by a running relay.
 	rcv := sendertest.NewReceiver(t, nil)
 	p := startRelay(t, dir, nil, "--store", "busy.db", "--dest", rcv.URL(), "--secret", secret, "--allow-private")
-	expect(t, o, 1, []string{"locked"}, "relay", "--listen", "127.0.0.1:0", "--store", "busy.db", "--dest", dest, "--secret", secret)
+	expect(t, o, 1, []string{"locked"}, "relay", "--listen", "127.0.0.1:0", "--store", "busy.db", "--dest", dest, "--secret", secret, "--in-insecure")
 	expect(t, o, 1, []string{"locked", "stop the relay"}, "outbox", "stats", "--store", "busy.db")
 	p.stop(t)
 }
@@ -633,6 +720,13 @@ func TestRelayTLSInboundAndHelp(t *testing.T) {
 	noLeak(t, p.stderr(), secret)
 
 	o := runOpts{dir: dir}
+	// The first example verifies the events it takes.
+	h := must(t, o, "relay", "-help").stdout
+	_, ex, _ := strings.Cut(h, "Example:\n")
+	first, _, _ := strings.Cut(strings.TrimSpace(ex), "\n")
+	if !strings.Contains(first, "--in-secret") && !strings.Contains(first, "--in-pubkey") || strings.Contains(first, "--in-insecure") {
+		t.Errorf("relay's first example does not verify inbound events: %q", first)
+	}
 	for _, c := range []string{"relay", "outbox"} {
 		h := must(t, o, c, "-help")
 		if !strings.Contains(h.stdout, "Usage: herald "+c) || !strings.Contains(h.stdout, "Example:") {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -192,7 +191,7 @@ func (sf *schemeFlags) check() error {
 	switch sf.scheme {
 	case auth.SchemeStandard, auth.SchemeStandardV1a, auth.SchemeHub, auth.SchemeStripe, auth.SchemeJWT:
 	default:
-		return usagef("unknown scheme %q (want standard, standard-v1a, hub, stripe or jwt)", sf.scheme)
+		return usagef("unknown scheme %s (want standard, standard-v1a, hub, stripe or jwt)", showArg(sf.scheme))
 	}
 	for _, r := range rules {
 		if r.set && !contains(r.schemes, sf.scheme) {
@@ -243,19 +242,24 @@ func (sf *schemeFlags) loadSecrets(parse func(string) (auth.Secret, error)) ([]a
 
 // resolveSecret returns the secret that a --secret value designates: the
 // value of environment variable NAME for "env:NAME", the content of FILE
-// (trailing newlines dropped) for "@FILE", else the value itself. Errors name
-// the variable or file, never the value.
+// (trailing newlines dropped) for "@FILE", else the value itself. Errors
+// never repeat the value, nor the file's name, in case a secret was typed
+// where the name belongs; the variable's name only when it is written as
+// environment variables are (envName).
 func resolveSecret(v string) (string, error) {
 	switch {
 	case strings.HasPrefix(v, "env:"):
 		name := v[len("env:"):]
 		val, ok := os.LookupEnv(name)
 		if !ok {
-			return "", fmt.Errorf("environment variable %s is not set", name)
+			if isEnvName(name) {
+				return "", fmt.Errorf("environment variable %s is not set", name)
+			}
+			return "", errors.New("the environment variable it names is not set")
 		}
 		return val, nil
 	case strings.HasPrefix(v, "@"):
-		b, err := readFileLimited(v[1:], "secret file", maxKeyFile)
+		b, err := readFile(v[1:], "the file it names", maxKeyFile)
 		if err != nil {
 			return "", err
 		}
@@ -264,10 +268,26 @@ func resolveSecret(v string) (string, error) {
 	return v, nil
 }
 
+// isEnvName reports whether s is written as environment variables usually
+// are: capital letters, digits and underscores, not too long. A secret
+// typed after env: by mistake is not, so errors may show such a name.
+func isEnvName(s string) bool {
+	if s == "" || len(s) > 64 || ('0' <= s[0] && s[0] <= '9') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 // resolveKey returns the key material that a --key or --pubkey value
 // designates: the value itself when it starts with one of the literal
 // prefixes (whsk_, whpk_, https://), else env:NAME, @FILE or a file name.
-// Errors never repeat the value, in case it was a key given by mistake.
+// Errors never repeat the value, nor the file's name, in case it was a key
+// given by mistake.
 func resolveKey(v string, literal ...string) ([]byte, error) {
 	for _, p := range literal {
 		if strings.HasPrefix(v, p) {
@@ -279,18 +299,9 @@ func resolveKey(v string, literal ...string) ([]byte, error) {
 		return []byte(s), err
 	}
 	if _, err := os.Stat(v); err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		// Do not echo the value: it may be key material, not a name.
-		return nil, fmt.Errorf("neither a %s key nor a readable file: %v", strings.Join(literal, " or "), err)
+		return nil, fmt.Errorf("neither a %s key nor a readable file: %w", strings.Join(literal, " or "), osReason(err))
 	}
-	b, err := readFileLimited(v, "key file", maxKeyFile)
-	if err != nil {
-		return nil, err
-	}
-	return b, nil
+	return readFile(v, "the file it names", maxKeyFile)
 }
 
 // isPEM reports whether b looks like a PEM document.
@@ -439,7 +450,7 @@ func (sf *schemeFlags) buildJWT(sign bool, opts []auth.Option) (scheme, error) {
 	switch sf.alg {
 	case "", "HS256", "HS384", "HS512", auth.AlgRS256, auth.AlgES256, auth.AlgEdDSA:
 	default:
-		return nil, usagef("unknown %s %q (want HS256, HS384, HS512, RS256, ES256 or EdDSA)", sf.f("alg"), sf.alg)
+		return nil, usagef("unknown %s %s (want HS256, HS384, HS512, RS256, ES256 or EdDSA)", sf.f("alg"), showArg(sf.alg))
 	}
 	switch {
 	case len(sf.secrets) > 0:

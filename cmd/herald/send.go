@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -145,7 +144,7 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 		msg := err.Error()
 		out.Error = &msg
 	}
-	line, jerr := json.Marshal(out)
+	line, jerr := jsonLine(out)
 	if jerr != nil {
 		return failure(stderr, "send", jerr)
 	}

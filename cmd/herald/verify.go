@@ -74,7 +74,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	res, err := verify(ctx, v, h, body)
 	if err != nil {
-		fmt.Fprintf(stderr, "herald verify: invalid: %v\n", err)
+		fmt.Fprintf(stderr, "herald verify: invalid: %s\n", escapeText(err.Error()))
 		return exitFail
 	}
 	fmt.Fprintln(stdout, summary(res))
@@ -92,15 +92,17 @@ func verify(ctx context.Context, v auth.Verifier, h http.Header, body []byte) (a
 	return v.Verify(h, body)
 }
 
-// summary describes a verified request on one line.
+// summary describes a verified request on one line. What the request
+// carried (id, key id, topic) is written with field, so that it can
+// neither drive the terminal nor forge another field.
 func summary(res auth.Verified) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "valid scheme=%s id=%s key=%s", res.Scheme, orDash(res.ID), orDash(res.KeyID))
+	fmt.Fprintf(&b, "valid scheme=%s id=%s key=%s", field(res.Scheme), field(orDash(res.ID)), field(orDash(res.KeyID)))
 	if !res.Timestamp.IsZero() {
 		fmt.Fprintf(&b, " time=%s", res.Timestamp.UTC().Format(time.RFC3339))
 	}
 	if t, ok := res.Claims[auth.ClaimTopic].(string); ok && t != "" {
-		fmt.Fprintf(&b, " topic=%s", t)
+		fmt.Fprintf(&b, " topic=%s", field(t))
 	}
 	return b.String()
 }
@@ -127,7 +129,7 @@ func readHeadersFile(name string) (http.Header, error) {
 	}
 	h, err := parseHeaders(data)
 	if err != nil {
-		return nil, fmt.Errorf("headers file %s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", fileLabel("headers file", name), err)
 	}
 	return h, nil
 }

@@ -27,7 +27,9 @@
 // a truncated one, a damaged record, a missing body or index entry, a file
 // held by another process, or a directory gives an error wrapping
 // [outbox.ErrCorrupt] or [ErrLocked], never a panic and never a silently
-// shortened queue.
+// shortened queue. With [Options] NoCreate or ReadOnly, it also refuses a
+// path that holds no outbox yet, instead of creating one, and writes
+// nothing to a file it refuses.
 package boltstore
 
 import (
@@ -83,6 +85,20 @@ type Options struct {
 	// FileMode is the permission of a new file; zero means
 	// [DefaultFileMode].
 	FileMode fs.FileMode
+	// NoCreate makes Open refuse a path that is not a herald outbox
+	// already, instead of making one there: a missing or empty file, a
+	// bbolt file without the outbox's format marker, or a file that is not
+	// bbolt at all. Open writes nothing to a file it refuses. Tools that
+	// inspect or repair an existing outbox set it, so that a mistyped path
+	// is an error rather than a new, empty outbox.
+	NoCreate bool
+	// ReadOnly opens an existing outbox to read it, and never writes to
+	// the file: it takes a shared lock, so several read-only Stores may
+	// open a file at once, but none while a writer holds it (Open then
+	// fails with [ErrLocked]). It implies NoCreate, and refuses a file in
+	// an older format, since migrating it is a write. Every method that
+	// would change the outbox (Put, Settle, Replay, Purge, ...) fails.
+	ReadOnly bool
 }
 
 // Store is an [outbox.Outbox] in a bbolt file. Its methods are safe for
@@ -153,11 +169,13 @@ func Open(path string, o *Options) (*Store, error) {
 	if opt.FileMode == 0 {
 		opt.FileMode = DefaultFileMode
 	}
-	if err := precheck(path, opt.LockTimeout); err != nil {
+	opt.NoCreate = opt.NoCreate || opt.ReadOnly
+	if err := precheck(path, &opt); err != nil {
 		return nil, err
 	}
 	db, err := openBolt(path, opt.FileMode, &bolt.Options{
 		Timeout:      opt.LockTimeout,
+		ReadOnly:     opt.ReadOnly,
 		FreelistType: bolt.FreelistMapType,
 		// The list of free pages is not written at each commit: it
 		// grows with the free space a drained backlog leaves, and
@@ -179,7 +197,7 @@ func Open(path string, o *Options) (*Store, error) {
 		leases:      make(map[string]*lease),
 		skips:       make(map[string]skip),
 	}
-	if err := s.setup(path); err != nil {
+	if err := s.setup(path, &opt); err != nil {
 		_ = db.Close()
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -267,5 +268,27 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMigrateNotReadOnly: a read-only Open refuses a file of an older
+// format, which only a write could migrate, and leaves it as it was.
+func TestMigrateNotReadOnly(t *testing.T) {
+	for _, format := range []int{1, 2} {
+		path := filepath.Join(t.TempDir(), "old.db")
+		writeOld(t, path, format, v1Deliveries(3), nil)
+		before, err := os.ReadFile(path)
+		must(t, err)
+		s, err := Open(path, &Options{ReadOnly: true})
+		if err == nil {
+			s.Close()
+			t.Fatalf("format %d: a read-only Open succeeded", format)
+		}
+		if !errors.Is(err, outbox.ErrInvalid) || !strings.Contains(err.Error(), "older format") {
+			t.Errorf("format %d: %v, want ErrInvalid naming the older format", format, err)
+		}
+		if after, err := os.ReadFile(path); err != nil || !bytes.Equal(before, after) {
+			t.Errorf("format %d: a refused read-only Open changed the file (%v)", format, err)
+		}
 	}
 }

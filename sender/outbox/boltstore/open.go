@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"strings"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -20,13 +19,20 @@ import (
 // and touching a page past the end of a truncated file would crash the
 // process instead of failing; and bbolt walks every page at Open to find
 // the free ones, where a damaged page cannot be recovered from (see
-// checkPages).
-func precheck(path string, timeout time.Duration) error {
+// checkPages). With o.NoCreate it also refuses, before anything opens the
+// file for writing, a path that is not a herald outbox already.
+func precheck(path string, o *Options) error {
 	ok, err := exists(path)
-	if err != nil || !ok {
+	if err != nil {
 		return err
 	}
-	db, err := openBolt(path, 0, &bolt.Options{ReadOnly: true, Timeout: timeout})
+	if !ok {
+		if o.NoCreate {
+			return absent(path)
+		}
+		return nil
+	}
+	db, err := openBolt(path, 0, &bolt.Options{ReadOnly: true, Timeout: o.LockTimeout})
 	if err != nil {
 		return err
 	}
@@ -42,9 +48,15 @@ func precheck(path string, timeout time.Duration) error {
 	}
 	var want int64
 	var root uint64
-	if err := db.View(func(tx *bolt.Tx) error {
-		want, root = tx.Size(), uint64(tx.Cursor().Bucket().Root())
-		return nil
+	if err := guarded(func() error {
+		return db.View(func(tx *bolt.Tx) error {
+			want, root = tx.Size(), uint64(tx.Cursor().Bucket().Root())
+			if !o.NoCreate {
+				return nil
+			}
+			_, _, err := checkFormat(tx, o)
+			return err
+		})
 	}); err != nil {
 		return pathError(path, err)
 	}
@@ -56,6 +68,15 @@ func precheck(path string, timeout time.Duration) error {
 		return pathError(path, err)
 	}
 	return nil
+}
+
+// absent is the error of Open with Options.NoCreate for a path that holds
+// no outbox: missing (wrapping fs.ErrNotExist) or empty.
+func absent(path string) error {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return pathError(path, fmt.Errorf("no outbox here: %w", fs.ErrNotExist))
+	}
+	return pathError(path, fmt.Errorf("%w: the file is empty, not an outbox", outbox.ErrInvalid))
 }
 
 // openBolt opens the file with bbolt, turning its errors, and any panic
@@ -84,39 +105,36 @@ func openBolt(path string, mode fs.FileMode, o *bolt.Options) (*bolt.DB, error) 
 // setup creates the buckets of a new file, or checks an existing one: its
 // format marker, every record, and the body and index entry each one needs.
 // It counts pending deliveries and dead letters on the way.
-func (s *Store) setup(path string) error {
-	if err := guarded(s.load); err != nil {
+func (s *Store) setup(path string, o *Options) error {
+	if err := guarded(func() error { return s.load(o) }); err != nil {
 		return pathError(path, err)
 	}
 	return nil
 }
 
 // load is setup, without the path in its errors, and unguarded.
-func (s *Store) load() error {
+func (s *Store) load(o *Options) error {
+	if o.ReadOnly {
+		return s.db.View(func(tx *bolt.Tx) error {
+			if _, _, err := checkFormat(tx, o); err != nil {
+				return err
+			}
+			return s.verify(tx)
+		})
+	}
 	var from []byte // the format to migrate from, if not this one
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		if meta == nil {
-			empty := true
-			_ = tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return nil })
-			if !empty {
-				return fmt.Errorf("%w: a bbolt file, but not a herald outbox", outbox.ErrCorrupt)
-			}
-			for _, name := range [][]byte{bucketMeta, bucketDue, bucketDead, bucketIDs, bucketHistory} {
-				if _, err := tx.CreateBucket(name); err != nil {
-					return err
-				}
-			}
-			return tx.Bucket(bucketMeta).Put(keyFormat, formatName)
+		f, fresh, err := checkFormat(tx, o)
+		if err != nil || !fresh {
+			from = f
+			return err
 		}
-		switch f := meta.Get(keyFormat); {
-		case bytes.Equal(f, formatName):
-		case bytes.Equal(f, formatName1), bytes.Equal(f, formatName2):
-			from = bytes.Clone(f)
-		default:
-			return fmt.Errorf("%w: unknown outbox format %q", outbox.ErrCorrupt, f)
+		for _, name := range [][]byte{bucketMeta, bucketDue, bucketDead, bucketIDs, bucketHistory} {
+			if _, err := tx.CreateBucket(name); err != nil {
+				return err
+			}
 		}
-		return nil
+		return tx.Bucket(bucketMeta).Put(keyFormat, formatName)
 	})
 	if err == nil && bytes.Equal(from, formatName1) {
 		err = s.migrate1()
@@ -128,6 +146,38 @@ func (s *Store) load() error {
 		return err
 	}
 	return s.db.View(s.verify)
+}
+
+// checkFormat reads the format marker of the file in tx. It returns the
+// older format to migrate from (nil for this one), or fresh when the file
+// holds no bucket at all: a new file, for Open to set up. It refuses an
+// unknown format and a bbolt file of someone else; with o.NoCreate a fresh
+// file too, and with o.ReadOnly an older format, which only a write could
+// migrate.
+func checkFormat(tx *bolt.Tx, o *Options) (from []byte, fresh bool, err error) {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		empty := true
+		_ = tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return nil })
+		switch {
+		case !empty:
+			return nil, false, fmt.Errorf("%w: a bbolt file, but not a herald outbox", outbox.ErrCorrupt)
+		case o.NoCreate:
+			return nil, false, fmt.Errorf("%w: an empty bbolt file, not a herald outbox", outbox.ErrCorrupt)
+		}
+		return nil, true, nil
+	}
+	switch f := meta.Get(keyFormat); {
+	case bytes.Equal(f, formatName):
+		return nil, false, nil
+	case bytes.Equal(f, formatName1), bytes.Equal(f, formatName2):
+		if o.ReadOnly {
+			return nil, false, fmt.Errorf("%w: the outbox is in the older format %q, which a read-only Open cannot migrate: open it for writing once", outbox.ErrInvalid, f)
+		}
+		return bytes.Clone(f), false, nil
+	default:
+		return nil, false, fmt.Errorf("%w: unknown outbox format %q", outbox.ErrCorrupt, f)
+	}
 }
 
 // verify checks every record, and the ids entry of each, and counts them.

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/heraldhq/herald/auth"
+)
+
+// hostile is what a signed sender may put in an id or a claim to drive the
+// terminal of whoever reads herald's output: an ANSI colour, a CR that
+// hides the line before it, a C1 CSI, a bidi override, an OSC title.
+const (
+	hostileID    = "ev-\x1b[31mred\rX\u009b2J\u202eZ"
+	hostileTopic = "job:\x1b]0;pwned\x07 key=forged"
+)
+
+// raw reports the first character of s that a terminal would act on.
+func raw(s string) (rune, bool) {
+	for _, r := range s {
+		if r != '\n' && !unicode.IsPrint(r) {
+			return r, true
+		}
+	}
+	return 0, false
+}
+
+// hostileToken signs a jwt whose jti and topic claim are hostile.
+func hostileToken(t *testing.T, secret string, body []byte) string {
+	t.Helper()
+	now := time.Now()
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(),
+		"jti": hostileID, auth.ClaimTopic: hostileTopic, auth.ClaimBodySHA256: auth.BodySHA256(body),
+	})
+	s, err := tok.SignedString([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestVerifyEscapesSummary: a valid request whose id and topic hold control
+// characters is summarised with them escaped and quoted, so that they
+// neither reach the terminal nor forge a field. The starting code printed
+// them raw.
+func TestVerifyEscapesSummary(t *testing.T) {
+	dir := t.TempDir()
+	secret := strings.Repeat("k", 32)
+	writeFile(t, dir, "body.json", body)
+	writeFile(t, dir, "h.txt", "Authorization: Bearer "+hostileToken(t, secret, []byte(body))+"\n")
+	r := must(t, runOpts{dir: dir}, "verify", "--scheme", "jwt", "--secret", secret, "--headers", "h.txt", "body.json")
+	if c, ok := raw(r.all()); ok {
+		t.Errorf("verify printed %U raw: %q", c, r.stdout)
+	}
+	for _, want := range []string{` id="ev-\x1b[31mred\rX\u009b2J\u202eZ" `, ` topic="job:\x1b]0;pwned\a key=forged"`} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("summary %q lacks %s", r.stdout, want)
+		}
+	}
+}
+
+// TestListenEscapesLines: listen's JSON line for such a request is valid
+// JSON holding the id and topic as they were, with every character a
+// terminal would act on escaped (encoding/json leaves C1 and bidi controls
+// raw).
+func TestListenEscapesLines(t *testing.T) {
+	dir := t.TempDir()
+	secret := strings.Repeat("k", 32)
+	lp := startListen(t, dir, "--scheme", "jwt", "--secret", secret, "--print-body")
+	b := `{"note":"` + "\u202e\u0085" + `"}`
+	req, err := http.NewRequest(http.MethodPost, lp.url, strings.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+hostileToken(t, secret, []byte(b)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("listen answered %d", resp.StatusCode)
+	}
+	var line string
+	select {
+	case line = <-lp.lines:
+	case <-time.After(30 * time.Second):
+		t.Fatal("listen printed nothing")
+	}
+	if c, ok := raw(line); ok {
+		t.Errorf("listen printed %U raw: %q", c, line)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(line), &m); err != nil {
+		t.Fatalf("listen printed %q: %v", line, err)
+	}
+	if m["id"] != hostileID || m["topic"] != hostileTopic || m["body"] != b {
+		t.Errorf("the line does not hold the id, topic and body as sent: %q", line)
+	}
+	if code := lp.stop(t); code != 0 {
+		t.Errorf("listen exit %d", code)
+	}
+}
+
+func TestField(t *testing.T) {
+	for in, want := range map[string]string{
+		"msg_1":         "msg_1",
+		"a b":           `"a b"`,
+		"a=b":           `"a=b"`,
+		"\x1b[31m":      `"\x1b[31m"`,
+		"x\ry":          `"x\ry"`,
+		"\u202e":        `"\u202e"`,
+		"\u009b":        `"\u009b"`,
+		"caf\u00e9":     "caf\u00e9",
+		"\xff":          `"\xff"`,
+		`back\slash`:    `"back\\slash"`,
+		"\u2028":        `"\u2028"`,
+		"日本":            "日本",
+		"-":             "-",
+		"quote\"inside": `"quote\"inside"`,
+	} {
+		if got := field(in); got != want {
+			t.Errorf("field(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// FuzzEscape: escapeText and jsonLine never let a character through that a
+// terminal acts on, and jsonLine stays JSON that decodes to what
+// encoding/json would have written.
+func FuzzEscape(f *testing.F) {
+	for _, s := range []string{"", "plain", hostileID, hostileTopic, "\xff\xfe", "\U000e0001tag", "\u2028\u2029", "\x7f"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if e := escapeText(s); !isPrintable(e) {
+			t.Errorf("escapeText(%q) = %q", s, e)
+		}
+		if isPrintable(s) && escapeText(s) != s {
+			t.Errorf("escapeText changed printable %q", s)
+		}
+		if q := field(s); !isPrintable(q) || strings.ContainsAny(q, " =") && !strings.HasPrefix(q, `"`) {
+			t.Errorf("field(%q) = %q", s, q)
+		}
+		b, err := jsonLine(map[string]string{"s": s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !isPrintable(string(b)) || !utf8.Valid(b) {
+			t.Errorf("jsonLine of %q = %q", s, b)
+		}
+		var m map[string]string
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("jsonLine of %q: %v", s, err)
+		}
+		var want map[string]string
+		plain, _ := json.Marshal(map[string]string{"s": s})
+		if err := json.Unmarshal(plain, &want); err != nil {
+			t.Fatal(err)
+		}
+		if m["s"] != want["s"] {
+			t.Errorf("jsonLine of %q decodes to %q", s, m["s"])
+		}
+	})
+}
+
+// TestEscapingWriter: what http.Server logs through it is escaped line by
+// line, its line breaks kept.
+func TestEscapingWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := escapingWriter{f}
+	if n, err := w.Write([]byte("one \x1b[2J\ntwo\r\n")); err != nil || n != 14 {
+		t.Errorf("Write: %d, %v", n, err)
+	}
+	f.Close()
+	got, _ := os.ReadFile(path)
+	if string(got) != "one \\x1b[2J\ntwo\\r\n" {
+		t.Errorf("wrote %q", got)
+	}
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"time"
+
+	"github.com/heraldhq/herald/sender/outbox"
+	"github.com/heraldhq/herald/sender/outbox/boltstore"
+)
+
+const outboxDoc = `Outbox inspects and repairs a relay's outbox file (--store) while no relay
+uses it (a relay holds its file locked). stats and list open it read-only,
+so several of them may run at once; replay and purge open it for writing.
+None of them creates a file: a --store that is missing, empty or not a
+herald outbox is refused and left exactly as it was.
+
+  stats    print the number of pending and dead deliveries as JSON
+  list     print the dead letters, one JSON line each:
+           {"id":…,"destination":…,"topic":…,"attempts":…,"created":…,"reason":…,"at":…}
+  replay   make the selected dead letters pending again, due at once, with
+           their attempt count reset; the next relay sends them
+  purge    delete the selected dead letters for good
+
+list takes --dest to show one destination's dead letters. replay and purge
+need a selection: --dest NAME (all of its dead letters), --id ID (repeatable)
+or --all. They print how many dead letters they replayed or purged.`
+
+const outboxExample = `herald outbox stats --store relay.db
+herald outbox list --store relay.db --dest a
+herald outbox replay --store relay.db --dest a
+herald outbox purge --store relay.db --id 0f8e4b1c-…`
+
+// deadLine is the JSON line that "herald outbox list" prints per dead
+// letter.
+type deadLine struct {
+	ID          string    `json:"id"`
+	Destination string    `json:"destination"`
+	Topic       string    `json:"topic"`
+	Attempts    int       `json:"attempts"`
+	Created     time.Time `json:"created"`
+	Reason      string    `json:"reason"`
+	At          time.Time `json:"at"`
+}
+
+// runOutbox implements "herald outbox".
+func runOutbox(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("outbox", "herald outbox stats|list|replay|purge --store FILE [--dest NAME] [--id ID]... [--all]", outboxDoc, outboxExample)
+	store := fs.String("store", "", "the relay's outbox `file` (required)")
+	dest := fs.String("dest", "", "only the dead letters of the destination with this `name`")
+	var ids stringList
+	fs.Var(&ids, "id", "the dead letter with this delivery `id`; repeatable")
+	all := fs.Bool("all", false, "replay or purge every dead letter")
+	if code, ok := parse(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	usage := func(format string, a ...any) int { return usageErr(stderr, "outbox", format, a...) }
+	if fs.NArg() != 1 {
+		return usage("want one action: stats, list, replay or purge")
+	}
+	action := fs.Args()[0]
+	sel := outbox.Selector{IDs: ids, Destination: *dest, All: *all}
+	switch {
+	case action != "stats" && action != "list" && action != "replay" && action != "purge":
+		return usage("unknown action %s (want stats, list, replay or purge)", showArg(action))
+	case *store == "":
+		return usage("missing --store FILE")
+	case looksSecret(*store):
+		return usage("--store: the name looks like a key, not a file (not shown)")
+	case action == "stats" && (*dest != "" || len(ids) > 0 || *all):
+		return usage("stats takes no --dest, --id or --all")
+	case action == "list" && (len(ids) > 0 || *all):
+		return usage("list takes --dest only")
+	case (action == "replay" || action == "purge") && sel.Validate() != nil:
+		return usage("%s needs --dest NAME, --id ID or --all", action)
+	}
+	st, code := openOutbox(*store, action == "stats" || action == "list", stderr)
+	if st == nil {
+		return code
+	}
+	defer st.Close()
+	ctx := context.Background()
+	switch action {
+	case "stats":
+		s, err := st.Stats(ctx)
+		if err != nil {
+			return failure(stderr, "outbox", err)
+		}
+		fmt.Fprintf(stdout, "{\"pending\":%d,\"dead\":%d}\n", s.Pending, s.Dead)
+	case "list":
+		q := outbox.DeadLetterQuery{Destination: *dest}
+		for {
+			page, err := st.DeadLetters(ctx, q)
+			if err != nil {
+				return failure(stderr, "outbox", err)
+			}
+			for _, d := range page {
+				b, err := jsonLine(deadLine{d.ID, d.Destination, d.Topic, d.Attempts, d.Created.UTC(), d.Reason, d.At.UTC()})
+				if err != nil {
+					return failure(stderr, "outbox", err)
+				}
+				fmt.Fprintf(stdout, "%s\n", b)
+			}
+			if len(page) < outbox.DefaultListLimit {
+				break
+			}
+			last := page[len(page)-1]
+			q.After = outbox.DeadLetterCursor{Destination: last.Destination, ID: last.ID}
+		}
+	case "replay", "purge":
+		op, verb := st.Replay, "replayed"
+		if action == "purge" {
+			op, verb = st.Purge, "purged"
+		}
+		n, err := op(ctx, sel)
+		if err != nil {
+			return failure(stderr, "outbox", err)
+		}
+		fmt.Fprintf(stdout, "%s %d\n", verb, n)
+	}
+	if err := st.Close(); err != nil {
+		return failure(stderr, "outbox", err)
+	}
+	return exitOK
+}
+
+// openOutbox opens the outbox file of herald outbox: read-only for the
+// actions that only read (beside other readers; never beside a relay, which
+// holds the file locked), and in every case only a file that is a herald
+// outbox already. A missing, empty or foreign file is refused and left as
+// it was: never made into an outbox. On failure it reports the error and
+// returns a nil Store with the exit status: 2 when --store names no outbox
+// file (missing, empty, a directory), 1 when it cannot be opened (locked,
+// not an outbox, damaged).
+func openOutbox(path string, readOnly bool, stderr io.Writer) (*boltstore.Store, int) {
+	st, err := boltstore.Open(path, &boltstore.Options{NoCreate: true, ReadOnly: readOnly})
+	switch {
+	case err == nil:
+		return st, exitOK
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, usageErr(stderr, "outbox", "--store %s: no such file (herald outbox never creates one)", path)
+	case errors.Is(err, outbox.ErrInvalid):
+		return nil, usageErr(stderr, "outbox", "--store: %v", err)
+	case errors.Is(err, boltstore.ErrLocked):
+		err = fmt.Errorf("%w (stop the relay using it first)", err)
+	case errors.Is(err, outbox.ErrCorrupt):
+		err = fmt.Errorf("%w (is --store a herald relay's outbox? The file was left as it was)", err)
+	}
+	return nil, failure(stderr, "outbox", err)
+}

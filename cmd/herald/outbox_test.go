@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/heraldhq/herald/sender/outbox"
+	"github.com/heraldhq/herald/sender/outbox/boltstore"
+)
+
+// snapshot is what herald outbox must leave as it was in a file it
+// refuses: whether it exists, its bytes, size, mode and mtime.
+type snapshot struct {
+	exists bool
+	data   []byte
+	size   int64
+	mode   fs.FileMode
+	mtime  time.Time
+}
+
+// snap takes the snapshot of the file at path.
+func snap(t *testing.T, path string) snapshot {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return snapshot{}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snapshot{true, b, fi.Size(), fi.Mode(), fi.ModTime()}
+}
+
+// bboltFile writes a bbolt file at path with the given buckets (none: an
+// empty bbolt file).
+func bboltFile(t *testing.T, path string, buckets ...string) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range buckets {
+			if _, err := tx.CreateBucket([]byte(b)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOutboxRefusesNonOutbox: every herald outbox action refuses a --store
+// that is missing, empty or not a herald outbox, with a clear message and
+// exit status, and leaves it byte for byte as it was, mtime included (or
+// missing). The starting code made each of them a new, empty outbox.
+func TestOutboxRefusesNonOutbox(t *testing.T) {
+	dir := t.TempDir()
+	o := runOpts{dir: dir}
+	files := []struct {
+		name string
+		make func(path string)
+		code int
+		want string
+	}{
+		{"missing.db", func(string) {}, 2, "no such file (herald outbox never creates one)"},
+		{"empty.db", func(p string) { writeFile(t, dir, filepath.Base(p), "") }, 2, "the file is empty, not an outbox"},
+		{"notes.txt", func(p string) { writeFile(t, dir, filepath.Base(p), strings.Repeat("not an outbox\n", 800)) }, 1, "not a valid bbolt file"},
+		{"emptybolt.db", func(p string) { bboltFile(t, p) }, 1, "an empty bbolt file, not a herald outbox"},
+		{"theirs.db", func(p string) { bboltFile(t, p, "theirs") }, 1, "a bbolt file, but not a herald outbox"},
+	}
+	actions := [][]string{{"stats"}, {"list"}, {"list", "--dest", "a"}, {"replay", "--all"}, {"purge", "--id", "x"}}
+	for _, f := range files {
+		path := filepath.Join(dir, f.name)
+		f.make(path)
+		if _, err := os.Stat(path); err == nil {
+			old := time.Now().Add(-time.Hour).Truncate(time.Second)
+			if err := os.Chtimes(path, old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := snap(t, path)
+		for _, a := range actions {
+			args := append([]string{"outbox"}, a...)
+			args = append(args, "--store", f.name)
+			r := expect(t, o, f.code, []string{"herald outbox: ", f.want}, args...)
+			if f.code == 1 && !strings.Contains(r.stderr, "left as it was") {
+				t.Errorf("%s: the message does not say the file was left alone: %q", strings.Join(args, " "), r.stderr)
+			}
+			if after := snap(t, path); after.exists != before.exists || !bytes.Equal(after.data, before.data) ||
+				after.size != before.size || after.mode != before.mode || !after.mtime.Equal(before.mtime) {
+				t.Fatalf("%s changed the file: before %+v, after %+v", strings.Join(args, " "), before, after)
+			}
+		}
+	}
+}
+
+// TestOutboxListReadOnly: list and stats open the store read-only, so they
+// work beside another reader, while replay, which writes, waits for it and
+// reports the lock; and reading changes nothing in the file.
+func TestOutboxListReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "relay.db")
+	st, err := boltstore.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if err := st.Put(ctx, outbox.Delivery{ID: "d-1", Destination: "a", Topic: "job:ready", Body: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := st.Lease(ctx, outbox.LeaseOptions{})
+	if err != nil || len(ls) != 1 {
+		t.Fatalf("Lease: %d, %v", len(ls), err)
+	}
+	if err := st.DeadLetter(ctx, ls[0].ID, ls[0].Token, "gone", outbox.Attempt{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour).Truncate(time.Second)
+	if err := os.Chtimes(path, old, old); err != nil {
+		t.Fatal(err)
+	}
+	before := snap(t, path)
+
+	reader, err := boltstore.Open(path, &boltstore.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := runOpts{dir: dir}
+	if r := must(t, o, "outbox", "list", "--store", "relay.db"); !strings.Contains(r.stdout, `"id":"d-1"`) {
+		t.Errorf("list beside a reader printed %q", r.stdout)
+	}
+	if r := must(t, o, "outbox", "stats", "--store", "relay.db"); r.stdout != "{\"pending\":0,\"dead\":1}\n" {
+		t.Errorf("stats beside a reader printed %q", r.stdout)
+	}
+	expect(t, o, 1, []string{"locked", "stop the relay using it first"}, "outbox", "replay", "--all", "--store", "relay.db")
+	if err := reader.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after := snap(t, path); !bytes.Equal(after.data, before.data) || !after.mtime.Equal(before.mtime) {
+		t.Errorf("list and stats changed the file")
+	}
+	if r := must(t, o, "outbox", "replay", "--all", "--store", "relay.db"); r.stdout != "replayed 1\n" {
+		t.Errorf("replay printed %q", r.stdout)
+	}
+}
