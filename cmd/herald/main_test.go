@@ -862,3 +862,21 @@ func TestVerifyJWKSURL(t *testing.T) {
 	writeFile(t, dir, "tampered.json", body+" ")
 	expect(t, vo, 1, []string{"invalid"}, "verify", "--scheme", "jwt", "--pubkey", srv.URL+"/jwks.json", "--headers", "h.txt", "tampered.json")
 }
+
+// TestJWTTTLBothSides: a token signed with --ttl over the 10-minute bound
+// that verifiers accept by default is refused by verify, unless verify is
+// given the same --ttl, so that herald verifies what it was told to sign.
+func TestJWTTTLBothSides(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "body.json", body)
+	o := runOpts{dir: dir}
+	secret := "a-jwt-secret-of-thirty-two-bytes!"
+	h := must(t, o, "sign", "--scheme", "jwt", "--secret", secret, "--ttl", "30m", "--id", "long", "body.json").stdout
+	writeFile(t, dir, "h.txt", h)
+	expect(t, o, 1, []string{"invalid", "lifetime"}, "verify", "--scheme", "jwt", "--secret", secret, "--headers", "h.txt", "body.json")
+	must(t, o, "verify", "--scheme", "jwt", "--secret", secret, "--ttl", "30m", "--headers", "h.txt", "body.json")
+	// A shorter --ttl when verifying is stricter than the default.
+	h = must(t, o, "sign", "--scheme", "jwt", "--secret", secret, "--ttl", "5m", "--id", "short", "body.json").stdout
+	writeFile(t, dir, "h.txt", h)
+	expect(t, o, 1, []string{"invalid", "lifetime"}, "verify", "--scheme", "jwt", "--secret", secret, "--ttl", "1m", "--headers", "h.txt", "body.json")
+}

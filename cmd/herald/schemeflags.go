@@ -67,7 +67,7 @@ func (sf *schemeFlags) register(fs *flagSet) {
 	fs.StringVar(&sf.kid, p+"kid", "", u("jwt key `id` of a PEM key (default: its RFC 7638 thumbprint, as keygen writes in the JWKS)"))
 	fs.StringVar(&sf.issuer, p+"issuer", "", u("jwt iss claim to write, or to require when verifying"))
 	fs.StringVar(&sf.audience, p+"audience", "", u("jwt aud claim to write (default: the URL), or to require when verifying"))
-	fs.DurationVar(&sf.ttl, p+"ttl", 0, u("jwt token lifetime when signing (default 5m)"))
+	fs.DurationVar(&sf.ttl, p+"ttl", 0, u("jwt token lifetime: what signing writes (default 5m), and the longest verifying accepts (default 10m)"))
 	fs.StringVar(&sf.headerName, p+"header-name", "", u("signature header `name` (hub: X-Hub-Signature-256, stripe: Stripe-Signature)"))
 	fs.BoolVar(&sf.sha1, p+"sha1", false, u("hub: use GitHub's legacy X-Hub-Signature: sha1=… header"))
 	fs.DurationVar(&sf.tolerance, p+"tolerance", 0, u("how far a signed timestamp may be from now (default 5m; jwt: the clock leeway, default 30s)"))
@@ -432,7 +432,9 @@ func (sf *schemeFlags) buildJWT(sign bool, opts []auth.Option) (scheme, error) {
 		return nil, usagef("%s must not be negative", sf.f("ttl"))
 	}
 	if sf.ttl > 0 {
-		opts = append(opts, auth.WithTTL(sf.ttl))
+		// One flag for both sides: the lifetime sign writes is the
+		// longest verify accepts, so that herald verifies what it signs.
+		opts = append(opts, auth.WithTTL(sf.ttl), auth.WithMaxLifetime(sf.ttl))
 	}
 	if sf.allowMissingExp {
 		opts = append(opts, auth.WithAllowMissingExp())
