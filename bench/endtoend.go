@@ -15,9 +15,9 @@ import (
 
 	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/listener"
+	"github.com/heraldhq/herald/outbox"
+	"github.com/heraldhq/herald/outbox/boltstore"
 	"github.com/heraldhq/herald/sender"
-	"github.com/heraldhq/herald/sender/outbox"
-	"github.com/heraldhq/herald/sender/outbox/boltstore"
 )
 
 // e2eTarget is the least acceptable end-to-end rate with durable enqueue.

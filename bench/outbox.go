@@ -16,9 +16,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/outbox"
+	"github.com/heraldhq/herald/outbox/boltstore"
 	"github.com/heraldhq/herald/sender"
-	"github.com/heraldhq/herald/sender/outbox"
-	"github.com/heraldhq/herald/sender/outbox/boltstore"
 )
 
 // benchDest is the destination name the outbox benchmarks deliver to.

@@ -18,8 +18,8 @@ import (
 
 	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/listener"
+	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
-	"github.com/heraldhq/herald/sender/outbox"
 	"github.com/heraldhq/herald/sender/sendertest"
 )
 

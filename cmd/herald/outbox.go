@@ -8,8 +8,8 @@ import (
 	"io/fs"
 	"time"
 
-	"github.com/heraldhq/herald/sender/outbox"
-	"github.com/heraldhq/herald/sender/outbox/boltstore"
+	"github.com/heraldhq/herald/outbox"
+	"github.com/heraldhq/herald/outbox/boltstore"
 )
 
 const outboxDoc = `Outbox inspects and repairs a relay's outbox file (--store) while no relay

@@ -12,8 +12,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/heraldhq/herald/sender/outbox"
-	"github.com/heraldhq/herald/sender/outbox/boltstore"
+	"github.com/heraldhq/herald/outbox"
+	"github.com/heraldhq/herald/outbox/boltstore"
 )
 
 // snapshot is what herald outbox must leave as it was in a file it

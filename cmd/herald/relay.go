@@ -21,9 +21,9 @@ import (
 
 	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/listener"
+	"github.com/heraldhq/herald/outbox"
+	"github.com/heraldhq/herald/outbox/boltstore"
 	"github.com/heraldhq/herald/sender"
-	"github.com/heraldhq/herald/sender/outbox"
-	"github.com/heraldhq/herald/sender/outbox/boltstore"
 )
 
 const relayDoc = `Relay is a small durable worker: it accepts platform events over HTTP at

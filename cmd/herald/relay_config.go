@@ -11,8 +11,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
-	"github.com/heraldhq/herald/sender/outbox"
 )
 
 // maxConfigFile bounds a relay --config file.

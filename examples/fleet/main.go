@@ -33,10 +33,10 @@ import (
 
 	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/listener"
-	ljs "github.com/heraldhq/herald/listener/jetstream"
+	"github.com/heraldhq/herald/listener/natsevents"
+	"github.com/heraldhq/herald/outbox"
+	"github.com/heraldhq/herald/outbox/natsstore"
 	"github.com/heraldhq/herald/sender"
-	"github.com/heraldhq/herald/sender/outbox"
-	ojs "github.com/heraldhq/herald/sender/outbox/jetstream"
 )
 
 func main() {
@@ -54,8 +54,8 @@ func main() {
 
 // Names of this example's streams, apart from any others on the server.
 var (
-	outboxConfig = ojs.Config{Stream: "FLEET_OUTBOX", Subject: "fleet.outbox"}
-	intake       = ljs.Source{
+	outboxConfig = natsstore.Config{Stream: "FLEET_OUTBOX", Subject: "fleet.outbox"}
+	intake       = natsevents.Source{
 		Stream: "FLEET_EVENTS", SubjectPrefix: "fleet.events", Consumer: "fleet-workers",
 		DeadLetterStream: "FLEET_EVENTS_DEAD", DeadLetterPrefix: "fleet.dead",
 		Retention: jetstream.WorkQueuePolicy,
@@ -117,7 +117,7 @@ func run(ctx context.Context, url string, n int) error {
 			return err
 		}
 		publisher = js
-		ob, err := ojs.Open(ctx, js, outboxConfig)
+		ob, err := natsstore.Open(ctx, js, outboxConfig)
 		if err != nil {
 			return err
 		}
@@ -166,7 +166,7 @@ func run(ctx context.Context, url string, n int) error {
 	for i := range n {
 		ev := &listener.Event{ID: fmt.Sprintf("evt_%05d", i), Topic: "job:done", CreatedAt: time.Now().UTC(),
 			Payload: []byte(fmt.Sprintf(`{"job":%d}`, i))}
-		if err := ljs.PublishTo(ctx, publisher, intake.SubjectPrefix, ev); err != nil {
+		if err := natsevents.PublishTo(ctx, publisher, intake.SubjectPrefix, ev); err != nil {
 			return err
 		}
 		ids[i] = listener.DeliveryID(ev, "backend")

@@ -1,0 +1,292 @@
+package natsevents_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/heraldhq/herald/listener"
+	"github.com/heraldhq/herald/listener/natsevents"
+)
+
+// startServerAt starts an embedded JetStream server storing in dir on port
+// (-1: a random one), shut down when the test ends.
+func startServerAt(t testing.TB, dir string, port int) *server.Server {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	t.Cleanup(s.Shutdown)
+	return s
+}
+
+// dial connects the way a worker should: reconnecting forever, quickly.
+func dial(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc, js
+}
+
+// idSet is a set of event ids safe for concurrent use.
+type idSet struct {
+	mu  sync.Mutex
+	ids map[string]bool
+}
+
+func (s *idSet) add(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ids == nil {
+		s.ids = map[string]bool{}
+	}
+	s.ids[id] = true
+}
+
+func (s *idSet) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.ids)
+}
+
+func (s *idSet) has(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ids[id]
+}
+
+// missing returns the ids of want not in s.
+func (s *idSet) missing(want []string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, id := range want {
+		if !s.ids[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// publishAll publishes events prefix-0 … prefix-(n-1), retrying each until
+// JetStream stores it (the id deduplicates retries), and returns the ids.
+func publishAll(t *testing.T, js jetstream.JetStream, prefix string, n int) []string {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = fmt.Sprint(prefix, "-", i)
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err := natsevents.Publish(ctx, js, &listener.Event{ID: ids[i], Topic: "job:run", Payload: []byte(`{}`)})
+			cancel()
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("publish %s: %v", ids[i], err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return ids
+}
+
+// waitAll polls until every id in want is in got.
+func waitAll(t *testing.T, got *idSet, want []string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		miss := got.missing(want)
+		if len(miss) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d events never handled, e.g. %v", len(miss), len(want), miss[:min(5, len(miss))])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitSettled polls until the consumer has nothing pending or unacknowledged.
+func waitSettled(t *testing.T, js jetstream.JetStream) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		cons, err := js.Consumer(ctx, natsevents.DefaultStream, natsevents.DefaultConsumer)
+		var info *jetstream.ConsumerInfo
+		if err == nil {
+			info, err = cons.Info(ctx)
+		}
+		cancel()
+		if err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				t.Fatalf("consumer info: %v", err)
+			}
+			t.Fatalf("consumer pending %d, ack pending %d", info.NumPending, info.NumAckPending)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestSourceSurvivesServerRestart restarts the server (same store, same
+// port) while two workers consume: both reconnect and resume, and every
+// event published before and after the restart is handled.
+func TestSourceSurvivesServerRestart(t *testing.T) {
+	dir := t.TempDir()
+	s := startServerAt(t, dir, -1)
+	port := s.Addr().(*net.TCPAddr).Port
+	url := s.ClientURL()
+
+	var handled idSet
+	l := listener.New()
+	l.On("job:run", func(_ context.Context, ev *listener.Event) error {
+		time.Sleep(5 * time.Millisecond) // keep events in flight
+		handled.add(ev.ID)
+		return nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for w := range 2 {
+		_, js := dial(t, url)
+		src := &natsevents.Source{JetStream: js, AckWait: time.Second, RetryDelay: 10 * time.Millisecond, Concurrency: 8}
+		if w == 0 {
+			if err := src.Setup(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- src.Serve(ctx, l) }()
+	}
+	_, pub := dial(t, url)
+	before := publishAll(t, pub, "before", 250)
+	for deadline := time.Now().Add(60 * time.Second); handled.len() < 50; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d events handled before the restart", handled.len())
+		}
+	}
+
+	s.Shutdown()
+	s.WaitForShutdown()
+	t.Logf("server stopped after %d events handled", handled.len())
+	select {
+	case err := <-errs:
+		t.Fatalf("Serve returned on a disconnect: %v", err)
+	default:
+	}
+	startServerAt(t, dir, port)
+
+	after := publishAll(t, pub, "after", 250)
+	waitAll(t, &handled, before)
+	waitAll(t, &handled, after)
+	waitSettled(t, pub)
+
+	cancel()
+	wg.Wait()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}
+}
+
+// TestSourceRedeliversAfterConnectionLoss closes the connection of a worker
+// whose handlers hold events: JetStream redelivers them to the other worker
+// after AckWait, and the closed worker's Serve reports the loss.
+func TestSourceRedeliversAfterConnectionLoss(t *testing.T) {
+	s := startServerAt(t, t.TempDir(), -1)
+	url := s.ClientURL()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	// Worker A takes events and holds them until its connection is closed.
+	var held idSet
+	release := make(chan struct{})
+	la := listener.New()
+	la.On("job:run", func(_ context.Context, ev *listener.Event) error {
+		held.add(ev.ID)
+		<-release
+		return nil // too late: the ack cannot reach the server
+	})
+	ncA, jsA := dial(t, url)
+	srcA := &natsevents.Source{JetStream: jsA, AckWait: time.Second, Concurrency: 4}
+	if err := srcA.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	errA := make(chan error, 1)
+	go func() { errA <- srcA.Serve(ctx, la) }()
+
+	_, pub := dial(t, url)
+	ids := publishAll(t, pub, "ev", 100)
+	for deadline := time.Now().Add(60 * time.Second); held.len() < 4; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("worker A holds %d events, want 4", held.len())
+		}
+	}
+
+	// Worker B handles everything it gets.
+	var handled idSet
+	lb := listener.New()
+	lb.On("job:run", func(_ context.Context, ev *listener.Event) error { handled.add(ev.ID); return nil })
+	_, jsB := dial(t, url)
+	srcB := &natsevents.Source{JetStream: jsB, AckWait: time.Second, Concurrency: 4}
+	errB := make(chan error, 1)
+	go func() { errB <- srcB.Serve(ctx, lb) }()
+
+	ncA.Close()
+	close(release)
+	select {
+	case err := <-errA:
+		if !errors.Is(err, jetstream.ErrConnectionClosed) {
+			t.Errorf("Serve of the closed worker = %v, want ErrConnectionClosed", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Serve of the closed worker did not return")
+	}
+
+	waitAll(t, &handled, ids)
+	waitSettled(t, pub)
+	var taken []string
+	for _, id := range ids {
+		if held.has(id) {
+			taken = append(taken, id)
+		}
+	}
+	if len(taken) < 4 {
+		t.Errorf("worker A held %d events, want at least 4", len(taken))
+	}
+	t.Logf("%d events held by the closed worker were redelivered and handled", len(taken))
+
+	cancel()
+	if err := <-errB; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+}

@@ -1,0 +1,226 @@
+package natsevents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/heraldhq/herald/listener"
+)
+
+// settleTimeout bounds an ack, nak or dead-letter publish.
+const settleTimeout = 10 * time.Second
+
+// Serve implements [listener.Source]: it creates the streams and consumer
+// if needed, then hands events to d, at most Concurrency at once, until
+// ctx is cancelled; it then stops fetching, lets the handlers it started
+// finish and settle their events, and returns nil. Connection losses are
+// ridden out: the nats.Conn reconnects and the consumer resumes (see the
+// package documentation for the connection options). If the connection is
+// closed for good (nats.Conn.Close, or its reconnect attempts exhausted) or
+// the consumer is deleted, Serve lets its handlers finish and returns an
+// error (matching jetstream.ErrConnectionClosed in the first case); the events
+// it held are redelivered to other workers after AckWait.
+func (s *Source) Serve(ctx context.Context, d listener.Dispatcher) error {
+	if d == nil {
+		return errors.New("natsevents: nil Dispatcher")
+	}
+	c, err := s.withDefaults()
+	if err != nil {
+		return err
+	}
+	cons, err := c.setup(ctx)
+	if err != nil {
+		return err
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(c.Concurrency))
+	if err != nil {
+		return fmt.Errorf("natsevents: consume %s: %w", c.Consumer, err)
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sem := make(chan struct{}, c.Concurrency)
+	for {
+		msg, err := it.Next()
+		if ctx.Err() != nil {
+			if msg != nil {
+				_ = msg.Nak() // fetched after the stop: let another worker have it
+			}
+			return nil
+		}
+		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			// Not stopped by ctx: the connection was closed for good or
+			// the consumer is gone. Report it rather than end quietly.
+			return fmt.Errorf("natsevents: consumer %s stopped: %w", c.Consumer, err)
+		}
+		if err != nil {
+			c.log(slog.LevelWarn, "event consumer", err)
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			c.handle(context.WithoutCancel(ctx), d, msg)
+		}()
+	}
+}
+
+// handle dispatches one event and settles it: ack on success, dead letter
+// on a permanent error or the last delivery, nak with RetryDelay otherwise.
+func (c *settings) handle(ctx context.Context, d listener.Dispatcher, msg jetstream.Msg) {
+	md, err := msg.Metadata()
+	if err != nil {
+		c.log(slog.LevelError, "event without metadata", err)
+		_ = msg.Term()
+		return
+	}
+	var ev listener.Event
+	if err := ev.UnmarshalJSON(msg.Data()); err != nil {
+		c.deadLetter(msg, md, "invalid event: "+err.Error())
+		return
+	}
+	if !c.takeSubjectTopic(msg, &ev) {
+		return
+	}
+	if err := ev.Validate(); err != nil {
+		c.deadLetter(msg, md, "invalid event: "+err.Error())
+		return
+	}
+	if int(md.NumDelivered) > c.MaxDeliver {
+		// The last attempt died with its worker before it could settle.
+		c.deadLetter(msg, md, fmt.Sprintf("delivered %d times, the limit is %d", md.NumDelivered, c.MaxDeliver))
+		return
+	}
+
+	// Keep the event while the handlers run longer than AckWait.
+	hctx, done := context.WithCancel(ctx)
+	go func() {
+		t := time.NewTicker(c.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-hctx.Done():
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	err = d.Dispatch(hctx, &ev)
+	done()
+
+	switch {
+	case err == nil:
+		sctx, cancel := context.WithTimeout(ctx, settleTimeout)
+		defer cancel()
+		if err := msg.DoubleAck(sctx); err != nil {
+			c.log(slog.LevelWarn, "event ack failed; it will be redelivered", err, slog.String("id", ev.ID))
+		}
+	case errors.Is(err, listener.ErrStopped):
+		_ = msg.Nak() // the listener is draining: another worker takes it
+	case listener.IsPermanent(err):
+		c.deadLetter(msg, md, "permanent: "+err.Error())
+	case int(md.NumDelivered) >= c.MaxDeliver:
+		c.deadLetter(msg, md, fmt.Sprintf("failed %d times: %s", md.NumDelivered, err))
+	default:
+		c.log(slog.LevelWarn, "event handler failed; redelivering", err,
+			slog.String("id", ev.ID), slog.Uint64("delivery", md.NumDelivered))
+		_ = msg.NakWithDelay(c.RetryDelay)
+	}
+}
+
+// takeSubjectTopic gives ev the topic of the subject msg was published on:
+// NATS permissions govern who may publish on a subject, so the subject,
+// not the body, decides the topic. A body without a topic takes the
+// subject's; one whose topic differs, or a subject that names no topic, is
+// refused: terminated, so that it is not redelivered, and logged without
+// its payload. It reports whether ev may be dispatched.
+func (c *settings) takeSubjectTopic(msg jetstream.Msg, ev *listener.Event) bool {
+	topic, ok := subjectTopic(c.SubjectPrefix, msg.Subject())
+	switch {
+	case !ok:
+		c.refuse(msg, ev, "the subject names no topic")
+		return false
+	case ev.Topic == "":
+		ev.Topic = topic
+	case ev.Topic != topic:
+		c.refuse(msg, ev, "the event's topic is not its subject's")
+		return false
+	}
+	return true
+}
+
+// refuse terminates msg without dispatching it and logs why at WARN, with
+// the subject, the event's id and topic (clipped) and never the payload.
+func (c *settings) refuse(msg jetstream.Msg, ev *listener.Event, reason string) {
+	c.log(slog.LevelWarn, "event refused", errors.New(reason),
+		slog.String("subject", msg.Subject()), slog.String("id", clip(ev.ID, listener.MaxIDLen)),
+		slog.String("topic", clip(ev.Topic, listener.MaxTopicLen)))
+	if err := msg.TermWithReason("refused: " + reason); err != nil {
+		c.log(slog.LevelWarn, "event term failed", err)
+	}
+}
+
+// clip bounds a string taken from a message before it is logged.
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// deadLetter publishes msg to the dead-letter subject and terminates it.
+// When the publish fails the event is redelivered instead, never lost.
+func (c *settings) deadLetter(msg jetstream.Msg, md *jetstream.MsgMetadata, reason string) {
+	reason = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, reason)
+	if len(reason) > 1024 {
+		reason = reason[:1024]
+	}
+	dm := nats.NewMsg(c.DeadLetterPrefix + strings.TrimPrefix(msg.Subject(), c.SubjectPrefix))
+	for k, v := range msg.Headers() {
+		if !strings.HasPrefix(k, "Nats-") {
+			dm.Header[k] = v
+		}
+	}
+	dm.Header.Set(HeaderDeadReason, reason)
+	dm.Header.Set(HeaderDeadDeliveries, strconv.FormatUint(md.NumDelivered, 10))
+	dm.Header.Set(HeaderOriginalSubject, msg.Subject())
+	dm.Data = msg.Data()
+	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	defer cancel()
+	id := md.Stream + "-" + strconv.FormatUint(md.Sequence.Stream, 10)
+	if _, err := c.JetStream.PublishMsg(ctx, dm, jetstream.WithMsgID(id)); err != nil {
+		c.log(slog.LevelError, "dead letter publish failed; redelivering", err)
+		_ = msg.NakWithDelay(c.RetryDelay)
+		return
+	}
+	c.log(slog.LevelWarn, "event dead-lettered", errors.New(reason), slog.String("subject", msg.Subject()))
+	if err := msg.TermWithReason("dead-lettered"); err != nil {
+		c.log(slog.LevelWarn, "event term failed", err)
+	}
+}
+
+// log writes a line when a Logger is set.
+func (c *settings) log(level slog.Level, msg string, err error, attrs ...slog.Attr) {
+	if c.Logger == nil {
+		return
+	}
+	c.Logger.LogAttrs(context.Background(), level, msg, append(attrs, slog.String("error", err.Error()))...)
+}

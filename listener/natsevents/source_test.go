@@ -1,0 +1,191 @@
+package natsevents_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/heraldhq/herald/listener"
+	"github.com/heraldhq/herald/listener/natsevents"
+)
+
+func startServer(t testing.TB) *server.Server {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	t.Cleanup(s.Shutdown)
+	return s
+}
+
+func connect(t testing.TB, url string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// tally counts handler calls per event id.
+type tally struct {
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (c *tally) add(id string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.calls == nil {
+		c.calls = map[string]int{}
+	}
+	c.calls[id]++
+	return c.calls[id]
+}
+
+func (c *tally) get(id string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls[id]
+}
+
+func TestSourceSharedWithRedeliveryAndDeadLetters(t *testing.T) {
+	s := startServer(t)
+	var handled tally
+	l := listener.New()
+	l.On("job:ok", func(_ context.Context, ev *listener.Event) error { handled.add(ev.ID); return nil })
+	l.On("job:flaky", func(_ context.Context, ev *listener.Event) error {
+		if handled.add(ev.ID) < 3 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	l.On("job:fail", func(_ context.Context, ev *listener.Event) error { handled.add(ev.ID); return errors.New("always") })
+	l.On("job:bad", func(_ context.Context, ev *listener.Event) error {
+		handled.add(ev.ID)
+		return listener.Permanent(errors.New("malformed"))
+	})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for w := range 2 {
+		src := &natsevents.Source{JetStream: connect(t, s.ClientURL()), MaxDeliver: 4, RetryDelay: 10 * time.Millisecond, AckWait: 5 * time.Second}
+		if w == 0 { // create the streams before publishing; Serve does it too
+			if err := src.Setup(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = src.Serve(ctx, l) }()
+	}
+	js := connect(t, s.ClientURL())
+	const n = 200
+	for i := range n {
+		ev := &listener.Event{ID: fmt.Sprint("ok-", i), Topic: "job:ok", Payload: []byte(`{"i":1}`)}
+		if err := natsevents.Publish(ctx, js, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ev := range []*listener.Event{
+		{ID: "flaky", Topic: "job:flaky"}, {ID: "fail", Topic: "job:fail"}, {ID: "bad", Topic: "job:bad"},
+		{ID: "ok-0", Topic: "job:ok"}, // republished: deduplicated
+	} {
+		if err := natsevents.Publish(ctx, js, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dead, err := js.Stream(ctx, natsevents.DefaultDeadLetterStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		info, err := dead.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		okDone := true
+		for i := range n {
+			okDone = okDone && handled.get(fmt.Sprint("ok-", i)) > 0
+		}
+		if info.State.Msgs == 2 && okDone && handled.get("flaky") == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dead letters %d, flaky %d", info.State.Msgs, handled.get("flaky"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	if got := handled.get("fail"); got != 4 {
+		t.Errorf("failing event handled %d times, want MaxDeliver 4", got)
+	}
+	if got := handled.get("bad"); got != 1 {
+		t.Errorf("permanent failure handled %d times, want 1", got)
+	}
+	if got := handled.get("ok-0"); got != 1 {
+		t.Errorf("republished event handled %d times, want 1", got)
+	}
+	for _, subj := range []string{"events-dead.job.fail", "events-dead.job.bad"} {
+		m, err := dead.GetLastMsgForSubject(context.Background(), subj)
+		if err != nil {
+			t.Fatalf("dead letter %s: %v", subj, err)
+		}
+		if m.Header.Get(natsevents.HeaderDeadReason) == "" || m.Header.Get(natsevents.HeaderOriginalSubject) != "events"+subj[len("events-dead"):] {
+			t.Errorf("dead letter headers %v", m.Header)
+		}
+		var ev listener.Event
+		if err := ev.UnmarshalJSON(m.Data); err != nil {
+			t.Errorf("dead letter body: %v", err)
+		}
+	}
+	// The consumer has nothing left unacknowledged.
+	cons, err := js.Consumer(context.Background(), natsevents.DefaultStream, natsevents.DefaultConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := cons.Info(context.Background()); err != nil || info.NumPending != 0 || info.NumAckPending != 0 {
+		t.Errorf("consumer pending %d, ack pending %d, %v", info.NumPending, info.NumAckPending, err)
+	}
+}
+
+func TestSubjectAndInvalid(t *testing.T) {
+	if got, err := natsevents.Subject("events", "records.v2:created"); err != nil || got != "events.records%2Ev2.created" {
+		t.Errorf("Subject = %q, %v", got, err)
+	}
+	if _, err := natsevents.Subject("events", "nocolon"); !errors.Is(err, listener.ErrInvalidEvent) {
+		t.Errorf("Subject of a bad topic: %v", err)
+	}
+	s := startServer(t)
+	js := connect(t, s.ClientURL())
+	if err := natsevents.Publish(context.Background(), js, &listener.Event{Topic: "job:x"}); !errors.Is(err, listener.ErrInvalidEvent) {
+		t.Errorf("Publish without id: %v", err)
+	}
+	if err := (&natsevents.Source{}).Serve(context.Background(), listener.New()); err == nil {
+		t.Error("Serve without JetStream succeeded")
+	}
+	bad := &natsevents.Source{JetStream: js, SubjectPrefix: "ev", DeadLetterPrefix: "ev.dead"}
+	if err := bad.Serve(context.Background(), listener.New()); err == nil {
+		t.Error("overlapping prefixes accepted")
+	}
+}

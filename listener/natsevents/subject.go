@@ -1,0 +1,89 @@
+package natsevents
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/heraldhq/herald/listener"
+)
+
+// DefaultSubjectPrefix is the subject prefix of events when none is given.
+const DefaultSubjectPrefix = "events"
+
+// Subject returns the subject an event of topic is published on under
+// prefix: "job:ready" under "events" is "events.job.ready". The topic must
+// be valid ([listener.ValidateTopic]).
+func Subject(prefix, topic string) (string, error) {
+	if err := listener.ValidateTopic(topic); err != nil {
+		return "", err
+	}
+	domain, action, _ := strings.Cut(topic, ":")
+	return prefix + "." + strings.ReplaceAll(domain, ".", "%2E") + "." + strings.ReplaceAll(action, ".", "%2E"), nil
+}
+
+// Publish publishes ev on js under [DefaultSubjectPrefix] and returns once
+// JetStream stored it. Use [PublishTo] for another prefix.
+func Publish(ctx context.Context, js jetstream.JetStream, ev *listener.Event) error {
+	return PublishTo(ctx, js, DefaultSubjectPrefix, ev)
+}
+
+// PublishTo publishes ev on js under the subject prefix, as the native JSON
+// envelope with the subject and its id as Nats-Msg-Id (see the package
+// documentation), and returns once JetStream stored it or dropped it as a
+// duplicate (a retry of the same publish). An invalid event is
+// refused with an error matching [listener.ErrInvalidEvent].
+func PublishTo(ctx context.Context, js jetstream.JetStream, prefix string, ev *listener.Event) error {
+	if js == nil || ev == nil {
+		return fmt.Errorf("%w: nil JetStream or event", listener.ErrInvalidEvent)
+	}
+	if err := ev.Validate(); err != nil {
+		return err
+	}
+	subj, err := Subject(prefix, ev.Topic)
+	if err != nil {
+		return err
+	}
+	body, err := ev.MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("natsevents: encode event %s: %w", ev.ID, err)
+	}
+	m := nats.NewMsg(subj)
+	m.Header.Set("Content-Type", "application/json")
+	m.Data = body
+	if _, err := js.PublishMsg(ctx, m, jetstream.WithMsgID(msgID(subj, ev.ID))); err != nil {
+		return fmt.Errorf("natsevents: publish event %s: %w", ev.ID, err)
+	}
+	return nil
+}
+
+// msgID is the Nats-Msg-Id of the event id published on subject: the
+// subject, a space, and the id. JetStream drops a message whose Nats-Msg-Id
+// it stored within the stream's duplicate window, whatever its subject;
+// scoped by subject, an id taken first on one subject (by a publisher
+// allowed only there) no longer drops the event of that id on another.
+// A NATS subject never holds a space, so the first space ends it whatever
+// the id holds, and two (subject, id) pairs never share a Nats-Msg-Id.
+func msgID(subject, id string) string { return subject + " " + id }
+
+// subjectTopic returns the topic that subject stands for under prefix, the
+// inverse of [Subject]; ok is false when subject is not the subject of any
+// topic (a token too many or too few, or not in Subject's own spelling).
+func subjectTopic(prefix, subject string) (topic string, ok bool) {
+	rest, ok := strings.CutPrefix(subject, prefix+".")
+	if !ok {
+		return "", false
+	}
+	domain, action, ok := strings.Cut(rest, ".")
+	if !ok {
+		return "", false
+	}
+	topic = strings.ReplaceAll(domain, "%2E", ".") + ":" + strings.ReplaceAll(action, "%2E", ".")
+	if s, err := Subject(prefix, topic); err != nil || s != subject {
+		return "", false
+	}
+	return topic, true
+}

@@ -1,0 +1,34 @@
+package natsevents
+
+import (
+	"testing"
+
+	"github.com/heraldhq/herald/listener"
+)
+
+// FuzzSubjectTopic checks that subjectTopic is the exact inverse of
+// Subject: a subject it reads is the subject of the topic it returns, and
+// every topic's subject reads back as that topic.
+func FuzzSubjectTopic(f *testing.F) {
+	for _, s := range []string{"events.job.ready", "events.records%2Ev2.created", "events.job%2eX.ready",
+		"events.job.ready.extra", "events.job", "events..ready", "other.job.ready", "events.a%2E.b"} {
+		f.Add("events", s)
+	}
+	f.Fuzz(func(t *testing.T, prefix, subject string) {
+		if topic, ok := subjectTopic(prefix, subject); ok {
+			if err := listener.ValidateTopic(topic); err != nil {
+				t.Fatalf("subject %q read as invalid topic %q: %v", subject, topic, err)
+			}
+			if back, err := Subject(prefix, topic); err != nil || back != subject {
+				t.Fatalf("subject %q read as %q, whose subject is %q (%v)", subject, topic, back, err)
+			}
+		}
+		// subject, as a topic: when valid, its subject reads back.
+		if listener.ValidateTopic(subject) == nil {
+			s, _ := Subject(prefix, subject)
+			if topic, ok := subjectTopic(prefix, s); !ok || topic != subject {
+				t.Fatalf("topic %q published on %q reads back as %q, %v", subject, s, topic, ok)
+			}
+		}
+	})
+}

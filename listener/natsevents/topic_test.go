@@ -1,0 +1,155 @@
+package natsevents_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/heraldhq/herald/listener"
+	"github.com/heraldhq/herald/listener/natsevents"
+)
+
+// syncBuffer is a bytes.Buffer safe for a logger used from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestSourceSubjectDecidesTopic publishes raw messages whose body claims
+// another topic than their subject: NATS permissions govern subjects, so a
+// publisher allowed only on events.job.ready must not get a billing:refund
+// handled. Such a message is terminated (not redelivered, not
+// dead-lettered) and logged at WARN without its payload; a body without a
+// topic takes the subject's.
+func TestSourceSubjectDecidesTopic(t *testing.T) {
+	s := startServer(t)
+	var (
+		mu     sync.Mutex
+		topics = map[string]string{} // event id -> topic handled
+	)
+	l := listener.New()
+	mustOn(t, l, "**", func(_ context.Context, ev *listener.Event) error {
+		mu.Lock()
+		topics[ev.ID] = ev.Topic
+		mu.Unlock()
+		return nil
+	})
+	var logs syncBuffer
+	src := &natsevents.Source{
+		JetStream: connect(t, s.ClientURL()), AckWait: time.Second, RetryDelay: 10 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := src.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = src.Serve(ctx, l) }()
+
+	js := connect(t, s.ClientURL())
+	const marker = "PAYLOAD-MARKER"
+	for _, m := range []struct{ subject, body string }{
+		{"events.job.ready", `{"id":"forged","topic":"billing:refund","payload":{"note":"` + marker + `"}}`},
+		{"events.job.ready", `{"id":"case","topic":"job:Ready"}`},
+		{"events.job.ready.extra", `{"id":"deep","topic":"job:ready"}`},
+		{"events.job", `{"id":"short","topic":"job:ready"}`},
+		{"events.job%2eX.ready", `{"id":"spelling","topic":"job.X:ready"}`},
+		{"events.job.ready", `{"id":"bare","payload":{"n":1}}`},
+		{"events.records%2Ev2.created", `{"id":"dotted","topic":"records.v2:created"}`},
+	} {
+		msg := nats.NewMsg(m.subject)
+		msg.Data = []byte(m.body)
+		if _, err := js.PublishMsg(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := natsevents.Publish(ctx, js, &listener.Event{ID: "genuine", Topic: "job:ready"}); err != nil {
+		t.Fatal(err)
+	}
+
+	want := map[string]string{"bare": "job:ready", "dotted": "records.v2:created", "genuine": "job:ready"}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		n := len(topics)
+		mu.Unlock()
+		if n >= len(want) && strings.Count(logs.String(), "event refused") >= 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("handled %v; log:\n%s", topics, logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Longer than AckWait: a refused event left unsettled would come back.
+	time.Sleep(1500 * time.Millisecond)
+	cancel()
+	<-done
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(topics) != len(want) {
+		t.Errorf("handled %v, want %v", topics, want)
+	}
+	for id, topic := range want {
+		if topics[id] != topic {
+			t.Errorf("event %s handled as %q, want %q", id, topics[id], topic)
+		}
+	}
+	log := logs.String()
+	if got := strings.Count(log, "event refused"); got != 5 {
+		t.Errorf("%d refusals logged, want 5 (each once):\n%s", got, log)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(log), "\n") {
+		if strings.Contains(line, "event refused") && !strings.Contains(line, "level=WARN") {
+			t.Errorf("refusal not at WARN: %s", line)
+		}
+	}
+	if !strings.Contains(log, `subject=events.job.ready id=forged topic=billing:refund error="the event's topic is not its subject's"`) {
+		t.Errorf("the forged event's refusal does not say why:\n%s", log)
+	}
+	if strings.Contains(log, marker) {
+		t.Errorf("the log holds a payload:\n%s", log)
+	}
+	// Terminated, not dead-lettered, and nothing left to redeliver.
+	dead, err := js.Stream(context.Background(), natsevents.DefaultDeadLetterStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := dead.Info(context.Background()); err != nil || info.State.Msgs != 0 {
+		t.Errorf("dead letters: %+v, %v", info.State, err)
+	}
+	cons, err := js.Consumer(context.Background(), natsevents.DefaultStream, natsevents.DefaultConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := cons.Info(context.Background()); err != nil || info.NumPending != 0 || info.NumAckPending != 0 || info.NumRedelivered != 0 {
+		t.Errorf("consumer pending %d, ack pending %d, redelivered %d, %v", info.NumPending, info.NumAckPending, info.NumRedelivered, err)
+	}
+}
+
+func mustOn(t *testing.T, l *listener.Listener, pattern string, h listener.Handler) {
+	t.Helper()
+	if err := l.On(pattern, h); err != nil {
+		t.Fatal(err)
+	}
+}

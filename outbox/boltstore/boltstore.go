@@ -1,0 +1,273 @@
+// Package boltstore is the durable, embedded [outbox.Outbox]: one bbolt
+// file on local disk, written by one process at a time.
+//
+// Every change is committed with fsync before the call returns. Concurrent
+// changes share a commit: a single committer goroutine takes every change
+// waiting when it starts a transaction, so 64 concurrent enqueuers pay for
+// a handful of fsyncs rather than 64, while a lone enqueuer waits for no
+// batching delay.
+//
+// Layout: each pending delivery's record (destination, topic, due time,
+// attempts) and body in one value keyed by destination, due time and id;
+// each dead letter's keyed by destination and id; an index from id to
+// where the delivery is; and the attempt history. Leasing seeks the
+// pending deliveries of each destination that may take more, so it reads
+// nothing of blocked destinations, and reads each delivery it leases as it
+// walks past it; acknowledging deletes entries next to one another, in the
+// order they fell due, whatever the ids. The file's pages are memory
+// mapped by the kernel, so the heap does not grow with pending bodies.
+// Files of the two earlier layouts are migrated at Open.
+//
+// Leases are held in memory: the file is locked by the process that opened
+// it, so when that process dies its leases die with it, and on the next
+// Open every delivery that was in flight is due again (at least once
+// delivery).
+//
+// Open checks the file before using it: a file that is not a bbolt database,
+// a truncated one, a damaged record, a missing body or index entry, a file
+// held by another process, or a directory gives an error wrapping
+// [outbox.ErrCorrupt] or [ErrLocked], never a panic and never a silently
+// shortened queue. With [Options] NoCreate or ReadOnly, it also refuses a
+// path that holds no outbox yet, instead of creating one, and writes
+// nothing to a file it refuses.
+package boltstore
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/heraldhq/herald/outbox"
+)
+
+// ErrLocked: the outbox file is held by another process (or another Store
+// in this one) and was not released within Options.LockTimeout.
+var ErrLocked = errors.New("boltstore: outbox file is locked by another process")
+
+// Defaults for the zero fields of [Options].
+const (
+	DefaultLockTimeout = time.Second
+	DefaultMaxBatch    = 4096
+	DefaultLinger      = 2 * time.Millisecond
+	DefaultSettleDelay = 5 * time.Millisecond
+	DefaultFileMode    = 0o600
+)
+
+// Options tune a Store. The zero value (or nil) selects the defaults.
+type Options struct {
+	// LockTimeout bounds the wait for the file lock at Open; zero means
+	// [DefaultLockTimeout].
+	LockTimeout time.Duration
+	// MaxBatch caps the changes grouped into one commit; zero means
+	// [DefaultMaxBatch].
+	MaxBatch int
+	// Linger is the longest a commit waits for more changes once it found
+	// several waiting, so that concurrent writers share more fsyncs. It
+	// stops waiting as soon as no change came for 100 µs, and a lone
+	// writer never waits. Zero means [DefaultLinger]; negative means no
+	// wait.
+	Linger time.Duration
+	// SettleDelay is the longest the outcome of an attempt recorded with
+	// Ack, Reschedule or DeadLetter waits for others to share its commit:
+	// a few milliseconds save most of the writes when many callers settle
+	// one delivery each, and an outcome lost in a crash only means the
+	// delivery is attempted again. Settle (which a Queue uses, with
+	// batches it gathered), Put, Replay and Purge never wait for it. Zero
+	// means [DefaultSettleDelay]; negative means no wait.
+	SettleDelay time.Duration
+	// FileMode is the permission of a new file; zero means
+	// [DefaultFileMode].
+	FileMode fs.FileMode
+	// NoCreate makes Open refuse a path that is not a herald outbox
+	// already, instead of making one there: a missing or empty file, a
+	// bbolt file without the outbox's format marker, or a file that is not
+	// bbolt at all. Open writes nothing to a file it refuses. Tools that
+	// inspect or repair an existing outbox set it, so that a mistyped path
+	// is an error rather than a new, empty outbox.
+	NoCreate bool
+	// ReadOnly opens an existing outbox to read it, and never writes to
+	// the file: it takes a shared lock, so several read-only Stores may
+	// open a file at once, but none while a writer holds it (Open then
+	// fails with [ErrLocked]). It implies NoCreate, and refuses a file in
+	// an older format, since migrating it is a write. Every method that
+	// would change the outbox (Put, Settle, Replay, Purge, ...) fails.
+	ReadOnly bool
+}
+
+// Store is an [outbox.Outbox] in a bbolt file. Its methods are safe for
+// concurrent use.
+type Store struct {
+	db          *bolt.DB
+	maxBatch    int
+	lingerMax   time.Duration
+	settleDelay time.Duration
+
+	// closeMu guards closed and the ops channel: senders and readers hold
+	// it for reading, Close for writing.
+	closeMu sync.RWMutex
+	closed  bool
+	ops     chan *op
+	done    chan struct{} // closed when the committer has stopped
+
+	// mu guards the lease table, the skips and the leasing rotation.
+	mu       sync.Mutex
+	leases   map[string]*lease
+	skips    map[string]skip // by destination
+	lastDest string
+	tokens   uint64
+
+	pending, dead atomic.Int64
+}
+
+var _ outbox.Outbox = (*Store)(nil)
+
+// lease is a live or lapsed lease of one delivery.
+type lease struct {
+	token string
+	until time.Time
+	busy  bool   // an Ack, Reschedule or DeadLetter of it is being committed
+	rec   record // the delivery's record as leased
+}
+
+// skip marks where leasing may start in a destination's due index: every
+// entry before key is leased, under leases that all last at least until
+// until. It spares Lease from stepping again past the deliveries in flight,
+// which sit at the head of the index until their outcome is committed. It
+// holds while nothing before key can become leasable: Release, a lease
+// running out, and a commit adding an entry before key all drop it.
+type skip struct {
+	key   []byte // the last entry stepped past or leased
+	until time.Time
+}
+
+// Open opens or creates the outbox file at path, checks it, and starts the
+// committer. Close the Store when done.
+func Open(path string, o *Options) (*Store, error) {
+	var opt Options
+	if o != nil {
+		opt = *o
+	}
+	if opt.LockTimeout <= 0 {
+		opt.LockTimeout = DefaultLockTimeout
+	}
+	if opt.MaxBatch <= 0 {
+		opt.MaxBatch = DefaultMaxBatch
+	}
+	if opt.Linger == 0 {
+		opt.Linger = DefaultLinger
+	}
+	if opt.SettleDelay == 0 {
+		opt.SettleDelay = DefaultSettleDelay
+	}
+	if opt.FileMode == 0 {
+		opt.FileMode = DefaultFileMode
+	}
+	opt.NoCreate = opt.NoCreate || opt.ReadOnly
+	if err := precheck(path, &opt); err != nil {
+		return nil, err
+	}
+	db, err := openBolt(path, opt.FileMode, &bolt.Options{
+		Timeout:      opt.LockTimeout,
+		ReadOnly:     opt.ReadOnly,
+		FreelistType: bolt.FreelistMapType,
+		// The list of free pages is not written at each commit: it
+		// grows with the free space a drained backlog leaves, and
+		// writing it made each commit cost as much. bbolt rebuilds it
+		// at Open instead, by walking every page, which precheck makes
+		// safe.
+		NoFreelistSync: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{
+		db:          db,
+		maxBatch:    opt.MaxBatch,
+		lingerMax:   opt.Linger,
+		settleDelay: opt.SettleDelay,
+		ops:         make(chan *op, opt.MaxBatch),
+		done:        make(chan struct{}),
+		leases:      make(map[string]*lease),
+		skips:       make(map[string]skip),
+	}
+	if err := s.setup(path, &opt); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	go s.commitLoop()
+	return s, nil
+}
+
+// Close stops the committer after the changes already submitted, closes the
+// file and drops every lease. Later calls fail with [outbox.ErrClosed].
+func (s *Store) Close() error {
+	s.closeMu.Lock()
+	if s.closed {
+		s.closeMu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.ops)
+	s.closeMu.Unlock()
+	<-s.done
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("boltstore: close: %w", err)
+	}
+	return nil
+}
+
+// Path returns the file's path.
+func (s *Store) Path() string { return s.db.Path() }
+
+// view runs a read transaction unless the store is closed.
+func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return outbox.ErrClosed
+	}
+	return guarded(func() error { return s.db.View(fn) })
+}
+
+// guarded runs fn, which reads the memory-mapped file, and turns a panic
+// over a damaged page into an error wrapping [outbox.ErrCorrupt]. A read
+// that a damaged page sends past the end of the mapping is a memory fault,
+// which ends the process unless the goroutine asked for a panic instead,
+// as guarded does while fn runs.
+func guarded(fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", outbox.ErrCorrupt, r)
+		}
+	}()
+	return fn()
+}
+
+// pathError wraps os errors of a path without leaking anything but the path.
+func pathError(path string, err error) error {
+	return fmt.Errorf("boltstore: open %s: %w", path, err)
+}
+
+// exists reports whether path names a non-empty file.
+func exists(path string) (bool, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, pathError(path, err)
+	case fi.IsDir():
+		return false, pathError(path, fmt.Errorf("%w: is a directory, not an outbox file", outbox.ErrInvalid))
+	case !fi.Mode().IsRegular():
+		return false, pathError(path, fmt.Errorf("%w: not a regular file", outbox.ErrInvalid))
+	}
+	return fi.Size() > 0, nil
+}

@@ -1,0 +1,139 @@
+package boltstore_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/outbox"
+	"github.com/heraldhq/herald/outbox/boltstore"
+	"github.com/heraldhq/herald/outbox/outboxtest"
+)
+
+var ctx = context.Background()
+
+// open opens a new store in a temporary directory, closed at the end of the test.
+func open(t testing.TB) (*boltstore.Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	s, err := boltstore.Open(path, nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, path
+}
+
+func TestConformance(t *testing.T) {
+	outboxtest.Run(t, func(t *testing.T) outbox.Outbox {
+		s, _ := open(t)
+		return s
+	})
+}
+
+// TestReopen checks that everything but leases survives Close and Open:
+// pending deliveries with their bodies, a leased one (due again at once),
+// the history of a rescheduled one, and the dead letters.
+func TestReopen(t *testing.T) {
+	s, path := open(t)
+	var ds []outbox.Delivery
+	for i := range 50 {
+		ds = append(ds, outbox.Delivery{ID: fmt.Sprint("id", i), Destination: fmt.Sprint("d", i%3), Body: bytes.Repeat([]byte{byte(i)}, 100*i)})
+	}
+	if err := s.Put(ctx, ds...); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 3, TTL: time.Hour})
+	if err != nil || len(ls) != 3 {
+		t.Fatalf("Lease: %d, %v", len(ls), err)
+	}
+	now := time.Now()
+	if err := s.Reschedule(ctx, ls[0].ID, ls[0].Token, now, outbox.Attempt{At: now, Status: 500, Error: "boom"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeadLetter(ctx, ls[1].ID, ls[1].Token, "gone (410)", outbox.Attempt{At: now, Status: 410}); err != nil {
+		t.Fatal(err)
+	}
+	// ls[2] stays leased across the restart.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Lease(ctx, outbox.LeaseOptions{}); err == nil {
+		t.Fatal("Lease after Close succeeded")
+	}
+
+	s2, err := boltstore.Open(path, nil)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s2.Close()
+	st, _ := s2.Stats(ctx)
+	if st != (outbox.Stats{Pending: 49, Dead: 1}) {
+		t.Errorf("Stats after reopen = %+v", st)
+	}
+	if h, err := s2.History(ctx, ls[0].ID); err != nil || len(h) != 1 || h[0].Status != 500 || h[0].Error != "boom" || !h[0].At.Equal(now) {
+		t.Errorf("History after reopen = %+v, %v", h, err)
+	}
+	got, err := s2.Lease(ctx, outbox.LeaseOptions{Max: 100, Now: now.Add(time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 49 {
+		t.Fatalf("leased %d after reopen, want 49 (the one leased before included)", len(got))
+	}
+	byID := map[string]outbox.Delivery{}
+	for _, d := range ds {
+		byID[d.ID] = d
+	}
+	for _, l := range got {
+		if !bytes.Equal(l.Body, byID[l.ID].Body) || l.Destination != byID[l.ID].Destination {
+			t.Errorf("%s came back changed", l.ID)
+		}
+	}
+}
+
+// TestLocked checks that a second Open of a file in use fails clearly
+// within the lock timeout instead of hanging.
+func TestLocked(t *testing.T) {
+	_, path := open(t)
+	_, err := boltstore.Open(path, &boltstore.Options{LockTimeout: 100 * time.Millisecond})
+	if err == nil || !errors.Is(err, boltstore.ErrLocked) {
+		t.Fatalf("second Open: %v, want ErrLocked", err)
+	}
+}
+
+// TestGroupCommit checks that concurrent Puts all land and that each is
+// durable once Put returns (seen by a fresh Open).
+func TestGroupCommit(t *testing.T) {
+	s, path := open(t)
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				if err := s.Put(ctx, outbox.Delivery{ID: fmt.Sprintf("g%d-%d", g, i), Destination: "d", Body: []byte("x")}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := boltstore.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if st, _ := s2.Stats(ctx); st.Pending != 16*50 {
+		t.Errorf("Pending = %d, want %d", st.Pending, 16*50)
+	}
+}

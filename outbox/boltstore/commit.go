@@ -1,0 +1,203 @@
+package boltstore
+
+import (
+	"context"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/heraldhq/herald/outbox"
+)
+
+// op is one change waiting for a commit. fn must check everything it can
+// before it writes, and return an error only before its first write: its
+// transaction is shared with other changes and commits whatever fn wrote.
+type op struct {
+	lazy  bool // may wait up to settleDelay for company
+	fn    func(tx *bolt.Tx, b *bucketSet) error
+	after func() // run after a successful commit, if fn succeeded
+	// ends are the leases this change settles: the committer ends each
+	// once committed, or frees it for another try if its change failed,
+	// taking s.mu once for the whole batch.
+	ends []*ending
+	err  error
+	done chan error
+}
+
+// commit submits a change and waits until it is durably committed or
+// failed. Once submitted, a change is waited for even if ctx ends, so that
+// its caller never mistakes a committed change for a lost one.
+//
+// A lazy change (one outcome, from Ack, Reschedule or DeadLetter) may wait
+// up to settleDelay for others to share its commit; an eager one (Put,
+// Replay, Purge, a Settle batch) is committed at once, taking the lazy ones
+// waiting along.
+func (s *Store) commit(ctx context.Context, lazy bool, fn func(tx *bolt.Tx, b *bucketSet) error, after func()) error {
+	_, err := s.submit(ctx, &op{lazy: lazy, fn: fn, after: after})
+	return err
+}
+
+// submit submits o and waits until it is committed or failed; see commit.
+// submitted reports whether o reached the committer: if not (ctx ended or
+// the store is closed), nothing was done with it, o.lease included.
+func (s *Store) submit(ctx context.Context, o *op) (submitted bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	o.done = make(chan error, 1)
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return false, outbox.ErrClosed
+	}
+	s.ops <- o
+	s.closeMu.RUnlock()
+	return true, <-o.done
+}
+
+// collect appends the changes already waiting to batch, up to maxBatch.
+func (s *Store) collect(batch *[]*op) {
+	for len(*batch) < s.maxBatch {
+		select {
+		case o, ok := <-s.ops:
+			if !ok {
+				return
+			}
+			*batch = append(*batch, o)
+		default:
+			return
+		}
+	}
+}
+
+// lingerGap ends a linger early: when no change arrived for this long, the
+// writers have all had their say.
+const lingerGap = 100 * time.Microsecond
+
+// linger appends the changes arriving within total, up to maxBatch. With a
+// gap, it stops when none arrived for that long; with eager, when an eager
+// change arrived.
+func (s *Store) linger(batch *[]*op, t *time.Timer, total, gap time.Duration, eager bool) {
+	deadline := time.Now().Add(total)
+	for len(*batch) < s.maxBatch {
+		wait := time.Until(deadline)
+		if gap > 0 {
+			wait = min(wait, gap)
+		}
+		if wait <= 0 {
+			return
+		}
+		t.Reset(wait)
+		select {
+		case o, ok := <-s.ops:
+			if !t.Stop() {
+				<-t.C
+			}
+			if !ok {
+				return
+			}
+			n := len(*batch)
+			*batch = append(*batch, o)
+			s.collect(batch)
+			if eager && hasEager((*batch)[n:]) {
+				return
+			}
+		case <-t.C:
+			return
+		}
+	}
+}
+
+// hasEager reports whether ops holds a change that should not wait.
+func hasEager(ops []*op) bool {
+	for _, o := range ops {
+		if !o.lazy {
+			return true
+		}
+	}
+	return false
+}
+
+// commitLoop is the committer: it takes every change waiting, up to
+// maxBatch, applies them in one read-write transaction and commits it with
+// one fsync. While it commits, new changes queue up for the next round, so
+// the batch grows with the load and a lone change is never delayed.
+func (s *Store) commitLoop() {
+	defer close(s.done)
+	batch := make([]*op, 0, s.maxBatch)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for o := range s.ops {
+		batch = append(batch[:0], o)
+		s.collect(&batch)
+		switch {
+		case !hasEager(batch) && s.settleDelay > 0:
+			// Outcomes of attempts: nobody waits on them but workers
+			// whose slots are already free, so gather more of them.
+			s.linger(&batch, timer, s.settleDelay, 0, true)
+		case len(batch) > 1 && s.lingerMax > 0:
+			// Others are writing too: wait a little for more of them, so
+			// that they share this commit rather than pay for the next.
+			s.linger(&batch, timer, s.lingerMax, lingerGap, false)
+		}
+		var added map[string][]byte
+		// bbolt panics on a damaged page: fail the batch and roll back
+		// rather than take the process down.
+		err := guarded(func() error {
+			return s.db.Update(func(tx *bolt.Tx) error {
+				b := buckets(tx)
+				defer func() { added = b.added }()
+				for _, o := range batch {
+					if o.err = b.err; o.err == nil {
+						o.err = o.fn(tx, &b)
+					}
+				}
+				return nil
+			})
+		})
+		s.endLeases(batch, added, err)
+		for _, o := range batch {
+			switch {
+			case err != nil:
+				o.done <- err
+			case o.err != nil:
+				o.done <- o.err
+			default:
+				if o.after != nil {
+					o.after()
+				}
+				o.done <- nil
+			}
+		}
+		clear(batch)
+	}
+}
+
+// endLeases ends the leases settled by the committed changes of batch,
+// frees those of the failed ones, and drops the skips the due entries added
+// could precede, under one lock of s.mu. err is the commit's error.
+func (s *Store) endLeases(batch []*op, added map[string][]byte, err error) {
+	locked := len(added) > 0
+	if locked {
+		s.mu.Lock()
+		s.dropSkips(added)
+	}
+	for _, o := range batch {
+		for _, e := range o.ends {
+			if !locked {
+				s.mu.Lock()
+				locked = true
+			}
+			if err == nil && o.err == nil && e.err == nil {
+				if s.leases[e.id] == e.lease {
+					delete(s.leases, e.id)
+				}
+			} else {
+				e.lease.busy = false
+			}
+		}
+	}
+	if locked {
+		s.mu.Unlock()
+	}
+}

@@ -1,0 +1,154 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/heraldhq/herald/outbox"
+)
+
+// DeadLetters lists dead letters in destination and id order; see
+// [outbox.Outbox.DeadLetters].
+func (s *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]outbox.DeadLetter, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = outbox.DefaultListLimit
+	}
+	var out []outbox.DeadLetter
+	err := s.view(func(tx *bolt.Tx) error {
+		b := buckets(tx)
+		if b.err != nil {
+			return b.err
+		}
+		var prefix []byte
+		if q.Destination != "" {
+			prefix = deadKey(q.Destination, "")
+		}
+		c := b.dead.Cursor()
+		k, v := c.Seek(prefix)
+		if q.After != (outbox.DeadLetterCursor{}) {
+			after := deadKey(q.After.Destination, q.After.ID)
+			if bytes.Compare(after, prefix) >= 0 {
+				k, v = c.Seek(after)
+				if bytes.Equal(k, after) {
+					k, v = c.Next()
+				}
+			}
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Next() {
+			dest, _, id, err := parseKey(k, whereDead)
+			if err != nil {
+				return corruptIndex(err)
+			}
+			r, _, err := decodeRecord(string(id), v)
+			if err != nil {
+				return err
+			}
+			if !r.dead || r.dest != string(dest) {
+				return corrupt("dead letter", string(id), errors.New("index disagrees with record"))
+			}
+			out = append(out, outbox.DeadLetter{Delivery: r.delivery(string(id)), Reason: r.reason, At: time.Unix(0, r.deadAt)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Replay moves the selected dead letters back to pending, due now, with no
+// attempts counted; see [outbox.Outbox.Replay].
+func (s *Store) Replay(ctx context.Context, sel outbox.Selector) (int, error) {
+	now := time.Now().UnixNano()
+	return s.eachDead(ctx, sel, func(b *bucketSet, id string, r *record) error {
+		body, err := takeBody(b, id, r)
+		if err != nil {
+			return err
+		}
+		r.dead, r.reason, r.deadAt = false, "", 0
+		r.attempts, r.due = 0, now
+		return b.putPending(id, r, body)
+	}, func(n int) { s.dead.Add(-int64(n)); s.pending.Add(int64(n)) })
+}
+
+// Purge deletes the selected dead letters and their history;
+// see [outbox.Outbox.Purge].
+func (s *Store) Purge(ctx context.Context, sel outbox.Selector) (int, error) {
+	return s.eachDead(ctx, sel, deleteDelivery, func(n int) { s.dead.Add(-int64(n)) })
+}
+
+// eachDead commits fn on every dead letter sel selects, then after(count).
+func (s *Store) eachDead(ctx context.Context, sel outbox.Selector, fn func(b *bucketSet, id string, r *record) error, after func(int)) (int, error) {
+	if err := sel.Validate(); err != nil {
+		return 0, err
+	}
+	n := 0
+	err := s.commit(ctx, false, func(tx *bolt.Tx, b *bucketSet) error {
+		n = 0
+		// Collect first: fn changes the index being walked, and every
+		// record is decoded before anything is written.
+		type target struct {
+			id string
+			r  record
+		}
+		var targets []target
+		seen := map[string]bool{}
+		// add selects the delivery id, whose value is v (nil: none).
+		add := func(id, v []byte) error {
+			if v == nil || seen[string(id)] {
+				return nil
+			}
+			r, _, err := decodeRecord(string(id), v)
+			if err != nil {
+				return err
+			}
+			if r.dead {
+				s := string(id)
+				seen[s] = true
+				targets = append(targets, target{s, r})
+			}
+			return nil
+		}
+		if sel.All || sel.Destination != "" {
+			var prefix []byte
+			if !sel.All {
+				prefix = deadKey(sel.Destination, "")
+			}
+			c := b.dead.Cursor()
+			for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+				_, _, id, err := parseKey(k, whereDead)
+				if err != nil {
+					return corruptIndex(err)
+				}
+				if err := add(id, v); err != nil {
+					return err
+				}
+			}
+		}
+		for _, id := range sel.IDs {
+			v, err := b.locate([]byte(id))
+			if err != nil {
+				return err
+			}
+			if err := add([]byte(id), v); err != nil {
+				return err
+			}
+		}
+		for i := range targets {
+			if err := fn(b, targets[i].id, &targets[i].r); err != nil {
+				return err
+			}
+		}
+		n = len(targets)
+		return nil
+	}, func() { after(n) })
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}

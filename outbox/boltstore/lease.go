@@ -1,0 +1,187 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/heraldhq/herald/outbox"
+)
+
+// Lease leases due deliveries; see [outbox.Outbox.Lease]. It seeks the due
+// bucket of each destination in turn, starting after the one it served
+// last, skips those o.Allow refuses without reading them, and reads the
+// records of the deliveries it leases as it walks past them. Within a
+// destination it starts after the deliveries it knows are still leased
+// (see skip).
+func (s *Store) Lease(ctx context.Context, o outbox.LeaseOptions) (out []outbox.Leased, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	o = o.WithDefaults()
+	// Lock order: closeMu before mu, as in submit and the committer; the
+	// other order can deadlock against Close. mu is taken before the
+	// transaction starts, so that a commit adding a due entry this
+	// transaction does not see drops the skips only after this call has
+	// set them (see Store.dropSkips).
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return nil, outbox.ErrClosed
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Room for all it may lease, so that appending does not copy: a
+	// Leased is large, and a lease of 32 grew its slice six times.
+	out = make([]outbox.Leased, 0, max(0, min(int64(o.Max), s.pending.Load(), maxLeaseRoom)))
+	err = guarded(func() error {
+		return s.db.View(func(tx *bolt.Tx) error {
+			b := buckets(tx)
+			if b.err != nil {
+				return b.err
+			}
+			return s.leaseAll(&b, o, &out)
+		})
+	})
+	if err != nil {
+		// Undo the leases of the failed call, and the skips that may
+		// count on them.
+		for _, l := range out {
+			delete(s.leases, l.ID)
+		}
+		clear(s.skips)
+		return nil, err
+	}
+	return out, nil
+}
+
+// maxLeaseRoom caps the room Lease makes for its result in advance.
+const maxLeaseRoom = 1024
+
+// leaseAll is Lease within its transaction, with s.mu held.
+func (s *Store) leaseAll(b *bucketSet, o outbox.LeaseOptions, out *[]outbox.Leased) error {
+	c := b.due.Cursor()
+	// Visit destinations after lastDest, then wrap around to those up to
+	// it.
+	var k, v []byte
+	if s.lastDest == "" {
+		k, v = c.First()
+	} else {
+		k, v = c.Seek(destEnd([]byte(s.lastDest)))
+	}
+	start := s.lastDest
+	wrapped := start == ""
+	stop := []byte(start)
+	for len(*out) < o.Max {
+		if k == nil {
+			if wrapped {
+				break
+			}
+			wrapped = true
+			if k, v = c.First(); k == nil {
+				break
+			}
+		}
+		dest, _, _, err := parseDueKey(k)
+		if err != nil {
+			return corruptIndex(err)
+		}
+		if wrapped && start != "" && bytes.Compare(dest, stop) > 0 {
+			break
+		}
+		dest = bytes.Clone(dest)
+		n := o.Max - len(*out)
+		if o.Allow != nil {
+			n = min(n, o.Allow(string(dest)))
+		}
+		if n > 0 {
+			before := len(*out)
+			if err := s.leaseDest(c, k, v, dest, n, o, out); err != nil {
+				return err
+			}
+			if len(*out) > before {
+				s.lastDest = string(dest)
+			}
+		}
+		k, v = c.Seek(destEnd(dest))
+	}
+	return nil
+}
+
+// leaseDest leases up to n due deliveries of dest, whose first entry, k
+// and v, is the cursor's position, and appends them to out. It starts at
+// the destination's skip, if one holds, and leaves a skip after the
+// entries it stepped past.
+func (s *Store) leaseDest(c *bolt.Cursor, k, v, dest []byte, n int, o outbox.LeaseOptions, out *[]outbox.Leased) error {
+	now := o.Now.UnixNano()
+	sk, ok := s.skips[string(dest)]
+	if ok && o.Now.Before(sk.until) {
+		if k, v = c.Seek(sk.key); bytes.Equal(k, sk.key) {
+			k, v = c.Next()
+		}
+	} else {
+		sk = skip{}
+	}
+	var last []byte // the last entry stepped past or leased
+	for leased := 0; k != nil && leased < n; k, v = c.Next() {
+		kdest, due, idb, err := parseDueKey(k)
+		if err != nil {
+			return corruptIndex(err)
+		}
+		if !bytes.Equal(kdest, dest) || due > now {
+			break
+		}
+		last = k
+		if l, ok := s.leases[string(idb)]; ok && (l.busy || l.until.After(o.Now)) {
+			sk.until = earliest(sk.until, l.until)
+			continue
+		}
+		id := string(idb)
+		r, body, err := decodeRecord(id, v)
+		if err != nil {
+			return err
+		}
+		d := r.delivery(id)
+		d.Body = bytes.Clone(body) // bbolt's memory is valid only within the transaction
+		s.tokens++
+		var tb [16]byte
+		l := &lease{token: string(strconv.AppendUint(append(tb[:0], 'b'), s.tokens, 36)), until: o.Now.Add(o.TTL), rec: r}
+		s.leases[id] = l
+		sk.until = earliest(sk.until, l.until)
+		*out = append(*out, outbox.Leased{Delivery: d, Token: l.token, Until: l.until})
+		leased++
+	}
+	if last != nil {
+		sk.key = bytes.Clone(last) // bbolt's memory is valid only within the transaction
+		s.skips[string(dest)] = sk
+	}
+	return nil
+}
+
+// earliest returns the earlier of a and b, where a zero a means none yet.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// dropSkips drops the skips that an added due entry (by destination, the
+// least key added) could precede. s.mu must be held.
+func (s *Store) dropSkips(added map[string][]byte) {
+	for dest, k := range added {
+		if sk, ok := s.skips[dest]; ok && bytes.Compare(k, sk.key) <= 0 {
+			delete(s.skips, dest)
+		}
+	}
+}
+
+// closedNow reports whether Close was called.
+func (s *Store) closedNow() bool {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	return s.closed
+}

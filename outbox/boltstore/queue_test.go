@@ -1,0 +1,170 @@
+package boltstore_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/outbox"
+	"github.com/heraldhq/herald/sender"
+	"github.com/heraldhq/herald/sender/sendertest"
+)
+
+// runQueue starts q.Run and shuts it down when the test ends.
+func runQueue(t *testing.T, q *outbox.Queue) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- q.Run(ctx) }()
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_ = q.Shutdown(sctx)
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestQueueOutage: the receiver answers 500 for a stretch, then recovers;
+// every delivery arrives, along a short schedule, through the breaker.
+func TestQueueOutage(t *testing.T) {
+	var down atomic.Bool
+	down.Store(true)
+	var failures atomic.Int64
+	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) sendertest.Response {
+		if down.Load() {
+			failures.Add(1)
+			return sendertest.Response{Status: http.StatusInternalServerError}
+		}
+		return sendertest.Response{}
+	}))
+	s, _ := open(t)
+	delays := []time.Duration{0}
+	for range 30 {
+		delays = append(delays, 20*time.Millisecond)
+	}
+	q := &outbox.Queue{
+		Outbox: s, Sender: rcv.Sender(), Workers: 8, PerDestination: 8,
+		Destinations: []sender.Destination{rcv.Destination(nil)},
+		Schedule:     outbox.Schedule{Delays: delays},
+		Breaker:      outbox.Breaker{Failures: 5, Cooldown: 20 * time.Millisecond, MaxCooldown: 40 * time.Millisecond},
+		Poll:         5 * time.Millisecond,
+	}
+	q.Sender.Retry.MaxAttempts = 1
+	const n = 200
+	for i := range n {
+		if _, err := q.Enqueue(ctx, "sendertest", sender.Message{ID: fmt.Sprintf("out-%03d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runQueue(t, q)
+	waitFor(t, 10*time.Second, "the outage to bite", func() bool { return failures.Load() >= 20 })
+	time.Sleep(100 * time.Millisecond)
+	down.Store(false)
+	waitFor(t, 20*time.Second, "every delivery", func() bool {
+		st, _ := s.Stats(ctx)
+		return st.Pending == 0
+	})
+	ok := map[string]bool{}
+	for _, d := range rcv.Deliveries() {
+		if d.Status == http.StatusOK {
+			ok[d.ID] = true
+		}
+	}
+	if len(ok) != n {
+		t.Errorf("%d of %d delivered", len(ok), n)
+	}
+	if st, _ := s.Stats(ctx); st.Dead != 0 {
+		t.Errorf("%d dead letters, want none", st.Dead)
+	}
+	t.Logf("%d requests failed during the outage, %d in all", failures.Load(), rcv.Count())
+}
+
+// TestQueueGone: a destination answering 410 turns its deliveries into dead
+// letters; they can be listed, replayed once it is back, and purged.
+func TestQueueGone(t *testing.T) {
+	var gone atomic.Bool
+	gone.Store(true)
+	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) sendertest.Response {
+		if gone.Load() {
+			return sendertest.Response{Status: http.StatusGone}
+		}
+		return sendertest.Response{}
+	}))
+	other := sendertest.NewReceiver(t, nil)
+	s, _ := open(t)
+	q := &outbox.Queue{
+		Outbox: s, Sender: rcv.Sender(),
+		Destinations: []sender.Destination{{Name: "gone", URL: rcv.URL()}, {Name: "other", URL: other.URL()}},
+		Poll:         5 * time.Millisecond,
+	}
+	for i := range 10 {
+		q.Enqueue(ctx, "gone", sender.Message{ID: fmt.Sprint("g", i)})
+		q.Enqueue(ctx, "other", sender.Message{ID: fmt.Sprint("o", i)})
+	}
+	runQueue(t, q)
+	waitFor(t, 10*time.Second, "10 dead letters", func() bool {
+		st, _ := s.Stats(ctx)
+		return st.Dead == 10 && st.Pending == 0
+	})
+	if other.Count() != 10 {
+		t.Errorf("other received %d, want 10", other.Count())
+	}
+	dl, err := s.DeadLetters(ctx, outbox.DeadLetterQuery{Destination: "gone"})
+	if err != nil || len(dl) != 10 {
+		t.Fatalf("DeadLetters: %d, %v", len(dl), err)
+	}
+	for _, d := range dl {
+		if d.Reason != outbox.ReasonGone || d.Attempts != 1 {
+			t.Errorf("%s: reason %q after %d attempts", d.ID, d.Reason, d.Attempts)
+		}
+	}
+	if rcv.Count() != 10 {
+		t.Errorf("gone was called %d times, want once per delivery", rcv.Count())
+	}
+
+	gone.Store(false)
+	if n, err := s.Replay(ctx, outbox.Selector{IDs: []string{"g0"}}); err != nil || n != 1 {
+		t.Fatalf("Replay one: %d, %v", n, err)
+	}
+	if _, err := rcv.WaitFor(11, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Purge(ctx, outbox.Selector{IDs: []string{"g9"}}); err != nil || n != 1 {
+		t.Fatalf("Purge: %d, %v", n, err)
+	}
+	if n, err := s.Replay(ctx, outbox.Selector{Destination: "gone"}); err != nil || n != 8 {
+		t.Fatalf("Replay destination: %d, %v", n, err)
+	}
+	waitFor(t, 10*time.Second, "the replayed deliveries", func() bool {
+		st, _ := s.Stats(ctx)
+		return st == outbox.Stats{}
+	})
+	got := map[string]bool{}
+	for _, d := range rcv.Deliveries() {
+		if d.Status == http.StatusOK {
+			got[d.ID] = true
+		}
+	}
+	if len(got) != 9 || got["g9"] {
+		t.Errorf("delivered after replay: %v, want g0..g8", got)
+	}
+	if strings.Contains(fmt.Sprint(dl), rcv.URL()) {
+		t.Error("a dead letter names the URL")
+	}
+}

@@ -1,0 +1,167 @@
+package boltstore_test
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/heraldhq/herald/outbox"
+	"github.com/heraldhq/herald/outbox/boltstore"
+)
+
+// fileState is what must not change in a file that Open refuses.
+type fileState struct {
+	exists bool
+	data   []byte
+	mode   fs.FileMode
+	mtime  time.Time
+}
+
+// stateOf reads the state of the file at path.
+func stateOf(t *testing.T, path string) fileState {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fileState{}
+	}
+	must(t, err)
+	b, err := os.ReadFile(path)
+	must(t, err)
+	return fileState{true, b, fi.Mode(), fi.ModTime()}
+}
+
+// unchanged fails unless the file at path is as before.
+func unchanged(t *testing.T, path string, before fileState) {
+	t.Helper()
+	after := stateOf(t, path)
+	switch {
+	case before.exists != after.exists:
+		t.Errorf("the file exists=%v before Open, exists=%v after", before.exists, after.exists)
+	case !bytes.Equal(before.data, after.data):
+		t.Errorf("Open changed the file: %d bytes before, %d after", len(before.data), len(after.data))
+	case before.mode != after.mode || !before.mtime.Equal(after.mtime):
+		t.Errorf("Open touched the file: mode %v, mtime %v before; %v, %v after", before.mode, before.mtime, after.mode, after.mtime)
+	}
+}
+
+// TestOpenNoCreateRefuses: with NoCreate or ReadOnly, Open refuses every
+// path that is not a herald outbox already, with an error matching the
+// sentinel, and leaves the file as it was, byte for byte (or missing).
+func TestOpenNoCreateRefuses(t *testing.T) {
+	tests := []struct {
+		name string
+		make func(t *testing.T, path string)
+		want error
+	}{
+		{"missing", func(*testing.T, string) {}, fs.ErrNotExist},
+		{"empty", func(t *testing.T, p string) { must(t, os.WriteFile(p, nil, 0o600)) }, outbox.ErrInvalid},
+		{"text", func(t *testing.T, p string) {
+			must(t, os.WriteFile(p, bytes.Repeat([]byte("not an outbox\n"), 1000), 0o600))
+		}, outbox.ErrCorrupt},
+		{"empty bbolt", func(t *testing.T, p string) { tamper(t, p, func(*bolt.Tx) error { return nil }) }, outbox.ErrCorrupt},
+		{"another bbolt file", func(t *testing.T, p string) {
+			tamper(t, p, func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("theirs")); return err })
+		}, outbox.ErrCorrupt},
+	}
+	for _, tt := range tests {
+		for _, o := range []boltstore.Options{{NoCreate: true}, {ReadOnly: true}} {
+			name := tt.name + "/NoCreate"
+			if o.ReadOnly {
+				name = tt.name + "/ReadOnly"
+			}
+			t.Run(name, func(t *testing.T) {
+				path := filepath.Join(t.TempDir(), "outbox.db")
+				tt.make(t, path)
+				// An mtime in the past, so that a write within the
+				// clock's resolution cannot go unseen.
+				if _, err := os.Stat(path); err == nil {
+					old := time.Now().Add(-time.Hour).Truncate(time.Second)
+					must(t, os.Chtimes(path, old, old))
+				}
+				before := stateOf(t, path)
+				s, err := boltstore.Open(path, &o)
+				if err == nil {
+					s.Close()
+					t.Fatal("Open succeeded")
+				}
+				t.Logf("error: %v", err)
+				if !errors.Is(err, tt.want) {
+					t.Errorf("error does not match %v", tt.want)
+				}
+				unchanged(t, path, before)
+			})
+		}
+	}
+}
+
+// TestOpenReadOnly: a read-only Store reads an outbox beside other
+// read-only ones, never beside a writer, changes nothing, and refuses to.
+func TestOpenReadOnly(t *testing.T) {
+	path := filled(t, 5)
+	w, err := boltstore.Open(path, nil)
+	must(t, err)
+	id, token := leaseOne(t, w)
+	must(t, w.DeadLetter(ctx, id, token, "gone", outbox.Attempt{}))
+	must(t, w.Close())
+	old := time.Now().Add(-time.Hour).Truncate(time.Second)
+	must(t, os.Chtimes(path, old, old))
+	before := stateOf(t, path)
+
+	ro := &boltstore.Options{ReadOnly: true, LockTimeout: 200 * time.Millisecond}
+	a, err := boltstore.Open(path, ro)
+	must(t, err)
+	b, err := boltstore.Open(path, ro)
+	if err != nil {
+		t.Fatalf("a second read-only Open: %v", err)
+	}
+	st, err := a.Stats(ctx)
+	if err != nil || st.Pending != 4 || st.Dead != 1 {
+		t.Errorf("Stats: %+v, %v; want 4 pending, 1 dead", st, err)
+	}
+	if dl, err := b.DeadLetters(ctx, outbox.DeadLetterQuery{}); err != nil || len(dl) != 1 {
+		t.Errorf("DeadLetters: %d, %v; want 1", len(dl), err)
+	}
+	if err := a.Put(ctx, outbox.Delivery{ID: "new", Destination: "d"}); err == nil {
+		t.Error("Put on a read-only store succeeded")
+	}
+	if _, err := b.Replay(ctx, outbox.Selector{All: true}); err == nil {
+		t.Error("Replay on a read-only store succeeded")
+	}
+	if _, err := boltstore.Open(path, &boltstore.Options{LockTimeout: 200 * time.Millisecond}); !errors.Is(err, boltstore.ErrLocked) {
+		t.Errorf("a writer beside readers: %v, want ErrLocked", err)
+	}
+	must(t, a.Close())
+	must(t, b.Close())
+	unchanged(t, path, before)
+
+	w, err = boltstore.Open(path, nil)
+	must(t, err)
+	if _, err := boltstore.Open(path, ro); !errors.Is(err, boltstore.ErrLocked) {
+		t.Errorf("a reader beside a writer: %v, want ErrLocked", err)
+	}
+	must(t, w.Close())
+
+	// NoCreate with write access still opens an outbox and changes it.
+	w, err = boltstore.Open(path, &boltstore.Options{NoCreate: true})
+	must(t, err)
+	if n, err := w.Purge(ctx, outbox.Selector{All: true}); err != nil || n != 1 {
+		t.Errorf("Purge with NoCreate: %d, %v; want 1", n, err)
+	}
+	must(t, w.Close())
+}
+
+// leaseOne leases one delivery of s and returns its settlement handle.
+func leaseOne(t *testing.T, s *boltstore.Store) (id, token string) {
+	t.Helper()
+	ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 1})
+	if err != nil || len(ls) != 1 {
+		t.Fatalf("Lease: %d, %v", len(ls), err)
+	}
+	return ls[0].ID, ls[0].Token
+}

@@ -1,0 +1,213 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/heraldhq/herald/outbox"
+)
+
+// Settle records the outcomes of attempts; see [outbox.Settler]. The
+// changes of every settlement go to the committer as one change, committed
+// at once: the caller gathered the batch already, so it does not wait
+// SettleDelay for company as Ack, Reschedule and DeadLetter do.
+func (s *Store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
+	return s.settle(ctx, ss, false)
+}
+
+// settle records settlements, as one change that is lazy (may wait up to
+// settleDelay for others to share its commit) or not.
+func (s *Store) settle(ctx context.Context, ss []outbox.Settlement, lazy bool) []error {
+	errs := make([]error, len(ss))
+	err := ctx.Err()
+	if err == nil && s.closedNow() { // before mu: closeMu comes first (see Lease)
+		err = outbox.ErrClosed
+	}
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	// Take each lease, so that it can be neither leased again nor settled
+	// twice while its change waits for the committer. A release writes
+	// nothing: leases live in memory.
+	var ends []*ending
+	s.mu.Lock()
+	for i, st := range ss {
+		l, ok := s.leases[st.ID]
+		if !ok || st.Token == "" || l.token != st.Token || l.busy {
+			errs[i] = outbox.ErrLeaseLost
+			continue
+		}
+		switch st.Outcome {
+		case outbox.Released:
+			delete(s.leases, st.ID)
+			delete(s.skips, l.rec.dest) // due again, maybe before the skip
+		case outbox.Delivered, outbox.Retrying, outbox.DeadLettered:
+			l.busy = true
+			ends = append(ends, &ending{i: i, id: st.ID, lease: l})
+		default:
+			errs[i] = errUnknownOutcome(st.Outcome)
+		}
+	}
+	s.mu.Unlock()
+	if len(ends) == 0 {
+		return errs
+	}
+
+	var acked, died int64
+	o := &op{lazy: lazy, ends: ends, fn: func(tx *bolt.Tx, b *bucketSet) error {
+		acked, died = 0, 0
+		for _, e := range ends {
+			st := &ss[e.i]
+			r := e.lease.rec // a copy: a failed commit leaves the lease's intact
+			switch st.Outcome {
+			case outbox.Delivered:
+				if e.err = deleteDelivery(b, st.ID, &r); e.err == nil {
+					acked++
+				}
+			case outbox.Retrying:
+				e.err = reschedule(b, st.ID, &r, st.Due, st.Attempt.Clip())
+			case outbox.DeadLettered:
+				if e.err = deadLetter(b, st.ID, &r, outbox.ClipText(st.Reason), st.Attempt.Clip()); e.err == nil {
+					died++
+				}
+			}
+		}
+		return nil
+	}, after: func() {
+		s.pending.Add(-acked - died)
+		s.dead.Add(died)
+	}}
+	submitted, err := s.submit(ctx, o)
+	if !submitted {
+		// The committer never saw it: free the leases here.
+		s.mu.Lock()
+		for _, e := range ends {
+			e.lease.busy = false
+		}
+		s.mu.Unlock()
+	}
+	for _, e := range ends {
+		errs[e.i] = err
+		if err == nil {
+			errs[e.i] = e.err
+		}
+	}
+	return errs
+}
+
+// ending is the lease a settlement ends, and how its change went.
+type ending struct {
+	i     int // the settlement's index
+	id    string
+	lease *lease
+	err   error
+}
+
+// settleOne settles one lease, lazily.
+func (s *Store) settleOne(ctx context.Context, st outbox.Settlement) error {
+	return s.settle(ctx, []outbox.Settlement{st}, true)[0]
+}
+
+// Ack deletes a delivered delivery with its body and history; see
+// [outbox.Outbox.Ack].
+func (s *Store) Ack(ctx context.Context, id, token string) error {
+	return s.settleOne(ctx, outbox.Settlement{ID: id, Token: token, Outcome: outbox.Delivered})
+}
+
+// Reschedule records a failed attempt and moves the delivery to its new
+// due time; see [outbox.Outbox.Reschedule].
+func (s *Store) Reschedule(ctx context.Context, id, token string, due time.Time, a outbox.Attempt) error {
+	return s.settleOne(ctx, outbox.Settlement{ID: id, Token: token, Outcome: outbox.Retrying, Due: due, Attempt: a})
+}
+
+// Release gives a leased delivery back, due as before; see
+// [outbox.Outbox.Release]. Leases live in memory, so it writes nothing.
+func (s *Store) Release(ctx context.Context, id, token string) error {
+	return s.settleOne(ctx, outbox.Settlement{ID: id, Token: token, Outcome: outbox.Released})
+}
+
+// DeadLetter records a final attempt and moves the delivery from the
+// pending deliveries to the dead letters; see [outbox.Outbox.DeadLetter].
+func (s *Store) DeadLetter(ctx context.Context, id, token, reason string, a outbox.Attempt) error {
+	return s.settleOne(ctx, outbox.Settlement{ID: id, Token: token, Outcome: outbox.DeadLettered, Reason: reason, Attempt: a})
+}
+
+// reschedule records attempt a of the delivery id and makes it due at due:
+// its entry moves in the due bucket.
+func reschedule(b *bucketSet, id string, r *record, due time.Time, a outbox.Attempt) error {
+	body, err := takeBody(b, id, r)
+	if err != nil {
+		return err
+	}
+	hk := historyKey(id, r.nhist)
+	r.due = due.UnixNano()
+	r.attempts++
+	r.nhist++
+	if err := putAll(kv{&b.history, hk, appendAttempt(nil, &a)}); err != nil {
+		return err
+	}
+	return b.putPending(id, r, body)
+}
+
+// deadLetter records the final attempt a of the delivery id and moves it
+// from the due bucket to the dead one.
+func deadLetter(b *bucketSet, id string, r *record, reason string, a outbox.Attempt) error {
+	body, err := takeBody(b, id, r)
+	if err != nil {
+		return err
+	}
+	hk := historyKey(id, r.nhist)
+	r.attempts++
+	r.nhist++
+	r.dead, r.reason, r.deadAt = true, reason, time.Now().UnixNano()
+	if err := putAll(kv{&b.history, hk, appendAttempt(nil, &a)}); err != nil {
+		return err
+	}
+	return b.putDead(id, r, body)
+}
+
+// takeBody deletes the entry of the delivery id, whose record is r, from
+// the due or dead bucket, and returns a copy of its body.
+func takeBody(b *bucketSet, id string, r *record) ([]byte, error) {
+	t, k := b.home(id, r)
+	v := t.get(k)
+	if v == nil {
+		return nil, corrupt("delivery", id, errMissingRecord)
+	}
+	_, body, err := decodeRecord(id, v)
+	if err != nil {
+		return nil, err
+	}
+	body = bytes.Clone(body) // bbolt's memory is valid only until the transaction writes
+	return body, t.del(k)
+}
+
+// deleteDelivery deletes a delivery's record and body, its ids entry and
+// its history.
+func deleteDelivery(b *bucketSet, id string, r *record) error {
+	t, k := b.home(id, r)
+	if err := t.del(k); err != nil {
+		return err
+	}
+	if err := b.ids.del([]byte(id)); err != nil {
+		return err
+	}
+	for seq := range r.nhist {
+		if err := b.history.del(historyKey(id, seq)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// errUnknownOutcome reports a settlement whose Outcome is none of the four.
+func errUnknownOutcome(o outbox.Outcome) error {
+	return fmt.Errorf("%w: unknown outcome %d", outbox.ErrInvalid, o)
+}

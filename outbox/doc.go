@@ -1,0 +1,30 @@
+// Package outbox delivers webhooks durably: it keeps pending deliveries in
+// an [Outbox] and runs a [Queue] of workers over it that lease due
+// deliveries, send them with a [sender.Sender], and then acknowledge,
+// reschedule or dead-letter them.
+//
+// An Outbox stores each delivery by destination name together with its
+// message (id, topic, body, content type); it never stores URLs, signers or
+// secrets. The Queue is given the configured [sender.Destination] values and
+// resolves names when it leases, so keys and URLs can rotate without touching
+// stored deliveries.
+//
+// Delivery is at least once: a delivery whose worker dies (or whose lease
+// runs out) is leased again, and receivers deduplicate on the delivery id,
+// which stays the same across attempts.
+//
+// Implementations: [Memory], here, for tests and small volumes; the bbolt
+// file store in package boltstore, the durable default; a NATS JetStream
+// stream in package natsstore, for a fleet of workers. Package outboxtest
+// holds the conformance suite every implementation passes. An outbox that
+// writes to disk should also be a [Settler], so that the Queue can record
+// the outcomes of many attempts in one commit.
+//
+// Failed deliveries follow a long [Schedule] (seconds to hours, with
+// jitter); a destination that keeps failing opens its circuit [Breaker], which
+// defers its deliveries without spending their attempts, and a per-destination
+// concurrency limit keeps one slow endpoint from occupying every worker.
+// Deliveries that answered 410 Gone, failed for a reason that retrying cannot
+// fix, or ran out of schedule become dead letters, which can be listed,
+// replayed and purged.
+package outbox

@@ -1,0 +1,86 @@
+package outbox_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/outbox"
+	"github.com/heraldhq/herald/outbox/boltstore"
+	"github.com/heraldhq/herald/sender"
+)
+
+// A durable queue: deliveries are kept in a bbolt file until the
+// destination accepted them, retried along the default schedule (5 s,
+// 5 min, 30 min, ... 10 h) and dead-lettered when it runs out.
+func Example() {
+	// A local receiver stands in for a customer's endpoint.
+	got := make(chan string, 1)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("webhook-id")
+	}))
+	defer srv.Close()
+	dir, err := os.MkdirTemp("", "outbox-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	// The store: one file, opened by one process.
+	store, err := boltstore.Open(filepath.Join(dir, "outbox.db"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+
+	// Destinations and their signers live in code; the store keeps only
+	// the destination's name.
+	signer, err := auth.NewStandard([]auth.Secret{auth.NewSecret([]byte("an example secret of 32 bytes.."))})
+	if err != nil {
+		log.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	q := &outbox.Queue{
+		Outbox: store,
+		Sender: &sender.Sender{
+			Retry:         sender.RetryPolicy{MaxAttempts: 2}, // a short burst; the schedule does the rest
+			TLS:           &tls.Config{RootCAs: roots},
+			AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, // the local receiver
+		},
+		Destinations: []sender.Destination{{Name: "billing", URL: srv.URL + "/webhooks", Signer: signer}},
+		Workers:      8,
+	}
+	ctx := context.Background()
+	go q.Run(ctx)
+
+	// Enqueue returns once the delivery is on disk.
+	id, err := q.Enqueue(ctx, "billing", sender.Message{ID: "evt_1", Topic: "invoice:paid", Body: []byte(`{"invoice":42}`)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("enqueued", id)
+	fmt.Println("received", <-got)
+
+	// Shutdown lets deliveries in flight finish, within its deadline.
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := q.Shutdown(sctx); err != nil {
+		log.Fatal(err)
+	}
+	st, _ := store.Stats(ctx)
+	fmt.Println("pending", st.Pending)
+	// Output:
+	// enqueued evt_1
+	// received evt_1
+	// pending 0
+}

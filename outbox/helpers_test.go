@@ -1,0 +1,143 @@
+package outbox_test
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/outbox"
+	"github.com/heraldhq/herald/sender"
+)
+
+var ctx = context.Background()
+
+// testSecret signs and verifies in these tests.
+var testSecret = auth.NewSecret([]byte("outbox test secret, 32 bytes ok"))
+
+// standard returns a Standard Webhooks v1 signer and verifier.
+func standard(t testing.TB) *auth.Standard {
+	t.Helper()
+	s, err := auth.NewStandard([]auth.Secret{testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// run starts q.Run and shuts it down when the test ends.
+func run(t testing.TB, q *outbox.Queue) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- q.Run(ctx) }()
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_ = q.Shutdown(sctx)
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+}
+
+// waitUntil polls cond until it holds or the timeout passes.
+func waitUntil(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// pending returns the outbox's Stats.
+func stats(t testing.TB, ob outbox.Outbox) outbox.Stats {
+	t.Helper()
+	s, err := ob.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// gauge is an HTTPS receiver that answers 200 after a delay and records
+// the most requests it ever had in flight at once.
+type gauge struct {
+	srv      *httptest.Server
+	delay    time.Duration
+	inFlight atomic.Int64
+	maxSeen  atomic.Int64
+	count    atomic.Int64
+}
+
+func newGauge(t testing.TB, delay time.Duration) *gauge {
+	g := &gauge{delay: delay}
+	g.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := g.inFlight.Add(1)
+		for {
+			m := g.maxSeen.Load()
+			if n <= m || g.maxSeen.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		select {
+		case <-time.After(g.delay):
+		case <-r.Context().Done():
+		}
+		g.inFlight.Add(-1)
+		g.count.Add(1)
+	}))
+	t.Cleanup(g.srv.Close)
+	return g
+}
+
+// loopbackSender returns a Sender that trusts httptest's certificate (all
+// httptest and sendertest servers share it), may reach loopback, and makes
+// one attempt per Send.
+func loopbackSender(t testing.TB, srv *httptest.Server) *sender.Sender {
+	s := &sender.Sender{
+		TLS:           &tls.Config{RootCAs: srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs},
+		AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		Retry:         sender.RetryPolicy{MaxAttempts: 1},
+	}
+	t.Cleanup(s.CloseIdleConnections)
+	return s
+}
+
+// counter is a Metrics that counts outcomes.
+type counter struct {
+	mu       sync.Mutex
+	outcomes map[outbox.Outcome]int
+	depths   int
+	lastPend int
+}
+
+func (c *counter) Observe(e outbox.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.outcomes == nil {
+		c.outcomes = map[outbox.Outcome]int{}
+	}
+	c.outcomes[e.Outcome]++
+}
+
+func (c *counter) Depth(s outbox.Stats, inFlight int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.depths++
+	c.lastPend = s.Pending
+}
+
+func (c *counter) get(o outbox.Outcome) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.outcomes[o]
+}

@@ -1,0 +1,114 @@
+package natsstore
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/heraldhq/herald/outbox"
+)
+
+// Defaults of a [Config], used for its zero fields.
+const (
+	DefaultStream          = "HERALD_OUTBOX"
+	DefaultSubject         = "herald.outbox"
+	DefaultDuplicateWindow = 2 * time.Minute
+)
+
+// Config says which stream holds the outbox and how it is created. The
+// zero value is a single-replica, file-backed stream named [DefaultStream]
+// on subjects under [DefaultSubject]. Every process of a fleet opens the
+// outbox with the same Config.
+type Config struct {
+	// Stream names the JetStream stream; empty means [DefaultStream].
+	Stream string
+	// Subject is the prefix of the delivery subjects: the stream takes
+	// Subject+".>". Empty means [DefaultSubject]. It must not overlap the
+	// subjects of another stream.
+	Subject string
+	// Replicas is the stream's replica count: 1 (zero means 1) for a single
+	// server, 3 for a three-node cluster.
+	Replicas int
+	// Storage is file (the zero value, durable across restarts) or memory
+	// (lost when the server stops; for tests).
+	Storage jetstream.StorageType
+	// MaxAge, if set, drops records older than it, pending ones included:
+	// deliveries then expire silently. Leave it zero unless losing old
+	// deliveries is what you want.
+	MaxAge time.Duration
+	// DuplicateWindow is how long the server remembers delivery ids for
+	// deduplicating Put, and how long the tombstone of an acknowledged or
+	// purged delivery keeps its id reserved; zero means
+	// [DefaultDuplicateWindow]. At least one second.
+	DuplicateWindow time.Duration
+	// Logger receives failures of the index watcher (Warn); nil logs
+	// nothing.
+	Logger *slog.Logger
+}
+
+// withDefaults returns c with its zero fields set, or an error wrapping
+// [outbox.ErrInvalid] when c is malformed.
+func (c Config) withDefaults() (Config, error) {
+	if c.Stream == "" {
+		c.Stream = DefaultStream
+	}
+	if c.Subject == "" {
+		c.Subject = DefaultSubject
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.DuplicateWindow == 0 {
+		c.DuplicateWindow = DefaultDuplicateWindow
+	}
+	switch {
+	case strings.ContainsAny(c.Stream, ". *>\t\r\n/\\"):
+		return c, fmt.Errorf("%w: stream name %q", outbox.ErrInvalid, c.Stream)
+	case !validPrefix(c.Subject):
+		return c, fmt.Errorf("%w: subject prefix %q (want tokens like \"herald.outbox\", no wildcards)", outbox.ErrInvalid, c.Subject)
+	case c.Replicas < 1 || c.Replicas > 5:
+		return c, fmt.Errorf("%w: %d replicas (want 1 to 5)", outbox.ErrInvalid, c.Replicas)
+	case c.Storage != jetstream.FileStorage && c.Storage != jetstream.MemoryStorage:
+		return c, fmt.Errorf("%w: storage type %d", outbox.ErrInvalid, c.Storage)
+	case c.MaxAge < 0:
+		return c, fmt.Errorf("%w: negative MaxAge", outbox.ErrInvalid)
+	case c.DuplicateWindow < time.Second:
+		return c, fmt.Errorf("%w: DuplicateWindow %v is under one second", outbox.ErrInvalid, c.DuplicateWindow)
+	}
+	return c, nil
+}
+
+// validPrefix reports whether p is a literal subject: dot-separated,
+// non-empty tokens without wildcards or white space.
+func validPrefix(p string) bool {
+	if p == "" {
+		return false
+	}
+	for tok := range strings.SplitSeq(p, ".") {
+		if tok == "" || strings.ContainsAny(tok, "*> \t\r\n") {
+			return false
+		}
+	}
+	return true
+}
+
+// streamConfig is the JetStream configuration of the outbox stream.
+func (c Config) streamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:              c.Stream,
+		Description:       "herald webhook outbox: one record per delivery",
+		Subjects:          []string{c.Subject + ".>"},
+		Retention:         jetstream.LimitsPolicy,
+		MaxMsgsPerSubject: 1,
+		Discard:           jetstream.DiscardOld,
+		MaxAge:            c.MaxAge,
+		Storage:           c.Storage,
+		Replicas:          c.Replicas,
+		Duplicates:        c.DuplicateWindow,
+		AllowDirect:       true,
+		AllowMsgTTL:       true,
+	}
+}

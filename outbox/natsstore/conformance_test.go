@@ -1,0 +1,14 @@
+package natsstore_test
+
+import (
+	"testing"
+
+	"github.com/heraldhq/herald/outbox"
+	"github.com/heraldhq/herald/outbox/outboxtest"
+)
+
+func TestConformance(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	_, js := connect(t, s.ClientURL())
+	outboxtest.Run(t, func(t *testing.T) outbox.Outbox { return open(t, js, freshConfig()) })
+}

@@ -1,0 +1,93 @@
+// Package natsstore is an [outbox.Outbox] on NATS JetStream, so that a fleet
+// of worker processes, each running an [outbox.Queue], shares one set of
+// pending deliveries.
+//
+// # Layout
+//
+// Every delivery is one record on its own subject of one stream: the
+// subject is the configured prefix followed by the delivery id in unpadded
+// base64url ("herald.outbox.<id>"), and the stream keeps one message per
+// subject (MaxMsgsPerSubject 1), so the latest message of a subject is the
+// delivery's state. Its headers hold the metadata (destination, topic, due
+// time, attempt count, lease expiry, dead letter reason) as JSON; its data
+// holds the attempt history and the body. Dead letters are records in the
+// dead state in the same stream, so that an id stays unique across pending
+// and dead deliveries and [Outbox.Put] stays idempotent.
+//
+// Every change is a publish that JetStream acknowledges only after storing
+// it (on a quorum of replicas in a cluster), guarded by the
+// Nats-Expected-Last-Subject-Sequence header: a compare-and-set on the
+// delivery's latest revision. A lease is such a write: it stamps the
+// record with the lease's expiry, and the lease token is the stream
+// sequence of that write. Ack, Reschedule, Release and DeadLetter are
+// writes expected to follow exactly that sequence, so a worker whose lease
+// was taken over gets [outbox.ErrLeaseLost] and cannot undo the new
+// holder's work, and two workers can never hold one delivery at once.
+//
+// Put publishes asynchronously, expecting no previous message on the
+// subject and with the delivery id as Nats-Msg-Id, then waits for every
+// acknowledgement: a delivery whose id is held (pending, leased or dead) is
+// dropped by the server, and so is a retried Put within the stream's
+// duplicate window. An acknowledged or purged delivery leaves a small
+// tombstone that expires after [Config.DuplicateWindow] (a per-message
+// TTL); until then a Put of the same id is dropped too, so an enqueue
+// retried just after its delivery succeeded does not send it twice.
+//
+// # Why records and not a work-queue consumer
+//
+// A work-queue stream drained by a durable pull consumer, with the ack wait
+// as the lease, is the obvious shape, and this package does not use it for
+// the outbox, on purpose. The [outbox.Outbox] contract asks for things a
+// consumer cannot give: leases of a length chosen per call
+// ([outbox.LeaseOptions.TTL], while AckWait is fixed per consumer), due
+// times and lease expiry judged against the caller's clock
+// ([outbox.LeaseOptions.Now]), a per-destination Allow that skips a
+// blocked destination without reading its deliveries, earliest-due-first
+// order within a destination, exact Stats, the History of a pending
+// delivery, dead letters that keep their id reserved, and a Replay that
+// keeps the history. The record layout gives all of them at the cost of one
+// round trip per lease write. The listener side (package
+// github.com/heraldhq/herald/listener/natsevents) is a plain durable
+// consumer, where those needs do not arise.
+//
+// # The index
+//
+// Each [Outbox] keeps an in-memory index of the metadata (not the bodies)
+// of every record, filled at [Open] and kept current by an ordered
+// consumer that receives headers only. Lease, Stats, DeadLetters, Replay
+// and Purge read the index; Lease then loads the bodies of what it chose
+// (direct get) and claims each delivery with a guarded write, so a stale
+// index costs at most a failed claim, never a double lease. The index holds
+// about 200 bytes per delivery; a fleet with a million pending deliveries
+// needs about 200 MB per worker process. Changes made by other processes
+// appear in the index within milliseconds; Stats and DeadLetters are
+// therefore exact for one process and eventually exact for a fleet.
+//
+// # Workers, failures and at-least-once
+//
+// Any number of processes may open the same stream, each with its own
+// connection. A worker that dies (or loses its connection) holds its leases
+// until they expire, [outbox.Queue.LeaseTTL] after they were taken; then
+// any other worker takes the deliveries over. A worker that loses its
+// connection mid-delivery may have sent a webhook whose Ack it can no
+// longer record; the delivery is sent again after the lease expires, with
+// the same id, so receivers deduplicate. Delivery is at least once, never
+// at most once. The nats.Conn reconnects by itself (keep its default
+// MaxReconnects or set -1); calls made while it is disconnected fail and
+// the Queue retries them on its next poll. A server restart loses nothing
+// that Put returned for: file storage is synced before the acknowledgement
+// (set the server's sync_interval to "always" to survive power loss, not
+// only a process crash).
+//
+// # Running on a NATS cluster
+//
+// On a three-node cluster set [Config.Replicas] to 3: every write is then
+// acknowledged after a quorum of two nodes stored it, and the outbox keeps
+// working while one node is down. Open creates or updates the stream
+// idempotently, so every worker may call it at start-up with the same
+// Config; a change of Replicas is applied by the update. Give the workers
+// the URLs of all three nodes (nats.Connect("nats://a:4222,nats://b:4222,
+// nats://c:4222")). Bodies are limited by the server's max_payload (1 MiB by
+// default, 64 MiB at most), below [outbox.MaxBodyLen]; Put refuses larger
+// ones with [outbox.ErrInvalid].
+package natsstore

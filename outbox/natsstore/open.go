@@ -1,0 +1,196 @@
+package natsstore
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/heraldhq/herald/outbox"
+)
+
+// bodyReserve is the part of the server's max_payload kept for a record's
+// headers and history; a body may use the rest.
+const bodyReserve = 32 << 10
+
+// Outbox is an [outbox.Outbox] on a JetStream stream; see the package
+// documentation. Open it with [Open]. It is safe for concurrent use, and
+// any number of Outbox values, in any number of processes, may share one
+// stream.
+type Outbox struct {
+	js      jetstream.JetStream
+	stream  jetstream.Stream
+	cfg     Config
+	prefix  string // cfg.Subject + "."
+	maxBody int
+	seed    [8]byte
+
+	watch jetstream.ConsumeContext
+
+	mu       sync.Mutex
+	closed   bool
+	entries  map[string]*entry
+	dests    map[string]*destList
+	lastDest string
+	seen     uint64 // the last stream sequence the watcher applied
+}
+
+var _ outbox.Outbox = (*Outbox)(nil)
+
+// Open creates or updates the outbox stream described by cfg on js (an
+// idempotent call: every worker of a fleet makes it at start-up), loads
+// the index of its records and returns the Outbox once the index is
+// complete. The Outbox uses js's connection and never closes it; ctx bounds
+// Open only.
+func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Outbox, error) {
+	if js == nil {
+		return nil, fmt.Errorf("%w: nil JetStream", outbox.ErrInvalid)
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	st, err := js.CreateOrUpdateStream(ctx, cfg.streamConfig())
+	if err != nil {
+		return nil, fmt.Errorf("natsstore: create stream %s: %w", cfg.Stream, err)
+	}
+	o := &Outbox{
+		js: js, stream: st, cfg: cfg, prefix: cfg.Subject + ".",
+		maxBody: outbox.MaxBodyLen,
+		entries: make(map[string]*entry),
+		dests:   make(map[string]*destList),
+	}
+	if nc := js.Conn(); nc != nil {
+		if mp := int(nc.MaxPayload()); mp > 0 {
+			o.maxBody = min(o.maxBody, mp-bodyReserve)
+		}
+	}
+	if _, err := rand.Read(o.seed[:]); err != nil {
+		return nil, fmt.Errorf("natsstore: seed: %w", err)
+	}
+	if err := o.startWatch(ctx); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// startWatch starts the ordered consumer that keeps the index current and
+// waits until it has read every record.
+func (o *Outbox) startWatch(ctx context.Context) error {
+	cons, err := o.js.OrderedConsumer(ctx, o.cfg.Stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{o.prefix + ">"},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+		HeadersOnly:    true,
+	})
+	if err != nil {
+		return fmt.Errorf("natsstore: watch stream %s: %w", o.cfg.Stream, err)
+	}
+	ready := make(chan struct{})
+	var once sync.Once
+	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		md, err := msg.Metadata()
+		if err != nil {
+			o.warn("outbox index: message without metadata", err)
+			return
+		}
+		m, err := decodeMeta(msg.Headers())
+		o.mu.Lock()
+		if o.closed {
+			o.mu.Unlock()
+			return
+		}
+		if err != nil {
+			o.seen = max(o.seen, md.Sequence.Stream)
+		} else {
+			o.applyLocked(m, md.Sequence.Stream, true)
+		}
+		o.mu.Unlock()
+		if err != nil {
+			o.warn("outbox index: unreadable record", err, slog.String("subject", msg.Subject()))
+		}
+		if md.NumPending == 0 {
+			once.Do(func() { close(ready) })
+		}
+	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		o.warn("outbox index: watcher", err)
+	}))
+	if err != nil {
+		return fmt.Errorf("natsstore: watch stream %s: %w", o.cfg.Stream, err)
+	}
+	o.watch = cc
+	// The watcher reports when it has caught up; an empty stream (or one
+	// whose last records expired meanwhile) sends nothing, so also ask.
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ready:
+			return nil
+		case <-ctx.Done():
+			cc.Stop()
+			return fmt.Errorf("natsstore: load index: %w", ctx.Err())
+		case <-tick.C:
+			info, err := cons.Info(ctx)
+			if err != nil {
+				continue
+			}
+			o.mu.Lock()
+			seen := o.seen
+			o.mu.Unlock()
+			if info.NumPending == 0 && seen >= info.Delivered.Stream {
+				return nil
+			}
+		}
+	}
+}
+
+// warn logs a failure of the watcher.
+func (o *Outbox) warn(msg string, err error, attrs ...slog.Attr) {
+	if o.cfg.Logger == nil {
+		return
+	}
+	o.cfg.Logger.LogAttrs(context.Background(), slog.LevelWarn, msg,
+		append(attrs, slog.String("stream", o.cfg.Stream), slog.String("error", err.Error()))...)
+}
+
+// Close stops the index watcher; later calls fail with
+// [outbox.ErrClosed]. Leases held through this Outbox run out as usual and
+// their deliveries are then taken by other workers. Close does not close
+// the NATS connection.
+func (o *Outbox) Close() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return nil
+	}
+	o.closed = true
+	o.entries, o.dests = nil, nil
+	if o.watch != nil {
+		o.watch.Stop()
+	}
+	return nil
+}
+
+// checkOpen returns [outbox.ErrClosed] after Close. o.mu is held.
+func (o *Outbox) checkOpen() error {
+	if o.closed {
+		return outbox.ErrClosed
+	}
+	return nil
+}
+
+// isConflict reports whether err is JetStream refusing a guarded write
+// because the subject's last sequence is not the expected one.
+func isConflict(err error) bool {
+	var jerr jetstream.JetStreamError
+	if !errors.As(err, &jerr) || jerr.APIError() == nil {
+		return false
+	}
+	c := jerr.APIError().ErrorCode
+	return c == jetstream.JSErrCodeStreamWrongLastSequence || c == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+}

@@ -1,0 +1,172 @@
+package natsstore
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/heraldhq/herald/outbox"
+)
+
+// metaHeader carries a record's metadata as JSON.
+const metaHeader = "Herald-Meta"
+
+// maxHistory caps the attempts a record keeps; older ones are dropped
+// first. A delivery replayed again and again would otherwise grow without
+// bound.
+const maxHistory = 64
+
+// Record states.
+const (
+	statePending = ""     // pending, maybe leased
+	stateDead    = "dead" // a dead letter
+	stateGone    = "gone" // a tombstone: acknowledged or purged
+)
+
+// meta is the metadata of a record, as stored in its metaHeader. Times are
+// Unix nanoseconds, zero when unset.
+type meta struct {
+	ID          string `json:"id"`
+	Destination string `json:"dest,omitempty"`
+	Topic       string `json:"topic,omitempty"`
+	ContentType string `json:"ct,omitempty"`
+	State       string `json:"state,omitempty"`
+	Due         int64  `json:"due,omitempty"`
+	Created     int64  `json:"created,omitempty"`
+	Attempts    int    `json:"attempts,omitempty"`
+	Until       int64  `json:"until,omitempty"` // lease expiry
+	Reason      string `json:"reason,omitempty"`
+	DeadAt      int64  `json:"deadAt,omitempty"`
+}
+
+// attempt is the stored form of an [outbox.Attempt].
+type attempt struct {
+	At      int64  `json:"at"`
+	Status  int    `json:"status,omitempty"`
+	Latency int64  `json:"latency,omitempty"`
+	Tries   int    `json:"tries,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// record is one delivery as stored: metadata, history and body.
+type record struct {
+	meta
+	history []attempt
+	body    []byte
+}
+
+// nanos returns t in Unix nanoseconds, 0 for the zero time.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromNanos is the inverse of nanos.
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// subject returns the subject of the delivery with the given id.
+func (o *Outbox) subject(id string) string {
+	return o.prefix + base64.RawURLEncoding.EncodeToString([]byte(id))
+}
+
+// delivery returns the record as an [outbox.Delivery].
+func (m *meta) delivery(body []byte) outbox.Delivery {
+	return outbox.Delivery{
+		ID: m.ID, Destination: m.Destination, Topic: m.Topic, ContentType: m.ContentType,
+		Body: body, Due: fromNanos(m.Due), Created: fromNanos(m.Created), Attempts: m.Attempts,
+	}
+}
+
+// addAttempt appends a to the history, dropping the oldest beyond
+// maxHistory.
+func (r *record) addAttempt(a outbox.Attempt) {
+	a = a.Clip()
+	r.history = append(r.history, attempt{
+		At: nanos(a.At), Status: a.Status, Latency: int64(a.Latency), Tries: a.Tries, Error: a.Error,
+	})
+	if n := len(r.history); n > maxHistory {
+		r.history = r.history[n-maxHistory:]
+	}
+}
+
+// attempts returns the history as [outbox.Attempt] values.
+func (r *record) attempts() []outbox.Attempt {
+	out := make([]outbox.Attempt, 0, len(r.history))
+	for _, a := range r.history {
+		out = append(out, outbox.Attempt{
+			At: fromNanos(a.At), Status: a.Status, Latency: time.Duration(a.Latency), Tries: a.Tries, Error: a.Error,
+		})
+	}
+	return out
+}
+
+// msg encodes the record as a message to subj. The data is the history's
+// length as a uvarint, the history as JSON, then the body.
+func (r *record) msg(subj string) (*nats.Msg, error) {
+	mj, err := json.Marshal(&r.meta)
+	if err != nil {
+		return nil, fmt.Errorf("natsstore: encode record %s: %w", r.ID, err)
+	}
+	var hj []byte
+	if len(r.history) > 0 {
+		if hj, err = json.Marshal(r.history); err != nil {
+			return nil, fmt.Errorf("natsstore: encode history of %s: %w", r.ID, err)
+		}
+	}
+	data := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(hj)+len(r.body)), uint64(len(hj)))
+	data = append(append(data, hj...), r.body...)
+	m := nats.NewMsg(subj)
+	m.Header.Set(metaHeader, string(mj))
+	m.Data = data
+	return m, nil
+}
+
+// decodeMeta reads a record's metadata from its headers.
+func decodeMeta(h nats.Header) (meta, error) {
+	var m meta
+	v := h.Get(metaHeader)
+	if v == "" {
+		return m, fmt.Errorf("%w: message without %s header", outbox.ErrCorrupt, metaHeader)
+	}
+	if err := json.Unmarshal([]byte(v), &m); err != nil {
+		return m, fmt.Errorf("%w: %s header: %w", outbox.ErrCorrupt, metaHeader, err)
+	}
+	if m.ID == "" {
+		return m, fmt.Errorf("%w: record without id", outbox.ErrCorrupt)
+	}
+	return m, nil
+}
+
+// decodeRecord reads a whole record from a stored message.
+func decodeRecord(h nats.Header, data []byte) (*record, error) {
+	m, err := decodeMeta(h)
+	if err != nil {
+		return nil, err
+	}
+	r := &record{meta: m}
+	if m.State == stateGone {
+		return r, nil
+	}
+	n, k := binary.Uvarint(data)
+	if k <= 0 || n > uint64(len(data)-k) {
+		return nil, fmt.Errorf("%w: record %s: bad history length", outbox.ErrCorrupt, m.ID)
+	}
+	if n > 0 {
+		if err := json.Unmarshal(data[k:k+int(n)], &r.history); err != nil {
+			return nil, fmt.Errorf("%w: record %s: history: %w", outbox.ErrCorrupt, m.ID, err)
+		}
+	}
+	r.body = data[k+int(n):]
+	return r, nil
+}

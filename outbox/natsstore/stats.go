@@ -1,0 +1,73 @@
+package natsstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/heraldhq/herald/outbox"
+)
+
+// History returns a delivery's attempts; see [outbox.Outbox.History]. It
+// reads the record from the stream (one direct get), so it is exact
+// across a fleet for pending and dead deliveries alike.
+func (o *Outbox) History(ctx context.Context, id string) ([]outbox.Attempt, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	o.mu.Lock()
+	err := o.checkOpen()
+	o.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if id == "" {
+		return nil, outbox.ErrNotFound
+	}
+	sm, err := o.stream.GetLastMsgForSubject(ctx, o.subject(id))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, outbox.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("natsstore: history of %s: %w", id, err)
+	}
+	r, err := decodeRecord(sm.Header, sm.Data)
+	if err != nil {
+		return nil, fmt.Errorf("natsstore: history of %s: %w", id, err)
+	}
+	if r.State == stateGone {
+		return nil, outbox.ErrNotFound
+	}
+	return r.attempts(), nil
+}
+
+// Stats counts deliveries; see [outbox.Outbox.Stats]. It counts the index:
+// exact for the changes made through this Outbox, and within milliseconds
+// of exact for those made by other processes.
+func (o *Outbox) Stats(ctx context.Context) (outbox.Stats, error) {
+	if err := ctx.Err(); err != nil {
+		return outbox.Stats{}, err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if err := o.checkOpen(); err != nil {
+		return outbox.Stats{}, err
+	}
+	now := nanos(time.Now())
+	var s outbox.Stats
+	for _, e := range o.entries {
+		switch e.State {
+		case statePending:
+			s.Pending++
+			if e.Until > now {
+				s.Leased++
+			}
+		case stateDead:
+			s.Dead++
+		}
+	}
+	return s, nil
+}

@@ -1,0 +1,676 @@
+// Package outboxtest is the conformance suite of [outbox.Outbox]
+// implementations. Every implementation runs it from its own tests:
+//
+//	func TestConformance(t *testing.T) {
+//		outboxtest.Run(t, func(t *testing.T) outbox.Outbox { return open(t) })
+//	}
+package outboxtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/outbox"
+)
+
+// Run runs the suite as subtests. newOutbox returns a new, empty outbox for
+// one subtest; Run closes it at the end of the subtest.
+func Run(t *testing.T, newOutbox func(t *testing.T) outbox.Outbox) {
+	tests := []struct {
+		name string
+		f    func(t *testing.T, ob outbox.Outbox)
+	}{
+		{"PutLeaseAck", testPutLeaseAck},
+		{"DueTime", testDueTime},
+		{"LeaseExpiry", testLeaseExpiry},
+		{"Reschedule", testReschedule},
+		{"Release", testRelease},
+		{"DeadLetters", testDeadLetters},
+		{"Idempotent", testIdempotent},
+		{"Invalid", testInvalid},
+		{"Allow", testAllow},
+		{"ConcurrentLease", testConcurrentLease},
+		{"Closed", testClosed},
+		{"LeaseAheadOfLeased", testLeaseAheadOfLeased},
+	}
+	// Settle is a method of the outboxes that have it (see outbox.Settler).
+	probe := newOutbox(t)
+	if _, ok := probe.(outbox.Settler); ok {
+		tests = append(tests, struct {
+			name string
+			f    func(t *testing.T, ob outbox.Outbox)
+		}{"Settle", testSettle})
+	}
+	_ = probe.Close()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ob := newOutbox(t)
+			t.Cleanup(func() { _ = ob.Close() })
+			tt.f(t, ob)
+		})
+	}
+}
+
+var ctx = context.Background()
+
+// mk returns a delivery to dest with a recognisable body.
+func mk(id, dest string) outbox.Delivery {
+	return outbox.Delivery{
+		ID: id, Destination: dest, Topic: "job:" + id, ContentType: "application/x-" + id,
+		Body: []byte(`{"id":"` + id + `"}`),
+	}
+}
+
+func put(t *testing.T, ob outbox.Outbox, ds ...outbox.Delivery) {
+	t.Helper()
+	if err := ob.Put(ctx, ds...); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+}
+
+func lease(t *testing.T, ob outbox.Outbox, o outbox.LeaseOptions) []outbox.Leased {
+	t.Helper()
+	ls, err := ob.Lease(ctx, o)
+	if err != nil {
+		t.Fatalf("Lease: %v", err)
+	}
+	return ls
+}
+
+func ids(ls []outbox.Leased) []string {
+	var out []string
+	for _, l := range ls {
+		out = append(out, l.ID)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func stats(t *testing.T, ob outbox.Outbox) outbox.Stats {
+	t.Helper()
+	s, err := ob.Stats(ctx)
+	if err != nil {
+		t.Fatalf("Stats: %v", err)
+	}
+	return s
+}
+
+func testPutLeaseAck(t *testing.T, ob outbox.Outbox) {
+	before := time.Now()
+	put(t, ob, mk("a1", "a"), mk("a2", "a"), mk("b1", "b"))
+	if s := stats(t, ob); s != (outbox.Stats{Pending: 3}) {
+		t.Errorf("Stats after Put = %+v", s)
+	}
+	ls := lease(t, ob, outbox.LeaseOptions{Max: 10, TTL: time.Minute})
+	if got := ids(ls); !slices.Equal(got, []string{"a1", "a2", "b1"}) {
+		t.Fatalf("leased %v", got)
+	}
+	for _, l := range ls {
+		want := mk(l.ID, l.Destination)
+		if l.Topic != want.Topic || l.ContentType != want.ContentType || !bytes.Equal(l.Body, want.Body) {
+			t.Errorf("leased %+v, want %+v", l.Delivery, want)
+		}
+		if l.Token == "" || l.Attempts != 0 || l.Created.Before(before.Add(-time.Second)) || l.Until.Before(time.Now()) {
+			t.Errorf("leased %s: token %q, attempts %d, created %v, until %v", l.ID, l.Token, l.Attempts, l.Created, l.Until)
+		}
+	}
+	if s := stats(t, ob); s != (outbox.Stats{Pending: 3, Leased: 3}) {
+		t.Errorf("Stats after Lease = %+v", s)
+	}
+	if again := lease(t, ob, outbox.LeaseOptions{Max: 10}); len(again) != 0 {
+		t.Fatalf("leased %v twice", ids(again))
+	}
+	for _, l := range ls {
+		if err := ob.Ack(ctx, l.ID, l.Token); err != nil {
+			t.Fatalf("Ack %s: %v", l.ID, err)
+		}
+	}
+	if err := ob.Ack(ctx, ls[0].ID, ls[0].Token); !errors.Is(err, outbox.ErrLeaseLost) {
+		t.Errorf("second Ack: %v, want ErrLeaseLost", err)
+	}
+	if _, err := ob.History(ctx, ls[0].ID); !errors.Is(err, outbox.ErrNotFound) {
+		t.Errorf("History after Ack: %v, want ErrNotFound", err)
+	}
+	if s := stats(t, ob); s != (outbox.Stats{}) {
+		t.Errorf("Stats after Ack = %+v", s)
+	}
+	if got := lease(t, ob, outbox.LeaseOptions{Max: 10, Now: time.Now().Add(48 * time.Hour)}); len(got) != 0 {
+		t.Errorf("acked deliveries leased again: %v", ids(got))
+	}
+}
+
+func testDueTime(t *testing.T, ob outbox.Outbox) {
+	now := time.Now()
+	later := mk("later", "a")
+	later.Due = now.Add(time.Hour)
+	put(t, ob, later, mk("now", "a"))
+	first := lease(t, ob, outbox.LeaseOptions{Max: 10, Now: now.Add(time.Second)})
+	if got := ids(first); !slices.Equal(got, []string{"now"}) {
+		t.Fatalf("leased %v before the due time, want [now]", got)
+	}
+	if err := ob.Ack(ctx, first[0].ID, first[0].Token); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(lease(t, ob, outbox.LeaseOptions{Max: 10, Now: now.Add(time.Hour + time.Second)})); !slices.Equal(got, []string{"later"}) {
+		t.Fatalf("leased %v after the due time, want [later]", got)
+	}
+	// Earliest due first within a destination.
+	for i := range 5 {
+		d := mk(fmt.Sprint("o", i), "o")
+		d.Due = now.Add(time.Duration(5-i) * time.Minute)
+		put(t, ob, d)
+	}
+	got := lease(t, ob, outbox.LeaseOptions{Max: 2, Now: now.Add(time.Hour), Allow: only("o")})
+	if ids(got)[0] != "o3" || ids(got)[1] != "o4" {
+		t.Errorf("leased %v, want the two earliest [o3 o4]", ids(got))
+	}
+}
+
+// only allows the named destination and no other.
+func only(dest string) func(string) int {
+	return func(d string) int {
+		if d == dest {
+			return 1 << 20
+		}
+		return 0
+	}
+}
+
+func testLeaseExpiry(t *testing.T, ob outbox.Outbox) {
+	put(t, ob, mk("x", "a"))
+	t0 := time.Now()
+	first := lease(t, ob, outbox.LeaseOptions{Max: 1, TTL: time.Minute, Now: t0})
+	if len(first) != 1 {
+		t.Fatalf("leased %d", len(first))
+	}
+	if got := lease(t, ob, outbox.LeaseOptions{Max: 1, TTL: time.Minute, Now: t0.Add(59 * time.Second)}); len(got) != 0 {
+		t.Fatalf("leased again within the lease")
+	}
+	second := lease(t, ob, outbox.LeaseOptions{Max: 1, TTL: time.Minute, Now: t0.Add(61 * time.Second)})
+	if len(second) != 1 || second[0].ID != "x" {
+		t.Fatalf("after expiry leased %v, want [x]", ids(second))
+	}
+	if second[0].Token == first[0].Token {
+		t.Fatalf("same token for a new lease")
+	}
+	if !bytes.Equal(second[0].Body, mk("x", "a").Body) {
+		t.Errorf("body changed on redelivery: %q", second[0].Body)
+	}
+	for _, f := range []func() error{
+		func() error { return ob.Ack(ctx, "x", first[0].Token) },
+		func() error { return ob.Reschedule(ctx, "x", first[0].Token, t0, outbox.Attempt{}) },
+		func() error { return ob.Release(ctx, "x", first[0].Token) },
+		func() error { return ob.DeadLetter(ctx, "x", first[0].Token, "r", outbox.Attempt{}) },
+	} {
+		if err := f(); !errors.Is(err, outbox.ErrLeaseLost) {
+			t.Errorf("settling with the expired token: %v, want ErrLeaseLost", err)
+		}
+	}
+	if err := ob.Ack(ctx, "x", second[0].Token); err != nil {
+		t.Fatalf("Ack with the new token: %v", err)
+	}
+	if err := ob.Ack(ctx, "nope", "t"); !errors.Is(err, outbox.ErrLeaseLost) && !errors.Is(err, outbox.ErrNotFound) {
+		t.Errorf("Ack of unknown id: %v", err)
+	}
+}
+
+func testReschedule(t *testing.T, ob outbox.Outbox) {
+	put(t, ob, mk("r", "a"))
+	now := time.Now()
+	ls := lease(t, ob, outbox.LeaseOptions{Max: 1, Now: now})
+	a1 := outbox.Attempt{At: now, Status: 503, Latency: 1234 * time.Millisecond, Tries: 2, Error: "destination failed: status 503"}
+	if err := ob.Reschedule(ctx, "r", ls[0].Token, now.Add(time.Hour), a1); err != nil {
+		t.Fatalf("Reschedule: %v", err)
+	}
+	if s := stats(t, ob); s != (outbox.Stats{Pending: 1}) {
+		t.Errorf("Stats = %+v", s)
+	}
+	if got := lease(t, ob, outbox.LeaseOptions{Max: 1, Now: now.Add(59 * time.Minute)}); len(got) != 0 {
+		t.Fatalf("leased before the new due time")
+	}
+	ls = lease(t, ob, outbox.LeaseOptions{Max: 1, Now: now.Add(61 * time.Minute)})
+	if len(ls) != 1 || ls[0].Attempts != 1 || !ls[0].Due.Equal(now.Add(time.Hour)) {
+		t.Fatalf("after Reschedule leased %+v, want attempts 1 due in 1h", ls)
+	}
+	long := outbox.Attempt{At: now.Add(time.Hour), Error: string(bytes.Repeat([]byte("é"), outbox.MaxReasonLen))}
+	if err := ob.Reschedule(ctx, "r", ls[0].Token, now.Add(2*time.Hour), long); err != nil {
+		t.Fatalf("Reschedule: %v", err)
+	}
+	h, err := ob.History(ctx, "r")
+	if err != nil {
+		t.Fatalf("History: %v", err)
+	}
+	if len(h) != 2 || !h[0].At.Equal(a1.At) || h[0].Status != 503 || h[0].Latency != a1.Latency || h[0].Tries != 2 || h[0].Error != a1.Error {
+		t.Fatalf("History = %+v, want [%+v, ...]", h, a1)
+	}
+	if len(h[1].Error) > outbox.MaxReasonLen || len(h[1].Error) < outbox.MaxReasonLen-2 {
+		t.Errorf("long error stored with %d bytes, want it clipped to %d", len(h[1].Error), outbox.MaxReasonLen)
+	}
+	if _, err := ob.History(ctx, "nope"); !errors.Is(err, outbox.ErrNotFound) {
+		t.Errorf("History of unknown id: %v", err)
+	}
+}
+
+func testRelease(t *testing.T, ob outbox.Outbox) {
+	put(t, ob, mk("r", "a"))
+	ls := lease(t, ob, outbox.LeaseOptions{Max: 1})
+	if err := ob.Release(ctx, "r", ls[0].Token); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	again := lease(t, ob, outbox.LeaseOptions{Max: 1})
+	if len(again) != 1 || again[0].Attempts != 0 {
+		t.Fatalf("after Release leased %+v, want r with 0 attempts", again)
+	}
+	if h, _ := ob.History(ctx, "r"); len(h) != 0 {
+		t.Errorf("Release recorded an attempt: %+v", h)
+	}
+}
+
+func testDeadLetters(t *testing.T, ob outbox.Outbox) {
+	var all []outbox.Delivery
+	for _, dest := range []string{"b", "a"} {
+		for i := range 3 {
+			all = append(all, mk(fmt.Sprintf("%s%d", dest, i), dest))
+		}
+	}
+	put(t, ob, all...)
+	put(t, ob, mk("alive", "a"))
+	ls := lease(t, ob, outbox.LeaseOptions{Max: 100, Allow: func(string) int { return 100 }})
+	for _, l := range ls {
+		if l.ID == "alive" {
+			if err := ob.Release(ctx, l.ID, l.Token); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := ob.DeadLetter(ctx, l.ID, l.Token, "gone (410) "+l.ID, outbox.Attempt{At: time.Now(), Status: 410}); err != nil {
+			t.Fatalf("DeadLetter: %v", err)
+		}
+	}
+	if s := stats(t, ob); s != (outbox.Stats{Pending: 1, Dead: 6}) {
+		t.Errorf("Stats = %+v", s)
+	}
+	if got := lease(t, ob, outbox.LeaseOptions{Max: 100, Now: time.Now().Add(100 * time.Hour)}); !slices.Equal(ids(got), []string{"alive"}) {
+		t.Fatalf("dead letters leased: %v", ids(got))
+	} else if err := ob.Release(ctx, got[0].ID, got[0].Token); err != nil {
+		t.Fatal(err)
+	}
+
+	list := func(q outbox.DeadLetterQuery) []string {
+		t.Helper()
+		dl, err := ob.DeadLetters(ctx, q)
+		if err != nil {
+			t.Fatalf("DeadLetters: %v", err)
+		}
+		var out []string
+		for _, d := range dl {
+			if d.Reason != "gone (410) "+d.ID || d.At.IsZero() || d.Attempts != 1 || d.Body != nil {
+				t.Errorf("dead letter %+v", d)
+			}
+			out = append(out, d.ID)
+		}
+		return out
+	}
+	if got := list(outbox.DeadLetterQuery{}); !slices.Equal(got, []string{"a0", "a1", "a2", "b0", "b1", "b2"}) {
+		t.Errorf("all dead letters: %v", got)
+	}
+	if got := list(outbox.DeadLetterQuery{Destination: "b"}); !slices.Equal(got, []string{"b0", "b1", "b2"}) {
+		t.Errorf("dead letters of b: %v", got)
+	}
+	if got := list(outbox.DeadLetterQuery{Limit: 2, After: outbox.DeadLetterCursor{Destination: "a", ID: "a1"}}); !slices.Equal(got, []string{"a2", "b0"}) {
+		t.Errorf("page after a/a1: %v", got)
+	}
+	if h, err := ob.History(ctx, "a0"); err != nil || len(h) != 1 || h[0].Status != 410 {
+		t.Errorf("History of a dead letter: %+v, %v", h, err)
+	}
+
+	if _, err := ob.Replay(ctx, outbox.Selector{}); !errors.Is(err, outbox.ErrInvalid) {
+		t.Errorf("Replay of an empty selector: %v, want ErrInvalid", err)
+	}
+	if _, err := ob.Purge(ctx, outbox.Selector{}); !errors.Is(err, outbox.ErrInvalid) {
+		t.Errorf("Purge of an empty selector: %v, want ErrInvalid", err)
+	}
+	if n, err := ob.Replay(ctx, outbox.Selector{IDs: []string{"a1", "alive", "nope"}}); err != nil || n != 1 {
+		t.Fatalf("Replay one = %d, %v; want 1", n, err)
+	}
+	got := lease(t, ob, outbox.LeaseOptions{Max: 100, Allow: only("a")})
+	if !slices.Equal(ids(got), []string{"a1", "alive"}) {
+		t.Fatalf("after Replay leased %v", ids(got))
+	}
+	for _, l := range got {
+		if l.ID == "a1" && (l.Attempts != 0 || !bytes.Equal(l.Body, mk("a1", "a").Body)) {
+			t.Errorf("replayed %+v: want attempts 0 and the body kept", l.Delivery)
+		}
+		if err := ob.Ack(ctx, l.ID, l.Token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := ob.Replay(ctx, outbox.Selector{Destination: "b"}); err != nil || n != 3 {
+		t.Fatalf("Replay destination = %d, %v; want 3", n, err)
+	}
+	if h, err := ob.History(ctx, "b2"); err != nil || len(h) != 1 {
+		t.Errorf("History after Replay: %+v, %v; want it kept", h, err)
+	}
+	if got := ids(lease(t, ob, outbox.LeaseOptions{Max: 100})); !slices.Equal(got, []string{"b0", "b1", "b2"}) {
+		t.Fatalf("after Replay of b leased %v", got)
+	}
+	if n, err := ob.Purge(ctx, outbox.Selector{IDs: []string{"a0"}}); err != nil || n != 1 {
+		t.Fatalf("Purge one = %d, %v", n, err)
+	}
+	if _, err := ob.History(ctx, "a0"); !errors.Is(err, outbox.ErrNotFound) {
+		t.Errorf("History after Purge: %v", err)
+	}
+	if n, err := ob.Purge(ctx, outbox.Selector{All: true}); err != nil || n != 1 {
+		t.Fatalf("Purge all = %d, %v; want 1 (a2)", n, err)
+	}
+	if s := stats(t, ob); s != (outbox.Stats{Pending: 3, Leased: 3}) {
+		t.Errorf("Stats at the end = %+v", s)
+	}
+}
+
+func testIdempotent(t *testing.T, ob outbox.Outbox) {
+	first := mk("same", "a")
+	second := mk("same", "b")
+	second.Body = []byte("other")
+	put(t, ob, first, second)
+	put(t, ob, second)
+	if s := stats(t, ob); s.Pending != 1 {
+		t.Fatalf("Pending = %d after three Puts of one id", s.Pending)
+	}
+	ls := lease(t, ob, outbox.LeaseOptions{Max: 10})
+	if len(ls) != 1 || ls[0].Destination != "a" || !bytes.Equal(ls[0].Body, first.Body) {
+		t.Fatalf("leased %+v, want the first Put", ls)
+	}
+	put(t, ob, second) // while leased
+	if err := ob.DeadLetter(ctx, "same", ls[0].Token, "r", outbox.Attempt{}); err != nil {
+		t.Fatal(err)
+	}
+	put(t, ob, second) // while dead
+	if s := stats(t, ob); s != (outbox.Stats{Dead: 1}) {
+		t.Fatalf("Stats = %+v after Put of a dead id", s)
+	}
+}
+
+func testInvalid(t *testing.T, ob outbox.Outbox) {
+	bad := []outbox.Delivery{
+		{Destination: "a"},
+		{ID: "x"},
+		{ID: "x\n", Destination: "a"},
+		{ID: "x", Destination: "a\x00b"},
+		{ID: string(make([]byte, outbox.MaxIDLen+1)), Destination: "a"},
+		{ID: "x", Destination: "a", Attempts: -1},
+	}
+	for _, d := range bad {
+		if err := ob.Put(ctx, mk("good", "a"), d); !errors.Is(err, outbox.ErrInvalid) {
+			t.Errorf("Put(%q, %q): %v, want ErrInvalid", d.ID, d.Destination, err)
+		}
+	}
+	if s := stats(t, ob); s.Pending != 0 {
+		t.Errorf("a rejected Put stored %d deliveries", s.Pending)
+	}
+}
+
+func testAllow(t *testing.T, ob outbox.Outbox) {
+	for i := range 4 {
+		put(t, ob, mk(fmt.Sprint("a", i), "a"), mk(fmt.Sprint("b", i), "b"), mk(fmt.Sprint("c", i), "c"))
+	}
+	calls := map[string]int{}
+	got := lease(t, ob, outbox.LeaseOptions{Max: 100, Allow: func(d string) int {
+		calls[d]++
+		switch d {
+		case "a":
+			return 0
+		case "b":
+			return 2
+		}
+		return 100
+	}})
+	var a, b, c int
+	for _, l := range got {
+		switch l.Destination {
+		case "a":
+			a++
+		case "b":
+			b++
+		case "c":
+			c++
+		}
+	}
+	if a != 0 || b != 2 || c != 4 {
+		t.Errorf("leased a=%d b=%d c=%d, want 0, 2, 4", a, b, c)
+	}
+	for d, n := range calls {
+		if n != 1 {
+			t.Errorf("Allow(%q) called %d times in one Lease", d, n)
+		}
+	}
+	// Destinations take turns.
+	var seen []string
+	for range 3 {
+		ls := lease(t, ob, outbox.LeaseOptions{Max: 1, Allow: func(d string) int {
+			if d == "a" || d == "b" {
+				return 1
+			}
+			return 0
+		}})
+		if len(ls) != 1 {
+			t.Fatalf("leased %d", len(ls))
+		}
+		seen = append(seen, ls[0].Destination)
+	}
+	if seen[0] == seen[1] || seen[1] == seen[2] {
+		t.Errorf("destinations leased in the order %v, want them to alternate", seen)
+	}
+}
+
+func testConcurrentLease(t *testing.T, ob outbox.Outbox) {
+	const n, workers = 400, 8
+	var batch []outbox.Delivery
+	for i := range n {
+		batch = append(batch, mk(fmt.Sprintf("c%04d", i), fmt.Sprint("d", i%3)))
+	}
+	put(t, ob, batch...)
+	var (
+		mu     sync.Mutex
+		holder = map[string]int{}
+		acked  = map[string]int{}
+		wg     sync.WaitGroup
+		errs   = make(chan error, workers)
+	)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 7, TTL: time.Hour})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if len(ls) == 0 {
+					mu.Lock()
+					done := len(acked) == n
+					mu.Unlock()
+					if done {
+						return
+					}
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				mu.Lock()
+				for _, l := range ls {
+					if h, held := holder[l.ID]; held {
+						mu.Unlock()
+						errs <- fmt.Errorf("%s leased by workers %d and %d at once", l.ID, h, w)
+						return
+					}
+					holder[l.ID] = w
+				}
+				mu.Unlock()
+				for i, l := range ls {
+					mu.Lock()
+					delete(holder, l.ID)
+					mu.Unlock()
+					var err error
+					if i%4 == 3 {
+						err = ob.Release(ctx, l.ID, l.Token) // comes back for someone
+					} else {
+						err = ob.Ack(ctx, l.ID, l.Token)
+						if err == nil {
+							mu.Lock()
+							acked[l.ID]++
+							mu.Unlock()
+						}
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if len(acked) != n {
+		t.Errorf("acked %d of %d", len(acked), n)
+	}
+	for id, k := range acked {
+		if k != 1 {
+			t.Errorf("%s acked %d times", id, k)
+		}
+	}
+}
+
+func testClosed(t *testing.T, ob outbox.Outbox) {
+	put(t, ob, mk("x", "a"))
+	if err := ob.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := ob.Put(ctx, mk("y", "a")); !errors.Is(err, outbox.ErrClosed) {
+		t.Errorf("Put after Close: %v, want ErrClosed", err)
+	}
+	if _, err := ob.Lease(ctx, outbox.LeaseOptions{}); !errors.Is(err, outbox.ErrClosed) {
+		t.Errorf("Lease after Close: %v, want ErrClosed", err)
+	}
+}
+
+// testLeaseAheadOfLeased: a delivery that becomes due ahead of deliveries
+// still leased (a Put due in the past, a Reschedule to an earlier time, a
+// Release, a lease running out) is leased by the next call, even though
+// an implementation may remember where its last lease stopped.
+func testLeaseAheadOfLeased(t *testing.T, ob outbox.Outbox) {
+	t0 := time.Now()
+	var ds []outbox.Delivery
+	for i := range 6 {
+		d := mk(fmt.Sprint("q", i), "a")
+		d.Due = t0.Add(time.Duration(i-10) * time.Second)
+		ds = append(ds, d)
+	}
+	put(t, ob, ds...)
+	held := lease(t, ob, outbox.LeaseOptions{Max: 4, TTL: time.Minute, Now: t0})
+	if got := ids(held); !slices.Equal(got, []string{"q0", "q1", "q2", "q3"}) {
+		t.Fatalf("leased %v, want the four due first", got)
+	}
+	token := map[string]string{}
+	for _, l := range held {
+		token[l.ID] = l.Token
+	}
+	next := func(want ...string) {
+		t.Helper()
+		got := lease(t, ob, outbox.LeaseOptions{Max: 1, TTL: time.Minute, Now: t0})
+		if !slices.Equal(ids(got), want) {
+			t.Fatalf("leased %v, want %v", ids(got), want)
+		}
+		for _, l := range got {
+			token[l.ID] = l.Token
+		}
+	}
+	// Due before everything leased.
+	early := mk("early", "a")
+	early.Due = t0.Add(-time.Hour)
+	put(t, ob, early)
+	next("early")
+	// Rescheduled to before the others.
+	if err := ob.Reschedule(ctx, "q3", token["q3"], t0.Add(-2*time.Hour), outbox.Attempt{At: t0}); err != nil {
+		t.Fatalf("Reschedule: %v", err)
+	}
+	next("q3")
+	next("q4")
+	// Released, behind the last one leased.
+	if err := ob.Release(ctx, "q1", token["q1"]); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	next("q1")
+	// Leases that ran out: the earliest due comes first again.
+	got := lease(t, ob, outbox.LeaseOptions{Max: 1, TTL: time.Minute, Now: t0.Add(61 * time.Second)})
+	if len(got) != 1 || got[0].ID != "q3" {
+		t.Fatalf("after the leases ran out leased %v, want [q3]", ids(got))
+	}
+}
+
+// testSettle checks [outbox.Settler.Settle], for outboxes that have it: a
+// batch of every outcome, with a lost lease among them, records each as
+// its single-delivery method would.
+func testSettle(t *testing.T, ob outbox.Outbox) {
+	st := ob.(outbox.Settler)
+	put(t, ob, mk("ack", "a"), mk("retry", "a"), mk("dead", "a"), mk("back", "a"), mk("lost", "a"))
+	now := time.Now()
+	ls := lease(t, ob, outbox.LeaseOptions{Max: 5, TTL: time.Minute, Now: now})
+	if len(ls) != 5 {
+		t.Fatalf("leased %d of 5", len(ls))
+	}
+	token := map[string]string{}
+	for _, l := range ls {
+		token[l.ID] = l.Token
+	}
+	a := outbox.Attempt{At: now, Status: 503, Tries: 1, Error: "busy"}
+	errs := st.Settle(ctx, []outbox.Settlement{
+		{ID: "ack", Token: token["ack"], Outcome: outbox.Delivered},
+		{ID: "retry", Token: token["retry"], Outcome: outbox.Retrying, Due: now.Add(time.Hour), Attempt: a},
+		{ID: "dead", Token: token["dead"], Outcome: outbox.DeadLettered, Reason: "gone (410)", Attempt: a},
+		{ID: "back", Token: token["back"], Outcome: outbox.Released},
+		{ID: "lost", Token: "not-the-token", Outcome: outbox.Delivered},
+	})
+	if len(errs) != 5 {
+		t.Fatalf("Settle returned %d errors for 5 settlements", len(errs))
+	}
+	for i, err := range errs[:4] {
+		if err != nil {
+			t.Errorf("settlement %d: %v", i, err)
+		}
+	}
+	if !errors.Is(errs[4], outbox.ErrLeaseLost) {
+		t.Errorf("settlement with a wrong token: %v, want ErrLeaseLost", errs[4])
+	}
+	if s := stats(t, ob); s.Pending != 3 || s.Dead != 1 {
+		t.Errorf("Stats = %+v, want 3 pending (retry, back, lost) and 1 dead", s)
+	}
+	if h, err := ob.History(ctx, "retry"); err != nil || len(h) != 1 || h[0].Status != 503 {
+		t.Errorf("History of the rescheduled delivery = %+v, %v", h, err)
+	}
+	dl, err := ob.DeadLetters(ctx, outbox.DeadLetterQuery{})
+	if err != nil || len(dl) != 1 || dl[0].ID != "dead" || dl[0].Reason != "gone (410)" {
+		t.Errorf("DeadLetters = %+v, %v", dl, err)
+	}
+	// The released delivery is due again; the lost one is still leased;
+	// the rescheduled one is due in an hour.
+	if got := ids(lease(t, ob, outbox.LeaseOptions{Max: 5, TTL: time.Minute, Now: now})); !slices.Equal(got, []string{"back"}) {
+		t.Errorf("leased %v after Settle, want [back]", got)
+	}
+	if err := ob.Ack(ctx, "lost", token["lost"]); err != nil {
+		t.Errorf("the lease a wrong token tried to settle is gone: %v", err)
+	}
+	if errs := st.Settle(ctx, nil); len(errs) != 0 {
+		t.Errorf("Settle of nothing returned %v", errs)
+	}
+}

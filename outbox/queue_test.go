@@ -1,0 +1,482 @@
+package outbox_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/outbox"
+	"github.com/heraldhq/herald/sender"
+	"github.com/heraldhq/herald/sender/sendertest"
+)
+
+// short is a schedule for tests: three attempts, milliseconds apart.
+var short = outbox.Schedule{Delays: []time.Duration{0, 10 * time.Millisecond, 20 * time.Millisecond}, Jitter: -1}
+
+func TestQueueDelivers(t *testing.T) {
+	std := standard(t)
+	rcv := sendertest.NewReceiver(t, std)
+	ob := outbox.NewMemory()
+	m := &counter{}
+	q := &outbox.Queue{
+		Outbox: ob, Sender: rcv.Sender(), Destinations: []sender.Destination{rcv.Destination(std)},
+		Poll: 10 * time.Millisecond, Metrics: m,
+	}
+	var ids []string
+	for i := range 40 {
+		id, err := q.Enqueue(ctx, "sendertest", sender.Message{Topic: "job:ready", Body: []byte(fmt.Sprintf(`{"n":%d}`, i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if id, err := q.Enqueue(ctx, "sendertest", sender.Message{ID: ids[0], Body: []byte("again")}); err != nil || id != ids[0] {
+		t.Fatalf("second Enqueue of an id: %q, %v", id, err)
+	}
+	run(t, q)
+	waitUntil(t, 10*time.Second, "an empty outbox", func() bool { return stats(t, ob).Pending == 0 })
+	got := map[string]int{}
+	for _, d := range rcv.Deliveries() {
+		if d.Err != nil {
+			t.Errorf("delivery %s failed verification: %v", d.ID, d.Err)
+		}
+		if string(d.Body) == "again" {
+			t.Error("the second Enqueue of an id was delivered")
+		}
+		got[d.ID]++
+	}
+	for _, id := range ids {
+		if got[id] != 1 {
+			t.Errorf("%s received %d times", id, got[id])
+		}
+	}
+	// Metrics hears of an outcome once it is recorded, just after the
+	// outbox empties.
+	waitUntil(t, 10*time.Second, "Metrics to see 40 deliveries", func() bool { return m.get(outbox.Delivered) >= 40 })
+	if n := m.get(outbox.Delivered); n != 40 {
+		t.Errorf("Metrics saw %d deliveries, want 40", n)
+	}
+	m.mu.Lock()
+	if m.depths == 0 {
+		t.Error("Metrics.Depth never called")
+	}
+	m.mu.Unlock()
+	if _, err := q.Enqueue(ctx, "nowhere", sender.Message{}); !errors.Is(err, outbox.ErrUnknownDestination) {
+		t.Errorf("Enqueue to an unknown destination: %v", err)
+	}
+}
+
+// TestQueueDeadLetters covers the three ways to die: 410 Gone, a
+// rejection, and an exhausted schedule; and checks that no secret or query
+// string reaches the history or the reason.
+func TestQueueDeadLetters(t *testing.T) {
+	std := standard(t)
+	gone := sendertest.NewReceiver(t, nil, sendertest.Gone())
+	bad := sendertest.NewReceiver(t, nil, sendertest.FailFirst(1000, http.StatusBadRequest))
+	down := sendertest.NewReceiver(t, nil, sendertest.FailFirst(1000, http.StatusServiceUnavailable))
+	ob := outbox.NewMemory()
+	q := &outbox.Queue{
+		Outbox: ob, Sender: gone.Sender(), Schedule: short, Breaker: outbox.Breaker{Failures: -1},
+		Destinations: []sender.Destination{
+			{Name: "gone", URL: gone.URL() + "/hook?token=SECRET-QUERY", Signer: std},
+			{Name: "bad", URL: bad.URL(), Signer: std},
+			{Name: "down", URL: down.URL() + "/x?sig=SECRET-QUERY", Signer: std},
+		},
+		Poll: 5 * time.Millisecond,
+	}
+	q.Sender.Retry.MaxAttempts = 1
+	for _, d := range []string{"gone", "bad", "down"} {
+		if _, err := q.Enqueue(ctx, d, sender.Message{ID: d + "-1", Body: []byte("{}")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(t, q)
+	waitUntil(t, 10*time.Second, "three dead letters", func() bool { return stats(t, ob).Dead == 3 })
+	dl, err := ob.DeadLetters(ctx, outbox.DeadLetterQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"gone": outbox.ReasonGone, "bad": outbox.ReasonRejected, "down": outbox.ReasonExhausted}
+	for _, d := range dl {
+		if !strings.HasPrefix(d.Reason, want[d.Destination]) {
+			t.Errorf("%s died of %q, want %q...", d.Destination, d.Reason, want[d.Destination])
+		}
+		h, err := ob.History(ctx, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantN := 1
+		if d.Destination == "down" {
+			wantN = 3
+		}
+		if len(h) != wantN || d.Attempts != wantN {
+			t.Errorf("%s: %d attempts in history, Attempts %d; want %d", d.ID, len(h), d.Attempts, wantN)
+		}
+		for _, a := range h {
+			if a.Status == 0 || a.Tries != 1 || a.Error == "" || a.At.IsZero() || a.Latency <= 0 {
+				t.Errorf("%s: attempt %+v", d.ID, a)
+			}
+			if strings.Contains(a.Error, "SECRET") || strings.Contains(a.Error, testSecret.String()) {
+				t.Errorf("%s: attempt error leaks a secret: %q", d.ID, a.Error)
+			}
+		}
+		if strings.Contains(d.Reason, "SECRET") {
+			t.Errorf("%s: reason leaks the query: %q", d.ID, d.Reason)
+		}
+	}
+	if down.Count() != 3 {
+		t.Errorf("down received %d requests, want 3 (the schedule)", down.Count())
+	}
+}
+
+// TestBreakerDefers: a destination that keeps failing opens its breaker
+// after Failures attempts; its other deliveries then wait untouched, with
+// no attempt spent, while another destination's deliveries all go through.
+// When it recovers, a probe closes the breaker and the rest follow.
+func TestBreakerDefers(t *testing.T) {
+	var healthy atomic.Bool
+	flaky := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) sendertest.Response {
+		if healthy.Load() {
+			return sendertest.Response{}
+		}
+		return sendertest.Response{Status: http.StatusServiceUnavailable}
+	}))
+	good := sendertest.NewReceiver(t, nil)
+	ob := outbox.NewMemory()
+	q := &outbox.Queue{
+		Outbox: ob, Sender: flaky.Sender(), PerDestination: 1, Workers: 4,
+		Schedule: outbox.Schedule{Delays: []time.Duration{0, time.Millisecond, time.Millisecond, time.Millisecond, time.Millisecond}, Jitter: -1},
+		Breaker:  outbox.Breaker{Failures: 3, Cooldown: time.Hour},
+		Destinations: []sender.Destination{
+			{Name: "flaky", URL: flaky.URL()}, {Name: "good", URL: good.URL()},
+		},
+		Poll: 5 * time.Millisecond,
+	}
+	q.Sender.Retry.MaxAttempts = 1
+	for i := range 20 {
+		for _, d := range []string{"flaky", "good"} {
+			if _, err := q.Enqueue(ctx, d, sender.Message{ID: fmt.Sprintf("%s-%02d", d, i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	run(t, q)
+	if _, err := good.WaitFor(20, 10*time.Second); err != nil {
+		t.Fatalf("the good destination was held up: %v", err)
+	}
+	waitUntil(t, 10*time.Second, "the breaker to open", func() bool {
+		s, _ := q.BreakerState("flaky")
+		return s == outbox.BreakerOpen
+	})
+	time.Sleep(50 * time.Millisecond) // time for anything still leaked through to show
+	if n := flaky.Count(); n != 3 {
+		t.Errorf("flaky received %d requests, want 3: the breaker should stop them", n)
+	}
+	spent := 0
+	for i := range 20 {
+		h, err := ob.History(ctx, fmt.Sprintf("flaky-%02d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		spent += len(h)
+	}
+	if spent != 3 {
+		t.Errorf("%d attempts spent on flaky deliveries, want 3", spent)
+	}
+	if s := stats(t, ob); s.Pending != 20 || s.Dead != 0 {
+		t.Errorf("Stats = %+v, want the 20 flaky deliveries pending", s)
+	}
+	q.Shutdown(ctx)
+
+	// Recovery: a new Queue on the same outbox, with a short cooldown;
+	// its breaker opens at the first failure, then the destination heals.
+	q2 := &outbox.Queue{
+		Outbox: ob, Sender: q.Sender, PerDestination: 1, Workers: 4, Schedule: q.Schedule,
+		Breaker: outbox.Breaker{Failures: 1, Cooldown: 20 * time.Millisecond}, Destinations: q.Destinations,
+		Poll: 5 * time.Millisecond,
+	}
+	run(t, q2)
+	waitUntil(t, 10*time.Second, "the second breaker to open", func() bool {
+		s, _ := q2.BreakerState("flaky")
+		return s == outbox.BreakerOpen
+	})
+	healthy.Store(true)
+	waitUntil(t, 10*time.Second, "all delivered after recovery", func() bool { return stats(t, ob).Pending == 0 })
+	if s, _ := q2.BreakerState("flaky"); s != outbox.BreakerClosed {
+		t.Errorf("breaker %v after recovery, want closed", s)
+	}
+}
+
+// TestPerDestinationLimit: a slow destination never has more than its
+// limit in flight, and a fast one is served meanwhile.
+func TestPerDestinationLimit(t *testing.T) {
+	slow := newGauge(t, 100*time.Millisecond)
+	fast := newGauge(t, 0)
+	ob := outbox.NewMemory()
+	q := &outbox.Queue{
+		Outbox: ob, Sender: loopbackSender(t, slow.srv), Workers: 8, PerDestination: 2,
+		Destinations: []sender.Destination{{Name: "slow", URL: slow.srv.URL}, {Name: "fast", URL: fast.srv.URL}},
+		Poll:         5 * time.Millisecond,
+	}
+	for i := range 20 {
+		for _, d := range []string{"slow", "fast"} {
+			if _, err := q.Enqueue(ctx, d, sender.Message{ID: fmt.Sprintf("%s-%02d", d, i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	run(t, q)
+	waitUntil(t, 10*time.Second, "the fast destination", func() bool { return fast.count.Load() == 20 })
+	if n := slow.count.Load(); n >= 20 {
+		t.Errorf("slow destination done (%d) before the fast one: it held it up", n)
+	}
+	waitUntil(t, 20*time.Second, "the slow destination", func() bool { return slow.count.Load() == 20 })
+	if m := slow.maxSeen.Load(); m != 2 {
+		t.Errorf("slow destination had up to %d requests in flight, want the limit, 2", m)
+	}
+	if m := fast.maxSeen.Load(); m > 2 {
+		t.Errorf("fast destination had up to %d requests in flight, limit 2", m)
+	}
+}
+
+// TestShutdown: Shutdown stops leasing, lets in-flight deliveries finish
+// within its deadline, and releases the rest unspent.
+func TestShutdown(t *testing.T) {
+	t.Run("graceful", func(t *testing.T) {
+		g := newGauge(t, 100*time.Millisecond)
+		ob := outbox.NewMemory()
+		q := &outbox.Queue{Outbox: ob, Sender: loopbackSender(t, g.srv), Workers: 4, PerDestination: 4,
+			Destinations: []sender.Destination{{Name: "d", URL: g.srv.URL}}, Poll: 5 * time.Millisecond}
+		for i := range 4 {
+			q.Enqueue(ctx, "d", sender.Message{ID: fmt.Sprint("a", i)})
+		}
+		done := make(chan error, 1)
+		go func() { done <- q.Run(ctx) }()
+		waitUntil(t, 5*time.Second, "4 requests in flight", func() bool { return g.inFlight.Load() == 4 })
+		q.Enqueue(ctx, "d", sender.Message{ID: "late"})
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := q.Shutdown(sctx); err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if n := g.count.Load(); n != 4 {
+			t.Errorf("%d delivered, want the 4 in flight", n)
+		}
+		if s := stats(t, ob); s.Pending != 1 || s.Leased != 0 {
+			t.Errorf("Stats = %+v, want the late delivery pending and unleased", s)
+		}
+		if err := q.Run(ctx); !errors.Is(err, outbox.ErrQueueStopped) {
+			t.Errorf("Run after Shutdown: %v", err)
+		}
+	})
+	t.Run("deadline", func(t *testing.T) {
+		// Far longer than the test takes even on a loaded machine: a
+		// request that finished before Shutdown cut it short would be a
+		// delivery, not a release. The receiver lets go when the client
+		// does, so the test does not wait for it.
+		g := newGauge(t, time.Minute)
+		ob := outbox.NewMemory()
+		q := &outbox.Queue{Outbox: ob, Sender: loopbackSender(t, g.srv), Workers: 3, PerDestination: 3,
+			Destinations: []sender.Destination{{Name: "d", URL: g.srv.URL}}, Poll: 5 * time.Millisecond}
+		for i := range 3 {
+			q.Enqueue(ctx, "d", sender.Message{ID: fmt.Sprint("a", i)})
+		}
+		done := make(chan error, 1)
+		go func() { done <- q.Run(ctx) }()
+		waitUntil(t, 5*time.Second, "3 requests in flight", func() bool { return g.inFlight.Load() == 3 })
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		defer cancel()
+		if err := q.Shutdown(sctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Shutdown: %v, want DeadlineExceeded", err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		s := stats(t, ob)
+		if s.Pending != 3 || s.Leased != 0 {
+			t.Errorf("Stats = %+v, want all 3 released", s)
+		}
+		for i := range 3 {
+			if h, _ := ob.History(ctx, fmt.Sprint("a", i)); len(h) != 0 {
+				t.Errorf("a cut-short delivery spent an attempt: %+v", h)
+			}
+		}
+	})
+}
+
+// TestUnknownDestination: a stored delivery whose destination is no longer
+// configured is dead-lettered with a clear reason, and can be replayed once
+// it is configured again.
+func TestUnknownDestination(t *testing.T) {
+	rcv := sendertest.NewReceiver(t, nil)
+	ob := outbox.NewMemory()
+	if err := ob.Put(ctx, outbox.Delivery{ID: "orphan", Destination: "removed", Body: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	q := &outbox.Queue{Outbox: ob, Sender: rcv.Sender(), Destinations: []sender.Destination{rcv.Destination(nil)}, Poll: 5 * time.Millisecond}
+	run(t, q)
+	waitUntil(t, 5*time.Second, "a dead letter", func() bool { return stats(t, ob).Dead == 1 })
+	dl, _ := ob.DeadLetters(ctx, outbox.DeadLetterQuery{})
+	if len(dl) != 1 || dl[0].Reason != outbox.ReasonUnknown {
+		t.Fatalf("dead letters %+v, want orphan with reason %q", dl, outbox.ReasonUnknown)
+	}
+	q.Shutdown(ctx)
+
+	q2 := &outbox.Queue{Outbox: ob, Sender: rcv.Sender(), Poll: 5 * time.Millisecond,
+		Destinations: []sender.Destination{{Name: "removed", URL: rcv.URL()}}}
+	run(t, q2)
+	if n, err := ob.Replay(ctx, outbox.Selector{Destination: "removed"}); err != nil || n != 1 {
+		t.Fatalf("Replay: %d, %v", n, err)
+	}
+	if _, err := rcv.WaitFor(1, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestQueueConfig(t *testing.T) {
+	for _, q := range []*outbox.Queue{
+		{},
+		{Outbox: outbox.NewMemory(), Destinations: []sender.Destination{{URL: "https://example.com"}}},
+		{Outbox: outbox.NewMemory(), Destinations: []sender.Destination{{Name: "a"}, {Name: "a"}}},
+	} {
+		if err := q.Run(ctx); !errors.Is(err, outbox.ErrInvalid) {
+			t.Errorf("Run: %v, want ErrInvalid", err)
+		}
+		if _, err := q.Enqueue(ctx, "a", sender.Message{}); !errors.Is(err, outbox.ErrInvalid) {
+			t.Errorf("Enqueue: %v, want ErrInvalid", err)
+		}
+	}
+}
+
+func TestSchedule(t *testing.T) {
+	var s outbox.Schedule
+	if s.Attempts() != 8 || s.First() != 0 {
+		t.Fatalf("default schedule: %d attempts, first after %s", s.Attempts(), s.First())
+	}
+	for failed := 1; failed < 8; failed++ {
+		base := outbox.DefaultDelays[failed]
+		for range 100 {
+			d, ok := s.Next(failed)
+			if !ok || d < base*8/10 || d > base*12/10 {
+				t.Fatalf("Next(%d) = %s, %v; want within 20%% of %s", failed, d, ok, base)
+			}
+		}
+	}
+	if _, ok := s.Next(8); ok {
+		t.Error("Next(8) of an 8-attempt schedule is not exhausted")
+	}
+	exact := outbox.Schedule{Delays: []time.Duration{0, time.Minute}, Jitter: -1}
+	if d, ok := exact.Next(1); !ok || d != time.Minute {
+		t.Errorf("Next without jitter = %s, %v", d, ok)
+	}
+	var spread bool
+	first, _ := s.Next(2)
+	for range 20 {
+		if d, _ := s.Next(2); d != first {
+			spread = true
+		}
+	}
+	if !spread {
+		t.Error("jitter does not vary the delay")
+	}
+}
+
+// batchSettler is a Memory outbox that is also a Settler, and counts the
+// calls of Settle and the settlements they carried.
+type batchSettler struct {
+	*outbox.Memory
+	calls, settled atomic.Int64
+}
+
+func (b *batchSettler) Settle(ctx context.Context, ss []outbox.Settlement) []error {
+	b.calls.Add(1)
+	b.settled.Add(int64(len(ss)))
+	errs := make([]error, len(ss))
+	for i, s := range ss {
+		if s.Outcome != outbox.Delivered {
+			errs[i] = fmt.Errorf("unexpected outcome %v", s.Outcome)
+			continue
+		}
+		errs[i] = b.Ack(ctx, s.ID, s.Token)
+	}
+	return errs
+}
+
+// TestQueueSettlesInBatches checks that a Queue over a Settler gathers the
+// outcomes of many attempts into each call of Settle, so that a store
+// writing to disk commits many together, and that every outcome arrives.
+func TestQueueSettlesInBatches(t *testing.T) {
+	const n = 300
+	std := standard(t)
+	rcv := sendertest.NewReceiver(t, std)
+	ob := &batchSettler{Memory: outbox.NewMemory()}
+	q := &outbox.Queue{
+		Outbox: ob, Sender: rcv.Sender(), Destinations: []sender.Destination{rcv.Destination(std)},
+		Workers: 16, PerDestination: 16, Poll: 10 * time.Millisecond,
+	}
+	ds := make([]outbox.Delivery, n)
+	for i := range ds {
+		ds[i] = outbox.Delivery{ID: fmt.Sprint("b", i), Destination: "sendertest", Body: []byte("{}")}
+	}
+	if err := ob.Put(ctx, ds...); err != nil {
+		t.Fatal(err)
+	}
+	run(t, q)
+	waitUntil(t, 10*time.Second, "an empty outbox", func() bool { return stats(t, ob).Pending == 0 })
+	if got := ob.settled.Load(); got != n {
+		t.Errorf("Settle carried %d settlements, want %d", got, n)
+	}
+	calls := ob.calls.Load()
+	t.Logf("%d outcomes in %d calls of Settle", n, calls)
+	if calls > n/10 {
+		t.Errorf("%d calls of Settle for %d outcomes: the Queue does not gather them", calls, n)
+	}
+}
+
+// TestQueueBoundsAttempts checks that an attempt to a destination that
+// never answers ends after half the lease, so that the lease cannot run out
+// under it, and that the history says why.
+func TestQueueBoundsAttempts(t *testing.T) {
+	std := standard(t)
+	hung := make(chan struct{})
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-hung:
+		}
+	}))
+	defer srv.Close()
+	defer close(hung)
+	ob := outbox.NewMemory()
+	m := &counter{}
+	q := &outbox.Queue{
+		Outbox: ob, Sender: loopbackSender(t, srv),
+		Destinations: []sender.Destination{{Name: "hung", URL: srv.URL, Signer: std}},
+		LeaseTTL:     400 * time.Millisecond, Schedule: outbox.Schedule{Delays: []time.Duration{0, time.Hour}, Jitter: -1},
+		Poll: 10 * time.Millisecond, Metrics: m,
+	}
+	if _, err := q.Enqueue(ctx, "hung", sender.Message{ID: "slow", Body: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, q)
+	waitUntil(t, 10*time.Second, "a rescheduled attempt", func() bool { return m.get(outbox.Retrying) == 1 })
+	h, err := ob.History(ctx, "slow")
+	if err != nil || len(h) != 1 {
+		t.Fatalf("History: %v, %v", h, err)
+	}
+	if !strings.Contains(h[0].Error, "outlived half its lease (200ms)") {
+		t.Errorf("the attempt's error does not say it ran out of time: %q", h[0].Error)
+	}
+	if h[0].Latency < 200*time.Millisecond {
+		t.Errorf("the attempt ended after %s, before half its lease", h[0].Latency)
+	}
+}
