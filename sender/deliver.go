@@ -14,7 +14,7 @@ import (
 // Queue is one.
 func (s *Sender) Deliver(ctx context.Context, dests []Destination, msgs []Message) error {
 	if len(dests) != len(msgs) {
-		return fmt.Errorf("herald: Deliver: %d destinations for %d messages", len(dests), len(msgs))
+		return fmt.Errorf("sender: Deliver: %d destinations for %d messages", len(dests), len(msgs))
 	}
 	if len(dests) == 1 {
 		_, err := s.Send(ctx, dests[0], msgs[0])
