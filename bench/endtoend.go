@@ -152,7 +152,7 @@ func runE2E(cfg config) ([]Row, []error) {
 	fs := &sender.Sender{TLS: receiver.tlsConfig(), AllowNetworks: loopback}
 	defer fs.CloseIdleConnections()
 	forward := listener.New()
-	if err := forward.On("job:*", listener.Forward(fs, dest, listener.ForwardPayload())); err != nil {
+	if err := forward.On("job:*", listener.ForwardPayload(fs, dest)); err != nil {
 		return fail(err)
 	}
 

@@ -3,7 +3,9 @@
 //
 // A [Listener] routes each [Event] by topic ("domain:action", such as
 // "job:ready") to the handlers whose pattern matches ("job:*", "*:created",
-// "**") and whose [Filter]s accept it. Every matching handler runs, in
+// "**") and whose [Filter]s accept it. A topic's payload type is declared
+// with [Handle]; an event whose payload does not decode into it or fails its
+// Validate runs no handler at all. Every matching handler runs, in
 // registration order; their errors are joined and returned to the source,
 // which acknowledges the event only when the error is nil.
 //
@@ -16,7 +18,36 @@
 // platform's event feed with a cursor. [Listener.Run] runs sources with
 // bounded concurrency and drains in-flight handlers on shutdown.
 //
-// [Forward] bridges to package sender: it delivers an event as a signed
-// webhook to a sender.Destination, with a delivery id derived from the event
-// id so that a redelivered event keeps its webhook-id.
+// # Events out: Forward
+//
+// [Forward] turns events into signed webhooks, through a [Deliverer]: a
+// *sender.Sender delivers in process (not durable), an *outbox.Queue
+// commits every delivery of the event to its outbox before the handler
+// returns (durable), and delivers it later with retries:
+//
+//	l.On("job:*", listener.Forward(queue, dest))
+//
+// Each delivery's id is [DeliveryID](ev, dest.Name), derived from the
+// event's topic and id, so a redelivered event keeps its webhook-id and
+// the outbox stores it once.
+//
+// # Stopping a durable worker
+//
+// Stop in this order, so that nothing acknowledged is lost and nothing in
+// flight is cut short:
+//
+//	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+//	defer stop()
+//	go queue.Run(context.Background()) // not ctx: see below
+//	err := l.Run(ctx, source)          // 1. on the signal: stop intake; 2. drain the handlers
+//	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+//	defer cancel()
+//	queue.Shutdown(shutdownCtx)        // 3. finish the deliveries in flight, release the rest
+//	store.Close()                      // 4. the store last
+//
+// The handlers drain before the queue stops because they may still be
+// enqueuing. Run the queue with a context the signal does not cancel: a
+// Queue whose Run context ends gives its deliveries in flight back to the
+// store unfinished (they are sent again later, by this worker or another),
+// while Shutdown lets them finish until its own deadline.
 package listener

@@ -10,6 +10,7 @@ import (
 
 	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/listener"
+	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
 )
 
@@ -72,9 +73,14 @@ func ExampleForward() {
 	dest := sender.Destination{Name: "billing", URL: "https://billing.example.com/webhooks", Signer: signer}
 
 	l := listener.New()
+	// In process: sent before the handler returns, not durable.
 	_ = l.On("job:*", listener.Forward(&sender.Sender{}, dest))
-	// Every job event now reaches billing as a signed webhook whose
-	// webhook-id is stable across redeliveries of the same event:
+	// Durable: committed to the queue's outbox (a boltstore file in
+	// production) before the event is acknowledged, sent by queue.Run.
+	queue := &outbox.Queue{Outbox: outbox.NewMemory(), Destinations: []sender.Destination{dest}}
+	_ = l.On("invoice:*", listener.Forward(queue, dest))
+	// Every job and invoice event now reaches billing as a signed webhook
+	// whose webhook-id is stable across redeliveries of the same event:
 	ev := &listener.Event{ID: "evt_1", Topic: "job:done"}
 	fmt.Println(listener.DeliveryID(ev, "billing") == listener.DeliveryID(ev, "billing"))
 	// Output: true

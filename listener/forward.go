@@ -2,7 +2,6 @@ package listener
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -10,18 +9,19 @@ import (
 	"github.com/heraldhq/herald/sender"
 )
 
-// A ForwardOption tunes [Forward].
-type ForwardOption func(*forwardConfig)
-
-type forwardConfig struct {
-	payloadOnly bool
-	contentType string
-}
-
-// ForwardPayload makes [Forward] send the event's payload as the body
-// instead of the whole envelope (a missing payload is sent as JSON null).
-func ForwardPayload() ForwardOption {
-	return func(c *forwardConfig) { c.payloadOnly = true }
+// A Deliverer delivers msgs[i] to dests[i], for every i (the two slices
+// have the same length), and returns nil once all are delivered or, for a
+// durable deliverer, committed. [Forward] delivers through one:
+//
+//   - a *sender.Sender sends them at once, in process: not durable, and a
+//     failure for one destination does not undo the others;
+//   - an *outbox.Queue stores them in its outbox in one commit, all or
+//     none, and delivers them later: durable.
+//
+// A failure that retrying cannot mend is a *sender.DeliveryError whose
+// Retryable is false (or a joined error of only such errors).
+type Deliverer interface {
+	Deliver(ctx context.Context, dests []sender.Destination, msgs []sender.Message) error
 }
 
 // forwardNamespace is the UUIDv5 namespace of delivery ids made by Forward.
@@ -45,58 +45,95 @@ func DeliveryID(ev *Event, destination string) string {
 	return uuid.NewSHA1(forwardNamespace, []byte(topic+"\x00"+id+"\x00"+destination)).String()
 }
 
-// Forward returns a Handler that delivers each event as a webhook to dest
-// through s (nil: a zero sender.Sender), so that
+// Forward returns a Handler that delivers each event as a webhook to every
+// one of dests that wants its topic (sender.Destination.Wants), through d:
 //
-//	l.On("job:*", listener.Forward(s, dest))
+//	l.On("job:*", listener.Forward(queue, dest))        // durable: an *outbox.Queue
+//	l.On("job:*", listener.Forward(s, destA, destB))    // in process: a *sender.Sender
 //
-// is all it takes. The body is the event's native JSON envelope (or its
-// payload, with [ForwardPayload]); the topic is passed along; the delivery
-// id is [DeliveryID](ev, dest.Name). Events whose topic dest does not
-// want (dest.Topics, see sender.Destination.Wants) are skipped. A failure
-// the sender reports as not retryable (4xx, sender.ErrGone, a bad URL)
-// becomes a [Permanent] error; others stay retryable.
-func Forward(s *sender.Sender, dest sender.Destination, opts ...ForwardOption) Handler {
-	var cfg forwardConfig
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
-		}
+// is all it takes. The body is the event's native JSON envelope; the topic
+// is passed along; the delivery id of each destination is
+// [DeliveryID](ev, dest.Name), so a redelivered event is delivered under the
+// same ids. All of an event's deliveries go to d in one call: a durable
+// deliverer commits them together or not at all, and the handler returns
+// nil only once they are committed (or, through a Sender, delivered).
+// A failure the deliverer reports as not retryable (a 4xx, sender.ErrGone,
+// a bad URL, a destination the queue does not know) becomes a [Permanent]
+// error; others stay retryable, so the source redelivers the event. A nil d
+// is a zero sender.Sender.
+func Forward(d Deliverer, dests ...sender.Destination) Handler {
+	return forward(d, dests, false)
+}
+
+// ForwardPayload is [Forward] with the event's payload as the body instead
+// of the whole envelope (a missing payload is sent as JSON null).
+func ForwardPayload(d Deliverer, dests ...sender.Destination) Handler {
+	return forward(d, dests, true)
+}
+
+func forward(d Deliverer, dests []sender.Destination, payloadOnly bool) Handler {
+	if d == nil {
+		d = &sender.Sender{}
 	}
-	if s == nil {
-		s = &sender.Sender{}
-	}
+	dests = append([]sender.Destination(nil), dests...)
 	return func(ctx context.Context, ev *Event) error {
-		if !dest.Wants(ev.Topic) {
+		to := make([]sender.Destination, 0, len(dests))
+		for _, dest := range dests {
+			if dest.Wants(ev.Topic) {
+				to = append(to, dest)
+			}
+		}
+		if len(to) == 0 {
 			return nil
 		}
-		var body []byte
-		if cfg.payloadOnly {
-			body = ev.Payload
-			if len(body) == 0 {
-				body = []byte("null")
-			}
-		} else {
+		body := []byte(ev.Payload)
+		if !payloadOnly {
 			var err error
 			if body, err = ev.MarshalJSON(); err != nil {
 				return Permanent(fmt.Errorf("listener: forward %s: encoding event: %w", ev.ID, err))
 			}
+		} else if len(body) == 0 {
+			body = []byte("null")
 		}
-		msg := sender.Message{
-			ID:          DeliveryID(ev, dest.Name),
-			Topic:       ev.Topic,
-			Body:        body,
-			ContentType: "application/json",
+		msgs := make([]sender.Message, len(to))
+		for i, dest := range to {
+			msgs[i] = sender.Message{ID: DeliveryID(ev, dest.Name), Topic: ev.Topic, Body: body, ContentType: "application/json"}
 		}
-		_, err := s.Send(ctx, dest, msg)
+		err := d.Deliver(ctx, to, msgs)
 		if err == nil {
 			return nil
 		}
-		err = fmt.Errorf("listener: forward %s: %w", ev.ID, err)
-		var de *sender.DeliveryError
-		if errors.Is(err, sender.ErrGone) || errors.As(err, &de) && !de.Retryable {
-			return Permanent(err)
+		if notRetryable(err) {
+			return Permanent(fmt.Errorf("listener: forward %s: %w", ev.ID, err))
 		}
-		return err
+		return fmt.Errorf("listener: forward %s: %w", ev.ID, err)
 	}
+}
+
+// notRetryable reports whether err is a sender.DeliveryError that is not
+// retryable, or already [Permanent]; a joined error only when each of its
+// errors is.
+func notRetryable(err error) bool {
+	for err != nil {
+		if isMarked(err) {
+			return true
+		}
+		switch u := err.(type) {
+		case *sender.DeliveryError:
+			return !u.Retryable
+		case interface{ Unwrap() []error }:
+			errs := u.Unwrap()
+			for _, e := range errs {
+				if !notRetryable(e) {
+					return false
+				}
+			}
+			return len(errs) > 0
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		default:
+			return false
+		}
+	}
+	return false
 }

@@ -146,7 +146,7 @@ func TestForwardPayloadAndTopics(t *testing.T) {
 	rcv := sendertest.NewReceiver(t, nil)
 	dest := rcv.Destination(nil)
 	dest.Topics = []string{"job:*"}
-	h := listener.Forward(rcv.Sender(), dest, listener.ForwardPayload())
+	h := listener.ForwardPayload(rcv.Sender(), dest)
 	ev := listenertest.NewEvent(t, "job:ready", map[string]string{"jobId": "j1"})
 	if err := h(context.Background(), ev); err != nil {
 		t.Fatal(err)

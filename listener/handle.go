@@ -13,31 +13,72 @@ type Validator interface {
 	Validate() error
 }
 
-// Handle registers on l a typed handler for pattern: the payload is decoded
-// from JSON into a T (unknown fields are ignored), validated when T (or *T)
-// implements [Validator], and passed to fn. A payload that does not decode or
-// validate never reaches fn: the handler returns a [Permanent] error matching
-// [ErrInvalidPayload], which sources answer with 400 and no redelivery.
+// Handle registers on l a typed handler for pattern, and declares T the
+// payload type of the topics pattern matches. Before any handler runs for
+// such an event (this one or any other that matches, a Forward on "job:*"
+// included), the payload is decoded from JSON into a T (unknown fields are
+// ignored) and validated when T (or *T) implements [Validator]. A payload
+// that does not decode or validate runs no handler at all: Dispatch returns
+// a [Permanent] error matching [ErrInvalidPayload], which sources answer
+// with 400 and no redelivery, so a refused event is never forwarded. Filters
+// and namespaces still apply: a typed handler that would not run for an
+// event does not check its payload. The payload is decoded once per event
+// and type, and fn receives that value.
 // Handle is a function because methods cannot have type parameters.
 func Handle[T any](l *Listener, pattern string, fn func(ctx context.Context, ev *Event, v T) error, filters ...Filter) error {
 	if fn == nil {
 		return fmt.Errorf("%w for pattern %.64q", ErrNilHandler, pattern)
 	}
-	return l.On(pattern, Typed(fn), filters...)
-}
-
-// Typed adapts a typed function to a [Handler], with the decoding and
-// validation described at [Handle]; use it to wrap typed handlers in
-// middleware of your own.
-func Typed[T any](fn func(ctx context.Context, ev *Event, v T) error) Handler {
-	name := reflect.TypeFor[T]().String()
-	return func(ctx context.Context, ev *Event) error {
+	t := reflect.TypeFor[T]()
+	name := t.String()
+	check := func(ev *Event) (any, error) { return decodePayload[T](ev.Payload, name) }
+	h := func(ctx context.Context, ev *Event) error {
+		if v, ok := decoded(ctx, ev, t).(T); ok {
+			return fn(ctx, ev, v)
+		}
+		// Dispatched without the check (a handler of this route called
+		// directly, or its decoded value not found): decode here.
 		v, err := decodePayload[T](ev.Payload, name)
 		if err != nil {
 			return err
 		}
 		return fn(ctx, ev, v)
 	}
+	return l.on(pattern, h, &payloadCheck{t: t, decode: check}, filters)
+}
+
+// payloadCheck is the payload type a [Handle] route declares.
+type payloadCheck struct {
+	t      reflect.Type
+	decode func(*Event) (any, error)
+}
+
+// payloads are the values Dispatch decoded for one event, one per type;
+// typed handlers find theirs in their context.
+type payloads struct {
+	ev   *Event
+	vals []typedValue
+}
+
+type typedValue struct {
+	t reflect.Type
+	v any
+}
+
+type payloadsKey struct{}
+
+// decoded returns the value of type t that Dispatch decoded for ev, or nil.
+func decoded(ctx context.Context, ev *Event, t reflect.Type) any {
+	p, _ := ctx.Value(payloadsKey{}).(*payloads)
+	if p == nil || p.ev != ev {
+		return nil
+	}
+	for _, tv := range p.vals {
+		if tv.t == t {
+			return tv.v
+		}
+	}
+	return nil
 }
 
 // DecodePayload decodes and validates an event's payload into a T as

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/listener/listenertest"
+	"github.com/heraldhq/herald/sender/sendertest"
 )
 
 type jobReady struct {
@@ -123,4 +125,82 @@ func TestDecodePayload(t *testing.T) {
 	if err != nil || v.JobID != "x" {
 		t.Fatalf("got %+v, %v", v, err)
 	}
+}
+
+// TestHandleRefusesBeforeAnyHandler is the newcomer's case: a typed
+// handler on job:ready whose Validate fails, and a sibling Forward on
+// job:*. The event is answered 400 and nothing is delivered: the payload is
+// checked before any handler runs, the Forward registered first included.
+func TestHandleRefusesBeforeAnyHandler(t *testing.T) {
+	rcv := sendertest.NewReceiver(t, nil)
+	l := listener.New()
+	mustOn(t, l, "job:*", listener.Forward(rcv.Sender(), rcv.Destination(nil)))
+	typed := 0
+	if err := listener.Handle(l, "job:ready", func(context.Context, *listener.Event, jobReady) error { typed++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	mustOn(t, l, "**", func(context.Context, *listener.Event) error { typed++; return nil })
+	h := &listener.HTTPHandler{Dispatcher: l}
+	if w := post(h, jsonHeader(), `{"id":"evt_1","topic":"job:ready","payload":{"priority":1}}`); w.Code != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400", w.Code)
+	}
+	if typed != 0 || rcv.Count() != 0 {
+		t.Fatalf("refused event ran %d handlers and made %d deliveries, want none", typed, rcv.Count())
+	}
+	// A valid payload runs every handler, the typed one with the value
+	// decoded before dispatch.
+	if w := post(h, jsonHeader(), `{"id":"evt_2","topic":"job:ready","payload":{"jobId":"j2"}}`); w.Code/100 != 2 {
+		t.Fatalf("status %d, want 2xx", w.Code)
+	}
+	if typed != 2 || rcv.Count() != 1 {
+		t.Fatalf("valid event: %d handlers, %d deliveries; want 2 and 1", typed, rcv.Count())
+	}
+	// A typed handler a filter turns away does not check the payload.
+	l2 := listener.New()
+	if err := listener.Handle(l2, "job:ready", func(context.Context, *listener.Event, jobReady) error { return nil },
+		func(ev *listener.Event) bool { return ev.ID != "skip" }); err != nil {
+		t.Fatal(err)
+	}
+	mustOn(t, l2, "job:*", func(context.Context, *listener.Event) error { return nil })
+	if err := l2.Dispatch(context.Background(), &listener.Event{ID: "skip", Topic: "job:ready", Payload: json.RawMessage(`{}`)}); err != nil {
+		t.Fatalf("filtered-out typed handler refused the event: %v", err)
+	}
+}
+
+// TestHandleDecodesOnce: two typed handlers of one type see one decode, a
+// second type decodes on its own, and a panicking Validate is ErrPanic.
+func TestHandleDecodesOnce(t *testing.T) {
+	decodes = 0
+	l := listener.New()
+	var got []int
+	for range 2 {
+		if err := listener.Handle(l, "n:*", func(_ context.Context, _ *listener.Event, c counted) error { got = append(got, c.N); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := listener.Handle(l, "n:set", func(_ context.Context, _ *listener.Event, p ptrValidated) error { got = append(got, p.N); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Dispatch(context.Background(), &listener.Event{ID: "1", Topic: "n:set", Payload: json.RawMessage(`{"N":3}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if decodes != 1 || len(got) != 3 || got[0] != 3 || got[2] != 3 {
+		t.Fatalf("decodes %d, got %v", decodes, got)
+	}
+	err := l.Dispatch(context.Background(), &listener.Event{ID: "2", Topic: "n:set", Payload: json.RawMessage(`{"N":-7}`)})
+	if !errors.Is(err, listener.ErrPanic) || len(got) != 3 {
+		t.Fatalf("panicking Validate: %v, handlers ran %d times", err, len(got)-3)
+	}
+}
+
+var decodes int
+
+type counted struct{ N int }
+
+func (c counted) Validate() error {
+	decodes++
+	if c.N == -7 {
+		panic("seven")
+	}
+	return nil
 }

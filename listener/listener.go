@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -50,6 +51,7 @@ type route struct {
 	filter Filter
 	owner  *Listener
 	h      Handler
+	check  *payloadCheck // the payload type Handle declared; nil for On
 }
 
 // entry is a route as dispatch sees it: namespaces and middleware resolved.
@@ -59,6 +61,7 @@ type entry struct {
 	ns     []string
 	filter Filter
 	h      Handler
+	check  *payloadCheck
 }
 
 // table indexes entries so that dispatch looks at few of them: by exact
@@ -121,6 +124,11 @@ func (l *Listener) router() *router {
 // every topic. A malformed pattern or a nil handler is an error here, never
 // at dispatch.
 func (l *Listener) On(pattern string, h Handler, filters ...Filter) error {
+	return l.on(pattern, h, nil, filters)
+}
+
+// on registers a route, with the payload check of Handle when check is set.
+func (l *Listener) on(pattern string, h Handler, check *payloadCheck, filters []Filter) error {
 	if l.err != nil {
 		return l.err
 	}
@@ -143,7 +151,7 @@ func (l *Listener) On(pattern string, h Handler, filters ...Filter) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.init()
-	r.routes = append(r.routes, &route{pat: p, filter: f, owner: l, h: h})
+	r.routes = append(r.routes, &route{pat: p, filter: f, owner: l, h: h, check: check})
 	r.snap.Store(nil)
 	return nil
 }
@@ -192,7 +200,7 @@ func (r *router) table() *table {
 		byAction: map[string][]entry{},
 	}
 	for i, rt := range r.routes {
-		e := entry{seq: i, pat: &rt.pat, filter: rt.filter, h: rt.h}
+		e := entry{seq: i, pat: &rt.pat, filter: rt.filter, h: rt.h, check: rt.check}
 		var chain [][]Middleware
 		for o := rt.owner; o != nil; o = o.parent {
 			if o.parent != nil {
@@ -226,7 +234,10 @@ func (r *router) table() *table {
 
 // Dispatch runs every handler that matches ev, in registration order, and
 // returns their errors joined with [errors.Join] (nil when all succeeded).
-// A failing or panicking handler does not stop the others. An event whose
+// A failing or panicking handler does not stop the others. Before any
+// handler runs, the payload is checked against the type of every matching
+// [Handle]: when it does not decode or validate, no handler runs and the
+// error is a [Permanent] one matching [ErrInvalidPayload]. An event whose
 // topic and id were already handled (see [WithDedupe]) is skipped with a
 // nil error. An event without id or with a malformed topic is a [Permanent]
 // error matching [ErrInvalidEvent]. On a child listener, Dispatch routes
@@ -251,12 +262,51 @@ func (l *Listener) Dispatch(ctx context.Context, ev *Event) error {
 	if r.dedupe != nil && r.dedupe.seen(dedupeKey{topic, ev.ID}) {
 		return nil
 	}
-	dom, act := topic[:colon], topic[colon+1:]
-	// Collect the entries whose pattern matches (few, usually), then run
-	// them in registration order. The buffer lives on the stack; only an
-	// event matching more than len(buf) patterns makes append allocate.
 	var buf [32]*entry
-	cands := buf[:0]
+	cands := t.candidates(buf[:0], topic, colon)
+	// Select the entries whose namespaces and filters accept the event
+	// (an error here is a panicking filter), then check the payload types
+	// they declare, and only then run any handler.
+	var errs []error
+	n := 0
+	for _, e := range cands {
+		ok, err := r.accepts(e, ev)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if ok {
+			cands[n] = e
+			n++
+		}
+	}
+	cands = cands[:n]
+	ctx, err := r.checkPayloads(ctx, cands, ev)
+	if err != nil {
+		return err
+	}
+	for _, e := range cands {
+		if err := r.run(ctx, e, ev); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	switch {
+	case errs != nil:
+		return errors.Join(errs...)
+	case n == 0 && r.cfg.requireHandler:
+		return Permanent(fmt.Errorf("%w: topic %q", ErrUnhandled, topic))
+	}
+	if r.dedupe != nil {
+		r.dedupe.add(dedupeKey{topic, ev.ID})
+	}
+	return nil
+}
+
+// candidates appends to cands the entries whose pattern matches topic
+// (whose colon is at index colon), in registration order. The caller's
+// buffer lives on its stack; only an event matching more than its capacity
+// makes append allocate.
+func (t *table) candidates(cands []*entry, topic string, colon int) []*entry {
+	dom, act := topic[:colon], topic[colon+1:]
 	if es := t.exact[topic]; len(es) > 0 {
 		for i := range es {
 			cands = append(cands, &es[i])
@@ -283,38 +333,47 @@ func (l *Listener) Dispatch(ctx context.Context, ev *Event) error {
 		}
 	}
 	sortBySeq(cands)
-	var first error
-	var errs []error
-	matched := 0
-	for _, e := range cands {
-		ran, err := r.run(ctx, e, ev)
-		if ran {
-			matched++
-		}
-		if err == nil {
+	return cands
+}
+
+// checkPayloads decodes and validates ev's payload into the type of each
+// entry that declares one, once per type. It returns ctx carrying the
+// values for the typed handlers, or the first [ErrInvalidPayload] error.
+func (r *router) checkPayloads(ctx context.Context, es []*entry, ev *Event) (context.Context, error) {
+	var p *payloads
+	for _, e := range es {
+		if e.check == nil || p != nil && decodedIn(p, e.check.t) {
 			continue
 		}
-		if first == nil {
-			first = err
-			continue
+		v, err := r.decode(e, ev)
+		if err != nil {
+			return ctx, err
 		}
-		if errs == nil {
-			errs = append(make([]error, 0, 4), first)
+		if p == nil {
+			p = &payloads{ev: ev}
 		}
-		errs = append(errs, err)
+		p.vals = append(p.vals, typedValue{t: e.check.t, v: v})
 	}
-	switch {
-	case errs != nil:
-		return errors.Join(errs...)
-	case first != nil:
-		return errors.Join(first)
-	case matched == 0 && r.cfg.requireHandler:
-		return Permanent(fmt.Errorf("%w: topic %q", ErrUnhandled, topic))
+	if p == nil {
+		return ctx, nil
 	}
-	if r.dedupe != nil {
-		r.dedupe.add(dedupeKey{topic, ev.ID})
+	return context.WithValue(ctx, payloadsKey{}, p), nil
+}
+
+func decodedIn(p *payloads, t reflect.Type) bool {
+	for _, tv := range p.vals {
+		if tv.t == t {
+			return true
+		}
 	}
-	return nil
+	return false
+}
+
+// decode runs e's payload check, turning a panic in Validate into an error
+// matching ErrPanic.
+func (r *router) decode(e *entry, ev *Event) (v any, err error) {
+	defer r.recoverPanic(e, ev, &err)
+	return e.check.decode(ev)
 }
 
 // sortBySeq puts entries in registration order: an insertion sort, since
@@ -327,24 +386,37 @@ func sortBySeq(es []*entry) {
 	}
 }
 
-// run checks the entry's namespaces and filter, then calls its handler,
-// turning a panic in either into an error matching ErrPanic.
-func (r *router) run(ctx context.Context, e *entry, ev *Event) (ran bool, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			r.log.Error("listener: handler panicked",
-				"event", ev.ID, "topic", ev.Topic, "pattern", e.pat.src,
-				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			ran, err = true, fmt.Errorf("%w: %v (pattern %q)", ErrPanic, p, e.pat.src)
-		}
-	}()
+// accepts reports whether e's namespaces and filter accept ev. A panic in
+// the filter is an error matching ErrPanic.
+func (r *router) accepts(e *entry, ev *Event) (bool, error) {
 	for _, ns := range e.ns {
 		if !ev.InNamespace(ns) {
 			return false, nil
 		}
 	}
-	if e.filter != nil && !e.filter(ev) {
-		return false, nil
+	if e.filter == nil {
+		return true, nil
 	}
-	return true, e.h(ctx, ev)
+	return r.filter(e, ev)
+}
+
+func (r *router) filter(e *entry, ev *Event) (ok bool, err error) {
+	defer r.recoverPanic(e, ev, &err)
+	return e.filter(ev), nil
+}
+
+// run calls e's handler, turning a panic into an error matching ErrPanic.
+func (r *router) run(ctx context.Context, e *entry, ev *Event) (err error) {
+	defer r.recoverPanic(e, ev, &err)
+	return e.h(ctx, ev)
+}
+
+// recoverPanic, deferred, turns a panic into *err, logged with its stack.
+func (r *router) recoverPanic(e *entry, ev *Event, err *error) {
+	if p := recover(); p != nil {
+		r.log.Error("listener: handler panicked",
+			"event", ev.ID, "topic", ev.Topic, "pattern", e.pat.src,
+			"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		*err = fmt.Errorf("%w: %v (pattern %q)", ErrPanic, p, e.pat.src)
+	}
 }

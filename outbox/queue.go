@@ -177,25 +177,68 @@ func (q *Queue) Enqueue(ctx context.Context, destination string, m sender.Messag
 	if err := q.init(); err != nil {
 		return "", err
 	}
-	if _, ok := q.dests[destination]; !ok {
-		return "", fmt.Errorf("%w: %q", ErrUnknownDestination, destination)
-	}
-	if m.ID == "" {
-		u, err := uuid.NewV7()
-		if err != nil {
-			return "", fmt.Errorf("outbox: cannot make a delivery id: %w", err)
-		}
-		m.ID = u.String()
-	}
-	d := Delivery{
-		ID: m.ID, Destination: destination, Topic: m.Topic, ContentType: m.ContentType,
-		Body: m.Body, Due: time.Now().Add(q.Schedule.First()),
+	d, err := q.delivery(destination, m, time.Now())
+	if err != nil {
+		return "", err
 	}
 	if err := q.Outbox.Put(ctx, d); err != nil {
 		return "", err
 	}
 	q.poke()
-	return m.ID, nil
+	return d.ID, nil
+}
+
+// Deliver enqueues msgs[i] for dests[i], for every i, in one Put: once it
+// returns nil all are durably committed, and when it fails none is stored.
+// It is Enqueue for several destinations at once, and makes a Queue a
+// listener.Deliverer, so that listener.Forward(q, dests...) is durable.
+// Only the destinations' names count: the Queue delivers to its own
+// Destinations of those names. A delivery that can never be stored (an
+// unknown destination, an invalid id or body) fails with a
+// *sender.DeliveryError that is not Retryable, wrapping
+// [ErrUnknownDestination] or [ErrInvalid].
+func (q *Queue) Deliver(ctx context.Context, dests []sender.Destination, msgs []sender.Message) error {
+	if err := q.init(); err != nil {
+		return err
+	}
+	if len(dests) != len(msgs) {
+		return fmt.Errorf("%w: %d destinations for %d messages", ErrInvalid, len(dests), len(msgs))
+	}
+	now := time.Now()
+	ds := make([]Delivery, len(msgs))
+	for i := range msgs {
+		d, err := q.delivery(dests[i].Name, msgs[i], now)
+		if err != nil {
+			return &sender.DeliveryError{ID: msgs[i].ID, Destination: dests[i].Name, Err: err}
+		}
+		ds[i] = d
+	}
+	if err := q.Outbox.Put(ctx, ds...); err != nil {
+		if errors.Is(err, ErrInvalid) {
+			return &sender.DeliveryError{Destination: dests[0].Name, Err: err}
+		}
+		return err
+	}
+	q.poke()
+	return nil
+}
+
+// delivery makes the Delivery that Enqueue stores for m.
+func (q *Queue) delivery(destination string, m sender.Message, now time.Time) (Delivery, error) {
+	if _, ok := q.dests[destination]; !ok {
+		return Delivery{}, fmt.Errorf("%w: %q", ErrUnknownDestination, destination)
+	}
+	if m.ID == "" {
+		u, err := uuid.NewV7()
+		if err != nil {
+			return Delivery{}, fmt.Errorf("outbox: cannot make a delivery id: %w", err)
+		}
+		m.ID = u.String()
+	}
+	return Delivery{
+		ID: m.ID, Destination: destination, Topic: m.Topic, ContentType: m.ContentType,
+		Body: m.Body, Due: now.Add(q.Schedule.First()),
+	}, nil
 }
 
 // poke wakes the leaser without blocking.

@@ -127,14 +127,21 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 	}
 
 	rl := &receiver{scheme: sf.scheme, out: stdout, printBody: *printBody, maxBody: *maxBody}
+	srv := rl.server(v, sf.tolerance, stderr)
+	return serveListen(srv, ln, proto, *certOut, stderr)
+}
+
+// server returns the http.Server of listen: v verifies every request,
+// with a replay window to match the scheme's tolerance.
+func (rl *receiver) server(v auth.Verifier, tolerance time.Duration, stderr io.Writer) *http.Server {
 	opts := []auth.MiddlewareOption{
-		auth.WithMaxBodyBytes(*maxBody),
+		auth.WithMaxBodyBytes(rl.maxBody),
 		auth.WithErrorHandler(rl.refuse),
 	}
-	if w := 2 * sf.tolerance; w > auth.DefaultReplayWindow {
+	if w := 2 * tolerance; w > auth.DefaultReplayWindow {
 		opts = append(opts, auth.WithReplayWindow(w))
 	}
-	srv := &http.Server{
+	return &http.Server{
 		Handler:           rl.wrap(auth.Middleware(v, opts...)(http.HandlerFunc(rl.accept))),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
@@ -142,13 +149,16 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 		// The server's own complaints may quote a client.
 		ErrorLog: log.New(escapingWriter{stderr}, "", log.LstdFlags),
 	}
+}
 
+// serveListen serves srv on ln until a signal, then shuts it down.
+func serveListen(srv *http.Server, ln net.Listener, proto, certOut string, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	if *certOut != "" {
-		fmt.Fprintf(stderr, "certificate written to %s\n", *certOut)
+	if certOut != "" {
+		fmt.Fprintf(stderr, "certificate written to %s\n", certOut)
 	}
 	fmt.Fprintf(stderr, "listening on %s://%s\n", proto, ln.Addr())
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -88,273 +87,356 @@ herald relay --store dev.db --listen 127.0.0.1:0 --in-insecure --dest https://12
 // to release the leases of cancelled deliveries.
 const relayDrainGrace = 5 * time.Second
 
-// runRelay implements "herald relay".
+// runRelay implements "herald relay": parse the command line, build the
+// relay, run it until a signal.
 func runRelay(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("relay", "herald relay --store FILE (--dest URL [scheme flags] | --config FILE) [--listen ADDR] [--tls-cert FILE --tls-key FILE] (--in-scheme S --in-secret V ... | --in-insecure) [--workers N] [--schedule D,D,...] [--drain-timeout D]", relayDoc, relayExample)
-	var out schemeFlags
-	out.register(fs)
-	in := schemeFlags{prefix: "in-"}
-	in.register(fs)
-	inInsecure := fs.Bool("in-insecure", false, "accept events without verifying them: anyone who can reach --listen can have events signed and delivered")
-	listen := fs.String("listen", "127.0.0.1:8080", "`address` to accept events on (POST /events); port 0 picks a free one")
-	tlsCert := fs.String("tls-cert", "", "accept events over HTTPS with the certificate chain in this PEM `file`")
-	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert, a PEM `file`")
-	maxBody := fs.Int64("max-body", listener.DefaultMaxBodyBytes, "largest event accepted, in bytes")
-	store := fs.String("store", "", "the outbox: a bbolt `file`, created if missing (required)")
-	dest := fs.String("dest", "", "deliver to this `URL`, signed with the scheme flags")
-	name := fs.String("name", "default", "`name` of the --dest destination (part of its delivery ids)")
-	var topics, headers stringList
-	fs.Var(&topics, "topic", "topic `pattern` the --dest destination wants (job:*, *:created, **); repeatable; default every topic")
-	fs.Var(&headers, "header", "extra request `header` \"Name: value\" for --dest; repeatable")
-	config := fs.String("config", "", "JSON `file` of destinations with topic filters (see above)")
-	cacert := fs.String("cacert", "", "trust only the CA certificates in this PEM `file` for deliveries")
-	allowPrivate := fs.Bool("allow-private", false, "disable the SSRF guard: allow loopback, private and every other address")
-	insecureHTTP := fs.Bool("insecure-http", false, "allow http:// destination URLs")
-	workers := fs.Int("workers", 8, "deliveries sent at once")
-	retries := fs.Int("retries", outbox.DefaultBurst-1, "in-process retries of an attempt before it counts as failed")
-	timeout := fs.Duration("timeout", sender.DefaultAttemptTimeout, "bound on each HTTP request of a delivery")
-	schedule := fs.String("schedule", "", "retry `delays`, comma-separated, the first before the first attempt (default 0s,5s,5m,30m,2h,5h,10h,10h)")
-	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGTERM, how long deliveries in flight may finish")
-	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
-	if code, ok := parse(fs, args, stdout, stderr); !ok {
+	f, code, ok := parseRelay(args, stdout, stderr)
+	if !ok {
 		return code
 	}
-	usage := func(format string, a ...any) int { return usageErr(stderr, "relay", format, a...) }
-
-	// Which flags were given, to tell defaults from choices.
-	given := map[string]bool{}
-	fs.Visit(func(f *flagFlag) { given[f.Name] = true })
-
-	var level slog.Level
-	switch {
-	case fs.NArg() > 0:
-		return usage("unexpected argument %s", showArg(fs.Args()[0]))
-	case *store == "":
-		return usage("missing --store FILE (the durable outbox)")
-	case looksSecret(*store):
-		return usage("--store: the name looks like a key, not a file (not shown)")
-	case *dest == "" && *config == "":
-		return usage("missing --dest URL or --config FILE: nowhere to deliver")
-	case (*tlsCert == "") != (*tlsKey == ""):
-		return usage("--tls-cert and --tls-key go together")
-	case *workers <= 0:
-		return usage("--workers must be positive")
-	case *retries < 0:
-		return usage("--retries must not be negative")
-	case *timeout <= 0:
-		return usage("--timeout must be positive")
-	case *drain < 0:
-		return usage("--drain-timeout must not be negative")
-	case *maxBody <= 0:
-		return usage("--max-body must be positive")
-	case level.UnmarshalText([]byte(*logLevel)) != nil:
-		return usage("unknown --log-level %s (want debug, info, warn or error)", showArg(*logLevel))
+	r, err := buildRelay(f, stderr)
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			return usageErr(stderr, "relay", "%v", err)
+		}
+		return failure(stderr, "relay", err)
 	}
-	if *dest == "" {
-		for _, f := range append([]string{"name", "topic", "header"}, schemeFlagNames...) {
-			if given[f] {
-				return usage("--%s applies to --dest, which is not given (a --config destination has its own keys)", f)
+	return r.run(stderr)
+}
+
+// relayFlags is relay's command line, and what parseRelay derives from it.
+type relayFlags struct {
+	out, in                        schemeFlags
+	inInsecure                     bool
+	listen, tlsCert, tlsKey, store string
+	dest, name, config, cacert     string
+	schedule, logLevel             string
+	topics, headers                stringList
+	maxBody                        int64
+	allowPrivate, insecureHTTP     bool
+	workers, retries               int
+	timeout, drain                 time.Duration
+	given                          map[string]bool // the flags set on the command line
+
+	level    slog.Level
+	delays   []time.Duration
+	dests    []sender.Destination
+	verifier auth.Verifier // nil with --in-insecure
+}
+
+// register defines relay's flags on fs.
+func (f *relayFlags) register(fs *flagSet) {
+	f.out.register(fs)
+	f.in = schemeFlags{prefix: "in-"}
+	f.in.register(fs)
+	fs.BoolVar(&f.inInsecure, "in-insecure", false, "accept events without verifying them: anyone who can reach --listen can have events signed and delivered")
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "`address` to accept events on (POST /events); port 0 picks a free one")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "accept events over HTTPS with the certificate chain in this PEM `file`")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "the private key of --tls-cert, a PEM `file`")
+	fs.Int64Var(&f.maxBody, "max-body", listener.DefaultMaxBodyBytes, "largest event accepted, in bytes")
+	fs.StringVar(&f.store, "store", "", "the outbox: a bbolt `file`, created if missing (required)")
+	fs.StringVar(&f.dest, "dest", "", "deliver to this `URL`, signed with the scheme flags")
+	fs.StringVar(&f.name, "name", "default", "`name` of the --dest destination (part of its delivery ids)")
+	fs.Var(&f.topics, "topic", "topic `pattern` the --dest destination wants (job:*, *:created, **); repeatable; default every topic")
+	fs.Var(&f.headers, "header", "extra request `header` \"Name: value\" for --dest; repeatable")
+	fs.StringVar(&f.config, "config", "", "JSON `file` of destinations with topic filters (see above)")
+	fs.StringVar(&f.cacert, "cacert", "", "trust only the CA certificates in this PEM `file` for deliveries")
+	fs.BoolVar(&f.allowPrivate, "allow-private", false, "disable the SSRF guard: allow loopback, private and every other address")
+	fs.BoolVar(&f.insecureHTTP, "insecure-http", false, "allow http:// destination URLs")
+	fs.IntVar(&f.workers, "workers", 8, "deliveries sent at once")
+	fs.IntVar(&f.retries, "retries", outbox.DefaultBurst-1, "in-process retries of an attempt before it counts as failed")
+	fs.DurationVar(&f.timeout, "timeout", sender.DefaultAttemptTimeout, "bound on each HTTP request of a delivery")
+	fs.StringVar(&f.schedule, "schedule", "", "retry `delays`, comma-separated, the first before the first attempt (default 0s,5s,5m,30m,2h,5h,10h,10h)")
+	fs.DurationVar(&f.drain, "drain-timeout", 10*time.Second, "on SIGTERM, how long deliveries in flight may finish")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+}
+
+// parseRelay parses and checks relay's command line. When ok is false, the
+// command is over, with exit code code (help, or a usage error reported).
+func parseRelay(args []string, stdout, stderr io.Writer) (f *relayFlags, code int, ok bool) {
+	fs := newFlagSet("relay", "herald relay --store FILE (--dest URL [scheme flags] | --config FILE) [--listen ADDR] [--tls-cert FILE --tls-key FILE] (--in-scheme S --in-secret V ... | --in-insecure) [--workers N] [--schedule D,D,...] [--drain-timeout D]", relayDoc, relayExample)
+	f = &relayFlags{given: map[string]bool{}}
+	f.register(fs)
+	if code, ok := parse(fs, args, stdout, stderr); !ok {
+		return nil, code, false
+	}
+	fs.Visit(func(fl *flagFlag) { f.given[fl.Name] = true })
+	if fs.NArg() > 0 {
+		return nil, usageErr(stderr, "relay", "unexpected argument %s", showArg(fs.Args()[0])), false
+	}
+	if err := f.check(); err != nil {
+		return nil, usageErr(stderr, "relay", "%v", err), false
+	}
+	return f, exitOK, true
+}
+
+// check validates the flags and fills level, delays, dests and verifier.
+func (f *relayFlags) check() error {
+	switch {
+	case f.store == "":
+		return errors.New("missing --store FILE (the durable outbox)")
+	case looksSecret(f.store):
+		return errors.New("--store: the name looks like a key, not a file (not shown)")
+	case f.dest == "" && f.config == "":
+		return errors.New("missing --dest URL or --config FILE: nowhere to deliver")
+	case (f.tlsCert == "") != (f.tlsKey == ""):
+		return errors.New("--tls-cert and --tls-key go together")
+	case f.workers <= 0:
+		return errors.New("--workers must be positive")
+	case f.retries < 0:
+		return errors.New("--retries must not be negative")
+	case f.timeout <= 0:
+		return errors.New("--timeout must be positive")
+	case f.drain < 0:
+		return errors.New("--drain-timeout must not be negative")
+	case f.maxBody <= 0:
+		return errors.New("--max-body must be positive")
+	case f.level.UnmarshalText([]byte(f.logLevel)) != nil:
+		return fmt.Errorf("unknown --log-level %s (want debug, info, warn or error)", showArg(f.logLevel))
+	}
+	if f.dest == "" {
+		for _, name := range append([]string{"name", "topic", "header"}, schemeFlagNames...) {
+			if f.given[name] {
+				return fmt.Errorf("--%s applies to --dest, which is not given (a --config destination has its own keys)", name)
 			}
 		}
 	}
-	var delays []time.Duration
-	if *schedule != "" {
+	if f.schedule != "" {
 		var err error
-		if delays, err = parseSchedule(*schedule); err != nil {
-			return usage("%v", err)
+		if f.delays, err = parseSchedule(f.schedule); err != nil {
+			return err
 		}
 	}
+	if err := f.destinations(); err != nil {
+		return err
+	}
+	var err error
+	f.verifier, err = inboundVerifier(&f.in, f.given, f.inInsecure)
+	return err
+}
 
-	// Destinations.
-	var dests []sender.Destination
-	if *dest != "" {
-		if err := checkDestName(*name); err != nil {
-			return usage("--name: %v", err)
+// destinations builds f.dests from --dest and its flags, and --config.
+func (f *relayFlags) destinations() error {
+	if f.dest != "" {
+		if err := checkDestName(f.name); err != nil {
+			return fmt.Errorf("--name: %v", err)
 		}
-		if err := checkTopics(topics); err != nil {
-			return usage("--topic: %v", err)
+		if err := checkTopics(f.topics); err != nil {
+			return fmt.Errorf("--topic: %v", err)
 		}
-		signer, err := out.signer()
+		signer, err := f.out.signer()
 		if err != nil {
-			return usage("%v", err)
+			return err
 		}
-		h, err := parseHeaderFlags(headers)
+		h, err := parseHeaderFlags(f.headers)
 		if err != nil {
-			return usage("%v", err)
+			return err
 		}
-		dests = append(dests, sender.Destination{Name: *name, URL: *dest, Signer: signer, Headers: h, Topics: topics})
+		f.dests = append(f.dests, sender.Destination{Name: f.name, URL: f.dest, Signer: signer, Headers: h, Topics: f.topics})
 	}
-	if *config != "" {
-		c, err := loadRelayConfig(*config)
+	if f.config != "" {
+		c, err := loadRelayConfig(f.config)
 		if err != nil {
-			return usage("%v", err)
+			return err
 		}
 		for i := range c.Destinations {
 			d, err := c.Destinations[i].destination(i + 1)
 			if err != nil {
-				return usage("%v", err)
+				return err
 			}
-			dests = append(dests, d)
+			f.dests = append(f.dests, d)
 		}
 	}
 	seen := map[string]bool{}
-	for _, d := range dests {
+	for _, d := range f.dests {
 		if seen[d.Name] {
-			return usage("two destinations are named %q; names must be distinct", d.Name)
+			return fmt.Errorf("two destinations are named %q; names must be distinct", d.Name)
 		}
 		seen[d.Name] = true
 	}
+	return nil
+}
 
-	verifier, err := inboundVerifier(&in, given, *inInsecure)
-	if err != nil {
-		return usage("%v", err)
-	}
+// relay is a built relay, ready to run.
+type relay struct {
+	f      *relayFlags
+	logger *slog.Logger
+	sender *sender.Sender
+	store  *boltstore.Store
+	queue  *outbox.Queue
+	srv    *http.Server
+	ln     net.Listener
+	proto  string
+}
 
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	s := &sender.Sender{
-		Retry:          sender.RetryPolicy{MaxAttempts: *retries + 1},
-		AttemptTimeout: *timeout,
-		AllowHTTP:      *insecureHTTP,
-		Logger:         logger,
+// buildRelay makes the sender, opens the store and the listening socket,
+// and wires events to the queue with listener.Forward. Its errors are
+// usageErrors when the command line is at fault.
+func buildRelay(f *relayFlags, stderr io.Writer) (*relay, error) {
+	r := &relay{f: f, logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: f.level}))}
+	var err error
+	if r.sender, err = f.newSender(r.logger); err != nil {
+		return nil, usageError{err}
 	}
-	if *allowPrivate {
-		s.AllowNetworks = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
-	}
-	if *cacert != "" {
-		pem, err := readFileLimited(*cacert, "--cacert file", maxKeyFile)
-		if err != nil {
-			return usage("%v", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return usage("--cacert file %s holds no PEM certificate", *cacert)
-		}
-		s.TLS = &tls.Config{RootCAs: pool}
-	}
-	defer s.CloseIdleConnections()
-	for _, d := range dests {
-		if err := s.Validate(d); err != nil {
-			switch {
-			case errors.Is(err, sender.ErrInsecureURL):
-				return usage("destination %q: %v (use --insecure-http to allow http://)", d.Name, err)
-			case errors.Is(err, sender.ErrBlockedAddr):
-				return usage("destination %q: %v (--allow-private disables this guard)", d.Name, err)
-			default:
-				return usage("destination %q: %v", d.Name, err)
-			}
-		}
-	}
-
 	var tlsConfig *tls.Config
-	if *tlsCert != "" {
-		cert, err := loadTLSPair(*tlsCert, *tlsKey)
+	if f.tlsCert != "" {
+		cert, err := loadTLSPair(f.tlsCert, f.tlsKey)
 		if err != nil {
-			return usage("%v", err)
+			return nil, usageError{err}
 		}
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-
-	// The outbox and its workers.
-	st, err := boltstore.Open(*store, nil)
-	if err != nil {
+	if r.store, err = boltstore.Open(f.store, nil); err != nil {
 		if errors.Is(err, boltstore.ErrLocked) {
-			err = fmt.Errorf("%w (is another relay or herald outbox using %s?)", err, *store)
+			err = fmt.Errorf("%w (is another relay or herald outbox using %s?)", err, f.store)
 		}
-		return failure(stderr, "relay", err)
+		return nil, err
 	}
-	defer st.Close()
-	q := &outbox.Queue{
-		Outbox:       st,
-		Sender:       s,
-		Destinations: dests,
-		Workers:      *workers,
-		Schedule:     outbox.Schedule{Delays: delays},
-		Logger:       logger,
+	r.queue = &outbox.Queue{
+		Outbox: r.store, Sender: r.sender, Destinations: f.dests, Workers: f.workers,
+		Schedule: outbox.Schedule{Delays: f.delays}, Logger: r.logger,
 	}
-
-	// Events in: a Listener (for deduplication of repeated events) whose one
-	// handler enqueues a delivery per destination that wants the event.
-	l := listener.New(listener.WithDedupe(0, 0), listener.WithLogger(logger))
-	r := &relay{queue: q, dests: dests, logger: logger}
-	if err := l.On("**", r.enqueue); err != nil {
-		return failure(stderr, "relay", err)
+	// Events in: a Listener (for deduplication of repeated events) whose
+	// one handler commits a delivery per destination that wants the event,
+	// all in one write, before the event is answered.
+	l := listener.New(listener.WithDedupe(0, 0), listener.WithLogger(r.logger))
+	if err := l.On("**", listener.Forward(r.queue, f.dests...)); err != nil {
+		r.store.Close()
+		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/events", &listener.HTTPHandler{Dispatcher: l, Verifier: verifier, MaxBodyBytes: *maxBody, Logger: logger})
-	srv := &http.Server{
+	mux.Handle("/events", &listener.HTTPHandler{Dispatcher: l, Verifier: f.verifier, MaxBodyBytes: f.maxBody, Logger: r.logger})
+	r.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(r.logger.Handler(), slog.LevelWarn),
 	}
-
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return failure(stderr, "relay", err)
+	if r.ln, err = net.Listen("tcp", f.listen); err != nil {
+		r.store.Close()
+		return nil, err
 	}
-	proto := "http"
+	r.proto = "http"
 	if tlsConfig != nil {
-		ln = tls.NewListener(ln, tlsConfig)
-		proto = "https"
+		r.ln, r.proto = tls.NewListener(r.ln, tlsConfig), "https"
 	}
+	return r, nil
+}
 
+// newSender makes the Sender of deliveries and checks every destination
+// against it.
+func (f *relayFlags) newSender(logger *slog.Logger) (*sender.Sender, error) {
+	s := &sender.Sender{
+		Retry:          sender.RetryPolicy{MaxAttempts: f.retries + 1},
+		AttemptTimeout: f.timeout,
+		AllowHTTP:      f.insecureHTTP,
+		Logger:         logger,
+	}
+	if f.allowPrivate {
+		s.AllowNetworks = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
+	}
+	if f.cacert != "" {
+		pem, err := readFileLimited(f.cacert, "--cacert file", maxKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--cacert file %s holds no PEM certificate", f.cacert)
+		}
+		s.TLS = &tls.Config{RootCAs: pool}
+	}
+	for _, d := range f.dests {
+		if err := s.Validate(d); err != nil {
+			switch {
+			case errors.Is(err, sender.ErrInsecureURL):
+				return nil, fmt.Errorf("destination %q: %v (use --insecure-http to allow http://)", d.Name, err)
+			case errors.Is(err, sender.ErrBlockedAddr):
+				return nil, fmt.Errorf("destination %q: %v (--allow-private disables this guard)", d.Name, err)
+			default:
+				return nil, fmt.Errorf("destination %q: %v", d.Name, err)
+			}
+		}
+	}
+	return s, nil
+}
+
+// run serves events and delivers until a signal or a failure, then stops
+// in the order listener's package doc gives: no new events, the handlers
+// in flight (srv.Shutdown waits for them), the deliveries in flight (queue
+// Shutdown finishes them), the store.
+func (r *relay) run(stderr io.Writer) int {
+	defer r.sender.CloseIdleConnections()
+	defer r.store.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ran := make(chan error, 1)
-	go func() { ran <- q.Run(context.Background()) }()
+	// Not ctx: a Queue whose Run context ends gives its deliveries in
+	// flight back unfinished; Shutdown below lets them finish.
+	go func() { ran <- r.queue.Run(context.Background()) }()
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-
-	stats, _ := st.Stats(ctx)
-	names := make([]string, len(dests))
-	for i, d := range dests {
-		names[i] = d.Name
-	}
-	logger.Info("relay started", "store", *store, "destinations", strings.Join(names, ","),
-		"workers", *workers, "pending", stats.Pending, "dead", stats.Dead, "verify", verifier != nil)
-	if verifier == nil {
-		logger.Warn("relay: --in-insecure: events are not verified; anyone who can reach the listen address can have events signed and delivered",
-			"listen", ln.Addr().String())
-	}
-	fmt.Fprintf(stderr, "relay listening on %s://%s\n", proto, ln.Addr())
+	go func() { served <- r.srv.Serve(r.ln) }()
+	r.logStart(ctx)
+	fmt.Fprintf(stderr, "relay listening on %s://%s\n", r.proto, r.ln.Addr())
 
 	code := exitOK
 	select {
 	case <-ctx.Done():
 	case err := <-served:
-		logger.Error("relay: event server failed", "err", err)
+		r.logger.Error("relay: event server failed", "err", err)
 		code = exitFail
 	case err := <-ran:
-		logger.Error("relay: queue stopped", "err", err)
+		r.logger.Error("relay: queue stopped", "err", err)
 		ran <- err
 		code = exitFail
 	}
 	stop() // a second signal kills at once
+	return r.shutdown(ran, code)
+}
 
-	// Drain: no new events, then the deliveries in flight, then the store.
-	logger.Info("relay stopping", "drain_timeout", drain.String())
-	httpCtx, cancel := context.WithTimeout(context.Background(), *drain+relayDrainGrace)
-	if err := srv.Shutdown(httpCtx); err != nil {
-		logger.Warn("relay: event requests cut short", "err", err)
-		srv.Close()
+// logStart logs what the relay starts with.
+func (r *relay) logStart(ctx context.Context) {
+	stats, _ := r.store.Stats(ctx)
+	names := make([]string, len(r.f.dests))
+	for i, d := range r.f.dests {
+		names[i] = d.Name
+	}
+	r.logger.Info("relay started", "store", r.f.store, "destinations", strings.Join(names, ","),
+		"workers", r.f.workers, "pending", stats.Pending, "dead", stats.Dead, "verify", r.f.verifier != nil)
+	if r.f.verifier == nil {
+		r.logger.Warn("relay: --in-insecure: events are not verified; anyone who can reach the listen address can have events signed and delivered",
+			"listen", r.ln.Addr().String())
+	}
+}
+
+// shutdown drains: no new events and the handlers in flight, then the
+// deliveries in flight, then the store. ran delivers Run's result; code
+// is the exit code so far, and the one returned unless stopping fails.
+func (r *relay) shutdown(ran <-chan error, code int) int {
+	r.logger.Info("relay stopping", "drain_timeout", r.f.drain.String())
+	httpCtx, cancel := context.WithTimeout(context.Background(), r.f.drain+relayDrainGrace)
+	if err := r.srv.Shutdown(httpCtx); err != nil {
+		r.logger.Warn("relay: event requests cut short", "err", err)
+		r.srv.Close()
 	}
 	cancel()
-	qctx, cancel := context.WithTimeout(context.Background(), *drain)
-	if err := q.Shutdown(qctx); err != nil {
-		logger.Warn("relay: deliveries still in flight after --drain-timeout were given back to the store", "err", err)
+	qctx, cancel := context.WithTimeout(context.Background(), r.f.drain)
+	if err := r.queue.Shutdown(qctx); err != nil {
+		r.logger.Warn("relay: deliveries still in flight after --drain-timeout were given back to the store", "err", err)
 	}
 	cancel()
 	if err := <-ran; err != nil && code == exitOK {
-		logger.Error("relay: queue failed", "err", err)
+		r.logger.Error("relay: queue failed", "err", err)
 		code = exitFail
 	}
-	stats, _ = st.Stats(context.Background())
-	if err := st.Close(); err != nil && !errors.Is(err, outbox.ErrClosed) {
-		logger.Error("relay: closing the store", "err", err)
+	stats, _ := r.store.Stats(context.Background())
+	if err := r.store.Close(); err != nil && !errors.Is(err, outbox.ErrClosed) {
+		r.logger.Error("relay: closing the store", "err", err)
 		code = exitFail
 	}
-	logger.Info("relay stopped", "pending", stats.Pending, "dead", stats.Dead)
+	r.logger.Info("relay stopped", "pending", stats.Pending, "dead", stats.Dead)
 	return code
 }
 
@@ -390,42 +472,3 @@ func inboundVerifier(in *schemeFlags, given map[string]bool, insecure bool) (aut
 
 // flagFlag is flag.Flag, named here for fs.Visit.
 type flagFlag = flag.Flag
-
-// relay turns events into outbox deliveries.
-type relay struct {
-	queue  *outbox.Queue
-	dests  []sender.Destination
-	logger *slog.Logger
-}
-
-// enqueue stores one delivery of ev per destination that wants its topic
-// and returns once all are committed. The delivery id is derived from the
-// event id and the destination name (listener.DeliveryID), and Enqueue is
-// idempotent on it, so an event posted again while its deliveries are
-// pending adds nothing, and one whose enqueue failed half way can be posted
-// again safely.
-func (r *relay) enqueue(ctx context.Context, ev *listener.Event) error {
-	body, err := json.Marshal(ev)
-	if err != nil {
-		return listener.Permanent(fmt.Errorf("relay: encoding event: %w", err))
-	}
-	n := 0
-	for _, d := range r.dests {
-		if !d.Wants(ev.Topic) {
-			continue
-		}
-		msg := sender.Message{ID: listener.DeliveryID(ev, d.Name), Topic: ev.Topic, Body: body, ContentType: "application/json"}
-		if _, err := r.queue.Enqueue(ctx, d.Name, msg); err != nil {
-			if errors.Is(err, outbox.ErrInvalid) {
-				return listener.Permanent(fmt.Errorf("relay: event %s for %s: %w", ev.ID, d.Name, err))
-			}
-			return fmt.Errorf("relay: event %s for %s: %w", ev.ID, d.Name, err)
-		}
-		r.logger.Debug("relay: enqueued", "event", ev.ID, "topic", ev.Topic, "destination", d.Name, "delivery", msg.ID)
-		n++
-	}
-	if n == 0 {
-		r.logger.Info("relay: no destination wants the event", "event", ev.ID, "topic", ev.Topic)
-	}
-	return nil
-}

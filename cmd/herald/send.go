@@ -122,6 +122,12 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 	}
 	defer s.CloseIdleConnections()
 	dest := sender.Destination{URL: fs.Args()[0], Signer: signer, Headers: extra}
+	return sendOne(s, dest, sender.Message{ID: *id, Topic: *topic, Body: body, ContentType: *contentType}, *timeout, stdout, stderr)
+}
+
+// sendOne checks dest, sends msg to it within timeout, cut short by a
+// signal, and prints the result as a JSON line.
+func sendOne(s *sender.Sender, dest sender.Destination, msg sender.Message, timeout time.Duration, stdout, stderr io.Writer) int {
 	if err := s.Validate(dest); err != nil {
 		switch {
 		case errors.Is(err, sender.ErrInsecureURL):
@@ -133,16 +139,15 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 			return usageErr(stderr, "send", "%v", err)
 		}
 	}
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	res, err := s.Send(ctx, dest, sender.Message{ID: *id, Topic: *topic, Body: body, ContentType: *contentType})
+	res, err := s.Send(ctx, dest, msg)
 	out := sendResult{ID: res.ID, Status: res.Status, Attempts: res.Attempts, LatencyMS: res.Latency.Milliseconds()}
 	if err != nil {
-		msg := err.Error()
-		out.Error = &msg
+		text := err.Error()
+		out.Error = &text
 	}
 	line, jerr := jsonLine(out)
 	if jerr != nil {

@@ -101,64 +101,18 @@ func run(ctx context.Context, url string, n int) error {
 
 	// Three workers, each with its own connection, sharing the event
 	// intake and the outbox.
-	wctx, stopWorkers := context.WithCancel(context.Background())
-	defer stopWorkers()
-	done := make(chan error, 6)
-	var publisher jetstream.JetStream
+	intakeCtx, stopIntake := context.WithCancel(context.Background())
+	defer stopIntake()
+	var fleet []*worker
 	for i := range 3 {
-		name := fmt.Sprintf("worker-%d", i+1)
-		nc, err := nats.Connect(url, nats.Name("herald-fleet-"+name), nats.MaxReconnects(-1))
+		w, err := startWorker(ctx, intakeCtx, url, fmt.Sprintf("worker-%d", i+1), rx, std)
 		if err != nil {
 			return err
 		}
-		defer nc.Close()
-		js, err := jetstream.New(nc)
-		if err != nil {
-			return err
-		}
-		publisher = js
-		ob, err := natsstore.Open(ctx, js, outboxConfig)
-		if err != nil {
-			return err
-		}
-		defer ob.Close()
-		q := &outbox.Queue{
-			Outbox: ob,
-			Sender: &sender.Sender{
-				TLS: &tls.Config{RootCAs: rx.roots},
-				// Loopback is refused by default; a real receiver needs no exemption.
-				AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
-				Retry:         sender.RetryPolicy{MaxAttempts: 2, MinWait: 50 * time.Millisecond},
-			},
-			Destinations: []sender.Destination{{
-				Name: "backend", URL: rx.url + "/hooks", Signer: std,
-				Headers: http.Header{workerHeader: {name}},
-			}},
-			Workers: 8,
-			Poll:    50 * time.Millisecond,
-		}
-		go func() { done <- q.Run(wctx) }()
-
-		l := listener.New()
-		if err := l.On("**", func(ctx context.Context, ev *listener.Event) error {
-			body, err := ev.MarshalJSON()
-			if err != nil {
-				return listener.Permanent(err)
-			}
-			_, err = q.Enqueue(ctx, "backend", sender.Message{
-				ID: listener.DeliveryID(ev, "backend"), Topic: ev.Topic, Body: body,
-			})
-			return err
-		}); err != nil {
-			return err
-		}
-		src := intake
-		src.JetStream = js
-		if err := src.Setup(ctx); err != nil {
-			return err
-		}
-		go func() { done <- src.Serve(wctx, l) }()
+		defer w.close()
+		fleet = append(fleet, w)
 	}
+	publisher := fleet[0].js
 	fmt.Println("workers   3, each with its own NATS connection, one intake consumer and one outbox")
 
 	// The platform pushes n events.
@@ -179,10 +133,18 @@ func run(ctx context.Context, url string, n int) error {
 	}
 	elapsed := time.Since(start)
 
-	// Stop: the intake first, then the queues, which finish what they hold.
-	stopWorkers()
-	for range 6 {
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+	// Stop, in the order of the listener package doc: the intake and the
+	// handlers in flight first (Run returns once they are done), then the
+	// queues, which finish the deliveries in flight; the stores close last
+	// (deferred).
+	stopIntake()
+	for _, w := range fleet {
+		if err := <-w.intake; err != nil {
+			return err
+		}
+	}
+	for _, w := range fleet {
+		if err := w.stop(ctx); err != nil {
 			return err
 		}
 	}
@@ -200,12 +162,12 @@ func run(ctx context.Context, url string, n int) error {
 	}
 	fmt.Printf("receiver  %d webhooks verified in %v: %d distinct ids, %d missing, %d duplicates, %d rejected\n",
 		n+dups, elapsed.Round(time.Millisecond), len(rx.byID), missing, dups, rx.rejected)
-	workers := make([]string, 0, len(rx.byWorker))
+	names := make([]string, 0, len(rx.byWorker))
 	for w := range rx.byWorker {
-		workers = append(workers, w)
+		names = append(names, w)
 	}
-	slices.Sort(workers)
-	for _, w := range workers {
+	slices.Sort(names)
+	for _, w := range names {
 		fmt.Printf("          %s sent %d\n", w, rx.byWorker[w])
 	}
 	switch {
@@ -218,4 +180,84 @@ func run(ctx context.Context, url string, n int) error {
 	}
 	fmt.Println("ok        every event became exactly one verified webhook")
 	return nil
+}
+
+// worker is one member of the fleet: an intake consumer whose listener
+// forwards every event to the shared JetStream outbox, and a Queue that
+// delivers from it.
+type worker struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	ob     outbox.Outbox
+	queue  *outbox.Queue
+	intake chan error // the listener's Run result
+	ran    chan error // the Queue's Run result
+}
+
+// startWorker connects a worker named name and starts its Queue and its
+// intake; the intake runs until intakeCtx ends.
+func startWorker(ctx, intakeCtx context.Context, url, name string, rx *receiver, signer auth.Signer) (*worker, error) {
+	nc, err := nats.Connect(url, nats.Name("herald-fleet-"+name), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, err
+	}
+	w := &worker{nc: nc, intake: make(chan error, 1), ran: make(chan error, 1)}
+	if w.js, err = jetstream.New(nc); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	if w.ob, err = natsstore.Open(ctx, w.js, outboxConfig); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	backend := sender.Destination{
+		Name: "backend", URL: rx.url + "/hooks", Signer: signer,
+		Headers: http.Header{workerHeader: {name}},
+	}
+	w.queue = &outbox.Queue{
+		Outbox: w.ob,
+		Sender: &sender.Sender{
+			TLS: &tls.Config{RootCAs: rx.roots},
+			// Loopback is refused by default; a real receiver needs no exemption.
+			AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+			Retry:         sender.RetryPolicy{MaxAttempts: 2, MinWait: 50 * time.Millisecond},
+		},
+		Destinations: []sender.Destination{backend},
+		Workers:      8,
+		Poll:         50 * time.Millisecond,
+	}
+	// Not intakeCtx: a Queue whose Run context ends gives back the
+	// deliveries in flight unfinished; stop shuts it down instead.
+	go func() { w.ran <- w.queue.Run(context.Background()) }()
+
+	// The durable one-liner: every event is committed to the outbox
+	// under a delivery id derived from it before it is acknowledged.
+	l := listener.New()
+	if err := l.On("**", listener.Forward(w.queue, backend)); err != nil {
+		w.close()
+		return nil, err
+	}
+	src := intake
+	src.JetStream = w.js
+	if err := src.Setup(ctx); err != nil {
+		w.close()
+		return nil, err
+	}
+	go func() { w.intake <- l.Run(intakeCtx, &src) }()
+	return w, nil
+}
+
+// stop shuts the worker's Queue down, letting its deliveries in flight
+// finish, and returns its Run's error.
+func (w *worker) stop(ctx context.Context) error {
+	if err := w.queue.Shutdown(ctx); err != nil {
+		return err
+	}
+	return <-w.ran
+}
+
+// close closes the worker's outbox and connection.
+func (w *worker) close() {
+	w.ob.Close()
+	w.nc.Close()
 }

@@ -40,8 +40,10 @@ func main() {
 	}
 }
 
-// JobReady is the payload of "job:ready" events. Handle decodes it once and
-// calls Validate before the handler runs.
+// JobReady is the payload of "job:ready" events. Handle declares it: the
+// listener decodes it once and calls Validate before any handler runs for
+// the event, so a job:ready without a job id is refused (400) and not
+// forwarded by the job:* Forward either.
 type JobReady struct {
 	JobID string `json:"jobId"`
 	Rows  int    `json:"rows"`

@@ -1,0 +1,175 @@
+package listener_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/listener"
+	"github.com/heraldhq/herald/listener/listenertest"
+	"github.com/heraldhq/herald/outbox"
+	"github.com/heraldhq/herald/outbox/boltstore"
+	"github.com/heraldhq/herald/sender"
+	"github.com/heraldhq/herald/sender/sendertest"
+)
+
+// Both a Sender (in process) and a Queue (durable) are Deliverers.
+var (
+	_ listener.Deliverer = (*sender.Sender)(nil)
+	_ listener.Deliverer = (*outbox.Queue)(nil)
+)
+
+// twoDests returns two destinations, "a" wanting job:* and "b" every topic,
+// both at rcv.
+func twoDests(rcv *sendertest.Receiver) (a, b sender.Destination) {
+	a = rcv.Destination(nil)
+	a.Name, a.Topics = "a", []string{"job:*"}
+	b = rcv.Destination(nil)
+	b.Name = "b"
+	return a, b
+}
+
+// TestForwardSenderTwoDestinations: in process, one event reaches both
+// destinations that want it, each under its own derived id; a topic one of
+// them does not want reaches only the other.
+func TestForwardSenderTwoDestinations(t *testing.T) {
+	rcv := sendertest.NewReceiver(t, nil)
+	a, b := twoDests(rcv)
+	h := listener.Forward(rcv.Sender(), a, b)
+	ev := listenertest.NewEvent(t, "job:ready", map[string]string{"jobId": "j1"})
+	if err := h(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	other := listenertest.NewEvent(t, "records:created", nil)
+	if err := h(context.Background(), other); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := rcv.WaitFor(3, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, d := range ds {
+		ids = append(ids, d.ID)
+	}
+	want := []string{listener.DeliveryID(ev, "a"), listener.DeliveryID(ev, "b"), listener.DeliveryID(other, "b")}
+	slices.Sort(ids)
+	slices.Sort(want)
+	if !slices.Equal(ids, want) {
+		t.Fatalf("ids %v, want %v", ids, want)
+	}
+}
+
+// failingPut is a real outbox whose next Put of a delivery for "b" fails,
+// as a full disk would: a Put of "a" alone before it would be stored.
+type failingPut struct {
+	outbox.Outbox
+	fail atomic.Bool
+}
+
+var errDiskFull = errors.New("disk full")
+
+func (f *failingPut) Put(ctx context.Context, ds ...outbox.Delivery) error {
+	for _, d := range ds {
+		if d.Destination == "b" && f.fail.Swap(false) {
+			return errDiskFull
+		}
+	}
+	return f.Outbox.Put(ctx, ds...)
+}
+
+func openBolt(t *testing.T) *boltstore.Store {
+	t.Helper()
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "outbox.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// TestForwardQueueOneCommit: through a Queue over a bbolt file, an event
+// wanted by two destinations is stored as two deliveries in one commit. When
+// the commit fails, neither is stored, the HTTP source answers 500 so the
+// platform posts the event again, and the retry stores both under the same
+// ids, which the Queue then delivers.
+func TestForwardQueueOneCommit(t *testing.T) {
+	rcv := sendertest.NewReceiver(t, nil)
+	a, b := twoDests(rcv)
+	st := openBolt(t)
+	ob := &failingPut{Outbox: st}
+	q := &outbox.Queue{Outbox: ob, Sender: rcv.Sender(), Destinations: []sender.Destination{a, b}, Poll: 10 * time.Millisecond}
+
+	l := listener.New()
+	mustOn(t, l, "job:*", listener.Forward(q, a, b))
+	h := &listener.HTTPHandler{Dispatcher: l}
+	body := `{"id":"evt_7","topic":"job:ready","payload":{"jobId":"j7"}}`
+
+	ob.fail.Store(true)
+	if w := post(h, jsonHeader(), body); w.Code != http.StatusInternalServerError {
+		t.Fatalf("failed commit: status %d, want 500", w.Code)
+	}
+	if s, err := st.Stats(context.Background()); err != nil || s.Pending != 0 {
+		t.Fatalf("after a failed commit: %+v, %v; want nothing stored", s, err)
+	}
+	for range 2 { // the platform's retry, and a duplicate of it
+		if w := post(h, jsonHeader(), body); w.Code/100 != 2 {
+			t.Fatalf("retry: status %d", w.Code)
+		}
+	}
+	if s, err := st.Stats(context.Background()); err != nil || s.Pending != 2 {
+		t.Fatalf("after the retry: %+v, %v; want 2 pending", s, err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- q.Run(ctx) }()
+	ds, err := rcv.WaitFor(2, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &listener.Event{ID: "evt_7", Topic: "job:ready"}
+	got := []string{ds[0].ID, ds[1].ID}
+	want := []string{listener.DeliveryID(ev, "a"), listener.DeliveryID(ev, "b")}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("delivered ids %v, want %v", got, want)
+	}
+	if err := q.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if n := rcv.Count(); n != 2 {
+		t.Fatalf("%d deliveries, want 2 (the duplicate post adds none)", n)
+	}
+}
+
+// TestForwardQueuePermanent: a destination the queue does not know can
+// never be stored, so the event is refused for good (400), and nothing of
+// it is stored for the destination the queue knows.
+func TestForwardQueuePermanent(t *testing.T) {
+	rcv := sendertest.NewReceiver(t, nil)
+	a, b := twoDests(rcv)
+	st := openBolt(t)
+	q := &outbox.Queue{Outbox: st, Destinations: []sender.Destination{a}}
+	l := listener.New()
+	mustOn(t, l, "**", listener.Forward(q, a, b))
+	w := post(&listener.HTTPHandler{Dispatcher: l}, jsonHeader(), `{"id":"1","topic":"job:ready"}`)
+	if w.Code != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400", w.Code)
+	}
+	err := listener.Forward(q, a, b)(context.Background(), &listener.Event{ID: "1", Topic: "job:ready"})
+	if !errors.Is(err, outbox.ErrUnknownDestination) || !listener.IsPermanent(err) {
+		t.Fatalf("%v: want a permanent ErrUnknownDestination", err)
+	}
+	if s, _ := st.Stats(context.Background()); s.Pending != 0 {
+		t.Fatalf("%d stored, want none", s.Pending)
+	}
+}

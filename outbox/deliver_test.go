@@ -1,0 +1,51 @@
+package outbox_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/heraldhq/herald/outbox"
+	"github.com/heraldhq/herald/sender"
+)
+
+// TestQueueDeliver: Deliver stores every message in one Put, or none; an
+// invalid one or an unknown destination is a DeliveryError that is not
+// retryable, so that listener.Forward refuses the event for good.
+func TestQueueDeliver(t *testing.T) {
+	ctx := context.Background()
+	ob := outbox.NewMemory()
+	a := sender.Destination{Name: "a", URL: "https://a.example/"}
+	b := sender.Destination{Name: "b", URL: "https://b.example/"}
+	q := &outbox.Queue{Outbox: ob, Destinations: []sender.Destination{a, b}}
+
+	msg := func(id string) sender.Message { return sender.Message{ID: id, Topic: "job:ready", Body: []byte(`{}`)} }
+	for _, tc := range []struct {
+		name  string
+		dests []sender.Destination
+		msgs  []sender.Message
+		want  error
+	}{
+		{"unknown destination", []sender.Destination{a, {Name: "c"}}, []sender.Message{msg("1"), msg("2")}, outbox.ErrUnknownDestination},
+		{"invalid id in the batch", []sender.Destination{a, b}, []sender.Message{msg("1"), msg(strings.Repeat("x", outbox.MaxIDLen+1))}, outbox.ErrInvalid},
+	} {
+		err := q.Deliver(ctx, tc.dests, tc.msgs)
+		var de *sender.DeliveryError
+		if !errors.Is(err, tc.want) || !errors.As(err, &de) || de.Retryable {
+			t.Errorf("%s: %v, want a DeliveryError, not retryable, matching %v", tc.name, err, tc.want)
+		}
+		if s, _ := ob.Stats(ctx); s.Pending != 0 {
+			t.Fatalf("%s: %d stored, want none", tc.name, s.Pending)
+		}
+	}
+	if err := q.Deliver(ctx, []sender.Destination{a}, nil); !errors.Is(err, outbox.ErrInvalid) {
+		t.Errorf("mismatched lengths: %v", err)
+	}
+	if err := q.Deliver(ctx, []sender.Destination{a, b}, []sender.Message{msg("1"), msg("2")}); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := ob.Stats(ctx); s.Pending != 2 {
+		t.Fatalf("%d stored, want 2", s.Pending)
+	}
+}
