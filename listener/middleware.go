@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"runtime/debug"
 	"time"
+
+	"github.com/heraldhq/herald/internal/backoff"
 )
 
 // Recover returns middleware that turns a panic in the handler into an
@@ -50,12 +51,13 @@ func Timeout(d time.Duration) Middleware {
 // selects the defaults given on each field.
 type RetryPolicy struct {
 	Attempts int           // total attempts, default 3; 1 disables retries
-	MinWait  time.Duration // first backoff, default 100ms
-	MaxWait  time.Duration // cap on one backoff, default 5s
+	MinWait  time.Duration // shortest wait between attempts, default 100ms
+	MaxWait  time.Duration // cap on one wait, default 5s
 }
 
 // Retry returns middleware that calls the handler again when it fails, up to
-// p.Attempts times in all, with jittered exponential backoff. It does not
+// p.Attempts times in all. Retry n waits a random time between MinWait and
+// min(MaxWait, MinWait·2^n), the sender's full-jitter backoff. It does not
 // retry [Permanent] errors and stops waiting as soon as the context is done;
 // it then returns the last error.
 func Retry(p RetryPolicy) Middleware {
@@ -76,7 +78,7 @@ func Retry(p RetryPolicy) Middleware {
 			var err error
 			for attempt := 0; attempt < p.Attempts; attempt++ {
 				if attempt > 0 {
-					t := time.NewTimer(backoff(p, attempt))
+					t := time.NewTimer(backoff.Exponential(p.MinWait, p.MaxWait, attempt))
 					select {
 					case <-ctx.Done():
 						t.Stop()
@@ -91,17 +93,6 @@ func Retry(p RetryPolicy) Middleware {
 			return err
 		}
 	}
-}
-
-// backoff returns the wait before the given retry (1 = first retry): half
-// of min(MaxWait, MinWait·2^(retry-1)) plus a random part up to the other half.
-func backoff(p RetryPolicy, retry int) time.Duration {
-	d := p.MinWait
-	for i := 1; i < retry && d < p.MaxWait; i++ {
-		d *= 2
-	}
-	d = min(d, p.MaxWait)
-	return d/2 + rand.N(d/2+1)
 }
 
 // Logging returns middleware that logs each handled event to logger: at

@@ -1,8 +1,9 @@
 package outbox
 
 import (
-	"math/rand/v2"
 	"time"
+
+	"github.com/heraldhq/herald/internal/backoff"
 )
 
 // DefaultDelays is the schedule of a zero [Schedule], after the practice of
@@ -70,16 +71,9 @@ func (s Schedule) Next(failed int) (time.Duration, bool) {
 	if failed >= len(d) {
 		return 0, false
 	}
-	base := max(d[failed], 0)
 	j := s.Jitter
-	switch {
-	case j == 0:
+	if j == 0 {
 		j = DefaultJitter
-	case j < 0:
-		return base, true
-	case j > 1:
-		j = 1
 	}
-	f := 1 + j*(2*rand.Float64()-1)
-	return time.Duration(float64(base) * f), true
+	return backoff.Spread(d[failed], j), true
 }

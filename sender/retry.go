@@ -1,11 +1,12 @@
 package sender
 
 import (
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/internal/backoff"
 )
 
 // Retry defaults, used for the zero fields of a [RetryPolicy].
@@ -76,19 +77,7 @@ func (p RetryPolicy) wait(attempt int, resp *http.Response, now time.Time) time.
 			return min(d, p.MaxWait)
 		}
 	}
-	ceiling := p.MaxWait
-	if attempt < 1 {
-		attempt = 1
-	}
-	if attempt < 62 {
-		if c := p.MinWait << attempt; c > 0 && c>>attempt == p.MinWait && c < ceiling {
-			ceiling = c
-		}
-	}
-	if ceiling <= p.MinWait {
-		return p.MinWait
-	}
-	return p.MinWait + rand.N(ceiling-p.MinWait+1)
+	return backoff.Exponential(p.MinWait, p.MaxWait, attempt)
 }
 
 // maxRetryAfter bounds the Retry-After header value we are willing to parse.
