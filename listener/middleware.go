@@ -48,21 +48,22 @@ func Timeout(d time.Duration) Middleware {
 }
 
 // RetryPolicy bounds the retries of the [Retry] middleware. The zero value
-// selects the defaults given on each field.
+// selects the defaults given on each field. Its fields mean what those of
+// sender.RetryPolicy mean.
 type RetryPolicy struct {
-	Attempts int           // total attempts, default 3; 1 disables retries
-	MinWait  time.Duration // shortest wait between attempts, default 100ms
-	MaxWait  time.Duration // cap on one wait, default 5s
+	MaxAttempts int           // total attempts, the first included, default 3; 1 disables retries
+	MinWait     time.Duration // shortest wait between attempts, default 100ms
+	MaxWait     time.Duration // cap on one wait, default 5s
 }
 
 // Retry returns middleware that calls the handler again when it fails, up to
-// p.Attempts times in all. Retry n waits a random time between MinWait and
+// p.MaxAttempts times in all. Retry n waits a random time between MinWait and
 // min(MaxWait, MinWait·2^n), the sender's full-jitter backoff. It does not
 // retry [Permanent] errors and stops waiting as soon as the context is done;
 // it then returns the last error.
 func Retry(p RetryPolicy) Middleware {
-	if p.Attempts <= 0 {
-		p.Attempts = 3
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = 3
 	}
 	if p.MinWait <= 0 {
 		p.MinWait = 100 * time.Millisecond
@@ -76,7 +77,7 @@ func Retry(p RetryPolicy) Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, ev *Event) error {
 			var err error
-			for attempt := 0; attempt < p.Attempts; attempt++ {
+			for attempt := 0; attempt < p.MaxAttempts; attempt++ {
 				if attempt > 0 {
 					t := time.NewTimer(backoff.Exponential(p.MinWait, p.MaxWait, attempt))
 					select {
