@@ -73,7 +73,7 @@ type DeliveryError struct {
 
 // Error describes the failure without secrets or query strings.
 func (e *DeliveryError) Error() string {
-	s := "herald: delivery"
+	s := "sender: delivery"
 	if e.ID != "" {
 		s += " " + e.ID
 	}

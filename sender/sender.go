@@ -255,14 +255,14 @@ const maxIDLen = 256
 // is refused at enqueue time instead.
 func ValidateID(id string) error {
 	if id == "" {
-		return fmt.Errorf("%w: empty ID", ErrInvalidMessage)
+		return fmt.Errorf("sender: %w: empty ID", ErrInvalidMessage)
 	}
 	if len(id) > maxIDLen {
-		return fmt.Errorf("%w: ID longer than %d bytes", ErrInvalidMessage, maxIDLen)
+		return fmt.Errorf("sender: %w: ID longer than %d bytes", ErrInvalidMessage, maxIDLen)
 	}
 	for i := 0; i < len(id); i++ {
 		if c := id[i]; c <= ' ' || c >= 0x7f {
-			return fmt.Errorf("%w: ID holds a space, control or non-ASCII byte", ErrInvalidMessage)
+			return fmt.Errorf("sender: %w: ID holds a space, control or non-ASCII byte", ErrInvalidMessage)
 		}
 	}
 	return nil
