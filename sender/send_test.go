@@ -328,6 +328,19 @@ func TestSendInvalidMessage(t *testing.T) {
 			t.Errorf("Send(%q, %q) = %v after %d attempts; want ErrInvalidMessage before any", m.ID, m.ContentType, err, res.Attempts)
 		}
 	}
+	// A destination header net/http cannot send is refused before any
+	// attempt, not retried as a network error, and never quoted.
+	for _, h := range []http.Header{
+		{"X-Tenant": {"acme\r\nX-Injected: hunter2"}},
+		{"Bad Name": {"hunter2"}},
+	} {
+		dest := rcv.Destination(nil)
+		dest.Headers = h
+		res, err := s.Send(context.Background(), dest, sender.Message{})
+		if !errors.Is(err, sender.ErrInvalidMessage) || res.Attempts != 0 || strings.Contains(fmt.Sprint(err), "hunter2") {
+			t.Errorf("Send with headers %q = %v after %d attempts; want ErrInvalidMessage before any, value unquoted", h, err, res.Attempts)
+		}
+	}
 	if rcv.Count() != 0 {
 		t.Fatalf("%d requests reached the receiver", rcv.Count())
 	}

@@ -25,6 +25,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/heraldhq/herald/internal/wire"
 )
 
 // Version is the version of herald, sent in the User-Agent header as
@@ -159,7 +161,7 @@ func (s *Sender) Send(ctx context.Context, dest Destination, msg Message) (Resul
 		id = newID(start)
 	}
 	res := Result{ID: id}
-	if err := checkMessage(id, msg.ContentType); err != nil {
+	if err := checkMessage(id, msg.ContentType, dest.Headers); err != nil {
 		res.ID = ""
 		return res, &DeliveryError{Destination: dest.Name, Err: err}
 	}
@@ -245,44 +247,39 @@ func (s *Sender) Send(ctx context.Context, dest Destination, msg Message) (Resul
 	return res, derr
 }
 
-// maxIDLen bounds Message.ID, as the Standard Webhooks signers do.
-const maxIDLen = 256
-
 // ValidateID reports whether id can be a delivery id: 1 to 256 bytes of
 // printable ASCII without spaces, so that it fits the webhook-id header (and
 // the signed content) of every scheme. The error wraps [ErrInvalidMessage].
 // Queues call it before storing a delivery, so that an id Send would refuse
 // is refused at enqueue time instead.
 func ValidateID(id string) error {
-	if id == "" {
-		return fmt.Errorf("sender: %w: empty ID", ErrInvalidMessage)
-	}
-	if len(id) > maxIDLen {
-		return fmt.Errorf("sender: %w: ID longer than %d bytes", ErrInvalidMessage, maxIDLen)
-	}
-	for i := 0; i < len(id); i++ {
-		if c := id[i]; c <= ' ' || c >= 0x7f {
-			return fmt.Errorf("sender: %w: ID holds a space, control or non-ASCII byte", ErrInvalidMessage)
-		}
+	if err := wire.CheckID(id); err != nil {
+		return fmt.Errorf("sender: %w: %w", ErrInvalidMessage, err)
 	}
 	return nil
 }
 
-// checkMessage refuses an id or content type that cannot be a header value,
-// before any attempt, rather than letting net/http fail every attempt. An
-// empty id is fine: Send makes one.
-func checkMessage(id, contentType string) error {
+// checkMessage refuses an id, content type or destination header that
+// cannot be sent as a header, before any attempt, rather than letting
+// net/http fail every attempt. An empty id is fine: Send makes one.
+func checkMessage(id, contentType string, headers http.Header) error {
 	if id != "" {
-		if err := ValidateID(id); err != nil {
-			return err
+		if err := wire.CheckID(id); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidMessage, err)
 		}
 	}
-	if len(contentType) > maxIDLen {
-		return fmt.Errorf("%w: ContentType longer than %d bytes", ErrInvalidMessage, maxIDLen)
+	if len(contentType) > wire.MaxIDLen {
+		return fmt.Errorf("%w: ContentType longer than %d bytes", ErrInvalidMessage, wire.MaxIDLen)
 	}
-	for i := 0; i < len(contentType); i++ {
-		if c := contentType[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return fmt.Errorf("%w: ContentType holds a control byte", ErrInvalidMessage)
+	if err := wire.CheckHeader("Content-Type", contentType); err != nil {
+		return fmt.Errorf("%w: ContentType: %w", ErrInvalidMessage, err)
+	}
+	for name, vs := range headers {
+		for _, v := range vs {
+			if err := wire.CheckHeader(name, v); err != nil {
+				// The value is not quoted: it may be a credential.
+				return fmt.Errorf("%w: Destination.Headers: %w", ErrInvalidMessage, err)
+			}
 		}
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/sender"
 )
 
@@ -160,14 +161,13 @@ func parseHeaderFlags(list []string) (http.Header, error) {
 	h := http.Header{}
 	for i, s := range list {
 		name, value, ok := strings.Cut(s, ":")
-		name = strings.TrimSpace(name)
-		if !ok || !isToken(name) {
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if !ok || !wire.IsToken(name) {
 			// Not quoted: the value may be a credential.
 			return nil, fmt.Errorf("--header #%d: want \"Name: value\"", i+1)
 		}
-		value = strings.TrimSpace(value)
-		if strings.ContainsAny(value, "\r\n\x00") {
-			return nil, fmt.Errorf("--header %s: value holds a line break or NUL", name)
+		if err := wire.CheckHeader(name, value); err != nil {
+			return nil, fmt.Errorf("--header %s: %w", name, err)
 		}
 		h.Add(name, value)
 	}
