@@ -196,7 +196,7 @@ func (s *Sender) Send(ctx context.Context, dest Destination, msg Message) (Resul
 	}
 	req := tmpl.WithContext(d.startAttempt(start))
 	if err := d.fill(req.Header); err != nil {
-		d.finish()
+		d.attempt.Release()
 		return fail(label, err)
 	}
 	// The body is set here and in prepareRetry rather than through
@@ -212,7 +212,7 @@ func (s *Sender) Send(ctx context.Context, dest Destination, msg Message) (Resul
 			resp.Body.Close() // already drained by go-retryablehttp
 		}
 	}
-	d.finish()
+	d.attempt.Release()
 	res.Attempts, res.Status = d.attempts, d.status
 	res.Latency = time.Since(start)
 
