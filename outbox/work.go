@@ -37,6 +37,8 @@ func (q *Queue) send(w *deadline.Timer, l Leased, st *destState) Settlement {
 	ctx := w.Start(q.sends, start, q.ttl/2)
 	res, err := q.sender.Send(ctx, st.dest, sender.Message{
 		ID: l.ID, Topic: l.Topic, Body: l.Body, ContentType: l.ContentType,
+		// The queue has the last word on a delivery with attempts left.
+		CallerRetries: l.Attempts+1 < q.Schedule.Attempts(),
 	})
 	timedOut := w.End()
 	a := Attempt{At: start, Status: res.Status, Latency: res.Latency, Tries: res.Attempts}

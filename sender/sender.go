@@ -59,6 +59,11 @@ type Message struct {
 	Body []byte
 	// ContentType defaults to application/json.
 	ContentType string
+	// CallerRetries says the caller tries a failed delivery again later,
+	// as an outbox queue with attempts left in its schedule does. Send
+	// then logs a failure that may succeed later at Info rather than
+	// Warn, leaving the final verdict (and its Warn) to the caller.
+	CallerRetries bool
 }
 
 // Result describes a finished delivery, successful or not.
@@ -104,7 +109,8 @@ type Sender struct {
 	// (127.0.0.0/8) and internal deployments.
 	AllowNetworks []netip.Prefix
 	// Logger receives a line per retry (Info) and per failed delivery
-	// (Warn), and per successful one (Debug). Nil means no logs. Lines
+	// (Warn; Info when Message.CallerRetries and the failure is
+	// retryable), and per successful one (Debug). Nil means no logs. Lines
 	// carry ids, statuses and redacted URLs, never secrets, signatures,
 	// tokens or query strings.
 	Logger *slog.Logger
@@ -168,7 +174,7 @@ func (s *Sender) Send(ctx context.Context, dest Destination, msg Message) (Resul
 	fail := func(label string, err error) (Result, error) {
 		res.Latency = time.Since(start)
 		derr := &DeliveryError{ID: id, Destination: label, Err: err}
-		s.logFailure(ctx, derr)
+		s.logFailure(ctx, derr, msg.CallerRetries)
 		return res, derr
 	}
 
@@ -243,7 +249,7 @@ func (s *Sender) Send(ctx context.Context, dest Destination, msg Message) (Resul
 	default:
 		derr.Err = cause
 	}
-	s.logFailure(ctx, derr)
+	s.logFailure(ctx, derr, msg.CallerRetries)
 	return res, derr
 }
 
@@ -322,12 +328,17 @@ func (s *Sender) logSuccess(ctx context.Context, res *Result, label string) {
 		slog.Duration("latency", res.Latency))
 }
 
-// logFailure logs a failed delivery at Warn.
-func (s *Sender) logFailure(ctx context.Context, e *DeliveryError) {
-	if s.Logger == nil || !s.Logger.Enabled(ctx, slog.LevelWarn) {
+// logFailure logs a failed delivery at Warn, or at Info when the failure
+// is retryable and the caller retries.
+func (s *Sender) logFailure(ctx context.Context, e *DeliveryError, callerRetries bool) {
+	level := slog.LevelWarn
+	if callerRetries && e.Retryable {
+		level = slog.LevelInfo
+	}
+	if s.Logger == nil || !s.Logger.Enabled(ctx, level) {
 		return
 	}
-	s.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook failed",
+	s.Logger.LogAttrs(ctx, level, "webhook failed",
 		slog.String("id", e.ID), slog.String("destination", e.Destination),
 		slog.Int("attempts", e.Attempts), slog.Int("status", e.Status),
 		slog.Bool("retryable", e.Retryable), slog.String("error", e.Err.Error()))
