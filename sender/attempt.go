@@ -46,6 +46,30 @@ type Attempt struct {
 // delivery is the state of one Send, reachable from the go-retryablehttp
 // callbacks. It embeds the retryablehttp.Client whose callbacks are bound
 // to it, and is pooled so that a delivery allocates neither.
+//
+// The retry loop is go-retryablehttp's Client.Do, with herald's policy in
+// four callbacks of this type. One delivery runs as follows:
+//
+//  1. Send fills the first request (fill: headers, webhook-id, a fresh
+//     signature), gives it an attempt context (startAttempt: the caller's
+//     context, bounded by AttemptTimeout), and calls rc.Do.
+//  2. Do sends the request. Whatever happens, it calls checkRetry, which
+//     classifies the outcome (classify: success, retryable or final,
+//     wrapping this package's sentinel errors), reports the attempt
+//     (OnAttempt and the log), and decides: no retry on success, on a
+//     final failure, when MaxAttempts is reached, when the wait would end
+//     past MaxElapsed or the caller's deadline. It computes the wait
+//     (RetryPolicy.wait: Retry-After, capped, else full-jitter backoff).
+//  3. On a retry, Do drains the response body, asks backoff for the wait
+//     (the one checkRetry computed), and sleeps on the caller's context,
+//     so cancelling it stops the wait at once.
+//  4. Do calls prepareRetry, which re-signs with fresh headers, gives the
+//     request a fresh body and a new attempt context, and goes back to 2.
+//
+// When Do returns, Send turns what checkRetry recorded (attempts, status,
+// cause, retryable) into a Result and a [*DeliveryError]. Redirects are
+// never followed (noRedirect), and go-retryablehttp logs nothing: the
+// Sender's Logger does.
 type delivery struct {
 	s       *Sender
 	rc      retryablehttp.Client

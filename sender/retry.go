@@ -60,17 +60,12 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	return p
 }
 
-// Wait returns how long to wait after the given attempt (1 for the first)
-// before the next one. When resp carries a Retry-After header (delay in
-// seconds or an HTTP date), Wait honours it, capped at MaxWait. Otherwise
-// it draws uniformly between MinWait and min(MaxWait, MinWait·2^attempt):
-// full jitter over an exponential ceiling, so that many senders retrying
-// at once spread out.
-func (p RetryPolicy) Wait(attempt int, resp *http.Response) time.Duration {
-	return p.withDefaults().wait(attempt, resp, time.Now())
-}
-
-// wait is Wait on a policy with defaults applied, at a given time.
+// wait returns how long to wait after the given attempt (1 for the first)
+// before the next one, on a policy with defaults applied. When resp carries
+// a Retry-After header (delay in seconds or an HTTP date), wait honours it,
+// capped at MaxWait. Otherwise it draws uniformly between MinWait and
+// min(MaxWait, MinWait·2^attempt): full jitter over an exponential ceiling
+// (internal/backoff), so that many senders retrying at once spread out.
 func (p RetryPolicy) wait(attempt int, resp *http.Response, now time.Time) time.Duration {
 	if resp != nil {
 		if d, ok := retryAfter(resp.Header, now); ok {

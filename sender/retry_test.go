@@ -45,7 +45,7 @@ func TestBackoffJitter(t *testing.T) {
 			t.Fatalf("attempt %d: wait %s", attempt, w)
 		}
 	}
-	if w := (RetryPolicy{MinWait: time.Second, MaxWait: time.Second}).Wait(3, nil); w != time.Second {
+	if w := (RetryPolicy{MinWait: time.Second, MaxWait: time.Second}).withDefaults().wait(3, nil, time.Now()); w != time.Second {
 		t.Fatalf("MinWait == MaxWait: %s", w)
 	}
 }
