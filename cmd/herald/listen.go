@@ -68,8 +68,8 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 	var sf schemeFlags
 	sf.register(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "`address` to listen on; port 0 picks a free one")
-	tlsCert := fs.String("tls-cert", "", "serve HTTPS with the certificate chain in this PEM `file`")
-	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert, a PEM `file`")
+	var serveTLS serveTLSFlags
+	serveTLS.register(fs)
 	selfSigned := fs.Bool("self-signed", false, "serve HTTPS with a new self-signed certificate for 127.0.0.1, ::1 and localhost")
 	certOut := fs.String("cert-out", "", "with --self-signed, write the certificate (PEM) to this `file`")
 	fs.BoolVar(&sf.allowMissingExp, "allow-missing-exp", false, "jwt: accept tokens without an exp claim")
@@ -81,9 +81,9 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case fs.NArg() > 0:
 		return usageErr(stderr, "listen", "unexpected argument %s", showArg(fs.Args()[0]))
-	case (*tlsCert == "") != (*tlsKey == ""):
-		return usageErr(stderr, "listen", "--tls-cert and --tls-key go together")
-	case *selfSigned && *tlsCert != "":
+	case serveTLS.check() != nil:
+		return usageErr(stderr, "listen", "%v", serveTLS.check())
+	case *selfSigned && serveTLS.cert != "":
 		return usageErr(stderr, "listen", "give --self-signed or --tls-cert/--tls-key, not both")
 	case *certOut != "" && !*selfSigned:
 		return usageErr(stderr, "listen", "--cert-out needs --self-signed")
@@ -108,12 +108,10 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert.TLS}, MinVersion: tls.VersionTLS12}
-	case *tlsCert != "":
-		cert, err := loadTLSPair(*tlsCert, *tlsKey)
-		if err != nil {
+	default:
+		if tlsConfig, err = serveTLS.config(); err != nil {
 			return usageErr(stderr, "listen", "%v", err)
 		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
 	ln, err := net.Listen("tcp", *addr)
@@ -287,23 +285,4 @@ func (rl *receiver) refuse(w http.ResponseWriter, r *http.Request, status int, e
 		st.err = err
 	}
 	http.Error(w, err.Error(), status)
-}
-
-// loadTLSPair loads the certificate chain and private key of --tls-cert and
-// --tls-key. Errors name the certificate's file, never the key's: a key
-// typed where its file name belongs must not be echoed.
-func loadTLSPair(certFile, keyFile string) (tls.Certificate, error) {
-	certPEM, err := readFileLimited(certFile, "--tls-cert file", maxKeyFile)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	keyPEM, err := readFile(keyFile, "the --tls-key file", maxKeyFile)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("cannot load --tls-cert/--tls-key: %w", err)
-	}
-	return cert, nil
 }

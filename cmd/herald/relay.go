@@ -97,8 +97,9 @@ func runRelay(args []string, stdout, stderr io.Writer) int {
 	in.register(fs)
 	inInsecure := fs.Bool("in-insecure", false, "accept events without verifying them: anyone who can reach --listen can have events signed and delivered")
 	listen := fs.String("listen", "127.0.0.1:8080", "`address` to accept events on (POST /events); port 0 picks a free one")
-	tlsCert := fs.String("tls-cert", "", "accept events over HTTPS with the certificate chain in this PEM `file`")
-	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert, a PEM `file`")
+	var serveTLS serveTLSFlags
+	serveTLS.register(fs)
+	tlsCert, tlsKey := &serveTLS.cert, &serveTLS.key
 	maxBody := fs.Int64("max-body", listener.DefaultMaxBodyBytes, "largest event accepted, in bytes")
 	store := fs.String("store", "", "the outbox: a bbolt `file`, created if missing (required)")
 	dest := fs.String("dest", "", "deliver to this `URL`, signed with the scheme flags")
@@ -107,9 +108,9 @@ func runRelay(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&topics, "topic", "topic `pattern` the --dest destination wants (job:*, *:created, **); repeatable; default every topic")
 	fs.Var(&headers, "header", "extra request `header` \"Name: value\" for --dest; repeatable")
 	config := fs.String("config", "", "JSON `file` of destinations with topic filters (see above)")
-	cacert := fs.String("cacert", "", "trust only the CA certificates in this PEM `file` for deliveries")
-	allowPrivate := fs.Bool("allow-private", false, "disable the SSRF guard: allow loopback, private and every other address")
-	insecureHTTP := fs.Bool("insecure-http", false, "allow http:// destination URLs")
+	var df deliveryFlags
+	df.register(fs)
+	cacert, allowPrivate, insecureHTTP := &df.cacert, &df.allowPrivate, &df.insecureHTTP
 	workers := fs.Int("workers", 8, "deliveries sent at once")
 	retries := fs.Int("retries", outbox.DefaultBurst-1, "in-process retries of an attempt before it counts as failed")
 	timeout := fs.Duration("timeout", sender.DefaultAttemptTimeout, "bound on each HTTP request of a delivery")
