@@ -190,25 +190,10 @@ func (s *Sender) Send(ctx context.Context, dest Destination, msg Message) (Resul
 	defer s.putDelivery(d)
 	d.parent = ctx
 	d.dest, d.msg, d.id, d.label, d.start, d.attemptStart = dest, msg, id, label, start, start
-	// The request is what http.NewRequestWithContext would make of
-	// dest.URL, and carries the first attempt's context. It shares the
-	// cached URL, which nothing modifies: net/http treats Request.URL as
-	// read-only (it clones it before any change), and so do
-	// go-retryablehttp and this package.
-	tmpl := http.Request{
-		Method: http.MethodPost, URL: du.url, Host: du.url.Host,
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: make(http.Header, len(dest.Headers)+8),
-	}
-	req := tmpl.WithContext(d.startAttempt(start))
-	if err := d.fill(req.Header); err != nil {
+	if err := d.firstRequest(du, start); err != nil {
 		d.attempt.Release()
 		return fail(label, err)
 	}
-	// The body is set here and in prepareRetry rather than through
-	// go-retryablehttp's SetBody, which would allocate closures for it.
-	d.setBody(req)
-	d.rreq.Request = req
 
 	resp, err := d.rc.Do(&d.rreq)
 	if resp != nil {
@@ -222,12 +207,45 @@ func (s *Sender) Send(ctx context.Context, dest Destination, msg Message) (Resul
 	res.Attempts, res.Status = d.attempts, d.status
 	res.Latency = time.Since(start)
 
-	cause := d.cause
-	if d.signErr == nil && cause == nil && err == nil {
+	if d.signErr == nil && d.cause == nil && err == nil {
 		s.logSuccess(ctx, &res, label)
 		return res, nil
 	}
-	derr := &DeliveryError{ID: id, Destination: label, Status: d.status, Attempts: d.attempts}
+	derr := d.failure(ctx, err)
+	s.logFailure(ctx, derr, msg.CallerRetries)
+	return res, derr
+}
+
+// firstRequest makes the first attempt's request, signed, with its body and
+// the first attempt's context, as d.rreq.
+func (d *delivery) firstRequest(du *destURL, start time.Time) error {
+	// The request is what http.NewRequestWithContext would make of
+	// dest.URL. It shares the cached URL, which nothing modifies: net/http
+	// treats Request.URL as read-only (it clones it before any change),
+	// and so do go-retryablehttp and this package.
+	tmpl := http.Request{
+		Method: http.MethodPost, URL: du.url, Host: du.url.Host,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: make(http.Header, len(d.dest.Headers)+8),
+	}
+	req := tmpl.WithContext(d.startAttempt(start))
+	if err := d.fill(req.Header); err != nil {
+		return err
+	}
+	// The body is set here and in prepareRetry rather than through
+	// go-retryablehttp's SetBody, which would allocate closures for it.
+	d.setBody(req)
+	d.rreq.Request = req
+	return nil
+}
+
+// failure is the DeliveryError of a delivery that did not succeed, from
+// what checkRetry recorded and the error go-retryablehttp returned: a
+// signing failure, the caller's context ending it (with the last cause),
+// retries exhausted on a retryable cause (ErrGaveUp), or a final cause.
+func (d *delivery) failure(ctx context.Context, err error) *DeliveryError {
+	derr := &DeliveryError{ID: d.id, Destination: d.label, Status: d.status, Attempts: d.attempts}
+	cause := d.cause
 	switch {
 	case d.signErr != nil:
 		derr.Err = d.signErr
@@ -242,15 +260,14 @@ func (s *Sender) Send(ctx context.Context, dest Destination, msg Message) (Resul
 	case cause == nil:
 		// go-retryablehttp failed without a classified attempt.
 		derr.Retryable = true
-		derr.Err, _ = classify(nil, err, s.timeout)
+		derr.Err, _ = classify(nil, err, d.s.timeout)
 	case d.retryable:
 		derr.Retryable = true
 		derr.Err = fmt.Errorf("%w: %w", ErrGaveUp, cause)
 	default:
 		derr.Err = cause
 	}
-	s.logFailure(ctx, derr, msg.CallerRetries)
-	return res, derr
+	return derr
 }
 
 // ValidateID reports whether id can be a delivery id: 1 to 256 bytes of

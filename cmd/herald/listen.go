@@ -98,16 +98,9 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 	var tlsConfig *tls.Config
 	switch {
 	case *selfSigned:
-		cert, err := devcert.New("herald listen", 7*24*time.Hour)
-		if err != nil {
+		if tlsConfig, err = selfSignedTLS(*certOut); err != nil {
 			return failure(stderr, "listen", err)
 		}
-		if *certOut != "" {
-			if err := os.WriteFile(*certOut, cert.PEM, 0o644); err != nil {
-				return failure(stderr, "listen", fmt.Errorf("cannot write --cert-out: %w", err))
-			}
-		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert.TLS}, MinVersion: tls.VersionTLS12}
 	default:
 		if tlsConfig, err = serveTLS.config(); err != nil {
 			return usageErr(stderr, "listen", "%v", err)
@@ -141,15 +134,35 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 		ErrorLog: log.New(escapingWriter{stderr}, "", log.LstdFlags),
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
 	if *certOut != "" {
 		fmt.Fprintf(stderr, "certificate written to %s\n", *certOut)
 	}
 	fmt.Fprintf(stderr, "listening on %s://%s\n", proto, ln.Addr())
+	return serveUntilSignal(srv, ln, stderr)
+}
 
+// selfSignedTLS makes listen's --self-signed certificate, writes it to
+// certOut unless that is empty, and returns the server configuration.
+func selfSignedTLS(certOut string) (*tls.Config, error) {
+	cert, err := devcert.New("herald listen", 7*24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	if certOut != "" {
+		if err := os.WriteFile(certOut, cert.PEM, 0o644); err != nil {
+			return nil, fmt.Errorf("cannot write --cert-out: %w", err)
+		}
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert.TLS}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// serveUntilSignal serves srv on ln until SIGINT or SIGTERM, then shuts it
+// down, giving requests in flight 5 seconds, and returns the exit status.
+func serveUntilSignal(srv *http.Server, ln net.Listener, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
 	select {
 	case err := <-served:
 		return failure(stderr, "listen", err)
