@@ -14,12 +14,12 @@ const (
 	// DefaultMaxAttempts is the number of attempts of a delivery, the
 	// first included.
 	DefaultMaxAttempts = 5
-	// DefaultMinWait is the shortest wait and the base of the backoff.
-	DefaultMinWait = 500 * time.Millisecond
-	// DefaultMaxWait caps one wait, Retry-After included.
-	DefaultMaxWait = 30 * time.Second
-	// DefaultMaxElapsed is how long a delivery may keep retrying.
-	DefaultMaxElapsed = 2 * time.Minute
+	// defaultMinWait is the shortest wait and the base of the backoff.
+	defaultMinWait = 500 * time.Millisecond
+	// defaultMaxWait caps one wait, Retry-After included.
+	defaultMaxWait = 30 * time.Second
+	// defaultMaxElapsed is how long a delivery may keep retrying.
+	defaultMaxElapsed = 2 * time.Minute
 )
 
 // RetryPolicy bounds the in-process retries of one delivery. The zero value
@@ -30,13 +30,13 @@ type RetryPolicy struct {
 	// [DefaultMaxAttempts]; 1 disables retries.
 	MaxAttempts int
 	// MinWait is the shortest wait between attempts and the base of the
-	// exponential backoff, default [DefaultMinWait].
+	// exponential backoff, default 500ms.
 	MinWait time.Duration
 	// MaxWait caps one wait, a server's Retry-After included, default
-	// [DefaultMaxWait].
+	// 30s.
 	MaxWait time.Duration
 	// MaxElapsed is the time after which no new attempt starts: a retry
-	// whose wait would end later is not made. Default [DefaultMaxElapsed].
+	// whose wait would end later is not made. Default 2m.
 	MaxElapsed time.Duration
 }
 
@@ -46,16 +46,16 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 		p.MaxAttempts = DefaultMaxAttempts
 	}
 	if p.MinWait <= 0 {
-		p.MinWait = DefaultMinWait
+		p.MinWait = defaultMinWait
 	}
 	if p.MaxWait <= 0 {
-		p.MaxWait = DefaultMaxWait
+		p.MaxWait = defaultMaxWait
 	}
 	if p.MaxWait < p.MinWait {
 		p.MaxWait = p.MinWait
 	}
 	if p.MaxElapsed <= 0 {
-		p.MaxElapsed = DefaultMaxElapsed
+		p.MaxElapsed = defaultMaxElapsed
 	}
 	return p
 }

@@ -12,7 +12,7 @@ import (
 
 func TestRetryPolicyDefaults(t *testing.T) {
 	p := RetryPolicy{}.withDefaults()
-	want := RetryPolicy{DefaultMaxAttempts, DefaultMinWait, DefaultMaxWait, DefaultMaxElapsed}
+	want := RetryPolicy{DefaultMaxAttempts, defaultMinWait, defaultMaxWait, defaultMaxElapsed}
 	if p != want {
 		t.Fatalf("defaults = %+v, want %+v", p, want)
 	}

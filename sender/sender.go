@@ -270,18 +270,6 @@ func (d *delivery) failure(ctx context.Context, err error) *DeliveryError {
 	return derr
 }
 
-// ValidateID reports whether id can be a delivery id: 1 to 256 bytes of
-// printable ASCII without spaces, so that it fits the webhook-id header (and
-// the signed content) of every scheme. The error wraps [ErrInvalidMessage].
-// Queues call it before storing a delivery, so that an id Send would refuse
-// is refused at enqueue time instead.
-func ValidateID(id string) error {
-	if err := wire.CheckID(id); err != nil {
-		return fmt.Errorf("sender: %w: %w", ErrInvalidMessage, err)
-	}
-	return nil
-}
-
 // checkMessage refuses an id, content type or destination header that
 // cannot be sent as a header, before any attempt, rather than letting
 // net/http fail every attempt. An empty id is fine: Send makes one.
