@@ -131,24 +131,6 @@ func appendStandardContent(dst []byte, id, ts string, body []byte) []byte {
 	return append(dst, body...)
 }
 
-// checkMessageID refuses a delivery id that cannot be sent as a header:
-// empty, longer than maxIDLen, or holding control characters, spaces or
-// non-ASCII bytes. The error names scheme and does not echo the id.
-func checkMessageID(scheme, id string) error {
-	if id == "" {
-		return fmt.Errorf("auth: %s: empty message id", scheme)
-	}
-	if len(id) > maxIDLen {
-		return fmt.Errorf("auth: %s: message id longer than %d bytes", scheme, maxIDLen)
-	}
-	for i := 0; i < len(id); i++ {
-		if c := id[i]; c <= ' ' || c >= 0x7f {
-			return fmt.Errorf("auth: %s: message id holds a space, control or non-ASCII byte at offset %d", scheme, i)
-		}
-	}
-	return nil
-}
-
 // setHeader sets h[key] to the single value v. key must be canonical. When
 // h already holds exactly one value for key, that slice is reused, so a
 // header map re-signed for every attempt costs no allocation here.

@@ -23,7 +23,7 @@ func ExampleListener_On() {
 	_ = l.On("*:created", func(ctx context.Context, ev *listener.Event) error {
 		fmt.Println("created in workbook", ev.Context["workbook"])
 		return nil
-	}, listener.Context("workbook", "wb_*"), listener.Field("record.status", "active"))
+	}, listener.ContextMatches("workbook", "wb_*"), listener.Field("record.status", "active"))
 
 	if err := l.On("job", nil); err != nil {
 		fmt.Println("refused:", errors.Is(err, listener.ErrInvalidPattern) || errors.Is(err, listener.ErrNilHandler))

@@ -7,10 +7,10 @@ import "strings"
 // func(*Event) bool is a Filter.
 type Filter func(ev *Event) bool
 
-// Context returns a Filter that accepts events whose Context[key] matches
+// ContextMatches returns a Filter that accepts events whose Context[key] matches
 // value, where '*' in value matches any run of characters ("wb_*"). A value
 // without '*' must match exactly. A missing key never matches.
-func Context(key, value string) Filter {
+func ContextMatches(key, value string) Filter {
 	g := compileGlob(value)
 	return func(ev *Event) bool {
 		v, ok := ev.Context[key]

@@ -21,11 +21,11 @@ func TestFilters(t *testing.T) {
 		f    listener.Filter
 		want bool
 	}{
-		{"context exact", listener.Context("tenant", "acme"), true},
-		{"context exact miss", listener.Context("tenant", "acm"), false},
-		{"context glob", listener.Context("workbook", "wb_*"), true},
-		{"context glob miss", listener.Context("workbook", "ws_*"), false},
-		{"context missing key", listener.Context("nope", "*"), false},
+		{"context exact", listener.ContextMatches("tenant", "acme"), true},
+		{"context exact miss", listener.ContextMatches("tenant", "acm"), false},
+		{"context glob", listener.ContextMatches("workbook", "wb_*"), true},
+		{"context glob miss", listener.ContextMatches("workbook", "ws_*"), false},
+		{"context missing key", listener.ContextMatches("nope", "*"), false},
 		{"field string", listener.Field("record.status", "active"), true},
 		{"field glob", listener.Field("record.status", "act*"), true},
 		{"field miss", listener.Field("record.status", "inactive"), false},
@@ -40,7 +40,7 @@ func TestFilters(t *testing.T) {
 		{"field through scalar", listener.Field("record.status.x", "*"), false},
 		{"field dotted key is a path", listener.Field("record.status", "flat"), false},
 		{"field duplicate key: last wins", listener.Field("dup", "2"), true},
-		{"all", listener.All(yes, listener.Context("tenant", "acme"), nil), true},
+		{"all", listener.All(yes, listener.ContextMatches("tenant", "acme"), nil), true},
 		{"all one fails", listener.All(yes, no), false},
 		{"all empty", listener.All(), true},
 		{"anyof", listener.AnyOf(no, listener.Field("record.count", "3")), true},
@@ -63,9 +63,9 @@ func TestFiltersOnRegistration(t *testing.T) {
 	var l listener.Listener
 	var rec listenertest.Recorder
 	mustOn(t, &l, "records:*", rec.Handler("active-wb", nil),
-		listener.Context("workbook", "wb_*"), listener.Field("record.status", "active"))
+		listener.ContextMatches("workbook", "wb_*"), listener.Field("record.status", "active"))
 	mustOn(t, &l, "records:*", rec.Handler("either", nil),
-		listener.AnyOf(listener.Field("record.status", "deleted"), listener.Context("workbook", "wb_9")))
+		listener.AnyOf(listener.Field("record.status", "deleted"), listener.ContextMatches("workbook", "wb_9")))
 	mustOn(t, &l, "records:*", rec.Handler("plain", nil), func(ev *listener.Event) bool { return ev.ID == "e3" })
 	for i, tc := range []struct {
 		wb, status string

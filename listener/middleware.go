@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"runtime/debug"
 	"time"
+
+	"github.com/heraldhq/herald/internal/backoff"
 )
 
 // Recover returns middleware that turns a panic in the handler into an
@@ -47,20 +48,22 @@ func Timeout(d time.Duration) Middleware {
 }
 
 // RetryPolicy bounds the retries of the [Retry] middleware. The zero value
-// selects the defaults given on each field.
+// selects the defaults given on each field. Its fields mean what those of
+// sender.RetryPolicy mean.
 type RetryPolicy struct {
-	Attempts int           // total attempts, default 3; 1 disables retries
-	MinWait  time.Duration // first backoff, default 100ms
-	MaxWait  time.Duration // cap on one backoff, default 5s
+	MaxAttempts int           // total attempts, the first included, default 3; 1 disables retries
+	MinWait     time.Duration // shortest wait between attempts, default 100ms
+	MaxWait     time.Duration // cap on one wait, default 5s
 }
 
 // Retry returns middleware that calls the handler again when it fails, up to
-// p.Attempts times in all, with jittered exponential backoff. It does not
+// p.MaxAttempts times in all. Retry n waits a random time between MinWait and
+// min(MaxWait, MinWait·2^n), the sender's full-jitter backoff. It does not
 // retry [Permanent] errors and stops waiting as soon as the context is done;
 // it then returns the last error.
 func Retry(p RetryPolicy) Middleware {
-	if p.Attempts <= 0 {
-		p.Attempts = 3
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = 3
 	}
 	if p.MinWait <= 0 {
 		p.MinWait = 100 * time.Millisecond
@@ -74,9 +77,9 @@ func Retry(p RetryPolicy) Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, ev *Event) error {
 			var err error
-			for attempt := 0; attempt < p.Attempts; attempt++ {
+			for attempt := 0; attempt < p.MaxAttempts; attempt++ {
 				if attempt > 0 {
-					t := time.NewTimer(backoff(p, attempt))
+					t := time.NewTimer(backoff.Exponential(p.MinWait, p.MaxWait, attempt))
 					select {
 					case <-ctx.Done():
 						t.Stop()
@@ -91,17 +94,6 @@ func Retry(p RetryPolicy) Middleware {
 			return err
 		}
 	}
-}
-
-// backoff returns the wait before the given retry (1 = first retry): half
-// of min(MaxWait, MinWait·2^(retry-1)) plus a random part up to the other half.
-func backoff(p RetryPolicy, retry int) time.Duration {
-	d := p.MinWait
-	for i := 1; i < retry && d < p.MaxWait; i++ {
-		d *= 2
-	}
-	d = min(d, p.MaxWait)
-	return d/2 + rand.N(d/2+1)
 }
 
 // Logging returns middleware that logs each handled event to logger: at

@@ -82,7 +82,7 @@ func TestTimeoutMiddleware(t *testing.T) {
 
 func TestRetryMiddleware(t *testing.T) {
 	ev := listenertest.NewEvent(t, "job:ready", nil)
-	fast := listener.RetryPolicy{Attempts: 4, MinWait: time.Microsecond, MaxWait: time.Millisecond}
+	fast := listener.RetryPolicy{MaxAttempts: 4, MinWait: time.Microsecond, MaxWait: time.Millisecond}
 	calls := 0
 	transient := errors.New("transient")
 	h := listener.Retry(fast)(func(context.Context, *listener.Event) error {
@@ -111,7 +111,7 @@ func TestRetryMiddleware(t *testing.T) {
 	// Cancelling the context stops the wait at once.
 	ctx, cancel := context.WithCancel(context.Background())
 	calls = 0
-	slow := listener.RetryPolicy{Attempts: 5, MinWait: time.Hour, MaxWait: time.Hour}
+	slow := listener.RetryPolicy{MaxAttempts: 5, MinWait: time.Hour, MaxWait: time.Hour}
 	h = listener.Retry(slow)(func(context.Context, *listener.Event) error { calls++; cancel(); return transient })
 	if err := h(ctx, ev); !errors.Is(err, transient) || calls != 1 {
 		t.Fatalf("err %v after %d calls", err, calls)

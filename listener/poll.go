@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/heraldhq/herald/internal/backoff"
 )
 
 // A Feed reads a platform's event list, which you implement for its API.
@@ -70,8 +71,9 @@ type Poller struct {
 	Cursor CursorStore
 	// Interval is the wait after a fetch that returned no events; default 5s.
 	Interval time.Duration
-	// MaxBackoff caps the wait after consecutive failures, which starts at
-	// Interval/4 and doubles; default 1m.
+	// MaxBackoff caps the wait after consecutive failures: a wait drawn
+	// at random between Interval/4 and a ceiling that starts at Interval/2
+	// and doubles with each failure; default 1m.
 	MaxBackoff time.Duration
 	// Logger receives failures (never payloads); nil logs nothing.
 	Logger *slog.Logger
@@ -120,7 +122,7 @@ func (p *Poller) Serve(ctx context.Context, d Dispatcher) error {
 			return nil
 		case err != nil:
 			failures++
-			wait = pollBackoff(interval, maxBackoff, failures)
+			wait = backoff.Exponential(max(interval/4, time.Millisecond), maxBackoff, failures)
 			log.WarnContext(ctx, "listener: poll failed", "err", err, "failures", failures, "retry_in", wait)
 		default:
 			failures = 0
@@ -173,15 +175,4 @@ func (p *Poller) poll(ctx context.Context, d Dispatcher, cursor string, log *slo
 		}
 	}
 	return len(events), next, nil
-}
-
-// pollBackoff returns the jittered wait after the given number of
-// consecutive failures.
-func pollBackoff(interval, maxWait time.Duration, failures int) time.Duration {
-	d := max(interval/4, time.Millisecond)
-	for i := 1; i < failures && d < maxWait; i++ {
-		d *= 2
-	}
-	d = min(d, maxWait)
-	return d/2 + rand.N(d/2+1)
 }

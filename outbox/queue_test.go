@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -479,4 +481,57 @@ func TestQueueBoundsAttempts(t *testing.T) {
 	if h[0].Latency < 200*time.Millisecond {
 		t.Errorf("the attempt ended after %s, before half its lease", h[0].Latency)
 	}
+}
+
+// The sender logs a failed attempt the queue will retry at Info, and only
+// the one that exhausts the schedule at Warn.
+func TestQueueLeavesVerdictToSchedule(t *testing.T) {
+	rcv := sendertest.NewReceiver(t, nil, sendertest.FailFirst(100, http.StatusServiceUnavailable))
+	ob := outbox.NewMemory()
+	var logs syncLog
+	s := rcv.Sender()
+	s.Retry = sender.RetryPolicy{MaxAttempts: 1}
+	s.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	q := &outbox.Queue{
+		Outbox: ob, Sender: s, Destinations: []sender.Destination{rcv.Destination(nil)},
+		Poll: 5 * time.Millisecond, Schedule: short, Breaker: outbox.Breaker{Failures: -1},
+	}
+	if _, err := q.Enqueue(ctx, "sendertest", sender.Message{}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, q)
+	waitUntil(t, 10*time.Second, "a dead letter", func() bool { return stats(t, ob).Dead == 1 })
+	var info, warn int
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if !strings.Contains(line, "webhook failed") {
+			continue
+		}
+		switch {
+		case strings.Contains(line, "level=INFO"):
+			info++
+		case strings.Contains(line, "level=WARN"):
+			warn++
+		}
+	}
+	if info != 2 || warn != 1 {
+		t.Fatalf("sender logged %d failures at Info and %d at Warn, want 2 and 1:\n%s", info, warn, logs.String())
+	}
+}
+
+// syncLog is a log sink safe for the queue's goroutines.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

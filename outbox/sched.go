@@ -5,6 +5,8 @@ import (
 	"errors"
 	"slices"
 	"time"
+
+	"github.com/heraldhq/herald/internal/deadline"
 )
 
 // The Queue's scheduling: the leasing loop keeps a buffer of leased
@@ -115,10 +117,10 @@ func (q *Queue) unbuffer(st *destState) []Leased {
 // releases what is still buffered and returns.
 func (q *Queue) worker() {
 	defer q.wg.Done()
-	// The worker's own watchdog and context: its sends hang from them,
+	// The worker's own send timer and context: its sends hang from them,
 	// rather than all the workers' from the one q.sends.
-	w := newWatchdog(q.sends)
-	defer w.stop()
+	w := new(deadline.Timer)
+	defer w.Stop()
 	q.mu.Lock()
 	for {
 		if q.halted {

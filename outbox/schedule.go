@@ -1,8 +1,9 @@
 package outbox
 
 import (
-	"math/rand/v2"
 	"time"
+
+	"github.com/heraldhq/herald/internal/backoff"
 )
 
 // DefaultDelays is the schedule of a zero [Schedule], after the practice of
@@ -19,13 +20,13 @@ var DefaultDelays = []time.Duration{
 	10 * time.Hour,
 }
 
-// DefaultJitter is the jitter of a [Schedule] whose Jitter is zero: each
+// defaultJitter is the jitter of a [Schedule] whose Jitter is zero: each
 // delay is drawn within ±20 % of its nominal value, so that deliveries that
 // failed together do not all come back together.
-const DefaultJitter = 0.2
+const defaultJitter = 0.2
 
 // Schedule says when a Queue attempts a delivery again. Its zero value is
-// [DefaultDelays] with [DefaultJitter].
+// [DefaultDelays], each retry delay varied by ±20 %.
 type Schedule struct {
 	// Delays[0] is the delay of the first attempt after Enqueue (normally
 	// zero); Delays[i] is the delay of attempt i+1 after attempt i failed.
@@ -34,7 +35,7 @@ type Schedule struct {
 	// negative delays count as zero.
 	Delays []time.Duration
 	// Jitter is the fraction by which each retry delay varies, uniformly,
-	// either way: 0.2 means ±20 %. Zero means [DefaultJitter]; a negative
+	// either way: 0.2 means ±20 %. Zero means 0.2; a negative
 	// value disables jitter. Values above 1 count as 1.
 	Jitter float64
 }
@@ -70,16 +71,9 @@ func (s Schedule) Next(failed int) (time.Duration, bool) {
 	if failed >= len(d) {
 		return 0, false
 	}
-	base := max(d[failed], 0)
 	j := s.Jitter
-	switch {
-	case j == 0:
-		j = DefaultJitter
-	case j < 0:
-		return base, true
-	case j > 1:
-		j = 1
+	if j == 0 {
+		j = defaultJitter
 	}
-	f := 1 + j*(2*rand.Float64()-1)
-	return time.Duration(float64(base) * f), true
+	return backoff.Spread(d[failed], j), true
 }

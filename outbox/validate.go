@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"unicode/utf8"
 
-	"github.com/heraldhq/herald/sender"
+	"github.com/heraldhq/herald/internal/wire"
 )
 
 // Validate reports whether an [Outbox] accepts d: an id and a destination
@@ -12,13 +12,10 @@ import (
 // content type, a body of at most [MaxBodyLen] bytes, and no negative
 // attempt count. The error wraps [ErrInvalid] and never quotes the body.
 func (d *Delivery) Validate() error {
-	if err := checkName("delivery id", d.ID, MaxIDLen); err != nil {
-		return err
-	}
 	// The id travels as the webhook-id header: refuse now what Send would
-	// refuse at every attempt.
-	if err := sender.ValidateID(d.ID); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	// refuse at every attempt, by the module's one id rule.
+	if err := wire.CheckID(d.ID); err != nil {
+		return fmt.Errorf("%w: delivery %w", ErrInvalid, err)
 	}
 	if err := checkName("destination name", d.Destination, MaxNameLen); err != nil {
 		return fmt.Errorf("%w (delivery %s)", err, d.ID)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/heraldhq/herald/internal/deadline"
 	"github.com/heraldhq/herald/sender"
 )
 
@@ -23,7 +24,7 @@ const (
 // commit takes about as long as a fast request, and the lease keeps the
 // delivery from being taken again meanwhile. At most 16×Workers outcomes
 // wait to be written; beyond that the worker waits.
-func (q *Queue) attempt(w *watchdog, l Leased, st *destState) {
+func (q *Queue) attempt(w *deadline.Timer, l Leased, st *destState) {
 	s := q.send(w, l, st)
 	l.Body = nil // not needed any more: let it go while the outcome waits
 	q.results <- result{l, s}
@@ -31,13 +32,15 @@ func (q *Queue) attempt(w *watchdog, l Leased, st *destState) {
 
 // send makes the attempt, given half the lease by w, and decides its
 // outcome.
-func (q *Queue) send(w *watchdog, l Leased, st *destState) Settlement {
-	ctx := w.start(q.ttl / 2)
+func (q *Queue) send(w *deadline.Timer, l Leased, st *destState) Settlement {
 	start := time.Now()
+	ctx := w.Start(q.sends, start, q.ttl/2)
 	res, err := q.sender.Send(ctx, st.dest, sender.Message{
 		ID: l.ID, Topic: l.Topic, Body: l.Body, ContentType: l.ContentType,
+		// The queue has the last word on a delivery with attempts left.
+		CallerRetries: l.Attempts+1 < q.Schedule.Attempts(),
 	})
-	timedOut := w.end()
+	timedOut := w.End()
 	a := Attempt{At: start, Status: res.Status, Latency: res.Latency, Tries: res.Attempts}
 	if a.Latency == 0 {
 		a.Latency = time.Since(start)

@@ -13,12 +13,12 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/internal/deadline"
 )
 
 // Attempt describes one finished attempt of a delivery, as passed to
@@ -46,6 +46,30 @@ type Attempt struct {
 // delivery is the state of one Send, reachable from the go-retryablehttp
 // callbacks. It embeds the retryablehttp.Client whose callbacks are bound
 // to it, and is pooled so that a delivery allocates neither.
+//
+// The retry loop is go-retryablehttp's Client.Do, with herald's policy in
+// four callbacks of this type. One delivery runs as follows:
+//
+//  1. Send fills the first request (fill: headers, webhook-id, a fresh
+//     signature), gives it an attempt context (startAttempt: the caller's
+//     context, bounded by AttemptTimeout), and calls rc.Do.
+//  2. Do sends the request. Whatever happens, it calls checkRetry, which
+//     classifies the outcome (classify: success, retryable or final,
+//     wrapping this package's sentinel errors), reports the attempt
+//     (OnAttempt and the log), and decides: no retry on success, on a
+//     final failure, when MaxAttempts is reached, when the wait would end
+//     past MaxElapsed or the caller's deadline. It computes the wait
+//     (RetryPolicy.wait: Retry-After, capped, else full-jitter backoff).
+//  3. On a retry, Do drains the response body, asks backoff for the wait
+//     (the one checkRetry computed), and sleeps on the caller's context,
+//     so cancelling it stops the wait at once.
+//  4. Do calls prepareRetry, which re-signs with fresh headers, gives the
+//     request a fresh body and a new attempt context, and goes back to 2.
+//
+// When Do returns, Send turns what checkRetry recorded (attempts, status,
+// cause, retryable) into a Result and a [*DeliveryError]. Redirects are
+// never followed (noRedirect), and go-retryablehttp logs nothing: the
+// Sender's Logger does.
 type delivery struct {
 	s       *Sender
 	rc      retryablehttp.Client
@@ -54,24 +78,11 @@ type delivery struct {
 
 	// parent is the context given to Send, kept for the length of one
 	// Send call, since go-retryablehttp hands its callbacks only the
-	// request's context. actx, a child of parent, is the attempts'
-	// context. The per-attempt timeout is one timer per pooled delivery,
-	// re-armed for each attempt (startAttempt, endAttempt), which cancels
-	// actx with context.DeadlineExceeded as the cause when it fires; the
-	// next attempt then gets a fresh child of parent, while an attempt that
-	// did not time out leaves actx to the next one. This allocates less
-	// than a context.WithTimeout per attempt and spares a timer set-up
-	// and tear-down per delivery.
+	// request's context. attempt bounds each attempt with
+	// Sender.AttemptTimeout: its contexts are children of parent, shared
+	// by consecutive attempts until one times out (see internal/deadline).
 	parent  context.Context
-	actx    context.Context
-	acancel context.CancelCauseFunc
-	timer   *time.Timer // runs onTimeout
-
-	tmu          sync.Mutex              // guards the fields below
-	armed        context.CancelCauseFunc // what the timer cancels; nil when disarmed
-	deadline     time.Time               // of the armed attempt
-	timedOut     bool                    // whether the timer cancelled the current attempt
-	timerPending bool                    // whether the timer is set to fire
+	attempt deadline.Timer
 
 	dest  Destination
 	msg   Message
@@ -93,8 +104,6 @@ func (s *Sender) getDelivery() *delivery {
 	}
 	d := &delivery{s: s}
 	d.getBody = d.newBody
-	d.timer = time.AfterFunc(time.Hour, d.onTimeout)
-	d.timer.Stop() // until startAttempt
 	d.rc = retryablehttp.Client{
 		HTTPClient:   s.client,
 		Logger:       nil, // logging goes through Sender.Logger only
@@ -108,7 +117,7 @@ func (s *Sender) getDelivery() *delivery {
 }
 
 func (s *Sender) putDelivery(d *delivery) {
-	d.parent, d.actx, d.acancel, d.rreq = nil, nil, nil, retryablehttp.Request{}
+	d.parent, d.rreq = nil, retryablehttp.Request{}
 	d.dest, d.msg = Destination{}, Message{}
 	d.id, d.label = "", ""
 	d.attempts, d.status, d.wait = 0, 0, 0
@@ -117,71 +126,9 @@ func (s *Sender) putDelivery(d *delivery) {
 }
 
 // startAttempt arms the attempt timer for an attempt starting at now and
-// returns the attempt's context: actx, or a fresh one if there is none yet
-// or the last attempt timed out.
+// returns the attempt's context.
 func (d *delivery) startAttempt(now time.Time) context.Context {
-	if d.actx == nil || d.actx.Err() != nil {
-		if d.acancel != nil {
-			d.acancel(nil)
-		}
-		d.actx, d.acancel = context.WithCancelCause(d.parent)
-	}
-	d.tmu.Lock()
-	d.armed, d.timedOut = d.acancel, false
-	d.deadline = now.Add(d.s.timeout)
-	// A timer still pending from an earlier attempt fires before this
-	// deadline, as the timeout does not change, and onTimeout then
-	// re-arms it for the rest: one Reset per timeout period rather than
-	// a Reset and a Stop per attempt.
-	if !d.timerPending {
-		d.timerPending = true
-		d.timer.Reset(time.Until(d.deadline))
-	}
-	d.tmu.Unlock()
-	return d.actx
-}
-
-// endAttempt disarms the attempt timer; it may still fire, to no effect.
-func (d *delivery) endAttempt() {
-	d.tmu.Lock()
-	d.armed = nil
-	d.tmu.Unlock()
-}
-
-// finish disarms the attempt timer and releases actx, at the end of Send.
-func (d *delivery) finish() {
-	d.endAttempt()
-	d.acancel(nil)
-}
-
-// onTimeout runs when the attempt timer fires. It ends the armed attempt
-// if its deadline has passed, re-arms the timer for the rest if it has not
-// (the timer was set for an earlier attempt), and does nothing when no
-// attempt is armed.
-func (d *delivery) onTimeout() {
-	d.tmu.Lock()
-	d.timerPending = false
-	cancel := d.armed
-	if cancel == nil {
-		d.tmu.Unlock()
-		return
-	}
-	if rest := time.Until(d.deadline); rest > 0 {
-		d.timerPending = true
-		d.timer.Reset(rest)
-		d.tmu.Unlock()
-		return
-	}
-	d.armed, d.timedOut = nil, true
-	d.tmu.Unlock()
-	cancel(context.DeadlineExceeded)
-}
-
-// attemptTimedOut reports whether the timer ended the current attempt.
-func (d *delivery) attemptTimedOut() bool {
-	d.tmu.Lock()
-	defer d.tmu.Unlock()
-	return d.timedOut
+	return d.attempt.Start(d.parent, now, d.s.timeout)
 }
 
 // newBody returns a reader over the message body for one attempt (and is
@@ -271,7 +218,7 @@ func (d *delivery) checkRetry(ctx context.Context, resp *http.Response, err erro
 		d.status = resp.StatusCode
 	}
 	d.cause, d.retryable = classify(resp, err, d.s.timeout)
-	if err != nil && errors.Is(err, context.Canceled) && d.attemptTimedOut() {
+	if err != nil && errors.Is(err, context.Canceled) && d.attempt.TimedOut() {
 		// The attempt timer cancelled the attempt's context, and net/http
 		// reported the context's error rather than its cause (HTTP/2 does).
 		d.cause, d.retryable = classify(nil, context.DeadlineExceeded, d.s.timeout)
@@ -321,7 +268,7 @@ func (d *delivery) backoff(_, _ time.Duration, _ int, _ *http.Response) time.Dur
 // fresh signature for the next attempt, on the copy of the request that
 // go-retryablehttp made.
 func (d *delivery) prepareRetry(req *http.Request) error {
-	d.endAttempt() // the previous response body has been drained
+	d.attempt.End() // the previous response body has been drained
 	d.attemptStart = time.Now()
 	h := make(http.Header, len(d.dest.Headers)+8)
 	if err := d.fill(h); err != nil {

@@ -122,7 +122,10 @@ func (s *Sender) parseURL(raw string) (*destURL, string, error) {
 func (s *Sender) Validate(d Destination) error {
 	u, err := url.Parse(d.URL)
 	if err != nil {
-		return fmt.Errorf("%w: cannot parse", ErrInvalidURL)
+		return fmt.Errorf("sender: %w: cannot parse", ErrInvalidURL)
 	}
-	return s.checkURL(u)
+	if err := s.checkURL(u); err != nil {
+		return fmt.Errorf("sender: %w", err)
+	}
+	return nil
 }

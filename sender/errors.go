@@ -35,9 +35,10 @@ var (
 	// link-local, reserved or otherwise not public, and not in
 	// [Sender.AllowNetworks]. Checked after DNS resolution, at dial time.
 	ErrBlockedAddr = errors.New("address not allowed")
-	// ErrInvalidMessage: the message's ID or ContentType cannot be sent as
-	// a header value (empty after trimming, too long, or with control
-	// characters).
+	// ErrInvalidMessage: the message's ID or ContentType, or one of the
+	// destination's Headers, cannot be sent as a header (too long, not a
+	// token name, or with control characters). Send refuses it before any
+	// attempt.
 	ErrInvalidMessage = errors.New("invalid message")
 	// ErrSign: the destination's [auth.Signer] failed.
 	ErrSign = errors.New("signing failed")
@@ -73,7 +74,7 @@ type DeliveryError struct {
 
 // Error describes the failure without secrets or query strings.
 func (e *DeliveryError) Error() string {
-	s := "herald: delivery"
+	s := "sender: delivery"
 	if e.ID != "" {
 		s += " " + e.ID
 	}

@@ -1,11 +1,12 @@
 package sender
 
 import (
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/internal/backoff"
 )
 
 // Retry defaults, used for the zero fields of a [RetryPolicy].
@@ -13,12 +14,12 @@ const (
 	// DefaultMaxAttempts is the number of attempts of a delivery, the
 	// first included.
 	DefaultMaxAttempts = 5
-	// DefaultMinWait is the shortest wait and the base of the backoff.
-	DefaultMinWait = 500 * time.Millisecond
-	// DefaultMaxWait caps one wait, Retry-After included.
-	DefaultMaxWait = 30 * time.Second
-	// DefaultMaxElapsed is how long a delivery may keep retrying.
-	DefaultMaxElapsed = 2 * time.Minute
+	// defaultMinWait is the shortest wait and the base of the backoff.
+	defaultMinWait = 500 * time.Millisecond
+	// defaultMaxWait caps one wait, Retry-After included.
+	defaultMaxWait = 30 * time.Second
+	// defaultMaxElapsed is how long a delivery may keep retrying.
+	defaultMaxElapsed = 2 * time.Minute
 )
 
 // RetryPolicy bounds the in-process retries of one delivery. The zero value
@@ -29,13 +30,13 @@ type RetryPolicy struct {
 	// [DefaultMaxAttempts]; 1 disables retries.
 	MaxAttempts int
 	// MinWait is the shortest wait between attempts and the base of the
-	// exponential backoff, default [DefaultMinWait].
+	// exponential backoff, default 500ms.
 	MinWait time.Duration
 	// MaxWait caps one wait, a server's Retry-After included, default
-	// [DefaultMaxWait].
+	// 30s.
 	MaxWait time.Duration
 	// MaxElapsed is the time after which no new attempt starts: a retry
-	// whose wait would end later is not made. Default [DefaultMaxElapsed].
+	// whose wait would end later is not made. Default 2m.
 	MaxElapsed time.Duration
 }
 
@@ -45,50 +46,33 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 		p.MaxAttempts = DefaultMaxAttempts
 	}
 	if p.MinWait <= 0 {
-		p.MinWait = DefaultMinWait
+		p.MinWait = defaultMinWait
 	}
 	if p.MaxWait <= 0 {
-		p.MaxWait = DefaultMaxWait
+		p.MaxWait = defaultMaxWait
 	}
 	if p.MaxWait < p.MinWait {
 		p.MaxWait = p.MinWait
 	}
 	if p.MaxElapsed <= 0 {
-		p.MaxElapsed = DefaultMaxElapsed
+		p.MaxElapsed = defaultMaxElapsed
 	}
 	return p
 }
 
-// Wait returns how long to wait after the given attempt (1 for the first)
-// before the next one. When resp carries a Retry-After header (delay in
-// seconds or an HTTP date), Wait honours it, capped at MaxWait. Otherwise
-// it draws uniformly between MinWait and min(MaxWait, MinWait·2^attempt):
-// full jitter over an exponential ceiling, so that many senders retrying
-// at once spread out.
-func (p RetryPolicy) Wait(attempt int, resp *http.Response) time.Duration {
-	return p.withDefaults().wait(attempt, resp, time.Now())
-}
-
-// wait is Wait on a policy with defaults applied, at a given time.
+// wait returns how long to wait after the given attempt (1 for the first)
+// before the next one, on a policy with defaults applied. When resp carries
+// a Retry-After header (delay in seconds or an HTTP date), wait honours it,
+// capped at MaxWait. Otherwise it draws uniformly between MinWait and
+// min(MaxWait, MinWait·2^attempt): full jitter over an exponential ceiling
+// (internal/backoff), so that many senders retrying at once spread out.
 func (p RetryPolicy) wait(attempt int, resp *http.Response, now time.Time) time.Duration {
 	if resp != nil {
 		if d, ok := retryAfter(resp.Header, now); ok {
 			return min(d, p.MaxWait)
 		}
 	}
-	ceiling := p.MaxWait
-	if attempt < 1 {
-		attempt = 1
-	}
-	if attempt < 62 {
-		if c := p.MinWait << attempt; c > 0 && c>>attempt == p.MinWait && c < ceiling {
-			ceiling = c
-		}
-	}
-	if ceiling <= p.MinWait {
-		return p.MinWait
-	}
-	return p.MinWait + rand.N(ceiling-p.MinWait+1)
+	return backoff.Exponential(p.MinWait, p.MaxWait, attempt)
 }
 
 // maxRetryAfter bounds the Retry-After header value we are willing to parse.

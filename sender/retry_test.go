@@ -12,7 +12,7 @@ import (
 
 func TestRetryPolicyDefaults(t *testing.T) {
 	p := RetryPolicy{}.withDefaults()
-	want := RetryPolicy{DefaultMaxAttempts, DefaultMinWait, DefaultMaxWait, DefaultMaxElapsed}
+	want := RetryPolicy{DefaultMaxAttempts, defaultMinWait, defaultMaxWait, defaultMaxElapsed}
 	if p != want {
 		t.Fatalf("defaults = %+v, want %+v", p, want)
 	}
@@ -45,7 +45,7 @@ func TestBackoffJitter(t *testing.T) {
 			t.Fatalf("attempt %d: wait %s", attempt, w)
 		}
 	}
-	if w := (RetryPolicy{MinWait: time.Second, MaxWait: time.Second}).Wait(3, nil); w != time.Second {
+	if w := (RetryPolicy{MinWait: time.Second, MaxWait: time.Second}).withDefaults().wait(3, nil, time.Now()); w != time.Second {
 		t.Fatalf("MinWait == MaxWait: %s", w)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -328,6 +329,19 @@ func TestSendInvalidMessage(t *testing.T) {
 			t.Errorf("Send(%q, %q) = %v after %d attempts; want ErrInvalidMessage before any", m.ID, m.ContentType, err, res.Attempts)
 		}
 	}
+	// A destination header net/http cannot send is refused before any
+	// attempt, not retried as a network error, and never quoted.
+	for _, h := range []http.Header{
+		{"X-Tenant": {"acme\r\nX-Injected: hunter2"}},
+		{"Bad Name": {"hunter2"}},
+	} {
+		dest := rcv.Destination(nil)
+		dest.Headers = h
+		res, err := s.Send(context.Background(), dest, sender.Message{})
+		if !errors.Is(err, sender.ErrInvalidMessage) || res.Attempts != 0 || strings.Contains(fmt.Sprint(err), "hunter2") {
+			t.Errorf("Send with headers %q = %v after %d attempts; want ErrInvalidMessage before any, value unquoted", h, err, res.Attempts)
+		}
+	}
 	if rcv.Count() != 0 {
 		t.Fatalf("%d requests reached the receiver", rcv.Count())
 	}
@@ -391,5 +405,34 @@ func TestSendConcurrent(t *testing.T) {
 		if d.Err != nil {
 			t.Fatalf("delivery %d failed verification: %v", d.N, d.Err)
 		}
+	}
+}
+
+// A failure the caller says it retries is logged at Info, not Warn: the
+// outbox queue, not the sender, gives the final verdict.
+func TestSendCallerRetriesLogsInfo(t *testing.T) {
+	rcv := sendertest.NewReceiver(t, nil, sendertest.FailFirst(100, http.StatusServiceUnavailable))
+	for _, tc := range []struct {
+		name          string
+		callerRetries bool
+		want          string
+	}{
+		{"sender's verdict", false, "level=WARN"},
+		{"caller retries", true, "level=INFO"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs strings.Builder
+			s := rcv.Sender()
+			s.Retry = sender.RetryPolicy{MaxAttempts: 1}
+			s.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			_, err := s.Send(context.Background(), rcv.Destination(nil), sender.Message{CallerRetries: tc.callerRetries})
+			if !errors.Is(err, sender.ErrServer) {
+				t.Fatalf("Send = %v, want ErrServer", err)
+			}
+			line := logs.String()
+			if !strings.Contains(line, "webhook failed") || !strings.Contains(line, tc.want) {
+				t.Fatalf("log %q, want %s", line, tc.want)
+			}
+		})
 	}
 }

@@ -25,6 +25,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/heraldhq/herald/internal/wire"
 )
 
 // Version is the version of herald, sent in the User-Agent header as
@@ -57,6 +59,11 @@ type Message struct {
 	Body []byte
 	// ContentType defaults to application/json.
 	ContentType string
+	// CallerRetries says the caller tries a failed delivery again later,
+	// as an outbox queue with attempts left in its schedule does. Send
+	// then logs a failure that may succeed later at Info rather than
+	// Warn, leaving the final verdict (and its Warn) to the caller.
+	CallerRetries bool
 }
 
 // Result describes a finished delivery, successful or not.
@@ -102,7 +109,8 @@ type Sender struct {
 	// (127.0.0.0/8) and internal deployments.
 	AllowNetworks []netip.Prefix
 	// Logger receives a line per retry (Info) and per failed delivery
-	// (Warn), and per successful one (Debug). Nil means no logs. Lines
+	// (Warn; Info when Message.CallerRetries and the failure is
+	// retryable), and per successful one (Debug). Nil means no logs. Lines
 	// carry ids, statuses and redacted URLs, never secrets, signatures,
 	// tokens or query strings.
 	Logger *slog.Logger
@@ -159,14 +167,14 @@ func (s *Sender) Send(ctx context.Context, dest Destination, msg Message) (Resul
 		id = newID(start)
 	}
 	res := Result{ID: id}
-	if err := checkMessage(id, msg.ContentType); err != nil {
+	if err := checkMessage(id, msg.ContentType, dest.Headers); err != nil {
 		res.ID = ""
 		return res, &DeliveryError{Destination: dest.Name, Err: err}
 	}
 	fail := func(label string, err error) (Result, error) {
 		res.Latency = time.Since(start)
 		derr := &DeliveryError{ID: id, Destination: label, Err: err}
-		s.logFailure(ctx, derr)
+		s.logFailure(ctx, derr, msg.CallerRetries)
 		return res, derr
 	}
 
@@ -182,25 +190,10 @@ func (s *Sender) Send(ctx context.Context, dest Destination, msg Message) (Resul
 	defer s.putDelivery(d)
 	d.parent = ctx
 	d.dest, d.msg, d.id, d.label, d.start, d.attemptStart = dest, msg, id, label, start, start
-	// The request is what http.NewRequestWithContext would make of
-	// dest.URL, and carries the first attempt's context. It shares the
-	// cached URL, which nothing modifies: net/http treats Request.URL as
-	// read-only (it clones it before any change), and so do
-	// go-retryablehttp and this package.
-	tmpl := http.Request{
-		Method: http.MethodPost, URL: du.url, Host: du.url.Host,
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: make(http.Header, len(dest.Headers)+8),
-	}
-	req := tmpl.WithContext(d.startAttempt(start))
-	if err := d.fill(req.Header); err != nil {
-		d.finish()
+	if err := d.firstRequest(du, start); err != nil {
+		d.attempt.Release()
 		return fail(label, err)
 	}
-	// The body is set here and in prepareRetry rather than through
-	// go-retryablehttp's SetBody, which would allocate closures for it.
-	d.setBody(req)
-	d.rreq.Request = req
 
 	resp, err := d.rc.Do(&d.rreq)
 	if resp != nil {
@@ -210,16 +203,49 @@ func (s *Sender) Send(ctx context.Context, dest Destination, msg Message) (Resul
 			resp.Body.Close() // already drained by go-retryablehttp
 		}
 	}
-	d.finish()
+	d.attempt.Release()
 	res.Attempts, res.Status = d.attempts, d.status
 	res.Latency = time.Since(start)
 
-	cause := d.cause
-	if d.signErr == nil && cause == nil && err == nil {
+	if d.signErr == nil && d.cause == nil && err == nil {
 		s.logSuccess(ctx, &res, label)
 		return res, nil
 	}
-	derr := &DeliveryError{ID: id, Destination: label, Status: d.status, Attempts: d.attempts}
+	derr := d.failure(ctx, err)
+	s.logFailure(ctx, derr, msg.CallerRetries)
+	return res, derr
+}
+
+// firstRequest makes the first attempt's request, signed, with its body and
+// the first attempt's context, as d.rreq.
+func (d *delivery) firstRequest(du *destURL, start time.Time) error {
+	// The request is what http.NewRequestWithContext would make of
+	// dest.URL. It shares the cached URL, which nothing modifies: net/http
+	// treats Request.URL as read-only (it clones it before any change),
+	// and so do go-retryablehttp and this package.
+	tmpl := http.Request{
+		Method: http.MethodPost, URL: du.url, Host: du.url.Host,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: make(http.Header, len(d.dest.Headers)+8),
+	}
+	req := tmpl.WithContext(d.startAttempt(start))
+	if err := d.fill(req.Header); err != nil {
+		return err
+	}
+	// The body is set here and in prepareRetry rather than through
+	// go-retryablehttp's SetBody, which would allocate closures for it.
+	d.setBody(req)
+	d.rreq.Request = req
+	return nil
+}
+
+// failure is the DeliveryError of a delivery that did not succeed, from
+// what checkRetry recorded and the error go-retryablehttp returned: a
+// signing failure, the caller's context ending it (with the last cause),
+// retries exhausted on a retryable cause (ErrGaveUp), or a final cause.
+func (d *delivery) failure(ctx context.Context, err error) *DeliveryError {
+	derr := &DeliveryError{ID: d.id, Destination: d.label, Status: d.status, Attempts: d.attempts}
+	cause := d.cause
 	switch {
 	case d.signErr != nil:
 		derr.Err = d.signErr
@@ -234,55 +260,37 @@ func (s *Sender) Send(ctx context.Context, dest Destination, msg Message) (Resul
 	case cause == nil:
 		// go-retryablehttp failed without a classified attempt.
 		derr.Retryable = true
-		derr.Err, _ = classify(nil, err, s.timeout)
+		derr.Err, _ = classify(nil, err, d.s.timeout)
 	case d.retryable:
 		derr.Retryable = true
 		derr.Err = fmt.Errorf("%w: %w", ErrGaveUp, cause)
 	default:
 		derr.Err = cause
 	}
-	s.logFailure(ctx, derr)
-	return res, derr
+	return derr
 }
 
-// maxIDLen bounds Message.ID, as the Standard Webhooks signers do.
-const maxIDLen = 256
-
-// ValidateID reports whether id can be a delivery id: 1 to 256 bytes of
-// printable ASCII without spaces, so that it fits the webhook-id header (and
-// the signed content) of every scheme. The error wraps [ErrInvalidMessage].
-// Queues call it before storing a delivery, so that an id Send would refuse
-// is refused at enqueue time instead.
-func ValidateID(id string) error {
-	if id == "" {
-		return fmt.Errorf("%w: empty ID", ErrInvalidMessage)
-	}
-	if len(id) > maxIDLen {
-		return fmt.Errorf("%w: ID longer than %d bytes", ErrInvalidMessage, maxIDLen)
-	}
-	for i := 0; i < len(id); i++ {
-		if c := id[i]; c <= ' ' || c >= 0x7f {
-			return fmt.Errorf("%w: ID holds a space, control or non-ASCII byte", ErrInvalidMessage)
-		}
-	}
-	return nil
-}
-
-// checkMessage refuses an id or content type that cannot be a header value,
-// before any attempt, rather than letting net/http fail every attempt. An
-// empty id is fine: Send makes one.
-func checkMessage(id, contentType string) error {
+// checkMessage refuses an id, content type or destination header that
+// cannot be sent as a header, before any attempt, rather than letting
+// net/http fail every attempt. An empty id is fine: Send makes one.
+func checkMessage(id, contentType string, headers http.Header) error {
 	if id != "" {
-		if err := ValidateID(id); err != nil {
-			return err
+		if err := wire.CheckID(id); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidMessage, err)
 		}
 	}
-	if len(contentType) > maxIDLen {
-		return fmt.Errorf("%w: ContentType longer than %d bytes", ErrInvalidMessage, maxIDLen)
+	if len(contentType) > wire.MaxIDLen {
+		return fmt.Errorf("%w: ContentType longer than %d bytes", ErrInvalidMessage, wire.MaxIDLen)
 	}
-	for i := 0; i < len(contentType); i++ {
-		if c := contentType[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return fmt.Errorf("%w: ContentType holds a control byte", ErrInvalidMessage)
+	if err := wire.CheckHeader("Content-Type", contentType); err != nil {
+		return fmt.Errorf("%w: ContentType: %w", ErrInvalidMessage, err)
+	}
+	for name, vs := range headers {
+		for _, v := range vs {
+			if err := wire.CheckHeader(name, v); err != nil {
+				// The value is not quoted: it may be a credential.
+				return fmt.Errorf("%w: Destination.Headers: %w", ErrInvalidMessage, err)
+			}
 		}
 	}
 	return nil
@@ -325,12 +333,17 @@ func (s *Sender) logSuccess(ctx context.Context, res *Result, label string) {
 		slog.Duration("latency", res.Latency))
 }
 
-// logFailure logs a failed delivery at Warn.
-func (s *Sender) logFailure(ctx context.Context, e *DeliveryError) {
-	if s.Logger == nil || !s.Logger.Enabled(ctx, slog.LevelWarn) {
+// logFailure logs a failed delivery at Warn, or at Info when the failure
+// is retryable and the caller retries.
+func (s *Sender) logFailure(ctx context.Context, e *DeliveryError, callerRetries bool) {
+	level := slog.LevelWarn
+	if callerRetries && e.Retryable {
+		level = slog.LevelInfo
+	}
+	if s.Logger == nil || !s.Logger.Enabled(ctx, level) {
 		return
 	}
-	s.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook failed",
+	s.Logger.LogAttrs(ctx, level, "webhook failed",
 		slog.String("id", e.ID), slog.String("destination", e.Destination),
 		slog.Int("attempts", e.Attempts), slog.Int("status", e.Status),
 		slog.Bool("retryable", e.Retryable), slog.String("error", e.Err.Error()))

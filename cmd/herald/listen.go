@@ -68,8 +68,8 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 	var sf schemeFlags
 	sf.register(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "`address` to listen on; port 0 picks a free one")
-	tlsCert := fs.String("tls-cert", "", "serve HTTPS with the certificate chain in this PEM `file`")
-	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert, a PEM `file`")
+	var serveTLS serveTLSFlags
+	serveTLS.register(fs)
 	selfSigned := fs.Bool("self-signed", false, "serve HTTPS with a new self-signed certificate for 127.0.0.1, ::1 and localhost")
 	certOut := fs.String("cert-out", "", "with --self-signed, write the certificate (PEM) to this `file`")
 	fs.BoolVar(&sf.allowMissingExp, "allow-missing-exp", false, "jwt: accept tokens without an exp claim")
@@ -81,9 +81,9 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case fs.NArg() > 0:
 		return usageErr(stderr, "listen", "unexpected argument %s", showArg(fs.Args()[0]))
-	case (*tlsCert == "") != (*tlsKey == ""):
-		return usageErr(stderr, "listen", "--tls-cert and --tls-key go together")
-	case *selfSigned && *tlsCert != "":
+	case serveTLS.check() != nil:
+		return usageErr(stderr, "listen", "%v", serveTLS.check())
+	case *selfSigned && serveTLS.cert != "":
 		return usageErr(stderr, "listen", "give --self-signed or --tls-cert/--tls-key, not both")
 	case *certOut != "" && !*selfSigned:
 		return usageErr(stderr, "listen", "--cert-out needs --self-signed")
@@ -98,22 +98,13 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 	var tlsConfig *tls.Config
 	switch {
 	case *selfSigned:
-		cert, err := devcert.New("herald listen", 7*24*time.Hour)
-		if err != nil {
+		if tlsConfig, err = selfSignedTLS(*certOut); err != nil {
 			return failure(stderr, "listen", err)
 		}
-		if *certOut != "" {
-			if err := os.WriteFile(*certOut, cert.PEM, 0o644); err != nil {
-				return failure(stderr, "listen", fmt.Errorf("cannot write --cert-out: %w", err))
-			}
-		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert.TLS}, MinVersion: tls.VersionTLS12}
-	case *tlsCert != "":
-		cert, err := loadTLSPair(*tlsCert, *tlsKey)
-		if err != nil {
+	default:
+		if tlsConfig, err = serveTLS.config(); err != nil {
 			return usageErr(stderr, "listen", "%v", err)
 		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
 	ln, err := net.Listen("tcp", *addr)
@@ -127,21 +118,14 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 	}
 
 	rl := &receiver{scheme: sf.scheme, out: stdout, printBody: *printBody, maxBody: *maxBody}
-	srv := rl.server(v, sf.tolerance, stderr)
-	return serveListen(srv, ln, proto, *certOut, stderr)
-}
-
-// server returns the http.Server of listen: v verifies every request,
-// with a replay window to match the scheme's tolerance.
-func (rl *receiver) server(v auth.Verifier, tolerance time.Duration, stderr io.Writer) *http.Server {
 	opts := []auth.MiddlewareOption{
-		auth.WithMaxBodyBytes(rl.maxBody),
+		auth.WithMaxBodyBytes(*maxBody),
 		auth.WithErrorHandler(rl.refuse),
 	}
-	if w := 2 * tolerance; w > auth.DefaultReplayWindow {
+	if w := 2 * sf.tolerance; w > auth.DefaultReplayWindow {
 		opts = append(opts, auth.WithReplayWindow(w))
 	}
-	return &http.Server{
+	srv := &http.Server{
 		Handler:           rl.wrap(auth.Middleware(v, opts...)(http.HandlerFunc(rl.accept))),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
@@ -149,19 +133,36 @@ func (rl *receiver) server(v auth.Verifier, tolerance time.Duration, stderr io.W
 		// The server's own complaints may quote a client.
 		ErrorLog: log.New(escapingWriter{stderr}, "", log.LstdFlags),
 	}
+
+	if *certOut != "" {
+		fmt.Fprintf(stderr, "certificate written to %s\n", *certOut)
+	}
+	fmt.Fprintf(stderr, "listening on %s://%s\n", proto, ln.Addr())
+	return serveUntilSignal(srv, ln, stderr)
 }
 
-// serveListen serves srv on ln until a signal, then shuts it down.
-func serveListen(srv *http.Server, ln net.Listener, proto, certOut string, stderr io.Writer) int {
+// selfSignedTLS makes listen's --self-signed certificate, writes it to
+// certOut unless that is empty, and returns the server configuration.
+func selfSignedTLS(certOut string) (*tls.Config, error) {
+	cert, err := devcert.New("herald listen", 7*24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	if certOut != "" {
+		if err := os.WriteFile(certOut, cert.PEM, 0o644); err != nil {
+			return nil, fmt.Errorf("cannot write --cert-out: %w", err)
+		}
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert.TLS}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// serveUntilSignal serves srv on ln until SIGINT or SIGTERM, then shuts it
+// down, giving requests in flight 5 seconds, and returns the exit status.
+func serveUntilSignal(srv *http.Server, ln net.Listener, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	if certOut != "" {
-		fmt.Fprintf(stderr, "certificate written to %s\n", certOut)
-	}
-	fmt.Fprintf(stderr, "listening on %s://%s\n", proto, ln.Addr())
-
 	select {
 	case err := <-served:
 		return failure(stderr, "listen", err)
@@ -297,23 +298,4 @@ func (rl *receiver) refuse(w http.ResponseWriter, r *http.Request, status int, e
 		st.err = err
 	}
 	http.Error(w, err.Error(), status)
-}
-
-// loadTLSPair loads the certificate chain and private key of --tls-cert and
-// --tls-key. Errors name the certificate's file, never the key's: a key
-// typed where its file name belongs must not be echoed.
-func loadTLSPair(certFile, keyFile string) (tls.Certificate, error) {
-	certPEM, err := readFileLimited(certFile, "--tls-cert file", maxKeyFile)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	keyPEM, err := readFile(keyFile, "the --tls-key file", maxKeyFile)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("cannot load --tls-cert/--tls-key: %w", err)
-	}
-	return cert, nil
 }

@@ -761,7 +761,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown scheme", 2, []string{`unknown scheme "nope"`}, []string{"sign", "--scheme", "nope", "--secret", secret, "body.json"}, nil},
 		{"unknown scheme verify", 2, []string{`unknown scheme "nope"`}, []string{"verify", "--scheme", "nope", "--secret", secret, "--headers", "h.txt", "body.json"}, nil},
 		{"missing secret sign", 2, []string{"missing --secret"}, []string{"sign", "body.json"}, nil},
-		{"id a sender refuses", 2, []string{"--id", "ID holds a space"}, []string{"sign", "--secret", secret, "--id", "msg 1", "body.json"}, nil},
+		{"id a sender refuses", 2, []string{"--id", "id holds a space"}, []string{"sign", "--secret", secret, "--id", "msg 1", "body.json"}, nil},
 		{"missing secret verify", 2, []string{"missing --secret"}, []string{"verify", "--headers", "h.txt", "body.json"}, nil},
 		{"missing secret send", 2, []string{"missing --secret"}, []string{"send", "https://example.invalid/", "body.json"}, nil},
 		{"missing secret listen", 2, []string{"missing --secret"}, []string{"listen"}, nil},

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -107,17 +105,18 @@ func runRelay(args []string, stdout, stderr io.Writer) int {
 
 // relayFlags is relay's command line, and what parseRelay derives from it.
 type relayFlags struct {
-	out, in                        schemeFlags
-	inInsecure                     bool
-	listen, tlsCert, tlsKey, store string
-	dest, name, config, cacert     string
-	schedule, logLevel             string
-	topics, headers                stringList
-	maxBody                        int64
-	allowPrivate, insecureHTTP     bool
-	workers, retries               int
-	timeout, drain                 time.Duration
-	given                          map[string]bool // the flags set on the command line
+	out, in            schemeFlags
+	inInsecure         bool
+	listen, store      string
+	dest, name, config string
+	serveTLS           serveTLSFlags
+	delivery           deliveryFlags
+	schedule, logLevel string
+	topics, headers    stringList
+	maxBody            int64
+	workers, retries   int
+	timeout, drain     time.Duration
+	given              map[string]bool // the flags set on the command line
 
 	level    slog.Level
 	delays   []time.Duration
@@ -132,8 +131,7 @@ func (f *relayFlags) register(fs *flagSet) {
 	f.in.register(fs)
 	fs.BoolVar(&f.inInsecure, "in-insecure", false, "accept events without verifying them: anyone who can reach --listen can have events signed and delivered")
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "`address` to accept events on (POST /events); port 0 picks a free one")
-	fs.StringVar(&f.tlsCert, "tls-cert", "", "accept events over HTTPS with the certificate chain in this PEM `file`")
-	fs.StringVar(&f.tlsKey, "tls-key", "", "the private key of --tls-cert, a PEM `file`")
+	f.serveTLS.register(fs)
 	fs.Int64Var(&f.maxBody, "max-body", listener.DefaultMaxBodyBytes, "largest event accepted, in bytes")
 	fs.StringVar(&f.store, "store", "", "the outbox: a bbolt `file`, created if missing (required)")
 	fs.StringVar(&f.dest, "dest", "", "deliver to this `URL`, signed with the scheme flags")
@@ -141,9 +139,7 @@ func (f *relayFlags) register(fs *flagSet) {
 	fs.Var(&f.topics, "topic", "topic `pattern` the --dest destination wants (job:*, *:created, **); repeatable; default every topic")
 	fs.Var(&f.headers, "header", "extra request `header` \"Name: value\" for --dest; repeatable")
 	fs.StringVar(&f.config, "config", "", "JSON `file` of destinations with topic filters (see above)")
-	fs.StringVar(&f.cacert, "cacert", "", "trust only the CA certificates in this PEM `file` for deliveries")
-	fs.BoolVar(&f.allowPrivate, "allow-private", false, "disable the SSRF guard: allow loopback, private and every other address")
-	fs.BoolVar(&f.insecureHTTP, "insecure-http", false, "allow http:// destination URLs")
+	f.delivery.register(fs)
 	fs.IntVar(&f.workers, "workers", 8, "deliveries sent at once")
 	fs.IntVar(&f.retries, "retries", outbox.DefaultBurst-1, "in-process retries of an attempt before it counts as failed")
 	fs.DurationVar(&f.timeout, "timeout", sender.DefaultAttemptTimeout, "bound on each HTTP request of a delivery")
@@ -173,6 +169,9 @@ func parseRelay(args []string, stdout, stderr io.Writer) (f *relayFlags, code in
 
 // check validates the flags and fills level, delays, dests and verifier.
 func (f *relayFlags) check() error {
+	if err := f.serveTLS.check(); err != nil {
+		return err
+	}
 	switch {
 	case f.store == "":
 		return errors.New("missing --store FILE (the durable outbox)")
@@ -180,8 +179,6 @@ func (f *relayFlags) check() error {
 		return errors.New("--store: the name looks like a key, not a file (not shown)")
 	case f.dest == "" && f.config == "":
 		return errors.New("missing --dest URL or --config FILE: nowhere to deliver")
-	case (f.tlsCert == "") != (f.tlsKey == ""):
-		return errors.New("--tls-cert and --tls-key go together")
 	case f.workers <= 0:
 		return errors.New("--workers must be positive")
 	case f.retries < 0:
@@ -279,13 +276,9 @@ func buildRelay(f *relayFlags, stderr io.Writer) (*relay, error) {
 	if r.sender, err = f.newSender(r.logger); err != nil {
 		return nil, usageError{err}
 	}
-	var tlsConfig *tls.Config
-	if f.tlsCert != "" {
-		cert, err := loadTLSPair(f.tlsCert, f.tlsKey)
-		if err != nil {
-			return nil, usageError{err}
-		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	tlsConfig, err := f.serveTLS.config()
+	if err != nil {
+		return nil, usageError{err}
 	}
 	if r.store, err = boltstore.Open(f.store, nil); err != nil {
 		if errors.Is(err, boltstore.ErrLocked) {
@@ -331,33 +324,14 @@ func (f *relayFlags) newSender(logger *slog.Logger) (*sender.Sender, error) {
 	s := &sender.Sender{
 		Retry:          sender.RetryPolicy{MaxAttempts: f.retries + 1},
 		AttemptTimeout: f.timeout,
-		AllowHTTP:      f.insecureHTTP,
 		Logger:         logger,
 	}
-	if f.allowPrivate {
-		s.AllowNetworks = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
-	}
-	if f.cacert != "" {
-		pem, err := readFileLimited(f.cacert, "--cacert file", maxKeyFile)
-		if err != nil {
-			return nil, err
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--cacert file %s holds no PEM certificate", f.cacert)
-		}
-		s.TLS = &tls.Config{RootCAs: pool}
+	if err := f.delivery.apply(s); err != nil {
+		return nil, err
 	}
 	for _, d := range f.dests {
 		if err := s.Validate(d); err != nil {
-			switch {
-			case errors.Is(err, sender.ErrInsecureURL):
-				return nil, fmt.Errorf("destination %q: %v (use --insecure-http to allow http://)", d.Name, err)
-			case errors.Is(err, sender.ErrBlockedAddr):
-				return nil, fmt.Errorf("destination %q: %v (--allow-private disables this guard)", d.Name, err)
-			default:
-				return nil, fmt.Errorf("destination %q: %v", d.Name, err)
-			}
+			return nil, fmt.Errorf("destination %q: %v%s", d.Name, err, validationHint(err))
 		}
 	}
 	return s, nil

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
 )
@@ -160,11 +161,11 @@ func (d *destConfig) destination(i int) (sender.Destination, error) {
 	}
 	h := http.Header{}
 	for name, v := range d.Headers {
-		if !isToken(name) {
+		if !wire.IsToken(name) {
 			return sender.Destination{}, usagef("--config: %s: invalid header name %q", where, name)
 		}
-		if strings.ContainsAny(v, "\r\n\x00") {
-			return sender.Destination{}, usagef("--config: %s: header %s holds a line break or NUL", where, name)
+		if err := wire.CheckHeader(name, v); err != nil {
+			return sender.Destination{}, usagef("--config: %s: header %s: %v", where, name, err)
 		}
 		h.Set(name, v)
 	}

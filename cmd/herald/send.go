@@ -2,19 +2,17 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/sender"
 )
 
@@ -62,9 +60,8 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 	topic := fs.String("topic", "", "event `topic` (sent as Webhook-Topic; signed as the topic claim by jwt)")
 	id := fs.String("id", "", "delivery `id` (default: a new UUIDv7)")
 	contentType := fs.String("content-type", "application/json", "Content-Type of the body")
-	cacert := fs.String("cacert", "", "trust only the CA certificates in this PEM `file`")
-	allowPrivate := fs.Bool("allow-private", false, "disable the SSRF guard: allow loopback, private and every other address")
-	insecureHTTP := fs.Bool("insecure-http", false, "allow http:// URLs")
+	var df deliveryFlags
+	df.register(fs)
 	retries := fs.Int("retries", sender.DefaultMaxAttempts-1, "retries after the first attempt")
 	timeout := fs.Duration("timeout", time.Minute, "give up on the delivery, retries included, after this `duration`")
 	if code, ok := parse(fs, args, stdout, stderr); !ok {
@@ -99,26 +96,12 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageErr(stderr, "send", "%v", err)
 	}
-	s := &sender.Sender{
-		Retry:     sender.RetryPolicy{MaxAttempts: *retries + 1, MaxElapsed: *timeout},
-		AllowHTTP: *insecureHTTP,
-	}
+	s := &sender.Sender{Retry: sender.RetryPolicy{MaxAttempts: *retries + 1, MaxElapsed: *timeout}}
 	if *timeout < sender.DefaultAttemptTimeout {
 		s.AttemptTimeout = *timeout
 	}
-	if *allowPrivate {
-		s.AllowNetworks = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
-	}
-	if *cacert != "" {
-		pem, err := readFileLimited(*cacert, "--cacert file", maxKeyFile)
-		if err != nil {
-			return usageErr(stderr, "send", "%v", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return usageErr(stderr, "send", "--cacert file %s holds no PEM certificate", *cacert)
-		}
-		s.TLS = &tls.Config{RootCAs: pool}
+	if err := df.apply(s); err != nil {
+		return usageErr(stderr, "send", "%v", err)
 	}
 	defer s.CloseIdleConnections()
 	dest := sender.Destination{URL: fs.Args()[0], Signer: signer, Headers: extra}
@@ -129,15 +112,11 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 // signal, and prints the result as a JSON line.
 func sendOne(s *sender.Sender, dest sender.Destination, msg sender.Message, timeout time.Duration, stdout, stderr io.Writer) int {
 	if err := s.Validate(dest); err != nil {
-		switch {
-		case errors.Is(err, sender.ErrInsecureURL):
-			return usageErr(stderr, "send", "%v (use --insecure-http to allow http://)", err)
-		case errors.Is(err, sender.ErrBlockedAddr):
-			// Send reports it as a failed delivery; add the way out.
-			fmt.Fprintf(stderr, "herald send: %v (--allow-private disables this guard)\n", err)
-		default:
-			return usageErr(stderr, "send", "%v", err)
+		if !errors.Is(err, sender.ErrBlockedAddr) {
+			return usageErr(stderr, "send", "%v%s", err, validationHint(err))
 		}
+		// Send reports it as a failed delivery; add the way out.
+		fmt.Fprintf(stderr, "herald send: %v%s\n", err, validationHint(err))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -165,14 +144,13 @@ func parseHeaderFlags(list []string) (http.Header, error) {
 	h := http.Header{}
 	for i, s := range list {
 		name, value, ok := strings.Cut(s, ":")
-		name = strings.TrimSpace(name)
-		if !ok || !isToken(name) {
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if !ok || !wire.IsToken(name) {
 			// Not quoted: the value may be a credential.
 			return nil, fmt.Errorf("--header #%d: want \"Name: value\"", i+1)
 		}
-		value = strings.TrimSpace(value)
-		if strings.ContainsAny(value, "\r\n\x00") {
-			return nil, fmt.Errorf("--header %s: value holds a line break or NUL", name)
+		if err := wire.CheckHeader(name, value); err != nil {
+			return nil, fmt.Errorf("--header %s: %w", name, err)
 		}
 		h.Add(name, value)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/sender"
 )
 
@@ -66,7 +67,7 @@ func runSign(args []string, stdout, stderr io.Writer) int {
 		if *id, err = newID(); err != nil {
 			return failure(stderr, "sign", err)
 		}
-	} else if err := sender.ValidateID(*id); err != nil {
+	} else if err := wire.CheckID(*id); err != nil {
 		// The id travels as the webhook-id header: refuse what a Sender
 		// would refuse to send.
 		return usageErr(stderr, "sign", "--id: %v", err)

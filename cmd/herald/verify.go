@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/internal/wire"
 )
 
 const verifyDoc = `Verify checks a captured request: the headers in the --headers file against
@@ -153,7 +154,7 @@ func parseHeaders(data []byte) (http.Header, error) {
 		if !ok {
 			return nil, fmt.Errorf("line %d: want \"Name: value\", found no colon", i+1)
 		}
-		if !isToken(name) {
+		if !wire.IsToken(name) {
 			return nil, fmt.Errorf("line %d: invalid header name (want \"Name: value\")", i+1)
 		}
 		h.Add(name, strings.TrimSpace(value))
@@ -167,23 +168,5 @@ func parseHeaders(data []byte) (http.Header, error) {
 // isRequestLine reports whether s looks like "METHOD /path HTTP/1.1".
 func isRequestLine(s string) bool {
 	f := strings.Fields(s)
-	return len(f) == 3 && isToken(f[0]) && strings.HasPrefix(f[2], "HTTP/")
-}
-
-// isToken reports whether s is a non-empty HTTP token (RFC 9110), the
-// syntax of a header name.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
+	return len(f) == 3 && wire.IsToken(f[0]) && strings.HasPrefix(f[2], "HTTP/")
 }

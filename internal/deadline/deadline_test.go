@@ -1,0 +1,99 @@
+package deadline
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestTimer(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		limit    time.Duration
+		work     time.Duration
+		timedOut bool
+	}{
+		{"call within its limit", time.Second, 0, false},
+		{"call past its limit", 20 * time.Millisecond, time.Second, true},
+		{"zero limit", 0, time.Second, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var w Timer
+			defer w.Stop()
+			ctx := w.Start(context.Background(), time.Now(), tc.limit)
+			select {
+			case <-ctx.Done():
+			case <-time.After(tc.work):
+			}
+			if got := w.End(); got != tc.timedOut {
+				t.Fatalf("End() = %v, want %v", got, tc.timedOut)
+			}
+			if tc.timedOut && !errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+				t.Fatalf("cause = %v, want DeadlineExceeded", context.Cause(ctx))
+			}
+			if !tc.timedOut && ctx.Err() != nil {
+				t.Fatalf("a call within its limit left its context %v", ctx.Err())
+			}
+		})
+	}
+}
+
+// A timer left pending by a short call must still bound a later call, and
+// calls that do not time out share one context.
+func TestTimerRearmsForLaterCalls(t *testing.T) {
+	var w Timer
+	defer w.Stop()
+	limit := 50 * time.Millisecond
+	first := w.Start(context.Background(), time.Now(), limit)
+	w.End()
+	time.Sleep(limit / 2)
+	second := w.Start(context.Background(), time.Now(), limit)
+	if second != first {
+		t.Fatal("a call after one that did not time out got a new context")
+	}
+	select {
+	case <-second.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second call was never cancelled")
+	}
+	if !w.End() {
+		t.Fatal("End() = false after the timer cancelled the call")
+	}
+	third := w.Start(context.Background(), time.Now(), time.Minute)
+	if third.Err() != nil {
+		t.Fatal("the call after a timeout got a done context")
+	}
+	w.End()
+}
+
+func TestTimerRelease(t *testing.T) {
+	var w Timer
+	defer w.Stop()
+	parent, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ctx := w.Start(parent, time.Now(), time.Minute)
+	w.Release()
+	if ctx.Err() == nil {
+		t.Fatal("Release left the shared context alive")
+	}
+	if w.TimedOut() {
+		t.Fatal("Release counted as a timeout")
+	}
+	other := context.WithValue(context.Background(), struct{}{}, 1)
+	if got := w.Start(other, time.Now(), time.Minute); got.Value(struct{}{}) != 1 {
+		t.Fatal("after Release, Start did not use the new parent")
+	}
+}
+
+func TestTimerParentCancelled(t *testing.T) {
+	var w Timer
+	defer w.Stop()
+	parent, cancel := context.WithCancel(context.Background())
+	ctx := w.Start(parent, time.Now(), time.Minute)
+	cancel()
+	<-ctx.Done()
+	if w.End() {
+		t.Fatal("a cancelled parent counted as a timeout")
+	}
+}

@@ -1,0 +1,76 @@
+// Package wire holds herald's one rule for each piece of text that travels
+// in an HTTP header: a delivery id (webhook-id, the JWT jti) and a header
+// name and value. auth, sender, outbox and cmd/herald check with it, so that
+// what one of them accepts the others send. Errors give the reason only,
+// never the text checked, which may be a credential; callers wrap them with
+// their package's prefix and sentinel.
+package wire
+
+import (
+	"errors"
+	"fmt"
+)
+
+// MaxIDLen bounds a delivery id, in bytes.
+const MaxIDLen = 256
+
+// CheckID reports whether id can be a delivery id: 1 to [MaxIDLen] bytes of
+// printable ASCII without spaces, so that it fits the webhook-id header and
+// the signed content of every scheme.
+func CheckID(id string) error {
+	if id == "" {
+		return errors.New("empty id")
+	}
+	if len(id) > MaxIDLen {
+		return fmt.Errorf("id longer than %d bytes", MaxIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c <= ' ' || c >= 0x7f {
+			return fmt.Errorf("id holds a space, control or non-ASCII byte at offset %d", i)
+		}
+	}
+	return nil
+}
+
+// CheckHeader reports whether name and value can be sent as an HTTP header
+// field: name an RFC 9110 token, value free of control bytes other than
+// horizontal tab (so no CR, LF or NUL that could split or end the header).
+func CheckHeader(name, value string) error {
+	if !IsToken(name) {
+		return errors.New("invalid header name")
+	}
+	for i := 0; i < len(value); i++ {
+		if c := value[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return errors.New("header value holds a control byte such as a line break or NUL")
+		}
+	}
+	return nil
+}
+
+// IsToken reports whether s is a non-empty RFC 9110 token, the syntax of a
+// header name and of a method.
+func IsToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !tokenByte[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// tokenByte marks the bytes a token may hold.
+var tokenByte = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
