@@ -7,11 +7,11 @@ import (
 	"strings"
 )
 
-// MaxForwardedHops is how many X-Forwarded-For entries [AllowIPs] examines,
+// maxForwardedHops is how many X-Forwarded-For entries [AllowIPs] examines,
 // from the right, before it gives up and refuses the request: a longer
 // chain of trusted proxies is not plausible, and the bound keeps the work
 // per request small whatever the header holds.
-const MaxForwardedHops = 16
+const maxForwardedHops = 16
 
 // maxAddrLen bounds one X-Forwarded-For entry: "[IPv6]:port" with room to
 // spare. Longer entries are refused without being parsed.
@@ -156,7 +156,7 @@ func clientAddr(r *http.Request, trusted []netip.Prefix) (netip.Addr, bool) {
 			start := strings.LastIndexByte(line[:end], ',') + 1
 			entry := strings.TrimSpace(line[start:end])
 			end = start - 1
-			if hops++; hops > MaxForwardedHops || len(entry) > maxAddrLen {
+			if hops++; hops > maxForwardedHops || len(entry) > maxAddrLen {
 				return netip.Addr{}, false
 			}
 			a, ok := parseHostAddr(entry)

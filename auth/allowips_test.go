@@ -81,8 +81,8 @@ func TestAllowIPs(t *testing.T) {
 		{"no XFF: the proxy itself is judged", proxied, "10.1.2.3:1", nil, 403},
 		{"blank XFF line is skipped", proxied, "10.1.2.3:1", []string{"192.0.2.10", "  "}, 204},
 		{"all hops trusted: the leftmost is judged", proxied, "10.1.2.3:1", []string{"10.7.7.7, 10.8.8.8"}, 403},
-		{"too many trusted hops", proxied, "10.1.2.3:1", []string{"192.0.2.10," + strings.Repeat("10.0.0.1,", MaxForwardedHops) + "10.0.0.1"}, 403},
-		{"just within the hop bound", proxied, "10.1.2.3:1", []string{"192.0.2.10," + strings.Repeat("10.0.0.1,", MaxForwardedHops-2) + "10.0.0.1"}, 204},
+		{"too many trusted hops", proxied, "10.1.2.3:1", []string{"192.0.2.10," + strings.Repeat("10.0.0.1,", maxForwardedHops) + "10.0.0.1"}, 403},
+		{"just within the hop bound", proxied, "10.1.2.3:1", []string{"192.0.2.10," + strings.Repeat("10.0.0.1,", maxForwardedHops-2) + "10.0.0.1"}, 204},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -35,6 +35,19 @@ const (
 	SchemeJWT         = "jwt"          // Authorization: Bearer <JWT>
 )
 
+// Header names the schemes write and read, in canonical form, so that they
+// index an [http.Header] directly. Every [Signer] sets HeaderWebhookID to the
+// delivery id, signed or not (see [Verified.ID]).
+const (
+	HeaderWebhookID        = "Webhook-Id"          // Standard v1 and v1a: the delivery id
+	HeaderWebhookTimestamp = "Webhook-Timestamp"   // Standard v1 and v1a: Unix seconds
+	HeaderWebhookSignature = "Webhook-Signature"   // Standard: "v1,<base64>" or "v1a,<base64>"
+	HeaderHubSignature256  = "X-Hub-Signature-256" // Hub: "sha256=<hex>"
+	HeaderHubSignature     = "X-Hub-Signature"     // Hub with WithSHA1: "sha1=<hex>"
+	HeaderStripeSignature  = "Stripe-Signature"    // Stripe: "t=<unix>,v1=<hex>"
+	HeaderAuthorization    = "Authorization"       // JWT: "Bearer <token>"
+)
+
 // Message is what a [Signer] authenticates for one delivery attempt.
 type Message struct {
 	// ID identifies the delivery. It stays the same across attempts so that

@@ -119,7 +119,11 @@ var typesWithoutKeys = map[string]string{
 	"ReplayCache":       "interface over delivery ids",
 	"ReplayState":       "an enum",
 	"MemoryReplayCache": "delivery ids, no keys",
-	"Option":            "scheme settings, no keys",
+	"StandardOption":    "scheme settings, no keys",
+	"HubOption":         "scheme settings, no keys",
+	"StripeOption":      "scheme settings, no keys",
+	"JWTOption":         "scheme settings, no keys",
+	"JWTVerifierOption": "scheme settings, no keys",
 	"MiddlewareOption":  "middleware settings, no keys",
 	"IPOption":          "address settings, no keys",
 }

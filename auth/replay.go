@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// DefaultReplayCacheSize is the capacity of a [MemoryReplayCache] built with
+// defaultReplayCacheSize is the capacity of a [MemoryReplayCache] built with
 // a size of zero or less.
-const DefaultReplayCacheSize = 100_000
+const defaultReplayCacheSize = 100_000
 
 // A ReplayCache remembers the delivery ids that [Middleware] has accepted,
 // and whether the request that carried each one was handled, so that a
@@ -86,7 +86,7 @@ func (s ReplayState) String() string {
 // valid requests; ids still running are never dropped, and when every
 // entry is running Begin answers [ReplayRunning] until one finishes. Size
 // it for the request rate times the replay window. The zero value is an
-// empty cache of [DefaultReplayCacheSize] ids. It is safe for concurrent
+// empty cache of 100,000 ids. It is safe for concurrent
 // use.
 type MemoryReplayCache struct {
 	mu  sync.Mutex
@@ -105,10 +105,10 @@ type replayEntry struct {
 }
 
 // NewReplayCache returns an empty [MemoryReplayCache] that holds at most max
-// ids; max <= 0 selects [DefaultReplayCacheSize].
+// ids; max <= 0 selects 100,000.
 func NewReplayCache(max int) *MemoryReplayCache {
 	if max <= 0 {
-		max = DefaultReplayCacheSize
+		max = defaultReplayCacheSize
 	}
 	return &MemoryReplayCache{max: max, now: time.Now}
 }
@@ -188,7 +188,7 @@ func (c *MemoryReplayCache) clock() time.Time {
 
 func (c *MemoryReplayCache) limit() int {
 	if c.max <= 0 {
-		return DefaultReplayCacheSize
+		return defaultReplayCacheSize
 	}
 	return c.max
 }

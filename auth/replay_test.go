@@ -285,8 +285,8 @@ func TestReplayCacheZeroValueAndDefaults(t *testing.T) {
 	if seen(&c, "a", time.Now().Add(time.Minute)) || !seen(&c, "a", time.Now().Add(time.Minute)) {
 		t.Fatal("zero MemoryReplayCache does not remember")
 	}
-	if got := NewReplayCache(-1).limit(); got != DefaultReplayCacheSize {
-		t.Fatalf("NewReplayCache(-1) holds %d, want %d", got, DefaultReplayCacheSize)
+	if got := NewReplayCache(-1).limit(); got != defaultReplayCacheSize {
+		t.Fatalf("NewReplayCache(-1) holds %d, want %d", got, defaultReplayCacheSize)
 	}
 	var _ ReplayCache = (*MemoryReplayCache)(nil)
 }
