@@ -342,19 +342,20 @@ func (sf *schemeFlags) loadPrivateKeys() ([]auth.PrivateKey, error) {
 		if err != nil {
 			return nil, usagef("%s #%d: %w", sf.f("key"), i+1, err)
 		}
-		keys = append(keys, k.WithID(sf.keyID(k.Public())))
+		keys = append(keys, sf.withKID(k))
 	}
 	return keys, nil
 }
 
-// keyID is the key ID given to a key read from a whsk_ value or a PEM file:
-// --kid when given (to every such key), else the key's RFC 7638 thumbprint,
-// which is the kid that keygen writes in its JWKS.
-func (sf *schemeFlags) keyID(k auth.PublicKey) string {
+// withKID gives a key read from a whsk_ value or a PEM file the key ID
+// --kid, when given. Without it the key keeps the ID auth gives every key
+// it parses, its RFC 7638 thumbprint, which is also the kid that keygen
+// writes in its JWKS.
+func (sf *schemeFlags) withKID(k auth.PrivateKey) auth.PrivateKey {
 	if sf.kid != "" {
-		return sf.kid
+		return k.WithID(sf.kid)
 	}
-	return k.Thumbprint()
+	return k
 }
 
 // loadPublicKeys resolves every --pubkey into a fixed key list, or a JWKS
@@ -394,7 +395,10 @@ func (sf *schemeFlags) loadPublicKeys() (auth.KeySet, []auth.PublicKey, error) {
 		case isPEM(b):
 			var k auth.PublicKey
 			if k, err = auth.ParsePublicKeyPEM(b, ""); err == nil {
-				keys = append(keys, k.WithID(sf.keyID(k)))
+				if sf.kid != "" {
+					k = k.WithID(sf.kid)
+				}
+				keys = append(keys, k)
 			}
 		default:
 			err = fmt.Errorf("%w: neither a whpk_ key, a JWKS document nor a PEM public key", auth.ErrBadKey)
