@@ -135,7 +135,7 @@ func NewJWTSigner(keys []PrivateKey, opts ...JWTOption) (*JWT, error) {
 
 // NewJWTVerifier returns a JWT scheme that verifies with the public keys of
 // keys: a fixed [PublicKeys] list, a [*JWKS] fetched from a URL, or any
-// [KeySet]. Its Sign fails with [ErrNoPrivateKey]. A token is checked only
+// [KeySet]. Its Sign fails: it holds no private key. A token is checked only
 // against keys of its own algorithm, chosen by its kid when it has one;
 // an unknown kid fails with [ErrUnknownKey]. [Verified.KeyID] is the token's
 // kid, else the matching key's ID, else its position.
@@ -200,7 +200,7 @@ func (j *JWT) newParser() *jwt.Parser {
 // Sign sets Authorization: Bearer <token> and webhook-id on h.
 func (j *JWT) Sign(h http.Header, m Message) error {
 	if j.method == nil {
-		return fmt.Errorf("auth: %s: %w", SchemeJWT, ErrNoPrivateKey)
+		return fmt.Errorf("auth: %s: %w", SchemeJWT, errNoPrivateKey)
 	}
 	if err := checkMessageID(SchemeJWT, m.ID); err != nil {
 		return err

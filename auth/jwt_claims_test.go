@@ -102,7 +102,7 @@ func TestMiddlewareJWTReplayUntilExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache := NewReplayCache(0)
+	cache := newMemoryReplayCache(0)
 	cache.now = clock
 	var runs atomic.Int32
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { runs.Add(1) })

@@ -549,7 +549,7 @@ func TestJWTConstructors(t *testing.T) {
 		}
 	}
 	v, _ := NewJWTVerifier(PublicKeys{ks.ed.Public()})
-	if err := v.Sign(http.Header{}, asymMsg()); !errors.Is(err, ErrNoPrivateKey) {
+	if err := v.Sign(http.Header{}, asymMsg()); !errors.Is(err, errNoPrivateKey) {
 		t.Fatalf("verifier Sign = %v", err)
 	}
 	s, _ := NewJWT("HS256", []Secret{jwtSecret})

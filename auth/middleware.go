@@ -69,8 +69,8 @@ func WithMaxBodyBytes(n int64) MiddlewareOption {
 // between the receivers of a fleet so that a request cannot be replayed to
 // another instance, and a sender's retry is recognised by all of them.
 //
-// By default each Middleware call gets a private [MemoryReplayCache] of
-// 100,000 ids. WithReplayCache(nil) disables replay
+// By default each Middleware call gets a private cache of
+// 100,000 ids (NewReplayCache(0)). WithReplayCache(nil) disables replay
 // checking: a captured request can then be played again for as long as
 // its timestamp is within the verifier's tolerance, so do it only when the
 // handler deduplicates on [Verified.ID] itself.
@@ -354,7 +354,7 @@ var reasons = []error{
 	ErrBodyTooLarge, errReadBody, ErrReplay,
 	ErrNoSignature, ErrMalformed, ErrExpired, ErrNotYetValid,
 	ErrBodyMismatch, ErrClaims, ErrAlgorithm, ErrUnknownKey,
-	ErrBadSignature, ErrBadKey, ErrNoPrivateKey,
+	ErrBadSignature, ErrBadKey, errNoPrivateKey,
 }
 
 // reason returns the public text for a refusal: the text of the first

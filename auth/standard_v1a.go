@@ -74,8 +74,8 @@ func NewStandardV1a(keys []PrivateKey, opts ...StandardOption) (*StandardV1a, er
 }
 
 // NewStandardV1aVerifier returns a StandardV1a that verifies against keys,
-// Ed25519 public keys (see [ParseStandardPublicKey]). Its Sign fails with
-// [ErrNoPrivateKey]. Options: [WithTolerance], [WithClock].
+// Ed25519 public keys (see [ParseStandardPublicKey]). Its Sign fails: it
+// holds no private key. Options: [WithTolerance], [WithClock].
 func NewStandardV1aVerifier(keys []PublicKey, opts ...StandardOption) (*StandardV1a, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("auth: %s: %w: no key given", SchemeStandardV1a, ErrBadKey)
@@ -103,7 +103,7 @@ func keyName(id string, i int) string {
 // one v1a signature per key.
 func (s *StandardV1a) Sign(h http.Header, m Message) error {
 	if !s.canSign {
-		return fmt.Errorf("auth: %s: %w", SchemeStandardV1a, ErrNoPrivateKey)
+		return fmt.Errorf("auth: %s: %w", SchemeStandardV1a, errNoPrivateKey)
 	}
 	if err := checkMessageID(SchemeStandardV1a, m.ID); err != nil {
 		return err
