@@ -18,12 +18,9 @@ const (
 	defaultMaxLifetime = 10 * time.Minute
 )
 
-// Each constructor takes options of its own type, so that an option that
-// does nothing for a scheme does not compile for it: a [StandardOption] for
-// [NewStandard], [NewStandardV1a] and [NewStandardV1aVerifier], a [HubOption]
-// for [NewHub], a [StripeOption] for [NewStripe], a [JWTOption] for [NewJWT]
-// and [NewJWTSigner], a [JWTVerifierOption] for [NewJWTVerifier]. An option
-// that applies to several schemes returns a type that is each of them.
+// The option types, one per kind of constructor (see the package
+// documentation). Their unexported methods decide which constructor an
+// option compiles for.
 type (
 	// A StandardOption tunes NewStandard, NewStandardV1a and
 	// NewStandardV1aVerifier: [WithTolerance], [WithClock].
