@@ -7,55 +7,41 @@ import (
 	"strings"
 )
 
-// MaxForwardedHops is how many X-Forwarded-For entries [AllowIPs] examines,
+// maxForwardedHops is how many X-Forwarded-For entries [AllowIPs] examines,
 // from the right, before it gives up and refuses the request: a longer
 // chain of trusted proxies is not plausible, and the bound keeps the work
 // per request small whatever the header holds.
-const MaxForwardedHops = 16
+const maxForwardedHops = 16
 
 // maxAddrLen bounds one X-Forwarded-For entry: "[IPv6]:port" with room to
 // spare. Longer entries are refused without being parsed.
 const maxAddrLen = 64
 
-// An IPOption tunes [AllowIPs].
-type IPOption func(*ipConfig)
-
-type ipConfig struct {
-	trusted []netip.Prefix
-}
-
-// TrustProxies names the reverse proxies and load balancers in front of the
-// server. Only when the direct peer (the request's RemoteAddr) lies in one
-// of these prefixes does [AllowIPs] read X-Forwarded-For, walking it from
-// right to left past the trusted proxies to the first address that is not
-// one: that is the client it judges. Without TrustProxies, X-Forwarded-For
-// is ignored, since any client can write it.
-func TrustProxies(proxies ...netip.Prefix) IPOption {
-	return func(c *ipConfig) { c.trusted = append(c.trusted, normalizePrefixes(proxies)...) }
-}
-
 // AllowIPs returns net/http middleware that lets through only requests whose
 // client address lies in one of the allowed prefixes, and answers every
-// other with 403 Forbidden. The client is the direct peer (RemoteAddr),
-// unless [TrustProxies] says otherwise. IPv4-mapped IPv6 addresses are
+// other with 403 Forbidden.
+//
+// The client is the direct peer (RemoteAddr), unless that peer lies in one
+// of trustedProxies, the reverse proxies and load balancers in front of the
+// server: then AllowIPs reads X-Forwarded-For, walking it from right to left
+// past the trusted proxies to the first address that is not one, and judges
+// that address. With no trusted proxies X-Forwarded-For is ignored, since
+// any client can write it.
+//
+// IPv4-mapped IPv6 addresses are
 // judged as IPv4 and zones are ignored; a RemoteAddr or a consulted
 // X-Forwarded-For entry that is not an IP address is refused. With no
 // allowed prefixes every request is refused. [ParsePrefixes] builds the list
 // from strings.
-func AllowIPs(allowed []netip.Prefix, opts ...IPOption) func(http.Handler) http.Handler {
-	cfg := ipConfig{}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&cfg)
-		}
-	}
+func AllowIPs(allowed, trustedProxies []netip.Prefix) func(http.Handler) http.Handler {
+	trusted := normalizePrefixes(trustedProxies)
 	allowed = normalizePrefixes(allowed)
 	return func(next http.Handler) http.Handler {
 		if next == nil {
 			next = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			client, ok := clientAddr(r, cfg.trusted)
+			client, ok := clientAddr(r, trusted)
 			if !ok || !containsAddr(allowed, client) {
 				http.Error(w, "source address not allowed", http.StatusForbidden)
 				return
@@ -66,8 +52,8 @@ func AllowIPs(allowed []netip.Prefix, opts ...IPOption) func(http.Handler) http.
 }
 
 // ParsePrefixes parses CIDR prefixes ("192.0.2.0/24", "2001:db8::/32") and
-// plain addresses ("192.0.2.7", a single-address prefix) for [AllowIPs] and
-// [TrustProxies]. Host bits are masked off and IPv4-mapped IPv6 entries
+// plain addresses ("192.0.2.7", a single-address prefix) for [AllowIPs], both its
+// allowed list and its trusted proxies. Host bits are masked off and IPv4-mapped IPv6 entries
 // become IPv4 ones. The error names the first entry that is neither.
 func ParsePrefixes(cidrs ...string) ([]netip.Prefix, error) {
 	out := make([]netip.Prefix, 0, len(cidrs))
@@ -156,7 +142,7 @@ func clientAddr(r *http.Request, trusted []netip.Prefix) (netip.Addr, bool) {
 			start := strings.LastIndexByte(line[:end], ',') + 1
 			entry := strings.TrimSpace(line[start:end])
 			end = start - 1
-			if hops++; hops > MaxForwardedHops || len(entry) > maxAddrLen {
+			if hops++; hops > maxForwardedHops || len(entry) > maxAddrLen {
 				return netip.Addr{}, false
 			}
 			a, ok := parseHostAddr(entry)

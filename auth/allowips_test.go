@@ -36,8 +36,8 @@ func mwServeIP(h http.Handler, remote string, xff ...string) int {
 
 func TestAllowIPs(t *testing.T) {
 	allowed := mwPrefixes(t, "192.0.2.0/24", "2001:db8:1::/48", "198.51.100.7")
-	direct := AllowIPs(allowed)(ipOKHandler())
-	proxied := AllowIPs(allowed, TrustProxies(mwPrefixes(t, "10.0.0.0/8", "fd00::/8")...))(ipOKHandler())
+	direct := AllowIPs(allowed, nil)(ipOKHandler())
+	proxied := AllowIPs(allowed, mwPrefixes(t, "10.0.0.0/8", "fd00::/8"))(ipOKHandler())
 
 	tests := []struct {
 		name   string
@@ -81,8 +81,8 @@ func TestAllowIPs(t *testing.T) {
 		{"no XFF: the proxy itself is judged", proxied, "10.1.2.3:1", nil, 403},
 		{"blank XFF line is skipped", proxied, "10.1.2.3:1", []string{"192.0.2.10", "  "}, 204},
 		{"all hops trusted: the leftmost is judged", proxied, "10.1.2.3:1", []string{"10.7.7.7, 10.8.8.8"}, 403},
-		{"too many trusted hops", proxied, "10.1.2.3:1", []string{"192.0.2.10," + strings.Repeat("10.0.0.1,", MaxForwardedHops) + "10.0.0.1"}, 403},
-		{"just within the hop bound", proxied, "10.1.2.3:1", []string{"192.0.2.10," + strings.Repeat("10.0.0.1,", MaxForwardedHops-2) + "10.0.0.1"}, 204},
+		{"too many trusted hops", proxied, "10.1.2.3:1", []string{"192.0.2.10," + strings.Repeat("10.0.0.1,", maxForwardedHops) + "10.0.0.1"}, 403},
+		{"just within the hop bound", proxied, "10.1.2.3:1", []string{"192.0.2.10," + strings.Repeat("10.0.0.1,", maxForwardedHops-2) + "10.0.0.1"}, 204},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,16 +94,16 @@ func TestAllowIPs(t *testing.T) {
 }
 
 func TestAllowIPsEdgeCases(t *testing.T) {
-	if got := mwServeIP(AllowIPs(nil)(ipOKHandler()), "192.0.2.1:1"); got != 403 {
+	if got := mwServeIP(AllowIPs(nil, nil)(ipOKHandler()), "192.0.2.1:1"); got != 403 {
 		t.Errorf("empty allowlist: %d, want 403", got)
 	}
 	// The zero Prefix is ignored rather than matching anything.
-	if got := mwServeIP(AllowIPs([]netip.Prefix{{}})(ipOKHandler()), "192.0.2.1:1"); got != 403 {
+	if got := mwServeIP(AllowIPs([]netip.Prefix{{}}, nil)(ipOKHandler()), "192.0.2.1:1"); got != 403 {
 		t.Errorf("zero prefix: %d, want 403", got)
 	}
 	// A mapped prefix given directly still matches the unmapped client.
 	mapped := netip.MustParsePrefix("::ffff:192.0.2.0/120")
-	if got := mwServeIP(AllowIPs([]netip.Prefix{mapped})(ipOKHandler()), "192.0.2.1:1"); got != 204 {
+	if got := mwServeIP(AllowIPs([]netip.Prefix{mapped}, nil)(ipOKHandler()), "192.0.2.1:1"); got != 204 {
 		t.Errorf("mapped prefix: %d, want 204", got)
 	}
 	// The caller's slice is copied.
@@ -117,7 +117,7 @@ func TestAllowIPsEdgeCases(t *testing.T) {
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	req.RemoteAddr = "203.0.113.9:1"
-	AllowIPs(mwPrefixes(t, "192.0.2.0/24"))(ipOKHandler()).ServeHTTP(rec, req)
+	AllowIPs(mwPrefixes(t, "192.0.2.0/24"), nil)(ipOKHandler()).ServeHTTP(rec, req)
 	if rec.Code != 403 || strings.Contains(rec.Body.String(), "203.0.113.9") {
 		t.Errorf("403 response %d %q", rec.Code, rec.Body)
 	}
@@ -166,8 +166,8 @@ func FuzzAllowIPsXFF(f *testing.F) {
 
 	allowed := mwPrefixes(f, "192.0.2.0/24", "2001:db8::/32")
 	trusted := mwPrefixes(f, "10.0.0.0/8", "::1")
-	withProxies := AllowIPs(allowed, TrustProxies(trusted...))(ipOKHandler())
-	plain := AllowIPs(allowed)(ipOKHandler())
+	withProxies := AllowIPs(allowed, trusted)(ipOKHandler())
+	plain := AllowIPs(allowed, nil)(ipOKHandler())
 
 	f.Fuzz(func(t *testing.T, remote, xff string) {
 		got := mwServeIP(withProxies, remote, xff)

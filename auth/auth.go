@@ -10,6 +10,13 @@
 //   - Stripe style, t=…,v1=…: [NewStripe]
 //   - JWT Bearer tokens bound to the body: [NewJWT]
 //
+// Each constructor takes options of its own type, so that an option that
+// does nothing for a scheme does not compile for it: a [StandardOption] for
+// the Standard Webhooks constructors, a [HubOption], a [StripeOption], a
+// [JWTOption] for the JWT schemes that sign and a [JWTVerifierOption] for
+// [NewJWTVerifier]. An option that several schemes read, such as
+// [WithClock], returns a type that is each of their option types.
+//
 // The package does no network I/O of its own, except fetching a JWKS when a
 // JWT verifier is given a JWKS URL. Key material is held in [Secret] and
 // [PrivateKey] values that never print themselves, and no signer or
@@ -33,6 +40,20 @@ const (
 	SchemeHub         = "hub"          // X-Hub-Signature-256: sha256=<hex>
 	SchemeStripe      = "stripe"       // Stripe-Signature: t=<unix>,v1=<hex>
 	SchemeJWT         = "jwt"          // Authorization: Bearer <JWT>
+)
+
+// Header names the schemes write and read, in canonical form, so that they
+// index an [http.Header] directly. Every signer of this package sets
+// HeaderWebhookID to [Message.ID] when it has one (Standard requires it),
+// whether or not its scheme signs it (see [Verified.ID]).
+const (
+	HeaderWebhookID        = "Webhook-Id"          // Standard v1 and v1a: the delivery id
+	HeaderWebhookTimestamp = "Webhook-Timestamp"   // Standard v1 and v1a: Unix seconds
+	HeaderWebhookSignature = "Webhook-Signature"   // Standard: "v1,<base64>" or "v1a,<base64>"
+	HeaderHubSignature256  = "X-Hub-Signature-256" // Hub: "sha256=<hex>"
+	HeaderHubSignature     = "X-Hub-Signature"     // Hub with WithSHA1: "sha1=<hex>"
+	HeaderStripeSignature  = "Stripe-Signature"    // Stripe: "t=<unix>,v1=<hex>"
+	HeaderAuthorization    = "Authorization"       // JWT: "Bearer <token>"
 )
 
 // Message is what a [Signer] authenticates for one delivery attempt.

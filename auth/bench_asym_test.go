@@ -121,7 +121,7 @@ func jwtBenchAlgs(b *testing.B) []jwtBenchAlg {
 // baselineClaims are the claims herald signs, built for golang-jwt directly.
 func baselineClaims(m Message, now time.Time) jwt.MapClaims {
 	return jwt.MapClaims{
-		"iat": now.Unix(), "exp": now.Add(DefaultTTL).Unix(), "jti": m.ID,
+		"iat": now.Unix(), "exp": now.Add(defaultTTL).Unix(), "jti": m.ID,
 		"aud": "https://hooks.example.com/in", "topic": m.Topic, "body_sha256": BodySHA256(m.Body),
 	}
 }
@@ -174,7 +174,7 @@ func BenchmarkJWTVerify(b *testing.B) {
 		})
 		b.Run(a.name+"/golang-jwt", func(b *testing.B) {
 			p := jwt.NewParser(jwt.WithValidMethods([]string{a.name}), jwt.WithTimeFunc(asymClock),
-				jwt.WithLeeway(DefaultLeeway), jwt.WithIssuedAt(), jwt.WithExpirationRequired())
+				jwt.WithLeeway(defaultLeeway), jwt.WithIssuedAt(), jwt.WithExpirationRequired())
 			keyfunc := func(*jwt.Token) (any, error) { return a.verifyKey, nil }
 			b.ReportAllocs()
 			for b.Loop() {

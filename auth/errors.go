@@ -34,8 +34,11 @@ var (
 	// ErrBadKey: key material given to a constructor is empty, too short,
 	// of the wrong type or cannot be parsed.
 	ErrBadKey = errors.New("invalid key")
-	// ErrNoPrivateKey: Sign was called on a verifier built from public keys only.
-	ErrNoPrivateKey = errors.New("no private key to sign with")
 	// ErrBodyTooLarge: [Middleware] refused a body over its limit.
 	ErrBodyTooLarge = errors.New("request body too large")
 )
+
+// errNoPrivateKey is the error of Sign on a verifier built from public keys
+// only: a configuration mistake, which no caller handles differently from
+// any other failure to sign, so it is not exported.
+var errNoPrivateKey = errors.New("no private key to sign with")

@@ -149,7 +149,7 @@ func ExampleWithReplayCache() {
 }
 
 // Only requests from the allowed networks reach the handler. Behind a load
-// balancer, name it with TrustProxies so that X-Forwarded-For is read; from
+// balancer, name it as a trusted proxy so that X-Forwarded-For is read; from
 // any other peer that header is ignored.
 func ExampleAllowIPs() {
 	allowed, err := auth.ParsePrefixes("192.0.2.0/24", "2001:db8::/32", "198.51.100.7")
@@ -159,7 +159,7 @@ func ExampleAllowIPs() {
 	}
 	proxies, _ := auth.ParsePrefixes("10.0.0.0/8")
 	hook := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
-	h := auth.AllowIPs(allowed, auth.TrustProxies(proxies...))(hook)
+	h := auth.AllowIPs(allowed, proxies)(hook)
 
 	for _, c := range []struct{ remote, xff string }{
 		{"192.0.2.10:51000", ""},            // allowed network

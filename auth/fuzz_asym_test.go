@@ -216,9 +216,12 @@ func FuzzParseKeyPEM(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			back, err := ParsePrivateKeyPEM(out, "id")
+			back, err := ParsePrivateKeyPEM(out, "")
 			if err != nil || !back.Public().Equal(k.Public()) {
 				t.Fatalf("private key round trip: %v", err)
+			}
+			if tp := k.Public().Thumbprint(); back.ID() != tp || back.Public().ID() != tp {
+				t.Fatalf("key parsed without an id is named %q, not its thumbprint %q", back.ID(), tp)
 			}
 		}
 		if k, err := ParsePublicKeyPEM(data, "id"); err == nil {
@@ -226,8 +229,8 @@ func FuzzParseKeyPEM(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			back, err := ParsePublicKeyPEM(out, "id")
-			if err != nil || !back.Equal(k) || k.Thumbprint() == "" {
+			back, err := ParsePublicKeyPEM(out, "")
+			if err != nil || !back.Equal(k) || k.Thumbprint() == "" || back.ID() != k.Thumbprint() {
 				t.Fatalf("public key round trip: %v", err)
 			}
 		}

@@ -166,7 +166,7 @@ func FuzzParseStandardSecret(f *testing.F) {
 			}
 			return
 		}
-		if s.Len() < MinStandardSecretLen || s.Len() > MaxStandardSecretLen {
+		if s.Len() < minStandardSecretLen || s.Len() > maxStandardSecretLen {
 			t.Fatalf("accepted a %d-byte secret", s.Len())
 		}
 		back, err := ParseStandardSecret(FormatStandardSecret(s))

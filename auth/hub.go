@@ -9,14 +9,10 @@ import (
 	"strings"
 )
 
-// Hub header names.
+// Hub bounds.
 const (
-	// HubHeaderSHA256 is GitHub's signature header, "sha256=<hex>".
-	HubHeaderSHA256 = "X-Hub-Signature-256"
-	// HubHeaderSHA1 is GitHub's legacy signature header, "sha1=<hex>".
-	HubHeaderSHA1 = "X-Hub-Signature"
-	// MinHubSecretLen is the shortest secret, in bytes, that [NewHub] accepts.
-	MinHubSecretLen = 16
+	// minHubSecretLen is the shortest secret, in bytes, that [NewHub] accepts.
+	minHubSecretLen = 16
 	// maxHubHeaderLen bounds the signature header before parsing.
 	maxHubHeaderLen = 128
 )
@@ -42,17 +38,17 @@ type Hub struct {
 // GitHub's webhook secret: NewSecret([]byte(s))). Sign uses the first
 // secret, giving one header value as GitHub does; Verify accepts any
 // secret, so list the new secret first during a rotation and keep the old
-// one until senders have moved. Secrets shorter than [MinHubSecretLen]
+// one until senders have moved. Secrets shorter than 16
 // bytes, or none, are refused with [ErrBadKey].
 //
-// Options: [WithSHA1], [WithHeaderName], [WithClock].
-func NewHub(secrets []Secret, opts ...Option) (*Hub, error) {
-	o := buildOptions(opts)
-	newHash, prefix, def := sha256.New, "sha256=", HubHeaderSHA256
+// Options: [WithSHA1], [WithHeaderName].
+func NewHub(secrets []Secret, opts ...HubOption) (*Hub, error) {
+	o := buildOptions(opts, HubOption.hub)
+	newHash, prefix, def := sha256.New, "sha256=", HeaderHubSignature256
 	if o.sha1 {
-		newHash, prefix, def = sha1.New, "sha1=", HubHeaderSHA1
+		newHash, prefix, def = sha1.New, "sha1=", HeaderHubSignature
 	}
-	keys, err := newMacKeys(SchemeHub, newHash, secrets, MinHubSecretLen)
+	keys, err := newMacKeys(SchemeHub, newHash, secrets, minHubSecretLen)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +77,7 @@ func (s *Hub) Sign(h http.Header, m Message) error {
 	k.put(st)
 	setHeader(h, s.header, string(buf))
 	if m.ID != "" {
-		setHeader(h, headerWebhookID, m.ID)
+		setHeader(h, HeaderWebhookID, m.ID)
 	}
 	return nil
 }

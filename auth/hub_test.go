@@ -17,7 +17,7 @@ const (
 	ghVectorSig    = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
 )
 
-func mustHub(t testing.TB, secrets []Secret, opts ...Option) *Hub {
+func mustHub(t testing.TB, secrets []Secret, opts ...HubOption) *Hub {
 	t.Helper()
 	s, err := NewHub(secrets, opts...)
 	if err != nil {

@@ -14,15 +14,15 @@ import (
 
 // JWKS fetching defaults.
 const (
-	// JWKSMinRefreshInterval is the least time between two fetches of a
+	// jwksMinRefreshInterval is the least time between two fetches of a
 	// JWKS URL, so that tokens with made-up kids cannot make a verifier
 	// hammer the key server.
-	JWKSMinRefreshInterval = time.Minute
-	// JWKSMaxAge is how long fetched keys are used before they are fetched
+	jwksMinRefreshInterval = time.Minute
+	// jwksMaxAge is how long fetched keys are used before they are fetched
 	// again (on the next lookup; stale keys stay in use if that fails).
-	JWKSMaxAge = time.Hour
-	// JWKSFetchTimeout bounds one fetch of a JWKS URL.
-	JWKSFetchTimeout = 10 * time.Second
+	jwksMaxAge = time.Hour
+	// jwksFetchTimeout bounds one fetch of a JWKS URL.
+	jwksFetchTimeout = 10 * time.Second
 	// jwksCacheMaxAge is the max-age that [JWKSHandler] advertises.
 	jwksCacheMaxAge = 5 * time.Minute
 )
@@ -104,10 +104,10 @@ func JWKSHandler(keys ...PublicKey) http.Handler {
 }
 
 // JWKS is a [KeySet] fetched from a JWKS URL and cached. It fetches on first
-// use, again once the keys are older than [JWKSMaxAge], and when a token
+// use, again once the keys are older than an hour, and when a token
 // names a kid it does not know — but never twice within
-// [JWKSMinRefreshInterval], however many requests ask. Each fetch takes at
-// most [JWKSFetchTimeout] and reads at most 1 MiB; the document is parsed by
+// a minute, however many requests ask. Each fetch takes at
+// most 10 seconds and reads at most 1 MiB; the document is parsed by
 // [ParseJWKS]. If a refresh fails, the keys already known stay in use.
 //
 // A JWKS is safe for concurrent use. Create it with [NewJWKS].
@@ -173,7 +173,7 @@ func (j *JWKS) Keys(ctx context.Context, kid string) ([]PublicKey, error) {
 	j.mu.Lock()
 	keys, fetched := j.keys, j.fetched
 	j.mu.Unlock()
-	if keys != nil && j.now().Sub(fetched) < JWKSMaxAge {
+	if keys != nil && j.now().Sub(fetched) < jwksMaxAge {
 		if found, err := selectKeys(keys, kid); err == nil {
 			return found, nil
 		}
@@ -193,7 +193,7 @@ func (j *JWKS) Keys(ctx context.Context, kid string) ([]PublicKey, error) {
 }
 
 // Refresh fetches the key set now, unless a fetch happened less than
-// [JWKSMinRefreshInterval] ago, in which case it reports that fetch's
+// a minute ago, in which case it reports that fetch's
 // outcome. Keys calls it as needed; call it at start-up to fail early.
 func (j *JWKS) Refresh(ctx context.Context) error {
 	return j.refresh(ctx)
@@ -201,7 +201,7 @@ func (j *JWKS) Refresh(ctx context.Context) error {
 
 // refresh fetches unless rate-limited. A caller that waited for another
 // fetch in flight takes that one's outcome. The fetch itself is detached
-// from ctx (bounded by [JWKSFetchTimeout] instead): a client that hangs up
+// from ctx (bounded by [jwksFetchTimeout] instead): a client that hangs up
 // must not abort it, or it could block refreshes for everyone for the rest
 // of the interval. ctx only bounds how long this caller waits.
 func (j *JWKS) refresh(ctx context.Context) error {
@@ -214,7 +214,7 @@ func (j *JWKS) refresh(ctx context.Context) error {
 
 	j.mu.Lock()
 	last, lastErr := j.lastAttempt, j.lastErr
-	if !last.IsZero() && (!last.Before(start) || j.now().Sub(last) < JWKSMinRefreshInterval) {
+	if !last.IsZero() && (!last.Before(start) || j.now().Sub(last) < jwksMinRefreshInterval) {
 		// Someone fetched while we waited, or too recently: reuse.
 		j.mu.Unlock()
 		<-j.sem
@@ -245,7 +245,7 @@ func (j *JWKS) refresh(ctx context.Context) error {
 
 // fetch GETs and parses the key set.
 func (j *JWKS) fetch(ctx context.Context) ([]PublicKey, error) {
-	ctx, cancel := context.WithTimeout(ctx, JWKSFetchTimeout)
+	ctx, cancel := context.WithTimeout(ctx, jwksFetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url.open(), nil)
 	if err != nil {

@@ -235,7 +235,7 @@ func TestJWKSFetchAndVerify(t *testing.T) {
 	if _, err := v.Verify(sign(ks.ed2), m.Body); !errors.Is(err, ErrUnknownKey) {
 		t.Fatalf("new key within the interval of the first fetch: %v", err)
 	}
-	clock.Store(int64(JWKSMinRefreshInterval))
+	clock.Store(int64(jwksMinRefreshInterval))
 	if _, err := v.Verify(sign(ks.ed2), m.Body); err != nil {
 		t.Fatalf("new key after refresh: %v", err)
 	}
@@ -249,7 +249,7 @@ func TestJWKSFetchAndVerify(t *testing.T) {
 	}
 	// After the interval, an unknown kid may fetch again.
 	s.set(JWKSHandler(ks.rsa.Public()))
-	clock.Store(int64(2 * JWKSMinRefreshInterval))
+	clock.Store(int64(2 * jwksMinRefreshInterval))
 	if _, err := v.Verify(sign(ks.rsa), m.Body); err != nil {
 		t.Fatalf("rsa after interval: %v", err)
 	}
@@ -259,14 +259,14 @@ func TestJWKSFetchAndVerify(t *testing.T) {
 
 	// A failing server: stale keys stay in use, errors name no query string.
 	s.set(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 503) }))
-	clock.Store(int64(2 * JWKSMaxAge))
+	clock.Store(int64(2 * jwksMaxAge))
 	if _, err := v.Verify(sign(ks.rsa), m.Body); err != nil {
 		t.Fatalf("stale key during an outage: %v", err)
 	}
 	if n := s.fetches.Load(); n != 4 {
 		t.Fatalf("%d fetches, want 4 (stale refresh)", n)
 	}
-	clock.Store(int64(2*JWKSMaxAge + 2*JWKSMinRefreshInterval))
+	clock.Store(int64(2*jwksMaxAge + 2*jwksMinRefreshInterval))
 	_, err = v.Verify(sign(ks.ed), m.Body)
 	if !errors.Is(err, ErrUnknownKey) || !strings.Contains(err.Error(), "503") || strings.Contains(err.Error(), "QUERYSECRET") {
 		t.Fatalf("outage error = %v", err)

@@ -19,9 +19,9 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// MaxTokenLength bounds a Bearer token; longer ones are refused with
+// maxTokenLength bounds a Bearer token; longer ones are refused with
 // [ErrMalformed] before any parsing.
-const MaxTokenLength = 8 << 10
+const maxTokenLength = 8 << 10
 
 // Claims that herald adds to the registered ones (iss, aud, iat, exp, jti).
 const (
@@ -31,8 +31,6 @@ const (
 	// ClaimTopic carries [Message.Topic] when it is set.
 	ClaimTopic = "topic"
 )
-
-const headerAuthorization = "Authorization"
 
 // hmacAlgs maps the HMAC JWT algorithms to their minimum key length: the
 // hash size, as RFC 7518 section 3.2 requires.
@@ -86,7 +84,7 @@ type JWT struct {
 // Options: [WithIssuer], [WithAudience], [WithTTL], [WithLeeway],
 // [WithRequireBodyHash], [WithAllowMissingExp], [WithMaxLifetime],
 // [WithClock].
-func NewJWT(alg string, secrets []Secret, opts ...Option) (*JWT, error) {
+func NewJWT(alg string, secrets []Secret, opts ...JWTOption) (*JWT, error) {
 	min, ok := hmacAlgs[alg]
 	if !ok {
 		if slices.Contains(asymmetricAlgs, alg) {
@@ -97,7 +95,7 @@ func NewJWT(alg string, secrets []Secret, opts ...Option) (*JWT, error) {
 	if len(secrets) == 0 {
 		return nil, fmt.Errorf("auth: %s: %w: no secret given", SchemeJWT, ErrBadKey)
 	}
-	j := &JWT{o: buildOptions(opts), method: jwt.GetSigningMethod(alg), methods: []string{alg}}
+	j := &JWT{o: buildOptions(opts, JWTOption.jwt), method: jwt.GetSigningMethod(alg), methods: []string{alg}}
 	for i, s := range secrets {
 		if s.Len() < min {
 			return nil, fmt.Errorf("auth: %s: %w: secret %d is %d bytes, %s needs at least %d", SchemeJWT, ErrBadKey, i, s.Len(), alg, min)
@@ -114,7 +112,7 @@ func NewJWT(alg string, secrets []Secret, opts ...Option) (*JWT, error) {
 // of all keys, as [NewJWTVerifier] would.
 //
 // Options: as for [NewJWT].
-func NewJWTSigner(keys []PrivateKey, opts ...Option) (*JWT, error) {
+func NewJWTSigner(keys []PrivateKey, opts ...JWTOption) (*JWT, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("auth: %s: %w: no key given", SchemeJWT, ErrBadKey)
 	}
@@ -125,7 +123,7 @@ func NewJWTSigner(keys []PrivateKey, opts ...Option) (*JWT, error) {
 		}
 		pubs[i] = k.Public()
 	}
-	j, err := NewJWTVerifier(pubs, opts...)
+	j, err := newJWTVerifier(pubs, buildOptions(opts, JWTOption.jwt))
 	if err != nil {
 		return nil, err
 	}
@@ -137,14 +135,19 @@ func NewJWTSigner(keys []PrivateKey, opts ...Option) (*JWT, error) {
 
 // NewJWTVerifier returns a JWT scheme that verifies with the public keys of
 // keys: a fixed [PublicKeys] list, a [*JWKS] fetched from a URL, or any
-// [KeySet]. Its Sign fails with [ErrNoPrivateKey]. A token is checked only
+// [KeySet]. Its Sign fails: it holds no private key. A token is checked only
 // against keys of its own algorithm, chosen by its kid when it has one;
 // an unknown kid fails with [ErrUnknownKey]. [Verified.KeyID] is the token's
 // kid, else the matching key's ID, else its position.
 //
-// Options: as for [NewJWT].
-func NewJWTVerifier(keys KeySet, opts ...Option) (*JWT, error) {
-	j := &JWT{o: buildOptions(opts), keys: keys}
+// Options: as for [NewJWT] but [WithTTL], which only a signer uses.
+func NewJWTVerifier(keys KeySet, opts ...JWTVerifierOption) (*JWT, error) {
+	return newJWTVerifier(keys, buildOptions(opts, JWTVerifierOption.jwt))
+}
+
+// newJWTVerifier is NewJWTVerifier with its options applied.
+func newJWTVerifier(keys KeySet, o options) (*JWT, error) {
+	j := &JWT{o: o, keys: keys}
 	switch ks := keys.(type) {
 	case nil:
 		return nil, fmt.Errorf("auth: %s: %w: no key set given", SchemeJWT, ErrBadKey)
@@ -197,7 +200,7 @@ func (j *JWT) newParser() *jwt.Parser {
 // Sign sets Authorization: Bearer <token> and webhook-id on h.
 func (j *JWT) Sign(h http.Header, m Message) error {
 	if j.method == nil {
-		return fmt.Errorf("auth: %s: %w", SchemeJWT, ErrNoPrivateKey)
+		return fmt.Errorf("auth: %s: %w", SchemeJWT, errNoPrivateKey)
 	}
 	if err := checkMessageID(SchemeJWT, m.ID); err != nil {
 		return err
@@ -229,8 +232,8 @@ func (j *JWT) Sign(h http.Header, m Message) error {
 		// golang-jwt's signing errors name key types, never key material.
 		return fmt.Errorf("auth: %s: signing: %w", SchemeJWT, err)
 	}
-	setHeader(h, headerAuthorization, "Bearer "+s)
-	setHeader(h, headerWebhookID, m.ID)
+	setHeader(h, HeaderAuthorization, "Bearer "+s)
+	setHeader(h, HeaderWebhookID, m.ID)
 	return nil
 }
 
@@ -266,7 +269,7 @@ func (j *JWT) Verify(h http.Header, body []byte) (Verified, error) {
 // VerifyContext checks the Bearer token of a request against body. ctx
 // bounds any key fetch. Errors: [ErrNoSignature] without a Bearer token;
 // [ErrMalformed] for a token that does not parse, is longer than
-// [MaxTokenLength] or has a crit header (herald implements no critical
+// 8 KiB or has a crit header (herald implements no critical
 // extension, so RFC 7515 has it refuse any); [ErrAlgorithm] for an algorithm the keys do not allow;
 // [ErrUnknownKey]; [ErrBadSignature]; [ErrExpired]; [ErrNotYetValid];
 // [ErrClaims] for a wrong iss or aud, a missing iat, exp or body_sha256, a
@@ -344,7 +347,7 @@ func (j *JWT) VerifyContext(ctx context.Context, h http.Header, body []byte) (Ve
 
 // bearerToken returns the token of the one Authorization: Bearer header.
 func bearerToken(h http.Header) (string, error) {
-	vals := h[headerAuthorization]
+	vals := h[HeaderAuthorization]
 	if len(vals) == 0 {
 		return "", fmt.Errorf("auth: %s: %w: no Authorization header", SchemeJWT, ErrNoSignature)
 	}
@@ -352,8 +355,8 @@ func bearerToken(h http.Header) (string, error) {
 		return "", fmt.Errorf("auth: %s: %w: repeated Authorization header", SchemeJWT, ErrMalformed)
 	}
 	v := vals[0]
-	if len(v) > len("Bearer ")+MaxTokenLength {
-		return "", fmt.Errorf("auth: %s: %w: Authorization header longer than %d bytes", SchemeJWT, ErrMalformed, len("Bearer ")+MaxTokenLength)
+	if len(v) > len("Bearer ")+maxTokenLength {
+		return "", fmt.Errorf("auth: %s: %w: Authorization header longer than %d bytes", SchemeJWT, ErrMalformed, len("Bearer ")+maxTokenLength)
 	}
 	scheme, tok, _ := strings.Cut(v, " ")
 	if !strings.EqualFold(scheme, "Bearer") {
@@ -525,7 +528,7 @@ func checkBodyHash(claims jwt.MapClaims, body []byte, required bool) error {
 // it is ignored.
 func tokenID(claims jwt.MapClaims, h http.Header, token *jwt.Token) (string, error) {
 	header := ""
-	if vals := h[headerWebhookID]; len(vals) > 0 {
+	if vals := h[HeaderWebhookID]; len(vals) > 0 {
 		if len(vals) > 1 || len(vals[0]) > maxIDLen {
 			return "", fmt.Errorf("auth: %s: %w: repeated or oversized webhook-id header", SchemeJWT, ErrMalformed)
 		}

@@ -27,22 +27,22 @@ func TestJWTLifetime(t *testing.T) {
 			tests := []struct {
 				name string
 				h    http.Header
-				opts []Option
+				opts []JWTVerifierOption
 				want error  // nil: accepted
 				text string // in the error
 			}{
 				{"no iat", tok(jwt.MapClaims{"exp": asymNow.Add(time.Minute).Unix()}), nil, ErrClaims, "token has no iat claim"},
 				{"no iat, a year ahead", tok(jwt.MapClaims{"exp": asymNow.Add(year).Unix()}), nil, ErrClaims, "token has no iat claim"},
-				{"no iat and no exp, allowed missing exp", tok(jwt.MapClaims{"event": "x"}), []Option{WithAllowMissingExp()}, ErrClaims, "token has no iat claim"},
+				{"no iat and no exp, allowed missing exp", tok(jwt.MapClaims{"event": "x"}), []JWTVerifierOption{WithAllowMissingExp()}, ErrClaims, "token has no iat claim"},
 				{"a year", life(asymNow, year), nil, ErrClaims, "token lifetime exp - iat is 8760h0m0s, over the 10m0s allowed"},
 				{"one second over", life(asymNow, 10*time.Minute+time.Second), nil, ErrClaims, "over the 10m0s allowed"},
 				{"exactly the bound", life(asymNow, 10*time.Minute), nil, nil, ""},
 				{"exactly the bound, issued long ago", life(asymNow.Add(-9*time.Minute), 10*time.Minute), nil, nil, ""},
-				{"a year, raised bound", life(asymNow, year), []Option{WithMaxLifetime(year)}, nil, ""},
-				{"raised bound, one second over", life(asymNow, time.Hour+time.Second), []Option{WithMaxLifetime(time.Hour)}, ErrClaims, "over the 1h0m0s allowed"},
+				{"a year, raised bound", life(asymNow, year), []JWTVerifierOption{WithMaxLifetime(year)}, nil, ""},
+				{"raised bound, one second over", life(asymNow, time.Hour+time.Second), []JWTVerifierOption{WithMaxLifetime(time.Hour)}, ErrClaims, "over the 1h0m0s allowed"},
 				{"exp before iat", tok(jwt.MapClaims{"iat": asymNow.Add(20 * time.Second).Unix(), "exp": asymNow.Add(10 * time.Second).Unix()}), nil, ErrClaims, "before it is issued"},
-				{"no exp, within the bound of iat", tok(jwt.MapClaims{"iat": asymNow.Add(-9 * time.Minute).Unix()}), []Option{WithAllowMissingExp()}, nil, ""},
-				{"no exp, past the bound of iat", tok(jwt.MapClaims{"iat": asymNow.Add(-11 * time.Minute).Unix()}), []Option{WithAllowMissingExp()}, ErrExpired, "older than the 10m0s lifetime allowed"},
+				{"no exp, within the bound of iat", tok(jwt.MapClaims{"iat": asymNow.Add(-9 * time.Minute).Unix()}), []JWTVerifierOption{WithAllowMissingExp()}, nil, ""},
+				{"no exp, past the bound of iat", tok(jwt.MapClaims{"iat": asymNow.Add(-11 * time.Minute).Unix()}), []JWTVerifierOption{WithAllowMissingExp()}, ErrExpired, "older than the 10m0s lifetime allowed"},
 			}
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
@@ -60,20 +60,20 @@ func TestJWTLifetime(t *testing.T) {
 }
 
 // herald's own signer makes tokens its verifiers take: iat, and exp
-// DefaultTTL later; a TTL up to the bound passes, one over it needs the
+// defaultTTL later; a TTL up to the bound passes, one over it needs the
 // receiver's WithMaxLifetime.
 func TestJWTSignerWithinLifetime(t *testing.T) {
 	c := jwtCases(t)[0]
 	m := asymMsg()
 	for _, tt := range []struct {
 		ttl  time.Duration
-		opts []Option
+		opts []JWTVerifierOption
 		ok   bool
 	}{
-		{0, nil, true}, // DefaultTTL
+		{0, nil, true}, // defaultTTL
 		{10 * time.Minute, nil, true},
 		{11 * time.Minute, nil, false},
-		{11 * time.Minute, []Option{WithMaxLifetime(11 * time.Minute)}, true},
+		{11 * time.Minute, []JWTVerifierOption{WithMaxLifetime(11 * time.Minute)}, true},
 	} {
 		h := http.Header{}
 		if err := c.signer(t, WithTTL(tt.ttl)).Sign(h, m); err != nil {
@@ -102,7 +102,7 @@ func TestMiddlewareJWTReplayUntilExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache := NewReplayCache(0)
+	cache := newMemoryReplayCache(0)
 	cache.now = clock
 	var runs atomic.Int32
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { runs.Add(1) })
@@ -118,7 +118,7 @@ func TestMiddlewareJWTReplayUntilExpiry(t *testing.T) {
 	if st, got := replay(); st != 200 || got != "" {
 		t.Fatalf("first: %d %q", st, got)
 	}
-	advance(3 * DefaultReplayWindow)
+	advance(3 * defaultReplayWindow)
 	if st, got := replay(); st != 200 || got != duplicateText {
 		t.Fatalf("replayed past the replay window, before exp: %d %q, want the duplicate answer", st, got)
 	}

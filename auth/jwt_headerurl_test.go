@@ -47,7 +47,7 @@ func TestJWTHeaderURLsNeverFetched(t *testing.T) {
 	for name, extra := range headers {
 		for _, kid := range []string{ks.ed.ID(), ks.ed2.ID()} {
 			claims := jwt.MapClaims{
-				"iat": asymNow.Unix(), "exp": asymNow.Add(DefaultTTL).Unix(),
+				"iat": asymNow.Unix(), "exp": asymNow.Add(defaultTTL).Unix(),
 				"jti": "forged-" + name, "aud": m.URL,
 			}
 			tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)

@@ -26,11 +26,11 @@ var (
 type jwtCase struct {
 	alg      string
 	kid      string // what the signer puts in the header, "" for HMAC
-	signer   func(t *testing.T, opts ...Option) *JWT
-	verifier func(t *testing.T, opts ...Option) *JWT
+	signer   func(t *testing.T, opts ...JWTOption) *JWT
+	verifier func(t *testing.T, opts ...JWTVerifierOption) *JWT
 	// wrong signs with a key of the same algorithm (and kid) that the
 	// verifier does not hold.
-	wrong   func(t *testing.T, opts ...Option) *JWT
+	wrong   func(t *testing.T, opts ...JWTOption) *JWT
 	signKey any
 	keyID   string // the expected Verified.KeyID
 }
@@ -40,14 +40,14 @@ func jwtCases(t *testing.T) []jwtCase {
 	hmacCase := func(alg string) jwtCase {
 		return jwtCase{
 			alg: alg,
-			signer: func(t *testing.T, opts ...Option) *JWT {
-				return jwtOrFatal(t)(NewJWT(alg, []Secret{jwtSecret}, append([]Option{WithClock(asymClock)}, opts...)...))
+			signer: func(t *testing.T, opts ...JWTOption) *JWT {
+				return jwtOrFatal(t)(NewJWT(alg, []Secret{jwtSecret}, append([]JWTOption{WithClock(asymClock)}, opts...)...))
 			},
-			verifier: func(t *testing.T, opts ...Option) *JWT {
-				return jwtOrFatal(t)(NewJWT(alg, []Secret{jwtSecret}, append([]Option{WithClock(asymClock)}, opts...)...))
+			verifier: func(t *testing.T, opts ...JWTVerifierOption) *JWT {
+				return jwtOrFatal(t)(NewJWT(alg, []Secret{jwtSecret}, jwtOptions(asymClock, opts)...))
 			},
-			wrong: func(t *testing.T, opts ...Option) *JWT {
-				return jwtOrFatal(t)(NewJWT(alg, []Secret{jwtSecret2}, append([]Option{WithClock(asymClock)}, opts...)...))
+			wrong: func(t *testing.T, opts ...JWTOption) *JWT {
+				return jwtOrFatal(t)(NewJWT(alg, []Secret{jwtSecret2}, append([]JWTOption{WithClock(asymClock)}, opts...)...))
 			},
 			signKey: jwtSecret.Bytes(),
 			keyID:   "0",
@@ -57,14 +57,14 @@ func jwtCases(t *testing.T) []jwtCase {
 		return jwtCase{
 			alg: k.Algorithm(),
 			kid: k.ID(),
-			signer: func(t *testing.T, opts ...Option) *JWT {
-				return jwtOrFatal(t)(NewJWTSigner([]PrivateKey{k}, append([]Option{WithClock(asymClock)}, opts...)...))
+			signer: func(t *testing.T, opts ...JWTOption) *JWT {
+				return jwtOrFatal(t)(NewJWTSigner([]PrivateKey{k}, append([]JWTOption{WithClock(asymClock)}, opts...)...))
 			},
-			verifier: func(t *testing.T, opts ...Option) *JWT {
-				return jwtOrFatal(t)(NewJWTVerifier(PublicKeys{k.Public()}, append([]Option{WithClock(asymClock)}, opts...)...))
+			verifier: func(t *testing.T, opts ...JWTVerifierOption) *JWT {
+				return jwtOrFatal(t)(NewJWTVerifier(PublicKeys{k.Public()}, append([]JWTVerifierOption{WithClock(asymClock)}, opts...)...))
 			},
-			wrong: func(t *testing.T, opts ...Option) *JWT {
-				return jwtOrFatal(t)(NewJWTSigner([]PrivateKey{other.WithID(k.ID())}, append([]Option{WithClock(asymClock)}, opts...)...))
+			wrong: func(t *testing.T, opts ...JWTOption) *JWT {
+				return jwtOrFatal(t)(NewJWTSigner([]PrivateKey{other.WithID(k.ID())}, append([]JWTOption{WithClock(asymClock)}, opts...)...))
 			},
 			signKey: k.Signer(),
 			keyID:   k.ID(),
@@ -149,7 +149,7 @@ func TestJWTRoundTrip(t *testing.T) {
 			want := map[string]any{
 				"iss": "herald-test", "aud": "https://hooks.example.com/in", "jti": m.ID,
 				"topic": m.Topic, "body_sha256": BodySHA256(m.Body),
-				"iat": float64(asymNow.Unix()), "exp": float64(asymNow.Add(DefaultTTL).Unix()),
+				"iat": float64(asymNow.Unix()), "exp": float64(asymNow.Add(defaultTTL).Unix()),
 			}
 			for k, v := range want {
 				if got.Claims[k] != v {
@@ -194,7 +194,7 @@ func TestJWTFailures(t *testing.T) {
 				name string
 				h    http.Header
 				body []byte
-				opts []Option
+				opts []JWTVerifierOption
 				want error
 			}{
 				{"tampered body", good, []byte(`{"type":"contact.deleted"}`), nil, ErrBodyMismatch},
@@ -204,14 +204,14 @@ func TestJWTFailures(t *testing.T) {
 				{"nbf in the future", withClaims(func(cl jwt.MapClaims) { cl["nbf"] = asymNow.Add(time.Minute).Unix() }), m.Body, nil, ErrNotYetValid},
 				{"missing exp", withClaims(func(cl jwt.MapClaims) { delete(cl, "exp") }), m.Body, nil, ErrClaims},
 				{"exp not a number", withClaims(func(cl jwt.MapClaims) { cl["exp"] = "soon" }), m.Body, nil, ErrClaims},
-				{"aud mismatch", good, m.Body, []Option{WithAudience("https://other.example.com/in")}, ErrClaims},
-				{"aud missing", withClaims(func(cl jwt.MapClaims) { delete(cl, "aud") }), m.Body, []Option{WithAudience("https://hooks.example.com/in")}, ErrClaims},
-				{"iss mismatch", signed(c.signer(t, WithIssuer("mallory")), m), m.Body, []Option{WithIssuer("herald")}, ErrClaims},
-				{"iss missing", good, m.Body, []Option{WithIssuer("herald")}, ErrClaims},
+				{"aud mismatch", good, m.Body, []JWTVerifierOption{WithAudience("https://other.example.com/in")}, ErrClaims},
+				{"aud missing", withClaims(func(cl jwt.MapClaims) { delete(cl, "aud") }), m.Body, []JWTVerifierOption{WithAudience("https://hooks.example.com/in")}, ErrClaims},
+				{"iss mismatch", signed(c.signer(t, WithIssuer("mallory")), m), m.Body, []JWTVerifierOption{WithIssuer("herald")}, ErrClaims},
+				{"iss missing", good, m.Body, []JWTVerifierOption{WithIssuer("herald")}, ErrClaims},
 				{"body hash wrong", withClaims(func(cl jwt.MapClaims) { cl["body_sha256"] = BodySHA256([]byte("other")) }), m.Body, nil, ErrBodyMismatch},
 				{"body hash not a string", withClaims(func(cl jwt.MapClaims) { cl["body_sha256"] = 42 }), m.Body, nil, ErrBodyMismatch},
 				{"body hash padded", withClaims(func(cl jwt.MapClaims) { cl["body_sha256"] = BodySHA256(m.Body) + "=" }), m.Body, nil, ErrBodyMismatch},
-				{"body hash required but absent", withClaims(func(cl jwt.MapClaims) { delete(cl, "body_sha256") }), m.Body, []Option{WithRequireBodyHash()}, ErrClaims},
+				{"body hash required but absent", withClaims(func(cl jwt.MapClaims) { delete(cl, "body_sha256") }), m.Body, []JWTVerifierOption{WithRequireBodyHash()}, ErrClaims},
 				{"jti contradicts webhook-id", func() http.Header {
 					h := cloneHeader(good)
 					h.Set("webhook-id", "msg_other")
@@ -228,7 +228,7 @@ func TestJWTFailures(t *testing.T) {
 				{"not base64", bearer("a*b.c*d.e*f"), m.Body, nil, ErrMalformed},
 				{"header not JSON", bearer(rawToken(`not json`, `{}`, "c2ln")), m.Body, nil, ErrMalformed},
 				{"repeated Authorization", http.Header{"Authorization": {good.Get("Authorization"), good.Get("Authorization")}}, m.Body, nil, ErrMalformed},
-				{"too long", bearer(strings.Repeat("a", MaxTokenLength+1)), m.Body, nil, ErrMalformed},
+				{"too long", bearer(strings.Repeat("a", maxTokenLength+1)), m.Body, nil, ErrMalformed},
 				{"padded signature", bearer(strings.TrimPrefix(good.Get("Authorization"), "Bearer ") + "="), m.Body, nil, ErrMalformed},
 			}
 			if c.kid != "" {
@@ -236,14 +236,14 @@ func TestJWTFailures(t *testing.T) {
 					name string
 					h    http.Header
 					body []byte
-					opts []Option
+					opts []JWTVerifierOption
 					want error
 				}{"unknown kid", bearer(c.craft(t, baseClaims(), map[string]any{"kid": "nobody"})), m.Body, nil, ErrUnknownKey},
 					struct {
 						name string
 						h    http.Header
 						body []byte
-						opts []Option
+						opts []JWTVerifierOption
 						want error
 					}{"kid not a string", bearer(c.craft(t, baseClaims(), map[string]any{"kid": 12})), m.Body, nil, ErrMalformed})
 			}
@@ -549,7 +549,7 @@ func TestJWTConstructors(t *testing.T) {
 		}
 	}
 	v, _ := NewJWTVerifier(PublicKeys{ks.ed.Public()})
-	if err := v.Sign(http.Header{}, asymMsg()); !errors.Is(err, ErrNoPrivateKey) {
+	if err := v.Sign(http.Header{}, asymMsg()); !errors.Is(err, errNoPrivateKey) {
 		t.Fatalf("verifier Sign = %v", err)
 	}
 	s, _ := NewJWT("HS256", []Secret{jwtSecret})
@@ -587,3 +587,12 @@ func jwtOrFatal(t *testing.T) func(*JWT, error) *JWT {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+// jwtOptions returns WithClock(now) followed by opts, as JWTOptions.
+func jwtOptions(now func() time.Time, opts []JWTVerifierOption) []JWTOption {
+	all := []JWTOption{WithClock(now)}
+	for _, o := range opts {
+		all = append(all, o)
+	}
+	return all
+}

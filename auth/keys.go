@@ -213,11 +213,28 @@ func GeneratePrivateKey(alg string) (PrivateKey, error) {
 	if err != nil {
 		return PrivateKey{}, fmt.Errorf("auth: generating %s key: %w", alg, err)
 	}
-	k, err := NewPrivateKey(key, "")
-	if err != nil {
-		return PrivateKey{}, err
+	return namedPrivateKey(key, "")
+}
+
+// namedPrivateKey is NewPrivateKey, except that an empty id gives the key
+// its RFC 7638 thumbprint as its ID: the rule for every key this package
+// generates or parses, so that a signer and a verifier that read the two
+// halves of a key pair agree on its kid.
+func namedPrivateKey(key crypto.Signer, id string) (PrivateKey, error) {
+	k, err := NewPrivateKey(key, id)
+	if err != nil || id != "" {
+		return k, err
 	}
 	return k.WithID(k.Public().Thumbprint()), nil
+}
+
+// namedPublicKey is NewPublicKey with the ID rule of [namedPrivateKey].
+func namedPublicKey(key crypto.PublicKey, id string) (PublicKey, error) {
+	k, err := NewPublicKey(key, id)
+	if err != nil || id != "" {
+		return k, err
+	}
+	return k.WithID(k.Thumbprint()), nil
 }
 
 // ID returns the key ID, possibly empty.
@@ -377,7 +394,9 @@ func (k PublicKey) Thumbprint() string {
 // ParsePrivateKeyPEM parses the first private key in a PEM document: PKCS #8
 // ("PRIVATE KEY"), or for convenience PKCS #1 ("RSA PRIVATE KEY") and SEC 1
 // ("EC PRIVATE KEY", an "EC PARAMETERS" block before it is skipped). id
-// becomes the key ID and may be empty. Encrypted, unsupported, weak or
+// becomes the key ID; empty, the ID is the key's RFC 7638 thumbprint
+// ([PublicKey.Thumbprint]), as for [GeneratePrivateKey] and
+// [ParsePublicKeyPEM], so that the two halves of a pair share a kid. Encrypted, unsupported, weak or
 // unparsable keys fail with [ErrBadKey]; errors never quote the input.
 func ParsePrivateKeyPEM(data []byte, id string) (PrivateKey, error) {
 	if len(data) > maxPEMLen {
@@ -418,13 +437,14 @@ func ParsePrivateKeyPEM(data []byte, id string) (PrivateKey, error) {
 		if !ok {
 			return PrivateKey{}, fmt.Errorf("auth: %w: unsupported private key type %T", ErrBadKey, key)
 		}
-		return NewPrivateKey(signer, id)
+		return namedPrivateKey(signer, id)
 	}
 }
 
 // ParsePublicKeyPEM parses the first public key in a PEM document: PKIX
 // ("PUBLIC KEY"), or for convenience PKCS #1 ("RSA PUBLIC KEY"). id becomes
-// the key ID and may be empty. Unsupported, weak or unparsable keys fail with
+// the key ID; empty, the ID is the key's RFC 7638 thumbprint, as for
+// [ParsePrivateKeyPEM]. Unsupported, weak or unparsable keys fail with
 // [ErrBadKey].
 func ParsePublicKeyPEM(data []byte, id string) (PublicKey, error) {
 	if len(data) > maxPEMLen {
@@ -451,7 +471,7 @@ func ParsePublicKeyPEM(data []byte, id string) (PublicKey, error) {
 	if err != nil {
 		return PublicKey{}, fmt.Errorf("auth: %w: parsing %s: %w", ErrBadKey, block.Type, err)
 	}
-	return NewPublicKey(key, id)
+	return namedPublicKey(key, id)
 }
 
 // MarshalPrivateKeyPEM encodes k as a PKCS #8 "PRIVATE KEY" PEM block. The

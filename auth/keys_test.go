@@ -57,6 +57,20 @@ func TestGenerateMarshalParseRoundTrip(t *testing.T) {
 			if p.ID() != "kid-y" || !p.Equal(k.Public()) || p.Algorithm() != alg {
 				t.Fatalf("parsed public key differs")
 			}
+			// Without an id, both halves are named by the thumbprint, as
+			// the generated key was: the kid a signer and a verifier that
+			// read the two PEM files agree on.
+			k3, err := ParsePrivateKeyPEM(privPEM, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p3, err := ParsePublicKeyPEM(pubPEM, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k3.ID() != k.ID() || k3.Public().ID() != k.ID() || p3.ID() != k.ID() {
+				t.Fatalf("default kids %q, %q, %q; want the thumbprint %q", k3.ID(), k3.Public().ID(), p3.ID(), k.ID())
+			}
 			// A private key where a public one belongs: refused, helpfully.
 			if _, err := ParsePublicKeyPEM(privPEM, ""); !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), "private key") {
 				t.Fatalf("ParsePublicKeyPEM(private) = %v", err)

@@ -12,21 +12,21 @@ import (
 	"time"
 )
 
-// DefaultMaxBodyBytes is the largest request body [Middleware] reads unless
+// defaultMaxBodyBytes is the largest request body [Middleware] reads unless
 // told otherwise with [WithMaxBodyBytes]: 1 MiB.
-const DefaultMaxBodyBytes = 1 << 20
+const defaultMaxBodyBytes = 1 << 20
 
-// DefaultReplayWindow is how long [Middleware] remembers an accepted
+// defaultReplayWindow is how long [Middleware] remembers an accepted
 // delivery id unless told otherwise with [WithReplayWindow].
 //
-// It is twice [DefaultTolerance]: a verifier accepts a request signed at T
+// It is twice [defaultTolerance]: a verifier accepts a request signed at T
 // from T-tolerance to T+tolerance, so the first and the last moment one
 // signed request can pass lie at most 2×tolerance apart. An id remembered
 // that long from its first use stays remembered for as long as its
 // signature is fresh. Raise it along with WithTolerance. A JWT's id is
 // remembered until the token expires (its exp, plus the leeway) when that
 // is later, whatever the window.
-const DefaultReplayWindow = 2 * DefaultTolerance
+const defaultReplayWindow = 2 * defaultTolerance
 
 // bodyPrealloc caps the buffer allocated up front from a declared
 // Content-Length, so that a client announcing a large body and sending a
@@ -55,7 +55,7 @@ type middlewareConfig struct {
 
 // WithMaxBodyBytes sets the largest body [Middleware] accepts; a larger one
 // is refused with 413 Request Entity Too Large and [ErrBodyTooLarge], before
-// any verification. Default [DefaultMaxBodyBytes]; n <= 0 keeps it.
+// any verification. Default 1 MiB; n <= 0 keeps it.
 func WithMaxBodyBytes(n int64) MiddlewareOption {
 	return func(c *middlewareConfig) {
 		if n > 0 {
@@ -69,8 +69,8 @@ func WithMaxBodyBytes(n int64) MiddlewareOption {
 // between the receivers of a fleet so that a request cannot be replayed to
 // another instance, and a sender's retry is recognised by all of them.
 //
-// By default each Middleware call gets a private [MemoryReplayCache] of
-// [DefaultReplayCacheSize] ids. WithReplayCache(nil) disables replay
+// By default each Middleware call gets a private cache of
+// 100,000 ids (NewReplayCache(0)). WithReplayCache(nil) disables replay
 // checking: a captured request can then be played again for as long as
 // its timestamp is within the verifier's tolerance, so do it only when the
 // handler deduplicates on [Verified.ID] itself.
@@ -79,9 +79,13 @@ func WithReplayCache(c ReplayCache) MiddlewareOption {
 }
 
 // WithReplayWindow sets how long an accepted id is remembered. It must be at
-// least twice the verifiers' tolerance (see [DefaultReplayWindow]), or a
-// request may be replayed once its id is forgotten but its timestamp is
-// still accepted. Default [DefaultReplayWindow]; d <= 0 keeps it.
+// least twice the verifiers' tolerance, or a request may be replayed once
+// its id is forgotten but its timestamp is still accepted: a verifier
+// accepts a request signed at T from T-tolerance to T+tolerance, so the
+// first and the last moment one signed request can pass lie 2×tolerance
+// apart. Default 10 minutes, twice the default tolerance: raise it along
+// with [WithTolerance]. A JWT's id is remembered until the token expires
+// (its exp plus the leeway) when that is later. d <= 0 keeps the default.
 func WithReplayWindow(d time.Duration) MiddlewareOption {
 	return func(c *middlewareConfig) {
 		if d > 0 {
@@ -147,9 +151,9 @@ func WithLogger(l *slog.Logger) MiddlewareOption {
 // A nil v refuses every request with 500; a nil next answers 200.
 func Middleware(v Verifier, opts ...MiddlewareOption) func(http.Handler) http.Handler {
 	cfg := middlewareConfig{
-		maxBody: DefaultMaxBodyBytes,
+		maxBody: defaultMaxBodyBytes,
 		cache:   NewReplayCache(0),
-		window:  DefaultReplayWindow,
+		window:  defaultReplayWindow,
 		onError: writeError,
 		now:     time.Now,
 	}
@@ -350,7 +354,7 @@ var reasons = []error{
 	ErrBodyTooLarge, errReadBody, ErrReplay,
 	ErrNoSignature, ErrMalformed, ErrExpired, ErrNotYetValid,
 	ErrBodyMismatch, ErrClaims, ErrAlgorithm, ErrUnknownKey,
-	ErrBadSignature, ErrBadKey, ErrNoPrivateKey,
+	ErrBadSignature, ErrBadKey, errNoPrivateKey,
 }
 
 // reason returns the public text for a refusal: the text of the first

@@ -39,7 +39,7 @@ func replaySchemes(t *testing.T) []struct {
 } {
 	secret := NewSecret([]byte("hub-and-stripe-secret-0123456789"))
 	clock := WithClock(func() time.Time { return mwStandardNow })
-	hub, err := NewHub([]Secret{secret}, clock)
+	hub, err := NewHub([]Secret{secret}) // Hub signs no time
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestMiddlewareStripeJunkSignaturesSameKey(t *testing.T) {
 	})))
 	defer srv.Close()
 	captured := mwSignedRequest(t, stripe, srv.URL, "", mwStandardNow, "{}")
-	header := captured.Header.Get(StripeHeader)
+	header := captured.Header.Get(HeaderStripeSignature)
 	for i, v := range []string{
 		header,
 		header + ",v1=" + strings.Repeat("0", 64),
@@ -149,7 +149,7 @@ func TestMiddlewareStripeJunkSignaturesSameKey(t *testing.T) {
 		header + ",v1=" + strings.Repeat("1", 64) + ",v1=" + strings.Repeat("2", 64),
 	} {
 		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader("{}"))
-		req.Header.Set(StripeHeader, v)
+		req.Header.Set(HeaderStripeSignature, v)
 		st, got := mwDo(t, srv.Client(), req)
 		if st != 200 || (i > 0) != (got == duplicateText) {
 			t.Fatalf("variant %d: %d %q", i, st, got)

@@ -234,7 +234,7 @@ func TestMiddlewareReplayWindow(t *testing.T) {
 	now := mwTestNow
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	cache := NewReplayCache(10)
+	cache := newMemoryReplayCache(10)
 	cache.now = clock
 	h := Middleware(v, WithReplayCache(cache), WithReplayWindow(time.Minute), withMiddlewareClock(clock))(mwEchoHandler(t))
 

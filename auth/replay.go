@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// DefaultReplayCacheSize is the capacity of a [MemoryReplayCache] built with
+// defaultReplayCacheSize is the capacity of a memoryReplayCache built with
 // a size of zero or less.
-const DefaultReplayCacheSize = 100_000
+const defaultReplayCacheSize = 100_000
 
 // A ReplayCache remembers the delivery ids that [Middleware] has accepted,
 // and whether the request that carried each one was handled, so that a
@@ -47,7 +47,7 @@ const DefaultReplayCacheSize = 100_000
 // there (if the GET finds nothing, the first run has just failed: answering
 // ReplayRunning makes the sender try again); finish is a script that, only
 // while the value is still "running:<that token>", sets it to "done" with
-// the expiry until, or deletes it. [MemoryReplayCache] serves a single
+// the expiry until, or deletes it. [NewReplayCache] serves a single
 // process.
 type ReplayCache interface {
 	Begin(id string, until time.Time) (state ReplayState, finish func(handled bool))
@@ -80,15 +80,9 @@ func (s ReplayState) String() string {
 	return "ReplayState(" + strconv.Itoa(int(s)) + ")"
 }
 
-// MemoryReplayCache is an in-process [ReplayCache] holding at most a fixed
-// number of ids. When it is full, the handled ids that expire first are
-// dropped to make room, so its memory stays bounded even under a flood of
-// valid requests; ids still running are never dropped, and when every
-// entry is running Begin answers [ReplayRunning] until one finishes. Size
-// it for the request rate times the replay window. The zero value is an
-// empty cache of [DefaultReplayCacheSize] ids. It is safe for concurrent
-// use.
-type MemoryReplayCache struct {
+// memoryReplayCache is the in-process [ReplayCache] of [NewReplayCache].
+// The zero value is an empty cache of defaultReplayCacheSize ids.
+type memoryReplayCache struct {
 	mu  sync.Mutex
 	max int
 	ids map[string]*replayEntry // running and done entries
@@ -97,20 +91,31 @@ type MemoryReplayCache struct {
 }
 
 type replayEntry struct {
-	c     *MemoryReplayCache
+	c     *memoryReplayCache
 	id    string
 	until time.Time
 	done  bool
 	index int // position in the heap, once done
 }
 
-// NewReplayCache returns an empty [MemoryReplayCache] that holds at most max
-// ids; max <= 0 selects [DefaultReplayCacheSize].
-func NewReplayCache(max int) *MemoryReplayCache {
+// NewReplayCache returns an empty in-process [ReplayCache] that holds at
+// most max ids; max <= 0 selects 100,000, the size of the cache each
+// [Middleware] gets by default. When it is full, the handled ids that
+// expire first are dropped to make room, so its memory stays bounded even
+// under a flood of valid requests; ids still running are never dropped,
+// and when every entry is running Begin answers [ReplayRunning] until one
+// finishes. Size it for the request rate times the replay window. It is
+// safe for concurrent use.
+func NewReplayCache(max int) ReplayCache {
+	return newMemoryReplayCache(max)
+}
+
+// newMemoryReplayCache is NewReplayCache with its concrete type.
+func newMemoryReplayCache(max int) *memoryReplayCache {
 	if max <= 0 {
-		max = DefaultReplayCacheSize
+		max = defaultReplayCacheSize
 	}
-	return &MemoryReplayCache{max: max, now: time.Now}
+	return &memoryReplayCache{max: max, now: time.Now}
 }
 
 // Begin reports what the cache holds for id, unexpired: [ReplayRunning] or
@@ -118,7 +123,7 @@ func NewReplayCache(max int) *MemoryReplayCache {
 // returns [ReplayNew] with the function that ends this run (see
 // [ReplayCache]); when the cache is full of running ids, it records nothing
 // and returns ReplayRunning.
-func (c *MemoryReplayCache) Begin(id string, until time.Time) (ReplayState, func(handled bool)) {
+func (c *memoryReplayCache) Begin(id string, until time.Time) (ReplayState, func(handled bool)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.expire(c.clock())
@@ -163,7 +168,7 @@ func (e *replayEntry) finish(handled bool) {
 
 // Len reports how many ids the cache holds: running ones, and done ones
 // including those expired but not yet swept.
-func (c *MemoryReplayCache) Len() int {
+func (c *memoryReplayCache) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.ids)
@@ -171,24 +176,24 @@ func (c *MemoryReplayCache) Len() int {
 
 // expire drops every done entry whose time has come. Each entry is pushed
 // and popped once, so the sweep costs O(log n) per recorded id, amortised.
-func (c *MemoryReplayCache) expire(now time.Time) {
+func (c *memoryReplayCache) expire(now time.Time) {
 	for len(c.exp) > 0 && !c.exp[0].until.After(now) {
 		e := heap.Pop(&c.exp).(*replayEntry)
 		delete(c.ids, e.id)
 	}
 }
 
-// clock and limit let the zero MemoryReplayCache work, with the defaults.
-func (c *MemoryReplayCache) clock() time.Time {
+// clock and limit let the zero memoryReplayCache work, with the defaults.
+func (c *memoryReplayCache) clock() time.Time {
 	if c.now == nil {
 		return time.Now()
 	}
 	return c.now()
 }
 
-func (c *MemoryReplayCache) limit() int {
+func (c *memoryReplayCache) limit() int {
 	if c.max <= 0 {
-		return DefaultReplayCacheSize
+		return defaultReplayCacheSize
 	}
 	return c.max
 }

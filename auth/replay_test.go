@@ -22,16 +22,16 @@ func (c *replayClock) add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func newReplayTestCache(max int) (*MemoryReplayCache, *replayClock) {
+func newReplayTestCache(max int) (*memoryReplayCache, *replayClock) {
 	clk := &replayClock{t: mwTestNow}
-	c := NewReplayCache(max)
+	c := newMemoryReplayCache(max)
 	c.now = clk.now
 	return c, clk
 }
 
 // seen is Begin of a request handled at once, reduced to whether the id
 // was recorded already.
-func seen(c *MemoryReplayCache, id string, until time.Time) bool {
+func seen(c *memoryReplayCache, id string, until time.Time) bool {
 	state, finish := c.Begin(id, until)
 	if finish != nil {
 		finish(true)
@@ -40,7 +40,7 @@ func seen(c *MemoryReplayCache, id string, until time.Time) bool {
 }
 
 // begin is Begin reduced to its state, for tests that keep the id running.
-func begin(c *MemoryReplayCache, id string, until time.Time) ReplayState {
+func begin(c *memoryReplayCache, id string, until time.Time) ReplayState {
 	state, _ := c.Begin(id, until)
 	return state
 }
@@ -247,7 +247,7 @@ func TestReplayCacheEvictsDoneOnly(t *testing.T) {
 // runs twice at once: many goroutines race on a few ids, each run holding
 // its id a moment before finishing, some failing.
 func TestReplayCacheConcurrentRunsNeverOverlap(t *testing.T) {
-	c := NewReplayCache(3)
+	c := newMemoryReplayCache(3)
 	until := time.Now().Add(time.Hour)
 	var running [6]atomic.Int32
 	var runs, overlaps, busy atomic.Int32
@@ -281,20 +281,20 @@ func TestReplayCacheConcurrentRunsNeverOverlap(t *testing.T) {
 }
 
 func TestReplayCacheZeroValueAndDefaults(t *testing.T) {
-	var c MemoryReplayCache
+	var c memoryReplayCache
 	if seen(&c, "a", time.Now().Add(time.Minute)) || !seen(&c, "a", time.Now().Add(time.Minute)) {
-		t.Fatal("zero MemoryReplayCache does not remember")
+		t.Fatal("zero memoryReplayCache does not remember")
 	}
-	if got := NewReplayCache(-1).limit(); got != DefaultReplayCacheSize {
-		t.Fatalf("NewReplayCache(-1) holds %d, want %d", got, DefaultReplayCacheSize)
+	if got := newMemoryReplayCache(-1).limit(); got != defaultReplayCacheSize {
+		t.Fatalf("NewReplayCache(-1) holds %d, want %d", got, defaultReplayCacheSize)
 	}
-	var _ ReplayCache = (*MemoryReplayCache)(nil)
+	var _ ReplayCache = (*memoryReplayCache)(nil)
 }
 
 func TestReplayCacheConcurrent(t *testing.T) {
 	until := time.Now().Add(time.Minute)
 	t.Run("one winner per id", func(t *testing.T) {
-		c := NewReplayCache(0)
+		c := newMemoryReplayCache(0)
 		var firsts atomic.Int32
 		var wg sync.WaitGroup
 		for range 8 {
@@ -312,7 +312,7 @@ func TestReplayCacheConcurrent(t *testing.T) {
 		}
 	})
 	t.Run("bounded under concurrent flood", func(t *testing.T) {
-		c := NewReplayCache(50)
+		c := newMemoryReplayCache(50)
 		var wg sync.WaitGroup
 		for g := range 8 {
 			wg.Go(func() {

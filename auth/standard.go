@@ -31,22 +31,23 @@ type Standard struct {
 // NewStandard returns a Standard Webhooks v1 signer and verifier using
 // secrets, in order (Verified.KeyID reports the index of the secret that
 // matched). Decode whsec_ strings with [ParseStandardSecret]. It refuses an
-// empty list and any secret shorter than [MinStandardSecretLen] bytes with
+// empty list and any secret shorter than 24 bytes with
 // an error wrapping [ErrBadKey].
 //
 // Options: [WithTolerance], [WithClock].
-func NewStandard(secrets []Secret, opts ...Option) (*Standard, error) {
-	keys, err := newMacKeys(SchemeStandard, sha256.New, secrets, MinStandardSecretLen)
+func NewStandard(secrets []Secret, opts ...StandardOption) (*Standard, error) {
+	keys, err := newMacKeys(SchemeStandard, sha256.New, secrets, minStandardSecretLen)
 	if err != nil {
 		return nil, err
 	}
-	return &Standard{keys: keys, o: buildOptions(opts)}, nil
+	return &Standard{keys: keys, o: buildOptions(opts, StandardOption.standard)}, nil
 }
 
 // Sign sets webhook-id to m.ID, webhook-timestamp to the signing time in
 // Unix seconds (m.Timestamp, or the clock when zero) and webhook-signature
 // to one "v1,<base64>" signature per secret, separated by spaces. Header
-// values already present as a single value are overwritten in place. m.ID
+// values already present as a single value are overwritten in place; the
+// others share one allocation. m.ID
 // must be a non-empty header-safe string of at most 256 bytes.
 func (s *Standard) Sign(h http.Header, m Message) error {
 	if err := checkMessageID(SchemeStandard, m.ID); err != nil {
@@ -74,9 +75,7 @@ func (s *Standard) Sign(h http.Header, m Message) error {
 		ts = buf[:tsLen]
 	}
 	all := string(buf)
-	setHeader(h, headerWebhookID, m.ID)
-	setHeader(h, headerWebhookTimestamp, all[:tsLen])
-	setHeader(h, headerWebhookSignature, all[tsLen:])
+	setStandardHeaders(h, m.ID, all[:tsLen], all[tsLen:])
 	return nil
 }
 

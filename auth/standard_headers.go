@@ -7,16 +7,12 @@ import (
 	"time"
 )
 
-// Header names of Standard Webhooks, in canonical form so that map lookups
-// need no canonicalisation, and the svix-* names accepted for Svix
+// The svix-* names of the Standard Webhooks headers, accepted for Svix
 // compatibility when none of the webhook-* ones is present.
 const (
-	headerWebhookID        = "Webhook-Id"
-	headerWebhookTimestamp = "Webhook-Timestamp"
-	headerWebhookSignature = "Webhook-Signature"
-	headerSvixID           = "Svix-Id"
-	headerSvixTimestamp    = "Svix-Timestamp"
-	headerSvixSignature    = "Svix-Signature"
+	headerSvixID        = "Svix-Id"
+	headerSvixTimestamp = "Svix-Timestamp"
+	headerSvixSignature = "Svix-Signature"
 )
 
 // Length bounds checked before any parsing.
@@ -41,7 +37,7 @@ const (
 // [ErrMalformed] (missing id or timestamp, repeated or oversized header,
 // unparsable timestamp). Used by the v1 and v1a schemes alike.
 func readStandardHeaders(h http.Header, scheme string) (id, ts string, tsTime time.Time, sigs string, err error) {
-	idKey, tsKey, sigKey := headerWebhookID, headerWebhookTimestamp, headerWebhookSignature
+	idKey, tsKey, sigKey := HeaderWebhookID, HeaderWebhookTimestamp, HeaderWebhookSignature
 	if h[idKey] == nil && h[tsKey] == nil && h[sigKey] == nil &&
 		(h[headerSvixID] != nil || h[headerSvixTimestamp] != nil || h[headerSvixSignature] != nil) {
 		idKey, tsKey, sigKey = headerSvixID, headerSvixTimestamp, headerSvixSignature
@@ -129,6 +125,21 @@ func appendStandardContent(dst []byte, id, ts string, body []byte) []byte {
 	dst = append(dst, ts...)
 	dst = append(dst, '.')
 	return append(dst, body...)
+}
+
+// setStandardHeaders sets webhook-id, webhook-timestamp and
+// webhook-signature to one value each. When all three hold one value
+// already (a header map signed again), they are overwritten in place;
+// otherwise the three one-value slices come from one array, so that a
+// fresh header map costs one allocation for all three, not three.
+func setStandardHeaders(h http.Header, id, ts, sig string) {
+	ids, tss, sigs := h[HeaderWebhookID], h[HeaderWebhookTimestamp], h[HeaderWebhookSignature]
+	if len(ids) == 1 && len(tss) == 1 && len(sigs) == 1 {
+		ids[0], tss[0], sigs[0] = id, ts, sig
+		return
+	}
+	v := &[3]string{id, ts, sig}
+	h[HeaderWebhookID], h[HeaderWebhookTimestamp], h[HeaderWebhookSignature] = v[0:1:1], v[1:2:2], v[2:3:3]
 }
 
 // setHeader sets h[key] to the single value v. key must be canonical. When

@@ -26,7 +26,8 @@ var errNotEd25519 = fmt.Errorf("auth: %w: Standard Webhooks v1a keys are Ed25519
 // ParseStandardSigningKey parses a Standard Webhooks v1a signing key,
 // "whsk_" followed by the standard base64 of the Ed25519 private key: the
 // 64-byte seed-and-public-key form that libsodium and Svix use, or the bare
-// 32-byte seed. The key ID is empty; set one with [PrivateKey.WithID].
+// 32-byte seed. The key ID is its RFC 7638 thumbprint, as for
+// [ParsePrivateKeyPEM]; set another with [PrivateKey.WithID].
 // Errors wrap [ErrBadKey] and never echo the input.
 func ParseStandardSigningKey(s string) (PrivateKey, error) {
 	b, err := decodeStandardKey(s, standardSigningKeyPrefix)
@@ -46,12 +47,12 @@ func ParseStandardSigningKey(s string) (PrivateKey, error) {
 		return PrivateKey{}, fmt.Errorf("auth: %w: whsk_ key decodes to %d bytes, want %d or %d", ErrBadKey, len(b), ed25519.SeedSize, ed25519.PrivateKeySize)
 	}
 	clear(b)
-	return NewPrivateKey(priv, "")
+	return namedPrivateKey(priv, "")
 }
 
 // ParseStandardPublicKey parses a Standard Webhooks v1a public key, "whpk_"
 // followed by the standard base64 of the 32-byte Ed25519 public key. The key
-// ID is empty; set one with [PublicKey.WithID]. Errors wrap [ErrBadKey].
+// ID is its RFC 7638 thumbprint; set another with [PublicKey.WithID]. Errors wrap [ErrBadKey].
 func ParseStandardPublicKey(s string) (PublicKey, error) {
 	b, err := decodeStandardKey(s, standardPublicKeyPrefix)
 	if err != nil {
@@ -60,7 +61,7 @@ func ParseStandardPublicKey(s string) (PublicKey, error) {
 	if len(b) != ed25519.PublicKeySize {
 		return PublicKey{}, fmt.Errorf("auth: %w: whpk_ key decodes to %d bytes, want %d", ErrBadKey, len(b), ed25519.PublicKeySize)
 	}
-	return NewPublicKey(ed25519.PublicKey(b), "")
+	return namedPublicKey(ed25519.PublicKey(b), "")
 }
 
 // FormatStandardSigningKey encodes an Ed25519 key as a Standard Webhooks

@@ -33,14 +33,15 @@ func TestStandardKeyStrings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !priv.Public().Equal(ks.ed.Public()) || priv.ID() != "" || priv.Algorithm() != AlgEdDSA {
-		t.Fatal("whsk_ round trip changed the key")
+	tp := ks.ed.Public().Thumbprint()
+	if !priv.Public().Equal(ks.ed.Public()) || priv.ID() != tp || priv.Public().ID() != tp || priv.Algorithm() != AlgEdDSA {
+		t.Fatalf("whsk_ round trip changed the key, or its ID %q is not the thumbprint", priv.ID())
 	}
 	pub, err := ParseStandardPublicKey("  " + pk + "\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !pub.Equal(ks.ed.Public()) {
+	if !pub.Equal(ks.ed.Public()) || pub.ID() != tp {
 		t.Fatal("whpk_ round trip changed the key")
 	}
 

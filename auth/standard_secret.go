@@ -11,12 +11,12 @@ import (
 const (
 	// standardV1SecretPrefix starts a Standard Webhooks v1 secret.
 	standardV1SecretPrefix = "whsec_"
-	// MinStandardSecretLen is the shortest v1 secret, in bytes, that
+	// minStandardSecretLen is the shortest v1 secret, in bytes, that
 	// [ParseStandardSecret] and [NewStandard] accept (the specification
 	// asks for 24 to 64 bytes).
-	MinStandardSecretLen = 24
-	// MaxStandardSecretLen is the longest secret [ParseStandardSecret] accepts.
-	MaxStandardSecretLen = 64
+	minStandardSecretLen = 24
+	// maxStandardSecretLen is the longest secret [ParseStandardSecret] accepts.
+	maxStandardSecretLen = 64
 	// maxStandardSecretText bounds the text ParseStandardSecret decodes.
 	maxStandardSecretText = 256
 )
@@ -48,8 +48,8 @@ func ParseStandardSecret(s string) (Secret, error) {
 	if err != nil {
 		return Secret{}, fmt.Errorf("auth: standard: %w: secret is not valid standard base64 after the whsec_ prefix", ErrBadKey)
 	}
-	if len(b) < MinStandardSecretLen || len(b) > MaxStandardSecretLen {
-		return Secret{}, fmt.Errorf("auth: standard: %w: secret decodes to %d bytes, need %d to %d", ErrBadKey, len(b), MinStandardSecretLen, MaxStandardSecretLen)
+	if len(b) < minStandardSecretLen || len(b) > maxStandardSecretLen {
+		return Secret{}, fmt.Errorf("auth: standard: %w: secret decodes to %d bytes, need %d to %d", ErrBadKey, len(b), minStandardSecretLen, maxStandardSecretLen)
 	}
 	return Secret{b: seal(b)}, nil
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-func mustStandard(t testing.TB, secrets []Secret, opts ...Option) *Standard {
+func mustStandard(t testing.TB, secrets []Secret, opts ...StandardOption) *Standard {
 	t.Helper()
 	s, err := NewStandard(secrets, opts...)
 	if err != nil {
@@ -103,9 +103,9 @@ func TestStandardVerifyCases(t *testing.T) {
 		{name: "tampered id", h: with("webhook-id", svVectorID+"x"), want: ErrBadSignature},
 		{name: "tampered timestamp", h: with("webhook-timestamp", strconv.Itoa(svVectorTS+1)), want: ErrBadSignature},
 		{name: "leading zero timestamp", h: with("webhook-timestamp", "0"+tsNow), want: ErrBadSignature},
-		{name: "expired", h: signedAt(hmTime.Add(-DefaultTolerance - time.Second)), want: ErrExpired},
-		{name: "future", h: signedAt(hmTime.Add(DefaultTolerance + time.Second)), want: ErrNotYetValid},
-		{name: "edge of tolerance", h: signedAt(hmTime.Add(-DefaultTolerance)), want: nil, keyID: "0"},
+		{name: "expired", h: signedAt(hmTime.Add(-defaultTolerance - time.Second)), want: ErrExpired},
+		{name: "future", h: signedAt(hmTime.Add(defaultTolerance + time.Second)), want: ErrNotYetValid},
+		{name: "edge of tolerance", h: signedAt(hmTime.Add(-defaultTolerance)), want: nil, keyID: "0"},
 		{name: "custom tolerance", h: signedAt(hmTime.Add(-2 * time.Minute)), tolOpt: time.Minute, want: ErrExpired},
 		{name: "no headers", h: http.Header{}, want: ErrNoSignature},
 		{name: "missing signature", h: without("webhook-signature"), want: ErrNoSignature},

@@ -58,11 +58,11 @@ type StandardV1a struct {
 // Ed25519 (see [ParseStandardSigningKey], [GeneratePrivateKey]("EdDSA")).
 // [Verified.KeyID] reports the ID of the key that matched, or its position
 // when it has none. Options: [WithTolerance], [WithClock].
-func NewStandardV1a(keys []PrivateKey, opts ...Option) (*StandardV1a, error) {
+func NewStandardV1a(keys []PrivateKey, opts ...StandardOption) (*StandardV1a, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("auth: %s: %w: no key given", SchemeStandardV1a, ErrBadKey)
 	}
-	s := &StandardV1a{keys: make([]v1aKey, len(keys)), canSign: true, o: buildOptions(opts)}
+	s := &StandardV1a{keys: make([]v1aKey, len(keys)), canSign: true, o: buildOptions(opts, StandardOption.standard)}
 	for i, k := range keys {
 		priv, ok := k.Signer().(ed25519.PrivateKey)
 		if !ok {
@@ -74,13 +74,13 @@ func NewStandardV1a(keys []PrivateKey, opts ...Option) (*StandardV1a, error) {
 }
 
 // NewStandardV1aVerifier returns a StandardV1a that verifies against keys,
-// Ed25519 public keys (see [ParseStandardPublicKey]). Its Sign fails with
-// [ErrNoPrivateKey]. Options: [WithTolerance], [WithClock].
-func NewStandardV1aVerifier(keys []PublicKey, opts ...Option) (*StandardV1a, error) {
+// Ed25519 public keys (see [ParseStandardPublicKey]). Its Sign fails: it
+// holds no private key. Options: [WithTolerance], [WithClock].
+func NewStandardV1aVerifier(keys []PublicKey, opts ...StandardOption) (*StandardV1a, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("auth: %s: %w: no key given", SchemeStandardV1a, ErrBadKey)
 	}
-	s := &StandardV1a{keys: make([]v1aKey, len(keys)), o: buildOptions(opts)}
+	s := &StandardV1a{keys: make([]v1aKey, len(keys)), o: buildOptions(opts, StandardOption.standard)}
 	for i, k := range keys {
 		pub, ok := k.Key().(ed25519.PublicKey)
 		if !ok || len(pub) != ed25519.PublicKeySize {
@@ -103,7 +103,7 @@ func keyName(id string, i int) string {
 // one v1a signature per key.
 func (s *StandardV1a) Sign(h http.Header, m Message) error {
 	if !s.canSign {
-		return fmt.Errorf("auth: %s: %w", SchemeStandardV1a, ErrNoPrivateKey)
+		return fmt.Errorf("auth: %s: %w", SchemeStandardV1a, errNoPrivateKey)
 	}
 	if err := checkMessageID(SchemeStandardV1a, m.ID); err != nil {
 		return err
@@ -125,9 +125,7 @@ func (s *StandardV1a) Sign(h http.Header, m Message) error {
 		sigs = base64.StdEncoding.AppendEncode(sigs, ed25519.Sign(k.priv.open(), content))
 	}
 	s.putBuf(bp, content)
-	setHeader(h, headerWebhookID, m.ID)
-	setHeader(h, headerWebhookTimestamp, ts)
-	setHeader(h, headerWebhookSignature, string(sigs))
+	setStandardHeaders(h, m.ID, ts, string(sigs))
 	return nil
 }
 

@@ -48,8 +48,8 @@ func TestStandardV1aRoundTrip(t *testing.T) {
 	if got.Scheme != want.Scheme || got.ID != want.ID || !got.Timestamp.Equal(want.Timestamp) || got.KeyID != want.KeyID || got.Claims != nil {
 		t.Fatalf("Verified = %+v, want %+v", got, want)
 	}
-	if err := v.Sign(http.Header{}, m); !errors.Is(err, ErrNoPrivateKey) {
-		t.Fatalf("verifier Sign = %v, want ErrNoPrivateKey", err)
+	if err := v.Sign(http.Header{}, m); !errors.Is(err, errNoPrivateKey) {
+		t.Fatalf("verifier Sign = %v, want errNoPrivateKey", err)
 	}
 	// The signer verifies too.
 	if _, err := s.Verify(h, m.Body); err != nil {

@@ -9,13 +9,11 @@ import (
 	"strings"
 )
 
-// Stripe header names and bounds.
+// Stripe bounds.
 const (
-	// StripeHeader is the default signature header of the Stripe scheme.
-	StripeHeader = "Stripe-Signature"
-	// MinStripeSecretLen is the shortest secret, in bytes, that [NewStripe]
+	// minStripeSecretLen is the shortest secret, in bytes, that [NewStripe]
 	// accepts.
-	MinStripeSecretLen = 16
+	minStripeSecretLen = 16
 	// maxStripeHeaderLen bounds the signature header before parsing.
 	maxStripeHeaderLen = 4096
 	// stripeV1Len is the length of one v1 signature: hex of a SHA-256 MAC.
@@ -36,17 +34,17 @@ type Stripe struct {
 // order (Verified.KeyID reports the index of the secret that matched).
 // Stripe uses its whole "whsec_..." string, prefix included, as the raw
 // key bytes: build it with NewSecret([]byte(s)), not [ParseStandardSecret].
-// Secrets shorter than [MinStripeSecretLen] bytes, or none, are refused with
+// Secrets shorter than 16 bytes, or none, are refused with
 // [ErrBadKey].
 //
 // Options: [WithTolerance], [WithClock], [WithHeaderName].
-func NewStripe(secrets []Secret, opts ...Option) (*Stripe, error) {
-	o := buildOptions(opts)
-	keys, err := newMacKeys(SchemeStripe, sha256.New, secrets, MinStripeSecretLen)
+func NewStripe(secrets []Secret, opts ...StripeOption) (*Stripe, error) {
+	o := buildOptions(opts, StripeOption.stripe)
+	keys, err := newMacKeys(SchemeStripe, sha256.New, secrets, minStripeSecretLen)
 	if err != nil {
 		return nil, err
 	}
-	name, err := schemeHeaderName(SchemeStripe, o.headerName, StripeHeader)
+	name, err := schemeHeaderName(SchemeStripe, o.headerName, HeaderStripeSignature)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +77,7 @@ func (s *Stripe) Sign(h http.Header, m Message) error {
 	}
 	setHeader(h, s.header, string(buf))
 	if m.ID != "" {
-		setHeader(h, headerWebhookID, m.ID)
+		setHeader(h, HeaderWebhookID, m.ID)
 	}
 	return nil
 }

@@ -17,7 +17,7 @@ const (
 	stVectorHeader = "t=1614265330,v1=af4ead0627a34a8cca29808e8de9ada8e41a92e6237c63cef6eacf51d36cca34"
 )
 
-func mustStripe(t testing.TB, secrets []Secret, opts ...Option) *Stripe {
+func mustStripe(t testing.TB, secrets []Secret, opts ...StripeOption) *Stripe {
 	t.Helper()
 	s, err := NewStripe(secrets, opts...)
 	if err != nil {
@@ -96,8 +96,8 @@ func TestStripeVerifyCases(t *testing.T) {
 		{name: "wrong key", keys: []Secret{other}, h: sig(stVectorHeader), want: ErrBadSignature},
 		{name: "second key", keys: []Secret{other, key}, h: sig(stVectorHeader), keyID: "1"},
 		{name: "uppercase hex", h: sig("t=" + tsNow + ",v1=" + strings.ToUpper(v1[3:])), want: ErrBadSignature},
-		{name: "expired", h: signedAt(hmTime.Add(-DefaultTolerance - time.Second)), want: ErrExpired},
-		{name: "future", h: signedAt(hmTime.Add(DefaultTolerance + time.Second)), want: ErrNotYetValid},
+		{name: "expired", h: signedAt(hmTime.Add(-defaultTolerance - time.Second)), want: ErrExpired},
+		{name: "future", h: signedAt(hmTime.Add(defaultTolerance + time.Second)), want: ErrNotYetValid},
 		{name: "missing", h: http.Header{}, want: ErrNoSignature},
 		{name: "empty", h: sig(""), want: ErrNoSignature},
 		{name: "only v0", h: sig("t=" + tsNow + ",v0=" + v1[3:]), want: ErrNoSignature},

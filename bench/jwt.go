@@ -39,7 +39,7 @@ func jwtCases() ([]microCase, error) {
 
 // jwtCase builds the sign and verify comparisons for one algorithm and body.
 func jwtCase(alg string, b []byte) ([]microCase, error) {
-	opts := []auth.Option{auth.WithIssuer(jwtIssuer), auth.WithAudience(jwtAudience)}
+	opts := []auth.JWTOption{auth.WithIssuer(jwtIssuer), auth.WithAudience(jwtAudience)}
 	var (
 		j       *auth.JWT
 		signKey any
@@ -81,7 +81,7 @@ func jwtCase(alg string, b []byte) ([]microCase, error) {
 			"iss":         jwtIssuer,
 			"aud":         jwtAudience,
 			"iat":         now.Unix(),
-			"exp":         now.Add(auth.DefaultTTL).Unix(),
+			"exp":         now.Add(authTTL).Unix(),
 			"jti":         benchID,
 			"body_sha256": base64.RawURLEncoding.EncodeToString(sum[:]),
 		})
@@ -96,7 +96,7 @@ func jwtCase(alg string, b []byte) ([]microCase, error) {
 		jwt.WithAudience(jwtAudience),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
-		jwt.WithLeeway(auth.DefaultLeeway),
+		jwt.WithLeeway(authLeeway),
 	)
 	keyfunc := func(*jwt.Token) (any, error) { return pubKey, nil }
 	authz := signed.Get("Authorization")

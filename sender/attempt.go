@@ -152,33 +152,12 @@ func (d *delivery) setBody(req *http.Request) {
 	req.Body, _ = d.newBody()
 }
 
-// Canonical names of the Standard Webhooks headers.
-const (
-	hdrWebhookID        = "Webhook-Id"
-	hdrWebhookTimestamp = "Webhook-Timestamp"
-	hdrWebhookSignature = "Webhook-Signature"
-)
-
 // fill sets the headers of one attempt on h and signs them afresh.
 func (d *delivery) fill(h http.Header) error {
 	for k, vs := range d.dest.Headers {
 		if len(vs) > 0 {
 			h[textproto.CanonicalMIMEHeaderKey(k)] = append([]string(nil), vs...)
 		}
-	}
-	// The Standard Webhooks signers set webhook-id, webhook-timestamp
-	// and webhook-signature, each to one value, and reuse a one-value
-	// slice already in place: one block then holds all three values.
-	// Whatever such a signer leaves empty is removed after signing.
-	_, std := d.dest.Signer.(*auth.Standard)
-	if !std {
-		_, std = d.dest.Signer.(*auth.StandardV1a)
-	}
-	if std {
-		v := &[3]string{d.id}
-		h[hdrWebhookID], h[hdrWebhookTimestamp], h[hdrWebhookSignature] = v[0:1:1], v[1:2:2], v[2:3:3]
-	} else {
-		h[hdrWebhookID] = []string{d.id}
 	}
 	h["User-Agent"] = userAgent
 	if d.msg.ContentType != "" {
@@ -190,19 +169,21 @@ func (d *delivery) fill(h http.Header) error {
 	// id), so let net/http replay a request that died on a stale pooled
 	// connection. An empty value marks it without sending the header.
 	h["Idempotency-Key"] = nil
-	if d.dest.Signer == nil {
-		return nil
+	// webhook-id is the delivery id, whatever Destination.Headers says.
+	// auth's signers set it along with their own headers, as cheaply as
+	// their scheme allows; only a signer that does not (or none) leaves
+	// it to be set here.
+	if len(d.dest.Headers) > 0 {
+		delete(h, auth.HeaderWebhookID)
 	}
-	err := d.dest.Signer.Sign(h, auth.Message{ID: d.id, Body: d.msg.Body, URL: d.dest.URL, Topic: d.msg.Topic})
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrSign, err)
-	}
-	if std {
-		for _, k := range [...]string{hdrWebhookTimestamp, hdrWebhookSignature} {
-			if vs := h[k]; len(vs) == 1 && vs[0] == "" {
-				delete(h, k)
-			}
+	if d.dest.Signer != nil {
+		err := d.dest.Signer.Sign(h, auth.Message{ID: d.id, Body: d.msg.Body, URL: d.dest.URL, Topic: d.msg.Topic})
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrSign, err)
 		}
+	}
+	if h[auth.HeaderWebhookID] == nil {
+		h[auth.HeaderWebhookID] = []string{d.id}
 	}
 	return nil
 }

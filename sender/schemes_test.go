@@ -149,6 +149,28 @@ var schemeCases = []struct {
 			t.Fatalf("delivery id %q, verified %+v; want id %q, scheme %s", d.ID, d.Verified, res.ID, sc.name)
 		}
 	}},
+	{"Destination.Headers do not override the scheme's headers", func(t *testing.T, sc scheme) {
+		rcv := sendertest.NewReceiver(t, sc.verifier, sendertest.FailFirst(1, http.StatusInternalServerError))
+		dest := rcv.Destination(sc.signer)
+		dest.Headers = http.Header{}
+		for _, k := range append([]string{auth.HeaderWebhookID}, sc.fresh...) {
+			dest.Headers.Set(k, "spoof")
+		}
+		res, err := rcv.Sender().Send(context.Background(), dest, sender.Message{Body: []byte(`{"ok":true}`)})
+		if err != nil || res.Attempts != 2 {
+			t.Fatalf("Send = %+v, %v", res, err)
+		}
+		for _, d := range onlyVerified(t, rcv, 2) {
+			if got := d.Header.Values(auth.HeaderWebhookID); len(got) != 1 || got[0] != res.ID {
+				t.Errorf("attempt %d: webhook-id %q, want [%s]", d.N, got, res.ID)
+			}
+			for _, k := range sc.fresh {
+				if got := d.Header.Values(k); len(got) != 1 || got[0] == "spoof" {
+					t.Errorf("attempt %d: %s = %q, want the signer's one value", d.N, k, got)
+				}
+			}
+		}
+	}},
 	{"500 then success, re-signed", func(t *testing.T, sc scheme) {
 		rcv := sendertest.NewReceiver(t, sc.verifier, sendertest.FailFirst(2, http.StatusInternalServerError))
 		res, err := rcv.Sender().Send(context.Background(), rcv.Destination(sc.signer), sender.Message{Body: []byte(`{"n":1}`)})

@@ -74,7 +74,7 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 	certOut := fs.String("cert-out", "", "with --self-signed, write the certificate (PEM) to this `file`")
 	fs.BoolVar(&sf.allowMissingExp, "allow-missing-exp", false, "jwt: accept tokens without an exp claim")
 	printBody := fs.Bool("print-body", false, "add each request's body to its JSON line")
-	maxBody := fs.Int64("max-body", auth.DefaultMaxBodyBytes, "largest body accepted, in bytes")
+	maxBody := fs.Int64("max-body", 1<<20, "largest body accepted, in bytes")
 	if code, ok := parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
@@ -122,7 +122,9 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 		auth.WithMaxBodyBytes(*maxBody),
 		auth.WithErrorHandler(rl.refuse),
 	}
-	if w := 2 * sf.tolerance; w > auth.DefaultReplayWindow {
+	// The window must cover twice the tolerance; auth's default, 10
+	// minutes, covers the default one.
+	if w := 2 * sf.tolerance; w > 10*time.Minute {
 		opts = append(opts, auth.WithReplayWindow(w))
 	}
 	srv := &http.Server{

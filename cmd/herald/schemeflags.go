@@ -114,22 +114,8 @@ func (sf *schemeFlags) build(sign bool) (scheme, error) {
 	if err := sf.check(); err != nil {
 		return nil, err
 	}
-	var opts []auth.Option
-	if sf.clock != nil {
-		opts = append(opts, auth.WithClock(sf.clock))
-	}
 	if sf.tolerance < 0 {
 		return nil, usagef("%s must not be negative", sf.f("tolerance"))
-	}
-	if sf.tolerance > 0 {
-		if sf.scheme == auth.SchemeJWT {
-			opts = append(opts, auth.WithLeeway(sf.tolerance))
-		} else {
-			opts = append(opts, auth.WithTolerance(sf.tolerance))
-		}
-	}
-	if sf.headerName != "" {
-		opts = append(opts, auth.WithHeaderName(sf.headerName))
 	}
 	var s scheme
 	var err error
@@ -137,25 +123,39 @@ func (sf *schemeFlags) build(sign bool) (scheme, error) {
 	case auth.SchemeStandard:
 		var secrets []auth.Secret
 		if secrets, err = sf.loadSecrets(auth.ParseStandardSecret); err == nil {
-			s, err = auth.NewStandard(secrets, opts...)
+			s, err = auth.NewStandard(secrets, sf.standardOptions()...)
 		}
 	case auth.SchemeHub:
+		var opts []auth.HubOption
 		if sf.sha1 {
 			opts = append(opts, auth.WithSHA1())
+		}
+		if sf.headerName != "" {
+			opts = append(opts, auth.WithHeaderName(sf.headerName))
 		}
 		var secrets []auth.Secret
 		if secrets, err = sf.loadSecrets(rawSecret); err == nil {
 			s, err = auth.NewHub(secrets, opts...)
 		}
 	case auth.SchemeStripe:
+		var opts []auth.StripeOption
+		if sf.clock != nil {
+			opts = append(opts, auth.WithClock(sf.clock))
+		}
+		if sf.tolerance > 0 {
+			opts = append(opts, auth.WithTolerance(sf.tolerance))
+		}
+		if sf.headerName != "" {
+			opts = append(opts, auth.WithHeaderName(sf.headerName))
+		}
 		var secrets []auth.Secret
 		if secrets, err = sf.loadSecrets(rawSecret); err == nil {
 			s, err = auth.NewStripe(secrets, opts...)
 		}
 	case auth.SchemeStandardV1a:
-		s, err = sf.buildV1a(sign, opts)
+		s, err = sf.buildV1a(sign, sf.standardOptions())
 	case auth.SchemeJWT:
-		s, err = sf.buildJWT(sign, opts)
+		s, err = sf.buildJWT(sign)
 	}
 	if err != nil {
 		var ue usageError
@@ -165,6 +165,19 @@ func (sf *schemeFlags) build(sign bool) (scheme, error) {
 		return nil, usageError{err}
 	}
 	return s, nil
+}
+
+// standardOptions returns --clock and --tolerance as options of the
+// Standard Webhooks schemes.
+func (sf *schemeFlags) standardOptions() []auth.StandardOption {
+	var opts []auth.StandardOption
+	if sf.clock != nil {
+		opts = append(opts, auth.WithClock(sf.clock))
+	}
+	if sf.tolerance > 0 {
+		opts = append(opts, auth.WithTolerance(sf.tolerance))
+	}
+	return opts
 }
 
 // check refuses unknown schemes and flags that the scheme does not use.
@@ -329,19 +342,20 @@ func (sf *schemeFlags) loadPrivateKeys() ([]auth.PrivateKey, error) {
 		if err != nil {
 			return nil, usagef("%s #%d: %w", sf.f("key"), i+1, err)
 		}
-		keys = append(keys, k.WithID(sf.keyID(k.Public())))
+		keys = append(keys, sf.withKID(k))
 	}
 	return keys, nil
 }
 
-// keyID is the key ID given to a key read from a whsk_ value or a PEM file:
-// --kid when given (to every such key), else the key's RFC 7638 thumbprint,
-// which is the kid that keygen writes in its JWKS.
-func (sf *schemeFlags) keyID(k auth.PublicKey) string {
+// withKID gives a key read from a whsk_ value or a PEM file the key ID
+// --kid, when given. Without it the key keeps the ID auth gives every key
+// it parses, its RFC 7638 thumbprint, which is also the kid that keygen
+// writes in its JWKS.
+func (sf *schemeFlags) withKID(k auth.PrivateKey) auth.PrivateKey {
 	if sf.kid != "" {
-		return sf.kid
+		return k.WithID(sf.kid)
 	}
-	return k.Thumbprint()
+	return k
 }
 
 // loadPublicKeys resolves every --pubkey into a fixed key list, or a JWKS
@@ -381,7 +395,10 @@ func (sf *schemeFlags) loadPublicKeys() (auth.KeySet, []auth.PublicKey, error) {
 		case isPEM(b):
 			var k auth.PublicKey
 			if k, err = auth.ParsePublicKeyPEM(b, ""); err == nil {
-				keys = append(keys, k.WithID(sf.keyID(k)))
+				if sf.kid != "" {
+					k = k.WithID(sf.kid)
+				}
+				keys = append(keys, k)
 			}
 		default:
 			err = fmt.Errorf("%w: neither a whpk_ key, a JWKS document nor a PEM public key", auth.ErrBadKey)
@@ -395,7 +412,7 @@ func (sf *schemeFlags) loadPublicKeys() (auth.KeySet, []auth.PublicKey, error) {
 
 // buildV1a makes a Standard Webhooks v1a scheme: from --key to sign (and
 // verify), or from --pubkey to verify only.
-func (sf *schemeFlags) buildV1a(sign bool, opts []auth.Option) (scheme, error) {
+func (sf *schemeFlags) buildV1a(sign bool, opts []auth.StandardOption) (scheme, error) {
 	if len(sf.keys) > 0 && len(sf.pubkeys) > 0 {
 		return nil, usagef("give %s or %s, not both", sf.f("key"), sf.f("pubkey"))
 	}
@@ -421,7 +438,14 @@ func (sf *schemeFlags) buildV1a(sign bool, opts []auth.Option) (scheme, error) {
 
 // buildJWT makes a JWT scheme: HMAC from --secret, or asymmetric from --key
 // (signs and verifies) or --pubkey (verifies only).
-func (sf *schemeFlags) buildJWT(sign bool, opts []auth.Option) (scheme, error) {
+func (sf *schemeFlags) buildJWT(sign bool) (scheme, error) {
+	var opts []auth.JWTVerifierOption
+	if sf.clock != nil {
+		opts = append(opts, auth.WithClock(sf.clock))
+	}
+	if sf.tolerance > 0 {
+		opts = append(opts, auth.WithLeeway(sf.tolerance))
+	}
 	if sf.issuer != "" {
 		opts = append(opts, auth.WithIssuer(sf.issuer))
 	}
@@ -434,10 +458,19 @@ func (sf *schemeFlags) buildJWT(sign bool, opts []auth.Option) (scheme, error) {
 	if sf.ttl > 0 {
 		// One flag for both sides: the lifetime sign writes is the
 		// longest verify accepts, so that herald verifies what it signs.
-		opts = append(opts, auth.WithTTL(sf.ttl), auth.WithMaxLifetime(sf.ttl))
+		opts = append(opts, auth.WithMaxLifetime(sf.ttl))
 	}
 	if sf.allowMissingExp {
 		opts = append(opts, auth.WithAllowMissingExp())
+	}
+	// A scheme that signs takes the verifier's options and the lifetime
+	// of the tokens it signs.
+	signOpts := make([]auth.JWTOption, 0, len(opts)+1)
+	for _, o := range opts {
+		signOpts = append(signOpts, o)
+	}
+	if sf.ttl > 0 {
+		signOpts = append(signOpts, auth.WithTTL(sf.ttl))
 	}
 	given := 0
 	for _, n := range []int{len(sf.secrets), len(sf.keys), len(sf.pubkeys)} {
@@ -467,7 +500,7 @@ func (sf *schemeFlags) buildJWT(sign bool, opts []auth.Option) (scheme, error) {
 		if err != nil {
 			return nil, err
 		}
-		return auth.NewJWT(alg, secrets, opts...)
+		return auth.NewJWT(alg, secrets, signOpts...)
 	case hs:
 		return nil, usagef("missing %s (a value, env:NAME or @FILE) for jwt %s", sf.f("secret"), sf.alg)
 	case len(sf.keys) > 0:
@@ -478,7 +511,7 @@ func (sf *schemeFlags) buildJWT(sign bool, opts []auth.Option) (scheme, error) {
 		if sf.alg != "" && keys[0].Algorithm() != sf.alg {
 			return nil, usagef("%s %s does not match the %s, a %s key", sf.f("alg"), sf.alg, sf.f("key"), keys[0].Algorithm())
 		}
-		return auth.NewJWTSigner(keys, opts...)
+		return auth.NewJWTSigner(keys, signOpts...)
 	case len(sf.pubkeys) > 0 && !sign:
 		set, keys, err := sf.loadPublicKeys()
 		if err != nil {

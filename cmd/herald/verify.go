@@ -71,7 +71,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageErr(stderr, "verify", "%v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), auth.JWKSFetchTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // a JWKS fetch takes at most 10s
 	defer cancel()
 	res, err := verify(ctx, v, h, body)
 	if err != nil {
