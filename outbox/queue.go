@@ -187,15 +187,37 @@ func (q *Queue) Enqueue(ctx context.Context, destination string, m sender.Messag
 		}
 		m.ID = u.String()
 	}
-	d := Delivery{
-		ID: m.ID, Destination: destination, Topic: m.Topic, ContentType: m.ContentType,
-		Body: m.Body, Due: time.Now().Add(q.Schedule.First()),
-	}
-	if err := q.Outbox.Put(ctx, d); err != nil {
+	d := Delivery{ID: m.ID, Destination: destination, Topic: m.Topic, ContentType: m.ContentType, Body: m.Body}
+	if err := q.put(ctx, []Delivery{d}); err != nil {
 		return "", err
 	}
-	q.poke()
 	return m.ID, nil
+}
+
+// put validates ds, fills their defaults (Created now, Due after the
+// Schedule's first delay), stores them in one Put, all or none, and wakes
+// the leaser. It is the one place where a delivery is checked before it
+// is stored: stores check only what their format needs.
+func (q *Queue) put(ctx context.Context, ds []Delivery) error {
+	now := time.Now()
+	due := now.Add(q.Schedule.First())
+	for i := range ds {
+		d := &ds[i]
+		if err := d.validate(); err != nil {
+			return err
+		}
+		if d.Created.IsZero() {
+			d.Created = now
+		}
+		if d.Due.IsZero() {
+			d.Due = due
+		}
+	}
+	if err := q.Outbox.Put(ctx, ds...); err != nil {
+		return err
+	}
+	q.poke()
+	return nil
 }
 
 // poke wakes the leaser without blocking.
@@ -289,7 +311,7 @@ func (q *Queue) lease(ctx context.Context) error {
 		}
 		if q.Metrics != nil && time.Since(lastDepth) >= q.poll {
 			lastDepth = time.Now()
-			if s, err := q.Outbox.Stats(ctx); err == nil {
+			if s, err := q.stats(ctx); err == nil {
 				q.mu.Lock()
 				n := q.sending
 				q.mu.Unlock()
@@ -315,6 +337,15 @@ func (q *Queue) lease(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// stats counts the outbox's deliveries when it is an [Admin].
+func (q *Queue) stats(ctx context.Context) (Stats, error) {
+	ad, ok := q.Outbox.(Admin)
+	if !ok {
+		return Stats{}, ErrNotFound
+	}
+	return ad.Stats(ctx)
 }
 
 // BreakerState reports the state of the named destination's circuit

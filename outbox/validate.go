@@ -7,11 +7,13 @@ import (
 	"github.com/heraldhq/herald/sender"
 )
 
-// Validate reports whether an [Outbox] accepts d: an id and a destination
-// name of bounded length without control characters, a bounded topic and
+// validate reports whether the Queue stores d: an id and a destination name
+// of bounded length without control characters, a bounded topic and
 // content type, a body of at most [MaxBodyLen] bytes, and no negative
 // attempt count. The error wraps [ErrInvalid] and never quotes the body.
-func (d *Delivery) Validate() error {
+// It is the one validation of a delivery: stores check only what their
+// storage format needs.
+func (d *Delivery) validate() error {
 	if err := checkName("delivery id", d.ID, MaxIDLen); err != nil {
 		return err
 	}
@@ -75,13 +77,6 @@ func (s *Selector) Matches(dest, id string) bool {
 		}
 	}
 	return false
-}
-
-// Clip returns a with its Error cut to at most [MaxReasonLen] bytes (on a
-// rune boundary), as implementations store it.
-func (a Attempt) Clip() Attempt {
-	a.Error = ClipText(a.Error)
-	return a
 }
 
 // ClipText cuts s to at most [MaxReasonLen] bytes on a rune boundary.

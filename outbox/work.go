@@ -38,7 +38,7 @@ func (q *Queue) send(w *watchdog, l Leased, st *destState) Settlement {
 		ID: l.ID, Topic: l.Topic, Body: l.Body, ContentType: l.ContentType,
 	})
 	timedOut := w.end()
-	a := Attempt{At: start, Status: res.Status, Latency: res.Latency, Tries: res.Attempts}
+	a := AttemptRecord{At: start, Status: res.Status, Latency: res.Latency, Tries: res.Attempts}
 	if a.Latency == 0 {
 		a.Latency = time.Since(start)
 	}

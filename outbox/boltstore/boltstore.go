@@ -56,7 +56,6 @@ const (
 	DefaultLockTimeout = time.Second
 	DefaultMaxBatch    = 4096
 	DefaultLinger      = 2 * time.Millisecond
-	DefaultSettleDelay = 5 * time.Millisecond
 	DefaultFileMode    = 0o600
 )
 
@@ -74,14 +73,6 @@ type Options struct {
 	// writer never waits. Zero means [DefaultLinger]; negative means no
 	// wait.
 	Linger time.Duration
-	// SettleDelay is the longest the outcome of an attempt recorded with
-	// Ack, Reschedule or DeadLetter waits for others to share its commit:
-	// a few milliseconds save most of the writes when many callers settle
-	// one delivery each, and an outcome lost in a crash only means the
-	// delivery is attempted again. Settle (which a Queue uses, with
-	// batches it gathered), Put, Replay and Purge never wait for it. Zero
-	// means [DefaultSettleDelay]; negative means no wait.
-	SettleDelay time.Duration
 	// FileMode is the permission of a new file; zero means
 	// [DefaultFileMode].
 	FileMode fs.FileMode
@@ -104,10 +95,9 @@ type Options struct {
 // Store is an [outbox.Outbox] in a bbolt file. Its methods are safe for
 // concurrent use.
 type Store struct {
-	db          *bolt.DB
-	maxBatch    int
-	lingerMax   time.Duration
-	settleDelay time.Duration
+	db        *bolt.DB
+	maxBatch  int
+	lingerMax time.Duration
 
 	// closeMu guards closed and the ops channel: senders and readers hold
 	// it for reading, Close for writing.
@@ -126,13 +116,16 @@ type Store struct {
 	pending, dead atomic.Int64
 }
 
-var _ outbox.Outbox = (*Store)(nil)
+var (
+	_ outbox.Outbox = (*Store)(nil)
+	_ outbox.Admin  = (*Store)(nil)
+)
 
 // lease is a live or lapsed lease of one delivery.
 type lease struct {
 	token string
 	until time.Time
-	busy  bool   // an Ack, Reschedule or DeadLetter of it is being committed
+	busy  bool   // a settlement of it is being committed
 	rec   record // the delivery's record as leased
 }
 
@@ -163,9 +156,6 @@ func Open(path string, o *Options) (*Store, error) {
 	if opt.Linger == 0 {
 		opt.Linger = DefaultLinger
 	}
-	if opt.SettleDelay == 0 {
-		opt.SettleDelay = DefaultSettleDelay
-	}
 	if opt.FileMode == 0 {
 		opt.FileMode = DefaultFileMode
 	}
@@ -188,14 +178,13 @@ func Open(path string, o *Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{
-		db:          db,
-		maxBatch:    opt.MaxBatch,
-		lingerMax:   opt.Linger,
-		settleDelay: opt.SettleDelay,
-		ops:         make(chan *op, opt.MaxBatch),
-		done:        make(chan struct{}),
-		leases:      make(map[string]*lease),
-		skips:       make(map[string]skip),
+		db:        db,
+		maxBatch:  opt.MaxBatch,
+		lingerMax: opt.Linger,
+		ops:       make(chan *op, opt.MaxBatch),
+		done:      make(chan struct{}),
+		leases:    make(map[string]*lease),
+		skips:     make(map[string]skip),
 	}
 	if err := s.setup(path, &opt); err != nil {
 		_ = db.Close()

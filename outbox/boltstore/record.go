@@ -135,7 +135,7 @@ func (r *record) delivery(id string) outbox.Delivery {
 // appendAttempt appends the encoding of a to b:
 //
 //	version(1) varint(at) uvarint(status) varint(latency) uvarint(tries) string(error)
-func appendAttempt(b []byte, a *outbox.Attempt) []byte {
+func appendAttempt(b []byte, a *outbox.AttemptRecord) []byte {
 	b = append(b, attemptV1)
 	b = binary.AppendVarint(b, a.At.UnixNano())
 	b = binary.AppendUvarint(b, uint64(max(a.Status, 0)))
@@ -146,8 +146,8 @@ func appendAttempt(b []byte, a *outbox.Attempt) []byte {
 }
 
 // decodeAttempt decodes one history entry of the delivery id.
-func decodeAttempt(id string, b []byte) (outbox.Attempt, error) {
-	var a outbox.Attempt
+func decodeAttempt(id string, b []byte) (outbox.AttemptRecord, error) {
+	var a outbox.AttemptRecord
 	d := decoder{b: b}
 	if v := d.byte(); d.err == nil && v != attemptV1 {
 		return a, corrupt("attempt of", id, fmt.Errorf("unknown version %d", v))
@@ -159,7 +159,7 @@ func decodeAttempt(id string, b []byte) (outbox.Attempt, error) {
 	a.Error = d.string(outbox.MaxReasonLen)
 	d.end()
 	if d.err != nil {
-		return outbox.Attempt{}, corrupt("attempt of", id, d.err)
+		return outbox.AttemptRecord{}, corrupt("attempt of", id, d.err)
 	}
 	return a, nil
 }

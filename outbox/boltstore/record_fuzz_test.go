@@ -15,7 +15,7 @@ import (
 func FuzzDecodeRecord(f *testing.F) {
 	f.Add(appendRecord(nil, &record{dest: "d", topic: "job:ready", ctype: "application/json", created: 1, due: 2, attempts: 3, nhist: 3}, []byte(`{"a":1}`)))
 	f.Add(appendRecord(nil, &record{dest: "dest", dead: true, deadAt: time.Now().UnixNano(), reason: "gone (410)", due: -5}, nil))
-	f.Add(appendAttempt(nil, &outbox.Attempt{At: time.Unix(1, 2), Status: 503, Latency: time.Second, Tries: 2, Error: "destination failed"}))
+	f.Add(appendAttempt(nil, &outbox.AttemptRecord{At: time.Unix(1, 2), Status: 503, Latency: time.Second, Tries: 2, Error: "destination failed"}))
 	f.Add([]byte{})
 	f.Add([]byte{1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -10,7 +10,7 @@ import (
 	"github.com/heraldhq/herald/outbox"
 )
 
-// DeadLetters lists dead letters; see [outbox.Outbox.DeadLetters]. It
+// DeadLetters lists dead letters; see [outbox.Admin.DeadLetters]. It
 // reads the index, so dead letters made by other processes appear within
 // milliseconds of their writing.
 func (o *Outbox) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]outbox.DeadLetter, error) {
@@ -50,7 +50,7 @@ func compareCursor(dest, id string, c outbox.DeadLetterCursor) int {
 	return cmp.Or(cmp.Compare(dest, c.Destination), cmp.Compare(id, c.ID))
 }
 
-// Replay moves dead letters back to pending; see [outbox.Outbox.Replay].
+// Replay moves dead letters back to pending; see [outbox.Admin.Replay].
 // Each is read (its body included) and rewritten, one round trip each.
 func (o *Outbox) Replay(ctx context.Context, s outbox.Selector) (int, error) {
 	return o.eachDead(ctx, s, func(r *record) {
@@ -59,7 +59,7 @@ func (o *Outbox) Replay(ctx context.Context, s outbox.Selector) (int, error) {
 	})
 }
 
-// Purge deletes dead letters; see [outbox.Outbox.Purge]. Each becomes a
+// Purge deletes dead letters; see [outbox.Admin.Purge]. Each becomes a
 // tombstone that keeps its id reserved for [Config.DuplicateWindow].
 func (o *Outbox) Purge(ctx context.Context, s outbox.Selector) (int, error) {
 	return o.eachDead(ctx, s, func(r *record) { r.tombstone() })

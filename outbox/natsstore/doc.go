@@ -19,8 +19,8 @@
 // Nats-Expected-Last-Subject-Sequence header: a compare-and-set on the
 // delivery's latest revision. A lease is such a write: it stamps the
 // record with the lease's expiry, and the lease token is the stream
-// sequence of that write. Ack, Reschedule, Release and DeadLetter are
-// writes expected to follow exactly that sequence, so a worker whose lease
+// sequence of that write. Each settlement of [Outbox.Settle] is a write
+// expected to follow exactly that sequence, so a worker whose lease
 // was taken over gets [outbox.ErrLeaseLost] and cannot undo the new
 // holder's work, and two workers can never hold one delivery at once.
 //
@@ -69,7 +69,7 @@
 // connection. A worker that dies (or loses its connection) holds its leases
 // until they expire, [outbox.Queue.LeaseTTL] after they were taken; then
 // any other worker takes the deliveries over. A worker that loses its
-// connection mid-delivery may have sent a webhook whose Ack it can no
+// connection mid-delivery may have sent a webhook whose outcome it can no
 // longer record; the delivery is sent again after the lease expires, with
 // the same id, so receivers deduplicate. Delivery is at least once, never
 // at most once. The nats.Conn reconnects by itself (keep its default

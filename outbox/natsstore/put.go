@@ -29,9 +29,6 @@ func (o *Outbox) Put(ctx context.Context, ds ...outbox.Delivery) error {
 		return err
 	}
 	for i := range ds {
-		if err := ds[i].Validate(); err != nil {
-			return err
-		}
 		if len(ds[i].Body) > o.maxBody {
 			return fmt.Errorf("%w: body of %d bytes exceeds the %d the NATS server's max_payload allows (delivery %s)",
 				outbox.ErrInvalid, len(ds[i].Body), o.maxBody, ds[i].ID)

@@ -43,7 +43,7 @@ type meta struct {
 	DeadAt      int64  `json:"deadAt,omitempty"`
 }
 
-// attempt is the stored form of an [outbox.Attempt].
+// attempt is the stored form of an [outbox.AttemptRecord].
 type attempt struct {
 	At      int64  `json:"at"`
 	Status  int    `json:"status,omitempty"`
@@ -89,9 +89,10 @@ func (m *meta) delivery(body []byte) outbox.Delivery {
 }
 
 // addAttempt appends a to the history, dropping the oldest beyond
-// maxHistory.
-func (r *record) addAttempt(a outbox.Attempt) {
-	a = a.Clip()
+// maxHistory, and cuts its text to [outbox.MaxReasonLen], so that the
+// record's metadata stays within what Open reserved for it.
+func (r *record) addAttempt(a outbox.AttemptRecord) {
+	a.Error = outbox.ClipText(a.Error)
 	r.history = append(r.history, attempt{
 		At: nanos(a.At), Status: a.Status, Latency: int64(a.Latency), Tries: a.Tries, Error: a.Error,
 	})
@@ -100,11 +101,11 @@ func (r *record) addAttempt(a outbox.Attempt) {
 	}
 }
 
-// attempts returns the history as [outbox.Attempt] values.
-func (r *record) attempts() []outbox.Attempt {
-	out := make([]outbox.Attempt, 0, len(r.history))
+// attempts returns the history as [outbox.AttemptRecord] values.
+func (r *record) attempts() []outbox.AttemptRecord {
+	out := make([]outbox.AttemptRecord, 0, len(r.history))
 	for _, a := range r.history {
-		out = append(out, outbox.Attempt{
+		out = append(out, outbox.AttemptRecord{
 			At: fromNanos(a.At), Status: a.Status, Latency: time.Duration(a.Latency), Tries: a.Tries, Error: a.Error,
 		})
 	}
