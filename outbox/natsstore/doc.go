@@ -25,13 +25,15 @@
 // holder's work, and two workers can never hold one delivery at once.
 //
 // Put publishes asynchronously, expecting no previous message on the
-// subject and with the delivery id as Nats-Msg-Id, then waits for every
-// acknowledgement: a delivery whose id is held (pending, leased or dead) is
-// dropped by the server, and so is a retried Put within the stream's
-// duplicate window. An acknowledged or purged delivery leaves a small
-// tombstone that expires after [Config.DuplicateWindow] (a per-message
-// TTL); until then a Put of the same id is dropped too, so an enqueue
-// retried just after its delivery succeeded does not send it twice.
+// subject, then waits for every acknowledgement: a delivery whose id is
+// held (pending, leased or dead) is dropped by the server. An acknowledged
+// or purged delivery leaves a small tombstone that expires after
+// [Config.DuplicateWindow] (a per-message TTL); until then a Put of the
+// same id is dropped too, so an enqueue retried just after its delivery
+// succeeded does not send it twice. When the stream refuses one publish of
+// a Put, Put deletes the others it stored, so that a Put is all or nothing
+// (see [Outbox.Put]); it sets no Nats-Msg-Id, since the server would then
+// drop the retry of a Put it undid.
 //
 // # Why records and not a work-queue consumer
 //
