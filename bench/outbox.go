@@ -316,7 +316,7 @@ func heapRows(cfg config, dir string) ([]Row, error) {
 	}
 
 	h0 = heapInUse()
-	mem := outbox.NewMemory()
+	mem := new(outbox.Memory)
 	if err := fill(mem); err != nil {
 		return []Row{failedRow("outbox", name, err)}, err
 	}

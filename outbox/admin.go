@@ -126,7 +126,7 @@ func (h adminHandler) list(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(dls) == q.Limit {
 		last := dls[len(dls)-1]
-		page.Next = formatCursor(DeadLetterCursor{Destination: last.Destination, ID: last.ID})
+		page.Next = formatCursor(last.Destination, last.ID)
 	}
 	writeJSON(w, http.StatusOK, page)
 }
@@ -204,18 +204,18 @@ func jsonProblem(err error) string {
 var errTrailing = errors.New("trailing data after the selector")
 
 // formatCursor encodes a listing position as an opaque token.
-func formatCursor(c DeadLetterCursor) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(c.Destination + "\x00" + c.ID))
+func formatCursor(dest, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(dest + "\x00" + id))
 }
 
 // parseCursor decodes a token of formatCursor.
-func parseCursor(s string) (DeadLetterCursor, bool) {
+func parseCursor(s string) (*DeadLetter, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return DeadLetterCursor{}, false
+		return nil, false
 	}
 	dest, id, ok := strings.Cut(string(b), "\x00")
-	return DeadLetterCursor{Destination: dest, ID: id}, ok && id != ""
+	return &DeadLetter{Delivery: Delivery{Destination: dest, ID: id}}, ok && id != ""
 }
 
 // writeOutboxError answers an error of the outbox with the status its

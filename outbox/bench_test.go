@@ -75,7 +75,7 @@ func benchQueueVsSend(b *testing.B, store string) {
 		}
 		ob = s
 	} else {
-		ob = outbox.NewMemory()
+		ob = new(outbox.Memory)
 	}
 	defer ob.Close()
 	queued := func(round int) time.Duration {

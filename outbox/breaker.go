@@ -4,9 +4,9 @@ import "time"
 
 // Breaker defaults, used for the zero fields of a [Breaker].
 const (
-	DefaultBreakerFailures    = 5
-	DefaultBreakerCooldown    = 30 * time.Second
-	DefaultBreakerMaxCooldown = 10 * time.Minute
+	defaultBreakerFailures    = 5
+	defaultBreakerCooldown    = 30 * time.Second
+	defaultBreakerMaxCooldown = 10 * time.Minute
 )
 
 // Breaker configures the circuit breaker a Queue keeps for each
@@ -19,27 +19,27 @@ const (
 // 410, other 4xx) proves the destination alive and closes the breaker.
 // The zero value uses the defaults.
 type Breaker struct {
-	// Failures opens the breaker; zero means [DefaultBreakerFailures], a
+	// Failures opens the breaker; zero means 5, a
 	// negative value disables the breaker.
 	Failures int
 	// Cooldown is the first open period; zero means
-	// [DefaultBreakerCooldown].
+	// 30 seconds.
 	Cooldown time.Duration
 	// MaxCooldown caps the open period; zero means
-	// [DefaultBreakerMaxCooldown].
+	// 10 minutes.
 	MaxCooldown time.Duration
 }
 
 // withDefaults returns b with its zero fields set.
 func (b Breaker) withDefaults() Breaker {
 	if b.Failures == 0 {
-		b.Failures = DefaultBreakerFailures
+		b.Failures = defaultBreakerFailures
 	}
 	if b.Cooldown <= 0 {
-		b.Cooldown = DefaultBreakerCooldown
+		b.Cooldown = defaultBreakerCooldown
 	}
 	if b.MaxCooldown <= 0 {
-		b.MaxCooldown = DefaultBreakerMaxCooldown
+		b.MaxCooldown = defaultBreakerMaxCooldown
 	}
 	if b.MaxCooldown < b.Cooldown {
 		b.MaxCooldown = b.Cooldown

@@ -274,7 +274,7 @@ func (m *Memory) DeadLetters(ctx context.Context, q DeadLetterQuery) ([]DeadLett
 		if !it.dead || q.Destination != "" && it.d.Destination != q.Destination {
 			continue
 		}
-		if q.After != (DeadLetterCursor{}) && compareCursor(DeadLetterCursor{it.d.Destination, it.d.ID}, q.After) <= 0 {
+		if q.After != nil && compareCursor(it.d.Destination, it.d.ID, q.After) <= 0 {
 			continue
 		}
 		d := it.d
@@ -282,7 +282,7 @@ func (m *Memory) DeadLetters(ctx context.Context, q DeadLetterQuery) ([]DeadLett
 		out = append(out, DeadLetter{Delivery: d, Reason: it.reason, At: it.deadAt})
 	}
 	slices.SortFunc(out, func(a, b DeadLetter) int {
-		return compareCursor(DeadLetterCursor{a.Destination, a.ID}, DeadLetterCursor{b.Destination, b.ID})
+		return compareCursor(a.Destination, a.ID, &b)
 	})
 	if len(out) > limit {
 		out = out[:limit]
@@ -291,8 +291,8 @@ func (m *Memory) DeadLetters(ctx context.Context, q DeadLetterQuery) ([]DeadLett
 }
 
 // compareCursor orders dead letters by destination, then id.
-func compareCursor(a, b DeadLetterCursor) int {
-	return cmp.Or(cmp.Compare(a.Destination, b.Destination), cmp.Compare(a.ID, b.ID))
+func compareCursor(dest, id string, d *DeadLetter) int {
+	return cmp.Or(cmp.Compare(dest, d.Destination), cmp.Compare(id, d.ID))
 }
 
 // Replay moves dead letters back to pending; see [Admin.Replay].
@@ -379,13 +379,13 @@ func (m *Memory) Close() error {
 }
 
 // WithDefaults returns o with its zero fields set: Max 1, TTL
-// [DefaultLeaseTTL], Now the current time. Implementations call it first.
+// 5 minutes, Now the current time. Implementations call it first.
 func (o LeaseOptions) WithDefaults() LeaseOptions {
 	if o.Max <= 0 {
 		o.Max = 1
 	}
 	if o.TTL <= 0 {
-		o.TTL = DefaultLeaseTTL
+		o.TTL = defaultLeaseTTL
 	}
 	if o.Now.IsZero() {
 		o.Now = time.Now()

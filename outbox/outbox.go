@@ -140,7 +140,7 @@ type Leased struct {
 type LeaseOptions struct {
 	// Max is the most deliveries to lease; zero or less means 1.
 	Max int
-	// TTL is how long the leases last; zero or less means [DefaultLeaseTTL].
+	// TTL is how long the leases last; zero or less means 5 minutes.
 	TTL time.Duration
 	// Now is the time that decides what is due; zero means time.Now().
 	Now time.Time
@@ -154,8 +154,8 @@ type LeaseOptions struct {
 	Allow func(destination string) int
 }
 
-// DefaultLeaseTTL is the lease duration when [LeaseOptions.TTL] is zero.
-const DefaultLeaseTTL = 5 * time.Minute
+// defaultLeaseTTL is the lease duration when [LeaseOptions.TTL] is zero.
+const defaultLeaseTTL = 5 * time.Minute
 
 // AttemptRecord is one attempt of a delivery as the outbox keeps it in the
 // delivery's history (an attempt may be a short burst of in-process retries
@@ -179,8 +179,9 @@ type AttemptRecord struct {
 type DeadLetter struct {
 	// Delivery is the dead delivery, without its Body.
 	Delivery
-	// Reason says why it died: "gone (410)", "schedule exhausted: ...",
-	// "unknown destination", ...
+	// Reason says why it died; a Queue gives one of "gone (410)",
+	// "rejected: <cause>", "schedule exhausted after <n> attempts: <cause>"
+	// and "unknown destination".
 	Reason string `json:"reason"`
 	// At is when it died.
 	At time.Time `json:"dead_at"`
@@ -191,19 +192,14 @@ type DeadLetter struct {
 type DeadLetterQuery struct {
 	// Destination restricts the list to one destination; empty means all.
 	Destination string
-	// After resumes a listing: only dead letters ordered after the one
-	// with this destination and id are returned. Pass the last one of the
-	// previous page.
-	After DeadLetterCursor
+	// After resumes a listing: pass the last dead letter of the previous
+	// page, and only those ordered after it (by destination, then id) are
+	// returned; only its Destination and ID matter. Nil starts at the
+	// beginning.
+	After *DeadLetter
 	// Limit caps the number returned; zero or less means
 	// [DefaultListLimit].
 	Limit int
-}
-
-// DeadLetterCursor marks a position in a dead letter listing.
-type DeadLetterCursor struct {
-	Destination string // the destination of the last dead letter seen
-	ID          string // its id
 }
 
 // DefaultListLimit caps a dead letter listing whose Limit is zero.

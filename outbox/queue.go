@@ -15,8 +15,8 @@ import (
 
 // Queue defaults, used for its zero fields.
 const (
-	DefaultWorkers = 16
-	DefaultPoll    = time.Second
+	defaultWorkers = 16
+	defaultPoll    = time.Second
 	// DefaultBurst is the in-process attempts of the Sender a Queue makes
 	// when it is given none: the outbox's [Schedule] does the long retries.
 	DefaultBurst = 2
@@ -45,7 +45,7 @@ type Queue struct {
 	// distinct, non-empty Name. Their URLs and Signers stay in memory.
 	Destinations []sender.Destination
 	// Workers is how many deliveries are sent at once; zero means
-	// [DefaultWorkers]. Up to as many more wait leased in memory, so
+	// 16. Up to as many more wait leased in memory, so
 	// that a worker finds its next delivery at once: at most 2×Workers
 	// bodies are held, however many are pending.
 	Workers int
@@ -60,10 +60,10 @@ type Queue struct {
 	Breaker Breaker
 	// LeaseTTL is how long a worker holds a delivery; a delivery whose
 	// worker died is due again after it. Each Send is given half of it.
-	// Zero means [DefaultLeaseTTL].
+	// Zero means 5 minutes.
 	LeaseTTL time.Duration
 	// Poll is how often an idle Queue looks for due deliveries (Enqueue
-	// wakes it at once); zero means [DefaultPoll].
+	// wakes it at once); zero means one second.
 	Poll time.Duration
 	// Metrics, if set, receives attempt outcomes and queue depth.
 	Metrics Metrics
@@ -124,7 +124,7 @@ func (q *Queue) init() error {
 		}
 		q.workers = q.Workers
 		if q.workers <= 0 {
-			q.workers = DefaultWorkers
+			q.workers = defaultWorkers
 		}
 		q.perDest = q.PerDestination
 		if q.perDest <= 0 {
@@ -132,11 +132,11 @@ func (q *Queue) init() error {
 		}
 		q.ttl = q.LeaseTTL
 		if q.ttl <= 0 {
-			q.ttl = DefaultLeaseTTL
+			q.ttl = defaultLeaseTTL
 		}
 		q.poll = q.Poll
 		if q.poll <= 0 {
-			q.poll = DefaultPoll
+			q.poll = defaultPoll
 		}
 		q.breaker = q.Breaker.withDefaults()
 		q.stop = make(chan struct{})
@@ -200,7 +200,7 @@ func (q *Queue) Enqueue(ctx context.Context, destination string, m sender.Messag
 // is stored: stores check only what their format needs.
 func (q *Queue) put(ctx context.Context, ds []Delivery) error {
 	now := time.Now()
-	due := now.Add(q.Schedule.First())
+	due := now.Add(q.Schedule.first())
 	for i := range ds {
 		d := &ds[i]
 		if err := d.validate(); err != nil {

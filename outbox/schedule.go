@@ -5,10 +5,10 @@ import (
 	"time"
 )
 
-// DefaultDelays is the schedule of a zero [Schedule], after the practice of
+// defaultDelays is the schedule of a zero [Schedule], after the practice of
 // the large webhook senders: the first attempt at once, then retries after
 // 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h, about 28 hours in all.
-var DefaultDelays = []time.Duration{
+var defaultDelays = []time.Duration{
 	0,
 	5 * time.Second,
 	5 * time.Minute,
@@ -19,39 +19,42 @@ var DefaultDelays = []time.Duration{
 	10 * time.Hour,
 }
 
-// DefaultJitter is the jitter of a [Schedule] whose Jitter is zero: each
+// defaultJitter is the jitter of a [Schedule] whose Jitter is zero: each
 // delay is drawn within ±20 % of its nominal value, so that deliveries that
 // failed together do not all come back together.
-const DefaultJitter = 0.2
+const defaultJitter = 0.2
 
-// Schedule says when a Queue attempts a delivery again. Its zero value is
-// [DefaultDelays] with [DefaultJitter].
+// Schedule says when a Queue attempts a delivery again. Its zero value
+// follows the practice of the large webhook senders: the first attempt at
+// once, then retries after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h
+// (8 attempts, about 28 hours in all), each retry delay jittered by ±20 %
+// so that deliveries that failed together do not all come back together.
 type Schedule struct {
 	// Delays[0] is the delay of the first attempt after Enqueue (normally
 	// zero); Delays[i] is the delay of attempt i+1 after attempt i failed.
 	// The number of delays is the number of attempts: a delivery whose
-	// last one fails becomes a dead letter. Nil means [DefaultDelays];
+	// last one fails becomes a dead letter. Nil means the default above;
 	// negative delays count as zero.
 	Delays []time.Duration
 	// Jitter is the fraction by which each retry delay varies, uniformly,
-	// either way: 0.2 means ±20 %. Zero means [DefaultJitter]; a negative
-	// value disables jitter. Values above 1 count as 1.
+	// either way: 0.2 means ±20 %. A negative
+	// value disables jitter; values above 1 count as 1; zero means 0.2.
 	Jitter float64
 }
 
 // delays returns the effective delays.
 func (s Schedule) delays() []time.Duration {
 	if s.Delays == nil {
-		return DefaultDelays
+		return defaultDelays
 	}
 	return s.Delays
 }
 
-// Attempts is how many attempts a delivery gets before it is dead-lettered.
-func (s Schedule) Attempts() int { return len(s.delays()) }
+// attempts is how many attempts a delivery gets before it is dead-lettered.
+func (s Schedule) attempts() int { return len(s.delays()) }
 
-// First returns the delay of the first attempt after Enqueue, unjittered.
-func (s Schedule) First() time.Duration {
+// first returns the delay of the first attempt after Enqueue, unjittered.
+func (s Schedule) first() time.Duration {
 	d := s.delays()
 	if len(d) == 0 {
 		return 0
@@ -59,10 +62,10 @@ func (s Schedule) First() time.Duration {
 	return max(d[0], 0)
 }
 
-// Next returns the delay before the next attempt of a delivery that has
+// next returns the delay before the next attempt of a delivery that has
 // failed the given number of attempts (1 after the first failure), jittered,
 // and false when the schedule is exhausted.
-func (s Schedule) Next(failed int) (time.Duration, bool) {
+func (s Schedule) next(failed int) (time.Duration, bool) {
 	d := s.delays()
 	if failed < 1 {
 		failed = 1
@@ -74,7 +77,7 @@ func (s Schedule) Next(failed int) (time.Duration, bool) {
 	j := s.Jitter
 	switch {
 	case j == 0:
-		j = DefaultJitter
+		j = defaultJitter
 	case j < 0:
 		return base, true
 	case j > 1:

@@ -12,10 +12,10 @@ import (
 
 // Dead letter reasons given by a Queue, at the start of DeadLetter.Reason.
 const (
-	ReasonGone      = "gone (410)"
-	ReasonRejected  = "rejected"
-	ReasonExhausted = "schedule exhausted"
-	ReasonUnknown   = "unknown destination"
+	reasonGone      = "gone (410)"
+	reasonRejected  = "rejected"
+	reasonExhausted = "schedule exhausted"
+	reasonUnknown   = "unknown destination"
 )
 
 // attempt makes one attempt of a leased delivery and hands its outcome to
@@ -70,15 +70,15 @@ func (q *Queue) send(w *watchdog, l Leased, st *destState) Settlement {
 	s.Outcome = DeadLettered
 	switch {
 	case errors.Is(err, sender.ErrGone):
-		s.Reason = ReasonGone
+		s.Reason = reasonGone
 		return s
 	case !retryable:
-		s.Reason = ReasonRejected + ": " + s.Attempt.Error
+		s.Reason = reasonRejected + ": " + s.Attempt.Error
 		return s
 	}
-	delay, ok := q.Schedule.Next(l.Attempts + 1)
+	delay, ok := q.Schedule.next(l.Attempts + 1)
 	if !ok {
-		s.Reason = fmt.Sprintf("%s after %d attempts: %s", ReasonExhausted, l.Attempts+1, s.Attempt.Error)
+		s.Reason = fmt.Sprintf("%s after %d attempts: %s", reasonExhausted, l.Attempts+1, s.Attempt.Error)
 		return s
 	}
 	s.Outcome, s.Due = Retrying, time.Now().Add(delay)

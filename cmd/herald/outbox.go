@@ -102,8 +102,7 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 			if len(page) < outbox.DefaultListLimit {
 				break
 			}
-			last := page[len(page)-1]
-			q.After = outbox.DeadLetterCursor{Destination: last.Destination, ID: last.ID}
+			q.After = &page[len(page)-1]
 		}
 	case "replay", "purge":
 		op, verb := st.Replay, "replayed"

@@ -53,28 +53,28 @@ var ErrLocked = errors.New("boltstore: outbox file is locked by another process"
 
 // Defaults for the zero fields of [Options].
 const (
-	DefaultLockTimeout = time.Second
-	DefaultMaxBatch    = 4096
-	DefaultLinger      = 2 * time.Millisecond
-	DefaultFileMode    = 0o600
+	defaultLockTimeout = time.Second
+	defaultMaxBatch    = 4096
+	defaultLinger      = 2 * time.Millisecond
+	defaultFileMode    = 0o600
 )
 
 // Options tune a Store. The zero value (or nil) selects the defaults.
 type Options struct {
 	// LockTimeout bounds the wait for the file lock at Open; zero means
-	// [DefaultLockTimeout].
+	// one second.
 	LockTimeout time.Duration
 	// MaxBatch caps the changes grouped into one commit; zero means
-	// [DefaultMaxBatch].
+	// 4096.
 	MaxBatch int
 	// Linger is the longest a commit waits for more changes once it found
 	// several waiting, so that concurrent writers share more fsyncs. It
 	// stops waiting as soon as no change came for 100 µs, and a lone
-	// writer never waits. Zero means [DefaultLinger]; negative means no
+	// writer never waits. Zero means 2 ms; negative means no
 	// wait.
 	Linger time.Duration
 	// FileMode is the permission of a new file; zero means
-	// [DefaultFileMode].
+	// 0600.
 	FileMode fs.FileMode
 	// NoCreate makes Open refuse a path that is not a herald outbox
 	// already, instead of making one there: a missing or empty file, a
@@ -148,16 +148,16 @@ func Open(path string, o *Options) (*Store, error) {
 		opt = *o
 	}
 	if opt.LockTimeout <= 0 {
-		opt.LockTimeout = DefaultLockTimeout
+		opt.LockTimeout = defaultLockTimeout
 	}
 	if opt.MaxBatch <= 0 {
-		opt.MaxBatch = DefaultMaxBatch
+		opt.MaxBatch = defaultMaxBatch
 	}
 	if opt.Linger == 0 {
-		opt.Linger = DefaultLinger
+		opt.Linger = defaultLinger
 	}
 	if opt.FileMode == 0 {
-		opt.FileMode = DefaultFileMode
+		opt.FileMode = defaultFileMode
 	}
 	opt.NoCreate = opt.NoCreate || opt.ReadOnly
 	if err := precheck(path, &opt); err != nil {
@@ -211,9 +211,6 @@ func (s *Store) Close() error {
 	}
 	return nil
 }
-
-// Path returns the file's path.
-func (s *Store) Path() string { return s.db.Path() }
 
 // view runs a read transaction unless the store is closed.
 func (s *Store) view(fn func(tx *bolt.Tx) error) error {

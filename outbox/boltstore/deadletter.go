@@ -33,7 +33,7 @@ func (s *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]ou
 		}
 		c := b.dead.Cursor()
 		k, v := c.Seek(prefix)
-		if q.After != (outbox.DeadLetterCursor{}) {
+		if q.After != nil {
 			after := deadKey(q.After.Destination, q.After.ID)
 			if bytes.Compare(after, prefix) >= 0 {
 				k, v = c.Seek(after)

@@ -31,13 +31,13 @@ func (o *Outbox) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]o
 		if e.State != stateDead || q.Destination != "" && e.Destination != q.Destination {
 			continue
 		}
-		if q.After != (outbox.DeadLetterCursor{}) && compareCursor(e.Destination, e.ID, q.After) <= 0 {
+		if q.After != nil && compareCursor(e.Destination, e.ID, q.After) <= 0 {
 			continue
 		}
 		out = append(out, outbox.DeadLetter{Delivery: e.delivery(nil), Reason: e.Reason, At: fromNanos(e.DeadAt)})
 	}
 	slices.SortFunc(out, func(a, b outbox.DeadLetter) int {
-		return compareCursor(a.Destination, a.ID, outbox.DeadLetterCursor{Destination: b.Destination, ID: b.ID})
+		return compareCursor(a.Destination, a.ID, &b)
 	})
 	if len(out) > limit {
 		out = out[:limit]
@@ -46,8 +46,8 @@ func (o *Outbox) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]o
 }
 
 // compareCursor orders dead letters by destination, then id.
-func compareCursor(dest, id string, c outbox.DeadLetterCursor) int {
-	return cmp.Or(cmp.Compare(dest, c.Destination), cmp.Compare(id, c.ID))
+func compareCursor(dest, id string, d *outbox.DeadLetter) int {
+	return cmp.Or(cmp.Compare(dest, d.Destination), cmp.Compare(id, d.ID))
 }
 
 // Replay moves dead letters back to pending; see [outbox.Admin.Replay].

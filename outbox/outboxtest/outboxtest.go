@@ -380,7 +380,7 @@ func testDeadLetters(t *testing.T, ob outbox.Outbox) {
 	if got := list(outbox.DeadLetterQuery{Destination: "b"}); !slices.Equal(got, []string{"b0", "b1", "b2"}) {
 		t.Errorf("dead letters of b: %v", got)
 	}
-	if got := list(outbox.DeadLetterQuery{Limit: 2, After: outbox.DeadLetterCursor{Destination: "a", ID: "a1"}}); !slices.Equal(got, []string{"a2", "b0"}) {
+	if got := list(outbox.DeadLetterQuery{Limit: 2, After: &outbox.DeadLetter{Delivery: outbox.Delivery{Destination: "a", ID: "a1"}}}); !slices.Equal(got, []string{"a2", "b0"}) {
 		t.Errorf("page after a/a1: %v", got)
 	}
 	if h, err := adm(t, ob).History(ctx, "a0"); err != nil || len(h) != 1 || h[0].Status != 410 {
