@@ -96,9 +96,6 @@ func (m *Memory) unwait(it *memItem) {
 	}
 }
 
-// NewMemory returns an empty in-memory outbox.
-func NewMemory() *Memory { return &Memory{} }
-
 var (
 	_ Outbox = (*Memory)(nil)
 	_ Admin  = (*Memory)(nil)
