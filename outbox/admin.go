@@ -29,8 +29,8 @@ const maxAdminBody = 64 << 10
 //	                             → {"replayed":N}
 //	POST /dead-letters/purge     the same selector → {"purged":N}
 //
-// A dead letter is listed with its delivery's fields and reason, never its
-// body; nothing it serves holds a URL or secret, since an outbox stores
+// A dead letter is listed with its delivery's fields (the event id among
+// them, when the delivery came from an event) and reason, never its body; nothing it serves holds a URL or secret, since an outbox stores
 // none. A POST needs Content-Type application/json (so that a browser form
 // cannot forge one) and a body of at most 64 KiB; a selector that selects
 // nothing is refused. Every error is {"error":"…"} with a 4xx or 5xx

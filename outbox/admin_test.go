@@ -29,7 +29,7 @@ func adminStore(t *testing.T) (*boltstore.Store, *httptest.Server) {
 	now := time.Now()
 	var ds []outbox.Delivery
 	for _, id := range []string{"a1", "a2", "a3", "b1", "b2", "live"} {
-		ds = append(ds, outbox.Delivery{ID: id, Destination: id[:1], Topic: "job:done", Body: []byte(`{"secret":"BODY-` + id + `"}`), Due: now, Created: now})
+		ds = append(ds, outbox.Delivery{ID: id, Destination: id[:1], EventID: "evt-" + id, Topic: "job:done", Body: []byte(`{"secret":"BODY-` + id + `"}`), Due: now, Created: now})
 	}
 	ds[5].Destination = "a"
 	if err := st.Put(ctx, ds...); err != nil {
@@ -115,6 +115,9 @@ func TestAdminHandlerListsPagesAndCounts(t *testing.T) {
 		}
 		for _, d := range p.DeadLetters {
 			all = append(all, fmt.Sprint(d["destination"], "/", d["id"]))
+			if d["event_id"] != fmt.Sprint("evt-", d["id"]) {
+				t.Errorf("dead letter %v: event_id %v", d["id"], d["event_id"])
+			}
 			for _, k := range []string{"id", "destination", "topic", "created", "attempts", "reason", "dead_at"} {
 				if _, ok := d[k]; !ok {
 					t.Errorf("dead letter %v lacks %q", d, k)

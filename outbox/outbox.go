@@ -101,6 +101,10 @@ type Delivery struct {
 	// Destination names the [sender.Destination] to deliver to. Required:
 	// 1 to [MaxNameLen] bytes without control characters.
 	Destination string `json:"destination"`
+	// EventID is the id of the event the delivery was made from, if any,
+	// so that a dead letter can be traced to its event: at most
+	// [MaxIDLen] bytes without control characters.
+	EventID string `json:"event_id,omitempty"`
 	// Topic is the event topic, if any.
 	Topic string `json:"topic,omitempty"`
 	// ContentType of the body; empty means application/json.

@@ -25,6 +25,11 @@ func (d *Delivery) validate() error {
 	if err := checkName("destination name", d.Destination, MaxNameLen); err != nil {
 		return fmt.Errorf("%w (delivery %s)", err, d.ID)
 	}
+	if d.EventID != "" {
+		if err := checkName("event id", d.EventID, MaxIDLen); err != nil {
+			return fmt.Errorf("%w (delivery %s)", err, d.ID)
+		}
+	}
 	if len(d.Topic) > MaxTopicLen || len(d.ContentType) > MaxTopicLen {
 		return fmt.Errorf("%w: topic or content type longer than %d bytes (delivery %s)", ErrInvalid, MaxTopicLen, d.ID)
 	}

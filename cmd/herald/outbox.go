@@ -21,7 +21,7 @@ herald outbox is refused and left exactly as it was.
            {"pending":…,"leased":…,"dead":…}
   list     print the dead letters, one JSON line each, as the outbox's admin
            handler lists them (never a body):
-           {"id":…,"destination":…,"topic":…,"content_type":…,"due":…,
+           {"id":…,"destination":…,"event_id":…,"topic":…,"content_type":…,"due":…,
             "created":…,"attempts":…,"reason":…,"dead_at":…}
   replay   make the selected dead letters pending again, due at once, with
            their attempt count reset; the next relay sends them

@@ -34,7 +34,7 @@ func (s *Store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 				continue // idempotent on the id
 			}
 			r := record{
-				dest: d.Destination, topic: d.Topic, ctype: d.ContentType,
+				dest: d.Destination, event: d.EventID, topic: d.Topic, ctype: d.ContentType,
 				created: nanos(d.Created), due: nanos(d.Due), attempts: d.Attempts,
 			}
 			if err := b.putPending(d.ID, &r, d.Body); err != nil {
@@ -59,7 +59,7 @@ func storable(d *outbox.Delivery) error {
 		return fmt.Errorf("%w: boltstore cannot store the delivery id %q", outbox.ErrInvalid, d.ID)
 	case bad(d.Destination, outbox.MaxNameLen):
 		return fmt.Errorf("%w: boltstore cannot store the destination name %q (delivery %s)", outbox.ErrInvalid, d.Destination, d.ID)
-	case len(d.Topic) > outbox.MaxTopicLen, len(d.ContentType) > outbox.MaxTopicLen,
+	case len(d.EventID) > outbox.MaxIDLen, len(d.Topic) > outbox.MaxTopicLen, len(d.ContentType) > outbox.MaxTopicLen,
 		len(d.Body) > outbox.MaxBodyLen, d.Attempts < 0:
 		return fmt.Errorf("%w: boltstore cannot store delivery %s: a field is out of range", outbox.ErrInvalid, d.ID)
 	}

@@ -16,7 +16,8 @@
 //	}
 //
 // then `go test -run Conformance ./mystore/`. The suite checks the
-// contract a [outbox.Queue] relies on: Put stores all or nothing and is
+// contract a [outbox.Queue] relies on: Put stores all or nothing, keeps
+// every field of a delivery (its optional EventID included), and is
 // idempotent on the id, Lease honours due times, Max, Allow and lease
 // expiry, Settle records each outcome and refuses a lost lease with
 // [outbox.ErrLeaseLost], and a closed store fails with [outbox.ErrClosed].
@@ -77,7 +78,7 @@ var ctx = context.Background()
 func mk(id, dest string) outbox.Delivery {
 	now := time.Now()
 	return outbox.Delivery{
-		ID: id, Destination: dest, Topic: "job:" + id, ContentType: "application/x-" + id,
+		ID: id, Destination: dest, EventID: "evt-" + id, Topic: "job:" + id, ContentType: "application/x-" + id,
 		Body: []byte(`{"id":"` + id + `"}`), Due: now, Created: now,
 	}
 }
@@ -170,7 +171,9 @@ func stats(t *testing.T, ob outbox.Outbox) outbox.Stats {
 
 func testPutLeaseAck(t *testing.T, ob outbox.Outbox) {
 	before := time.Now()
-	put(t, ob, mk("a1", "a"), mk("a2", "a"), mk("b1", "b"))
+	noEvent := mk("b1", "b")
+	noEvent.EventID = "" // optional
+	put(t, ob, mk("a1", "a"), mk("a2", "a"), noEvent)
 	wantStats(t, ob, outbox.Stats{Pending: 3}, "after Put")
 	ls := lease(t, ob, outbox.LeaseOptions{Max: 10, TTL: time.Minute})
 	if got := ids(ls); !slices.Equal(got, []string{"a1", "a2", "b1"}) {
@@ -178,7 +181,10 @@ func testPutLeaseAck(t *testing.T, ob outbox.Outbox) {
 	}
 	for _, l := range ls {
 		want := mk(l.ID, l.Destination)
-		if l.Topic != want.Topic || l.ContentType != want.ContentType || !bytes.Equal(l.Body, want.Body) {
+		if l.ID == noEvent.ID {
+			want = noEvent
+		}
+		if l.EventID != want.EventID || l.Topic != want.Topic || l.ContentType != want.ContentType || !bytes.Equal(l.Body, want.Body) {
 			t.Errorf("leased %+v, want %+v", l.Delivery, want)
 		}
 		if l.Token == "" || l.Attempts != 0 || l.Created.Before(before.Add(-time.Second)) || l.Until.Before(time.Now()) {
@@ -367,7 +373,7 @@ func testDeadLetters(t *testing.T, ob outbox.Outbox) {
 		}
 		var out []string
 		for _, d := range dl {
-			if d.Reason != "gone (410) "+d.ID || d.At.IsZero() || d.Attempts != 1 || d.Body != nil {
+			if d.Reason != "gone (410) "+d.ID || d.At.IsZero() || d.Attempts != 1 || d.Body != nil || d.EventID != "evt-"+d.ID {
 				t.Errorf("dead letter %+v", d)
 			}
 			out = append(out, d.ID)
