@@ -55,8 +55,9 @@ type Outbox interface {
 
 // Admin is what an [Outbox] may offer people and tools besides what a
 // [Queue] needs: dead letters, attempt history and counts. Every store of
-// this module implements it; reach it with a type assertion, as
-// [AdminHandler] and the herald CLI do.
+// this module implements it. Where you hold only an Outbox, reach it with a
+// type assertion (the Queue does, for [Metrics.Depth]); [AdminHandler]
+// serves it over HTTP.
 type Admin interface {
 	// DeadLetters lists dead letters matching q, ordered by destination
 	// and then id. Bodies are not loaded.
