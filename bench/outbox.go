@@ -141,7 +141,9 @@ func queueRows(cfg config, dir string) ([]Row, error) {
 		for i := 0; i < n; i += cap(ds) {
 			ds = ds[:0]
 			for j := i; j < min(n, i+cap(ds)); j++ {
-				ds = append(ds, outbox.Delivery{ID: newID(), Destination: benchDest, Body: b})
+				// Put directly, as the Queue would: Due and Created set.
+				now := time.Now()
+				ds = append(ds, outbox.Delivery{ID: newID(), Destination: benchDest, Body: b, Due: now, Created: now})
 			}
 			if err := store.Put(context.Background(), ds...); err != nil {
 				return 0, err
@@ -244,7 +246,7 @@ func queueRows(cfg config, dir string) ([]Row, error) {
 type outcomeCounter struct{ failed *atomic.Int64 }
 
 // Observe counts every outcome other than Delivered and Released.
-func (c outcomeCounter) Observe(e outbox.Event) {
+func (c outcomeCounter) Observe(e outbox.Sample) {
 	if e.Outcome != outbox.Delivered && e.Outcome != outbox.Released {
 		c.failed.Add(1)
 	}
@@ -267,7 +269,7 @@ func heapRows(cfg config, dir string) ([]Row, error) {
 		for i := 0; i < n; i += cap(ds) {
 			ds = ds[:0]
 			for j := i; j < min(n, i+cap(ds)); j++ {
-				ds = append(ds, outbox.Delivery{ID: newID(), Destination: benchDest, Body: b, Due: due})
+				ds = append(ds, outbox.Delivery{ID: newID(), Destination: benchDest, Body: b, Due: due, Created: time.Now()})
 			}
 			if err := o.Put(context.Background(), ds...); err != nil {
 				return err
@@ -314,7 +316,7 @@ func heapRows(cfg config, dir string) ([]Row, error) {
 	}
 
 	h0 = heapInUse()
-	mem := outbox.NewMemory()
+	mem := new(outbox.Memory)
 	if err := fill(mem); err != nil {
 		return []Row{failedRow("outbox", name, err)}, err
 	}

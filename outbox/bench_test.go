@@ -75,7 +75,7 @@ func benchQueueVsSend(b *testing.B, store string) {
 		}
 		ob = s
 	} else {
-		ob = outbox.NewMemory()
+		ob = new(outbox.Memory)
 	}
 	defer ob.Close()
 	queued := func(round int) time.Duration {
@@ -126,7 +126,7 @@ type countDown struct {
 	done chan struct{}
 }
 
-func (c *countDown) Observe(e outbox.Event) {
+func (c *countDown) Observe(e outbox.Sample) {
 	if e.Outcome == outbox.Delivered && atomic.AddInt64(&c.left, -1) == 0 {
 		close(c.done)
 	}

@@ -22,9 +22,11 @@ type Breaker struct {
 	// Failures opens the breaker; zero means 5, a
 	// negative value disables the breaker.
 	Failures int
-	// Cooldown is the first open period; zero means 30s.
+	// Cooldown is the first open period; zero means
+	// 30 seconds.
 	Cooldown time.Duration
-	// MaxCooldown caps the open period; zero means 10m.
+	// MaxCooldown caps the open period; zero means
+	// 10 minutes.
 	MaxCooldown time.Duration
 }
 

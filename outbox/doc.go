@@ -16,9 +16,14 @@
 // Implementations: [Memory], here, for tests and small volumes; the bbolt
 // file store in package boltstore, the durable default; a NATS JetStream
 // stream in package natsstore, for a fleet of workers. Package outboxtest
-// holds the conformance suite every implementation passes. An outbox that
-// writes to disk should also be a [Settler], so that the Queue can record
-// the outcomes of many attempts in one commit.
+// holds the conformance suite every implementation passes, yours included.
+// The [Outbox] contract is what the Queue needs (put, lease, settle,
+// close); dead letters, history and counts are the optional [Admin]
+// interface, which [AdminHandler] serves over HTTP. The Queue validates
+// deliveries and fills their defaults before it stores them, so a store
+// checks only what its format needs, and hands a store the outcomes of
+// many attempts in one Settle, so that a store writing to disk commits
+// them together.
 //
 // Failed deliveries follow a long [Schedule] (seconds to hours, with
 // jitter); a destination that keeps failing opens its circuit [Breaker], which

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
@@ -83,4 +84,25 @@ func Example() {
 	// enqueued evt_1
 	// received evt_1
 	// pending 0
+}
+
+// A worker serves its outbox's dead letters on its admin port, next to
+// its health checks, so that people and tools can list, replay and purge
+// them while it runs.
+func ExampleAdminHandler() {
+	store := new(outbox.Memory) // a boltstore.Store or natsstore.Outbox in production
+	mux := http.NewServeMux()
+	mux.Handle("/outbox/", http.StripPrefix("/outbox", outbox.AdminHandler(store)))
+	admin := httptest.NewServer(mux) // in production: http.ListenAndServe("127.0.0.1:9090", mux)
+	defer admin.Close()
+
+	res, err := http.Get(admin.URL + "/outbox/dead-letters?limit=100")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	fmt.Print(string(body))
+	// Output:
+	// {"dead_letters":[]}
 }

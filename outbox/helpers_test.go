@@ -58,10 +58,10 @@ func waitUntil(t testing.TB, timeout time.Duration, what string, cond func() boo
 	}
 }
 
-// pending returns the outbox's Stats.
+// stats returns the outbox's Stats.
 func stats(t testing.TB, ob outbox.Outbox) outbox.Stats {
 	t.Helper()
-	s, err := ob.Stats(ctx)
+	s, err := ob.(outbox.Admin).Stats(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ type counter struct {
 	lastPend int
 }
 
-func (c *counter) Observe(e outbox.Event) {
+func (c *counter) Observe(e outbox.Sample) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.outcomes == nil {

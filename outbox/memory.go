@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"container/heap"
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"sync"
@@ -26,7 +27,7 @@ type Memory struct {
 // memItem is one delivery of a Memory outbox, pending or dead.
 type memItem struct {
 	d       Delivery
-	history []Attempt
+	history []AttemptRecord
 	dead    bool
 	reason  string
 	deadAt  time.Time
@@ -95,22 +96,16 @@ func (m *Memory) unwait(it *memItem) {
 	}
 }
 
-// NewMemory returns an empty in-memory outbox.
-func NewMemory() *Memory { return &Memory{} }
-
-var _ Outbox = (*Memory)(nil)
+var (
+	_ Outbox = (*Memory)(nil)
+	_ Admin  = (*Memory)(nil)
+)
 
 // Put stores copies of ds; see [Outbox.Put].
 func (m *Memory) Put(ctx context.Context, ds ...Delivery) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	for i := range ds {
-		if err := ds[i].Validate(); err != nil {
-			return err
-		}
-	}
-	now := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -126,12 +121,6 @@ func (m *Memory) Put(ctx context.Context, ds ...Delivery) error {
 			continue
 		}
 		d.Body = slices.Clone(d.Body)
-		if d.Due.IsZero() {
-			d.Due = now
-		}
-		if d.Created.IsZero() {
-			d.Created = now
-		}
 		it := &memItem{d: d, index: -1}
 		m.items[d.ID] = it
 		m.wait(it)
@@ -217,8 +206,7 @@ func (m *Memory) unlease(it *memItem) {
 }
 
 // settle ends the lease that token holds on delivery id, then applies f to
-// it, all under the lock: the common part of Ack, Reschedule, Release and
-// DeadLetter.
+// it, all under the lock: the common part of every outcome.
 func (m *Memory) settle(id, token string, f func(it *memItem)) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -231,37 +219,40 @@ func (m *Memory) settle(id, token string, f func(it *memItem)) error {
 	return nil
 }
 
-// Ack removes a delivered delivery; see [Outbox.Ack].
-func (m *Memory) Ack(ctx context.Context, id, token string) error {
-	return m.settle(id, token, func(*memItem) { delete(m.items, id) })
+// Settle ends leases; see [Outbox.Settle].
+func (m *Memory) Settle(ctx context.Context, ss []Settlement) []error {
+	errs := make([]error, len(ss))
+	for i, st := range ss {
+		errs[i] = m.settleOne(st)
+	}
+	return errs
 }
 
-// Reschedule records a failed attempt; see [Outbox.Reschedule].
-func (m *Memory) Reschedule(ctx context.Context, id, token string, due time.Time, a Attempt) error {
-	return m.settle(id, token, func(it *memItem) {
-		it.history = append(it.history, a.Clip())
-		it.d.Attempts++
-		it.d.Due = due
-		m.wait(it)
-	})
+// settleOne records one settlement.
+func (m *Memory) settleOne(st Settlement) error {
+	switch st.Outcome {
+	case Delivered:
+		return m.settle(st.ID, st.Token, func(*memItem) { delete(m.items, st.ID) })
+	case Retrying:
+		return m.settle(st.ID, st.Token, func(it *memItem) {
+			it.history = append(it.history, st.Attempt)
+			it.d.Attempts++
+			it.d.Due = st.Due
+			m.wait(it)
+		})
+	case Released:
+		return m.settle(st.ID, st.Token, m.wait)
+	case DeadLettered:
+		return m.settle(st.ID, st.Token, func(it *memItem) {
+			it.history = append(it.history, st.Attempt)
+			it.d.Attempts++
+			it.dead, it.reason, it.deadAt = true, st.Reason, time.Now()
+		})
+	}
+	return fmt.Errorf("%w: unknown outcome %d", ErrInvalid, st.Outcome)
 }
 
-// Release gives a leased delivery back; see [Outbox.Release].
-func (m *Memory) Release(ctx context.Context, id, token string) error {
-	return m.settle(id, token, m.wait)
-}
-
-// DeadLetter moves a leased delivery to the dead letters; see
-// [Outbox.DeadLetter].
-func (m *Memory) DeadLetter(ctx context.Context, id, token, reason string, a Attempt) error {
-	return m.settle(id, token, func(it *memItem) {
-		it.history = append(it.history, a.Clip())
-		it.d.Attempts++
-		it.dead, it.reason, it.deadAt = true, ClipText(reason), time.Now()
-	})
-}
-
-// DeadLetters lists dead letters; see [Outbox.DeadLetters].
+// DeadLetters lists dead letters; see [Admin.DeadLetters].
 func (m *Memory) DeadLetters(ctx context.Context, q DeadLetterQuery) ([]DeadLetter, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -280,7 +271,7 @@ func (m *Memory) DeadLetters(ctx context.Context, q DeadLetterQuery) ([]DeadLett
 		if !it.dead || q.Destination != "" && it.d.Destination != q.Destination {
 			continue
 		}
-		if q.After != (DeadLetterCursor{}) && compareCursor(DeadLetterCursor{it.d.Destination, it.d.ID}, q.After) <= 0 {
+		if q.After != nil && compareCursor(it.d.Destination, it.d.ID, q.After) <= 0 {
 			continue
 		}
 		d := it.d
@@ -288,7 +279,7 @@ func (m *Memory) DeadLetters(ctx context.Context, q DeadLetterQuery) ([]DeadLett
 		out = append(out, DeadLetter{Delivery: d, Reason: it.reason, At: it.deadAt})
 	}
 	slices.SortFunc(out, func(a, b DeadLetter) int {
-		return compareCursor(DeadLetterCursor{a.Destination, a.ID}, DeadLetterCursor{b.Destination, b.ID})
+		return compareCursor(a.Destination, a.ID, &b)
 	})
 	if len(out) > limit {
 		out = out[:limit]
@@ -297,11 +288,11 @@ func (m *Memory) DeadLetters(ctx context.Context, q DeadLetterQuery) ([]DeadLett
 }
 
 // compareCursor orders dead letters by destination, then id.
-func compareCursor(a, b DeadLetterCursor) int {
-	return cmp.Or(cmp.Compare(a.Destination, b.Destination), cmp.Compare(a.ID, b.ID))
+func compareCursor(dest, id string, d *DeadLetter) int {
+	return cmp.Or(cmp.Compare(dest, d.Destination), cmp.Compare(id, d.ID))
 }
 
-// Replay moves dead letters back to pending; see [Outbox.Replay].
+// Replay moves dead letters back to pending; see [Admin.Replay].
 func (m *Memory) Replay(ctx context.Context, s Selector) (int, error) {
 	return m.eachDead(ctx, s, func(it *memItem, now time.Time) {
 		it.dead, it.reason, it.deadAt = false, "", time.Time{}
@@ -310,7 +301,7 @@ func (m *Memory) Replay(ctx context.Context, s Selector) (int, error) {
 	})
 }
 
-// Purge deletes dead letters; see [Outbox.Purge].
+// Purge deletes dead letters; see [Admin.Purge].
 func (m *Memory) Purge(ctx context.Context, s Selector) (int, error) {
 	return m.eachDead(ctx, s, func(it *memItem, _ time.Time) { delete(m.items, it.d.ID) })
 }
@@ -339,8 +330,8 @@ func (m *Memory) eachDead(ctx context.Context, s Selector, f func(*memItem, time
 	return n, nil
 }
 
-// History returns a delivery's attempts; see [Outbox.History].
-func (m *Memory) History(ctx context.Context, id string) ([]Attempt, error) {
+// History returns a delivery's attempts; see [Admin.History].
+func (m *Memory) History(ctx context.Context, id string) ([]AttemptRecord, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -353,7 +344,7 @@ func (m *Memory) History(ctx context.Context, id string) ([]Attempt, error) {
 	return slices.Clone(it.history), nil
 }
 
-// Stats counts deliveries; see [Outbox.Stats].
+// Stats counts deliveries; see [Admin.Stats].
 func (m *Memory) Stats(ctx context.Context) (Stats, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -385,13 +376,13 @@ func (m *Memory) Close() error {
 }
 
 // WithDefaults returns o with its zero fields set: Max 1, TTL
-// [DefaultLeaseTTL], Now the current time. Implementations call it first.
+// 5 minutes, Now the current time. Implementations call it first.
 func (o LeaseOptions) WithDefaults() LeaseOptions {
 	if o.Max <= 0 {
 		o.Max = 1
 	}
 	if o.TTL <= 0 {
-		o.TTL = DefaultLeaseTTL
+		o.TTL = defaultLeaseTTL
 	}
 	if o.Now.IsZero() {
 		o.Now = time.Now()

@@ -8,9 +8,10 @@ import "time"
 type Metrics interface {
 	// Observe is called once per delivery attempt (or deferral) with its
 	// outcome.
-	Observe(e Event)
+	Observe(s Sample)
 	// Depth is called about once per poll interval with the outbox's
-	// counts and the number of deliveries in flight.
+	// counts and the number of deliveries in flight, when the Outbox is
+	// an [Admin] (every store of this module is).
 	Depth(s Stats, inFlight int)
 }
 
@@ -45,8 +46,9 @@ func (o Outcome) String() string {
 	return "unknown"
 }
 
-// Event describes one attempt for [Metrics].
-type Event struct {
+// Sample is what [Metrics] observes of one attempt (or release) of a
+// delivery: a measurement, not an event the listener handles.
+type Sample struct {
 	// Destination is the destination's name.
 	Destination string
 	// Outcome is what became of the delivery.

@@ -6,23 +6,29 @@ import (
 )
 
 // An Outbox keeps deliveries durably until they are delivered or dead,
-// and hands them out to workers under time-limited leases.
+// and hands them out to workers under time-limited leases. It is what a
+// [Queue] needs of a store: put, lease, settle, close. Listing, replaying
+// and purging dead letters, attempt history and counts are the optional
+// [Admin] interface.
 //
 // A leased delivery belongs to its lease holder, identified by the lease
-// token, until the holder acknowledges, reschedules, releases or
-// dead-letters it, or until the lease runs out; then it is due again and may
-// be leased by another worker. Every method that ends a lease fails with
-// [ErrLeaseLost] when the token no longer holds it, so a slow worker cannot
-// undo the work of the one that took over.
+// token, until the holder settles it, or until the lease runs out; then it
+// is due again and may be leased by another worker. A settlement whose
+// token no longer holds the lease fails with [ErrLeaseLost], so a slow
+// worker cannot undo the work of the one that took over.
 //
-// Implementations are safe for concurrent use.
+// The Queue validates deliveries and fills their defaults (Due, Created)
+// before Put, clips texts to [MaxReasonLen] before Settle, and fills
+// [LeaseOptions]; an implementation checks only what its storage format
+// needs. Package outboxtest checks an implementation against this
+// contract. Implementations are safe for concurrent use.
 type Outbox interface {
-	// Put stores deliveries, due at their Due time (zero: now), and
-	// returns once they are durably committed. Put is idempotent on the
-	// delivery id: a delivery whose id the outbox already holds, pending,
-	// leased or dead, is left as it is and the new one dropped without
-	// error. Once a delivery has been acknowledged its id is forgotten.
-	// Either every delivery is valid and stored, or none is.
+	// Put stores deliveries and returns once they are durably committed.
+	// Put is idempotent on the delivery id: a delivery whose id the
+	// outbox already holds, pending, leased or dead, is left as it is and
+	// the new one dropped without error. Once a delivery has been
+	// acknowledged its id is forgotten. Put is all or nothing: when it
+	// returns an error, none of ds was stored.
 	Put(ctx context.Context, ds ...Delivery) error
 
 	// Lease takes up to o.Max due deliveries (due time not after o.Now,
@@ -30,23 +36,29 @@ type Outbox interface {
 	// returns an empty slice when none is due.
 	Lease(ctx context.Context, o LeaseOptions) ([]Leased, error)
 
-	// Ack removes a delivered delivery, its body and its history.
-	Ack(ctx context.Context, id, token string) error
+	// Settle ends leases with the outcomes of their attempts, and returns
+	// one error per settlement, nil where it was recorded:
+	//   - Delivered removes the delivery, its body and its history;
+	//   - Retrying records the Attempt in the history, counts it in
+	//     Delivery.Attempts, and makes the delivery due again at Due;
+	//   - DeadLettered records the Attempt, counts it, and moves the
+	//     delivery to the dead letters with Reason;
+	//   - Released gives the delivery back without recording an attempt,
+	//     due again at its previous due time.
+	// Settlements are independent: one failing does not undo the others.
+	// A store that writes to disk commits a batch together.
+	Settle(ctx context.Context, ss []Settlement) []error
 
-	// Reschedule records a failed attempt in the delivery's history,
-	// counts it in Delivery.Attempts, and makes the delivery due again at
-	// due.
-	Reschedule(ctx context.Context, id, token string, due time.Time, a Attempt) error
+	// Close releases the outbox's resources. Leases die with it.
+	Close() error
+}
 
-	// Release gives a leased delivery back without recording an attempt;
-	// it is due again at its previous due time. A Queue releases what it
-	// leased but did not send, at shutdown.
-	Release(ctx context.Context, id, token string) error
-
-	// DeadLetter records a final attempt and moves the delivery to the
-	// dead letters with reason, where it waits to be replayed or purged.
-	DeadLetter(ctx context.Context, id, token, reason string, a Attempt) error
-
+// Admin is what an [Outbox] may offer people and tools besides what a
+// [Queue] needs: dead letters, attempt history and counts. Every store of
+// this module implements it. Where you hold only an Outbox, reach it with a
+// type assertion (the Queue does, for [Metrics.Depth]); [AdminHandler]
+// serves it over HTTP.
+type Admin interface {
 	// DeadLetters lists dead letters matching q, ordered by destination
 	// and then id. Bodies are not loaded.
 	DeadLetters(ctx context.Context, q DeadLetterQuery) ([]DeadLetter, error)
@@ -61,42 +73,23 @@ type Outbox interface {
 
 	// History returns the recorded attempts of a pending or dead delivery,
 	// oldest first, or [ErrNotFound].
-	History(ctx context.Context, id string) ([]Attempt, error)
+	History(ctx context.Context, id string) ([]AttemptRecord, error)
 
 	// Stats counts the deliveries held.
 	Stats(ctx context.Context) (Stats, error)
-
-	// Close releases the outbox's resources. Leases die with it.
-	Close() error
-}
-
-// A Settler is an [Outbox] that records many outcomes of attempts in one
-// call. A [Queue] whose Outbox is a Settler hands it its outcomes in
-// batches, so that a store writing to disk commits them together and its
-// caller needs no goroutine per delivery; other outboxes get one call of
-// Ack, Reschedule, DeadLetter or Release per outcome.
-type Settler interface {
-	Outbox
-	// Settle records each settlement as Ack, Reschedule, DeadLetter or
-	// Release would, and returns one error per settlement, nil where it
-	// was recorded. Settlements are independent: one failing does not undo
-	// the others.
-	Settle(ctx context.Context, ss []Settlement) []error
 }
 
 // Settlement is what to record of one leased delivery, for
-// [Settler.Settle].
+// [Outbox.Settle].
 type Settlement struct {
 	// ID and Token name the delivery and its lease.
 	ID, Token string
-	// Outcome selects the method: Delivered acknowledges, Retrying
-	// reschedules at Due, DeadLettered moves to the dead letters with
-	// Reason, Released gives back.
+	// Outcome says what became of the attempt.
 	Outcome Outcome
 	// Due is when a Retrying delivery is due again.
 	Due time.Time
 	// Attempt is the attempt recorded by Retrying and DeadLettered.
-	Attempt Attempt
+	Attempt AttemptRecord
 	// Reason says why a DeadLettered delivery died.
 	Reason string
 }
@@ -105,24 +98,29 @@ type Settlement struct {
 type Delivery struct {
 	// ID identifies the delivery and is sent as its webhook-id. Required:
 	// 1 to [MaxIDLen] bytes without control characters.
-	ID string
+	ID string `json:"id"`
 	// Destination names the [sender.Destination] to deliver to. Required:
 	// 1 to [MaxNameLen] bytes without control characters.
-	Destination string
+	Destination string `json:"destination"`
+	// EventID is the id of the event the delivery was made from, if any,
+	// so that a dead letter can be traced to its event: at most
+	// [MaxIDLen] bytes without control characters.
+	EventID string `json:"event_id,omitempty"`
 	// Topic is the event topic, if any.
-	Topic string
+	Topic string `json:"topic,omitempty"`
 	// ContentType of the body; empty means application/json.
-	ContentType string
-	// Body is the exact request body, at most [MaxBodyLen] bytes.
-	Body []byte
-	// Due is when the delivery may next be attempted; zero means at once.
-	Due time.Time
-	// Created is when the delivery was first stored; set by Put when zero.
-	Created time.Time
+	ContentType string `json:"content_type,omitempty"`
+	// Body is the exact request body, at most [MaxBodyLen] bytes. It is
+	// never encoded as JSON, so that a listing cannot leak it.
+	Body []byte `json:"-"`
+	// Due is when the delivery may next be attempted.
+	Due time.Time `json:"due"`
+	// Created is when the delivery was first stored.
+	Created time.Time `json:"created"`
 	// Attempts counts the failed attempts recorded since the delivery was
 	// stored or last replayed. The Queue picks the next delay of its
 	// [Schedule] with it.
-	Attempts int
+	Attempts int `json:"attempts"`
 }
 
 // Limits on what an [Outbox] accepts.
@@ -137,8 +135,7 @@ const (
 // Leased is a delivery held under a lease.
 type Leased struct {
 	Delivery
-	// Token identifies this lease; pass it to Ack, Reschedule, Release and
-	// DeadLetter.
+	// Token identifies this lease; pass it to [Outbox.Settle].
 	Token string
 	// Until is when the lease runs out.
 	Until time.Time
@@ -148,7 +145,7 @@ type Leased struct {
 type LeaseOptions struct {
 	// Max is the most deliveries to lease; zero or less means 1.
 	Max int
-	// TTL is how long the leases last; zero or less means [DefaultLeaseTTL].
+	// TTL is how long the leases last; zero or less means 5 minutes.
 	TTL time.Duration
 	// Now is the time that decides what is due; zero means time.Now().
 	Now time.Time
@@ -162,35 +159,37 @@ type LeaseOptions struct {
 	Allow func(destination string) int
 }
 
-// DefaultLeaseTTL is the lease duration when [LeaseOptions.TTL] is zero.
-const DefaultLeaseTTL = 5 * time.Minute
+// defaultLeaseTTL is the lease duration when [LeaseOptions.TTL] is zero.
+const defaultLeaseTTL = 5 * time.Minute
 
-// Attempt records one delivery attempt made from the outbox (which may be a
-// short burst of in-process retries by the Sender). It never holds a
-// secret, a signature or a URL query string.
-type Attempt struct {
+// AttemptRecord is one attempt of a delivery as the outbox keeps it in the
+// delivery's history (an attempt may be a short burst of in-process retries
+// by the Sender, each reported live as a [sender.Attempt]). It never holds
+// a secret, a signature or a URL query string.
+type AttemptRecord struct {
 	// At is when the attempt started.
-	At time.Time
+	At time.Time `json:"at"`
 	// Status is the last HTTP status, 0 when no response came.
-	Status int
+	Status int `json:"status,omitempty"`
 	// Latency is how long the attempt took, in-process retries included.
-	Latency time.Duration
+	Latency time.Duration `json:"latency_ns"`
 	// Tries is how many HTTP requests the attempt made.
-	Tries int
+	Tries int `json:"tries,omitempty"`
 	// Error describes the failure; empty on success. At most
 	// [MaxReasonLen] bytes.
-	Error string
+	Error string `json:"error,omitempty"`
 }
 
 // DeadLetter is a delivery that will not be attempted again unless replayed.
 type DeadLetter struct {
 	// Delivery is the dead delivery, without its Body.
 	Delivery
-	// Reason says why it died: "gone (410)", "schedule exhausted: ...",
-	// "unknown destination", ...
-	Reason string
+	// Reason says why it died; a Queue gives one of "gone (410)",
+	// "rejected: <cause>", "schedule exhausted after <n> attempts: <cause>"
+	// and "unknown destination".
+	Reason string `json:"reason"`
 	// At is when it died.
-	At time.Time
+	At time.Time `json:"dead_at"`
 }
 
 // DeadLetterQuery selects dead letters to list. The zero value lists them
@@ -198,19 +197,14 @@ type DeadLetter struct {
 type DeadLetterQuery struct {
 	// Destination restricts the list to one destination; empty means all.
 	Destination string
-	// After resumes a listing: only dead letters ordered after the one
-	// with this destination and id are returned. Pass the last one of the
-	// previous page.
-	After DeadLetterCursor
+	// After resumes a listing: pass the last dead letter of the previous
+	// page, and only those ordered after it (by destination, then id) are
+	// returned; only its Destination and ID matter. Nil starts at the
+	// beginning.
+	After *DeadLetter
 	// Limit caps the number returned; zero or less means
 	// [DefaultListLimit].
 	Limit int
-}
-
-// DeadLetterCursor marks a position in a dead letter listing.
-type DeadLetterCursor struct {
-	Destination string // the destination of the last dead letter seen
-	ID          string // its id
 }
 
 // DefaultListLimit caps a dead letter listing whose Limit is zero.
@@ -221,17 +215,17 @@ const DefaultListLimit = 1000
 // A selector that selects nothing is an error ([ErrInvalid]), so that a
 // zero Selector never purges everything by accident.
 type Selector struct {
-	IDs         []string // dead letters with these ids
-	Destination string   // every dead letter for this destination
-	All         bool     // every dead letter
+	IDs         []string `json:"ids,omitempty"`         // dead letters with these ids
+	Destination string   `json:"destination,omitempty"` // every dead letter for this destination
+	All         bool     `json:"all,omitempty"`         // every dead letter
 }
 
 // Stats counts deliveries in an outbox.
 type Stats struct {
 	// Pending counts deliveries waiting or in flight, leased ones included.
-	Pending int
+	Pending int `json:"pending"`
 	// Leased counts deliveries under a live lease.
-	Leased int
+	Leased int `json:"leased"`
 	// Dead counts dead letters.
-	Dead int
+	Dead int `json:"dead"`
 }

@@ -15,8 +15,8 @@ import (
 
 // Queue defaults, used for its zero fields.
 const (
-	DefaultWorkers = 16
-	DefaultPoll    = time.Second
+	defaultWorkers = 16
+	defaultPoll    = time.Second
 	// DefaultBurst is the in-process attempts of the Sender a Queue makes
 	// when it is given none: the outbox's [Schedule] does the long retries.
 	DefaultBurst = 2
@@ -45,7 +45,7 @@ type Queue struct {
 	// distinct, non-empty Name. Their URLs and Signers stay in memory.
 	Destinations []sender.Destination
 	// Workers is how many deliveries are sent at once; zero means
-	// [DefaultWorkers]. Up to as many more wait leased in memory, so
+	// 16. Up to as many more wait leased in memory, so
 	// that a worker finds its next delivery at once: at most 2×Workers
 	// bodies are held, however many are pending.
 	Workers int
@@ -60,10 +60,10 @@ type Queue struct {
 	Breaker Breaker
 	// LeaseTTL is how long a worker holds a delivery; a delivery whose
 	// worker died is due again after it. Each Send is given half of it.
-	// Zero means [DefaultLeaseTTL].
+	// Zero means 5 minutes.
 	LeaseTTL time.Duration
 	// Poll is how often an idle Queue looks for due deliveries (Enqueue
-	// wakes it at once); zero means [DefaultPoll].
+	// wakes it at once); zero means one second.
 	Poll time.Duration
 	// Metrics, if set, receives attempt outcomes and queue depth.
 	Metrics Metrics
@@ -124,7 +124,7 @@ func (q *Queue) init() error {
 		}
 		q.workers = q.Workers
 		if q.workers <= 0 {
-			q.workers = DefaultWorkers
+			q.workers = defaultWorkers
 		}
 		q.perDest = q.PerDestination
 		if q.perDest <= 0 {
@@ -132,11 +132,11 @@ func (q *Queue) init() error {
 		}
 		q.ttl = q.LeaseTTL
 		if q.ttl <= 0 {
-			q.ttl = DefaultLeaseTTL
+			q.ttl = defaultLeaseTTL
 		}
 		q.poll = q.Poll
 		if q.poll <= 0 {
-			q.poll = DefaultPoll
+			q.poll = defaultPoll
 		}
 		q.breaker = q.Breaker.withDefaults()
 		q.stop = make(chan struct{})
@@ -177,14 +177,13 @@ func (q *Queue) Enqueue(ctx context.Context, destination string, m sender.Messag
 	if err := q.init(); err != nil {
 		return "", err
 	}
-	d, err := q.delivery(destination, m, time.Now())
+	d, err := q.delivery(destination, m)
 	if err != nil {
 		return "", err
 	}
-	if err := q.Outbox.Put(ctx, d); err != nil {
+	if err := q.put(ctx, []Delivery{d}); err != nil {
 		return "", err
 	}
-	q.poke()
 	return d.ID, nil
 }
 
@@ -204,27 +203,26 @@ func (q *Queue) Deliver(ctx context.Context, dests []sender.Destination, msgs []
 	if len(dests) != len(msgs) {
 		return fmt.Errorf("%w: %d destinations for %d messages", ErrInvalid, len(dests), len(msgs))
 	}
-	now := time.Now()
 	ds := make([]Delivery, len(msgs))
 	for i := range msgs {
-		d, err := q.delivery(dests[i].Name, msgs[i], now)
+		d, err := q.delivery(dests[i].Name, msgs[i])
 		if err != nil {
 			return &sender.DeliveryError{ID: msgs[i].ID, Destination: dests[i].Name, Err: err}
 		}
 		ds[i] = d
 	}
-	if err := q.Outbox.Put(ctx, ds...); err != nil {
-		if errors.Is(err, ErrInvalid) {
+	if err := q.put(ctx, ds); err != nil {
+		if errors.Is(err, ErrInvalid) && len(dests) > 0 {
 			return &sender.DeliveryError{Destination: dests[0].Name, Err: err}
 		}
 		return err
 	}
-	q.poke()
 	return nil
 }
 
-// delivery makes the Delivery that Enqueue stores for m.
-func (q *Queue) delivery(destination string, m sender.Message, now time.Time) (Delivery, error) {
+// delivery makes the Delivery that Enqueue and Deliver store for m; put
+// validates it and fills its times.
+func (q *Queue) delivery(destination string, m sender.Message) (Delivery, error) {
 	if _, ok := q.dests[destination]; !ok {
 		return Delivery{}, fmt.Errorf("%w: %q", ErrUnknownDestination, destination)
 	}
@@ -235,10 +233,33 @@ func (q *Queue) delivery(destination string, m sender.Message, now time.Time) (D
 		}
 		m.ID = u.String()
 	}
-	return Delivery{
-		ID: m.ID, Destination: destination, Topic: m.Topic, ContentType: m.ContentType,
-		Body: m.Body, Due: now.Add(q.Schedule.First()),
-	}, nil
+	return Delivery{ID: m.ID, Destination: destination, Topic: m.Topic, ContentType: m.ContentType, Body: m.Body}, nil
+}
+
+// put validates ds, fills their defaults (Created now, Due after the
+// Schedule's first delay), stores them in one Put, all or none, and wakes
+// the leaser. It is the one place where a delivery is checked before it
+// is stored: stores check only what their format needs.
+func (q *Queue) put(ctx context.Context, ds []Delivery) error {
+	now := time.Now()
+	due := now.Add(q.Schedule.first())
+	for i := range ds {
+		d := &ds[i]
+		if err := d.validate(); err != nil {
+			return err
+		}
+		if d.Created.IsZero() {
+			d.Created = now
+		}
+		if d.Due.IsZero() {
+			d.Due = due
+		}
+	}
+	if err := q.Outbox.Put(ctx, ds...); err != nil {
+		return err
+	}
+	q.poke()
+	return nil
 }
 
 // poke wakes the leaser without blocking.
@@ -332,7 +353,7 @@ func (q *Queue) lease(ctx context.Context) error {
 		}
 		if q.Metrics != nil && time.Since(lastDepth) >= q.poll {
 			lastDepth = time.Now()
-			if s, err := q.Outbox.Stats(ctx); err == nil {
+			if s, err := q.stats(ctx); err == nil {
 				q.mu.Lock()
 				n := q.sending
 				q.mu.Unlock()
@@ -358,6 +379,15 @@ func (q *Queue) lease(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// stats counts the outbox's deliveries when it is an [Admin].
+func (q *Queue) stats(ctx context.Context) (Stats, error) {
+	ad, ok := q.Outbox.(Admin)
+	if !ok {
+		return Stats{}, ErrNotFound
+	}
+	return ad.Stats(ctx)
 }
 
 // BreakerState reports the state of the named destination's circuit

@@ -24,7 +24,7 @@ var short = outbox.Schedule{Delays: []time.Duration{0, 10 * time.Millisecond, 20
 func TestQueueDelivers(t *testing.T) {
 	std := standard(t)
 	rcv := sendertest.NewReceiver(t, std)
-	ob := outbox.NewMemory()
+	ob := new(outbox.Memory)
 	m := &counter{}
 	q := &outbox.Queue{
 		Outbox: ob, Sender: rcv.Sender(), Destinations: []sender.Destination{rcv.Destination(std)},
@@ -82,7 +82,7 @@ func TestQueueDeadLetters(t *testing.T) {
 	gone := sendertest.NewReceiver(t, nil, sendertest.Gone())
 	bad := sendertest.NewReceiver(t, nil, sendertest.FailFirst(1000, http.StatusBadRequest))
 	down := sendertest.NewReceiver(t, nil, sendertest.FailFirst(1000, http.StatusServiceUnavailable))
-	ob := outbox.NewMemory()
+	ob := new(outbox.Memory)
 	q := &outbox.Queue{
 		Outbox: ob, Sender: gone.Sender(), Schedule: short, Breaker: outbox.Breaker{Failures: -1},
 		Destinations: []sender.Destination{
@@ -104,7 +104,7 @@ func TestQueueDeadLetters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"gone": outbox.ReasonGone, "bad": outbox.ReasonRejected, "down": outbox.ReasonExhausted}
+	want := map[string]string{"gone": "gone (410)", "bad": "rejected", "down": "schedule exhausted"}
 	for _, d := range dl {
 		if !strings.HasPrefix(d.Reason, want[d.Destination]) {
 			t.Errorf("%s died of %q, want %q...", d.Destination, d.Reason, want[d.Destination])
@@ -150,7 +150,7 @@ func TestBreakerDefers(t *testing.T) {
 		return sendertest.Response{Status: http.StatusServiceUnavailable}
 	}))
 	good := sendertest.NewReceiver(t, nil)
-	ob := outbox.NewMemory()
+	ob := new(outbox.Memory)
 	q := &outbox.Queue{
 		Outbox: ob, Sender: flaky.Sender(), PerDestination: 1, Workers: 4,
 		Schedule: outbox.Schedule{Delays: []time.Duration{0, time.Millisecond, time.Millisecond, time.Millisecond, time.Millisecond}, Jitter: -1},
@@ -220,7 +220,7 @@ func TestBreakerDefers(t *testing.T) {
 func TestPerDestinationLimit(t *testing.T) {
 	slow := newGauge(t, 100*time.Millisecond)
 	fast := newGauge(t, 0)
-	ob := outbox.NewMemory()
+	ob := new(outbox.Memory)
 	q := &outbox.Queue{
 		Outbox: ob, Sender: loopbackSender(t, slow.srv), Workers: 8, PerDestination: 2,
 		Destinations: []sender.Destination{{Name: "slow", URL: slow.srv.URL}, {Name: "fast", URL: fast.srv.URL}},
@@ -252,7 +252,7 @@ func TestPerDestinationLimit(t *testing.T) {
 func TestShutdown(t *testing.T) {
 	t.Run("graceful", func(t *testing.T) {
 		g := newGauge(t, 100*time.Millisecond)
-		ob := outbox.NewMemory()
+		ob := new(outbox.Memory)
 		q := &outbox.Queue{Outbox: ob, Sender: loopbackSender(t, g.srv), Workers: 4, PerDestination: 4,
 			Destinations: []sender.Destination{{Name: "d", URL: g.srv.URL}}, Poll: 5 * time.Millisecond}
 		for i := range 4 {
@@ -286,7 +286,7 @@ func TestShutdown(t *testing.T) {
 		// delivery, not a release. The receiver lets go when the client
 		// does, so the test does not wait for it.
 		g := newGauge(t, time.Minute)
-		ob := outbox.NewMemory()
+		ob := new(outbox.Memory)
 		q := &outbox.Queue{Outbox: ob, Sender: loopbackSender(t, g.srv), Workers: 3, PerDestination: 3,
 			Destinations: []sender.Destination{{Name: "d", URL: g.srv.URL}}, Poll: 5 * time.Millisecond}
 		for i := range 3 {
@@ -320,7 +320,7 @@ func TestShutdown(t *testing.T) {
 // it is configured again.
 func TestUnknownDestination(t *testing.T) {
 	rcv := sendertest.NewReceiver(t, nil)
-	ob := outbox.NewMemory()
+	ob := new(outbox.Memory)
 	if err := ob.Put(ctx, outbox.Delivery{ID: "orphan", Destination: "removed", Body: []byte("{}")}); err != nil {
 		t.Fatal(err)
 	}
@@ -328,8 +328,8 @@ func TestUnknownDestination(t *testing.T) {
 	run(t, q)
 	waitUntil(t, 5*time.Second, "a dead letter", func() bool { return stats(t, ob).Dead == 1 })
 	dl, _ := ob.DeadLetters(ctx, outbox.DeadLetterQuery{})
-	if len(dl) != 1 || dl[0].Reason != outbox.ReasonUnknown {
-		t.Fatalf("dead letters %+v, want orphan with reason %q", dl, outbox.ReasonUnknown)
+	if len(dl) != 1 || dl[0].Reason != "unknown destination" {
+		t.Fatalf("dead letters %+v, want orphan with reason %q", dl, "unknown destination")
 	}
 	q.Shutdown(ctx)
 
@@ -347,8 +347,8 @@ func TestUnknownDestination(t *testing.T) {
 func TestQueueConfig(t *testing.T) {
 	for _, q := range []*outbox.Queue{
 		{},
-		{Outbox: outbox.NewMemory(), Destinations: []sender.Destination{{URL: "https://example.com"}}},
-		{Outbox: outbox.NewMemory(), Destinations: []sender.Destination{{Name: "a"}, {Name: "a"}}},
+		{Outbox: new(outbox.Memory), Destinations: []sender.Destination{{URL: "https://example.com"}}},
+		{Outbox: new(outbox.Memory), Destinations: []sender.Destination{{Name: "a"}, {Name: "a"}}},
 	} {
 		if err := q.Run(ctx); !errors.Is(err, outbox.ErrInvalid) {
 			t.Errorf("Run: %v, want ErrInvalid", err)
@@ -359,41 +359,8 @@ func TestQueueConfig(t *testing.T) {
 	}
 }
 
-func TestSchedule(t *testing.T) {
-	var s outbox.Schedule
-	if s.Attempts() != 8 || s.First() != 0 {
-		t.Fatalf("default schedule: %d attempts, first after %s", s.Attempts(), s.First())
-	}
-	for failed := 1; failed < 8; failed++ {
-		base := outbox.DefaultDelays[failed]
-		for range 100 {
-			d, ok := s.Next(failed)
-			if !ok || d < base*8/10 || d > base*12/10 {
-				t.Fatalf("Next(%d) = %s, %v; want within 20%% of %s", failed, d, ok, base)
-			}
-		}
-	}
-	if _, ok := s.Next(8); ok {
-		t.Error("Next(8) of an 8-attempt schedule is not exhausted")
-	}
-	exact := outbox.Schedule{Delays: []time.Duration{0, time.Minute}, Jitter: -1}
-	if d, ok := exact.Next(1); !ok || d != time.Minute {
-		t.Errorf("Next without jitter = %s, %v", d, ok)
-	}
-	var spread bool
-	first, _ := s.Next(2)
-	for range 20 {
-		if d, _ := s.Next(2); d != first {
-			spread = true
-		}
-	}
-	if !spread {
-		t.Error("jitter does not vary the delay")
-	}
-}
-
-// batchSettler is a Memory outbox that is also a Settler, and counts the
-// calls of Settle and the settlements they carried.
+// batchSettler is a Memory outbox that counts the calls of Settle and the
+// settlements they carried.
 type batchSettler struct {
 	*outbox.Memory
 	calls, settled atomic.Int64
@@ -402,25 +369,23 @@ type batchSettler struct {
 func (b *batchSettler) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 	b.calls.Add(1)
 	b.settled.Add(int64(len(ss)))
-	errs := make([]error, len(ss))
+	errs := b.Memory.Settle(ctx, ss)
 	for i, s := range ss {
 		if s.Outcome != outbox.Delivered {
 			errs[i] = fmt.Errorf("unexpected outcome %v", s.Outcome)
-			continue
 		}
-		errs[i] = b.Ack(ctx, s.ID, s.Token)
 	}
 	return errs
 }
 
-// TestQueueSettlesInBatches checks that a Queue over a Settler gathers the
+// TestQueueSettlesInBatches checks that a Queue over a durable outbox gathers the
 // outcomes of many attempts into each call of Settle, so that a store
 // writing to disk commits many together, and that every outcome arrives.
 func TestQueueSettlesInBatches(t *testing.T) {
 	const n = 300
 	std := standard(t)
 	rcv := sendertest.NewReceiver(t, std)
-	ob := &batchSettler{Memory: outbox.NewMemory()}
+	ob := &batchSettler{Memory: new(outbox.Memory)}
 	q := &outbox.Queue{
 		Outbox: ob, Sender: rcv.Sender(), Destinations: []sender.Destination{rcv.Destination(std)},
 		Workers: 16, PerDestination: 16, Poll: 10 * time.Millisecond,
@@ -458,7 +423,7 @@ func TestQueueBoundsAttempts(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(hung)
-	ob := outbox.NewMemory()
+	ob := new(outbox.Memory)
 	m := &counter{}
 	q := &outbox.Queue{
 		Outbox: ob, Sender: loopbackSender(t, srv),
@@ -487,7 +452,7 @@ func TestQueueBoundsAttempts(t *testing.T) {
 // the one that exhausts the schedule at Warn.
 func TestQueueLeavesVerdictToSchedule(t *testing.T) {
 	rcv := sendertest.NewReceiver(t, nil, sendertest.FailFirst(100, http.StatusServiceUnavailable))
-	ob := outbox.NewMemory()
+	ob := new(outbox.Memory)
 	var logs syncLog
 	s := rcv.Sender()
 	s.Retry = sender.RetryPolicy{MaxAttempts: 1}

@@ -76,7 +76,7 @@ func (q *Queue) take(ctx context.Context) int {
 	}
 	q.mu.Unlock()
 	q.recordAll(context.WithoutCancel(ctx), orphans, Settlement{Outcome: DeadLettered,
-		Attempt: Attempt{At: time.Now(), Error: ReasonUnknown}, Reason: ReasonUnknown})
+		Attempt: AttemptRecord{At: time.Now(), Error: reasonUnknown}, Reason: reasonUnknown})
 	return len(ls)
 }
 

@@ -6,10 +6,10 @@ import (
 	"github.com/heraldhq/herald/internal/backoff"
 )
 
-// DefaultDelays is the schedule of a zero [Schedule], after the practice of
+// defaultDelays is the schedule of a zero [Schedule], after the practice of
 // the large webhook senders: the first attempt at once, then retries after
 // 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h, about 28 hours in all.
-var DefaultDelays = []time.Duration{
+var defaultDelays = []time.Duration{
 	0,
 	5 * time.Second,
 	5 * time.Minute,
@@ -25,34 +25,37 @@ var DefaultDelays = []time.Duration{
 // failed together do not all come back together.
 const defaultJitter = 0.2
 
-// Schedule says when a Queue attempts a delivery again. Its zero value is
-// [DefaultDelays], each retry delay varied by ±20 %.
+// Schedule says when a Queue attempts a delivery again. Its zero value
+// follows the practice of the large webhook senders: the first attempt at
+// once, then retries after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h
+// (8 attempts, about 28 hours in all), each retry delay jittered by ±20 %
+// so that deliveries that failed together do not all come back together.
 type Schedule struct {
 	// Delays[0] is the delay of the first attempt after Enqueue (normally
 	// zero); Delays[i] is the delay of attempt i+1 after attempt i failed.
 	// The number of delays is the number of attempts: a delivery whose
-	// last one fails becomes a dead letter. Nil means [DefaultDelays];
+	// last one fails becomes a dead letter. Nil means the default above;
 	// negative delays count as zero.
 	Delays []time.Duration
 	// Jitter is the fraction by which each retry delay varies, uniformly,
-	// either way: 0.2 means ±20 %. Zero means 0.2; a negative
-	// value disables jitter. Values above 1 count as 1.
+	// either way: 0.2 means ±20 %. A negative
+	// value disables jitter; values above 1 count as 1; zero means 0.2.
 	Jitter float64
 }
 
 // delays returns the effective delays.
 func (s Schedule) delays() []time.Duration {
 	if s.Delays == nil {
-		return DefaultDelays
+		return defaultDelays
 	}
 	return s.Delays
 }
 
-// Attempts is how many attempts a delivery gets before it is dead-lettered.
-func (s Schedule) Attempts() int { return len(s.delays()) }
+// attempts is how many attempts a delivery gets before it is dead-lettered.
+func (s Schedule) attempts() int { return len(s.delays()) }
 
-// First returns the delay of the first attempt after Enqueue, unjittered.
-func (s Schedule) First() time.Duration {
+// first returns the delay of the first attempt after Enqueue, unjittered.
+func (s Schedule) first() time.Duration {
 	d := s.delays()
 	if len(d) == 0 {
 		return 0
@@ -60,10 +63,10 @@ func (s Schedule) First() time.Duration {
 	return max(d[0], 0)
 }
 
-// Next returns the delay before the next attempt of a delivery that has
+// next returns the delay before the next attempt of a delivery that has
 // failed the given number of attempts (1 after the first failure), jittered,
 // and false when the schedule is exhausted.
-func (s Schedule) Next(failed int) (time.Duration, bool) {
+func (s Schedule) next(failed int) (time.Duration, bool) {
 	d := s.delays()
 	if failed < 1 {
 		failed = 1

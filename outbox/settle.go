@@ -2,15 +2,13 @@ package outbox
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 )
 
 // The Queue's settling: workers hand the outcomes of their attempts to one
-// settler goroutine, which writes them in batches. When the outbox is a
-// [Settler], it gathers outcomes for up to settleWindow and writes them in
+// settler goroutine, which writes them in batches. Unless the outbox is a
+// [Memory], it gathers outcomes for up to settleWindow and writes them in
 // one call of Settle, so that a durable outbox commits hundreds together
 // rather than the few that finished during its last commit; it stops
 // gathering once none came for settleGap, so that a Queue running dry does
@@ -27,7 +25,7 @@ const (
 	// maxSettleBatch caps the outcomes the settler writes in one call.
 	maxSettleBatch = 1024
 	// settleWindow is how long the settler gathers outcomes for a
-	// Settler: an outcome waits up to this long before its commit, and a
+	// durable outbox: an outcome waits up to this long before its commit, and a
 	// crash meanwhile costs a duplicate attempt, not a lost delivery.
 	settleWindow = 20 * time.Millisecond
 	// settleGap ends the gathering early: no outcome came for this long.
@@ -39,9 +37,9 @@ const (
 func (q *Queue) settler(done chan<- struct{}) {
 	defer close(done)
 	ctx := context.WithoutCancel(q.sends)
-	var window time.Duration
-	if _, ok := q.Outbox.(Settler); ok {
-		window = settleWindow
+	window := settleWindow
+	if _, ok := q.Outbox.(*Memory); ok {
+		window = 0 // nothing to commit: gathering would only delay
 	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -111,8 +109,9 @@ func (q *Queue) record(ctx context.Context, rs []result) {
 	ss := make([]Settlement, len(rs))
 	for i := range rs {
 		ss[i] = rs[i].s
+		ss[i].Reason = ClipText(ss[i].Reason) // the Attempt's Error is clipped already
 	}
-	errs := settleAll(ctx, q.Outbox, ss)
+	errs := q.Outbox.Settle(ctx, ss)
 	for i, r := range rs {
 		l, s, err := r.l, r.s, errs[i]
 		number := l.Attempts + 1
@@ -129,41 +128,7 @@ func (q *Queue) record(ctx context.Context, rs []result) {
 				slog.Int("attempts", number), slog.String("reason", s.Reason))
 		}
 		if q.Metrics != nil {
-			q.Metrics.Observe(Event{Destination: l.Destination, Outcome: s.Outcome, Status: s.Attempt.Status, Latency: s.Attempt.Latency, Attempt: number})
+			q.Metrics.Observe(Sample{Destination: l.Destination, Outcome: s.Outcome, Status: s.Attempt.Status, Latency: s.Attempt.Latency, Attempt: number})
 		}
 	}
-}
-
-// settleAll records ss in ob: in one call when ob is a [Settler], otherwise
-// with one call per settlement, all at once.
-func settleAll(ctx context.Context, ob Outbox, ss []Settlement) []error {
-	if st, ok := ob.(Settler); ok {
-		return st.Settle(ctx, ss)
-	}
-	errs := make([]error, len(ss))
-	if len(ss) == 1 {
-		errs[0] = settleOne(ctx, ob, ss[0])
-		return errs
-	}
-	var wg sync.WaitGroup
-	for i := range ss {
-		wg.Go(func() { errs[i] = settleOne(ctx, ob, ss[i]) })
-	}
-	wg.Wait()
-	return errs
-}
-
-// settleOne records s with the Outbox method its outcome selects.
-func settleOne(ctx context.Context, ob Outbox, s Settlement) error {
-	switch s.Outcome {
-	case Delivered:
-		return ob.Ack(ctx, s.ID, s.Token)
-	case Retrying:
-		return ob.Reschedule(ctx, s.ID, s.Token, s.Due, s.Attempt)
-	case DeadLettered:
-		return ob.DeadLetter(ctx, s.ID, s.Token, s.Reason, s.Attempt)
-	case Released:
-		return ob.Release(ctx, s.ID, s.Token)
-	}
-	return fmt.Errorf("%w: unknown outcome %d", ErrInvalid, s.Outcome)
 }

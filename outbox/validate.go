@@ -7,11 +7,13 @@ import (
 	"github.com/heraldhq/herald/internal/wire"
 )
 
-// Validate reports whether an [Outbox] accepts d: an id and a destination
-// name of bounded length without control characters, a bounded topic and
+// validate reports whether the Queue stores d: an id and a destination name
+// of bounded length without control characters, a bounded topic and
 // content type, a body of at most [MaxBodyLen] bytes, and no negative
 // attempt count. The error wraps [ErrInvalid] and never quotes the body.
-func (d *Delivery) Validate() error {
+// It is the one validation of a delivery: stores check only what their
+// storage format needs.
+func (d *Delivery) validate() error {
 	// The id travels as the webhook-id header: refuse now what Send would
 	// refuse at every attempt, by the module's one id rule.
 	if err := wire.CheckID(d.ID); err != nil {
@@ -19,6 +21,11 @@ func (d *Delivery) Validate() error {
 	}
 	if err := checkName("destination name", d.Destination, MaxNameLen); err != nil {
 		return fmt.Errorf("%w (delivery %s)", err, d.ID)
+	}
+	if d.EventID != "" {
+		if err := checkName("event id", d.EventID, MaxIDLen); err != nil {
+			return fmt.Errorf("%w (delivery %s)", err, d.ID)
+		}
 	}
 	if len(d.Topic) > MaxTopicLen || len(d.ContentType) > MaxTopicLen {
 		return fmt.Errorf("%w: topic or content type longer than %d bytes (delivery %s)", ErrInvalid, MaxTopicLen, d.ID)
@@ -72,13 +79,6 @@ func (s *Selector) Matches(dest, id string) bool {
 		}
 	}
 	return false
-}
-
-// Clip returns a with its Error cut to at most [MaxReasonLen] bytes (on a
-// rune boundary), as implementations store it.
-func (a Attempt) Clip() Attempt {
-	a.Error = ClipText(a.Error)
-	return a
 }
 
 // ClipText cuts s to at most [MaxReasonLen] bytes on a rune boundary.

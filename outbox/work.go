@@ -13,10 +13,10 @@ import (
 
 // Dead letter reasons given by a Queue, at the start of DeadLetter.Reason.
 const (
-	ReasonGone      = "gone (410)"
-	ReasonRejected  = "rejected"
-	ReasonExhausted = "schedule exhausted"
-	ReasonUnknown   = "unknown destination"
+	reasonGone      = "gone (410)"
+	reasonRejected  = "rejected"
+	reasonExhausted = "schedule exhausted"
+	reasonUnknown   = "unknown destination"
 )
 
 // attempt makes one attempt of a leased delivery and hands its outcome to
@@ -38,10 +38,10 @@ func (q *Queue) send(w *deadline.Timer, l Leased, st *destState) Settlement {
 	res, err := q.sender.Send(ctx, st.dest, sender.Message{
 		ID: l.ID, Topic: l.Topic, Body: l.Body, ContentType: l.ContentType,
 		// The queue has the last word on a delivery with attempts left.
-		CallerRetries: l.Attempts+1 < q.Schedule.Attempts(),
+		CallerRetries: l.Attempts+1 < q.Schedule.attempts(),
 	})
 	timedOut := w.End()
-	a := Attempt{At: start, Status: res.Status, Latency: res.Latency, Tries: res.Attempts}
+	a := AttemptRecord{At: start, Status: res.Status, Latency: res.Latency, Tries: res.Attempts}
 	if a.Latency == 0 {
 		a.Latency = time.Since(start)
 	}
@@ -73,15 +73,15 @@ func (q *Queue) send(w *deadline.Timer, l Leased, st *destState) Settlement {
 	s.Outcome = DeadLettered
 	switch {
 	case errors.Is(err, sender.ErrGone):
-		s.Reason = ReasonGone
+		s.Reason = reasonGone
 		return s
 	case !retryable:
-		s.Reason = ReasonRejected + ": " + s.Attempt.Error
+		s.Reason = reasonRejected + ": " + s.Attempt.Error
 		return s
 	}
-	delay, ok := q.Schedule.Next(l.Attempts + 1)
+	delay, ok := q.Schedule.next(l.Attempts + 1)
 	if !ok {
-		s.Reason = fmt.Sprintf("%s after %d attempts: %s", ReasonExhausted, l.Attempts+1, s.Attempt.Error)
+		s.Reason = fmt.Sprintf("%s after %d attempts: %s", reasonExhausted, l.Attempts+1, s.Attempt.Error)
 		return s
 	}
 	s.Outcome, s.Due = Retrying, time.Now().Add(delay)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"time"
 
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/boltstore"
@@ -18,9 +17,12 @@ so several of them may run at once; replay and purge open it for writing.
 None of them creates a file: a --store that is missing, empty or not a
 herald outbox is refused and left exactly as it was.
 
-  stats    print the number of pending and dead deliveries as JSON
-  list     print the dead letters, one JSON line each:
-           {"id":…,"destination":…,"topic":…,"attempts":…,"created":…,"reason":…,"at":…}
+  stats    print the number of pending, leased and dead deliveries as JSON:
+           {"pending":…,"leased":…,"dead":…}
+  list     print the dead letters, one JSON line each, as the outbox's admin
+           handler lists them (never a body):
+           {"id":…,"destination":…,"event_id":…,"topic":…,"content_type":…,"due":…,
+            "created":…,"attempts":…,"reason":…,"dead_at":…}
   replay   make the selected dead letters pending again, due at once, with
            their attempt count reset; the next relay sends them
   purge    delete the selected dead letters for good
@@ -33,18 +35,6 @@ const outboxExample = `herald outbox stats --store relay.db
 herald outbox list --store relay.db --dest a
 herald outbox replay --store relay.db --dest a
 herald outbox purge --store relay.db --id 0f8e4b1c-…`
-
-// deadLine is the JSON line that "herald outbox list" prints per dead
-// letter.
-type deadLine struct {
-	ID          string    `json:"id"`
-	Destination string    `json:"destination"`
-	Topic       string    `json:"topic"`
-	Attempts    int       `json:"attempts"`
-	Created     time.Time `json:"created"`
-	Reason      string    `json:"reason"`
-	At          time.Time `json:"at"`
-}
 
 // runOutbox implements "herald outbox".
 func runOutbox(args []string, stdout, stderr io.Writer) int {
@@ -89,7 +79,11 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return failure(stderr, "outbox", err)
 		}
-		fmt.Fprintf(stdout, "{\"pending\":%d,\"dead\":%d}\n", s.Pending, s.Dead)
+		b, err := jsonLine(s)
+		if err != nil {
+			return failure(stderr, "outbox", err)
+		}
+		fmt.Fprintf(stdout, "%s\n", b)
 	case "list":
 		q := outbox.DeadLetterQuery{Destination: *dest}
 		for {
@@ -98,7 +92,8 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 				return failure(stderr, "outbox", err)
 			}
 			for _, d := range page {
-				b, err := jsonLine(deadLine{d.ID, d.Destination, d.Topic, d.Attempts, d.Created.UTC(), d.Reason, d.At.UTC()})
+				d.Created, d.Due, d.At = d.Created.UTC(), d.Due.UTC(), d.At.UTC()
+				b, err := jsonLine(d)
 				if err != nil {
 					return failure(stderr, "outbox", err)
 				}
@@ -107,8 +102,7 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 			if len(page) < outbox.DefaultListLimit {
 				break
 			}
-			last := page[len(page)-1]
-			q.After = outbox.DeadLetterCursor{Destination: last.Destination, ID: last.ID}
+			q.After = &page[len(page)-1]
 		}
 	case "replay", "purge":
 		op, verb := st.Replay, "replayed"

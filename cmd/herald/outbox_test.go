@@ -123,14 +123,14 @@ func TestOutboxListReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	if err := st.Put(ctx, outbox.Delivery{ID: "d-1", Destination: "a", Topic: "job:ready", Body: []byte("{}")}); err != nil {
+	if err := st.Put(ctx, outbox.Delivery{ID: "d-1", Destination: "a", Topic: "job:ready", Body: []byte("{}"), Due: time.Now(), Created: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	ls, err := st.Lease(ctx, outbox.LeaseOptions{})
 	if err != nil || len(ls) != 1 {
 		t.Fatalf("Lease: %d, %v", len(ls), err)
 	}
-	if err := st.DeadLetter(ctx, ls[0].ID, ls[0].Token, "gone", outbox.Attempt{}); err != nil {
+	if err := st.Settle(ctx, []outbox.Settlement{{ID: ls[0].ID, Token: ls[0].Token, Outcome: outbox.DeadLettered, Reason: "gone"}})[0]; err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Close(); err != nil {
@@ -150,7 +150,7 @@ func TestOutboxListReadOnly(t *testing.T) {
 	if r := must(t, o, "outbox", "list", "--store", "relay.db"); !strings.Contains(r.stdout, `"id":"d-1"`) {
 		t.Errorf("list beside a reader printed %q", r.stdout)
 	}
-	if r := must(t, o, "outbox", "stats", "--store", "relay.db"); r.stdout != "{\"pending\":0,\"dead\":1}\n" {
+	if r := must(t, o, "outbox", "stats", "--store", "relay.db"); r.stdout != "{\"pending\":0,\"leased\":0,\"dead\":1}\n" {
 		t.Errorf("stats beside a reader printed %q", r.stdout)
 	}
 	expect(t, o, 1, []string{"locked", "stop the relay using it first"}, "outbox", "replay", "--all", "--store", "relay.db")

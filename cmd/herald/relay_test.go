@@ -24,6 +24,7 @@ import (
 	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/internal/devcert"
 	"github.com/heraldhq/herald/listener"
+	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender/sendertest"
 )
 
@@ -585,7 +586,7 @@ func TestOutboxDeadLetters(t *testing.T) {
 	}
 
 	r := must(t, o, "outbox", "list", "--store", "relay.db")
-	var dl deadLine
+	var dl outbox.DeadLetter
 	if err := json.Unmarshal([]byte(r.stdout), &dl); err != nil || strings.Count(r.stdout, "\n") != 1 {
 		t.Fatalf("outbox list printed %q (%v)", r.stdout, err)
 	}

@@ -110,7 +110,7 @@ func BenchmarkPendingMemory(b *testing.B) {
 			b.Fatalf("Lease: %d, %v", len(ls), err)
 		}
 		for _, l := range ls {
-			if err := s.Release(ctx, l.ID, l.Token); err != nil {
+			if err := s.Settle(ctx, []outbox.Settlement{{ID: l.ID, Token: l.Token, Outcome: outbox.Released}})[0]; err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -166,7 +166,7 @@ func BenchmarkAck(b *testing.B) {
 		go func() {
 			defer wg.Done()
 			for l := range work {
-				if err := s.Ack(ctx, l.ID, l.Token); err != nil {
+				if err := s.Settle(ctx, []outbox.Settlement{{ID: l.ID, Token: l.Token, Outcome: outbox.Delivered}})[0]; err != nil {
 					b.Error(err)
 				}
 			}

@@ -53,37 +53,28 @@ var ErrLocked = errors.New("boltstore: outbox file is locked by another process"
 
 // Defaults for the zero fields of [Options].
 const (
-	DefaultLockTimeout = time.Second
-	DefaultMaxBatch    = 4096
-	DefaultLinger      = 2 * time.Millisecond
-	DefaultSettleDelay = 5 * time.Millisecond
-	DefaultFileMode    = 0o600
+	defaultLockTimeout = time.Second
+	defaultMaxBatch    = 4096
+	defaultLinger      = 2 * time.Millisecond
+	defaultFileMode    = 0o600
 )
 
 // Options tune a Store. The zero value (or nil) selects the defaults.
 type Options struct {
 	// LockTimeout bounds the wait for the file lock at Open; zero means
-	// [DefaultLockTimeout].
+	// one second.
 	LockTimeout time.Duration
 	// MaxBatch caps the changes grouped into one commit; zero means
-	// [DefaultMaxBatch].
+	// 4096.
 	MaxBatch int
 	// Linger is the longest a commit waits for more changes once it found
 	// several waiting, so that concurrent writers share more fsyncs. It
 	// stops waiting as soon as no change came for 100 µs, and a lone
-	// writer never waits. Zero means [DefaultLinger]; negative means no
+	// writer never waits. Zero means 2 ms; negative means no
 	// wait.
 	Linger time.Duration
-	// SettleDelay is the longest the outcome of an attempt recorded with
-	// Ack, Reschedule or DeadLetter waits for others to share its commit:
-	// a few milliseconds save most of the writes when many callers settle
-	// one delivery each, and an outcome lost in a crash only means the
-	// delivery is attempted again. Settle (which a Queue uses, with
-	// batches it gathered), Put, Replay and Purge never wait for it. Zero
-	// means [DefaultSettleDelay]; negative means no wait.
-	SettleDelay time.Duration
 	// FileMode is the permission of a new file; zero means
-	// [DefaultFileMode].
+	// 0600.
 	FileMode fs.FileMode
 	// NoCreate makes Open refuse a path that is not a herald outbox
 	// already, instead of making one there: a missing or empty file, a
@@ -104,10 +95,9 @@ type Options struct {
 // Store is an [outbox.Outbox] in a bbolt file. Its methods are safe for
 // concurrent use.
 type Store struct {
-	db          *bolt.DB
-	maxBatch    int
-	lingerMax   time.Duration
-	settleDelay time.Duration
+	db        *bolt.DB
+	maxBatch  int
+	lingerMax time.Duration
 
 	// closeMu guards closed and the ops channel: senders and readers hold
 	// it for reading, Close for writing.
@@ -126,13 +116,16 @@ type Store struct {
 	pending, dead atomic.Int64
 }
 
-var _ outbox.Outbox = (*Store)(nil)
+var (
+	_ outbox.Outbox = (*Store)(nil)
+	_ outbox.Admin  = (*Store)(nil)
+)
 
 // lease is a live or lapsed lease of one delivery.
 type lease struct {
 	token string
 	until time.Time
-	busy  bool   // an Ack, Reschedule or DeadLetter of it is being committed
+	busy  bool   // a settlement of it is being committed
 	rec   record // the delivery's record as leased
 }
 
@@ -155,19 +148,16 @@ func Open(path string, o *Options) (*Store, error) {
 		opt = *o
 	}
 	if opt.LockTimeout <= 0 {
-		opt.LockTimeout = DefaultLockTimeout
+		opt.LockTimeout = defaultLockTimeout
 	}
 	if opt.MaxBatch <= 0 {
-		opt.MaxBatch = DefaultMaxBatch
+		opt.MaxBatch = defaultMaxBatch
 	}
 	if opt.Linger == 0 {
-		opt.Linger = DefaultLinger
-	}
-	if opt.SettleDelay == 0 {
-		opt.SettleDelay = DefaultSettleDelay
+		opt.Linger = defaultLinger
 	}
 	if opt.FileMode == 0 {
-		opt.FileMode = DefaultFileMode
+		opt.FileMode = defaultFileMode
 	}
 	opt.NoCreate = opt.NoCreate || opt.ReadOnly
 	if err := precheck(path, &opt); err != nil {
@@ -188,14 +178,13 @@ func Open(path string, o *Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{
-		db:          db,
-		maxBatch:    opt.MaxBatch,
-		lingerMax:   opt.Linger,
-		settleDelay: opt.SettleDelay,
-		ops:         make(chan *op, opt.MaxBatch),
-		done:        make(chan struct{}),
-		leases:      make(map[string]*lease),
-		skips:       make(map[string]skip),
+		db:        db,
+		maxBatch:  opt.MaxBatch,
+		lingerMax: opt.Linger,
+		ops:       make(chan *op, opt.MaxBatch),
+		done:      make(chan struct{}),
+		leases:    make(map[string]*lease),
+		skips:     make(map[string]skip),
 	}
 	if err := s.setup(path, &opt); err != nil {
 		_ = db.Close()
@@ -222,9 +211,6 @@ func (s *Store) Close() error {
 	}
 	return nil
 }
-
-// Path returns the file's path.
-func (s *Store) Path() string { return s.db.Path() }
 
 // view runs a read transaction unless the store is closed.
 func (s *Store) view(fn func(tx *bolt.Tx) error) error {

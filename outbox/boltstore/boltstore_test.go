@@ -53,10 +53,10 @@ func TestReopen(t *testing.T) {
 		t.Fatalf("Lease: %d, %v", len(ls), err)
 	}
 	now := time.Now()
-	if err := s.Reschedule(ctx, ls[0].ID, ls[0].Token, now, outbox.Attempt{At: now, Status: 500, Error: "boom"}); err != nil {
+	if err := s.Settle(ctx, []outbox.Settlement{{ID: ls[0].ID, Token: ls[0].Token, Outcome: outbox.Retrying, Due: now, Attempt: outbox.AttemptRecord{At: now, Status: 500, Error: "boom"}}})[0]; err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeadLetter(ctx, ls[1].ID, ls[1].Token, "gone (410)", outbox.Attempt{At: now, Status: 410}); err != nil {
+	if err := s.Settle(ctx, []outbox.Settlement{{ID: ls[1].ID, Token: ls[1].Token, Outcome: outbox.DeadLettered, Reason: "gone (410)", Attempt: outbox.AttemptRecord{At: now, Status: 410}}})[0]; err != nil {
 		t.Fatal(err)
 	}
 	// ls[2] stays leased across the restart.

@@ -13,7 +13,6 @@ import (
 // before it writes, and return an error only before its first write: its
 // transaction is shared with other changes and commits whatever fn wrote.
 type op struct {
-	lazy  bool // may wait up to settleDelay for company
 	fn    func(tx *bolt.Tx, b *bucketSet) error
 	after func() // run after a successful commit, if fn succeeded
 	// ends are the leases this change settles: the committer ends each
@@ -27,13 +26,8 @@ type op struct {
 // commit submits a change and waits until it is durably committed or
 // failed. Once submitted, a change is waited for even if ctx ends, so that
 // its caller never mistakes a committed change for a lost one.
-//
-// A lazy change (one outcome, from Ack, Reschedule or DeadLetter) may wait
-// up to settleDelay for others to share its commit; an eager one (Put,
-// Replay, Purge, a Settle batch) is committed at once, taking the lazy ones
-// waiting along.
-func (s *Store) commit(ctx context.Context, lazy bool, fn func(tx *bolt.Tx, b *bucketSet) error, after func()) error {
-	_, err := s.submit(ctx, &op{lazy: lazy, fn: fn, after: after})
+func (s *Store) commit(ctx context.Context, fn func(tx *bolt.Tx, b *bucketSet) error, after func()) error {
+	_, err := s.submit(ctx, &op{fn: fn, after: after})
 	return err
 }
 
@@ -74,10 +68,9 @@ func (s *Store) collect(batch *[]*op) {
 // writers have all had their say.
 const lingerGap = 100 * time.Microsecond
 
-// linger appends the changes arriving within total, up to maxBatch. With a
-// gap, it stops when none arrived for that long; with eager, when an eager
-// change arrived.
-func (s *Store) linger(batch *[]*op, t *time.Timer, total, gap time.Duration, eager bool) {
+// linger appends the changes arriving within total, up to maxBatch, and
+// stops when none arrived for gap.
+func (s *Store) linger(batch *[]*op, t *time.Timer, total, gap time.Duration) {
 	deadline := time.Now().Add(total)
 	for len(*batch) < s.maxBatch {
 		wait := time.Until(deadline)
@@ -96,26 +89,12 @@ func (s *Store) linger(batch *[]*op, t *time.Timer, total, gap time.Duration, ea
 			if !ok {
 				return
 			}
-			n := len(*batch)
 			*batch = append(*batch, o)
 			s.collect(batch)
-			if eager && hasEager((*batch)[n:]) {
-				return
-			}
 		case <-t.C:
 			return
 		}
 	}
-}
-
-// hasEager reports whether ops holds a change that should not wait.
-func hasEager(ops []*op) bool {
-	for _, o := range ops {
-		if !o.lazy {
-			return true
-		}
-	}
-	return false
 }
 
 // commitLoop is the committer: it takes every change waiting, up to
@@ -130,15 +109,10 @@ func (s *Store) commitLoop() {
 	for o := range s.ops {
 		batch = append(batch[:0], o)
 		s.collect(&batch)
-		switch {
-		case !hasEager(batch) && s.settleDelay > 0:
-			// Outcomes of attempts: nobody waits on them but workers
-			// whose slots are already free, so gather more of them.
-			s.linger(&batch, timer, s.settleDelay, 0, true)
-		case len(batch) > 1 && s.lingerMax > 0:
+		if len(batch) > 1 && s.lingerMax > 0 {
 			// Others are writing too: wait a little for more of them, so
 			// that they share this commit rather than pay for the next.
-			s.linger(&batch, timer, s.lingerMax, lingerGap, false)
+			s.linger(&batch, timer, s.lingerMax, lingerGap)
 		}
 		var added map[string][]byte
 		// bbolt panics on a damaged page: fail the batch and roll back

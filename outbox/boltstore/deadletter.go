@@ -12,7 +12,7 @@ import (
 )
 
 // DeadLetters lists dead letters in destination and id order; see
-// [outbox.Outbox.DeadLetters].
+// [outbox.Admin.DeadLetters].
 func (s *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]outbox.DeadLetter, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -33,7 +33,7 @@ func (s *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]ou
 		}
 		c := b.dead.Cursor()
 		k, v := c.Seek(prefix)
-		if q.After != (outbox.DeadLetterCursor{}) {
+		if q.After != nil {
 			after := deadKey(q.After.Destination, q.After.ID)
 			if bytes.Compare(after, prefix) >= 0 {
 				k, v = c.Seek(after)
@@ -62,7 +62,7 @@ func (s *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]ou
 }
 
 // Replay moves the selected dead letters back to pending, due now, with no
-// attempts counted; see [outbox.Outbox.Replay].
+// attempts counted; see [outbox.Admin.Replay].
 func (s *Store) Replay(ctx context.Context, sel outbox.Selector) (int, error) {
 	now := time.Now().UnixNano()
 	return s.eachDead(ctx, sel, func(b *bucketSet, id string, r *record) error {
@@ -77,7 +77,7 @@ func (s *Store) Replay(ctx context.Context, sel outbox.Selector) (int, error) {
 }
 
 // Purge deletes the selected dead letters and their history;
-// see [outbox.Outbox.Purge].
+// see [outbox.Admin.Purge].
 func (s *Store) Purge(ctx context.Context, sel outbox.Selector) (int, error) {
 	return s.eachDead(ctx, sel, deleteDelivery, func(n int) { s.dead.Add(-int64(n)) })
 }
@@ -88,7 +88,7 @@ func (s *Store) eachDead(ctx context.Context, sel outbox.Selector, fn func(b *bu
 		return 0, err
 	}
 	n := 0
-	err := s.commit(ctx, false, func(tx *bolt.Tx, b *bucketSet) error {
+	err := s.commit(ctx, func(tx *bolt.Tx, b *bucketSet) error {
 		n = 0
 		// Collect first: fn changes the index being walked, and every
 		// record is decoded before anything is written.

@@ -10,12 +10,12 @@ import (
 )
 
 // History returns the attempts of a pending or dead delivery, oldest
-// first; see [outbox.Outbox.History].
-func (s *Store) History(ctx context.Context, id string) ([]outbox.Attempt, error) {
+// first; see [outbox.Admin.History].
+func (s *Store) History(ctx context.Context, id string) ([]outbox.AttemptRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var out []outbox.Attempt
+	var out []outbox.AttemptRecord
 	err := s.view(func(tx *bolt.Tx) error {
 		b := buckets(tx)
 		if b.err != nil {
@@ -32,7 +32,7 @@ func (s *Store) History(ctx context.Context, id string) ([]outbox.Attempt, error
 		if err != nil {
 			return err
 		}
-		out = make([]outbox.Attempt, 0, r.nhist)
+		out = make([]outbox.AttemptRecord, 0, r.nhist)
 		for seq := range r.nhist {
 			hv := b.history.Get(historyKey(id, seq))
 			if hv == nil {
@@ -53,7 +53,7 @@ func (s *Store) History(ctx context.Context, id string) ([]outbox.Attempt, error
 }
 
 // Stats counts deliveries from counters kept in memory; it reads nothing
-// from disk. See [outbox.Outbox.Stats].
+// from disk. See [outbox.Admin.Stats].
 func (s *Store) Stats(ctx context.Context) (outbox.Stats, error) {
 	if s.closedNow() {
 		return outbox.Stats{}, outbox.ErrClosed

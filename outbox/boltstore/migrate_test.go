@@ -21,7 +21,7 @@ type v1Delivery struct {
 	id      string
 	r       record
 	body    []byte
-	history []outbox.Attempt
+	history []outbox.AttemptRecord
 }
 
 // writeOld writes a file of format 1 or 2, as earlier releases of the
@@ -101,7 +101,7 @@ func v1Deliveries(n int) []v1Delivery {
 			body: []byte(fmt.Sprintf(`{"n":%d}`, i)),
 		}
 		if i%7 == 0 {
-			d.history = []outbox.Attempt{{At: time.Unix(0, now), Status: 503, Tries: 1, Error: "busy"}}
+			d.history = []outbox.AttemptRecord{{At: time.Unix(0, now), Status: 503, Tries: 1, Error: "busy"}}
 			d.r.attempts, d.r.nhist = 1, 1
 		}
 		if i%10 == 0 {
@@ -219,7 +219,7 @@ func checkMigrated(t *testing.T, s *Store, ds []v1Delivery) {
 		if len(h) != len(d.history) || (len(h) > 0 && h[0].Status != d.history[0].Status) {
 			t.Fatalf("history of %s = %+v, want %+v", l.ID, h, d.history)
 		}
-		must(t, s.Release(ctx, l.ID, l.Token))
+		must(t, s.Settle(ctx, []outbox.Settlement{{ID: l.ID, Token: l.Token, Outcome: outbox.Released}})[0])
 	}
 	dls, err := s.DeadLetters(ctx, outbox.DeadLetterQuery{Limit: len(ds)})
 	must(t, err)

@@ -226,7 +226,7 @@ func verifyTree(b *bucketSet, bk *bolt.Bucket, tag byte) (int64, error) {
 		}
 		d := r.delivery(id)
 		d.Body = body
-		if err := d.Validate(); err != nil {
+		if err := storable(&d); err != nil {
 			return 0, corrupt("delivery", id, err)
 		}
 		if !bytes.Equal(b.ids.get(idb), where(tag, k)) {

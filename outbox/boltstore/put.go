@@ -2,6 +2,8 @@ package boltstore
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -10,19 +12,21 @@ import (
 )
 
 // Put stores deliveries and returns once they are committed with fsync;
-// see [outbox.Outbox.Put]. Concurrent Puts share commits.
+// see [outbox.Outbox.Put]. Concurrent Puts share commits. Deliveries come
+// validated and with their defaults from the Queue; Put refuses, with
+// [outbox.ErrInvalid], only what the file's format cannot hold (see
+// storable), before it writes anything.
 func (s *Store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	for i := range ds {
-		if err := ds[i].Validate(); err != nil {
+		if err := storable(&ds[i]); err != nil {
 			return err
 		}
 	}
 	if len(ds) == 0 {
 		return ctx.Err()
 	}
-	now := time.Now().UnixNano()
 	var added int64
-	return s.commit(ctx, false, func(tx *bolt.Tx, b *bucketSet) error {
+	return s.commit(ctx, func(tx *bolt.Tx, b *bucketSet) error {
 		added = 0
 		for i := range ds {
 			d := &ds[i]
@@ -30,14 +34,8 @@ func (s *Store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 				continue // idempotent on the id
 			}
 			r := record{
-				dest: d.Destination, topic: d.Topic, ctype: d.ContentType,
-				created: now, due: now, attempts: d.Attempts,
-			}
-			if !d.Created.IsZero() {
-				r.created = d.Created.UnixNano()
-			}
-			if !d.Due.IsZero() {
-				r.due = d.Due.UnixNano()
+				dest: d.Destination, event: d.EventID, topic: d.Topic, ctype: d.ContentType,
+				created: nanos(d.Created), due: nanos(d.Due), attempts: d.Attempts,
 			}
 			if err := b.putPending(d.ID, &r, d.Body); err != nil {
 				return err
@@ -46,6 +44,35 @@ func (s *Store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 		}
 		return nil
 	}, func() { s.pending.Add(added) })
+}
+
+// storable reports whether the file's format holds d: an id and a
+// destination name that are not empty and hold no byte below 0x02 (keys end
+// a name with 0x00 and bound a destination with 0x01), and fields no longer
+// than the record decoder accepts. The error wraps [outbox.ErrInvalid].
+func storable(d *outbox.Delivery) error {
+	bad := func(s string, max int) bool {
+		return s == "" || len(s) > max || strings.ContainsAny(s, "\x00\x01")
+	}
+	switch {
+	case bad(d.ID, outbox.MaxIDLen):
+		return fmt.Errorf("%w: boltstore cannot store the delivery id %q", outbox.ErrInvalid, d.ID)
+	case bad(d.Destination, outbox.MaxNameLen):
+		return fmt.Errorf("%w: boltstore cannot store the destination name %q (delivery %s)", outbox.ErrInvalid, d.Destination, d.ID)
+	case len(d.EventID) > outbox.MaxIDLen, len(d.Topic) > outbox.MaxTopicLen, len(d.ContentType) > outbox.MaxTopicLen,
+		len(d.Body) > outbox.MaxBodyLen, d.Attempts < 0:
+		return fmt.Errorf("%w: boltstore cannot store delivery %s: a field is out of range", outbox.ErrInvalid, d.ID)
+	}
+	return nil
+}
+
+// nanos returns t in Unix nanoseconds, and 0 (due at once) for the zero
+// time, which an int64 of nanoseconds cannot hold.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }
 
 // kv is one write.

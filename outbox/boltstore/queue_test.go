@@ -130,7 +130,7 @@ func TestQueueGone(t *testing.T) {
 		t.Fatalf("DeadLetters: %d, %v", len(dl), err)
 	}
 	for _, d := range dl {
-		if d.Reason != outbox.ReasonGone || d.Attempts != 1 {
+		if d.Reason != "gone (410)" || d.Attempts != 1 {
 			t.Errorf("%s: reason %q after %d attempts", d.ID, d.Reason, d.Attempts)
 		}
 	}

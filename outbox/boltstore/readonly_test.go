@@ -107,7 +107,7 @@ func TestOpenReadOnly(t *testing.T) {
 	w, err := boltstore.Open(path, nil)
 	must(t, err)
 	id, token := leaseOne(t, w)
-	must(t, w.DeadLetter(ctx, id, token, "gone", outbox.Attempt{}))
+	must(t, w.Settle(ctx, []outbox.Settlement{{ID: id, Token: token, Outcome: outbox.DeadLettered, Reason: "gone"}})[0])
 	must(t, w.Close())
 	old := time.Now().Add(-time.Hour).Truncate(time.Second)
 	must(t, os.Chtimes(path, old, old))

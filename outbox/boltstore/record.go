@@ -24,7 +24,8 @@ const (
 // id (the key) and body (stored after it).
 type record struct {
 	dest, topic, ctype string
-	created, due       int64 // Unix nanoseconds
+	event              string // the event id; empty for none
+	created, due       int64  // Unix nanoseconds
 	attempts           int
 	nhist              int // history entries written; the next one's sequence number
 	dead               bool
@@ -39,11 +40,14 @@ var errShort = errors.New("truncated")
 //
 //	version(1) flags(1) uvarint(attempts) uvarint(nhist)
 //	varint(created) varint(due) varint(deadAt)
-//	string(dest) string(topic) string(ctype) string(reason)
+//	string(dest) string(topic) string(ctype) string(reason) [string(event)]
 //	body...
 //
 // where string is uvarint(len) followed by the bytes, flags bit 0 marks a
-// dead letter, and the body runs to the end.
+// dead letter, flags bit 1 says an event id follows the reason, and the
+// body runs to the end. A record without an event id is encoded as before
+// the event id existed, and one with it is refused (unknown flags) by a
+// build that predates it, rather than misread.
 func appendRecord(b []byte, r *record, body []byte) []byte {
 	b = slices.Grow(b, recordSize(r)+len(body))
 	b = appendHeader(b, recordV2, r)
@@ -52,7 +56,7 @@ func appendRecord(b []byte, r *record, body []byte) []byte {
 
 // recordSize bounds the length of r's header.
 func recordSize(r *record) int {
-	return 2 + 6*binary.MaxVarintLen64 + len(r.dest) + len(r.topic) + len(r.ctype) + len(r.reason)
+	return 2 + 7*binary.MaxVarintLen64 + len(r.dest) + len(r.topic) + len(r.ctype) + len(r.reason) + len(r.event)
 }
 
 // appendHeader appends the record fields of r, under version.
@@ -61,13 +65,21 @@ func appendHeader(b []byte, version byte, r *record) []byte {
 	if r.dead {
 		flags |= 1
 	}
+	if r.event != "" {
+		flags |= 2
+	}
 	b = append(b, version, flags)
 	b = binary.AppendUvarint(b, uint64(r.attempts))
 	b = binary.AppendUvarint(b, uint64(r.nhist))
 	b = binary.AppendVarint(b, r.created)
 	b = binary.AppendVarint(b, r.due)
 	b = binary.AppendVarint(b, r.deadAt)
-	for _, s := range [...]string{r.dest, r.topic, r.ctype, r.reason} {
+	fields := [...]string{r.dest, r.topic, r.ctype, r.reason, r.event}
+	n := len(fields)
+	if flags&2 == 0 {
+		n-- // no event id
+	}
+	for _, s := range fields[:n] {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
@@ -97,7 +109,7 @@ func decodeVersion(id string, b []byte, version byte) (record, []byte, error) {
 	default:
 		return r, nil, corrupt("delivery", id, fmt.Errorf("unknown record version %d", v))
 	}
-	if flags&^1 != 0 {
+	if flags&^3 != 0 {
 		d.fail(fmt.Errorf("unknown flags %#x", flags))
 	}
 	r.dead = flags&1 != 0
@@ -110,6 +122,9 @@ func decodeVersion(id string, b []byte, version byte) (record, []byte, error) {
 	r.topic = d.string(outbox.MaxTopicLen)
 	r.ctype = d.string(outbox.MaxTopicLen)
 	r.reason = d.string(outbox.MaxReasonLen)
+	if flags&2 != 0 {
+		r.event = d.string(outbox.MaxIDLen)
+	}
 	body := d.b
 	switch {
 	case d.err != nil:
@@ -127,7 +142,7 @@ func decodeVersion(id string, b []byte, version byte) (record, []byte, error) {
 // delivery returns the delivery r describes, without its body.
 func (r *record) delivery(id string) outbox.Delivery {
 	return outbox.Delivery{
-		ID: id, Destination: r.dest, Topic: r.topic, ContentType: r.ctype,
+		ID: id, Destination: r.dest, EventID: r.event, Topic: r.topic, ContentType: r.ctype,
 		Due: time.Unix(0, r.due), Created: time.Unix(0, r.created), Attempts: r.attempts,
 	}
 }
@@ -135,7 +150,7 @@ func (r *record) delivery(id string) outbox.Delivery {
 // appendAttempt appends the encoding of a to b:
 //
 //	version(1) varint(at) uvarint(status) varint(latency) uvarint(tries) string(error)
-func appendAttempt(b []byte, a *outbox.Attempt) []byte {
+func appendAttempt(b []byte, a *outbox.AttemptRecord) []byte {
 	b = append(b, attemptV1)
 	b = binary.AppendVarint(b, a.At.UnixNano())
 	b = binary.AppendUvarint(b, uint64(max(a.Status, 0)))
@@ -146,8 +161,8 @@ func appendAttempt(b []byte, a *outbox.Attempt) []byte {
 }
 
 // decodeAttempt decodes one history entry of the delivery id.
-func decodeAttempt(id string, b []byte) (outbox.Attempt, error) {
-	var a outbox.Attempt
+func decodeAttempt(id string, b []byte) (outbox.AttemptRecord, error) {
+	var a outbox.AttemptRecord
 	d := decoder{b: b}
 	if v := d.byte(); d.err == nil && v != attemptV1 {
 		return a, corrupt("attempt of", id, fmt.Errorf("unknown version %d", v))
@@ -159,7 +174,7 @@ func decodeAttempt(id string, b []byte) (outbox.Attempt, error) {
 	a.Error = d.string(outbox.MaxReasonLen)
 	d.end()
 	if d.err != nil {
-		return outbox.Attempt{}, corrupt("attempt of", id, d.err)
+		return outbox.AttemptRecord{}, corrupt("attempt of", id, d.err)
 	}
 	return a, nil
 }

@@ -15,7 +15,8 @@ import (
 func FuzzDecodeRecord(f *testing.F) {
 	f.Add(appendRecord(nil, &record{dest: "d", topic: "job:ready", ctype: "application/json", created: 1, due: 2, attempts: 3, nhist: 3}, []byte(`{"a":1}`)))
 	f.Add(appendRecord(nil, &record{dest: "dest", dead: true, deadAt: time.Now().UnixNano(), reason: "gone (410)", due: -5}, nil))
-	f.Add(appendAttempt(nil, &outbox.Attempt{At: time.Unix(1, 2), Status: 503, Latency: time.Second, Tries: 2, Error: "destination failed"}))
+	f.Add(appendAttempt(nil, &outbox.AttemptRecord{At: time.Unix(1, 2), Status: 503, Latency: time.Second, Tries: 2, Error: "destination failed"}))
+	f.Add(appendRecord(nil, &record{dest: "d", event: "evt_1", topic: "job:ready", created: 1, due: 2}, []byte(`{}`)))
 	f.Add([]byte{})
 	f.Add([]byte{1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -63,5 +64,26 @@ func TestRecordRoundTrip(t *testing.T) {
 	}
 	if _, _, err := decodeRecord("x", v1); err == nil {
 		t.Error("a version 1 record decoded as version 2")
+	}
+}
+
+// TestRecordEventID: a record with an event id keeps it across a round
+// trip, and one without is encoded exactly as before event ids existed,
+// so that a file without them stays readable by an older build.
+func TestRecordEventID(t *testing.T) {
+	without := record{dest: "d", topic: "t", created: 1, due: 2, reason: ""}
+	old := []byte{recordV2, 0, 0, 0, 2, 4, 0, 1, 'd', 1, 't', 0, 0}
+	if enc := appendRecord(nil, &without, nil); !bytes.Equal(enc, old) {
+		t.Errorf("a record without an event id encodes as %v, want %v", enc, old)
+	}
+	with := without
+	with.event = "evt_1"
+	enc := appendRecord(nil, &with, []byte("body"))
+	got, body, err := decodeRecord("x", enc)
+	if err != nil || got != with || string(body) != "body" {
+		t.Fatalf("round trip: %+v %q, %v", got, body, err)
+	}
+	if d := got.delivery("x"); d.EventID != "evt_1" {
+		t.Errorf("delivery has event id %q", d.EventID)
 	}
 }

@@ -11,17 +11,12 @@ import (
 	"github.com/heraldhq/herald/outbox"
 )
 
-// Settle records the outcomes of attempts; see [outbox.Settler]. The
+// Settle records the outcomes of attempts; see [outbox.Outbox.Settle]. The
 // changes of every settlement go to the committer as one change, committed
-// at once: the caller gathered the batch already, so it does not wait
-// SettleDelay for company as Ack, Reschedule and DeadLetter do.
+// at once: the caller (a Queue) gathered the batch already. The texts of
+// an attempt and a reason are cut to [outbox.MaxReasonLen], as the record
+// format holds no more.
 func (s *Store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
-	return s.settle(ctx, ss, false)
-}
-
-// settle records settlements, as one change that is lazy (may wait up to
-// settleDelay for others to share its commit) or not.
-func (s *Store) settle(ctx context.Context, ss []outbox.Settlement, lazy bool) []error {
 	errs := make([]error, len(ss))
 	err := ctx.Err()
 	if err == nil && s.closedNow() { // before mu: closeMu comes first (see Lease)
@@ -61,7 +56,7 @@ func (s *Store) settle(ctx context.Context, ss []outbox.Settlement, lazy bool) [
 	}
 
 	var acked, died int64
-	o := &op{lazy: lazy, ends: ends, fn: func(tx *bolt.Tx, b *bucketSet) error {
+	o := &op{ends: ends, fn: func(tx *bolt.Tx, b *bucketSet) error {
 		acked, died = 0, 0
 		for _, e := range ends {
 			st := &ss[e.i]
@@ -72,9 +67,9 @@ func (s *Store) settle(ctx context.Context, ss []outbox.Settlement, lazy bool) [
 					acked++
 				}
 			case outbox.Retrying:
-				e.err = reschedule(b, st.ID, &r, st.Due, st.Attempt.Clip())
+				e.err = reschedule(b, st.ID, &r, st.Due, clip(st.Attempt))
 			case outbox.DeadLettered:
-				if e.err = deadLetter(b, st.ID, &r, outbox.ClipText(st.Reason), st.Attempt.Clip()); e.err == nil {
+				if e.err = deadLetter(b, st.ID, &r, outbox.ClipText(st.Reason), clip(st.Attempt)); e.err == nil {
 					died++
 				}
 			}
@@ -110,38 +105,9 @@ type ending struct {
 	err   error
 }
 
-// settleOne settles one lease, lazily.
-func (s *Store) settleOne(ctx context.Context, st outbox.Settlement) error {
-	return s.settle(ctx, []outbox.Settlement{st}, true)[0]
-}
-
-// Ack deletes a delivered delivery with its body and history; see
-// [outbox.Outbox.Ack].
-func (s *Store) Ack(ctx context.Context, id, token string) error {
-	return s.settleOne(ctx, outbox.Settlement{ID: id, Token: token, Outcome: outbox.Delivered})
-}
-
-// Reschedule records a failed attempt and moves the delivery to its new
-// due time; see [outbox.Outbox.Reschedule].
-func (s *Store) Reschedule(ctx context.Context, id, token string, due time.Time, a outbox.Attempt) error {
-	return s.settleOne(ctx, outbox.Settlement{ID: id, Token: token, Outcome: outbox.Retrying, Due: due, Attempt: a})
-}
-
-// Release gives a leased delivery back, due as before; see
-// [outbox.Outbox.Release]. Leases live in memory, so it writes nothing.
-func (s *Store) Release(ctx context.Context, id, token string) error {
-	return s.settleOne(ctx, outbox.Settlement{ID: id, Token: token, Outcome: outbox.Released})
-}
-
-// DeadLetter records a final attempt and moves the delivery from the
-// pending deliveries to the dead letters; see [outbox.Outbox.DeadLetter].
-func (s *Store) DeadLetter(ctx context.Context, id, token, reason string, a outbox.Attempt) error {
-	return s.settleOne(ctx, outbox.Settlement{ID: id, Token: token, Outcome: outbox.DeadLettered, Reason: reason, Attempt: a})
-}
-
 // reschedule records attempt a of the delivery id and makes it due at due:
 // its entry moves in the due bucket.
-func reschedule(b *bucketSet, id string, r *record, due time.Time, a outbox.Attempt) error {
+func reschedule(b *bucketSet, id string, r *record, due time.Time, a outbox.AttemptRecord) error {
 	body, err := takeBody(b, id, r)
 	if err != nil {
 		return err
@@ -158,7 +124,7 @@ func reschedule(b *bucketSet, id string, r *record, due time.Time, a outbox.Atte
 
 // deadLetter records the final attempt a of the delivery id and moves it
 // from the due bucket to the dead one.
-func deadLetter(b *bucketSet, id string, r *record, reason string, a outbox.Attempt) error {
+func deadLetter(b *bucketSet, id string, r *record, reason string, a outbox.AttemptRecord) error {
 	body, err := takeBody(b, id, r)
 	if err != nil {
 		return err
@@ -210,4 +176,11 @@ func deleteDelivery(b *bucketSet, id string, r *record) error {
 // errUnknownOutcome reports a settlement whose Outcome is none of the four.
 func errUnknownOutcome(o outbox.Outcome) error {
 	return fmt.Errorf("%w: unknown outcome %d", outbox.ErrInvalid, o)
+}
+
+// clip returns a with its Error cut to the record format's
+// [outbox.MaxReasonLen].
+func clip(a outbox.AttemptRecord) outbox.AttemptRecord {
+	a.Error = outbox.ClipText(a.Error)
+	return a
 }

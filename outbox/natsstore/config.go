@@ -13,20 +13,20 @@ import (
 
 // Defaults of a [Config], used for its zero fields.
 const (
-	DefaultStream          = "HERALD_OUTBOX"
-	DefaultSubject         = "herald.outbox"
-	DefaultDuplicateWindow = 2 * time.Minute
+	defaultStream          = "HERALD_OUTBOX"
+	defaultSubject         = "herald.outbox"
+	defaultDuplicateWindow = 2 * time.Minute
 )
 
 // Config says which stream holds the outbox and how it is created. The
-// zero value is a single-replica, file-backed stream named [DefaultStream]
-// on subjects under [DefaultSubject]. Every process of a fleet opens the
+// zero value is a single-replica, file-backed stream named HERALD_OUTBOX
+// on subjects under herald.outbox. Every process of a fleet opens the
 // outbox with the same Config.
 type Config struct {
-	// Stream names the JetStream stream; empty means [DefaultStream].
+	// Stream names the JetStream stream; empty means HERALD_OUTBOX.
 	Stream string
 	// Subject is the prefix of the delivery subjects: the stream takes
-	// Subject+".>". Empty means [DefaultSubject]. It must not overlap the
+	// Subject+".>". Empty means herald.outbox. It must not overlap the
 	// subjects of another stream.
 	Subject string
 	// Replicas is the stream's replica count: 1 (zero means 1) for a single
@@ -42,7 +42,7 @@ type Config struct {
 	// DuplicateWindow is how long the server remembers delivery ids for
 	// deduplicating Put, and how long the tombstone of an acknowledged or
 	// purged delivery keeps its id reserved; zero means
-	// [DefaultDuplicateWindow]. At least one second.
+	// 2 minutes. At least one second.
 	DuplicateWindow time.Duration
 	// Logger receives failures of the index watcher (Warn); nil logs
 	// nothing.
@@ -53,16 +53,16 @@ type Config struct {
 // [outbox.ErrInvalid] when c is malformed.
 func (c Config) withDefaults() (Config, error) {
 	if c.Stream == "" {
-		c.Stream = DefaultStream
+		c.Stream = defaultStream
 	}
 	if c.Subject == "" {
-		c.Subject = DefaultSubject
+		c.Subject = defaultSubject
 	}
 	if c.Replicas == 0 {
 		c.Replicas = 1
 	}
 	if c.DuplicateWindow == 0 {
-		c.DuplicateWindow = DefaultDuplicateWindow
+		c.DuplicateWindow = defaultDuplicateWindow
 	}
 	switch {
 	case strings.ContainsAny(c.Stream, ". *>\t\r\n/\\"):

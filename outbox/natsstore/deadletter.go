@@ -10,7 +10,7 @@ import (
 	"github.com/heraldhq/herald/outbox"
 )
 
-// DeadLetters lists dead letters; see [outbox.Outbox.DeadLetters]. It
+// DeadLetters lists dead letters; see [outbox.Admin.DeadLetters]. It
 // reads the index, so dead letters made by other processes appear within
 // milliseconds of their writing.
 func (o *Outbox) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]outbox.DeadLetter, error) {
@@ -31,13 +31,13 @@ func (o *Outbox) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]o
 		if e.State != stateDead || q.Destination != "" && e.Destination != q.Destination {
 			continue
 		}
-		if q.After != (outbox.DeadLetterCursor{}) && compareCursor(e.Destination, e.ID, q.After) <= 0 {
+		if q.After != nil && compareCursor(e.Destination, e.ID, q.After) <= 0 {
 			continue
 		}
 		out = append(out, outbox.DeadLetter{Delivery: e.delivery(nil), Reason: e.Reason, At: fromNanos(e.DeadAt)})
 	}
 	slices.SortFunc(out, func(a, b outbox.DeadLetter) int {
-		return compareCursor(a.Destination, a.ID, outbox.DeadLetterCursor{Destination: b.Destination, ID: b.ID})
+		return compareCursor(a.Destination, a.ID, &b)
 	})
 	if len(out) > limit {
 		out = out[:limit]
@@ -46,11 +46,11 @@ func (o *Outbox) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]o
 }
 
 // compareCursor orders dead letters by destination, then id.
-func compareCursor(dest, id string, c outbox.DeadLetterCursor) int {
-	return cmp.Or(cmp.Compare(dest, c.Destination), cmp.Compare(id, c.ID))
+func compareCursor(dest, id string, d *outbox.DeadLetter) int {
+	return cmp.Or(cmp.Compare(dest, d.Destination), cmp.Compare(id, d.ID))
 }
 
-// Replay moves dead letters back to pending; see [outbox.Outbox.Replay].
+// Replay moves dead letters back to pending; see [outbox.Admin.Replay].
 // Each is read (its body included) and rewritten, one round trip each.
 func (o *Outbox) Replay(ctx context.Context, s outbox.Selector) (int, error) {
 	return o.eachDead(ctx, s, func(r *record) {
@@ -59,7 +59,7 @@ func (o *Outbox) Replay(ctx context.Context, s outbox.Selector) (int, error) {
 	})
 }
 
-// Purge deletes dead letters; see [outbox.Outbox.Purge]. Each becomes a
+// Purge deletes dead letters; see [outbox.Admin.Purge]. Each becomes a
 // tombstone that keeps its id reserved for [Config.DuplicateWindow].
 func (o *Outbox) Purge(ctx context.Context, s outbox.Selector) (int, error) {
 	return o.eachDead(ctx, s, func(r *record) { r.tombstone() })

@@ -19,19 +19,21 @@
 // Nats-Expected-Last-Subject-Sequence header: a compare-and-set on the
 // delivery's latest revision. A lease is such a write: it stamps the
 // record with the lease's expiry, and the lease token is the stream
-// sequence of that write. Ack, Reschedule, Release and DeadLetter are
-// writes expected to follow exactly that sequence, so a worker whose lease
+// sequence of that write. Each settlement of [Outbox.Settle] is a write
+// expected to follow exactly that sequence, so a worker whose lease
 // was taken over gets [outbox.ErrLeaseLost] and cannot undo the new
 // holder's work, and two workers can never hold one delivery at once.
 //
 // Put publishes asynchronously, expecting no previous message on the
-// subject and with the delivery id as Nats-Msg-Id, then waits for every
-// acknowledgement: a delivery whose id is held (pending, leased or dead) is
-// dropped by the server, and so is a retried Put within the stream's
-// duplicate window. An acknowledged or purged delivery leaves a small
-// tombstone that expires after [Config.DuplicateWindow] (a per-message
-// TTL); until then a Put of the same id is dropped too, so an enqueue
-// retried just after its delivery succeeded does not send it twice.
+// subject, then waits for every acknowledgement: a delivery whose id is
+// held (pending, leased or dead) is dropped by the server. An acknowledged
+// or purged delivery leaves a small tombstone that expires after
+// [Config.DuplicateWindow] (a per-message TTL); until then a Put of the
+// same id is dropped too, so an enqueue retried just after its delivery
+// succeeded does not send it twice. When the stream refuses one publish of
+// a Put, Put deletes the others it stored, so that a Put is all or nothing
+// (see [Outbox.Put]); it sets no Nats-Msg-Id, since the server would then
+// drop the retry of a Put it undid.
 //
 // # Why records and not a work-queue consumer
 //
@@ -69,7 +71,7 @@
 // connection. A worker that dies (or loses its connection) holds its leases
 // until they expire, [outbox.Queue.LeaseTTL] after they were taken; then
 // any other worker takes the deliveries over. A worker that loses its
-// connection mid-delivery may have sent a webhook whose Ack it can no
+// connection mid-delivery may have sent a webhook whose outcome it can no
 // longer record; the delivery is sent again after the lease expires, with
 // the same id, so receivers deduplicate. Delivery is at least once, never
 // at most once. The nats.Conn reconnects by itself (keep its default

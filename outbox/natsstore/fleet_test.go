@@ -20,7 +20,7 @@ import (
 // counter is a Metrics that counts deliveries.
 type counter struct{ delivered, dead atomic.Int64 }
 
-func (c *counter) Observe(e outbox.Event) {
+func (c *counter) Observe(e outbox.Sample) {
 	switch e.Outcome {
 	case outbox.Delivered:
 		c.delivered.Add(1)
@@ -185,7 +185,7 @@ func waitStats(t *testing.T, ob outbox.Outbox, want outbox.Stats) {
 	var s outbox.Stats
 	for range 200 {
 		var err error
-		if s, err = ob.Stats(context.Background()); err == nil && s == want {
+		if s, err = ob.(outbox.Admin).Stats(context.Background()); err == nil && s == want {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)

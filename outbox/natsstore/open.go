@@ -40,7 +40,10 @@ type Outbox struct {
 	seen     uint64 // the last stream sequence the watcher applied
 }
 
-var _ outbox.Outbox = (*Outbox)(nil)
+var (
+	_ outbox.Outbox = (*Outbox)(nil)
+	_ outbox.Admin  = (*Outbox)(nil)
+)
 
 // Open creates or updates the outbox stream described by cfg on js (an
 // idempotent call: every worker of a fleet makes it at start-up), loads

@@ -2,9 +2,12 @@ package natsstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/heraldhq/herald/outbox"
@@ -14,28 +17,46 @@ import (
 // their acknowledgements.
 const putBatch = 256
 
+// putAckWait bounds how long Put waits for the acknowledgements of the
+// publishes it made once its context ended, so that it can undo those that
+// were stored.
+const putAckWait = 10 * time.Second
+
 // Put stores deliveries; see [outbox.Outbox.Put]. It publishes them
-// asynchronously, each expecting an empty subject and carrying its id as
-// Nats-Msg-Id, and returns once JetStream acknowledged every one. A
-// delivery whose id the stream holds (pending, leased, dead, or
-// acknowledged or purged within [Config.DuplicateWindow]) is dropped.
-// Every delivery is validated before any is published, and a body larger
-// than the server's max_payload allows (less 32 KiB for the record's
-// metadata) is refused with [outbox.ErrInvalid]. When the connection
-// fails midway, some deliveries may be stored and others not; Put is
-// idempotent, so call it again.
+// asynchronously, each expecting an empty subject, and returns once
+// JetStream acknowledged every one. A delivery whose id the stream holds
+// (pending, leased, dead, or acknowledged or purged within
+// [Config.DuplicateWindow], as a tombstone) is dropped.
+//
+// Put is all or nothing. Every delivery is encoded before any is
+// published, and one the record format cannot hold (an empty id or
+// destination, one that is not UTF-8, or a body larger than the server's
+// max_payload allows, less 32 KiB for the record's metadata) is refused
+// with [outbox.ErrInvalid]. When the stream refuses a publish, or ctx ends
+// before every acknowledgement came, Put deletes the deliveries it stored
+// and returns the error: call it again. The one exception is a delivery
+// that a worker of the fleet leased in the moment between its publish and
+// the undo: it stays, and is sent; the error names it, and a retried Put
+// drops it as held.
 func (o *Outbox) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	ps := make([]published, len(ds))
 	for i := range ds {
-		if err := ds[i].Validate(); err != nil {
+		if err := o.storable(&ds[i]); err != nil {
 			return err
 		}
-		if len(ds[i].Body) > o.maxBody {
-			return fmt.Errorf("%w: body of %d bytes exceeds the %d the NATS server's max_payload allows (delivery %s)",
-				outbox.ErrInvalid, len(ds[i].Body), o.maxBody, ds[i].ID)
+		d := &ds[i]
+		r := record{meta: meta{
+			ID: d.ID, Destination: d.Destination, EventID: d.EventID, Topic: d.Topic, ContentType: d.ContentType,
+			Due: nanos(d.Due), Created: nanos(d.Created), Attempts: d.Attempts,
+		}, body: d.Body}
+		m, err := r.msg(o.subject(d.ID))
+		if err != nil {
+			return err
 		}
+		ps[i] = published{m: r.meta, msg: m}
 	}
 	o.mu.Lock()
 	err := o.checkOpen()
@@ -43,62 +64,139 @@ func (o *Outbox) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	for start := 0; start < len(ds); start += putBatch {
-		if err := o.putBatch(ctx, ds[start:min(start+putBatch, len(ds))], now); err != nil {
-			return err
+	for start := 0; start < len(ps) && err == nil; start += putBatch {
+		err = o.publish(ctx, ps[start:min(start+putBatch, len(ps))])
+	}
+	if err != nil {
+		return o.undo(ps, err)
+	}
+	o.mu.Lock()
+	if !o.closed {
+		for _, p := range ps {
+			if p.seq != 0 {
+				o.applyLocked(p.m, p.seq, false)
+			}
 		}
+	}
+	o.mu.Unlock()
+	return nil
+}
+
+// published is one delivery of a Put: its record and, once JetStream
+// stored it, its stream sequence.
+type published struct {
+	m   meta
+	msg *nats.Msg
+	seq uint64 // 0: not stored (yet, or held already)
+	// unsure: its acknowledgement never came, so it may be stored
+	unsure bool
+}
+
+// storable reports whether the record format holds d; the Queue validated
+// it already, so this only guards the stream's subjects and headers.
+func (o *Outbox) storable(d *outbox.Delivery) error {
+	switch {
+	case d.ID == "" || d.Destination == "" || !utf8.ValidString(d.ID) || !utf8.ValidString(d.Destination):
+		return fmt.Errorf("%w: natsstore cannot store a delivery with an empty or non-UTF-8 id or destination", outbox.ErrInvalid)
+	case len(d.Body) > o.maxBody:
+		return fmt.Errorf("%w: body of %d bytes exceeds the %d the NATS server's max_payload allows (delivery %s)",
+			outbox.ErrInvalid, len(d.Body), o.maxBody, d.ID)
 	}
 	return nil
 }
 
-// putBatch publishes ds and waits for the acknowledgements.
-func (o *Outbox) putBatch(ctx context.Context, ds []outbox.Delivery, now time.Time) error {
-	type pending struct {
-		m   meta
-		ack jetstream.PubAckFuture
-	}
-	ps := make([]pending, 0, len(ds))
-	for _, d := range ds {
-		r := record{meta: meta{
-			ID: d.ID, Destination: d.Destination, Topic: d.Topic, ContentType: d.ContentType,
-			Due: nanos(d.Due), Created: nanos(d.Created), Attempts: d.Attempts,
-		}, body: d.Body}
-		if r.Due == 0 {
-			r.Due = nanos(now)
-		}
-		if r.Created == 0 {
-			r.Created = nanos(now)
-		}
-		m, err := r.msg(o.subject(d.ID))
-		if err != nil {
-			return err
-		}
-		f, err := o.js.PublishMsgAsync(m, jetstream.WithMsgID(d.ID), jetstream.WithExpectLastSequencePerSubject(0))
-		if err != nil {
-			return fmt.Errorf("natsstore: put %s: %w", d.ID, err)
-		}
-		ps = append(ps, pending{r.meta, f})
-	}
+// publish publishes ps and waits for every acknowledgement, noting the
+// sequence of each delivery stored. It returns the first error; a
+// conflict (the id is held) is not one. When ctx ends, it still waits up
+// to putAckWait for the acknowledgements, so that Put knows what to undo,
+// and marks those that never came unsure.
+func (o *Outbox) publish(ctx context.Context, ps []published) error {
+	futures := make([]jetstream.PubAckFuture, 0, len(ps))
 	var first error
 	for _, p := range ps {
-		select {
-		case ack := <-p.ack.Ok():
-			if ack.Duplicate {
-				continue
+		f, err := o.js.PublishMsgAsync(p.msg, jetstream.WithExpectLastSequencePerSubject(0))
+		if err != nil {
+			first = fmt.Errorf("natsstore: put %s: %w", p.m.ID, err)
+			break
+		}
+		futures = append(futures, f)
+	}
+	// late is cancelled putAckWait after ctx ends.
+	late, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	wait := ctx
+	for i, f := range futures {
+		for {
+			select {
+			case ack := <-f.Ok():
+				ps[i].seq = ack.Sequence
+			case err := <-f.Err():
+				if !isConflict(err) && first == nil {
+					first = fmt.Errorf("natsstore: put %s: %w", ps[i].m.ID, err)
+				}
+			case <-wait.Done():
+				if wait == ctx { // wait a while longer, to know what to undo
+					if first == nil {
+						first = fmt.Errorf("natsstore: put: %w", ctx.Err())
+					}
+					wait = late
+					time.AfterFunc(putAckWait, stop)
+					continue
+				}
+				ps[i].unsure = true
 			}
-			o.mu.Lock()
-			if !o.closed {
-				o.applyLocked(p.m, ack.Sequence, false)
-			}
-			o.mu.Unlock()
-		case err := <-p.ack.Err():
-			if !isConflict(err) && first == nil {
-				first = fmt.Errorf("natsstore: put %s: %w", p.m.ID, err)
-			}
-		case <-ctx.Done():
-			return fmt.Errorf("natsstore: put: %w", ctx.Err())
+			break
 		}
 	}
 	return first
+}
+
+// undo deletes the deliveries of ps that were stored, after a Put failed
+// with cause, and returns cause, naming any it could not delete.
+func (o *Outbox) undo(ps []published, cause error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), putAckWait)
+	defer cancel()
+	var kept []string
+	var failed error
+	for i := range ps {
+		p := &ps[i]
+		if p.unsure {
+			kept = append(kept, p.m.ID)
+		}
+		if p.seq == 0 {
+			continue
+		}
+		err := o.stream.DeleteMsg(ctx, p.seq)
+		if err == nil || errors.Is(err, jetstream.ErrMsgNotFound) {
+			o.forget(p.m, p.seq)
+		}
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			kept = append(kept, p.m.ID) // replaced: a worker leased it
+		case err != nil && failed == nil:
+			failed = err
+		}
+	}
+	switch {
+	case failed != nil:
+		return fmt.Errorf("%w; undoing the stored part also failed, so some deliveries may be stored: %w", cause, failed)
+	case len(kept) > 0:
+		return fmt.Errorf("%w; deliveries %q may be stored (leased before the undo, or never acknowledged)", cause, kept)
+	}
+	return cause
+}
+
+// forget drops from the index the entry of m at revision seq, which Put
+// deleted.
+func (o *Outbox) forget(m meta, seq uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return
+	}
+	if e := o.entries[m.ID]; e != nil && e.rev == seq {
+		gone := e.meta
+		gone.State = stateGone
+		o.updateLocked(e, gone, seq, true)
+	}
 }

@@ -32,6 +32,7 @@ const (
 type meta struct {
 	ID          string `json:"id"`
 	Destination string `json:"dest,omitempty"`
+	EventID     string `json:"event,omitempty"`
 	Topic       string `json:"topic,omitempty"`
 	ContentType string `json:"ct,omitempty"`
 	State       string `json:"state,omitempty"`
@@ -43,7 +44,7 @@ type meta struct {
 	DeadAt      int64  `json:"deadAt,omitempty"`
 }
 
-// attempt is the stored form of an [outbox.Attempt].
+// attempt is the stored form of an [outbox.AttemptRecord].
 type attempt struct {
 	At      int64  `json:"at"`
 	Status  int    `json:"status,omitempty"`
@@ -83,15 +84,16 @@ func (o *Outbox) subject(id string) string {
 // delivery returns the record as an [outbox.Delivery].
 func (m *meta) delivery(body []byte) outbox.Delivery {
 	return outbox.Delivery{
-		ID: m.ID, Destination: m.Destination, Topic: m.Topic, ContentType: m.ContentType,
+		ID: m.ID, Destination: m.Destination, EventID: m.EventID, Topic: m.Topic, ContentType: m.ContentType,
 		Body: body, Due: fromNanos(m.Due), Created: fromNanos(m.Created), Attempts: m.Attempts,
 	}
 }
 
 // addAttempt appends a to the history, dropping the oldest beyond
-// maxHistory.
-func (r *record) addAttempt(a outbox.Attempt) {
-	a = a.Clip()
+// maxHistory, and cuts its text to [outbox.MaxReasonLen], so that the
+// record's metadata stays within what Open reserved for it.
+func (r *record) addAttempt(a outbox.AttemptRecord) {
+	a.Error = outbox.ClipText(a.Error)
 	r.history = append(r.history, attempt{
 		At: nanos(a.At), Status: a.Status, Latency: int64(a.Latency), Tries: a.Tries, Error: a.Error,
 	})
@@ -100,11 +102,11 @@ func (r *record) addAttempt(a outbox.Attempt) {
 	}
 }
 
-// attempts returns the history as [outbox.Attempt] values.
-func (r *record) attempts() []outbox.Attempt {
-	out := make([]outbox.Attempt, 0, len(r.history))
+// attempts returns the history as [outbox.AttemptRecord] values.
+func (r *record) attempts() []outbox.AttemptRecord {
+	out := make([]outbox.AttemptRecord, 0, len(r.history))
 	for _, a := range r.history {
-		out = append(out, outbox.Attempt{
+		out = append(out, outbox.AttemptRecord{
 			At: fromNanos(a.At), Status: a.Status, Latency: time.Duration(a.Latency), Tries: a.Tries, Error: a.Error,
 		})
 	}

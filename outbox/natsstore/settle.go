@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -11,35 +12,50 @@ import (
 	"github.com/heraldhq/herald/outbox"
 )
 
-// Ack removes a delivered delivery; see [outbox.Outbox.Ack]. It replaces
-// the record with a tombstone that expires after [Config.DuplicateWindow].
-func (o *Outbox) Ack(ctx context.Context, id, token string) error {
-	return o.settle(ctx, id, token, func(r *record) { r.tombstone() })
+// Settle ends leases; see [outbox.Outbox.Settle]. Each settlement is one
+// guarded write of the delivery's record, and they are written at once:
+// Delivered leaves a tombstone that expires after [Config.DuplicateWindow],
+// Retrying and DeadLettered rewrite the record with the attempt (and the
+// reason, cut to [outbox.MaxReasonLen]), Released clears the lease.
+func (o *Outbox) Settle(ctx context.Context, ss []outbox.Settlement) []error {
+	errs := make([]error, len(ss))
+	if len(ss) == 1 {
+		errs[0] = o.settleOne(ctx, &ss[0])
+		return errs
+	}
+	var wg sync.WaitGroup
+	for i := range ss {
+		wg.Go(func() { errs[i] = o.settleOne(ctx, &ss[i]) })
+	}
+	wg.Wait()
+	return errs
 }
 
-// Reschedule records a failed attempt; see [outbox.Outbox.Reschedule].
-func (o *Outbox) Reschedule(ctx context.Context, id, token string, due time.Time, a outbox.Attempt) error {
-	return o.settle(ctx, id, token, func(r *record) {
-		r.addAttempt(a)
-		r.Attempts++
-		r.Due, r.Until = nanos(due), 0
-	})
-}
-
-// Release gives a leased delivery back; see [outbox.Outbox.Release].
-func (o *Outbox) Release(ctx context.Context, id, token string) error {
-	return o.settle(ctx, id, token, func(r *record) { r.Until = 0 })
-}
-
-// DeadLetter moves a leased delivery to the dead letters; see
-// [outbox.Outbox.DeadLetter].
-func (o *Outbox) DeadLetter(ctx context.Context, id, token, reason string, a outbox.Attempt) error {
-	return o.settle(ctx, id, token, func(r *record) {
-		r.addAttempt(a)
-		r.Attempts++
-		r.State, r.Until = stateDead, 0
-		r.Reason, r.DeadAt = outbox.ClipText(reason), nanos(time.Now())
-	})
+// settleOne records one settlement.
+func (o *Outbox) settleOne(ctx context.Context, st *outbox.Settlement) error {
+	var f func(*record)
+	switch st.Outcome {
+	case outbox.Delivered:
+		f = (*record).tombstone
+	case outbox.Retrying:
+		f = func(r *record) {
+			r.addAttempt(st.Attempt)
+			r.Attempts++
+			r.Due, r.Until = nanos(st.Due), 0
+		}
+	case outbox.Released:
+		f = func(r *record) { r.Until = 0 }
+	case outbox.DeadLettered:
+		f = func(r *record) {
+			r.addAttempt(st.Attempt)
+			r.Attempts++
+			r.State, r.Until = stateDead, 0
+			r.Reason, r.DeadAt = outbox.ClipText(st.Reason), nanos(time.Now())
+		}
+	default:
+		return fmt.Errorf("%w: unknown outcome %d", outbox.ErrInvalid, st.Outcome)
+	}
+	return o.settle(ctx, st.ID, st.Token, f)
 }
 
 // tombstone empties r into the marker of a forgotten delivery.

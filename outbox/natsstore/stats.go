@@ -11,10 +11,10 @@ import (
 	"github.com/heraldhq/herald/outbox"
 )
 
-// History returns a delivery's attempts; see [outbox.Outbox.History]. It
+// History returns a delivery's attempts; see [outbox.Admin.History]. It
 // reads the record from the stream (one direct get), so it is exact
 // across a fleet for pending and dead deliveries alike.
-func (o *Outbox) History(ctx context.Context, id string) ([]outbox.Attempt, error) {
+func (o *Outbox) History(ctx context.Context, id string) ([]outbox.AttemptRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -44,7 +44,7 @@ func (o *Outbox) History(ctx context.Context, id string) ([]outbox.Attempt, erro
 	return r.attempts(), nil
 }
 
-// Stats counts deliveries; see [outbox.Outbox.Stats]. It counts the index:
+// Stats counts deliveries; see [outbox.Admin.Stats]. It counts the index:
 // exact for the changes made through this Outbox, and within milliseconds
 // of exact for those made by other processes.
 func (o *Outbox) Stats(ctx context.Context) (outbox.Stats, error) {

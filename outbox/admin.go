@@ -1,0 +1,258 @@
+package outbox
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// maxAdminBody bounds the JSON body of a replay or purge request.
+const maxAdminBody = 64 << 10
+
+// AdminHandler serves the dead letters, history and counts of an outbox
+// over HTTP, as JSON, for people and tools while the worker runs:
+//
+//	GET  /stats                  {"pending":…,"leased":…,"dead":…}
+//	GET  /dead-letters           {"dead_letters":[…],"next":"…"}
+//	     ?destination=NAME       only that destination's
+//	     &limit=N                at most N (1 to 1000, the default)
+//	     &after=CURSOR           the page after the one whose "next" it was
+//	GET  /history?id=ID          {"attempts":[…]}
+//	POST /dead-letters/replay    {"ids":[…]} or {"destination":…} or {"all":true}
+//	                             → {"replayed":N}
+//	POST /dead-letters/purge     the same selector → {"purged":N}
+//
+// A dead letter is listed with its delivery's fields (the event id among
+// them, when the delivery came from an event) and reason, never its body; nothing it serves holds a URL or secret, since an outbox stores
+// none. A POST needs Content-Type application/json (so that a browser form
+// cannot forge one) and a body of at most 64 KiB; a selector that selects
+// nothing is refused. Every error is {"error":"…"} with a 4xx or 5xx
+// status. The handler does no authentication: serve it on a worker's admin
+// port, not to the internet, and wrap it in your own middleware where
+// that port is shared. Mount it under a prefix with [http.StripPrefix]:
+//
+//	mux.Handle("/outbox/", http.StripPrefix("/outbox", outbox.AdminHandler(store)))
+func AdminHandler(a Admin) http.Handler {
+	return adminHandler{a}
+}
+
+// adminHandler is the [AdminHandler].
+type adminHandler struct{ a Admin }
+
+// ServeHTTP routes a request by path and method.
+func (h adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var get, post func(http.ResponseWriter, *http.Request)
+	switch r.URL.Path {
+	case "/stats":
+		get = h.stats
+	case "/dead-letters":
+		get = h.list
+	case "/history":
+		get = h.history
+	case "/dead-letters/replay":
+		post = func(w http.ResponseWriter, r *http.Request) { h.change(w, r, h.a.Replay, "replayed") }
+	case "/dead-letters/purge":
+		post = func(w http.ResponseWriter, r *http.Request) { h.change(w, r, h.a.Purge, "purged") }
+	default:
+		writeError(w, http.StatusNotFound, "no such path")
+		return
+	}
+	switch {
+	case get != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		get(w, r)
+	case post != nil && r.Method == http.MethodPost:
+		post(w, r)
+	case get != nil:
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed (want GET)")
+	default:
+		w.Header().Set("Allow", "POST")
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed (want POST)")
+	}
+}
+
+// stats serves GET /stats.
+func (h adminHandler) stats(w http.ResponseWriter, r *http.Request) {
+	s, err := h.a.Stats(r.Context())
+	if err != nil {
+		writeOutboxError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s)
+}
+
+// deadLetterPage is the answer of GET /dead-letters.
+type deadLetterPage struct {
+	DeadLetters []DeadLetter `json:"dead_letters"`
+	// Next is the cursor of the next page, empty on the last one.
+	Next string `json:"next,omitempty"`
+}
+
+// list serves GET /dead-letters.
+func (h adminHandler) list(w http.ResponseWriter, r *http.Request) {
+	v := r.URL.Query()
+	q := DeadLetterQuery{Destination: v.Get("destination"), Limit: DefaultListLimit}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > DefaultListLimit {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit must be a number from 1 to %d", DefaultListLimit))
+			return
+		}
+		q.Limit = n
+	}
+	if s := v.Get("after"); s != "" {
+		c, ok := parseCursor(s)
+		if !ok {
+			writeError(w, http.StatusBadRequest, "after must be the next cursor of a previous page")
+			return
+		}
+		q.After = c
+	}
+	dls, err := h.a.DeadLetters(r.Context(), q)
+	if err != nil {
+		writeOutboxError(w, err)
+		return
+	}
+	page := deadLetterPage{DeadLetters: dls}
+	if page.DeadLetters == nil {
+		page.DeadLetters = []DeadLetter{}
+	}
+	if len(dls) == q.Limit {
+		last := dls[len(dls)-1]
+		page.Next = formatCursor(last.Destination, last.ID)
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// history serves GET /history?id=ID.
+func (h adminHandler) history(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("id")
+	if id == "" {
+		writeError(w, http.StatusBadRequest, "missing id")
+		return
+	}
+	as, err := h.a.History(r.Context(), id)
+	if err != nil {
+		writeOutboxError(w, err)
+		return
+	}
+	if as == nil {
+		as = []AttemptRecord{}
+	}
+	writeJSON(w, http.StatusOK, map[string][]AttemptRecord{"attempts": as})
+}
+
+// change serves a POST of a selector to replay or purge dead letters.
+func (h adminHandler) change(w http.ResponseWriter, r *http.Request, op func(context.Context, Selector) (int, error), verb string) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		return
+	}
+	var s Selector
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&s)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errTrailing
+		}
+	}
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", maxAdminBody))
+		return
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "body is not a selector: "+jsonProblem(err))
+		return
+	}
+	n, err := op(r.Context(), s)
+	if err != nil {
+		writeOutboxError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{verb: n})
+}
+
+// jsonProblem describes a JSON decoding error without quoting the body.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("invalid JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("field %q must be %s", typ.Field, typ.Type)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "empty or truncated body"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ") + " (want ids, destination or all)"
+	case errors.Is(err, errTrailing):
+		return err.Error()
+	}
+	return "unreadable JSON"
+}
+
+// errTrailing: a selector is followed by more data.
+var errTrailing = errors.New("trailing data after the selector")
+
+// formatCursor encodes a listing position as an opaque token.
+func formatCursor(dest, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(dest + "\x00" + id))
+}
+
+// parseCursor decodes a token of formatCursor.
+func parseCursor(s string) (*DeadLetter, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, false
+	}
+	dest, id, ok := strings.Cut(string(b), "\x00")
+	return &DeadLetter{Delivery: Delivery{Destination: dest, ID: id}}, ok && id != ""
+}
+
+// writeOutboxError answers an error of the outbox with the status its
+// kind calls for. Errors of an outbox never hold a body or a secret; an
+// unexpected one is not quoted all the same, as it may come from a
+// library below the store.
+func writeOutboxError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ErrInvalid):
+		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, ErrClosed):
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		writeError(w, http.StatusServiceUnavailable, "outbox: request cancelled")
+	case errors.Is(err, ErrCorrupt):
+		writeError(w, http.StatusInternalServerError, err.Error())
+	default:
+		writeError(w, http.StatusInternalServerError, "outbox: the store failed")
+	}
+}
+
+// writeError answers {"error": msg}.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// writeJSON answers v as JSON with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":"outbox: cannot encode the answer"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}

@@ -1,0 +1,207 @@
+package outbox_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/outbox"
+	"github.com/heraldhq/herald/outbox/boltstore"
+)
+
+// adminStore opens a boltstore file holding five dead letters (three of
+// "a", two of "b", each with one attempt in its history and a secret-looking
+// body) and one pending delivery, and serves it with AdminHandler under
+// /outbox/, as a worker mounts it on its admin port.
+func adminStore(t *testing.T) (*boltstore.Store, *httptest.Server) {
+	t.Helper()
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "outbox.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	now := time.Now()
+	var ds []outbox.Delivery
+	for _, id := range []string{"a1", "a2", "a3", "b1", "b2", "live"} {
+		ds = append(ds, outbox.Delivery{ID: id, Destination: id[:1], EventID: "evt-" + id, Topic: "job:done", Body: []byte(`{"secret":"BODY-` + id + `"}`), Due: now, Created: now})
+	}
+	ds[5].Destination = "a"
+	if err := st.Put(ctx, ds...); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := st.Lease(ctx, outbox.LeaseOptions{Max: 10, TTL: time.Minute})
+	if err != nil || len(ls) != 6 {
+		t.Fatalf("Lease: %d, %v", len(ls), err)
+	}
+	var ss []outbox.Settlement
+	for _, l := range ls {
+		s := outbox.Settlement{ID: l.ID, Token: l.Token, Outcome: outbox.DeadLettered, Reason: "gone (410)",
+			Attempt: outbox.AttemptRecord{At: now, Status: 410, Tries: 1, Error: "gone"}}
+		if l.ID == "live" {
+			s = outbox.Settlement{ID: l.ID, Token: l.Token, Outcome: outbox.Released}
+		}
+		ss = append(ss, s)
+	}
+	for _, err := range st.Settle(ctx, ss) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/outbox/", http.StripPrefix("/outbox", outbox.AdminHandler(st)))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return st, srv
+}
+
+// call makes a request and decodes the JSON answer into v (when not nil);
+// it returns the status and the raw answer.
+func call(t *testing.T, method, url, ctype, body string, v any) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if ct := res.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("%s %s: Content-Type %q", method, url, ct)
+	}
+	if v != nil && res.StatusCode < 300 {
+		if err := json.Unmarshal(raw, v); err != nil {
+			t.Fatalf("%s %s: %q: %v", method, url, raw, err)
+		}
+	}
+	return res.StatusCode, string(raw)
+}
+
+type page struct {
+	DeadLetters []map[string]any `json:"dead_letters"`
+	Next        string           `json:"next"`
+}
+
+func TestAdminHandlerListsPagesAndCounts(t *testing.T) {
+	_, srv := adminStore(t)
+	base := srv.URL + "/outbox"
+
+	var s map[string]int
+	if code, raw := call(t, "GET", base+"/stats", "", "", &s); code != 200 || s["pending"] != 1 || s["dead"] != 5 || s["leased"] != 0 {
+		t.Fatalf("stats: %d %s", code, raw)
+	}
+
+	var all []string
+	url := base + "/dead-letters?limit=2"
+	for range 5 {
+		var p page
+		code, raw := call(t, "GET", url, "", "", &p)
+		if code != 200 {
+			t.Fatalf("list: %d %s", code, raw)
+		}
+		if strings.Contains(raw, "BODY-") || strings.Contains(raw, "body") {
+			t.Fatalf("a listing carries a body: %s", raw)
+		}
+		for _, d := range p.DeadLetters {
+			all = append(all, fmt.Sprint(d["destination"], "/", d["id"]))
+			if d["event_id"] != fmt.Sprint("evt-", d["id"]) {
+				t.Errorf("dead letter %v: event_id %v", d["id"], d["event_id"])
+			}
+			for _, k := range []string{"id", "destination", "topic", "created", "attempts", "reason", "dead_at"} {
+				if _, ok := d[k]; !ok {
+					t.Errorf("dead letter %v lacks %q", d, k)
+				}
+			}
+		}
+		if p.Next == "" {
+			break
+		}
+		url = base + "/dead-letters?limit=2&after=" + p.Next
+	}
+	if got := strings.Join(all, " "); got != "a/a1 a/a2 a/a3 b/b1 b/b2" {
+		t.Errorf("paged listing = %s", got)
+	}
+	var p page
+	if code, raw := call(t, "GET", base+"/dead-letters?destination=b", "", "", &p); code != 200 || len(p.DeadLetters) != 2 || p.Next != "" {
+		t.Errorf("list of b: %d %s", code, raw)
+	}
+	var h map[string][]map[string]any
+	if code, raw := call(t, "GET", base+"/history?id=a1", "", "", &h); code != 200 || len(h["attempts"]) != 1 || h["attempts"][0]["status"] != 410.0 {
+		t.Errorf("history: %d %s", code, raw)
+	}
+}
+
+func TestAdminHandlerReplaysAndPurges(t *testing.T) {
+	st, srv := adminStore(t)
+	base := srv.URL + "/outbox/dead-letters"
+	var n map[string]int
+	if code, raw := call(t, "POST", base+"/replay", "application/json", `{"ids":["a1","live","nope"]}`, &n); code != 200 || n["replayed"] != 1 {
+		t.Fatalf("replay: %d %s", code, raw)
+	}
+	if code, raw := call(t, "POST", base+"/purge", "application/json; charset=utf-8", `{"destination":"b"}`, &n); code != 200 || n["purged"] != 2 {
+		t.Fatalf("purge: %d %s", code, raw)
+	}
+	if s, err := st.Stats(ctx); err != nil || s.Pending != 2 || s.Dead != 2 {
+		t.Fatalf("after replay and purge: %+v, %v", s, err)
+	}
+	if code, raw := call(t, "POST", base+"/purge", "application/json", `{"all":true}`, &n); code != 200 || n["purged"] != 2 {
+		t.Fatalf("purge all: %d %s", code, raw)
+	}
+}
+
+// TestAdminHandlerRefuses: bad requests get a 4xx and a JSON error that
+// says what is wrong, and change nothing.
+func TestAdminHandlerRefuses(t *testing.T) {
+	st, srv := adminStore(t)
+	base := srv.URL + "/outbox"
+	for _, c := range []struct {
+		method, path, ctype, body string
+		code                      int
+		want                      string
+	}{
+		{"POST", "/dead-letters/purge", "application/json", `{}`, 400, "empty selector"},
+		{"POST", "/dead-letters/purge", "text/plain", `{"all":true}`, 415, "application/json"},
+		{"POST", "/dead-letters/purge", "", `{"all":true}`, 415, "application/json"},
+		{"POST", "/dead-letters/purge", "application/json", `{"all":tru`, 400, "truncated"},
+		{"POST", "/dead-letters/purge", "application/json", `{"all":x}`, 400, "invalid JSON"},
+		{"POST", "/dead-letters/purge", "application/json", `{"everything":true}`, 400, "unknown field"},
+		{"POST", "/dead-letters/purge", "application/json", `{"all":"yes"}`, 400, "must be bool"},
+		{"POST", "/dead-letters/purge", "application/json", `{"all":true} {"all":true}`, 400, "trailing data"},
+		{"POST", "/dead-letters/purge", "application/json", ``, 400, "empty"},
+		{"POST", "/dead-letters/replay", "application/json", `{"ids":["` + strings.Repeat("x", 70<<10) + `"]}`, 413, "larger than"},
+		{"GET", "/dead-letters/purge", "", "", 405, "want POST"},
+		{"POST", "/dead-letters", "application/json", `{"all":true}`, 405, "want GET"},
+		{"GET", "/dead-letters?limit=0", "", "", 400, "limit"},
+		{"GET", "/dead-letters?limit=1001", "", "", 400, "limit"},
+		{"GET", "/dead-letters?limit=x", "", "", 400, "limit"},
+		{"GET", "/dead-letters?after=!!!", "", "", 400, "cursor"},
+		{"GET", "/dead-letters?after=YQ", "", "", 400, "cursor"},
+		{"GET", "/history", "", "", 400, "missing id"},
+		{"GET", "/history?id=nope", "", "", 404, "not found"},
+		{"GET", "/nope", "", "", 404, "no such path"},
+	} {
+		code, raw := call(t, c.method, base+c.path, c.ctype, c.body, nil)
+		var e map[string]string
+		if code != c.code || json.Unmarshal([]byte(raw), &e) != nil || !strings.Contains(e["error"], c.want) {
+			t.Errorf("%s %s %q: %d %s; want %d and an error with %q", c.method, c.path, c.body, code, raw, c.code, c.want)
+		}
+	}
+	if s, err := st.Stats(ctx); err != nil || s.Pending != 1 || s.Dead != 5 {
+		t.Errorf("refused requests changed the outbox: %+v, %v", s, err)
+	}
+	st.Close()
+	if code, raw := call(t, "GET", base+"/stats", "", "", nil); code != 503 || !strings.Contains(raw, "closed") {
+		t.Errorf("stats of a closed outbox: %d %s", code, raw)
+	}
+}
