@@ -74,3 +74,25 @@ func TestValidatePattern(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkWants is the cost of one topic filter check, as Forward and the
+// relay pay it per event and destination: a literal, a wildcard action,
+// and a miss across three patterns.
+func BenchmarkWants(b *testing.B) {
+	for _, bc := range []struct {
+		name, topic string
+		topics      []string
+	}{
+		{"literal", "job:ready", []string{"job:ready"}},
+		{"wildcard", "job:ready", []string{"job:*"}},
+		{"miss3", "records:created", []string{"job:*", "*:deleted", "inv*:pa*d"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			d := Destination{Topics: bc.topics}
+			b.ReportAllocs()
+			for b.Loop() {
+				d.Wants(bc.topic)
+			}
+		})
+	}
+}
