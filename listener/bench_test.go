@@ -106,14 +106,3 @@ func BenchmarkDispatchBaseline(b *testing.B) {
 		}
 	}
 }
-
-// BenchmarkMatchTopic shows the cost of compiling a pattern per match,
-// which Listener avoids by compiling at registration.
-func BenchmarkMatchTopic(b *testing.B) {
-	b.ReportAllocs()
-	for b.Loop() {
-		if ok, _ := listener.MatchTopic("d*m:act*", "dom:act1"); !ok {
-			b.Fatal("no match")
-		}
-	}
-}

@@ -9,6 +9,16 @@
 // registration order; their errors are joined and returned to the source,
 // which acknowledges the event only when the error is nil.
 //
+// Topics and patterns follow herald's one topic model, shared with
+// sender.Destination.Topics and the relay's configuration (the grammar, with
+// valid and invalid examples, is at sender.ValidatePattern): a topic is
+// "domain:action"; a pattern is "domain:action" with '*' matching any run of
+// topic characters within a segment, or "**" alone for every topic. So
+// "job:ready", "job:*", "*:created", "j*b:re*" and "**" are patterns, and
+// "job", "job:ready:now" and "job:**" are not (write "job:*"); a malformed
+// pattern is refused by [Listener.On] with an error matching
+// sender.ErrInvalidPattern.
+//
 // Events come in through sources: [Listener.Dispatch] in process, an
 // [HTTPHandler] (the native JSON envelope and CloudEvents 1.0, optionally
 // verified with an auth.Verifier; a verified event takes its id, topic and

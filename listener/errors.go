@@ -5,8 +5,6 @@ import "errors"
 // Sentinel errors. Match them with [errors.Is]; they are always wrapped with
 // details.
 var (
-	// ErrInvalidPattern: a pattern given to On or Handle is malformed.
-	ErrInvalidPattern = errors.New("listener: invalid pattern")
 	// ErrInvalidEvent: an event is malformed (missing id or topic, bad
 	// topic syntax, unknown or duplicate envelope fields, trailing data).
 	ErrInvalidEvent = errors.New("listener: invalid event")

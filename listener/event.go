@@ -10,8 +10,8 @@ import (
 
 // Limits on the fields of an [Event], checked by [Event.Validate].
 const (
-	MaxIDLen    = 256 // bytes in an event id
-	MaxTopicLen = 255 // bytes in a topic
+	MaxIDLen    = 256          // bytes in an event id
+	MaxTopicLen = topic.MaxLen // bytes in a topic
 )
 
 // Event is one platform event. Its JSON form, the native envelope, uses the
@@ -83,39 +83,17 @@ func (e *Event) Validate() error {
 	return nil
 }
 
-// ValidateTopic checks that topic is "domain:action": two non-empty segments
+// ValidateTopic checks that t is "domain:action": two non-empty segments
 // of ASCII letters, digits, '_', '-' and '.', at most [MaxTopicLen] bytes in
 // all. Errors match [ErrInvalidEvent].
-func ValidateTopic(topic string) error {
-	if !validTopic(topic) {
-		if topic == "" {
+func ValidateTopic(t string) error {
+	if !topic.Valid(t) {
+		if t == "" {
 			return fmt.Errorf("%w: missing topic", ErrInvalidEvent)
 		}
-		return fmt.Errorf("%w: topic %.64q is not domain:action", ErrInvalidEvent, topic)
+		return fmt.Errorf("%w: topic %.64q is not domain:action", ErrInvalidEvent, t)
 	}
 	return nil
-}
-
-// validTopic is the allocation-free check behind ValidateTopic.
-func validTopic(t string) bool {
-	if len(t) == 0 || len(t) > MaxTopicLen {
-		return false
-	}
-	colon := -1
-	for i := 0; i < len(t); i++ {
-		c := t[i]
-		if c == ':' {
-			if colon >= 0 {
-				return false
-			}
-			colon = i
-			continue
-		}
-		if !topic.Char(c) {
-			return false
-		}
-	}
-	return colon > 0 && colon < len(t)-1
 }
 
 func printable(s string) bool {

@@ -25,8 +25,10 @@ func ExampleListener_On() {
 		return nil
 	}, listener.ContextMatches("workbook", "wb_*"), listener.Field("record.status", "active"))
 
-	if err := l.On("job", nil); err != nil {
-		fmt.Println("refused:", errors.Is(err, listener.ErrInvalidPattern) || errors.Is(err, listener.ErrNilHandler))
+	// One grammar for every pattern: "job:**" is refused ("job:*" matches
+	// every action of job), here as in a destination's Topics.
+	if err := l.On("job:**", func(context.Context, *listener.Event) error { return nil }); err != nil {
+		fmt.Println("refused:", errors.Is(err, sender.ErrInvalidPattern))
 	}
 	_ = l.Dispatch(context.Background(), &listener.Event{ID: "1", Topic: "job:ready"})
 	_ = l.Dispatch(context.Background(), &listener.Event{

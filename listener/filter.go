@@ -1,6 +1,10 @@
 package listener
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/heraldhq/herald/internal/topic"
+)
 
 // A Filter is a predicate on an event, checked after the topic pattern
 // matched and before the handler and its middleware run. Any
@@ -11,10 +15,10 @@ type Filter func(ev *Event) bool
 // value, where '*' in value matches any run of characters ("wb_*"). A value
 // without '*' must match exactly. A missing key never matches.
 func ContextMatches(key, value string) Filter {
-	g := compileGlob(value)
+	g := topic.NewGlob(value)
 	return func(ev *Event) bool {
 		v, ok := ev.Context[key]
-		return ok && g.match(v)
+		return ok && g.Match(v)
 	}
 }
 
@@ -26,10 +30,10 @@ func ContextMatches(key, value string) Filter {
 // match.
 func Field(path, value string) Filter {
 	segs := strings.Split(path, ".")
-	g := compileGlob(value)
+	g := topic.NewGlob(value)
 	return func(ev *Event) bool {
 		v, ok := lookupField(ev.Payload, segs)
-		return ok && g.match(v)
+		return ok && g.Match(v)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/listener"
+	"github.com/heraldhq/herald/sender"
 )
 
 // fuzzHTTP posts body to an HTTPHandler and checks the invariants: no
@@ -160,40 +161,36 @@ func FuzzCloudEventsBinary(f *testing.F) {
 	})
 }
 
+// FuzzPattern checks that the listener routes exactly as the module's one
+// matcher decides, seen through sender: On accepts the patterns
+// sender.ValidatePattern accepts, and a handler runs for the topics
+// Destination.Wants wants, with the router's indexes in play.
 func FuzzPattern(f *testing.F) {
 	for _, s := range [][2]string{{"job:*", "job:ready"}, {"**", "a:b"}, {"*a*b:*", "xaxb:c"}, {"job:**", "job:x"}, {"a:b:c", "a:b"}} {
 		f.Add(s[0], s[1])
 	}
 	f.Fuzz(func(t *testing.T, pattern, topic string) {
-		ok, err := listener.MatchTopic(pattern, topic)
-		if err != nil {
-			if !errors.Is(err, listener.ErrInvalidPattern) || ok {
-				t.Fatalf("MatchTopic(%q, %q) = %v, %v", pattern, topic, ok, err)
-			}
-			return
-		}
-		// A valid topic used as a pattern matches exactly itself.
-		if listener.ValidateTopic(pattern) == nil {
-			self, err := listener.MatchTopic(pattern, pattern)
-			if err != nil || !self {
-				t.Fatalf("topic-shaped pattern %q does not match itself", pattern)
-			}
-			if ok != (pattern == topic) {
-				t.Fatalf("literal pattern %q vs %q: %v", pattern, topic, ok)
-			}
-		}
-		if ok && listener.ValidateTopic(topic) != nil {
-			t.Fatalf("pattern %q matched invalid topic %q", pattern, topic)
-		}
-		// Registration agrees with MatchTopic.
+		verr := sender.ValidatePattern(pattern)
 		var l listener.Listener
 		ran := false
-		if err := l.On(pattern, func(context.Context, *listener.Event) error { ran = true; return nil }); err != nil {
-			t.Fatalf("On(%q): %v", pattern, err)
+		err := l.On(pattern, func(context.Context, *listener.Event) error { ran = true; return nil })
+		if (err == nil) != (verr == nil) || err != nil && !errors.Is(err, sender.ErrInvalidPattern) {
+			t.Fatalf("On(%q) = %v, ValidatePattern = %v", pattern, err, verr)
+		}
+		if err != nil {
+			return
+		}
+		want := sender.Destination{Topics: []string{pattern}}.Wants(topic)
+		if want && listener.ValidateTopic(topic) != nil {
+			t.Fatalf("pattern %q matched invalid topic %q", pattern, topic)
+		}
+		// A valid topic used as a pattern matches exactly itself.
+		if listener.ValidateTopic(pattern) == nil && want != (pattern == topic) {
+			t.Fatalf("literal pattern %q vs %q: %v", pattern, topic, want)
 		}
 		_ = l.Dispatch(context.Background(), &listener.Event{ID: "x", Topic: topic})
-		if ran != ok {
-			t.Fatalf("dispatch of %q to %q ran=%v, MatchTopic=%v", topic, pattern, ran, ok)
+		if ran != want {
+			t.Fatalf("dispatch of %q to %q ran=%v, Wants=%v", topic, pattern, ran, want)
 		}
 	})
 }

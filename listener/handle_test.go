@@ -10,6 +10,7 @@ import (
 
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/listener/listenertest"
+	"github.com/heraldhq/herald/sender"
 	"github.com/heraldhq/herald/sender/sendertest"
 )
 
@@ -115,7 +116,7 @@ func TestHandlePointerTypes(t *testing.T) {
 	if err := listener.Handle[jobReady](&l, "a:b", nil); !errors.Is(err, listener.ErrNilHandler) {
 		t.Fatalf("nil typed handler: %v", err)
 	}
-	if err := listener.Handle(&l, "bad", func(context.Context, *listener.Event, jobReady) error { return nil }); !errors.Is(err, listener.ErrInvalidPattern) {
+	if err := listener.Handle(&l, "bad", func(context.Context, *listener.Event, jobReady) error { return nil }); !errors.Is(err, sender.ErrInvalidPattern) {
 		t.Fatalf("bad pattern: %v", err)
 	}
 }

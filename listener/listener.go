@@ -7,10 +7,11 @@ import (
 	"log/slog"
 	"reflect"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/heraldhq/herald/internal/topic"
 )
 
 // A Handler handles one event. A nil error acknowledges it; an error makes
@@ -47,7 +48,8 @@ type router struct {
 
 // route is one registration.
 type route struct {
-	pat    pattern
+	src    string // the pattern as given, for logs and errors
+	pat    topic.Pattern
 	filter Filter
 	owner  *Listener
 	h      Handler
@@ -57,7 +59,8 @@ type route struct {
 // entry is a route as dispatch sees it: namespaces and middleware resolved.
 type entry struct {
 	seq    int
-	pat    *pattern
+	src    string
+	pat    *topic.Pattern
 	ns     []string
 	filter Filter
 	h      Handler
@@ -119,10 +122,12 @@ func (l *Listener) router() *router {
 }
 
 // On registers h for the events whose topic matches pattern and that every
-// filter accepts. The pattern grammar: "domain:action" where either segment
-// may hold '*' wildcards ("job:*", "*:created", "job:re*"), or "**" for
-// every topic. A malformed pattern or a nil handler is an error here, never
-// at dispatch.
+// filter accepts. A pattern is "domain:action" where either segment may hold
+// '*' wildcards ("job:*", "*:created", "job:re*"), or "**" for every topic:
+// the grammar of sender.ValidatePattern, the one destination filters and the
+// relay use too. A malformed pattern (an error matching
+// sender.ErrInvalidPattern) or a nil handler is an error here, never at
+// dispatch.
 func (l *Listener) On(pattern string, h Handler, filters ...Filter) error {
 	return l.on(pattern, h, nil, filters)
 }
@@ -135,9 +140,9 @@ func (l *Listener) on(pattern string, h Handler, check *payloadCheck, filters []
 	if h == nil {
 		return fmt.Errorf("%w for pattern %.64q", ErrNilHandler, pattern)
 	}
-	p, err := compilePattern(pattern)
+	p, err := topic.Parse(pattern)
 	if err != nil {
-		return err
+		return fmt.Errorf("listener: %w", err)
 	}
 	var f Filter
 	switch fs := compact(filters); len(fs) {
@@ -151,7 +156,7 @@ func (l *Listener) on(pattern string, h Handler, check *payloadCheck, filters []
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.init()
-	r.routes = append(r.routes, &route{pat: p, filter: f, owner: l, h: h, check: check})
+	r.routes = append(r.routes, &route{src: pattern, pat: p, filter: f, owner: l, h: h, check: check})
 	r.snap.Store(nil)
 	return nil
 }
@@ -200,7 +205,7 @@ func (r *router) table() *table {
 		byAction: map[string][]entry{},
 	}
 	for i, rt := range r.routes {
-		e := entry{seq: i, pat: &rt.pat, filter: rt.filter, h: rt.h, check: rt.check}
+		e := entry{seq: i, src: rt.src, pat: &rt.pat, filter: rt.filter, h: rt.h, check: rt.check}
 		var chain [][]Middleware
 		for o := rt.owner; o != nil; o = o.parent {
 			if o.parent != nil {
@@ -217,13 +222,17 @@ func (r *router) table() *table {
 			}
 		}
 		p := &rt.pat
+		dom, litDom := p.Domain.Literal()
+		act, litAct := p.Action.Literal()
 		switch {
-		case p.literalDomain() && p.literalAction():
-			t.exact[p.src] = append(t.exact[p.src], e)
-		case p.literalDomain():
-			t.byDomain[p.domain.prefix] = append(t.byDomain[p.domain.prefix], e)
-		case p.literalAction():
-			t.byAction[p.action.prefix] = append(t.byAction[p.action.prefix], e)
+		case p.All:
+			t.wild = append(t.wild, e)
+		case litDom && litAct:
+			t.exact[rt.src] = append(t.exact[rt.src], e)
+		case litDom:
+			t.byDomain[dom] = append(t.byDomain[dom], e)
+		case litAct:
+			t.byAction[act] = append(t.byAction[act], e)
 		default:
 			t.wild = append(t.wild, e)
 		}
@@ -252,18 +261,18 @@ func (l *Listener) Dispatch(ctx context.Context, ev *Event) error {
 	if ev.ID == "" {
 		return Permanent(fmt.Errorf("%w: missing id", ErrInvalidEvent))
 	}
-	topic := ev.Topic
-	colon := strings.IndexByte(topic, ':')
-	if colon < 0 || !validTopic(topic) {
-		return Permanent(ValidateTopic(topic))
+	name := ev.Topic
+	dom, act, ok := topic.Split(name)
+	if !ok {
+		return Permanent(ValidateTopic(name))
 	}
 	r := l.router()
 	t := r.table()
-	if r.dedupe != nil && r.dedupe.seen(dedupeKey{topic, ev.ID}) {
+	if r.dedupe != nil && r.dedupe.seen(dedupeKey{name, ev.ID}) {
 		return nil
 	}
 	var buf [32]*entry
-	cands := t.candidates(buf[:0], topic, colon)
+	cands := t.candidates(buf[:0], name, dom, act)
 	// Select the entries whose namespaces and filters accept the event
 	// (an error here is a panicking filter), then check the payload types
 	// they declare, and only then run any handler.
@@ -293,42 +302,41 @@ func (l *Listener) Dispatch(ctx context.Context, ev *Event) error {
 	case errs != nil:
 		return errors.Join(errs...)
 	case n == 0 && r.cfg.requireHandler:
-		return Permanent(fmt.Errorf("%w: topic %q", ErrUnhandled, topic))
+		return Permanent(fmt.Errorf("%w: topic %q", ErrUnhandled, name))
 	}
 	if r.dedupe != nil {
-		r.dedupe.add(dedupeKey{topic, ev.ID})
+		r.dedupe.add(dedupeKey{name, ev.ID})
 	}
 	return nil
 }
 
-// candidates appends to cands the entries whose pattern matches topic
-// (whose colon is at index colon), in registration order. The caller's
+// candidates appends to cands the entries whose pattern matches the topic
+// name (domain dom, action act), in registration order. The caller's
 // buffer lives on its stack; only an event matching more than its capacity
 // makes append allocate.
-func (t *table) candidates(cands []*entry, topic string, colon int) []*entry {
-	dom, act := topic[:colon], topic[colon+1:]
-	if es := t.exact[topic]; len(es) > 0 {
+func (t *table) candidates(cands []*entry, name, dom, act string) []*entry {
+	if es := t.exact[name]; len(es) > 0 {
 		for i := range es {
 			cands = append(cands, &es[i])
 		}
 	}
 	if es := t.byDomain[dom]; len(es) > 0 {
 		for i := range es {
-			if es[i].pat.action.match(act) {
+			if es[i].pat.Action.Match(act) {
 				cands = append(cands, &es[i])
 			}
 		}
 	}
 	if es := t.byAction[act]; len(es) > 0 {
 		for i := range es {
-			if es[i].pat.domain.match(dom) {
+			if es[i].pat.Domain.Match(dom) {
 				cands = append(cands, &es[i])
 			}
 		}
 	}
 	for i := range t.wild {
 		e := &t.wild[i]
-		if e.pat.all || e.pat.domain.match(dom) && e.pat.action.match(act) {
+		if e.pat.All || e.pat.Domain.Match(dom) && e.pat.Action.Match(act) {
 			cands = append(cands, e)
 		}
 	}
@@ -415,8 +423,8 @@ func (r *router) run(ctx context.Context, e *entry, ev *Event) (err error) {
 func (r *router) recoverPanic(e *entry, ev *Event, err *error) {
 	if p := recover(); p != nil {
 		r.log.Error("listener: handler panicked",
-			"event", ev.ID, "topic", ev.Topic, "pattern", e.pat.src,
+			"event", ev.ID, "topic", ev.Topic, "pattern", e.src,
 			"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-		*err = fmt.Errorf("%w: %v (pattern %q)", ErrPanic, p, e.pat.src)
+		*err = fmt.Errorf("%w: %v (pattern %q)", ErrPanic, p, e.src)
 	}
 }

@@ -5,62 +5,59 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/heraldhq/herald/internal/topic/topictest"
 	"github.com/heraldhq/herald/listener"
+	"github.com/heraldhq/herald/sender"
 )
 
-func TestPatternGrammar(t *testing.T) {
-	tests := []struct {
-		pattern, topic string
-		want           bool
-	}{
-		{"job:ready", "job:ready", true},
-		{"job:ready", "job:readyx", false},
-		{"job:ready", "jobs:ready", false},
-		{"job:*", "job:ready", true},
-		{"job:*", "job:retry", true},
-		{"job:*", "jobs:ready", false},
-		{"*:created", "records:created", true},
-		{"*:created", "records:updated", false},
-		{"*:*", "a:b", true},
-		{"**", "workbook:updated", true},
-		{"job:re*", "job:ready", true},
-		{"job:re*", "job:re", true},
-		{"job:re*", "job:ok", false},
-		{"j*b:*y", "job:ready", true},
-		{"j*b:*y", "jb:y", true},
-		{"j*b:*y", "job:readx", false},
-		{"rec*:up*d", "records:updated", true},
-		{"*a*b*:x", "zazbz:x", true},
-		{"*a*b*:x", "zbza:x", false},
-		{"job:*", "job", false},           // malformed topic never matches
-		{"job:*", "job:a:b", false},       // malformed topic never matches
-		{"**", "not a topic", false},      // even for **
-		{"Job:Ready", "job:ready", false}, // case-sensitive
-	}
-	for _, tt := range tests {
-		got, err := listener.MatchTopic(tt.pattern, tt.topic)
-		if err != nil {
-			t.Errorf("MatchTopic(%q, %q): %v", tt.pattern, tt.topic, err)
-			continue
-		}
-		if got != tt.want {
-			t.Errorf("MatchTopic(%q, %q) = %v, want %v", tt.pattern, tt.topic, got, tt.want)
+// TestOnPatterns runs the module's one table of patterns through On and
+// Handle, and on a namespace child.
+func TestOnPatterns(t *testing.T) {
+	h := func(context.Context, *listener.Event) error { return nil }
+	typed := func(context.Context, *listener.Event, struct{}) error { return nil }
+	for _, tt := range topictest.Patterns {
+		var l listener.Listener
+		for name, err := range map[string]error{
+			"On":        l.On(tt.Pattern, h),
+			"Handle":    listener.Handle(&l, tt.Pattern, typed),
+			"Namespace": l.Namespace("ns").On(tt.Pattern, h),
+		} {
+			if tt.Valid && err != nil {
+				t.Errorf("%s(%q) = %v", name, tt.Pattern, err)
+			}
+			if !tt.Valid && !errors.Is(err, sender.ErrInvalidPattern) {
+				t.Errorf("%s(%q) = %v, want sender.ErrInvalidPattern", name, tt.Pattern, err)
+			}
 		}
 	}
 }
 
-func TestMalformedPatterns(t *testing.T) {
-	for _, p := range []string{
-		"", "job", ":", "job:", ":ready", "job:ready:now", "job:**", "**:x", "***",
-		"job :ready", "job:rea dy", "job/ready", "jöb:ready", "job:ready\n", "*", "a:b:*",
-	} {
-		err := listener.ValidatePattern(p)
-		if !errors.Is(err, listener.ErrInvalidPattern) {
-			t.Errorf("ValidatePattern(%q) = %v, want ErrInvalidPattern", p, err)
-		}
-		var l listener.Listener
-		if err := l.On(p, func(ctx context.Context, ev *listener.Event) error { return nil }); !errors.Is(err, listener.ErrInvalidPattern) {
-			t.Errorf("On(%q) = %v, want ErrInvalidPattern", p, err)
+// TestOnMatches runs the module's one table of matches through
+// registration and dispatch, alone and among patterns of every index the
+// router keeps (exact, by domain, by action, wild), so that indexing never
+// changes what matches.
+func TestOnMatches(t *testing.T) {
+	for _, tt := range topictest.Matches {
+		for _, crowd := range []bool{false, true} {
+			var l listener.Listener
+			if crowd {
+				for _, p := range []string{"zz:zz", "job:zz*", "*:zz", "z*:*z"} {
+					if err := l.On(p, func(context.Context, *listener.Event) error { return nil }); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			ran := false
+			if err := l.On(tt.Pattern, func(context.Context, *listener.Event) error { ran = true; return nil }); err != nil {
+				t.Fatalf("On(%q): %v", tt.Pattern, err)
+			}
+			err := l.Dispatch(context.Background(), &listener.Event{ID: "e1", Topic: tt.Topic})
+			if ran != tt.Match {
+				t.Errorf("pattern %q, topic %q (crowd %v): ran %v, want %v", tt.Pattern, tt.Topic, crowd, ran, tt.Match)
+			}
+			if valid := listener.ValidateTopic(tt.Topic) == nil; !valid && !errors.Is(err, listener.ErrInvalidEvent) {
+				t.Errorf("topic %q: Dispatch = %v, want ErrInvalidEvent", tt.Topic, err)
+			}
 		}
 	}
 }

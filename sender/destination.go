@@ -27,25 +27,21 @@ type Destination struct {
 	// Signer sets.
 	Headers http.Header
 	// Topics are topic patterns that this destination wants ("job:*",
-	// "*:created", "**"); empty means every topic. Send itself does not
-	// filter; routers and queues ask [Destination.Wants].
+	// "*:created", "**"; see [ValidatePattern] for the grammar); empty means
+	// every topic. Send itself does not filter; routers and queues ask
+	// [Destination.Wants].
 	Topics []string
 }
 
 // Wants reports whether the destination wants messages of topic: true when
-// Topics is empty or one of its patterns matches. In a pattern, "*" matches
-// any characters within one colon-separated segment and a "**" segment
-// matches any number of segments, so "**" matches every topic.
+// Topics is empty, else when one of its patterns matches topic by the
+// grammar of [ValidatePattern]. A malformed pattern matches nothing, and
+// neither does a topic that is not "domain:action".
 func (d Destination) Wants(topic string) bool {
 	if len(d.Topics) == 0 {
 		return true
 	}
-	for _, p := range d.Topics {
-		if matchTopic(p, topic) {
-			return true
-		}
-	}
-	return false
+	return wants(d.Topics, topic)
 }
 
 // redactURL returns scheme://host/path: no user info, query or fragment.

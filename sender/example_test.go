@@ -62,9 +62,20 @@ func ExampleSender_Send() {
 }
 
 func ExampleDestination_Wants() {
-	d := sender.Destination{Topics: []string{"invoice:*", "**:deleted"}}
-	fmt.Println(d.Wants("invoice:paid"), d.Wants("customer:created"), d.Wants("customer:card:deleted"))
+	d := sender.Destination{Topics: []string{"invoice:*", "*:deleted"}}
+	fmt.Println(d.Wants("invoice:paid"), d.Wants("customer:created"), d.Wants("customer:deleted"))
 	// Output: true false true
+}
+
+func ExampleValidatePattern() {
+	for _, p := range []string{"job:*", "**", "job:**", "job:ready:now"} {
+		fmt.Println(p, errors.Is(sender.ValidatePattern(p), sender.ErrInvalidPattern))
+	}
+	// Output:
+	// job:* false
+	// ** false
+	// job:** true
+	// job:ready:now true
 }
 
 func ExampleDeliveryError() {

@@ -10,6 +10,12 @@
 // with full-jitter exponential backoff, honouring a capped Retry-After;
 // everything else ends the delivery with a [*DeliveryError].
 //
+// A destination may want only some topics ([Destination.Topics], asked
+// through [Destination.Wants]). Its patterns follow herald's one topic
+// grammar, the one listener.On and the relay use, given with valid and
+// invalid examples at [ValidatePattern]: "job:ready", "job:*", "*:created",
+// "**" are patterns; "job", "job:ready:now" and "job:**" are not.
+//
 // Durable, scheduled redelivery (minutes to a day) is the job of an outbox
 // built on top of Send; Send itself keeps nothing once it returns.
 package sender
@@ -53,6 +59,8 @@ type Message struct {
 	// the JWT jti). Empty means a new UUIDv7.
 	ID string
 	// Topic is the event topic, if any; signers may include it (JWT).
+	// Routers match it against [Destination.Topics], which select
+	// "domain:action" topics only.
 	Topic string
 	// Body is sent as is, re-read on every attempt and never modified or
 	// copied.

@@ -188,12 +188,13 @@ func checkDestName(name string) error {
 	return nil
 }
 
-// checkTopics refuses malformed topic patterns, by the grammar that
-// Destination.Wants matches them with.
+// checkTopics refuses malformed topic patterns, by the one grammar that
+// Destination.Wants and listener.On use (sender.ValidatePattern). The error
+// names the pattern and why.
 func checkTopics(patterns []string) error {
 	for _, p := range patterns {
 		if err := sender.ValidatePattern(p); err != nil {
-			return fmt.Errorf("topic pattern %q: %v", p, err)
+			return err
 		}
 	}
 	return nil

@@ -626,7 +626,7 @@ func TestRelayBadInput(t *testing.T) {
 	writeFile(t, dir, "dup.json", `{"destinations": [{"name": "a", "url": "https://a.example/", "secret": "`+secret+`"},
 		{"name": "a", "url": "https://b.example/", "secret": "`+secret+`"}]}`)
 	writeFile(t, dir, "badscheme.json", `{"destinations": [{"name": "a", "url": "https://a.example/", "scheme": "nope", "secret": "`+secret+`"}]}`)
-	writeFile(t, dir, "badtopic.json", `{"destinations": [{"name": "a", "url": "https://a.example/", "topics": ["job:**", "job:re ady"], "secret": "`+secret+`"}]}`)
+	writeFile(t, dir, "badtopic.json", `{"destinations": [{"name": "a", "url": "https://a.example/", "topics": ["job:*", "job:**"], "secret": "`+secret+`"}]}`)
 	writeFile(t, dir, "empty.json", `{"destinations": []}`)
 	writeFile(t, dir, "shortsecret.json", `{"destinations": [{"name": "a", "url": "https://a.example/", "secret": "whsec_c2hvcnQ="}]}`)
 
@@ -648,13 +648,13 @@ func TestRelayBadInput(t *testing.T) {
 		{"config missing name", 2, []string{"destination #1: missing name"}, []string{"relay", "--store", "r.db", "--config", "noname.json"}},
 		{"config duplicate", 2, []string{`two destinations are named "a"`}, []string{"relay", "--store", "r.db", "--config", "dup.json"}},
 		{"config unknown scheme", 2, []string{`destination "a"`, `unknown scheme "nope"`}, []string{"relay", "--store", "r.db", "--config", "badscheme.json"}},
-		{"config bad topic", 2, []string{`topic pattern "job:re ady"`}, []string{"relay", "--store", "r.db", "--config", "badtopic.json"}},
+		{"config bad topic", 2, []string{`destination "a": invalid topic pattern "job:**"`}, []string{"relay", "--store", "r.db", "--config", "badtopic.json"}},
 		{"config empty", 2, []string{"no destinations"}, []string{"relay", "--store", "r.db", "--config", "empty.json"}},
 		{"config short secret", 2, []string{`destination "a"`, "secret #1"}, []string{"relay", "--store", "r.db", "--config", "shortsecret.json"}},
 		{"config missing file", 2, []string{"cannot read --config file"}, []string{"relay", "--store", "r.db", "--config", "nope.json"}},
 		{"bad schedule", 2, []string{"--schedule: delay #2"}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--schedule", "0s,soon"}},
 		{"negative schedule", 2, []string{"--schedule: delay #1 is negative"}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--schedule", "-1s"}},
-		{"bad topic", 2, []string{"--topic"}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--topic", "a:b:c:"}},
+		{"bad topic", 2, []string{`--topic: invalid topic pattern "a:b:c:"`}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--topic", "a:b:c:"}},
 		{"http dest", 2, []string{"--insecure-http"}, []string{"relay", "--store", "r.db", "--dest", "http://example.com/", "--secret", secret, "--in-insecure"}},
 		{"bad workers", 2, []string{"--workers must be positive"}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--workers", "0"}},
 		{"bad log level", 2, []string{"unknown --log-level"}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--log-level", "loud"}},
