@@ -19,13 +19,13 @@ func FuzzSubjectTopic(f *testing.F) {
 			if err := listener.ValidateTopic(topic); err != nil {
 				t.Fatalf("subject %q read as invalid topic %q: %v", subject, topic, err)
 			}
-			if back, err := Subject(prefix, topic); err != nil || back != subject {
+			if back, err := subjectOf(prefix, topic); err != nil || back != subject {
 				t.Fatalf("subject %q read as %q, whose subject is %q (%v)", subject, topic, back, err)
 			}
 		}
 		// subject, as a topic: when valid, its subject reads back.
 		if listener.ValidateTopic(subject) == nil {
-			s, _ := Subject(prefix, subject)
+			s, _ := subjectOf(prefix, subject)
 			if topic, ok := subjectTopic(prefix, s); !ok || topic != subject {
 				t.Fatalf("topic %q published on %q reads back as %q, %v", subject, s, topic, ok)
 			}
