@@ -75,7 +75,7 @@ func Not(f Filter) Filter {
 
 // InNamespace returns a Filter that accepts events in namespace ns.
 func InNamespace(ns string) Filter {
-	return func(ev *Event) bool { return ev.InNamespace(ns) }
+	return func(ev *Event) bool { return ev.inNamespace(ns) }
 }
 
 func compact(filters []Filter) []Filter {

@@ -27,7 +27,7 @@ type Validator interface {
 // Handle is a function because methods cannot have type parameters.
 func Handle[T any](l *Listener, pattern string, fn func(ctx context.Context, ev *Event, v T) error, filters ...Filter) error {
 	if fn == nil {
-		return fmt.Errorf("%w for pattern %.64q", ErrNilHandler, pattern)
+		return fmt.Errorf("%w for pattern %.64q", errNilHandler, pattern)
 	}
 	t := reflect.TypeFor[T]()
 	name := t.String()
@@ -81,12 +81,8 @@ func decoded(ctx context.Context, ev *Event, t reflect.Type) any {
 	return nil
 }
 
-// DecodePayload decodes and validates an event's payload into a T as
-// [Handle] does, for handlers that decode themselves.
-func DecodePayload[T any](ev *Event) (T, error) {
-	return decodePayload[T](ev.Payload, reflect.TypeFor[T]().String())
-}
-
+// decodePayload decodes and validates payload into a T as [Handle] does;
+// name is T's name for the errors.
 func decodePayload[T any](payload json.RawMessage, name string) (T, error) {
 	var v T
 	if len(payload) == 0 {

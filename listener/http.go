@@ -13,9 +13,9 @@ import (
 	"github.com/heraldhq/herald/auth"
 )
 
-// DefaultMaxBodyBytes bounds an HTTP event's body when
+// defaultMaxBodyBytes bounds an HTTP event's body when
 // [HTTPHandler.MaxBodyBytes] is zero.
-const DefaultMaxBodyBytes = 1 << 20
+const defaultMaxBodyBytes = 1 << 20
 
 // A Dispatcher delivers an event to handlers. *Listener is one; [Listener.Run]
 // gives its sources one that bounds concurrency and refuses events while
@@ -55,7 +55,7 @@ type HTTPHandler struct {
 	// success the auth.Verified is in the handlers' context
 	// (auth.FromContext).
 	Verifier auth.Verifier
-	// MaxBodyBytes bounds the body; 0 means DefaultMaxBodyBytes.
+	// MaxBodyBytes bounds the body; 0 means 1 MiB.
 	MaxBodyBytes int64
 	// Logger receives one line per failed request (no payload, no secret);
 	// nil logs nothing.
@@ -75,17 +75,17 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	limit := h.MaxBodyBytes
 	if limit <= 0 {
-		limit = DefaultMaxBodyBytes
+		limit = defaultMaxBodyBytes
 	}
 	if r.ContentLength > limit {
-		h.fail(w, r, http.StatusRequestEntityTooLarge, ErrTooLarge.Error(), nil)
+		h.fail(w, r, http.StatusRequestEntityTooLarge, errTooLarge.Error(), nil)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			h.fail(w, r, http.StatusRequestEntityTooLarge, ErrTooLarge.Error(), nil)
+			h.fail(w, r, http.StatusRequestEntityTooLarge, errTooLarge.Error(), nil)
 			return
 		}
 		h.fail(w, r, http.StatusBadRequest, "cannot read body", err)
@@ -206,9 +206,9 @@ func modeOf(header http.Header) (httpMode, error) {
 		}
 	}
 	switch {
-	case mt == ContentTypeCloudEvents:
+	case mt == contentTypeCloudEvents:
 		return modeStructured, nil
-	case mt == ContentTypeCloudEventsBatch:
+	case mt == contentTypeCloudEventsBatch:
 		return 0, fmt.Errorf("%w: CloudEvents batches", ErrUnsupported)
 	case header.Get("Ce-Specversion") != "":
 		return modeBinary, nil
@@ -240,5 +240,5 @@ func unsignedAttributes(scheme string) string {
 		scheme = "the verifier"
 	}
 	return "binary-mode CloudEvents attributes are not signed by " + scheme +
-		"; send structured mode (Content-Type: " + ContentTypeCloudEvents + ")"
+		"; send structured mode (Content-Type: " + contentTypeCloudEvents + ")"
 }

@@ -100,10 +100,10 @@ func (r *router) init() {
 		r.cfg.now = time.Now
 	}
 	if r.cfg.concurrency <= 0 {
-		r.cfg.concurrency = DefaultConcurrency
+		r.cfg.concurrency = defaultConcurrency
 	}
 	if r.cfg.drainTimeout <= 0 {
-		r.cfg.drainTimeout = DefaultDrainTimeout
+		r.cfg.drainTimeout = defaultDrainTimeout
 	}
 	r.log = r.cfg.logger
 	if r.log == nil {
@@ -138,7 +138,7 @@ func (l *Listener) on(pattern string, h Handler, check *payloadCheck, filters []
 		return l.err
 	}
 	if h == nil {
-		return fmt.Errorf("%w for pattern %.64q", ErrNilHandler, pattern)
+		return fmt.Errorf("%w for pattern %.64q", errNilHandler, pattern)
 	}
 	p, err := topic.Parse(pattern)
 	if err != nil {
@@ -264,7 +264,7 @@ func (l *Listener) Dispatch(ctx context.Context, ev *Event) error {
 	name := ev.Topic
 	dom, act, ok := topic.Split(name)
 	if !ok {
-		return Permanent(ValidateTopic(name))
+		return Permanent(validateTopic(name))
 	}
 	r := l.router()
 	t := r.table()
@@ -398,7 +398,7 @@ func sortBySeq(es []*entry) {
 // the filter is an error matching ErrPanic.
 func (r *router) accepts(e *entry, ev *Event) (bool, error) {
 	for _, ns := range e.ns {
-		if !ev.InNamespace(ns) {
+		if !ev.inNamespace(ns) {
 			return false, nil
 		}
 	}

@@ -130,7 +130,7 @@ func TestDispatchRejectsInvalidEvents(t *testing.T) {
 
 func TestOnRejectsNilHandler(t *testing.T) {
 	var l listener.Listener
-	if err := l.On("job:*", nil); !errors.Is(err, listener.ErrNilHandler) {
+	if err := l.On("job:*", nil); !errors.Is(err, listener.ErrNilHandlerForTest) {
 		t.Fatalf("got %v", err)
 	}
 }

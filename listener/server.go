@@ -31,7 +31,7 @@ type HTTPServer struct {
 	// ReadHeaderTimeout bounds reading request headers; default 10s.
 	ReadHeaderTimeout time.Duration
 	// ShutdownTimeout bounds the wait for in-flight requests once Serve's
-	// context is cancelled; default DefaultDrainTimeout.
+	// context is cancelled; default 30 seconds.
 	ShutdownTimeout time.Duration
 }
 
@@ -91,7 +91,7 @@ func (s *HTTPServer) Serve(ctx context.Context, d Dispatcher) error {
 	}
 	timeout := s.ShutdownTimeout
 	if timeout <= 0 {
-		timeout = DefaultDrainTimeout
+		timeout = defaultDrainTimeout
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()

@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/internal/topic"
 	"github.com/heraldhq/herald/listener"
 )
 
@@ -16,12 +17,12 @@ const defaultSubjectPrefix = "events"
 
 // subjectOf returns the subject an event of topic is published on under
 // prefix: "job:ready" under "events" is "events.job.ready". The topic must
-// be valid ([listener.ValidateTopic]).
-func subjectOf(prefix, topic string) (string, error) {
-	if err := listener.ValidateTopic(topic); err != nil {
-		return "", err
+// be valid, "domain:action" (an error matching [listener.ErrInvalidEvent]).
+func subjectOf(prefix, t string) (string, error) {
+	domain, action, ok := topic.Split(t)
+	if !ok {
+		return "", fmt.Errorf("%w: topic %.64q is not domain:action", listener.ErrInvalidEvent, t)
 	}
-	domain, action, _ := strings.Cut(topic, ":")
 	return prefix + "." + strings.ReplaceAll(domain, ".", "%2E") + "." + strings.ReplaceAll(action, ".", "%2E"), nil
 }
 
