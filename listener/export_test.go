@@ -10,6 +10,8 @@ var WithClockForTest = withClock
 
 // Unexported names the external tests still check.
 var (
+	AllForTest           = allOf
+	ParseHTTPForTest     = parseHTTP
 	ValidateTopicForTest = validateTopic
 	ErrNilHandlerForTest = errNilHandler
 )

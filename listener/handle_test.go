@@ -47,7 +47,7 @@ func TestHandleTyped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := listenertest.Dispatch(t, &l, "job:ready", jobReady{JobID: "j1", Priority: 2}); err != nil {
+	if err := l.Dispatch(context.Background(), listenertest.NewEvent(t, "job:ready", jobReady{JobID: "j1", Priority: 2})); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 1 || got[0].JobID != "j1" || got[0].Priority != 2 {

@@ -166,7 +166,7 @@ func (h *HTTPHandler) fail(w http.ResponseWriter, r *http.Request, status int, m
 	http.Error(w, msg, status)
 }
 
-// ParseHTTP decodes the event carried by an HTTP request with the given
+// parseHTTP decodes the event carried by an HTTP request with the given
 // header and body, as [HTTPHandler] does, and validates it. The body is a
 // structured CloudEvent when Content-Type is application/cloudevents+json, a
 // binary-mode CloudEvent when a ce-specversion header is present, and the
@@ -174,11 +174,11 @@ func (h *HTTPHandler) fail(w http.ResponseWriter, r *http.Request, status int, m
 // Errors match [ErrInvalidEvent] or, for content it does not accept,
 // [ErrUnsupported].
 //
-// ParseHTTP does not verify anything. In binary mode the event's id, type
+// parseHTTP does not verify anything. In binary mode the event's id, type
 // and source come from ce-* headers, which no auth scheme signs: a caller
 // that verifies requests itself must refuse binary mode, as HTTPHandler
 // does when it has a Verifier.
-func ParseHTTP(header http.Header, body []byte) (*Event, error) {
+func parseHTTP(header http.Header, body []byte) (*Event, error) {
 	mode, err := modeOf(header)
 	if err != nil {
 		return nil, err

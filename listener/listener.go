@@ -150,7 +150,7 @@ func (l *Listener) on(pattern string, h Handler, check *payloadCheck, filters []
 	case 1:
 		f = fs[0]
 	default:
-		f = All(fs...)
+		f = allOf(fs...)
 	}
 	r := l.router()
 	r.mu.Lock()
