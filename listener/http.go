@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"strings"
@@ -57,9 +56,6 @@ type HTTPHandler struct {
 	Verifier auth.Verifier
 	// MaxBodyBytes bounds the body; 0 means 1 MiB.
 	MaxBodyBytes int64
-	// Logger receives one line per failed request (no payload, no secret);
-	// nil logs nothing.
-	Logger *slog.Logger
 }
 
 // ServeHTTP implements http.Handler.
@@ -156,13 +152,11 @@ func firstLine(s string) string {
 }
 
 func (h *HTTPHandler) fail(w http.ResponseWriter, r *http.Request, status int, msg string, err error) {
-	if h.Logger != nil {
-		attrs := []any{"status", status, "reason", msg, "remote", r.RemoteAddr}
-		if err != nil {
-			attrs = append(attrs, "err", err)
-		}
-		h.Logger.WarnContext(r.Context(), "listener: event refused", attrs...)
+	attrs := []any{"status", status, "reason", msg, "remote", r.RemoteAddr}
+	if err != nil {
+		attrs = append(attrs, "err", err)
 	}
+	loggerOf(h.Dispatcher).WarnContext(r.Context(), "listener: event refused", attrs...)
 	http.Error(w, msg, status)
 }
 

@@ -114,6 +114,27 @@ func (r *router) init() {
 	}
 }
 
+// loggerOf returns the logger of the listener behind d (see [WithLogger]),
+// where the HTTP and poll sources log what they refuse or fail to fetch;
+// a Dispatcher that is not a listener logs nothing.
+func loggerOf(d Dispatcher) *slog.Logger {
+	var l *Listener
+	switch d := d.(type) {
+	case *Listener:
+		l = d
+	case *gate:
+		l = d.l
+	}
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	r := l.router()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.init()
+	return r.log
+}
+
 func (l *Listener) router() *router {
 	if l.r != nil {
 		return l.r

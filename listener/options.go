@@ -26,7 +26,8 @@ type config struct {
 	now            func() time.Time
 }
 
-// WithLogger sets where the listener logs panics and source problems. The
+// WithLogger sets where the listener logs panics and source problems (the
+// requests an [HTTPHandler] refuses, a [Poller]'s failed fetches). The
 // default logs nothing. Payloads, signatures and secrets are never logged.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.logger = l }

@@ -67,8 +67,6 @@ type Poller struct {
 	// at random between Interval/4 and a ceiling that starts at Interval/2
 	// and doubles with each failure; default 1m.
 	MaxBackoff time.Duration
-	// Logger receives failures (never payloads); nil logs nothing.
-	Logger *slog.Logger
 
 	mem memoryCursor
 }
@@ -94,10 +92,7 @@ func (p *Poller) Serve(ctx context.Context, d Dispatcher) error {
 	if maxBackoff <= 0 {
 		maxBackoff = time.Minute
 	}
-	log := p.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := loggerOf(d)
 	cursor, err := p.store().Load(ctx)
 	if err != nil {
 		if ctx.Err() != nil {

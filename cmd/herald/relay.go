@@ -299,7 +299,7 @@ func buildRelay(f *relayFlags, stderr io.Writer) (*relay, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/events", &listener.HTTPHandler{Dispatcher: l, Verifier: f.verifier, MaxBodyBytes: f.maxBody, Logger: r.logger})
+	mux.Handle("/events", &listener.HTTPHandler{Dispatcher: l, Verifier: f.verifier, MaxBodyBytes: f.maxBody})
 	r.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
