@@ -22,8 +22,8 @@ import (
 
 // Content types of the CloudEvents structured and batched modes.
 const (
-	ContentTypeCloudEvents      = "application/cloudevents+json"
-	ContentTypeCloudEventsBatch = "application/cloudevents-batch+json"
+	contentTypeCloudEvents      = "application/cloudevents+json"
+	contentTypeCloudEventsBatch = "application/cloudevents-batch+json"
 )
 
 const ceMaxExtensionName = 20

@@ -17,8 +17,6 @@ var (
 	// ErrPanic: a handler panicked; the error carries the panic value, the
 	// stack goes to the log.
 	ErrPanic = errors.New("listener: handler panicked")
-	// ErrTooLarge: an HTTP request body is over the size limit.
-	ErrTooLarge = errors.New("listener: event too large")
 	// ErrUnsupported: an HTTP request uses a content type or CloudEvents
 	// feature the listener does not accept (batches, non-JSON data).
 	ErrUnsupported = errors.New("listener: unsupported event format")
@@ -26,8 +24,13 @@ var (
 	ErrStopped = errors.New("listener: stopped")
 	// ErrDrainTimeout: Run gave up waiting for in-flight handlers.
 	ErrDrainTimeout = errors.New("listener: drain deadline exceeded")
-	// ErrNilHandler: On or Handle was given a nil handler.
-	ErrNilHandler = errors.New("listener: nil handler")
+)
+
+// Errors no caller handles apart: the text of a 413 answer, and a
+// programming error of On and Handle.
+var (
+	errTooLarge   = errors.New("listener: event too large")
+	errNilHandler = errors.New("listener: nil handler")
 )
 
 // permanentError marks an error as not worth retrying.

@@ -8,11 +8,8 @@ import (
 	"github.com/heraldhq/herald/internal/topic"
 )
 
-// Limits on the fields of an [Event], checked by [Event.Validate].
-const (
-	MaxIDLen    = 256          // bytes in an event id
-	MaxTopicLen = topic.MaxLen // bytes in a topic
-)
+// maxIDLen bounds an event id in bytes, checked by [Event.Validate].
+const maxIDLen = 256
 
 // Event is one platform event. Its JSON form, the native envelope, uses the
 // keys id, topic, createdAt (RFC 3339), context, payload and namespaces, in
@@ -37,8 +34,8 @@ type Event struct {
 	Namespaces []string
 }
 
-// InNamespace reports whether ns is one of the event's namespaces.
-func (e *Event) InNamespace(ns string) bool {
+// inNamespace reports whether ns is one of the event's namespaces.
+func (e *Event) inNamespace(ns string) bool {
 	for _, n := range e.Namespaces {
 		if n == ns {
 			return true
@@ -48,7 +45,7 @@ func (e *Event) InNamespace(ns string) bool {
 }
 
 // Validate checks the fields a source requires: a non-empty printable id of
-// at most [MaxIDLen] bytes, a well-formed topic, non-empty namespaces and
+// at most 256 bytes, a well-formed topic, non-empty namespaces and
 // context keys, and a payload that is valid JSON. Errors match
 // [ErrInvalidEvent].
 func (e *Event) Validate() error {
@@ -58,13 +55,13 @@ func (e *Event) Validate() error {
 	if e.ID == "" {
 		return fmt.Errorf("%w: missing id", ErrInvalidEvent)
 	}
-	if len(e.ID) > MaxIDLen {
-		return fmt.Errorf("%w: id longer than %d bytes", ErrInvalidEvent, MaxIDLen)
+	if len(e.ID) > maxIDLen {
+		return fmt.Errorf("%w: id longer than %d bytes", ErrInvalidEvent, maxIDLen)
 	}
 	if !printable(e.ID) {
 		return fmt.Errorf("%w: id has non-printable characters", ErrInvalidEvent)
 	}
-	if err := ValidateTopic(e.Topic); err != nil {
+	if err := validateTopic(e.Topic); err != nil {
 		return err
 	}
 	for k := range e.Context {
@@ -83,10 +80,10 @@ func (e *Event) Validate() error {
 	return nil
 }
 
-// ValidateTopic checks that t is "domain:action": two non-empty segments
-// of ASCII letters, digits, '_', '-' and '.', at most [MaxTopicLen] bytes in
+// validateTopic checks that t is "domain:action": two non-empty segments
+// of ASCII letters, digits, '_', '-' and '.', at most 255 bytes in
 // all. Errors match [ErrInvalidEvent].
-func ValidateTopic(t string) error {
+func validateTopic(t string) error {
 	if !topic.Valid(t) {
 		if t == "" {
 			return fmt.Errorf("%w: missing topic", ErrInvalidEvent)

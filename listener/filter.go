@@ -37,9 +37,10 @@ func Field(path, value string) Filter {
 	}
 }
 
-// All returns a Filter that accepts an event when every filter does
-// (nil filters are ignored; no filters accept everything).
-func All(filters ...Filter) Filter {
+// allOf returns a Filter that accepts an event when every filter does
+// (nil filters are ignored; no filters accept everything). On and Handle
+// use it for their filters; AnyOf and Not nest it as Not(AnyOf(Not(a), Not(b))).
+func allOf(filters ...Filter) Filter {
 	fs := compact(filters)
 	return func(ev *Event) bool {
 		for _, f := range fs {
@@ -75,7 +76,7 @@ func Not(f Filter) Filter {
 
 // InNamespace returns a Filter that accepts events in namespace ns.
 func InNamespace(ns string) Filter {
-	return func(ev *Event) bool { return ev.InNamespace(ns) }
+	return func(ev *Event) bool { return ev.inNamespace(ns) }
 }
 
 func compact(filters []Filter) []Filter {

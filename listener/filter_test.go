@@ -40,9 +40,9 @@ func TestFilters(t *testing.T) {
 		{"field through scalar", listener.Field("record.status.x", "*"), false},
 		{"field dotted key is a path", listener.Field("record.status", "flat"), false},
 		{"field duplicate key: last wins", listener.Field("dup", "2"), true},
-		{"all", listener.All(yes, listener.ContextMatches("tenant", "acme"), nil), true},
-		{"all one fails", listener.All(yes, no), false},
-		{"all empty", listener.All(), true},
+		{"all", listener.AllForTest(yes, listener.ContextMatches("tenant", "acme"), nil), true},
+		{"all one fails", listener.AllForTest(yes, no), false},
+		{"all empty", listener.AllForTest(), true},
 		{"anyof", listener.AnyOf(no, listener.Field("record.count", "3")), true},
 		{"anyof none", listener.AnyOf(no, no), false},
 		{"anyof empty", listener.AnyOf(), false},
@@ -75,7 +75,7 @@ func TestFiltersOnRegistration(t *testing.T) {
 		{"wb_9", "active", []string{"active-wb", "either"}},
 		{"xx", "deleted", []string{"either", "plain"}},
 	} {
-		rec.Reset()
+		rec = listenertest.Recorder{}
 		ev := listenertest.NewEvent(t, "records:updated", map[string]any{"record": map[string]string{"status": tc.status}})
 		ev.ID = []string{"e1", "e2", "e3"}[i]
 		ev.Context = map[string]string{"workbook": tc.wb}

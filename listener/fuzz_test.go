@@ -36,7 +36,7 @@ func fuzzHTTP(t *testing.T, header http.Header, body []byte) {
 		if err != nil {
 			t.Fatalf("accepted event does not encode: %v", err)
 		}
-		back, err := listener.ParseHTTP(http.Header{"Content-Type": {"application/json"}}, b)
+		back, err := listener.ParseHTTPForTest(http.Header{"Content-Type": {"application/json"}}, b)
 		if err != nil {
 			t.Fatalf("re-encoded event %s does not parse: %v", b, err)
 		}
@@ -86,7 +86,7 @@ func fuzzSigned(t *testing.T, header http.Header, body []byte) {
 			stripped[k] = v
 		}
 	}
-	want, err := listener.ParseHTTP(stripped, body)
+	want, err := listener.ParseHTTPForTest(stripped, body)
 	if err != nil {
 		t.Fatalf("verified event %+v, but the body alone does not parse: %v", got[0], err)
 	}
@@ -116,7 +116,7 @@ func serveFuzz(t *testing.T, v auth.Verifier, header http.Header, body []byte) (
 	return w.Code, got
 }
 
-var fuzzContentTypes = []string{"application/json", listener.ContentTypeCloudEvents, "", "text/plain", listener.ContentTypeCloudEventsBatch}
+var fuzzContentTypes = []string{"application/json", listener.ContentTypeCloudEventsForTest, "", "text/plain", listener.ContentTypeCloudEventsBatchForTest}
 
 func FuzzEnvelope(f *testing.F) {
 	f.Add(uint8(0), []byte(`{"id":"1","topic":"job:ready","createdAt":"2025-01-01T00:00:00Z","context":{"a":"b"},"payload":{"x":[1,2]},"namespaces":["n"]}`))
@@ -181,11 +181,11 @@ func FuzzPattern(f *testing.F) {
 			return
 		}
 		want := sender.Destination{Topics: []string{pattern}}.Wants(topic)
-		if want && listener.ValidateTopic(topic) != nil {
+		if want && listener.ValidateTopicForTest(topic) != nil {
 			t.Fatalf("pattern %q matched invalid topic %q", pattern, topic)
 		}
 		// A valid topic used as a pattern matches exactly itself.
-		if listener.ValidateTopic(pattern) == nil && want != (pattern == topic) {
+		if listener.ValidateTopicForTest(pattern) == nil && want != (pattern == topic) {
 			t.Fatalf("literal pattern %q vs %q: %v", pattern, topic, want)
 		}
 		_ = l.Dispatch(context.Background(), &listener.Event{ID: "x", Topic: topic})

@@ -7,9 +7,9 @@ import (
 	"reflect"
 )
 
-// Validator is implemented by payload types that can check themselves;
-// [Handle] calls Validate after decoding.
-type Validator interface {
+// validator is implemented by payload types that can check themselves
+// with a method Validate() error; [Handle] calls it after decoding.
+type validator interface {
 	Validate() error
 }
 
@@ -17,7 +17,7 @@ type Validator interface {
 // payload type of the topics pattern matches. Before any handler runs for
 // such an event (this one or any other that matches, a Forward on "job:*"
 // included), the payload is decoded from JSON into a T (unknown fields are
-// ignored) and validated when T (or *T) implements [Validator]. A payload
+// ignored) and validated when T (or *T) has a method Validate() error. A payload
 // that does not decode or validate runs no handler at all: Dispatch returns
 // a [Permanent] error matching [ErrInvalidPayload], which sources answer
 // with 400 and no redelivery, so a refused event is never forwarded. Filters
@@ -27,7 +27,7 @@ type Validator interface {
 // Handle is a function because methods cannot have type parameters.
 func Handle[T any](l *Listener, pattern string, fn func(ctx context.Context, ev *Event, v T) error, filters ...Filter) error {
 	if fn == nil {
-		return fmt.Errorf("%w for pattern %.64q", ErrNilHandler, pattern)
+		return fmt.Errorf("%w for pattern %.64q", errNilHandler, pattern)
 	}
 	t := reflect.TypeFor[T]()
 	name := t.String()
@@ -81,12 +81,8 @@ func decoded(ctx context.Context, ev *Event, t reflect.Type) any {
 	return nil
 }
 
-// DecodePayload decodes and validates an event's payload into a T as
-// [Handle] does, for handlers that decode themselves.
-func DecodePayload[T any](ev *Event) (T, error) {
-	return decodePayload[T](ev.Payload, reflect.TypeFor[T]().String())
-}
-
+// decodePayload decodes and validates payload into a T as [Handle] does;
+// name is T's name for the errors.
 func decodePayload[T any](payload json.RawMessage, name string) (T, error) {
 	var v T
 	if len(payload) == 0 {
@@ -98,11 +94,11 @@ func decodePayload[T any](payload json.RawMessage, name string) (T, error) {
 	if isNilPointer(v) {
 		return v, Permanent(fmt.Errorf("%w: null payload for %s", ErrInvalidPayload, name))
 	}
-	if val, ok := any(v).(Validator); ok {
+	if val, ok := any(v).(validator); ok {
 		if err := val.Validate(); err != nil {
 			return v, Permanent(fmt.Errorf("%w: %s: %w", ErrInvalidPayload, name, err))
 		}
-	} else if val, ok := any(&v).(Validator); ok {
+	} else if val, ok := any(&v).(validator); ok {
 		if err := val.Validate(); err != nil {
 			return v, Permanent(fmt.Errorf("%w: %s: %w", ErrInvalidPayload, name, err))
 		}

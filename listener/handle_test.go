@@ -47,7 +47,7 @@ func TestHandleTyped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := listenertest.Dispatch(t, &l, "job:ready", jobReady{JobID: "j1", Priority: 2}); err != nil {
+	if err := l.Dispatch(context.Background(), listenertest.NewEvent(t, "job:ready", jobReady{JobID: "j1", Priority: 2})); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 1 || got[0].JobID != "j1" || got[0].Priority != 2 {
@@ -113,7 +113,7 @@ func TestHandlePointerTypes(t *testing.T) {
 	if ran != 2 {
 		t.Fatalf("ran %d, want 2", ran)
 	}
-	if err := listener.Handle[jobReady](&l, "a:b", nil); !errors.Is(err, listener.ErrNilHandler) {
+	if err := listener.Handle[jobReady](&l, "a:b", nil); !errors.Is(err, listener.ErrNilHandlerForTest) {
 		t.Fatalf("nil typed handler: %v", err)
 	}
 	if err := listener.Handle(&l, "bad", func(context.Context, *listener.Event, jobReady) error { return nil }); !errors.Is(err, sender.ErrInvalidPattern) {
@@ -122,7 +122,7 @@ func TestHandlePointerTypes(t *testing.T) {
 }
 
 func TestDecodePayload(t *testing.T) {
-	v, err := listener.DecodePayload[jobReady](&listener.Event{Payload: json.RawMessage(`{"jobId":"x"}`)})
+	v, err := listener.DecodePayloadForTest[jobReady](&listener.Event{Payload: json.RawMessage(`{"jobId":"x"}`)})
 	if err != nil || v.JobID != "x" {
 		t.Fatalf("got %+v, %v", v, err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"strings"
@@ -13,9 +12,9 @@ import (
 	"github.com/heraldhq/herald/auth"
 )
 
-// DefaultMaxBodyBytes bounds an HTTP event's body when
+// defaultMaxBodyBytes bounds an HTTP event's body when
 // [HTTPHandler.MaxBodyBytes] is zero.
-const DefaultMaxBodyBytes = 1 << 20
+const defaultMaxBodyBytes = 1 << 20
 
 // A Dispatcher delivers an event to handlers. *Listener is one; [Listener.Run]
 // gives its sources one that bounds concurrency and refuses events while
@@ -55,11 +54,8 @@ type HTTPHandler struct {
 	// success the auth.Verified is in the handlers' context
 	// (auth.FromContext).
 	Verifier auth.Verifier
-	// MaxBodyBytes bounds the body; 0 means DefaultMaxBodyBytes.
+	// MaxBodyBytes bounds the body; 0 means 1 MiB.
 	MaxBodyBytes int64
-	// Logger receives one line per failed request (no payload, no secret);
-	// nil logs nothing.
-	Logger *slog.Logger
 }
 
 // ServeHTTP implements http.Handler.
@@ -75,17 +71,17 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	limit := h.MaxBodyBytes
 	if limit <= 0 {
-		limit = DefaultMaxBodyBytes
+		limit = defaultMaxBodyBytes
 	}
 	if r.ContentLength > limit {
-		h.fail(w, r, http.StatusRequestEntityTooLarge, ErrTooLarge.Error(), nil)
+		h.fail(w, r, http.StatusRequestEntityTooLarge, errTooLarge.Error(), nil)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			h.fail(w, r, http.StatusRequestEntityTooLarge, ErrTooLarge.Error(), nil)
+			h.fail(w, r, http.StatusRequestEntityTooLarge, errTooLarge.Error(), nil)
 			return
 		}
 		h.fail(w, r, http.StatusBadRequest, "cannot read body", err)
@@ -156,17 +152,15 @@ func firstLine(s string) string {
 }
 
 func (h *HTTPHandler) fail(w http.ResponseWriter, r *http.Request, status int, msg string, err error) {
-	if h.Logger != nil {
-		attrs := []any{"status", status, "reason", msg, "remote", r.RemoteAddr}
-		if err != nil {
-			attrs = append(attrs, "err", err)
-		}
-		h.Logger.WarnContext(r.Context(), "listener: event refused", attrs...)
+	attrs := []any{"status", status, "reason", msg, "remote", r.RemoteAddr}
+	if err != nil {
+		attrs = append(attrs, "err", err)
 	}
+	loggerOf(h.Dispatcher).WarnContext(r.Context(), "listener: event refused", attrs...)
 	http.Error(w, msg, status)
 }
 
-// ParseHTTP decodes the event carried by an HTTP request with the given
+// parseHTTP decodes the event carried by an HTTP request with the given
 // header and body, as [HTTPHandler] does, and validates it. The body is a
 // structured CloudEvent when Content-Type is application/cloudevents+json, a
 // binary-mode CloudEvent when a ce-specversion header is present, and the
@@ -174,11 +168,11 @@ func (h *HTTPHandler) fail(w http.ResponseWriter, r *http.Request, status int, m
 // Errors match [ErrInvalidEvent] or, for content it does not accept,
 // [ErrUnsupported].
 //
-// ParseHTTP does not verify anything. In binary mode the event's id, type
+// parseHTTP does not verify anything. In binary mode the event's id, type
 // and source come from ce-* headers, which no auth scheme signs: a caller
 // that verifies requests itself must refuse binary mode, as HTTPHandler
 // does when it has a Verifier.
-func ParseHTTP(header http.Header, body []byte) (*Event, error) {
+func parseHTTP(header http.Header, body []byte) (*Event, error) {
 	mode, err := modeOf(header)
 	if err != nil {
 		return nil, err
@@ -206,9 +200,9 @@ func modeOf(header http.Header) (httpMode, error) {
 		}
 	}
 	switch {
-	case mt == ContentTypeCloudEvents:
+	case mt == contentTypeCloudEvents:
 		return modeStructured, nil
-	case mt == ContentTypeCloudEventsBatch:
+	case mt == contentTypeCloudEventsBatch:
 		return 0, fmt.Errorf("%w: CloudEvents batches", ErrUnsupported)
 	case header.Get("Ce-Specversion") != "":
 		return modeBinary, nil
@@ -240,5 +234,5 @@ func unsignedAttributes(scheme string) string {
 		scheme = "the verifier"
 	}
 	return "binary-mode CloudEvents attributes are not signed by " + scheme +
-		"; send structured mode (Content-Type: " + ContentTypeCloudEvents + ")"
+		"; send structured mode (Content-Type: " + contentTypeCloudEvents + ")"
 }

@@ -117,7 +117,7 @@ func TestHTTPVerifiedRelabel(t *testing.T) {
 	}
 	// The signed envelope re-sent as a structured CloudEvent does not parse.
 	asStructured := hdr.Clone()
-	asStructured.Set("Content-Type", listener.ContentTypeCloudEvents)
+	asStructured.Set("Content-Type", listener.ContentTypeCloudEventsForTest)
 	if code, _ := in.post(t, asStructured, captured); code != http.StatusBadRequest {
 		t.Errorf("envelope re-sent as structured: %d, want 400", code)
 	}
@@ -129,7 +129,7 @@ func TestHTTPVerifiedRelabel(t *testing.T) {
 		t.Fatalf("genuine later event: %d %q", code, reply)
 	}
 	structured := `{"specversion":"1.0","id":"evt_3","type":"job:done","source":"/jobs","data":{"jobId":"j1"}}`
-	if code, reply := in.post(t, in.sign(t, listener.ContentTypeCloudEvents, "msg_3", structured), structured); code != http.StatusNoContent {
+	if code, reply := in.post(t, in.sign(t, listener.ContentTypeCloudEventsForTest, "msg_3", structured), structured); code != http.StatusNoContent {
 		t.Fatalf("structured event: %d %q", code, reply)
 	}
 

@@ -1,9 +1,11 @@
 package listener_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -216,5 +218,22 @@ func TestHTTPVerifier(t *testing.T) {
 	}
 	if w := post(h, jsonHeader(), "{"); w.Code != http.StatusUnauthorized {
 		t.Errorf("unsigned malformed: %d", w.Code)
+	}
+}
+
+// TestHTTPHandlerLogsToListener checks that a refused request is logged
+// where the listener it dispatches to logs, and without the body.
+func TestHTTPHandlerLogsToListener(t *testing.T) {
+	var logs bytes.Buffer
+	l := listener.New(listener.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	h := &listener.HTTPHandler{Dispatcher: l}
+	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{"id":"secret-body"`))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400", rec.Code)
+	}
+	if !strings.Contains(logs.String(), "event refused") || strings.Contains(logs.String(), "secret-body") {
+		t.Fatalf("log %q: want the refusal, without the body", logs.String())
 	}
 }

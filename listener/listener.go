@@ -100,10 +100,10 @@ func (r *router) init() {
 		r.cfg.now = time.Now
 	}
 	if r.cfg.concurrency <= 0 {
-		r.cfg.concurrency = DefaultConcurrency
+		r.cfg.concurrency = defaultConcurrency
 	}
 	if r.cfg.drainTimeout <= 0 {
-		r.cfg.drainTimeout = DefaultDrainTimeout
+		r.cfg.drainTimeout = defaultDrainTimeout
 	}
 	r.log = r.cfg.logger
 	if r.log == nil {
@@ -112,6 +112,27 @@ func (r *router) init() {
 	if r.cfg.dedupeSize > 0 {
 		r.dedupe = newDedupe(r.cfg.dedupeWindow, r.cfg.dedupeSize, r.cfg.now)
 	}
+}
+
+// loggerOf returns the logger of the listener behind d (see [WithLogger]),
+// where the HTTP and poll sources log what they refuse or fail to fetch;
+// a Dispatcher that is not a listener logs nothing.
+func loggerOf(d Dispatcher) *slog.Logger {
+	var l *Listener
+	switch d := d.(type) {
+	case *Listener:
+		l = d
+	case *gate:
+		l = d.l
+	}
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	r := l.router()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.init()
+	return r.log
 }
 
 func (l *Listener) router() *router {
@@ -138,7 +159,7 @@ func (l *Listener) on(pattern string, h Handler, check *payloadCheck, filters []
 		return l.err
 	}
 	if h == nil {
-		return fmt.Errorf("%w for pattern %.64q", ErrNilHandler, pattern)
+		return fmt.Errorf("%w for pattern %.64q", errNilHandler, pattern)
 	}
 	p, err := topic.Parse(pattern)
 	if err != nil {
@@ -150,7 +171,7 @@ func (l *Listener) on(pattern string, h Handler, check *payloadCheck, filters []
 	case 1:
 		f = fs[0]
 	default:
-		f = All(fs...)
+		f = allOf(fs...)
 	}
 	r := l.router()
 	r.mu.Lock()
@@ -264,7 +285,7 @@ func (l *Listener) Dispatch(ctx context.Context, ev *Event) error {
 	name := ev.Topic
 	dom, act, ok := topic.Split(name)
 	if !ok {
-		return Permanent(ValidateTopic(name))
+		return Permanent(validateTopic(name))
 	}
 	r := l.router()
 	t := r.table()
@@ -398,7 +419,7 @@ func sortBySeq(es []*entry) {
 // the filter is an error matching ErrPanic.
 func (r *router) accepts(e *entry, ev *Event) (bool, error) {
 	for _, ns := range e.ns {
-		if !ev.InNamespace(ns) {
+		if !ev.inNamespace(ns) {
 			return false, nil
 		}
 	}

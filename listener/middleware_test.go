@@ -33,7 +33,7 @@ func TestDispatchLogsPanicStack(t *testing.T) {
 	var logs bytes.Buffer
 	l := listener.New(listener.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	mustOn(t, l, "job:*", func(context.Context, *listener.Event) error { panic("kaput") })
-	if err := listenertest.Dispatch(t, l, "job:x", nil); !errors.Is(err, listener.ErrPanic) {
+	if err := l.Dispatch(context.Background(), listenertest.NewEvent(t, "job:x", nil)); !errors.Is(err, listener.ErrPanic) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(logs.String(), "listener_test") && !strings.Contains(logs.String(), "middleware_test.go") {

@@ -7,10 +7,10 @@ import (
 
 // Defaults used when the corresponding option is not given.
 const (
-	DefaultConcurrency  = 64               // events handled at once by Run
-	DefaultDrainTimeout = 30 * time.Second // how long Run waits for in-flight handlers
-	DefaultDedupeWindow = 10 * time.Minute // see WithDedupe
-	DefaultDedupeSize   = 10000            // see WithDedupe
+	defaultConcurrency  = 64               // events handled at once by Run
+	defaultDrainTimeout = 30 * time.Second // how long Run waits for in-flight handlers
+	defaultDedupeWindow = 10 * time.Minute // see WithDedupe
+	defaultDedupeSize   = 10000            // see WithDedupe
 )
 
 // An Option configures a [Listener] built with [New].
@@ -26,7 +26,8 @@ type config struct {
 	now            func() time.Time
 }
 
-// WithLogger sets where the listener logs panics and source problems. The
+// WithLogger sets where the listener logs panics and source problems (the
+// requests an [HTTPHandler] refuses, a [Poller]'s failed fetches). The
 // default logs nothing. Payloads, signatures and secrets are never logged.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.logger = l }
@@ -44,24 +45,24 @@ func WithRequireHandler() Option {
 // are forgotten first), so memory stays bounded. The topic is part of the
 // key so that a publisher allowed one topic cannot, by reusing the id of an
 // event of another, have that event skipped. window <= 0 or size <= 0 select
-// [DefaultDedupeWindow] and [DefaultDedupeSize]. An id is remembered only
+// 10 minutes and 10000 ids. An id is remembered only
 // once all its handlers succeeded, so a failed event can be redelivered.
 // Duplicates dispatched concurrently with the first delivery are not
 // detected. Deduplication is off by default.
 func WithDedupe(window time.Duration, size int) Option {
 	return func(c *config) {
 		if window <= 0 {
-			window = DefaultDedupeWindow
+			window = defaultDedupeWindow
 		}
 		if size <= 0 {
-			size = DefaultDedupeSize
+			size = defaultDedupeSize
 		}
 		c.dedupeWindow, c.dedupeSize = window, size
 	}
 }
 
 // WithConcurrency bounds how many events [Listener.Run] handles at once,
-// across all its sources. n <= 0 selects [DefaultConcurrency].
+// across all its sources. n <= 0 selects 64.
 func WithConcurrency(n int) Option {
 	return func(c *config) { c.concurrency = n }
 }
@@ -69,7 +70,7 @@ func WithConcurrency(n int) Option {
 // WithDrainTimeout sets how long [Listener.Run] waits, once its context is
 // cancelled, for in-flight handlers to finish before cancelling their
 // contexts and returning [ErrDrainTimeout]. d <= 0 selects
-// [DefaultDrainTimeout].
+// 30 seconds.
 func WithDrainTimeout(d time.Duration) Option {
 	return func(c *config) { c.drainTimeout = d }
 }

@@ -19,14 +19,6 @@ type Feed interface {
 	Fetch(ctx context.Context, cursor string) (events []Event, next string, err error)
 }
 
-// FeedFunc adapts a function to a [Feed].
-type FeedFunc func(ctx context.Context, cursor string) ([]Event, string, error)
-
-// Fetch calls f(ctx, cursor).
-func (f FeedFunc) Fetch(ctx context.Context, cursor string) ([]Event, string, error) {
-	return f(ctx, cursor)
-}
-
 // A CursorStore keeps a [Poller]'s position across restarts.
 type CursorStore interface {
 	// Load returns the saved cursor, "" if none.
@@ -36,22 +28,22 @@ type CursorStore interface {
 	Save(ctx context.Context, cursor string) error
 }
 
-// MemoryCursor is a [CursorStore] in memory, the default. Its zero value is
+// memoryCursor is a [CursorStore] in memory, the default. Its zero value is
 // ready to use; it is safe for concurrent use.
-type MemoryCursor struct {
+type memoryCursor struct {
 	mu     sync.Mutex
 	cursor string
 }
 
 // Load implements CursorStore.
-func (m *MemoryCursor) Load(context.Context) (string, error) {
+func (m *memoryCursor) Load(context.Context) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.cursor, nil
 }
 
 // Save implements CursorStore.
-func (m *MemoryCursor) Save(_ context.Context, cursor string) error {
+func (m *memoryCursor) Save(_ context.Context, cursor string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.cursor = cursor
@@ -67,7 +59,7 @@ func (m *MemoryCursor) Save(_ context.Context, cursor string) error {
 type Poller struct {
 	// Feed is the platform's event list. Required.
 	Feed Feed
-	// Cursor keeps the position; nil uses a MemoryCursor.
+	// Cursor keeps the position; nil keeps it in memory, lost on restart.
 	Cursor CursorStore
 	// Interval is the wait after a fetch that returned no events; default 5s.
 	Interval time.Duration
@@ -75,10 +67,8 @@ type Poller struct {
 	// at random between Interval/4 and a ceiling that starts at Interval/2
 	// and doubles with each failure; default 1m.
 	MaxBackoff time.Duration
-	// Logger receives failures (never payloads); nil logs nothing.
-	Logger *slog.Logger
 
-	mem MemoryCursor
+	mem memoryCursor
 }
 
 func (p *Poller) store() CursorStore {
@@ -102,10 +92,7 @@ func (p *Poller) Serve(ctx context.Context, d Dispatcher) error {
 	if maxBackoff <= 0 {
 		maxBackoff = time.Minute
 	}
-	log := p.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := loggerOf(d)
 	cursor, err := p.store().Load(ctx)
 	if err != nil {
 		if ctx.Err() != nil {

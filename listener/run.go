@@ -46,10 +46,11 @@ func (l *Listener) Run(ctx context.Context, sources ...Source) error {
 	handlerCtx, stopHandlers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHandlers()
 	g := &gate{
-		l:          l,
-		sem:        make(chan struct{}, cfg.concurrency),
-		stopCh:     make(chan struct{}),
-		handlerCtx: handlerCtx,
+		l:            l,
+		sem:          make(chan struct{}, cfg.concurrency),
+		stopCh:       make(chan struct{}),
+		handlerCtx:   handlerCtx,
+		drainTimeout: cfg.drainTimeout,
 	}
 	// Sources see cancellation only once the gate is stopped, so that a
 	// source that saw ctx.Done can rely on new dispatches being refused.
@@ -115,6 +116,9 @@ type gate struct {
 	l          *Listener
 	sem        chan struct{}
 	handlerCtx context.Context
+	// drainTimeout is the listener's WithDrainTimeout, which an HTTPServer
+	// source also gives its in-flight requests.
+	drainTimeout time.Duration
 
 	mu      sync.Mutex
 	stopped bool

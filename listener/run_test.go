@@ -243,7 +243,7 @@ func (f *pagedFeed) Fetch(ctx context.Context, cursor string) ([]listener.Event,
 
 // savedCursors records every Save.
 type savedCursors struct {
-	listener.MemoryCursor
+	listener.MemoryCursorForTest
 	mu    sync.Mutex
 	saves []string
 }
@@ -252,7 +252,7 @@ func (s *savedCursors) Save(ctx context.Context, c string) error {
 	s.mu.Lock()
 	s.saves = append(s.saves, c)
 	s.mu.Unlock()
-	return s.MemoryCursor.Save(ctx, c)
+	return s.MemoryCursorForTest.Save(ctx, c)
 }
 
 func TestPoller(t *testing.T) {
@@ -295,7 +295,7 @@ func TestPoller(t *testing.T) {
 	// A new poller resumes from the stored cursor.
 	handled = nil
 	ctx, cancel = context.WithCancel(context.Background())
-	resume := &listener.MemoryCursor{}
+	resume := &listener.MemoryCursorForTest{}
 	_ = resume.Save(ctx, "3")
 	p = &listener.Poller{Feed: &pagedFeed{n: 5, onEmpty: cancel}, Cursor: resume, Interval: time.Millisecond}
 	if err := l.Run(ctx, p); err != nil {
@@ -313,7 +313,7 @@ func TestPollerFeedErrorsBackOff(t *testing.T) {
 	l := listener.New()
 	ctx, cancel := context.WithCancel(context.Background())
 	calls := 0
-	feed := listener.FeedFunc(func(ctx context.Context, cursor string) ([]listener.Event, string, error) {
+	feed := listener.FeedFuncForTest(func(ctx context.Context, cursor string) ([]listener.Event, string, error) {
 		calls++
 		if calls == 3 {
 			cancel()

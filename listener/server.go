@@ -13,7 +13,9 @@ import (
 // HTTPServer is a [Source] that owns an http.Server serving an
 // [HTTPHandler]. On shutdown it stops accepting connections and waits, with
 // http.Server.Shutdown, for the requests in flight (their handlers) to
-// finish.
+// finish, as long as the listener's [WithDrainTimeout] (30 seconds when
+// served outside [Listener.Run]). Request headers must arrive within 10
+// seconds.
 type HTTPServer struct {
 	// Addr is the TCP address to listen on, such as ":8080". Ignored when
 	// NetListener is set.
@@ -28,12 +30,10 @@ type HTTPServer struct {
 	Handler HTTPHandler
 	// TLSConfig, if set, makes the server speak HTTPS with its certificates.
 	TLSConfig *tls.Config
-	// ReadHeaderTimeout bounds reading request headers; default 10s.
-	ReadHeaderTimeout time.Duration
-	// ShutdownTimeout bounds the wait for in-flight requests once Serve's
-	// context is cancelled; default DefaultDrainTimeout.
-	ShutdownTimeout time.Duration
 }
+
+// readHeaderTimeout bounds reading a request's headers.
+const readHeaderTimeout = 10 * time.Second
 
 // maxHeaderBytes bounds request headers (CloudEvents binary mode puts
 // attributes there, nothing else needs much).
@@ -65,13 +65,9 @@ func (s *HTTPServer) Serve(ctx context.Context, d Dispatcher) error {
 			h.ServeHTTP(w, r)
 		})
 	}
-	rht := s.ReadHeaderTimeout
-	if rht <= 0 {
-		rht = 10 * time.Second
-	}
 	srv := &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: rht,
+		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    maxHeaderBytes,
 		TLSConfig:         s.TLSConfig,
@@ -89,9 +85,9 @@ func (s *HTTPServer) Serve(ctx context.Context, d Dispatcher) error {
 		return fmt.Errorf("listener: http server: %w", err)
 	case <-ctx.Done():
 	}
-	timeout := s.ShutdownTimeout
-	if timeout <= 0 {
-		timeout = DefaultDrainTimeout
+	timeout := defaultDrainTimeout
+	if g, ok := d.(*gate); ok {
+		timeout = g.drainTimeout
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()

@@ -132,7 +132,7 @@ func (f *relayFlags) register(fs *flagSet) {
 	fs.BoolVar(&f.inInsecure, "in-insecure", false, "accept events without verifying them: anyone who can reach --listen can have events signed and delivered")
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "`address` to accept events on (POST /events); port 0 picks a free one")
 	f.serveTLS.register(fs)
-	fs.Int64Var(&f.maxBody, "max-body", listener.DefaultMaxBodyBytes, "largest event accepted, in bytes")
+	fs.Int64Var(&f.maxBody, "max-body", 1<<20, "largest event accepted, in bytes")
 	fs.StringVar(&f.store, "store", "", "the outbox: a bbolt `file`, created if missing (required)")
 	fs.StringVar(&f.dest, "dest", "", "deliver to this `URL`, signed with the scheme flags")
 	fs.StringVar(&f.name, "name", "default", "`name` of the --dest destination (part of its delivery ids)")
@@ -299,7 +299,7 @@ func buildRelay(f *relayFlags, stderr io.Writer) (*relay, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/events", &listener.HTTPHandler{Dispatcher: l, Verifier: f.verifier, MaxBodyBytes: f.maxBody, Logger: r.logger})
+	mux.Handle("/events", &listener.HTTPHandler{Dispatcher: l, Verifier: f.verifier, MaxBodyBytes: f.maxBody})
 	r.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,

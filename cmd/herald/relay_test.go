@@ -286,7 +286,7 @@ func TestRelayDelivers(t *testing.T) {
 	// A CloudEvent in structured mode (binary mode, whose attributes the
 	// inbound signature does not cover, is TestRelayInsecure's).
 	p.mustPost(t, `{"specversion":"1.0","id":"ce-4","type":"job:done","source":"/jobs","data":{"n":4}}`,
-		http.Header{"Content-Type": {listener.ContentTypeCloudEvents}})
+		http.Header{"Content-Type": {"application/cloudevents+json"}})
 
 	// Malformed events are refused, not enqueued.
 	if code, _ := p.post(t, `{"id":"x"`, nil); code != http.StatusBadRequest {

@@ -120,7 +120,7 @@ func run(ctx context.Context, url string, n int) error {
 	for i := range n {
 		ev := &listener.Event{ID: fmt.Sprintf("evt_%05d", i), Topic: "job:done", CreatedAt: time.Now().UTC(),
 			Payload: []byte(fmt.Sprintf(`{"job":%d}`, i))}
-		if err := natsevents.PublishTo(ctx, publisher, intake.SubjectPrefix, ev); err != nil {
+		if err := natsevents.Publish(ctx, publisher, intake.SubjectPrefix, ev); err != nil {
 			return err
 		}
 		ids[i] = listener.DeliveryID(ev, "backend")

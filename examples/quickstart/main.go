@@ -181,7 +181,7 @@ func pushCloudEvent(ctx context.Context, rx *receiver, platform auth.Signer) (in
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Content-Type", listener.ContentTypeCloudEvents)
+	req.Header.Set("Content-Type", "application/cloudevents+json")
 	if err := platform.Sign(req.Header, auth.Message{ID: "evt_003", Body: body, URL: req.URL.String()}); err != nil {
 		return 0, err
 	}

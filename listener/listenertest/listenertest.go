@@ -1,6 +1,7 @@
 // Package listenertest helps unit-test code built on package listener:
-// build an event from a topic and a Go value, dispatch it, and record which
-// handlers ran.
+// build an event from a topic and a Go value, to pass to
+// [listener.Listener.Dispatch], and record which handlers ran. A Recorder
+// starts afresh when set to its zero value.
 package listenertest
 
 import (
@@ -35,13 +36,6 @@ func NewEvent(tb testing.TB, topic string, v any) *listener.Event {
 	return ev
 }
 
-// Dispatch builds an event with [NewEvent] and dispatches it to l, returning
-// the joined handler error.
-func Dispatch(tb testing.TB, l *listener.Listener, topic string, v any) error {
-	tb.Helper()
-	return l.Dispatch(context.Background(), NewEvent(tb, topic, v))
-}
-
 // Recorder records the runs of the handlers it makes. Its zero value is
 // ready to use; it is safe for concurrent use.
 type Recorder struct {
@@ -74,11 +68,4 @@ func (r *Recorder) Events() []*listener.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.events)
-}
-
-// Reset forgets what was recorded.
-func (r *Recorder) Reset() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.ran, r.events = nil, nil
 }

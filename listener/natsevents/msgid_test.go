@@ -38,11 +38,11 @@ func TestPublishMsgIDScopedBySubject(t *testing.T) {
 
 	js := connect(t, s.ClientURL())
 	for _, topic := range []string{"job:ready", "billing:refund", "job:ready"} {
-		if err := natsevents.Publish(ctx, js, &listener.Event{ID: "evt_7", Topic: topic, Payload: []byte(`{}`)}); err != nil {
+		if err := natsevents.Publish(ctx, js, "", &listener.Event{ID: "evt_7", Topic: topic, Payload: []byte(`{}`)}); err != nil {
 			t.Fatalf("publish %s: %v", topic, err)
 		}
 	}
-	stream, err := js.Stream(ctx, natsevents.DefaultStream)
+	stream, err := js.Stream(ctx, "HERALD_EVENTS")
 	if err != nil {
 		t.Fatal(err)
 	}

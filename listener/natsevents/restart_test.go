@@ -100,7 +100,7 @@ func publishAll(t *testing.T, js jetstream.JetStream, prefix string, n int) []st
 		ids[i] = fmt.Sprint(prefix, "-", i)
 		for {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			err := natsevents.Publish(ctx, js, &listener.Event{ID: ids[i], Topic: "job:run", Payload: []byte(`{}`)})
+			err := natsevents.Publish(ctx, js, "", &listener.Event{ID: ids[i], Topic: "job:run", Payload: []byte(`{}`)})
 			cancel()
 			if err == nil {
 				break
@@ -136,7 +136,7 @@ func waitSettled(t *testing.T, js jetstream.JetStream) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		cons, err := js.Consumer(ctx, natsevents.DefaultStream, natsevents.DefaultConsumer)
+		cons, err := js.Consumer(ctx, "HERALD_EVENTS", "herald-workers")
 		var info *jetstream.ConsumerInfo
 		if err == nil {
 			info, err = cons.Info(ctx)

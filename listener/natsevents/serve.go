@@ -166,8 +166,8 @@ func (c *settings) takeSubjectTopic(msg jetstream.Msg, ev *listener.Event) bool 
 // the subject, the event's id and topic (clipped) and never the payload.
 func (c *settings) refuse(msg jetstream.Msg, ev *listener.Event, reason string) {
 	c.log(slog.LevelWarn, "event refused", errors.New(reason),
-		slog.String("subject", msg.Subject()), slog.String("id", clip(ev.ID, listener.MaxIDLen)),
-		slog.String("topic", clip(ev.Topic, listener.MaxTopicLen)))
+		slog.String("subject", msg.Subject()), slog.String("id", clip(ev.ID, 256)),
+		slog.String("topic", clip(ev.Topic, 255)))
 	if err := msg.TermWithReason("refused: " + reason); err != nil {
 		c.log(slog.LevelWarn, "event term failed", err)
 	}

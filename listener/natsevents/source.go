@@ -10,18 +10,18 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Defaults of a [Source], used for its zero fields.
+// Defaults of a [Source], used for its zero fields (each field's doc says its value).
 const (
-	DefaultStream           = "HERALD_EVENTS"
-	DefaultConsumer         = "herald-workers"
-	DefaultDeadLetterStream = "HERALD_EVENTS_DEAD"
-	DefaultDeadLetterPrefix = "events-dead"
-	DefaultMaxAge           = 7 * 24 * time.Hour
-	DefaultDuplicateWindow  = 2 * time.Minute
-	DefaultAckWait          = 30 * time.Second
-	DefaultMaxDeliver       = 5
-	DefaultRetryDelay       = time.Second
-	DefaultConcurrency      = 16
+	defaultStream           = "HERALD_EVENTS"
+	defaultConsumer         = "herald-workers"
+	defaultDeadLetterStream = "HERALD_EVENTS_DEAD"
+	defaultDeadLetterPrefix = "events-dead"
+	defaultMaxAge           = 7 * 24 * time.Hour
+	defaultDuplicateWindow  = 2 * time.Minute
+	defaultAckWait          = 30 * time.Second
+	defaultMaxDeliver       = 5
+	defaultRetryDelay       = time.Second
+	defaultConcurrency      = 16
 )
 
 // Headers of a dead-lettered event.
@@ -33,25 +33,25 @@ const (
 
 // Source is a [listener.Source] on a JetStream stream of events; see the
 // package documentation. Only JetStream is required; the zero values of
-// the other fields are the defaults above. Set the fields before Serve and
+// the other fields are the defaults each field names. Set the fields before Serve and
 // do not change them afterwards. Every worker of a group uses the same
 // Stream and Consumer.
 type Source struct {
 	// JetStream is the connection's JetStream context. Required.
 	JetStream jetstream.JetStream
-	// Stream names the event stream; empty means [DefaultStream].
+	// Stream names the event stream; empty means "HERALD_EVENTS".
 	Stream string
 	// SubjectPrefix is the prefix of the event subjects; the stream takes
-	// SubjectPrefix+".>". Empty means [DefaultSubjectPrefix].
+	// SubjectPrefix+".>". Empty means "events".
 	SubjectPrefix string
 	// Consumer names the durable consumer the workers share; empty means
-	// [DefaultConsumer].
+	// "herald-workers".
 	Consumer string
 	// DeadLetterStream names the stream of dead letters; empty means
-	// [DefaultDeadLetterStream].
+	// "HERALD_EVENTS_DEAD".
 	DeadLetterStream string
 	// DeadLetterPrefix is the subject prefix of dead letters; empty means
-	// [DefaultDeadLetterPrefix]. It must not overlap SubjectPrefix.
+	// "events-dead". It must not overlap SubjectPrefix.
 	DeadLetterPrefix string
 	// Replicas of both streams and the consumer: 1 (zero) on a single
 	// server, 3 on a three-node cluster.
@@ -63,24 +63,24 @@ type Source struct {
 	// too; WorkQueuePolicy removes each event once it is handled.
 	Retention jetstream.RetentionPolicy
 	// MaxAge bounds how long both streams keep messages; zero means
-	// [DefaultMaxAge].
+	// 7 days.
 	MaxAge time.Duration
 	// DuplicateWindow is how long JetStream remembers each Nats-Msg-Id
 	// (subject and event id) to drop a republished event; zero means
-	// [DefaultDuplicateWindow]. JetStream refuses less than 100ms.
+	// 2 minutes. JetStream refuses less than 100ms.
 	DuplicateWindow time.Duration
 	// AckWait is how long a worker holds an event before JetStream gives
 	// it to another; a handler still running extends it. Zero means
-	// [DefaultAckWait].
+	// 30s.
 	AckWait time.Duration
 	// MaxDeliver is how many deliveries a failing event gets before it is
-	// dead-lettered; zero means [DefaultMaxDeliver].
+	// dead-lettered; zero means 5.
 	MaxDeliver int
 	// RetryDelay is the wait before a failed event is redelivered; zero
-	// means [DefaultRetryDelay].
+	// means 1s.
 	RetryDelay time.Duration
 	// Concurrency is how many events this worker handles at once; zero
-	// means [DefaultConcurrency].
+	// means 16.
 	Concurrency int
 	// Logger receives failures (never payloads); nil logs nothing.
 	Logger *slog.Logger
@@ -100,31 +100,31 @@ func (s *Source) withDefaults() (settings, error) {
 			*v = d
 		}
 	}
-	def(&c.Stream, DefaultStream)
-	def(&c.SubjectPrefix, DefaultSubjectPrefix)
-	def(&c.Consumer, DefaultConsumer)
-	def(&c.DeadLetterStream, DefaultDeadLetterStream)
-	def(&c.DeadLetterPrefix, DefaultDeadLetterPrefix)
+	def(&c.Stream, defaultStream)
+	def(&c.SubjectPrefix, defaultSubjectPrefix)
+	def(&c.Consumer, defaultConsumer)
+	def(&c.DeadLetterStream, defaultDeadLetterStream)
+	def(&c.DeadLetterPrefix, defaultDeadLetterPrefix)
 	if c.Replicas == 0 {
 		c.Replicas = 1
 	}
 	if c.MaxAge == 0 {
-		c.MaxAge = DefaultMaxAge
+		c.MaxAge = defaultMaxAge
 	}
 	if c.DuplicateWindow == 0 {
-		c.DuplicateWindow = DefaultDuplicateWindow
+		c.DuplicateWindow = defaultDuplicateWindow
 	}
 	if c.AckWait == 0 {
-		c.AckWait = DefaultAckWait
+		c.AckWait = defaultAckWait
 	}
 	if c.MaxDeliver == 0 {
-		c.MaxDeliver = DefaultMaxDeliver
+		c.MaxDeliver = defaultMaxDeliver
 	}
 	if c.RetryDelay == 0 {
-		c.RetryDelay = DefaultRetryDelay
+		c.RetryDelay = defaultRetryDelay
 	}
 	if c.Concurrency == 0 {
-		c.Concurrency = DefaultConcurrency
+		c.Concurrency = defaultConcurrency
 	}
 	switch {
 	case c.SubjectPrefix == c.DeadLetterPrefix || strings.HasPrefix(c.DeadLetterPrefix+".", c.SubjectPrefix+".") ||

@@ -101,7 +101,7 @@ func TestSourceSharedWithRedeliveryAndDeadLetters(t *testing.T) {
 	const n = 200
 	for i := range n {
 		ev := &listener.Event{ID: fmt.Sprint("ok-", i), Topic: "job:ok", Payload: []byte(`{"i":1}`)}
-		if err := natsevents.Publish(ctx, js, ev); err != nil {
+		if err := natsevents.Publish(ctx, js, "", ev); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -109,11 +109,11 @@ func TestSourceSharedWithRedeliveryAndDeadLetters(t *testing.T) {
 		{ID: "flaky", Topic: "job:flaky"}, {ID: "fail", Topic: "job:fail"}, {ID: "bad", Topic: "job:bad"},
 		{ID: "ok-0", Topic: "job:ok"}, // republished: deduplicated
 	} {
-		if err := natsevents.Publish(ctx, js, ev); err != nil {
+		if err := natsevents.Publish(ctx, js, "", ev); err != nil {
 			t.Fatal(err)
 		}
 	}
-	dead, err := js.Stream(ctx, natsevents.DefaultDeadLetterStream)
+	dead, err := js.Stream(ctx, "HERALD_EVENTS_DEAD")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestSourceSharedWithRedeliveryAndDeadLetters(t *testing.T) {
 		}
 	}
 	// The consumer has nothing left unacknowledged.
-	cons, err := js.Consumer(context.Background(), natsevents.DefaultStream, natsevents.DefaultConsumer)
+	cons, err := js.Consumer(context.Background(), "HERALD_EVENTS", "herald-workers")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,15 +170,15 @@ func TestSourceSharedWithRedeliveryAndDeadLetters(t *testing.T) {
 }
 
 func TestSubjectAndInvalid(t *testing.T) {
-	if got, err := natsevents.Subject("events", "records.v2:created"); err != nil || got != "events.records%2Ev2.created" {
+	if got, err := natsevents.SubjectOf("events", "records.v2:created"); err != nil || got != "events.records%2Ev2.created" {
 		t.Errorf("Subject = %q, %v", got, err)
 	}
-	if _, err := natsevents.Subject("events", "nocolon"); !errors.Is(err, listener.ErrInvalidEvent) {
+	if _, err := natsevents.SubjectOf("events", "nocolon"); !errors.Is(err, listener.ErrInvalidEvent) {
 		t.Errorf("Subject of a bad topic: %v", err)
 	}
 	s := startServer(t)
 	js := connect(t, s.ClientURL())
-	if err := natsevents.Publish(context.Background(), js, &listener.Event{Topic: "job:x"}); !errors.Is(err, listener.ErrInvalidEvent) {
+	if err := natsevents.Publish(context.Background(), js, "", &listener.Event{Topic: "job:x"}); !errors.Is(err, listener.ErrInvalidEvent) {
 		t.Errorf("Publish without id: %v", err)
 	}
 	if err := (&natsevents.Source{}).Serve(context.Background(), listener.New()); err == nil {

@@ -8,42 +8,41 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/internal/topic"
 	"github.com/heraldhq/herald/listener"
 )
 
-// DefaultSubjectPrefix is the subject prefix of events when none is given.
-const DefaultSubjectPrefix = "events"
+// defaultSubjectPrefix is the subject prefix of events when none is given.
+const defaultSubjectPrefix = "events"
 
-// Subject returns the subject an event of topic is published on under
+// subjectOf returns the subject an event of topic is published on under
 // prefix: "job:ready" under "events" is "events.job.ready". The topic must
-// be valid ([listener.ValidateTopic]).
-func Subject(prefix, topic string) (string, error) {
-	if err := listener.ValidateTopic(topic); err != nil {
-		return "", err
+// be valid, "domain:action" (an error matching [listener.ErrInvalidEvent]).
+func subjectOf(prefix, t string) (string, error) {
+	domain, action, ok := topic.Split(t)
+	if !ok {
+		return "", fmt.Errorf("%w: topic %.64q is not domain:action", listener.ErrInvalidEvent, t)
 	}
-	domain, action, _ := strings.Cut(topic, ":")
 	return prefix + "." + strings.ReplaceAll(domain, ".", "%2E") + "." + strings.ReplaceAll(action, ".", "%2E"), nil
 }
 
-// Publish publishes ev on js under [DefaultSubjectPrefix] and returns once
-// JetStream stored it. Use [PublishTo] for another prefix.
-func Publish(ctx context.Context, js jetstream.JetStream, ev *listener.Event) error {
-	return PublishTo(ctx, js, DefaultSubjectPrefix, ev)
-}
-
-// PublishTo publishes ev on js under the subject prefix, as the native JSON
+// Publish publishes ev on js under the subject prefix (empty means
+// "events", as for [Source.SubjectPrefix]), as the native JSON
 // envelope with the subject and its id as Nats-Msg-Id (see the package
 // documentation), and returns once JetStream stored it or dropped it as a
 // duplicate (a retry of the same publish). An invalid event is
 // refused with an error matching [listener.ErrInvalidEvent].
-func PublishTo(ctx context.Context, js jetstream.JetStream, prefix string, ev *listener.Event) error {
+func Publish(ctx context.Context, js jetstream.JetStream, prefix string, ev *listener.Event) error {
+	if prefix == "" {
+		prefix = defaultSubjectPrefix
+	}
 	if js == nil || ev == nil {
 		return fmt.Errorf("%w: nil JetStream or event", listener.ErrInvalidEvent)
 	}
 	if err := ev.Validate(); err != nil {
 		return err
 	}
-	subj, err := Subject(prefix, ev.Topic)
+	subj, err := subjectOf(prefix, ev.Topic)
 	if err != nil {
 		return err
 	}
@@ -70,8 +69,8 @@ func PublishTo(ctx context.Context, js jetstream.JetStream, prefix string, ev *l
 func msgID(subject, id string) string { return subject + " " + id }
 
 // subjectTopic returns the topic that subject stands for under prefix, the
-// inverse of [Subject]; ok is false when subject is not the subject of any
-// topic (a token too many or too few, or not in Subject's own spelling).
+// inverse of [subjectOf]; ok is false when subject is not the subject of any
+// topic (a token too many or too few, or not in subjectOf's own spelling).
 func subjectTopic(prefix, subject string) (topic string, ok bool) {
 	rest, ok := strings.CutPrefix(subject, prefix+".")
 	if !ok {
@@ -82,7 +81,7 @@ func subjectTopic(prefix, subject string) (topic string, ok bool) {
 		return "", false
 	}
 	topic = strings.ReplaceAll(domain, "%2E", ".") + ":" + strings.ReplaceAll(action, "%2E", ".")
-	if s, err := Subject(prefix, topic); err != nil || s != subject {
+	if s, err := subjectOf(prefix, topic); err != nil || s != subject {
 		return "", false
 	}
 	return topic, true

@@ -82,7 +82,7 @@ func TestSourceSubjectDecidesTopic(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := natsevents.Publish(ctx, js, &listener.Event{ID: "genuine", Topic: "job:ready"}); err != nil {
+	if err := natsevents.Publish(ctx, js, "", &listener.Event{ID: "genuine", Topic: "job:ready"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -131,14 +131,14 @@ func TestSourceSubjectDecidesTopic(t *testing.T) {
 		t.Errorf("the log holds a payload:\n%s", log)
 	}
 	// Terminated, not dead-lettered, and nothing left to redeliver.
-	dead, err := js.Stream(context.Background(), natsevents.DefaultDeadLetterStream)
+	dead, err := js.Stream(context.Background(), "HERALD_EVENTS_DEAD")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if info, err := dead.Info(context.Background()); err != nil || info.State.Msgs != 0 {
 		t.Errorf("dead letters: %+v, %v", info.State, err)
 	}
-	cons, err := js.Consumer(context.Background(), natsevents.DefaultStream, natsevents.DefaultConsumer)
+	cons, err := js.Consumer(context.Background(), "HERALD_EVENTS", "herald-workers")
 	if err != nil {
 		t.Fatal(err)
 	}

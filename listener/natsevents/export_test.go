@@ -1,0 +1,4 @@
+package natsevents
+
+// SubjectOf exposes subjectOf to the external tests.
+var SubjectOf = subjectOf
