@@ -35,11 +35,11 @@ import (
 // Scheme names, as reported in [Verified.Scheme] and accepted by the command
 // line's --scheme flag.
 const (
-	SchemeStandard    = "standard"     // Standard Webhooks v1, HMAC-SHA256
-	SchemeStandardV1a = "standard-v1a" // Standard Webhooks v1a, Ed25519
-	SchemeHub         = "hub"          // X-Hub-Signature-256: sha256=<hex>
-	SchemeStripe      = "stripe"       // Stripe-Signature: t=<unix>,v1=<hex>
-	SchemeJWT         = "jwt"          // Authorization: Bearer <JWT>
+	schemeStandard    = "standard"     // Standard Webhooks v1, HMAC-SHA256
+	schemeStandardV1a = "standard-v1a" // Standard Webhooks v1a, Ed25519
+	schemeHub         = "hub"          // X-Hub-Signature-256: sha256=<hex>
+	schemeStripe      = "stripe"       // Stripe-Signature: t=<unix>,v1=<hex>
+	schemeJWT         = "jwt"          // Authorization: Bearer <JWT>
 )
 
 // Header names the schemes write and read, in canonical form, so that they

@@ -122,7 +122,7 @@ func jwtBenchAlgs(b *testing.B) []jwtBenchAlg {
 func baselineClaims(m Message, now time.Time) jwt.MapClaims {
 	return jwt.MapClaims{
 		"iat": now.Unix(), "exp": now.Add(defaultTTL).Unix(), "jti": m.ID,
-		"aud": "https://hooks.example.com/in", "topic": m.Topic, "body_sha256": BodySHA256(m.Body),
+		"aud": "https://hooks.example.com/in", "topic": m.Topic, "body_sha256": bodySHA256(m.Body),
 	}
 }
 

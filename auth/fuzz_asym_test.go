@@ -41,7 +41,7 @@ func FuzzStandardV1aVerify(f *testing.F) {
 		if !bytes.Equal(appendStandardContent(nil, id, ts, body), signed) {
 			t.Fatalf("accepted content that was never signed: id %q ts %q", id, ts)
 		}
-		if got.Scheme != SchemeStandardV1a || got.ID != id || got.KeyID != "ed-1" {
+		if got.Scheme != schemeStandardV1a || got.ID != id || got.KeyID != "ed-1" {
 			t.Fatalf("Verified = %+v", got)
 		}
 	})
@@ -93,7 +93,7 @@ func FuzzJWTVerify(f *testing.F) {
 			if !signed[tok] || !bytes.Equal(body, m.Body) {
 				t.Fatalf("accepted a token or body that was never signed: %q", auth)
 			}
-			if got.ID != m.ID || got.Scheme != SchemeJWT {
+			if got.ID != m.ID || got.Scheme != schemeJWT {
 				t.Fatalf("Verified = %+v", got)
 			}
 		}
@@ -130,7 +130,7 @@ func FuzzParseJWKS(f *testing.F) {
 				t.Fatal("zero key accepted")
 			}
 			switch k.Algorithm() {
-			case AlgEdDSA, AlgES256, AlgRS256:
+			case algEdDSA, algES256, algRS256:
 			default:
 				t.Fatalf("algorithm %q", k.Algorithm())
 			}
@@ -144,7 +144,7 @@ func FuzzParseJWKS(f *testing.F) {
 			t.Fatalf("round trip: %v", err)
 		}
 		for i := range keys {
-			if !back[i].Equal(keys[i]) || back[i].ID() != keys[i].ID() {
+			if !back[i].equal(keys[i]) || back[i].ID() != keys[i].ID() {
 				t.Fatalf("key %d changed in a round trip", i)
 			}
 		}
@@ -171,7 +171,7 @@ func FuzzParseStandardKey(f *testing.F) {
 				t.Fatal(err)
 			}
 			k2, err := ParseStandardSigningKey(out)
-			if err != nil || !k2.Public().Equal(k.Public()) {
+			if err != nil || !k2.Public().equal(k.Public()) {
 				t.Fatalf("signing key round trip: %v", err)
 			}
 		}
@@ -181,7 +181,7 @@ func FuzzParseStandardKey(f *testing.F) {
 				t.Fatal(err)
 			}
 			k2, err := ParseStandardPublicKey(out)
-			if err != nil || !k2.Equal(k) {
+			if err != nil || !k2.equal(k) {
 				t.Fatalf("public key round trip: %v", err)
 			}
 		}
@@ -217,7 +217,7 @@ func FuzzParseKeyPEM(f *testing.F) {
 				t.Fatal(err)
 			}
 			back, err := ParsePrivateKeyPEM(out, "")
-			if err != nil || !back.Public().Equal(k.Public()) {
+			if err != nil || !back.Public().equal(k.Public()) {
 				t.Fatalf("private key round trip: %v", err)
 			}
 			if tp := k.Public().Thumbprint(); back.ID() != tp || back.Public().ID() != tp {
@@ -230,7 +230,7 @@ func FuzzParseKeyPEM(f *testing.F) {
 				t.Fatal(err)
 			}
 			back, err := ParsePublicKeyPEM(out, "")
-			if err != nil || !back.Equal(k) || k.Thumbprint() == "" || back.ID() != k.Thumbprint() {
+			if err != nil || !back.equal(k) || k.Thumbprint() == "" || back.ID() != k.Thumbprint() {
 				t.Fatalf("public key round trip: %v", err)
 			}
 		}

@@ -52,7 +52,7 @@ func FuzzStandardVerify(f *testing.F) {
 			if !strings.Contains(" "+sig+" ", " "+ref+" ") && !strings.Contains(sig, ref) {
 				t.Fatalf("verified without the genuine signature: %q", sig)
 			}
-			if v.ID != id || v.Scheme != SchemeStandard {
+			if v.ID != id || v.Scheme != schemeStandard {
 				t.Fatalf("Verified = %+v", v)
 			}
 		}

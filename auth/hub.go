@@ -48,11 +48,11 @@ func NewHub(secrets []Secret, opts ...HubOption) (*Hub, error) {
 	if o.sha1 {
 		newHash, prefix, def = sha1.New, "sha1=", HeaderHubSignature
 	}
-	keys, err := newMacKeys(SchemeHub, newHash, secrets, minHubSecretLen)
+	keys, err := newMacKeys(schemeHub, newHash, secrets, minHubSecretLen)
 	if err != nil {
 		return nil, err
 	}
-	name, err := schemeHeaderName(SchemeHub, o.headerName, def)
+	name, err := schemeHeaderName(schemeHub, o.headerName, def)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func NewHub(secrets []Secret, opts ...HubOption) (*Hub, error) {
 // used: the scheme signs none.
 func (s *Hub) Sign(h http.Header, m Message) error {
 	if m.ID != "" {
-		if err := checkMessageID(SchemeHub, m.ID); err != nil {
+		if err := checkMessageID(schemeHub, m.ID); err != nil {
 			return err
 		}
 	}
@@ -92,18 +92,18 @@ func (s *Hub) Verify(h http.Header, body []byte) (Verified, error) {
 	vals, lower := h[s.header], s.headerLower
 	switch {
 	case len(vals) == 0 || vals[0] == "":
-		return Verified{}, fmt.Errorf("auth: %s: %w: missing %s header", SchemeHub, ErrNoSignature, lower)
+		return Verified{}, fmt.Errorf("auth: %s: %w: missing %s header", schemeHub, ErrNoSignature, lower)
 	case len(vals) > 1:
-		return Verified{}, fmt.Errorf("auth: %s: %w: repeated %s header", SchemeHub, ErrMalformed, lower)
+		return Verified{}, fmt.Errorf("auth: %s: %w: repeated %s header", schemeHub, ErrMalformed, lower)
 	case len(vals[0]) > maxHubHeaderLen:
-		return Verified{}, fmt.Errorf("auth: %s: %w: %s header longer than %d bytes", SchemeHub, ErrMalformed, lower, maxHubHeaderLen)
+		return Verified{}, fmt.Errorf("auth: %s: %w: %s header longer than %d bytes", schemeHub, ErrMalformed, lower, maxHubHeaderLen)
 	}
 	sig, ok := strings.CutPrefix(vals[0], s.prefix)
 	if !ok {
-		return Verified{}, fmt.Errorf("auth: %s: %w: %s header does not start with %q", SchemeHub, ErrMalformed, lower, s.prefix)
+		return Verified{}, fmt.Errorf("auth: %s: %w: %s header does not start with %q", schemeHub, ErrMalformed, lower, s.prefix)
 	}
 	if len(sig) != s.hexLen {
-		return Verified{}, fmt.Errorf("auth: %s: %w: signature is %d hex digits, want %d", SchemeHub, ErrMalformed, len(sig), s.hexLen)
+		return Verified{}, fmt.Errorf("auth: %s: %w: signature is %d hex digits, want %d", schemeHub, ErrMalformed, len(sig), s.hexLen)
 	}
 	for i, k := range s.keys {
 		st := k.get()
@@ -116,10 +116,10 @@ func (s *Hub) Verify(h http.Header, body []byte) (Verified, error) {
 		}
 		k.put(st)
 		if id != "" {
-			return Verified{Scheme: SchemeHub, ID: id, KeyID: keyIndex(i)}, nil
+			return Verified{Scheme: schemeHub, ID: id, KeyID: keyIndex(i)}, nil
 		}
 	}
-	return Verified{}, fmt.Errorf("auth: %s: %w: signature matched none of %d secrets", SchemeHub, ErrBadSignature, len(s.keys))
+	return Verified{}, fmt.Errorf("auth: %s: %w: signature matched none of %d secrets", schemeHub, ErrBadSignature, len(s.keys))
 }
 
 var (

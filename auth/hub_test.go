@@ -57,7 +57,7 @@ func TestHubVector(t *testing.T) {
 	}
 	// The id is derived from the signature, never from X-GitHub-Delivery,
 	// which it does not cover.
-	if v.Scheme != SchemeHub || v.ID != hubSigID(ghVectorSig) || v.KeyID != "0" || !v.Timestamp.IsZero() {
+	if v.Scheme != schemeHub || v.ID != hubSigID(ghVectorSig) || v.KeyID != "0" || !v.Timestamp.IsZero() {
 		t.Fatalf("Verified = %+v, want ID %s", v, hubSigID(ghVectorSig))
 	}
 }

@@ -25,11 +25,11 @@ const maxTokenLength = 8 << 10
 
 // Claims that herald adds to the registered ones (iss, aud, iat, exp, jti).
 const (
-	// ClaimBodySHA256 binds a token to the exact body: the unpadded
+	// claimBodySHA256 binds a token to the exact body: the unpadded
 	// base64url SHA-256 of the body bytes.
-	ClaimBodySHA256 = "body_sha256"
-	// ClaimTopic carries [Message.Topic] when it is set.
-	ClaimTopic = "topic"
+	claimBodySHA256 = "body_sha256"
+	// claimTopic carries [Message.Topic] when it is set.
+	claimTopic = "topic"
 )
 
 // hmacAlgs maps the HMAC JWT algorithms to their minimum key length: the
@@ -37,7 +37,7 @@ const (
 var hmacAlgs = map[string]int{"HS256": 32, "HS384": 48, "HS512": 64}
 
 // asymmetricAlgs are the algorithms of [PublicKey] and [PrivateKey].
-var asymmetricAlgs = []string{AlgEdDSA, AlgES256, AlgRS256}
+var asymmetricAlgs = []string{algEdDSA, algES256, algRS256}
 
 // JWT signs and verifies JWT Bearer webhooks: Authorization: Bearer <token>,
 // with the delivery id in both webhook-id and the jti claim, and the body
@@ -88,17 +88,17 @@ func NewJWT(alg string, secrets []Secret, opts ...JWTOption) (*JWT, error) {
 	min, ok := hmacAlgs[alg]
 	if !ok {
 		if slices.Contains(asymmetricAlgs, alg) {
-			return nil, fmt.Errorf("auth: %s: %w: %s takes keys: use NewJWTSigner or NewJWTVerifier", SchemeJWT, ErrAlgorithm, alg)
+			return nil, fmt.Errorf("auth: %s: %w: %s takes keys: use NewJWTSigner or NewJWTVerifier", schemeJWT, ErrAlgorithm, alg)
 		}
-		return nil, fmt.Errorf("auth: %s: %w: %q is not HS256, HS384 or HS512", SchemeJWT, ErrAlgorithm, alg)
+		return nil, fmt.Errorf("auth: %s: %w: %q is not HS256, HS384 or HS512", schemeJWT, ErrAlgorithm, alg)
 	}
 	if len(secrets) == 0 {
-		return nil, fmt.Errorf("auth: %s: %w: no secret given", SchemeJWT, ErrBadKey)
+		return nil, fmt.Errorf("auth: %s: %w: no secret given", schemeJWT, ErrBadKey)
 	}
 	j := &JWT{o: buildOptions(opts, JWTOption.jwt), method: jwt.GetSigningMethod(alg), methods: []string{alg}}
 	for i, s := range secrets {
 		if s.Len() < min {
-			return nil, fmt.Errorf("auth: %s: %w: secret %d is %d bytes, %s needs at least %d", SchemeJWT, ErrBadKey, i, s.Len(), alg, min)
+			return nil, fmt.Errorf("auth: %s: %w: secret %d is %d bytes, %s needs at least %d", schemeJWT, ErrBadKey, i, s.Len(), alg, min)
 		}
 		j.hmacKeys = append(j.hmacKeys, seal(append([]byte(nil), s.Bytes()...)))
 	}
@@ -114,12 +114,12 @@ func NewJWT(alg string, secrets []Secret, opts ...JWTOption) (*JWT, error) {
 // Options: as for [NewJWT].
 func NewJWTSigner(keys []PrivateKey, opts ...JWTOption) (*JWT, error) {
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("auth: %s: %w: no key given", SchemeJWT, ErrBadKey)
+		return nil, fmt.Errorf("auth: %s: %w: no key given", schemeJWT, ErrBadKey)
 	}
 	pubs := make(PublicKeys, len(keys))
 	for i, k := range keys {
 		if k.IsZero() {
-			return nil, fmt.Errorf("auth: %s: %w: key %d is empty", SchemeJWT, ErrBadKey, i)
+			return nil, fmt.Errorf("auth: %s: %w: key %d is empty", schemeJWT, ErrBadKey, i)
 		}
 		pubs[i] = k.Public()
 	}
@@ -150,14 +150,14 @@ func newJWTVerifier(keys KeySet, o options) (*JWT, error) {
 	j := &JWT{o: o, keys: keys}
 	switch ks := keys.(type) {
 	case nil:
-		return nil, fmt.Errorf("auth: %s: %w: no key set given", SchemeJWT, ErrBadKey)
+		return nil, fmt.Errorf("auth: %s: %w: no key set given", schemeJWT, ErrBadKey)
 	case PublicKeys:
 		if len(ks) == 0 {
-			return nil, fmt.Errorf("auth: %s: %w: no key given", SchemeJWT, ErrBadKey)
+			return nil, fmt.Errorf("auth: %s: %w: no key given", schemeJWT, ErrBadKey)
 		}
 		for i, k := range ks {
 			if k.IsZero() {
-				return nil, fmt.Errorf("auth: %s: %w: key %d is empty", SchemeJWT, ErrBadKey, i)
+				return nil, fmt.Errorf("auth: %s: %w: key %d is empty", schemeJWT, ErrBadKey, i)
 			}
 			if !slices.Contains(j.methods, k.Algorithm()) {
 				j.methods = append(j.methods, k.Algorithm())
@@ -166,7 +166,7 @@ func newJWTVerifier(keys KeySet, o options) (*JWT, error) {
 		j.keys = slices.Clone(ks)
 	case *JWKS:
 		if ks == nil {
-			return nil, fmt.Errorf("auth: %s: %w: nil JWKS", SchemeJWT, ErrBadKey)
+			return nil, fmt.Errorf("auth: %s: %w: nil JWKS", schemeJWT, ErrBadKey)
 		}
 		j.methods = asymmetricAlgs
 	default:
@@ -200,9 +200,9 @@ func (j *JWT) newParser() *jwt.Parser {
 // Sign sets Authorization: Bearer <token> and webhook-id on h.
 func (j *JWT) Sign(h http.Header, m Message) error {
 	if j.method == nil {
-		return fmt.Errorf("auth: %s: %w", SchemeJWT, errNoPrivateKey)
+		return fmt.Errorf("auth: %s: %w", schemeJWT, errNoPrivateKey)
 	}
-	if err := checkMessageID(SchemeJWT, m.ID); err != nil {
+	if err := checkMessageID(schemeJWT, m.ID); err != nil {
 		return err
 	}
 	now := signingTime(m, j.o.now)
@@ -210,7 +210,7 @@ func (j *JWT) Sign(h http.Header, m Message) error {
 		"iat":           now.Unix(),
 		"exp":           now.Add(j.o.ttl).Unix(),
 		"jti":           m.ID,
-		ClaimBodySHA256: BodySHA256(m.Body),
+		claimBodySHA256: bodySHA256(m.Body),
 	}
 	if j.o.issuer != "" {
 		claims["iss"] = j.o.issuer
@@ -221,7 +221,7 @@ func (j *JWT) Sign(h http.Header, m Message) error {
 		claims["aud"] = aud
 	}
 	if m.Topic != "" {
-		claims[ClaimTopic] = m.Topic
+		claims[claimTopic] = m.Topic
 	}
 	tok := jwt.NewWithClaims(j.method, claims)
 	if j.kid != "" {
@@ -230,16 +230,16 @@ func (j *JWT) Sign(h http.Header, m Message) error {
 	s, err := tok.SignedString(j.signKey.open())
 	if err != nil {
 		// golang-jwt's signing errors name key types, never key material.
-		return fmt.Errorf("auth: %s: signing: %w", SchemeJWT, err)
+		return fmt.Errorf("auth: %s: signing: %w", schemeJWT, err)
 	}
 	setHeader(h, HeaderAuthorization, "Bearer "+s)
 	setHeader(h, HeaderWebhookID, m.ID)
 	return nil
 }
 
-// BodySHA256 returns the value of the body_sha256 claim for body: its
+// bodySHA256 returns the value of the body_sha256 claim for body: its
 // SHA-256, base64url-encoded without padding.
-func BodySHA256(body []byte) string {
+func bodySHA256(body []byte) string {
 	sum := sha256.Sum256(body)
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
@@ -293,7 +293,7 @@ func (j *JWT) VerifyContext(ctx context.Context, h http.Header, body []byte) (Ve
 			// RFC 7515 section 4.1.11: a recipient must refuse a token
 			// naming an extension it does not implement, and herald
 			// implements none; an empty list is invalid too.
-			keyErr = fmt.Errorf("auth: %s: %w: token names critical header extensions (crit), none of which is implemented", SchemeJWT, ErrMalformed)
+			keyErr = fmt.Errorf("auth: %s: %w: token names critical header extensions (crit), none of which is implemented", schemeJWT, ErrMalformed)
 			return nil, keyErr
 		}
 		kid, matched, names, keyErr = j.candidates(ctx, t)
@@ -325,7 +325,7 @@ func (j *JWT) VerifyContext(ctx context.Context, h http.Header, body []byte) (Ve
 	if err != nil {
 		return Verified{}, err
 	}
-	v := Verified{Scheme: SchemeJWT, ID: id, KeyID: kid, Claims: claims, replayUntil: until}
+	v := Verified{Scheme: schemeJWT, ID: id, KeyID: kid, Claims: claims, replayUntil: until}
 	if iat, err := claims.GetIssuedAt(); err == nil && iat != nil {
 		v.Timestamp = iat.Time
 	}
@@ -349,22 +349,22 @@ func (j *JWT) VerifyContext(ctx context.Context, h http.Header, body []byte) (Ve
 func bearerToken(h http.Header) (string, error) {
 	vals := h[HeaderAuthorization]
 	if len(vals) == 0 {
-		return "", fmt.Errorf("auth: %s: %w: no Authorization header", SchemeJWT, ErrNoSignature)
+		return "", fmt.Errorf("auth: %s: %w: no Authorization header", schemeJWT, ErrNoSignature)
 	}
 	if len(vals) > 1 {
-		return "", fmt.Errorf("auth: %s: %w: repeated Authorization header", SchemeJWT, ErrMalformed)
+		return "", fmt.Errorf("auth: %s: %w: repeated Authorization header", schemeJWT, ErrMalformed)
 	}
 	v := vals[0]
 	if len(v) > len("Bearer ")+maxTokenLength {
-		return "", fmt.Errorf("auth: %s: %w: Authorization header longer than %d bytes", SchemeJWT, ErrMalformed, len("Bearer ")+maxTokenLength)
+		return "", fmt.Errorf("auth: %s: %w: Authorization header longer than %d bytes", schemeJWT, ErrMalformed, len("Bearer ")+maxTokenLength)
 	}
 	scheme, tok, _ := strings.Cut(v, " ")
 	if !strings.EqualFold(scheme, "Bearer") {
-		return "", fmt.Errorf("auth: %s: %w: Authorization is not a Bearer token", SchemeJWT, ErrNoSignature)
+		return "", fmt.Errorf("auth: %s: %w: Authorization is not a Bearer token", schemeJWT, ErrNoSignature)
 	}
 	tok = strings.TrimLeft(tok, " ")
 	if tok == "" {
-		return "", fmt.Errorf("auth: %s: %w: empty Bearer token", SchemeJWT, ErrMalformed)
+		return "", fmt.Errorf("auth: %s: %w: empty Bearer token", schemeJWT, ErrMalformed)
 	}
 	return tok, nil
 }
@@ -376,7 +376,7 @@ func (j *JWT) candidates(ctx context.Context, t *jwt.Token) (kid string, keys []
 	if k, present := t.Header["kid"]; present {
 		s, ok := k.(string)
 		if !ok || s == "" || len(s) > maxIDLen {
-			return "", nil, nil, fmt.Errorf("auth: %s: %w: kid header is not a short string", SchemeJWT, ErrMalformed)
+			return "", nil, nil, fmt.Errorf("auth: %s: %w: kid header is not a short string", schemeJWT, ErrMalformed)
 		}
 		kid = s
 	}
@@ -392,7 +392,7 @@ func (j *JWT) candidates(ctx context.Context, t *jwt.Token) (kid string, keys []
 	pubs, err := j.keys.Keys(ctx, kid)
 	if err != nil {
 		if !errors.Is(err, ErrUnknownKey) {
-			err = fmt.Errorf("auth: %s: %w: %w", SchemeJWT, ErrUnknownKey, err)
+			err = fmt.Errorf("auth: %s: %w: %w", schemeJWT, ErrUnknownKey, err)
 		}
 		return "", nil, nil, err
 	}
@@ -403,7 +403,7 @@ func (j *JWT) candidates(ctx context.Context, t *jwt.Token) (kid string, keys []
 		}
 	}
 	if len(keys) == 0 {
-		return "", nil, nil, fmt.Errorf("auth: %s: %w: no %s key for this token", SchemeJWT, ErrAlgorithm, alg)
+		return "", nil, nil, fmt.Errorf("auth: %s: %w: no %s key for this token", schemeJWT, ErrAlgorithm, alg)
 	}
 	return kid, keys, names, nil
 }
@@ -413,7 +413,7 @@ func (j *JWT) candidates(ctx context.Context, t *jwt.Token) (kid string, keys []
 // nothing of the token can leak through them.
 func (j *JWT) mapError(err error, token *jwt.Token) error {
 	wrap := func(sentinel error, reason string) error {
-		return fmt.Errorf("auth: %s: %w: %s", SchemeJWT, sentinel, reason)
+		return fmt.Errorf("auth: %s: %w: %s", schemeJWT, sentinel, reason)
 	}
 	switch {
 	case errors.Is(err, jwt.ErrTokenMalformed):
@@ -482,22 +482,22 @@ func (j *JWT) missingClaims(token *jwt.Token) string {
 func (j *JWT) checkLifetime(claims jwt.MapClaims) (time.Time, error) {
 	iat, err := claims.GetIssuedAt()
 	if err != nil || iat == nil {
-		return time.Time{}, fmt.Errorf("auth: %s: %w: token has no iat claim", SchemeJWT, ErrClaims)
+		return time.Time{}, fmt.Errorf("auth: %s: %w: token has no iat claim", schemeJWT, ErrClaims)
 	}
 	max := j.o.maxLifetime
 	exp, err := claims.GetExpirationTime()
 	if err != nil || exp == nil {
 		end := iat.Add(max).Add(j.o.leeway)
 		if j.o.now().After(end) {
-			return time.Time{}, fmt.Errorf("auth: %s: %w: token without exp is older than the %s lifetime allowed", SchemeJWT, ErrExpired, max)
+			return time.Time{}, fmt.Errorf("auth: %s: %w: token without exp is older than the %s lifetime allowed", schemeJWT, ErrExpired, max)
 		}
 		return end, nil
 	}
 	switch life := exp.Sub(iat.Time); {
 	case life < 0:
-		return time.Time{}, fmt.Errorf("auth: %s: %w: token expires (exp) before it is issued (iat)", SchemeJWT, ErrClaims)
+		return time.Time{}, fmt.Errorf("auth: %s: %w: token expires (exp) before it is issued (iat)", schemeJWT, ErrClaims)
 	case life > max:
-		return time.Time{}, fmt.Errorf("auth: %s: %w: token lifetime exp - iat is %s, over the %s allowed", SchemeJWT, ErrClaims, life, max)
+		return time.Time{}, fmt.Errorf("auth: %s: %w: token lifetime exp - iat is %s, over the %s allowed", schemeJWT, ErrClaims, life, max)
 	}
 	return exp.Add(j.o.leeway), nil
 }
@@ -505,10 +505,10 @@ func (j *JWT) checkLifetime(claims jwt.MapClaims) (time.Time, error) {
 // checkBodyHash checks the body_sha256 claim against body, when present or
 // required.
 func checkBodyHash(claims jwt.MapClaims, body []byte, required bool) error {
-	v, present := claims[ClaimBodySHA256]
+	v, present := claims[claimBodySHA256]
 	if !present {
 		if required {
-			return fmt.Errorf("auth: %s: %w: token has no %s claim", SchemeJWT, ErrClaims, ClaimBodySHA256)
+			return fmt.Errorf("auth: %s: %w: token has no %s claim", schemeJWT, ErrClaims, claimBodySHA256)
 		}
 		return nil
 	}
@@ -517,7 +517,7 @@ func checkBodyHash(claims jwt.MapClaims, body []byte, required bool) error {
 	var want [43]byte // unpadded base64url of 32 bytes
 	base64.RawURLEncoding.Encode(want[:], sum[:])
 	if !ok || subtle.ConstantTimeCompare([]byte(got), want[:]) != 1 {
-		return fmt.Errorf("auth: %s: %w", SchemeJWT, ErrBodyMismatch)
+		return fmt.Errorf("auth: %s: %w", schemeJWT, ErrBodyMismatch)
 	}
 	return nil
 }
@@ -530,7 +530,7 @@ func tokenID(claims jwt.MapClaims, h http.Header, token *jwt.Token) (string, err
 	header := ""
 	if vals := h[HeaderWebhookID]; len(vals) > 0 {
 		if len(vals) > 1 || len(vals[0]) > maxIDLen {
-			return "", fmt.Errorf("auth: %s: %w: repeated or oversized webhook-id header", SchemeJWT, ErrMalformed)
+			return "", fmt.Errorf("auth: %s: %w: repeated or oversized webhook-id header", schemeJWT, ErrMalformed)
 		}
 		header = vals[0]
 	}
@@ -540,10 +540,10 @@ func tokenID(claims jwt.MapClaims, h http.Header, token *jwt.Token) (string, err
 	}
 	jti, ok := v.(string)
 	if !ok || jti == "" || len(jti) > maxIDLen {
-		return "", fmt.Errorf("auth: %s: %w: jti is not a string of 1 to %d bytes", SchemeJWT, ErrClaims, maxIDLen)
+		return "", fmt.Errorf("auth: %s: %w: jti is not a string of 1 to %d bytes", schemeJWT, ErrClaims, maxIDLen)
 	}
 	if header != "" && header != jti {
-		return "", fmt.Errorf("auth: %s: %w: webhook-id header differs from the jti claim", SchemeJWT, ErrClaims)
+		return "", fmt.Errorf("auth: %s: %w: webhook-id header differs from the jti claim", schemeJWT, ErrClaims)
 	}
 	return jti, nil
 }
@@ -556,7 +556,7 @@ var p256HalfOrder = new(big.Int).Rsh(elliptic.P256().Params().N, 1)
 // signature is returned with the smaller of the two; HMAC, RS256 and
 // Go's Ed25519 verification admit one signature only, kept as it is.
 func canonicalSignature(alg string, sig []byte) []byte {
-	if alg != AlgES256 || len(sig) != 64 {
+	if alg != algES256 || len(sig) != 64 {
 		return sig
 	}
 	s := new(big.Int).SetBytes(sig[32:])

@@ -70,7 +70,7 @@ func jwtCases(t *testing.T) []jwtCase {
 			keyID:   k.ID(),
 		}
 	}
-	otherRSA, err := GeneratePrivateKey(AlgRS256)
+	otherRSA, err := GeneratePrivateKey(algRS256)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func baseClaims() jwt.MapClaims {
 	m := asymMsg()
 	return jwt.MapClaims{
 		"iat": asymNow.Unix(), "exp": asymNow.Add(5 * time.Minute).Unix(), "jti": m.ID,
-		"aud": "https://hooks.example.com/in", "body_sha256": BodySHA256(m.Body),
+		"aud": "https://hooks.example.com/in", "body_sha256": bodySHA256(m.Body),
 	}
 }
 
@@ -143,12 +143,12 @@ func TestJWTRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Scheme != SchemeJWT || got.ID != m.ID || !got.Timestamp.Equal(asymNow) || got.KeyID != c.keyID {
+			if got.Scheme != schemeJWT || got.ID != m.ID || !got.Timestamp.Equal(asymNow) || got.KeyID != c.keyID {
 				t.Fatalf("Verified = %+v", got)
 			}
 			want := map[string]any{
 				"iss": "herald-test", "aud": "https://hooks.example.com/in", "jti": m.ID,
-				"topic": m.Topic, "body_sha256": BodySHA256(m.Body),
+				"topic": m.Topic, "body_sha256": bodySHA256(m.Body),
 				"iat": float64(asymNow.Unix()), "exp": float64(asymNow.Add(defaultTTL).Unix()),
 			}
 			for k, v := range want {
@@ -208,9 +208,9 @@ func TestJWTFailures(t *testing.T) {
 				{"aud missing", withClaims(func(cl jwt.MapClaims) { delete(cl, "aud") }), m.Body, []JWTVerifierOption{WithAudience("https://hooks.example.com/in")}, ErrClaims},
 				{"iss mismatch", signed(c.signer(t, WithIssuer("mallory")), m), m.Body, []JWTVerifierOption{WithIssuer("herald")}, ErrClaims},
 				{"iss missing", good, m.Body, []JWTVerifierOption{WithIssuer("herald")}, ErrClaims},
-				{"body hash wrong", withClaims(func(cl jwt.MapClaims) { cl["body_sha256"] = BodySHA256([]byte("other")) }), m.Body, nil, ErrBodyMismatch},
+				{"body hash wrong", withClaims(func(cl jwt.MapClaims) { cl["body_sha256"] = bodySHA256([]byte("other")) }), m.Body, nil, ErrBodyMismatch},
 				{"body hash not a string", withClaims(func(cl jwt.MapClaims) { cl["body_sha256"] = 42 }), m.Body, nil, ErrBodyMismatch},
-				{"body hash padded", withClaims(func(cl jwt.MapClaims) { cl["body_sha256"] = BodySHA256(m.Body) + "=" }), m.Body, nil, ErrBodyMismatch},
+				{"body hash padded", withClaims(func(cl jwt.MapClaims) { cl["body_sha256"] = bodySHA256(m.Body) + "=" }), m.Body, nil, ErrBodyMismatch},
 				{"body hash required but absent", withClaims(func(cl jwt.MapClaims) { delete(cl, "body_sha256") }), m.Body, []JWTVerifierOption{WithRequireBodyHash()}, ErrClaims},
 				{"jti contradicts webhook-id", func() http.Header {
 					h := cloneHeader(good)

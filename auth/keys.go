@@ -18,9 +18,9 @@ import (
 // Algorithm names of the asymmetric keys, as used in JWT headers and JWKS
 // documents and accepted by [GeneratePrivateKey].
 const (
-	AlgEdDSA = "EdDSA" // Ed25519
-	AlgES256 = "ES256" // ECDSA on P-256 with SHA-256
-	AlgRS256 = "RS256" // RSA PKCS #1 v1.5 with SHA-256
+	algEdDSA = "EdDSA" // Ed25519
+	algES256 = "ES256" // ECDSA on P-256 with SHA-256
+	algRS256 = "RS256" // RSA PKCS #1 v1.5 with SHA-256
 )
 
 // Bounds on RSA moduli. Smaller keys are breakable or close to it; larger
@@ -88,7 +88,7 @@ func NewPrivateKey(key crypto.Signer, id string) (PrivateKey, error) {
 		if len(k) != ed25519.PrivateKeySize {
 			return PrivateKey{}, fmt.Errorf("auth: %w: Ed25519 private key is %d bytes, want %d", ErrBadKey, len(k), ed25519.PrivateKeySize)
 		}
-		alg, pub = AlgEdDSA, k.Public()
+		alg, pub = algEdDSA, k.Public()
 	case *ed25519.PrivateKey:
 		if k == nil {
 			return PrivateKey{}, fmt.Errorf("auth: %w: nil private key", ErrBadKey)
@@ -101,7 +101,7 @@ func NewPrivateKey(key crypto.Signer, id string) (PrivateKey, error) {
 		if err := checkECDSA(&k.PublicKey, k); err != nil {
 			return PrivateKey{}, err
 		}
-		alg, pub = AlgES256, &k.PublicKey
+		alg, pub = algES256, &k.PublicKey
 	case *rsa.PrivateKey:
 		if k == nil || k.N == nil {
 			return PrivateKey{}, fmt.Errorf("auth: %w: nil RSA key", ErrBadKey)
@@ -109,7 +109,7 @@ func NewPrivateKey(key crypto.Signer, id string) (PrivateKey, error) {
 		if err := checkRSABits(k.N.BitLen()); err != nil {
 			return PrivateKey{}, err
 		}
-		alg, pub = AlgRS256, &k.PublicKey
+		alg, pub = algRS256, &k.PublicKey
 	case nil:
 		return PrivateKey{}, fmt.Errorf("auth: %w: nil private key", ErrBadKey)
 	default:
@@ -133,7 +133,7 @@ func NewPublicKey(key crypto.PublicKey, id string) (PublicKey, error) {
 		if len(k) != ed25519.PublicKeySize {
 			return PublicKey{}, fmt.Errorf("auth: %w: Ed25519 public key is %d bytes, want %d", ErrBadKey, len(k), ed25519.PublicKeySize)
 		}
-		alg = AlgEdDSA
+		alg = algEdDSA
 	case *ed25519.PublicKey:
 		if k == nil {
 			return PublicKey{}, fmt.Errorf("auth: %w: nil public key", ErrBadKey)
@@ -146,7 +146,7 @@ func NewPublicKey(key crypto.PublicKey, id string) (PublicKey, error) {
 		if err := checkECDSA(k, nil); err != nil {
 			return PublicKey{}, err
 		}
-		alg = AlgES256
+		alg = algES256
 	case *rsa.PublicKey:
 		if k == nil || k.N == nil {
 			return PublicKey{}, fmt.Errorf("auth: %w: nil RSA key", ErrBadKey)
@@ -157,7 +157,7 @@ func NewPublicKey(key crypto.PublicKey, id string) (PublicKey, error) {
 		if k.E < 3 || k.E%2 == 0 {
 			return PublicKey{}, fmt.Errorf("auth: %w: RSA public exponent must be odd and at least 3", ErrBadKey)
 		}
-		alg = AlgRS256
+		alg = algRS256
 	case nil:
 		return PublicKey{}, fmt.Errorf("auth: %w: nil public key", ErrBadKey)
 	default:
@@ -201,11 +201,11 @@ func GeneratePrivateKey(alg string) (PrivateKey, error) {
 	var key crypto.Signer
 	var err error
 	switch alg {
-	case AlgEdDSA:
+	case algEdDSA:
 		_, key, err = ed25519.GenerateKey(rand.Reader)
-	case AlgES256:
+	case algES256:
 		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case AlgRS256:
+	case algRS256:
 		key, err = rsa.GenerateKey(rand.Reader, generatedRSABits)
 	default:
 		return PrivateKey{}, fmt.Errorf("auth: %w: cannot generate a key for algorithm %q (want EdDSA, ES256 or RS256)", ErrBadKey, alg)
@@ -345,9 +345,9 @@ func (k PublicKey) Key() crypto.PublicKey {
 	return k.p.key
 }
 
-// Equal reports whether k and o hold the same key material, ignoring their
+// equal reports whether k and o hold the same key material, ignoring their
 // IDs.
-func (k PublicKey) Equal(o PublicKey) bool {
+func (k PublicKey) equal(o PublicKey) bool {
 	if k.p == nil || o.p == nil {
 		return k.p == nil && o.p == nil
 	}

@@ -20,7 +20,7 @@ import (
 )
 
 func TestGenerateMarshalParseRoundTrip(t *testing.T) {
-	for _, alg := range []string{AlgEdDSA, AlgES256, AlgRS256} {
+	for _, alg := range []string{algEdDSA, algES256, algRS256} {
 		t.Run(alg, func(t *testing.T) {
 			k, err := GeneratePrivateKey(alg)
 			if err != nil {
@@ -43,7 +43,7 @@ func TestGenerateMarshalParseRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if k2.ID() != "kid-x" || !k2.Public().Equal(k.Public()) {
+			if k2.ID() != "kid-x" || !k2.Public().equal(k.Public()) {
 				t.Fatalf("parsed private key differs")
 			}
 			pubPEM, err := MarshalPublicKeyPEM(k.Public())
@@ -54,7 +54,7 @@ func TestGenerateMarshalParseRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.ID() != "kid-y" || !p.Equal(k.Public()) || p.Algorithm() != alg {
+			if p.ID() != "kid-y" || !p.equal(k.Public()) || p.Algorithm() != alg {
 				t.Fatalf("parsed public key differs")
 			}
 			// Without an id, both halves are named by the thumbprint, as
@@ -90,7 +90,7 @@ func TestParsePrivateKeyPEMLegacyFormats(t *testing.T) {
 	rk := ks.rsa.Signer().(*rsa.PrivateKey)
 	pkcs1 := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rk)})
 	k, err := ParsePrivateKeyPEM(pkcs1, "")
-	if err != nil || k.Algorithm() != AlgRS256 || !k.Public().Equal(ks.rsa.Public()) {
+	if err != nil || k.Algorithm() != algRS256 || !k.Public().equal(ks.rsa.Public()) {
 		t.Fatalf("PKCS #1: %v", err)
 	}
 
@@ -103,12 +103,12 @@ func TestParsePrivateKeyPEMLegacyFormats(t *testing.T) {
 	sec1 := append([]byte("-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"),
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})...)
 	k, err = ParsePrivateKeyPEM(sec1, "")
-	if err != nil || k.Algorithm() != AlgES256 || !k.Public().Equal(ks.ec.Public()) {
+	if err != nil || k.Algorithm() != algES256 || !k.Public().equal(ks.ec.Public()) {
 		t.Fatalf("SEC 1: %v", err)
 	}
 	pkcs1pub := pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&rk.PublicKey)})
 	p, err := ParsePublicKeyPEM(pkcs1pub, "")
-	if err != nil || !p.Equal(ks.rsa.Public()) {
+	if err != nil || !p.equal(ks.rsa.Public()) {
 		t.Fatalf("PKCS #1 public: %v", err)
 	}
 }
@@ -270,7 +270,7 @@ func TestPublicKeyAccessors(t *testing.T) {
 	if p.String() != `EdDSA public key "ed-1"` || p.WithID("").String() != "EdDSA public key" || (PublicKey{}).String() != "no public key" {
 		t.Fatalf("String = %q", p.String())
 	}
-	if !p.Equal(p.WithID("other")) || p.Equal(ks.ed2.Public()) || p.Equal(PublicKey{}) || !(PublicKey{}).Equal(PublicKey{}) {
+	if !p.equal(p.WithID("other")) || p.equal(ks.ed2.Public()) || p.equal(PublicKey{}) || !(PublicKey{}).equal(PublicKey{}) {
 		t.Fatal("Equal is wrong")
 	}
 	if (PrivateKey{}).Public() != (PublicKey{}) || !(PrivateKey{}).IsZero() || (PrivateKey{}).Signer() != nil || (PublicKey{}).Key() != nil {

@@ -20,7 +20,7 @@ type noJTISigner struct{ now func() time.Time }
 func (s noJTISigner) Sign(h http.Header, m Message) error {
 	now := s.now()
 	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), ClaimBodySHA256: BodySHA256(m.Body),
+		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), claimBodySHA256: bodySHA256(m.Body),
 	}).SignedString(jwtSecret.Bytes())
 	if err != nil {
 		return err

@@ -15,7 +15,7 @@ const standardV1Len = 44
 
 // errNoStandardV1 is the error of a webhook-signature header without any
 // v1 signature (only v1a, v2, ... or garbage).
-var errNoStandardV1 = fmt.Errorf("auth: %s: %w: webhook-signature holds no v1 signature", SchemeStandard, ErrNoSignature)
+var errNoStandardV1 = fmt.Errorf("auth: %s: %w: webhook-signature holds no v1 signature", schemeStandard, ErrNoSignature)
 
 // Standard signs and verifies Standard Webhooks v1: an HMAC-SHA256 over
 // webhook-id "." webhook-timestamp "." body, sent as
@@ -36,7 +36,7 @@ type Standard struct {
 //
 // Options: [WithTolerance], [WithClock].
 func NewStandard(secrets []Secret, opts ...StandardOption) (*Standard, error) {
-	keys, err := newMacKeys(SchemeStandard, sha256.New, secrets, minStandardSecretLen)
+	keys, err := newMacKeys(schemeStandard, sha256.New, secrets, minStandardSecretLen)
 	if err != nil {
 		return nil, err
 	}
@@ -50,12 +50,12 @@ func NewStandard(secrets []Secret, opts ...StandardOption) (*Standard, error) {
 // others share one allocation. m.ID
 // must be a non-empty header-safe string of at most 256 bytes.
 func (s *Standard) Sign(h http.Header, m Message) error {
-	if err := checkMessageID(SchemeStandard, m.ID); err != nil {
+	if err := checkMessageID(schemeStandard, m.ID); err != nil {
 		return err
 	}
 	unix := signingTime(m, s.o.now).Unix()
 	if unix < 0 {
-		return fmt.Errorf("auth: %s: signing time is before 1970", SchemeStandard)
+		return fmt.Errorf("auth: %s: signing time is before 1970", schemeStandard)
 	}
 	// One buffer holds the timestamp and then the signature header value,
 	// so that both strings come from a single allocation.
@@ -88,11 +88,11 @@ func (s *Standard) Sign(h http.Header, m Message) error {
 // versions (v1a, v2, ...) are ignored. Errors wrap [ErrNoSignature],
 // [ErrMalformed] or [ErrBadSignature] as well.
 func (s *Standard) Verify(h http.Header, body []byte) (Verified, error) {
-	id, ts, tsTime, sigs, err := readStandardHeaders(h, SchemeStandard)
+	id, ts, tsTime, sigs, err := readStandardHeaders(h, schemeStandard)
 	if err != nil {
 		return Verified{}, err
 	}
-	if err := checkTimestamp(s.o.now(), tsTime, s.o.tolerance, SchemeStandard); err != nil {
+	if err := checkTimestamp(s.o.now(), tsTime, s.o.tolerance, schemeStandard); err != nil {
 		return Verified{}, err
 	}
 	// "v1," occurs in every header with a v1 signature: a cheap early
@@ -115,13 +115,13 @@ func (s *Standard) Verify(h http.Header, body []byte) (Verified, error) {
 		}
 		k.put(st)
 		if match {
-			return Verified{Scheme: SchemeStandard, ID: id, Timestamp: tsTime, KeyID: keyIndex(i)}, nil
+			return Verified{Scheme: schemeStandard, ID: id, Timestamp: tsTime, KeyID: keyIndex(i)}, nil
 		}
 		if v1 == 0 {
 			return Verified{}, errNoStandardV1
 		}
 	}
-	return Verified{}, fmt.Errorf("auth: %s: %w: no v1 signature matched (%d signatures, %d secrets tried)", SchemeStandard, ErrBadSignature, v1, len(s.keys))
+	return Verified{}, fmt.Errorf("auth: %s: %w: no v1 signature matched (%d signatures, %d secrets tried)", schemeStandard, ErrBadSignature, v1, len(s.keys))
 }
 
 // macStandard returns the HMAC of id "." ts "." body, streamed into the MAC

@@ -103,7 +103,7 @@ func decodeStandardKey(s, prefix string) ([]byte, error) {
 	if !strings.HasPrefix(s, prefix) {
 		switch {
 		case strings.HasPrefix(s, standardSecretPrefix):
-			return nil, fmt.Errorf("auth: %w: a whsec_ value is an HMAC secret for the %q scheme (NewStandard), not a v1a Ed25519 key", ErrBadKey, SchemeStandard)
+			return nil, fmt.Errorf("auth: %w: a whsec_ value is an HMAC secret for the %q scheme (NewStandard), not a v1a Ed25519 key", ErrBadKey, schemeStandard)
 		case strings.HasPrefix(s, standardPublicKeyPrefix):
 			return nil, fmt.Errorf("auth: %w: a whpk_ value is a v1a public key: it verifies (ParseStandardPublicKey) but cannot sign", ErrBadKey)
 		case strings.HasPrefix(s, standardSigningKeyPrefix):

@@ -50,7 +50,7 @@ func TestStandardVector(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: Verify: %v", prefix, err)
 		}
-		want := Verified{Scheme: SchemeStandard, ID: svVectorID, Timestamp: hmTime, KeyID: "0"}
+		want := Verified{Scheme: schemeStandard, ID: svVectorID, Timestamp: hmTime, KeyID: "0"}
 		if v.Scheme != want.Scheme || v.ID != want.ID || !v.Timestamp.Equal(want.Timestamp) || v.KeyID != want.KeyID || v.Claims != nil {
 			t.Fatalf("%s: Verified = %+v, want %+v", prefix, v, want)
 		}
@@ -155,7 +155,7 @@ func TestStandardVerifyCases(t *testing.T) {
 				hmNoLeak(t, err.Error(), svVectorKey, svVectorKey[6:], svVectorSig[3:], string(key.Bytes()))
 				return
 			}
-			if v.KeyID != c.keyID || v.Scheme != SchemeStandard || v.ID != svVectorID {
+			if v.KeyID != c.keyID || v.Scheme != schemeStandard || v.ID != svVectorID {
 				t.Fatalf("Verified = %+v, want KeyID %q", v, c.keyID)
 			}
 		})

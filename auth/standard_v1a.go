@@ -60,13 +60,13 @@ type StandardV1a struct {
 // when it has none. Options: [WithTolerance], [WithClock].
 func NewStandardV1a(keys []PrivateKey, opts ...StandardOption) (*StandardV1a, error) {
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("auth: %s: %w: no key given", SchemeStandardV1a, ErrBadKey)
+		return nil, fmt.Errorf("auth: %s: %w: no key given", schemeStandardV1a, ErrBadKey)
 	}
 	s := &StandardV1a{keys: make([]v1aKey, len(keys)), canSign: true, o: buildOptions(opts, StandardOption.standard)}
 	for i, k := range keys {
 		priv, ok := k.Signer().(ed25519.PrivateKey)
 		if !ok {
-			return nil, fmt.Errorf("auth: %s: %w: key %d is not an Ed25519 key", SchemeStandardV1a, ErrBadKey, i)
+			return nil, fmt.Errorf("auth: %s: %w: key %d is not an Ed25519 key", schemeStandardV1a, ErrBadKey, i)
 		}
 		s.keys[i] = v1aKey{name: keyName(k.ID(), i), pub: priv.Public().(ed25519.PublicKey), priv: seal(priv)}
 	}
@@ -78,13 +78,13 @@ func NewStandardV1a(keys []PrivateKey, opts ...StandardOption) (*StandardV1a, er
 // holds no private key. Options: [WithTolerance], [WithClock].
 func NewStandardV1aVerifier(keys []PublicKey, opts ...StandardOption) (*StandardV1a, error) {
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("auth: %s: %w: no key given", SchemeStandardV1a, ErrBadKey)
+		return nil, fmt.Errorf("auth: %s: %w: no key given", schemeStandardV1a, ErrBadKey)
 	}
 	s := &StandardV1a{keys: make([]v1aKey, len(keys)), o: buildOptions(opts, StandardOption.standard)}
 	for i, k := range keys {
 		pub, ok := k.Key().(ed25519.PublicKey)
 		if !ok || len(pub) != ed25519.PublicKeySize {
-			return nil, fmt.Errorf("auth: %s: %w: key %d is not an Ed25519 key", SchemeStandardV1a, ErrBadKey, i)
+			return nil, fmt.Errorf("auth: %s: %w: key %d is not an Ed25519 key", schemeStandardV1a, ErrBadKey, i)
 		}
 		s.keys[i] = v1aKey{name: keyName(k.ID(), i), pub: pub}
 	}
@@ -103,14 +103,14 @@ func keyName(id string, i int) string {
 // one v1a signature per key.
 func (s *StandardV1a) Sign(h http.Header, m Message) error {
 	if !s.canSign {
-		return fmt.Errorf("auth: %s: %w", SchemeStandardV1a, errNoPrivateKey)
+		return fmt.Errorf("auth: %s: %w", schemeStandardV1a, errNoPrivateKey)
 	}
-	if err := checkMessageID(SchemeStandardV1a, m.ID); err != nil {
+	if err := checkMessageID(schemeStandardV1a, m.ID); err != nil {
 		return err
 	}
 	unix := signingTime(m, s.o.now).Unix()
 	if unix < 0 { // a negative timestamp would fail verification as malformed
-		return fmt.Errorf("auth: %s: signing time is before 1970", SchemeStandardV1a)
+		return fmt.Errorf("auth: %s: signing time is before 1970", schemeStandardV1a)
 	}
 	ts := strconv.FormatInt(unix, 10)
 	bp := s.getBuf()
@@ -136,11 +136,11 @@ func (s *StandardV1a) Sign(h http.Header, m Message) error {
 // timestamp is out of tolerance (checked before any signature), and
 // [ErrBadSignature] when no v1a signature matches any key.
 func (s *StandardV1a) Verify(h http.Header, body []byte) (Verified, error) {
-	id, ts, tsTime, sigs, err := readStandardHeaders(h, SchemeStandardV1a)
+	id, ts, tsTime, sigs, err := readStandardHeaders(h, schemeStandardV1a)
 	if err != nil {
 		return Verified{}, err
 	}
-	if err := checkTimestamp(s.o.now(), tsTime, s.o.tolerance, SchemeStandardV1a); err != nil {
+	if err := checkTimestamp(s.o.now(), tsTime, s.o.tolerance, schemeStandardV1a); err != nil {
 		return Verified{}, err
 	}
 	var decoded [maxV1aSignatures][ed25519.SignatureSize]byte
@@ -151,7 +151,7 @@ func (s *StandardV1a) Verify(h http.Header, body []byte) (Verified, error) {
 		}
 		seen = true
 		if n == maxV1aSignatures {
-			return Verified{}, fmt.Errorf("auth: %s: %w: more than %d v1a signatures", SchemeStandardV1a, ErrMalformed, maxV1aSignatures)
+			return Verified{}, fmt.Errorf("auth: %s: %w: more than %d v1a signatures", schemeStandardV1a, ErrMalformed, maxV1aSignatures)
 		}
 		// A signature of the wrong length or alphabet can match no key.
 		if decodeV1aSignature(&decoded[n], sig) {
@@ -159,10 +159,10 @@ func (s *StandardV1a) Verify(h http.Header, body []byte) (Verified, error) {
 		}
 	}
 	if !seen {
-		return Verified{}, fmt.Errorf("auth: %s: %w: no v1a signature in the header", SchemeStandardV1a, ErrNoSignature)
+		return Verified{}, fmt.Errorf("auth: %s: %w: no v1a signature in the header", schemeStandardV1a, ErrNoSignature)
 	}
 	if n == 0 {
-		return Verified{}, fmt.Errorf("auth: %s: %w: v1a signature is not %d bytes of base64", SchemeStandardV1a, ErrMalformed, ed25519.SignatureSize)
+		return Verified{}, fmt.Errorf("auth: %s: %w: v1a signature is not %d bytes of base64", schemeStandardV1a, ErrMalformed, ed25519.SignatureSize)
 	}
 	bp := s.getBuf()
 	content := appendStandardContent((*bp)[:0], id, ts, body)
@@ -170,11 +170,11 @@ func (s *StandardV1a) Verify(h http.Header, body []byte) (Verified, error) {
 	for _, k := range s.keys {
 		for i := range n {
 			if ed25519.Verify(k.pub, content, decoded[i][:]) {
-				return Verified{Scheme: SchemeStandardV1a, ID: id, Timestamp: tsTime, KeyID: k.name}, nil
+				return Verified{Scheme: schemeStandardV1a, ID: id, Timestamp: tsTime, KeyID: k.name}, nil
 			}
 		}
 	}
-	return Verified{}, fmt.Errorf("auth: %s: %w", SchemeStandardV1a, ErrBadSignature)
+	return Verified{}, fmt.Errorf("auth: %s: %w", schemeStandardV1a, ErrBadSignature)
 }
 
 // decodeV1aSignature decodes sig into dst and reports whether it is exactly

@@ -44,7 +44,7 @@ func TestStandardV1aRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Verified{Scheme: SchemeStandardV1a, ID: m.ID, Timestamp: time.Unix(asymNow.Unix(), 0), KeyID: "ed-1"}
+	want := Verified{Scheme: schemeStandardV1a, ID: m.ID, Timestamp: time.Unix(asymNow.Unix(), 0), KeyID: "ed-1"}
 	if got.Scheme != want.Scheme || got.ID != want.ID || !got.Timestamp.Equal(want.Timestamp) || got.KeyID != want.KeyID || got.Claims != nil {
 		t.Fatalf("Verified = %+v, want %+v", got, want)
 	}
@@ -304,7 +304,7 @@ func TestStandardV1aConstructors(t *testing.T) {
 // TestStandardV1aRefusesPre1970: like v1, v1a refuses to sign a timestamp
 // its own verifier would reject as malformed.
 func TestStandardV1aRefusesPre1970(t *testing.T) {
-	k, err := GeneratePrivateKey(AlgEdDSA)
+	k, err := GeneratePrivateKey(algEdDSA)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,11 +40,11 @@ type Stripe struct {
 // Options: [WithTolerance], [WithClock], [WithHeaderName].
 func NewStripe(secrets []Secret, opts ...StripeOption) (*Stripe, error) {
 	o := buildOptions(opts, StripeOption.stripe)
-	keys, err := newMacKeys(SchemeStripe, sha256.New, secrets, minStripeSecretLen)
+	keys, err := newMacKeys(schemeStripe, sha256.New, secrets, minStripeSecretLen)
 	if err != nil {
 		return nil, err
 	}
-	name, err := schemeHeaderName(SchemeStripe, o.headerName, HeaderStripeSignature)
+	name, err := schemeHeaderName(schemeStripe, o.headerName, HeaderStripeSignature)
 	if err != nil {
 		return nil, err
 	}
@@ -56,13 +56,13 @@ func NewStripe(secrets []Secret, opts ...StripeOption) (*Stripe, error) {
 // m.ID when m.ID is set.
 func (s *Stripe) Sign(h http.Header, m Message) error {
 	if m.ID != "" {
-		if err := checkMessageID(SchemeStripe, m.ID); err != nil {
+		if err := checkMessageID(schemeStripe, m.ID); err != nil {
 			return err
 		}
 	}
 	unix := signingTime(m, s.o.now).Unix()
 	if unix < 0 {
-		return fmt.Errorf("auth: %s: signing time is before 1970", SchemeStripe)
+		return fmt.Errorf("auth: %s: signing time is before 1970", schemeStripe)
 	}
 	var stack [2 + maxTimestampLen + 2*(4+stripeV1Len)]byte
 	buf := append(stack[:0], "t="...)
@@ -93,25 +93,25 @@ func (s *Stripe) Verify(h http.Header, body []byte) (Verified, error) {
 	vals := h[s.header]
 	switch {
 	case len(vals) == 0 || vals[0] == "":
-		return Verified{}, fmt.Errorf("auth: %s: %w: missing %s header", SchemeStripe, ErrNoSignature, s.headerLower)
+		return Verified{}, fmt.Errorf("auth: %s: %w: missing %s header", schemeStripe, ErrNoSignature, s.headerLower)
 	case len(vals) > 1:
-		return Verified{}, fmt.Errorf("auth: %s: %w: repeated %s header", SchemeStripe, ErrMalformed, s.headerLower)
+		return Verified{}, fmt.Errorf("auth: %s: %w: repeated %s header", schemeStripe, ErrMalformed, s.headerLower)
 	case len(vals[0]) > maxStripeHeaderLen:
-		return Verified{}, fmt.Errorf("auth: %s: %w: %s header longer than %d bytes", SchemeStripe, ErrMalformed, s.headerLower, maxStripeHeaderLen)
+		return Verified{}, fmt.Errorf("auth: %s: %w: %s header longer than %d bytes", schemeStripe, ErrMalformed, s.headerLower, maxStripeHeaderLen)
 	}
 	header := vals[0]
 	ts, v1, err := scanStripeHeader(header)
 	if err != nil {
 		return Verified{}, err
 	}
-	tsTime, err := parseUnix(SchemeStripe, ts)
+	tsTime, err := parseUnix(schemeStripe, ts)
 	if err != nil {
 		return Verified{}, err
 	}
 	if v1 == 0 {
-		return Verified{}, fmt.Errorf("auth: %s: %w: %s header holds no v1 signature", SchemeStripe, ErrNoSignature, s.headerLower)
+		return Verified{}, fmt.Errorf("auth: %s: %w: %s header holds no v1 signature", schemeStripe, ErrNoSignature, s.headerLower)
 	}
-	if err := checkTimestamp(s.o.now(), tsTime, s.o.tolerance, SchemeStripe); err != nil {
+	if err := checkTimestamp(s.o.now(), tsTime, s.o.tolerance, schemeStripe); err != nil {
 		return Verified{}, err
 	}
 	for i, k := range s.keys {
@@ -132,10 +132,10 @@ func (s *Stripe) Verify(h http.Header, body []byte) (Verified, error) {
 		}
 		k.put(st)
 		if match {
-			return Verified{Scheme: SchemeStripe, ID: id, Timestamp: tsTime, KeyID: keyIndex(i)}, nil
+			return Verified{Scheme: schemeStripe, ID: id, Timestamp: tsTime, KeyID: keyIndex(i)}, nil
 		}
 	}
-	return Verified{}, fmt.Errorf("auth: %s: %w: no v1 signature matched (%d signatures, %d secrets tried)", SchemeStripe, ErrBadSignature, v1, len(s.keys))
+	return Verified{}, fmt.Errorf("auth: %s: %w: no v1 signature matched (%d signatures, %d secrets tried)", schemeStripe, ErrBadSignature, v1, len(s.keys))
 }
 
 // scanStripeHeader finds the t= value of a Stripe signature header and
@@ -154,10 +154,10 @@ func scanStripeHeader(header string) (ts string, v1 int, err error) {
 		key, val, ok := strings.Cut(item, "=")
 		switch {
 		case !ok:
-			return "", 0, fmt.Errorf("auth: %s: %w: item without '=' in signature header", SchemeStripe, ErrMalformed)
+			return "", 0, fmt.Errorf("auth: %s: %w: item without '=' in signature header", schemeStripe, ErrMalformed)
 		case key == "t":
 			if seenT {
-				return "", 0, fmt.Errorf("auth: %s: %w: repeated t= in signature header", SchemeStripe, ErrMalformed)
+				return "", 0, fmt.Errorf("auth: %s: %w: repeated t= in signature header", schemeStripe, ErrMalformed)
 			}
 			ts, seenT = val, true
 		case key == "v1":
@@ -165,7 +165,7 @@ func scanStripeHeader(header string) (ts string, v1 int, err error) {
 		}
 	}
 	if !seenT {
-		return "", 0, fmt.Errorf("auth: %s: %w: no t= in signature header", SchemeStripe, ErrMalformed)
+		return "", 0, fmt.Errorf("auth: %s: %w: no t= in signature header", schemeStripe, ErrMalformed)
 	}
 	return ts, v1, nil
 }

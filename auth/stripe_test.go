@@ -46,7 +46,7 @@ func TestStripeVector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.Scheme != SchemeStripe || v.KeyID != "0" || v.ID != hubSigID(stVectorHeader[strings.Index(stVectorHeader, "v1="):]) || !v.Timestamp.Equal(hmTime) {
+	if v.Scheme != schemeStripe || v.KeyID != "0" || v.ID != hubSigID(stVectorHeader[strings.Index(stVectorHeader, "v1="):]) || !v.Timestamp.Equal(hmTime) {
 		t.Fatalf("Verified = %+v", v)
 	}
 	// With an id and a custom header name.

@@ -25,7 +25,7 @@ const (
 // body_sha256, and a kid header for asymmetric keys.
 func jwtCases() ([]microCase, error) {
 	var cases []microCase
-	for _, alg := range []string{"HS256", auth.AlgES256, auth.AlgEdDSA} {
+	for _, alg := range []string{"HS256", "ES256", "EdDSA"} {
 		for _, n := range signSizes {
 			c, err := jwtCase(alg, body(n))
 			if err != nil {

@@ -321,7 +321,7 @@ func TestKeygenOutputParses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !sk.Public().Equal(pk) {
+	if sk.Public().Thumbprint() != pk.Thumbprint() {
 		t.Errorf("whpk_ is not the public half of whsk_")
 	}
 
@@ -363,7 +363,7 @@ func TestKeygenOutputParses(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %s.pub: %v", alg, prefix, err)
 		}
-		if !priv.Public().Equal(pub) || !pub.Equal(keys[0]) || keys[0].Algorithm() != alg {
+		if priv.Public().Thumbprint() != pub.Thumbprint() || pub.Thumbprint() != keys[0].Thumbprint() || keys[0].Algorithm() != alg {
 			t.Errorf("%s: the .key, .pub and JWKS do not hold one key pair", alg)
 		}
 		if keys[0].ID() != pub.Thumbprint() {
