@@ -89,7 +89,8 @@ type Verifier interface {
 
 // Verified describes a request that passed verification.
 type Verified struct {
-	// Scheme is one of the Scheme* constants.
+	// Scheme names the scheme that verified it: "standard", "standard-v1a",
+	// "hub", "stripe" or "jwt".
 	Scheme string
 	// ID names the request for replay protection, from signed bytes only:
 	//

@@ -14,7 +14,7 @@ import (
 // that was signed: Ed25519 signatures are not malleable.
 func FuzzStandardV1aVerify(f *testing.F) {
 	ks := asymKeys(f)
-	v, err := NewStandardV1aVerifier([]PublicKey{ks.ed.Public(), ks.ed2.Public()}, WithClock(asymClock))
+	v, err := newStandardV1aVerifier([]PublicKey{ks.ed.Public(), ks.ed2.Public()}, WithClock(asymClock))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -53,19 +53,19 @@ func FuzzStandardV1aVerify(f *testing.F) {
 func FuzzJWTVerify(f *testing.F) {
 	ks := asymKeys(f)
 	m := asymMsg()
-	hs, err := NewJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock))
+	hs, err := newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock))
 	if err != nil {
 		f.Fatal(err)
 	}
-	ed, err := NewJWTSigner([]PrivateKey{ks.ed}, WithClock(asymClock))
+	ed, err := newJWTSigner([]PrivateKey{ks.ed}, WithClock(asymClock))
 	if err != nil {
 		f.Fatal(err)
 	}
-	es, err := NewJWTSigner([]PrivateKey{ks.ec}, WithClock(asymClock))
+	es, err := newJWTSigner([]PrivateKey{ks.ec}, WithClock(asymClock))
 	if err != nil {
 		f.Fatal(err)
 	}
-	verifiers := []*JWT{hs, ed, es}
+	verifiers := []*jwtScheme{hs, ed, es}
 	signed := map[string]bool{}
 	for _, j := range verifiers {
 		h := http.Header{}

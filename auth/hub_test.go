@@ -17,9 +17,9 @@ const (
 	ghVectorSig    = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
 )
 
-func mustHub(t testing.TB, secrets []Secret, opts ...HubOption) *Hub {
+func mustHub(t testing.TB, secrets []Secret, opts ...HubOption) *hubScheme {
 	t.Helper()
-	s, err := NewHub(secrets, opts...)
+	s, err := newHub(secrets, opts...)
 	if err != nil {
 		t.Fatalf("NewHub: %v", err)
 	}
@@ -100,7 +100,7 @@ func TestHubSHA1AndHeaderName(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, bad := range []string{"bad header", "x:y", "a\nb", strings.Repeat("x", 200)} {
-		if _, err := NewHub([]Secret{NewSecret(key)}, WithHeaderName(bad)); err == nil {
+		if _, err := newHub([]Secret{NewSecret(key)}, WithHeaderName(bad)); err == nil {
 			t.Errorf("header name %q accepted", bad)
 		}
 	}
@@ -187,7 +187,7 @@ func TestNewHubRefuses(t *testing.T) {
 	for name, secrets := range map[string][]Secret{
 		"nil": nil, "short": {hmSecret(1, 15)}, "one short": {hmSecret(1, 16), hmSecret(1, 3)},
 	} {
-		if _, err := NewHub(secrets); !errors.Is(err, ErrBadKey) {
+		if _, err := newHub(secrets); !errors.Is(err, ErrBadKey) {
 			t.Errorf("%s: %v, want ErrBadKey", name, err)
 		}
 	}

@@ -200,13 +200,13 @@ func TestJWKSFetchAndVerify(t *testing.T) {
 	s := newJWKSServer(t, ks.ed.Public(), ks.ec.Public())
 	var clock atomic.Int64
 	j := jwksAt(t, s, "/.well-known/jwks.json?tenant=QUERYSECRET", &clock)
-	v, err := NewJWTVerifier(j, WithClock(asymClock))
+	v, err := newJWTVerifier(j, WithClock(asymClock))
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := asymMsg()
 	sign := func(k PrivateKey) http.Header {
-		signer, err := NewJWTSigner([]PrivateKey{k}, WithClock(asymClock))
+		signer, err := newJWTSigner([]PrivateKey{k}, WithClock(asymClock))
 		if err != nil {
 			t.Fatal(err)
 		}

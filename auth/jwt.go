@@ -39,28 +39,8 @@ var hmacAlgs = map[string]int{"HS256": 32, "HS384": 48, "HS512": 64}
 // asymmetricAlgs are the algorithms of [PublicKey] and [PrivateKey].
 var asymmetricAlgs = []string{algEdDSA, algES256, algRS256}
 
-// JWT signs and verifies JWT Bearer webhooks: Authorization: Bearer <token>,
-// with the delivery id in both webhook-id and the jti claim, and the body
-// bound to the token by its SHA-256 in the body_sha256 claim.
-//
-// Signed tokens carry iss ([WithIssuer]), aud ([WithAudience], else the
-// destination URL without its query, fragment or user info), iat, exp
-// ([WithTTL]), jti, topic (when the message has one), body_sha256, and a kid
-// header when the key has an ID.
-//
-// A verifier accepts exactly the algorithms of its keys: HS* tokens only
-// when built by [NewJWT] with that HS algorithm, EdDSA/ES256/RS256 tokens only
-// for a key of that type; "none" never; a token with a crit header never.
-// It requires iat and exp (exp unless [WithAllowMissingExp]), refuses a
-// token that lives longer than [WithMaxLifetime] (exp - iat over 10
-// minutes by default), iat or nbf in the future and an exp in the past
-// beyond [WithLeeway], checks iss and aud when configured, and checks
-// body_sha256 whenever present (always required with
-// [WithRequireBodyHash]).
-//
-// Make one with [NewJWT] (HMAC), [NewJWTSigner] (private keys) or
-// [NewJWTVerifier] (public keys or a JWKS). A JWT is safe for concurrent use.
-type JWT struct {
+// jwtScheme is the scheme behind [NewJWT]; see its doc.
+type jwtScheme struct {
 	o options
 
 	// Signing; method is nil for a verifier.
@@ -84,7 +64,34 @@ type JWT struct {
 // Options: [WithIssuer], [WithAudience], [WithTTL], [WithLeeway],
 // [WithRequireBodyHash], [WithAllowMissingExp], [WithMaxLifetime],
 // [WithClock].
-func NewJWT(alg string, secrets []Secret, opts ...JWTOption) (*JWT, error) {
+//
+// The scheme signs and verifies JWT Bearer webhooks: Authorization: Bearer <token>,
+// with the delivery id in both webhook-id and the jti claim, and the body
+// bound to the token by its SHA-256 in the body_sha256 claim.
+//
+// Signed tokens carry iss ([WithIssuer]), aud ([WithAudience], else the
+// destination URL without its query, fragment or user info), iat, exp
+// ([WithTTL]), jti, topic (when the message has one), body_sha256, and a kid
+// header when the key has an ID.
+//
+// A verifier accepts exactly the algorithms of its keys: HS* tokens only
+// when built by [NewJWT] with that HS algorithm, EdDSA/ES256/RS256 tokens only
+// for a key of that type; "none" never; a token with a crit header never.
+// It requires iat and exp (exp unless [WithAllowMissingExp]), refuses a
+// token that lives longer than [WithMaxLifetime] (exp - iat over 10
+// minutes by default), iat or nbf in the future and an exp in the past
+// beyond [WithLeeway], checks iss and aud when configured, and checks
+// body_sha256 whenever present (always required with
+// [WithRequireBodyHash]).
+//
+// Make one with [NewJWT] (HMAC), [NewJWTSigner] (private keys) or
+// [NewJWTVerifier] (public keys or a JWKS). The Scheme is safe for concurrent use.
+func NewJWT(alg string, secrets []Secret, opts ...JWTOption) (*Scheme, error) {
+	return wrap(newJWT(alg, secrets, opts...))
+}
+
+// newJWT builds the scheme behind [NewJWT].
+func newJWT(alg string, secrets []Secret, opts ...JWTOption) (*jwtScheme, error) {
 	min, ok := hmacAlgs[alg]
 	if !ok {
 		if slices.Contains(asymmetricAlgs, alg) {
@@ -95,7 +102,7 @@ func NewJWT(alg string, secrets []Secret, opts ...JWTOption) (*JWT, error) {
 	if len(secrets) == 0 {
 		return nil, fmt.Errorf("auth: %s: %w: no secret given", schemeJWT, ErrBadKey)
 	}
-	j := &JWT{o: buildOptions(opts, JWTOption.jwt), method: jwt.GetSigningMethod(alg), methods: []string{alg}}
+	j := &jwtScheme{o: buildOptions(opts, JWTOption.jwt), method: jwt.GetSigningMethod(alg), methods: []string{alg}}
 	for i, s := range secrets {
 		if s.Len() < min {
 			return nil, fmt.Errorf("auth: %s: %w: secret %d is %d bytes, %s needs at least %d", schemeJWT, ErrBadKey, i, s.Len(), alg, min)
@@ -112,7 +119,12 @@ func NewJWT(alg string, secrets []Secret, opts ...JWTOption) (*JWT, error) {
 // of all keys, as [NewJWTVerifier] would.
 //
 // Options: as for [NewJWT].
-func NewJWTSigner(keys []PrivateKey, opts ...JWTOption) (*JWT, error) {
+func NewJWTSigner(keys []PrivateKey, opts ...JWTOption) (*Scheme, error) {
+	return wrap(newJWTSigner(keys, opts...))
+}
+
+// newJWTSigner builds the scheme behind [NewJWTSigner].
+func newJWTSigner(keys []PrivateKey, opts ...JWTOption) (*jwtScheme, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("auth: %s: %w: no key given", schemeJWT, ErrBadKey)
 	}
@@ -123,7 +135,7 @@ func NewJWTSigner(keys []PrivateKey, opts ...JWTOption) (*JWT, error) {
 		}
 		pubs[i] = k.Public()
 	}
-	j, err := newJWTVerifier(pubs, buildOptions(opts, JWTOption.jwt))
+	j, err := newJWTVerifierOptions(pubs, buildOptions(opts, JWTOption.jwt))
 	if err != nil {
 		return nil, err
 	}
@@ -141,13 +153,18 @@ func NewJWTSigner(keys []PrivateKey, opts ...JWTOption) (*JWT, error) {
 // kid, else the matching key's ID, else its position.
 //
 // Options: as for [NewJWT] but [WithTTL], which only a signer uses.
-func NewJWTVerifier(keys KeySet, opts ...JWTVerifierOption) (*JWT, error) {
-	return newJWTVerifier(keys, buildOptions(opts, JWTVerifierOption.jwt))
+func NewJWTVerifier(keys KeySet, opts ...JWTVerifierOption) (*Scheme, error) {
+	return wrap(newJWTVerifier(keys, opts...))
 }
 
-// newJWTVerifier is NewJWTVerifier with its options applied.
-func newJWTVerifier(keys KeySet, o options) (*JWT, error) {
-	j := &JWT{o: o, keys: keys}
+// newJWTVerifier builds the scheme behind [NewJWTVerifier].
+func newJWTVerifier(keys KeySet, opts ...JWTVerifierOption) (*jwtScheme, error) {
+	return newJWTVerifierOptions(keys, buildOptions(opts, JWTVerifierOption.jwt))
+}
+
+// newJWTVerifierOptions is newJWTVerifier with its options applied.
+func newJWTVerifierOptions(keys KeySet, o options) (*jwtScheme, error) {
+	j := &jwtScheme{o: o, keys: keys}
 	switch ks := keys.(type) {
 	case nil:
 		return nil, fmt.Errorf("auth: %s: %w: no key set given", schemeJWT, ErrBadKey)
@@ -177,7 +194,7 @@ func newJWTVerifier(keys KeySet, o options) (*JWT, error) {
 }
 
 // newParser builds the golang-jwt parser for j's options and algorithms.
-func (j *JWT) newParser() *jwt.Parser {
+func (j *jwtScheme) newParser() *jwt.Parser {
 	popts := []jwt.ParserOption{
 		jwt.WithValidMethods(j.methods),
 		jwt.WithLeeway(j.o.leeway),
@@ -198,7 +215,7 @@ func (j *JWT) newParser() *jwt.Parser {
 }
 
 // Sign sets Authorization: Bearer <token> and webhook-id on h.
-func (j *JWT) Sign(h http.Header, m Message) error {
+func (j *jwtScheme) Sign(h http.Header, m Message) error {
 	if j.method == nil {
 		return fmt.Errorf("auth: %s: %w", schemeJWT, errNoPrivateKey)
 	}
@@ -262,7 +279,7 @@ func audienceOf(raw string) string {
 // Verify checks the Bearer token of a request against body; it is
 // VerifyContext with a background context. Prefer VerifyContext when the key
 // set may fetch (a [*JWKS]), so that the request's context bounds the fetch.
-func (j *JWT) Verify(h http.Header, body []byte) (Verified, error) {
+func (j *jwtScheme) Verify(h http.Header, body []byte) (Verified, error) {
 	return j.VerifyContext(context.Background(), h, body)
 }
 
@@ -277,7 +294,7 @@ func (j *JWT) Verify(h http.Header, body []byte) (Verified, error) {
 // that is not a short non-empty string or contradicts webhook-id;
 // [ErrBodyMismatch] when body_sha256 does not match body. Verified.ID is
 // the jti, else derived from the token's signature (see [Verified.ID]).
-func (j *JWT) VerifyContext(ctx context.Context, h http.Header, body []byte) (Verified, error) {
+func (j *jwtScheme) VerifyContext(ctx context.Context, h http.Header, body []byte) (Verified, error) {
 	raw, err := bearerToken(h)
 	if err != nil {
 		return Verified{}, err
@@ -372,7 +389,7 @@ func bearerToken(h http.Header) (string, error) {
 // candidates returns the keys a token may be verified with, their names for
 // [Verified.KeyID], and the token's kid. The token's alg is already one of
 // j.methods (the parser checks that first).
-func (j *JWT) candidates(ctx context.Context, t *jwt.Token) (kid string, keys []jwt.VerificationKey, names []string, err error) {
+func (j *jwtScheme) candidates(ctx context.Context, t *jwt.Token) (kid string, keys []jwt.VerificationKey, names []string, err error) {
 	if k, present := t.Header["kid"]; present {
 		s, ok := k.(string)
 		if !ok || s == "" || len(s) > maxIDLen {
@@ -411,7 +428,7 @@ func (j *JWT) candidates(ctx context.Context, t *jwt.Token) (kid string, keys []
 // mapError turns a golang-jwt error into one of the package's sentinels,
 // with a short reason of our own: golang-jwt's texts are not repeated, so
 // nothing of the token can leak through them.
-func (j *JWT) mapError(err error, token *jwt.Token) error {
+func (j *jwtScheme) mapError(err error, token *jwt.Token) error {
 	wrap := func(sentinel error, reason string) error {
 		return fmt.Errorf("auth: %s: %w: %s", schemeJWT, sentinel, reason)
 	}
@@ -450,7 +467,7 @@ func (j *JWT) mapError(err error, token *jwt.Token) error {
 // missingClaims says which of the claims j requires the token lacks, for
 // the error of golang-jwt's ErrTokenRequiredClaimMissing, which does not
 // say: "token has no aud claim", or "token has no exp claim, no aud claim".
-func (j *JWT) missingClaims(token *jwt.Token) string {
+func (j *jwtScheme) missingClaims(token *jwt.Token) string {
 	var claims jwt.MapClaims
 	if token != nil {
 		claims, _ = token.Claims.(jwt.MapClaims)
@@ -479,7 +496,7 @@ func (j *JWT) missingClaims(token *jwt.Token) string {
 // the maximum lifetime, or, without exp (allowed by WithAllowMissingExp),
 // an end that maximum after iat. It returns that end plus the leeway: the
 // last moment the token can pass, until which Middleware keeps its id.
-func (j *JWT) checkLifetime(claims jwt.MapClaims) (time.Time, error) {
+func (j *jwtScheme) checkLifetime(claims jwt.MapClaims) (time.Time, error) {
 	iat, err := claims.GetIssuedAt()
 	if err != nil || iat == nil {
 		return time.Time{}, fmt.Errorf("auth: %s: %w: token has no iat claim", schemeJWT, ErrClaims)

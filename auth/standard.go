@@ -17,13 +17,8 @@ const standardV1Len = 44
 // v1 signature (only v1a, v2, ... or garbage).
 var errNoStandardV1 = fmt.Errorf("auth: %s: %w: webhook-signature holds no v1 signature", schemeStandard, ErrNoSignature)
 
-// Standard signs and verifies Standard Webhooks v1: an HMAC-SHA256 over
-// webhook-id "." webhook-timestamp "." body, sent as
-// "webhook-signature: v1,<base64>". It holds one or more secrets so that a
-// secret can be rotated without downtime: Sign signs with every secret,
-// Verify accepts a signature made with any of them. A Standard is safe for
-// concurrent use.
-type Standard struct {
+// standardScheme is the scheme behind [NewStandard]; see its doc.
+type standardScheme struct {
 	keys []*macKey
 	o    options
 }
@@ -35,12 +30,24 @@ type Standard struct {
 // an error wrapping [ErrBadKey].
 //
 // Options: [WithTolerance], [WithClock].
-func NewStandard(secrets []Secret, opts ...StandardOption) (*Standard, error) {
+//
+// The scheme signs and verifies Standard Webhooks v1: an HMAC-SHA256 over
+// webhook-id "." webhook-timestamp "." body, sent as
+// "webhook-signature: v1,<base64>". It holds one or more secrets so that a
+// secret can be rotated without downtime: Sign signs with every secret,
+// Verify accepts a signature made with any of them. A Standard is safe for
+// concurrent use.
+func NewStandard(secrets []Secret, opts ...StandardOption) (*Scheme, error) {
+	return wrap(newStandard(secrets, opts...))
+}
+
+// newStandard builds the scheme behind [NewStandard].
+func newStandard(secrets []Secret, opts ...StandardOption) (*standardScheme, error) {
 	keys, err := newMacKeys(schemeStandard, sha256.New, secrets, minStandardSecretLen)
 	if err != nil {
 		return nil, err
 	}
-	return &Standard{keys: keys, o: buildOptions(opts, StandardOption.standard)}, nil
+	return &standardScheme{keys: keys, o: buildOptions(opts, StandardOption.standard)}, nil
 }
 
 // Sign sets webhook-id to m.ID, webhook-timestamp to the signing time in
@@ -49,7 +56,7 @@ func NewStandard(secrets []Secret, opts ...StandardOption) (*Standard, error) {
 // values already present as a single value are overwritten in place; the
 // others share one allocation. m.ID
 // must be a non-empty header-safe string of at most 256 bytes.
-func (s *Standard) Sign(h http.Header, m Message) error {
+func (s *standardScheme) Sign(h http.Header, m Message) error {
 	if err := checkMessageID(schemeStandard, m.ID); err != nil {
 		return err
 	}
@@ -87,7 +94,7 @@ func (s *Standard) Sign(h http.Header, m Message) error {
 // secret is accepted, compared in constant time. Signatures of other
 // versions (v1a, v2, ...) are ignored. Errors wrap [ErrNoSignature],
 // [ErrMalformed] or [ErrBadSignature] as well.
-func (s *Standard) Verify(h http.Header, body []byte) (Verified, error) {
+func (s *standardScheme) Verify(h http.Header, body []byte) (Verified, error) {
 	id, ts, tsTime, sigs, err := readStandardHeaders(h, schemeStandard)
 	if err != nil {
 		return Verified{}, err
@@ -138,6 +145,6 @@ func macStandard[T string | []byte](st *macState, id string, ts T, body []byte) 
 }
 
 var (
-	_ Signer   = (*Standard)(nil)
-	_ Verifier = (*Standard)(nil)
+	_ Signer   = (*standardScheme)(nil)
+	_ Verifier = (*standardScheme)(nil)
 )

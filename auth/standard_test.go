@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-func mustStandard(t testing.TB, secrets []Secret, opts ...StandardOption) *Standard {
+func mustStandard(t testing.TB, secrets []Secret, opts ...StandardOption) *standardScheme {
 	t.Helper()
-	s, err := NewStandard(secrets, opts...)
+	s, err := newStandard(secrets, opts...)
 	if err != nil {
 		t.Fatalf("NewStandard: %v", err)
 	}
@@ -203,12 +203,12 @@ func TestNewStandardRefuses(t *testing.T) {
 		"one short":    {hmSecret(1, 32), hmSecret(2, 16)},
 		"empty second": {hmSecret(1, 32), NewSecret(nil)},
 	} {
-		s, err := NewStandard(secrets)
+		s, err := newStandard(secrets)
 		if !errors.Is(err, ErrBadKey) || s != nil {
 			t.Errorf("%s: NewStandard = %v, %v; want ErrBadKey", name, s, err)
 		}
 	}
-	if _, err := NewStandard([]Secret{hmSecret(1, 24)}); err != nil {
+	if _, err := newStandard([]Secret{hmSecret(1, 24)}); err != nil {
 		t.Fatalf("24-byte secret refused: %v", err)
 	}
 }

@@ -13,7 +13,7 @@ import (
 
 func TestStandardV1aRoundTrip(t *testing.T) {
 	ks := asymKeys(t)
-	s, err := NewStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock))
+	s, err := newStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestStandardV1aRoundTrip(t *testing.T) {
 		t.Fatal("signature is not Ed25519 over id.timestamp.body")
 	}
 
-	v, err := NewStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock))
+	v, err := newStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestStandardV1aRoundTrip(t *testing.T) {
 
 func TestStandardV1aRotation(t *testing.T) {
 	ks := asymKeys(t)
-	signer, err := NewStandardV1a([]PrivateKey{ks.ed, ks.ed2}, WithClock(asymClock))
+	signer, err := newStandardV1a([]PrivateKey{ks.ed, ks.ed2}, WithClock(asymClock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestStandardV1aRotation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err := NewStandardV1aVerifier(tt.keys, WithClock(asymClock))
+			v, err := newStandardV1aVerifier(tt.keys, WithClock(asymClock))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,7 +105,7 @@ func asymOtherEd(t *testing.T) PublicKey {
 
 func TestStandardV1aFailures(t *testing.T) {
 	ks := asymKeys(t)
-	signer, err := NewStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock))
+	signer, err := newStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestStandardV1aFailures(t *testing.T) {
 			return m.Body
 		}, ErrMalformed},
 	}
-	v, err := NewStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock))
+	v, err := newStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,8 +218,8 @@ func TestStandardV1aFailures(t *testing.T) {
 
 func TestStandardV1aAccepts(t *testing.T) {
 	ks := asymKeys(t)
-	signer, _ := NewStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock))
-	v, err := NewStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock), WithTolerance(10*time.Minute))
+	signer, _ := newStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock))
+	v, err := newStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock), WithTolerance(10*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,22 +269,22 @@ func TestStandardV1aAccepts(t *testing.T) {
 
 func TestStandardV1aConstructors(t *testing.T) {
 	ks := asymKeys(t)
-	if _, err := NewStandardV1a(nil); !errors.Is(err, ErrBadKey) {
+	if _, err := newStandardV1a(nil); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("no keys: %v", err)
 	}
-	if _, err := NewStandardV1a([]PrivateKey{ks.ed, ks.ec}); !errors.Is(err, ErrBadKey) {
+	if _, err := newStandardV1a([]PrivateKey{ks.ed, ks.ec}); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("ECDSA key: %v", err)
 	}
-	if _, err := NewStandardV1a([]PrivateKey{{}}); !errors.Is(err, ErrBadKey) {
+	if _, err := newStandardV1a([]PrivateKey{{}}); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("zero key: %v", err)
 	}
-	if _, err := NewStandardV1aVerifier(nil); !errors.Is(err, ErrBadKey) {
+	if _, err := newStandardV1aVerifier(nil); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("no public keys: %v", err)
 	}
-	if _, err := NewStandardV1aVerifier([]PublicKey{ks.rsa.Public()}); !errors.Is(err, ErrBadKey) {
+	if _, err := newStandardV1aVerifier([]PublicKey{ks.rsa.Public()}); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("RSA key: %v", err)
 	}
-	s, _ := NewStandardV1a([]PrivateKey{ks.ed})
+	s, _ := newStandardV1a([]PrivateKey{ks.ed})
 	for _, id := range []string{"", "has space", strings.Repeat("x", 300)} {
 		if err := s.Sign(http.Header{}, Message{ID: id, Body: []byte("x")}); err == nil {
 			t.Fatalf("Sign accepted id %q", id)
@@ -292,7 +292,7 @@ func TestStandardV1aConstructors(t *testing.T) {
 	}
 	// A zero Timestamp means now (the configured clock).
 	h := http.Header{}
-	s2, _ := NewStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock))
+	s2, _ := newStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock))
 	if err := s2.Sign(h, Message{ID: "a", Body: nil}); err != nil || h.Get("webhook-timestamp") != strconv.FormatInt(asymNow.Unix(), 10) {
 		t.Fatalf("Sign with zero time: %v %v", err, h)
 	}
@@ -308,7 +308,7 @@ func TestStandardV1aRefusesPre1970(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewStandardV1a([]PrivateKey{k})
+	s, err := newStandardV1a([]PrivateKey{k})
 	if err != nil {
 		t.Fatal(err)
 	}

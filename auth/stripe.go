@@ -20,10 +20,8 @@ const (
 	stripeV1Len = 64
 )
 
-// Stripe signs and verifies Stripe-style webhooks: an HMAC-SHA256 over
-// t "." body, sent as "Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>...]"
-// with one v1 per secret. A Stripe is safe for concurrent use.
-type Stripe struct {
+// stripeScheme is the scheme behind [NewStripe]; see its doc.
+type stripeScheme struct {
 	keys        []*macKey
 	header      string
 	headerLower string
@@ -38,7 +36,16 @@ type Stripe struct {
 // [ErrBadKey].
 //
 // Options: [WithTolerance], [WithClock], [WithHeaderName].
-func NewStripe(secrets []Secret, opts ...StripeOption) (*Stripe, error) {
+//
+// The scheme signs and verifies Stripe-style webhooks: an HMAC-SHA256 over
+// t "." body, sent as "Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>...]"
+// with one v1 per secret. The Scheme is safe for concurrent use.
+func NewStripe(secrets []Secret, opts ...StripeOption) (*Scheme, error) {
+	return wrap(newStripe(secrets, opts...))
+}
+
+// newStripe builds the scheme behind [NewStripe].
+func newStripe(secrets []Secret, opts ...StripeOption) (*stripeScheme, error) {
 	o := buildOptions(opts, StripeOption.stripe)
 	keys, err := newMacKeys(schemeStripe, sha256.New, secrets, minStripeSecretLen)
 	if err != nil {
@@ -48,13 +55,13 @@ func NewStripe(secrets []Secret, opts ...StripeOption) (*Stripe, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Stripe{keys: keys, header: name, headerLower: strings.ToLower(name), o: o}, nil
+	return &stripeScheme{keys: keys, header: name, headerLower: strings.ToLower(name), o: o}, nil
 }
 
 // Sign sets the signature header to t=<unix seconds> (m.Timestamp, or the
 // clock when zero) followed by one v1=<hex> per secret, and webhook-id to
 // m.ID when m.ID is set.
-func (s *Stripe) Sign(h http.Header, m Message) error {
+func (s *stripeScheme) Sign(h http.Header, m Message) error {
 	if m.ID != "" {
 		if err := checkMessageID(schemeStripe, m.ID); err != nil {
 			return err
@@ -89,7 +96,7 @@ func (s *Stripe) Sign(h http.Header, m Message) error {
 // v0=, are ignored; a repeated or missing t is [ErrMalformed]. Verified.ID
 // is "sig:" and the SHA-256 of the v1 signature that matched (see
 // [Verified.ID]); the webhook-id header is not covered by the signature.
-func (s *Stripe) Verify(h http.Header, body []byte) (Verified, error) {
+func (s *stripeScheme) Verify(h http.Header, body []byte) (Verified, error) {
 	vals := h[s.header]
 	switch {
 	case len(vals) == 0 || vals[0] == "":
@@ -181,6 +188,6 @@ func macStripe[T string | []byte](st *macState, ts T, body []byte) []byte {
 }
 
 var (
-	_ Signer   = (*Stripe)(nil)
-	_ Verifier = (*Stripe)(nil)
+	_ Signer   = (*stripeScheme)(nil)
+	_ Verifier = (*stripeScheme)(nil)
 )

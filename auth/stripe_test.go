@@ -17,9 +17,9 @@ const (
 	stVectorHeader = "t=1614265330,v1=af4ead0627a34a8cca29808e8de9ada8e41a92e6237c63cef6eacf51d36cca34"
 )
 
-func mustStripe(t testing.TB, secrets []Secret, opts ...StripeOption) *Stripe {
+func mustStripe(t testing.TB, secrets []Secret, opts ...StripeOption) *stripeScheme {
 	t.Helper()
-	s, err := NewStripe(secrets, opts...)
+	s, err := newStripe(secrets, opts...)
 	if err != nil {
 		t.Fatalf("NewStripe: %v", err)
 	}
@@ -169,11 +169,11 @@ func TestNewStripeRefuses(t *testing.T) {
 	for name, secrets := range map[string][]Secret{
 		"nil": nil, "short": {hmSecret(1, 15)}, "one short": {hmSecret(1, 16), {}},
 	} {
-		if _, err := NewStripe(secrets); !errors.Is(err, ErrBadKey) {
+		if _, err := newStripe(secrets); !errors.Is(err, ErrBadKey) {
 			t.Errorf("%s: %v, want ErrBadKey", name, err)
 		}
 	}
-	if _, err := NewStripe([]Secret{hmSecret(1, 16)}, WithHeaderName("no spaces allowed")); err == nil {
+	if _, err := newStripe([]Secret{hmSecret(1, 16)}, WithHeaderName("no spaces allowed")); err == nil {
 		t.Fatal("bad header name accepted")
 	}
 	s := mustStripe(t, []Secret{hmSecret(1, 16)})

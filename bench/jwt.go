@@ -41,7 +41,7 @@ func jwtCases() ([]microCase, error) {
 func jwtCase(alg string, b []byte) ([]microCase, error) {
 	opts := []auth.JWTOption{auth.WithIssuer(jwtIssuer), auth.WithAudience(jwtAudience)}
 	var (
-		j       *auth.JWT
+		j       *auth.Scheme
 		signKey any
 		pubKey  any
 		kid     string

@@ -274,7 +274,7 @@ func TestJWTWithJsonwebtokenAndJose(t *testing.T) {
 		tokens[name] = strings.TrimPrefix(h.Get("Authorization"), "Bearer ")
 	}
 	sign("HS256", hs)
-	signers := map[string]*auth.JWT{}
+	signers := map[string]*auth.Scheme{}
 	for alg, k := range keys {
 		s, err := auth.NewJWTSigner([]auth.PrivateKey{k}, auth.WithIssuer(iss))
 		if err != nil {
