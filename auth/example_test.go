@@ -216,7 +216,7 @@ func ExampleNewJWT() {
 	fmt.Println(v.Scheme, v.ID, v.Claims["iss"], v.Claims["aud"], v.Claims["topic"], err)
 
 	_, err = jwt.Verify(h, []byte(`{"type":"job:done"}`))
-	fmt.Println(errors.Is(err, auth.ErrBodyMismatch))
+	fmt.Println(errors.Is(err, auth.ErrBadSignature))
 	// Output:
 	// jwt msg_2KWPBgLlAfxdpx2AI54pPJ85f4W https://events.example.com https://hooks.example.com/in job:ready <nil>
 	// true
@@ -234,7 +234,7 @@ func ExampleWithErrorHandler() {
 	jsonError := func(w http.ResponseWriter, r *http.Request, status int, err error) {
 		code := "unauthorized"
 		switch {
-		case errors.Is(err, auth.ErrExpired), errors.Is(err, auth.ErrNotYetValid):
+		case errors.Is(err, auth.ErrExpired):
 			code = "stale"
 		case errors.Is(err, auth.ErrBodyTooLarge):
 			code = "too_large"

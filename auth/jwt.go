@@ -95,9 +95,9 @@ func newJWT(alg string, secrets []Secret, opts ...JWTOption) (*jwtScheme, error)
 	min, ok := hmacAlgs[alg]
 	if !ok {
 		if slices.Contains(asymmetricAlgs, alg) {
-			return nil, fmt.Errorf("auth: %s: %w: %s takes keys: use NewJWTSigner or NewJWTVerifier", schemeJWT, ErrAlgorithm, alg)
+			return nil, fmt.Errorf("auth: %s: %w: %s takes keys: use NewJWTSigner or NewJWTVerifier", schemeJWT, ErrBadKey, alg)
 		}
-		return nil, fmt.Errorf("auth: %s: %w: %q is not HS256, HS384 or HS512", schemeJWT, ErrAlgorithm, alg)
+		return nil, fmt.Errorf("auth: %s: %w: %q is not HS256, HS384 or HS512", schemeJWT, ErrBadKey, alg)
 	}
 	if len(secrets) == 0 {
 		return nil, fmt.Errorf("auth: %s: %w: no secret given", schemeJWT, ErrBadKey)
@@ -287,12 +287,12 @@ func (j *jwtScheme) Verify(h http.Header, body []byte) (Verified, error) {
 // bounds any key fetch. Errors: [ErrNoSignature] without a Bearer token;
 // [ErrMalformed] for a token that does not parse, is longer than
 // 8 KiB or has a crit header (herald implements no critical
-// extension, so RFC 7515 has it refuse any); [ErrAlgorithm] for an algorithm the keys do not allow;
-// [ErrUnknownKey]; [ErrBadSignature]; [ErrExpired]; [ErrNotYetValid];
+// extension, so RFC 7515 has it refuse any); [ErrBadSignature] for an algorithm the keys do not allow;
+// [ErrUnknownKey]; [ErrBadSignature]; [ErrExpired];
 // [ErrClaims] for a wrong iss or aud, a missing iat, exp or body_sha256, a
 // lifetime (exp - iat) over [WithMaxLifetime], a jti
 // that is not a short non-empty string or contradicts webhook-id;
-// [ErrBodyMismatch] when body_sha256 does not match body. Verified.ID is
+// [ErrBadSignature] when body_sha256 does not match body. Verified.ID is
 // the jti, else derived from the token's signature (see [Verified.ID]).
 func (j *jwtScheme) VerifyContext(ctx context.Context, h http.Header, body []byte) (Verified, error) {
 	raw, err := bearerToken(h)
@@ -420,7 +420,7 @@ func (j *jwtScheme) candidates(ctx context.Context, t *jwt.Token) (kid string, k
 		}
 	}
 	if len(keys) == 0 {
-		return "", nil, nil, fmt.Errorf("auth: %s: %w: no %s key for this token", schemeJWT, ErrAlgorithm, alg)
+		return "", nil, nil, fmt.Errorf("auth: %s: %w: no %s key for this token", schemeJWT, errAlgorithm, alg)
 	}
 	return kid, keys, names, nil
 }
@@ -436,22 +436,22 @@ func (j *jwtScheme) mapError(err error, token *jwt.Token) error {
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return wrap(ErrMalformed, "token does not parse")
 	case errors.Is(err, jwt.ErrTokenUnverifiable):
-		return wrap(ErrAlgorithm, "token names no known algorithm")
+		return wrap(errAlgorithm, "token names no known algorithm")
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
 		if token == nil || token.Method == nil || !slices.Contains(j.methods, token.Method.Alg()) {
 			alg := "unknown"
 			if token != nil && token.Method != nil {
 				alg = token.Method.Alg()
 			}
-			return wrap(ErrAlgorithm, fmt.Sprintf("%q is not among %v", alg, j.methods))
+			return wrap(errAlgorithm, fmt.Sprintf("%q is not among %v", alg, j.methods))
 		}
 		return wrap(ErrBadSignature, "token signature does not match")
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return wrap(ErrExpired, "token expired (exp)")
 	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-		return wrap(ErrNotYetValid, "token issued in the future (iat)")
+		return wrap(errNotYetValid, "token issued in the future (iat)")
 	case errors.Is(err, jwt.ErrTokenNotValidYet):
-		return wrap(ErrNotYetValid, "token not valid yet (nbf)")
+		return wrap(errNotYetValid, "token not valid yet (nbf)")
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
 		return wrap(ErrClaims, j.missingClaims(token))
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
@@ -534,7 +534,7 @@ func checkBodyHash(claims jwt.MapClaims, body []byte, required bool) error {
 	var want [43]byte // unpadded base64url of 32 bytes
 	base64.RawURLEncoding.Encode(want[:], sum[:])
 	if !ok || subtle.ConstantTimeCompare([]byte(got), want[:]) != 1 {
-		return fmt.Errorf("auth: %s: %w", schemeJWT, ErrBodyMismatch)
+		return fmt.Errorf("auth: %s: %w", schemeJWT, errBodyMismatch)
 	}
 	return nil
 }

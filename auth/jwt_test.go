@@ -197,20 +197,20 @@ func TestJWTFailures(t *testing.T) {
 				opts []JWTVerifierOption
 				want error
 			}{
-				{"tampered body", good, []byte(`{"type":"contact.deleted"}`), nil, ErrBodyMismatch},
+				{"tampered body", good, []byte(`{"type":"contact.deleted"}`), nil, errBodyMismatch},
 				{"wrong key", signed(c.wrong(t), m), m.Body, nil, ErrBadSignature},
 				{"expired", signed(c.signer(t), old), m.Body, nil, ErrExpired},
-				{"issued in the future", signed(c.signer(t), future), m.Body, nil, ErrNotYetValid},
-				{"nbf in the future", withClaims(func(cl jwt.MapClaims) { cl["nbf"] = asymNow.Add(time.Minute).Unix() }), m.Body, nil, ErrNotYetValid},
+				{"issued in the future", signed(c.signer(t), future), m.Body, nil, errNotYetValid},
+				{"nbf in the future", withClaims(func(cl jwt.MapClaims) { cl["nbf"] = asymNow.Add(time.Minute).Unix() }), m.Body, nil, errNotYetValid},
 				{"missing exp", withClaims(func(cl jwt.MapClaims) { delete(cl, "exp") }), m.Body, nil, ErrClaims},
 				{"exp not a number", withClaims(func(cl jwt.MapClaims) { cl["exp"] = "soon" }), m.Body, nil, ErrClaims},
 				{"aud mismatch", good, m.Body, []JWTVerifierOption{WithAudience("https://other.example.com/in")}, ErrClaims},
 				{"aud missing", withClaims(func(cl jwt.MapClaims) { delete(cl, "aud") }), m.Body, []JWTVerifierOption{WithAudience("https://hooks.example.com/in")}, ErrClaims},
 				{"iss mismatch", signed(c.signer(t, WithIssuer("mallory")), m), m.Body, []JWTVerifierOption{WithIssuer("herald")}, ErrClaims},
 				{"iss missing", good, m.Body, []JWTVerifierOption{WithIssuer("herald")}, ErrClaims},
-				{"body hash wrong", withClaims(func(cl jwt.MapClaims) { cl["body_sha256"] = bodySHA256([]byte("other")) }), m.Body, nil, ErrBodyMismatch},
-				{"body hash not a string", withClaims(func(cl jwt.MapClaims) { cl["body_sha256"] = 42 }), m.Body, nil, ErrBodyMismatch},
-				{"body hash padded", withClaims(func(cl jwt.MapClaims) { cl["body_sha256"] = bodySHA256(m.Body) + "=" }), m.Body, nil, ErrBodyMismatch},
+				{"body hash wrong", withClaims(func(cl jwt.MapClaims) { cl["body_sha256"] = bodySHA256([]byte("other")) }), m.Body, nil, errBodyMismatch},
+				{"body hash not a string", withClaims(func(cl jwt.MapClaims) { cl["body_sha256"] = 42 }), m.Body, nil, errBodyMismatch},
+				{"body hash padded", withClaims(func(cl jwt.MapClaims) { cl["body_sha256"] = bodySHA256(m.Body) + "=" }), m.Body, nil, errBodyMismatch},
 				{"body hash required but absent", withClaims(func(cl jwt.MapClaims) { delete(cl, "body_sha256") }), m.Body, []JWTVerifierOption{WithRequireBodyHash()}, ErrClaims},
 				{"jti contradicts webhook-id", func() http.Header {
 					h := cloneHeader(good)
@@ -218,9 +218,9 @@ func TestJWTFailures(t *testing.T) {
 					return h
 				}(), m.Body, nil, ErrClaims},
 				{"jti not a string", withClaims(func(cl jwt.MapClaims) { cl["jti"] = 7 }), m.Body, nil, ErrClaims},
-				{"alg none", bearer(noneToken(baseClaims())), m.Body, nil, ErrAlgorithm},
-				{"alg unknown", bearer(rawToken(`{"alg":"XX256","typ":"JWT"}`, `{"exp":1}`, "c2ln")), m.Body, nil, ErrAlgorithm},
-				{"alg missing", bearer(rawToken(`{"typ":"JWT"}`, `{"exp":1}`, "c2ln")), m.Body, nil, ErrAlgorithm},
+				{"alg none", bearer(noneToken(baseClaims())), m.Body, nil, errAlgorithm},
+				{"alg unknown", bearer(rawToken(`{"alg":"XX256","typ":"JWT"}`, `{"exp":1}`, "c2ln")), m.Body, nil, errAlgorithm},
+				{"alg missing", bearer(rawToken(`{"typ":"JWT"}`, `{"exp":1}`, "c2ln")), m.Body, nil, errAlgorithm},
 				{"no Authorization", http.Header{}, m.Body, nil, ErrNoSignature},
 				{"Basic auth", http.Header{"Authorization": {"Basic dXNlcjpwdw=="}}, m.Body, nil, ErrNoSignature},
 				{"empty bearer", http.Header{"Authorization": {"Bearer "}}, m.Body, nil, ErrMalformed},
@@ -416,14 +416,14 @@ func TestJWTAlgorithmConfusion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rsaVerifier.Verify(bearer(forged), m.Body); !errors.Is(err, ErrAlgorithm) {
+	if _, err := rsaVerifier.Verify(bearer(forged), m.Body); !errors.Is(err, errAlgorithm) {
 		t.Fatalf("HS256 with the RSA PEM: %v", err)
 	}
 	// Even if the token names the key's kid.
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, baseClaims())
 	tok.Header["kid"] = ks.rsa.ID()
 	forged, _ = tok.SignedString(pubPEM)
-	if _, err := rsaVerifier.Verify(bearer(forged), m.Body); !errors.Is(err, ErrAlgorithm) {
+	if _, err := rsaVerifier.Verify(bearer(forged), m.Body); !errors.Is(err, errAlgorithm) {
 		t.Fatalf("HS256 with the RSA PEM and kid: %v", err)
 	}
 
@@ -435,14 +435,14 @@ func TestJWTAlgorithmConfusion(t *testing.T) {
 	rs, _ := newJWTSigner([]PrivateKey{ks.rsa}, WithClock(asymClock))
 	h := http.Header{}
 	_ = rs.Sign(h, m)
-	if _, err := hs.Verify(h, m.Body); !errors.Is(err, ErrAlgorithm) {
+	if _, err := hs.Verify(h, m.Body); !errors.Is(err, errAlgorithm) {
 		t.Fatalf("RS256 to HMAC verifier: %v", err)
 	}
 	hs512, err := jwt.NewWithClaims(jwt.SigningMethodHS512, baseClaims()).SignedString(jwtSecret.Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := hs.Verify(bearer(hs512), m.Body); !errors.Is(err, ErrAlgorithm) {
+	if _, err := hs.Verify(bearer(hs512), m.Body); !errors.Is(err, errAlgorithm) {
 		t.Fatalf("HS512 to HS256 verifier: %v", err)
 	}
 	// An ES256 token to an EdDSA-only verifier; PS256 signed by the RSA key.
@@ -450,11 +450,11 @@ func TestJWTAlgorithmConfusion(t *testing.T) {
 	es, _ := newJWTSigner([]PrivateKey{ks.ec}, WithClock(asymClock))
 	h = http.Header{}
 	_ = es.Sign(h, m)
-	if _, err := ed.Verify(h, m.Body); !errors.Is(err, ErrAlgorithm) {
+	if _, err := ed.Verify(h, m.Body); !errors.Is(err, errAlgorithm) {
 		t.Fatalf("ES256 to EdDSA verifier: %v", err)
 	}
 	ps, _ := jwt.NewWithClaims(jwt.SigningMethodPS256, baseClaims()).SignedString(ks.rsa.Signer())
-	if _, err := rsaVerifier.Verify(bearer(ps), m.Body); !errors.Is(err, ErrAlgorithm) {
+	if _, err := rsaVerifier.Verify(bearer(ps), m.Body); !errors.Is(err, errAlgorithm) {
 		t.Fatalf("PS256 to RS256 verifier: %v", err)
 	}
 	// A mixed key set: the kid picks an EdDSA key, the token says ES256.
@@ -462,7 +462,7 @@ func TestJWTAlgorithmConfusion(t *testing.T) {
 	tok = jwt.NewWithClaims(jwt.SigningMethodES256, baseClaims())
 	tok.Header["kid"] = ks.ed.ID()
 	s, _ := tok.SignedString(ks.ec.Signer())
-	if _, err := mixed.Verify(bearer(s), m.Body); !errors.Is(err, ErrAlgorithm) {
+	if _, err := mixed.Verify(bearer(s), m.Body); !errors.Is(err, errAlgorithm) {
 		t.Fatalf("kid of another algorithm: %v", err)
 	}
 }
@@ -534,8 +534,8 @@ func TestJWTConstructors(t *testing.T) {
 		{"HS512 needs 64", second(newJWT("HS512", []Secret{NewSecret(make([]byte, 48))})), ErrBadKey},
 		{"no secret", second(newJWT("HS256", nil)), ErrBadKey},
 		{"empty secret", second(newJWT("HS256", []Secret{{}})), ErrBadKey},
-		{"asymmetric alg", second(newJWT("RS256", []Secret{jwtSecret})), ErrAlgorithm},
-		{"none", second(newJWT("none", []Secret{jwtSecret})), ErrAlgorithm},
+		{"asymmetric alg", second(newJWT("RS256", []Secret{jwtSecret})), ErrBadKey},
+		{"none", second(newJWT("none", []Secret{jwtSecret})), ErrBadKey},
 		{"no keys", second(newJWTSigner(nil)), ErrBadKey},
 		{"zero key", second(newJWTSigner([]PrivateKey{{}})), ErrBadKey},
 		{"nil key set", second(newJWTVerifier(nil)), ErrBadKey},

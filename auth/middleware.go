@@ -352,8 +352,8 @@ func statusFor(err error) int {
 // public reason for a refusal.
 var reasons = []error{
 	ErrBodyTooLarge, errReadBody, ErrReplay,
-	ErrNoSignature, ErrMalformed, ErrExpired, ErrNotYetValid,
-	ErrBodyMismatch, ErrClaims, ErrAlgorithm, ErrUnknownKey,
+	ErrNoSignature, ErrMalformed, errNotYetValid, ErrExpired,
+	errBodyMismatch, ErrClaims, errAlgorithm, ErrUnknownKey,
 	ErrBadSignature, ErrBadKey, errNoPrivateKey,
 }
 

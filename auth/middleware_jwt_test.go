@@ -75,7 +75,7 @@ func TestMiddlewareJWT(t *testing.T) {
 	}
 	req := mwSignedRequest(t, signer, srv.URL, "msg_jwt2", asymNow, body)
 	req.Body = io.NopCloser(strings.NewReader(strings.Replace(body, "ready", "READY", 1)))
-	if st, got := mwDo(t, c, req); st != 401 || got != ErrBodyMismatch.Error() {
+	if st, got := mwDo(t, c, req); st != 401 || got != errBodyMismatch.Error() {
 		t.Fatalf("tampered body: %d %q", st, got)
 	}
 	if st, got := mwDo(t, c, mwSignedRequest(t, signer, srv.URL, "msg_jwt3", asymNow.Add(-time.Hour), body)); st != 401 || got != ErrExpired.Error() {

@@ -90,7 +90,7 @@ func (s *standardScheme) Sign(h http.Header, m Message) error {
 // headers (or their svix-* names when no webhook-* header is present)
 // against body. Header lengths are bounded before parsing; the timestamp
 // must lie within the tolerance of the clock in both directions
-// ([ErrExpired], [ErrNotYetValid]); then any "v1," signature made with any
+// ([ErrExpired]); then any "v1," signature made with any
 // secret is accepted, compared in constant time. Signatures of other
 // versions (v1a, v2, ...) are ignored. Errors wrap [ErrNoSignature],
 // [ErrMalformed] or [ErrBadSignature] as well.

@@ -104,7 +104,7 @@ func TestStandardVerifyCases(t *testing.T) {
 		{name: "tampered timestamp", h: with("webhook-timestamp", strconv.Itoa(svVectorTS+1)), want: ErrBadSignature},
 		{name: "leading zero timestamp", h: with("webhook-timestamp", "0"+tsNow), want: ErrBadSignature},
 		{name: "expired", h: signedAt(hmTime.Add(-defaultTolerance - time.Second)), want: ErrExpired},
-		{name: "future", h: signedAt(hmTime.Add(defaultTolerance + time.Second)), want: ErrNotYetValid},
+		{name: "future", h: signedAt(hmTime.Add(defaultTolerance + time.Second)), want: errNotYetValid},
 		{name: "edge of tolerance", h: signedAt(hmTime.Add(-defaultTolerance)), want: nil, keyID: "0"},
 		{name: "custom tolerance", h: signedAt(hmTime.Add(-2 * time.Minute)), tolOpt: time.Minute, want: ErrExpired},
 		{name: "no headers", h: http.Header{}, want: ErrNoSignature},

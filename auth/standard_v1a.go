@@ -144,7 +144,7 @@ func (s *v1aScheme) Sign(h http.Header, m Message) error {
 // Verify checks the v1a signatures of a request against body. It fails with
 // [ErrNoSignature] when there is no signature header or no v1a signature in
 // it, [ErrMalformed] for missing, repeated, oversized or unparsable headers
-// (more than 8 v1a signatures, or none of the right size), [ErrExpired] or [ErrNotYetValid] when the
+// (more than 8 v1a signatures, or none of the right size), [ErrExpired] when the
 // timestamp is out of tolerance (checked before any signature), and
 // [ErrBadSignature] when no v1a signature matches any key.
 func (s *v1aScheme) Verify(h http.Header, body []byte) (Verified, error) {

@@ -153,7 +153,7 @@ func TestStandardV1aFailures(t *testing.T) {
 			h.Set("webhook-timestamp", fut)
 			h.Set("webhook-signature", sign(m.ID, fut, m.Body))
 			return m.Body
-		}, ErrNotYetValid},
+		}, errNotYetValid},
 		{"v1 only", func(h http.Header) []byte {
 			h.Set("webhook-signature", "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=")
 			return m.Body
@@ -167,7 +167,7 @@ func TestStandardV1aFailures(t *testing.T) {
 		{"no id", func(h http.Header) []byte { h.Del("webhook-id"); return m.Body }, ErrMalformed},
 		{"no timestamp", func(h http.Header) []byte { h.Del("webhook-timestamp"); return m.Body }, ErrMalformed},
 		{"timestamp not digits", func(h http.Header) []byte { h.Set("webhook-timestamp", ts+".5"); return m.Body }, ErrMalformed},
-		{"timestamp in ms", func(h http.Header) []byte { h.Set("webhook-timestamp", ts+"000"); return m.Body }, ErrNotYetValid},
+		{"timestamp in ms", func(h http.Header) []byte { h.Set("webhook-timestamp", ts+"000"); return m.Body }, errNotYetValid},
 		{"repeated id", func(h http.Header) []byte { h.Add("webhook-id", "x"); return m.Body }, ErrMalformed},
 		{"short signature", func(h http.Header) []byte { h.Set("webhook-signature", "v1a,AAAA"); return m.Body }, ErrMalformed},
 		// 88 characters of base64 without padding are 66 bytes, 87 and

@@ -91,7 +91,7 @@ func (s *stripeScheme) Sign(h http.Header, m Message) error {
 
 // Verify parses the signature header (bounded in length first), checks
 // that t lies within the tolerance of the clock in both directions
-// ([ErrExpired], [ErrNotYetValid]), then accepts any v1 signature made with
+// ([ErrExpired]), then accepts any v1 signature made with
 // any secret, compared in constant time. Other keys, such as Stripe's
 // v0=, are ignored; a repeated or missing t is [ErrMalformed]. Verified.ID
 // is "sig:" and the SHA-256 of the v1 signature that matched (see

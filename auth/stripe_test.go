@@ -97,7 +97,7 @@ func TestStripeVerifyCases(t *testing.T) {
 		{name: "second key", keys: []Secret{other, key}, h: sig(stVectorHeader), keyID: "1"},
 		{name: "uppercase hex", h: sig("t=" + tsNow + ",v1=" + strings.ToUpper(v1[3:])), want: ErrBadSignature},
 		{name: "expired", h: signedAt(hmTime.Add(-defaultTolerance - time.Second)), want: ErrExpired},
-		{name: "future", h: signedAt(hmTime.Add(defaultTolerance + time.Second)), want: ErrNotYetValid},
+		{name: "future", h: signedAt(hmTime.Add(defaultTolerance + time.Second)), want: errNotYetValid},
 		{name: "missing", h: http.Header{}, want: ErrNoSignature},
 		{name: "empty", h: sig(""), want: ErrNoSignature},
 		{name: "only v0", h: sig("t=" + tsNow + ",v0=" + v1[3:]), want: ErrNoSignature},

@@ -34,14 +34,14 @@ func parseUnix(scheme, s string) (time.Time, error) {
 }
 
 // checkTimestamp reports whether ts lies within tolerance of now, in either
-// direction: [ErrExpired] when it is older, [ErrNotYetValid] when it is
+// direction: [ErrExpired] when it is older, errNotYetValid (an [ErrExpired]) when it is
 // further in the future. The error names scheme and both durations.
 func checkTimestamp(now, ts time.Time, tolerance time.Duration, scheme string) error {
 	if age := now.Sub(ts); age > tolerance {
 		return fmt.Errorf("auth: %s: %w: signed %v ago, tolerance %v", scheme, ErrExpired, age.Truncate(time.Second), tolerance)
 	}
 	if ahead := ts.Sub(now); ahead > tolerance {
-		return fmt.Errorf("auth: %s: %w: signed %v ahead of this clock, tolerance %v", scheme, ErrNotYetValid, ahead.Truncate(time.Second), tolerance)
+		return fmt.Errorf("auth: %s: %w: signed %v ahead of this clock, tolerance %v", scheme, errNotYetValid, ahead.Truncate(time.Second), tolerance)
 	}
 	return nil
 }
