@@ -126,7 +126,7 @@ func FuzzParseJWKS(f *testing.F) {
 			t.Fatal("no keys and no error")
 		}
 		for _, k := range keys {
-			if k.IsZero() || k.Key() == nil {
+			if k.isZero() || k.Key() == nil {
 				t.Fatal("zero key accepted")
 			}
 			switch k.Algorithm() {
@@ -209,7 +209,7 @@ func FuzzParseKeyPEM(f *testing.F) {
 	f.Add([]byte("-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if k, err := ParsePrivateKeyPEM(data, "id"); err == nil {
-			if k.IsZero() || k.Signer() == nil || k.Public().IsZero() {
+			if k.isZero() || k.Signer() == nil || k.Public().isZero() {
 				t.Fatal("empty private key accepted")
 			}
 			out, err := MarshalPrivateKeyPEM(k)

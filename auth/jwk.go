@@ -72,7 +72,7 @@ func MarshalJWKS(keys ...PublicKey) ([]byte, error) {
 		Keys []jwk `json:"keys"`
 	}{Keys: make([]jwk, 0, len(keys))}
 	for _, k := range keys {
-		if !k.IsZero() {
+		if !k.isZero() {
 			set.Keys = append(set.Keys, jwkOf(k))
 		}
 	}

@@ -104,8 +104,8 @@ func newJWT(alg string, secrets []Secret, opts ...JWTOption) (*jwtScheme, error)
 	}
 	j := &jwtScheme{o: buildOptions(opts, JWTOption.jwt), method: jwt.GetSigningMethod(alg), methods: []string{alg}}
 	for i, s := range secrets {
-		if s.Len() < min {
-			return nil, fmt.Errorf("auth: %s: %w: secret %d is %d bytes, %s needs at least %d", schemeJWT, ErrBadKey, i, s.Len(), alg, min)
+		if s.size() < min {
+			return nil, fmt.Errorf("auth: %s: %w: secret %d is %d bytes, %s needs at least %d", schemeJWT, ErrBadKey, i, s.size(), alg, min)
 		}
 		j.hmacKeys = append(j.hmacKeys, seal(append([]byte(nil), s.Bytes()...)))
 	}
@@ -130,7 +130,7 @@ func newJWTSigner(keys []PrivateKey, opts ...JWTOption) (*jwtScheme, error) {
 	}
 	pubs := make(PublicKeys, len(keys))
 	for i, k := range keys {
-		if k.IsZero() {
+		if k.isZero() {
 			return nil, fmt.Errorf("auth: %s: %w: key %d is empty", schemeJWT, ErrBadKey, i)
 		}
 		pubs[i] = k.Public()
@@ -173,7 +173,7 @@ func newJWTVerifierOptions(keys KeySet, o options) (*jwtScheme, error) {
 			return nil, fmt.Errorf("auth: %s: %w: no key given", schemeJWT, ErrBadKey)
 		}
 		for i, k := range ks {
-			if k.IsZero() {
+			if k.isZero() {
 				return nil, fmt.Errorf("auth: %s: %w: key %d is empty", schemeJWT, ErrBadKey, i)
 			}
 			if !slices.Contains(j.methods, k.Algorithm()) {

@@ -254,8 +254,8 @@ func (k PrivateKey) Algorithm() string {
 	return k.p.alg
 }
 
-// IsZero reports whether k holds no key.
-func (k PrivateKey) IsZero() bool { return k.p == nil }
+// isZero reports whether k holds no key.
+func (k PrivateKey) isZero() bool { return k.p == nil }
 
 // WithID returns a copy of k with the key ID id. Its public half gets the
 // same ID.
@@ -323,8 +323,8 @@ func (k PublicKey) Algorithm() string {
 	return k.p.alg
 }
 
-// IsZero reports whether k holds no key.
-func (k PublicKey) IsZero() bool { return k.p == nil }
+// isZero reports whether k holds no key.
+func (k PublicKey) isZero() bool { return k.p == nil }
 
 // WithID returns a copy of k with the key ID id.
 func (k PublicKey) WithID(id string) PublicKey {

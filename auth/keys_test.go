@@ -273,7 +273,7 @@ func TestPublicKeyAccessors(t *testing.T) {
 	if !p.equal(p.WithID("other")) || p.equal(ks.ed2.Public()) || p.equal(PublicKey{}) || !(PublicKey{}).equal(PublicKey{}) {
 		t.Fatal("Equal is wrong")
 	}
-	if (PrivateKey{}).Public() != (PublicKey{}) || !(PrivateKey{}).IsZero() || (PrivateKey{}).Signer() != nil || (PublicKey{}).Key() != nil {
+	if (PrivateKey{}).Public() != (PublicKey{}) || !(PrivateKey{}).isZero() || (PrivateKey{}).Signer() != nil || (PublicKey{}).Key() != nil {
 		t.Fatal("zero keys are not empty")
 	}
 	// WithID does not change the original.

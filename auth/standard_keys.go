@@ -70,7 +70,7 @@ func ParseStandardPublicKey(s string) (PublicKey, error) {
 func FormatStandardSigningKey(k PrivateKey) (string, error) {
 	priv, ok := k.Signer().(ed25519.PrivateKey)
 	if !ok {
-		if k.IsZero() {
+		if k.isZero() {
 			return "", fmt.Errorf("auth: %w: no private key", ErrBadKey)
 		}
 		return "", errNotEd25519
@@ -84,7 +84,7 @@ func FormatStandardSigningKey(k PrivateKey) (string, error) {
 func FormatStandardPublicKey(k PublicKey) (string, error) {
 	pub, ok := k.Key().(ed25519.PublicKey)
 	if !ok {
-		if k.IsZero() {
+		if k.isZero() {
 			return "", fmt.Errorf("auth: %w: no public key", ErrBadKey)
 		}
 		return "", errNotEd25519

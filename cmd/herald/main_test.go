@@ -308,8 +308,8 @@ func TestKeygenOutputParses(t *testing.T) {
 	o := runOpts{dir: dir}
 
 	std := strings.TrimSpace(must(t, o, "keygen", "--scheme", "standard").stdout)
-	if s, err := auth.ParseStandardSecret(std); err != nil || s.Len() != 32 {
-		t.Errorf("standard secret: len %d, %v", s.Len(), err)
+	if s, err := auth.ParseStandardSecret(std); err != nil || len(s.Bytes()) != 32 {
+		t.Errorf("standard secret: len %d, %v", len(s.Bytes()), err)
 	}
 
 	v1a := strings.Fields(must(t, o, "keygen", "--scheme", "standard-v1a").stdout)
