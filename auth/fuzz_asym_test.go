@@ -165,22 +165,22 @@ func FuzzParseStandardKey(f *testing.F) {
 	f.Add("whpk_")
 	f.Add("whsk_====")
 	f.Fuzz(func(t *testing.T, s string) {
-		if k, err := ParseStandardSigningKey(s); err == nil {
+		if k, err := parseStandardSigningKey(s); err == nil {
 			out, err := FormatStandardSigningKey(k)
 			if err != nil {
 				t.Fatal(err)
 			}
-			k2, err := ParseStandardSigningKey(out)
+			k2, err := parseStandardSigningKey(out)
 			if err != nil || !k2.Public().equal(k.Public()) {
 				t.Fatalf("signing key round trip: %v", err)
 			}
 		}
-		if k, err := ParseStandardPublicKey(s); err == nil {
+		if k, err := parseStandardPublicKey(s); err == nil {
 			out, err := FormatStandardPublicKey(k)
 			if err != nil {
 				t.Fatal(err)
 			}
-			k2, err := ParseStandardPublicKey(out)
+			k2, err := parseStandardPublicKey(out)
 			if err != nil || !k2.equal(k) {
 				t.Fatalf("public key round trip: %v", err)
 			}
@@ -208,7 +208,7 @@ func FuzzParseKeyPEM(f *testing.F) {
 	f.Add([]byte("-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"))
 	f.Add([]byte("-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if k, err := ParsePrivateKeyPEM(data, "id"); err == nil {
+		if k, err := parsePrivateKeyPEM(data, "id"); err == nil {
 			if k.isZero() || k.Signer() == nil || k.Public().isZero() {
 				t.Fatal("empty private key accepted")
 			}
@@ -216,7 +216,7 @@ func FuzzParseKeyPEM(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			back, err := ParsePrivateKeyPEM(out, "")
+			back, err := parsePrivateKeyPEM(out, "")
 			if err != nil || !back.Public().equal(k.Public()) {
 				t.Fatalf("private key round trip: %v", err)
 			}
@@ -224,12 +224,12 @@ func FuzzParseKeyPEM(f *testing.F) {
 				t.Fatalf("key parsed without an id is named %q, not its thumbprint %q", back.ID(), tp)
 			}
 		}
-		if k, err := ParsePublicKeyPEM(data, "id"); err == nil {
+		if k, err := parsePublicKeyPEM(data, "id"); err == nil {
 			out, err := MarshalPublicKeyPEM(k)
 			if err != nil {
 				t.Fatal(err)
 			}
-			back, err := ParsePublicKeyPEM(out, "")
+			back, err := parsePublicKeyPEM(out, "")
 			if err != nil || !back.equal(k) || k.Thumbprint() == "" || back.ID() != k.Thumbprint() {
 				t.Fatalf("public key round trip: %v", err)
 			}

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -53,8 +54,8 @@ type privateKey struct {
 // marshalling and slog all show "[redacted]". The zero PrivateKey holds no
 // key, and constructors refuse it.
 //
-// Make one with [GeneratePrivateKey], [ParsePrivateKeyPEM],
-// [ParseStandardSigningKey] or [NewPrivateKey].
+// Make one with [GeneratePrivateKey], [ParsePrivateKey] (whsk_ or
+// PEM) or [NewPrivateKey].
 type PrivateKey struct {
 	p *privateKey
 }
@@ -70,8 +71,8 @@ type publicKey struct {
 // Ed25519, ECDSA P-256 or RSA of at least 2048 bits. The zero PublicKey holds
 // no key, and constructors refuse it.
 //
-// Make one with [PrivateKey.Public], [ParsePublicKeyPEM],
-// [ParseStandardPublicKey], [ParseJWKS] or [NewPublicKey].
+// Make one with [PrivateKey.Public], [ParsePublicKey] (whpk_ or
+// PEM), [ParseJWKS] or [NewPublicKey].
 type PublicKey struct {
 	p *publicKey
 }
@@ -391,14 +392,56 @@ func (k PublicKey) Thumbprint() string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// ParsePrivateKeyPEM parses the first private key in a PEM document: PKCS #8
+// ParsePrivateKey parses a private key in either of its text forms:
+//
+//   - a Standard Webhooks v1a signing key, "whsk_" followed by the standard
+//     base64 of an Ed25519 key (the 64-byte seed-and-public-key form that
+//     libsodium and Svix use, or the bare 32-byte seed);
+//   - the first private key of a PEM document: PKCS #8 ("PRIVATE KEY"), or
+//     for convenience PKCS #1 ("RSA PRIVATE KEY") and SEC 1 ("EC PRIVATE
+//     KEY", an "EC PARAMETERS" block before it is skipped).
+//
+// id becomes the key ID; empty, the ID is the key's RFC 7638 thumbprint
+// ([PublicKey.Thumbprint]), as for [GeneratePrivateKey] and [ParsePublicKey],
+// so that the two halves of a pair share a kid. Encrypted, unsupported, weak
+// or unparsable keys fail with [ErrBadKey]; errors never quote the input.
+func ParsePrivateKey(data []byte, id string) (PrivateKey, error) {
+	if !bytes.HasPrefix(data, []byte(standardSigningKeyPrefix)) {
+		return parsePrivateKeyPEM(data, id)
+	}
+	k, err := parseStandardSigningKey(string(data))
+	if err != nil || id == "" {
+		return k, err
+	}
+	return k.WithID(id), nil
+}
+
+// ParsePublicKey parses a public key in either of its text forms: a
+// Standard Webhooks v1a public key, "whpk_" followed by the standard base64
+// of the 32-byte Ed25519 key, or the first public key of a PEM document,
+// PKIX ("PUBLIC KEY") or for convenience PKCS #1 ("RSA PUBLIC KEY"). id
+// becomes the key ID; empty, the ID is the key's RFC 7638 thumbprint, as
+// for [ParsePrivateKey]. Unsupported, weak or unparsable keys fail with
+// [ErrBadKey]. (A JSON Web Key Set holds several: see [ParseJWKS].)
+func ParsePublicKey(data []byte, id string) (PublicKey, error) {
+	if !bytes.HasPrefix(data, []byte(standardPublicKeyPrefix)) {
+		return parsePublicKeyPEM(data, id)
+	}
+	k, err := parseStandardPublicKey(string(data))
+	if err != nil || id == "" {
+		return k, err
+	}
+	return k.WithID(id), nil
+}
+
+// parsePrivateKeyPEM parses the first private key in a PEM document: PKCS #8
 // ("PRIVATE KEY"), or for convenience PKCS #1 ("RSA PRIVATE KEY") and SEC 1
 // ("EC PRIVATE KEY", an "EC PARAMETERS" block before it is skipped). id
 // becomes the key ID; empty, the ID is the key's RFC 7638 thumbprint
 // ([PublicKey.Thumbprint]), as for [GeneratePrivateKey] and
-// [ParsePublicKeyPEM], so that the two halves of a pair share a kid. Encrypted, unsupported, weak or
+// [ParsePublicKey], so that the two halves of a pair share a kid. Encrypted, unsupported, weak or
 // unparsable keys fail with [ErrBadKey]; errors never quote the input.
-func ParsePrivateKeyPEM(data []byte, id string) (PrivateKey, error) {
+func parsePrivateKeyPEM(data []byte, id string) (PrivateKey, error) {
 	if len(data) > maxPEMLen {
 		return PrivateKey{}, fmt.Errorf("auth: %w: PEM input longer than %d bytes", ErrBadKey, maxPEMLen)
 	}
@@ -425,7 +468,7 @@ func ParsePrivateKeyPEM(data []byte, id string) (PrivateKey, error) {
 		case "EC PRIVATE KEY":
 			key, err = x509.ParseECPrivateKey(block.Bytes)
 		case "PUBLIC KEY", "RSA PUBLIC KEY", "CERTIFICATE":
-			return PrivateKey{}, fmt.Errorf("auth: %w: PEM block %q holds no private key; use ParsePublicKeyPEM to verify", ErrBadKey, block.Type)
+			return PrivateKey{}, fmt.Errorf("auth: %w: PEM block %q holds no private key; use ParsePublicKey to verify", ErrBadKey, block.Type)
 		default:
 			return PrivateKey{}, fmt.Errorf("auth: %w: unsupported PEM block type %q", ErrBadKey, block.Type)
 		}
@@ -441,12 +484,12 @@ func ParsePrivateKeyPEM(data []byte, id string) (PrivateKey, error) {
 	}
 }
 
-// ParsePublicKeyPEM parses the first public key in a PEM document: PKIX
+// parsePublicKeyPEM parses the first public key in a PEM document: PKIX
 // ("PUBLIC KEY"), or for convenience PKCS #1 ("RSA PUBLIC KEY"). id becomes
 // the key ID; empty, the ID is the key's RFC 7638 thumbprint, as for
-// [ParsePrivateKeyPEM]. Unsupported, weak or unparsable keys fail with
+// [ParsePrivateKey]. Unsupported, weak or unparsable keys fail with
 // [ErrBadKey].
-func ParsePublicKeyPEM(data []byte, id string) (PublicKey, error) {
+func parsePublicKeyPEM(data []byte, id string) (PublicKey, error) {
 	if len(data) > maxPEMLen {
 		return PublicKey{}, fmt.Errorf("auth: %w: PEM input longer than %d bytes", ErrBadKey, maxPEMLen)
 	}

@@ -39,7 +39,7 @@ func TestGenerateMarshalParseRoundTrip(t *testing.T) {
 			if !bytes.HasPrefix(privPEM, []byte("-----BEGIN PRIVATE KEY-----")) {
 				t.Fatalf("private PEM is not PKCS #8")
 			}
-			k2, err := ParsePrivateKeyPEM(privPEM, "kid-x")
+			k2, err := parsePrivateKeyPEM(privPEM, "kid-x")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -50,7 +50,7 @@ func TestGenerateMarshalParseRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := ParsePublicKeyPEM(pubPEM, "kid-y")
+			p, err := parsePublicKeyPEM(pubPEM, "kid-y")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -60,11 +60,11 @@ func TestGenerateMarshalParseRoundTrip(t *testing.T) {
 			// Without an id, both halves are named by the thumbprint, as
 			// the generated key was: the kid a signer and a verifier that
 			// read the two PEM files agree on.
-			k3, err := ParsePrivateKeyPEM(privPEM, "")
+			k3, err := parsePrivateKeyPEM(privPEM, "")
 			if err != nil {
 				t.Fatal(err)
 			}
-			p3, err := ParsePublicKeyPEM(pubPEM, "")
+			p3, err := parsePublicKeyPEM(pubPEM, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,11 +72,11 @@ func TestGenerateMarshalParseRoundTrip(t *testing.T) {
 				t.Fatalf("default kids %q, %q, %q; want the thumbprint %q", k3.ID(), k3.Public().ID(), p3.ID(), k.ID())
 			}
 			// A private key where a public one belongs: refused, helpfully.
-			if _, err := ParsePublicKeyPEM(privPEM, ""); !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), "private key") {
-				t.Fatalf("ParsePublicKeyPEM(private) = %v", err)
+			if _, err := parsePublicKeyPEM(privPEM, ""); !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), "private key") {
+				t.Fatalf("parsePublicKeyPEM(private) = %v", err)
 			}
-			if _, err := ParsePrivateKeyPEM(pubPEM, ""); !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), "ParsePublicKeyPEM") {
-				t.Fatalf("ParsePrivateKeyPEM(public) = %v", err)
+			if _, err := parsePrivateKeyPEM(pubPEM, ""); !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), "ParsePublicKey") {
+				t.Fatalf("parsePrivateKeyPEM(public) = %v", err)
 			}
 		})
 	}
@@ -89,7 +89,7 @@ func TestParsePrivateKeyPEMLegacyFormats(t *testing.T) {
 	ks := asymKeys(t)
 	rk := ks.rsa.Signer().(*rsa.PrivateKey)
 	pkcs1 := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rk)})
-	k, err := ParsePrivateKeyPEM(pkcs1, "")
+	k, err := parsePrivateKeyPEM(pkcs1, "")
 	if err != nil || k.Algorithm() != algRS256 || !k.Public().equal(ks.rsa.Public()) {
 		t.Fatalf("PKCS #1: %v", err)
 	}
@@ -102,12 +102,12 @@ func TestParsePrivateKeyPEMLegacyFormats(t *testing.T) {
 	// As openssl ecparam -genkey writes it: parameters first.
 	sec1 := append([]byte("-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"),
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})...)
-	k, err = ParsePrivateKeyPEM(sec1, "")
+	k, err = parsePrivateKeyPEM(sec1, "")
 	if err != nil || k.Algorithm() != algES256 || !k.Public().equal(ks.ec.Public()) {
 		t.Fatalf("SEC 1: %v", err)
 	}
 	pkcs1pub := pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&rk.PublicKey)})
-	p, err := ParsePublicKeyPEM(pkcs1pub, "")
+	p, err := parsePublicKeyPEM(pkcs1pub, "")
 	if err != nil || !p.equal(ks.rsa.Public()) {
 		t.Fatalf("PKCS #1 public: %v", err)
 	}
@@ -133,16 +133,16 @@ func TestKeysRefused(t *testing.T) {
 		{"rsa1024", func() error { _, err := NewPrivateKey(rsa1024, ""); return err }()},
 		{"rsa1024 public", func() error { _, err := NewPublicKey(&rsa1024.PublicKey, ""); return err }()},
 		{"rsa1024 pem", func() error {
-			_, err := ParsePrivateKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der1024}), "")
+			_, err := parsePrivateKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der1024}), "")
 			return err
 		}()},
 		{"p384", func() error { _, err := NewPrivateKey(p384, ""); return err }()},
 		{"p384 pem", func() error {
-			_, err := ParsePrivateKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der384}), "")
+			_, err := parsePrivateKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der384}), "")
 			return err
 		}()},
 		{"p384 public pem", func() error {
-			_, err := ParsePublicKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub384}), "")
+			_, err := parsePublicKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub384}), "")
 			return err
 		}()},
 		// Once accepted, then a panic (nil coordinates) at first use.
@@ -170,17 +170,17 @@ func TestKeysRefused(t *testing.T) {
 		{"nil public", func() error { _, err := NewPublicKey(nil, ""); return err }()},
 		{"short ed25519", func() error { _, err := NewPublicKey(ed25519.PublicKey{1, 2}, ""); return err }()},
 		{"short ed25519 private", func() error { _, err := NewPrivateKey(ed25519.PrivateKey{1, 2}, ""); return err }()},
-		{"not pem", func() error { _, err := ParsePrivateKeyPEM([]byte("hello"), ""); return err }()},
-		{"not pem public", func() error { _, err := ParsePublicKeyPEM([]byte("hello"), ""); return err }()},
+		{"not pem", func() error { _, err := parsePrivateKeyPEM([]byte("hello"), ""); return err }()},
+		{"not pem public", func() error { _, err := parsePublicKeyPEM([]byte("hello"), ""); return err }()},
 		{"garbage der", func() error {
-			_, err := ParsePrivateKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{0x30, 1, 2}}), "")
+			_, err := parsePrivateKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{0x30, 1, 2}}), "")
 			return err
 		}()},
 		{"encrypted", func() error {
-			_, err := ParsePrivateKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{1}}), "")
+			_, err := parsePrivateKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{1}}), "")
 			return err
 		}()},
-		{"huge", func() error { _, err := ParsePrivateKeyPEM(make([]byte, maxPEMLen+1), ""); return err }()},
+		{"huge", func() error { _, err := parsePrivateKeyPEM(make([]byte, maxPEMLen+1), ""); return err }()},
 		{"marshal zero", func() error { _, err := MarshalPrivateKeyPEM(PrivateKey{}); return err }()},
 		{"marshal zero public", func() error { _, err := MarshalPublicKeyPEM(PublicKey{}); return err }()},
 	}

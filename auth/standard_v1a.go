@@ -45,7 +45,7 @@ type v1aScheme struct {
 
 // NewStandardV1a returns a Standard Webhooks v1a scheme that signs with every key, in order,
 // and verifies against the public halves of all of them. The keys must be
-// Ed25519 (see [ParseStandardSigningKey], [GeneratePrivateKey]("EdDSA")).
+// Ed25519 (see [ParsePrivateKey], [GeneratePrivateKey]("EdDSA")).
 // [Verified.KeyID] reports the ID of the key that matched, or its position
 // when it has none. Options: [WithTolerance], [WithClock].
 //
@@ -81,7 +81,7 @@ func newStandardV1a(keys []PrivateKey, opts ...StandardOption) (*v1aScheme, erro
 }
 
 // NewStandardV1aVerifier returns a Standard Webhooks v1a scheme that verifies against keys,
-// Ed25519 public keys (see [ParseStandardPublicKey]). Its Sign fails: it
+// Ed25519 public keys (see [ParsePublicKey]). Its Sign fails: it
 // holds no private key. Options: [WithTolerance], [WithClock].
 func NewStandardV1aVerifier(keys []PublicKey, opts ...StandardOption) (*Scheme, error) {
 	return wrap(newStandardV1aVerifier(keys, opts...))

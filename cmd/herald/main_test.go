@@ -313,11 +313,11 @@ func TestKeygenOutputParses(t *testing.T) {
 	}
 
 	v1a := strings.Fields(must(t, o, "keygen", "--scheme", "standard-v1a").stdout)
-	sk, err := auth.ParseStandardSigningKey(v1a[0])
+	sk, err := auth.ParsePrivateKey([]byte(v1a[0]), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	pk, err := auth.ParseStandardPublicKey(v1a[1])
+	pk, err := auth.ParsePublicKey([]byte(v1a[1]), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +351,7 @@ func TestKeygenOutputParses(t *testing.T) {
 			t.Fatalf("%s: JWKS output: %d keys, %v", alg, len(keys), err)
 		}
 		privPEM, _ := os.ReadFile(filepath.Join(dir, prefix+".key"))
-		priv, err := auth.ParsePrivateKeyPEM(privPEM, "")
+		priv, err := auth.ParsePrivateKey(privPEM, "")
 		if err != nil {
 			t.Fatalf("%s: %s.key: %v", alg, prefix, err)
 		}
@@ -359,7 +359,7 @@ func TestKeygenOutputParses(t *testing.T) {
 			t.Errorf("%s: %s.key is not PKCS #8 PEM", alg, prefix)
 		}
 		pubPEM, _ := os.ReadFile(filepath.Join(dir, prefix+".pub"))
-		pub, err := auth.ParsePublicKeyPEM(pubPEM, "")
+		pub, err := auth.ParsePublicKey(pubPEM, "")
 		if err != nil {
 			t.Fatalf("%s: %s.pub: %v", alg, prefix, err)
 		}
@@ -844,7 +844,7 @@ func TestVerifyJWKSURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := auth.ParsePublicKeyPEM(pubPEM, "")
+	pub, err := auth.ParsePublicKey(pubPEM, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -333,9 +333,9 @@ func (sf *schemeFlags) loadPrivateKeys() ([]auth.PrivateKey, error) {
 		var k auth.PrivateKey
 		switch t := strings.TrimSpace(string(b)); {
 		case strings.HasPrefix(t, "whsk_"):
-			k, err = auth.ParseStandardSigningKey(t)
+			k, err = auth.ParsePrivateKey([]byte(t), "")
 		case isPEM(b):
-			k, err = auth.ParsePrivateKeyPEM(b, "")
+			k, err = auth.ParsePrivateKey(b, "")
 		default:
 			err = fmt.Errorf("%w: neither a whsk_ key nor a PEM private key", auth.ErrBadKey)
 		}
@@ -384,7 +384,7 @@ func (sf *schemeFlags) loadPublicKeys() (auth.KeySet, []auth.PublicKey, error) {
 		switch {
 		case strings.HasPrefix(t, "whpk_"):
 			var k auth.PublicKey
-			if k, err = auth.ParseStandardPublicKey(t); err == nil {
+			if k, err = auth.ParsePublicKey([]byte(t), ""); err == nil {
 				keys = append(keys, k)
 			}
 		case strings.HasPrefix(t, "{"):
@@ -394,7 +394,7 @@ func (sf *schemeFlags) loadPublicKeys() (auth.KeySet, []auth.PublicKey, error) {
 			}
 		case isPEM(b):
 			var k auth.PublicKey
-			if k, err = auth.ParsePublicKeyPEM(b, ""); err == nil {
+			if k, err = auth.ParsePublicKey(b, ""); err == nil {
 				if sf.kid != "" {
 					k = k.WithID(sf.kid)
 				}
