@@ -64,7 +64,7 @@ func jwtCases(t *testing.T) []jwtCase {
 				return jwtOrFatal(t)(newJWTVerifier(PublicKeys{k.Public()}, append([]JWTVerifierOption{WithClock(asymClock)}, opts...)...))
 			},
 			wrong: func(t *testing.T, opts ...JWTOption) *jwtScheme {
-				return jwtOrFatal(t)(newJWTSigner([]PrivateKey{other.WithID(k.ID())}, append([]JWTOption{WithClock(asymClock)}, opts...)...))
+				return jwtOrFatal(t)(newJWTSigner([]PrivateKey{other.withID(k.ID())}, append([]JWTOption{WithClock(asymClock)}, opts...)...))
 			},
 			signKey: k.Signer(),
 			keyID:   k.ID(),
@@ -505,8 +505,8 @@ func TestJWTRotation(t *testing.T) {
 		}
 	})
 	t.Run("unnamed keys", func(t *testing.T) {
-		signer, _ := newJWTSigner([]PrivateKey{ks.ec2.WithID("")}, WithClock(asymClock))
-		v, _ := newJWTVerifier(PublicKeys{ks.ec.Public().WithID(""), ks.ec2.Public().WithID("")}, WithClock(asymClock))
+		signer, _ := newJWTSigner([]PrivateKey{ks.ec2.withID("")}, WithClock(asymClock))
+		v, _ := newJWTVerifier(PublicKeys{ks.ec.Public().withID(""), ks.ec2.Public().withID("")}, WithClock(asymClock))
 		h := http.Header{}
 		_ = signer.Sign(h, m)
 		got, err := v.Verify(h, m.Body)

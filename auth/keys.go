@@ -226,7 +226,7 @@ func namedPrivateKey(key crypto.Signer, id string) (PrivateKey, error) {
 	if err != nil || id != "" {
 		return k, err
 	}
-	return k.WithID(k.Public().Thumbprint()), nil
+	return k.withID(k.Public().Thumbprint()), nil
 }
 
 // namedPublicKey is NewPublicKey with the ID rule of [namedPrivateKey].
@@ -235,7 +235,7 @@ func namedPublicKey(key crypto.PublicKey, id string) (PublicKey, error) {
 	if err != nil || id != "" {
 		return k, err
 	}
-	return k.WithID(k.Thumbprint()), nil
+	return k.withID(k.Thumbprint()), nil
 }
 
 // ID returns the key ID, possibly empty.
@@ -258,15 +258,15 @@ func (k PrivateKey) Algorithm() string {
 // isZero reports whether k holds no key.
 func (k PrivateKey) isZero() bool { return k.p == nil }
 
-// WithID returns a copy of k with the key ID id. Its public half gets the
+// withID returns a copy of k with the key ID id. Its public half gets the
 // same ID.
-func (k PrivateKey) WithID(id string) PrivateKey {
+func (k PrivateKey) withID(id string) PrivateKey {
 	if k.p == nil {
 		return k
 	}
 	c := *k.p
 	c.id = id
-	c.public = c.public.WithID(id)
+	c.public = c.public.withID(id)
 	return PrivateKey{p: &c}
 }
 
@@ -327,8 +327,8 @@ func (k PublicKey) Algorithm() string {
 // isZero reports whether k holds no key.
 func (k PublicKey) isZero() bool { return k.p == nil }
 
-// WithID returns a copy of k with the key ID id.
-func (k PublicKey) WithID(id string) PublicKey {
+// withID returns a copy of k with the key ID id.
+func (k PublicKey) withID(id string) PublicKey {
 	if k.p == nil {
 		return k
 	}
@@ -413,7 +413,7 @@ func ParsePrivateKey(data []byte, id string) (PrivateKey, error) {
 	if err != nil || id == "" {
 		return k, err
 	}
-	return k.WithID(id), nil
+	return k.withID(id), nil
 }
 
 // ParsePublicKey parses a public key in either of its text forms: a
@@ -431,7 +431,7 @@ func ParsePublicKey(data []byte, id string) (PublicKey, error) {
 	if err != nil || id == "" {
 		return k, err
 	}
-	return k.WithID(id), nil
+	return k.withID(id), nil
 }
 
 // parsePrivateKeyPEM parses the first private key in a PEM document: PKCS #8

@@ -267,18 +267,18 @@ func TestPrivateKeyRedacted(t *testing.T) {
 func TestPublicKeyAccessors(t *testing.T) {
 	ks := asymKeys(t)
 	p := ks.ed.Public()
-	if p.String() != `EdDSA public key "ed-1"` || p.WithID("").String() != "EdDSA public key" || (PublicKey{}).String() != "no public key" {
+	if p.String() != `EdDSA public key "ed-1"` || p.withID("").String() != "EdDSA public key" || (PublicKey{}).String() != "no public key" {
 		t.Fatalf("String = %q", p.String())
 	}
-	if !p.equal(p.WithID("other")) || p.equal(ks.ed2.Public()) || p.equal(PublicKey{}) || !(PublicKey{}).equal(PublicKey{}) {
+	if !p.equal(p.withID("other")) || p.equal(ks.ed2.Public()) || p.equal(PublicKey{}) || !(PublicKey{}).equal(PublicKey{}) {
 		t.Fatal("Equal is wrong")
 	}
 	if (PrivateKey{}).Public() != (PublicKey{}) || !(PrivateKey{}).isZero() || (PrivateKey{}).Signer() != nil || (PublicKey{}).Key() != nil {
 		t.Fatal("zero keys are not empty")
 	}
-	// WithID does not change the original.
-	k2 := ks.ed.WithID("new")
+	// withID does not change the original.
+	k2 := ks.ed.withID("new")
 	if ks.ed.ID() != "ed-1" || k2.ID() != "new" || k2.Public().ID() != "new" {
-		t.Fatal("WithID changed the original or missed the public half")
+		t.Fatal("withID changed the original or missed the public half")
 	}
 }

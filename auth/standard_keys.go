@@ -27,7 +27,7 @@ var errNotEd25519 = fmt.Errorf("auth: %w: Standard Webhooks v1a keys are Ed25519
 // "whsk_" followed by the standard base64 of the Ed25519 private key: the
 // 64-byte seed-and-public-key form that libsodium and Svix use, or the bare
 // 32-byte seed. The key ID is its RFC 7638 thumbprint, as for
-// [ParsePrivateKey]; set another with [PrivateKey.WithID].
+// [ParsePrivateKey]; set another with [NewPrivateKey].
 // Errors wrap [ErrBadKey] and never echo the input.
 func parseStandardSigningKey(s string) (PrivateKey, error) {
 	b, err := decodeStandardKey(s, standardSigningKeyPrefix)
@@ -52,7 +52,7 @@ func parseStandardSigningKey(s string) (PrivateKey, error) {
 
 // parseStandardPublicKey parses a Standard Webhooks v1a public key, "whpk_"
 // followed by the standard base64 of the 32-byte Ed25519 public key. The key
-// ID is its RFC 7638 thumbprint; set another with [PublicKey.WithID]. Errors wrap [ErrBadKey].
+// ID is its RFC 7638 thumbprint; set another with [NewPublicKey]. Errors wrap [ErrBadKey].
 func parseStandardPublicKey(s string) (PublicKey, error) {
 	b, err := decodeStandardKey(s, standardPublicKeyPrefix)
 	if err != nil {

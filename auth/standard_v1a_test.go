@@ -78,7 +78,7 @@ func TestStandardV1aRotation(t *testing.T) {
 	}{
 		{"old key only", []PublicKey{ks.ed.Public()}, "ed-1"},
 		{"new key only", []PublicKey{ks.ed2.Public()}, "ed-2"},
-		{"unnamed, second", []PublicKey{asymOtherEd(t), ks.ed2.Public().WithID("")}, "1"},
+		{"unnamed, second", []PublicKey{asymOtherEd(t), ks.ed2.Public().withID("")}, "1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -101,8 +101,11 @@ func schemes(t testing.TB) []scheme {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sgnE, err := auth.NewJWTSigner([]auth.PrivateKey{jkey.WithID("k1")}, auth.WithClock(steppingClock()))
-	verE, err2 := auth.NewJWTVerifier(auth.PublicKeys{jkey.WithID("k1").Public()}, auth.WithRequireBodyHash())
+	if jkey, err = auth.NewPrivateKey(jkey.Signer(), "k1"); err != nil {
+		t.Fatal(err)
+	}
+	sgnE, err := auth.NewJWTSigner([]auth.PrivateKey{jkey}, auth.WithClock(steppingClock()))
+	verE, err2 := auth.NewJWTVerifier(auth.PublicKeys{jkey.Public()}, auth.WithRequireBodyHash())
 	s, v = must(sgnE, verE, errors.Join(err, err2))
 	out = append(out, scheme{"jwt" + "-eddsa", s, v, []string{"Authorization"}, keyForms(t, jkey)})
 	return out

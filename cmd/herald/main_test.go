@@ -848,7 +848,7 @@ func TestVerifyJWKSURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewTLSServer(auth.JWKSHandler(pub.WithID(pub.Thumbprint())))
+	srv := httptest.NewTLSServer(auth.JWKSHandler(pub))
 	defer srv.Close()
 	ca := writeFile(t, dir, "ca.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
 	writeFile(t, dir, "h.txt", must(t, o, "sign", "--scheme", "jwt", "--key", "ed.key", "--id", "jwks-1", "body.json").stdout)

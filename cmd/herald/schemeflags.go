@@ -333,29 +333,18 @@ func (sf *schemeFlags) loadPrivateKeys() ([]auth.PrivateKey, error) {
 		var k auth.PrivateKey
 		switch t := strings.TrimSpace(string(b)); {
 		case strings.HasPrefix(t, "whsk_"):
-			k, err = auth.ParsePrivateKey([]byte(t), "")
+			k, err = auth.ParsePrivateKey([]byte(t), sf.kid)
 		case isPEM(b):
-			k, err = auth.ParsePrivateKey(b, "")
+			k, err = auth.ParsePrivateKey(b, sf.kid)
 		default:
 			err = fmt.Errorf("%w: neither a whsk_ key nor a PEM private key", auth.ErrBadKey)
 		}
 		if err != nil {
 			return nil, usagef("%s #%d: %w", sf.f("key"), i+1, err)
 		}
-		keys = append(keys, sf.withKID(k))
+		keys = append(keys, k)
 	}
 	return keys, nil
-}
-
-// withKID gives a key read from a whsk_ value or a PEM file the key ID
-// --kid, when given. Without it the key keeps the ID auth gives every key
-// it parses, its RFC 7638 thumbprint, which is also the kid that keygen
-// writes in its JWKS.
-func (sf *schemeFlags) withKID(k auth.PrivateKey) auth.PrivateKey {
-	if sf.kid != "" {
-		return k.WithID(sf.kid)
-	}
-	return k
 }
 
 // loadPublicKeys resolves every --pubkey into a fixed key list, or a JWKS
@@ -394,10 +383,7 @@ func (sf *schemeFlags) loadPublicKeys() (auth.KeySet, []auth.PublicKey, error) {
 			}
 		case isPEM(b):
 			var k auth.PublicKey
-			if k, err = auth.ParsePublicKey(b, ""); err == nil {
-				if sf.kid != "" {
-					k = k.WithID(sf.kid)
-				}
+			if k, err = auth.ParsePublicKey(b, sf.kid); err == nil {
 				keys = append(keys, k)
 			}
 		default:
