@@ -352,7 +352,7 @@ func statusFor(err error) int {
 // public reason for a refusal.
 var reasons = []error{
 	ErrBodyTooLarge, errReadBody, ErrReplay,
-	ErrNoSignature, ErrMalformed, errNotYetValid, ErrExpired,
+	ErrNoSignature, errMalformed, errNotYetValid, ErrExpired,
 	errBodyMismatch, ErrClaims, errAlgorithm, ErrUnknownKey,
 	ErrBadSignature, ErrBadKey, errNoPrivateKey,
 }
