@@ -1,6 +1,6 @@
 // Package auth signs outgoing webhooks and verifies incoming ones.
 //
-// Every scheme herald speaks is both a [Signer], used by package sender to add
+// Every scheme herald speaks is a [*Scheme]: both a [Signer], used by package sender to add
 // authentication headers to a delivery, and a [Verifier], used by a receiving
 // backend (directly, or through [Middleware]) to decide whether a request is
 // genuine, untampered and fresh:

@@ -42,7 +42,7 @@ type hubScheme struct {
 // [WithSHA1], "X-Hub-Signature: sha1=<hex>"). The scheme signs no
 // timestamp and no id, so it cannot limit replays by itself: [Middleware]
 // remembers each signature for its replay window (see [Verified.ID]), and a
-// copy played after that runs the handler again. A Hub is safe for
+// copy played after that runs the handler again. The Scheme is safe for
 // concurrent use.
 func NewHub(secrets []Secret, opts ...HubOption) (*Scheme, error) {
 	return wrap(newHub(secrets, opts...))

@@ -35,7 +35,7 @@ type standardScheme struct {
 // webhook-id "." webhook-timestamp "." body, sent as
 // "webhook-signature: v1,<base64>". It holds one or more secrets so that a
 // secret can be rotated without downtime: Sign signs with every secret,
-// Verify accepts a signature made with any of them. A Standard is safe for
+// Verify accepts a signature made with any of them. The Scheme is safe for
 // concurrent use.
 func NewStandard(secrets []Secret, opts ...StandardOption) (*Scheme, error) {
 	return wrap(newStandard(secrets, opts...))
