@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -31,8 +30,8 @@ const maxAddrLen = 64
 // IPv4-mapped IPv6 addresses are
 // judged as IPv4 and zones are ignored; a RemoteAddr or a consulted
 // X-Forwarded-For entry that is not an IP address is refused. With no
-// allowed prefixes every request is refused. [ParsePrefixes] builds the list
-// from strings.
+// allowed prefixes every request is refused. [netip.ParsePrefix] builds the
+// list from strings.
 func AllowIPs(allowed, trustedProxies []netip.Prefix) func(http.Handler) http.Handler {
 	trusted := normalizePrefixes(trustedProxies)
 	allowed = normalizePrefixes(allowed)
@@ -49,38 +48,6 @@ func AllowIPs(allowed, trustedProxies []netip.Prefix) func(http.Handler) http.Ha
 			next.ServeHTTP(w, r)
 		})
 	}
-}
-
-// ParsePrefixes parses CIDR prefixes ("192.0.2.0/24", "2001:db8::/32") and
-// plain addresses ("192.0.2.7", a single-address prefix) for [AllowIPs], both its
-// allowed list and its trusted proxies. Host bits are masked off and IPv4-mapped IPv6 entries
-// become IPv4 ones. The error names the first entry that is neither.
-func ParsePrefixes(cidrs ...string) ([]netip.Prefix, error) {
-	out := make([]netip.Prefix, 0, len(cidrs))
-	for i, s := range cidrs {
-		p, err := parsePrefix(strings.TrimSpace(s))
-		if err != nil {
-			return nil, fmt.Errorf("auth: entry %d %q is not an IP address or CIDR prefix: %w", i, s, err)
-		}
-		out = append(out, p)
-	}
-	return out, nil
-}
-
-func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		return normalizePrefix(p), nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	a = a.WithZone("").Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // normalizePrefixes returns a copy of ps with each prefix normalised and the

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -10,7 +11,7 @@ import (
 
 func mwPrefixes(t testing.TB, cidrs ...string) []netip.Prefix {
 	t.Helper()
-	ps, err := ParsePrefixes(cidrs...)
+	ps, err := parsePrefixes(cidrs...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func TestAllowIPsEdgeCases(t *testing.T) {
 }
 
 func TestParsePrefixes(t *testing.T) {
-	got, err := ParsePrefixes("192.0.2.0/24", " 198.51.100.7 ", "2001:db8::/32", "2001:db8::1", "10.1.2.3/8", "::ffff:192.0.2.1", "::ffff:10.0.0.0/104", "fe80::1%eth0")
+	got, err := parsePrefixes("192.0.2.0/24", " 198.51.100.7 ", "2001:db8::/32", "2001:db8::1", "10.1.2.3/8", "::ffff:192.0.2.1", "::ffff:10.0.0.0/104", "fe80::1%eth0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,17 +140,17 @@ func TestParsePrefixes(t *testing.T) {
 	}
 
 	for _, bad := range []string{"", "192.0.2.0/33", "300.1.1.1", "example.com", "10.0.0.0/", "/8", "2001:db8::/129"} {
-		_, err := ParsePrefixes("192.0.2.0/24", bad)
+		_, err := parsePrefixes("192.0.2.0/24", bad)
 		if err == nil {
-			t.Errorf("ParsePrefixes(%q) succeeded", bad)
+			t.Errorf("parsePrefixes(%q) succeeded", bad)
 			continue
 		}
 		if !strings.Contains(err.Error(), "entry 1 ") || !strings.Contains(err.Error(), `"`+bad+`"`) {
 			t.Errorf("error %q does not name entry 1 %q", err, bad)
 		}
 	}
-	if ps, err := ParsePrefixes(); err != nil || len(ps) != 0 {
-		t.Errorf("ParsePrefixes() = %v, %v", ps, err)
+	if ps, err := parsePrefixes(); err != nil || len(ps) != 0 {
+		t.Errorf("parsePrefixes() = %v, %v", ps, err)
 	}
 }
 
@@ -202,17 +203,49 @@ func FuzzParsePrefixes(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		ps, err := ParsePrefixes(s)
+		ps, err := parsePrefixes(s)
 		if err != nil {
 			return
 		}
 		p := ps[0]
 		if !p.IsValid() || p != p.Masked() || p.Addr().Is4In6() || p.Addr().Zone() != "" {
-			t.Fatalf("ParsePrefixes(%q) = %v: not normalised", s, p)
+			t.Fatalf("parsePrefixes(%q) = %v: not normalised", s, p)
 		}
-		back, err := ParsePrefixes(p.String())
+		back, err := parsePrefixes(p.String())
 		if err != nil || back[0] != p {
 			t.Fatalf("round trip of %v: %v, %v", p, back, err)
 		}
 	})
+}
+
+// parsePrefixes, for the tests, parses CIDR prefixes ("192.0.2.0/24", "2001:db8::/32") and
+// plain addresses ("192.0.2.7", a single-address prefix) for [AllowIPs], both its
+// allowed list and its trusted proxies. Host bits are masked off and IPv4-mapped IPv6 entries
+// become IPv4 ones. The error names the first entry that is neither.
+func parsePrefixes(cidrs ...string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(cidrs))
+	for i, s := range cidrs {
+		p, err := parsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("auth: entry %d %q is not an IP address or CIDR prefix: %w", i, s, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return normalizePrefix(p), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.WithZone("").Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }

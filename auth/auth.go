@@ -1,6 +1,6 @@
 // Package auth signs outgoing webhooks and verifies incoming ones.
 //
-// Every scheme herald speaks is both a [Signer], used by package sender to add
+// Every scheme herald speaks is a [*Scheme]: both a [Signer], used by package sender to add
 // authentication headers to a delivery, and a [Verifier], used by a receiving
 // backend (directly, or through [Middleware]) to decide whether a request is
 // genuine, untampered and fresh:
@@ -35,11 +35,11 @@ import (
 // Scheme names, as reported in [Verified.Scheme] and accepted by the command
 // line's --scheme flag.
 const (
-	SchemeStandard    = "standard"     // Standard Webhooks v1, HMAC-SHA256
-	SchemeStandardV1a = "standard-v1a" // Standard Webhooks v1a, Ed25519
-	SchemeHub         = "hub"          // X-Hub-Signature-256: sha256=<hex>
-	SchemeStripe      = "stripe"       // Stripe-Signature: t=<unix>,v1=<hex>
-	SchemeJWT         = "jwt"          // Authorization: Bearer <JWT>
+	schemeStandard    = "standard"     // Standard Webhooks v1, HMAC-SHA256
+	schemeStandardV1a = "standard-v1a" // Standard Webhooks v1a, Ed25519
+	schemeHub         = "hub"          // X-Hub-Signature-256: sha256=<hex>
+	schemeStripe      = "stripe"       // Stripe-Signature: t=<unix>,v1=<hex>
+	schemeJWT         = "jwt"          // Authorization: Bearer <JWT>
 )
 
 // Header names the schemes write and read, in canonical form, so that they
@@ -89,7 +89,8 @@ type Verifier interface {
 
 // Verified describes a request that passed verification.
 type Verified struct {
-	// Scheme is one of the Scheme* constants.
+	// Scheme names the scheme that verified it: "standard", "standard-v1a",
+	// "hub", "stripe" or "jwt".
 	Scheme string
 	// ID names the request for replay protection, from signed bytes only:
 	//

@@ -26,7 +26,7 @@ func BenchmarkV1aSign(b *testing.B) {
 	m := asymMsg()
 	m.Body = benchBody()
 	b.Run("herald", func(b *testing.B) {
-		s, err := NewStandardV1a([]PrivateKey{ks.ed})
+		s, err := newStandardV1a([]PrivateKey{ks.ed})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -56,7 +56,7 @@ func BenchmarkV1aVerify(b *testing.B) {
 	ks := asymKeys(b)
 	m := asymMsg()
 	m.Body = benchBody()
-	s, err := NewStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock))
+	s, err := newStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func BenchmarkV1aVerify(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("herald", func(b *testing.B) {
-		v, err := NewStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock))
+		v, err := newStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -96,15 +96,15 @@ func BenchmarkV1aVerify(b *testing.B) {
 // golang-jwt.
 type jwtBenchAlg struct {
 	name      string
-	herald    func(b *testing.B) *JWT
+	herald    func(b *testing.B) *jwtScheme
 	signKey   any
 	verifyKey any
 }
 
 func jwtBenchAlgs(b *testing.B) []jwtBenchAlg {
 	ks := asymKeys(b)
-	mk := func(j *JWT, err error) func(*testing.B) *JWT {
-		return func(b *testing.B) *JWT {
+	mk := func(j *jwtScheme, err error) func(*testing.B) *jwtScheme {
+		return func(b *testing.B) *jwtScheme {
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -112,9 +112,9 @@ func jwtBenchAlgs(b *testing.B) []jwtBenchAlg {
 		}
 	}
 	return []jwtBenchAlg{
-		{"HS256", mk(NewJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock))), jwtSecret.Bytes(), jwtSecret.Bytes()},
-		{"ES256", mk(NewJWTSigner([]PrivateKey{ks.ec}, WithClock(asymClock))), ks.ec.Signer(), ks.ec.Public().Key()},
-		{"EdDSA", mk(NewJWTSigner([]PrivateKey{ks.ed}, WithClock(asymClock))), ks.ed.Signer(), ks.ed.Public().Key()},
+		{"HS256", mk(newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock))), jwtSecret.Bytes(), jwtSecret.Bytes()},
+		{"ES256", mk(newJWTSigner([]PrivateKey{ks.ec}, WithClock(asymClock))), ks.ec.Signer(), ks.ec.Public().Key()},
+		{"EdDSA", mk(newJWTSigner([]PrivateKey{ks.ed}, WithClock(asymClock))), ks.ed.Signer(), ks.ed.Public().Key()},
 	}
 }
 
@@ -122,7 +122,7 @@ func jwtBenchAlgs(b *testing.B) []jwtBenchAlg {
 func baselineClaims(m Message, now time.Time) jwt.MapClaims {
 	return jwt.MapClaims{
 		"iat": now.Unix(), "exp": now.Add(defaultTTL).Unix(), "jti": m.ID,
-		"aud": "https://hooks.example.com/in", "topic": m.Topic, "body_sha256": BodySHA256(m.Body),
+		"aud": "https://hooks.example.com/in", "topic": m.Topic, "body_sha256": bodySHA256(m.Body),
 	}
 }
 

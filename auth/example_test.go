@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -152,12 +153,12 @@ func ExampleWithReplayCache() {
 // balancer, name it as a trusted proxy so that X-Forwarded-For is read; from
 // any other peer that header is ignored.
 func ExampleAllowIPs() {
-	allowed, err := auth.ParsePrefixes("192.0.2.0/24", "2001:db8::/32", "198.51.100.7")
-	if err != nil {
-		fmt.Println(err)
-		return
+	allowed := []netip.Prefix{
+		netip.MustParsePrefix("192.0.2.0/24"),
+		netip.MustParsePrefix("2001:db8::/32"),
+		netip.MustParsePrefix("198.51.100.7/32"),
 	}
-	proxies, _ := auth.ParsePrefixes("10.0.0.0/8")
+	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	hook := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
 	h := auth.AllowIPs(allowed, proxies)(hook)
 
@@ -215,7 +216,7 @@ func ExampleNewJWT() {
 	fmt.Println(v.Scheme, v.ID, v.Claims["iss"], v.Claims["aud"], v.Claims["topic"], err)
 
 	_, err = jwt.Verify(h, []byte(`{"type":"job:done"}`))
-	fmt.Println(errors.Is(err, auth.ErrBodyMismatch))
+	fmt.Println(errors.Is(err, auth.ErrBadSignature))
 	// Output:
 	// jwt msg_2KWPBgLlAfxdpx2AI54pPJ85f4W https://events.example.com https://hooks.example.com/in job:ready <nil>
 	// true
@@ -233,7 +234,7 @@ func ExampleWithErrorHandler() {
 	jsonError := func(w http.ResponseWriter, r *http.Request, status int, err error) {
 		code := "unauthorized"
 		switch {
-		case errors.Is(err, auth.ErrExpired), errors.Is(err, auth.ErrNotYetValid):
+		case errors.Is(err, auth.ErrExpired):
 			code = "stale"
 		case errors.Is(err, auth.ErrBodyTooLarge):
 			code = "too_large"

@@ -14,7 +14,7 @@ import (
 // that was signed: Ed25519 signatures are not malleable.
 func FuzzStandardV1aVerify(f *testing.F) {
 	ks := asymKeys(f)
-	v, err := NewStandardV1aVerifier([]PublicKey{ks.ed.Public(), ks.ed2.Public()}, WithClock(asymClock))
+	v, err := newStandardV1aVerifier([]PublicKey{ks.ed.Public(), ks.ed2.Public()}, WithClock(asymClock))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func FuzzStandardV1aVerify(f *testing.F) {
 		if !bytes.Equal(appendStandardContent(nil, id, ts, body), signed) {
 			t.Fatalf("accepted content that was never signed: id %q ts %q", id, ts)
 		}
-		if got.Scheme != SchemeStandardV1a || got.ID != id || got.KeyID != "ed-1" {
+		if got.Scheme != schemeStandardV1a || got.ID != id || got.KeyID != "ed-1" {
 			t.Fatalf("Verified = %+v", got)
 		}
 	})
@@ -53,19 +53,19 @@ func FuzzStandardV1aVerify(f *testing.F) {
 func FuzzJWTVerify(f *testing.F) {
 	ks := asymKeys(f)
 	m := asymMsg()
-	hs, err := NewJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock))
+	hs, err := newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock))
 	if err != nil {
 		f.Fatal(err)
 	}
-	ed, err := NewJWTSigner([]PrivateKey{ks.ed}, WithClock(asymClock))
+	ed, err := newJWTSigner([]PrivateKey{ks.ed}, WithClock(asymClock))
 	if err != nil {
 		f.Fatal(err)
 	}
-	es, err := NewJWTSigner([]PrivateKey{ks.ec}, WithClock(asymClock))
+	es, err := newJWTSigner([]PrivateKey{ks.ec}, WithClock(asymClock))
 	if err != nil {
 		f.Fatal(err)
 	}
-	verifiers := []*JWT{hs, ed, es}
+	verifiers := []*jwtScheme{hs, ed, es}
 	signed := map[string]bool{}
 	for _, j := range verifiers {
 		h := http.Header{}
@@ -93,7 +93,7 @@ func FuzzJWTVerify(f *testing.F) {
 			if !signed[tok] || !bytes.Equal(body, m.Body) {
 				t.Fatalf("accepted a token or body that was never signed: %q", auth)
 			}
-			if got.ID != m.ID || got.Scheme != SchemeJWT {
+			if got.ID != m.ID || got.Scheme != schemeJWT {
 				t.Fatalf("Verified = %+v", got)
 			}
 		}
@@ -126,11 +126,11 @@ func FuzzParseJWKS(f *testing.F) {
 			t.Fatal("no keys and no error")
 		}
 		for _, k := range keys {
-			if k.IsZero() || k.Key() == nil {
+			if k.isZero() || k.Key() == nil {
 				t.Fatal("zero key accepted")
 			}
 			switch k.Algorithm() {
-			case AlgEdDSA, AlgES256, AlgRS256:
+			case algEdDSA, algES256, algRS256:
 			default:
 				t.Fatalf("algorithm %q", k.Algorithm())
 			}
@@ -144,7 +144,7 @@ func FuzzParseJWKS(f *testing.F) {
 			t.Fatalf("round trip: %v", err)
 		}
 		for i := range keys {
-			if !back[i].Equal(keys[i]) || back[i].ID() != keys[i].ID() {
+			if !back[i].equal(keys[i]) || back[i].ID() != keys[i].ID() {
 				t.Fatalf("key %d changed in a round trip", i)
 			}
 		}
@@ -165,23 +165,23 @@ func FuzzParseStandardKey(f *testing.F) {
 	f.Add("whpk_")
 	f.Add("whsk_====")
 	f.Fuzz(func(t *testing.T, s string) {
-		if k, err := ParseStandardSigningKey(s); err == nil {
+		if k, err := parseStandardSigningKey(s); err == nil {
 			out, err := FormatStandardSigningKey(k)
 			if err != nil {
 				t.Fatal(err)
 			}
-			k2, err := ParseStandardSigningKey(out)
-			if err != nil || !k2.Public().Equal(k.Public()) {
+			k2, err := parseStandardSigningKey(out)
+			if err != nil || !k2.Public().equal(k.Public()) {
 				t.Fatalf("signing key round trip: %v", err)
 			}
 		}
-		if k, err := ParseStandardPublicKey(s); err == nil {
+		if k, err := parseStandardPublicKey(s); err == nil {
 			out, err := FormatStandardPublicKey(k)
 			if err != nil {
 				t.Fatal(err)
 			}
-			k2, err := ParseStandardPublicKey(out)
-			if err != nil || !k2.Equal(k) {
+			k2, err := parseStandardPublicKey(out)
+			if err != nil || !k2.equal(k) {
 				t.Fatalf("public key round trip: %v", err)
 			}
 		}
@@ -208,29 +208,29 @@ func FuzzParseKeyPEM(f *testing.F) {
 	f.Add([]byte("-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"))
 	f.Add([]byte("-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if k, err := ParsePrivateKeyPEM(data, "id"); err == nil {
-			if k.IsZero() || k.Signer() == nil || k.Public().IsZero() {
+		if k, err := parsePrivateKeyPEM(data, "id"); err == nil {
+			if k.isZero() || k.Signer() == nil || k.Public().isZero() {
 				t.Fatal("empty private key accepted")
 			}
 			out, err := MarshalPrivateKeyPEM(k)
 			if err != nil {
 				t.Fatal(err)
 			}
-			back, err := ParsePrivateKeyPEM(out, "")
-			if err != nil || !back.Public().Equal(k.Public()) {
+			back, err := parsePrivateKeyPEM(out, "")
+			if err != nil || !back.Public().equal(k.Public()) {
 				t.Fatalf("private key round trip: %v", err)
 			}
 			if tp := k.Public().Thumbprint(); back.ID() != tp || back.Public().ID() != tp {
 				t.Fatalf("key parsed without an id is named %q, not its thumbprint %q", back.ID(), tp)
 			}
 		}
-		if k, err := ParsePublicKeyPEM(data, "id"); err == nil {
+		if k, err := parsePublicKeyPEM(data, "id"); err == nil {
 			out, err := MarshalPublicKeyPEM(k)
 			if err != nil {
 				t.Fatal(err)
 			}
-			back, err := ParsePublicKeyPEM(out, "")
-			if err != nil || !back.Equal(k) || k.Thumbprint() == "" || back.ID() != k.Thumbprint() {
+			back, err := parsePublicKeyPEM(out, "")
+			if err != nil || !back.equal(k) || k.Thumbprint() == "" || back.ID() != k.Thumbprint() {
 				t.Fatalf("public key round trip: %v", err)
 			}
 		}

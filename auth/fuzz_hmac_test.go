@@ -40,7 +40,7 @@ func FuzzStandardVerify(f *testing.F) {
 	f.Add("", "", "", []byte(nil), uint16(3), byte(0x80))
 	f.Add("id", "-1", "v1,,,, v1 ,", []byte("x"), uint16(9), byte(0xff))
 	key := svVectorSecret(f)
-	s, err := NewStandard([]Secret{key}, WithClock(hmClock))
+	s, err := newStandard([]Secret{key}, WithClock(hmClock))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func FuzzStandardVerify(f *testing.F) {
 			if !strings.Contains(" "+sig+" ", " "+ref+" ") && !strings.Contains(sig, ref) {
 				t.Fatalf("verified without the genuine signature: %q", sig)
 			}
-			if v.ID != id || v.Scheme != SchemeStandard {
+			if v.ID != id || v.Scheme != schemeStandard {
 				t.Fatalf("Verified = %+v", v)
 			}
 		}
@@ -82,7 +82,7 @@ func FuzzHubVerify(f *testing.F) {
 	f.Add("sha256=", []byte(""), uint16(10), byte(0x20))
 	f.Add("sha1=0123456789abcdef0123456789abcdef01234567", []byte("x"), uint16(70), byte(0xff))
 	key := NewSecret([]byte(ghVectorSecret))
-	s, err := NewHub([]Secret{key})
+	s, err := newHub([]Secret{key})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func FuzzStripeVerify(f *testing.F) {
 	f.Add("t=1614265330,v0=abc,v1=", []byte("{}"), uint16(12), byte(0x20))
 	f.Add("t=,t=,,v1=,=", []byte(nil), uint16(3), byte(0xff))
 	key := NewSecret([]byte(stVectorSecret))
-	s, err := NewStripe([]Secret{key}, WithClock(hmClock))
+	s, err := newStripe([]Secret{key}, WithClock(hmClock))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func FuzzParseStandardSecret(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		s, err := ParseStandardSecret(in)
 		if err != nil {
-			if s.Len() != 0 {
+			if s.size() != 0 {
 				t.Fatal("error with a non-empty secret")
 			}
 			// Error text never repeats a key-like input.
@@ -166,14 +166,14 @@ func FuzzParseStandardSecret(f *testing.F) {
 			}
 			return
 		}
-		if s.Len() < minStandardSecretLen || s.Len() > maxStandardSecretLen {
-			t.Fatalf("accepted a %d-byte secret", s.Len())
+		if s.size() < minStandardSecretLen || s.size() > maxStandardSecretLen {
+			t.Fatalf("accepted a %d-byte secret", s.size())
 		}
 		back, err := ParseStandardSecret(FormatStandardSecret(s))
 		if err != nil || !bytes.Equal(back.Bytes(), s.Bytes()) {
 			t.Fatalf("format/parse round trip failed: %v", err)
 		}
-		if _, err := NewStandard([]Secret{s}); err != nil {
+		if _, err := newStandard([]Secret{s}); err != nil {
 			t.Fatalf("parsed secret refused by NewStandard: %v", err)
 		}
 	})

@@ -41,8 +41,8 @@ func newMacKeys(scheme string, h func() hash.Hash, secrets []Secret, min int) ([
 	}
 	keys := make([]*macKey, len(secrets))
 	for i, s := range secrets {
-		if s.Len() < min {
-			return nil, fmt.Errorf("auth: %s: %w: secret %d is %d bytes, need at least %d", scheme, ErrBadKey, i, s.Len(), min)
+		if s.size() < min {
+			return nil, fmt.Errorf("auth: %s: %w: secret %d is %d bytes, need at least %d", scheme, ErrBadKey, i, s.size(), min)
 		}
 		key := append([]byte(nil), s.Bytes()...)
 		k := &macKey{}

@@ -64,7 +64,7 @@ func TestHMACSecretRedaction(t *testing.T) {
 		_, err := ParseStandardSecret(in)
 		outs = append(outs, err.Error())
 	}
-	_, err = NewStandard([]Secret{NewSecret([]byte("short-secret-value"))})
+	_, err = newStandard([]Secret{NewSecret([]byte("short-secret-value"))})
 	outs = append(outs, err.Error())
 
 	for _, o := range outs {

@@ -17,14 +17,8 @@ const (
 	maxHubHeaderLen = 128
 )
 
-// Hub signs and verifies GitHub-style webhooks: an HMAC over the body alone,
-// sent as "X-Hub-Signature-256: sha256=<lowercase hex>" (or, with
-// [WithSHA1], "X-Hub-Signature: sha1=<hex>"). The scheme signs no
-// timestamp and no id, so it cannot limit replays by itself: [Middleware]
-// remembers each signature for its replay window (see [Verified.ID]), and a
-// copy played after that runs the handler again. A Hub is safe for
-// concurrent use.
-type Hub struct {
+// hubScheme is the scheme behind [NewHub]; see its doc.
+type hubScheme struct {
 	keys   []*macKey
 	header string
 	// headerLower is the header name as error messages print it.
@@ -34,7 +28,7 @@ type Hub struct {
 	o           options
 }
 
-// NewHub returns a Hub signer and verifier using secrets (the raw bytes of
+// NewHub returns a GitHub-style signer and verifier using secrets (the raw bytes of
 // GitHub's webhook secret: NewSecret([]byte(s))). Sign uses the first
 // secret, giving one header value as GitHub does; Verify accepts any
 // secret, so list the new secret first during a rotation and keep the old
@@ -42,29 +36,42 @@ type Hub struct {
 // bytes, or none, are refused with [ErrBadKey].
 //
 // Options: [WithSHA1], [WithHeaderName].
-func NewHub(secrets []Secret, opts ...HubOption) (*Hub, error) {
+//
+// The scheme signs and verifies GitHub-style webhooks: an HMAC over the body alone,
+// sent as "X-Hub-Signature-256: sha256=<lowercase hex>" (or, with
+// [WithSHA1], "X-Hub-Signature: sha1=<hex>"). The scheme signs no
+// timestamp and no id, so it cannot limit replays by itself: [Middleware]
+// remembers each signature for its replay window (see [Verified.ID]), and a
+// copy played after that runs the handler again. The Scheme is safe for
+// concurrent use.
+func NewHub(secrets []Secret, opts ...HubOption) (*Scheme, error) {
+	return wrap(newHub(secrets, opts...))
+}
+
+// newHub builds the scheme behind [NewHub].
+func newHub(secrets []Secret, opts ...HubOption) (*hubScheme, error) {
 	o := buildOptions(opts, HubOption.hub)
 	newHash, prefix, def := sha256.New, "sha256=", HeaderHubSignature256
 	if o.sha1 {
 		newHash, prefix, def = sha1.New, "sha1=", HeaderHubSignature
 	}
-	keys, err := newMacKeys(SchemeHub, newHash, secrets, minHubSecretLen)
+	keys, err := newMacKeys(schemeHub, newHash, secrets, minHubSecretLen)
 	if err != nil {
 		return nil, err
 	}
-	name, err := schemeHeaderName(SchemeHub, o.headerName, def)
+	name, err := schemeHeaderName(schemeHub, o.headerName, def)
 	if err != nil {
 		return nil, err
 	}
-	return &Hub{keys: keys, header: name, headerLower: strings.ToLower(name), prefix: prefix, hexLen: 2 * newHash().Size(), o: o}, nil
+	return &hubScheme{keys: keys, header: name, headerLower: strings.ToLower(name), prefix: prefix, hexLen: 2 * newHash().Size(), o: o}, nil
 }
 
 // Sign sets the signature header to the HMAC of m.Body with the first
 // secret, and webhook-id to m.ID when m.ID is set. m.Timestamp is not
 // used: the scheme signs none.
-func (s *Hub) Sign(h http.Header, m Message) error {
+func (s *hubScheme) Sign(h http.Header, m Message) error {
 	if m.ID != "" {
-		if err := checkMessageID(SchemeHub, m.ID); err != nil {
+		if err := checkMessageID(schemeHub, m.ID); err != nil {
 			return err
 		}
 	}
@@ -88,22 +95,22 @@ func (s *Hub) Sign(h http.Header, m Message) error {
 // [Verified.ID]): the webhook-id and X-GitHub-Delivery headers are not
 // covered by it, so read them yourself, as hints. Verified.Timestamp is
 // zero.
-func (s *Hub) Verify(h http.Header, body []byte) (Verified, error) {
+func (s *hubScheme) Verify(h http.Header, body []byte) (Verified, error) {
 	vals, lower := h[s.header], s.headerLower
 	switch {
 	case len(vals) == 0 || vals[0] == "":
-		return Verified{}, fmt.Errorf("auth: %s: %w: missing %s header", SchemeHub, ErrNoSignature, lower)
+		return Verified{}, fmt.Errorf("auth: %s: %w: missing %s header", schemeHub, ErrNoSignature, lower)
 	case len(vals) > 1:
-		return Verified{}, fmt.Errorf("auth: %s: %w: repeated %s header", SchemeHub, ErrMalformed, lower)
+		return Verified{}, fmt.Errorf("auth: %s: %w: repeated %s header", schemeHub, errMalformed, lower)
 	case len(vals[0]) > maxHubHeaderLen:
-		return Verified{}, fmt.Errorf("auth: %s: %w: %s header longer than %d bytes", SchemeHub, ErrMalformed, lower, maxHubHeaderLen)
+		return Verified{}, fmt.Errorf("auth: %s: %w: %s header longer than %d bytes", schemeHub, errMalformed, lower, maxHubHeaderLen)
 	}
 	sig, ok := strings.CutPrefix(vals[0], s.prefix)
 	if !ok {
-		return Verified{}, fmt.Errorf("auth: %s: %w: %s header does not start with %q", SchemeHub, ErrMalformed, lower, s.prefix)
+		return Verified{}, fmt.Errorf("auth: %s: %w: %s header does not start with %q", schemeHub, errMalformed, lower, s.prefix)
 	}
 	if len(sig) != s.hexLen {
-		return Verified{}, fmt.Errorf("auth: %s: %w: signature is %d hex digits, want %d", SchemeHub, ErrMalformed, len(sig), s.hexLen)
+		return Verified{}, fmt.Errorf("auth: %s: %w: signature is %d hex digits, want %d", schemeHub, errMalformed, len(sig), s.hexLen)
 	}
 	for i, k := range s.keys {
 		st := k.get()
@@ -116,13 +123,13 @@ func (s *Hub) Verify(h http.Header, body []byte) (Verified, error) {
 		}
 		k.put(st)
 		if id != "" {
-			return Verified{Scheme: SchemeHub, ID: id, KeyID: keyIndex(i)}, nil
+			return Verified{Scheme: schemeHub, ID: id, KeyID: keyIndex(i)}, nil
 		}
 	}
-	return Verified{}, fmt.Errorf("auth: %s: %w: signature matched none of %d secrets", SchemeHub, ErrBadSignature, len(s.keys))
+	return Verified{}, fmt.Errorf("auth: %s: %w: signature matched none of %d secrets", schemeHub, ErrBadSignature, len(s.keys))
 }
 
 var (
-	_ Signer   = (*Hub)(nil)
-	_ Verifier = (*Hub)(nil)
+	_ Signer   = (*hubScheme)(nil)
+	_ Verifier = (*hubScheme)(nil)
 )

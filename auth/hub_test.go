@@ -17,9 +17,9 @@ const (
 	ghVectorSig    = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
 )
 
-func mustHub(t testing.TB, secrets []Secret, opts ...HubOption) *Hub {
+func mustHub(t testing.TB, secrets []Secret, opts ...HubOption) *hubScheme {
 	t.Helper()
-	s, err := NewHub(secrets, opts...)
+	s, err := newHub(secrets, opts...)
 	if err != nil {
 		t.Fatalf("NewHub: %v", err)
 	}
@@ -57,7 +57,7 @@ func TestHubVector(t *testing.T) {
 	}
 	// The id is derived from the signature, never from X-GitHub-Delivery,
 	// which it does not cover.
-	if v.Scheme != SchemeHub || v.ID != hubSigID(ghVectorSig) || v.KeyID != "0" || !v.Timestamp.IsZero() {
+	if v.Scheme != schemeHub || v.ID != hubSigID(ghVectorSig) || v.KeyID != "0" || !v.Timestamp.IsZero() {
 		t.Fatalf("Verified = %+v, want ID %s", v, hubSigID(ghVectorSig))
 	}
 }
@@ -100,7 +100,7 @@ func TestHubSHA1AndHeaderName(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, bad := range []string{"bad header", "x:y", "a\nb", strings.Repeat("x", 200)} {
-		if _, err := NewHub([]Secret{NewSecret(key)}, WithHeaderName(bad)); err == nil {
+		if _, err := newHub([]Secret{NewSecret(key)}, WithHeaderName(bad)); err == nil {
 			t.Errorf("header name %q accepted", bad)
 		}
 	}
@@ -127,14 +127,14 @@ func TestHubVerifyCases(t *testing.T) {
 		{name: "second key", keys: []Secret{other, key}, h: sig(ghVectorSig), keyID: "1", id: hubSigID(ghVectorSig)},
 		{name: "missing", h: http.Header{}, want: ErrNoSignature},
 		{name: "empty", h: sig(""), want: ErrNoSignature},
-		{name: "no prefix", h: sig(hexSig), want: ErrMalformed},
-		{name: "sha1 prefix", h: sig("sha1=" + hexSig[:40]), want: ErrMalformed},
-		{name: "short hex", h: sig(ghVectorSig[:len(ghVectorSig)-2]), want: ErrMalformed},
-		{name: "long hex", h: sig(ghVectorSig + "00"), want: ErrMalformed},
+		{name: "no prefix", h: sig(hexSig), want: errMalformed},
+		{name: "sha1 prefix", h: sig("sha1=" + hexSig[:40]), want: errMalformed},
+		{name: "short hex", h: sig(ghVectorSig[:len(ghVectorSig)-2]), want: errMalformed},
+		{name: "long hex", h: sig(ghVectorSig + "00"), want: errMalformed},
 		{name: "uppercase hex", h: sig("sha256=" + strings.ToUpper(hexSig)), want: ErrBadSignature},
 		{name: "garbage", h: sig("sha256=" + strings.Repeat("zz", 32)), want: ErrBadSignature},
-		{name: "huge", h: sig("sha256=" + strings.Repeat("a", 10000)), want: ErrMalformed},
-		{name: "repeated", h: func() http.Header { h := sig(ghVectorSig); h.Add("X-Hub-Signature-256", ghVectorSig); return h }(), want: ErrMalformed},
+		{name: "huge", h: sig("sha256=" + strings.Repeat("a", 10000)), want: errMalformed},
+		{name: "repeated", h: func() http.Header { h := sig(ghVectorSig); h.Add("X-Hub-Signature-256", ghVectorSig); return h }(), want: errMalformed},
 		{name: "unsigned ids ignored", h: hmHeader("X-Hub-Signature-256", ghVectorSig, "webhook-id", "w", "X-GitHub-Delivery", "g"), keyID: "0", id: hubSigID(ghVectorSig)},
 		{name: "huge unsigned id ignored", h: hmHeader("X-Hub-Signature-256", ghVectorSig, "X-GitHub-Delivery", strings.Repeat("g", 300)), keyID: "0", id: hubSigID(ghVectorSig)},
 	}
@@ -187,7 +187,7 @@ func TestNewHubRefuses(t *testing.T) {
 	for name, secrets := range map[string][]Secret{
 		"nil": nil, "short": {hmSecret(1, 15)}, "one short": {hmSecret(1, 16), hmSecret(1, 3)},
 	} {
-		if _, err := NewHub(secrets); !errors.Is(err, ErrBadKey) {
+		if _, err := newHub(secrets); !errors.Is(err, ErrBadKey) {
 			t.Errorf("%s: %v, want ErrBadKey", name, err)
 		}
 	}

@@ -72,7 +72,7 @@ func MarshalJWKS(keys ...PublicKey) ([]byte, error) {
 		Keys []jwk `json:"keys"`
 	}{Keys: make([]jwk, 0, len(keys))}
 	for _, k := range keys {
-		if !k.IsZero() {
+		if !k.isZero() {
 			set.Keys = append(set.Keys, jwkOf(k))
 		}
 	}
@@ -142,7 +142,7 @@ func (j *jwk) publicKey() (k PublicKey, ok bool, err error) {
 	}
 	switch j.Kty {
 	case "OKP":
-		if j.Crv != "Ed25519" || (j.Alg != "" && j.Alg != AlgEdDSA && j.Alg != "Ed25519") {
+		if j.Crv != "Ed25519" || (j.Alg != "" && j.Alg != algEdDSA && j.Alg != "Ed25519") {
 			return PublicKey{}, false, nil
 		}
 		x, err := decodeJWKMember(j.X, ed25519.PublicKeySize, "x")
@@ -152,7 +152,7 @@ func (j *jwk) publicKey() (k PublicKey, ok bool, err error) {
 		k, err = NewPublicKey(ed25519.PublicKey(x), j.Kid)
 		return k, err == nil, err
 	case "EC":
-		if j.Crv != "P-256" || (j.Alg != "" && j.Alg != AlgES256) {
+		if j.Crv != "P-256" || (j.Alg != "" && j.Alg != algES256) {
 			return PublicKey{}, false, nil
 		}
 		x, err := decodeJWKMember(j.X, 32, "x")
@@ -172,7 +172,7 @@ func (j *jwk) publicKey() (k PublicKey, ok bool, err error) {
 		k, err = NewPublicKey(pub, j.Kid)
 		return k, err == nil, err
 	case "RSA":
-		if j.Alg != "" && j.Alg != AlgRS256 {
+		if j.Alg != "" && j.Alg != algRS256 {
 			return PublicKey{}, false, nil
 		}
 		n, err := decodeJWKMember(j.N, -1, "n")

@@ -131,6 +131,8 @@ type JWKS struct {
 // NewJWKS returns a key set fetched from rawURL, which must be an https://
 // URL. client makes the requests; nil means a client that refuses redirects
 // to anything but https. Errors never contain the URL's query string.
+// The first fetch happens on first use; to fail early at start-up, call
+// Keys(ctx, "") once.
 //
 // The URL is trusted configuration: package auth makes no network policy of
 // its own, so the default client may reach private and loopback addresses.
@@ -190,13 +192,6 @@ func (j *JWKS) Keys(ctx context.Context, kid string) ([]PublicKey, error) {
 		return nil, fmt.Errorf("%w (%w)", lookupErr, err)
 	}
 	return nil, lookupErr
-}
-
-// Refresh fetches the key set now, unless a fetch happened less than
-// a minute ago, in which case it reports that fetch's
-// outcome. Keys calls it as needed; call it at start-up to fail early.
-func (j *JWKS) Refresh(ctx context.Context) error {
-	return j.refresh(ctx)
 }
 
 // refresh fetches unless rate-limited. A caller that waited for another

@@ -85,7 +85,7 @@ func TestParseJWKSRoundTrip(t *testing.T) {
 		t.Fatalf("%d keys back", len(out))
 	}
 	for i := range in {
-		if !out[i].Equal(in[i]) || out[i].ID() != in[i].ID() || out[i].Algorithm() != in[i].Algorithm() {
+		if !out[i].equal(in[i]) || out[i].ID() != in[i].ID() || out[i].Algorithm() != in[i].Algorithm() {
 			t.Fatalf("key %d changed: %v -> %v", i, in[i], out[i])
 		}
 	}
@@ -121,7 +121,7 @@ func TestParseJWKS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(keys) != 2 || keys[0].ID() != "a" || keys[0].Algorithm() != AlgEdDSA || keys[1].ID() != "ec-noalg" || !keys[1].Equal(ks.ec.Public()) {
+		if len(keys) != 2 || keys[0].ID() != "a" || keys[0].Algorithm() != algEdDSA || keys[1].ID() != "ec-noalg" || !keys[1].equal(ks.ec.Public()) {
 			t.Fatalf("keys = %v", keys)
 		}
 	})
@@ -200,13 +200,13 @@ func TestJWKSFetchAndVerify(t *testing.T) {
 	s := newJWKSServer(t, ks.ed.Public(), ks.ec.Public())
 	var clock atomic.Int64
 	j := jwksAt(t, s, "/.well-known/jwks.json?tenant=QUERYSECRET", &clock)
-	v, err := NewJWTVerifier(j, WithClock(asymClock))
+	v, err := newJWTVerifier(j, WithClock(asymClock))
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := asymMsg()
 	sign := func(k PrivateKey) http.Header {
-		signer, err := NewJWTSigner([]PrivateKey{k}, WithClock(asymClock))
+		signer, err := newJWTSigner([]PrivateKey{k}, WithClock(asymClock))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -271,8 +271,8 @@ func TestJWKSFetchAndVerify(t *testing.T) {
 	if !errors.Is(err, ErrUnknownKey) || !strings.Contains(err.Error(), "503") || strings.Contains(err.Error(), "QUERYSECRET") {
 		t.Fatalf("outage error = %v", err)
 	}
-	if err := j.Refresh(ctx); err == nil || strings.Contains(err.Error(), "QUERYSECRET") {
-		t.Fatalf("Refresh within the interval = %v, want the last error", err)
+	if err := j.refresh(ctx); err == nil || strings.Contains(err.Error(), "QUERYSECRET") {
+		t.Fatalf("refresh within the interval = %v, want the last error", err)
 	}
 }
 

@@ -20,16 +20,16 @@ import (
 )
 
 // maxTokenLength bounds a Bearer token; longer ones are refused with
-// [ErrMalformed] before any parsing.
+// [ErrBadSignature] ("malformed signature header") before any parsing.
 const maxTokenLength = 8 << 10
 
 // Claims that herald adds to the registered ones (iss, aud, iat, exp, jti).
 const (
-	// ClaimBodySHA256 binds a token to the exact body: the unpadded
+	// claimBodySHA256 binds a token to the exact body: the unpadded
 	// base64url SHA-256 of the body bytes.
-	ClaimBodySHA256 = "body_sha256"
-	// ClaimTopic carries [Message.Topic] when it is set.
-	ClaimTopic = "topic"
+	claimBodySHA256 = "body_sha256"
+	// claimTopic carries [Message.Topic] when it is set.
+	claimTopic = "topic"
 )
 
 // hmacAlgs maps the HMAC JWT algorithms to their minimum key length: the
@@ -37,30 +37,10 @@ const (
 var hmacAlgs = map[string]int{"HS256": 32, "HS384": 48, "HS512": 64}
 
 // asymmetricAlgs are the algorithms of [PublicKey] and [PrivateKey].
-var asymmetricAlgs = []string{AlgEdDSA, AlgES256, AlgRS256}
+var asymmetricAlgs = []string{algEdDSA, algES256, algRS256}
 
-// JWT signs and verifies JWT Bearer webhooks: Authorization: Bearer <token>,
-// with the delivery id in both webhook-id and the jti claim, and the body
-// bound to the token by its SHA-256 in the body_sha256 claim.
-//
-// Signed tokens carry iss ([WithIssuer]), aud ([WithAudience], else the
-// destination URL without its query, fragment or user info), iat, exp
-// ([WithTTL]), jti, topic (when the message has one), body_sha256, and a kid
-// header when the key has an ID.
-//
-// A verifier accepts exactly the algorithms of its keys: HS* tokens only
-// when built by [NewJWT] with that HS algorithm, EdDSA/ES256/RS256 tokens only
-// for a key of that type; "none" never; a token with a crit header never.
-// It requires iat and exp (exp unless [WithAllowMissingExp]), refuses a
-// token that lives longer than [WithMaxLifetime] (exp - iat over 10
-// minutes by default), iat or nbf in the future and an exp in the past
-// beyond [WithLeeway], checks iss and aud when configured, and checks
-// body_sha256 whenever present (always required with
-// [WithRequireBodyHash]).
-//
-// Make one with [NewJWT] (HMAC), [NewJWTSigner] (private keys) or
-// [NewJWTVerifier] (public keys or a JWKS). A JWT is safe for concurrent use.
-type JWT struct {
+// jwtScheme is the scheme behind [NewJWT]; see its doc.
+type jwtScheme struct {
 	o options
 
 	// Signing; method is nil for a verifier.
@@ -84,21 +64,48 @@ type JWT struct {
 // Options: [WithIssuer], [WithAudience], [WithTTL], [WithLeeway],
 // [WithRequireBodyHash], [WithAllowMissingExp], [WithMaxLifetime],
 // [WithClock].
-func NewJWT(alg string, secrets []Secret, opts ...JWTOption) (*JWT, error) {
+//
+// The scheme signs and verifies JWT Bearer webhooks: Authorization: Bearer <token>,
+// with the delivery id in both webhook-id and the jti claim, and the body
+// bound to the token by its SHA-256 in the body_sha256 claim.
+//
+// Signed tokens carry iss ([WithIssuer]), aud ([WithAudience], else the
+// destination URL without its query, fragment or user info), iat, exp
+// ([WithTTL]), jti, topic (when the message has one), body_sha256, and a kid
+// header when the key has an ID.
+//
+// A verifier accepts exactly the algorithms of its keys: HS* tokens only
+// when built by [NewJWT] with that HS algorithm, EdDSA/ES256/RS256 tokens only
+// for a key of that type; "none" never; a token with a crit header never.
+// It requires iat and exp (exp unless [WithAllowMissingExp]), refuses a
+// token that lives longer than [WithMaxLifetime] (exp - iat over 10
+// minutes by default), iat or nbf in the future and an exp in the past
+// beyond [WithLeeway], checks iss and aud when configured, and checks
+// body_sha256 whenever present (always required with
+// [WithRequireBodyHash]).
+//
+// Make one with [NewJWT] (HMAC), [NewJWTSigner] (private keys) or
+// [NewJWTVerifier] (public keys or a JWKS). The Scheme is safe for concurrent use.
+func NewJWT(alg string, secrets []Secret, opts ...JWTOption) (*Scheme, error) {
+	return wrap(newJWT(alg, secrets, opts...))
+}
+
+// newJWT builds the scheme behind [NewJWT].
+func newJWT(alg string, secrets []Secret, opts ...JWTOption) (*jwtScheme, error) {
 	min, ok := hmacAlgs[alg]
 	if !ok {
 		if slices.Contains(asymmetricAlgs, alg) {
-			return nil, fmt.Errorf("auth: %s: %w: %s takes keys: use NewJWTSigner or NewJWTVerifier", SchemeJWT, ErrAlgorithm, alg)
+			return nil, fmt.Errorf("auth: %s: %w: %s takes keys: use NewJWTSigner or NewJWTVerifier", schemeJWT, ErrBadKey, alg)
 		}
-		return nil, fmt.Errorf("auth: %s: %w: %q is not HS256, HS384 or HS512", SchemeJWT, ErrAlgorithm, alg)
+		return nil, fmt.Errorf("auth: %s: %w: %q is not HS256, HS384 or HS512", schemeJWT, ErrBadKey, alg)
 	}
 	if len(secrets) == 0 {
-		return nil, fmt.Errorf("auth: %s: %w: no secret given", SchemeJWT, ErrBadKey)
+		return nil, fmt.Errorf("auth: %s: %w: no secret given", schemeJWT, ErrBadKey)
 	}
-	j := &JWT{o: buildOptions(opts, JWTOption.jwt), method: jwt.GetSigningMethod(alg), methods: []string{alg}}
+	j := &jwtScheme{o: buildOptions(opts, JWTOption.jwt), method: jwt.GetSigningMethod(alg), methods: []string{alg}}
 	for i, s := range secrets {
-		if s.Len() < min {
-			return nil, fmt.Errorf("auth: %s: %w: secret %d is %d bytes, %s needs at least %d", SchemeJWT, ErrBadKey, i, s.Len(), alg, min)
+		if s.size() < min {
+			return nil, fmt.Errorf("auth: %s: %w: secret %d is %d bytes, %s needs at least %d", schemeJWT, ErrBadKey, i, s.size(), alg, min)
 		}
 		j.hmacKeys = append(j.hmacKeys, seal(append([]byte(nil), s.Bytes()...)))
 	}
@@ -112,18 +119,23 @@ func NewJWT(alg string, secrets []Secret, opts ...JWTOption) (*JWT, error) {
 // of all keys, as [NewJWTVerifier] would.
 //
 // Options: as for [NewJWT].
-func NewJWTSigner(keys []PrivateKey, opts ...JWTOption) (*JWT, error) {
+func NewJWTSigner(keys []PrivateKey, opts ...JWTOption) (*Scheme, error) {
+	return wrap(newJWTSigner(keys, opts...))
+}
+
+// newJWTSigner builds the scheme behind [NewJWTSigner].
+func newJWTSigner(keys []PrivateKey, opts ...JWTOption) (*jwtScheme, error) {
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("auth: %s: %w: no key given", SchemeJWT, ErrBadKey)
+		return nil, fmt.Errorf("auth: %s: %w: no key given", schemeJWT, ErrBadKey)
 	}
 	pubs := make(PublicKeys, len(keys))
 	for i, k := range keys {
-		if k.IsZero() {
-			return nil, fmt.Errorf("auth: %s: %w: key %d is empty", SchemeJWT, ErrBadKey, i)
+		if k.isZero() {
+			return nil, fmt.Errorf("auth: %s: %w: key %d is empty", schemeJWT, ErrBadKey, i)
 		}
 		pubs[i] = k.Public()
 	}
-	j, err := newJWTVerifier(pubs, buildOptions(opts, JWTOption.jwt))
+	j, err := newJWTVerifierOptions(pubs, buildOptions(opts, JWTOption.jwt))
 	if err != nil {
 		return nil, err
 	}
@@ -141,23 +153,28 @@ func NewJWTSigner(keys []PrivateKey, opts ...JWTOption) (*JWT, error) {
 // kid, else the matching key's ID, else its position.
 //
 // Options: as for [NewJWT] but [WithTTL], which only a signer uses.
-func NewJWTVerifier(keys KeySet, opts ...JWTVerifierOption) (*JWT, error) {
-	return newJWTVerifier(keys, buildOptions(opts, JWTVerifierOption.jwt))
+func NewJWTVerifier(keys KeySet, opts ...JWTVerifierOption) (*Scheme, error) {
+	return wrap(newJWTVerifier(keys, opts...))
 }
 
-// newJWTVerifier is NewJWTVerifier with its options applied.
-func newJWTVerifier(keys KeySet, o options) (*JWT, error) {
-	j := &JWT{o: o, keys: keys}
+// newJWTVerifier builds the scheme behind [NewJWTVerifier].
+func newJWTVerifier(keys KeySet, opts ...JWTVerifierOption) (*jwtScheme, error) {
+	return newJWTVerifierOptions(keys, buildOptions(opts, JWTVerifierOption.jwt))
+}
+
+// newJWTVerifierOptions is newJWTVerifier with its options applied.
+func newJWTVerifierOptions(keys KeySet, o options) (*jwtScheme, error) {
+	j := &jwtScheme{o: o, keys: keys}
 	switch ks := keys.(type) {
 	case nil:
-		return nil, fmt.Errorf("auth: %s: %w: no key set given", SchemeJWT, ErrBadKey)
+		return nil, fmt.Errorf("auth: %s: %w: no key set given", schemeJWT, ErrBadKey)
 	case PublicKeys:
 		if len(ks) == 0 {
-			return nil, fmt.Errorf("auth: %s: %w: no key given", SchemeJWT, ErrBadKey)
+			return nil, fmt.Errorf("auth: %s: %w: no key given", schemeJWT, ErrBadKey)
 		}
 		for i, k := range ks {
-			if k.IsZero() {
-				return nil, fmt.Errorf("auth: %s: %w: key %d is empty", SchemeJWT, ErrBadKey, i)
+			if k.isZero() {
+				return nil, fmt.Errorf("auth: %s: %w: key %d is empty", schemeJWT, ErrBadKey, i)
 			}
 			if !slices.Contains(j.methods, k.Algorithm()) {
 				j.methods = append(j.methods, k.Algorithm())
@@ -166,7 +183,7 @@ func newJWTVerifier(keys KeySet, o options) (*JWT, error) {
 		j.keys = slices.Clone(ks)
 	case *JWKS:
 		if ks == nil {
-			return nil, fmt.Errorf("auth: %s: %w: nil JWKS", SchemeJWT, ErrBadKey)
+			return nil, fmt.Errorf("auth: %s: %w: nil JWKS", schemeJWT, ErrBadKey)
 		}
 		j.methods = asymmetricAlgs
 	default:
@@ -177,7 +194,7 @@ func newJWTVerifier(keys KeySet, o options) (*JWT, error) {
 }
 
 // newParser builds the golang-jwt parser for j's options and algorithms.
-func (j *JWT) newParser() *jwt.Parser {
+func (j *jwtScheme) newParser() *jwt.Parser {
 	popts := []jwt.ParserOption{
 		jwt.WithValidMethods(j.methods),
 		jwt.WithLeeway(j.o.leeway),
@@ -198,11 +215,11 @@ func (j *JWT) newParser() *jwt.Parser {
 }
 
 // Sign sets Authorization: Bearer <token> and webhook-id on h.
-func (j *JWT) Sign(h http.Header, m Message) error {
+func (j *jwtScheme) Sign(h http.Header, m Message) error {
 	if j.method == nil {
-		return fmt.Errorf("auth: %s: %w", SchemeJWT, errNoPrivateKey)
+		return fmt.Errorf("auth: %s: %w", schemeJWT, errNoPrivateKey)
 	}
-	if err := checkMessageID(SchemeJWT, m.ID); err != nil {
+	if err := checkMessageID(schemeJWT, m.ID); err != nil {
 		return err
 	}
 	now := signingTime(m, j.o.now)
@@ -210,7 +227,7 @@ func (j *JWT) Sign(h http.Header, m Message) error {
 		"iat":           now.Unix(),
 		"exp":           now.Add(j.o.ttl).Unix(),
 		"jti":           m.ID,
-		ClaimBodySHA256: BodySHA256(m.Body),
+		claimBodySHA256: bodySHA256(m.Body),
 	}
 	if j.o.issuer != "" {
 		claims["iss"] = j.o.issuer
@@ -221,7 +238,7 @@ func (j *JWT) Sign(h http.Header, m Message) error {
 		claims["aud"] = aud
 	}
 	if m.Topic != "" {
-		claims[ClaimTopic] = m.Topic
+		claims[claimTopic] = m.Topic
 	}
 	tok := jwt.NewWithClaims(j.method, claims)
 	if j.kid != "" {
@@ -230,16 +247,16 @@ func (j *JWT) Sign(h http.Header, m Message) error {
 	s, err := tok.SignedString(j.signKey.open())
 	if err != nil {
 		// golang-jwt's signing errors name key types, never key material.
-		return fmt.Errorf("auth: %s: signing: %w", SchemeJWT, err)
+		return fmt.Errorf("auth: %s: signing: %w", schemeJWT, err)
 	}
 	setHeader(h, HeaderAuthorization, "Bearer "+s)
 	setHeader(h, HeaderWebhookID, m.ID)
 	return nil
 }
 
-// BodySHA256 returns the value of the body_sha256 claim for body: its
+// bodySHA256 returns the value of the body_sha256 claim for body: its
 // SHA-256, base64url-encoded without padding.
-func BodySHA256(body []byte) string {
+func bodySHA256(body []byte) string {
 	sum := sha256.Sum256(body)
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
@@ -262,22 +279,22 @@ func audienceOf(raw string) string {
 // Verify checks the Bearer token of a request against body; it is
 // VerifyContext with a background context. Prefer VerifyContext when the key
 // set may fetch (a [*JWKS]), so that the request's context bounds the fetch.
-func (j *JWT) Verify(h http.Header, body []byte) (Verified, error) {
+func (j *jwtScheme) Verify(h http.Header, body []byte) (Verified, error) {
 	return j.VerifyContext(context.Background(), h, body)
 }
 
 // VerifyContext checks the Bearer token of a request against body. ctx
 // bounds any key fetch. Errors: [ErrNoSignature] without a Bearer token;
-// [ErrMalformed] for a token that does not parse, is longer than
+// [ErrBadSignature] ("malformed signature header") for a token that does not parse, is longer than
 // 8 KiB or has a crit header (herald implements no critical
-// extension, so RFC 7515 has it refuse any); [ErrAlgorithm] for an algorithm the keys do not allow;
-// [ErrUnknownKey]; [ErrBadSignature]; [ErrExpired]; [ErrNotYetValid];
+// extension, so RFC 7515 has it refuse any); [ErrBadSignature] for an algorithm the keys do not allow;
+// [ErrUnknownKey]; [ErrBadSignature]; [ErrExpired];
 // [ErrClaims] for a wrong iss or aud, a missing iat, exp or body_sha256, a
 // lifetime (exp - iat) over [WithMaxLifetime], a jti
 // that is not a short non-empty string or contradicts webhook-id;
-// [ErrBodyMismatch] when body_sha256 does not match body. Verified.ID is
+// [ErrBadSignature] when body_sha256 does not match body. Verified.ID is
 // the jti, else derived from the token's signature (see [Verified.ID]).
-func (j *JWT) VerifyContext(ctx context.Context, h http.Header, body []byte) (Verified, error) {
+func (j *jwtScheme) VerifyContext(ctx context.Context, h http.Header, body []byte) (Verified, error) {
 	raw, err := bearerToken(h)
 	if err != nil {
 		return Verified{}, err
@@ -293,7 +310,7 @@ func (j *JWT) VerifyContext(ctx context.Context, h http.Header, body []byte) (Ve
 			// RFC 7515 section 4.1.11: a recipient must refuse a token
 			// naming an extension it does not implement, and herald
 			// implements none; an empty list is invalid too.
-			keyErr = fmt.Errorf("auth: %s: %w: token names critical header extensions (crit), none of which is implemented", SchemeJWT, ErrMalformed)
+			keyErr = fmt.Errorf("auth: %s: %w: token names critical header extensions (crit), none of which is implemented", schemeJWT, errMalformed)
 			return nil, keyErr
 		}
 		kid, matched, names, keyErr = j.candidates(ctx, t)
@@ -325,7 +342,7 @@ func (j *JWT) VerifyContext(ctx context.Context, h http.Header, body []byte) (Ve
 	if err != nil {
 		return Verified{}, err
 	}
-	v := Verified{Scheme: SchemeJWT, ID: id, KeyID: kid, Claims: claims, replayUntil: until}
+	v := Verified{Scheme: schemeJWT, ID: id, KeyID: kid, Claims: claims, replayUntil: until}
 	if iat, err := claims.GetIssuedAt(); err == nil && iat != nil {
 		v.Timestamp = iat.Time
 	}
@@ -349,22 +366,22 @@ func (j *JWT) VerifyContext(ctx context.Context, h http.Header, body []byte) (Ve
 func bearerToken(h http.Header) (string, error) {
 	vals := h[HeaderAuthorization]
 	if len(vals) == 0 {
-		return "", fmt.Errorf("auth: %s: %w: no Authorization header", SchemeJWT, ErrNoSignature)
+		return "", fmt.Errorf("auth: %s: %w: no Authorization header", schemeJWT, ErrNoSignature)
 	}
 	if len(vals) > 1 {
-		return "", fmt.Errorf("auth: %s: %w: repeated Authorization header", SchemeJWT, ErrMalformed)
+		return "", fmt.Errorf("auth: %s: %w: repeated Authorization header", schemeJWT, errMalformed)
 	}
 	v := vals[0]
 	if len(v) > len("Bearer ")+maxTokenLength {
-		return "", fmt.Errorf("auth: %s: %w: Authorization header longer than %d bytes", SchemeJWT, ErrMalformed, len("Bearer ")+maxTokenLength)
+		return "", fmt.Errorf("auth: %s: %w: Authorization header longer than %d bytes", schemeJWT, errMalformed, len("Bearer ")+maxTokenLength)
 	}
 	scheme, tok, _ := strings.Cut(v, " ")
 	if !strings.EqualFold(scheme, "Bearer") {
-		return "", fmt.Errorf("auth: %s: %w: Authorization is not a Bearer token", SchemeJWT, ErrNoSignature)
+		return "", fmt.Errorf("auth: %s: %w: Authorization is not a Bearer token", schemeJWT, ErrNoSignature)
 	}
 	tok = strings.TrimLeft(tok, " ")
 	if tok == "" {
-		return "", fmt.Errorf("auth: %s: %w: empty Bearer token", SchemeJWT, ErrMalformed)
+		return "", fmt.Errorf("auth: %s: %w: empty Bearer token", schemeJWT, errMalformed)
 	}
 	return tok, nil
 }
@@ -372,11 +389,11 @@ func bearerToken(h http.Header) (string, error) {
 // candidates returns the keys a token may be verified with, their names for
 // [Verified.KeyID], and the token's kid. The token's alg is already one of
 // j.methods (the parser checks that first).
-func (j *JWT) candidates(ctx context.Context, t *jwt.Token) (kid string, keys []jwt.VerificationKey, names []string, err error) {
+func (j *jwtScheme) candidates(ctx context.Context, t *jwt.Token) (kid string, keys []jwt.VerificationKey, names []string, err error) {
 	if k, present := t.Header["kid"]; present {
 		s, ok := k.(string)
 		if !ok || s == "" || len(s) > maxIDLen {
-			return "", nil, nil, fmt.Errorf("auth: %s: %w: kid header is not a short string", SchemeJWT, ErrMalformed)
+			return "", nil, nil, fmt.Errorf("auth: %s: %w: kid header is not a short string", schemeJWT, errMalformed)
 		}
 		kid = s
 	}
@@ -392,7 +409,7 @@ func (j *JWT) candidates(ctx context.Context, t *jwt.Token) (kid string, keys []
 	pubs, err := j.keys.Keys(ctx, kid)
 	if err != nil {
 		if !errors.Is(err, ErrUnknownKey) {
-			err = fmt.Errorf("auth: %s: %w: %w", SchemeJWT, ErrUnknownKey, err)
+			err = fmt.Errorf("auth: %s: %w: %w", schemeJWT, ErrUnknownKey, err)
 		}
 		return "", nil, nil, err
 	}
@@ -403,7 +420,7 @@ func (j *JWT) candidates(ctx context.Context, t *jwt.Token) (kid string, keys []
 		}
 	}
 	if len(keys) == 0 {
-		return "", nil, nil, fmt.Errorf("auth: %s: %w: no %s key for this token", SchemeJWT, ErrAlgorithm, alg)
+		return "", nil, nil, fmt.Errorf("auth: %s: %w: no %s key for this token", schemeJWT, errAlgorithm, alg)
 	}
 	return kid, keys, names, nil
 }
@@ -411,30 +428,30 @@ func (j *JWT) candidates(ctx context.Context, t *jwt.Token) (kid string, keys []
 // mapError turns a golang-jwt error into one of the package's sentinels,
 // with a short reason of our own: golang-jwt's texts are not repeated, so
 // nothing of the token can leak through them.
-func (j *JWT) mapError(err error, token *jwt.Token) error {
+func (j *jwtScheme) mapError(err error, token *jwt.Token) error {
 	wrap := func(sentinel error, reason string) error {
-		return fmt.Errorf("auth: %s: %w: %s", SchemeJWT, sentinel, reason)
+		return fmt.Errorf("auth: %s: %w: %s", schemeJWT, sentinel, reason)
 	}
 	switch {
 	case errors.Is(err, jwt.ErrTokenMalformed):
-		return wrap(ErrMalformed, "token does not parse")
+		return wrap(errMalformed, "token does not parse")
 	case errors.Is(err, jwt.ErrTokenUnverifiable):
-		return wrap(ErrAlgorithm, "token names no known algorithm")
+		return wrap(errAlgorithm, "token names no known algorithm")
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
 		if token == nil || token.Method == nil || !slices.Contains(j.methods, token.Method.Alg()) {
 			alg := "unknown"
 			if token != nil && token.Method != nil {
 				alg = token.Method.Alg()
 			}
-			return wrap(ErrAlgorithm, fmt.Sprintf("%q is not among %v", alg, j.methods))
+			return wrap(errAlgorithm, fmt.Sprintf("%q is not among %v", alg, j.methods))
 		}
 		return wrap(ErrBadSignature, "token signature does not match")
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return wrap(ErrExpired, "token expired (exp)")
 	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-		return wrap(ErrNotYetValid, "token issued in the future (iat)")
+		return wrap(errNotYetValid, "token issued in the future (iat)")
 	case errors.Is(err, jwt.ErrTokenNotValidYet):
-		return wrap(ErrNotYetValid, "token not valid yet (nbf)")
+		return wrap(errNotYetValid, "token not valid yet (nbf)")
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
 		return wrap(ErrClaims, j.missingClaims(token))
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
@@ -450,7 +467,7 @@ func (j *JWT) mapError(err error, token *jwt.Token) error {
 // missingClaims says which of the claims j requires the token lacks, for
 // the error of golang-jwt's ErrTokenRequiredClaimMissing, which does not
 // say: "token has no aud claim", or "token has no exp claim, no aud claim".
-func (j *JWT) missingClaims(token *jwt.Token) string {
+func (j *jwtScheme) missingClaims(token *jwt.Token) string {
 	var claims jwt.MapClaims
 	if token != nil {
 		claims, _ = token.Claims.(jwt.MapClaims)
@@ -479,25 +496,25 @@ func (j *JWT) missingClaims(token *jwt.Token) string {
 // the maximum lifetime, or, without exp (allowed by WithAllowMissingExp),
 // an end that maximum after iat. It returns that end plus the leeway: the
 // last moment the token can pass, until which Middleware keeps its id.
-func (j *JWT) checkLifetime(claims jwt.MapClaims) (time.Time, error) {
+func (j *jwtScheme) checkLifetime(claims jwt.MapClaims) (time.Time, error) {
 	iat, err := claims.GetIssuedAt()
 	if err != nil || iat == nil {
-		return time.Time{}, fmt.Errorf("auth: %s: %w: token has no iat claim", SchemeJWT, ErrClaims)
+		return time.Time{}, fmt.Errorf("auth: %s: %w: token has no iat claim", schemeJWT, ErrClaims)
 	}
 	max := j.o.maxLifetime
 	exp, err := claims.GetExpirationTime()
 	if err != nil || exp == nil {
 		end := iat.Add(max).Add(j.o.leeway)
 		if j.o.now().After(end) {
-			return time.Time{}, fmt.Errorf("auth: %s: %w: token without exp is older than the %s lifetime allowed", SchemeJWT, ErrExpired, max)
+			return time.Time{}, fmt.Errorf("auth: %s: %w: token without exp is older than the %s lifetime allowed", schemeJWT, ErrExpired, max)
 		}
 		return end, nil
 	}
 	switch life := exp.Sub(iat.Time); {
 	case life < 0:
-		return time.Time{}, fmt.Errorf("auth: %s: %w: token expires (exp) before it is issued (iat)", SchemeJWT, ErrClaims)
+		return time.Time{}, fmt.Errorf("auth: %s: %w: token expires (exp) before it is issued (iat)", schemeJWT, ErrClaims)
 	case life > max:
-		return time.Time{}, fmt.Errorf("auth: %s: %w: token lifetime exp - iat is %s, over the %s allowed", SchemeJWT, ErrClaims, life, max)
+		return time.Time{}, fmt.Errorf("auth: %s: %w: token lifetime exp - iat is %s, over the %s allowed", schemeJWT, ErrClaims, life, max)
 	}
 	return exp.Add(j.o.leeway), nil
 }
@@ -505,10 +522,10 @@ func (j *JWT) checkLifetime(claims jwt.MapClaims) (time.Time, error) {
 // checkBodyHash checks the body_sha256 claim against body, when present or
 // required.
 func checkBodyHash(claims jwt.MapClaims, body []byte, required bool) error {
-	v, present := claims[ClaimBodySHA256]
+	v, present := claims[claimBodySHA256]
 	if !present {
 		if required {
-			return fmt.Errorf("auth: %s: %w: token has no %s claim", SchemeJWT, ErrClaims, ClaimBodySHA256)
+			return fmt.Errorf("auth: %s: %w: token has no %s claim", schemeJWT, ErrClaims, claimBodySHA256)
 		}
 		return nil
 	}
@@ -517,7 +534,7 @@ func checkBodyHash(claims jwt.MapClaims, body []byte, required bool) error {
 	var want [43]byte // unpadded base64url of 32 bytes
 	base64.RawURLEncoding.Encode(want[:], sum[:])
 	if !ok || subtle.ConstantTimeCompare([]byte(got), want[:]) != 1 {
-		return fmt.Errorf("auth: %s: %w", SchemeJWT, ErrBodyMismatch)
+		return fmt.Errorf("auth: %s: %w", schemeJWT, errBodyMismatch)
 	}
 	return nil
 }
@@ -530,7 +547,7 @@ func tokenID(claims jwt.MapClaims, h http.Header, token *jwt.Token) (string, err
 	header := ""
 	if vals := h[HeaderWebhookID]; len(vals) > 0 {
 		if len(vals) > 1 || len(vals[0]) > maxIDLen {
-			return "", fmt.Errorf("auth: %s: %w: repeated or oversized webhook-id header", SchemeJWT, ErrMalformed)
+			return "", fmt.Errorf("auth: %s: %w: repeated or oversized webhook-id header", schemeJWT, errMalformed)
 		}
 		header = vals[0]
 	}
@@ -540,10 +557,10 @@ func tokenID(claims jwt.MapClaims, h http.Header, token *jwt.Token) (string, err
 	}
 	jti, ok := v.(string)
 	if !ok || jti == "" || len(jti) > maxIDLen {
-		return "", fmt.Errorf("auth: %s: %w: jti is not a string of 1 to %d bytes", SchemeJWT, ErrClaims, maxIDLen)
+		return "", fmt.Errorf("auth: %s: %w: jti is not a string of 1 to %d bytes", schemeJWT, ErrClaims, maxIDLen)
 	}
 	if header != "" && header != jti {
-		return "", fmt.Errorf("auth: %s: %w: webhook-id header differs from the jti claim", SchemeJWT, ErrClaims)
+		return "", fmt.Errorf("auth: %s: %w: webhook-id header differs from the jti claim", schemeJWT, ErrClaims)
 	}
 	return jti, nil
 }
@@ -556,7 +573,7 @@ var p256HalfOrder = new(big.Int).Rsh(elliptic.P256().Params().N, 1)
 // signature is returned with the smaller of the two; HMAC, RS256 and
 // Go's Ed25519 verification admit one signature only, kept as it is.
 func canonicalSignature(alg string, sig []byte) []byte {
-	if alg != AlgES256 || len(sig) != 64 {
+	if alg != algES256 || len(sig) != 64 {
 		return sig
 	}
 	s := new(big.Int).SetBytes(sig[32:])

@@ -98,7 +98,7 @@ func TestMiddlewareJWTReplayUntilExpiry(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
 
-	s, err := NewJWT("HS256", []Secret{jwtSecret}, WithClock(clock), WithTTL(time.Hour), WithMaxLifetime(time.Hour))
+	s, err := newJWT("HS256", []Secret{jwtSecret}, WithClock(clock), WithTTL(time.Hour), WithMaxLifetime(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,8 +176,8 @@ func TestJWTCritRefused(t *testing.T) {
 			for _, crit := range []any{[]string{"b64"}, []string{"exp"}, []string{}, "b64", nil} {
 				tok := c.craft(t, claims, map[string]any{"crit": crit, "b64": true})
 				_, err := v.Verify(bearer(tok), nil)
-				if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "crit") {
-					t.Errorf("crit %#v: %v, want ErrMalformed naming crit", crit, err)
+				if !errors.Is(err, errMalformed) || !strings.Contains(err.Error(), "crit") {
+					t.Errorf("crit %#v: %v, want errMalformed naming crit", crit, err)
 				}
 			}
 		})

@@ -20,7 +20,7 @@ func TestJWTHeaderURLsNeverFetched(t *testing.T) {
 	genuine := newJWKSServer(t, ks.ed.Public())
 	m := asymMsg()
 
-	static, err := NewJWTVerifier(PublicKeys{ks.ed.Public()}, WithClock(asymClock))
+	static, err := newJWTVerifier(PublicKeys{ks.ed.Public()}, WithClock(asymClock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func TestJWTHeaderURLsNeverFetched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromJWKS, err := NewJWTVerifier(j, WithClock(asymClock))
+	fromJWKS, err := newJWTVerifier(j, WithClock(asymClock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestJWTHeaderURLsNeverFetched(t *testing.T) {
 				t.Fatal(err)
 			}
 			h := http.Header{"Authorization": {"Bearer " + s}}
-			for vname, v := range map[string]*JWT{"static keys": static, "own JWKS": fromJWKS} {
+			for vname, v := range map[string]*jwtScheme{"static keys": static, "own JWKS": fromJWKS} {
 				if _, err := v.Verify(h, m.Body); !errors.Is(err, ErrBadSignature) && !errors.Is(err, ErrUnknownKey) {
 					t.Errorf("%s, kid %s, %s: err = %v, want a refusal", name, kid, vname, err)
 				}

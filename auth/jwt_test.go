@@ -26,11 +26,11 @@ var (
 type jwtCase struct {
 	alg      string
 	kid      string // what the signer puts in the header, "" for HMAC
-	signer   func(t *testing.T, opts ...JWTOption) *JWT
-	verifier func(t *testing.T, opts ...JWTVerifierOption) *JWT
+	signer   func(t *testing.T, opts ...JWTOption) *jwtScheme
+	verifier func(t *testing.T, opts ...JWTVerifierOption) *jwtScheme
 	// wrong signs with a key of the same algorithm (and kid) that the
 	// verifier does not hold.
-	wrong   func(t *testing.T, opts ...JWTOption) *JWT
+	wrong   func(t *testing.T, opts ...JWTOption) *jwtScheme
 	signKey any
 	keyID   string // the expected Verified.KeyID
 }
@@ -40,14 +40,14 @@ func jwtCases(t *testing.T) []jwtCase {
 	hmacCase := func(alg string) jwtCase {
 		return jwtCase{
 			alg: alg,
-			signer: func(t *testing.T, opts ...JWTOption) *JWT {
-				return jwtOrFatal(t)(NewJWT(alg, []Secret{jwtSecret}, append([]JWTOption{WithClock(asymClock)}, opts...)...))
+			signer: func(t *testing.T, opts ...JWTOption) *jwtScheme {
+				return jwtOrFatal(t)(newJWT(alg, []Secret{jwtSecret}, append([]JWTOption{WithClock(asymClock)}, opts...)...))
 			},
-			verifier: func(t *testing.T, opts ...JWTVerifierOption) *JWT {
-				return jwtOrFatal(t)(NewJWT(alg, []Secret{jwtSecret}, jwtOptions(asymClock, opts)...))
+			verifier: func(t *testing.T, opts ...JWTVerifierOption) *jwtScheme {
+				return jwtOrFatal(t)(newJWT(alg, []Secret{jwtSecret}, jwtOptions(asymClock, opts)...))
 			},
-			wrong: func(t *testing.T, opts ...JWTOption) *JWT {
-				return jwtOrFatal(t)(NewJWT(alg, []Secret{jwtSecret2}, append([]JWTOption{WithClock(asymClock)}, opts...)...))
+			wrong: func(t *testing.T, opts ...JWTOption) *jwtScheme {
+				return jwtOrFatal(t)(newJWT(alg, []Secret{jwtSecret2}, append([]JWTOption{WithClock(asymClock)}, opts...)...))
 			},
 			signKey: jwtSecret.Bytes(),
 			keyID:   "0",
@@ -57,20 +57,20 @@ func jwtCases(t *testing.T) []jwtCase {
 		return jwtCase{
 			alg: k.Algorithm(),
 			kid: k.ID(),
-			signer: func(t *testing.T, opts ...JWTOption) *JWT {
-				return jwtOrFatal(t)(NewJWTSigner([]PrivateKey{k}, append([]JWTOption{WithClock(asymClock)}, opts...)...))
+			signer: func(t *testing.T, opts ...JWTOption) *jwtScheme {
+				return jwtOrFatal(t)(newJWTSigner([]PrivateKey{k}, append([]JWTOption{WithClock(asymClock)}, opts...)...))
 			},
-			verifier: func(t *testing.T, opts ...JWTVerifierOption) *JWT {
-				return jwtOrFatal(t)(NewJWTVerifier(PublicKeys{k.Public()}, append([]JWTVerifierOption{WithClock(asymClock)}, opts...)...))
+			verifier: func(t *testing.T, opts ...JWTVerifierOption) *jwtScheme {
+				return jwtOrFatal(t)(newJWTVerifier(PublicKeys{k.Public()}, append([]JWTVerifierOption{WithClock(asymClock)}, opts...)...))
 			},
-			wrong: func(t *testing.T, opts ...JWTOption) *JWT {
-				return jwtOrFatal(t)(NewJWTSigner([]PrivateKey{other.WithID(k.ID())}, append([]JWTOption{WithClock(asymClock)}, opts...)...))
+			wrong: func(t *testing.T, opts ...JWTOption) *jwtScheme {
+				return jwtOrFatal(t)(newJWTSigner([]PrivateKey{other.withID(k.ID())}, append([]JWTOption{WithClock(asymClock)}, opts...)...))
 			},
 			signKey: k.Signer(),
 			keyID:   k.ID(),
 		}
 	}
-	otherRSA, err := GeneratePrivateKey(AlgRS256)
+	otherRSA, err := GeneratePrivateKey(algRS256)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func baseClaims() jwt.MapClaims {
 	m := asymMsg()
 	return jwt.MapClaims{
 		"iat": asymNow.Unix(), "exp": asymNow.Add(5 * time.Minute).Unix(), "jti": m.ID,
-		"aud": "https://hooks.example.com/in", "body_sha256": BodySHA256(m.Body),
+		"aud": "https://hooks.example.com/in", "body_sha256": bodySHA256(m.Body),
 	}
 }
 
@@ -143,12 +143,12 @@ func TestJWTRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Scheme != SchemeJWT || got.ID != m.ID || !got.Timestamp.Equal(asymNow) || got.KeyID != c.keyID {
+			if got.Scheme != schemeJWT || got.ID != m.ID || !got.Timestamp.Equal(asymNow) || got.KeyID != c.keyID {
 				t.Fatalf("Verified = %+v", got)
 			}
 			want := map[string]any{
 				"iss": "herald-test", "aud": "https://hooks.example.com/in", "jti": m.ID,
-				"topic": m.Topic, "body_sha256": BodySHA256(m.Body),
+				"topic": m.Topic, "body_sha256": bodySHA256(m.Body),
 				"iat": float64(asymNow.Unix()), "exp": float64(asymNow.Add(defaultTTL).Unix()),
 			}
 			for k, v := range want {
@@ -174,7 +174,7 @@ func TestJWTFailures(t *testing.T) {
 	for _, c := range jwtCases(t) {
 		t.Run(c.alg, func(t *testing.T) {
 			m := asymMsg()
-			signed := func(j *JWT, m Message) http.Header {
+			signed := func(j *jwtScheme, m Message) http.Header {
 				h := http.Header{}
 				if err := j.Sign(h, m); err != nil {
 					t.Fatal(err)
@@ -197,20 +197,20 @@ func TestJWTFailures(t *testing.T) {
 				opts []JWTVerifierOption
 				want error
 			}{
-				{"tampered body", good, []byte(`{"type":"contact.deleted"}`), nil, ErrBodyMismatch},
+				{"tampered body", good, []byte(`{"type":"contact.deleted"}`), nil, errBodyMismatch},
 				{"wrong key", signed(c.wrong(t), m), m.Body, nil, ErrBadSignature},
 				{"expired", signed(c.signer(t), old), m.Body, nil, ErrExpired},
-				{"issued in the future", signed(c.signer(t), future), m.Body, nil, ErrNotYetValid},
-				{"nbf in the future", withClaims(func(cl jwt.MapClaims) { cl["nbf"] = asymNow.Add(time.Minute).Unix() }), m.Body, nil, ErrNotYetValid},
+				{"issued in the future", signed(c.signer(t), future), m.Body, nil, errNotYetValid},
+				{"nbf in the future", withClaims(func(cl jwt.MapClaims) { cl["nbf"] = asymNow.Add(time.Minute).Unix() }), m.Body, nil, errNotYetValid},
 				{"missing exp", withClaims(func(cl jwt.MapClaims) { delete(cl, "exp") }), m.Body, nil, ErrClaims},
 				{"exp not a number", withClaims(func(cl jwt.MapClaims) { cl["exp"] = "soon" }), m.Body, nil, ErrClaims},
 				{"aud mismatch", good, m.Body, []JWTVerifierOption{WithAudience("https://other.example.com/in")}, ErrClaims},
 				{"aud missing", withClaims(func(cl jwt.MapClaims) { delete(cl, "aud") }), m.Body, []JWTVerifierOption{WithAudience("https://hooks.example.com/in")}, ErrClaims},
 				{"iss mismatch", signed(c.signer(t, WithIssuer("mallory")), m), m.Body, []JWTVerifierOption{WithIssuer("herald")}, ErrClaims},
 				{"iss missing", good, m.Body, []JWTVerifierOption{WithIssuer("herald")}, ErrClaims},
-				{"body hash wrong", withClaims(func(cl jwt.MapClaims) { cl["body_sha256"] = BodySHA256([]byte("other")) }), m.Body, nil, ErrBodyMismatch},
-				{"body hash not a string", withClaims(func(cl jwt.MapClaims) { cl["body_sha256"] = 42 }), m.Body, nil, ErrBodyMismatch},
-				{"body hash padded", withClaims(func(cl jwt.MapClaims) { cl["body_sha256"] = BodySHA256(m.Body) + "=" }), m.Body, nil, ErrBodyMismatch},
+				{"body hash wrong", withClaims(func(cl jwt.MapClaims) { cl["body_sha256"] = bodySHA256([]byte("other")) }), m.Body, nil, errBodyMismatch},
+				{"body hash not a string", withClaims(func(cl jwt.MapClaims) { cl["body_sha256"] = 42 }), m.Body, nil, errBodyMismatch},
+				{"body hash padded", withClaims(func(cl jwt.MapClaims) { cl["body_sha256"] = bodySHA256(m.Body) + "=" }), m.Body, nil, errBodyMismatch},
 				{"body hash required but absent", withClaims(func(cl jwt.MapClaims) { delete(cl, "body_sha256") }), m.Body, []JWTVerifierOption{WithRequireBodyHash()}, ErrClaims},
 				{"jti contradicts webhook-id", func() http.Header {
 					h := cloneHeader(good)
@@ -218,18 +218,18 @@ func TestJWTFailures(t *testing.T) {
 					return h
 				}(), m.Body, nil, ErrClaims},
 				{"jti not a string", withClaims(func(cl jwt.MapClaims) { cl["jti"] = 7 }), m.Body, nil, ErrClaims},
-				{"alg none", bearer(noneToken(baseClaims())), m.Body, nil, ErrAlgorithm},
-				{"alg unknown", bearer(rawToken(`{"alg":"XX256","typ":"JWT"}`, `{"exp":1}`, "c2ln")), m.Body, nil, ErrAlgorithm},
-				{"alg missing", bearer(rawToken(`{"typ":"JWT"}`, `{"exp":1}`, "c2ln")), m.Body, nil, ErrAlgorithm},
+				{"alg none", bearer(noneToken(baseClaims())), m.Body, nil, errAlgorithm},
+				{"alg unknown", bearer(rawToken(`{"alg":"XX256","typ":"JWT"}`, `{"exp":1}`, "c2ln")), m.Body, nil, errAlgorithm},
+				{"alg missing", bearer(rawToken(`{"typ":"JWT"}`, `{"exp":1}`, "c2ln")), m.Body, nil, errAlgorithm},
 				{"no Authorization", http.Header{}, m.Body, nil, ErrNoSignature},
 				{"Basic auth", http.Header{"Authorization": {"Basic dXNlcjpwdw=="}}, m.Body, nil, ErrNoSignature},
-				{"empty bearer", http.Header{"Authorization": {"Bearer "}}, m.Body, nil, ErrMalformed},
-				{"two segments", bearer("abc.def"), m.Body, nil, ErrMalformed},
-				{"not base64", bearer("a*b.c*d.e*f"), m.Body, nil, ErrMalformed},
-				{"header not JSON", bearer(rawToken(`not json`, `{}`, "c2ln")), m.Body, nil, ErrMalformed},
-				{"repeated Authorization", http.Header{"Authorization": {good.Get("Authorization"), good.Get("Authorization")}}, m.Body, nil, ErrMalformed},
-				{"too long", bearer(strings.Repeat("a", maxTokenLength+1)), m.Body, nil, ErrMalformed},
-				{"padded signature", bearer(strings.TrimPrefix(good.Get("Authorization"), "Bearer ") + "="), m.Body, nil, ErrMalformed},
+				{"empty bearer", http.Header{"Authorization": {"Bearer "}}, m.Body, nil, errMalformed},
+				{"two segments", bearer("abc.def"), m.Body, nil, errMalformed},
+				{"not base64", bearer("a*b.c*d.e*f"), m.Body, nil, errMalformed},
+				{"header not JSON", bearer(rawToken(`not json`, `{}`, "c2ln")), m.Body, nil, errMalformed},
+				{"repeated Authorization", http.Header{"Authorization": {good.Get("Authorization"), good.Get("Authorization")}}, m.Body, nil, errMalformed},
+				{"too long", bearer(strings.Repeat("a", maxTokenLength+1)), m.Body, nil, errMalformed},
+				{"padded signature", bearer(strings.TrimPrefix(good.Get("Authorization"), "Bearer ") + "="), m.Body, nil, errMalformed},
 			}
 			if c.kid != "" {
 				tests = append(tests, struct {
@@ -245,7 +245,7 @@ func TestJWTFailures(t *testing.T) {
 						body []byte
 						opts []JWTVerifierOption
 						want error
-					}{"kid not a string", bearer(c.craft(t, baseClaims(), map[string]any{"kid": 12})), m.Body, nil, ErrMalformed})
+					}{"kid not a string", bearer(c.craft(t, baseClaims(), map[string]any{"kid": 12})), m.Body, nil, errMalformed})
 			}
 			secretText := string(jwtSecret.Bytes()[:16])
 			for _, tt := range tests {
@@ -371,7 +371,7 @@ func TestJWTVerifiedID(t *testing.T) {
 // get the same Verified.ID, so the twin is a duplicate, not a new delivery.
 func TestJWTES256TwinSameID(t *testing.T) {
 	ks := asymKeys(t)
-	v, err := NewJWTVerifier(PublicKeys{ks.ec.Public()}, WithClock(asymClock))
+	v, err := newJWTVerifier(PublicKeys{ks.ec.Public()}, WithClock(asymClock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +403,7 @@ func TestJWTES256TwinSameID(t *testing.T) {
 func TestJWTAlgorithmConfusion(t *testing.T) {
 	ks := asymKeys(t)
 	m := asymMsg()
-	rsaVerifier, err := NewJWTVerifier(PublicKeys{ks.rsa.Public()}, WithClock(asymClock))
+	rsaVerifier, err := newJWTVerifier(PublicKeys{ks.rsa.Public()}, WithClock(asymClock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,53 +416,53 @@ func TestJWTAlgorithmConfusion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rsaVerifier.Verify(bearer(forged), m.Body); !errors.Is(err, ErrAlgorithm) {
+	if _, err := rsaVerifier.Verify(bearer(forged), m.Body); !errors.Is(err, errAlgorithm) {
 		t.Fatalf("HS256 with the RSA PEM: %v", err)
 	}
 	// Even if the token names the key's kid.
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, baseClaims())
 	tok.Header["kid"] = ks.rsa.ID()
 	forged, _ = tok.SignedString(pubPEM)
-	if _, err := rsaVerifier.Verify(bearer(forged), m.Body); !errors.Is(err, ErrAlgorithm) {
+	if _, err := rsaVerifier.Verify(bearer(forged), m.Body); !errors.Is(err, errAlgorithm) {
 		t.Fatalf("HS256 with the RSA PEM and kid: %v", err)
 	}
 
 	// An HMAC verifier never takes RS256, nor another HS size.
-	hs, err := NewJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock))
+	hs, err := newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, _ := NewJWTSigner([]PrivateKey{ks.rsa}, WithClock(asymClock))
+	rs, _ := newJWTSigner([]PrivateKey{ks.rsa}, WithClock(asymClock))
 	h := http.Header{}
 	_ = rs.Sign(h, m)
-	if _, err := hs.Verify(h, m.Body); !errors.Is(err, ErrAlgorithm) {
+	if _, err := hs.Verify(h, m.Body); !errors.Is(err, errAlgorithm) {
 		t.Fatalf("RS256 to HMAC verifier: %v", err)
 	}
 	hs512, err := jwt.NewWithClaims(jwt.SigningMethodHS512, baseClaims()).SignedString(jwtSecret.Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := hs.Verify(bearer(hs512), m.Body); !errors.Is(err, ErrAlgorithm) {
+	if _, err := hs.Verify(bearer(hs512), m.Body); !errors.Is(err, errAlgorithm) {
 		t.Fatalf("HS512 to HS256 verifier: %v", err)
 	}
 	// An ES256 token to an EdDSA-only verifier; PS256 signed by the RSA key.
-	ed, _ := NewJWTVerifier(PublicKeys{ks.ed.Public()}, WithClock(asymClock))
-	es, _ := NewJWTSigner([]PrivateKey{ks.ec}, WithClock(asymClock))
+	ed, _ := newJWTVerifier(PublicKeys{ks.ed.Public()}, WithClock(asymClock))
+	es, _ := newJWTSigner([]PrivateKey{ks.ec}, WithClock(asymClock))
 	h = http.Header{}
 	_ = es.Sign(h, m)
-	if _, err := ed.Verify(h, m.Body); !errors.Is(err, ErrAlgorithm) {
+	if _, err := ed.Verify(h, m.Body); !errors.Is(err, errAlgorithm) {
 		t.Fatalf("ES256 to EdDSA verifier: %v", err)
 	}
 	ps, _ := jwt.NewWithClaims(jwt.SigningMethodPS256, baseClaims()).SignedString(ks.rsa.Signer())
-	if _, err := rsaVerifier.Verify(bearer(ps), m.Body); !errors.Is(err, ErrAlgorithm) {
+	if _, err := rsaVerifier.Verify(bearer(ps), m.Body); !errors.Is(err, errAlgorithm) {
 		t.Fatalf("PS256 to RS256 verifier: %v", err)
 	}
 	// A mixed key set: the kid picks an EdDSA key, the token says ES256.
-	mixed, _ := NewJWTVerifier(PublicKeys{ks.ed.Public(), ks.ec.Public()}, WithClock(asymClock))
+	mixed, _ := newJWTVerifier(PublicKeys{ks.ed.Public(), ks.ec.Public()}, WithClock(asymClock))
 	tok = jwt.NewWithClaims(jwt.SigningMethodES256, baseClaims())
 	tok.Header["kid"] = ks.ed.ID()
 	s, _ := tok.SignedString(ks.ec.Signer())
-	if _, err := mixed.Verify(bearer(s), m.Body); !errors.Is(err, ErrAlgorithm) {
+	if _, err := mixed.Verify(bearer(s), m.Body); !errors.Is(err, errAlgorithm) {
 		t.Fatalf("kid of another algorithm: %v", err)
 	}
 }
@@ -471,10 +471,10 @@ func TestJWTRotation(t *testing.T) {
 	ks := asymKeys(t)
 	m := asymMsg()
 	t.Run("HMAC", func(t *testing.T) {
-		newSigner, _ := NewJWT("HS256", []Secret{jwtSecret2, jwtSecret}, WithClock(asymClock))
-		oldSigner, _ := NewJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock))
+		newSigner, _ := newJWT("HS256", []Secret{jwtSecret2, jwtSecret}, WithClock(asymClock))
+		oldSigner, _ := newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock))
 		for _, tt := range []struct {
-			signer *JWT
+			signer *jwtScheme
 			keyID  string
 		}{{newSigner, "0"}, {oldSigner, "1"}} {
 			h := http.Header{}
@@ -488,10 +488,10 @@ func TestJWTRotation(t *testing.T) {
 		}
 	})
 	t.Run("keys", func(t *testing.T) {
-		both, _ := NewJWTSigner([]PrivateKey{ks.ed2, ks.ed}, WithClock(asymClock))
-		old, _ := NewJWTSigner([]PrivateKey{ks.ed}, WithClock(asymClock))
+		both, _ := newJWTSigner([]PrivateKey{ks.ed2, ks.ed}, WithClock(asymClock))
+		old, _ := newJWTSigner([]PrivateKey{ks.ed}, WithClock(asymClock))
 		for _, tt := range []struct {
-			signer *JWT
+			signer *jwtScheme
 			keyID  string
 		}{{both, "ed-2"}, {old, "ed-1"}} {
 			h := http.Header{}
@@ -505,8 +505,8 @@ func TestJWTRotation(t *testing.T) {
 		}
 	})
 	t.Run("unnamed keys", func(t *testing.T) {
-		signer, _ := NewJWTSigner([]PrivateKey{ks.ec2.WithID("")}, WithClock(asymClock))
-		v, _ := NewJWTVerifier(PublicKeys{ks.ec.Public().WithID(""), ks.ec2.Public().WithID("")}, WithClock(asymClock))
+		signer, _ := newJWTSigner([]PrivateKey{ks.ec2.withID("")}, WithClock(asymClock))
+		v, _ := newJWTVerifier(PublicKeys{ks.ec.Public().withID(""), ks.ec2.Public().withID("")}, WithClock(asymClock))
 		h := http.Header{}
 		_ = signer.Sign(h, m)
 		got, err := v.Verify(h, m.Body)
@@ -530,35 +530,35 @@ func TestJWTConstructors(t *testing.T) {
 		err  error
 		want error
 	}{
-		{"short secret", second(NewJWT("HS256", []Secret{NewSecret(make([]byte, 31))})), ErrBadKey},
-		{"HS512 needs 64", second(NewJWT("HS512", []Secret{NewSecret(make([]byte, 48))})), ErrBadKey},
-		{"no secret", second(NewJWT("HS256", nil)), ErrBadKey},
-		{"empty secret", second(NewJWT("HS256", []Secret{{}})), ErrBadKey},
-		{"asymmetric alg", second(NewJWT("RS256", []Secret{jwtSecret})), ErrAlgorithm},
-		{"none", second(NewJWT("none", []Secret{jwtSecret})), ErrAlgorithm},
-		{"no keys", second(NewJWTSigner(nil)), ErrBadKey},
-		{"zero key", second(NewJWTSigner([]PrivateKey{{}})), ErrBadKey},
-		{"nil key set", second(NewJWTVerifier(nil)), ErrBadKey},
-		{"empty key set", second(NewJWTVerifier(PublicKeys{})), ErrBadKey},
-		{"zero public key", second(NewJWTVerifier(PublicKeys{ks.ed.Public(), {}})), ErrBadKey},
-		{"nil JWKS", second(NewJWTVerifier((*JWKS)(nil))), ErrBadKey},
+		{"short secret", second(newJWT("HS256", []Secret{NewSecret(make([]byte, 31))})), ErrBadKey},
+		{"HS512 needs 64", second(newJWT("HS512", []Secret{NewSecret(make([]byte, 48))})), ErrBadKey},
+		{"no secret", second(newJWT("HS256", nil)), ErrBadKey},
+		{"empty secret", second(newJWT("HS256", []Secret{{}})), ErrBadKey},
+		{"asymmetric alg", second(newJWT("RS256", []Secret{jwtSecret})), ErrBadKey},
+		{"none", second(newJWT("none", []Secret{jwtSecret})), ErrBadKey},
+		{"no keys", second(newJWTSigner(nil)), ErrBadKey},
+		{"zero key", second(newJWTSigner([]PrivateKey{{}})), ErrBadKey},
+		{"nil key set", second(newJWTVerifier(nil)), ErrBadKey},
+		{"empty key set", second(newJWTVerifier(PublicKeys{})), ErrBadKey},
+		{"zero public key", second(newJWTVerifier(PublicKeys{ks.ed.Public(), {}})), ErrBadKey},
+		{"nil JWKS", second(newJWTVerifier((*JWKS)(nil))), ErrBadKey},
 	}
 	for _, tt := range tests {
 		if !errors.Is(tt.err, tt.want) {
 			t.Errorf("%s: err = %v, want %v", tt.name, tt.err, tt.want)
 		}
 	}
-	v, _ := NewJWTVerifier(PublicKeys{ks.ed.Public()})
+	v, _ := newJWTVerifier(PublicKeys{ks.ed.Public()})
 	if err := v.Sign(http.Header{}, asymMsg()); !errors.Is(err, errNoPrivateKey) {
 		t.Fatalf("verifier Sign = %v", err)
 	}
-	s, _ := NewJWT("HS256", []Secret{jwtSecret})
+	s, _ := newJWT("HS256", []Secret{jwtSecret})
 	if err := s.Sign(http.Header{}, Message{ID: ""}); err == nil {
 		t.Fatal("Sign accepted an empty id")
 	}
 	// Audience: WithAudience wins over the URL; no URL, no aud.
 	h := http.Header{}
-	s, _ = NewJWT("HS256", []Secret{jwtSecret}, WithAudience("urn:me"), WithTTL(time.Minute), WithClock(asymClock))
+	s, _ = newJWT("HS256", []Secret{jwtSecret}, WithAudience("urn:me"), WithTTL(time.Minute), WithClock(asymClock))
 	_ = s.Sign(h, asymMsg())
 	got, err := s.Verify(h, asymMsg().Body)
 	if err != nil || got.Claims["aud"] != "urn:me" || got.Claims["exp"] != float64(asymNow.Add(time.Minute).Unix()) {
@@ -566,7 +566,7 @@ func TestJWTConstructors(t *testing.T) {
 	}
 	m := asymMsg()
 	m.URL, m.Topic = "", ""
-	s, _ = NewJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock))
+	s, _ = newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock))
 	_ = s.Sign(h, m)
 	got, err = s.Verify(h, m.Body)
 	if _, has := got.Claims["aud"]; err != nil || has || got.Claims["topic"] != nil {
@@ -576,8 +576,8 @@ func TestJWTConstructors(t *testing.T) {
 
 // jwtOrFatal returns a function that passes a constructor's result through,
 // failing t on an error.
-func jwtOrFatal(t *testing.T) func(*JWT, error) *JWT {
-	return func(j *JWT, err error) *JWT {
+func jwtOrFatal(t *testing.T) func(*jwtScheme, error) *jwtScheme {
+	return func(j *jwtScheme, err error) *jwtScheme {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -18,9 +19,9 @@ import (
 // Algorithm names of the asymmetric keys, as used in JWT headers and JWKS
 // documents and accepted by [GeneratePrivateKey].
 const (
-	AlgEdDSA = "EdDSA" // Ed25519
-	AlgES256 = "ES256" // ECDSA on P-256 with SHA-256
-	AlgRS256 = "RS256" // RSA PKCS #1 v1.5 with SHA-256
+	algEdDSA = "EdDSA" // Ed25519
+	algES256 = "ES256" // ECDSA on P-256 with SHA-256
+	algRS256 = "RS256" // RSA PKCS #1 v1.5 with SHA-256
 )
 
 // Bounds on RSA moduli. Smaller keys are breakable or close to it; larger
@@ -53,8 +54,8 @@ type privateKey struct {
 // marshalling and slog all show "[redacted]". The zero PrivateKey holds no
 // key, and constructors refuse it.
 //
-// Make one with [GeneratePrivateKey], [ParsePrivateKeyPEM],
-// [ParseStandardSigningKey] or [NewPrivateKey].
+// Make one with [GeneratePrivateKey], [ParsePrivateKey] (whsk_ or
+// PEM) or [NewPrivateKey].
 type PrivateKey struct {
 	p *privateKey
 }
@@ -70,8 +71,8 @@ type publicKey struct {
 // Ed25519, ECDSA P-256 or RSA of at least 2048 bits. The zero PublicKey holds
 // no key, and constructors refuse it.
 //
-// Make one with [PrivateKey.Public], [ParsePublicKeyPEM],
-// [ParseStandardPublicKey], [ParseJWKS] or [NewPublicKey].
+// Make one with [PrivateKey.Public], [ParsePublicKey] (whpk_ or
+// PEM), [ParseJWKS] or [NewPublicKey].
 type PublicKey struct {
 	p *publicKey
 }
@@ -88,7 +89,7 @@ func NewPrivateKey(key crypto.Signer, id string) (PrivateKey, error) {
 		if len(k) != ed25519.PrivateKeySize {
 			return PrivateKey{}, fmt.Errorf("auth: %w: Ed25519 private key is %d bytes, want %d", ErrBadKey, len(k), ed25519.PrivateKeySize)
 		}
-		alg, pub = AlgEdDSA, k.Public()
+		alg, pub = algEdDSA, k.Public()
 	case *ed25519.PrivateKey:
 		if k == nil {
 			return PrivateKey{}, fmt.Errorf("auth: %w: nil private key", ErrBadKey)
@@ -101,7 +102,7 @@ func NewPrivateKey(key crypto.Signer, id string) (PrivateKey, error) {
 		if err := checkECDSA(&k.PublicKey, k); err != nil {
 			return PrivateKey{}, err
 		}
-		alg, pub = AlgES256, &k.PublicKey
+		alg, pub = algES256, &k.PublicKey
 	case *rsa.PrivateKey:
 		if k == nil || k.N == nil {
 			return PrivateKey{}, fmt.Errorf("auth: %w: nil RSA key", ErrBadKey)
@@ -109,7 +110,7 @@ func NewPrivateKey(key crypto.Signer, id string) (PrivateKey, error) {
 		if err := checkRSABits(k.N.BitLen()); err != nil {
 			return PrivateKey{}, err
 		}
-		alg, pub = AlgRS256, &k.PublicKey
+		alg, pub = algRS256, &k.PublicKey
 	case nil:
 		return PrivateKey{}, fmt.Errorf("auth: %w: nil private key", ErrBadKey)
 	default:
@@ -133,7 +134,7 @@ func NewPublicKey(key crypto.PublicKey, id string) (PublicKey, error) {
 		if len(k) != ed25519.PublicKeySize {
 			return PublicKey{}, fmt.Errorf("auth: %w: Ed25519 public key is %d bytes, want %d", ErrBadKey, len(k), ed25519.PublicKeySize)
 		}
-		alg = AlgEdDSA
+		alg = algEdDSA
 	case *ed25519.PublicKey:
 		if k == nil {
 			return PublicKey{}, fmt.Errorf("auth: %w: nil public key", ErrBadKey)
@@ -146,7 +147,7 @@ func NewPublicKey(key crypto.PublicKey, id string) (PublicKey, error) {
 		if err := checkECDSA(k, nil); err != nil {
 			return PublicKey{}, err
 		}
-		alg = AlgES256
+		alg = algES256
 	case *rsa.PublicKey:
 		if k == nil || k.N == nil {
 			return PublicKey{}, fmt.Errorf("auth: %w: nil RSA key", ErrBadKey)
@@ -157,7 +158,7 @@ func NewPublicKey(key crypto.PublicKey, id string) (PublicKey, error) {
 		if k.E < 3 || k.E%2 == 0 {
 			return PublicKey{}, fmt.Errorf("auth: %w: RSA public exponent must be odd and at least 3", ErrBadKey)
 		}
-		alg = AlgRS256
+		alg = algRS256
 	case nil:
 		return PublicKey{}, fmt.Errorf("auth: %w: nil public key", ErrBadKey)
 	default:
@@ -201,11 +202,11 @@ func GeneratePrivateKey(alg string) (PrivateKey, error) {
 	var key crypto.Signer
 	var err error
 	switch alg {
-	case AlgEdDSA:
+	case algEdDSA:
 		_, key, err = ed25519.GenerateKey(rand.Reader)
-	case AlgES256:
+	case algES256:
 		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case AlgRS256:
+	case algRS256:
 		key, err = rsa.GenerateKey(rand.Reader, generatedRSABits)
 	default:
 		return PrivateKey{}, fmt.Errorf("auth: %w: cannot generate a key for algorithm %q (want EdDSA, ES256 or RS256)", ErrBadKey, alg)
@@ -225,7 +226,7 @@ func namedPrivateKey(key crypto.Signer, id string) (PrivateKey, error) {
 	if err != nil || id != "" {
 		return k, err
 	}
-	return k.WithID(k.Public().Thumbprint()), nil
+	return k.withID(k.Public().Thumbprint()), nil
 }
 
 // namedPublicKey is NewPublicKey with the ID rule of [namedPrivateKey].
@@ -234,7 +235,7 @@ func namedPublicKey(key crypto.PublicKey, id string) (PublicKey, error) {
 	if err != nil || id != "" {
 		return k, err
 	}
-	return k.WithID(k.Thumbprint()), nil
+	return k.withID(k.Thumbprint()), nil
 }
 
 // ID returns the key ID, possibly empty.
@@ -254,18 +255,18 @@ func (k PrivateKey) Algorithm() string {
 	return k.p.alg
 }
 
-// IsZero reports whether k holds no key.
-func (k PrivateKey) IsZero() bool { return k.p == nil }
+// isZero reports whether k holds no key.
+func (k PrivateKey) isZero() bool { return k.p == nil }
 
-// WithID returns a copy of k with the key ID id. Its public half gets the
+// withID returns a copy of k with the key ID id. Its public half gets the
 // same ID.
-func (k PrivateKey) WithID(id string) PrivateKey {
+func (k PrivateKey) withID(id string) PrivateKey {
 	if k.p == nil {
 		return k
 	}
 	c := *k.p
 	c.id = id
-	c.public = c.public.WithID(id)
+	c.public = c.public.withID(id)
 	return PrivateKey{p: &c}
 }
 
@@ -323,11 +324,11 @@ func (k PublicKey) Algorithm() string {
 	return k.p.alg
 }
 
-// IsZero reports whether k holds no key.
-func (k PublicKey) IsZero() bool { return k.p == nil }
+// isZero reports whether k holds no key.
+func (k PublicKey) isZero() bool { return k.p == nil }
 
-// WithID returns a copy of k with the key ID id.
-func (k PublicKey) WithID(id string) PublicKey {
+// withID returns a copy of k with the key ID id.
+func (k PublicKey) withID(id string) PublicKey {
 	if k.p == nil {
 		return k
 	}
@@ -345,9 +346,9 @@ func (k PublicKey) Key() crypto.PublicKey {
 	return k.p.key
 }
 
-// Equal reports whether k and o hold the same key material, ignoring their
+// equal reports whether k and o hold the same key material, ignoring their
 // IDs.
-func (k PublicKey) Equal(o PublicKey) bool {
+func (k PublicKey) equal(o PublicKey) bool {
 	if k.p == nil || o.p == nil {
 		return k.p == nil && o.p == nil
 	}
@@ -391,14 +392,56 @@ func (k PublicKey) Thumbprint() string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// ParsePrivateKeyPEM parses the first private key in a PEM document: PKCS #8
+// ParsePrivateKey parses a private key in either of its text forms:
+//
+//   - a Standard Webhooks v1a signing key, "whsk_" followed by the standard
+//     base64 of an Ed25519 key (the 64-byte seed-and-public-key form that
+//     libsodium and Svix use, or the bare 32-byte seed);
+//   - the first private key of a PEM document: PKCS #8 ("PRIVATE KEY"), or
+//     for convenience PKCS #1 ("RSA PRIVATE KEY") and SEC 1 ("EC PRIVATE
+//     KEY", an "EC PARAMETERS" block before it is skipped).
+//
+// id becomes the key ID; empty, the ID is the key's RFC 7638 thumbprint
+// ([PublicKey.Thumbprint]), as for [GeneratePrivateKey] and [ParsePublicKey],
+// so that the two halves of a pair share a kid. Encrypted, unsupported, weak
+// or unparsable keys fail with [ErrBadKey]; errors never quote the input.
+func ParsePrivateKey(data []byte, id string) (PrivateKey, error) {
+	if !bytes.HasPrefix(data, []byte(standardSigningKeyPrefix)) {
+		return parsePrivateKeyPEM(data, id)
+	}
+	k, err := parseStandardSigningKey(string(data))
+	if err != nil || id == "" {
+		return k, err
+	}
+	return k.withID(id), nil
+}
+
+// ParsePublicKey parses a public key in either of its text forms: a
+// Standard Webhooks v1a public key, "whpk_" followed by the standard base64
+// of the 32-byte Ed25519 key, or the first public key of a PEM document,
+// PKIX ("PUBLIC KEY") or for convenience PKCS #1 ("RSA PUBLIC KEY"). id
+// becomes the key ID; empty, the ID is the key's RFC 7638 thumbprint, as
+// for [ParsePrivateKey]. Unsupported, weak or unparsable keys fail with
+// [ErrBadKey]. (A JSON Web Key Set holds several: see [ParseJWKS].)
+func ParsePublicKey(data []byte, id string) (PublicKey, error) {
+	if !bytes.HasPrefix(data, []byte(standardPublicKeyPrefix)) {
+		return parsePublicKeyPEM(data, id)
+	}
+	k, err := parseStandardPublicKey(string(data))
+	if err != nil || id == "" {
+		return k, err
+	}
+	return k.withID(id), nil
+}
+
+// parsePrivateKeyPEM parses the first private key in a PEM document: PKCS #8
 // ("PRIVATE KEY"), or for convenience PKCS #1 ("RSA PRIVATE KEY") and SEC 1
 // ("EC PRIVATE KEY", an "EC PARAMETERS" block before it is skipped). id
 // becomes the key ID; empty, the ID is the key's RFC 7638 thumbprint
 // ([PublicKey.Thumbprint]), as for [GeneratePrivateKey] and
-// [ParsePublicKeyPEM], so that the two halves of a pair share a kid. Encrypted, unsupported, weak or
+// [ParsePublicKey], so that the two halves of a pair share a kid. Encrypted, unsupported, weak or
 // unparsable keys fail with [ErrBadKey]; errors never quote the input.
-func ParsePrivateKeyPEM(data []byte, id string) (PrivateKey, error) {
+func parsePrivateKeyPEM(data []byte, id string) (PrivateKey, error) {
 	if len(data) > maxPEMLen {
 		return PrivateKey{}, fmt.Errorf("auth: %w: PEM input longer than %d bytes", ErrBadKey, maxPEMLen)
 	}
@@ -425,7 +468,7 @@ func ParsePrivateKeyPEM(data []byte, id string) (PrivateKey, error) {
 		case "EC PRIVATE KEY":
 			key, err = x509.ParseECPrivateKey(block.Bytes)
 		case "PUBLIC KEY", "RSA PUBLIC KEY", "CERTIFICATE":
-			return PrivateKey{}, fmt.Errorf("auth: %w: PEM block %q holds no private key; use ParsePublicKeyPEM to verify", ErrBadKey, block.Type)
+			return PrivateKey{}, fmt.Errorf("auth: %w: PEM block %q holds no private key; use ParsePublicKey to verify", ErrBadKey, block.Type)
 		default:
 			return PrivateKey{}, fmt.Errorf("auth: %w: unsupported PEM block type %q", ErrBadKey, block.Type)
 		}
@@ -441,12 +484,12 @@ func ParsePrivateKeyPEM(data []byte, id string) (PrivateKey, error) {
 	}
 }
 
-// ParsePublicKeyPEM parses the first public key in a PEM document: PKIX
+// parsePublicKeyPEM parses the first public key in a PEM document: PKIX
 // ("PUBLIC KEY"), or for convenience PKCS #1 ("RSA PUBLIC KEY"). id becomes
 // the key ID; empty, the ID is the key's RFC 7638 thumbprint, as for
-// [ParsePrivateKeyPEM]. Unsupported, weak or unparsable keys fail with
+// [ParsePrivateKey]. Unsupported, weak or unparsable keys fail with
 // [ErrBadKey].
-func ParsePublicKeyPEM(data []byte, id string) (PublicKey, error) {
+func parsePublicKeyPEM(data []byte, id string) (PublicKey, error) {
 	if len(data) > maxPEMLen {
 		return PublicKey{}, fmt.Errorf("auth: %w: PEM input longer than %d bytes", ErrBadKey, maxPEMLen)
 	}

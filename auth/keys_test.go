@@ -20,7 +20,7 @@ import (
 )
 
 func TestGenerateMarshalParseRoundTrip(t *testing.T) {
-	for _, alg := range []string{AlgEdDSA, AlgES256, AlgRS256} {
+	for _, alg := range []string{algEdDSA, algES256, algRS256} {
 		t.Run(alg, func(t *testing.T) {
 			k, err := GeneratePrivateKey(alg)
 			if err != nil {
@@ -39,32 +39,32 @@ func TestGenerateMarshalParseRoundTrip(t *testing.T) {
 			if !bytes.HasPrefix(privPEM, []byte("-----BEGIN PRIVATE KEY-----")) {
 				t.Fatalf("private PEM is not PKCS #8")
 			}
-			k2, err := ParsePrivateKeyPEM(privPEM, "kid-x")
+			k2, err := parsePrivateKeyPEM(privPEM, "kid-x")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if k2.ID() != "kid-x" || !k2.Public().Equal(k.Public()) {
+			if k2.ID() != "kid-x" || !k2.Public().equal(k.Public()) {
 				t.Fatalf("parsed private key differs")
 			}
 			pubPEM, err := MarshalPublicKeyPEM(k.Public())
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := ParsePublicKeyPEM(pubPEM, "kid-y")
+			p, err := parsePublicKeyPEM(pubPEM, "kid-y")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.ID() != "kid-y" || !p.Equal(k.Public()) || p.Algorithm() != alg {
+			if p.ID() != "kid-y" || !p.equal(k.Public()) || p.Algorithm() != alg {
 				t.Fatalf("parsed public key differs")
 			}
 			// Without an id, both halves are named by the thumbprint, as
 			// the generated key was: the kid a signer and a verifier that
 			// read the two PEM files agree on.
-			k3, err := ParsePrivateKeyPEM(privPEM, "")
+			k3, err := parsePrivateKeyPEM(privPEM, "")
 			if err != nil {
 				t.Fatal(err)
 			}
-			p3, err := ParsePublicKeyPEM(pubPEM, "")
+			p3, err := parsePublicKeyPEM(pubPEM, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,11 +72,11 @@ func TestGenerateMarshalParseRoundTrip(t *testing.T) {
 				t.Fatalf("default kids %q, %q, %q; want the thumbprint %q", k3.ID(), k3.Public().ID(), p3.ID(), k.ID())
 			}
 			// A private key where a public one belongs: refused, helpfully.
-			if _, err := ParsePublicKeyPEM(privPEM, ""); !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), "private key") {
-				t.Fatalf("ParsePublicKeyPEM(private) = %v", err)
+			if _, err := parsePublicKeyPEM(privPEM, ""); !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), "private key") {
+				t.Fatalf("parsePublicKeyPEM(private) = %v", err)
 			}
-			if _, err := ParsePrivateKeyPEM(pubPEM, ""); !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), "ParsePublicKeyPEM") {
-				t.Fatalf("ParsePrivateKeyPEM(public) = %v", err)
+			if _, err := parsePrivateKeyPEM(pubPEM, ""); !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), "ParsePublicKey") {
+				t.Fatalf("parsePrivateKeyPEM(public) = %v", err)
 			}
 		})
 	}
@@ -89,8 +89,8 @@ func TestParsePrivateKeyPEMLegacyFormats(t *testing.T) {
 	ks := asymKeys(t)
 	rk := ks.rsa.Signer().(*rsa.PrivateKey)
 	pkcs1 := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rk)})
-	k, err := ParsePrivateKeyPEM(pkcs1, "")
-	if err != nil || k.Algorithm() != AlgRS256 || !k.Public().Equal(ks.rsa.Public()) {
+	k, err := parsePrivateKeyPEM(pkcs1, "")
+	if err != nil || k.Algorithm() != algRS256 || !k.Public().equal(ks.rsa.Public()) {
 		t.Fatalf("PKCS #1: %v", err)
 	}
 
@@ -102,13 +102,13 @@ func TestParsePrivateKeyPEMLegacyFormats(t *testing.T) {
 	// As openssl ecparam -genkey writes it: parameters first.
 	sec1 := append([]byte("-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"),
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})...)
-	k, err = ParsePrivateKeyPEM(sec1, "")
-	if err != nil || k.Algorithm() != AlgES256 || !k.Public().Equal(ks.ec.Public()) {
+	k, err = parsePrivateKeyPEM(sec1, "")
+	if err != nil || k.Algorithm() != algES256 || !k.Public().equal(ks.ec.Public()) {
 		t.Fatalf("SEC 1: %v", err)
 	}
 	pkcs1pub := pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&rk.PublicKey)})
-	p, err := ParsePublicKeyPEM(pkcs1pub, "")
-	if err != nil || !p.Equal(ks.rsa.Public()) {
+	p, err := parsePublicKeyPEM(pkcs1pub, "")
+	if err != nil || !p.equal(ks.rsa.Public()) {
 		t.Fatalf("PKCS #1 public: %v", err)
 	}
 }
@@ -133,16 +133,16 @@ func TestKeysRefused(t *testing.T) {
 		{"rsa1024", func() error { _, err := NewPrivateKey(rsa1024, ""); return err }()},
 		{"rsa1024 public", func() error { _, err := NewPublicKey(&rsa1024.PublicKey, ""); return err }()},
 		{"rsa1024 pem", func() error {
-			_, err := ParsePrivateKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der1024}), "")
+			_, err := parsePrivateKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der1024}), "")
 			return err
 		}()},
 		{"p384", func() error { _, err := NewPrivateKey(p384, ""); return err }()},
 		{"p384 pem", func() error {
-			_, err := ParsePrivateKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der384}), "")
+			_, err := parsePrivateKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der384}), "")
 			return err
 		}()},
 		{"p384 public pem", func() error {
-			_, err := ParsePublicKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub384}), "")
+			_, err := parsePublicKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub384}), "")
 			return err
 		}()},
 		// Once accepted, then a panic (nil coordinates) at first use.
@@ -170,17 +170,17 @@ func TestKeysRefused(t *testing.T) {
 		{"nil public", func() error { _, err := NewPublicKey(nil, ""); return err }()},
 		{"short ed25519", func() error { _, err := NewPublicKey(ed25519.PublicKey{1, 2}, ""); return err }()},
 		{"short ed25519 private", func() error { _, err := NewPrivateKey(ed25519.PrivateKey{1, 2}, ""); return err }()},
-		{"not pem", func() error { _, err := ParsePrivateKeyPEM([]byte("hello"), ""); return err }()},
-		{"not pem public", func() error { _, err := ParsePublicKeyPEM([]byte("hello"), ""); return err }()},
+		{"not pem", func() error { _, err := parsePrivateKeyPEM([]byte("hello"), ""); return err }()},
+		{"not pem public", func() error { _, err := parsePublicKeyPEM([]byte("hello"), ""); return err }()},
 		{"garbage der", func() error {
-			_, err := ParsePrivateKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{0x30, 1, 2}}), "")
+			_, err := parsePrivateKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{0x30, 1, 2}}), "")
 			return err
 		}()},
 		{"encrypted", func() error {
-			_, err := ParsePrivateKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{1}}), "")
+			_, err := parsePrivateKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{1}}), "")
 			return err
 		}()},
-		{"huge", func() error { _, err := ParsePrivateKeyPEM(make([]byte, maxPEMLen+1), ""); return err }()},
+		{"huge", func() error { _, err := parsePrivateKeyPEM(make([]byte, maxPEMLen+1), ""); return err }()},
 		{"marshal zero", func() error { _, err := MarshalPrivateKeyPEM(PrivateKey{}); return err }()},
 		{"marshal zero public", func() error { _, err := MarshalPublicKeyPEM(PublicKey{}); return err }()},
 	}
@@ -267,18 +267,18 @@ func TestPrivateKeyRedacted(t *testing.T) {
 func TestPublicKeyAccessors(t *testing.T) {
 	ks := asymKeys(t)
 	p := ks.ed.Public()
-	if p.String() != `EdDSA public key "ed-1"` || p.WithID("").String() != "EdDSA public key" || (PublicKey{}).String() != "no public key" {
+	if p.String() != `EdDSA public key "ed-1"` || p.withID("").String() != "EdDSA public key" || (PublicKey{}).String() != "no public key" {
 		t.Fatalf("String = %q", p.String())
 	}
-	if !p.Equal(p.WithID("other")) || p.Equal(ks.ed2.Public()) || p.Equal(PublicKey{}) || !(PublicKey{}).Equal(PublicKey{}) {
+	if !p.equal(p.withID("other")) || p.equal(ks.ed2.Public()) || p.equal(PublicKey{}) || !(PublicKey{}).equal(PublicKey{}) {
 		t.Fatal("Equal is wrong")
 	}
-	if (PrivateKey{}).Public() != (PublicKey{}) || !(PrivateKey{}).IsZero() || (PrivateKey{}).Signer() != nil || (PublicKey{}).Key() != nil {
+	if (PrivateKey{}).Public() != (PublicKey{}) || !(PrivateKey{}).isZero() || (PrivateKey{}).Signer() != nil || (PublicKey{}).Key() != nil {
 		t.Fatal("zero keys are not empty")
 	}
-	// WithID does not change the original.
-	k2 := ks.ed.WithID("new")
+	// withID does not change the original.
+	k2 := ks.ed.withID("new")
 	if ks.ed.ID() != "ed-1" || k2.ID() != "new" || k2.Public().ID() != "new" {
-		t.Fatal("WithID changed the original or missed the public half")
+		t.Fatal("withID changed the original or missed the public half")
 	}
 }

@@ -143,7 +143,7 @@ func WithLogger(l *slog.Logger) MiddlewareOption {
 // remembered for the replay window (see [WithReplayWindow]), or until its
 // JWT expires if that is later.
 //
-// When v also has a method VerifyContext(ctx, header, body), as [*JWT] does,
+// When v also has a method VerifyContext(ctx, header, body), as every [*Scheme] does,
 // Middleware calls it with the request's context, which then bounds any key
 // fetch (a [*JWKS]).
 //
@@ -352,8 +352,8 @@ func statusFor(err error) int {
 // public reason for a refusal.
 var reasons = []error{
 	ErrBodyTooLarge, errReadBody, ErrReplay,
-	ErrNoSignature, ErrMalformed, ErrExpired, ErrNotYetValid,
-	ErrBodyMismatch, ErrClaims, ErrAlgorithm, ErrUnknownKey,
+	ErrNoSignature, errMalformed, errNotYetValid, ErrExpired,
+	errBodyMismatch, ErrClaims, errAlgorithm, ErrUnknownKey,
 	ErrBadSignature, ErrBadKey, errNoPrivateKey,
 }
 

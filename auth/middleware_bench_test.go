@@ -93,7 +93,7 @@ func benchMiddleware(b *testing.B, s Signer, v Verifier, now time.Time) {
 }
 
 func BenchmarkMiddlewareJWT(b *testing.B) {
-	j, err := NewJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock))
+	j, err := newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock))
 	if err != nil {
 		b.Fatal(err)
 	}

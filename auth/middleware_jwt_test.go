@@ -58,7 +58,7 @@ func mwVerifiedEcho(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestMiddlewareJWT(t *testing.T) {
-	signer, err := NewJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock), WithIssuer("herald"))
+	signer, err := newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock), WithIssuer("herald"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestMiddlewareJWT(t *testing.T) {
 	}
 	req := mwSignedRequest(t, signer, srv.URL, "msg_jwt2", asymNow, body)
 	req.Body = io.NopCloser(strings.NewReader(strings.Replace(body, "ready", "READY", 1)))
-	if st, got := mwDo(t, c, req); st != 401 || got != ErrBodyMismatch.Error() {
+	if st, got := mwDo(t, c, req); st != 401 || got != errBodyMismatch.Error() {
 		t.Fatalf("tampered body: %d %q", st, got)
 	}
 	if st, got := mwDo(t, c, mwSignedRequest(t, signer, srv.URL, "msg_jwt3", asymNow.Add(-time.Hour), body)); st != 401 || got != ErrExpired.Error() {
@@ -86,7 +86,7 @@ func TestMiddlewareJWT(t *testing.T) {
 	if st, got := mwDo(t, c, req); st != 401 || got != ErrNoSignature.Error() {
 		t.Fatalf("no token: %d %q", st, got)
 	}
-	other, err := NewJWT("HS256", []Secret{jwtSecret2}, WithClock(asymClock), WithIssuer("herald"))
+	other, err := newJWT("HS256", []Secret{jwtSecret2}, WithClock(asymClock), WithIssuer("herald"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,11 +105,11 @@ func TestMiddlewareJWTWithJWKS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	verifier, err := NewJWTVerifier(set, WithClock(asymClock))
+	verifier, err := newJWTVerifier(set, WithClock(asymClock))
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := NewJWTSigner([]PrivateKey{key}, WithClock(asymClock))
+	signer, err := newJWTSigner([]PrivateKey{key}, WithClock(asymClock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,11 +140,11 @@ func (k mwCtxKeySet) Keys(ctx context.Context, kid string) ([]PublicKey, error) 
 func TestMiddlewareVerifyContext(t *testing.T) {
 	key := asymKeys(t).ed
 	ks := mwCtxKeySet{keys: PublicKeys{key.Public()}, seen: make(chan any, 2)}
-	verifier, err := NewJWTVerifier(ks, WithClock(asymClock))
+	verifier, err := newJWTVerifier(ks, WithClock(asymClock))
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := NewJWTSigner([]PrivateKey{key}, WithClock(asymClock))
+	signer, err := newJWTSigner([]PrivateKey{key}, WithClock(asymClock))
 	if err != nil {
 		t.Fatal(err)
 	}

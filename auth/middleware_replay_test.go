@@ -20,7 +20,7 @@ type noJTISigner struct{ now func() time.Time }
 func (s noJTISigner) Sign(h http.Header, m Message) error {
 	now := s.now()
 	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), ClaimBodySHA256: BodySHA256(m.Body),
+		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), claimBodySHA256: bodySHA256(m.Body),
 	}).SignedString(jwtSecret.Bytes())
 	if err != nil {
 		return err
@@ -39,15 +39,15 @@ func replaySchemes(t *testing.T) []struct {
 } {
 	secret := NewSecret([]byte("hub-and-stripe-secret-0123456789"))
 	clock := WithClock(func() time.Time { return mwStandardNow })
-	hub, err := NewHub([]Secret{secret}) // Hub signs no time
+	hub, err := newHub([]Secret{secret}) // Hub signs no time
 	if err != nil {
 		t.Fatal(err)
 	}
-	stripe, err := NewStripe([]Secret{secret}, clock)
+	stripe, err := newStripe([]Secret{secret}, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	jwtV, err := NewJWT("HS256", []Secret{jwtSecret}, clock)
+	jwtV, err := newJWT("HS256", []Secret{jwtSecret}, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestMiddlewareReplayKeyIsSigned(t *testing.T) {
 // matched.
 func TestMiddlewareStripeJunkSignaturesSameKey(t *testing.T) {
 	secret := NewSecret([]byte("hub-and-stripe-secret-0123456789"))
-	stripe, err := NewStripe([]Secret{secret}, WithClock(func() time.Time { return mwStandardNow }))
+	stripe, err := newStripe([]Secret{secret}, WithClock(func() time.Time { return mwStandardNow }))
 	if err != nil {
 		t.Fatal(err)
 	}

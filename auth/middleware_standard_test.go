@@ -19,7 +19,7 @@ const (
 
 var mwStandardNow = time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
 
-func mwStandard(t testing.TB, secrets ...string) *Standard {
+func mwStandard(t testing.TB, secrets ...string) *standardScheme {
 	t.Helper()
 	var ss []Secret
 	for _, s := range secrets {
@@ -29,7 +29,7 @@ func mwStandard(t testing.TB, secrets ...string) *Standard {
 		}
 		ss = append(ss, sec)
 	}
-	st, err := NewStandard(ss, WithClock(func() time.Time { return mwStandardNow }))
+	st, err := newStandard(ss, WithClock(func() time.Time { return mwStandardNow }))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,7 +103,7 @@ func buildOptions[O any](opts []O, apply func(O, *options)) options {
 }
 
 // WithTolerance sets how far a signed timestamp may be from now, in either
-// direction, before verification fails with [ErrExpired] or [ErrNotYetValid].
+// direction, before verification fails with [ErrExpired].
 // Standard (v1, v1a) and Stripe. Default 5 minutes; d <= 0 keeps it.
 func WithTolerance(d time.Duration) interface {
 	StandardOption

@@ -66,22 +66,22 @@ func keyCases(t *testing.T) []keyCase {
 	edText := []string{whsec, mustFormatSigning(t, ks.ed)}
 	all := append(append(append([][]byte{}, ed...), ec...), rs...)
 
-	std := must(NewStandard([]Secret{sec})).(*Standard)
-	v1a := must(NewStandardV1a([]PrivateKey{ks.ed})).(*StandardV1a)
-	v1aVerifier := must(NewStandardV1aVerifier([]PublicKey{ks.ed.Public()})).(*StandardV1a)
-	hub := must(NewHub([]Secret{sec})).(*Hub)
-	hub1 := must(NewHub([]Secret{sec}, WithSHA1())).(*Hub)
-	stripe := must(NewStripe([]Secret{stripeSec})).(*Stripe)
-	jwtHS := must(NewJWT("HS256", []Secret{sec})).(*JWT)
-	jwtEd := must(NewJWTSigner([]PrivateKey{ks.ed})).(*JWT)
-	jwtEC := must(NewJWTSigner([]PrivateKey{ks.ec})).(*JWT)
-	jwtRS := must(NewJWTSigner([]PrivateKey{ks.rsa})).(*JWT)
-	jwtPub := must(NewJWTVerifier(PublicKeys{ks.ed.Public(), ks.ec.Public(), ks.rsa.Public()})).(*JWT)
-	jwtJWKS := must(NewJWTVerifier(jwks)).(*JWT)
+	std := must(newStandard([]Secret{sec})).(*standardScheme)
+	v1a := must(newStandardV1a([]PrivateKey{ks.ed})).(*v1aScheme)
+	v1aVerifier := must(newStandardV1aVerifier([]PublicKey{ks.ed.Public()})).(*v1aScheme)
+	hub := must(newHub([]Secret{sec})).(*hubScheme)
+	hub1 := must(newHub([]Secret{sec}, WithSHA1())).(*hubScheme)
+	stripe := must(newStripe([]Secret{stripeSec})).(*stripeScheme)
+	jwtHS := must(newJWT("HS256", []Secret{sec})).(*jwtScheme)
+	jwtEd := must(newJWTSigner([]PrivateKey{ks.ed})).(*jwtScheme)
+	jwtEC := must(newJWTSigner([]PrivateKey{ks.ec})).(*jwtScheme)
+	jwtRS := must(newJWTSigner([]PrivateKey{ks.rsa})).(*jwtScheme)
+	jwtPub := must(newJWTVerifier(PublicKeys{ks.ed.Public(), ks.ec.Public(), ks.rsa.Public()})).(*jwtScheme)
+	jwtJWKS := must(newJWTVerifier(jwks)).(*jwtScheme)
 	pubs := PublicKeys{ks.ed.Public(), ks.ec.Public(), ks.rsa.Public()}
 	mw := Middleware(v1a)(nil)
 
-	return []keyCase{
+	cases := []keyCase{
 		{"Secret", sec, struct{ Secret }{sec}, hmac, []string{whsec}},
 		{"Secret whsec_ string", stripeSec, struct{ Secret }{stripeSec}, [][]byte{[]byte(whsec)}, nil},
 		{"PrivateKey EdDSA", ks.ed, struct{ PrivateKey }{ks.ed}, ed, edText},
@@ -90,22 +90,31 @@ func keyCases(t *testing.T) []keyCase {
 		// Public keys are not secret, but must not lead to the private half.
 		{"PublicKey", ks.ed.Public(), struct{ PublicKey }{ks.ed.Public()}, ed, edText},
 		{"PublicKeys", pubs, struct{ PublicKeys }{pubs}, all, nil},
-		{"Standard", std, struct{ *Standard }{std}, hmac, []string{whsec}},
-		{"StandardV1a signer", v1a, struct{ *StandardV1a }{v1a}, ed, edText},
-		{"StandardV1a verifier", v1aVerifier, struct{ *StandardV1a }{v1aVerifier}, ed, edText},
-		{"Hub", hub, struct{ *Hub }{hub}, hmac, []string{whsec}},
-		{"Hub SHA-1", hub1, struct{ *Hub }{hub1}, hmac, []string{whsec}},
-		{"Stripe", stripe, struct{ *Stripe }{stripe}, [][]byte{[]byte(whsec)}, nil},
-		{"JWT HS256", jwtHS, struct{ *JWT }{jwtHS}, hmac, []string{whsec}},
-		{"JWT EdDSA signer", jwtEd, struct{ *JWT }{jwtEd}, ed, edText},
-		{"JWT ES256 signer", jwtEC, struct{ *JWT }{jwtEC}, ec, nil},
-		{"JWT RS256 signer", jwtRS, struct{ *JWT }{jwtRS}, rs, nil},
-		{"JWT verifier", jwtPub, struct{ *JWT }{jwtPub}, all, nil},
-		{"JWT JWKS verifier", jwtJWKS, struct{ *JWT }{jwtJWKS}, nil, []string{credential}},
+		{"Standard", std, struct{ *standardScheme }{std}, hmac, []string{whsec}},
+		{"StandardV1a signer", v1a, struct{ *v1aScheme }{v1a}, ed, edText},
+		{"StandardV1a verifier", v1aVerifier, struct{ *v1aScheme }{v1aVerifier}, ed, edText},
+		{"Hub", hub, struct{ *hubScheme }{hub}, hmac, []string{whsec}},
+		{"Hub SHA-1", hub1, struct{ *hubScheme }{hub1}, hmac, []string{whsec}},
+		{"Stripe", stripe, struct{ *stripeScheme }{stripe}, [][]byte{[]byte(whsec)}, nil},
+		{"JWT HS256", jwtHS, struct{ *jwtScheme }{jwtHS}, hmac, []string{whsec}},
+		{"JWT EdDSA signer", jwtEd, struct{ *jwtScheme }{jwtEd}, ed, edText},
+		{"JWT ES256 signer", jwtEC, struct{ *jwtScheme }{jwtEC}, ec, nil},
+		{"JWT RS256 signer", jwtRS, struct{ *jwtScheme }{jwtRS}, rs, nil},
+		{"JWT verifier", jwtPub, struct{ *jwtScheme }{jwtPub}, all, nil},
+		{"JWT JWKS verifier", jwtJWKS, struct{ *jwtScheme }{jwtJWKS}, nil, []string{credential}},
 		{"JWKS", jwks, struct{ *JWKS }{jwks}, nil, []string{credential}},
 		// Not an exported type, but handed to user code that may log it.
 		{"Middleware handler", mw, struct{ Handler any }{mw}, ed, edText},
 	}
+	// Each constructor hands its scheme out inside a *Scheme: it must not
+	// print what the scheme inside it holds either.
+	for _, c := range cases {
+		if sc, ok := c.v.(scheme); ok {
+			w := &Scheme{s: sc}
+			cases = append(cases, keyCase{"Scheme " + c.name, w, struct{ *Scheme }{w}, c.secret, c.text})
+		}
+	}
+	return cases
 }
 
 // typesWithoutKeys are the exported types of package auth that hold no key

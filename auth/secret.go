@@ -47,8 +47,8 @@ func NewSecret(key []byte) Secret {
 // It is the one deliberate way to reveal a Secret.
 func (s Secret) Bytes() []byte { return s.b.open() }
 
-// Len reports the key length in bytes.
-func (s Secret) Len() int { return len(s.b.open()) }
+// size reports the key length in bytes.
+func (s Secret) size() int { return len(s.b.open()) }
 
 // String returns "[redacted]".
 func (s Secret) String() string { return redacted }

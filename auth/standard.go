@@ -15,15 +15,10 @@ const standardV1Len = 44
 
 // errNoStandardV1 is the error of a webhook-signature header without any
 // v1 signature (only v1a, v2, ... or garbage).
-var errNoStandardV1 = fmt.Errorf("auth: %s: %w: webhook-signature holds no v1 signature", SchemeStandard, ErrNoSignature)
+var errNoStandardV1 = fmt.Errorf("auth: %s: %w: webhook-signature holds no v1 signature", schemeStandard, ErrNoSignature)
 
-// Standard signs and verifies Standard Webhooks v1: an HMAC-SHA256 over
-// webhook-id "." webhook-timestamp "." body, sent as
-// "webhook-signature: v1,<base64>". It holds one or more secrets so that a
-// secret can be rotated without downtime: Sign signs with every secret,
-// Verify accepts a signature made with any of them. A Standard is safe for
-// concurrent use.
-type Standard struct {
+// standardScheme is the scheme behind [NewStandard]; see its doc.
+type standardScheme struct {
 	keys []*macKey
 	o    options
 }
@@ -35,12 +30,24 @@ type Standard struct {
 // an error wrapping [ErrBadKey].
 //
 // Options: [WithTolerance], [WithClock].
-func NewStandard(secrets []Secret, opts ...StandardOption) (*Standard, error) {
-	keys, err := newMacKeys(SchemeStandard, sha256.New, secrets, minStandardSecretLen)
+//
+// The scheme signs and verifies Standard Webhooks v1: an HMAC-SHA256 over
+// webhook-id "." webhook-timestamp "." body, sent as
+// "webhook-signature: v1,<base64>". It holds one or more secrets so that a
+// secret can be rotated without downtime: Sign signs with every secret,
+// Verify accepts a signature made with any of them. The Scheme is safe for
+// concurrent use.
+func NewStandard(secrets []Secret, opts ...StandardOption) (*Scheme, error) {
+	return wrap(newStandard(secrets, opts...))
+}
+
+// newStandard builds the scheme behind [NewStandard].
+func newStandard(secrets []Secret, opts ...StandardOption) (*standardScheme, error) {
+	keys, err := newMacKeys(schemeStandard, sha256.New, secrets, minStandardSecretLen)
 	if err != nil {
 		return nil, err
 	}
-	return &Standard{keys: keys, o: buildOptions(opts, StandardOption.standard)}, nil
+	return &standardScheme{keys: keys, o: buildOptions(opts, StandardOption.standard)}, nil
 }
 
 // Sign sets webhook-id to m.ID, webhook-timestamp to the signing time in
@@ -49,13 +56,13 @@ func NewStandard(secrets []Secret, opts ...StandardOption) (*Standard, error) {
 // values already present as a single value are overwritten in place; the
 // others share one allocation. m.ID
 // must be a non-empty header-safe string of at most 256 bytes.
-func (s *Standard) Sign(h http.Header, m Message) error {
-	if err := checkMessageID(SchemeStandard, m.ID); err != nil {
+func (s *standardScheme) Sign(h http.Header, m Message) error {
+	if err := checkMessageID(schemeStandard, m.ID); err != nil {
 		return err
 	}
 	unix := signingTime(m, s.o.now).Unix()
 	if unix < 0 {
-		return fmt.Errorf("auth: %s: signing time is before 1970", SchemeStandard)
+		return fmt.Errorf("auth: %s: signing time is before 1970", schemeStandard)
 	}
 	// One buffer holds the timestamp and then the signature header value,
 	// so that both strings come from a single allocation.
@@ -83,16 +90,16 @@ func (s *Standard) Sign(h http.Header, m Message) error {
 // headers (or their svix-* names when no webhook-* header is present)
 // against body. Header lengths are bounded before parsing; the timestamp
 // must lie within the tolerance of the clock in both directions
-// ([ErrExpired], [ErrNotYetValid]); then any "v1," signature made with any
+// ([ErrExpired]); then any "v1," signature made with any
 // secret is accepted, compared in constant time. Signatures of other
 // versions (v1a, v2, ...) are ignored. Errors wrap [ErrNoSignature],
-// [ErrMalformed] or [ErrBadSignature] as well.
-func (s *Standard) Verify(h http.Header, body []byte) (Verified, error) {
-	id, ts, tsTime, sigs, err := readStandardHeaders(h, SchemeStandard)
+// [ErrBadSignature] (also when malformed) as well.
+func (s *standardScheme) Verify(h http.Header, body []byte) (Verified, error) {
+	id, ts, tsTime, sigs, err := readStandardHeaders(h, schemeStandard)
 	if err != nil {
 		return Verified{}, err
 	}
-	if err := checkTimestamp(s.o.now(), tsTime, s.o.tolerance, SchemeStandard); err != nil {
+	if err := checkTimestamp(s.o.now(), tsTime, s.o.tolerance, schemeStandard); err != nil {
 		return Verified{}, err
 	}
 	// "v1," occurs in every header with a v1 signature: a cheap early
@@ -115,13 +122,13 @@ func (s *Standard) Verify(h http.Header, body []byte) (Verified, error) {
 		}
 		k.put(st)
 		if match {
-			return Verified{Scheme: SchemeStandard, ID: id, Timestamp: tsTime, KeyID: keyIndex(i)}, nil
+			return Verified{Scheme: schemeStandard, ID: id, Timestamp: tsTime, KeyID: keyIndex(i)}, nil
 		}
 		if v1 == 0 {
 			return Verified{}, errNoStandardV1
 		}
 	}
-	return Verified{}, fmt.Errorf("auth: %s: %w: no v1 signature matched (%d signatures, %d secrets tried)", SchemeStandard, ErrBadSignature, v1, len(s.keys))
+	return Verified{}, fmt.Errorf("auth: %s: %w: no v1 signature matched (%d signatures, %d secrets tried)", schemeStandard, ErrBadSignature, v1, len(s.keys))
 }
 
 // macStandard returns the HMAC of id "." ts "." body, streamed into the MAC
@@ -138,6 +145,6 @@ func macStandard[T string | []byte](st *macState, id string, ts T, body []byte) 
 }
 
 var (
-	_ Signer   = (*Standard)(nil)
-	_ Verifier = (*Standard)(nil)
+	_ Signer   = (*standardScheme)(nil)
+	_ Verifier = (*standardScheme)(nil)
 )

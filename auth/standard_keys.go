@@ -23,13 +23,13 @@ const maxStandardKeyLen = 128
 // an ECDSA or RSA key.
 var errNotEd25519 = fmt.Errorf("auth: %w: Standard Webhooks v1a keys are Ed25519 (EdDSA)", ErrBadKey)
 
-// ParseStandardSigningKey parses a Standard Webhooks v1a signing key,
+// parseStandardSigningKey parses a Standard Webhooks v1a signing key,
 // "whsk_" followed by the standard base64 of the Ed25519 private key: the
 // 64-byte seed-and-public-key form that libsodium and Svix use, or the bare
 // 32-byte seed. The key ID is its RFC 7638 thumbprint, as for
-// [ParsePrivateKeyPEM]; set another with [PrivateKey.WithID].
+// [ParsePrivateKey]; set another with [NewPrivateKey].
 // Errors wrap [ErrBadKey] and never echo the input.
-func ParseStandardSigningKey(s string) (PrivateKey, error) {
+func parseStandardSigningKey(s string) (PrivateKey, error) {
 	b, err := decodeStandardKey(s, standardSigningKeyPrefix)
 	if err != nil {
 		return PrivateKey{}, err
@@ -50,10 +50,10 @@ func ParseStandardSigningKey(s string) (PrivateKey, error) {
 	return namedPrivateKey(priv, "")
 }
 
-// ParseStandardPublicKey parses a Standard Webhooks v1a public key, "whpk_"
+// parseStandardPublicKey parses a Standard Webhooks v1a public key, "whpk_"
 // followed by the standard base64 of the 32-byte Ed25519 public key. The key
-// ID is its RFC 7638 thumbprint; set another with [PublicKey.WithID]. Errors wrap [ErrBadKey].
-func ParseStandardPublicKey(s string) (PublicKey, error) {
+// ID is its RFC 7638 thumbprint; set another with [NewPublicKey]. Errors wrap [ErrBadKey].
+func parseStandardPublicKey(s string) (PublicKey, error) {
 	b, err := decodeStandardKey(s, standardPublicKeyPrefix)
 	if err != nil {
 		return PublicKey{}, err
@@ -70,7 +70,7 @@ func ParseStandardPublicKey(s string) (PublicKey, error) {
 func FormatStandardSigningKey(k PrivateKey) (string, error) {
 	priv, ok := k.Signer().(ed25519.PrivateKey)
 	if !ok {
-		if k.IsZero() {
+		if k.isZero() {
 			return "", fmt.Errorf("auth: %w: no private key", ErrBadKey)
 		}
 		return "", errNotEd25519
@@ -84,7 +84,7 @@ func FormatStandardSigningKey(k PrivateKey) (string, error) {
 func FormatStandardPublicKey(k PublicKey) (string, error) {
 	pub, ok := k.Key().(ed25519.PublicKey)
 	if !ok {
-		if k.IsZero() {
+		if k.isZero() {
 			return "", fmt.Errorf("auth: %w: no public key", ErrBadKey)
 		}
 		return "", errNotEd25519
@@ -103,9 +103,9 @@ func decodeStandardKey(s, prefix string) ([]byte, error) {
 	if !strings.HasPrefix(s, prefix) {
 		switch {
 		case strings.HasPrefix(s, standardSecretPrefix):
-			return nil, fmt.Errorf("auth: %w: a whsec_ value is an HMAC secret for the %q scheme (NewStandard), not a v1a Ed25519 key", ErrBadKey, SchemeStandard)
+			return nil, fmt.Errorf("auth: %w: a whsec_ value is an HMAC secret for the %q scheme (NewStandard), not a v1a Ed25519 key", ErrBadKey, schemeStandard)
 		case strings.HasPrefix(s, standardPublicKeyPrefix):
-			return nil, fmt.Errorf("auth: %w: a whpk_ value is a v1a public key: it verifies (ParseStandardPublicKey) but cannot sign", ErrBadKey)
+			return nil, fmt.Errorf("auth: %w: a whpk_ value is a v1a public key: it verifies (parseStandardPublicKey) but cannot sign", ErrBadKey)
 		case strings.HasPrefix(s, standardSigningKeyPrefix):
 			return nil, fmt.Errorf("auth: %w: a whsk_ value is a v1a private signing key; a verifier needs only its whpk_ public key", ErrBadKey)
 		case s == "":

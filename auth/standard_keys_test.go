@@ -29,27 +29,27 @@ func TestStandardKeyStrings(t *testing.T) {
 		t.Fatalf("whpk_ decodes to %d bytes", len(raw))
 	}
 
-	priv, err := ParseStandardSigningKey(sk)
+	priv, err := parseStandardSigningKey(sk)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tp := ks.ed.Public().Thumbprint()
-	if !priv.Public().Equal(ks.ed.Public()) || priv.ID() != tp || priv.Public().ID() != tp || priv.Algorithm() != AlgEdDSA {
+	if !priv.Public().equal(ks.ed.Public()) || priv.ID() != tp || priv.Public().ID() != tp || priv.Algorithm() != algEdDSA {
 		t.Fatalf("whsk_ round trip changed the key, or its ID %q is not the thumbprint", priv.ID())
 	}
-	pub, err := ParseStandardPublicKey("  " + pk + "\n")
+	pub, err := parseStandardPublicKey("  " + pk + "\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !pub.Equal(ks.ed.Public()) || pub.ID() != tp {
+	if !pub.equal(ks.ed.Public()) || pub.ID() != tp {
 		t.Fatal("whpk_ round trip changed the key")
 	}
 
 	// The bare 32-byte seed, padded or not, is accepted too.
 	seed := ks.ed.Signer().(ed25519.PrivateKey).Seed()
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding} {
-		k, err := ParseStandardSigningKey("whsk_" + enc.EncodeToString(seed))
-		if err != nil || !k.Public().Equal(ks.ed.Public()) {
+		k, err := parseStandardSigningKey("whsk_" + enc.EncodeToString(seed))
+		if err != nil || !k.Public().equal(ks.ed.Public()) {
 			t.Fatalf("seed form: %v", err)
 		}
 	}
@@ -66,7 +66,7 @@ func TestStandardKeyStringsRefused(t *testing.T) {
 	}{
 		{"hmac secret", "whsec_" + secretB64, "HMAC secret", false},
 		{"hmac secret to public", "whsec_" + secretB64, `"standard" scheme`, true},
-		{"public as signing", "whpk_" + base64.StdEncoding.EncodeToString(full.Public().(ed25519.PublicKey)), "ParseStandardPublicKey", false},
+		{"public as signing", "whpk_" + base64.StdEncoding.EncodeToString(full.Public().(ed25519.PublicKey)), "parseStandardPublicKey", false},
 		{"signing as public", "whsk_" + base64.StdEncoding.EncodeToString(full), "public key", true},
 		{"no prefix", base64.StdEncoding.EncodeToString(full), "whsk_", false},
 		{"empty", "", "empty", false},
@@ -80,9 +80,9 @@ func TestStandardKeyStringsRefused(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var err error
 			if tt.public {
-				_, err = ParseStandardPublicKey(tt.in)
+				_, err = parseStandardPublicKey(tt.in)
 			} else {
-				_, err = ParseStandardSigningKey(tt.in)
+				_, err = parseStandardSigningKey(tt.in)
 			}
 			if !errors.Is(err, ErrBadKey) {
 				t.Fatalf("err = %v, want ErrBadKey", err)
@@ -106,5 +106,53 @@ func TestStandardKeyStringsRefused(t *testing.T) {
 	}
 	if _, err := FormatStandardPublicKey(PublicKey{}); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("FormatStandardPublicKey(zero) = %v", err)
+	}
+}
+
+// TestParseKeyRecognizesItsForm checks that ParsePrivateKey and
+// ParsePublicKey take the whsk_/whpk_ form and PEM alike, and that id
+// replaces the thumbprint in both.
+func TestParseKeyRecognizesItsForm(t *testing.T) {
+	ks := asymKeys(t)
+	whsk, err := FormatStandardSigningKey(ks.ed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whpk, err := FormatStandardPublicKey(ks.ed.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	privPEM, err := MarshalPrivateKeyPEM(ks.ed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubPEM, err := MarshalPublicKeyPEM(ks.ed.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ks.ed.Public()
+	for _, id := range []string{"", "k1"} {
+		wantID := id
+		if id == "" {
+			wantID = want.Thumbprint()
+		}
+		for name, data := range map[string][]byte{"whsk_": []byte(whsk), "PEM": privPEM} {
+			k, err := ParsePrivateKey(data, id)
+			if err != nil || !k.Public().equal(want) || k.ID() != wantID {
+				t.Errorf("ParsePrivateKey(%s, %q): id %q, err %v; want the key with id %q", name, id, k.ID(), err, wantID)
+			}
+		}
+		for name, data := range map[string][]byte{"whpk_": []byte(whpk), "PEM": pubPEM} {
+			k, err := ParsePublicKey(data, id)
+			if err != nil || !k.equal(want) || k.ID() != wantID {
+				t.Errorf("ParsePublicKey(%s, %q): id %q, err %v; want the key with id %q", name, id, k.ID(), err, wantID)
+			}
+		}
+	}
+	if _, err := ParsePrivateKey([]byte("whsk_!!"), ""); !errors.Is(err, ErrBadKey) {
+		t.Errorf("bad whsk_: err = %v, want ErrBadKey", err)
+	}
+	if _, err := ParsePublicKey([]byte("whpk_!!"), ""); !errors.Is(err, ErrBadKey) {
+		t.Errorf("bad whpk_: err = %v, want ErrBadKey", err)
 	}
 }

@@ -37,7 +37,7 @@ func ParseStandardSecret(s string) (Secret, error) {
 	case strings.HasPrefix(s, "v1,") || strings.HasPrefix(s, "v1a,"):
 		return Secret{}, fmt.Errorf("auth: standard: %w: this looks like a webhook-signature value, not a whsec_ secret", ErrBadKey)
 	case strings.HasPrefix(s, "whsk_") || strings.HasPrefix(s, "whpk_"):
-		return Secret{}, fmt.Errorf("auth: standard: %w: this is an Ed25519 key for the %s scheme, not a whsec_ secret", ErrBadKey, SchemeStandardV1a)
+		return Secret{}, fmt.Errorf("auth: standard: %w: this is an Ed25519 key for the %s scheme, not a whsec_ secret", ErrBadKey, schemeStandardV1a)
 	}
 	s = strings.TrimPrefix(s, standardV1SecretPrefix)
 	enc := base64.StdEncoding

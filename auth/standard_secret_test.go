@@ -19,7 +19,7 @@ func TestParseStandardSecret(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ParseStandardSecret(%q): %v", in, err)
 		}
-		if !bytes.Equal(s.Bytes(), raw) || s.Len() != 24 {
+		if !bytes.Equal(s.Bytes(), raw) || s.size() != 24 {
 			t.Fatalf("ParseStandardSecret(%q) = %x", in, s.Bytes())
 		}
 	}
@@ -49,8 +49,8 @@ func TestParseStandardSecretRefuses(t *testing.T) {
 		{"huge", "whsec_" + strings.Repeat("A", 10000), "longer"},
 	} {
 		s, err := ParseStandardSecret(c.in)
-		if !errors.Is(err, ErrBadKey) || s.Len() != 0 {
-			t.Errorf("%s: got %d bytes, %v; want ErrBadKey", c.name, s.Len(), err)
+		if !errors.Is(err, ErrBadKey) || s.size() != 0 {
+			t.Errorf("%s: got %d bytes, %v; want ErrBadKey", c.name, s.size(), err)
 			continue
 		}
 		if !strings.Contains(err.Error(), c.hint) {
@@ -68,8 +68,8 @@ func TestGenerateFormatStandardSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := GenerateStandardSecret()
-	if a.Len() != 32 || bytes.Equal(a.Bytes(), b.Bytes()) {
-		t.Fatalf("generated %d bytes, distinct=%v", a.Len(), !bytes.Equal(a.Bytes(), b.Bytes()))
+	if a.size() != 32 || bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Fatalf("generated %d bytes, distinct=%v", a.size(), !bytes.Equal(a.Bytes(), b.Bytes()))
 	}
 	text := FormatStandardSecret(a)
 	if !strings.HasPrefix(text, "whsec_") {
@@ -82,7 +82,7 @@ func TestGenerateFormatStandardSecret(t *testing.T) {
 	if got := FormatStandardSecret(svVectorSecret(t)); got != svVectorKey {
 		t.Fatalf("FormatStandardSecret(vector) = %q", got)
 	}
-	if _, err := NewStandard([]Secret{a}); err != nil {
+	if _, err := newStandard([]Secret{a}); err != nil {
 		t.Fatalf("generated secret refused: %v", err)
 	}
 }

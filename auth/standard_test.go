@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-func mustStandard(t testing.TB, secrets []Secret, opts ...StandardOption) *Standard {
+func mustStandard(t testing.TB, secrets []Secret, opts ...StandardOption) *standardScheme {
 	t.Helper()
-	s, err := NewStandard(secrets, opts...)
+	s, err := newStandard(secrets, opts...)
 	if err != nil {
 		t.Fatalf("NewStandard: %v", err)
 	}
@@ -50,7 +50,7 @@ func TestStandardVector(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: Verify: %v", prefix, err)
 		}
-		want := Verified{Scheme: SchemeStandard, ID: svVectorID, Timestamp: hmTime, KeyID: "0"}
+		want := Verified{Scheme: schemeStandard, ID: svVectorID, Timestamp: hmTime, KeyID: "0"}
 		if v.Scheme != want.Scheme || v.ID != want.ID || !v.Timestamp.Equal(want.Timestamp) || v.KeyID != want.KeyID || v.Claims != nil {
 			t.Fatalf("%s: Verified = %+v, want %+v", prefix, v, want)
 		}
@@ -104,22 +104,22 @@ func TestStandardVerifyCases(t *testing.T) {
 		{name: "tampered timestamp", h: with("webhook-timestamp", strconv.Itoa(svVectorTS+1)), want: ErrBadSignature},
 		{name: "leading zero timestamp", h: with("webhook-timestamp", "0"+tsNow), want: ErrBadSignature},
 		{name: "expired", h: signedAt(hmTime.Add(-defaultTolerance - time.Second)), want: ErrExpired},
-		{name: "future", h: signedAt(hmTime.Add(defaultTolerance + time.Second)), want: ErrNotYetValid},
+		{name: "future", h: signedAt(hmTime.Add(defaultTolerance + time.Second)), want: errNotYetValid},
 		{name: "edge of tolerance", h: signedAt(hmTime.Add(-defaultTolerance)), want: nil, keyID: "0"},
 		{name: "custom tolerance", h: signedAt(hmTime.Add(-2 * time.Minute)), tolOpt: time.Minute, want: ErrExpired},
 		{name: "no headers", h: http.Header{}, want: ErrNoSignature},
 		{name: "missing signature", h: without("webhook-signature"), want: ErrNoSignature},
-		{name: "missing id", h: without("webhook-id"), want: ErrMalformed},
-		{name: "empty id", h: with("webhook-id", ""), want: ErrMalformed},
-		{name: "missing timestamp", h: without("webhook-timestamp"), want: ErrMalformed},
-		{name: "garbage timestamp", h: with("webhook-timestamp", "yesterday"), want: ErrMalformed},
-		{name: "negative timestamp", h: with("webhook-timestamp", "-1614265330"), want: ErrMalformed},
-		{name: "fractional timestamp", h: with("webhook-timestamp", "1614265330.5"), want: ErrMalformed},
-		{name: "huge timestamp", h: with("webhook-timestamp", strings.Repeat("9", 19)), want: ErrMalformed},
-		{name: "overlong timestamp", h: with("webhook-timestamp", strings.Repeat("1", 40)), want: ErrMalformed},
-		{name: "huge id", h: with("webhook-id", strings.Repeat("a", maxIDLen+1)), want: ErrMalformed},
-		{name: "huge signature header", h: with("webhook-signature", svVectorSig+strings.Repeat(" v2,x", 1000)), want: ErrMalformed},
-		{name: "repeated id", h: func() http.Header { h := good(); h.Add("webhook-id", "msg_other"); return h }(), want: ErrMalformed},
+		{name: "missing id", h: without("webhook-id"), want: errMalformed},
+		{name: "empty id", h: with("webhook-id", ""), want: errMalformed},
+		{name: "missing timestamp", h: without("webhook-timestamp"), want: errMalformed},
+		{name: "garbage timestamp", h: with("webhook-timestamp", "yesterday"), want: errMalformed},
+		{name: "negative timestamp", h: with("webhook-timestamp", "-1614265330"), want: errMalformed},
+		{name: "fractional timestamp", h: with("webhook-timestamp", "1614265330.5"), want: errMalformed},
+		{name: "huge timestamp", h: with("webhook-timestamp", strings.Repeat("9", 19)), want: errMalformed},
+		{name: "overlong timestamp", h: with("webhook-timestamp", strings.Repeat("1", 40)), want: errMalformed},
+		{name: "huge id", h: with("webhook-id", strings.Repeat("a", maxIDLen+1)), want: errMalformed},
+		{name: "huge signature header", h: with("webhook-signature", svVectorSig+strings.Repeat(" v2,x", 1000)), want: errMalformed},
+		{name: "repeated id", h: func() http.Header { h := good(); h.Add("webhook-id", "msg_other"); return h }(), want: errMalformed},
 		{name: "garbage signature", h: with("webhook-signature", "\x00\xff,,, v1"), want: ErrNoSignature},
 		{name: "v1 garbage", h: with("webhook-signature", "v1,not-base64!"), want: ErrBadSignature},
 		{name: "v1 empty", h: with("webhook-signature", "v1,"), want: ErrBadSignature},
@@ -155,7 +155,7 @@ func TestStandardVerifyCases(t *testing.T) {
 				hmNoLeak(t, err.Error(), svVectorKey, svVectorKey[6:], svVectorSig[3:], string(key.Bytes()))
 				return
 			}
-			if v.KeyID != c.keyID || v.Scheme != SchemeStandard || v.ID != svVectorID {
+			if v.KeyID != c.keyID || v.Scheme != schemeStandard || v.ID != svVectorID {
 				t.Fatalf("Verified = %+v, want KeyID %q", v, c.keyID)
 			}
 		})
@@ -203,12 +203,12 @@ func TestNewStandardRefuses(t *testing.T) {
 		"one short":    {hmSecret(1, 32), hmSecret(2, 16)},
 		"empty second": {hmSecret(1, 32), NewSecret(nil)},
 	} {
-		s, err := NewStandard(secrets)
+		s, err := newStandard(secrets)
 		if !errors.Is(err, ErrBadKey) || s != nil {
 			t.Errorf("%s: NewStandard = %v, %v; want ErrBadKey", name, s, err)
 		}
 	}
-	if _, err := NewStandard([]Secret{hmSecret(1, 24)}); err != nil {
+	if _, err := newStandard([]Secret{hmSecret(1, 24)}); err != nil {
 		t.Fatalf("24-byte secret refused: %v", err)
 	}
 }

@@ -26,7 +26,7 @@ const v1aSigLen = (ed25519.SignatureSize + 2) / 3 * 4
 // the right length but the wrong padding cannot write past the buffer.
 const v1aDecodedMax = v1aSigLen / 4 * 3
 
-// v1aKey is one Ed25519 key of a [StandardV1a] with the name reported in
+// v1aKey is one Ed25519 key of a v1a scheme with the name reported in
 // [Verified.KeyID].
 type v1aKey struct {
 	name string
@@ -34,7 +34,22 @@ type v1aKey struct {
 	priv sealed[ed25519.PrivateKey] // nil for a verifier
 }
 
-// StandardV1a signs and verifies Standard Webhooks v1a: an Ed25519 signature
+// v1aScheme is the scheme behind [NewStandardV1a]; see its doc.
+type v1aScheme struct {
+	keys    []v1aKey
+	canSign bool
+	o       options
+	// buf pools the signed-content buffers of Sign and Verify.
+	buf sync.Pool
+}
+
+// NewStandardV1a returns a Standard Webhooks v1a scheme that signs with every key, in order,
+// and verifies against the public halves of all of them. The keys must be
+// Ed25519 (see [ParsePrivateKey], [GeneratePrivateKey]("EdDSA")).
+// [Verified.KeyID] reports the ID of the key that matched, or its position
+// when it has none. Options: [WithTolerance], [WithClock].
+//
+// The scheme signs and verifies Standard Webhooks v1a: an Ed25519 signature
 // over "id.timestamp.body" in webhook-signature as "v1a,<base64>", next to
 // webhook-id and webhook-timestamp (svix-* headers are accepted too). Given
 // several keys it signs with each, space-separated, and accepts a signature
@@ -44,47 +59,44 @@ type v1aKey struct {
 // Only the sender holds private keys; receivers verify with the public keys
 // alone, so they cannot forge webhooks. Make one with [NewStandardV1a]
 // (signs and verifies) or [NewStandardV1aVerifier] (verifies only).
-// A StandardV1a is safe for concurrent use.
-type StandardV1a struct {
-	keys    []v1aKey
-	canSign bool
-	o       options
-	// buf pools the signed-content buffers of Sign and Verify.
-	buf sync.Pool
+// The Scheme is safe for concurrent use.
+func NewStandardV1a(keys []PrivateKey, opts ...StandardOption) (*Scheme, error) {
+	return wrap(newStandardV1a(keys, opts...))
 }
 
-// NewStandardV1a returns a StandardV1a that signs with every key, in order,
-// and verifies against the public halves of all of them. The keys must be
-// Ed25519 (see [ParseStandardSigningKey], [GeneratePrivateKey]("EdDSA")).
-// [Verified.KeyID] reports the ID of the key that matched, or its position
-// when it has none. Options: [WithTolerance], [WithClock].
-func NewStandardV1a(keys []PrivateKey, opts ...StandardOption) (*StandardV1a, error) {
+// newStandardV1a builds the scheme behind [NewStandardV1a].
+func newStandardV1a(keys []PrivateKey, opts ...StandardOption) (*v1aScheme, error) {
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("auth: %s: %w: no key given", SchemeStandardV1a, ErrBadKey)
+		return nil, fmt.Errorf("auth: %s: %w: no key given", schemeStandardV1a, ErrBadKey)
 	}
-	s := &StandardV1a{keys: make([]v1aKey, len(keys)), canSign: true, o: buildOptions(opts, StandardOption.standard)}
+	s := &v1aScheme{keys: make([]v1aKey, len(keys)), canSign: true, o: buildOptions(opts, StandardOption.standard)}
 	for i, k := range keys {
 		priv, ok := k.Signer().(ed25519.PrivateKey)
 		if !ok {
-			return nil, fmt.Errorf("auth: %s: %w: key %d is not an Ed25519 key", SchemeStandardV1a, ErrBadKey, i)
+			return nil, fmt.Errorf("auth: %s: %w: key %d is not an Ed25519 key", schemeStandardV1a, ErrBadKey, i)
 		}
 		s.keys[i] = v1aKey{name: keyName(k.ID(), i), pub: priv.Public().(ed25519.PublicKey), priv: seal(priv)}
 	}
 	return s, nil
 }
 
-// NewStandardV1aVerifier returns a StandardV1a that verifies against keys,
-// Ed25519 public keys (see [ParseStandardPublicKey]). Its Sign fails: it
+// NewStandardV1aVerifier returns a Standard Webhooks v1a scheme that verifies against keys,
+// Ed25519 public keys (see [ParsePublicKey]). Its Sign fails: it
 // holds no private key. Options: [WithTolerance], [WithClock].
-func NewStandardV1aVerifier(keys []PublicKey, opts ...StandardOption) (*StandardV1a, error) {
+func NewStandardV1aVerifier(keys []PublicKey, opts ...StandardOption) (*Scheme, error) {
+	return wrap(newStandardV1aVerifier(keys, opts...))
+}
+
+// newStandardV1aVerifier builds the scheme behind [NewStandardV1aVerifier].
+func newStandardV1aVerifier(keys []PublicKey, opts ...StandardOption) (*v1aScheme, error) {
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("auth: %s: %w: no key given", SchemeStandardV1a, ErrBadKey)
+		return nil, fmt.Errorf("auth: %s: %w: no key given", schemeStandardV1a, ErrBadKey)
 	}
-	s := &StandardV1a{keys: make([]v1aKey, len(keys)), o: buildOptions(opts, StandardOption.standard)}
+	s := &v1aScheme{keys: make([]v1aKey, len(keys)), o: buildOptions(opts, StandardOption.standard)}
 	for i, k := range keys {
 		pub, ok := k.Key().(ed25519.PublicKey)
 		if !ok || len(pub) != ed25519.PublicKeySize {
-			return nil, fmt.Errorf("auth: %s: %w: key %d is not an Ed25519 key", SchemeStandardV1a, ErrBadKey, i)
+			return nil, fmt.Errorf("auth: %s: %w: key %d is not an Ed25519 key", schemeStandardV1a, ErrBadKey, i)
 		}
 		s.keys[i] = v1aKey{name: keyName(k.ID(), i), pub: pub}
 	}
@@ -101,16 +113,16 @@ func keyName(id string, i int) string {
 
 // Sign sets webhook-id, webhook-timestamp and webhook-signature on h, with
 // one v1a signature per key.
-func (s *StandardV1a) Sign(h http.Header, m Message) error {
+func (s *v1aScheme) Sign(h http.Header, m Message) error {
 	if !s.canSign {
-		return fmt.Errorf("auth: %s: %w", SchemeStandardV1a, errNoPrivateKey)
+		return fmt.Errorf("auth: %s: %w", schemeStandardV1a, errNoPrivateKey)
 	}
-	if err := checkMessageID(SchemeStandardV1a, m.ID); err != nil {
+	if err := checkMessageID(schemeStandardV1a, m.ID); err != nil {
 		return err
 	}
 	unix := signingTime(m, s.o.now).Unix()
 	if unix < 0 { // a negative timestamp would fail verification as malformed
-		return fmt.Errorf("auth: %s: signing time is before 1970", SchemeStandardV1a)
+		return fmt.Errorf("auth: %s: signing time is before 1970", schemeStandardV1a)
 	}
 	ts := strconv.FormatInt(unix, 10)
 	bp := s.getBuf()
@@ -131,16 +143,16 @@ func (s *StandardV1a) Sign(h http.Header, m Message) error {
 
 // Verify checks the v1a signatures of a request against body. It fails with
 // [ErrNoSignature] when there is no signature header or no v1a signature in
-// it, [ErrMalformed] for missing, repeated, oversized or unparsable headers
-// (more than 8 v1a signatures, or none of the right size), [ErrExpired] or [ErrNotYetValid] when the
+// it, [ErrBadSignature] ("malformed signature header") for missing, repeated, oversized or unparsable headers
+// (more than 8 v1a signatures, or none of the right size), [ErrExpired] when the
 // timestamp is out of tolerance (checked before any signature), and
 // [ErrBadSignature] when no v1a signature matches any key.
-func (s *StandardV1a) Verify(h http.Header, body []byte) (Verified, error) {
-	id, ts, tsTime, sigs, err := readStandardHeaders(h, SchemeStandardV1a)
+func (s *v1aScheme) Verify(h http.Header, body []byte) (Verified, error) {
+	id, ts, tsTime, sigs, err := readStandardHeaders(h, schemeStandardV1a)
 	if err != nil {
 		return Verified{}, err
 	}
-	if err := checkTimestamp(s.o.now(), tsTime, s.o.tolerance, SchemeStandardV1a); err != nil {
+	if err := checkTimestamp(s.o.now(), tsTime, s.o.tolerance, schemeStandardV1a); err != nil {
 		return Verified{}, err
 	}
 	var decoded [maxV1aSignatures][ed25519.SignatureSize]byte
@@ -151,7 +163,7 @@ func (s *StandardV1a) Verify(h http.Header, body []byte) (Verified, error) {
 		}
 		seen = true
 		if n == maxV1aSignatures {
-			return Verified{}, fmt.Errorf("auth: %s: %w: more than %d v1a signatures", SchemeStandardV1a, ErrMalformed, maxV1aSignatures)
+			return Verified{}, fmt.Errorf("auth: %s: %w: more than %d v1a signatures", schemeStandardV1a, errMalformed, maxV1aSignatures)
 		}
 		// A signature of the wrong length or alphabet can match no key.
 		if decodeV1aSignature(&decoded[n], sig) {
@@ -159,10 +171,10 @@ func (s *StandardV1a) Verify(h http.Header, body []byte) (Verified, error) {
 		}
 	}
 	if !seen {
-		return Verified{}, fmt.Errorf("auth: %s: %w: no v1a signature in the header", SchemeStandardV1a, ErrNoSignature)
+		return Verified{}, fmt.Errorf("auth: %s: %w: no v1a signature in the header", schemeStandardV1a, ErrNoSignature)
 	}
 	if n == 0 {
-		return Verified{}, fmt.Errorf("auth: %s: %w: v1a signature is not %d bytes of base64", SchemeStandardV1a, ErrMalformed, ed25519.SignatureSize)
+		return Verified{}, fmt.Errorf("auth: %s: %w: v1a signature is not %d bytes of base64", schemeStandardV1a, errMalformed, ed25519.SignatureSize)
 	}
 	bp := s.getBuf()
 	content := appendStandardContent((*bp)[:0], id, ts, body)
@@ -170,11 +182,11 @@ func (s *StandardV1a) Verify(h http.Header, body []byte) (Verified, error) {
 	for _, k := range s.keys {
 		for i := range n {
 			if ed25519.Verify(k.pub, content, decoded[i][:]) {
-				return Verified{Scheme: SchemeStandardV1a, ID: id, Timestamp: tsTime, KeyID: k.name}, nil
+				return Verified{Scheme: schemeStandardV1a, ID: id, Timestamp: tsTime, KeyID: k.name}, nil
 			}
 		}
 	}
-	return Verified{}, fmt.Errorf("auth: %s: %w", SchemeStandardV1a, ErrBadSignature)
+	return Verified{}, fmt.Errorf("auth: %s: %w", schemeStandardV1a, ErrBadSignature)
 }
 
 // decodeV1aSignature decodes sig into dst and reports whether it is exactly
@@ -198,7 +210,7 @@ func decodeV1aSignature(dst *[ed25519.SignatureSize]byte, sig string) bool {
 const maxPooledBuf = 64 << 10
 
 // getBuf returns a signed-content buffer from the pool, or a new one.
-func (s *StandardV1a) getBuf() *[]byte {
+func (s *v1aScheme) getBuf() *[]byte {
 	if bp, ok := s.buf.Get().(*[]byte); ok {
 		return bp
 	}
@@ -207,7 +219,7 @@ func (s *StandardV1a) getBuf() *[]byte {
 }
 
 // putBuf returns used (the grown buffer of bp) to the pool.
-func (s *StandardV1a) putBuf(bp *[]byte, used []byte) {
+func (s *v1aScheme) putBuf(bp *[]byte, used []byte) {
 	if cap(used) > maxPooledBuf {
 		return
 	}

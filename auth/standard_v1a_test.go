@@ -13,7 +13,7 @@ import (
 
 func TestStandardV1aRoundTrip(t *testing.T) {
 	ks := asymKeys(t)
-	s, err := NewStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock))
+	s, err := newStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestStandardV1aRoundTrip(t *testing.T) {
 		t.Fatal("signature is not Ed25519 over id.timestamp.body")
 	}
 
-	v, err := NewStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock))
+	v, err := newStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestStandardV1aRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Verified{Scheme: SchemeStandardV1a, ID: m.ID, Timestamp: time.Unix(asymNow.Unix(), 0), KeyID: "ed-1"}
+	want := Verified{Scheme: schemeStandardV1a, ID: m.ID, Timestamp: time.Unix(asymNow.Unix(), 0), KeyID: "ed-1"}
 	if got.Scheme != want.Scheme || got.ID != want.ID || !got.Timestamp.Equal(want.Timestamp) || got.KeyID != want.KeyID || got.Claims != nil {
 		t.Fatalf("Verified = %+v, want %+v", got, want)
 	}
@@ -59,7 +59,7 @@ func TestStandardV1aRoundTrip(t *testing.T) {
 
 func TestStandardV1aRotation(t *testing.T) {
 	ks := asymKeys(t)
-	signer, err := NewStandardV1a([]PrivateKey{ks.ed, ks.ed2}, WithClock(asymClock))
+	signer, err := newStandardV1a([]PrivateKey{ks.ed, ks.ed2}, WithClock(asymClock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,11 +78,11 @@ func TestStandardV1aRotation(t *testing.T) {
 	}{
 		{"old key only", []PublicKey{ks.ed.Public()}, "ed-1"},
 		{"new key only", []PublicKey{ks.ed2.Public()}, "ed-2"},
-		{"unnamed, second", []PublicKey{asymOtherEd(t), ks.ed2.Public().WithID("")}, "1"},
+		{"unnamed, second", []PublicKey{asymOtherEd(t), ks.ed2.Public().withID("")}, "1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err := NewStandardV1aVerifier(tt.keys, WithClock(asymClock))
+			v, err := newStandardV1aVerifier(tt.keys, WithClock(asymClock))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,7 +105,7 @@ func asymOtherEd(t *testing.T) PublicKey {
 
 func TestStandardV1aFailures(t *testing.T) {
 	ks := asymKeys(t)
-	signer, err := NewStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock))
+	signer, err := newStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestStandardV1aFailures(t *testing.T) {
 			h.Set("webhook-timestamp", fut)
 			h.Set("webhook-signature", sign(m.ID, fut, m.Body))
 			return m.Body
-		}, ErrNotYetValid},
+		}, errNotYetValid},
 		{"v1 only", func(h http.Header) []byte {
 			h.Set("webhook-signature", "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=")
 			return m.Body
@@ -164,37 +164,37 @@ func TestStandardV1aFailures(t *testing.T) {
 		}, ErrNoSignature},
 		{"no signature header", func(h http.Header) []byte { h.Del("webhook-signature"); return m.Body }, ErrNoSignature},
 		{"empty signature header", func(h http.Header) []byte { h.Set("webhook-signature", "  "); return m.Body }, ErrNoSignature},
-		{"no id", func(h http.Header) []byte { h.Del("webhook-id"); return m.Body }, ErrMalformed},
-		{"no timestamp", func(h http.Header) []byte { h.Del("webhook-timestamp"); return m.Body }, ErrMalformed},
-		{"timestamp not digits", func(h http.Header) []byte { h.Set("webhook-timestamp", ts+".5"); return m.Body }, ErrMalformed},
-		{"timestamp in ms", func(h http.Header) []byte { h.Set("webhook-timestamp", ts+"000"); return m.Body }, ErrNotYetValid},
-		{"repeated id", func(h http.Header) []byte { h.Add("webhook-id", "x"); return m.Body }, ErrMalformed},
-		{"short signature", func(h http.Header) []byte { h.Set("webhook-signature", "v1a,AAAA"); return m.Body }, ErrMalformed},
+		{"no id", func(h http.Header) []byte { h.Del("webhook-id"); return m.Body }, errMalformed},
+		{"no timestamp", func(h http.Header) []byte { h.Del("webhook-timestamp"); return m.Body }, errMalformed},
+		{"timestamp not digits", func(h http.Header) []byte { h.Set("webhook-timestamp", ts+".5"); return m.Body }, errMalformed},
+		{"timestamp in ms", func(h http.Header) []byte { h.Set("webhook-timestamp", ts+"000"); return m.Body }, errNotYetValid},
+		{"repeated id", func(h http.Header) []byte { h.Add("webhook-id", "x"); return m.Body }, errMalformed},
+		{"short signature", func(h http.Header) []byte { h.Set("webhook-signature", "v1a,AAAA"); return m.Body }, errMalformed},
 		// 88 characters of base64 without padding are 66 bytes, 87 and
 		// one "=" are 65: more than an Ed25519 signature, from a header of
 		// the right length. Once a crash (an index past a 64-byte buffer).
 		{"88 base64 characters of 66 bytes", func(h http.Header) []byte {
 			h.Set("webhook-signature", "v1a,"+strings.Repeat("A", 88))
 			return m.Body
-		}, ErrMalformed},
+		}, errMalformed},
 		{"88 base64 characters of 65 bytes", func(h http.Header) []byte {
 			h.Set("webhook-signature", "v1a,"+strings.Repeat("A", 87)+"=")
 			return m.Body
-		}, ErrMalformed},
+		}, errMalformed},
 		{"not base64", func(h http.Header) []byte {
 			h.Set("webhook-signature", "v1a,"+strings.Repeat("*", 88))
 			return m.Body
-		}, ErrMalformed},
+		}, errMalformed},
 		{"too many v1a", func(h http.Header) []byte {
 			h.Set("webhook-signature", strings.Repeat("v1a,"+strings.Repeat("A", 86)+"== ", 9))
 			return m.Body
-		}, ErrMalformed},
+		}, errMalformed},
 		{"oversized header", func(h http.Header) []byte {
 			h.Set("webhook-signature", goodSig+" v2,"+strings.Repeat("A", 5000))
 			return m.Body
-		}, ErrMalformed},
+		}, errMalformed},
 	}
-	v, err := NewStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock))
+	v, err := newStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,8 +218,8 @@ func TestStandardV1aFailures(t *testing.T) {
 
 func TestStandardV1aAccepts(t *testing.T) {
 	ks := asymKeys(t)
-	signer, _ := NewStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock))
-	v, err := NewStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock), WithTolerance(10*time.Minute))
+	signer, _ := newStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock))
+	v, err := newStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock), WithTolerance(10*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,22 +269,22 @@ func TestStandardV1aAccepts(t *testing.T) {
 
 func TestStandardV1aConstructors(t *testing.T) {
 	ks := asymKeys(t)
-	if _, err := NewStandardV1a(nil); !errors.Is(err, ErrBadKey) {
+	if _, err := newStandardV1a(nil); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("no keys: %v", err)
 	}
-	if _, err := NewStandardV1a([]PrivateKey{ks.ed, ks.ec}); !errors.Is(err, ErrBadKey) {
+	if _, err := newStandardV1a([]PrivateKey{ks.ed, ks.ec}); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("ECDSA key: %v", err)
 	}
-	if _, err := NewStandardV1a([]PrivateKey{{}}); !errors.Is(err, ErrBadKey) {
+	if _, err := newStandardV1a([]PrivateKey{{}}); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("zero key: %v", err)
 	}
-	if _, err := NewStandardV1aVerifier(nil); !errors.Is(err, ErrBadKey) {
+	if _, err := newStandardV1aVerifier(nil); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("no public keys: %v", err)
 	}
-	if _, err := NewStandardV1aVerifier([]PublicKey{ks.rsa.Public()}); !errors.Is(err, ErrBadKey) {
+	if _, err := newStandardV1aVerifier([]PublicKey{ks.rsa.Public()}); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("RSA key: %v", err)
 	}
-	s, _ := NewStandardV1a([]PrivateKey{ks.ed})
+	s, _ := newStandardV1a([]PrivateKey{ks.ed})
 	for _, id := range []string{"", "has space", strings.Repeat("x", 300)} {
 		if err := s.Sign(http.Header{}, Message{ID: id, Body: []byte("x")}); err == nil {
 			t.Fatalf("Sign accepted id %q", id)
@@ -292,7 +292,7 @@ func TestStandardV1aConstructors(t *testing.T) {
 	}
 	// A zero Timestamp means now (the configured clock).
 	h := http.Header{}
-	s2, _ := NewStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock))
+	s2, _ := newStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock))
 	if err := s2.Sign(h, Message{ID: "a", Body: nil}); err != nil || h.Get("webhook-timestamp") != strconv.FormatInt(asymNow.Unix(), 10) {
 		t.Fatalf("Sign with zero time: %v %v", err, h)
 	}
@@ -304,11 +304,11 @@ func TestStandardV1aConstructors(t *testing.T) {
 // TestStandardV1aRefusesPre1970: like v1, v1a refuses to sign a timestamp
 // its own verifier would reject as malformed.
 func TestStandardV1aRefusesPre1970(t *testing.T) {
-	k, err := GeneratePrivateKey(AlgEdDSA)
+	k, err := GeneratePrivateKey(algEdDSA)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewStandardV1a([]PrivateKey{k})
+	s, err := newStandardV1a([]PrivateKey{k})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,10 +20,8 @@ const (
 	stripeV1Len = 64
 )
 
-// Stripe signs and verifies Stripe-style webhooks: an HMAC-SHA256 over
-// t "." body, sent as "Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>...]"
-// with one v1 per secret. A Stripe is safe for concurrent use.
-type Stripe struct {
+// stripeScheme is the scheme behind [NewStripe]; see its doc.
+type stripeScheme struct {
 	keys        []*macKey
 	header      string
 	headerLower string
@@ -38,31 +36,40 @@ type Stripe struct {
 // [ErrBadKey].
 //
 // Options: [WithTolerance], [WithClock], [WithHeaderName].
-func NewStripe(secrets []Secret, opts ...StripeOption) (*Stripe, error) {
+//
+// The scheme signs and verifies Stripe-style webhooks: an HMAC-SHA256 over
+// t "." body, sent as "Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>...]"
+// with one v1 per secret. The Scheme is safe for concurrent use.
+func NewStripe(secrets []Secret, opts ...StripeOption) (*Scheme, error) {
+	return wrap(newStripe(secrets, opts...))
+}
+
+// newStripe builds the scheme behind [NewStripe].
+func newStripe(secrets []Secret, opts ...StripeOption) (*stripeScheme, error) {
 	o := buildOptions(opts, StripeOption.stripe)
-	keys, err := newMacKeys(SchemeStripe, sha256.New, secrets, minStripeSecretLen)
+	keys, err := newMacKeys(schemeStripe, sha256.New, secrets, minStripeSecretLen)
 	if err != nil {
 		return nil, err
 	}
-	name, err := schemeHeaderName(SchemeStripe, o.headerName, HeaderStripeSignature)
+	name, err := schemeHeaderName(schemeStripe, o.headerName, HeaderStripeSignature)
 	if err != nil {
 		return nil, err
 	}
-	return &Stripe{keys: keys, header: name, headerLower: strings.ToLower(name), o: o}, nil
+	return &stripeScheme{keys: keys, header: name, headerLower: strings.ToLower(name), o: o}, nil
 }
 
 // Sign sets the signature header to t=<unix seconds> (m.Timestamp, or the
 // clock when zero) followed by one v1=<hex> per secret, and webhook-id to
 // m.ID when m.ID is set.
-func (s *Stripe) Sign(h http.Header, m Message) error {
+func (s *stripeScheme) Sign(h http.Header, m Message) error {
 	if m.ID != "" {
-		if err := checkMessageID(SchemeStripe, m.ID); err != nil {
+		if err := checkMessageID(schemeStripe, m.ID); err != nil {
 			return err
 		}
 	}
 	unix := signingTime(m, s.o.now).Unix()
 	if unix < 0 {
-		return fmt.Errorf("auth: %s: signing time is before 1970", SchemeStripe)
+		return fmt.Errorf("auth: %s: signing time is before 1970", schemeStripe)
 	}
 	var stack [2 + maxTimestampLen + 2*(4+stripeV1Len)]byte
 	buf := append(stack[:0], "t="...)
@@ -84,34 +91,34 @@ func (s *Stripe) Sign(h http.Header, m Message) error {
 
 // Verify parses the signature header (bounded in length first), checks
 // that t lies within the tolerance of the clock in both directions
-// ([ErrExpired], [ErrNotYetValid]), then accepts any v1 signature made with
+// ([ErrExpired]), then accepts any v1 signature made with
 // any secret, compared in constant time. Other keys, such as Stripe's
-// v0=, are ignored; a repeated or missing t is [ErrMalformed]. Verified.ID
+// v0=, are ignored; a repeated or missing t is [ErrBadSignature] ("malformed signature header"). Verified.ID
 // is "sig:" and the SHA-256 of the v1 signature that matched (see
 // [Verified.ID]); the webhook-id header is not covered by the signature.
-func (s *Stripe) Verify(h http.Header, body []byte) (Verified, error) {
+func (s *stripeScheme) Verify(h http.Header, body []byte) (Verified, error) {
 	vals := h[s.header]
 	switch {
 	case len(vals) == 0 || vals[0] == "":
-		return Verified{}, fmt.Errorf("auth: %s: %w: missing %s header", SchemeStripe, ErrNoSignature, s.headerLower)
+		return Verified{}, fmt.Errorf("auth: %s: %w: missing %s header", schemeStripe, ErrNoSignature, s.headerLower)
 	case len(vals) > 1:
-		return Verified{}, fmt.Errorf("auth: %s: %w: repeated %s header", SchemeStripe, ErrMalformed, s.headerLower)
+		return Verified{}, fmt.Errorf("auth: %s: %w: repeated %s header", schemeStripe, errMalformed, s.headerLower)
 	case len(vals[0]) > maxStripeHeaderLen:
-		return Verified{}, fmt.Errorf("auth: %s: %w: %s header longer than %d bytes", SchemeStripe, ErrMalformed, s.headerLower, maxStripeHeaderLen)
+		return Verified{}, fmt.Errorf("auth: %s: %w: %s header longer than %d bytes", schemeStripe, errMalformed, s.headerLower, maxStripeHeaderLen)
 	}
 	header := vals[0]
 	ts, v1, err := scanStripeHeader(header)
 	if err != nil {
 		return Verified{}, err
 	}
-	tsTime, err := parseUnix(SchemeStripe, ts)
+	tsTime, err := parseUnix(schemeStripe, ts)
 	if err != nil {
 		return Verified{}, err
 	}
 	if v1 == 0 {
-		return Verified{}, fmt.Errorf("auth: %s: %w: %s header holds no v1 signature", SchemeStripe, ErrNoSignature, s.headerLower)
+		return Verified{}, fmt.Errorf("auth: %s: %w: %s header holds no v1 signature", schemeStripe, ErrNoSignature, s.headerLower)
 	}
-	if err := checkTimestamp(s.o.now(), tsTime, s.o.tolerance, SchemeStripe); err != nil {
+	if err := checkTimestamp(s.o.now(), tsTime, s.o.tolerance, schemeStripe); err != nil {
 		return Verified{}, err
 	}
 	for i, k := range s.keys {
@@ -132,16 +139,16 @@ func (s *Stripe) Verify(h http.Header, body []byte) (Verified, error) {
 		}
 		k.put(st)
 		if match {
-			return Verified{Scheme: SchemeStripe, ID: id, Timestamp: tsTime, KeyID: keyIndex(i)}, nil
+			return Verified{Scheme: schemeStripe, ID: id, Timestamp: tsTime, KeyID: keyIndex(i)}, nil
 		}
 	}
-	return Verified{}, fmt.Errorf("auth: %s: %w: no v1 signature matched (%d signatures, %d secrets tried)", SchemeStripe, ErrBadSignature, v1, len(s.keys))
+	return Verified{}, fmt.Errorf("auth: %s: %w: no v1 signature matched (%d signatures, %d secrets tried)", schemeStripe, ErrBadSignature, v1, len(s.keys))
 }
 
 // scanStripeHeader finds the t= value of a Stripe signature header and
 // counts its v1= items, without allocating. Items are separated by commas;
 // spaces around an item are ignored. An item without "=", or a second t=,
-// is [ErrMalformed]; other keys are ignored.
+// is [ErrBadSignature] ("malformed signature header"); other keys are ignored.
 func scanStripeHeader(header string) (ts string, v1 int, err error) {
 	seenT := false
 	for rest := header; rest != ""; {
@@ -154,10 +161,10 @@ func scanStripeHeader(header string) (ts string, v1 int, err error) {
 		key, val, ok := strings.Cut(item, "=")
 		switch {
 		case !ok:
-			return "", 0, fmt.Errorf("auth: %s: %w: item without '=' in signature header", SchemeStripe, ErrMalformed)
+			return "", 0, fmt.Errorf("auth: %s: %w: item without '=' in signature header", schemeStripe, errMalformed)
 		case key == "t":
 			if seenT {
-				return "", 0, fmt.Errorf("auth: %s: %w: repeated t= in signature header", SchemeStripe, ErrMalformed)
+				return "", 0, fmt.Errorf("auth: %s: %w: repeated t= in signature header", schemeStripe, errMalformed)
 			}
 			ts, seenT = val, true
 		case key == "v1":
@@ -165,7 +172,7 @@ func scanStripeHeader(header string) (ts string, v1 int, err error) {
 		}
 	}
 	if !seenT {
-		return "", 0, fmt.Errorf("auth: %s: %w: no t= in signature header", SchemeStripe, ErrMalformed)
+		return "", 0, fmt.Errorf("auth: %s: %w: no t= in signature header", schemeStripe, errMalformed)
 	}
 	return ts, v1, nil
 }
@@ -181,6 +188,6 @@ func macStripe[T string | []byte](st *macState, ts T, body []byte) []byte {
 }
 
 var (
-	_ Signer   = (*Stripe)(nil)
-	_ Verifier = (*Stripe)(nil)
+	_ Signer   = (*stripeScheme)(nil)
+	_ Verifier = (*stripeScheme)(nil)
 )

@@ -17,9 +17,9 @@ const (
 	stVectorHeader = "t=1614265330,v1=af4ead0627a34a8cca29808e8de9ada8e41a92e6237c63cef6eacf51d36cca34"
 )
 
-func mustStripe(t testing.TB, secrets []Secret, opts ...StripeOption) *Stripe {
+func mustStripe(t testing.TB, secrets []Secret, opts ...StripeOption) *stripeScheme {
 	t.Helper()
-	s, err := NewStripe(secrets, opts...)
+	s, err := newStripe(secrets, opts...)
 	if err != nil {
 		t.Fatalf("NewStripe: %v", err)
 	}
@@ -46,7 +46,7 @@ func TestStripeVector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.Scheme != SchemeStripe || v.KeyID != "0" || v.ID != hubSigID(stVectorHeader[strings.Index(stVectorHeader, "v1="):]) || !v.Timestamp.Equal(hmTime) {
+	if v.Scheme != schemeStripe || v.KeyID != "0" || v.ID != hubSigID(stVectorHeader[strings.Index(stVectorHeader, "v1="):]) || !v.Timestamp.Equal(hmTime) {
 		t.Fatalf("Verified = %+v", v)
 	}
 	// With an id and a custom header name.
@@ -97,17 +97,17 @@ func TestStripeVerifyCases(t *testing.T) {
 		{name: "second key", keys: []Secret{other, key}, h: sig(stVectorHeader), keyID: "1"},
 		{name: "uppercase hex", h: sig("t=" + tsNow + ",v1=" + strings.ToUpper(v1[3:])), want: ErrBadSignature},
 		{name: "expired", h: signedAt(hmTime.Add(-defaultTolerance - time.Second)), want: ErrExpired},
-		{name: "future", h: signedAt(hmTime.Add(defaultTolerance + time.Second)), want: ErrNotYetValid},
+		{name: "future", h: signedAt(hmTime.Add(defaultTolerance + time.Second)), want: errNotYetValid},
 		{name: "missing", h: http.Header{}, want: ErrNoSignature},
 		{name: "empty", h: sig(""), want: ErrNoSignature},
 		{name: "only v0", h: sig("t=" + tsNow + ",v0=" + v1[3:]), want: ErrNoSignature},
-		{name: "no t", h: sig(v1), want: ErrMalformed},
-		{name: "two t", h: sig("t=" + tsNow + ",t=" + tsNow + "," + v1), want: ErrMalformed},
-		{name: "garbage t", h: sig("t=soon," + v1), want: ErrMalformed},
-		{name: "negative t", h: sig("t=-5," + v1), want: ErrMalformed},
-		{name: "item without =", h: sig("t=" + tsNow + ",garbage," + v1), want: ErrMalformed},
-		{name: "huge", h: sig("t=" + tsNow + strings.Repeat(",v0=x", 1000) + "," + v1), want: ErrMalformed},
-		{name: "repeated header", h: func() http.Header { h := sig(stVectorHeader); h.Add("Stripe-Signature", stVectorHeader); return h }(), want: ErrMalformed},
+		{name: "no t", h: sig(v1), want: errMalformed},
+		{name: "two t", h: sig("t=" + tsNow + ",t=" + tsNow + "," + v1), want: errMalformed},
+		{name: "garbage t", h: sig("t=soon," + v1), want: errMalformed},
+		{name: "negative t", h: sig("t=-5," + v1), want: errMalformed},
+		{name: "item without =", h: sig("t=" + tsNow + ",garbage," + v1), want: errMalformed},
+		{name: "huge", h: sig("t=" + tsNow + strings.Repeat(",v0=x", 1000) + "," + v1), want: errMalformed},
+		{name: "repeated header", h: func() http.Header { h := sig(stVectorHeader); h.Add("Stripe-Signature", stVectorHeader); return h }(), want: errMalformed},
 		{name: "huge unsigned webhook-id ignored", h: hmHeader("Stripe-Signature", stVectorHeader, "webhook-id", strings.Repeat("i", 300)), keyID: "0"},
 	}
 	for _, c := range cases {
@@ -169,11 +169,11 @@ func TestNewStripeRefuses(t *testing.T) {
 	for name, secrets := range map[string][]Secret{
 		"nil": nil, "short": {hmSecret(1, 15)}, "one short": {hmSecret(1, 16), {}},
 	} {
-		if _, err := NewStripe(secrets); !errors.Is(err, ErrBadKey) {
+		if _, err := newStripe(secrets); !errors.Is(err, ErrBadKey) {
 			t.Errorf("%s: %v, want ErrBadKey", name, err)
 		}
 	}
-	if _, err := NewStripe([]Secret{hmSecret(1, 16)}, WithHeaderName("no spaces allowed")); err == nil {
+	if _, err := newStripe([]Secret{hmSecret(1, 16)}, WithHeaderName("no spaces allowed")); err == nil {
 		t.Fatal("bad header name accepted")
 	}
 	s := mustStripe(t, []Secret{hmSecret(1, 16)})

@@ -12,36 +12,36 @@ const maxTimestampLen = 19
 
 // parseUnix parses a Unix-seconds timestamp as sent in webhook-timestamp and
 // in Stripe's t= field: ASCII digits only (no sign, space or fraction), at
-// most maxTimestampLen of them. The error wraps [ErrMalformed] and names
+// most maxTimestampLen of them. The error wraps [ErrBadSignature] ("malformed signature header") and names
 // scheme; it does not echo the value.
 func parseUnix(scheme, s string) (time.Time, error) {
 	if s == "" {
-		return time.Time{}, fmt.Errorf("auth: %s: %w: empty timestamp", scheme, ErrMalformed)
+		return time.Time{}, fmt.Errorf("auth: %s: %w: empty timestamp", scheme, errMalformed)
 	}
 	if len(s) > maxTimestampLen {
-		return time.Time{}, fmt.Errorf("auth: %s: %w: timestamp longer than %d digits", scheme, ErrMalformed, maxTimestampLen)
+		return time.Time{}, fmt.Errorf("auth: %s: %w: timestamp longer than %d digits", scheme, errMalformed, maxTimestampLen)
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
-			return time.Time{}, fmt.Errorf("auth: %s: %w: timestamp is not Unix seconds", scheme, ErrMalformed)
+			return time.Time{}, fmt.Errorf("auth: %s: %w: timestamp is not Unix seconds", scheme, errMalformed)
 		}
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("auth: %s: %w: timestamp out of range", scheme, ErrMalformed)
+		return time.Time{}, fmt.Errorf("auth: %s: %w: timestamp out of range", scheme, errMalformed)
 	}
 	return time.Unix(n, 0), nil
 }
 
 // checkTimestamp reports whether ts lies within tolerance of now, in either
-// direction: [ErrExpired] when it is older, [ErrNotYetValid] when it is
+// direction: [ErrExpired] when it is older, errNotYetValid (an [ErrExpired]) when it is
 // further in the future. The error names scheme and both durations.
 func checkTimestamp(now, ts time.Time, tolerance time.Duration, scheme string) error {
 	if age := now.Sub(ts); age > tolerance {
 		return fmt.Errorf("auth: %s: %w: signed %v ago, tolerance %v", scheme, ErrExpired, age.Truncate(time.Second), tolerance)
 	}
 	if ahead := ts.Sub(now); ahead > tolerance {
-		return fmt.Errorf("auth: %s: %w: signed %v ahead of this clock, tolerance %v", scheme, ErrNotYetValid, ahead.Truncate(time.Second), tolerance)
+		return fmt.Errorf("auth: %s: %w: signed %v ahead of this clock, tolerance %v", scheme, errNotYetValid, ahead.Truncate(time.Second), tolerance)
 	}
 	return nil
 }

@@ -292,7 +292,7 @@ func stripeCases(key []byte, ts time.Time, b []byte) ([]microCase, error) {
 // v1aCases compares herald's Standard Webhooks v1a with raw Ed25519 over
 // id.ts.body.
 func v1aCases(ts time.Time, b []byte) ([]microCase, error) {
-	pk, err := auth.GeneratePrivateKey(auth.AlgEdDSA)
+	pk, err := auth.GeneratePrivateKey("EdDSA")
 	if err != nil {
 		return nil, err
 	}

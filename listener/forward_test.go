@@ -17,7 +17,7 @@ import (
 	"github.com/heraldhq/herald/sender/sendertest"
 )
 
-func newStandard(t *testing.T, key string) *auth.Standard {
+func newStandard(t *testing.T, key string) *auth.Scheme {
 	t.Helper()
 	s, err := auth.NewStandard([]auth.Secret{auth.NewSecret([]byte(key))})
 	if err != nil {

@@ -53,7 +53,7 @@ func fuzzHTTP(t *testing.T, header http.Header, body []byte) {
 	fuzzSigned(t, header, body)
 }
 
-var fuzzVerifier = func() *auth.Standard {
+var fuzzVerifier = func() *auth.Scheme {
 	std, err := auth.NewStandard([]auth.Secret{auth.NewSecret([]byte("fuzz-secret-0123456789abcdef0123"))})
 	if err != nil {
 		panic(err)

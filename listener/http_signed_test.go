@@ -17,7 +17,7 @@ import (
 // a real TLS server, and the events its handler saw.
 type signedIntake struct {
 	srv    *httptest.Server
-	signer *auth.Standard
+	signer *auth.Scheme
 
 	mu  sync.Mutex
 	got []listener.Event

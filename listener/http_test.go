@@ -208,7 +208,7 @@ func TestHTTPVerifier(t *testing.T) {
 	if w := post(h, signed(body), body); w.Code != http.StatusNoContent {
 		t.Fatalf("signed: %d %s", w.Code, w.Body)
 	}
-	if verified.Scheme != auth.SchemeStandard || verified.ID != "msg_1" {
+	if verified.Scheme != "standard" || verified.ID != "msg_1" {
 		t.Fatalf("verified %+v", verified)
 	}
 	// Verification comes before parsing: a signed malformed body is 400,

@@ -22,7 +22,7 @@ var ctx = context.Background()
 var testSecret = auth.NewSecret([]byte("outbox test secret, 32 bytes ok"))
 
 // standard returns a Standard Webhooks v1 signer and verifier.
-func standard(t testing.TB) *auth.Standard {
+func standard(t testing.TB) *auth.Scheme {
 	t.Helper()
 	s, err := auth.NewStandard([]auth.Secret{testSecret})
 	if err != nil {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -12,8 +14,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/heraldhq/herald/auth"
 )
 
 // hostile is what a signed sender may put in an id or a claim to drive the
@@ -40,7 +40,7 @@ func hostileToken(t *testing.T, secret string, body []byte) string {
 	now := time.Now()
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
 		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(),
-		"jti": hostileID, auth.ClaimTopic: hostileTopic, auth.ClaimBodySHA256: auth.BodySHA256(body),
+		"jti": hostileID, "topic": hostileTopic, "body_sha256": bodySHA256(body),
 	})
 	s, err := tok.SignedString([]byte(secret))
 	if err != nil {
@@ -191,4 +191,10 @@ func TestEscapingWriter(t *testing.T) {
 	if string(got) != "one \\x1b[2J\ntwo\\r\n" {
 		t.Errorf("wrote %q", got)
 	}
+}
+
+// bodySHA256 is the body_sha256 claim of body: its SHA-256, unpadded base64url.
+func bodySHA256(body []byte) string {
+	sum := sha256.Sum256(body)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }

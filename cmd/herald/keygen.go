@@ -36,7 +36,7 @@ herald keygen --scheme standard-v1a --out v1a          # v1a.key, v1a.pub`
 // runKeygen implements "herald keygen".
 func runKeygen(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("keygen", "herald keygen --scheme SCHEME [--alg ALG] [--out PREFIX]", keygenDoc, keygenExample)
-	scheme := fs.String("scheme", auth.SchemeStandard, "`scheme`: standard, standard-v1a, hub, stripe or jwt")
+	scheme := fs.String("scheme", "standard", "`scheme`: standard, standard-v1a, hub, stripe or jwt")
 	alg := fs.String("alg", "", "jwt `algorithm`: HS256 (default), HS384, HS512, RS256, ES256 or EdDSA")
 	out := fs.String("out", "", "write the key to files named `PREFIX`.key/.pub (or PREFIX.secret)")
 	if code, ok := parse(fs, args, stdout, stderr); !ok {
@@ -45,29 +45,29 @@ func runKeygen(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		return usageErr(stderr, "keygen", "unexpected argument %s", showArg(fs.Args()[0]))
 	}
-	if *alg != "" && *scheme != auth.SchemeJWT {
+	if *alg != "" && *scheme != "jwt" {
 		return usageErr(stderr, "keygen", "--alg applies to scheme jwt only")
 	}
 	var err error
 	switch *scheme {
-	case auth.SchemeStandard:
+	case "standard":
 		var s auth.Secret
 		if s, err = auth.GenerateStandardSecret(); err == nil {
 			err = emitSecret(stdout, stderr, *out, auth.FormatStandardSecret(s))
 		}
-	case auth.SchemeHub:
+	case "hub":
 		var b []byte
 		if b, err = randomBytes(32); err == nil {
 			err = emitSecret(stdout, stderr, *out, hex.EncodeToString(b))
 		}
-	case auth.SchemeStripe:
+	case "stripe":
 		var b []byte
 		if b, err = randomBytes(32); err == nil {
 			err = emitSecret(stdout, stderr, *out, "whsec_"+base64.RawURLEncoding.EncodeToString(b))
 		}
-	case auth.SchemeStandardV1a:
+	case "standard-v1a":
 		err = keygenV1a(stdout, stderr, *out)
-	case auth.SchemeJWT:
+	case "jwt":
 		switch *alg {
 		case "", "HS256", "HS384", "HS512":
 			n := map[string]int{"": 32, "HS256": 32, "HS384": 48, "HS512": 64}[*alg]
@@ -75,7 +75,7 @@ func runKeygen(args []string, stdout, stderr io.Writer) int {
 			if b, err = randomBytes(n); err == nil {
 				err = emitSecret(stdout, stderr, *out, base64.RawURLEncoding.EncodeToString(b))
 			}
-		case auth.AlgRS256, auth.AlgES256, auth.AlgEdDSA:
+		case "RS256", "ES256", "EdDSA":
 			if *out == "" {
 				return usageErr(stderr, "keygen", "--out PREFIX is required for jwt %s: the private key is written to PREFIX.key", *alg)
 			}
@@ -117,7 +117,7 @@ func emitSecret(stdout, stderr io.Writer, prefix, secret string) error {
 
 // keygenV1a makes an Ed25519 key pair for Standard Webhooks v1a.
 func keygenV1a(stdout, stderr io.Writer, prefix string) error {
-	k, err := auth.GeneratePrivateKey(auth.AlgEdDSA)
+	k, err := auth.GeneratePrivateKey("EdDSA")
 	if err != nil {
 		return err
 	}

@@ -259,7 +259,7 @@ func (rl *receiver) wrap(next http.Handler) http.Handler {
 				line.ID = st.verified.ID
 			}
 			line.Key = st.verified.KeyID
-			if t, ok := st.verified.Claims[auth.ClaimTopic].(string); ok {
+			if t, ok := st.verified.Claims["topic"].(string); ok {
 				line.Topic = t
 			}
 		}

@@ -308,20 +308,20 @@ func TestKeygenOutputParses(t *testing.T) {
 	o := runOpts{dir: dir}
 
 	std := strings.TrimSpace(must(t, o, "keygen", "--scheme", "standard").stdout)
-	if s, err := auth.ParseStandardSecret(std); err != nil || s.Len() != 32 {
-		t.Errorf("standard secret: len %d, %v", s.Len(), err)
+	if s, err := auth.ParseStandardSecret(std); err != nil || len(s.Bytes()) != 32 {
+		t.Errorf("standard secret: len %d, %v", len(s.Bytes()), err)
 	}
 
 	v1a := strings.Fields(must(t, o, "keygen", "--scheme", "standard-v1a").stdout)
-	sk, err := auth.ParseStandardSigningKey(v1a[0])
+	sk, err := auth.ParsePrivateKey([]byte(v1a[0]), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	pk, err := auth.ParseStandardPublicKey(v1a[1])
+	pk, err := auth.ParsePublicKey([]byte(v1a[1]), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !sk.Public().Equal(pk) {
+	if sk.Public().Thumbprint() != pk.Thumbprint() {
 		t.Errorf("whpk_ is not the public half of whsk_")
 	}
 
@@ -351,7 +351,7 @@ func TestKeygenOutputParses(t *testing.T) {
 			t.Fatalf("%s: JWKS output: %d keys, %v", alg, len(keys), err)
 		}
 		privPEM, _ := os.ReadFile(filepath.Join(dir, prefix+".key"))
-		priv, err := auth.ParsePrivateKeyPEM(privPEM, "")
+		priv, err := auth.ParsePrivateKey(privPEM, "")
 		if err != nil {
 			t.Fatalf("%s: %s.key: %v", alg, prefix, err)
 		}
@@ -359,11 +359,11 @@ func TestKeygenOutputParses(t *testing.T) {
 			t.Errorf("%s: %s.key is not PKCS #8 PEM", alg, prefix)
 		}
 		pubPEM, _ := os.ReadFile(filepath.Join(dir, prefix+".pub"))
-		pub, err := auth.ParsePublicKeyPEM(pubPEM, "")
+		pub, err := auth.ParsePublicKey(pubPEM, "")
 		if err != nil {
 			t.Fatalf("%s: %s.pub: %v", alg, prefix, err)
 		}
-		if !priv.Public().Equal(pub) || !pub.Equal(keys[0]) || keys[0].Algorithm() != alg {
+		if priv.Public().Thumbprint() != pub.Thumbprint() || pub.Thumbprint() != keys[0].Thumbprint() || keys[0].Algorithm() != alg {
 			t.Errorf("%s: the .key, .pub and JWKS do not hold one key pair", alg)
 		}
 		if keys[0].ID() != pub.Thumbprint() {
@@ -844,11 +844,11 @@ func TestVerifyJWKSURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := auth.ParsePublicKeyPEM(pubPEM, "")
+	pub, err := auth.ParsePublicKey(pubPEM, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewTLSServer(auth.JWKSHandler(pub.WithID(pub.Thumbprint())))
+	srv := httptest.NewTLSServer(auth.JWKSHandler(pub))
 	defer srv.Close()
 	ca := writeFile(t, dir, "ca.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
 	writeFile(t, dir, "h.txt", must(t, o, "sign", "--scheme", "jwt", "--key", "ed.key", "--id", "jwks-1", "body.json").stdout)

@@ -232,7 +232,7 @@ func idCount(ds []sendertest.Delivery) map[string]int {
 }
 
 // stdSecret makes a Standard Webhooks secret with keygen and its verifier.
-func stdSecret(t *testing.T, dir string) (string, *auth.Standard) {
+func stdSecret(t *testing.T, dir string) (string, *auth.Scheme) {
 	t.Helper()
 	text := strings.TrimSpace(must(t, runOpts{dir: dir}, "keygen").stdout)
 	s, err := auth.ParseStandardSecret(text)

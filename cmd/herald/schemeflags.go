@@ -59,7 +59,7 @@ func (sf *schemeFlags) register(fs *flagSet) {
 	if p != "" {
 		u = func(s string) string { return "inbound: " + s }
 	}
-	fs.StringVar(&sf.scheme, p+"scheme", auth.SchemeStandard, u("signing `scheme`: standard, standard-v1a, hub, stripe or jwt"))
+	fs.StringVar(&sf.scheme, p+"scheme", "standard", u("signing `scheme`: standard, standard-v1a, hub, stripe or jwt"))
 	fs.Var(&sf.secrets, p+"secret", u("HMAC secret: a whsec_ `value` for standard, raw bytes for hub, stripe and jwt HS*;\nenv:NAME reads it from the environment, @FILE from a file; repeat to rotate"))
 	fs.Var(&sf.keys, p+"key", u("private key: a whsk_ `key` (standard-v1a) or a PEM file (jwt, standard-v1a); env:NAME and @FILE work; repeat to rotate"))
 	fs.Var(&sf.pubkeys, p+"pubkey", u("public key: a whpk_ `key` (standard-v1a), a PEM or JWKS file, or a JWKS https URL (jwt); repeat to rotate"))
@@ -120,12 +120,12 @@ func (sf *schemeFlags) build(sign bool) (scheme, error) {
 	var s scheme
 	var err error
 	switch sf.scheme {
-	case auth.SchemeStandard:
+	case "standard":
 		var secrets []auth.Secret
 		if secrets, err = sf.loadSecrets(auth.ParseStandardSecret); err == nil {
 			s, err = auth.NewStandard(secrets, sf.standardOptions()...)
 		}
-	case auth.SchemeHub:
+	case "hub":
 		var opts []auth.HubOption
 		if sf.sha1 {
 			opts = append(opts, auth.WithSHA1())
@@ -137,7 +137,7 @@ func (sf *schemeFlags) build(sign bool) (scheme, error) {
 		if secrets, err = sf.loadSecrets(rawSecret); err == nil {
 			s, err = auth.NewHub(secrets, opts...)
 		}
-	case auth.SchemeStripe:
+	case "stripe":
 		var opts []auth.StripeOption
 		if sf.clock != nil {
 			opts = append(opts, auth.WithClock(sf.clock))
@@ -152,9 +152,9 @@ func (sf *schemeFlags) build(sign bool) (scheme, error) {
 		if secrets, err = sf.loadSecrets(rawSecret); err == nil {
 			s, err = auth.NewStripe(secrets, opts...)
 		}
-	case auth.SchemeStandardV1a:
+	case "standard-v1a":
 		s, err = sf.buildV1a(sign, sf.standardOptions())
-	case auth.SchemeJWT:
+	case "jwt":
 		s, err = sf.buildJWT(sign)
 	}
 	if err != nil {
@@ -188,21 +188,21 @@ func (sf *schemeFlags) check() error {
 		schemes []string
 	}
 	rules := []rule{
-		{len(sf.secrets) > 0, sf.f("secret"), []string{auth.SchemeStandard, auth.SchemeHub, auth.SchemeStripe, auth.SchemeJWT}},
-		{len(sf.keys) > 0, sf.f("key"), []string{auth.SchemeStandardV1a, auth.SchemeJWT}},
-		{len(sf.pubkeys) > 0, sf.f("pubkey"), []string{auth.SchemeStandardV1a, auth.SchemeJWT}},
-		{sf.alg != "", sf.f("alg"), []string{auth.SchemeJWT}},
-		{sf.kid != "", sf.f("kid"), []string{auth.SchemeJWT}},
-		{sf.issuer != "", sf.f("issuer"), []string{auth.SchemeJWT}},
-		{sf.audience != "", sf.f("audience"), []string{auth.SchemeJWT}},
-		{sf.ttl != 0, sf.f("ttl"), []string{auth.SchemeJWT}},
-		{sf.allowMissingExp, sf.f("allow-missing-exp"), []string{auth.SchemeJWT}},
-		{sf.headerName != "", sf.f("header-name"), []string{auth.SchemeHub, auth.SchemeStripe}},
-		{sf.sha1, sf.f("sha1"), []string{auth.SchemeHub}},
-		{sf.tolerance != 0, sf.f("tolerance"), []string{auth.SchemeStandard, auth.SchemeStandardV1a, auth.SchemeStripe, auth.SchemeJWT}},
+		{len(sf.secrets) > 0, sf.f("secret"), []string{"standard", "hub", "stripe", "jwt"}},
+		{len(sf.keys) > 0, sf.f("key"), []string{"standard-v1a", "jwt"}},
+		{len(sf.pubkeys) > 0, sf.f("pubkey"), []string{"standard-v1a", "jwt"}},
+		{sf.alg != "", sf.f("alg"), []string{"jwt"}},
+		{sf.kid != "", sf.f("kid"), []string{"jwt"}},
+		{sf.issuer != "", sf.f("issuer"), []string{"jwt"}},
+		{sf.audience != "", sf.f("audience"), []string{"jwt"}},
+		{sf.ttl != 0, sf.f("ttl"), []string{"jwt"}},
+		{sf.allowMissingExp, sf.f("allow-missing-exp"), []string{"jwt"}},
+		{sf.headerName != "", sf.f("header-name"), []string{"hub", "stripe"}},
+		{sf.sha1, sf.f("sha1"), []string{"hub"}},
+		{sf.tolerance != 0, sf.f("tolerance"), []string{"standard", "standard-v1a", "stripe", "jwt"}},
 	}
 	switch sf.scheme {
-	case auth.SchemeStandard, auth.SchemeStandardV1a, auth.SchemeHub, auth.SchemeStripe, auth.SchemeJWT:
+	case "standard", "standard-v1a", "hub", "stripe", "jwt":
 	default:
 		return usagef("unknown scheme %s (want standard, standard-v1a, hub, stripe or jwt)", showArg(sf.scheme))
 	}
@@ -333,29 +333,18 @@ func (sf *schemeFlags) loadPrivateKeys() ([]auth.PrivateKey, error) {
 		var k auth.PrivateKey
 		switch t := strings.TrimSpace(string(b)); {
 		case strings.HasPrefix(t, "whsk_"):
-			k, err = auth.ParseStandardSigningKey(t)
+			k, err = auth.ParsePrivateKey([]byte(t), sf.kid)
 		case isPEM(b):
-			k, err = auth.ParsePrivateKeyPEM(b, "")
+			k, err = auth.ParsePrivateKey(b, sf.kid)
 		default:
 			err = fmt.Errorf("%w: neither a whsk_ key nor a PEM private key", auth.ErrBadKey)
 		}
 		if err != nil {
 			return nil, usagef("%s #%d: %w", sf.f("key"), i+1, err)
 		}
-		keys = append(keys, sf.withKID(k))
+		keys = append(keys, k)
 	}
 	return keys, nil
-}
-
-// withKID gives a key read from a whsk_ value or a PEM file the key ID
-// --kid, when given. Without it the key keeps the ID auth gives every key
-// it parses, its RFC 7638 thumbprint, which is also the kid that keygen
-// writes in its JWKS.
-func (sf *schemeFlags) withKID(k auth.PrivateKey) auth.PrivateKey {
-	if sf.kid != "" {
-		return k.WithID(sf.kid)
-	}
-	return k
 }
 
 // loadPublicKeys resolves every --pubkey into a fixed key list, or a JWKS
@@ -364,7 +353,7 @@ func (sf *schemeFlags) loadPublicKeys() (auth.KeySet, []auth.PublicKey, error) {
 	var keys []auth.PublicKey
 	for i, v := range sf.pubkeys {
 		if strings.HasPrefix(v, "https://") || strings.HasPrefix(v, "http://") {
-			if sf.scheme != auth.SchemeJWT {
+			if sf.scheme != "jwt" {
 				return nil, nil, usagef("%s #%d: a JWKS URL works with scheme jwt only", sf.f("pubkey"), i+1)
 			}
 			if len(sf.pubkeys) > 1 {
@@ -384,7 +373,7 @@ func (sf *schemeFlags) loadPublicKeys() (auth.KeySet, []auth.PublicKey, error) {
 		switch {
 		case strings.HasPrefix(t, "whpk_"):
 			var k auth.PublicKey
-			if k, err = auth.ParseStandardPublicKey(t); err == nil {
+			if k, err = auth.ParsePublicKey([]byte(t), ""); err == nil {
 				keys = append(keys, k)
 			}
 		case strings.HasPrefix(t, "{"):
@@ -394,10 +383,7 @@ func (sf *schemeFlags) loadPublicKeys() (auth.KeySet, []auth.PublicKey, error) {
 			}
 		case isPEM(b):
 			var k auth.PublicKey
-			if k, err = auth.ParsePublicKeyPEM(b, ""); err == nil {
-				if sf.kid != "" {
-					k = k.WithID(sf.kid)
-				}
+			if k, err = auth.ParsePublicKey(b, sf.kid); err == nil {
 				keys = append(keys, k)
 			}
 		default:
@@ -483,7 +469,7 @@ func (sf *schemeFlags) buildJWT(sign bool) (scheme, error) {
 	}
 	hs := strings.HasPrefix(sf.alg, "HS")
 	switch sf.alg {
-	case "", "HS256", "HS384", "HS512", auth.AlgRS256, auth.AlgES256, auth.AlgEdDSA:
+	case "", "HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA":
 	default:
 		return nil, usagef("unknown %s %s (want HS256, HS384, HS512, RS256, ES256 or EdDSA)", sf.f("alg"), showArg(sf.alg))
 	}

@@ -102,7 +102,7 @@ func summary(res auth.Verified) string {
 	if !res.Timestamp.IsZero() {
 		fmt.Fprintf(&b, " time=%s", res.Timestamp.UTC().Format(time.RFC3339))
 	}
-	if t, ok := res.Claims[auth.ClaimTopic].(string); ok && t != "" {
+	if t, ok := res.Claims["topic"].(string); ok && t != "" {
 		fmt.Fprintf(&b, " topic=%s", field(t))
 	}
 	return b.String()

@@ -63,7 +63,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	jwtKey, err := auth.GeneratePrivateKey(auth.AlgEdDSA) // the receiver only needs the public half
+	jwtKey, err := auth.GeneratePrivateKey("EdDSA") // the receiver only needs the public half
 	if err != nil {
 		return err
 	}

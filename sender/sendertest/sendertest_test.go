@@ -87,7 +87,7 @@ func TestReceiverVerifies(t *testing.T) {
 	}
 	resp = post(t, rcv, "{}", h)
 	d := rcv.Deliveries()[1]
-	if resp.StatusCode != 500 || d.Err != nil || d.Verified.Scheme != auth.SchemeStandard || d.Verified.ID != "msg_1" {
+	if resp.StatusCode != 500 || d.Err != nil || d.Verified.Scheme != "standard" || d.Verified.ID != "msg_1" {
 		t.Fatalf("status %d, delivery %+v", resp.StatusCode, d)
 	}
 	post(t, rcv, "{tampered}", h)
