@@ -7,9 +7,10 @@ import "errors"
 var (
 	// ErrNoSignature: the request carries no signature header of the scheme.
 	ErrNoSignature = errors.New("no signature")
-	// ErrBadSignature: no signature in the request matches any key. It also
-	// covers a signature, timestamp or token header that cannot be parsed or
-	// is longer than the scheme allows ("malformed signature header"); for a
+	// ErrMalformed: a signature, timestamp or token header cannot be parsed,
+	// or is longer than the scheme allows.
+	ErrMalformed = errors.New("malformed signature header")
+	// ErrBadSignature: no signature in the request matches any key; for a
 	// JWT also a token whose algorithm the keys do not allow ("algorithm not
 	// allowed") or whose body_sha256 claim does not match the body ("body
 	// does not match the token").
@@ -43,7 +44,6 @@ var errNoPrivateKey = errors.New("no private key to sign with")
 // Refinements of the sentinels: the text names the case, errors.Is matches
 // the sentinel a caller acts on.
 var (
-	errMalformed    = refinedError{"malformed signature header", ErrBadSignature}
 	errNotYetValid  = refinedError{"timestamp in the future", ErrExpired}
 	errBodyMismatch = refinedError{"body does not match the token", ErrBadSignature}
 	errAlgorithm    = refinedError{"algorithm not allowed", ErrBadSignature}

@@ -101,16 +101,16 @@ func (s *hubScheme) Verify(h http.Header, body []byte) (Verified, error) {
 	case len(vals) == 0 || vals[0] == "":
 		return Verified{}, fmt.Errorf("auth: %s: %w: missing %s header", schemeHub, ErrNoSignature, lower)
 	case len(vals) > 1:
-		return Verified{}, fmt.Errorf("auth: %s: %w: repeated %s header", schemeHub, errMalformed, lower)
+		return Verified{}, fmt.Errorf("auth: %s: %w: repeated %s header", schemeHub, ErrMalformed, lower)
 	case len(vals[0]) > maxHubHeaderLen:
-		return Verified{}, fmt.Errorf("auth: %s: %w: %s header longer than %d bytes", schemeHub, errMalformed, lower, maxHubHeaderLen)
+		return Verified{}, fmt.Errorf("auth: %s: %w: %s header longer than %d bytes", schemeHub, ErrMalformed, lower, maxHubHeaderLen)
 	}
 	sig, ok := strings.CutPrefix(vals[0], s.prefix)
 	if !ok {
-		return Verified{}, fmt.Errorf("auth: %s: %w: %s header does not start with %q", schemeHub, errMalformed, lower, s.prefix)
+		return Verified{}, fmt.Errorf("auth: %s: %w: %s header does not start with %q", schemeHub, ErrMalformed, lower, s.prefix)
 	}
 	if len(sig) != s.hexLen {
-		return Verified{}, fmt.Errorf("auth: %s: %w: signature is %d hex digits, want %d", schemeHub, errMalformed, len(sig), s.hexLen)
+		return Verified{}, fmt.Errorf("auth: %s: %w: signature is %d hex digits, want %d", schemeHub, ErrMalformed, len(sig), s.hexLen)
 	}
 	for i, k := range s.keys {
 		st := k.get()

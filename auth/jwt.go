@@ -20,7 +20,7 @@ import (
 )
 
 // maxTokenLength bounds a Bearer token; longer ones are refused with
-// [ErrBadSignature] ("malformed signature header") before any parsing.
+// [ErrMalformed] before any parsing.
 const maxTokenLength = 8 << 10
 
 // Claims that herald adds to the registered ones (iss, aud, iat, exp, jti).
@@ -285,7 +285,7 @@ func (j *jwtScheme) Verify(h http.Header, body []byte) (Verified, error) {
 
 // VerifyContext checks the Bearer token of a request against body. ctx
 // bounds any key fetch. Errors: [ErrNoSignature] without a Bearer token;
-// [ErrBadSignature] ("malformed signature header") for a token that does not parse, is longer than
+// [ErrMalformed] for a token that does not parse, is longer than
 // 8 KiB or has a crit header (herald implements no critical
 // extension, so RFC 7515 has it refuse any); [ErrBadSignature] for an algorithm the keys do not allow;
 // [ErrUnknownKey]; [ErrBadSignature]; [ErrExpired];
@@ -310,7 +310,7 @@ func (j *jwtScheme) VerifyContext(ctx context.Context, h http.Header, body []byt
 			// RFC 7515 section 4.1.11: a recipient must refuse a token
 			// naming an extension it does not implement, and herald
 			// implements none; an empty list is invalid too.
-			keyErr = fmt.Errorf("auth: %s: %w: token names critical header extensions (crit), none of which is implemented", schemeJWT, errMalformed)
+			keyErr = fmt.Errorf("auth: %s: %w: token names critical header extensions (crit), none of which is implemented", schemeJWT, ErrMalformed)
 			return nil, keyErr
 		}
 		kid, matched, names, keyErr = j.candidates(ctx, t)
@@ -369,11 +369,11 @@ func bearerToken(h http.Header) (string, error) {
 		return "", fmt.Errorf("auth: %s: %w: no Authorization header", schemeJWT, ErrNoSignature)
 	}
 	if len(vals) > 1 {
-		return "", fmt.Errorf("auth: %s: %w: repeated Authorization header", schemeJWT, errMalformed)
+		return "", fmt.Errorf("auth: %s: %w: repeated Authorization header", schemeJWT, ErrMalformed)
 	}
 	v := vals[0]
 	if len(v) > len("Bearer ")+maxTokenLength {
-		return "", fmt.Errorf("auth: %s: %w: Authorization header longer than %d bytes", schemeJWT, errMalformed, len("Bearer ")+maxTokenLength)
+		return "", fmt.Errorf("auth: %s: %w: Authorization header longer than %d bytes", schemeJWT, ErrMalformed, len("Bearer ")+maxTokenLength)
 	}
 	scheme, tok, _ := strings.Cut(v, " ")
 	if !strings.EqualFold(scheme, "Bearer") {
@@ -381,7 +381,7 @@ func bearerToken(h http.Header) (string, error) {
 	}
 	tok = strings.TrimLeft(tok, " ")
 	if tok == "" {
-		return "", fmt.Errorf("auth: %s: %w: empty Bearer token", schemeJWT, errMalformed)
+		return "", fmt.Errorf("auth: %s: %w: empty Bearer token", schemeJWT, ErrMalformed)
 	}
 	return tok, nil
 }
@@ -393,7 +393,7 @@ func (j *jwtScheme) candidates(ctx context.Context, t *jwt.Token) (kid string, k
 	if k, present := t.Header["kid"]; present {
 		s, ok := k.(string)
 		if !ok || s == "" || len(s) > maxIDLen {
-			return "", nil, nil, fmt.Errorf("auth: %s: %w: kid header is not a short string", schemeJWT, errMalformed)
+			return "", nil, nil, fmt.Errorf("auth: %s: %w: kid header is not a short string", schemeJWT, ErrMalformed)
 		}
 		kid = s
 	}
@@ -434,7 +434,7 @@ func (j *jwtScheme) mapError(err error, token *jwt.Token) error {
 	}
 	switch {
 	case errors.Is(err, jwt.ErrTokenMalformed):
-		return wrap(errMalformed, "token does not parse")
+		return wrap(ErrMalformed, "token does not parse")
 	case errors.Is(err, jwt.ErrTokenUnverifiable):
 		return wrap(errAlgorithm, "token names no known algorithm")
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
@@ -547,7 +547,7 @@ func tokenID(claims jwt.MapClaims, h http.Header, token *jwt.Token) (string, err
 	header := ""
 	if vals := h[HeaderWebhookID]; len(vals) > 0 {
 		if len(vals) > 1 || len(vals[0]) > maxIDLen {
-			return "", fmt.Errorf("auth: %s: %w: repeated or oversized webhook-id header", schemeJWT, errMalformed)
+			return "", fmt.Errorf("auth: %s: %w: repeated or oversized webhook-id header", schemeJWT, ErrMalformed)
 		}
 		header = vals[0]
 	}

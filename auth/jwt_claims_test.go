@@ -176,8 +176,8 @@ func TestJWTCritRefused(t *testing.T) {
 			for _, crit := range []any{[]string{"b64"}, []string{"exp"}, []string{}, "b64", nil} {
 				tok := c.craft(t, claims, map[string]any{"crit": crit, "b64": true})
 				_, err := v.Verify(bearer(tok), nil)
-				if !errors.Is(err, errMalformed) || !strings.Contains(err.Error(), "crit") {
-					t.Errorf("crit %#v: %v, want errMalformed naming crit", crit, err)
+				if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "crit") {
+					t.Errorf("crit %#v: %v, want ErrMalformed naming crit", crit, err)
 				}
 			}
 		})

@@ -223,13 +223,13 @@ func TestJWTFailures(t *testing.T) {
 				{"alg missing", bearer(rawToken(`{"typ":"JWT"}`, `{"exp":1}`, "c2ln")), m.Body, nil, errAlgorithm},
 				{"no Authorization", http.Header{}, m.Body, nil, ErrNoSignature},
 				{"Basic auth", http.Header{"Authorization": {"Basic dXNlcjpwdw=="}}, m.Body, nil, ErrNoSignature},
-				{"empty bearer", http.Header{"Authorization": {"Bearer "}}, m.Body, nil, errMalformed},
-				{"two segments", bearer("abc.def"), m.Body, nil, errMalformed},
-				{"not base64", bearer("a*b.c*d.e*f"), m.Body, nil, errMalformed},
-				{"header not JSON", bearer(rawToken(`not json`, `{}`, "c2ln")), m.Body, nil, errMalformed},
-				{"repeated Authorization", http.Header{"Authorization": {good.Get("Authorization"), good.Get("Authorization")}}, m.Body, nil, errMalformed},
-				{"too long", bearer(strings.Repeat("a", maxTokenLength+1)), m.Body, nil, errMalformed},
-				{"padded signature", bearer(strings.TrimPrefix(good.Get("Authorization"), "Bearer ") + "="), m.Body, nil, errMalformed},
+				{"empty bearer", http.Header{"Authorization": {"Bearer "}}, m.Body, nil, ErrMalformed},
+				{"two segments", bearer("abc.def"), m.Body, nil, ErrMalformed},
+				{"not base64", bearer("a*b.c*d.e*f"), m.Body, nil, ErrMalformed},
+				{"header not JSON", bearer(rawToken(`not json`, `{}`, "c2ln")), m.Body, nil, ErrMalformed},
+				{"repeated Authorization", http.Header{"Authorization": {good.Get("Authorization"), good.Get("Authorization")}}, m.Body, nil, ErrMalformed},
+				{"too long", bearer(strings.Repeat("a", maxTokenLength+1)), m.Body, nil, ErrMalformed},
+				{"padded signature", bearer(strings.TrimPrefix(good.Get("Authorization"), "Bearer ") + "="), m.Body, nil, ErrMalformed},
 			}
 			if c.kid != "" {
 				tests = append(tests, struct {
@@ -245,7 +245,7 @@ func TestJWTFailures(t *testing.T) {
 						body []byte
 						opts []JWTVerifierOption
 						want error
-					}{"kid not a string", bearer(c.craft(t, baseClaims(), map[string]any{"kid": 12})), m.Body, nil, errMalformed})
+					}{"kid not a string", bearer(c.craft(t, baseClaims(), map[string]any{"kid": 12})), m.Body, nil, ErrMalformed})
 			}
 			secretText := string(jwtSecret.Bytes()[:16])
 			for _, tt := range tests {

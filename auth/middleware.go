@@ -352,7 +352,7 @@ func statusFor(err error) int {
 // public reason for a refusal.
 var reasons = []error{
 	ErrBodyTooLarge, errReadBody, ErrReplay,
-	ErrNoSignature, errMalformed, errNotYetValid, ErrExpired,
+	ErrNoSignature, ErrMalformed, errNotYetValid, ErrExpired,
 	errBodyMismatch, ErrClaims, errAlgorithm, ErrUnknownKey,
 	ErrBadSignature, ErrBadKey, errNoPrivateKey,
 }

@@ -51,7 +51,7 @@ func (v mwTestVerifier) Verify(h http.Header, body []byte) (Verified, error) {
 	}
 	ts, err := strconv.ParseInt(h.Get("Test-Timestamp"), 10, 64)
 	if err != nil {
-		return Verified{}, fmt.Errorf("test: timestamp: %w", errMalformed)
+		return Verified{}, fmt.Errorf("test: timestamp: %w", ErrMalformed)
 	}
 	if !hmac.Equal([]byte(sig), []byte(v.mac(h.Get("Test-Id"), ts, body))) {
 		return Verified{}, fmt.Errorf("test: got %q: %w", sig, ErrBadSignature)

@@ -93,7 +93,7 @@ func (s *standardScheme) Sign(h http.Header, m Message) error {
 // ([ErrExpired]); then any "v1," signature made with any
 // secret is accepted, compared in constant time. Signatures of other
 // versions (v1a, v2, ...) are ignored. Errors wrap [ErrNoSignature],
-// [ErrBadSignature] (also when malformed) as well.
+// [ErrMalformed] or [ErrBadSignature] as well.
 func (s *standardScheme) Verify(h http.Header, body []byte) (Verified, error) {
 	id, ts, tsTime, sigs, err := readStandardHeaders(h, schemeStandard)
 	if err != nil {

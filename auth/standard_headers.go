@@ -34,7 +34,7 @@ const (
 // timestamp against a clock; see [checkTimestamp].
 //
 // Errors name scheme and wrap [ErrNoSignature] (no signature header) or
-// [ErrBadSignature] ("malformed signature header") (missing id or timestamp, repeated or oversized header,
+// [ErrMalformed] (missing id or timestamp, repeated or oversized header,
 // unparsable timestamp). Used by the v1 and v1a schemes alike.
 func readStandardHeaders(h http.Header, scheme string) (id, ts string, tsTime time.Time, sigs string, err error) {
 	idKey, tsKey, sigKey := HeaderWebhookID, HeaderWebhookTimestamp, HeaderWebhookSignature
@@ -63,7 +63,7 @@ func readStandardHeaders(h http.Header, scheme string) (id, ts string, tsTime ti
 		total += len(v)
 	}
 	if total > maxSignatureHeaderLen {
-		return "", "", time.Time{}, "", fmt.Errorf("auth: %s: %w: %s header longer than %d bytes", scheme, errMalformed, strings.ToLower(sigKey), maxSignatureHeaderLen)
+		return "", "", time.Time{}, "", fmt.Errorf("auth: %s: %w: %s header longer than %d bytes", scheme, ErrMalformed, strings.ToLower(sigKey), maxSignatureHeaderLen)
 	}
 	if len(sigVals) == 1 {
 		sigs = sigVals[0]
@@ -74,17 +74,17 @@ func readStandardHeaders(h http.Header, scheme string) (id, ts string, tsTime ti
 }
 
 // singleHeader returns the one non-empty value of h[key], at most max bytes
-// long. A missing, empty, repeated or oversized header is [ErrBadSignature] ("malformed signature header"):
+// long. A missing, empty, repeated or oversized header is [ErrMalformed]:
 // with two values it would be unclear which one was signed.
 func singleHeader(h http.Header, key string, max int, scheme string) (string, error) {
 	vals := h[key]
 	switch {
 	case len(vals) == 0 || vals[0] == "":
-		return "", fmt.Errorf("auth: %s: %w: missing %s header", scheme, errMalformed, strings.ToLower(key))
+		return "", fmt.Errorf("auth: %s: %w: missing %s header", scheme, ErrMalformed, strings.ToLower(key))
 	case len(vals) > 1:
-		return "", fmt.Errorf("auth: %s: %w: repeated %s header", scheme, errMalformed, strings.ToLower(key))
+		return "", fmt.Errorf("auth: %s: %w: repeated %s header", scheme, ErrMalformed, strings.ToLower(key))
 	case len(vals[0]) > max:
-		return "", fmt.Errorf("auth: %s: %w: %s header longer than %d bytes", scheme, errMalformed, strings.ToLower(key), max)
+		return "", fmt.Errorf("auth: %s: %w: %s header longer than %d bytes", scheme, ErrMalformed, strings.ToLower(key), max)
 	}
 	return vals[0], nil
 }

@@ -143,7 +143,7 @@ func (s *v1aScheme) Sign(h http.Header, m Message) error {
 
 // Verify checks the v1a signatures of a request against body. It fails with
 // [ErrNoSignature] when there is no signature header or no v1a signature in
-// it, [ErrBadSignature] ("malformed signature header") for missing, repeated, oversized or unparsable headers
+// it, [ErrMalformed] for missing, repeated, oversized or unparsable headers
 // (more than 8 v1a signatures, or none of the right size), [ErrExpired] when the
 // timestamp is out of tolerance (checked before any signature), and
 // [ErrBadSignature] when no v1a signature matches any key.
@@ -163,7 +163,7 @@ func (s *v1aScheme) Verify(h http.Header, body []byte) (Verified, error) {
 		}
 		seen = true
 		if n == maxV1aSignatures {
-			return Verified{}, fmt.Errorf("auth: %s: %w: more than %d v1a signatures", schemeStandardV1a, errMalformed, maxV1aSignatures)
+			return Verified{}, fmt.Errorf("auth: %s: %w: more than %d v1a signatures", schemeStandardV1a, ErrMalformed, maxV1aSignatures)
 		}
 		// A signature of the wrong length or alphabet can match no key.
 		if decodeV1aSignature(&decoded[n], sig) {
@@ -174,7 +174,7 @@ func (s *v1aScheme) Verify(h http.Header, body []byte) (Verified, error) {
 		return Verified{}, fmt.Errorf("auth: %s: %w: no v1a signature in the header", schemeStandardV1a, ErrNoSignature)
 	}
 	if n == 0 {
-		return Verified{}, fmt.Errorf("auth: %s: %w: v1a signature is not %d bytes of base64", schemeStandardV1a, errMalformed, ed25519.SignatureSize)
+		return Verified{}, fmt.Errorf("auth: %s: %w: v1a signature is not %d bytes of base64", schemeStandardV1a, ErrMalformed, ed25519.SignatureSize)
 	}
 	bp := s.getBuf()
 	content := appendStandardContent((*bp)[:0], id, ts, body)

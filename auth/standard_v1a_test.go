@@ -164,35 +164,35 @@ func TestStandardV1aFailures(t *testing.T) {
 		}, ErrNoSignature},
 		{"no signature header", func(h http.Header) []byte { h.Del("webhook-signature"); return m.Body }, ErrNoSignature},
 		{"empty signature header", func(h http.Header) []byte { h.Set("webhook-signature", "  "); return m.Body }, ErrNoSignature},
-		{"no id", func(h http.Header) []byte { h.Del("webhook-id"); return m.Body }, errMalformed},
-		{"no timestamp", func(h http.Header) []byte { h.Del("webhook-timestamp"); return m.Body }, errMalformed},
-		{"timestamp not digits", func(h http.Header) []byte { h.Set("webhook-timestamp", ts+".5"); return m.Body }, errMalformed},
+		{"no id", func(h http.Header) []byte { h.Del("webhook-id"); return m.Body }, ErrMalformed},
+		{"no timestamp", func(h http.Header) []byte { h.Del("webhook-timestamp"); return m.Body }, ErrMalformed},
+		{"timestamp not digits", func(h http.Header) []byte { h.Set("webhook-timestamp", ts+".5"); return m.Body }, ErrMalformed},
 		{"timestamp in ms", func(h http.Header) []byte { h.Set("webhook-timestamp", ts+"000"); return m.Body }, errNotYetValid},
-		{"repeated id", func(h http.Header) []byte { h.Add("webhook-id", "x"); return m.Body }, errMalformed},
-		{"short signature", func(h http.Header) []byte { h.Set("webhook-signature", "v1a,AAAA"); return m.Body }, errMalformed},
+		{"repeated id", func(h http.Header) []byte { h.Add("webhook-id", "x"); return m.Body }, ErrMalformed},
+		{"short signature", func(h http.Header) []byte { h.Set("webhook-signature", "v1a,AAAA"); return m.Body }, ErrMalformed},
 		// 88 characters of base64 without padding are 66 bytes, 87 and
 		// one "=" are 65: more than an Ed25519 signature, from a header of
 		// the right length. Once a crash (an index past a 64-byte buffer).
 		{"88 base64 characters of 66 bytes", func(h http.Header) []byte {
 			h.Set("webhook-signature", "v1a,"+strings.Repeat("A", 88))
 			return m.Body
-		}, errMalformed},
+		}, ErrMalformed},
 		{"88 base64 characters of 65 bytes", func(h http.Header) []byte {
 			h.Set("webhook-signature", "v1a,"+strings.Repeat("A", 87)+"=")
 			return m.Body
-		}, errMalformed},
+		}, ErrMalformed},
 		{"not base64", func(h http.Header) []byte {
 			h.Set("webhook-signature", "v1a,"+strings.Repeat("*", 88))
 			return m.Body
-		}, errMalformed},
+		}, ErrMalformed},
 		{"too many v1a", func(h http.Header) []byte {
 			h.Set("webhook-signature", strings.Repeat("v1a,"+strings.Repeat("A", 86)+"== ", 9))
 			return m.Body
-		}, errMalformed},
+		}, ErrMalformed},
 		{"oversized header", func(h http.Header) []byte {
 			h.Set("webhook-signature", goodSig+" v2,"+strings.Repeat("A", 5000))
 			return m.Body
-		}, errMalformed},
+		}, ErrMalformed},
 	}
 	v, err := newStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock))
 	if err != nil {

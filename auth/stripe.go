@@ -93,7 +93,7 @@ func (s *stripeScheme) Sign(h http.Header, m Message) error {
 // that t lies within the tolerance of the clock in both directions
 // ([ErrExpired]), then accepts any v1 signature made with
 // any secret, compared in constant time. Other keys, such as Stripe's
-// v0=, are ignored; a repeated or missing t is [ErrBadSignature] ("malformed signature header"). Verified.ID
+// v0=, are ignored; a repeated or missing t is [ErrMalformed]. Verified.ID
 // is "sig:" and the SHA-256 of the v1 signature that matched (see
 // [Verified.ID]); the webhook-id header is not covered by the signature.
 func (s *stripeScheme) Verify(h http.Header, body []byte) (Verified, error) {
@@ -102,9 +102,9 @@ func (s *stripeScheme) Verify(h http.Header, body []byte) (Verified, error) {
 	case len(vals) == 0 || vals[0] == "":
 		return Verified{}, fmt.Errorf("auth: %s: %w: missing %s header", schemeStripe, ErrNoSignature, s.headerLower)
 	case len(vals) > 1:
-		return Verified{}, fmt.Errorf("auth: %s: %w: repeated %s header", schemeStripe, errMalformed, s.headerLower)
+		return Verified{}, fmt.Errorf("auth: %s: %w: repeated %s header", schemeStripe, ErrMalformed, s.headerLower)
 	case len(vals[0]) > maxStripeHeaderLen:
-		return Verified{}, fmt.Errorf("auth: %s: %w: %s header longer than %d bytes", schemeStripe, errMalformed, s.headerLower, maxStripeHeaderLen)
+		return Verified{}, fmt.Errorf("auth: %s: %w: %s header longer than %d bytes", schemeStripe, ErrMalformed, s.headerLower, maxStripeHeaderLen)
 	}
 	header := vals[0]
 	ts, v1, err := scanStripeHeader(header)
@@ -148,7 +148,7 @@ func (s *stripeScheme) Verify(h http.Header, body []byte) (Verified, error) {
 // scanStripeHeader finds the t= value of a Stripe signature header and
 // counts its v1= items, without allocating. Items are separated by commas;
 // spaces around an item are ignored. An item without "=", or a second t=,
-// is [ErrBadSignature] ("malformed signature header"); other keys are ignored.
+// is [ErrMalformed]; other keys are ignored.
 func scanStripeHeader(header string) (ts string, v1 int, err error) {
 	seenT := false
 	for rest := header; rest != ""; {
@@ -161,10 +161,10 @@ func scanStripeHeader(header string) (ts string, v1 int, err error) {
 		key, val, ok := strings.Cut(item, "=")
 		switch {
 		case !ok:
-			return "", 0, fmt.Errorf("auth: %s: %w: item without '=' in signature header", schemeStripe, errMalformed)
+			return "", 0, fmt.Errorf("auth: %s: %w: item without '=' in signature header", schemeStripe, ErrMalformed)
 		case key == "t":
 			if seenT {
-				return "", 0, fmt.Errorf("auth: %s: %w: repeated t= in signature header", schemeStripe, errMalformed)
+				return "", 0, fmt.Errorf("auth: %s: %w: repeated t= in signature header", schemeStripe, ErrMalformed)
 			}
 			ts, seenT = val, true
 		case key == "v1":
@@ -172,7 +172,7 @@ func scanStripeHeader(header string) (ts string, v1 int, err error) {
 		}
 	}
 	if !seenT {
-		return "", 0, fmt.Errorf("auth: %s: %w: no t= in signature header", schemeStripe, errMalformed)
+		return "", 0, fmt.Errorf("auth: %s: %w: no t= in signature header", schemeStripe, ErrMalformed)
 	}
 	return ts, v1, nil
 }

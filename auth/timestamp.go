@@ -12,23 +12,23 @@ const maxTimestampLen = 19
 
 // parseUnix parses a Unix-seconds timestamp as sent in webhook-timestamp and
 // in Stripe's t= field: ASCII digits only (no sign, space or fraction), at
-// most maxTimestampLen of them. The error wraps [ErrBadSignature] ("malformed signature header") and names
+// most maxTimestampLen of them. The error wraps [ErrMalformed] and names
 // scheme; it does not echo the value.
 func parseUnix(scheme, s string) (time.Time, error) {
 	if s == "" {
-		return time.Time{}, fmt.Errorf("auth: %s: %w: empty timestamp", scheme, errMalformed)
+		return time.Time{}, fmt.Errorf("auth: %s: %w: empty timestamp", scheme, ErrMalformed)
 	}
 	if len(s) > maxTimestampLen {
-		return time.Time{}, fmt.Errorf("auth: %s: %w: timestamp longer than %d digits", scheme, errMalformed, maxTimestampLen)
+		return time.Time{}, fmt.Errorf("auth: %s: %w: timestamp longer than %d digits", scheme, ErrMalformed, maxTimestampLen)
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
-			return time.Time{}, fmt.Errorf("auth: %s: %w: timestamp is not Unix seconds", scheme, errMalformed)
+			return time.Time{}, fmt.Errorf("auth: %s: %w: timestamp is not Unix seconds", scheme, ErrMalformed)
 		}
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("auth: %s: %w: timestamp out of range", scheme, errMalformed)
+		return time.Time{}, fmt.Errorf("auth: %s: %w: timestamp out of range", scheme, ErrMalformed)
 	}
 	return time.Unix(n, 0), nil
 }
