@@ -28,7 +28,7 @@ func TestQueueDeliver(t *testing.T) {
 		want  error
 	}{
 		{"unknown destination", []sender.Destination{a, {Name: "c"}}, []sender.Message{msg("1"), msg("2")}, outbox.ErrUnknownDestination},
-		{"invalid id in the batch", []sender.Destination{a, b}, []sender.Message{msg("1"), msg(strings.Repeat("x", outbox.MaxIDLen+1))}, outbox.ErrInvalid},
+		{"invalid id in the batch", []sender.Destination{a, b}, []sender.Message{msg("1"), msg(strings.Repeat("x", 257))}, outbox.ErrInvalid},
 	} {
 		err := q.Deliver(ctx, tc.dests, tc.msgs)
 		var de *sender.DeliveryError

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/sender"
 )
 
@@ -151,7 +152,7 @@ func (q *Queue) init() error {
 			return
 		}
 		for _, d := range q.Destinations {
-			if err := checkName("destination name", d.Name, MaxNameLen); err != nil {
+			if err := checkName("destination name", d.Name, limits.Name); err != nil {
 				q.initErr = err
 				return
 			}
