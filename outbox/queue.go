@@ -18,9 +18,9 @@ import (
 const (
 	defaultWorkers = 16
 	defaultPoll    = time.Second
-	// DefaultBurst is the in-process attempts of the Sender a Queue makes
+	// defaultBurst is the in-process attempts of the Sender a Queue makes
 	// when it is given none: the outbox's [Schedule] does the long retries.
-	DefaultBurst = 2
+	defaultBurst = 2
 )
 
 // Queue delivers the contents of an [Outbox]. Its workers lease due
@@ -40,7 +40,7 @@ type Queue struct {
 	Outbox Outbox
 	// Sender sends them. Its RetryPolicy should allow only a short burst
 	// (MaxAttempts 1 to 3): the Schedule does the long retries. Nil means
-	// a Sender with MaxAttempts [DefaultBurst] and otherwise the defaults.
+	// a Sender with MaxAttempts 2 and otherwise the defaults.
 	Sender *sender.Sender
 	// Destinations are the destinations deliveries name, each with a
 	// distinct, non-empty Name. Their URLs and Signers stay in memory.
@@ -121,7 +121,7 @@ func (q *Queue) init() error {
 	q.initOnce.Do(func() {
 		q.sender = q.Sender
 		if q.sender == nil {
-			q.sender = &sender.Sender{Retry: sender.RetryPolicy{MaxAttempts: DefaultBurst}}
+			q.sender = &sender.Sender{Retry: sender.RetryPolicy{MaxAttempts: defaultBurst}}
 		}
 		q.workers = q.Workers
 		if q.workers <= 0 {

@@ -12,12 +12,12 @@ import (
 
 func TestRetryPolicyDefaults(t *testing.T) {
 	p := RetryPolicy{}.withDefaults()
-	want := RetryPolicy{DefaultMaxAttempts, defaultMinWait, defaultMaxWait, defaultMaxElapsed}
+	want := RetryPolicy{defaultMaxAttempts, defaultMinWait, defaultMaxWait, defaultMaxElapsed}
 	if p != want {
 		t.Fatalf("defaults = %+v, want %+v", p, want)
 	}
 	p = RetryPolicy{MaxAttempts: -1, MinWait: time.Second, MaxWait: time.Millisecond}.withDefaults()
-	if p.MaxAttempts != DefaultMaxAttempts || p.MaxWait != time.Second {
+	if p.MaxAttempts != defaultMaxAttempts || p.MaxWait != time.Second {
 		t.Fatalf("MaxWait below MinWait: %+v", p)
 	}
 }

@@ -357,14 +357,17 @@ func TestSendCertificateErrorNotRetried(t *testing.T) {
 	}
 }
 
+// maxResponseBody is the documented bound on Result.Body: 64 KiB.
+const maxResponseBody = 64 << 10
+
 func TestSendResponseBodyBounded(t *testing.T) {
-	big := bytes.Repeat([]byte("a"), sender.MaxResponseBody+1000)
+	big := bytes.Repeat([]byte("a"), maxResponseBody+1000)
 	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) sendertest.Response {
 		return sendertest.Response{Status: 400, Body: big}
 	}))
 	res, err := rcv.Sender().Send(context.Background(), rcv.Destination(nil), sender.Message{})
-	if !errors.Is(err, sender.ErrRejected) || len(res.Body) != sender.MaxResponseBody {
-		t.Fatalf("err %v, %d body bytes; want ErrRejected and %d", err, len(res.Body), sender.MaxResponseBody)
+	if !errors.Is(err, sender.ErrRejected) || len(res.Body) != maxResponseBody {
+		t.Fatalf("err %v, %d body bytes; want ErrRejected and %d", err, len(res.Body), maxResponseBody)
 	}
 }
 

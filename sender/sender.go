@@ -39,12 +39,12 @@ var userAgent = []string{"herald/" + Version}
 // defaultContentType is the Content-Type of a Message without one.
 var defaultContentType = []string{"application/json"}
 
-// MaxResponseBody bounds how much of a response body is kept in a [Result].
+// maxResponseBody bounds how much of a response body is kept in a [Result].
 // Up to a further [maxDiscard] bytes are read and dropped, so that the
 // connection can be reused; a longer body closes the connection.
-const MaxResponseBody = 64 << 10
+const maxResponseBody = 64 << 10
 
-// maxDiscard bounds the response bytes read past MaxResponseBody.
+// maxDiscard bounds the response bytes read past maxResponseBody.
 const maxDiscard = 256 << 10
 
 // Message is one webhook to deliver.
@@ -76,7 +76,7 @@ type Result struct {
 	Status int
 	// Latency runs from the start of Send to its end, waits included.
 	Latency time.Duration
-	// Body holds at most [MaxResponseBody] bytes of the last response body.
+	// Body holds at most 64 KiB of the last response body.
 	Body []byte
 }
 
@@ -94,7 +94,7 @@ type Sender struct {
 	// Retry bounds the in-process retries of each delivery.
 	Retry RetryPolicy
 	// AttemptTimeout bounds each attempt, from dialing to the response
-	// headers; default [DefaultAttemptTimeout]. The context given to Send
+	// headers; default 30 seconds. The context given to Send
 	// bounds the whole delivery.
 	AttemptTimeout time.Duration
 	// TLS configures root CAs and client certificates (mTLS). It is
@@ -137,7 +137,7 @@ func (s *Sender) init() {
 		s.policy = s.Retry.withDefaults()
 		s.timeout = s.AttemptTimeout
 		if s.timeout <= 0 {
-			s.timeout = DefaultAttemptTimeout
+			s.timeout = defaultAttemptTimeout
 		}
 		s.transport = s.newTransport()
 		s.client = &http.Client{Transport: idleKeeper{s.transport}, CheckRedirect: noRedirect}
@@ -296,7 +296,7 @@ func checkMessage(id, contentType string, headers http.Header) error {
 	return nil
 }
 
-// readBody keeps at most MaxResponseBody bytes of the body, discards up to
+// readBody keeps at most maxResponseBody bytes of the body, discards up to
 // maxDiscard more so the connection can be reused, and closes it.
 func readBody(resp *http.Response) []byte {
 	defer resp.Body.Close()
@@ -305,14 +305,14 @@ func readBody(resp *http.Response) []byte {
 	}
 	size := int64(512)
 	if resp.ContentLength > 0 {
-		size = min(resp.ContentLength, MaxResponseBody)
+		size = min(resp.ContentLength, maxResponseBody)
 	}
 	buf := make([]byte, 0, size)
-	for len(buf) < MaxResponseBody {
+	for len(buf) < maxResponseBody {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
-		n, err := resp.Body.Read(buf[len(buf):min(cap(buf), MaxResponseBody)])
+		n, err := resp.Body.Read(buf[len(buf):min(cap(buf), maxResponseBody)])
 		buf = buf[:len(buf)+n]
 		if err != nil {
 			return buf

@@ -21,9 +21,9 @@ const (
 	tlsSessionCacheSize = 1024
 )
 
-// DefaultAttemptTimeout bounds one attempt (dial, TLS, request and response
+// defaultAttemptTimeout bounds one attempt (dial, TLS, request and response
 // headers) when [Sender.AttemptTimeout] is zero.
-const DefaultAttemptTimeout = 30 * time.Second
+const defaultAttemptTimeout = 30 * time.Second
 
 // tlsConfig returns a copy of c, or a fresh config, with TLS 1.2 as the
 // minimum version and a session cache, so reconnections resume sessions.
