@@ -146,7 +146,7 @@ func TestForwardQueueOneCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-done
-	if n := rcv.Count(); n != 2 {
+	if n := len(rcv.Deliveries()); n != 2 {
 		t.Fatalf("%d deliveries, want 2 (the duplicate post adds none)", n)
 	}
 }

@@ -132,8 +132,8 @@ func TestQueueDeadLetters(t *testing.T) {
 			t.Errorf("%s: reason leaks the query: %q", d.ID, d.Reason)
 		}
 	}
-	if down.Count() != 3 {
-		t.Errorf("down received %d requests, want 3 (the schedule)", down.Count())
+	if len(down.Deliveries()) != 3 {
+		t.Errorf("down received %d requests, want 3 (the schedule)", len(down.Deliveries()))
 	}
 }
 
@@ -177,7 +177,7 @@ func TestBreakerDefers(t *testing.T) {
 		return s == outbox.BreakerOpen
 	})
 	time.Sleep(50 * time.Millisecond) // time for anything still leaked through to show
-	if n := flaky.Count(); n != 3 {
+	if n := len(flaky.Deliveries()); n != 3 {
 		t.Errorf("flaky received %d requests, want 3: the breaker should stop them", n)
 	}
 	spent := 0

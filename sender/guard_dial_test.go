@@ -27,8 +27,8 @@ func TestSendGuardAtDialTime(t *testing.T) {
 	s.Resolver = res
 	r, err := s.Send(context.Background(), dest, sender.Message{Body: []byte("{}")})
 	de := mustDeliveryError(t, err)
-	if !errors.Is(err, sender.ErrBlockedAddr) || de.Retryable || r.Attempts != 1 || rcv.Count() != 0 {
-		t.Fatalf("err = %v, result %+v, %d received; want one refused attempt", err, r, rcv.Count())
+	if !errors.Is(err, sender.ErrBlockedAddr) || de.Retryable || r.Attempts != 1 || len(rcv.Deliveries()) != 0 {
+		t.Fatalf("err = %v, result %+v, %d received; want one refused attempt", err, r, len(rcv.Deliveries()))
 	}
 	if msg := err.Error(); !strings.Contains(msg, "example.com resolves to 127.0.0.1") || !strings.Contains(msg, "Sender.AllowNetworks") || strings.Contains(msg, "hunter2") {
 		t.Fatalf("error text %q", msg)
@@ -75,7 +75,7 @@ func TestSendRetriesDNSErrors(t *testing.T) {
 	s := rcv.Sender()
 	s.Resolver = &mapResolver{failFirst: 2, names: map[string][]netip.Addr{"example.com": addrs("127.0.0.1")}}
 	r, err := s.Send(context.Background(), sender.Destination{URL: "https://example.com:" + u.Port() + "/"}, sender.Message{})
-	if err != nil || r.Attempts != 3 || rcv.Count() != 1 {
-		t.Fatalf("Send = %+v, %v, %d received; want success on attempt 3", r, err, rcv.Count())
+	if err != nil || r.Attempts != 3 || len(rcv.Deliveries()) != 1 {
+		t.Fatalf("Send = %+v, %v, %d received; want success on attempt 3", r, err, len(rcv.Deliveries()))
 	}
 }

@@ -160,13 +160,13 @@ var schemeCases = []struct {
 		if err != nil || res.Attempts != 2 {
 			t.Fatalf("Send = %+v, %v", res, err)
 		}
-		for _, d := range onlyVerified(t, rcv, 2) {
+		for i, d := range onlyVerified(t, rcv, 2) {
 			if got := d.Header.Values(auth.HeaderWebhookID); len(got) != 1 || got[0] != res.ID {
-				t.Errorf("attempt %d: webhook-id %q, want [%s]", d.N, got, res.ID)
+				t.Errorf("attempt %d: webhook-id %q, want [%s]", i+1, got, res.ID)
 			}
 			for _, k := range sc.fresh {
 				if got := d.Header.Values(k); len(got) != 1 || got[0] == "spoof" {
-					t.Errorf("attempt %d: %s = %q, want the signer's one value", d.N, k, got)
+					t.Errorf("attempt %d: %s = %q, want the signer's one value", i+1, k, got)
 				}
 			}
 		}
@@ -187,9 +187,9 @@ var schemeCases = []struct {
 				t.Errorf("header %s repeated across attempts: %d distinct in %d", h, len(seen), len(ds))
 			}
 		}
-		for _, d := range ds {
+		for i, d := range ds {
 			if d.ID != res.ID || !verifiedIDOK(sc, d.Verified.ID, res.ID) {
-				t.Errorf("attempt %d: id %q (verified %q), want %q", d.N, d.ID, d.Verified.ID, res.ID)
+				t.Errorf("attempt %d: id %q (verified %q), want %q", i+1, d.ID, d.Verified.ID, res.ID)
 			}
 		}
 	}},
@@ -258,9 +258,9 @@ var schemeCases = []struct {
 		if _, err := rcv.WaitFor(1, 10*time.Second); err != nil {
 			t.Fatal(err)
 		}
-		for _, d := range rcv.Deliveries() {
+		for i, d := range rcv.Deliveries() {
 			if d.Err != nil {
-				t.Fatalf("delivery %d failed verification: %v", d.N, d.Err)
+				t.Fatalf("delivery %d failed verification: %v", i+1, d.Err)
 			}
 		}
 	}},
@@ -324,7 +324,12 @@ func schemeNamed(t *testing.T, name string) scheme {
 // context, to keep the tests fast (TestSendRetryAfter waits for real).
 func retryAfterWait(t *testing.T, sc scheme, value string, maxWait time.Duration) time.Duration {
 	t.Helper()
-	rcv := sendertest.NewReceiver(t, sc.verifier, sendertest.RetryAfter(1, value))
+	rcv := sendertest.NewReceiver(t, sc.verifier, sendertest.Respond(func(n int) sendertest.Response {
+		if n == 1 {
+			return sendertest.Response{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {value}}}
+		}
+		return sendertest.Response{}
+	}))
 	s := rcv.Sender()
 	s.Retry.MaxWait = maxWait
 	var log attempts
@@ -363,9 +368,9 @@ func onlyVerified(t *testing.T, rcv *sendertest.Receiver, n int) []sendertest.De
 	if len(ds) != n {
 		t.Fatalf("%d requests received, want %d", len(ds), n)
 	}
-	for _, d := range ds {
+	for i, d := range ds {
 		if d.Err != nil {
-			t.Fatalf("request %d failed verification: %v", d.N, d.Err)
+			t.Fatalf("request %d failed verification: %v", i+1, d.Err)
 		}
 	}
 	return ds

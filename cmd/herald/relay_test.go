@@ -218,7 +218,7 @@ func waitOK(t *testing.T, rcv *sendertest.Receiver, n int, p *relayProc) []sende
 		if time.Now().After(deadline) {
 			t.Fatalf("receiver got %d good deliveries, want %d; all: %+v\nrelay:\n%s", len(ds), n, rcv.Deliveries(), p.stderr())
 		}
-		rcv.WaitFor(rcv.Count()+1, 200*time.Millisecond)
+		rcv.WaitFor(len(rcv.Deliveries())+1, 200*time.Millisecond)
 	}
 }
 
@@ -579,7 +579,7 @@ func TestOutboxDeadLetters(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no dead letter logged:\n%s", p.stderr())
 		}
-		gone.WaitFor(gone.Count()+1, 100*time.Millisecond)
+		gone.WaitFor(len(gone.Deliveries())+1, 100*time.Millisecond)
 	}
 	if code := p.stop(t); code != 0 {
 		t.Fatalf("relay exit %d", code)

@@ -235,12 +235,12 @@ func TestServerRestart(t *testing.T) {
 		ws = append(ws, startWorker(t, s.ClientURL(), rcv, o))
 	}
 	ids := putN(t, ws[0].ob, "restart", n)
-	for rcv.Count() < n/4 {
+	for len(rcv.Deliveries()) < n/4 {
 		time.Sleep(5 * time.Millisecond)
 	}
 	s.Shutdown()
 	s.WaitForShutdown()
-	t.Logf("server stopped after %d requests", rcv.Count())
+	t.Logf("server stopped after %d requests", len(rcv.Deliveries()))
 	s = startServer(t, dir, p)
 	got := waitDelivered(t, rcv, ids, 2*time.Minute)
 	dups := 0

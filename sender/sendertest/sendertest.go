@@ -9,7 +9,6 @@ package sendertest
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -24,14 +23,13 @@ import (
 	"github.com/heraldhq/herald/sender"
 )
 
-// MaxBody bounds the request bodies a Receiver reads; a longer body is
-// answered 413 and recorded with an error.
-const MaxBody = 10 << 20
+// maxBody bounds the request bodies a Receiver reads: 10 MiB. A longer
+// body is answered 413 and recorded with an error.
+const maxBody = 10 << 20
 
-// Delivery is one request as the Receiver saw it.
+// Delivery is one request as the Receiver saw it; [Receiver.Deliveries]
+// lists them in the order they were answered.
 type Delivery struct {
-	// N numbers requests from 1 in the order they arrived.
-	N int
 	// ID is the webhook-id header.
 	ID string
 	// Header holds the request headers.
@@ -46,8 +44,6 @@ type Delivery struct {
 	Err error
 	// Status is what the Receiver answered.
 	Status int
-	// At is when the request arrived.
-	At time.Time
 }
 
 // Response is what the Receiver answers to one request. Its zero value
@@ -87,17 +83,6 @@ func FailFirst(n, status int) Option {
 	return Respond(func(i int) Response {
 		if i <= n {
 			return Response{Status: status}
-		}
-		return Response{}
-	})
-}
-
-// RetryAfter answers the first n requests 429 Too Many Requests with a
-// Retry-After header of value (seconds, or an HTTP date).
-func RetryAfter(n int, value string) Option {
-	return Respond(func(i int) Response {
-		if i <= n {
-			return Response{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {value}}}
 		}
 		return Response{}
 	})
@@ -148,8 +133,8 @@ func NewReceiver(t testing.TB, v auth.Verifier, opts ...Option) *Receiver {
 
 // serve records and answers one request.
 func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
-	d := Delivery{ID: req.Header.Get("webhook-id"), Header: req.Header.Clone(), At: time.Now()}
-	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, MaxBody))
+	d := Delivery{ID: req.Header.Get("webhook-id"), Header: req.Header.Clone()}
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, maxBody))
 	d.Body = body
 	resp := Response{Status: http.StatusOK}
 	switch {
@@ -165,11 +150,11 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 
 	r.mu.Lock()
 	r.n++
-	d.N = r.n
+	n := r.n
 	r.mu.Unlock()
 
 	if d.Err == nil {
-		resp = r.script(d.N)
+		resp = r.script(n)
 	}
 	d.Status = resp.Status
 	r.record(d)
@@ -231,9 +216,6 @@ func (r *Receiver) RootCAs() *x509.CertPool {
 	return pool
 }
 
-// Client returns a plain HTTP client that trusts the receiver.
-func (r *Receiver) Client() *http.Client { return r.srv.Client() }
-
 // Sender returns a new Sender that trusts the receiver's certificate, may
 // reach loopback addresses, and retries with millisecond waits (MinWait
 // 1ms, MaxWait 50ms, so a Retry-After is capped at 50ms) to keep tests
@@ -265,19 +247,8 @@ func (r *Receiver) Deliveries() []Delivery {
 	return append([]Delivery(nil), r.deliveries...)
 }
 
-// Count returns how many requests were received so far.
-func (r *Receiver) Count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.deliveries)
-}
-
-// ErrTimeout is returned by [Receiver.WaitFor] when too few requests came.
-var ErrTimeout = errors.New("sendertest: timed out waiting for deliveries")
-
 // WaitFor waits until at least n requests were received, or timeout passed,
-// and returns the deliveries so far; the error wraps [ErrTimeout] when
-// fewer than n came.
+// and returns the deliveries so far, with an error when fewer than n came.
 func (r *Receiver) WaitFor(n int, timeout time.Duration) ([]Delivery, error) {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
@@ -291,7 +262,7 @@ func (r *Receiver) WaitFor(n int, timeout time.Duration) ([]Delivery, error) {
 		select {
 		case <-changed:
 		case <-timer.C:
-			return r.Deliveries(), fmt.Errorf("%w: got %d of %d within %s", ErrTimeout, r.Count(), n, timeout)
+			return r.Deliveries(), fmt.Errorf("sendertest: timed out waiting for deliveries: got %d of %d within %s", len(r.Deliveries()), n, timeout)
 		}
 	}
 }
