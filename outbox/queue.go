@@ -282,7 +282,7 @@ func (q *Queue) Run(ctx context.Context) error {
 	q.mu.Lock()
 	if q.running || q.stopped {
 		q.mu.Unlock()
-		return fmt.Errorf("%w: Run called twice, or after Shutdown", ErrQueueStopped)
+		return fmt.Errorf("%w: Run called twice, or after Shutdown", errQueueStopped)
 	}
 	q.running = true
 	q.mu.Unlock()
@@ -391,9 +391,9 @@ func (q *Queue) stats(ctx context.Context) (Stats, error) {
 	return ad.Stats(ctx)
 }
 
-// BreakerState reports the state of the named destination's circuit
+// breakerOf reports the state of the named destination's circuit
 // breaker, and false when the Queue has no such destination.
-func (q *Queue) BreakerState(destination string) (BreakerState, bool) {
+func (q *Queue) breakerOf(destination string) (breakerState, bool) {
 	if q.init() != nil {
 		return 0, false
 	}
