@@ -59,10 +59,9 @@ type DeliveryError struct {
 	// Destination is the destination's Name, or its redacted URL
 	// (scheme://host/path) when it has none.
 	Destination string
-	// Status is the last HTTP status, 0 when no response came.
-	Status int
-	// Attempts is how many requests were made.
-	Attempts int
+	// attempts and status (the last HTTP status) are for the log line and
+	// the text; the [Result] Send returns with the error carries both.
+	attempts, status int
 	// Retryable reports whether trying again later (from an outbox) may
 	// succeed: true for network errors, timeouts, 408/425/429, 5xx and a
 	// cancelled context; false for 410, other 4xx, redirects, blocked
@@ -81,9 +80,9 @@ func (e *DeliveryError) Error() string {
 	if e.Destination != "" {
 		s += " to " + e.Destination
 	}
-	if e.Attempts > 0 {
-		s += " (" + strconv.Itoa(e.Attempts) + " attempt"
-		if e.Attempts > 1 {
+	if e.attempts > 0 {
+		s += " (" + strconv.Itoa(e.attempts) + " attempt"
+		if e.attempts > 1 {
 			s += "s"
 		}
 		s += ")"

@@ -216,18 +216,18 @@ var schemeCases = []struct {
 	}},
 	{"400 not retried", func(t *testing.T, sc scheme) {
 		rcv := sendertest.NewReceiver(t, sc.verifier, sendertest.FailFirst(100, http.StatusBadRequest))
-		_, err := rcv.Sender().Send(context.Background(), rcv.Destination(sc.signer), sender.Message{Body: []byte("{}")})
+		res, err := rcv.Sender().Send(context.Background(), rcv.Destination(sc.signer), sender.Message{Body: []byte("{}")})
 		de := mustDeliveryError(t, err)
-		if !errors.Is(err, sender.ErrRejected) || de.Retryable || de.Attempts != 1 || de.Status != 400 {
+		if !errors.Is(err, sender.ErrRejected) || de.Retryable || res.Attempts != 1 || res.Status != 400 {
 			t.Fatalf("err %v (%+v); want one non-retryable ErrRejected", err, de)
 		}
 		onlyVerified(t, rcv, 1)
 	}},
 	{"410 gone", func(t *testing.T, sc scheme) {
 		rcv := sendertest.NewReceiver(t, sc.verifier, sendertest.Gone())
-		_, err := rcv.Sender().Send(context.Background(), rcv.Destination(sc.signer), sender.Message{Body: []byte("{}")})
+		res, err := rcv.Sender().Send(context.Background(), rcv.Destination(sc.signer), sender.Message{Body: []byte("{}")})
 		de := mustDeliveryError(t, err)
-		if !errors.Is(err, sender.ErrGone) || de.Retryable || de.Attempts != 1 {
+		if !errors.Is(err, sender.ErrGone) || de.Retryable || res.Attempts != 1 {
 			t.Fatalf("err %v (%+v); want ErrGone after one attempt", err, de)
 		}
 		onlyVerified(t, rcv, 1)

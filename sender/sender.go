@@ -244,7 +244,7 @@ func (d *delivery) firstRequest(du *destURL, start time.Time) error {
 // signing failure, the caller's context ending it (with the last cause),
 // retries exhausted on a retryable cause (ErrGaveUp), or a final cause.
 func (d *delivery) failure(ctx context.Context, err error) *DeliveryError {
-	derr := &DeliveryError{ID: d.id, Destination: d.label, Status: d.status, Attempts: d.attempts}
+	derr := &DeliveryError{ID: d.id, Destination: d.label, status: d.status, attempts: d.attempts}
 	cause := d.cause
 	switch {
 	case d.signErr != nil:
@@ -345,6 +345,6 @@ func (s *Sender) logFailure(ctx context.Context, e *DeliveryError, callerRetries
 	}
 	s.Logger.LogAttrs(ctx, level, "webhook failed",
 		slog.String("id", e.ID), slog.String("destination", e.Destination),
-		slog.Int("attempts", e.Attempts), slog.Int("status", e.Status),
+		slog.Int("attempts", e.attempts), slog.Int("status", e.status),
 		slog.Bool("retryable", e.Retryable), slog.String("error", e.Err.Error()))
 }
