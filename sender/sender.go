@@ -80,12 +80,6 @@ type Result struct {
 	Body []byte
 }
 
-// Resolver resolves host names; *net.Resolver implements it. Tests use it
-// to make a name resolve to any address.
-type Resolver interface {
-	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
-}
-
 // Sender delivers messages. Its zero value is ready to use with the
 // defaults; set fields before the first Send and do not change them after.
 // A Sender keeps a pool of connections: share one across goroutines (it is
@@ -114,9 +108,10 @@ type Sender struct {
 	// carry ids, statuses and redacted URLs, never secrets, signatures,
 	// tokens or query strings.
 	Logger *slog.Logger
-	// Resolver resolves destination host names; nil means
-	// net.DefaultResolver.
-	Resolver Resolver
+	// LookupNetIP resolves destination host names, as the method of
+	// *net.Resolver does; nil means net.DefaultResolver.LookupNetIP. Tests
+	// set it to make a name resolve to any address.
+	LookupNetIP func(ctx context.Context, network, host string) ([]netip.Addr, error)
 	// OnAttempt, if set, is called after every attempt, from the
 	// goroutine running Send, for metrics and tests. It must not block.
 	OnAttempt func(Attempt)

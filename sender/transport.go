@@ -47,9 +47,9 @@ func tlsConfig(c *tls.Config) *tls.Config {
 // the address guard and never uses a proxy: a proxy would make the guard
 // check the proxy instead of the destination.
 func (s *Sender) newTransport() *http.Transport {
-	var res Resolver = net.DefaultResolver
-	if s.Resolver != nil {
-		res = s.Resolver
+	res := s.LookupNetIP
+	if res == nil {
+		res = net.DefaultResolver.LookupNetIP
 	}
 	g := &guardDialer{
 		dialer:   net.Dialer{Timeout: dialTimeout, KeepAlive: keepAlive},
