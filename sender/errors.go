@@ -12,16 +12,15 @@ var (
 	// again, so callers should disable it rather than retry later.
 	ErrGone = errors.New("destination is gone (410)")
 	// ErrRejected: the destination answered a 4xx status that is not worth
-	// retrying (anything but 408, 425, 429 and 410).
+	// retrying (anything but 408, 425, 429 and 410), or a 3xx: redirects
+	// are never followed, since a signed request must reach the URL it was
+	// signed for.
 	ErrRejected = errors.New("rejected by the destination")
 	// ErrRateLimited: the destination kept answering 429 Too Many Requests
 	// (or 408, 425) until the retries ran out.
 	ErrRateLimited = errors.New("rate limited by the destination")
 	// ErrServer: the destination kept answering a 5xx status.
 	ErrServer = errors.New("destination failed")
-	// ErrRedirect: the destination answered 3xx. Redirects are never
-	// followed, since a signed request must reach the URL it was signed for.
-	ErrRedirect = errors.New("redirect refused")
 	// ErrNetwork: no response came (DNS, connection, TLS or I/O failure).
 	ErrNetwork = errors.New("network error")
 	// ErrTimeout: an attempt ran past [Sender.AttemptTimeout].
@@ -42,11 +41,12 @@ var (
 	ErrInvalidMessage = errors.New("invalid message")
 	// ErrSign: the destination's [auth.Signer] failed.
 	ErrSign = errors.New("signing failed")
-	// ErrGaveUp: retries ran out (attempts, elapsed time, or the caller's
-	// deadline) while the failure was still retryable. It comes together
-	// with the last cause (ErrServer, ErrNetwork, ...).
-	ErrGaveUp = errors.New("retries exhausted")
 )
+
+// errGaveUp: retries ran out (attempts, elapsed time, or the caller's
+// deadline) while the failure was still retryable, as
+// [DeliveryError.Retryable] tells; it prefixes the last cause's text.
+var errGaveUp = errors.New("retries exhausted")
 
 // DeliveryError is the error [Sender.Send] returns when a delivery did not
 // succeed. Err wraps the sentinel errors that describe the failure, and the

@@ -238,8 +238,8 @@ var schemeCases = []struct {
 			return sendertest.Response{Status: http.StatusFound, Header: http.Header{"Location": {rcv.URL() + "/moved"}}}
 		}))
 		_, err := rcv.Sender().Send(context.Background(), rcv.Destination(sc.signer), sender.Message{Body: []byte("{}")})
-		if !errors.Is(err, sender.ErrRedirect) {
-			t.Fatalf("err %v, want ErrRedirect", err)
+		if !errors.Is(err, sender.ErrRejected) {
+			t.Fatalf("err %v, want ErrRejected (redirect refused)", err)
 		}
 		onlyVerified(t, rcv, 1)
 	}},

@@ -162,8 +162,8 @@ func TestSendRedirectNotFollowed(t *testing.T) {
 	}))
 	res, err := rcv.Sender().Send(context.Background(), rcv.Destination(scheme), sender.Message{Body: []byte("x")})
 	de := mustDeliveryError(t, err)
-	if !errors.Is(err, sender.ErrRedirect) || de.Retryable || res.Status != 307 || len(rcv.Deliveries()) != 1 {
-		t.Fatalf("err %v (%+v), %d received; want ErrRedirect after 1 request", err, de, len(rcv.Deliveries()))
+	if !errors.Is(err, sender.ErrRejected) || de.Retryable || res.Status != 307 || len(rcv.Deliveries()) != 1 {
+		t.Fatalf("err %v (%+v), %d received; want ErrRejected (redirect refused) after 1 request", err, de, len(rcv.Deliveries()))
 	}
 	if strings.Contains(err.Error(), "secret") {
 		t.Fatalf("error quotes the Location: %v", err)
