@@ -55,17 +55,16 @@ type Response struct {
 	Header http.Header
 	// Body is the response body.
 	Body []byte
-	// Delay is waited before answering, cut short if the client goes away.
-	Delay time.Duration
 }
 
 // An Option scripts a Receiver. Options are rules consulted in order for
 // every verified request: the first rule that names a status decides the
-// answer, and the first that names a delay sets the delay.
+// answer.
 type Option func(*config)
 
 type config struct {
 	rules []func(n int) Response
+	delay time.Duration
 }
 
 // Respond adds a rule computed from the request number n (1 for the first
@@ -88,9 +87,9 @@ func FailFirst(n, status int) Option {
 	})
 }
 
-// Delay makes every answer wait d.
+// Delay makes every answer wait d, cut short if the client goes away.
 func Delay(d time.Duration) Option {
-	return Respond(func(int) Response { return Response{Delay: d} })
+	return func(c *config) { c.delay = d }
 }
 
 // Gone answers every request 410 Gone.
@@ -159,8 +158,8 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	d.Status = resp.Status
 	r.record(d)
 
-	if resp.Delay > 0 {
-		timer := time.NewTimer(resp.Delay)
+	if r.cfg.delay > 0 && d.Err == nil {
+		timer := time.NewTimer(r.cfg.delay)
 		select {
 		case <-timer.C:
 		case <-req.Context().Done():
@@ -185,9 +184,6 @@ func (r *Receiver) script(n int) Response {
 		got := rule(n)
 		if out.Status == 0 && got.Status != 0 {
 			out.Status, out.Header, out.Body = got.Status, got.Header, got.Body
-		}
-		if out.Delay == 0 && got.Delay > 0 {
-			out.Delay = got.Delay
 		}
 	}
 	if out.Status == 0 {
