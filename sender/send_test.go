@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/heraldhq/herald/internal/version"
 	"github.com/heraldhq/herald/sender"
 	"github.com/heraldhq/herald/sender/sendertest"
 )
@@ -51,7 +52,7 @@ func TestSendSuccess(t *testing.T) {
 		t.Fatalf("delivery = %+v", d)
 	}
 	for k, want := range map[string]string{
-		"User-Agent":   "herald/" + sender.Version,
+		"User-Agent":   "herald/" + version.Version,
 		"Content-Type": "application/json",
 		"X-Tenant":     "t1",
 		"Webhook-Id":   res.ID,

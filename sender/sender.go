@@ -26,15 +26,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/heraldhq/herald/internal/version"
 	"github.com/heraldhq/herald/internal/wire"
 )
 
-// Version is the version of herald, sent in the User-Agent header as
-// "herald/<Version>".
-const Version = "0.1.0"
-
 // userAgent is the User-Agent header value of every request.
-var userAgent = []string{"herald/" + Version}
+var userAgent = []string{"herald/" + version.Version}
 
 // defaultContentType is the Content-Type of a Message without one.
 var defaultContentType = []string{"application/json"}
