@@ -143,11 +143,11 @@ func TestQueueDeadLetters(t *testing.T) {
 // When it recovers, a probe closes the breaker and the rest follow.
 func TestBreakerDefers(t *testing.T) {
 	var healthy atomic.Bool
-	flaky := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) sendertest.Response {
+	flaky := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
 		if healthy.Load() {
-			return sendertest.Response{}
+			return 0, nil, nil
 		}
-		return sendertest.Response{Status: http.StatusServiceUnavailable}
+		return http.StatusServiceUnavailable, nil, nil
 	}))
 	good := sendertest.NewReceiver(t, nil)
 	ob := new(outbox.Memory)

@@ -73,8 +73,8 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 			sendertest.FailFirst(100, 500),
 			sendertest.FailFirst(100, 400),
 			sendertest.Gone(),
-			sendertest.Respond(func(int) sendertest.Response {
-				return sendertest.Response{Status: 302, Header: http.Header{"Location": {"https://elsewhere.example/?" + query}}}
+			sendertest.Respond(func(int) (int, http.Header, []byte) {
+				return 302, http.Header{"Location": {"https://elsewhere.example/?" + query}}, nil
 			}),
 			sendertest.Delay(time.Minute),
 		} {

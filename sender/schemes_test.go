@@ -234,8 +234,8 @@ var schemeCases = []struct {
 	}},
 	{"redirect not followed", func(t *testing.T, sc scheme) {
 		var rcv *sendertest.Receiver
-		rcv = sendertest.NewReceiver(t, sc.verifier, sendertest.Respond(func(int) sendertest.Response {
-			return sendertest.Response{Status: http.StatusFound, Header: http.Header{"Location": {rcv.URL() + "/moved"}}}
+		rcv = sendertest.NewReceiver(t, sc.verifier, sendertest.Respond(func(int) (int, http.Header, []byte) {
+			return http.StatusFound, http.Header{"Location": {rcv.URL() + "/moved"}}, nil
 		}))
 		_, err := rcv.Sender().Send(context.Background(), rcv.Destination(sc.signer), sender.Message{Body: []byte("{}")})
 		if !errors.Is(err, sender.ErrRejected) {
@@ -324,11 +324,11 @@ func schemeNamed(t *testing.T, name string) scheme {
 // context, to keep the tests fast (TestSendRetryAfter waits for real).
 func retryAfterWait(t *testing.T, sc scheme, value string, maxWait time.Duration) time.Duration {
 	t.Helper()
-	rcv := sendertest.NewReceiver(t, sc.verifier, sendertest.Respond(func(n int) sendertest.Response {
+	rcv := sendertest.NewReceiver(t, sc.verifier, sendertest.Respond(func(n int) (int, http.Header, []byte) {
 		if n == 1 {
-			return sendertest.Response{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {value}}}
+			return http.StatusTooManyRequests, http.Header{"Retry-After": {value}}, nil
 		}
-		return sendertest.Response{}
+		return 0, nil, nil
 	}))
 	s := rcv.Sender()
 	s.Retry.MaxWait = maxWait

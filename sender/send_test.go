@@ -23,8 +23,8 @@ import (
 
 func TestSendSuccess(t *testing.T) {
 	scheme := newTestScheme()
-	rcv := sendertest.NewReceiver(t, scheme, sendertest.Respond(func(int) sendertest.Response {
-		return sendertest.Response{Status: http.StatusAccepted, Body: []byte("thanks")}
+	rcv := sendertest.NewReceiver(t, scheme, sendertest.Respond(func(int) (int, http.Header, []byte) {
+		return http.StatusAccepted, nil, []byte("thanks")
 	}))
 	s := rcv.Sender()
 	dest := rcv.Destination(scheme)
@@ -158,8 +158,8 @@ func TestSendFailures(t *testing.T) {
 func TestSendRedirectNotFollowed(t *testing.T) {
 	scheme := newTestScheme()
 	var rcv *sendertest.Receiver
-	rcv = sendertest.NewReceiver(t, scheme, sendertest.Respond(func(int) sendertest.Response {
-		return sendertest.Response{Status: http.StatusTemporaryRedirect, Header: http.Header{"Location": {rcv.URL() + "/elsewhere?sig=secret"}}}
+	rcv = sendertest.NewReceiver(t, scheme, sendertest.Respond(func(int) (int, http.Header, []byte) {
+		return http.StatusTemporaryRedirect, http.Header{"Location": {rcv.URL() + "/elsewhere?sig=secret"}}, nil
 	}))
 	res, err := rcv.Sender().Send(context.Background(), rcv.Destination(scheme), sender.Message{Body: []byte("x")})
 	de := mustDeliveryError(t, err)
@@ -257,11 +257,11 @@ func TestSendRetryAfter(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			scheme := newTestScheme()
-			rcv := sendertest.NewReceiver(t, scheme, sendertest.Respond(func(n int) sendertest.Response {
+			rcv := sendertest.NewReceiver(t, scheme, sendertest.Respond(func(n int) (int, http.Header, []byte) {
 				if n == 1 {
-					return sendertest.Response{Status: 429, Header: http.Header{"Retry-After": {tt.value()}}}
+					return 429, http.Header{"Retry-After": {tt.value()}}, nil
 				}
-				return sendertest.Response{}
+				return 0, nil, nil
 			}))
 			s := rcv.Sender()
 			s.Retry.MaxWait = tt.maxWait
@@ -363,8 +363,8 @@ const maxResponseBody = 64 << 10
 
 func TestSendResponseBodyBounded(t *testing.T) {
 	big := bytes.Repeat([]byte("a"), maxResponseBody+1000)
-	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) sendertest.Response {
-		return sendertest.Response{Status: 400, Body: big}
+	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
+		return 400, nil, big
 	}))
 	res, err := rcv.Sender().Send(context.Background(), rcv.Destination(nil), sender.Message{})
 	if !errors.Is(err, sender.ErrRejected) || len(res.Body) != maxResponseBody {
@@ -376,11 +376,11 @@ func TestSendConcurrent(t *testing.T) {
 	scheme := newTestScheme()
 	// The first ten requests fail, whichever deliveries they belong to; with
 	// more attempts than that, every delivery must still succeed.
-	rcv := sendertest.NewReceiver(t, scheme, sendertest.Respond(func(n int) sendertest.Response {
+	rcv := sendertest.NewReceiver(t, scheme, sendertest.Respond(func(n int) (int, http.Header, []byte) {
 		if n <= 10 {
-			return sendertest.Response{Status: 502}
+			return 502, nil, nil
 		}
-		return sendertest.Response{}
+		return 0, nil, nil
 	}))
 	s := rcv.Sender()
 	s.Retry.MaxAttempts = 12

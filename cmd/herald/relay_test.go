@@ -482,11 +482,11 @@ func TestRelaySurvivesKill(t *testing.T) {
 	dir := t.TempDir()
 	secret, v := stdSecret(t, dir)
 	var up atomic.Bool
-	rcv := sendertest.NewReceiver(t, v, sendertest.Respond(func(int) sendertest.Response {
+	rcv := sendertest.NewReceiver(t, v, sendertest.Respond(func(int) (int, http.Header, []byte) {
 		if up.Load() {
-			return sendertest.Response{}
+			return 0, nil, nil
 		}
-		return sendertest.Response{Status: http.StatusServiceUnavailable}
+		return http.StatusServiceUnavailable, nil, nil
 	}))
 	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
 	args := []string{"--store", "relay.db", "--dest", rcv.URL(), "--secret", secret, "--cacert", "ca.pem", "--allow-private",

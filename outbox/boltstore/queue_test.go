@@ -46,12 +46,12 @@ func TestQueueOutage(t *testing.T) {
 	var down atomic.Bool
 	down.Store(true)
 	var failures atomic.Int64
-	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) sendertest.Response {
+	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
 		if down.Load() {
 			failures.Add(1)
-			return sendertest.Response{Status: http.StatusInternalServerError}
+			return http.StatusInternalServerError, nil, nil
 		}
-		return sendertest.Response{}
+		return 0, nil, nil
 	}))
 	s, _ := open(t)
 	delays := []time.Duration{0}
@@ -100,11 +100,11 @@ func TestQueueOutage(t *testing.T) {
 func TestQueueGone(t *testing.T) {
 	var gone atomic.Bool
 	gone.Store(true)
-	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) sendertest.Response {
+	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
 		if gone.Load() {
-			return sendertest.Response{Status: http.StatusGone}
+			return http.StatusGone, nil, nil
 		}
-		return sendertest.Response{}
+		return 0, nil, nil
 	}))
 	other := sendertest.NewReceiver(t, nil)
 	s, _ := open(t)

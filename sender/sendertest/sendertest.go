@@ -46,15 +46,11 @@ type Delivery struct {
 	Status int
 }
 
-// Response is what the Receiver answers to one request. Its zero value
-// means "no opinion": the next rule decides, and 200 OK when none does.
-type Response struct {
-	// Status is the HTTP status; 0 leaves it to the next rule.
-	Status int
-	// Header is added to the response.
-	Header http.Header
-	// Body is the response body.
-	Body []byte
+// response is what the Receiver answers to one request.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
 }
 
 // An Option scripts a Receiver. Options are rules consulted in order for
@@ -63,13 +59,15 @@ type Response struct {
 type Option func(*config)
 
 type config struct {
-	rules []func(n int) Response
+	rules []func(n int) (int, http.Header, []byte)
 	delay time.Duration
 }
 
 // Respond adds a rule computed from the request number n (1 for the first
-// request the Receiver got, verified or not).
-func Respond(f func(n int) Response) Option {
+// request the Receiver got, verified or not): the HTTP status, headers
+// added to the response, and its body. A status of 0 means "no opinion":
+// the next rule decides, and 200 OK when none does.
+func Respond(f func(n int) (status int, header http.Header, body []byte)) Option {
 	return func(c *config) {
 		if f != nil {
 			c.rules = append(c.rules, f)
@@ -79,11 +77,11 @@ func Respond(f func(n int) Response) Option {
 
 // FailFirst answers the first n requests with status.
 func FailFirst(n, status int) Option {
-	return Respond(func(i int) Response {
+	return Respond(func(i int) (int, http.Header, []byte) {
 		if i <= n {
-			return Response{Status: status}
+			return status, nil, nil
 		}
-		return Response{}
+		return 0, nil, nil
 	})
 }
 
@@ -94,7 +92,7 @@ func Delay(d time.Duration) Option {
 
 // Gone answers every request 410 Gone.
 func Gone() Option {
-	return Respond(func(int) Response { return Response{Status: http.StatusGone} })
+	return Respond(func(int) (int, http.Header, []byte) { return http.StatusGone, nil, nil })
 }
 
 // Receiver is a running HTTPS webhook receiver. It is closed when the test
@@ -135,15 +133,15 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	d := Delivery{ID: req.Header.Get("webhook-id"), Header: req.Header.Clone()}
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, maxBody))
 	d.Body = body
-	resp := Response{Status: http.StatusOK}
+	resp := response{status: http.StatusOK}
 	switch {
 	case err != nil:
 		d.Err = fmt.Errorf("sendertest: reading body: %w", err)
-		resp.Status = http.StatusRequestEntityTooLarge
+		resp.status = http.StatusRequestEntityTooLarge
 	case r.v != nil:
 		d.Verified, d.Err = r.v.Verify(req.Header, body)
 		if d.Err != nil {
-			resp = Response{Status: http.StatusUnauthorized, Body: []byte(d.Err.Error())}
+			resp = response{status: http.StatusUnauthorized, body: []byte(d.Err.Error())}
 		}
 	}
 
@@ -155,7 +153,7 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	if d.Err == nil {
 		resp = r.script(n)
 	}
-	d.Status = resp.Status
+	d.Status = resp.status
 	r.record(d)
 
 	if r.cfg.delay > 0 && d.Err == nil {
@@ -170,26 +168,21 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 			panic(http.ErrAbortHandler)
 		}
 	}
-	for k, vs := range resp.Header {
+	for k, vs := range resp.header {
 		w.Header()[http.CanonicalHeaderKey(k)] = vs
 	}
-	w.WriteHeader(resp.Status)
-	_, _ = w.Write(resp.Body)
+	w.WriteHeader(resp.status)
+	_, _ = w.Write(resp.body)
 }
 
 // script applies the rules to request n.
-func (r *Receiver) script(n int) Response {
-	out := Response{}
+func (r *Receiver) script(n int) response {
 	for _, rule := range r.cfg.rules {
-		got := rule(n)
-		if out.Status == 0 && got.Status != 0 {
-			out.Status, out.Header, out.Body = got.Status, got.Header, got.Body
+		if status, header, body := rule(n); status != 0 {
+			return response{status, header, body}
 		}
 	}
-	if out.Status == 0 {
-		out.Status = http.StatusOK
-	}
-	return out
+	return response{status: http.StatusOK}
 }
 
 func (r *Receiver) record(d Delivery) {

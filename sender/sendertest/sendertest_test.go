@@ -23,11 +23,11 @@ func client(rcv *sendertest.Receiver) *http.Client {
 
 // retryAfter answers the first n requests 429 with a Retry-After of value.
 func retryAfter(n int, value string) sendertest.Option {
-	return sendertest.Respond(func(i int) sendertest.Response {
+	return sendertest.Respond(func(i int) (int, http.Header, []byte) {
 		if i <= n {
-			return sendertest.Response{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {value}}}
+			return http.StatusTooManyRequests, http.Header{"Retry-After": {value}}, nil
 		}
-		return sendertest.Response{}
+		return 0, nil, nil
 	})
 }
 
@@ -116,11 +116,11 @@ func TestReceiverScripts(t *testing.T) {
 	rcv := sendertest.NewReceiver(t, nil,
 		retryAfter(1, "7"),
 		sendertest.FailFirst(2, 503),
-		sendertest.Respond(func(n int) sendertest.Response {
+		sendertest.Respond(func(n int) (int, http.Header, []byte) {
 			if n == 3 {
-				return sendertest.Response{Status: 201, Header: http.Header{"x-n": {"3"}}, Body: []byte("made")}
+				return 201, http.Header{"x-n": {"3"}}, []byte("made")
 			}
-			return sendertest.Response{}
+			return 0, nil, nil
 		}),
 	)
 	want := []struct {
