@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -166,8 +167,8 @@ func TestForwardQueuePermanent(t *testing.T) {
 		t.Fatalf("status %d, want 400", w.Code)
 	}
 	err := listener.Forward(q, a, b)(context.Background(), &listener.Event{ID: "1", Topic: "job:ready"})
-	if !errors.Is(err, outbox.ErrUnknownDestination) || !listener.IsPermanent(err) {
-		t.Fatalf("%v: want a permanent ErrUnknownDestination", err)
+	if !errors.Is(err, outbox.ErrInvalid) || !strings.Contains(err.Error(), "unknown destination") || !listener.IsPermanent(err) {
+		t.Fatalf("%v: want a permanent ErrInvalid for an unknown destination", err)
 	}
 	if s, _ := st.Stats(context.Background()); s.Pending != 0 {
 		t.Fatalf("%d stored, want none", s.Pending)

@@ -172,8 +172,8 @@ func (q *Queue) init() error {
 // id once it is durably committed (as durable as the Outbox). An empty m.ID
 // gets a new UUIDv7. Enqueue is idempotent on the id: enqueuing an id the
 // outbox still holds does nothing and returns that id. Ids must be unique
-// across destinations. An unknown destination fails with
-// [ErrUnknownDestination].
+// across destinations. An unknown destination fails with an error
+// wrapping [ErrInvalid] that says so.
 func (q *Queue) Enqueue(ctx context.Context, destination string, m sender.Message) (string, error) {
 	if err := q.init(); err != nil {
 		return "", err
@@ -196,7 +196,7 @@ func (q *Queue) Enqueue(ctx context.Context, destination string, m sender.Messag
 // Destinations of those names. A delivery that can never be stored (an
 // unknown destination, an invalid id or body) fails with a
 // *sender.DeliveryError that is not Retryable, wrapping
-// [ErrUnknownDestination] or [ErrInvalid].
+// [ErrInvalid].
 func (q *Queue) Deliver(ctx context.Context, dests []sender.Destination, msgs []sender.Message) error {
 	if err := q.init(); err != nil {
 		return err
@@ -225,7 +225,7 @@ func (q *Queue) Deliver(ctx context.Context, dests []sender.Destination, msgs []
 // validates it and fills its times.
 func (q *Queue) delivery(destination string, m sender.Message) (Delivery, error) {
 	if _, ok := q.dests[destination]; !ok {
-		return Delivery{}, fmt.Errorf("%w: %q", ErrUnknownDestination, destination)
+		return Delivery{}, fmt.Errorf("%w: unknown destination %q", ErrInvalid, destination)
 	}
 	if m.ID == "" {
 		u, err := uuid.NewV7()

@@ -69,7 +69,7 @@ func TestQueueDelivers(t *testing.T) {
 		t.Error("Metrics.Depth never called")
 	}
 	m.mu.Unlock()
-	if _, err := q.Enqueue(ctx, "nowhere", sender.Message{}); !errors.Is(err, outbox.ErrUnknownDestination) {
+	if _, err := q.Enqueue(ctx, "nowhere", sender.Message{}); !errors.Is(err, outbox.ErrInvalid) || !strings.Contains(err.Error(), "unknown destination") {
 		t.Errorf("Enqueue to an unknown destination: %v", err)
 	}
 }
