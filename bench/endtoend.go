@@ -131,7 +131,7 @@ func runE2E(cfg config) ([]Row, []error) {
 		return fail(err)
 	}
 	defer store.Close()
-	qs := &sender.Sender{TLS: receiver.tlsConfig(), AllowNetworks: loopback, Retry: sender.RetryPolicy{MaxAttempts: outbox.DefaultBurst}}
+	qs := &sender.Sender{TLS: receiver.tlsConfig(), AllowNetworks: loopback, Retry: sender.RetryPolicy{MaxAttempts: 2}}
 	defer qs.CloseIdleConnections()
 	q := &outbox.Queue{
 		Outbox: store, Sender: qs, Destinations: []sender.Destination{dest},

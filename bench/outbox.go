@@ -126,7 +126,7 @@ func queueRows(cfg config, dir string) ([]Row, error) {
 	if err != nil {
 		return []Row{failedRow("outbox", name, err)}, err
 	}
-	s := &sender.Sender{TLS: srv.tlsConfig(), AllowNetworks: loopback, Retry: sender.RetryPolicy{MaxAttempts: outbox.DefaultBurst}}
+	s := &sender.Sender{TLS: srv.tlsConfig(), AllowNetworks: loopback, Retry: sender.RetryPolicy{MaxAttempts: 2}}
 	defer s.CloseIdleConnections()
 	dest := sender.Destination{Name: benchDest, URL: srv.URL + "/hook", Signer: std}
 	store, err := boltstore.Open(filepath.Join(dir, "queue.db"), nil)

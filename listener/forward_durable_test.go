@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -146,7 +147,7 @@ func TestForwardQueueOneCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-done
-	if n := rcv.Count(); n != 2 {
+	if n := len(rcv.Deliveries()); n != 2 {
 		t.Fatalf("%d deliveries, want 2 (the duplicate post adds none)", n)
 	}
 }
@@ -166,8 +167,8 @@ func TestForwardQueuePermanent(t *testing.T) {
 		t.Fatalf("status %d, want 400", w.Code)
 	}
 	err := listener.Forward(q, a, b)(context.Background(), &listener.Event{ID: "1", Topic: "job:ready"})
-	if !errors.Is(err, outbox.ErrUnknownDestination) || !listener.IsPermanent(err) {
-		t.Fatalf("%v: want a permanent ErrUnknownDestination", err)
+	if !errors.Is(err, outbox.ErrInvalid) || !strings.Contains(err.Error(), "unknown destination") || !listener.IsPermanent(err) {
+		t.Fatalf("%v: want a permanent ErrInvalid for an unknown destination", err)
 	}
 	if s, _ := st.Stats(context.Background()); s.Pending != 0 {
 		t.Fatalf("%d stored, want none", s.Pending)

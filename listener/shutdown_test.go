@@ -82,7 +82,7 @@ func TestShutdownRecipe(t *testing.T) {
 			if s.Pending != tc.wantPending || s.Dead != 0 {
 				t.Fatalf("after shutdown: %+v, want %d pending", s, tc.wantPending)
 			}
-			if n := rcv.Count(); n != 1 {
+			if n := len(rcv.Deliveries()); n != 1 {
 				t.Fatalf("%d requests, want 1", n)
 			}
 		})

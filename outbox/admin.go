@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/heraldhq/herald/internal/limits"
 	"io"
 	"mime"
 	"net/http"
@@ -98,11 +99,11 @@ type deadLetterPage struct {
 // list serves GET /dead-letters.
 func (h adminHandler) list(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
-	q := DeadLetterQuery{Destination: v.Get("destination"), Limit: DefaultListLimit}
+	q := DeadLetterQuery{Destination: v.Get("destination"), Limit: limits.List}
 	if s := v.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > DefaultListLimit {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit must be a number from 1 to %d", DefaultListLimit))
+		if err != nil || n < 1 || n > limits.List {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit must be a number from 1 to %d", limits.List))
 			return
 		}
 		q.Limit = n

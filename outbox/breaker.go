@@ -47,24 +47,24 @@ func (b Breaker) withDefaults() Breaker {
 	return b
 }
 
-// BreakerState is the state of a destination's circuit breaker.
-type BreakerState int
+// breakerState is the state of a destination's circuit breaker.
+type breakerState int
 
 // Breaker states.
 const (
-	BreakerClosed   BreakerState = iota // deliveries flow
-	BreakerOpen                         // deliveries wait for the cooldown
-	BreakerHalfOpen                     // one probe delivery is in flight
+	breakerClosed   breakerState = iota // deliveries flow
+	breakerOpen                         // deliveries wait for the cooldown
+	breakerHalfOpen                     // one probe delivery is in flight
 )
 
 // String returns "closed", "open" or "half-open".
-func (s BreakerState) String() string {
+func (s breakerState) String() string {
 	switch s {
-	case BreakerClosed:
+	case breakerClosed:
 		return "closed"
-	case BreakerOpen:
+	case breakerOpen:
 		return "open"
-	case BreakerHalfOpen:
+	case breakerHalfOpen:
 		return "half-open"
 	}
 	return "unknown"
@@ -73,7 +73,7 @@ func (s BreakerState) String() string {
 // circuit is the breaker state of one destination. The Queue guards it
 // with its mutex.
 type circuit struct {
-	state    BreakerState
+	state    breakerState
 	fails    int
 	until    time.Time // end of the open period
 	cooldown time.Duration
@@ -83,13 +83,13 @@ type circuit struct {
 // admits reports how many deliveries may start now, at most limit.
 func (c *circuit) admits(b *Breaker, now time.Time, limit int) int {
 	switch c.state {
-	case BreakerOpen:
+	case breakerOpen:
 		if now.Before(c.until) {
 			return 0
 		}
-		c.state, c.probing = BreakerHalfOpen, false
+		c.state, c.probing = breakerHalfOpen, false
 		fallthrough
-	case BreakerHalfOpen:
+	case breakerHalfOpen:
 		if c.probing {
 			return 0
 		}
@@ -100,14 +100,14 @@ func (c *circuit) admits(b *Breaker, now time.Time, limit int) int {
 
 // started notes that a delivery was leased for the destination.
 func (c *circuit) started() {
-	if c.state == BreakerHalfOpen {
+	if c.state == breakerHalfOpen {
 		c.probing = true
 	}
 }
 
 // succeeded closes the breaker.
 func (c *circuit) succeeded() {
-	c.state, c.fails, c.cooldown, c.probing = BreakerClosed, 0, 0, false
+	c.state, c.fails, c.cooldown, c.probing = breakerClosed, 0, 0, false
 }
 
 // failed counts a retryable failure and opens the breaker when due. It
@@ -118,13 +118,13 @@ func (c *circuit) failed(b *Breaker, now time.Time) bool {
 	}
 	c.fails++
 	switch {
-	case c.state == BreakerHalfOpen:
+	case c.state == breakerHalfOpen:
 		c.cooldown = min(2*c.cooldown, b.MaxCooldown)
-	case c.state == BreakerClosed && c.fails >= b.Failures:
+	case c.state == breakerClosed && c.fails >= b.Failures:
 		c.cooldown = b.Cooldown
 	default:
 		return false
 	}
-	c.state, c.until, c.probing = BreakerOpen, now.Add(c.cooldown), false
+	c.state, c.until, c.probing = breakerOpen, now.Add(c.cooldown), false
 	return true
 }

@@ -12,16 +12,14 @@ var (
 	// already acknowledged, rescheduled, released or dead-lettered.
 	ErrLeaseLost = errors.New("outbox: lease lost")
 	// ErrInvalid: a delivery, selector or option is malformed (empty id,
-	// control characters in a name, oversized body, ...).
+	// control characters in a name, oversized body, a destination the
+	// Queue was not given, ...).
 	ErrInvalid = errors.New("outbox: invalid argument")
 	// ErrClosed: the outbox was closed.
 	ErrClosed = errors.New("outbox: closed")
-	// ErrUnknownDestination: a delivery names a destination the Queue was
-	// not given.
-	ErrUnknownDestination = errors.New("outbox: unknown destination")
-	// ErrQueueStopped: the Queue was shut down, or its Run has not been
+	// errQueueStopped: the Queue was shut down, or its Run has not been
 	// called and never will be.
-	ErrQueueStopped = errors.New("outbox: queue stopped")
+	errQueueStopped = errors.New("outbox: queue stopped")
 	// ErrCorrupt: stored data cannot be read back: a damaged file or record,
 	// a missing body or index entry. Implementations wrap
 	// it with the location of the damage.

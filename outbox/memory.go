@@ -5,6 +5,7 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
+	"github.com/heraldhq/herald/internal/limits"
 	"slices"
 	"strconv"
 	"sync"
@@ -259,7 +260,7 @@ func (m *Memory) DeadLetters(ctx context.Context, q DeadLetterQuery) ([]DeadLett
 	}
 	limit := q.Limit
 	if limit <= 0 {
-		limit = DefaultListLimit
+		limit = limits.List
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

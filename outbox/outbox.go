@@ -17,8 +17,10 @@ import (
 // token no longer holds the lease fails with [ErrLeaseLost], so a slow
 // worker cannot undo the work of the one that took over.
 //
-// The Queue validates deliveries and fills their defaults (Due, Created)
-// before Put, clips texts to [MaxReasonLen] before Settle, and fills
+// The Queue validates deliveries (ids and destination names of 1 to 256
+// bytes, topics and content types of at most 1024, bodies of at most
+// 32 MiB) and fills their defaults (Due, Created) before Put, clips error
+// and reason texts to 1024 bytes before Settle, and fills
 // [LeaseOptions]; an implementation checks only what its storage format
 // needs. Package outboxtest checks an implementation against this
 // contract. Implementations are safe for concurrent use.
@@ -97,20 +99,20 @@ type Settlement struct {
 // Delivery is one message waiting for one destination.
 type Delivery struct {
 	// ID identifies the delivery and is sent as its webhook-id. Required:
-	// 1 to [MaxIDLen] bytes without control characters.
+	// 1 to 256 bytes without control characters.
 	ID string `json:"id"`
 	// Destination names the [sender.Destination] to deliver to. Required:
-	// 1 to [MaxNameLen] bytes without control characters.
+	// 1 to 256 bytes without control characters.
 	Destination string `json:"destination"`
 	// EventID is the id of the event the delivery was made from, if any,
 	// so that a dead letter can be traced to its event: at most
-	// [MaxIDLen] bytes without control characters.
+	// 256 bytes without control characters.
 	EventID string `json:"event_id,omitempty"`
 	// Topic is the event topic, if any.
 	Topic string `json:"topic,omitempty"`
 	// ContentType of the body; empty means application/json.
 	ContentType string `json:"content_type,omitempty"`
-	// Body is the exact request body, at most [MaxBodyLen] bytes. It is
+	// Body is the exact request body, at most 32 MiB. It is
 	// never encoded as JSON, so that a listing cannot leak it.
 	Body []byte `json:"-"`
 	// Due is when the delivery may next be attempted.
@@ -122,15 +124,6 @@ type Delivery struct {
 	// [Schedule] with it.
 	Attempts int `json:"attempts"`
 }
-
-// Limits on what an [Outbox] accepts.
-const (
-	MaxIDLen     = 256      // bytes of a delivery id
-	MaxNameLen   = 256      // bytes of a destination name
-	MaxTopicLen  = 1024     // bytes of a topic or content type
-	MaxBodyLen   = 32 << 20 // bytes of a body
-	MaxReasonLen = 1024     // bytes of an error or reason text; longer ones are cut
-)
 
 // Leased is a delivery held under a lease.
 type Leased struct {
@@ -176,7 +169,7 @@ type AttemptRecord struct {
 	// Tries is how many HTTP requests the attempt made.
 	Tries int `json:"tries,omitempty"`
 	// Error describes the failure; empty on success. At most
-	// [MaxReasonLen] bytes.
+	// 1024 bytes.
 	Error string `json:"error,omitempty"`
 }
 
@@ -193,7 +186,7 @@ type DeadLetter struct {
 }
 
 // DeadLetterQuery selects dead letters to list. The zero value lists them
-// all, up to [DefaultListLimit].
+// all, up to 1000.
 type DeadLetterQuery struct {
 	// Destination restricts the list to one destination; empty means all.
 	Destination string
@@ -203,12 +196,9 @@ type DeadLetterQuery struct {
 	// beginning.
 	After *DeadLetter
 	// Limit caps the number returned; zero or less means
-	// [DefaultListLimit].
+	// 1000.
 	Limit int
 }
-
-// DefaultListLimit caps a dead letter listing whose Limit is zero.
-const DefaultListLimit = 1000
 
 // Selector selects dead letters to replay or purge: those whose id is in
 // IDs, plus every one for Destination, or every one at all when All is set.

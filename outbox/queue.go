@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/sender"
 )
 
@@ -17,9 +18,9 @@ import (
 const (
 	defaultWorkers = 16
 	defaultPoll    = time.Second
-	// DefaultBurst is the in-process attempts of the Sender a Queue makes
+	// defaultBurst is the in-process attempts of the Sender a Queue makes
 	// when it is given none: the outbox's [Schedule] does the long retries.
-	DefaultBurst = 2
+	defaultBurst = 2
 )
 
 // Queue delivers the contents of an [Outbox]. Its workers lease due
@@ -39,7 +40,7 @@ type Queue struct {
 	Outbox Outbox
 	// Sender sends them. Its RetryPolicy should allow only a short burst
 	// (MaxAttempts 1 to 3): the Schedule does the long retries. Nil means
-	// a Sender with MaxAttempts [DefaultBurst] and otherwise the defaults.
+	// a Sender with MaxAttempts 2 and otherwise the defaults.
 	Sender *sender.Sender
 	// Destinations are the destinations deliveries name, each with a
 	// distinct, non-empty Name. Their URLs and Signers stay in memory.
@@ -120,7 +121,7 @@ func (q *Queue) init() error {
 	q.initOnce.Do(func() {
 		q.sender = q.Sender
 		if q.sender == nil {
-			q.sender = &sender.Sender{Retry: sender.RetryPolicy{MaxAttempts: DefaultBurst}}
+			q.sender = &sender.Sender{Retry: sender.RetryPolicy{MaxAttempts: defaultBurst}}
 		}
 		q.workers = q.Workers
 		if q.workers <= 0 {
@@ -151,7 +152,7 @@ func (q *Queue) init() error {
 			return
 		}
 		for _, d := range q.Destinations {
-			if err := checkName("destination name", d.Name, MaxNameLen); err != nil {
+			if err := checkName("destination name", d.Name, limits.Name); err != nil {
 				q.initErr = err
 				return
 			}
@@ -171,8 +172,8 @@ func (q *Queue) init() error {
 // id once it is durably committed (as durable as the Outbox). An empty m.ID
 // gets a new UUIDv7. Enqueue is idempotent on the id: enqueuing an id the
 // outbox still holds does nothing and returns that id. Ids must be unique
-// across destinations. An unknown destination fails with
-// [ErrUnknownDestination].
+// across destinations. An unknown destination fails with an error
+// wrapping [ErrInvalid] that says so.
 func (q *Queue) Enqueue(ctx context.Context, destination string, m sender.Message) (string, error) {
 	if err := q.init(); err != nil {
 		return "", err
@@ -195,7 +196,7 @@ func (q *Queue) Enqueue(ctx context.Context, destination string, m sender.Messag
 // Destinations of those names. A delivery that can never be stored (an
 // unknown destination, an invalid id or body) fails with a
 // *sender.DeliveryError that is not Retryable, wrapping
-// [ErrUnknownDestination] or [ErrInvalid].
+// [ErrInvalid].
 func (q *Queue) Deliver(ctx context.Context, dests []sender.Destination, msgs []sender.Message) error {
 	if err := q.init(); err != nil {
 		return err
@@ -224,7 +225,7 @@ func (q *Queue) Deliver(ctx context.Context, dests []sender.Destination, msgs []
 // validates it and fills its times.
 func (q *Queue) delivery(destination string, m sender.Message) (Delivery, error) {
 	if _, ok := q.dests[destination]; !ok {
-		return Delivery{}, fmt.Errorf("%w: %q", ErrUnknownDestination, destination)
+		return Delivery{}, fmt.Errorf("%w: unknown destination %q", ErrInvalid, destination)
 	}
 	if m.ID == "" {
 		u, err := uuid.NewV7()
@@ -281,7 +282,7 @@ func (q *Queue) Run(ctx context.Context) error {
 	q.mu.Lock()
 	if q.running || q.stopped {
 		q.mu.Unlock()
-		return fmt.Errorf("%w: Run called twice, or after Shutdown", ErrQueueStopped)
+		return fmt.Errorf("%w: Run called twice, or after Shutdown", errQueueStopped)
 	}
 	q.running = true
 	q.mu.Unlock()
@@ -390,9 +391,9 @@ func (q *Queue) stats(ctx context.Context) (Stats, error) {
 	return ad.Stats(ctx)
 }
 
-// BreakerState reports the state of the named destination's circuit
+// breakerOf reports the state of the named destination's circuit
 // breaker, and false when the Queue has no such destination.
-func (q *Queue) BreakerState(destination string) (BreakerState, bool) {
+func (q *Queue) breakerOf(destination string) (breakerState, bool) {
 	if q.init() != nil {
 		return 0, false
 	}

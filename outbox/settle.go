@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"github.com/heraldhq/herald/internal/limits"
 	"log/slog"
 	"time"
 )
@@ -109,7 +110,7 @@ func (q *Queue) record(ctx context.Context, rs []result) {
 	ss := make([]Settlement, len(rs))
 	for i := range rs {
 		ss[i] = rs[i].s
-		ss[i].Reason = ClipText(ss[i].Reason) // the Attempt's Error is clipped already
+		ss[i].Reason = limits.Clip(ss[i].Reason) // the Attempt's Error is clipped already
 	}
 	errs := q.Outbox.Settle(ctx, ss)
 	for i, r := range rs {

@@ -4,12 +4,13 @@ import (
 	"fmt"
 	"unicode/utf8"
 
+	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/internal/wire"
 )
 
 // validate reports whether the Queue stores d: an id and a destination name
 // of bounded length without control characters, a bounded topic and
-// content type, a body of at most [MaxBodyLen] bytes, and no negative
+// content type, a body of at most 32 MiB, and no negative
 // attempt count. The error wraps [ErrInvalid] and never quotes the body.
 // It is the one validation of a delivery: stores check only what their
 // storage format needs.
@@ -19,19 +20,19 @@ func (d *Delivery) validate() error {
 	if err := wire.CheckID(d.ID); err != nil {
 		return fmt.Errorf("%w: delivery %w", ErrInvalid, err)
 	}
-	if err := checkName("destination name", d.Destination, MaxNameLen); err != nil {
+	if err := checkName("destination name", d.Destination, limits.Name); err != nil {
 		return fmt.Errorf("%w (delivery %s)", err, d.ID)
 	}
 	if d.EventID != "" {
-		if err := checkName("event id", d.EventID, MaxIDLen); err != nil {
+		if err := checkName("event id", d.EventID, limits.ID); err != nil {
 			return fmt.Errorf("%w (delivery %s)", err, d.ID)
 		}
 	}
-	if len(d.Topic) > MaxTopicLen || len(d.ContentType) > MaxTopicLen {
-		return fmt.Errorf("%w: topic or content type longer than %d bytes (delivery %s)", ErrInvalid, MaxTopicLen, d.ID)
+	if len(d.Topic) > limits.Topic || len(d.ContentType) > limits.Topic {
+		return fmt.Errorf("%w: topic or content type longer than %d bytes (delivery %s)", ErrInvalid, limits.Topic, d.ID)
 	}
-	if len(d.Body) > MaxBodyLen {
-		return fmt.Errorf("%w: body of %d bytes exceeds %d (delivery %s)", ErrInvalid, len(d.Body), MaxBodyLen, d.ID)
+	if len(d.Body) > limits.Body {
+		return fmt.Errorf("%w: body of %d bytes exceeds %d (delivery %s)", ErrInvalid, len(d.Body), limits.Body, d.ID)
 	}
 	if d.Attempts < 0 {
 		return fmt.Errorf("%w: negative attempt count (delivery %s)", ErrInvalid, d.ID)
@@ -79,16 +80,4 @@ func (s *Selector) Matches(dest, id string) bool {
 		}
 	}
 	return false
-}
-
-// ClipText cuts s to at most [MaxReasonLen] bytes on a rune boundary.
-func ClipText(s string) string {
-	if len(s) <= MaxReasonLen {
-		return s
-	}
-	s = s[:MaxReasonLen]
-	for len(s) > 0 && !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
 }

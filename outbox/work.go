@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/deadline"
+	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/sender"
 )
 
@@ -68,7 +69,7 @@ func (q *Queue) send(w *deadline.Timer, l Leased, st *destState) Settlement {
 	if timedOut {
 		cause = fmt.Errorf("%w: the attempt outlived half its lease (%s)", context.DeadlineExceeded, q.ttl/2)
 	}
-	s.Attempt.Error = ClipText(cause.Error())
+	s.Attempt.Error = limits.Clip(cause.Error())
 	q.breakerResult(st, !retryable, retryable)
 	s.Outcome = DeadLettered
 	switch {

@@ -312,7 +312,7 @@ func classify(resp *http.Response, err error, timeout time.Duration) (error, boo
 		return ErrGone, false
 	case code >= 300 && code <= 399:
 		// The Location header is not quoted: it may carry a query string.
-		return fmt.Errorf("%w: status %d", ErrRedirect, code), false
+		return fmt.Errorf("%w: redirect refused, status %d", ErrRejected, code), false
 	case code == http.StatusRequestTimeout || code == http.StatusTooEarly || code == http.StatusTooManyRequests:
 		return fmt.Errorf("%w: status %d", ErrRateLimited, code), true
 	case code >= 500 && code <= 599:

@@ -12,16 +12,15 @@ var (
 	// again, so callers should disable it rather than retry later.
 	ErrGone = errors.New("destination is gone (410)")
 	// ErrRejected: the destination answered a 4xx status that is not worth
-	// retrying (anything but 408, 425, 429 and 410).
+	// retrying (anything but 408, 425, 429 and 410), or a 3xx: redirects
+	// are never followed, since a signed request must reach the URL it was
+	// signed for.
 	ErrRejected = errors.New("rejected by the destination")
 	// ErrRateLimited: the destination kept answering 429 Too Many Requests
 	// (or 408, 425) until the retries ran out.
 	ErrRateLimited = errors.New("rate limited by the destination")
 	// ErrServer: the destination kept answering a 5xx status.
 	ErrServer = errors.New("destination failed")
-	// ErrRedirect: the destination answered 3xx. Redirects are never
-	// followed, since a signed request must reach the URL it was signed for.
-	ErrRedirect = errors.New("redirect refused")
 	// ErrNetwork: no response came (DNS, connection, TLS or I/O failure).
 	ErrNetwork = errors.New("network error")
 	// ErrTimeout: an attempt ran past [Sender.AttemptTimeout].
@@ -42,11 +41,12 @@ var (
 	ErrInvalidMessage = errors.New("invalid message")
 	// ErrSign: the destination's [auth.Signer] failed.
 	ErrSign = errors.New("signing failed")
-	// ErrGaveUp: retries ran out (attempts, elapsed time, or the caller's
-	// deadline) while the failure was still retryable. It comes together
-	// with the last cause (ErrServer, ErrNetwork, ...).
-	ErrGaveUp = errors.New("retries exhausted")
 )
+
+// errGaveUp: retries ran out (attempts, elapsed time, or the caller's
+// deadline) while the failure was still retryable, as
+// [DeliveryError.Retryable] tells; it prefixes the last cause's text.
+var errGaveUp = errors.New("retries exhausted")
 
 // DeliveryError is the error [Sender.Send] returns when a delivery did not
 // succeed. Err wraps the sentinel errors that describe the failure, and the
@@ -59,10 +59,9 @@ type DeliveryError struct {
 	// Destination is the destination's Name, or its redacted URL
 	// (scheme://host/path) when it has none.
 	Destination string
-	// Status is the last HTTP status, 0 when no response came.
-	Status int
-	// Attempts is how many requests were made.
-	Attempts int
+	// attempts and status (the last HTTP status) are for the log line and
+	// the text; the [Result] Send returns with the error carries both.
+	attempts, status int
 	// Retryable reports whether trying again later (from an outbox) may
 	// succeed: true for network errors, timeouts, 408/425/429, 5xx and a
 	// cancelled context; false for 410, other 4xx, redirects, blocked
@@ -81,9 +80,9 @@ func (e *DeliveryError) Error() string {
 	if e.Destination != "" {
 		s += " to " + e.Destination
 	}
-	if e.Attempts > 0 {
-		s += " (" + strconv.Itoa(e.Attempts) + " attempt"
-		if e.Attempts > 1 {
+	if e.attempts > 0 {
+		s += " (" + strconv.Itoa(e.attempts) + " attempt"
+		if e.attempts > 1 {
 			s += "s"
 		}
 		s += ")"

@@ -164,7 +164,7 @@ func checkAddr(host string, a netip.Addr, allow []netip.Prefix) error {
 // that changes between check and connect (rebinding) cannot slip through.
 type guardDialer struct {
 	dialer   net.Dialer
-	resolver Resolver
+	resolver func(ctx context.Context, network, host string) ([]netip.Addr, error)
 	allow    []netip.Prefix
 }
 
@@ -190,7 +190,7 @@ func (g *guardDialer) DialContext(ctx context.Context, network, address string) 
 		case "tcp6":
 			lookup = "ip6"
 		}
-		addrs, err = g.resolver.LookupNetIP(ctx, lookup, host)
+		addrs, err = g.resolver(ctx, lookup, host)
 		if err != nil {
 			return nil, err
 		}

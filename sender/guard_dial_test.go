@@ -24,11 +24,11 @@ func TestSendGuardAtDialTime(t *testing.T) {
 
 	s := rcv.Sender()
 	s.AllowNetworks = nil
-	s.Resolver = res
+	s.LookupNetIP = res.LookupNetIP
 	r, err := s.Send(context.Background(), dest, sender.Message{Body: []byte("{}")})
 	de := mustDeliveryError(t, err)
-	if !errors.Is(err, sender.ErrBlockedAddr) || de.Retryable || r.Attempts != 1 || rcv.Count() != 0 {
-		t.Fatalf("err = %v, result %+v, %d received; want one refused attempt", err, r, rcv.Count())
+	if !errors.Is(err, sender.ErrBlockedAddr) || de.Retryable || r.Attempts != 1 || len(rcv.Deliveries()) != 0 {
+		t.Fatalf("err = %v, result %+v, %d received; want one refused attempt", err, r, len(rcv.Deliveries()))
 	}
 	if msg := err.Error(); !strings.Contains(msg, "example.com resolves to 127.0.0.1") || !strings.Contains(msg, "Sender.AllowNetworks") || strings.Contains(msg, "hunter2") {
 		t.Fatalf("error text %q", msg)
@@ -36,7 +36,7 @@ func TestSendGuardAtDialTime(t *testing.T) {
 
 	s = rcv.Sender()
 	s.AllowNetworks = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
-	s.Resolver = res
+	s.LookupNetIP = res.LookupNetIP
 	if _, err := s.Send(context.Background(), dest, sender.Message{Body: []byte("{}")}); err != nil {
 		t.Fatalf("allowlisted: %v", err)
 	}
@@ -48,7 +48,7 @@ func TestSendGuardAtDialTime(t *testing.T) {
 // TestSendLiteralIPRefusedEarly checks literal addresses before any dial.
 func TestSendLiteralIPRefusedEarly(t *testing.T) {
 	res := &mapResolver{}
-	s := &sender.Sender{Resolver: res}
+	s := &sender.Sender{LookupNetIP: res.LookupNetIP}
 	for _, raw := range []string{
 		"https://169.254.169.254/latest/meta-data?x=1",
 		"https://[::ffff:127.0.0.1]/",
@@ -73,9 +73,9 @@ func TestSendRetriesDNSErrors(t *testing.T) {
 	rcv := sendertest.NewReceiver(t, nil)
 	u, _ := url.Parse(rcv.URL())
 	s := rcv.Sender()
-	s.Resolver = &mapResolver{failFirst: 2, names: map[string][]netip.Addr{"example.com": addrs("127.0.0.1")}}
+	s.LookupNetIP = (&mapResolver{failFirst: 2, names: map[string][]netip.Addr{"example.com": addrs("127.0.0.1")}}).LookupNetIP
 	r, err := s.Send(context.Background(), sender.Destination{URL: "https://example.com:" + u.Port() + "/"}, sender.Message{})
-	if err != nil || r.Attempts != 3 || rcv.Count() != 1 {
-		t.Fatalf("Send = %+v, %v, %d received; want success on attempt 3", r, err, rcv.Count())
+	if err != nil || r.Attempts != 3 || len(rcv.Deliveries()) != 1 {
+		t.Fatalf("Send = %+v, %v, %d received; want success on attempt 3", r, err, len(rcv.Deliveries()))
 	}
 }

@@ -104,7 +104,7 @@ func TestGuardDialerRefusesResolvedNames(t *testing.T) {
 	}
 	// A public answer does not launder a private one next to it.
 	res["mixed.test"] = []netip.Addr{netip.MustParseAddr("8.8.8.8"), netip.MustParseAddr("10.0.0.1")}
-	g := &guardDialer{resolver: res}
+	g := &guardDialer{resolver: res.LookupNetIP}
 	for host, as := range res {
 		c, err := g.DialContext(context.Background(), "tcp", net.JoinHostPort(host, "443"))
 		if c != nil {
@@ -139,7 +139,7 @@ func TestGuardDialerAllowlist(t *testing.T) {
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	res := staticResolver{"local.test": {netip.MustParseAddr("127.0.0.1")}}
 
-	g := &guardDialer{resolver: res}
+	g := &guardDialer{resolver: res.LookupNetIP}
 	if _, err := g.DialContext(context.Background(), "tcp", net.JoinHostPort("local.test", port)); !errors.Is(err, ErrBlockedAddr) {
 		t.Fatalf("without allowlist: %v, want ErrBlockedAddr", err)
 	}

@@ -73,8 +73,8 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 			sendertest.FailFirst(100, 500),
 			sendertest.FailFirst(100, 400),
 			sendertest.Gone(),
-			sendertest.Respond(func(int) sendertest.Response {
-				return sendertest.Response{Status: 302, Header: http.Header{"Location": {"https://elsewhere.example/?" + query}}}
+			sendertest.Respond(func(int) (int, http.Header, []byte) {
+				return 302, http.Header{"Location": {"https://elsewhere.example/?" + query}}, nil
 			}),
 			sendertest.Delay(time.Minute),
 		} {
@@ -101,7 +101,7 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 	// Failures before any response: DNS, blocked address, certificate,
 	// refused connection, bad URL, plain http.
 	s := &sender.Sender{Logger: logger, Retry: sender.RetryPolicy{MaxAttempts: 2, MinWait: time.Millisecond},
-		Resolver: &mapResolver{names: map[string][]netip.Addr{"private.test": addrs("10.0.0.1")}}}
+		LookupNetIP: (&mapResolver{names: map[string][]netip.Addr{"private.test": addrs("10.0.0.1")}}).LookupNetIP}
 	local := &sender.Sender{Logger: jsonLogger, AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Retry: s.Retry}
 	tlsRcv := sendertest.NewReceiver(t, nil)
 	for _, c := range []struct {

@@ -11,9 +11,9 @@ import (
 
 // Retry defaults, used for the zero fields of a [RetryPolicy].
 const (
-	// DefaultMaxAttempts is the number of attempts of a delivery, the
+	// defaultMaxAttempts is the number of attempts of a delivery, the
 	// first included.
-	DefaultMaxAttempts = 5
+	defaultMaxAttempts = 5
 	// defaultMinWait is the shortest wait and the base of the backoff.
 	defaultMinWait = 500 * time.Millisecond
 	// defaultMaxWait caps one wait, Retry-After included.
@@ -27,7 +27,7 @@ const (
 // zero.
 type RetryPolicy struct {
 	// MaxAttempts is the total number of attempts, default
-	// [DefaultMaxAttempts]; 1 disables retries.
+	// 5; 1 disables retries.
 	MaxAttempts int
 	// MinWait is the shortest wait between attempts and the base of the
 	// exponential backoff, default 500ms.
@@ -43,7 +43,7 @@ type RetryPolicy struct {
 // withDefaults returns p with its zero fields set to the defaults.
 func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.MaxAttempts <= 0 {
-		p.MaxAttempts = DefaultMaxAttempts
+		p.MaxAttempts = defaultMaxAttempts
 	}
 	if p.MinWait <= 0 {
 		p.MinWait = defaultMinWait

@@ -12,12 +12,12 @@ import (
 
 func TestRetryPolicyDefaults(t *testing.T) {
 	p := RetryPolicy{}.withDefaults()
-	want := RetryPolicy{DefaultMaxAttempts, defaultMinWait, defaultMaxWait, defaultMaxElapsed}
+	want := RetryPolicy{defaultMaxAttempts, defaultMinWait, defaultMaxWait, defaultMaxElapsed}
 	if p != want {
 		t.Fatalf("defaults = %+v, want %+v", p, want)
 	}
 	p = RetryPolicy{MaxAttempts: -1, MinWait: time.Second, MaxWait: time.Millisecond}.withDefaults()
-	if p.MaxAttempts != DefaultMaxAttempts || p.MaxWait != time.Second {
+	if p.MaxAttempts != defaultMaxAttempts || p.MaxWait != time.Second {
 		t.Fatalf("MaxWait below MinWait: %+v", p)
 	}
 }
@@ -95,7 +95,7 @@ func TestClassify(t *testing.T) {
 		retry bool
 	}{
 		200: {nil, false}, 204: {nil, false}, 299: {nil, false},
-		301: {ErrRedirect, false}, 302: {ErrRedirect, false}, 304: {ErrRedirect, false}, 307: {ErrRedirect, false}, 308: {ErrRedirect, false},
+		301: {ErrRejected, false}, 302: {ErrRejected, false}, 304: {ErrRejected, false}, 307: {ErrRejected, false}, 308: {ErrRejected, false},
 		400: {ErrRejected, false}, 401: {ErrRejected, false}, 403: {ErrRejected, false}, 404: {ErrRejected, false},
 		409: {ErrRejected, false}, 413: {ErrRejected, false}, 422: {ErrRejected, false},
 		408: {ErrRateLimited, true}, 425: {ErrRateLimited, true}, 429: {ErrRateLimited, true},

@@ -163,13 +163,13 @@ var schemeCases = []struct {
 		if err != nil || res.Attempts != 2 {
 			t.Fatalf("Send = %+v, %v", res, err)
 		}
-		for _, d := range onlyVerified(t, rcv, 2) {
+		for i, d := range onlyVerified(t, rcv, 2) {
 			if got := d.Header.Values(auth.HeaderWebhookID); len(got) != 1 || got[0] != res.ID {
-				t.Errorf("attempt %d: webhook-id %q, want [%s]", d.N, got, res.ID)
+				t.Errorf("attempt %d: webhook-id %q, want [%s]", i+1, got, res.ID)
 			}
 			for _, k := range sc.fresh {
 				if got := d.Header.Values(k); len(got) != 1 || got[0] == "spoof" {
-					t.Errorf("attempt %d: %s = %q, want the signer's one value", d.N, k, got)
+					t.Errorf("attempt %d: %s = %q, want the signer's one value", i+1, k, got)
 				}
 			}
 		}
@@ -190,9 +190,9 @@ var schemeCases = []struct {
 				t.Errorf("header %s repeated across attempts: %d distinct in %d", h, len(seen), len(ds))
 			}
 		}
-		for _, d := range ds {
+		for i, d := range ds {
 			if d.ID != res.ID || !verifiedIDOK(sc, d.Verified.ID, res.ID) {
-				t.Errorf("attempt %d: id %q (verified %q), want %q", d.N, d.ID, d.Verified.ID, res.ID)
+				t.Errorf("attempt %d: id %q (verified %q), want %q", i+1, d.ID, d.Verified.ID, res.ID)
 			}
 		}
 	}},
@@ -219,30 +219,30 @@ var schemeCases = []struct {
 	}},
 	{"400 not retried", func(t *testing.T, sc scheme) {
 		rcv := sendertest.NewReceiver(t, sc.verifier, sendertest.FailFirst(100, http.StatusBadRequest))
-		_, err := rcv.Sender().Send(context.Background(), rcv.Destination(sc.signer), sender.Message{Body: []byte("{}")})
+		res, err := rcv.Sender().Send(context.Background(), rcv.Destination(sc.signer), sender.Message{Body: []byte("{}")})
 		de := mustDeliveryError(t, err)
-		if !errors.Is(err, sender.ErrRejected) || de.Retryable || de.Attempts != 1 || de.Status != 400 {
+		if !errors.Is(err, sender.ErrRejected) || de.Retryable || res.Attempts != 1 || res.Status != 400 {
 			t.Fatalf("err %v (%+v); want one non-retryable ErrRejected", err, de)
 		}
 		onlyVerified(t, rcv, 1)
 	}},
 	{"410 gone", func(t *testing.T, sc scheme) {
 		rcv := sendertest.NewReceiver(t, sc.verifier, sendertest.Gone())
-		_, err := rcv.Sender().Send(context.Background(), rcv.Destination(sc.signer), sender.Message{Body: []byte("{}")})
+		res, err := rcv.Sender().Send(context.Background(), rcv.Destination(sc.signer), sender.Message{Body: []byte("{}")})
 		de := mustDeliveryError(t, err)
-		if !errors.Is(err, sender.ErrGone) || de.Retryable || de.Attempts != 1 {
+		if !errors.Is(err, sender.ErrGone) || de.Retryable || res.Attempts != 1 {
 			t.Fatalf("err %v (%+v); want ErrGone after one attempt", err, de)
 		}
 		onlyVerified(t, rcv, 1)
 	}},
 	{"redirect not followed", func(t *testing.T, sc scheme) {
 		var rcv *sendertest.Receiver
-		rcv = sendertest.NewReceiver(t, sc.verifier, sendertest.Respond(func(int) sendertest.Response {
-			return sendertest.Response{Status: http.StatusFound, Header: http.Header{"Location": {rcv.URL() + "/moved"}}}
+		rcv = sendertest.NewReceiver(t, sc.verifier, sendertest.Respond(func(int) (int, http.Header, []byte) {
+			return http.StatusFound, http.Header{"Location": {rcv.URL() + "/moved"}}, nil
 		}))
 		_, err := rcv.Sender().Send(context.Background(), rcv.Destination(sc.signer), sender.Message{Body: []byte("{}")})
-		if !errors.Is(err, sender.ErrRedirect) {
-			t.Fatalf("err %v, want ErrRedirect", err)
+		if !errors.Is(err, sender.ErrRejected) {
+			t.Fatalf("err %v, want ErrRejected (redirect refused)", err)
 		}
 		onlyVerified(t, rcv, 1)
 	}},
@@ -261,9 +261,9 @@ var schemeCases = []struct {
 		if _, err := rcv.WaitFor(1, 10*time.Second); err != nil {
 			t.Fatal(err)
 		}
-		for _, d := range rcv.Deliveries() {
+		for i, d := range rcv.Deliveries() {
 			if d.Err != nil {
-				t.Fatalf("delivery %d failed verification: %v", d.N, d.Err)
+				t.Fatalf("delivery %d failed verification: %v", i+1, d.Err)
 			}
 		}
 	}},
@@ -327,7 +327,12 @@ func schemeNamed(t *testing.T, name string) scheme {
 // context, to keep the tests fast (TestSendRetryAfter waits for real).
 func retryAfterWait(t *testing.T, sc scheme, value string, maxWait time.Duration) time.Duration {
 	t.Helper()
-	rcv := sendertest.NewReceiver(t, sc.verifier, sendertest.RetryAfter(1, value))
+	rcv := sendertest.NewReceiver(t, sc.verifier, sendertest.Respond(func(n int) (int, http.Header, []byte) {
+		if n == 1 {
+			return http.StatusTooManyRequests, http.Header{"Retry-After": {value}}, nil
+		}
+		return 0, nil, nil
+	}))
 	s := rcv.Sender()
 	s.Retry.MaxWait = maxWait
 	var log attempts
@@ -366,9 +371,9 @@ func onlyVerified(t *testing.T, rcv *sendertest.Receiver, n int) []sendertest.De
 	if len(ds) != n {
 		t.Fatalf("%d requests received, want %d", len(ds), n)
 	}
-	for _, d := range ds {
+	for i, d := range ds {
 		if d.Err != nil {
-			t.Fatalf("request %d failed verification: %v", d.N, d.Err)
+			t.Fatalf("request %d failed verification: %v", i+1, d.Err)
 		}
 	}
 	return ds

@@ -16,14 +16,15 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/heraldhq/herald/internal/version"
 	"github.com/heraldhq/herald/sender"
 	"github.com/heraldhq/herald/sender/sendertest"
 )
 
 func TestSendSuccess(t *testing.T) {
 	scheme := newTestScheme()
-	rcv := sendertest.NewReceiver(t, scheme, sendertest.Respond(func(int) sendertest.Response {
-		return sendertest.Response{Status: http.StatusAccepted, Body: []byte("thanks")}
+	rcv := sendertest.NewReceiver(t, scheme, sendertest.Respond(func(int) (int, http.Header, []byte) {
+		return http.StatusAccepted, nil, []byte("thanks")
 	}))
 	s := rcv.Sender()
 	dest := rcv.Destination(scheme)
@@ -51,7 +52,7 @@ func TestSendSuccess(t *testing.T) {
 		t.Fatalf("delivery = %+v", d)
 	}
 	for k, want := range map[string]string{
-		"User-Agent":   "herald/" + sender.Version,
+		"User-Agent":   "herald/" + version.Version,
 		"Content-Type": "application/json",
 		"X-Tenant":     "t1",
 		"Webhook-Id":   res.ID,
@@ -90,9 +91,9 @@ func TestSendRetriesWithFreshSignatures(t *testing.T) {
 	}
 	ds := rcv.Deliveries()
 	sigs := map[string]bool{}
-	for _, d := range ds {
+	for i, d := range ds {
 		if d.Err != nil || d.ID != res.ID {
-			t.Fatalf("delivery %d: id %q err %v, want id %q", d.N, d.ID, d.Err, res.ID)
+			t.Fatalf("delivery %d: id %q err %v, want id %q", i+1, d.ID, d.Err, res.ID)
 		}
 		sigs[d.Header.Get("X-Test-Signature")] = true
 	}
@@ -145,10 +146,10 @@ func TestSendFailures(t *testing.T) {
 					t.Errorf("error %q does not match %v", err, w)
 				}
 			}
-			if de.Status != tt.status || de.Attempts != tt.attempts || de.Retryable != tt.retryable ||
-				res.Status != tt.status || res.Attempts != tt.attempts || rcv.Count() != tt.attempts {
+			if de.Retryable != tt.retryable ||
+				res.Status != tt.status || res.Attempts != tt.attempts || len(rcv.Deliveries()) != tt.attempts {
 				t.Errorf("error %+v, result %+v, %d received; want status %d, %d attempts, retryable %v",
-					de, res, rcv.Count(), tt.status, tt.attempts, tt.retryable)
+					de, res, len(rcv.Deliveries()), tt.status, tt.attempts, tt.retryable)
 			}
 		})
 	}
@@ -157,13 +158,13 @@ func TestSendFailures(t *testing.T) {
 func TestSendRedirectNotFollowed(t *testing.T) {
 	scheme := newTestScheme()
 	var rcv *sendertest.Receiver
-	rcv = sendertest.NewReceiver(t, scheme, sendertest.Respond(func(int) sendertest.Response {
-		return sendertest.Response{Status: http.StatusTemporaryRedirect, Header: http.Header{"Location": {rcv.URL() + "/elsewhere?sig=secret"}}}
+	rcv = sendertest.NewReceiver(t, scheme, sendertest.Respond(func(int) (int, http.Header, []byte) {
+		return http.StatusTemporaryRedirect, http.Header{"Location": {rcv.URL() + "/elsewhere?sig=secret"}}, nil
 	}))
-	_, err := rcv.Sender().Send(context.Background(), rcv.Destination(scheme), sender.Message{Body: []byte("x")})
+	res, err := rcv.Sender().Send(context.Background(), rcv.Destination(scheme), sender.Message{Body: []byte("x")})
 	de := mustDeliveryError(t, err)
-	if !errors.Is(err, sender.ErrRedirect) || de.Retryable || de.Status != 307 || rcv.Count() != 1 {
-		t.Fatalf("err %v (%+v), %d received; want ErrRedirect after 1 request", err, de, rcv.Count())
+	if !errors.Is(err, sender.ErrRejected) || de.Retryable || res.Status != 307 || len(rcv.Deliveries()) != 1 {
+		t.Fatalf("err %v (%+v), %d received; want ErrRejected (redirect refused) after 1 request", err, de, len(rcv.Deliveries()))
 	}
 	if strings.Contains(err.Error(), "secret") {
 		t.Fatalf("error quotes the Location: %v", err)
@@ -208,8 +209,8 @@ func TestSendCancelDuringWait(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || !errors.Is(err, sender.ErrServer) || !de.Retryable {
 		t.Fatalf("err = %v; want context.Canceled with the last cause", err)
 	}
-	if res.Attempts != 1 || rcv.Count() != 1 {
-		t.Fatalf("%d attempts, %d received; want 1", res.Attempts, rcv.Count())
+	if res.Attempts != 1 || len(rcv.Deliveries()) != 1 {
+		t.Fatalf("%d attempts, %d received; want 1", res.Attempts, len(rcv.Deliveries()))
 	}
 	if at := log.get(); len(at) != 1 || at[0].Wait != time.Hour {
 		t.Fatalf("attempts = %+v", at)
@@ -256,11 +257,11 @@ func TestSendRetryAfter(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			scheme := newTestScheme()
-			rcv := sendertest.NewReceiver(t, scheme, sendertest.Respond(func(n int) sendertest.Response {
+			rcv := sendertest.NewReceiver(t, scheme, sendertest.Respond(func(n int) (int, http.Header, []byte) {
 				if n == 1 {
-					return sendertest.Response{Status: 429, Header: http.Header{"Retry-After": {tt.value()}}}
+					return 429, http.Header{"Retry-After": {tt.value()}}, nil
 				}
-				return sendertest.Response{}
+				return 0, nil, nil
 			}))
 			s := rcv.Sender()
 			s.Retry.MaxWait = tt.maxWait
@@ -342,8 +343,8 @@ func TestSendInvalidMessage(t *testing.T) {
 			t.Errorf("Send with headers %q = %v after %d attempts; want ErrInvalidMessage before any, value unquoted", h, err, res.Attempts)
 		}
 	}
-	if rcv.Count() != 0 {
-		t.Fatalf("%d requests reached the receiver", rcv.Count())
+	if len(rcv.Deliveries()) != 0 {
+		t.Fatalf("%d requests reached the receiver", len(rcv.Deliveries()))
 	}
 }
 
@@ -357,14 +358,17 @@ func TestSendCertificateErrorNotRetried(t *testing.T) {
 	}
 }
 
+// maxResponseBody is the documented bound on Result.Body: 64 KiB.
+const maxResponseBody = 64 << 10
+
 func TestSendResponseBodyBounded(t *testing.T) {
-	big := bytes.Repeat([]byte("a"), sender.MaxResponseBody+1000)
-	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) sendertest.Response {
-		return sendertest.Response{Status: 400, Body: big}
+	big := bytes.Repeat([]byte("a"), maxResponseBody+1000)
+	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
+		return 400, nil, big
 	}))
 	res, err := rcv.Sender().Send(context.Background(), rcv.Destination(nil), sender.Message{})
-	if !errors.Is(err, sender.ErrRejected) || len(res.Body) != sender.MaxResponseBody {
-		t.Fatalf("err %v, %d body bytes; want ErrRejected and %d", err, len(res.Body), sender.MaxResponseBody)
+	if !errors.Is(err, sender.ErrRejected) || len(res.Body) != maxResponseBody {
+		t.Fatalf("err %v, %d body bytes; want ErrRejected and %d", err, len(res.Body), maxResponseBody)
 	}
 }
 
@@ -372,11 +376,11 @@ func TestSendConcurrent(t *testing.T) {
 	scheme := newTestScheme()
 	// The first ten requests fail, whichever deliveries they belong to; with
 	// more attempts than that, every delivery must still succeed.
-	rcv := sendertest.NewReceiver(t, scheme, sendertest.Respond(func(n int) sendertest.Response {
+	rcv := sendertest.NewReceiver(t, scheme, sendertest.Respond(func(n int) (int, http.Header, []byte) {
 		if n <= 10 {
-			return sendertest.Response{Status: 502}
+			return 502, nil, nil
 		}
-		return sendertest.Response{}
+		return 0, nil, nil
 	}))
 	s := rcv.Sender()
 	s.Retry.MaxAttempts = 12
@@ -401,9 +405,9 @@ func TestSendConcurrent(t *testing.T) {
 	if len(seen) != n {
 		t.Fatalf("%d distinct ids, want %d", len(seen), n)
 	}
-	for _, d := range rcv.Deliveries() {
+	for i, d := range rcv.Deliveries() {
 		if d.Err != nil {
-			t.Fatalf("delivery %d failed verification: %v", d.N, d.Err)
+			t.Fatalf("delivery %d failed verification: %v", i+1, d.Err)
 		}
 	}
 }

@@ -32,25 +32,22 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/heraldhq/herald/internal/version"
 	"github.com/heraldhq/herald/internal/wire"
 )
 
-// Version is the version of herald, sent in the User-Agent header as
-// "herald/<Version>".
-const Version = "0.1.0"
-
 // userAgent is the User-Agent header value of every request.
-var userAgent = []string{"herald/" + Version}
+var userAgent = []string{"herald/" + version.Version}
 
 // defaultContentType is the Content-Type of a Message without one.
 var defaultContentType = []string{"application/json"}
 
-// MaxResponseBody bounds how much of a response body is kept in a [Result].
+// maxResponseBody bounds how much of a response body is kept in a [Result].
 // Up to a further [maxDiscard] bytes are read and dropped, so that the
 // connection can be reused; a longer body closes the connection.
-const MaxResponseBody = 64 << 10
+const maxResponseBody = 64 << 10
 
-// maxDiscard bounds the response bytes read past MaxResponseBody.
+// maxDiscard bounds the response bytes read past maxResponseBody.
 const maxDiscard = 256 << 10
 
 // Message is one webhook to deliver.
@@ -84,14 +81,8 @@ type Result struct {
 	Status int
 	// Latency runs from the start of Send to its end, waits included.
 	Latency time.Duration
-	// Body holds at most [MaxResponseBody] bytes of the last response body.
+	// Body holds at most 64 KiB of the last response body.
 	Body []byte
-}
-
-// Resolver resolves host names; *net.Resolver implements it. Tests use it
-// to make a name resolve to any address.
-type Resolver interface {
-	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
 // Sender delivers messages. Its zero value is ready to use with the
@@ -102,7 +93,7 @@ type Sender struct {
 	// Retry bounds the in-process retries of each delivery.
 	Retry RetryPolicy
 	// AttemptTimeout bounds each attempt, from dialing to the response
-	// headers; default [DefaultAttemptTimeout]. The context given to Send
+	// headers; default 30 seconds. The context given to Send
 	// bounds the whole delivery.
 	AttemptTimeout time.Duration
 	// TLS configures root CAs and client certificates (mTLS). It is
@@ -122,9 +113,10 @@ type Sender struct {
 	// carry ids, statuses and redacted URLs, never secrets, signatures,
 	// tokens or query strings.
 	Logger *slog.Logger
-	// Resolver resolves destination host names; nil means
-	// net.DefaultResolver.
-	Resolver Resolver
+	// LookupNetIP resolves destination host names, as the method of
+	// *net.Resolver does; nil means net.DefaultResolver.LookupNetIP. Tests
+	// set it to make a name resolve to any address.
+	LookupNetIP func(ctx context.Context, network, host string) ([]netip.Addr, error)
 	// OnAttempt, if set, is called after every attempt, from the
 	// goroutine running Send, for metrics and tests. It must not block.
 	OnAttempt func(Attempt)
@@ -145,7 +137,7 @@ func (s *Sender) init() {
 		s.policy = s.Retry.withDefaults()
 		s.timeout = s.AttemptTimeout
 		if s.timeout <= 0 {
-			s.timeout = DefaultAttemptTimeout
+			s.timeout = defaultAttemptTimeout
 		}
 		s.transport = s.newTransport()
 		s.client = &http.Client{Transport: idleKeeper{s.transport}, CheckRedirect: noRedirect}
@@ -250,9 +242,9 @@ func (d *delivery) firstRequest(du *destURL, start time.Time) error {
 // failure is the DeliveryError of a delivery that did not succeed, from
 // what checkRetry recorded and the error go-retryablehttp returned: a
 // signing failure, the caller's context ending it (with the last cause),
-// retries exhausted on a retryable cause (ErrGaveUp), or a final cause.
+// retries exhausted on a retryable cause (errGaveUp), or a final cause.
 func (d *delivery) failure(ctx context.Context, err error) *DeliveryError {
-	derr := &DeliveryError{ID: d.id, Destination: d.label, Status: d.status, Attempts: d.attempts}
+	derr := &DeliveryError{ID: d.id, Destination: d.label, status: d.status, attempts: d.attempts}
 	cause := d.cause
 	switch {
 	case d.signErr != nil:
@@ -271,7 +263,7 @@ func (d *delivery) failure(ctx context.Context, err error) *DeliveryError {
 		derr.Err, _ = classify(nil, err, d.s.timeout)
 	case d.retryable:
 		derr.Retryable = true
-		derr.Err = fmt.Errorf("%w: %w", ErrGaveUp, cause)
+		derr.Err = fmt.Errorf("%w: %w", errGaveUp, cause)
 	default:
 		derr.Err = cause
 	}
@@ -304,7 +296,7 @@ func checkMessage(id, contentType string, headers http.Header) error {
 	return nil
 }
 
-// readBody keeps at most MaxResponseBody bytes of the body, discards up to
+// readBody keeps at most maxResponseBody bytes of the body, discards up to
 // maxDiscard more so the connection can be reused, and closes it.
 func readBody(resp *http.Response) []byte {
 	defer resp.Body.Close()
@@ -313,14 +305,14 @@ func readBody(resp *http.Response) []byte {
 	}
 	size := int64(512)
 	if resp.ContentLength > 0 {
-		size = min(resp.ContentLength, MaxResponseBody)
+		size = min(resp.ContentLength, maxResponseBody)
 	}
 	buf := make([]byte, 0, size)
-	for len(buf) < MaxResponseBody {
+	for len(buf) < maxResponseBody {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
-		n, err := resp.Body.Read(buf[len(buf):min(cap(buf), MaxResponseBody)])
+		n, err := resp.Body.Read(buf[len(buf):min(cap(buf), maxResponseBody)])
 		buf = buf[:len(buf)+n]
 		if err != nil {
 			return buf
@@ -353,6 +345,6 @@ func (s *Sender) logFailure(ctx context.Context, e *DeliveryError, callerRetries
 	}
 	s.Logger.LogAttrs(ctx, level, "webhook failed",
 		slog.String("id", e.ID), slog.String("destination", e.Destination),
-		slog.Int("attempts", e.Attempts), slog.Int("status", e.Status),
+		slog.Int("attempts", e.attempts), slog.Int("status", e.status),
 		slog.Bool("retryable", e.Retryable), slog.String("error", e.Err.Error()))
 }

@@ -21,9 +21,9 @@ const (
 	tlsSessionCacheSize = 1024
 )
 
-// DefaultAttemptTimeout bounds one attempt (dial, TLS, request and response
+// defaultAttemptTimeout bounds one attempt (dial, TLS, request and response
 // headers) when [Sender.AttemptTimeout] is zero.
-const DefaultAttemptTimeout = 30 * time.Second
+const defaultAttemptTimeout = 30 * time.Second
 
 // tlsConfig returns a copy of c, or a fresh config, with TLS 1.2 as the
 // minimum version and a session cache, so reconnections resume sessions.
@@ -47,9 +47,9 @@ func tlsConfig(c *tls.Config) *tls.Config {
 // the address guard and never uses a proxy: a proxy would make the guard
 // check the proxy instead of the destination.
 func (s *Sender) newTransport() *http.Transport {
-	var res Resolver = net.DefaultResolver
-	if s.Resolver != nil {
-		res = s.Resolver
+	res := s.LookupNetIP
+	if res == nil {
+		res = net.DefaultResolver.LookupNetIP
 	}
 	g := &guardDialer{
 		dialer:   net.Dialer{Timeout: dialTimeout, KeepAlive: keepAlive},

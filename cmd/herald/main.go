@@ -74,7 +74,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/heraldhq/herald/sender"
+	"github.com/heraldhq/herald/internal/version"
 )
 
 // A command is one subcommand of herald. run receives the arguments after the
@@ -166,7 +166,7 @@ func runVersion(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		return usageErr(stderr, "version", "unexpected arguments")
 	}
-	fmt.Fprintf(stdout, "herald version %s %s %s/%s\n", sender.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(stdout, "herald version %s %s %s/%s\n", version.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return exitOK
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 
+	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/boltstore"
 )
@@ -99,7 +100,7 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 				}
 				fmt.Fprintf(stdout, "%s\n", b)
 			}
-			if len(page) < outbox.DefaultListLimit {
+			if len(page) < limits.List {
 				break
 			}
 			q.After = &page[len(page)-1]

@@ -11,8 +11,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/internal/wire"
-	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
 )
 
@@ -180,8 +180,8 @@ func checkDestName(name string) error {
 	switch {
 	case name == "":
 		return errors.New("missing name")
-	case len(name) > outbox.MaxNameLen:
-		return fmt.Errorf("name is longer than %d bytes", outbox.MaxNameLen)
+	case len(name) > limits.Name:
+		return fmt.Errorf("name is longer than %d bytes", limits.Name)
 	case strings.IndexFunc(name, unicode.IsControl) >= 0:
 		return errors.New("name holds a control character")
 	}

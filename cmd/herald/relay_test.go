@@ -218,7 +218,7 @@ func waitOK(t *testing.T, rcv *sendertest.Receiver, n int, p *relayProc) []sende
 		if time.Now().After(deadline) {
 			t.Fatalf("receiver got %d good deliveries, want %d; all: %+v\nrelay:\n%s", len(ds), n, rcv.Deliveries(), p.stderr())
 		}
-		rcv.WaitFor(rcv.Count()+1, 200*time.Millisecond)
+		rcv.WaitFor(len(rcv.Deliveries())+1, 200*time.Millisecond)
 	}
 }
 
@@ -482,11 +482,11 @@ func TestRelaySurvivesKill(t *testing.T) {
 	dir := t.TempDir()
 	secret, v := stdSecret(t, dir)
 	var up atomic.Bool
-	rcv := sendertest.NewReceiver(t, v, sendertest.Respond(func(int) sendertest.Response {
+	rcv := sendertest.NewReceiver(t, v, sendertest.Respond(func(int) (int, http.Header, []byte) {
 		if up.Load() {
-			return sendertest.Response{}
+			return 0, nil, nil
 		}
-		return sendertest.Response{Status: http.StatusServiceUnavailable}
+		return http.StatusServiceUnavailable, nil, nil
 	}))
 	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
 	args := []string{"--store", "relay.db", "--dest", rcv.URL(), "--secret", secret, "--cacert", "ca.pem", "--allow-private",
@@ -579,7 +579,7 @@ func TestOutboxDeadLetters(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no dead letter logged:\n%s", p.stderr())
 		}
-		gone.WaitFor(gone.Count()+1, 100*time.Millisecond)
+		gone.WaitFor(len(gone.Deliveries())+1, 100*time.Millisecond)
 	}
 	if code := p.stop(t); code != 0 {
 		t.Fatalf("relay exit %d", code)

@@ -62,7 +62,7 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 	contentType := fs.String("content-type", "application/json", "Content-Type of the body")
 	var df deliveryFlags
 	df.register(fs)
-	retries := fs.Int("retries", sender.DefaultMaxAttempts-1, "retries after the first attempt")
+	retries := fs.Int("retries", 4, "retries after the first attempt")
 	timeout := fs.Duration("timeout", time.Minute, "give up on the delivery, retries included, after this `duration`")
 	if code, ok := parse(fs, args, stdout, stderr); !ok {
 		return code
@@ -97,7 +97,7 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 		return usageErr(stderr, "send", "%v", err)
 	}
 	s := &sender.Sender{Retry: sender.RetryPolicy{MaxAttempts: *retries + 1, MaxElapsed: *timeout}}
-	if *timeout < sender.DefaultAttemptTimeout {
+	if *timeout < 30*time.Second {
 		s.AttemptTimeout = *timeout
 	}
 	if err := df.apply(s); err != nil {

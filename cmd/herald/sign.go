@@ -11,8 +11,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/internal/version"
 	"github.com/heraldhq/herald/internal/wire"
-	"github.com/heraldhq/herald/sender"
 )
 
 const signDoc = `Sign prints the headers herald would send with the body, one "Name: value"
@@ -78,7 +78,7 @@ func runSign(args []string, stdout, stderr io.Writer) int {
 	}
 	h := http.Header{}
 	h.Set("Content-Type", *contentType)
-	h.Set("User-Agent", "herald/"+sender.Version)
+	h.Set("User-Agent", "herald/"+version.Version)
 	h.Set("Webhook-Id", *id)
 	if *topic != "" {
 		h.Set(topicHeader, *topic)

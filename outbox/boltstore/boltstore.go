@@ -54,9 +54,16 @@ var ErrLocked = errors.New("boltstore: outbox file is locked by another process"
 // Defaults for the zero fields of [Options].
 const (
 	defaultLockTimeout = time.Second
-	defaultMaxBatch    = 4096
-	defaultLinger      = 2 * time.Millisecond
 	defaultFileMode    = 0o600
+)
+
+// Group commit: a commit takes at most maxBatch changes, and waits at most
+// maxLinger for more once it found several waiting, so that concurrent
+// writers share more fsyncs. It stops waiting as soon as no change came
+// for 100 µs, and a lone writer never waits.
+const (
+	maxBatch  = 4096
+	maxLinger = 2 * time.Millisecond
 )
 
 // Options tune a Store. The zero value (or nil) selects the defaults.
@@ -64,15 +71,6 @@ type Options struct {
 	// LockTimeout bounds the wait for the file lock at Open; zero means
 	// one second.
 	LockTimeout time.Duration
-	// MaxBatch caps the changes grouped into one commit; zero means
-	// 4096.
-	MaxBatch int
-	// Linger is the longest a commit waits for more changes once it found
-	// several waiting, so that concurrent writers share more fsyncs. It
-	// stops waiting as soon as no change came for 100 µs, and a lone
-	// writer never waits. Zero means 2 ms; negative means no
-	// wait.
-	Linger time.Duration
 	// FileMode is the permission of a new file; zero means
 	// 0600.
 	FileMode fs.FileMode
@@ -150,12 +148,6 @@ func Open(path string, o *Options) (*Store, error) {
 	if opt.LockTimeout <= 0 {
 		opt.LockTimeout = defaultLockTimeout
 	}
-	if opt.MaxBatch <= 0 {
-		opt.MaxBatch = defaultMaxBatch
-	}
-	if opt.Linger == 0 {
-		opt.Linger = defaultLinger
-	}
 	if opt.FileMode == 0 {
 		opt.FileMode = defaultFileMode
 	}
@@ -179,9 +171,9 @@ func Open(path string, o *Options) (*Store, error) {
 	}
 	s := &Store{
 		db:        db,
-		maxBatch:  opt.MaxBatch,
-		lingerMax: opt.Linger,
-		ops:       make(chan *op, opt.MaxBatch),
+		maxBatch:  maxBatch,
+		lingerMax: maxLinger,
+		ops:       make(chan *op, maxBatch),
 		done:      make(chan struct{}),
 		leases:    make(map[string]*lease),
 		skips:     make(map[string]skip),

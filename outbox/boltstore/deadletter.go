@@ -8,6 +8,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -19,7 +20,7 @@ func (s *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]ou
 	}
 	limit := q.Limit
 	if limit <= 0 {
-		limit = outbox.DefaultListLimit
+		limit = limits.List
 	}
 	var out []outbox.DeadLetter
 	err := s.view(func(tx *bolt.Tx) error {

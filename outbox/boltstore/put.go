@@ -8,6 +8,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -55,12 +56,12 @@ func storable(d *outbox.Delivery) error {
 		return s == "" || len(s) > max || strings.ContainsAny(s, "\x00\x01")
 	}
 	switch {
-	case bad(d.ID, outbox.MaxIDLen):
+	case bad(d.ID, limits.ID):
 		return fmt.Errorf("%w: boltstore cannot store the delivery id %q", outbox.ErrInvalid, d.ID)
-	case bad(d.Destination, outbox.MaxNameLen):
+	case bad(d.Destination, limits.Name):
 		return fmt.Errorf("%w: boltstore cannot store the destination name %q (delivery %s)", outbox.ErrInvalid, d.Destination, d.ID)
-	case len(d.EventID) > outbox.MaxIDLen, len(d.Topic) > outbox.MaxTopicLen, len(d.ContentType) > outbox.MaxTopicLen,
-		len(d.Body) > outbox.MaxBodyLen, d.Attempts < 0:
+	case len(d.EventID) > limits.ID, len(d.Topic) > limits.Topic, len(d.ContentType) > limits.Topic,
+		len(d.Body) > limits.Body, d.Attempts < 0:
 		return fmt.Errorf("%w: boltstore cannot store delivery %s: a field is out of range", outbox.ErrInvalid, d.ID)
 	}
 	return nil

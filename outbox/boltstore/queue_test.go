@@ -46,12 +46,12 @@ func TestQueueOutage(t *testing.T) {
 	var down atomic.Bool
 	down.Store(true)
 	var failures atomic.Int64
-	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) sendertest.Response {
+	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
 		if down.Load() {
 			failures.Add(1)
-			return sendertest.Response{Status: http.StatusInternalServerError}
+			return http.StatusInternalServerError, nil, nil
 		}
-		return sendertest.Response{}
+		return 0, nil, nil
 	}))
 	s, _ := open(t)
 	delays := []time.Duration{0}
@@ -92,7 +92,7 @@ func TestQueueOutage(t *testing.T) {
 	if st, _ := s.Stats(ctx); st.Dead != 0 {
 		t.Errorf("%d dead letters, want none", st.Dead)
 	}
-	t.Logf("%d requests failed during the outage, %d in all", failures.Load(), rcv.Count())
+	t.Logf("%d requests failed during the outage, %d in all", failures.Load(), len(rcv.Deliveries()))
 }
 
 // TestQueueGone: a destination answering 410 turns its deliveries into dead
@@ -100,11 +100,11 @@ func TestQueueOutage(t *testing.T) {
 func TestQueueGone(t *testing.T) {
 	var gone atomic.Bool
 	gone.Store(true)
-	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) sendertest.Response {
+	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
 		if gone.Load() {
-			return sendertest.Response{Status: http.StatusGone}
+			return http.StatusGone, nil, nil
 		}
-		return sendertest.Response{}
+		return 0, nil, nil
 	}))
 	other := sendertest.NewReceiver(t, nil)
 	s, _ := open(t)
@@ -122,8 +122,8 @@ func TestQueueGone(t *testing.T) {
 		st, _ := s.Stats(ctx)
 		return st.Dead == 10 && st.Pending == 0
 	})
-	if other.Count() != 10 {
-		t.Errorf("other received %d, want 10", other.Count())
+	if len(other.Deliveries()) != 10 {
+		t.Errorf("other received %d, want 10", len(other.Deliveries()))
 	}
 	dl, err := s.DeadLetters(ctx, outbox.DeadLetterQuery{Destination: "gone"})
 	if err != nil || len(dl) != 10 {
@@ -134,8 +134,8 @@ func TestQueueGone(t *testing.T) {
 			t.Errorf("%s: reason %q after %d attempts", d.ID, d.Reason, d.Attempts)
 		}
 	}
-	if rcv.Count() != 10 {
-		t.Errorf("gone was called %d times, want once per delivery", rcv.Count())
+	if len(rcv.Deliveries()) != 10 {
+		t.Errorf("gone was called %d times, want once per delivery", len(rcv.Deliveries()))
 	}
 
 	gone.Store(false)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -118,19 +119,19 @@ func decodeVersion(id string, b []byte, version byte) (record, []byte, error) {
 	r.created = d.varint()
 	r.due = d.varint()
 	r.deadAt = d.varint()
-	r.dest = d.string(outbox.MaxNameLen)
-	r.topic = d.string(outbox.MaxTopicLen)
-	r.ctype = d.string(outbox.MaxTopicLen)
-	r.reason = d.string(outbox.MaxReasonLen)
+	r.dest = d.string(limits.Name)
+	r.topic = d.string(limits.Topic)
+	r.ctype = d.string(limits.Topic)
+	r.reason = d.string(limits.Reason)
 	if flags&2 != 0 {
-		r.event = d.string(outbox.MaxIDLen)
+		r.event = d.string(limits.ID)
 	}
 	body := d.b
 	switch {
 	case d.err != nil:
 	case version == recordV1:
 		d.end()
-	case len(body) > outbox.MaxBodyLen:
+	case len(body) > limits.Body:
 		d.fail(fmt.Errorf("body of %d bytes out of range", len(body)))
 	}
 	if d.err != nil {
@@ -171,7 +172,7 @@ func decodeAttempt(id string, b []byte) (outbox.AttemptRecord, error) {
 	a.Status = d.count()
 	a.Latency = time.Duration(d.varint())
 	a.Tries = d.count()
-	a.Error = d.string(outbox.MaxReasonLen)
+	a.Error = d.string(limits.Reason)
 	d.end()
 	if d.err != nil {
 		return outbox.AttemptRecord{}, corrupt("attempt of", id, d.err)

@@ -8,13 +8,14 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/outbox"
 )
 
 // Settle records the outcomes of attempts; see [outbox.Outbox.Settle]. The
 // changes of every settlement go to the committer as one change, committed
 // at once: the caller (a Queue) gathered the batch already. The texts of
-// an attempt and a reason are cut to [outbox.MaxReasonLen], as the record
+// an attempt and a reason are cut to 1024 bytes, as the record
 // format holds no more.
 func (s *Store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 	errs := make([]error, len(ss))
@@ -69,7 +70,7 @@ func (s *Store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 			case outbox.Retrying:
 				e.err = reschedule(b, st.ID, &r, st.Due, clip(st.Attempt))
 			case outbox.DeadLettered:
-				if e.err = deadLetter(b, st.ID, &r, outbox.ClipText(st.Reason), clip(st.Attempt)); e.err == nil {
+				if e.err = deadLetter(b, st.ID, &r, limits.Clip(st.Reason), clip(st.Attempt)); e.err == nil {
 					died++
 				}
 			}
@@ -179,8 +180,8 @@ func errUnknownOutcome(o outbox.Outcome) error {
 }
 
 // clip returns a with its Error cut to the record format's
-// [outbox.MaxReasonLen].
+// 1024 bytes.
 func clip(a outbox.AttemptRecord) outbox.AttemptRecord {
-	a.Error = outbox.ClipText(a.Error)
+	a.Error = limits.Clip(a.Error)
 	return a
 }

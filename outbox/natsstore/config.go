@@ -35,10 +35,6 @@ type Config struct {
 	// Storage is file (the zero value, durable across restarts) or memory
 	// (lost when the server stops; for tests).
 	Storage jetstream.StorageType
-	// MaxAge, if set, drops records older than it, pending ones included:
-	// deliveries then expire silently. Leave it zero unless losing old
-	// deliveries is what you want.
-	MaxAge time.Duration
 	// DuplicateWindow is how long the server remembers delivery ids for
 	// deduplicating Put, and how long the tombstone of an acknowledged or
 	// purged delivery keeps its id reserved; zero means
@@ -73,8 +69,6 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: %d replicas (want 1 to 5)", outbox.ErrInvalid, c.Replicas)
 	case c.Storage != jetstream.FileStorage && c.Storage != jetstream.MemoryStorage:
 		return c, fmt.Errorf("%w: storage type %d", outbox.ErrInvalid, c.Storage)
-	case c.MaxAge < 0:
-		return c, fmt.Errorf("%w: negative MaxAge", outbox.ErrInvalid)
 	case c.DuplicateWindow < time.Second:
 		return c, fmt.Errorf("%w: DuplicateWindow %v is under one second", outbox.ErrInvalid, c.DuplicateWindow)
 	}
@@ -104,7 +98,6 @@ func (c Config) streamConfig() jetstream.StreamConfig {
 		Retention:         jetstream.LimitsPolicy,
 		MaxMsgsPerSubject: 1,
 		Discard:           jetstream.DiscardOld,
-		MaxAge:            c.MaxAge,
 		Storage:           c.Storage,
 		Replicas:          c.Replicas,
 		Duplicates:        c.DuplicateWindow,

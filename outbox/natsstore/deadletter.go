@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -19,7 +20,7 @@ func (o *Outbox) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]o
 	}
 	limit := q.Limit
 	if limit <= 0 {
-		limit = outbox.DefaultListLimit
+		limit = limits.List
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -90,6 +90,6 @@
 // Config; a change of Replicas is applied by the update. Give the workers
 // the URLs of all three nodes (nats.Connect("nats://a:4222,nats://b:4222,
 // nats://c:4222")). Bodies are limited by the server's max_payload (1 MiB by
-// default, 64 MiB at most), below [outbox.MaxBodyLen]; Put refuses larger
+// default, 64 MiB at most), below 32 MiB; Put refuses larger
 // ones with [outbox.ErrInvalid].
 package natsstore

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -235,12 +236,12 @@ func TestServerRestart(t *testing.T) {
 		ws = append(ws, startWorker(t, s.ClientURL(), rcv, o))
 	}
 	ids := putN(t, ws[0].ob, "restart", n)
-	for rcv.Count() < n/4 {
+	for len(rcv.Deliveries()) < n/4 {
 		time.Sleep(5 * time.Millisecond)
 	}
 	s.Shutdown()
 	s.WaitForShutdown()
-	t.Logf("server stopped after %d requests", rcv.Count())
+	t.Logf("server stopped after %d requests", len(rcv.Deliveries()))
 	s = startServer(t, dir, p)
 	got := waitDelivered(t, rcv, ids, 2*time.Minute)
 	dups := 0
@@ -257,11 +258,11 @@ func TestServerRestart(t *testing.T) {
 func TestDeadLettersAndReplay(t *testing.T) {
 	s := startServer(t, t.TempDir(), -1)
 	var healthy atomic.Bool
-	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) sendertest.Response {
+	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
 		if healthy.Load() {
-			return sendertest.Response{}
+			return 0, nil, nil
 		}
-		return sendertest.Response{Status: 503}
+		return 503, nil, nil
 	}))
 	cfg := freshConfig()
 	o := fleetOpts{cfg: cfg, workers: 4, leaseTTL: 10 * time.Second,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -64,7 +65,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Outbox, err
 	}
 	o := &Outbox{
 		js: js, stream: st, cfg: cfg, prefix: cfg.Subject + ".",
-		maxBody: outbox.MaxBodyLen,
+		maxBody: limits.Body,
 		entries: make(map[string]*entry),
 		dests:   make(map[string]*destList),
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -79,7 +80,7 @@ func TestPutRefusesWhatItCannotStore(t *testing.T) {
 		{Destination: "d"},
 		{ID: "x"},
 		{ID: "\xff", Destination: "d"},
-		{ID: "huge", Destination: "d", Body: make([]byte, outbox.MaxBodyLen)},
+		{ID: "huge", Destination: "d", Body: make([]byte, limits.Body)},
 	} {
 		if err := ob.Put(ctx, good, bad); !errors.Is(err, outbox.ErrInvalid) {
 			t.Errorf("Put(%q, %q): %v, want ErrInvalid", bad.ID, bad.Destination, err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -90,10 +91,10 @@ func (m *meta) delivery(body []byte) outbox.Delivery {
 }
 
 // addAttempt appends a to the history, dropping the oldest beyond
-// maxHistory, and cuts its text to [outbox.MaxReasonLen], so that the
+// maxHistory, and cuts its text to 1024 bytes, so that the
 // record's metadata stays within what Open reserved for it.
 func (r *record) addAttempt(a outbox.AttemptRecord) {
-	a.Error = outbox.ClipText(a.Error)
+	a.Error = limits.Clip(a.Error)
 	r.history = append(r.history, attempt{
 		At: nanos(a.At), Status: a.Status, Latency: int64(a.Latency), Tries: a.Tries, Error: a.Error,
 	})

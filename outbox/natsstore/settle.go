@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -16,7 +17,7 @@ import (
 // guarded write of the delivery's record, and they are written at once:
 // Delivered leaves a tombstone that expires after [Config.DuplicateWindow],
 // Retrying and DeadLettered rewrite the record with the attempt (and the
-// reason, cut to [outbox.MaxReasonLen]), Released clears the lease.
+// reason, cut to 1024 bytes), Released clears the lease.
 func (o *Outbox) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 	errs := make([]error, len(ss))
 	if len(ss) == 1 {
@@ -50,7 +51,7 @@ func (o *Outbox) settleOne(ctx context.Context, st *outbox.Settlement) error {
 			r.addAttempt(st.Attempt)
 			r.Attempts++
 			r.State, r.Until = stateDead, 0
-			r.Reason, r.DeadAt = outbox.ClipText(st.Reason), nanos(time.Now())
+			r.Reason, r.DeadAt = limits.Clip(st.Reason), nanos(time.Now())
 		}
 	default:
 		return fmt.Errorf("%w: unknown outcome %d", outbox.ErrInvalid, st.Outcome)

@@ -37,6 +37,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -303,7 +304,7 @@ func testReschedule(t *testing.T, ob outbox.Outbox) {
 	if len(ls) != 1 || ls[0].Attempts != 1 || !ls[0].Due.Equal(now.Add(time.Hour)) {
 		t.Fatalf("after Reschedule leased %+v, want attempts 1 due in 1h", ls)
 	}
-	long := outbox.AttemptRecord{At: now.Add(time.Hour), Error: string(bytes.Repeat([]byte("é"), outbox.MaxReasonLen/2))}
+	long := outbox.AttemptRecord{At: now.Add(time.Hour), Error: string(bytes.Repeat([]byte("é"), limits.Reason/2))}
 	if err := reschedule(ob, "r", ls[0].Token, now.Add(2*time.Hour), long); err != nil {
 		t.Fatalf("Reschedule: %v", err)
 	}

@@ -33,9 +33,9 @@ func ExampleNewReceiver() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range ds {
+	for i, d := range ds {
 		if d.Err != nil || d.ID != res.ID {
-			t.Errorf("attempt %d: %v", d.N, d.Err)
+			t.Errorf("attempt %d: %v", i+1, d.Err)
 		}
 	}
 	fmt.Println(res.Attempts, ds[1].Verified.Scheme)

@@ -9,7 +9,6 @@ package sendertest
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -24,14 +23,13 @@ import (
 	"github.com/heraldhq/herald/sender"
 )
 
-// MaxBody bounds the request bodies a Receiver reads; a longer body is
-// answered 413 and recorded with an error.
-const MaxBody = 10 << 20
+// maxBody bounds the request bodies a Receiver reads: 10 MiB. A longer
+// body is answered 413 and recorded with an error.
+const maxBody = 10 << 20
 
-// Delivery is one request as the Receiver saw it.
+// Delivery is one request as the Receiver saw it; [Receiver.Deliveries]
+// lists them in the order they were answered.
 type Delivery struct {
-	// N numbers requests from 1 in the order they arrived.
-	N int
 	// ID is the webhook-id header.
 	ID string
 	// Header holds the request headers.
@@ -46,35 +44,30 @@ type Delivery struct {
 	Err error
 	// Status is what the Receiver answered.
 	Status int
-	// At is when the request arrived.
-	At time.Time
 }
 
-// Response is what the Receiver answers to one request. Its zero value
-// means "no opinion": the next rule decides, and 200 OK when none does.
-type Response struct {
-	// Status is the HTTP status; 0 leaves it to the next rule.
-	Status int
-	// Header is added to the response.
-	Header http.Header
-	// Body is the response body.
-	Body []byte
-	// Delay is waited before answering, cut short if the client goes away.
-	Delay time.Duration
+// response is what the Receiver answers to one request.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
 }
 
 // An Option scripts a Receiver. Options are rules consulted in order for
 // every verified request: the first rule that names a status decides the
-// answer, and the first that names a delay sets the delay.
+// answer.
 type Option func(*config)
 
 type config struct {
-	rules []func(n int) Response
+	rules []func(n int) (int, http.Header, []byte)
+	delay time.Duration
 }
 
 // Respond adds a rule computed from the request number n (1 for the first
-// request the Receiver got, verified or not).
-func Respond(f func(n int) Response) Option {
+// request the Receiver got, verified or not): the HTTP status, headers
+// added to the response, and its body. A status of 0 means "no opinion":
+// the next rule decides, and 200 OK when none does.
+func Respond(f func(n int) (status int, header http.Header, body []byte)) Option {
 	return func(c *config) {
 		if f != nil {
 			c.rules = append(c.rules, f)
@@ -84,33 +77,22 @@ func Respond(f func(n int) Response) Option {
 
 // FailFirst answers the first n requests with status.
 func FailFirst(n, status int) Option {
-	return Respond(func(i int) Response {
+	return Respond(func(i int) (int, http.Header, []byte) {
 		if i <= n {
-			return Response{Status: status}
+			return status, nil, nil
 		}
-		return Response{}
+		return 0, nil, nil
 	})
 }
 
-// RetryAfter answers the first n requests 429 Too Many Requests with a
-// Retry-After header of value (seconds, or an HTTP date).
-func RetryAfter(n int, value string) Option {
-	return Respond(func(i int) Response {
-		if i <= n {
-			return Response{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {value}}}
-		}
-		return Response{}
-	})
-}
-
-// Delay makes every answer wait d.
+// Delay makes every answer wait d, cut short if the client goes away.
 func Delay(d time.Duration) Option {
-	return Respond(func(int) Response { return Response{Delay: d} })
+	return func(c *config) { c.delay = d }
 }
 
 // Gone answers every request 410 Gone.
 func Gone() Option {
-	return Respond(func(int) Response { return Response{Status: http.StatusGone} })
+	return Respond(func(int) (int, http.Header, []byte) { return http.StatusGone, nil, nil })
 }
 
 // Receiver is a running HTTPS webhook receiver. It is closed when the test
@@ -148,34 +130,34 @@ func NewReceiver(t testing.TB, v auth.Verifier, opts ...Option) *Receiver {
 
 // serve records and answers one request.
 func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
-	d := Delivery{ID: req.Header.Get("webhook-id"), Header: req.Header.Clone(), At: time.Now()}
-	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, MaxBody))
+	d := Delivery{ID: req.Header.Get("webhook-id"), Header: req.Header.Clone()}
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, maxBody))
 	d.Body = body
-	resp := Response{Status: http.StatusOK}
+	resp := response{status: http.StatusOK}
 	switch {
 	case err != nil:
 		d.Err = fmt.Errorf("sendertest: reading body: %w", err)
-		resp.Status = http.StatusRequestEntityTooLarge
+		resp.status = http.StatusRequestEntityTooLarge
 	case r.v != nil:
 		d.Verified, d.Err = r.v.Verify(req.Header, body)
 		if d.Err != nil {
-			resp = Response{Status: http.StatusUnauthorized, Body: []byte(d.Err.Error())}
+			resp = response{status: http.StatusUnauthorized, body: []byte(d.Err.Error())}
 		}
 	}
 
 	r.mu.Lock()
 	r.n++
-	d.N = r.n
+	n := r.n
 	r.mu.Unlock()
 
 	if d.Err == nil {
-		resp = r.script(d.N)
+		resp = r.script(n)
 	}
-	d.Status = resp.Status
+	d.Status = resp.status
 	r.record(d)
 
-	if resp.Delay > 0 {
-		timer := time.NewTimer(resp.Delay)
+	if r.cfg.delay > 0 && d.Err == nil {
+		timer := time.NewTimer(r.cfg.delay)
 		select {
 		case <-timer.C:
 		case <-req.Context().Done():
@@ -186,29 +168,21 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 			panic(http.ErrAbortHandler)
 		}
 	}
-	for k, vs := range resp.Header {
+	for k, vs := range resp.header {
 		w.Header()[http.CanonicalHeaderKey(k)] = vs
 	}
-	w.WriteHeader(resp.Status)
-	_, _ = w.Write(resp.Body)
+	w.WriteHeader(resp.status)
+	_, _ = w.Write(resp.body)
 }
 
 // script applies the rules to request n.
-func (r *Receiver) script(n int) Response {
-	out := Response{}
+func (r *Receiver) script(n int) response {
 	for _, rule := range r.cfg.rules {
-		got := rule(n)
-		if out.Status == 0 && got.Status != 0 {
-			out.Status, out.Header, out.Body = got.Status, got.Header, got.Body
-		}
-		if out.Delay == 0 && got.Delay > 0 {
-			out.Delay = got.Delay
+		if status, header, body := rule(n); status != 0 {
+			return response{status, header, body}
 		}
 	}
-	if out.Status == 0 {
-		out.Status = http.StatusOK
-	}
-	return out
+	return response{status: http.StatusOK}
 }
 
 func (r *Receiver) record(d Delivery) {
@@ -230,9 +204,6 @@ func (r *Receiver) RootCAs() *x509.CertPool {
 	pool.AddCert(r.srv.Certificate())
 	return pool
 }
-
-// Client returns a plain HTTP client that trusts the receiver.
-func (r *Receiver) Client() *http.Client { return r.srv.Client() }
 
 // Sender returns a new Sender that trusts the receiver's certificate, may
 // reach loopback addresses, and retries with millisecond waits (MinWait
@@ -265,19 +236,8 @@ func (r *Receiver) Deliveries() []Delivery {
 	return append([]Delivery(nil), r.deliveries...)
 }
 
-// Count returns how many requests were received so far.
-func (r *Receiver) Count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.deliveries)
-}
-
-// ErrTimeout is returned by [Receiver.WaitFor] when too few requests came.
-var ErrTimeout = errors.New("sendertest: timed out waiting for deliveries")
-
 // WaitFor waits until at least n requests were received, or timeout passed,
-// and returns the deliveries so far; the error wraps [ErrTimeout] when
-// fewer than n came.
+// and returns the deliveries so far, with an error when fewer than n came.
 func (r *Receiver) WaitFor(n int, timeout time.Duration) ([]Delivery, error) {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
@@ -291,7 +251,7 @@ func (r *Receiver) WaitFor(n int, timeout time.Duration) ([]Delivery, error) {
 		select {
 		case <-changed:
 		case <-timer.C:
-			return r.Deliveries(), fmt.Errorf("%w: got %d of %d within %s", ErrTimeout, r.Count(), n, timeout)
+			return r.Deliveries(), fmt.Errorf("sendertest: timed out waiting for deliveries: got %d of %d within %s", len(r.Deliveries()), n, timeout)
 		}
 	}
 }
