@@ -73,35 +73,47 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	defer st.Close()
-	ctx := context.Background()
+	if err := outboxAction(context.Background(), st, action, *dest, sel, stdout); err != nil {
+		return failure(stderr, "outbox", err)
+	}
+	if err := st.Close(); err != nil {
+		return failure(stderr, "outbox", err)
+	}
+	return exitOK
+}
+
+// outboxAction runs one herald outbox action on st, writing what it found
+// to stdout: stats and each dead letter as a JSON line, or how many dead
+// letters were replayed or purged.
+func outboxAction(ctx context.Context, st *boltstore.Store, action, dest string, sel outbox.Selector, stdout io.Writer) error {
 	switch action {
 	case "stats":
 		s, err := st.Stats(ctx)
 		if err != nil {
-			return failure(stderr, "outbox", err)
+			return err
 		}
 		b, err := jsonLine(s)
 		if err != nil {
-			return failure(stderr, "outbox", err)
+			return err
 		}
 		fmt.Fprintf(stdout, "%s\n", b)
 	case "list":
-		q := outbox.DeadLetterQuery{Destination: *dest}
+		q := outbox.DeadLetterQuery{Destination: dest}
 		for {
 			page, err := st.DeadLetters(ctx, q)
 			if err != nil {
-				return failure(stderr, "outbox", err)
+				return err
 			}
 			for _, d := range page {
 				d.Created, d.Due, d.At = d.Created.UTC(), d.Due.UTC(), d.At.UTC()
 				b, err := jsonLine(d)
 				if err != nil {
-					return failure(stderr, "outbox", err)
+					return err
 				}
 				fmt.Fprintf(stdout, "%s\n", b)
 			}
 			if len(page) < limits.List {
-				break
+				return nil
 			}
 			q.After = &page[len(page)-1]
 		}
@@ -112,14 +124,11 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 		}
 		n, err := op(ctx, sel)
 		if err != nil {
-			return failure(stderr, "outbox", err)
+			return err
 		}
 		fmt.Fprintf(stdout, "%s %d\n", verb, n)
 	}
-	if err := st.Close(); err != nil {
-		return failure(stderr, "outbox", err)
-	}
-	return exitOK
+	return nil
 }
 
 // openOutbox opens the outbox file of herald outbox: read-only for the

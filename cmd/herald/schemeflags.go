@@ -422,9 +422,9 @@ func (sf *schemeFlags) buildV1a(sign bool, opts []auth.StandardOption) (scheme, 
 	return auth.NewStandardV1aVerifier(keys, opts...)
 }
 
-// buildJWT makes a JWT scheme: HMAC from --secret, or asymmetric from --key
-// (signs and verifies) or --pubkey (verifies only).
-func (sf *schemeFlags) buildJWT(sign bool) (scheme, error) {
+// jwtOptions turns the jwt flags into a verifier's options and, for a
+// scheme that signs too, the same plus the lifetime of the tokens it signs.
+func (sf *schemeFlags) jwtOptions() ([]auth.JWTVerifierOption, []auth.JWTOption, error) {
 	var opts []auth.JWTVerifierOption
 	if sf.clock != nil {
 		opts = append(opts, auth.WithClock(sf.clock))
@@ -439,7 +439,7 @@ func (sf *schemeFlags) buildJWT(sign bool) (scheme, error) {
 		opts = append(opts, auth.WithAudience(sf.audience))
 	}
 	if sf.ttl < 0 {
-		return nil, usagef("%s must not be negative", sf.f("ttl"))
+		return nil, nil, usagef("%s must not be negative", sf.f("ttl"))
 	}
 	if sf.ttl > 0 {
 		// One flag for both sides: the lifetime sign writes is the
@@ -457,6 +457,16 @@ func (sf *schemeFlags) buildJWT(sign bool) (scheme, error) {
 	}
 	if sf.ttl > 0 {
 		signOpts = append(signOpts, auth.WithTTL(sf.ttl))
+	}
+	return opts, signOpts, nil
+}
+
+// buildJWT makes a JWT scheme: HMAC from --secret, or asymmetric from --key
+// (signs and verifies) or --pubkey (verifies only).
+func (sf *schemeFlags) buildJWT(sign bool) (scheme, error) {
+	opts, signOpts, err := sf.jwtOptions()
+	if err != nil {
+		return nil, err
 	}
 	given := 0
 	for _, n := range []int{len(sf.secrets), len(sf.keys), len(sf.pubkeys)} {

@@ -39,23 +39,53 @@ func (o *Outbox) Lease(ctx context.Context, lo outbox.LeaseOptions) ([]outbox.Le
 	}
 	recs, conflicts := o.load(ctx, picks)
 	until := lo.Now.Add(lo.TTL)
-	type claim struct {
-		p   pick
-		r   *record
-		ack jetstream.PubAckFuture
+	lr := o.publishClaims(picks, recs, conflicts, until)
+	out := o.awaitClaims(ctx, &lr, until)
+	o.mu.Lock()
+	for _, p := range lr.failed {
+		p.e.claiming = false
 	}
-	claims := make([]claim, 0, len(picks))
-	// failed are the picks not leased; behind, those that failed because
-	// the index is behind the stream. A pick that failed for another
-	// reason (the server unreachable, ctx ended) is simply eligible again.
-	var failed, behind []pick
-	var pubErr error
+	for _, p := range lr.behind {
+		o.markStaleLocked(p.e, p.rev)
+	}
+	o.mu.Unlock()
+	o.refresh(ctx, lr.behind)
+	if len(out) == 0 && lr.err != nil {
+		return nil, fmt.Errorf("natsstore: lease: %w", lr.err)
+	}
+	return out, nil
+}
+
+// leaseClaim is one pick being leased: its record stamped with the lease,
+// and the acknowledgement of the publish that claims it.
+type leaseClaim struct {
+	p   pick
+	r   *record
+	ack jetstream.PubAckFuture
+}
+
+// leaseRound is what one Lease call has done: the claims published, the
+// picks not leased (failed) and, among them, those that failed because the
+// index is behind the stream (behind), and the first publish error. A pick
+// that failed for another reason (the server unreachable, ctx ended) is
+// simply eligible again.
+type leaseRound struct {
+	claims         []leaseClaim
+	failed, behind []pick
+	err            error
+}
+
+// publishClaims publishes, for each pick whose record was read, the record
+// stamped with the lease, guarded by the revision that was picked and read.
+// After the first publish error it publishes no more.
+func (o *Outbox) publishClaims(picks []pick, recs []*record, conflicts []bool, until time.Time) leaseRound {
+	lr := leaseRound{claims: make([]leaseClaim, 0, len(picks))}
 	for i, p := range picks {
 		r := recs[i]
-		if r == nil || pubErr != nil {
-			failed = append(failed, p)
+		if r == nil || lr.err != nil {
+			lr.failed = append(lr.failed, p)
 			if conflicts[i] {
-				behind = append(behind, p)
+				lr.behind = append(lr.behind, p)
 			}
 			continue
 		}
@@ -63,18 +93,24 @@ func (o *Outbox) Lease(ctx context.Context, lo outbox.LeaseOptions) ([]outbox.Le
 		m, err := r.msg(o.subject(r.ID))
 		if err == nil {
 			var f jetstream.PubAckFuture
-			// Guarded by the revision that was picked and read.
 			f, err = o.js.PublishMsgAsync(m, jetstream.WithExpectLastSequencePerSubject(p.rev))
 			if err == nil {
-				claims = append(claims, claim{p, r, f})
+				lr.claims = append(lr.claims, leaseClaim{p, r, f})
 				continue
 			}
 		}
-		pubErr = err
-		failed = append(failed, p)
+		lr.err = err
+		lr.failed = append(lr.failed, p)
 	}
+	return lr
+}
+
+// awaitClaims waits for the acknowledgement of each claim of lr and returns
+// the deliveries leased; a claim refused or not acknowledged before ctx
+// ends joins lr's failed picks.
+func (o *Outbox) awaitClaims(ctx context.Context, lr *leaseRound, until time.Time) []outbox.Leased {
 	var out []outbox.Leased
-	for _, c := range claims {
+	for _, c := range lr.claims {
 		select {
 		case ack := <-c.ack.Ok():
 			o.mu.Lock()
@@ -93,33 +129,21 @@ func (o *Outbox) Lease(ctx context.Context, lo outbox.LeaseOptions) ([]outbox.Le
 		case err := <-c.ack.Err():
 			switch {
 			case isConflict(err):
-				behind = append(behind, c.p)
-			case pubErr == nil:
-				pubErr = err
+				lr.behind = append(lr.behind, c.p)
+			case lr.err == nil:
+				lr.err = err
 			}
-			failed = append(failed, c.p)
+			lr.failed = append(lr.failed, c.p)
 		case <-ctx.Done():
 			// The claims not yet acknowledged may still succeed; their
 			// leases then run out unused.
-			failed = append(failed, c.p)
-			if pubErr == nil {
-				pubErr = ctx.Err()
+			lr.failed = append(lr.failed, c.p)
+			if lr.err == nil {
+				lr.err = ctx.Err()
 			}
 		}
 	}
-	o.mu.Lock()
-	for _, p := range failed {
-		p.e.claiming = false
-	}
-	for _, p := range behind {
-		o.markStaleLocked(p.e, p.rev)
-	}
-	o.mu.Unlock()
-	o.refresh(ctx, behind)
-	if len(out) == 0 && pubErr != nil {
-		return nil, fmt.Errorf("natsstore: lease: %w", pubErr)
-	}
-	return out, nil
+	return out
 }
 
 // staleRetry is how long a stale entry waits for the watcher before Lease
