@@ -404,7 +404,11 @@ func TestQueueSettlesInBatches(t *testing.T) {
 	}
 	calls := ob.calls.Load()
 	t.Logf("%d outcomes in %d calls of Settle", n, calls)
-	if calls > n/10 {
+	// One call per outcome would be n calls. Gathering makes it about
+	// n/16 on a quiet machine; under the race detector on a loaded one,
+	// outcomes arrive further apart and batches shrink (35 calls seen), so
+	// the bound leaves room for that while still telling batching apart.
+	if calls > n/4 {
 		t.Errorf("%d calls of Settle for %d outcomes: the Queue does not gather them", calls, n)
 	}
 }
