@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/auth"
-	"github.com/heraldhq/herald/internal/devcert"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender/sendertest"
@@ -689,12 +688,11 @@ func TestRelayBadInput(t *testing.T) {
 
 func TestRelayTLSInboundAndHelp(t *testing.T) {
 	dir := t.TempDir()
-	cert, err := devcert.New("relay test", time.Hour)
+	cert, _, certPEM, err := sendertest.SelfSignedCert("relay test", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	certPEM := cert.PEM
-	der, err := x509.MarshalPKCS8PrivateKey(cert.TLS.PrivateKey)
+	der, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
 	if err != nil {
 		t.Fatal(err)
 	}
