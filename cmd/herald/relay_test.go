@@ -589,7 +589,7 @@ func TestOutboxDeadLetters(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &dl); err != nil || strings.Count(r.stdout, "\n") != 1 {
 		t.Fatalf("outbox list printed %q (%v)", r.stdout, err)
 	}
-	if dl.ID != id || dl.Destination != "hook" || dl.Topic != "job:ready" || !strings.HasPrefix(dl.Reason, "gone") {
+	if dl.ID != id || dl.EventID != "x-1" || dl.Destination != "hook" || dl.Topic != "job:ready" || !strings.HasPrefix(dl.Reason, "gone") {
 		t.Errorf("dead letter %+v", dl)
 	}
 	if r := must(t, o, "outbox", "list", "--store", "relay.db", "--dest", "other"); r.stdout != "" {
