@@ -174,3 +174,40 @@ func TestForwardQueuePermanent(t *testing.T) {
 		t.Fatalf("%d stored, want none", s.Pending)
 	}
 }
+
+// TestForwardQueueDeadLetterKeepsEventID: an event forwarded through a Queue
+// over a bbolt file to a receiver answering 410 dies at once, and its dead
+// letter names the event it came from, so an operator can trace it.
+func TestForwardQueueDeadLetterKeepsEventID(t *testing.T) {
+	rcv := sendertest.NewReceiver(t, nil, sendertest.Gone())
+	dest := rcv.Destination(nil)
+	dest.Name = "gone"
+	st := openBolt(t)
+	q := &outbox.Queue{Outbox: st, Sender: rcv.Sender(), Destinations: []sender.Destination{dest}, Poll: 10 * time.Millisecond}
+	ev := listenertest.NewEvent(t, "job:ready", map[string]string{"jobId": "j9"})
+	if err := listener.Forward(q, dest)(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- q.Run(ctx) }()
+	var dls []outbox.DeadLetter
+	for deadline := time.Now().Add(5 * time.Second); len(dls) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no dead letter")
+		}
+		var err error
+		if dls, err = st.DeadLetters(context.Background(), outbox.DeadLetterQuery{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if len(dls) != 1 || dls[0].EventID != ev.ID || dls[0].ID != listener.DeliveryID(ev, "gone") {
+		t.Fatalf("dead letters %+v, want one of event %q", dls, ev.ID)
+	}
+}

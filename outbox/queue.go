@@ -170,7 +170,8 @@ func (q *Queue) init() error {
 
 // Enqueue stores a delivery of m to the named destination and returns its
 // id once it is durably committed (as durable as the Outbox). An empty m.ID
-// gets a new UUIDv7. Enqueue is idempotent on the id: enqueuing an id the
+// gets a new UUIDv7; m.EventID is kept as the delivery's
+// [Delivery.EventID]. Enqueue is idempotent on the id: enqueuing an id the
 // outbox still holds does nothing and returns that id. Ids must be unique
 // across destinations. An unknown destination fails with an error
 // wrapping [ErrInvalid] that says so.
@@ -234,7 +235,7 @@ func (q *Queue) delivery(destination string, m sender.Message) (Delivery, error)
 		}
 		m.ID = u.String()
 	}
-	return Delivery{ID: m.ID, Destination: destination, Topic: m.Topic, ContentType: m.ContentType, Body: m.Body}, nil
+	return Delivery{ID: m.ID, Destination: destination, EventID: m.EventID, Topic: m.Topic, ContentType: m.ContentType, Body: m.Body}, nil
 }
 
 // put validates ds, fills their defaults (Created now, Due after the

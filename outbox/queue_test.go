@@ -76,7 +76,8 @@ func TestQueueDelivers(t *testing.T) {
 
 // TestQueueDeadLetters covers the three ways to die: 410 Gone, a
 // rejection, and an exhausted schedule; and checks that no secret or query
-// string reaches the history or the reason.
+// string reaches the history or the reason; each keeps its message's
+// EventID.
 func TestQueueDeadLetters(t *testing.T) {
 	std := standard(t)
 	gone := sendertest.NewReceiver(t, nil, sendertest.Gone())
@@ -94,7 +95,7 @@ func TestQueueDeadLetters(t *testing.T) {
 	}
 	q.Sender.Retry.MaxAttempts = 1
 	for _, d := range []string{"gone", "bad", "down"} {
-		if _, err := q.Enqueue(ctx, d, sender.Message{ID: d + "-1", Body: []byte("{}")}); err != nil {
+		if _, err := q.Enqueue(ctx, d, sender.Message{ID: d + "-1", EventID: "evt-" + d, Body: []byte("{}")}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -108,6 +109,9 @@ func TestQueueDeadLetters(t *testing.T) {
 	for _, d := range dl {
 		if !strings.HasPrefix(d.Reason, want[d.Destination]) {
 			t.Errorf("%s died of %q, want %q...", d.Destination, d.Reason, want[d.Destination])
+		}
+		if d.EventID != "evt-"+d.Destination {
+			t.Errorf("%s: dead letter has event id %q, want the message's", d.Destination, d.EventID)
 		}
 		h, err := ob.History(ctx, d.ID)
 		if err != nil {

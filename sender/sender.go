@@ -69,6 +69,11 @@ type Message struct {
 	// then logs a failure that may succeed later at Info rather than
 	// Warn, leaving the final verdict (and its Warn) to the caller.
 	CallerRetries bool
+	// EventID is the id of the event this message was made from, if any
+	// (listener.Forward sets it). It is not sent on the wire: Send ignores
+	// it, and an outbox queue keeps it so that a dead letter can be traced
+	// to its event.
+	EventID string
 }
 
 // Result describes a finished delivery, successful or not.

@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/auth"
-	"github.com/heraldhq/herald/internal/devcert"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender/sendertest"
@@ -590,7 +589,7 @@ func TestOutboxDeadLetters(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &dl); err != nil || strings.Count(r.stdout, "\n") != 1 {
 		t.Fatalf("outbox list printed %q (%v)", r.stdout, err)
 	}
-	if dl.ID != id || dl.Destination != "hook" || dl.Topic != "job:ready" || !strings.HasPrefix(dl.Reason, "gone") {
+	if dl.ID != id || dl.EventID != "x-1" || dl.Destination != "hook" || dl.Topic != "job:ready" || !strings.HasPrefix(dl.Reason, "gone") {
 		t.Errorf("dead letter %+v", dl)
 	}
 	if r := must(t, o, "outbox", "list", "--store", "relay.db", "--dest", "other"); r.stdout != "" {
@@ -689,12 +688,11 @@ func TestRelayBadInput(t *testing.T) {
 
 func TestRelayTLSInboundAndHelp(t *testing.T) {
 	dir := t.TempDir()
-	cert, err := devcert.New("relay test", time.Hour)
+	cert, _, certPEM, err := sendertest.SelfSignedCert("relay test", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	certPEM := cert.PEM
-	der, err := x509.MarshalPKCS8PrivateKey(cert.TLS.PrivateKey)
+	der, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
 	if err != nil {
 		t.Fatal(err)
 	}

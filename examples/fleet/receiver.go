@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/auth"
-	"github.com/heraldhq/herald/internal/devcert"
+	"github.com/heraldhq/herald/sender/sendertest"
 )
 
 // workerHeader names the worker that sent a webhook; each worker's
@@ -36,7 +36,7 @@ type receiver struct {
 // startReceiver serves on a loopback port with a fresh self-signed
 // certificate, verifying with v.
 func startReceiver(v auth.Verifier) (*receiver, error) {
-	cert, err := devcert.New("herald fleet receiver", time.Hour)
+	cert, roots, _, err := sendertest.SelfSignedCert("herald fleet receiver", time.Hour)
 	if err != nil {
 		return nil, err
 	}
@@ -45,12 +45,12 @@ func startReceiver(v auth.Verifier) (*receiver, error) {
 		return nil, err
 	}
 	rx := &receiver{
-		url: "https://" + ln.Addr().String(), roots: cert.Roots,
+		url: "https://" + ln.Addr().String(), roots: roots,
 		byID: map[string]int{}, byWorker: map[string]int{}, arrived: make(chan struct{}, 1),
 	}
 	rx.srv = &http.Server{
 		Handler:           rx.handler(v),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert.TLS}, MinVersion: tls.VersionTLS12},
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	go rx.srv.ServeTLS(ln, "", "")

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/auth"
-	"github.com/heraldhq/herald/internal/devcert"
+	"github.com/heraldhq/herald/sender/sendertest"
 )
 
 // receiver stands in for the customer's backend: an HTTPS server whose
@@ -40,11 +40,10 @@ type delivery struct {
 }
 
 func startReceiver(hmacSecret auth.Secret, jwtPublic auth.PublicKey) (*receiver, error) {
-	cert, err := devcert.New("herald quickstart receiver", time.Hour)
+	cert, roots, _, err := sendertest.SelfSignedCert("herald quickstart receiver", time.Hour)
 	if err != nil {
 		return nil, err
 	}
-	roots := cert.Roots
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -75,7 +74,7 @@ func startReceiver(hmacSecret auth.Secret, jwtPublic auth.PublicKey) (*receiver,
 
 	rx.srv = &http.Server{
 		Handler:           rx.mux,
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert.TLS}, MinVersion: tls.VersionTLS12},
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	go rx.srv.ServeTLS(ln, "", "")

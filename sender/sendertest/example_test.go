@@ -2,8 +2,12 @@ package sendertest_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/sender"
@@ -39,4 +43,28 @@ func ExampleNewReceiver() {
 		}
 	}
 	fmt.Println(res.Attempts, ds[1].Verified.Scheme)
+}
+
+// A loopback HTTPS server with a self-signed certificate, and a client that
+// trusts only that certificate. For local development and tests only.
+func ExampleSelfSignedCert() {
+	cert, roots, _, err := sendertest.SelfSignedCert("my receiver", time.Hour)
+	if err != nil {
+		panic(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	defer srv.Close()
+
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	resp, err := client.Get(srv.URL)
+	if err != nil {
+		panic(err)
+	}
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode)
+	// Output: 204
 }

@@ -3,7 +3,9 @@
 // [auth.Verifier], records what arrived, and answers as scripted (fail the
 // first N, 429 with Retry-After, delays, 410 Gone, or any function of the
 // request number). [Receiver.Sender] returns a [sender.Sender] that trusts
-// the receiver's certificate and may reach loopback.
+// the receiver's certificate and may reach loopback. [SelfSignedCert] makes
+// a certificate for a loopback receiver of your own, and the pool its
+// clients trust.
 package sendertest
 
 import (
