@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/auth"
-	"github.com/heraldhq/herald/sender/sendertest"
+	"github.com/heraldhq/herald/internal/devcert"
 )
 
 const listenDoc = `Listen runs a local webhook receiver that verifies every request with
@@ -146,16 +146,16 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 // selfSignedTLS makes listen's --self-signed certificate, writes it to
 // certOut unless that is empty, and returns the server configuration.
 func selfSignedTLS(certOut string) (*tls.Config, error) {
-	cert, _, certPEM, err := sendertest.SelfSignedCert("herald listen", 7*24*time.Hour)
+	c, err := devcert.New("herald listen", 7*24*time.Hour)
 	if err != nil {
 		return nil, err
 	}
 	if certOut != "" {
-		if err := os.WriteFile(certOut, certPEM, 0o644); err != nil {
+		if err := os.WriteFile(certOut, c.PEM, 0o644); err != nil {
 			return nil, fmt.Errorf("cannot write --cert-out: %w", err)
 		}
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+	return &tls.Config{Certificates: []tls.Certificate{c.TLS}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // serveUntilSignal serves srv on ln until SIGINT or SIGTERM, then shuts it
