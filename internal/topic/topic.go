@@ -98,7 +98,10 @@ func Valid(t string) bool {
 
 // Pattern is a parsed pattern: "**" (All), or a [Glob] per segment.
 type Pattern struct {
-	All            bool
+	// All is set for "**", which matches every topic.
+	All bool
+	// Domain and Action match the two segments of a topic, when All is not
+	// set.
 	Domain, Action Glob
 }
 
