@@ -1,0 +1,105 @@
+package outbox_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/outbox"
+)
+
+// FuzzAdminHandler sends AdminHandler any method, path, query, content type
+// and body, over an outbox holding dead letters whose bodies carry a marker.
+// Whatever comes in, the handler answers without panicking, with a status
+// and a JSON body, and never with a delivery's body.
+func FuzzAdminHandler(f *testing.F) {
+	f.Add("GET", "/dead-letters", "limit=1", "", "")
+	f.Add("GET", "/dead-letters", "after=YQBhMQ&destination=a", "", "")
+	f.Add("GET", "/dead-letters", "after=%ZZ&limit=-1", "", "")
+	f.Add("GET", "/history", "id=a1", "", "")
+	f.Add("GET", "/stats", "", "", "")
+	f.Add("POST", "/dead-letters/replay", "", "application/json", `{"ids":["a1"]}`)
+	f.Add("POST", "/dead-letters/purge", "", "application/json; charset=utf-8", `{"all":true} {}`)
+	f.Add("POST", "/dead-letters/purge", "", "text/plain", `{"destination":"b"}`)
+	f.Add("DELETE", "/dead-letters", "", "", "")
+	f.Fuzz(func(t *testing.T, method, path, query, contentType, body string) {
+		if !validMethod(method) {
+			return
+		}
+		h := outbox.AdminHandler(fuzzAdminOutbox(t))
+		r := &http.Request{
+			Method: method,
+			URL:    &url.URL{Path: path, RawQuery: query},
+			Header: http.Header{},
+			Body:   io.NopCloser(strings.NewReader(body)),
+		}
+		if contentType != "" {
+			r.Header.Set("Content-Type", contentType)
+		}
+		r = r.WithContext(t.Context())
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code < 200 || w.Code > 599 {
+			t.Fatalf("status %d", w.Code)
+		}
+		if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Fatalf("Content-Type %q", ct)
+		}
+		if !json.Valid(w.Body.Bytes()) {
+			t.Fatalf("body is not JSON: %q", w.Body.String())
+		}
+		if bytes.Contains(w.Body.Bytes(), []byte("BODY-")) {
+			t.Fatalf("a delivery's body was served: %q", w.Body.String())
+		}
+	})
+}
+
+// validMethod reports whether m is a token net/http would accept as a
+// request method.
+func validMethod(m string) bool {
+	if m == "" {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		if c := m[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// fuzzAdminOutbox returns a Memory outbox with three dead letters, two of
+// destination "a" and one of "b", whose bodies hold the marker "BODY-".
+func fuzzAdminOutbox(t *testing.T) *outbox.Memory {
+	ob := new(outbox.Memory)
+	now := time.Now()
+	var ds []outbox.Delivery
+	for _, id := range []string{"a1", "a2", "b1"} {
+		ds = append(ds, outbox.Delivery{ID: id, Destination: id[:1], EventID: "evt-" + id,
+			Body: []byte(`{"x":"BODY-` + id + `"}`), Due: now, Created: now})
+	}
+	if err := ob.Put(t.Context(), ds...); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := ob.Lease(t.Context(), outbox.LeaseOptions{Max: 10, TTL: time.Minute})
+	if err != nil || len(ls) != len(ds) {
+		t.Fatalf("Lease: %d, %v", len(ls), err)
+	}
+	ss := make([]outbox.Settlement, len(ls))
+	for i, l := range ls {
+		ss[i] = outbox.Settlement{ID: l.ID, Token: l.Token, Outcome: outbox.DeadLettered, Reason: "gone (410)",
+			Attempt: outbox.AttemptRecord{At: now, Status: 410, Tries: 1, Error: "gone"}}
+	}
+	for _, err := range ob.Settle(t.Context(), ss) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ob
+}
