@@ -9,7 +9,6 @@ import (
 
 	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/outbox"
-	"github.com/heraldhq/herald/outbox/boltstore"
 )
 
 const outboxDoc = `Outbox inspects and repairs a relay's outbox file (--store) while no relay
@@ -85,7 +84,7 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 // outboxAction runs one herald outbox action on st, writing what it found
 // to stdout: stats and each dead letter as a JSON line, or how many dead
 // letters were replayed or purged.
-func outboxAction(ctx context.Context, st *boltstore.Store, action, dest string, sel outbox.Selector, stdout io.Writer) error {
+func outboxAction(ctx context.Context, st store, action, dest string, sel outbox.Selector, stdout io.Writer) error {
 	switch action {
 	case "stats":
 		s, err := st.Stats(ctx)
@@ -139,19 +138,19 @@ func outboxAction(ctx context.Context, st *boltstore.Store, action, dest string,
 // returns a nil Store with the exit status: 2 when --store names no outbox
 // file (missing, empty, a directory), 1 when it cannot be opened (locked,
 // not an outbox, damaged).
-func openOutbox(path string, readOnly bool, stderr io.Writer) (*boltstore.Store, int) {
-	st, err := boltstore.Open(path, &boltstore.Options{NoCreate: true, ReadOnly: readOnly})
+func openOutbox(spec string, readOnly bool, stderr io.Writer) (store, int) {
+	mode := storeExisting
+	if readOnly {
+		mode = storeReadOnly
+	}
+	st, err := openStore(spec, mode)
 	switch {
 	case err == nil:
 		return st, exitOK
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, usageErr(stderr, "outbox", "--store %s: no such file (herald outbox never creates one)", path)
+		return nil, usageErr(stderr, "outbox", "--store %s: no such file (herald outbox never creates one)", storeName(spec))
 	case errors.Is(err, outbox.ErrInvalid):
 		return nil, usageErr(stderr, "outbox", "--store: %v", err)
-	case errors.Is(err, boltstore.ErrLocked):
-		err = fmt.Errorf("%w (stop the relay using it first)", err)
-	case errors.Is(err, outbox.ErrCorrupt):
-		err = fmt.Errorf("%w (is --store a herald relay's outbox? The file was left as it was)", err)
 	}
-	return nil, failure(stderr, "outbox", err)
+	return nil, failure(stderr, "outbox", storeError(err, spec, mode))
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/outbox"
-	"github.com/heraldhq/herald/outbox/boltstore"
 	"github.com/heraldhq/herald/sender"
 )
 
@@ -260,7 +259,7 @@ type relay struct {
 	f      *relayFlags
 	logger *slog.Logger
 	sender *sender.Sender
-	store  *boltstore.Store
+	store  store
 	queue  *outbox.Queue
 	srv    *http.Server
 	ln     net.Listener
@@ -280,11 +279,8 @@ func buildRelay(f *relayFlags, stderr io.Writer) (*relay, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
-	if r.store, err = boltstore.Open(f.store, nil); err != nil {
-		if errors.Is(err, boltstore.ErrLocked) {
-			err = fmt.Errorf("%w (is another relay or herald outbox using %s?)", err, f.store)
-		}
-		return nil, err
+	if r.store, err = openStore(f.store, storeCreate); err != nil {
+		return nil, storeError(err, f.store, storeCreate)
 	}
 	r.queue = &outbox.Queue{
 		Outbox: r.store, Sender: r.sender, Destinations: f.dests, Workers: f.workers,
@@ -377,7 +373,7 @@ func (r *relay) logStart(ctx context.Context) {
 	for i, d := range r.f.dests {
 		names[i] = d.Name
 	}
-	r.logger.Info("relay started", "store", r.f.store, "destinations", strings.Join(names, ","),
+	r.logger.Info("relay started", "store", storeName(r.f.store), "destinations", strings.Join(names, ","),
 		"workers", r.f.workers, "pending", stats.Pending, "dead", stats.Dead, "verify", r.f.verifier != nil)
 	if r.f.verifier == nil {
 		r.logger.Warn("relay: --in-insecure: events are not verified; anyone who can reach the listen address can have events signed and delivered",

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"strings"
+
+	"github.com/heraldhq/herald/outbox"
+	"github.com/heraldhq/herald/outbox/boltstore"
+)
+
+// store is an outbox as the relay and herald outbox use it: what a Queue
+// needs and what people need to repair it.
+type store interface {
+	outbox.Outbox
+	outbox.Admin
+}
+
+// storeMode says how a command opens --store.
+type storeMode int
+
+const (
+	// storeCreate opens a store for a relay, creating it if missing.
+	storeCreate storeMode = iota
+	// storeExisting opens a store that must exist, for writing.
+	storeExisting
+	// storeReadOnly opens a store that must exist, to read only.
+	storeReadOnly
+)
+
+// openStore opens the outbox named by --store. A value with a URL scheme
+// picks the engine by it; anything else is the path of a bbolt file.
+func openStore(spec string, mode storeMode) (store, error) {
+	switch storeEngine(spec) {
+	case "postgres":
+		return nil, errors.New("--store: PostgreSQL outboxes are not supported yet")
+	case "nats":
+		return nil, errors.New("--store: NATS JetStream outboxes are not supported yet")
+	}
+	o := &boltstore.Options{NoCreate: mode != storeCreate, ReadOnly: mode == storeReadOnly}
+	st, err := boltstore.Open(spec, o)
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// storeEngine names the engine --store selects: "postgres", "nats" or
+// "bolt" (a file path).
+func storeEngine(spec string) string {
+	scheme, _, ok := strings.Cut(spec, "://")
+	if !ok {
+		return "bolt"
+	}
+	switch strings.ToLower(scheme) {
+	case "postgres", "postgresql":
+		return "postgres"
+	case "nats", "tls":
+		return "nats"
+	}
+	return "bolt"
+}
+
+// storeName is --store as it may be logged or printed: a URL without its
+// user information and query (which may carry passwords or tokens), a path
+// as it is.
+func storeName(spec string) string {
+	if storeEngine(spec) == "bolt" {
+		return spec
+	}
+	u, err := url.Parse(spec)
+	if err != nil {
+		return storeEngine(spec) + "://(unparsable URL, not shown)"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+}
+
+// storeError adds to err, from opening --store, what the user can do.
+func storeError(err error, spec string, mode storeMode) error {
+	switch {
+	case errors.Is(err, boltstore.ErrLocked) && mode == storeCreate:
+		return fmt.Errorf("%w (is another relay or herald outbox using %s?)", err, storeName(spec))
+	case errors.Is(err, boltstore.ErrLocked):
+		return fmt.Errorf("%w (stop the relay using it first)", err)
+	case errors.Is(err, outbox.ErrCorrupt):
+		return fmt.Errorf("%w (is --store a herald relay's outbox? The file was left as it was)", err)
+	case errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	return err
+}
