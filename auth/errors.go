@@ -6,34 +6,34 @@ import "errors"
 // constructors. Match them with [errors.Is].
 var (
 	// ErrNoSignature: the request carries no signature header of the scheme.
-	ErrNoSignature = errors.New("auth: no signature")
+	ErrNoSignature = errors.New("no signature")
 	// ErrMalformed: a signature, timestamp or token header cannot be parsed,
 	// or is longer than the scheme allows.
-	ErrMalformed = errors.New("auth: malformed signature header")
+	ErrMalformed = errors.New("malformed signature header")
 	// ErrBadSignature: no signature in the request matches any key; for a
 	// JWT also a token whose algorithm the keys do not allow ("algorithm not
 	// allowed") or whose body_sha256 claim does not match the body ("body
 	// does not match the token").
-	ErrBadSignature = errors.New("auth: signature mismatch")
+	ErrBadSignature = errors.New("signature mismatch")
 	// ErrExpired: the signed timestamp (or the token's exp) is too old, or
 	// the timestamp (or the token's iat/nbf) is too far in the future; the
 	// error text says which ("timestamp too old", "timestamp in the future").
-	ErrExpired = errors.New("auth: timestamp too old")
+	ErrExpired = errors.New("timestamp too old")
 	// ErrReplay: a request with the same id is still being handled, or the
 	// replay cache is full of ids being handled.
 	// [Middleware] answers it 503 with Retry-After, so that the sender tries
 	// again once the first request has finished. (A request whose id was
 	// handled already is answered 200 without running the handler again.)
-	ErrReplay = errors.New("auth: replayed request")
+	ErrReplay = errors.New("replayed request")
 	// ErrClaims: a JWT claim (iss, aud, a required claim) is wrong or missing.
-	ErrClaims = errors.New("auth: invalid token claims")
+	ErrClaims = errors.New("invalid token claims")
 	// ErrUnknownKey: a JWT names a kid that no configured key has.
-	ErrUnknownKey = errors.New("auth: unknown key id")
+	ErrUnknownKey = errors.New("unknown key id")
 	// ErrBadKey: key material given to a constructor is empty, too short,
 	// of the wrong type or cannot be parsed.
-	ErrBadKey = errors.New("auth: invalid key")
+	ErrBadKey = errors.New("invalid key")
 	// ErrBodyTooLarge: [Middleware] refused a body over its limit.
-	ErrBodyTooLarge = errors.New("auth: request body too large")
+	ErrBodyTooLarge = errors.New("request body too large")
 )
 
 // errNoPrivateKey is the error of Sign on a verifier built from public keys
@@ -44,9 +44,9 @@ var errNoPrivateKey = errors.New("no private key to sign with")
 // Refinements of the sentinels: the text names the case, errors.Is matches
 // the sentinel a caller acts on.
 var (
-	errNotYetValid  = refinedError{"auth: timestamp in the future", ErrExpired}
-	errBodyMismatch = refinedError{"auth: body does not match the token", ErrBadSignature}
-	errAlgorithm    = refinedError{"auth: algorithm not allowed", ErrBadSignature}
+	errNotYetValid  = refinedError{"timestamp in the future", ErrExpired}
+	errBodyMismatch = refinedError{"body does not match the token", ErrBadSignature}
+	errAlgorithm    = refinedError{"algorithm not allowed", ErrBadSignature}
 )
 
 // refinedError is an error with its own text that matches base.

@@ -101,8 +101,8 @@ func ExampleMiddleware() {
 	// Output:
 	// 200 accepted msg_1 {"amount":10}
 	// 200 duplicate delivery, already handled
-	// 401 auth: signature mismatch
-	// 401 auth: no signature
+	// 401 signature mismatch
+	// 401 no signature
 }
 
 // Two receivers behind a load balancer share one replay cache, so that a

@@ -64,25 +64,25 @@ func TestMiddlewareStandard(t *testing.T) {
 			r := mwSignedRequest(t, signer, srv.URL, "msg_s3", mwStandardNow, body)
 			r.Body = io.NopCloser(strings.NewReader(strings.Replace(body, "created", "deleted", 1)))
 			return r
-		}, 401, "auth: signature mismatch"},
+		}, 401, "signature mismatch"},
 		{"tampered id", func() *http.Request {
 			r := mwSignedRequest(t, signer, srv.URL, "msg_s4", mwStandardNow, body)
 			r.Header.Set("Webhook-Id", "msg_s5")
 			return r
-		}, 401, "auth: signature mismatch"},
+		}, 401, "signature mismatch"},
 		{"expired", func() *http.Request {
 			return mwSignedRequest(t, signer, srv.URL, "msg_s6", mwStandardNow.Add(-6*time.Minute), body)
-		}, 401, "auth: timestamp too old"},
+		}, 401, "timestamp too old"},
 		{"from the future", func() *http.Request {
 			return mwSignedRequest(t, signer, srv.URL, "msg_s7", mwStandardNow.Add(6*time.Minute), body)
-		}, 401, "auth: timestamp in the future"},
+		}, 401, "timestamp in the future"},
 		{"unsigned", func() *http.Request {
 			r, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
 			return r
-		}, 401, "auth: no signature"},
+		}, 401, "no signature"},
 		{"too large", func() *http.Request {
 			return mwSignedRequest(t, signer, srv.URL, "msg_s8", mwStandardNow, strings.Repeat("x", 4097))
-		}, 413, "auth: request body too large"},
+		}, 413, "request body too large"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

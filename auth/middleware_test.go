@@ -151,20 +151,20 @@ func TestMiddlewareStatuses(t *testing.T) {
 		{"valid", "msg_1", mwTestNow, body, nil, 200, ""},
 		{"empty body", "msg_empty", mwTestNow, nil, nil, 200, ""},
 		{"body exactly at the limit", "msg_64", mwTestNow, bytes.Repeat([]byte("a"), 64), nil, 200, ""},
-		{"missing signature", "", mwTestNow, body, nil, 401, "auth: no signature"},
-		{"malformed timestamp", "msg_2", mwTestNow, body, func(r *http.Request) { r.Header.Set("Test-Timestamp", "soon") }, 401, "auth: malformed signature header"},
+		{"missing signature", "", mwTestNow, body, nil, 401, "no signature"},
+		{"malformed timestamp", "msg_2", mwTestNow, body, func(r *http.Request) { r.Header.Set("Test-Timestamp", "soon") }, 401, "malformed signature header"},
 		{"bad signature", "msg_3", mwTestNow, body, func(r *http.Request) {
 			r.Header.Set("Test-Signature", strings.Repeat("0", 64))
-		}, 401, "auth: signature mismatch"},
+		}, 401, "signature mismatch"},
 		{"tampered body", "msg_4", mwTestNow, body, func(r *http.Request) {
 			r.Body = io.NopCloser(strings.NewReader(`{"hello":"w0rld"}`))
-		}, 401, "auth: signature mismatch"},
-		{"expired", "msg_5", mwTestNow.Add(-10 * time.Minute), body, nil, 401, "auth: timestamp too old"},
-		{"too large, declared", "msg_6", mwTestNow, bytes.Repeat([]byte("a"), 65), nil, 413, "auth: request body too large"},
+		}, 401, "signature mismatch"},
+		{"expired", "msg_5", mwTestNow.Add(-10 * time.Minute), body, nil, 401, "timestamp too old"},
+		{"too large, declared", "msg_6", mwTestNow, bytes.Repeat([]byte("a"), 65), nil, 413, "request body too large"},
 		{"too large, chunked", "msg_7", mwTestNow, bytes.Repeat([]byte("a"), 1000), func(r *http.Request) {
 			r.ContentLength = -1 // sent chunked: the limit is found while reading
 			r.Body = io.NopCloser(bytes.NewReader(bytes.Repeat([]byte("a"), 1000)))
-		}, 413, "auth: request body too large"},
+		}, 413, "request body too large"},
 		{"chunked, exactly at the limit", "msg_8", mwTestNow, bytes.Repeat([]byte("b"), 64), func(r *http.Request) {
 			r.ContentLength = -1
 			r.Body = io.NopCloser(bytes.NewReader(bytes.Repeat([]byte("b"), 64)))
@@ -172,7 +172,7 @@ func TestMiddlewareStatuses(t *testing.T) {
 		{"chunked, one byte over", "msg_9", mwTestNow, bytes.Repeat([]byte("b"), 65), func(r *http.Request) {
 			r.ContentLength = -1
 			r.Body = io.NopCloser(bytes.NewReader(bytes.Repeat([]byte("b"), 65)))
-		}, 413, "auth: request body too large"},
+		}, 413, "request body too large"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -565,7 +565,7 @@ func TestMiddlewareNoSecretInResponseOrLog(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"reason=\"auth: signature mismatch\"", "status=401", "remote_addr=127.0.0.1:"} {
+	for _, want := range []string{"reason=\"signature mismatch\"", "status=401", "remote_addr=127.0.0.1:"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log %q lacks %q", logs.String(), want)
 		}

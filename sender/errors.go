@@ -10,37 +10,37 @@ import (
 var (
 	// ErrGone: the destination answered 410 Gone. It asks not to be called
 	// again, so callers should disable it rather than retry later.
-	ErrGone = errors.New("sender: destination is gone (410)")
+	ErrGone = errors.New("destination is gone (410)")
 	// ErrRejected: the destination answered a 4xx status that is not worth
 	// retrying (anything but 408, 425, 429 and 410), or a 3xx: redirects
 	// are never followed, since a signed request must reach the URL it was
 	// signed for.
-	ErrRejected = errors.New("sender: rejected by the destination")
+	ErrRejected = errors.New("rejected by the destination")
 	// ErrRateLimited: the destination kept answering 429 Too Many Requests
 	// (or 408, 425) until the retries ran out.
-	ErrRateLimited = errors.New("sender: rate limited by the destination")
+	ErrRateLimited = errors.New("rate limited by the destination")
 	// ErrServer: the destination kept answering a 5xx status.
-	ErrServer = errors.New("sender: destination failed")
+	ErrServer = errors.New("destination failed")
 	// ErrNetwork: no response came (DNS, connection, TLS or I/O failure).
-	ErrNetwork = errors.New("sender: network error")
+	ErrNetwork = errors.New("network error")
 	// ErrTimeout: an attempt ran past [Sender.AttemptTimeout].
-	ErrTimeout = errors.New("sender: attempt timed out")
+	ErrTimeout = errors.New("attempt timed out")
 	// ErrInsecureURL: the URL is http:// and [Sender.AllowHTTP] is false.
-	ErrInsecureURL = errors.New("sender: URL is not https")
+	ErrInsecureURL = errors.New("URL is not https")
 	// ErrInvalidURL: the destination URL cannot be parsed, has no host, or
 	// has a scheme other than https (or http).
-	ErrInvalidURL = errors.New("sender: invalid destination URL")
+	ErrInvalidURL = errors.New("invalid destination URL")
 	// ErrBlockedAddr: the destination's address is private, loopback,
 	// link-local, reserved or otherwise not public, and not in
 	// [Sender.AllowNetworks]. Checked after DNS resolution, at dial time.
-	ErrBlockedAddr = errors.New("sender: address not allowed")
+	ErrBlockedAddr = errors.New("address not allowed")
 	// ErrInvalidMessage: the message's ID or ContentType, or one of the
 	// destination's Headers, cannot be sent as a header (too long, not a
 	// token name, or with control characters). Send refuses it before any
 	// attempt.
-	ErrInvalidMessage = errors.New("sender: invalid message")
+	ErrInvalidMessage = errors.New("invalid message")
 	// ErrSign: the destination's [auth.Signer] failed.
-	ErrSign = errors.New("sender: signing failed")
+	ErrSign = errors.New("signing failed")
 )
 
 // errGaveUp: retries ran out (attempts, elapsed time, or the caller's

@@ -300,7 +300,7 @@ func TestRotation(t *testing.T) {
 	if !strings.Contains(r.stdout, " key=1") {
 		t.Errorf("want the second secret to match: %q", r.stdout)
 	}
-	expect(t, o, 1, []string{"auth: signature mismatch"}, "verify", "--secret", other, "--headers", "h.txt", "body.json")
+	expect(t, o, 1, []string{"signature mismatch"}, "verify", "--secret", other, "--headers", "h.txt", "body.json")
 }
 
 func TestKeygenOutputParses(t *testing.T) {

@@ -37,7 +37,7 @@ const MaxLen = 255
 // ErrInvalidPattern is the one error for a malformed pattern, wherever it
 // was given; package sender exports it. Errors from [Parse] wrap it with the
 // pattern and the reason.
-var ErrInvalidPattern = errors.New("sender: invalid topic pattern")
+var ErrInvalidPattern = errors.New("invalid topic pattern")
 
 // class sorts the bytes of topics and patterns.
 var class = func() (t [256]uint8) {
