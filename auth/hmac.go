@@ -26,6 +26,14 @@ type macState struct {
 	in [maxIDLen + maxTimestampLen + 2]byte
 }
 
+// macOf returns the HMAC of prefix followed by body, streamed into the MAC
+// (which must be fresh or reset). The result aliases st.sum.
+func (st *macState) macOf(prefix, body []byte) []byte {
+	st.mac.Write(prefix)
+	st.mac.Write(body)
+	return st.mac.Sum(st.sum[:0])
+}
+
 // macKey is one HMAC secret ready for use from many goroutines.
 type macKey struct {
 	pool sync.Pool

@@ -79,8 +79,7 @@ func (s *hubScheme) Sign(h http.Header, m Message) error {
 	buf := append(stack[:0], s.prefix...)
 	k := s.keys[0]
 	st := k.get()
-	st.mac.Write(m.Body)
-	buf = hex.AppendEncode(buf, st.mac.Sum(st.sum[:0]))
+	buf = hex.AppendEncode(buf, st.macOf(nil, m.Body))
 	k.put(st)
 	setHeader(h, s.header, string(buf))
 	if m.ID != "" {
@@ -114,8 +113,7 @@ func (s *hubScheme) Verify(h http.Header, body []byte) (Verified, error) {
 	}
 	for i, k := range s.keys {
 		st := k.get()
-		st.mac.Write(body)
-		sum := st.mac.Sum(st.sum[:0])
+		sum := st.macOf(nil, body)
 		want := hex.AppendEncode(st.enc[:0], sum)
 		id := ""
 		if st.equal(want, sig) {

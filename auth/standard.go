@@ -135,13 +135,8 @@ func (s *standardScheme) Verify(h http.Header, body []byte) (Verified, error) {
 // without building the content. id must be at most maxIDLen bytes and ts at
 // most maxTimestampLen. The result aliases st.sum.
 func macStandard[T string | []byte](st *macState, id string, ts T, body []byte) []byte {
-	p := append(st.in[:0], id...)
-	p = append(p, '.')
-	p = append(p, ts...)
-	p = append(p, '.')
-	st.mac.Write(p)
-	st.mac.Write(body)
-	return st.mac.Sum(st.sum[:0])
+	p := append(append(st.in[:0], id...), '.')
+	return st.macOf(append(append(p, ts...), '.'), body)
 }
 
 var (

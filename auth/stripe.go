@@ -180,11 +180,7 @@ func scanStripeHeader(header string) (ts string, v1 int, err error) {
 // macStripe returns the HMAC of ts "." body, streamed into the MAC. ts must
 // be at most maxTimestampLen bytes. The result aliases st.sum.
 func macStripe[T string | []byte](st *macState, ts T, body []byte) []byte {
-	p := append(st.in[:0], ts...)
-	p = append(p, '.')
-	st.mac.Write(p)
-	st.mac.Write(body)
-	return st.mac.Sum(st.sum[:0])
+	return st.macOf(append(append(st.in[:0], ts...), '.'), body)
 }
 
 var (
