@@ -149,31 +149,36 @@ func queueRows(cfg config, dir string) ([]Row, error) {
 				return 0, err
 			}
 		}
+		// The run ends when the n-th durable ack is observed (Metrics see
+		// an outcome after the store committed it), not by polling the
+		// store: a poll every millisecond would take a read transaction
+		// from the settler it measures.
 		var failed atomic.Int64
+		counter := outcomeCounter{failed: &failed, delivered: new(atomic.Int64), want: int64(n), done: make(chan struct{})}
 		q := &outbox.Queue{
 			Outbox: store, Sender: s, Destinations: []sender.Destination{dest},
 			Workers: workers, PerDestination: workers, Poll: 10 * time.Millisecond,
-			Metrics: outcomeCounter{failed: &failed},
+			Metrics: counter,
 		}
 		start := time.Now()
 		done := make(chan error, 1)
 		go func() { done <- q.Run(context.Background()) }()
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
 		deadline := start.Add(2 * time.Minute)
+	wait:
 		for {
-			st, err := store.Stats(context.Background())
-			if err != nil {
-				return 0, err
-			}
-			if st.Pending == 0 {
-				break
+			select {
+			case <-counter.done:
+				break wait
+			case <-tick.C:
 			}
 			if failed.Load() > 0 {
 				return 0, fmt.Errorf("%d deliveries failed", failed.Load())
 			}
 			if time.Now().After(deadline) {
-				return 0, fmt.Errorf("queue did not drain: %d pending", st.Pending)
+				return 0, fmt.Errorf("queue did not drain: %d of %d delivered", counter.delivered.Load(), n)
 			}
-			time.Sleep(time.Millisecond)
 		}
 		elapsed := time.Since(start)
 		if err := q.Shutdown(context.Background()); err != nil {
@@ -181,6 +186,9 @@ func queueRows(cfg config, dir string) ([]Row, error) {
 		}
 		if err := <-done; err != nil {
 			return 0, err
+		}
+		if st, err := store.Stats(context.Background()); err != nil || st.Pending != 0 {
+			return 0, fmt.Errorf("queue drained with %d pending (%v)", st.Pending, err)
 		}
 		return float64(n) / elapsed.Seconds(), nil
 	}
@@ -242,12 +250,24 @@ func queueRows(cfg config, dir string) ([]Row, error) {
 }
 
 // outcomeCounter is an outbox.Metrics that counts attempts that did not end
-// in a delivery, so that a failing queue run is reported rather than timed.
-type outcomeCounter struct{ failed *atomic.Int64 }
+// in a delivery, so that a failing queue run is reported rather than timed,
+// and closes done when want deliveries have been acknowledged.
+type outcomeCounter struct {
+	failed, delivered *atomic.Int64
+	want              int64
+	done              chan struct{}
+}
 
-// Observe counts every outcome other than Delivered and Released.
+// Observe counts every outcome other than Delivered and Released as a
+// failure, and Delivered ones towards want.
 func (c outcomeCounter) Observe(e outbox.Sample) {
-	if e.Outcome != outbox.Delivered && e.Outcome != outbox.Released {
+	switch e.Outcome {
+	case outbox.Delivered:
+		if c.delivered != nil && c.delivered.Add(1) == c.want {
+			close(c.done)
+		}
+	case outbox.Released:
+	default:
 		c.failed.Add(1)
 	}
 }
