@@ -41,6 +41,11 @@ var (
 	ErrInvalidMessage = errors.New("invalid message")
 	// ErrSign: the destination's [auth.Signer] failed.
 	ErrSign = errors.New("signing failed")
+	// ErrToken: no OAuth2 access token for the destination: its token
+	// endpoint refused the client (a 4xx), failed (5xx, network; then
+	// [DeliveryError.Retryable]), answered no usable token, or is not a
+	// URL the Sender may reach. Its answer is never quoted.
+	ErrToken = errors.New("no OAuth2 token")
 )
 
 // errGaveUp: retries ran out (attempts, elapsed time, or the caller's
@@ -63,9 +68,11 @@ type DeliveryError struct {
 	// the text; the [Result] Send returns with the error carries both.
 	attempts, status int
 	// Retryable reports whether trying again later (from an outbox) may
-	// succeed: true for network errors, timeouts, 408/425/429, 5xx and a
-	// cancelled context; false for 410, other 4xx, redirects, blocked
-	// addresses, bad URLs, invalid messages and signing failures.
+	// succeed: true for network errors, timeouts, 408/425/429, 5xx, a
+	// cancelled context, and an OAuth2 token endpoint failing in one of
+	// these ways; false for 410, other 4xx, redirects, blocked addresses,
+	// bad URLs, invalid messages, signing failures and a token endpoint
+	// refusing the client.
 	Retryable bool
 	// Err is the cause.
 	Err error
