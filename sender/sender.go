@@ -16,6 +16,11 @@
 // invalid examples at [ValidatePattern]: "job:ready", "job:*", "*:created",
 // "**" are patterns; "job", "job:ready:now" and "job:**" are not.
 //
+// A receiver that wants more than a signature gets it per destination: a
+// client certificate ([Destination.ClientCert], mutual TLS) and an OAuth2
+// access token of the client credentials grant ([OAuth2]), fetched through
+// the same guarded connections.
+//
 // Durable, scheduled redelivery (minutes to a day) is the job of an outbox
 // built on top of Send; Send itself keeps nothing once it returns.
 package sender
