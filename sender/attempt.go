@@ -187,7 +187,7 @@ func (d *delivery) fill(h http.Header) error {
 	if d.dest.Signer != nil {
 		err := d.dest.Signer.Sign(h, auth.Message{ID: d.id, Body: d.msg.Body, URL: d.dest.URL, Topic: d.msg.Topic})
 		if err != nil {
-			return fmt.Errorf("%w: %w", ErrSign, err)
+			return signError(err)
 		}
 	}
 	if h[auth.HeaderWebhookID] == nil {

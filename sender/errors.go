@@ -39,7 +39,9 @@ var (
 	// token name, or with control characters). Send refuses it before any
 	// attempt.
 	ErrInvalidMessage = errors.New("invalid message")
-	// ErrSign: the destination's [auth.Signer] failed.
+	// ErrSign: the destination's [auth.Signer] failed. When it failed to
+	// reach its key store (a network error or a timeout of a KMS behind a
+	// crypto.Signer), [DeliveryError.Retryable] is true.
 	ErrSign = errors.New("signing failed")
 	// ErrToken: no OAuth2 access token for the destination: its token
 	// endpoint refused the client (a 4xx), failed (5xx, network; then
@@ -69,10 +71,11 @@ type DeliveryError struct {
 	attempts, status int
 	// Retryable reports whether trying again later (from an outbox) may
 	// succeed: true for network errors, timeouts, 408/425/429, 5xx, a
-	// cancelled context, and an OAuth2 token endpoint failing in one of
-	// these ways; false for 410, other 4xx, redirects, blocked addresses,
-	// bad URLs, invalid messages, signing failures and a token endpoint
-	// refusing the client.
+	// cancelled context, an OAuth2 token endpoint failing in one of these
+	// ways, and a Signer that could not reach its key store (a KMS: a
+	// network error or a timeout); false for 410, other 4xx, redirects,
+	// blocked addresses, bad URLs, invalid messages, other signing
+	// failures and a token endpoint refusing the client.
 	Retryable bool
 	// Err is the cause.
 	Err error

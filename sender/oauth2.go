@@ -81,6 +81,19 @@ func retryableSetup(err error) bool {
 	return errors.As(err, &se) && se.retryable
 }
 
+// signError wraps a Signer's failure in ErrSign. A failure to reach
+// where the key is held (a KMS or an HSM behind a crypto.Signer: a
+// network error or a timeout) may pass, so it is a retryable setup
+// failure; any other is final.
+func signError(err error) error {
+	err = fmt.Errorf("%w: %w", ErrSign, err)
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
+		return &setupError{err: err, retryable: true}
+	}
+	return err
+}
+
 // tokenKey identifies a cached token: the configuration and the client
 // certificate of the connections that fetch it.
 type tokenKey struct {

@@ -400,3 +400,31 @@ func TestOAuth2SecretsNeverPrinted(t *testing.T) {
 		t.Logf("output:\n%s", all)
 	}
 }
+
+// kmsDown is a Signer whose key store cannot be reached.
+type kmsDown struct{ err error }
+
+func (k kmsDown) Sign(http.Header, auth.Message) error {
+	return fmt.Errorf("auth: standard-v1a: key kms-1: the key's signer failed: %w", k.err)
+}
+
+// TestSignerOutageIsRetryable: a Signer that cannot reach its key store
+// (a network error, a timeout) fails the delivery with ErrSign, retryable
+// later from an outbox; any other signing failure stays final.
+func TestSignerOutageIsRetryable(t *testing.T) {
+	w := newOAuthWorld(t)
+	s := w.sender()
+	for _, c := range []struct {
+		err       error
+		retryable bool
+	}{
+		{&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, true},
+		{context.DeadlineExceeded, true},
+		{auth.ErrBadKey, false},
+	} {
+		_, err := s.Send(context.Background(), sender.Destination{URL: w.receiver.URL, Signer: kmsDown{c.err}}, sender.Message{Body: []byte(`{}`)})
+		if !errors.Is(err, sender.ErrSign) || !errors.Is(err, c.err) || mustDeliveryError(t, err).Retryable != c.retryable {
+			t.Errorf("signer failing with %v: %v, want ErrSign, retryable %v", c.err, err, c.retryable)
+		}
+	}
+}
