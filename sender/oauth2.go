@@ -63,37 +63,6 @@ const maxEarlyRefresh = time.Minute
 // Headers set Authorization, where the access token goes.
 var errAuthorizationTaken = fmt.Errorf("%w: Destination.OAuth2 sends its token in Authorization, which the Signer (a JWT scheme) or Destination.Headers set too; use a scheme that signs in its own header", ErrInvalidMessage)
 
-// setupError is a failure before any request of an attempt was sent, such
-// as a token that could not be fetched, with whether trying again later
-// may succeed.
-type setupError struct {
-	err       error
-	retryable bool
-}
-
-func (e *setupError) Error() string { return e.err.Error() }
-func (e *setupError) Unwrap() error { return e.err }
-
-// retryableSetup reports whether err is a setup failure worth trying again
-// later (a token endpoint that failed or could not be reached).
-func retryableSetup(err error) bool {
-	var se *setupError
-	return errors.As(err, &se) && se.retryable
-}
-
-// signError wraps a Signer's failure in ErrSign. A failure to reach
-// where the key is held (a KMS or an HSM behind a crypto.Signer: a
-// network error or a timeout) may pass, so it is a retryable setup
-// failure; any other is final.
-func signError(err error) error {
-	err = fmt.Errorf("%w: %w", ErrSign, err)
-	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
-		return &setupError{err: err, retryable: true}
-	}
-	return err
-}
-
 // tokenKey identifies a cached token: the configuration and the client
 // certificate of the connections that fetch it.
 type tokenKey struct {
