@@ -1,6 +1,8 @@
 package auth_test
 
 import (
+	"crypto"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -252,4 +254,70 @@ func ExampleWithErrorHandler() {
 	fmt.Println(rec.Code, rec.Body)
 	// Output:
 	// 401 {"error":"stale"}
+}
+
+// kmsKey stands for a key held in a KMS or an HSM: herald sees only its
+// crypto.Signer, and every signature is one call to it. Here it wraps an
+// in-process Ed25519 key and counts the calls; a real one would call the
+// KMS's sign API with the message (Ed25519) or the digest (ES256, RS256).
+type kmsKey struct {
+	key   crypto.Signer
+	calls atomic.Int64
+}
+
+func (k *kmsKey) Public() crypto.PublicKey { return k.key.Public() }
+
+func (k *kmsKey) Sign(r io.Reader, msg []byte, opts crypto.SignerOpts) ([]byte, error) {
+	k.calls.Add(1)
+	return k.key.Sign(r, msg, opts)
+}
+
+// Sign Standard Webhooks v1a and JWT with a key that never leaves its KMS:
+// NewPrivateKey takes any crypto.Signer, and receivers verify with the
+// public key as usual.
+func ExampleNewPrivateKey() {
+	_, edKey, _ := ed25519.GenerateKey(nil)
+	kms := &kmsKey{key: edKey}
+	key, err := auth.NewPrivateKey(kms, "kms-2026-01")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	v1a, err := auth.NewStandardV1a([]auth.PrivateKey{key})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	jwt, err := auth.NewJWTSigner([]auth.PrivateKey{key})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	// The receiver holds the public key only.
+	verifyV1a, _ := auth.NewStandardV1aVerifier([]auth.PublicKey{key.Public()})
+	verifyJWT, _ := auth.NewJWTVerifier(auth.PublicKeys{key.Public()})
+
+	body := []byte(`{"type":"job:ready"}`)
+	msg := auth.Message{ID: "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", Body: body, URL: "https://hooks.example.com/in"}
+	h1, h2 := http.Header{}, http.Header{}
+	if err := v1a.Sign(h1, msg); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := jwt.Sign(h2, msg); err != nil {
+		fmt.Println(err)
+		return
+	}
+	v, err := verifyV1a.Verify(h1, body)
+	fmt.Println(v.Scheme, v.KeyID, err)
+	v, err = verifyJWT.Verify(h2, body)
+	fmt.Println(v.Scheme, v.KeyID, err)
+	fmt.Println("signatures made by the KMS:", kms.calls.Load())
+	fmt.Println(key) // and it prints nothing of the key
+	// Output:
+	// standard-v1a kms-2026-01 <nil>
+	// jwt kms-2026-01 <nil>
+	// signatures made by the KMS: 2
+	// [redacted]
 }

@@ -116,7 +116,8 @@ func newJWT(alg string, secrets []Secret, opts ...JWTOption) (*jwtScheme, error)
 
 // NewJWTSigner returns a JWT scheme that signs with keys[0] (its algorithm:
 // EdDSA, ES256 or RS256; its ID as kid) and verifies with the public halves
-// of all keys, as [NewJWTVerifier] would.
+// of all keys, as [NewJWTVerifier] would. A key made by [NewPrivateKey]
+// from a crypto.Signer held in a KMS or an HSM signs through that signer.
 //
 // Options: as for [NewJWT].
 func NewJWTSigner(keys []PrivateKey, opts ...JWTOption) (*Scheme, error) {
@@ -140,6 +141,9 @@ func newJWTSigner(keys []PrivateKey, opts ...JWTOption) (*jwtScheme, error) {
 		return nil, err
 	}
 	j.method = jwt.GetSigningMethod(keys[0].Algorithm())
+	if !isGoPrivateKey(keys[0].Signer()) {
+		j.method = opaqueMethod{alg: keys[0].Algorithm()}
+	}
 	j.signKey = seal[any](keys[0].Signer())
 	j.kid = keys[0].ID()
 	return j, nil

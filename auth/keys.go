@@ -78,7 +78,14 @@ type PublicKey struct {
 }
 
 // NewPrivateKey wraps an existing Go private key: an ed25519.PrivateKey, an
-// *ecdsa.PrivateKey on P-256 or an *rsa.PrivateKey of 2048 to 8192 bits. id
+// *ecdsa.PrivateKey on P-256 or an *rsa.PrivateKey of 2048 to 8192 bits, or
+// any other crypto.Signer whose Public method returns such a key, as a key
+// held in a KMS or an HSM does: it then signs through its Sign method and
+// never leaves its store (Ed25519 with crypto.Hash(0) over the whole
+// message, ES256 and RS256 with crypto.SHA256 over the digest, answering
+// ASN.1 DER and PKCS #1 v1.5 signatures as crypto/ecdsa and crypto/rsa do).
+// Such a key signs for [NewStandardV1a] and [NewJWTSigner]; it cannot be
+// exported by [MarshalPrivateKeyPEM] or [FormatStandardSigningKey]. id
 // becomes the key ID and may be empty. Other keys fail with [ErrBadKey].
 // The key is used as is, not copied: do not modify it afterwards.
 func NewPrivateKey(key crypto.Signer, id string) (PrivateKey, error) {
@@ -114,7 +121,13 @@ func NewPrivateKey(key crypto.Signer, id string) (PrivateKey, error) {
 	case nil:
 		return PrivateKey{}, fmt.Errorf("auth: %w: nil private key", ErrBadKey)
 	default:
-		return PrivateKey{}, fmt.Errorf("auth: %w: unsupported private key type %T (want Ed25519, ECDSA P-256 or RSA)", ErrBadKey, key)
+		// A key held elsewhere (a KMS, an HSM): it signs through its
+		// Sign method, and its public half decides the algorithm.
+		p, err := opaqueSignerPublic(key, id)
+		if err != nil {
+			return PrivateKey{}, err
+		}
+		return PrivateKey{p: &privateKey{id: id, alg: p.Algorithm(), signer: seal(key), public: p}}, nil
 	}
 	return PrivateKey{p: &privateKey{
 		id:     id,
@@ -280,7 +293,8 @@ func (k PrivateKey) Public() PublicKey {
 }
 
 // Signer returns the underlying Go key (ed25519.PrivateKey,
-// *ecdsa.PrivateKey or *rsa.PrivateKey), or nil for the zero PrivateKey. It
+// *ecdsa.PrivateKey or *rsa.PrivateKey, or the crypto.Signer given to
+// [NewPrivateKey]), or nil for the zero PrivateKey. It
 // is the one deliberate way to reveal a PrivateKey: do not modify it.
 func (k PrivateKey) Signer() crypto.Signer {
 	if k.p == nil {
@@ -524,6 +538,9 @@ func MarshalPrivateKeyPEM(k PrivateKey) ([]byte, error) {
 		return nil, fmt.Errorf("auth: %w: no private key", ErrBadKey)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(k.p.signer.open())
+	if err != nil && !isGoPrivateKey(k.p.signer.open()) {
+		return nil, fmt.Errorf("auth: %w", errNotExportable)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w: encoding PKCS #8: %w", ErrBadKey, err)
 	}

@@ -80,6 +80,11 @@ func keyCases(t *testing.T) []keyCase {
 	jwtJWKS := must(newJWTVerifier(jwks)).(*jwtScheme)
 	pubs := PublicKeys{ks.ed.Public(), ks.ec.Public(), ks.rsa.Public()}
 	mw := Middleware(v1a)(nil)
+	// A key reached through a crypto.Signer (a KMS): here the signer holds
+	// the key itself in an exported field, the worst case.
+	opaque := must(NewPrivateKey(&kmsSigner{key: ks.ed.Signer()}, "")).(PrivateKey)
+	v1aOpaque := must(newStandardV1a([]PrivateKey{opaque})).(*v1aScheme)
+	jwtOpaque := must(newJWTSigner([]PrivateKey{mustOpaque(t, ks.ec)})).(*jwtScheme)
 
 	cases := []keyCase{
 		{"Secret", sec, struct{ Secret }{sec}, hmac, []string{whsec}},
@@ -87,6 +92,9 @@ func keyCases(t *testing.T) []keyCase {
 		{"PrivateKey EdDSA", ks.ed, struct{ PrivateKey }{ks.ed}, ed, edText},
 		{"PrivateKey ES256", ks.ec, struct{ PrivateKey }{ks.ec}, ec, nil},
 		{"PrivateKey RS256", ks.rsa, struct{ PrivateKey }{ks.rsa}, rs, nil},
+		{"PrivateKey crypto.Signer", opaque, struct{ PrivateKey }{opaque}, ed, edText},
+		{"StandardV1a crypto.Signer", v1aOpaque, struct{ *v1aScheme }{v1aOpaque}, ed, edText},
+		{"JWT ES256 crypto.Signer", jwtOpaque, struct{ *jwtScheme }{jwtOpaque}, ec, nil},
 		// Public keys are not secret, but must not lead to the private half.
 		{"PublicKey", ks.ed.Public(), struct{ PublicKey }{ks.ed.Public()}, ed, edText},
 		{"PublicKeys", pubs, struct{ PublicKeys }{pubs}, all, nil},

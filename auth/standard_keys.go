@@ -73,6 +73,9 @@ func FormatStandardSigningKey(k PrivateKey) (string, error) {
 		if k.isZero() {
 			return "", fmt.Errorf("auth: %w: no private key", ErrBadKey)
 		}
+		if k.Algorithm() == algEdDSA {
+			return "", fmt.Errorf("auth: %w", errNotExportable)
+		}
 		return "", errNotEd25519
 	}
 	return standardSigningKeyPrefix + base64.StdEncoding.EncodeToString(priv), nil

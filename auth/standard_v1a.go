@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"crypto"
 	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
@@ -31,7 +32,10 @@ const v1aDecodedMax = v1aSigLen / 4 * 3
 type v1aKey struct {
 	name string
 	pub  ed25519.PublicKey
-	priv sealed[ed25519.PrivateKey] // nil for a verifier
+	priv sealed[ed25519.PrivateKey] // nil for a verifier and an opaque key
+	// opaque signs for a key that is not an ed25519.PrivateKey (one in a
+	// KMS or an HSM); nil otherwise.
+	opaque sealed[crypto.Signer]
 }
 
 // v1aScheme is the scheme behind [NewStandardV1a]; see its doc.
@@ -45,7 +49,9 @@ type v1aScheme struct {
 
 // NewStandardV1a returns a Standard Webhooks v1a scheme that signs with every key, in order,
 // and verifies against the public halves of all of them. The keys must be
-// Ed25519 (see [ParsePrivateKey], [GeneratePrivateKey]("EdDSA")).
+// Ed25519 (see [ParsePrivateKey], [GeneratePrivateKey]("EdDSA")), or made by
+// [NewPrivateKey] from any crypto.Signer of an Ed25519 key, such as one held
+// in a KMS or an HSM, which then signs without the key leaving it.
 // [Verified.KeyID] reports the ID of the key that matched, or its position
 // when it has none. Options: [WithTolerance], [WithClock].
 //
@@ -71,11 +77,15 @@ func newStandardV1a(keys []PrivateKey, opts ...StandardOption) (*v1aScheme, erro
 	}
 	s := &v1aScheme{keys: make([]v1aKey, len(keys)), canSign: true, o: buildOptions(opts, StandardOption.standard)}
 	for i, k := range keys {
-		priv, ok := k.Signer().(ed25519.PrivateKey)
+		if priv, ok := k.Signer().(ed25519.PrivateKey); ok {
+			s.keys[i] = v1aKey{name: keyName(k.ID(), i), pub: priv.Public().(ed25519.PublicKey), priv: seal(priv)}
+			continue
+		}
+		pub, ok := k.Public().Key().(ed25519.PublicKey)
 		if !ok {
 			return nil, fmt.Errorf("auth: %s: %w: key %d is not an Ed25519 key", schemeStandardV1a, ErrBadKey, i)
 		}
-		s.keys[i] = v1aKey{name: keyName(k.ID(), i), pub: priv.Public().(ed25519.PublicKey), priv: seal(priv)}
+		s.keys[i] = v1aKey{name: keyName(k.ID(), i), pub: pub, opaque: seal(k.Signer())}
 	}
 	return s, nil
 }
@@ -125,6 +135,7 @@ func (s *v1aScheme) Sign(h http.Header, m Message) error {
 		return fmt.Errorf("auth: %s: signing time is before 1970", schemeStandardV1a)
 	}
 	ts := strconv.FormatInt(unix, 10)
+	var err error
 	bp := s.getBuf()
 	content := appendStandardContent((*bp)[:0], m.ID, ts, m.Body)
 	sigs := make([]byte, 0, len(s.keys)*(len(v1aVersion)+2+v1aSigLen))
@@ -134,7 +145,14 @@ func (s *v1aScheme) Sign(h http.Header, m Message) error {
 		}
 		sigs = append(sigs, v1aVersion...)
 		sigs = append(sigs, ',')
-		sigs = base64.StdEncoding.AppendEncode(sigs, ed25519.Sign(k.priv.open(), content))
+		var sig []byte
+		if k.opaque == nil {
+			sig = ed25519.Sign(k.priv.open(), content)
+		} else if sig, err = signEd25519(k.opaque.open(), content); err != nil {
+			s.putBuf(bp, content)
+			return fmt.Errorf("auth: %s: key %s: %w", schemeStandardV1a, k.name, err)
+		}
+		sigs = base64.StdEncoding.AppendEncode(sigs, sig)
 	}
 	s.putBuf(bp, content)
 	setStandardHeaders(h, m.ID, ts, string(sigs))

@@ -96,6 +96,13 @@ type delivery struct {
 	retryable           bool  // whether cause is worth another attempt
 	wait                time.Duration
 	signErr             error
+
+	// tokens is the destination's OAuth2 token cache, nil without OAuth2;
+	// bearer is the token the current attempt carries, and reauthed says
+	// that a 401 has already made it fetch a new one and try again.
+	tokens   *tokenCache
+	bearer   string
+	reauthed bool
 }
 
 func (s *Sender) getDelivery() *delivery {
@@ -122,6 +129,7 @@ func (s *Sender) putDelivery(d *delivery) {
 	d.id, d.label = "", ""
 	d.attempts, d.status, d.wait = 0, 0, 0
 	d.cause, d.retryable, d.signErr = nil, false, nil
+	d.tokens, d.bearer, d.reauthed = nil, "", false
 	s.pool.Put(d)
 }
 
@@ -179,12 +187,29 @@ func (d *delivery) fill(h http.Header) error {
 	if d.dest.Signer != nil {
 		err := d.dest.Signer.Sign(h, auth.Message{ID: d.id, Body: d.msg.Body, URL: d.dest.URL, Topic: d.msg.Topic})
 		if err != nil {
-			return fmt.Errorf("%w: %w", ErrSign, err)
+			return signError(err)
 		}
 	}
 	if h[auth.HeaderWebhookID] == nil {
 		h[auth.HeaderWebhookID] = []string{d.id}
 	}
+	if d.tokens != nil {
+		return d.authorize(h)
+	}
+	return nil
+}
+
+// authorize sets the OAuth2 access token on h, fetching one if needed.
+func (d *delivery) authorize(h http.Header) error {
+	if h["Authorization"] != nil {
+		return errAuthorizationTaken
+	}
+	tok, err := d.tokens.token(d.parent)
+	if err != nil {
+		return err
+	}
+	d.bearer = tok
+	h["Authorization"] = []string{"Bearer " + tok}
 	return nil
 }
 
@@ -218,7 +243,10 @@ func (d *delivery) checkRetry(ctx context.Context, resp *http.Response, err erro
 		d.report(ctx, now, false)
 		return false, cerr
 	}
-	retry := d.retryable && d.attempts < d.s.policy.MaxAttempts
+	if d.status == http.StatusUnauthorized && d.tokens != nil && !d.reauthed {
+		return d.reauthorize(ctx, now)
+	}
+	retry := d.retryable && d.attempts < d.s.policy.MaxAttempts+btoi(d.reauthed)
 	if retry {
 		d.wait = d.s.policy.wait(d.attempts, resp, now)
 		next := now.Add(d.wait)
@@ -238,6 +266,25 @@ func (d *delivery) checkRetry(ctx context.Context, resp *http.Response, err erro
 	}
 	d.report(ctx, now, retry)
 	return retry, nil
+}
+
+// reauthorize answers a 401 to an OAuth2 destination, once per delivery:
+// the token is dropped, and the next attempt, made at once and not counted
+// against MaxAttempts, fetches a new one.
+func (d *delivery) reauthorize(ctx context.Context, now time.Time) (bool, error) {
+	d.reauthed = true
+	d.tokens.invalidate(d.bearer)
+	d.rreq.Request = d.rreq.Request.WithContext(ctx)
+	d.report(ctx, now, true)
+	return true, nil
+}
+
+// btoi is 1 for true, 0 for false.
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // backoff is the go-retryablehttp Backoff: the wait checkRetry computed.

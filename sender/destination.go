@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -31,6 +32,16 @@ type Destination struct {
 	// every topic. Send itself does not filter; routers and queues ask
 	// [Destination.Wants].
 	Topics []string
+	// ClientCert, if set, is the client certificate (mutual TLS) this
+	// destination's connections present, in a pool of their own: other
+	// destinations never see it. It replaces any certificate of
+	// [Sender.TLS] for this destination. Share one *tls.Certificate per
+	// destination rather than making one per message. It is left out of
+	// JSON, which would reveal its private key.
+	ClientCert *tls.Certificate `json:"-"`
+	// OAuth2, if set, authenticates every attempt with an access token
+	// of the client credentials grant, in Authorization; see [OAuth2].
+	OAuth2 *OAuth2
 }
 
 // Wants reports whether the destination wants messages of topic: true when
@@ -114,13 +125,20 @@ func (s *Sender) parseURL(raw string) (*destURL, string, error) {
 // Validate reports whether Send would accept d's URL as configured: a
 // parsable absolute https URL (or http with AllowHTTP), whose host, if it is
 // a literal IP address, passes the address guard. Names are checked again
-// at dial time, after resolution. Use it to refuse bad configuration early.
+// at dial time, after resolution. It checks [Destination.ClientCert] and
+// [Destination.OAuth2] too: the token URL as the URL, and that neither the
+// Signer (a JWT scheme) nor Headers set the Authorization header the token
+// goes in, which it learns by signing an empty message once. Use it to
+// refuse bad configuration early.
 func (s *Sender) Validate(d Destination) error {
 	u, err := url.Parse(d.URL)
 	if err != nil {
 		return fmt.Errorf("sender: %w: cannot parse", ErrInvalidURL)
 	}
 	if err := s.checkURL(u); err != nil {
+		return fmt.Errorf("sender: %w", err)
+	}
+	if err := s.validateAuth(d); err != nil {
 		return fmt.Errorf("sender: %w", err)
 	}
 	return nil

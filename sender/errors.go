@@ -1,7 +1,10 @@
 package sender
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"net"
 	"strconv"
 )
 
@@ -39,8 +42,15 @@ var (
 	// token name, or with control characters). Send refuses it before any
 	// attempt.
 	ErrInvalidMessage = errors.New("invalid message")
-	// ErrSign: the destination's [auth.Signer] failed.
+	// ErrSign: the destination's [auth.Signer] failed. When it failed to
+	// reach its key store (a network error or a timeout of a KMS behind a
+	// crypto.Signer), [DeliveryError.Retryable] is true.
 	ErrSign = errors.New("signing failed")
+	// ErrToken: no OAuth2 access token for the destination: its token
+	// endpoint refused the client (a 4xx), failed (5xx, network; then
+	// [DeliveryError.Retryable]), answered no usable token, or is not a
+	// URL the Sender may reach. Its answer is never quoted.
+	ErrToken = errors.New("no OAuth2 token")
 )
 
 // errGaveUp: retries ran out (attempts, elapsed time, or the caller's
@@ -63,9 +73,12 @@ type DeliveryError struct {
 	// the text; the [Result] Send returns with the error carries both.
 	attempts, status int
 	// Retryable reports whether trying again later (from an outbox) may
-	// succeed: true for network errors, timeouts, 408/425/429, 5xx and a
-	// cancelled context; false for 410, other 4xx, redirects, blocked
-	// addresses, bad URLs, invalid messages and signing failures.
+	// succeed: true for network errors, timeouts, 408/425/429, 5xx, a
+	// cancelled context, an OAuth2 token endpoint failing in one of these
+	// ways, and a Signer that could not reach its key store (a KMS: a
+	// network error or a timeout); false for 410, other 4xx, redirects,
+	// blocked addresses, bad URLs, invalid messages, other signing
+	// failures and a token endpoint refusing the client.
 	Retryable bool
 	// Err is the cause.
 	Err error
@@ -95,3 +108,34 @@ func (e *DeliveryError) Error() string {
 
 // Unwrap returns the cause, so that [errors.Is] sees the sentinels.
 func (e *DeliveryError) Unwrap() error { return e.Err }
+
+// setupError is a failure before any request of an attempt was sent, such
+// as a token that could not be fetched, with whether trying again later
+// may succeed.
+type setupError struct {
+	err       error
+	retryable bool
+}
+
+func (e *setupError) Error() string { return e.err.Error() }
+func (e *setupError) Unwrap() error { return e.err }
+
+// retryableSetup reports whether err is a setup failure worth trying again
+// later (a token endpoint that failed or could not be reached).
+func retryableSetup(err error) bool {
+	var se *setupError
+	return errors.As(err, &se) && se.retryable
+}
+
+// signError wraps a Signer's failure in ErrSign. A failure to reach
+// where the key is held (a KMS or an HSM behind a crypto.Signer: a
+// network error or a timeout) may pass, so it is a retryable setup
+// failure; any other is final.
+func signError(err error) error {
+	err = fmt.Errorf("%w: %w", ErrSign, err)
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
+		return &setupError{err: err, retryable: true}
+	}
+	return err
+}

@@ -87,3 +87,40 @@ func ExampleDeliveryError() {
 	}
 	// Output: true false
 }
+
+// A destination whose receiver demands more than a signature: a client
+// certificate (mutual TLS) and an OAuth2 access token, with the Standard
+// Webhooks signature in its own header. The token is fetched from the
+// token endpoint through the same guarded connections, cached, and
+// renewed before it expires and once on a 401.
+func ExampleOAuth2() {
+	cert, err := tls.LoadX509KeyPair("client.pem", "client.key")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	std, err := auth.NewStandard([]auth.Secret{auth.NewSecret([]byte("a shared secret of 32 bytes long"))})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	dest := sender.Destination{
+		Name:       "billing",
+		URL:        "https://billing.example.com/hooks",
+		Signer:     std,
+		ClientCert: &cert,
+		OAuth2: &sender.OAuth2{
+			TokenURL:     "https://auth.example.com/oauth/token",
+			ClientID:     "herald",
+			ClientSecret: auth.NewSecret([]byte("the client secret, from your secret store")),
+			Scopes:       []string{"webhooks:write"},
+		},
+	}
+	s := &sender.Sender{}
+	if err := s.Validate(dest); err != nil { // refuses a jwt Signer with OAuth2, a guarded token URL...
+		fmt.Println(err)
+		return
+	}
+	res, err := s.Send(context.Background(), dest, sender.Message{Body: []byte(`{"type":"invoice.paid"}`)})
+	fmt.Println(res.Status, err)
+}

@@ -16,6 +16,11 @@
 // invalid examples at [ValidatePattern]: "job:ready", "job:*", "*:created",
 // "**" are patterns; "job", "job:ready:now" and "job:**" are not.
 //
+// A receiver that wants more than a signature gets it per destination: a
+// client certificate ([Destination.ClientCert], mutual TLS) and an OAuth2
+// access token of the client credentials grant ([OAuth2]), fetched through
+// the same guarded connections.
+//
 // Durable, scheduled redelivery (minutes to a day) is the job of an outbox
 // built on top of Send; Send itself keeps nothing once it returns.
 package sender
@@ -134,6 +139,10 @@ type Sender struct {
 	pool      sync.Pool // of *delivery
 	urls      sync.Map  // of destination URL string to *destURL
 	nurls     atomic.Int64
+	certs     sync.Map // of *tls.Certificate to its *http.Client
+	ncerts    atomic.Int64
+	tokens    sync.Map // of tokenKey to *tokenCache
+	ntokens   atomic.Int64
 }
 
 // init builds the transport and client on first use.
@@ -154,6 +163,7 @@ func (s *Sender) init() {
 func (s *Sender) CloseIdleConnections() {
 	s.init()
 	s.transport.CloseIdleConnections()
+	s.closeCertIdle()
 }
 
 // Send delivers msg to dest, retrying as [Sender.Retry] allows, and returns
@@ -178,7 +188,7 @@ func (s *Sender) Send(ctx context.Context, dest Destination, msg Message) (Resul
 	}
 	fail := func(label string, err error) (Result, error) {
 		res.Latency = time.Since(start)
-		derr := &DeliveryError{ID: id, Destination: label, Err: err}
+		derr := &DeliveryError{ID: id, Destination: label, Err: err, Retryable: retryableSetup(err)}
 		s.logFailure(ctx, derr, msg.CallerRetries)
 		return res, derr
 	}
@@ -190,9 +200,20 @@ func (s *Sender) Send(ctx context.Context, dest Destination, msg Message) (Resul
 	if err != nil {
 		return fail(label, err)
 	}
+	client, tokens := s.client, (*tokenCache)(nil)
+	if dest.ClientCert != nil || dest.OAuth2 != nil {
+		if client, tokens, err = s.destClient(&dest); err != nil {
+			return fail(label, err)
+		}
+	}
 
 	d := s.getDelivery()
 	defer s.putDelivery(d)
+	d.rc.HTTPClient, d.tokens = client, tokens
+	d.rc.RetryMax = s.policy.MaxAttempts - 1
+	if tokens != nil {
+		d.rc.RetryMax++ // room for the retry after a 401
+	}
 	d.parent = ctx
 	d.dest, d.msg, d.id, d.label, d.start, d.attemptStart = dest, msg, id, label, start, start
 	if err := d.firstRequest(du, start); err != nil {
@@ -254,6 +275,7 @@ func (d *delivery) failure(ctx context.Context, err error) *DeliveryError {
 	switch {
 	case d.signErr != nil:
 		derr.Err = d.signErr
+		derr.Retryable = retryableSetup(d.signErr)
 	case ctx.Err() != nil:
 		derr.Retryable = true
 		switch {

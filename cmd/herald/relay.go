@@ -61,6 +61,21 @@ issuer, audience, ttl, header_name and sha1 (secret and key: a value, env:NAME
 or @FILE, or a list to rotate). Keep a destination's name: it is part of the
 delivery ids and the outbox stores deliveries by name.
 
+A destination of --config may also authenticate beyond its signature:
+
+  "client_cert": "@client.pem", "client_key": "@client.key"
+      a client certificate (mutual TLS), presented to this destination
+      only; PEM, as @FILE, a file name or env:NAME.
+  "oauth2": {"token_url": "https://auth.example/oauth/token",
+             "client_id": "relay", "client_secret": "env:OAUTH_SECRET",
+             "scopes": ["webhooks"]}
+      OAuth2 client credentials: the token is fetched, cached, renewed
+      before it expires and once on a 401, and sent as Authorization:
+      Bearer; client_secret is a value, env:NAME or @FILE. The token URL
+      is reached like the destination (--cacert, the address guard,
+      https only). It combines with the HMAC schemes, not with jwt
+      (which uses Authorization itself).
+
 --workers deliveries are sent at once. A failed delivery is retried in process
 --retries times, then along --schedule (default 0s,5s,5m,30m,2h,5h,10h,10h,
 with ±20 % jitter); when the schedule runs out, or the destination answers

@@ -52,6 +52,7 @@ type destConfig struct {
 	TTL        string            `json:"ttl"`
 	HeaderName string            `json:"header_name"`
 	SHA1       bool              `json:"sha1"`
+	destAuthConfig
 }
 
 // stringOrList is a JSON string or array of strings.
@@ -172,7 +173,11 @@ func (d *destConfig) destination(i int) (sender.Destination, error) {
 	if err := checkTopics(d.Topics); err != nil {
 		return sender.Destination{}, usagef("--config: %s: %v", where, err)
 	}
-	return sender.Destination{Name: d.Name, URL: d.URL, Signer: signer, Headers: h, Topics: d.Topics}, nil
+	dest := sender.Destination{Name: d.Name, URL: d.URL, Signer: signer, Headers: h, Topics: d.Topics}
+	if err := d.destAuthConfig.apply(&dest); err != nil {
+		return sender.Destination{}, usagef("--config: %s: %v", where, err)
+	}
+	return dest, nil
 }
 
 // checkDestName refuses destination names the outbox would refuse.

@@ -33,7 +33,8 @@ and exits 0 only when the destination answered 2xx, else 1.
 ::/0): use it only to reach a receiver on this machine or your own network.
 --insecure-http allows http:// URLs. --cacert trusts only the given CA
 certificates (PEM), as curl --cacert does, e.g. the one listen --cert-out
-writes.
+writes. --client-cert and --client-key present a client certificate (PEM
+files) to a receiver that requires mutual TLS.
 
 ` + schemeHelp
 
@@ -52,7 +53,7 @@ type sendResult struct {
 
 // runSend implements "herald send".
 func runSend(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("send", "herald send [scheme flags] [--header 'Name: value']... [--topic T] [--id ID] [--cacert FILE] [--allow-private] [--insecure-http] [--retries N] [--timeout D] URL [BODYFILE|-]", sendDoc, sendExample)
+	fs := newFlagSet("send", "herald send [scheme flags] [--header 'Name: value']... [--topic T] [--id ID] [--cacert FILE] [--client-cert FILE --client-key FILE] [--allow-private] [--insecure-http] [--retries N] [--timeout D] URL [BODYFILE|-]", sendDoc, sendExample)
 	var sf schemeFlags
 	sf.register(fs)
 	var headers stringList
@@ -62,6 +63,8 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 	contentType := fs.String("content-type", "application/json", "Content-Type of the body")
 	var df deliveryFlags
 	df.register(fs)
+	clientCert := fs.String("client-cert", "", "present the client certificate chain in this PEM `file` (mutual TLS)")
+	clientKey := fs.String("client-key", "", "the private key of --client-cert, a PEM `file`")
 	retries := fs.Int("retries", 4, "retries after the first attempt")
 	timeout := fs.Duration("timeout", time.Minute, "give up on the delivery, retries included, after this `duration`")
 	if code, ok := parse(fs, args, stdout, stderr); !ok {
@@ -105,6 +108,11 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 	}
 	defer s.CloseIdleConnections()
 	dest := sender.Destination{URL: fs.Args()[0], Signer: signer, Headers: extra}
+	if *clientCert != "" || *clientKey != "" {
+		if dest.ClientCert, err = loadClientCert(*clientCert, *clientKey, "--client-cert", "--client-key"); err != nil {
+			return usageErr(stderr, "send", "%v", err)
+		}
+	}
 	return sendOne(s, dest, sender.Message{ID: *id, Topic: *topic, Body: body, ContentType: *contentType}, *timeout, stdout, stderr)
 }
 

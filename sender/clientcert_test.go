@@ -1,0 +1,175 @@
+package sender_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/sender"
+)
+
+// clientCert makes a self-signed client certificate (its own CA) for cn.
+func clientCert(t *testing.T, cn string) (tls.Certificate, *x509.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, IsCA: true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, leaf
+}
+
+// mtlsServer is a real HTTPS server that requires a client certificate
+// signed by one of cas, and records the common names it saw.
+type mtlsServer struct {
+	*httptest.Server
+	mu  sync.Mutex
+	cns []string
+}
+
+func newMTLSServer(t *testing.T, h http.HandlerFunc, cas ...*x509.Certificate) *mtlsServer {
+	t.Helper()
+	m := &mtlsServer{}
+	pool := x509.NewCertPool()
+	for _, c := range cas {
+		pool.AddCert(c)
+	}
+	m.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.mu.Lock()
+		m.cns = append(m.cns, r.TLS.PeerCertificates[0].Subject.CommonName)
+		m.mu.Unlock()
+		if h != nil {
+			h(w, r)
+		}
+	}))
+	m.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
+	m.StartTLS()
+	t.Cleanup(m.Close)
+	return m
+}
+
+func (m *mtlsServer) seen() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.cns...)
+}
+
+// TestClientCertMutualTLS delivers to a receiver that requires a client
+// certificate: refused without one, accepted with the destination's own;
+// a destination without a certificate on the same host never rides on the
+// connection another destination opened with one, and one with a
+// certificate the receiver does not trust is refused.
+func TestClientCertMutualTLS(t *testing.T) {
+	good, goodCA := clientCert(t, "herald-good")
+	other, _ := clientCert(t, "herald-untrusted")
+	rcv := newMTLSServer(t, nil, goodCA)
+	s := trustingSender(rcv.Server)
+	s.Retry.MaxAttempts = 1
+	ctx := context.Background()
+	msg := sender.Message{Body: []byte(`{}`)}
+
+	plain := sender.Destination{Name: "plain", URL: rcv.URL + "/in"}
+	withCert := sender.Destination{Name: "mtls", URL: rcv.URL + "/in", ClientCert: &good}
+	wrongCert := sender.Destination{Name: "wrong", URL: rcv.URL + "/in", ClientCert: &other}
+	if err := s.Validate(withCert); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Send(ctx, plain, msg); !errors.Is(err, sender.ErrNetwork) {
+		t.Fatalf("without a certificate: %v, want ErrNetwork", err)
+	}
+	for i := range 3 {
+		if res, err := s.Send(ctx, withCert, msg); err != nil || res.Status != 200 {
+			t.Fatalf("with the certificate, delivery %d: %v", i, err)
+		}
+	}
+	if _, err := s.Send(ctx, plain, msg); !errors.Is(err, sender.ErrNetwork) {
+		t.Fatalf("without a certificate, after deliveries with one: %v, want ErrNetwork", err)
+	}
+	if _, err := s.Send(ctx, wrongCert, msg); !errors.Is(err, sender.ErrNetwork) {
+		t.Fatalf("with an untrusted certificate: %v, want ErrNetwork", err)
+	}
+	if got := strings.Join(rcv.seen(), ","); got != "herald-good,herald-good,herald-good" {
+		t.Fatalf("the receiver saw %q", got)
+	}
+
+	for _, bad := range []*tls.Certificate{{}, {Certificate: good.Certificate}} {
+		d := withCert
+		d.ClientCert = bad
+		if err := s.Validate(d); !errors.Is(err, sender.ErrInvalidMessage) {
+			t.Fatalf("Validate with an incomplete certificate: %v", err)
+		}
+		if _, err := s.Send(ctx, d, msg); !errors.Is(err, sender.ErrInvalidMessage) {
+			t.Fatalf("Send with an incomplete certificate: %v", err)
+		}
+	}
+
+	// Neither a formatted Destination nor its JSON shows the key.
+	key := good.PrivateKey.(*ecdsa.PrivateKey)
+	j, _ := json.Marshal(withCert)
+	out := fmt.Sprintf("%v %+v %#v %s", withCert, withCert, withCert, j)
+	for _, secret := range []string{key.D.String(), key.D.Text(16), string(key.D.Bytes())} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("a formatted destination shows the private key: %s", out)
+		}
+	}
+}
+
+// TestOAuth2WithClientCert: the token endpoint is reached through the
+// destination's connections, so one that requires the client certificate
+// gets it, and the receiver gets both the certificate and the token.
+func TestOAuth2WithClientCert(t *testing.T) {
+	good, goodCA := clientCert(t, "herald-oauth")
+	tokens := newMTLSServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"access_token":"mtls-token","token_type":"Bearer","expires_in":600}`)
+	}, goodCA)
+	rcv := newMTLSServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer mtls-token" {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	}, goodCA)
+	s := trustingSender(rcv.Server, tokens.Server)
+	dest := sender.Destination{URL: rcv.URL, ClientCert: &good, OAuth2: &sender.OAuth2{
+		TokenURL: tokens.URL + "/token", ClientID: "c", ClientSecret: auth.NewSecret([]byte("s")),
+	}}
+	if res, err := s.Send(context.Background(), dest, sender.Message{Body: []byte(`{}`)}); err != nil || res.Attempts != 1 {
+		t.Fatalf("%v, %d attempts", err, res.Attempts)
+	}
+	if got := append(tokens.seen(), rcv.seen()...); strings.Join(got, ",") != "herald-oauth,herald-oauth" {
+		t.Fatalf("the servers saw %q", got)
+	}
+	dest.ClientCert = nil // the token endpoint refuses the handshake now
+	_, err := s.Send(context.Background(), dest, sender.Message{Body: []byte(`{}`)})
+	if !errors.Is(err, sender.ErrToken) {
+		t.Fatalf("without the certificate: %v, want ErrToken", err)
+	}
+}

@@ -1,0 +1,246 @@
+package sender
+
+import (
+	"context"
+	"crypto/subtle"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/internal/wire"
+)
+
+// OAuth2 configures the OAuth 2.0 client credentials grant (RFC 6749,
+// section 4.4) for a [Destination] whose receiver wants an access token:
+// the Sender fetches one from TokenURL, caches it, fetches a new one
+// before it expires, and sends it as "Authorization: Bearer" on every
+// attempt. A 401 answer makes it fetch a new token and try once more, at
+// once, outside [RetryPolicy.MaxAttempts].
+//
+// The token endpoint is reached as the destination is: through the
+// Sender's address guard and CA trust ([Sender.TLS]), with the
+// destination's client certificate, https only (unless
+// [Sender.AllowHTTP]), within [Sender.AttemptTimeout], never through a
+// proxy and never following a redirect; so a token URL supplied by a
+// tenant is no way around the guard. Neither the token nor the secret
+// appears in a log line, an error or a formatted value.
+//
+// It combines with a Signer that signs in its own header (Standard
+// Webhooks, Hub, Stripe). A Signer that sets Authorization itself (JWT),
+// or an Authorization in [Destination.Headers], is refused by
+// [Sender.Validate] and by Send, with [ErrInvalidMessage].
+//
+// Deliveries through one *OAuth2 (and one client certificate) share one
+// cached token: make it once per destination, not per message, and do
+// not change it after the first Send.
+type OAuth2 struct {
+	// TokenURL is the token endpoint, https://.
+	TokenURL string
+	// ClientID identifies the client to the token endpoint.
+	ClientID string
+	// ClientSecret authenticates the client (HTTP Basic first; the
+	// form parameters if the endpoint refuses Basic).
+	ClientSecret auth.Secret
+	// Scopes are requested with every token; empty requests none.
+	Scopes []string
+}
+
+// maxEarlyRefresh is how long before its expiry a token is replaced at the
+// most; a short-lived token is replaced when half its life has passed.
+const maxEarlyRefresh = time.Minute
+
+// errAuthorizationTaken refuses an OAuth2 destination whose Signer or
+// Headers set Authorization, where the access token goes.
+var errAuthorizationTaken = fmt.Errorf("%w: Destination.OAuth2 sends its token in Authorization, which the Signer (a JWT scheme) or Destination.Headers set too; use a scheme that signs in its own header", ErrInvalidMessage)
+
+// tokenKey identifies a cached token: the configuration and the client
+// certificate of the connections that fetch it.
+type tokenKey struct {
+	o    *OAuth2
+	cert *tls.Certificate
+}
+
+// tokenCache holds the access token of one OAuth2 configuration. sem, a
+// mutex that a waiting caller can leave when its context ends, guards the
+// rest, so that one token is fetched at a time however many deliveries
+// need it.
+type tokenCache struct {
+	cfg    clientcredentials.Config
+	client *http.Client
+	label  string // the redacted token URL
+	now    func() time.Time
+
+	sem       chan struct{}
+	tok       string
+	refreshAt time.Time // zero when the token does not expire
+}
+
+// newTokenCache checks o and makes its cache, fetching through client.
+func (s *Sender) newTokenCache(o *OAuth2, client *http.Client) (*tokenCache, error) {
+	label, err := s.checkTokenURL(o)
+	if err != nil {
+		return nil, err
+	}
+	return &tokenCache{
+		cfg: clientcredentials.Config{
+			ClientID: o.ClientID, ClientSecret: string(o.ClientSecret.Bytes()),
+			TokenURL: o.TokenURL, Scopes: slices.Clone(o.Scopes),
+		},
+		client: client,
+		label:  label,
+		now:    time.Now,
+		sem:    make(chan struct{}, 1),
+	}, nil
+}
+
+// checkTokenURL checks an OAuth2 configuration as a destination URL is
+// checked, and returns the redacted token URL.
+func (s *Sender) checkTokenURL(o *OAuth2) (string, error) {
+	if o.ClientID == "" {
+		return "", fmt.Errorf("%w: OAuth2 has no ClientID", ErrToken)
+	}
+	u, err := url.Parse(o.TokenURL)
+	if err != nil || o.TokenURL == "" {
+		return "", fmt.Errorf("%w: OAuth2 TokenURL: %w: cannot parse", ErrToken, ErrInvalidURL)
+	}
+	label := redactURL(u)
+	if err := s.checkURL(u); err != nil {
+		return label, fmt.Errorf("%w: OAuth2 TokenURL: %w", ErrToken, err)
+	}
+	return label, nil
+}
+
+// token returns the cached access token, fetching a new one when there is
+// none or when it is about to expire.
+func (c *tokenCache) token(ctx context.Context) (string, error) {
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	defer func() { <-c.sem }()
+	now := c.now()
+	if c.tok != "" && (c.refreshAt.IsZero() || now.Before(c.refreshAt)) {
+		return c.tok, nil
+	}
+	t, err := c.cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, c.client))
+	if err != nil {
+		return "", c.fetchError(err)
+	}
+	if t.AccessToken == "" || wire.CheckHeader("Authorization", "Bearer "+t.AccessToken) != nil {
+		return "", &setupError{err: fmt.Errorf("%w: %s answered no usable access token", ErrToken, c.label), retryable: true}
+	}
+	c.tok, c.refreshAt = t.AccessToken, time.Time{}
+	if !t.Expiry.IsZero() {
+		life := time.Until(t.Expiry) // the library set Expiry by the wall clock
+		c.refreshAt = now.Add(life - min(maxEarlyRefresh, life/2))
+	}
+	return c.tok, nil
+}
+
+// invalidate drops the cached token if it is still used, the one a
+// receiver refused, so that the next caller fetches a new one; a token
+// fetched meanwhile by another delivery is kept.
+func (c *tokenCache) invalidate(used string) {
+	c.sem <- struct{}{}
+	defer func() { <-c.sem }()
+	if subtle.ConstantTimeCompare([]byte(c.tok), []byte(used)) == 1 {
+		c.tok = ""
+	}
+}
+
+// fetchError describes a failed token fetch without quoting the token
+// endpoint's answer, which may echo credentials, or its query string.
+func (c *tokenCache) fetchError(err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re.Response != nil {
+		code := re.Response.StatusCode
+		text := fmt.Sprintf("%s answered status %d", c.label, code)
+		if wire.IsToken(re.ErrorCode) && len(re.ErrorCode) <= 64 {
+			text += " (" + re.ErrorCode + ")"
+		}
+		retry := code >= 500 || code == http.StatusTooManyRequests || code == http.StatusRequestTimeout
+		return &setupError{err: fmt.Errorf("%w: %s", ErrToken, text), retryable: retry}
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // its text quotes the whole URL
+	}
+	var ne net.Error
+	switch {
+	case errors.Is(err, ErrBlockedAddr), errors.Is(err, ErrInvalidURL), isCertError(err):
+		return &setupError{err: fmt.Errorf("%w: %s: %w", ErrToken, c.label, err)}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne):
+		return &setupError{err: fmt.Errorf("%w: %s: %w: %w", ErrToken, c.label, ErrNetwork, err), retryable: true}
+	}
+	// The library's own errors (an unparsable answer) quote the answer.
+	return &setupError{err: fmt.Errorf("%w: %s answered no usable token", ErrToken, c.label), retryable: true}
+}
+
+// destClient returns the client of dest's connections (the Sender's, or
+// one of its own for a client certificate) and its token cache when it
+// uses OAuth2.
+func (s *Sender) destClient(dest *Destination) (*http.Client, *tokenCache, error) {
+	client := s.client
+	if dest.ClientCert != nil {
+		var err error
+		if client, err = s.certClient(dest.ClientCert); err != nil {
+			return nil, nil, err
+		}
+	}
+	if dest.OAuth2 == nil {
+		return client, nil, nil
+	}
+	key := tokenKey{dest.OAuth2, dest.ClientCert}
+	if v, ok := s.tokens.Load(key); ok {
+		return client, v.(*tokenCache), nil
+	}
+	tc, err := s.newTokenCache(dest.OAuth2, &http.Client{Transport: client.Transport, CheckRedirect: noRedirect, Timeout: s.timeout})
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.ntokens.Add(1) > maxCachedURLs {
+		s.tokens.Clear()
+		s.ntokens.Store(1)
+	}
+	v, _ := s.tokens.LoadOrStore(key, tc)
+	return client, v.(*tokenCache), nil
+}
+
+// validateAuth checks dest's client certificate and OAuth2 settings, and
+// that nothing else takes the Authorization header the token goes in. To
+// learn whether the Signer sets Authorization, it signs an empty message
+// once.
+func (s *Sender) validateAuth(dest Destination) error {
+	if c := dest.ClientCert; c != nil && (len(c.Certificate) == 0 || c.PrivateKey == nil) {
+		return errNoClientCert
+	}
+	if dest.OAuth2 == nil {
+		return nil
+	}
+	if _, err := s.checkTokenURL(dest.OAuth2); err != nil {
+		return err
+	}
+	for name := range dest.Headers {
+		if strings.EqualFold(name, "Authorization") {
+			return errAuthorizationTaken
+		}
+	}
+	if dest.Signer != nil {
+		h := http.Header{}
+		if dest.Signer.Sign(h, auth.Message{ID: "msg_validate", URL: dest.URL}) == nil && h.Get("Authorization") != "" {
+			return errAuthorizationTaken
+		}
+	}
+	return nil
+}
