@@ -39,7 +39,9 @@ herald outbox purge --store relay.db --id 0f8e4b1c-…`
 // runOutbox implements "herald outbox".
 func runOutbox(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("outbox", "herald outbox stats|list|replay|purge --store FILE [--dest NAME] [--id ID]... [--all]", outboxDoc, outboxExample)
-	store := fs.String("store", "", "the relay's outbox `file` (required)")
+	store := fs.String("store", "", "the relay's outbox: its bbolt `file`, or its nats://HOST:PORT URL (required)")
+	var nf natsFlags
+	nf.register(fs)
 	dest := fs.String("dest", "", "only the dead letters of the destination with this `name`")
 	var ids stringList
 	fs.Var(&ids, "id", "the dead letter with this delivery `id`; repeatable")
@@ -60,6 +62,8 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 		return usage("missing --store FILE")
 	case looksSecret(*store):
 		return usage("--store: the name looks like a key, not a file (not shown)")
+	case nf.given() && storeEngine(*store) != "nats":
+		return usage("--nats-* flags need a nats:// or tls:// --store")
 	case action == "stats" && (*dest != "" || len(ids) > 0 || *all):
 		return usage("stats takes no --dest, --id or --all")
 	case action == "list" && (len(ids) > 0 || *all):
@@ -67,7 +71,7 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 	case (action == "replay" || action == "purge") && sel.Validate() != nil:
 		return usage("%s needs --dest NAME, --id ID or --all", action)
 	}
-	st, code := openOutbox(*store, action == "stats" || action == "list", stderr)
+	st, code := openOutbox(*store, action == "stats" || action == "list", &nf, stderr)
 	if st == nil {
 		return code
 	}
@@ -138,12 +142,12 @@ func outboxAction(ctx context.Context, st store, action, dest string, sel outbox
 // returns a nil Store with the exit status: 2 when --store names no outbox
 // file (missing, empty, a directory), 1 when it cannot be opened (locked,
 // not an outbox, damaged).
-func openOutbox(spec string, readOnly bool, stderr io.Writer) (store, int) {
+func openOutbox(spec string, readOnly bool, nf *natsFlags, stderr io.Writer) (store, int) {
 	mode := storeExisting
 	if readOnly {
 		mode = storeReadOnly
 	}
-	st, err := openStore(spec, mode)
+	st, err := openStore(spec, mode, nf)
 	switch {
 	case err == nil:
 		return st, exitOK
@@ -151,6 +155,12 @@ func openOutbox(spec string, readOnly bool, stderr io.Writer) (store, int) {
 		return nil, usageErr(stderr, "outbox", "--store %s: no such file (herald outbox never creates one)", storeName(spec))
 	case errors.Is(err, outbox.ErrInvalid):
 		return nil, usageErr(stderr, "outbox", "--store: %v", err)
+	case errors.Is(err, errNoStream):
+		return nil, usageErr(stderr, "outbox", "--store %s: %v", storeName(spec), err)
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		return nil, usageErr(stderr, "outbox", "%v", err)
 	}
 	return nil, failure(stderr, "outbox", storeError(err, spec, mode))
 }
