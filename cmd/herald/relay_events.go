@@ -72,15 +72,20 @@ func eventSource(js jetstream.JetStream, subject string, replicas int, ackWait t
 // same Forward) as the events posted to /events. A nil *eventIntake is
 // no intake.
 type eventIntake struct {
-	src  *natsevents.Source
-	stop context.CancelFunc
+	src    *natsevents.Source
+	closed func() bool // reports the connection closed for good
+	logger *slog.Logger
+	stop   context.CancelFunc
 	done chan struct{} // closed when Serve returned
 	err  error         // Serve's result, once done is closed
 }
 
 // start serves the intake into d until close; the returned channel is
-// closed when Serve returns, with its result in e.err (nil when closed).
-// On a nil intake it returns a nil channel, which never delivers.
+// closed when it stops for good, with the reason in e.err (nil when
+// closed). A failure while the connection lives (the server restarting)
+// is logged and Serve is called again a second later, so that the intake
+// rides out a NATS outage as the outbox does. On a nil intake it returns
+// a nil channel, which never delivers.
 func (e *eventIntake) start(d listener.Dispatcher) <-chan struct{} {
 	if e == nil {
 		return nil
@@ -90,7 +95,22 @@ func (e *eventIntake) start(d listener.Dispatcher) <-chan struct{} {
 	e.done = make(chan struct{})
 	go func() {
 		defer close(e.done)
-		e.err = e.src.Serve(ctx, d)
+		for {
+			err := e.src.Serve(ctx, d)
+			if ctx.Err() != nil || err == nil {
+				return
+			}
+			if e.closed() {
+				e.err = err
+				return
+			}
+			e.logger.Warn("relay: event intake from NATS failed; retrying", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
 	}()
 	return e.done
 }
@@ -124,5 +144,5 @@ func newEventIntake(st store, subject string, ackWait time.Duration, logger *slo
 	if err := src.Setup(ctx); err != nil {
 		return nil, fmt.Errorf("--events-subject %s: %w", subject, err)
 	}
-	return &eventIntake{src: src}, nil
+	return &eventIntake{src: src, closed: ns.nc.IsClosed, logger: logger}, nil
 }
