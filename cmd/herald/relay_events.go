@@ -76,8 +76,8 @@ type eventIntake struct {
 	closed func() bool // reports the connection closed for good
 	logger *slog.Logger
 	stop   context.CancelFunc
-	done chan struct{} // closed when Serve returned
-	err  error         // Serve's result, once done is closed
+	done   chan struct{} // closed when Serve returned
+	err    error         // Serve's result, once done is closed
 }
 
 // start serves the intake into d until close; the returned channel is

@@ -177,12 +177,27 @@ func TestRelayEventsSubject(t *testing.T) {
 	eventually(t, func() string { return "a warning about the lying event\n" + p.stderr() }, func() bool {
 		return strings.Contains(p.stderr(), "level=WARN") && strings.Contains(p.stderr(), "liar")
 	})
+	// The intake's consumer is deleted under it: the relay serves the
+	// intake again (recreating the consumer) rather than stop taking events.
+	src := eventSource(js, "acme.events", 1, time.Second, nil)
+	if err := js.DeleteConsumer(ctx, src.Stream, "herald-workers"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() string { return "a retry of the intake\n" + p.stderr() }, func() bool {
+		return strings.Contains(p.stderr(), "event intake from NATS failed; retrying")
+	})
+	later := &listener.Event{ID: "later", Topic: "job:done", Payload: []byte(`{}`)}
+	if err := natsevents.Publish(ctx, js, "acme.events", later); err != nil {
+		t.Fatal(err)
+	}
+	waitOK(t, rcv, 3, p)
 	if code := p.stop(t); code != 0 {
 		t.Errorf("relay exit %d\n%s", code, p.stderr())
 	}
 	want := map[string]int{
 		listener.DeliveryID(both, "default"):                                                1,
 		listener.DeliveryID(&listener.Event{ID: "nats-only", Topic: "job:done"}, "default"): 1,
+		listener.DeliveryID(later, "default"):                                               1,
 	}
 	if got := idCount(okDeliveries(rcv)); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("delivered %v, want %v", got, want)

@@ -83,6 +83,9 @@ func storeName(spec string) string {
 			parts[i] = storeEngine(spec) + "://(unparsable URL, not shown)"
 			continue
 		}
+		if storeEngine(spec) == "nats" {
+			u.Path = "" // a NATS URL has none; whatever is there was typed by mistake
+		}
 		parts[i] = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 	}
 	return strings.Join(parts, ",")

@@ -87,7 +87,11 @@ func parseNATSSpec(spec string) (natsSpec, error) {
 		case u.Host == "" || u.Opaque != "" || (u.Path != "" && u.Path != "/") || u.Fragment != "":
 			return s, fmt.Errorf("--store: server %d: want nats://[USER:PASSWORD@]HOST:PORT[?stream=…]", len(s.servers)+1)
 		}
-		for k, vs := range u.Query() {
+		query, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			return s, fmt.Errorf("--store: server %d: malformed query", len(s.servers)+1)
+		}
+		for k, vs := range query {
 			for _, v := range vs {
 				if old := q.Get(k); old != "" && old != v {
 					return s, fmt.Errorf("--store: two values of %s in the query", k)
