@@ -17,6 +17,11 @@ so several of them may run at once; replay and purge open it for writing.
 None of them creates a file: a --store that is missing, empty or not a
 herald outbox is refused and left exactly as it was.
 
+A fleet's JetStream outbox (--store nats://HOST:PORT, with the URL and
+--nats-* flags of relay -help) can be inspected and repaired while its
+relays run: they see a replay within milliseconds. herald outbox never
+creates nor changes its stream; one that does not exist is refused.
+
   stats    print the number of pending, leased and dead deliveries as JSON:
            {"pending":…,"leased":…,"dead":…}
   list     print the dead letters, one JSON line each, as the outbox's admin
@@ -34,11 +39,12 @@ or --all. They print how many dead letters they replayed or purged.`
 const outboxExample = `herald outbox stats --store relay.db
 herald outbox list --store relay.db --dest a
 herald outbox replay --store relay.db --dest a
-herald outbox purge --store relay.db --id 0f8e4b1c-…`
+herald outbox purge --store relay.db --id 0f8e4b1c-…
+herald outbox replay --store nats://nats1:4222 --nats-creds admin.creds --dest a`
 
 // runOutbox implements "herald outbox".
 func runOutbox(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("outbox", "herald outbox stats|list|replay|purge --store FILE [--dest NAME] [--id ID]... [--all]", outboxDoc, outboxExample)
+	fs := newFlagSet("outbox", "herald outbox stats|list|replay|purge --store FILE|nats://HOST:PORT [--dest NAME] [--id ID]... [--all]", outboxDoc, outboxExample)
 	store := fs.String("store", "", "the relay's outbox: its bbolt `file`, or its nats://HOST:PORT URL (required)")
 	var nf natsFlags
 	nf.register(fs)

@@ -24,7 +24,8 @@ import (
 
 const relayDoc = `Relay is a small durable worker: it accepts platform events over HTTP at
 POST /events and delivers each one as a signed webhook to every destination
-that wants its topic, through a durable outbox (a bbolt file, --store).
+that wants its topic, through a durable outbox (--store: a bbolt file, or a
+NATS JetStream stream that a fleet of relays shares; see Fleet below).
 
 Events come in the native JSON envelope (id, topic, createdAt, context,
 payload) or as CloudEvents 1.0 in structured mode (binary mode too with
@@ -37,8 +38,9 @@ then it takes any request, anyone who can reach --listen can have events
 signed and delivered, and it logs a warning saying so.
 
 The relay answers 204 only once the event's deliveries are committed to the
-store (fsync), 400 for a malformed event, 503 while it stops: a client that
-got no 2xx must post the event again, and one that got a 2xx may forget it.
+store (fsync, or JetStream's acknowledgement), 400 for a malformed event,
+503 while it stops: a client that got no 2xx must post the event again, and
+one that got a 2xx may forget it.
 
 Each delivery's webhook-id is derived from the event id and the destination
 name, so an event posted twice is delivered under one id, once: a repeated
@@ -74,10 +76,34 @@ lets the deliveries in flight finish for up to --drain-timeout, gives the
 rest back to the store and exits 0. A killed relay loses nothing: on restart
 it sends what was pending or in flight.
 
+Fleet: with --store nats://HOST:PORT (tls:// for TLS; the URLs of a cluster
+separated by commas) the outbox is a JetStream stream that any number of
+relays, on any number of machines, share: each takes events on its own
+--listen, and they share the deliveries. A relay that dies holds what it
+leased for --lease-ttl; then another relay sends it, under the same id. A
+relay rides out a NATS restart: meanwhile it answers events 5xx.
+Credentials: --nats-creds FILE, or USER:PASSWORD@ or TOKEN@ in the URL
+(which ps shows: prefer a creds file; write a comma in a password %2C).
+TLS: --nats-cacert, --nats-cert and --nats-key. The URL's query may give
+these files too (creds=, cacert=, cert=, key=) and names the stream:
+stream=NAME and subject=PREFIX (default HERALD_OUTBOX on herald.outbox.>;
+the same for every relay of a fleet), replicas=3 on a three-node cluster
+(an existing stream keeps its replicas unless the URL says). The relay
+never prints the URL's user information or query.
+
+--events-subject PREFIX (with a NATS --store) takes events from JetStream as
+well as over HTTP: an event published on PREFIX.DOMAIN.ACTION (as
+natsevents.Publish does) has the topic DOMAIN:ACTION, and one whose own topic
+differs is refused and logged. The relays of a fleet share one durable
+consumer; an event is acknowledged once its deliveries are committed, and
+one that a killed relay held goes to another after --lease-ttl (30s at
+most). Events from both intakes are deduplicated and delivered alike.
+
 ` + schemeHelp
 
 const relayExample = `herald relay --store relay.db --listen :8080 --in-secret env:IN_SECRET --dest https://example.com/hook --secret env:WH_SECRET
 herald relay --store relay.db --config relay.json --in-scheme jwt --in-pubkey platform.pub --in-audience relay --workers 32
+herald relay --store nats://nats1:4222 --nats-creds relay.creds --events-subject acme.events --config relay.json --in-secret env:IN_SECRET
 herald relay --store dev.db --listen 127.0.0.1:0 --in-insecure --dest https://127.0.0.1:8443/ --secret @secret.txt --cacert cert.pem --allow-private   # local tests only`
 
 // relayDrainGrace is the time, after --drain-timeout, given to the outbox
