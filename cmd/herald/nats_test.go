@@ -21,7 +21,7 @@ import (
 )
 
 // randomHex returns n random bytes in hex, for passwords and names.
-func randomHex(t *testing.T, n int) string {
+func randomHex(t testing.TB, n int) string {
 	t.Helper()
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
@@ -74,7 +74,7 @@ var (
 
 // natsServerBinary builds, once per test binary, the nats-server command of
 // the module version go.mod requires, beside the herald binary.
-func natsServerBinary(t *testing.T) string {
+func natsServerBinary(t testing.TB) string {
 	t.Helper()
 	natsServerOnce.Do(func() {
 		bin := filepath.Join(filepath.Dir(heraldBin), "nats-server")
@@ -92,7 +92,7 @@ func natsServerBinary(t *testing.T) string {
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -116,7 +116,7 @@ type natsProc struct {
 // startNATSProc starts nats-server on port, storing in dir, accepting user
 // "herald" with password pass, and waits until it is ready. It is killed
 // when the test ends.
-func startNATSProc(t *testing.T, dir string, port int, pass string) *natsProc {
+func startNATSProc(t testing.TB, dir string, port int, pass string) *natsProc {
 	t.Helper()
 	p := &natsProc{bin: natsServerBinary(t), dir: dir, pass: pass, port: port}
 	p.start(t)
@@ -130,7 +130,7 @@ func startNATSProc(t *testing.T, dir string, port int, pass string) *natsProc {
 }
 
 // start starts the process and waits for "Server is ready".
-func (p *natsProc) start(t *testing.T) {
+func (p *natsProc) start(t testing.TB) {
 	t.Helper()
 	cmd := exec.Command(p.bin, "-a", "127.0.0.1", "-p", strconv.Itoa(p.port), "-js", "-sd", p.dir,
 		"--user", "herald", "--pass", p.pass)
@@ -165,7 +165,7 @@ func (p *natsProc) start(t *testing.T) {
 }
 
 // kill sends SIGKILL and waits for the process to end.
-func (p *natsProc) kill(t *testing.T) {
+func (p *natsProc) kill(t testing.TB) {
 	t.Helper()
 	if err := p.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
