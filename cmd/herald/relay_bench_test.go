@@ -25,15 +25,18 @@ import (
 // b.N signed events, each delivered once to a verifying HTTPS receiver.
 // It reports events/s from the first post to the last delivery, and the
 // CPU time per event of the relay process and of nats-server, from their
-// rusage: the per-core figures of docs/SCALING.md. Compare the two rows of
-// one run (go test -bench RelayStore -benchtime 3000x ./cmd/herald).
+// rusage: the per-core figures of docs/SCALING.md; nats-3-relays runs three
+// relays on one stream, the clients posting to each in turn. Compare the
+// rows of one run (go test -bench RelayStore -benchtime 3000x ./cmd/herald).
 func BenchmarkRelayStore(b *testing.B) {
-	for _, engine := range []string{"bbolt", "nats"} {
-		b.Run(engine, func(b *testing.B) { benchRelay(b, engine) })
-	}
+	b.Run("bbolt", func(b *testing.B) { benchRelay(b, "bbolt", 1) })
+	b.Run("nats", func(b *testing.B) { benchRelay(b, "nats", 1) })
+	b.Run("nats-3-relays", func(b *testing.B) { benchRelay(b, "nats", 3) })
 }
 
-func benchRelay(b *testing.B, engine string) {
+// benchRelay runs the benchmark with n relays on engine; the clients post
+// to them in turn, and the relay CPU reported is their sum.
+func benchRelay(b *testing.B, engine string, n int) {
 	dir := b.TempDir()
 	out, _ := auth.GenerateStandardSecret()
 	in, _ := auth.GenerateStandardSecret()
@@ -49,26 +52,31 @@ func benchRelay(b *testing.B, engine string) {
 		ns = startNATSProc(b, b.TempDir(), freePort(b), randomHex(b, 12))
 		store = ns.url()
 	}
-	cmd := exec.Command(heraldBin, "relay", "--listen", "127.0.0.1:0", "--store", store, "--dest", rcv.URL(),
-		"--secret", "env:OUT", "--in-secret", "env:IN", "--cacert", "ca.pem", "--allow-private", "--workers", "32", "--log-level", "warn")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "OUT="+auth.FormatStandardSecret(out), "IN="+auth.FormatStandardSecret(in))
-	pipe, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	sc := bufio.NewScanner(pipe)
-	url := ""
-	for url == "" && sc.Scan() {
-		url, _ = strings.CutPrefix(sc.Text(), "relay listening on ")
-	}
-	go func() {
-		for sc.Scan() {
+	var cmds []*exec.Cmd
+	var urls []string
+	for range n {
+		cmd := exec.Command(heraldBin, "relay", "--listen", "127.0.0.1:0", "--store", store, "--dest", rcv.URL(),
+			"--secret", "env:OUT", "--in-secret", "env:IN", "--cacert", "ca.pem", "--allow-private", "--workers", "32", "--log-level", "warn")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "OUT="+auth.FormatStandardSecret(out), "IN="+auth.FormatStandardSecret(in))
+		pipe, _ := cmd.StderrPipe()
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
 		}
-	}()
-	if url == "" {
-		b.Fatal("relay did not start")
+		defer cmd.Process.Kill()
+		sc := bufio.NewScanner(pipe)
+		url := ""
+		for url == "" && sc.Scan() {
+			url, _ = strings.CutPrefix(sc.Text(), "relay listening on ")
+		}
+		go func() {
+			for sc.Scan() {
+			}
+		}()
+		if url == "" {
+			b.Fatal("relay did not start")
+		}
+		cmds, urls = append(cmds, cmd), append(urls, url)
 	}
 
 	b.ResetTimer()
@@ -79,7 +87,7 @@ func benchRelay(b *testing.B, engine string) {
 			for n := next.Add(1); n <= int64(b.N); n = next.Add(1) {
 				id := fmt.Sprintf("b-%07d", n)
 				body := fmt.Sprintf(`{"id":%q,"topic":"job:done","payload":{"pad":%q}}`, id, strings.Repeat("x", 900))
-				req, _ := http.NewRequest(http.MethodPost, url+"/events", strings.NewReader(body))
+				req, _ := http.NewRequest(http.MethodPost, urls[n%int64(len(urls))]+"/events", strings.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
 				_ = inS.Sign(req.Header, auth.Message{ID: id, Body: []byte(body)})
 				resp, err := http.DefaultClient.Do(req)
@@ -97,9 +105,12 @@ func benchRelay(b *testing.B, engine string) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	_ = cmd.Wait()
-	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	var cpu time.Duration
+	for _, cmd := range cmds {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "relay-cpu-µs/event")
 	if ns != nil {
 		_ = ns.cmd.Process.Signal(syscall.SIGTERM)
