@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/heraldhq/herald/listener"
@@ -203,4 +205,44 @@ func TestRelayEventsSubject(t *testing.T) {
 		t.Errorf("delivered %v, want %v", got, want)
 	}
 	noLeak(t, p.stderr(), pass, secret)
+}
+
+// TestNATSStoreTLS reaches a NATS server that requires TLS through a
+// tls:// --store, trusting its CA by --nats-cacert or by the URL's
+// cacert=, and refuses it without that CA.
+func TestNATSStoreTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert, _, certPEM, err := sendertest.SelfSignedCert("nats", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "nats-ca.pem", string(certPEM))
+	s, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+		TLS: true, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	t.Cleanup(s.Shutdown)
+	store := "tls://" + s.Addr().String()
+	secret, v := stdSecret(t, dir)
+	rcv := sendertest.NewReceiver(t, v)
+	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
+	p := startRelay(t, dir, nil, "--store", store, "--nats-cacert", "nats-ca.pem", "--dest", rcv.URL(),
+		"--secret", secret, "--cacert", "ca.pem", "--allow-private")
+	p.mustPost(t, event("tls-1", "job:ready"), nil)
+	waitOK(t, rcv, 1, p)
+	if code := p.stop(t); code != 0 {
+		t.Errorf("relay exit %d\n%s", code, p.stderr())
+	}
+	if pending, dead := natsOutboxStats(t, dir, store+"?cacert=nats-ca.pem"); pending != 0 || dead != 0 {
+		t.Errorf("stats: %d pending, %d dead", pending, dead)
+	}
+	expect(t, runOpts{dir: dir}, 1, []string{"certificate"}, "outbox", "stats", "--store", store)
+	expect(t, runOpts{dir: dir}, 2, []string{"differ"}, "outbox", "stats", "--store", store+"?cacert=a.pem", "--nats-cacert", "b.pem")
 }
