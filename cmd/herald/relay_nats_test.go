@@ -122,11 +122,12 @@ func TestNATSStoreErrors(t *testing.T) {
 	addr := embeddedNATS(t, pass)
 	wrong := "wrong-" + randomHex(t, 12)
 	relay := []string{"relay", "--listen", "127.0.0.1:0", "--in-insecure", "--dest", "https://127.0.0.1:1/", "--secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "--allow-private"}
-	cases := []struct {
+	type errCase struct {
 		args []string
 		code int
 		want string
-	}{
+	}
+	cases := []errCase{
 		{append(relay, "--store", fmt.Sprintf("nats://herald:%s@%s", wrong, addr)), 1, "Authorization"},
 		{append(relay, "--store", fmt.Sprintf("nats://herald:%s@%s?strem=x", pass, addr)), 2, `unknown query key "strem"`},
 		{append(relay, "--store", fmt.Sprintf("nats://herald:%s@%s?replicas=9", pass, addr)), 2, "replicas must be 1 to 5"},
@@ -137,9 +138,25 @@ func TestNATSStoreErrors(t *testing.T) {
 		{[]string{"outbox", "stats", "--store", fmt.Sprintf("nats://herald:%s@%s?stream=NOPE", pass, addr)}, 2, "no such outbox stream NOPE"},
 		{[]string{"outbox", "stats", "--store", fmt.Sprintf("nats://herald:%s@%s,%s", pass, addr, wrong)}, 2, "server 2"},
 	}
+	// A token in the URL: the right one reaches the server (which has no
+	// outbox stream yet), a wrong one is refused; neither is printed.
+	token := "tok-" + randomHex(t, 12)
+	ts, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
+		Authorization: token, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ts.Start()
+	if !ts.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	t.Cleanup(ts.Shutdown)
+	cases = append(cases,
+		errCase{[]string{"outbox", "list", "--store", fmt.Sprintf("nats://%s@%s", token, ts.Addr())}, 2, "no such outbox stream HERALD_OUTBOX"},
+		errCase{[]string{"outbox", "list", "--store", fmt.Sprintf("nats://%s@%s", wrong, ts.Addr())}, 1, "Authorization"})
 	for _, c := range cases {
 		r := expect(t, runOpts{dir: dir}, c.code, []string{c.want}, c.args...)
-		noLeak(t, r.all(), pass, wrong)
+		noLeak(t, r.all(), pass, wrong, token)
 	}
 }
 
