@@ -17,6 +17,11 @@ so several of them may run at once; replay and purge open it for writing.
 None of them creates a file: a --store that is missing, empty or not a
 herald outbox is refused and left exactly as it was.
 
+A fleet's JetStream outbox (--store nats://HOST:PORT, with the URL and
+--nats-* flags of relay -help) can be inspected and repaired while its
+relays run: they see a replay within milliseconds. herald outbox never
+creates nor changes its stream; one that does not exist is refused.
+
   stats    print the number of pending, leased and dead deliveries as JSON:
            {"pending":…,"leased":…,"dead":…}
   list     print the dead letters, one JSON line each, as the outbox's admin
@@ -34,12 +39,15 @@ or --all. They print how many dead letters they replayed or purged.`
 const outboxExample = `herald outbox stats --store relay.db
 herald outbox list --store relay.db --dest a
 herald outbox replay --store relay.db --dest a
-herald outbox purge --store relay.db --id 0f8e4b1c-…`
+herald outbox purge --store relay.db --id 0f8e4b1c-…
+herald outbox replay --store nats://nats1:4222 --nats-creds admin.creds --dest a`
 
 // runOutbox implements "herald outbox".
 func runOutbox(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("outbox", "herald outbox stats|list|replay|purge --store FILE [--dest NAME] [--id ID]... [--all]", outboxDoc, outboxExample)
-	store := fs.String("store", "", "the relay's outbox `file` (required)")
+	fs := newFlagSet("outbox", "herald outbox stats|list|replay|purge --store FILE|nats://HOST:PORT [--dest NAME] [--id ID]... [--all]", outboxDoc, outboxExample)
+	store := fs.String("store", "", "the relay's outbox: its bbolt `file`, or its nats://HOST:PORT URL (required)")
+	var nf natsFlags
+	nf.register(fs)
 	dest := fs.String("dest", "", "only the dead letters of the destination with this `name`")
 	var ids stringList
 	fs.Var(&ids, "id", "the dead letter with this delivery `id`; repeatable")
@@ -60,6 +68,8 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 		return usage("missing --store FILE")
 	case looksSecret(*store):
 		return usage("--store: the name looks like a key, not a file (not shown)")
+	case nf.given() && storeEngine(*store) != "nats":
+		return usage("--nats-* flags need a nats:// or tls:// --store")
 	case action == "stats" && (*dest != "" || len(ids) > 0 || *all):
 		return usage("stats takes no --dest, --id or --all")
 	case action == "list" && (len(ids) > 0 || *all):
@@ -67,7 +77,7 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 	case (action == "replay" || action == "purge") && sel.Validate() != nil:
 		return usage("%s needs --dest NAME, --id ID or --all", action)
 	}
-	st, code := openOutbox(*store, action == "stats" || action == "list", stderr)
+	st, code := openOutbox(*store, action == "stats" || action == "list", &nf, stderr)
 	if st == nil {
 		return code
 	}
@@ -138,12 +148,12 @@ func outboxAction(ctx context.Context, st store, action, dest string, sel outbox
 // returns a nil Store with the exit status: 2 when --store names no outbox
 // file (missing, empty, a directory), 1 when it cannot be opened (locked,
 // not an outbox, damaged).
-func openOutbox(spec string, readOnly bool, stderr io.Writer) (store, int) {
+func openOutbox(spec string, readOnly bool, nf *natsFlags, stderr io.Writer) (store, int) {
 	mode := storeExisting
 	if readOnly {
 		mode = storeReadOnly
 	}
-	st, err := openStore(spec, mode)
+	st, err := openStore(spec, mode, nf)
 	switch {
 	case err == nil:
 		return st, exitOK
@@ -151,6 +161,12 @@ func openOutbox(spec string, readOnly bool, stderr io.Writer) (store, int) {
 		return nil, usageErr(stderr, "outbox", "--store %s: no such file (herald outbox never creates one)", storeName(spec))
 	case errors.Is(err, outbox.ErrInvalid):
 		return nil, usageErr(stderr, "outbox", "--store: %v", err)
+	case errors.Is(err, errNoStream):
+		return nil, usageErr(stderr, "outbox", "--store %s: %v", storeName(spec), err)
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		return nil, usageErr(stderr, "outbox", "%v", err)
 	}
 	return nil, failure(stderr, "outbox", storeError(err, spec, mode))
 }

@@ -24,7 +24,8 @@ import (
 
 const relayDoc = `Relay is a small durable worker: it accepts platform events over HTTP at
 POST /events and delivers each one as a signed webhook to every destination
-that wants its topic, through a durable outbox (a bbolt file, --store).
+that wants its topic, through a durable outbox (--store: a bbolt file, or a
+NATS JetStream stream that a fleet of relays shares; see Fleet below).
 
 Events come in the native JSON envelope (id, topic, createdAt, context,
 payload) or as CloudEvents 1.0 in structured mode (binary mode too with
@@ -37,8 +38,9 @@ then it takes any request, anyone who can reach --listen can have events
 signed and delivered, and it logs a warning saying so.
 
 The relay answers 204 only once the event's deliveries are committed to the
-store (fsync), 400 for a malformed event, 503 while it stops: a client that
-got no 2xx must post the event again, and one that got a 2xx may forget it.
+store (fsync, or JetStream's acknowledgement), 400 for a malformed event,
+503 while it stops: a client that got no 2xx must post the event again, and
+one that got a 2xx may forget it.
 
 Each delivery's webhook-id is derived from the event id and the destination
 name, so an event posted twice is delivered under one id, once: a repeated
@@ -89,10 +91,34 @@ lets the deliveries in flight finish for up to --drain-timeout, gives the
 rest back to the store and exits 0. A killed relay loses nothing: on restart
 it sends what was pending or in flight.
 
+Fleet: with --store nats://HOST:PORT (tls:// for TLS; the URLs of a cluster
+separated by commas) the outbox is a JetStream stream that any number of
+relays, on any number of machines, share: each takes events on its own
+--listen, and they share the deliveries. A relay that dies holds what it
+leased for --lease-ttl; then another relay sends it, under the same id. A
+relay rides out a NATS restart: meanwhile it answers events 5xx.
+Credentials: --nats-creds FILE, or USER:PASSWORD@ or TOKEN@ in the URL
+(which ps shows: prefer a creds file; write a comma in a password %2C).
+TLS: --nats-cacert, --nats-cert and --nats-key. The URL's query may give
+these files too (creds=, cacert=, cert=, key=) and names the stream:
+stream=NAME and subject=PREFIX (default HERALD_OUTBOX on herald.outbox.>;
+the same for every relay of a fleet), replicas=3 on a three-node cluster
+(an existing stream keeps its replicas unless the URL says). The relay
+never prints the URL's user information or query.
+
+--events-subject PREFIX (with a NATS --store) takes events from JetStream as
+well as over HTTP: an event published on PREFIX.DOMAIN.ACTION (as
+natsevents.Publish does) has the topic DOMAIN:ACTION, and one whose own topic
+differs is refused and logged. The relays of a fleet share one durable
+consumer; an event is acknowledged once its deliveries are committed, and
+one that a killed relay held goes to another after --lease-ttl (30s at
+most). Events from both intakes are deduplicated and delivered alike.
+
 ` + schemeHelp
 
 const relayExample = `herald relay --store relay.db --listen :8080 --in-secret env:IN_SECRET --dest https://example.com/hook --secret env:WH_SECRET
 herald relay --store relay.db --config relay.json --in-scheme jwt --in-pubkey platform.pub --in-audience relay --workers 32
+herald relay --store nats://nats1:4222 --nats-creds relay.creds --events-subject acme.events --config relay.json --in-secret env:IN_SECRET
 herald relay --store dev.db --listen 127.0.0.1:0 --in-insecure --dest https://127.0.0.1:8443/ --secret @secret.txt --cacert cert.pem --allow-private   # local tests only`
 
 // relayDrainGrace is the time, after --drain-timeout, given to the outbox
@@ -130,6 +156,9 @@ type relayFlags struct {
 	maxBody            int64
 	workers, retries   int
 	timeout, drain     time.Duration
+	leaseTTL           time.Duration
+	nats               natsFlags
+	eventsSubject      string
 	given              map[string]bool // the flags set on the command line
 
 	level    slog.Level
@@ -147,7 +176,9 @@ func (f *relayFlags) register(fs *flagSet) {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "`address` to accept events on (POST /events); port 0 picks a free one")
 	f.serveTLS.register(fs)
 	fs.Int64Var(&f.maxBody, "max-body", 1<<20, "largest event accepted, in bytes")
-	fs.StringVar(&f.store, "store", "", "the outbox: a bbolt `file`, created if missing (required)")
+	fs.StringVar(&f.store, "store", "", "the outbox: a bbolt `file`, created if missing, or nats://HOST:PORT for a JetStream outbox that a fleet of relays shares (required)")
+	f.nats.register(fs)
+	fs.StringVar(&f.eventsSubject, "events-subject", "", "also take events from JetStream, published under this subject `prefix` (events.job.ready for job:ready); needs a nats:// --store")
 	fs.StringVar(&f.dest, "dest", "", "deliver to this `URL`, signed with the scheme flags")
 	fs.StringVar(&f.name, "name", "default", "`name` of the --dest destination (part of its delivery ids)")
 	fs.Var(&f.topics, "topic", "topic `pattern` the --dest destination wants (job:*, *:created, **); repeatable; default every topic")
@@ -159,13 +190,14 @@ func (f *relayFlags) register(fs *flagSet) {
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "bound on each HTTP request of a delivery")
 	fs.StringVar(&f.schedule, "schedule", "", "retry `delays`, comma-separated, the first before the first attempt (default 0s,5s,5m,30m,2h,5h,10h,10h)")
 	fs.DurationVar(&f.drain, "drain-timeout", 10*time.Second, "on SIGTERM, how long deliveries in flight may finish")
+	fs.DurationVar(&f.leaseTTL, "lease-ttl", 5*time.Minute, "how long a relay holds a delivery it sends; another relay of a fleet takes over a killed relay's deliveries after it (and its --events-subject events after it, up to 30s)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 }
 
 // parseRelay parses and checks relay's command line. When ok is false, the
 // command is over, with exit code code (help, or a usage error reported).
 func parseRelay(args []string, stdout, stderr io.Writer) (f *relayFlags, code int, ok bool) {
-	fs := newFlagSet("relay", "herald relay --store FILE (--dest URL [scheme flags] | --config FILE) [--listen ADDR] [--tls-cert FILE --tls-key FILE] (--in-scheme S --in-secret V ... | --in-insecure) [--workers N] [--schedule D,D,...] [--drain-timeout D]", relayDoc, relayExample)
+	fs := newFlagSet("relay", "herald relay --store FILE|nats://HOST:PORT (--dest URL [scheme flags] | --config FILE) [--listen ADDR] [--tls-cert FILE --tls-key FILE] (--in-scheme S --in-secret V ... | --in-insecure) [--workers N] [--schedule D,D,...] [--drain-timeout D]", relayDoc, relayExample)
 	f = &relayFlags{given: map[string]bool{}}
 	f.register(fs)
 	if code, ok := parse(fs, args, stdout, stderr); !ok {
@@ -201,6 +233,10 @@ func (f *relayFlags) check() error {
 		return errors.New("--timeout must be positive")
 	case f.drain < 0:
 		return errors.New("--drain-timeout must not be negative")
+	case f.leaseTTL < time.Second:
+		return errors.New("--lease-ttl must be at least 1s")
+	case storeEngine(f.store) != "nats" && (f.nats.given() || f.eventsSubject != ""):
+		return errors.New("--nats-* flags and --events-subject need a nats:// or tls:// --store")
 	case f.maxBody <= 0:
 		return errors.New("--max-body must be positive")
 	case f.level.UnmarshalText([]byte(f.logLevel)) != nil:
@@ -211,6 +247,11 @@ func (f *relayFlags) check() error {
 			if f.given[name] {
 				return fmt.Errorf("--%s applies to --dest, which is not given (a --config destination has its own keys)", name)
 			}
+		}
+	}
+	if f.eventsSubject != "" {
+		if err := checkEventsSubject(f.eventsSubject); err != nil {
+			return err
 		}
 	}
 	if f.schedule != "" {
@@ -279,6 +320,8 @@ type relay struct {
 	srv    *http.Server
 	ln     net.Listener
 	proto  string
+	events *eventIntake // nil without --events-subject
+	l      *listener.Listener
 }
 
 // buildRelay makes the sender, opens the store and the listening socket,
@@ -294,12 +337,13 @@ func buildRelay(f *relayFlags, stderr io.Writer) (*relay, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
-	if r.store, err = openStore(f.store, storeCreate); err != nil {
+	f.nats.logger = r.logger
+	if r.store, err = openStore(f.store, storeCreate, &f.nats); err != nil {
 		return nil, storeError(err, f.store, storeCreate)
 	}
 	r.queue = &outbox.Queue{
 		Outbox: r.store, Sender: r.sender, Destinations: f.dests, Workers: f.workers,
-		Schedule: outbox.Schedule{Delays: f.delays}, Logger: r.logger,
+		Schedule: outbox.Schedule{Delays: f.delays}, Logger: r.logger, LeaseTTL: f.leaseTTL,
 	}
 	// Events in: a Listener (for deduplication of repeated events) whose
 	// one handler commits a delivery per destination that wants the event,
@@ -308,6 +352,13 @@ func buildRelay(f *relayFlags, stderr io.Writer) (*relay, error) {
 	if err := l.On("**", listener.Forward(r.queue, f.dests...)); err != nil {
 		r.store.Close()
 		return nil, err
+	}
+	r.l = l
+	if f.eventsSubject != "" {
+		if r.events, err = newEventIntake(r.store, f.eventsSubject, f.leaseTTL, r.logger); err != nil {
+			r.store.Close()
+			return nil, err
+		}
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/events", &listener.HTTPHandler{Dispatcher: l, Verifier: f.verifier, MaxBodyBytes: f.maxBody})
@@ -363,6 +414,7 @@ func (r *relay) run(stderr io.Writer) int {
 	go func() { ran <- r.queue.Run(context.Background()) }()
 	served := make(chan error, 1)
 	go func() { served <- r.srv.Serve(r.ln) }()
+	events := r.events.start(r.l)
 	r.logStart(ctx)
 	fmt.Fprintf(stderr, "relay listening on %s://%s\n", r.proto, r.ln.Addr())
 
@@ -375,6 +427,9 @@ func (r *relay) run(stderr io.Writer) int {
 	case err := <-ran:
 		r.logger.Error("relay: queue stopped", "err", err)
 		ran <- err
+		code = exitFail
+	case <-events:
+		r.logger.Error("relay: event intake from NATS stopped", "err", r.events.err)
 		code = exitFail
 	}
 	stop() // a second signal kills at once
@@ -389,7 +444,8 @@ func (r *relay) logStart(ctx context.Context) {
 		names[i] = d.Name
 	}
 	r.logger.Info("relay started", "store", storeName(r.f.store), "destinations", strings.Join(names, ","),
-		"workers", r.f.workers, "pending", stats.Pending, "dead", stats.Dead, "verify", r.f.verifier != nil)
+		"workers", r.f.workers, "pending", stats.Pending, "dead", stats.Dead, "verify", r.f.verifier != nil,
+		"events_subject", r.f.eventsSubject)
 	if r.f.verifier == nil {
 		r.logger.Warn("relay: --in-insecure: events are not verified; anyone who can reach the listen address can have events signed and delivered",
 			"listen", r.ln.Addr().String())
@@ -407,6 +463,7 @@ func (r *relay) shutdown(ran <-chan error, code int) int {
 		r.srv.Close()
 	}
 	cancel()
+	r.events.close()
 	qctx, cancel := context.WithTimeout(context.Background(), r.f.drain)
 	if err := r.queue.Shutdown(qctx); err != nil {
 		r.logger.Warn("relay: deliveries still in flight after --drain-timeout were given back to the store", "err", err)

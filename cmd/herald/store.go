@@ -31,13 +31,14 @@ const (
 )
 
 // openStore opens the outbox named by --store. A value with a URL scheme
-// picks the engine by it; anything else is the path of a bbolt file.
-func openStore(spec string, mode storeMode) (store, error) {
+// picks the engine by it; anything else is the path of a bbolt file. nf
+// holds the --nats-* flags of a NATS JetStream outbox.
+func openStore(spec string, mode storeMode, nf *natsFlags) (store, error) {
 	switch storeEngine(spec) {
 	case "postgres":
 		return nil, errors.New("--store: PostgreSQL outboxes are not supported yet")
 	case "nats":
-		return nil, errors.New("--store: NATS JetStream outboxes are not supported yet")
+		return openNATSStore(spec, mode, nf)
 	}
 	o := &boltstore.Options{NoCreate: mode != storeCreate, ReadOnly: mode == storeReadOnly}
 	st, err := boltstore.Open(spec, o)
@@ -65,16 +66,29 @@ func storeEngine(spec string) string {
 
 // storeName is --store as it may be logged or printed: a URL without its
 // user information and query (which may carry passwords or tokens), a path
-// as it is.
+// as it is. A NATS --store may list several URLs, separated by commas.
 func storeName(spec string) string {
 	if storeEngine(spec) == "bolt" {
 		return spec
 	}
-	u, err := url.Parse(spec)
-	if err != nil {
-		return storeEngine(spec) + "://(unparsable URL, not shown)"
+	parts := []string{spec}
+	if storeEngine(spec) == "nats" {
+		parts = strings.Split(spec, ",")
 	}
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+	for i, p := range parts {
+		u, err := url.Parse(strings.TrimSpace(p))
+		if err != nil || u.Scheme == "" || u.Host == "" {
+			// Not shown: it may be the rest of a password that held a
+			// comma, or anything else typed by mistake.
+			parts[i] = storeEngine(spec) + "://(unparsable URL, not shown)"
+			continue
+		}
+		if storeEngine(spec) == "nats" {
+			u.Path = "" // a NATS URL has none; whatever is there was typed by mistake
+		}
+		parts[i] = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+	}
+	return strings.Join(parts, ",")
 }
 
 // storeError adds to err, from opening --store, what the user can do.
