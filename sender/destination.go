@@ -31,6 +31,12 @@ type Destination struct {
 	// every topic. Send itself does not filter; routers and queues ask
 	// [Destination.Wants].
 	Topics []string
+	// Ordered asks an outbox queue to deliver the messages that share a
+	// [Message.PartitionKey] one at a time, in enqueue order: the next
+	// waits until the previous is delivered or dead-lettered, while
+	// different keys go out in parallel. The queue refuses it over a
+	// store that cannot keep that order. Send itself ignores it.
+	Ordered bool
 }
 
 // Wants reports whether the destination wants messages of topic: true when
