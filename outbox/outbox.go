@@ -110,6 +110,13 @@ type Delivery struct {
 	EventID string `json:"event_id,omitempty"`
 	// Topic is the event topic, if any.
 	Topic string `json:"topic,omitempty"`
+	// PartitionKey, if set, puts the delivery in line behind the earlier
+	// ones of its destination and key: a store that keeps key order (see
+	// [Queue]) leases it only once every delivery put before it with the
+	// same destination and key is delivered or dead. At most 256 bytes
+	// without control characters. The Queue sets it only for a destination
+	// with Ordered set.
+	PartitionKey string `json:"partition_key,omitempty"`
 	// ContentType of the body; empty means application/json.
 	ContentType string `json:"content_type,omitempty"`
 	// Body is the exact request body, at most 32 MiB. It is

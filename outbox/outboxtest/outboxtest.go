@@ -63,6 +63,7 @@ func Run(t *testing.T, newOutbox func(t *testing.T) outbox.Outbox) {
 		{"LeaseAheadOfLeased", testLeaseAheadOfLeased},
 		{"Settle", testSettle},
 	}
+	tests = append(tests, orderTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ob := newOutbox(t)
