@@ -3,6 +3,7 @@ package outbox
 import (
 	"fmt"
 
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/sender"
 )
 
@@ -38,12 +39,16 @@ func (q *Queue) checkOrdered(st *destState) error {
 		ErrInvalid, st.dest.Name, q.Outbox)
 }
 
-// partitionKey is the key a delivery of m to st is stored with: m's for an
-// Ordered destination, none otherwise, so that a destination without
-// ordering is never held back by one.
-func partitionKey(st *destState, m *sender.Message) string {
-	if st.dest.Ordered {
-		return m.PartitionKey
+// partitionKey checks m's key by the module's one key rule, and returns
+// the key a delivery of m to st is stored with: m's for an Ordered
+// destination, none otherwise, so that a destination without ordering is
+// never held back by one.
+func partitionKey(st *destState, m *sender.Message) (string, error) {
+	if err := wire.CheckKey(m.PartitionKey); err != nil {
+		return "", fmt.Errorf("%w: %w (delivery %s)", ErrInvalid, err, m.ID)
 	}
-	return ""
+	if st.dest.Ordered {
+		return m.PartitionKey, nil
+	}
+	return "", nil
 }

@@ -250,8 +250,12 @@ func (q *Queue) delivery(destination string, m sender.Message) (Delivery, error)
 		}
 		m.ID = u.String()
 	}
+	key, err := partitionKey(st, &m)
+	if err != nil {
+		return Delivery{}, err
+	}
 	return Delivery{ID: m.ID, Destination: destination, EventID: m.EventID, Topic: m.Topic, ContentType: m.ContentType, Body: m.Body,
-		PartitionKey: partitionKey(st, &m)}, nil
+		PartitionKey: key}, nil
 }
 
 // put validates ds, fills their defaults (Created now, Due after the
