@@ -35,7 +35,10 @@ type Outbox interface {
 
 	// Lease takes up to o.Max due deliveries (due time not after o.Now,
 	// and not held under a live lease) and leases them for o.TTL. It
-	// returns an empty slice when none is due.
+	// returns an empty slice when none is due. A store that keeps key
+	// order (see [Queue]) also passes over a delivery with a PartitionKey
+	// while one put before it with the same destination and key is
+	// pending or leased.
 	Lease(ctx context.Context, o LeaseOptions) ([]Leased, error)
 
 	// Settle ends leases with the outcomes of their attempts, and returns
