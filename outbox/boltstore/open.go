@@ -189,6 +189,7 @@ func (s *Store) verify(tx *bolt.Tx) error {
 	if b.err != nil {
 		return b.err
 	}
+	b.loadLines()
 	pending, keyed, err := verifyTree(&b, b.due.Bucket, wherePending)
 	if err != nil {
 		return err
@@ -267,7 +268,10 @@ func parseKey(k []byte, tag byte) (dest []byte, due int64, id []byte, err error)
 // bucketSet holds the buckets of one transaction.
 type bucketSet struct {
 	due, dead, ids, history tree
-	held, heads             tree // nil Buckets in a read-only file without them
+	// held and heads are opened on first use (see loadLines): a
+	// transaction that meets no partition key does not pay for them.
+	held, heads tree
+	tx          *bolt.Tx
 	err                     error
 	// added holds, by destination, the least due index key the
 	// transaction added, for Store.dropSkips.
@@ -315,7 +319,7 @@ func (b *bucketSet) locate(id []byte) ([]byte, error) {
 	case len(w) > 1 && w[0] == wherePending:
 	case len(w) > 1 && w[0] == whereDead:
 		t = &b.dead
-	case len(w) > 1 && w[0] == whereHeld && b.held.Bucket != nil:
+	case len(w) > 1 && w[0] == whereHeld && b.loadLines():
 		t = &b.held
 	default:
 		return nil, corrupt("id index entry of", string(id), errors.New("malformed"))
@@ -334,8 +338,7 @@ func buckets(tx *bolt.Tx) bucketSet {
 		dead:    tree{Bucket: tx.Bucket(bucketDead)},
 		ids:     tree{Bucket: tx.Bucket(bucketIDs)},
 		history: tree{Bucket: tx.Bucket(bucketHistory)},
-		held:    tree{Bucket: tx.Bucket(bucketHeld)},
-		heads:   tree{Bucket: tx.Bucket(bucketHeads)},
+		tx:      tx,
 	}
 	if b.due.Bucket == nil || b.dead.Bucket == nil || b.ids.Bucket == nil || b.history.Bucket == nil {
 		b.err = fmt.Errorf("%w: a bucket is missing", outbox.ErrCorrupt)

@@ -72,10 +72,22 @@ func parseHeldKey(k []byte) (line, id []byte, err error) {
 	return k[:end], k[end+1+8:], nil
 }
 
-// lines reports whether the file has the line buckets: every writable
-// Store's does.
+// loadLines opens the line buckets, if not yet, and reports whether the
+// file has them.
+func (b *bucketSet) loadLines() bool {
+	if b.held.Bucket == nil {
+		b.held.Bucket = b.tx.Bucket(bucketHeld)
+	}
+	if b.heads.Bucket == nil {
+		b.heads.Bucket = b.tx.Bucket(bucketHeads)
+	}
+	return b.held.Bucket != nil && b.heads.Bucket != nil
+}
+
+// lines opens the line buckets, which every writable Store's file has, or
+// fails.
 func (b *bucketSet) lines() error {
-	if b.held.Bucket == nil || b.heads.Bucket == nil {
+	if !b.loadLines() {
 		return fmt.Errorf("%w: the buckets of ordered deliveries are missing", outbox.ErrCorrupt)
 	}
 	return nil
