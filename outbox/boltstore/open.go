@@ -272,7 +272,7 @@ type bucketSet struct {
 	// transaction that meets no partition key does not pay for them.
 	held, heads tree
 	tx          *bolt.Tx
-	err                     error
+	err         error
 	// added holds, by destination, the least due index key the
 	// transaction added, for Store.dropSkips.
 	added map[string][]byte
