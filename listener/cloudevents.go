@@ -15,7 +15,8 @@ import (
 // CloudEvents 1.0 over HTTP, in binary and structured content modes.
 //
 // Mapping onto [Event]: type → Topic (it must be domain:action), id → ID,
-// time → CreatedAt, data (or the body in binary mode) → Payload; source,
+// time → CreatedAt, data (or the body in binary mode) → Payload,
+// partitionkey (the Partitioning extension) → PartitionKey; source,
 // subject, dataschema and every extension attribute go into Context under
 // their attribute name. Only JSON data is accepted. Binary mode is refused
 // when the HTTPHandler has a Verifier: no scheme signs ce-* headers.
@@ -89,8 +90,11 @@ func (c *ceEvent) set(name, value string) error {
 		if !validExtensionName(name) {
 			return fmt.Errorf("%w: attribute name %.32q is not 1-20 lower-case letters or digits", ErrInvalidEvent, name)
 		}
-		if name == "source" {
+		switch name {
+		case "source":
 			c.source = value
+		case "partitionkey":
+			c.ev.PartitionKey = value
 		}
 		if c.ev.Context == nil {
 			c.ev.Context = map[string]string{}

@@ -17,17 +17,20 @@ type envelope struct {
 	Context    map[string]string `json:"context,omitempty"`
 	Payload    json.RawMessage   `json:"payload,omitempty"`
 	Namespaces []string          `json:"namespaces,omitempty"`
+	// PartitionKey is last, so that envelopes without it keep their bytes.
+	PartitionKey string `json:"partitionKey,omitempty"`
 }
 
 // MarshalJSON encodes the event as the native envelope.
 func (e Event) MarshalJSON() ([]byte, error) {
 	return json.Marshal(envelope{
-		ID:         e.ID,
-		Topic:      e.Topic,
-		CreatedAt:  e.CreatedAt,
-		Context:    e.Context,
-		Payload:    e.Payload,
-		Namespaces: e.Namespaces,
+		ID:           e.ID,
+		Topic:        e.Topic,
+		CreatedAt:    e.CreatedAt,
+		Context:      e.Context,
+		Payload:      e.Payload,
+		Namespaces:   e.Namespaces,
+		PartitionKey: e.PartitionKey,
 	})
 }
 
@@ -63,6 +66,8 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 			bit, dst = 16, &ev.Payload
 		case "namespaces":
 			bit, dst = 32, &ev.Namespaces
+		case "partitionKey":
+			bit, dst = 64, &ev.PartitionKey
 		default:
 			return fmt.Errorf("%w: unknown field %.64q", ErrInvalidEvent, key)
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/topic"
+	"github.com/heraldhq/herald/internal/wire"
 )
 
 // maxIDLen bounds an event id in bytes, checked by [Event.Validate].
@@ -32,6 +33,15 @@ type Event struct {
 	// Namespaces lists the namespaces the event belongs to; handlers
 	// registered on [Listener.Namespace] children only see events in theirs.
 	Namespaces []string
+	// PartitionKey, if set, names the sequence the event belongs to (an
+	// order, an account): [Forward] passes it on as the message's
+	// sender.Message.PartitionKey, so that an outbox queue delivers the
+	// events of one key to an Ordered destination one at a time, in
+	// order. The HTTP source takes it from the native envelope's
+	// partitionKey field or the CloudEvents partitionkey extension, both
+	// signed bytes when the source verifies. At most 256 bytes without
+	// control characters.
+	PartitionKey string
 }
 
 // inNamespace reports whether ns is one of the event's namespaces.
@@ -46,7 +56,8 @@ func (e *Event) inNamespace(ns string) bool {
 
 // Validate checks the fields a source requires: a non-empty printable id of
 // at most 256 bytes, a well-formed topic, non-empty namespaces and
-// context keys, and a payload that is valid JSON. Errors match
+// context keys, a partition key of at most 256 bytes without control
+// characters, and a payload that is valid JSON. Errors match
 // [ErrInvalidEvent].
 func (e *Event) Validate() error {
 	if e == nil {
@@ -73,6 +84,9 @@ func (e *Event) Validate() error {
 		if ns == "" {
 			return fmt.Errorf("%w: empty namespace", ErrInvalidEvent)
 		}
+	}
+	if err := wire.CheckKey(e.PartitionKey); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidEvent, err)
 	}
 	if len(e.Payload) > 0 && !json.Valid(e.Payload) {
 		return fmt.Errorf("%w: payload is not valid JSON", ErrInvalidEvent)

@@ -97,7 +97,8 @@ func forward(d Deliverer, dests []sender.Destination, payloadOnly bool) Handler 
 		}
 		msgs := make([]sender.Message, len(to))
 		for i, dest := range to {
-			msgs[i] = sender.Message{ID: DeliveryID(ev, dest.Name), EventID: ev.ID, Topic: ev.Topic, Body: body, ContentType: "application/json"}
+			msgs[i] = sender.Message{ID: DeliveryID(ev, dest.Name), EventID: ev.ID, Topic: ev.Topic, Body: body, ContentType: "application/json",
+				PartitionKey: ev.PartitionKey}
 		}
 		err := d.Deliver(ctx, to, msgs)
 		if err == nil {

@@ -125,6 +125,8 @@ func FuzzEnvelope(f *testing.F) {
 	f.Add(uint8(1), []byte(`{"specversion":"1.0","id":"1","source":"s","type":"a:b","ext":3,"data":{"k":"v"}}`))
 	f.Add(uint8(1), []byte(`{"specversion":"1.0","id":"1","source":"s","type":"a:b","data_base64":"AA=="}`))
 	f.Add(uint8(2), []byte(`{"id":"\u00e9","topic":"a:b","payload":null}`))
+	f.Add(uint8(0), []byte(`{"id":"1","topic":"job:ready","partitionKey":"order-7"}`))
+	f.Add(uint8(1), []byte(`{"specversion":"1.0","id":"1","source":"s","type":"a:b","partitionkey":"k\u0001"}`))
 	f.Fuzz(func(t *testing.T, ct uint8, body []byte) {
 		hdr := http.Header{}
 		if c := fuzzContentTypes[int(ct)%len(fuzzContentTypes)]; c != "" {

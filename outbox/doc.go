@@ -32,4 +32,10 @@
 // Deliveries that answered 410 Gone, failed for a reason that retrying cannot
 // fix, or ran out of schedule become dead letters, which can be listed,
 // replayed and purged.
+//
+// A destination with Ordered set receives the deliveries that share a
+// partition key one at a time, in enqueue order, the next only once the
+// previous is delivered or dead; the store keeps that order, so it holds
+// across restarts and workers. [Memory] and the bbolt store keep it; the
+// NATS store does not, and a Queue refuses an Ordered destination over it.
 package outbox

@@ -18,8 +18,10 @@ import (
 type Memory struct {
 	mu       sync.Mutex
 	items    map[string]*memItem
-	due      map[string]*dueHeap // per destination: the pending deliveries not leased
-	leased   map[string]*memItem // by id
+	due      map[string]*dueHeap   // per destination: the pending deliveries not leased
+	leased   map[string]*memItem   // by id
+	heads    map[string]*memItem   // by line (see lineOf): the delivery at its head
+	behind   map[string][]*memItem // by line: the deliveries behind its head
 	closed   bool
 	lastDest string
 	tokens   uint64
@@ -116,6 +118,8 @@ func (m *Memory) Put(ctx context.Context, ds ...Delivery) error {
 		m.items = make(map[string]*memItem)
 		m.due = make(map[string]*dueHeap)
 		m.leased = make(map[string]*memItem)
+		m.heads = make(map[string]*memItem)
+		m.behind = make(map[string][]*memItem)
 	}
 	for _, d := range ds {
 		if _, ok := m.items[d.ID]; ok {
@@ -124,7 +128,7 @@ func (m *Memory) Put(ctx context.Context, ds ...Delivery) error {
 		d.Body = slices.Clone(d.Body)
 		it := &memItem{d: d, index: -1}
 		m.items[d.ID] = it
-		m.wait(it)
+		m.enter(it)
 	}
 	return nil
 }
@@ -233,7 +237,10 @@ func (m *Memory) Settle(ctx context.Context, ss []Settlement) []error {
 func (m *Memory) settleOne(st Settlement) error {
 	switch st.Outcome {
 	case Delivered:
-		return m.settle(st.ID, st.Token, func(*memItem) { delete(m.items, st.ID) })
+		return m.settle(st.ID, st.Token, func(it *memItem) {
+			delete(m.items, st.ID)
+			m.leave(it)
+		})
 	case Retrying:
 		return m.settle(st.ID, st.Token, func(it *memItem) {
 			it.history = append(it.history, st.Attempt)
@@ -248,6 +255,7 @@ func (m *Memory) settleOne(st Settlement) error {
 			it.history = append(it.history, st.Attempt)
 			it.d.Attempts++
 			it.dead, it.reason, it.deadAt = true, st.Reason, time.Now()
+			m.leave(it)
 		})
 	}
 	return fmt.Errorf("%w: unknown outcome %d", ErrInvalid, st.Outcome)
@@ -298,7 +306,7 @@ func (m *Memory) Replay(ctx context.Context, s Selector) (int, error) {
 	return m.eachDead(ctx, s, func(it *memItem, now time.Time) {
 		it.dead, it.reason, it.deadAt = false, "", time.Time{}
 		it.d.Attempts, it.d.Due = 0, now
-		m.wait(it)
+		m.enter(it) // at the back of its line, if it has a key
 	})
 }
 
@@ -372,7 +380,7 @@ func (m *Memory) Stats(ctx context.Context) (Stats, error) {
 func (m *Memory) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.closed, m.items, m.due, m.leased = true, nil, nil, nil
+	m.closed, m.items, m.due, m.leased, m.heads, m.behind = true, nil, nil, nil, nil, nil
 	return nil
 }
 

@@ -35,7 +35,10 @@ type Outbox interface {
 
 	// Lease takes up to o.Max due deliveries (due time not after o.Now,
 	// and not held under a live lease) and leases them for o.TTL. It
-	// returns an empty slice when none is due.
+	// returns an empty slice when none is due. A store that keeps key
+	// order (see [Queue]) also passes over a delivery with a PartitionKey
+	// while one put before it with the same destination and key is
+	// pending or leased.
 	Lease(ctx context.Context, o LeaseOptions) ([]Leased, error)
 
 	// Settle ends leases with the outcomes of their attempts, and returns
@@ -110,6 +113,13 @@ type Delivery struct {
 	EventID string `json:"event_id,omitempty"`
 	// Topic is the event topic, if any.
 	Topic string `json:"topic,omitempty"`
+	// PartitionKey, if set, puts the delivery in line behind the earlier
+	// ones of its destination and key: a store that keeps key order (see
+	// [Queue]) leases it only once every delivery put before it with the
+	// same destination and key is delivered or dead. At most 256 bytes
+	// without control characters. The Queue sets it only for a destination
+	// with Ordered set.
+	PartitionKey string `json:"partition_key,omitempty"`
 	// ContentType of the body; empty means application/json.
 	ContentType string `json:"content_type,omitempty"`
 	// Body is the exact request body, at most 32 MiB. It is

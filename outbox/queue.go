@@ -35,6 +35,15 @@ const (
 // dead-lettered at lease time with the reason "unknown destination", so that
 // it is visible and can be replayed once the destination is configured
 // again, rather than failing silently on a schedule.
+//
+// A destination with Ordered set receives the deliveries that share a
+// [sender.Message.PartitionKey] one at a time, in enqueue order: the next
+// waits until the previous is delivered or dead-lettered, however many
+// retries that takes, while other keys, and deliveries without a key, go
+// out in parallel. The Outbox keeps that order, across restarts and
+// workers: it must have a method OrdersByKey() bool that returns true
+// ([Memory] and the bbolt store do; the NATS store does not), or every
+// method of the Queue fails with [ErrInvalid].
 type Queue struct {
 	// Outbox holds the deliveries. Required.
 	Outbox Outbox
@@ -161,6 +170,10 @@ func (q *Queue) init() error {
 				return
 			}
 			st := &destState{dest: d}
+			if err := q.checkOrdered(st); err != nil {
+				q.initErr = err
+				return
+			}
 			q.dests[d.Name] = st
 			q.order = append(q.order, st)
 		}
@@ -171,7 +184,8 @@ func (q *Queue) init() error {
 // Enqueue stores a delivery of m to the named destination and returns its
 // id once it is durably committed (as durable as the Outbox). An empty m.ID
 // gets a new UUIDv7; m.EventID is kept as the delivery's
-// [Delivery.EventID]. Enqueue is idempotent on the id: enqueuing an id the
+// [Delivery.EventID], and m.PartitionKey as its [Delivery.PartitionKey]
+// when the destination is Ordered. Enqueue is idempotent on the id: enqueuing an id the
 // outbox still holds does nothing and returns that id. Ids must be unique
 // across destinations. An unknown destination fails with an error
 // wrapping [ErrInvalid] that says so.
@@ -225,7 +239,8 @@ func (q *Queue) Deliver(ctx context.Context, dests []sender.Destination, msgs []
 // delivery makes the Delivery that Enqueue and Deliver store for m; put
 // validates it and fills its times.
 func (q *Queue) delivery(destination string, m sender.Message) (Delivery, error) {
-	if _, ok := q.dests[destination]; !ok {
+	st, ok := q.dests[destination]
+	if !ok {
 		return Delivery{}, fmt.Errorf("%w: unknown destination %q", ErrInvalid, destination)
 	}
 	if m.ID == "" {
@@ -235,7 +250,12 @@ func (q *Queue) delivery(destination string, m sender.Message) (Delivery, error)
 		}
 		m.ID = u.String()
 	}
-	return Delivery{ID: m.ID, Destination: destination, EventID: m.EventID, Topic: m.Topic, ContentType: m.ContentType, Body: m.Body}, nil
+	key, err := partitionKey(st, &m)
+	if err != nil {
+		return Delivery{}, err
+	}
+	return Delivery{ID: m.ID, Destination: destination, EventID: m.EventID, Topic: m.Topic, ContentType: m.ContentType, Body: m.Body,
+		PartitionKey: key}, nil
 }
 
 // put validates ds, fills their defaults (Created now, Due after the

@@ -9,7 +9,8 @@ import (
 )
 
 // validate reports whether the Queue stores d: an id and a destination name
-// of bounded length without control characters, a bounded topic and
+// of bounded length without control characters, a partition key by the
+// module's one key rule, a bounded topic and
 // content type, a body of at most 32 MiB, and no negative
 // attempt count. The error wraps [ErrInvalid] and never quotes the body.
 // It is the one validation of a delivery: stores check only what their
@@ -27,6 +28,9 @@ func (d *Delivery) validate() error {
 		if err := checkName("event id", d.EventID, limits.ID); err != nil {
 			return fmt.Errorf("%w (delivery %s)", err, d.ID)
 		}
+	}
+	if err := wire.CheckKey(d.PartitionKey); err != nil {
+		return fmt.Errorf("%w: %w (delivery %s)", ErrInvalid, err, d.ID)
 	}
 	if len(d.Topic) > limits.Topic || len(d.ContentType) > limits.Topic {
 		return fmt.Errorf("%w: topic or content type longer than %d bytes (delivery %s)", ErrInvalid, limits.Topic, d.ID)

@@ -42,6 +42,12 @@ type Destination struct {
 	// OAuth2, if set, authenticates every attempt with an access token
 	// of the client credentials grant, in Authorization; see [OAuth2].
 	OAuth2 *OAuth2
+	// Ordered asks an outbox queue to deliver the messages that share a
+	// [Message.PartitionKey] one at a time, in enqueue order: the next
+	// waits until the previous is delivered or dead-lettered, while
+	// different keys go out in parallel. The queue refuses it over a
+	// store that cannot keep that order. Send itself ignores it.
+	Ordered bool
 }
 
 // Wants reports whether the destination wants messages of topic: true when

@@ -79,6 +79,12 @@ type Message struct {
 	// it, and an outbox queue keeps it so that a dead letter can be traced
 	// to its event.
 	EventID string
+	// PartitionKey, if set, names the sequence the message belongs to (an
+	// order, an account): an outbox queue delivers the messages of one key
+	// to a destination with [Destination.Ordered] one at a time, in the
+	// order they were enqueued. At most 256 bytes without control
+	// characters. Send ignores it.
+	PartitionKey string
 }
 
 // Result describes a finished delivery, successful or not.

@@ -59,9 +59,17 @@ Destinations: --dest URL with the scheme flags (--scheme, --secret, --key, …),
   ]}
 
 with the keys name, url, topics, headers, scheme, secret, key, alg, kid,
-issuer, audience, ttl, header_name and sha1 (secret and key: a value, env:NAME
-or @FILE, or a list to rotate). Keep a destination's name: it is part of the
-delivery ids and the outbox stores deliveries by name.
+issuer, audience, ttl, header_name, sha1 and ordered (secret and key: a value,
+env:NAME or @FILE, or a list to rotate). Keep a destination's name: it is part
+of the delivery ids and the outbox stores deliveries by name.
+
+Ordering: a destination with "ordered": true receives the events that share a
+partition key (the envelope's "partitionKey", the CloudEvents "partitionkey"
+extension) one at a time, in the order the relay accepted them: the next
+waits until the previous is delivered or dead-lettered, retries included,
+across restarts. Different keys, and events without one, go in parallel.
+Order between two events holds once the first was answered 204: post the
+next one after that.
 
 A destination of --config may also authenticate beyond its signature:
 
@@ -340,6 +348,10 @@ func buildRelay(f *relayFlags, stderr io.Writer) (*relay, error) {
 	f.nats.logger = r.logger
 	if r.store, err = openStore(f.store, storeCreate, &f.nats); err != nil {
 		return nil, storeError(err, f.store, storeCreate)
+	}
+	if err := checkOrdered(f.dests, r.store); err != nil {
+		r.store.Close()
+		return nil, err
 	}
 	r.queue = &outbox.Queue{
 		Outbox: r.store, Sender: r.sender, Destinations: f.dests, Workers: f.workers,

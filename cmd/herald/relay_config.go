@@ -13,6 +13,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/internal/wire"
+	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
 )
 
@@ -53,6 +54,9 @@ type destConfig struct {
 	HeaderName string            `json:"header_name"`
 	SHA1       bool              `json:"sha1"`
 	destAuthConfig
+	// Ordered delivers the events of one partition key one at a time, in
+	// the order they were accepted (sender.Destination.Ordered).
+	Ordered bool `json:"ordered"`
 }
 
 // stringOrList is a JSON string or array of strings.
@@ -173,7 +177,7 @@ func (d *destConfig) destination(i int) (sender.Destination, error) {
 	if err := checkTopics(d.Topics); err != nil {
 		return sender.Destination{}, usagef("--config: %s: %v", where, err)
 	}
-	dest := sender.Destination{Name: d.Name, URL: d.URL, Signer: signer, Headers: h, Topics: d.Topics}
+	dest := sender.Destination{Name: d.Name, URL: d.URL, Signer: signer, Headers: h, Topics: d.Topics, Ordered: d.Ordered}
 	if err := d.destAuthConfig.apply(&dest); err != nil {
 		return sender.Destination{}, usagef("--config: %s: %v", where, err)
 	}
@@ -221,4 +225,19 @@ func parseSchedule(s string) ([]time.Duration, error) {
 		ds = append(ds, d)
 	}
 	return ds, nil
+}
+
+// checkOrdered refuses an ordered destination over a store that cannot
+// keep the order of a partition key, before the relay takes any event (the
+// queue would refuse it too, once running).
+func checkOrdered(dests []sender.Destination, st outbox.Outbox) error {
+	if ko, ok := st.(interface{ OrdersByKey() bool }); ok && ko.OrdersByKey() {
+		return nil
+	}
+	for _, d := range dests {
+		if d.Ordered {
+			return usagef("--config: destination %q is ordered, but this --store cannot keep the order of a partition key: use a bbolt file", d.Name)
+		}
+	}
+	return nil
 }

@@ -10,7 +10,10 @@
 // Layout: each pending delivery's record (destination, topic, due time,
 // attempts) and body in one value keyed by destination, due time and id;
 // each dead letter's keyed by destination and id; an index from id to
-// where the delivery is; and the attempt history. Leasing seeks the
+// where the delivery is; and the attempt history. Deliveries with a
+// partition key wait in line behind the earliest one of their destination
+// and key, which alone is in the due index (see order.go), so the store
+// keeps their order across restarts. Leasing seeks the
 // pending deliveries of each destination that may take more, so it reads
 // nothing of blocked destinations, and reads each delivery it leases as it
 // walks past it; acknowledging deletes entries next to one another, in the

@@ -73,7 +73,7 @@ func (s *Store) Replay(ctx context.Context, sel outbox.Selector) (int, error) {
 		}
 		r.dead, r.reason, r.deadAt = false, "", 0
 		r.attempts, r.due = 0, now
-		return b.putPending(id, r, body)
+		return b.enter(id, r, body) // at the back of its line, if it has a key
 	}, func(n int) { s.dead.Add(-int64(n)); s.pending.Add(int64(n)) })
 }
 

@@ -127,9 +127,12 @@ func (s *Store) load(o *Options) error {
 		f, fresh, err := checkFormat(tx, o)
 		if err != nil || !fresh {
 			from = f
+			if err == nil {
+				err = createLines(tx)
+			}
 			return err
 		}
-		for _, name := range [][]byte{bucketMeta, bucketDue, bucketDead, bucketIDs, bucketHistory} {
+		for _, name := range [][]byte{bucketMeta, bucketDue, bucketDead, bucketIDs, bucketHistory, bucketHeld, bucketHeads} {
 			if _, err := tx.CreateBucket(name); err != nil {
 				return err
 			}
@@ -186,14 +189,20 @@ func (s *Store) verify(tx *bolt.Tx) error {
 	if b.err != nil {
 		return b.err
 	}
-	pending, err := verifyTree(&b, b.due.Bucket, wherePending)
+	b.loadLines()
+	pending, keyed, err := verifyTree(&b, b.due.Bucket, wherePending)
 	if err != nil {
 		return err
 	}
-	dead, err := verifyTree(&b, b.dead.Bucket, whereDead)
+	dead, _, err := verifyTree(&b, b.dead.Bucket, whereDead)
 	if err != nil {
 		return err
 	}
+	held, err := verifyLines(&b, keyed)
+	if err != nil {
+		return err
+	}
+	pending += held
 	// Every record has its ids entry; an entry more would be a stray,
 	// which a Put of that id would take for a delivery held.
 	if n := int64(b.ids.Stats().KeyN); n != pending+dead {
@@ -206,35 +215,41 @@ func (s *Store) verify(tx *bolt.Tx) error {
 
 // verifyTree checks the records in bk, the due bucket (tag wherePending)
 // or the dead one (whereDead): each key matches its record, each record
-// decodes and validates, and the ids bucket points at it. It returns how
-// many there are.
-func verifyTree(b *bucketSet, bk *bolt.Bucket, tag byte) (int64, error) {
-	var n int64
+// decodes and validates, the ids bucket points at it, and a pending one
+// with a partition key is the head of its line. It returns how many there
+// are, and how many of them are pending with a key.
+func verifyTree(b *bucketSet, bk *bolt.Bucket, tag byte) (n, keyed int64, err error) {
 	c := bk.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		dest, due, idb, err := parseKey(k, tag)
 		if err != nil {
-			return 0, corruptIndex(err)
+			return 0, 0, corruptIndex(err)
 		}
 		id := string(idb)
 		r, body, err := decodeRecord(id, v)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if r.dest != string(dest) || r.dead != (tag == whereDead) || (tag == wherePending && r.due != due) {
-			return 0, corrupt("delivery", id, errors.New("its key disagrees with its record"))
+			return 0, 0, corrupt("delivery", id, errors.New("its key disagrees with its record"))
 		}
 		d := r.delivery(id)
 		d.Body = body
 		if err := storable(&d); err != nil {
-			return 0, corrupt("delivery", id, err)
+			return 0, 0, corrupt("delivery", id, err)
 		}
 		if !bytes.Equal(b.ids.get(idb), where(tag, k)) {
-			return 0, corrupt("id index entry of", id, errMissingRecord)
+			return 0, 0, corrupt("id index entry of", id, errMissingRecord)
+		}
+		if tag == wherePending && r.key != "" {
+			if b.heads.Bucket == nil || !bytes.Equal(b.heads.get(lineKey(r.dest, r.key)), idb) {
+				return 0, 0, corrupt("delivery", id, errors.New("due, but not the head of its line"))
+			}
+			keyed++
 		}
 		n++
 	}
-	return n, nil
+	return n, keyed, nil
 }
 
 // parseKey splits a key of the due bucket (tag wherePending) or the dead
@@ -253,7 +268,11 @@ func parseKey(k []byte, tag byte) (dest []byte, due int64, id []byte, err error)
 // bucketSet holds the buckets of one transaction.
 type bucketSet struct {
 	due, dead, ids, history tree
-	err                     error
+	// held and heads are opened on first use (see loadLines): a
+	// transaction that meets no partition key does not pay for them.
+	held, heads tree
+	tx          *bolt.Tx
+	err         error
 	// added holds, by destination, the least due index key the
 	// transaction added, for Store.dropSkips.
 	added map[string][]byte
@@ -300,6 +319,8 @@ func (b *bucketSet) locate(id []byte) ([]byte, error) {
 	case len(w) > 1 && w[0] == wherePending:
 	case len(w) > 1 && w[0] == whereDead:
 		t = &b.dead
+	case len(w) > 1 && w[0] == whereHeld && b.loadLines():
+		t = &b.held
 	default:
 		return nil, corrupt("id index entry of", string(id), errors.New("malformed"))
 	}
@@ -317,6 +338,7 @@ func buckets(tx *bolt.Tx) bucketSet {
 		dead:    tree{Bucket: tx.Bucket(bucketDead)},
 		ids:     tree{Bucket: tx.Bucket(bucketIDs)},
 		history: tree{Bucket: tx.Bucket(bucketHistory)},
+		tx:      tx,
 	}
 	if b.due.Bucket == nil || b.dead.Bucket == nil || b.ids.Bucket == nil || b.history.Bucket == nil {
 		b.err = fmt.Errorf("%w: a bucket is missing", outbox.ErrCorrupt)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/limits"
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -26,6 +27,7 @@ const (
 type record struct {
 	dest, topic, ctype string
 	event              string // the event id; empty for none
+	key                string // the partition key; empty for none
 	created, due       int64  // Unix nanoseconds
 	attempts           int
 	nhist              int // history entries written; the next one's sequence number
@@ -42,13 +44,14 @@ var errShort = errors.New("truncated")
 //	version(1) flags(1) uvarint(attempts) uvarint(nhist)
 //	varint(created) varint(due) varint(deadAt)
 //	string(dest) string(topic) string(ctype) string(reason) [string(event)]
-//	body...
+//	[string(key)] body...
 //
 // where string is uvarint(len) followed by the bytes, flags bit 0 marks a
-// dead letter, flags bit 1 says an event id follows the reason, and the
-// body runs to the end. A record without an event id is encoded as before
-// the event id existed, and one with it is refused (unknown flags) by a
-// build that predates it, rather than misread.
+// dead letter, flags bit 1 says an event id follows the reason, flags bit 2
+// that a partition key follows it, and the body runs to the end. A record
+// without an event id or key is encoded as before they existed, and one
+// with them is refused (unknown flags) by a build that predates them,
+// rather than misread.
 func appendRecord(b []byte, r *record, body []byte) []byte {
 	b = slices.Grow(b, recordSize(r)+len(body))
 	b = appendHeader(b, recordV2, r)
@@ -57,7 +60,7 @@ func appendRecord(b []byte, r *record, body []byte) []byte {
 
 // recordSize bounds the length of r's header.
 func recordSize(r *record) int {
-	return 2 + 7*binary.MaxVarintLen64 + len(r.dest) + len(r.topic) + len(r.ctype) + len(r.reason) + len(r.event)
+	return 2 + 8*binary.MaxVarintLen64 + len(r.dest) + len(r.topic) + len(r.ctype) + len(r.reason) + len(r.event) + len(r.key)
 }
 
 // appendHeader appends the record fields of r, under version.
@@ -69,18 +72,20 @@ func appendHeader(b []byte, version byte, r *record) []byte {
 	if r.event != "" {
 		flags |= 2
 	}
+	if r.key != "" {
+		flags |= 4
+	}
 	b = append(b, version, flags)
 	b = binary.AppendUvarint(b, uint64(r.attempts))
 	b = binary.AppendUvarint(b, uint64(r.nhist))
 	b = binary.AppendVarint(b, r.created)
 	b = binary.AppendVarint(b, r.due)
 	b = binary.AppendVarint(b, r.deadAt)
-	fields := [...]string{r.dest, r.topic, r.ctype, r.reason, r.event}
-	n := len(fields)
-	if flags&2 == 0 {
-		n-- // no event id
-	}
-	for _, s := range fields[:n] {
+	// The event id and the key are written only when their flag says so.
+	for i, s := range [...]string{r.dest, r.topic, r.ctype, r.reason, r.event, r.key} {
+		if i >= 4 && s == "" {
+			continue
+		}
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
@@ -110,7 +115,7 @@ func decodeVersion(id string, b []byte, version byte) (record, []byte, error) {
 	default:
 		return r, nil, corrupt("delivery", id, fmt.Errorf("unknown record version %d", v))
 	}
-	if flags&^3 != 0 {
+	if flags&^7 != 0 {
 		d.fail(fmt.Errorf("unknown flags %#x", flags))
 	}
 	r.dead = flags&1 != 0
@@ -125,6 +130,9 @@ func decodeVersion(id string, b []byte, version byte) (record, []byte, error) {
 	r.reason = d.string(limits.Reason)
 	if flags&2 != 0 {
 		r.event = d.string(limits.ID)
+	}
+	if flags&4 != 0 {
+		r.key = d.string(wire.MaxKeyLen)
 	}
 	body := d.b
 	switch {
@@ -143,7 +151,7 @@ func decodeVersion(id string, b []byte, version byte) (record, []byte, error) {
 // delivery returns the delivery r describes, without its body.
 func (r *record) delivery(id string) outbox.Delivery {
 	return outbox.Delivery{
-		ID: id, Destination: r.dest, EventID: r.event, Topic: r.topic, ContentType: r.ctype,
+		ID: id, Destination: r.dest, EventID: r.event, Topic: r.topic, ContentType: r.ctype, PartitionKey: r.key,
 		Due: time.Unix(0, r.due), Created: time.Unix(0, r.created), Attempts: r.attempts,
 	}
 }

@@ -17,6 +17,8 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add(appendRecord(nil, &record{dest: "dest", dead: true, deadAt: time.Now().UnixNano(), reason: "gone (410)", due: -5}, nil))
 	f.Add(appendAttempt(nil, &outbox.AttemptRecord{At: time.Unix(1, 2), Status: 503, Latency: time.Second, Tries: 2, Error: "destination failed"}))
 	f.Add(appendRecord(nil, &record{dest: "d", event: "evt_1", topic: "job:ready", created: 1, due: 2}, []byte(`{}`)))
+	f.Add(appendRecord(nil, &record{dest: "d", event: "evt_1", key: "order-42", topic: "job:ready", created: 1, due: 2}, []byte(`{}`)))
+	f.Add(appendRecord(nil, &record{dest: "d", key: "k", dead: true, reason: "gone (410)"}, nil))
 	f.Add([]byte{})
 	f.Add([]byte{1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -85,5 +87,26 @@ func TestRecordEventID(t *testing.T) {
 	}
 	if d := got.delivery("x"); d.EventID != "evt_1" {
 		t.Errorf("delivery has event id %q", d.EventID)
+	}
+}
+
+// TestRecordKey: a record keeps its partition key across a round trip,
+// with or without an event id, and the delivery it describes carries it.
+func TestRecordKey(t *testing.T) {
+	for _, r := range []record{
+		{dest: "d", topic: "t", created: 1, due: 2, key: "order-42"},
+		{dest: "d", event: "evt_1", key: "ключ", dead: true, reason: "r"},
+	} {
+		got, body, err := decodeRecord("x", appendRecord(nil, &r, []byte("body")))
+		if err != nil || got != r || string(body) != "body" {
+			t.Fatalf("round trip of %+v: %+v %q, %v", r, got, body, err)
+		}
+		if d := got.delivery("x"); d.PartitionKey != r.key || d.EventID != r.event {
+			t.Errorf("delivery has key %q and event %q", d.PartitionKey, d.EventID)
+		}
+	}
+	// An older build reads flags 0 to 3 only: a keyed record has bit 2.
+	if enc := appendRecord(nil, &record{dest: "d", key: "k"}, nil); enc[1]&4 == 0 {
+		t.Errorf("a keyed record has flags %#x", enc[1])
 	}
 }

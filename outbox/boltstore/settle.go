@@ -65,12 +65,18 @@ func (s *Store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 			switch st.Outcome {
 			case outbox.Delivered:
 				if e.err = deleteDelivery(b, st.ID, &r); e.err == nil {
+					e.err = b.leave(st.ID, &r)
+				}
+				if e.err == nil {
 					acked++
 				}
 			case outbox.Retrying:
 				e.err = reschedule(b, st.ID, &r, st.Due, clip(st.Attempt))
 			case outbox.DeadLettered:
 				if e.err = deadLetter(b, st.ID, &r, limits.Clip(st.Reason), clip(st.Attempt)); e.err == nil {
+					e.err = b.leave(st.ID, &r)
+				}
+				if e.err == nil {
 					died++
 				}
 			}

@@ -23,7 +23,11 @@
 // [outbox.ErrLeaseLost], and a closed store fails with [outbox.ErrClosed].
 // A store that also implements [outbox.Admin] is checked on dead letters,
 // history and counts as well; the subtests that need Admin are skipped for
-// one that does not. Deliveries reach Put as the Queue sends them:
+// one that does not. A store that keeps the order of a partition key (a
+// method OrdersByKey() bool that returns true, as an outbox.Queue requires
+// for an Ordered destination) is checked on that order (the Order*
+// subtests, see order.go), under concurrent leasing too; they are skipped
+// for one that does not. Deliveries reach Put as the Queue sends them:
 // validated, with Due and Created set.
 package outboxtest
 
@@ -63,6 +67,7 @@ func Run(t *testing.T, newOutbox func(t *testing.T) outbox.Outbox) {
 		{"LeaseAheadOfLeased", testLeaseAheadOfLeased},
 		{"Settle", testSettle},
 	}
+	tests = append(tests, orderTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ob := newOutbox(t)
