@@ -16,9 +16,11 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/internal/deadline"
+	"github.com/heraldhq/herald/internal/telemetry"
 )
 
 // Attempt describes one finished attempt of a delivery, as passed to
@@ -96,6 +98,12 @@ type delivery struct {
 	retryable           bool  // whether cause is worth another attempt
 	wait                time.Duration
 	signErr             error
+
+	// span and attemptSpan are the spans of this Send and of its current
+	// attempt, nil when tracing is off; callerTrace is then the
+	// traceparent of the caller's span context, sent on every attempt.
+	span, attemptSpan trace.Span
+	callerTrace       string
 }
 
 func (s *Sender) getDelivery() *delivery {
@@ -122,6 +130,7 @@ func (s *Sender) putDelivery(d *delivery) {
 	d.id, d.label = "", ""
 	d.attempts, d.status, d.wait = 0, 0, 0
 	d.cause, d.retryable, d.signErr = nil, false, nil
+	d.span, d.attemptSpan, d.callerTrace = nil, nil, ""
 	s.pool.Put(d)
 }
 
@@ -185,6 +194,7 @@ func (d *delivery) fill(h http.Header) error {
 	if h[auth.HeaderWebhookID] == nil {
 		h[auth.HeaderWebhookID] = []string{d.id}
 	}
+	telemetry.SetHeader(h, d.traceparent())
 	return nil
 }
 
@@ -265,6 +275,7 @@ func (d *delivery) prepareRetry(req *http.Request) error {
 // report tells OnAttempt and the logger about the attempt that just ended.
 func (d *delivery) report(ctx context.Context, now time.Time, retry bool) {
 	s := d.s
+	d.recordAttempt(ctx, now.Sub(d.attemptStart), retry)
 	if s.OnAttempt != nil {
 		s.OnAttempt(Attempt{
 			ID: d.id, Destination: d.label, Number: d.attempts, Status: d.status,
