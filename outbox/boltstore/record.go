@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/limits"
+	"github.com/heraldhq/herald/internal/telemetry"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -26,6 +27,7 @@ const (
 type record struct {
 	dest, topic, ctype string
 	event              string // the event id; empty for none
+	trace              string // the W3C traceparent; empty for none
 	created, due       int64  // Unix nanoseconds
 	attempts           int
 	nhist              int // history entries written; the next one's sequence number
@@ -42,13 +44,14 @@ var errShort = errors.New("truncated")
 //	version(1) flags(1) uvarint(attempts) uvarint(nhist)
 //	varint(created) varint(due) varint(deadAt)
 //	string(dest) string(topic) string(ctype) string(reason) [string(event)]
-//	body...
+//	[string(trace)] body...
 //
 // where string is uvarint(len) followed by the bytes, flags bit 0 marks a
-// dead letter, flags bit 1 says an event id follows the reason, and the
-// body runs to the end. A record without an event id is encoded as before
-// the event id existed, and one with it is refused (unknown flags) by a
-// build that predates it, rather than misread.
+// dead letter, flags bit 1 says an event id follows the reason, flags bit
+// 2 says a traceparent follows (the event id, if any), and the body runs
+// to the end. A record without an event id or a traceparent is encoded as
+// before they existed, and one with them is refused (unknown flags) by a
+// build that predates them, rather than misread.
 func appendRecord(b []byte, r *record, body []byte) []byte {
 	b = slices.Grow(b, recordSize(r)+len(body))
 	b = appendHeader(b, recordV2, r)
@@ -57,7 +60,7 @@ func appendRecord(b []byte, r *record, body []byte) []byte {
 
 // recordSize bounds the length of r's header.
 func recordSize(r *record) int {
-	return 2 + 7*binary.MaxVarintLen64 + len(r.dest) + len(r.topic) + len(r.ctype) + len(r.reason) + len(r.event)
+	return 2 + 7*binary.MaxVarintLen64 + len(r.dest) + len(r.topic) + len(r.ctype) + len(r.reason) + len(r.event) + len(r.trace)
 }
 
 // appendHeader appends the record fields of r, under version.
@@ -69,22 +72,31 @@ func appendHeader(b []byte, version byte, r *record) []byte {
 	if r.event != "" {
 		flags |= 2
 	}
+	if r.trace != "" {
+		flags |= 4
+	}
 	b = append(b, version, flags)
 	b = binary.AppendUvarint(b, uint64(r.attempts))
 	b = binary.AppendUvarint(b, uint64(r.nhist))
 	b = binary.AppendVarint(b, r.created)
 	b = binary.AppendVarint(b, r.due)
 	b = binary.AppendVarint(b, r.deadAt)
-	fields := [...]string{r.dest, r.topic, r.ctype, r.reason, r.event}
-	n := len(fields)
-	if flags&2 == 0 {
-		n-- // no event id
+	for _, s := range [...]string{r.dest, r.topic, r.ctype, r.reason} {
+		b = appendString(b, s)
 	}
-	for _, s := range fields[:n] {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
+	if flags&2 != 0 {
+		b = appendString(b, r.event)
+	}
+	if flags&4 != 0 {
+		b = appendString(b, r.trace)
 	}
 	return b
+}
+
+// appendString appends uvarint(len(s)) and s to b.
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
 }
 
 // decodeRecord decodes a record stored under id and returns it with its
@@ -110,7 +122,7 @@ func decodeVersion(id string, b []byte, version byte) (record, []byte, error) {
 	default:
 		return r, nil, corrupt("delivery", id, fmt.Errorf("unknown record version %d", v))
 	}
-	if flags&^3 != 0 {
+	if flags&^7 != 0 {
 		d.fail(fmt.Errorf("unknown flags %#x", flags))
 	}
 	r.dead = flags&1 != 0
@@ -125,6 +137,9 @@ func decodeVersion(id string, b []byte, version byte) (record, []byte, error) {
 	r.reason = d.string(limits.Reason)
 	if flags&2 != 0 {
 		r.event = d.string(limits.ID)
+	}
+	if flags&4 != 0 {
+		r.trace = d.string(telemetry.MaxTraceparent)
 	}
 	body := d.b
 	switch {
@@ -143,7 +158,7 @@ func decodeVersion(id string, b []byte, version byte) (record, []byte, error) {
 // delivery returns the delivery r describes, without its body.
 func (r *record) delivery(id string) outbox.Delivery {
 	return outbox.Delivery{
-		ID: id, Destination: r.dest, EventID: r.event, Topic: r.topic, ContentType: r.ctype,
+		ID: id, Destination: r.dest, EventID: r.event, TraceParent: r.trace, Topic: r.topic, ContentType: r.ctype,
 		Due: time.Unix(0, r.due), Created: time.Unix(0, r.created), Attempts: r.attempts,
 	}
 }
