@@ -116,6 +116,7 @@ type relayFlags struct {
 	workers, retries   int
 	timeout, drain     time.Duration
 	given              map[string]bool // the flags set on the command line
+	tel                telemetryFlags
 
 	level    slog.Level
 	delays   []time.Duration
@@ -145,6 +146,7 @@ func (f *relayFlags) register(fs *flagSet) {
 	fs.StringVar(&f.schedule, "schedule", "", "retry `delays`, comma-separated, the first before the first attempt (default 0s,5s,5m,30m,2h,5h,10h,10h)")
 	fs.DurationVar(&f.drain, "drain-timeout", 10*time.Second, "on SIGTERM, how long deliveries in flight may finish")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	f.tel.register(fs)
 }
 
 // parseRelay parses and checks relay's command line. When ok is false, the
@@ -169,6 +171,9 @@ func parseRelay(args []string, stdout, stderr io.Writer) (f *relayFlags, code in
 // check validates the flags and fills level, delays, dests and verifier.
 func (f *relayFlags) check() error {
 	if err := f.serveTLS.check(); err != nil {
+		return err
+	}
+	if err := f.tel.check(); err != nil {
 		return err
 	}
 	switch {
@@ -264,6 +269,8 @@ type relay struct {
 	srv    *http.Server
 	ln     net.Listener
 	proto  string
+	tel    *relayTelemetry
+	admin  *adminServer // nil without --admin-listen
 }
 
 // buildRelay makes the sender, opens the store and the listening socket,
@@ -275,6 +282,10 @@ func buildRelay(f *relayFlags, stderr io.Writer) (*relay, error) {
 	if r.sender, err = f.newSender(r.logger); err != nil {
 		return nil, usageError{err}
 	}
+	if r.tel, err = f.tel.newTelemetry(context.Background()); err != nil {
+		return nil, err
+	}
+	r.sender.TracerProvider, r.sender.MeterProvider = r.tel.tracerProvider(), r.tel.meterProvider()
 	tlsConfig, err := f.serveTLS.config()
 	if err != nil {
 		return nil, usageError{err}
@@ -289,7 +300,8 @@ func buildRelay(f *relayFlags, stderr io.Writer) (*relay, error) {
 	// Events in: a Listener (for deduplication of repeated events) whose
 	// one handler commits a delivery per destination that wants the event,
 	// all in one write, before the event is answered.
-	l := listener.New(listener.WithDedupe(0, 0), listener.WithLogger(r.logger))
+	l := listener.New(listener.WithDedupe(0, 0), listener.WithLogger(r.logger),
+		listener.WithTelemetry(r.tel.tracerProvider(), r.tel.meterProvider()))
 	if err := l.On("**", listener.Forward(r.queue, f.dests...)); err != nil {
 		r.store.Close()
 		return nil, err
@@ -306,6 +318,13 @@ func buildRelay(f *relayFlags, stderr io.Writer) (*relay, error) {
 	if r.ln, err = net.Listen("tcp", f.listen); err != nil {
 		r.store.Close()
 		return nil, err
+	}
+	if f.tel.adminListen != "" {
+		if r.admin, err = newAdmin(f.tel.adminListen, r.tel, r.store, r.logger); err != nil {
+			r.ln.Close()
+			r.store.Close()
+			return nil, err
+		}
 	}
 	r.proto = "http"
 	if tlsConfig != nil {
@@ -349,6 +368,7 @@ func (r *relay) run(stderr io.Writer) int {
 	served := make(chan error, 1)
 	go func() { served <- r.srv.Serve(r.ln) }()
 	r.logStart(ctx)
+	r.serveAdmin(stderr)
 	fmt.Fprintf(stderr, "relay listening on %s://%s\n", r.proto, r.ln.Addr())
 
 	code := exitOK
@@ -386,6 +406,9 @@ func (r *relay) logStart(ctx context.Context) {
 // is the exit code so far, and the one returned unless stopping fails.
 func (r *relay) shutdown(ran <-chan error, code int) int {
 	r.logger.Info("relay stopping", "drain_timeout", r.f.drain.String())
+	if r.admin != nil {
+		r.admin.draining.Store(true) // /readyz answers 503 from now on
+	}
 	httpCtx, cancel := context.WithTimeout(context.Background(), r.f.drain+relayDrainGrace)
 	if err := r.srv.Shutdown(httpCtx); err != nil {
 		r.logger.Warn("relay: event requests cut short", "err", err)
@@ -407,6 +430,7 @@ func (r *relay) shutdown(ran <-chan error, code int) int {
 		code = exitFail
 	}
 	r.logger.Info("relay stopped", "pending", stats.Pending, "dead", stats.Dead)
+	r.stopObservability()
 	return code
 }
 
