@@ -40,7 +40,10 @@ type Dispatcher interface {
 //	503 the listener is draining or overloaded: redeliver later
 //
 // Handlers run before the response is written, so a 2xx means handled.
-// Only the fields are read; set them before serving.
+// A W3C traceparent header puts the event in that trace (see
+// [WithTelemetry]); it is not covered by the Verifier's signature, and
+// decides nothing but tracing. Only the fields are read; set them before
+// serving.
 type HTTPHandler struct {
 	// Dispatcher receives the events, usually a *Listener. Required
 	// (HTTPServer sets it).

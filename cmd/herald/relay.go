@@ -74,10 +74,28 @@ lets the deliveries in flight finish for up to --drain-timeout, gives the
 rest back to the store and exits 0. A killed relay loses nothing: on restart
 it sends what was pending or in flight.
 
+--admin-listen ADDR serves GET /metrics, in the Prometheus text format:
+
+  herald_deliveries_total{destination,outcome}   delivered, retry_scheduled, dead_letter
+  herald_delivery_attempts_total{destination,code}   per HTTP request; code "error": no answer
+  herald_delivery_duration_seconds{destination}  histogram, per HTTP request
+  herald_outbox_pending, herald_outbox_dead_letters
+  herald_events_received_total{outcome}          handled, failed, rejected
+
+GET /healthz (200 while the process runs) and GET /readyz (200 while the store
+answers and events are taken, 503 while the relay drains); on a loopback
+address, the outbox's dead letters too, under /outbox/ (as herald outbox).
+It has no authentication: serve it on a private network. --otlp-endpoint URL
+exports a span per event, delivery and HTTP attempt over OTLP/HTTP. Either
+way, the W3C traceparent of an event (its traceparent header, or its
+CloudEvents extension) is sent on with each of its webhooks, after a restart
+too; it is tracing metadata that no inbound scheme signs.
+
 ` + schemeHelp
 
 const relayExample = `herald relay --store relay.db --listen :8080 --in-secret env:IN_SECRET --dest https://example.com/hook --secret env:WH_SECRET
 herald relay --store relay.db --config relay.json --in-scheme jwt --in-pubkey platform.pub --in-audience relay --workers 32
+herald relay --store relay.db --config relay.json --in-secret env:IN_SECRET --admin-listen 0.0.0.0:9090 --otlp-endpoint http://otel-collector:4318/v1/traces
 herald relay --store dev.db --listen 127.0.0.1:0 --in-insecure --dest https://127.0.0.1:8443/ --secret @secret.txt --cacert cert.pem --allow-private   # local tests only`
 
 // relayDrainGrace is the time, after --drain-timeout, given to the outbox
@@ -152,7 +170,7 @@ func (f *relayFlags) register(fs *flagSet) {
 // parseRelay parses and checks relay's command line. When ok is false, the
 // command is over, with exit code code (help, or a usage error reported).
 func parseRelay(args []string, stdout, stderr io.Writer) (f *relayFlags, code int, ok bool) {
-	fs := newFlagSet("relay", "herald relay --store FILE (--dest URL [scheme flags] | --config FILE) [--listen ADDR] [--tls-cert FILE --tls-key FILE] (--in-scheme S --in-secret V ... | --in-insecure) [--workers N] [--schedule D,D,...] [--drain-timeout D]", relayDoc, relayExample)
+	fs := newFlagSet("relay", "herald relay --store FILE (--dest URL [scheme flags] | --config FILE) [--listen ADDR] [--tls-cert FILE --tls-key FILE] (--in-scheme S --in-secret V ... | --in-insecure) [--workers N] [--schedule D,D,...] [--drain-timeout D] [--admin-listen ADDR] [--otlp-endpoint URL]", relayDoc, relayExample)
 	f = &relayFlags{given: map[string]bool{}}
 	f.register(fs)
 	if code, ok := parse(fs, args, stdout, stderr); !ok {
