@@ -184,3 +184,34 @@ func attrMap(kvs []attribute.KeyValue) map[string]any {
 	}
 	return m
 }
+
+// BenchmarkSendTelemetry compares, in one run, Send with no provider (the
+// otel globals unset: the default) against Send with an SDK tracer and
+// meter whose spans go nowhere, to show what turning telemetry on costs:
+//
+//	go test -run '^$' -bench SendTelemetry -benchmem ./sender/
+func BenchmarkSendTelemetry(b *testing.B) {
+	srv := benchServer(b)
+	for _, on := range []bool{false, true} {
+		name := "off"
+		if on {
+			name = "on"
+		}
+		b.Run(name, func(b *testing.B) {
+			s := tracedSender(srv)
+			if on {
+				s.TracerProvider = sdktrace.NewTracerProvider()
+				s.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+			}
+			b.Cleanup(s.CloseIdleConnections)
+			dest := sender.Destination{Name: "bench", URL: srv.URL}
+			ctx := telemetry.WithTraceparent(context.Background(), incoming)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.Send(ctx, dest, sender.Message{Body: benchBody}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
