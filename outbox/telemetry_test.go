@@ -96,9 +96,27 @@ func TestQueueSpansAndMetrics(t *testing.T) {
 			t.Errorf("delivery span %v is not a child of the event span linked from it", d.Attributes())
 		}
 	}
-	// 1 attempt to ok, 2 to down (retry_scheduled, then dead_letter).
+	// 1 attempt to ok, 2 to down (retry_scheduled, then dead_letter),
+	// each numbered.
 	if n := len(byName["herald.send"]); n != 3 {
 		t.Fatalf("%d send spans, want 3", n)
+	}
+	numbers := map[string]int64{}
+	for _, sp := range byName["herald.send"] {
+		var dest string
+		var n int64
+		for _, kv := range sp.Attributes() {
+			switch kv.Key {
+			case "herald.destination":
+				dest = kv.Value.AsString()
+			case "herald.outbox.attempt":
+				n = kv.Value.AsInt64()
+			}
+		}
+		numbers[dest] += n
+	}
+	if numbers["ok"] != 1 || numbers["down"] != 1+2 {
+		t.Errorf("outbox attempt numbers summed per destination %v, want ok 1, down 1+2", numbers)
 	}
 	attemptTP := map[string]bool{}
 	for _, a := range byName["herald.attempt"] {

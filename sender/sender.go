@@ -128,10 +128,11 @@ type Sender struct {
 	// OnAttempt, if set, is called after every attempt, from the
 	// goroutine running Send, for metrics and tests. It must not block.
 	OnAttempt func(Attempt)
-	// TracerProvider makes a span per Send ("herald.send") with a child
-	// per HTTP request ("herald.attempt": delivery id, destination name,
-	// attempt number, status, retry wait; never a URL, header value,
-	// signature or secret). Nil means the otel global provider as it is at
+	// TracerProvider makes a span per Send ("herald.send"; through an
+	// outbox Queue, with the Queue's attempt number) with a child per HTTP
+	// request ("herald.attempt": delivery id, destination name, attempt
+	// number, status, retry wait; never a URL, header value, signature or
+	// secret). Nil means the otel global provider as it is at
 	// the first Send: while no program has set it, no span is made. Either
 	// way, each request carries the W3C traceparent header of its span, or
 	// of the span context in Send's ctx, if any.

@@ -19,12 +19,13 @@ const (
 	spanSend    = "herald.send"    // one Send
 	spanAttempt = "herald.attempt" // one HTTP request of it
 
-	attrDeliveryID  = attribute.Key("herald.delivery.id")
-	attrDestination = attribute.Key("herald.destination")
-	attrAttempt     = attribute.Key("herald.attempt")
-	attrStatus      = attribute.Key("http.response.status_code")
-	attrRetryWait   = attribute.Key("herald.retry.wait_seconds")
-	attrAttempts    = attribute.Key("herald.attempts")
+	attrDeliveryID    = attribute.Key("herald.delivery.id")
+	attrDestination   = attribute.Key("herald.destination")
+	attrAttempt       = attribute.Key("herald.attempt")
+	attrStatus        = attribute.Key("http.response.status_code")
+	attrRetryWait     = attribute.Key("herald.retry.wait_seconds")
+	attrAttempts      = attribute.Key("herald.attempts")
+	attrOutboxAttempt = attribute.Key("herald.outbox.attempt")
 )
 
 // Metric names of the attempts a Sender makes.
@@ -75,6 +76,9 @@ func (d *delivery) startSpan() {
 	}
 	_, d.span = t.tracer.Start(d.parent, spanSend, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attrDeliveryID.String(d.id), attrDestination.String(d.label)))
+	if n := telemetry.AttemptFrom(d.parent); n > 0 {
+		d.span.SetAttributes(attrOutboxAttempt.Int(n)) // an outbox Queue's attempt
+	}
 }
 
 // endSpan ends the span of a Send with its outcome.

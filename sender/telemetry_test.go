@@ -109,6 +109,9 @@ func TestSendSpansAndMetrics(t *testing.T) {
 		if sent[i] != telemetry.Traceparent(a.SpanContext()) {
 			t.Errorf("request %d carried traceparent %q, want the attempt span's %q", i+1, sent[i], telemetry.Traceparent(a.SpanContext()))
 		}
+		if strings.Contains(a.Status().Description, "s3cret") {
+			t.Errorf("attempt %d status leaks the query string: %s", i+1, a.Status().Description)
+		}
 		for _, kv := range a.Attributes() {
 			if strings.Contains(kv.Value.Emit(), "s3cret") || strings.Contains(kv.Value.Emit(), "127.0.0.1") {
 				t.Errorf("attribute %s leaks the URL: %s", kv.Key, kv.Value.Emit())

@@ -157,3 +157,19 @@ func (c traceparentCarrier) Get(key string) string {
 }
 func (traceparentCarrier) Set(string, string) {}
 func (traceparentCarrier) Keys() []string     { return []string{HeaderTraceparent} }
+
+// attemptKey is the context key of an outbox attempt number.
+type attemptKey struct{}
+
+// WithAttempt returns ctx carrying n, the number of the outbox attempt a
+// Send makes, so that the Send's span can say which attempt it is. Callers
+// add it only when tracing is on.
+func WithAttempt(ctx context.Context, n int) context.Context {
+	return context.WithValue(ctx, attemptKey{}, n)
+}
+
+// AttemptFrom returns the outbox attempt number in ctx, 0 when none.
+func AttemptFrom(ctx context.Context) int {
+	n, _ := ctx.Value(attemptKey{}).(int)
+	return n
+}
