@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/internal/telemetry"
 )
 
 // defaultMaxBodyBytes bounds an HTTP event's body when
@@ -39,7 +40,10 @@ type Dispatcher interface {
 //	503 the listener is draining or overloaded: redeliver later
 //
 // Handlers run before the response is written, so a 2xx means handled.
-// Only the fields are read; set them before serving.
+// A W3C traceparent header puts the event in that trace (see
+// [WithTelemetry]); it is not covered by the Verifier's signature, and
+// decides nothing but tracing. Only the fields are read; set them before
+// serving.
 type HTTPHandler struct {
 	// Dispatcher receives the events, usually a *Listener. Required
 	// (HTTPServer sets it).
@@ -113,12 +117,15 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, status, err.Error(), nil)
 		return
 	}
+	// The W3C trace context of the request, unsigned metadata, decides
+	// only which trace the event's deliveries join.
+	ctx = telemetry.WithTraceparent(ctx, telemetry.HeaderValue(r.Header))
 	if err := h.Dispatcher.Dispatch(ctx, ev); err != nil {
 		status, msg := statusFor(err)
 		if status == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", "5")
 		}
-		h.fail(w, r, status, msg, err)
+		h.reply(w, r, status, msg, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -151,7 +158,15 @@ func firstLine(s string) string {
 	return s
 }
 
+// fail refuses a request before its event is dispatched: it counts as a
+// rejected event (see WithTelemetry).
 func (h *HTTPHandler) fail(w http.ResponseWriter, r *http.Request, status int, msg string, err error) {
+	telemetryOf(h.Dispatcher).count(r.Context(), "rejected")
+	h.reply(w, r, status, msg, err)
+}
+
+// reply logs why a request failed and answers it with status and msg.
+func (h *HTTPHandler) reply(w http.ResponseWriter, r *http.Request, status int, msg string, err error) {
 	attrs := []any{"status", status, "reason", msg, "remote", r.RemoteAddr}
 	if err != nil {
 		attrs = append(attrs, "err", err)

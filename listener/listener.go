@@ -44,6 +44,9 @@ type router struct {
 	dedupe *dedupe
 	log    *slog.Logger
 	inited bool
+	// tel is resolved once from cfg by telemetry(); nil when off.
+	telOnce sync.Once
+	tel     *listenerTelemetry
 }
 
 // route is one registration.
@@ -262,20 +265,8 @@ func (r *router) table() *table {
 	return t
 }
 
-// Dispatch runs every handler that matches ev, in registration order, and
-// returns their errors joined with [errors.Join] (nil when all succeeded).
-// A failing or panicking handler does not stop the others. Before any
-// handler runs, the payload is checked against the type of every matching
-// [Handle]: when it does not decode or validate, no handler runs and the
-// error is a [Permanent] one matching [ErrInvalidPayload]. An event whose
-// topic and id were already handled (see [WithDedupe]) is skipped with a
-// nil error. An event without id or with a malformed topic is a [Permanent]
-// error matching [ErrInvalidEvent]. On a child listener, Dispatch routes
-// through the whole tree, as a source would.
-func (l *Listener) Dispatch(ctx context.Context, ev *Event) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
+// dispatch is Dispatch without its telemetry.
+func (l *Listener) dispatch(ctx context.Context, ev *Event) error {
 	if ev == nil {
 		return Permanent(fmt.Errorf("%w: nil event", ErrInvalidEvent))
 	}

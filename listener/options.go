@@ -3,6 +3,9 @@ package listener
 import (
 	"log/slog"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults used when the corresponding option is not given.
@@ -24,6 +27,8 @@ type config struct {
 	concurrency    int
 	drainTimeout   time.Duration
 	now            func() time.Time
+	tracerProvider trace.TracerProvider
+	meterProvider  metric.MeterProvider
 }
 
 // WithLogger sets where the listener logs panics and source problems (the

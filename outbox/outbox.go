@@ -111,6 +111,12 @@ type Delivery struct {
 	// so that a dead letter can be traced to its event: at most
 	// 256 bytes without control characters.
 	EventID string `json:"event_id,omitempty"`
+	// TraceParent is the W3C traceparent of the span the delivery was
+	// enqueued under, if any: every attempt continues that trace and
+	// sends it on as its traceparent header, after a restart too. The
+	// Queue fills it from Enqueue's context; at most 256 bytes of
+	// printable ASCII. It is tracing metadata, not authenticated.
+	TraceParent string `json:"traceparent,omitempty"`
 	// Topic is the event topic, if any.
 	Topic string `json:"topic,omitempty"`
 	// PartitionKey, if set, puts the delivery in line behind the earlier

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/sender"
@@ -75,7 +76,9 @@ type Queue struct {
 	// Poll is how often an idle Queue looks for due deliveries (Enqueue
 	// wakes it at once); zero means one second.
 	Poll time.Duration
-	// Metrics, if set, receives attempt outcomes and queue depth.
+	// Metrics, if set, receives attempt outcomes and queue depth. The
+	// Queue also records them as OpenTelemetry metrics, and traces its
+	// deliveries, through its Sender's providers: see Delivery.TraceParent.
 	Metrics Metrics
 	// Logger receives a line per dead letter and breaker change (Warn)
 	// and per outbox failure (Error); nil means no logs. Lines never carry
@@ -90,6 +93,8 @@ type Queue struct {
 	ttl      time.Duration
 	poll     time.Duration
 	breaker  Breaker
+	tracer   trace.Tracer // nil: tracing off
+	metrics  Metrics      // Metrics and otel's; nil: none
 
 	// mu guards the destinations' state, the buffer and the counts; work
 	// is signalled on it when deliveries are buffered or slots free up.
@@ -132,6 +137,7 @@ func (q *Queue) init() error {
 		if q.sender == nil {
 			q.sender = &sender.Sender{Retry: sender.RetryPolicy{MaxAttempts: defaultBurst}}
 		}
+		q.initTelemetry()
 		q.workers = q.Workers
 		if q.workers <= 0 {
 			q.workers = defaultWorkers
@@ -277,7 +283,10 @@ func (q *Queue) put(ctx context.Context, ds []Delivery) error {
 			d.Due = due
 		}
 	}
-	if err := q.Outbox.Put(ctx, ds...); err != nil {
+	spans := q.traceDeliveries(ctx, ds)
+	err := q.Outbox.Put(ctx, ds...)
+	endSpans(spans, err)
+	if err != nil {
 		return err
 	}
 	q.poke()
@@ -373,13 +382,13 @@ func (q *Queue) lease(ctx context.Context) error {
 			return nil
 		default:
 		}
-		if q.Metrics != nil && time.Since(lastDepth) >= q.poll {
+		if q.metrics != nil && time.Since(lastDepth) >= q.poll {
 			lastDepth = time.Now()
 			if s, err := q.stats(ctx); err == nil {
 				q.mu.Lock()
 				n := q.sending
 				q.mu.Unlock()
-				q.Metrics.Depth(s, n)
+				q.metrics.Depth(s, n)
 			}
 		}
 		if q.take(ctx) > 0 {

@@ -128,8 +128,8 @@ func (q *Queue) record(ctx context.Context, rs []result) {
 				slog.String("id", l.ID), slog.String("destination", l.Destination),
 				slog.Int("attempts", number), slog.String("reason", s.Reason))
 		}
-		if q.Metrics != nil {
-			q.Metrics.Observe(Sample{Destination: l.Destination, Outcome: s.Outcome, Status: s.Attempt.Status, Latency: s.Attempt.Latency, Attempt: number})
+		if q.metrics != nil {
+			q.metrics.Observe(Sample{Destination: l.Destination, Outcome: s.Outcome, Status: s.Attempt.Status, Latency: s.Attempt.Latency, Attempt: number})
 		}
 	}
 }

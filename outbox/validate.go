@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/limits"
+	"github.com/heraldhq/herald/internal/telemetry"
 	"github.com/heraldhq/herald/internal/wire"
 )
 
@@ -31,6 +32,9 @@ func (d *Delivery) validate() error {
 	}
 	if err := wire.CheckKey(d.PartitionKey); err != nil {
 		return fmt.Errorf("%w: %w (delivery %s)", ErrInvalid, err, d.ID)
+	}
+	if len(d.TraceParent) > telemetry.MaxTraceparent || !printableASCII(d.TraceParent) {
+		return fmt.Errorf("%w: trace parent longer than %d bytes or not printable ASCII (delivery %s)", ErrInvalid, telemetry.MaxTraceparent, d.ID)
 	}
 	if len(d.Topic) > limits.Topic || len(d.ContentType) > limits.Topic {
 		return fmt.Errorf("%w: topic or content type longer than %d bytes (delivery %s)", ErrInvalid, limits.Topic, d.ID)
@@ -84,4 +88,14 @@ func (s *Selector) Matches(dest, id string) bool {
 		}
 	}
 	return false
+}
+
+// printableASCII reports whether s holds only printable ASCII.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/deadline"
 	"github.com/heraldhq/herald/internal/limits"
+	"github.com/heraldhq/herald/internal/telemetry"
 	"github.com/heraldhq/herald/sender"
 )
 
@@ -35,7 +36,10 @@ func (q *Queue) attempt(w *deadline.Timer, l Leased, st *destState) {
 // outcome.
 func (q *Queue) send(w *deadline.Timer, l Leased, st *destState) Settlement {
 	start := time.Now()
-	ctx := w.Start(q.sends, start, q.ttl/2)
+	ctx := telemetry.WithTraceparent(w.Start(q.sends, start, q.ttl/2), l.TraceParent)
+	if q.tracer != nil {
+		ctx = telemetry.WithAttempt(ctx, l.Attempts+1)
+	}
 	res, err := q.sender.Send(ctx, st.dest, sender.Message{
 		ID: l.ID, Topic: l.Topic, Body: l.Body, ContentType: l.ContentType,
 		// The queue has the last word on a delivery with attempts left.

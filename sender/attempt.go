@@ -16,9 +16,11 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/internal/deadline"
+	"github.com/heraldhq/herald/internal/telemetry"
 )
 
 // Attempt describes one finished attempt of a delivery, as passed to
@@ -103,6 +105,12 @@ type delivery struct {
 	tokens   *tokenCache
 	bearer   string
 	reauthed bool
+
+	// span and attemptSpan are the spans of this Send and of its current
+	// attempt, nil when tracing is off; callerTrace is then the
+	// traceparent of the caller's span context, sent on every attempt.
+	span, attemptSpan trace.Span
+	callerTrace       string
 }
 
 func (s *Sender) getDelivery() *delivery {
@@ -130,6 +138,7 @@ func (s *Sender) putDelivery(d *delivery) {
 	d.attempts, d.status, d.wait = 0, 0, 0
 	d.cause, d.retryable, d.signErr = nil, false, nil
 	d.tokens, d.bearer, d.reauthed = nil, "", false
+	d.span, d.attemptSpan, d.callerTrace = nil, nil, ""
 	s.pool.Put(d)
 }
 
@@ -193,6 +202,7 @@ func (d *delivery) fill(h http.Header) error {
 	if h[auth.HeaderWebhookID] == nil {
 		h[auth.HeaderWebhookID] = []string{d.id}
 	}
+	telemetry.SetHeader(h, d.traceparent())
 	if d.tokens != nil {
 		return d.authorize(h)
 	}
@@ -312,6 +322,7 @@ func (d *delivery) prepareRetry(req *http.Request) error {
 // report tells OnAttempt and the logger about the attempt that just ended.
 func (d *delivery) report(ctx context.Context, now time.Time, retry bool) {
 	s := d.s
+	d.recordAttempt(ctx, now.Sub(d.attemptStart), retry)
 	if s.OnAttempt != nil {
 		s.OnAttempt(Attempt{
 			ID: d.id, Destination: d.label, Number: d.attempts, Status: d.status,

@@ -37,6 +37,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/heraldhq/herald/internal/version"
 	"github.com/heraldhq/herald/internal/wire"
 )
@@ -136,8 +139,23 @@ type Sender struct {
 	// OnAttempt, if set, is called after every attempt, from the
 	// goroutine running Send, for metrics and tests. It must not block.
 	OnAttempt func(Attempt)
+	// TracerProvider makes a span per Send ("herald.send"; through an
+	// outbox Queue, with the Queue's attempt number) with a child per HTTP
+	// request ("herald.attempt": delivery id, destination name, attempt
+	// number, status, retry wait; never a URL, header value, signature or
+	// secret). Nil means the otel global provider as it is at
+	// the first Send: while no program has set it, no span is made. Either
+	// way, each request carries the W3C traceparent header of its span, or
+	// of the span context in Send's ctx, if any.
+	TracerProvider trace.TracerProvider
+	// MeterProvider records herald_delivery_attempts_total{destination,code}
+	// and herald_delivery_duration_seconds{destination} for every HTTP
+	// request. Nil means the otel global provider, by the rule of
+	// TracerProvider. An outbox Queue counts through its Sender's.
+	MeterProvider metric.MeterProvider
 
 	initOnce  sync.Once
+	tel       *senderTelemetry // nil when telemetry is off
 	policy    RetryPolicy
 	timeout   time.Duration
 	transport *http.Transport
@@ -161,6 +179,7 @@ func (s *Sender) init() {
 		}
 		s.transport = s.newTransport()
 		s.client = &http.Client{Transport: idleKeeper{s.transport}, CheckRedirect: noRedirect}
+		s.tel = s.newTelemetry()
 	})
 }
 
@@ -222,8 +241,10 @@ func (s *Sender) Send(ctx context.Context, dest Destination, msg Message) (Resul
 	}
 	d.parent = ctx
 	d.dest, d.msg, d.id, d.label, d.start, d.attemptStart = dest, msg, id, label, start, start
+	d.startTrace()
 	if err := d.firstRequest(du, start); err != nil {
 		d.attempt.Release()
+		d.endSpan(err)
 		return fail(label, err)
 	}
 
@@ -240,10 +261,12 @@ func (s *Sender) Send(ctx context.Context, dest Destination, msg Message) (Resul
 	res.Latency = time.Since(start)
 
 	if d.signErr == nil && d.cause == nil && err == nil {
+		d.endSpan(nil)
 		s.logSuccess(ctx, &res, label)
 		return res, nil
 	}
 	derr := d.failure(ctx, err)
+	d.endSpan(derr)
 	s.logFailure(ctx, derr, msg.CallerRetries)
 	return res, derr
 }

@@ -122,11 +122,29 @@ consumer; an event is acknowledged once its deliveries are committed, and
 one that a killed relay held goes to another after --lease-ttl (30s at
 most). Events from both intakes are deduplicated and delivered alike.
 
+--admin-listen ADDR serves GET /metrics, in the Prometheus text format:
+
+  herald_deliveries_total{destination,outcome}   delivered, retry_scheduled, dead_letter
+  herald_delivery_attempts_total{destination,code}   per HTTP request; code "error": no answer
+  herald_delivery_duration_seconds{destination}  histogram, per HTTP request
+  herald_outbox_pending, herald_outbox_dead_letters
+  herald_events_received_total{outcome}          handled, failed, rejected
+
+GET /healthz (200 while the process runs) and GET /readyz (200 while the store
+answers and events are taken, 503 while the relay drains); on a loopback
+address, the outbox's dead letters too, under /outbox/ (as herald outbox).
+It has no authentication: serve it on a private network. --otlp-endpoint URL
+exports a span per event, delivery and HTTP attempt over OTLP/HTTP. Either
+way, the W3C traceparent of an event (its traceparent header, or its
+CloudEvents extension) is sent on with each of its webhooks, after a restart
+too; it is tracing metadata that no inbound scheme signs.
+
 ` + schemeHelp
 
 const relayExample = `herald relay --store relay.db --listen :8080 --in-secret env:IN_SECRET --dest https://example.com/hook --secret env:WH_SECRET
 herald relay --store relay.db --config relay.json --in-scheme jwt --in-pubkey platform.pub --in-audience relay --workers 32
 herald relay --store nats://nats1:4222 --nats-creds relay.creds --events-subject acme.events --config relay.json --in-secret env:IN_SECRET
+herald relay --store relay.db --config relay.json --in-secret env:IN_SECRET --admin-listen 0.0.0.0:9090 --otlp-endpoint http://otel-collector:4318/v1/traces
 herald relay --store dev.db --listen 127.0.0.1:0 --in-insecure --dest https://127.0.0.1:8443/ --secret @secret.txt --cacert cert.pem --allow-private   # local tests only`
 
 // relayDrainGrace is the time, after --drain-timeout, given to the outbox
@@ -168,6 +186,7 @@ type relayFlags struct {
 	nats               natsFlags
 	eventsSubject      string
 	given              map[string]bool // the flags set on the command line
+	tel                telemetryFlags
 
 	level    slog.Level
 	delays   []time.Duration
@@ -200,12 +219,13 @@ func (f *relayFlags) register(fs *flagSet) {
 	fs.DurationVar(&f.drain, "drain-timeout", 10*time.Second, "on SIGTERM, how long deliveries in flight may finish")
 	fs.DurationVar(&f.leaseTTL, "lease-ttl", 5*time.Minute, "how long a relay holds a delivery it sends; another relay of a fleet takes over a killed relay's deliveries after it (and its --events-subject events after it, up to 30s)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	f.tel.register(fs)
 }
 
 // parseRelay parses and checks relay's command line. When ok is false, the
 // command is over, with exit code code (help, or a usage error reported).
 func parseRelay(args []string, stdout, stderr io.Writer) (f *relayFlags, code int, ok bool) {
-	fs := newFlagSet("relay", "herald relay --store FILE|nats://HOST:PORT (--dest URL [scheme flags] | --config FILE) [--listen ADDR] [--tls-cert FILE --tls-key FILE] (--in-scheme S --in-secret V ... | --in-insecure) [--workers N] [--schedule D,D,...] [--drain-timeout D]", relayDoc, relayExample)
+	fs := newFlagSet("relay", "herald relay --store FILE|nats://HOST:PORT (--dest URL [scheme flags] | --config FILE) [--listen ADDR] [--tls-cert FILE --tls-key FILE] (--in-scheme S --in-secret V ... | --in-insecure) [--workers N] [--schedule D,D,...] [--drain-timeout D] [--admin-listen ADDR] [--otlp-endpoint URL]", relayDoc, relayExample)
 	f = &relayFlags{given: map[string]bool{}}
 	f.register(fs)
 	if code, ok := parse(fs, args, stdout, stderr); !ok {
@@ -224,6 +244,9 @@ func parseRelay(args []string, stdout, stderr io.Writer) (f *relayFlags, code in
 // check validates the flags and fills level, delays, dests and verifier.
 func (f *relayFlags) check() error {
 	if err := f.serveTLS.check(); err != nil {
+		return err
+	}
+	if err := f.tel.check(); err != nil {
 		return err
 	}
 	switch {
@@ -330,6 +353,8 @@ type relay struct {
 	proto  string
 	events *eventIntake // nil without --events-subject
 	l      *listener.Listener
+	tel    *relayTelemetry
+	admin  *adminServer // nil without --admin-listen
 }
 
 // buildRelay makes the sender, opens the store and the listening socket,
@@ -341,6 +366,10 @@ func buildRelay(f *relayFlags, stderr io.Writer) (*relay, error) {
 	if r.sender, err = f.newSender(r.logger); err != nil {
 		return nil, usageError{err}
 	}
+	if r.tel, err = f.tel.newTelemetry(context.Background()); err != nil {
+		return nil, err
+	}
+	r.sender.TracerProvider, r.sender.MeterProvider = r.tel.tracerProvider(), r.tel.meterProvider()
 	tlsConfig, err := f.serveTLS.config()
 	if err != nil {
 		return nil, usageError{err}
@@ -360,7 +389,8 @@ func buildRelay(f *relayFlags, stderr io.Writer) (*relay, error) {
 	// Events in: a Listener (for deduplication of repeated events) whose
 	// one handler commits a delivery per destination that wants the event,
 	// all in one write, before the event is answered.
-	l := listener.New(listener.WithDedupe(0, 0), listener.WithLogger(r.logger))
+	l := listener.New(listener.WithDedupe(0, 0), listener.WithLogger(r.logger),
+		listener.WithTelemetry(r.tel.tracerProvider(), r.tel.meterProvider()))
 	if err := l.On("**", listener.Forward(r.queue, f.dests...)); err != nil {
 		r.store.Close()
 		return nil, err
@@ -384,6 +414,13 @@ func buildRelay(f *relayFlags, stderr io.Writer) (*relay, error) {
 	if r.ln, err = net.Listen("tcp", f.listen); err != nil {
 		r.store.Close()
 		return nil, err
+	}
+	if f.tel.adminListen != "" {
+		if r.admin, err = newAdmin(f.tel.adminListen, r.tel, r.store, r.logger); err != nil {
+			r.ln.Close()
+			r.store.Close()
+			return nil, err
+		}
 	}
 	r.proto = "http"
 	if tlsConfig != nil {
@@ -428,6 +465,7 @@ func (r *relay) run(stderr io.Writer) int {
 	go func() { served <- r.srv.Serve(r.ln) }()
 	events := r.events.start(r.l)
 	r.logStart(ctx)
+	r.serveAdmin(stderr)
 	fmt.Fprintf(stderr, "relay listening on %s://%s\n", r.proto, r.ln.Addr())
 
 	code := exitOK
@@ -469,6 +507,9 @@ func (r *relay) logStart(ctx context.Context) {
 // is the exit code so far, and the one returned unless stopping fails.
 func (r *relay) shutdown(ran <-chan error, code int) int {
 	r.logger.Info("relay stopping", "drain_timeout", r.f.drain.String())
+	if r.admin != nil {
+		r.admin.draining.Store(true) // /readyz answers 503 from now on
+	}
 	httpCtx, cancel := context.WithTimeout(context.Background(), r.f.drain+relayDrainGrace)
 	if err := r.srv.Shutdown(httpCtx); err != nil {
 		r.logger.Warn("relay: event requests cut short", "err", err)
@@ -491,6 +532,7 @@ func (r *relay) shutdown(ran <-chan error, code int) int {
 		code = exitFail
 	}
 	r.logger.Info("relay stopped", "pending", stats.Pending, "dead", stats.Dead)
+	r.stopObservability()
 	return code
 }
 

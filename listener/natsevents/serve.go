@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/internal/telemetry"
 	"github.com/heraldhq/herald/listener"
 )
 
@@ -118,7 +119,9 @@ func (c *settings) handle(ctx context.Context, d listener.Dispatcher, msg jetstr
 			}
 		}
 	}()
-	err = d.Dispatch(hctx, &ev)
+	// A W3C traceparent message header (tracing metadata, as the
+	// CloudEvents extension in the event is) continues its trace.
+	err = d.Dispatch(telemetry.WithTraceparent(hctx, msg.Headers().Get(telemetry.HeaderTraceparent)), &ev)
 	done()
 
 	switch {

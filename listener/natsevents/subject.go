@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/internal/telemetry"
 	"github.com/heraldhq/herald/internal/topic"
 	"github.com/heraldhq/herald/listener"
 )
@@ -52,6 +53,9 @@ func Publish(ctx context.Context, js jetstream.JetStream, prefix string, ev *lis
 	}
 	m := nats.NewMsg(subj)
 	m.Header.Set("Content-Type", "application/json")
+	if tp := telemetry.FromContext(ctx); tp != "" {
+		m.Header.Set(telemetry.HeaderTraceparent, tp) // the consumer's handlers continue the trace
+	}
 	m.Data = body
 	if _, err := js.PublishMsg(ctx, m, jetstream.WithMsgID(msgID(subj, ev.ID))); err != nil {
 		return fmt.Errorf("natsevents: publish event %s: %w", ev.ID, err)

@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/heraldhq/herald/internal/limits"
+	"github.com/heraldhq/herald/internal/telemetry"
 	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
@@ -36,7 +37,7 @@ func (s *Store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 				continue // idempotent on the id
 			}
 			r := record{
-				dest: d.Destination, event: d.EventID, topic: d.Topic, ctype: d.ContentType, key: d.PartitionKey,
+				dest: d.Destination, event: d.EventID, trace: d.TraceParent, topic: d.Topic, ctype: d.ContentType, key: d.PartitionKey,
 				created: nanos(d.Created), due: nanos(d.Due), attempts: d.Attempts,
 			}
 			if err := b.enter(d.ID, &r, d.Body); err != nil {
@@ -63,7 +64,7 @@ func storable(d *outbox.Delivery) error {
 		return fmt.Errorf("%w: boltstore cannot store the destination name %q (delivery %s)", outbox.ErrInvalid, d.Destination, d.ID)
 	case len(d.PartitionKey) > wire.MaxKeyLen || strings.ContainsAny(d.PartitionKey, "\x00\x01"):
 		return fmt.Errorf("%w: boltstore cannot store the partition key of delivery %s", outbox.ErrInvalid, d.ID)
-	case len(d.EventID) > limits.ID, len(d.Topic) > limits.Topic, len(d.ContentType) > limits.Topic,
+	case len(d.EventID) > limits.ID, len(d.TraceParent) > telemetry.MaxTraceparent, len(d.Topic) > limits.Topic, len(d.ContentType) > limits.Topic,
 		len(d.Body) > limits.Body, d.Attempts < 0:
 		return fmt.Errorf("%w: boltstore cannot store delivery %s: a field is out of range", outbox.ErrInvalid, d.ID)
 	}

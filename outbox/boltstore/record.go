@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/limits"
+	"github.com/heraldhq/herald/internal/telemetry"
 	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
@@ -28,6 +29,7 @@ type record struct {
 	dest, topic, ctype string
 	event              string // the event id; empty for none
 	key                string // the partition key; empty for none
+	trace              string // the W3C traceparent; empty for none
 	created, due       int64  // Unix nanoseconds
 	attempts           int
 	nhist              int // history entries written; the next one's sequence number
@@ -44,14 +46,15 @@ var errShort = errors.New("truncated")
 //	version(1) flags(1) uvarint(attempts) uvarint(nhist)
 //	varint(created) varint(due) varint(deadAt)
 //	string(dest) string(topic) string(ctype) string(reason) [string(event)]
-//	[string(key)] body...
+//	[string(key)] [string(trace)] body...
 //
 // where string is uvarint(len) followed by the bytes, flags bit 0 marks a
 // dead letter, flags bit 1 says an event id follows the reason, flags bit 2
-// that a partition key follows it, and the body runs to the end. A record
-// without an event id or key is encoded as before they existed, and one
-// with them is refused (unknown flags) by a build that predates them,
-// rather than misread.
+// that a partition key follows it, flags bit 3 that a W3C traceparent
+// follows them, and the body runs to the end. A record without an event id,
+// key or traceparent is encoded as before they existed, and one with them
+// is refused (unknown flags) by a build that predates them, rather than
+// misread.
 func appendRecord(b []byte, r *record, body []byte) []byte {
 	b = slices.Grow(b, recordSize(r)+len(body))
 	b = appendHeader(b, recordV2, r)
@@ -60,7 +63,7 @@ func appendRecord(b []byte, r *record, body []byte) []byte {
 
 // recordSize bounds the length of r's header.
 func recordSize(r *record) int {
-	return 2 + 8*binary.MaxVarintLen64 + len(r.dest) + len(r.topic) + len(r.ctype) + len(r.reason) + len(r.event) + len(r.key)
+	return 2 + 9*binary.MaxVarintLen64 + len(r.dest) + len(r.topic) + len(r.ctype) + len(r.reason) + len(r.event) + len(r.key) + len(r.trace)
 }
 
 // appendHeader appends the record fields of r, under version.
@@ -75,21 +78,37 @@ func appendHeader(b []byte, version byte, r *record) []byte {
 	if r.key != "" {
 		flags |= 4
 	}
+	if r.trace != "" {
+		flags |= 8
+		flags |= 4
+	}
 	b = append(b, version, flags)
 	b = binary.AppendUvarint(b, uint64(r.attempts))
 	b = binary.AppendUvarint(b, uint64(r.nhist))
 	b = binary.AppendVarint(b, r.created)
 	b = binary.AppendVarint(b, r.due)
 	b = binary.AppendVarint(b, r.deadAt)
-	// The event id and the key are written only when their flag says so.
-	for i, s := range [...]string{r.dest, r.topic, r.ctype, r.reason, r.event, r.key} {
-		if i >= 4 && s == "" {
-			continue
-		}
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
+	for _, s := range [...]string{r.dest, r.topic, r.ctype, r.reason} {
+		b = appendString(b, s)
+	}
+	// The event id, the key and the traceparent are written only when
+	// their flag says so.
+	if flags&2 != 0 {
+		b = appendString(b, r.event)
+	}
+	if flags&4 != 0 {
+		b = appendString(b, r.key)
+	}
+	if flags&8 != 0 {
+		b = appendString(b, r.trace)
 	}
 	return b
+}
+
+// appendString appends uvarint(len(s)) and s to b.
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
 }
 
 // decodeRecord decodes a record stored under id and returns it with its
@@ -115,7 +134,7 @@ func decodeVersion(id string, b []byte, version byte) (record, []byte, error) {
 	default:
 		return r, nil, corrupt("delivery", id, fmt.Errorf("unknown record version %d", v))
 	}
-	if flags&^7 != 0 {
+	if flags&^15 != 0 {
 		d.fail(fmt.Errorf("unknown flags %#x", flags))
 	}
 	r.dead = flags&1 != 0
@@ -134,6 +153,9 @@ func decodeVersion(id string, b []byte, version byte) (record, []byte, error) {
 	if flags&4 != 0 {
 		r.key = d.string(wire.MaxKeyLen)
 	}
+	if flags&8 != 0 {
+		r.trace = d.string(telemetry.MaxTraceparent)
+	}
 	body := d.b
 	switch {
 	case d.err != nil:
@@ -151,7 +173,7 @@ func decodeVersion(id string, b []byte, version byte) (record, []byte, error) {
 // delivery returns the delivery r describes, without its body.
 func (r *record) delivery(id string) outbox.Delivery {
 	return outbox.Delivery{
-		ID: id, Destination: r.dest, EventID: r.event, Topic: r.topic, ContentType: r.ctype, PartitionKey: r.key,
+		ID: id, Destination: r.dest, EventID: r.event, TraceParent: r.trace, Topic: r.topic, ContentType: r.ctype, PartitionKey: r.key,
 		Due: time.Unix(0, r.due), Created: time.Unix(0, r.created), Attempts: r.attempts,
 	}
 }

@@ -19,6 +19,8 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add(appendRecord(nil, &record{dest: "d", event: "evt_1", topic: "job:ready", created: 1, due: 2}, []byte(`{}`)))
 	f.Add(appendRecord(nil, &record{dest: "d", event: "evt_1", key: "order-42", topic: "job:ready", created: 1, due: 2}, []byte(`{}`)))
 	f.Add(appendRecord(nil, &record{dest: "d", key: "k", dead: true, reason: "gone (410)"}, nil))
+	f.Add(appendRecord(nil, &record{dest: "d", trace: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", due: 2}, []byte(`{}`)))
+	f.Add(appendRecord(nil, &record{dest: "d", event: "e", key: "k", trace: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", due: 2}, []byte(`{}`)))
 	f.Add([]byte{})
 	f.Add([]byte{1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -108,5 +110,31 @@ func TestRecordKey(t *testing.T) {
 	// An older build reads flags 0 to 3 only: a keyed record has bit 2.
 	if enc := appendRecord(nil, &record{dest: "d", key: "k"}, nil); enc[1]&4 == 0 {
 		t.Errorf("a keyed record has flags %#x", enc[1])
+	}
+}
+
+// TestRecordTraceParent: a record keeps its traceparent, with or without
+// an event id, and a record with one is refused, not misread, by the
+// decoding rules of a build that knew only event ids (flags 0 to 3).
+func TestRecordTraceParent(t *testing.T) {
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	for _, event := range []string{"", "evt_1"} {
+		r := record{dest: "d", topic: "t", event: event, trace: tp, created: 1, due: 2}
+		enc := appendRecord(nil, &r, []byte("body"))
+		got, body, err := decodeRecord("x", enc)
+		if err != nil || got != r || string(body) != "body" {
+			t.Fatalf("round trip with event %q: %+v %q, %v", event, got, body, err)
+		}
+		if d := got.delivery("x"); d.TraceParent != tp || d.EventID != event {
+			t.Errorf("delivery has trace parent %q, event id %q", d.TraceParent, d.EventID)
+		}
+		if enc[1]&^3 == 0 {
+			t.Errorf("a record with a traceparent has flags %#x, which an older build would misread", enc[1])
+		}
+	}
+	// All three optional fields together keep their own values.
+	r := record{dest: "d", event: "evt_1", key: "order-42", trace: tp, dead: true, reason: "r"}
+	if got, _, err := decodeRecord("x", appendRecord(nil, &r, nil)); err != nil || got != r {
+		t.Fatalf("round trip of %+v: %+v, %v", r, got, err)
 	}
 }

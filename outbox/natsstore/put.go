@@ -49,7 +49,7 @@ func (o *Outbox) Put(ctx context.Context, ds ...outbox.Delivery) error {
 		}
 		d := &ds[i]
 		r := record{meta: meta{
-			ID: d.ID, Destination: d.Destination, EventID: d.EventID, Topic: d.Topic, ContentType: d.ContentType,
+			ID: d.ID, Destination: d.Destination, EventID: d.EventID, TraceParent: d.TraceParent, Topic: d.Topic, ContentType: d.ContentType,
 			Due: nanos(d.Due), Created: nanos(d.Created), Attempts: d.Attempts,
 		}, body: d.Body}
 		m, err := r.msg(o.subject(d.ID))

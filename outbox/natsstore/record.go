@@ -34,6 +34,7 @@ type meta struct {
 	ID          string `json:"id"`
 	Destination string `json:"dest,omitempty"`
 	EventID     string `json:"event,omitempty"`
+	TraceParent string `json:"tp,omitempty"`
 	Topic       string `json:"topic,omitempty"`
 	ContentType string `json:"ct,omitempty"`
 	State       string `json:"state,omitempty"`
@@ -85,7 +86,7 @@ func (o *Outbox) subject(id string) string {
 // delivery returns the record as an [outbox.Delivery].
 func (m *meta) delivery(body []byte) outbox.Delivery {
 	return outbox.Delivery{
-		ID: m.ID, Destination: m.Destination, EventID: m.EventID, Topic: m.Topic, ContentType: m.ContentType,
+		ID: m.ID, Destination: m.Destination, EventID: m.EventID, TraceParent: m.TraceParent, Topic: m.Topic, ContentType: m.ContentType,
 		Body: body, Due: fromNanos(m.Due), Created: fromNanos(m.Created), Attempts: m.Attempts,
 	}
 }

@@ -17,7 +17,7 @@
 //
 // then `go test -run Conformance ./mystore/`. The suite checks the
 // contract a [outbox.Queue] relies on: Put stores all or nothing, keeps
-// every field of a delivery (its optional EventID included), and is
+// every field of a delivery (its optional EventID and TraceParent included), and is
 // idempotent on the id, Lease honours due times, Max, Allow and lease
 // expiry, Settle records each outcome and refuses a lost lease with
 // [outbox.ErrLeaseLost], and a closed store fails with [outbox.ErrClosed].
@@ -36,6 +36,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"sync"
 	"testing"
@@ -85,8 +86,15 @@ func mk(id, dest string) outbox.Delivery {
 	now := time.Now()
 	return outbox.Delivery{
 		ID: id, Destination: dest, EventID: "evt-" + id, Topic: "job:" + id, ContentType: "application/x-" + id,
-		Body: []byte(`{"id":"` + id + `"}`), Due: now, Created: now,
+		TraceParent: traceOf(id), Body: []byte(`{"id":"` + id + `"}`), Due: now, Created: now,
 	}
+}
+
+// traceOf returns a W3C traceparent of its own for the delivery id.
+func traceOf(id string) string {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return fmt.Sprintf("00-4bf92f3577b34da6a3ce929d0e0e4736-%016x-01", h.Sum64()|1)
 }
 
 // settle settles one lease and returns its error.
@@ -178,7 +186,7 @@ func stats(t *testing.T, ob outbox.Outbox) outbox.Stats {
 func testPutLeaseAck(t *testing.T, ob outbox.Outbox) {
 	before := time.Now()
 	noEvent := mk("b1", "b")
-	noEvent.EventID = "" // optional
+	noEvent.EventID, noEvent.TraceParent = "", "" // optional
 	put(t, ob, mk("a1", "a"), mk("a2", "a"), noEvent)
 	wantStats(t, ob, outbox.Stats{Pending: 3}, "after Put")
 	ls := lease(t, ob, outbox.LeaseOptions{Max: 10, TTL: time.Minute})
@@ -190,7 +198,7 @@ func testPutLeaseAck(t *testing.T, ob outbox.Outbox) {
 		if l.ID == noEvent.ID {
 			want = noEvent
 		}
-		if l.EventID != want.EventID || l.Topic != want.Topic || l.ContentType != want.ContentType || !bytes.Equal(l.Body, want.Body) {
+		if l.EventID != want.EventID || l.TraceParent != want.TraceParent || l.Topic != want.Topic || l.ContentType != want.ContentType || !bytes.Equal(l.Body, want.Body) {
 			t.Errorf("leased %+v, want %+v", l.Delivery, want)
 		}
 		if l.Token == "" || l.Attempts != 0 || l.Created.Before(before.Add(-time.Second)) || l.Until.Before(time.Now()) {
@@ -306,8 +314,8 @@ func testReschedule(t *testing.T, ob outbox.Outbox) {
 		t.Fatalf("leased before the new due time")
 	}
 	ls = lease(t, ob, outbox.LeaseOptions{Max: 1, Now: now.Add(61 * time.Minute)})
-	if len(ls) != 1 || ls[0].Attempts != 1 || !ls[0].Due.Equal(now.Add(time.Hour)) {
-		t.Fatalf("after Reschedule leased %+v, want attempts 1 due in 1h", ls)
+	if len(ls) != 1 || ls[0].Attempts != 1 || !ls[0].Due.Equal(now.Add(time.Hour)) || ls[0].TraceParent != traceOf("r") {
+		t.Fatalf("after Reschedule leased %+v, want attempts 1 due in 1h, its trace parent kept", ls)
 	}
 	long := outbox.AttemptRecord{At: now.Add(time.Hour), Error: string(bytes.Repeat([]byte("é"), limits.Reason/2))}
 	if err := reschedule(ob, "r", ls[0].Token, now.Add(2*time.Hour), long); err != nil {
@@ -379,7 +387,7 @@ func testDeadLetters(t *testing.T, ob outbox.Outbox) {
 		}
 		var out []string
 		for _, d := range dl {
-			if d.Reason != "gone (410) "+d.ID || d.At.IsZero() || d.Attempts != 1 || d.Body != nil || d.EventID != "evt-"+d.ID {
+			if d.Reason != "gone (410) "+d.ID || d.At.IsZero() || d.Attempts != 1 || d.Body != nil || d.EventID != "evt-"+d.ID || d.TraceParent != traceOf(d.ID) {
 				t.Errorf("dead letter %+v", d)
 			}
 			out = append(out, d.ID)

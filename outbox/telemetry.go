@@ -1,0 +1,145 @@
+package outbox
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/heraldhq/herald/internal/telemetry"
+)
+
+// A Queue traces and measures through its Sender's TracerProvider and
+// MeterProvider (or the otel globals, for a Queue without a Sender): a
+// span "herald.delivery" per delivery enqueued, a child of the enqueuing
+// span (an event's, through listener.Forward) and linked from it; its
+// traceparent is stored with the delivery (Delivery.TraceParent), so that
+// every attempt, after a restart too, is a child of it and sends it on.
+// With tracing off the enqueuing span context's traceparent is stored as
+// it is. Metrics: herald_deliveries_total{destination,outcome},
+// herald_outbox_pending and herald_outbox_dead_letters, through the
+// [Metrics] hooks.
+
+const (
+	spanDelivery    = "herald.delivery"
+	attrDeliveryID  = attribute.Key("herald.delivery.id")
+	attrDestination = attribute.Key("herald.destination")
+	attrEventID     = attribute.Key("herald.event.id")
+)
+
+// initTelemetry resolves the tracer and the metrics of the Queue, once,
+// from its sender; q.metrics stays nil when neither Metrics nor otel
+// metrics are on.
+func (q *Queue) initTelemetry() {
+	q.tracer = telemetry.Tracer(q.sender.TracerProvider)
+	om := newOtelMetrics(telemetry.Meter(q.sender.MeterProvider))
+	switch {
+	case om != nil && q.Metrics != nil:
+		q.metrics = bothMetrics{q.Metrics, om}
+	case om != nil:
+		q.metrics = om
+	default:
+		q.metrics = q.Metrics
+	}
+}
+
+// traceDeliveries gives each of ds without a TraceParent the one it is to
+// keep: with tracing on, that of a new "herald.delivery" span, child of
+// ctx's span and linked from it, returned to be ended once stored;
+// otherwise that of ctx's span context, if any.
+func (q *Queue) traceDeliveries(ctx context.Context, ds []Delivery) []trace.Span {
+	if q.tracer == nil {
+		tp := telemetry.FromContext(ctx)
+		for i := range ds {
+			if ds[i].TraceParent == "" {
+				ds[i].TraceParent = tp
+			}
+		}
+		return nil
+	}
+	parent := trace.SpanFromContext(ctx)
+	spans := make([]trace.Span, 0, len(ds))
+	for i := range ds {
+		d := &ds[i]
+		if d.TraceParent != "" {
+			continue
+		}
+		_, sp := q.tracer.Start(ctx, spanDelivery, trace.WithSpanKind(trace.SpanKindProducer),
+			trace.WithAttributes(attrDeliveryID.String(d.ID), attrDestination.String(d.Destination), attrEventID.String(d.EventID)))
+		d.TraceParent = telemetry.Traceparent(sp.SpanContext())
+		if parent.IsRecording() {
+			parent.AddLink(trace.Link{SpanContext: sp.SpanContext(), Attributes: []attribute.KeyValue{attrDeliveryID.String(d.ID)}})
+		}
+		spans = append(spans, sp)
+	}
+	return spans
+}
+
+// endSpans ends the delivery spans of a Put, with its error.
+func endSpans(spans []trace.Span, err error) {
+	for _, sp := range spans {
+		if err != nil {
+			sp.SetStatus(codes.Error, err.Error())
+		}
+		sp.End()
+	}
+}
+
+// otelMetrics is the [Metrics] that records a Queue's samples as
+// OpenTelemetry instruments of the fixed herald_* names.
+type otelMetrics struct {
+	deliveries    metric.Int64Counter
+	pending, dead metric.Int64Gauge
+}
+
+// newOtelMetrics makes the instruments on m; nil when m is nil or fails.
+func newOtelMetrics(m metric.Meter) *otelMetrics {
+	if m == nil {
+		return nil
+	}
+	var o otelMetrics
+	var e1, e2, e3 error
+	o.deliveries, e1 = m.Int64Counter("herald_deliveries_total",
+		metric.WithDescription("Webhook delivery attempts of the outbox by outcome: delivered, retry_scheduled or dead_letter."))
+	o.pending, e2 = m.Int64Gauge("herald_outbox_pending",
+		metric.WithDescription("Deliveries pending in the outbox, in flight included."))
+	o.dead, e3 = m.Int64Gauge("herald_outbox_dead_letters",
+		metric.WithDescription("Dead letters held in the outbox."))
+	if e1 != nil || e2 != nil || e3 != nil {
+		return nil
+	}
+	return &o
+}
+
+// Observe counts a settled attempt; a release is not an outcome.
+func (o *otelMetrics) Observe(s Sample) {
+	var outcome string
+	switch s.Outcome {
+	case Delivered:
+		outcome = "delivered"
+	case Retrying:
+		outcome = "retry_scheduled"
+	case DeadLettered:
+		outcome = "dead_letter"
+	default:
+		return
+	}
+	o.deliveries.Add(context.Background(), 1, metric.WithAttributes(
+		attribute.String("destination", s.Destination), attribute.String("outcome", outcome)))
+}
+
+// Depth records the outbox's counts.
+func (o *otelMetrics) Depth(s Stats, _ int) {
+	ctx := context.Background()
+	o.pending.Record(ctx, int64(s.Pending))
+	o.dead.Record(ctx, int64(s.Dead))
+}
+
+// bothMetrics hands every sample to the user's Metrics and to otel's.
+type bothMetrics [2]Metrics
+
+func (b bothMetrics) Observe(s Sample) { b[0].Observe(s); b[1].Observe(s) }
+
+func (b bothMetrics) Depth(s Stats, inFlight int) { b[0].Depth(s, inFlight); b[1].Depth(s, inFlight) }

@@ -1,0 +1,219 @@
+package outbox_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/heraldhq/herald/internal/telemetry"
+	"github.com/heraldhq/herald/outbox"
+	"github.com/heraldhq/herald/sender"
+)
+
+// headerLog is an HTTPS receiver that answers 204 on /ok and 503 on
+// /down, and keeps the traceparent of every request.
+type headerLog struct {
+	srv *httptest.Server
+	mu  sync.Mutex
+	tps []string
+}
+
+func newHeaderLog(t *testing.T) *headerLog {
+	h := &headerLog{}
+	h.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		h.tps = append(h.tps, r.URL.Path+" "+r.Header.Get("Traceparent"))
+		h.mu.Unlock()
+		if r.URL.Path == "/down" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *headerLog) got() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.tps...)
+}
+
+// The span tree of a delivery through the outbox: the enqueuing (event)
+// span links the "herald.delivery" span, its child; each attempt's
+// "herald.send" span is a child of that delivery span, and the webhook
+// carries the traceparent of its "herald.attempt" span. Metric values of
+// every outcome are recorded under the fixed names.
+func TestQueueSpansAndMetrics(t *testing.T) {
+	rx := newHeaderLog(t)
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	reader := sdkmetric.NewManualReader()
+	s := loopbackSender(t, rx.srv)
+	s.TracerProvider = tp
+	s.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	c := &counter{}
+	q := &outbox.Queue{
+		Outbox: &outbox.Memory{}, Sender: s, Metrics: c, Poll: 10 * time.Millisecond,
+		Destinations: []sender.Destination{{Name: "ok", URL: rx.srv.URL + "/ok"}, {Name: "down", URL: rx.srv.URL + "/down"}},
+		Schedule:     outbox.Schedule{Delays: []time.Duration{0, time.Millisecond}, Jitter: -1},
+	}
+	evCtx, ev := tp.Tracer("test").Start(context.Background(), "event")
+	err := q.Deliver(evCtx, q.Destinations, []sender.Message{{ID: "d-ok", Body: []byte(`{}`)}, {ID: "d-down", Body: []byte(`{}`)}})
+	ev.End()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, q)
+	waitUntil(t, 10*time.Second, "one delivery and one dead letter", func() bool {
+		return c.get(outbox.Delivered) == 1 && c.get(outbox.DeadLettered) == 1
+	})
+
+	byName := map[string][]sdktrace.ReadOnlySpan{}
+	for _, sp := range rec.Ended() {
+		byName[sp.Name()] = append(byName[sp.Name()], sp)
+	}
+	event := byName["event"][0]
+	deliveries := byName["herald.delivery"]
+	if len(deliveries) != 2 || len(event.Links()) != 2 {
+		t.Fatalf("%d delivery spans, %d links from the event span; want 2 and 2", len(deliveries), len(event.Links()))
+	}
+	linked := map[string]bool{}
+	for _, l := range event.Links() {
+		linked[l.SpanContext.SpanID().String()] = true
+	}
+	for _, d := range deliveries {
+		if d.Parent().SpanID() != event.SpanContext().SpanID() || !linked[d.SpanContext().SpanID().String()] {
+			t.Errorf("delivery span %v is not a child of the event span linked from it", d.Attributes())
+		}
+	}
+	// 1 attempt to ok, 2 to down (retry_scheduled, then dead_letter),
+	// each numbered.
+	if n := len(byName["herald.send"]); n != 3 {
+		t.Fatalf("%d send spans, want 3", n)
+	}
+	numbers := map[string]int64{}
+	for _, sp := range byName["herald.send"] {
+		var dest string
+		var n int64
+		for _, kv := range sp.Attributes() {
+			switch kv.Key {
+			case "herald.destination":
+				dest = kv.Value.AsString()
+			case "herald.outbox.attempt":
+				n = kv.Value.AsInt64()
+			}
+		}
+		numbers[dest] += n
+	}
+	if numbers["ok"] != 1 || numbers["down"] != 1+2 {
+		t.Errorf("outbox attempt numbers summed per destination %v, want ok 1, down 1+2", numbers)
+	}
+	attemptTP := map[string]bool{}
+	for _, a := range byName["herald.attempt"] {
+		attemptTP[telemetry.Traceparent(a.SpanContext())] = true
+	}
+	for _, sp := range byName["herald.send"] {
+		ok := false
+		for _, d := range deliveries {
+			ok = ok || sp.Parent().SpanID() == d.SpanContext().SpanID()
+		}
+		if !ok {
+			t.Errorf("send span is not a child of a delivery span")
+		}
+	}
+	for _, g := range rx.got() {
+		if len(g) < 56 || !attemptTP[g[len(g)-55:]] {
+			t.Errorf("request %q did not carry its attempt span's traceparent", g)
+		}
+	}
+
+	waitUntil(t, 5*time.Second, "a depth sample", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.depths > 0 })
+	got := collect(t, reader)
+	for k, want := range map[string]int64{
+		"herald_deliveries_total/ok/delivered":         1,
+		"herald_deliveries_total/down/retry_scheduled": 1,
+		"herald_deliveries_total/down/dead_letter":     1,
+		"herald_delivery_attempts_total/ok/204":        1,
+		"herald_delivery_attempts_total/down/503":      2,
+		"herald_delivery_duration_seconds/ok/count":    1,
+		"herald_delivery_duration_seconds/down/count":  2,
+	} {
+		if got[k] != want {
+			t.Errorf("%s = %d, want %d (all: %v)", k, got[k], want, got)
+		}
+	}
+	if _, ok := got["herald_outbox_pending"]; !ok {
+		t.Errorf("herald_outbox_pending not recorded: %v", got)
+	}
+	if _, ok := got["herald_outbox_dead_letters"]; !ok {
+		t.Errorf("herald_outbox_dead_letters not recorded: %v", got)
+	}
+}
+
+// collect flattens the reader's metrics to name/destination/label keys.
+func collect(t *testing.T, reader *sdkmetric.ManualReader) map[string]int64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			switch data := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				for _, dp := range data.DataPoints {
+					d, _ := dp.Attributes.Value("destination")
+					l, ok := dp.Attributes.Value("outcome")
+					if !ok {
+						l, _ = dp.Attributes.Value("code")
+					}
+					out[m.Name+"/"+d.AsString()+"/"+l.AsString()] += dp.Value
+				}
+			case metricdata.Histogram[float64]:
+				for _, dp := range data.DataPoints {
+					d, _ := dp.Attributes.Value("destination")
+					out[m.Name+"/"+d.AsString()+"/count"] += int64(dp.Count)
+				}
+			case metricdata.Gauge[int64]:
+				for _, dp := range data.DataPoints {
+					out[m.Name] = dp.Value
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Without any provider, the enqueuing span context's traceparent is
+// stored with the delivery and sent as it is.
+func TestQueueCarriesTraceparentWithoutTracing(t *testing.T) {
+	rx := newHeaderLog(t)
+	mem := &outbox.Memory{}
+	q := &outbox.Queue{Outbox: mem, Sender: loopbackSender(t, rx.srv), Poll: 10 * time.Millisecond,
+		Destinations: []sender.Destination{{Name: "ok", URL: rx.srv.URL + "/ok"}}}
+	const in = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	if _, err := q.Enqueue(telemetry.WithTraceparent(context.Background(), in), "ok", sender.Message{ID: "d", Body: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := mem.Lease(context.Background(), outbox.LeaseOptions{TTL: time.Millisecond})
+	if err != nil || len(ls) != 1 || ls[0].TraceParent != in {
+		t.Fatalf("stored %+v, %v; want the traceparent %s", ls, err, in)
+	}
+	time.Sleep(2 * time.Millisecond) // let the lease lapse
+	run(t, q)
+	waitUntil(t, 10*time.Second, "the delivery", func() bool { return len(rx.got()) == 1 })
+	if got := rx.got()[0]; got != "/ok "+in {
+		t.Fatalf("webhook carried %q, want the incoming traceparent", got)
+	}
+}
