@@ -91,7 +91,9 @@ type delivery struct {
 
 	start, attemptStart time.Time
 	attempts            int
+	max                 int // attempts this Send may make
 	status              int
+	retryAfter          time.Duration // asked for by the last 429 or 503
 	cause               error // of the last attempt; nil on success
 	retryable           bool  // whether cause is worth another attempt
 	wait                time.Duration
@@ -120,7 +122,7 @@ func (s *Sender) putDelivery(d *delivery) {
 	d.parent, d.rreq = nil, retryablehttp.Request{}
 	d.dest, d.msg = Destination{}, Message{}
 	d.id, d.label = "", ""
-	d.attempts, d.status, d.wait = 0, 0, 0
+	d.attempts, d.status, d.wait, d.retryAfter = 0, 0, 0, 0
 	d.cause, d.retryable, d.signErr = nil, false, nil
 	s.pool.Put(d)
 }
@@ -194,9 +196,12 @@ func (d *delivery) fill(h http.Header) error {
 func (d *delivery) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	now := time.Now()
 	d.attempts++
-	d.status = 0
+	d.status, d.retryAfter = 0, 0
 	if resp != nil {
 		d.status = resp.StatusCode
+		if d.status == http.StatusTooManyRequests || d.status == http.StatusServiceUnavailable {
+			d.retryAfter, _ = retryAfter(resp.Header, now)
+		}
 	}
 	d.cause, d.retryable = classify(resp, err, d.s.timeout)
 	if err != nil && errors.Is(err, context.Canceled) && d.attempt.TimedOut() {
@@ -218,7 +223,7 @@ func (d *delivery) checkRetry(ctx context.Context, resp *http.Response, err erro
 		d.report(ctx, now, false)
 		return false, cerr
 	}
-	retry := d.retryable && d.attempts < d.s.policy.MaxAttempts
+	retry := d.retryable && d.attempts < d.max
 	if retry {
 		d.wait = d.s.policy.wait(d.attempts, resp, now)
 		next := now.Add(d.wait)
