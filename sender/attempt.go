@@ -94,8 +94,8 @@ type delivery struct {
 	max                 int // attempts this Send may make
 	status              int
 	retryAfter          time.Duration // asked for by the last 429 or 503
-	cause               error // of the last attempt; nil on success
-	retryable           bool  // whether cause is worth another attempt
+	cause               error         // of the last attempt; nil on success
+	retryable           bool          // whether cause is worth another attempt
 	wait                time.Duration
 	signErr             error
 }
