@@ -91,6 +91,7 @@ type Queue struct {
 	next     int          // where the next pick starts in order
 	buffered int          // leased deliveries waiting for a worker
 	sending  int          // deliveries being sent
+	wakeAt   time.Time    // when a paused or limited destination may send
 	halted   bool         // Run stopped leasing: workers release the buffer
 	running  bool
 	stopped  bool
@@ -114,6 +115,7 @@ type destState struct {
 	queue   leasedQueue // leased, waiting for a worker
 	sending int
 	circuit circuit
+	ctl     control // pause, rate limit, disabled (control.go)
 }
 
 // init applies defaults and indexes the destinations.
@@ -160,7 +162,7 @@ func (q *Queue) init() error {
 				q.initErr = fmt.Errorf("%w: two destinations named %q", ErrInvalid, d.Name)
 				return
 			}
-			st := &destState{dest: d}
+			st := &destState{dest: d, ctl: control{limit: newLimiter(d.Rate, d.Burst)}}
 			q.dests[d.Name] = st
 			q.order = append(q.order, st)
 		}
@@ -365,7 +367,7 @@ func (q *Queue) lease(ctx context.Context) error {
 		if q.take(ctx) > 0 {
 			continue // there may be more due; if not, take returns 0
 		}
-		timer.Reset(q.poll)
+		timer.Reset(q.idle())
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -71,6 +71,10 @@ func (q *Queue) send(w *deadline.Timer, l Leased, st *destState) Settlement {
 	}
 	s.Attempt.Error = limits.Clip(cause.Error())
 	q.breakerResult(st, !retryable, retryable)
+	var paused time.Time
+	if retryable && res.RetryAfter > 0 {
+		paused = q.pause(st, res.RetryAfter)
+	}
 	s.Outcome = DeadLettered
 	switch {
 	case errors.Is(err, sender.ErrGone):
@@ -86,6 +90,9 @@ func (q *Queue) send(w *deadline.Timer, l Leased, st *destState) Settlement {
 		return s
 	}
 	s.Outcome, s.Due = Retrying, time.Now().Add(delay)
+	if paused.After(s.Due) {
+		s.Due = paused
+	}
 	return s
 }
 
