@@ -38,8 +38,7 @@ const defaultJitter = 0.2
 // 1 min, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h for receivers that are
 // down; each retry delay jittered by ±20 % so that deliveries that failed
 // together do not all come back together. A delivery waiting for a retry
-// holds no
-// worker.
+// holds no worker.
 type Schedule struct {
 	// Delays[0] is the delay of the first attempt after Enqueue (normally
 	// zero); Delays[i] is the delay of attempt i+1 after attempt i failed.
