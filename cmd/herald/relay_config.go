@@ -52,6 +52,11 @@ type destConfig struct {
 	TTL        string            `json:"ttl"`
 	HeaderName string            `json:"header_name"`
 	SHA1       bool              `json:"sha1"`
+	// Rate, Burst and DisableAfter are the destination's limits in the
+	// outbox queue (destlimits.go).
+	Rate         float64 `json:"rate"`
+	Burst        int     `json:"burst"`
+	DisableAfter string  `json:"disable_after"`
 }
 
 // stringOrList is a JSON string or array of strings.
@@ -172,7 +177,11 @@ func (d *destConfig) destination(i int) (sender.Destination, error) {
 	if err := checkTopics(d.Topics); err != nil {
 		return sender.Destination{}, usagef("--config: %s: %v", where, err)
 	}
-	return sender.Destination{Name: d.Name, URL: d.URL, Signer: signer, Headers: h, Topics: d.Topics}, nil
+	dest := sender.Destination{Name: d.Name, URL: d.URL, Signer: signer, Headers: h, Topics: d.Topics}
+	if err := d.limits(&dest); err != nil {
+		return sender.Destination{}, usagef("--config: %s: %v", where, err)
+	}
+	return dest, nil
 }
 
 // checkDestName refuses destination names the outbox would refuse.
