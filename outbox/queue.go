@@ -68,6 +68,11 @@ type Queue struct {
 	Poll time.Duration
 	// Metrics, if set, receives attempt outcomes and queue depth.
 	Metrics Metrics
+	// OnDisable, if set, is called when the Queue disables a destination
+	// (see [sender.Destination.DisableAfter]; a 410 Gone disables at
+	// once), with its name and why; [Queue.Enable] resumes it. It must
+	// not block.
+	OnDisable func(destination, reason string)
 	// Logger receives a line per dead letter and breaker change (Warn)
 	// and per outbox failure (Error); nil means no logs. Lines never carry
 	// a URL, secret or signature.
@@ -92,6 +97,7 @@ type Queue struct {
 	buffered int          // leased deliveries waiting for a worker
 	sending  int          // deliveries being sent
 	wakeAt   time.Time    // when a paused or limited destination may send
+	stateGen uint64       // counts local changes of destination states
 	halted   bool         // Run stopped leasing: workers release the buffer
 	running  bool
 	stopped  bool
@@ -346,7 +352,7 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 func (q *Queue) lease(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	var lastDepth time.Time
+	var lastDepth, lastStates time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -354,6 +360,10 @@ func (q *Queue) lease(ctx context.Context) error {
 		case <-q.stop:
 			return nil
 		default:
+		}
+		if time.Since(lastStates) >= q.poll {
+			lastStates = time.Now()
+			q.loadStates(ctx) // destinations disabled or enabled elsewhere
 		}
 		if q.Metrics != nil && time.Since(lastDepth) >= q.poll {
 			lastDepth = time.Now()

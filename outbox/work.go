@@ -49,6 +49,7 @@ func (q *Queue) send(w *deadline.Timer, l Leased, st *destState) Settlement {
 	s := Settlement{ID: l.ID, Token: l.Token, Attempt: a}
 	if err == nil {
 		q.breakerResult(st, true, false)
+		q.track(st, true, false)
 		s.Outcome = Delivered
 		return s
 	}
@@ -57,6 +58,7 @@ func (q *Queue) send(w *deadline.Timer, l Leased, st *destState) Settlement {
 		s.Outcome = Released
 		return s
 	}
+	held := q.track(st, false, errors.Is(err, sender.ErrGone))
 	cause := err
 	var de *sender.DeliveryError
 	retryable := false
@@ -77,6 +79,10 @@ func (q *Queue) send(w *deadline.Timer, l Leased, st *destState) Settlement {
 	}
 	s.Outcome = DeadLettered
 	switch {
+	case held:
+		// The destination is disabled: the delivery waits for it.
+		s.Outcome, s.Due = Retrying, time.Now()
+		return s
 	case errors.Is(err, sender.ErrGone):
 		s.Reason = reasonGone
 		return s
