@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
 )
 
@@ -59,4 +62,33 @@ func parseLongDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%s must be positive and at most ten years", showArg(s))
 	}
 	return d, nil
+}
+
+// enableDest implements herald outbox enable: it removes the state of
+// dest from the store, and prints what it found.
+func enableDest(ctx context.Context, st store, dest string, stdout io.Writer) error {
+	ds, ok := st.(outbox.DestinationStore)
+	if !ok {
+		return errors.New("this store keeps no destination states")
+	}
+	states, err := ds.DestinationStates(ctx)
+	if err != nil {
+		return err
+	}
+	var was *outbox.DestinationState
+	for i := range states {
+		if states[i].Destination == dest {
+			was = &states[i]
+		}
+	}
+	if err := ds.SetDestinationState(ctx, outbox.DestinationState{Destination: dest}); err != nil {
+		return err
+	}
+	if was == nil || was.Disabled.IsZero() {
+		fmt.Fprintf(stdout, "%s was not disabled\n", escapeText(dest))
+		return nil
+	}
+	fmt.Fprintf(stdout, "enabled %s (disabled at %s: %s)\n", escapeText(dest),
+		was.Disabled.UTC().Format(time.RFC3339), escapeText(was.Reason))
+	return nil
 }

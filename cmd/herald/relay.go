@@ -81,9 +81,8 @@ slows the other destinations. "disable_after": "5d" disables a destination
 that has failed without a single success for 5 days (also 36h, 90m;
 default never); a 410 Gone answer disables it at once. A disabled
 destination's deliveries are held in the store, neither sent nor dropped,
-and a WARN line says so; "herald outbox enable --store FILE --dest NAME"
-resumes it (the next relay start, or within a second for a running relay
-sharing the store).
+and a WARN line says so; "herald outbox enable --store FILE --dest NAME",
+run while no relay holds the file, resumes it from the next relay start.
 
 Once ready, relay prints "relay listening on http://ADDR" (https:// with
 --tls-cert and --tls-key) to standard error; --listen with port 0 picks a free
