@@ -35,12 +35,21 @@ const (
 // dead-lettered at lease time with the reason "unknown destination", so that
 // it is visible and can be replayed once the destination is configured
 // again, rather than failing silently on a schedule.
+//
+// A destination's deliveries may wait in the outbox as a whole, holding no
+// worker, while the other destinations keep their pace: for as long as a
+// 429 or 503 asked with Retry-After (at most Breaker.MaxCooldown), for its
+// rate limit ([sender.Destination.Rate]), for its breaker, and while it
+// is disabled (see [Queue.OnDisable]).
 type Queue struct {
 	// Outbox holds the deliveries. Required.
 	Outbox Outbox
-	// Sender sends them. Its RetryPolicy should allow only a short burst
-	// (MaxAttempts 1 to 3): the Schedule does the long retries. Nil means
-	// a Sender with MaxAttempts 2 and otherwise the defaults.
+	// Sender sends them. Each attempt but the last of the Schedule is one
+	// request (the Queue sets Message.CallerRetries), and a failed one
+	// waits in the outbox, holding no worker; the last attempt gets the
+	// Sender's in-process retries, so its RetryPolicy should allow only a
+	// short burst (MaxAttempts 1 to 3). Nil means a Sender with
+	// MaxAttempts 2 and otherwise the defaults.
 	Sender *sender.Sender
 	// Destinations are the destinations deliveries name, each with a
 	// distinct, non-empty Name. Their URLs and Signers stay in memory.
