@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -26,9 +27,10 @@ type control struct {
 	// disabled holds every delivery of the destination in the outbox.
 	disabled bool
 	// failing is the start of the current run of failures without a
-	// success; zero after a success. stored says the outbox has it.
+	// success; zero after a success. stored says the outbox has it; it is
+	// written under q.mu and read without it, by a worker's success.
 	failing time.Time
-	stored  bool
+	stored  atomic.Bool
 }
 
 // newLimiter returns the limiter of a destination's Rate and Burst, or nil

@@ -102,8 +102,8 @@ func (q *Queue) loadStates(ctx context.Context) {
 	for _, st := range q.order {
 		s, ok := byName[st.dest.Name]
 		st.ctl.disabled = ok && !s.Disabled.IsZero()
-		st.ctl.stored = ok && !s.FailingSince.IsZero()
-		if st.ctl.stored && (st.ctl.failing.IsZero() || s.FailingSince.Before(st.ctl.failing)) {
+		st.ctl.stored.Store(ok && !s.FailingSince.IsZero())
+		if st.ctl.stored.Load() && (st.ctl.failing.IsZero() || s.FailingSince.Before(st.ctl.failing)) {
 			st.ctl.failing = s.FailingSince
 		}
 		if st.ctl.disabled {
@@ -121,7 +121,7 @@ func (q *Queue) loadStates(ctx context.Context) {
 // destination is disabled, so that the caller holds the delivery.
 func (q *Queue) track(st *destState, ok, gone bool) bool {
 	after := st.dest.DisableAfter
-	if after <= 0 && !gone && !(ok && st.ctl.stored) {
+	if after <= 0 && !gone && !(ok && st.ctl.stored.Load()) {
 		return false // the common case: nothing configured, nothing recorded
 	}
 	now := time.Now()
@@ -129,10 +129,11 @@ func (q *Queue) track(st *destState, ok, gone bool) bool {
 	var write *DestinationState
 	switch {
 	case ok:
-		if st.ctl.stored {
+		if st.ctl.stored.Load() {
 			write = &DestinationState{Destination: st.dest.Name}
 		}
-		st.ctl.failing, st.ctl.stored = time.Time{}, false
+		st.ctl.failing = time.Time{}
+		st.ctl.stored.Store(false)
 	case st.ctl.disabled:
 	default:
 		if st.ctl.failing.IsZero() {
@@ -147,8 +148,8 @@ func (q *Queue) track(st *destState, ok, gone bool) bool {
 			since := st.ctl.failing.UTC().Format(time.RFC3339)
 			q.mu.Unlock()
 			return q.disable(st, reasonDisabledLong+" "+since)
-		case after > 0 && !st.ctl.stored && failing >= min(persistFailing, after/2):
-			st.ctl.stored = true
+		case after > 0 && !st.ctl.stored.Load() && failing >= min(persistFailing, after/2):
+			st.ctl.stored.Store(true)
 			write = &DestinationState{Destination: st.dest.Name, FailingSince: st.ctl.failing}
 		}
 	}
@@ -225,7 +226,8 @@ func (q *Queue) Enable(ctx context.Context, destination string) error {
 	}
 	q.mu.Lock()
 	if st, ok := q.dests[destination]; ok {
-		st.ctl.disabled, st.ctl.failing, st.ctl.stored = false, time.Time{}, false
+		st.ctl.disabled, st.ctl.failing = false, time.Time{}
+		st.ctl.stored.Store(false)
 		q.stateGen++
 	}
 	q.mu.Unlock()
