@@ -53,7 +53,8 @@ Destinations: --dest URL with the scheme flags (--scheme, --secret, --key, …),
     {"name": "a", "url": "https://a.example/hook", "topics": ["job:*"],
      "scheme": "standard", "secret": "env:A_SECRET"},
     {"name": "b", "url": "https://b.example/hook", "scheme": "jwt",
-     "key": "@b.key", "issuer": "acme", "headers": {"X-Env": "prod"}}
+     "key": "@b.key", "issuer": "acme", "headers": {"X-Env": "prod"},
+     "rate": 10, "burst": 20, "disable_after": "5d"}
   ]}
 
 with the keys name, url, topics, headers, scheme, secret, key, alg, kid,

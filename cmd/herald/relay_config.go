@@ -25,7 +25,8 @@ const maxConfigFile = 1 << 20
 //	  {"name": "a", "url": "https://a.example/hook", "topics": ["job:*"],
 //	   "scheme": "standard", "secret": "env:A_SECRET"},
 //	  {"name": "b", "url": "https://b.example/hook", "scheme": "jwt",
-//	   "key": "b.key", "issuer": "acme", "headers": {"X-Env": "prod"}}
+//	   "key": "b.key", "issuer": "acme", "headers": {"X-Env": "prod"},
+//	   "rate": 10, "burst": 20, "disable_after": "5d"}
 //	]}
 //
 // Unknown keys are refused, so that a misspelt "topics" does not silently
