@@ -45,16 +45,16 @@ func testDestinationStates(t *testing.T, ob outbox.Outbox) {
 	if m := list(); len(m) != 0 {
 		t.Fatalf("a new store lists states %+v", m)
 	}
-	since := time.Now().Add(-time.Hour).Round(0)
+	since := time.Now().Add(-time.Hour).Truncate(time.Millisecond) // a store may keep µs only
 	a := outbox.DestinationState{Destination: "a", FailingSince: since}
-	b := outbox.DestinationState{Destination: "b", FailingSince: since, Disabled: time.Now().Round(0), Reason: "gone (410)"}
+	b := outbox.DestinationState{Destination: "b", FailingSince: since, Disabled: time.Now().Truncate(time.Millisecond), Reason: "gone (410)"}
 	set(a)
 	set(b)
 	put(t, ob, mk("d1", "b"))
 	if m := list(); len(m) != 2 || !same(m["a"], a) || !same(m["b"], b) {
 		t.Fatalf("states %+v, want %+v and %+v", m, a, b)
 	}
-	a.Disabled, a.Reason = time.Now().Round(0), "failing without a success since then"
+	a.Disabled, a.Reason = time.Now().Truncate(time.Millisecond), "failing without a success since then"
 	set(a)
 	if m := list(); !same(m["a"], a) {
 		t.Fatalf("replaced state %+v, want %+v", m["a"], a)
