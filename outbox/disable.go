@@ -164,7 +164,10 @@ func (q *Queue) track(st *destState, ok, gone bool) bool {
 	return disabled
 }
 
-// setState writes a destination state to the store, if it has one.
+// setState writes a destination state to the store, if it has one. The
+// state generation moves on again once the write is done, so that a
+// reload that read the store while the write was under way, and missed
+// it, is discarded (loadStates).
 func (q *Queue) setState(s DestinationState) {
 	ds := q.states()
 	if ds == nil {
@@ -174,6 +177,9 @@ func (q *Queue) setState(s DestinationState) {
 	if err := ds.SetDestinationState(ctx, s); err != nil && !errQuiet(err) {
 		q.logError(ctx, "outbox: recording a destination state failed", err, slog.String("destination", s.Destination))
 	}
+	q.mu.Lock()
+	q.stateGen++
+	q.mu.Unlock()
 }
 
 // disable disables st for reason: it stops leasing its deliveries, gives
@@ -225,10 +231,10 @@ func (q *Queue) Enable(ctx context.Context, destination string) error {
 		}
 	}
 	q.mu.Lock()
+	q.stateGen++ // a reload under way when the write ended may have missed it
 	if st, ok := q.dests[destination]; ok {
 		st.ctl.disabled, st.ctl.failing = false, time.Time{}
 		st.ctl.stored.Store(false)
-		q.stateGen++
 	}
 	q.mu.Unlock()
 	q.poke()
