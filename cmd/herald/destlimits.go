@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"strconv"
 	"strings"
@@ -91,4 +92,24 @@ func enableDest(ctx context.Context, st store, dest string, stdout io.Writer) er
 	fmt.Fprintf(stdout, "enabled %s (disabled at %s: %s)\n", escapeText(dest),
 		was.Disabled.UTC().Format(time.RFC3339), escapeText(was.Reason))
 	return nil
+}
+
+// logDisabled logs a warning for each destination the store records as
+// disabled, at start-up, so that a relay that sends nothing to one says
+// why.
+func logDisabled(ctx context.Context, logger *slog.Logger, st store) {
+	ds, ok := st.(outbox.DestinationStore)
+	if !ok {
+		return
+	}
+	states, err := ds.DestinationStates(ctx)
+	if err != nil {
+		return
+	}
+	for _, s := range states {
+		if !s.Disabled.IsZero() {
+			logger.Warn("relay: destination disabled; its deliveries are held until herald outbox enable --dest NAME",
+				"destination", s.Destination, "since", s.Disabled.UTC().Format(time.RFC3339), "reason", s.Reason)
+		}
+	}
 }

@@ -394,6 +394,7 @@ func (r *relay) logStart(ctx context.Context) {
 	}
 	r.logger.Info("relay started", "store", storeName(r.f.store), "destinations", strings.Join(names, ","),
 		"workers", r.f.workers, "pending", stats.Pending, "dead", stats.Dead, "verify", r.f.verifier != nil)
+	logDisabled(ctx, r.logger, r.store)
 	if r.f.verifier == nil {
 		r.logger.Warn("relay: --in-insecure: events are not verified; anyone who can reach the listen address can have events signed and delivered",
 			"listen", r.ln.Addr().String())

@@ -55,6 +55,9 @@ func TestRelayGoneDisablesAndOutboxEnable(t *testing.T) {
 	if n := len(rcv.Deliveries()); n != 1 {
 		t.Errorf("the disabled destination got %d requests, want 1", n)
 	}
+	if line := p.stderr(); !strings.Contains(line, "destination disabled; its deliveries are held") || !strings.Contains(line, "destination=hook") {
+		t.Errorf("a restarted relay does not say that hook is disabled:\n%s", line)
+	}
 
 	r := must(t, runOpts{dir: dir}, "outbox", "enable", "--store", "relay.db", "--dest", "hook")
 	if !strings.HasPrefix(r.stdout, "enabled hook (disabled at ") || !strings.Contains(r.stdout, "gone (410)") {
