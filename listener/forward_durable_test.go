@@ -176,12 +176,12 @@ func TestForwardQueuePermanent(t *testing.T) {
 }
 
 // TestForwardQueueDeadLetterKeepsEventID: an event forwarded through a Queue
-// over a bbolt file to a receiver answering 410 dies at once, and its dead
-// letter names the event it came from, so an operator can trace it.
+// over a bbolt file to a receiver rejecting it (400) dies at once, and its
+// dead letter names the event it came from, so an operator can trace it.
 func TestForwardQueueDeadLetterKeepsEventID(t *testing.T) {
-	rcv := sendertest.NewReceiver(t, nil, sendertest.Gone())
+	rcv := sendertest.NewReceiver(t, nil, sendertest.FailFirst(100, http.StatusBadRequest))
 	dest := rcv.Destination(nil)
-	dest.Name = "gone"
+	dest.Name = "rejects"
 	st := openBolt(t)
 	q := &outbox.Queue{Outbox: st, Sender: rcv.Sender(), Destinations: []sender.Destination{dest}, Poll: 10 * time.Millisecond}
 	ev := listenertest.NewEvent(t, "job:ready", map[string]string{"jobId": "j9"})
@@ -207,7 +207,7 @@ func TestForwardQueueDeadLetterKeepsEventID(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-done
-	if len(dls) != 1 || dls[0].EventID != ev.ID || dls[0].ID != listener.DeliveryID(ev, "gone") {
+	if len(dls) != 1 || dls[0].EventID != ev.ID || dls[0].ID != listener.DeliveryID(ev, "rejects") {
 		t.Fatalf("dead letters %+v, want one of event %q", dls, ev.ID)
 	}
 }

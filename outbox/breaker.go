@@ -4,7 +4,7 @@ import "time"
 
 // Breaker defaults, used for the zero fields of a [Breaker].
 const (
-	defaultBreakerFailures    = 5
+	defaultBreakerFailures    = 20
 	defaultBreakerCooldown    = 30 * time.Second
 	defaultBreakerMaxCooldown = 10 * time.Minute
 )
@@ -19,8 +19,10 @@ const (
 // 410, other 4xx) proves the destination alive and closes the breaker.
 // The zero value uses the defaults.
 type Breaker struct {
-	// Failures opens the breaker; zero means 5, a
-	// negative value disables the breaker.
+	// Failures opens the breaker; zero means 20 (so that a receiver
+	// failing even half of its requests seldom trips it, while one that
+	// is down trips it within seconds); a negative value disables the
+	// breaker.
 	Failures int
 	// Cooldown is the first open period; zero means
 	// 30 seconds.

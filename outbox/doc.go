@@ -26,12 +26,17 @@
 // them together.
 //
 // Failed deliveries follow a long [Schedule] (seconds to hours, with
-// jitter); a destination that keeps failing opens its circuit [Breaker], which
-// defers its deliveries without spending their attempts, and a per-destination
-// concurrency limit keeps one slow endpoint from occupying every worker.
-// Deliveries that answered 410 Gone, failed for a reason that retrying cannot
-// fix, or ran out of schedule become dead letters, which can be listed,
-// replayed and purged.
+// jitter), waiting in the outbox, not in a worker; a destination that keeps
+// failing opens its circuit [Breaker], which defers its deliveries without
+// spending their attempts, and a per-destination concurrency limit keeps
+// one slow endpoint from occupying every worker. A destination as a whole
+// may also wait: for the Retry-After of its 429 or 503, for its rate limit
+// ([sender.Destination.Rate]), or, disabled, until it is enabled again
+// (after 410 Gone or [sender.Destination.DisableAfter]); its deliveries
+// then stay in the outbox and the other destinations keep their pace.
+// Deliveries that failed for a reason that retrying cannot fix, or ran out
+// of schedule, become dead letters, which can be listed, replayed and
+// purged.
 //
 // A destination with Ordered set receives the deliveries that share a
 // partition key one at a time, in enqueue order, the next only once the

@@ -25,6 +25,7 @@ type Memory struct {
 	closed   bool
 	lastDest string
 	tokens   uint64
+	states   map[string]DestinationState // of destinations; memory_dest.go
 }
 
 // memItem is one delivery of a Memory outbox, pending or dead.
@@ -380,7 +381,7 @@ func (m *Memory) Stats(ctx context.Context) (Stats, error) {
 func (m *Memory) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.closed, m.items, m.due, m.leased, m.heads, m.behind = true, nil, nil, nil, nil, nil
+	m.closed, m.items, m.due, m.leased, m.heads, m.behind, m.states = true, nil, nil, nil, nil, nil, nil
 	return nil
 }
 

@@ -193,9 +193,11 @@ type AttemptRecord struct {
 type DeadLetter struct {
 	// Delivery is the dead delivery, without its Body.
 	Delivery
-	// Reason says why it died; a Queue gives one of "gone (410)",
-	// "rejected: <cause>", "schedule exhausted after <n> attempts: <cause>"
-	// and "unknown destination".
+	// Reason says why it died; a Queue gives one of "rejected: <cause>",
+	// "schedule exhausted after <n> attempts: <cause>", "unknown
+	// destination", and "gone (410)" over an Outbox that is not a
+	// [DestinationStore] (over one that is, a 410 disables the destination
+	// and the delivery waits for it).
 	Reason string `json:"reason"`
 	// At is when it died.
 	At time.Time `json:"dead_at"`

@@ -45,12 +45,21 @@ const (
 // workers: it must have a method OrdersByKey() bool that returns true
 // ([Memory] and the bbolt store do; the NATS store does not), or every
 // method of the Queue fails with [ErrInvalid].
+//
+// A destination's deliveries may wait in the outbox as a whole, holding no
+// worker, while the other destinations keep their pace: for as long as a
+// 429 or 503 asked with Retry-After (at most Breaker.MaxCooldown), for its
+// rate limit ([sender.Destination.Rate]), for its breaker, and while it
+// is disabled (see [Queue.OnDisable]).
 type Queue struct {
 	// Outbox holds the deliveries. Required.
 	Outbox Outbox
-	// Sender sends them. Its RetryPolicy should allow only a short burst
-	// (MaxAttempts 1 to 3): the Schedule does the long retries. Nil means
-	// a Sender with MaxAttempts 2 and otherwise the defaults.
+	// Sender sends them. Each attempt but the last of the Schedule is one
+	// request (the Queue sets Message.CallerRetries), and a failed one
+	// waits in the outbox, holding no worker; the last attempt gets the
+	// Sender's in-process retries, so its RetryPolicy should allow only a
+	// short burst (MaxAttempts 1 to 3). Nil means a Sender with
+	// MaxAttempts 2 and otherwise the defaults.
 	Sender *sender.Sender
 	// Destinations are the destinations deliveries name, each with a
 	// distinct, non-empty Name. Their URLs and Signers stay in memory.
@@ -80,6 +89,11 @@ type Queue struct {
 	// Queue also records them as OpenTelemetry metrics, and traces its
 	// deliveries, through its Sender's providers: see Delivery.TraceParent.
 	Metrics Metrics
+	// OnDisable, if set, is called when the Queue disables a destination
+	// (see [sender.Destination.DisableAfter]; a 410 Gone disables at
+	// once), with its name and why; [Queue.Enable] resumes it. It must
+	// not block.
+	OnDisable func(destination, reason string)
 	// Logger receives a line per dead letter and breaker change (Warn)
 	// and per outbox failure (Error); nil means no logs. Lines never carry
 	// a URL, secret or signature.
@@ -105,6 +119,8 @@ type Queue struct {
 	next     int          // where the next pick starts in order
 	buffered int          // leased deliveries waiting for a worker
 	sending  int          // deliveries being sent
+	wakeAt   time.Time    // when a paused or limited destination may send
+	stateGen uint64       // counts local changes of destination states
 	halted   bool         // Run stopped leasing: workers release the buffer
 	running  bool
 	stopped  bool
@@ -128,6 +144,7 @@ type destState struct {
 	queue   leasedQueue // leased, waiting for a worker
 	sending int
 	circuit circuit
+	ctl     control // pause, rate limit, disabled (control.go)
 }
 
 // init applies defaults and indexes the destinations.
@@ -175,7 +192,7 @@ func (q *Queue) init() error {
 				q.initErr = fmt.Errorf("%w: two destinations named %q", ErrInvalid, d.Name)
 				return
 			}
-			st := &destState{dest: d}
+			st := &destState{dest: d, ctl: control{limit: newLimiter(d.Rate, d.Burst)}}
 			if err := q.checkOrdered(st); err != nil {
 				q.initErr = err
 				return
@@ -373,7 +390,7 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 func (q *Queue) lease(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	var lastDepth time.Time
+	var lastDepth, lastStates time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -381,6 +398,10 @@ func (q *Queue) lease(ctx context.Context) error {
 		case <-q.stop:
 			return nil
 		default:
+		}
+		if time.Since(lastStates) >= q.poll {
+			lastStates = time.Now()
+			q.loadStates(ctx) // destinations disabled or enabled elsewhere
 		}
 		if q.metrics != nil && time.Since(lastDepth) >= q.poll {
 			lastDepth = time.Now()
@@ -394,7 +415,7 @@ func (q *Queue) lease(ctx context.Context) error {
 		if q.take(ctx) > 0 {
 			continue // there may be more due; if not, take returns 0
 		}
-		timer.Reset(q.poll)
+		timer.Reset(q.idle())
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

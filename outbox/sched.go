@@ -27,7 +27,9 @@ func (q *Queue) admits(dest string) int {
 	if !ok {
 		return q.workers // leased only to be dead-lettered
 	}
-	return st.circuit.admits(&q.breaker, time.Now(), 2*q.perDest-st.queue.len()-st.sending)
+	now := time.Now()
+	n := st.circuit.admits(&q.breaker, now, 2*q.perDest-st.queue.len()-st.sending)
+	return q.controlled(&st.ctl, now, n)
 }
 
 // room returns how many deliveries the buffer has room for, or 0 when it
@@ -62,6 +64,7 @@ func (q *Queue) take(ctx context.Context) int {
 		return 0
 	}
 	var orphans []Leased
+	now := time.Now()
 	q.mu.Lock()
 	for _, l := range ls {
 		st, ok := q.dests[l.Destination]
@@ -71,6 +74,7 @@ func (q *Queue) take(ctx context.Context) int {
 		}
 		st.queue.push(l)
 		st.circuit.started()
+		st.ctl.spend(now)
 		q.buffered++
 		q.work.Signal() // one worker per delivery, not all of them
 	}

@@ -7,10 +7,10 @@ import (
 
 func TestSchedule(t *testing.T) {
 	var s Schedule
-	if s.attempts() != 8 || s.first() != 0 {
+	if s.attempts() != 19 || s.first() != 0 {
 		t.Fatalf("default schedule: %d attempts, first after %s", s.attempts(), s.first())
 	}
-	for failed := 1; failed < 8; failed++ {
+	for failed := 1; failed < 19; failed++ {
 		base := defaultDelays[failed]
 		for range 100 {
 			d, ok := s.next(failed)
@@ -19,8 +19,8 @@ func TestSchedule(t *testing.T) {
 			}
 		}
 	}
-	if _, ok := s.next(8); ok {
-		t.Error("next(8) of an 8-attempt schedule is not exhausted")
+	if _, ok := s.next(19); ok {
+		t.Error("next(19) of a 19-attempt schedule is not exhausted")
 	}
 	exact := Schedule{Delays: []time.Duration{0, time.Minute}, Jitter: -1}
 	if d, ok := exact.next(1); !ok || d != time.Minute {

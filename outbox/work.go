@@ -53,6 +53,7 @@ func (q *Queue) send(w *deadline.Timer, l Leased, st *destState) Settlement {
 	s := Settlement{ID: l.ID, Token: l.Token, Attempt: a}
 	if err == nil {
 		q.breakerResult(st, true, false)
+		q.track(st, true, false)
 		s.Outcome = Delivered
 		return s
 	}
@@ -61,6 +62,7 @@ func (q *Queue) send(w *deadline.Timer, l Leased, st *destState) Settlement {
 		s.Outcome = Released
 		return s
 	}
+	held := q.track(st, false, errors.Is(err, sender.ErrGone))
 	cause := err
 	var de *sender.DeliveryError
 	retryable := false
@@ -75,8 +77,16 @@ func (q *Queue) send(w *deadline.Timer, l Leased, st *destState) Settlement {
 	}
 	s.Attempt.Error = limits.Clip(cause.Error())
 	q.breakerResult(st, !retryable, retryable)
+	var paused time.Time
+	if retryable && res.RetryAfter > 0 {
+		paused = q.pause(st, res.RetryAfter)
+	}
 	s.Outcome = DeadLettered
 	switch {
+	case held:
+		// The destination is disabled: the delivery waits for it.
+		s.Outcome, s.Due = Retrying, time.Now()
+		return s
 	case errors.Is(err, sender.ErrGone):
 		s.Reason = reasonGone
 		return s
@@ -90,6 +100,9 @@ func (q *Queue) send(w *deadline.Timer, l Leased, st *destState) Settlement {
 		return s
 	}
 	s.Outcome, s.Due = Retrying, time.Now().Add(delay)
+	if paused.After(s.Due) {
+		s.Due = paused
+	}
 	return s
 }
 

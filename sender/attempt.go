@@ -93,9 +93,11 @@ type delivery struct {
 
 	start, attemptStart time.Time
 	attempts            int
+	max                 int // attempts this Send may make
 	status              int
-	cause               error // of the last attempt; nil on success
-	retryable           bool  // whether cause is worth another attempt
+	retryAfter          time.Duration // asked for by the last 429 or 503
+	cause               error         // of the last attempt; nil on success
+	retryable           bool          // whether cause is worth another attempt
 	wait                time.Duration
 	signErr             error
 
@@ -135,7 +137,7 @@ func (s *Sender) putDelivery(d *delivery) {
 	d.parent, d.rreq = nil, retryablehttp.Request{}
 	d.dest, d.msg = Destination{}, Message{}
 	d.id, d.label = "", ""
-	d.attempts, d.status, d.wait = 0, 0, 0
+	d.attempts, d.status, d.wait, d.retryAfter = 0, 0, 0, 0
 	d.cause, d.retryable, d.signErr = nil, false, nil
 	d.tokens, d.bearer, d.reauthed = nil, "", false
 	d.span, d.attemptSpan, d.callerTrace = nil, nil, ""
@@ -229,9 +231,12 @@ func (d *delivery) authorize(h http.Header) error {
 func (d *delivery) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	now := time.Now()
 	d.attempts++
-	d.status = 0
+	d.status, d.retryAfter = 0, 0
 	if resp != nil {
 		d.status = resp.StatusCode
+		if d.status == http.StatusTooManyRequests || d.status == http.StatusServiceUnavailable {
+			d.retryAfter, _ = retryAfter(resp.Header, now)
+		}
 	}
 	d.cause, d.retryable = classify(resp, err, d.s.timeout)
 	if err != nil && errors.Is(err, context.Canceled) && d.attempt.TimedOut() {
@@ -256,7 +261,7 @@ func (d *delivery) checkRetry(ctx context.Context, resp *http.Response, err erro
 	if d.status == http.StatusUnauthorized && d.tokens != nil && !d.reauthed {
 		return d.reauthorize(ctx, now)
 	}
-	retry := d.retryable && d.attempts < d.s.policy.MaxAttempts+btoi(d.reauthed)
+	retry := d.retryable && d.attempts < d.max+btoi(d.reauthed)
 	if retry {
 		d.wait = d.s.policy.wait(d.attempts, resp, now)
 		next := now.Add(d.wait)

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald/auth"
 )
@@ -48,6 +49,21 @@ type Destination struct {
 	// different keys go out in parallel. The queue refuses it over a
 	// store that cannot keep that order. Send itself ignores it.
 	Ordered bool
+	// Rate caps the deliveries per second (attempts, retries included)
+	// that an outbox Queue sends to this destination, across all its
+	// workers, with bursts of up to Burst; zero means no limit. A limited
+	// destination's deliveries wait in the outbox, so that it never
+	// holds a worker nor slows the others. Send itself does not wait.
+	Rate float64
+	// Burst is how many deliveries may go at once above Rate; zero means
+	// 1. It matters only with a Rate.
+	Burst int
+	// DisableAfter makes an outbox Queue disable this destination once it
+	// has failed, without a single success, for this long (5 days, say):
+	// its deliveries are then held in the outbox, neither sent nor
+	// dropped, until it is enabled again. Zero never disables it for
+	// failing; a 410 Gone answer disables it at once whatever this says.
+	DisableAfter time.Duration
 }
 
 // Wants reports whether the destination wants messages of topic: true when

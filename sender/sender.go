@@ -74,8 +74,11 @@ type Message struct {
 	ContentType string
 	// CallerRetries says the caller tries a failed delivery again later,
 	// as an outbox queue with attempts left in its schedule does. Send
-	// then logs a failure that may succeed later at Info rather than
-	// Warn, leaving the final verdict (and its Warn) to the caller.
+	// then makes a single attempt, so that no retry wait holds the
+	// caller's goroutine (the caller waits, as it likes, and
+	// [Result.RetryAfter] says how long the destination asked for), and
+	// logs a failure that may succeed later at Info rather than Warn,
+	// leaving the final verdict (and its Warn) to the caller.
 	CallerRetries bool
 	// EventID is the id of the event this message was made from, if any
 	// (listener.Forward sets it). It is not sent on the wire: Send ignores
@@ -102,6 +105,10 @@ type Result struct {
 	Latency time.Duration
 	// Body holds at most 64 KiB of the last response body.
 	Body []byte
+	// RetryAfter is the wait the destination asked for with the
+	// Retry-After header of its last answer, when that was 429 or 503;
+	// zero otherwise. An outbox queue pauses the destination for it.
+	RetryAfter time.Duration
 }
 
 // Sender delivers messages. Its zero value is ready to use with the
@@ -235,13 +242,17 @@ func (s *Sender) Send(ctx context.Context, dest Destination, msg Message) (Resul
 	d := s.getDelivery()
 	defer s.putDelivery(d)
 	d.rc.HTTPClient, d.tokens = client, tokens
-	d.rc.RetryMax = s.policy.MaxAttempts - 1
-	if tokens != nil {
-		d.rc.RetryMax++ // room for the retry after a 401
-	}
 	d.parent = ctx
 	d.dest, d.msg, d.id, d.label, d.start, d.attemptStart = dest, msg, id, label, start, start
 	d.startTrace()
+	d.max = s.policy.MaxAttempts
+	if msg.CallerRetries {
+		d.max = 1 // the caller waits and retries, not this goroutine
+	}
+	d.rc.RetryMax = d.max - 1
+	if tokens != nil {
+		d.rc.RetryMax++ // room for the retry after a 401
+	}
 	if err := d.firstRequest(du, start); err != nil {
 		d.attempt.Release()
 		d.endSpan(err)
@@ -257,7 +268,7 @@ func (s *Sender) Send(ctx context.Context, dest Destination, msg Message) (Resul
 		}
 	}
 	d.attempt.Release()
-	res.Attempts, res.Status = d.attempts, d.status
+	res.Attempts, res.Status, res.RetryAfter = d.attempts, d.status, d.retryAfter
 	res.Latency = time.Since(start)
 
 	if d.signErr == nil && d.cause == nil && err == nil {

@@ -31,6 +31,10 @@ creates nor changes its stream; one that does not exist is refused.
   replay   make the selected dead letters pending again, due at once, with
            their attempt count reset; the next relay sends them
   purge    delete the selected dead letters for good
+  enable   enable the destination --dest NAME that a relay disabled (it
+           answered 410 Gone, or failed for its disable_after), so that the
+           next relay sends its held deliveries; prints "enabled NAME" and
+           why it was disabled, or "NAME was not disabled"
 
 list takes --dest to show one destination's dead letters. replay and purge
 need a selection: --dest NAME (all of its dead letters), --id ID (repeatable)
@@ -40,11 +44,12 @@ const outboxExample = `herald outbox stats --store relay.db
 herald outbox list --store relay.db --dest a
 herald outbox replay --store relay.db --dest a
 herald outbox purge --store relay.db --id 0f8e4b1c-…
-herald outbox replay --store nats://nats1:4222 --nats-creds admin.creds --dest a`
+herald outbox replay --store nats://nats1:4222 --nats-creds admin.creds --dest a
+herald outbox enable --store relay.db --dest a`
 
 // runOutbox implements "herald outbox".
 func runOutbox(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("outbox", "herald outbox stats|list|replay|purge --store FILE|nats://HOST:PORT [--dest NAME] [--id ID]... [--all]", outboxDoc, outboxExample)
+	fs := newFlagSet("outbox", "herald outbox stats|list|replay|purge|enable --store FILE|nats://HOST:PORT [--dest NAME] [--id ID]... [--all]", outboxDoc, outboxExample)
 	store := fs.String("store", "", "the relay's outbox: its bbolt `file`, or its nats://HOST:PORT URL (required)")
 	var nf natsFlags
 	nf.register(fs)
@@ -57,13 +62,13 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 	}
 	usage := func(format string, a ...any) int { return usageErr(stderr, "outbox", format, a...) }
 	if fs.NArg() != 1 {
-		return usage("want one action: stats, list, replay or purge")
+		return usage("want one action: stats, list, replay, purge or enable")
 	}
 	action := fs.Args()[0]
 	sel := outbox.Selector{IDs: ids, Destination: *dest, All: *all}
 	switch {
-	case action != "stats" && action != "list" && action != "replay" && action != "purge":
-		return usage("unknown action %s (want stats, list, replay or purge)", showArg(action))
+	case action != "stats" && action != "list" && action != "replay" && action != "purge" && action != "enable":
+		return usage("unknown action %s (want stats, list, replay, purge or enable)", showArg(action))
 	case *store == "":
 		return usage("missing --store FILE")
 	case looksSecret(*store):
@@ -74,6 +79,8 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 		return usage("stats takes no --dest, --id or --all")
 	case action == "list" && (len(ids) > 0 || *all):
 		return usage("list takes --dest only")
+	case action == "enable" && (*dest == "" || len(ids) > 0 || *all):
+		return usage("enable takes --dest NAME only")
 	case (action == "replay" || action == "purge") && sel.Validate() != nil:
 		return usage("%s needs --dest NAME, --id ID or --all", action)
 	}
@@ -126,6 +133,8 @@ func outboxAction(ctx context.Context, st store, action, dest string, sel outbox
 			}
 			q.After = &page[len(page)-1]
 		}
+	case "enable":
+		return enableDest(ctx, st, dest, stdout)
 	case "replay", "purge":
 		op, verb := st.Replay, "replayed"
 		if action == "purge" {

@@ -55,13 +55,16 @@ Destinations: --dest URL with the scheme flags (--scheme, --secret, --key, …),
     {"name": "a", "url": "https://a.example/hook", "topics": ["job:*"],
      "scheme": "standard", "secret": "env:A_SECRET"},
     {"name": "b", "url": "https://b.example/hook", "scheme": "jwt",
-     "key": "@b.key", "issuer": "acme", "headers": {"X-Env": "prod"}}
+     "key": "@b.key", "issuer": "acme", "headers": {"X-Env": "prod"},
+     "rate": 10, "burst": 20, "disable_after": "5d"}
   ]}
 
 with the keys name, url, topics, headers, scheme, secret, key, alg, kid,
 issuer, audience, ttl, header_name, sha1 and ordered (secret and key: a value,
-env:NAME or @FILE, or a list to rotate). Keep a destination's name: it is part
-of the delivery ids and the outbox stores deliveries by name.
+env:NAME or @FILE, or a list to rotate), client_cert, client_key and oauth2,
+and the limits rate, burst and disable_after below. Keep a destination's
+name: it is part of the delivery ids and the outbox stores deliveries by
+name.
 
 Ordering: a destination with "ordered": true receives the events that share a
 partition key (the envelope's "partitionKey", the CloudEvents "partitionkey"
@@ -86,10 +89,27 @@ A destination of --config may also authenticate beyond its signature:
       https only). It combines with the HMAC schemes, not with jwt
       (which uses Authorization itself).
 
---workers deliveries are sent at once. A failed delivery is retried in process
---retries times, then along --schedule (default 0s,5s,5m,30m,2h,5h,10h,10h,
-with ±20 % jitter); when the schedule runs out, or the destination answers
-410 or another 4xx, it becomes a dead letter: see herald outbox.
+--workers deliveries are sent at once (at most half of them to one
+destination). A failed attempt goes back to the store, due again along
+--schedule (default 0s,1s,1s,1s,2s,2s,3s,5s,8s,13s,21s,34s,1m,5m,30m,2h,5h,
+10h,10h: quick retries for a receiver that fails some requests, then hours
+for one that is down; ±20 % jitter), and the worker takes the next delivery:
+a retry wait never holds a worker. Only the last attempt is retried in
+process, --retries times. A 429 or 503 with Retry-After pauses its
+destination, not one worker, for as long as it asks (at most 10 minutes);
+20 failures in a row open its circuit breaker for 30 s and more. When the
+schedule runs out, or the destination answers a 4xx other than 408, 410,
+425 and 429, the delivery becomes a dead letter: see herald outbox.
+
+Limits per destination (--config keys): "rate": 10 sends at most 10
+deliveries a second to it (attempts, retries included), with bursts of
+"burst" (default 1); its other deliveries wait in the store, so it never
+slows the other destinations. "disable_after": "5d" disables a destination
+that has failed without a single success for 5 days (also 36h, 90m;
+default never); a 410 Gone answer disables it at once. A disabled
+destination's deliveries are held in the store, neither sent nor dropped,
+and a WARN line says so; "herald outbox enable --store FILE --dest NAME",
+run while no relay holds the file, resumes it from the next relay start.
 
 Once ready, relay prints "relay listening on http://ADDR" (https:// with
 --tls-cert and --tls-key) to standard error; --listen with port 0 picks a free
@@ -212,10 +232,10 @@ func (f *relayFlags) register(fs *flagSet) {
 	fs.Var(&f.headers, "header", "extra request `header` \"Name: value\" for --dest; repeatable")
 	fs.StringVar(&f.config, "config", "", "JSON `file` of destinations with topic filters (see above)")
 	f.delivery.register(fs)
-	fs.IntVar(&f.workers, "workers", 8, "deliveries sent at once")
-	fs.IntVar(&f.retries, "retries", 1, "in-process retries of an attempt before it counts as failed")
+	fs.IntVar(&f.workers, "workers", 64, "deliveries sent at once")
+	fs.IntVar(&f.retries, "retries", 1, "in-process retries of the last attempt of --schedule (earlier attempts make one request each and wait in the store)")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "bound on each HTTP request of a delivery")
-	fs.StringVar(&f.schedule, "schedule", "", "retry `delays`, comma-separated, the first before the first attempt (default 0s,5s,5m,30m,2h,5h,10h,10h)")
+	fs.StringVar(&f.schedule, "schedule", "", "retry `delays`, comma-separated, the first before the first attempt (default 0s,1s,1s,1s,2s,2s,3s,5s,8s,13s,21s,34s,1m,5m,30m,2h,5h,10h,10h)")
 	fs.DurationVar(&f.drain, "drain-timeout", 10*time.Second, "on SIGTERM, how long deliveries in flight may finish")
 	fs.DurationVar(&f.leaseTTL, "lease-ttl", 5*time.Minute, "how long a relay holds a delivery it sends; another relay of a fleet takes over a killed relay's deliveries after it (and its --events-subject events after it, up to 30s)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
@@ -496,6 +516,7 @@ func (r *relay) logStart(ctx context.Context) {
 	r.logger.Info("relay started", "store", storeName(r.f.store), "destinations", strings.Join(names, ","),
 		"workers", r.f.workers, "pending", stats.Pending, "dead", stats.Dead, "verify", r.f.verifier != nil,
 		"events_subject", r.f.eventsSubject)
+	logDisabled(ctx, r.logger, r.store)
 	if r.f.verifier == nil {
 		r.logger.Warn("relay: --in-insecure: events are not verified; anyone who can reach the listen address can have events signed and delivered",
 			"listen", r.ln.Addr().String())

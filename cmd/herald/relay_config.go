@@ -26,7 +26,8 @@ const maxConfigFile = 1 << 20
 //	  {"name": "a", "url": "https://a.example/hook", "topics": ["job:*"],
 //	   "scheme": "standard", "secret": "env:A_SECRET"},
 //	  {"name": "b", "url": "https://b.example/hook", "scheme": "jwt",
-//	   "key": "b.key", "issuer": "acme", "headers": {"X-Env": "prod"}}
+//	   "key": "b.key", "issuer": "acme", "headers": {"X-Env": "prod"},
+//	   "rate": 10, "burst": 20, "disable_after": "5d"}
 //	]}
 //
 // Unknown keys are refused, so that a misspelt "topics" does not silently
@@ -57,6 +58,11 @@ type destConfig struct {
 	// Ordered delivers the events of one partition key one at a time, in
 	// the order they were accepted (sender.Destination.Ordered).
 	Ordered bool `json:"ordered"`
+	// Rate, Burst and DisableAfter are the destination's limits in the
+	// outbox queue (destlimits.go).
+	Rate         float64 `json:"rate"`
+	Burst        int     `json:"burst"`
+	DisableAfter string  `json:"disable_after"`
 }
 
 // stringOrList is a JSON string or array of strings.
@@ -178,6 +184,9 @@ func (d *destConfig) destination(i int) (sender.Destination, error) {
 		return sender.Destination{}, usagef("--config: %s: %v", where, err)
 	}
 	dest := sender.Destination{Name: d.Name, URL: d.URL, Signer: signer, Headers: h, Topics: d.Topics, Ordered: d.Ordered}
+	if err := d.limits(&dest); err != nil {
+		return sender.Destination{}, usagef("--config: %s: %v", where, err)
+	}
 	if err := d.destAuthConfig.apply(&dest); err != nil {
 		return sender.Destination{}, usagef("--config: %s: %v", where, err)
 	}

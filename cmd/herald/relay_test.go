@@ -560,12 +560,13 @@ func TestRelayDrain(t *testing.T) {
 	})
 }
 
-// TestOutboxDeadLetters: a delivery answered 410 becomes a dead letter,
-// which outbox lists and replays to a destination of the same name.
+// TestOutboxDeadLetters: a delivery answered 400 becomes a dead letter,
+// which outbox lists and replays to a destination of the same name. (A
+// 410 disables its destination instead: TestRelayGoneDisablesAndOutboxEnable.)
 func TestOutboxDeadLetters(t *testing.T) {
 	dir := t.TempDir()
 	secret, v := stdSecret(t, dir)
-	gone := sendertest.NewReceiver(t, v, sendertest.Gone())
+	gone := sendertest.NewReceiver(t, v, sendertest.FailFirst(1000, http.StatusBadRequest))
 	rcv := sendertest.NewReceiver(t, v)
 	writeFile(t, dir, "ca.pem", receiverCertPEM(t, gone)+receiverCertPEM(t, rcv))
 	o := runOpts{dir: dir}
@@ -589,7 +590,7 @@ func TestOutboxDeadLetters(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &dl); err != nil || strings.Count(r.stdout, "\n") != 1 {
 		t.Fatalf("outbox list printed %q (%v)", r.stdout, err)
 	}
-	if dl.ID != id || dl.EventID != "x-1" || dl.Destination != "hook" || dl.Topic != "job:ready" || !strings.HasPrefix(dl.Reason, "gone") {
+	if dl.ID != id || dl.EventID != "x-1" || dl.Destination != "hook" || dl.Topic != "job:ready" || !strings.HasPrefix(dl.Reason, "rejected") {
 		t.Errorf("dead letter %+v", dl)
 	}
 	if r := must(t, o, "outbox", "list", "--store", "relay.db", "--dest", "other"); r.stdout != "" {

@@ -14,6 +14,12 @@
 // dead state in the same stream, so that an id stays unique across pending
 // and dead deliveries and [Outbox.Put] stays idempotent.
 //
+// The states of destinations ([outbox.DestinationStore]: which are
+// disabled, which have been failing for long) live beside the stream, in
+// a key-value bucket named after it with a _DEST suffix
+// (HERALD_OUTBOX_DEST), one key per destination, watched into memory as
+// the index is.
+//
 // Every change is a publish that JetStream acknowledges only after storing
 // it (on a quorum of replicas in a cluster), guarded by the
 // Nats-Expected-Last-Subject-Sequence header: a compare-and-set on the

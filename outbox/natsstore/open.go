@@ -39,6 +39,12 @@ type Outbox struct {
 	dests    map[string]*destList
 	lastDest string
 	seen     uint64 // the last stream sequence the watcher applied
+
+	// The destination states (destinations.go): their bucket, the
+	// watcher's stop, and the states as last seen, under mu.
+	kv         jetstream.KeyValue
+	stopStates func()
+	states     map[string]outbox.DestinationState
 }
 
 var (
@@ -77,7 +83,11 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Outbox, err
 	if _, err := rand.Read(o.seed[:]); err != nil {
 		return nil, fmt.Errorf("natsstore: seed: %w", err)
 	}
+	if err := o.openStates(ctx); err != nil {
+		return nil, err
+	}
 	if err := o.startWatch(ctx); err != nil {
+		o.stopStates()
 		return nil, err
 	}
 	return o, nil
@@ -177,6 +187,10 @@ func (o *Outbox) Close() error {
 	if o.watch != nil {
 		o.watch.Stop()
 	}
+	if o.stopStates != nil {
+		o.stopStates()
+	}
+	o.states = nil
 	return nil
 }
 

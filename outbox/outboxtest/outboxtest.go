@@ -22,12 +22,14 @@
 // expiry, Settle records each outcome and refuses a lost lease with
 // [outbox.ErrLeaseLost], and a closed store fails with [outbox.ErrClosed].
 // A store that also implements [outbox.Admin] is checked on dead letters,
-// history and counts as well; the subtests that need Admin are skipped for
-// one that does not. A store that keeps the order of a partition key (a
-// method OrdersByKey() bool that returns true, as an outbox.Queue requires
-// for an Ordered destination) is checked on that order (the Order*
-// subtests, see order.go), under concurrent leasing too; they are skipped
-// for one that does not. Deliveries reach Put as the Queue sends them:
+// history and counts as well, and one that implements
+// [outbox.DestinationStore] on destination states; the subtests that need
+// them are skipped for one that does not. A store that keeps the order of
+// a partition key (a method OrdersByKey() bool that returns true, as an
+// outbox.Queue requires for an Ordered destination) is checked on that
+// order (the Order* subtests, see order.go), under concurrent leasing too;
+// they are skipped for one that does not. Deliveries reach Put as the Queue
+// sends them:
 // validated, with Due and Created set.
 package outboxtest
 
@@ -67,6 +69,7 @@ func Run(t *testing.T, newOutbox func(t *testing.T) outbox.Outbox) {
 		{"Closed", testClosed},
 		{"LeaseAheadOfLeased", testLeaseAheadOfLeased},
 		{"Settle", testSettle},
+		{"DestinationStates", testDestinationStates},
 	}
 	tests = append(tests, orderTests...)
 	for _, tt := range tests {

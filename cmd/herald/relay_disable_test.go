@@ -1,0 +1,105 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/sender/sendertest"
+)
+
+// A 410 Gone disables the destination in the relay's bbolt file: its
+// deliveries are held across a restart, herald outbox enable resumes it,
+// and the next relay sends them.
+func TestRelayGoneDisablesAndOutboxEnable(t *testing.T) {
+	dir := t.TempDir()
+	secret, v := stdSecret(t, dir)
+	var healthy atomic.Bool
+	rcv := sendertest.NewReceiver(t, v, sendertest.Respond(func(int) (int, http.Header, []byte) {
+		if healthy.Load() {
+			return 0, nil, nil
+		}
+		return http.StatusGone, nil, nil
+	}))
+	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
+	args := []string{"--store", "relay.db", "--dest", rcv.URL() + "/hook", "--name", "hook", "--secret", "env:WH_SECRET",
+		"--cacert", "ca.pem", "--allow-private", "--workers", "1"}
+	env := []string{"WH_SECRET=" + secret}
+
+	p := startRelay(t, dir, env, args...)
+	p.mustPost(t, event("ev-1", "job:ready"), nil)
+	if _, err := rcv.WaitFor(1, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the relay to disable the destination", func() bool {
+		return strings.Contains(p.stderr(), "destination disabled")
+	})
+	p.mustPost(t, event("ev-2", "job:ready"), nil)
+	time.Sleep(200 * time.Millisecond)
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("relay exit %d\n%s", code, p.stderr())
+	}
+	if line := p.stderr(); !strings.Contains(line, "level=WARN") || !strings.Contains(line, "gone (410)") {
+		t.Errorf("relay log lacks a WARN line saying why:\n%s", line)
+	}
+	if pending, dead := outboxStats(t, dir, "relay.db"); pending != 2 || dead != 0 {
+		t.Errorf("store holds %d pending, %d dead; want both deliveries held", pending, dead)
+	}
+
+	// Still disabled after a restart.
+	p = startRelay(t, dir, env, args...)
+	time.Sleep(time.Second)
+	p.stop(t)
+	if n := len(rcv.Deliveries()); n != 1 {
+		t.Errorf("the disabled destination got %d requests, want 1", n)
+	}
+	if line := p.stderr(); !strings.Contains(line, "destination disabled; its deliveries are held") || !strings.Contains(line, "destination=hook") {
+		t.Errorf("a restarted relay does not say that hook is disabled:\n%s", line)
+	}
+
+	r := must(t, runOpts{dir: dir}, "outbox", "enable", "--store", "relay.db", "--dest", "hook")
+	if !strings.HasPrefix(r.stdout, "enabled hook (disabled at ") || !strings.Contains(r.stdout, "gone (410)") {
+		t.Errorf("outbox enable printed %q", r.stdout)
+	}
+	healthy.Store(true)
+	p = startRelay(t, dir, env, args...)
+	waitOK(t, rcv, 2, p)
+	p.stop(t)
+	if pending, dead := outboxStats(t, dir, "relay.db"); pending != 0 || dead != 0 {
+		t.Errorf("store holds %d pending, %d dead after enable", pending, dead)
+	}
+	if r := must(t, runOpts{dir: dir}, "outbox", "enable", "--store", "relay.db", "--dest", "hook"); r.stdout != "hook was not disabled\n" {
+		t.Errorf("a second enable printed %q", r.stdout)
+	}
+	expect(t, runOpts{dir: dir}, 2, []string{"enable takes --dest NAME only"}, "outbox", "enable", "--store", "relay.db")
+}
+
+// waitFor polls cond for up to 20 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The limits keys of a --config destination are checked at start-up.
+func TestRelayConfigLimits(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ keys, want string }{
+		{`"rate": -1`, "rate must be a number of deliveries per second"},
+		{`"burst": 5`, "burst applies to a rate"},
+		{`"rate": 5, "burst": -2`, "burst must not be negative"},
+		{`"disable_after": "soon"`, `disable_after: "soon" is not a duration such as 5d`},
+		{`"disable_after": "0d"`, "must be positive"},
+		{`"rate": "fast"`, "destinations.rate must be float64"},
+	} {
+		cfg := writeFile(t, dir, "relay.json", `{"destinations": [{"name": "a", "url": "https://a.example/hook", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", `+tc.keys+`}]}`)
+		expect(t, runOpts{dir: dir}, 2, []string{tc.want}, "relay", "--store", "r.db", "--config", cfg, "--in-insecure")
+	}
+}

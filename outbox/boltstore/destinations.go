@@ -1,0 +1,77 @@
+package boltstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/heraldhq/herald/internal/limits"
+	"github.com/heraldhq/herald/outbox"
+)
+
+// bucketDests holds the destination states of outbox.DestinationStore,
+// destination name → JSON. It is created by the first state recorded, so
+// that files without one keep their layout and format.
+var bucketDests = []byte("destinations")
+
+var _ outbox.DestinationStore = (*Store)(nil)
+
+// DestinationStates returns the recorded destination states; see
+// [outbox.DestinationStore].
+func (s *Store) DestinationStates(ctx context.Context) ([]outbox.DestinationState, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []outbox.DestinationState
+	err := s.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDests)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var st outbox.DestinationState
+			if err := json.Unmarshal(v, &st); err != nil || st.Destination != string(k) {
+				return fmt.Errorf("%w: destination state %q is unreadable", outbox.ErrCorrupt, k)
+			}
+			out = append(out, st)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: destination states: %w", err)
+	}
+	return out, nil
+}
+
+// SetDestinationState records a destination state, durably; see
+// [outbox.DestinationStore].
+func (s *Store) SetDestinationState(ctx context.Context, st outbox.DestinationState) error {
+	switch {
+	case st.Destination == "" || len(st.Destination) > limits.Name || strings.ContainsFunc(st.Destination, unicode.IsControl):
+		return fmt.Errorf("%w: boltstore cannot store the destination name %q", outbox.ErrInvalid, st.Destination)
+	case len(st.Reason) > limits.Reason:
+		return fmt.Errorf("%w: reason longer than %d bytes", outbox.ErrInvalid, limits.Reason)
+	}
+	remove := st.FailingSince.IsZero() && st.Disabled.IsZero()
+	v, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("boltstore: destination state: %w", err)
+	}
+	return s.commit(ctx, func(tx *bolt.Tx, _ *bucketSet) error {
+		if remove {
+			if b := tx.Bucket(bucketDests); b != nil {
+				return b.Delete([]byte(st.Destination))
+			}
+			return nil
+		}
+		b, err := tx.CreateBucketIfNotExists(bucketDests)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(st.Destination), v)
+	}, nil)
+}

@@ -1,0 +1,242 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/heraldhq/herald/internal/limits"
+)
+
+// DestinationStore is what an [Outbox] may offer, beside [Admin], so that
+// destinations a Queue disabled stay disabled across restarts and across a
+// fleet sharing the outbox. Every store of this module implements it.
+// Without it a Queue disables destinations in memory only, until it
+// restarts, and a 410 Gone dead-letters its delivery as before.
+//
+// A store keeps one small record per destination that has one, and needs
+// nothing else: no index, no relation to the deliveries. A Queue reads the
+// records once per poll interval, and writes one when a destination is
+// disabled or enabled, or after it has been failing for a minute and when
+// it recovers; never per delivery.
+type DestinationStore interface {
+	// DestinationStates returns every recorded state, in any order.
+	DestinationStates(ctx context.Context) ([]DestinationState, error)
+
+	// SetDestinationState records s for s.Destination, replacing what was
+	// recorded. A state whose FailingSince and Disabled are both zero
+	// removes the record: that enables the destination.
+	SetDestinationState(ctx context.Context, s DestinationState) error
+}
+
+// DestinationState is what a [DestinationStore] records of a destination.
+type DestinationState struct {
+	// Destination names it: 1 to 256 bytes without control characters.
+	Destination string `json:"destination"`
+	// FailingSince is when its current run of failures without a success
+	// began; zero when it has not been failing for long.
+	FailingSince time.Time `json:"failing_since,omitzero"`
+	// Disabled is when it was disabled; zero while it is enabled.
+	Disabled time.Time `json:"disabled,omitzero"`
+	// Reason says why it was disabled; at most 1024 bytes.
+	Reason string `json:"reason,omitempty"`
+}
+
+// validate checks what every store needs of a state.
+func (s DestinationState) validate() error {
+	if err := checkName("destination name", s.Destination, limits.Name); err != nil {
+		return err
+	}
+	if len(s.Reason) > limits.Reason {
+		return fmt.Errorf("%w: reason longer than %d bytes", ErrInvalid, limits.Reason)
+	}
+	return nil
+}
+
+// persistFailing is how long a destination must have been failing before
+// a Queue records it in the store, so that a receiver failing some of its
+// requests costs no write per failure.
+const persistFailing = time.Minute
+
+// Reasons a Queue gives for disabling a destination.
+const (
+	reasonDisabledGone = "gone (410)"
+	reasonDisabledLong = "failing without a success since"
+)
+
+// states is the Outbox's DestinationStore, or nil.
+func (q *Queue) states() DestinationStore {
+	ds, _ := q.Outbox.(DestinationStore)
+	return ds
+}
+
+// loadStates reads the recorded states and applies them: a destination
+// recorded disabled is disabled, one with no record is enabled (a person
+// or another process enabled it). A local change made while it read wins.
+func (q *Queue) loadStates(ctx context.Context) {
+	ds := q.states()
+	if ds == nil {
+		return
+	}
+	q.mu.Lock()
+	gen := q.stateGen
+	q.mu.Unlock()
+	list, err := ds.DestinationStates(ctx)
+	if err != nil {
+		if ctx.Err() == nil && !errQuiet(err) {
+			q.logError(ctx, "outbox: reading destination states failed", err)
+		}
+		return
+	}
+	byName := make(map[string]DestinationState, len(list))
+	for _, s := range list {
+		byName[s.Destination] = s
+	}
+	var rest []Leased
+	q.mu.Lock()
+	if gen != q.stateGen {
+		q.mu.Unlock()
+		return // a local change is newer than what was read
+	}
+	for _, st := range q.order {
+		s, ok := byName[st.dest.Name]
+		st.ctl.disabled = ok && !s.Disabled.IsZero()
+		st.ctl.stored.Store(ok && !s.FailingSince.IsZero())
+		if st.ctl.stored.Load() && (st.ctl.failing.IsZero() || s.FailingSince.Before(st.ctl.failing)) {
+			st.ctl.failing = s.FailingSince
+		}
+		if st.ctl.disabled {
+			rest = append(rest, q.unbuffer(st)...)
+		}
+	}
+	q.mu.Unlock()
+	q.release(context.WithoutCancel(ctx), rest)
+}
+
+// track notes the outcome of an attempt for auto-disable: a success ends
+// a run of failures; a failure starts one, is recorded once it lasted
+// persistFailing, and disables the destination once it lasted its
+// DisableAfter; gone (410) disables it at once. It returns whether the
+// destination is disabled, so that the caller holds the delivery.
+func (q *Queue) track(st *destState, ok, gone bool) bool {
+	after := st.dest.DisableAfter
+	if after <= 0 && !gone && !(ok && st.ctl.stored.Load()) {
+		return false // the common case: nothing configured, nothing recorded
+	}
+	now := time.Now()
+	q.mu.Lock()
+	var write *DestinationState
+	switch {
+	case ok:
+		if st.ctl.stored.Load() {
+			write = &DestinationState{Destination: st.dest.Name}
+		}
+		st.ctl.failing = time.Time{}
+		st.ctl.stored.Store(false)
+	case st.ctl.disabled:
+	default:
+		if st.ctl.failing.IsZero() {
+			st.ctl.failing = now
+		}
+		failing := now.Sub(st.ctl.failing)
+		switch {
+		case gone:
+			q.mu.Unlock()
+			return q.disable(st, reasonDisabledGone)
+		case after > 0 && failing >= after:
+			since := st.ctl.failing.UTC().Format(time.RFC3339)
+			q.mu.Unlock()
+			return q.disable(st, reasonDisabledLong+" "+since)
+		case after > 0 && !st.ctl.stored.Load() && failing >= min(persistFailing, after/2):
+			st.ctl.stored.Store(true)
+			write = &DestinationState{Destination: st.dest.Name, FailingSince: st.ctl.failing}
+		}
+	}
+	if write != nil {
+		q.stateGen++
+	}
+	disabled := st.ctl.disabled
+	q.mu.Unlock()
+	if write != nil {
+		q.setState(*write)
+	}
+	return disabled
+}
+
+// setState writes a destination state to the store, if it has one. The
+// state generation moves on again once the write is done, so that a
+// reload that read the store while the write was under way, and missed
+// it, is discarded (loadStates).
+func (q *Queue) setState(s DestinationState) {
+	ds := q.states()
+	if ds == nil {
+		return
+	}
+	ctx := context.WithoutCancel(q.sends)
+	if err := ds.SetDestinationState(ctx, s); err != nil && !errQuiet(err) {
+		q.logError(ctx, "outbox: recording a destination state failed", err, slog.String("destination", s.Destination))
+	}
+	q.mu.Lock()
+	q.stateGen++
+	q.mu.Unlock()
+}
+
+// disable disables st for reason: it stops leasing its deliveries, gives
+// back those buffered, records it in the store, logs a warning and calls
+// OnDisable. It reports whether the destination is disabled: false when a
+// 410 came and the outbox cannot record it, so that the delivery is
+// dead-lettered as it was before destinations could be disabled.
+func (q *Queue) disable(st *destState, reason string) bool {
+	if reason == reasonDisabledGone && q.states() == nil {
+		return false
+	}
+	now := time.Now()
+	q.mu.Lock()
+	if st.ctl.disabled {
+		q.mu.Unlock()
+		return true
+	}
+	st.ctl.disabled = true
+	q.stateGen++
+	failing := st.ctl.failing
+	rest := q.unbuffer(st)
+	q.mu.Unlock()
+	ctx := context.WithoutCancel(q.sends)
+	q.release(ctx, rest)
+	q.setState(DestinationState{Destination: st.dest.Name, FailingSince: failing, Disabled: now, Reason: reason})
+	if q.Logger != nil {
+		q.Logger.LogAttrs(ctx, slog.LevelWarn, "destination disabled: its deliveries are held until it is enabled",
+			slog.String("destination", st.dest.Name), slog.String("reason", reason))
+	}
+	if q.OnDisable != nil {
+		q.OnDisable(st.dest.Name, reason)
+	}
+	return true
+}
+
+// Enable resumes a destination that was disabled, here and in the outbox
+// (so in every Queue that shares it, within a poll interval): its held
+// deliveries are sent again, and its failures count from scratch. Enabling
+// a destination that is not disabled does nothing. The destination need
+// not be among the Queue's Destinations, so that a tool can enable one it
+// does not deliver to.
+func (q *Queue) Enable(ctx context.Context, destination string) error {
+	if err := q.init(); err != nil {
+		return err
+	}
+	if ds := q.states(); ds != nil {
+		if err := ds.SetDestinationState(ctx, DestinationState{Destination: destination}); err != nil {
+			return err
+		}
+	}
+	q.mu.Lock()
+	q.stateGen++ // a reload under way when the write ended may have missed it
+	if st, ok := q.dests[destination]; ok {
+		st.ctl.disabled, st.ctl.failing = false, time.Time{}
+		st.ctl.stored.Store(false)
+	}
+	q.mu.Unlock()
+	q.poke()
+	return nil
+}

@@ -1,0 +1,200 @@
+package outbox_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/outbox"
+	"github.com/heraldhq/herald/sender"
+	"github.com/heraldhq/herald/sender/sendertest"
+)
+
+// disabledLog collects OnDisable calls and the Queue's log.
+type disabledLog struct {
+	mu      sync.Mutex
+	calls   []string
+	logs    strings.Builder
+	healthy atomic.Bool
+}
+
+func (d *disabledLog) onDisable(dest, reason string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls = append(d.calls, dest+": "+reason)
+}
+
+func (d *disabledLog) get() ([]string, string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.calls...), d.logs.String()
+}
+
+func (d *disabledLog) Write(p []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.logs.Write(p)
+}
+
+// stateOf returns the recorded state of a destination.
+func stateOf(t *testing.T, ob outbox.DestinationStore, dest string) (outbox.DestinationState, bool) {
+	t.Helper()
+	list, err := ob.DestinationStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range list {
+		if s.Destination == dest {
+			return s, true
+		}
+	}
+	return outbox.DestinationState{}, false
+}
+
+// A 410 Gone disables its destination at once: the delivery is held, not
+// dead-lettered, the others are not tried, OnDisable and a WARN line say
+// so, and the state is in the outbox, so that a new Queue on it (a
+// restart) keeps the destination disabled. Enable resumes it, and every
+// held delivery goes out.
+func TestGoneDisables(t *testing.T) {
+	var d disabledLog
+	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
+		if d.healthy.Load() {
+			return 0, nil, nil
+		}
+		return http.StatusGone, nil, nil
+	}))
+	ob := new(outbox.Memory)
+	newQueue := func() *outbox.Queue {
+		q := &outbox.Queue{
+			Outbox: ob, Sender: rcv.Sender(), PerDestination: 1, Workers: 2, Poll: 5 * time.Millisecond,
+			Destinations: []sender.Destination{{Name: "gone", URL: rcv.URL() + "/hook?token=SECRET-QUERY"}},
+			OnDisable:    d.onDisable,
+			Logger:       slog.New(slog.NewTextHandler(&d, nil)),
+		}
+		q.Sender.Retry.MaxAttempts = 1
+		return q
+	}
+	q := newQueue()
+	for i := range 5 {
+		if _, err := q.Enqueue(ctx, "gone", sender.Message{ID: fmt.Sprintf("g-%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(t, q)
+	waitUntil(t, 10*time.Second, "OnDisable", func() bool { c, _ := d.get(); return len(c) > 0 })
+	time.Sleep(50 * time.Millisecond) // time for anything leaked through to show
+	calls, logs := d.get()
+	if len(calls) != 1 || calls[0] != "gone: gone (410)" {
+		t.Errorf("OnDisable calls %q, want one for gone (410)", calls)
+	}
+	if !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "destination disabled") || strings.Contains(logs, "SECRET") {
+		t.Errorf("log %q: want a WARN line saying the destination is disabled, without the query", logs)
+	}
+	if n := len(rcv.Deliveries()); n != 1 {
+		t.Errorf("the gone destination got %d requests, want 1", n)
+	}
+	if s := stats(t, ob); s.Pending != 5 || s.Dead != 0 {
+		t.Errorf("Stats %+v, want the 5 deliveries held, none dead", s)
+	}
+	if s, ok := stateOf(t, ob, "gone"); !ok || s.Disabled.IsZero() || s.Reason != "gone (410)" {
+		t.Errorf("recorded state %+v, %v; want disabled, gone (410)", s, ok)
+	}
+
+	// A restart: a new Queue on the same outbox keeps it disabled.
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := q.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	d.healthy.Store(true)
+	q2 := newQueue()
+	run(t, q2)
+	time.Sleep(100 * time.Millisecond) // twenty polls
+	if n := len(rcv.Deliveries()); n != 1 {
+		t.Errorf("after a restart the disabled destination got %d requests, want still 1", n)
+	}
+	if err := q2.Enable(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rcv.WaitFor(6, 10*time.Second); err != nil {
+		t.Fatalf("Enable did not resume the destination: %v", err)
+	}
+	waitUntil(t, 10*time.Second, "the held deliveries", func() bool { return stats(t, ob).Pending == 0 })
+	if _, ok := stateOf(t, ob, "gone"); ok {
+		t.Error("the state is still recorded after Enable")
+	}
+}
+
+// A destination that fails without a single success for its DisableAfter
+// is disabled: its deliveries are held, with attempts left, and no more
+// requests reach it. A destination that fails two requests in three, but
+// succeeds in between, is not disabled. Enable resumes the disabled one.
+func TestDisableAfter(t *testing.T) {
+	var d disabledLog
+	down := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
+		if d.healthy.Load() {
+			return 0, nil, nil
+		}
+		return http.StatusServiceUnavailable, nil, nil
+	}))
+	flaky := sendertest.NewReceiver(t, nil, sendertest.Respond(func(n int) (int, http.Header, []byte) {
+		if n%3 == 0 {
+			return 0, nil, nil
+		}
+		return http.StatusServiceUnavailable, nil, nil
+	}))
+	delays := make([]time.Duration, 200)
+	for i := 1; i < len(delays); i++ {
+		delays[i] = 20 * time.Millisecond
+	}
+	ob := new(outbox.Memory)
+	q := &outbox.Queue{
+		Outbox: ob, Sender: down.Sender(), PerDestination: 1, Workers: 4, Poll: 5 * time.Millisecond,
+		Schedule: outbox.Schedule{Delays: delays, Jitter: -1}, Breaker: outbox.Breaker{Failures: -1},
+		Destinations: []sender.Destination{
+			{Name: "down", URL: down.URL(), DisableAfter: 400 * time.Millisecond},
+			{Name: "flaky", URL: flaky.URL(), DisableAfter: 400 * time.Millisecond},
+		},
+		OnDisable: d.onDisable,
+		Logger:    slog.New(slog.NewTextHandler(&d, nil)),
+	}
+	q.Sender.Retry.MaxAttempts = 1
+	for i := range 3 {
+		for _, dest := range []string{"down", "flaky"} {
+			if _, err := q.Enqueue(ctx, dest, sender.Message{ID: fmt.Sprintf("%s-%d", dest, i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	start := time.Now()
+	run(t, q)
+	waitUntil(t, 10*time.Second, "OnDisable", func() bool { c, _ := d.get(); return len(c) > 0 })
+	if took := time.Since(start); took < 400*time.Millisecond {
+		t.Errorf("disabled after %s, before its DisableAfter", took)
+	}
+	time.Sleep(100 * time.Millisecond)
+	n := len(down.Deliveries())
+	time.Sleep(200 * time.Millisecond) // ten retry delays
+	if m := len(down.Deliveries()); m != n {
+		t.Errorf("the disabled destination got %d more requests", m-n)
+	}
+	calls, _ := d.get()
+	if len(calls) != 1 || !strings.HasPrefix(calls[0], "down: failing without a success since ") {
+		t.Errorf("OnDisable calls %q, want one for down", calls)
+	}
+	if s := stats(t, ob); s.Dead != 0 || s.Pending != 3 {
+		t.Errorf("Stats %+v, want down's 3 deliveries held and flaky's delivered", s)
+	}
+	d.healthy.Store(true)
+	if err := q.Enable(ctx, "down"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "the held deliveries", func() bool { return stats(t, ob).Pending == 0 })
+}

@@ -1,0 +1,48 @@
+package outbox
+
+import "context"
+
+var _ DestinationStore = (*Memory)(nil)
+
+// DestinationStates returns the recorded destination states; see
+// [DestinationStore].
+func (m *Memory) DestinationStates(ctx context.Context) ([]DestinationState, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	out := make([]DestinationState, 0, len(m.states))
+	for _, s := range m.states {
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// SetDestinationState records a destination state; see
+// [DestinationStore].
+func (m *Memory) SetDestinationState(ctx context.Context, s DestinationState) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.validate(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if s.FailingSince.IsZero() && s.Disabled.IsZero() {
+		delete(m.states, s.Destination)
+		return nil
+	}
+	if m.states == nil {
+		m.states = make(map[string]DestinationState)
+	}
+	m.states[s.Destination] = s
+	return nil
+}

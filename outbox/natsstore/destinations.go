@@ -1,0 +1,179 @@
+package natsstore
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"unicode"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/heraldhq/herald/internal/limits"
+	"github.com/heraldhq/herald/outbox"
+)
+
+// Destination states (outbox.DestinationStore) live in a key-value bucket
+// beside the stream, named after it with a _DEST suffix, one key per
+// destination (its name in unpadded base64url). A watcher keeps them in
+// memory, as the index keeps the deliveries, so that the Queue's reading
+// them once per poll costs no round trip; a change made by one worker of a
+// fleet reaches the others within milliseconds.
+
+var _ outbox.DestinationStore = (*Outbox)(nil)
+
+// statesBucket is the name of the states bucket of a stream: the stream's
+// name with _DEST added, every character a bucket name cannot hold
+// replaced by '_'.
+func statesBucket(stream string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return r
+		}
+		return '_'
+	}, stream) + "_DEST"
+}
+
+// openStates creates or binds the states bucket and starts its watcher,
+// returning once the states held are loaded.
+func (o *Outbox) openStates(ctx context.Context) error {
+	kv, err := o.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      statesBucket(o.cfg.Stream),
+		Description: "herald webhook outbox: destination states",
+		History:     1,
+		Storage:     o.cfg.Storage,
+		Replicas:    o.cfg.Replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("natsstore: destination states bucket: %w", err)
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	w, err := kv.WatchAll(wctx)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("natsstore: watch destination states: %w", err)
+	}
+	o.kv, o.stopStates, o.states = kv, func() { _ = w.Stop(); cancel() }, map[string]outbox.DestinationState{}
+	for {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok {
+				return errors.New("natsstore: destination states watcher stopped")
+			}
+			if e == nil { // the states held are loaded
+				go o.watchStates(w)
+				return nil
+			}
+			o.applyState(e)
+		case <-ctx.Done():
+			o.stopStates()
+			return fmt.Errorf("natsstore: load destination states: %w", ctx.Err())
+		}
+	}
+}
+
+// watchStates applies the changes w reports until it stops.
+func (o *Outbox) watchStates(w jetstream.KeyWatcher) {
+	for e := range w.Updates() {
+		if e != nil {
+			o.applyState(e)
+		}
+	}
+}
+
+// applyState applies one change of the states bucket to the states kept
+// in memory.
+func (o *Outbox) applyState(e jetstream.KeyValueEntry) {
+	var st outbox.DestinationState
+	del := e.Operation() != jetstream.KeyValuePut
+	if !del {
+		if err := json.Unmarshal(e.Value(), &st); err != nil || stateKey(st.Destination) != e.Key() {
+			o.warn("destination states: unreadable state", fmt.Errorf("%w: key %s", outbox.ErrCorrupt, e.Key()), slog.String("key", e.Key()))
+			return
+		}
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return
+	}
+	if del {
+		for name := range o.states {
+			if stateKey(name) == e.Key() {
+				delete(o.states, name)
+			}
+		}
+		return
+	}
+	o.states[st.Destination] = st
+}
+
+// stateKey is the bucket key of a destination's state.
+func stateKey(dest string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(dest))
+}
+
+// DestinationStates returns the recorded destination states, as the
+// watcher last saw them; see [outbox.DestinationStore].
+func (o *Outbox) DestinationStates(ctx context.Context) ([]outbox.DestinationState, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if err := o.checkOpen(); err != nil {
+		return nil, err
+	}
+	out := make([]outbox.DestinationState, 0, len(o.states))
+	for _, s := range o.states {
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// SetDestinationState records a destination state once the server stored
+// it; see [outbox.DestinationStore].
+func (o *Outbox) SetDestinationState(ctx context.Context, st outbox.DestinationState) error {
+	switch {
+	case st.Destination == "" || len(st.Destination) > limits.Name || strings.ContainsFunc(st.Destination, unicode.IsControl):
+		return fmt.Errorf("%w: destination name %q", outbox.ErrInvalid, st.Destination)
+	case len(st.Reason) > limits.Reason:
+		return fmt.Errorf("%w: reason longer than %d bytes", outbox.ErrInvalid, limits.Reason)
+	}
+	o.mu.Lock()
+	err := o.checkOpen()
+	o.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	key := stateKey(st.Destination)
+	if st.FailingSince.IsZero() && st.Disabled.IsZero() {
+		err = o.kv.Delete(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			err = nil
+		}
+	} else {
+		var v []byte
+		if v, err = json.Marshal(st); err == nil {
+			_, err = o.kv.Put(ctx, key, v)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("natsstore: destination state: %w", err)
+	}
+	// Seen at once here; the watcher brings it to the other workers.
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return nil
+	}
+	if st.FailingSince.IsZero() && st.Disabled.IsZero() {
+		delete(o.states, st.Destination)
+	} else {
+		o.states[st.Destination] = st
+	}
+	return nil
+}
