@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -53,7 +54,8 @@ func TestRelayNATSStore(t *testing.T) {
 	store := fmt.Sprintf("nats://herald:%s@%s?stream=T_OUTBOX&subject=t.outbox", pass, addr)
 	secret, v := stdSecret(t, dir)
 	ok := sendertest.NewReceiver(t, v)
-	gone := sendertest.NewReceiver(t, v, sendertest.Gone())
+	// A 400 makes a dead letter (a 410 would disable the destination).
+	gone := sendertest.NewReceiver(t, v, sendertest.FailFirst(1<<30, http.StatusBadRequest))
 	writeFile(t, dir, "ca.pem", receiverCertPEM(t, ok)+receiverCertPEM(t, gone))
 	writeFile(t, dir, "relay.json", fmt.Sprintf(`{"destinations": [
 		{"name": "ok", "url": %q, "topics": ["job:*"], "secret": "env:OUT_SECRET"},
