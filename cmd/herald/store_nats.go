@@ -191,14 +191,14 @@ func errText(err error) string {
 // natsStore is a JetStream outbox with the connection it owns: Close
 // closes both.
 type natsStore struct {
-	*natsstore.Outbox
+	*natsstore.Store
 	nc       *nats.Conn
 	replicas int // of the outbox stream, for the relay's event streams
 }
 
 // Close closes the outbox, then its connection.
 func (s *natsStore) Close() error {
-	err := s.Outbox.Close()
+	err := s.Store.Close()
 	s.nc.Close()
 	return err
 }
@@ -231,9 +231,9 @@ func openNATSStore(spec string, mode storeMode, f *natsFlags) (*natsStore, error
 	cfg, err := s.config(ctx, js, mode)
 	if err == nil {
 		cfg.Logger = f.logger
-		var ob *natsstore.Outbox
+		var ob *natsstore.Store
 		if ob, err = natsstore.Open(ctx, js, cfg); err == nil {
-			return &natsStore{Outbox: ob, nc: nc, replicas: cfg.Replicas}, nil
+			return &natsStore{Store: ob, nc: nc, replicas: cfg.Replicas}, nil
 		}
 	}
 	nc.Close()

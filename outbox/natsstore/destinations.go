@@ -23,7 +23,7 @@ import (
 // them once per poll costs no round trip; a change made by one worker of a
 // fleet reaches the others within milliseconds.
 
-var _ outbox.DestinationStore = (*Outbox)(nil)
+var _ outbox.DestinationStore = (*Store)(nil)
 
 // statesBucket is the name of the states bucket of a stream: the stream's
 // name with _DEST added, every character a bucket name cannot hold
@@ -39,7 +39,7 @@ func statesBucket(stream string) string {
 
 // openStates creates or binds the states bucket and starts its watcher,
 // returning once the states held are loaded.
-func (o *Outbox) openStates(ctx context.Context) error {
+func (o *Store) openStates(ctx context.Context) error {
 	kv, err := o.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      statesBucket(o.cfg.Stream),
 		Description: "herald webhook outbox: destination states",
@@ -76,7 +76,7 @@ func (o *Outbox) openStates(ctx context.Context) error {
 }
 
 // watchStates applies the changes w reports until it stops.
-func (o *Outbox) watchStates(w jetstream.KeyWatcher) {
+func (o *Store) watchStates(w jetstream.KeyWatcher) {
 	for e := range w.Updates() {
 		if e != nil {
 			o.applyState(e)
@@ -86,7 +86,7 @@ func (o *Outbox) watchStates(w jetstream.KeyWatcher) {
 
 // applyState applies one change of the states bucket to the states kept
 // in memory.
-func (o *Outbox) applyState(e jetstream.KeyValueEntry) {
+func (o *Store) applyState(e jetstream.KeyValueEntry) {
 	var st outbox.DestinationState
 	del := e.Operation() != jetstream.KeyValuePut
 	if !del {
@@ -118,7 +118,7 @@ func stateKey(dest string) string {
 
 // DestinationStates returns the recorded destination states, as the
 // watcher last saw them; see [outbox.DestinationStore].
-func (o *Outbox) DestinationStates(ctx context.Context) ([]outbox.DestinationState, error) {
+func (o *Store) DestinationStates(ctx context.Context) ([]outbox.DestinationState, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -136,7 +136,7 @@ func (o *Outbox) DestinationStates(ctx context.Context) ([]outbox.DestinationSta
 
 // SetDestinationState records a destination state once the server stored
 // it; see [outbox.DestinationStore].
-func (o *Outbox) SetDestinationState(ctx context.Context, st outbox.DestinationState) error {
+func (o *Store) SetDestinationState(ctx context.Context, st outbox.DestinationState) error {
 	switch {
 	case st.Destination == "" || len(st.Destination) > limits.Name || strings.ContainsFunc(st.Destination, unicode.IsControl):
 		return fmt.Errorf("%w: destination name %q", outbox.ErrInvalid, st.Destination)

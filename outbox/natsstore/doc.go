@@ -12,7 +12,7 @@
 // time, attempt count, lease expiry, dead letter reason) as JSON; its data
 // holds the attempt history and the body. Dead letters are records in the
 // dead state in the same stream, so that an id stays unique across pending
-// and dead deliveries and [Outbox.Put] stays idempotent.
+// and dead deliveries and [Store.Put] stays idempotent.
 //
 // The states of destinations ([outbox.DestinationStore]: which are
 // disabled, which have been failing for long) live beside the stream, in
@@ -25,7 +25,7 @@
 // Nats-Expected-Last-Subject-Sequence header: a compare-and-set on the
 // delivery's latest revision. A lease is such a write: it stamps the
 // record with the lease's expiry, and the lease token is the stream
-// sequence of that write. Each settlement of [Outbox.Settle] is a write
+// sequence of that write. Each settlement of [Store.Settle] is a write
 // expected to follow exactly that sequence, so a worker whose lease
 // was taken over gets [outbox.ErrLeaseLost] and cannot undo the new
 // holder's work, and two workers can never hold one delivery at once.
@@ -38,7 +38,7 @@
 // same id is dropped too, so an enqueue retried just after its delivery
 // succeeded does not send it twice. When the stream refuses one publish of
 // a Put, Put deletes the others it stored, so that a Put is all or nothing
-// (see [Outbox.Put]); it sets no Nats-Msg-Id, since the server would then
+// (see [Store.Put]); it sets no Nats-Msg-Id, since the server would then
 // drop the retry of a Put it undid.
 //
 // # Why records and not a work-queue consumer
@@ -60,7 +60,7 @@
 //
 // # The index
 //
-// Each [Outbox] keeps an in-memory index of the metadata (not the bodies)
+// Each [Store] keeps an in-memory index of the metadata (not the bodies)
 // of every record, filled at [Open] and kept current by an ordered
 // consumer that receives headers only. Lease, Stats, DeadLetters, Replay
 // and Purge read the index; Lease then loads the bodies of what it chose

@@ -19,11 +19,11 @@ import (
 // headers and history; a body may use the rest.
 const bodyReserve = 32 << 10
 
-// Outbox is an [outbox.Outbox] on a JetStream stream; see the package
+// Store is an [outbox.Outbox] on a JetStream stream; see the package
 // documentation. Open it with [Open]. It is safe for concurrent use, and
-// any number of Outbox values, in any number of processes, may share one
+// any number of Store values, in any number of processes, may share one
 // stream.
-type Outbox struct {
+type Store struct {
 	js      jetstream.JetStream
 	stream  jetstream.Stream
 	cfg     Config
@@ -48,16 +48,16 @@ type Outbox struct {
 }
 
 var (
-	_ outbox.Outbox = (*Outbox)(nil)
-	_ outbox.Admin  = (*Outbox)(nil)
+	_ outbox.Outbox = (*Store)(nil)
+	_ outbox.Admin  = (*Store)(nil)
 )
 
 // Open creates or updates the outbox stream described by cfg on js (an
 // idempotent call: every worker of a fleet makes it at start-up), loads
-// the index of its records and returns the Outbox once the index is
-// complete. The Outbox uses js's connection and never closes it; ctx bounds
+// the index of its records and returns the Store once the index is
+// complete. The Store uses js's connection and never closes it; ctx bounds
 // Open only.
-func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Outbox, error) {
+func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, error) {
 	if js == nil {
 		return nil, fmt.Errorf("%w: nil JetStream", outbox.ErrInvalid)
 	}
@@ -69,7 +69,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Outbox, err
 	if err != nil {
 		return nil, fmt.Errorf("natsstore: create stream %s: %w", cfg.Stream, err)
 	}
-	o := &Outbox{
+	o := &Store{
 		js: js, stream: st, cfg: cfg, prefix: cfg.Subject + ".",
 		maxBody: limits.Body,
 		entries: make(map[string]*entry),
@@ -95,7 +95,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Outbox, err
 
 // startWatch starts the ordered consumer that keeps the index current and
 // waits until it has read every record.
-func (o *Outbox) startWatch(ctx context.Context) error {
+func (o *Store) startWatch(ctx context.Context) error {
 	cons, err := o.js.OrderedConsumer(ctx, o.cfg.Stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{o.prefix + ">"},
 		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
@@ -164,7 +164,7 @@ func (o *Outbox) startWatch(ctx context.Context) error {
 }
 
 // warn logs a failure of the watcher.
-func (o *Outbox) warn(msg string, err error, attrs ...slog.Attr) {
+func (o *Store) warn(msg string, err error, attrs ...slog.Attr) {
 	if o.cfg.Logger == nil {
 		return
 	}
@@ -173,10 +173,10 @@ func (o *Outbox) warn(msg string, err error, attrs ...slog.Attr) {
 }
 
 // Close stops the index watcher; later calls fail with
-// [outbox.ErrClosed]. Leases held through this Outbox run out as usual and
+// [outbox.ErrClosed]. Leases held through this Store run out as usual and
 // their deliveries are then taken by other workers. Close does not close
 // the NATS connection.
-func (o *Outbox) Close() error {
+func (o *Store) Close() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
@@ -195,7 +195,7 @@ func (o *Outbox) Close() error {
 }
 
 // checkOpen returns [outbox.ErrClosed] after Close. o.mu is held.
-func (o *Outbox) checkOpen() error {
+func (o *Store) checkOpen() error {
 	if o.closed {
 		return outbox.ErrClosed
 	}

@@ -63,7 +63,7 @@ func freshConfig() natsstore.Config {
 }
 
 // open opens an outbox on js, closed when the test ends.
-func open(t testing.TB, js jetstream.JetStream, cfg natsstore.Config) *natsstore.Outbox {
+func open(t testing.TB, js jetstream.JetStream, cfg natsstore.Config) *natsstore.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
