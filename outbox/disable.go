@@ -27,6 +27,7 @@ type DestinationStore interface {
 	// SetDestinationState records s for s.Destination, replacing what was
 	// recorded. A state whose FailingSince and Disabled are both zero
 	// removes the record: that enables the destination.
+	// It refuses a state that fails [DestinationState.Validate].
 	SetDestinationState(ctx context.Context, s DestinationState) error
 }
 
@@ -43,8 +44,11 @@ type DestinationState struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// validate checks what every store needs of a state.
-func (s DestinationState) validate() error {
+// Validate reports, as an error wrapping [ErrInvalid], a state that no
+// store may record: a destination name that is empty, longer than 256
+// bytes or holds control characters, or a reason longer than 1024 bytes.
+// Every [DestinationStore] refuses such a state with it.
+func (s DestinationState) Validate() error {
 	if err := checkName("destination name", s.Destination, limits.Name); err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ func (m *Memory) SetDestinationState(ctx context.Context, s DestinationState) er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := s.validate(); err != nil {
+	if err := s.Validate(); err != nil {
 		return err
 	}
 	m.mu.Lock()

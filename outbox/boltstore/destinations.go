@@ -4,12 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
-	"unicode"
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -50,11 +47,8 @@ func (s *Store) DestinationStates(ctx context.Context) ([]outbox.DestinationStat
 // SetDestinationState records a destination state, durably; see
 // [outbox.DestinationStore].
 func (s *Store) SetDestinationState(ctx context.Context, st outbox.DestinationState) error {
-	switch {
-	case st.Destination == "" || len(st.Destination) > limits.Name || strings.ContainsFunc(st.Destination, unicode.IsControl):
-		return fmt.Errorf("%w: boltstore cannot store the destination name %q", outbox.ErrInvalid, st.Destination)
-	case len(st.Reason) > limits.Reason:
-		return fmt.Errorf("%w: reason longer than %d bytes", outbox.ErrInvalid, limits.Reason)
+	if err := st.Validate(); err != nil {
+		return err
 	}
 	remove := st.FailingSince.IsZero() && st.Disabled.IsZero()
 	v, err := json.Marshal(st)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -137,11 +136,8 @@ func (o *Store) DestinationStates(ctx context.Context) ([]outbox.DestinationStat
 // SetDestinationState records a destination state once the server stored
 // it; see [outbox.DestinationStore].
 func (o *Store) SetDestinationState(ctx context.Context, st outbox.DestinationState) error {
-	switch {
-	case st.Destination == "" || len(st.Destination) > limits.Name || strings.ContainsFunc(st.Destination, unicode.IsControl):
-		return fmt.Errorf("%w: destination name %q", outbox.ErrInvalid, st.Destination)
-	case len(st.Reason) > limits.Reason:
-		return fmt.Errorf("%w: reason longer than %d bytes", outbox.ErrInvalid, limits.Reason)
+	if err := st.Validate(); err != nil {
+		return err
 	}
 	o.mu.Lock()
 	err := o.checkOpen()
