@@ -83,7 +83,7 @@ func (l *Listener) Dispatch(ctx context.Context, ev *Event) error {
 	var span trace.Span
 	if t.tracer != nil && ev != nil {
 		ctx, span = t.tracer.Start(ctx, "herald.event", trace.WithSpanKind(trace.SpanKindConsumer),
-			trace.WithAttributes(attribute.String("herald.event.id", ev.ID), attribute.String("herald.event.topic", ev.Topic)))
+			trace.WithAttributes(telemetry.AttrEventID.String(ev.ID), telemetry.AttrEventTopic.String(ev.Topic)))
 	}
 	err := l.dispatch(ctx, ev)
 	outcome := outcomeOf(err)

@@ -20,14 +20,8 @@ import (
 // With tracing off the enqueuing span context's traceparent is stored as
 // it is. Metrics: herald_deliveries_total{destination,outcome},
 // herald_outbox_pending and herald_outbox_dead_letters, through the
-// [Metrics] hooks.
-
-const (
-	spanDelivery    = "herald.delivery"
-	attrDeliveryID  = attribute.Key("herald.delivery.id")
-	attrDestination = attribute.Key("herald.destination")
-	attrEventID     = attribute.Key("herald.event.id")
-)
+// [Metrics] hooks. spanDelivery names the delivery span.
+const spanDelivery = "herald.delivery"
 
 // initTelemetry resolves the tracer and the metrics of the Queue, once,
 // from its sender; q.metrics stays nil when neither Metrics nor otel
@@ -67,10 +61,10 @@ func (q *Queue) traceDeliveries(ctx context.Context, ds []Delivery) []trace.Span
 			continue
 		}
 		_, sp := q.tracer.Start(ctx, spanDelivery, trace.WithSpanKind(trace.SpanKindProducer),
-			trace.WithAttributes(attrDeliveryID.String(d.ID), attrDestination.String(d.Destination), attrEventID.String(d.EventID)))
+			trace.WithAttributes(telemetry.AttrDeliveryID.String(d.ID), telemetry.AttrDestination.String(d.Destination), telemetry.AttrEventID.String(d.EventID)))
 		d.TraceParent = telemetry.Traceparent(sp.SpanContext())
 		if parent.IsRecording() {
-			parent.AddLink(trace.Link{SpanContext: sp.SpanContext(), Attributes: []attribute.KeyValue{attrDeliveryID.String(d.ID)}})
+			parent.AddLink(trace.Link{SpanContext: sp.SpanContext(), Attributes: []attribute.KeyValue{telemetry.AttrDeliveryID.String(d.ID)}})
 		}
 		spans = append(spans, sp)
 	}

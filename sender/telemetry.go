@@ -19,8 +19,6 @@ const (
 	spanSend    = "herald.send"    // one Send
 	spanAttempt = "herald.attempt" // one HTTP request of it
 
-	attrDeliveryID    = attribute.Key("herald.delivery.id")
-	attrDestination   = attribute.Key("herald.destination")
 	attrAttempt       = attribute.Key("herald.attempt")
 	attrStatus        = attribute.Key("http.response.status_code")
 	attrRetryWait     = attribute.Key("herald.retry.wait_seconds")
@@ -75,7 +73,7 @@ func (d *delivery) startSpan() {
 		return
 	}
 	_, d.span = t.tracer.Start(d.parent, spanSend, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attrDeliveryID.String(d.id), attrDestination.String(d.label)))
+		trace.WithAttributes(telemetry.AttrDeliveryID.String(d.id), telemetry.AttrDestination.String(d.label)))
 	if n := telemetry.AttemptFrom(d.parent); n > 0 {
 		d.span.SetAttributes(attrOutboxAttempt.Int(n)) // an outbox Queue's attempt
 	}
@@ -104,7 +102,7 @@ func (d *delivery) traceparent() string {
 	}
 	ctx := trace.ContextWithSpan(d.parent, d.span)
 	_, d.attemptSpan = d.s.tel.tracer.Start(ctx, spanAttempt, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attrDeliveryID.String(d.id), attrDestination.String(d.label), attrAttempt.Int(d.attempts+1)))
+		trace.WithAttributes(telemetry.AttrDeliveryID.String(d.id), telemetry.AttrDestination.String(d.label), attrAttempt.Int(d.attempts+1)))
 	return telemetry.Traceparent(d.attemptSpan.SpanContext())
 }
 

@@ -11,6 +11,7 @@ package telemetry
 import (
 	"context"
 	"encoding/hex"
+	"go.opentelemetry.io/otel/attribute"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
@@ -65,6 +66,15 @@ func Meter(mp metric.MeterProvider) metric.Meter {
 	}
 	return mp.Meter(Scope, metric.WithInstrumentationVersion(version.Version))
 }
+
+// Span attribute keys shared by the packages that trace a delivery; an
+// attribute never holds a URL, a header value, a signature or a secret.
+const (
+	AttrDeliveryID  = attribute.Key("herald.delivery.id")
+	AttrDestination = attribute.Key("herald.destination")
+	AttrEventID     = attribute.Key("herald.event.id")
+	AttrEventTopic  = attribute.Key("herald.event.topic")
+)
 
 // HeaderTraceparent is the W3C Trace Context header (and CloudEvents
 // distributed-tracing extension attribute) name.
