@@ -19,9 +19,9 @@ import (
 // Fail 0.4); Slow is the share of requests, failing or not, answered only
 // after Delay.
 type Mix struct {
-	Fail  float64
-	Slow  float64
-	Delay time.Duration
+	Fail  float64       // share of requests that fail, 0 to 1
+	Slow  float64       // share of requests answered only after Delay
+	Delay time.Duration // how long a slow request waits
 }
 
 // Receiver is a running flaky HTTPS receiver. Its methods are safe for

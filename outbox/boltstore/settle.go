@@ -29,29 +29,7 @@ func (s *Store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 		}
 		return errs
 	}
-	// Take each lease, so that it can be neither leased again nor settled
-	// twice while its change waits for the committer. A release writes
-	// nothing: leases live in memory.
-	var ends []*ending
-	s.mu.Lock()
-	for i, st := range ss {
-		l, ok := s.leases[st.ID]
-		if !ok || st.Token == "" || l.token != st.Token || l.busy {
-			errs[i] = outbox.ErrLeaseLost
-			continue
-		}
-		switch st.Outcome {
-		case outbox.Released:
-			delete(s.leases, st.ID)
-			delete(s.skips, l.rec.dest) // due again, maybe before the skip
-		case outbox.Delivered, outbox.Retrying, outbox.DeadLettered:
-			l.busy = true
-			ends = append(ends, &ending{i: i, id: st.ID, lease: l})
-		default:
-			errs[i] = errUnknownOutcome(st.Outcome)
-		}
-	}
-	s.mu.Unlock()
+	ends := s.takeLeases(ss, errs)
 	if len(ends) == 0 {
 		return errs
 	}
@@ -190,4 +168,31 @@ func errUnknownOutcome(o outbox.Outcome) error {
 func clip(a outbox.AttemptRecord) outbox.AttemptRecord {
 	a.Error = limits.Clip(a.Error)
 	return a
+}
+
+// takeLeases takes the lease of each settlement, so that it can be neither
+// leased again nor settled twice while its change waits for the committer,
+// and returns what the committer must write. A release writes nothing:
+// leases live in memory. The errors of settlements it refuses go to errs.
+func (s *Store) takeLeases(ss []outbox.Settlement, errs []error) (ends []*ending) {
+	s.mu.Lock()
+	for i, st := range ss {
+		l, ok := s.leases[st.ID]
+		if !ok || st.Token == "" || l.token != st.Token || l.busy {
+			errs[i] = outbox.ErrLeaseLost
+			continue
+		}
+		switch st.Outcome {
+		case outbox.Released:
+			delete(s.leases, st.ID)
+			delete(s.skips, l.rec.dest) // due again, maybe before the skip
+		case outbox.Delivered, outbox.Retrying, outbox.DeadLettered:
+			l.busy = true
+			ends = append(ends, &ending{i: i, id: st.ID, lease: l})
+		default:
+			errs[i] = errUnknownOutcome(st.Outcome)
+		}
+	}
+	s.mu.Unlock()
+	return ends
 }
