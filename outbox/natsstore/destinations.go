@@ -20,7 +20,11 @@ import (
 // destination (its name in unpadded base64url). A watcher keeps them in
 // memory, as the index keeps the deliveries, so that the Queue's reading
 // them once per poll costs no round trip; a change made by one worker of a
-// fleet reaches the others within milliseconds.
+// fleet reaches the others within milliseconds. A removed state is written
+// as an empty value, not deleted, so that its write has a revision: a
+// worker applies a change only when it is newer than what it has seen of
+// that key, and the watcher, which lags behind the worker's own writes,
+// cannot bring back a state the worker has just removed.
 
 var _ outbox.DestinationStore = (*Store)(nil)
 
@@ -55,7 +59,8 @@ func (o *Store) openStates(ctx context.Context) error {
 		cancel()
 		return fmt.Errorf("natsstore: watch destination states: %w", err)
 	}
-	o.kv, o.stopStates, o.states = kv, func() { _ = w.Stop(); cancel() }, map[string]outbox.DestinationState{}
+	o.kv, o.stopStates = kv, func() { _ = w.Stop(); cancel() }
+	o.states, o.stateRevs = map[string]outbox.DestinationState{}, map[string]uint64{}
 	for {
 		select {
 		case e, ok := <-w.Updates():
@@ -87,7 +92,7 @@ func (o *Store) watchStates(w jetstream.KeyWatcher) {
 // in memory.
 func (o *Store) applyState(e jetstream.KeyValueEntry) {
 	var st outbox.DestinationState
-	del := e.Operation() != jetstream.KeyValuePut
+	del := e.Operation() != jetstream.KeyValuePut || len(e.Value()) == 0
 	if !del {
 		if err := json.Unmarshal(e.Value(), &st); err != nil || stateKey(st.Destination) != e.Key() {
 			o.warn("destination states: unreadable state", fmt.Errorf("%w: key %s", outbox.ErrCorrupt, e.Key()), slog.String("key", e.Key()))
@@ -96,18 +101,25 @@ func (o *Store) applyState(e jetstream.KeyValueEntry) {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.closed {
+	o.setStateLocked(e.Key(), e.Revision(), st, del)
+}
+
+// setStateLocked records, unless it has seen a newer one, revision rev of
+// key: st, or the removal of the key's state.
+func (o *Store) setStateLocked(key string, rev uint64, st outbox.DestinationState, del bool) {
+	if o.closed || rev <= o.stateRevs[key] {
 		return
 	}
-	if del {
-		for name := range o.states {
-			if stateKey(name) == e.Key() {
-				delete(o.states, name)
-			}
+	o.stateRevs[key] = rev
+	if !del {
+		o.states[st.Destination] = st
+		return
+	}
+	for name := range o.states {
+		if stateKey(name) == key {
+			delete(o.states, name)
 		}
-		return
 	}
-	o.states[st.Destination] = st
 }
 
 // stateKey is the bucket key of a destination's state.
@@ -146,30 +158,20 @@ func (o *Store) SetDestinationState(ctx context.Context, st outbox.DestinationSt
 		return err
 	}
 	key := stateKey(st.Destination)
-	if st.FailingSince.IsZero() && st.Disabled.IsZero() {
-		err = o.kv.Delete(ctx, key)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			err = nil
-		}
-	} else {
-		var v []byte
-		if v, err = json.Marshal(st); err == nil {
-			_, err = o.kv.Put(ctx, key, v)
+	remove := st.FailingSince.IsZero() && st.Disabled.IsZero()
+	var v []byte // empty: removed
+	if !remove {
+		if v, err = json.Marshal(st); err != nil {
+			return fmt.Errorf("natsstore: destination state: %w", err)
 		}
 	}
+	rev, err := o.kv.Put(ctx, key, v)
 	if err != nil {
 		return fmt.Errorf("natsstore: destination state: %w", err)
 	}
 	// Seen at once here; the watcher brings it to the other workers.
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.closed {
-		return nil
-	}
-	if st.FailingSince.IsZero() && st.Disabled.IsZero() {
-		delete(o.states, st.Destination)
-	} else {
-		o.states[st.Destination] = st
-	}
+	o.setStateLocked(key, rev, st, remove)
 	return nil
 }

@@ -41,10 +41,12 @@ type Store struct {
 	seen     uint64 // the last stream sequence the watcher applied
 
 	// The destination states (destinations.go): their bucket, the
-	// watcher's stop, and the states as last seen, under mu.
+	// watcher's stop, and the states as last seen with the revision of
+	// each key they reflect, under mu.
 	kv         jetstream.KeyValue
 	stopStates func()
 	states     map[string]outbox.DestinationState
+	stateRevs  map[string]uint64
 }
 
 var (
@@ -190,7 +192,7 @@ func (o *Store) Close() error {
 	if o.stopStates != nil {
 		o.stopStates()
 	}
-	o.states = nil
+	o.states, o.stateRevs = nil, nil
 	return nil
 }
 
