@@ -1,0 +1,42 @@
+// Package pgstore is an [outbox.Outbox] and [outbox.Admin] on PostgreSQL:
+// the transactional outbox. A program that keeps its state in PostgreSQL
+// enqueues a webhook inside its own transaction ([Enqueue], [EnqueueSQL]),
+// so that the webhook exists exactly when the business write commits, and
+// any number of worker processes on any number of hosts, each running an
+// [outbox.Queue], share the deliveries.
+//
+// # Layout
+//
+// Two tables, in a schema and with a name prefix of the caller's choice
+// ([Options]): one row per delivery, pending or dead, with its body and
+// metadata; and one row per recorded attempt. Times are stored as Unix
+// nanoseconds, so that a delivery reads back exactly as it was put; ids and
+// destination names sort bytewise (COLLATE "C"), as in the other stores;
+// topics, content types and error texts are stored as bytes, whatever they
+// hold. [Open] creates the tables and migrates them, version by version,
+// under an advisory lock, so that processes starting at once do not race;
+// a later field of [outbox.Delivery] is a column added by a new migration.
+//
+// # Leases
+//
+// [Outbox.Lease] picks due deliveries of each destination that
+// [outbox.LeaseOptions.Allow] admits, earliest due first, with SELECT …
+// FOR UPDATE SKIP LOCKED, and stamps them in the same statement with a
+// random lease token and the lease's expiry: two workers never hold one
+// delivery at once, and a worker never waits for another's lock. A
+// settlement names the token, so a worker whose lease ran out and was taken
+// over gets [outbox.ErrLeaseLost]. When a worker dies, its deliveries are
+// due again once their leases run out, with the same id, so the webhook-id
+// is the same (at least once delivery). Expiry and due times are judged
+// against the clock of the leasing process: hosts' clocks should agree to
+// well within a lease.
+//
+// # Waking
+//
+// A Put, a replay and a released lease send a NOTIFY on the outbox's
+// channel; inside a caller's transaction it is delivered when the
+// transaction commits, and never if it rolls back. [Outbox.Wake] listens
+// on a connection of its own, so that an [outbox.Queue] over the store
+// starts leasing as soon as any process enqueues, and polls only as a
+// fallback ([outbox.Queue.Poll]).
+package pgstore
