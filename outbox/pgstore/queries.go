@@ -4,8 +4,8 @@ import "strings"
 
 // queries are the statements of an outbox, with its table names filled in.
 type queries struct {
-	put, dests, lease                           string
-	ack, retry, dead, release, notify           string
+	put, dests, lease                          string
+	ack, retry, dead, release, notify          string
 	deadLetters, replay, purge, history, stats string
 }
 
