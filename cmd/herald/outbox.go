@@ -11,11 +11,13 @@ import (
 	"github.com/heraldhq/herald/outbox"
 )
 
-const outboxDoc = `Outbox inspects and repairs a relay's outbox file (--store) while no relay
-uses it (a relay holds its file locked). stats and list open it read-only,
-so several of them may run at once; replay and purge open it for writing.
-None of them creates a file: a --store that is missing, empty or not a
-herald outbox is refused and left exactly as it was.
+const outboxDoc = `Outbox inspects and repairs a relay's outbox (--store). A bbolt file only
+while no relay uses it (a relay holds its file locked): stats and list open
+it read-only, so several of them may run at once; replay and purge open it
+for writing. PostgreSQL tables (a postgres:// URL) while relays run: a
+replay wakes them at once. None of them creates an outbox: a --store that
+is missing, empty or not a herald outbox is refused and left exactly as it
+was.
 
   stats    print the number of pending, leased and dead deliveries as JSON:
            {"pending":…,"leased":…,"dead":…}
@@ -34,12 +36,13 @@ or --all. They print how many dead letters they replayed or purged.`
 const outboxExample = `herald outbox stats --store relay.db
 herald outbox list --store relay.db --dest a
 herald outbox replay --store relay.db --dest a
-herald outbox purge --store relay.db --id 0f8e4b1c-…`
+herald outbox purge --store relay.db --id 0f8e4b1c-…
+herald outbox replay --store postgres://relay@db.internal/shop --all`
 
 // runOutbox implements "herald outbox".
 func runOutbox(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("outbox", "herald outbox stats|list|replay|purge --store FILE [--dest NAME] [--id ID]... [--all]", outboxDoc, outboxExample)
-	store := fs.String("store", "", "the relay's outbox `file` (required)")
+	fs := newFlagSet("outbox", "herald outbox stats|list|replay|purge --store FILE|URL [--dest NAME] [--id ID]... [--all]", outboxDoc, outboxExample)
+	store := fs.String("store", "", "the relay's outbox: a bbolt `file`, or a postgres:// URL (with the relay's ?herald_schema and herald_prefix, if any) (required)")
 	dest := fs.String("dest", "", "only the dead letters of the destination with this `name`")
 	var ids stringList
 	fs.Var(&ids, "id", "the dead letter with this delivery `id`; repeatable")
@@ -57,7 +60,7 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 	case action != "stats" && action != "list" && action != "replay" && action != "purge":
 		return usage("unknown action %s (want stats, list, replay or purge)", showArg(action))
 	case *store == "":
-		return usage("missing --store FILE")
+		return usage("missing --store FILE|URL")
 	case looksSecret(*store):
 		return usage("--store: the name looks like a key, not a file (not shown)")
 	case action == "stats" && (*dest != "" || len(ids) > 0 || *all):
@@ -147,8 +150,10 @@ func openOutbox(spec string, readOnly bool, stderr io.Writer) (store, int) {
 	switch {
 	case err == nil:
 		return st, exitOK
-	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, fs.ErrNotExist) && storeEngine(spec) == "bolt":
 		return nil, usageErr(stderr, "outbox", "--store %s: no such file (herald outbox never creates one)", storeName(spec))
+	case errors.Is(err, outbox.ErrNotFound):
+		return nil, usageErr(stderr, "outbox", "--store %s: no herald outbox there (herald outbox never creates one; a relay does)", storeName(spec))
 	case errors.Is(err, outbox.ErrInvalid):
 		return nil, usageErr(stderr, "outbox", "--store: %v", err)
 	}

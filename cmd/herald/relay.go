@@ -24,7 +24,8 @@ import (
 
 const relayDoc = `Relay is a small durable worker: it accepts platform events over HTTP at
 POST /events and delivers each one as a signed webhook to every destination
-that wants its topic, through a durable outbox (a bbolt file, --store).
+that wants its topic, through a durable outbox (--store): a bbolt file, or
+PostgreSQL tables (a postgres:// URL) that any number of relays share.
 
 Events come in the native JSON envelope (id, topic, createdAt, context,
 payload) or as CloudEvents 1.0 in structured mode (binary mode too with
@@ -37,7 +38,7 @@ then it takes any request, anyone who can reach --listen can have events
 signed and delivered, and it logs a warning saying so.
 
 The relay answers 204 only once the event's deliveries are committed to the
-store (fsync), 400 for a malformed event, 503 while it stops: a client that
+store (fsync, or a PostgreSQL commit), 400 for a malformed event, 503 while it stops: a client that
 got no 2xx must post the event again, and one that got a 2xx may forget it.
 
 Each delivery's webhook-id is derived from the event id and the destination
@@ -72,7 +73,10 @@ port. Logs go to standard error (log/slog text, --log-level), never with a
 secret. SIGTERM or interrupt stops it gracefully: it stops taking events,
 lets the deliveries in flight finish for up to --drain-timeout, gives the
 rest back to the store and exits 0. A killed relay loses nothing: on restart
-it sends what was pending or in flight.
+it sends what was pending or in flight; on PostgreSQL, the other relays send
+what it held once its leases run out (--lease-ttl), under the same
+webhook-ids. PostgreSQL wakes every relay as soon as any of them commits an
+event, so none waits for its next poll.
 
 ` + schemeHelp
 
@@ -115,6 +119,7 @@ type relayFlags struct {
 	maxBody            int64
 	workers, retries   int
 	timeout, drain     time.Duration
+	leaseTTL           time.Duration
 	given              map[string]bool // the flags set on the command line
 
 	level    slog.Level
@@ -132,7 +137,7 @@ func (f *relayFlags) register(fs *flagSet) {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "`address` to accept events on (POST /events); port 0 picks a free one")
 	f.serveTLS.register(fs)
 	fs.Int64Var(&f.maxBody, "max-body", 1<<20, "largest event accepted, in bytes")
-	fs.StringVar(&f.store, "store", "", "the outbox: a bbolt `file`, created if missing (required)")
+	fs.StringVar(&f.store, "store", "", "the outbox: a bbolt `file`, or a postgres://user:pass@host/db URL shared by any number of relays (optional ?herald_schema=S&herald_prefix=P); created if missing (required)")
 	fs.StringVar(&f.dest, "dest", "", "deliver to this `URL`, signed with the scheme flags")
 	fs.StringVar(&f.name, "name", "default", "`name` of the --dest destination (part of its delivery ids)")
 	fs.Var(&f.topics, "topic", "topic `pattern` the --dest destination wants (job:*, *:created, **); repeatable; default every topic")
@@ -143,6 +148,7 @@ func (f *relayFlags) register(fs *flagSet) {
 	fs.IntVar(&f.retries, "retries", 1, "in-process retries of an attempt before it counts as failed")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "bound on each HTTP request of a delivery")
 	fs.StringVar(&f.schedule, "schedule", "", "retry `delays`, comma-separated, the first before the first attempt (default 0s,5s,5m,30m,2h,5h,10h,10h)")
+	fs.DurationVar(&f.leaseTTL, "lease-ttl", 5*time.Minute, "how long a relay holds a delivery it sends (each attempt gets half); on PostgreSQL, when a relay dies, the others send its deliveries after this")
 	fs.DurationVar(&f.drain, "drain-timeout", 10*time.Second, "on SIGTERM, how long deliveries in flight may finish")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 }
@@ -150,7 +156,7 @@ func (f *relayFlags) register(fs *flagSet) {
 // parseRelay parses and checks relay's command line. When ok is false, the
 // command is over, with exit code code (help, or a usage error reported).
 func parseRelay(args []string, stdout, stderr io.Writer) (f *relayFlags, code int, ok bool) {
-	fs := newFlagSet("relay", "herald relay --store FILE (--dest URL [scheme flags] | --config FILE) [--listen ADDR] [--tls-cert FILE --tls-key FILE] (--in-scheme S --in-secret V ... | --in-insecure) [--workers N] [--schedule D,D,...] [--drain-timeout D]", relayDoc, relayExample)
+	fs := newFlagSet("relay", "herald relay --store FILE|URL (--dest URL [scheme flags] | --config FILE) [--listen ADDR] [--tls-cert FILE --tls-key FILE] (--in-scheme S --in-secret V ... | --in-insecure) [--workers N] [--schedule D,D,...] [--drain-timeout D]", relayDoc, relayExample)
 	f = &relayFlags{given: map[string]bool{}}
 	f.register(fs)
 	if code, ok := parse(fs, args, stdout, stderr); !ok {
@@ -173,7 +179,7 @@ func (f *relayFlags) check() error {
 	}
 	switch {
 	case f.store == "":
-		return errors.New("missing --store FILE (the durable outbox)")
+		return errors.New("missing --store FILE|URL (the durable outbox)")
 	case looksSecret(f.store):
 		return errors.New("--store: the name looks like a key, not a file (not shown)")
 	case f.dest == "" && f.config == "":
@@ -184,6 +190,8 @@ func (f *relayFlags) check() error {
 		return errors.New("--retries must not be negative")
 	case f.timeout <= 0:
 		return errors.New("--timeout must be positive")
+	case f.leaseTTL <= 0:
+		return errors.New("--lease-ttl must be positive")
 	case f.drain < 0:
 		return errors.New("--drain-timeout must not be negative")
 	case f.maxBody <= 0:
@@ -284,7 +292,7 @@ func buildRelay(f *relayFlags, stderr io.Writer) (*relay, error) {
 	}
 	r.queue = &outbox.Queue{
 		Outbox: r.store, Sender: r.sender, Destinations: f.dests, Workers: f.workers,
-		Schedule: outbox.Schedule{Delays: f.delays}, Logger: r.logger,
+		Schedule: outbox.Schedule{Delays: f.delays}, Logger: r.logger, LeaseTTL: f.leaseTTL,
 	}
 	// Events in: a Listener (for deduplication of repeated events) whose
 	// one handler commits a delivery per destination that wants the event,

@@ -31,11 +31,12 @@ const (
 )
 
 // openStore opens the outbox named by --store. A value with a URL scheme
-// picks the engine by it; anything else is the path of a bbolt file.
+// picks the engine by it; anything else is the path of a bbolt file. Only
+// a relay (storeCreate) creates an outbox that does not exist.
 func openStore(spec string, mode storeMode) (store, error) {
 	switch storeEngine(spec) {
 	case "postgres":
-		return nil, errors.New("--store: PostgreSQL outboxes are not supported yet")
+		return openPostgres(spec, mode)
 	case "nats":
 		return nil, errors.New("--store: NATS JetStream outboxes are not supported yet")
 	}

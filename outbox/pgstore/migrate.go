@@ -68,7 +68,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, t tables, noCreate bool) e
 	}
 	if !exists {
 		if noCreate {
-			return fmt.Errorf("%w: pgstore: no outbox tables %s (a relay creates them)", outbox.ErrNotFound, t.deliveries)
+			return fmt.Errorf("pgstore: no outbox tables %s: %w", t.deliveries, outbox.ErrNotFound)
 		}
 		for _, stmt := range []string{
 			"CREATE SCHEMA IF NOT EXISTS " + t.schema,
@@ -86,7 +86,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, t tables, noCreate bool) e
 	case have == len(migrations):
 		return nil // nothing to write: roll back
 	case have == 0 && noCreate:
-		return fmt.Errorf("%w: pgstore: the outbox tables %s are not created yet", outbox.ErrNotFound, t.deliveries)
+		return fmt.Errorf("pgstore: the outbox tables %s are not created yet: %w", t.deliveries, outbox.ErrNotFound)
 	}
 	r := strings.NewReplacer("{d}", t.deliveries, "{a}", t.attempts, "{p}", t.prefix) // a plain identifier: see checkPrefix
 	for v := have; v < len(migrations); v++ {

@@ -72,9 +72,14 @@ func Open(ctx context.Context, pool *pgxpool.Pool, o *Options) (*Outbox, error) 
 	}
 	schema := o.Schema
 	if schema == "" {
-		if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
-			return nil, fmt.Errorf("pgstore: no current schema (set Options.Schema): %w", err)
+		var current *string
+		if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&current); err != nil {
+			return nil, dbError(ctx, "connect", err)
 		}
+		if current == nil {
+			return nil, fmt.Errorf("%w: pgstore: no schema of the search_path exists (set Options.Schema)", outbox.ErrInvalid)
+		}
+		schema = *current
 	}
 	if len(schema) > 63 || schema == "" {
 		return nil, fmt.Errorf("%w: pgstore: schema name of %d bytes (1 to 63)", outbox.ErrInvalid, len(schema))
