@@ -33,10 +33,17 @@
 //
 // # Waking
 //
-// A Put, a replay and a released lease send a NOTIFY on the outbox's
-// channel; inside a caller's transaction it is delivered when the
-// transaction commits, and never if it rolls back. [Outbox.Wake] listens
-// on a connection of its own, so that an [outbox.Queue] over the store
-// starts leasing as soon as any process enqueues, and polls only as a
-// fallback ([outbox.Queue.Poll]).
+// [Outbox.Wake] listens for the outbox's notifications on a connection of
+// its own, so that an [outbox.Queue] over the store starts leasing as soon
+// as any process stores a delivery, and polls only as a fallback
+// ([outbox.Queue.Poll]). The NOTIFY is sent after the commit, never inside
+// it: PostgreSQL holds the lock that orders notifications from the commit
+// of a notifying transaction until its WAL is flushed, which would make
+// every enqueuing transaction wait for the fsyncs of all the others. A Put,
+// a released lease and a replay notify once they committed; for a delivery
+// enqueued inside a caller's transaction, the outbox watches the
+// transaction's id and notifies within a few milliseconds of seeing it
+// committed (and never for one that rolled back). Notifications are
+// coalesced, and one that is lost (the enqueuing process exited first)
+// costs a poll interval, never a delivery.
 package pgstore

@@ -44,7 +44,8 @@ type Outbox struct {
 	mu       sync.Mutex
 	lastDest string // the destination Lease served last
 
-	wake listener
+	wake   listener
+	notify notifier
 }
 
 var (
@@ -94,6 +95,7 @@ func Open(ctx context.Context, pool *pgxpool.Pool, o *Options) (*Outbox, error) 
 		channel: fmt.Sprintf("herald_outbox_%08x", crc32.ChecksumIEEE([]byte(schema+"."+prefix))),
 	}
 	ob.wake.init(pool, ob.channel)
+	ob.notify.init(pool, ob.channel, ob.q)
 	return ob, nil
 }
 
@@ -132,6 +134,7 @@ func (ob *Outbox) Close() error {
 		return nil
 	}
 	ob.wake.stop()
+	ob.notify.stop()
 	return nil
 }
 

@@ -18,14 +18,19 @@ func (ob *Outbox) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	if len(ds) == 0 {
 		return ctx.Err()
 	}
-	if _, err := ob.pool.Exec(ctx, ob.q.put, ob.putArgs(ds)...); err != nil {
+	var n int64
+	var xid string
+	if err := ob.pool.QueryRow(ctx, ob.q.put, ob.putArgs(ds)...).Scan(&n, &xid); err != nil {
 		return dbError(ctx, "put", err)
+	}
+	if n > 0 {
+		ob.notify.now() // committed: wake the workers of every process
 	}
 	return nil
 }
 
 // putArgs are the arguments of the put statement for ds: one array per
-// column, and the channel to notify.
+// column.
 func (ob *Outbox) putArgs(ds []outbox.Delivery) []any {
 	var (
 		ids, dests, events = make([]string, len(ds)), make([]string, len(ds)), make([]string, len(ds))
@@ -44,7 +49,7 @@ func (ob *Outbox) putArgs(ds []outbox.Delivery) []any {
 		due[i], created[i] = nanos(d.Due), nanos(d.Created)
 		attempts[i] = int32(min(d.Attempts, math.MaxInt32))
 	}
-	return []any{ids, dests, events, topics, types, bodies, due, created, attempts, ob.channel}
+	return []any{ids, dests, events, topics, types, bodies, due, created, attempts}
 }
 
 // nanos is t as stored: Unix nanoseconds, 0 for the zero time, clamped to

@@ -26,7 +26,7 @@ func (ob *Outbox) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 	}
 	b := &pgx.Batch{}
 	sent := make([]int, 0, len(ss)) // the settlements queued, by index
-	notify := false
+	released := false
 	for i, s := range ss {
 		a := s.Attempt
 		attempt := []any{s.ID, s.Token, nil, nanos(a.At), a.Status, int64(a.Latency), a.Tries, []byte(a.Error)}
@@ -41,27 +41,26 @@ func (ob *Outbox) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 			b.Queue(ob.q.dead, append(attempt, []byte(s.Reason))...)
 		case outbox.Released:
 			b.Queue(ob.q.release, s.ID, s.Token)
-			notify = true
+			released = true
 		default:
 			errs[i] = errUnknownOutcome(s.Outcome)
 			continue
 		}
 		sent = append(sent, i)
 	}
-	if notify {
-		b.Queue(ob.q.notify, ob.channel) // other workers may take them
-	}
 	if len(sent) == 0 {
 		return errs
 	}
-	ob.sendSettlements(ctx, b, sent, errs)
+	if ob.sendSettlements(ctx, b, sent, errs) && released {
+		ob.notify.now() // other workers may take what was released
+	}
 	return errs
 }
 
-// sendSettlements sends b, whose first statements settle ss[sent[i]], in
-// one round trip, which PostgreSQL runs as one implicit transaction, and
-// sets errs for them.
-func (ob *Outbox) sendSettlements(ctx context.Context, b *pgx.Batch, sent []int, errs []error) {
+// sendSettlements sends b, whose statements settle ss[sent[i]], in one
+// round trip, which PostgreSQL runs as one implicit transaction, sets errs
+// for them, and reports whether it committed.
+func (ob *Outbox) sendSettlements(ctx context.Context, b *pgx.Batch, sent []int, errs []error) bool {
 	br := ob.pool.SendBatch(ctx, b)
 	var failed error
 	for _, i := range sent {
@@ -81,5 +80,7 @@ func (ob *Outbox) sendSettlements(ctx context.Context, b *pgx.Batch, sent []int,
 		for _, i := range sent {
 			errs[i] = dbError(ctx, "settle", failed)
 		}
+		return false
 	}
+	return true
 }

@@ -22,6 +22,11 @@ import (
 // tx commits. Like Enqueue it is idempotent on the id: an id the outbox
 // holds is left as it is.
 //
+// The workers are woken once tx commits: the outbox watches tx's
+// transaction id and sends the NOTIFY when it sees it committed, within a
+// few milliseconds (a process that exits first leaves them to their next
+// poll).
+//
 //	tx, err := pool.Begin(ctx)
 //	// ... the business write, with tx
 //	id, err := pgstore.Enqueue(ctx, tx, q, "billing", sender.Message{Topic: "order:paid", Body: body})
@@ -32,8 +37,13 @@ func Enqueue(ctx context.Context, tx pgx.Tx, q *outbox.Queue, destination string
 	if err != nil {
 		return "", err
 	}
-	if _, err := tx.Exec(ctx, ob.q.put, ob.putArgs([]outbox.Delivery{d})...); err != nil {
+	var n int64
+	var xid string
+	if err := tx.QueryRow(ctx, ob.q.put, ob.putArgs([]outbox.Delivery{d})...).Scan(&n, &xid); err != nil {
 		return "", dbError(ctx, "enqueue", err)
+	}
+	if n > 0 {
+		ob.notify.watch(xid)
 	}
 	return d.ID, nil
 }
@@ -46,8 +56,13 @@ func EnqueueSQL(ctx context.Context, tx *sql.Tx, q *outbox.Queue, destination st
 	if err != nil {
 		return "", err
 	}
-	if _, err := tx.ExecContext(ctx, ob.q.put, ob.putArgs([]outbox.Delivery{d})...); err != nil {
+	var n int64
+	var xid string
+	if err := tx.QueryRowContext(ctx, ob.q.put, ob.putArgs([]outbox.Delivery{d})...).Scan(&n, &xid); err != nil {
 		return "", dbError(ctx, "enqueue", err)
+	}
+	if n > 0 {
+		ob.notify.watch(xid)
 	}
 	return d.ID, nil
 }
