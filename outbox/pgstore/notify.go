@@ -34,7 +34,7 @@ type notifier struct {
 }
 
 const (
-	watchInterval = 2 * time.Millisecond
+	watchInterval = 5 * time.Millisecond
 	watchLimit    = 10 * time.Second
 	// maxWatched caps the ids watched; beyond it, a NOTIFY is sent at once
 	// and the id not watched.
@@ -116,6 +116,13 @@ func (n *notifier) run(ctx context.Context) {
 		if due {
 			// Lost on failure: the workers' poll is the fallback.
 			_, _ = n.pool.Exec(ctx, n.q.notify, n.channel)
+			// At most one NOTIFY per interval: those asked for meanwhile
+			// are sent together after it.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(watchInterval):
+			}
 		}
 	}
 }

@@ -67,7 +67,11 @@ const (
 		WHERE id = $1 AND lease_token = $2 RETURNING id)
 	INSERT INTO {a} (delivery_id, at_ns, status, latency_ns, tries, error) SELECT id, $4, $5, $6, $7, $8 FROM u`
 	sqlRelease = `UPDATE {d} SET lease_token = NULL, lease_until_ns = NULL WHERE id = $1 AND lease_token = $2`
-	sqlNotify  = `SELECT pg_notify($1, '')`
+	// sqlNotify notifies without waiting for its commit to be flushed: a
+	// notifying transaction gets a transaction id, so its commit is
+	// written to the WAL, and it holds the notify lock until then; the
+	// commit protects nothing, and others should not queue behind it.
+	sqlNotify = `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')`
 	// sqlStatus gives the transactions of $1 that are no longer in
 	// progress, and whether they committed.
 	sqlStatus = `SELECT x::text, pg_xact_status(x) = 'committed' FROM unnest($1::text[]::xid8[]) x
