@@ -28,25 +28,15 @@ func (s pgStore) Close() error {
 	return err
 }
 
-// openPostgres opens the outbox at a postgres:// URL: the tables
-// herald_outbox_* in the connection's current schema, or in the schema and
-// with the prefix the query parameters herald_schema and herald_prefix
-// name (taken out before the URL reaches the driver). Only storeCreate
-// creates them. No error quotes the URL: it may hold a password.
+// openPostgres opens the outbox at a postgres:// URL (see pgConfig). Only
+// storeCreate creates its tables. No error quotes the URL: it may hold a
+// password.
 func openPostgres(spec string, mode storeMode) (store, error) {
-	u, err := url.Parse(spec)
+	cfg, o, err := pgConfig(spec)
 	if err != nil {
-		return nil, fmt.Errorf("%w: --store: the postgres:// URL does not parse (not shown)", outbox.ErrInvalid)
+		return nil, err
 	}
-	q := u.Query()
-	o := &pgstore.Options{Schema: q.Get("herald_schema"), Prefix: q.Get("herald_prefix"), NoCreate: mode != storeCreate}
-	q.Del("herald_schema")
-	q.Del("herald_prefix")
-	u.RawQuery = q.Encode()
-	cfg, err := pgxpool.ParseConfig(u.String())
-	if err != nil {
-		return nil, fmt.Errorf("%w: --store: the postgres:// URL is not valid (not shown)", outbox.ErrInvalid)
-	}
+	o.NoCreate = mode != storeCreate
 	ctx, cancel := context.WithTimeout(context.Background(), pgConnectTimeout)
 	defer cancel()
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -59,4 +49,26 @@ func openPostgres(spec string, mode storeMode) (store, error) {
 		return nil, fmt.Errorf("--store %s: %w", storeName(spec), err)
 	}
 	return pgStore{Outbox: ob, pool: pool}, nil
+}
+
+// pgConfig parses a postgres:// --store: the tables herald_outbox_* in
+// the connection's current schema, or in the schema and with the prefix
+// the query parameters herald_schema and herald_prefix name, which are
+// taken out before the URL reaches the driver. Its errors wrap
+// [outbox.ErrInvalid] and never quote the URL.
+func pgConfig(spec string) (*pgxpool.Config, *pgstore.Options, error) {
+	u, err := url.Parse(spec)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: --store: the postgres:// URL does not parse (not shown)", outbox.ErrInvalid)
+	}
+	q := u.Query()
+	o := &pgstore.Options{Schema: q.Get("herald_schema"), Prefix: q.Get("herald_prefix")}
+	q.Del("herald_schema")
+	q.Del("herald_prefix")
+	u.RawQuery = q.Encode()
+	cfg, err := pgxpool.ParseConfig(u.String())
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: --store: the postgres:// URL is not valid (not shown)", outbox.ErrInvalid)
+	}
+	return cfg, o, nil
 }
