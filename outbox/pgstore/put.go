@@ -52,6 +52,16 @@ func (ob *Outbox) putArgs(ds []outbox.Delivery) []any {
 	return []any{ids, dests, events, topics, types, bodies, due, created, attempts}
 }
 
+// putOneArgs are the arguments of the putOne statement for d.
+func putOneArgs(d *outbox.Delivery) []any {
+	body := d.Body
+	if body == nil {
+		body = []byte{}
+	}
+	return []any{d.ID, d.Destination, d.EventID, []byte(d.Topic), []byte(d.ContentType), body,
+		nanos(d.Due), nanos(d.Created), int32(min(d.Attempts, math.MaxInt32))}
+}
+
 // nanos is t as stored: Unix nanoseconds, 0 for the zero time, clamped to
 // what an int64 holds.
 func nanos(t time.Time) int64 {

@@ -4,9 +4,9 @@ import "strings"
 
 // queries are the statements of an outbox, with its table names filled in.
 type queries struct {
-	put, dests, lease                          string
-	ack, retry, dead, release, notify, status  string
-	deadLetters, replay, purge, history, stats string
+	put, putOne, dests, lease                        string
+	ack, retry, dead, release, notify, status, async string
+	deadLetters, replay, purge, history, stats       string
 }
 
 // The statements, with {d} and {a} for the tables. Times are Unix
@@ -27,6 +27,15 @@ const (
 		RETURNING 1)
 	SELECT count(*), pg_current_xact_id()::text FROM ins`
 
+	// sqlPutOne is sqlPut for one delivery, given as scalars: cheaper to
+	// send and plan, for an enqueue inside a caller's transaction.
+	sqlPutOne = `WITH ins AS (
+		INSERT INTO {d} (id, destination, event_id, topic, content_type, body, due_ns, created_ns, attempts)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (id) DO NOTHING
+		RETURNING 1)
+	SELECT count(*), pg_current_xact_id()::text FROM ins`
+
 	// sqlDests lists, in byte order, the destinations with a delivery
 	// due at $1 and not under a live lease, skipping from one destination
 	// to the next through the due index rather than reading every row.
@@ -42,6 +51,7 @@ const (
 	// sqlLease leases, for each destination $1[i] in turn, up to $2[i]
 	// of its deliveries due at $3, earliest first, skipping rows another
 	// worker has locked, and at most $4 in all, under token $5 until $6.
+	// It commits without waiting for the WAL flush (see sqlAsync).
 	sqlLease = `WITH pick AS (
 		SELECT c.id FROM unnest($1::text[], $2::int4[]) WITH ORDINALITY AS a(dest, n, ord)
 		CROSS JOIN LATERAL (
@@ -51,8 +61,17 @@ const (
 			ORDER BY due_ns, id LIMIT a.n
 			FOR UPDATE SKIP LOCKED) c
 		ORDER BY a.ord, c.due_ns, c.id LIMIT $4)
-	UPDATE {d} d SET lease_token = $5, lease_until_ns = $6 FROM pick WHERE d.id = pick.id
+	UPDATE {d} d SET lease_token = $5, lease_until_ns = $6
+	FROM pick, (SELECT set_config('synchronous_commit', 'off', true)) async WHERE d.id = pick.id
 	RETURNING d.id, d.destination, d.event_id, d.topic, d.content_type, d.body, d.due_ns, d.created_ns, d.attempts`
+
+	// sqlAsync starts a batch of settlements: their transaction commits
+	// without waiting for the WAL to reach the disk, as leases do. A
+	// server crash may lose the last few of them; each of those
+	// deliveries is then due again, or leased until its lease runs out,
+	// and is sent again under the same id: a duplicate, never a loss. A
+	// Put waits for its flush: an acknowledged enqueue is durable.
+	sqlAsync = `SELECT set_config('synchronous_commit', 'off', true)`
 
 	sqlAck = `DELETE FROM {d} WHERE id = $1 AND lease_token = $2`
 
@@ -102,9 +121,9 @@ const (
 func prepare(t tables) queries {
 	r := strings.NewReplacer("{d}", t.deliveries, "{a}", t.attempts)
 	return queries{
-		put: r.Replace(sqlPut), dests: r.Replace(sqlDests), lease: r.Replace(sqlLease),
+		put: r.Replace(sqlPut), putOne: r.Replace(sqlPutOne), dests: r.Replace(sqlDests), lease: r.Replace(sqlLease),
 		ack: r.Replace(sqlAck), retry: r.Replace(sqlRetry), dead: r.Replace(sqlDead),
-		release: r.Replace(sqlRelease), notify: sqlNotify, status: sqlStatus,
+		release: r.Replace(sqlRelease), notify: sqlNotify, status: sqlStatus, async: sqlAsync,
 		deadLetters: r.Replace(sqlDeadLetters), replay: r.Replace(sqlReplay), purge: r.Replace(sqlPurge),
 		history: r.Replace(sqlHistory), stats: r.Replace(sqlStats),
 	}

@@ -25,6 +25,7 @@ func (ob *Outbox) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 		return errs
 	}
 	b := &pgx.Batch{}
+	b.Queue(ob.q.async)
 	sent := make([]int, 0, len(ss)) // the settlements queued, by index
 	released := false
 	for i, s := range ss {
@@ -57,13 +58,17 @@ func (ob *Outbox) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 	return errs
 }
 
-// sendSettlements sends b, whose statements settle ss[sent[i]], in one
-// round trip, which PostgreSQL runs as one implicit transaction, sets errs
-// for them, and reports whether it committed.
+// sendSettlements sends b, whose statements after the first (sqlAsync)
+// settle ss[sent[i]], in one round trip, which PostgreSQL runs as one
+// implicit transaction, sets errs for them, and reports whether it
+// committed.
 func (ob *Outbox) sendSettlements(ctx context.Context, b *pgx.Batch, sent []int, errs []error) bool {
 	br := ob.pool.SendBatch(ctx, b)
-	var failed error
+	_, failed := br.Exec() // sqlAsync
 	for _, i := range sent {
+		if failed != nil {
+			break
+		}
 		tag, err := br.Exec()
 		if err != nil {
 			failed = err

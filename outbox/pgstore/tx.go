@@ -39,7 +39,7 @@ func Enqueue(ctx context.Context, tx pgx.Tx, q *outbox.Queue, destination string
 	}
 	var n int64
 	var xid string
-	if err := tx.QueryRow(ctx, ob.q.put, ob.putArgs([]outbox.Delivery{d})...).Scan(&n, &xid); err != nil {
+	if err := tx.QueryRow(ctx, ob.q.putOne, putOneArgs(&d)...).Scan(&n, &xid); err != nil {
 		return "", dbError(ctx, "enqueue", err)
 	}
 	if n > 0 {
@@ -58,7 +58,7 @@ func EnqueueSQL(ctx context.Context, tx *sql.Tx, q *outbox.Queue, destination st
 	}
 	var n int64
 	var xid string
-	if err := tx.QueryRowContext(ctx, ob.q.put, ob.putArgs([]outbox.Delivery{d})...).Scan(&n, &xid); err != nil {
+	if err := tx.QueryRowContext(ctx, ob.q.putOne, putOneArgs(&d)...).Scan(&n, &xid); err != nil {
 		return "", dbError(ctx, "enqueue", err)
 	}
 	if n > 0 {
