@@ -31,6 +31,14 @@
 // against the clock of the leasing process: hosts' clocks should agree to
 // well within a lease.
 //
+// Leases and settlements commit without waiting for the WAL to reach the
+// disk (synchronous_commit off for their transactions alone): they are
+// most of the outbox's writes, and a server crash that loses the last few
+// only makes those deliveries due again, to be sent again under the same
+// id: a duplicate, never a loss. A Put, and a caller's transaction, wait
+// for their flush as their settings say: an acknowledged enqueue is
+// durable.
+//
 // # Waking
 //
 // [Outbox.Wake] listens for the outbox's notifications on a connection of
