@@ -31,12 +31,13 @@ const (
 )
 
 // openStore opens the outbox named by --store. A value with a URL scheme
-// picks the engine by it; anything else is the path of a bbolt file. nf
-// holds the --nats-* flags of a NATS JetStream outbox.
+// picks the engine by it; anything else is the path of a bbolt file. Only
+// a relay (storeCreate) creates an outbox that does not exist. nf holds the
+// --nats-* flags of a NATS JetStream outbox.
 func openStore(spec string, mode storeMode, nf *natsFlags) (store, error) {
 	switch storeEngine(spec) {
 	case "postgres":
-		return nil, errors.New("--store: PostgreSQL outboxes are not supported yet")
+		return openPostgres(spec, mode)
 	case "nats":
 		return openNATSStore(spec, mode, nf)
 	}
