@@ -32,11 +32,12 @@ func (ob *Outbox) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (outbox.DeadLetter, error) {
 		var d outbox.DeadLetter
-		var topic, ctype, reason []byte
+		var topic, ctype, reason, trace, key []byte
 		var due, created, dead int64
 		var attempts int32
-		err := r.Scan(&d.ID, &d.Destination, &d.EventID, &topic, &ctype, &due, &created, &attempts, &reason, &dead)
+		err := r.Scan(&d.ID, &d.Destination, &d.EventID, &topic, &ctype, &due, &created, &attempts, &reason, &dead, &trace, &key)
 		d.Topic, d.ContentType, d.Reason = string(topic), string(ctype), string(reason)
+		d.TraceParent, d.PartitionKey = string(trace), string(key)
 		d.Due, d.Created, d.Attempts, d.At = fromNanos(due), fromNanos(created), int(attempts), fromNanos(dead)
 		return d, err
 	})

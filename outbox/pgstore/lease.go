@@ -58,11 +58,12 @@ func (ob *Outbox) Lease(ctx context.Context, o outbox.LeaseOptions) ([]outbox.Le
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (outbox.Leased, error) {
 		l := outbox.Leased{Token: token, Until: until}
-		var topic, ctype []byte
+		var topic, ctype, trace, key []byte
 		var due, created int64
 		var attempts int32
-		err := r.Scan(&l.ID, &l.Destination, &l.EventID, &topic, &ctype, &l.Body, &due, &created, &attempts)
+		err := r.Scan(&l.ID, &l.Destination, &l.EventID, &topic, &ctype, &l.Body, &due, &created, &attempts, &trace, &key)
 		l.Topic, l.ContentType = string(topic), string(ctype)
+		l.TraceParent, l.PartitionKey = string(trace), string(key)
 		l.Due, l.Created, l.Attempts = fromNanos(due), fromNanos(created), int(attempts)
 		return l, err
 	})

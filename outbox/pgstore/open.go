@@ -115,6 +115,7 @@ func checkPrefix(p string) error {
 // tables are the quoted, schema-qualified names of an outbox's tables.
 type tables struct {
 	schema, deliveries, attempts, version string
+	destinations                          string
 	prefix                                string // unquoted, for index names
 }
 
@@ -123,6 +124,7 @@ func names(schema, prefix string) tables {
 	return tables{
 		schema: pgx.Identifier{schema}.Sanitize(), prefix: prefix,
 		deliveries: q("deliveries"), attempts: q("attempts"), version: q("version"),
+		destinations: q("destinations"),
 	}
 }
 

@@ -38,6 +38,7 @@ func (ob *Outbox) putArgs(ds []outbox.Delivery) []any {
 		bodies             = make([][]byte, len(ds))
 		due, created       = make([]int64, len(ds)), make([]int64, len(ds))
 		attempts           = make([]int32, len(ds))
+		traces, keys       = make([][]byte, len(ds)), make([][]byte, len(ds))
 	)
 	for i, d := range ds {
 		ids[i], dests[i], events[i] = d.ID, d.Destination, d.EventID
@@ -48,8 +49,9 @@ func (ob *Outbox) putArgs(ds []outbox.Delivery) []any {
 		}
 		due[i], created[i] = nanos(d.Due), nanos(d.Created)
 		attempts[i] = int32(min(d.Attempts, math.MaxInt32))
+		traces[i], keys[i] = []byte(d.TraceParent), []byte(d.PartitionKey)
 	}
-	return []any{ids, dests, events, topics, types, bodies, due, created, attempts}
+	return []any{ids, dests, events, topics, types, bodies, due, created, attempts, traces, keys}
 }
 
 // putOneArgs are the arguments of the putOne statement for d.
@@ -59,7 +61,8 @@ func putOneArgs(d *outbox.Delivery) []any {
 		body = []byte{}
 	}
 	return []any{d.ID, d.Destination, d.EventID, []byte(d.Topic), []byte(d.ContentType), body,
-		nanos(d.Due), nanos(d.Created), int32(min(d.Attempts, math.MaxInt32))}
+		nanos(d.Due), nanos(d.Created), int32(min(d.Attempts, math.MaxInt32)),
+		[]byte(d.TraceParent), []byte(d.PartitionKey)}
 }
 
 // nanos is t as stored: Unix nanoseconds, 0 for the zero time, clamped to

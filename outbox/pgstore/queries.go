@@ -21,8 +21,9 @@ const (
 	// notifier sends the NOTIFY after the commit instead, in a transaction
 	// of its own that writes nothing.
 	sqlPut = `WITH ins AS (
-		INSERT INTO {d} (id, destination, event_id, topic, content_type, body, due_ns, created_ns, attempts)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::bytea[], $7::int8[], $8::int8[], $9::int4[])
+		INSERT INTO {d} (id, destination, event_id, topic, content_type, body, due_ns, created_ns, attempts, trace_parent, partition_key)
+		SELECT id, dest, ev, tp, ct, b, due, cr, n, tr, pk FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::bytea[], $7::int8[], $8::int8[], $9::int4[], $10::bytea[], $11::bytea[])
+			WITH ORDINALITY AS u(id, dest, ev, tp, ct, b, due, cr, n, tr, pk, ord) ORDER BY ord
 		ON CONFLICT (id) DO NOTHING
 		RETURNING 1)
 	SELECT count(*), pg_current_xact_id()::text FROM ins`
@@ -30,8 +31,8 @@ const (
 	// sqlPutOne is sqlPut for one delivery, given as scalars: cheaper to
 	// send and plan, for an enqueue inside a caller's transaction.
 	sqlPutOne = `WITH ins AS (
-		INSERT INTO {d} (id, destination, event_id, topic, content_type, body, due_ns, created_ns, attempts)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		INSERT INTO {d} (id, destination, event_id, topic, content_type, body, due_ns, created_ns, attempts, trace_parent, partition_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (id) DO NOTHING
 		RETURNING 1)
 	SELECT count(*), pg_current_xact_id()::text FROM ins`
@@ -55,15 +56,16 @@ const (
 	sqlLease = `WITH pick AS (
 		SELECT c.id FROM unnest($1::text[], $2::int4[]) WITH ORDINALITY AS a(dest, n, ord)
 		CROSS JOIN LATERAL (
-			SELECT id, due_ns FROM {d}
+			SELECT id, due_ns FROM {d} x
 			WHERE destination = a.dest AND dead_ns IS NULL AND due_ns <= $3
-				AND (lease_until_ns IS NULL OR lease_until_ns <= $3)
+				AND (lease_until_ns IS NULL OR lease_until_ns <= $3) AND ` + headOfLine + `
 			ORDER BY due_ns, id LIMIT a.n
 			FOR UPDATE SKIP LOCKED) c
 		ORDER BY a.ord, c.due_ns, c.id LIMIT $4)
 	UPDATE {d} d SET lease_token = $5, lease_until_ns = $6
 	FROM pick, (SELECT set_config('synchronous_commit', 'off', true)) async WHERE d.id = pick.id
-	RETURNING d.id, d.destination, d.event_id, d.topic, d.content_type, d.body, d.due_ns, d.created_ns, d.attempts`
+	RETURNING d.id, d.destination, d.event_id, d.topic, d.content_type, d.body, d.due_ns, d.created_ns, d.attempts,
+		d.trace_parent, d.partition_key`
 
 	// sqlAsync starts a batch of settlements: their transaction commits
 	// without waiting for the WAL to reach the disk, as leases do. A
@@ -96,7 +98,8 @@ const (
 	sqlStatus = `SELECT x::text, pg_xact_status(x) = 'committed' FROM unnest($1::text[]::xid8[]) x
 	WHERE pg_xact_status(x) IS DISTINCT FROM 'in progress'`
 
-	sqlDeadLetters = `SELECT id, destination, event_id, topic, content_type, due_ns, created_ns, attempts, reason, dead_ns
+	sqlDeadLetters = `SELECT id, destination, event_id, topic, content_type, due_ns, created_ns, attempts, reason, dead_ns,
+		trace_parent, partition_key
 	FROM {d} WHERE dead_ns IS NOT NULL AND ($1 = '' OR destination = $1) AND (NOT $2 OR (destination, id) > ($3, $4))
 	ORDER BY destination, id LIMIT $5`
 
@@ -104,7 +107,7 @@ const (
 	// destination, $3 ids.
 	deadSelected = `dead_ns IS NOT NULL AND ($1 OR ($2 <> '' AND destination = $2) OR id = ANY($3::text[]))`
 	sqlReplay    = `WITH r AS (
-		UPDATE {d} SET dead_ns = NULL, reason = NULL, attempts = 0, due_ns = $4 WHERE ` + deadSelected + ` RETURNING 1),
+		UPDATE {d} SET dead_ns = NULL, reason = NULL, attempts = 0, due_ns = $4, ` + backOfLine + ` WHERE ` + deadSelected + ` RETURNING 1),
 	n AS (SELECT count(*) AS n FROM r)
 	SELECT n.n FROM n LEFT JOIN LATERAL (SELECT pg_notify($5, '') WHERE n.n > 0) x ON true`
 	sqlPurge = `WITH r AS (DELETE FROM {d} WHERE ` + deadSelected + ` RETURNING 1) SELECT count(*) FROM r`
