@@ -38,6 +38,7 @@ const defaultPrefix = "herald_outbox_"
 type Outbox struct {
 	pool    *pgxpool.Pool
 	q       queries
+	dst     destQueries
 	channel string // the NOTIFY channel
 	closed  atomic.Bool
 
@@ -92,6 +93,7 @@ func Open(ctx context.Context, pool *pgxpool.Pool, o *Options) (*Outbox, error) 
 	ob := &Outbox{
 		pool:    pool,
 		q:       prepare(t),
+		dst:     prepareDest(t),
 		channel: fmt.Sprintf("herald_outbox_%08x", crc32.ChecksumIEEE([]byte(schema+"."+prefix))),
 	}
 	ob.wake.init(pool, ob.channel)
