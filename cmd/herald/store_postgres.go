@@ -17,13 +17,13 @@ const pgConnectTimeout = 30 * time.Second
 
 // pgStore is an outbox on PostgreSQL with the pool it owns.
 type pgStore struct {
-	*pgstore.Outbox
+	*pgstore.Store
 	pool *pgxpool.Pool
 }
 
 // Close closes the outbox, then its pool.
 func (s pgStore) Close() error {
-	err := s.Outbox.Close()
+	err := s.Store.Close()
 	s.pool.Close()
 	return err
 }
@@ -48,7 +48,7 @@ func openPostgres(spec string, mode storeMode) (store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("--store %s: %w", storeName(spec), err)
 	}
-	return pgStore{Outbox: ob, pool: pool}, nil
+	return pgStore{Store: ob, pool: pool}, nil
 }
 
 // pgConfig parses a postgres:// --store: the tables herald_outbox_* in

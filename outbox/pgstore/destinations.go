@@ -9,7 +9,7 @@ import (
 	"github.com/heraldhq/herald/outbox"
 )
 
-var _ outbox.DestinationStore = (*Outbox)(nil)
+var _ outbox.DestinationStore = (*Store)(nil)
 
 // destQueries are the statements on the destination states table, with
 // its name filled in.
@@ -34,7 +34,7 @@ func prepareDest(t tables) destQueries {
 
 // DestinationStates returns the recorded destination states, shared by
 // every process on the tables; see [outbox.DestinationStore].
-func (ob *Outbox) DestinationStates(ctx context.Context) ([]outbox.DestinationState, error) {
+func (ob *Store) DestinationStates(ctx context.Context) ([]outbox.DestinationState, error) {
 	if err := ob.live(); err != nil {
 		return nil, err
 	}
@@ -59,7 +59,7 @@ func (ob *Outbox) DestinationStates(ctx context.Context) ([]outbox.DestinationSt
 // SetDestinationState records s, replacing the destination's state, or
 // removes the record when s has neither FailingSince nor Disabled; see
 // [outbox.DestinationStore].
-func (ob *Outbox) SetDestinationState(ctx context.Context, s outbox.DestinationState) error {
+func (ob *Store) SetDestinationState(ctx context.Context, s outbox.DestinationState) error {
 	if err := ob.live(); err != nil {
 		return err
 	}

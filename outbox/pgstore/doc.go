@@ -19,7 +19,7 @@
 //
 // # Leases
 //
-// [Outbox.Lease] picks due deliveries of each destination that
+// [Store.Lease] picks due deliveries of each destination that
 // [outbox.LeaseOptions.Allow] admits, earliest due first, with SELECT …
 // FOR UPDATE SKIP LOCKED, and stamps them in the same statement with a
 // random lease token and the lease's expiry: two workers never hold one
@@ -41,7 +41,7 @@
 //
 // # Waking
 //
-// [Outbox.Wake] listens for the outbox's notifications on a connection of
+// [Store.Wake] listens for the outbox's notifications on a connection of
 // its own, so that an [outbox.Queue] over the store starts leasing as soon
 // as any process stores a delivery, and polls only as a fallback
 // ([outbox.Queue.Poll]). The NOTIFY is sent after the commit, never inside

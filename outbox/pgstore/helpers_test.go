@@ -34,7 +34,7 @@ func connect(t testing.TB, url string) *pgxpool.Pool {
 }
 
 // open opens an outbox on pool, closed when t ends.
-func open(t testing.TB, pool *pgxpool.Pool, o *pgstore.Options) *pgstore.Outbox {
+func open(t testing.TB, pool *pgxpool.Pool, o *pgstore.Options) *pgstore.Store {
 	t.Helper()
 	c, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

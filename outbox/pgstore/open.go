@@ -14,7 +14,7 @@ import (
 	"github.com/heraldhq/herald/outbox"
 )
 
-// Options say where an [Outbox] keeps its tables. The zero value (or nil)
+// Options say where a [Store] keeps its tables. The zero value (or nil)
 // uses the tables herald_outbox_deliveries and herald_outbox_attempts in
 // the connection's current schema, created if missing.
 type Options struct {
@@ -33,9 +33,9 @@ type Options struct {
 
 const defaultPrefix = "herald_outbox_"
 
-// Outbox is an [outbox.Outbox] and [outbox.Admin] on a PostgreSQL pool.
+// Store is an [outbox.Outbox] and [outbox.Admin] on a PostgreSQL pool.
 // It is safe for concurrent use, by any number of processes at once.
-type Outbox struct {
+type Store struct {
 	pool    *pgxpool.Pool
 	q       queries
 	dst     destQueries
@@ -50,15 +50,15 @@ type Outbox struct {
 }
 
 var (
-	_ outbox.Outbox = (*Outbox)(nil)
-	_ outbox.Admin  = (*Outbox)(nil)
+	_ outbox.Outbox = (*Store)(nil)
+	_ outbox.Admin  = (*Store)(nil)
 )
 
 // Open opens the outbox in the database pool reaches, creating or
 // migrating its tables first. The pool stays the caller's: Close does not
 // close it, and the caller may use it for its own transactions, and
 // enqueue inside them with [Enqueue] or [EnqueueSQL].
-func Open(ctx context.Context, pool *pgxpool.Pool, o *Options) (*Outbox, error) {
+func Open(ctx context.Context, pool *pgxpool.Pool, o *Options) (*Store, error) {
 	if pool == nil {
 		return nil, fmt.Errorf("%w: pgstore: nil pool", outbox.ErrInvalid)
 	}
@@ -90,7 +90,7 @@ func Open(ctx context.Context, pool *pgxpool.Pool, o *Options) (*Outbox, error) 
 	if err := migrate(ctx, pool, t, o.NoCreate); err != nil {
 		return nil, err
 	}
-	ob := &Outbox{
+	ob := &Store{
 		pool:    pool,
 		q:       prepare(t),
 		dst:     prepareDest(t),
@@ -133,7 +133,7 @@ func names(schema, prefix string) tables {
 // Close stops listening for wake-ups; later calls fail with
 // [outbox.ErrClosed]. Leases die with the process or run out. The pool is
 // left open.
-func (ob *Outbox) Close() error {
+func (ob *Store) Close() error {
 	if ob.closed.Swap(true) {
 		return nil
 	}
@@ -143,7 +143,7 @@ func (ob *Outbox) Close() error {
 }
 
 // live fails once the outbox is closed.
-func (ob *Outbox) live() error {
+func (ob *Store) live() error {
 	if ob.closed.Load() {
 		return outbox.ErrClosed
 	}

@@ -36,4 +36,4 @@ const (
 // [outbox.Delivery.PartitionKey] only once every one put before it with
 // the same destination and key is delivered or dead. A Queue requires it of
 // a store for a destination with Ordered set.
-func (ob *Outbox) OrdersByKey() bool { return true }
+func (ob *Store) OrdersByKey() bool { return true }

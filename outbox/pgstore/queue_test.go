@@ -206,7 +206,7 @@ func TestEnqueueInvalid(t *testing.T) {
 func TestFleet(t *testing.T) {
 	url := pgtest.URL(t)
 	rcv := sendertest.NewReceiver(t, nil)
-	var obs []*pgstore.Outbox
+	var obs []*pgstore.Store
 	var qs []*outbox.Queue
 	for range 2 {
 		ob := open(t, connect(t, url), nil)
