@@ -71,7 +71,8 @@ Ordering: a destination with "ordered": true receives the events that share a
 partition key (the envelope's "partitionKey", the CloudEvents "partitionkey"
 extension) one at a time, in the order the relay accepted them: the next
 waits until the previous is delivered or dead-lettered, retries included,
-across restarts. Different keys, and events without one, go in parallel.
+across restarts (and across relays sharing a postgres:// store; a nats://
+store cannot keep it). Different keys, and events without one, go in parallel.
 Order between two events holds once the first was answered 204: post the
 next one after that.
 
