@@ -17,6 +17,19 @@ package pgstore
 // it. The next delivery of the line becomes head only when the head's
 // deletion or dead-lettering commits, and stays behind it until then in
 // every snapshot.
+//
+// A seq is taken when a row is inserted, but the row is seen only once its
+// transaction commits, and transactions may commit out of seq order: a
+// delivery enqueued in a caller's transaction that commits late would
+// otherwise appear ahead of one already leased, and go out beside it. So
+// a statement that takes seqs in a line first takes the line's advisory
+// lock, held until its transaction ends (a Put: its one statement; an
+// Enqueue: the caller's transaction; a Replay: its statement): the next
+// transaction that puts into the line waits for it, and takes a greater
+// seq once the earlier is visible. Locks are taken in the order of their
+// hashes, so that two Puts never deadlock; two callers' transactions that
+// enqueue to several keys in opposite orders may, and PostgreSQL then
+// fails one of them. Deliveries without a key take no lock.
 
 const (
 	// headOfLine is the lease condition on a row x of the deliveries:
@@ -25,6 +38,27 @@ const (
 	headOfLine = `(x.partition_key = '' OR NOT EXISTS (SELECT 1 FROM {d} e
 		WHERE e.destination = x.destination AND e.partition_key = x.partition_key
 			AND e.seq < x.seq AND e.dead_ns IS NULL AND e.partition_key <> ''))`
+
+	// lockLines takes the advisory lock of each line that the
+	// deliveries of a Put ($2 destinations, $11 keys) enter, in hash
+	// order; it is a condition that always holds, evaluated once before
+	// any row is inserted.
+	lockLines = `(SELECT count(*) FROM (SELECT pg_advisory_xact_lock(h) FROM (
+		SELECT DISTINCT ` + lineHash + ` AS h FROM unnest($2::text[], $11::bytea[]) AS l(destination, partition_key)
+		WHERE partition_key <> '') hs ORDER BY h) locked) >= 0`
+
+	// lockLineOne is lockLines for one delivery, given as scalars.
+	lockLineOne = `(SELECT count(*) FROM (SELECT pg_advisory_xact_lock(` + lineHash + `)
+		FROM (SELECT $2::text, $11::bytea) AS l(destination, partition_key) WHERE partition_key <> '') locked) >= 0`
+
+	// lockReplayed is lockLines for the dead letters a Replay selects.
+	lockReplayed = `(SELECT count(*) FROM (SELECT pg_advisory_xact_lock(h) FROM (
+		SELECT DISTINCT ` + lineHash + ` AS h FROM {d} WHERE ` + deadSelected + ` AND partition_key <> '') hs ORDER BY h) locked) >= 0`
+
+	// lineHash names the line of a row's destination and partition_key
+	// as an advisory lock key. Two lines that share a hash only wait for
+	// each other.
+	lineHash = `hashtextextended(destination || ' ' || encode(partition_key, 'hex'), 0)`
 
 	// backOfLine is the assignment that puts a replayed delivery at the
 	// back of its line: a new seq from the identity sequence.

@@ -23,7 +23,8 @@ const (
 	sqlPut = `WITH ins AS (
 		INSERT INTO {d} (id, destination, event_id, topic, content_type, body, due_ns, created_ns, attempts, trace_parent, partition_key)
 		SELECT id, dest, ev, tp, ct, b, due, cr, n, tr, pk FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::bytea[], $7::int8[], $8::int8[], $9::int4[], $10::bytea[], $11::bytea[])
-			WITH ORDINALITY AS u(id, dest, ev, tp, ct, b, due, cr, n, tr, pk, ord) ORDER BY ord
+			WITH ORDINALITY AS u(id, dest, ev, tp, ct, b, due, cr, n, tr, pk, ord)
+		WHERE ` + lockLines + ` ORDER BY ord
 		ON CONFLICT (id) DO NOTHING
 		RETURNING 1)
 	SELECT count(*), pg_current_xact_id()::text FROM ins`
@@ -32,7 +33,7 @@ const (
 	// send and plan, for an enqueue inside a caller's transaction.
 	sqlPutOne = `WITH ins AS (
 		INSERT INTO {d} (id, destination, event_id, topic, content_type, body, due_ns, created_ns, attempts, trace_parent, partition_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE ` + lockLineOne + `
 		ON CONFLICT (id) DO NOTHING
 		RETURNING 1)
 	SELECT count(*), pg_current_xact_id()::text FROM ins`
@@ -107,7 +108,8 @@ const (
 	// destination, $3 ids.
 	deadSelected = `dead_ns IS NOT NULL AND ($1 OR ($2 <> '' AND destination = $2) OR id = ANY($3::text[]))`
 	sqlReplay    = `WITH r AS (
-		UPDATE {d} SET dead_ns = NULL, reason = NULL, attempts = 0, due_ns = $4, ` + backOfLine + ` WHERE ` + deadSelected + ` RETURNING 1),
+		UPDATE {d} SET dead_ns = NULL, reason = NULL, attempts = 0, due_ns = $4, ` + backOfLine + `
+		WHERE ` + deadSelected + ` AND ` + lockReplayed + ` RETURNING 1),
 	n AS (SELECT count(*) AS n FROM r)
 	SELECT n.n FROM n LEFT JOIN LATERAL (SELECT pg_notify($5, '') WHERE n.n > 0) x ON true`
 	sqlPurge = `WITH r AS (DELETE FROM {d} WHERE ` + deadSelected + ` RETURNING 1) SELECT count(*) FROM r`

@@ -22,6 +22,13 @@ import (
 // tx commits. Like Enqueue it is idempotent on the id: an id the outbox
 // holds is left as it is.
 //
+// A delivery with a partition key (to a destination with Ordered set)
+// holds its line until tx ends: another transaction, or a Put, that
+// enqueues to the same destination and key waits for tx, so that the
+// line follows commit order. Keep such transactions short, and enqueue to
+// several keys in one order in every transaction, or PostgreSQL may fail
+// one of two that wait for each other (a deadlock).
+//
 // The workers are woken once tx commits: the outbox watches tx's
 // transaction id and sends the NOTIFY when it sees it committed, within a
 // few milliseconds (a process that exits first leaves them to their next
