@@ -78,7 +78,11 @@ func storeName(spec string) string {
 	}
 	for i, p := range parts {
 		u, err := url.Parse(strings.TrimSpace(p))
-		if err != nil || u.Scheme == "" || u.Host == "" {
+		// A postgres:// URL may name no host: its socket is then in
+		// ?host=, or the driver's default. Its path then shows only a
+		// database name: one with an @ may be a mistyped password.
+		noHost := u != nil && u.Host == "" && (storeEngine(spec) != "postgres" || strings.Contains(u.Path, "@"))
+		if err != nil || u.Scheme == "" || noHost {
 			// Not shown: it may be the rest of a password that held a
 			// comma, or anything else typed by mistake.
 			parts[i] = storeEngine(spec) + "://(unparsable URL, not shown)"
