@@ -34,16 +34,17 @@ func pgStoreURL(t *testing.T) string {
 
 // TestRelayPostgres: a relay on a postgres:// store delivers, and herald
 // outbox stats, list, replay and purge work on the same URL while it runs;
-// a destination answering 410 leaves a dead letter that a replay sends
-// once the destination is back. No output shows the URL's password.
+// a destination answering 400 leaves a dead letter (a 410 would disable
+// it: see TestRelayPostgresGoneDisablesAndOutboxEnable) that a replay
+// sends once the destination accepts it. No output shows the URL's password.
 func TestRelayPostgres(t *testing.T) {
 	dir := t.TempDir()
 	store := pgStoreURL(t) + "&herald_schema=relay&herald_prefix=hk_"
 	secret, v := stdSecret(t, dir)
-	var gone atomic.Bool
+	var reject atomic.Bool
 	rcv := sendertest.NewReceiver(t, v, sendertest.Respond(func(int) (int, http.Header, []byte) {
-		if gone.Load() {
-			return http.StatusGone, nil, nil
+		if reject.Load() {
+			return http.StatusBadRequest, nil, nil
 		}
 		return 0, nil, nil
 	}))
@@ -61,7 +62,7 @@ func TestRelayPostgres(t *testing.T) {
 	}
 	p.mustPost(t, event("p-1", "job:ready"), nil)
 	waitOK(t, rcv, 1, p)
-	gone.Store(true)
+	reject.Store(true)
 	p.mustPost(t, event("p-2", "job:ready"), nil)
 	id := listener.DeliveryID(&listener.Event{ID: "p-2", Topic: "job:ready"}, "default")
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
@@ -74,7 +75,7 @@ func TestRelayPostgres(t *testing.T) {
 	}
 	run(`"id":"`+id+`"`, "list")
 	run(`"dead":1`, "stats")
-	gone.Store(false)
+	reject.Store(false)
 	run("replayed 1", "replay", "--dest", "default") // the running relay is woken, and sends it
 	ds := waitOK(t, rcv, 2, p)
 	if ds[1].ID != id {
