@@ -1,5 +1,7 @@
 package pgstore
 
+import "github.com/heraldhq/herald/outbox"
+
 // The order of a partition key. Every delivery has a seq, taken from the
 // column's identity sequence when it is inserted, in Put order and, within
 // one Put, in the order of its deliveries; a Put of an id the outbox holds
@@ -60,6 +62,14 @@ const (
 	// each other.
 	lineHash = `hashtextextended(destination || ' ' || encode(partition_key, 'hex'), 0)`
 
+	// sqlPutOneKeyed is sqlPutOne for a delivery with a partition key.
+	sqlPutOneKeyed = `WITH ins AS (
+		INSERT INTO {d} (id, destination, event_id, topic, content_type, body, due_ns, created_ns, attempts, trace_parent, partition_key)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE ` + lockLineOne + `
+		ON CONFLICT (id) DO NOTHING
+		RETURNING 1)
+	SELECT count(*), pg_current_xact_id()::text FROM ins`
+
 	// backOfLine is the assignment that puts a replayed delivery at the
 	// back of its line: a new seq from the identity sequence.
 	backOfLine = `seq = DEFAULT`
@@ -71,3 +81,12 @@ const (
 // the same destination and key is delivered or dead. A Queue requires it of
 // a store for a destination with Ordered set.
 func (ob *Store) OrdersByKey() bool { return true }
+
+// putOneSQL is the statement that puts d alone: the one that takes its
+// line's lock when it has a partition key, the plain insert otherwise.
+func (ob *Store) putOneSQL(d *outbox.Delivery) string {
+	if d.PartitionKey != "" {
+		return ob.q.putOneKeyed
+	}
+	return ob.q.putOne
+}

@@ -4,7 +4,7 @@ import "strings"
 
 // queries are the statements of an outbox, with its table names filled in.
 type queries struct {
-	put, putOne, dests, lease                        string
+	put, putOne, putOneKeyed, dests, lease           string
 	ack, retry, dead, release, notify, status, async string
 	deadLetters, replay, purge, history, stats       string
 }
@@ -29,11 +29,13 @@ const (
 		RETURNING 1)
 	SELECT count(*), pg_current_xact_id()::text FROM ins`
 
-	// sqlPutOne is sqlPut for one delivery, given as scalars: cheaper to
-	// send and plan, for an enqueue inside a caller's transaction.
+	// sqlPutOne is sqlPut for one delivery without a partition key, given
+	// as scalars: cheaper to send and plan, for an enqueue inside a
+	// caller's transaction. sqlPutOneKeyed is the same for a delivery
+	// with a key: it takes its line's lock first (see order.go).
 	sqlPutOne = `WITH ins AS (
 		INSERT INTO {d} (id, destination, event_id, topic, content_type, body, due_ns, created_ns, attempts, trace_parent, partition_key)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE ` + lockLineOne + `
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (id) DO NOTHING
 		RETURNING 1)
 	SELECT count(*), pg_current_xact_id()::text FROM ins`
@@ -126,7 +128,7 @@ const (
 func prepare(t tables) queries {
 	r := strings.NewReplacer("{d}", t.deliveries, "{a}", t.attempts)
 	return queries{
-		put: r.Replace(sqlPut), putOne: r.Replace(sqlPutOne), dests: r.Replace(sqlDests), lease: r.Replace(sqlLease),
+		put: r.Replace(sqlPut), putOne: r.Replace(sqlPutOne), putOneKeyed: r.Replace(sqlPutOneKeyed), dests: r.Replace(sqlDests), lease: r.Replace(sqlLease),
 		ack: r.Replace(sqlAck), retry: r.Replace(sqlRetry), dead: r.Replace(sqlDead),
 		release: r.Replace(sqlRelease), notify: sqlNotify, status: sqlStatus, async: sqlAsync,
 		deadLetters: r.Replace(sqlDeadLetters), replay: r.Replace(sqlReplay), purge: r.Replace(sqlPurge),

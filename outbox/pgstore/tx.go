@@ -46,7 +46,7 @@ func Enqueue(ctx context.Context, tx pgx.Tx, q *outbox.Queue, destination string
 	}
 	var n int64
 	var xid string
-	if err := tx.QueryRow(ctx, ob.q.putOne, putOneArgs(&d)...).Scan(&n, &xid); err != nil {
+	if err := tx.QueryRow(ctx, ob.putOneSQL(&d), putOneArgs(&d)...).Scan(&n, &xid); err != nil {
 		return "", dbError(ctx, "enqueue", err)
 	}
 	if n > 0 {
@@ -65,7 +65,7 @@ func EnqueueSQL(ctx context.Context, tx *sql.Tx, q *outbox.Queue, destination st
 	}
 	var n int64
 	var xid string
-	if err := tx.QueryRowContext(ctx, ob.q.putOne, putOneArgs(&d)...).Scan(&n, &xid); err != nil {
+	if err := tx.QueryRowContext(ctx, ob.putOneSQL(&d), putOneArgs(&d)...).Scan(&n, &xid); err != nil {
 		return "", dbError(ctx, "enqueue", err)
 	}
 	if n > 0 {
