@@ -12,7 +12,7 @@
 //	go run . -e2e-clients 8,32     # end-to-end client counts (default 16,64)
 //	go run . -cpuprofile cpu.out   # and write a CPU profile
 //
-// Sections: sign, deliver, dispatch, outbox, e2e. It exits with status 1
+// Sections: sign, deliver, dispatch, outbox, e2e, pg (PostgreSQL). It exits with status 1
 // when a measurement failed (a delivery error, a verification failure) and 2
 // on bad flags.
 package main
@@ -78,6 +78,7 @@ var sections = []section{
 	{"dispatch", runDispatch},
 	{"outbox", runOutbox},
 	{"e2e", runE2E},
+	{"pg", runPG},
 }
 
 // main runs the suite with the command-line arguments and exits with its

@@ -41,6 +41,7 @@
 // A destination with Ordered set receives the deliveries that share a
 // partition key one at a time, in enqueue order, the next only once the
 // previous is delivered or dead; the store keeps that order, so it holds
-// across restarts and workers. [Memory] and the bbolt store keep it; the
-// NATS store does not, and a Queue refuses an Ordered destination over it.
+// across restarts and workers. [Memory], the bbolt store and the
+// PostgreSQL store (across every process sharing it) keep it; the NATS
+// store does not, and a Queue refuses an Ordered destination over it.
 package outbox

@@ -35,7 +35,7 @@ func (q *Queue) checkOrdered(st *destState) error {
 	if !st.dest.Ordered || ordersByKey(q.Outbox) {
 		return nil
 	}
-	return fmt.Errorf("%w: destination %q is ordered, but the outbox (%T) cannot keep the order of a partition key: use a store that can (Memory, the bbolt store), or turn ordering off",
+	return fmt.Errorf("%w: destination %q is ordered, but the outbox (%T) cannot keep the order of a partition key: use a store that can (Memory, the bbolt or PostgreSQL store), or turn ordering off",
 		ErrInvalid, st.dest.Name, q.Outbox)
 }
 

@@ -43,7 +43,7 @@ const (
 // retries that takes, while other keys, and deliveries without a key, go
 // out in parallel. The Outbox keeps that order, across restarts and
 // workers: it must have a method OrdersByKey() bool that returns true
-// ([Memory] and the bbolt store do; the NATS store does not), or every
+// ([Memory], the bbolt and PostgreSQL stores do; the NATS store does not), or every
 // method of the Queue fails with [ErrInvalid].
 //
 // A destination's deliveries may wait in the outbox as a whole, holding no
@@ -83,7 +83,8 @@ type Queue struct {
 	// Zero means 5 minutes.
 	LeaseTTL time.Duration
 	// Poll is how often an idle Queue looks for due deliveries (Enqueue
-	// wakes it at once); zero means one second.
+	// wakes it at once, and so does a store that can tell when another
+	// process stored some, as pgstore's does); zero means one second.
 	Poll time.Duration
 	// Metrics, if set, receives attempt outcomes and queue depth. The
 	// Queue also records them as OpenTelemetry metrics, and traces its
@@ -281,24 +282,11 @@ func (q *Queue) delivery(destination string, m sender.Message) (Delivery, error)
 		PartitionKey: key}, nil
 }
 
-// put validates ds, fills their defaults (Created now, Due after the
-// Schedule's first delay), stores them in one Put, all or none, and wakes
-// the leaser. It is the one place where a delivery is checked before it
-// is stored: stores check only what their format needs.
+// put validates ds and fills their defaults (see fill), stores them in one
+// Put, all or none, and wakes the leaser.
 func (q *Queue) put(ctx context.Context, ds []Delivery) error {
-	now := time.Now()
-	due := now.Add(q.Schedule.first())
-	for i := range ds {
-		d := &ds[i]
-		if err := d.validate(); err != nil {
-			return err
-		}
-		if d.Created.IsZero() {
-			d.Created = now
-		}
-		if d.Due.IsZero() {
-			d.Due = due
-		}
+	if err := q.fill(ds); err != nil {
+		return err
 	}
 	spans := q.traceDeliveries(ctx, ds)
 	err := q.Outbox.Put(ctx, ds...)
@@ -412,6 +400,7 @@ func (q *Queue) lease(ctx context.Context) error {
 				q.metrics.Depth(s, n)
 			}
 		}
+		woken := q.storeWake() // before take: a wake-up during it is not missed
 		if q.take(ctx) > 0 {
 			continue // there may be more due; if not, take returns 0
 		}
@@ -422,6 +411,7 @@ func (q *Queue) lease(ctx context.Context) error {
 		case <-q.stop:
 			return nil
 		case <-q.wake:
+		case <-woken:
 		case <-timer.C:
 		}
 		if !timer.Stop() {

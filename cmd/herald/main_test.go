@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/sender/sendertest"
 )
 
@@ -40,7 +41,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(2)
 	}
-	code := m.Run()
+	code := pgtest.Main(m) // m.Run, then stop the PostgreSQL cluster if a test started one
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -11,11 +11,13 @@ import (
 	"github.com/heraldhq/herald/outbox"
 )
 
-const outboxDoc = `Outbox inspects and repairs a relay's outbox file (--store) while no relay
-uses it (a relay holds its file locked). stats and list open it read-only,
-so several of them may run at once; replay and purge open it for writing.
-None of them creates a file: a --store that is missing, empty or not a
-herald outbox is refused and left exactly as it was.
+const outboxDoc = `Outbox inspects and repairs a relay's outbox (--store). A bbolt file only
+while no relay uses it (a relay holds its file locked): stats and list open
+it read-only, so several of them may run at once; replay and purge open it
+for writing. PostgreSQL tables (a postgres:// URL) while relays run: a
+replay wakes them at once. None of them creates an outbox: a --store that
+is missing, empty or not a herald outbox is refused and left exactly as it
+was.
 
 A fleet's JetStream outbox (--store nats://HOST:PORT, with the URL and
 --nats-* flags of relay -help) can be inspected and repaired while its
@@ -45,12 +47,13 @@ herald outbox list --store relay.db --dest a
 herald outbox replay --store relay.db --dest a
 herald outbox purge --store relay.db --id 0f8e4b1c-…
 herald outbox replay --store nats://nats1:4222 --nats-creds admin.creds --dest a
+herald outbox replay --store postgres://relay@db.internal/shop --all
 herald outbox enable --store relay.db --dest a`
 
 // runOutbox implements "herald outbox".
 func runOutbox(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("outbox", "herald outbox stats|list|replay|purge|enable --store FILE|nats://HOST:PORT [--dest NAME] [--id ID]... [--all]", outboxDoc, outboxExample)
-	store := fs.String("store", "", "the relay's outbox: its bbolt `file`, or its nats://HOST:PORT URL (required)")
+	fs := newFlagSet("outbox", "herald outbox stats|list|replay|purge|enable --store FILE|URL [--dest NAME] [--id ID]... [--all]", outboxDoc, outboxExample)
+	store := fs.String("store", "", "the relay's outbox: its bbolt `file`, its nats://HOST:PORT URL, or its postgres:// URL (with the relay's ?herald_schema and herald_prefix, if any) (required)")
 	var nf natsFlags
 	nf.register(fs)
 	dest := fs.String("dest", "", "only the dead letters of the destination with this `name`")
@@ -70,7 +73,7 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 	case action != "stats" && action != "list" && action != "replay" && action != "purge" && action != "enable":
 		return usage("unknown action %s (want stats, list, replay, purge or enable)", showArg(action))
 	case *store == "":
-		return usage("missing --store FILE")
+		return usage("missing --store FILE|URL")
 	case looksSecret(*store):
 		return usage("--store: the name looks like a key, not a file (not shown)")
 	case nf.given() && storeEngine(*store) != "nats":
@@ -166,8 +169,10 @@ func openOutbox(spec string, readOnly bool, nf *natsFlags, stderr io.Writer) (st
 	switch {
 	case err == nil:
 		return st, exitOK
-	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, fs.ErrNotExist) && storeEngine(spec) == "bolt":
 		return nil, usageErr(stderr, "outbox", "--store %s: no such file (herald outbox never creates one)", storeName(spec))
+	case errors.Is(err, outbox.ErrNotFound):
+		return nil, usageErr(stderr, "outbox", "--store %s: no herald outbox there (herald outbox never creates one; a relay does)", storeName(spec))
 	case errors.Is(err, outbox.ErrInvalid):
 		return nil, usageErr(stderr, "outbox", "--store: %v", err)
 	case errors.Is(err, errNoStream):

@@ -24,8 +24,9 @@ import (
 
 const relayDoc = `Relay is a small durable worker: it accepts platform events over HTTP at
 POST /events and delivers each one as a signed webhook to every destination
-that wants its topic, through a durable outbox (--store: a bbolt file, or a
-NATS JetStream stream that a fleet of relays shares; see Fleet below).
+that wants its topic, through a durable outbox (--store): a bbolt file, a
+NATS JetStream stream that a fleet of relays shares (see Fleet below), or
+PostgreSQL tables (a postgres:// URL) that any number of relays share.
 
 Events come in the native JSON envelope (id, topic, createdAt, context,
 payload) or as CloudEvents 1.0 in structured mode (binary mode too with
@@ -38,9 +39,9 @@ then it takes any request, anyone who can reach --listen can have events
 signed and delivered, and it logs a warning saying so.
 
 The relay answers 204 only once the event's deliveries are committed to the
-store (fsync, or JetStream's acknowledgement), 400 for a malformed event,
-503 while it stops: a client that got no 2xx must post the event again, and
-one that got a 2xx may forget it.
+store (fsync, JetStream's acknowledgement or a PostgreSQL commit), 400 for a
+malformed event, 503 while it stops: a client that got no 2xx must post the
+event again, and one that got a 2xx may forget it.
 
 Each delivery's webhook-id is derived from the event id and the destination
 name, so an event posted twice is delivered under one id, once: a repeated
@@ -70,7 +71,8 @@ Ordering: a destination with "ordered": true receives the events that share a
 partition key (the envelope's "partitionKey", the CloudEvents "partitionkey"
 extension) one at a time, in the order the relay accepted them: the next
 waits until the previous is delivered or dead-lettered, retries included,
-across restarts. Different keys, and events without one, go in parallel.
+across restarts (and across relays sharing a postgres:// store; a nats://
+store cannot keep it). Different keys, and events without one, go in parallel.
 Order between two events holds once the first was answered 204: post the
 next one after that.
 
@@ -117,7 +119,10 @@ port. Logs go to standard error (log/slog text, --log-level), never with a
 secret. SIGTERM or interrupt stops it gracefully: it stops taking events,
 lets the deliveries in flight finish for up to --drain-timeout, gives the
 rest back to the store and exits 0. A killed relay loses nothing: on restart
-it sends what was pending or in flight.
+it sends what was pending or in flight; on PostgreSQL, the other relays send
+what it held once its leases run out (--lease-ttl), under the same
+webhook-ids. PostgreSQL wakes every relay as soon as any of them commits an
+event, so none waits for its next poll.
 
 Fleet: with --store nats://HOST:PORT (tls:// for TLS; the URLs of a cluster
 separated by commas) the outbox is a JetStream stream that any number of
@@ -223,7 +228,7 @@ func (f *relayFlags) register(fs *flagSet) {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "`address` to accept events on (POST /events); port 0 picks a free one")
 	f.serveTLS.register(fs)
 	fs.Int64Var(&f.maxBody, "max-body", 1<<20, "largest event accepted, in bytes")
-	fs.StringVar(&f.store, "store", "", "the outbox: a bbolt `file`, created if missing, or nats://HOST:PORT for a JetStream outbox that a fleet of relays shares (required)")
+	fs.StringVar(&f.store, "store", "", "the outbox: a bbolt `file`, created if missing; nats://HOST:PORT for a JetStream outbox, or a postgres://user:pass@host/db URL (optional ?herald_schema=S&herald_prefix=P), either shared by any number of relays (required)")
 	f.nats.register(fs)
 	fs.StringVar(&f.eventsSubject, "events-subject", "", "also take events from JetStream, published under this subject `prefix` (events.job.ready for job:ready); needs a nats:// --store")
 	fs.StringVar(&f.dest, "dest", "", "deliver to this `URL`, signed with the scheme flags")
@@ -237,7 +242,7 @@ func (f *relayFlags) register(fs *flagSet) {
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "bound on each HTTP request of a delivery")
 	fs.StringVar(&f.schedule, "schedule", "", "retry `delays`, comma-separated, the first before the first attempt (default 0s,1s,1s,1s,2s,2s,3s,5s,8s,13s,21s,34s,1m,5m,30m,2h,5h,10h,10h)")
 	fs.DurationVar(&f.drain, "drain-timeout", 10*time.Second, "on SIGTERM, how long deliveries in flight may finish")
-	fs.DurationVar(&f.leaseTTL, "lease-ttl", 5*time.Minute, "how long a relay holds a delivery it sends; another relay of a fleet takes over a killed relay's deliveries after it (and its --events-subject events after it, up to 30s)")
+	fs.DurationVar(&f.leaseTTL, "lease-ttl", 5*time.Minute, "how long a relay holds a delivery it sends (each attempt gets half); another relay of a fleet (NATS, PostgreSQL) takes over a killed relay's deliveries after it (and its --events-subject events after it, up to 30s)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	f.tel.register(fs)
 }
@@ -271,7 +276,7 @@ func (f *relayFlags) check() error {
 	}
 	switch {
 	case f.store == "":
-		return errors.New("missing --store FILE (the durable outbox)")
+		return errors.New("missing --store FILE|URL (the durable outbox)")
 	case looksSecret(f.store):
 		return errors.New("--store: the name looks like a key, not a file (not shown)")
 	case f.dest == "" && f.config == "":

@@ -245,7 +245,7 @@ func checkOrdered(dests []sender.Destination, st outbox.Outbox) error {
 	}
 	for _, d := range dests {
 		if d.Ordered {
-			return usagef("--config: destination %q is ordered, but this --store cannot keep the order of a partition key: use a bbolt file", d.Name)
+			return usagef("--config: destination %q is ordered, but this --store cannot keep the order of a partition key: use a bbolt file or a postgres:// URL", d.Name)
 		}
 	}
 	return nil

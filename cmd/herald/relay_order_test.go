@@ -39,7 +39,11 @@ func TestRelayConfigOrdered(t *testing.T) {
 // TestRelayOrdered runs a relay with an ordered destination whose receiver
 // fails every third request: the events of each partition key arrive in
 // the order they were posted, each once.
-func TestRelayOrdered(t *testing.T) {
+func TestRelayOrdered(t *testing.T) { relayOrdered(t, "relay.db", 1) }
+
+// relayOrdered runs TestRelayOrdered with relays relays on store, the
+// events posted to each in turn.
+func relayOrdered(t *testing.T, store string, relays int) {
 	dir := t.TempDir()
 	secret, v := stdSecret(t, dir)
 	rcv := sendertest.NewReceiver(t, v, sendertest.Respond(func(n int) (int, http.Header, []byte) {
@@ -52,18 +56,23 @@ func TestRelayOrdered(t *testing.T) {
 	writeFile(t, dir, "relay.json", fmt.Sprintf(`{"destinations": [
   {"name": "o", "url": %q, "secret": "env:O_SECRET", "ordered": true}
 ]}`, rcv.URL()))
-	p := startRelay(t, dir, []string{"O_SECRET=" + secret}, "--store", "relay.db", "--config", "relay.json",
-		"--cacert", "ca.pem", "--allow-private", "--retries", "0", "--workers", "8",
-		"--schedule", "0s"+strings.Repeat(",20ms", 30))
+	ps := make([]*relayProc, relays)
+	for i := range ps {
+		ps[i] = startRelay(t, dir, []string{"O_SECRET=" + secret}, "--store", store, "--config", "relay.json",
+			"--cacert", "ca.pem", "--allow-private", "--retries", "0", "--workers", "8",
+			"--schedule", "0s"+strings.Repeat(",20ms", 30))
+	}
 	const keys, perKey = 3, 8
 	for i := range perKey {
 		for k := range keys {
-			p.mustPost(t, fmt.Sprintf(`{"id":"e%d-%d","topic":"order:step","partitionKey":"order-%d","payload":{"n":%d}}`, k, i, k, i), nil)
+			ps[(i*keys+k)%relays].mustPost(t, fmt.Sprintf(`{"id":"e%d-%d","topic":"order:step","partitionKey":"order-%d","payload":{"n":%d}}`, k, i, k, i), nil)
 		}
 	}
-	ds := waitOK(t, rcv, keys*perKey, p)
-	if code := p.stop(t); code != 0 {
-		t.Errorf("relay exit %d on SIGTERM\n%s", code, p.stderr())
+	ds := waitOK(t, rcv, keys*perKey, ps[0])
+	for _, p := range ps {
+		if code := p.stop(t); code != 0 {
+			t.Errorf("relay exit %d on SIGTERM\n%s", code, p.stderr())
+		}
 	}
 	got := map[string][]int{}
 	for _, d := range ds {

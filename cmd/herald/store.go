@@ -31,12 +31,13 @@ const (
 )
 
 // openStore opens the outbox named by --store. A value with a URL scheme
-// picks the engine by it; anything else is the path of a bbolt file. nf
-// holds the --nats-* flags of a NATS JetStream outbox.
+// picks the engine by it; anything else is the path of a bbolt file. Only
+// a relay (storeCreate) creates an outbox that does not exist. nf holds the
+// --nats-* flags of a NATS JetStream outbox.
 func openStore(spec string, mode storeMode, nf *natsFlags) (store, error) {
 	switch storeEngine(spec) {
 	case "postgres":
-		return nil, errors.New("--store: PostgreSQL outboxes are not supported yet")
+		return openPostgres(spec, mode)
 	case "nats":
 		return openNATSStore(spec, mode, nf)
 	}
@@ -77,7 +78,11 @@ func storeName(spec string) string {
 	}
 	for i, p := range parts {
 		u, err := url.Parse(strings.TrimSpace(p))
-		if err != nil || u.Scheme == "" || u.Host == "" {
+		// A postgres:// URL may name no host: its socket is then in
+		// ?host=, or the driver's default. Its path then shows only a
+		// database name: one with an @ may be a mistyped password.
+		noHost := u != nil && u.Host == "" && (storeEngine(spec) != "postgres" || strings.Contains(u.Path, "@"))
+		if err != nil || u.Scheme == "" || noHost {
 			// Not shown: it may be the rest of a password that held a
 			// comma, or anything else typed by mistake.
 			parts[i] = storeEngine(spec) + "://(unparsable URL, not shown)"

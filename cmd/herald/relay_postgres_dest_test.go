@@ -1,0 +1,84 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/sender/sendertest"
+)
+
+// TestRelayOrderedPostgres: two relays sharing a postgres:// store, with
+// an ordered destination whose receiver fails every third request,
+// deliver the events of each partition key in the order they were posted,
+// each once, whichever relay took them.
+func TestRelayOrderedPostgres(t *testing.T) { relayOrdered(t, pgStoreURL(t), 2) }
+
+// TestRelayPostgresGoneDisablesAndOutboxEnable: a 410 Gone disables the
+// destination in the shared PostgreSQL store: a second relay started on it
+// says so and holds its deliveries too; herald outbox enable on the URL
+// resumes it for both running relays, which then send what was held, once
+// each. No output shows the URL's password.
+func TestRelayPostgresGoneDisablesAndOutboxEnable(t *testing.T) {
+	dir := t.TempDir()
+	store := pgStoreURL(t)
+	secret, v := stdSecret(t, dir)
+	var healthy atomic.Bool
+	rcv := sendertest.NewReceiver(t, v, sendertest.Respond(func(int) (int, http.Header, []byte) {
+		if healthy.Load() {
+			return 0, nil, nil
+		}
+		return http.StatusGone, nil, nil
+	}))
+	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
+	args := []string{"--store", store, "--dest", rcv.URL() + "/hook", "--name", "hook", "--secret", "env:WH_SECRET",
+		"--cacert", "ca.pem", "--allow-private", "--workers", "2"}
+	env := []string{"WH_SECRET=" + secret}
+
+	a := startRelay(t, dir, env, args...)
+	a.mustPost(t, event("ev-1", "job:ready"), nil)
+	if _, err := rcv.WaitFor(1, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the relay to disable the destination", func() bool {
+		return strings.Contains(a.stderr(), "destination disabled")
+	})
+	b := startRelay(t, dir, env, args...)
+	waitFor(t, "the second relay to say hook is disabled", func() bool {
+		return strings.Contains(b.stderr(), "destination disabled; its deliveries are held") && strings.Contains(b.stderr(), "destination=hook")
+	})
+	b.mustPost(t, event("ev-2", "job:ready"), nil)
+	a.mustPost(t, event("ev-3", "job:ready"), nil)
+	time.Sleep(time.Second)
+	if n := len(rcv.Deliveries()); n != 1 {
+		t.Errorf("the disabled destination got %d requests, want 1", n)
+	}
+	if pending, dead := outboxStats(t, dir, store); pending != 3 || dead != 0 {
+		t.Errorf("store holds %d pending, %d dead; want the three deliveries held", pending, dead)
+	}
+
+	healthy.Store(true)
+	r := must(t, runOpts{dir: dir}, "outbox", "enable", "--store", store, "--dest", "hook")
+	if !strings.HasPrefix(r.stdout, "enabled hook (disabled at ") || !strings.Contains(r.stdout, "gone (410)") {
+		t.Errorf("outbox enable printed %q", r.stdout)
+	}
+	ds := waitOK(t, rcv, 3, a)
+	for id, n := range idCount(ds) {
+		if n != 1 {
+			t.Errorf("%s delivered %d times", id, n)
+		}
+	}
+	outputs := r.all() + must(t, runOpts{dir: dir}, "outbox", "enable", "--store", store, "--dest", "hook").all()
+	for _, p := range []*relayProc{a, b} {
+		if code := p.stop(t); code != 0 {
+			t.Errorf("relay exit %d\n%s", code, p.stderr())
+		}
+		outputs += p.stderr()
+	}
+	if pending, dead := outboxStats(t, dir, store); pending != 0 || dead != 0 {
+		t.Errorf("store holds %d pending, %d dead after enable", pending, dead)
+	}
+	noLeak(t, outputs, pgPassword)
+}

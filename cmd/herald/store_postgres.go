@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/heraldhq/herald/outbox"
+	"github.com/heraldhq/herald/outbox/pgstore"
+)
+
+// pgConnectTimeout bounds connecting to PostgreSQL and opening the outbox.
+const pgConnectTimeout = 30 * time.Second
+
+// pgStore is an outbox on PostgreSQL with the pool it owns.
+type pgStore struct {
+	*pgstore.Store
+	pool *pgxpool.Pool
+}
+
+// Close closes the outbox, then its pool.
+func (s pgStore) Close() error {
+	err := s.Store.Close()
+	s.pool.Close()
+	return err
+}
+
+// openPostgres opens the outbox at a postgres:// URL (see pgConfig). Only
+// storeCreate creates its tables. No error quotes the URL: it may hold a
+// password.
+func openPostgres(spec string, mode storeMode) (store, error) {
+	cfg, o, err := pgConfig(spec)
+	if err != nil {
+		return nil, err
+	}
+	o.NoCreate = mode != storeCreate
+	ctx, cancel := context.WithTimeout(context.Background(), pgConnectTimeout)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("--store %s: %w", storeName(spec), err)
+	}
+	ob, err := pgstore.Open(ctx, pool, o)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("--store %s: %w", storeName(spec), err)
+	}
+	return pgStore{Store: ob, pool: pool}, nil
+}
+
+// pgConfig parses a postgres:// --store: the tables herald_outbox_* in
+// the connection's current schema, or in the schema and with the prefix
+// the query parameters herald_schema and herald_prefix name, which are
+// taken out before the URL reaches the driver. Its errors wrap
+// [outbox.ErrInvalid] and never quote the URL.
+func pgConfig(spec string) (*pgxpool.Config, *pgstore.Options, error) {
+	u, err := url.Parse(spec)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: --store: the postgres:// URL does not parse (not shown)", outbox.ErrInvalid)
+	}
+	q := u.Query()
+	o := &pgstore.Options{Schema: q.Get("herald_schema"), Prefix: q.Get("herald_prefix")}
+	q.Del("herald_schema")
+	q.Del("herald_prefix")
+	u.RawQuery = q.Encode()
+	cfg, err := pgxpool.ParseConfig(u.String())
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: --store: the postgres:// URL is not valid (not shown)", outbox.ErrInvalid)
+	}
+	return cfg, o, nil
+}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/heraldhq/herald/outbox"
+)
+
+// FuzzPostgresStore: any --store text that picks PostgreSQL parses to a
+// configuration or fails with ErrInvalid, never panics, and no error
+// quotes the password or the URL.
+func FuzzPostgresStore(f *testing.F) {
+	for _, s := range []string{
+		"postgres://u:hunter2pass@db.internal:5432/shop?sslmode=require&herald_schema=s&herald_prefix=p_",
+		"postgresql:///shop?host=/var/run/postgresql",
+		"postgres://u:pw@/db?connect_timeout=soon",
+		"postgres://%zz@host/db",
+		"postgres://u:pw@[::1/db",
+		"postgres://u:pw@host:99999999/db",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, spec string) {
+		if storeEngine(spec) != "postgres" {
+			return
+		}
+		cfg, o, err := pgConfig(spec)
+		if err != nil {
+			if !errors.Is(err, outbox.ErrInvalid) {
+				t.Fatalf("pgConfig error %v does not wrap ErrInvalid", err)
+			}
+			// A fixed text: nothing of the URL in it.
+			if msg := err.Error(); !strings.HasSuffix(msg, "URL does not parse (not shown)") && !strings.HasSuffix(msg, "URL is not valid (not shown)") {
+				t.Fatalf("the error says more than it should: %v", err)
+			}
+			return
+		}
+		if cfg == nil || o == nil {
+			t.Fatal("no configuration and no error")
+		}
+		params := cfg.ConnConfig.RuntimeParams
+		if _, ok := params["herald_schema"]; ok {
+			t.Fatal("herald_schema reached the driver")
+		}
+		if _, ok := params["herald_prefix"]; ok {
+			t.Fatal("herald_prefix reached the driver")
+		}
+	})
+}

@@ -1,0 +1,128 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/internal/limits"
+	"github.com/heraldhq/herald/outbox"
+)
+
+// DeadLetters lists dead letters by destination, then id, bytewise; see
+// [outbox.Admin.DeadLetters].
+func (ob *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]outbox.DeadLetter, error) {
+	if err := ob.live(); err != nil {
+		return nil, err
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = limits.List
+	}
+	var afterDest, afterID string
+	if q.After != nil {
+		afterDest, afterID = q.After.Destination, q.After.ID
+	}
+	rows, err := ob.pool.Query(ctx, ob.q.deadLetters, q.Destination, q.After != nil, afterDest, afterID, limit)
+	if err != nil {
+		return nil, dbError(ctx, "list dead letters", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (outbox.DeadLetter, error) {
+		var d outbox.DeadLetter
+		var topic, ctype, reason, trace, key []byte
+		var due, created, dead int64
+		var attempts int32
+		err := r.Scan(&d.ID, &d.Destination, &d.EventID, &topic, &ctype, &due, &created, &attempts, &reason, &dead, &trace, &key)
+		d.Topic, d.ContentType, d.Reason = string(topic), string(ctype), string(reason)
+		d.TraceParent, d.PartitionKey = string(trace), string(key)
+		d.Due, d.Created, d.Attempts, d.At = fromNanos(due), fromNanos(created), int(attempts), fromNanos(dead)
+		return d, err
+	})
+	if err != nil {
+		return nil, dbError(ctx, "list dead letters", err)
+	}
+	return out, nil
+}
+
+// Replay moves dead letters back to pending, due now, and wakes the
+// workers; see [outbox.Admin.Replay].
+func (ob *Store) Replay(ctx context.Context, s outbox.Selector) (int, error) {
+	return ob.eachDead(ctx, s, ob.q.replay, nanos(time.Now()), ob.channel)
+}
+
+// Purge deletes dead letters and their history; see [outbox.Admin.Purge].
+func (ob *Store) Purge(ctx context.Context, s outbox.Selector) (int, error) {
+	return ob.eachDead(ctx, s, ob.q.purge)
+}
+
+// eachDead runs a statement over the dead letters s selects and returns
+// the count it gives.
+func (ob *Store) eachDead(ctx context.Context, s outbox.Selector, sql string, more ...any) (int, error) {
+	if err := ob.live(); err != nil {
+		return 0, err
+	}
+	if err := s.Validate(); err != nil {
+		return 0, err
+	}
+	ids := s.IDs
+	if ids == nil {
+		ids = []string{}
+	}
+	var n int64
+	if err := ob.pool.QueryRow(ctx, sql, append([]any{s.All, s.Destination, ids}, more...)...).Scan(&n); err != nil {
+		return 0, dbError(ctx, "select dead letters", err)
+	}
+	return int(n), nil
+}
+
+// History returns a delivery's attempts, oldest first; see
+// [outbox.Admin.History].
+func (ob *Store) History(ctx context.Context, id string) ([]outbox.AttemptRecord, error) {
+	if err := ob.live(); err != nil {
+		return nil, err
+	}
+	rows, err := ob.pool.Query(ctx, ob.q.history, id)
+	if err != nil {
+		return nil, dbError(ctx, "history", err)
+	}
+	found, none := false, false
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (outbox.AttemptRecord, error) {
+		found = true
+		var at, latency *int64
+		var status, tries *int32
+		var msg []byte
+		if err := r.Scan(&at, &status, &latency, &tries, &msg); err != nil || at == nil {
+			none = at == nil // the one row of NULLs of a delivery without attempts
+			return outbox.AttemptRecord{}, err
+		}
+		return outbox.AttemptRecord{At: fromNanos(*at), Status: int(*status), Latency: time.Duration(*latency),
+			Tries: int(*tries), Error: string(msg)}, nil
+	})
+	if err != nil {
+		return nil, dbError(ctx, "history", err)
+	}
+	if !found {
+		return nil, fmt.Errorf("%w: %s", outbox.ErrNotFound, id)
+	}
+	if none {
+		return []outbox.AttemptRecord{}, nil
+	}
+	return out, nil
+}
+
+// Stats counts deliveries; see [outbox.Admin.Stats]. It reads every row's
+// state (not its body).
+func (ob *Store) Stats(ctx context.Context) (outbox.Stats, error) {
+	if err := ob.live(); err != nil {
+		return outbox.Stats{}, err
+	}
+	var pending, leased, dead int64
+	err := ob.pool.QueryRow(ctx, ob.q.stats, nanos(time.Now())).Scan(&pending, &leased, &dead)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return outbox.Stats{}, dbError(ctx, "stats", err)
+	}
+	return outbox.Stats{Pending: int(pending), Leased: int(leased), Dead: int(dead)}, nil
+}

@@ -1,0 +1,79 @@
+package pgstore
+
+import (
+	"context"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/outbox"
+)
+
+var _ outbox.DestinationStore = (*Store)(nil)
+
+// destQueries are the statements on the destination states table, with
+// its name filled in.
+type destQueries struct{ list, upsert, remove string }
+
+// The statements on the destination states, {dst} for the table: one row
+// per destination that has a state, times in Unix nanoseconds (0 for
+// none).
+const (
+	sqlDestStates = `SELECT destination, failing_since_ns, disabled_ns, reason FROM {dst}`
+	sqlDestUpsert = `INSERT INTO {dst} (destination, failing_since_ns, disabled_ns, reason) VALUES ($1, $2, $3, $4)
+	ON CONFLICT (destination) DO UPDATE SET failing_since_ns = EXCLUDED.failing_since_ns,
+		disabled_ns = EXCLUDED.disabled_ns, reason = EXCLUDED.reason`
+	sqlDestRemove = `DELETE FROM {dst} WHERE destination = $1`
+)
+
+// prepareDest fills the table name into the statements.
+func prepareDest(t tables) destQueries {
+	r := strings.NewReplacer("{dst}", t.destinations)
+	return destQueries{list: r.Replace(sqlDestStates), upsert: r.Replace(sqlDestUpsert), remove: r.Replace(sqlDestRemove)}
+}
+
+// DestinationStates returns the recorded destination states, shared by
+// every process on the tables; see [outbox.DestinationStore].
+func (ob *Store) DestinationStates(ctx context.Context) ([]outbox.DestinationState, error) {
+	if err := ob.live(); err != nil {
+		return nil, err
+	}
+	rows, err := ob.pool.Query(ctx, ob.dst.list)
+	if err != nil {
+		return nil, dbError(ctx, "destination states", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (outbox.DestinationState, error) {
+		var s outbox.DestinationState
+		var failing, disabled int64
+		var reason []byte
+		err := r.Scan(&s.Destination, &failing, &disabled, &reason)
+		s.FailingSince, s.Disabled, s.Reason = fromNanos(failing), fromNanos(disabled), string(reason)
+		return s, err
+	})
+	if err != nil {
+		return nil, dbError(ctx, "destination states", err)
+	}
+	return out, nil
+}
+
+// SetDestinationState records s, replacing the destination's state, or
+// removes the record when s has neither FailingSince nor Disabled; see
+// [outbox.DestinationStore].
+func (ob *Store) SetDestinationState(ctx context.Context, s outbox.DestinationState) error {
+	if err := ob.live(); err != nil {
+		return err
+	}
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	var err error
+	if s.FailingSince.IsZero() && s.Disabled.IsZero() {
+		_, err = ob.pool.Exec(ctx, ob.dst.remove, s.Destination)
+	} else {
+		_, err = ob.pool.Exec(ctx, ob.dst.upsert, s.Destination, nanos(s.FailingSince), nanos(s.Disabled), []byte(s.Reason))
+	}
+	if err != nil {
+		return dbError(ctx, "set the destination state", err)
+	}
+	return nil
+}

@@ -1,0 +1,57 @@
+// Package pgstore is an [outbox.Outbox] and [outbox.Admin] on PostgreSQL:
+// the transactional outbox. A program that keeps its state in PostgreSQL
+// enqueues a webhook inside its own transaction ([Enqueue], [EnqueueSQL]),
+// so that the webhook exists exactly when the business write commits, and
+// any number of worker processes on any number of hosts, each running an
+// [outbox.Queue], share the deliveries.
+//
+// # Layout
+//
+// Two tables, in a schema and with a name prefix of the caller's choice
+// ([Options]): one row per delivery, pending or dead, with its body and
+// metadata; and one row per recorded attempt. Times are stored as Unix
+// nanoseconds, so that a delivery reads back exactly as it was put; ids and
+// destination names sort bytewise (COLLATE "C"), as in the other stores;
+// topics, content types and error texts are stored as bytes, whatever they
+// hold. [Open] creates the tables and migrates them, version by version,
+// under an advisory lock, so that processes starting at once do not race;
+// a later field of [outbox.Delivery] is a column added by a new migration.
+//
+// # Leases
+//
+// [Store.Lease] picks due deliveries of each destination that
+// [outbox.LeaseOptions.Allow] admits, earliest due first, with SELECT …
+// FOR UPDATE SKIP LOCKED, and stamps them in the same statement with a
+// random lease token and the lease's expiry: two workers never hold one
+// delivery at once, and a worker never waits for another's lock. A
+// settlement names the token, so a worker whose lease ran out and was taken
+// over gets [outbox.ErrLeaseLost]. When a worker dies, its deliveries are
+// due again once their leases run out, with the same id, so the webhook-id
+// is the same (at least once delivery). Expiry and due times are judged
+// against the clock of the leasing process: hosts' clocks should agree to
+// well within a lease.
+//
+// Leases and settlements commit without waiting for the WAL to reach the
+// disk (synchronous_commit off for their transactions alone): they are
+// most of the outbox's writes, and a server crash that loses the last few
+// only makes those deliveries due again, to be sent again under the same
+// id: a duplicate, never a loss. A Put, and a caller's transaction, wait
+// for their flush as their settings say: an acknowledged enqueue is
+// durable.
+//
+// # Waking
+//
+// [Store.Wake] listens for the outbox's notifications on a connection of
+// its own, so that an [outbox.Queue] over the store starts leasing as soon
+// as any process stores a delivery, and polls only as a fallback
+// ([outbox.Queue.Poll]). The NOTIFY is sent after the commit, never inside
+// it: PostgreSQL holds the lock that orders notifications from the commit
+// of a notifying transaction until its WAL is flushed, which would make
+// every enqueuing transaction wait for the fsyncs of all the others. A Put,
+// a released lease and a replay notify once they committed; for a delivery
+// enqueued inside a caller's transaction, the outbox watches the
+// transaction's id and notifies within a few milliseconds of seeing it
+// committed (and never for one that rolled back). Notifications are
+// coalesced, and one that is lost (the enqueuing process exited first)
+// costs a poll interval, never a delivery.
+package pgstore

@@ -1,0 +1,114 @@
+package pgstore
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/outbox"
+)
+
+// Lease leases due deliveries; see [outbox.Outbox.Lease]. It lists the
+// destinations with something due, asks o.Allow about each once, in turn
+// starting after the one it served last, and leases from those it admits
+// in one statement (see sqlLease): rows other workers hold locked are
+// skipped, not waited for.
+func (ob *Store) Lease(ctx context.Context, o outbox.LeaseOptions) ([]outbox.Leased, error) {
+	if err := ob.live(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	o = o.WithDefaults()
+	now := nanos(o.Now)
+	dests, err := ob.dueDestinations(ctx, now)
+	if err != nil || len(dests) == 0 {
+		return nil, err
+	}
+	ob.mu.Lock()
+	start, _ := slices.BinarySearch(dests, ob.lastDest+"\x00")
+	ob.mu.Unlock()
+	var (
+		visit []string
+		caps  []int32
+	)
+	for i := range dests {
+		dest := dests[(start+i)%len(dests)]
+		n := o.Max
+		if o.Allow != nil {
+			n = min(n, o.Allow(dest))
+		}
+		if n > 0 {
+			visit, caps = append(visit, dest), append(caps, int32(min(n, math.MaxInt32)))
+		}
+	}
+	if len(visit) == 0 {
+		return nil, nil
+	}
+	token := rand.Text()
+	until := o.Now.Add(o.TTL)
+	rows, err := ob.pool.Query(ctx, ob.q.lease, visit, caps, now, o.Max, token, nanos(until))
+	if err != nil {
+		return nil, dbError(ctx, "lease", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (outbox.Leased, error) {
+		l := outbox.Leased{Token: token, Until: until}
+		var topic, ctype, trace, key []byte
+		var due, created int64
+		var attempts int32
+		err := r.Scan(&l.ID, &l.Destination, &l.EventID, &topic, &ctype, &l.Body, &due, &created, &attempts, &trace, &key)
+		l.Topic, l.ContentType = string(topic), string(ctype)
+		l.TraceParent, l.PartitionKey = string(trace), string(key)
+		l.Due, l.Created, l.Attempts = fromNanos(due), fromNanos(created), int(attempts)
+		return l, err
+	})
+	if err != nil {
+		// The statement may have committed leases this call cannot
+		// return: they run out after o.TTL, and are leased again.
+		return nil, dbError(ctx, "lease", err)
+	}
+	ob.served(visit, out)
+	return out, nil
+}
+
+// dueDestinations lists the destinations with a delivery due at now and
+// not leased, in byte order.
+func (ob *Store) dueDestinations(ctx context.Context, now int64) ([]string, error) {
+	rows, err := ob.pool.Query(ctx, ob.q.dests, now)
+	if err != nil {
+		return nil, dbError(ctx, "lease", err)
+	}
+	dests, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, dbError(ctx, "lease", err)
+	}
+	return dests, nil
+}
+
+// served remembers the last destination in visit that got deliveries, so
+// that the next Lease starts after it.
+func (ob *Store) served(visit []string, out []outbox.Leased) {
+	got := make(map[string]bool, len(visit))
+	for _, l := range out {
+		got[l.Destination] = true
+	}
+	for i := len(visit) - 1; i >= 0; i-- {
+		if got[visit[i]] {
+			ob.mu.Lock()
+			ob.lastDest = visit[i]
+			ob.mu.Unlock()
+			return
+		}
+	}
+}
+
+// errUnknownOutcome is the error of a settlement with an outcome that is
+// none of the four.
+func errUnknownOutcome(o outbox.Outcome) error {
+	return fmt.Errorf("%w: unknown outcome %d", outbox.ErrInvalid, o)
+}

@@ -1,0 +1,160 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"sync"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/heraldhq/herald/outbox"
+)
+
+// Options say where a [Store] keeps its tables. The zero value (or nil)
+// uses the tables herald_outbox_deliveries and herald_outbox_attempts in
+// the connection's current schema, created if missing.
+type Options struct {
+	// Schema holds the tables; it is created if missing. Empty means the
+	// connection's current schema (the first of its search_path, usually
+	// public).
+	Schema string
+	// Prefix starts the tables' names: letters, digits and underscores,
+	// at most 40 bytes. Empty means "herald_outbox_".
+	Prefix string
+	// NoCreate makes Open fail with [outbox.ErrNotFound] when the tables
+	// do not exist, rather than create them: for tools that inspect an
+	// outbox a relay made.
+	NoCreate bool
+}
+
+const defaultPrefix = "herald_outbox_"
+
+// Store is an [outbox.Outbox] and [outbox.Admin] on a PostgreSQL pool.
+// It is safe for concurrent use, by any number of processes at once.
+type Store struct {
+	pool    *pgxpool.Pool
+	q       queries
+	dst     destQueries
+	channel string // the NOTIFY channel
+	closed  atomic.Bool
+
+	mu       sync.Mutex
+	lastDest string // the destination Lease served last
+
+	wake   listener
+	notify notifier
+}
+
+var (
+	_ outbox.Outbox = (*Store)(nil)
+	_ outbox.Admin  = (*Store)(nil)
+)
+
+// Open opens the outbox in the database pool reaches, creating or
+// migrating its tables first. The pool stays the caller's: Close does not
+// close it, and the caller may use it for its own transactions, and
+// enqueue inside them with [Enqueue] or [EnqueueSQL].
+func Open(ctx context.Context, pool *pgxpool.Pool, o *Options) (*Store, error) {
+	if pool == nil {
+		return nil, fmt.Errorf("%w: pgstore: nil pool", outbox.ErrInvalid)
+	}
+	if o == nil {
+		o = &Options{}
+	}
+	prefix := o.Prefix
+	if prefix == "" {
+		prefix = defaultPrefix
+	}
+	if err := checkPrefix(prefix); err != nil {
+		return nil, err
+	}
+	schema := o.Schema
+	if schema == "" {
+		var current *string
+		if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&current); err != nil {
+			return nil, dbError(ctx, "connect", err)
+		}
+		if current == nil {
+			return nil, fmt.Errorf("%w: pgstore: no schema of the search_path exists (set Options.Schema)", outbox.ErrInvalid)
+		}
+		schema = *current
+	}
+	if len(schema) > 63 || schema == "" {
+		return nil, fmt.Errorf("%w: pgstore: schema name of %d bytes (1 to 63)", outbox.ErrInvalid, len(schema))
+	}
+	t := names(schema, prefix)
+	if err := migrate(ctx, pool, t, o.NoCreate); err != nil {
+		return nil, err
+	}
+	ob := &Store{
+		pool:    pool,
+		q:       prepare(t),
+		dst:     prepareDest(t),
+		channel: fmt.Sprintf("herald_outbox_%08x", crc32.ChecksumIEEE([]byte(schema+"."+prefix))),
+	}
+	ob.wake.init(pool, ob.channel)
+	ob.notify.init(pool, ob.channel, ob.q)
+	return ob, nil
+}
+
+// checkPrefix refuses a table prefix that is not a plain identifier.
+func checkPrefix(p string) error {
+	if len(p) > 40 {
+		return fmt.Errorf("%w: pgstore: prefix longer than 40 bytes", outbox.ErrInvalid)
+	}
+	for _, r := range p {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return fmt.Errorf("%w: pgstore: prefix %q may hold only letters, digits and underscores", outbox.ErrInvalid, p)
+		}
+	}
+	return nil
+}
+
+// tables are the quoted, schema-qualified names of an outbox's tables.
+type tables struct {
+	schema, deliveries, attempts, version string
+	destinations                          string
+	prefix                                string // unquoted, for index names
+}
+
+func names(schema, prefix string) tables {
+	q := func(name string) string { return pgx.Identifier{schema, prefix + name}.Sanitize() }
+	return tables{
+		schema: pgx.Identifier{schema}.Sanitize(), prefix: prefix,
+		deliveries: q("deliveries"), attempts: q("attempts"), version: q("version"),
+		destinations: q("destinations"),
+	}
+}
+
+// Close stops listening for wake-ups; later calls fail with
+// [outbox.ErrClosed]. Leases die with the process or run out. The pool is
+// left open.
+func (ob *Store) Close() error {
+	if ob.closed.Swap(true) {
+		return nil
+	}
+	ob.wake.stop()
+	ob.notify.stop()
+	return nil
+}
+
+// live fails once the outbox is closed.
+func (ob *Store) live() error {
+	if ob.closed.Load() {
+		return outbox.ErrClosed
+	}
+	return nil
+}
+
+// dbError wraps an error of the database, and gives the context's error
+// when the context ended.
+func dbError(ctx context.Context, what string, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("pgstore: %s: %w (%w)", what, cerr, err)
+	}
+	return fmt.Errorf("pgstore: %s: %w", what, err)
+}

@@ -1,0 +1,93 @@
+package pgstore
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"github.com/heraldhq/herald/outbox"
+)
+
+// Put stores deliveries in one statement, all or none, skipping ids the
+// outbox holds, and wakes the workers of every process; see
+// [outbox.Outbox.Put].
+func (ob *Store) Put(ctx context.Context, ds ...outbox.Delivery) error {
+	if err := ob.live(); err != nil {
+		return err
+	}
+	if len(ds) == 0 {
+		return ctx.Err()
+	}
+	var n int64
+	var xid string
+	if err := ob.pool.QueryRow(ctx, ob.q.put, ob.putArgs(ds)...).Scan(&n, &xid); err != nil {
+		return dbError(ctx, "put", err)
+	}
+	if n > 0 {
+		ob.notify.now() // committed: wake the workers of every process
+	}
+	return nil
+}
+
+// putArgs are the arguments of the put statement for ds: one array per
+// column.
+func (ob *Store) putArgs(ds []outbox.Delivery) []any {
+	var (
+		ids, dests, events = make([]string, len(ds)), make([]string, len(ds)), make([]string, len(ds))
+		topics, types      = make([][]byte, len(ds)), make([][]byte, len(ds))
+		bodies             = make([][]byte, len(ds))
+		due, created       = make([]int64, len(ds)), make([]int64, len(ds))
+		attempts           = make([]int32, len(ds))
+		traces, keys       = make([][]byte, len(ds)), make([][]byte, len(ds))
+	)
+	for i, d := range ds {
+		ids[i], dests[i], events[i] = d.ID, d.Destination, d.EventID
+		topics[i], types[i] = []byte(d.Topic), []byte(d.ContentType)
+		bodies[i] = d.Body
+		if bodies[i] == nil {
+			bodies[i] = []byte{} // NOT NULL: an empty body is a body
+		}
+		due[i], created[i] = nanos(d.Due), nanos(d.Created)
+		attempts[i] = int32(min(d.Attempts, math.MaxInt32))
+		traces[i], keys[i] = []byte(d.TraceParent), []byte(d.PartitionKey)
+	}
+	return []any{ids, dests, events, topics, types, bodies, due, created, attempts, traces, keys}
+}
+
+// putOneArgs are the arguments of the putOne statement for d.
+func putOneArgs(d *outbox.Delivery) []any {
+	body := d.Body
+	if body == nil {
+		body = []byte{}
+	}
+	return []any{d.ID, d.Destination, d.EventID, []byte(d.Topic), []byte(d.ContentType), body,
+		nanos(d.Due), nanos(d.Created), int32(min(d.Attempts, math.MaxInt32)),
+		[]byte(d.TraceParent), []byte(d.PartitionKey)}
+}
+
+// nanos is t as stored: Unix nanoseconds, 0 for the zero time, clamped to
+// what an int64 holds.
+func nanos(t time.Time) int64 {
+	switch {
+	case t.IsZero():
+		return 0
+	case t.Before(minTime):
+		return math.MinInt64
+	case t.After(maxTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+// fromNanos is the time nanos stored, the zero time for 0.
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)

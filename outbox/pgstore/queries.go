@@ -1,0 +1,137 @@
+package pgstore
+
+import "strings"
+
+// queries are the statements of an outbox, with its table names filled in.
+type queries struct {
+	put, putOne, putOneKeyed, dests, lease           string
+	ack, retry, dead, release, notify, status, async string
+	deadLetters, replay, purge, history, stats       string
+}
+
+// The statements, with {d} and {a} for the tables. Times are Unix
+// nanoseconds.
+const (
+	// sqlPut inserts deliveries given as one array per column, skipping
+	// ids already held, and counts those it inserted. It sends no NOTIFY:
+	// PostgreSQL holds the lock that orders notifications from the commit
+	// of a notifying transaction until its WAL is flushed, so every
+	// transaction that notifies waits for the fsyncs of all others (at 16
+	// clients, the transactions that enqueued ran 8× slower). The
+	// notifier sends the NOTIFY after the commit instead, in a transaction
+	// of its own that writes nothing.
+	sqlPut = `WITH ins AS (
+		INSERT INTO {d} (id, destination, event_id, topic, content_type, body, due_ns, created_ns, attempts, trace_parent, partition_key)
+		SELECT id, dest, ev, tp, ct, b, due, cr, n, tr, pk FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::bytea[], $7::int8[], $8::int8[], $9::int4[], $10::bytea[], $11::bytea[])
+			WITH ORDINALITY AS u(id, dest, ev, tp, ct, b, due, cr, n, tr, pk, ord)
+		WHERE ` + lockLines + ` ORDER BY ord
+		ON CONFLICT (id) DO NOTHING
+		RETURNING 1)
+	SELECT count(*), pg_current_xact_id()::text FROM ins`
+
+	// sqlPutOne is sqlPut for one delivery without a partition key, given
+	// as scalars: cheaper to send and plan, for an enqueue inside a
+	// caller's transaction. sqlPutOneKeyed is the same for a delivery
+	// with a key: it takes its line's lock first (see order.go).
+	sqlPutOne = `WITH ins AS (
+		INSERT INTO {d} (id, destination, event_id, topic, content_type, body, due_ns, created_ns, attempts, trace_parent, partition_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		ON CONFLICT (id) DO NOTHING
+		RETURNING 1)
+	SELECT count(*), pg_current_xact_id()::text FROM ins`
+
+	// sqlDests lists, in byte order, the destinations with a delivery
+	// due at $1 and not under a live lease, skipping from one destination
+	// to the next through the due index rather than reading every row.
+	sqlDests = `WITH RECURSIVE ds(dest) AS (
+		(SELECT destination FROM {d} WHERE dead_ns IS NULL ORDER BY destination LIMIT 1)
+		UNION ALL
+		SELECT (SELECT destination FROM {d} WHERE dead_ns IS NULL AND destination > ds.dest ORDER BY destination LIMIT 1)
+		FROM ds WHERE ds.dest IS NOT NULL)
+	SELECT dest FROM ds WHERE dest IS NOT NULL AND EXISTS (
+		SELECT 1 FROM {d} x WHERE x.destination = ds.dest AND x.dead_ns IS NULL AND x.due_ns <= $1
+		AND (x.lease_until_ns IS NULL OR x.lease_until_ns <= $1))`
+
+	// sqlLease leases, for each destination $1[i] in turn, up to $2[i]
+	// of its deliveries due at $3, earliest first, skipping rows another
+	// worker has locked, and at most $4 in all, under token $5 until $6.
+	// It commits without waiting for the WAL flush (see sqlAsync).
+	sqlLease = `WITH pick AS (
+		SELECT c.id FROM unnest($1::text[], $2::int4[]) WITH ORDINALITY AS a(dest, n, ord)
+		CROSS JOIN LATERAL (
+			SELECT id, due_ns FROM {d} x
+			WHERE destination = a.dest AND dead_ns IS NULL AND due_ns <= $3
+				AND (lease_until_ns IS NULL OR lease_until_ns <= $3) AND ` + headOfLine + `
+			ORDER BY due_ns, id LIMIT a.n
+			FOR UPDATE SKIP LOCKED) c
+		ORDER BY a.ord, c.due_ns, c.id LIMIT $4)
+	UPDATE {d} d SET lease_token = $5, lease_until_ns = $6
+	FROM pick, (SELECT set_config('synchronous_commit', 'off', true)) async WHERE d.id = pick.id
+	RETURNING d.id, d.destination, d.event_id, d.topic, d.content_type, d.body, d.due_ns, d.created_ns, d.attempts,
+		d.trace_parent, d.partition_key`
+
+	// sqlAsync starts a batch of settlements: their transaction commits
+	// without waiting for the WAL to reach the disk, as leases do. A
+	// server crash may lose the last few of them; each of those
+	// deliveries is then due again, or leased until its lease runs out,
+	// and is sent again under the same id: a duplicate, never a loss. A
+	// Put waits for its flush: an acknowledged enqueue is durable.
+	sqlAsync = `SELECT set_config('synchronous_commit', 'off', true)`
+
+	sqlAck = `DELETE FROM {d} WHERE id = $1 AND lease_token = $2`
+
+	// sqlRetry and sqlDead end a lease and record its attempt; they
+	// insert no attempt, and affect no row, when the lease is lost.
+	sqlRetry = `WITH u AS (
+		UPDATE {d} SET attempts = attempts + 1, due_ns = $3, lease_token = NULL, lease_until_ns = NULL
+		WHERE id = $1 AND lease_token = $2 RETURNING id)
+	INSERT INTO {a} (delivery_id, at_ns, status, latency_ns, tries, error) SELECT id, $4, $5, $6, $7, $8 FROM u`
+	sqlDead = `WITH u AS (
+		UPDATE {d} SET attempts = attempts + 1, dead_ns = $3, reason = $9, lease_token = NULL, lease_until_ns = NULL
+		WHERE id = $1 AND lease_token = $2 RETURNING id)
+	INSERT INTO {a} (delivery_id, at_ns, status, latency_ns, tries, error) SELECT id, $4, $5, $6, $7, $8 FROM u`
+	sqlRelease = `UPDATE {d} SET lease_token = NULL, lease_until_ns = NULL WHERE id = $1 AND lease_token = $2`
+	// sqlNotify notifies without waiting for its commit to be flushed: a
+	// notifying transaction gets a transaction id, so its commit is
+	// written to the WAL, and it holds the notify lock until then; the
+	// commit protects nothing, and others should not queue behind it.
+	sqlNotify = `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')`
+	// sqlStatus gives the transactions of $1 that are no longer in
+	// progress, and whether they committed.
+	sqlStatus = `SELECT x::text, pg_xact_status(x) = 'committed' FROM unnest($1::text[]::xid8[]) x
+	WHERE pg_xact_status(x) IS DISTINCT FROM 'in progress'`
+
+	sqlDeadLetters = `SELECT id, destination, event_id, topic, content_type, due_ns, created_ns, attempts, reason, dead_ns,
+		trace_parent, partition_key
+	FROM {d} WHERE dead_ns IS NOT NULL AND ($1 = '' OR destination = $1) AND (NOT $2 OR (destination, id) > ($3, $4))
+	ORDER BY destination, id LIMIT $5`
+
+	// deadSelected is the condition of a Selector: $1 all, $2 a
+	// destination, $3 ids.
+	deadSelected = `dead_ns IS NOT NULL AND ($1 OR ($2 <> '' AND destination = $2) OR id = ANY($3::text[]))`
+	sqlReplay    = `WITH r AS (
+		UPDATE {d} SET dead_ns = NULL, reason = NULL, attempts = 0, due_ns = $4, ` + backOfLine + `
+		WHERE ` + deadSelected + ` AND ` + lockReplayed + ` RETURNING 1),
+	n AS (SELECT count(*) AS n FROM r)
+	SELECT n.n FROM n LEFT JOIN LATERAL (SELECT pg_notify($5, '') WHERE n.n > 0) x ON true`
+	sqlPurge = `WITH r AS (DELETE FROM {d} WHERE ` + deadSelected + ` RETURNING 1) SELECT count(*) FROM r`
+
+	sqlHistory = `SELECT a.at_ns, a.status, a.latency_ns, a.tries, a.error
+	FROM {d} d LEFT JOIN {a} a ON a.delivery_id = d.id WHERE d.id = $1 ORDER BY a.seq`
+
+	sqlStats = `SELECT count(*) FILTER (WHERE dead_ns IS NULL),
+		count(*) FILTER (WHERE dead_ns IS NULL AND lease_until_ns > $1),
+		count(*) FILTER (WHERE dead_ns IS NOT NULL) FROM {d}`
+)
+
+// prepare fills the table names into the statements.
+func prepare(t tables) queries {
+	r := strings.NewReplacer("{d}", t.deliveries, "{a}", t.attempts)
+	return queries{
+		put: r.Replace(sqlPut), putOne: r.Replace(sqlPutOne), putOneKeyed: r.Replace(sqlPutOneKeyed), dests: r.Replace(sqlDests), lease: r.Replace(sqlLease),
+		ack: r.Replace(sqlAck), retry: r.Replace(sqlRetry), dead: r.Replace(sqlDead),
+		release: r.Replace(sqlRelease), notify: sqlNotify, status: sqlStatus, async: sqlAsync,
+		deadLetters: r.Replace(sqlDeadLetters), replay: r.Replace(sqlReplay), purge: r.Replace(sqlPurge),
+		history: r.Replace(sqlHistory), stats: r.Replace(sqlStats),
+	}
+}

@@ -1,0 +1,91 @@
+package pgstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/outbox"
+	"github.com/heraldhq/herald/sender"
+)
+
+// Enqueue stores a delivery of m to the named destination inside the
+// caller's open transaction tx, and returns its id: the transactional
+// outbox. The delivery exists exactly when tx commits, together with
+// whatever else tx wrote; if tx rolls back, it never existed and nothing is
+// sent. q is the Queue that delivers it, whose Outbox must be a
+// [*Store] in tx's database: it validates the delivery and fills its
+// defaults as [outbox.Queue.Enqueue] does ([outbox.Queue.Prepare]), and
+// its workers, and those of every process on the outbox, are woken when
+// tx commits. Like Enqueue it is idempotent on the id: an id the outbox
+// holds is left as it is.
+//
+// A delivery with a partition key (to a destination with Ordered set)
+// holds its line until tx ends: another transaction, or a Put, that
+// enqueues to the same destination and key waits for tx, so that the
+// line follows commit order. Keep such transactions short, and enqueue to
+// several keys in one order in every transaction, or PostgreSQL may fail
+// one of two that wait for each other (a deadlock).
+//
+// The workers are woken once tx commits: the outbox watches tx's
+// transaction id and sends the NOTIFY when it sees it committed, within a
+// few milliseconds (a process that exits first leaves them to their next
+// poll).
+//
+//	tx, err := pool.Begin(ctx)
+//	// ... the business write, with tx
+//	id, err := pgstore.Enqueue(ctx, tx, q, "billing", sender.Message{Topic: "order:paid", Body: body})
+//	// ...
+//	err = tx.Commit(ctx)
+func Enqueue(ctx context.Context, tx pgx.Tx, q *outbox.Queue, destination string, m sender.Message) (string, error) {
+	ob, d, err := prepareTx(q, destination, m)
+	if err != nil {
+		return "", err
+	}
+	var n int64
+	var xid string
+	if err := tx.QueryRow(ctx, ob.putOneSQL(&d), putOneArgs(&d)...).Scan(&n, &xid); err != nil {
+		return "", dbError(ctx, "enqueue", err)
+	}
+	if n > 0 {
+		ob.notify.watch(xid)
+	}
+	return d.ID, nil
+}
+
+// EnqueueSQL is [Enqueue] for a database/sql transaction of the pgx driver
+// (github.com/jackc/pgx/v5/stdlib, driver name "pgx"): the delivery
+// exists exactly when tx commits.
+func EnqueueSQL(ctx context.Context, tx *sql.Tx, q *outbox.Queue, destination string, m sender.Message) (string, error) {
+	ob, d, err := prepareTx(q, destination, m)
+	if err != nil {
+		return "", err
+	}
+	var n int64
+	var xid string
+	if err := tx.QueryRowContext(ctx, ob.putOneSQL(&d), putOneArgs(&d)...).Scan(&n, &xid); err != nil {
+		return "", dbError(ctx, "enqueue", err)
+	}
+	if n > 0 {
+		ob.notify.watch(xid)
+	}
+	return d.ID, nil
+}
+
+// prepareTx returns q's outbox and the delivery q makes of m.
+func prepareTx(q *outbox.Queue, destination string, m sender.Message) (*Store, outbox.Delivery, error) {
+	if q == nil {
+		return nil, outbox.Delivery{}, fmt.Errorf("%w: pgstore: nil Queue", outbox.ErrInvalid)
+	}
+	ob, ok := q.Outbox.(*Store)
+	if !ok {
+		return nil, outbox.Delivery{}, fmt.Errorf("%w: pgstore: the Queue's Outbox is a %T, not a *pgstore.Store", outbox.ErrInvalid, q.Outbox)
+	}
+	if err := ob.live(); err != nil {
+		return nil, outbox.Delivery{}, err
+	}
+	d, err := q.Prepare(destination, m)
+	return ob, d, err
+}
