@@ -28,13 +28,13 @@ const (
 	SELECT count(*), pg_current_xact_id()::text FROM ins`
 
 	// sqlPutOne is sqlPut for one delivery, given as scalars: cheaper to
-	// send and plan, for an enqueue inside a caller's transaction.
-	sqlPutOne = `WITH ins AS (
-		INSERT INTO {d} (id, destination, event_id, topic, content_type, body, due_ns, created_ns, attempts)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		ON CONFLICT (id) DO NOTHING
-		RETURNING 1)
-	SELECT count(*), pg_current_xact_id()::text FROM ins`
+	// send and plan, for an enqueue inside a caller's transaction. It
+	// returns the transaction's id when it inserted, and no row when the
+	// id was held.
+	sqlPutOne = `INSERT INTO {d} (id, destination, event_id, topic, content_type, body, due_ns, created_ns, attempts)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+	ON CONFLICT (id) DO NOTHING
+	RETURNING pg_current_xact_id()::text`
 
 	// sqlDests lists, in byte order, the destinations with a pending
 	// delivery, skipping from one destination to the next through the due
