@@ -15,7 +15,9 @@
 //
 // Implementations: [Memory], here, for tests and small volumes; the bbolt
 // file store in package boltstore, the durable default; a NATS JetStream
-// stream in package natsstore, for a fleet of workers. Package outboxtest
+// stream in package natsstore, for a fleet of workers; PostgreSQL tables in
+// package pgstore, the transactional outbox, where a delivery is enqueued
+// inside the caller's own database transaction. Package outboxtest
 // holds the conformance suite every implementation passes, yours included.
 // The [Outbox] contract is what the Queue needs (put, lease, settle,
 // close); dead letters, history and counts are the optional [Admin]

@@ -13,7 +13,7 @@ import (
 )
 
 // Lease leases due deliveries; see [outbox.Outbox.Lease]. It lists the
-// destinations with something due, asks o.Allow about each once, in turn
+// destinations with something pending, asks o.Allow about each once, in turn
 // starting after the one it served last, and leases from those it admits
 // in one statement (see sqlLease): rows other workers hold locked are
 // skipped, not waited for.
@@ -26,7 +26,7 @@ func (ob *Store) Lease(ctx context.Context, o outbox.LeaseOptions) ([]outbox.Lea
 	}
 	o = o.WithDefaults()
 	now := nanos(o.Now)
-	dests, err := ob.dueDestinations(ctx, now)
+	dests, err := ob.destinations(ctx)
 	if err != nil || len(dests) == 0 {
 		return nil, err
 	}
@@ -76,10 +76,10 @@ func (ob *Store) Lease(ctx context.Context, o outbox.LeaseOptions) ([]outbox.Lea
 	return out, nil
 }
 
-// dueDestinations lists the destinations with a delivery due at now and
-// not leased, in byte order.
-func (ob *Store) dueDestinations(ctx context.Context, now int64) ([]string, error) {
-	rows, err := ob.pool.Query(ctx, ob.q.dests, now)
+// destinations lists the destinations with a pending delivery, in byte
+// order.
+func (ob *Store) destinations(ctx context.Context) ([]string, error) {
+	rows, err := ob.pool.Query(ctx, ob.q.dests)
 	if err != nil {
 		return nil, dbError(ctx, "lease", err)
 	}

@@ -63,12 +63,10 @@ const (
 	lineHash = `hashtextextended(destination || ' ' || encode(partition_key, 'hex'), 0)`
 
 	// sqlPutOneKeyed is sqlPutOne for a delivery with a partition key.
-	sqlPutOneKeyed = `WITH ins AS (
-		INSERT INTO {d} (id, destination, event_id, topic, content_type, body, due_ns, created_ns, attempts, trace_parent, partition_key)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE ` + lockLineOne + `
-		ON CONFLICT (id) DO NOTHING
-		RETURNING 1)
-	SELECT count(*), pg_current_xact_id()::text FROM ins`
+	sqlPutOneKeyed = `INSERT INTO {d} (id, destination, event_id, topic, content_type, body, due_ns, created_ns, attempts, trace_parent, partition_key)
+	SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE ` + lockLineOne + `
+	ON CONFLICT (id) DO NOTHING
+	RETURNING pg_current_xact_id()::text`
 
 	// backOfLine is the assignment that puts a replayed delivery at the
 	// back of its line: a new seq from the identity sequence.

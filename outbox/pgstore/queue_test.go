@@ -197,6 +197,23 @@ func TestEnqueueInvalid(t *testing.T) {
 	if s, err := ob.Stats(ctx); err != nil || s.Pending != 1 {
 		t.Errorf("Stats = %+v, %v; want the one valid delivery", s, err)
 	}
+	// Idempotent on the id, in a transaction as outside: a held id is left
+	// as it is, and its enqueue succeeds.
+	tx2, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx2.Rollback(ctx) //nolint:errcheck
+	if again, err := pgstore.Enqueue(ctx, tx2, q, "sendertest", sender.Message{ID: id, Body: []byte("other")}); err != nil || again != id {
+		t.Fatalf("Enqueue of a held id = %q, %v", again, err)
+	}
+	if err := tx2.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 10})
+	if err != nil || len(ls) != 1 || string(ls[0].Body) == "other" {
+		t.Errorf("after a second Enqueue of one id leased %+v, %v; want the first", ls, err)
+	}
 }
 
 // TestFleet: two processes' worth of outboxes (each its own pool) and

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -44,14 +45,14 @@ func Enqueue(ctx context.Context, tx pgx.Tx, q *outbox.Queue, destination string
 	if err != nil {
 		return "", err
 	}
-	var n int64
 	var xid string
-	if err := tx.QueryRow(ctx, ob.putOneSQL(&d), putOneArgs(&d)...).Scan(&n, &xid); err != nil {
+	switch err := tx.QueryRow(ctx, ob.putOneSQL(&d), putOneArgs(&d)...).Scan(&xid); {
+	case errors.Is(err, pgx.ErrNoRows):
+		return d.ID, nil // held already: left as it is
+	case err != nil:
 		return "", dbError(ctx, "enqueue", err)
 	}
-	if n > 0 {
-		ob.notify.watch(xid)
-	}
+	ob.notify.watch(xid)
 	return d.ID, nil
 }
 
@@ -63,14 +64,14 @@ func EnqueueSQL(ctx context.Context, tx *sql.Tx, q *outbox.Queue, destination st
 	if err != nil {
 		return "", err
 	}
-	var n int64
 	var xid string
-	if err := tx.QueryRowContext(ctx, ob.putOneSQL(&d), putOneArgs(&d)...).Scan(&n, &xid); err != nil {
+	switch err := tx.QueryRowContext(ctx, ob.putOneSQL(&d), putOneArgs(&d)...).Scan(&xid); {
+	case errors.Is(err, sql.ErrNoRows):
+		return d.ID, nil // held already: left as it is
+	case err != nil:
 		return "", dbError(ctx, "enqueue", err)
 	}
-	if n > 0 {
-		ob.notify.watch(xid)
-	}
+	ob.notify.watch(xid)
 	return d.ID, nil
 }
 
