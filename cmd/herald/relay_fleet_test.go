@@ -12,7 +12,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/listener/natsevents"
 	"github.com/heraldhq/herald/sender/sendertest"
@@ -97,24 +96,7 @@ func (l *fleetLoad) poster() {
 // post posts event id to p, signed with p's inbound secret, and returns
 // nil on a 204.
 func (l *fleetLoad) post(p *relayProc, id string) error {
-	body := event(id, "job:ready")
-	req, err := http.NewRequest(http.MethodPost, p.url+"/events", strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if err := p.in.Sign(req.Header, auth.Message{ID: id, Body: []byte(body)}); err != nil {
-		return err
-	}
-	resp, err := l.client.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		return fmt.Errorf("status %d", resp.StatusCode)
-	}
-	return nil
+	return postSigned(l.client, p, id, event(id, "job:ready"))
 }
 
 // publisher publishes events n-N to the relays' JetStream intake until
