@@ -7,9 +7,11 @@
 //
 // # Layout
 //
-// Two tables, in a schema and with a name prefix of the caller's choice
+// Three tables, in a schema and with a name prefix of the caller's choice
 // ([Options]): one row per delivery, pending or dead, with its body and
-// metadata; and one row per recorded attempt. Times are stored as Unix
+// metadata; one row per recorded attempt; and one row per destination
+// state ([outbox.DestinationStore]: a destination disabled by one process
+// is disabled for all). Times are stored as Unix
 // nanoseconds, so that a delivery reads back exactly as it was put; ids and
 // destination names sort bytewise (COLLATE "C"), as in the other stores;
 // topics, content types and error texts are stored as bytes, whatever they
