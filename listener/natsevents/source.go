@@ -95,37 +95,18 @@ func (s *Source) withDefaults() (settings, error) {
 	if c.JetStream == nil {
 		return c, fmt.Errorf("natsevents: Source.JetStream is nil")
 	}
-	def := func(v *string, d string) {
-		if *v == "" {
-			*v = d
-		}
-	}
-	def(&c.Stream, defaultStream)
-	def(&c.SubjectPrefix, defaultSubjectPrefix)
-	def(&c.Consumer, defaultConsumer)
-	def(&c.DeadLetterStream, defaultDeadLetterStream)
-	def(&c.DeadLetterPrefix, defaultDeadLetterPrefix)
-	if c.Replicas == 0 {
-		c.Replicas = 1
-	}
-	if c.MaxAge == 0 {
-		c.MaxAge = defaultMaxAge
-	}
-	if c.DuplicateWindow == 0 {
-		c.DuplicateWindow = defaultDuplicateWindow
-	}
-	if c.AckWait == 0 {
-		c.AckWait = defaultAckWait
-	}
-	if c.MaxDeliver == 0 {
-		c.MaxDeliver = defaultMaxDeliver
-	}
-	if c.RetryDelay == 0 {
-		c.RetryDelay = defaultRetryDelay
-	}
-	if c.Concurrency == 0 {
-		c.Concurrency = defaultConcurrency
-	}
+	orDefault(&c.Stream, defaultStream)
+	orDefault(&c.SubjectPrefix, defaultSubjectPrefix)
+	orDefault(&c.Consumer, defaultConsumer)
+	orDefault(&c.DeadLetterStream, defaultDeadLetterStream)
+	orDefault(&c.DeadLetterPrefix, defaultDeadLetterPrefix)
+	orDefault(&c.Replicas, 1)
+	orDefault(&c.MaxAge, defaultMaxAge)
+	orDefault(&c.DuplicateWindow, defaultDuplicateWindow)
+	orDefault(&c.AckWait, defaultAckWait)
+	orDefault(&c.MaxDeliver, defaultMaxDeliver)
+	orDefault(&c.RetryDelay, defaultRetryDelay)
+	orDefault(&c.Concurrency, defaultConcurrency)
 	switch {
 	case c.SubjectPrefix == c.DeadLetterPrefix || strings.HasPrefix(c.DeadLetterPrefix+".", c.SubjectPrefix+".") ||
 		strings.HasPrefix(c.SubjectPrefix+".", c.DeadLetterPrefix+"."):
@@ -178,4 +159,12 @@ func (s *Source) Setup(ctx context.Context) error {
 	}
 	_, err = c.setup(ctx)
 	return err
+}
+
+// orDefault sets *v to d when *v is the zero value.
+func orDefault[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
 }
