@@ -89,3 +89,24 @@ func runMicro(runs int, cs []contender) ([]microStat, error) {
 	}
 	return out, nil
 }
+
+// alternate runs a and b reps times each, in an order that swaps every
+// round so that noise from elsewhere falls on both alike, and returns the
+// median of each one's figures.
+func alternate(reps int, a, b func() (float64, error)) (medA, medB float64, err error) {
+	var as, bs []float64
+	for r := range reps {
+		for k := range 2 {
+			run, out := a, &as
+			if (k+r)%2 == 1 {
+				run, out = b, &bs
+			}
+			v, err := run()
+			if err != nil {
+				return 0, 0, err
+			}
+			*out = append(*out, v)
+		}
+	}
+	return median(as), median(bs), nil
+}

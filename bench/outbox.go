@@ -224,21 +224,10 @@ func queueRows(cfg config, dir string) ([]Row, error) {
 	if _, err := queueRun(); err != nil {
 		return []Row{failedRow("outbox", name, err)}, err
 	}
-	var qr, dr []float64
-	for r := range cfg.loadReps {
-		for k := range 2 {
-			run, out := queueRun, &qr
-			if (k+r)%2 == 1 {
-				run, out = directRun, &dr
-			}
-			rate, err := run()
-			if err != nil {
-				return []Row{failedRow("outbox", name, err)}, err
-			}
-			*out = append(*out, rate)
-		}
+	q, d, err := alternate(cfg.loadReps, queueRun, directRun)
+	if err != nil {
+		return []Row{failedRow("outbox", name, err)}, err
 	}
-	q, d := median(qr), median(dr)
 	return []Row{{
 		Section: "outbox", Case: name,
 		Herald:   fmtRate(q, "deliveries/s"),

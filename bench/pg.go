@@ -175,21 +175,10 @@ func pgDrainRows(cfg config, url string, pool *pgxpool.Pool, store *pgstore.Stor
 	if _, err := directRun(); err != nil { // warm up
 		return []Row{failedRow("pg", name, err)}, err
 	}
-	var qr, dr []float64
-	for r := range cfg.loadReps {
-		for k := range 2 {
-			run, out := queueRun, &qr
-			if (k+r)%2 == 1 {
-				run, out = directRun, &dr
-			}
-			rate, err := run()
-			if err != nil {
-				return []Row{failedRow("pg", name, err)}, err
-			}
-			*out = append(*out, rate)
-		}
+	qm, dm, err := alternate(cfg.loadReps, queueRun, directRun)
+	if err != nil {
+		return []Row{failedRow("pg", name, err)}, err
 	}
-	qm, dm := median(qr), median(dr)
 	rows := []Row{{
 		Section: "pg", Case: name,
 		Herald:   fmtRate(qm, "deliveries/s"),
