@@ -110,8 +110,9 @@ slows the other destinations. "disable_after": "5d" disables a destination
 that has failed without a single success for 5 days (also 36h, 90m;
 default never); a 410 Gone answer disables it at once. A disabled
 destination's deliveries are held in the store, neither sent nor dropped,
-and a WARN line says so; "herald outbox enable --store FILE --dest NAME",
-run while no relay holds the file, resumes it from the next relay start.
+and a WARN line says so; "herald outbox enable --store STORE --dest NAME"
+resumes it: on a bbolt file while no relay holds it, from the next relay
+start; on a nats:// or postgres:// store while relays run, within a poll.
 
 Once ready, relay prints "relay listening on http://ADDR" (https:// with
 --tls-cert and --tls-key) to standard error; --listen with port 0 picks a free
@@ -250,7 +251,7 @@ func (f *relayFlags) register(fs *flagSet) {
 // parseRelay parses and checks relay's command line. When ok is false, the
 // command is over, with exit code code (help, or a usage error reported).
 func parseRelay(args []string, stdout, stderr io.Writer) (f *relayFlags, code int, ok bool) {
-	fs := newFlagSet("relay", "herald relay --store FILE|nats://HOST:PORT (--dest URL [scheme flags] | --config FILE) [--listen ADDR] [--tls-cert FILE --tls-key FILE] (--in-scheme S --in-secret V ... | --in-insecure) [--workers N] [--schedule D,D,...] [--drain-timeout D] [--admin-listen ADDR] [--otlp-endpoint URL]", relayDoc, relayExample)
+	fs := newFlagSet("relay", "herald relay --store FILE|nats://HOST:PORT|postgres://… (--dest URL [scheme flags] | --config FILE) [--listen ADDR] [--tls-cert FILE --tls-key FILE] (--in-scheme S --in-secret V ... | --in-insecure) [--workers N] [--schedule D,D,...] [--drain-timeout D] [--admin-listen ADDR] [--otlp-endpoint URL]", relayDoc, relayExample)
 	f = &relayFlags{given: map[string]bool{}}
 	f.register(fs)
 	if code, ok := parse(fs, args, stdout, stderr); !ok {
