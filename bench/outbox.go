@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,7 +14,6 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/boltstore"
 	"github.com/heraldhq/herald/sender"
@@ -116,19 +114,12 @@ func queueRows(cfg config, dir string) ([]Row, error) {
 	const workers = 64
 	n := cfg.queueN
 	name := fmt.Sprintf("queue drain, %d deliveries, 64 workers", n)
-	srv := startTLS(http.HandlerFunc(noContent))
+	srv, s, dest, err := drainTarget()
+	if err != nil {
+		return []Row{failedRow("outbox", name, err)}, err
+	}
 	defer srv.Close()
-	secret, err := auth.GenerateStandardSecret()
-	if err != nil {
-		return []Row{failedRow("outbox", name, err)}, err
-	}
-	std, err := auth.NewStandard([]auth.Secret{secret})
-	if err != nil {
-		return []Row{failedRow("outbox", name, err)}, err
-	}
-	s := &sender.Sender{TLS: srv.tlsConfig(), AllowNetworks: loopback, Retry: sender.RetryPolicy{MaxAttempts: 2}}
 	defer s.CloseIdleConnections()
-	dest := sender.Destination{Name: benchDest, URL: srv.URL + "/hook", Signer: std}
 	store, err := boltstore.Open(filepath.Join(dir, "queue.db"), nil)
 	if err != nil {
 		return []Row{failedRow("outbox", name, err)}, err

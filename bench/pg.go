@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/pgstore"
@@ -134,19 +132,12 @@ func pgDrainRows(cfg config, url string, pool *pgxpool.Pool, store *pgstore.Stor
 	const workers = 64
 	n := cfg.queueN
 	name := fmt.Sprintf("queue drain over PostgreSQL, %d deliveries, 64 workers", n)
-	srv := startTLS(http.HandlerFunc(noContent))
+	srv, s, dest, err := drainTarget()
+	if err != nil {
+		return []Row{failedRow("pg", name, err)}, err
+	}
 	defer srv.Close()
-	secret, err := auth.GenerateStandardSecret()
-	if err != nil {
-		return []Row{failedRow("pg", name, err)}, err
-	}
-	std, err := auth.NewStandard([]auth.Secret{secret})
-	if err != nil {
-		return []Row{failedRow("pg", name, err)}, err
-	}
-	s := &sender.Sender{TLS: srv.tlsConfig(), AllowNetworks: loopback, Retry: sender.RetryPolicy{MaxAttempts: 2}}
 	defer s.CloseIdleConnections()
-	dest := sender.Destination{Name: benchDest, URL: srv.URL + "/hook", Signer: std}
 	b := body(1 << 10)
 
 	queueRun := func() (float64, error) {
