@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,18 +16,8 @@ import (
 // and the next relay sends them.
 func TestRelayGoneDisablesAndOutboxEnable(t *testing.T) {
 	dir := t.TempDir()
-	secret, v := stdSecret(t, dir)
 	var healthy atomic.Bool
-	rcv := sendertest.NewReceiver(t, v, sendertest.Respond(func(int) (int, http.Header, []byte) {
-		if healthy.Load() {
-			return 0, nil, nil
-		}
-		return http.StatusGone, nil, nil
-	}))
-	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
-	args := []string{"--store", "relay.db", "--dest", rcv.URL() + "/hook", "--name", "hook", "--secret", "env:WH_SECRET",
-		"--cacert", "ca.pem", "--allow-private", "--workers", "1"}
-	env := []string{"WH_SECRET=" + secret}
+	rcv, env, args := goneDestination(t, dir, &healthy, "relay.db", 1)
 
 	p := startRelay(t, dir, env, args...)
 	p.mustPost(t, event("ev-1", "job:ready"), nil)
@@ -102,4 +93,23 @@ func TestRelayConfigLimits(t *testing.T) {
 		cfg := writeFile(t, dir, "relay.json", `{"destinations": [{"name": "a", "url": "https://a.example/hook", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", `+tc.keys+`}]}`)
 		expect(t, runOpts{dir: dir}, 2, []string{tc.want}, "relay", "--store", "r.db", "--config", cfg, "--in-insecure")
 	}
+}
+
+// goneDestination starts a receiver that answers 410 Gone until healthy is
+// set (then 204), and returns it with the environment and arguments of a
+// relay on store that delivers to it as destination "hook" with workers
+// workers.
+func goneDestination(t *testing.T, dir string, healthy *atomic.Bool, store string, workers int) (*sendertest.Receiver, []string, []string) {
+	t.Helper()
+	secret, v := stdSecret(t, dir)
+	rcv := sendertest.NewReceiver(t, v, sendertest.Respond(func(int) (int, http.Header, []byte) {
+		if healthy.Load() {
+			return 0, nil, nil
+		}
+		return http.StatusGone, nil, nil
+	}))
+	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
+	args := []string{"--store", store, "--dest", rcv.URL() + "/hook", "--name", "hook", "--secret", "env:WH_SECRET",
+		"--cacert", "ca.pem", "--allow-private", "--workers", strconv.Itoa(workers)}
+	return rcv, []string{"WH_SECRET=" + secret}, args
 }

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/heraldhq/herald/sender/sendertest"
 )
 
 // TestRelayOrderedPostgres: two relays sharing a postgres:// store, with
@@ -24,18 +21,8 @@ func TestRelayOrderedPostgres(t *testing.T) { relayOrdered(t, pgStoreURL(t), 2) 
 func TestRelayPostgresGoneDisablesAndOutboxEnable(t *testing.T) {
 	dir := t.TempDir()
 	store := pgStoreURL(t)
-	secret, v := stdSecret(t, dir)
 	var healthy atomic.Bool
-	rcv := sendertest.NewReceiver(t, v, sendertest.Respond(func(int) (int, http.Header, []byte) {
-		if healthy.Load() {
-			return 0, nil, nil
-		}
-		return http.StatusGone, nil, nil
-	}))
-	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
-	args := []string{"--store", store, "--dest", rcv.URL() + "/hook", "--name", "hook", "--secret", "env:WH_SECRET",
-		"--cacert", "ca.pem", "--allow-private", "--workers", "2"}
-	env := []string{"WH_SECRET=" + secret}
+	rcv, env, args := goneDestination(t, dir, &healthy, store, 2)
 
 	a := startRelay(t, dir, env, args...)
 	a.mustPost(t, event("ev-1", "job:ready"), nil)
