@@ -180,10 +180,7 @@ type Sender struct {
 func (s *Sender) init() {
 	s.initOnce.Do(func() {
 		s.policy = s.Retry.withDefaults()
-		s.timeout = s.AttemptTimeout
-		if s.timeout <= 0 {
-			s.timeout = defaultAttemptTimeout
-		}
+		s.timeout = positiveOr(s.AttemptTimeout, defaultAttemptTimeout)
 		s.transport = s.newTransport()
 		s.client = &http.Client{Transport: idleKeeper{s.transport}, CheckRedirect: noRedirect}
 		s.tel = s.newTelemetry()
