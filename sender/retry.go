@@ -89,16 +89,3 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	}
 	return max(t.Sub(now), 0), true
 }
-
-// retryableStatus reports whether a response status is worth retrying:
-// 408 Request Timeout, 425 Too Early, 429 Too Many Requests, and the 5xx
-// statuses that signal a passing condition (500, 502, 503, 504).
-func retryableStatus(code int) bool {
-	switch code {
-	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests,
-		http.StatusInternalServerError, http.StatusBadGateway,
-		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return true
-	}
-	return false
-}
