@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/natstest"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/listener/natsevents"
 )
@@ -17,7 +18,7 @@ import (
 // otherwise drop a billing:refund by publishing its id first), while the
 // same event published twice on its subject is still stored once.
 func TestPublishMsgIDScopedBySubject(t *testing.T) {
-	s := startServer(t)
+	s := natstest.Start(t, nil)
 	var (
 		mu      sync.Mutex
 		handled []string // "topic id" of each event handled

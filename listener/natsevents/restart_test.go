@@ -4,51 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/internal/natstest"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/listener/natsevents"
 )
-
-// startServerAt starts an embedded JetStream server storing in dir on port
-// (-1: a random one), shut down when the test ends.
-func startServerAt(t testing.TB, dir string, port int) *server.Server {
-	t.Helper()
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(s.Shutdown)
-	return s
-}
-
-// dial connects the way a worker should: reconnecting forever, quickly.
-func dial(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
-	t.Helper()
-	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return nc, js
-}
 
 // idSet is a set of event ids safe for concurrent use.
 type idSet struct {
@@ -160,8 +126,8 @@ func waitSettled(t *testing.T, js jetstream.JetStream) {
 // event published before and after the restart is handled.
 func TestSourceSurvivesServerRestart(t *testing.T) {
 	dir := t.TempDir()
-	s := startServerAt(t, dir, -1)
-	port := s.Addr().(*net.TCPAddr).Port
+	s := natstest.Start(t, &server.Options{StoreDir: dir})
+	port := natstest.Port(s)
 	url := s.ClientURL()
 
 	var handled idSet
@@ -176,7 +142,7 @@ func TestSourceSurvivesServerRestart(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 	for w := range 2 {
-		_, js := dial(t, url)
+		_, js := natstest.Connect(t, url)
 		src := &natsevents.Source{JetStream: js, AckWait: time.Second, RetryDelay: 10 * time.Millisecond, Concurrency: 8}
 		if w == 0 {
 			if err := src.Setup(ctx); err != nil {
@@ -186,7 +152,7 @@ func TestSourceSurvivesServerRestart(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs <- src.Serve(ctx, l) }()
 	}
-	_, pub := dial(t, url)
+	_, pub := natstest.Connect(t, url)
 	before := publishAll(t, pub, "before", 250)
 	for deadline := time.Now().Add(60 * time.Second); handled.len() < 50; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -202,7 +168,7 @@ func TestSourceSurvivesServerRestart(t *testing.T) {
 		t.Fatalf("Serve returned on a disconnect: %v", err)
 	default:
 	}
-	startServerAt(t, dir, port)
+	natstest.Start(t, &server.Options{StoreDir: dir, Port: port})
 
 	after := publishAll(t, pub, "after", 250)
 	waitAll(t, &handled, before)
@@ -222,7 +188,7 @@ func TestSourceSurvivesServerRestart(t *testing.T) {
 // whose handlers hold events: JetStream redelivers them to the other worker
 // after AckWait, and the closed worker's Serve reports the loss.
 func TestSourceRedeliversAfterConnectionLoss(t *testing.T) {
-	s := startServerAt(t, t.TempDir(), -1)
+	s := natstest.Start(t, nil)
 	url := s.ClientURL()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -236,7 +202,7 @@ func TestSourceRedeliversAfterConnectionLoss(t *testing.T) {
 		<-release
 		return nil // too late: the ack cannot reach the server
 	})
-	ncA, jsA := dial(t, url)
+	ncA, jsA := natstest.Connect(t, url)
 	srcA := &natsevents.Source{JetStream: jsA, AckWait: time.Second, Concurrency: 4}
 	if err := srcA.Setup(ctx); err != nil {
 		t.Fatal(err)
@@ -244,7 +210,7 @@ func TestSourceRedeliversAfterConnectionLoss(t *testing.T) {
 	errA := make(chan error, 1)
 	go func() { errA <- srcA.Serve(ctx, la) }()
 
-	_, pub := dial(t, url)
+	_, pub := natstest.Connect(t, url)
 	ids := publishAll(t, pub, "ev", 100)
 	for deadline := time.Now().Add(60 * time.Second); held.len() < 4; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -256,7 +222,7 @@ func TestSourceRedeliversAfterConnectionLoss(t *testing.T) {
 	var handled idSet
 	lb := listener.New()
 	lb.On("job:run", func(_ context.Context, ev *listener.Event) error { handled.add(ev.ID); return nil })
-	_, jsB := dial(t, url)
+	_, jsB := natstest.Connect(t, url)
 	srcB := &natsevents.Source{JetStream: jsB, AckWait: time.Second, Concurrency: 4}
 	errB := make(chan error, 1)
 	go func() { errB <- srcB.Serve(ctx, lb) }()

@@ -8,41 +8,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/internal/natstest"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/listener/natsevents"
 )
 
-func startServer(t testing.TB) *server.Server {
-	t.Helper()
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(s.Shutdown)
-	return s
-}
-
+// connect connects to the server at url (see natstest.Connect) for a
+// Source or a publisher.
 func connect(t testing.TB, url string) jetstream.JetStream {
 	t.Helper()
-	nc, err := nats.Connect(url, nats.MaxReconnects(-1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natstest.Connect(t, url)
 	return js
 }
 
@@ -69,7 +46,7 @@ func (c *tally) get(id string) int {
 }
 
 func TestSourceSharedWithRedeliveryAndDeadLetters(t *testing.T) {
-	s := startServer(t)
+	s := natstest.Start(t, nil)
 	var handled tally
 	l := listener.New()
 	l.On("job:ok", func(_ context.Context, ev *listener.Event) error { handled.add(ev.ID); return nil })
@@ -176,7 +153,7 @@ func TestSubjectAndInvalid(t *testing.T) {
 	if _, err := natsevents.SubjectOf("events", "nocolon"); !errors.Is(err, listener.ErrInvalidEvent) {
 		t.Errorf("Subject of a bad topic: %v", err)
 	}
-	s := startServer(t)
+	s := natstest.Start(t, nil)
 	js := connect(t, s.ClientURL())
 	if err := natsevents.Publish(context.Background(), js, "", &listener.Event{Topic: "job:x"}); !errors.Is(err, listener.ErrInvalidEvent) {
 		t.Errorf("Publish without id: %v", err)

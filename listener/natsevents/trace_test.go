@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/natstest"
 	"github.com/heraldhq/herald/internal/telemetry"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/listener/natsevents"
@@ -13,7 +14,7 @@ import (
 // The traceparent of the context given to Publish travels as a message
 // header and is in the handlers' context on the consuming side.
 func TestTraceparentCrossesJetStream(t *testing.T) {
-	s := startServer(t)
+	s := natstest.Start(t, nil)
 	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	got := make(chan string, 2)
 	l := listener.New()
