@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/internal/syncbuf"
 	"github.com/heraldhq/herald/sender"
 )
 
@@ -353,7 +354,7 @@ func TestOAuth2RefusesAnotherAuthorization(t *testing.T) {
 // that neither the client secret nor any token appears.
 func TestOAuth2SecretsNeverPrinted(t *testing.T) {
 	w := newOAuthWorld(t)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	var texts []string
 	s := w.sender()
 	s.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

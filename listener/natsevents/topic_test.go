@@ -1,7 +1,6 @@
 package natsevents_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
@@ -11,27 +10,11 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/heraldhq/herald/internal/natstest"
+	"github.com/heraldhq/herald/internal/syncbuf"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/listener/natsevents"
 )
-
-// syncBuffer is a bytes.Buffer safe for a logger used from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestSourceSubjectDecidesTopic publishes raw messages whose body claims
 // another topic than their subject: NATS permissions govern subjects, so a
@@ -40,7 +23,7 @@ func (s *syncBuffer) String() string {
 // dead-lettered) and logged at WARN without its payload; a body without a
 // topic takes the subject's.
 func TestSourceSubjectDecidesTopic(t *testing.T) {
-	s := startServer(t)
+	s := natstest.Start(t, nil)
 	var (
 		mu     sync.Mutex
 		topics = map[string]string{} // event id -> topic handled
@@ -52,7 +35,7 @@ func TestSourceSubjectDecidesTopic(t *testing.T) {
 		mu.Unlock()
 		return nil
 	})
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	src := &natsevents.Source{
 		JetStream: connect(t, s.ClientURL()), AckWait: time.Second, RetryDelay: 10 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
