@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,46 +14,6 @@ import (
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/listener/natsevents"
 )
-
-// idSet is a set of event ids safe for concurrent use.
-type idSet struct {
-	mu  sync.Mutex
-	ids map[string]bool
-}
-
-func (s *idSet) add(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ids == nil {
-		s.ids = map[string]bool{}
-	}
-	s.ids[id] = true
-}
-
-func (s *idSet) len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.ids)
-}
-
-func (s *idSet) has(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ids[id]
-}
-
-// missing returns the ids of want not in s.
-func (s *idSet) missing(want []string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for _, id := range want {
-		if !s.ids[id] {
-			out = append(out, id)
-		}
-	}
-	return out
-}
 
 // publishAll publishes events prefix-0 … prefix-(n-1), retrying each until
 // JetStream stores it (the id deduplicates retries), and returns the ids.
@@ -81,7 +40,7 @@ func publishAll(t *testing.T, js jetstream.JetStream, prefix string, n int) []st
 }
 
 // waitAll polls until every id in want is in got.
-func waitAll(t *testing.T, got *idSet, want []string) {
+func waitAll(t *testing.T, got *tally, want []string) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -130,7 +89,7 @@ func TestSourceSurvivesServerRestart(t *testing.T) {
 	port := natstest.Port(s)
 	url := s.ClientURL()
 
-	var handled idSet
+	var handled tally
 	l := listener.New()
 	l.On("job:run", func(_ context.Context, ev *listener.Event) error {
 		time.Sleep(5 * time.Millisecond) // keep events in flight
@@ -139,18 +98,10 @@ func TestSourceSurvivesServerRestart(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	for w := range 2 {
-		_, js := natstest.Connect(t, url)
-		src := &natsevents.Source{JetStream: js, AckWait: time.Second, RetryDelay: 10 * time.Millisecond, Concurrency: 8}
-		if w == 0 {
-			if err := src.Setup(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); errs <- src.Serve(ctx, l) }()
+	var workers []<-chan error
+	for range 2 {
+		src := &natsevents.Source{AckWait: time.Second, RetryDelay: 10 * time.Millisecond, Concurrency: 8}
+		workers = append(workers, serve(ctx, t, url, src, l))
 	}
 	_, pub := natstest.Connect(t, url)
 	before := publishAll(t, pub, "before", 250)
@@ -163,10 +114,12 @@ func TestSourceSurvivesServerRestart(t *testing.T) {
 	s.Shutdown()
 	s.WaitForShutdown()
 	t.Logf("server stopped after %d events handled", handled.len())
-	select {
-	case err := <-errs:
-		t.Fatalf("Serve returned on a disconnect: %v", err)
-	default:
+	for _, w := range workers {
+		select {
+		case err := <-w:
+			t.Fatalf("Serve returned on a disconnect: %v", err)
+		default:
+		}
 	}
 	natstest.Start(t, &server.Options{StoreDir: dir, Port: port})
 
@@ -176,9 +129,8 @@ func TestSourceSurvivesServerRestart(t *testing.T) {
 	waitSettled(t, pub)
 
 	cancel()
-	wg.Wait()
-	for range 2 {
-		if err := <-errs; err != nil {
+	for _, w := range workers {
+		if err := <-w; err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	}
@@ -194,7 +146,7 @@ func TestSourceRedeliversAfterConnectionLoss(t *testing.T) {
 	defer cancel()
 
 	// Worker A takes events and holds them until its connection is closed.
-	var held idSet
+	var held tally
 	release := make(chan struct{})
 	la := listener.New()
 	la.On("job:run", func(_ context.Context, ev *listener.Event) error {
@@ -203,12 +155,7 @@ func TestSourceRedeliversAfterConnectionLoss(t *testing.T) {
 		return nil // too late: the ack cannot reach the server
 	})
 	ncA, jsA := natstest.Connect(t, url)
-	srcA := &natsevents.Source{JetStream: jsA, AckWait: time.Second, Concurrency: 4}
-	if err := srcA.Setup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	errA := make(chan error, 1)
-	go func() { errA <- srcA.Serve(ctx, la) }()
+	errA := serve(ctx, t, url, &natsevents.Source{JetStream: jsA, AckWait: time.Second, Concurrency: 4}, la)
 
 	_, pub := natstest.Connect(t, url)
 	ids := publishAll(t, pub, "ev", 100)
@@ -219,13 +166,10 @@ func TestSourceRedeliversAfterConnectionLoss(t *testing.T) {
 	}
 
 	// Worker B handles everything it gets.
-	var handled idSet
+	var handled tally
 	lb := listener.New()
 	lb.On("job:run", func(_ context.Context, ev *listener.Event) error { handled.add(ev.ID); return nil })
-	_, jsB := natstest.Connect(t, url)
-	srcB := &natsevents.Source{JetStream: jsB, AckWait: time.Second, Concurrency: 4}
-	errB := make(chan error, 1)
-	go func() { errB <- srcB.Serve(ctx, lb) }()
+	errB := serve(ctx, t, url, &natsevents.Source{AckWait: time.Second, Concurrency: 4}, lb)
 
 	ncA.Close()
 	close(release)
@@ -242,7 +186,7 @@ func TestSourceRedeliversAfterConnectionLoss(t *testing.T) {
 	waitSettled(t, pub)
 	var taken []string
 	for _, id := range ids {
-		if held.has(id) {
+		if held.get(id) > 0 {
 			taken = append(taken, id)
 		}
 	}

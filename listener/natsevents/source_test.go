@@ -4,46 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/heraldhq/herald/internal/natstest"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/listener/natsevents"
 )
-
-// connect connects to the server at url (see natstest.Connect) for a
-// Source or a publisher.
-func connect(t testing.TB, url string) jetstream.JetStream {
-	t.Helper()
-	_, js := natstest.Connect(t, url)
-	return js
-}
-
-// tally counts handler calls per event id.
-type tally struct {
-	mu    sync.Mutex
-	calls map[string]int
-}
-
-func (c *tally) add(id string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.calls == nil {
-		c.calls = map[string]int{}
-	}
-	c.calls[id]++
-	return c.calls[id]
-}
-
-func (c *tally) get(id string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.calls[id]
-}
 
 func TestSourceSharedWithRedeliveryAndDeadLetters(t *testing.T) {
 	s := natstest.Start(t, nil)
@@ -63,16 +30,10 @@ func TestSourceSharedWithRedeliveryAndDeadLetters(t *testing.T) {
 	})
 
 	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for w := range 2 {
-		src := &natsevents.Source{JetStream: connect(t, s.ClientURL()), MaxDeliver: 4, RetryDelay: 10 * time.Millisecond, AckWait: 5 * time.Second}
-		if w == 0 { // create the streams before publishing; Serve does it too
-			if err := src.Setup(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = src.Serve(ctx, l) }()
+	var workers []<-chan error
+	for range 2 {
+		src := &natsevents.Source{MaxDeliver: 4, RetryDelay: 10 * time.Millisecond, AckWait: 5 * time.Second}
+		workers = append(workers, serve(ctx, t, s.ClientURL(), src, l))
 	}
 	js := connect(t, s.ClientURL())
 	const n = 200
@@ -113,7 +74,11 @@ func TestSourceSharedWithRedeliveryAndDeadLetters(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	cancel()
-	wg.Wait()
+	for _, w := range workers {
+		if err := <-w; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}
 	if got := handled.get("fail"); got != 4 {
 		t.Errorf("failing event handled %d times, want MaxDeliver 4", got)
 	}

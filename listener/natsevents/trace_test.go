@@ -26,12 +26,7 @@ func TestTraceparentCrossesJetStream(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	src := &natsevents.Source{JetStream: connect(t, s.ClientURL())}
-	if err := src.Setup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = src.Serve(ctx, l) }()
+	done := serve(ctx, t, s.ClientURL(), &natsevents.Source{}, l)
 	js := connect(t, s.ClientURL())
 	if err := natsevents.Publish(telemetry.WithTraceparent(ctx, tp), js, "", &listener.Event{ID: "t1", Topic: "job:a"}); err != nil {
 		t.Fatal(err)
@@ -52,5 +47,7 @@ func TestTraceparentCrossesJetStream(t *testing.T) {
 		t.Fatalf("handlers saw traceparents %v, want %q for the traced event and none for the other", seen, tp)
 	}
 	cancel()
-	<-done
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }
