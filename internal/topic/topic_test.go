@@ -36,6 +36,22 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// TestRouterMix: the benchmarks' patterns all parse, and their event
+// topic matches some of them at every size.
+func TestRouterMix(t *testing.T) {
+	for _, n := range []int{10, 100, 1000} {
+		ps := topictest.RouterMix(n)
+		for _, p := range ps {
+			if _, err := topic.Parse(p); err != nil {
+				t.Fatalf("n=%d: %v", n, err)
+			}
+		}
+		if len(ps) != n || !topic.MatchAny(ps, "dom1:act1") {
+			t.Fatalf("n=%d: %d patterns, dom1:act1 matching %v", n, len(ps), topic.MatchAny(ps, "dom1:act1"))
+		}
+	}
+}
+
 // TestParseReasons checks that a refusal says why.
 func TestParseReasons(t *testing.T) {
 	for p, why := range map[string]string{
