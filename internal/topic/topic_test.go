@@ -25,15 +25,10 @@ func TestChar(t *testing.T) {
 }
 
 func TestParse(t *testing.T) {
-	for _, tt := range topictest.Patterns {
-		_, err := topic.Parse(tt.Pattern)
-		if tt.Valid && err != nil {
-			t.Errorf("Parse(%q) = %v", tt.Pattern, err)
-		}
-		if !tt.Valid && !errors.Is(err, topic.ErrInvalidPattern) {
-			t.Errorf("Parse(%q) = %v, want ErrInvalidPattern", tt.Pattern, err)
-		}
-	}
+	topictest.CheckPatterns(t, "Parse", func(p string) error {
+		_, err := topic.Parse(p)
+		return err
+	}, topic.ErrInvalidPattern)
 }
 
 // TestRouterMix: the benchmarks' patterns all parse, and their event

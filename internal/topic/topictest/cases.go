@@ -7,8 +7,10 @@
 package topictest
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+	"testing"
 )
 
 // Patterns lists patterns and whether the grammar accepts them.
@@ -93,6 +95,22 @@ var Matches = []struct {
 	{"**", "not a topic", false},
 	{"**", "", false},
 	{"*:*", ":", false},
+}
+
+// CheckPatterns runs every pattern of Patterns through validate, which
+// must accept the valid ones and refuse the others with an error matching
+// invalid; name names validate in the failures.
+func CheckPatterns(t testing.TB, name string, validate func(pattern string) error, invalid error) {
+	t.Helper()
+	for _, tt := range Patterns {
+		err := validate(tt.Pattern)
+		if tt.Valid && err != nil {
+			t.Errorf("%s(%q) = %v", name, tt.Pattern, err)
+		}
+		if !tt.Valid && !errors.Is(err, invalid) {
+			t.Errorf("%s(%q) = %v, want %v", name, tt.Pattern, err, invalid)
+		}
+	}
 }
 
 // RouterMix returns n patterns over n/10+1 domains, in the mix a real
