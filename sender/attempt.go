@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/textproto"
 	"time"
@@ -17,28 +16,6 @@ import (
 	"github.com/heraldhq/herald/internal/deadline"
 	"github.com/heraldhq/herald/internal/telemetry"
 )
-
-// Attempt describes one finished attempt of a delivery, as passed to
-// [Sender.OnAttempt].
-type Attempt struct {
-	// ID is the delivery id, the same for every attempt.
-	ID string
-	// Destination is the destination's name, or its redacted URL.
-	Destination string
-	// Number counts attempts from 1.
-	Number int
-	// Status is the HTTP status, 0 when no response came.
-	Status int
-	// Err is nil on success, else the cause, wrapping a sentinel error.
-	Err error
-	// Duration is how long the attempt took.
-	Duration time.Duration
-	// Retry reports whether another attempt follows, after Wait.
-	Retry bool
-	// Wait is the pause before the next attempt, as the backoff computed
-	// it (a capped Retry-After included); zero when Retry is false.
-	Wait time.Duration
-}
 
 // delivery is the state of one Send, reachable from the go-retryablehttp
 // callbacks. It embeds the retryablehttp.Client whose callbacks are bound
@@ -317,24 +294,6 @@ func (d *delivery) prepareRetry(req *http.Request) error {
 	d.setBody(req)
 	d.rreq.Request = req.WithContext(d.startAttempt(d.attemptStart))
 	return nil
-}
-
-// report tells OnAttempt and the logger about the attempt that just ended.
-func (d *delivery) report(ctx context.Context, now time.Time, retry bool) {
-	s := d.s
-	d.recordAttempt(ctx, now.Sub(d.attemptStart), retry)
-	if s.OnAttempt != nil {
-		s.OnAttempt(Attempt{
-			ID: d.id, Destination: d.label, Number: d.attempts, Status: d.status,
-			Err: d.cause, Duration: now.Sub(d.attemptStart), Retry: retry, Wait: d.wait,
-		})
-	}
-	if retry && s.Logger != nil && s.Logger.Enabled(ctx, slog.LevelInfo) {
-		s.Logger.LogAttrs(ctx, slog.LevelInfo, "webhook attempt failed, retrying",
-			slog.String("id", d.id), slog.String("destination", d.label),
-			slog.Int("attempt", d.attempts), slog.Int("status", d.status),
-			slog.String("error", d.cause.Error()), slog.Duration("wait", d.wait))
-	}
 }
 
 // discard reads and drops up to maxDiscard bytes so that the connection can
