@@ -6,33 +6,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/topic/topictest"
 	"github.com/heraldhq/herald/listener"
 )
 
-// benchListener registers n patterns over n/10+1 domains, in the mix a real
-// router sees: 40% exact topics, 20% "domain:*", 20% "*:action", 10%
-// "domain:prefix*", 10% globs in both segments. Handlers do nothing, so the
-// benchmark measures routing only.
+// benchListener registers n patterns in the mix a real router sees
+// (topictest.RouterMix). Handlers do nothing, so the benchmark measures
+// routing only.
 func benchListener(b *testing.B, n int, opts ...listener.Option) (*listener.Listener, *int) {
 	l := listener.New(opts...)
 	calls := new(int)
 	h := func(context.Context, *listener.Event) error { *calls++; return nil }
-	domains := n/10 + 1
-	for i := range n {
-		d, a := fmt.Sprintf("dom%d", i%domains), fmt.Sprintf("act%d", i)
-		var p string
-		switch i % 10 {
-		case 0, 1, 2, 3:
-			p = d + ":" + a
-		case 4, 5:
-			p = d + ":*"
-		case 6, 7:
-			p = "*:" + a
-		case 8:
-			p = d + ":" + a[:4] + "*"
-		case 9:
-			p = fmt.Sprintf("d*%d:*t%d", i%domains, i)
-		}
+	for _, p := range topictest.RouterMix(n) {
 		if err := l.On(p, h); err != nil {
 			b.Fatal(err)
 		}

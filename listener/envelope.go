@@ -45,37 +45,38 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 		return err
 	}
 	var ev Event
+	// fields are the envelope's keys with where each decodes to; bit i of
+	// seen marks fields[i] as read.
+	fields := [...]struct {
+		key string
+		dst any
+	}{
+		{"id", &ev.ID},
+		{"topic", &ev.Topic},
+		{"createdAt", &ev.CreatedAt},
+		{"context", &ev.Context},
+		{"payload", &ev.Payload},
+		{"namespaces", &ev.Namespaces},
+		{"partitionKey", &ev.PartitionKey},
+	}
 	var seen uint8
 	for dec.More() {
 		key, err := objectKey(dec)
 		if err != nil {
 			return err
 		}
-		var bit uint8
-		var dst any
-		switch key {
-		case "id":
-			bit, dst = 1, &ev.ID
-		case "topic":
-			bit, dst = 2, &ev.Topic
-		case "createdAt":
-			bit, dst = 4, &ev.CreatedAt
-		case "context":
-			bit, dst = 8, &ev.Context
-		case "payload":
-			bit, dst = 16, &ev.Payload
-		case "namespaces":
-			bit, dst = 32, &ev.Namespaces
-		case "partitionKey":
-			bit, dst = 64, &ev.PartitionKey
-		default:
+		i := 0
+		for i < len(fields) && fields[i].key != key {
+			i++
+		}
+		if i == len(fields) {
 			return fmt.Errorf("%w: unknown field %.64q", ErrInvalidEvent, key)
 		}
-		if seen&bit != 0 {
+		if seen&(1<<i) != 0 {
 			return fmt.Errorf("%w: duplicate field %q", ErrInvalidEvent, key)
 		}
-		seen |= bit
-		if err := dec.Decode(dst); err != nil {
+		seen |= 1 << i
+		if err := dec.Decode(fields[i].dst); err != nil {
 			return fmt.Errorf("%w: field %q: %v", ErrInvalidEvent, key, jsonReason(err))
 		}
 	}

@@ -2,7 +2,6 @@ package listener_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -309,32 +308,5 @@ func TestConcurrentRegistrationAndDispatch(t *testing.T) {
 	}
 	if count < 200 {
 		t.Fatalf("count %d, want at least 200", count)
-	}
-}
-
-func TestEnvelopeRoundTrip(t *testing.T) {
-	ev := listener.Event{
-		ID: "evt_1", Topic: "records:created", CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 600, time.UTC),
-		Context: map[string]string{"workbook": "wb_1"}, Payload: json.RawMessage(`{"a":1}`),
-		Namespaces: []string{"acme"},
-	}
-	b, err := json.Marshal(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const want = `{"id":"evt_1","topic":"records:created","createdAt":"2025-01-02T03:04:05.0000006Z","context":{"workbook":"wb_1"},"payload":{"a":1},"namespaces":["acme"]}`
-	if string(b) != want {
-		t.Fatalf("got  %s\nwant %s", b, want)
-	}
-	var back listener.Event
-	if err := json.Unmarshal(b, &back); err != nil {
-		t.Fatal(err)
-	}
-	if back.ID != ev.ID || !back.CreatedAt.Equal(ev.CreatedAt) || back.Context["workbook"] != "wb_1" || string(back.Payload) != `{"a":1}` || back.Namespaces[0] != "acme" {
-		t.Fatalf("round trip: %+v", back)
-	}
-	min, _ := json.Marshal(listener.Event{ID: "1", Topic: "a:b"})
-	if string(min) != `{"id":"1","topic":"a:b"}` {
-		t.Fatalf("zero fields not omitted: %s", min)
 	}
 }

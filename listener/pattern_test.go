@@ -15,21 +15,9 @@ import (
 func TestOnPatterns(t *testing.T) {
 	h := func(context.Context, *listener.Event) error { return nil }
 	typed := func(context.Context, *listener.Event, struct{}) error { return nil }
-	for _, tt := range topictest.Patterns {
-		var l listener.Listener
-		for name, err := range map[string]error{
-			"On":        l.On(tt.Pattern, h),
-			"Handle":    listener.Handle(&l, tt.Pattern, typed),
-			"Namespace": l.Namespace("ns").On(tt.Pattern, h),
-		} {
-			if tt.Valid && err != nil {
-				t.Errorf("%s(%q) = %v", name, tt.Pattern, err)
-			}
-			if !tt.Valid && !errors.Is(err, sender.ErrInvalidPattern) {
-				t.Errorf("%s(%q) = %v, want sender.ErrInvalidPattern", name, tt.Pattern, err)
-			}
-		}
-	}
+	topictest.CheckPatterns(t, "On", func(p string) error { return new(listener.Listener).On(p, h) }, sender.ErrInvalidPattern)
+	topictest.CheckPatterns(t, "Handle", func(p string) error { return listener.Handle(new(listener.Listener), p, typed) }, sender.ErrInvalidPattern)
+	topictest.CheckPatterns(t, "Namespace", func(p string) error { return new(listener.Listener).Namespace("ns").On(p, h) }, sender.ErrInvalidPattern)
 }
 
 // TestOnMatches runs the module's one table of matches through

@@ -3,6 +3,7 @@ package listener_test
 import (
 	"bytes"
 	"context"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -10,12 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/heraldhq/herald/internal/telemetry/telemetrytest"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/boltstore"
@@ -103,24 +103,9 @@ func TestListenerTelemetry(t *testing.T) {
 	if events != 2 {
 		t.Fatalf("%d event spans, want 2", events)
 	}
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]int64{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != "herald_events_received_total" {
-				continue
-			}
-			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-				o, _ := dp.Attributes.Value(attribute.Key("outcome"))
-				got[o.AsString()] += dp.Value
-			}
-		}
-	}
-	if got["handled"] != 2 || got["rejected"] != 1 || len(got) != 2 {
-		t.Fatalf("herald_events_received_total %v, want handled 2, rejected 1", got)
+	want := map[string]int64{"herald_events_received_total{outcome=handled}": 2, "herald_events_received_total{outcome=rejected}": 1}
+	if got := telemetrytest.Points(t, reader); !maps.Equal(got, want) {
+		t.Fatalf("metrics %v, want %v", got, want)
 	}
 }
 

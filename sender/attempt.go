@@ -3,16 +3,10 @@ package sender
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/textproto"
-	"net/url"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -22,28 +16,6 @@ import (
 	"github.com/heraldhq/herald/internal/deadline"
 	"github.com/heraldhq/herald/internal/telemetry"
 )
-
-// Attempt describes one finished attempt of a delivery, as passed to
-// [Sender.OnAttempt].
-type Attempt struct {
-	// ID is the delivery id, the same for every attempt.
-	ID string
-	// Destination is the destination's name, or its redacted URL.
-	Destination string
-	// Number counts attempts from 1.
-	Number int
-	// Status is the HTTP status, 0 when no response came.
-	Status int
-	// Err is nil on success, else the cause, wrapping a sentinel error.
-	Err error
-	// Duration is how long the attempt took.
-	Duration time.Duration
-	// Retry reports whether another attempt follows, after Wait.
-	Retry bool
-	// Wait is the pause before the next attempt, as the backoff computed
-	// it (a capped Retry-After included); zero when Retry is false.
-	Wait time.Duration
-}
 
 // delivery is the state of one Send, reachable from the go-retryablehttp
 // callbacks. It embeds the retryablehttp.Client whose callbacks are bound
@@ -322,84 +294,6 @@ func (d *delivery) prepareRetry(req *http.Request) error {
 	d.setBody(req)
 	d.rreq.Request = req.WithContext(d.startAttempt(d.attemptStart))
 	return nil
-}
-
-// report tells OnAttempt and the logger about the attempt that just ended.
-func (d *delivery) report(ctx context.Context, now time.Time, retry bool) {
-	s := d.s
-	d.recordAttempt(ctx, now.Sub(d.attemptStart), retry)
-	if s.OnAttempt != nil {
-		s.OnAttempt(Attempt{
-			ID: d.id, Destination: d.label, Number: d.attempts, Status: d.status,
-			Err: d.cause, Duration: now.Sub(d.attemptStart), Retry: retry, Wait: d.wait,
-		})
-	}
-	if retry && s.Logger != nil && s.Logger.Enabled(ctx, slog.LevelInfo) {
-		s.Logger.LogAttrs(ctx, slog.LevelInfo, "webhook attempt failed, retrying",
-			slog.String("id", d.id), slog.String("destination", d.label),
-			slog.Int("attempt", d.attempts), slog.Int("status", d.status),
-			slog.String("error", d.cause.Error()), slog.Duration("wait", d.wait))
-	}
-}
-
-// classify turns the outcome of one attempt into a cause (nil on success)
-// that wraps this package's sentinels, and says whether it is worth
-// retrying. It drops the *url.Error wrapper of net/http, whose text quotes
-// the whole URL, query string included.
-func classify(resp *http.Response, err error, timeout time.Duration) (error, bool) {
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		var ne net.Error
-		switch {
-		case errors.Is(err, ErrBlockedAddr), errors.Is(err, ErrInvalidURL):
-			return err, false
-		case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-			return fmt.Errorf("%w (limit %s per attempt)", ErrTimeout, timeout), true
-		case isCertError(err):
-			return fmt.Errorf("%w: %w", ErrNetwork, err), false
-		default:
-			return fmt.Errorf("%w: %w", ErrNetwork, err), true
-		}
-	}
-	if resp == nil {
-		return fmt.Errorf("%w: no response", ErrNetwork), true
-	}
-	code := resp.StatusCode
-	switch {
-	case code >= 200 && code <= 299:
-		return nil, false
-	case code == http.StatusGone:
-		return ErrGone, false
-	case code >= 300 && code <= 399:
-		// The Location header is not quoted: it may carry a query string.
-		return fmt.Errorf("%w: redirect refused, status %d", ErrRejected, code), false
-	case code == http.StatusRequestTimeout || code == http.StatusTooEarly || code == http.StatusTooManyRequests:
-		return fmt.Errorf("%w: status %d", ErrRateLimited, code), true
-	case code >= 500 && code <= 599:
-		return fmt.Errorf("%w: status %d", ErrServer, code), retryableStatus(code)
-	case code >= 400 && code <= 499:
-		return fmt.Errorf("%w: status %d", ErrRejected, code), false
-	default:
-		return fmt.Errorf("%w: unexpected status %d", ErrRejected, code), false
-	}
-}
-
-// isCertError reports whether err is a TLS failure that retrying cannot
-// fix: an untrusted or mismatched certificate, or a peer that does not
-// speak TLS.
-func isCertError(err error) bool {
-	var (
-		cv *tls.CertificateVerificationError
-		ua x509.UnknownAuthorityError
-		he x509.HostnameError
-		ci x509.CertificateInvalidError
-		rh tls.RecordHeaderError
-	)
-	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) ||
-		errors.As(err, &ci) || errors.As(err, &rh)
 }
 
 // discard reads and drops up to maxDiscard bytes so that the connection can

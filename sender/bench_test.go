@@ -125,13 +125,37 @@ func rawDeliver(b *testing.B, srv *httptest.Server) func() error {
 			return err
 		}
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
+		return drained(client.Do(req))
+	}
+}
+
+// retryableDeliver returns a function doing one unsigned POST to srv
+// through go-retryablehttp's NewClient, its logger off.
+func retryableDeliver(b *testing.B, srv *httptest.Server) func() error {
+	rc := retryablehttp.NewClient()
+	rc.Logger = nil
+	tr := rc.HTTPClient.Transport.(*http.Transport)
+	tr.TLSClientConfig = &tls.Config{RootCAs: srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs}
+	b.Cleanup(tr.CloseIdleConnections)
+	url := srv.URL + "/hook"
+	return func() error {
+		req, err := retryablehttp.NewRequest(http.MethodPost, url, benchBody)
 		if err != nil {
 			return err
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return resp.Body.Close()
+		req.Header.Set("Content-Type", "application/json")
+		return drained(rc.Do(req))
 	}
+}
+
+// drained reads the body of resp to its end and closes it, so that the
+// connection goes back to the pool, or returns err.
+func drained(resp *http.Response, err error) error {
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.Body.Close()
 }
 
 // cpuTime returns the CPU time (user and system) used by the process.
@@ -216,39 +240,20 @@ func BenchmarkDeliverRatio(b *testing.B) {
 
 func BenchmarkDeliver(b *testing.B) {
 	srv := benchServer(b)
-	roots := srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
 	// The clients outlive the rounds of increasing b.N, like their pools.
-	herald, raw := heraldDeliver(b, srv), rawDeliver(b, srv)
-	rc := retryablehttp.NewClient()
-	rc.Logger = nil
-	tr := rc.HTTPClient.Transport.(*http.Transport)
-	tr.TLSClientConfig = &tls.Config{RootCAs: roots}
-	b.Cleanup(tr.CloseIdleConnections)
-	url := srv.URL + "/hook"
-
+	clients := []struct {
+		name string
+		do   func() error
+	}{
+		{"herald", heraldDeliver(b, srv)},
+		{"raw", rawDeliver(b, srv)},
+		{"retryablehttp", retryableDeliver(b, srv)},
+	}
 	for _, c := range benchConcurrency {
-		b.Run("herald/c="+strconv.Itoa(c), func(b *testing.B) {
-			runConcurrent(b, c, herald)
-		})
-
-		b.Run("raw/c="+strconv.Itoa(c), func(b *testing.B) {
-			runConcurrent(b, c, raw)
-		})
-
-		b.Run("retryablehttp/c="+strconv.Itoa(c), func(b *testing.B) {
-			runConcurrent(b, c, func() error {
-				req, err := retryablehttp.NewRequest(http.MethodPost, url, benchBody)
-				if err != nil {
-					return err
-				}
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := rc.Do(req)
-				if err != nil {
-					return err
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				return resp.Body.Close()
+		for _, cl := range clients {
+			b.Run(cl.name+"/c="+strconv.Itoa(c), func(b *testing.B) {
+				runConcurrent(b, c, cl.do)
 			})
-		})
+		}
 	}
 }

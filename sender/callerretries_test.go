@@ -3,7 +3,9 @@ package sender_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,5 +49,34 @@ func TestSendCallerRetriesMakesOneAttempt(t *testing.T) {
 		if res.RetryAfter != tc.wait {
 			t.Errorf("%d Retry-After %q: RetryAfter %v, want %v", tc.status, tc.after, res.RetryAfter, tc.wait)
 		}
+	}
+}
+
+// A failure the caller says it retries is logged at Info, not Warn: the
+// outbox queue, not the sender, gives the final verdict.
+func TestSendCallerRetriesLogsInfo(t *testing.T) {
+	rcv := sendertest.NewReceiver(t, nil, sendertest.FailFirst(100, http.StatusServiceUnavailable))
+	for _, tc := range []struct {
+		name          string
+		callerRetries bool
+		want          string
+	}{
+		{"sender's verdict", false, "level=WARN"},
+		{"caller retries", true, "level=INFO"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs strings.Builder
+			s := rcv.Sender()
+			s.Retry = sender.RetryPolicy{MaxAttempts: 1}
+			s.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			_, err := s.Send(context.Background(), rcv.Destination(nil), sender.Message{CallerRetries: tc.callerRetries})
+			if !errors.Is(err, sender.ErrServer) {
+				t.Fatalf("Send = %v, want ErrServer", err)
+			}
+			line := logs.String()
+			if !strings.Contains(line, "webhook failed") || !strings.Contains(line, tc.want) {
+				t.Fatalf("log %q, want %s", line, tc.want)
+			}
+		})
 	}
 }

@@ -17,9 +17,13 @@ type blockedRange struct {
 
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 
-// blockedV4 lists the IPv4 ranges that are not public unicast (IANA
-// special-purpose registry, RFC 6890 and successors).
-var blockedV4 = []blockedRange{
+// blocked lists the ranges that are not public unicast (IANA
+// special-purpose registries, RFC 6890 and successors). A prefix holds
+// addresses of its own family only, so one table serves both. Of IPv6 it
+// lists the ranges inside global unicast 2000::/3: everything outside is
+// refused anyway, except the forms that embed an IPv4 address, which are
+// unwrapped and checked as IPv4.
+var blocked = []blockedRange{
 	{mustPrefix("0.0.0.0/8"), "a this-network address"},
 	{mustPrefix("10.0.0.0/8"), "a private (RFC 1918) address"},
 	{mustPrefix("100.64.0.0/10"), "a shared (CGNAT) address"},
@@ -35,12 +39,7 @@ var blockedV4 = []blockedRange{
 	{mustPrefix("203.0.113.0/24"), "a documentation address"},
 	{mustPrefix("224.0.0.0/4"), "a multicast address"},
 	{mustPrefix("240.0.0.0/4"), "a reserved or broadcast address"},
-}
 
-// blockedV6 lists the ranges inside global unicast 2000::/3 that are not
-// public; everything outside 2000::/3 is refused anyway, except the forms
-// that embed an IPv4 address, which are unwrapped and checked as IPv4.
-var blockedV6 = []blockedRange{
 	{mustPrefix("2001::/32"), "a Teredo tunnel address"},
 	{mustPrefix("2001:2::/48"), "a benchmarking address"},
 	{mustPrefix("2001:10::/28"), "an ORCHID address"},
@@ -88,13 +87,13 @@ func blockReason(a netip.Addr) string {
 		return "an invalid address"
 	}
 	if v4, how, ok := unwrapV4(a); ok {
-		if r := blockReason4(v4); r != "" {
+		if r := listedReason(v4); r != "" {
 			return r + " wrapped as " + how
 		}
 		return ""
 	}
 	if a.Is4() {
-		return blockReason4(a)
+		return listedReason(a)
 	}
 	switch {
 	case a.IsLoopback():
@@ -112,16 +111,13 @@ func blockReason(a netip.Addr) string {
 	case !globalUnicastV6.Contains(a):
 		return "a reserved address (outside 2000::/3)"
 	}
-	for _, r := range blockedV6 {
-		if r.prefix.Contains(a) {
-			return r.reason
-		}
-	}
-	return ""
+	return listedReason(a)
 }
 
-func blockReason4(a netip.Addr) string {
-	for _, r := range blockedV4 {
+// listedReason returns the reason of the range of [blocked] that holds a,
+// "" when none does.
+func listedReason(a netip.Addr) string {
+	for _, r := range blocked {
 		if r.prefix.Contains(a) {
 			return r.reason
 		}

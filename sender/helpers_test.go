@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strconv"
 	"sync"
@@ -117,4 +120,17 @@ func mustDeliveryError(t *testing.T, err error) *sender.DeliveryError {
 		t.Fatalf("error %v (%T) is not a *DeliveryError", err, err)
 	}
 	return de
+}
+
+// trustingSender trusts the certificates of servers and may reach loopback.
+func trustingSender(servers ...*httptest.Server) *sender.Sender {
+	roots := x509.NewCertPool()
+	for _, s := range servers {
+		roots.AddCert(s.Certificate())
+	}
+	return &sender.Sender{
+		TLS:           &tls.Config{RootCAs: roots},
+		AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		Retry:         sender.RetryPolicy{MaxAttempts: 3, MinWait: time.Millisecond, MaxWait: 5 * time.Millisecond},
+	}
 }

@@ -2,8 +2,6 @@ package sender_test
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +18,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/internal/syncbuf"
 	"github.com/heraldhq/herald/sender"
 )
 
@@ -130,19 +129,6 @@ func (w *oauthWorld) lastSeen() string {
 // sender trusts both servers' certificate and may reach loopback.
 func (w *oauthWorld) sender() *sender.Sender {
 	return trustingSender(w.tokens, w.receiver)
-}
-
-// trustingSender trusts the certificates of servers and may reach loopback.
-func trustingSender(servers ...*httptest.Server) *sender.Sender {
-	roots := x509.NewCertPool()
-	for _, s := range servers {
-		roots.AddCert(s.Certificate())
-	}
-	return &sender.Sender{
-		TLS:           &tls.Config{RootCAs: roots},
-		AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
-		Retry:         sender.RetryPolicy{MaxAttempts: 3, MinWait: time.Millisecond, MaxWait: 5 * time.Millisecond},
-	}
 }
 
 func (w *oauthWorld) dest() sender.Destination {
@@ -353,7 +339,7 @@ func TestOAuth2RefusesAnotherAuthorization(t *testing.T) {
 // that neither the client secret nor any token appears.
 func TestOAuth2SecretsNeverPrinted(t *testing.T) {
 	w := newOAuthWorld(t)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	var texts []string
 	s := w.sender()
 	s.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -398,33 +384,5 @@ func TestOAuth2SecretsNeverPrinted(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("output:\n%s", all)
-	}
-}
-
-// kmsDown is a Signer whose key store cannot be reached.
-type kmsDown struct{ err error }
-
-func (k kmsDown) Sign(http.Header, auth.Message) error {
-	return fmt.Errorf("auth: standard-v1a: key kms-1: the key's signer failed: %w", k.err)
-}
-
-// TestSignerOutageIsRetryable: a Signer that cannot reach its key store
-// (a network error, a timeout) fails the delivery with ErrSign, retryable
-// later from an outbox; any other signing failure stays final.
-func TestSignerOutageIsRetryable(t *testing.T) {
-	w := newOAuthWorld(t)
-	s := w.sender()
-	for _, c := range []struct {
-		err       error
-		retryable bool
-	}{
-		{&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, true},
-		{context.DeadlineExceeded, true},
-		{auth.ErrBadKey, false},
-	} {
-		_, err := s.Send(context.Background(), sender.Destination{URL: w.receiver.URL, Signer: kmsDown{c.err}}, sender.Message{Body: []byte(`{}`)})
-		if !errors.Is(err, sender.ErrSign) || !errors.Is(err, c.err) || mustDeliveryError(t, err).Retryable != c.retryable {
-			t.Errorf("signer failing with %v: %v, want ErrSign, retryable %v", c.err, err, c.retryable)
-		}
 	}
 }

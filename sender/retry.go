@@ -9,19 +9,6 @@ import (
 	"github.com/heraldhq/herald/internal/backoff"
 )
 
-// Retry defaults, used for the zero fields of a [RetryPolicy].
-const (
-	// defaultMaxAttempts is the number of attempts of a delivery, the
-	// first included.
-	defaultMaxAttempts = 5
-	// defaultMinWait is the shortest wait and the base of the backoff.
-	defaultMinWait = 500 * time.Millisecond
-	// defaultMaxWait caps one wait, Retry-After included.
-	defaultMaxWait = 30 * time.Second
-	// defaultMaxElapsed is how long a delivery may keep retrying.
-	defaultMaxElapsed = 2 * time.Minute
-)
-
 // RetryPolicy bounds the in-process retries of one delivery. The zero value
 // selects the defaults documented on each field; negative values count as
 // zero.
@@ -40,24 +27,22 @@ type RetryPolicy struct {
 	MaxElapsed time.Duration
 }
 
-// withDefaults returns p with its zero fields set to the defaults.
+// withDefaults returns p with its zero (or negative) fields set to the
+// defaults its fields document, and MaxWait raised to MinWait if below.
 func (p RetryPolicy) withDefaults() RetryPolicy {
-	if p.MaxAttempts <= 0 {
-		p.MaxAttempts = defaultMaxAttempts
-	}
-	if p.MinWait <= 0 {
-		p.MinWait = defaultMinWait
-	}
-	if p.MaxWait <= 0 {
-		p.MaxWait = defaultMaxWait
-	}
-	if p.MaxWait < p.MinWait {
-		p.MaxWait = p.MinWait
-	}
-	if p.MaxElapsed <= 0 {
-		p.MaxElapsed = defaultMaxElapsed
-	}
+	p.MaxAttempts = positiveOr(p.MaxAttempts, 5)
+	p.MinWait = positiveOr(p.MinWait, 500*time.Millisecond)
+	p.MaxWait = max(positiveOr(p.MaxWait, 30*time.Second), p.MinWait)
+	p.MaxElapsed = positiveOr(p.MaxElapsed, 2*time.Minute)
 	return p
+}
+
+// positiveOr returns v when it is positive, else def.
+func positiveOr[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
 }
 
 // wait returns how long to wait after the given attempt (1 for the first)
@@ -103,17 +88,4 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	return max(t.Sub(now), 0), true
-}
-
-// retryableStatus reports whether a response status is worth retrying:
-// 408 Request Timeout, 425 Too Early, 429 Too Many Requests, and the 5xx
-// statuses that signal a passing condition (500, 502, 503, 504).
-func retryableStatus(code int) bool {
-	switch code {
-	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests,
-		http.StatusInternalServerError, http.StatusBadGateway,
-		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return true
-	}
-	return false
 }

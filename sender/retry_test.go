@@ -12,12 +12,12 @@ import (
 
 func TestRetryPolicyDefaults(t *testing.T) {
 	p := RetryPolicy{}.withDefaults()
-	want := RetryPolicy{defaultMaxAttempts, defaultMinWait, defaultMaxWait, defaultMaxElapsed}
+	want := RetryPolicy{MaxAttempts: 5, MinWait: 500 * time.Millisecond, MaxWait: 30 * time.Second, MaxElapsed: 2 * time.Minute}
 	if p != want {
 		t.Fatalf("defaults = %+v, want %+v", p, want)
 	}
 	p = RetryPolicy{MaxAttempts: -1, MinWait: time.Second, MaxWait: time.Millisecond}.withDefaults()
-	if p.MaxAttempts != defaultMaxAttempts || p.MaxWait != time.Second {
+	if p.MaxAttempts != want.MaxAttempts || p.MaxWait != time.Second {
 		t.Fatalf("MaxWait below MinWait: %+v", p)
 	}
 }

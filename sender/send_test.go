@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/internal/version"
 	"github.com/heraldhq/herald/sender"
 	"github.com/heraldhq/herald/sender/sendertest"
@@ -412,31 +413,30 @@ func TestSendConcurrent(t *testing.T) {
 	}
 }
 
-// A failure the caller says it retries is logged at Info, not Warn: the
-// outbox queue, not the sender, gives the final verdict.
-func TestSendCallerRetriesLogsInfo(t *testing.T) {
-	rcv := sendertest.NewReceiver(t, nil, sendertest.FailFirst(100, http.StatusServiceUnavailable))
-	for _, tc := range []struct {
-		name          string
-		callerRetries bool
-		want          string
+// kmsDown is a Signer whose key store cannot be reached.
+type kmsDown struct{ err error }
+
+func (k kmsDown) Sign(http.Header, auth.Message) error {
+	return fmt.Errorf("auth: standard-v1a: key kms-1: the key's signer failed: %w", k.err)
+}
+
+// TestSignerOutageIsRetryable: a Signer that cannot reach its key store
+// (a network error, a timeout) fails the delivery with ErrSign, retryable
+// later from an outbox; any other signing failure stays final.
+func TestSignerOutageIsRetryable(t *testing.T) {
+	rcv := sendertest.NewReceiver(t, nil)
+	s := rcv.Sender()
+	for _, c := range []struct {
+		err       error
+		retryable bool
 	}{
-		{"sender's verdict", false, "level=WARN"},
-		{"caller retries", true, "level=INFO"},
+		{&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, true},
+		{context.DeadlineExceeded, true},
+		{auth.ErrBadKey, false},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var logs strings.Builder
-			s := rcv.Sender()
-			s.Retry = sender.RetryPolicy{MaxAttempts: 1}
-			s.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-			_, err := s.Send(context.Background(), rcv.Destination(nil), sender.Message{CallerRetries: tc.callerRetries})
-			if !errors.Is(err, sender.ErrServer) {
-				t.Fatalf("Send = %v, want ErrServer", err)
-			}
-			line := logs.String()
-			if !strings.Contains(line, "webhook failed") || !strings.Contains(line, tc.want) {
-				t.Fatalf("log %q, want %s", line, tc.want)
-			}
-		})
+		_, err := s.Send(context.Background(), rcv.Destination(kmsDown{c.err}), sender.Message{Body: []byte(`{}`)})
+		if !errors.Is(err, sender.ErrSign) || !errors.Is(err, c.err) || mustDeliveryError(t, err).Retryable != c.retryable {
+			t.Errorf("signer failing with %v: %v, want ErrSign, retryable %v", c.err, err, c.retryable)
+		}
 	}
 }

@@ -180,10 +180,7 @@ type Sender struct {
 func (s *Sender) init() {
 	s.initOnce.Do(func() {
 		s.policy = s.Retry.withDefaults()
-		s.timeout = s.AttemptTimeout
-		if s.timeout <= 0 {
-			s.timeout = defaultAttemptTimeout
-		}
+		s.timeout = positiveOr(s.AttemptTimeout, defaultAttemptTimeout)
 		s.transport = s.newTransport()
 		s.client = &http.Client{Transport: idleKeeper{s.transport}, CheckRedirect: noRedirect}
 		s.tel = s.newTelemetry()
@@ -387,31 +384,4 @@ func readBody(resp *http.Response) []byte {
 	}
 	discard(resp.Body)
 	return buf
-}
-
-// logSuccess logs a delivered message at Debug.
-func (s *Sender) logSuccess(ctx context.Context, res *Result, label string) {
-	if s.Logger == nil || !s.Logger.Enabled(ctx, slog.LevelDebug) {
-		return
-	}
-	s.Logger.LogAttrs(ctx, slog.LevelDebug, "webhook delivered",
-		slog.String("id", res.ID), slog.String("destination", label),
-		slog.Int("attempts", res.Attempts), slog.Int("status", res.Status),
-		slog.Duration("latency", res.Latency))
-}
-
-// logFailure logs a failed delivery at Warn, or at Info when the failure
-// is retryable and the caller retries.
-func (s *Sender) logFailure(ctx context.Context, e *DeliveryError, callerRetries bool) {
-	level := slog.LevelWarn
-	if callerRetries && e.Retryable {
-		level = slog.LevelInfo
-	}
-	if s.Logger == nil || !s.Logger.Enabled(ctx, level) {
-		return
-	}
-	s.Logger.LogAttrs(ctx, level, "webhook failed",
-		slog.String("id", e.ID), slog.String("destination", e.Destination),
-		slog.Int("attempts", e.attempts), slog.Int("status", e.status),
-		slog.Bool("retryable", e.Retryable), slog.String("error", e.Err.Error()))
 }

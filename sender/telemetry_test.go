@@ -3,6 +3,7 @@ package sender_test
 import (
 	"context"
 	"crypto/tls"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -14,11 +15,11 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/heraldhq/herald/internal/telemetry"
+	"github.com/heraldhq/herald/internal/telemetry/telemetrytest"
 	"github.com/heraldhq/herald/sender"
 )
 
@@ -119,39 +120,14 @@ func TestSendSpansAndMetrics(t *testing.T) {
 		}
 	}
 
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
+	// One attempt of each status, and both in the duration histogram.
+	want := map[string]int64{
+		"herald_delivery_attempts_total{code=503,destination=acme}": 1,
+		"herald_delivery_attempts_total{code=204,destination=acme}": 1,
+		"herald_delivery_duration_seconds{destination=acme}":        2,
 	}
-	counts := map[string]int64{}
-	var histCount uint64
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			switch data := m.Data.(type) {
-			case metricdata.Sum[int64]:
-				if m.Name != "herald_delivery_attempts_total" {
-					t.Fatalf("unexpected counter %s", m.Name)
-				}
-				for _, dp := range data.DataPoints {
-					d, _ := dp.Attributes.Value("destination")
-					c, _ := dp.Attributes.Value("code")
-					counts[d.AsString()+"/"+c.AsString()] += dp.Value
-				}
-			case metricdata.Histogram[float64]:
-				if m.Name != "herald_delivery_duration_seconds" {
-					t.Fatalf("unexpected histogram %s", m.Name)
-				}
-				for _, dp := range data.DataPoints {
-					histCount += dp.Count
-				}
-			}
-		}
-	}
-	if counts["acme/503"] != 1 || counts["acme/204"] != 1 || len(counts) != 2 {
-		t.Fatalf("attempt counts %v, want one 503 and one 204 for acme", counts)
-	}
-	if histCount != 2 {
-		t.Fatalf("duration histogram counted %d attempts, want 2", histCount)
+	if got := telemetrytest.Points(t, reader); !maps.Equal(got, want) {
+		t.Fatalf("metrics %v, want %v", got, want)
 	}
 }
 

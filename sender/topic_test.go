@@ -1,7 +1,6 @@
 package sender
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
@@ -11,15 +10,7 @@ import (
 // TestValidatePattern runs the module's one table of patterns through the
 // destination's validation.
 func TestValidatePattern(t *testing.T) {
-	for _, tt := range topictest.Patterns {
-		err := ValidatePattern(tt.Pattern)
-		if tt.Valid && err != nil {
-			t.Errorf("ValidatePattern(%q) = %v", tt.Pattern, err)
-		}
-		if !tt.Valid && !errors.Is(err, ErrInvalidPattern) {
-			t.Errorf("ValidatePattern(%q) = %v, want ErrInvalidPattern", tt.Pattern, err)
-		}
-	}
+	topictest.CheckPatterns(t, "ValidatePattern", ValidatePattern, ErrInvalidPattern)
 }
 
 // TestWants runs the module's one table of matches through

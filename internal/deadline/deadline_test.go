@@ -39,6 +39,20 @@ func TestTimer(t *testing.T) {
 	}
 }
 
+// waitTimedOut waits until w's timer cancels ctx, the context of a call
+// that outlived its limit, and checks that End reports the timeout.
+func waitTimedOut(ctx context.Context, t *testing.T, w *Timer) {
+	t.Helper()
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the context of a call that outlived its limit was not cancelled")
+	}
+	if !w.End() {
+		t.Fatal("End() = false after the timer cancelled the call")
+	}
+}
+
 // A timer left pending by a short call must still bound a later call, and
 // calls that do not time out share one context.
 func TestTimerRearmsForLaterCalls(t *testing.T) {
@@ -52,14 +66,7 @@ func TestTimerRearmsForLaterCalls(t *testing.T) {
 	if second != first {
 		t.Fatal("a call after one that did not time out got a new context")
 	}
-	select {
-	case <-second.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("the second call was never cancelled")
-	}
-	if !w.End() {
-		t.Fatal("End() = false after the timer cancelled the call")
-	}
+	waitTimedOut(second, t, &w)
 	third := w.Start(context.Background(), time.Now(), time.Minute)
 	if third.Err() != nil {
 		t.Fatal("the call after a timeout got a done context")
@@ -96,4 +103,47 @@ func TestTimerParentCancelled(t *testing.T) {
 	if w.End() {
 		t.Fatal("a cancelled parent counted as a timeout")
 	}
+}
+
+// TestTimerSharedContext is the queue worker's use: one parent, many sends.
+func TestTimerSharedContext(t *testing.T) {
+	parent, cancelParent := context.WithCancel(context.Background())
+	defer cancelParent()
+	var w Timer
+	defer w.Stop()
+
+	// Sends that end in time share one context, which is never cancelled,
+	// even after the timer armed by the first of them fires.
+	first := w.Start(parent, time.Now(), 200*time.Millisecond)
+	if w.End() {
+		t.Fatal("a send that ended at once timed out")
+	}
+	for range 100 {
+		if ctx := w.Start(parent, time.Now(), 200*time.Millisecond); ctx != first {
+			t.Fatal("a send after one that ended in time got a new context")
+		}
+		w.End()
+	}
+	time.Sleep(300 * time.Millisecond)
+	if first.Err() != nil {
+		t.Fatalf("the context of sends that ended in time was cancelled: %v", first.Err())
+	}
+
+	// A send that outlives its time has its context cancelled, and the
+	// next send gets a fresh one.
+	slow := w.Start(parent, time.Now(), 20*time.Millisecond)
+	waitTimedOut(slow, t, &w)
+	next := w.Start(parent, time.Now(), time.Minute)
+	if next.Err() != nil || next == slow {
+		t.Fatal("the send after a timeout did not get a fresh context")
+	}
+	if w.End() {
+		t.Error("a send after a timeout was reported as timed out")
+	}
+
+	// Cancelling the parent cancels the sends.
+	ctx := w.Start(parent, time.Now(), time.Minute)
+	cancelParent()
+	<-ctx.Done()
+	w.End()
 }

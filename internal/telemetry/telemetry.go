@@ -11,9 +11,9 @@ package telemetry
 import (
 	"context"
 	"encoding/hex"
-	"go.opentelemetry.io/otel/attribute"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
@@ -38,33 +38,38 @@ var (
 // provider, or tp is nil and the global provider was never set. Callers
 // resolve it once, when they start, and make no span when it is nil.
 func Tracer(tp trace.TracerProvider) trace.Tracer {
-	if tp == nil {
-		tp = otel.GetTracerProvider()
-		if tp == unsetTracerProvider {
-			return nil
-		}
+	if tp, on := recording(tp, otel.GetTracerProvider, unsetTracerProvider); on {
+		return tp.Tracer(Scope, trace.WithInstrumentationVersion(version.Version))
 	}
-	switch tp.(type) {
-	case tracenoop.TracerProvider, *tracenoop.TracerProvider:
-		return nil
-	}
-	return tp.Tracer(Scope, trace.WithInstrumentationVersion(version.Version))
+	return nil
 }
 
 // Meter returns herald's meter from mp, or from the otel global provider
 // when mp is nil, and nil when metrics are off, by the rule of [Tracer].
 func Meter(mp metric.MeterProvider) metric.Meter {
-	if mp == nil {
-		mp = otel.GetMeterProvider()
-		if mp == unsetMeterProvider {
-			return nil
+	if mp, on := recording(mp, otel.GetMeterProvider, unsetMeterProvider); on {
+		return mp.Meter(Scope, metric.WithInstrumentationVersion(version.Version))
+	}
+	return nil
+}
+
+// recording returns p, or the global provider when p is nil, and whether
+// it records anything: it is not a no-op provider, nor the global one
+// while no program has set it (unset).
+func recording[P comparable](p P, global func() P, unset P) (P, bool) {
+	var none P
+	if p == none {
+		p = global()
+		if p == unset {
+			return none, false
 		}
 	}
-	switch mp.(type) {
-	case metricnoop.MeterProvider, *metricnoop.MeterProvider:
-		return nil
+	switch any(p).(type) {
+	case tracenoop.TracerProvider, *tracenoop.TracerProvider,
+		metricnoop.MeterProvider, *metricnoop.MeterProvider:
+		return none, false
 	}
-	return mp.Meter(Scope, metric.WithInstrumentationVersion(version.Version))
+	return p, true
 }
 
 // Span attribute keys shared by the packages that trace a delivery; an

@@ -4,6 +4,9 @@ import (
 	"context"
 	"testing"
 
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
@@ -56,8 +59,20 @@ func TestOffWhenUnsetOrNoop(t *testing.T) {
 	if Tracer(nil) != nil || Meter(nil) != nil {
 		t.Fatal("the unset otel globals turned telemetry on")
 	}
-	if Tracer(tracenoop.NewTracerProvider()) != nil {
+	if Tracer(tracenoop.NewTracerProvider()) != nil || Tracer(&tracenoop.TracerProvider{}) != nil {
 		t.Fatal("a noop TracerProvider turned tracing on")
+	}
+	if Meter(metricnoop.NewMeterProvider()) != nil || Meter(&metricnoop.MeterProvider{}) != nil {
+		t.Fatal("a noop MeterProvider turned metrics on")
+	}
+}
+
+func TestOnWithAProvider(t *testing.T) {
+	if Tracer(sdktrace.NewTracerProvider()) == nil {
+		t.Fatal("an SDK TracerProvider left tracing off")
+	}
+	if Meter(sdkmetric.NewMeterProvider()) == nil {
+		t.Fatal("an SDK MeterProvider left metrics off")
 	}
 }
 

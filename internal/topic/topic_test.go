@@ -25,13 +25,24 @@ func TestChar(t *testing.T) {
 }
 
 func TestParse(t *testing.T) {
-	for _, tt := range topictest.Patterns {
-		_, err := topic.Parse(tt.Pattern)
-		if tt.Valid && err != nil {
-			t.Errorf("Parse(%q) = %v", tt.Pattern, err)
+	topictest.CheckPatterns(t, "Parse", func(p string) error {
+		_, err := topic.Parse(p)
+		return err
+	}, topic.ErrInvalidPattern)
+}
+
+// TestRouterMix: the benchmarks' patterns all parse, and their event
+// topic matches some of them at every size.
+func TestRouterMix(t *testing.T) {
+	for _, n := range []int{10, 100, 1000} {
+		ps := topictest.RouterMix(n)
+		for _, p := range ps {
+			if _, err := topic.Parse(p); err != nil {
+				t.Fatalf("n=%d: %v", n, err)
+			}
 		}
-		if !tt.Valid && !errors.Is(err, topic.ErrInvalidPattern) {
-			t.Errorf("Parse(%q) = %v, want ErrInvalidPattern", tt.Pattern, err)
+		if len(ps) != n || !topic.MatchAny(ps, "dom1:act1") {
+			t.Fatalf("n=%d: %d patterns, dom1:act1 matching %v", n, len(ps), topic.MatchAny(ps, "dom1:act1"))
 		}
 	}
 }

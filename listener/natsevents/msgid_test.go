@@ -2,11 +2,11 @@ package natsevents_test
 
 import (
 	"context"
-	"slices"
-	"sync"
+	"maps"
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/natstest"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/listener/natsevents"
 )
@@ -17,18 +17,9 @@ import (
 // otherwise drop a billing:refund by publishing its id first), while the
 // same event published twice on its subject is still stored once.
 func TestPublishMsgIDScopedBySubject(t *testing.T) {
-	s := startServer(t)
-	var (
-		mu      sync.Mutex
-		handled []string // "topic id" of each event handled
-	)
-	l := listener.New()
-	mustOn(t, l, "**", func(_ context.Context, ev *listener.Event) error {
-		mu.Lock()
-		handled = append(handled, ev.Topic+" "+ev.ID)
-		mu.Unlock()
-		return nil
-	})
+	s := natstest.Start(t, nil)
+	var handled tally
+	l := counting(t, &handled, func(ev *listener.Event) string { return ev.Topic + " " + ev.ID })
 	src := &natsevents.Source{JetStream: connect(t, s.ClientURL()), AckWait: time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -63,14 +54,10 @@ func TestPublishMsgIDScopedBySubject(t *testing.T) {
 		}
 	}
 
-	done := make(chan error, 1)
-	go func() { done <- src.Serve(ctx, l) }()
+	done := serve(ctx, t, s.ClientURL(), src, l)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		mu.Lock()
-		n := len(handled)
-		mu.Unlock()
-		if n >= 2 || time.Now().After(deadline) {
+		if handled.len() >= 2 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -79,10 +66,7 @@ func TestPublishMsgIDScopedBySubject(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	slices.Sort(handled)
-	if !slices.Equal(handled, []string{"billing:refund evt_7", "job:ready evt_7"}) {
-		t.Fatalf("handled %q, want job:ready and billing:refund, each once", handled)
+	if got := handled.counts(); !maps.Equal(got, map[string]int{"billing:refund evt_7": 1, "job:ready evt_7": 1}) {
+		t.Fatalf("handled %v, want job:ready and billing:refund, each once", got)
 	}
 }

@@ -4,91 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/internal/natstest"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/listener/natsevents"
 )
-
-// startServerAt starts an embedded JetStream server storing in dir on port
-// (-1: a random one), shut down when the test ends.
-func startServerAt(t testing.TB, dir string, port int) *server.Server {
-	t.Helper()
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(s.Shutdown)
-	return s
-}
-
-// dial connects the way a worker should: reconnecting forever, quickly.
-func dial(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
-	t.Helper()
-	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return nc, js
-}
-
-// idSet is a set of event ids safe for concurrent use.
-type idSet struct {
-	mu  sync.Mutex
-	ids map[string]bool
-}
-
-func (s *idSet) add(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ids == nil {
-		s.ids = map[string]bool{}
-	}
-	s.ids[id] = true
-}
-
-func (s *idSet) len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.ids)
-}
-
-func (s *idSet) has(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ids[id]
-}
-
-// missing returns the ids of want not in s.
-func (s *idSet) missing(want []string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for _, id := range want {
-		if !s.ids[id] {
-			out = append(out, id)
-		}
-	}
-	return out
-}
 
 // publishAll publishes events prefix-0 … prefix-(n-1), retrying each until
 // JetStream stores it (the id deduplicates retries), and returns the ids.
@@ -115,7 +40,7 @@ func publishAll(t *testing.T, js jetstream.JetStream, prefix string, n int) []st
 }
 
 // waitAll polls until every id in want is in got.
-func waitAll(t *testing.T, got *idSet, want []string) {
+func waitAll(t *testing.T, got *tally, want []string) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -160,11 +85,11 @@ func waitSettled(t *testing.T, js jetstream.JetStream) {
 // event published before and after the restart is handled.
 func TestSourceSurvivesServerRestart(t *testing.T) {
 	dir := t.TempDir()
-	s := startServerAt(t, dir, -1)
-	port := s.Addr().(*net.TCPAddr).Port
+	s := natstest.Start(t, &server.Options{StoreDir: dir})
+	port := natstest.Port(s)
 	url := s.ClientURL()
 
-	var handled idSet
+	var handled tally
 	l := listener.New()
 	l.On("job:run", func(_ context.Context, ev *listener.Event) error {
 		time.Sleep(5 * time.Millisecond) // keep events in flight
@@ -173,20 +98,12 @@ func TestSourceSurvivesServerRestart(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	for w := range 2 {
-		_, js := dial(t, url)
-		src := &natsevents.Source{JetStream: js, AckWait: time.Second, RetryDelay: 10 * time.Millisecond, Concurrency: 8}
-		if w == 0 {
-			if err := src.Setup(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); errs <- src.Serve(ctx, l) }()
+	var workers []<-chan error
+	for range 2 {
+		src := &natsevents.Source{AckWait: time.Second, RetryDelay: 10 * time.Millisecond, Concurrency: 8}
+		workers = append(workers, serve(ctx, t, url, src, l))
 	}
-	_, pub := dial(t, url)
+	_, pub := natstest.Connect(t, url)
 	before := publishAll(t, pub, "before", 250)
 	for deadline := time.Now().Add(60 * time.Second); handled.len() < 50; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -197,12 +114,14 @@ func TestSourceSurvivesServerRestart(t *testing.T) {
 	s.Shutdown()
 	s.WaitForShutdown()
 	t.Logf("server stopped after %d events handled", handled.len())
-	select {
-	case err := <-errs:
-		t.Fatalf("Serve returned on a disconnect: %v", err)
-	default:
+	for _, w := range workers {
+		select {
+		case err := <-w:
+			t.Fatalf("Serve returned on a disconnect: %v", err)
+		default:
+		}
 	}
-	startServerAt(t, dir, port)
+	natstest.Start(t, &server.Options{StoreDir: dir, Port: port})
 
 	after := publishAll(t, pub, "after", 250)
 	waitAll(t, &handled, before)
@@ -210,9 +129,8 @@ func TestSourceSurvivesServerRestart(t *testing.T) {
 	waitSettled(t, pub)
 
 	cancel()
-	wg.Wait()
-	for range 2 {
-		if err := <-errs; err != nil {
+	for _, w := range workers {
+		if err := <-w; err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	}
@@ -222,13 +140,13 @@ func TestSourceSurvivesServerRestart(t *testing.T) {
 // whose handlers hold events: JetStream redelivers them to the other worker
 // after AckWait, and the closed worker's Serve reports the loss.
 func TestSourceRedeliversAfterConnectionLoss(t *testing.T) {
-	s := startServerAt(t, t.TempDir(), -1)
+	s := natstest.Start(t, nil)
 	url := s.ClientURL()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
 	// Worker A takes events and holds them until its connection is closed.
-	var held idSet
+	var held tally
 	release := make(chan struct{})
 	la := listener.New()
 	la.On("job:run", func(_ context.Context, ev *listener.Event) error {
@@ -236,15 +154,10 @@ func TestSourceRedeliversAfterConnectionLoss(t *testing.T) {
 		<-release
 		return nil // too late: the ack cannot reach the server
 	})
-	ncA, jsA := dial(t, url)
-	srcA := &natsevents.Source{JetStream: jsA, AckWait: time.Second, Concurrency: 4}
-	if err := srcA.Setup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	errA := make(chan error, 1)
-	go func() { errA <- srcA.Serve(ctx, la) }()
+	ncA, jsA := natstest.Connect(t, url)
+	errA := serve(ctx, t, url, &natsevents.Source{JetStream: jsA, AckWait: time.Second, Concurrency: 4}, la)
 
-	_, pub := dial(t, url)
+	_, pub := natstest.Connect(t, url)
 	ids := publishAll(t, pub, "ev", 100)
 	for deadline := time.Now().Add(60 * time.Second); held.len() < 4; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -253,13 +166,10 @@ func TestSourceRedeliversAfterConnectionLoss(t *testing.T) {
 	}
 
 	// Worker B handles everything it gets.
-	var handled idSet
+	var handled tally
 	lb := listener.New()
 	lb.On("job:run", func(_ context.Context, ev *listener.Event) error { handled.add(ev.ID); return nil })
-	_, jsB := dial(t, url)
-	srcB := &natsevents.Source{JetStream: jsB, AckWait: time.Second, Concurrency: 4}
-	errB := make(chan error, 1)
-	go func() { errB <- srcB.Serve(ctx, lb) }()
+	errB := serve(ctx, t, url, &natsevents.Source{AckWait: time.Second, Concurrency: 4}, lb)
 
 	ncA.Close()
 	close(release)
@@ -276,7 +186,7 @@ func TestSourceRedeliversAfterConnectionLoss(t *testing.T) {
 	waitSettled(t, pub)
 	var taken []string
 	for _, id := range ids {
-		if held.has(id) {
+		if held.get(id) > 0 {
 			taken = append(taken, id)
 		}
 	}

@@ -4,72 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
+	"github.com/heraldhq/herald/internal/natstest"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/listener/natsevents"
 )
 
-func startServer(t testing.TB) *server.Server {
-	t.Helper()
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(s.Shutdown)
-	return s
-}
-
-func connect(t testing.TB, url string) jetstream.JetStream {
-	t.Helper()
-	nc, err := nats.Connect(url, nats.MaxReconnects(-1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
-}
-
-// tally counts handler calls per event id.
-type tally struct {
-	mu    sync.Mutex
-	calls map[string]int
-}
-
-func (c *tally) add(id string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.calls == nil {
-		c.calls = map[string]int{}
-	}
-	c.calls[id]++
-	return c.calls[id]
-}
-
-func (c *tally) get(id string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.calls[id]
-}
-
 func TestSourceSharedWithRedeliveryAndDeadLetters(t *testing.T) {
-	s := startServer(t)
+	s := natstest.Start(t, nil)
 	var handled tally
 	l := listener.New()
 	l.On("job:ok", func(_ context.Context, ev *listener.Event) error { handled.add(ev.ID); return nil })
@@ -86,16 +30,10 @@ func TestSourceSharedWithRedeliveryAndDeadLetters(t *testing.T) {
 	})
 
 	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for w := range 2 {
-		src := &natsevents.Source{JetStream: connect(t, s.ClientURL()), MaxDeliver: 4, RetryDelay: 10 * time.Millisecond, AckWait: 5 * time.Second}
-		if w == 0 { // create the streams before publishing; Serve does it too
-			if err := src.Setup(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = src.Serve(ctx, l) }()
+	var workers []<-chan error
+	for range 2 {
+		src := &natsevents.Source{MaxDeliver: 4, RetryDelay: 10 * time.Millisecond, AckWait: 5 * time.Second}
+		workers = append(workers, serve(ctx, t, s.ClientURL(), src, l))
 	}
 	js := connect(t, s.ClientURL())
 	const n = 200
@@ -136,7 +74,11 @@ func TestSourceSharedWithRedeliveryAndDeadLetters(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	cancel()
-	wg.Wait()
+	for _, w := range workers {
+		if err := <-w; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}
 	if got := handled.get("fail"); got != 4 {
 		t.Errorf("failing event handled %d times, want MaxDeliver 4", got)
 	}
@@ -176,7 +118,7 @@ func TestSubjectAndInvalid(t *testing.T) {
 	if _, err := natsevents.SubjectOf("events", "nocolon"); !errors.Is(err, listener.ErrInvalidEvent) {
 		t.Errorf("Subject of a bad topic: %v", err)
 	}
-	s := startServer(t)
+	s := natstest.Start(t, nil)
 	js := connect(t, s.ClientURL())
 	if err := natsevents.Publish(context.Background(), js, "", &listener.Event{Topic: "job:x"}); !errors.Is(err, listener.ErrInvalidEvent) {
 		t.Errorf("Publish without id: %v", err)

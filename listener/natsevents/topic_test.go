@@ -1,37 +1,20 @@
 package natsevents_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
+	"maps"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/heraldhq/herald/internal/natstest"
+	"github.com/heraldhq/herald/internal/syncbuf"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/listener/natsevents"
 )
-
-// syncBuffer is a bytes.Buffer safe for a logger used from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestSourceSubjectDecidesTopic publishes raw messages whose body claims
 // another topic than their subject: NATS permissions govern subjects, so a
@@ -40,30 +23,14 @@ func (s *syncBuffer) String() string {
 // dead-lettered) and logged at WARN without its payload; a body without a
 // topic takes the subject's.
 func TestSourceSubjectDecidesTopic(t *testing.T) {
-	s := startServer(t)
-	var (
-		mu     sync.Mutex
-		topics = map[string]string{} // event id -> topic handled
-	)
-	l := listener.New()
-	mustOn(t, l, "**", func(_ context.Context, ev *listener.Event) error {
-		mu.Lock()
-		topics[ev.ID] = ev.Topic
-		mu.Unlock()
-		return nil
-	})
-	var logs syncBuffer
-	src := &natsevents.Source{
-		JetStream: connect(t, s.ClientURL()), AckWait: time.Second, RetryDelay: 10 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
-	}
+	s := natstest.Start(t, nil)
+	var handled tally
+	l := counting(t, &handled, func(ev *listener.Event) string { return ev.ID + " " + ev.Topic })
+	var logs syncbuf.Buffer
+	src := &natsevents.Source{AckWait: time.Second, RetryDelay: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := src.Setup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = src.Serve(ctx, l) }()
+	done := serve(ctx, t, s.ClientURL(), src, l)
 
 	js := connect(t, s.ClientURL())
 	const marker = "PAYLOAD-MARKER"
@@ -86,34 +53,26 @@ func TestSourceSubjectDecidesTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	want := map[string]string{"bare": "job:ready", "dotted": "records.v2:created", "genuine": "job:ready"}
+	want := map[string]int{"bare job:ready": 1, "dotted records.v2:created": 1, "genuine job:ready": 1}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		mu.Lock()
-		n := len(topics)
-		mu.Unlock()
-		if n >= len(want) && strings.Count(logs.String(), "event refused") >= 5 {
+		if handled.len() >= len(want) && strings.Count(logs.String(), "event refused") >= 5 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("handled %v; log:\n%s", topics, logs.String())
+			t.Fatalf("handled %v; log:\n%s", handled.counts(), logs.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	// Longer than AckWait: a refused event left unsettled would come back.
 	time.Sleep(1500 * time.Millisecond)
 	cancel()
-	<-done
-
-	mu.Lock()
-	defer mu.Unlock()
-	if len(topics) != len(want) {
-		t.Errorf("handled %v, want %v", topics, want)
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
-	for id, topic := range want {
-		if topics[id] != topic {
-			t.Errorf("event %s handled as %q, want %q", id, topics[id], topic)
-		}
+
+	if got := handled.counts(); !maps.Equal(got, want) {
+		t.Errorf("handled (id topic: times) %v, want %v", got, want)
 	}
 	log := logs.String()
 	if got := strings.Count(log, "event refused"); got != 5 {
@@ -144,12 +103,5 @@ func TestSourceSubjectDecidesTopic(t *testing.T) {
 	}
 	if info, err := cons.Info(context.Background()); err != nil || info.NumPending != 0 || info.NumAckPending != 0 || info.NumRedelivered != 0 {
 		t.Errorf("consumer pending %d, ack pending %d, redelivered %d, %v", info.NumPending, info.NumAckPending, info.NumRedelivered, err)
-	}
-}
-
-func mustOn(t *testing.T, l *listener.Listener, pattern string, h listener.Handler) {
-	t.Helper()
-	if err := l.On(pattern, h); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/natstest"
 	"github.com/heraldhq/herald/internal/telemetry"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/listener/natsevents"
@@ -13,7 +14,7 @@ import (
 // The traceparent of the context given to Publish travels as a message
 // header and is in the handlers' context on the consuming side.
 func TestTraceparentCrossesJetStream(t *testing.T) {
-	s := startServer(t)
+	s := natstest.Start(t, nil)
 	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	got := make(chan string, 2)
 	l := listener.New()
@@ -25,12 +26,7 @@ func TestTraceparentCrossesJetStream(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	src := &natsevents.Source{JetStream: connect(t, s.ClientURL())}
-	if err := src.Setup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = src.Serve(ctx, l) }()
+	done := serve(ctx, t, s.ClientURL(), &natsevents.Source{}, l)
 	js := connect(t, s.ClientURL())
 	if err := natsevents.Publish(telemetry.WithTraceparent(ctx, tp), js, "", &listener.Event{ID: "t1", Topic: "job:a"}); err != nil {
 		t.Fatal(err)
@@ -51,5 +47,7 @@ func TestTraceparentCrossesJetStream(t *testing.T) {
 		t.Fatalf("handlers saw traceparents %v, want %q for the traced event and none for the other", seen, tp)
 	}
 	cancel()
-	<-done
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }

@@ -1,0 +1,86 @@
+package sender
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// classify turns the outcome of one attempt into a cause (nil on success)
+// that wraps this package's sentinels, and says whether it is worth
+// retrying. It drops the *url.Error wrapper of net/http, whose text quotes
+// the whole URL, query string included.
+func classify(resp *http.Response, err error, timeout time.Duration) (error, bool) {
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		var ne net.Error
+		switch {
+		case errors.Is(err, ErrBlockedAddr), errors.Is(err, ErrInvalidURL):
+			return err, false
+		case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+			return fmt.Errorf("%w (limit %s per attempt)", ErrTimeout, timeout), true
+		case isCertError(err):
+			return fmt.Errorf("%w: %w", ErrNetwork, err), false
+		default:
+			return fmt.Errorf("%w: %w", ErrNetwork, err), true
+		}
+	}
+	if resp == nil {
+		return fmt.Errorf("%w: no response", ErrNetwork), true
+	}
+	code := resp.StatusCode
+	switch {
+	case code >= 200 && code <= 299:
+		return nil, false
+	case code == http.StatusGone:
+		return ErrGone, false
+	case code >= 300 && code <= 399:
+		// The Location header is not quoted: it may carry a query string.
+		return fmt.Errorf("%w: redirect refused, status %d", ErrRejected, code), false
+	case code == http.StatusRequestTimeout || code == http.StatusTooEarly || code == http.StatusTooManyRequests:
+		return fmt.Errorf("%w: status %d", ErrRateLimited, code), true
+	case code >= 500 && code <= 599:
+		return fmt.Errorf("%w: status %d", ErrServer, code), retryableStatus(code)
+	case code >= 400 && code <= 499:
+		return fmt.Errorf("%w: status %d", ErrRejected, code), false
+	default:
+		return fmt.Errorf("%w: unexpected status %d", ErrRejected, code), false
+	}
+}
+
+// isCertError reports whether err is a TLS failure that retrying cannot
+// fix: an untrusted or mismatched certificate, or a peer that does not
+// speak TLS.
+func isCertError(err error) bool {
+	var (
+		cv *tls.CertificateVerificationError
+		ua x509.UnknownAuthorityError
+		he x509.HostnameError
+		ci x509.CertificateInvalidError
+		rh tls.RecordHeaderError
+	)
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) ||
+		errors.As(err, &ci) || errors.As(err, &rh)
+}
+
+// retryableStatus reports whether a response status is worth retrying:
+// 408 Request Timeout, 425 Too Early, 429 Too Many Requests, and the 5xx
+// statuses that signal a passing condition (500, 502, 503, 504).
+func retryableStatus(code int) bool {
+	switch code {
+	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests,
+		http.StatusInternalServerError, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
