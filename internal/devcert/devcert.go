@@ -30,7 +30,8 @@ type Cert struct {
 }
 
 // New makes an ECDSA P-256 certificate named commonName, valid from an hour
-// ago for ttl, for 127.0.0.1, ::1 and localhost.
+// ago for ttl, for 127.0.0.1, ::1 and localhost. It may serve as a client
+// certificate too, for mutual TLS tests.
 func New(commonName string, ttl time.Duration) (*Cert, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -47,7 +48,7 @@ func New(commonName string, ttl time.Duration) (*Cert, error) {
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(ttl),
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 		DNSNames:              []string{"localhost"},
