@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/internal/natsserver"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/listener/natsevents"
 	"github.com/heraldhq/herald/sender/sendertest"
@@ -160,8 +161,9 @@ func TestRelayFleetSurvivesKills(t *testing.T) {
 		load.wg.Add(1)
 		go load.poster()
 	}
+	_, js := natsserver.Connect(t, ns.url())
 	load.wg.Add(1)
-	go load.publisher(natsConnect(t, ns.url()))
+	go load.publisher(js)
 	stopLoad := sync.OnceFunc(func() { close(load.stop); load.wg.Wait() })
 	defer stopLoad()
 

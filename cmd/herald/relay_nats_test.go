@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/heraldhq/herald/internal/natsserver"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/listener/natsevents"
 	"github.com/heraldhq/herald/sender/sendertest"
@@ -144,16 +145,7 @@ func TestNATSStoreErrors(t *testing.T) {
 	// A token in the URL: the right one reaches the server (which has no
 	// outbox stream yet), a wrong one is refused; neither is printed.
 	token := "tok-" + randomHex(t, 12)
-	ts, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
-		Authorization: token, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ts.Start()
-	if !ts.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(ts.Shutdown)
+	ts := natsserver.Start(t, &server.Options{Authorization: token})
 	cases = append(cases,
 		errCase{[]string{"outbox", "list", "--store", fmt.Sprintf("nats://%s@%s", token, ts.Addr())}, 2, "no such outbox stream HERALD_OUTBOX"},
 		errCase{[]string{"outbox", "list", "--store", fmt.Sprintf("nats://%s@%s", wrong, ts.Addr())}, 1, "Authorization"})
@@ -177,7 +169,7 @@ func TestRelayEventsSubject(t *testing.T) {
 	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
 	p := startRelay(t, dir, nil, "--store", url, "--events-subject", "acme.events", "--dest", rcv.URL(),
 		"--secret", secret, "--cacert", "ca.pem", "--allow-private")
-	js := natsConnect(t, url)
+	_, js := natsserver.Connect(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -237,18 +229,9 @@ func TestNATSStoreTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, dir, "nats-ca.pem", string(certPEM))
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+	s := natsserver.Start(t, &server.Options{
 		TLS: true, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(s.Shutdown)
 	store := "tls://" + s.Addr().String()
 	secret, v := stdSecret(t, dir)
 	rcv := sendertest.NewReceiver(t, v)
