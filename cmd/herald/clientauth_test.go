@@ -159,13 +159,10 @@ func TestRelayOAuth2AndClientCert(t *testing.T) {
 
 	waitFor := func(n int) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for rcv.delivered() < n {
-			if time.Now().After(deadline) {
-				t.Fatalf("receiver got %d deliveries, want %d\n%s", rcv.delivered(), n, p.stderr())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		eventually(t, func() string {
+			return fmt.Sprintf("receiver got %d deliveries, want %d\n%s", rcv.delivered(), n, p.stderr())
+		},
+			func() bool { return rcv.delivered() >= n })
 	}
 	p.mustPost(t, event("ev-1", "job:ready"), nil)
 	p.mustPost(t, event("ev-2", "job:ready"), nil)

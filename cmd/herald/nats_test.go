@@ -31,11 +31,13 @@ func randomHex(t testing.TB, n int) string {
 }
 
 // embeddedNATS starts a NATS server with JetStream in the test process, on
-// loopback, that accepts user "herald" with password pass. It is shut down
-// when the test ends. It returns the server's host:port.
-func embeddedNATS(t *testing.T, pass string) string {
+// loopback, that accepts user "herald" with a new random password. It is
+// shut down when the test ends. It returns the server's host:port and the
+// password.
+func embeddedNATS(t *testing.T) (addr, pass string) {
 	t.Helper()
-	return natsserver.Start(t, &server.Options{Username: "herald", Password: pass}).Addr().String()
+	pass = "pw-" + randomHex(t, 12)
+	return natsserver.Start(t, &server.Options{Username: "herald", Password: pass}).Addr().String(), pass
 }
 
 var (

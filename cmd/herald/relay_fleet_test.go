@@ -15,7 +15,6 @@ import (
 	"github.com/heraldhq/herald/internal/natsserver"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/listener/natsevents"
-	"github.com/heraldhq/herald/sender/sendertest"
 )
 
 // fleetLoad is the crash test's load: clients that post events to the
@@ -133,9 +132,7 @@ func TestRelayFleetSurvivesKills(t *testing.T) {
 	dir := t.TempDir()
 	pass := "pw-" + randomHex(t, 12)
 	ns := startNATSProc(t, t.TempDir(), freePort(t), pass)
-	secret, v := stdSecret(t, dir)
-	rcv := sendertest.NewReceiver(t, v)
-	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
+	secret, rcv := relayReceiver(t, dir)
 	args := []string{"--store", ns.url(), "--events-subject", "fleet.events", "--dest", rcv.URL(), "--secret", secret,
 		"--cacert", "ca.pem", "--allow-private", "--lease-ttl", "4s", "--drain-timeout", "5s",
 		"--schedule", "0s" + strings.Repeat(",250ms", 60)}

@@ -32,26 +32,13 @@ func eventually(t *testing.T, what func() string, cond func() bool) {
 	}
 }
 
-// natsOutboxStats runs herald outbox stats on a NATS store.
-func natsOutboxStats(t *testing.T, dir, store string, secrets ...string) (pending, dead int) {
-	t.Helper()
-	r := must(t, runOpts{dir: dir}, "outbox", "stats", "--store", store)
-	noLeak(t, r.all(), secrets...)
-	var m struct{ Pending, Dead int }
-	if err := json.Unmarshal([]byte(r.stdout), &m); err != nil {
-		t.Fatalf("outbox stats printed %q: %v", r.stdout, err)
-	}
-	return m.Pending, m.Dead
-}
-
 // TestRelayNATSStore runs a relay on a JetStream outbox reached with a
 // password in the URL, and herald outbox stats, list, replay and purge
 // against it from other processes, while the relay runs: what the relay
 // delivers and dead-letters, they see, and the password is never printed.
 func TestRelayNATSStore(t *testing.T) {
 	dir := t.TempDir()
-	pass := "pw-" + randomHex(t, 12)
-	addr := embeddedNATS(t, pass)
+	addr, pass := embeddedNATS(t)
 	store := fmt.Sprintf("nats://herald:%s@%s?stream=T_OUTBOX&subject=t.outbox", pass, addr)
 	secret, v := stdSecret(t, dir)
 	ok := sendertest.NewReceiver(t, v)
@@ -75,7 +62,7 @@ func TestRelayNATSStore(t *testing.T) {
 		}
 	}
 	eventually(t, func() string { return "a dead letter\n" + p.stderr() }, func() bool {
-		_, dead := natsOutboxStats(t, dir, store, pass)
+		_, dead := outboxStats(t, dir, store, pass)
 		return dead == 1
 	})
 
@@ -89,13 +76,13 @@ func TestRelayNATSStore(t *testing.T) {
 	}
 	// The running relay sees the replayed delivery and sends it again.
 	eventually(t, func() string { return "the replayed delivery\n" + p.stderr() }, func() bool {
-		_, dead := natsOutboxStats(t, dir, store, pass)
+		_, dead := outboxStats(t, dir, store, pass)
 		return len(gone.Deliveries()) >= 2 && dead == 1
 	})
 	if r := must(t, runOpts{dir: dir}, "outbox", "purge", "--store", store, "--all"); r.stdout != "purged 1\n" {
 		t.Errorf("outbox purge printed %q", r.stdout)
 	}
-	if pending, dead := natsOutboxStats(t, dir, store, pass); pending != 0 || dead != 0 {
+	if pending, dead := outboxStats(t, dir, store, pass); pending != 0 || dead != 0 {
 		t.Errorf("after purge: %d pending, %d dead", pending, dead)
 	}
 	if code := p.stop(t); code != 0 {
@@ -121,8 +108,7 @@ func eventID(t *testing.T, body []byte) string {
 // or a failure that names the problem, never the password.
 func TestNATSStoreErrors(t *testing.T) {
 	dir := t.TempDir()
-	pass := "pw-" + randomHex(t, 12)
-	addr := embeddedNATS(t, pass)
+	addr, pass := embeddedNATS(t)
 	wrong := "wrong-" + randomHex(t, 12)
 	relay := []string{"relay", "--listen", "127.0.0.1:0", "--in-insecure", "--dest", "https://127.0.0.1:1/", "--secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "--allow-private"}
 	type errCase struct {
@@ -161,12 +147,9 @@ func TestNATSStoreErrors(t *testing.T) {
 // delivered.
 func TestRelayEventsSubject(t *testing.T) {
 	dir := t.TempDir()
-	pass := "pw-" + randomHex(t, 12)
-	addr := embeddedNATS(t, pass)
+	addr, pass := embeddedNATS(t)
 	url := fmt.Sprintf("nats://herald:%s@%s", pass, addr)
-	secret, v := stdSecret(t, dir)
-	rcv := sendertest.NewReceiver(t, v)
-	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
+	secret, rcv := relayReceiver(t, dir)
 	p := startRelay(t, dir, nil, "--store", url, "--events-subject", "acme.events", "--dest", rcv.URL(),
 		"--secret", secret, "--cacert", "ca.pem", "--allow-private")
 	_, js := natsserver.Connect(t, url)
@@ -233,9 +216,7 @@ func TestNATSStoreTLS(t *testing.T) {
 		TLS: true, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 	})
 	store := "tls://" + s.Addr().String()
-	secret, v := stdSecret(t, dir)
-	rcv := sendertest.NewReceiver(t, v)
-	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
+	secret, rcv := relayReceiver(t, dir)
 	p := startRelay(t, dir, nil, "--store", store, "--nats-cacert", "nats-ca.pem", "--dest", rcv.URL(),
 		"--secret", secret, "--cacert", "ca.pem", "--allow-private")
 	p.mustPost(t, event("tls-1", "job:ready"), nil)
@@ -243,7 +224,7 @@ func TestNATSStoreTLS(t *testing.T) {
 	if code := p.stop(t); code != 0 {
 		t.Errorf("relay exit %d\n%s", code, p.stderr())
 	}
-	if pending, dead := natsOutboxStats(t, dir, store+"?cacert=nats-ca.pem"); pending != 0 || dead != 0 {
+	if pending, dead := outboxStats(t, dir, store+"?cacert=nats-ca.pem"); pending != 0 || dead != 0 {
 		t.Errorf("stats: %d pending, %d dead", pending, dead)
 	}
 	expect(t, runOpts{dir: dir}, 1, []string{"certificate"}, "outbox", "stats", "--store", store)

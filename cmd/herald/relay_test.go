@@ -245,10 +245,12 @@ func stdSecret(t *testing.T, dir string) (string, *auth.Scheme) {
 	return text, v
 }
 
-// outboxStats runs herald outbox stats on a store.
-func outboxStats(t *testing.T, dir, store string) (pending, dead int) {
+// outboxStats runs herald outbox stats on a store; its output must not
+// show any of secrets (a password in the store's URL).
+func outboxStats(t *testing.T, dir, store string, secrets ...string) (pending, dead int) {
 	t.Helper()
 	r := must(t, runOpts{dir: dir}, "outbox", "stats", "--store", store)
+	noLeak(t, r.all(), secrets...)
 	var m struct{ Pending, Dead int }
 	if err := json.Unmarshal([]byte(r.stdout), &m); err != nil {
 		t.Fatalf("outbox stats printed %q: %v", r.stdout, err)
@@ -258,9 +260,7 @@ func outboxStats(t *testing.T, dir, store string) (pending, dead int) {
 
 func TestRelayDelivers(t *testing.T) {
 	dir := t.TempDir()
-	secret, v := stdSecret(t, dir)
-	rcv := sendertest.NewReceiver(t, v)
-	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
+	secret, rcv := relayReceiver(t, dir)
 	p := startRelay(t, dir, []string{"WH_SECRET=" + secret},
 		"--store", "relay.db", "--dest", rcv.URL()+"/hook", "--name", "hook", "--secret", "env:WH_SECRET",
 		"--cacert", "ca.pem", "--allow-private", "--workers", "1", "--log-level", "debug")
@@ -375,11 +375,9 @@ func TestRelayTopicRouting(t *testing.T) {
 
 func TestRelayInboundVerification(t *testing.T) {
 	dir := t.TempDir()
-	secret, v := stdSecret(t, dir)
 	inSecret, inScheme := stdSecret(t, dir)
 	wrongSecret, wrongScheme := stdSecret(t, dir)
-	rcv := sendertest.NewReceiver(t, v)
-	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
+	secret, rcv := relayReceiver(t, dir)
 	p := startRelay(t, dir, []string{"IN_SECRET=" + inSecret},
 		"--store", "relay.db", "--dest", rcv.URL(), "--secret", secret, "--in-secret", "env:IN_SECRET",
 		"--cacert", "ca.pem", "--allow-private")
@@ -444,9 +442,7 @@ func TestRelayRefusesUnverified(t *testing.T) {
 // reach it can have events signed.
 func TestRelayInsecure(t *testing.T) {
 	dir := t.TempDir()
-	secret, v := stdSecret(t, dir)
-	rcv := sendertest.NewReceiver(t, v)
-	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
+	secret, rcv := relayReceiver(t, dir)
 	p := startRelay(t, dir, nil, "--store", "relay.db", "--dest", rcv.URL(), "--secret", secret,
 		"--cacert", "ca.pem", "--allow-private", "--in-insecure")
 	warn := ""
@@ -479,15 +475,13 @@ func TestRelayInsecure(t *testing.T) {
 // failing, and a new relay on the same store delivers every event.
 func TestRelaySurvivesKill(t *testing.T) {
 	dir := t.TempDir()
-	secret, v := stdSecret(t, dir)
 	var up atomic.Bool
-	rcv := sendertest.NewReceiver(t, v, sendertest.Respond(func(int) (int, http.Header, []byte) {
+	secret, rcv := relayReceiver(t, dir, sendertest.Respond(func(int) (int, http.Header, []byte) {
 		if up.Load() {
 			return 0, nil, nil
 		}
 		return http.StatusServiceUnavailable, nil, nil
 	}))
-	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
 	args := []string{"--store", "relay.db", "--dest", rcv.URL(), "--secret", secret, "--cacert", "ca.pem", "--allow-private",
 		"--schedule", "0s" + strings.Repeat(",500ms", 20)}
 
@@ -699,9 +693,7 @@ func TestRelayTLSInboundAndHelp(t *testing.T) {
 	}
 	writeFile(t, dir, "in.pem", string(certPEM))
 	writeFile(t, dir, "in.key", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})))
-	secret, v := stdSecret(t, dir)
-	rcv := sendertest.NewReceiver(t, v)
-	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
+	secret, rcv := relayReceiver(t, dir)
 	p := startRelay(t, dir, nil, "--store", "relay.db", "--dest", rcv.URL(), "--secret", "@"+writeFile(t, dir, "s.txt", secret+"\n"),
 		"--cacert", "ca.pem", "--allow-private", "--tls-cert", "in.pem", "--tls-key", "in.key")
 	if !strings.HasPrefix(p.url, "https://127.0.0.1:") {
@@ -736,4 +728,15 @@ func TestRelayTLSInboundAndHelp(t *testing.T) {
 			t.Errorf("herald help does not list %s", c)
 		}
 	}
+}
+
+// relayReceiver makes a Standard Webhooks secret with keygen and a
+// receiver that verifies it and answers as opts script, and writes the
+// receiver's certificate to dir/ca.pem, for a relay's --cacert.
+func relayReceiver(t *testing.T, dir string, opts ...sendertest.Option) (string, *sendertest.Receiver) {
+	t.Helper()
+	secret, v := stdSecret(t, dir)
+	rcv := sendertest.NewReceiver(t, v, opts...)
+	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
+	return secret, rcv
 }
