@@ -624,15 +624,7 @@ func TestSendToSendertest(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "body.json", body)
 	o := runOpts{dir: dir}
-	secretText := strings.TrimSpace(must(t, o, "keygen").stdout)
-	secret, err := auth.ParseStandardSecret(secretText)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := auth.NewStandard([]auth.Secret{secret})
-	if err != nil {
-		t.Fatal(err)
-	}
+	secretText, v := stdSecret(t, dir)
 
 	t.Run("delivered", func(t *testing.T) {
 		rcv := sendertest.NewReceiver(t, v)

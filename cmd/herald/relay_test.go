@@ -519,39 +519,33 @@ func TestRelaySurvivesKill(t *testing.T) {
 func TestRelayDrain(t *testing.T) {
 	dir := t.TempDir()
 	secret, v := stdSecret(t, dir)
-
-	t.Run("in flight finishes", func(t *testing.T) {
-		rcv := sendertest.NewReceiver(t, v, sendertest.Delay(time.Second))
-		writeFile(t, dir, "ca1.pem", receiverCertPEM(t, rcv))
-		p := startRelay(t, dir, nil, "--store", "drain1.db", "--dest", rcv.URL(), "--secret", secret, "--cacert", "ca1.pem", "--allow-private")
-		p.mustPost(t, event("d-1", "job:ready"), nil)
-		if _, err := rcv.WaitFor(1, 30*time.Second); err != nil {
-			t.Fatal(err)
-		}
-		if code := p.stop(t); code != 0 {
-			t.Errorf("relay exit %d on SIGTERM, want 0\n%s", code, p.stderr())
-		}
-		if pending, dead := outboxStats(t, dir, "drain1.db"); pending != 0 || dead != 0 {
-			t.Errorf("the delivery in flight did not finish: %d pending, %d dead\n%s", pending, dead, p.stderr())
-		}
-	})
-
-	t.Run("cut short and kept", func(t *testing.T) {
-		rcv := sendertest.NewReceiver(t, v, sendertest.Delay(time.Minute))
-		writeFile(t, dir, "ca2.pem", receiverCertPEM(t, rcv))
-		p := startRelay(t, dir, nil, "--store", "drain2.db", "--dest", rcv.URL(), "--secret", secret, "--cacert", "ca2.pem",
-			"--allow-private", "--drain-timeout", "300ms")
-		p.mustPost(t, event("d-2", "job:ready"), nil)
-		if _, err := rcv.WaitFor(1, 30*time.Second); err != nil {
-			t.Fatal(err)
-		}
-		if code := p.stop(t); code != 0 {
-			t.Errorf("relay exit %d on SIGTERM, want 0\n%s", code, p.stderr())
-		}
-		if pending, dead := outboxStats(t, dir, "drain2.db"); pending != 1 || dead != 0 {
-			t.Errorf("want the cut delivery pending: %d pending, %d dead\n%s", pending, dead, p.stderr())
-		}
-	})
+	for i, c := range []struct {
+		name    string
+		delay   time.Duration // the receiver's answer time
+		args    []string
+		pending int // what the store keeps after SIGTERM
+	}{
+		{"in flight finishes", time.Second, nil, 0},
+		{"cut short and kept", time.Minute, []string{"--drain-timeout", "300ms"}, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rcv := sendertest.NewReceiver(t, v, sendertest.Delay(c.delay))
+			ca, store := fmt.Sprintf("ca%d.pem", i), fmt.Sprintf("drain%d.db", i)
+			writeFile(t, dir, ca, receiverCertPEM(t, rcv))
+			p := startRelay(t, dir, nil, append([]string{"--store", store, "--dest", rcv.URL(), "--secret", secret, "--cacert", ca,
+				"--allow-private"}, c.args...)...)
+			p.mustPost(t, event(fmt.Sprint("d-", i), "job:ready"), nil)
+			if _, err := rcv.WaitFor(1, 30*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			if code := p.stop(t); code != 0 {
+				t.Errorf("relay exit %d on SIGTERM, want 0\n%s", code, p.stderr())
+			}
+			if pending, dead := outboxStats(t, dir, store); pending != c.pending || dead != 0 {
+				t.Errorf("%d pending, %d dead after the drain; want %d pending\n%s", pending, dead, c.pending, p.stderr())
+			}
+		})
+	}
 }
 
 // TestOutboxDeadLetters: a delivery answered 400 becomes a dead letter,
