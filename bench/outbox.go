@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -128,24 +127,14 @@ func queueRows(cfg config, dir string) ([]Row, error) {
 	b := body(1 << 10)
 
 	queueRun := func() (float64, error) {
-		ds := make([]outbox.Delivery, 0, 1000)
-		for i := 0; i < n; i += cap(ds) {
-			ds = ds[:0]
-			for j := i; j < min(n, i+cap(ds)); j++ {
-				// Put directly, as the Queue would: Due and Created set.
-				now := time.Now()
-				ds = append(ds, outbox.Delivery{ID: newID(), Destination: benchDest, Body: b, Due: now, Created: now})
-			}
-			if err := store.Put(context.Background(), ds...); err != nil {
-				return 0, err
-			}
+		if err := fill(store, n, b, time.Now()); err != nil {
+			return 0, err
 		}
 		// The run ends when the n-th durable ack is observed (Metrics see
 		// an outcome after the store committed it), not by polling the
 		// store: a poll every millisecond would take a read transaction
 		// from the settler it measures.
-		var failed atomic.Int64
-		counter := outcomeCounter{failed: &failed, delivered: new(atomic.Int64), want: int64(n), done: make(chan struct{})}
+		counter := newDrainCounter(n)
 		q := &outbox.Queue{
 			Outbox: store, Sender: s, Destinations: []sender.Destination{dest},
 			Workers: workers, PerDestination: workers, Poll: 10 * time.Millisecond,
@@ -164,8 +153,8 @@ func queueRows(cfg config, dir string) ([]Row, error) {
 				break wait
 			case <-tick.C:
 			}
-			if failed.Load() > 0 {
-				return 0, fmt.Errorf("%d deliveries failed", failed.Load())
+			if f := counter.failed.Load(); f > 0 {
+				return 0, fmt.Errorf("%d deliveries failed", f)
 			}
 			if time.Now().After(deadline) {
 				return 0, fmt.Errorf("queue did not drain: %d of %d delivered", counter.delivered.Load(), n)
@@ -183,31 +172,7 @@ func queueRows(cfg config, dir string) ([]Row, error) {
 		}
 		return float64(n) / elapsed.Seconds(), nil
 	}
-	directRun := func() (float64, error) {
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		errc := make(chan error, workers)
-		start := time.Now()
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for next.Add(1) <= int64(n) {
-					if _, err := s.Send(context.Background(), dest, sender.Message{ID: newID(), Body: b}); err != nil {
-						errc <- err
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		elapsed := time.Since(start)
-		close(errc)
-		if err := <-errc; err != nil {
-			return 0, err
-		}
-		return float64(n) / elapsed.Seconds(), nil
-	}
+	directRun := func() (float64, error) { return sendDirect(s, dest, n, workers, b) }
 	// Warm up: open the sender's connections and the store's pages.
 	if _, err := directRun(); err != nil {
 		return []Row{failedRow("outbox", name, err)}, err
@@ -228,32 +193,6 @@ func queueRows(cfg config, dir string) ([]Row, error) {
 		Target:   "≥ 0.8×", Met: q/d >= 0.8,
 	}}, nil
 }
-
-// outcomeCounter is an outbox.Metrics that counts attempts that did not end
-// in a delivery, so that a failing queue run is reported rather than timed,
-// and closes done when want deliveries have been acknowledged.
-type outcomeCounter struct {
-	failed, delivered *atomic.Int64
-	want              int64
-	done              chan struct{}
-}
-
-// Observe counts every outcome other than Delivered and Released as a
-// failure, and Delivered ones towards want.
-func (c outcomeCounter) Observe(e outbox.Sample) {
-	switch e.Outcome {
-	case outbox.Delivered:
-		if c.delivered != nil && c.delivered.Add(1) == c.want {
-			close(c.done)
-		}
-	case outbox.Released:
-	default:
-		c.failed.Add(1)
-	}
-}
-
-// Depth ignores queue depth.
-func (outcomeCounter) Depth(outbox.Stats, int) {}
 
 // heapRows measures the Go heap in use with cfg.pendingN pending 4 KiB
 // deliveries in a bbolt outbox reopened from disk and served by a running

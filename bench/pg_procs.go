@@ -60,7 +60,7 @@ func pgProcessRows(cfg config, url string, pool *pgxpool.Pool, store *pgstore.St
 // workers, and returns the rate at which they drain it.
 func pgProcessRun(procs, n int, url string, pool *pgxpool.Pool, store *pgstore.Store, srv *tlsServer, b []byte) (float64, error) {
 	ctx := context.Background()
-	if err := pgFill(store, n, b, time.Now().Add(time.Hour)); err != nil {
+	if err := fill(store, n, b, time.Now().Add(time.Hour)); err != nil {
 		return 0, err
 	}
 	exe, err := os.Executable()
@@ -101,7 +101,7 @@ func pgProcessRun(procs, n int, url string, pool *pgxpool.Pool, store *pgstore.S
 		return 0, err
 	}
 	// One more delivery, due now: its Put notifies the idle workers.
-	if err := pgFill(store, 1, b, start); err != nil {
+	if err := fill(store, 1, b, start); err != nil {
 		return 0, err
 	}
 	if err := pgDrained(pool, start, nil, n+1); err != nil {

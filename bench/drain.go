@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/outbox"
+	"github.com/heraldhq/herald/sender"
+)
+
+// What the drain measurements of the outbox (bbolt) and pg (PostgreSQL)
+// sections share: the receiver and Sender, the prefill, the counter of
+// outcomes, and the baseline of direct sends.
+
+// drainTarget starts the receiver of a drain measurement (a TLS server
+// answering 204) and returns it with a Sender that trusts it and the
+// Standard-signed destination to send to. Close both when done.
+func drainTarget() (*tlsServer, *sender.Sender, sender.Destination, error) {
+	secret, err := auth.GenerateStandardSecret()
+	if err != nil {
+		return nil, nil, sender.Destination{}, err
+	}
+	std, err := auth.NewStandard([]auth.Secret{secret})
+	if err != nil {
+		return nil, nil, sender.Destination{}, err
+	}
+	srv := startTLS(http.HandlerFunc(noContent))
+	s := &sender.Sender{TLS: srv.tlsConfig(), AllowNetworks: loopback, Retry: sender.RetryPolicy{MaxAttempts: 2}}
+	return srv, s, sender.Destination{Name: benchDest, URL: srv.URL + "/hook", Signer: std}, nil
+}
+
+// fill puts n deliveries of body b due at due into store, in batches, as
+// the Queue would (Due and Created set).
+func fill(store outbox.Outbox, n int, b []byte, due time.Time) error {
+	ds := make([]outbox.Delivery, 0, 1000)
+	for i := 0; i < n; i += cap(ds) {
+		ds = ds[:0]
+		for j := i; j < min(n, i+cap(ds)); j++ {
+			ds = append(ds, outbox.Delivery{ID: newID(), Destination: benchDest, Body: b, Due: due, Created: time.Now()})
+		}
+		if err := store.Put(context.Background(), ds...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// drainCounter is an outbox.Metrics that counts the deliveries made and the
+// attempts that did not end in one, so that a failing drain is reported
+// rather than timed, and closes done when want deliveries have been
+// acknowledged (Metrics see an outcome after the store committed it).
+type drainCounter struct {
+	delivered, failed atomic.Int64
+	want              int64
+	done              chan struct{}
+}
+
+// newDrainCounter returns a counter for a drain of want deliveries.
+func newDrainCounter(want int) *drainCounter {
+	return &drainCounter{want: int64(want), done: make(chan struct{})}
+}
+
+// Observe counts every outcome other than Delivered and Released as a
+// failure, and Delivered ones towards want.
+func (c *drainCounter) Observe(e outbox.Sample) {
+	switch e.Outcome {
+	case outbox.Delivered:
+		if c.delivered.Add(1) == c.want {
+			close(c.done)
+		}
+	case outbox.Released:
+	default:
+		c.failed.Add(1)
+	}
+}
+
+// Depth ignores queue depth.
+func (*drainCounter) Depth(outbox.Stats, int) {}
+
+// sendDirect sends n deliveries of b with s from workers goroutines and
+// returns the rate.
+func sendDirect(s *sender.Sender, dest sender.Destination, n, workers int, b []byte) (float64, error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errc := make(chan error, workers)
+	start := time.Now()
+	for range workers {
+		wg.Go(func() {
+			for next.Add(1) <= int64(n) {
+				if _, err := s.Send(context.Background(), dest, sender.Message{ID: newID(), Body: b}); err != nil {
+					errc <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(errc)
+	if err := <-errc; err != nil {
+		return 0, err
+	}
+	return float64(n) / elapsed.Seconds(), nil
+}
