@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -80,6 +81,60 @@ func (c *drainCounter) Observe(e outbox.Sample) {
 
 // Depth ignores queue depth.
 func (*drainCounter) Depth(outbox.Stats, int) {}
+
+// wait waits until want deliveries have been acknowledged, and fails when
+// an attempt fails or two minutes after start. It learns of the end from
+// the Metrics, not by polling the store: a poll every millisecond would
+// take a read transaction from the settler it measures.
+func (c *drainCounter) wait(start time.Time) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := start.Add(2 * time.Minute)
+	for {
+		select {
+		case <-c.done:
+			return nil
+		case <-tick.C:
+		}
+		if f := c.failed.Load(); f > 0 {
+			return fmt.Errorf("%d deliveries failed", f)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("queue did not drain: %d of %d delivered", c.delivered.Load(), c.want)
+		}
+	}
+}
+
+// drainOnce fills store with n deliveries of b, due now, and returns the
+// rate at which a Queue of workers workers (and as many per destination,
+// polling every poll) sends them with s to dest, until drained, given the
+// Queue's counter and the start, says they are all delivered.
+func drainOnce(store outbox.Outbox, s *sender.Sender, dest sender.Destination, n, workers int, b []byte,
+	poll time.Duration, drained func(c *drainCounter, start time.Time) error) (float64, error) {
+	if err := fill(store, n, b, time.Now()); err != nil {
+		return 0, err
+	}
+	c := newDrainCounter(n)
+	q := &outbox.Queue{
+		Outbox: store, Sender: s, Destinations: []sender.Destination{dest},
+		Workers: workers, PerDestination: workers, Poll: poll, Metrics: c,
+	}
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- q.Run(context.Background()) }()
+	err := drained(c, start)
+	elapsed := time.Since(start)
+	if serr := q.Shutdown(context.Background()); err == nil {
+		err = serr
+	}
+	if rerr := <-done; err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return 0, err
+	}
+	return float64(n) / elapsed.Seconds(), nil
+}
 
 // sendDirect sends n deliveries of b with s from workers goroutines and
 // returns the rate.

@@ -127,50 +127,14 @@ func queueRows(cfg config, dir string) ([]Row, error) {
 	b := body(1 << 10)
 
 	queueRun := func() (float64, error) {
-		if err := fill(store, n, b, time.Now()); err != nil {
-			return 0, err
-		}
-		// The run ends when the n-th durable ack is observed (Metrics see
-		// an outcome after the store committed it), not by polling the
-		// store: a poll every millisecond would take a read transaction
-		// from the settler it measures.
-		counter := newDrainCounter(n)
-		q := &outbox.Queue{
-			Outbox: store, Sender: s, Destinations: []sender.Destination{dest},
-			Workers: workers, PerDestination: workers, Poll: 10 * time.Millisecond,
-			Metrics: counter,
-		}
-		start := time.Now()
-		done := make(chan error, 1)
-		go func() { done <- q.Run(context.Background()) }()
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		deadline := start.Add(2 * time.Minute)
-	wait:
-		for {
-			select {
-			case <-counter.done:
-				break wait
-			case <-tick.C:
-			}
-			if f := counter.failed.Load(); f > 0 {
-				return 0, fmt.Errorf("%d deliveries failed", f)
-			}
-			if time.Now().After(deadline) {
-				return 0, fmt.Errorf("queue did not drain: %d of %d delivered", counter.delivered.Load(), n)
-			}
-		}
-		elapsed := time.Since(start)
-		if err := q.Shutdown(context.Background()); err != nil {
-			return 0, err
-		}
-		if err := <-done; err != nil {
+		rate, err := drainOnce(store, s, dest, n, workers, b, 10*time.Millisecond, (*drainCounter).wait)
+		if err != nil {
 			return 0, err
 		}
 		if st, err := store.Stats(context.Background()); err != nil || st.Pending != 0 {
 			return 0, fmt.Errorf("queue drained with %d pending (%v)", st.Pending, err)
 		}
-		return float64(n) / elapsed.Seconds(), nil
+		return rate, nil
 	}
 	directRun := func() (float64, error) { return sendDirect(s, dest, n, workers, b) }
 	// Warm up: open the sender's connections and the store's pages.
@@ -203,23 +167,10 @@ func heapRows(cfg config, dir string) ([]Row, error) {
 	name := fmt.Sprintf("heap in use, %s pending 4 KiB deliveries", groupDigits(int64(n)))
 	b := body(4 << 10)
 	due := time.Now().Add(24 * time.Hour)
-	fill := func(o outbox.Outbox) error {
-		ds := make([]outbox.Delivery, 0, 1000)
-		for i := 0; i < n; i += cap(ds) {
-			ds = ds[:0]
-			for j := i; j < min(n, i+cap(ds)); j++ {
-				ds = append(ds, outbox.Delivery{ID: newID(), Destination: benchDest, Body: b, Due: due, Created: time.Now()})
-			}
-			if err := o.Put(context.Background(), ds...); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	path := filepath.Join(dir, "pending.db")
 	store, err := boltstore.Open(path, nil)
 	if err == nil {
-		err = fill(store)
+		err = fill(store, n, b, due)
 		if cerr := store.Close(); err == nil {
 			err = cerr
 		}
@@ -256,7 +207,7 @@ func heapRows(cfg config, dir string) ([]Row, error) {
 
 	h0 = heapInUse()
 	mem := new(outbox.Memory)
-	if err := fill(mem); err != nil {
+	if err := fill(mem, n, b, due); err != nil {
 		return []Row{failedRow("outbox", name, err)}, err
 	}
 	memHeap := heapInUse() - h0

@@ -139,26 +139,12 @@ func pgDrainRows(cfg config, url string, pool *pgxpool.Pool, store *pgstore.Stor
 	b := body(1 << 10)
 
 	queueRun := func() (float64, error) {
-		if err := fill(store, n, b, time.Now()); err != nil {
-			return 0, err
-		}
-		c := newDrainCounter(n)
-		q := &outbox.Queue{
-			Outbox: store, Sender: s, Destinations: []sender.Destination{dest},
-			Workers: workers, PerDestination: workers, Metrics: c,
-		}
-		start := time.Now()
-		done := make(chan error, 1)
-		go func() { done <- q.Run(context.Background()) }()
-		err := pgDrained(pool, start, c, n)
-		elapsed := time.Since(start)
-		if serr := q.Shutdown(context.Background()); err == nil {
-			err = serr
-		}
-		if rerr := <-done; err == nil {
-			err = rerr
-		}
-		return float64(n) / elapsed.Seconds(), err
+		return drainOnce(store, s, dest, n, workers, b, 0, func(c *drainCounter, start time.Time) error {
+			if err := c.wait(start); err != nil {
+				return err
+			}
+			return pgDrained(pool, start)
+		})
 	}
 	directRun := func() (float64, error) { return sendDirect(s, dest, n, workers, b) }
 	if _, err := directRun(); err != nil { // warm up
@@ -180,24 +166,13 @@ func pgDrainRows(cfg config, url string, pool *pgxpool.Pool, store *pgstore.Stor
 }
 
 // pgDrained waits until the bench outbox holds nothing and fails after two
-// minutes, on a dead letter, or when c counts a failed attempt. With c (a
-// Queue of this process) it waits for c to count every delivery before it
-// asks the database; without, it asks every 20 ms, through the due index,
-// which skips what the drain deleted (a scan of the table would walk its
-// dead rows, and take CPU from the drain it measures).
-func pgDrained(pool *pgxpool.Pool, start time.Time, c *drainCounter, n int) error {
+// minutes from start or on a dead letter. It asks every 20 ms, through the
+// due index, which skips what the drain deleted (a scan of the table would
+// walk its dead rows, and take CPU from the drain it measures).
+func pgDrained(pool *pgxpool.Pool, start time.Time) error {
 	for deadline := start.Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			return errors.New("queue did not drain in two minutes")
-		}
-		if c != nil {
-			if f := c.failed.Load(); f > 0 {
-				return fmt.Errorf("%d deliveries failed", f)
-			}
-			if c.delivered.Load() < int64(n) {
-				time.Sleep(time.Millisecond)
-				continue
-			}
 		}
 		var pending, dead bool
 		err := pool.QueryRow(context.Background(), `SELECT

@@ -104,7 +104,7 @@ func pgProcessRun(procs, n int, url string, pool *pgxpool.Pool, store *pgstore.S
 	if err := fill(store, 1, b, start); err != nil {
 		return 0, err
 	}
-	if err := pgDrained(pool, start, nil, n+1); err != nil {
+	if err := pgDrained(pool, start); err != nil {
 		return 0, err
 	}
 	return float64(n+1) / time.Since(start).Seconds(), nil

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-
 )
 
 // loopback is the address guard exemption herald's Sender needs to reach the
