@@ -1,6 +1,7 @@
 // Package devcert makes self-signed TLS certificates for loopback servers:
 // `herald listen --self-signed`, and sendertest.SelfSignedCert, which
-// exports it for users' own examples and tests. Such a
+// exports it for users' own examples and tests; and client certificates for
+// the tests of mutual TLS. Such a
 // certificate is trusted only by a client given its pool (or its PEM), never
 // by default, so it is for local development and tests, not production.
 package devcert
@@ -19,20 +20,33 @@ import (
 	"time"
 )
 
-// Cert is a self-signed certificate for 127.0.0.1, ::1 and localhost.
+// Cert is a self-signed certificate for 127.0.0.1, ::1 and localhost, or,
+// from [Client], for a TLS client.
 type Cert struct {
 	// TLS is the certificate with its private key, for tls.Config.Certificates.
 	TLS tls.Certificate
-	// Roots is a pool that trusts the certificate, for a client's RootCAs.
+	// Roots is a pool that trusts the certificate, for a client's RootCAs
+	// (a server's ClientCAs, for a certificate from [Client]).
 	Roots *x509.CertPool
 	// PEM is the certificate (not the key) in PEM form, for a CA file.
 	PEM []byte
 }
 
-// New makes an ECDSA P-256 certificate named commonName, valid from an hour
-// ago for ttl, for 127.0.0.1, ::1 and localhost. It may serve as a client
-// certificate too, for mutual TLS tests.
+// New makes an ECDSA P-256 server certificate named commonName, valid from
+// an hour ago for ttl, for 127.0.0.1, ::1 and localhost.
 func New(commonName string, ttl time.Duration) (*Cert, error) {
+	return newCert(commonName, ttl, x509.ExtKeyUsageServerAuth)
+}
+
+// Client makes a client certificate as [New] makes a server one: a server
+// that requires client certificates accepts it when Roots is among its
+// ClientCAs, and sees commonName as its subject.
+func Client(commonName string, ttl time.Duration) (*Cert, error) {
+	return newCert(commonName, ttl, x509.ExtKeyUsageClientAuth)
+}
+
+// newCert makes a self-signed certificate for usage.
+func newCert(commonName string, ttl time.Duration, usage x509.ExtKeyUsage) (*Cert, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("devcert: %w", err)
@@ -48,7 +62,7 @@ func New(commonName string, ttl time.Duration) (*Cert, error) {
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(ttl),
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		ExtKeyUsage:           []x509.ExtKeyUsage{usage},
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 		DNSNames:              []string{"localhost"},

@@ -2,10 +2,16 @@
 // tests of every entry point that takes a pattern (listener.On,
 // sender.ValidatePattern and Destination.Wants, the relay's --topic and
 // --config), so that they are all held to the one grammar and matcher of
-// package topic. Only tests import it.
+// package topic; and the pattern mix of the dispatch benchmarks. Only
+// tests and benchmarks import it.
 package topictest
 
-import "strings"
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
 
 // Patterns lists patterns and whether the grammar accepts them.
 var Patterns = []struct {
@@ -89,4 +95,46 @@ var Matches = []struct {
 	{"**", "not a topic", false},
 	{"**", "", false},
 	{"*:*", ":", false},
+}
+
+// CheckPatterns runs every pattern of Patterns through validate, which
+// must accept the valid ones and refuse the others with an error matching
+// invalid; name names validate in the failures.
+func CheckPatterns(t testing.TB, name string, validate func(pattern string) error, invalid error) {
+	t.Helper()
+	for _, tt := range Patterns {
+		err := validate(tt.Pattern)
+		if tt.Valid && err != nil {
+			t.Errorf("%s(%q) = %v", name, tt.Pattern, err)
+		}
+		if !tt.Valid && !errors.Is(err, invalid) {
+			t.Errorf("%s(%q) = %v, want %v", name, tt.Pattern, err, invalid)
+		}
+	}
+}
+
+// RouterMix returns n patterns over n/10+1 domains, in the mix a real
+// router sees: 40% exact topics, 20% "domain:*", 20% "*:action", 10%
+// "domain:prefix*", 10% globs in both segments. The topic "dom1:act1"
+// matches some of them at every n, so that a dispatch benchmark of it runs
+// handlers.
+func RouterMix(n int) []string {
+	domains := n/10 + 1
+	ps := make([]string, n)
+	for i := range n {
+		d, a := fmt.Sprintf("dom%d", i%domains), fmt.Sprintf("act%d", i)
+		switch i % 10 {
+		case 0, 1, 2, 3:
+			ps[i] = d + ":" + a
+		case 4, 5:
+			ps[i] = d + ":*"
+		case 6, 7:
+			ps[i] = "*:" + a
+		case 8:
+			ps[i] = d + ":" + a[:4] + "*"
+		case 9:
+			ps[i] = fmt.Sprintf("d*%d:*t%d", i%domains, i)
+		}
+	}
+	return ps
 }

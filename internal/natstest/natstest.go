@@ -1,11 +1,11 @@
-// Package natsserver starts embedded NATS servers with JetStream for the
-// tests of herald's NATS code (cmd/herald, and the NATS store and event
-// source): a real server in the test process, on loopback, and a
-// connection that reconnects as a worker's should. One set-up, so that
-// every test starts its server the same way.
-package natsserver
+// Package natstest runs embedded NATS servers with JetStream for the tests
+// of herald's NATS packages (listener/natsevents, outbox/natsstore,
+// cmd/herald): a real server in the test process, on loopback, and
+// connections that reconnect the way a worker should.
+package natstest
 
 import (
+	"net"
 	"testing"
 	"time"
 
@@ -14,11 +14,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Start starts an embedded NATS server with JetStream on 127.0.0.1 and
-// shuts it down when the test ends. opts, which may be nil, adds the rest:
-// a Port (zero: a free one), a StoreDir (empty: a new temporary directory;
-// give the same one to start a server again on the same data), users,
-// tokens or TLS. Start sets Host, JetStream, NoLog and NoSigs itself.
+// Start starts an embedded NATS server with JetStream on 127.0.0.1, shut
+// down when the test ends. opts, which may be nil, adds to that: a Port
+// (zero: a random one), a StoreDir (empty: a new temporary directory, so
+// give the same one to start a server again on the same data), and
+// authentication; Start sets Host, JetStream, NoLog and NoSigs itself.
 func Start(t testing.TB, opts *server.Options) *server.Server {
 	t.Helper()
 	var o server.Options
@@ -45,9 +45,12 @@ func Start(t testing.TB, opts *server.Options) *server.Server {
 	return s
 }
 
+// Port returns the TCP port s listens on, to start a server again on it.
+func Port(s *server.Server) int { return s.Addr().(*net.TCPAddr).Port }
+
 // Connect connects to url, reconnecting forever every 50ms so that a test
-// that restarts the server carries on at once, and returns the connection
-// and its JetStream context; the connection is closed when the test ends.
+// that restarts the server goes on at once, and returns the connection
+// with its JetStream context; the connection is closed when the test ends.
 func Connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
 	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
