@@ -22,7 +22,7 @@ import (
 // by a server, and the key's PEM body, which must never print.
 func writeClientCert(t *testing.T, dir, cn string) (*x509.Certificate, string) {
 	t.Helper()
-	c, err := devcert.New(cn, time.Hour)
+	c, err := devcert.Client(cn, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

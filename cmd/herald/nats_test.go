@@ -17,7 +17,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
-	"github.com/heraldhq/herald/internal/natsserver"
+	"github.com/heraldhq/herald/internal/natstest"
 )
 
 // randomHex returns n random bytes in hex, for passwords and names.
@@ -37,7 +37,7 @@ func randomHex(t testing.TB, n int) string {
 func embeddedNATS(t *testing.T) (addr, pass string) {
 	t.Helper()
 	pass = "pw-" + randomHex(t, 12)
-	return natsserver.Start(t, &server.Options{Username: "herald", Password: pass}).Addr().String(), pass
+	return natstest.Start(t, &server.Options{Username: "herald", Password: pass}).Addr().String(), pass
 }
 
 var (

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/heraldhq/herald/internal/natsserver"
+	"github.com/heraldhq/herald/internal/natstest"
 )
 
 // TestRelayFleetSurvivesKills runs the fleet as separate processes: an
@@ -33,7 +33,7 @@ func TestRelayFleetSurvivesKills(t *testing.T) {
 			func() bool { return f() >= from+n })
 	}
 	load.post(3)
-	_, js := natsserver.Connect(t, ns.url())
+	_, js := natstest.Connect(t, ns.url())
 	load.publish(js, "fleet.events")
 
 	grows("acknowledged events", load.count, 60)

@@ -13,7 +13,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
-	"github.com/heraldhq/herald/internal/natsserver"
+	"github.com/heraldhq/herald/internal/natstest"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/listener/natsevents"
 	"github.com/heraldhq/herald/sender/sendertest"
@@ -131,7 +131,7 @@ func TestNATSStoreErrors(t *testing.T) {
 	// A token in the URL: the right one reaches the server (which has no
 	// outbox stream yet), a wrong one is refused; neither is printed.
 	token := "tok-" + randomHex(t, 12)
-	ts := natsserver.Start(t, &server.Options{Authorization: token})
+	ts := natstest.Start(t, &server.Options{Authorization: token})
 	cases = append(cases,
 		errCase{[]string{"outbox", "list", "--store", fmt.Sprintf("nats://%s@%s", token, ts.Addr())}, 2, "no such outbox stream HERALD_OUTBOX"},
 		errCase{[]string{"outbox", "list", "--store", fmt.Sprintf("nats://%s@%s", wrong, ts.Addr())}, 1, "Authorization"})
@@ -152,7 +152,7 @@ func TestRelayEventsSubject(t *testing.T) {
 	secret, rcv := relayReceiver(t, dir)
 	p := startRelay(t, dir, nil, "--store", url, "--events-subject", "acme.events", "--dest", rcv.URL(),
 		"--secret", secret, "--cacert", "ca.pem", "--allow-private")
-	_, js := natsserver.Connect(t, url)
+	_, js := natstest.Connect(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -212,7 +212,7 @@ func TestNATSStoreTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, dir, "nats-ca.pem", string(certPEM))
-	s := natsserver.Start(t, &server.Options{
+	s := natstest.Start(t, &server.Options{
 		TLS: true, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 	})
 	store := "tls://" + s.Addr().String()
