@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"sync"
@@ -18,20 +20,32 @@ import (
 // outcomes, and the baseline of direct sends.
 
 // drainTarget starts the receiver of a drain measurement (a TLS server
-// answering 204) and returns it with a Sender that trusts it and the
-// Standard-signed destination to send to. Close both when done.
+// answering 204) and returns it with drainSender's Sender and destination
+// for it. Close both when done.
 func drainTarget() (*tlsServer, *sender.Sender, sender.Destination, error) {
+	srv := startTLS(http.HandlerFunc(noContent))
+	s, dest, err := drainSender(srv.roots, srv.URL+"/hook")
+	if err != nil {
+		srv.Close()
+		return nil, nil, sender.Destination{}, err
+	}
+	return srv, s, dest, nil
+}
+
+// drainSender returns the Sender of a drain, trusting roots and allowed on
+// loopback, and the Standard-signed destination at url: one for the Queue
+// in this process and in the pg worker processes alike.
+func drainSender(roots *x509.CertPool, url string) (*sender.Sender, sender.Destination, error) {
 	secret, err := auth.GenerateStandardSecret()
 	if err != nil {
-		return nil, nil, sender.Destination{}, err
+		return nil, sender.Destination{}, err
 	}
 	std, err := auth.NewStandard([]auth.Secret{secret})
 	if err != nil {
-		return nil, nil, sender.Destination{}, err
+		return nil, sender.Destination{}, err
 	}
-	srv := startTLS(http.HandlerFunc(noContent))
-	s := &sender.Sender{TLS: srv.tlsConfig(), AllowNetworks: loopback, Retry: sender.RetryPolicy{MaxAttempts: 2}}
-	return srv, s, sender.Destination{Name: benchDest, URL: srv.URL + "/hook", Signer: std}, nil
+	s := &sender.Sender{TLS: &tls.Config{RootCAs: roots}, AllowNetworks: loopback, Retry: sender.RetryPolicy{MaxAttempts: 2}}
+	return s, sender.Destination{Name: benchDest, URL: url, Signer: std}, nil
 }
 
 // fill puts n deliveries of body b due at due into store, in batches, as

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/pgstore"
 	"github.com/heraldhq/herald/sender"
@@ -137,19 +135,11 @@ func pgWorkerRun() error {
 		return err
 	}
 	defer store.Close()
-	secret, err := auth.GenerateStandardSecret()
+	s, dest, err := drainSender(roots, os.Getenv(pgDestEnv))
 	if err != nil {
 		return err
 	}
-	std, err := auth.NewStandard([]auth.Secret{secret})
-	if err != nil {
-		return err
-	}
-	s := &sender.Sender{TLS: &tls.Config{RootCAs: roots}, AllowNetworks: loopback, Retry: sender.RetryPolicy{MaxAttempts: 2}}
-	q := &outbox.Queue{
-		Outbox: store, Sender: s, Workers: 64, PerDestination: 64,
-		Destinations: []sender.Destination{{Name: benchDest, URL: os.Getenv(pgDestEnv), Signer: std}},
-	}
+	q := &outbox.Queue{Outbox: store, Sender: s, Workers: 64, PerDestination: 64, Destinations: []sender.Destination{dest}}
 	done := make(chan error, 1)
 	go func() { done <- q.Run(ctx) }()
 	time.Sleep(300 * time.Millisecond) // leasing, and listening for wake-ups
