@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -18,19 +17,6 @@ import (
 	"github.com/heraldhq/herald/listener/natsevents"
 	"github.com/heraldhq/herald/sender/sendertest"
 )
-
-// eventually runs cond until it holds, failing the test with what() after
-// a generous deadline (the machine may be loaded).
-func eventually(t *testing.T, what func() string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(45 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 // TestRelayNATSStore runs a relay on a JetStream outbox reached with a
 // password in the URL, and herald outbox stats, list, replay and purge
@@ -92,16 +78,6 @@ func TestRelayNATSStore(t *testing.T) {
 		t.Errorf("the relay does not log its store without credentials:\n%s", p.stderr())
 	}
 	noLeak(t, p.stderr(), pass, secret)
-}
-
-// eventID returns the id of a native JSON envelope.
-func eventID(t *testing.T, body []byte) string {
-	t.Helper()
-	var ev struct{ ID string }
-	if err := json.Unmarshal(body, &ev); err != nil {
-		t.Fatalf("webhook body %q: %v", body, err)
-	}
-	return ev.ID
 }
 
 // TestNATSStoreErrors checks what a bad NATS --store gets: a usage error
