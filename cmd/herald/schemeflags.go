@@ -73,6 +73,15 @@ func (sf *schemeFlags) register(fs *flagSet) {
 	fs.DurationVar(&sf.tolerance, p+"tolerance", 0, u("how far a signed timestamp may be from now (default 5m; jwt: the clock leeway, default 30s)"))
 }
 
+// newSchemeFlagSet returns the flagSet of a command that signs or
+// verifies (sign, verify, send, listen), with the scheme flags registered.
+func newSchemeFlagSet(name, usageLine, doc, example string) (*flagSet, *schemeFlags) {
+	fs := newFlagSet(name, usageLine, doc, example)
+	sf := new(schemeFlags)
+	sf.register(fs)
+	return fs, sf
+}
+
 // usageError marks errors in the command line or its input: exit status 2.
 type usageError struct{ err error }
 
