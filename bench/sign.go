@@ -111,6 +111,21 @@ func signVerifyCases(name string, s *auth.Scheme, msg auth.Message, lims []limit
 	}, nil
 }
 
+// standardSig is how the Standard Webhooks baselines read the headers:
+// the timestamp, refused beyond the tolerance as auth refuses it, and the
+// signature after prefix ("v1," or "v1a,") in sigHeader.
+func standardSig(signed http.Header, sigHeader, prefix string) (int64, string, error) {
+	t, err := strconv.ParseInt(signed.Get("Webhook-Timestamp"), 10, 64)
+	if err != nil || time.Since(time.Unix(t, 0)).Abs() > authTolerance {
+		return 0, "", errMismatch
+	}
+	v, ok := strings.CutPrefix(sigHeader, prefix)
+	if !ok {
+		return 0, "", errMismatch
+	}
+	return t, v, nil
+}
+
 // rawMAC is the baseline HMAC-SHA256: one hash reused with Reset, and
 // buffers reused for the sum and its encoding.
 type rawMAC struct {
@@ -176,13 +191,9 @@ func standardCases(key []byte, ts time.Time, b []byte) ([]microCase, error) {
 			}
 			sigHeader := signed.Get("Webhook-Signature")
 			rawVerify := func() error {
-				t, err := strconv.ParseInt(signed.Get("Webhook-Timestamp"), 10, 64)
-				if err != nil || time.Since(time.Unix(t, 0)).Abs() > authTolerance {
-					return errMismatch
-				}
-				v, ok := strings.CutPrefix(sigHeader, "v1,")
-				if !ok {
-					return errMismatch
+				t, v, err := standardSig(signed, sigHeader, "v1,")
+				if err != nil {
+					return err
 				}
 				k, err := base64.StdEncoding.Decode(raw.dec, raw.bytes(v))
 				if err != nil {
@@ -312,13 +323,9 @@ func v1aCases(ts time.Time, b []byte) ([]microCase, error) {
 				return nil
 			}
 			rawVerify := func() error {
-				t, err := strconv.ParseInt(signed.Get("Webhook-Timestamp"), 10, 64)
-				if err != nil || time.Since(time.Unix(t, 0)).Abs() > authTolerance {
-					return errMismatch
-				}
-				v, ok := strings.CutPrefix(sigHeader, "v1a,")
-				if !ok {
-					return errMismatch
+				t, v, err := standardSig(signed, sigHeader, "v1a,")
+				if err != nil {
+					return err
 				}
 				scratch = append(scratch[:0], v...)
 				k, err := base64.StdEncoding.Decode(dec, scratch)
