@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/heraldhq/herald/internal/topic/topictest"
 	"github.com/heraldhq/herald/listener"
 )
 
@@ -18,30 +19,14 @@ const dispatchTarget = 300
 // make the measurement meaningless.
 var errNoHandler = errors.New("dispatch: no handler ran")
 
-// buildListener registers n patterns over n/10+1 domains in the mix a real
-// router sees (the same as the listener package's own benchmark): 40% exact
-// topics, 20% "domain:*", 20% "*:action", 10% "domain:prefix*", 10% globs in
-// both segments. It returns the listener and the handler's call counter.
+// buildListener registers n patterns in the mix a real router sees, the
+// same as the listener package's own benchmark (topictest.RouterMix). It
+// returns the listener and the handler's call counter.
 func buildListener(n int) (*listener.Listener, *int, error) {
 	l := listener.New()
 	calls := new(int)
 	h := func(context.Context, *listener.Event) error { *calls++; return nil }
-	domains := n/10 + 1
-	for i := range n {
-		d, a := fmt.Sprintf("dom%d", i%domains), fmt.Sprintf("act%d", i)
-		var p string
-		switch i % 10 {
-		case 0, 1, 2, 3:
-			p = d + ":" + a
-		case 4, 5:
-			p = d + ":*"
-		case 6, 7:
-			p = "*:" + a
-		case 8:
-			p = d + ":" + a[:4] + "*"
-		case 9:
-			p = fmt.Sprintf("d*%d:*t%d", i%domains, i)
-		}
+	for _, p := range topictest.RouterMix(n) {
 		if err := l.On(p, h); err != nil {
 			return nil, nil, err
 		}

@@ -68,12 +68,6 @@ func jwtCase(alg string, b []byte) ([]microCase, error) {
 	if err != nil {
 		return nil, err
 	}
-	msg := auth.Message{ID: benchID, Body: b, URL: jwtAudience}
-	signed := make(http.Header)
-	if err := j.Sign(signed, msg); err != nil {
-		return nil, err
-	}
-
 	peerSign := func() (string, error) {
 		now := time.Now()
 		sum := sha256.Sum256(b)
@@ -99,41 +93,32 @@ func jwtCase(alg string, b []byte) ([]microCase, error) {
 		jwt.WithLeeway(authLeeway),
 	)
 	keyfunc := func(*jwt.Token) (any, error) { return pubKey, nil }
-	authz := signed.Get("Authorization")
-	peerVerify := func() error {
-		raw, ok := strings.CutPrefix(authz, "Bearer ")
-		if !ok {
-			return errMismatch
-		}
-		claims := jwt.MapClaims{}
-		if _, err := parser.ParseWithClaims(raw, claims, keyfunc); err != nil {
-			return err
-		}
-		sum := sha256.Sum256(b)
-		if claims["body_sha256"] != base64.RawURLEncoding.EncodeToString(sum[:]) || claims["jti"] != signed.Get("Webhook-Id") {
-			return errMismatch
-		}
-		return nil
-	}
-	// Both sides must accept herald's token.
-	if _, err := j.Verify(signed, b); err != nil {
-		return nil, fmt.Errorf("herald refuses its own token: %w", err)
-	}
-	if err := peerVerify(); err != nil {
-		return nil, fmt.Errorf("golang-jwt refuses herald's token: %w", err)
-	}
-	h := make(http.Header)
-	name := fmt.Sprintf("JWT %s %%s %s", alg, sizeName(len(b)))
-	return []microCase{
-		{
-			name:      fmt.Sprintf(name, "sign"),
-			herald:    contender{"herald", func() error { return j.Sign(h, msg) }},
-			baselines: []contender{{"golang-jwt direct", func() error { _, err := peerSign(); return err }}},
-		},
-		{
-			name:      fmt.Sprintf(name, "verify"),
-			herald:    contender{"herald", func() error { _, err := j.Verify(signed, b); return err }},
-			baselines: []contender{{"golang-jwt direct", peerVerify}},
-		},
-	}, nil
+	return signVerifyCases(fmt.Sprintf("JWT %s", alg), j, auth.Message{ID: benchID, Body: b, URL: jwtAudience}, nil,
+		func(signed http.Header) ([]contender, []contender, error) {
+			authz := signed.Get("Authorization")
+			peerVerify := func() error {
+				raw, ok := strings.CutPrefix(authz, "Bearer ")
+				if !ok {
+					return errMismatch
+				}
+				claims := jwt.MapClaims{}
+				if _, err := parser.ParseWithClaims(raw, claims, keyfunc); err != nil {
+					return err
+				}
+				sum := sha256.Sum256(b)
+				if claims["body_sha256"] != base64.RawURLEncoding.EncodeToString(sum[:]) || claims["jti"] != signed.Get("Webhook-Id") {
+					return errMismatch
+				}
+				return nil
+			}
+			// Both sides must accept herald's token.
+			if _, err := j.Verify(signed, b); err != nil {
+				return nil, nil, fmt.Errorf("herald refuses its own token: %w", err)
+			}
+			if err := peerVerify(); err != nil {
+				return nil, nil, fmt.Errorf("golang-jwt refuses herald's token: %w", err)
+			}
+			return []contender{{"golang-jwt direct", func() error { _, err := peerSign(); return err }}},
+				[]contender{{"golang-jwt direct", peerVerify}}, nil
+		})
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -128,86 +127,16 @@ func queueRows(cfg config, dir string) ([]Row, error) {
 	b := body(1 << 10)
 
 	queueRun := func() (float64, error) {
-		ds := make([]outbox.Delivery, 0, 1000)
-		for i := 0; i < n; i += cap(ds) {
-			ds = ds[:0]
-			for j := i; j < min(n, i+cap(ds)); j++ {
-				// Put directly, as the Queue would: Due and Created set.
-				now := time.Now()
-				ds = append(ds, outbox.Delivery{ID: newID(), Destination: benchDest, Body: b, Due: now, Created: now})
-			}
-			if err := store.Put(context.Background(), ds...); err != nil {
-				return 0, err
-			}
-		}
-		// The run ends when the n-th durable ack is observed (Metrics see
-		// an outcome after the store committed it), not by polling the
-		// store: a poll every millisecond would take a read transaction
-		// from the settler it measures.
-		var failed atomic.Int64
-		counter := outcomeCounter{failed: &failed, delivered: new(atomic.Int64), want: int64(n), done: make(chan struct{})}
-		q := &outbox.Queue{
-			Outbox: store, Sender: s, Destinations: []sender.Destination{dest},
-			Workers: workers, PerDestination: workers, Poll: 10 * time.Millisecond,
-			Metrics: counter,
-		}
-		start := time.Now()
-		done := make(chan error, 1)
-		go func() { done <- q.Run(context.Background()) }()
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		deadline := start.Add(2 * time.Minute)
-	wait:
-		for {
-			select {
-			case <-counter.done:
-				break wait
-			case <-tick.C:
-			}
-			if failed.Load() > 0 {
-				return 0, fmt.Errorf("%d deliveries failed", failed.Load())
-			}
-			if time.Now().After(deadline) {
-				return 0, fmt.Errorf("queue did not drain: %d of %d delivered", counter.delivered.Load(), n)
-			}
-		}
-		elapsed := time.Since(start)
-		if err := q.Shutdown(context.Background()); err != nil {
-			return 0, err
-		}
-		if err := <-done; err != nil {
+		rate, err := drainOnce(store, s, dest, n, workers, b, 10*time.Millisecond, (*drainCounter).wait)
+		if err != nil {
 			return 0, err
 		}
 		if st, err := store.Stats(context.Background()); err != nil || st.Pending != 0 {
 			return 0, fmt.Errorf("queue drained with %d pending (%v)", st.Pending, err)
 		}
-		return float64(n) / elapsed.Seconds(), nil
+		return rate, nil
 	}
-	directRun := func() (float64, error) {
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		errc := make(chan error, workers)
-		start := time.Now()
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for next.Add(1) <= int64(n) {
-					if _, err := s.Send(context.Background(), dest, sender.Message{ID: newID(), Body: b}); err != nil {
-						errc <- err
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		elapsed := time.Since(start)
-		close(errc)
-		if err := <-errc; err != nil {
-			return 0, err
-		}
-		return float64(n) / elapsed.Seconds(), nil
-	}
+	directRun := func() (float64, error) { return sendDirect(s, dest, n, workers, b) }
 	// Warm up: open the sender's connections and the store's pages.
 	if _, err := directRun(); err != nil {
 		return []Row{failedRow("outbox", name, err)}, err
@@ -229,32 +158,6 @@ func queueRows(cfg config, dir string) ([]Row, error) {
 	}}, nil
 }
 
-// outcomeCounter is an outbox.Metrics that counts attempts that did not end
-// in a delivery, so that a failing queue run is reported rather than timed,
-// and closes done when want deliveries have been acknowledged.
-type outcomeCounter struct {
-	failed, delivered *atomic.Int64
-	want              int64
-	done              chan struct{}
-}
-
-// Observe counts every outcome other than Delivered and Released as a
-// failure, and Delivered ones towards want.
-func (c outcomeCounter) Observe(e outbox.Sample) {
-	switch e.Outcome {
-	case outbox.Delivered:
-		if c.delivered != nil && c.delivered.Add(1) == c.want {
-			close(c.done)
-		}
-	case outbox.Released:
-	default:
-		c.failed.Add(1)
-	}
-}
-
-// Depth ignores queue depth.
-func (outcomeCounter) Depth(outbox.Stats, int) {}
-
 // heapRows measures the Go heap in use with cfg.pendingN pending 4 KiB
 // deliveries in a bbolt outbox reopened from disk and served by a running
 // (idle: nothing is due yet) Queue, against the same deliveries held in
@@ -264,23 +167,10 @@ func heapRows(cfg config, dir string) ([]Row, error) {
 	name := fmt.Sprintf("heap in use, %s pending 4 KiB deliveries", groupDigits(int64(n)))
 	b := body(4 << 10)
 	due := time.Now().Add(24 * time.Hour)
-	fill := func(o outbox.Outbox) error {
-		ds := make([]outbox.Delivery, 0, 1000)
-		for i := 0; i < n; i += cap(ds) {
-			ds = ds[:0]
-			for j := i; j < min(n, i+cap(ds)); j++ {
-				ds = append(ds, outbox.Delivery{ID: newID(), Destination: benchDest, Body: b, Due: due, Created: time.Now()})
-			}
-			if err := o.Put(context.Background(), ds...); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	path := filepath.Join(dir, "pending.db")
 	store, err := boltstore.Open(path, nil)
 	if err == nil {
-		err = fill(store)
+		err = fill(store, n, b, due)
 		if cerr := store.Close(); err == nil {
 			err = cerr
 		}
@@ -317,7 +207,7 @@ func heapRows(cfg config, dir string) ([]Row, error) {
 
 	h0 = heapInUse()
 	mem := new(outbox.Memory)
-	if err := fill(mem); err != nil {
+	if err := fill(mem, n, b, due); err != nil {
 		return []Row{failedRow("outbox", name, err)}, err
 	}
 	memHeap := heapInUse() - h0

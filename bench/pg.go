@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -141,26 +139,12 @@ func pgDrainRows(cfg config, url string, pool *pgxpool.Pool, store *pgstore.Stor
 	b := body(1 << 10)
 
 	queueRun := func() (float64, error) {
-		if err := pgFill(store, n, b, time.Now()); err != nil {
-			return 0, err
-		}
-		c := new(pgCounter)
-		q := &outbox.Queue{
-			Outbox: store, Sender: s, Destinations: []sender.Destination{dest},
-			Workers: workers, PerDestination: workers, Metrics: c,
-		}
-		start := time.Now()
-		done := make(chan error, 1)
-		go func() { done <- q.Run(context.Background()) }()
-		err := pgDrained(pool, start, c, n)
-		elapsed := time.Since(start)
-		if serr := q.Shutdown(context.Background()); err == nil {
-			err = serr
-		}
-		if rerr := <-done; err == nil {
-			err = rerr
-		}
-		return float64(n) / elapsed.Seconds(), err
+		return drainOnce(store, s, dest, n, workers, b, 0, func(c *drainCounter, start time.Time) error {
+			if err := c.wait(start); err != nil {
+				return err
+			}
+			return pgDrained(pool, start)
+		})
 	}
 	directRun := func() (float64, error) { return sendDirect(s, dest, n, workers, b) }
 	if _, err := directRun(); err != nil { // warm up
@@ -181,40 +165,14 @@ func pgDrainRows(cfg config, url string, pool *pgxpool.Pool, store *pgstore.Stor
 	return append(rows, procRows...), err
 }
 
-// pgFill puts n deliveries of body b due at due, in batches.
-func pgFill(store *pgstore.Store, n int, b []byte, due time.Time) error {
-	ds := make([]outbox.Delivery, 0, 1000)
-	for i := 0; i < n; i += cap(ds) {
-		ds = ds[:0]
-		for j := i; j < min(n, i+cap(ds)); j++ {
-			ds = append(ds, outbox.Delivery{ID: newID(), Destination: benchDest, Body: b, Due: due, Created: time.Now()})
-		}
-		if err := store.Put(context.Background(), ds...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // pgDrained waits until the bench outbox holds nothing and fails after two
-// minutes, on a dead letter, or when c counts a failed attempt. With c (a
-// Queue of this process) it waits for c to count every delivery before it
-// asks the database; without, it asks every 20 ms, through the due index,
-// which skips what the drain deleted (a scan of the table would walk its
-// dead rows, and take CPU from the drain it measures).
-func pgDrained(pool *pgxpool.Pool, start time.Time, c *pgCounter, n int) error {
+// minutes from start or on a dead letter. It asks every 20 ms, through the
+// due index, which skips what the drain deleted (a scan of the table would
+// walk its dead rows, and take CPU from the drain it measures).
+func pgDrained(pool *pgxpool.Pool, start time.Time) error {
 	for deadline := start.Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			return errors.New("queue did not drain in two minutes")
-		}
-		if c != nil {
-			if f := c.failed.Load(); f > 0 {
-				return fmt.Errorf("%d deliveries failed", f)
-			}
-			if c.delivered.Load() < int64(n) {
-				time.Sleep(time.Millisecond)
-				continue
-			}
 		}
 		var pending, dead bool
 		err := pool.QueryRow(context.Background(), `SELECT
@@ -229,48 +187,4 @@ func pgDrained(pool *pgxpool.Pool, start time.Time, c *pgCounter, n int) error {
 			return nil
 		}
 	}
-}
-
-// pgCounter is an outbox.Metrics that counts the deliveries made and the
-// attempts that failed.
-type pgCounter struct{ delivered, failed atomic.Int64 }
-
-// Observe counts an outcome.
-func (c *pgCounter) Observe(e outbox.Sample) {
-	switch e.Outcome {
-	case outbox.Delivered:
-		c.delivered.Add(1)
-	case outbox.Released:
-	default:
-		c.failed.Add(1)
-	}
-}
-
-// Depth ignores queue depth.
-func (*pgCounter) Depth(outbox.Stats, int) {}
-
-// sendDirect sends n deliveries of b with s from workers goroutines and
-// returns the rate.
-func sendDirect(s *sender.Sender, dest sender.Destination, n, workers int, b []byte) (float64, error) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errc := make(chan error, workers)
-	start := time.Now()
-	for range workers {
-		wg.Go(func() {
-			for next.Add(1) <= int64(n) {
-				if _, err := s.Send(context.Background(), dest, sender.Message{ID: newID(), Body: b}); err != nil {
-					errc <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	close(errc)
-	if err := <-errc; err != nil {
-		return 0, err
-	}
-	return float64(n) / elapsed.Seconds(), nil
 }

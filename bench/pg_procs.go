@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/pgstore"
 	"github.com/heraldhq/herald/sender"
@@ -60,7 +58,7 @@ func pgProcessRows(cfg config, url string, pool *pgxpool.Pool, store *pgstore.St
 // workers, and returns the rate at which they drain it.
 func pgProcessRun(procs, n int, url string, pool *pgxpool.Pool, store *pgstore.Store, srv *tlsServer, b []byte) (float64, error) {
 	ctx := context.Background()
-	if err := pgFill(store, n, b, time.Now().Add(time.Hour)); err != nil {
+	if err := fill(store, n, b, time.Now().Add(time.Hour)); err != nil {
 		return 0, err
 	}
 	exe, err := os.Executable()
@@ -101,10 +99,10 @@ func pgProcessRun(procs, n int, url string, pool *pgxpool.Pool, store *pgstore.S
 		return 0, err
 	}
 	// One more delivery, due now: its Put notifies the idle workers.
-	if err := pgFill(store, 1, b, start); err != nil {
+	if err := fill(store, 1, b, start); err != nil {
 		return 0, err
 	}
-	if err := pgDrained(pool, start, nil, n+1); err != nil {
+	if err := pgDrained(pool, start); err != nil {
 		return 0, err
 	}
 	return float64(n+1) / time.Since(start).Seconds(), nil
@@ -137,19 +135,11 @@ func pgWorkerRun() error {
 		return err
 	}
 	defer store.Close()
-	secret, err := auth.GenerateStandardSecret()
+	s, dest, err := drainSender(roots, os.Getenv(pgDestEnv))
 	if err != nil {
 		return err
 	}
-	std, err := auth.NewStandard([]auth.Secret{secret})
-	if err != nil {
-		return err
-	}
-	s := &sender.Sender{TLS: &tls.Config{RootCAs: roots}, AllowNetworks: loopback, Retry: sender.RetryPolicy{MaxAttempts: 2}}
-	q := &outbox.Queue{
-		Outbox: store, Sender: s, Workers: 64, PerDestination: 64,
-		Destinations: []sender.Destination{{Name: benchDest, URL: os.Getenv(pgDestEnv), Signer: std}},
-	}
+	q := &outbox.Queue{Outbox: store, Sender: s, Workers: 64, PerDestination: 64, Destinations: []sender.Destination{dest}}
 	done := make(chan error, 1)
 	go func() { done <- q.Run(ctx) }()
 	time.Sleep(300 * time.Millisecond) // leasing, and listening for wake-ups

@@ -8,9 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-
-	"github.com/heraldhq/herald/auth"
-	"github.com/heraldhq/herald/sender"
 )
 
 // loopback is the address guard exemption herald's Sender needs to reach the
@@ -47,21 +44,4 @@ func (s *tlsServer) tlsConfig() *tls.Config {
 func noContent(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(io.Discard, r.Body)
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// drainTarget starts the receiver of a drain measurement (a TLS server
-// answering 204) and returns it with a Sender that trusts it and the
-// Standard-signed destination to send to. Close both when done.
-func drainTarget() (*tlsServer, *sender.Sender, sender.Destination, error) {
-	secret, err := auth.GenerateStandardSecret()
-	if err != nil {
-		return nil, nil, sender.Destination{}, err
-	}
-	std, err := auth.NewStandard([]auth.Secret{secret})
-	if err != nil {
-		return nil, nil, sender.Destination{}, err
-	}
-	srv := startTLS(http.HandlerFunc(noContent))
-	s := &sender.Sender{TLS: srv.tlsConfig(), AllowNetworks: loopback, Retry: sender.RetryPolicy{MaxAttempts: 2}}
-	return srv, s, sender.Destination{Name: benchDest, URL: srv.URL + "/hook", Signer: std}, nil
 }

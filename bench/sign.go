@@ -79,6 +79,53 @@ func signCases() ([]microCase, error) {
 	return cases, nil
 }
 
+// signVerifyCases returns the two comparisons of scheme s named name
+// ("hub"): signing msg, and verifying the headers s signs msg with.
+// baselines gets those headers and returns the sign and the verify
+// baselines; lims, if any, holds the targets of both cases.
+func signVerifyCases(name string, s *auth.Scheme, msg auth.Message, lims []limit,
+	baselines func(signed http.Header) (sign, verify []contender, err error)) ([]microCase, error) {
+	signed := make(http.Header)
+	if err := s.Sign(signed, msg); err != nil {
+		return nil, err
+	}
+	sign, verify, err := baselines(signed)
+	if err != nil {
+		return nil, err
+	}
+	h := make(http.Header)
+	size := sizeName(len(msg.Body))
+	return []microCase{
+		{
+			name:      name + " sign " + size,
+			herald:    contender{"herald", func() error { return s.Sign(h, msg) }},
+			baselines: sign,
+			limits:    lims,
+		},
+		{
+			name:      name + " verify " + size,
+			herald:    contender{"herald", func() error { _, err := s.Verify(signed, msg.Body); return err }},
+			baselines: verify,
+			limits:    lims,
+		},
+	}, nil
+}
+
+// standardSig is how the Standard Webhooks baselines read the headers:
+// the timestamp, refused beyond the tolerance as auth refuses it, and the
+// signature after prefix ("v1," or "v1a,") in sigHeader.
+func standardSig(signed http.Header, sigHeader, prefix string) (int64, string, error) {
+	t, err := strconv.ParseInt(signed.Get("Webhook-Timestamp"), 10, 64)
+	if err != nil || time.Since(time.Unix(t, 0)).Abs() > authTolerance {
+		return 0, "", errMismatch
+	}
+	v, ok := strings.CutPrefix(sigHeader, prefix)
+	if !ok {
+		return 0, "", errMismatch
+	}
+	return t, v, nil
+}
+
 // rawMAC is the baseline HMAC-SHA256: one hash reused with Reset, and
 // buffers reused for the sum and its encoding.
 type rawMAC struct {
@@ -123,71 +170,51 @@ func standardCases(key []byte, ts time.Time, b []byte) ([]microCase, error) {
 	if err != nil {
 		return nil, err
 	}
-	msg := auth.Message{ID: benchID, Timestamp: ts, Body: b}
-	signed := make(http.Header)
-	if err := std.Sign(signed, msg); err != nil {
-		return nil, err
-	}
-	// The reference library must accept herald's signature, or the
-	// comparison would be of two different things.
-	if err := peer.Verify(b, signed); err != nil {
-		return nil, fmt.Errorf("reference library refuses herald's signature: %w", err)
+	lims := []limit{{}, {}}
+	if len(b) == 1<<10 {
+		lims = []limit{{1.3}, {0.5}}
 	}
 	raw := newRawMAC(key)
 	id, dot, unix := []byte(benchID), []byte("."), ts.Unix()
-	rawSign := func() error {
-		raw.ts = strconv.AppendInt(raw.ts[:0], unix, 10)
-		sum := raw.mac(id, dot, raw.ts, dot, b)
-		base64.StdEncoding.Encode(raw.enc, sum)
-		return nil
-	}
-	sigHeader := signed.Get("Webhook-Signature")
-	rawVerify := func() error {
-		t, err := strconv.ParseInt(signed.Get("Webhook-Timestamp"), 10, 64)
-		if err != nil || time.Since(time.Unix(t, 0)).Abs() > authTolerance {
-			return errMismatch
-		}
-		v, ok := strings.CutPrefix(sigHeader, "v1,")
-		if !ok {
-			return errMismatch
-		}
-		k, err := base64.StdEncoding.Decode(raw.dec, raw.bytes(v))
-		if err != nil {
-			return err
-		}
-		raw.ts = strconv.AppendInt(raw.ts[:0], t, 10)
-		if !hmac.Equal(raw.mac(raw.bytes(signed.Get("Webhook-Id")), dot, raw.ts, dot, b), raw.dec[:k]) {
-			return errMismatch
-		}
-		return nil
-	}
-	h := make(http.Header)
-	size := sizeName(len(b))
-	atOneKiB := len(b) == 1<<10
-	lims := []limit{{}, {}}
-	if atOneKiB {
-		lims = []limit{{1.3}, {0.5}}
-	}
-	return []microCase{
-		{
-			name:   "standard v1 sign " + size,
-			herald: contender{"herald", func() error { return std.Sign(h, msg) }},
-			baselines: []contender{
+	return signVerifyCases("standard v1", std, auth.Message{ID: benchID, Timestamp: ts, Body: b}, lims,
+		func(signed http.Header) ([]contender, []contender, error) {
+			// The reference library must accept herald's signature, or the
+			// comparison would be of two different things.
+			if err := peer.Verify(b, signed); err != nil {
+				return nil, nil, fmt.Errorf("reference library refuses herald's signature: %w", err)
+			}
+			rawSign := func() error {
+				raw.ts = strconv.AppendInt(raw.ts[:0], unix, 10)
+				sum := raw.mac(id, dot, raw.ts, dot, b)
+				base64.StdEncoding.Encode(raw.enc, sum)
+				return nil
+			}
+			sigHeader := signed.Get("Webhook-Signature")
+			rawVerify := func() error {
+				t, v, err := standardSig(signed, sigHeader, "v1,")
+				if err != nil {
+					return err
+				}
+				k, err := base64.StdEncoding.Decode(raw.dec, raw.bytes(v))
+				if err != nil {
+					return err
+				}
+				raw.ts = strconv.AppendInt(raw.ts[:0], t, 10)
+				if !hmac.Equal(raw.mac(raw.bytes(signed.Get("Webhook-Id")), dot, raw.ts, dot, b), raw.dec[:k]) {
+					return errMismatch
+				}
+				return nil
+			}
+			sign := []contender{
 				{"raw HMAC-SHA256", rawSign},
 				{"standard-webhooks lib", func() error { _, err := peer.Sign(benchID, ts, b); return err }},
-			},
-			limits: lims,
-		},
-		{
-			name:   "standard v1 verify " + size,
-			herald: contender{"herald", func() error { _, err := std.Verify(signed, b); return err }},
-			baselines: []contender{
+			}
+			verify := []contender{
 				{"raw HMAC-SHA256", rawVerify},
 				{"standard-webhooks lib", func() error { return peer.Verify(b, signed) }},
-			},
-			limits: lims,
-		},
-	}, nil
+			}
+			return sign, verify, nil
+		})
 }
 
 // hubCases compares herald's Hub scheme with a raw HMAC over the body,
@@ -197,28 +224,15 @@ func hubCases(key, b []byte) ([]microCase, error) {
 	if err != nil {
 		return nil, err
 	}
-	msg := auth.Message{ID: benchID, Body: b}
-	signed := make(http.Header)
-	if err := hub.Sign(signed, msg); err != nil {
-		return nil, err
-	}
 	raw := newRawMAC(key)
-	value := signed.Get(auth.HeaderHubSignature256)
-	h := make(http.Header)
-	size := sizeName(len(b))
-	return []microCase{
-		{
-			name:   "hub sign " + size,
-			herald: contender{"herald", func() error { return hub.Sign(h, msg) }},
-			baselines: []contender{{"raw HMAC-SHA256", func() error {
+	return signVerifyCases("hub", hub, auth.Message{ID: benchID, Body: b}, nil,
+		func(signed http.Header) ([]contender, []contender, error) {
+			value := signed.Get(auth.HeaderHubSignature256)
+			rawSign := func() error {
 				hex.Encode(raw.enc, raw.mac(b))
 				return nil
-			}}},
-		},
-		{
-			name:   "hub verify " + size,
-			herald: contender{"herald", func() error { _, err := hub.Verify(signed, b); return err }},
-			baselines: []contender{{"raw HMAC-SHA256", func() error {
+			}
+			rawVerify := func() error {
 				v, ok := strings.CutPrefix(value, "sha256=")
 				if !ok {
 					return errMismatch
@@ -231,9 +245,9 @@ func hubCases(key, b []byte) ([]microCase, error) {
 					return errMismatch
 				}
 				return nil
-			}}},
-		},
-	}, nil
+			}
+			return []contender{{"raw HMAC-SHA256", rawSign}}, []contender{{"raw HMAC-SHA256", rawVerify}}, nil
+		})
 }
 
 // stripeCases compares herald's Stripe scheme with a raw HMAC over t.body.
@@ -242,30 +256,17 @@ func stripeCases(key []byte, ts time.Time, b []byte) ([]microCase, error) {
 	if err != nil {
 		return nil, err
 	}
-	msg := auth.Message{ID: benchID, Timestamp: ts, Body: b}
-	signed := make(http.Header)
-	if err := st.Sign(signed, msg); err != nil {
-		return nil, err
-	}
 	raw := newRawMAC(key)
 	dot, unix := []byte("."), ts.Unix()
-	value := signed.Get(auth.HeaderStripeSignature)
-	h := make(http.Header)
-	size := sizeName(len(b))
-	return []microCase{
-		{
-			name:   "stripe sign " + size,
-			herald: contender{"herald", func() error { return st.Sign(h, msg) }},
-			baselines: []contender{{"raw HMAC-SHA256", func() error {
+	return signVerifyCases("stripe", st, auth.Message{ID: benchID, Timestamp: ts, Body: b}, nil,
+		func(signed http.Header) ([]contender, []contender, error) {
+			value := signed.Get(auth.HeaderStripeSignature)
+			rawSign := func() error {
 				raw.ts = strconv.AppendInt(raw.ts[:0], unix, 10)
 				hex.Encode(raw.enc, raw.mac(raw.ts, dot, b))
 				return nil
-			}}},
-		},
-		{
-			name:   "stripe verify " + size,
-			herald: contender{"herald", func() error { _, err := st.Verify(signed, b); return err }},
-			baselines: []contender{{"raw HMAC-SHA256", func() error {
+			}
+			rawVerify := func() error {
 				t, sig, ok := strings.Cut(value, ",v1=")
 				t, ok2 := strings.CutPrefix(t, "t=")
 				if !ok || !ok2 {
@@ -284,9 +285,9 @@ func stripeCases(key []byte, ts time.Time, b []byte) ([]microCase, error) {
 					return errMismatch
 				}
 				return nil
-			}}},
-		},
-	}, nil
+			}
+			return []contender{{"raw HMAC-SHA256", rawSign}}, []contender{{"raw HMAC-SHA256", rawVerify}}, nil
+		})
 }
 
 // v1aCases compares herald's Standard Webhooks v1a with raw Ed25519 over
@@ -302,11 +303,6 @@ func v1aCases(ts time.Time, b []byte) ([]microCase, error) {
 	}
 	priv := pk.Signer().(ed25519.PrivateKey)
 	pub := priv.Public().(ed25519.PublicKey)
-	msg := auth.Message{ID: benchID, Timestamp: ts, Body: b}
-	signed := make(http.Header)
-	if err := s.Sign(signed, msg); err != nil {
-		return nil, err
-	}
 	unix := ts.Unix()
 	var buf []byte
 	enc := make([]byte, 128)
@@ -319,29 +315,17 @@ func v1aCases(ts time.Time, b []byte) ([]microCase, error) {
 		buf = append(buf, '.')
 		return append(buf, b...)
 	}
-	sigHeader := signed.Get("Webhook-Signature")
-	h := make(http.Header)
-	size := sizeName(len(b))
-	return []microCase{
-		{
-			name:   "standard v1a sign " + size,
-			herald: contender{"herald", func() error { return s.Sign(h, msg) }},
-			baselines: []contender{{"raw ed25519", func() error {
+	return signVerifyCases("standard v1a", s, auth.Message{ID: benchID, Timestamp: ts, Body: b}, nil,
+		func(signed http.Header) ([]contender, []contender, error) {
+			sigHeader := signed.Get("Webhook-Signature")
+			rawSign := func() error {
 				base64.StdEncoding.Encode(enc, ed25519.Sign(priv, build(benchID, unix)))
 				return nil
-			}}},
-		},
-		{
-			name:   "standard v1a verify " + size,
-			herald: contender{"herald", func() error { _, err := s.Verify(signed, b); return err }},
-			baselines: []contender{{"raw ed25519", func() error {
-				t, err := strconv.ParseInt(signed.Get("Webhook-Timestamp"), 10, 64)
-				if err != nil || time.Since(time.Unix(t, 0)).Abs() > authTolerance {
-					return errMismatch
-				}
-				v, ok := strings.CutPrefix(sigHeader, "v1a,")
-				if !ok {
-					return errMismatch
+			}
+			rawVerify := func() error {
+				t, v, err := standardSig(signed, sigHeader, "v1a,")
+				if err != nil {
+					return err
 				}
 				scratch = append(scratch[:0], v...)
 				k, err := base64.StdEncoding.Decode(dec, scratch)
@@ -352,9 +336,9 @@ func v1aCases(ts time.Time, b []byte) ([]microCase, error) {
 					return errMismatch
 				}
 				return nil
-			}}},
-		},
-	}, nil
+			}
+			return []contender{{"raw ed25519", rawSign}}, []contender{{"raw ed25519", rawVerify}}, nil
+		})
 }
 
 // runSign measures section 1: signing and verifying with every scheme

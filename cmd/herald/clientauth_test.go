@@ -1,16 +1,11 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/devcert"
 )
 
 // writeClientCert makes a self-signed client certificate and writes it and
@@ -25,29 +22,18 @@ import (
 // by a server, and the key's PEM body, which must never print.
 func writeClientCert(t *testing.T, dir, cn string) (*x509.Certificate, string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := devcert.Client(cn, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, IsCA: true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	pk, err := x509.MarshalPKCS8PrivateKey(c.TLS.PrivateKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, _ := x509.ParseCertificate(der)
-	pk, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, dir, "client.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	writeFile(t, dir, "client.pem", string(c.PEM))
 	keyPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}))
 	writeFile(t, dir, "client.key", keyPEM)
-	return cert, pemBody([]byte(keyPEM))
+	return c.TLS.Leaf, pemBody([]byte(keyPEM))
 }
 
 // mtlsReceiver is an HTTPS receiver that requires a client certificate
@@ -173,13 +159,10 @@ func TestRelayOAuth2AndClientCert(t *testing.T) {
 
 	waitFor := func(n int) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for rcv.delivered() < n {
-			if time.Now().After(deadline) {
-				t.Fatalf("receiver got %d deliveries, want %d\n%s", rcv.delivered(), n, p.stderr())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		eventually(t, func() string {
+			return fmt.Sprintf("receiver got %d deliveries, want %d\n%s", rcv.delivered(), n, p.stderr())
+		},
+			func() bool { return rcv.delivered() >= n })
 	}
 	p.mustPost(t, event("ev-1", "job:ready"), nil)
 	p.mustPost(t, event("ev-2", "job:ready"), nil)

@@ -133,13 +133,7 @@ func keygenV1a(stdout, stderr io.Writer, prefix string) error {
 		_, err = fmt.Fprintf(stdout, "%s\n%s\n", sk, pk)
 		return err
 	}
-	if err := checkNew(prefix+".key", prefix+".pub"); err != nil {
-		return err
-	}
-	if err := writeNewFile(prefix+".key", []byte(sk+"\n"), 0o600); err != nil {
-		return err
-	}
-	if err := writeNewFile(prefix+".pub", []byte(pk+"\n"), 0o644); err != nil {
+	if err := writeKeyPair(prefix, []byte(sk+"\n"), []byte(pk+"\n")); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "wrote %s.key (use --key @%s.key) and %s.pub\n", prefix, prefix, prefix)
@@ -166,13 +160,7 @@ func keygenJWT(stdout, stderr io.Writer, alg, prefix string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkNew(prefix+".key", prefix+".pub"); err != nil {
-		return err
-	}
-	if err := writeNewFile(prefix+".key", priv, 0o600); err != nil {
-		return err
-	}
-	if err := writeNewFile(prefix+".pub", pub, 0o644); err != nil {
+	if err := writeKeyPair(prefix, priv, pub); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "wrote %s.key and %s.pub (kid %s)\n", prefix, prefix, k.ID())
@@ -180,15 +168,19 @@ func keygenJWT(stdout, stderr io.Writer, alg, prefix string) error {
 	return err
 }
 
-// checkNew fails if any of the files exists, so that a key pair is never
-// half written.
-func checkNew(names ...string) error {
-	for _, name := range names {
+// writeKeyPair writes a private key to PREFIX.key (mode 0600) and its
+// public key to PREFIX.pub. It fails before writing anything if either file
+// exists, so that a key pair is never half written.
+func writeKeyPair(prefix string, priv, pub []byte) error {
+	for _, name := range []string{prefix + ".key", prefix + ".pub"} {
 		if _, err := os.Lstat(name); err == nil {
 			return fmt.Errorf("%s already exists; not overwriting it", name)
 		}
 	}
-	return nil
+	if err := writeNewFile(prefix+".key", priv, 0o600); err != nil {
+		return err
+	}
+	return writeNewFile(prefix+".pub", pub, 0o644)
 }
 
 // writeNewFile writes data to a new file name with mode perm, refusing to

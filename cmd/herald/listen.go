@@ -64,9 +64,7 @@ type listenLine struct {
 
 // runListen implements "herald listen".
 func runListen(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("listen", "herald listen [scheme flags] [--addr 127.0.0.1:8080] [--tls-cert FILE --tls-key FILE | --self-signed [--cert-out FILE]] [--allow-missing-exp] [--print-body] [--max-body N]", listenDoc, listenExample)
-	var sf schemeFlags
-	sf.register(fs)
+	fs, sf := newSchemeFlagSet("listen", "herald listen [scheme flags] [--addr 127.0.0.1:8080] [--tls-cert FILE --tls-key FILE | --self-signed [--cert-out FILE]] [--allow-missing-exp] [--print-body] [--max-body N]", listenDoc, listenExample)
 	addr := fs.String("addr", "127.0.0.1:8080", "`address` to listen on; port 0 picks a free one")
 	var serveTLS serveTLSFlags
 	serveTLS.register(fs)

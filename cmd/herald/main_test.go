@@ -113,7 +113,7 @@ func expect(t *testing.T, o runOpts, code int, want []string, args ...string) re
 }
 
 // writeFile writes a file in dir and returns its name.
-func writeFile(t *testing.T, dir, name, content string) string {
+func writeFile(t testing.TB, dir, name, content string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
@@ -605,7 +605,7 @@ func TestSendToListen(t *testing.T) {
 
 // receiverCertPEM fetches the certificate of a sendertest receiver as PEM,
 // for --cacert.
-func receiverCertPEM(t *testing.T, rcv *sendertest.Receiver) string {
+func receiverCertPEM(t testing.TB, rcv *sendertest.Receiver) string {
 	t.Helper()
 	u, err := url.Parse(rcv.URL())
 	if err != nil {
@@ -624,15 +624,7 @@ func TestSendToSendertest(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "body.json", body)
 	o := runOpts{dir: dir}
-	secretText := strings.TrimSpace(must(t, o, "keygen").stdout)
-	secret, err := auth.ParseStandardSecret(secretText)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := auth.NewStandard([]auth.Secret{secret})
-	if err != nil {
-		t.Fatal(err)
-	}
+	secretText, v := stdSecret(t, dir)
 
 	t.Run("delivered", func(t *testing.T) {
 		rcv := sendertest.NewReceiver(t, v)

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/heraldhq/herald/internal/natstest"
 )
 
 // randomHex returns n random bytes in hex, for passwords and names.
@@ -31,39 +31,13 @@ func randomHex(t testing.TB, n int) string {
 }
 
 // embeddedNATS starts a NATS server with JetStream in the test process, on
-// loopback, that accepts user "herald" with password pass. It is shut down
-// when the test ends. It returns the server's host:port.
-func embeddedNATS(t *testing.T, pass string) string {
+// loopback, that accepts user "herald" with a new random password. It is
+// shut down when the test ends. It returns the server's host:port and the
+// password.
+func embeddedNATS(t *testing.T) (addr, pass string) {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
-		Username: "herald", Password: pass, NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatalf("nats server: %v", err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(s.Shutdown)
-	return s.Addr().String()
-}
-
-// natsConnect connects the test itself, reconnecting forever; closed when
-// the test ends.
-func natsConnect(t *testing.T, url string) jetstream.JetStream {
-	t.Helper()
-	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
-	if err != nil {
-		t.Fatalf("connect to NATS: %v", err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
+	pass = "pw-" + randomHex(t, 12)
+	return natstest.Start(t, &server.Options{Username: "herald", Password: pass}).Addr().String(), pass
 }
 
 var (

@@ -62,10 +62,9 @@ func metricValue(scrape, series string) string {
 // with 503 while the relay drains.
 func TestRelayObservability(t *testing.T) {
 	dir := t.TempDir()
-	secret, v := stdSecret(t, dir)
 	var up atomic.Bool
 	var slow atomic.Bool
-	rcv := sendertest.NewReceiver(t, v, sendertest.Respond(func(int) (int, http.Header, []byte) {
+	secret, rcv := relayReceiver(t, dir, sendertest.Respond(func(int) (int, http.Header, []byte) {
 		if slow.Load() {
 			time.Sleep(3 * time.Second)
 		}
@@ -74,7 +73,6 @@ func TestRelayObservability(t *testing.T) {
 		}
 		return http.StatusServiceUnavailable, nil, nil
 	}))
-	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
 	args := []string{"--store", "relay.db", "--dest", rcv.URL(), "--secret", secret, "--cacert", "ca.pem", "--allow-private",
 		"--schedule", "0s" + strings.Repeat(",300ms", 20), "--admin-listen", "127.0.0.1:0", "--drain-timeout", "10s"}
 
@@ -195,9 +193,7 @@ func TestRelayOTLP(t *testing.T) {
 	defer collector.Close()
 
 	dir := t.TempDir()
-	secret, v := stdSecret(t, dir)
-	rcv := sendertest.NewReceiver(t, v)
-	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
+	secret, rcv := relayReceiver(t, dir)
 	p := startRelay(t, dir, nil, "--store", "relay.db", "--dest", rcv.URL(), "--secret", secret, "--cacert", "ca.pem",
 		"--allow-private", "--otlp-endpoint", collector.URL+"/v1/traces")
 	p.mustPost(t, event("t-1", "job:ready"), http.Header{"Traceparent": {inParent}})

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/tls"
-	"encoding/pem"
 	"fmt"
 	"net/http"
 	"os"
@@ -43,9 +41,7 @@ func benchRelay(b *testing.B, engine string, n int) {
 	outV, _ := auth.NewStandard([]auth.Secret{out})
 	inS, _ := auth.NewStandard([]auth.Secret{in})
 	rcv := sendertest.NewReceiver(b, outV)
-	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), []byte(receiverCertPEMTB(b, rcv)), 0o600); err != nil {
-		b.Fatal(err)
-	}
+	writeFile(b, dir, "ca.pem", receiverCertPEM(b, rcv))
 	store := filepath.Join(dir, "relay.db")
 	var ns *natsProc
 	if engine == "nats" {
@@ -119,15 +115,4 @@ func benchRelay(b *testing.B, engine string, n int) {
 		ns.cmd = nil
 		b.ReportMetric(float64((st.UserTime()+st.SystemTime()).Microseconds())/float64(b.N), "nats-cpu-µs/event")
 	}
-}
-
-// receiverCertPEMTB is receiverCertPEM for a benchmark.
-func receiverCertPEMTB(tb testing.TB, rcv *sendertest.Receiver) string {
-	conn, err := tls.Dial("tcp", strings.TrimPrefix(rcv.URL(), "https://"), &tls.Config{RootCAs: rcv.RootCAs()})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer conn.Close()
-	der := conn.ConnectionState().PeerCertificates[0].Raw
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }

@@ -19,14 +19,7 @@ func TestRelayGoneDisablesAndOutboxEnable(t *testing.T) {
 	var healthy atomic.Bool
 	rcv, env, args := goneDestination(t, dir, &healthy, "relay.db", 1)
 
-	p := startRelay(t, dir, env, args...)
-	p.mustPost(t, event("ev-1", "job:ready"), nil)
-	if _, err := rcv.WaitFor(1, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the relay to disable the destination", func() bool {
-		return strings.Contains(p.stderr(), "destination disabled")
-	})
+	p := startDisabled(t, dir, rcv, env, args)
 	p.mustPost(t, event("ev-2", "job:ready"), nil)
 	time.Sleep(200 * time.Millisecond)
 	if code := p.stop(t); code != 0 {
@@ -67,16 +60,20 @@ func TestRelayGoneDisablesAndOutboxEnable(t *testing.T) {
 	expect(t, runOpts{dir: dir}, 2, []string{"enable takes --dest NAME only"}, "outbox", "enable", "--store", "relay.db")
 }
 
-// waitFor polls cond for up to 20 seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// startDisabled starts a relay with env and args on goneDestination's
+// receiver, posts an event, and waits until the receiver answered it 410
+// and the relay disabled the destination.
+func startDisabled(t *testing.T, dir string, rcv *sendertest.Receiver, env, args []string) *relayProc {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
+	p := startRelay(t, dir, env, args...)
+	p.mustPost(t, event("ev-1", "job:ready"), nil)
+	if _, err := rcv.WaitFor(1, 20*time.Second); err != nil {
+		t.Fatal(err)
 	}
+	eventually(t, func() string { return "the relay to disable the destination\n" + p.stderr() }, func() bool {
+		return strings.Contains(p.stderr(), "destination disabled")
+	})
+	return p
 }
 
 // The limits keys of a --config destination are checked at start-up.
@@ -101,14 +98,12 @@ func TestRelayConfigLimits(t *testing.T) {
 // workers.
 func goneDestination(t *testing.T, dir string, healthy *atomic.Bool, store string, workers int) (*sendertest.Receiver, []string, []string) {
 	t.Helper()
-	secret, v := stdSecret(t, dir)
-	rcv := sendertest.NewReceiver(t, v, sendertest.Respond(func(int) (int, http.Header, []byte) {
+	secret, rcv := relayReceiver(t, dir, sendertest.Respond(func(int) (int, http.Header, []byte) {
 		if healthy.Load() {
 			return 0, nil, nil
 		}
 		return http.StatusGone, nil, nil
 	}))
-	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
 	args := []string{"--store", store, "--dest", rcv.URL() + "/hook", "--name", "hook", "--secret", "env:WH_SECRET",
 		"--cacert", "ca.pem", "--allow-private", "--workers", strconv.Itoa(workers)}
 	return rcv, []string{"WH_SECRET=" + secret}, args

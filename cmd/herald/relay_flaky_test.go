@@ -1,17 +1,12 @@
 package main
 
 import (
-	"encoding/pem"
 	"flag"
 	"fmt"
-	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/internal/flaky"
 )
 
@@ -32,31 +27,19 @@ func TestRelayFlakyReceiver3000(t *testing.T) {
 	secret, _ := stdSecret(t, dir)
 	rcv := flaky.Start(flaky.Mix{Fail: 0.4, Slow: 0.05, Delay: 2 * time.Second})
 	t.Cleanup(rcv.Close)
-	cert := rcv.Server().Certificate()
-	writeFile(t, dir, "ca.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})))
-	p := startRelay(t, dir, []string{"WH_SECRET=" + secret},
+	writeFile(t, dir, "ca.pem", certPEM(rcv.Server()))
+	relays := startRelays(t, dir, 1, []string{"WH_SECRET=" + secret},
 		"--store", "relay.db", "--dest", rcv.URL()+"/hook", "--secret", "env:WH_SECRET",
 		"--cacert", "ca.pem", "--allow-private", "--log-level", "warn")
+	p := relays.relay(0)
 
 	start := time.Now()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for range 16 {
-		wg.Go(func() {
-			for i := next.Add(1); i <= n; i = next.Add(1) {
-				id := fmt.Sprintf("ev-%05d", i)
-				if err := postSigned(nil, p, id, event(id, "job:ready")); err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
+	load := newCrashLoad(t, relays)
+	load.limit = n
+	load.post(16)
+	load.wg.Wait()
+	if f := load.failed.Load(); f != 0 {
+		t.Fatalf("%d posts were not acknowledged\n%s", f, p.stderr())
 	}
 	posted := time.Since(start)
 	deadline := time.Now().Add(5 * time.Minute)
@@ -90,30 +73,4 @@ func TestRelayFlakyReceiver3000(t *testing.T) {
 	t.Logf("%d events posted in %s, all delivered once in %s, %d requests to the receiver; delivered by time: %s",
 		n, posted.Round(time.Millisecond), took.Round(time.Millisecond), rcv.Requests(), strings.Join(progress, " "))
 	t.Logf("relay warnings:\n%s", p.stderr())
-}
-
-// postSigned posts one event signed with the relay's inbound secret, with
-// c (nil: the default client), from any goroutine, and returns nil on a
-// 204.
-func postSigned(c *http.Client, p *relayProc, id, body string) error {
-	req, err := http.NewRequest(http.MethodPost, p.url+"/events", strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if err := p.in.Sign(req.Header, auth.Message{ID: id, Body: []byte(body)}); err != nil {
-		return err
-	}
-	if c == nil {
-		c = http.DefaultClient
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		return fmt.Errorf("relay answered %d", resp.StatusCode)
-	}
-	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -13,35 +12,11 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/heraldhq/herald/internal/natstest"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/listener/natsevents"
 	"github.com/heraldhq/herald/sender/sendertest"
 )
-
-// eventually runs cond until it holds, failing the test with what() after
-// a generous deadline (the machine may be loaded).
-func eventually(t *testing.T, what func() string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(45 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// natsOutboxStats runs herald outbox stats on a NATS store.
-func natsOutboxStats(t *testing.T, dir, store string, secrets ...string) (pending, dead int) {
-	t.Helper()
-	r := must(t, runOpts{dir: dir}, "outbox", "stats", "--store", store)
-	noLeak(t, r.all(), secrets...)
-	var m struct{ Pending, Dead int }
-	if err := json.Unmarshal([]byte(r.stdout), &m); err != nil {
-		t.Fatalf("outbox stats printed %q: %v", r.stdout, err)
-	}
-	return m.Pending, m.Dead
-}
 
 // TestRelayNATSStore runs a relay on a JetStream outbox reached with a
 // password in the URL, and herald outbox stats, list, replay and purge
@@ -49,8 +24,7 @@ func natsOutboxStats(t *testing.T, dir, store string, secrets ...string) (pendin
 // delivers and dead-letters, they see, and the password is never printed.
 func TestRelayNATSStore(t *testing.T) {
 	dir := t.TempDir()
-	pass := "pw-" + randomHex(t, 12)
-	addr := embeddedNATS(t, pass)
+	addr, pass := embeddedNATS(t)
 	store := fmt.Sprintf("nats://herald:%s@%s?stream=T_OUTBOX&subject=t.outbox", pass, addr)
 	secret, v := stdSecret(t, dir)
 	ok := sendertest.NewReceiver(t, v)
@@ -74,7 +48,7 @@ func TestRelayNATSStore(t *testing.T) {
 		}
 	}
 	eventually(t, func() string { return "a dead letter\n" + p.stderr() }, func() bool {
-		_, dead := natsOutboxStats(t, dir, store, pass)
+		_, dead := outboxStats(t, dir, store, pass)
 		return dead == 1
 	})
 
@@ -88,13 +62,13 @@ func TestRelayNATSStore(t *testing.T) {
 	}
 	// The running relay sees the replayed delivery and sends it again.
 	eventually(t, func() string { return "the replayed delivery\n" + p.stderr() }, func() bool {
-		_, dead := natsOutboxStats(t, dir, store, pass)
+		_, dead := outboxStats(t, dir, store, pass)
 		return len(gone.Deliveries()) >= 2 && dead == 1
 	})
 	if r := must(t, runOpts{dir: dir}, "outbox", "purge", "--store", store, "--all"); r.stdout != "purged 1\n" {
 		t.Errorf("outbox purge printed %q", r.stdout)
 	}
-	if pending, dead := natsOutboxStats(t, dir, store, pass); pending != 0 || dead != 0 {
+	if pending, dead := outboxStats(t, dir, store, pass); pending != 0 || dead != 0 {
 		t.Errorf("after purge: %d pending, %d dead", pending, dead)
 	}
 	if code := p.stop(t); code != 0 {
@@ -106,22 +80,11 @@ func TestRelayNATSStore(t *testing.T) {
 	noLeak(t, p.stderr(), pass, secret)
 }
 
-// eventID returns the id of a native JSON envelope.
-func eventID(t *testing.T, body []byte) string {
-	t.Helper()
-	var ev struct{ ID string }
-	if err := json.Unmarshal(body, &ev); err != nil {
-		t.Fatalf("webhook body %q: %v", body, err)
-	}
-	return ev.ID
-}
-
 // TestNATSStoreErrors checks what a bad NATS --store gets: a usage error
 // or a failure that names the problem, never the password.
 func TestNATSStoreErrors(t *testing.T) {
 	dir := t.TempDir()
-	pass := "pw-" + randomHex(t, 12)
-	addr := embeddedNATS(t, pass)
+	addr, pass := embeddedNATS(t)
 	wrong := "wrong-" + randomHex(t, 12)
 	relay := []string{"relay", "--listen", "127.0.0.1:0", "--in-insecure", "--dest", "https://127.0.0.1:1/", "--secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "--allow-private"}
 	type errCase struct {
@@ -144,16 +107,7 @@ func TestNATSStoreErrors(t *testing.T) {
 	// A token in the URL: the right one reaches the server (which has no
 	// outbox stream yet), a wrong one is refused; neither is printed.
 	token := "tok-" + randomHex(t, 12)
-	ts, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
-		Authorization: token, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ts.Start()
-	if !ts.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(ts.Shutdown)
+	ts := natstest.Start(t, &server.Options{Authorization: token})
 	cases = append(cases,
 		errCase{[]string{"outbox", "list", "--store", fmt.Sprintf("nats://%s@%s", token, ts.Addr())}, 2, "no such outbox stream HERALD_OUTBOX"},
 		errCase{[]string{"outbox", "list", "--store", fmt.Sprintf("nats://%s@%s", wrong, ts.Addr())}, 1, "Authorization"})
@@ -169,15 +123,12 @@ func TestNATSStoreErrors(t *testing.T) {
 // delivered.
 func TestRelayEventsSubject(t *testing.T) {
 	dir := t.TempDir()
-	pass := "pw-" + randomHex(t, 12)
-	addr := embeddedNATS(t, pass)
+	addr, pass := embeddedNATS(t)
 	url := fmt.Sprintf("nats://herald:%s@%s", pass, addr)
-	secret, v := stdSecret(t, dir)
-	rcv := sendertest.NewReceiver(t, v)
-	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
+	secret, rcv := relayReceiver(t, dir)
 	p := startRelay(t, dir, nil, "--store", url, "--events-subject", "acme.events", "--dest", rcv.URL(),
 		"--secret", secret, "--cacert", "ca.pem", "--allow-private")
-	js := natsConnect(t, url)
+	_, js := natstest.Connect(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -237,22 +188,11 @@ func TestNATSStoreTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, dir, "nats-ca.pem", string(certPEM))
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+	s := natstest.Start(t, &server.Options{
 		TLS: true, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(s.Shutdown)
 	store := "tls://" + s.Addr().String()
-	secret, v := stdSecret(t, dir)
-	rcv := sendertest.NewReceiver(t, v)
-	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
+	secret, rcv := relayReceiver(t, dir)
 	p := startRelay(t, dir, nil, "--store", store, "--nats-cacert", "nats-ca.pem", "--dest", rcv.URL(),
 		"--secret", secret, "--cacert", "ca.pem", "--allow-private")
 	p.mustPost(t, event("tls-1", "job:ready"), nil)
@@ -260,7 +200,7 @@ func TestNATSStoreTLS(t *testing.T) {
 	if code := p.stop(t); code != 0 {
 		t.Errorf("relay exit %d\n%s", code, p.stderr())
 	}
-	if pending, dead := natsOutboxStats(t, dir, store+"?cacert=nats-ca.pem"); pending != 0 || dead != 0 {
+	if pending, dead := outboxStats(t, dir, store+"?cacert=nats-ca.pem"); pending != 0 || dead != 0 {
 		t.Errorf("stats: %d pending, %d dead", pending, dead)
 	}
 	expect(t, runOpts{dir: dir}, 1, []string{"certificate"}, "outbox", "stats", "--store", store)

@@ -41,24 +41,33 @@ func TestRelayConfigOrdered(t *testing.T) {
 // the order they were posted, each once.
 func TestRelayOrdered(t *testing.T) { relayOrdered(t, "relay.db", 1) }
 
-// relayOrdered runs TestRelayOrdered with relays relays on store, the
-// events posted to each in turn.
-func relayOrdered(t *testing.T, store string, relays int) {
-	dir := t.TempDir()
-	secret, v := stdSecret(t, dir)
-	rcv := sendertest.NewReceiver(t, v, sendertest.Respond(func(n int) (int, http.Header, []byte) {
+// orderedDestination starts a receiver that answers every third request
+// 503 (and as opts script), and writes dir/relay.json with one ordered
+// destination "o" to it; it returns the receiver and the environment of a
+// relay run with --config relay.json --cacert ca.pem.
+func orderedDestination(t *testing.T, dir string, opts ...sendertest.Option) (*sendertest.Receiver, []string) {
+	t.Helper()
+	everyThird := sendertest.Respond(func(n int) (int, http.Header, []byte) {
 		if n%3 == 0 {
 			return http.StatusServiceUnavailable, nil, nil
 		}
 		return 0, nil, nil
-	}))
-	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
+	})
+	secret, rcv := relayReceiver(t, dir, append([]sendertest.Option{everyThird}, opts...)...)
 	writeFile(t, dir, "relay.json", fmt.Sprintf(`{"destinations": [
   {"name": "o", "url": %q, "secret": "env:O_SECRET", "ordered": true}
 ]}`, rcv.URL()))
+	return rcv, []string{"O_SECRET=" + secret}
+}
+
+// relayOrdered runs TestRelayOrdered with relays relays on store, the
+// events posted to each in turn.
+func relayOrdered(t *testing.T, store string, relays int) {
+	dir := t.TempDir()
+	rcv, env := orderedDestination(t, dir)
 	ps := make([]*relayProc, relays)
 	for i := range ps {
-		ps[i] = startRelay(t, dir, []string{"O_SECRET=" + secret}, "--store", store, "--config", "relay.json",
+		ps[i] = startRelay(t, dir, env, "--store", store, "--config", "relay.json",
 			"--cacert", "ca.pem", "--allow-private", "--retries", "0", "--workers", "8",
 			"--schedule", "0s"+strings.Repeat(",20ms", 30))
 	}
@@ -102,18 +111,7 @@ func relayOrdered(t *testing.T, store string, relays int) {
 // one in flight at the kill perhaps twice (at least once delivery).
 func TestRelayOrderedKill(t *testing.T) {
 	dir := t.TempDir()
-	secret, v := stdSecret(t, dir)
-	rcv := sendertest.NewReceiver(t, v, sendertest.Respond(func(n int) (int, http.Header, []byte) {
-		if n%3 == 0 {
-			return http.StatusServiceUnavailable, nil, nil
-		}
-		return 0, nil, nil
-	}), sendertest.Delay(10*time.Millisecond))
-	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
-	writeFile(t, dir, "relay.json", fmt.Sprintf(`{"destinations": [
-  {"name": "o", "url": %q, "secret": "env:O_SECRET", "ordered": true}
-]}`, rcv.URL()))
-	env := []string{"O_SECRET=" + secret}
+	rcv, env := orderedDestination(t, dir, sendertest.Delay(10*time.Millisecond))
 	args := []string{"--store", "relay.db", "--config", "relay.json", "--cacert", "ca.pem", "--allow-private",
 		"--retries", "0", "--workers", "8", "--schedule", "0s" + strings.Repeat(",20ms", 40)}
 	p := startRelay(t, dir, env, args...)

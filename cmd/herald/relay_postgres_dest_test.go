@@ -24,16 +24,9 @@ func TestRelayPostgresGoneDisablesAndOutboxEnable(t *testing.T) {
 	var healthy atomic.Bool
 	rcv, env, args := goneDestination(t, dir, &healthy, store, 2)
 
-	a := startRelay(t, dir, env, args...)
-	a.mustPost(t, event("ev-1", "job:ready"), nil)
-	if _, err := rcv.WaitFor(1, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the relay to disable the destination", func() bool {
-		return strings.Contains(a.stderr(), "destination disabled")
-	})
+	a := startDisabled(t, dir, rcv, env, args)
 	b := startRelay(t, dir, env, args...)
-	waitFor(t, "the second relay to say hook is disabled", func() bool {
+	eventually(t, func() string { return "the second relay to say hook is disabled\n" + b.stderr() }, func() bool {
 		return strings.Contains(b.stderr(), "destination disabled; its deliveries are held") && strings.Contains(b.stderr(), "destination=hook")
 	})
 	b.mustPost(t, event("ev-2", "job:ready"), nil)

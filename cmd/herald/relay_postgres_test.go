@@ -40,15 +40,13 @@ func pgStoreURL(t *testing.T) string {
 func TestRelayPostgres(t *testing.T) {
 	dir := t.TempDir()
 	store := pgStoreURL(t) + "&herald_schema=relay&herald_prefix=hk_"
-	secret, v := stdSecret(t, dir)
 	var reject atomic.Bool
-	rcv := sendertest.NewReceiver(t, v, sendertest.Respond(func(int) (int, http.Header, []byte) {
+	secret, rcv := relayReceiver(t, dir, sendertest.Respond(func(int) (int, http.Header, []byte) {
 		if reject.Load() {
 			return http.StatusBadRequest, nil, nil
 		}
 		return 0, nil, nil
 	}))
-	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
 	p := startRelay(t, dir, nil, "--store", store, "--dest", rcv.URL(), "--secret", secret, "--cacert", "ca.pem", "--allow-private")
 	o := runOpts{dir: dir}
 	var outputs []string

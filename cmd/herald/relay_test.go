@@ -1,23 +1,16 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,240 +20,9 @@ import (
 	"github.com/heraldhq/herald/sender/sendertest"
 )
 
-// relayProc is a running "herald relay".
-type relayProc struct {
-	cmd *exec.Cmd
-	url string // http://127.0.0.1:PORT, or https://
-	// client posts events; nil means http.DefaultClient.
-	client *http.Client
-	// in signs the events that post sends without a signature of their
-	// own; nil sends them as they are.
-	in   auth.Signer
-	mu   sync.Mutex
-	errb bytes.Buffer // standard error so far
-	done chan error
-}
-
-// stderr returns what the relay wrote to standard error so far.
-func (p *relayProc) stderr() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.errb.String()
-}
-
-// startRelay starts herald relay on 127.0.0.1:0 with args in dir and waits
-// until it is ready. Unless args hold an --in-* flag, the relay verifies
-// events with a new inbound secret (given in the environment), with which
-// post signs them: every test takes the path a real relay takes.
-func startRelay(t *testing.T, dir string, env []string, args ...string) *relayProc {
-	t.Helper()
-	var in auth.Signer
-	var inSecret string
-	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--in-") }) {
-		inSecret, in = stdSecret(t, dir)
-		env = append(slices.Clip(env), "HERALD_TEST_IN_SECRET="+inSecret)
-		args = append(slices.Clip(args), "--in-secret", "env:HERALD_TEST_IN_SECRET")
-	}
-	cmd := exec.Command(heraldBin, append([]string{"relay", "--listen", "127.0.0.1:0"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	pipe, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &relayProc{cmd: cmd, in: in, done: make(chan error, 1)}
-	t.Cleanup(func() {
-		p.cmd.Process.Kill() // fails harmlessly once it has exited
-		p.wait(t)
-		noLeak(t, p.stderr(), inSecret, strings.TrimPrefix(inSecret, "whsec_"))
-	})
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			line := sc.Text()
-			p.mu.Lock()
-			p.errb.WriteString(line + "\n")
-			p.mu.Unlock()
-			if u, ok := strings.CutPrefix(line, "relay listening on "); ok {
-				ready <- u
-			}
-		}
-		p.done <- cmd.Wait()
-	}()
-	select {
-	case p.url = <-ready:
-	case err := <-p.done:
-		p.done <- err
-		t.Fatalf("relay exited before it was ready: %v\n%s", err, p.stderr())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("relay did not get ready:\n%s", p.stderr())
-	}
-	if !strings.HasPrefix(strings.TrimPrefix(p.url, "https://"), "127.0.0.1:") && !strings.HasPrefix(p.url, "http://127.0.0.1:") ||
-		strings.HasSuffix(p.url, ":0") {
-		t.Fatalf("relay reported %q", p.url)
-	}
-	return p
-}
-
-// wait waits for the relay to exit and returns its exit status.
-func (p *relayProc) wait(t *testing.T) int {
-	t.Helper()
-	select {
-	case err := <-p.done:
-		p.done <- err
-		if ee, ok := err.(*exec.ExitError); ok {
-			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				return -1
-			}
-			return ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return 0
-	case <-time.After(60 * time.Second):
-		t.Fatalf("relay did not exit\n%s", p.stderr())
-	}
-	return -1
-}
-
-// stop sends SIGTERM and returns the exit status.
-func (p *relayProc) stop(t *testing.T) int {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	return p.wait(t)
-}
-
-// kill sends SIGKILL and waits for the process to die.
-func (p *relayProc) kill(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	p.wait(t)
-}
-
-// post sends an event to the relay and returns the status and body. With
-// p.in, an event whose header carries no signature is signed, under the
-// event's id.
-func (p *relayProc) post(t *testing.T, body string, header http.Header) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, p.url+"/events", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for k, vs := range header {
-		req.Header[k] = vs
-	}
-	if p.in != nil && req.Header.Get("Webhook-Signature") == "" {
-		var ev struct{ ID string }
-		_ = json.Unmarshal([]byte(body), &ev)
-		if ev.ID == "" {
-			ev.ID = "unnamed"
-		}
-		if err := p.in.Sign(req.Header, auth.Message{ID: ev.ID, Body: []byte(body)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c := p.client
-	if c == nil {
-		c = http.DefaultClient
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("posting to the relay: %v\n%s", err, p.stderr())
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
-// mustPost posts an event and fails unless the relay answers 204.
-func (p *relayProc) mustPost(t *testing.T, body string, header http.Header) {
-	t.Helper()
-	if code, msg := p.post(t, body, header); code != http.StatusNoContent {
-		t.Fatalf("relay answered %d %q to %s\n%s", code, msg, body, p.stderr())
-	}
-}
-
-// event returns a native JSON envelope.
-func event(id, topic string) string {
-	return fmt.Sprintf(`{"id":%q,"topic":%q,"context":{"tenant":"t1"},"payload":{"id":%q}}`, id, topic, id)
-}
-
-// okDeliveries returns the verified 2xx deliveries of rcv.
-func okDeliveries(rcv *sendertest.Receiver) []sendertest.Delivery {
-	var out []sendertest.Delivery
-	for _, d := range rcv.Deliveries() {
-		if d.Err == nil && d.Status/100 == 2 {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
-// waitOK waits until rcv has n verified 2xx deliveries.
-func waitOK(t *testing.T, rcv *sendertest.Receiver, n int, p *relayProc) []sendertest.Delivery {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ds := okDeliveries(rcv)
-		if len(ds) >= n {
-			return ds
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("receiver got %d good deliveries, want %d; all: %+v\nrelay:\n%s", len(ds), n, rcv.Deliveries(), p.stderr())
-		}
-		rcv.WaitFor(len(rcv.Deliveries())+1, 200*time.Millisecond)
-	}
-}
-
-// idCount counts deliveries per webhook-id.
-func idCount(ds []sendertest.Delivery) map[string]int {
-	m := map[string]int{}
-	for _, d := range ds {
-		m[d.ID]++
-	}
-	return m
-}
-
-// stdSecret makes a Standard Webhooks secret with keygen and its verifier.
-func stdSecret(t *testing.T, dir string) (string, *auth.Scheme) {
-	t.Helper()
-	text := strings.TrimSpace(must(t, runOpts{dir: dir}, "keygen").stdout)
-	s, err := auth.ParseStandardSecret(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := auth.NewStandard([]auth.Secret{s})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return text, v
-}
-
-// outboxStats runs herald outbox stats on a store.
-func outboxStats(t *testing.T, dir, store string) (pending, dead int) {
-	t.Helper()
-	r := must(t, runOpts{dir: dir}, "outbox", "stats", "--store", store)
-	var m struct{ Pending, Dead int }
-	if err := json.Unmarshal([]byte(r.stdout), &m); err != nil {
-		t.Fatalf("outbox stats printed %q: %v", r.stdout, err)
-	}
-	return m.Pending, m.Dead
-}
-
 func TestRelayDelivers(t *testing.T) {
 	dir := t.TempDir()
-	secret, v := stdSecret(t, dir)
-	rcv := sendertest.NewReceiver(t, v)
-	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
+	secret, rcv := relayReceiver(t, dir)
 	p := startRelay(t, dir, []string{"WH_SECRET=" + secret},
 		"--store", "relay.db", "--dest", rcv.URL()+"/hook", "--name", "hook", "--secret", "env:WH_SECRET",
 		"--cacert", "ca.pem", "--allow-private", "--workers", "1", "--log-level", "debug")
@@ -375,11 +137,9 @@ func TestRelayTopicRouting(t *testing.T) {
 
 func TestRelayInboundVerification(t *testing.T) {
 	dir := t.TempDir()
-	secret, v := stdSecret(t, dir)
 	inSecret, inScheme := stdSecret(t, dir)
 	wrongSecret, wrongScheme := stdSecret(t, dir)
-	rcv := sendertest.NewReceiver(t, v)
-	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
+	secret, rcv := relayReceiver(t, dir)
 	p := startRelay(t, dir, []string{"IN_SECRET=" + inSecret},
 		"--store", "relay.db", "--dest", rcv.URL(), "--secret", secret, "--in-secret", "env:IN_SECRET",
 		"--cacert", "ca.pem", "--allow-private")
@@ -444,9 +204,7 @@ func TestRelayRefusesUnverified(t *testing.T) {
 // reach it can have events signed.
 func TestRelayInsecure(t *testing.T) {
 	dir := t.TempDir()
-	secret, v := stdSecret(t, dir)
-	rcv := sendertest.NewReceiver(t, v)
-	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
+	secret, rcv := relayReceiver(t, dir)
 	p := startRelay(t, dir, nil, "--store", "relay.db", "--dest", rcv.URL(), "--secret", secret,
 		"--cacert", "ca.pem", "--allow-private", "--in-insecure")
 	warn := ""
@@ -479,15 +237,13 @@ func TestRelayInsecure(t *testing.T) {
 // failing, and a new relay on the same store delivers every event.
 func TestRelaySurvivesKill(t *testing.T) {
 	dir := t.TempDir()
-	secret, v := stdSecret(t, dir)
 	var up atomic.Bool
-	rcv := sendertest.NewReceiver(t, v, sendertest.Respond(func(int) (int, http.Header, []byte) {
+	secret, rcv := relayReceiver(t, dir, sendertest.Respond(func(int) (int, http.Header, []byte) {
 		if up.Load() {
 			return 0, nil, nil
 		}
 		return http.StatusServiceUnavailable, nil, nil
 	}))
-	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
 	args := []string{"--store", "relay.db", "--dest", rcv.URL(), "--secret", secret, "--cacert", "ca.pem", "--allow-private",
 		"--schedule", "0s" + strings.Repeat(",500ms", 20)}
 
@@ -525,39 +281,33 @@ func TestRelaySurvivesKill(t *testing.T) {
 func TestRelayDrain(t *testing.T) {
 	dir := t.TempDir()
 	secret, v := stdSecret(t, dir)
-
-	t.Run("in flight finishes", func(t *testing.T) {
-		rcv := sendertest.NewReceiver(t, v, sendertest.Delay(time.Second))
-		writeFile(t, dir, "ca1.pem", receiverCertPEM(t, rcv))
-		p := startRelay(t, dir, nil, "--store", "drain1.db", "--dest", rcv.URL(), "--secret", secret, "--cacert", "ca1.pem", "--allow-private")
-		p.mustPost(t, event("d-1", "job:ready"), nil)
-		if _, err := rcv.WaitFor(1, 30*time.Second); err != nil {
-			t.Fatal(err)
-		}
-		if code := p.stop(t); code != 0 {
-			t.Errorf("relay exit %d on SIGTERM, want 0\n%s", code, p.stderr())
-		}
-		if pending, dead := outboxStats(t, dir, "drain1.db"); pending != 0 || dead != 0 {
-			t.Errorf("the delivery in flight did not finish: %d pending, %d dead\n%s", pending, dead, p.stderr())
-		}
-	})
-
-	t.Run("cut short and kept", func(t *testing.T) {
-		rcv := sendertest.NewReceiver(t, v, sendertest.Delay(time.Minute))
-		writeFile(t, dir, "ca2.pem", receiverCertPEM(t, rcv))
-		p := startRelay(t, dir, nil, "--store", "drain2.db", "--dest", rcv.URL(), "--secret", secret, "--cacert", "ca2.pem",
-			"--allow-private", "--drain-timeout", "300ms")
-		p.mustPost(t, event("d-2", "job:ready"), nil)
-		if _, err := rcv.WaitFor(1, 30*time.Second); err != nil {
-			t.Fatal(err)
-		}
-		if code := p.stop(t); code != 0 {
-			t.Errorf("relay exit %d on SIGTERM, want 0\n%s", code, p.stderr())
-		}
-		if pending, dead := outboxStats(t, dir, "drain2.db"); pending != 1 || dead != 0 {
-			t.Errorf("want the cut delivery pending: %d pending, %d dead\n%s", pending, dead, p.stderr())
-		}
-	})
+	for i, c := range []struct {
+		name    string
+		delay   time.Duration // the receiver's answer time
+		args    []string
+		pending int // what the store keeps after SIGTERM
+	}{
+		{"in flight finishes", time.Second, nil, 0},
+		{"cut short and kept", time.Minute, []string{"--drain-timeout", "300ms"}, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rcv := sendertest.NewReceiver(t, v, sendertest.Delay(c.delay))
+			ca, store := fmt.Sprintf("ca%d.pem", i), fmt.Sprintf("drain%d.db", i)
+			writeFile(t, dir, ca, receiverCertPEM(t, rcv))
+			p := startRelay(t, dir, nil, append([]string{"--store", store, "--dest", rcv.URL(), "--secret", secret, "--cacert", ca,
+				"--allow-private"}, c.args...)...)
+			p.mustPost(t, event(fmt.Sprint("d-", i), "job:ready"), nil)
+			if _, err := rcv.WaitFor(1, 30*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			if code := p.stop(t); code != 0 {
+				t.Errorf("relay exit %d on SIGTERM, want 0\n%s", code, p.stderr())
+			}
+			if pending, dead := outboxStats(t, dir, store); pending != c.pending || dead != 0 {
+				t.Errorf("%d pending, %d dead after the drain; want %d pending\n%s", pending, dead, c.pending, p.stderr())
+			}
+		})
+	}
 }
 
 // TestOutboxDeadLetters: a delivery answered 400 becomes a dead letter,
@@ -699,9 +449,7 @@ func TestRelayTLSInboundAndHelp(t *testing.T) {
 	}
 	writeFile(t, dir, "in.pem", string(certPEM))
 	writeFile(t, dir, "in.key", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})))
-	secret, v := stdSecret(t, dir)
-	rcv := sendertest.NewReceiver(t, v)
-	writeFile(t, dir, "ca.pem", receiverCertPEM(t, rcv))
+	secret, rcv := relayReceiver(t, dir)
 	p := startRelay(t, dir, nil, "--store", "relay.db", "--dest", rcv.URL(), "--secret", "@"+writeFile(t, dir, "s.txt", secret+"\n"),
 		"--cacert", "ca.pem", "--allow-private", "--tls-cert", "in.pem", "--tls-key", "in.key")
 	if !strings.HasPrefix(p.url, "https://127.0.0.1:") {

@@ -73,6 +73,15 @@ func (sf *schemeFlags) register(fs *flagSet) {
 	fs.DurationVar(&sf.tolerance, p+"tolerance", 0, u("how far a signed timestamp may be from now (default 5m; jwt: the clock leeway, default 30s)"))
 }
 
+// newSchemeFlagSet returns the flagSet of a command that signs or
+// verifies (sign, verify, send, listen), with the scheme flags registered.
+func newSchemeFlagSet(name, usageLine, doc, example string) (*flagSet, *schemeFlags) {
+	fs := newFlagSet(name, usageLine, doc, example)
+	sf := new(schemeFlags)
+	sf.register(fs)
+	return fs, sf
+}
+
 // usageError marks errors in the command line or its input: exit status 2.
 type usageError struct{ err error }
 
@@ -126,31 +135,18 @@ func (sf *schemeFlags) build(sign bool) (scheme, error) {
 			s, err = auth.NewStandard(secrets, sf.standardOptions()...)
 		}
 	case "hub":
-		var opts []auth.HubOption
+		opts := []auth.HubOption{auth.WithHeaderName(sf.headerName)}
 		if sf.sha1 {
 			opts = append(opts, auth.WithSHA1())
-		}
-		if sf.headerName != "" {
-			opts = append(opts, auth.WithHeaderName(sf.headerName))
 		}
 		var secrets []auth.Secret
 		if secrets, err = sf.loadSecrets(rawSecret); err == nil {
 			s, err = auth.NewHub(secrets, opts...)
 		}
 	case "stripe":
-		var opts []auth.StripeOption
-		if sf.clock != nil {
-			opts = append(opts, auth.WithClock(sf.clock))
-		}
-		if sf.tolerance > 0 {
-			opts = append(opts, auth.WithTolerance(sf.tolerance))
-		}
-		if sf.headerName != "" {
-			opts = append(opts, auth.WithHeaderName(sf.headerName))
-		}
 		var secrets []auth.Secret
 		if secrets, err = sf.loadSecrets(rawSecret); err == nil {
-			s, err = auth.NewStripe(secrets, opts...)
+			s, err = auth.NewStripe(secrets, auth.WithClock(sf.clock), auth.WithTolerance(sf.tolerance), auth.WithHeaderName(sf.headerName))
 		}
 	case "standard-v1a":
 		s, err = sf.buildV1a(sign, sf.standardOptions())
@@ -168,16 +164,10 @@ func (sf *schemeFlags) build(sign bool) (scheme, error) {
 }
 
 // standardOptions returns --clock and --tolerance as options of the
-// Standard Webhooks schemes.
+// Standard Webhooks schemes. Their zero values (no --now, no --tolerance)
+// keep the scheme's defaults, so the options are passed whether set or not.
 func (sf *schemeFlags) standardOptions() []auth.StandardOption {
-	var opts []auth.StandardOption
-	if sf.clock != nil {
-		opts = append(opts, auth.WithClock(sf.clock))
-	}
-	if sf.tolerance > 0 {
-		opts = append(opts, auth.WithTolerance(sf.tolerance))
-	}
-	return opts
+	return []auth.StandardOption{auth.WithClock(sf.clock), auth.WithTolerance(sf.tolerance)}
 }
 
 // check refuses unknown schemes and flags that the scheme does not use.
@@ -425,26 +415,16 @@ func (sf *schemeFlags) buildV1a(sign bool, opts []auth.StandardOption) (scheme, 
 // jwtOptions turns the jwt flags into a verifier's options and, for a
 // scheme that signs too, the same plus the lifetime of the tokens it signs.
 func (sf *schemeFlags) jwtOptions() ([]auth.JWTVerifierOption, []auth.JWTOption, error) {
-	var opts []auth.JWTVerifierOption
-	if sf.clock != nil {
-		opts = append(opts, auth.WithClock(sf.clock))
-	}
-	if sf.tolerance > 0 {
-		opts = append(opts, auth.WithLeeway(sf.tolerance))
-	}
-	if sf.issuer != "" {
-		opts = append(opts, auth.WithIssuer(sf.issuer))
-	}
-	if sf.audience != "" {
-		opts = append(opts, auth.WithAudience(sf.audience))
-	}
 	if sf.ttl < 0 {
 		return nil, nil, usagef("%s must not be negative", sf.f("ttl"))
 	}
-	if sf.ttl > 0 {
-		// One flag for both sides: the lifetime sign writes is the
-		// longest verify accepts, so that herald verifies what it signs.
-		opts = append(opts, auth.WithMaxLifetime(sf.ttl))
+	// The zero value of each flag keeps the scheme's default. One --ttl
+	// for both sides: the lifetime sign writes is the longest verify
+	// accepts, so that herald verifies what it signs.
+	opts := []auth.JWTVerifierOption{auth.WithClock(sf.clock), auth.WithIssuer(sf.issuer),
+		auth.WithAudience(sf.audience), auth.WithMaxLifetime(sf.ttl)}
+	if sf.tolerance > 0 { // WithLeeway(0) would mean no leeway, not the default
+		opts = append(opts, auth.WithLeeway(sf.tolerance))
 	}
 	if sf.allowMissingExp {
 		opts = append(opts, auth.WithAllowMissingExp())
@@ -455,9 +435,7 @@ func (sf *schemeFlags) jwtOptions() ([]auth.JWTVerifierOption, []auth.JWTOption,
 	for _, o := range opts {
 		signOpts = append(signOpts, o)
 	}
-	if sf.ttl > 0 {
-		signOpts = append(signOpts, auth.WithTTL(sf.ttl))
-	}
+	signOpts = append(signOpts, auth.WithTTL(sf.ttl))
 	return opts, signOpts, nil
 }
 

@@ -53,9 +53,7 @@ type sendResult struct {
 
 // runSend implements "herald send".
 func runSend(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("send", "herald send [scheme flags] [--header 'Name: value']... [--topic T] [--id ID] [--cacert FILE] [--client-cert FILE --client-key FILE] [--allow-private] [--insecure-http] [--retries N] [--timeout D] URL [BODYFILE|-]", sendDoc, sendExample)
-	var sf schemeFlags
-	sf.register(fs)
+	fs, sf := newSchemeFlagSet("send", "herald send [scheme flags] [--header 'Name: value']... [--topic T] [--id ID] [--cacert FILE] [--client-cert FILE --client-key FILE] [--allow-private] [--insecure-http] [--retries N] [--timeout D] URL [BODYFILE|-]", sendDoc, sendExample)
 	var headers stringList
 	fs.Var(&headers, "header", "extra request `header` \"Name: value\"; repeatable")
 	topic := fs.String("topic", "", "event `topic` (sent as Webhook-Topic; signed as the topic claim by jwt)")

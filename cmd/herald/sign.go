@@ -38,9 +38,7 @@ herald sign --scheme jwt --key signing.key --url https://example.com/hook body.j
 
 // runSign implements "herald sign".
 func runSign(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("sign", "herald sign [scheme flags] [--id ID] [--timestamp UNIX] [--url URL] [--topic T] [BODYFILE|-]", signDoc, signExample)
-	var sf schemeFlags
-	sf.register(fs)
+	fs, sf := newSchemeFlagSet("sign", "herald sign [scheme flags] [--id ID] [--timestamp UNIX] [--url URL] [--topic T] [BODYFILE|-]", signDoc, signExample)
 	id := fs.String("id", "", "delivery `id` (default: a new UUIDv7)")
 	ts := fs.Int64("timestamp", 0, "signing time in Unix seconds (default: now)")
 	url := fs.String("url", "", "target `URL` (jwt: the default audience)")

@@ -34,9 +34,7 @@ herald verify --scheme jwt --pubkey jwks.json --audience https://example.com/hoo
 
 // runVerify implements "herald verify".
 func runVerify(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("verify", "herald verify [scheme flags] --headers FILE [--now UNIX] [BODYFILE|-]", verifyDoc, verifyExample)
-	var sf schemeFlags
-	sf.register(fs)
+	fs, sf := newSchemeFlagSet("verify", "herald verify [scheme flags] --headers FILE [--now UNIX] [BODYFILE|-]", verifyDoc, verifyExample)
 	headersFile := fs.String("headers", "", "`file` of \"Name: value\" header lines (- for standard input)")
 	now := fs.Int64("now", 0, "verify as if the time were this Unix time (default: now)")
 	fs.BoolVar(&sf.allowMissingExp, "allow-missing-exp", false, "jwt: accept tokens without an exp claim")
