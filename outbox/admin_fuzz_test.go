@@ -74,10 +74,10 @@ func validMethod(m string) bool {
 	return true
 }
 
-// fuzzAdminOutbox returns a Memory outbox with three dead letters, two of
+// fuzzAdminOutbox returns a memory outbox with three dead letters, two of
 // destination "a" and one of "b", whose bodies hold the marker "BODY-".
-func fuzzAdminOutbox(t *testing.T) *outbox.Memory {
-	ob := new(outbox.Memory)
+func fuzzAdminOutbox(t *testing.T) outbox.Store {
+	ob := outbox.NewMemory()
 	now := time.Now()
 	var ds []outbox.Delivery
 	for _, id := range []string{"a1", "a2", "b1"} {

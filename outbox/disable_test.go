@@ -70,7 +70,7 @@ func TestGoneDisables(t *testing.T) {
 		}
 		return http.StatusGone, nil, nil
 	}))
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	newQueue := func() *outbox.Queue {
 		q := &outbox.Queue{
 			Outbox: ob, Sender: rcv.Sender(), PerDestination: 1, Workers: 2, Poll: 5 * time.Millisecond,
@@ -154,7 +154,7 @@ func TestDisableAfter(t *testing.T) {
 	for i := 1; i < len(delays); i++ {
 		delays[i] = 20 * time.Millisecond
 	}
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	q := &outbox.Queue{
 		Outbox: ob, Sender: down.Sender(), PerDestination: 1, Workers: 4, Poll: 5 * time.Millisecond,
 		Schedule: outbox.Schedule{Delays: delays, Jitter: -1}, Breaker: outbox.Breaker{Failures: -1},

@@ -2,11 +2,9 @@ package outbox
 
 import "context"
 
-var _ DestinationStore = (*Memory)(nil)
-
 // DestinationStates returns the recorded destination states; see
 // [DestinationStore].
-func (m *Memory) DestinationStates(ctx context.Context) ([]DestinationState, error) {
+func (m *memory) DestinationStates(ctx context.Context) ([]DestinationState, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -24,7 +22,7 @@ func (m *Memory) DestinationStates(ctx context.Context) ([]DestinationState, err
 
 // SetDestinationState records a destination state; see
 // [DestinationStore].
-func (m *Memory) SetDestinationState(ctx context.Context, s DestinationState) error {
+func (m *memory) SetDestinationState(ctx context.Context, s DestinationState) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -8,6 +8,6 @@ import (
 )
 
 func TestMemoryConformance(t *testing.T) {
-	outboxtest.Run(t, func(*testing.T) outbox.Outbox { return new(outbox.Memory) })
-	outboxtest.Run(t, func(*testing.T) outbox.Outbox { return new(outbox.Memory) }) // the zero value
+	outboxtest.Run(t, func(*testing.T) outbox.Outbox { return outbox.NewMemory() })
+	outboxtest.Run(t, func(*testing.T) outbox.Outbox { return outbox.NewMemory() }) // the zero value
 }

@@ -15,7 +15,7 @@ import (
 // Queue with an Ordered destination refuses to work, and says why, rather
 // than reorder silently.
 func TestQueueOrderedRefused(t *testing.T) {
-	unordered := struct{ outbox.Outbox }{new(outbox.Memory)} // hides OrdersByKey
+	unordered := struct{ outbox.Outbox }{outbox.NewMemory()} // hides OrdersByKey
 	q := &outbox.Queue{Outbox: unordered, Destinations: []sender.Destination{
 		{Name: "plain", URL: "https://a.example/"},
 		{Name: "strict", URL: "https://b.example/", Ordered: true},
@@ -32,7 +32,7 @@ func TestQueueOrderedRefused(t *testing.T) {
 // TestQueueKeyOnlyWhenOrdered: the Queue stores a message's partition key
 // for an Ordered destination only, and refuses a malformed key.
 func TestQueueKeyOnlyWhenOrdered(t *testing.T) {
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	q := &outbox.Queue{Outbox: ob, Destinations: []sender.Destination{
 		{Name: "plain", URL: "https://a.example/"},
 		{Name: "strict", URL: "https://b.example/", Ordered: true},
@@ -78,7 +78,7 @@ func TestQueueOrderedParallel(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := newGauge(t, 20*time.Millisecond)
-			ob := new(outbox.Memory)
+			ob := outbox.NewMemory()
 			q := &outbox.Queue{
 				Outbox: ob, Sender: loopbackSender(t, g.srv), Workers: 8, PerDestination: 8, Poll: 5 * time.Millisecond,
 				Destinations: []sender.Destination{{Name: "d", URL: g.srv.URL, Ordered: tc.ordered}},

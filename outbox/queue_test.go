@@ -24,7 +24,7 @@ var short = outbox.Schedule{Delays: []time.Duration{0, 10 * time.Millisecond, 20
 func TestQueueDelivers(t *testing.T) {
 	std := standard(t)
 	rcv := sendertest.NewReceiver(t, std)
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	m := &counter{}
 	q := &outbox.Queue{
 		Outbox: ob, Sender: rcv.Sender(), Destinations: []sender.Destination{rcv.Destination(std)},
@@ -84,7 +84,7 @@ func TestQueueDeadLetters(t *testing.T) {
 	gone := sendertest.NewReceiver(t, nil, sendertest.Gone())
 	bad := sendertest.NewReceiver(t, nil, sendertest.FailFirst(1000, http.StatusBadRequest))
 	down := sendertest.NewReceiver(t, nil, sendertest.FailFirst(1000, http.StatusServiceUnavailable))
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	q := &outbox.Queue{
 		Outbox: ob, Sender: gone.Sender(), Schedule: short, Breaker: outbox.Breaker{Failures: -1},
 		Destinations: []sender.Destination{
@@ -155,7 +155,7 @@ func TestBreakerDefers(t *testing.T) {
 		return http.StatusServiceUnavailable, nil, nil
 	}))
 	good := sendertest.NewReceiver(t, nil)
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	q := &outbox.Queue{
 		Outbox: ob, Sender: flaky.Sender(), PerDestination: 1, Workers: 4,
 		Schedule: outbox.Schedule{Delays: []time.Duration{0, time.Millisecond, time.Millisecond, time.Millisecond, time.Millisecond}, Jitter: -1},
@@ -225,7 +225,7 @@ func TestBreakerDefers(t *testing.T) {
 func TestPerDestinationLimit(t *testing.T) {
 	slow := newGauge(t, 100*time.Millisecond)
 	fast := newGauge(t, 0)
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	q := &outbox.Queue{
 		Outbox: ob, Sender: loopbackSender(t, slow.srv), Workers: 8, PerDestination: 2,
 		Destinations: []sender.Destination{{Name: "slow", URL: slow.srv.URL}, {Name: "fast", URL: fast.srv.URL}},
@@ -257,7 +257,7 @@ func TestPerDestinationLimit(t *testing.T) {
 func TestShutdown(t *testing.T) {
 	t.Run("graceful", func(t *testing.T) {
 		g := newGauge(t, 100*time.Millisecond)
-		ob := new(outbox.Memory)
+		ob := outbox.NewMemory()
 		q := &outbox.Queue{Outbox: ob, Sender: loopbackSender(t, g.srv), Workers: 4, PerDestination: 4,
 			Destinations: []sender.Destination{{Name: "d", URL: g.srv.URL}}, Poll: 5 * time.Millisecond}
 		for i := range 4 {
@@ -291,7 +291,7 @@ func TestShutdown(t *testing.T) {
 		// delivery, not a release. The receiver lets go when the client
 		// does, so the test does not wait for it.
 		g := newGauge(t, time.Minute)
-		ob := new(outbox.Memory)
+		ob := outbox.NewMemory()
 		q := &outbox.Queue{Outbox: ob, Sender: loopbackSender(t, g.srv), Workers: 3, PerDestination: 3,
 			Destinations: []sender.Destination{{Name: "d", URL: g.srv.URL}}, Poll: 5 * time.Millisecond}
 		for i := range 3 {
@@ -325,7 +325,7 @@ func TestShutdown(t *testing.T) {
 // it is configured again.
 func TestUnknownDestination(t *testing.T) {
 	rcv := sendertest.NewReceiver(t, nil)
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	if err := ob.Put(ctx, outbox.Delivery{ID: "orphan", Destination: "removed", Body: []byte("{}")}); err != nil {
 		t.Fatal(err)
 	}
@@ -352,8 +352,8 @@ func TestUnknownDestination(t *testing.T) {
 func TestQueueConfig(t *testing.T) {
 	for _, q := range []*outbox.Queue{
 		{},
-		{Outbox: new(outbox.Memory), Destinations: []sender.Destination{{URL: "https://example.com"}}},
-		{Outbox: new(outbox.Memory), Destinations: []sender.Destination{{Name: "a"}, {Name: "a"}}},
+		{Outbox: outbox.NewMemory(), Destinations: []sender.Destination{{URL: "https://example.com"}}},
+		{Outbox: outbox.NewMemory(), Destinations: []sender.Destination{{Name: "a"}, {Name: "a"}}},
 	} {
 		if err := q.Run(ctx); !errors.Is(err, outbox.ErrInvalid) {
 			t.Errorf("Run: %v, want ErrInvalid", err)
@@ -364,17 +364,17 @@ func TestQueueConfig(t *testing.T) {
 	}
 }
 
-// batchSettler is a Memory outbox that counts the calls of Settle and the
+// batchSettler is a memory outbox that counts the calls of Settle and the
 // settlements they carried.
 type batchSettler struct {
-	*outbox.Memory
+	outbox.Store
 	calls, settled atomic.Int64
 }
 
 func (b *batchSettler) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 	b.calls.Add(1)
 	b.settled.Add(int64(len(ss)))
-	errs := b.Memory.Settle(ctx, ss)
+	errs := b.Store.Settle(ctx, ss)
 	for i, s := range ss {
 		if s.Outcome != outbox.Delivered {
 			errs[i] = fmt.Errorf("unexpected outcome %v", s.Outcome)
@@ -390,7 +390,7 @@ func TestQueueSettlesInBatches(t *testing.T) {
 	const n = 300
 	std := standard(t)
 	rcv := sendertest.NewReceiver(t, std)
-	ob := &batchSettler{Memory: new(outbox.Memory)}
+	ob := &batchSettler{Store: outbox.NewMemory()}
 	q := &outbox.Queue{
 		Outbox: ob, Sender: rcv.Sender(), Destinations: []sender.Destination{rcv.Destination(std)},
 		Workers: 16, PerDestination: 16, Poll: 10 * time.Millisecond,
@@ -432,7 +432,7 @@ func TestQueueBoundsAttempts(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(hung)
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	m := &counter{}
 	q := &outbox.Queue{
 		Outbox: ob, Sender: loopbackSender(t, srv),
@@ -461,7 +461,7 @@ func TestQueueBoundsAttempts(t *testing.T) {
 // the one that exhausts the schedule at Warn.
 func TestQueueLeavesVerdictToSchedule(t *testing.T) {
 	rcv := sendertest.NewReceiver(t, nil, sendertest.FailFirst(100, http.StatusServiceUnavailable))
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	var logs syncLog
 	s := rcv.Sender()
 	s.Retry = sender.RetryPolicy{MaxAttempts: 1}

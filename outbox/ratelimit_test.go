@@ -26,7 +26,7 @@ func TestRateLimitPerDestination(t *testing.T) {
 		return 0, nil, nil
 	}))
 	free := sendertest.NewReceiver(t, nil)
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	q := &outbox.Queue{
 		Outbox: ob, Sender: limited.Sender(), Workers: 16,
 		Destinations: []sender.Destination{

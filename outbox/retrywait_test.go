@@ -39,7 +39,7 @@ func TestQueueFlakyReceiverDeliversAll(t *testing.T) {
 	for _, d := range []int{1, 1, 1, 2, 2, 3, 5, 8, 13, 21, 34, 60, 300, 1800, 7200, 18000, 36000, 36000} {
 		delays = append(delays, time.Duration(d)*100*time.Millisecond)
 	}
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	q := &outbox.Queue{
 		Outbox: ob, Sender: s, Workers: 64, Schedule: outbox.Schedule{Delays: delays},
 		Destinations: []sender.Destination{{Name: "flaky", URL: rcv.URL()}},
@@ -87,7 +87,7 @@ func TestRetryAfterPausesDestination(t *testing.T) {
 		return 0, nil, nil
 	}))
 	good := sendertest.NewReceiver(t, nil)
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	q := &outbox.Queue{
 		Outbox: ob, Sender: busy.Sender(), Workers: 8, PerDestination: 1,
 		Destinations: []sender.Destination{{Name: "busy", URL: busy.URL()}, {Name: "good", URL: good.URL()}},

@@ -63,7 +63,7 @@ func TestQueueSpansAndMetrics(t *testing.T) {
 	s.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	c := &counter{}
 	q := &outbox.Queue{
-		Outbox: &outbox.Memory{}, Sender: s, Metrics: c, Poll: 10 * time.Millisecond,
+		Outbox: outbox.NewMemory(), Sender: s, Metrics: c, Poll: 10 * time.Millisecond,
 		Destinations: []sender.Destination{{Name: "ok", URL: rx.srv.URL + "/ok"}, {Name: "down", URL: rx.srv.URL + "/down"}},
 		Schedule:     outbox.Schedule{Delays: []time.Duration{0, time.Millisecond}, Jitter: -1},
 	}
@@ -199,7 +199,7 @@ func collect(t *testing.T, reader *sdkmetric.ManualReader) map[string]int64 {
 // stored with the delivery and sent as it is.
 func TestQueueCarriesTraceparentWithoutTracing(t *testing.T) {
 	rx := newHeaderLog(t)
-	mem := &outbox.Memory{}
+	mem := outbox.NewMemory()
 	q := &outbox.Queue{Outbox: mem, Sender: loopbackSender(t, rx.srv), Poll: 10 * time.Millisecond,
 		Destinations: []sender.Destination{{Name: "ok", URL: rx.srv.URL + "/ok"}}}
 	const in = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"

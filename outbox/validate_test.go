@@ -13,7 +13,7 @@ import (
 // before the store sees it; an id that cannot be a webhook-id header value
 // is refused when it is stored, not dead-lettered later.
 func TestEnqueueRefusesIDsSendWouldRefuse(t *testing.T) {
-	mem := new(outbox.Memory)
+	mem := outbox.NewMemory()
 	q := &outbox.Queue{Outbox: mem, Destinations: []sender.Destination{{Name: "a", URL: "https://example.com"}}}
 	for _, id := range []string{"has space", "tab\there", "naïve", strings.Repeat("x", 257), "x\n"} {
 		if _, err := q.Enqueue(ctx, "a", sender.Message{ID: id, Body: []byte("{}")}); !errors.Is(err, outbox.ErrInvalid) {

@@ -25,7 +25,7 @@ import (
 var body256 = bytes.Repeat([]byte("x"), 256)
 
 // enqueue makes n durable Puts of one delivery each from g goroutines.
-func enqueue(b *testing.B, s *boltstore.Store, prefix string, n, g int) {
+func enqueue(b *testing.B, s outbox.Store, prefix string, n, g int) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range g {
@@ -104,7 +104,7 @@ func BenchmarkPendingMemory(b *testing.B) {
 		}
 	}
 	ds = nil
-	lease := func(s *boltstore.Store) {
+	lease := func(s outbox.Store) {
 		ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 32})
 		if err != nil || len(ls) != 32 {
 			b.Fatalf("Lease: %d, %v", len(ls), err)

@@ -18,7 +18,7 @@ import (
 var ctx = context.Background()
 
 // open opens a new store in a temporary directory, closed at the end of the test.
-func open(t testing.TB) (*boltstore.Store, string) {
+func open(t testing.TB) (outbox.Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "outbox.db")
 	s, err := boltstore.Open(path, nil)

@@ -114,7 +114,7 @@ func appendString(b []byte, s string) []byte {
 // decodeRecord decodes a record stored under id and returns it with its
 // body, which points into b. It checks every length, so that damage is
 // reported instead of acted upon; Open also validates the delivery (see
-// Store.verify). The error wraps [outbox.ErrCorrupt].
+// store.verify). The error wraps [outbox.ErrCorrupt].
 func decodeRecord(id string, b []byte) (record, []byte, error) {
 	return decodeVersion(id, b, recordV2)
 }

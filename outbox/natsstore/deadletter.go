@@ -14,7 +14,7 @@ import (
 // DeadLetters lists dead letters; see [outbox.Admin.DeadLetters]. It
 // reads the index, so dead letters made by other processes appear within
 // milliseconds of their writing.
-func (o *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]outbox.DeadLetter, error) {
+func (o *store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]outbox.DeadLetter, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -53,7 +53,7 @@ func compareCursor(dest, id string, d *outbox.DeadLetter) int {
 
 // Replay moves dead letters back to pending; see [outbox.Admin.Replay].
 // Each is read (its body included) and rewritten, one round trip each.
-func (o *Store) Replay(ctx context.Context, s outbox.Selector) (int, error) {
+func (o *store) Replay(ctx context.Context, s outbox.Selector) (int, error) {
 	return o.eachDead(ctx, s, func(r *record) {
 		r.State, r.Reason, r.DeadAt = statePending, "", 0
 		r.Attempts, r.Due, r.Until = 0, nanos(time.Now()), 0
@@ -62,13 +62,13 @@ func (o *Store) Replay(ctx context.Context, s outbox.Selector) (int, error) {
 
 // Purge deletes dead letters; see [outbox.Admin.Purge]. Each becomes a
 // tombstone that keeps its id reserved for [Config.DuplicateWindow].
-func (o *Store) Purge(ctx context.Context, s outbox.Selector) (int, error) {
+func (o *store) Purge(ctx context.Context, s outbox.Selector) (int, error) {
 	return o.eachDead(ctx, s, func(r *record) { r.tombstone() })
 }
 
 // eachDead rewrites with f the dead letters s selects and counts them. A
 // dead letter changed by another worker meanwhile is not counted.
-func (o *Store) eachDead(ctx context.Context, s outbox.Selector, f func(*record)) (int, error) {
+func (o *store) eachDead(ctx context.Context, s outbox.Selector, f func(*record)) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}

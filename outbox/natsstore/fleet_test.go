@@ -32,10 +32,10 @@ func (c *counter) Observe(e outbox.Sample) {
 
 func (c *counter) Depth(outbox.Stats, int) {}
 
-// worker is one Queue over its own connection and Store.
+// worker is one Queue over its own connection and store.
 type worker struct {
 	nc      *nats.Conn
-	ob      *natsstore.Store
+	ob      outbox.Store
 	q       *outbox.Queue
 	metrics *counter
 	cancel  context.CancelFunc
@@ -51,7 +51,7 @@ type fleetOpts struct {
 	breaker  outbox.Breaker
 }
 
-// startWorker opens a connection and a Store to url and runs a Queue
+// startWorker opens a connection and a store to url and runs a Queue
 // delivering to rcv until the test ends.
 func startWorker(t *testing.T, url string, rcv *sendertest.Receiver, o fleetOpts) *worker {
 	t.Helper()

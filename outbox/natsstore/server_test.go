@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/natsstore"
 )
 
@@ -63,7 +64,7 @@ func freshConfig() natsstore.Config {
 }
 
 // open opens an outbox on js, closed when the test ends.
-func open(t testing.TB, js jetstream.JetStream, cfg natsstore.Config) *natsstore.Store {
+func open(t testing.TB, js jetstream.JetStream, cfg natsstore.Config) outbox.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

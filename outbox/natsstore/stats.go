@@ -14,7 +14,7 @@ import (
 // History returns a delivery's attempts; see [outbox.Admin.History]. It
 // reads the record from the stream (one direct get), so it is exact
 // across a fleet for pending and dead deliveries alike.
-func (o *Store) History(ctx context.Context, id string) ([]outbox.AttemptRecord, error) {
+func (o *store) History(ctx context.Context, id string) ([]outbox.AttemptRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -45,9 +45,9 @@ func (o *Store) History(ctx context.Context, id string) ([]outbox.AttemptRecord,
 }
 
 // Stats counts deliveries; see [outbox.Admin.Stats]. It counts the index:
-// exact for the changes made through this Store, and within milliseconds
+// exact for the changes made through this store, and within milliseconds
 // of exact for those made by other processes.
-func (o *Store) Stats(ctx context.Context) (outbox.Stats, error) {
+func (o *store) Stats(ctx context.Context) (outbox.Stats, error) {
 	if err := ctx.Err(); err != nil {
 		return outbox.Stats{}, err
 	}

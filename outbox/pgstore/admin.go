@@ -14,7 +14,7 @@ import (
 
 // DeadLetters lists dead letters by destination, then id, bytewise; see
 // [outbox.Admin.DeadLetters].
-func (ob *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]outbox.DeadLetter, error) {
+func (ob *store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]outbox.DeadLetter, error) {
 	if err := ob.live(); err != nil {
 		return nil, err
 	}
@@ -49,18 +49,18 @@ func (ob *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]o
 
 // Replay moves dead letters back to pending, due now, and wakes the
 // workers; see [outbox.Admin.Replay].
-func (ob *Store) Replay(ctx context.Context, s outbox.Selector) (int, error) {
+func (ob *store) Replay(ctx context.Context, s outbox.Selector) (int, error) {
 	return ob.eachDead(ctx, s, ob.q.replay, nanos(time.Now()), ob.channel)
 }
 
 // Purge deletes dead letters and their history; see [outbox.Admin.Purge].
-func (ob *Store) Purge(ctx context.Context, s outbox.Selector) (int, error) {
+func (ob *store) Purge(ctx context.Context, s outbox.Selector) (int, error) {
 	return ob.eachDead(ctx, s, ob.q.purge)
 }
 
 // eachDead runs a statement over the dead letters s selects and returns
 // the count it gives.
-func (ob *Store) eachDead(ctx context.Context, s outbox.Selector, sql string, more ...any) (int, error) {
+func (ob *store) eachDead(ctx context.Context, s outbox.Selector, sql string, more ...any) (int, error) {
 	if err := ob.live(); err != nil {
 		return 0, err
 	}
@@ -80,7 +80,7 @@ func (ob *Store) eachDead(ctx context.Context, s outbox.Selector, sql string, mo
 
 // History returns a delivery's attempts, oldest first; see
 // [outbox.Admin.History].
-func (ob *Store) History(ctx context.Context, id string) ([]outbox.AttemptRecord, error) {
+func (ob *store) History(ctx context.Context, id string) ([]outbox.AttemptRecord, error) {
 	if err := ob.live(); err != nil {
 		return nil, err
 	}
@@ -115,7 +115,7 @@ func (ob *Store) History(ctx context.Context, id string) ([]outbox.AttemptRecord
 
 // Stats counts deliveries; see [outbox.Admin.Stats]. It reads every row's
 // state (not its body).
-func (ob *Store) Stats(ctx context.Context) (outbox.Stats, error) {
+func (ob *store) Stats(ctx context.Context) (outbox.Stats, error) {
 	if err := ob.live(); err != nil {
 		return outbox.Stats{}, err
 	}

@@ -183,9 +183,9 @@ func TestEnqueueInvalid(t *testing.T) {
 			t.Errorf("Enqueue(%q, %q) = %v, want ErrInvalid", c.dest, c.m.ID, err)
 		}
 	}
-	mem := &outbox.Queue{Outbox: &outbox.Memory{}, Destinations: q.Destinations}
+	mem := &outbox.Queue{Outbox: outbox.NewMemory(), Destinations: q.Destinations}
 	if _, err := pgstore.Enqueue(ctx, tx, mem, "sendertest", sender.Message{}); !errors.Is(err, outbox.ErrInvalid) {
-		t.Errorf("Enqueue with a Memory queue = %v, want ErrInvalid", err)
+		t.Errorf("Enqueue with a memory queue = %v, want ErrInvalid", err)
 	}
 	id, err := pgstore.Enqueue(ctx, tx, q, "sendertest", sender.Message{})
 	if err != nil || id == "" {
@@ -223,7 +223,7 @@ func TestEnqueueInvalid(t *testing.T) {
 func TestFleet(t *testing.T) {
 	url := pgtest.URL(t)
 	rcv := sendertest.NewReceiver(t, nil)
-	var obs []*pgstore.Store
+	var obs []outbox.Store
 	var qs []*outbox.Queue
 	for range 2 {
 		ob := open(t, connect(t, url), nil)

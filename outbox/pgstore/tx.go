@@ -17,7 +17,7 @@ import (
 // outbox. The delivery exists exactly when tx commits, together with
 // whatever else tx wrote; if tx rolls back, it never existed and nothing is
 // sent. q is the Queue that delivers it, whose Outbox must be a
-// [*Store] in tx's database: it validates the delivery and fills its
+// store of [Open] in tx's database: it validates the delivery and fills its
 // defaults as [outbox.Queue.Enqueue] does ([outbox.Queue.Prepare]), and
 // its workers, and those of every process on the outbox, are woken when
 // tx commits. Like Enqueue it is idempotent on the id: an id the outbox
@@ -76,13 +76,13 @@ func EnqueueSQL(ctx context.Context, tx *sql.Tx, q *outbox.Queue, destination st
 }
 
 // prepareTx returns q's outbox and the delivery q makes of m.
-func prepareTx(q *outbox.Queue, destination string, m sender.Message) (*Store, outbox.Delivery, error) {
+func prepareTx(q *outbox.Queue, destination string, m sender.Message) (*store, outbox.Delivery, error) {
 	if q == nil {
 		return nil, outbox.Delivery{}, fmt.Errorf("%w: pgstore: nil Queue", outbox.ErrInvalid)
 	}
-	ob, ok := q.Outbox.(*Store)
+	ob, ok := q.Outbox.(*store)
 	if !ok {
-		return nil, outbox.Delivery{}, fmt.Errorf("%w: pgstore: the Queue's Outbox is a %T, not a *pgstore.Store", outbox.ErrInvalid, q.Outbox)
+		return nil, outbox.Delivery{}, fmt.Errorf("%w: pgstore: the Queue's Outbox is a %T, not a store of pgstore.Open", outbox.ErrInvalid, q.Outbox)
 	}
 	if err := ob.live(); err != nil {
 		return nil, outbox.Delivery{}, err

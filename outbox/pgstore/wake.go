@@ -19,7 +19,7 @@ import (
 // outbox's notifications, on a connection of its own; after a lost
 // connection the channel is closed too, since notifications may have been
 // missed meanwhile.
-func (ob *Store) Wake() <-chan struct{} {
+func (ob *store) Wake() <-chan struct{} {
 	return ob.wake.channel()
 }
 
