@@ -87,7 +87,7 @@ func fuzzAdminOutbox(t *testing.T) outbox.Store {
 	if err := ob.Put(t.Context(), ds...); err != nil {
 		t.Fatal(err)
 	}
-	ls, err := ob.Lease(t.Context(), outbox.LeaseOptions{Max: 10, TTL: time.Minute})
+	ls, err := ob.Lease(t.Context(), outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: time.Now()})
 	if err != nil || len(ls) != len(ds) {
 		t.Fatalf("Lease: %d, %v", len(ls), err)
 	}

@@ -35,7 +35,7 @@ func adminStore(t *testing.T) (outbox.Store, *httptest.Server) {
 	if err := st.Put(ctx, ds...); err != nil {
 		t.Fatal(err)
 	}
-	ls, err := st.Lease(ctx, outbox.LeaseOptions{Max: 10, TTL: time.Minute})
+	ls, err := st.Lease(ctx, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: time.Now()})
 	if err != nil || len(ls) != 6 {
 		t.Fatalf("Lease: %d, %v", len(ls), err)
 	}

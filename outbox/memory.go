@@ -139,7 +139,6 @@ func (m *memory) Lease(ctx context.Context, o LeaseOptions) ([]Leased, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	o = o.WithDefaults()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -383,19 +382,4 @@ func (m *memory) Close() error {
 	defer m.mu.Unlock()
 	m.closed, m.items, m.due, m.leased, m.heads, m.behind, m.states = true, nil, nil, nil, nil, nil, nil
 	return nil
-}
-
-// WithDefaults returns o with its zero fields set: Max 1, TTL
-// 5 minutes, Now the current time. Implementations call it first.
-func (o LeaseOptions) WithDefaults() LeaseOptions {
-	if o.Max <= 0 {
-		o.Max = 1
-	}
-	if o.TTL <= 0 {
-		o.TTL = defaultLeaseTTL
-	}
-	if o.Now.IsZero() {
-		o.Now = time.Now()
-	}
-	return o
 }

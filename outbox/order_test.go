@@ -42,7 +42,7 @@ func TestQueueKeyOnlyWhenOrdered(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 10, Now: time.Now().Add(time.Hour)})
+	ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: time.Now().Add(time.Hour)})
 	if err != nil || len(ls) != 2 {
 		t.Fatalf("Lease = %d, %v", len(ls), err)
 	}

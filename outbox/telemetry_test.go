@@ -206,7 +206,7 @@ func TestQueueCarriesTraceparentWithoutTracing(t *testing.T) {
 	if _, err := q.Enqueue(telemetry.WithTraceparent(context.Background(), in), "ok", sender.Message{ID: "d", Body: []byte(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
-	ls, err := mem.Lease(context.Background(), outbox.LeaseOptions{TTL: time.Millisecond})
+	ls, err := mem.Lease(context.Background(), outbox.LeaseOptions{Max: 1, TTL: time.Millisecond, Now: time.Now()})
 	if err != nil || len(ls) != 1 || ls[0].TraceParent != in {
 		t.Fatalf("stored %+v, %v; want the traceparent %s", ls, err, in)
 	}

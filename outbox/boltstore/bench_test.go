@@ -105,7 +105,7 @@ func BenchmarkPendingMemory(b *testing.B) {
 	}
 	ds = nil
 	lease := func(s outbox.Store) {
-		ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 32})
+		ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 32, TTL: time.Minute, Now: time.Now()})
 		if err != nil || len(ls) != 32 {
 			b.Fatalf("Lease: %d, %v", len(ls), err)
 		}
@@ -154,7 +154,7 @@ func BenchmarkAck(b *testing.B) {
 			ds = ds[:0]
 		}
 	}
-	ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: b.N, TTL: time.Hour})
+	ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: b.N, TTL: time.Hour, Now: time.Now()})
 	if err != nil || len(ls) != b.N {
 		b.Fatalf("Lease: %d, %v", len(ls), err)
 	}

@@ -48,7 +48,7 @@ func TestReopen(t *testing.T) {
 	if err := s.Put(ctx, ds...); err != nil {
 		t.Fatal(err)
 	}
-	ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 3, TTL: time.Hour})
+	ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 3, TTL: time.Hour, Now: time.Now()})
 	if err != nil || len(ls) != 3 {
 		t.Fatalf("Lease: %d, %v", len(ls), err)
 	}
@@ -79,7 +79,7 @@ func TestReopen(t *testing.T) {
 	if h, err := s2.History(ctx, ls[0].ID); err != nil || len(h) != 1 || h[0].Status != 500 || h[0].Error != "boom" || !h[0].At.Equal(now) {
 		t.Errorf("History after reopen = %+v, %v", h, err)
 	}
-	got, err := s2.Lease(ctx, outbox.LeaseOptions{Max: 100, Now: now.Add(time.Second)})
+	got, err := s2.Lease(ctx, outbox.LeaseOptions{Max: 100, TTL: time.Minute, Now: now.Add(time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,6 @@ func (s *store) Lease(ctx context.Context, o outbox.LeaseOptions) (out []outbox.
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	o = o.WithDefaults()
 	// Lock order: closeMu before mu, as in submit and the committer; the
 	// other order can deadlock against Close. mu is taken before the
 	// transaction starts, so that a commit adding a due entry this

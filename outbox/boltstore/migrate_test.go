@@ -204,7 +204,7 @@ func checkMigrated(t *testing.T, s *store, ds []v1Delivery) {
 	if st.Pending != len(ds)-dead || st.Dead != dead {
 		t.Fatalf("Stats = %+v, want %d pending, %d dead", st, len(ds)-dead, dead)
 	}
-	ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: len(ds), TTL: time.Minute})
+	ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: len(ds), TTL: time.Minute, Now: time.Now()})
 	must(t, err)
 	if len(ls) != len(ds)-dead {
 		t.Fatalf("leased %d of %d pending", len(ls), len(ds)-dead)

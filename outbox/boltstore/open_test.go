@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -230,7 +231,7 @@ func TestOpenRandomDamage(t *testing.T) {
 			continue
 		}
 		opened++
-		ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 1000})
+		ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 1000, TTL: time.Minute, Now: time.Now()})
 		if err == nil {
 			acks := make([]outbox.Settlement, len(ls))
 			for i, l := range ls {

@@ -210,7 +210,7 @@ func TestOrderReopen(t *testing.T) {
 	}
 	must(t, s.Put(ctx, ds...))
 	must(t, s.Put(ctx, outbox.Delivery{ID: "b", Destination: "d", PartitionKey: "B", Body: []byte("{}")}))
-	ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 10})
+	ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: time.Now()})
 	must(t, err)
 	if len(ls) != 2 {
 		t.Fatalf("leased %d, want the two heads", len(ls))
@@ -223,7 +223,7 @@ func TestOrderReopen(t *testing.T) {
 		t.Fatalf("after reopening, %d pending, want 4", st.Pending)
 	}
 	for _, want := range []string{"a3", "a2", "a1"} {
-		ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 10, Allow: func(string) int { return 10 }})
+		ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: time.Now(), Allow: func(string) int { return 10 }})
 		must(t, err)
 		var got []string
 		for _, l := range ls {

@@ -159,7 +159,7 @@ func TestOpenReadOnly(t *testing.T) {
 // leaseOne leases one delivery of s and returns its settlement handle.
 func leaseOne(t *testing.T, s outbox.Store) (id, token string) {
 	t.Helper()
-	ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 1})
+	ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 1, TTL: time.Minute, Now: time.Now()})
 	if err != nil || len(ls) != 1 {
 		t.Fatalf("Lease: %d, %v", len(ls), err)
 	}

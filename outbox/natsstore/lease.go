@@ -26,7 +26,6 @@ func (o *store) Lease(ctx context.Context, lo outbox.LeaseOptions) ([]outbox.Lea
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	lo = lo.WithDefaults()
 	o.mu.Lock()
 	if err := o.checkOpen(); err != nil {
 		o.mu.Unlock()

@@ -52,7 +52,7 @@ func TestPutAllOrNothing(t *testing.T) {
 	if info, err := str.Info(ctx); err != nil || info.State.Msgs != 0 {
 		t.Fatalf("after a refused Put the stream holds %d messages (%v)", info.State.Msgs, err)
 	}
-	if ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 1000, TTL: time.Minute}); err != nil || len(ls) != 0 {
+	if ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 1000, TTL: time.Minute, Now: time.Now()}); err != nil || len(ls) != 0 {
 		t.Fatalf("after a refused Put leased %d (%v)", len(ls), err)
 	}
 

@@ -271,7 +271,7 @@ func testOrderConcurrent(t *testing.T, ob outbox.Outbox) {
 	for range workers {
 		wg.Go(func() {
 			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
-				ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 3, TTL: time.Minute})
+				ls, err := ob.Lease(ctx, filled(outbox.LeaseOptions{Max: 3, TTL: time.Minute}))
 				if err != nil {
 					errc <- err
 					return

@@ -24,7 +24,6 @@ func (ob *store) Lease(ctx context.Context, o outbox.LeaseOptions) ([]outbox.Lea
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	o = o.WithDefaults()
 	now := nanos(o.Now)
 	dests, err := ob.destinations(ctx)
 	if err != nil || len(dests) == 0 {

@@ -210,7 +210,7 @@ func TestEnqueueInvalid(t *testing.T) {
 	if err := tx2.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 10})
+	ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: time.Now()})
 	if err != nil || len(ls) != 1 || string(ls[0].Body) == "other" {
 		t.Errorf("after a second Enqueue of one id leased %+v, %v; want the first", ls, err)
 	}
