@@ -5,11 +5,12 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
-	"github.com/heraldhq/herald/internal/limits"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/heraldhq/herald/internal/deadlist"
 )
 
 // NewMemory returns an empty [Store] held in memory, for tests and for
@@ -105,16 +106,26 @@ func (m *memory) unwait(it *memItem) {
 	}
 }
 
-// Put stores copies of ds; see [Outbox.Put].
-func (m *memory) Put(ctx context.Context, ds ...Delivery) error {
+// lock takes m's lock for a call under ctx, or fails without it when ctx
+// has ended or m is closed.
+func (m *memory) lock(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.closed {
+		m.mu.Unlock()
 		return ErrClosed
 	}
+	return nil
+}
+
+// Put stores copies of ds; see [Outbox.Put].
+func (m *memory) Put(ctx context.Context, ds ...Delivery) error {
+	if err := m.lock(ctx); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
 	if m.items == nil {
 		m.items = make(map[string]*memItem)
 		m.due = make(map[string]*dueHeap)
@@ -136,14 +147,10 @@ func (m *memory) Put(ctx context.Context, ds ...Delivery) error {
 
 // Lease leases due deliveries; see [Outbox.Lease].
 func (m *memory) Lease(ctx context.Context, o LeaseOptions) ([]Leased, error) {
-	if err := ctx.Err(); err != nil {
+	if err := m.lock(ctx); err != nil {
 		return nil, err
 	}
-	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
-		return nil, ErrClosed
-	}
 	// Leases that ran out make their deliveries wait again; their holder
 	// may still settle them until they are leased anew.
 	for _, it := range m.leased {
@@ -263,43 +270,23 @@ func (m *memory) settleOne(st Settlement) error {
 
 // DeadLetters lists dead letters; see [Admin.DeadLetters].
 func (m *memory) DeadLetters(ctx context.Context, q DeadLetterQuery) ([]DeadLetter, error) {
-	if err := ctx.Err(); err != nil {
+	if err := m.lock(ctx); err != nil {
 		return nil, err
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = limits.List
-	}
-	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
-		return nil, ErrClosed
-	}
-	var out []DeadLetter
+	var all []DeadLetter
 	for _, it := range m.items {
-		if !it.dead || q.Destination != "" && it.d.Destination != q.Destination {
-			continue
+		if it.dead {
+			d := it.d
+			d.Body = nil
+			all = append(all, DeadLetter{Delivery: d, Reason: it.reason, At: it.deadAt})
 		}
-		if q.After != nil && compareCursor(it.d.Destination, it.d.ID, q.After) <= 0 {
-			continue
-		}
-		d := it.d
-		d.Body = nil
-		out = append(out, DeadLetter{Delivery: d, Reason: it.reason, At: it.deadAt})
 	}
-	slices.SortFunc(out, func(a, b DeadLetter) int {
-		return compareCursor(a.Destination, a.ID, &b)
-	})
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
+	return deadlist.Page(all, deadKey, q.Destination, q.After, q.Limit), nil
 }
 
-// compareCursor orders dead letters by destination, then id.
-func compareCursor(dest, id string, d *DeadLetter) int {
-	return cmp.Or(cmp.Compare(dest, d.Destination), cmp.Compare(id, d.ID))
-}
+// deadKey is where d sorts in a listing: by destination, then id.
+func deadKey(d *DeadLetter) (string, string) { return d.Destination, d.ID }
 
 // Replay moves dead letters back to pending; see [Admin.Replay].
 func (m *memory) Replay(ctx context.Context, s Selector) (int, error) {
@@ -317,18 +304,14 @@ func (m *memory) Purge(ctx context.Context, s Selector) (int, error) {
 
 // eachDead applies f to the dead letters s selects and counts them.
 func (m *memory) eachDead(ctx context.Context, s Selector, f func(*memItem, time.Time)) (int, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
 	if err := s.Validate(); err != nil {
 		return 0, err
 	}
 	now := time.Now()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return 0, ErrClosed
+	if err := m.lock(ctx); err != nil {
+		return 0, err
 	}
+	defer m.mu.Unlock()
 	n := 0
 	for _, it := range m.items {
 		if it.dead && s.Matches(it.d.Destination, it.d.ID) {
@@ -341,11 +324,10 @@ func (m *memory) eachDead(ctx context.Context, s Selector, f func(*memItem, time
 
 // History returns a delivery's attempts; see [Admin.History].
 func (m *memory) History(ctx context.Context, id string) ([]AttemptRecord, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil, ErrClosed
+	if err := m.lock(ctx); err != nil {
+		return nil, err
 	}
+	defer m.mu.Unlock()
 	it, ok := m.items[id]
 	if !ok {
 		return nil, ErrNotFound
@@ -355,11 +337,10 @@ func (m *memory) History(ctx context.Context, id string) ([]AttemptRecord, error
 
 // Stats counts deliveries; see [Admin.Stats].
 func (m *memory) Stats(ctx context.Context) (Stats, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return Stats{}, ErrClosed
+	if err := m.lock(ctx); err != nil {
+		return Stats{}, err
 	}
+	defer m.mu.Unlock()
 	var s Stats
 	now := time.Now()
 	for _, it := range m.items {

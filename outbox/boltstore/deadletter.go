@@ -8,7 +8,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/heraldhq/herald/internal/limits"
+	"github.com/heraldhq/herald/internal/deadlist"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -18,10 +18,7 @@ func (s *store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]ou
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = limits.List
-	}
+	limit := deadlist.Limit(q.Limit)
 	var out []outbox.DeadLetter
 	err := s.view(func(tx *bolt.Tx) error {
 		b := buckets(tx)

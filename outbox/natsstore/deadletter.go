@@ -1,13 +1,11 @@
 package natsstore
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	"slices"
 	"time"
 
-	"github.com/heraldhq/herald/internal/limits"
+	"github.com/heraldhq/herald/internal/deadlist"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -18,37 +16,19 @@ func (o *store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]ou
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = limits.List
-	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if err := o.checkOpen(); err != nil {
 		return nil, err
 	}
-	var out []outbox.DeadLetter
+	var all []outbox.DeadLetter
 	for _, e := range o.entries {
-		if e.State != stateDead || q.Destination != "" && e.Destination != q.Destination {
-			continue
+		if e.State == stateDead {
+			all = append(all, outbox.DeadLetter{Delivery: e.delivery(nil), Reason: e.Reason, At: fromNanos(e.DeadAt)})
 		}
-		if q.After != nil && compareCursor(e.Destination, e.ID, q.After) <= 0 {
-			continue
-		}
-		out = append(out, outbox.DeadLetter{Delivery: e.delivery(nil), Reason: e.Reason, At: fromNanos(e.DeadAt)})
 	}
-	slices.SortFunc(out, func(a, b outbox.DeadLetter) int {
-		return compareCursor(a.Destination, a.ID, &b)
-	})
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
-}
-
-// compareCursor orders dead letters by destination, then id.
-func compareCursor(dest, id string, d *outbox.DeadLetter) int {
-	return cmp.Or(cmp.Compare(dest, d.Destination), cmp.Compare(id, d.ID))
+	key := func(d *outbox.DeadLetter) (string, string) { return d.Destination, d.ID }
+	return deadlist.Page(all, key, q.Destination, q.After, q.Limit), nil
 }
 
 // Replay moves dead letters back to pending; see [outbox.Admin.Replay].

@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/heraldhq/herald/internal/limits"
+	"github.com/heraldhq/herald/internal/deadlist"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -18,10 +18,7 @@ func (ob *store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]o
 	if err := ob.live(); err != nil {
 		return nil, err
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = limits.List
-	}
+	limit := deadlist.Limit(q.Limit)
 	var afterDest, afterID string
 	if q.After != nil {
 		afterDest, afterID = q.After.Destination, q.After.ID
