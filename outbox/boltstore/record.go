@@ -249,26 +249,19 @@ func (d *decoder) byte() byte {
 	return c
 }
 
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail(errors.New("bad unsigned varint"))
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
+func (d *decoder) uvarint() uint64 { return readVarint(d, binary.Uvarint, "unsigned varint") }
 
-func (d *decoder) varint() int64 {
+func (d *decoder) varint() int64 { return readVarint(d, binary.Varint, "varint") }
+
+// readVarint reads one number with read (binary.Uvarint or binary.Varint),
+// failing d with "bad " and what when it does not parse.
+func readVarint[T uint64 | int64](d *decoder, read func([]byte) (T, int), what string) T {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(d.b)
+	v, n := read(d.b)
 	if n <= 0 {
-		d.fail(errors.New("bad varint"))
+		d.fail(errors.New("bad " + what))
 		return 0
 	}
 	d.b = d.b[n:]
