@@ -13,14 +13,10 @@ import (
 // reads the index, so dead letters made by other processes appear within
 // milliseconds of their writing.
 func (o *store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]outbox.DeadLetter, error) {
-	if err := ctx.Err(); err != nil {
+	if err := o.lock(ctx); err != nil {
 		return nil, err
 	}
-	o.mu.Lock()
 	defer o.mu.Unlock()
-	if err := o.checkOpen(); err != nil {
-		return nil, err
-	}
 	var all []outbox.DeadLetter
 	for _, e := range o.entries {
 		if e.State == stateDead {
@@ -60,9 +56,7 @@ func (o *store) eachDead(ctx context.Context, s outbox.Selector, f func(*record)
 		rev uint64
 	}
 	var ts []target
-	o.mu.Lock()
-	if err := o.checkOpen(); err != nil {
-		o.mu.Unlock()
+	if err := o.lock(ctx); err != nil {
 		return 0, err
 	}
 	for _, e := range o.entries {

@@ -128,14 +128,10 @@ func stateKey(dest string) string {
 // DestinationStates returns the recorded destination states, as the
 // watcher last saw them; see [outbox.DestinationStore].
 func (o *store) DestinationStates(ctx context.Context) ([]outbox.DestinationState, error) {
-	if err := ctx.Err(); err != nil {
+	if err := o.lock(ctx); err != nil {
 		return nil, err
 	}
-	o.mu.Lock()
 	defer o.mu.Unlock()
-	if err := o.checkOpen(); err != nil {
-		return nil, err
-	}
 	out := make([]outbox.DestinationState, 0, len(o.states))
 	for _, s := range o.states {
 		out = append(out, s)
@@ -149,12 +145,11 @@ func (o *store) SetDestinationState(ctx context.Context, st outbox.DestinationSt
 	if err := st.Validate(); err != nil {
 		return err
 	}
-	o.mu.Lock()
-	err := o.checkOpen()
-	o.mu.Unlock()
+	err := o.lock(ctx)
 	if err != nil {
 		return err
 	}
+	o.mu.Unlock()
 	key := stateKey(st.Destination)
 	remove := st.FailingSince.IsZero() && st.Disabled.IsZero()
 	var v []byte // empty: removed

@@ -23,12 +23,7 @@ const loadParallel = 16
 // its revision. A delivery another worker claimed meanwhile is skipped, so
 // Lease may return fewer than are due; the Queue asks again.
 func (o *store) Lease(ctx context.Context, lo outbox.LeaseOptions) ([]outbox.Leased, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	o.mu.Lock()
-	if err := o.checkOpen(); err != nil {
-		o.mu.Unlock()
+	if err := o.lock(ctx); err != nil {
 		return nil, err
 	}
 	picks := o.pickLocked(lo)

@@ -191,9 +191,15 @@ func (o *store) Close() error {
 	return nil
 }
 
-// checkOpen returns [outbox.ErrClosed] after Close. o.mu is held.
-func (o *store) checkOpen() error {
+// lock takes o.mu for a call under ctx, or fails without it when ctx has
+// ended or o is closed ([outbox.ErrClosed]).
+func (o *store) lock(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	o.mu.Lock()
 	if o.closed {
+		o.mu.Unlock()
 		return outbox.ErrClosed
 	}
 	return nil

@@ -58,12 +58,11 @@ func (o *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 		}
 		ps[i] = published{m: r.meta, msg: m}
 	}
-	o.mu.Lock()
-	err := o.checkOpen()
-	o.mu.Unlock()
+	err := o.lock(ctx)
 	if err != nil {
 		return err
 	}
+	o.mu.Unlock()
 	for start := 0; start < len(ps) && err == nil; start += putBatch {
 		err = o.publish(ctx, ps[start:min(start+putBatch, len(ps))])
 	}

@@ -71,9 +71,7 @@ func (o *store) settle(ctx context.Context, id, token string, f func(*record)) e
 	if err != nil || rev == 0 {
 		return outbox.ErrLeaseLost
 	}
-	o.mu.Lock()
-	if err := o.checkOpen(); err != nil {
-		o.mu.Unlock()
+	if err := o.lock(ctx); err != nil {
 		return err
 	}
 	var r *record

@@ -15,15 +15,10 @@ import (
 // reads the record from the stream (one direct get), so it is exact
 // across a fleet for pending and dead deliveries alike.
 func (o *store) History(ctx context.Context, id string) ([]outbox.AttemptRecord, error) {
-	if err := ctx.Err(); err != nil {
+	if err := o.lock(ctx); err != nil {
 		return nil, err
 	}
-	o.mu.Lock()
-	err := o.checkOpen()
 	o.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
 	if id == "" {
 		return nil, outbox.ErrNotFound
 	}
@@ -48,14 +43,10 @@ func (o *store) History(ctx context.Context, id string) ([]outbox.AttemptRecord,
 // exact for the changes made through this store, and within milliseconds
 // of exact for those made by other processes.
 func (o *store) Stats(ctx context.Context) (outbox.Stats, error) {
-	if err := ctx.Err(); err != nil {
+	if err := o.lock(ctx); err != nil {
 		return outbox.Stats{}, err
 	}
-	o.mu.Lock()
 	defer o.mu.Unlock()
-	if err := o.checkOpen(); err != nil {
-		return outbox.Stats{}, err
-	}
 	now := nanos(time.Now())
 	var s outbox.Stats
 	for _, e := range o.entries {
