@@ -20,12 +20,12 @@ import (
 // reason, cut to 1024 bytes), Released clears the lease.
 func (o *store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 	errs := make([]error, len(ss))
-	if len(ss) == 1 {
-		errs[0] = o.settleOne(ctx, &ss[0])
-		return errs
-	}
 	var wg sync.WaitGroup
 	for i := range ss {
+		if i == len(ss)-1 { // the last one on this goroutine: a lone one needs no other
+			errs[i] = o.settleOne(ctx, &ss[i])
+			break
+		}
 		wg.Go(func() { errs[i] = o.settleOne(ctx, &ss[i]) })
 	}
 	wg.Wait()
