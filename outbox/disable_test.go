@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
 	"github.com/heraldhq/herald/sender/sendertest"
@@ -87,8 +88,8 @@ func TestGoneDisables(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	run(t, q)
-	waitUntil(t, 10*time.Second, "OnDisable", func() bool { c, _ := d.get(); return len(c) > 0 })
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "OnDisable", func() bool { c, _ := d.get(); return len(c) > 0 })
 	time.Sleep(50 * time.Millisecond) // time for anything leaked through to show
 	calls, logs := d.get()
 	if len(calls) != 1 || calls[0] != "gone: gone (410)" {
@@ -115,7 +116,7 @@ func TestGoneDisables(t *testing.T) {
 	}
 	d.healthy.Store(true)
 	q2 := newQueue()
-	run(t, q2)
+	queuetest.Run(t, q2)
 	time.Sleep(100 * time.Millisecond) // twenty polls
 	if n := len(rcv.Deliveries()); n != 1 {
 		t.Errorf("after a restart the disabled destination got %d requests, want still 1", n)
@@ -126,7 +127,7 @@ func TestGoneDisables(t *testing.T) {
 	if _, err := rcv.WaitFor(6, 10*time.Second); err != nil {
 		t.Fatalf("Enable did not resume the destination: %v", err)
 	}
-	waitUntil(t, 10*time.Second, "the held deliveries", func() bool { return stats(t, ob).Pending == 0 })
+	queuetest.WaitFor(t, 10*time.Second, "the held deliveries", func() bool { return stats(t, ob).Pending == 0 })
 	if _, ok := stateOf(t, ob, "gone"); ok {
 		t.Error("the state is still recorded after Enable")
 	}
@@ -174,8 +175,8 @@ func TestDisableAfter(t *testing.T) {
 		}
 	}
 	start := time.Now()
-	run(t, q)
-	waitUntil(t, 10*time.Second, "OnDisable", func() bool { c, _ := d.get(); return len(c) > 0 })
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "OnDisable", func() bool { c, _ := d.get(); return len(c) > 0 })
 	if took := time.Since(start); took < 400*time.Millisecond {
 		t.Errorf("disabled after %s, before its DisableAfter", took)
 	}
@@ -196,5 +197,5 @@ func TestDisableAfter(t *testing.T) {
 	if err := q.Enable(ctx, "down"); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 10*time.Second, "the held deliveries", func() bool { return stats(t, ob).Pending == 0 })
+	queuetest.WaitFor(t, 10*time.Second, "the held deliveries", func() bool { return stats(t, ob).Pending == 0 })
 }

@@ -31,33 +31,6 @@ func standard(t testing.TB) *auth.Scheme {
 	return s
 }
 
-// run starts q.Run and shuts it down when the test ends.
-func run(t testing.TB, q *outbox.Queue) {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- q.Run(ctx) }()
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		_ = q.Shutdown(sctx)
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-}
-
-// waitUntil polls cond until it holds or the timeout passes.
-func waitUntil(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // stats returns the outbox's Stats.
 func stats(t testing.TB, ob outbox.Outbox) outbox.Stats {
 	t.Helper()

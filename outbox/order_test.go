@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
 )
@@ -90,8 +91,8 @@ func TestQueueOrderedParallel(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			run(t, q)
-			waitUntil(t, 20*time.Second, "every delivery", func() bool { return stats(t, ob).Pending == 0 })
+			queuetest.Run(t, q)
+			queuetest.WaitFor(t, 20*time.Second, "every delivery", func() bool { return stats(t, ob).Pending == 0 })
 			if got := g.maxSeen.Load(); (got == 1) != tc.one {
 				t.Errorf("%d requests in flight at most; want one at a time: %v", got, tc.one)
 			}

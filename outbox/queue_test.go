@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
 	"github.com/heraldhq/herald/sender/sendertest"
@@ -41,8 +42,8 @@ func TestQueueDelivers(t *testing.T) {
 	if id, err := q.Enqueue(ctx, "sendertest", sender.Message{ID: ids[0], Body: []byte("again")}); err != nil || id != ids[0] {
 		t.Fatalf("second Enqueue of an id: %q, %v", id, err)
 	}
-	run(t, q)
-	waitUntil(t, 10*time.Second, "an empty outbox", func() bool { return stats(t, ob).Pending == 0 })
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "an empty outbox", func() bool { return stats(t, ob).Pending == 0 })
 	got := map[string]int{}
 	for _, d := range rcv.Deliveries() {
 		if d.Err != nil {
@@ -60,7 +61,7 @@ func TestQueueDelivers(t *testing.T) {
 	}
 	// Metrics hears of an outcome once it is recorded, just after the
 	// outbox empties.
-	waitUntil(t, 10*time.Second, "Metrics to see 40 deliveries", func() bool { return m.get(outbox.Delivered) >= 40 })
+	queuetest.WaitFor(t, 10*time.Second, "Metrics to see 40 deliveries", func() bool { return m.get(outbox.Delivered) >= 40 })
 	if n := m.get(outbox.Delivered); n != 40 {
 		t.Errorf("Metrics saw %d deliveries, want 40", n)
 	}
@@ -100,8 +101,8 @@ func TestQueueDeadLetters(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	run(t, q)
-	waitUntil(t, 10*time.Second, "two dead letters", func() bool { return stats(t, ob).Dead == 2 })
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "two dead letters", func() bool { return stats(t, ob).Dead == 2 })
 	dl, err := ob.DeadLetters(ctx, outbox.DeadLetterQuery{})
 	if err != nil {
 		t.Fatal(err)
@@ -173,11 +174,11 @@ func TestBreakerDefers(t *testing.T) {
 			}
 		}
 	}
-	run(t, q)
+	queuetest.Run(t, q)
 	if _, err := good.WaitFor(20, 10*time.Second); err != nil {
 		t.Fatalf("the good destination was held up: %v", err)
 	}
-	waitUntil(t, 10*time.Second, "the breaker to open", func() bool {
+	queuetest.WaitFor(t, 10*time.Second, "the breaker to open", func() bool {
 		s, _ := q.BreakerState("flaky")
 		return s == outbox.BreakerOpen
 	})
@@ -208,13 +209,13 @@ func TestBreakerDefers(t *testing.T) {
 		Breaker: outbox.Breaker{Failures: 1, Cooldown: 20 * time.Millisecond}, Destinations: q.Destinations,
 		Poll: 5 * time.Millisecond,
 	}
-	run(t, q2)
-	waitUntil(t, 10*time.Second, "the second breaker to open", func() bool {
+	queuetest.Run(t, q2)
+	queuetest.WaitFor(t, 10*time.Second, "the second breaker to open", func() bool {
 		s, _ := q2.BreakerState("flaky")
 		return s == outbox.BreakerOpen
 	})
 	healthy.Store(true)
-	waitUntil(t, 10*time.Second, "all delivered after recovery", func() bool { return stats(t, ob).Pending == 0 })
+	queuetest.WaitFor(t, 10*time.Second, "all delivered after recovery", func() bool { return stats(t, ob).Pending == 0 })
 	if s, _ := q2.BreakerState("flaky"); s != outbox.BreakerClosed {
 		t.Errorf("breaker %v after recovery, want closed", s)
 	}
@@ -238,12 +239,12 @@ func TestPerDestinationLimit(t *testing.T) {
 			}
 		}
 	}
-	run(t, q)
-	waitUntil(t, 10*time.Second, "the fast destination", func() bool { return fast.count.Load() == 20 })
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "the fast destination", func() bool { return fast.count.Load() == 20 })
 	if n := slow.count.Load(); n >= 20 {
 		t.Errorf("slow destination done (%d) before the fast one: it held it up", n)
 	}
-	waitUntil(t, 20*time.Second, "the slow destination", func() bool { return slow.count.Load() == 20 })
+	queuetest.WaitFor(t, 20*time.Second, "the slow destination", func() bool { return slow.count.Load() == 20 })
 	if m := slow.maxSeen.Load(); m != 2 {
 		t.Errorf("slow destination had up to %d requests in flight, want the limit, 2", m)
 	}
@@ -265,7 +266,7 @@ func TestShutdown(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- q.Run(ctx) }()
-		waitUntil(t, 5*time.Second, "4 requests in flight", func() bool { return g.inFlight.Load() == 4 })
+		queuetest.WaitFor(t, 5*time.Second, "4 requests in flight", func() bool { return g.inFlight.Load() == 4 })
 		q.Enqueue(ctx, "d", sender.Message{ID: "late"})
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
@@ -299,7 +300,7 @@ func TestShutdown(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- q.Run(ctx) }()
-		waitUntil(t, 5*time.Second, "3 requests in flight", func() bool { return g.inFlight.Load() == 3 })
+		queuetest.WaitFor(t, 5*time.Second, "3 requests in flight", func() bool { return g.inFlight.Load() == 3 })
 		sctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 		defer cancel()
 		if err := q.Shutdown(sctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -330,8 +331,8 @@ func TestUnknownDestination(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := &outbox.Queue{Outbox: ob, Sender: rcv.Sender(), Destinations: []sender.Destination{rcv.Destination(nil)}, Poll: 5 * time.Millisecond}
-	run(t, q)
-	waitUntil(t, 5*time.Second, "a dead letter", func() bool { return stats(t, ob).Dead == 1 })
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 5*time.Second, "a dead letter", func() bool { return stats(t, ob).Dead == 1 })
 	dl, _ := ob.DeadLetters(ctx, outbox.DeadLetterQuery{})
 	if len(dl) != 1 || dl[0].Reason != "unknown destination" {
 		t.Fatalf("dead letters %+v, want orphan with reason %q", dl, "unknown destination")
@@ -340,7 +341,7 @@ func TestUnknownDestination(t *testing.T) {
 
 	q2 := &outbox.Queue{Outbox: ob, Sender: rcv.Sender(), Poll: 5 * time.Millisecond,
 		Destinations: []sender.Destination{{Name: "removed", URL: rcv.URL()}}}
-	run(t, q2)
+	queuetest.Run(t, q2)
 	if n, err := ob.Replay(ctx, outbox.Selector{Destination: "removed"}); err != nil || n != 1 {
 		t.Fatalf("Replay: %d, %v", n, err)
 	}
@@ -402,8 +403,8 @@ func TestQueueSettlesInBatches(t *testing.T) {
 	if err := ob.Put(ctx, ds...); err != nil {
 		t.Fatal(err)
 	}
-	run(t, q)
-	waitUntil(t, 10*time.Second, "an empty outbox", func() bool { return stats(t, ob).Pending == 0 })
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "an empty outbox", func() bool { return stats(t, ob).Pending == 0 })
 	if got := ob.settled.Load(); got != n {
 		t.Errorf("Settle carried %d settlements, want %d", got, n)
 	}
@@ -443,8 +444,8 @@ func TestQueueBoundsAttempts(t *testing.T) {
 	if _, err := q.Enqueue(ctx, "hung", sender.Message{ID: "slow", Body: []byte("{}")}); err != nil {
 		t.Fatal(err)
 	}
-	run(t, q)
-	waitUntil(t, 10*time.Second, "a rescheduled attempt", func() bool { return m.get(outbox.Retrying) == 1 })
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "a rescheduled attempt", func() bool { return m.get(outbox.Retrying) == 1 })
 	h, err := ob.History(ctx, "slow")
 	if err != nil || len(h) != 1 {
 		t.Fatalf("History: %v, %v", h, err)
@@ -473,8 +474,8 @@ func TestQueueLeavesVerdictToSchedule(t *testing.T) {
 	if _, err := q.Enqueue(ctx, "sendertest", sender.Message{}); err != nil {
 		t.Fatal(err)
 	}
-	run(t, q)
-	waitUntil(t, 10*time.Second, "a dead letter", func() bool { return stats(t, ob).Dead == 1 })
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "a dead letter", func() bool { return stats(t, ob).Dead == 1 })
 	var info, warn int
 	for _, line := range strings.Split(logs.String(), "\n") {
 		if !strings.Contains(line, "webhook failed") {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
 	"github.com/heraldhq/herald/sender/sendertest"
@@ -44,7 +45,7 @@ func TestRateLimitPerDestination(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	run(t, q)
+	queuetest.Run(t, q)
 	if _, err := free.WaitFor(300, 20*time.Second); err != nil {
 		t.Fatal(err)
 	}

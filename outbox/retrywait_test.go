@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/flaky"
+	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
 	"github.com/heraldhq/herald/sender/sendertest"
@@ -50,8 +51,8 @@ func TestQueueFlakyReceiverDeliversAll(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	run(t, q)
-	waitUntil(t, 2*time.Minute, "every delivery", func() bool { return stats(t, ob).Pending == 0 })
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 2*time.Minute, "every delivery", func() bool { return stats(t, ob).Pending == 0 })
 	got, took := rcv.Accepted()
 	if len(got) != n {
 		t.Errorf("%d ids accepted, want %d", len(got), n)
@@ -99,7 +100,7 @@ func TestRetryAfterPausesDestination(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	run(t, q)
+	queuetest.Run(t, q)
 	if _, err := busy.WaitFor(1, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -124,5 +125,5 @@ func TestRetryAfterPausesDestination(t *testing.T) {
 	if gap < 1900*time.Millisecond {
 		t.Errorf("busy's second request came %s after the 429, want at least its Retry-After (2s)", gap)
 	}
-	waitUntil(t, 10*time.Second, "the outbox to drain", func() bool { return stats(t, ob).Pending == 0 })
+	queuetest.WaitFor(t, 10*time.Second, "the outbox to drain", func() bool { return stats(t, ob).Pending == 0 })
 }

@@ -13,6 +13,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/internal/telemetry"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
@@ -73,8 +74,8 @@ func TestQueueSpansAndMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, q)
-	waitUntil(t, 10*time.Second, "one delivery and one dead letter", func() bool {
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "one delivery and one dead letter", func() bool {
 		return c.get(outbox.Delivered) == 1 && c.get(outbox.DeadLettered) == 1
 	})
 
@@ -137,7 +138,7 @@ func TestQueueSpansAndMetrics(t *testing.T) {
 		}
 	}
 
-	waitUntil(t, 5*time.Second, "a depth sample", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.depths > 0 })
+	queuetest.WaitFor(t, 5*time.Second, "a depth sample", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.depths > 0 })
 	got := collect(t, reader)
 	for k, want := range map[string]int64{
 		"herald_deliveries_total/ok/delivered":         1,
@@ -211,8 +212,8 @@ func TestQueueCarriesTraceparentWithoutTracing(t *testing.T) {
 		t.Fatalf("stored %+v, %v; want the traceparent %s", ls, err, in)
 	}
 	time.Sleep(2 * time.Millisecond) // let the lease lapse
-	run(t, q)
-	waitUntil(t, 10*time.Second, "the delivery", func() bool { return len(rx.got()) == 1 })
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "the delivery", func() bool { return len(rx.got()) == 1 })
 	if got := rx.got()[0]; got != "/ok "+in {
 		t.Fatalf("webhook carried %q, want the incoming traceparent", got)
 	}

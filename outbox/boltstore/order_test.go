@@ -17,6 +17,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/boltstore"
 	"github.com/heraldhq/herald/sender"
@@ -147,7 +148,7 @@ func TestOrderedQueueRestart(t *testing.T) {
 	run := func(q *outbox.Queue, until func() bool) {
 		done := make(chan error, 1)
 		go func() { done <- q.Run(ctx) }()
-		waitFor(t, 60*time.Second, "deliveries", until)
+		queuetest.WaitFor(t, 60*time.Second, "deliveries", until)
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		if err := q.Shutdown(sctx); err != nil {

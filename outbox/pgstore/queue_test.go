@@ -1,7 +1,6 @@
 package pgstore_test
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -14,26 +13,12 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 
 	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/pgstore"
 	"github.com/heraldhq/herald/sender"
 	"github.com/heraldhq/herald/sender/sendertest"
 )
-
-// runQueue starts q.Run and shuts it down when the test ends.
-func runQueue(t *testing.T, q *outbox.Queue) {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- q.Run(ctx) }()
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		_ = q.Shutdown(sctx)
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-}
 
 // newQueue returns a Queue over ob delivering to rcv, polling only once
 // an hour: what it delivers sooner, a notification woke it for.
@@ -82,7 +67,7 @@ func TestTransactions(t *testing.T) {
 	ob := open(t, pool, nil)
 	rcv := sendertest.NewReceiver(t, nil)
 	q := newQueue(ob, rcv)
-	runQueue(t, q)
+	queuetest.Run(t, q)
 
 	const n = 60
 	var want []string
@@ -228,7 +213,7 @@ func TestFleet(t *testing.T) {
 	for range 2 {
 		ob := open(t, connect(t, url), nil)
 		q := newQueue(ob, rcv)
-		runQueue(t, q)
+		queuetest.Run(t, q)
 		obs, qs = append(obs, ob), append(qs, q)
 	}
 	time.Sleep(100 * time.Millisecond) // both idle, waiting
