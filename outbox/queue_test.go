@@ -264,17 +264,11 @@ func TestShutdown(t *testing.T) {
 		for i := range 4 {
 			q.Enqueue(ctx, "d", sender.Message{ID: fmt.Sprint("a", i)})
 		}
-		done := make(chan error, 1)
-		go func() { done <- q.Run(ctx) }()
+		stop := queuetest.Start(q)
 		queuetest.WaitFor(t, 5*time.Second, "4 requests in flight", func() bool { return g.inFlight.Load() == 4 })
 		q.Enqueue(ctx, "d", sender.Message{ID: "late"})
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		if err := q.Shutdown(sctx); err != nil {
-			t.Fatalf("Shutdown: %v", err)
-		}
-		if err := <-done; err != nil {
-			t.Fatalf("Run: %v", err)
+		if shut, err := stop(10 * time.Second); shut != nil || err != nil {
+			t.Fatalf("Shutdown: %v; Run: %v", shut, err)
 		}
 		if n := g.count.Load(); n != 4 {
 			t.Errorf("%d delivered, want the 4 in flight", n)
@@ -298,15 +292,13 @@ func TestShutdown(t *testing.T) {
 		for i := range 3 {
 			q.Enqueue(ctx, "d", sender.Message{ID: fmt.Sprint("a", i)})
 		}
-		done := make(chan error, 1)
-		go func() { done <- q.Run(ctx) }()
+		stop := queuetest.Start(q)
 		queuetest.WaitFor(t, 5*time.Second, "3 requests in flight", func() bool { return g.inFlight.Load() == 3 })
-		sctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-		defer cancel()
-		if err := q.Shutdown(sctx); !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Shutdown: %v, want DeadlineExceeded", err)
+		shut, err := stop(20 * time.Millisecond)
+		if !errors.Is(shut, context.DeadlineExceeded) {
+			t.Fatalf("Shutdown: %v, want DeadlineExceeded", shut)
 		}
-		if err := <-done; err != nil {
+		if err != nil {
 			t.Fatalf("Run: %v", err)
 		}
 		s := stats(t, ob)

@@ -15,16 +15,25 @@ import (
 // and fails t if Run returned an error.
 func Run(t testing.TB, q *outbox.Queue) {
 	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- q.Run(context.Background()) }()
+	stop := Start(q)
 	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = q.Shutdown(sctx)
-		if err := <-done; err != nil {
+		if _, err := stop(10 * time.Second); err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	})
+}
+
+// Start starts q.Run. stop shuts q down, allowing it wait, and returns
+// what Shutdown returned and then what Run returned.
+func Start(q *outbox.Queue) (stop func(wait time.Duration) (shutdown, run error)) {
+	done := make(chan error, 1)
+	go func() { done <- q.Run(context.Background()) }()
+	return func(wait time.Duration) (error, error) {
+		sctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		err := q.Shutdown(sctx)
+		return err, <-done
+	}
 }
 
 // WaitFor polls cond every 5 ms until it holds, and fails t with what

@@ -1,7 +1,6 @@
 package boltstore_test
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -146,16 +145,10 @@ func TestOrderedQueueRestart(t *testing.T) {
 		}
 	}
 	run := func(q *outbox.Queue, until func() bool) {
-		done := make(chan error, 1)
-		go func() { done <- q.Run(ctx) }()
+		stop := queuetest.Start(q)
 		queuetest.WaitFor(t, 60*time.Second, "deliveries", until)
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		if err := q.Shutdown(sctx); err != nil {
-			t.Fatalf("Shutdown: %v", err)
-		}
-		if err := <-done; err != nil {
-			t.Fatalf("Run: %v", err)
+		if shut, err := stop(10 * time.Second); shut != nil || err != nil {
+			t.Fatalf("Shutdown: %v; Run: %v", shut, err)
 		}
 	}
 	run(q, func() bool { return rcv.successes() >= keys*perKey/3 })
