@@ -43,6 +43,17 @@ func (d *disabledLog) Write(p []byte) (int, error) {
 	return d.logs.Write(p)
 }
 
+// receiver returns a receiver that answers status until d.healthy is
+// set, and accepts from then on.
+func (d *disabledLog) receiver(t *testing.T, status int) *sendertest.Receiver {
+	return sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
+		if d.healthy.Load() {
+			return 0, nil, nil
+		}
+		return status, nil, nil
+	}))
+}
+
 // stateOf returns the recorded state of a destination.
 func stateOf(t *testing.T, ob outbox.DestinationStore, dest string) (outbox.DestinationState, bool) {
 	t.Helper()
@@ -65,12 +76,7 @@ func stateOf(t *testing.T, ob outbox.DestinationStore, dest string) (outbox.Dest
 // held delivery goes out.
 func TestGoneDisables(t *testing.T) {
 	var d disabledLog
-	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
-		if d.healthy.Load() {
-			return 0, nil, nil
-		}
-		return http.StatusGone, nil, nil
-	}))
+	rcv := d.receiver(t, http.StatusGone)
 	ob := outbox.NewMemory()
 	newQueue := func() *outbox.Queue {
 		q := &outbox.Queue{
@@ -83,11 +89,7 @@ func TestGoneDisables(t *testing.T) {
 		return q
 	}
 	q := newQueue()
-	for i := range 5 {
-		if _, err := q.Enqueue(ctx, "gone", sender.Message{ID: fmt.Sprintf("g-%d", i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	enqueue(t, q, "gone", 5)
 	queuetest.Run(t, q)
 	queuetest.WaitFor(t, 10*time.Second, "OnDisable", func() bool { c, _ := d.get(); return len(c) > 0 })
 	time.Sleep(50 * time.Millisecond) // time for anything leaked through to show
@@ -139,12 +141,7 @@ func TestGoneDisables(t *testing.T) {
 // succeeds in between, is not disabled. Enable resumes the disabled one.
 func TestDisableAfter(t *testing.T) {
 	var d disabledLog
-	down := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
-		if d.healthy.Load() {
-			return 0, nil, nil
-		}
-		return http.StatusServiceUnavailable, nil, nil
-	}))
+	down := d.receiver(t, http.StatusServiceUnavailable)
 	flaky := sendertest.NewReceiver(t, nil, sendertest.Respond(func(n int) (int, http.Header, []byte) {
 		if n%3 == 0 {
 			return 0, nil, nil

@@ -3,6 +3,7 @@ package outbox_test
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -20,6 +21,17 @@ var ctx = context.Background()
 
 // testSecret signs and verifies in these tests.
 var testSecret = auth.NewSecret([]byte("outbox test secret, 32 bytes ok"))
+
+// enqueue enqueues n messages to dest through q, with the ids dest-0000,
+// dest-0001, ...
+func enqueue(t testing.TB, q *outbox.Queue, dest string, n int) {
+	t.Helper()
+	for i := range n {
+		if _, err := q.Enqueue(ctx, dest, sender.Message{ID: fmt.Sprintf("%s-%04d", dest, i), Body: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
 
 // standard returns a Standard Webhooks v1 signer and verifier.
 func standard(t testing.TB) *auth.Scheme {

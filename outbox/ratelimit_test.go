@@ -1,7 +1,6 @@
 package outbox_test
 
 import (
-	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -35,16 +34,8 @@ func TestRateLimitPerDestination(t *testing.T) {
 			{Name: "free", URL: free.URL()},
 		},
 	}
-	for i := range 40 {
-		if _, err := q.Enqueue(ctx, "limited", sender.Message{ID: fmt.Sprintf("l-%03d", i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := range 300 {
-		if _, err := q.Enqueue(ctx, "free", sender.Message{ID: fmt.Sprintf("f-%03d", i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	enqueue(t, q, "limited", 40)
+	enqueue(t, q, "free", 300)
 	queuetest.Run(t, q)
 	if _, err := free.WaitFor(300, 20*time.Second); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package outbox_test
 
 import (
-	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -46,11 +45,7 @@ func TestQueueFlakyReceiverDeliversAll(t *testing.T) {
 		Destinations: []sender.Destination{{Name: "flaky", URL: rcv.URL()}},
 		Poll:         10 * time.Millisecond,
 	}
-	for i := range n {
-		if _, err := q.Enqueue(ctx, "flaky", sender.Message{ID: fmt.Sprintf("d-%04d", i), Body: []byte(`{}`)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	enqueue(t, q, "flaky", n)
 	queuetest.Run(t, q)
 	queuetest.WaitFor(t, 2*time.Minute, "every delivery", func() bool { return stats(t, ob).Pending == 0 })
 	got, took := rcv.Accepted()
@@ -95,21 +90,13 @@ func TestRetryAfterPausesDestination(t *testing.T) {
 		Poll:         5 * time.Millisecond,
 	}
 	q.Sender.Retry = sender.RetryPolicy{MaxAttempts: 3}
-	for i := range 10 {
-		if _, err := q.Enqueue(ctx, "busy", sender.Message{ID: fmt.Sprintf("busy-%02d", i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	enqueue(t, q, "busy", 10)
 	queuetest.Run(t, q)
 	if _, err := busy.WaitFor(1, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	paused := time.Now()
-	for i := range 30 {
-		if _, err := q.Enqueue(ctx, "good", sender.Message{ID: fmt.Sprintf("good-%02d", i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	enqueue(t, q, "good", 30)
 	if _, err := good.WaitFor(30, 10*time.Second); err != nil {
 		t.Fatalf("the healthy destination was held up: %v", err)
 	}
