@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/outbox"
-	"github.com/heraldhq/herald/outbox/boltstore"
 )
 
 // Durable enqueue: every Put returns after its fsync. With one enqueuer
@@ -117,14 +116,7 @@ func BenchmarkPendingMemory(b *testing.B) {
 	}
 	lease(s)
 	full := heap()
-	if err := s.Close(); err != nil {
-		b.Fatal(err)
-	}
-	s2, err := boltstore.Open(path, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s2.Close()
+	s2 := reopen(b, s, path)
 	if st, _ := s2.Stats(ctx); st.Pending != n {
 		b.Fatalf("Pending = %d after reopen", st.Pending)
 	}

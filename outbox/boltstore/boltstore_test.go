@@ -21,12 +21,27 @@ var ctx = context.Background()
 func open(t testing.TB) (outbox.Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "outbox.db")
+	return openAt(t, path), path
+}
+
+// openAt opens the store at path, closed at the end of the test.
+func openAt(t testing.TB, path string) outbox.Store {
+	t.Helper()
 	s, err := boltstore.Open(path, nil)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	return s, path
+	return s
+}
+
+// reopen closes s and opens its file at path again, as a restart would.
+func reopen(t testing.TB, s outbox.Store, path string) outbox.Store {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return openAt(t, path)
 }
 
 func TestConformance(t *testing.T) {
@@ -67,11 +82,7 @@ func TestReopen(t *testing.T) {
 		t.Fatal("Lease after Close succeeded")
 	}
 
-	s2, err := boltstore.Open(path, nil)
-	if err != nil {
-		t.Fatalf("reopen: %v", err)
-	}
-	defer s2.Close()
+	s2 := openAt(t, path)
 	st, _ := s2.Stats(ctx)
 	if st != (outbox.Stats{Pending: 49, Dead: 1}) {
 		t.Errorf("Stats after reopen = %+v", st)
@@ -125,14 +136,7 @@ func TestGroupCommit(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s2, err := boltstore.Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
+	s2 := reopen(t, s, path)
 	if st, _ := s2.Stats(ctx); st.Pending != 16*50 {
 		t.Errorf("Pending = %d, want %d", st.Pending, 16*50)
 	}
