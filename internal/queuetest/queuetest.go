@@ -36,6 +36,21 @@ func Start(q *outbox.Queue) (stop func(wait time.Duration) (shutdown, run error)
 	}
 }
 
+// Opened returns a function that takes what a store's Open returned,
+// fails t on its error, and closes the store when t ends:
+//
+//	ob := queuetest.Opened(t)(boltstore.Open(path, nil))
+func Opened(t testing.TB) func(outbox.Store, error) outbox.Store {
+	return func(s outbox.Store, err error) outbox.Store {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+}
+
 // WaitFor polls cond every 5 ms until it holds, and fails t with what
 // when timeout passes first.
 func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {

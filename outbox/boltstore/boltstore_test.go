@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/boltstore"
 	"github.com/heraldhq/herald/outbox/outboxtest"
@@ -27,12 +28,7 @@ func open(t testing.TB) (outbox.Store, string) {
 // openAt opens the store at path, closed at the end of the test.
 func openAt(t testing.TB, path string) outbox.Store {
 	t.Helper()
-	s, err := boltstore.Open(path, nil)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return queuetest.Opened(t)(boltstore.Open(path, nil))
 }
 
 // reopen closes s and opens its file at path again, as a restart would.

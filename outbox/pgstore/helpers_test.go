@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/pgstore"
 )
@@ -39,10 +40,5 @@ func open(t testing.TB, pool *pgxpool.Pool, o *pgstore.Options) outbox.Store {
 	t.Helper()
 	c, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	ob, err := pgstore.Open(c, pool, o)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { _ = ob.Close() })
-	return ob
+	return queuetest.Opened(t)(pgstore.Open(c, pool, o))
 }
