@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/deadlist"
+	"github.com/heraldhq/herald/internal/guard"
 )
 
 // NewMemory returns an empty [Store] held in memory, for tests and for
@@ -109,15 +110,7 @@ func (m *memory) unwait(it *memItem) {
 // lock takes m's lock for a call under ctx, or fails without it when ctx
 // has ended or m is closed.
 func (m *memory) lock(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return ErrClosed
-	}
-	return nil
+	return guard.Lock(ctx, &m.mu, &m.closed, ErrClosed)
 }
 
 // Put stores copies of ds; see [Outbox.Put].

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/internal/guard"
 	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/outbox"
 )
@@ -194,15 +195,7 @@ func (o *store) Close() error {
 // lock takes o.mu for a call under ctx, or fails without it when ctx has
 // ended or o is closed ([outbox.ErrClosed]).
 func (o *store) lock(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	o.mu.Lock()
-	if o.closed {
-		o.mu.Unlock()
-		return outbox.ErrClosed
-	}
-	return nil
+	return guard.Lock(ctx, &o.mu, &o.closed, outbox.ErrClosed)
 }
 
 // isConflict reports whether err is JetStream refusing a guarded write
