@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,14 +15,11 @@ import (
 // the lease changes nothing and fails with [outbox.ErrLeaseLost], while
 // the others are recorded.
 func (ob *store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
+	if err := ob.live(); err != nil {
+		return slices.Repeat([]error{err}, len(ss))
+	}
 	errs := make([]error, len(ss))
 	if len(ss) == 0 {
-		return errs
-	}
-	if err := ob.live(); err != nil {
-		for i := range errs {
-			errs[i] = err
-		}
 		return errs
 	}
 	b := &pgx.Batch{}
