@@ -256,16 +256,20 @@ func TestPerDestinationLimit(t *testing.T) {
 // TestShutdown: Shutdown stops leasing, lets in-flight deliveries finish
 // within its deadline, and releases the rest unspent.
 func TestShutdown(t *testing.T) {
-	t.Run("graceful", func(t *testing.T) {
-		g := newGauge(t, 100*time.Millisecond)
+	// busy runs a Queue of n workers over a memory store until n
+	// deliveries are in flight to a receiver that takes delay to answer.
+	busy := func(t *testing.T, delay time.Duration, n int) (*gauge, outbox.Store, *outbox.Queue, func(time.Duration) (error, error)) {
+		g := newGauge(t, delay)
 		ob := outbox.NewMemory()
-		q := &outbox.Queue{Outbox: ob, Sender: loopbackSender(t, g.srv), Workers: 4, PerDestination: 4,
+		q := &outbox.Queue{Outbox: ob, Sender: loopbackSender(t, g.srv), Workers: n, PerDestination: n,
 			Destinations: []sender.Destination{{Name: "d", URL: g.srv.URL}}, Poll: 5 * time.Millisecond}
-		for i := range 4 {
-			q.Enqueue(ctx, "d", sender.Message{ID: fmt.Sprint("a", i)})
-		}
+		enqueue(t, q, "d", n)
 		stop := queuetest.Start(q)
-		queuetest.WaitFor(t, 5*time.Second, "4 requests in flight", func() bool { return g.inFlight.Load() == 4 })
+		queuetest.WaitFor(t, 5*time.Second, fmt.Sprint(n, " requests in flight"), func() bool { return g.inFlight.Load() == int64(n) })
+		return g, ob, q, stop
+	}
+	t.Run("graceful", func(t *testing.T) {
+		g, ob, q, stop := busy(t, 100*time.Millisecond, 4)
 		q.Enqueue(ctx, "d", sender.Message{ID: "late"})
 		if shut, err := stop(10 * time.Second); shut != nil || err != nil {
 			t.Fatalf("Shutdown: %v; Run: %v", shut, err)
@@ -285,15 +289,7 @@ func TestShutdown(t *testing.T) {
 		// request that finished before Shutdown cut it short would be a
 		// delivery, not a release. The receiver lets go when the client
 		// does, so the test does not wait for it.
-		g := newGauge(t, time.Minute)
-		ob := outbox.NewMemory()
-		q := &outbox.Queue{Outbox: ob, Sender: loopbackSender(t, g.srv), Workers: 3, PerDestination: 3,
-			Destinations: []sender.Destination{{Name: "d", URL: g.srv.URL}}, Poll: 5 * time.Millisecond}
-		for i := range 3 {
-			q.Enqueue(ctx, "d", sender.Message{ID: fmt.Sprint("a", i)})
-		}
-		stop := queuetest.Start(q)
-		queuetest.WaitFor(t, 5*time.Second, "3 requests in flight", func() bool { return g.inFlight.Load() == 3 })
+		_, ob, _, stop := busy(t, time.Minute, 3)
 		shut, err := stop(20 * time.Millisecond)
 		if !errors.Is(shut, context.DeadlineExceeded) {
 			t.Fatalf("Shutdown: %v, want DeadlineExceeded", shut)
@@ -306,8 +302,8 @@ func TestShutdown(t *testing.T) {
 			t.Errorf("Stats = %+v, want all 3 released", s)
 		}
 		for i := range 3 {
-			if h, _ := ob.History(ctx, fmt.Sprint("a", i)); len(h) != 0 {
-				t.Errorf("a cut-short delivery spent an attempt: %+v", h)
+			if h, err := ob.History(ctx, fmt.Sprintf("d-%04d", i)); err != nil || len(h) != 0 {
+				t.Errorf("a cut-short delivery spent an attempt: %+v, %v", h, err)
 			}
 		}
 	})
