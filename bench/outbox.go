@@ -161,7 +161,7 @@ func queueRows(cfg config, dir string) ([]Row, error) {
 // heapRows measures the Go heap in use with cfg.pendingN pending 4 KiB
 // deliveries in a bbolt outbox reopened from disk and served by a running
 // (idle: nothing is due yet) Queue, against the same deliveries held in
-// outbox.Memory; and how long reopening the file takes.
+// outbox.NewMemory; and how long reopening the file takes.
 func heapRows(cfg config, dir string) ([]Row, error) {
 	n := cfg.pendingN
 	name := fmt.Sprintf("heap in use, %s pending 4 KiB deliveries", groupDigits(int64(n)))
@@ -206,7 +206,7 @@ func heapRows(cfg config, dir string) ([]Row, error) {
 	}
 
 	h0 = heapInUse()
-	mem := new(outbox.Memory)
+	mem := outbox.NewMemory()
 	if err := fill(mem, n, b, due); err != nil {
 		return []Row{failedRow("outbox", name, err)}, err
 	}
@@ -218,7 +218,7 @@ func heapRows(cfg config, dir string) ([]Row, error) {
 		{
 			Section: "outbox", Case: name,
 			Herald:   fmtBytes(boltHeap) + " (bbolt, queue running)",
-			Baseline: "outbox.Memory",
+			Baseline: "outbox.NewMemory",
 			BaseFig:  fmtBytes(memHeap),
 			Ratio:    boltHeap / memHeap,
 			Target:   "≤ 64 MiB", Met: boltHeap <= 64<<20,

@@ -76,7 +76,7 @@ func runPG(cfg config) ([]Row, []error) {
 // pgEnqueueRows measures a transaction that inserts a 1 KiB order row and
 // enqueues its 1 KiB webhook with pgstore.Enqueue, against the same
 // transaction without the webhook, at 1 and 16 clients.
-func pgEnqueueRows(cfg config, pool *pgxpool.Pool, store *pgstore.Store) ([]Row, error) {
+func pgEnqueueRows(cfg config, pool *pgxpool.Pool, store outbox.Store) ([]Row, error) {
 	ctx := context.Background()
 	if _, err := pool.Exec(ctx, "CREATE TABLE IF NOT EXISTS bench_orders (id text PRIMARY KEY, doc bytea NOT NULL)"); err != nil {
 		return []Row{failedRow("pg", "enqueue in a transaction", err)}, err
@@ -126,7 +126,7 @@ func pgEnqueueRows(cfg config, pool *pgxpool.Pool, store *pgstore.Store) ([]Row,
 // pgDrainRows measures the drain of n prefilled deliveries by one Queue of
 // 64 workers in this process against Sender.Send from 64 goroutines, and
 // by 1 and 3 worker processes.
-func pgDrainRows(cfg config, url string, pool *pgxpool.Pool, store *pgstore.Store) ([]Row, error) {
+func pgDrainRows(cfg config, url string, pool *pgxpool.Pool, store outbox.Store) ([]Row, error) {
 	const workers = 64
 	n := cfg.queueN
 	name := fmt.Sprintf("queue drain over PostgreSQL, %d deliveries, 64 workers", n)

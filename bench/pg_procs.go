@@ -28,7 +28,7 @@ const (
 
 // pgProcessRows measures the drain of n deliveries by 1 and by 3 worker
 // processes of 64 workers each, sharing the outbox.
-func pgProcessRows(cfg config, url string, pool *pgxpool.Pool, store *pgstore.Store, srv *tlsServer, b []byte) ([]Row, error) {
+func pgProcessRows(cfg config, url string, pool *pgxpool.Pool, store outbox.Store, srv *tlsServer, b []byte) ([]Row, error) {
 	n := cfg.queueN
 	counts := []int{1, 3}
 	rates := make([][]float64, len(counts))
@@ -56,7 +56,7 @@ func pgProcessRows(cfg config, url string, pool *pgxpool.Pool, store *pgstore.St
 // pgProcessRun fills the outbox with n deliveries due in an hour, starts
 // procs worker processes, makes the deliveries due at once and wakes the
 // workers, and returns the rate at which they drain it.
-func pgProcessRun(procs, n int, url string, pool *pgxpool.Pool, store *pgstore.Store, srv *tlsServer, b []byte) (float64, error) {
+func pgProcessRun(procs, n int, url string, pool *pgxpool.Pool, store outbox.Store, srv *tlsServer, b []byte) (float64, error) {
 	ctx := context.Background()
 	if err := fill(store, n, b, time.Now().Add(time.Hour)); err != nil {
 		return 0, err

@@ -123,7 +123,7 @@ func TestDeliveryIDOutbox(t *testing.T) {
 	signer := newStandard(t, "outbound-secret-0123456789abcdef")
 	rcv := sendertest.NewReceiver(t, signer)
 	dest := rcv.Destination(signer)
-	q := &outbox.Queue{Outbox: new(outbox.Memory), Sender: rcv.Sender(), Destinations: []sender.Destination{dest}, Poll: 10 * time.Millisecond}
+	q := &outbox.Queue{Outbox: outbox.NewMemory(), Sender: rcv.Sender(), Destinations: []sender.Destination{dest}, Poll: 10 * time.Millisecond}
 	ctx := context.Background()
 	for _, ev := range []*listener.Event{
 		{ID: "evt_1", Topic: "job:ready"},

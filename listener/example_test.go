@@ -79,7 +79,7 @@ func ExampleForward() {
 	_ = l.On("job:*", listener.Forward(&sender.Sender{}, dest))
 	// Durable: committed to the queue's outbox (a boltstore file in
 	// production) before the event is acknowledged, sent by queue.Run.
-	queue := &outbox.Queue{Outbox: new(outbox.Memory), Destinations: []sender.Destination{dest}}
+	queue := &outbox.Queue{Outbox: outbox.NewMemory(), Destinations: []sender.Destination{dest}}
 	_ = l.On("invoice:*", listener.Forward(queue, dest))
 	// Every job and invoice event now reaches billing as a signed webhook
 	// whose webhook-id is stable across redeliveries of the same event:

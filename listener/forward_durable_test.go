@@ -84,7 +84,7 @@ func (f *failingPut) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	return f.Outbox.Put(ctx, ds...)
 }
 
-func openBolt(t *testing.T) *boltstore.Store {
+func openBolt(t *testing.T) outbox.Store {
 	t.Helper()
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "outbox.db"), nil)
 	if err != nil {

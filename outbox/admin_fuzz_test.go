@@ -74,10 +74,10 @@ func validMethod(m string) bool {
 	return true
 }
 
-// fuzzAdminOutbox returns a Memory outbox with three dead letters, two of
+// fuzzAdminOutbox returns a memory outbox with three dead letters, two of
 // destination "a" and one of "b", whose bodies hold the marker "BODY-".
-func fuzzAdminOutbox(t *testing.T) *outbox.Memory {
-	ob := new(outbox.Memory)
+func fuzzAdminOutbox(t *testing.T) outbox.Store {
+	ob := outbox.NewMemory()
 	now := time.Now()
 	var ds []outbox.Delivery
 	for _, id := range []string{"a1", "a2", "b1"} {
@@ -87,7 +87,7 @@ func fuzzAdminOutbox(t *testing.T) *outbox.Memory {
 	if err := ob.Put(t.Context(), ds...); err != nil {
 		t.Fatal(err)
 	}
-	ls, err := ob.Lease(t.Context(), outbox.LeaseOptions{Max: 10, TTL: time.Minute})
+	ls, err := ob.Lease(t.Context(), outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: time.Now()})
 	if err != nil || len(ls) != len(ds) {
 		t.Fatalf("Lease: %d, %v", len(ls), err)
 	}

@@ -19,7 +19,7 @@ import (
 // "a", two of "b", each with one attempt in its history and a secret-looking
 // body) and one pending delivery, and serves it with AdminHandler under
 // /outbox/, as a worker mounts it on its admin port.
-func adminStore(t *testing.T) (*boltstore.Store, *httptest.Server) {
+func adminStore(t *testing.T) (outbox.Store, *httptest.Server) {
 	t.Helper()
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "outbox.db"), nil)
 	if err != nil {
@@ -35,7 +35,7 @@ func adminStore(t *testing.T) (*boltstore.Store, *httptest.Server) {
 	if err := st.Put(ctx, ds...); err != nil {
 		t.Fatal(err)
 	}
-	ls, err := st.Lease(ctx, outbox.LeaseOptions{Max: 10, TTL: time.Minute})
+	ls, err := st.Lease(ctx, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: time.Now()})
 	if err != nil || len(ls) != 6 {
 		t.Fatalf("Lease: %d, %v", len(ls), err)
 	}

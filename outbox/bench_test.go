@@ -75,7 +75,7 @@ func benchQueueVsSend(b *testing.B, store string) {
 		}
 		ob = s
 	} else {
-		ob = new(outbox.Memory)
+		ob = outbox.NewMemory()
 	}
 	defer ob.Close()
 	queued := func(round int) time.Duration {

@@ -15,7 +15,7 @@ import (
 // retryable, so that listener.Forward refuses the event for good.
 func TestQueueDeliver(t *testing.T) {
 	ctx := context.Background()
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	a := sender.Destination{Name: "a", URL: "https://a.example/"}
 	b := sender.Destination{Name: "b", URL: "https://b.example/"}
 	q := &outbox.Queue{Outbox: ob, Destinations: []sender.Destination{a, b}}

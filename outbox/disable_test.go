@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
 	"github.com/heraldhq/herald/sender/sendertest"
@@ -42,6 +43,17 @@ func (d *disabledLog) Write(p []byte) (int, error) {
 	return d.logs.Write(p)
 }
 
+// receiver returns a receiver that answers status until d.healthy is
+// set, and accepts from then on.
+func (d *disabledLog) receiver(t *testing.T, status int) *sendertest.Receiver {
+	return sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
+		if d.healthy.Load() {
+			return 0, nil, nil
+		}
+		return status, nil, nil
+	}))
+}
+
 // stateOf returns the recorded state of a destination.
 func stateOf(t *testing.T, ob outbox.DestinationStore, dest string) (outbox.DestinationState, bool) {
 	t.Helper()
@@ -64,13 +76,8 @@ func stateOf(t *testing.T, ob outbox.DestinationStore, dest string) (outbox.Dest
 // held delivery goes out.
 func TestGoneDisables(t *testing.T) {
 	var d disabledLog
-	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
-		if d.healthy.Load() {
-			return 0, nil, nil
-		}
-		return http.StatusGone, nil, nil
-	}))
-	ob := new(outbox.Memory)
+	rcv := d.receiver(t, http.StatusGone)
+	ob := outbox.NewMemory()
 	newQueue := func() *outbox.Queue {
 		q := &outbox.Queue{
 			Outbox: ob, Sender: rcv.Sender(), PerDestination: 1, Workers: 2, Poll: 5 * time.Millisecond,
@@ -82,13 +89,9 @@ func TestGoneDisables(t *testing.T) {
 		return q
 	}
 	q := newQueue()
-	for i := range 5 {
-		if _, err := q.Enqueue(ctx, "gone", sender.Message{ID: fmt.Sprintf("g-%d", i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	run(t, q)
-	waitUntil(t, 10*time.Second, "OnDisable", func() bool { c, _ := d.get(); return len(c) > 0 })
+	enqueue(t, q, "gone", 5)
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "OnDisable", func() bool { c, _ := d.get(); return len(c) > 0 })
 	time.Sleep(50 * time.Millisecond) // time for anything leaked through to show
 	calls, logs := d.get()
 	if len(calls) != 1 || calls[0] != "gone: gone (410)" {
@@ -115,7 +118,7 @@ func TestGoneDisables(t *testing.T) {
 	}
 	d.healthy.Store(true)
 	q2 := newQueue()
-	run(t, q2)
+	queuetest.Run(t, q2)
 	time.Sleep(100 * time.Millisecond) // twenty polls
 	if n := len(rcv.Deliveries()); n != 1 {
 		t.Errorf("after a restart the disabled destination got %d requests, want still 1", n)
@@ -126,7 +129,7 @@ func TestGoneDisables(t *testing.T) {
 	if _, err := rcv.WaitFor(6, 10*time.Second); err != nil {
 		t.Fatalf("Enable did not resume the destination: %v", err)
 	}
-	waitUntil(t, 10*time.Second, "the held deliveries", func() bool { return stats(t, ob).Pending == 0 })
+	queuetest.WaitFor(t, 10*time.Second, "the held deliveries", func() bool { return stats(t, ob).Pending == 0 })
 	if _, ok := stateOf(t, ob, "gone"); ok {
 		t.Error("the state is still recorded after Enable")
 	}
@@ -138,12 +141,7 @@ func TestGoneDisables(t *testing.T) {
 // succeeds in between, is not disabled. Enable resumes the disabled one.
 func TestDisableAfter(t *testing.T) {
 	var d disabledLog
-	down := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
-		if d.healthy.Load() {
-			return 0, nil, nil
-		}
-		return http.StatusServiceUnavailable, nil, nil
-	}))
+	down := d.receiver(t, http.StatusServiceUnavailable)
 	flaky := sendertest.NewReceiver(t, nil, sendertest.Respond(func(n int) (int, http.Header, []byte) {
 		if n%3 == 0 {
 			return 0, nil, nil
@@ -154,7 +152,7 @@ func TestDisableAfter(t *testing.T) {
 	for i := 1; i < len(delays); i++ {
 		delays[i] = 20 * time.Millisecond
 	}
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	q := &outbox.Queue{
 		Outbox: ob, Sender: down.Sender(), PerDestination: 1, Workers: 4, Poll: 5 * time.Millisecond,
 		Schedule: outbox.Schedule{Delays: delays, Jitter: -1}, Breaker: outbox.Breaker{Failures: -1},
@@ -174,8 +172,8 @@ func TestDisableAfter(t *testing.T) {
 		}
 	}
 	start := time.Now()
-	run(t, q)
-	waitUntil(t, 10*time.Second, "OnDisable", func() bool { c, _ := d.get(); return len(c) > 0 })
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "OnDisable", func() bool { c, _ := d.get(); return len(c) > 0 })
 	if took := time.Since(start); took < 400*time.Millisecond {
 		t.Errorf("disabled after %s, before its DisableAfter", took)
 	}
@@ -196,5 +194,5 @@ func TestDisableAfter(t *testing.T) {
 	if err := q.Enable(ctx, "down"); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 10*time.Second, "the held deliveries", func() bool { return stats(t, ob).Pending == 0 })
+	queuetest.WaitFor(t, 10*time.Second, "the held deliveries", func() bool { return stats(t, ob).Pending == 0 })
 }

@@ -13,12 +13,13 @@
 // runs out) is leased again, and receivers deduplicate on the delivery id,
 // which stays the same across attempts.
 //
-// Implementations: [Memory], here, for tests and small volumes; the bbolt
-// file store in package boltstore, the durable default; a NATS JetStream
-// stream in package natsstore, for a fleet of workers; PostgreSQL tables in
-// package pgstore, the transactional outbox, where a delivery is enqueued
-// inside the caller's own database transaction. Package outboxtest
-// holds the conformance suite every implementation passes, yours included.
+// Every store of this module is a [Store]: [NewMemory], here, for tests
+// and small volumes; the bbolt file store in package boltstore, the
+// durable default; a NATS JetStream stream in package natsstore, for a
+// fleet of workers; PostgreSQL tables in package pgstore, the
+// transactional outbox, where a delivery is enqueued inside the caller's
+// own database transaction. Package outboxtest holds the conformance
+// suite every implementation passes, yours included.
 // The [Outbox] contract is what the Queue needs (put, lease, settle,
 // close); dead letters, history and counts are the optional [Admin]
 // interface, which [AdminHandler] serves over HTTP. The Queue validates
@@ -43,7 +44,7 @@
 // A destination with Ordered set receives the deliveries that share a
 // partition key one at a time, in enqueue order, the next only once the
 // previous is delivered or dead; the store keeps that order, so it holds
-// across restarts and workers. [Memory], the bbolt store and the
-// PostgreSQL store (across every process sharing it) keep it; the NATS
-// store does not, and a Queue refuses an Ordered destination over it.
+// across restarts and workers. The stores of [NewMemory], bbolt and
+// PostgreSQL (across every process sharing it) keep it; the NATS store
+// does not, and a Queue refuses an Ordered destination over it.
 package outbox

@@ -91,7 +91,7 @@ func Example() {
 // its health checks, so that people and tools can list, replay and purge
 // them while it runs.
 func ExampleAdminHandler() {
-	store := new(outbox.Memory) // a boltstore.Store or natsstore.Store in production
+	store := outbox.NewMemory() // boltstore.Open or natsstore.Open in production
 	mux := http.NewServeMux()
 	mux.Handle("/outbox/", http.StripPrefix("/outbox", outbox.AdminHandler(store)))
 	admin := httptest.NewServer(mux) // in production: http.ListenAndServe("127.0.0.1:9090", mux)

@@ -3,6 +3,7 @@ package outbox_test
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -21,6 +22,17 @@ var ctx = context.Background()
 // testSecret signs and verifies in these tests.
 var testSecret = auth.NewSecret([]byte("outbox test secret, 32 bytes ok"))
 
+// enqueue enqueues n messages to dest through q, with the ids dest-0000,
+// dest-0001, ...
+func enqueue(t testing.TB, q *outbox.Queue, dest string, n int) {
+	t.Helper()
+	for i := range n {
+		if _, err := q.Enqueue(ctx, dest, sender.Message{ID: fmt.Sprintf("%s-%04d", dest, i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // standard returns a Standard Webhooks v1 signer and verifier.
 func standard(t testing.TB) *auth.Scheme {
 	t.Helper()
@@ -29,33 +41,6 @@ func standard(t testing.TB) *auth.Scheme {
 		t.Fatal(err)
 	}
 	return s
-}
-
-// run starts q.Run and shuts it down when the test ends.
-func run(t testing.TB, q *outbox.Queue) {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- q.Run(ctx) }()
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		_ = q.Shutdown(sctx)
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-}
-
-// waitUntil polls cond until it holds or the timeout passes.
-func waitUntil(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // stats returns the outbox's Stats.

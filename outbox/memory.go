@@ -5,17 +5,24 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
-	"github.com/heraldhq/herald/internal/limits"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/heraldhq/herald/internal/deadlist"
+	"github.com/heraldhq/herald/internal/guard"
 )
 
-// Memory is an [Outbox] held in memory, for tests and for programs that can
-// afford to lose pending deliveries when they stop. It keeps bodies in
-// memory. Its zero value is an empty outbox ready to use.
-type Memory struct {
+// NewMemory returns an empty [Store] held in memory, for tests and for
+// programs that can afford to lose pending deliveries when they stop. It
+// keeps bodies in memory, keeps the order of a partition key (see
+// [Store]), and its Close empties it.
+func NewMemory() Store { return &memory{} }
+
+// memory is the Store of [NewMemory]. Its zero value is an empty outbox
+// ready to use.
+type memory struct {
 	mu       sync.Mutex
 	items    map[string]*memItem
 	due      map[string]*dueHeap   // per destination: the pending deliveries not leased
@@ -28,7 +35,7 @@ type Memory struct {
 	states   map[string]DestinationState // of destinations; memory_dest.go
 }
 
-// memItem is one delivery of a Memory outbox, pending or dead.
+// memItem is one delivery of a memory outbox, pending or dead.
 type memItem struct {
 	d       Delivery
 	history []AttemptRecord
@@ -75,7 +82,7 @@ func (h *dueHeap) Pop() any {
 }
 
 // wait puts it among the waiting deliveries of its destination.
-func (m *Memory) wait(it *memItem) {
+func (m *memory) wait(it *memItem) {
 	if it.index >= 0 {
 		heap.Fix(m.due[it.d.Destination], it.index)
 		return
@@ -89,7 +96,7 @@ func (m *Memory) wait(it *memItem) {
 }
 
 // unwait takes it out of the waiting deliveries, if it is there.
-func (m *Memory) unwait(it *memItem) {
+func (m *memory) unwait(it *memItem) {
 	if it.index < 0 {
 		return
 	}
@@ -100,21 +107,18 @@ func (m *Memory) unwait(it *memItem) {
 	}
 }
 
-var (
-	_ Outbox = (*Memory)(nil)
-	_ Admin  = (*Memory)(nil)
-)
+// lock takes m's lock for a call under ctx, or fails without it when ctx
+// has ended or m is closed.
+func (m *memory) lock(ctx context.Context) error {
+	return guard.Lock(ctx, &m.mu, &m.closed, ErrClosed)
+}
 
 // Put stores copies of ds; see [Outbox.Put].
-func (m *Memory) Put(ctx context.Context, ds ...Delivery) error {
-	if err := ctx.Err(); err != nil {
+func (m *memory) Put(ctx context.Context, ds ...Delivery) error {
+	if err := m.lock(ctx); err != nil {
 		return err
 	}
-	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
-		return ErrClosed
-	}
 	if m.items == nil {
 		m.items = make(map[string]*memItem)
 		m.due = make(map[string]*dueHeap)
@@ -135,16 +139,11 @@ func (m *Memory) Put(ctx context.Context, ds ...Delivery) error {
 }
 
 // Lease leases due deliveries; see [Outbox.Lease].
-func (m *Memory) Lease(ctx context.Context, o LeaseOptions) ([]Leased, error) {
-	if err := ctx.Err(); err != nil {
+func (m *memory) Lease(ctx context.Context, o LeaseOptions) ([]Leased, error) {
+	if err := m.lock(ctx); err != nil {
 		return nil, err
 	}
-	o = o.WithDefaults()
-	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
-		return nil, ErrClosed
-	}
 	// Leases that ran out make their deliveries wait again; their holder
 	// may still settle them until they are leased anew.
 	for _, it := range m.leased {
@@ -192,7 +191,7 @@ func (m *Memory) Lease(ctx context.Context, o LeaseOptions) ([]Leased, error) {
 }
 
 // held returns the item leased under token, or ErrLeaseLost.
-func (m *Memory) held(id, token string) (*memItem, error) {
+func (m *memory) held(id, token string) (*memItem, error) {
 	if m.closed {
 		return nil, ErrClosed
 	}
@@ -205,7 +204,7 @@ func (m *Memory) held(id, token string) (*memItem, error) {
 
 // unlease ends the lease of it, and takes it out of the waiting
 // deliveries if the lease had run out.
-func (m *Memory) unlease(it *memItem) {
+func (m *memory) unlease(it *memItem) {
 	it.token, it.until = "", time.Time{}
 	delete(m.leased, it.d.ID)
 	m.unwait(it)
@@ -213,7 +212,7 @@ func (m *Memory) unlease(it *memItem) {
 
 // settle ends the lease that token holds on delivery id, then applies f to
 // it, all under the lock: the common part of every outcome.
-func (m *Memory) settle(id, token string, f func(it *memItem)) error {
+func (m *memory) settle(id, token string, f func(it *memItem)) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	it, err := m.held(id, token)
@@ -226,7 +225,7 @@ func (m *Memory) settle(id, token string, f func(it *memItem)) error {
 }
 
 // Settle ends leases; see [Outbox.Settle].
-func (m *Memory) Settle(ctx context.Context, ss []Settlement) []error {
+func (m *memory) Settle(ctx context.Context, ss []Settlement) []error {
 	errs := make([]error, len(ss))
 	for i, st := range ss {
 		errs[i] = m.settleOne(st)
@@ -235,7 +234,7 @@ func (m *Memory) Settle(ctx context.Context, ss []Settlement) []error {
 }
 
 // settleOne records one settlement.
-func (m *Memory) settleOne(st Settlement) error {
+func (m *memory) settleOne(st Settlement) error {
 	switch st.Outcome {
 	case Delivered:
 		return m.settle(st.ID, st.Token, func(it *memItem) {
@@ -263,47 +262,27 @@ func (m *Memory) settleOne(st Settlement) error {
 }
 
 // DeadLetters lists dead letters; see [Admin.DeadLetters].
-func (m *Memory) DeadLetters(ctx context.Context, q DeadLetterQuery) ([]DeadLetter, error) {
-	if err := ctx.Err(); err != nil {
+func (m *memory) DeadLetters(ctx context.Context, q DeadLetterQuery) ([]DeadLetter, error) {
+	if err := m.lock(ctx); err != nil {
 		return nil, err
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = limits.List
-	}
-	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
-		return nil, ErrClosed
-	}
-	var out []DeadLetter
+	var all []DeadLetter
 	for _, it := range m.items {
-		if !it.dead || q.Destination != "" && it.d.Destination != q.Destination {
-			continue
+		if it.dead {
+			d := it.d
+			d.Body = nil
+			all = append(all, DeadLetter{Delivery: d, Reason: it.reason, At: it.deadAt})
 		}
-		if q.After != nil && compareCursor(it.d.Destination, it.d.ID, q.After) <= 0 {
-			continue
-		}
-		d := it.d
-		d.Body = nil
-		out = append(out, DeadLetter{Delivery: d, Reason: it.reason, At: it.deadAt})
 	}
-	slices.SortFunc(out, func(a, b DeadLetter) int {
-		return compareCursor(a.Destination, a.ID, &b)
-	})
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
+	return deadlist.Page(all, deadKey, q.Destination, q.After, q.Limit), nil
 }
 
-// compareCursor orders dead letters by destination, then id.
-func compareCursor(dest, id string, d *DeadLetter) int {
-	return cmp.Or(cmp.Compare(dest, d.Destination), cmp.Compare(id, d.ID))
-}
+// deadKey is where d sorts in a listing: by destination, then id.
+func deadKey(d *DeadLetter) (string, string) { return d.Destination, d.ID }
 
 // Replay moves dead letters back to pending; see [Admin.Replay].
-func (m *Memory) Replay(ctx context.Context, s Selector) (int, error) {
+func (m *memory) Replay(ctx context.Context, s Selector) (int, error) {
 	return m.eachDead(ctx, s, func(it *memItem, now time.Time) {
 		it.dead, it.reason, it.deadAt = false, "", time.Time{}
 		it.d.Attempts, it.d.Due = 0, now
@@ -312,24 +291,20 @@ func (m *Memory) Replay(ctx context.Context, s Selector) (int, error) {
 }
 
 // Purge deletes dead letters; see [Admin.Purge].
-func (m *Memory) Purge(ctx context.Context, s Selector) (int, error) {
+func (m *memory) Purge(ctx context.Context, s Selector) (int, error) {
 	return m.eachDead(ctx, s, func(it *memItem, _ time.Time) { delete(m.items, it.d.ID) })
 }
 
 // eachDead applies f to the dead letters s selects and counts them.
-func (m *Memory) eachDead(ctx context.Context, s Selector, f func(*memItem, time.Time)) (int, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
+func (m *memory) eachDead(ctx context.Context, s Selector, f func(*memItem, time.Time)) (int, error) {
 	if err := s.Validate(); err != nil {
 		return 0, err
 	}
 	now := time.Now()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return 0, ErrClosed
+	if err := m.lock(ctx); err != nil {
+		return 0, err
 	}
+	defer m.mu.Unlock()
 	n := 0
 	for _, it := range m.items {
 		if it.dead && s.Matches(it.d.Destination, it.d.ID) {
@@ -341,12 +316,11 @@ func (m *Memory) eachDead(ctx context.Context, s Selector, f func(*memItem, time
 }
 
 // History returns a delivery's attempts; see [Admin.History].
-func (m *Memory) History(ctx context.Context, id string) ([]AttemptRecord, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil, ErrClosed
+func (m *memory) History(ctx context.Context, id string) ([]AttemptRecord, error) {
+	if err := m.lock(ctx); err != nil {
+		return nil, err
 	}
+	defer m.mu.Unlock()
 	it, ok := m.items[id]
 	if !ok {
 		return nil, ErrNotFound
@@ -355,12 +329,11 @@ func (m *Memory) History(ctx context.Context, id string) ([]AttemptRecord, error
 }
 
 // Stats counts deliveries; see [Admin.Stats].
-func (m *Memory) Stats(ctx context.Context) (Stats, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return Stats{}, ErrClosed
+func (m *memory) Stats(ctx context.Context) (Stats, error) {
+	if err := m.lock(ctx); err != nil {
+		return Stats{}, err
 	}
+	defer m.mu.Unlock()
 	var s Stats
 	now := time.Now()
 	for _, it := range m.items {
@@ -378,24 +351,9 @@ func (m *Memory) Stats(ctx context.Context) (Stats, error) {
 }
 
 // Close empties the outbox; later calls fail with [ErrClosed].
-func (m *Memory) Close() error {
+func (m *memory) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.closed, m.items, m.due, m.leased, m.heads, m.behind, m.states = true, nil, nil, nil, nil, nil, nil
 	return nil
-}
-
-// WithDefaults returns o with its zero fields set: Max 1, TTL
-// 5 minutes, Now the current time. Implementations call it first.
-func (o LeaseOptions) WithDefaults() LeaseOptions {
-	if o.Max <= 0 {
-		o.Max = 1
-	}
-	if o.TTL <= 0 {
-		o.TTL = defaultLeaseTTL
-	}
-	if o.Now.IsZero() {
-		o.Now = time.Now()
-	}
-	return o
 }

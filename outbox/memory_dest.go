@@ -2,19 +2,13 @@ package outbox
 
 import "context"
 
-var _ DestinationStore = (*Memory)(nil)
-
 // DestinationStates returns the recorded destination states; see
 // [DestinationStore].
-func (m *Memory) DestinationStates(ctx context.Context) ([]DestinationState, error) {
-	if err := ctx.Err(); err != nil {
+func (m *memory) DestinationStates(ctx context.Context) ([]DestinationState, error) {
+	if err := m.lock(ctx); err != nil {
 		return nil, err
 	}
-	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
-		return nil, ErrClosed
-	}
 	out := make([]DestinationState, 0, len(m.states))
 	for _, s := range m.states {
 		out = append(out, s)
@@ -24,18 +18,14 @@ func (m *Memory) DestinationStates(ctx context.Context) ([]DestinationState, err
 
 // SetDestinationState records a destination state; see
 // [DestinationStore].
-func (m *Memory) SetDestinationState(ctx context.Context, s DestinationState) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+func (m *memory) SetDestinationState(ctx context.Context, s DestinationState) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return ErrClosed
+	if err := m.lock(ctx); err != nil {
+		return err
 	}
+	defer m.mu.Unlock()
 	if s.FailingSince.IsZero() && s.Disabled.IsZero() {
 		delete(m.states, s.Destination)
 		return nil

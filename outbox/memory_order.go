@@ -1,22 +1,22 @@
 package outbox
 
-// Key order in a Memory outbox. The pending deliveries that share a
+// Key order in a memory outbox. The pending deliveries that share a
 // destination and a partition key form a line: only its head waits among
 // the due deliveries, where Lease finds it; the others are held behind it
 // in the order they were put, and the next one moves up once the head is
 // delivered or dead-lettered. Deliveries without a key never enter a line.
 
-// OrdersByKey reports that Memory keeps the order of a partition key: it
+// OrdersByKey reports that the memory store keeps the order of a partition key: it
 // leases a delivery with a [Delivery.PartitionKey] only once every earlier
 // one of its destination and key is delivered or dead.
-func (m *Memory) OrdersByKey() bool { return true }
+func (m *memory) OrdersByKey() bool { return true }
 
 // lineOf names the line of d: its destination and key, which hold no NUL.
 func lineOf(d *Delivery) string { return d.Destination + "\x00" + d.PartitionKey }
 
 // enter makes a pending delivery wait: among the due deliveries if it has
 // no key or heads its line, at the back of its line otherwise.
-func (m *Memory) enter(it *memItem) {
+func (m *memory) enter(it *memItem) {
 	if it.d.PartitionKey == "" {
 		m.wait(it)
 		return
@@ -32,7 +32,7 @@ func (m *Memory) enter(it *memItem) {
 
 // leave ends the turn of it, delivered or dead, at the head of its line,
 // and lets the next one of the line wait among the due deliveries.
-func (m *Memory) leave(it *memItem) {
+func (m *memory) leave(it *memItem) {
 	if it.d.PartitionKey == "" {
 		return
 	}

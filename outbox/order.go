@@ -16,7 +16,7 @@ import (
 //
 //	OrdersByKey() bool
 //
-// returning true; [Memory] and the bbolt store do. The Queue refuses an
+// returning true; the store of [NewMemory], the bbolt and the PostgreSQL stores do. The Queue refuses an
 // Ordered destination over a store that does not, rather than reorder
 // silently.
 
@@ -35,7 +35,7 @@ func (q *Queue) checkOrdered(st *destState) error {
 	if !st.dest.Ordered || ordersByKey(q.Outbox) {
 		return nil
 	}
-	return fmt.Errorf("%w: destination %q is ordered, but the outbox (%T) cannot keep the order of a partition key: use a store that can (Memory, the bbolt or PostgreSQL store), or turn ordering off",
+	return fmt.Errorf("%w: destination %q is ordered, but the outbox (%T) cannot keep the order of a partition key: use a store that can (NewMemory, the bbolt or the PostgreSQL store), or turn ordering off",
 		ErrInvalid, st.dest.Name, q.Outbox)
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
 )
@@ -15,7 +16,7 @@ import (
 // Queue with an Ordered destination refuses to work, and says why, rather
 // than reorder silently.
 func TestQueueOrderedRefused(t *testing.T) {
-	unordered := struct{ outbox.Outbox }{new(outbox.Memory)} // hides OrdersByKey
+	unordered := struct{ outbox.Outbox }{outbox.NewMemory()} // hides OrdersByKey
 	q := &outbox.Queue{Outbox: unordered, Destinations: []sender.Destination{
 		{Name: "plain", URL: "https://a.example/"},
 		{Name: "strict", URL: "https://b.example/", Ordered: true},
@@ -32,7 +33,7 @@ func TestQueueOrderedRefused(t *testing.T) {
 // TestQueueKeyOnlyWhenOrdered: the Queue stores a message's partition key
 // for an Ordered destination only, and refuses a malformed key.
 func TestQueueKeyOnlyWhenOrdered(t *testing.T) {
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	q := &outbox.Queue{Outbox: ob, Destinations: []sender.Destination{
 		{Name: "plain", URL: "https://a.example/"},
 		{Name: "strict", URL: "https://b.example/", Ordered: true},
@@ -42,7 +43,7 @@ func TestQueueKeyOnlyWhenOrdered(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 10, Now: time.Now().Add(time.Hour)})
+	ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: time.Now().Add(time.Hour)})
 	if err != nil || len(ls) != 2 {
 		t.Fatalf("Lease = %d, %v", len(ls), err)
 	}
@@ -78,7 +79,7 @@ func TestQueueOrderedParallel(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := newGauge(t, 20*time.Millisecond)
-			ob := new(outbox.Memory)
+			ob := outbox.NewMemory()
 			q := &outbox.Queue{
 				Outbox: ob, Sender: loopbackSender(t, g.srv), Workers: 8, PerDestination: 8, Poll: 5 * time.Millisecond,
 				Destinations: []sender.Destination{{Name: "d", URL: g.srv.URL, Ordered: tc.ordered}},
@@ -90,8 +91,8 @@ func TestQueueOrderedParallel(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			run(t, q)
-			waitUntil(t, 20*time.Second, "every delivery", func() bool { return stats(t, ob).Pending == 0 })
+			queuetest.Run(t, q)
+			queuetest.WaitFor(t, 20*time.Second, "every delivery", func() bool { return stats(t, ob).Pending == 0 })
 			if got := g.maxSeen.Load(); (got == 1) != tc.one {
 				t.Errorf("%d requests in flight at most; want one at a time: %v", got, tc.one)
 			}

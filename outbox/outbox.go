@@ -150,13 +150,16 @@ type Leased struct {
 	Until time.Time
 }
 
-// LeaseOptions say what [Outbox.Lease] may take.
+// LeaseOptions say what [Outbox.Lease] may take. A Queue fills Max, TTL
+// and Now, so a store relies on them and fills no defaults of its own;
+// whoever else calls Lease (a tool, a test) fills them too.
 type LeaseOptions struct {
-	// Max is the most deliveries to lease; zero or less means 1.
+	// Max is the most deliveries to lease, at least 1.
 	Max int
-	// TTL is how long the leases last; zero or less means 5 minutes.
+	// TTL is how long the leases last: [Queue.LeaseTTL].
 	TTL time.Duration
-	// Now is the time that decides what is due; zero means time.Now().
+	// Now is the time that decides what is due and when the leases run
+	// out: the current time.
 	Now time.Time
 	// Allow, if set, says how many deliveries to the named destination may
 	// be leased by this call (zero or less: none). Implementations call it
@@ -168,7 +171,7 @@ type LeaseOptions struct {
 	Allow func(destination string) int
 }
 
-// defaultLeaseTTL is the lease duration when [LeaseOptions.TTL] is zero.
+// defaultLeaseTTL is the lease duration when [Queue.LeaseTTL] is zero.
 const defaultLeaseTTL = 5 * time.Minute
 
 // AttemptRecord is one attempt of a delivery as the outbox keeps it in the

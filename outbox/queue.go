@@ -43,7 +43,7 @@ const (
 // retries that takes, while other keys, and deliveries without a key, go
 // out in parallel. The Outbox keeps that order, across restarts and
 // workers: it must have a method OrdersByKey() bool that returns true
-// ([Memory], the bbolt and PostgreSQL stores do; the NATS store does not), or every
+// ([NewMemory], the bbolt and PostgreSQL stores do; the NATS store does not), or every
 // method of the Queue fails with [ErrInvalid].
 //
 // A destination's deliveries may wait in the outbox as a whole, holding no

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
 	"github.com/heraldhq/herald/sender/sendertest"
@@ -24,7 +25,7 @@ var short = outbox.Schedule{Delays: []time.Duration{0, 10 * time.Millisecond, 20
 func TestQueueDelivers(t *testing.T) {
 	std := standard(t)
 	rcv := sendertest.NewReceiver(t, std)
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	m := &counter{}
 	q := &outbox.Queue{
 		Outbox: ob, Sender: rcv.Sender(), Destinations: []sender.Destination{rcv.Destination(std)},
@@ -41,8 +42,8 @@ func TestQueueDelivers(t *testing.T) {
 	if id, err := q.Enqueue(ctx, "sendertest", sender.Message{ID: ids[0], Body: []byte("again")}); err != nil || id != ids[0] {
 		t.Fatalf("second Enqueue of an id: %q, %v", id, err)
 	}
-	run(t, q)
-	waitUntil(t, 10*time.Second, "an empty outbox", func() bool { return stats(t, ob).Pending == 0 })
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "an empty outbox", func() bool { return stats(t, ob).Pending == 0 })
 	got := map[string]int{}
 	for _, d := range rcv.Deliveries() {
 		if d.Err != nil {
@@ -60,7 +61,7 @@ func TestQueueDelivers(t *testing.T) {
 	}
 	// Metrics hears of an outcome once it is recorded, just after the
 	// outbox empties.
-	waitUntil(t, 10*time.Second, "Metrics to see 40 deliveries", func() bool { return m.get(outbox.Delivered) >= 40 })
+	queuetest.WaitFor(t, 10*time.Second, "Metrics to see 40 deliveries", func() bool { return m.get(outbox.Delivered) >= 40 })
 	if n := m.get(outbox.Delivered); n != 40 {
 		t.Errorf("Metrics saw %d deliveries, want 40", n)
 	}
@@ -84,7 +85,7 @@ func TestQueueDeadLetters(t *testing.T) {
 	gone := sendertest.NewReceiver(t, nil, sendertest.Gone())
 	bad := sendertest.NewReceiver(t, nil, sendertest.FailFirst(1000, http.StatusBadRequest))
 	down := sendertest.NewReceiver(t, nil, sendertest.FailFirst(1000, http.StatusServiceUnavailable))
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	q := &outbox.Queue{
 		Outbox: ob, Sender: gone.Sender(), Schedule: short, Breaker: outbox.Breaker{Failures: -1},
 		Destinations: []sender.Destination{
@@ -100,8 +101,8 @@ func TestQueueDeadLetters(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	run(t, q)
-	waitUntil(t, 10*time.Second, "two dead letters", func() bool { return stats(t, ob).Dead == 2 })
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "two dead letters", func() bool { return stats(t, ob).Dead == 2 })
 	dl, err := ob.DeadLetters(ctx, outbox.DeadLetterQuery{})
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +156,7 @@ func TestBreakerDefers(t *testing.T) {
 		return http.StatusServiceUnavailable, nil, nil
 	}))
 	good := sendertest.NewReceiver(t, nil)
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	q := &outbox.Queue{
 		Outbox: ob, Sender: flaky.Sender(), PerDestination: 1, Workers: 4,
 		Schedule: outbox.Schedule{Delays: []time.Duration{0, time.Millisecond, time.Millisecond, time.Millisecond, time.Millisecond}, Jitter: -1},
@@ -173,11 +174,11 @@ func TestBreakerDefers(t *testing.T) {
 			}
 		}
 	}
-	run(t, q)
+	queuetest.Run(t, q)
 	if _, err := good.WaitFor(20, 10*time.Second); err != nil {
 		t.Fatalf("the good destination was held up: %v", err)
 	}
-	waitUntil(t, 10*time.Second, "the breaker to open", func() bool {
+	queuetest.WaitFor(t, 10*time.Second, "the breaker to open", func() bool {
 		s, _ := q.BreakerState("flaky")
 		return s == outbox.BreakerOpen
 	})
@@ -208,13 +209,13 @@ func TestBreakerDefers(t *testing.T) {
 		Breaker: outbox.Breaker{Failures: 1, Cooldown: 20 * time.Millisecond}, Destinations: q.Destinations,
 		Poll: 5 * time.Millisecond,
 	}
-	run(t, q2)
-	waitUntil(t, 10*time.Second, "the second breaker to open", func() bool {
+	queuetest.Run(t, q2)
+	queuetest.WaitFor(t, 10*time.Second, "the second breaker to open", func() bool {
 		s, _ := q2.BreakerState("flaky")
 		return s == outbox.BreakerOpen
 	})
 	healthy.Store(true)
-	waitUntil(t, 10*time.Second, "all delivered after recovery", func() bool { return stats(t, ob).Pending == 0 })
+	queuetest.WaitFor(t, 10*time.Second, "all delivered after recovery", func() bool { return stats(t, ob).Pending == 0 })
 	if s, _ := q2.BreakerState("flaky"); s != outbox.BreakerClosed {
 		t.Errorf("breaker %v after recovery, want closed", s)
 	}
@@ -225,7 +226,7 @@ func TestBreakerDefers(t *testing.T) {
 func TestPerDestinationLimit(t *testing.T) {
 	slow := newGauge(t, 100*time.Millisecond)
 	fast := newGauge(t, 0)
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	q := &outbox.Queue{
 		Outbox: ob, Sender: loopbackSender(t, slow.srv), Workers: 8, PerDestination: 2,
 		Destinations: []sender.Destination{{Name: "slow", URL: slow.srv.URL}, {Name: "fast", URL: fast.srv.URL}},
@@ -238,12 +239,12 @@ func TestPerDestinationLimit(t *testing.T) {
 			}
 		}
 	}
-	run(t, q)
-	waitUntil(t, 10*time.Second, "the fast destination", func() bool { return fast.count.Load() == 20 })
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "the fast destination", func() bool { return fast.count.Load() == 20 })
 	if n := slow.count.Load(); n >= 20 {
 		t.Errorf("slow destination done (%d) before the fast one: it held it up", n)
 	}
-	waitUntil(t, 20*time.Second, "the slow destination", func() bool { return slow.count.Load() == 20 })
+	queuetest.WaitFor(t, 20*time.Second, "the slow destination", func() bool { return slow.count.Load() == 20 })
 	if m := slow.maxSeen.Load(); m != 2 {
 		t.Errorf("slow destination had up to %d requests in flight, want the limit, 2", m)
 	}
@@ -255,25 +256,23 @@ func TestPerDestinationLimit(t *testing.T) {
 // TestShutdown: Shutdown stops leasing, lets in-flight deliveries finish
 // within its deadline, and releases the rest unspent.
 func TestShutdown(t *testing.T) {
-	t.Run("graceful", func(t *testing.T) {
-		g := newGauge(t, 100*time.Millisecond)
-		ob := new(outbox.Memory)
-		q := &outbox.Queue{Outbox: ob, Sender: loopbackSender(t, g.srv), Workers: 4, PerDestination: 4,
+	// busy runs a Queue of n workers over a memory store until n
+	// deliveries are in flight to a receiver that takes delay to answer.
+	busy := func(t *testing.T, delay time.Duration, n int) (*gauge, outbox.Store, *outbox.Queue, func(time.Duration) (error, error)) {
+		g := newGauge(t, delay)
+		ob := outbox.NewMemory()
+		q := &outbox.Queue{Outbox: ob, Sender: loopbackSender(t, g.srv), Workers: n, PerDestination: n,
 			Destinations: []sender.Destination{{Name: "d", URL: g.srv.URL}}, Poll: 5 * time.Millisecond}
-		for i := range 4 {
-			q.Enqueue(ctx, "d", sender.Message{ID: fmt.Sprint("a", i)})
-		}
-		done := make(chan error, 1)
-		go func() { done <- q.Run(ctx) }()
-		waitUntil(t, 5*time.Second, "4 requests in flight", func() bool { return g.inFlight.Load() == 4 })
+		enqueue(t, q, "d", n)
+		stop := queuetest.Start(q)
+		queuetest.WaitFor(t, 5*time.Second, fmt.Sprint(n, " requests in flight"), func() bool { return g.inFlight.Load() == int64(n) })
+		return g, ob, q, stop
+	}
+	t.Run("graceful", func(t *testing.T) {
+		g, ob, q, stop := busy(t, 100*time.Millisecond, 4)
 		q.Enqueue(ctx, "d", sender.Message{ID: "late"})
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		if err := q.Shutdown(sctx); err != nil {
-			t.Fatalf("Shutdown: %v", err)
-		}
-		if err := <-done; err != nil {
-			t.Fatalf("Run: %v", err)
+		if shut, err := stop(10 * time.Second); shut != nil || err != nil {
+			t.Fatalf("Shutdown: %v; Run: %v", shut, err)
 		}
 		if n := g.count.Load(); n != 4 {
 			t.Errorf("%d delivered, want the 4 in flight", n)
@@ -290,22 +289,12 @@ func TestShutdown(t *testing.T) {
 		// request that finished before Shutdown cut it short would be a
 		// delivery, not a release. The receiver lets go when the client
 		// does, so the test does not wait for it.
-		g := newGauge(t, time.Minute)
-		ob := new(outbox.Memory)
-		q := &outbox.Queue{Outbox: ob, Sender: loopbackSender(t, g.srv), Workers: 3, PerDestination: 3,
-			Destinations: []sender.Destination{{Name: "d", URL: g.srv.URL}}, Poll: 5 * time.Millisecond}
-		for i := range 3 {
-			q.Enqueue(ctx, "d", sender.Message{ID: fmt.Sprint("a", i)})
+		_, ob, _, stop := busy(t, time.Minute, 3)
+		shut, err := stop(20 * time.Millisecond)
+		if !errors.Is(shut, context.DeadlineExceeded) {
+			t.Fatalf("Shutdown: %v, want DeadlineExceeded", shut)
 		}
-		done := make(chan error, 1)
-		go func() { done <- q.Run(ctx) }()
-		waitUntil(t, 5*time.Second, "3 requests in flight", func() bool { return g.inFlight.Load() == 3 })
-		sctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-		defer cancel()
-		if err := q.Shutdown(sctx); !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Shutdown: %v, want DeadlineExceeded", err)
-		}
-		if err := <-done; err != nil {
+		if err != nil {
 			t.Fatalf("Run: %v", err)
 		}
 		s := stats(t, ob)
@@ -313,8 +302,8 @@ func TestShutdown(t *testing.T) {
 			t.Errorf("Stats = %+v, want all 3 released", s)
 		}
 		for i := range 3 {
-			if h, _ := ob.History(ctx, fmt.Sprint("a", i)); len(h) != 0 {
-				t.Errorf("a cut-short delivery spent an attempt: %+v", h)
+			if h, err := ob.History(ctx, fmt.Sprintf("d-%04d", i)); err != nil || len(h) != 0 {
+				t.Errorf("a cut-short delivery spent an attempt: %+v, %v", h, err)
 			}
 		}
 	})
@@ -325,13 +314,13 @@ func TestShutdown(t *testing.T) {
 // it is configured again.
 func TestUnknownDestination(t *testing.T) {
 	rcv := sendertest.NewReceiver(t, nil)
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	if err := ob.Put(ctx, outbox.Delivery{ID: "orphan", Destination: "removed", Body: []byte("{}")}); err != nil {
 		t.Fatal(err)
 	}
 	q := &outbox.Queue{Outbox: ob, Sender: rcv.Sender(), Destinations: []sender.Destination{rcv.Destination(nil)}, Poll: 5 * time.Millisecond}
-	run(t, q)
-	waitUntil(t, 5*time.Second, "a dead letter", func() bool { return stats(t, ob).Dead == 1 })
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 5*time.Second, "a dead letter", func() bool { return stats(t, ob).Dead == 1 })
 	dl, _ := ob.DeadLetters(ctx, outbox.DeadLetterQuery{})
 	if len(dl) != 1 || dl[0].Reason != "unknown destination" {
 		t.Fatalf("dead letters %+v, want orphan with reason %q", dl, "unknown destination")
@@ -340,7 +329,7 @@ func TestUnknownDestination(t *testing.T) {
 
 	q2 := &outbox.Queue{Outbox: ob, Sender: rcv.Sender(), Poll: 5 * time.Millisecond,
 		Destinations: []sender.Destination{{Name: "removed", URL: rcv.URL()}}}
-	run(t, q2)
+	queuetest.Run(t, q2)
 	if n, err := ob.Replay(ctx, outbox.Selector{Destination: "removed"}); err != nil || n != 1 {
 		t.Fatalf("Replay: %d, %v", n, err)
 	}
@@ -352,8 +341,8 @@ func TestUnknownDestination(t *testing.T) {
 func TestQueueConfig(t *testing.T) {
 	for _, q := range []*outbox.Queue{
 		{},
-		{Outbox: new(outbox.Memory), Destinations: []sender.Destination{{URL: "https://example.com"}}},
-		{Outbox: new(outbox.Memory), Destinations: []sender.Destination{{Name: "a"}, {Name: "a"}}},
+		{Outbox: outbox.NewMemory(), Destinations: []sender.Destination{{URL: "https://example.com"}}},
+		{Outbox: outbox.NewMemory(), Destinations: []sender.Destination{{Name: "a"}, {Name: "a"}}},
 	} {
 		if err := q.Run(ctx); !errors.Is(err, outbox.ErrInvalid) {
 			t.Errorf("Run: %v, want ErrInvalid", err)
@@ -364,17 +353,17 @@ func TestQueueConfig(t *testing.T) {
 	}
 }
 
-// batchSettler is a Memory outbox that counts the calls of Settle and the
+// batchSettler is a memory outbox that counts the calls of Settle and the
 // settlements they carried.
 type batchSettler struct {
-	*outbox.Memory
+	outbox.Store
 	calls, settled atomic.Int64
 }
 
 func (b *batchSettler) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 	b.calls.Add(1)
 	b.settled.Add(int64(len(ss)))
-	errs := b.Memory.Settle(ctx, ss)
+	errs := b.Store.Settle(ctx, ss)
 	for i, s := range ss {
 		if s.Outcome != outbox.Delivered {
 			errs[i] = fmt.Errorf("unexpected outcome %v", s.Outcome)
@@ -390,7 +379,7 @@ func TestQueueSettlesInBatches(t *testing.T) {
 	const n = 300
 	std := standard(t)
 	rcv := sendertest.NewReceiver(t, std)
-	ob := &batchSettler{Memory: new(outbox.Memory)}
+	ob := &batchSettler{Store: outbox.NewMemory()}
 	q := &outbox.Queue{
 		Outbox: ob, Sender: rcv.Sender(), Destinations: []sender.Destination{rcv.Destination(std)},
 		Workers: 16, PerDestination: 16, Poll: 10 * time.Millisecond,
@@ -402,8 +391,8 @@ func TestQueueSettlesInBatches(t *testing.T) {
 	if err := ob.Put(ctx, ds...); err != nil {
 		t.Fatal(err)
 	}
-	run(t, q)
-	waitUntil(t, 10*time.Second, "an empty outbox", func() bool { return stats(t, ob).Pending == 0 })
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "an empty outbox", func() bool { return stats(t, ob).Pending == 0 })
 	if got := ob.settled.Load(); got != n {
 		t.Errorf("Settle carried %d settlements, want %d", got, n)
 	}
@@ -432,7 +421,7 @@ func TestQueueBoundsAttempts(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(hung)
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	m := &counter{}
 	q := &outbox.Queue{
 		Outbox: ob, Sender: loopbackSender(t, srv),
@@ -443,8 +432,8 @@ func TestQueueBoundsAttempts(t *testing.T) {
 	if _, err := q.Enqueue(ctx, "hung", sender.Message{ID: "slow", Body: []byte("{}")}); err != nil {
 		t.Fatal(err)
 	}
-	run(t, q)
-	waitUntil(t, 10*time.Second, "a rescheduled attempt", func() bool { return m.get(outbox.Retrying) == 1 })
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "a rescheduled attempt", func() bool { return m.get(outbox.Retrying) == 1 })
 	h, err := ob.History(ctx, "slow")
 	if err != nil || len(h) != 1 {
 		t.Fatalf("History: %v, %v", h, err)
@@ -461,7 +450,7 @@ func TestQueueBoundsAttempts(t *testing.T) {
 // the one that exhausts the schedule at Warn.
 func TestQueueLeavesVerdictToSchedule(t *testing.T) {
 	rcv := sendertest.NewReceiver(t, nil, sendertest.FailFirst(100, http.StatusServiceUnavailable))
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	var logs syncLog
 	s := rcv.Sender()
 	s.Retry = sender.RetryPolicy{MaxAttempts: 1}
@@ -473,8 +462,8 @@ func TestQueueLeavesVerdictToSchedule(t *testing.T) {
 	if _, err := q.Enqueue(ctx, "sendertest", sender.Message{}); err != nil {
 		t.Fatal(err)
 	}
-	run(t, q)
-	waitUntil(t, 10*time.Second, "a dead letter", func() bool { return stats(t, ob).Dead == 1 })
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "a dead letter", func() bool { return stats(t, ob).Dead == 1 })
 	var info, warn int
 	for _, line := range strings.Split(logs.String(), "\n") {
 		if !strings.Contains(line, "webhook failed") {

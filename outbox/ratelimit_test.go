@@ -1,12 +1,12 @@
 package outbox_test
 
 import (
-	"fmt"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
 	"github.com/heraldhq/herald/sender/sendertest"
@@ -26,7 +26,7 @@ func TestRateLimitPerDestination(t *testing.T) {
 		return 0, nil, nil
 	}))
 	free := sendertest.NewReceiver(t, nil)
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	q := &outbox.Queue{
 		Outbox: ob, Sender: limited.Sender(), Workers: 16,
 		Destinations: []sender.Destination{
@@ -34,17 +34,9 @@ func TestRateLimitPerDestination(t *testing.T) {
 			{Name: "free", URL: free.URL()},
 		},
 	}
-	for i := range 40 {
-		if _, err := q.Enqueue(ctx, "limited", sender.Message{ID: fmt.Sprintf("l-%03d", i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := range 300 {
-		if _, err := q.Enqueue(ctx, "free", sender.Message{ID: fmt.Sprintf("f-%03d", i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	run(t, q)
+	enqueue(t, q, "limited", 40)
+	enqueue(t, q, "free", 300)
+	queuetest.Run(t, q)
 	if _, err := free.WaitFor(300, 20*time.Second); err != nil {
 		t.Fatal(err)
 	}

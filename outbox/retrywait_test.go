@@ -1,7 +1,6 @@
 package outbox_test
 
 import (
-	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/flaky"
+	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
 	"github.com/heraldhq/herald/sender/sendertest"
@@ -39,19 +39,15 @@ func TestQueueFlakyReceiverDeliversAll(t *testing.T) {
 	for _, d := range []int{1, 1, 1, 2, 2, 3, 5, 8, 13, 21, 34, 60, 300, 1800, 7200, 18000, 36000, 36000} {
 		delays = append(delays, time.Duration(d)*100*time.Millisecond)
 	}
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	q := &outbox.Queue{
 		Outbox: ob, Sender: s, Workers: 64, Schedule: outbox.Schedule{Delays: delays},
 		Destinations: []sender.Destination{{Name: "flaky", URL: rcv.URL()}},
 		Poll:         10 * time.Millisecond,
 	}
-	for i := range n {
-		if _, err := q.Enqueue(ctx, "flaky", sender.Message{ID: fmt.Sprintf("d-%04d", i), Body: []byte(`{}`)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	run(t, q)
-	waitUntil(t, 2*time.Minute, "every delivery", func() bool { return stats(t, ob).Pending == 0 })
+	enqueue(t, q, "flaky", n)
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 2*time.Minute, "every delivery", func() bool { return stats(t, ob).Pending == 0 })
 	got, took := rcv.Accepted()
 	if len(got) != n {
 		t.Errorf("%d ids accepted, want %d", len(got), n)
@@ -87,28 +83,20 @@ func TestRetryAfterPausesDestination(t *testing.T) {
 		return 0, nil, nil
 	}))
 	good := sendertest.NewReceiver(t, nil)
-	ob := new(outbox.Memory)
+	ob := outbox.NewMemory()
 	q := &outbox.Queue{
 		Outbox: ob, Sender: busy.Sender(), Workers: 8, PerDestination: 1,
 		Destinations: []sender.Destination{{Name: "busy", URL: busy.URL()}, {Name: "good", URL: good.URL()}},
 		Poll:         5 * time.Millisecond,
 	}
 	q.Sender.Retry = sender.RetryPolicy{MaxAttempts: 3}
-	for i := range 10 {
-		if _, err := q.Enqueue(ctx, "busy", sender.Message{ID: fmt.Sprintf("busy-%02d", i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	run(t, q)
+	enqueue(t, q, "busy", 10)
+	queuetest.Run(t, q)
 	if _, err := busy.WaitFor(1, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	paused := time.Now()
-	for i := range 30 {
-		if _, err := q.Enqueue(ctx, "good", sender.Message{ID: fmt.Sprintf("good-%02d", i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	enqueue(t, q, "good", 30)
 	if _, err := good.WaitFor(30, 10*time.Second); err != nil {
 		t.Fatalf("the healthy destination was held up: %v", err)
 	}
@@ -124,5 +112,5 @@ func TestRetryAfterPausesDestination(t *testing.T) {
 	if gap < 1900*time.Millisecond {
 		t.Errorf("busy's second request came %s after the 429, want at least its Retry-After (2s)", gap)
 	}
-	waitUntil(t, 10*time.Second, "the outbox to drain", func() bool { return stats(t, ob).Pending == 0 })
+	queuetest.WaitFor(t, 10*time.Second, "the outbox to drain", func() bool { return stats(t, ob).Pending == 0 })
 }

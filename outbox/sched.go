@@ -56,7 +56,7 @@ func (q *Queue) take(ctx context.Context) int {
 	if free <= 0 {
 		return 0
 	}
-	ls, err := q.Outbox.Lease(ctx, LeaseOptions{Max: free, TTL: q.ttl, Allow: q.admits})
+	ls, err := q.Outbox.Lease(ctx, LeaseOptions{Max: free, TTL: q.ttl, Now: time.Now(), Allow: q.admits})
 	if err != nil {
 		if ctx.Err() == nil && !errors.Is(err, ErrClosed) {
 			q.logError(ctx, "outbox lease failed", err)

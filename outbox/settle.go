@@ -9,7 +9,7 @@ import (
 
 // The Queue's settling: workers hand the outcomes of their attempts to one
 // settler goroutine, which writes them in batches. Unless the outbox is a
-// [Memory], it gathers outcomes for up to settleWindow and writes them in
+// [NewMemory] store, it gathers outcomes for up to settleWindow and writes them in
 // one call of Settle, so that a durable outbox commits hundreds together
 // rather than the few that finished during its last commit; it stops
 // gathering once none came for settleGap, so that a Queue running dry does
@@ -39,7 +39,7 @@ func (q *Queue) settler(done chan<- struct{}) {
 	defer close(done)
 	ctx := context.WithoutCancel(q.sends)
 	window := settleWindow
-	if _, ok := q.Outbox.(*Memory); ok {
+	if _, ok := q.Outbox.(*memory); ok {
 		window = 0 // nothing to commit: gathering would only delay
 	}
 	timer := time.NewTimer(time.Hour)

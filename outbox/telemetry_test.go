@@ -13,6 +13,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/internal/telemetry"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
@@ -63,7 +64,7 @@ func TestQueueSpansAndMetrics(t *testing.T) {
 	s.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	c := &counter{}
 	q := &outbox.Queue{
-		Outbox: &outbox.Memory{}, Sender: s, Metrics: c, Poll: 10 * time.Millisecond,
+		Outbox: outbox.NewMemory(), Sender: s, Metrics: c, Poll: 10 * time.Millisecond,
 		Destinations: []sender.Destination{{Name: "ok", URL: rx.srv.URL + "/ok"}, {Name: "down", URL: rx.srv.URL + "/down"}},
 		Schedule:     outbox.Schedule{Delays: []time.Duration{0, time.Millisecond}, Jitter: -1},
 	}
@@ -73,8 +74,8 @@ func TestQueueSpansAndMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, q)
-	waitUntil(t, 10*time.Second, "one delivery and one dead letter", func() bool {
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "one delivery and one dead letter", func() bool {
 		return c.get(outbox.Delivered) == 1 && c.get(outbox.DeadLettered) == 1
 	})
 
@@ -137,7 +138,7 @@ func TestQueueSpansAndMetrics(t *testing.T) {
 		}
 	}
 
-	waitUntil(t, 5*time.Second, "a depth sample", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.depths > 0 })
+	queuetest.WaitFor(t, 5*time.Second, "a depth sample", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.depths > 0 })
 	got := collect(t, reader)
 	for k, want := range map[string]int64{
 		"herald_deliveries_total/ok/delivered":         1,
@@ -199,20 +200,20 @@ func collect(t *testing.T, reader *sdkmetric.ManualReader) map[string]int64 {
 // stored with the delivery and sent as it is.
 func TestQueueCarriesTraceparentWithoutTracing(t *testing.T) {
 	rx := newHeaderLog(t)
-	mem := &outbox.Memory{}
+	mem := outbox.NewMemory()
 	q := &outbox.Queue{Outbox: mem, Sender: loopbackSender(t, rx.srv), Poll: 10 * time.Millisecond,
 		Destinations: []sender.Destination{{Name: "ok", URL: rx.srv.URL + "/ok"}}}
 	const in = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	if _, err := q.Enqueue(telemetry.WithTraceparent(context.Background(), in), "ok", sender.Message{ID: "d", Body: []byte(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
-	ls, err := mem.Lease(context.Background(), outbox.LeaseOptions{TTL: time.Millisecond})
+	ls, err := mem.Lease(context.Background(), outbox.LeaseOptions{Max: 1, TTL: time.Millisecond, Now: time.Now()})
 	if err != nil || len(ls) != 1 || ls[0].TraceParent != in {
 		t.Fatalf("stored %+v, %v; want the traceparent %s", ls, err, in)
 	}
 	time.Sleep(2 * time.Millisecond) // let the lease lapse
-	run(t, q)
-	waitUntil(t, 10*time.Second, "the delivery", func() bool { return len(rx.got()) == 1 })
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "the delivery", func() bool { return len(rx.got()) == 1 })
 	if got := rx.got()[0]; got != "/ok "+in {
 		t.Fatalf("webhook carried %q, want the incoming traceparent", got)
 	}

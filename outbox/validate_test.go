@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
@@ -13,7 +14,7 @@ import (
 // before the store sees it; an id that cannot be a webhook-id header value
 // is refused when it is stored, not dead-lettered later.
 func TestEnqueueRefusesIDsSendWouldRefuse(t *testing.T) {
-	mem := new(outbox.Memory)
+	mem := outbox.NewMemory()
 	q := &outbox.Queue{Outbox: mem, Destinations: []sender.Destination{{Name: "a", URL: "https://example.com"}}}
 	for _, id := range []string{"has space", "tab\there", "naïve", strings.Repeat("x", 257), "x\n"} {
 		if _, err := q.Enqueue(ctx, "a", sender.Message{ID: id, Body: []byte("{}")}); !errors.Is(err, outbox.ErrInvalid) {
@@ -27,7 +28,7 @@ func TestEnqueueRefusesIDsSendWouldRefuse(t *testing.T) {
 	if got, err := q.Enqueue(ctx, "a", sender.Message{ID: id, Body: []byte("{}")}); err != nil || got != id {
 		t.Errorf("Enqueue(uuid) = %q, %v", got, err)
 	}
-	ls, err := mem.Lease(ctx, outbox.LeaseOptions{Max: 1})
+	ls, err := mem.Lease(ctx, outbox.LeaseOptions{Max: 1, TTL: time.Minute, Now: time.Now()})
 	if err != nil || len(ls) != 1 || ls[0].Created.IsZero() || ls[0].Due.IsZero() {
 		t.Errorf("the Queue did not fill Created and Due: %+v, %v", ls, err)
 	}

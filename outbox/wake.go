@@ -5,7 +5,7 @@ package outbox
 // transaction that stored them committed. Wake returns a channel that is
 // closed then; each call returns the channel of the next such moment. The
 // Queue waits on it besides its own pokes and its Poll timer, so that it
-// starts at once rather than at the next poll. pgstore.Store is one.
+// starts at once rather than at the next poll. The PostgreSQL store is one.
 type waker interface {
 	Wake() <-chan struct{}
 }

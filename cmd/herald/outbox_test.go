@@ -126,7 +126,7 @@ func TestOutboxListReadOnly(t *testing.T) {
 	if err := st.Put(ctx, outbox.Delivery{ID: "d-1", Destination: "a", Topic: "job:ready", Body: []byte("{}"), Due: time.Now(), Created: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	ls, err := st.Lease(ctx, outbox.LeaseOptions{})
+	ls, err := st.Lease(ctx, outbox.LeaseOptions{Max: 1, TTL: time.Minute, Now: time.Now()})
 	if err != nil || len(ls) != 1 {
 		t.Fatalf("Lease: %d, %v", len(ls), err)
 	}

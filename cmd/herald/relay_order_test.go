@@ -24,14 +24,14 @@ func TestRelayConfigOrdered(t *testing.T) {
 		t.Fatalf("destination = %+v, %v; want it ordered", dest, err)
 	}
 	dests := []sender.Destination{{Name: "plain"}, dest}
-	if err := checkOrdered(dests, new(outbox.Memory)); err != nil {
+	if err := checkOrdered(dests, outbox.NewMemory()); err != nil {
 		t.Errorf("over a store that keeps key order: %v", err)
 	}
-	err = checkOrdered(dests, struct{ outbox.Outbox }{new(outbox.Memory)})
+	err = checkOrdered(dests, struct{ outbox.Outbox }{outbox.NewMemory()})
 	if err == nil || !strings.Contains(err.Error(), `"a" is ordered`) {
 		t.Errorf("over a store that cannot keep key order: %v", err)
 	}
-	if err := checkOrdered(dests[:1], struct{ outbox.Outbox }{new(outbox.Memory)}); err != nil {
+	if err := checkOrdered(dests[:1], struct{ outbox.Outbox }{outbox.NewMemory()}); err != nil {
 		t.Errorf("no ordered destination: %v", err)
 	}
 }

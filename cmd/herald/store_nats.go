@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/natsstore"
 )
 
@@ -191,7 +192,7 @@ func errText(err error) string {
 // natsStore is a JetStream outbox with the connection it owns: Close
 // closes both.
 type natsStore struct {
-	*natsstore.Store
+	outbox.Store
 	nc       *nats.Conn
 	replicas int // of the outbox stream, for the relay's event streams
 }
@@ -231,7 +232,7 @@ func openNATSStore(spec string, mode storeMode, f *natsFlags) (*natsStore, error
 	cfg, err := s.config(ctx, js, mode)
 	if err == nil {
 		cfg.Logger = f.logger
-		var ob *natsstore.Store
+		var ob outbox.Store
 		if ob, err = natsstore.Open(ctx, js, cfg); err == nil {
 			return &natsStore{Store: ob, nc: nc, replicas: cfg.Replicas}, nil
 		}

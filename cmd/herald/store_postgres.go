@@ -17,8 +17,24 @@ const pgConnectTimeout = 30 * time.Second
 
 // pgStore is an outbox on PostgreSQL with the pool it owns.
 type pgStore struct {
-	*pgstore.Store
+	outbox.Store
 	pool *pgxpool.Pool
+}
+
+// OrdersByKey passes on the store's key order (see outbox.Store), which
+// embedding hides from the relay's and the Queue's type assertions.
+func (s pgStore) OrdersByKey() bool {
+	ko, ok := s.Store.(interface{ OrdersByKey() bool })
+	return ok && ko.OrdersByKey()
+}
+
+// Wake passes on the store's wake-ups (see outbox.Store), so that the
+// relay's workers start as soon as any process enqueues.
+func (s pgStore) Wake() <-chan struct{} {
+	if w, ok := s.Store.(interface{ Wake() <-chan struct{} }); ok {
+		return w.Wake()
+	}
+	return nil
 }
 
 // Close closes the outbox, then its pool.

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/outbox"
-	"github.com/heraldhq/herald/outbox/boltstore"
 )
 
 // Durable enqueue: every Put returns after its fsync. With one enqueuer
@@ -25,7 +24,7 @@ import (
 var body256 = bytes.Repeat([]byte("x"), 256)
 
 // enqueue makes n durable Puts of one delivery each from g goroutines.
-func enqueue(b *testing.B, s *boltstore.Store, prefix string, n, g int) {
+func enqueue(b *testing.B, s outbox.Store, prefix string, n, g int) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range g {
@@ -104,8 +103,8 @@ func BenchmarkPendingMemory(b *testing.B) {
 		}
 	}
 	ds = nil
-	lease := func(s *boltstore.Store) {
-		ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 32})
+	lease := func(s outbox.Store) {
+		ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 32, TTL: time.Minute, Now: time.Now()})
 		if err != nil || len(ls) != 32 {
 			b.Fatalf("Lease: %d, %v", len(ls), err)
 		}
@@ -117,14 +116,7 @@ func BenchmarkPendingMemory(b *testing.B) {
 	}
 	lease(s)
 	full := heap()
-	if err := s.Close(); err != nil {
-		b.Fatal(err)
-	}
-	s2, err := boltstore.Open(path, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s2.Close()
+	s2 := reopen(b, s, path)
 	if st, _ := s2.Stats(ctx); st.Pending != n {
 		b.Fatalf("Pending = %d after reopen", st.Pending)
 	}
@@ -154,7 +146,7 @@ func BenchmarkAck(b *testing.B) {
 			ds = ds[:0]
 		}
 	}
-	ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: b.N, TTL: time.Hour})
+	ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: b.N, TTL: time.Hour, Now: time.Now()})
 	if err != nil || len(ls) != b.N {
 		b.Fatalf("Lease: %d, %v", len(ls), err)
 	}

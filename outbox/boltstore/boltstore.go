@@ -1,38 +1,3 @@
-// Package boltstore is the durable, embedded [outbox.Outbox]: one bbolt
-// file on local disk, written by one process at a time.
-//
-// Every change is committed with fsync before the call returns. Concurrent
-// changes share a commit: a single committer goroutine takes every change
-// waiting when it starts a transaction, so 64 concurrent enqueuers pay for
-// a handful of fsyncs rather than 64, while a lone enqueuer waits for no
-// batching delay.
-//
-// Layout: each pending delivery's record (destination, topic, due time,
-// attempts) and body in one value keyed by destination, due time and id;
-// each dead letter's keyed by destination and id; an index from id to
-// where the delivery is; and the attempt history. Deliveries with a
-// partition key wait in line behind the earliest one of their destination
-// and key, which alone is in the due index (see order.go), so the store
-// keeps their order across restarts. Leasing seeks the
-// pending deliveries of each destination that may take more, so it reads
-// nothing of blocked destinations, and reads each delivery it leases as it
-// walks past it; acknowledging deletes entries next to one another, in the
-// order they fell due, whatever the ids. The file's pages are memory
-// mapped by the kernel, so the heap does not grow with pending bodies.
-// Files of the two earlier layouts are migrated at Open.
-//
-// Leases are held in memory: the file is locked by the process that opened
-// it, so when that process dies its leases die with it, and on the next
-// Open every delivery that was in flight is due again (at least once
-// delivery).
-//
-// Open checks the file before using it: a file that is not a bbolt database,
-// a truncated one, a damaged record, a missing body or index entry, a file
-// held by another process, or a directory gives an error wrapping
-// [outbox.ErrCorrupt] or [ErrLocked], never a panic and never a silently
-// shortened queue. With [Options] NoCreate or ReadOnly, it also refuses a
-// path that holds no outbox yet, instead of creating one, and writes
-// nothing to a file it refuses.
 package boltstore
 
 import (
@@ -50,7 +15,7 @@ import (
 	"github.com/heraldhq/herald/outbox"
 )
 
-// ErrLocked: the outbox file is held by another process (or another Store
+// ErrLocked: the outbox file is held by another process (or another store
 // in this one) and was not released within Options.LockTimeout.
 var ErrLocked = errors.New("boltstore: outbox file is locked by another process")
 
@@ -69,7 +34,7 @@ const (
 	maxLinger = 2 * time.Millisecond
 )
 
-// Options tune a Store. The zero value (or nil) selects the defaults.
+// Options tune the store of [Open]. The zero value (or nil) selects the defaults.
 type Options struct {
 	// LockTimeout bounds the wait for the file lock at Open; zero means
 	// one second.
@@ -93,9 +58,9 @@ type Options struct {
 	ReadOnly bool
 }
 
-// Store is an [outbox.Outbox] in a bbolt file. Its methods are safe for
-// concurrent use.
-type Store struct {
+// store is the [outbox.Store] in a bbolt file that [Open] returns. Its
+// methods are safe for concurrent use.
+type store struct {
 	db        *bolt.DB
 	maxBatch  int
 	lingerMax time.Duration
@@ -117,11 +82,6 @@ type Store struct {
 	pending, dead atomic.Int64
 }
 
-var (
-	_ outbox.Outbox = (*Store)(nil)
-	_ outbox.Admin  = (*Store)(nil)
-)
-
 // lease is a live or lapsed lease of one delivery.
 type lease struct {
 	token string
@@ -142,8 +102,8 @@ type skip struct {
 }
 
 // Open opens or creates the outbox file at path, checks it, and starts the
-// committer. Close the Store when done.
-func Open(path string, o *Options) (*Store, error) {
+// committer. Close the store when done.
+func Open(path string, o *Options) (outbox.Store, error) {
 	var opt Options
 	if o != nil {
 		opt = *o
@@ -172,7 +132,7 @@ func Open(path string, o *Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{
+	s := &store{
 		db:        db,
 		maxBatch:  maxBatch,
 		lingerMax: maxLinger,
@@ -191,7 +151,7 @@ func Open(path string, o *Options) (*Store, error) {
 
 // Close stops the committer after the changes already submitted, closes the
 // file and drops every lease. Later calls fail with [outbox.ErrClosed].
-func (s *Store) Close() error {
+func (s *store) Close() error {
 	s.closeMu.Lock()
 	if s.closed {
 		s.closeMu.Unlock()
@@ -208,7 +168,7 @@ func (s *Store) Close() error {
 }
 
 // view runs a read transaction unless the store is closed.
-func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+func (s *store) view(fn func(tx *bolt.Tx) error) error {
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
 	if s.closed {

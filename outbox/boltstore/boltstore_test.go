@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/boltstore"
 	"github.com/heraldhq/herald/outbox/outboxtest"
@@ -18,15 +19,25 @@ import (
 var ctx = context.Background()
 
 // open opens a new store in a temporary directory, closed at the end of the test.
-func open(t testing.TB) (*boltstore.Store, string) {
+func open(t testing.TB) (outbox.Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "outbox.db")
-	s, err := boltstore.Open(path, nil)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
+	return openAt(t, path), path
+}
+
+// openAt opens the store at path, closed at the end of the test.
+func openAt(t testing.TB, path string) outbox.Store {
+	t.Helper()
+	return queuetest.Opened(t)(boltstore.Open(path, nil))
+}
+
+// reopen closes s and opens its file at path again, as a restart would.
+func reopen(t testing.TB, s outbox.Store, path string) outbox.Store {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s, path
+	return openAt(t, path)
 }
 
 func TestConformance(t *testing.T) {
@@ -48,7 +59,7 @@ func TestReopen(t *testing.T) {
 	if err := s.Put(ctx, ds...); err != nil {
 		t.Fatal(err)
 	}
-	ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 3, TTL: time.Hour})
+	ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 3, TTL: time.Hour, Now: time.Now()})
 	if err != nil || len(ls) != 3 {
 		t.Fatalf("Lease: %d, %v", len(ls), err)
 	}
@@ -67,11 +78,7 @@ func TestReopen(t *testing.T) {
 		t.Fatal("Lease after Close succeeded")
 	}
 
-	s2, err := boltstore.Open(path, nil)
-	if err != nil {
-		t.Fatalf("reopen: %v", err)
-	}
-	defer s2.Close()
+	s2 := openAt(t, path)
 	st, _ := s2.Stats(ctx)
 	if st != (outbox.Stats{Pending: 49, Dead: 1}) {
 		t.Errorf("Stats after reopen = %+v", st)
@@ -79,7 +86,7 @@ func TestReopen(t *testing.T) {
 	if h, err := s2.History(ctx, ls[0].ID); err != nil || len(h) != 1 || h[0].Status != 500 || h[0].Error != "boom" || !h[0].At.Equal(now) {
 		t.Errorf("History after reopen = %+v, %v", h, err)
 	}
-	got, err := s2.Lease(ctx, outbox.LeaseOptions{Max: 100, Now: now.Add(time.Second)})
+	got, err := s2.Lease(ctx, outbox.LeaseOptions{Max: 100, TTL: time.Minute, Now: now.Add(time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,14 +132,7 @@ func TestGroupCommit(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s2, err := boltstore.Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
+	s2 := reopen(t, s, path)
 	if st, _ := s2.Stats(ctx); st.Pending != 16*50 {
 		t.Errorf("Pending = %d, want %d", st.Pending, 16*50)
 	}

@@ -26,7 +26,7 @@ type op struct {
 // commit submits a change and waits until it is durably committed or
 // failed. Once submitted, a change is waited for even if ctx ends, so that
 // its caller never mistakes a committed change for a lost one.
-func (s *Store) commit(ctx context.Context, fn func(tx *bolt.Tx, b *bucketSet) error, after func()) error {
+func (s *store) commit(ctx context.Context, fn func(tx *bolt.Tx, b *bucketSet) error, after func()) error {
 	_, err := s.submit(ctx, &op{fn: fn, after: after})
 	return err
 }
@@ -34,7 +34,7 @@ func (s *Store) commit(ctx context.Context, fn func(tx *bolt.Tx, b *bucketSet) e
 // submit submits o and waits until it is committed or failed; see commit.
 // submitted reports whether o reached the committer: if not (ctx ended or
 // the store is closed), nothing was done with it, o.lease included.
-func (s *Store) submit(ctx context.Context, o *op) (submitted bool, err error) {
+func (s *store) submit(ctx context.Context, o *op) (submitted bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
@@ -50,7 +50,7 @@ func (s *Store) submit(ctx context.Context, o *op) (submitted bool, err error) {
 }
 
 // collect appends the changes already waiting to batch, up to maxBatch.
-func (s *Store) collect(batch *[]*op) {
+func (s *store) collect(batch *[]*op) {
 	for len(*batch) < s.maxBatch {
 		select {
 		case o, ok := <-s.ops:
@@ -70,7 +70,7 @@ const lingerGap = 100 * time.Microsecond
 
 // linger appends the changes arriving within total, up to maxBatch, and
 // stops when none arrived for gap.
-func (s *Store) linger(batch *[]*op, t *time.Timer, total, gap time.Duration) {
+func (s *store) linger(batch *[]*op, t *time.Timer, total, gap time.Duration) {
 	deadline := time.Now().Add(total)
 	for len(*batch) < s.maxBatch {
 		wait := time.Until(deadline)
@@ -101,7 +101,7 @@ func (s *Store) linger(batch *[]*op, t *time.Timer, total, gap time.Duration) {
 // maxBatch, applies them in one read-write transaction and commits it with
 // one fsync. While it commits, new changes queue up for the next round, so
 // the batch grows with the load and a lone change is never delayed.
-func (s *Store) commitLoop() {
+func (s *store) commitLoop() {
 	defer close(s.done)
 	batch := make([]*op, 0, s.maxBatch)
 	timer := time.NewTimer(time.Hour)
@@ -150,7 +150,7 @@ func (s *Store) commitLoop() {
 // endLeases ends the leases settled by the committed changes of batch,
 // frees those of the failed ones, and drops the skips the due entries added
 // could precede, under one lock of s.mu. err is the commit's error.
-func (s *Store) endLeases(batch []*op, added map[string][]byte, err error) {
+func (s *store) endLeases(batch []*op, added map[string][]byte, err error) {
 	locked := len(added) > 0
 	if locked {
 		s.mu.Lock()

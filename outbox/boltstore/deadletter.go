@@ -8,20 +8,17 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/heraldhq/herald/internal/limits"
+	"github.com/heraldhq/herald/internal/deadlist"
 	"github.com/heraldhq/herald/outbox"
 )
 
 // DeadLetters lists dead letters in destination and id order; see
 // [outbox.Admin.DeadLetters].
-func (s *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]outbox.DeadLetter, error) {
+func (s *store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]outbox.DeadLetter, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = limits.List
-	}
+	limit := deadlist.Limit(q.Limit)
 	var out []outbox.DeadLetter
 	err := s.view(func(tx *bolt.Tx) error {
 		b := buckets(tx)
@@ -64,7 +61,7 @@ func (s *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]ou
 
 // Replay moves the selected dead letters back to pending, due now, with no
 // attempts counted; see [outbox.Admin.Replay].
-func (s *Store) Replay(ctx context.Context, sel outbox.Selector) (int, error) {
+func (s *store) Replay(ctx context.Context, sel outbox.Selector) (int, error) {
 	now := time.Now().UnixNano()
 	return s.eachDead(ctx, sel, func(b *bucketSet, id string, r *record) error {
 		body, err := takeBody(b, id, r)
@@ -79,12 +76,12 @@ func (s *Store) Replay(ctx context.Context, sel outbox.Selector) (int, error) {
 
 // Purge deletes the selected dead letters and their history;
 // see [outbox.Admin.Purge].
-func (s *Store) Purge(ctx context.Context, sel outbox.Selector) (int, error) {
+func (s *store) Purge(ctx context.Context, sel outbox.Selector) (int, error) {
 	return s.eachDead(ctx, sel, deleteDelivery, func(n int) { s.dead.Add(-int64(n)) })
 }
 
 // eachDead commits fn on every dead letter sel selects, then after(count).
-func (s *Store) eachDead(ctx context.Context, sel outbox.Selector, fn func(b *bucketSet, id string, r *record) error, after func(int)) (int, error) {
+func (s *store) eachDead(ctx context.Context, sel outbox.Selector, fn func(b *bucketSet, id string, r *record) error, after func(int)) (int, error) {
 	if err := sel.Validate(); err != nil {
 		return 0, err
 	}

@@ -15,11 +15,9 @@ import (
 // that files without one keep their layout and format.
 var bucketDests = []byte("destinations")
 
-var _ outbox.DestinationStore = (*Store)(nil)
-
 // DestinationStates returns the recorded destination states; see
 // [outbox.DestinationStore].
-func (s *Store) DestinationStates(ctx context.Context) ([]outbox.DestinationState, error) {
+func (s *store) DestinationStates(ctx context.Context) ([]outbox.DestinationState, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -46,7 +44,7 @@ func (s *Store) DestinationStates(ctx context.Context) ([]outbox.DestinationStat
 
 // SetDestinationState records a destination state, durably; see
 // [outbox.DestinationStore].
-func (s *Store) SetDestinationState(ctx context.Context, st outbox.DestinationState) error {
+func (s *store) SetDestinationState(ctx context.Context, st outbox.DestinationState) error {
 	if err := st.Validate(); err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 
 // History returns the attempts of a pending or dead delivery, oldest
 // first; see [outbox.Admin.History].
-func (s *Store) History(ctx context.Context, id string) ([]outbox.AttemptRecord, error) {
+func (s *store) History(ctx context.Context, id string) ([]outbox.AttemptRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -54,7 +54,7 @@ func (s *Store) History(ctx context.Context, id string) ([]outbox.AttemptRecord,
 
 // Stats counts deliveries from counters kept in memory; it reads nothing
 // from disk. See [outbox.Admin.Stats].
-func (s *Store) Stats(ctx context.Context) (outbox.Stats, error) {
+func (s *store) Stats(ctx context.Context) (outbox.Stats, error) {
 	if s.closedNow() {
 		return outbox.Stats{}, outbox.ErrClosed
 	}

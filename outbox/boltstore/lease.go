@@ -17,11 +17,10 @@ import (
 // records of the deliveries it leases as it walks past them. Within a
 // destination it starts after the deliveries it knows are still leased
 // (see skip).
-func (s *Store) Lease(ctx context.Context, o outbox.LeaseOptions) (out []outbox.Leased, err error) {
+func (s *store) Lease(ctx context.Context, o outbox.LeaseOptions) (out []outbox.Leased, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	o = o.WithDefaults()
 	// Lock order: closeMu before mu, as in submit and the committer; the
 	// other order can deadlock against Close. mu is taken before the
 	// transaction starts, so that a commit adding a due entry this
@@ -62,7 +61,7 @@ func (s *Store) Lease(ctx context.Context, o outbox.LeaseOptions) (out []outbox.
 const maxLeaseRoom = 1024
 
 // leaseAll is Lease within its transaction, with s.mu held.
-func (s *Store) leaseAll(b *bucketSet, o outbox.LeaseOptions, out *[]outbox.Leased) error {
+func (s *store) leaseAll(b *bucketSet, o outbox.LeaseOptions, out *[]outbox.Leased) error {
 	c := b.due.Cursor()
 	// Visit destinations after lastDest, then wrap around to those up to
 	// it.
@@ -115,7 +114,7 @@ func (s *Store) leaseAll(b *bucketSet, o outbox.LeaseOptions, out *[]outbox.Leas
 // and v, is the cursor's position, and appends them to out. It starts at
 // the destination's skip, if one holds, and leaves a skip after the
 // entries it stepped past.
-func (s *Store) leaseDest(c *bolt.Cursor, k, v, dest []byte, n int, o outbox.LeaseOptions, out *[]outbox.Leased) error {
+func (s *store) leaseDest(c *bolt.Cursor, k, v, dest []byte, n int, o outbox.LeaseOptions, out *[]outbox.Leased) error {
 	now := o.Now.UnixNano()
 	sk, ok := s.skips[string(dest)]
 	if ok && o.Now.Before(sk.until) {
@@ -171,7 +170,7 @@ func earliest(a, b time.Time) time.Time {
 
 // dropSkips drops the skips that an added due entry (by destination, the
 // least key added) could precede. s.mu must be held.
-func (s *Store) dropSkips(added map[string][]byte) {
+func (s *store) dropSkips(added map[string][]byte) {
 	for dest, k := range added {
 		if sk, ok := s.skips[dest]; ok && bytes.Compare(k, sk.key) <= 0 {
 			delete(s.skips, dest)
@@ -180,7 +179,7 @@ func (s *Store) dropSkips(added map[string][]byte) {
 }
 
 // closedNow reports whether Close was called.
-func (s *Store) closedNow() bool {
+func (s *store) closedNow() bool {
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
 	return s.closed

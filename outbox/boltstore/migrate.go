@@ -31,7 +31,7 @@ const migrateBatch = 1000
 // between leaves a format 1 file, part migrated, which the next Open
 // finishes; a body without its record, or a record left without a body, is
 // reported as damage, never dropped.
-func (s *Store) migrate1() error {
+func (s *store) migrate1() error {
 	return s.drain(bucketBodies, formatName2, func(tx *bolt.Tx, keys [][]byte) error {
 		deliveries, bodies := tx.Bucket(bucketDeliveries), tx.Bucket(bucketBodies)
 		if deliveries == nil {
@@ -65,7 +65,7 @@ func (s *Store) migrate1() error {
 // bucket. A crash in between leaves a format 2 file, part migrated, which
 // the next Open finishes; a record whose index entry is missing is
 // reported as damage, never dropped.
-func (s *Store) migrate2() error {
+func (s *store) migrate2() error {
 	return s.drain(bucketDeliveries, formatName, func(tx *bolt.Tx, keys [][]byte) error {
 		if _, err := tx.CreateBucketIfNotExists(bucketIDs); err != nil {
 			return err
@@ -105,7 +105,7 @@ func (s *Store) migrate2() error {
 // drain runs move on the keys of the bucket from, a batch of at most
 // migrateBatch per transaction, until move has emptied it; then it drops
 // the bucket and marks the file as format to, in the last transaction.
-func (s *Store) drain(from, to []byte, move func(tx *bolt.Tx, keys [][]byte) error) error {
+func (s *store) drain(from, to []byte, move func(tx *bolt.Tx, keys [][]byte) error) error {
 	for {
 		done := false
 		err := s.db.Update(func(tx *bolt.Tx) error {

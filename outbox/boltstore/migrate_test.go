@@ -133,7 +133,7 @@ func TestMigrate(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				checkMigrated(t, s, ds)
+				checkMigrated(t, s.(*store), ds)
 				must(t, s.Close())
 				checkReopened(t, path, ds)
 			})
@@ -160,7 +160,7 @@ func checkReopened(t *testing.T, path string, ds []v1Delivery) {
 	s, err := Open(path, nil)
 	must(t, err)
 	defer s.Close()
-	checkMigrated(t, s, ds)
+	checkMigrated(t, s.(*store), ds)
 }
 
 // TestMigrateFormat2Damaged: a format 2 record whose index entry is
@@ -188,7 +188,7 @@ func TestMigrateFormat2Damaged(t *testing.T) {
 }
 
 // checkMigrated checks that s holds ds.
-func checkMigrated(t *testing.T, s *Store, ds []v1Delivery) {
+func checkMigrated(t *testing.T, s *store, ds []v1Delivery) {
 	t.Helper()
 	ctx := context.Background()
 	want := map[string]v1Delivery{}
@@ -204,7 +204,7 @@ func checkMigrated(t *testing.T, s *Store, ds []v1Delivery) {
 	if st.Pending != len(ds)-dead || st.Dead != dead {
 		t.Fatalf("Stats = %+v, want %d pending, %d dead", st, len(ds)-dead, dead)
 	}
-	ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: len(ds), TTL: time.Minute})
+	ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: len(ds), TTL: time.Minute, Now: time.Now()})
 	must(t, err)
 	if len(ls) != len(ds)-dead {
 		t.Fatalf("leased %d of %d pending", len(ls), len(ds)-dead)

@@ -105,7 +105,7 @@ func openBolt(path string, mode fs.FileMode, o *bolt.Options) (*bolt.DB, error) 
 // setup creates the buckets of a new file, or checks an existing one: its
 // format marker, every record, and the body and index entry each one needs.
 // It counts pending deliveries and dead letters on the way.
-func (s *Store) setup(path string, o *Options) error {
+func (s *store) setup(path string, o *Options) error {
 	if err := guarded(func() error { return s.load(o) }); err != nil {
 		return pathError(path, err)
 	}
@@ -113,7 +113,7 @@ func (s *Store) setup(path string, o *Options) error {
 }
 
 // load is setup, without the path in its errors, and unguarded.
-func (s *Store) load(o *Options) error {
+func (s *store) load(o *Options) error {
 	if o.ReadOnly {
 		return s.db.View(func(tx *bolt.Tx) error {
 			if _, _, err := checkFormat(tx, o); err != nil {
@@ -184,7 +184,7 @@ func checkFormat(tx *bolt.Tx, o *Options) (from []byte, fresh bool, err error) {
 }
 
 // verify checks every record, and the ids entry of each, and counts them.
-func (s *Store) verify(tx *bolt.Tx) error {
+func (s *store) verify(tx *bolt.Tx) error {
 	b := buckets(tx)
 	if b.err != nil {
 		return b.err
@@ -274,7 +274,7 @@ type bucketSet struct {
 	tx          *bolt.Tx
 	err         error
 	// added holds, by destination, the least due index key the
-	// transaction added, for Store.dropSkips.
+	// transaction added, for store.dropSkips.
 	added map[string][]byte
 }
 

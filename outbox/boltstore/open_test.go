@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -49,6 +50,19 @@ func tamper(t *testing.T, path string, f func(tx *bolt.Tx) error) {
 	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// deleteFirst makes a filled outbox whose bucket has lost its first key.
+func deleteFirst(bucket string) func(t *testing.T) string {
+	return func(t *testing.T) string {
+		p := filled(t, 10)
+		tamper(t, p, func(tx *bolt.Tx) error {
+			b := tx.Bucket([]byte(bucket))
+			k, _ := b.Cursor().First()
+			return b.Delete(k)
+		})
+		return p
 	}
 }
 
@@ -119,24 +133,8 @@ func TestOpenDamaged(t *testing.T) {
 			})
 			return p
 		}, outbox.ErrCorrupt, "id00003"},
-		{"missing id index entry", func(t *testing.T) string {
-			p := filled(t, 10)
-			tamper(t, p, func(tx *bolt.Tx) error {
-				c := tx.Bucket([]byte("ids")).Cursor()
-				k, _ := c.First()
-				return tx.Bucket([]byte("ids")).Delete(k)
-			})
-			return p
-		}, outbox.ErrCorrupt, "id index"},
-		{"missing record", func(t *testing.T) string {
-			p := filled(t, 10)
-			tamper(t, p, func(tx *bolt.Tx) error {
-				c := tx.Bucket([]byte("due")).Cursor()
-				k, _ := c.First()
-				return tx.Bucket([]byte("due")).Delete(k)
-			})
-			return p
-		}, outbox.ErrCorrupt, "id index"},
+		{"missing id index entry", deleteFirst("ids"), outbox.ErrCorrupt, "id index"},
+		{"missing record", deleteFirst("due"), outbox.ErrCorrupt, "id index"},
 		{"missing bucket", func(t *testing.T) string {
 			p := filled(t, 3)
 			tamper(t, p, func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("history")) })
@@ -230,7 +228,7 @@ func TestOpenRandomDamage(t *testing.T) {
 			continue
 		}
 		opened++
-		ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 1000})
+		ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 1000, TTL: time.Minute, Now: time.Now()})
 		if err == nil {
 			acks := make([]outbox.Settlement, len(ls))
 			for i, l := range ls {

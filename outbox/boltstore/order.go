@@ -34,12 +34,12 @@ var (
 // whereHeld tags, in the ids bucket, a delivery in the held bucket.
 const whereHeld = 'h'
 
-// OrdersByKey reports that the Store keeps the order of a partition key:
+// OrdersByKey reports that the store keeps the order of a partition key:
 // it leases a delivery with an [outbox.Delivery.PartitionKey] only once
 // every one put before it with the same destination and key is delivered
 // or dead, across restarts. An [outbox.Queue] requires it of the store of
 // an Ordered destination.
-func (s *Store) OrdersByKey() bool { return true }
+func (s *store) OrdersByKey() bool { return true }
 
 // lineKey returns the heads bucket key of the line of dest and key, which
 // is also the prefix of the line's held keys but for their 0x00.
@@ -84,7 +84,7 @@ func (b *bucketSet) loadLines() bool {
 	return b.held.Bucket != nil && b.heads.Bucket != nil
 }
 
-// lines opens the line buckets, which every writable Store's file has, or
+// lines opens the line buckets, which every writable store's file has, or
 // fails.
 func (b *bucketSet) lines() error {
 	if !b.loadLines() {

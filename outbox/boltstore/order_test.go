@@ -1,7 +1,6 @@
 package boltstore_test
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -17,6 +16,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/boltstore"
 	"github.com/heraldhq/herald/sender"
@@ -145,16 +145,10 @@ func TestOrderedQueueRestart(t *testing.T) {
 		}
 	}
 	run := func(q *outbox.Queue, until func() bool) {
-		done := make(chan error, 1)
-		go func() { done <- q.Run(ctx) }()
-		waitFor(t, 60*time.Second, "deliveries", until)
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		if err := q.Shutdown(sctx); err != nil {
-			t.Fatalf("Shutdown: %v", err)
-		}
-		if err := <-done; err != nil {
-			t.Fatalf("Run: %v", err)
+		stop := queuetest.Start(q)
+		queuetest.WaitFor(t, 60*time.Second, "deliveries", until)
+		if shut, err := stop(10 * time.Second); shut != nil || err != nil {
+			t.Fatalf("Shutdown: %v; Run: %v", shut, err)
 		}
 	}
 	run(q, func() bool { return rcv.successes() >= keys*perKey/3 })
@@ -210,7 +204,7 @@ func TestOrderReopen(t *testing.T) {
 	}
 	must(t, s.Put(ctx, ds...))
 	must(t, s.Put(ctx, outbox.Delivery{ID: "b", Destination: "d", PartitionKey: "B", Body: []byte("{}")}))
-	ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 10})
+	ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: time.Now()})
 	must(t, err)
 	if len(ls) != 2 {
 		t.Fatalf("leased %d, want the two heads", len(ls))
@@ -223,7 +217,7 @@ func TestOrderReopen(t *testing.T) {
 		t.Fatalf("after reopening, %d pending, want 4", st.Pending)
 	}
 	for _, want := range []string{"a3", "a2", "a1"} {
-		ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 10, Allow: func(string) int { return 10 }})
+		ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: time.Now(), Allow: func(string) int { return 10 }})
 		must(t, err)
 		var got []string
 		for _, l := range ls {

@@ -13,7 +13,7 @@ import (
 
 // The page check Open makes before bbolt reads a file for writing.
 //
-// The Store does not write bbolt's list of free pages at each commit
+// The store does not write bbolt's list of free pages at each commit
 // (NoFreelistSync): that list grows with every page a drained backlog
 // leaves free, and writing it made every commit cost as much as the free
 // space in the file. Instead bbolt rebuilds the list at Open by walking

@@ -19,7 +19,7 @@ import (
 // validated and with their defaults from the Queue; Put refuses, with
 // [outbox.ErrInvalid], only what the file's format cannot hold (see
 // storable), before it writes anything.
-func (s *Store) Put(ctx context.Context, ds ...outbox.Delivery) error {
+func (s *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	for i := range ds {
 		if err := storable(&ds[i]); err != nil {
 			return err

@@ -1,43 +1,17 @@
 package boltstore_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
 	"github.com/heraldhq/herald/sender/sendertest"
 )
-
-// runQueue starts q.Run and shuts it down when the test ends.
-func runQueue(t *testing.T, q *outbox.Queue) {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- q.Run(ctx) }()
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		_ = q.Shutdown(sctx)
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // TestQueueOutage: the receiver answers 500 for a stretch, then recovers;
 // every delivery arrives, along a short schedule, through the breaker.
@@ -71,11 +45,11 @@ func TestQueueOutage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	runQueue(t, q)
-	waitFor(t, 10*time.Second, "the outage to bite", func() bool { return failures.Load() >= 20 })
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "the outage to bite", func() bool { return failures.Load() >= 20 })
 	time.Sleep(100 * time.Millisecond)
 	down.Store(false)
-	waitFor(t, 20*time.Second, "every delivery", func() bool {
+	queuetest.WaitFor(t, 20*time.Second, "every delivery", func() bool {
 		st, _ := s.Stats(ctx)
 		return st.Pending == 0
 	})
@@ -118,15 +92,15 @@ func TestQueueGone(t *testing.T) {
 		q.Enqueue(ctx, "gone", sender.Message{ID: fmt.Sprint("g", i)})
 		q.Enqueue(ctx, "other", sender.Message{ID: fmt.Sprint("o", i)})
 	}
-	runQueue(t, q)
-	waitFor(t, 10*time.Second, "gone disabled", func() bool {
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "gone disabled", func() bool {
 		list, _ := s.DestinationStates(ctx)
 		return len(list) == 1 && list[0].Destination == "gone" && !list[0].Disabled.IsZero() && list[0].Reason == "gone (410)"
 	})
 	if _, err := other.WaitFor(10, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the gone deliveries held", func() bool {
+	queuetest.WaitFor(t, 10*time.Second, "the gone deliveries held", func() bool {
 		st, _ := s.Stats(ctx)
 		return st.Dead == 0 && st.Pending == 10 && st.Leased == 0
 	})
@@ -139,7 +113,7 @@ func TestQueueGone(t *testing.T) {
 	if err := q.Enable(ctx, "gone"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the held deliveries", func() bool {
+	queuetest.WaitFor(t, 10*time.Second, "the held deliveries", func() bool {
 		st, _ := s.Stats(ctx)
 		return st == outbox.Stats{}
 	})

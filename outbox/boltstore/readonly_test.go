@@ -100,7 +100,7 @@ func TestOpenNoCreateRefuses(t *testing.T) {
 	}
 }
 
-// TestOpenReadOnly: a read-only Store reads an outbox beside other
+// TestOpenReadOnly: a read-only store reads an outbox beside other
 // read-only ones, never beside a writer, changes nothing, and refuses to.
 func TestOpenReadOnly(t *testing.T) {
 	path := filled(t, 5)
@@ -157,9 +157,9 @@ func TestOpenReadOnly(t *testing.T) {
 }
 
 // leaseOne leases one delivery of s and returns its settlement handle.
-func leaseOne(t *testing.T, s *boltstore.Store) (id, token string) {
+func leaseOne(t *testing.T, s outbox.Store) (id, token string) {
 	t.Helper()
-	ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 1})
+	ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 1, TTL: time.Minute, Now: time.Now()})
 	if err != nil || len(ls) != 1 {
 		t.Fatalf("Lease: %d, %v", len(ls), err)
 	}

@@ -114,7 +114,7 @@ func appendString(b []byte, s string) []byte {
 // decodeRecord decodes a record stored under id and returns it with its
 // body, which points into b. It checks every length, so that damage is
 // reported instead of acted upon; Open also validates the delivery (see
-// Store.verify). The error wraps [outbox.ErrCorrupt].
+// store.verify). The error wraps [outbox.ErrCorrupt].
 func decodeRecord(id string, b []byte) (record, []byte, error) {
 	return decodeVersion(id, b, recordV2)
 }
@@ -249,26 +249,19 @@ func (d *decoder) byte() byte {
 	return c
 }
 
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail(errors.New("bad unsigned varint"))
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
+func (d *decoder) uvarint() uint64 { return readVarint(d, binary.Uvarint, "unsigned varint") }
 
-func (d *decoder) varint() int64 {
+func (d *decoder) varint() int64 { return readVarint(d, binary.Varint, "varint") }
+
+// readVarint reads one number with read (binary.Uvarint or binary.Varint),
+// failing d with "bad " and what when it does not parse.
+func readVarint[T uint64 | int64](d *decoder, read func([]byte) (T, int), what string) T {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(d.b)
+	v, n := read(d.b)
 	if n <= 0 {
-		d.fail(errors.New("bad varint"))
+		d.fail(errors.New("bad " + what))
 		return 0
 	}
 	d.b = d.b[n:]

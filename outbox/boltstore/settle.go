@@ -17,7 +17,7 @@ import (
 // at once: the caller (a Queue) gathered the batch already. The texts of
 // an attempt and a reason are cut to 1024 bytes, as the record
 // format holds no more.
-func (s *Store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
+func (s *store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 	errs := make([]error, len(ss))
 	err := ctx.Err()
 	if err == nil && s.closedNow() { // before mu: closeMu comes first (see Lease)
@@ -174,7 +174,7 @@ func clip(a outbox.AttemptRecord) outbox.AttemptRecord {
 // leased again nor settled twice while its change waits for the committer,
 // and returns what the committer must write. A release writes nothing:
 // leases live in memory. The errors of settlements it refuses go to errs.
-func (s *Store) takeLeases(ss []outbox.Settlement, errs []error) (ends []*ending) {
+func (s *store) takeLeases(ss []outbox.Settlement, errs []error) (ends []*ending) {
 	s.mu.Lock()
 	for i, st := range ss {
 		l, ok := s.leases[st.ID]

@@ -8,7 +8,6 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	s := startServer(t, t.TempDir(), -1)
-	_, js := connect(t, s.ClientURL())
+	js := jetStream(t)
 	outboxtest.Run(t, func(t *testing.T) outbox.Outbox { return open(t, js, freshConfig()) })
 }

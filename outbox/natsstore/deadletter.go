@@ -1,59 +1,35 @@
 package natsstore
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	"slices"
 	"time"
 
-	"github.com/heraldhq/herald/internal/limits"
+	"github.com/heraldhq/herald/internal/deadlist"
 	"github.com/heraldhq/herald/outbox"
 )
 
 // DeadLetters lists dead letters; see [outbox.Admin.DeadLetters]. It
 // reads the index, so dead letters made by other processes appear within
 // milliseconds of their writing.
-func (o *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]outbox.DeadLetter, error) {
-	if err := ctx.Err(); err != nil {
+func (o *store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]outbox.DeadLetter, error) {
+	if err := o.lock(ctx); err != nil {
 		return nil, err
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = limits.List
-	}
-	o.mu.Lock()
 	defer o.mu.Unlock()
-	if err := o.checkOpen(); err != nil {
-		return nil, err
-	}
-	var out []outbox.DeadLetter
+	var all []outbox.DeadLetter
 	for _, e := range o.entries {
-		if e.State != stateDead || q.Destination != "" && e.Destination != q.Destination {
-			continue
+		if e.State == stateDead {
+			all = append(all, outbox.DeadLetter{Delivery: e.delivery(nil), Reason: e.Reason, At: fromNanos(e.DeadAt)})
 		}
-		if q.After != nil && compareCursor(e.Destination, e.ID, q.After) <= 0 {
-			continue
-		}
-		out = append(out, outbox.DeadLetter{Delivery: e.delivery(nil), Reason: e.Reason, At: fromNanos(e.DeadAt)})
 	}
-	slices.SortFunc(out, func(a, b outbox.DeadLetter) int {
-		return compareCursor(a.Destination, a.ID, &b)
-	})
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
-}
-
-// compareCursor orders dead letters by destination, then id.
-func compareCursor(dest, id string, d *outbox.DeadLetter) int {
-	return cmp.Or(cmp.Compare(dest, d.Destination), cmp.Compare(id, d.ID))
+	key := func(d *outbox.DeadLetter) (string, string) { return d.Destination, d.ID }
+	return deadlist.Page(all, key, q.Destination, q.After, q.Limit), nil
 }
 
 // Replay moves dead letters back to pending; see [outbox.Admin.Replay].
 // Each is read (its body included) and rewritten, one round trip each.
-func (o *Store) Replay(ctx context.Context, s outbox.Selector) (int, error) {
+func (o *store) Replay(ctx context.Context, s outbox.Selector) (int, error) {
 	return o.eachDead(ctx, s, func(r *record) {
 		r.State, r.Reason, r.DeadAt = statePending, "", 0
 		r.Attempts, r.Due, r.Until = 0, nanos(time.Now()), 0
@@ -62,13 +38,13 @@ func (o *Store) Replay(ctx context.Context, s outbox.Selector) (int, error) {
 
 // Purge deletes dead letters; see [outbox.Admin.Purge]. Each becomes a
 // tombstone that keeps its id reserved for [Config.DuplicateWindow].
-func (o *Store) Purge(ctx context.Context, s outbox.Selector) (int, error) {
+func (o *store) Purge(ctx context.Context, s outbox.Selector) (int, error) {
 	return o.eachDead(ctx, s, func(r *record) { r.tombstone() })
 }
 
 // eachDead rewrites with f the dead letters s selects and counts them. A
 // dead letter changed by another worker meanwhile is not counted.
-func (o *Store) eachDead(ctx context.Context, s outbox.Selector, f func(*record)) (int, error) {
+func (o *store) eachDead(ctx context.Context, s outbox.Selector, f func(*record)) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -80,9 +56,7 @@ func (o *Store) eachDead(ctx context.Context, s outbox.Selector, f func(*record)
 		rev uint64
 	}
 	var ts []target
-	o.mu.Lock()
-	if err := o.checkOpen(); err != nil {
-		o.mu.Unlock()
+	if err := o.lock(ctx); err != nil {
 		return 0, err
 	}
 	for _, e := range o.entries {

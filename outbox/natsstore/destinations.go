@@ -26,8 +26,6 @@ import (
 // that key, and the watcher, which lags behind the worker's own writes,
 // cannot bring back a state the worker has just removed.
 
-var _ outbox.DestinationStore = (*Store)(nil)
-
 // statesBucket is the name of the states bucket of a stream: the stream's
 // name with _DEST added, every character a bucket name cannot hold
 // replaced by '_'.
@@ -42,7 +40,7 @@ func statesBucket(stream string) string {
 
 // openStates creates or binds the states bucket and starts its watcher,
 // returning once the states held are loaded.
-func (o *Store) openStates(ctx context.Context) error {
+func (o *store) openStates(ctx context.Context) error {
 	kv, err := o.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      statesBucket(o.cfg.Stream),
 		Description: "herald webhook outbox: destination states",
@@ -80,7 +78,7 @@ func (o *Store) openStates(ctx context.Context) error {
 }
 
 // watchStates applies the changes w reports until it stops.
-func (o *Store) watchStates(w jetstream.KeyWatcher) {
+func (o *store) watchStates(w jetstream.KeyWatcher) {
 	for e := range w.Updates() {
 		if e != nil {
 			o.applyState(e)
@@ -90,7 +88,7 @@ func (o *Store) watchStates(w jetstream.KeyWatcher) {
 
 // applyState applies one change of the states bucket to the states kept
 // in memory.
-func (o *Store) applyState(e jetstream.KeyValueEntry) {
+func (o *store) applyState(e jetstream.KeyValueEntry) {
 	var st outbox.DestinationState
 	del := e.Operation() != jetstream.KeyValuePut || len(e.Value()) == 0
 	if !del {
@@ -106,7 +104,7 @@ func (o *Store) applyState(e jetstream.KeyValueEntry) {
 
 // setStateLocked records, unless it has seen a newer one, revision rev of
 // key: st, or the removal of the key's state.
-func (o *Store) setStateLocked(key string, rev uint64, st outbox.DestinationState, del bool) {
+func (o *store) setStateLocked(key string, rev uint64, st outbox.DestinationState, del bool) {
 	if o.closed || rev <= o.stateRevs[key] {
 		return
 	}
@@ -129,15 +127,11 @@ func stateKey(dest string) string {
 
 // DestinationStates returns the recorded destination states, as the
 // watcher last saw them; see [outbox.DestinationStore].
-func (o *Store) DestinationStates(ctx context.Context) ([]outbox.DestinationState, error) {
-	if err := ctx.Err(); err != nil {
+func (o *store) DestinationStates(ctx context.Context) ([]outbox.DestinationState, error) {
+	if err := o.lock(ctx); err != nil {
 		return nil, err
 	}
-	o.mu.Lock()
 	defer o.mu.Unlock()
-	if err := o.checkOpen(); err != nil {
-		return nil, err
-	}
 	out := make([]outbox.DestinationState, 0, len(o.states))
 	for _, s := range o.states {
 		out = append(out, s)
@@ -147,16 +141,15 @@ func (o *Store) DestinationStates(ctx context.Context) ([]outbox.DestinationStat
 
 // SetDestinationState records a destination state once the server stored
 // it; see [outbox.DestinationStore].
-func (o *Store) SetDestinationState(ctx context.Context, st outbox.DestinationState) error {
+func (o *store) SetDestinationState(ctx context.Context, st outbox.DestinationState) error {
 	if err := st.Validate(); err != nil {
 		return err
 	}
-	o.mu.Lock()
-	err := o.checkOpen()
-	o.mu.Unlock()
+	err := o.lock(ctx)
 	if err != nil {
 		return err
 	}
+	o.mu.Unlock()
 	key := stateKey(st.Destination)
 	remove := st.FailingSince.IsZero() && st.Disabled.IsZero()
 	var v []byte // empty: removed

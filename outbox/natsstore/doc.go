@@ -1,6 +1,16 @@
-// Package natsstore is an [outbox.Outbox] on NATS JetStream, so that a fleet
+// Package natsstore is an [outbox.Store] on NATS JetStream, so that a fleet
 // of worker processes, each running an [outbox.Queue], shares one set of
 // pending deliveries.
+//
+// [Open] returns the store: every method of [outbox.Outbox],
+// [outbox.Admin] and [outbox.DestinationStore], safe for concurrent use,
+// and any number of stores, in any number of processes, may share one
+// stream. It does not keep the order of a partition key (it has no
+// OrdersByKey; see [outbox.Store]), so a Queue refuses an Ordered
+// destination over it. Close stops the store's index watcher, and later
+// calls fail with [outbox.ErrClosed]; leases held through it run out as
+// usual and their deliveries are then taken by other workers. Close does
+// not close the NATS connection.
 //
 // # Layout
 //
@@ -12,7 +22,7 @@
 // time, attempt count, lease expiry, dead letter reason) as JSON; its data
 // holds the attempt history and the body. Dead letters are records in the
 // dead state in the same stream, so that an id stays unique across pending
-// and dead deliveries and [Store.Put] stays idempotent.
+// and dead deliveries and Put stays idempotent.
 //
 // The states of destinations ([outbox.DestinationStore]: which are
 // disabled, which have been failing for long) live beside the stream, in
@@ -25,7 +35,7 @@
 // Nats-Expected-Last-Subject-Sequence header: a compare-and-set on the
 // delivery's latest revision. A lease is such a write: it stamps the
 // record with the lease's expiry, and the lease token is the stream
-// sequence of that write. Each settlement of [Store.Settle] is a write
+// sequence of that write. Each settlement of Settle is a write
 // expected to follow exactly that sequence, so a worker whose lease
 // was taken over gets [outbox.ErrLeaseLost] and cannot undo the new
 // holder's work, and two workers can never hold one delivery at once.
@@ -38,8 +48,8 @@
 // same id is dropped too, so an enqueue retried just after its delivery
 // succeeded does not send it twice. When the stream refuses one publish of
 // a Put, Put deletes the others it stored, so that a Put is all or nothing
-// (see [Store.Put]); it sets no Nats-Msg-Id, since the server would then
-// drop the retry of a Put it undid.
+// (see below); it sets no Nats-Msg-Id, since the server would then drop
+// the retry of a Put it undid.
 //
 // # Why records and not a work-queue consumer
 //
@@ -60,7 +70,7 @@
 //
 // # The index
 //
-// Each [Store] keeps an in-memory index of the metadata (not the bodies)
+// Each store keeps an in-memory index of the metadata (not the bodies)
 // of every record, filled at [Open] and kept current by an ordered
 // consumer that receives headers only. Lease, Stats, DeadLetters, Replay
 // and Purge read the index; Lease then loads the bodies of what it chose
@@ -70,6 +80,34 @@
 // needs about 200 MB per worker process. Changes made by other processes
 // appear in the index within milliseconds; Stats and DeadLetters are
 // therefore exact for one process and eventually exact for a fleet.
+//
+// # The methods
+//
+// Put encodes every delivery before it publishes any, and refuses one the
+// record format cannot hold (an empty id or destination, one that is not
+// UTF-8, or a body larger than the server's max_payload allows, less
+// 32 KiB for the record's metadata) with [outbox.ErrInvalid]. A delivery
+// whose id the stream holds (pending, leased, dead, or acknowledged or
+// purged within [Config.DuplicateWindow], as a tombstone) is dropped. When
+// the stream refuses a publish, or ctx ends before every acknowledgement
+// came, Put deletes the deliveries it stored and returns the error: call
+// it again. The one exception is a delivery that a worker of the fleet
+// leased in the moment between its publish and the undo: it stays, and is
+// sent; the error names it, and a retried Put drops it as held.
+//
+// Lease chooses from the index (earliest due first within a destination,
+// destinations in turn), reads the chosen records and writes a lease on
+// each, guarded by its revision; a delivery another worker claimed
+// meanwhile is skipped, so Lease may return fewer than are due and the
+// Queue asks again. Settle writes its settlements at once, each one
+// guarded write: Delivered leaves a tombstone that expires after
+// Config.DuplicateWindow, Retrying and DeadLettered rewrite the record
+// with the attempt, Released clears the lease. Purge leaves such a
+// tombstone too, keeping the id reserved; Replay reads and rewrites each
+// dead letter, body included, one round trip each. History reads the
+// record from the stream (one direct get), so it is exact across a fleet.
+// DestinationStates returns the states as the watcher last saw them, and
+// SetDestinationState returns once the server stored the state.
 //
 // # Workers, failures and at-least-once
 //

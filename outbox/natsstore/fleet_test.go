@@ -32,10 +32,10 @@ func (c *counter) Observe(e outbox.Sample) {
 
 func (c *counter) Depth(outbox.Stats, int) {}
 
-// worker is one Queue over its own connection and Store.
+// worker is one Queue over its own connection and store.
 type worker struct {
 	nc      *nats.Conn
-	ob      *natsstore.Store
+	ob      outbox.Store
 	q       *outbox.Queue
 	metrics *counter
 	cancel  context.CancelFunc
@@ -51,11 +51,30 @@ type fleetOpts struct {
 	breaker  outbox.Breaker
 }
 
-// startWorker opens a connection and a Store to url and runs a Queue
+// startWorker opens a connection and a store to url and runs a Queue
 // delivering to rcv until the test ends.
 func startWorker(t *testing.T, url string, rcv *sendertest.Receiver, o fleetOpts) *worker {
 	t.Helper()
 	return startWorkerTB(t, url, rcv, o)
+}
+
+// startFleet starts n workers (see startWorker) on url.
+func startFleet(t *testing.T, url string, rcv *sendertest.Receiver, o fleetOpts, n int) []*worker {
+	t.Helper()
+	ws := make([]*worker, n)
+	for i := range ws {
+		ws[i] = startWorker(t, url, rcv, o)
+	}
+	return ws
+}
+
+// resent counts the sends of ids in got beyond the first of each.
+func resent(got map[string]int, ids []string) int {
+	n := 0
+	for _, id := range ids {
+		n += got[id] - 1
+	}
+	return n
 }
 
 // startWorkerTB is startWorker for tests and benchmarks.
@@ -143,10 +162,7 @@ func TestFleetSharesWork(t *testing.T) {
 	s := startServer(t, t.TempDir(), -1)
 	rcv := sendertest.NewReceiver(t, nil)
 	o := fleetOpts{cfg: freshConfig(), workers: 16, leaseTTL: 30 * time.Second}
-	var ws []*worker
-	for range 3 {
-		ws = append(ws, startWorker(t, s.ClientURL(), rcv, o))
-	}
+	ws := startFleet(t, s.ClientURL(), rcv, o, 3)
 	ids := putN(t, ws[0].ob, "fleet", n)
 	got := waitDelivered(t, rcv, ids, 2*time.Minute)
 	for _, id := range ids {
@@ -199,10 +215,7 @@ func TestWorkerKilled(t *testing.T) {
 	s := startServer(t, t.TempDir(), -1)
 	rcv := sendertest.NewReceiver(t, nil, sendertest.Delay(5*time.Millisecond))
 	o := fleetOpts{cfg: freshConfig(), workers: 16, leaseTTL: 2 * time.Second}
-	var ws []*worker
-	for range 3 {
-		ws = append(ws, startWorker(t, s.ClientURL(), rcv, o))
-	}
+	ws := startFleet(t, s.ClientURL(), rcv, o, 3)
 	ids := putN(t, ws[0].ob, "kill", n)
 	for ws[2].metrics.delivered.Load() < int64(n/20) {
 		time.Sleep(5 * time.Millisecond)
@@ -216,11 +229,7 @@ func TestWorkerKilled(t *testing.T) {
 	ws[2].stop()
 	t.Logf("worker 2 killed after %d deliveries; %d leases outstanding", ws[2].metrics.delivered.Load(), leased)
 	got := waitDelivered(t, rcv, ids, 2*time.Minute)
-	dups := 0
-	for _, id := range ids {
-		dups += got[id] - 1
-	}
-	t.Logf("all %d delivered; %d sent twice (in flight when the worker died)", n, dups)
+	t.Logf("all %d delivered; %d sent twice (in flight when the worker died)", n, resent(got, ids))
 	waitStats(t, ws[0].ob, outbox.Stats{})
 }
 
@@ -231,10 +240,7 @@ func TestServerRestart(t *testing.T) {
 	p := port(s)
 	rcv := sendertest.NewReceiver(t, nil, sendertest.Delay(2*time.Millisecond))
 	o := fleetOpts{cfg: freshConfig(), workers: 16, leaseTTL: 2 * time.Second}
-	var ws []*worker
-	for range 3 {
-		ws = append(ws, startWorker(t, s.ClientURL(), rcv, o))
-	}
+	ws := startFleet(t, s.ClientURL(), rcv, o, 3)
 	ids := putN(t, ws[0].ob, "restart", n)
 	for len(rcv.Deliveries()) < n/4 {
 		time.Sleep(5 * time.Millisecond)
@@ -244,11 +250,7 @@ func TestServerRestart(t *testing.T) {
 	t.Logf("server stopped after %d requests", len(rcv.Deliveries()))
 	s = startServer(t, dir, p)
 	got := waitDelivered(t, rcv, ids, 2*time.Minute)
-	dups := 0
-	for _, id := range ids {
-		dups += got[id] - 1
-	}
-	t.Logf("all %d delivered after the restart; %d sent twice", n, dups)
+	t.Logf("all %d delivered after the restart; %d sent twice", n, resent(got, ids))
 	waitStats(t, ws[0].ob, outbox.Stats{})
 	// More work after the restart flows too.
 	more := putN(t, ws[1].ob, "after", 100)
@@ -299,8 +301,7 @@ func TestDeadLettersAndReplay(t *testing.T) {
 }
 
 func TestOpenIdempotentAndInvalid(t *testing.T) {
-	s := startServer(t, t.TempDir(), -1)
-	_, js := connect(t, s.ClientURL())
+	js := jetStream(t)
 	cfg := freshConfig()
 	a := open(t, js, cfg)
 	putN(t, a, "x", 10)

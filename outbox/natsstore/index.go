@@ -13,7 +13,7 @@ import (
 
 // dueGrain is the granularity of the earliest-due-first order of Lease:
 // deliveries due within the same second are taken in an order of their own
-// for each Store, so that a fleet's workers do not all reach for the
+// for each store, so that a fleet's workers do not all reach for the
 // same records.
 const dueGrain = int64(time.Second)
 
@@ -22,8 +22,8 @@ const dueGrain = int64(time.Second)
 type entry struct {
 	meta
 	rev   uint64
-	order uint64 // tie-break within a due second, per Store
-	// claiming: a Lease of this Store is writing a lease on it.
+	order uint64 // tie-break within a due second, per store
+	// claiming: a Lease of this store is writing a lease on it.
 	claiming bool
 	// stale: a guarded write or read found the index behind the stream;
 	// the watcher's next update of the record clears it. Until then the
@@ -33,7 +33,7 @@ type entry struct {
 	staleAt time.Time
 	// inList: the entry is in its destination's list.
 	inList bool
-	// rec caches the whole record while this Store holds its lease at
+	// rec caches the whole record while this store holds its lease at
 	// revision rev, so settling it needs no read.
 	rec *record
 }
@@ -73,8 +73,8 @@ func (l *destList) sort() {
 	l.sorted, l.garbage = true, 0
 }
 
-// order returns the tie-break rank of id for this Store.
-func (o *Store) orderOf(id string) uint64 {
+// order returns the tie-break rank of id for this store.
+func (o *store) orderOf(id string) uint64 {
 	h := fnv.New64a()
 	h.Write(o.seed[:])
 	h.Write([]byte(id))
@@ -82,7 +82,7 @@ func (o *Store) orderOf(id string) uint64 {
 }
 
 // list returns the list of the named destination, creating it.
-func (o *Store) list(dest string) *destList {
+func (o *store) list(dest string) *destList {
 	l := o.dests[dest]
 	if l == nil {
 		l = &destList{name: dest, sorted: true}
@@ -94,9 +94,9 @@ func (o *Store) list(dest string) *destList {
 // applyLocked records that the record m.ID is m at revision rev, if that
 // is newer than what the index holds, and returns its entry (nil when the
 // record is gone). fromWatcher says the update comes in stream order from
-// the watcher; other updates are the Store's own writes, applied at once
+// the watcher; other updates are the store's own writes, applied at once
 // so that a caller sees its writes. o.mu is held.
-func (o *Store) applyLocked(m meta, rev uint64, fromWatcher bool) *entry {
+func (o *store) applyLocked(m meta, rev uint64, fromWatcher bool) *entry {
 	if !fromWatcher && rev <= o.seen {
 		// The watcher already applied this revision or a newer one.
 		return o.entries[m.ID]
@@ -128,7 +128,7 @@ func (o *Store) applyLocked(m meta, rev uint64, fromWatcher bool) *entry {
 // updateLocked makes e the record m at revision rev, moving it between the
 // destination lists; drop removes a gone record from the index. o.mu is
 // held.
-func (o *Store) updateLocked(e *entry, m meta, rev uint64, drop bool) {
+func (o *store) updateLocked(e *entry, m meta, rev uint64, drop bool) {
 	old := e.meta
 	wasMember := e.rev != 0 && old.State == statePending
 	e.meta, e.rev, e.stale, e.rec = m, rev, false, nil
@@ -160,7 +160,7 @@ func (o *Store) updateLocked(e *entry, m meta, rev uint64, drop bool) {
 // nothing at all for a record whose every message is gone (its tombstone
 // expired): such a record leaves the index, a newer one replaces the
 // entry.
-func (o *Store) refresh(ctx context.Context, picks []pick) {
+func (o *store) refresh(ctx context.Context, picks []pick) {
 	for _, p := range picks {
 		sm, err := o.stream.GetLastMsgForSubject(ctx, o.subject(p.id))
 		var m meta

@@ -10,7 +10,7 @@ import (
 // staleRetry even if the watcher never brings a newer revision, so that a
 // missed update cannot hold a delivery back for good.
 func TestStaleEntries(t *testing.T) {
-	o := &Store{}
+	o := &store{}
 	e := &entry{meta: meta{State: statePending}, rev: 6}
 	o.markStaleLocked(e, 5)
 	if e.stale {

@@ -22,14 +22,8 @@ const loadParallel = 16
 // turn), reads the chosen records and writes a lease on each, guarded by
 // its revision. A delivery another worker claimed meanwhile is skipped, so
 // Lease may return fewer than are due; the Queue asks again.
-func (o *Store) Lease(ctx context.Context, lo outbox.LeaseOptions) ([]outbox.Leased, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	lo = lo.WithDefaults()
-	o.mu.Lock()
-	if err := o.checkOpen(); err != nil {
-		o.mu.Unlock()
+func (o *store) Lease(ctx context.Context, lo outbox.LeaseOptions) ([]outbox.Leased, error) {
+	if err := o.lock(ctx); err != nil {
 		return nil, err
 	}
 	picks := o.pickLocked(lo)
@@ -78,7 +72,7 @@ type leaseRound struct {
 // publishClaims publishes, for each pick whose record was read, the record
 // stamped with the lease, guarded by the revision that was picked and read.
 // After the first publish error it publishes no more.
-func (o *Store) publishClaims(picks []pick, recs []*record, conflicts []bool, until time.Time) leaseRound {
+func (o *store) publishClaims(picks []pick, recs []*record, conflicts []bool, until time.Time) leaseRound {
 	lr := leaseRound{claims: make([]leaseClaim, 0, len(picks))}
 	for i, p := range picks {
 		r := recs[i]
@@ -108,7 +102,7 @@ func (o *Store) publishClaims(picks []pick, recs []*record, conflicts []bool, un
 // awaitClaims waits for the acknowledgement of each claim of lr and returns
 // the deliveries leased; a claim refused or not acknowledged before ctx
 // ends joins lr's failed picks.
-func (o *Store) awaitClaims(ctx context.Context, lr *leaseRound, until time.Time) []outbox.Leased {
+func (o *store) awaitClaims(ctx context.Context, lr *leaseRound, until time.Time) []outbox.Leased {
 	var out []outbox.Leased
 	for _, c := range lr.claims {
 		select {
@@ -160,7 +154,7 @@ func eligible(e *entry, now int64) bool {
 // revision a guarded write or read found outdated: if the watcher applied
 // a newer one meanwhile, the index is current again and must not wait for
 // another. o.mu is held.
-func (o *Store) markStaleLocked(e *entry, rev uint64) {
+func (o *store) markStaleLocked(e *entry, rev uint64) {
 	if e.rev == rev {
 		e.stale, e.staleAt = true, time.Now()
 	}
@@ -175,7 +169,7 @@ type pick struct {
 
 // pickLocked chooses up to lo.Max entries to lease and marks them as being
 // claimed. o.mu is held.
-func (o *Store) pickLocked(lo outbox.LeaseOptions) []pick {
+func (o *store) pickLocked(lo outbox.LeaseOptions) []pick {
 	now := nanos(lo.Now)
 	names := make([]string, 0, len(o.dests))
 	for name, l := range o.dests {
@@ -231,7 +225,7 @@ func (o *Store) pickLocked(lo outbox.LeaseOptions) []pick {
 // load reads the records of picks at their indexed revisions, a few at a
 // time. A record that cannot be read is nil, and its conflict is set when
 // that is because it changed meanwhile (or is no longer pending).
-func (o *Store) load(ctx context.Context, picks []pick) (recs []*record, conflict []bool) {
+func (o *store) load(ctx context.Context, picks []pick) (recs []*record, conflict []bool) {
 	recs, conflict = make([]*record, len(picks)), make([]bool, len(picks))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, loadParallel)
@@ -256,7 +250,7 @@ func (o *Store) load(ctx context.Context, picks []pick) (recs []*record, conflic
 // read returns the record of id stored at revision rev, or an error
 // wrapping [outbox.ErrLeaseLost] when the message at rev is not that
 // record (it was replaced).
-func (o *Store) read(ctx context.Context, id string, rev uint64) (*record, error) {
+func (o *store) read(ctx context.Context, id string, rev uint64) (*record, error) {
 	sm, err := o.stream.GetMsg(ctx, rev)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, outbox.ErrLeaseLost

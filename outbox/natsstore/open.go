@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/internal/guard"
 	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/outbox"
 )
@@ -19,11 +20,11 @@ import (
 // headers and history; a body may use the rest.
 const bodyReserve = 32 << 10
 
-// Store is an [outbox.Outbox] on a JetStream stream; see the package
+// store is an [outbox.Outbox] on a JetStream stream; see the package
 // documentation. Open it with [Open]. It is safe for concurrent use, and
-// any number of Store values, in any number of processes, may share one
+// any number of store values, in any number of processes, may share one
 // stream.
-type Store struct {
+type store struct {
 	js      jetstream.JetStream
 	stream  jetstream.Stream
 	cfg     Config
@@ -49,17 +50,12 @@ type Store struct {
 	stateRevs  map[string]uint64
 }
 
-var (
-	_ outbox.Outbox = (*Store)(nil)
-	_ outbox.Admin  = (*Store)(nil)
-)
-
 // Open creates or updates the outbox stream described by cfg on js (an
 // idempotent call: every worker of a fleet makes it at start-up), loads
-// the index of its records and returns the Store once the index is
-// complete. The Store uses js's connection and never closes it; ctx bounds
-// Open only.
-func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, error) {
+// the index of its records and returns the [outbox.Store] once the index
+// is complete. The store uses js's connection and never closes it; ctx
+// bounds Open only.
+func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (outbox.Store, error) {
 	if js == nil {
 		return nil, fmt.Errorf("%w: nil JetStream", outbox.ErrInvalid)
 	}
@@ -71,7 +67,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 	if err != nil {
 		return nil, fmt.Errorf("natsstore: create stream %s: %w", cfg.Stream, err)
 	}
-	o := &Store{
+	o := &store{
 		js: js, stream: st, cfg: cfg, prefix: cfg.Subject + ".",
 		maxBody: limits.Body,
 		entries: make(map[string]*entry),
@@ -97,7 +93,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 
 // startWatch starts the ordered consumer that keeps the index current and
 // waits until it has read every record.
-func (o *Store) startWatch(ctx context.Context) error {
+func (o *store) startWatch(ctx context.Context) error {
 	cons, err := o.js.OrderedConsumer(ctx, o.cfg.Stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{o.prefix + ">"},
 		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
@@ -166,7 +162,7 @@ func (o *Store) startWatch(ctx context.Context) error {
 }
 
 // warn logs a failure of the watcher.
-func (o *Store) warn(msg string, err error, attrs ...slog.Attr) {
+func (o *store) warn(msg string, err error, attrs ...slog.Attr) {
 	if o.cfg.Logger == nil {
 		return
 	}
@@ -175,10 +171,10 @@ func (o *Store) warn(msg string, err error, attrs ...slog.Attr) {
 }
 
 // Close stops the index watcher; later calls fail with
-// [outbox.ErrClosed]. Leases held through this Store run out as usual and
+// [outbox.ErrClosed]. Leases held through this store run out as usual and
 // their deliveries are then taken by other workers. Close does not close
 // the NATS connection.
-func (o *Store) Close() error {
+func (o *store) Close() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
@@ -196,12 +192,10 @@ func (o *Store) Close() error {
 	return nil
 }
 
-// checkOpen returns [outbox.ErrClosed] after Close. o.mu is held.
-func (o *Store) checkOpen() error {
-	if o.closed {
-		return outbox.ErrClosed
-	}
-	return nil
+// lock takes o.mu for a call under ctx, or fails without it when ctx has
+// ended or o is closed ([outbox.ErrClosed]).
+func (o *store) lock(ctx context.Context) error {
+	return guard.Lock(ctx, &o.mu, &o.closed, outbox.ErrClosed)
 }
 
 // isConflict reports whether err is JetStream refusing a guarded write

@@ -38,7 +38,7 @@ const putAckWait = 10 * time.Second
 // that a worker of the fleet leased in the moment between its publish and
 // the undo: it stays, and is sent; the error names it, and a retried Put
 // drops it as held.
-func (o *Store) Put(ctx context.Context, ds ...outbox.Delivery) error {
+func (o *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -58,12 +58,11 @@ func (o *Store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 		}
 		ps[i] = published{m: r.meta, msg: m}
 	}
-	o.mu.Lock()
-	err := o.checkOpen()
-	o.mu.Unlock()
+	err := o.lock(ctx)
 	if err != nil {
 		return err
 	}
+	o.mu.Unlock()
 	for start := 0; start < len(ps) && err == nil; start += putBatch {
 		err = o.publish(ctx, ps[start:min(start+putBatch, len(ps))])
 	}
@@ -94,7 +93,7 @@ type published struct {
 
 // storable reports whether the record format holds d; the Queue validated
 // it already, so this only guards the stream's subjects and headers.
-func (o *Store) storable(d *outbox.Delivery) error {
+func (o *store) storable(d *outbox.Delivery) error {
 	switch {
 	case d.ID == "" || d.Destination == "" || !utf8.ValidString(d.ID) || !utf8.ValidString(d.Destination):
 		return fmt.Errorf("%w: natsstore cannot store a delivery with an empty or non-UTF-8 id or destination", outbox.ErrInvalid)
@@ -110,7 +109,7 @@ func (o *Store) storable(d *outbox.Delivery) error {
 // conflict (the id is held) is not one. When ctx ends, it still waits up
 // to putAckWait for the acknowledgements, so that Put knows what to undo,
 // and marks those that never came unsure.
-func (o *Store) publish(ctx context.Context, ps []published) error {
+func (o *store) publish(ctx context.Context, ps []published) error {
 	futures := make([]jetstream.PubAckFuture, 0, len(ps))
 	var first error
 	for _, p := range ps {
@@ -153,7 +152,7 @@ func (o *Store) publish(ctx context.Context, ps []published) error {
 
 // undo deletes the deliveries of ps that were stored, after a Put failed
 // with cause, and returns cause, naming any it could not delete.
-func (o *Store) undo(ps []published, cause error) error {
+func (o *store) undo(ps []published, cause error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), putAckWait)
 	defer cancel()
 	var kept []string
@@ -188,7 +187,7 @@ func (o *Store) undo(ps []published, cause error) error {
 
 // forget drops from the index the entry of m at revision seq, which Put
 // deleted.
-func (o *Store) forget(m meta, seq uint64) {
+func (o *store) forget(m meta, seq uint64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {

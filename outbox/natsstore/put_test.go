@@ -18,8 +18,7 @@ import (
 // one delivery whose body exceeds a MaxMsgSize set on it after Open, in
 // the middle of a batch larger than one round of publishes.
 func TestPutAllOrNothing(t *testing.T) {
-	s := startServer(t, t.TempDir(), -1)
-	_, js := connect(t, s.ClientURL())
+	js := jetStream(t)
 	cfg := freshConfig()
 	ob := open(t, js, cfg)
 	ctx := context.Background()
@@ -52,7 +51,7 @@ func TestPutAllOrNothing(t *testing.T) {
 	if info, err := str.Info(ctx); err != nil || info.State.Msgs != 0 {
 		t.Fatalf("after a refused Put the stream holds %d messages (%v)", info.State.Msgs, err)
 	}
-	if ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 1000, TTL: time.Minute}); err != nil || len(ls) != 0 {
+	if ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 1000, TTL: time.Minute, Now: time.Now()}); err != nil || len(ls) != 0 {
 		t.Fatalf("after a refused Put leased %d (%v)", len(ls), err)
 	}
 
@@ -70,8 +69,7 @@ func TestPutAllOrNothing(t *testing.T) {
 // hold (an empty id, an id that is not UTF-8, a body over max_payload) is
 // refused with ErrInvalid before anything of its batch is published.
 func TestPutRefusesWhatItCannotStore(t *testing.T) {
-	s := startServer(t, t.TempDir(), -1)
-	_, js := connect(t, s.ClientURL())
+	js := jetStream(t)
 	ob := open(t, js, freshConfig())
 	ctx := context.Background()
 	now := time.Now()

@@ -79,7 +79,7 @@ func fromNanos(n int64) time.Time {
 }
 
 // subject returns the subject of the delivery with the given id.
-func (o *Store) subject(id string) string {
+func (o *store) subject(id string) string {
 	return o.prefix + base64.RawURLEncoding.EncodeToString([]byte(id))
 }
 

@@ -12,6 +12,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/internal/queuetest"
+	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/natsstore"
 )
 
@@ -56,6 +58,13 @@ func connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 
 var streams atomic.Int64
 
+// jetStream starts a server of the test's own and connects to it.
+func jetStream(t testing.TB) jetstream.JetStream {
+	t.Helper()
+	_, js := connect(t, startServer(t, t.TempDir(), -1).ClientURL())
+	return js
+}
+
 // freshConfig returns a Config naming a stream no other test uses.
 func freshConfig() natsstore.Config {
 	n := streams.Add(1)
@@ -63,14 +72,9 @@ func freshConfig() natsstore.Config {
 }
 
 // open opens an outbox on js, closed when the test ends.
-func open(t testing.TB, js jetstream.JetStream, cfg natsstore.Config) *natsstore.Store {
+func open(t testing.TB, js jetstream.JetStream, cfg natsstore.Config) outbox.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ob, err := natsstore.Open(ctx, js, cfg)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { _ = ob.Close() })
-	return ob
+	return queuetest.Opened(t)(natsstore.Open(ctx, js, cfg))
 }

@@ -18,14 +18,14 @@ import (
 // Delivered leaves a tombstone that expires after [Config.DuplicateWindow],
 // Retrying and DeadLettered rewrite the record with the attempt (and the
 // reason, cut to 1024 bytes), Released clears the lease.
-func (o *Store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
+func (o *store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 	errs := make([]error, len(ss))
-	if len(ss) == 1 {
-		errs[0] = o.settleOne(ctx, &ss[0])
-		return errs
-	}
 	var wg sync.WaitGroup
 	for i := range ss {
+		if i == len(ss)-1 { // the last one on this goroutine: a lone one needs no other
+			errs[i] = o.settleOne(ctx, &ss[i])
+			break
+		}
 		wg.Go(func() { errs[i] = o.settleOne(ctx, &ss[i]) })
 	}
 	wg.Wait()
@@ -33,7 +33,7 @@ func (o *Store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 }
 
 // settleOne records one settlement.
-func (o *Store) settleOne(ctx context.Context, st *outbox.Settlement) error {
+func (o *store) settleOne(ctx context.Context, st *outbox.Settlement) error {
 	var f func(*record)
 	switch st.Outcome {
 	case outbox.Delivered:
@@ -66,14 +66,12 @@ func (r *record) tombstone() {
 
 // settle ends the lease of id named by token: it changes the leased record
 // with f and writes it back, guarded by the lease's revision.
-func (o *Store) settle(ctx context.Context, id, token string, f func(*record)) error {
+func (o *store) settle(ctx context.Context, id, token string, f func(*record)) error {
 	rev, err := strconv.ParseUint(token, 10, 64)
 	if err != nil || rev == 0 {
 		return outbox.ErrLeaseLost
 	}
-	o.mu.Lock()
-	if err := o.checkOpen(); err != nil {
-		o.mu.Unlock()
+	if err := o.lock(ctx); err != nil {
 		return err
 	}
 	var r *record
@@ -98,7 +96,7 @@ func (o *Store) settle(ctx context.Context, id, token string, f func(*record)) e
 // write stores r guarded by the expected revision rev (0: the subject must
 // be empty), applies it to the index and returns the new revision. A
 // failed guard is [outbox.ErrLeaseLost].
-func (o *Store) write(ctx context.Context, r *record, rev uint64) (uint64, error) {
+func (o *store) write(ctx context.Context, r *record, rev uint64) (uint64, error) {
 	m, err := r.msg(o.subject(r.ID))
 	if err != nil {
 		return 0, err

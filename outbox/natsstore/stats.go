@@ -14,16 +14,11 @@ import (
 // History returns a delivery's attempts; see [outbox.Admin.History]. It
 // reads the record from the stream (one direct get), so it is exact
 // across a fleet for pending and dead deliveries alike.
-func (o *Store) History(ctx context.Context, id string) ([]outbox.AttemptRecord, error) {
-	if err := ctx.Err(); err != nil {
+func (o *store) History(ctx context.Context, id string) ([]outbox.AttemptRecord, error) {
+	if err := o.lock(ctx); err != nil {
 		return nil, err
 	}
-	o.mu.Lock()
-	err := o.checkOpen()
 	o.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
 	if id == "" {
 		return nil, outbox.ErrNotFound
 	}
@@ -45,17 +40,13 @@ func (o *Store) History(ctx context.Context, id string) ([]outbox.AttemptRecord,
 }
 
 // Stats counts deliveries; see [outbox.Admin.Stats]. It counts the index:
-// exact for the changes made through this Store, and within milliseconds
+// exact for the changes made through this store, and within milliseconds
 // of exact for those made by other processes.
-func (o *Store) Stats(ctx context.Context) (outbox.Stats, error) {
-	if err := ctx.Err(); err != nil {
+func (o *store) Stats(ctx context.Context) (outbox.Stats, error) {
+	if err := o.lock(ctx); err != nil {
 		return outbox.Stats{}, err
 	}
-	o.mu.Lock()
 	defer o.mu.Unlock()
-	if err := o.checkOpen(); err != nil {
-		return outbox.Stats{}, err
-	}
 	now := nanos(time.Now())
 	var s outbox.Stats
 	for _, e := range o.entries {

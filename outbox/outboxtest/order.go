@@ -57,6 +57,17 @@ func leaseIDs(t *testing.T, ob outbox.Outbox, o outbox.LeaseOptions) ([]outbox.L
 	return ls, ids(ls)
 }
 
+// leaseWant leases with o and fails the test, saying when, unless it
+// leased exactly the deliveries want (sorted ids). It returns the leases.
+func leaseWant(t *testing.T, ob outbox.Outbox, o outbox.LeaseOptions, when string, want ...string) []outbox.Leased {
+	t.Helper()
+	ls, got := leaseIDs(t, ob, o)
+	if !slices.Equal(got, want) {
+		t.Fatalf("%s, leased %v, want %v", when, got, want)
+	}
+	return ls
+}
+
 // must fails the test on err.
 func must(t *testing.T, what string, err error) {
 	t.Helper()
@@ -82,65 +93,46 @@ func testOrderLines(t *testing.T, ob outbox.Outbox) {
 	put(t, ob, mkKey("a1", "d", "A"), mkKey("b1", "d", "B"), mkKey("a2", "d", "A"), mk("n1", "d"),
 		mkKey("a3", "d", "A"), mkKey("b2", "d", "B"), mk("n2", "d"), mkKey("e1", "e", "A"), mkKey("e2", "e", "A"))
 	wantStats(t, ob, outbox.Stats{Pending: 9}, "after Put")
-	ls, got := leaseIDs(t, ob, outbox.LeaseOptions{Max: 100, TTL: 10 * time.Hour})
-	if !slices.Equal(got, []string{"a1", "b1", "e1", "n1", "n2"}) {
-		t.Fatalf("leased %v, want the head of each line and those without a key [a1 b1 e1 n1 n2]", got)
-	}
+	ls := leaseWant(t, ob, outbox.LeaseOptions{Max: 100, TTL: 10 * time.Hour}, "the head of each line and those without a key",
+		"a1", "b1", "e1", "n1", "n2")
 	for _, l := range ls {
 		if want := map[string]string{"a1": "A", "b1": "B", "e1": "A"}[l.ID]; l.PartitionKey != want {
 			t.Errorf("%s leased with key %q, want %q", l.ID, l.PartitionKey, want)
 		}
 	}
 	wantStats(t, ob, outbox.Stats{Pending: 9, Leased: 5}, "after Lease")
-	if _, again := leaseIDs(t, ob, outbox.LeaseOptions{Max: 100}); len(again) != 0 {
-		t.Fatalf("leased %v while the heads of their lines are leased", again)
-	}
+	leaseWant(t, ob, outbox.LeaseOptions{Max: 100}, "while the heads of their lines are leased")
 	// A head that fails keeps its place: due again, it comes back, not
 	// the next one.
 	now := time.Now()
 	must(t, "Reschedule a1", reschedule(ob, "a1", token(t, ls, "a1"), now, outbox.AttemptRecord{At: now, Status: 503, Error: "503"}))
-	if _, got := leaseIDs(t, ob, outbox.LeaseOptions{Max: 100, TTL: time.Minute, Now: now.Add(time.Second)}); !slices.Equal(got, []string{"a1"}) {
-		t.Fatalf("after a1 failed, leased %v, want [a1]", got)
-	}
+	leaseWant(t, ob, outbox.LeaseOptions{Max: 100, TTL: time.Minute, Now: now.Add(time.Second)}, "after a1 failed", "a1")
 	// A head rescheduled far ahead still holds its line.
 	a1 := lease(t, ob, outbox.LeaseOptions{Max: 100, TTL: time.Minute, Now: now.Add(2 * time.Minute)})
 	if len(a1) != 1 || a1[0].ID != "a1" || a1[0].Attempts != 1 {
 		t.Fatalf("after a1's lease ran out, leased %v, want [a1] with 1 attempt", ids(a1))
 	}
 	must(t, "Reschedule a1", reschedule(ob, "a1", a1[0].Token, now.Add(time.Hour), outbox.AttemptRecord{At: now, Error: "503"}))
-	if _, got := leaseIDs(t, ob, outbox.LeaseOptions{Max: 100, Now: now.Add(3 * time.Minute)}); len(got) != 0 {
-		t.Fatalf("leased %v while a1 waits for its retry", got)
-	}
+	leaseWant(t, ob, outbox.LeaseOptions{Max: 100, Now: now.Add(3 * time.Minute)}, "while a1 waits for its retry")
 	must(t, "Ack b1", ack(ob, "b1", token(t, ls, "b1")))
 	must(t, "Ack e1", ack(ob, "e1", token(t, ls, "e1")))
-	next, got := leaseIDs(t, ob, outbox.LeaseOptions{Max: 100, TTL: 10 * time.Hour, Now: now.Add(4 * time.Minute)})
-	if !slices.Equal(got, []string{"b2", "e2"}) {
-		t.Fatalf("after b1 and e1 were delivered, leased %v, want [b2 e2]", got)
-	}
+	next := leaseWant(t, ob, outbox.LeaseOptions{Max: 100, TTL: 10 * time.Hour, Now: now.Add(4 * time.Minute)}, "after b1 and e1 were delivered", "b2", "e2")
 	// A dead head lets the next one go.
 	a1 = lease(t, ob, outbox.LeaseOptions{Max: 100, TTL: time.Minute, Now: now.Add(2 * time.Hour)})
 	if len(a1) != 1 || a1[0].ID != "a1" {
 		t.Fatalf("after a1's retry fell due, leased %v, want [a1]", ids(a1))
 	}
 	must(t, "DeadLetter a1", deadLetter(ob, "a1", a1[0].Token, "gone (410)", outbox.AttemptRecord{At: now, Status: 410}))
-	a2, got := leaseIDs(t, ob, outbox.LeaseOptions{Max: 100, TTL: time.Minute, Now: now.Add(2 * time.Hour)})
-	if !slices.Equal(got, []string{"a2"}) {
-		t.Fatalf("after a1 died, leased %v, want [a2]", got)
-	}
+	a2 := leaseWant(t, ob, outbox.LeaseOptions{Max: 100, TTL: time.Minute, Now: now.Add(2 * time.Hour)}, "after a1 died", "a2")
 	must(t, "Ack a2", ack(ob, "a2", a2[0].Token))
-	a3, got := leaseIDs(t, ob, outbox.LeaseOptions{Max: 100, TTL: time.Minute, Now: now.Add(2 * time.Hour)})
-	if !slices.Equal(got, []string{"a3"}) {
-		t.Fatalf("after a2 was delivered, leased %v, want [a3]", got)
-	}
+	a3 := leaseWant(t, ob, outbox.LeaseOptions{Max: 100, TTL: time.Minute, Now: now.Add(2 * time.Hour)}, "after a2 was delivered", "a3")
 	for _, l := range append(append(a3, next...), ls...) {
 		if l.ID != "a1" && l.ID != "b1" && l.ID != "e1" {
 			must(t, "Ack "+l.ID, ack(ob, l.ID, l.Token))
 		}
 	}
 	wantStats(t, ob, outbox.Stats{Dead: 1}, "at the end")
-	if _, got := leaseIDs(t, ob, outbox.LeaseOptions{Max: 100, Now: now.Add(48 * time.Hour)}); len(got) != 0 {
-		t.Fatalf("leased %v after every line was done", got)
-	}
+	leaseWant(t, ob, outbox.LeaseOptions{Max: 100, Now: now.Add(48 * time.Hour)}, "after every line was done")
 }
 
 func testOrderPutOrder(t *testing.T, ob outbox.Outbox) {
@@ -151,23 +143,15 @@ func testOrderPutOrder(t *testing.T, ob outbox.Outbox) {
 	x1.Due = now.Add(time.Hour)
 	put(t, ob, x1)
 	put(t, ob, x2)
-	if _, got := leaseIDs(t, ob, outbox.LeaseOptions{Max: 10, Now: now.Add(time.Minute)}); len(got) != 0 {
-		t.Fatalf("leased %v before x1, put first, is due", got)
-	}
+	leaseWant(t, ob, outbox.LeaseOptions{Max: 10, Now: now.Add(time.Minute)}, "before x1, put first, is due")
 	// Within one Put, the order of its deliveries, whatever the ids.
 	put(t, ob, mkKey("y3", "d", "Y"), mkKey("y1", "d", "Y"), mkKey("y2", "d", "Y"))
 	for _, want := range []string{"y3", "y1", "y2"} {
-		ls, got := leaseIDs(t, ob, outbox.LeaseOptions{Max: 10, Now: now.Add(time.Minute)})
-		if !slices.Equal(got, []string{want}) {
-			t.Fatalf("leased %v, want [%s]", got, want)
-		}
+		ls := leaseWant(t, ob, outbox.LeaseOptions{Max: 10, Now: now.Add(time.Minute)}, "in order", want)
 		must(t, "Ack "+want, ack(ob, want, ls[0].Token))
 	}
 	for _, want := range []string{"x1", "x2"} {
-		ls, got := leaseIDs(t, ob, outbox.LeaseOptions{Max: 10, Now: now.Add(2 * time.Hour)})
-		if !slices.Equal(got, []string{want}) {
-			t.Fatalf("leased %v, want [%s]", got, want)
-		}
+		ls := leaseWant(t, ob, outbox.LeaseOptions{Max: 10, Now: now.Add(2 * time.Hour)}, "in order", want)
 		must(t, "Ack "+want, ack(ob, want, ls[0].Token))
 	}
 }
@@ -181,19 +165,11 @@ func testOrderLeaseExpiry(t *testing.T, ob outbox.Outbox) {
 		t.Fatalf("leased %v, want [k1]", got)
 	}
 	// The head's lease runs out: the head is due again, not the next.
-	second, got := leaseIDs(t, ob, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: t0.Add(61 * time.Second)})
-	if !slices.Equal(got, []string{"k1"}) {
-		t.Fatalf("after k1's lease ran out, leased %v, want [k1]", got)
-	}
+	second := leaseWant(t, ob, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: t0.Add(61 * time.Second)}, "after k1's lease ran out", "k1")
 	must(t, "Release k1", release(ob, "k1", second[0].Token))
-	third, got := leaseIDs(t, ob, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: t0.Add(62 * time.Second)})
-	if !slices.Equal(got, []string{"k1"}) {
-		t.Fatalf("after k1 was released, leased %v, want [k1]", got)
-	}
+	third := leaseWant(t, ob, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: t0.Add(62 * time.Second)}, "after k1 was released", "k1")
 	must(t, "Ack k1", ack(ob, "k1", third[0].Token))
-	if _, got := leaseIDs(t, ob, outbox.LeaseOptions{Max: 10, Now: t0.Add(63 * time.Second)}); !slices.Equal(got, []string{"k2"}) {
-		t.Fatalf("after k1 was delivered, leased %v, want [k2]", got)
-	}
+	leaseWant(t, ob, outbox.LeaseOptions{Max: 10, Now: t0.Add(63 * time.Second)}, "after k1 was delivered", "k2")
 }
 
 func testOrderReplay(t *testing.T, ob outbox.Outbox) {
@@ -203,25 +179,20 @@ func testOrderReplay(t *testing.T, ob outbox.Outbox) {
 	now := time.Now()
 	ls := lease(t, ob, outbox.LeaseOptions{Max: 10, Now: now})
 	must(t, "DeadLetter r1", deadLetter(ob, "r1", token(t, ls, "r1"), "rejected: 400", outbox.AttemptRecord{At: now, Status: 400}))
-	r2, got := leaseIDs(t, ob, outbox.LeaseOptions{Max: 10, Now: now})
-	if !slices.Equal(got, []string{"r2"}) {
-		t.Fatalf("after r1 died, leased %v, want [r2]", got)
-	}
+	r2 := leaseWant(t, ob, outbox.LeaseOptions{Max: 10, Now: now}, "after r1 died", "r2")
 	// Replayed, r1 goes to the back of its line: behind r2, leased.
 	if n, err := ad.Replay(ctx, outbox.Selector{IDs: []string{"r1"}}); err != nil || n != 1 {
 		t.Fatalf("Replay = %d, %v", n, err)
 	}
 	wantStats(t, ob, outbox.Stats{Pending: 2, Leased: 1}, "after Replay")
-	if _, got := leaseIDs(t, ob, outbox.LeaseOptions{Max: 10, Now: now.Add(time.Second)}); len(got) != 0 {
-		t.Fatalf("leased %v while r2 is leased", got)
-	}
+	leaseWant(t, ob, outbox.LeaseOptions{Max: 10, Now: now.Add(time.Second)}, "while r2 is leased")
 	if h, err := ad.History(ctx, "r1"); err != nil || len(h) != 1 {
 		t.Fatalf("History of the replayed r1 = %v, %v", h, err)
 	}
 	must(t, "Ack r2", ack(ob, "r2", r2[0].Token))
-	r1, got := leaseIDs(t, ob, outbox.LeaseOptions{Max: 10, Now: now.Add(time.Second)})
-	if !slices.Equal(got, []string{"r1"}) || r1[0].PartitionKey != "R" {
-		t.Fatalf("after r2 was delivered, leased %v, want [r1] with its key", got)
+	r1 := leaseWant(t, ob, outbox.LeaseOptions{Max: 10, Now: now.Add(time.Second)}, "after r2 was delivered", "r1")
+	if r1[0].PartitionKey != "R" {
+		t.Fatalf("r1 leased with key %q, want R", r1[0].PartitionKey)
 	}
 	must(t, "Ack r1", ack(ob, "r1", r1[0].Token))
 	wantStats(t, ob, outbox.Stats{}, "at the end")
@@ -233,15 +204,10 @@ func testOrderIdempotent(t *testing.T, ob outbox.Outbox) {
 	put(t, ob, mkKey("i1", "d", "I"), mkKey("i2", "d", "I")) // held already: dropped
 	wantStats(t, ob, outbox.Stats{Pending: 2}, "after two Puts")
 	for _, want := range []string{"i1", "i2"} {
-		ls, got := leaseIDs(t, ob, outbox.LeaseOptions{Max: 10})
-		if !slices.Equal(got, []string{want}) {
-			t.Fatalf("leased %v, want [%s]", got, want)
-		}
+		ls := leaseWant(t, ob, outbox.LeaseOptions{Max: 10}, "in order", want)
 		must(t, "Ack "+want, ack(ob, want, ls[0].Token))
 	}
-	if _, got := leaseIDs(t, ob, outbox.LeaseOptions{Max: 10}); len(got) != 0 {
-		t.Fatalf("leased %v: a second Put of a held id made a copy", got)
-	}
+	leaseWant(t, ob, outbox.LeaseOptions{Max: 10}, "after a second Put of held ids (it must make no copy)")
 }
 
 // testOrderConcurrent has workers lease and settle deliveries of several
@@ -271,7 +237,7 @@ func testOrderConcurrent(t *testing.T, ob outbox.Outbox) {
 	for range workers {
 		wg.Go(func() {
 			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
-				ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 3, TTL: time.Minute})
+				ls, err := ob.Lease(ctx, filled(outbox.LeaseOptions{Max: 3, TTL: time.Minute}))
 				if err != nil {
 					errc <- err
 					return

@@ -29,8 +29,8 @@
 // outbox.Queue requires for an Ordered destination) is checked on that
 // order (the Order* subtests, see order.go), under concurrent leasing too;
 // they are skipped for one that does not. Deliveries reach Put as the Queue
-// sends them:
-// validated, with Due and Created set.
+// sends them: validated, with Due and Created set; Lease gets its
+// [outbox.LeaseOptions] filled, as from a Queue.
 package outboxtest
 
 import (
@@ -159,13 +159,26 @@ func put(t *testing.T, ob outbox.Outbox, ds ...outbox.Delivery) {
 	}
 }
 
+// lease leases with o as a Queue would pass it: TTL and Now filled (5
+// minutes and the current time) where a subtest leaves them out.
 func lease(t *testing.T, ob outbox.Outbox, o outbox.LeaseOptions) []outbox.Leased {
 	t.Helper()
-	ls, err := ob.Lease(ctx, o)
+	ls, err := ob.Lease(ctx, filled(o))
 	if err != nil {
 		t.Fatalf("Lease: %v", err)
 	}
 	return ls
+}
+
+// filled returns o with TTL and Now set as a Queue sets them, where zero.
+func filled(o outbox.LeaseOptions) outbox.LeaseOptions {
+	if o.TTL == 0 {
+		o.TTL = 5 * time.Minute
+	}
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	return o
 }
 
 func ids(ls []outbox.Leased) []string {
@@ -594,7 +607,7 @@ func testConcurrentLease(t *testing.T, ob outbox.Outbox) {
 		go func() {
 			defer wg.Done()
 			for {
-				ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 7, TTL: time.Hour})
+				ls, err := ob.Lease(ctx, filled(outbox.LeaseOptions{Max: 7, TTL: time.Hour}))
 				if err != nil {
 					errs <- err
 					return

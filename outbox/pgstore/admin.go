@@ -8,20 +8,17 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/heraldhq/herald/internal/limits"
+	"github.com/heraldhq/herald/internal/deadlist"
 	"github.com/heraldhq/herald/outbox"
 )
 
 // DeadLetters lists dead letters by destination, then id, bytewise; see
 // [outbox.Admin.DeadLetters].
-func (ob *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]outbox.DeadLetter, error) {
+func (ob *store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]outbox.DeadLetter, error) {
 	if err := ob.live(); err != nil {
 		return nil, err
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = limits.List
-	}
+	limit := deadlist.Limit(q.Limit)
 	var afterDest, afterID string
 	if q.After != nil {
 		afterDest, afterID = q.After.Destination, q.After.ID
@@ -49,18 +46,18 @@ func (ob *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]o
 
 // Replay moves dead letters back to pending, due now, and wakes the
 // workers; see [outbox.Admin.Replay].
-func (ob *Store) Replay(ctx context.Context, s outbox.Selector) (int, error) {
+func (ob *store) Replay(ctx context.Context, s outbox.Selector) (int, error) {
 	return ob.eachDead(ctx, s, ob.q.replay, nanos(time.Now()), ob.channel)
 }
 
 // Purge deletes dead letters and their history; see [outbox.Admin.Purge].
-func (ob *Store) Purge(ctx context.Context, s outbox.Selector) (int, error) {
+func (ob *store) Purge(ctx context.Context, s outbox.Selector) (int, error) {
 	return ob.eachDead(ctx, s, ob.q.purge)
 }
 
 // eachDead runs a statement over the dead letters s selects and returns
 // the count it gives.
-func (ob *Store) eachDead(ctx context.Context, s outbox.Selector, sql string, more ...any) (int, error) {
+func (ob *store) eachDead(ctx context.Context, s outbox.Selector, sql string, more ...any) (int, error) {
 	if err := ob.live(); err != nil {
 		return 0, err
 	}
@@ -80,7 +77,7 @@ func (ob *Store) eachDead(ctx context.Context, s outbox.Selector, sql string, mo
 
 // History returns a delivery's attempts, oldest first; see
 // [outbox.Admin.History].
-func (ob *Store) History(ctx context.Context, id string) ([]outbox.AttemptRecord, error) {
+func (ob *store) History(ctx context.Context, id string) ([]outbox.AttemptRecord, error) {
 	if err := ob.live(); err != nil {
 		return nil, err
 	}
@@ -115,7 +112,7 @@ func (ob *Store) History(ctx context.Context, id string) ([]outbox.AttemptRecord
 
 // Stats counts deliveries; see [outbox.Admin.Stats]. It reads every row's
 // state (not its body).
-func (ob *Store) Stats(ctx context.Context) (outbox.Stats, error) {
+func (ob *store) Stats(ctx context.Context) (outbox.Stats, error) {
 	if err := ob.live(); err != nil {
 		return outbox.Stats{}, err
 	}

@@ -9,8 +9,6 @@ import (
 	"github.com/heraldhq/herald/outbox"
 )
 
-var _ outbox.DestinationStore = (*Store)(nil)
-
 // destQueries are the statements on the destination states table, with
 // its name filled in.
 type destQueries struct{ list, upsert, remove string }
@@ -34,7 +32,7 @@ func prepareDest(t tables) destQueries {
 
 // DestinationStates returns the recorded destination states, shared by
 // every process on the tables; see [outbox.DestinationStore].
-func (ob *Store) DestinationStates(ctx context.Context) ([]outbox.DestinationState, error) {
+func (ob *store) DestinationStates(ctx context.Context) ([]outbox.DestinationState, error) {
 	if err := ob.live(); err != nil {
 		return nil, err
 	}
@@ -59,7 +57,7 @@ func (ob *Store) DestinationStates(ctx context.Context) ([]outbox.DestinationSta
 // SetDestinationState records s, replacing the destination's state, or
 // removes the record when s has neither FailingSince nor Disabled; see
 // [outbox.DestinationStore].
-func (ob *Store) SetDestinationState(ctx context.Context, s outbox.DestinationState) error {
+func (ob *store) SetDestinationState(ctx context.Context, s outbox.DestinationState) error {
 	if err := ob.live(); err != nil {
 		return err
 	}

@@ -1,9 +1,25 @@
-// Package pgstore is an [outbox.Outbox] and [outbox.Admin] on PostgreSQL:
-// the transactional outbox. A program that keeps its state in PostgreSQL
-// enqueues a webhook inside its own transaction ([Enqueue], [EnqueueSQL]),
-// so that the webhook exists exactly when the business write commits, and
-// any number of worker processes on any number of hosts, each running an
+// Package pgstore is an [outbox.Store] on PostgreSQL: the transactional
+// outbox. A program that keeps its state in PostgreSQL enqueues a webhook
+// inside its own transaction ([Enqueue], [EnqueueSQL]), so that the
+// webhook exists exactly when the business write commits, and any number
+// of worker processes on any number of hosts, each running an
 // [outbox.Queue], share the deliveries.
+//
+// [Open] returns the store: every method of [outbox.Outbox],
+// [outbox.Admin] and [outbox.DestinationStore], safe for concurrent use by
+// any number of processes at once, and both optional capabilities of
+// [outbox.Store]: it keeps the order of a partition key across every
+// process sharing its tables (OrdersByKey), and it wakes the Queue when
+// deliveries may have become due (Wake; see Waking below). Put stores its
+// deliveries in one statement, all or none, skipping ids the outbox holds;
+// Settle sends its settlements in one round trip and one transaction, and
+// one whose token no longer holds the lease changes nothing and fails with
+// [outbox.ErrLeaseLost] while the others are recorded. DeadLetters lists
+// by destination, then id, bytewise; Purge deletes the history of what it
+// purges; Stats reads every row's state (not its body); destination states
+// are shared by every process on the tables. Close stops listening for
+// wake-ups, and later calls fail with [outbox.ErrClosed]; it does not
+// close the pool, which stays the caller's.
 //
 // # Layout
 //
@@ -21,7 +37,7 @@
 //
 // # Leases
 //
-// [Store.Lease] picks due deliveries of each destination that
+// Lease picks due deliveries of each destination that
 // [outbox.LeaseOptions.Allow] admits, earliest due first, with SELECT …
 // FOR UPDATE SKIP LOCKED, and stamps them in the same statement with a
 // random lease token and the lease's expiry: two workers never hold one
@@ -43,10 +59,13 @@
 //
 // # Waking
 //
-// [Store.Wake] listens for the outbox's notifications on a connection of
-// its own, so that an [outbox.Queue] over the store starts leasing as soon
-// as any process stores a delivery, and polls only as a fallback
-// ([outbox.Queue.Poll]). The NOTIFY is sent after the commit, never inside
+// Wake returns a channel that is closed when deliveries may have become
+// due; each call returns the channel of the next wake-up. Its first call
+// starts listening for the outbox's notifications on a connection of its
+// own (after a lost connection the channel is closed too, since
+// notifications may have been missed), so that an [outbox.Queue] over the
+// store starts leasing as soon as any process stores a delivery, and polls
+// only as a fallback ([outbox.Queue.Poll]). The NOTIFY is sent after the commit, never inside
 // it: PostgreSQL holds the lock that orders notifications from the commit
 // of a notifying transaction until its WAL is flushed, which would make
 // every enqueuing transaction wait for the fsyncs of all the others. A Put,

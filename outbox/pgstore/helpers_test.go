@@ -9,6 +9,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/queuetest"
+	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/pgstore"
 )
 
@@ -34,14 +36,9 @@ func connect(t testing.TB, url string) *pgxpool.Pool {
 }
 
 // open opens an outbox on pool, closed when t ends.
-func open(t testing.TB, pool *pgxpool.Pool, o *pgstore.Options) *pgstore.Store {
+func open(t testing.TB, pool *pgxpool.Pool, o *pgstore.Options) outbox.Store {
 	t.Helper()
 	c, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	ob, err := pgstore.Open(c, pool, o)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { _ = ob.Close() })
-	return ob
+	return queuetest.Opened(t)(pgstore.Open(c, pool, o))
 }

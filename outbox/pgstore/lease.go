@@ -17,14 +17,13 @@ import (
 // starting after the one it served last, and leases from those it admits
 // in one statement (see sqlLease): rows other workers hold locked are
 // skipped, not waited for.
-func (ob *Store) Lease(ctx context.Context, o outbox.LeaseOptions) ([]outbox.Leased, error) {
+func (ob *store) Lease(ctx context.Context, o outbox.LeaseOptions) ([]outbox.Leased, error) {
 	if err := ob.live(); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	o = o.WithDefaults()
 	now := nanos(o.Now)
 	dests, err := ob.destinations(ctx)
 	if err != nil || len(dests) == 0 {
@@ -78,7 +77,7 @@ func (ob *Store) Lease(ctx context.Context, o outbox.LeaseOptions) ([]outbox.Lea
 
 // destinations lists the destinations with a pending delivery, in byte
 // order.
-func (ob *Store) destinations(ctx context.Context) ([]string, error) {
+func (ob *store) destinations(ctx context.Context) ([]string, error) {
 	rows, err := ob.pool.Query(ctx, ob.q.dests)
 	if err != nil {
 		return nil, dbError(ctx, "lease", err)
@@ -92,7 +91,7 @@ func (ob *Store) destinations(ctx context.Context) ([]string, error) {
 
 // served remembers the last destination in visit that got deliveries, so
 // that the next Lease starts after it.
-func (ob *Store) served(visit []string, out []outbox.Leased) {
+func (ob *store) served(visit []string, out []outbox.Leased) {
 	got := make(map[string]bool, len(visit))
 	for _, l := range out {
 		got[l.Destination] = true

@@ -48,7 +48,7 @@ func TestMigrateFrom1(t *testing.T) {
 	if err := ob.Put(ctx, k1, k2); err != nil {
 		t.Fatal(err)
 	}
-	ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 10, Now: now.Add(time.Second)})
+	ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: now.Add(time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,19 +17,14 @@ import (
 // that rolled back are dropped, and ids still in progress after
 // watchLimit are given up to the workers' poll.
 type notifier struct {
+	loop    // its mu guards due and watched
 	pool    *pgxpool.Pool
 	channel string
 	q       queries
+	kick    chan struct{}
 
-	start  sync.Once
-	cancel context.CancelFunc
-	done   chan struct{}
-	kick   chan struct{}
-
-	mu      sync.Mutex
 	due     bool                 // a NOTIFY is called for
 	watched map[string]time.Time // transaction ids, when first seen
-	stopped bool
 }
 
 const (
@@ -43,7 +37,7 @@ const (
 
 func (n *notifier) init(pool *pgxpool.Pool, channel string, q queries) {
 	n.pool, n.channel, n.q = pool, channel, q
-	n.done, n.kick = make(chan struct{}), make(chan struct{}, 1)
+	n.kick = make(chan struct{}, 1)
 	n.watched = map[string]time.Time{}
 }
 
@@ -71,17 +65,7 @@ func (n *notifier) watch(xid string) {
 
 // wake starts the loop on first use and signals it.
 func (n *notifier) wake() {
-	n.start.Do(func() {
-		n.mu.Lock()
-		defer n.mu.Unlock()
-		if n.stopped {
-			close(n.done)
-			return
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		n.cancel = cancel
-		go n.run(ctx)
-	})
+	n.begin(n.run)
 	select {
 	case n.kick <- struct{}{}:
 	default:
@@ -90,7 +74,6 @@ func (n *notifier) wake() {
 
 // run sends what is asked for until ctx ends.
 func (n *notifier) run(ctx context.Context) {
-	defer close(n.done)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -165,16 +148,4 @@ func (n *notifier) check(ctx context.Context) {
 		n.due = n.due || s.committed
 	}
 	n.mu.Unlock()
-}
-
-// stop ends the loop and waits for it.
-func (n *notifier) stop() {
-	n.mu.Lock()
-	n.stopped = true
-	cancel := n.cancel
-	n.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-n.done
-	}
 }

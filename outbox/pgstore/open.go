@@ -14,9 +14,10 @@ import (
 	"github.com/heraldhq/herald/outbox"
 )
 
-// Options say where a [Store] keeps its tables. The zero value (or nil)
-// uses the tables herald_outbox_deliveries and herald_outbox_attempts in
-// the connection's current schema, created if missing.
+// Options say where the store of [Open] keeps its tables. The zero value
+// (or nil) uses the tables herald_outbox_deliveries and
+// herald_outbox_attempts in the connection's current schema, created if
+// missing.
 type Options struct {
 	// Schema holds the tables; it is created if missing. Empty means the
 	// connection's current schema (the first of its search_path, usually
@@ -33,9 +34,9 @@ type Options struct {
 
 const defaultPrefix = "herald_outbox_"
 
-// Store is an [outbox.Outbox] and [outbox.Admin] on a PostgreSQL pool.
+// store is an [outbox.Outbox] and [outbox.Admin] on a PostgreSQL pool.
 // It is safe for concurrent use, by any number of processes at once.
-type Store struct {
+type store struct {
 	pool    *pgxpool.Pool
 	q       queries
 	dst     destQueries
@@ -49,16 +50,11 @@ type Store struct {
 	notify notifier
 }
 
-var (
-	_ outbox.Outbox = (*Store)(nil)
-	_ outbox.Admin  = (*Store)(nil)
-)
-
 // Open opens the outbox in the database pool reaches, creating or
-// migrating its tables first. The pool stays the caller's: Close does not
+// migrating its tables first, and returns its [outbox.Store]. The pool stays the caller's: Close does not
 // close it, and the caller may use it for its own transactions, and
 // enqueue inside them with [Enqueue] or [EnqueueSQL].
-func Open(ctx context.Context, pool *pgxpool.Pool, o *Options) (*Store, error) {
+func Open(ctx context.Context, pool *pgxpool.Pool, o *Options) (outbox.Store, error) {
 	if pool == nil {
 		return nil, fmt.Errorf("%w: pgstore: nil pool", outbox.ErrInvalid)
 	}
@@ -90,7 +86,7 @@ func Open(ctx context.Context, pool *pgxpool.Pool, o *Options) (*Store, error) {
 	if err := migrate(ctx, pool, t, o.NoCreate); err != nil {
 		return nil, err
 	}
-	ob := &Store{
+	ob := &store{
 		pool:    pool,
 		q:       prepare(t),
 		dst:     prepareDest(t),
@@ -133,7 +129,7 @@ func names(schema, prefix string) tables {
 // Close stops listening for wake-ups; later calls fail with
 // [outbox.ErrClosed]. Leases die with the process or run out. The pool is
 // left open.
-func (ob *Store) Close() error {
+func (ob *store) Close() error {
 	if ob.closed.Swap(true) {
 		return nil
 	}
@@ -143,7 +139,7 @@ func (ob *Store) Close() error {
 }
 
 // live fails once the outbox is closed.
-func (ob *Store) live() error {
+func (ob *store) live() error {
 	if ob.closed.Load() {
 		return outbox.ErrClosed
 	}

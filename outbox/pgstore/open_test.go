@@ -91,7 +91,7 @@ func TestBytes(t *testing.T) {
 	if err := ob.Put(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 1})
+	ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 1, TTL: time.Minute, Now: time.Now()})
 	if err != nil || len(ls) != 1 || ls[0].Topic != odd || ls[0].ContentType != odd || ls[0].Body == nil || len(ls[0].Body) != 0 {
 		t.Fatalf("Lease = %+v, %v", ls, err)
 	}

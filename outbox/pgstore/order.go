@@ -73,16 +73,16 @@ const (
 	backOfLine = `seq = DEFAULT`
 )
 
-// OrdersByKey reports that the Store keeps the order of a partition key,
+// OrdersByKey reports that the store keeps the order of a partition key,
 // across every process sharing its tables: it leases a delivery with a
 // [outbox.Delivery.PartitionKey] only once every one put before it with
 // the same destination and key is delivered or dead. A Queue requires it of
 // a store for a destination with Ordered set.
-func (ob *Store) OrdersByKey() bool { return true }
+func (ob *store) OrdersByKey() bool { return true }
 
 // putOneSQL is the statement that puts d alone: the one that takes its
 // line's lock when it has a partition key, the plain insert otherwise.
-func (ob *Store) putOneSQL(d *outbox.Delivery) string {
+func (ob *store) putOneSQL(d *outbox.Delivery) string {
 	if d.PartitionKey != "" {
 		return ob.q.putOneKeyed
 	}

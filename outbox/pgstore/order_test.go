@@ -61,7 +61,7 @@ func TestOrderLateCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{first, "second"} {
-		ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 10, Now: now.Add(time.Second)})
+		ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: now.Add(time.Second)})
 		if err != nil {
 			t.Fatal(err)
 		}

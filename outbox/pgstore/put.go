@@ -11,7 +11,7 @@ import (
 // Put stores deliveries in one statement, all or none, skipping ids the
 // outbox holds, and wakes the workers of every process; see
 // [outbox.Outbox.Put].
-func (ob *Store) Put(ctx context.Context, ds ...outbox.Delivery) error {
+func (ob *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	if err := ob.live(); err != nil {
 		return err
 	}
@@ -31,7 +31,7 @@ func (ob *Store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 
 // putArgs are the arguments of the put statement for ds: one array per
 // column.
-func (ob *Store) putArgs(ds []outbox.Delivery) []any {
+func (ob *store) putArgs(ds []outbox.Delivery) []any {
 	var (
 		ids, dests, events = make([]string, len(ds)), make([]string, len(ds)), make([]string, len(ds))
 		topics, types      = make([][]byte, len(ds)), make([][]byte, len(ds))

@@ -1,7 +1,6 @@
 package pgstore_test
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -14,26 +13,12 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 
 	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/pgstore"
 	"github.com/heraldhq/herald/sender"
 	"github.com/heraldhq/herald/sender/sendertest"
 )
-
-// runQueue starts q.Run and shuts it down when the test ends.
-func runQueue(t *testing.T, q *outbox.Queue) {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- q.Run(ctx) }()
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		_ = q.Shutdown(sctx)
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-}
 
 // newQueue returns a Queue over ob delivering to rcv, polling only once
 // an hour: what it delivers sooner, a notification woke it for.
@@ -82,7 +67,7 @@ func TestTransactions(t *testing.T) {
 	ob := open(t, pool, nil)
 	rcv := sendertest.NewReceiver(t, nil)
 	q := newQueue(ob, rcv)
-	runQueue(t, q)
+	queuetest.Run(t, q)
 
 	const n = 60
 	var want []string
@@ -183,9 +168,9 @@ func TestEnqueueInvalid(t *testing.T) {
 			t.Errorf("Enqueue(%q, %q) = %v, want ErrInvalid", c.dest, c.m.ID, err)
 		}
 	}
-	mem := &outbox.Queue{Outbox: &outbox.Memory{}, Destinations: q.Destinations}
+	mem := &outbox.Queue{Outbox: outbox.NewMemory(), Destinations: q.Destinations}
 	if _, err := pgstore.Enqueue(ctx, tx, mem, "sendertest", sender.Message{}); !errors.Is(err, outbox.ErrInvalid) {
-		t.Errorf("Enqueue with a Memory queue = %v, want ErrInvalid", err)
+		t.Errorf("Enqueue with a memory queue = %v, want ErrInvalid", err)
 	}
 	id, err := pgstore.Enqueue(ctx, tx, q, "sendertest", sender.Message{})
 	if err != nil || id == "" {
@@ -210,7 +195,7 @@ func TestEnqueueInvalid(t *testing.T) {
 	if err := tx2.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 10})
+	ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: time.Now()})
 	if err != nil || len(ls) != 1 || string(ls[0].Body) == "other" {
 		t.Errorf("after a second Enqueue of one id leased %+v, %v; want the first", ls, err)
 	}
@@ -223,12 +208,12 @@ func TestEnqueueInvalid(t *testing.T) {
 func TestFleet(t *testing.T) {
 	url := pgtest.URL(t)
 	rcv := sendertest.NewReceiver(t, nil)
-	var obs []*pgstore.Store
+	var obs []outbox.Store
 	var qs []*outbox.Queue
 	for range 2 {
 		ob := open(t, connect(t, url), nil)
 		q := newQueue(ob, rcv)
-		runQueue(t, q)
+		queuetest.Run(t, q)
 		obs, qs = append(obs, ob), append(qs, q)
 	}
 	time.Sleep(100 * time.Millisecond) // both idle, waiting

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,15 +14,12 @@ import (
 // one round trip and one transaction; one whose token no longer holds
 // the lease changes nothing and fails with [outbox.ErrLeaseLost], while
 // the others are recorded.
-func (ob *Store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
+func (ob *store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
+	if err := ob.live(); err != nil {
+		return slices.Repeat([]error{err}, len(ss))
+	}
 	errs := make([]error, len(ss))
 	if len(ss) == 0 {
-		return errs
-	}
-	if err := ob.live(); err != nil {
-		for i := range errs {
-			errs[i] = err
-		}
 		return errs
 	}
 	b := &pgx.Batch{}
@@ -62,7 +60,7 @@ func (ob *Store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 // settle ss[sent[i]], in one round trip, which PostgreSQL runs as one
 // implicit transaction, sets errs for them, and reports whether it
 // committed.
-func (ob *Store) sendSettlements(ctx context.Context, b *pgx.Batch, sent []int, errs []error) bool {
+func (ob *store) sendSettlements(ctx context.Context, b *pgx.Batch, sent []int, errs []error) bool {
 	br := ob.pool.SendBatch(ctx, b)
 	_, failed := br.Exec() // sqlAsync
 	for _, i := range sent {

@@ -19,7 +19,7 @@ func TestTraceParentKept(t *testing.T) {
 	}
 	leaseOne := func(what string) outbox.Leased {
 		t.Helper()
-		ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 10, Now: time.Now().Add(time.Second)})
+		ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: time.Now().Add(time.Second)})
 		if err != nil || len(ls) != 1 || ls[0].TraceParent != trace || ls[0].PartitionKey != "K" {
 			t.Fatalf("%s: Lease = %+v, %v; want t with its trace parent and key", what, ls, err)
 		}

@@ -17,7 +17,7 @@ import (
 // outbox. The delivery exists exactly when tx commits, together with
 // whatever else tx wrote; if tx rolls back, it never existed and nothing is
 // sent. q is the Queue that delivers it, whose Outbox must be a
-// [*Store] in tx's database: it validates the delivery and fills its
+// store of [Open] in tx's database: it validates the delivery and fills its
 // defaults as [outbox.Queue.Enqueue] does ([outbox.Queue.Prepare]), and
 // its workers, and those of every process on the outbox, are woken when
 // tx commits. Like Enqueue it is idempotent on the id: an id the outbox
@@ -41,52 +41,53 @@ import (
 //	// ...
 //	err = tx.Commit(ctx)
 func Enqueue(ctx context.Context, tx pgx.Tx, q *outbox.Queue, destination string, m sender.Message) (string, error) {
-	ob, d, err := prepareTx(q, destination, m)
-	if err != nil {
-		return "", err
-	}
-	var xid string
-	switch err := tx.QueryRow(ctx, ob.putOneSQL(&d), putOneArgs(&d)...).Scan(&xid); {
-	case errors.Is(err, pgx.ErrNoRows):
-		return d.ID, nil // held already: left as it is
-	case err != nil:
-		return "", dbError(ctx, "enqueue", err)
-	}
-	ob.notify.watch(xid)
-	return d.ID, nil
+	return enqueueTx(ctx, q, destination, m, func(query string, args []any) (xid string, err error) {
+		err = tx.QueryRow(ctx, query, args...).Scan(&xid)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return "", nil
+		}
+		return xid, err
+	})
 }
 
 // EnqueueSQL is [Enqueue] for a database/sql transaction of the pgx driver
 // (github.com/jackc/pgx/v5/stdlib, driver name "pgx"): the delivery
 // exists exactly when tx commits.
 func EnqueueSQL(ctx context.Context, tx *sql.Tx, q *outbox.Queue, destination string, m sender.Message) (string, error) {
-	ob, d, err := prepareTx(q, destination, m)
+	return enqueueTx(ctx, q, destination, m, func(query string, args []any) (xid string, err error) {
+		err = tx.QueryRowContext(ctx, query, args...).Scan(&xid)
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", nil
+		}
+		return xid, err
+	})
+}
+
+// enqueueTx stores the delivery q makes of m with insert, which runs the
+// statement in the caller's transaction and returns the transaction's id,
+// or "" when the outbox held the id already (the delivery is then left as
+// it is), and has the workers woken once that transaction commits.
+func enqueueTx(ctx context.Context, q *outbox.Queue, destination string, m sender.Message, insert func(query string, args []any) (string, error)) (string, error) {
+	if q == nil {
+		return "", fmt.Errorf("%w: pgstore: nil Queue", outbox.ErrInvalid)
+	}
+	ob, ok := q.Outbox.(*store)
+	if !ok {
+		return "", fmt.Errorf("%w: pgstore: the Queue's Outbox is a %T, not a store of pgstore.Open", outbox.ErrInvalid, q.Outbox)
+	}
+	if err := ob.live(); err != nil {
+		return "", err
+	}
+	d, err := q.Prepare(destination, m)
 	if err != nil {
 		return "", err
 	}
-	var xid string
-	switch err := tx.QueryRowContext(ctx, ob.putOneSQL(&d), putOneArgs(&d)...).Scan(&xid); {
-	case errors.Is(err, sql.ErrNoRows):
-		return d.ID, nil // held already: left as it is
-	case err != nil:
+	xid, err := insert(ob.putOneSQL(&d), putOneArgs(&d))
+	if err != nil {
 		return "", dbError(ctx, "enqueue", err)
 	}
-	ob.notify.watch(xid)
+	if xid != "" {
+		ob.notify.watch(xid)
+	}
 	return d.ID, nil
-}
-
-// prepareTx returns q's outbox and the delivery q makes of m.
-func prepareTx(q *outbox.Queue, destination string, m sender.Message) (*Store, outbox.Delivery, error) {
-	if q == nil {
-		return nil, outbox.Delivery{}, fmt.Errorf("%w: pgstore: nil Queue", outbox.ErrInvalid)
-	}
-	ob, ok := q.Outbox.(*Store)
-	if !ok {
-		return nil, outbox.Delivery{}, fmt.Errorf("%w: pgstore: the Queue's Outbox is a %T, not a *pgstore.Store", outbox.ErrInvalid, q.Outbox)
-	}
-	if err := ob.live(); err != nil {
-		return nil, outbox.Delivery{}, err
-	}
-	d, err := q.Prepare(destination, m)
-	return ob, d, err
 }

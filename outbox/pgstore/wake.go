@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,40 +18,27 @@ import (
 // outbox's notifications, on a connection of its own; after a lost
 // connection the channel is closed too, since notifications may have been
 // missed meanwhile.
-func (ob *Store) Wake() <-chan struct{} {
+func (ob *store) Wake() <-chan struct{} {
 	return ob.wake.channel()
 }
 
 // listener listens for an outbox's notifications and closes its current
 // channel at each.
 type listener struct {
-	pool    *pgxpool.Pool
-	name    string
-	start   sync.Once
-	cancel  context.CancelFunc
-	done    chan struct{}
-	mu      sync.Mutex
-	ch      chan struct{}
-	stopped bool
+	loop
+	pool *pgxpool.Pool
+	name string
+	ch   chan struct{}
 }
 
 func (l *listener) init(pool *pgxpool.Pool, name string) {
-	l.pool, l.name, l.ch, l.done = pool, name, make(chan struct{}), make(chan struct{})
+	l.pool, l.name, l.ch = pool, name, make(chan struct{})
 }
 
 // channel returns the channel the next notification closes, and starts
 // listening on the first call.
 func (l *listener) channel() <-chan struct{} {
-	l.start.Do(func() {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		if l.stopped {
-			return
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		l.cancel = cancel
-		go l.run(ctx)
-	})
+	l.begin(l.run)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.ch
@@ -68,7 +54,6 @@ func (l *listener) signal() {
 
 // run listens until ctx ends, reconnecting after a failure with a backoff.
 func (l *listener) run(ctx context.Context) {
-	defer close(l.done)
 	for failures := 0; ctx.Err() == nil; failures++ {
 		if l.listen(ctx) {
 			failures = 0
@@ -97,17 +82,5 @@ func (l *listener) listen(ctx context.Context) bool {
 			return true
 		}
 		l.signal()
-	}
-}
-
-// stop ends the listening and waits for it.
-func (l *listener) stop() {
-	l.mu.Lock()
-	l.stopped = true
-	cancel := l.cancel
-	l.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-l.done
 	}
 }
