@@ -13,7 +13,6 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
-	"log/slog"
 )
 
 // Algorithm names of the asymmetric keys, as used in JWT headers and JWKS
@@ -42,9 +41,9 @@ const generatedRSABits = 3072
 // copies. The Go key itself is sealed: a struct that holds a PrivateKey in
 // an unexported field, printed with any verb, shows no key.
 type privateKey struct {
-	id     string
-	alg    string
 	signer sealed[crypto.Signer] // ed25519.PrivateKey, *ecdsa.PrivateKey or *rsa.PrivateKey
+	// public is the public half; it holds the key ID and the algorithm of
+	// both halves.
 	public PublicKey
 }
 
@@ -57,6 +56,7 @@ type privateKey struct {
 // Make one with [GeneratePrivateKey], [ParsePrivateKey] (whsk_ or
 // PEM) or [NewPrivateKey].
 type PrivateKey struct {
+	redacting
 	p *privateKey
 }
 
@@ -127,11 +127,9 @@ func NewPrivateKey(key crypto.Signer, id string) (PrivateKey, error) {
 		if err != nil {
 			return PrivateKey{}, err
 		}
-		return PrivateKey{p: &privateKey{id: id, alg: p.Algorithm(), signer: seal(key), public: p}}, nil
+		return PrivateKey{p: &privateKey{signer: seal(key), public: p}}, nil
 	}
 	return PrivateKey{p: &privateKey{
-		id:     id,
-		alg:    alg,
 		signer: seal(key),
 		public: PublicKey{p: &publicKey{id: id, alg: alg, key: pub}},
 	}}, nil
@@ -252,21 +250,11 @@ func namedPublicKey(key crypto.PublicKey, id string) (PublicKey, error) {
 }
 
 // ID returns the key ID, possibly empty.
-func (k PrivateKey) ID() string {
-	if k.p == nil {
-		return ""
-	}
-	return k.p.id
-}
+func (k PrivateKey) ID() string { return k.Public().ID() }
 
 // Algorithm returns the JWT algorithm the key signs with: "EdDSA", "ES256"
 // or "RS256"; empty for the zero PrivateKey.
-func (k PrivateKey) Algorithm() string {
-	if k.p == nil {
-		return ""
-	}
-	return k.p.alg
-}
+func (k PrivateKey) Algorithm() string { return k.Public().Algorithm() }
 
 // isZero reports whether k holds no key.
 func (k PrivateKey) isZero() bool { return k.p == nil }
@@ -278,7 +266,6 @@ func (k PrivateKey) withID(id string) PrivateKey {
 		return k
 	}
 	c := *k.p
-	c.id = id
 	c.public = c.public.withID(id)
 	return PrivateKey{p: &c}
 }
@@ -302,24 +289,6 @@ func (k PrivateKey) Signer() crypto.Signer {
 	}
 	return k.p.signer.open()
 }
-
-// String returns "[redacted]".
-func (k PrivateKey) String() string { return redacted }
-
-// GoString returns "[redacted]", so %#v does not reveal the key either.
-func (k PrivateKey) GoString() string { return redacted }
-
-// Format prints "[redacted]" for every verb and flag.
-func (k PrivateKey) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(redacted)) }
-
-// MarshalJSON encodes the key as the JSON string "[redacted]".
-func (k PrivateKey) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
-
-// MarshalText encodes the key as "[redacted]".
-func (k PrivateKey) MarshalText() ([]byte, error) { return []byte(redacted), nil }
-
-// LogValue makes slog print "[redacted]".
-func (k PrivateKey) LogValue() slog.Value { return slog.StringValue(redacted) }
 
 // ID returns the key ID, possibly empty.
 func (k PublicKey) ID() string {
