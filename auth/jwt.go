@@ -368,16 +368,9 @@ func (j *jwtScheme) VerifyContext(ctx context.Context, h http.Header, body []byt
 
 // bearerToken returns the token of the one Authorization: Bearer header.
 func bearerToken(h http.Header) (string, error) {
-	vals := h[HeaderAuthorization]
-	if len(vals) == 0 {
-		return "", fmt.Errorf("auth: %s: %w: no Authorization header", schemeJWT, ErrNoSignature)
-	}
-	if len(vals) > 1 {
-		return "", fmt.Errorf("auth: %s: %w: repeated Authorization header", schemeJWT, ErrMalformed)
-	}
-	v := vals[0]
-	if len(v) > len("Bearer ")+maxTokenLength {
-		return "", fmt.Errorf("auth: %s: %w: Authorization header longer than %d bytes", schemeJWT, ErrMalformed, len("Bearer ")+maxTokenLength)
+	v, err := singleHeader(h, HeaderAuthorization, len("Bearer ")+maxTokenLength, schemeJWT, ErrNoSignature)
+	if err != nil {
+		return "", err
 	}
 	scheme, tok, _ := strings.Cut(v, " ")
 	if !strings.EqualFold(scheme, "Bearer") {

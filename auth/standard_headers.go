@@ -46,11 +46,11 @@ func readStandardHeaders(h http.Header, scheme string) (id, ts string, tsTime ti
 	if len(sigVals) == 0 {
 		return "", "", time.Time{}, "", fmt.Errorf("auth: %s: %w: missing %s header", scheme, ErrNoSignature, strings.ToLower(sigKey))
 	}
-	id, err = singleHeader(h, idKey, maxIDLen, scheme)
+	id, err = singleHeader(h, idKey, maxIDLen, scheme, ErrMalformed)
 	if err != nil {
 		return "", "", time.Time{}, "", err
 	}
-	ts, err = singleHeader(h, tsKey, maxTimestampLen, scheme)
+	ts, err = singleHeader(h, tsKey, maxTimestampLen, scheme, ErrMalformed)
 	if err != nil {
 		return "", "", time.Time{}, "", err
 	}
@@ -74,13 +74,16 @@ func readStandardHeaders(h http.Header, scheme string) (id, ts string, tsTime ti
 }
 
 // singleHeader returns the one non-empty value of h[key], at most max bytes
-// long. A missing, empty, repeated or oversized header is [ErrMalformed]:
-// with two values it would be unclear which one was signed.
-func singleHeader(h http.Header, key string, max int, scheme string) (string, error) {
+// long. A missing or empty header is the error missing (ErrNoSignature for
+// the header that carries the signature, ErrMalformed for one that only
+// goes with it); a repeated or oversized one is [ErrMalformed]: with two
+// values it would be unclear which one was signed. Errors name scheme and
+// the header, never its value.
+func singleHeader(h http.Header, key string, max int, scheme string, missing error) (string, error) {
 	vals := h[key]
 	switch {
 	case len(vals) == 0 || vals[0] == "":
-		return "", fmt.Errorf("auth: %s: %w: missing %s header", scheme, ErrMalformed, strings.ToLower(key))
+		return "", fmt.Errorf("auth: %s: %w: missing %s header", scheme, missing, strings.ToLower(key))
 	case len(vals) > 1:
 		return "", fmt.Errorf("auth: %s: %w: repeated %s header", scheme, ErrMalformed, strings.ToLower(key))
 	case len(vals[0]) > max:
