@@ -30,13 +30,15 @@ const (
 // checking their lengths before parsing. It returns the id and the timestamp
 // exactly as sent (they are part of the signed content), the parsed
 // timestamp, and the signature header: space-separated "version,signature"
-// tokens, several header values joined by a space. It does not check the
-// timestamp against a clock; see [checkTimestamp].
+// tokens, several header values joined by a space. Last, the timestamp must
+// lie within o's tolerance of o's clock (see [checkTimestamp]), so that no
+// scheme of the family reads the headers without that check.
 //
-// Errors name scheme and wrap [ErrNoSignature] (no signature header) or
+// Errors name scheme and wrap [ErrNoSignature] (no signature header),
 // [ErrMalformed] (missing id or timestamp, repeated or oversized header,
-// unparsable timestamp). Used by the v1 and v1a schemes alike.
-func readStandardHeaders(h http.Header, scheme string) (id, ts string, tsTime time.Time, sigs string, err error) {
+// unparsable timestamp) or [ErrExpired]. Used by the v1 and v1a schemes
+// alike.
+func readStandardHeaders(h http.Header, scheme string, o *options) (id, ts string, tsTime time.Time, sigs string, err error) {
 	idKey, tsKey, sigKey := HeaderWebhookID, HeaderWebhookTimestamp, HeaderWebhookSignature
 	if h[idKey] == nil && h[tsKey] == nil && h[sigKey] == nil &&
 		(h[headerSvixID] != nil || h[headerSvixTimestamp] != nil || h[headerSvixSignature] != nil) {
@@ -64,6 +66,9 @@ func readStandardHeaders(h http.Header, scheme string) (id, ts string, tsTime ti
 	}
 	if total > maxSignatureHeaderLen {
 		return "", "", time.Time{}, "", fmt.Errorf("auth: %s: %w: %s header longer than %d bytes", scheme, ErrMalformed, strings.ToLower(sigKey), maxSignatureHeaderLen)
+	}
+	if err := checkTimestamp(o.now(), tsTime, o.tolerance, scheme); err != nil {
+		return "", "", time.Time{}, "", err
 	}
 	if len(sigVals) == 1 {
 		sigs = sigVals[0]

@@ -66,9 +66,9 @@ func (s *stripeScheme) Sign(h http.Header, m Message) error {
 			return err
 		}
 	}
-	unix := signingTime(m, s.o.now).Unix()
-	if unix < 0 {
-		return fmt.Errorf("auth: %s: signing time is before 1970", schemeStripe)
+	unix, err := signingUnix(schemeStripe, m, s.o.now)
+	if err != nil {
+		return err
 	}
 	var stack [2 + maxTimestampLen + 2*(4+stripeV1Len)]byte
 	buf := append(stack[:0], "t="...)

@@ -46,6 +46,18 @@ func checkTimestamp(now, ts time.Time, tolerance time.Duration, scheme string) e
 	return nil
 }
 
+// signingUnix returns the signing time of m (see signingTime) in Unix
+// seconds, the form the Standard and Stripe schemes sign. A time before 1970
+// is refused, naming scheme: its negative timestamp would fail every
+// verifier as malformed.
+func signingUnix(scheme string, m Message, now func() time.Time) (int64, error) {
+	unix := signingTime(m, now).Unix()
+	if unix < 0 {
+		return 0, fmt.Errorf("auth: %s: signing time is before 1970", scheme)
+	}
+	return unix, nil
+}
+
 // signingTime returns m.Timestamp, or now() when it is zero.
 func signingTime(m Message, now func() time.Time) time.Time {
 	t := m.Timestamp
