@@ -389,14 +389,7 @@ func (k PublicKey) Thumbprint() string {
 // so that the two halves of a pair share a kid. Encrypted, unsupported, weak
 // or unparsable keys fail with [ErrBadKey]; errors never quote the input.
 func ParsePrivateKey(data []byte, id string) (PrivateKey, error) {
-	if !bytes.HasPrefix(data, []byte(standardSigningKeyPrefix)) {
-		return parsePrivateKeyPEM(data, id)
-	}
-	k, err := parseStandardSigningKey(string(data))
-	if err != nil || id == "" {
-		return k, err
-	}
-	return k.withID(id), nil
+	return parseKey(data, id, standardSigningKeyPrefix, parseStandardSigningKey, parsePrivateKeyPEM)
 }
 
 // ParsePublicKey parses a public key in either of its text forms: a
@@ -407,10 +400,18 @@ func ParsePrivateKey(data []byte, id string) (PrivateKey, error) {
 // for [ParsePrivateKey]. Unsupported, weak or unparsable keys fail with
 // [ErrBadKey]. (A JSON Web Key Set holds several: see [ParseJWKS].)
 func ParsePublicKey(data []byte, id string) (PublicKey, error) {
-	if !bytes.HasPrefix(data, []byte(standardPublicKeyPrefix)) {
-		return parsePublicKeyPEM(data, id)
+	return parseKey(data, id, standardPublicKeyPrefix, parseStandardPublicKey, parsePublicKeyPEM)
+}
+
+// parseKey is ParsePrivateKey and ParsePublicKey: data that starts with
+// prefix is a Standard Webhooks key, parsed by standard and then given id
+// when it is not empty (standard names it by its thumbprint); anything else
+// goes to pemParser with id.
+func parseKey[K interface{ withID(string) K }](data []byte, id, prefix string, standard func(string) (K, error), pemParser func([]byte, string) (K, error)) (K, error) {
+	if !bytes.HasPrefix(data, []byte(prefix)) {
+		return pemParser(data, id)
 	}
-	k, err := parseStandardPublicKey(string(data))
+	k, err := standard(string(data))
 	if err != nil || id == "" {
 		return k, err
 	}
