@@ -68,10 +68,8 @@ func newHub(secrets []Secret, opts ...HubOption) (*hubScheme, error) {
 // secret, and webhook-id to m.ID when m.ID is set. m.Timestamp is not
 // used: the scheme signs none.
 func (s *hubScheme) Sign(h http.Header, m Message) error {
-	if m.ID != "" {
-		if err := checkMessageID(schemeHub, m.ID); err != nil {
-			return err
-		}
+	if err := checkHintID(schemeHub, m.ID); err != nil {
+		return err
 	}
 	var stack [maxHubHeaderLen]byte
 	buf := append(stack[:0], s.prefix...)
@@ -79,10 +77,7 @@ func (s *hubScheme) Sign(h http.Header, m Message) error {
 	st := k.get()
 	buf = hex.AppendEncode(buf, st.macOf(nil, m.Body))
 	k.put(st)
-	setHeader(h, s.header, string(buf))
-	if m.ID != "" {
-		setHeader(h, HeaderWebhookID, m.ID)
-	}
+	setSignatureAndHint(h, s.header, string(buf), m.ID)
 	return nil
 }
 

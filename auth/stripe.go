@@ -61,10 +61,8 @@ func newStripe(secrets []Secret, opts ...StripeOption) (*stripeScheme, error) {
 // clock when zero) followed by one v1=<hex> per secret, and webhook-id to
 // m.ID when m.ID is set.
 func (s *stripeScheme) Sign(h http.Header, m Message) error {
-	if m.ID != "" {
-		if err := checkMessageID(schemeStripe, m.ID); err != nil {
-			return err
-		}
+	if err := checkHintID(schemeStripe, m.ID); err != nil {
+		return err
 	}
 	unix, err := signingUnix(schemeStripe, m, s.o.now)
 	if err != nil {
@@ -81,10 +79,7 @@ func (s *stripeScheme) Sign(h http.Header, m Message) error {
 		buf = hex.AppendEncode(buf, sum)
 		k.put(st)
 	}
-	setHeader(h, s.header, string(buf))
-	if m.ID != "" {
-		setHeader(h, HeaderWebhookID, m.ID)
-	}
+	setSignatureAndHint(h, s.header, string(buf), m.ID)
 	return nil
 }
 
