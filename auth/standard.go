@@ -57,10 +57,7 @@ func newStandard(secrets []Secret, opts ...StandardOption) (*standardScheme, err
 // others share one allocation. m.ID
 // must be a non-empty header-safe string of at most 256 bytes.
 func (s *standardScheme) Sign(h http.Header, m Message) error {
-	if err := checkMessageID(schemeStandard, m.ID); err != nil {
-		return err
-	}
-	unix, err := signingUnix(schemeStandard, m, s.o.now)
+	unix, err := signingUnix(schemeStandard, m, s.o.now, checkMessageID)
 	if err != nil {
 		return err
 	}

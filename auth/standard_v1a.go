@@ -127,10 +127,7 @@ func (s *v1aScheme) Sign(h http.Header, m Message) error {
 	if !s.canSign {
 		return fmt.Errorf("auth: %s: %w", schemeStandardV1a, errNoPrivateKey)
 	}
-	if err := checkMessageID(schemeStandardV1a, m.ID); err != nil {
-		return err
-	}
-	unix, err := signingUnix(schemeStandardV1a, m, s.o.now)
+	unix, err := signingUnix(schemeStandardV1a, m, s.o.now, checkMessageID)
 	if err != nil {
 		return err
 	}

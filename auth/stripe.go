@@ -61,10 +61,7 @@ func newStripe(secrets []Secret, opts ...StripeOption) (*stripeScheme, error) {
 // clock when zero) followed by one v1=<hex> per secret, and webhook-id to
 // m.ID when m.ID is set.
 func (s *stripeScheme) Sign(h http.Header, m Message) error {
-	if err := checkHintID(schemeStripe, m.ID); err != nil {
-		return err
-	}
-	unix, err := signingUnix(schemeStripe, m, s.o.now)
+	unix, err := signingUnix(schemeStripe, m, s.o.now, checkHintID)
 	if err != nil {
 		return err
 	}
