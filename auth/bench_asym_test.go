@@ -60,10 +60,7 @@ func BenchmarkV1aVerify(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := http.Header{}
-	if err := s.Sign(h, m); err != nil {
-		b.Fatal(err)
-	}
+	h := signed(b, s, m)
 	b.Run("herald", func(b *testing.B) {
 		v, err := newStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock))
 		if err != nil {
@@ -160,10 +157,7 @@ func BenchmarkJWTVerify(b *testing.B) {
 	m.Body = benchBody()
 	for _, a := range jwtBenchAlgs(b) {
 		j := a.herald(b)
-		h := http.Header{}
-		if err := j.Sign(h, m); err != nil {
-			b.Fatal(err)
-		}
+		h := signed(b, j, m)
 		b.Run(a.name+"/herald", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

@@ -210,10 +210,7 @@ func TestJWKSFetchAndVerify(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h := http.Header{}
-		if err := signer.Sign(h, m); err != nil {
-			t.Fatal(err)
-		}
+		h := signed(t, signer, m)
 		return h
 	}
 	ctx := context.Background()

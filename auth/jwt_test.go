@@ -175,10 +175,7 @@ func TestJWTFailures(t *testing.T) {
 		t.Run(c.alg, func(t *testing.T) {
 			m := asymMsg()
 			signed := func(j *jwtScheme, m Message) http.Header {
-				h := http.Header{}
-				if err := j.Sign(h, m); err != nil {
-					t.Fatal(err)
-				}
+				h := signed(t, j, m)
 				return h
 			}
 			withClaims := func(edit func(jwt.MapClaims)) http.Header {
@@ -477,10 +474,7 @@ func TestJWTRotation(t *testing.T) {
 			signer *jwtScheme
 			keyID  string
 		}{{newSigner, "0"}, {oldSigner, "1"}} {
-			h := http.Header{}
-			if err := tt.signer.Sign(h, m); err != nil {
-				t.Fatal(err)
-			}
+			h := signed(t, tt.signer, m)
 			got, err := newSigner.Verify(h, m.Body)
 			if err != nil || got.KeyID != tt.keyID {
 				t.Fatalf("Verify = %+v, %v; want KeyID %s", got, err, tt.keyID)
@@ -494,10 +488,7 @@ func TestJWTRotation(t *testing.T) {
 			signer *jwtScheme
 			keyID  string
 		}{{both, "ed-2"}, {old, "ed-1"}} {
-			h := http.Header{}
-			if err := tt.signer.Sign(h, m); err != nil {
-				t.Fatal(err)
-			}
+			h := signed(t, tt.signer, m)
 			got, err := both.Verify(h, m.Body)
 			if err != nil || got.KeyID != tt.keyID {
 				t.Fatalf("Verify = %+v, %v; want KeyID %s", got, err, tt.keyID)

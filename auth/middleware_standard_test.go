@@ -106,10 +106,7 @@ func TestMiddlewareStandardNoSecretInResponse(t *testing.T) {
 	body := `{"amount":4200}`
 
 	// The signature a genuine sender would have sent for this body.
-	genuine := http.Header{}
-	if err := verifier.Sign(genuine, Message{ID: "msg_leak", Timestamp: mwStandardNow, Body: []byte(body)}); err != nil {
-		t.Fatal(err)
-	}
+	genuine := signed(t, verifier, Message{ID: "msg_leak", Timestamp: mwStandardNow, Body: []byte(body)})
 	expected := strings.TrimPrefix(genuine.Get("Webhook-Signature"), "v1,")
 	forged := "v1," + base64.StdEncoding.EncodeToString([]byte("forged-signature-forged-sig!"))
 

@@ -60,10 +60,7 @@ func TestOpaqueSignerSignsEveryAsymmetricScheme(t *testing.T) {
 				t.Fatal(err)
 			}
 			m := asymMsg()
-			h := http.Header{}
-			if err := signer.Sign(h, m); err != nil {
-				t.Fatal(err)
-			}
+			h := signed(t, signer, m)
 			if v, err := verifier.Verify(h, m.Body); err != nil || v.KeyID != "kms-1" {
 				t.Fatalf("Verify = %+v, %v", v, err)
 			}
