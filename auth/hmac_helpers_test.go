@@ -45,6 +45,25 @@ func refStandard(key []byte, id, ts string, body []byte) string {
 	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
+// refHub computes a Hub (X-Hub-Signature-256) signature independently.
+func refHub(key, body []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// hubSigID is the Verified.ID of a Hub header value: "sig:" and the
+// SHA-256 of the raw MAC it carries.
+func hubSigID(header string) string {
+	_, hexMAC, _ := strings.Cut(header, "=")
+	mac, err := hex.DecodeString(hexMAC)
+	if err != nil {
+		panic(err)
+	}
+	sum := sha256.Sum256(mac)
+	return "sig:" + hex.EncodeToString(sum[:])
+}
+
 // refStripe computes a Stripe v1 signature independently.
 func refStripe(key []byte, ts string, body []byte) string {
 	m := hmac.New(sha256.New, key)

@@ -3,7 +3,6 @@ package auth
 import (
 	"crypto/hmac"
 	"crypto/sha1"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"net/http"
@@ -17,18 +16,6 @@ const (
 	ghVectorBody   = "Hello, World!"
 	ghVectorSig    = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
 )
-
-// hubSigID is the Verified.ID of a Hub header value: "sig:" and the
-// SHA-256 of the raw MAC it carries.
-func hubSigID(header string) string {
-	_, hexMAC, _ := strings.Cut(header, "=")
-	mac, err := hex.DecodeString(hexMAC)
-	if err != nil {
-		panic(err)
-	}
-	sum := sha256.Sum256(mac)
-	return "sig:" + hex.EncodeToString(sum[:])
-}
 
 func TestHubVector(t *testing.T) {
 	s := must(newHub([]Secret{NewSecret([]byte(ghVectorSecret))}))(t)

@@ -7,10 +7,6 @@ package auth
 
 import (
 	"crypto/ed25519"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"strconv"
@@ -76,13 +72,9 @@ func keyedSchemes(t testing.TB) []keyedScheme {
 		header:     HeaderHubSignature256,
 		newSecrets: func(s []Secret, _ time.Duration) (scheme, error) { return newHub(s) },
 		minSecret:  minHubSecretLen,
-		ref: func(m Message, idx ...int) string {
-			mac := hmac.New(sha256.New, hmPool[idx[0]].Bytes())
-			mac.Write(m.Body)
-			return "sha256=" + hex.EncodeToString(mac.Sum(nil))
-		},
-		id:    func(_ Message, h http.Header) string { return hubSigID(h.Get(HeaderHubSignature256)) },
-		keyID: positionKeyID,
+		ref:        func(m Message, idx ...int) string { return refHub(hmPool[idx[0]].Bytes(), m.Body) },
+		id:         func(_ Message, h http.Header) string { return hubSigID(h.Get(HeaderHubSignature256)) },
+		keyID:      positionKeyID,
 	}, {
 		scheme: schemeStripe,
 		header: HeaderStripeSignature,
@@ -136,9 +128,7 @@ func keyedSchemes(t testing.TB) []keyedScheme {
 		ref: func(m Message, idx ...int) string {
 			var sigs []string
 			for _, k := range pick(v1aPool, idx) {
-				content := m.ID + "." + unixText(m) + "." + string(m.Body)
-				sig := ed25519.Sign(k.Signer().(ed25519.PrivateKey), []byte(content))
-				sigs = append(sigs, "v1a,"+base64.StdEncoding.EncodeToString(sig))
+				sigs = append(sigs, refV1a(k, m.ID, unixText(m), m.Body))
 			}
 			return strings.Join(sigs, " ")
 		},
