@@ -105,15 +105,3 @@ func hmNoLeak(t *testing.T, msg string, secrets ...string) {
 		}
 	}
 }
-
-// must returns a function that gives s, failing the test if the constructor
-// that made s refused: must(newHub(secrets))(t).
-func must[S any](s S, err error) func(testing.TB) S {
-	return func(t testing.TB) S {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("building %T: %v", s, err)
-		}
-		return s
-	}
-}

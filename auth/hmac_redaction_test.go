@@ -26,10 +26,7 @@ func TestHMACSecretRedaction(t *testing.T) {
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
 		outs = append(outs, fmt.Sprintf(verb, key), fmt.Sprintf(verb, holder), fmt.Sprintf(verb, &holder))
 	}
-	js, err := json.Marshal(holder)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := must(json.Marshal(holder))(t)
 	outs = append(outs, string(js))
 	var logs bytes.Buffer
 	lg := slog.New(slog.NewJSONHandler(&logs, nil))
@@ -64,7 +61,7 @@ func TestHMACSecretRedaction(t *testing.T) {
 		_, err := ParseStandardSecret(in)
 		outs = append(outs, err.Error())
 	}
-	_, err = newStandard([]Secret{NewSecret([]byte("short-secret-value"))})
+	_, err := newStandard([]Secret{NewSecret([]byte("short-secret-value"))})
 	outs = append(outs, err.Error())
 
 	for _, o := range outs {

@@ -27,10 +27,7 @@ func TestHubVector(t *testing.T) {
 		t.Fatalf("Sign without an id set %v", h)
 	}
 	in := hmHeader("X-Hub-Signature-256", ghVectorSig, "X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
-	v, err := s.Verify(in, []byte(ghVectorBody))
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := must(s.Verify(in, []byte(ghVectorBody)))(t)
 	// The id is derived from the signature, never from X-GitHub-Delivery,
 	// which it does not cover.
 	if v.Scheme != schemeHub || v.ID != hubSigID(ghVectorSig) || v.KeyID != "0" || !v.Timestamp.IsZero() {

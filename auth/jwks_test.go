@@ -21,10 +21,7 @@ func TestJWKSHandler(t *testing.T) {
 	srv := httptest.NewTLSServer(h)
 	defer srv.Close()
 
-	resp, err := srv.Client().Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := must(srv.Client().Get(srv.URL))(t)
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" || !strings.Contains(resp.Header.Get("Cache-Control"), "max-age=") {
 		t.Fatalf("status %d, headers %v", resp.StatusCode, resp.Header)
@@ -56,10 +53,7 @@ func TestJWKSHandler(t *testing.T) {
 
 	for _, method := range []string{http.MethodHead, http.MethodPost} {
 		req, _ := http.NewRequest(method, srv.URL, nil)
-		resp, err := srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := must(srv.Client().Do(req))(t)
 		resp.Body.Close()
 		if method == http.MethodHead && resp.StatusCode != 200 {
 			t.Fatalf("HEAD: %d", resp.StatusCode)
@@ -73,14 +67,8 @@ func TestJWKSHandler(t *testing.T) {
 func TestParseJWKSRoundTrip(t *testing.T) {
 	ks := asymKeys(t)
 	in := []PublicKey{ks.ed.Public(), ks.ec.Public(), ks.rsa.Public()}
-	doc, err := MarshalJWKS(in...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := ParseJWKS(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := must(MarshalJWKS(in...))(t)
+	out := must(ParseJWKS(doc))(t)
 	if len(out) != len(in) {
 		t.Fatalf("%d keys back", len(out))
 	}
@@ -117,10 +105,7 @@ func TestParseJWKS(t *testing.T) {
 			` + ecWith(func(m map[string]string) { m["use"] = "enc"; m["kid"] = "enc" }) + `,
 			` + ecWith(func(m map[string]string) { delete(m, "alg"); delete(m, "use"); m["kid"] = "ec-noalg" }) + `
 		], "other": 1}`
-		keys, err := ParseJWKS([]byte(doc))
-		if err != nil {
-			t.Fatal(err)
-		}
+		keys := must(ParseJWKS([]byte(doc)))(t)
 		if len(keys) != 2 || keys[0].ID() != "a" || keys[0].Algorithm() != algEdDSA || keys[1].ID() != "ec-noalg" || !keys[1].equal(ks.ec.Public()) {
 			t.Fatalf("keys = %v", keys)
 		}
@@ -187,10 +172,7 @@ func (s *jwksServer) set(h http.Handler) { s.handler.Store(&h) }
 
 // jwksAt returns a JWKS for the server whose clock the test moves.
 func jwksAt(t *testing.T, s *jwksServer, path string, clock *atomic.Int64) *JWKS {
-	j, err := NewJWKS(s.srv.URL+path, s.srv.Client())
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := must(NewJWKS(s.srv.URL+path, s.srv.Client()))(t)
 	j.now = func() time.Time { return asymNow.Add(time.Duration(clock.Load())) }
 	return j
 }
@@ -200,16 +182,10 @@ func TestJWKSFetchAndVerify(t *testing.T) {
 	s := newJWKSServer(t, ks.ed.Public(), ks.ec.Public())
 	var clock atomic.Int64
 	j := jwksAt(t, s, "/.well-known/jwks.json?tenant=QUERYSECRET", &clock)
-	v, err := newJWTVerifier(j, WithClock(asymClock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := must(newJWTVerifier(j, WithClock(asymClock)))(t)
 	m := asymMsg()
 	sign := func(k PrivateKey) http.Header {
-		signer, err := newJWTSigner([]PrivateKey{k}, WithClock(asymClock))
-		if err != nil {
-			t.Fatal(err)
-		}
+		signer := must(newJWTSigner([]PrivateKey{k}, WithClock(asymClock)))(t)
 		h := signed(t, signer, m)
 		return h
 	}
@@ -264,7 +240,7 @@ func TestJWKSFetchAndVerify(t *testing.T) {
 		t.Fatalf("%d fetches, want 4 (stale refresh)", n)
 	}
 	clock.Store(int64(2*jwksMaxAge + 2*jwksMinRefreshInterval))
-	_, err = v.Verify(sign(ks.ed), m.Body)
+	_, err := v.Verify(sign(ks.ed), m.Body)
 	if !errors.Is(err, ErrUnknownKey) || !strings.Contains(err.Error(), "503") || strings.Contains(err.Error(), "QUERYSECRET") {
 		t.Fatalf("outage error = %v", err)
 	}
@@ -301,11 +277,8 @@ func TestJWKSFetchFailures(t *testing.T) {
 				j0, _ := NewJWKS(srv.URL, nil)
 				client.CheckRedirect = j0.client.CheckRedirect
 			}
-			j, err := NewJWKS(srv.URL+"/jwks?secret=QUERYSECRET", client)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = j.Keys(context.Background(), ks.ed.ID())
+			j := must(NewJWKS(srv.URL+"/jwks?secret=QUERYSECRET", client))(t)
+			_, err := j.Keys(context.Background(), ks.ed.ID())
 			if !errors.Is(err, ErrUnknownKey) || !strings.Contains(err.Error(), tt.mention) || strings.Contains(err.Error(), "QUERYSECRET") {
 				t.Fatalf("err = %v, want ErrUnknownKey mentioning %q", err, tt.mention)
 			}

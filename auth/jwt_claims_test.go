@@ -98,10 +98,7 @@ func TestMiddlewareJWTReplayUntilExpiry(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
 
-	s, err := newJWT("HS256", []Secret{jwtSecret}, WithClock(clock), WithTTL(time.Hour), WithMaxLifetime(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := must(newJWT("HS256", []Secret{jwtSecret}, WithClock(clock), WithTTL(time.Hour), WithMaxLifetime(time.Hour)))(t)
 	cache := newMemoryReplayCache(0)
 	cache.now = clock
 	var runs atomic.Int32

@@ -90,9 +90,6 @@ func benchMiddleware(b *testing.B, s Signer, v Verifier, now time.Time) {
 }
 
 func BenchmarkMiddlewareJWT(b *testing.B) {
-	j, err := newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock))
-	if err != nil {
-		b.Fatal(err)
-	}
+	j := must(newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock)))(b)
 	benchMiddleware(b, j, j, asymNow)
 }

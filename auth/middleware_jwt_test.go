@@ -14,10 +14,7 @@ import (
 // signedRequest builds a POST of body to url, signed by s for delivery id.
 func mwSignedRequest(t testing.TB, s Signer, url, id string, ts time.Time, body string) *http.Request {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	req := must(http.NewRequest(http.MethodPost, url, strings.NewReader(body)))(t)
 	if err := s.Sign(req.Header, Message{ID: id, Timestamp: ts, Body: []byte(body), URL: url}); err != nil {
 		t.Fatal(err)
 	}
@@ -58,10 +55,7 @@ func mwVerifiedEcho(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestMiddlewareJWT(t *testing.T) {
-	signer, err := newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock), WithIssuer("herald"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := must(newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock), WithIssuer("herald")))(t)
 	srv := httptest.NewServer(Middleware(signer)(http.HandlerFunc(mwVerifiedEcho)))
 	defer srv.Close()
 	c := srv.Client()
@@ -86,10 +80,7 @@ func TestMiddlewareJWT(t *testing.T) {
 	if st, got := mwDo(t, c, req); st != 401 || got != ErrNoSignature.Error() {
 		t.Fatalf("no token: %d %q", st, got)
 	}
-	other, err := newJWT("HS256", []Secret{jwtSecret2}, WithClock(asymClock), WithIssuer("herald"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := must(newJWT("HS256", []Secret{jwtSecret2}, WithClock(asymClock), WithIssuer("herald")))(t)
 	if st, got := mwDo(t, c, mwSignedRequest(t, other, srv.URL, "msg_jwt5", asymNow, body)); st != 401 || got != ErrBadSignature.Error() {
 		t.Fatalf("wrong key: %d %q", st, got)
 	}
@@ -101,18 +92,9 @@ func TestMiddlewareJWTWithJWKS(t *testing.T) {
 	key := asymKeys(t).ed
 	jwksSrv := httptest.NewTLSServer(JWKSHandler(key.Public()))
 	defer jwksSrv.Close()
-	set, err := NewJWKS(jwksSrv.URL+"/.well-known/jwks.json", jwksSrv.Client())
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := newJWTVerifier(set, WithClock(asymClock))
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := newJWTSigner([]PrivateKey{key}, WithClock(asymClock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := must(NewJWKS(jwksSrv.URL+"/.well-known/jwks.json", jwksSrv.Client()))(t)
+	verifier := must(newJWTVerifier(set, WithClock(asymClock)))(t)
+	signer := must(newJWTSigner([]PrivateKey{key}, WithClock(asymClock)))(t)
 	srv := httptest.NewServer(Middleware(verifier)(http.HandlerFunc(mwVerifiedEcho)))
 	defer srv.Close()
 	if st, got := mwDo(t, srv.Client(), mwSignedRequest(t, signer, srv.URL, "msg_jwks", asymNow, "{}")); st != 200 || got != "jwt msg_jwks "+key.ID()+" {}" {
@@ -140,14 +122,8 @@ func (k mwCtxKeySet) Keys(ctx context.Context, kid string) ([]PublicKey, error) 
 func TestMiddlewareVerifyContext(t *testing.T) {
 	key := asymKeys(t).ed
 	ks := mwCtxKeySet{keys: PublicKeys{key.Public()}, seen: make(chan any, 2)}
-	verifier, err := newJWTVerifier(ks, WithClock(asymClock))
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := newJWTSigner([]PrivateKey{key}, WithClock(asymClock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	verifier := must(newJWTVerifier(ks, WithClock(asymClock)))(t)
+	signer := must(newJWTSigner([]PrivateKey{key}, WithClock(asymClock)))(t)
 	h := Middleware(verifier)(http.HandlerFunc(mwVerifiedEcho))
 
 	req := mwSignedRequest(t, signer, "http://example.test/hook", "msg_ctx", asymNow, "{}")

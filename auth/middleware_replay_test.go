@@ -39,18 +39,9 @@ func replaySchemes(t *testing.T) []struct {
 } {
 	secret := NewSecret([]byte("hub-and-stripe-secret-0123456789"))
 	clock := WithClock(func() time.Time { return mwStandardNow })
-	hub, err := newHub([]Secret{secret}) // Hub signs no time
-	if err != nil {
-		t.Fatal(err)
-	}
-	stripe, err := newStripe([]Secret{secret}, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwtV, err := newJWT("HS256", []Secret{jwtSecret}, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hub := must(newHub([]Secret{secret}))(t) // Hub signs no time
+	stripe := must(newStripe([]Secret{secret}, clock))(t)
+	jwtV := must(newJWT("HS256", []Secret{jwtSecret}, clock))(t)
 	return []struct {
 		name string
 		s    Signer
@@ -131,10 +122,7 @@ func TestMiddlewareReplayKeyIsSigned(t *testing.T) {
 // matched.
 func TestMiddlewareStripeJunkSignaturesSameKey(t *testing.T) {
 	secret := NewSecret([]byte("hub-and-stripe-secret-0123456789"))
-	stripe, err := newStripe([]Secret{secret}, WithClock(func() time.Time { return mwStandardNow }))
-	if err != nil {
-		t.Fatal(err)
-	}
+	stripe := must(newStripe([]Secret{secret}, WithClock(func() time.Time { return mwStandardNow })))(t)
 	var runs atomic.Int32
 	srv := httptest.NewServer(Middleware(stripe)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		runs.Add(1)

@@ -105,10 +105,7 @@ type mwResponse struct {
 // post sends body through srv, signed at ts with id unless id is empty.
 func mwPost(t *testing.T, url string, v mwTestVerifier, id string, ts time.Time, body []byte, edit func(*http.Request)) mwResponse {
 	t.Helper()
-	res, err := mwTryPost(url, v, id, ts, body, edit)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := must(mwTryPost(url, v, id, ts, body, edit))(t)
 	return res
 }
 

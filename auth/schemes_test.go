@@ -174,23 +174,6 @@ func v1aTestPool(t testing.TB) []PrivateKey {
 	return []PrivateKey{ks.ed, ks.ed2.withID(""), other}
 }
 
-// signed returns the headers s sets for m, failing t if it cannot sign.
-func signed(t testing.TB, s Signer, m Message) http.Header {
-	t.Helper()
-	h := http.Header{}
-	if err := s.Sign(h, m); err != nil {
-		t.Fatalf("Sign: %v", err)
-	}
-	return h
-}
-
-// editHeader returns a copy of h changed by edit, for a verifyCase.
-func editHeader(h http.Header, edit func(h http.Header)) http.Header {
-	c := h.Clone()
-	edit(c)
-	return c
-}
-
 // verifyCase is one request shown to a verifier and what it must answer.
 type verifyCase struct {
 	name      string

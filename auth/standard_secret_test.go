@@ -63,10 +63,7 @@ func TestParseStandardSecretRefuses(t *testing.T) {
 }
 
 func TestGenerateFormatStandardSecret(t *testing.T) {
-	a, err := GenerateStandardSecret()
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := must(GenerateStandardSecret())(t)
 	b, _ := GenerateStandardSecret()
 	if a.size() != 32 || bytes.Equal(a.Bytes(), b.Bytes()) {
 		t.Fatalf("generated %d bytes, distinct=%v", a.size(), !bytes.Equal(a.Bytes(), b.Bytes()))

@@ -31,10 +31,7 @@ func TestStandardV1aRoundTrip(t *testing.T) {
 	}
 
 	v := must(newStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock)))(t)
-	got, err := v.Verify(h, m.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := must(v.Verify(h, m.Body))(t)
 	want := Verified{Scheme: schemeStandardV1a, ID: m.ID, Timestamp: time.Unix(asymNow.Unix(), 0), KeyID: "ed-1"}
 	if got.Scheme != want.Scheme || got.ID != want.ID || !got.Timestamp.Equal(want.Timestamp) || got.KeyID != want.KeyID || got.Claims != nil {
 		t.Fatalf("Verified = %+v, want %+v", got, want)

@@ -29,10 +29,7 @@ func TestStripeVector(t *testing.T) {
 	if len(h) != 1 {
 		t.Fatalf("Sign without id set %v", h)
 	}
-	v, err := s.Verify(hmHeader("Stripe-Signature", stVectorHeader), []byte(stVectorBody))
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := must(s.Verify(hmHeader("Stripe-Signature", stVectorHeader), []byte(stVectorBody)))(t)
 	if v.Scheme != schemeStripe || v.KeyID != "0" || v.ID != hubSigID(stVectorHeader[strings.Index(stVectorHeader, "v1="):]) || !v.Timestamp.Equal(hmTime) {
 		t.Fatalf("Verified = %+v", v)
 	}
