@@ -12,13 +12,24 @@ import (
 	"time"
 )
 
-// Fixtures shared by the HMAC scheme tests (standard, hub, stripe).
+// Test vectors of the HMAC schemes, shared by their tests and fuzz
+// targets: sv* Standard Webhooks v1, gh* Hub (GitHub's documented
+// example), st* Stripe (made by the stripe-node library 23.1.0,
+// webhooks.generateTestHeaderString, for this payload, secret and time).
 const (
 	svVectorKey  = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 	svVectorID   = "msg_p5jXN8AQM9LWM0D4loKWxJek"
 	svVectorTS   = 1614265330
 	svVectorBody = `{"test": 2432232314}`
 	svVectorSig  = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+	ghVectorSecret = "It's a Secret to Everybody"
+	ghVectorBody   = "Hello, World!"
+	ghVectorSig    = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+
+	stVectorSecret = "whsec_test_secret"
+	stVectorBody   = "{\n  \"id\": \"evt_test_webhook\",\n  \"object\": \"event\"\n}"
+	stVectorHeader = "t=1614265330,v1=af4ead0627a34a8cca29808e8de9ada8e41a92e6237c63cef6eacf51d36cca34"
 )
 
 // hmTime is the pinned clock of the HMAC scheme tests.

@@ -11,12 +11,6 @@ import (
 	"time"
 )
 
-const (
-	ghVectorSecret = "It's a Secret to Everybody"
-	ghVectorBody   = "Hello, World!"
-	ghVectorSig    = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
-)
-
 func TestHubVector(t *testing.T) {
 	s := must(newHub([]Secret{NewSecret([]byte(ghVectorSecret))}))(t)
 	h := signed(t, s, Message{Body: []byte(ghVectorBody)})
