@@ -130,7 +130,7 @@ func FuzzParseStandardSecret(f *testing.F) {
 			}
 			// Error text never repeats a key-like input.
 			if trimmed := strings.TrimSpace(in); len(trimmed) >= 16 && strings.Trim(trimmed, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_") == "" {
-				hmNoLeak(t, err.Error(), trimmed)
+				noLeak(t, err.Error(), trimmed)
 			}
 			return
 		}

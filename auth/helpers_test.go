@@ -4,6 +4,7 @@ package auth
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -34,4 +35,15 @@ func editHeader(h http.Header, edit func(h http.Header)) http.Header {
 	c := h.Clone()
 	edit(c)
 	return c
+}
+
+// noLeak fails t if msg contains one of secrets (keys, signatures, tokens,
+// raw or as text), naming which one by its position in the list.
+func noLeak(t testing.TB, msg string, secrets ...string) {
+	t.Helper()
+	for i, s := range secrets {
+		if s != "" && strings.Contains(msg, s) {
+			t.Fatalf("message leaks secret %d of %d: %q", i, len(secrets), msg)
+		}
+	}
 }

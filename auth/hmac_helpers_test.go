@@ -106,13 +106,3 @@ func hmHeader(kv ...string) http.Header {
 	}
 	return h
 }
-
-// hmNoLeak fails t if msg contains any of the secrets (raw, or as text).
-func hmNoLeak(t *testing.T, msg string, secrets ...string) {
-	t.Helper()
-	for _, s := range secrets {
-		if s != "" && strings.Contains(msg, s) {
-			t.Fatalf("message leaks a secret or signature: %q", msg)
-		}
-	}
-}

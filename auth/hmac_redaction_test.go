@@ -65,8 +65,8 @@ func TestHMACSecretRedaction(t *testing.T) {
 	outs = append(outs, err.Error())
 
 	for _, o := range outs {
-		hmNoLeak(t, o, raw, text, stdSig, hubSig, stripeSig, "short-secret-value")
-		hmNoLeak(t, o, fmt.Sprintf("%x", key.Bytes()), fmt.Sprint(key.Bytes()))
+		noLeak(t, o, raw, text, stdSig, hubSig, stripeSig, "short-secret-value")
+		noLeak(t, o, fmt.Sprintf("%x", key.Bytes()), fmt.Sprint(key.Bytes()))
 	}
 	if !strings.Contains(outs[0], "[redacted]") {
 		t.Fatalf("%%v printed %q", outs[0])

@@ -214,7 +214,7 @@ func (r verifyRun) run(t *testing.T, cases []verifyCase) {
 				if v.Scheme != "" || v.ID != "" || v.KeyID != "" || !v.Timestamp.IsZero() || v.Claims != nil {
 					t.Fatalf("failed Verify returned %+v", v)
 				}
-				hmNoLeak(t, err.Error(), r.secrets...)
+				noLeak(t, err.Error(), r.secrets...)
 				return
 			}
 			if id := r.id(c.h); v.Scheme != r.scheme || v.ID != id || v.KeyID != c.keyID {

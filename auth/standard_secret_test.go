@@ -57,7 +57,7 @@ func TestParseStandardSecretRefuses(t *testing.T) {
 			t.Errorf("%s: error %q lacks hint %q", c.name, err, c.hint)
 		}
 		if body := strings.TrimPrefix(strings.TrimSpace(c.in), "whsec_"); len(body) > 8 {
-			hmNoLeak(t, err.Error(), body[:8], body[len(body)-8:])
+			noLeak(t, err.Error(), body[:8], body[len(body)-8:])
 		}
 	}
 }
