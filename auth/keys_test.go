@@ -136,6 +136,21 @@ func TestKeysRefused(t *testing.T) {
 			_, err := NewPrivateKey(&ecdsa.PrivateKey{PublicKey: p256.PublicKey, D: new(big.Int)}, "")
 			return err
 		}()},
+		// The public half's checks hold for a private key too.
+		{"rsa private even exponent", func() error {
+			k := *asymKeys(t).rsa.Signer().(*rsa.PrivateKey)
+			k.E = 4
+			_, err := NewPrivateKey(&k, "")
+			return err
+		}()},
+		{"certificate as a private key", func() error {
+			_, err := parsePrivateKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1}}), "")
+			return err
+		}()},
+		{"certificate as a public key", func() error {
+			_, err := parsePublicKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1}}), "")
+			return err
+		}()},
 		{"nil", func() error { _, err := NewPrivateKey(nil, ""); return err }()},
 		{"nil public", func() error { _, err := NewPublicKey(nil, ""); return err }()},
 		{"short ed25519", func() error { _, err := NewPublicKey(ed25519.PublicKey{1, 2}, ""); return err }()},
