@@ -57,6 +57,15 @@ func pick[K any](pool []K, idx []int) []K {
 	return keys
 }
 
+// each returns f of each pool entry at idx, in order.
+func each[K any](pool []K, idx []int, f func(K) string) []string {
+	out := make([]string, len(idx))
+	for i, k := range pick(pool, idx) {
+		out[i] = f(k)
+	}
+	return out
+}
+
 // unixText is m's signing time as the Standard and Stripe headers carry it.
 func unixText(m Message) string { return strconv.FormatInt(m.Timestamp.Unix(), 10) }
 
@@ -83,11 +92,8 @@ func keyedSchemes(t testing.TB) []keyedScheme {
 		},
 		minSecret: minStripeSecretLen,
 		ref: func(m Message, idx ...int) string {
-			h := "t=" + unixText(m)
-			for _, k := range pick(hmPool, idx) {
-				h += ",v1=" + refStripe(k.Bytes(), unixText(m), m.Body)
-			}
-			return h
+			v1 := func(k Secret) string { return ",v1=" + refStripe(k.Bytes(), unixText(m), m.Body) }
+			return "t=" + unixText(m) + strings.Join(each(hmPool, idx, v1), "")
 		},
 		id: func(_ Message, h http.Header) string {
 			v := h.Get(HeaderStripeSignature)
@@ -104,11 +110,8 @@ func keyedSchemes(t testing.TB) []keyedScheme {
 		},
 		minSecret: minStandardSecretLen,
 		ref: func(m Message, idx ...int) string {
-			var sigs []string
-			for _, k := range pick(hmPool, idx) {
-				sigs = append(sigs, refStandard(k.Bytes(), m.ID, unixText(m), m.Body))
-			}
-			return strings.Join(sigs, " ")
+			v1 := func(k Secret) string { return refStandard(k.Bytes(), m.ID, unixText(m), m.Body) }
+			return strings.Join(each(hmPool, idx, v1), " ")
 		},
 		id:         func(m Message, _ http.Header) string { return m.ID },
 		keyID:      positionKeyID,
@@ -126,11 +129,8 @@ func keyedSchemes(t testing.TB) []keyedScheme {
 		},
 		keys: v1aPool,
 		ref: func(m Message, idx ...int) string {
-			var sigs []string
-			for _, k := range pick(v1aPool, idx) {
-				sigs = append(sigs, refV1a(k, m.ID, unixText(m), m.Body))
-			}
-			return strings.Join(sigs, " ")
+			v1a := func(k PrivateKey) string { return refV1a(k, m.ID, unixText(m), m.Body) }
+			return strings.Join(each(v1aPool, idx, v1a), " ")
 		},
 		id: func(m Message, _ http.Header) string { return m.ID },
 		keyID: func(i, pos int) string {
