@@ -11,10 +11,7 @@ import (
 
 func mwPrefixes(t testing.TB, cidrs ...string) []netip.Prefix {
 	t.Helper()
-	ps, err := parsePrefixes(cidrs...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ps := must(parsePrefixes(cidrs...))(t)
 	return ps
 }
 
@@ -125,10 +122,7 @@ func TestAllowIPsEdgeCases(t *testing.T) {
 }
 
 func TestParsePrefixes(t *testing.T) {
-	got, err := parsePrefixes("192.0.2.0/24", " 198.51.100.7 ", "2001:db8::/32", "2001:db8::1", "10.1.2.3/8", "::ffff:192.0.2.1", "::ffff:10.0.0.0/104", "fe80::1%eth0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := must(parsePrefixes("192.0.2.0/24", " 198.51.100.7 ", "2001:db8::/32", "2001:db8::1", "10.1.2.3/8", "::ffff:192.0.2.1", "::ffff:10.0.0.0/104", "fe80::1%eth0"))(t)
 	want := []string{"192.0.2.0/24", "198.51.100.7/32", "2001:db8::/32", "2001:db8::1/128", "10.0.0.0/8", "192.0.2.1/32", "10.0.0.0/8", "fe80::1/128"}
 	if len(got) != len(want) {
 		t.Fatalf("got %v", got)

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"encoding/base64"
 	"net/http"
 	"sync"
 	"testing"
@@ -90,3 +91,10 @@ func (r deterministicReader) Read(p []byte) (int, error) {
 
 // cloneHeader copies h so that a test can tamper with one copy.
 func cloneHeader(h http.Header) http.Header { return h.Clone() }
+
+// refV1a computes a Standard Webhooks v1a signature by k, an Ed25519 key,
+// independently of the code under test.
+func refV1a(k PrivateKey, id, ts string, body []byte) string {
+	sig := ed25519.Sign(k.Signer().(ed25519.PrivateKey), []byte(id+"."+ts+"."+string(body)))
+	return "v1a," + base64.StdEncoding.EncodeToString(sig)
+}

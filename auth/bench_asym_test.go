@@ -26,10 +26,7 @@ func BenchmarkV1aSign(b *testing.B) {
 	m := asymMsg()
 	m.Body = benchBody()
 	b.Run("herald", func(b *testing.B) {
-		s, err := newStandardV1a([]PrivateKey{ks.ed})
-		if err != nil {
-			b.Fatal(err)
-		}
+		s := must(newStandardV1a([]PrivateKey{ks.ed}))(b)
 		h := http.Header{}
 		b.ReportAllocs()
 		for b.Loop() {
@@ -56,19 +53,10 @@ func BenchmarkV1aVerify(b *testing.B) {
 	ks := asymKeys(b)
 	m := asymMsg()
 	m.Body = benchBody()
-	s, err := newStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock))
-	if err != nil {
-		b.Fatal(err)
-	}
-	h := http.Header{}
-	if err := s.Sign(h, m); err != nil {
-		b.Fatal(err)
-	}
+	s := must(newStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock)))(b)
+	h := signed(b, s, m)
 	b.Run("herald", func(b *testing.B) {
-		v, err := newStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock))
-		if err != nil {
-			b.Fatal(err)
-		}
+		v := must(newStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock)))(b)
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := v.Verify(h, m.Body); err != nil {
@@ -80,10 +68,7 @@ func BenchmarkV1aVerify(b *testing.B) {
 		pub := ks.ed.Public().Key().(ed25519.PublicKey)
 		b.ReportAllocs()
 		for b.Loop() {
-			sig, err := base64.StdEncoding.DecodeString(h.Get("webhook-signature")[4:])
-			if err != nil {
-				b.Fatal(err)
-			}
+			sig := must(base64.StdEncoding.DecodeString(h.Get("webhook-signature")[4:]))(b)
 			content := appendStandardContent(nil, h.Get("webhook-id"), h.Get("webhook-timestamp"), m.Body)
 			if !ed25519.Verify(pub, content, sig) {
 				b.Fatal("bad signature")
@@ -145,10 +130,7 @@ func BenchmarkJWTSign(b *testing.B) {
 			h := http.Header{}
 			b.ReportAllocs()
 			for b.Loop() {
-				s, err := jwt.NewWithClaims(method, baselineClaims(m, asymNow)).SignedString(a.signKey)
-				if err != nil {
-					b.Fatal(err)
-				}
+				s := must(jwt.NewWithClaims(method, baselineClaims(m, asymNow)).SignedString(a.signKey))(b)
 				h.Set("Authorization", "Bearer "+s)
 			}
 		})
@@ -160,10 +142,7 @@ func BenchmarkJWTVerify(b *testing.B) {
 	m.Body = benchBody()
 	for _, a := range jwtBenchAlgs(b) {
 		j := a.herald(b)
-		h := http.Header{}
-		if err := j.Sign(h, m); err != nil {
-			b.Fatal(err)
-		}
+		h := signed(b, j, m)
 		b.Run(a.name+"/herald", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
-	"net/http"
 	"testing"
 )
 
@@ -49,10 +48,7 @@ func hmBenchSignVerify(b *testing.B, sv interface {
 		b.Run(sz.name, func(b *testing.B) {
 			body := bytes.Repeat([]byte("a"), sz.n)
 			m := Message{ID: hmBenchID, Body: body}
-			h := http.Header{}
-			if err := sv.Sign(h, m); err != nil {
-				b.Fatal(err)
-			}
+			h := signed(b, sv, m)
 			b.SetBytes(int64(sz.n))
 			b.ReportAllocs()
 			if sign {
@@ -74,30 +70,30 @@ func hmBenchSignVerify(b *testing.B, sv interface {
 
 // BenchmarkStandardSign measures Standard Webhooks v1 Sign with one secret; compare with BenchmarkRawHMAC.
 func BenchmarkStandardSign(b *testing.B) {
-	hmBenchSignVerify(b, mustStandard(b, []Secret{hmSecret(1, 32)}, WithClock(hmClock)), true)
+	hmBenchSignVerify(b, must(newStandard([]Secret{hmSecret(1, 32)}, WithClock(hmClock)))(b), true)
 }
 
 // BenchmarkStandardVerify measures Standard Webhooks v1 Verify with one secret; compare with BenchmarkRawHMAC.
 func BenchmarkStandardVerify(b *testing.B) {
-	hmBenchSignVerify(b, mustStandard(b, []Secret{hmSecret(1, 32)}, WithClock(hmClock)), false)
+	hmBenchSignVerify(b, must(newStandard([]Secret{hmSecret(1, 32)}, WithClock(hmClock)))(b), false)
 }
 
 // BenchmarkHubSign measures Hub Sign with one secret; compare with BenchmarkRawHMAC.
 func BenchmarkHubSign(b *testing.B) {
-	hmBenchSignVerify(b, mustHub(b, []Secret{hmSecret(1, 32)}), true)
+	hmBenchSignVerify(b, must(newHub([]Secret{hmSecret(1, 32)}))(b), true)
 }
 
 // BenchmarkHubVerify measures Hub Verify with one secret; compare with BenchmarkRawHMAC.
 func BenchmarkHubVerify(b *testing.B) {
-	hmBenchSignVerify(b, mustHub(b, []Secret{hmSecret(1, 32)}), false)
+	hmBenchSignVerify(b, must(newHub([]Secret{hmSecret(1, 32)}))(b), false)
 }
 
 // BenchmarkStripeSign measures Stripe Sign with one secret; compare with BenchmarkRawHMAC.
 func BenchmarkStripeSign(b *testing.B) {
-	hmBenchSignVerify(b, mustStripe(b, []Secret{hmSecret(1, 32)}, WithClock(hmClock)), true)
+	hmBenchSignVerify(b, must(newStripe([]Secret{hmSecret(1, 32)}, WithClock(hmClock)))(b), true)
 }
 
 // BenchmarkStripeVerify measures Stripe Verify with one secret; compare with BenchmarkRawHMAC.
 func BenchmarkStripeVerify(b *testing.B) {
-	hmBenchSignVerify(b, mustStripe(b, []Secret{hmSecret(1, 32)}, WithClock(hmClock)), false)
+	hmBenchSignVerify(b, must(newStripe([]Secret{hmSecret(1, 32)}, WithClock(hmClock)))(b), false)
 }

@@ -14,10 +14,7 @@ import (
 // that was signed: Ed25519 signatures are not malleable.
 func FuzzStandardV1aVerify(f *testing.F) {
 	ks := asymKeys(f)
-	v, err := newStandardV1aVerifier([]PublicKey{ks.ed.Public(), ks.ed2.Public()}, WithClock(asymClock))
-	if err != nil {
-		f.Fatal(err)
-	}
+	v := must(newStandardV1aVerifier([]PublicKey{ks.ed.Public(), ks.ed2.Public()}, WithClock(asymClock)))(f)
 	m := asymMsg()
 	ts := strconv.FormatInt(asymNow.Unix(), 10)
 	signed := appendStandardContent(nil, m.ID, ts, m.Body)
@@ -53,18 +50,9 @@ func FuzzStandardV1aVerify(f *testing.F) {
 func FuzzJWTVerify(f *testing.F) {
 	ks := asymKeys(f)
 	m := asymMsg()
-	hs, err := newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock))
-	if err != nil {
-		f.Fatal(err)
-	}
-	ed, err := newJWTSigner([]PrivateKey{ks.ed}, WithClock(asymClock))
-	if err != nil {
-		f.Fatal(err)
-	}
-	es, err := newJWTSigner([]PrivateKey{ks.ec}, WithClock(asymClock))
-	if err != nil {
-		f.Fatal(err)
-	}
+	hs := must(newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock)))(f)
+	ed := must(newJWTSigner([]PrivateKey{ks.ed}, WithClock(asymClock)))(f)
+	es := must(newJWTSigner([]PrivateKey{ks.ec}, WithClock(asymClock)))(f)
 	verifiers := []*jwtScheme{hs, ed, es}
 	signed := map[string]bool{}
 	for _, j := range verifiers {
@@ -104,10 +92,7 @@ func FuzzJWTVerify(f *testing.F) {
 // accepts must be usable keys that survive a marshal/parse round trip.
 func FuzzParseJWKS(f *testing.F) {
 	ks := asymKeys(f)
-	doc, err := MarshalJWKS(ks.ed.Public(), ks.ec.Public(), ks.rsa.Public())
-	if err != nil {
-		f.Fatal(err)
-	}
+	doc := must(MarshalJWKS(ks.ed.Public(), ks.ec.Public(), ks.rsa.Public()))(f)
 	f.Add(doc)
 	f.Add([]byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`))
 	f.Add([]byte(`{"keys":[{"kty":"EC","crv":"P-256","x":"AA","y":"AA"},{"kty":"oct","k":"AA"}]}`))
@@ -135,10 +120,7 @@ func FuzzParseJWKS(f *testing.F) {
 				t.Fatalf("algorithm %q", k.Algorithm())
 			}
 		}
-		again, err := MarshalJWKS(keys...)
-		if err != nil {
-			t.Fatal(err)
-		}
+		again := must(MarshalJWKS(keys...))(t)
 		back, err := ParseJWKS(again)
 		if err != nil || len(back) != len(keys) {
 			t.Fatalf("round trip: %v", err)
@@ -166,20 +148,14 @@ func FuzzParseStandardKey(f *testing.F) {
 	f.Add("whsk_====")
 	f.Fuzz(func(t *testing.T, s string) {
 		if k, err := parseStandardSigningKey(s); err == nil {
-			out, err := FormatStandardSigningKey(k)
-			if err != nil {
-				t.Fatal(err)
-			}
+			out := must(FormatStandardSigningKey(k))(t)
 			k2, err := parseStandardSigningKey(out)
 			if err != nil || !k2.Public().equal(k.Public()) {
 				t.Fatalf("signing key round trip: %v", err)
 			}
 		}
 		if k, err := parseStandardPublicKey(s); err == nil {
-			out, err := FormatStandardPublicKey(k)
-			if err != nil {
-				t.Fatal(err)
-			}
+			out := must(FormatStandardPublicKey(k))(t)
 			k2, err := parseStandardPublicKey(out)
 			if err != nil || !k2.equal(k) {
 				t.Fatalf("public key round trip: %v", err)
@@ -194,14 +170,8 @@ func FuzzParseStandardKey(f *testing.F) {
 func FuzzParseKeyPEM(f *testing.F) {
 	ks := asymKeys(f)
 	for _, k := range []PrivateKey{ks.ed, ks.ec, ks.rsa} {
-		priv, err := MarshalPrivateKeyPEM(k)
-		if err != nil {
-			f.Fatal(err)
-		}
-		pub, err := MarshalPublicKeyPEM(k.Public())
-		if err != nil {
-			f.Fatal(err)
-		}
+		priv := must(MarshalPrivateKeyPEM(k))(f)
+		pub := must(MarshalPublicKeyPEM(k.Public()))(f)
 		f.Add(priv)
 		f.Add(pub)
 	}
@@ -212,10 +182,7 @@ func FuzzParseKeyPEM(f *testing.F) {
 			if k.isZero() || k.Signer() == nil || k.Public().isZero() {
 				t.Fatal("empty private key accepted")
 			}
-			out, err := MarshalPrivateKeyPEM(k)
-			if err != nil {
-				t.Fatal(err)
-			}
+			out := must(MarshalPrivateKeyPEM(k))(t)
 			back, err := parsePrivateKeyPEM(out, "")
 			if err != nil || !back.Public().equal(k.Public()) {
 				t.Fatalf("private key round trip: %v", err)
@@ -225,10 +192,7 @@ func FuzzParseKeyPEM(f *testing.F) {
 			}
 		}
 		if k, err := parsePublicKeyPEM(data, "id"); err == nil {
-			out, err := MarshalPublicKeyPEM(k)
-			if err != nil {
-				t.Fatal(err)
-			}
+			out := must(MarshalPublicKeyPEM(k))(t)
 			back, err := parsePublicKeyPEM(out, "")
 			if err != nil || !back.equal(k) || k.Thumbprint() == "" || back.ID() != k.Thumbprint() {
 				t.Fatalf("public key round trip: %v", err)

@@ -40,10 +40,7 @@ func FuzzStandardVerify(f *testing.F) {
 	f.Add("", "", "", []byte(nil), uint16(3), byte(0x80))
 	f.Add("id", "-1", "v1,,,, v1 ,", []byte("x"), uint16(9), byte(0xff))
 	key := svVectorSecret(f)
-	s, err := newStandard([]Secret{key}, WithClock(hmClock))
-	if err != nil {
-		f.Fatal(err)
-	}
+	s := must(newStandard([]Secret{key}, WithClock(hmClock)))(f)
 	f.Fuzz(func(t *testing.T, id, ts, sig string, body []byte, pos uint16, mask byte) {
 		// Arbitrary headers: no panic, and success only with a genuine signature.
 		h := http.Header{"Webhook-Id": {id}, "Webhook-Timestamp": {ts}, "Webhook-Signature": {sig}}
@@ -62,30 +59,34 @@ func FuzzStandardVerify(f *testing.F) {
 		if err := s.Sign(hs, Message{ID: id, Body: body}); err != nil {
 			return // id not sendable
 		}
-		if _, err := s.Verify(hs, body); err != nil {
-			t.Fatalf("genuine signature refused: %v", err)
-		}
-		good := hs.Get("webhook-signature")
-		hs.Set("webhook-signature", hmMutateString(good, pos, mask))
-		if _, err := s.Verify(hs, body); err == nil {
-			t.Fatalf("mutated signature %q verified", hs.Get("webhook-signature"))
-		}
-		hs.Set("webhook-signature", good)
-		if _, err := s.Verify(hs, hmMutateBytes(body, pos, mask)); err == nil {
-			t.Fatal("mutated body verified")
-		}
+		hmFuzzMutations(t, s, hs, "webhook-signature", body, pos, mask)
 	})
+}
+
+// hmFuzzMutations checks that h, signed for body, verifies with s, and that
+// neither the signature header key nor the body, changed at pos by mask,
+// does.
+func hmFuzzMutations(t *testing.T, s Verifier, h http.Header, key string, body []byte, pos uint16, mask byte) {
+	t.Helper()
+	if _, err := s.Verify(h, body); err != nil {
+		t.Fatalf("genuine signature refused: %v", err)
+	}
+	good := h.Get(key)
+	h.Set(key, hmMutateString(good, pos, mask))
+	if _, err := s.Verify(h, body); err == nil {
+		t.Fatalf("mutated signature %q verified", h.Get(key))
+	}
+	h.Set(key, good)
+	if _, err := s.Verify(h, hmMutateBytes(body, pos, mask)); err == nil {
+		t.Fatal("mutated body verified")
+	}
 }
 
 func FuzzHubVerify(f *testing.F) {
 	f.Add(ghVectorSig, []byte(ghVectorBody), uint16(0), byte(1))
 	f.Add("sha256=", []byte(""), uint16(10), byte(0x20))
 	f.Add("sha1=0123456789abcdef0123456789abcdef01234567", []byte("x"), uint16(70), byte(0xff))
-	key := NewSecret([]byte(ghVectorSecret))
-	s, err := newHub([]Secret{key})
-	if err != nil {
-		f.Fatal(err)
-	}
+	s := must(newHub([]Secret{NewSecret([]byte(ghVectorSecret))}))(f)
 	f.Fuzz(func(t *testing.T, sig string, body []byte, pos uint16, mask byte) {
 		h := http.Header{"X-Hub-Signature-256": {sig}}
 		if _, err := s.Verify(h, body); err == nil {
@@ -95,22 +96,7 @@ func FuzzHubVerify(f *testing.F) {
 				t.Fatalf("verified without the genuine signature: %q", sig)
 			}
 		}
-		hs := http.Header{}
-		if err := s.Sign(hs, Message{Body: body}); err != nil {
-			t.Fatal(err)
-		}
-		good := hs.Get("X-Hub-Signature-256")
-		if _, err := s.Verify(hs, body); err != nil {
-			t.Fatalf("genuine signature refused: %v", err)
-		}
-		hs.Set("X-Hub-Signature-256", hmMutateString(good, pos, mask))
-		if _, err := s.Verify(hs, body); err == nil {
-			t.Fatalf("mutated signature %q verified", hs.Get("X-Hub-Signature-256"))
-		}
-		hs.Set("X-Hub-Signature-256", good)
-		if _, err := s.Verify(hs, hmMutateBytes(body, pos, mask)); err == nil {
-			t.Fatal("mutated body verified")
-		}
+		hmFuzzMutations(t, s, signed(t, s, Message{Body: body}), "X-Hub-Signature-256", body, pos, mask)
 	})
 }
 
@@ -119,10 +105,7 @@ func FuzzStripeVerify(f *testing.F) {
 	f.Add("t=1614265330,v0=abc,v1=", []byte("{}"), uint16(12), byte(0x20))
 	f.Add("t=,t=,,v1=,=", []byte(nil), uint16(3), byte(0xff))
 	key := NewSecret([]byte(stVectorSecret))
-	s, err := newStripe([]Secret{key}, WithClock(hmClock))
-	if err != nil {
-		f.Fatal(err)
-	}
+	s := must(newStripe([]Secret{key}, WithClock(hmClock)))(f)
 	f.Fuzz(func(t *testing.T, sig string, body []byte, pos uint16, mask byte) {
 		h := http.Header{"Stripe-Signature": {sig}}
 		if v, err := s.Verify(h, body); err == nil {
@@ -131,22 +114,7 @@ func FuzzStripeVerify(f *testing.F) {
 				t.Fatalf("verified without the genuine signature: %q", sig)
 			}
 		}
-		hs := http.Header{}
-		if err := s.Sign(hs, Message{Body: body}); err != nil {
-			t.Fatal(err)
-		}
-		good := hs.Get("Stripe-Signature")
-		if _, err := s.Verify(hs, body); err != nil {
-			t.Fatalf("genuine signature refused: %v", err)
-		}
-		hs.Set("Stripe-Signature", hmMutateString(good, pos, mask))
-		if _, err := s.Verify(hs, body); err == nil {
-			t.Fatalf("mutated signature %q verified", hs.Get("Stripe-Signature"))
-		}
-		hs.Set("Stripe-Signature", good)
-		if _, err := s.Verify(hs, hmMutateBytes(body, pos, mask)); err == nil {
-			t.Fatal("mutated body verified")
-		}
+		hmFuzzMutations(t, s, signed(t, s, Message{Body: body}), "Stripe-Signature", body, pos, mask)
 	})
 }
 
@@ -162,7 +130,7 @@ func FuzzParseStandardSecret(f *testing.F) {
 			}
 			// Error text never repeats a key-like input.
 			if trimmed := strings.TrimSpace(in); len(trimmed) >= 16 && strings.Trim(trimmed, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_") == "" {
-				hmNoLeak(t, err.Error(), trimmed)
+				noLeak(t, err.Error(), trimmed)
 			}
 			return
 		}

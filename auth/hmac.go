@@ -100,6 +100,25 @@ func schemeHeaderName(scheme, name, def string) (string, error) {
 	return http.CanonicalHeaderKey(name), nil
 }
 
+// checkHintID checks the id of a message for a scheme that does not sign
+// one (Hub, Stripe): it may be empty; otherwise it is sent in webhook-id as
+// a hint, by the same rule as a signed id ([checkMessageID]).
+func checkHintID(scheme, id string) error {
+	if id == "" {
+		return nil
+	}
+	return checkMessageID(scheme, id)
+}
+
+// setSignatureAndHint sets the signature header key to sig and, when id is
+// not empty, webhook-id to id, the unsigned hint of [checkHintID].
+func setSignatureAndHint(h http.Header, key, sig, id string) {
+	setHeader(h, key, sig)
+	if id != "" {
+		setHeader(h, HeaderWebhookID, id)
+	}
+}
+
 // keyIndex formats a secret's position for Verified.KeyID; small numbers cost
 // no allocation.
 func keyIndex(i int) string { return strconv.Itoa(i) }

@@ -26,10 +26,7 @@ func TestHMACSecretRedaction(t *testing.T) {
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
 		outs = append(outs, fmt.Sprintf(verb, key), fmt.Sprintf(verb, holder), fmt.Sprintf(verb, &holder))
 	}
-	js, err := json.Marshal(holder)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := must(json.Marshal(holder))(t)
 	outs = append(outs, string(js))
 	var logs bytes.Buffer
 	lg := slog.New(slog.NewJSONHandler(&logs, nil))
@@ -37,10 +34,10 @@ func TestHMACSecretRedaction(t *testing.T) {
 	slog.New(slog.NewTextHandler(&logs, nil)).Info("k", "secret", key)
 	outs = append(outs, logs.String())
 
-	s := mustStandard(t, []Secret{key}, WithClock(hmClock))
+	s := must(newStandard([]Secret{key}, WithClock(hmClock)))(t)
 	outs = append(outs, fmt.Sprintf("%v %+v %#v", s, s, *s))
-	hub := mustHub(t, []Secret{key})
-	st := mustStripe(t, []Secret{key}, WithClock(hmClock))
+	hub := must(newHub([]Secret{key}))(t)
+	st := must(newStripe([]Secret{key}, WithClock(hmClock)))(t)
 	outs = append(outs, fmt.Sprintf("%+v %#v %+v %#v", hub, *hub, st, *st))
 
 	// Errors from wrong signatures, with the expected ones at hand.
@@ -64,12 +61,12 @@ func TestHMACSecretRedaction(t *testing.T) {
 		_, err := ParseStandardSecret(in)
 		outs = append(outs, err.Error())
 	}
-	_, err = newStandard([]Secret{NewSecret([]byte("short-secret-value"))})
+	_, err := newStandard([]Secret{NewSecret([]byte("short-secret-value"))})
 	outs = append(outs, err.Error())
 
 	for _, o := range outs {
-		hmNoLeak(t, o, raw, text, stdSig, hubSig, stripeSig, "short-secret-value")
-		hmNoLeak(t, o, fmt.Sprintf("%x", key.Bytes()), fmt.Sprint(key.Bytes()))
+		noLeak(t, o, raw, text, stdSig, hubSig, stripeSig, "short-secret-value")
+		noLeak(t, o, fmt.Sprintf("%x", key.Bytes()), fmt.Sprint(key.Bytes()))
 	}
 	if !strings.Contains(outs[0], "[redacted]") {
 		t.Fatalf("%%v printed %q", outs[0])
@@ -81,9 +78,9 @@ func TestHMACSecretRedaction(t *testing.T) {
 // Verify. AllocsPerRun counts, it does not time.
 func TestHMACAllocs(t *testing.T) {
 	body := bytes.Repeat([]byte("x"), 1024)
-	s := mustStandard(t, []Secret{hmSecret(1, 32)}, WithClock(hmClock))
-	hub := mustHub(t, []Secret{hmSecret(1, 32)})
-	st := mustStripe(t, []Secret{hmSecret(1, 32)}, WithClock(hmClock))
+	s := must(newStandard([]Secret{hmSecret(1, 32)}, WithClock(hmClock)))(t)
+	hub := must(newHub([]Secret{hmSecret(1, 32)}))(t)
+	st := must(newStripe([]Secret{hmSecret(1, 32)}, WithClock(hmClock)))(t)
 	for _, c := range []struct {
 		name string
 		sv   interface {
@@ -114,7 +111,7 @@ func TestHMACAllocs(t *testing.T) {
 // with one allocation for all three, beside the one for the values: the
 // header pre-fill sender used to do itself, now inside auth.
 func TestStandardSignFreshHeaderAllocs(t *testing.T) {
-	s := mustStandard(t, []Secret{hmSecret(1, 32)}, WithClock(hmClock))
+	s := must(newStandard([]Secret{hmSecret(1, 32)}, WithClock(hmClock)))(t)
 	m := Message{ID: "msg_2ZPcQ5cQ0ZGJ7aWNGQkZ9mXyAbC", Body: []byte("{}")}
 	h := make(http.Header, 8)
 	allocs := testing.AllocsPerRun(200, func() {

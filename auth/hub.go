@@ -21,11 +21,9 @@ const (
 type hubScheme struct {
 	keys   []*macKey
 	header string
-	// headerLower is the header name as error messages print it.
-	headerLower string
-	prefix      string // "sha256=" or "sha1="
-	hexLen      int
-	o           options
+	prefix string // "sha256=" or "sha1="
+	hexLen int
+	o      options
 }
 
 // NewHub returns a GitHub-style signer and verifier using secrets (the raw bytes of
@@ -63,17 +61,15 @@ func newHub(secrets []Secret, opts ...HubOption) (*hubScheme, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &hubScheme{keys: keys, header: name, headerLower: strings.ToLower(name), prefix: prefix, hexLen: 2 * newHash().Size(), o: o}, nil
+	return &hubScheme{keys: keys, header: name, prefix: prefix, hexLen: 2 * newHash().Size(), o: o}, nil
 }
 
 // Sign sets the signature header to the HMAC of m.Body with the first
 // secret, and webhook-id to m.ID when m.ID is set. m.Timestamp is not
 // used: the scheme signs none.
 func (s *hubScheme) Sign(h http.Header, m Message) error {
-	if m.ID != "" {
-		if err := checkMessageID(schemeHub, m.ID); err != nil {
-			return err
-		}
+	if err := checkHintID(schemeHub, m.ID); err != nil {
+		return err
 	}
 	var stack [maxHubHeaderLen]byte
 	buf := append(stack[:0], s.prefix...)
@@ -81,10 +77,7 @@ func (s *hubScheme) Sign(h http.Header, m Message) error {
 	st := k.get()
 	buf = hex.AppendEncode(buf, st.macOf(nil, m.Body))
 	k.put(st)
-	setHeader(h, s.header, string(buf))
-	if m.ID != "" {
-		setHeader(h, HeaderWebhookID, m.ID)
-	}
+	setSignatureAndHint(h, s.header, string(buf), m.ID)
 	return nil
 }
 
@@ -95,18 +88,13 @@ func (s *hubScheme) Sign(h http.Header, m Message) error {
 // covered by it, so read them yourself, as hints. Verified.Timestamp is
 // zero.
 func (s *hubScheme) Verify(h http.Header, body []byte) (Verified, error) {
-	vals, lower := h[s.header], s.headerLower
-	switch {
-	case len(vals) == 0 || vals[0] == "":
-		return Verified{}, fmt.Errorf("auth: %s: %w: missing %s header", schemeHub, ErrNoSignature, lower)
-	case len(vals) > 1:
-		return Verified{}, fmt.Errorf("auth: %s: %w: repeated %s header", schemeHub, ErrMalformed, lower)
-	case len(vals[0]) > maxHubHeaderLen:
-		return Verified{}, fmt.Errorf("auth: %s: %w: %s header longer than %d bytes", schemeHub, ErrMalformed, lower, maxHubHeaderLen)
+	val, err := singleHeader(h, s.header, maxHubHeaderLen, schemeHub, ErrNoSignature)
+	if err != nil {
+		return Verified{}, err
 	}
-	sig, ok := strings.CutPrefix(vals[0], s.prefix)
+	sig, ok := strings.CutPrefix(val, s.prefix)
 	if !ok {
-		return Verified{}, fmt.Errorf("auth: %s: %w: %s header does not start with %q", schemeHub, ErrMalformed, lower, s.prefix)
+		return Verified{}, fmt.Errorf("auth: %s: %w: %s header does not start with %q", schemeHub, ErrMalformed, strings.ToLower(s.header), s.prefix)
 	}
 	if len(sig) != s.hexLen {
 		return Verified{}, fmt.Errorf("auth: %s: %w: signature is %d hex digits, want %d", schemeHub, ErrMalformed, len(sig), s.hexLen)

@@ -1,9 +1,7 @@
 package auth
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -21,10 +19,7 @@ func TestJWKSHandler(t *testing.T) {
 	srv := httptest.NewTLSServer(h)
 	defer srv.Close()
 
-	resp, err := srv.Client().Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := must(srv.Client().Get(srv.URL))(t)
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" || !strings.Contains(resp.Header.Get("Cache-Control"), "max-age=") {
 		t.Fatalf("status %d, headers %v", resp.StatusCode, resp.Header)
@@ -56,10 +51,7 @@ func TestJWKSHandler(t *testing.T) {
 
 	for _, method := range []string{http.MethodHead, http.MethodPost} {
 		req, _ := http.NewRequest(method, srv.URL, nil)
-		resp, err := srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := must(srv.Client().Do(req))(t)
 		resp.Body.Close()
 		if method == http.MethodHead && resp.StatusCode != 200 {
 			t.Fatalf("HEAD: %d", resp.StatusCode)
@@ -68,101 +60,6 @@ func TestJWKSHandler(t *testing.T) {
 			t.Fatalf("POST: %d %v", resp.StatusCode, resp.Header)
 		}
 	}
-}
-
-func TestParseJWKSRoundTrip(t *testing.T) {
-	ks := asymKeys(t)
-	in := []PublicKey{ks.ed.Public(), ks.ec.Public(), ks.rsa.Public()}
-	doc, err := MarshalJWKS(in...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := ParseJWKS(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(out) != len(in) {
-		t.Fatalf("%d keys back", len(out))
-	}
-	for i := range in {
-		if !out[i].equal(in[i]) || out[i].ID() != in[i].ID() || out[i].Algorithm() != in[i].Algorithm() {
-			t.Fatalf("key %d changed: %v -> %v", i, in[i], out[i])
-		}
-	}
-}
-
-func TestParseJWKS(t *testing.T) {
-	const ed = `{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"a"}`
-	ks := asymKeys(t)
-	ecDoc, _ := MarshalJWKS(ks.ec.Public())
-	var ecSet struct{ Keys []map[string]string }
-	_ = json.Unmarshal(ecDoc, &ecSet)
-	ecWith := func(edit func(map[string]string)) string {
-		m := map[string]string{}
-		for k, v := range ecSet.Keys[0] {
-			m[k] = v
-		}
-		edit(m)
-		b, _ := json.Marshal(m)
-		return string(b)
-	}
-
-	t.Run("kept and skipped", func(t *testing.T) {
-		doc := `{"keys":[` + ed + `,
-			{"kty":"OKP","crv":"X25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"x"},
-			{"kty":"oct","k":"c2VjcmV0","kid":"h"},
-			{"kty":"EC","crv":"P-384","x":"AA","y":"AA","kid":"p384"},
-			{"kty":"RSA","alg":"PS256","n":"AQAB","e":"AQAB","kid":"ps"},
-			{"kty":"RSA","n":"` + rsaN(128) + `","e":"AQAB","kid":"rsa1024"},
-			` + ecWith(func(m map[string]string) { m["use"] = "enc"; m["kid"] = "enc" }) + `,
-			` + ecWith(func(m map[string]string) { delete(m, "alg"); delete(m, "use"); m["kid"] = "ec-noalg" }) + `
-		], "other": 1}`
-		keys, err := ParseJWKS([]byte(doc))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(keys) != 2 || keys[0].ID() != "a" || keys[0].Algorithm() != algEdDSA || keys[1].ID() != "ec-noalg" || !keys[1].equal(ks.ec.Public()) {
-			t.Fatalf("keys = %v", keys)
-		}
-	})
-
-	bad := []struct{ name, doc, mention string }{
-		{"not JSON", `{"keys":[`, "not a JSON"},
-		{"no keys member", `{"key":[]}`, "no \"keys\""},
-		{"only unusable keys", `{"keys":[{"kty":"oct","k":"AA"}]}`, "no usable"},
-		{"trailing data", `{"keys":[` + ed + `]} {}`, "trailing"},
-		{"private member", `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","d":"SECRETSECRET"}]}`, "private"},
-		{"duplicate kid", `{"keys":[` + ed + `,` + strings.Replace(ed, "11q", "22q", 1) + `]}`, "duplicate kid"},
-		{"two without kid", `{"keys":[` + strings.Replace(ed, `,"kid":"a"`, "", 1) + `,` + ecWith(func(m map[string]string) { delete(m, "kid") }) + `]}`, "lack a kid"},
-		{"short x", `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"AAAA"}]}`, "bytes"},
-		{"padded x", `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo="}]}`, "base64url"},
-		{"missing x", `{"keys":[{"kty":"OKP","crv":"Ed25519"}]}`, "missing"},
-		{"point off the curve", `{"keys":[` + ecWith(func(m map[string]string) { m["y"] = m["x"] }) + `]}`, "not on P-256"},
-		{"kid not a string", `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":5}]}`, "not a JSON object"},
-		{"rsa even exponent", `{"keys":[{"kty":"RSA","n":"` + rsaN(256) + `","e":"Ag"}]}`, "exponent"},
-		{"rsa huge exponent", `{"keys":[{"kty":"RSA","n":"` + rsaN(256) + `","e":"AQAAAAAB"}]}`, "exponent"},
-		{"too large", `{"keys":[` + strings.Repeat(" ", maxJWKSLen) + `]}`, "larger"},
-	}
-	for _, tt := range bad {
-		t.Run(tt.name, func(t *testing.T) {
-			keys, err := ParseJWKS([]byte(tt.doc))
-			if !errors.Is(err, ErrBadKey) || keys != nil {
-				t.Fatalf("ParseJWKS = %v, %v; want ErrBadKey", keys, err)
-			}
-			if !strings.Contains(err.Error(), tt.mention) {
-				t.Fatalf("err = %q, want it to mention %q", err, tt.mention)
-			}
-			if strings.Contains(err.Error(), "SECRET") || strings.Contains(err.Error(), "11qYAY") {
-				t.Fatalf("error quotes the input: %q", err)
-			}
-		})
-	}
-}
-
-// rsaN is an RSA modulus member of size bytes (not a real modulus: only
-// its size matters to the parser).
-func rsaN(size int) string {
-	return base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{0xc5}, size))
 }
 
 // jwksServer serves a swappable key set over TLS and counts fetches.
@@ -187,10 +84,7 @@ func (s *jwksServer) set(h http.Handler) { s.handler.Store(&h) }
 
 // jwksAt returns a JWKS for the server whose clock the test moves.
 func jwksAt(t *testing.T, s *jwksServer, path string, clock *atomic.Int64) *JWKS {
-	j, err := NewJWKS(s.srv.URL+path, s.srv.Client())
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := must(NewJWKS(s.srv.URL+path, s.srv.Client()))(t)
 	j.now = func() time.Time { return asymNow.Add(time.Duration(clock.Load())) }
 	return j
 }
@@ -200,20 +94,11 @@ func TestJWKSFetchAndVerify(t *testing.T) {
 	s := newJWKSServer(t, ks.ed.Public(), ks.ec.Public())
 	var clock atomic.Int64
 	j := jwksAt(t, s, "/.well-known/jwks.json?tenant=QUERYSECRET", &clock)
-	v, err := newJWTVerifier(j, WithClock(asymClock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := must(newJWTVerifier(j, WithClock(asymClock)))(t)
 	m := asymMsg()
 	sign := func(k PrivateKey) http.Header {
-		signer, err := newJWTSigner([]PrivateKey{k}, WithClock(asymClock))
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := http.Header{}
-		if err := signer.Sign(h, m); err != nil {
-			t.Fatal(err)
-		}
+		signer := must(newJWTSigner([]PrivateKey{k}, WithClock(asymClock)))(t)
+		h := signed(t, signer, m)
 		return h
 	}
 	ctx := context.Background()
@@ -267,7 +152,7 @@ func TestJWKSFetchAndVerify(t *testing.T) {
 		t.Fatalf("%d fetches, want 4 (stale refresh)", n)
 	}
 	clock.Store(int64(2*jwksMaxAge + 2*jwksMinRefreshInterval))
-	_, err = v.Verify(sign(ks.ed), m.Body)
+	_, err := v.Verify(sign(ks.ed), m.Body)
 	if !errors.Is(err, ErrUnknownKey) || !strings.Contains(err.Error(), "503") || strings.Contains(err.Error(), "QUERYSECRET") {
 		t.Fatalf("outage error = %v", err)
 	}
@@ -304,11 +189,8 @@ func TestJWKSFetchFailures(t *testing.T) {
 				j0, _ := NewJWKS(srv.URL, nil)
 				client.CheckRedirect = j0.client.CheckRedirect
 			}
-			j, err := NewJWKS(srv.URL+"/jwks?secret=QUERYSECRET", client)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = j.Keys(context.Background(), ks.ed.ID())
+			j := must(NewJWKS(srv.URL+"/jwks?secret=QUERYSECRET", client))(t)
+			_, err := j.Keys(context.Background(), ks.ed.ID())
 			if !errors.Is(err, ErrUnknownKey) || !strings.Contains(err.Error(), tt.mention) || strings.Contains(err.Error(), "QUERYSECRET") {
 				t.Fatalf("err = %v, want ErrUnknownKey mentioning %q", err, tt.mention)
 			}

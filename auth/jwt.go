@@ -368,16 +368,9 @@ func (j *jwtScheme) VerifyContext(ctx context.Context, h http.Header, body []byt
 
 // bearerToken returns the token of the one Authorization: Bearer header.
 func bearerToken(h http.Header) (string, error) {
-	vals := h[HeaderAuthorization]
-	if len(vals) == 0 {
-		return "", fmt.Errorf("auth: %s: %w: no Authorization header", schemeJWT, ErrNoSignature)
-	}
-	if len(vals) > 1 {
-		return "", fmt.Errorf("auth: %s: %w: repeated Authorization header", schemeJWT, ErrMalformed)
-	}
-	v := vals[0]
-	if len(v) > len("Bearer ")+maxTokenLength {
-		return "", fmt.Errorf("auth: %s: %w: Authorization header longer than %d bytes", schemeJWT, ErrMalformed, len("Bearer ")+maxTokenLength)
+	v, err := singleHeader(h, HeaderAuthorization, len("Bearer ")+maxTokenLength, schemeJWT, ErrNoSignature)
+	if err != nil {
+		return "", err
 	}
 	scheme, tok, _ := strings.Cut(v, " ")
 	if !strings.EqualFold(scheme, "Bearer") {
@@ -429,19 +422,34 @@ func (j *jwtScheme) candidates(ctx context.Context, t *jwt.Token) (kid string, k
 	return kid, keys, names, nil
 }
 
+// jwtErrors maps golang-jwt's errors to the package's sentinels, with a
+// short reason of our own, in the order [jwtScheme.mapError] tries them (a
+// token can fail several claims at once). An empty reason asks
+// [jwtScheme.missingClaims] which claims are missing.
+var jwtErrors = []struct {
+	from, to error
+	reason   string
+}{
+	{jwt.ErrTokenMalformed, ErrMalformed, "token does not parse"},
+	{jwt.ErrTokenUnverifiable, errAlgorithm, "token names no known algorithm"},
+	{jwt.ErrTokenExpired, ErrExpired, "token expired (exp)"},
+	{jwt.ErrTokenUsedBeforeIssued, errNotYetValid, "token issued in the future (iat)"},
+	{jwt.ErrTokenNotValidYet, errNotYetValid, "token not valid yet (nbf)"},
+	{jwt.ErrTokenRequiredClaimMissing, ErrClaims, ""},
+	{jwt.ErrTokenInvalidAudience, ErrClaims, "wrong aud"},
+	{jwt.ErrTokenInvalidIssuer, ErrClaims, "wrong iss"},
+	{jwt.ErrInvalidType, ErrClaims, "a registered claim has the wrong type"},
+}
+
 // mapError turns a golang-jwt error into one of the package's sentinels,
 // with a short reason of our own: golang-jwt's texts are not repeated, so
-// nothing of the token can leak through them.
+// nothing of the token can leak through them. golang-jwt reports a bad
+// signature (or a refused algorithm) alone, before it checks any claim.
 func (j *jwtScheme) mapError(err error, token *jwt.Token) error {
 	wrap := func(sentinel error, reason string) error {
 		return fmt.Errorf("auth: %s: %w: %s", schemeJWT, sentinel, reason)
 	}
-	switch {
-	case errors.Is(err, jwt.ErrTokenMalformed):
-		return wrap(ErrMalformed, "token does not parse")
-	case errors.Is(err, jwt.ErrTokenUnverifiable):
-		return wrap(errAlgorithm, "token names no known algorithm")
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+	if errors.Is(err, jwt.ErrTokenSignatureInvalid) {
 		if token == nil || token.Method == nil || !slices.Contains(j.methods, token.Method.Alg()) {
 			alg := "unknown"
 			if token != nil && token.Method != nil {
@@ -450,20 +458,14 @@ func (j *jwtScheme) mapError(err error, token *jwt.Token) error {
 			return wrap(errAlgorithm, fmt.Sprintf("%q is not among %v", alg, j.methods))
 		}
 		return wrap(ErrBadSignature, "token signature does not match")
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return wrap(ErrExpired, "token expired (exp)")
-	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-		return wrap(errNotYetValid, "token issued in the future (iat)")
-	case errors.Is(err, jwt.ErrTokenNotValidYet):
-		return wrap(errNotYetValid, "token not valid yet (nbf)")
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return wrap(ErrClaims, j.missingClaims(token))
-	case errors.Is(err, jwt.ErrTokenInvalidAudience):
-		return wrap(ErrClaims, "wrong aud")
-	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
-		return wrap(ErrClaims, "wrong iss")
-	case errors.Is(err, jwt.ErrInvalidType):
-		return wrap(ErrClaims, "a registered claim has the wrong type")
+	}
+	for _, e := range jwtErrors {
+		if errors.Is(err, e.from) {
+			if e.reason == "" {
+				return wrap(e.to, j.missingClaims(token))
+			}
+			return wrap(e.to, e.reason)
+		}
 	}
 	return wrap(ErrClaims, "token claims are invalid")
 }

@@ -20,25 +20,13 @@ func TestJWTHeaderURLsNeverFetched(t *testing.T) {
 	genuine := newJWKSServer(t, ks.ed.Public())
 	m := asymMsg()
 
-	static, err := newJWTVerifier(PublicKeys{ks.ed.Public()}, WithClock(asymClock))
-	if err != nil {
-		t.Fatal(err)
-	}
-	j, err := NewJWKS(genuine.srv.URL+"/jwks.json", genuine.srv.Client())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fromJWKS, err := newJWTVerifier(j, WithClock(asymClock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	static := must(newJWTVerifier(PublicKeys{ks.ed.Public()}, WithClock(asymClock)))(t)
+	j := must(NewJWKS(genuine.srv.URL+"/jwks.json", genuine.srv.Client()))(t)
+	fromJWKS := must(newJWTVerifier(j, WithClock(asymClock)))(t)
 
 	// The attacker signs with their own Ed25519 key, under the genuine kid
 	// and under their own, and points the header at where it can be had.
-	jwk, err := json.Marshal(map[string]string{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	jwk := must(json.Marshal(map[string]string{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}))(t)
 	headers := map[string]map[string]any{
 		"jku":          {"jku": attacker.srv.URL + "/jwks.json"},
 		"x5u":          {"x5u": attacker.srv.URL + "/cert.pem"},
@@ -55,10 +43,7 @@ func TestJWTHeaderURLsNeverFetched(t *testing.T) {
 			for k, v := range extra {
 				tok.Header[k] = v
 			}
-			s, err := tok.SignedString(ks.ed2.Signer())
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := must(tok.SignedString(ks.ed2.Signer()))(t)
 			h := http.Header{"Authorization": {"Bearer " + s}}
 			for vname, v := range map[string]*jwtScheme{"static keys": static, "own JWKS": fromJWKS} {
 				if _, err := v.Verify(h, m.Body); !errors.Is(err, ErrBadSignature) && !errors.Is(err, ErrUnknownKey) {

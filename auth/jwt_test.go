@@ -70,10 +70,7 @@ func jwtCases(t *testing.T) []jwtCase {
 			keyID:   k.ID(),
 		}
 	}
-	otherRSA, err := GeneratePrivateKey(algRS256)
-	if err != nil {
-		t.Fatal(err)
-	}
+	otherRSA := must(GeneratePrivateKey(algRS256))(t)
 	return []jwtCase{
 		hmacCase("HS256"),
 		hmacCase("HS384"),
@@ -94,10 +91,7 @@ func (c jwtCase) craft(t *testing.T, claims jwt.MapClaims, header map[string]any
 	for k, v := range header {
 		tok.Header[k] = v
 	}
-	s, err := tok.SignedString(c.signKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := must(tok.SignedString(c.signKey))(t)
 	return s
 }
 
@@ -139,10 +133,7 @@ func TestJWTRoundTrip(t *testing.T) {
 			if header["alg"] != c.alg || (c.kid != "" && header["kid"] != c.kid) || (c.kid == "" && header["kid"] != nil) {
 				t.Fatalf("JWT header = %v", header)
 			}
-			got, err := c.verifier(t, WithIssuer("herald-test"), WithAudience("https://hooks.example.com/in"), WithRequireBodyHash()).Verify(h, m.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := must(c.verifier(t, WithIssuer("herald-test"), WithAudience("https://hooks.example.com/in"), WithRequireBodyHash()).Verify(h, m.Body))(t)
 			if got.Scheme != schemeJWT || got.ID != m.ID || !got.Timestamp.Equal(asymNow) || got.KeyID != c.keyID {
 				t.Fatalf("Verified = %+v", got)
 			}
@@ -175,10 +166,7 @@ func TestJWTFailures(t *testing.T) {
 		t.Run(c.alg, func(t *testing.T) {
 			m := asymMsg()
 			signed := func(j *jwtScheme, m Message) http.Header {
-				h := http.Header{}
-				if err := j.Sign(h, m); err != nil {
-					t.Fatal(err)
-				}
+				h := signed(t, j, m)
 				return h
 			}
 			withClaims := func(edit func(jwt.MapClaims)) http.Header {
@@ -292,10 +280,7 @@ func TestJWTAllowMissingExp(t *testing.T) {
 	if _, err := c.verifier(t).Verify(h, nil); !errors.Is(err, ErrClaims) {
 		t.Fatalf("without the option: %v", err)
 	}
-	got, err := c.verifier(t, WithAllowMissingExp()).Verify(h, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := must(c.verifier(t, WithAllowMissingExp()).Verify(h, nil))(t)
 	// Without jti the id comes from the signature, not from webhook-id.
 	if got.ID != jwtSigID(tok) || got.Claims["event"] != "job:ready" || !got.Timestamp.Equal(asymNow) {
 		t.Fatalf("Verified = %+v, want ID %s", got, jwtSigID(tok))
@@ -371,10 +356,7 @@ func TestJWTVerifiedID(t *testing.T) {
 // get the same Verified.ID, so the twin is a duplicate, not a new delivery.
 func TestJWTES256TwinSameID(t *testing.T) {
 	ks := asymKeys(t)
-	v, err := newJWTVerifier(PublicKeys{ks.ec.Public()}, WithClock(asymClock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := must(newJWTVerifier(PublicKeys{ks.ec.Public()}, WithClock(asymClock)))(t)
 	n := elliptic.P256().Params().N
 	for i := range 8 { // random signatures: both halves of s occur
 		tok, err := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
@@ -403,19 +385,10 @@ func TestJWTES256TwinSameID(t *testing.T) {
 func TestJWTAlgorithmConfusion(t *testing.T) {
 	ks := asymKeys(t)
 	m := asymMsg()
-	rsaVerifier, err := newJWTVerifier(PublicKeys{ks.rsa.Public()}, WithClock(asymClock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rsaVerifier := must(newJWTVerifier(PublicKeys{ks.rsa.Public()}, WithClock(asymClock)))(t)
 	// The classic attack: HS256 keyed with the RSA public key's PEM bytes.
-	pubPEM, err := MarshalPublicKeyPEM(ks.rsa.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	forged, err := jwt.NewWithClaims(jwt.SigningMethodHS256, baseClaims()).SignedString(pubPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pubPEM := must(MarshalPublicKeyPEM(ks.rsa.Public()))(t)
+	forged := must(jwt.NewWithClaims(jwt.SigningMethodHS256, baseClaims()).SignedString(pubPEM))(t)
 	if _, err := rsaVerifier.Verify(bearer(forged), m.Body); !errors.Is(err, errAlgorithm) {
 		t.Fatalf("HS256 with the RSA PEM: %v", err)
 	}
@@ -428,20 +401,14 @@ func TestJWTAlgorithmConfusion(t *testing.T) {
 	}
 
 	// An HMAC verifier never takes RS256, nor another HS size.
-	hs, err := newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	hs := must(newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock)))(t)
 	rs, _ := newJWTSigner([]PrivateKey{ks.rsa}, WithClock(asymClock))
 	h := http.Header{}
 	_ = rs.Sign(h, m)
 	if _, err := hs.Verify(h, m.Body); !errors.Is(err, errAlgorithm) {
 		t.Fatalf("RS256 to HMAC verifier: %v", err)
 	}
-	hs512, err := jwt.NewWithClaims(jwt.SigningMethodHS512, baseClaims()).SignedString(jwtSecret.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
+	hs512 := must(jwt.NewWithClaims(jwt.SigningMethodHS512, baseClaims()).SignedString(jwtSecret.Bytes()))(t)
 	if _, err := hs.Verify(bearer(hs512), m.Body); !errors.Is(err, errAlgorithm) {
 		t.Fatalf("HS512 to HS256 verifier: %v", err)
 	}
@@ -470,40 +437,27 @@ func TestJWTAlgorithmConfusion(t *testing.T) {
 func TestJWTRotation(t *testing.T) {
 	ks := asymKeys(t)
 	m := asymMsg()
-	t.Run("HMAC", func(t *testing.T) {
-		newSigner, _ := newJWT("HS256", []Secret{jwtSecret2, jwtSecret}, WithClock(asymClock))
-		oldSigner, _ := newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock))
-		for _, tt := range []struct {
-			signer *jwtScheme
-			keyID  string
-		}{{newSigner, "0"}, {oldSigner, "1"}} {
-			h := http.Header{}
-			if err := tt.signer.Sign(h, m); err != nil {
-				t.Fatal(err)
+	clock := WithClock(asymClock)
+	// The new signer holds the new key and the old one, the old signer
+	// only the old key: the new verifier takes the tokens of both and
+	// names the key that matched.
+	for _, c := range []struct {
+		name         string
+		newer, old   *jwtScheme
+		newID, oldID string
+	}{
+		{"HMAC", must(newJWT("HS256", []Secret{jwtSecret2, jwtSecret}, clock))(t), must(newJWT("HS256", []Secret{jwtSecret}, clock))(t), "0", "1"},
+		{"keys", must(newJWTSigner([]PrivateKey{ks.ed2, ks.ed}, clock))(t), must(newJWTSigner([]PrivateKey{ks.ed}, clock))(t), "ed-2", "ed-1"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for signer, keyID := range map[*jwtScheme]string{c.newer: c.newID, c.old: c.oldID} {
+				got, err := c.newer.Verify(signed(t, signer, m), m.Body)
+				if err != nil || got.KeyID != keyID {
+					t.Fatalf("Verify = %+v, %v; want KeyID %s", got, err, keyID)
+				}
 			}
-			got, err := newSigner.Verify(h, m.Body)
-			if err != nil || got.KeyID != tt.keyID {
-				t.Fatalf("Verify = %+v, %v; want KeyID %s", got, err, tt.keyID)
-			}
-		}
-	})
-	t.Run("keys", func(t *testing.T) {
-		both, _ := newJWTSigner([]PrivateKey{ks.ed2, ks.ed}, WithClock(asymClock))
-		old, _ := newJWTSigner([]PrivateKey{ks.ed}, WithClock(asymClock))
-		for _, tt := range []struct {
-			signer *jwtScheme
-			keyID  string
-		}{{both, "ed-2"}, {old, "ed-1"}} {
-			h := http.Header{}
-			if err := tt.signer.Sign(h, m); err != nil {
-				t.Fatal(err)
-			}
-			got, err := both.Verify(h, m.Body)
-			if err != nil || got.KeyID != tt.keyID {
-				t.Fatalf("Verify = %+v, %v; want KeyID %s", got, err, tt.keyID)
-			}
-		}
-	})
+		})
+	}
 	t.Run("unnamed keys", func(t *testing.T) {
 		signer, _ := newJWTSigner([]PrivateKey{ks.ec2.withID("")}, WithClock(asymClock))
 		v, _ := newJWTVerifier(PublicKeys{ks.ec.Public().withID(""), ks.ec2.Public().withID("")}, WithClock(asymClock))

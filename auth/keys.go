@@ -13,7 +13,6 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
-	"log/slog"
 )
 
 // Algorithm names of the asymmetric keys, as used in JWT headers and JWKS
@@ -42,9 +41,9 @@ const generatedRSABits = 3072
 // copies. The Go key itself is sealed: a struct that holds a PrivateKey in
 // an unexported field, printed with any verb, shows no key.
 type privateKey struct {
-	id     string
-	alg    string
 	signer sealed[crypto.Signer] // ed25519.PrivateKey, *ecdsa.PrivateKey or *rsa.PrivateKey
+	// public is the public half; it holds the key ID and the algorithm of
+	// both halves.
 	public PublicKey
 }
 
@@ -57,6 +56,7 @@ type privateKey struct {
 // Make one with [GeneratePrivateKey], [ParsePrivateKey] (whsk_ or
 // PEM) or [NewPrivateKey].
 type PrivateKey struct {
+	redacting
 	p *privateKey
 }
 
@@ -89,14 +89,11 @@ type PublicKey struct {
 // becomes the key ID and may be empty. Other keys fail with [ErrBadKey].
 // The key is used as is, not copied: do not modify it afterwards.
 func NewPrivateKey(key crypto.Signer, id string) (PrivateKey, error) {
-	var alg string
-	var pub crypto.PublicKey
 	switch k := key.(type) {
 	case ed25519.PrivateKey:
 		if len(k) != ed25519.PrivateKeySize {
 			return PrivateKey{}, fmt.Errorf("auth: %w: Ed25519 private key is %d bytes, want %d", ErrBadKey, len(k), ed25519.PrivateKeySize)
 		}
-		alg, pub = algEdDSA, k.Public()
 	case *ed25519.PrivateKey:
 		if k == nil {
 			return PrivateKey{}, fmt.Errorf("auth: %w: nil private key", ErrBadKey)
@@ -109,15 +106,10 @@ func NewPrivateKey(key crypto.Signer, id string) (PrivateKey, error) {
 		if err := checkECDSA(&k.PublicKey, k); err != nil {
 			return PrivateKey{}, err
 		}
-		alg, pub = algES256, &k.PublicKey
 	case *rsa.PrivateKey:
 		if k == nil || k.N == nil {
 			return PrivateKey{}, fmt.Errorf("auth: %w: nil RSA key", ErrBadKey)
 		}
-		if err := checkRSABits(k.N.BitLen()); err != nil {
-			return PrivateKey{}, err
-		}
-		alg, pub = algRS256, &k.PublicKey
 	case nil:
 		return PrivateKey{}, fmt.Errorf("auth: %w: nil private key", ErrBadKey)
 	default:
@@ -127,14 +119,15 @@ func NewPrivateKey(key crypto.Signer, id string) (PrivateKey, error) {
 		if err != nil {
 			return PrivateKey{}, err
 		}
-		return PrivateKey{p: &privateKey{id: id, alg: p.Algorithm(), signer: seal(key), public: p}}, nil
+		return PrivateKey{p: &privateKey{signer: seal(key), public: p}}, nil
 	}
-	return PrivateKey{p: &privateKey{
-		id:     id,
-		alg:    alg,
-		signer: seal(key),
-		public: PublicKey{p: &publicKey{id: id, alg: alg, key: pub}},
-	}}, nil
+	// The public half holds the checks of both halves (curve, RSA size and
+	// exponent) and decides the algorithm.
+	p, err := NewPublicKey(key.Public(), id)
+	if err != nil {
+		return PrivateKey{}, err
+	}
+	return PrivateKey{p: &privateKey{signer: seal(key), public: p}}, nil
 }
 
 // NewPublicKey wraps an existing Go public key: an ed25519.PublicKey, an
@@ -252,21 +245,11 @@ func namedPublicKey(key crypto.PublicKey, id string) (PublicKey, error) {
 }
 
 // ID returns the key ID, possibly empty.
-func (k PrivateKey) ID() string {
-	if k.p == nil {
-		return ""
-	}
-	return k.p.id
-}
+func (k PrivateKey) ID() string { return k.Public().ID() }
 
 // Algorithm returns the JWT algorithm the key signs with: "EdDSA", "ES256"
 // or "RS256"; empty for the zero PrivateKey.
-func (k PrivateKey) Algorithm() string {
-	if k.p == nil {
-		return ""
-	}
-	return k.p.alg
-}
+func (k PrivateKey) Algorithm() string { return k.Public().Algorithm() }
 
 // isZero reports whether k holds no key.
 func (k PrivateKey) isZero() bool { return k.p == nil }
@@ -278,7 +261,6 @@ func (k PrivateKey) withID(id string) PrivateKey {
 		return k
 	}
 	c := *k.p
-	c.id = id
 	c.public = c.public.withID(id)
 	return PrivateKey{p: &c}
 }
@@ -302,24 +284,6 @@ func (k PrivateKey) Signer() crypto.Signer {
 	}
 	return k.p.signer.open()
 }
-
-// String returns "[redacted]".
-func (k PrivateKey) String() string { return redacted }
-
-// GoString returns "[redacted]", so %#v does not reveal the key either.
-func (k PrivateKey) GoString() string { return redacted }
-
-// Format prints "[redacted]" for every verb and flag.
-func (k PrivateKey) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(redacted)) }
-
-// MarshalJSON encodes the key as the JSON string "[redacted]".
-func (k PrivateKey) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
-
-// MarshalText encodes the key as "[redacted]".
-func (k PrivateKey) MarshalText() ([]byte, error) { return []byte(redacted), nil }
-
-// LogValue makes slog print "[redacted]".
-func (k PrivateKey) LogValue() slog.Value { return slog.StringValue(redacted) }
 
 // ID returns the key ID, possibly empty.
 func (k PublicKey) ID() string {
@@ -420,14 +384,7 @@ func (k PublicKey) Thumbprint() string {
 // so that the two halves of a pair share a kid. Encrypted, unsupported, weak
 // or unparsable keys fail with [ErrBadKey]; errors never quote the input.
 func ParsePrivateKey(data []byte, id string) (PrivateKey, error) {
-	if !bytes.HasPrefix(data, []byte(standardSigningKeyPrefix)) {
-		return parsePrivateKeyPEM(data, id)
-	}
-	k, err := parseStandardSigningKey(string(data))
-	if err != nil || id == "" {
-		return k, err
-	}
-	return k.withID(id), nil
+	return parseKey(data, id, standardSigningKeyPrefix, parseStandardSigningKey, parsePrivateKeyPEM)
 }
 
 // ParsePublicKey parses a public key in either of its text forms: a
@@ -438,10 +395,18 @@ func ParsePrivateKey(data []byte, id string) (PrivateKey, error) {
 // for [ParsePrivateKey]. Unsupported, weak or unparsable keys fail with
 // [ErrBadKey]. (A JSON Web Key Set holds several: see [ParseJWKS].)
 func ParsePublicKey(data []byte, id string) (PublicKey, error) {
-	if !bytes.HasPrefix(data, []byte(standardPublicKeyPrefix)) {
-		return parsePublicKeyPEM(data, id)
+	return parseKey(data, id, standardPublicKeyPrefix, parseStandardPublicKey, parsePublicKeyPEM)
+}
+
+// parseKey is ParsePrivateKey and ParsePublicKey: data that starts with
+// prefix is a Standard Webhooks key, parsed by standard and then given id
+// when it is not empty (standard names it by its thumbprint); anything else
+// goes to pemParser with id.
+func parseKey[K interface{ withID(string) K }](data []byte, id, prefix string, standard func(string) (K, error), pemParser func([]byte, string) (K, error)) (K, error) {
+	if !bytes.HasPrefix(data, []byte(prefix)) {
+		return pemParser(data, id)
 	}
-	k, err := parseStandardPublicKey(string(data))
+	k, err := standard(string(data))
 	if err != nil || id == "" {
 		return k, err
 	}
@@ -456,46 +421,25 @@ func ParsePublicKey(data []byte, id string) (PublicKey, error) {
 // [ParsePublicKey], so that the two halves of a pair share a kid. Encrypted, unsupported, weak or
 // unparsable keys fail with [ErrBadKey]; errors never quote the input.
 func parsePrivateKeyPEM(data []byte, id string) (PrivateKey, error) {
-	if len(data) > maxPEMLen {
-		return PrivateKey{}, fmt.Errorf("auth: %w: PEM input longer than %d bytes", ErrBadKey, maxPEMLen)
+	block, err := firstPEMBlock(data, "private")
+	for err == nil && block.Type == "EC PARAMETERS" {
+		block, err = firstPEMBlock(block.rest, "private")
 	}
-	rest := data
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			return PrivateKey{}, fmt.Errorf("auth: %w: no PEM private key found", ErrBadKey)
-		}
-		if block.Type == "EC PARAMETERS" {
-			continue
-		}
-		if _, encrypted := block.Headers["Proc-Type"]; encrypted || block.Type == "ENCRYPTED PRIVATE KEY" {
-			return PrivateKey{}, fmt.Errorf("auth: %w: encrypted PEM keys are not supported; decrypt it first", ErrBadKey)
-		}
-		var key any
-		var err error
-		switch block.Type {
-		case "PRIVATE KEY":
-			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-		case "RSA PRIVATE KEY":
-			key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-		case "EC PRIVATE KEY":
-			key, err = x509.ParseECPrivateKey(block.Bytes)
-		case "PUBLIC KEY", "RSA PUBLIC KEY", "CERTIFICATE":
-			return PrivateKey{}, fmt.Errorf("auth: %w: PEM block %q holds no private key; use ParsePublicKey to verify", ErrBadKey, block.Type)
-		default:
-			return PrivateKey{}, fmt.Errorf("auth: %w: unsupported PEM block type %q", ErrBadKey, block.Type)
-		}
-		if err != nil {
-			// x509 errors describe the structure, never the key bytes.
-			return PrivateKey{}, fmt.Errorf("auth: %w: parsing %s: %w", ErrBadKey, block.Type, err)
-		}
-		signer, ok := key.(crypto.Signer)
-		if !ok {
-			return PrivateKey{}, fmt.Errorf("auth: %w: unsupported private key type %T", ErrBadKey, key)
-		}
-		return namedPrivateKey(signer, id)
+	if err != nil {
+		return PrivateKey{}, err
 	}
+	if _, encrypted := block.Headers["Proc-Type"]; encrypted || block.Type == "ENCRYPTED PRIVATE KEY" {
+		return PrivateKey{}, fmt.Errorf("auth: %w: encrypted PEM keys are not supported; decrypt it first", ErrBadKey)
+	}
+	key, err := privatePEM.parse(block.Block, publicPEM, "holds no private key; use ParsePublicKey to verify")
+	if err != nil {
+		return PrivateKey{}, err
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return PrivateKey{}, fmt.Errorf("auth: %w: unsupported private key type %T", ErrBadKey, key)
+	}
+	return namedPrivateKey(signer, id)
 }
 
 // parsePublicKeyPEM parses the first public key in a PEM document: PKIX
@@ -504,31 +448,78 @@ func parsePrivateKeyPEM(data []byte, id string) (PrivateKey, error) {
 // [ParsePrivateKey]. Unsupported, weak or unparsable keys fail with
 // [ErrBadKey].
 func parsePublicKeyPEM(data []byte, id string) (PublicKey, error) {
-	if len(data) > maxPEMLen {
-		return PublicKey{}, fmt.Errorf("auth: %w: PEM input longer than %d bytes", ErrBadKey, maxPEMLen)
-	}
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return PublicKey{}, fmt.Errorf("auth: %w: no PEM public key found", ErrBadKey)
-	}
-	var key any
-	var err error
-	switch block.Type {
-	case "PUBLIC KEY":
-		key, err = x509.ParsePKIXPublicKey(block.Bytes)
-	case "RSA PUBLIC KEY":
-		key, err = x509.ParsePKCS1PublicKey(block.Bytes)
-	case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "ENCRYPTED PRIVATE KEY":
-		// Say nothing more: the caller is about to paste a private key where
-		// a public one belongs.
-		return PublicKey{}, fmt.Errorf("auth: %w: PEM block %q is a private key; give the verifier the public key only", ErrBadKey, block.Type)
-	default:
-		return PublicKey{}, fmt.Errorf("auth: %w: unsupported PEM block type %q", ErrBadKey, block.Type)
-	}
+	block, err := firstPEMBlock(data, "public")
 	if err != nil {
-		return PublicKey{}, fmt.Errorf("auth: %w: parsing %s: %w", ErrBadKey, block.Type, err)
+		return PublicKey{}, err
+	}
+	// Say nothing more of a private key: the caller is about to paste it
+	// where a public one belongs.
+	key, err := publicPEM.parse(block.Block, privatePEM, "is a private key; give the verifier the public key only")
+	if err != nil {
+		return PublicKey{}, err
 	}
 	return namedPublicKey(key, id)
+}
+
+// pemBlock is a decoded PEM block and the input after it.
+type pemBlock struct {
+	*pem.Block
+	rest []byte
+}
+
+// firstPEMBlock decodes the first PEM block of data, bounded by maxPEMLen,
+// for a key of the half named by half ("private" or "public").
+func firstPEMBlock(data []byte, half string) (pemBlock, error) {
+	if len(data) > maxPEMLen {
+		return pemBlock{}, fmt.Errorf("auth: %w: PEM input longer than %d bytes", ErrBadKey, maxPEMLen)
+	}
+	block, rest := pem.Decode(data)
+	if block == nil {
+		return pemBlock{}, fmt.Errorf("auth: %w: no PEM %s key found", ErrBadKey, half)
+	}
+	return pemBlock{Block: block, rest: rest}, nil
+}
+
+// pemParsers are the x509 parsers of the PEM block types of one half of a
+// key pair.
+type pemParsers map[string]func(der []byte) (any, error)
+
+var (
+	privatePEM = pemParsers{
+		"PRIVATE KEY":     x509.ParsePKCS8PrivateKey,
+		"RSA PRIVATE KEY": func(der []byte) (any, error) { return x509.ParsePKCS1PrivateKey(der) },
+		"EC PRIVATE KEY":  func(der []byte) (any, error) { return x509.ParseECPrivateKey(der) },
+		// A private key herald cannot read: parsePrivateKeyPEM refuses it
+		// as encrypted, parsePublicKeyPEM as the wrong half.
+		"ENCRYPTED PRIVATE KEY": nil,
+	}
+	publicPEM = pemParsers{
+		"PUBLIC KEY":     x509.ParsePKIXPublicKey,
+		"RSA PUBLIC KEY": func(der []byte) (any, error) { return x509.ParsePKCS1PublicKey(der) },
+		// A certificate holds a public key herald does not read from it:
+		// parsePrivateKeyPEM refuses it as the wrong half,
+		// parsePublicKeyPEM as unsupported.
+		"CERTIFICATE": nil,
+	}
+)
+
+// parse parses block with the parser of its type. A block of a type of
+// other, the other half of a pair, is refused with the reason wrongHalf,
+// any other type as unsupported. Errors wrap [ErrBadKey]; x509's describe
+// the structure, never the key bytes.
+func (p pemParsers) parse(block *pem.Block, other pemParsers, wrongHalf string) (any, error) {
+	parse := p[block.Type]
+	if parse == nil {
+		if _, ok := other[block.Type]; ok {
+			return nil, fmt.Errorf("auth: %w: PEM block %q %s", ErrBadKey, block.Type, wrongHalf)
+		}
+		return nil, fmt.Errorf("auth: %w: unsupported PEM block type %q", ErrBadKey, block.Type)
+	}
+	key, err := parse(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w: parsing %s: %w", ErrBadKey, block.Type, err)
+	}
+	return key, nil
 }
 
 // MarshalPrivateKeyPEM encodes k as a PKCS #8 "PRIVATE KEY" PEM block. The

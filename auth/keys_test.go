@@ -22,52 +22,31 @@ import (
 func TestGenerateMarshalParseRoundTrip(t *testing.T) {
 	for _, alg := range []string{algEdDSA, algES256, algRS256} {
 		t.Run(alg, func(t *testing.T) {
-			k, err := GeneratePrivateKey(alg)
-			if err != nil {
-				t.Fatal(err)
-			}
+			k := must(GeneratePrivateKey(alg))(t)
 			if k.Algorithm() != alg || k.Public().Algorithm() != alg {
 				t.Fatalf("algorithm = %q/%q, want %q", k.Algorithm(), k.Public().Algorithm(), alg)
 			}
 			if k.ID() == "" || k.ID() != k.Public().Thumbprint() || k.Public().ID() != k.ID() {
 				t.Fatalf("generated kid %q, thumbprint %q", k.ID(), k.Public().Thumbprint())
 			}
-			privPEM, err := MarshalPrivateKeyPEM(k)
-			if err != nil {
-				t.Fatal(err)
-			}
+			privPEM := must(MarshalPrivateKeyPEM(k))(t)
 			if !bytes.HasPrefix(privPEM, []byte("-----BEGIN PRIVATE KEY-----")) {
 				t.Fatalf("private PEM is not PKCS #8")
 			}
-			k2, err := parsePrivateKeyPEM(privPEM, "kid-x")
-			if err != nil {
-				t.Fatal(err)
-			}
+			k2 := must(parsePrivateKeyPEM(privPEM, "kid-x"))(t)
 			if k2.ID() != "kid-x" || !k2.Public().equal(k.Public()) {
 				t.Fatalf("parsed private key differs")
 			}
-			pubPEM, err := MarshalPublicKeyPEM(k.Public())
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := parsePublicKeyPEM(pubPEM, "kid-y")
-			if err != nil {
-				t.Fatal(err)
-			}
+			pubPEM := must(MarshalPublicKeyPEM(k.Public()))(t)
+			p := must(parsePublicKeyPEM(pubPEM, "kid-y"))(t)
 			if p.ID() != "kid-y" || !p.equal(k.Public()) || p.Algorithm() != alg {
 				t.Fatalf("parsed public key differs")
 			}
 			// Without an id, both halves are named by the thumbprint, as
 			// the generated key was: the kid a signer and a verifier that
 			// read the two PEM files agree on.
-			k3, err := parsePrivateKeyPEM(privPEM, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			p3, err := parsePublicKeyPEM(pubPEM, "")
-			if err != nil {
-				t.Fatal(err)
-			}
+			k3 := must(parsePrivateKeyPEM(privPEM, ""))(t)
+			p3 := must(parsePublicKeyPEM(pubPEM, ""))(t)
 			if k3.ID() != k.ID() || k3.Public().ID() != k.ID() || p3.ID() != k.ID() {
 				t.Fatalf("default kids %q, %q, %q; want the thumbprint %q", k3.ID(), k3.Public().ID(), p3.ID(), k.ID())
 			}
@@ -95,10 +74,7 @@ func TestParsePrivateKeyPEMLegacyFormats(t *testing.T) {
 	}
 
 	ek := ks.ec.Signer().(*ecdsa.PrivateKey)
-	der, err := x509.MarshalECPrivateKey(ek)
-	if err != nil {
-		t.Fatal(err)
-	}
+	der := must(x509.MarshalECPrivateKey(ek))(t)
 	// As openssl ecparam -genkey writes it: parameters first.
 	sec1 := append([]byte("-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"),
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})...)
@@ -114,14 +90,8 @@ func TestParsePrivateKeyPEMLegacyFormats(t *testing.T) {
 }
 
 func TestKeysRefused(t *testing.T) {
-	rsa1024, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rsa1024 := must(rsa.GenerateKey(rand.Reader, 1024))(t)
+	p384 := must(ecdsa.GenerateKey(elliptic.P384(), rand.Reader))(t)
 	p256 := asymKeys(t).ec.Signer().(*ecdsa.PrivateKey)
 	der1024, _ := x509.MarshalPKCS8PrivateKey(rsa1024)
 	der384, _ := x509.MarshalPKCS8PrivateKey(p384)
@@ -166,6 +136,21 @@ func TestKeysRefused(t *testing.T) {
 			_, err := NewPrivateKey(&ecdsa.PrivateKey{PublicKey: p256.PublicKey, D: new(big.Int)}, "")
 			return err
 		}()},
+		// The public half's checks hold for a private key too.
+		{"rsa private even exponent", func() error {
+			k := *asymKeys(t).rsa.Signer().(*rsa.PrivateKey)
+			k.E = 4
+			_, err := NewPrivateKey(&k, "")
+			return err
+		}()},
+		{"certificate as a private key", func() error {
+			_, err := parsePrivateKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1}}), "")
+			return err
+		}()},
+		{"certificate as a public key", func() error {
+			_, err := parsePublicKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1}}), "")
+			return err
+		}()},
 		{"nil", func() error { _, err := NewPrivateKey(nil, ""); return err }()},
 		{"nil public", func() error { _, err := NewPublicKey(nil, ""); return err }()},
 		{"short ed25519", func() error { _, err := NewPublicKey(ed25519.PublicKey{1, 2}, ""); return err }()},
@@ -194,14 +179,8 @@ func TestKeysRefused(t *testing.T) {
 // TestThumbprintRFC8037 checks the Ed25519 thumbprint example of RFC 8037
 // appendix A.3.
 func TestThumbprintRFC8037(t *testing.T) {
-	x, err := base64.RawURLEncoding.DecodeString("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := NewPublicKey(ed25519.PublicKey(x), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := must(base64.RawURLEncoding.DecodeString("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"))(t)
+	k := must(NewPublicKey(ed25519.PublicKey(x), ""))(t)
 	if got, want := k.Thumbprint(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"; got != want {
 		t.Fatalf("thumbprint = %s, want %s", got, want)
 	}
@@ -214,10 +193,7 @@ func TestPrivateKeyRedacted(t *testing.T) {
 	ks := asymKeys(t)
 	for name, k := range map[string]PrivateKey{"ed25519": ks.ed, "ecdsa": ks.ec, "rsa": ks.rsa} {
 		t.Run(name, func(t *testing.T) {
-			der, err := x509.MarshalPKCS8PrivateKey(k.Signer())
-			if err != nil {
-				t.Fatal(err)
-			}
+			der := must(x509.MarshalPKCS8PrivateKey(k.Signer()))(t)
 			// Fragments that would betray the key in any common encoding.
 			var secrets []string
 			switch s := k.Signer().(type) {
@@ -239,10 +215,7 @@ func TestPrivateKeyRedacted(t *testing.T) {
 			var logBuf bytes.Buffer
 			slog.New(slog.NewTextHandler(&logBuf, nil)).Info("k", "key", k)
 			slog.New(slog.NewJSONHandler(&logBuf, nil)).Info("k", "key", k, "h", holder{k, k})
-			j, err := json.Marshal(holder{Key: k})
-			if err != nil {
-				t.Fatal(err)
-			}
+			j := must(json.Marshal(holder{Key: k}))(t)
 			txt, _ := k.MarshalText()
 			outs := []string{
 				k.String(), k.GoString(), string(txt), string(j), logBuf.String(),

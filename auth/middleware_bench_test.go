@@ -29,10 +29,7 @@ func (w *mwDiscardWriter) WriteHeader(code int)        { w.status = code }
 func benchMiddleware(b *testing.B, s Signer, v Verifier, now time.Time) {
 	body := bytes.Repeat([]byte("a"), 1024)
 	sign := func(id string) http.Header {
-		h := http.Header{}
-		if err := s.Sign(h, Message{ID: id, Timestamp: now, Body: body, URL: "https://hooks.example.com/in"}); err != nil {
-			b.Fatal(err)
-		}
+		h := signed(b, s, Message{ID: id, Timestamp: now, Body: body, URL: "https://hooks.example.com/in"})
 		return h
 	}
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -93,9 +90,6 @@ func benchMiddleware(b *testing.B, s Signer, v Verifier, now time.Time) {
 }
 
 func BenchmarkMiddlewareJWT(b *testing.B) {
-	j, err := newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock))
-	if err != nil {
-		b.Fatal(err)
-	}
+	j := must(newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock)))(b)
 	benchMiddleware(b, j, j, asymNow)
 }

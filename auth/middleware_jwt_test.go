@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -14,10 +16,7 @@ import (
 // signedRequest builds a POST of body to url, signed by s for delivery id.
 func mwSignedRequest(t testing.TB, s Signer, url, id string, ts time.Time, body string) *http.Request {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	req := must(http.NewRequest(http.MethodPost, url, strings.NewReader(body)))(t)
 	if err := s.Sign(req.Header, Message{ID: id, Timestamp: ts, Body: []byte(body), URL: url}); err != nil {
 		t.Fatal(err)
 	}
@@ -58,10 +57,7 @@ func mwVerifiedEcho(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestMiddlewareJWT(t *testing.T) {
-	signer, err := newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock), WithIssuer("herald"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := must(newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock), WithIssuer("herald")))(t)
 	srv := httptest.NewServer(Middleware(signer)(http.HandlerFunc(mwVerifiedEcho)))
 	defer srv.Close()
 	c := srv.Client()
@@ -86,10 +82,7 @@ func TestMiddlewareJWT(t *testing.T) {
 	if st, got := mwDo(t, c, req); st != 401 || got != ErrNoSignature.Error() {
 		t.Fatalf("no token: %d %q", st, got)
 	}
-	other, err := newJWT("HS256", []Secret{jwtSecret2}, WithClock(asymClock), WithIssuer("herald"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := must(newJWT("HS256", []Secret{jwtSecret2}, WithClock(asymClock), WithIssuer("herald")))(t)
 	if st, got := mwDo(t, c, mwSignedRequest(t, other, srv.URL, "msg_jwt5", asymNow, body)); st != 401 || got != ErrBadSignature.Error() {
 		t.Fatalf("wrong key: %d %q", st, got)
 	}
@@ -97,22 +90,52 @@ func TestMiddlewareJWT(t *testing.T) {
 
 // An EdDSA verifier whose keys come from a JWKS served over TLS: the whole
 // receiving side with real parts.
+// Middleware keeps a JWT's id until the token expires, even past its
+// replay window: a token that lives an hour, replayed half an hour later,
+// is still a duplicate; once it expires it is refused outright.
+func TestMiddlewareJWTReplayUntilExpiry(t *testing.T) {
+	var mu sync.Mutex
+	now := asymNow
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+
+	s := must(newJWT("HS256", []Secret{jwtSecret}, WithClock(clock), WithTTL(time.Hour), WithMaxLifetime(time.Hour)))(t)
+	cache := newMemoryReplayCache(0)
+	cache.now = clock
+	var runs atomic.Int32
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { runs.Add(1) })
+	srv := httptest.NewServer(Middleware(s, WithReplayCache(cache), withMiddlewareClock(clock))(next))
+	defer srv.Close()
+
+	captured := mwSignedRequest(t, s, srv.URL, "msg_long", asymNow, "{}")
+	replay := func() (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader("{}"))
+		req.Header = captured.Header.Clone()
+		return mwDo(t, srv.Client(), req)
+	}
+	if st, got := replay(); st != 200 || got != "" {
+		t.Fatalf("first: %d %q", st, got)
+	}
+	advance(3 * defaultReplayWindow)
+	if st, got := replay(); st != 200 || got != duplicateText {
+		t.Fatalf("replayed past the replay window, before exp: %d %q, want the duplicate answer", st, got)
+	}
+	advance(time.Hour)
+	if st, got := replay(); st != 401 || got != ErrExpired.Error() {
+		t.Fatalf("replayed after exp: %d %q, want 401 %q", st, got, ErrExpired.Error())
+	}
+	if r := runs.Load(); r != 1 {
+		t.Fatalf("handler ran %d times, want 1", r)
+	}
+}
+
 func TestMiddlewareJWTWithJWKS(t *testing.T) {
 	key := asymKeys(t).ed
 	jwksSrv := httptest.NewTLSServer(JWKSHandler(key.Public()))
 	defer jwksSrv.Close()
-	set, err := NewJWKS(jwksSrv.URL+"/.well-known/jwks.json", jwksSrv.Client())
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := newJWTVerifier(set, WithClock(asymClock))
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := newJWTSigner([]PrivateKey{key}, WithClock(asymClock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := must(NewJWKS(jwksSrv.URL+"/.well-known/jwks.json", jwksSrv.Client()))(t)
+	verifier := must(newJWTVerifier(set, WithClock(asymClock)))(t)
+	signer := must(newJWTSigner([]PrivateKey{key}, WithClock(asymClock)))(t)
 	srv := httptest.NewServer(Middleware(verifier)(http.HandlerFunc(mwVerifiedEcho)))
 	defer srv.Close()
 	if st, got := mwDo(t, srv.Client(), mwSignedRequest(t, signer, srv.URL, "msg_jwks", asymNow, "{}")); st != 200 || got != "jwt msg_jwks "+key.ID()+" {}" {
@@ -140,14 +163,8 @@ func (k mwCtxKeySet) Keys(ctx context.Context, kid string) ([]PublicKey, error) 
 func TestMiddlewareVerifyContext(t *testing.T) {
 	key := asymKeys(t).ed
 	ks := mwCtxKeySet{keys: PublicKeys{key.Public()}, seen: make(chan any, 2)}
-	verifier, err := newJWTVerifier(ks, WithClock(asymClock))
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := newJWTSigner([]PrivateKey{key}, WithClock(asymClock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	verifier := must(newJWTVerifier(ks, WithClock(asymClock)))(t)
+	signer := must(newJWTSigner([]PrivateKey{key}, WithClock(asymClock)))(t)
 	h := Middleware(verifier)(http.HandlerFunc(mwVerifiedEcho))
 
 	req := mwSignedRequest(t, signer, "http://example.test/hook", "msg_ctx", asymNow, "{}")

@@ -23,16 +23,10 @@ func mwStandard(t testing.TB, secrets ...string) *standardScheme {
 	t.Helper()
 	var ss []Secret
 	for _, s := range secrets {
-		sec, err := ParseStandardSecret(s)
-		if err != nil {
-			t.Fatal(err)
-		}
+		sec := must(ParseStandardSecret(s))(t)
 		ss = append(ss, sec)
 	}
-	st, err := newStandard(ss, WithClock(func() time.Time { return mwStandardNow }))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := must(newStandard(ss, WithClock(func() time.Time { return mwStandardNow })))(t)
 	return st
 }
 
@@ -99,26 +93,17 @@ func TestMiddlewareStandardNoSecretInResponse(t *testing.T) {
 	verifier := mwStandard(t, mwStandardSecret)
 	srv := httptest.NewServer(Middleware(verifier)(http.HandlerFunc(mwVerifiedEcho)))
 	defer srv.Close()
-	secret, err := ParseStandardSecret(mwStandardSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	secret := must(ParseStandardSecret(mwStandardSecret))(t)
 	body := `{"amount":4200}`
 
 	// The signature a genuine sender would have sent for this body.
-	genuine := http.Header{}
-	if err := verifier.Sign(genuine, Message{ID: "msg_leak", Timestamp: mwStandardNow, Body: []byte(body)}); err != nil {
-		t.Fatal(err)
-	}
+	genuine := signed(t, verifier, Message{ID: "msg_leak", Timestamp: mwStandardNow, Body: []byte(body)})
 	expected := strings.TrimPrefix(genuine.Get("Webhook-Signature"), "v1,")
 	forged := "v1," + base64.StdEncoding.EncodeToString([]byte("forged-signature-forged-sig!"))
 
 	req := mwSignedRequest(t, verifier, srv.URL, "msg_leak", mwStandardNow, body)
 	req.Header.Set("Webhook-Signature", forged)
-	res, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := must(srv.Client().Do(req))(t)
 	defer res.Body.Close()
 	out, _ := io.ReadAll(res.Body)
 	if res.StatusCode != 401 {

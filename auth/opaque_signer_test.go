@@ -44,26 +44,14 @@ func TestOpaqueSignerSignsEveryAsymmetricScheme(t *testing.T) {
 	for _, native := range []PrivateKey{ks.ed, ks.ec, ks.rsa} {
 		t.Run(native.Algorithm(), func(t *testing.T) {
 			kms := &kmsSigner{key: native.Signer()}
-			key, err := NewPrivateKey(kms, "kms-1")
-			if err != nil {
-				t.Fatal(err)
-			}
+			key := must(NewPrivateKey(kms, "kms-1"))(t)
 			if key.Algorithm() != native.Algorithm() || !key.Public().equal(native.Public()) {
 				t.Fatalf("key is %s, public key equal %v; want %s and equal", key.Algorithm(), key.Public().equal(native.Public()), native.Algorithm())
 			}
-			signer, err := NewJWTSigner([]PrivateKey{key}, WithClock(asymClock))
-			if err != nil {
-				t.Fatal(err)
-			}
-			verifier, err := NewJWTVerifier(PublicKeys{native.Public().withID("kms-1")}, WithClock(asymClock))
-			if err != nil {
-				t.Fatal(err)
-			}
+			signer := must(NewJWTSigner([]PrivateKey{key}, WithClock(asymClock)))(t)
+			verifier := must(NewJWTVerifier(PublicKeys{native.Public().withID("kms-1")}, WithClock(asymClock)))(t)
 			m := asymMsg()
-			h := http.Header{}
-			if err := signer.Sign(h, m); err != nil {
-				t.Fatal(err)
-			}
+			h := signed(t, signer, m)
 			if v, err := verifier.Verify(h, m.Body); err != nil || v.KeyID != "kms-1" {
 				t.Fatalf("Verify = %+v, %v", v, err)
 			}
@@ -83,18 +71,9 @@ func TestOpaqueSignerSignsEveryAsymmetricScheme(t *testing.T) {
 func TestOpaqueSignerV1aMatchesTheKeyItself(t *testing.T) {
 	ks := asymKeys(t)
 	kms := &kmsSigner{key: ks.ed.Signer()}
-	key, err := NewPrivateKey(kms, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	viaKMS, err := NewStandardV1a([]PrivateKey{key, ks.ed2}, WithClock(asymClock))
-	if err != nil {
-		t.Fatal(err)
-	}
-	direct, err := NewStandardV1a([]PrivateKey{ks.ed, ks.ed2}, WithClock(asymClock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := must(NewPrivateKey(kms, ""))(t)
+	viaKMS := must(NewStandardV1a([]PrivateKey{key, ks.ed2}, WithClock(asymClock)))(t)
+	direct := must(NewStandardV1a([]PrivateKey{ks.ed, ks.ed2}, WithClock(asymClock)))(t)
 	m := asymMsg()
 	h1, h2 := http.Header{}, http.Header{}
 	if err := viaKMS.Sign(h1, m); err != nil {
@@ -106,10 +85,7 @@ func TestOpaqueSignerV1aMatchesTheKeyItself(t *testing.T) {
 	if a, b := h1.Get(HeaderWebhookSignature), h2.Get(HeaderWebhookSignature); a != b {
 		t.Fatalf("signature through the signer %q, by the key %q", a, b)
 	}
-	verifier, err := NewStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	verifier := must(NewStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock)))(t)
 	if _, err := verifier.Verify(h1, m.Body); err != nil {
 		t.Fatal(err)
 	}
@@ -136,24 +112,15 @@ func TestOpaqueSignerFailures(t *testing.T) {
 		{"rsa fails", &kmsSigner{key: ks.rsa.Signer(), fail: errors.New("kms unavailable")}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			key, err := NewPrivateKey(c.kms, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			j, err := NewJWTSigner([]PrivateKey{key})
-			if err != nil {
-				t.Fatal(err)
-			}
+			key := must(NewPrivateKey(c.kms, ""))(t)
+			j := must(NewJWTSigner([]PrivateKey{key}))(t)
 			if err := j.Sign(http.Header{}, m); err == nil {
 				t.Fatal("JWT Sign succeeded")
 			}
 			if key.Algorithm() != algEdDSA {
 				return
 			}
-			v1a, err := NewStandardV1a([]PrivateKey{key})
-			if err != nil {
-				t.Fatal(err)
-			}
+			v1a := must(NewStandardV1a([]PrivateKey{key}))(t)
 			h := http.Header{}
 			if err := v1a.Sign(h, m); err == nil || h.Get(HeaderWebhookSignature) != "" {
 				t.Fatalf("v1a Sign = %v, header %q; want an error and no signature", err, h.Get(HeaderWebhookSignature))
@@ -161,10 +128,7 @@ func TestOpaqueSignerFailures(t *testing.T) {
 		})
 	}
 
-	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p384 := must(ecdsa.GenerateKey(elliptic.P384(), rand.Reader))(t)
 	if _, err := NewPrivateKey(&kmsSigner{key: p384}, ""); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("P-384 signer: %v, want ErrBadKey", err)
 	}
@@ -172,10 +136,7 @@ func TestOpaqueSignerFailures(t *testing.T) {
 	if _, err := NewPrivateKey(nilSigner, ""); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("nil signer: %v, want ErrBadKey", err)
 	}
-	edKMS, err := NewPrivateKey(&kmsSigner{key: ks.ed.Signer()}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	edKMS := must(NewPrivateKey(&kmsSigner{key: ks.ed.Signer()}, ""))(t)
 	if _, err := MarshalPrivateKeyPEM(edKMS); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("MarshalPrivateKeyPEM: %v, want ErrBadKey", err)
 	}
@@ -189,10 +150,7 @@ func TestOpaqueSignerFailures(t *testing.T) {
 
 func mustOpaque(t *testing.T, k PrivateKey) PrivateKey {
 	t.Helper()
-	o, err := NewPrivateKey(&kmsSigner{key: k.Signer()}, k.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
+	o := must(NewPrivateKey(&kmsSigner{key: k.Signer()}, k.ID()))(t)
 	return o
 }
 
@@ -200,10 +158,7 @@ func mustOpaque(t *testing.T, k PrivateKey) PrivateKey {
 // an error, never a panic.
 func FuzzECDSAJOSE(f *testing.F) {
 	ks := asymKeys(f)
-	der, err := ks.ec.Signer().Sign(rand.Reader, make([]byte, 32), crypto.SHA256)
-	if err != nil {
-		f.Fatal(err)
-	}
+	der := must(ks.ec.Signer().Sign(rand.Reader, make([]byte, 32), crypto.SHA256))(f)
 	f.Add(der)
 	f.Add([]byte{0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01})
 	f.Add([]byte{})

@@ -52,39 +52,32 @@ func keyCases(t *testing.T) []keyCase {
 	sec := NewSecret(raw)
 	whsec := FormatStandardSecret(sec)
 	stripeSec := NewSecret([]byte(whsec)) // Stripe keys with the whole whsec_ string
-	must := func(v any, err error) any {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
 	const credential = "jwks-query-credential-7f3a"
-	jwks := must(NewJWKS("https://keys.example.com/jwks.json?token="+credential, nil)).(*JWKS)
+	jwks := must(NewJWKS("https://keys.example.com/jwks.json?token="+credential, nil))(t)
 	hmac := [][]byte{raw}
 	ed, ec, rs := privateSecrets(t, ks.ed), privateSecrets(t, ks.ec), privateSecrets(t, ks.rsa)
 	edText := []string{whsec, mustFormatSigning(t, ks.ed)}
 	all := append(append(append([][]byte{}, ed...), ec...), rs...)
 
-	std := must(newStandard([]Secret{sec})).(*standardScheme)
-	v1a := must(newStandardV1a([]PrivateKey{ks.ed})).(*v1aScheme)
-	v1aVerifier := must(newStandardV1aVerifier([]PublicKey{ks.ed.Public()})).(*v1aScheme)
-	hub := must(newHub([]Secret{sec})).(*hubScheme)
-	hub1 := must(newHub([]Secret{sec}, WithSHA1())).(*hubScheme)
-	stripe := must(newStripe([]Secret{stripeSec})).(*stripeScheme)
-	jwtHS := must(newJWT("HS256", []Secret{sec})).(*jwtScheme)
-	jwtEd := must(newJWTSigner([]PrivateKey{ks.ed})).(*jwtScheme)
-	jwtEC := must(newJWTSigner([]PrivateKey{ks.ec})).(*jwtScheme)
-	jwtRS := must(newJWTSigner([]PrivateKey{ks.rsa})).(*jwtScheme)
-	jwtPub := must(newJWTVerifier(PublicKeys{ks.ed.Public(), ks.ec.Public(), ks.rsa.Public()})).(*jwtScheme)
-	jwtJWKS := must(newJWTVerifier(jwks)).(*jwtScheme)
+	std := must(newStandard([]Secret{sec}))(t)
+	v1a := must(newStandardV1a([]PrivateKey{ks.ed}))(t)
+	v1aVerifier := must(newStandardV1aVerifier([]PublicKey{ks.ed.Public()}))(t)
+	hub := must(newHub([]Secret{sec}))(t)
+	hub1 := must(newHub([]Secret{sec}, WithSHA1()))(t)
+	stripe := must(newStripe([]Secret{stripeSec}))(t)
+	jwtHS := must(newJWT("HS256", []Secret{sec}))(t)
+	jwtEd := must(newJWTSigner([]PrivateKey{ks.ed}))(t)
+	jwtEC := must(newJWTSigner([]PrivateKey{ks.ec}))(t)
+	jwtRS := must(newJWTSigner([]PrivateKey{ks.rsa}))(t)
+	jwtPub := must(newJWTVerifier(PublicKeys{ks.ed.Public(), ks.ec.Public(), ks.rsa.Public()}))(t)
+	jwtJWKS := must(newJWTVerifier(jwks))(t)
 	pubs := PublicKeys{ks.ed.Public(), ks.ec.Public(), ks.rsa.Public()}
 	mw := Middleware(v1a)(nil)
 	// A key reached through a crypto.Signer (a KMS): here the signer holds
 	// the key itself in an exported field, the worst case.
-	opaque := must(NewPrivateKey(&kmsSigner{key: ks.ed.Signer()}, "")).(PrivateKey)
-	v1aOpaque := must(newStandardV1a([]PrivateKey{opaque})).(*v1aScheme)
-	jwtOpaque := must(newJWTSigner([]PrivateKey{mustOpaque(t, ks.ec)})).(*jwtScheme)
+	opaque := must(NewPrivateKey(&kmsSigner{key: ks.ed.Signer()}, ""))(t)
+	v1aOpaque := must(newStandardV1a([]PrivateKey{opaque}))(t)
+	jwtOpaque := must(newJWTSigner([]PrivateKey{mustOpaque(t, ks.ec)}))(t)
 
 	cases := []keyCase{
 		{"Secret", sec, struct{ Secret }{sec}, hmac, []string{whsec}},
@@ -188,19 +181,13 @@ func checkEveryTypeHasACase(t *testing.T, cases []keyCase) {
 		}
 		covered[typ.Name()] = true
 	}
-	names, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
+	names := must(filepath.Glob("*.go"))(t)
 	fset := token.NewFileSet()
 	for _, name := range names {
 		if strings.HasSuffix(name, "_test.go") {
 			continue
 		}
-		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
-		if err != nil {
-			t.Fatal(err)
-		}
+		f := must(parser.ParseFile(fset, name, nil, parser.SkipObjectResolution))(t)
 		for _, d := range f.Decls {
 			g, ok := d.(*ast.GenDecl)
 			if !ok || g.Tok != token.TYPE {
@@ -286,10 +273,7 @@ func privateSecrets(t *testing.T, k PrivateKey) [][]byte {
 	case ed25519.PrivateKey:
 		out = append(out, s.Seed(), s)
 	case *ecdsa.PrivateKey:
-		b, err := s.Bytes()
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := must(s.Bytes())(t)
 		out = append(out, b)
 		addInt(new(big.Int).SetBytes(b))
 	case *rsa.PrivateKey:
@@ -300,10 +284,7 @@ func privateSecrets(t *testing.T, k PrivateKey) [][]byte {
 	default:
 		t.Fatalf("no secrets known for %T", s)
 	}
-	pemText, err := MarshalPrivateKeyPEM(k)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pemText := must(MarshalPrivateKeyPEM(k))(t)
 	for _, line := range strings.Split(string(pemText), "\n") {
 		if line != "" && !strings.HasPrefix(line, "-----") {
 			out = append(out, []byte(line))
@@ -314,9 +295,6 @@ func privateSecrets(t *testing.T, k PrivateKey) [][]byte {
 
 func mustFormatSigning(t *testing.T, k PrivateKey) string {
 	t.Helper()
-	s, err := FormatStandardSigningKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := must(FormatStandardSigningKey(k))(t)
 	return s
 }

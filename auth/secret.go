@@ -35,6 +35,7 @@ func (s sealed[T]) open() T {
 // and a struct holding a Secret in an unexported field shows no key either.
 // The zero Secret is empty, and constructors refuse empty keys.
 type Secret struct {
+	redacting
 	b sealed[[]byte]
 }
 
@@ -50,20 +51,25 @@ func (s Secret) Bytes() []byte { return s.b.open() }
 // size reports the key length in bytes.
 func (s Secret) size() int { return len(s.b.open()) }
 
+// redacting gives the key types embedding it (Secret, PrivateKey) one set
+// of methods that print "[redacted]" under every formatter and logger, so
+// that a new way of printing is covered for all of them in one place.
+type redacting struct{}
+
 // String returns "[redacted]".
-func (s Secret) String() string { return redacted }
+func (redacting) String() string { return redacted }
 
 // GoString returns "[redacted]", so %#v does not reveal the key either.
-func (s Secret) GoString() string { return redacted }
+func (redacting) GoString() string { return redacted }
 
 // Format prints "[redacted]" for every verb and flag.
-func (s Secret) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(redacted)) }
+func (redacting) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(redacted)) }
 
-// MarshalJSON encodes the secret as the JSON string "[redacted]".
-func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+// MarshalJSON encodes the key as the JSON string "[redacted]".
+func (redacting) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
 
-// MarshalText encodes the secret as "[redacted]".
-func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+// MarshalText encodes the key as "[redacted]".
+func (redacting) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
 // LogValue makes slog print "[redacted]".
-func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
+func (redacting) LogValue() slog.Value { return slog.StringValue(redacted) }

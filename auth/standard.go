@@ -57,12 +57,9 @@ func newStandard(secrets []Secret, opts ...StandardOption) (*standardScheme, err
 // others share one allocation. m.ID
 // must be a non-empty header-safe string of at most 256 bytes.
 func (s *standardScheme) Sign(h http.Header, m Message) error {
-	if err := checkMessageID(schemeStandard, m.ID); err != nil {
+	unix, err := signingUnix(schemeStandard, m, s.o.now, checkMessageID)
+	if err != nil {
 		return err
-	}
-	unix := signingTime(m, s.o.now).Unix()
-	if unix < 0 {
-		return fmt.Errorf("auth: %s: signing time is before 1970", schemeStandard)
 	}
 	// One buffer holds the timestamp and then the signature header value,
 	// so that both strings come from a single allocation.
@@ -95,11 +92,8 @@ func (s *standardScheme) Sign(h http.Header, m Message) error {
 // versions (v1a, v2, ...) are ignored. Errors wrap [ErrNoSignature],
 // [ErrMalformed] or [ErrBadSignature] as well.
 func (s *standardScheme) Verify(h http.Header, body []byte) (Verified, error) {
-	id, ts, tsTime, sigs, err := readStandardHeaders(h, schemeStandard)
+	id, ts, tsTime, sigs, err := readStandardHeaders(h, schemeStandard, &s.o)
 	if err != nil {
-		return Verified{}, err
-	}
-	if err := checkTimestamp(s.o.now(), tsTime, s.o.tolerance, schemeStandard); err != nil {
 		return Verified{}, err
 	}
 	// "v1," occurs in every header with a v1 signature: a cheap early

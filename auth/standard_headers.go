@@ -30,13 +30,15 @@ const (
 // checking their lengths before parsing. It returns the id and the timestamp
 // exactly as sent (they are part of the signed content), the parsed
 // timestamp, and the signature header: space-separated "version,signature"
-// tokens, several header values joined by a space. It does not check the
-// timestamp against a clock; see [checkTimestamp].
+// tokens, several header values joined by a space. Last, the timestamp must
+// lie within o's tolerance of o's clock (see [checkTimestamp]), so that no
+// scheme of the family reads the headers without that check.
 //
-// Errors name scheme and wrap [ErrNoSignature] (no signature header) or
+// Errors name scheme and wrap [ErrNoSignature] (no signature header),
 // [ErrMalformed] (missing id or timestamp, repeated or oversized header,
-// unparsable timestamp). Used by the v1 and v1a schemes alike.
-func readStandardHeaders(h http.Header, scheme string) (id, ts string, tsTime time.Time, sigs string, err error) {
+// unparsable timestamp) or [ErrExpired]. Used by the v1 and v1a schemes
+// alike.
+func readStandardHeaders(h http.Header, scheme string, o *options) (id, ts string, tsTime time.Time, sigs string, err error) {
 	idKey, tsKey, sigKey := HeaderWebhookID, HeaderWebhookTimestamp, HeaderWebhookSignature
 	if h[idKey] == nil && h[tsKey] == nil && h[sigKey] == nil &&
 		(h[headerSvixID] != nil || h[headerSvixTimestamp] != nil || h[headerSvixSignature] != nil) {
@@ -46,11 +48,11 @@ func readStandardHeaders(h http.Header, scheme string) (id, ts string, tsTime ti
 	if len(sigVals) == 0 {
 		return "", "", time.Time{}, "", fmt.Errorf("auth: %s: %w: missing %s header", scheme, ErrNoSignature, strings.ToLower(sigKey))
 	}
-	id, err = singleHeader(h, idKey, maxIDLen, scheme)
+	id, err = singleHeader(h, idKey, maxIDLen, scheme, ErrMalformed)
 	if err != nil {
 		return "", "", time.Time{}, "", err
 	}
-	ts, err = singleHeader(h, tsKey, maxTimestampLen, scheme)
+	ts, err = singleHeader(h, tsKey, maxTimestampLen, scheme, ErrMalformed)
 	if err != nil {
 		return "", "", time.Time{}, "", err
 	}
@@ -65,6 +67,9 @@ func readStandardHeaders(h http.Header, scheme string) (id, ts string, tsTime ti
 	if total > maxSignatureHeaderLen {
 		return "", "", time.Time{}, "", fmt.Errorf("auth: %s: %w: %s header longer than %d bytes", scheme, ErrMalformed, strings.ToLower(sigKey), maxSignatureHeaderLen)
 	}
+	if err := checkTimestamp(o.now(), tsTime, o.tolerance, scheme); err != nil {
+		return "", "", time.Time{}, "", err
+	}
 	if len(sigVals) == 1 {
 		sigs = sigVals[0]
 	} else {
@@ -74,13 +79,16 @@ func readStandardHeaders(h http.Header, scheme string) (id, ts string, tsTime ti
 }
 
 // singleHeader returns the one non-empty value of h[key], at most max bytes
-// long. A missing, empty, repeated or oversized header is [ErrMalformed]:
-// with two values it would be unclear which one was signed.
-func singleHeader(h http.Header, key string, max int, scheme string) (string, error) {
+// long. A missing or empty header is the error missing (ErrNoSignature for
+// the header that carries the signature, ErrMalformed for one that only
+// goes with it); a repeated or oversized one is [ErrMalformed]: with two
+// values it would be unclear which one was signed. Errors name scheme and
+// the header, never its value.
+func singleHeader(h http.Header, key string, max int, scheme string, missing error) (string, error) {
 	vals := h[key]
 	switch {
 	case len(vals) == 0 || vals[0] == "":
-		return "", fmt.Errorf("auth: %s: %w: missing %s header", scheme, ErrMalformed, strings.ToLower(key))
+		return "", fmt.Errorf("auth: %s: %w: missing %s header", scheme, missing, strings.ToLower(key))
 	case len(vals) > 1:
 		return "", fmt.Errorf("auth: %s: %w: repeated %s header", scheme, ErrMalformed, strings.ToLower(key))
 	case len(vals[0]) > max:

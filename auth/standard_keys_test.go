@@ -10,14 +10,8 @@ import (
 
 func TestStandardKeyStrings(t *testing.T) {
 	ks := asymKeys(t)
-	sk, err := FormatStandardSigningKey(ks.ed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pk, err := FormatStandardPublicKey(ks.ed.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
+	sk := must(FormatStandardSigningKey(ks.ed))(t)
+	pk := must(FormatStandardPublicKey(ks.ed.Public()))(t)
 	if !strings.HasPrefix(sk, "whsk_") || !strings.HasPrefix(pk, "whpk_") {
 		t.Fatalf("prefixes: %.5s %.5s", sk, pk)
 	}
@@ -29,18 +23,12 @@ func TestStandardKeyStrings(t *testing.T) {
 		t.Fatalf("whpk_ decodes to %d bytes", len(raw))
 	}
 
-	priv, err := parseStandardSigningKey(sk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	priv := must(parseStandardSigningKey(sk))(t)
 	tp := ks.ed.Public().Thumbprint()
 	if !priv.Public().equal(ks.ed.Public()) || priv.ID() != tp || priv.Public().ID() != tp || priv.Algorithm() != algEdDSA {
 		t.Fatalf("whsk_ round trip changed the key, or its ID %q is not the thumbprint", priv.ID())
 	}
-	pub, err := parseStandardPublicKey("  " + pk + "\n")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pub := must(parseStandardPublicKey("  " + pk + "\n"))(t)
 	if !pub.equal(ks.ed.Public()) || pub.ID() != tp {
 		t.Fatal("whpk_ round trip changed the key")
 	}
@@ -114,22 +102,10 @@ func TestStandardKeyStringsRefused(t *testing.T) {
 // replaces the thumbprint in both.
 func TestParseKeyRecognizesItsForm(t *testing.T) {
 	ks := asymKeys(t)
-	whsk, err := FormatStandardSigningKey(ks.ed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	whpk, err := FormatStandardPublicKey(ks.ed.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	privPEM, err := MarshalPrivateKeyPEM(ks.ed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pubPEM, err := MarshalPublicKeyPEM(ks.ed.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
+	whsk := must(FormatStandardSigningKey(ks.ed))(t)
+	whpk := must(FormatStandardPublicKey(ks.ed.Public()))(t)
+	privPEM := must(MarshalPrivateKeyPEM(ks.ed))(t)
+	pubPEM := must(MarshalPublicKeyPEM(ks.ed.Public()))(t)
 	want := ks.ed.Public()
 	for _, id := range []string{"", "k1"} {
 		wantID := id

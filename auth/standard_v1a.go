@@ -127,15 +127,11 @@ func (s *v1aScheme) Sign(h http.Header, m Message) error {
 	if !s.canSign {
 		return fmt.Errorf("auth: %s: %w", schemeStandardV1a, errNoPrivateKey)
 	}
-	if err := checkMessageID(schemeStandardV1a, m.ID); err != nil {
+	unix, err := signingUnix(schemeStandardV1a, m, s.o.now, checkMessageID)
+	if err != nil {
 		return err
 	}
-	unix := signingTime(m, s.o.now).Unix()
-	if unix < 0 { // a negative timestamp would fail verification as malformed
-		return fmt.Errorf("auth: %s: signing time is before 1970", schemeStandardV1a)
-	}
 	ts := strconv.FormatInt(unix, 10)
-	var err error
 	bp := s.getBuf()
 	content := appendStandardContent((*bp)[:0], m.ID, ts, m.Body)
 	sigs := make([]byte, 0, len(s.keys)*(len(v1aVersion)+2+v1aSigLen))
@@ -166,11 +162,8 @@ func (s *v1aScheme) Sign(h http.Header, m Message) error {
 // timestamp is out of tolerance (checked before any signature), and
 // [ErrBadSignature] when no v1a signature matches any key.
 func (s *v1aScheme) Verify(h http.Header, body []byte) (Verified, error) {
-	id, ts, tsTime, sigs, err := readStandardHeaders(h, schemeStandardV1a)
+	id, ts, tsTime, sigs, err := readStandardHeaders(h, schemeStandardV1a, &s.o)
 	if err != nil {
-		return Verified{}, err
-	}
-	if err := checkTimestamp(s.o.now(), tsTime, s.o.tolerance, schemeStandardV1a); err != nil {
 		return Verified{}, err
 	}
 	var decoded [maxV1aSignatures][ed25519.SignatureSize]byte

@@ -13,15 +13,9 @@ import (
 
 func TestStandardV1aRoundTrip(t *testing.T) {
 	ks := asymKeys(t)
-	s, err := newStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := must(newStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock)))(t)
 	m := asymMsg()
-	h := http.Header{}
-	if err := s.Sign(h, m); err != nil {
-		t.Fatal(err)
-	}
+	h := signed(t, s, m)
 	sig := h.Get("webhook-signature")
 	if !strings.HasPrefix(sig, "v1a,") || len(sig) != 4+88 || strings.Contains(sig, " ") {
 		t.Fatalf("webhook-signature = %q", sig)
@@ -36,14 +30,8 @@ func TestStandardV1aRoundTrip(t *testing.T) {
 		t.Fatal("signature is not Ed25519 over id.timestamp.body")
 	}
 
-	v, err := newStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := v.Verify(h, m.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := must(newStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock)))(t)
+	got := must(v.Verify(h, m.Body))(t)
 	want := Verified{Scheme: schemeStandardV1a, ID: m.ID, Timestamp: time.Unix(asymNow.Unix(), 0), KeyID: "ed-1"}
 	if got.Scheme != want.Scheme || got.ID != want.ID || !got.Timestamp.Equal(want.Timestamp) || got.KeyID != want.KeyID || got.Claims != nil {
 		t.Fatalf("Verified = %+v, want %+v", got, want)
@@ -57,214 +45,59 @@ func TestStandardV1aRoundTrip(t *testing.T) {
 	}
 }
 
-func TestStandardV1aRotation(t *testing.T) {
-	ks := asymKeys(t)
-	signer, err := newStandardV1a([]PrivateKey{ks.ed, ks.ed2}, WithClock(asymClock))
-	if err != nil {
-		t.Fatal(err)
+// keyedSchemeNamed returns the row of keyedSchemes for scheme.
+func keyedSchemeNamed(t testing.TB, scheme string) keyedScheme {
+	for _, r := range keyedSchemes(t) {
+		if r.scheme == scheme {
+			return r
+		}
 	}
-	m := asymMsg()
-	h := http.Header{}
-	if err := signer.Sign(h, m); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(strings.Fields(h.Get("webhook-signature"))); n != 2 {
-		t.Fatalf("%d signatures, want 2", n)
-	}
-	tests := []struct {
-		name   string
-		keys   []PublicKey
-		wantID string
-	}{
-		{"old key only", []PublicKey{ks.ed.Public()}, "ed-1"},
-		{"new key only", []PublicKey{ks.ed2.Public()}, "ed-2"},
-		{"unnamed, second", []PublicKey{asymOtherEd(t), ks.ed2.Public().withID("")}, "1"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			v, err := newStandardV1aVerifier(tt.keys, WithClock(asymClock))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := v.Verify(h, m.Body)
-			if err != nil || got.KeyID != tt.wantID {
-				t.Fatalf("Verify = %+v, %v; want KeyID %q", got, err, tt.wantID)
-			}
-		})
-	}
+	t.Fatalf("no keyed scheme %s", scheme)
+	return keyedScheme{}
 }
 
-// asymOtherEd is an Ed25519 public key that signed nothing in these tests.
-func asymOtherEd(t *testing.T) PublicKey {
-	k, err := NewPublicKey(ed25519.NewKeyFromSeed(make([]byte, 32)).Public(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func TestStandardV1aFailures(t *testing.T) {
-	ks := asymKeys(t)
-	signer, err := newStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := asymMsg()
-	good := http.Header{}
-	if err := signer.Sign(good, m); err != nil {
-		t.Fatal(err)
-	}
+// TestStandardV1aVerifyCases checks the cases of the Standard family and
+// those only v1a has; the refusals of every scheme are in
+// TestKeyedSchemesVerify.
+func TestStandardV1aVerifyCases(t *testing.T) {
+	r := keyedSchemeNamed(t, schemeStandardV1a)
+	m := Message{ID: "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", Timestamp: hmTime, Body: []byte(`{"type":"contact.created"}`)}
+	good := signed(t, r.signer(t, 0), m)
 	goodSig := good.Get("webhook-signature")
-	ts := good.Get("webhook-timestamp")
-	sign := func(id, ts string, body []byte) string {
-		sig := ed25519.Sign(ks.ed.Signer().(ed25519.PrivateKey), []byte(id+"."+ts+"."+string(body)))
-		return "v1a," + base64.StdEncoding.EncodeToString(sig)
+	keyID := r.keyID(0, 0)
+	sig := func(v string) http.Header {
+		return editHeader(good, func(h http.Header) { h.Set("webhook-signature", v) })
 	}
-	at := func(d time.Duration) string { return strconv.FormatInt(asymNow.Add(d).Unix(), 10) }
-
-	tests := []struct {
-		name string
-		edit func(h http.Header) []byte // returns the body to verify
-		want error
-	}{
-		{"tampered body", func(h http.Header) []byte { return []byte(`{"type":"contact.deleted"}`) }, ErrBadSignature},
-		{"body one byte longer", func(h http.Header) []byte { return append(append([]byte(nil), m.Body...), ' ') }, ErrBadSignature},
-		{"tampered id", func(h http.Header) []byte { h.Set("webhook-id", "msg_other"); return m.Body }, ErrBadSignature},
-		{"tampered timestamp", func(h http.Header) []byte { h.Set("webhook-timestamp", at(time.Second)); return m.Body }, ErrBadSignature},
-		{"flipped signature bit", func(h http.Header) []byte {
-			raw, _ := base64.StdEncoding.DecodeString(goodSig[4:])
-			raw[10] ^= 1
-			h.Set("webhook-signature", "v1a,"+base64.StdEncoding.EncodeToString(raw))
-			return m.Body
-		}, ErrBadSignature},
-		{"wrong key", func(h http.Header) []byte {
-			sig := ed25519.Sign(ks.ed2.Signer().(ed25519.PrivateKey), []byte(m.ID+"."+ts+"."+string(m.Body)))
-			h.Set("webhook-signature", "v1a,"+base64.StdEncoding.EncodeToString(sig))
-			return m.Body
-		}, ErrBadSignature},
-		{"expired", func(h http.Header) []byte {
-			old := at(-6 * time.Minute)
-			h.Set("webhook-timestamp", old)
-			h.Set("webhook-signature", sign(m.ID, old, m.Body))
-			return m.Body
-		}, ErrExpired},
-		{"future", func(h http.Header) []byte {
-			fut := at(6 * time.Minute)
-			h.Set("webhook-timestamp", fut)
-			h.Set("webhook-signature", sign(m.ID, fut, m.Body))
-			return m.Body
-		}, errNotYetValid},
-		{"v1 only", func(h http.Header) []byte {
-			h.Set("webhook-signature", "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=")
-			return m.Body
-		}, ErrNoSignature},
-		{"v1a signature labelled v1", func(h http.Header) []byte {
-			h.Set("webhook-signature", "v1,"+goodSig[4:])
-			return m.Body
-		}, ErrNoSignature},
-		{"no signature header", func(h http.Header) []byte { h.Del("webhook-signature"); return m.Body }, ErrNoSignature},
-		{"empty signature header", func(h http.Header) []byte { h.Set("webhook-signature", "  "); return m.Body }, ErrNoSignature},
-		{"no id", func(h http.Header) []byte { h.Del("webhook-id"); return m.Body }, ErrMalformed},
-		{"no timestamp", func(h http.Header) []byte { h.Del("webhook-timestamp"); return m.Body }, ErrMalformed},
-		{"timestamp not digits", func(h http.Header) []byte { h.Set("webhook-timestamp", ts+".5"); return m.Body }, ErrMalformed},
-		{"timestamp in ms", func(h http.Header) []byte { h.Set("webhook-timestamp", ts+"000"); return m.Body }, errNotYetValid},
-		{"repeated id", func(h http.Header) []byte { h.Add("webhook-id", "x"); return m.Body }, ErrMalformed},
-		{"short signature", func(h http.Header) []byte { h.Set("webhook-signature", "v1a,AAAA"); return m.Body }, ErrMalformed},
+	flipped, _ := base64.StdEncoding.DecodeString(goodSig[4:])
+	flipped[10] ^= 1
+	early := m
+	early.Timestamp = hmTime.Add(-9 * time.Minute)
+	verifyRun{
+		scheme:   schemeStandardV1a,
+		id:       func(http.Header) string { return m.ID },
+		body:     m.Body,
+		verifier: r.verifier,
+		secrets:  []string{goodSig[4:20]},
+	}.run(t, append(standardFamilyCases(good, keyID), []verifyCase{
+		{name: "valid", h: good, keyID: keyID},
+		{name: "body one byte longer", h: good, body: append(append([]byte(nil), m.Body...), ' '), want: ErrBadSignature},
+		{name: "flipped signature bit", h: sig("v1a," + base64.StdEncoding.EncodeToString(flipped)), want: ErrBadSignature},
+		{name: "v1 only", h: sig("v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4="), want: ErrNoSignature},
+		{name: "v1a signature labelled v1", h: sig("v1," + goodSig[4:]), want: ErrNoSignature},
+		{name: "blank signature header", h: sig("  "), want: ErrNoSignature},
+		{name: "short signature", h: sig("v1a,AAAA"), want: ErrMalformed},
 		// 88 characters of base64 without padding are 66 bytes, 87 and
 		// one "=" are 65: more than an Ed25519 signature, from a header of
 		// the right length. Once a crash (an index past a 64-byte buffer).
-		{"88 base64 characters of 66 bytes", func(h http.Header) []byte {
-			h.Set("webhook-signature", "v1a,"+strings.Repeat("A", 88))
-			return m.Body
-		}, ErrMalformed},
-		{"88 base64 characters of 65 bytes", func(h http.Header) []byte {
-			h.Set("webhook-signature", "v1a,"+strings.Repeat("A", 87)+"=")
-			return m.Body
-		}, ErrMalformed},
-		{"not base64", func(h http.Header) []byte {
-			h.Set("webhook-signature", "v1a,"+strings.Repeat("*", 88))
-			return m.Body
-		}, ErrMalformed},
-		{"too many v1a", func(h http.Header) []byte {
-			h.Set("webhook-signature", strings.Repeat("v1a,"+strings.Repeat("A", 86)+"== ", 9))
-			return m.Body
-		}, ErrMalformed},
-		{"oversized header", func(h http.Header) []byte {
-			h.Set("webhook-signature", goodSig+" v2,"+strings.Repeat("A", 5000))
-			return m.Body
-		}, ErrMalformed},
-	}
-	v, err := newStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h := cloneHeader(good)
-			body := tt.edit(h)
-			got, err := v.Verify(h, body)
-			if !errors.Is(err, tt.want) {
-				t.Fatalf("Verify = %+v, %v; want %v", got, err, tt.want)
-			}
-			if got.Scheme != "" || got.ID != "" || got.KeyID != "" {
-				t.Fatalf("failed Verify returned %+v", got)
-			}
-			if strings.Contains(err.Error(), goodSig[4:20]) {
-				t.Fatalf("error reveals a signature: %v", err)
-			}
-		})
-	}
-}
-
-func TestStandardV1aAccepts(t *testing.T) {
-	ks := asymKeys(t)
-	signer, _ := newStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock))
-	v, err := newStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock), WithTolerance(10*time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := asymMsg()
-	tests := []struct {
-		name string
-		edit func(h http.Header)
-	}{
-		{"v1 and unknown versions around v1a", func(h http.Header) {
-			h.Set("webhook-signature", "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4= v2,abc "+h.Get("webhook-signature")+" v3")
-		}},
-		{"bad v1a before a good one", func(h http.Header) {
-			h.Set("webhook-signature", "v1a,"+strings.Repeat("A", 86)+"== "+h.Get("webhook-signature"))
-		}},
-		{"66-byte v1a before a good one", func(h http.Header) {
-			h.Set("webhook-signature", "v1a,"+strings.Repeat("A", 88)+" "+h.Get("webhook-signature"))
-		}},
-		{"two header values", func(h http.Header) {
-			sig := h.Get("webhook-signature")
-			h["Webhook-Signature"] = []string{"v1,xyz", sig}
-		}},
-		{"svix headers", func(h http.Header) {
-			for _, n := range []string{"id", "timestamp", "signature"} {
-				h.Set("svix-"+n, h.Get("webhook-"+n))
-				h.Del("webhook-" + n)
-			}
-		}},
-		{"within widened tolerance", func(h http.Header) {
-			m := asymMsg()
-			m.Timestamp = asymNow.Add(-9 * time.Minute)
-			_ = signer.Sign(h, m)
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h := http.Header{}
-			if err := signer.Sign(h, m); err != nil {
-				t.Fatal(err)
-			}
-			tt.edit(h)
-			if got, err := v.Verify(h, m.Body); err != nil || got.ID != m.ID {
-				t.Fatalf("Verify = %+v, %v", got, err)
-			}
-		})
-	}
+		{name: "88 base64 characters of 66 bytes", h: sig("v1a," + strings.Repeat("A", 88)), want: ErrMalformed},
+		{name: "88 base64 characters of 65 bytes", h: sig("v1a," + strings.Repeat("A", 87) + "="), want: ErrMalformed},
+		{name: "not base64", h: sig("v1a," + strings.Repeat("*", 88)), want: ErrMalformed},
+		{name: "too many v1a", h: sig(strings.Repeat("v1a,"+strings.Repeat("A", 86)+"== ", 9)), want: ErrMalformed},
+		{name: "v1 and unknown versions around v1a", h: sig("v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4= v2,abc " + goodSig + " v3"), keyID: keyID},
+		{name: "bad v1a before a good one", h: sig("v1a," + strings.Repeat("A", 86) + "== " + goodSig), keyID: keyID},
+		{name: "66-byte v1a before a good one", h: sig("v1a," + strings.Repeat("A", 88) + " " + goodSig), keyID: keyID},
+		{name: "within widened tolerance", h: signed(t, r.signer(t, 0), early), tolerance: 10 * time.Minute, keyID: keyID},
+	}...))
 }
 
 func TestStandardV1aConstructors(t *testing.T) {
@@ -284,37 +117,14 @@ func TestStandardV1aConstructors(t *testing.T) {
 	if _, err := newStandardV1aVerifier([]PublicKey{ks.rsa.Public()}); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("RSA key: %v", err)
 	}
-	s, _ := newStandardV1a([]PrivateKey{ks.ed})
-	for _, id := range []string{"", "has space", strings.Repeat("x", 300)} {
-		if err := s.Sign(http.Header{}, Message{ID: id, Body: []byte("x")}); err == nil {
-			t.Fatalf("Sign accepted id %q", id)
-		}
-	}
 	// A zero Timestamp means now (the configured clock).
-	h := http.Header{}
-	s2, _ := newStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock))
-	if err := s2.Sign(h, Message{ID: "a", Body: nil}); err != nil || h.Get("webhook-timestamp") != strconv.FormatInt(asymNow.Unix(), 10) {
-		t.Fatalf("Sign with zero time: %v %v", err, h)
+	s := must(newStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock)))(t)
+	h := signed(t, s, Message{ID: "a", Body: nil})
+	if h.Get("webhook-timestamp") != strconv.FormatInt(asymNow.Unix(), 10) {
+		t.Fatalf("Sign with zero time: %v", h)
 	}
-	if _, err := s2.Verify(h, nil); err != nil {
+	if _, err := s.Verify(h, nil); err != nil {
 		t.Fatalf("empty body: %v", err)
-	}
-}
-
-// TestStandardV1aRefusesPre1970: like v1, v1a refuses to sign a timestamp
-// its own verifier would reject as malformed.
-func TestStandardV1aRefusesPre1970(t *testing.T) {
-	k, err := GeneratePrivateKey(algEdDSA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := newStandardV1a([]PrivateKey{k})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := http.Header{}
-	if err := s.Sign(h, Message{ID: "msg_1", Timestamp: time.Unix(-5, 0), Body: []byte("{}")}); err == nil {
-		t.Fatalf("signed a pre-1970 timestamp: %v", h)
 	}
 }
 

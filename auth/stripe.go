@@ -22,10 +22,9 @@ const (
 
 // stripeScheme is the scheme behind [NewStripe]; see its doc.
 type stripeScheme struct {
-	keys        []*macKey
-	header      string
-	headerLower string
-	o           options
+	keys   []*macKey
+	header string
+	o      options
 }
 
 // NewStripe returns a Stripe-style signer and verifier using secrets, in
@@ -55,21 +54,16 @@ func newStripe(secrets []Secret, opts ...StripeOption) (*stripeScheme, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &stripeScheme{keys: keys, header: name, headerLower: strings.ToLower(name), o: o}, nil
+	return &stripeScheme{keys: keys, header: name, o: o}, nil
 }
 
 // Sign sets the signature header to t=<unix seconds> (m.Timestamp, or the
 // clock when zero) followed by one v1=<hex> per secret, and webhook-id to
 // m.ID when m.ID is set.
 func (s *stripeScheme) Sign(h http.Header, m Message) error {
-	if m.ID != "" {
-		if err := checkMessageID(schemeStripe, m.ID); err != nil {
-			return err
-		}
-	}
-	unix := signingTime(m, s.o.now).Unix()
-	if unix < 0 {
-		return fmt.Errorf("auth: %s: signing time is before 1970", schemeStripe)
+	unix, err := signingUnix(schemeStripe, m, s.o.now, checkHintID)
+	if err != nil {
+		return err
 	}
 	var stack [2 + maxTimestampLen + 2*(4+stripeV1Len)]byte
 	buf := append(stack[:0], "t="...)
@@ -82,10 +76,7 @@ func (s *stripeScheme) Sign(h http.Header, m Message) error {
 		buf = hex.AppendEncode(buf, sum)
 		k.put(st)
 	}
-	setHeader(h, s.header, string(buf))
-	if m.ID != "" {
-		setHeader(h, HeaderWebhookID, m.ID)
-	}
+	setSignatureAndHint(h, s.header, string(buf), m.ID)
 	return nil
 }
 
@@ -97,16 +88,10 @@ func (s *stripeScheme) Sign(h http.Header, m Message) error {
 // is "sig:" and the SHA-256 of the v1 signature that matched (see
 // [Verified.ID]); the webhook-id header is not covered by the signature.
 func (s *stripeScheme) Verify(h http.Header, body []byte) (Verified, error) {
-	vals := h[s.header]
-	switch {
-	case len(vals) == 0 || vals[0] == "":
-		return Verified{}, fmt.Errorf("auth: %s: %w: missing %s header", schemeStripe, ErrNoSignature, s.headerLower)
-	case len(vals) > 1:
-		return Verified{}, fmt.Errorf("auth: %s: %w: repeated %s header", schemeStripe, ErrMalformed, s.headerLower)
-	case len(vals[0]) > maxStripeHeaderLen:
-		return Verified{}, fmt.Errorf("auth: %s: %w: %s header longer than %d bytes", schemeStripe, ErrMalformed, s.headerLower, maxStripeHeaderLen)
+	header, err := singleHeader(h, s.header, maxStripeHeaderLen, schemeStripe, ErrNoSignature)
+	if err != nil {
+		return Verified{}, err
 	}
-	header := vals[0]
 	ts, v1, err := scanStripeHeader(header)
 	if err != nil {
 		return Verified{}, err
@@ -116,7 +101,7 @@ func (s *stripeScheme) Verify(h http.Header, body []byte) (Verified, error) {
 		return Verified{}, err
 	}
 	if v1 == 0 {
-		return Verified{}, fmt.Errorf("auth: %s: %w: %s header holds no v1 signature", schemeStripe, ErrNoSignature, s.headerLower)
+		return Verified{}, fmt.Errorf("auth: %s: %w: %s header holds no v1 signature", schemeStripe, ErrNoSignature, strings.ToLower(s.header))
 	}
 	if err := checkTimestamp(s.o.now(), tsTime, s.o.tolerance, schemeStripe); err != nil {
 		return Verified{}, err

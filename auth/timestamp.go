@@ -46,6 +46,23 @@ func checkTimestamp(now, ts time.Time, tolerance time.Duration, scheme string) e
 	return nil
 }
 
+// signingUnix checks m before a timed scheme (Standard v1 and v1a, Stripe)
+// signs it, and returns its signing time (see signingTime) in Unix seconds,
+// the form those schemes sign. checkID is the scheme's id rule
+// ([checkMessageID], or [checkHintID] for an unsigned id). A time before
+// 1970 is refused: its negative timestamp would fail every verifier as
+// malformed. Errors name scheme.
+func signingUnix(scheme string, m Message, now func() time.Time, checkID func(scheme, id string) error) (int64, error) {
+	if err := checkID(scheme, m.ID); err != nil {
+		return 0, err
+	}
+	unix := signingTime(m, now).Unix()
+	if unix < 0 {
+		return 0, fmt.Errorf("auth: %s: signing time is before 1970", scheme)
+	}
+	return unix, nil
+}
+
 // signingTime returns m.Timestamp, or now() when it is zero.
 func signingTime(m Message, now func() time.Time) time.Time {
 	t := m.Timestamp
