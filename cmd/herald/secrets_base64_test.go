@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -11,8 +12,9 @@ import (
 const slashSecret = "whsec_ZxmikX2UqEeibazHyYfU58tjsKJ7XSKu8/d0ZY0xZmc="
 
 // TestSecretWithSlashGivenAsFileName: the base64 of a secret typed where a
-// file name belongs is not echoed, though it holds a '/' as a path does
-// (issue #14, 12; every command that takes a file name).
+// file name belongs is not echoed, though it holds a '/' as a path does,
+// nor when the NATS client is the one that fails to open it (issue #14,
+// 12; every command that takes a file name).
 func TestSecretWithSlashGivenAsFileName(t *testing.T) {
 	dir := t.TempDir()
 	o := runOpts{dir: dir}
@@ -26,6 +28,10 @@ func TestSecretWithSlashGivenAsFileName(t *testing.T) {
 		{"send", "--secret", slashSecret, "https://example.com/hook", bare},
 		{"outbox", "stats", "--store", bare},
 		{"relay", "--store", bare, "--dest", "https://example.com/hook", "--secret", slashSecret, "--in-insecure", "--listen", "127.0.0.1:0"},
+		// The NATS client quotes the files it cannot open.
+		{"relay", "--store", "nats://127.0.0.1:1", "--nats-creds", bare, "--dest", "https://example.com/hook", "--secret", slashSecret, "--in-insecure"},
+		{"outbox", "stats", "--store", "nats://127.0.0.1:1?cacert=" + url.QueryEscape(bare)},
+		{"outbox", "list", "--store", "nats://127.0.0.1:1", "--nats-cert", bare, "--nats-key", bare},
 	} {
 		r := herald(t, o, args...)
 		if r.code == 0 {
