@@ -142,23 +142,21 @@ func TestPEMKeySizes(t *testing.T) {
 	}
 	ks := asymKeys(t)
 	for _, k := range []PrivateKey{ks.ed, ks.ec, ks.rsa} {
-		priv, err := MarshalPrivateKeyPEM(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pub, err := MarshalPublicKeyPEM(k.Public())
-		if err != nil {
-			t.Fatal(err)
-		}
-		// parse returns the public key parsed from b, or the error.
+		// Each half of k as PEM, and how to parse it back to k's public key.
 		for _, tc := range []struct {
-			data  []byte
-			parse func([]byte) (PublicKey, error)
+			marshal func() ([]byte, error)
+			parse   func([]byte) (PublicKey, error)
 		}{
-			{priv, func(b []byte) (PublicKey, error) { p, err := ParsePrivateKey(b, ""); return p.Public(), err }},
-			{pub, func(b []byte) (PublicKey, error) { return ParsePublicKey(b, "") }},
+			{func() ([]byte, error) { return MarshalPrivateKeyPEM(k) },
+				func(b []byte) (PublicKey, error) { p, err := ParsePrivateKey(b, ""); return p.Public(), err }},
+			{func() ([]byte, error) { return MarshalPublicKeyPEM(k.Public()) },
+				func(b []byte) (PublicKey, error) { return ParsePublicKey(b, "") }},
 		} {
-			block, _ := pem.Decode(tc.data)
+			data, err := tc.marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			block, _ := pem.Decode(data)
 			for _, cut := range []int{1, 2, len(block.Bytes) / 2, len(block.Bytes) - 1} {
 				b := pem.EncodeToMemory(&pem.Block{Type: block.Type, Bytes: block.Bytes[:cut]})
 				if _, err := tc.parse(b); !errors.Is(err, ErrBadKey) {
@@ -215,12 +213,7 @@ func TestJWKMemberSizes(t *testing.T) {
 func TestJWTSignatureSizes(t *testing.T) {
 	for _, c := range jwtCases(t) {
 		t.Run(c.alg, func(t *testing.T) {
-			v := c.verifier(t)
-			claims := jwt.MapClaims{"iat": asymNow.Unix(), "exp": asymNow.Add(time.Minute).Unix()}
-			tok := c.craft(t, claims, nil)
-			if _, err := v.Verify(bearer(tok), nil); err != nil {
-				t.Fatalf("control token: %v", err)
-			}
+			v, tok := controlToken(t, c)
 			head := tok[:strings.LastIndexByte(tok, '.')+1]
 			sig, err := base64.RawURLEncoding.DecodeString(tok[len(head):])
 			if err != nil {
@@ -284,4 +277,16 @@ func TestHMACSignatureSizes(t *testing.T) {
 			t.Errorf("stripe v1=%.20q… (%d digits): %v", sig, len(sig), err)
 		}
 	}
+}
+
+// controlToken returns c's verifier and a token without jti, crafted as
+// another sender would, that it accepts.
+func controlToken(t *testing.T, c jwtCase) (*jwtScheme, string) {
+	t.Helper()
+	v := c.verifier(t)
+	tok := c.craft(t, jwt.MapClaims{"iat": asymNow.Unix(), "exp": asymNow.Add(time.Minute).Unix()}, nil)
+	if _, err := v.Verify(bearer(tok), nil); err != nil {
+		t.Fatalf("control token: %v", err)
+	}
+	return v, tok
 }
