@@ -126,7 +126,10 @@ func (e escapingWriter) Write(p []byte) (int, error) {
 // Webhooks or Stripe secret or key (whsec_, whsk_, whpk_), a PEM block, a
 // JSON Web Key, or a run of 32 or more letters and digits (base64url or
 // hex, without a '.' or '/') such as keygen prints for hub and jwt HS*
-// secrets. Such an argument is never echoed.
+// secrets, or standard base64 with a '/' (a whsec_ secret without its
+// prefix) that mixes upper and lower case and digits and has no '.' and
+// no leading '/'. Such an argument is never echoed; a path it catches by
+// mistake is only left unnamed.
 func looksSecret(s string) bool {
 	t := strings.TrimSpace(s)
 	for _, p := range []string{"whsec_", "whsk_", "whpk_", "sk_live_", "sk_test_", "{", "-----BEGIN"} {
@@ -140,19 +143,26 @@ func looksSecret(s string) bool {
 	if len(t) < 32 {
 		return false
 	}
-	digit, letter := false, false
+	digit, lower, upper, slash := false, false, false, false
 	for _, r := range t {
 		switch {
-		case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z':
-			letter = true
+		case 'a' <= r && r <= 'z':
+			lower = true
+		case 'A' <= r && r <= 'Z':
+			upper = true
 		case '0' <= r && r <= '9':
 			digit = true
+		case r == '/':
+			slash = true
 		case r == '+', r == '=', r == '-', r == '_':
 		default:
-			return false // a '.', a '/', a space: a file name, a sentence
+			return false // a '.', a space: a file name, a sentence
 		}
 	}
-	return digit && letter
+	if slash {
+		return t[0] != '/' && digit && lower && upper
+	}
+	return digit && (lower || upper)
 }
 
 // showArg returns an argument for a message: quoted and escaped, or a

@@ -136,6 +136,11 @@ func (s *natsSpec) merge(f *natsFlags) error {
 			*p.url = *p.flag
 		}
 	}
+	for _, p := range pairs {
+		if looksSecret(*p.url) { // the NATS client's errors quote file names
+			return fmt.Errorf("--nats-%s: the name looks like a key, not a file (not shown)", p.name)
+		}
+	}
 	if (s.files.cert == "") != (s.files.key == "") {
 		return errors.New("--nats-cert and --nats-key go together")
 	}
