@@ -232,17 +232,6 @@ func TestStandardV1aRoundTrip(t *testing.T) {
 	}
 }
 
-// keyedSchemeNamed returns the row of keyedSchemes for scheme.
-func keyedSchemeNamed(t testing.TB, scheme string) keyedScheme {
-	for _, r := range keyedSchemes(t) {
-		if r.scheme == scheme {
-			return r
-		}
-	}
-	t.Fatalf("no keyed scheme %s", scheme)
-	return keyedScheme{}
-}
-
 // TestStandardV1aVerifyCases checks the cases of the Standard family and
 // those only v1a has; the refusals of every scheme are in
 // TestKeyedSchemesVerify.
