@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"hash"
 	"net/http"
 	"strings"
 	"testing"
@@ -57,10 +58,14 @@ func refStandard(key []byte, id, ts string, body []byte) string {
 }
 
 // refHub computes a Hub (X-Hub-Signature-256) signature independently.
-func refHub(key, body []byte) string {
-	m := hmac.New(sha256.New, key)
+func refHub(key, body []byte) string { return refHubWith(sha256.New, "sha256=", key, body) }
+
+// refHubWith computes a Hub signature with the hash h and its prefix: sha256
+// as refHub, or sha1 and "sha1=" for WithSHA1's X-Hub-Signature.
+func refHubWith(h func() hash.Hash, prefix string, key, body []byte) string {
+	m := hmac.New(h, key)
 	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+	return prefix + hex.EncodeToString(m.Sum(nil))
 }
 
 // hubSigID is the Verified.ID of a Hub header value: "sig:" and the

@@ -1,9 +1,7 @@
 package auth
 
 import (
-	"crypto/hmac"
 	"crypto/sha1"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
@@ -31,9 +29,7 @@ func TestHubVector(t *testing.T) {
 
 func TestHubSHA1AndHeaderName(t *testing.T) {
 	key := []byte(ghVectorSecret)
-	m := hmac.New(sha1.New, key)
-	m.Write([]byte(ghVectorBody))
-	want := "sha1=" + hex.EncodeToString(m.Sum(nil))
+	want := refHubWith(sha1.New, "sha1=", key, []byte(ghVectorBody))
 
 	s := must(newHub([]Secret{NewSecret(key)}, WithSHA1()))(t)
 	h := signed(t, s, Message{ID: "d-1", Body: []byte(ghVectorBody)})

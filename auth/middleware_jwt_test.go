@@ -13,49 +13,6 @@ import (
 	"time"
 )
 
-// signedRequest builds a POST of body to url, signed by s for delivery id.
-func mwSignedRequest(t testing.TB, s Signer, url, id string, ts time.Time, body string) *http.Request {
-	t.Helper()
-	req := must(http.NewRequest(http.MethodPost, url, strings.NewReader(body)))(t)
-	if err := s.Sign(req.Header, Message{ID: id, Timestamp: ts, Body: []byte(body), URL: url}); err != nil {
-		t.Fatal(err)
-	}
-	return req
-}
-
-// do sends req and returns the status and the trimmed response body.
-func mwDo(t testing.TB, c *http.Client, req *http.Request) (int, string) {
-	t.Helper()
-	code, body, err := mwTryDo(c, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return code, body
-}
-
-// tryDo is do for goroutines, where t.Fatal may not be called.
-func mwTryDo(c *http.Client, req *http.Request) (int, string, error) {
-	res, err := c.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	return res.StatusCode, strings.TrimSpace(string(b)), err
-}
-
-// mwVerifiedEcho answers with the verified scheme, id and key id, then the
-// body it read.
-func mwVerifiedEcho(w http.ResponseWriter, r *http.Request) {
-	ver, ok := FromContext(r.Context())
-	if !ok {
-		http.Error(w, "no Verified in context", http.StatusInternalServerError)
-		return
-	}
-	b, _ := io.ReadAll(r.Body)
-	_, _ = io.WriteString(w, ver.Scheme+" "+ver.ID+" "+ver.KeyID+" "+string(b))
-}
-
 func TestMiddlewareJWT(t *testing.T) {
 	signer := must(newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock), WithIssuer("herald")))(t)
 	srv := httptest.NewServer(Middleware(signer)(http.HandlerFunc(mwVerifiedEcho)))

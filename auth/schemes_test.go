@@ -145,6 +145,17 @@ func keyedSchemes(t testing.TB) []keyedScheme {
 	}}
 }
 
+// keyedSchemeNamed returns the row of keyedSchemes for scheme.
+func keyedSchemeNamed(t testing.TB, scheme string) keyedScheme {
+	for _, r := range keyedSchemes(t) {
+		if r.scheme == scheme {
+			return r
+		}
+	}
+	t.Fatalf("no keyed scheme %s", scheme)
+	return keyedScheme{}
+}
+
 // signer builds r's scheme signing with the pool keys idx.
 func (r keyedScheme) signer(t testing.TB, idx ...int) scheme {
 	if r.newSecrets == nil {

@@ -19,17 +19,56 @@ import (
 // sections share: the receiver and Sender, the prefill, the counter of
 // outcomes, and the baseline of direct sends.
 
-// drainTarget starts the receiver of a drain measurement (a TLS server
-// answering 204) and returns it with drainSender's Sender and destination
-// for it. Close both when done.
-func drainTarget() (*tlsServer, *sender.Sender, sender.Destination, error) {
+// drainWorkers is how many deliveries a drain measurement has in flight:
+// the Queue's workers, and the goroutines of the direct baseline.
+const drainWorkers = 64
+
+// drainRun is the receiver of a drain measurement (a TLS server answering
+// 204) with drainSender's Sender and destination for it.
+type drainRun struct {
+	srv  *tlsServer
+	s    *sender.Sender
+	dest sender.Destination
+}
+
+// startDrain starts the receiver of a drain measurement. Close it when done.
+func startDrain() (*drainRun, error) {
 	srv := startTLS(http.HandlerFunc(noContent))
 	s, dest, err := drainSender(srv.roots, srv.URL+"/hook")
 	if err != nil {
 		srv.Close()
-		return nil, nil, sender.Destination{}, err
+		return nil, err
 	}
-	return srv, s, dest, nil
+	return &drainRun{srv: srv, s: s, dest: dest}, nil
+}
+
+// Close drops the Sender's connections and stops the receiver.
+func (d *drainRun) Close() {
+	d.s.CloseIdleConnections()
+	d.srv.Close()
+}
+
+// versusDirect measures queueRun against the same n deliveries of body b
+// sent directly with Sender.Send from drainWorkers goroutines, in
+// cfg.loadReps alternating rounds after a warm-up of the direct sends, and
+// returns the row of section named name, met at a ratio of target or more.
+func (d *drainRun) versusDirect(cfg config, section, name string, target float64, n int, b []byte, queueRun func() (float64, error)) (Row, error) {
+	directRun := func() (float64, error) { return sendDirect(d.s, d.dest, n, drainWorkers, b) }
+	if _, err := directRun(); err != nil {
+		return failedRow(section, name, err), err
+	}
+	q, direct, err := alternate(cfg.loadReps, queueRun, directRun)
+	if err != nil {
+		return failedRow(section, name, err), err
+	}
+	return Row{
+		Section: section, Case: name,
+		Herald:   fmtRate(q, "deliveries/s"),
+		Baseline: fmt.Sprintf("Sender.Send direct, %d goroutines", drainWorkers),
+		BaseFig:  fmtRate(direct, "deliveries/s"),
+		Ratio:    q / direct,
+		Target:   fmt.Sprintf("≥ %.1f×", target), Met: q/direct >= target,
+	}, nil
 }
 
 // drainSender returns the Sender of a drain, trusting roots and allowed on

@@ -110,15 +110,13 @@ func enqueueRows(cfg config, dir string) ([]Row, error) {
 // n 1 KiB deliveries (lease, signed HTTPS send, ack with fsync) against the
 // same n deliveries sent directly with Sender.Send, both with 64 at once.
 func queueRows(cfg config, dir string) ([]Row, error) {
-	const workers = 64
 	n := cfg.queueN
-	name := fmt.Sprintf("queue drain, %d deliveries, 64 workers", n)
-	srv, s, dest, err := drainTarget()
+	name := fmt.Sprintf("queue drain, %d deliveries, %d workers", n, drainWorkers)
+	d, err := startDrain()
 	if err != nil {
 		return []Row{failedRow("outbox", name, err)}, err
 	}
-	defer srv.Close()
-	defer s.CloseIdleConnections()
+	defer d.Close()
 	store, err := boltstore.Open(filepath.Join(dir, "queue.db"), nil)
 	if err != nil {
 		return []Row{failedRow("outbox", name, err)}, err
@@ -127,7 +125,7 @@ func queueRows(cfg config, dir string) ([]Row, error) {
 	b := body(1 << 10)
 
 	queueRun := func() (float64, error) {
-		rate, err := drainOnce(store, s, dest, n, workers, b, 10*time.Millisecond, (*drainCounter).wait)
+		rate, err := drainOnce(store, d.s, d.dest, n, drainWorkers, b, 10*time.Millisecond, (*drainCounter).wait)
 		if err != nil {
 			return 0, err
 		}
@@ -136,26 +134,12 @@ func queueRows(cfg config, dir string) ([]Row, error) {
 		}
 		return rate, nil
 	}
-	directRun := func() (float64, error) { return sendDirect(s, dest, n, workers, b) }
-	// Warm up: open the sender's connections and the store's pages.
-	if _, err := directRun(); err != nil {
-		return []Row{failedRow("outbox", name, err)}, err
-	}
+	// Warm up the store's pages (versusDirect warms up the connections).
 	if _, err := queueRun(); err != nil {
 		return []Row{failedRow("outbox", name, err)}, err
 	}
-	q, d, err := alternate(cfg.loadReps, queueRun, directRun)
-	if err != nil {
-		return []Row{failedRow("outbox", name, err)}, err
-	}
-	return []Row{{
-		Section: "outbox", Case: name,
-		Herald:   fmtRate(q, "deliveries/s"),
-		Baseline: "Sender.Send direct, 64 goroutines",
-		BaseFig:  fmtRate(d, "deliveries/s"),
-		Ratio:    q / d,
-		Target:   "≥ 0.8×", Met: q/d >= 0.8,
-	}}, nil
+	row, err := d.versusDirect(cfg, "outbox", name, 0.8, n, b, queueRun)
+	return []Row{row}, err
 }
 
 // heapRows measures the Go heap in use with cfg.pendingN pending 4 KiB

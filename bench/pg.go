@@ -127,42 +127,29 @@ func pgEnqueueRows(cfg config, pool *pgxpool.Pool, store outbox.Store) ([]Row, e
 // 64 workers in this process against Sender.Send from 64 goroutines, and
 // by 1 and 3 worker processes.
 func pgDrainRows(cfg config, url string, pool *pgxpool.Pool, store outbox.Store) ([]Row, error) {
-	const workers = 64
 	n := cfg.queueN
-	name := fmt.Sprintf("queue drain over PostgreSQL, %d deliveries, 64 workers", n)
-	srv, s, dest, err := drainTarget()
+	name := fmt.Sprintf("queue drain over PostgreSQL, %d deliveries, %d workers", n, drainWorkers)
+	d, err := startDrain()
 	if err != nil {
 		return []Row{failedRow("pg", name, err)}, err
 	}
-	defer srv.Close()
-	defer s.CloseIdleConnections()
+	defer d.Close()
 	b := body(1 << 10)
 
 	queueRun := func() (float64, error) {
-		return drainOnce(store, s, dest, n, workers, b, 0, func(c *drainCounter, start time.Time) error {
+		return drainOnce(store, d.s, d.dest, n, drainWorkers, b, 0, func(c *drainCounter, start time.Time) error {
 			if err := c.wait(start); err != nil {
 				return err
 			}
 			return pgDrained(pool, start)
 		})
 	}
-	directRun := func() (float64, error) { return sendDirect(s, dest, n, workers, b) }
-	if _, err := directRun(); err != nil { // warm up
-		return []Row{failedRow("pg", name, err)}, err
-	}
-	qm, dm, err := alternate(cfg.loadReps, queueRun, directRun)
+	row, err := d.versusDirect(cfg, "pg", name, 0.6, n, b, queueRun)
 	if err != nil {
-		return []Row{failedRow("pg", name, err)}, err
+		return []Row{row}, err
 	}
-	rows := []Row{{
-		Section: "pg", Case: name,
-		Herald:   fmtRate(qm, "deliveries/s"),
-		Baseline: "Sender.Send direct, 64 goroutines",
-		BaseFig:  fmtRate(dm, "deliveries/s"),
-		Ratio:    qm / dm, Target: "≥ 0.6×", Met: qm/dm >= 0.6,
-	}}
-	procRows, err := pgProcessRows(cfg, url, pool, store, srv, b)
-	return append(rows, procRows...), err
+	procRows, err := pgProcessRows(cfg, url, pool, store, d.srv, b)
+	return append([]Row{row}, procRows...), err
 }
 
 // pgDrained waits until the bench outbox holds nothing and fails after two

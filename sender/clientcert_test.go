@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/internal/devcert"
 	"github.com/heraldhq/herald/sender"
 )
@@ -123,36 +121,5 @@ func TestClientCertMutualTLS(t *testing.T) {
 		if strings.Contains(out, secret) {
 			t.Fatalf("a formatted destination shows the private key: %s", out)
 		}
-	}
-}
-
-// TestOAuth2WithClientCert: the token endpoint is reached through the
-// destination's connections, so one that requires the client certificate
-// gets it, and the receiver gets both the certificate and the token.
-func TestOAuth2WithClientCert(t *testing.T) {
-	good, goodCA := clientCert(t, "herald-oauth")
-	tokens := newMTLSServer(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"access_token":"mtls-token","token_type":"Bearer","expires_in":600}`)
-	}, goodCA)
-	rcv := newMTLSServer(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer mtls-token" {
-			w.WriteHeader(http.StatusUnauthorized)
-		}
-	}, goodCA)
-	s := trustingSender(rcv.Server, tokens.Server)
-	dest := sender.Destination{URL: rcv.URL, ClientCert: &good, OAuth2: &sender.OAuth2{
-		TokenURL: tokens.URL + "/token", ClientID: "c", ClientSecret: auth.NewSecret([]byte("s")),
-	}}
-	if res, err := s.Send(context.Background(), dest, sender.Message{Body: []byte(`{}`)}); err != nil || res.Attempts != 1 {
-		t.Fatalf("%v, %d attempts", err, res.Attempts)
-	}
-	if got := append(tokens.seen(), rcv.seen()...); strings.Join(got, ",") != "herald-oauth,herald-oauth" {
-		t.Fatalf("the servers saw %q", got)
-	}
-	dest.ClientCert = nil // the token endpoint refuses the handshake now
-	_, err := s.Send(context.Background(), dest, sender.Message{Body: []byte(`{}`)})
-	if !errors.Is(err, sender.ErrToken) {
-		t.Fatalf("without the certificate: %v, want ErrToken", err)
 	}
 }
