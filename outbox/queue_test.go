@@ -8,12 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald/internal/queuetest"
+	"github.com/heraldhq/herald/internal/syncbuf"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
 	"github.com/heraldhq/herald/sender/sendertest"
@@ -451,7 +451,7 @@ func TestQueueBoundsAttempts(t *testing.T) {
 func TestQueueLeavesVerdictToSchedule(t *testing.T) {
 	rcv := sendertest.NewReceiver(t, nil, sendertest.FailFirst(100, http.StatusServiceUnavailable))
 	ob := outbox.NewMemory()
-	var logs syncLog
+	var logs syncbuf.Buffer
 	s := rcv.Sender()
 	s.Retry = sender.RetryPolicy{MaxAttempts: 1}
 	s.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -479,22 +479,4 @@ func TestQueueLeavesVerdictToSchedule(t *testing.T) {
 	if info != 2 || warn != 1 {
 		t.Fatalf("sender logged %d failures at Info and %d at Warn, want 2 and 1:\n%s", info, warn, logs.String())
 	}
-}
-
-// syncLog is a log sink safe for the queue's goroutines.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
