@@ -9,12 +9,12 @@ import (
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/internal/telemetry"
+	"github.com/heraldhq/herald/internal/telemetry/telemetrytest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
 )
@@ -139,61 +139,26 @@ func TestQueueSpansAndMetrics(t *testing.T) {
 	}
 
 	queuetest.WaitFor(t, 5*time.Second, "a depth sample", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.depths > 0 })
-	got := collect(t, reader)
+	got := telemetrytest.Points(t, reader)
 	for k, want := range map[string]int64{
-		"herald_deliveries_total/ok/delivered":         1,
-		"herald_deliveries_total/down/retry_scheduled": 1,
-		"herald_deliveries_total/down/dead_letter":     1,
-		"herald_delivery_attempts_total/ok/204":        1,
-		"herald_delivery_attempts_total/down/503":      2,
-		"herald_delivery_duration_seconds/ok/count":    1,
-		"herald_delivery_duration_seconds/down/count":  2,
+		"herald_deliveries_total{destination=ok,outcome=delivered}":         1,
+		"herald_deliveries_total{destination=down,outcome=retry_scheduled}": 1,
+		"herald_deliveries_total{destination=down,outcome=dead_letter}":     1,
+		"herald_delivery_attempts_total{code=204,destination=ok}":           1,
+		"herald_delivery_attempts_total{code=503,destination=down}":         2,
+		"herald_delivery_duration_seconds{destination=ok}":                  1,
+		"herald_delivery_duration_seconds{destination=down}":                2,
 	} {
 		if got[k] != want {
 			t.Errorf("%s = %d, want %d (all: %v)", k, got[k], want, got)
 		}
 	}
-	if _, ok := got["herald_outbox_pending"]; !ok {
+	if _, ok := got["herald_outbox_pending{}"]; !ok {
 		t.Errorf("herald_outbox_pending not recorded: %v", got)
 	}
-	if _, ok := got["herald_outbox_dead_letters"]; !ok {
+	if _, ok := got["herald_outbox_dead_letters{}"]; !ok {
 		t.Errorf("herald_outbox_dead_letters not recorded: %v", got)
 	}
-}
-
-// collect flattens the reader's metrics to name/destination/label keys.
-func collect(t *testing.T, reader *sdkmetric.ManualReader) map[string]int64 {
-	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]int64{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			switch data := m.Data.(type) {
-			case metricdata.Sum[int64]:
-				for _, dp := range data.DataPoints {
-					d, _ := dp.Attributes.Value("destination")
-					l, ok := dp.Attributes.Value("outcome")
-					if !ok {
-						l, _ = dp.Attributes.Value("code")
-					}
-					out[m.Name+"/"+d.AsString()+"/"+l.AsString()] += dp.Value
-				}
-			case metricdata.Histogram[float64]:
-				for _, dp := range data.DataPoints {
-					d, _ := dp.Attributes.Value("destination")
-					out[m.Name+"/"+d.AsString()+"/count"] += int64(dp.Count)
-				}
-			case metricdata.Gauge[int64]:
-				for _, dp := range data.DataPoints {
-					out[m.Name] = dp.Value
-				}
-			}
-		}
-	}
-	return out
 }
 
 // Without any provider, the enqueuing span context's traceparent is
