@@ -3,51 +3,20 @@ package outbox_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/internal/telemetry"
+	"github.com/heraldhq/herald/internal/telemetry/telemetrytest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
+	"github.com/heraldhq/herald/sender/sendertest"
 )
-
-// headerLog is an HTTPS receiver that answers 204 on /ok and 503 on
-// /down, and keeps the traceparent of every request.
-type headerLog struct {
-	srv *httptest.Server
-	mu  sync.Mutex
-	tps []string
-}
-
-func newHeaderLog(t *testing.T) *headerLog {
-	h := &headerLog{}
-	h.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.mu.Lock()
-		h.tps = append(h.tps, r.URL.Path+" "+r.Header.Get("Traceparent"))
-		h.mu.Unlock()
-		if r.URL.Path == "/down" {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(h.srv.Close)
-	return h
-}
-
-func (h *headerLog) got() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]string(nil), h.tps...)
-}
 
 // The span tree of a delivery through the outbox: the enqueuing (event)
 // span links the "herald.delivery" span, its child; each attempt's
@@ -55,17 +24,21 @@ func (h *headerLog) got() []string {
 // carries the traceparent of its "herald.attempt" span. Metric values of
 // every outcome are recorded under the fixed names.
 func TestQueueSpansAndMetrics(t *testing.T) {
-	rx := newHeaderLog(t)
+	ok := sendertest.NewReceiver(t, nil)
+	down := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
+		return http.StatusServiceUnavailable, nil, nil
+	}))
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	reader := sdkmetric.NewManualReader()
-	s := loopbackSender(t, rx.srv)
+	s := ok.Sender() // trusts down too: httptest's servers share a certificate
+	s.Retry.MaxAttempts = 1
 	s.TracerProvider = tp
 	s.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	c := &counter{}
 	q := &outbox.Queue{
 		Outbox: outbox.NewMemory(), Sender: s, Metrics: c, Poll: 10 * time.Millisecond,
-		Destinations: []sender.Destination{{Name: "ok", URL: rx.srv.URL + "/ok"}, {Name: "down", URL: rx.srv.URL + "/down"}},
+		Destinations: []sender.Destination{{Name: "ok", URL: ok.URL()}, {Name: "down", URL: down.URL()}},
 		Schedule:     outbox.Schedule{Delays: []time.Duration{0, time.Millisecond}, Jitter: -1},
 	}
 	evCtx, ev := tp.Tracer("test").Start(context.Background(), "event")
@@ -132,77 +105,42 @@ func TestQueueSpansAndMetrics(t *testing.T) {
 			t.Errorf("send span is not a child of a delivery span")
 		}
 	}
-	for _, g := range rx.got() {
-		if len(g) < 56 || !attemptTP[g[len(g)-55:]] {
-			t.Errorf("request %q did not carry its attempt span's traceparent", g)
+	for _, d := range append(ok.Deliveries(), down.Deliveries()...) {
+		if tp := d.Header.Get("Traceparent"); !attemptTP[tp] {
+			t.Errorf("request %s carried %q, not its attempt span's traceparent", d.ID, tp)
 		}
 	}
 
 	queuetest.WaitFor(t, 5*time.Second, "a depth sample", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.depths > 0 })
-	got := collect(t, reader)
+	got := telemetrytest.Points(t, reader)
 	for k, want := range map[string]int64{
-		"herald_deliveries_total/ok/delivered":         1,
-		"herald_deliveries_total/down/retry_scheduled": 1,
-		"herald_deliveries_total/down/dead_letter":     1,
-		"herald_delivery_attempts_total/ok/204":        1,
-		"herald_delivery_attempts_total/down/503":      2,
-		"herald_delivery_duration_seconds/ok/count":    1,
-		"herald_delivery_duration_seconds/down/count":  2,
+		"herald_deliveries_total{destination=ok,outcome=delivered}":         1,
+		"herald_deliveries_total{destination=down,outcome=retry_scheduled}": 1,
+		"herald_deliveries_total{destination=down,outcome=dead_letter}":     1,
+		"herald_delivery_attempts_total{code=200,destination=ok}":           1,
+		"herald_delivery_attempts_total{code=503,destination=down}":         2,
+		"herald_delivery_duration_seconds{destination=ok}":                  1,
+		"herald_delivery_duration_seconds{destination=down}":                2,
 	} {
 		if got[k] != want {
 			t.Errorf("%s = %d, want %d (all: %v)", k, got[k], want, got)
 		}
 	}
-	if _, ok := got["herald_outbox_pending"]; !ok {
+	if _, ok := got["herald_outbox_pending{}"]; !ok {
 		t.Errorf("herald_outbox_pending not recorded: %v", got)
 	}
-	if _, ok := got["herald_outbox_dead_letters"]; !ok {
+	if _, ok := got["herald_outbox_dead_letters{}"]; !ok {
 		t.Errorf("herald_outbox_dead_letters not recorded: %v", got)
 	}
-}
-
-// collect flattens the reader's metrics to name/destination/label keys.
-func collect(t *testing.T, reader *sdkmetric.ManualReader) map[string]int64 {
-	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]int64{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			switch data := m.Data.(type) {
-			case metricdata.Sum[int64]:
-				for _, dp := range data.DataPoints {
-					d, _ := dp.Attributes.Value("destination")
-					l, ok := dp.Attributes.Value("outcome")
-					if !ok {
-						l, _ = dp.Attributes.Value("code")
-					}
-					out[m.Name+"/"+d.AsString()+"/"+l.AsString()] += dp.Value
-				}
-			case metricdata.Histogram[float64]:
-				for _, dp := range data.DataPoints {
-					d, _ := dp.Attributes.Value("destination")
-					out[m.Name+"/"+d.AsString()+"/count"] += int64(dp.Count)
-				}
-			case metricdata.Gauge[int64]:
-				for _, dp := range data.DataPoints {
-					out[m.Name] = dp.Value
-				}
-			}
-		}
-	}
-	return out
 }
 
 // Without any provider, the enqueuing span context's traceparent is
 // stored with the delivery and sent as it is.
 func TestQueueCarriesTraceparentWithoutTracing(t *testing.T) {
-	rx := newHeaderLog(t)
+	rx := sendertest.NewReceiver(t, nil)
 	mem := outbox.NewMemory()
-	q := &outbox.Queue{Outbox: mem, Sender: loopbackSender(t, rx.srv), Poll: 10 * time.Millisecond,
-		Destinations: []sender.Destination{{Name: "ok", URL: rx.srv.URL + "/ok"}}}
+	q := &outbox.Queue{Outbox: mem, Sender: rx.Sender(), Poll: 10 * time.Millisecond,
+		Destinations: []sender.Destination{{Name: "ok", URL: rx.URL()}}}
 	const in = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	if _, err := q.Enqueue(telemetry.WithTraceparent(context.Background(), in), "ok", sender.Message{ID: "d", Body: []byte(`{}`)}); err != nil {
 		t.Fatal(err)
@@ -213,8 +151,11 @@ func TestQueueCarriesTraceparentWithoutTracing(t *testing.T) {
 	}
 	time.Sleep(2 * time.Millisecond) // let the lease lapse
 	queuetest.Run(t, q)
-	queuetest.WaitFor(t, 10*time.Second, "the delivery", func() bool { return len(rx.got()) == 1 })
-	if got := rx.got()[0]; got != "/ok "+in {
-		t.Fatalf("webhook carried %q, want the incoming traceparent", got)
+	ds, err := rx.WaitFor(1, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ds[0].Header.Get("Traceparent"); len(ds) != 1 || got != in {
+		t.Fatalf("%d webhooks, the first carried %q; want one, with the incoming traceparent", len(ds), got)
 	}
 }

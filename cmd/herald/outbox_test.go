@@ -1,10 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"errors"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,36 +8,10 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/heraldhq/herald/internal/filesnap"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/boltstore"
 )
-
-// snapshot is what herald outbox must leave as it was in a file it
-// refuses: whether it exists, its bytes, size, mode and mtime.
-type snapshot struct {
-	exists bool
-	data   []byte
-	size   int64
-	mode   fs.FileMode
-	mtime  time.Time
-}
-
-// snap takes the snapshot of the file at path.
-func snap(t *testing.T, path string) snapshot {
-	t.Helper()
-	fi, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return snapshot{}
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return snapshot{true, b, fi.Size(), fi.Mode(), fi.ModTime()}
-}
 
 // bboltFile writes a bbolt file at path with the given buckets (none: an
 // empty bbolt file).
@@ -90,13 +60,7 @@ func TestOutboxRefusesNonOutbox(t *testing.T) {
 	for _, f := range files {
 		path := filepath.Join(dir, f.name)
 		f.make(path)
-		if _, err := os.Stat(path); err == nil {
-			old := time.Now().Add(-time.Hour).Truncate(time.Second)
-			if err := os.Chtimes(path, old, old); err != nil {
-				t.Fatal(err)
-			}
-		}
-		before := snap(t, path)
+		before := filesnap.Take(t, path)
 		for _, a := range actions {
 			args := append([]string{"outbox"}, a...)
 			args = append(args, "--store", f.name)
@@ -104,9 +68,8 @@ func TestOutboxRefusesNonOutbox(t *testing.T) {
 			if f.code == 1 && !strings.Contains(r.stderr, "left as it was") {
 				t.Errorf("%s: the message does not say the file was left alone: %q", strings.Join(args, " "), r.stderr)
 			}
-			if after := snap(t, path); after.exists != before.exists || !bytes.Equal(after.data, before.data) ||
-				after.size != before.size || after.mode != before.mode || !after.mtime.Equal(before.mtime) {
-				t.Fatalf("%s changed the file: before %+v, after %+v", strings.Join(args, " "), before, after)
+			if d := before.Changed(t); d != "" {
+				t.Fatalf("%s changed the file: %s", strings.Join(args, " "), d)
 			}
 		}
 	}
@@ -136,11 +99,7 @@ func TestOutboxListReadOnly(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	old := time.Now().Add(-time.Hour).Truncate(time.Second)
-	if err := os.Chtimes(path, old, old); err != nil {
-		t.Fatal(err)
-	}
-	before := snap(t, path)
+	before := filesnap.Take(t, path)
 
 	reader, err := boltstore.Open(path, &boltstore.Options{ReadOnly: true})
 	if err != nil {
@@ -157,8 +116,8 @@ func TestOutboxListReadOnly(t *testing.T) {
 	if err := reader.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if after := snap(t, path); !bytes.Equal(after.data, before.data) || !after.mtime.Equal(before.mtime) {
-		t.Errorf("list and stats changed the file")
+	if d := before.Changed(t); d != "" {
+		t.Errorf("list and stats changed the file: %s", d)
 	}
 	if r := must(t, o, "outbox", "replay", "--all", "--store", "relay.db"); r.stdout != "replayed 1\n" {
 		t.Errorf("replay printed %q", r.stdout)

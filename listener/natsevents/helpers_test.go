@@ -21,6 +21,21 @@ func connect(t testing.TB, url string) jetstream.JetStream {
 	return js
 }
 
+// bus is a NATS server with JetStream of a test's own, at url, and a
+// connection to it for publishing events and reading streams.
+type bus struct {
+	url string
+	js  jetstream.JetStream
+}
+
+// newBus starts the test's server and connects to it; both end with the
+// test.
+func newBus(t *testing.T) bus {
+	t.Helper()
+	url := natstest.Start(t, nil).ClientURL()
+	return bus{url: url, js: connect(t, url)}
+}
+
 // serve sets src up, on a new connection to url unless it has a JetStream
 // already, and serves l from it until ctx ends; the channel yields what
 // Serve returned.

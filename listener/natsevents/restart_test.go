@@ -140,8 +140,7 @@ func TestSourceSurvivesServerRestart(t *testing.T) {
 // whose handlers hold events: JetStream redelivers them to the other worker
 // after AckWait, and the closed worker's Serve reports the loss.
 func TestSourceRedeliversAfterConnectionLoss(t *testing.T) {
-	s := natstest.Start(t, nil)
-	url := s.ClientURL()
+	b := newBus(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -154,11 +153,10 @@ func TestSourceRedeliversAfterConnectionLoss(t *testing.T) {
 		<-release
 		return nil // too late: the ack cannot reach the server
 	})
-	ncA, jsA := natstest.Connect(t, url)
-	errA := serve(ctx, t, url, &natsevents.Source{JetStream: jsA, AckWait: time.Second, Concurrency: 4}, la)
+	ncA, jsA := natstest.Connect(t, b.url)
+	errA := serve(ctx, t, b.url, &natsevents.Source{JetStream: jsA, AckWait: time.Second, Concurrency: 4}, la)
 
-	_, pub := natstest.Connect(t, url)
-	ids := publishAll(t, pub, "ev", 100)
+	ids := publishAll(t, b.js, "ev", 100)
 	for deadline := time.Now().Add(60 * time.Second); held.len() < 4; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("worker A holds %d events, want 4", held.len())
@@ -169,7 +167,7 @@ func TestSourceRedeliversAfterConnectionLoss(t *testing.T) {
 	var handled tally
 	lb := listener.New()
 	lb.On("job:run", func(_ context.Context, ev *listener.Event) error { handled.add(ev.ID); return nil })
-	errB := serve(ctx, t, url, &natsevents.Source{AckWait: time.Second, Concurrency: 4}, lb)
+	errB := serve(ctx, t, b.url, &natsevents.Source{AckWait: time.Second, Concurrency: 4}, lb)
 
 	ncA.Close()
 	close(release)
@@ -183,7 +181,7 @@ func TestSourceRedeliversAfterConnectionLoss(t *testing.T) {
 	}
 
 	waitAll(t, &handled, ids)
-	waitSettled(t, pub)
+	waitSettled(t, b.js)
 	var taken []string
 	for _, id := range ids {
 		if held.get(id) > 0 {

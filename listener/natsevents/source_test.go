@@ -7,13 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/internal/natstest"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/listener/natsevents"
 )
 
 func TestSourceSharedWithRedeliveryAndDeadLetters(t *testing.T) {
-	s := natstest.Start(t, nil)
+	b := newBus(t)
 	var handled tally
 	l := listener.New()
 	l.On("job:ok", func(_ context.Context, ev *listener.Event) error { handled.add(ev.ID); return nil })
@@ -33,13 +32,12 @@ func TestSourceSharedWithRedeliveryAndDeadLetters(t *testing.T) {
 	var workers []<-chan error
 	for range 2 {
 		src := &natsevents.Source{MaxDeliver: 4, RetryDelay: 10 * time.Millisecond, AckWait: 5 * time.Second}
-		workers = append(workers, serve(ctx, t, s.ClientURL(), src, l))
+		workers = append(workers, serve(ctx, t, b.url, src, l))
 	}
-	js := connect(t, s.ClientURL())
 	const n = 200
 	for i := range n {
 		ev := &listener.Event{ID: fmt.Sprint("ok-", i), Topic: "job:ok", Payload: []byte(`{"i":1}`)}
-		if err := natsevents.Publish(ctx, js, "", ev); err != nil {
+		if err := natsevents.Publish(ctx, b.js, "", ev); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -47,11 +45,11 @@ func TestSourceSharedWithRedeliveryAndDeadLetters(t *testing.T) {
 		{ID: "flaky", Topic: "job:flaky"}, {ID: "fail", Topic: "job:fail"}, {ID: "bad", Topic: "job:bad"},
 		{ID: "ok-0", Topic: "job:ok"}, // republished: deduplicated
 	} {
-		if err := natsevents.Publish(ctx, js, "", ev); err != nil {
+		if err := natsevents.Publish(ctx, b.js, "", ev); err != nil {
 			t.Fatal(err)
 		}
 	}
-	dead, err := js.Stream(ctx, "HERALD_EVENTS_DEAD")
+	dead, err := b.js.Stream(ctx, "HERALD_EVENTS_DEAD")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,32 +100,11 @@ func TestSourceSharedWithRedeliveryAndDeadLetters(t *testing.T) {
 		}
 	}
 	// The consumer has nothing left unacknowledged.
-	cons, err := js.Consumer(context.Background(), "HERALD_EVENTS", "herald-workers")
+	cons, err := b.js.Consumer(context.Background(), "HERALD_EVENTS", "herald-workers")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if info, err := cons.Info(context.Background()); err != nil || info.NumPending != 0 || info.NumAckPending != 0 {
 		t.Errorf("consumer pending %d, ack pending %d, %v", info.NumPending, info.NumAckPending, err)
-	}
-}
-
-func TestSubjectAndInvalid(t *testing.T) {
-	if got, err := natsevents.SubjectOf("events", "records.v2:created"); err != nil || got != "events.records%2Ev2.created" {
-		t.Errorf("Subject = %q, %v", got, err)
-	}
-	if _, err := natsevents.SubjectOf("events", "nocolon"); !errors.Is(err, listener.ErrInvalidEvent) {
-		t.Errorf("Subject of a bad topic: %v", err)
-	}
-	s := natstest.Start(t, nil)
-	js := connect(t, s.ClientURL())
-	if err := natsevents.Publish(context.Background(), js, "", &listener.Event{Topic: "job:x"}); !errors.Is(err, listener.ErrInvalidEvent) {
-		t.Errorf("Publish without id: %v", err)
-	}
-	if err := (&natsevents.Source{}).Serve(context.Background(), listener.New()); err == nil {
-		t.Error("Serve without JetStream succeeded")
-	}
-	bad := &natsevents.Source{JetStream: js, SubjectPrefix: "ev", DeadLetterPrefix: "ev.dead"}
-	if err := bad.Serve(context.Background(), listener.New()); err == nil {
-		t.Error("overlapping prefixes accepted")
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/internal/natstest"
 	"github.com/heraldhq/herald/internal/telemetry"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/listener/natsevents"
@@ -14,7 +13,7 @@ import (
 // The traceparent of the context given to Publish travels as a message
 // header and is in the handlers' context on the consuming side.
 func TestTraceparentCrossesJetStream(t *testing.T) {
-	s := natstest.Start(t, nil)
+	b := newBus(t)
 	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	got := make(chan string, 2)
 	l := listener.New()
@@ -26,12 +25,11 @@ func TestTraceparentCrossesJetStream(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := serve(ctx, t, s.ClientURL(), &natsevents.Source{}, l)
-	js := connect(t, s.ClientURL())
-	if err := natsevents.Publish(telemetry.WithTraceparent(ctx, tp), js, "", &listener.Event{ID: "t1", Topic: "job:a"}); err != nil {
+	done := serve(ctx, t, b.url, &natsevents.Source{}, l)
+	if err := natsevents.Publish(telemetry.WithTraceparent(ctx, tp), b.js, "", &listener.Event{ID: "t1", Topic: "job:a"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := natsevents.Publish(ctx, js, "", &listener.Event{ID: "t2", Topic: "job:b"}); err != nil {
+	if err := natsevents.Publish(ctx, b.js, "", &listener.Event{ID: "t2", Topic: "job:b"}); err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}

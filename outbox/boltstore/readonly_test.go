@@ -11,44 +11,10 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/heraldhq/herald/internal/filesnap"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/boltstore"
 )
-
-// fileState is what must not change in a file that Open refuses.
-type fileState struct {
-	exists bool
-	data   []byte
-	mode   fs.FileMode
-	mtime  time.Time
-}
-
-// stateOf reads the state of the file at path.
-func stateOf(t *testing.T, path string) fileState {
-	t.Helper()
-	fi, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return fileState{}
-	}
-	must(t, err)
-	b, err := os.ReadFile(path)
-	must(t, err)
-	return fileState{true, b, fi.Mode(), fi.ModTime()}
-}
-
-// unchanged fails unless the file at path is as before.
-func unchanged(t *testing.T, path string, before fileState) {
-	t.Helper()
-	after := stateOf(t, path)
-	switch {
-	case before.exists != after.exists:
-		t.Errorf("the file exists=%v before Open, exists=%v after", before.exists, after.exists)
-	case !bytes.Equal(before.data, after.data):
-		t.Errorf("Open changed the file: %d bytes before, %d after", len(before.data), len(after.data))
-	case before.mode != after.mode || !before.mtime.Equal(after.mtime):
-		t.Errorf("Open touched the file: mode %v, mtime %v before; %v, %v after", before.mode, before.mtime, after.mode, after.mtime)
-	}
-}
 
 // TestOpenNoCreateRefuses: with NoCreate or ReadOnly, Open refuses every
 // path that is not a herald outbox already, with an error matching the
@@ -78,13 +44,7 @@ func TestOpenNoCreateRefuses(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				path := filepath.Join(t.TempDir(), "outbox.db")
 				tt.make(t, path)
-				// An mtime in the past, so that a write within the
-				// clock's resolution cannot go unseen.
-				if _, err := os.Stat(path); err == nil {
-					old := time.Now().Add(-time.Hour).Truncate(time.Second)
-					must(t, os.Chtimes(path, old, old))
-				}
-				before := stateOf(t, path)
+				before := filesnap.Take(t, path)
 				s, err := boltstore.Open(path, &o)
 				if err == nil {
 					s.Close()
@@ -94,7 +54,9 @@ func TestOpenNoCreateRefuses(t *testing.T) {
 				if !errors.Is(err, tt.want) {
 					t.Errorf("error does not match %v", tt.want)
 				}
-				unchanged(t, path, before)
+				if d := before.Changed(t); d != "" {
+					t.Errorf("Open changed the file: %s", d)
+				}
 			})
 		}
 	}
@@ -109,9 +71,7 @@ func TestOpenReadOnly(t *testing.T) {
 	id, token := leaseOne(t, w)
 	must(t, w.Settle(ctx, []outbox.Settlement{{ID: id, Token: token, Outcome: outbox.DeadLettered, Reason: "gone"}})[0])
 	must(t, w.Close())
-	old := time.Now().Add(-time.Hour).Truncate(time.Second)
-	must(t, os.Chtimes(path, old, old))
-	before := stateOf(t, path)
+	before := filesnap.Take(t, path)
 
 	ro := &boltstore.Options{ReadOnly: true, LockTimeout: 200 * time.Millisecond}
 	a, err := boltstore.Open(path, ro)
@@ -138,7 +98,9 @@ func TestOpenReadOnly(t *testing.T) {
 	}
 	must(t, a.Close())
 	must(t, b.Close())
-	unchanged(t, path, before)
+	if d := before.Changed(t); d != "" {
+		t.Errorf("Open changed the file: %s", d)
+	}
 
 	w, err = boltstore.Open(path, nil)
 	must(t, err)

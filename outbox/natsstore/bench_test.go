@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/natstest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/boltstore"
 	"github.com/heraldhq/herald/sender/sendertest"
@@ -21,7 +22,7 @@ func BenchmarkDeliver(b *testing.B) {
 	const batch = 600
 	for _, nw := range []int{1, 3} {
 		b.Run(fmt.Sprintf("workers=%d", nw), func(b *testing.B) {
-			s := startServer(b, b.TempDir(), -1)
+			s := natstest.Start(b, nil)
 			rcv := sendertest.NewReceiver(b, nil, sendertest.Delay(20*time.Millisecond))
 			o := fleetOpts{cfg: freshConfig(), workers: 16, leaseTTL: 30 * time.Second}
 			var ws []*worker
@@ -87,8 +88,8 @@ func BenchmarkEnqueue(b *testing.B) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "puts/s")
 	}
 	b.Run("jetstream", func(b *testing.B) {
-		s := startServer(b, b.TempDir(), -1)
-		_, js := connect(b, s.ClientURL())
+		s := natstest.Start(b, nil)
+		_, js := natstest.Connect(b, s.ClientURL())
 		run(b, open(b, js, freshConfig()))
 	})
 	b.Run("bbolt", func(b *testing.B) {

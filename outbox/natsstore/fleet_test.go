@@ -9,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/internal/natstest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/natsstore"
 	"github.com/heraldhq/herald/sender"
@@ -80,7 +82,7 @@ func resent(got map[string]int, ids []string) int {
 // startWorkerTB is startWorker for tests and benchmarks.
 func startWorkerTB(t testing.TB, url string, rcv *sendertest.Receiver, o fleetOpts) *worker {
 	t.Helper()
-	nc, js := connect(t, url)
+	nc, js := natstest.Connect(t, url)
 	w := &worker{nc: nc, ob: open(t, js, o.cfg), metrics: &counter{}, done: make(chan error, 1)}
 	w.q = &outbox.Queue{
 		Outbox: w.ob, Sender: rcv.Sender(), Destinations: []sender.Destination{rcv.Destination(nil)},
@@ -159,7 +161,7 @@ func scale(n int) int {
 
 func TestFleetSharesWork(t *testing.T) {
 	n := scale(10000)
-	s := startServer(t, t.TempDir(), -1)
+	s := natstest.Start(t, nil)
 	rcv := sendertest.NewReceiver(t, nil)
 	o := fleetOpts{cfg: freshConfig(), workers: 16, leaseTTL: 30 * time.Second}
 	ws := startFleet(t, s.ClientURL(), rcv, o, 3)
@@ -212,7 +214,7 @@ func waitStats(t *testing.T, ob outbox.Outbox, want outbox.Stats) {
 
 func TestWorkerKilled(t *testing.T) {
 	n := scale(3000)
-	s := startServer(t, t.TempDir(), -1)
+	s := natstest.Start(t, nil)
 	rcv := sendertest.NewReceiver(t, nil, sendertest.Delay(5*time.Millisecond))
 	o := fleetOpts{cfg: freshConfig(), workers: 16, leaseTTL: 2 * time.Second}
 	ws := startFleet(t, s.ClientURL(), rcv, o, 3)
@@ -236,8 +238,8 @@ func TestWorkerKilled(t *testing.T) {
 func TestServerRestart(t *testing.T) {
 	n := scale(3000)
 	dir := t.TempDir()
-	s := startServer(t, dir, -1)
-	p := port(s)
+	s := natstest.Start(t, &server.Options{StoreDir: dir})
+	p := natstest.Port(s)
 	rcv := sendertest.NewReceiver(t, nil, sendertest.Delay(2*time.Millisecond))
 	o := fleetOpts{cfg: freshConfig(), workers: 16, leaseTTL: 2 * time.Second}
 	ws := startFleet(t, s.ClientURL(), rcv, o, 3)
@@ -248,7 +250,7 @@ func TestServerRestart(t *testing.T) {
 	s.Shutdown()
 	s.WaitForShutdown()
 	t.Logf("server stopped after %d requests", len(rcv.Deliveries()))
-	s = startServer(t, dir, p)
+	s = natstest.Start(t, &server.Options{StoreDir: dir, Port: p})
 	got := waitDelivered(t, rcv, ids, 2*time.Minute)
 	t.Logf("all %d delivered after the restart; %d sent twice", n, resent(got, ids))
 	waitStats(t, ws[0].ob, outbox.Stats{})
@@ -258,7 +260,7 @@ func TestServerRestart(t *testing.T) {
 }
 
 func TestDeadLettersAndReplay(t *testing.T) {
-	s := startServer(t, t.TempDir(), -1)
+	s := natstest.Start(t, nil)
 	var healthy atomic.Bool
 	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
 		if healthy.Load() {

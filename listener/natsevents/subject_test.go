@@ -2,6 +2,7 @@ package natsevents_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"maps"
 	"strings"
@@ -10,11 +11,89 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/heraldhq/herald/internal/natstest"
 	"github.com/heraldhq/herald/internal/syncbuf"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/listener/natsevents"
 )
+
+func TestSubjectAndInvalid(t *testing.T) {
+	if got, err := natsevents.SubjectOf("events", "records.v2:created"); err != nil || got != "events.records%2Ev2.created" {
+		t.Errorf("Subject = %q, %v", got, err)
+	}
+	if _, err := natsevents.SubjectOf("events", "nocolon"); !errors.Is(err, listener.ErrInvalidEvent) {
+		t.Errorf("Subject of a bad topic: %v", err)
+	}
+	b := newBus(t)
+	if err := natsevents.Publish(context.Background(), b.js, "", &listener.Event{Topic: "job:x"}); !errors.Is(err, listener.ErrInvalidEvent) {
+		t.Errorf("Publish without id: %v", err)
+	}
+	if err := (&natsevents.Source{}).Serve(context.Background(), listener.New()); err == nil {
+		t.Error("Serve without JetStream succeeded")
+	}
+	bad := &natsevents.Source{JetStream: b.js, SubjectPrefix: "ev", DeadLetterPrefix: "ev.dead"}
+	if err := bad.Serve(context.Background(), listener.New()); err == nil {
+		t.Error("overlapping prefixes accepted")
+	}
+}
+
+// TestPublishMsgIDScopedBySubject: JetStream deduplicates on Nats-Msg-Id
+// across the whole stream, so an id shared by two subjects must not make
+// the second event a duplicate (a publisher allowed events.job.ready could
+// otherwise drop a billing:refund by publishing its id first), while the
+// same event published twice on its subject is still stored once.
+func TestPublishMsgIDScopedBySubject(t *testing.T) {
+	b := newBus(t)
+	var handled tally
+	l := counting(t, &handled, func(ev *listener.Event) string { return ev.Topic + " " + ev.ID })
+	src := &natsevents.Source{JetStream: connect(t, b.url), AckWait: time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := src.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, topic := range []string{"job:ready", "billing:refund", "job:ready"} {
+		if err := natsevents.Publish(ctx, b.js, "", &listener.Event{ID: "evt_7", Topic: topic, Payload: []byte(`{}`)}); err != nil {
+			t.Fatalf("publish %s: %v", topic, err)
+		}
+	}
+	stream, err := b.js.Stream(ctx, "HERALD_EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 2 {
+		t.Fatalf("stream holds %d events, want 2 (one per subject)", info.State.Msgs)
+	}
+	for seq, want := range map[uint64]string{1: "events.job.ready evt_7", 2: "events.billing.refund evt_7"} {
+		m, err := stream.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Header.Get("Nats-Msg-Id"); got != want {
+			t.Errorf("message %d: Nats-Msg-Id %q, want %q", seq, got, want)
+		}
+	}
+
+	done := serve(ctx, t, b.url, src, l)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if handled.len() >= 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := handled.counts(); !maps.Equal(got, map[string]int{"billing:refund evt_7": 1, "job:ready evt_7": 1}) {
+		t.Fatalf("handled %v, want job:ready and billing:refund, each once", got)
+	}
+}
 
 // TestSourceSubjectDecidesTopic publishes raw messages whose body claims
 // another topic than their subject: NATS permissions govern subjects, so a
@@ -23,16 +102,15 @@ import (
 // dead-lettered) and logged at WARN without its payload; a body without a
 // topic takes the subject's.
 func TestSourceSubjectDecidesTopic(t *testing.T) {
-	s := natstest.Start(t, nil)
+	b := newBus(t)
 	var handled tally
 	l := counting(t, &handled, func(ev *listener.Event) string { return ev.ID + " " + ev.Topic })
 	var logs syncbuf.Buffer
 	src := &natsevents.Source{AckWait: time.Second, RetryDelay: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := serve(ctx, t, s.ClientURL(), src, l)
+	done := serve(ctx, t, b.url, src, l)
 
-	js := connect(t, s.ClientURL())
 	const marker = "PAYLOAD-MARKER"
 	for _, m := range []struct{ subject, body string }{
 		{"events.job.ready", `{"id":"forged","topic":"billing:refund","payload":{"note":"` + marker + `"}}`},
@@ -45,11 +123,11 @@ func TestSourceSubjectDecidesTopic(t *testing.T) {
 	} {
 		msg := nats.NewMsg(m.subject)
 		msg.Data = []byte(m.body)
-		if _, err := js.PublishMsg(ctx, msg); err != nil {
+		if _, err := b.js.PublishMsg(ctx, msg); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := natsevents.Publish(ctx, js, "", &listener.Event{ID: "genuine", Topic: "job:ready"}); err != nil {
+	if err := natsevents.Publish(ctx, b.js, "", &listener.Event{ID: "genuine", Topic: "job:ready"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -90,14 +168,14 @@ func TestSourceSubjectDecidesTopic(t *testing.T) {
 		t.Errorf("the log holds a payload:\n%s", log)
 	}
 	// Terminated, not dead-lettered, and nothing left to redeliver.
-	dead, err := js.Stream(context.Background(), "HERALD_EVENTS_DEAD")
+	dead, err := b.js.Stream(context.Background(), "HERALD_EVENTS_DEAD")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if info, err := dead.Info(context.Background()); err != nil || info.State.Msgs != 0 {
 		t.Errorf("dead letters: %+v, %v", info.State, err)
 	}
-	cons, err := js.Consumer(context.Background(), "HERALD_EVENTS", "herald-workers")
+	cons, err := b.js.Consumer(context.Background(), "HERALD_EVENTS", "herald-workers")
 	if err != nil {
 		t.Fatal(err)
 	}
