@@ -56,7 +56,7 @@ func TestOutboxRefusesNonOutbox(t *testing.T) {
 		{"emptybolt.db", func(p string) { bboltFile(t, p) }, 1, "an empty bbolt file, not a herald outbox"},
 		{"theirs.db", func(p string) { bboltFile(t, p, "theirs") }, 1, "a bbolt file, but not a herald outbox"},
 	}
-	actions := [][]string{{"stats"}, {"list"}, {"list", "--dest", "a"}, {"replay", "--all"}, {"purge", "--id", "x"}}
+	actions := [][]string{{"stats"}, {"list"}, {"list", "--dest", "a"}, {"replay", "--all"}, {"purge", "--id", "x"}, {"enable", "--dest", "a"}}
 	for _, f := range files {
 		path := filepath.Join(dir, f.name)
 		f.make(path)
