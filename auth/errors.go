@@ -2,8 +2,10 @@ package auth
 
 import "errors"
 
-// Sentinel errors returned (wrapped, with details) by verifiers and
-// constructors. Match them with [errors.Is].
+// The errors a failed Verify returns, wrapped with details; match them with
+// [errors.Is]. The other sentinels stand beside what returns them:
+// [ErrBadKey] with the key constructors, [ErrClaims] and [ErrUnknownKey]
+// with the JWT scheme, [ErrReplay] and [ErrBodyTooLarge] with [Middleware].
 var (
 	// ErrNoSignature: the request carries no signature header of the scheme.
 	ErrNoSignature = errors.New("no signature")
@@ -19,21 +21,6 @@ var (
 	// the timestamp (or the token's iat/nbf) is too far in the future; the
 	// error text says which ("timestamp too old", "timestamp in the future").
 	ErrExpired = errors.New("timestamp too old")
-	// ErrReplay: a request with the same id is still being handled, or the
-	// replay cache is full of ids being handled.
-	// [Middleware] answers it 503 with Retry-After, so that the sender tries
-	// again once the first request has finished. (A request whose id was
-	// handled already is answered 200 without running the handler again.)
-	ErrReplay = errors.New("replayed request")
-	// ErrClaims: a JWT claim (iss, aud, a required claim) is wrong or missing.
-	ErrClaims = errors.New("invalid token claims")
-	// ErrUnknownKey: a JWT names a kid that no configured key has.
-	ErrUnknownKey = errors.New("unknown key id")
-	// ErrBadKey: key material given to a constructor is empty, too short,
-	// of the wrong type or cannot be parsed.
-	ErrBadKey = errors.New("invalid key")
-	// ErrBodyTooLarge: [Middleware] refused a body over its limit.
-	ErrBodyTooLarge = errors.New("request body too large")
 )
 
 // errNoPrivateKey is the error of Sign on a verifier built from public keys

@@ -39,6 +39,12 @@ var hmacAlgs = map[string]int{"HS256": 32, "HS384": 48, "HS512": 64}
 // asymmetricAlgs are the algorithms of [PublicKey] and [PrivateKey].
 var asymmetricAlgs = []string{algEdDSA, algES256, algRS256}
 
+// ErrClaims: a JWT claim (iss, aud, a required claim) is wrong or missing.
+var ErrClaims = errors.New("invalid token claims")
+
+// ErrUnknownKey: a JWT names a kid that no configured key has.
+var ErrUnknownKey = errors.New("unknown key id")
+
 // jwtScheme is the scheme behind [NewJWT]; see its doc.
 type jwtScheme struct {
 	o options

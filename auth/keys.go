@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
 	"fmt"
 )
 
@@ -29,6 +30,10 @@ const (
 	minRSABits = 2048
 	maxRSABits = 8192
 )
+
+// ErrBadKey: key material given to a constructor is empty, too short,
+// of the wrong type or cannot be parsed.
+var ErrBadKey = errors.New("invalid key")
 
 // maxPEMLen bounds PEM input before decoding; an 8192-bit RSA key in PKCS #8
 // PEM is under 7 KiB.

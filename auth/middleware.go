@@ -33,6 +33,16 @@ const defaultReplayWindow = 2 * defaultTolerance
 // few bytes costs little; larger bodies grow the buffer as they arrive.
 const bodyPrealloc = 64 << 10
 
+// ErrReplay: a request with the same id is still being handled, or the
+// replay cache is full of ids being handled.
+// [Middleware] answers it 503 with Retry-After, so that the sender tries
+// again once the first request has finished. (A request whose id was
+// handled already is answered 200 without running the handler again.)
+var ErrReplay = errors.New("replayed request")
+
+// ErrBodyTooLarge: [Middleware] refused a body over its limit.
+var ErrBodyTooLarge = errors.New("request body too large")
+
 // errReadBody: the request body could not be read (the client went away,
 // or sent a malformed chunked body). Answered with 400.
 var errReadBody = errors.New("cannot read request body")

@@ -3,6 +3,7 @@ package listener
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -20,6 +21,10 @@ import (
 // subject, dataschema and every extension attribute go into Context under
 // their attribute name. Only JSON data is accepted. Binary mode is refused
 // when the HTTPHandler has a Verifier: no scheme signs ce-* headers.
+
+// ErrUnsupported: an HTTP request uses a content type or CloudEvents
+// feature the listener does not accept (batches, non-JSON data).
+var ErrUnsupported = errors.New("listener: unsupported event format")
 
 // Content types of the CloudEvents structured and batched modes.
 const (

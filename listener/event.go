@@ -2,6 +2,7 @@ package listener
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,6 +12,10 @@ import (
 
 // maxIDLen bounds an event id in bytes, checked by [Event.Validate].
 const maxIDLen = 256
+
+// ErrInvalidEvent: an event is malformed (missing id or topic, bad
+// topic syntax, unknown or duplicate envelope fields, trailing data).
+var ErrInvalidEvent = errors.New("listener: invalid event")
 
 // Event is one platform event. Its JSON form, the native envelope, uses the
 // keys id, topic, createdAt (RFC 3339), context, payload and namespaces, in

@@ -3,9 +3,13 @@ package listener
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 )
+
+// errNilHandler is a programming error of On and Handle.
+var errNilHandler = errors.New("listener: nil handler")
 
 // validator is implemented by payload types that can check themselves
 // with a method Validate() error; [Handle] calls it after decoding.
@@ -80,6 +84,10 @@ func decoded(ctx context.Context, ev *Event, t reflect.Type) any {
 	}
 	return nil
 }
+
+// ErrInvalidPayload: a typed handler could not decode or validate the
+// payload. It is always [Permanent].
+var ErrInvalidPayload = errors.New("listener: invalid payload")
 
 // decodePayload decodes and validates payload into a T as [Handle] does;
 // name is T's name for the errors.

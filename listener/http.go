@@ -17,6 +17,9 @@ import (
 // [HTTPHandler.MaxBodyBytes] is zero.
 const defaultMaxBodyBytes = 1 << 20
 
+// errTooLarge is the text of a 413 answer: no caller handles it apart.
+var errTooLarge = errors.New("listener: event too large")
+
 // A Dispatcher delivers an event to handlers. *Listener is one; [Listener.Run]
 // gives its sources one that bounds concurrency and refuses events while
 // draining.

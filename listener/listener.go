@@ -14,6 +14,14 @@ import (
 	"github.com/heraldhq/herald/internal/topic"
 )
 
+// ErrUnhandled: no handler matched the event, reported only when the
+// listener was built with [WithRequireHandler]. It is always [Permanent].
+var ErrUnhandled = errors.New("listener: no handler for event")
+
+// ErrPanic: a handler panicked; the error carries the panic value, the
+// stack goes to the log.
+var ErrPanic = errors.New("listener: handler panicked")
+
 // A Handler handles one event. A nil error acknowledges it; an error makes
 // the source ask for redelivery, unless it is [Permanent].
 type Handler func(ctx context.Context, ev *Event) error

@@ -21,6 +21,9 @@ type SourceFunc func(ctx context.Context, d Dispatcher) error
 // Serve calls f(ctx, d).
 func (f SourceFunc) Serve(ctx context.Context, d Dispatcher) error { return f(ctx, d) }
 
+// ErrDrainTimeout: Run gave up waiting for in-flight handlers.
+var ErrDrainTimeout = errors.New("listener: drain deadline exceeded")
+
 // Run serves sources until ctx is cancelled or one of them fails, handling
 // at most [WithConcurrency] events at once across all of them. When ctx is
 // cancelled it stops intake (sources stop, and dispatches that have not
@@ -108,6 +111,9 @@ func (l *Listener) Run(ctx context.Context, sources ...Source) error {
 	}
 	return first
 }
+
+// ErrStopped: the listener is draining and accepts no new events.
+var ErrStopped = errors.New("listener: stopped")
 
 // gate is the Dispatcher Run gives its sources: it bounds concurrency,
 // refuses new events once draining, and detaches handlers from the source's

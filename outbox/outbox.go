@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -57,6 +58,23 @@ type Outbox interface {
 	// Close releases the outbox's resources. Leases die with it.
 	Close() error
 }
+
+// The errors of every [Outbox] implementation, which the Queue and tools
+// act on; match them with [errors.Is].
+var (
+	// ErrNotFound: no delivery (or dead letter) has the given id.
+	ErrNotFound = errors.New("outbox: delivery not found")
+	// ErrLeaseLost: the lease named by the id and token is no longer held:
+	// it ran out and another worker took the delivery, or the delivery was
+	// already acknowledged, rescheduled, released or dead-lettered.
+	ErrLeaseLost = errors.New("outbox: lease lost")
+	// ErrClosed: the outbox was closed.
+	ErrClosed = errors.New("outbox: closed")
+	// ErrCorrupt: stored data cannot be read back: a damaged file or record,
+	// a missing body or index entry. Implementations wrap
+	// it with the location of the damage.
+	ErrCorrupt = errors.New("outbox: corrupt data")
+)
 
 // Admin is what an [Outbox] may offer people and tools besides what a
 // [Queue] needs: dead letters, attempt history and counts. Every store of

@@ -24,6 +24,10 @@ const (
 	defaultBurst = 2
 )
 
+// errQueueStopped: the Queue was shut down, or its Run has not been
+// called and never will be.
+var errQueueStopped = errors.New("outbox: queue stopped")
+
 // Queue delivers the contents of an [Outbox]. Its workers lease due
 // deliveries, send each with Sender.Send, and then acknowledge it,
 // reschedule it along the Schedule, or dead-letter it.

@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"errors"
 	"fmt"
 	"unicode/utf8"
 
@@ -8,6 +9,11 @@ import (
 	"github.com/heraldhq/herald/internal/telemetry"
 	"github.com/heraldhq/herald/internal/wire"
 )
+
+// ErrInvalid: a delivery, selector or option is malformed (empty id,
+// control characters in a name, oversized body, a destination the
+// Queue was not given, ...).
+var ErrInvalid = errors.New("outbox: invalid argument")
 
 // validate reports whether the Queue stores d: an id and a destination name
 // of bounded length without control characters, a partition key by the

@@ -12,6 +12,28 @@ import (
 	"time"
 )
 
+// The causes of a failed attempt, as classify finds them in the answer or
+// the network error; [DeliveryError.Err] wraps one of them.
+var (
+	// ErrGone: the destination answered 410 Gone. It asks not to be called
+	// again, so callers should disable it rather than retry later.
+	ErrGone = errors.New("destination is gone (410)")
+	// ErrRejected: the destination answered a 4xx status that is not worth
+	// retrying (anything but 408, 425, 429 and 410), or a 3xx: redirects
+	// are never followed, since a signed request must reach the URL it was
+	// signed for.
+	ErrRejected = errors.New("rejected by the destination")
+	// ErrRateLimited: the destination kept answering 429 Too Many Requests
+	// (or 408, 425) until the retries ran out.
+	ErrRateLimited = errors.New("rate limited by the destination")
+	// ErrServer: the destination kept answering a 5xx status.
+	ErrServer = errors.New("destination failed")
+	// ErrNetwork: no response came (DNS, connection, TLS or I/O failure).
+	ErrNetwork = errors.New("network error")
+	// ErrTimeout: an attempt ran past [Sender.AttemptTimeout].
+	ErrTimeout = errors.New("attempt timed out")
+)
+
 // classify turns the outcome of one attempt into a cause (nil on success)
 // that wraps this package's sentinels, and says whether it is worth
 // retrying. It drops the *url.Error wrapper of net/http, whose text quotes

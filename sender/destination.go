@@ -2,6 +2,7 @@ package sender
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -81,6 +82,13 @@ func (d Destination) Wants(topic string) bool {
 func redactURL(u *url.URL) string {
 	return u.Scheme + "://" + u.Host + u.EscapedPath()
 }
+
+// ErrInsecureURL: the URL is http:// and [Sender.AllowHTTP] is false.
+var ErrInsecureURL = errors.New("URL is not https")
+
+// ErrInvalidURL: the destination URL cannot be parsed, has no host, or
+// has a scheme other than https (or http).
+var ErrInvalidURL = errors.New("invalid destination URL")
 
 // checkURL validates a parsed destination URL against the sender's
 // settings: scheme, host, and a literal IP against the address guard.

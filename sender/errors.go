@@ -8,59 +8,19 @@ import (
 	"strconv"
 )
 
-// Sentinel errors. A failed [Sender.Send] returns a [*DeliveryError] whose
-// Err wraps one or more of them; match them with [errors.Is].
-var (
-	// ErrGone: the destination answered 410 Gone. It asks not to be called
-	// again, so callers should disable it rather than retry later.
-	ErrGone = errors.New("destination is gone (410)")
-	// ErrRejected: the destination answered a 4xx status that is not worth
-	// retrying (anything but 408, 425, 429 and 410), or a 3xx: redirects
-	// are never followed, since a signed request must reach the URL it was
-	// signed for.
-	ErrRejected = errors.New("rejected by the destination")
-	// ErrRateLimited: the destination kept answering 429 Too Many Requests
-	// (or 408, 425) until the retries ran out.
-	ErrRateLimited = errors.New("rate limited by the destination")
-	// ErrServer: the destination kept answering a 5xx status.
-	ErrServer = errors.New("destination failed")
-	// ErrNetwork: no response came (DNS, connection, TLS or I/O failure).
-	ErrNetwork = errors.New("network error")
-	// ErrTimeout: an attempt ran past [Sender.AttemptTimeout].
-	ErrTimeout = errors.New("attempt timed out")
-	// ErrInsecureURL: the URL is http:// and [Sender.AllowHTTP] is false.
-	ErrInsecureURL = errors.New("URL is not https")
-	// ErrInvalidURL: the destination URL cannot be parsed, has no host, or
-	// has a scheme other than https (or http).
-	ErrInvalidURL = errors.New("invalid destination URL")
-	// ErrBlockedAddr: the destination's address is private, loopback,
-	// link-local, reserved or otherwise not public, and not in
-	// [Sender.AllowNetworks]. Checked after DNS resolution, at dial time.
-	ErrBlockedAddr = errors.New("address not allowed")
-	// ErrInvalidMessage: the message's ID or ContentType, or one of the
-	// destination's Headers, cannot be sent as a header (too long, not a
-	// token name, or with control characters). Send refuses it before any
-	// attempt.
-	ErrInvalidMessage = errors.New("invalid message")
-	// ErrSign: the destination's [auth.Signer] failed. When it failed to
-	// reach its key store (a network error or a timeout of a KMS behind a
-	// crypto.Signer), [DeliveryError.Retryable] is true.
-	ErrSign = errors.New("signing failed")
-	// ErrToken: no OAuth2 access token for the destination: its token
-	// endpoint refused the client (a 4xx), failed (5xx, network; then
-	// [DeliveryError.Retryable]), answered no usable token, or is not a
-	// URL the Sender may reach. Its answer is never quoted.
-	ErrToken = errors.New("no OAuth2 token")
-)
-
 // errGaveUp: retries ran out (attempts, elapsed time, or the caller's
 // deadline) while the failure was still retryable, as
 // [DeliveryError.Retryable] tells; it prefixes the last cause's text.
 var errGaveUp = errors.New("retries exhausted")
 
 // DeliveryError is the error [Sender.Send] returns when a delivery did not
-// succeed. Err wraps the sentinel errors that describe the failure, and the
-// caller's context error when the context ended it. Its text names the
+// succeed. Err wraps the sentinel errors that describe the failure (match
+// them with [errors.Is]), and the caller's context error when the context
+// ended it. The sentinels stand beside what returns them: the answer or
+// network failure of an attempt ([ErrGone], [ErrRejected], [ErrRateLimited],
+// [ErrServer], [ErrNetwork], [ErrTimeout]), the URL ([ErrInsecureURL],
+// [ErrInvalidURL], [ErrBlockedAddr]), the message ([ErrInvalidMessage]),
+// the signature ([ErrSign]) and the OAuth2 token ([ErrToken]). Its text names the
 // delivery and the destination but never a secret, a signature or the URL's
 // query string.
 type DeliveryError struct {
@@ -126,6 +86,11 @@ func retryableSetup(err error) bool {
 	var se *setupError
 	return errors.As(err, &se) && se.retryable
 }
+
+// ErrSign: the destination's [auth.Signer] failed. When it failed to
+// reach its key store (a network error or a timeout of a KMS behind a
+// crypto.Signer), [DeliveryError.Retryable] is true.
+var ErrSign = errors.New("signing failed")
 
 // signError wraps a Signer's failure in ErrSign. A failure to reach
 // where the key is held (a KMS or an HSM behind a crypto.Signer: a

@@ -9,6 +9,11 @@ import (
 	"strconv"
 )
 
+// ErrBlockedAddr: the destination's address is private, loopback,
+// link-local, reserved or otherwise not public, and not in
+// [Sender.AllowNetworks]. Checked after DNS resolution, at dial time.
+var ErrBlockedAddr = errors.New("address not allowed")
+
 // blockedRange is one range of addresses that deliveries may not reach.
 type blockedRange struct {
 	prefix netip.Prefix

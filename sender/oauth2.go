@@ -59,6 +59,12 @@ type OAuth2 struct {
 // most; a short-lived token is replaced when half its life has passed.
 const maxEarlyRefresh = time.Minute
 
+// ErrToken: no OAuth2 access token for the destination: its token
+// endpoint refused the client (a 4xx), failed (5xx, network; then
+// [DeliveryError.Retryable]), answered no usable token, or is not a
+// URL the Sender may reach. Its answer is never quoted.
+var ErrToken = errors.New("no OAuth2 token")
+
 // errAuthorizationTaken refuses an OAuth2 destination whose Signer or
 // Headers set Authorization, where the access token goes.
 var errAuthorizationTaken = fmt.Errorf("%w: Destination.OAuth2 sends its token in Authorization, which the Signer (a JWT scheme) or Destination.Headers set too; use a scheme that signs in its own header", ErrInvalidMessage)

@@ -334,6 +334,12 @@ func (d *delivery) failure(ctx context.Context, err error) *DeliveryError {
 	return derr
 }
 
+// ErrInvalidMessage: the message's ID or ContentType, or one of the
+// destination's Headers, cannot be sent as a header (too long, not a
+// token name, or with control characters). Send refuses it before any
+// attempt.
+var ErrInvalidMessage = errors.New("invalid message")
+
 // checkMessage refuses an id, content type or destination header that
 // cannot be sent as a header, before any attempt, rather than letting
 // net/http fail every attempt. An empty id is fine: Send makes one.

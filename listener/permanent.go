@@ -1,0 +1,52 @@
+package listener
+
+// permanentError marks an error as not worth retrying.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as permanent: retrying the same event cannot succeed
+// (a malformed payload, a rejected request). Sources answer it with 400 and
+// do not ask for redelivery; the [Retry] middleware does not retry it.
+// Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil || isMarked(err) {
+		return err
+	}
+	return &permanentError{err: err}
+}
+
+// IsPermanent reports whether err is permanent. A joined error (from
+// [errors.Join], as Dispatch returns) is permanent only when every one of its
+// errors is, so that one retryable failure still gets the event redelivered.
+func IsPermanent(err error) bool {
+	for err != nil {
+		if isMarked(err) {
+			return true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			errs := u.Unwrap()
+			if len(errs) == 0 {
+				return false
+			}
+			for _, e := range errs {
+				if !IsPermanent(e) {
+					return false
+				}
+			}
+			return true
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+func isMarked(err error) bool {
+	_, ok := err.(*permanentError)
+	return ok
+}
