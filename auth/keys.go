@@ -94,51 +94,60 @@ type PublicKey struct {
 // becomes the key ID and may be empty. Other keys fail with [ErrBadKey].
 // The key is used as is, not copied: do not modify it afterwards.
 func NewPrivateKey(key crypto.Signer, id string) (PrivateKey, error) {
-	switch k := key.(type) {
-	case ed25519.PrivateKey:
-		if len(k) != ed25519.PrivateKeySize {
-			return PrivateKey{}, fmt.Errorf("auth: %w: Ed25519 private key is %d bytes, want %d", ErrBadKey, len(k), ed25519.PrivateKeySize)
-		}
-	case *ed25519.PrivateKey:
-		if k == nil {
-			return PrivateKey{}, fmt.Errorf("auth: %w: nil private key", ErrBadKey)
-		}
-		return NewPrivateKey(*k, id)
-	case *ecdsa.PrivateKey:
-		if k == nil || k.Curve != elliptic.P256() {
-			return PrivateKey{}, fmt.Errorf("auth: %w: ECDSA keys must be on curve P-256 (ES256)", ErrBadKey)
-		}
-		if err := checkECDSA(&k.PublicKey, k); err != nil {
-			return PrivateKey{}, err
-		}
-	case *rsa.PrivateKey:
-		if k == nil || k.N == nil {
-			return PrivateKey{}, fmt.Errorf("auth: %w: nil RSA key", ErrBadKey)
-		}
-	case nil:
-		return PrivateKey{}, fmt.Errorf("auth: %w: nil private key", ErrBadKey)
-	default:
+	if k, ok := key.(*ed25519.PrivateKey); ok && k != nil {
+		key = *k
+	}
+	goKey, err := checkPrivate(key)
+	if err != nil {
+		return PrivateKey{}, err
+	}
+	var p PublicKey
+	if goKey {
+		// The public half holds the checks of both halves (curve, RSA
+		// size and exponent) and decides the algorithm.
+		p, err = NewPublicKey(key.Public(), id)
+	} else {
 		// A key held elsewhere (a KMS, an HSM): it signs through its
 		// Sign method, and its public half decides the algorithm.
-		p, err := opaqueSignerPublic(key, id)
-		if err != nil {
-			return PrivateKey{}, err
-		}
-		return PrivateKey{p: &privateKey{signer: seal(key), public: p}}, nil
+		p, err = opaqueSignerPublic(key, id)
 	}
-	// The public half holds the checks of both halves (curve, RSA size and
-	// exponent) and decides the algorithm.
-	p, err := NewPublicKey(key.Public(), id)
 	if err != nil {
 		return PrivateKey{}, err
 	}
 	return PrivateKey{p: &privateKey{signer: seal(key), public: p}}, nil
 }
 
+// checkPrivate refuses a Go private key that its public half cannot vouch
+// for: nil, an Ed25519 key of the wrong length (whose Public would panic),
+// an ECDSA scalar missing or out of range. It reports whether key is one of
+// Go's own key types; any other signer holds its key elsewhere.
+func checkPrivate(key crypto.Signer) (goKey bool, err error) {
+	switch k := key.(type) {
+	case ed25519.PrivateKey:
+		if len(k) != ed25519.PrivateKeySize {
+			err = fmt.Errorf("auth: %w: Ed25519 private key is %d bytes, want %d", ErrBadKey, len(k), ed25519.PrivateKeySize)
+		}
+	case *ecdsa.PrivateKey:
+		err = checkECDSA(nil, k)
+	case *rsa.PrivateKey:
+		if k == nil || k.N == nil {
+			err = fmt.Errorf("auth: %w: nil RSA key", ErrBadKey)
+		}
+	case nil, *ed25519.PrivateKey: // a nil pointer; NewPrivateKey took the others' value
+		err = fmt.Errorf("auth: %w: nil private key", ErrBadKey)
+	default:
+		return false, nil
+	}
+	return true, err
+}
+
 // NewPublicKey wraps an existing Go public key: an ed25519.PublicKey, an
 // *ecdsa.PublicKey on P-256 or an *rsa.PublicKey of 2048 to 8192 bits. id
 // becomes the key ID and may be empty. Other keys fail with [ErrBadKey].
 func NewPublicKey(key crypto.PublicKey, id string) (PublicKey, error) {
+	if k, ok := key.(*ed25519.PublicKey); ok && k != nil {
+		key = *k
+	}
 	var alg string
 	switch k := key.(type) {
 	case ed25519.PublicKey:
@@ -146,15 +155,7 @@ func NewPublicKey(key crypto.PublicKey, id string) (PublicKey, error) {
 			return PublicKey{}, fmt.Errorf("auth: %w: Ed25519 public key is %d bytes, want %d", ErrBadKey, len(k), ed25519.PublicKeySize)
 		}
 		alg = algEdDSA
-	case *ed25519.PublicKey:
-		if k == nil {
-			return PublicKey{}, fmt.Errorf("auth: %w: nil public key", ErrBadKey)
-		}
-		return NewPublicKey(*k, id)
 	case *ecdsa.PublicKey:
-		if k == nil || k.Curve != elliptic.P256() {
-			return PublicKey{}, fmt.Errorf("auth: %w: ECDSA keys must be on curve P-256 (ES256)", ErrBadKey)
-		}
 		if err := checkECDSA(k, nil); err != nil {
 			return PublicKey{}, err
 		}
@@ -170,7 +171,7 @@ func NewPublicKey(key crypto.PublicKey, id string) (PublicKey, error) {
 			return PublicKey{}, fmt.Errorf("auth: %w: RSA public exponent must be odd and at least 3", ErrBadKey)
 		}
 		alg = algRS256
-	case nil:
+	case nil, *ed25519.PublicKey: // a nil pointer; the others were taken by value above
 		return PublicKey{}, fmt.Errorf("auth: %w: nil public key", ErrBadKey)
 	default:
 		return PublicKey{}, fmt.Errorf("auth: %w: unsupported public key type %T (want Ed25519, ECDSA P-256 or RSA)", ErrBadKey, key)
@@ -178,11 +179,18 @@ func NewPublicKey(key crypto.PublicKey, id string) (PublicKey, error) {
 	return PublicKey{p: &publicKey{id: id, alg: alg, key: key}}, nil
 }
 
-// checkECDSA refuses a P-256 key whose point is missing or not on the
-// curve, or, given priv, whose scalar is missing or out of range: every
-// later use of such a key would fail, and crypto/ecdsa panics on missing
-// coordinates. Bytes validates, once the coordinates are known to be there.
+// checkECDSA refuses an ECDSA key (priv when given, else pub) that is nil,
+// not on P-256, or whose point is missing or not on the curve, or whose
+// scalar is missing or out of range: every later use of such a key would
+// fail, and crypto/ecdsa panics on missing coordinates. Bytes validates,
+// once the coordinates are known to be there.
 func checkECDSA(pub *ecdsa.PublicKey, priv *ecdsa.PrivateKey) error {
+	if priv != nil {
+		pub = &priv.PublicKey
+	}
+	if pub == nil || pub.Curve != elliptic.P256() {
+		return fmt.Errorf("auth: %w: ECDSA keys must be on curve P-256 (ES256)", ErrBadKey)
+	}
 	if pub.X == nil || pub.Y == nil || (priv != nil && priv.D == nil) {
 		return fmt.Errorf("auth: %w: ECDSA key lacks its point or scalar", ErrBadKey)
 	}

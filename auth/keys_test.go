@@ -153,6 +153,14 @@ func TestKeysRefused(t *testing.T) {
 		}()},
 		{"nil", func() error { _, err := NewPrivateKey(nil, ""); return err }()},
 		{"nil public", func() error { _, err := NewPublicKey(nil, ""); return err }()},
+		// Typed nil pointers: once a nil dereference waiting to happen.
+		{"nil ed25519 pointer", func() error { _, err := NewPrivateKey((*ed25519.PrivateKey)(nil), ""); return err }()},
+		{"nil ed25519 public pointer", func() error { _, err := NewPublicKey((*ed25519.PublicKey)(nil), ""); return err }()},
+		{"nil ecdsa", func() error { _, err := NewPrivateKey((*ecdsa.PrivateKey)(nil), ""); return err }()},
+		{"nil ecdsa public", func() error { _, err := NewPublicKey((*ecdsa.PublicKey)(nil), ""); return err }()},
+		{"nil rsa", func() error { _, err := NewPrivateKey((*rsa.PrivateKey)(nil), ""); return err }()},
+		{"nil rsa public", func() error { _, err := NewPublicKey((*rsa.PublicKey)(nil), ""); return err }()},
+		{"short ed25519 private pointer", func() error { _, err := NewPrivateKey(&ed25519.PrivateKey{1, 2}, ""); return err }()},
 		{"short ed25519", func() error { _, err := NewPublicKey(ed25519.PublicKey{1, 2}, ""); return err }()},
 		{"short ed25519 private", func() error { _, err := NewPrivateKey(ed25519.PrivateKey{1, 2}, ""); return err }()},
 		{"not pem", func() error { _, err := parsePrivateKeyPEM([]byte("hello"), ""); return err }()},
@@ -253,5 +261,20 @@ func TestPublicKeyAccessors(t *testing.T) {
 	k2 := ks.ed.withID("new")
 	if ks.ed.ID() != "ed-1" || k2.ID() != "new" || k2.Public().ID() != "new" {
 		t.Fatal("withID changed the original or missed the public half")
+	}
+}
+
+// An Ed25519 key given by pointer is the same key as given by value: it
+// signs as a Go key (so it can be exported), not as an opaque signer.
+func TestEd25519KeyByPointer(t *testing.T) {
+	priv := asymKeys(t).ed.Signer().(ed25519.PrivateKey)
+	byPtr := must(NewPrivateKey(&priv, "k"))(t)
+	if _, err := MarshalPrivateKeyPEM(byPtr); err != nil {
+		t.Fatalf("a key given by pointer cannot be exported: %v", err)
+	}
+	pub := priv.Public().(ed25519.PublicKey)
+	pubByPtr := must(NewPublicKey(&pub, "k"))(t)
+	if got, want := pubByPtr.Thumbprint(), byPtr.Public().Thumbprint(); got != want {
+		t.Fatalf("thumbprints differ: %s vs %s", got, want)
 	}
 }
