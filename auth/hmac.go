@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/hmac"
 	"crypto/subtle"
+	"encoding/hex"
 	"fmt"
 	"hash"
 	"net/http"
@@ -77,6 +78,47 @@ func (st *macState) equal(want []byte, got string) bool {
 	}
 	n := copy(st.in[:], got)
 	return subtle.ConstantTimeCompare(want, st.in[:n]) == 1
+}
+
+// headerMAC is what the schemes that sign in one header of their own (Hub,
+// Stripe) share: a pooled MAC state per secret, and the header's name.
+type headerMAC struct {
+	keys   []*macKey
+	header string
+}
+
+// newHeaderMAC builds the headerMAC of scheme: one key per secret, each of
+// at least min bytes (see newMacKeys), and the header named name, or def
+// when name is empty (see schemeHeaderName).
+func newHeaderMAC(scheme string, h func() hash.Hash, secrets []Secret, min int, name, def string) (headerMAC, error) {
+	keys, err := newMacKeys(scheme, h, secrets, min)
+	if err != nil {
+		return headerMAC{}, err
+	}
+	name, err = schemeHeaderName(scheme, name, def)
+	return headerMAC{keys: keys, header: name}, err
+}
+
+// match tries the secrets in order: mac computes the MAC of the signed
+// content with st's key, and accept compares its lowercase hex (want) with
+// the received signatures, in constant time. It returns the index of the
+// first secret accepted and the signature id of its MAC (see
+// [Verified.ID]), or -1 when none is.
+func (hm headerMAC) match(mac func(st *macState) []byte, accept func(st *macState, want []byte) bool) (int, string) {
+	for i, k := range hm.keys {
+		st := k.get()
+		sum := mac(st)
+		ok := accept(st, hex.AppendEncode(st.enc[:0], sum))
+		id := ""
+		if ok {
+			id = signatureID(sum)
+		}
+		k.put(st)
+		if ok {
+			return i, id
+		}
+	}
+	return -1, ""
 }
 
 // schemeHeaderName returns the canonical form of name, or of def when name is

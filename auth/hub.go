@@ -19,8 +19,7 @@ const (
 
 // hubScheme is the scheme behind [NewHub]; see its doc.
 type hubScheme struct {
-	keys   []*macKey
-	header string
+	headerMAC
 	prefix string // "sha256=" or "sha1="
 	hexLen int
 	o      options
@@ -53,15 +52,11 @@ func newHub(secrets []Secret, opts ...HubOption) (*hubScheme, error) {
 	if o.sha1 {
 		newHash, prefix, def = sha1.New, "sha1=", HeaderHubSignature
 	}
-	keys, err := newMacKeys(schemeHub, newHash, secrets, minHubSecretLen)
+	hm, err := newHeaderMAC(schemeHub, newHash, secrets, minHubSecretLen, o.headerName, def)
 	if err != nil {
 		return nil, err
 	}
-	name, err := schemeHeaderName(schemeHub, o.headerName, def)
-	if err != nil {
-		return nil, err
-	}
-	return &hubScheme{keys: keys, header: name, prefix: prefix, hexLen: 2 * newHash().Size(), o: o}, nil
+	return &hubScheme{headerMAC: hm, prefix: prefix, hexLen: 2 * newHash().Size(), o: o}, nil
 }
 
 // Sign sets the signature header to the HMAC of m.Body with the first
@@ -99,18 +94,10 @@ func (s *hubScheme) Verify(h http.Header, body []byte) (Verified, error) {
 	if len(sig) != s.hexLen {
 		return Verified{}, fmt.Errorf("auth: %s: %w: signature is %d hex digits, want %d", schemeHub, ErrMalformed, len(sig), s.hexLen)
 	}
-	for i, k := range s.keys {
-		st := k.get()
-		sum := st.macOf(nil, body)
-		want := hex.AppendEncode(st.enc[:0], sum)
-		id := ""
-		if st.equal(want, sig) {
-			id = signatureID(sum)
-		}
-		k.put(st)
-		if id != "" {
-			return Verified{Scheme: schemeHub, ID: id, KeyID: keyIndex(i)}, nil
-		}
+	i, id := s.match(func(st *macState) []byte { return st.macOf(nil, body) },
+		func(st *macState, want []byte) bool { return st.equal(want, sig) })
+	if i >= 0 {
+		return Verified{Scheme: schemeHub, ID: id, KeyID: keyIndex(i)}, nil
 	}
 	return Verified{}, fmt.Errorf("auth: %s: %w: signature matched none of %d secrets", schemeHub, ErrBadSignature, len(s.keys))
 }

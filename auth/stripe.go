@@ -22,9 +22,8 @@ const (
 
 // stripeScheme is the scheme behind [NewStripe]; see its doc.
 type stripeScheme struct {
-	keys   []*macKey
-	header string
-	o      options
+	headerMAC
+	o options
 }
 
 // NewStripe returns a Stripe-style signer and verifier using secrets, in
@@ -46,15 +45,11 @@ func NewStripe(secrets []Secret, opts ...StripeOption) (*Scheme, error) {
 // newStripe builds the scheme behind [NewStripe].
 func newStripe(secrets []Secret, opts ...StripeOption) (*stripeScheme, error) {
 	o := buildOptions(opts, StripeOption.stripe)
-	keys, err := newMacKeys(schemeStripe, sha256.New, secrets, minStripeSecretLen)
+	hm, err := newHeaderMAC(schemeStripe, sha256.New, secrets, minStripeSecretLen, o.headerName, HeaderStripeSignature)
 	if err != nil {
 		return nil, err
 	}
-	name, err := schemeHeaderName(schemeStripe, o.headerName, HeaderStripeSignature)
-	if err != nil {
-		return nil, err
-	}
-	return &stripeScheme{keys: keys, header: name, o: o}, nil
+	return &stripeScheme{headerMAC: hm, o: o}, nil
 }
 
 // Sign sets the signature header to t=<unix seconds> (m.Timestamp, or the
@@ -106,26 +101,10 @@ func (s *stripeScheme) Verify(h http.Header, body []byte) (Verified, error) {
 	if err := checkTimestamp(s.o.now(), tsTime, s.o.tolerance, schemeStripe); err != nil {
 		return Verified{}, err
 	}
-	for i, k := range s.keys {
-		st := k.get()
-		sum := macStripe(st, ts, body)
-		want := hex.AppendEncode(st.enc[:0], sum)
-		match := false
-		for rest := header; rest != ""; {
-			var item string
-			item, rest, _ = strings.Cut(rest, ",")
-			if key, sig, _ := strings.Cut(strings.TrimSpace(item), "="); key == "v1" && st.equal(want, sig) {
-				match = true
-			}
-		}
-		id := ""
-		if match {
-			id = signatureID(sum)
-		}
-		k.put(st)
-		if match {
-			return Verified{Scheme: schemeStripe, ID: id, Timestamp: tsTime, KeyID: keyIndex(i)}, nil
-		}
+	i, id := s.match(func(st *macState) []byte { return macStripe(st, ts, body) },
+		func(st *macState, want []byte) bool { return anyV1(st, header, want) })
+	if i >= 0 {
+		return Verified{Scheme: schemeStripe, ID: id, Timestamp: tsTime, KeyID: keyIndex(i)}, nil
 	}
 	return Verified{}, fmt.Errorf("auth: %s: %w: no v1 signature matched (%d signatures, %d secrets tried)", schemeStripe, ErrBadSignature, v1, len(s.keys))
 }
@@ -160,6 +139,21 @@ func scanStripeHeader(header string) (ts string, v1 int, err error) {
 		return "", 0, fmt.Errorf("auth: %s: %w: no t= in signature header", schemeStripe, ErrMalformed)
 	}
 	return ts, v1, nil
+}
+
+// anyV1 reports whether one of the v1 signatures of header equals want.
+// It compares every one, in constant time, so that the time taken does not
+// tell which matched.
+func anyV1(st *macState, header string, want []byte) bool {
+	match := false
+	for rest := header; rest != ""; {
+		var item string
+		item, rest, _ = strings.Cut(rest, ",")
+		if key, sig, _ := strings.Cut(strings.TrimSpace(item), "="); key == "v1" && st.equal(want, sig) {
+			match = true
+		}
+	}
+	return match
 }
 
 // macStripe returns the HMAC of ts "." body, streamed into the MAC. ts must
