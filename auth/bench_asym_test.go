@@ -26,7 +26,7 @@ func BenchmarkV1aSign(b *testing.B) {
 	m := asymMsg()
 	m.Body = benchBody()
 	b.Run("herald", func(b *testing.B) {
-		s := must(newStandardV1a([]PrivateKey{ks.ed}))(b)
+		s := must(NewStandardV1a([]PrivateKey{ks.ed}))(b)
 		h := http.Header{}
 		b.ReportAllocs()
 		for b.Loop() {
@@ -53,10 +53,10 @@ func BenchmarkV1aVerify(b *testing.B) {
 	ks := asymKeys(b)
 	m := asymMsg()
 	m.Body = benchBody()
-	s := must(newStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock)))(b)
+	s := must(NewStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock)))(b)
 	h := signed(b, s, m)
 	b.Run("herald", func(b *testing.B) {
-		v := must(newStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock)))(b)
+		v := must(NewStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock)))(b)
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := v.Verify(h, m.Body); err != nil {
@@ -88,18 +88,13 @@ type jwtBenchAlg struct {
 
 func jwtBenchAlgs(b *testing.B) []jwtBenchAlg {
 	ks := asymKeys(b)
-	mk := func(j *jwtScheme, err error) func(*testing.B) *jwtScheme {
-		return func(b *testing.B) *jwtScheme {
-			if err != nil {
-				b.Fatal(err)
-			}
-			return j
-		}
+	mk := func(s *Scheme, err error) func(*testing.B) *jwtScheme {
+		return func(b *testing.B) *jwtScheme { return mustScheme[*jwtScheme](s, err)(b) }
 	}
 	return []jwtBenchAlg{
-		{"HS256", mk(newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock))), jwtSecret.Bytes(), jwtSecret.Bytes()},
-		{"ES256", mk(newJWTSigner([]PrivateKey{ks.ec}, WithClock(asymClock))), ks.ec.Signer(), ks.ec.Public().Key()},
-		{"EdDSA", mk(newJWTSigner([]PrivateKey{ks.ed}, WithClock(asymClock))), ks.ed.Signer(), ks.ed.Public().Key()},
+		{"HS256", mk(NewJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock))), jwtSecret.Bytes(), jwtSecret.Bytes()},
+		{"ES256", mk(NewJWTSigner([]PrivateKey{ks.ec}, WithClock(asymClock))), ks.ec.Signer(), ks.ec.Public().Key()},
+		{"EdDSA", mk(NewJWTSigner([]PrivateKey{ks.ed}, WithClock(asymClock))), ks.ed.Signer(), ks.ed.Public().Key()},
 	}
 }
 

@@ -70,30 +70,30 @@ func hmBenchSignVerify(b *testing.B, sv interface {
 
 // BenchmarkStandardSign measures Standard Webhooks v1 Sign with one secret; compare with BenchmarkRawHMAC.
 func BenchmarkStandardSign(b *testing.B) {
-	hmBenchSignVerify(b, must(newStandard([]Secret{hmSecret(1, 32)}, WithClock(hmClock)))(b), true)
+	hmBenchSignVerify(b, must(NewStandard([]Secret{hmSecret(1, 32)}, WithClock(hmClock)))(b), true)
 }
 
 // BenchmarkStandardVerify measures Standard Webhooks v1 Verify with one secret; compare with BenchmarkRawHMAC.
 func BenchmarkStandardVerify(b *testing.B) {
-	hmBenchSignVerify(b, must(newStandard([]Secret{hmSecret(1, 32)}, WithClock(hmClock)))(b), false)
+	hmBenchSignVerify(b, must(NewStandard([]Secret{hmSecret(1, 32)}, WithClock(hmClock)))(b), false)
 }
 
 // BenchmarkHubSign measures Hub Sign with one secret; compare with BenchmarkRawHMAC.
 func BenchmarkHubSign(b *testing.B) {
-	hmBenchSignVerify(b, must(newHub([]Secret{hmSecret(1, 32)}))(b), true)
+	hmBenchSignVerify(b, must(NewHub([]Secret{hmSecret(1, 32)}))(b), true)
 }
 
 // BenchmarkHubVerify measures Hub Verify with one secret; compare with BenchmarkRawHMAC.
 func BenchmarkHubVerify(b *testing.B) {
-	hmBenchSignVerify(b, must(newHub([]Secret{hmSecret(1, 32)}))(b), false)
+	hmBenchSignVerify(b, must(NewHub([]Secret{hmSecret(1, 32)}))(b), false)
 }
 
 // BenchmarkStripeSign measures Stripe Sign with one secret; compare with BenchmarkRawHMAC.
 func BenchmarkStripeSign(b *testing.B) {
-	hmBenchSignVerify(b, must(newStripe([]Secret{hmSecret(1, 32)}, WithClock(hmClock)))(b), true)
+	hmBenchSignVerify(b, must(NewStripe([]Secret{hmSecret(1, 32)}, WithClock(hmClock)))(b), true)
 }
 
 // BenchmarkStripeVerify measures Stripe Verify with one secret; compare with BenchmarkRawHMAC.
 func BenchmarkStripeVerify(b *testing.B) {
-	hmBenchSignVerify(b, must(newStripe([]Secret{hmSecret(1, 32)}, WithClock(hmClock)))(b), false)
+	hmBenchSignVerify(b, must(NewStripe([]Secret{hmSecret(1, 32)}, WithClock(hmClock)))(b), false)
 }

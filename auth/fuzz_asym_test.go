@@ -14,7 +14,7 @@ import (
 // that was signed: Ed25519 signatures are not malleable.
 func FuzzStandardV1aVerify(f *testing.F) {
 	ks := asymKeys(f)
-	v := must(newStandardV1aVerifier([]PublicKey{ks.ed.Public(), ks.ed2.Public()}, WithClock(asymClock)))(f)
+	v := mustScheme[*v1aScheme](NewStandardV1aVerifier([]PublicKey{ks.ed.Public(), ks.ed2.Public()}, WithClock(asymClock)))(f)
 	m := asymMsg()
 	ts := strconv.FormatInt(asymNow.Unix(), 10)
 	signed := appendStandardContent(nil, m.ID, ts, m.Body)
@@ -50,9 +50,9 @@ func FuzzStandardV1aVerify(f *testing.F) {
 func FuzzJWTVerify(f *testing.F) {
 	ks := asymKeys(f)
 	m := asymMsg()
-	hs := must(newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock)))(f)
-	ed := must(newJWTSigner([]PrivateKey{ks.ed}, WithClock(asymClock)))(f)
-	es := must(newJWTSigner([]PrivateKey{ks.ec}, WithClock(asymClock)))(f)
+	hs := mustScheme[*jwtScheme](NewJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock)))(f)
+	ed := mustScheme[*jwtScheme](NewJWTSigner([]PrivateKey{ks.ed}, WithClock(asymClock)))(f)
+	es := mustScheme[*jwtScheme](NewJWTSigner([]PrivateKey{ks.ec}, WithClock(asymClock)))(f)
 	verifiers := []*jwtScheme{hs, ed, es}
 	signed := map[string]bool{}
 	for _, j := range verifiers {

@@ -40,7 +40,7 @@ func FuzzStandardVerify(f *testing.F) {
 	f.Add("", "", "", []byte(nil), uint16(3), byte(0x80))
 	f.Add("id", "-1", "v1,,,, v1 ,", []byte("x"), uint16(9), byte(0xff))
 	key := svVectorSecret(f)
-	s := must(newStandard([]Secret{key}, WithClock(hmClock)))(f)
+	s := must(NewStandard([]Secret{key}, WithClock(hmClock)))(f)
 	f.Fuzz(func(t *testing.T, id, ts, sig string, body []byte, pos uint16, mask byte) {
 		// Arbitrary headers: no panic, and success only with a genuine signature.
 		h := http.Header{"Webhook-Id": {id}, "Webhook-Timestamp": {ts}, "Webhook-Signature": {sig}}
@@ -86,7 +86,7 @@ func FuzzHubVerify(f *testing.F) {
 	f.Add(ghVectorSig, []byte(ghVectorBody), uint16(0), byte(1))
 	f.Add("sha256=", []byte(""), uint16(10), byte(0x20))
 	f.Add("sha1=0123456789abcdef0123456789abcdef01234567", []byte("x"), uint16(70), byte(0xff))
-	s := must(newHub([]Secret{NewSecret([]byte(ghVectorSecret))}))(f)
+	s := must(NewHub([]Secret{NewSecret([]byte(ghVectorSecret))}))(f)
 	f.Fuzz(func(t *testing.T, sig string, body []byte, pos uint16, mask byte) {
 		h := http.Header{"X-Hub-Signature-256": {sig}}
 		if _, err := s.Verify(h, body); err == nil {
@@ -105,7 +105,7 @@ func FuzzStripeVerify(f *testing.F) {
 	f.Add("t=1614265330,v0=abc,v1=", []byte("{}"), uint16(12), byte(0x20))
 	f.Add("t=,t=,,v1=,=", []byte(nil), uint16(3), byte(0xff))
 	key := NewSecret([]byte(stVectorSecret))
-	s := must(newStripe([]Secret{key}, WithClock(hmClock)))(f)
+	s := must(NewStripe([]Secret{key}, WithClock(hmClock)))(f)
 	f.Fuzz(func(t *testing.T, sig string, body []byte, pos uint16, mask byte) {
 		h := http.Header{"Stripe-Signature": {sig}}
 		if v, err := s.Verify(h, body); err == nil {
@@ -141,7 +141,7 @@ func FuzzParseStandardSecret(f *testing.F) {
 		if err != nil || !bytes.Equal(back.Bytes(), s.Bytes()) {
 			t.Fatalf("format/parse round trip failed: %v", err)
 		}
-		if _, err := newStandard([]Secret{s}); err != nil {
+		if _, err := NewStandard([]Secret{s}); err != nil {
 			t.Fatalf("parsed secret refused by NewStandard: %v", err)
 		}
 	})

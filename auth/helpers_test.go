@@ -9,7 +9,7 @@ import (
 )
 
 // must returns a function that gives s, failing the test if the call that
-// made s returned an error: must(newHub(secrets))(t) in one expression.
+// made s returned an error: must(NewHub(secrets))(t) in one expression.
 func must[S any](s S, err error) func(testing.TB) S {
 	return func(t testing.TB) S {
 		t.Helper()
@@ -45,5 +45,17 @@ func noLeak(t testing.TB, msg string, secrets ...string) {
 		if s != "" && strings.Contains(msg, s) {
 			t.Fatalf("message leaks secret %d of %d: %q", i, len(secrets), msg)
 		}
+	}
+}
+
+// mustScheme is must for a Scheme constructor: it returns the scheme type
+// behind the *Scheme (T), for the tests that look inside it.
+func mustScheme[T scheme](s *Scheme, err error) func(testing.TB) T {
+	return func(t testing.TB) T {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("setting up %T: %v", *new(T), err)
+		}
+		return s.s.(T)
 	}
 }

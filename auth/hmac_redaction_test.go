@@ -34,10 +34,10 @@ func TestHMACSecretRedaction(t *testing.T) {
 	slog.New(slog.NewTextHandler(&logs, nil)).Info("k", "secret", key)
 	outs = append(outs, logs.String())
 
-	s := must(newStandard([]Secret{key}, WithClock(hmClock)))(t)
+	s := must(NewStandard([]Secret{key}, WithClock(hmClock)))(t)
 	outs = append(outs, fmt.Sprintf("%v %+v %#v", s, s, *s))
-	hub := must(newHub([]Secret{key}))(t)
-	st := must(newStripe([]Secret{key}, WithClock(hmClock)))(t)
+	hub := must(NewHub([]Secret{key}))(t)
+	st := must(NewStripe([]Secret{key}, WithClock(hmClock)))(t)
 	outs = append(outs, fmt.Sprintf("%+v %#v %+v %#v", hub, *hub, st, *st))
 
 	// Errors from wrong signatures, with the expected ones at hand.
@@ -61,7 +61,7 @@ func TestHMACSecretRedaction(t *testing.T) {
 		_, err := ParseStandardSecret(in)
 		outs = append(outs, err.Error())
 	}
-	_, err := newStandard([]Secret{NewSecret([]byte("short-secret-value"))})
+	_, err := NewStandard([]Secret{NewSecret([]byte("short-secret-value"))})
 	outs = append(outs, err.Error())
 
 	for _, o := range outs {
@@ -78,9 +78,9 @@ func TestHMACSecretRedaction(t *testing.T) {
 // Verify. AllocsPerRun counts, it does not time.
 func TestHMACAllocs(t *testing.T) {
 	body := bytes.Repeat([]byte("x"), 1024)
-	s := must(newStandard([]Secret{hmSecret(1, 32)}, WithClock(hmClock)))(t)
-	hub := must(newHub([]Secret{hmSecret(1, 32)}))(t)
-	st := must(newStripe([]Secret{hmSecret(1, 32)}, WithClock(hmClock)))(t)
+	s := must(NewStandard([]Secret{hmSecret(1, 32)}, WithClock(hmClock)))(t)
+	hub := must(NewHub([]Secret{hmSecret(1, 32)}))(t)
+	st := must(NewStripe([]Secret{hmSecret(1, 32)}, WithClock(hmClock)))(t)
 	for _, c := range []struct {
 		name string
 		sv   interface {
@@ -111,7 +111,7 @@ func TestHMACAllocs(t *testing.T) {
 // with one allocation for all three, beside the one for the values: the
 // header pre-fill sender used to do itself, now inside auth.
 func TestStandardSignFreshHeaderAllocs(t *testing.T) {
-	s := must(newStandard([]Secret{hmSecret(1, 32)}, WithClock(hmClock)))(t)
+	s := must(NewStandard([]Secret{hmSecret(1, 32)}, WithClock(hmClock)))(t)
 	m := Message{ID: "msg_2ZPcQ5cQ0ZGJ7aWNGQkZ9mXyAbC", Body: []byte("{}")}
 	h := make(http.Header, 8)
 	allocs := testing.AllocsPerRun(200, func() {

@@ -37,7 +37,7 @@ func sizedB64(enc *base64.Encoding, n int) string {
 // it is not the right one); anything else is ErrMalformed.
 func TestV1aSignatureSizes(t *testing.T) {
 	ks := asymKeys(t)
-	v, err := newStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock))
+	v, err := NewStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,11 +244,11 @@ func TestJWTSignatureSizes(t *testing.T) {
 // length near the right one, in upper case and with non-hex digits.
 func TestHMACSignatureSizes(t *testing.T) {
 	secret := NewSecret([]byte("hub-and-stripe-secret-0123456789"))
-	hub, err := newHub([]Secret{secret})
+	hub, err := NewHub([]Secret{secret})
 	if err != nil {
 		t.Fatal(err)
 	}
-	stripe, err := newStripe([]Secret{secret}, WithClock(asymClock))
+	stripe, err := NewStripe([]Secret{secret}, WithClock(asymClock))
 	if err != nil {
 		t.Fatal(err)
 	}

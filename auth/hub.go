@@ -42,11 +42,6 @@ type hubScheme struct {
 // copy played after that runs the handler again. The Scheme is safe for
 // concurrent use.
 func NewHub(secrets []Secret, opts ...HubOption) (*Scheme, error) {
-	return wrap(newHub(secrets, opts...))
-}
-
-// newHub builds the scheme behind [NewHub].
-func newHub(secrets []Secret, opts ...HubOption) (*hubScheme, error) {
 	o := buildOptions(opts, HubOption.hub)
 	newHash, prefix, def := sha256.New, "sha256=", HeaderHubSignature256
 	if o.sha1 {
@@ -56,7 +51,7 @@ func newHub(secrets []Secret, opts ...HubOption) (*hubScheme, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &hubScheme{headerMAC: hm, prefix: prefix, hexLen: 2 * newHash().Size(), o: o}, nil
+	return &Scheme{s: &hubScheme{headerMAC: hm, prefix: prefix, hexLen: 2 * newHash().Size(), o: o}}, nil
 }
 
 // Sign sets the signature header to the HMAC of m.Body with the first

@@ -10,7 +10,7 @@ import (
 )
 
 func TestHubVector(t *testing.T) {
-	s := must(newHub([]Secret{NewSecret([]byte(ghVectorSecret))}))(t)
+	s := must(NewHub([]Secret{NewSecret([]byte(ghVectorSecret))}))(t)
 	h := signed(t, s, Message{Body: []byte(ghVectorBody)})
 	if got := h.Get("X-Hub-Signature-256"); got != ghVectorSig {
 		t.Fatalf("X-Hub-Signature-256 = %q, want %q", got, ghVectorSig)
@@ -31,7 +31,7 @@ func TestHubSHA1AndHeaderName(t *testing.T) {
 	key := []byte(ghVectorSecret)
 	want := refHubWith(sha1.New, "sha1=", key, []byte(ghVectorBody))
 
-	s := must(newHub([]Secret{NewSecret(key)}, WithSHA1()))(t)
+	s := must(NewHub([]Secret{NewSecret(key)}, WithSHA1()))(t)
 	h := signed(t, s, Message{ID: "d-1", Body: []byte(ghVectorBody)})
 	if got := h.Get("X-Hub-Signature"); got != want {
 		t.Fatalf("X-Hub-Signature = %q, want %q", got, want)
@@ -44,11 +44,11 @@ func TestHubSHA1AndHeaderName(t *testing.T) {
 		t.Fatalf("Verify = %+v, %v", v, err)
 	}
 	// A sha256 verifier does not accept the sha1 header.
-	if _, err := must(newHub([]Secret{NewSecret(key)}))(t).Verify(h, []byte(ghVectorBody)); !errors.Is(err, ErrNoSignature) {
+	if _, err := must(NewHub([]Secret{NewSecret(key)}))(t).Verify(h, []byte(ghVectorBody)); !errors.Is(err, ErrNoSignature) {
 		t.Fatalf("sha256 verifier on sha1 header: %v", err)
 	}
 
-	c := must(newHub([]Secret{NewSecret(key)}, WithHeaderName("x-custom-signature")))(t)
+	c := must(NewHub([]Secret{NewSecret(key)}, WithHeaderName("x-custom-signature")))(t)
 	h = signed(t, c, Message{Body: []byte(ghVectorBody)})
 	if got := h.Get("X-Custom-Signature"); got != ghVectorSig {
 		t.Fatalf("custom header = %q", got)
@@ -57,7 +57,7 @@ func TestHubSHA1AndHeaderName(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, bad := range []string{"bad header", "x:y", "a\nb", strings.Repeat("x", 200)} {
-		if _, err := newHub([]Secret{NewSecret(key)}, WithHeaderName(bad)); err == nil {
+		if _, err := NewHub([]Secret{NewSecret(key)}, WithHeaderName(bad)); err == nil {
 			t.Errorf("header name %q accepted", bad)
 		}
 	}
@@ -73,7 +73,7 @@ func TestHubVerifyCases(t *testing.T) {
 		scheme:   schemeHub,
 		id:       func(http.Header) string { return hubSigID(ghVectorSig) },
 		body:     []byte(ghVectorBody),
-		verifier: func(t testing.TB, _ time.Duration, idx ...int) scheme { return must(newHub(pick(keys, idx)))(t) },
+		verifier: func(t testing.TB, _ time.Duration, idx ...int) scheme { return must(NewHub(pick(keys, idx)))(t) },
 		secrets:  []string{ghVectorSecret, hexSig},
 	}.run(t, []verifyCase{
 		{name: "valid", h: sig(ghVectorSig), keyID: "0"},

@@ -94,10 +94,10 @@ func TestJWKSFetchAndVerify(t *testing.T) {
 	s := newJWKSServer(t, ks.ed.Public(), ks.ec.Public())
 	var clock atomic.Int64
 	j := jwksAt(t, s, "/.well-known/jwks.json?tenant=QUERYSECRET", &clock)
-	v := must(newJWTVerifier(j, WithClock(asymClock)))(t)
+	v := must(NewJWTVerifier(j, WithClock(asymClock)))(t)
 	m := asymMsg()
 	sign := func(k PrivateKey) http.Header {
-		signer := must(newJWTSigner([]PrivateKey{k}, WithClock(asymClock)))(t)
+		signer := must(NewJWTSigner([]PrivateKey{k}, WithClock(asymClock)))(t)
 		h := signed(t, signer, m)
 		return h
 	}

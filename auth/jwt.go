@@ -93,11 +93,6 @@ type jwtScheme struct {
 // Make one with [NewJWT] (HMAC), [NewJWTSigner] (private keys) or
 // [NewJWTVerifier] (public keys or a JWKS). The Scheme is safe for concurrent use.
 func NewJWT(alg string, secrets []Secret, opts ...JWTOption) (*Scheme, error) {
-	return wrap(newJWT(alg, secrets, opts...))
-}
-
-// newJWT builds the scheme behind [NewJWT].
-func newJWT(alg string, secrets []Secret, opts ...JWTOption) (*jwtScheme, error) {
 	min, ok := hmacAlgs[alg]
 	if !ok {
 		if slices.Contains(asymmetricAlgs, alg) {
@@ -117,7 +112,7 @@ func newJWT(alg string, secrets []Secret, opts ...JWTOption) (*jwtScheme, error)
 	}
 	j.signKey = seal[any](j.hmacKeys[0].open())
 	j.parser = j.newParser()
-	return j, nil
+	return &Scheme{s: j}, nil
 }
 
 // NewJWTSigner returns a JWT scheme that signs with keys[0] (its algorithm:
@@ -127,11 +122,6 @@ func newJWT(alg string, secrets []Secret, opts ...JWTOption) (*jwtScheme, error)
 //
 // Options: as for [NewJWT].
 func NewJWTSigner(keys []PrivateKey, opts ...JWTOption) (*Scheme, error) {
-	return wrap(newJWTSigner(keys, opts...))
-}
-
-// newJWTSigner builds the scheme behind [NewJWTSigner].
-func newJWTSigner(keys []PrivateKey, opts ...JWTOption) (*jwtScheme, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("auth: %s: %w: no key given", schemeJWT, ErrBadKey)
 	}
@@ -152,7 +142,7 @@ func newJWTSigner(keys []PrivateKey, opts ...JWTOption) (*jwtScheme, error) {
 	}
 	j.signKey = seal[any](keys[0].Signer())
 	j.kid = keys[0].ID()
-	return j, nil
+	return &Scheme{s: j}, nil
 }
 
 // NewJWTVerifier returns a JWT scheme that verifies with the public keys of
@@ -164,15 +154,11 @@ func newJWTSigner(keys []PrivateKey, opts ...JWTOption) (*jwtScheme, error) {
 //
 // Options: as for [NewJWT] but [WithTTL], which only a signer uses.
 func NewJWTVerifier(keys KeySet, opts ...JWTVerifierOption) (*Scheme, error) {
-	return wrap(newJWTVerifier(keys, opts...))
+	return wrap(newJWTVerifierOptions(keys, buildOptions(opts, JWTVerifierOption.jwt)))
 }
 
-// newJWTVerifier builds the scheme behind [NewJWTVerifier].
-func newJWTVerifier(keys KeySet, opts ...JWTVerifierOption) (*jwtScheme, error) {
-	return newJWTVerifierOptions(keys, buildOptions(opts, JWTVerifierOption.jwt))
-}
-
-// newJWTVerifierOptions is newJWTVerifier with its options applied.
+// newJWTVerifierOptions builds the verifying half of [NewJWTVerifier] and
+// [NewJWTSigner] from options already applied.
 func newJWTVerifierOptions(keys KeySet, o options) (*jwtScheme, error) {
 	j := &jwtScheme{o: o, keys: keys}
 	switch ks := keys.(type) {

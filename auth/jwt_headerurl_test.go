@@ -20,9 +20,9 @@ func TestJWTHeaderURLsNeverFetched(t *testing.T) {
 	genuine := newJWKSServer(t, ks.ed.Public())
 	m := asymMsg()
 
-	static := must(newJWTVerifier(PublicKeys{ks.ed.Public()}, WithClock(asymClock)))(t)
+	static := mustScheme[*jwtScheme](NewJWTVerifier(PublicKeys{ks.ed.Public()}, WithClock(asymClock)))(t)
 	j := must(NewJWKS(genuine.srv.URL+"/jwks.json", genuine.srv.Client()))(t)
-	fromJWKS := must(newJWTVerifier(j, WithClock(asymClock)))(t)
+	fromJWKS := mustScheme[*jwtScheme](NewJWTVerifier(j, WithClock(asymClock)))(t)
 
 	// The attacker signs with their own Ed25519 key, under the genuine kid
 	// and under their own, and points the header at where it can be had.

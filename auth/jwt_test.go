@@ -41,13 +41,13 @@ func jwtCases(t *testing.T) []jwtCase {
 		return jwtCase{
 			alg: alg,
 			signer: func(t *testing.T, opts ...JWTOption) *jwtScheme {
-				return jwtOrFatal(t)(newJWT(alg, []Secret{jwtSecret}, append([]JWTOption{WithClock(asymClock)}, opts...)...))
+				return jwtOrFatal(t)(NewJWT(alg, []Secret{jwtSecret}, append([]JWTOption{WithClock(asymClock)}, opts...)...))
 			},
 			verifier: func(t *testing.T, opts ...JWTVerifierOption) *jwtScheme {
-				return jwtOrFatal(t)(newJWT(alg, []Secret{jwtSecret}, jwtOptions(asymClock, opts)...))
+				return jwtOrFatal(t)(NewJWT(alg, []Secret{jwtSecret}, jwtOptions(asymClock, opts)...))
 			},
 			wrong: func(t *testing.T, opts ...JWTOption) *jwtScheme {
-				return jwtOrFatal(t)(newJWT(alg, []Secret{jwtSecret2}, append([]JWTOption{WithClock(asymClock)}, opts...)...))
+				return jwtOrFatal(t)(NewJWT(alg, []Secret{jwtSecret2}, append([]JWTOption{WithClock(asymClock)}, opts...)...))
 			},
 			signKey: jwtSecret.Bytes(),
 			keyID:   "0",
@@ -58,13 +58,13 @@ func jwtCases(t *testing.T) []jwtCase {
 			alg: k.Algorithm(),
 			kid: k.ID(),
 			signer: func(t *testing.T, opts ...JWTOption) *jwtScheme {
-				return jwtOrFatal(t)(newJWTSigner([]PrivateKey{k}, append([]JWTOption{WithClock(asymClock)}, opts...)...))
+				return jwtOrFatal(t)(NewJWTSigner([]PrivateKey{k}, append([]JWTOption{WithClock(asymClock)}, opts...)...))
 			},
 			verifier: func(t *testing.T, opts ...JWTVerifierOption) *jwtScheme {
-				return jwtOrFatal(t)(newJWTVerifier(PublicKeys{k.Public()}, append([]JWTVerifierOption{WithClock(asymClock)}, opts...)...))
+				return jwtOrFatal(t)(NewJWTVerifier(PublicKeys{k.Public()}, append([]JWTVerifierOption{WithClock(asymClock)}, opts...)...))
 			},
 			wrong: func(t *testing.T, opts ...JWTOption) *jwtScheme {
-				return jwtOrFatal(t)(newJWTSigner([]PrivateKey{other.withID(k.ID())}, append([]JWTOption{WithClock(asymClock)}, opts...)...))
+				return jwtOrFatal(t)(NewJWTSigner([]PrivateKey{other.withID(k.ID())}, append([]JWTOption{WithClock(asymClock)}, opts...)...))
 			},
 			signKey: k.Signer(),
 			keyID:   k.ID(),
@@ -356,7 +356,7 @@ func TestJWTVerifiedID(t *testing.T) {
 // get the same Verified.ID, so the twin is a duplicate, not a new delivery.
 func TestJWTES256TwinSameID(t *testing.T) {
 	ks := asymKeys(t)
-	v := must(newJWTVerifier(PublicKeys{ks.ec.Public()}, WithClock(asymClock)))(t)
+	v := must(NewJWTVerifier(PublicKeys{ks.ec.Public()}, WithClock(asymClock)))(t)
 	n := elliptic.P256().Params().N
 	for i := range 8 { // random signatures: both halves of s occur
 		tok, err := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
@@ -385,7 +385,7 @@ func TestJWTES256TwinSameID(t *testing.T) {
 func TestJWTAlgorithmConfusion(t *testing.T) {
 	ks := asymKeys(t)
 	m := asymMsg()
-	rsaVerifier := must(newJWTVerifier(PublicKeys{ks.rsa.Public()}, WithClock(asymClock)))(t)
+	rsaVerifier := must(NewJWTVerifier(PublicKeys{ks.rsa.Public()}, WithClock(asymClock)))(t)
 	// The classic attack: HS256 keyed with the RSA public key's PEM bytes.
 	pubPEM := must(MarshalPublicKeyPEM(ks.rsa.Public()))(t)
 	forged := must(jwt.NewWithClaims(jwt.SigningMethodHS256, baseClaims()).SignedString(pubPEM))(t)
@@ -401,8 +401,8 @@ func TestJWTAlgorithmConfusion(t *testing.T) {
 	}
 
 	// An HMAC verifier never takes RS256, nor another HS size.
-	hs := must(newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock)))(t)
-	rs, _ := newJWTSigner([]PrivateKey{ks.rsa}, WithClock(asymClock))
+	hs := must(NewJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock)))(t)
+	rs, _ := NewJWTSigner([]PrivateKey{ks.rsa}, WithClock(asymClock))
 	h := http.Header{}
 	_ = rs.Sign(h, m)
 	if _, err := hs.Verify(h, m.Body); !errors.Is(err, errAlgorithm) {
@@ -413,8 +413,8 @@ func TestJWTAlgorithmConfusion(t *testing.T) {
 		t.Fatalf("HS512 to HS256 verifier: %v", err)
 	}
 	// An ES256 token to an EdDSA-only verifier; PS256 signed by the RSA key.
-	ed, _ := newJWTVerifier(PublicKeys{ks.ed.Public()}, WithClock(asymClock))
-	es, _ := newJWTSigner([]PrivateKey{ks.ec}, WithClock(asymClock))
+	ed, _ := NewJWTVerifier(PublicKeys{ks.ed.Public()}, WithClock(asymClock))
+	es, _ := NewJWTSigner([]PrivateKey{ks.ec}, WithClock(asymClock))
 	h = http.Header{}
 	_ = es.Sign(h, m)
 	if _, err := ed.Verify(h, m.Body); !errors.Is(err, errAlgorithm) {
@@ -425,7 +425,7 @@ func TestJWTAlgorithmConfusion(t *testing.T) {
 		t.Fatalf("PS256 to RS256 verifier: %v", err)
 	}
 	// A mixed key set: the kid picks an EdDSA key, the token says ES256.
-	mixed, _ := newJWTVerifier(PublicKeys{ks.ed.Public(), ks.ec.Public()}, WithClock(asymClock))
+	mixed, _ := NewJWTVerifier(PublicKeys{ks.ed.Public(), ks.ec.Public()}, WithClock(asymClock))
 	tok = jwt.NewWithClaims(jwt.SigningMethodES256, baseClaims())
 	tok.Header["kid"] = ks.ed.ID()
 	s, _ := tok.SignedString(ks.ec.Signer())
@@ -446,8 +446,8 @@ func TestJWTRotation(t *testing.T) {
 		newer, old   *jwtScheme
 		newID, oldID string
 	}{
-		{"HMAC", must(newJWT("HS256", []Secret{jwtSecret2, jwtSecret}, clock))(t), must(newJWT("HS256", []Secret{jwtSecret}, clock))(t), "0", "1"},
-		{"keys", must(newJWTSigner([]PrivateKey{ks.ed2, ks.ed}, clock))(t), must(newJWTSigner([]PrivateKey{ks.ed}, clock))(t), "ed-2", "ed-1"},
+		{"HMAC", mustScheme[*jwtScheme](NewJWT("HS256", []Secret{jwtSecret2, jwtSecret}, clock))(t), mustScheme[*jwtScheme](NewJWT("HS256", []Secret{jwtSecret}, clock))(t), "0", "1"},
+		{"keys", mustScheme[*jwtScheme](NewJWTSigner([]PrivateKey{ks.ed2, ks.ed}, clock))(t), mustScheme[*jwtScheme](NewJWTSigner([]PrivateKey{ks.ed}, clock))(t), "ed-2", "ed-1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for signer, keyID := range map[*jwtScheme]string{c.newer: c.newID, c.old: c.oldID} {
@@ -459,8 +459,8 @@ func TestJWTRotation(t *testing.T) {
 		})
 	}
 	t.Run("unnamed keys", func(t *testing.T) {
-		signer, _ := newJWTSigner([]PrivateKey{ks.ec2.withID("")}, WithClock(asymClock))
-		v, _ := newJWTVerifier(PublicKeys{ks.ec.Public().withID(""), ks.ec2.Public().withID("")}, WithClock(asymClock))
+		signer, _ := NewJWTSigner([]PrivateKey{ks.ec2.withID("")}, WithClock(asymClock))
+		v, _ := NewJWTVerifier(PublicKeys{ks.ec.Public().withID(""), ks.ec2.Public().withID("")}, WithClock(asymClock))
 		h := http.Header{}
 		_ = signer.Sign(h, m)
 		got, err := v.Verify(h, m.Body)
@@ -484,35 +484,35 @@ func TestJWTConstructors(t *testing.T) {
 		err  error
 		want error
 	}{
-		{"short secret", second(newJWT("HS256", []Secret{NewSecret(make([]byte, 31))})), ErrBadKey},
-		{"HS512 needs 64", second(newJWT("HS512", []Secret{NewSecret(make([]byte, 48))})), ErrBadKey},
-		{"no secret", second(newJWT("HS256", nil)), ErrBadKey},
-		{"empty secret", second(newJWT("HS256", []Secret{{}})), ErrBadKey},
-		{"asymmetric alg", second(newJWT("RS256", []Secret{jwtSecret})), ErrBadKey},
-		{"none", second(newJWT("none", []Secret{jwtSecret})), ErrBadKey},
-		{"no keys", second(newJWTSigner(nil)), ErrBadKey},
-		{"zero key", second(newJWTSigner([]PrivateKey{{}})), ErrBadKey},
-		{"nil key set", second(newJWTVerifier(nil)), ErrBadKey},
-		{"empty key set", second(newJWTVerifier(PublicKeys{})), ErrBadKey},
-		{"zero public key", second(newJWTVerifier(PublicKeys{ks.ed.Public(), {}})), ErrBadKey},
-		{"nil JWKS", second(newJWTVerifier((*JWKS)(nil))), ErrBadKey},
+		{"short secret", second(NewJWT("HS256", []Secret{NewSecret(make([]byte, 31))})), ErrBadKey},
+		{"HS512 needs 64", second(NewJWT("HS512", []Secret{NewSecret(make([]byte, 48))})), ErrBadKey},
+		{"no secret", second(NewJWT("HS256", nil)), ErrBadKey},
+		{"empty secret", second(NewJWT("HS256", []Secret{{}})), ErrBadKey},
+		{"asymmetric alg", second(NewJWT("RS256", []Secret{jwtSecret})), ErrBadKey},
+		{"none", second(NewJWT("none", []Secret{jwtSecret})), ErrBadKey},
+		{"no keys", second(NewJWTSigner(nil)), ErrBadKey},
+		{"zero key", second(NewJWTSigner([]PrivateKey{{}})), ErrBadKey},
+		{"nil key set", second(NewJWTVerifier(nil)), ErrBadKey},
+		{"empty key set", second(NewJWTVerifier(PublicKeys{})), ErrBadKey},
+		{"zero public key", second(NewJWTVerifier(PublicKeys{ks.ed.Public(), {}})), ErrBadKey},
+		{"nil JWKS", second(NewJWTVerifier((*JWKS)(nil))), ErrBadKey},
 	}
 	for _, tt := range tests {
 		if !errors.Is(tt.err, tt.want) {
 			t.Errorf("%s: err = %v, want %v", tt.name, tt.err, tt.want)
 		}
 	}
-	v, _ := newJWTVerifier(PublicKeys{ks.ed.Public()})
+	v, _ := NewJWTVerifier(PublicKeys{ks.ed.Public()})
 	if err := v.Sign(http.Header{}, asymMsg()); !errors.Is(err, errNoPrivateKey) {
 		t.Fatalf("verifier Sign = %v", err)
 	}
-	s, _ := newJWT("HS256", []Secret{jwtSecret})
+	s, _ := NewJWT("HS256", []Secret{jwtSecret})
 	if err := s.Sign(http.Header{}, Message{ID: ""}); err == nil {
 		t.Fatal("Sign accepted an empty id")
 	}
 	// Audience: WithAudience wins over the URL; no URL, no aud.
 	h := http.Header{}
-	s, _ = newJWT("HS256", []Secret{jwtSecret}, WithAudience("urn:me"), WithTTL(time.Minute), WithClock(asymClock))
+	s, _ = NewJWT("HS256", []Secret{jwtSecret}, WithAudience("urn:me"), WithTTL(time.Minute), WithClock(asymClock))
 	_ = s.Sign(h, asymMsg())
 	got, err := s.Verify(h, asymMsg().Body)
 	if err != nil || got.Claims["aud"] != "urn:me" || got.Claims["exp"] != float64(asymNow.Add(time.Minute).Unix()) {
@@ -520,7 +520,7 @@ func TestJWTConstructors(t *testing.T) {
 	}
 	m := asymMsg()
 	m.URL, m.Topic = "", ""
-	s, _ = newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock))
+	s, _ = NewJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock))
 	_ = s.Sign(h, m)
 	got, err = s.Verify(h, m.Body)
 	if _, has := got.Claims["aud"]; err != nil || has || got.Claims["topic"] != nil {
@@ -530,13 +530,10 @@ func TestJWTConstructors(t *testing.T) {
 
 // jwtOrFatal returns a function that passes a constructor's result through,
 // failing t on an error.
-func jwtOrFatal(t *testing.T) func(*jwtScheme, error) *jwtScheme {
-	return func(j *jwtScheme, err error) *jwtScheme {
+func jwtOrFatal(t *testing.T) func(*Scheme, error) *jwtScheme {
+	return func(s *Scheme, err error) *jwtScheme {
 		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return j
+		return mustScheme[*jwtScheme](s, err)(t)
 	}
 }
 

@@ -90,6 +90,6 @@ func benchMiddleware(b *testing.B, s Signer, v Verifier, now time.Time) {
 }
 
 func BenchmarkMiddlewareJWT(b *testing.B) {
-	j := must(newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock)))(b)
+	j := must(NewJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock)))(b)
 	benchMiddleware(b, j, j, asymNow)
 }

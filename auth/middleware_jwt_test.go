@@ -14,7 +14,7 @@ import (
 )
 
 func TestMiddlewareJWT(t *testing.T) {
-	signer := must(newJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock), WithIssuer("herald")))(t)
+	signer := must(NewJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock), WithIssuer("herald")))(t)
 	srv := httptest.NewServer(Middleware(signer)(http.HandlerFunc(mwVerifiedEcho)))
 	defer srv.Close()
 	c := srv.Client()
@@ -39,7 +39,7 @@ func TestMiddlewareJWT(t *testing.T) {
 	if st, got := mwDo(t, c, req); st != 401 || got != ErrNoSignature.Error() {
 		t.Fatalf("no token: %d %q", st, got)
 	}
-	other := must(newJWT("HS256", []Secret{jwtSecret2}, WithClock(asymClock), WithIssuer("herald")))(t)
+	other := must(NewJWT("HS256", []Secret{jwtSecret2}, WithClock(asymClock), WithIssuer("herald")))(t)
 	if st, got := mwDo(t, c, mwSignedRequest(t, other, srv.URL, "msg_jwt5", asymNow, body)); st != 401 || got != ErrBadSignature.Error() {
 		t.Fatalf("wrong key: %d %q", st, got)
 	}
@@ -56,7 +56,7 @@ func TestMiddlewareJWTReplayUntilExpiry(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
 
-	s := must(newJWT("HS256", []Secret{jwtSecret}, WithClock(clock), WithTTL(time.Hour), WithMaxLifetime(time.Hour)))(t)
+	s := must(NewJWT("HS256", []Secret{jwtSecret}, WithClock(clock), WithTTL(time.Hour), WithMaxLifetime(time.Hour)))(t)
 	cache := newMemoryReplayCache(0)
 	cache.now = clock
 	var runs atomic.Int32
@@ -91,8 +91,8 @@ func TestMiddlewareJWTWithJWKS(t *testing.T) {
 	jwksSrv := httptest.NewTLSServer(JWKSHandler(key.Public()))
 	defer jwksSrv.Close()
 	set := must(NewJWKS(jwksSrv.URL+"/.well-known/jwks.json", jwksSrv.Client()))(t)
-	verifier := must(newJWTVerifier(set, WithClock(asymClock)))(t)
-	signer := must(newJWTSigner([]PrivateKey{key}, WithClock(asymClock)))(t)
+	verifier := must(NewJWTVerifier(set, WithClock(asymClock)))(t)
+	signer := must(NewJWTSigner([]PrivateKey{key}, WithClock(asymClock)))(t)
 	srv := httptest.NewServer(Middleware(verifier)(http.HandlerFunc(mwVerifiedEcho)))
 	defer srv.Close()
 	if st, got := mwDo(t, srv.Client(), mwSignedRequest(t, signer, srv.URL, "msg_jwks", asymNow, "{}")); st != 200 || got != "jwt msg_jwks "+key.ID()+" {}" {
@@ -120,8 +120,8 @@ func (k mwCtxKeySet) Keys(ctx context.Context, kid string) ([]PublicKey, error) 
 func TestMiddlewareVerifyContext(t *testing.T) {
 	key := asymKeys(t).ed
 	ks := mwCtxKeySet{keys: PublicKeys{key.Public()}, seen: make(chan any, 2)}
-	verifier := must(newJWTVerifier(ks, WithClock(asymClock)))(t)
-	signer := must(newJWTSigner([]PrivateKey{key}, WithClock(asymClock)))(t)
+	verifier := must(NewJWTVerifier(ks, WithClock(asymClock)))(t)
+	signer := must(NewJWTSigner([]PrivateKey{key}, WithClock(asymClock)))(t)
 	h := Middleware(verifier)(http.HandlerFunc(mwVerifiedEcho))
 
 	req := mwSignedRequest(t, signer, "http://example.test/hook", "msg_ctx", asymNow, "{}")

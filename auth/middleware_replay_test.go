@@ -40,9 +40,9 @@ func replaySchemes(t *testing.T) []struct {
 } {
 	secret := NewSecret([]byte("hub-and-stripe-secret-0123456789"))
 	clock := WithClock(func() time.Time { return mwStandardNow })
-	hub := must(newHub([]Secret{secret}))(t) // Hub signs no time
-	stripe := must(newStripe([]Secret{secret}, clock))(t)
-	jwtV := must(newJWT("HS256", []Secret{jwtSecret}, clock))(t)
+	hub := must(NewHub([]Secret{secret}))(t) // Hub signs no time
+	stripe := must(NewStripe([]Secret{secret}, clock))(t)
+	jwtV := must(NewJWT("HS256", []Secret{jwtSecret}, clock))(t)
 	return []struct {
 		name string
 		s    Signer
@@ -123,7 +123,7 @@ func TestMiddlewareReplayKeyIsSigned(t *testing.T) {
 // matched.
 func TestMiddlewareStripeJunkSignaturesSameKey(t *testing.T) {
 	secret := NewSecret([]byte("hub-and-stripe-secret-0123456789"))
-	stripe := must(newStripe([]Secret{secret}, WithClock(func() time.Time { return mwStandardNow })))(t)
+	stripe := must(NewStripe([]Secret{secret}, WithClock(func() time.Time { return mwStandardNow })))(t)
 	var runs atomic.Int32
 	srv := httptest.NewServer(Middleware(stripe)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		runs.Add(1)

@@ -26,7 +26,7 @@ func mwStandard(t testing.TB, secrets ...string) *standardScheme {
 		sec := must(ParseStandardSecret(s))(t)
 		ss = append(ss, sec)
 	}
-	st := must(newStandard(ss, WithClock(func() time.Time { return mwStandardNow })))(t)
+	st := mustScheme[*standardScheme](NewStandard(ss, WithClock(func() time.Time { return mwStandardNow })))(t)
 	return st
 }
 

@@ -59,25 +59,25 @@ func keyCases(t *testing.T) []keyCase {
 	edText := []string{whsec, mustFormatSigning(t, ks.ed)}
 	all := append(append(append([][]byte{}, ed...), ec...), rs...)
 
-	std := must(newStandard([]Secret{sec}))(t)
-	v1a := must(newStandardV1a([]PrivateKey{ks.ed}))(t)
-	v1aVerifier := must(newStandardV1aVerifier([]PublicKey{ks.ed.Public()}))(t)
-	hub := must(newHub([]Secret{sec}))(t)
-	hub1 := must(newHub([]Secret{sec}, WithSHA1()))(t)
-	stripe := must(newStripe([]Secret{stripeSec}))(t)
-	jwtHS := must(newJWT("HS256", []Secret{sec}))(t)
-	jwtEd := must(newJWTSigner([]PrivateKey{ks.ed}))(t)
-	jwtEC := must(newJWTSigner([]PrivateKey{ks.ec}))(t)
-	jwtRS := must(newJWTSigner([]PrivateKey{ks.rsa}))(t)
-	jwtPub := must(newJWTVerifier(PublicKeys{ks.ed.Public(), ks.ec.Public(), ks.rsa.Public()}))(t)
-	jwtJWKS := must(newJWTVerifier(jwks))(t)
+	std := mustScheme[*standardScheme](NewStandard([]Secret{sec}))(t)
+	v1a := mustScheme[*v1aScheme](NewStandardV1a([]PrivateKey{ks.ed}))(t)
+	v1aVerifier := mustScheme[*v1aScheme](NewStandardV1aVerifier([]PublicKey{ks.ed.Public()}))(t)
+	hub := mustScheme[*hubScheme](NewHub([]Secret{sec}))(t)
+	hub1 := mustScheme[*hubScheme](NewHub([]Secret{sec}, WithSHA1()))(t)
+	stripe := mustScheme[*stripeScheme](NewStripe([]Secret{stripeSec}))(t)
+	jwtHS := mustScheme[*jwtScheme](NewJWT("HS256", []Secret{sec}))(t)
+	jwtEd := mustScheme[*jwtScheme](NewJWTSigner([]PrivateKey{ks.ed}))(t)
+	jwtEC := mustScheme[*jwtScheme](NewJWTSigner([]PrivateKey{ks.ec}))(t)
+	jwtRS := mustScheme[*jwtScheme](NewJWTSigner([]PrivateKey{ks.rsa}))(t)
+	jwtPub := mustScheme[*jwtScheme](NewJWTVerifier(PublicKeys{ks.ed.Public(), ks.ec.Public(), ks.rsa.Public()}))(t)
+	jwtJWKS := mustScheme[*jwtScheme](NewJWTVerifier(jwks))(t)
 	pubs := PublicKeys{ks.ed.Public(), ks.ec.Public(), ks.rsa.Public()}
 	mw := Middleware(v1a)(nil)
 	// A key reached through a crypto.Signer (a KMS): here the signer holds
 	// the key itself in an exported field, the worst case.
 	opaque := must(NewPrivateKey(&kmsSigner{key: ks.ed.Signer()}, ""))(t)
-	v1aOpaque := must(newStandardV1a([]PrivateKey{opaque}))(t)
-	jwtOpaque := must(newJWTSigner([]PrivateKey{mustOpaque(t, ks.ec)}))(t)
+	v1aOpaque := mustScheme[*v1aScheme](NewStandardV1a([]PrivateKey{opaque}))(t)
+	jwtOpaque := mustScheme[*jwtScheme](NewJWTSigner([]PrivateKey{mustOpaque(t, ks.ec)}))(t)
 
 	cases := []keyCase{
 		{"Secret", sec, struct{ Secret }{sec}, hmac, []string{whsec}},

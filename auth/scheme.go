@@ -22,7 +22,7 @@ type scheme interface {
 	Verifier
 }
 
-// wrap hands a scheme built by one of the constructors out as a *Scheme.
+// wrap hands a scheme built by newJWTVerifierOptions out as a *Scheme.
 func wrap[T scheme](s T, err error) (*Scheme, error) {
 	if err != nil {
 		return nil, err

@@ -79,7 +79,7 @@ func keyedSchemes(t testing.TB) []keyedScheme {
 	return []keyedScheme{{
 		scheme:     schemeHub,
 		header:     HeaderHubSignature256,
-		newSecrets: func(s []Secret, _ time.Duration) (scheme, error) { return newHub(s) },
+		newSecrets: func(s []Secret, _ time.Duration) (scheme, error) { return NewHub(s) },
 		minSecret:  minHubSecretLen,
 		ref:        func(m Message, idx ...int) string { return refHub(hmPool[idx[0]].Bytes(), m.Body) },
 		id:         func(_ Message, h http.Header) string { return hubSigID(h.Get(HeaderHubSignature256)) },
@@ -88,7 +88,7 @@ func keyedSchemes(t testing.TB) []keyedScheme {
 		scheme: schemeStripe,
 		header: HeaderStripeSignature,
 		newSecrets: func(s []Secret, tolerance time.Duration) (scheme, error) {
-			return newStripe(s, clock, WithTolerance(tolerance))
+			return NewStripe(s, clock, WithTolerance(tolerance))
 		},
 		minSecret: minStripeSecretLen,
 		ref: func(m Message, idx ...int) string {
@@ -106,7 +106,7 @@ func keyedSchemes(t testing.TB) []keyedScheme {
 		scheme: schemeStandard,
 		header: HeaderWebhookSignature,
 		newSecrets: func(s []Secret, tolerance time.Duration) (scheme, error) {
-			return newStandard(s, clock, WithTolerance(tolerance))
+			return NewStandard(s, clock, WithTolerance(tolerance))
 		},
 		minSecret: minStandardSecretLen,
 		ref: func(m Message, idx ...int) string {
@@ -122,10 +122,10 @@ func keyedSchemes(t testing.TB) []keyedScheme {
 		scheme: schemeStandardV1a,
 		header: HeaderWebhookSignature,
 		newKeys: func(k []PrivateKey, tolerance time.Duration) (scheme, error) {
-			return newStandardV1a(k, clock, WithTolerance(tolerance))
+			return NewStandardV1a(k, clock, WithTolerance(tolerance))
 		},
 		newPublic: func(k []PublicKey, tolerance time.Duration) (scheme, error) {
-			return newStandardV1aVerifier(k, clock, WithTolerance(tolerance))
+			return NewStandardV1aVerifier(k, clock, WithTolerance(tolerance))
 		},
 		keys: v1aPool,
 		ref: func(m Message, idx ...int) string {

@@ -38,16 +38,11 @@ type standardScheme struct {
 // Verify accepts a signature made with any of them. The Scheme is safe for
 // concurrent use.
 func NewStandard(secrets []Secret, opts ...StandardOption) (*Scheme, error) {
-	return wrap(newStandard(secrets, opts...))
-}
-
-// newStandard builds the scheme behind [NewStandard].
-func newStandard(secrets []Secret, opts ...StandardOption) (*standardScheme, error) {
 	keys, err := newMacKeys(schemeStandard, sha256.New, secrets, minStandardSecretLen)
 	if err != nil {
 		return nil, err
 	}
-	return &standardScheme{keys: keys, o: buildOptions(opts, StandardOption.standard)}, nil
+	return &Scheme{s: &standardScheme{keys: keys, o: buildOptions(opts, StandardOption.standard)}}, nil
 }
 
 // Sign sets webhook-id to m.ID, webhook-timestamp to the signing time in

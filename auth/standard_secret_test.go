@@ -79,7 +79,7 @@ func TestGenerateFormatStandardSecret(t *testing.T) {
 	if got := FormatStandardSecret(svVectorSecret(t)); got != svVectorKey {
 		t.Fatalf("FormatStandardSecret(vector) = %q", got)
 	}
-	if _, err := newStandard([]Secret{a}); err != nil {
+	if _, err := NewStandard([]Secret{a}); err != nil {
 		t.Fatalf("generated secret refused: %v", err)
 	}
 }

@@ -25,7 +25,7 @@ func svVectorSecret(t testing.TB) Secret {
 }
 
 func TestStandardVector(t *testing.T) {
-	s := must(newStandard([]Secret{svVectorSecret(t)}, WithClock(hmClock)))(t)
+	s := must(NewStandard([]Secret{svVectorSecret(t)}, WithClock(hmClock)))(t)
 	h := signed(t, s, Message{ID: svVectorID, Body: []byte(svVectorBody)})
 	if got := h.Get("webhook-signature"); got != svVectorSig {
 		t.Fatalf("webhook-signature = %q, want %q", got, svVectorSig)
@@ -77,7 +77,7 @@ func TestStandardVerifyCases(t *testing.T) {
 		id:     func(http.Header) string { return svVectorID },
 		body:   []byte(svVectorBody),
 		verifier: func(t testing.TB, _ time.Duration, idx ...int) scheme {
-			return must(newStandard(pick(keys, idx), WithClock(hmClock)))(t)
+			return must(NewStandard(pick(keys, idx), WithClock(hmClock)))(t)
 		},
 		secrets: []string{svVectorKey, svVectorKey[6:], svVectorSig[3:], string(keys[0].Bytes())},
 	}.run(t, append(standardFamilyCases(good, "0"), []verifyCase{
@@ -91,7 +91,7 @@ func TestStandardVerifyCases(t *testing.T) {
 func TestStandardResignReusesHeader(t *testing.T) {
 	key := hmSecret(1, 32)
 	now := hmTime
-	s := must(newStandard([]Secret{key}, WithClock(func() time.Time { return now })))(t)
+	s := must(NewStandard([]Secret{key}, WithClock(func() time.Time { return now })))(t)
 	h := http.Header{}
 	body := []byte("again")
 	for i := range 3 {
@@ -115,7 +115,7 @@ func TestStandardResignReusesHeader(t *testing.T) {
 }
 
 func TestStandardConcurrent(t *testing.T) {
-	s := must(newStandard([]Secret{hmSecret(1, 32), hmSecret(2, 40)}, WithClock(hmClock)))(t)
+	s := must(NewStandard([]Secret{hmSecret(1, 32), hmSecret(2, 40)}, WithClock(hmClock)))(t)
 	done := make(chan error)
 	for g := range 8 {
 		go func() {
@@ -200,7 +200,7 @@ func TestCutSignature(t *testing.T) {
 
 func TestStandardV1aRoundTrip(t *testing.T) {
 	ks := asymKeys(t)
-	s := must(newStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock)))(t)
+	s := must(NewStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock)))(t)
 	m := asymMsg()
 	h := signed(t, s, m)
 	sig := h.Get("webhook-signature")
@@ -217,7 +217,7 @@ func TestStandardV1aRoundTrip(t *testing.T) {
 		t.Fatal("signature is not Ed25519 over id.timestamp.body")
 	}
 
-	v := must(newStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock)))(t)
+	v := must(NewStandardV1aVerifier([]PublicKey{ks.ed.Public()}, WithClock(asymClock)))(t)
 	got := must(v.Verify(h, m.Body))(t)
 	want := Verified{Scheme: schemeStandardV1a, ID: m.ID, Timestamp: time.Unix(asymNow.Unix(), 0), KeyID: "ed-1"}
 	if got.Scheme != want.Scheme || got.ID != want.ID || !got.Timestamp.Equal(want.Timestamp) || got.KeyID != want.KeyID || got.Claims != nil {
@@ -278,23 +278,23 @@ func TestStandardV1aVerifyCases(t *testing.T) {
 
 func TestStandardV1aConstructors(t *testing.T) {
 	ks := asymKeys(t)
-	if _, err := newStandardV1a(nil); !errors.Is(err, ErrBadKey) {
+	if _, err := NewStandardV1a(nil); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("no keys: %v", err)
 	}
-	if _, err := newStandardV1a([]PrivateKey{ks.ed, ks.ec}); !errors.Is(err, ErrBadKey) {
+	if _, err := NewStandardV1a([]PrivateKey{ks.ed, ks.ec}); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("ECDSA key: %v", err)
 	}
-	if _, err := newStandardV1a([]PrivateKey{{}}); !errors.Is(err, ErrBadKey) {
+	if _, err := NewStandardV1a([]PrivateKey{{}}); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("zero key: %v", err)
 	}
-	if _, err := newStandardV1aVerifier(nil); !errors.Is(err, ErrBadKey) {
+	if _, err := NewStandardV1aVerifier(nil); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("no public keys: %v", err)
 	}
-	if _, err := newStandardV1aVerifier([]PublicKey{ks.rsa.Public()}); !errors.Is(err, ErrBadKey) {
+	if _, err := NewStandardV1aVerifier([]PublicKey{ks.rsa.Public()}); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("RSA key: %v", err)
 	}
 	// A zero Timestamp means now (the configured clock).
-	s := must(newStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock)))(t)
+	s := must(NewStandardV1a([]PrivateKey{ks.ed}, WithClock(asymClock)))(t)
 	h := signed(t, s, Message{ID: "a", Body: nil})
 	if h.Get("webhook-timestamp") != strconv.FormatInt(asymNow.Unix(), 10) {
 		t.Fatalf("Sign with zero time: %v", h)

@@ -67,11 +67,6 @@ type v1aScheme struct {
 // (signs and verifies) or [NewStandardV1aVerifier] (verifies only).
 // The Scheme is safe for concurrent use.
 func NewStandardV1a(keys []PrivateKey, opts ...StandardOption) (*Scheme, error) {
-	return wrap(newStandardV1a(keys, opts...))
-}
-
-// newStandardV1a builds the scheme behind [NewStandardV1a].
-func newStandardV1a(keys []PrivateKey, opts ...StandardOption) (*v1aScheme, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("auth: %s: %w: no key given", schemeStandardV1a, ErrBadKey)
 	}
@@ -87,18 +82,13 @@ func newStandardV1a(keys []PrivateKey, opts ...StandardOption) (*v1aScheme, erro
 		}
 		s.keys[i] = v1aKey{name: keyName(k.ID(), i), pub: pub, opaque: seal(k.Signer())}
 	}
-	return s, nil
+	return &Scheme{s: s}, nil
 }
 
 // NewStandardV1aVerifier returns a Standard Webhooks v1a scheme that verifies against keys,
 // Ed25519 public keys (see [ParsePublicKey]). Its Sign fails: it
 // holds no private key. Options: [WithTolerance], [WithClock].
 func NewStandardV1aVerifier(keys []PublicKey, opts ...StandardOption) (*Scheme, error) {
-	return wrap(newStandardV1aVerifier(keys, opts...))
-}
-
-// newStandardV1aVerifier builds the scheme behind [NewStandardV1aVerifier].
-func newStandardV1aVerifier(keys []PublicKey, opts ...StandardOption) (*v1aScheme, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("auth: %s: %w: no key given", schemeStandardV1a, ErrBadKey)
 	}
@@ -110,7 +100,7 @@ func newStandardV1aVerifier(keys []PublicKey, opts ...StandardOption) (*v1aSchem
 		}
 		s.keys[i] = v1aKey{name: keyName(k.ID(), i), pub: pub}
 	}
-	return s, nil
+	return &Scheme{s: s}, nil
 }
 
 // keyName is what [Verified.KeyID] reports for key i: its ID, or its position.

@@ -39,17 +39,12 @@ type stripeScheme struct {
 // t "." body, sent as "Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>...]"
 // with one v1 per secret. The Scheme is safe for concurrent use.
 func NewStripe(secrets []Secret, opts ...StripeOption) (*Scheme, error) {
-	return wrap(newStripe(secrets, opts...))
-}
-
-// newStripe builds the scheme behind [NewStripe].
-func newStripe(secrets []Secret, opts ...StripeOption) (*stripeScheme, error) {
 	o := buildOptions(opts, StripeOption.stripe)
 	hm, err := newHeaderMAC(schemeStripe, sha256.New, secrets, minStripeSecretLen, o.headerName, HeaderStripeSignature)
 	if err != nil {
 		return nil, err
 	}
-	return &stripeScheme{headerMAC: hm, o: o}, nil
+	return &Scheme{s: &stripeScheme{headerMAC: hm, o: o}}, nil
 }
 
 // Sign sets the signature header to t=<unix seconds> (m.Timestamp, or the

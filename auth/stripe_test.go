@@ -13,7 +13,7 @@ func TestStripeVector(t *testing.T) {
 	if want := "t=" + strconv.Itoa(svVectorTS) + ",v1=" + refStripe(key, strconv.Itoa(svVectorTS), []byte(stVectorBody)); want != stVectorHeader {
 		t.Fatalf("reference HMAC %q disagrees with stripe-node %q", want, stVectorHeader)
 	}
-	s := must(newStripe([]Secret{NewSecret(key)}, WithClock(hmClock)))(t)
+	s := must(NewStripe([]Secret{NewSecret(key)}, WithClock(hmClock)))(t)
 	h := signed(t, s, Message{Body: []byte(stVectorBody)})
 	if got := h.Get("Stripe-Signature"); got != stVectorHeader {
 		t.Fatalf("Stripe-Signature = %q, want %q", got, stVectorHeader)
@@ -26,7 +26,7 @@ func TestStripeVector(t *testing.T) {
 		t.Fatalf("Verified = %+v", v)
 	}
 	// With an id and a custom header name.
-	c := must(newStripe([]Secret{NewSecret(key)}, WithClock(hmClock), WithHeaderName("X-Signature")))(t)
+	c := must(NewStripe([]Secret{NewSecret(key)}, WithClock(hmClock), WithHeaderName("X-Signature")))(t)
 	h = signed(t, c, Message{ID: "evt_1", Body: []byte(stVectorBody)})
 	if h.Get("X-Signature") != stVectorHeader || h.Get("webhook-id") != "evt_1" || h.Get("Stripe-Signature") != "" {
 		t.Fatalf("custom header: %v", h)
@@ -35,7 +35,7 @@ func TestStripeVector(t *testing.T) {
 	if v, err := c.Verify(h, []byte(stVectorBody)); err != nil || v.ID != hubSigID(stVectorHeader[strings.Index(stVectorHeader, "v1="):]) {
 		t.Fatalf("custom header Verify = %+v, %v", v, err)
 	}
-	if _, err := newStripe([]Secret{hmSecret(1, 16)}, WithHeaderName("no spaces allowed")); err == nil {
+	if _, err := NewStripe([]Secret{hmSecret(1, 16)}, WithHeaderName("no spaces allowed")); err == nil {
 		t.Fatal("bad header name accepted")
 	}
 }
@@ -54,7 +54,7 @@ func TestStripeVerifyCases(t *testing.T) {
 		id:     func(http.Header) string { return hubSigID(v1) },
 		body:   []byte(stVectorBody),
 		verifier: func(t testing.TB, _ time.Duration, idx ...int) scheme {
-			return must(newStripe(pick(keys, idx), WithClock(hmClock)))(t)
+			return must(NewStripe(pick(keys, idx), WithClock(hmClock)))(t)
 		},
 		secrets: []string{stVectorSecret, v1[3:]},
 	}.run(t, []verifyCase{
