@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
@@ -89,9 +88,7 @@ func (l *Listener) Dispatch(ctx context.Context, ev *Event) error {
 	outcome := outcomeOf(err)
 	if span != nil {
 		span.SetAttributes(attribute.String("herald.event.outcome", outcome))
-		if err != nil {
-			span.SetStatus(codes.Error, firstLine(err.Error()))
-		}
+		telemetry.SetError(span, err)
 		span.End()
 	}
 	t.count(ctx, outcome)

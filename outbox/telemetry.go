@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
@@ -74,9 +73,7 @@ func (q *Queue) traceDeliveries(ctx context.Context, ds []Delivery) []trace.Span
 // endSpans ends the delivery spans of a Put, with its error.
 func endSpans(spans []trace.Span, err error) {
 	for _, sp := range spans {
-		if err != nil {
-			sp.SetStatus(codes.Error, err.Error())
-		}
+		telemetry.SetError(sp, err)
 		sp.End()
 	}
 }

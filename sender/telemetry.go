@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
@@ -86,9 +85,7 @@ func (d *delivery) endSpan(err error) {
 		return
 	}
 	d.span.SetAttributes(attrAttempts.Int(d.attempts))
-	if err != nil {
-		d.span.SetStatus(codes.Error, err.Error())
-	}
+	telemetry.SetError(d.span, err)
 	d.span.End()
 	d.span = nil
 }
@@ -129,9 +126,7 @@ func (d *delivery) recordAttempt(ctx context.Context, took time.Duration, retry 
 		if retry {
 			sp.SetAttributes(attrRetryWait.Float64(d.wait.Seconds()))
 		}
-		if d.cause != nil {
-			sp.SetStatus(codes.Error, d.cause.Error())
-		}
+		telemetry.SetError(sp, d.cause)
 		d.endAttemptSpan()
 	}
 }

@@ -11,9 +11,11 @@ package telemetry
 import (
 	"context"
 	"encoding/hex"
+	"strings"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
@@ -32,6 +34,26 @@ var (
 	unsetTracerProvider = otel.GetTracerProvider()
 	unsetMeterProvider  = otel.GetMeterProvider()
 )
+
+// maxStatusText bounds the error text a span's status carries.
+const maxStatusText = 300
+
+// SetError marks span failed by err, when err is not nil. The status
+// carries the first line of err's text, at most maxStatusText bytes: a
+// handler's error may be long, or quote a multi-line body.
+func SetError(span trace.Span, err error) {
+	if err == nil {
+		return
+	}
+	text := err.Error()
+	if i := strings.IndexByte(text, '\n'); i >= 0 {
+		text = text[:i]
+	}
+	if len(text) > maxStatusText {
+		text = text[:maxStatusText]
+	}
+	span.SetStatus(codes.Error, text)
+}
 
 // Tracer returns herald's tracer from tp, or from the otel global provider
 // when tp is nil. It returns nil when tracing is off: tp is a no-op

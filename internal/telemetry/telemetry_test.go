@@ -2,11 +2,16 @@ package telemetry
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
+
+	"go.opentelemetry.io/otel/codes"
 
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
@@ -99,4 +104,30 @@ func FuzzParseTraceparent(f *testing.F) {
 			t.Fatalf("round trip of %q lost the span context", s)
 		}
 	})
+}
+
+// A span's error status carries the first line of the error, bounded; no
+// error leaves the status unset.
+func TestSetError(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tracer := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)).Tracer("test")
+	for _, err := range []error{
+		nil,
+		errors.New("handler failed\nbody: {\"secret\": 1}"),
+		errors.New(strings.Repeat("x", 1000)),
+	} {
+		_, span := tracer.Start(context.Background(), "s")
+		SetError(span, err)
+		span.End()
+	}
+	got := rec.Ended()
+	want := []struct {
+		code codes.Code
+		text string
+	}{{codes.Unset, ""}, {codes.Error, "handler failed"}, {codes.Error, strings.Repeat("x", maxStatusText)}}
+	for i, w := range want {
+		if s := got[i].Status(); s.Code != w.code || s.Description != w.text {
+			t.Errorf("span %d: status %v %q, want %v %q", i, s.Code, s.Description, w.code, w.text)
+		}
+	}
 }
