@@ -1,17 +1,13 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"math"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
 )
 
@@ -63,53 +59,4 @@ func parseLongDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%s must be positive and at most ten years", showArg(s))
 	}
 	return d, nil
-}
-
-// enableDest implements herald outbox enable: it removes the state of
-// dest from the store, and prints what it found.
-func enableDest(ctx context.Context, st store, dest string, stdout io.Writer) error {
-	ds, ok := st.(outbox.DestinationStore)
-	if !ok {
-		return errors.New("this store keeps no destination states")
-	}
-	states, err := ds.DestinationStates(ctx)
-	if err != nil {
-		return err
-	}
-	var was *outbox.DestinationState
-	for i := range states {
-		if states[i].Destination == dest {
-			was = &states[i]
-		}
-	}
-	if err := ds.SetDestinationState(ctx, outbox.DestinationState{Destination: dest}); err != nil {
-		return err
-	}
-	if was == nil || was.Disabled.IsZero() {
-		fmt.Fprintf(stdout, "%s was not disabled\n", escapeText(dest))
-		return nil
-	}
-	fmt.Fprintf(stdout, "enabled %s (disabled at %s: %s)\n", escapeText(dest),
-		was.Disabled.UTC().Format(time.RFC3339), escapeText(was.Reason))
-	return nil
-}
-
-// logDisabled logs a warning for each destination the store records as
-// disabled, at start-up, so that a relay that sends nothing to one says
-// why.
-func logDisabled(ctx context.Context, logger *slog.Logger, st store) {
-	ds, ok := st.(outbox.DestinationStore)
-	if !ok {
-		return
-	}
-	states, err := ds.DestinationStates(ctx)
-	if err != nil {
-		return
-	}
-	for _, s := range states {
-		if !s.Disabled.IsZero() {
-			logger.Warn("relay: destination disabled; its deliveries are held until herald outbox enable --dest NAME",
-				"destination", s.Destination, "since", s.Disabled.UTC().Format(time.RFC3339), "reason", s.Reason)
-		}
-	}
 }
