@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -167,8 +168,11 @@ func (s *store) Close() error {
 	return nil
 }
 
-// view runs a read transaction unless the store is closed.
-func (s *store) view(fn func(tx *bolt.Tx) error) error {
+// view runs a read transaction unless ctx has ended or the store is closed.
+func (s *store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
 	if s.closed {

@@ -15,12 +15,9 @@ import (
 // DeadLetters lists dead letters in destination and id order; see
 // [outbox.Admin.DeadLetters].
 func (s *store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]outbox.DeadLetter, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	limit := deadlist.Limit(q.Limit)
 	var out []outbox.DeadLetter
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx *bolt.Tx) error {
 		b := buckets(tx)
 		if b.err != nil {
 			return b.err

@@ -18,11 +18,8 @@ var bucketDests = []byte("destinations")
 // DestinationStates returns the recorded destination states; see
 // [outbox.DestinationStore].
 func (s *store) DestinationStates(ctx context.Context) ([]outbox.DestinationState, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	var out []outbox.DestinationState
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketDests)
 		if b == nil {
 			return nil

@@ -12,11 +12,8 @@ import (
 // History returns the attempts of a pending or dead delivery, oldest
 // first; see [outbox.Admin.History].
 func (s *store) History(ctx context.Context, id string) ([]outbox.AttemptRecord, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	var out []outbox.AttemptRecord
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx *bolt.Tx) error {
 		b := buckets(tx)
 		if b.err != nil {
 			return b.err

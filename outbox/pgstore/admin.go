@@ -15,19 +15,11 @@ import (
 // DeadLetters lists dead letters by destination, then id, bytewise; see
 // [outbox.Admin.DeadLetters].
 func (ob *store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]outbox.DeadLetter, error) {
-	if err := ob.live(); err != nil {
-		return nil, err
-	}
-	limit := deadlist.Limit(q.Limit)
 	var afterDest, afterID string
 	if q.After != nil {
 		afterDest, afterID = q.After.Destination, q.After.ID
 	}
-	rows, err := ob.pool.Query(ctx, ob.q.deadLetters, q.Destination, q.After != nil, afterDest, afterID, limit)
-	if err != nil {
-		return nil, dbError(ctx, "list dead letters", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (outbox.DeadLetter, error) {
+	return collect(ctx, ob, "list dead letters", ob.q.deadLetters, func(r pgx.CollectableRow) (outbox.DeadLetter, error) {
 		var d outbox.DeadLetter
 		var topic, ctype, reason, trace, key []byte
 		var due, created, dead int64
@@ -37,11 +29,7 @@ func (ob *store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]o
 		d.TraceParent, d.PartitionKey = string(trace), string(key)
 		d.Due, d.Created, d.Attempts, d.At = fromNanos(due), fromNanos(created), int(attempts), fromNanos(dead)
 		return d, err
-	})
-	if err != nil {
-		return nil, dbError(ctx, "list dead letters", err)
-	}
-	return out, nil
+	}, q.Destination, q.After != nil, afterDest, afterID, deadlist.Limit(q.Limit))
 }
 
 // Replay moves dead letters back to pending, due now, and wakes the
@@ -78,15 +66,8 @@ func (ob *store) eachDead(ctx context.Context, s outbox.Selector, sql string, mo
 // History returns a delivery's attempts, oldest first; see
 // [outbox.Admin.History].
 func (ob *store) History(ctx context.Context, id string) ([]outbox.AttemptRecord, error) {
-	if err := ob.live(); err != nil {
-		return nil, err
-	}
-	rows, err := ob.pool.Query(ctx, ob.q.history, id)
-	if err != nil {
-		return nil, dbError(ctx, "history", err)
-	}
 	found, none := false, false
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (outbox.AttemptRecord, error) {
+	out, err := collect(ctx, ob, "history", ob.q.history, func(r pgx.CollectableRow) (outbox.AttemptRecord, error) {
 		found = true
 		var at, latency *int64
 		var status, tries *int32
@@ -97,9 +78,9 @@ func (ob *store) History(ctx context.Context, id string) ([]outbox.AttemptRecord
 		}
 		return outbox.AttemptRecord{At: fromNanos(*at), Status: int(*status), Latency: time.Duration(*latency),
 			Tries: int(*tries), Error: string(msg)}, nil
-	})
+	}, id)
 	if err != nil {
-		return nil, dbError(ctx, "history", err)
+		return nil, err
 	}
 	if !found {
 		return nil, fmt.Errorf("%w: %s", outbox.ErrNotFound, id)

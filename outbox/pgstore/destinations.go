@@ -33,14 +33,7 @@ func prepareDest(t tables) destQueries {
 // DestinationStates returns the recorded destination states, shared by
 // every process on the tables; see [outbox.DestinationStore].
 func (ob *store) DestinationStates(ctx context.Context) ([]outbox.DestinationState, error) {
-	if err := ob.live(); err != nil {
-		return nil, err
-	}
-	rows, err := ob.pool.Query(ctx, ob.dst.list)
-	if err != nil {
-		return nil, dbError(ctx, "destination states", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (outbox.DestinationState, error) {
+	return collect(ctx, ob, "destination states", ob.dst.list, func(r pgx.CollectableRow) (outbox.DestinationState, error) {
 		var s outbox.DestinationState
 		var failing, disabled int64
 		var reason []byte
@@ -48,10 +41,6 @@ func (ob *store) DestinationStates(ctx context.Context) ([]outbox.DestinationSta
 		s.FailingSince, s.Disabled, s.Reason = fromNanos(failing), fromNanos(disabled), string(reason)
 		return s, err
 	})
-	if err != nil {
-		return nil, dbError(ctx, "destination states", err)
-	}
-	return out, nil
 }
 
 // SetDestinationState records s, replacing the destination's state, or

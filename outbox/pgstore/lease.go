@@ -18,14 +18,7 @@ import (
 // in one statement (see sqlLease): rows other workers hold locked are
 // skipped, not waited for.
 func (ob *store) Lease(ctx context.Context, o outbox.LeaseOptions) ([]outbox.Leased, error) {
-	if err := ob.live(); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	now := nanos(o.Now)
-	dests, err := ob.destinations(ctx)
+	dests, err := collect(ctx, ob, "lease", ob.q.dests, pgx.RowTo[string])
 	if err != nil || len(dests) == 0 {
 		return nil, err
 	}
@@ -51,11 +44,9 @@ func (ob *store) Lease(ctx context.Context, o outbox.LeaseOptions) ([]outbox.Lea
 	}
 	token := rand.Text()
 	until := o.Now.Add(o.TTL)
-	rows, err := ob.pool.Query(ctx, ob.q.lease, visit, caps, now, o.Max, token, nanos(until))
-	if err != nil {
-		return nil, dbError(ctx, "lease", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (outbox.Leased, error) {
+	// When collecting fails, the statement may have committed leases this
+	// call cannot return: they run out after o.TTL, and are leased again.
+	out, err := collect(ctx, ob, "lease", ob.q.lease, func(r pgx.CollectableRow) (outbox.Leased, error) {
 		l := outbox.Leased{Token: token, Until: until}
 		var topic, ctype, trace, key []byte
 		var due, created int64
@@ -65,28 +56,12 @@ func (ob *store) Lease(ctx context.Context, o outbox.LeaseOptions) ([]outbox.Lea
 		l.TraceParent, l.PartitionKey = string(trace), string(key)
 		l.Due, l.Created, l.Attempts = fromNanos(due), fromNanos(created), int(attempts)
 		return l, err
-	})
+	}, visit, caps, nanos(o.Now), o.Max, token, nanos(until))
 	if err != nil {
-		// The statement may have committed leases this call cannot
-		// return: they run out after o.TTL, and are leased again.
-		return nil, dbError(ctx, "lease", err)
+		return nil, err
 	}
 	ob.served(visit, out)
 	return out, nil
-}
-
-// destinations lists the destinations with a pending delivery, in byte
-// order.
-func (ob *store) destinations(ctx context.Context) ([]string, error) {
-	rows, err := ob.pool.Query(ctx, ob.q.dests)
-	if err != nil {
-		return nil, dbError(ctx, "lease", err)
-	}
-	dests, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, dbError(ctx, "lease", err)
-	}
-	return dests, nil
 }
 
 // served remembers the last destination in visit that got deliveries, so

@@ -146,6 +146,24 @@ func (ob *store) live() error {
 	return nil
 }
 
+// collect runs the statement sql with args, once the outbox is known to be
+// open, and turns each row into a T with scan. what names the statement in
+// errors (see dbError).
+func collect[T any](ctx context.Context, ob *store, what, sql string, scan pgx.RowToFunc[T], args ...any) ([]T, error) {
+	if err := ob.live(); err != nil {
+		return nil, err
+	}
+	rows, err := ob.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, dbError(ctx, what, err)
+	}
+	out, err := pgx.CollectRows(rows, scan)
+	if err != nil {
+		return nil, dbError(ctx, what, err)
+	}
+	return out, nil
+}
+
 // dbError wraps an error of the database, and gives the context's error
 // when the context ended.
 func dbError(ctx context.Context, what string, err error) error {
