@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/heraldhq/herald/internal/backoff"
@@ -17,37 +16,6 @@ import (
 // new ones. It must honour ctx.
 type Feed interface {
 	Fetch(ctx context.Context, cursor string) (events []Event, next string, err error)
-}
-
-// A CursorStore keeps a [Poller]'s position across restarts.
-type CursorStore interface {
-	// Load returns the saved cursor, "" if none.
-	Load(ctx context.Context) (string, error)
-	// Save records cursor; it is called only after the events before it
-	// were handled.
-	Save(ctx context.Context, cursor string) error
-}
-
-// memoryCursor is a [CursorStore] in memory, the default. Its zero value is
-// ready to use; it is safe for concurrent use.
-type memoryCursor struct {
-	mu     sync.Mutex
-	cursor string
-}
-
-// Load implements CursorStore.
-func (m *memoryCursor) Load(context.Context) (string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.cursor, nil
-}
-
-// Save implements CursorStore.
-func (m *memoryCursor) Save(_ context.Context, cursor string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.cursor = cursor
-	return nil
 }
 
 // Poller is a [Source] that pulls events from a [Feed]. Each batch is
