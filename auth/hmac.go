@@ -81,8 +81,10 @@ func (st *macState) equal(want []byte, got string) bool {
 }
 
 // headerMAC is what the schemes that sign in one header of their own (Hub,
-// Stripe) share: a pooled MAC state per secret, and the header's name.
+// Stripe) share: a pooled MAC state per secret, and the header's name. They
+// sign no id: a message's id travels in webhook-id as an unsigned hint.
 type headerMAC struct {
+	scheme string
 	keys   []*macKey
 	header string
 }
@@ -96,7 +98,33 @@ func newHeaderMAC(scheme string, h func() hash.Hash, secrets []Secret, min int, 
 		return headerMAC{}, err
 	}
 	name, err = schemeHeaderName(scheme, name, def)
-	return headerMAC{keys: keys, header: name}, err
+	return headerMAC{scheme: scheme, keys: keys, header: name}, err
+}
+
+// appendMAC appends to buf the lowercase hex of the MAC that mac computes
+// with secret i.
+func (hm headerMAC) appendMAC(buf []byte, i int, mac func(st *macState) []byte) []byte {
+	st := hm.keys[i].get()
+	buf = hex.AppendEncode(buf, mac(st))
+	hm.keys[i].put(st)
+	return buf
+}
+
+// set sets the scheme's header to value and, when id is not empty,
+// webhook-id to id. The id is a hint, which receivers may use to
+// deduplicate, so it follows the rule of a signed id ([checkMessageID]);
+// one that does not is refused and nothing is set.
+func (hm headerMAC) set(h http.Header, value []byte, id string) error {
+	if id == "" {
+		setHeader(h, hm.header, string(value))
+		return nil
+	}
+	if err := checkMessageID(hm.scheme, id); err != nil {
+		return err
+	}
+	setHeader(h, hm.header, string(value))
+	setHeader(h, HeaderWebhookID, id)
+	return nil
 }
 
 // match tries the secrets in order: mac computes the MAC of the signed
@@ -140,25 +168,6 @@ func schemeHeaderName(scheme, name, def string) (string, error) {
 		}
 	}
 	return http.CanonicalHeaderKey(name), nil
-}
-
-// checkHintID checks the id of a message for a scheme that does not sign
-// one (Hub, Stripe): it may be empty; otherwise it is sent in webhook-id as
-// a hint, by the same rule as a signed id ([checkMessageID]).
-func checkHintID(scheme, id string) error {
-	if id == "" {
-		return nil
-	}
-	return checkMessageID(scheme, id)
-}
-
-// setSignatureAndHint sets the signature header key to sig and, when id is
-// not empty, webhook-id to id, the unsigned hint of [checkHintID].
-func setSignatureAndHint(h http.Header, key, sig, id string) {
-	setHeader(h, key, sig)
-	if id != "" {
-		setHeader(h, HeaderWebhookID, id)
-	}
 }
 
 // keyIndex formats a secret's position for Verified.KeyID; small numbers cost

@@ -3,7 +3,6 @@ package auth
 import (
 	"crypto/sha1"
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strings"
@@ -58,17 +57,9 @@ func NewHub(secrets []Secret, opts ...HubOption) (*Scheme, error) {
 // secret, and webhook-id to m.ID when m.ID is set. m.Timestamp is not
 // used: the scheme signs none.
 func (s *hubScheme) Sign(h http.Header, m Message) error {
-	if err := checkHintID(schemeHub, m.ID); err != nil {
-		return err
-	}
 	var stack [maxHubHeaderLen]byte
-	buf := append(stack[:0], s.prefix...)
-	k := s.keys[0]
-	st := k.get()
-	buf = hex.AppendEncode(buf, st.macOf(nil, m.Body))
-	k.put(st)
-	setSignatureAndHint(h, s.header, string(buf), m.ID)
-	return nil
+	buf := s.appendMAC(append(stack[:0], s.prefix...), 0, func(st *macState) []byte { return st.macOf(nil, m.Body) })
+	return s.set(h, buf, m.ID)
 }
 
 // Verify checks the signature header against body with every secret, in

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -51,7 +50,7 @@ func NewStripe(secrets []Secret, opts ...StripeOption) (*Scheme, error) {
 // clock when zero) followed by one v1=<hex> per secret, and webhook-id to
 // m.ID when m.ID is set.
 func (s *stripeScheme) Sign(h http.Header, m Message) error {
-	unix, err := signingUnix(schemeStripe, m, s.o.now, checkHintID)
+	unix, err := signingUnix(schemeStripe, m, s.o.now, nil)
 	if err != nil {
 		return err
 	}
@@ -59,15 +58,11 @@ func (s *stripeScheme) Sign(h http.Header, m Message) error {
 	buf := append(stack[:0], "t="...)
 	buf = strconv.AppendInt(buf, unix, 10)
 	tsEnd := len(buf)
-	for _, k := range s.keys {
-		st := k.get()
-		sum := macStripe(st, buf[2:tsEnd], m.Body)
-		buf = append(buf, ",v1="...)
-		buf = hex.AppendEncode(buf, sum)
-		k.put(st)
+	for i := range s.keys {
+		ts := buf[2:tsEnd]
+		buf = s.appendMAC(append(buf, ",v1="...), i, func(st *macState) []byte { return macStripe(st, ts, m.Body) })
 	}
-	setSignatureAndHint(h, s.header, string(buf), m.ID)
-	return nil
+	return s.set(h, buf, m.ID)
 }
 
 // Verify parses the signature header (bounded in length first), checks

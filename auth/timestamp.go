@@ -49,12 +49,15 @@ func checkTimestamp(now, ts time.Time, tolerance time.Duration, scheme string) e
 // signingUnix checks m before a timed scheme (Standard v1 and v1a, Stripe)
 // signs it, and returns its signing time (see signingTime) in Unix seconds,
 // the form those schemes sign. checkID is the scheme's id rule
-// ([checkMessageID], or [checkHintID] for an unsigned id). A time before
+// ([checkMessageID]), or nil for a scheme that signs no id (Stripe, whose
+// headerMAC.set checks the id it sends as a hint). A time before
 // 1970 is refused: its negative timestamp would fail every verifier as
 // malformed. Errors name scheme.
 func signingUnix(scheme string, m Message, now func() time.Time, checkID func(scheme, id string) error) (int64, error) {
-	if err := checkID(scheme, m.ID); err != nil {
-		return 0, err
+	if checkID != nil {
+		if err := checkID(scheme, m.ID); err != nil {
+			return 0, err
+		}
 	}
 	unix := signingTime(m, now).Unix()
 	if unix < 0 {
