@@ -115,15 +115,13 @@ func (hm headerMAC) appendMAC(buf []byte, i int, mac func(st *macState) []byte) 
 // deduplicate, so it follows the rule of a signed id ([checkMessageID]);
 // one that does not is refused and nothing is set.
 func (hm headerMAC) set(h http.Header, value []byte, id string) error {
-	if id == "" {
-		setHeader(h, hm.header, string(value))
-		return nil
-	}
-	if err := checkMessageID(hm.scheme, id); err != nil {
-		return err
+	if id != "" {
+		if err := checkMessageID(hm.scheme, id); err != nil {
+			return err
+		}
+		setHeader(h, HeaderWebhookID, id)
 	}
 	setHeader(h, hm.header, string(value))
-	setHeader(h, HeaderWebhookID, id)
 	return nil
 }
 
