@@ -128,7 +128,8 @@ func deadLetter(b *bucketSet, id string, r *record, reason string, a outbox.Atte
 // takeBody deletes the entry of the delivery id, whose record is r, from
 // the due or dead bucket, and returns a copy of its body.
 func takeBody(b *bucketSet, id string, r *record) ([]byte, error) {
-	t, k := b.home(id, r)
+	var kb [keyRoom]byte
+	t, k := b.home(kb[:0], id, r)
 	v := t.get(k)
 	if v == nil {
 		return nil, corrupt("delivery", id, errMissingRecord)
@@ -141,10 +142,14 @@ func takeBody(b *bucketSet, id string, r *record) ([]byte, error) {
 	return body, t.del(k)
 }
 
+// keyRoom is the room for a key on the stack: a longer one is allocated.
+const keyRoom = 128
+
 // deleteDelivery deletes a delivery's record and body, its ids entry and
 // its history.
 func deleteDelivery(b *bucketSet, id string, r *record) error {
-	t, k := b.home(id, r)
+	var kb [keyRoom]byte
+	t, k := b.home(kb[:0], id, r)
 	if err := t.del(k); err != nil {
 		return err
 	}
