@@ -15,11 +15,20 @@ import (
 // gathering once a settleGap passed with none, so that a Queue running dry
 // does not hold back its last outcomes.
 
-// result is the outcome of an attempt, with the delivery it settles (its
-// Body dropped).
+// result is the outcome of an attempt, with what the settler reports of
+// the delivery it settles. The delivery itself stays behind: thousands of
+// outcomes may wait in q.results and the settler's batch, whose memory
+// the garbage collector scans at every cycle, and a whole Leased more than
+// doubled it.
 type result struct {
-	l Leased
-	s Settlement
+	s        Settlement
+	dest     string
+	attempts int // the delivery's attempts before this one
+}
+
+// resultOf returns the result of s, an outcome of l.
+func resultOf(l *Leased, s Settlement) result {
+	return result{s: s, dest: l.Destination, attempts: l.Attempts}
 }
 
 const (
@@ -101,10 +110,9 @@ func (q *Queue) recordAll(ctx context.Context, ls []Leased, s Settlement) {
 		return
 	}
 	rs := make([]result, len(ls))
-	for i, l := range ls {
-		l.Body = nil
-		s.ID, s.Token = l.ID, l.Token
-		rs[i] = result{l, s}
+	for i := range ls {
+		s.ID, s.Token = ls[i].ID, ls[i].Token
+		rs[i] = resultOf(&ls[i], s)
 	}
 	q.record(ctx, rs)
 }
@@ -117,23 +125,23 @@ func (q *Queue) record(ctx context.Context, rs []result) {
 		ss[i].Reason = limits.Clip(ss[i].Reason) // the Attempt's Error is clipped already
 	}
 	errs := q.Outbox.Settle(ctx, ss)
-	for i, r := range rs {
-		l, s, err := r.l, r.s, errs[i]
-		number := l.Attempts + 1
+	for i := range rs {
+		s, dest, err := &rs[i].s, rs[i].dest, errs[i]
+		number := rs[i].attempts + 1
 		if s.Outcome == Released {
 			number = 0
 		}
 		switch {
 		case err != nil && !errQuiet(err):
 			q.logError(ctx, "outbox update failed", err,
-				slog.String("id", l.ID), slog.String("destination", l.Destination), slog.String("outcome", s.Outcome.String()))
+				slog.String("id", s.ID), slog.String("destination", dest), slog.String("outcome", s.Outcome.String()))
 		case err == nil && s.Outcome == DeadLettered && q.Logger != nil:
 			q.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook dead-lettered",
-				slog.String("id", l.ID), slog.String("destination", l.Destination),
+				slog.String("id", s.ID), slog.String("destination", dest),
 				slog.Int("attempts", number), slog.String("reason", s.Reason))
 		}
 		if q.metrics != nil {
-			q.metrics.Observe(Sample{Destination: l.Destination, Outcome: s.Outcome, Status: s.Attempt.Status, Latency: s.Attempt.Latency, Attempt: number})
+			q.metrics.Observe(Sample{Destination: dest, Outcome: s.Outcome, Status: s.Attempt.Status, Latency: s.Attempt.Latency, Attempt: number})
 		}
 	}
 }

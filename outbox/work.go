@@ -29,7 +29,7 @@ const (
 func (q *Queue) attempt(w *deadline.Timer, l Leased, st *destState) {
 	s := q.send(w, l, st)
 	l.Body = nil // not needed any more: let it go while the outcome waits
-	q.results <- result{l, s}
+	q.results <- resultOf(&l, s)
 }
 
 // send makes the attempt, given half the lease by w, and decides its
