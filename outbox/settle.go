@@ -52,11 +52,13 @@ func (q *Queue) settler(done chan<- struct{}) {
 		window = 0 // nothing to commit: gathering would only delay
 	}
 	batch := make([]result, 0, 64)
+	var ss []Settlement // reused, as batch is
 	for r := range q.results {
 		batch = append(batch[:0], r)
 		q.gather(&batch, window)
-		q.record(ctx, batch)
+		ss = q.record(ctx, batch, ss[:0])
 		clear(batch) // let the deliveries go
+		clear(ss)
 	}
 }
 
@@ -114,14 +116,15 @@ func (q *Queue) recordAll(ctx context.Context, ls []Leased, s Settlement) {
 		s.ID, s.Token = ls[i].ID, ls[i].Token
 		rs[i] = resultOf(&ls[i], s)
 	}
-	q.record(ctx, rs)
+	q.record(ctx, rs, nil)
 }
 
-// record writes results to the outbox, then logs and reports them.
-func (q *Queue) record(ctx context.Context, rs []result) {
-	ss := make([]Settlement, len(rs))
+// record writes results to the outbox, then logs and reports them. It
+// appends the settlements to ss and returns it, so that the settler can
+// reuse the array.
+func (q *Queue) record(ctx context.Context, rs []result, ss []Settlement) []Settlement {
 	for i := range rs {
-		ss[i] = rs[i].s
+		ss = append(ss, rs[i].s)
 		ss[i].Reason = limits.Clip(ss[i].Reason) // the Attempt's Error is clipped already
 	}
 	errs := q.Outbox.Settle(ctx, ss)
@@ -144,4 +147,5 @@ func (q *Queue) record(ctx context.Context, rs []result) {
 			q.metrics.Observe(Sample{Destination: dest, Outcome: s.Outcome, Status: s.Attempt.Status, Latency: s.Attempt.Latency, Attempt: number})
 		}
 	}
+	return ss
 }
