@@ -65,9 +65,10 @@ func (q *Queue) settler(done chan<- struct{}) {
 // gather appends to batch the results that arrive within window, up to
 // maxSettleBatch, and returns early once a settleGap passed in which none
 // came. It sleeps through each gap and then takes what came meanwhile,
-// rather than waking for each result: at thousands of outcomes a second, a
-// wake-up of the settler per outcome cost more CPU than the commit. With a
-// zero window it takes only the results already waiting.
+// rather than waking for each result: at thousands of outcomes a second
+// that was a wake-up, a timer reset and a channel hand-off per outcome,
+// and now is one wake-up per gap. With a zero window it takes only the
+// results already waiting.
 func (q *Queue) gather(batch *[]result, window time.Duration) {
 	deadline := time.Now().Add(window)
 	for slept := false; ; slept = true {
