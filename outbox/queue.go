@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -149,7 +150,10 @@ type destState struct {
 	queue   leasedQueue // leased, waiting for a worker
 	sending int
 	circuit circuit
-	ctl     control // pause, rate limit, disabled (control.go)
+	// calm is set, under mu, while the breaker is closed with no failure
+	// counted: a success then leaves the circuit as it is.
+	calm atomic.Bool
+	ctl  control // pause, rate limit, disabled (control.go)
 }
 
 // init applies defaults and indexes the destinations.

@@ -12,14 +12,23 @@ import (
 // [NewMemory] store, it gathers outcomes for up to settleWindow and writes them in
 // one call of Settle, so that a durable outbox commits hundreds together
 // rather than the few that finished during its last commit; it stops
-// gathering once none came for settleGap, so that a Queue running dry does
-// not hold back its last outcomes.
+// gathering once a settleGap passed with none, so that a Queue running dry
+// does not hold back its last outcomes.
 
-// result is the outcome of an attempt, with the delivery it settles (its
-// Body dropped).
+// result is the outcome of an attempt, with what the settler reports of
+// the delivery it settles. The delivery itself stays behind: thousands of
+// outcomes may wait in q.results and the settler's batch, whose memory
+// the garbage collector scans at every cycle, and a whole Leased more than
+// doubled it.
 type result struct {
-	l Leased
-	s Settlement
+	s        Settlement
+	dest     string
+	attempts int // the delivery's attempts before this one
+}
+
+// resultOf returns the result of s, an outcome of l.
+func resultOf(l *Leased, s Settlement) result {
+	return result{s: s, dest: l.Destination, attempts: l.Attempts}
 }
 
 const (
@@ -29,7 +38,7 @@ const (
 	// durable outbox: an outcome waits up to this long before its commit, and a
 	// crash meanwhile costs a duplicate attempt, not a lost delivery.
 	settleWindow = 20 * time.Millisecond
-	// settleGap ends the gathering early: no outcome came for this long.
+	// settleGap ends the gathering early: no outcome came in this long.
 	settleGap = time.Millisecond
 )
 
@@ -42,48 +51,55 @@ func (q *Queue) settler(done chan<- struct{}) {
 	if _, ok := q.Outbox.(*memory); ok {
 		window = 0 // nothing to commit: gathering would only delay
 	}
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
 	batch := make([]result, 0, 64)
+	var ss []Settlement // reused, as batch is
 	for r := range q.results {
 		batch = append(batch[:0], r)
-		q.gather(&batch, timer, window)
-		q.record(ctx, batch)
+		q.gather(&batch, window)
+		ss = q.record(ctx, batch, ss[:0])
 		clear(batch) // let the deliveries go
+		clear(ss)
 	}
 }
 
 // gather appends to batch the results that arrive within window, up to
-// maxSettleBatch, and returns early once none came for settleGap. With a
-// zero window it takes only the results already waiting.
-func (q *Queue) gather(batch *[]result, timer *time.Timer, window time.Duration) {
+// maxSettleBatch, and returns early once a settleGap passed in which none
+// came. It sleeps through each gap and then takes what came meanwhile,
+// rather than waking for each result: at thousands of outcomes a second
+// that was a wake-up, a timer reset and a channel hand-off per outcome,
+// and now is one wake-up per gap. With a zero window it takes only the
+// results already waiting.
+func (q *Queue) gather(batch *[]result, window time.Duration) {
 	deadline := time.Now().Add(window)
+	for slept := false; ; slept = true {
+		before := len(*batch)
+		if !q.takeWaiting(batch) || len(*batch) >= maxSettleBatch {
+			return
+		}
+		wait := min(time.Until(deadline), settleGap)
+		if wait <= 0 || (slept && len(*batch) == before) {
+			return
+		}
+		time.Sleep(wait)
+	}
+}
+
+// takeWaiting appends to batch the results waiting in q.results, up to
+// maxSettleBatch, without blocking. It returns false once the channel is
+// closed.
+func (q *Queue) takeWaiting(batch *[]result) bool {
 	for len(*batch) < maxSettleBatch {
 		select {
 		case r, ok := <-q.results:
 			if !ok {
-				return
+				return false
 			}
 			*batch = append(*batch, r)
-			continue
 		default:
-		}
-		wait := min(time.Until(deadline), settleGap)
-		if wait <= 0 {
-			return
-		}
-		timer.Reset(wait)
-		select {
-		case r, ok := <-q.results:
-			timer.Stop()
-			if !ok {
-				return
-			}
-			*batch = append(*batch, r)
-		case <-timer.C:
-			return
+			return true
 		}
 	}
+	return true
 }
 
 // release gives leased deliveries back unattempted.
@@ -97,39 +113,40 @@ func (q *Queue) recordAll(ctx context.Context, ls []Leased, s Settlement) {
 		return
 	}
 	rs := make([]result, len(ls))
-	for i, l := range ls {
-		l.Body = nil
-		s.ID, s.Token = l.ID, l.Token
-		rs[i] = result{l, s}
+	for i := range ls {
+		s.ID, s.Token = ls[i].ID, ls[i].Token
+		rs[i] = resultOf(&ls[i], s)
 	}
-	q.record(ctx, rs)
+	q.record(ctx, rs, nil)
 }
 
-// record writes results to the outbox, then logs and reports them.
-func (q *Queue) record(ctx context.Context, rs []result) {
-	ss := make([]Settlement, len(rs))
+// record writes results to the outbox, then logs and reports them. It
+// appends the settlements to ss and returns it, so that the settler can
+// reuse the array.
+func (q *Queue) record(ctx context.Context, rs []result, ss []Settlement) []Settlement {
 	for i := range rs {
-		ss[i] = rs[i].s
+		ss = append(ss, rs[i].s)
 		ss[i].Reason = limits.Clip(ss[i].Reason) // the Attempt's Error is clipped already
 	}
 	errs := q.Outbox.Settle(ctx, ss)
-	for i, r := range rs {
-		l, s, err := r.l, r.s, errs[i]
-		number := l.Attempts + 1
+	for i := range rs {
+		s, dest, err := &rs[i].s, rs[i].dest, errs[i]
+		number := rs[i].attempts + 1
 		if s.Outcome == Released {
 			number = 0
 		}
 		switch {
 		case err != nil && !errQuiet(err):
 			q.logError(ctx, "outbox update failed", err,
-				slog.String("id", l.ID), slog.String("destination", l.Destination), slog.String("outcome", s.Outcome.String()))
+				slog.String("id", s.ID), slog.String("destination", dest), slog.String("outcome", s.Outcome.String()))
 		case err == nil && s.Outcome == DeadLettered && q.Logger != nil:
 			q.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook dead-lettered",
-				slog.String("id", l.ID), slog.String("destination", l.Destination),
+				slog.String("id", s.ID), slog.String("destination", dest),
 				slog.Int("attempts", number), slog.String("reason", s.Reason))
 		}
 		if q.metrics != nil {
-			q.metrics.Observe(Sample{Destination: l.Destination, Outcome: s.Outcome, Status: s.Attempt.Status, Latency: s.Attempt.Latency, Attempt: number})
+			q.metrics.Observe(Sample{Destination: dest, Outcome: s.Outcome, Status: s.Attempt.Status, Latency: s.Attempt.Latency, Attempt: number})
 		}
 	}
+	return ss
 }

@@ -29,7 +29,7 @@ const (
 func (q *Queue) attempt(w *deadline.Timer, l Leased, st *destState) {
 	s := q.send(w, l, st)
 	l.Body = nil // not needed any more: let it go while the outcome waits
-	q.results <- result{l, s}
+	q.results <- resultOf(&l, s)
 }
 
 // send makes the attempt, given half the lease by w, and decides its
@@ -111,6 +111,9 @@ func (q *Queue) send(w *deadline.Timer, l Leased, st *destState) Settlement {
 // failed when the failure was retryable. When the breaker opens, the
 // destination's buffered deliveries are released unattempted.
 func (q *Queue) breakerResult(st *destState, alive, failed bool) {
+	if alive && st.calm.Load() {
+		return // a success changes nothing: spare the lock every worker takes
+	}
 	q.mu.Lock()
 	before := st.circuit.state
 	opened := false
@@ -121,6 +124,7 @@ func (q *Queue) breakerResult(st *destState, alive, failed bool) {
 		opened = st.circuit.failed(&q.breaker, time.Now())
 	}
 	after := st.circuit.state
+	st.calm.Store(after == breakerClosed && st.circuit.fails == 0)
 	var rest []Leased
 	if opened {
 		rest = q.unbuffer(st)

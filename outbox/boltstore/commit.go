@@ -18,7 +18,7 @@ type op struct {
 	// ends are the leases this change settles: the committer ends each
 	// once committed, or frees it for another try if its change failed,
 	// taking s.mu once for the whole batch.
-	ends []*ending
+	ends []ending
 	err  error
 	done chan error
 }
@@ -157,7 +157,8 @@ func (s *store) endLeases(batch []*op, added map[string][]byte, err error) {
 		s.dropSkips(added)
 	}
 	for _, o := range batch {
-		for _, e := range o.ends {
+		for i := range o.ends {
+			e := &o.ends[i]
 			if !locked {
 				s.mu.Lock()
 				locked = true

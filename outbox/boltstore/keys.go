@@ -46,7 +46,11 @@ func where(tag byte, key []byte) []byte {
 // stored as big-endian unsigned nanoseconds with the sign bit flipped, so
 // that keys sort by time.
 func dueKey(dest string, due int64, id string) []byte {
-	k := make([]byte, 0, len(dest)+1+8+len(id))
+	return appendDueKey(make([]byte, 0, len(dest)+1+8+len(id)), dest, due, id)
+}
+
+// appendDueKey appends the due index key of a pending delivery to k.
+func appendDueKey(k []byte, dest string, due int64, id string) []byte {
 	k = append(k, dest...)
 	k = append(k, 0)
 	k = binary.BigEndian.AppendUint64(k, uint64(due)^(1<<63))
@@ -71,7 +75,11 @@ func destEnd(dest []byte) []byte {
 
 // deadKey returns the dead letter index key.
 func deadKey(dest, id string) []byte {
-	k := make([]byte, 0, len(dest)+1+len(id))
+	return appendDeadKey(make([]byte, 0, len(dest)+1+len(id)), dest, id)
+}
+
+// appendDeadKey appends the dead letter index key to k.
+func appendDeadKey(k []byte, dest, id string) []byte {
 	k = append(k, dest...)
 	k = append(k, 0)
 	return append(k, id...)

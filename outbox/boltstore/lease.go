@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -91,21 +92,21 @@ func (s *store) leaseAll(b *bucketSet, o outbox.LeaseOptions, out *[]outbox.Leas
 		if wrapped && start != "" && bytes.Compare(dest, stop) > 0 {
 			break
 		}
-		dest = bytes.Clone(dest)
+		name := string(dest) // one copy, shared by the records leased
 		n := o.Max - len(*out)
 		if o.Allow != nil {
-			n = min(n, o.Allow(string(dest)))
+			n = min(n, o.Allow(name))
 		}
 		if n > 0 {
 			before := len(*out)
-			if err := s.leaseDest(c, k, v, dest, n, o, out); err != nil {
+			if err := s.leaseDest(c, k, v, name, n, o, out); err != nil {
 				return err
 			}
 			if len(*out) > before {
-				s.lastDest = string(dest)
+				s.lastDest = name
 			}
 		}
-		k, v = c.Seek(destEnd(dest))
+		k, v = c.Seek(destEnd([]byte(name)))
 	}
 	return nil
 }
@@ -114,9 +115,9 @@ func (s *store) leaseAll(b *bucketSet, o outbox.LeaseOptions, out *[]outbox.Leas
 // and v, is the cursor's position, and appends them to out. It starts at
 // the destination's skip, if one holds, and leaves a skip after the
 // entries it stepped past.
-func (s *store) leaseDest(c *bolt.Cursor, k, v, dest []byte, n int, o outbox.LeaseOptions, out *[]outbox.Leased) error {
+func (s *store) leaseDest(c *bolt.Cursor, k, v []byte, dest string, n int, o outbox.LeaseOptions, out *[]outbox.Leased) error {
 	now := o.Now.UnixNano()
-	sk, ok := s.skips[string(dest)]
+	sk, ok := s.skips[dest]
 	if ok && o.Now.Before(sk.until) {
 		if k, v = c.Seek(sk.key); bytes.Equal(k, sk.key) {
 			k, v = c.Next()
@@ -130,7 +131,7 @@ func (s *store) leaseDest(c *bolt.Cursor, k, v, dest []byte, n int, o outbox.Lea
 		if err != nil {
 			return corruptIndex(err)
 		}
-		if !bytes.Equal(kdest, dest) || due > now {
+		if string(kdest) != dest || due > now {
 			break
 		}
 		last = k
@@ -138,16 +139,15 @@ func (s *store) leaseDest(c *bolt.Cursor, k, v, dest []byte, n int, o outbox.Lea
 			sk.until = earliest(sk.until, l.until)
 			continue
 		}
-		id := string(idb)
-		r, body, err := decodeRecord(id, v)
+		s.tokens++
+		id, token := idToken(idb, s.tokens)
+		r, body, err := decodeLeased(id, dest, v)
 		if err != nil {
 			return err
 		}
 		d := r.delivery(id)
 		d.Body = bytes.Clone(body) // bbolt's memory is valid only within the transaction
-		s.tokens++
-		var tb [16]byte
-		l := &lease{token: string(strconv.AppendUint(append(tb[:0], 'b'), s.tokens, 36)), until: o.Now.Add(o.TTL), rec: r}
+		l := &lease{token: token, until: o.Now.Add(o.TTL), rec: r}
 		s.leases[id] = l
 		sk.until = earliest(sk.until, l.until)
 		*out = append(*out, outbox.Leased{Delivery: d, Token: l.token, Until: l.until})
@@ -155,9 +155,22 @@ func (s *store) leaseDest(c *bolt.Cursor, k, v, dest []byte, n int, o outbox.Lea
 	}
 	if last != nil {
 		sk.key = bytes.Clone(last) // bbolt's memory is valid only within the transaction
-		s.skips[string(dest)] = sk
+		s.skips[dest] = sk
 	}
 	return nil
+}
+
+// idToken returns the id idb as a string and the lease token numbered n
+// ("b" and n in base 36), made in one allocation rather than two.
+func idToken(idb []byte, n uint64) (id, token string) {
+	var sb strings.Builder
+	sb.Grow(len(idb) + 1 + 13) // 13 base-36 digits hold any uint64
+	sb.Write(idb)
+	sb.WriteByte('b')
+	var tb [13]byte
+	sb.Write(strconv.AppendUint(tb[:0], n, 36))
+	both := sb.String()
+	return both[:len(idb)], both[len(idb):]
 }
 
 // earliest returns the earlier of a and b, where a zero a means none yet.

@@ -298,13 +298,14 @@ func (b *bucketSet) putDead(id string, r *record, body []byte) error {
 	return putAll(kv{&b.dead, k, appendRecord(nil, r, body)}, kv{&b.ids, []byte(id), where(whereDead, k)})
 }
 
-// home returns the bucket and key where the delivery id, whose record is r,
-// is stored.
-func (b *bucketSet) home(id string, r *record) (*tree, []byte) {
+// home returns the bucket where the delivery id, whose record is r, is
+// stored, and its key there, appended to k: a caller that only looks the
+// key up can keep it on its stack.
+func (b *bucketSet) home(k []byte, id string, r *record) (*tree, []byte) {
 	if r.dead {
-		return &b.dead, deadKey(r.dest, id)
+		return &b.dead, appendDeadKey(k, r.dest, id)
 	}
-	return &b.due, dueKey(r.dest, r.due, id)
+	return &b.due, appendDueKey(k, r.dest, r.due, id)
 }
 
 // locate returns the value (record and body) of the delivery id, found

@@ -30,6 +30,15 @@ func FuzzDecodeRecord(f *testing.F) {
 				t.Fatalf("record %+v does not survive a round trip: %+v, %v", r, again, err)
 			}
 		}
+		// Lease's decoding, given a destination, reads the same record
+		// and fails alike, whichever destination it is given.
+		r, body, err := decodeRecord("id", b)
+		for _, dest := range []string{"d", r.dest} {
+			lr, lbody, lerr := decodeLeased("id", dest, b)
+			if (lerr == nil) != (err == nil) || !reflect.DeepEqual(lr, r) || !bytes.Equal(lbody, body) {
+				t.Fatalf("decodeLeased with %q: %+v, %v; decodeRecord: %+v, %v", dest, lr, lerr, r, err)
+			}
+		}
 		if r, _, err := decodeVersion("id", b, recordV1); err == nil {
 			if _, body, err := decodeRecord("id", appendRecord(nil, &r, nil)); err != nil || len(body) != 0 {
 				t.Fatalf("version 1 record %+v does not convert: %v", r, err)

@@ -37,7 +37,8 @@ func (s *store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 	var acked, died int64
 	o := &op{ends: ends, fn: func(tx *bolt.Tx, b *bucketSet) error {
 		acked, died = 0, 0
-		for _, e := range ends {
+		for i := range ends {
+			e := &ends[i]
 			st := &ss[e.i]
 			r := e.lease.rec // a copy: a failed commit leaves the lease's intact
 			switch st.Outcome {
@@ -127,7 +128,8 @@ func deadLetter(b *bucketSet, id string, r *record, reason string, a outbox.Atte
 // takeBody deletes the entry of the delivery id, whose record is r, from
 // the due or dead bucket, and returns a copy of its body.
 func takeBody(b *bucketSet, id string, r *record) ([]byte, error) {
-	t, k := b.home(id, r)
+	var kb [keyRoom]byte
+	t, k := b.home(kb[:0], id, r)
 	v := t.get(k)
 	if v == nil {
 		return nil, corrupt("delivery", id, errMissingRecord)
@@ -140,14 +142,20 @@ func takeBody(b *bucketSet, id string, r *record) ([]byte, error) {
 	return body, t.del(k)
 }
 
+// keyRoom is the room for a key on the stack: a longer one is allocated.
+const keyRoom = 128
+
 // deleteDelivery deletes a delivery's record and body, its ids entry and
 // its history.
 func deleteDelivery(b *bucketSet, id string, r *record) error {
-	t, k := b.home(id, r)
+	var kb [keyRoom]byte
+	t, k := b.home(kb[:0], id, r)
 	if err := t.del(k); err != nil {
 		return err
 	}
-	if err := b.ids.del([]byte(id)); err != nil {
+	// Due and dead keys end with the id: its ids entry needs no key of
+	// its own.
+	if err := b.ids.del(k[len(k)-len(id):]); err != nil {
 		return err
 	}
 	for seq := range r.nhist {
@@ -172,9 +180,10 @@ func clip(a outbox.AttemptRecord) outbox.AttemptRecord {
 
 // takeLeases takes the lease of each settlement, so that it can be neither
 // leased again nor settled twice while its change waits for the committer,
-// and returns what the committer must write. A release writes nothing:
-// leases live in memory. The errors of settlements it refuses go to errs.
-func (s *store) takeLeases(ss []outbox.Settlement, errs []error) (ends []*ending) {
+// and returns what the committer must write, in one slice rather than an
+// allocation per settlement. A release writes nothing: leases live in
+// memory. The errors of settlements it refuses go to errs.
+func (s *store) takeLeases(ss []outbox.Settlement, errs []error) (ends []ending) {
 	s.mu.Lock()
 	for i, st := range ss {
 		l, ok := s.leases[st.ID]
@@ -188,7 +197,10 @@ func (s *store) takeLeases(ss []outbox.Settlement, errs []error) (ends []*ending
 			delete(s.skips, l.rec.dest) // due again, maybe before the skip
 		case outbox.Delivered, outbox.Retrying, outbox.DeadLettered:
 			l.busy = true
-			ends = append(ends, &ending{i: i, id: st.ID, lease: l})
+			if ends == nil {
+				ends = make([]ending, 0, len(ss)-i)
+			}
+			ends = append(ends, ending{i: i, id: st.ID, lease: l})
 		default:
 			errs[i] = errUnknownOutcome(st.Outcome)
 		}
