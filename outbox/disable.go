@@ -99,9 +99,11 @@ func (q *Queue) loadStates(ctx context.Context) {
 	}
 	var rest []Leased
 	q.mu.Lock()
-	if gen != q.stateGen {
+	if gen != q.stateGen || q.writing > 0 {
+		// A local change is newer than what was read, or its write may
+		// not have reached the store when it was read.
 		q.mu.Unlock()
-		return // a local change is newer than what was read
+		return
 	}
 	for _, st := range q.order {
 		s, ok := byName[st.dest.Name]
@@ -159,6 +161,7 @@ func (q *Queue) track(st *destState, ok, gone bool) bool {
 	}
 	if write != nil {
 		q.stateGen++
+		q.writing++
 	}
 	disabled := st.ctl.disabled
 	q.mu.Unlock()
@@ -169,19 +172,19 @@ func (q *Queue) track(st *destState, ok, gone bool) bool {
 }
 
 // setState writes a destination state to the store, if it has one. The
-// state generation moves on again once the write is done, so that a
-// reload that read the store while the write was under way, and missed
-// it, is discarded (loadStates).
+// caller counted the write in q.writing when it made the local change, so
+// that no reload applies what it read while the write was under way; once
+// the write is done, the state generation moves on, so that a reload that
+// read the store before it is discarded too (loadStates).
 func (q *Queue) setState(s DestinationState) {
-	ds := q.states()
-	if ds == nil {
-		return
-	}
-	ctx := context.WithoutCancel(q.sends)
-	if err := ds.SetDestinationState(ctx, s); err != nil && !errQuiet(err) {
-		q.logError(ctx, "outbox: recording a destination state failed", err, slog.String("destination", s.Destination))
+	if ds := q.states(); ds != nil {
+		ctx := context.WithoutCancel(q.sends)
+		if err := ds.SetDestinationState(ctx, s); err != nil && !errQuiet(err) {
+			q.logError(ctx, "outbox: recording a destination state failed", err, slog.String("destination", s.Destination))
+		}
 	}
 	q.mu.Lock()
+	q.writing--
 	q.stateGen++
 	q.mu.Unlock()
 }
@@ -203,6 +206,7 @@ func (q *Queue) disable(st *destState, reason string) bool {
 	}
 	st.ctl.disabled = true
 	q.stateGen++
+	q.writing++
 	failing := st.ctl.failing
 	rest := q.unbuffer(st)
 	q.mu.Unlock()

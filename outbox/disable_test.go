@@ -196,3 +196,40 @@ func TestDisableAfter(t *testing.T) {
 	}
 	queuetest.WaitFor(t, 10*time.Second, "the held deliveries", func() bool { return stats(t, ob).Pending == 0 })
 }
+
+// slowStates is an outbox.Store whose destination state writes take a
+// while, as they may on a loaded disk.
+type slowStates struct{ outbox.Store }
+
+func (s slowStates) SetDestinationState(ctx context.Context, st outbox.DestinationState) error {
+	time.Sleep(200 * time.Millisecond)
+	return s.Store.SetDestinationState(ctx, st)
+}
+
+// A reload of the recorded states while the write of a disable is under
+// way (it reads no state yet) does not enable the destination again: the
+// held deliveries are not sent to the gone destination. A loaded CI
+// machine once saw a disabled destination called again this way.
+func TestDisableOutlivesReloadDuringItsWrite(t *testing.T) {
+	var d disabledLog
+	rcv := d.receiver(t, http.StatusGone)
+	ob := slowStates{outbox.NewMemory()}
+	q := &outbox.Queue{
+		Outbox: ob, Sender: rcv.Sender(), PerDestination: 1, Workers: 2, Poll: 5 * time.Millisecond,
+		Destinations: []sender.Destination{{Name: "gone", URL: rcv.URL()}},
+	}
+	q.Sender.Retry.MaxAttempts = 1
+	enqueue(t, q, "gone", 5)
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "the disable recorded", func() bool {
+		s, ok := stateOf(t, ob, "gone")
+		return ok && !s.Disabled.IsZero()
+	})
+	time.Sleep(50 * time.Millisecond) // ten polls, each reloading the states
+	if n := len(rcv.Deliveries()); n != 1 {
+		t.Errorf("the gone destination got %d requests, want 1", n)
+	}
+	if s := stats(t, ob); s.Pending != 5 || s.Dead != 0 {
+		t.Errorf("Stats %+v, want the 5 deliveries held, none dead", s)
+	}
+}
