@@ -92,8 +92,14 @@
 // the stream refuses a publish, or ctx ends before every acknowledgement
 // came, Put deletes the deliveries it stored and returns the error: call
 // it again. The one exception is a delivery that a worker of the fleet
-// leased in the moment between its publish and the undo: it stays, and is
-// sent; the error names it, and a retried Put drops it as held.
+// leased, or another Put of the same id adopted, in the moment between
+// its publish and the undo: it stays, and is sent; the error names it, and
+// a retried Put drops it as held. Adopting is how a Put that finds its id
+// held makes sure of it before it returns nil: the record held may be
+// another Put's that has not returned yet and may still be undone (a
+// client that gave up on one worker and sent the event to another), so a
+// pending, unleased record is rewritten as it is, guarded by its revision,
+// which the other Put's undo then finds replaced.
 //
 // Lease chooses from the index (earliest due first within a destination,
 // destinations in turn), reads the chosen records and writes a lease on

@@ -26,7 +26,8 @@ const putAckWait = 10 * time.Second
 // asynchronously, each expecting an empty subject, and returns once
 // JetStream acknowledged every one. A delivery whose id the stream holds
 // (pending, leased, dead, or acknowledged or purged within
-// [Config.DuplicateWindow], as a tombstone) is dropped.
+// [Config.DuplicateWindow], as a tombstone) is dropped, once adopt has made
+// sure that no other Put can still undo the record held.
 //
 // Put is all or nothing. Every delivery is encoded before any is
 // published, and one the record format cannot hold (an empty id or
@@ -35,36 +36,28 @@ const putAckWait = 10 * time.Second
 // with [outbox.ErrInvalid]. When the stream refuses a publish, or ctx ends
 // before every acknowledgement came, Put deletes the deliveries it stored
 // and returns the error: call it again. The one exception is a delivery
-// that a worker of the fleet leased in the moment between its publish and
-// the undo: it stays, and is sent; the error names it, and a retried Put
-// drops it as held.
+// that a worker of the fleet leased, or another Put of the same id
+// adopted, in the moment between its publish and the undo: it stays, and
+// is sent; the error names it, and a retried Put drops it as held.
 func (o *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	ps := make([]published, len(ds))
-	for i := range ds {
-		if err := o.storable(&ds[i]); err != nil {
-			return err
-		}
-		d := &ds[i]
-		r := record{meta: meta{
-			ID: d.ID, Destination: d.Destination, EventID: d.EventID, TraceParent: d.TraceParent, Topic: d.Topic, ContentType: d.ContentType,
-			Due: nanos(d.Due), Created: nanos(d.Created), Attempts: d.Attempts,
-		}, body: d.Body}
-		m, err := r.msg(o.subject(d.ID))
-		if err != nil {
-			return err
-		}
-		ps[i] = published{m: r.meta, msg: m}
-	}
-	err := o.lock(ctx)
+	ps, err := o.encode(ds)
 	if err != nil {
+		return err
+	}
+	if err := o.lock(ctx); err != nil {
 		return err
 	}
 	o.mu.Unlock()
 	for start := 0; start < len(ps) && err == nil; start += putBatch {
 		err = o.publish(ctx, ps[start:min(start+putBatch, len(ps))])
+	}
+	for i := 0; i < len(ps) && err == nil; i++ {
+		if ps[i].held {
+			err = o.adopt(ctx, &ps[i])
+		}
 	}
 	if err != nil {
 		return o.undo(ps, err)
@@ -81,12 +74,39 @@ func (o *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	return nil
 }
 
+// encode checks that the record format holds every delivery of ds and
+// encodes each as its record's message.
+func (o *store) encode(ds []outbox.Delivery) ([]published, error) {
+	ps := make([]published, len(ds))
+	for i := range ds {
+		if err := o.storable(&ds[i]); err != nil {
+			return nil, err
+		}
+		d := &ds[i]
+		r := record{meta: meta{
+			ID: d.ID, Destination: d.Destination, EventID: d.EventID, TraceParent: d.TraceParent, Topic: d.Topic, ContentType: d.ContentType,
+			Due: nanos(d.Due), Created: nanos(d.Created), Attempts: d.Attempts,
+		}, body: d.Body}
+		m, err := r.msg(o.subject(d.ID))
+		if err != nil {
+			return nil, err
+		}
+		ps[i] = published{m: r.meta, msg: m}
+	}
+	return ps, nil
+}
+
 // published is one delivery of a Put: its record and, once JetStream
 // stored it, its stream sequence.
 type published struct {
 	m   meta
 	msg *nats.Msg
-	seq uint64 // 0: not stored (yet, or held already)
+	// seq is the stream sequence of the message this Put wrote for the
+	// delivery: 0 while none (not yet, or the id is held and was left).
+	seq uint64
+	// held: the stream held the id when this Put published. A record this
+	// Put then rewrote (adopted) is not its to undo.
+	held bool
 	// unsure: its acknowledgement never came, so it may be stored
 	unsure bool
 }
@@ -106,9 +126,9 @@ func (o *store) storable(d *outbox.Delivery) error {
 
 // publish publishes ps and waits for every acknowledgement, noting the
 // sequence of each delivery stored. It returns the first error; a
-// conflict (the id is held) is not one. When ctx ends, it still waits up
-// to putAckWait for the acknowledgements, so that Put knows what to undo,
-// and marks those that never came unsure.
+// conflict (the id is held) is not one, and marks the delivery held. When
+// ctx ends, it still waits up to putAckWait for the acknowledgements, so
+// that Put knows what to undo, and marks those that never came unsure.
 func (o *store) publish(ctx context.Context, ps []published) error {
 	futures := make([]jetstream.PubAckFuture, 0, len(ps))
 	var first error
@@ -130,7 +150,8 @@ func (o *store) publish(ctx context.Context, ps []published) error {
 			case ack := <-f.Ok():
 				ps[i].seq = ack.Sequence
 			case err := <-f.Err():
-				if !isConflict(err) && first == nil {
+				ps[i].held = isConflict(err)
+				if !ps[i].held && first == nil {
 					first = fmt.Errorf("natsstore: put %s: %w", ps[i].m.ID, err)
 				}
 			case <-wait.Done():
@@ -150,8 +171,10 @@ func (o *store) publish(ctx context.Context, ps []published) error {
 	return first
 }
 
-// undo deletes the deliveries of ps that were stored, after a Put failed
-// with cause, and returns cause, naming any it could not delete.
+// undo deletes the deliveries of ps that this Put stored, after it failed
+// with cause, and returns cause, naming any it could not delete. It never
+// deletes a record it adopted: that one another Put stored, and may have
+// returned for.
 func (o *store) undo(ps []published, cause error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), putAckWait)
 	defer cancel()
@@ -162,7 +185,7 @@ func (o *store) undo(ps []published, cause error) error {
 		if p.unsure {
 			kept = append(kept, p.m.ID)
 		}
-		if p.seq == 0 {
+		if p.seq == 0 || p.held {
 			continue
 		}
 		err := o.stream.DeleteMsg(ctx, p.seq)
@@ -171,7 +194,7 @@ func (o *store) undo(ps []published, cause error) error {
 		}
 		switch {
 		case errors.Is(err, jetstream.ErrMsgNotFound):
-			kept = append(kept, p.m.ID) // replaced: a worker leased it
+			kept = append(kept, p.m.ID) // replaced: a worker leased it, or another Put adopted it
 		case err != nil && failed == nil:
 			failed = err
 		}
@@ -198,4 +221,54 @@ func (o *store) forget(m meta, seq uint64) {
 		gone.State = stateGone
 		o.updateLocked(e, gone, seq, true)
 	}
+}
+
+// adoptTries bounds the rounds of adopt on a record that other writers
+// keep changing.
+const adoptTries = 5
+
+// adopt settles a delivery of a Put whose id the stream held (p.held),
+// before the Put reports it stored. The record held may be one that
+// another Put published and has not returned for yet; that Put may still
+// fail and undo it, and the delivery would be lost although this Put
+// returned nil (a client retrying an event on another worker of the fleet
+// does exactly this). So adopt rewrites a pending, unleased record as it
+// is, guarded by its revision: an undo then finds its message replaced
+// and leaves the delivery be. A record that a lease or a settlement wrote
+// (leased, dead, a tombstone) no Put undoes, and stays as it is. A record
+// gone by the time adopt reads it (its undo came first) is stored afresh
+// from p, as this Put's own.
+func (o *store) adopt(ctx context.Context, p *published) error {
+	for range adoptTries {
+		// Store p's own record when the id is free again, else rewrite
+		// the one held, expecting its revision.
+		msg, m, last := p.msg, p.m, uint64(0)
+		sm, err := o.stream.GetLastMsgForSubject(ctx, p.msg.Subject)
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+		case err != nil:
+			return fmt.Errorf("natsstore: put %s: %w", p.m.ID, err)
+		default:
+			r, err := decodeRecord(sm.Header, sm.Data)
+			if err != nil {
+				return fmt.Errorf("natsstore: put %s: the stream holds an unreadable record under its id: %w", p.m.ID, err)
+			}
+			if r.State != statePending || r.Until != 0 {
+				return nil
+			}
+			if msg, err = r.msg(p.msg.Subject); err != nil {
+				return err
+			}
+			m, last = r.meta, sm.Sequence
+		}
+		ack, err := o.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(last))
+		if err == nil {
+			p.m, p.seq, p.held = m, ack.Sequence, last != 0
+			return nil
+		}
+		if !isConflict(err) {
+			return fmt.Errorf("natsstore: put %s: %w", p.m.ID, err)
+		}
+	}
+	return fmt.Errorf("natsstore: put %s: the record held under its id kept changing", p.m.ID)
 }

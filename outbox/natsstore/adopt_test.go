@@ -1,0 +1,148 @@
+package natsstore
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/natstest"
+	"github.com/heraldhq/herald/outbox"
+)
+
+// TestUndoSparesWhatAnotherPutReturnedFor replays, step by step with the
+// real publish and undo, what a client retrying an event on another worker
+// of a fleet does: Put A (worker 1) stores delivery x but has not returned
+// (its context ends, say, while the server restarts); the client gives up
+// on it and sends the event to worker 2, whose Put B of x finds the id
+// held and returns nil; then Put A fails and undoes what it stored. x
+// must survive, since B told its caller it is stored. Before adopt, the
+// undo deleted it, and TestRelayFleetSurvivesKills lost acknowledged
+// events that way. It also covers the other orders: the undo before Put B
+// (B stores x afresh) and a Put C that adopts x and is then undone itself
+// (C deletes nothing it did not store).
+func TestUndoSparesWhatAnotherPutReturnedFor(t *testing.T) {
+	_, js := natstest.Connect(t, natstest.Start(t, nil).ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := Config{Stream: "ADOPT", Subject: "adopt"}
+	open := func() *store {
+		st, err := Open(ctx, js, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st.(*store)
+	}
+	w1, w2 := open(), open()
+	now := time.Now()
+	x := outbox.Delivery{ID: "x", Destination: "d", Body: []byte(`{"n":1}`), Due: now, Created: now}
+	held := func(st *store, want string) {
+		t.Helper()
+		sm, err := w1.stream.GetLastMsgForSubject(ctx, st.subject(x.ID))
+		if err != nil {
+			t.Fatalf("%s: the record of x: %v", want, err)
+		}
+		r, err := decodeRecord(sm.Header, sm.Data)
+		if err != nil || r.State != statePending || string(r.body) != string(x.Body) {
+			t.Fatalf("%s: the record of x is %+v (%v), want it pending with its body", want, r, err)
+		}
+	}
+	leased := func(st *store) []outbox.Leased {
+		t.Helper()
+		ls, err := st.Lease(ctx, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: time.Now().Add(time.Second)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ls
+	}
+
+	// Put A stores x, Put B returns for it, Put A undoes.
+	a, err := w1.encode([]outbox.Delivery{x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w1.publish(ctx, a); err != nil || a[0].seq == 0 || a[0].held {
+		t.Fatalf("Put A: publish %v, seq %d, held %v", err, a[0].seq, a[0].held)
+	}
+	if err := w2.Put(ctx, x); err != nil {
+		t.Fatalf("Put B: %v", err)
+	}
+	if err := w1.undo(a, errors.New("put A failed")); err == nil {
+		t.Fatal("undo returned nil")
+	}
+	held(w1, "after Put B returned and Put A undid")
+	if ls := leased(w2); len(ls) != 1 || ls[0].ID != x.ID {
+		t.Fatalf("after Put B returned and Put A undid, worker 2 leased %v, want x", ls)
+	}
+
+	// The undo first: Put B finds x gone and stores it afresh.
+	y := x
+	y.ID = "y"
+	a, err = w1.encode([]outbox.Delivery{y})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w1.publish(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	b, err := w2.encode([]outbox.Delivery{y})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w2.publish(ctx, b); err != nil || !b[0].held {
+		t.Fatalf("Put B of y: publish %v, held %v; want the id held", err, b[0].held)
+	}
+	w1.undo(a, errors.New("put A failed"))
+	if err := w2.adopt(ctx, &b[0]); err != nil || b[0].held || b[0].seq == 0 {
+		t.Fatalf("Put B after the undo: adopt %v, held %v, seq %d; want y stored afresh", err, b[0].held, b[0].seq)
+	}
+	if _, err := w1.stream.GetLastMsgForSubject(ctx, w1.subject(y.ID)); err != nil {
+		t.Fatalf("y after Put B stored it afresh: %v", err)
+	}
+
+	// Put C adopts z, which Put A stored and returned for, then fails:
+	// its undo leaves z be.
+	z := x
+	z.ID = "z"
+	if err := w1.Put(ctx, z); err != nil {
+		t.Fatal(err)
+	}
+	c, err := w2.encode([]outbox.Delivery{z})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w2.publish(ctx, c); err != nil || !c[0].held {
+		t.Fatalf("Put C of z: publish %v, held %v; want the id held", err, c[0].held)
+	}
+	if err := w2.adopt(ctx, &c[0]); err != nil || c[0].seq == 0 {
+		t.Fatalf("Put C of z: adopt %v, seq %d; want a rewrite", err, c[0].seq)
+	}
+	w2.undo(c, errors.New("put C failed"))
+	held(w1, "after Put C adopted z and undid")
+
+	// A leased record is a rewrite no Put undoes: adopt leaves it as it is.
+	ls := leased(w1)
+	var lz *outbox.Leased
+	for i := range ls {
+		if ls[i].ID == z.ID {
+			lz = &ls[i]
+		}
+	}
+	if lz == nil {
+		t.Fatalf("worker 1 leased %v, want z among them", ls)
+	}
+	d, err := w2.encode([]outbox.Delivery{z})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w2.publish(ctx, d); err != nil || !d[0].held {
+		t.Fatalf("Put D of leased z: publish %v, held %v", err, d[0].held)
+	}
+	if err := w2.adopt(ctx, &d[0]); err != nil || d[0].seq != 0 {
+		t.Fatalf("Put D of leased z: adopt %v, seq %d; want the lease left as it is", err, d[0].seq)
+	}
+	if errs := w1.Settle(ctx, []outbox.Settlement{{ID: z.ID, Token: lz.Token, Outcome: outbox.Delivered}}); errs[0] != nil {
+		t.Fatalf("settling z after Put D: %v (Put D must not have taken the lease)", errs[0])
+	}
+}
