@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,10 +80,15 @@ type crashLoad struct {
 	relays *relaySet
 	client *http.Client
 	limit  int64 // the posters stop after event h-<limit>; zero: when halted
+	// explain, when set, adds to the failure of waitDelivered what the
+	// store holds for the missing events (event id -> delivery id).
+	explain func(missing map[string]string) string
+	start   time.Time
 
 	mu     sync.Mutex
 	sent   map[string]string // every event id tried -> its topic
 	acked  map[string]string // the acknowledged ones
+	ackBy  map[string]string // event id -> which relay acknowledged it, and when
 	failed atomic.Int64      // attempts that got no acknowledgement
 	next   atomic.Int64
 	stop   chan struct{}
@@ -92,19 +99,21 @@ type crashLoad struct {
 // newCrashLoad returns the load on relays, halted when the test ends.
 func newCrashLoad(t *testing.T, relays *relaySet) *crashLoad {
 	l := &crashLoad{relays: relays, client: &http.Client{Timeout: 10 * time.Second},
-		sent: map[string]string{}, acked: map[string]string{}, stop: make(chan struct{})}
+		sent: map[string]string{}, acked: map[string]string{}, ackBy: map[string]string{}, stop: make(chan struct{}), start: time.Now()}
 	l.halt = sync.OnceFunc(func() { close(l.stop); l.wg.Wait() })
 	t.Cleanup(l.halt)
 	return l
 }
 
-// note records an attempt at, or the acknowledgement of, event id.
-func (l *crashLoad) note(id, topic string, acked bool) {
+// note records an attempt at, or the acknowledgement of, event id by
+// (a relay's URL, or the JetStream intake).
+func (l *crashLoad) note(id, topic string, acked bool, by string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sent[id] = topic
 	if acked {
 		l.acked[id] = topic
+		l.ackBy[id] = fmt.Sprintf("%s at %.1fs", by, time.Since(l.start).Seconds())
 	}
 }
 
@@ -138,9 +147,10 @@ func (l *crashLoad) post(n int) {
 				}
 				id := fmt.Sprintf("h-%05d", n)
 				for try := int(n); !l.done(); try++ {
-					l.note(id, "job:ready", false)
-					if err := l.postTo(l.relays.relay(try), id); err == nil {
-						l.note(id, "job:ready", true)
+					l.note(id, "job:ready", false, "")
+					p := l.relays.relay(try)
+					if err := l.postTo(p, id); err == nil {
+						l.note(id, "job:ready", true, p.url)
 						break
 					}
 					l.failed.Add(1)
@@ -158,12 +168,12 @@ func (l *crashLoad) publish(js jetstream.JetStream, subject string) {
 		for n := 1; !l.done(); n++ {
 			ev := &listener.Event{ID: fmt.Sprintf("n-%05d", n), Topic: "job:done", Payload: []byte(`{"via":"nats"}`)}
 			for !l.done() {
-				l.note(ev.ID, ev.Topic, false)
+				l.note(ev.ID, ev.Topic, false, "")
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				err := natsevents.Publish(ctx, js, subject, ev)
 				cancel()
 				if err == nil {
-					l.note(ev.ID, ev.Topic, true)
+					l.note(ev.ID, ev.Topic, true, "jetstream")
 					break
 				}
 				l.failed.Add(1)
@@ -191,18 +201,35 @@ func (l *crashLoad) waitDelivered(t *testing.T, rcv *sendertest.Receiver) {
 	l.mu.Lock()
 	acked := deliveryIDs(l.acked)
 	l.mu.Unlock()
-	missing := func() []string {
+	missing := func() map[string]string {
 		got := idCount(okDeliveries(rcv))
-		var out []string
+		out := map[string]string{}
 		for did, id := range acked {
 			if got[did] == 0 {
-				out = append(out, id)
+				out[id] = did
 			}
 		}
 		return out
 	}
-	eventually(t, func() string { return fmt.Sprintf("acknowledged events never delivered: %v", missing()) },
-		func() bool { return len(missing()) == 0 })
+	eventually(t, func() string {
+		m := missing()
+		var b strings.Builder
+		fmt.Fprintf(&b, "acknowledged events never delivered: %v", slices.Sorted(maps.Keys(m)))
+		l.mu.Lock()
+		for _, id := range slices.Sorted(maps.Keys(m)) {
+			fmt.Fprintf(&b, "\n  %s (delivery %s) acknowledged by %s", id, m[id], l.ackBy[id])
+		}
+		l.mu.Unlock()
+		for _, d := range rcv.Deliveries() {
+			if _, ok := acked[d.ID]; ok && slices.Contains(slices.Collect(maps.Values(m)), d.ID) {
+				fmt.Fprintf(&b, "\n  the receiver got %s: status %d, err %v", d.ID, d.Status, d.Err)
+			}
+		}
+		if l.explain != nil {
+			b.WriteString(l.explain(m))
+		}
+		return b.String()
+	}, func() bool { return len(missing()) == 0 })
 }
 
 // checkDeliveries fails the test for every request rcv got that does not

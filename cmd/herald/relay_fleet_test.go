@@ -1,9 +1,16 @@
 package main
 
 import (
+	"context"
+	"encoding/base64"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/heraldhq/herald/internal/natstest"
 )
@@ -35,6 +42,9 @@ func TestRelayFleetSurvivesKills(t *testing.T) {
 	load.post(3)
 	_, js := natstest.Connect(t, ns.url())
 	load.publish(js, "fleet.events")
+	load.explain = func(missing map[string]string) string {
+		return explainNATSOutbox(js, missing) + relayLogs(relays)
+	}
 
 	grows("acknowledged events", load.count, 60)
 	grows("deliveries", delivered, 30)
@@ -78,4 +88,40 @@ func TestRelayFleetSurvivesKills(t *testing.T) {
 	for _, p := range relays.started {
 		noLeak(t, p.stderr(), pass, secret)
 	}
+}
+
+// explainNATSOutbox returns what the outbox stream holds for each missing
+// event (event id -> delivery id): the latest message of its subject.
+func explainNATSOutbox(js jetstream.JetStream, missing map[string]string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var b strings.Builder
+	st, err := js.Stream(ctx, "HERALD_OUTBOX")
+	if err != nil {
+		return fmt.Sprintf("\n  outbox stream: %v", err)
+	}
+	if info, err := st.Info(ctx); err == nil {
+		fmt.Fprintf(&b, "\n  outbox stream: %+v", info.State)
+	}
+	for _, id := range slices.Sorted(maps.Keys(missing)) {
+		subj := "herald.outbox." + base64.RawURLEncoding.EncodeToString([]byte(missing[id]))
+		m, err := st.GetLastMsgForSubject(ctx, subj)
+		if err != nil {
+			fmt.Fprintf(&b, "\n  %s: %v", id, err)
+			continue
+		}
+		fmt.Fprintf(&b, "\n  %s: seq %d at %s, headers %v", id, m.Sequence, m.Time.Format(time.StampMilli), m.Header)
+	}
+	return b.String()
+}
+
+// relayLogs returns the standard error of every relay process started.
+func relayLogs(relays *relaySet) string {
+	relays.mu.Lock()
+	defer relays.mu.Unlock()
+	var b strings.Builder
+	for i, p := range relays.started {
+		fmt.Fprintf(&b, "\n--- relay process %d (%s):\n%s", i, p.url, p.stderr())
+	}
+	return b.String()
 }
