@@ -48,6 +48,20 @@ func TestUndoSparesWhatAnotherPutReturnedFor(t *testing.T) {
 			t.Fatalf("%s: the record of x is %+v (%v), want it pending with its body", want, r, err)
 		}
 	}
+	// begin does the publishing part of a Put of d by st, returning its
+	// state for undo or adopt, and fails the test unless the stream held
+	// the id as wantHeld says.
+	begin := func(st *store, d outbox.Delivery, wantHeld bool) []published {
+		t.Helper()
+		ps, err := st.encode([]outbox.Delivery{d})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.publish(ctx, ps); err != nil || ps[0].held != wantHeld || (ps[0].seq == 0) != wantHeld {
+			t.Fatalf("publish of %s: %v, held %v, seq %d; want held %v", d.ID, err, ps[0].held, ps[0].seq, wantHeld)
+		}
+		return ps
+	}
 	leased := func(st *store) []outbox.Leased {
 		t.Helper()
 		ls, err := st.Lease(ctx, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: time.Now().Add(time.Second)})
@@ -58,13 +72,7 @@ func TestUndoSparesWhatAnotherPutReturnedFor(t *testing.T) {
 	}
 
 	// Put A stores x, Put B returns for it, Put A undoes.
-	a, err := w1.encode([]outbox.Delivery{x})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w1.publish(ctx, a); err != nil || a[0].seq == 0 || a[0].held {
-		t.Fatalf("Put A: publish %v, seq %d, held %v", err, a[0].seq, a[0].held)
-	}
+	a := begin(w1, x, false)
 	if err := w2.Put(ctx, x); err != nil {
 		t.Fatalf("Put B: %v", err)
 	}
@@ -79,20 +87,8 @@ func TestUndoSparesWhatAnotherPutReturnedFor(t *testing.T) {
 	// The undo first: Put B finds x gone and stores it afresh.
 	y := x
 	y.ID = "y"
-	a, err = w1.encode([]outbox.Delivery{y})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w1.publish(ctx, a); err != nil {
-		t.Fatal(err)
-	}
-	b, err := w2.encode([]outbox.Delivery{y})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w2.publish(ctx, b); err != nil || !b[0].held {
-		t.Fatalf("Put B of y: publish %v, held %v; want the id held", err, b[0].held)
-	}
+	a = begin(w1, y, false)
+	b := begin(w2, y, true)
 	w1.undo(a, errors.New("put A failed"))
 	if err := w2.adopt(ctx, &b[0]); err != nil || b[0].held || b[0].seq == 0 {
 		t.Fatalf("Put B after the undo: adopt %v, held %v, seq %d; want y stored afresh", err, b[0].held, b[0].seq)
@@ -108,13 +104,7 @@ func TestUndoSparesWhatAnotherPutReturnedFor(t *testing.T) {
 	if err := w1.Put(ctx, z); err != nil {
 		t.Fatal(err)
 	}
-	c, err := w2.encode([]outbox.Delivery{z})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w2.publish(ctx, c); err != nil || !c[0].held {
-		t.Fatalf("Put C of z: publish %v, held %v; want the id held", err, c[0].held)
-	}
+	c := begin(w2, z, true)
 	if err := w2.adopt(ctx, &c[0]); err != nil || c[0].seq == 0 {
 		t.Fatalf("Put C of z: adopt %v, seq %d; want a rewrite", err, c[0].seq)
 	}
@@ -132,13 +122,7 @@ func TestUndoSparesWhatAnotherPutReturnedFor(t *testing.T) {
 	if lz == nil {
 		t.Fatalf("worker 1 leased %v, want z among them", ls)
 	}
-	d, err := w2.encode([]outbox.Delivery{z})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w2.publish(ctx, d); err != nil || !d[0].held {
-		t.Fatalf("Put D of leased z: publish %v, held %v", err, d[0].held)
-	}
+	d := begin(w2, z, true)
 	if err := w2.adopt(ctx, &d[0]); err != nil || d[0].seq != 0 {
 		t.Fatalf("Put D of leased z: adopt %v, seq %d; want the lease left as it is", err, d[0].seq)
 	}
