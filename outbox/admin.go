@@ -6,12 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/heraldhq/herald/internal/limits"
 	"io"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/heraldhq/herald/internal/limits"
 )
 
 // maxAdminBody bounds the JSON body of a replay or purge request.

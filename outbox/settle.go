@@ -2,9 +2,10 @@ package outbox
 
 import (
 	"context"
-	"github.com/heraldhq/herald/internal/limits"
 	"log/slog"
 	"time"
+
+	"github.com/heraldhq/herald/internal/limits"
 )
 
 // The Queue's settling: workers hand the outcomes of their attempts to one

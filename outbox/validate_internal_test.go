@@ -2,9 +2,10 @@ package outbox
 
 import (
 	"errors"
-	"github.com/heraldhq/herald/internal/limits"
 	"strings"
 	"testing"
+
+	"github.com/heraldhq/herald/internal/limits"
 )
 
 // TestValidateEventID: the optional event id is bounded and free of
