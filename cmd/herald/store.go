@@ -82,7 +82,7 @@ func storeName(spec string) string {
 		// ?host=, or the driver's default. Its path then shows only a
 		// database name: one with an @ may be a mistyped password.
 		noHost := u != nil && u.Host == "" && (storeEngine(spec) != "postgres" || strings.Contains(u.Path, "@"))
-		if err != nil || u.Scheme == "" || noHost {
+		if err != nil || u.Scheme == "" || noHost || atAfterDelimiter(p) {
 			// Not shown: it may be the rest of a password that held a
 			// comma, or anything else typed by mistake.
 			parts[i] = storeEngine(spec) + "://(unparsable URL, not shown)"
@@ -94,6 +94,18 @@ func storeName(spec string) string {
 		parts[i] = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 	}
 	return strings.Join(parts, ",")
+}
+
+// atAfterDelimiter reports whether the URL u has an @ after a /, ? or #
+// of its authority part. Parsers disagree on such a URL: libpq (and so
+// pgx) ends the user information at the first @, net/url ends the
+// authority at the first /, ? or #, so "postgres://u:1234?x@host/db" is a
+// password 1234?x to the driver and a host u, port 1234, to net/url, which
+// would print the start of the password as the host.
+func atAfterDelimiter(u string) bool {
+	_, rest, _ := strings.Cut(u, "://")
+	at := strings.IndexByte(rest, '@')
+	return at >= 0 && strings.ContainsAny(rest[:at], "/?#")
 }
 
 // storeError adds to err, from opening --store, what the user can do.

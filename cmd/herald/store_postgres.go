@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -70,21 +69,20 @@ func openPostgres(spec string, mode storeMode) (store, error) {
 // pgConfig parses a postgres:// --store: the tables herald_outbox_* in
 // the connection's current schema, or in the schema and with the prefix
 // the query parameters herald_schema and herald_prefix name, which are
-// taken out before the URL reaches the driver. Its errors wrap
+// taken out before the configuration reaches the driver. The driver's own
+// parser (libpq's rules) reads the URL, and herald's parameters are taken
+// from what it read: a second parser would disagree with it on some URL
+// (net/url takes a # for a fragment, libpq for part of the query) and let
+// herald_prefix through as a server setting. Its errors wrap
 // [outbox.ErrInvalid] and never quote the URL.
 func pgConfig(spec string) (*pgxpool.Config, *pgstore.Options, error) {
-	u, err := url.Parse(spec)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: --store: the postgres:// URL does not parse (not shown)", outbox.ErrInvalid)
-	}
-	q := u.Query()
-	o := &pgstore.Options{Schema: q.Get("herald_schema"), Prefix: q.Get("herald_prefix")}
-	q.Del("herald_schema")
-	q.Del("herald_prefix")
-	u.RawQuery = q.Encode()
-	cfg, err := pgxpool.ParseConfig(u.String())
+	cfg, err := pgxpool.ParseConfig(spec)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: --store: the postgres:// URL is not valid (not shown)", outbox.ErrInvalid)
 	}
+	params := cfg.ConnConfig.RuntimeParams
+	o := &pgstore.Options{Schema: params["herald_schema"], Prefix: params["herald_prefix"]}
+	delete(params, "herald_schema")
+	delete(params, "herald_prefix")
 	return cfg, o, nil
 }
