@@ -221,8 +221,8 @@ func (l *crashLoad) waitDelivered(t *testing.T, rcv *sendertest.Receiver) {
 		}
 		l.mu.Unlock()
 		for _, d := range rcv.Deliveries() {
-			if _, ok := acked[d.ID]; ok && slices.Contains(slices.Collect(maps.Values(m)), d.ID) {
-				fmt.Fprintf(&b, "\n  the receiver got %s: status %d, err %v", d.ID, d.Status, d.Err)
+			if id, ok := acked[d.ID]; ok && m[id] != "" {
+				fmt.Fprintf(&b, "\n  the receiver got %s (event %s): status %d, err %v", d.ID, id, d.Status, d.Err)
 			}
 		}
 		if l.explain != nil {
