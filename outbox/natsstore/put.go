@@ -240,12 +240,18 @@ const adoptTries = 5
 // from p, as this Put's own.
 func (o *store) adopt(ctx context.Context, p *published) error {
 	for range adoptTries {
-		// Store p's own record when the id is free again, else rewrite
-		// the one held, expecting its revision.
-		msg, m, last := p.msg, p.m, uint64(0)
 		sm, err := o.stream.GetLastMsgForSubject(ctx, p.msg.Subject)
 		switch {
 		case errors.Is(err, jetstream.ErrMsgNotFound):
+			// The undo came first: store p's own record, as this Put's.
+			ack, err := o.js.PublishMsg(ctx, p.msg, jetstream.WithExpectLastSequencePerSubject(0))
+			if err == nil {
+				p.held, p.seq = false, ack.Sequence
+				return nil
+			}
+			if !isConflict(err) {
+				return fmt.Errorf("natsstore: put %s: %w", p.m.ID, err)
+			}
 		case err != nil:
 			return fmt.Errorf("natsstore: put %s: %w", p.m.ID, err)
 		default:
@@ -256,18 +262,14 @@ func (o *store) adopt(ctx context.Context, p *published) error {
 			if r.State != statePending || r.Until != 0 {
 				return nil
 			}
-			if msg, err = r.msg(p.msg.Subject); err != nil {
+			seq, err := o.write(ctx, r, sm.Sequence)
+			if err == nil {
+				p.m, p.seq = r.meta, seq
+				return nil
+			}
+			if !errors.Is(err, outbox.ErrLeaseLost) {
 				return err
 			}
-			m, last = r.meta, sm.Sequence
-		}
-		ack, err := o.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(last))
-		if err == nil {
-			p.m, p.seq, p.held = m, ack.Sequence, last != 0
-			return nil
-		}
-		if !isConflict(err) {
-			return fmt.Errorf("natsstore: put %s: %w", p.m.ID, err)
 		}
 	}
 	return fmt.Errorf("natsstore: put %s: the record held under its id kept changing", p.m.ID)
