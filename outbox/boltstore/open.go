@@ -343,9 +343,21 @@ func buckets(tx *bolt.Tx) bucketSet {
 	}
 	if b.due.Bucket == nil || b.dead.Bucket == nil || b.ids.Bucket == nil || b.history.Bucket == nil {
 		b.err = fmt.Errorf("%w: a bucket is missing", outbox.ErrCorrupt)
+		return b
 	}
+	// A destination's new deliveries fall due after those it has, so the
+	// due bucket grows at the end of each destination's keys. bbolt splits
+	// a full page in halves by default, and a page left behind by such a
+	// split is never filled again: with 1 KiB bodies the pages held one or
+	// two records each. Split pages 90% full, and a drain frees, rebalances
+	// and rewrites a third fewer pages per delivery. The other buckets are
+	// keyed by id, in no such order, and keep bbolt's default.
+	b.due.FillPercent = dueFill
 	return b
 }
+
+// dueFill is the due bucket's bbolt FillPercent (see buckets).
+const dueFill = 0.9
 
 // tree is a bucket with a cursor that its get and del reuse, made on first
 // use. bbolt's Bucket.Get and Bucket.Delete make a new cursor per call, and

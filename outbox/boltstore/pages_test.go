@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -245,4 +246,49 @@ func FuzzOpen(f *testing.F) {
 		}
 		s.Close()
 	})
+}
+
+// TestDuePagesStayFull: deliveries put one commit after another, each
+// destination's falling due after those before it, leave the due bucket's
+// pages mostly full. bbolt's default halving split left them half empty,
+// and a drain then had twice the pages to free and rewrite.
+func TestDuePagesStayFull(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(strings.Repeat("b", 1024))
+	due := time.Now()
+	for i := range 60 {
+		var ds []outbox.Delivery
+		for j := range 20 {
+			due = due.Add(time.Millisecond)
+			ds = append(ds, outbox.Delivery{ID: fmt.Sprintf("id%02d-%02d", j, i), Destination: fmt.Sprint("d", j%2), Body: body, Due: due})
+		}
+		if err := s.Put(context.Background(), ds...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var st bolt.BucketStats
+	if err := db.View(func(tx *bolt.Tx) error {
+		st = tx.Bucket(bucketDue).Stats()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if st.KeyN != 1200 {
+		t.Fatalf("due bucket holds %d keys, want 1200", st.KeyN)
+	}
+	if used := float64(st.LeafInuse) / float64(st.LeafAlloc); used < 0.7 {
+		t.Errorf("due bucket's %d leaf pages are %.0f%% in use, want 70%% or more", st.LeafPageN, 100*used)
+	}
 }
