@@ -160,7 +160,6 @@ func (q *Queue) track(st *destState, ok, gone bool) bool {
 		}
 	}
 	if write != nil {
-		q.stateGen++
 		q.writing++
 	}
 	disabled := st.ctl.disabled
@@ -175,7 +174,8 @@ func (q *Queue) track(st *destState, ok, gone bool) bool {
 // caller counted the write in q.writing when it made the local change, so
 // that no reload applies what it read while the write was under way; once
 // the write is done, the state generation moves on, so that a reload that
-// read the store before it is discarded too (loadStates).
+// began before it is discarded too (loadStates). Between them, these
+// cover every reload that overlaps a local change.
 func (q *Queue) setState(s DestinationState) {
 	if ds := q.states(); ds != nil {
 		ctx := context.WithoutCancel(q.sends)
@@ -205,7 +205,6 @@ func (q *Queue) disable(st *destState, reason string) bool {
 		return true
 	}
 	st.ctl.disabled = true
-	q.stateGen++
 	q.writing++
 	failing := st.ctl.failing
 	rest := q.unbuffer(st)

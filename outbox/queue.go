@@ -126,7 +126,7 @@ type Queue struct {
 	buffered int          // leased deliveries waiting for a worker
 	sending  int          // deliveries being sent
 	wakeAt   time.Time    // when a paused or limited destination may send
-	stateGen uint64       // counts local changes of destination states
+	stateGen uint64       // counts finished writes of destination states
 	writing  int          // local state changes whose write to the store is under way
 	halted   bool         // Run stopped leasing: workers release the buffer
 	running  bool
