@@ -67,7 +67,7 @@ func (d *drainRun) versusDirect(cfg config, section, name string, target float64
 		Baseline: fmt.Sprintf("Sender.Send direct, %d goroutines", drainWorkers),
 		BaseFig:  fmtRate(direct, "deliveries/s"),
 		Ratio:    q / direct,
-		Target:   fmt.Sprintf("≥ %.1f×", target), Met: q/direct >= target,
+		Target:   fmt.Sprintf("≥ %.2g×", target), Met: q/direct >= target,
 	}, nil
 }
 

@@ -138,7 +138,7 @@ func queueRows(cfg config, dir string) ([]Row, error) {
 	if _, err := queueRun(); err != nil {
 		return []Row{failedRow("outbox", name, err)}, err
 	}
-	row, err := d.versusDirect(cfg, "outbox", name, 0.8, n, b, queueRun)
+	row, err := d.versusDirect(cfg, "outbox", name, 0.85, n, b, queueRun)
 	return []Row{row}, err
 }
 
