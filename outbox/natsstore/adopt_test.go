@@ -62,6 +62,29 @@ func TestUndoSparesWhatAnotherPutReturnedFor(t *testing.T) {
 		}
 		return ps
 	}
+	// caughtUp waits until the index of st holds the latest record of id
+	// in the stream. A store learns of another's writes through its
+	// watcher, after the fact, and until then its claim on the record is
+	// refused as behind.
+	caughtUp := func(st *store, id string) {
+		t.Helper()
+		sm, err := st.stream.GetLastMsgForSubject(ctx, st.subject(id))
+		if err != nil {
+			t.Fatalf("the record of %s: %v", id, err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			st.mu.Lock()
+			e := st.entries[id]
+			current := e != nil && e.rev >= sm.Sequence
+			st.mu.Unlock()
+			if current {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the index never reached revision %d of %s", sm.Sequence, id)
+			}
+		}
+	}
 	leased := func(st *store) []outbox.Leased {
 		t.Helper()
 		ls, err := st.Lease(ctx, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: time.Now().Add(time.Second)})
@@ -112,6 +135,7 @@ func TestUndoSparesWhatAnotherPutReturnedFor(t *testing.T) {
 	held(w1, "after Put C adopted z and undid")
 
 	// A leased record is a rewrite no Put undoes: adopt leaves it as it is.
+	caughtUp(w1, z.ID) // Put C's rewrite was worker 2's
 	ls := leased(w1)
 	var lz *outbox.Leased
 	for i := range ls {
