@@ -48,18 +48,48 @@ func (d *drainRun) Close() {
 	d.srv.Close()
 }
 
+// drainStat is what one drain run measured: deliveries per second, and
+// the CPU time of the whole process per delivery, in µs.
+type drainStat struct{ rate, cpu float64 }
+
+// drainCPU holds the median CPU time per delivery of the queue runs and of
+// the direct runs of a drain measurement, in µs.
+type drainCPU struct{ queue, direct float64 }
+
+// row returns the row of section that compares c's two figures. The whole
+// process is measured: the receiver's share, the same on both sides, is
+// in both.
+func (c drainCPU) row(section string, n int) Row {
+	return Row{
+		Section: section, Case: fmt.Sprintf("CPU per delivery, %d deliveries (whole process)", n),
+		Herald:   fmt.Sprintf("%.1f µs (Queue)", c.queue),
+		Baseline: fmt.Sprintf("Sender.Send direct, %d goroutines", drainWorkers),
+		BaseFig:  fmt.Sprintf("%.1f µs", c.direct),
+		Ratio:    c.queue / c.direct,
+	}
+}
+
 // versusDirect measures queueRun against the same n deliveries of body b
 // sent directly with Sender.Send from drainWorkers goroutines, in
 // cfg.loadReps alternating rounds after a warm-up of the direct sends, and
-// returns the row of section named name, met at a ratio of target or more.
-func (d *drainRun) versusDirect(cfg config, section, name string, target float64, n int, b []byte, queueRun func() (float64, error)) (Row, error) {
-	directRun := func() (float64, error) { return sendDirect(d.s, d.dest, n, drainWorkers, b) }
-	if _, err := directRun(); err != nil {
-		return failedRow(section, name, err), err
+// returns the row of section named name, met at a ratio of target or more,
+// with the median CPU time per delivery of either side.
+func (d *drainRun) versusDirect(cfg config, section, name string, target float64, n int, b []byte, queueRun func() (drainStat, error)) (Row, drainCPU, error) {
+	var qcpu, dcpu []float64
+	rate := func(run func() (drainStat, error), cpu *[]float64) func() (float64, error) {
+		return func() (float64, error) {
+			st, err := run()
+			*cpu = append(*cpu, st.cpu)
+			return st.rate, err
+		}
 	}
-	q, direct, err := alternate(cfg.loadReps, queueRun, directRun)
+	directRun := func() (drainStat, error) { return sendDirect(d.s, d.dest, n, drainWorkers, b) }
+	if _, err := directRun(); err != nil {
+		return failedRow(section, name, err), drainCPU{}, err
+	}
+	q, direct, err := alternate(cfg.loadReps, rate(queueRun, &qcpu), rate(directRun, &dcpu))
 	if err != nil {
-		return failedRow(section, name, err), err
+		return failedRow(section, name, err), drainCPU{}, err
 	}
 	return Row{
 		Section: section, Case: name,
@@ -68,7 +98,7 @@ func (d *drainRun) versusDirect(cfg config, section, name string, target float64
 		BaseFig:  fmtRate(direct, "deliveries/s"),
 		Ratio:    q / direct,
 		Target:   fmt.Sprintf("≥ %.2g×", target), Met: q/direct >= target,
-	}, nil
+	}, drainCPU{median(qcpu), median(dcpu)}, nil
 }
 
 // drainSender returns the Sender of a drain, trusting roots and allowed on
@@ -158,44 +188,54 @@ func (c *drainCounter) wait(start time.Time) error {
 	}
 }
 
-// drainOnce fills store with n deliveries of b, due now, and returns the
-// rate at which a Queue of workers workers (and as many per destination,
-// polling every poll) sends them with s to dest, until drained, given the
-// Queue's counter and the start, says they are all delivered.
+// drainOnce fills store with n deliveries of b, due now, and measures a
+// Queue of workers workers (and as many per destination, polling every
+// poll) sending them with s to dest, until drained, given the Queue's
+// counter and the start, says they are all delivered. The fill is not
+// measured.
 func drainOnce(store outbox.Outbox, s *sender.Sender, dest sender.Destination, n, workers int, b []byte,
-	poll time.Duration, drained func(c *drainCounter, start time.Time) error) (float64, error) {
+	poll time.Duration, drained func(c *drainCounter, start time.Time) error) (drainStat, error) {
 	if err := fill(store, n, b, time.Now()); err != nil {
-		return 0, err
+		return drainStat{}, err
 	}
 	c := newDrainCounter(n)
 	q := &outbox.Queue{
 		Outbox: store, Sender: s, Destinations: []sender.Destination{dest},
 		Workers: workers, PerDestination: workers, Poll: poll, Metrics: c,
 	}
-	start := time.Now()
+	m, err := startMeasure()
+	if err != nil {
+		return drainStat{}, err
+	}
 	done := make(chan error, 1)
 	go func() { done <- q.Run(context.Background()) }()
-	err := drained(c, start)
-	elapsed := time.Since(start)
+	err = drained(c, m.start)
+	st, merr := m.end(n)
 	if serr := q.Shutdown(context.Background()); err == nil {
 		err = serr
 	}
 	if rerr := <-done; err == nil {
 		err = rerr
 	}
-	if err != nil {
-		return 0, err
+	if err == nil {
+		err = merr
 	}
-	return float64(n) / elapsed.Seconds(), nil
+	if err != nil {
+		return drainStat{}, err
+	}
+	return st, nil
 }
 
 // sendDirect sends n deliveries of b with s from workers goroutines and
-// returns the rate.
-func sendDirect(s *sender.Sender, dest sender.Destination, n, workers int, b []byte) (float64, error) {
+// measures it.
+func sendDirect(s *sender.Sender, dest sender.Destination, n, workers int, b []byte) (drainStat, error) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errc := make(chan error, workers)
-	start := time.Now()
+	m, err := startMeasure()
+	if err != nil {
+		return drainStat{}, err
+	}
 	for range workers {
 		wg.Go(func() {
 			for next.Add(1) <= int64(n) {
@@ -207,10 +247,33 @@ func sendDirect(s *sender.Sender, dest sender.Destination, n, workers int, b []b
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	st, err := m.end(n)
 	close(errc)
-	if err := <-errc; err != nil {
-		return 0, err
+	if serr := <-errc; serr != nil {
+		return drainStat{}, serr
 	}
-	return float64(n) / elapsed.Seconds(), nil
+	return st, err
+}
+
+// measure is a drain run being measured: when it started, and the CPU time
+// the process had used by then.
+type measure struct {
+	start time.Time
+	cpu   time.Duration
+}
+
+// startMeasure starts measuring a run.
+func startMeasure() (measure, error) {
+	cpu, err := cpuTime()
+	return measure{start: time.Now(), cpu: cpu}, err
+}
+
+// end returns the figures of the run of n deliveries that m measured.
+func (m measure) end(n int) (drainStat, error) {
+	elapsed := time.Since(m.start)
+	cpu, err := cpuTime()
+	return drainStat{
+		rate: float64(n) / elapsed.Seconds(),
+		cpu:  float64((cpu - m.cpu).Nanoseconds()) / 1e3 / float64(n),
+	}, err
 }

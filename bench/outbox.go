@@ -124,22 +124,25 @@ func queueRows(cfg config, dir string) ([]Row, error) {
 	defer store.Close()
 	b := body(1 << 10)
 
-	queueRun := func() (float64, error) {
-		rate, err := drainOnce(store, d.s, d.dest, n, drainWorkers, b, 10*time.Millisecond, (*drainCounter).wait)
+	queueRun := func() (drainStat, error) {
+		ds, err := drainOnce(store, d.s, d.dest, n, drainWorkers, b, 10*time.Millisecond, (*drainCounter).wait)
 		if err != nil {
-			return 0, err
+			return drainStat{}, err
 		}
 		if st, err := store.Stats(context.Background()); err != nil || st.Pending != 0 {
-			return 0, fmt.Errorf("queue drained with %d pending (%v)", st.Pending, err)
+			return drainStat{}, fmt.Errorf("queue drained with %d pending (%v)", st.Pending, err)
 		}
-		return rate, nil
+		return ds, nil
 	}
 	// Warm up the store's pages (versusDirect warms up the connections).
 	if _, err := queueRun(); err != nil {
 		return []Row{failedRow("outbox", name, err)}, err
 	}
-	row, err := d.versusDirect(cfg, "outbox", name, 0.85, n, b, queueRun)
-	return []Row{row}, err
+	row, cpu, err := d.versusDirect(cfg, "outbox", name, 0.85, n, b, queueRun)
+	if err != nil {
+		return []Row{row}, err
+	}
+	return []Row{row, cpu.row("outbox", n)}, nil
 }
 
 // heapRows measures the Go heap in use with cfg.pendingN pending 4 KiB
