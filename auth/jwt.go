@@ -372,7 +372,26 @@ func bearerToken(h http.Header) (string, error) {
 	if tok == "" {
 		return "", fmt.Errorf("auth: %s: %w: empty Bearer token", schemeJWT, ErrMalformed)
 	}
+	if !compactJWS(tok) {
+		return "", fmt.Errorf("auth: %s: %w: Bearer token has a character outside base64url and '.'", schemeJWT, ErrMalformed)
+	}
 	return tok, nil
+}
+
+// compactJWS reports whether tok holds only what a compact JWS may: the
+// base64url alphabet and dots (RFC 7515 section 7.1). Go's base64 decoders
+// skip CR and LF, so without this check a token with one inserted in its
+// signature would verify as the token signed: another string for the same
+// signature, which a cache of seen tokens would take for a new one.
+func compactJWS(tok string) bool {
+	for i := 0; i < len(tok); i++ {
+		switch c := tok[i]; {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // candidates returns the keys a token may be verified with, their names for

@@ -218,6 +218,11 @@ func TestJWTFailures(t *testing.T) {
 				{"repeated Authorization", http.Header{"Authorization": {good.Get("Authorization"), good.Get("Authorization")}}, m.Body, nil, ErrMalformed},
 				{"too long", bearer(strings.Repeat("a", maxTokenLength+1)), m.Body, nil, ErrMalformed},
 				{"padded signature", bearer(strings.TrimPrefix(good.Get("Authorization"), "Bearer ") + "="), m.Body, nil, ErrMalformed},
+				// Go's base64 decoders skip CR and LF: found by FuzzJWTVerify.
+				{"CR in signature", bearer(intoSignature(good, "\r")), m.Body, nil, ErrMalformed},
+				{"LF in signature", bearer(intoSignature(good, "\n")), m.Body, nil, ErrMalformed},
+				{"space in signature", bearer(intoSignature(good, " ")), m.Body, nil, ErrMalformed},
+				{"standard base64 in signature", bearer(intoSignature(good, "+/")), m.Body, nil, ErrMalformed},
 			}
 			if c.kid != "" {
 				tests = append(tests, struct {
@@ -253,6 +258,14 @@ func TestJWTFailures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// intoSignature returns the Bearer token of h with s inserted into its
+// signature segment.
+func intoSignature(h http.Header, s string) string {
+	tok := strings.TrimPrefix(h.Get("Authorization"), "Bearer ")
+	i := strings.LastIndexByte(tok, '.') + 8
+	return tok[:i] + s + tok[i:]
 }
 
 // noneToken makes an unsigned token, as an attacker would.
