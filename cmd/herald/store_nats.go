@@ -80,7 +80,10 @@ func parseNATSSpec(spec string) (natsSpec, error) {
 	for part := range strings.SplitSeq(spec, ",") {
 		u, err := url.Parse(strings.TrimSpace(part))
 		if err != nil {
-			return s, fmt.Errorf("--store: %s is not a URL", storeName(part))
+			// Not quoted, not even through storeName: a part alone may
+			// have no scheme, and storeName shows what has none as a
+			// file name, whole.
+			return s, fmt.Errorf("--store: server %d is not a URL", len(s.servers)+1)
 		}
 		switch {
 		case u.Scheme != "nats" && u.Scheme != "tls":

@@ -23,6 +23,11 @@ func TestParseNATSSpec(t *testing.T) {
 	if got := storeName("nats://u:sec,ret@a:4222"); strings.Contains(got, "ret") || strings.Contains(got, "sec") {
 		t.Errorf("storeName printed %q, a part of a password", got)
 	}
+	// A later server that is no URL at all, with what looks like a token
+	// in it (found by FuzzNATSSpec): the error must not quote it.
+	if _, err := parseNATSSpec("tls://a:1,://tok3n@"); err == nil || strings.Contains(err.Error(), "tok3n") {
+		t.Errorf("parseNATSSpec with an unparsable second server: %v", err)
+	}
 	for _, bad := range []string{"nats://", "nats://a:1/path", "nats://a:1#f", "http://a:1", "nats://a:1?stream=A,nats://b:1?stream=B", "nats://a:1?replicas=0", "nats://a:1?stream=%zz"} {
 		if _, err := parseNATSSpec(bad); err == nil {
 			t.Errorf("parseNATSSpec(%q) accepted it", bad)
