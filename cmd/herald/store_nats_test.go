@@ -53,9 +53,16 @@ func FuzzNATSSpec(f *testing.F) {
 		}
 		s, err := parseNATSSpec(spec)
 		if err != nil {
+			// The errors' own words may hold a short user name by chance
+			// ("eam=" is in "?stream=…"): what is left without them
+			// must not.
+			msg := err.Error()
+			for _, fixed := range natsErrorWords {
+				msg = strings.ReplaceAll(msg, fixed, "|")
+			}
 			for part := range strings.SplitSeq(spec, ",") {
 				_, rest, _ := strings.Cut(part, "://")
-				if user, _, ok := strings.Cut(rest, "@"); ok && len(user) >= 4 && strings.Contains(err.Error(), user) {
+				if user, _, ok := strings.Cut(rest, "@"); ok && len(user) >= 4 && strings.Contains(msg, user) {
 					t.Fatalf("error %q quotes the user information of %q", err, spec)
 				}
 			}
@@ -73,4 +80,12 @@ func FuzzNATSSpec(f *testing.F) {
 			}
 		}
 	})
+}
+
+// natsErrorWords are the fixed words of parseNATSSpec's errors.
+var natsErrorWords = []string{
+	"--store: server ", " is not a URL", "want a nats:// or tls:// URL",
+	"want nats://[USER:PASSWORD@]HOST:PORT[?stream=…]", "malformed query",
+	"--store: two values of ", " in the query", "--store: unknown query key ",
+	"(want " + strings.Join(natsQueryKeys, ", ") + ")",
 }

@@ -54,7 +54,10 @@ func FuzzPostgresStore(f *testing.F) {
 		cc := cfg.ConnConfig
 		if pw := cc.Password; len(pw) >= 6 {
 			shown := cc.Host + ":" + strconv.Itoa(int(cc.Port)) + "/" + cc.Database
-			if start := pw[:4]; strings.Contains(storeName(spec), start) && !strings.Contains(shown, start) {
+			// The scheme is no part of the password, though "postgres:"
+			// holds "res:" by chance.
+			_, name, _ := strings.Cut(storeName(spec), ":")
+			if start := pw[:4]; strings.Contains(name, start) && !strings.Contains(shown, start) {
 				t.Fatalf("storeName(%q) = %q shows the start of the password", spec, storeName(spec))
 			}
 		}
