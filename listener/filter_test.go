@@ -57,6 +57,12 @@ func TestFilters(t *testing.T) {
 	if listener.Field("a", "*")(&listener.Event{Payload: json.RawMessage(`{"a":`)}) {
 		t.Error("malformed payload matched")
 	}
+	// A key that is not UTF-8 is the key encoding/json reads, U+FFFD,
+	// not its raw bytes (found by FuzzField).
+	bad := &listener.Event{Payload: json.RawMessage("{\"\x8a\":\"v\"}")}
+	if listener.Field("\x8a", "v")(bad) || !listener.Field("\ufffd", "v")(bad) {
+		t.Error("a key that is not UTF-8 was matched by its raw bytes")
+	}
 }
 
 func TestFiltersOnRegistration(t *testing.T) {

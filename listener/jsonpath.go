@@ -6,8 +6,9 @@ import (
 )
 
 // lookupField finds the scalar at a dotted path in a JSON document without
-// decoding the rest of it. Object keys are matched exactly; a segment made of
-// digits also indexes an array. When a key repeats, the last one wins, as in
+// decoding the rest of it. Object keys are matched exactly, as encoding/json
+// decodes them (escapes resolved, bytes that are not UTF-8 read as U+FFFD);
+// a segment made of digits also indexes an array. When a key repeats, the last one wins, as in
 // encoding/json. It returns the string's value for a JSON string, the literal
 // text for a number, true, false or null, and ok=false when the path does not
 // lead to a scalar or the document is malformed on the way.
@@ -190,9 +191,12 @@ func (s *jscan) findKey(key string) bool {
 		if !ok {
 			return false
 		}
+		// A key with an escape or with bytes that are not UTF-8 is
+		// compared as encoding/json decodes it (invalid bytes become
+		// U+FFFD), so that the filter sees the keys a receiver sees.
 		match := false
-		if !esc {
-			match = string(s.d[start+1:s.i-1]) == key
+		if raw := s.d[start+1 : s.i-1]; !esc && utf8.Valid(raw) {
+			match = string(raw) == key
 		} else {
 			var k string
 			match = json.Unmarshal(s.d[start:s.i], &k) == nil && k == key
