@@ -8,10 +8,11 @@ import (
 // lookupField finds the scalar at a dotted path in a JSON document without
 // decoding the rest of it. Object keys are matched exactly, as encoding/json
 // decodes them (escapes resolved, bytes that are not UTF-8 read as U+FFFD);
-// a segment made of digits also indexes an array. When a key repeats, the last one wins, as in
-// encoding/json. It returns the string's value for a JSON string, the literal
-// text for a number, true, false or null, and ok=false when the path does not
-// lead to a scalar or the document is malformed on the way.
+// a segment made of digits also indexes an array. When a key repeats, the
+// last one wins, as in encoding/json. It returns the string's value for a
+// JSON string, the literal text for a number, true, false or null, and
+// ok=false when the path does not lead to a scalar or the document is
+// malformed on the way.
 func lookupField(data []byte, path []string) (val string, ok bool) {
 	s := jscan{d: data}
 	for _, seg := range path {
