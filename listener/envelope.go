@@ -39,6 +39,17 @@ func (e Event) MarshalJSON() ([]byte, error) {
 // repeated key is an error matching [ErrInvalidEvent]. It does not check the
 // field values; call [Event.Validate] (the HTTP source does).
 func (e *Event) UnmarshalJSON(data []byte) error {
+	if ev, ok := walkEnvelope(data); ok {
+		*e = ev
+		return nil
+	}
+	return e.unmarshalStrict(data)
+}
+
+// unmarshalStrict is UnmarshalJSON through a json.Decoder, token by token:
+// the path of every envelope that walkEnvelope gives up on, and the one
+// that words the errors.
+func (e *Event) unmarshalStrict(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := expectDelim(dec, '{'); err != nil {
@@ -99,7 +110,8 @@ func decodeEnvelope(body []byte) (*Event, error) {
 	if err := ev.UnmarshalJSON(body); err != nil {
 		return nil, err
 	}
-	if err := ev.Validate(); err != nil {
+	// Either path read the payload as valid JSON already.
+	if err := ev.validateFields(); err != nil {
 		return nil, err
 	}
 	return &ev, nil

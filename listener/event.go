@@ -68,6 +68,18 @@ func (e *Event) Validate() error {
 	if e == nil {
 		return fmt.Errorf("%w: nil event", ErrInvalidEvent)
 	}
+	if err := e.validateFields(); err != nil {
+		return err
+	}
+	if len(e.Payload) > 0 && !json.Valid(e.Payload) {
+		return fmt.Errorf("%w: payload is not valid JSON", ErrInvalidEvent)
+	}
+	return nil
+}
+
+// validateFields is Validate without the payload, for an event decoded
+// from an envelope, whose payload was read as valid JSON already.
+func (e *Event) validateFields() error {
 	if e.ID == "" {
 		return fmt.Errorf("%w: missing id", ErrInvalidEvent)
 	}
@@ -92,9 +104,6 @@ func (e *Event) Validate() error {
 	}
 	if err := wire.CheckKey(e.PartitionKey); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidEvent, err)
-	}
-	if len(e.Payload) > 0 && !json.Valid(e.Payload) {
-		return fmt.Errorf("%w: payload is not valid JSON", ErrInvalidEvent)
 	}
 	return nil
 }

@@ -1,0 +1,135 @@
+package listener
+
+import (
+	"bytes"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// walkCases are envelopes for the walk and the strict decoder to agree on,
+// with whether the walk should take them itself.
+var walkCases = []struct {
+	name string
+	body string
+	walk bool // walkEnvelope decides it
+}{
+	{"plain", `{"id":"1","topic":"job:ready","payload":{"x":[1,2]}}`, true},
+	{"every field", `{"id":"1","topic":"job:ready","createdAt":"2025-01-01T00:00:00+02:00","context":{"a":"b","a":"c"},"payload":{"x":[1,2]},"namespaces":["n","m"],"partitionKey":"order-7"}`, true},
+	{"white space everywhere", " \t\r\n{ \"id\" : \"1\" ,\n\"topic\":\"a:b\" , \"payload\" : [ 1 , {\"}\" : \"]\\\"[{\"} ] }\n ", true},
+	{"empty object", `{}`, true},
+	{"null fields", `{"id":null,"topic":null,"createdAt":null,"context":null,"payload":null,"namespaces":null,"partitionKey":null}`, true},
+	{"scalar payloads", `{"id":"1","topic":"a:b","payload":-1.5e+3}`, true},
+	{"string payload with escapes", `{"id":"1","topic":"a:b","payload":"a\\\"b\u00e9"}`, true},
+	{"escaped string value", `{"id":"\u00e9\n","topic":"a:b"}`, true},
+	{"string value not UTF-8", "{\"id\":\"\xff\xfe\",\"topic\":\"a:b\"}", true},
+	{"escaped key", `{"i\u0064":"1","topic":"a:b"}`, false},
+	{"unknown key", `{"id":"1","topic":"a:b","extra":1}`, false},
+	{"key in another case", `{"ID":"1","topic":"a:b"}`, false},
+	{"repeated key", `{"id":"1","topic":"a:b","id":"2"}`, false},
+	{"number for a string", `{"id":1,"topic":"a:b"}`, false},
+	{"object for a string", `{"id":{},"topic":"a:b"}`, false},
+	{"bad time", `{"id":"1","topic":"a:b","createdAt":"yesterday"}`, false},
+	{"context of numbers", `{"id":"1","topic":"a:b","context":{"a":1}}`, false},
+	{"namespaces of objects", `{"id":"1","topic":"a:b","namespaces":[{}]}`, false},
+	{"not an object", `["id","1"]`, false},
+	{"trailing data", `{"id":"1","topic":"a:b"} x`, false},
+	{"two values", `{"id":"1"}{"id":"2"}`, false},
+	{"truncated", `{"id":"1","topic":"a:b","payload":{"x":[1,2]}`, false},
+	{"invalid JSON in the payload", `{"id":"1","topic":"a:b","payload":{x:1}}`, false},
+	{"empty", ``, false},
+	{"deep payload", `{"id":"1","topic":"a:b","payload":` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + `}`, false},
+}
+
+// TestEnvelopeWalk checks that walkEnvelope takes the plain envelopes,
+// leaves the others to the strict decoder, and decodes the ones it takes
+// exactly as the strict decoder does.
+func TestEnvelopeWalk(t *testing.T) {
+	for _, tc := range walkCases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ok := walkEnvelope([]byte(tc.body))
+			if ok != tc.walk {
+				t.Errorf("walkEnvelope took it: %v, want %v", ok, tc.walk)
+			}
+			checkWalk(t, []byte(tc.body))
+		})
+	}
+}
+
+// TestEnvelopeWalkCopiesPayload checks that the payload does not share the
+// caller's buffer, which a source may reuse for the next request.
+func TestEnvelopeWalkCopiesPayload(t *testing.T) {
+	body := []byte(`{"id":"1","topic":"a:b","payload":{"k":"v"}}`)
+	ev, ok := walkEnvelope(body)
+	if !ok {
+		t.Fatal("walkEnvelope gave up on a plain envelope")
+	}
+	copy(body, bytes.Repeat([]byte("x"), len(body)))
+	if string(ev.Payload) != `{"k":"v"}` {
+		t.Fatalf("payload changed with the caller's buffer: %q", ev.Payload)
+	}
+}
+
+// checkWalk fails t unless UnmarshalJSON (with its walk) and the strict
+// decoder agree on data: the same event, or the same error.
+func checkWalk(t *testing.T, data []byte) {
+	t.Helper()
+	var strict, got Event
+	strictErr := strict.unmarshalStrict(data)
+	err := got.UnmarshalJSON(data)
+	if ev, ok := walkEnvelope(data); ok {
+		if strictErr != nil {
+			t.Fatalf("the walk accepted %q, which the strict decoder refuses: %v", data, strictErr)
+		}
+		if !reflect.DeepEqual(ev, strict) {
+			t.Fatalf("the walk decoded %q as\n%#v\nthe strict decoder as\n%#v", data, ev, strict)
+		}
+	}
+	switch {
+	case (err == nil) != (strictErr == nil):
+		t.Fatalf("UnmarshalJSON(%q) = %v, the strict decoder %v", data, err, strictErr)
+	case err != nil && err.Error() != strictErr.Error():
+		t.Fatalf("UnmarshalJSON(%q) = %q, the strict decoder %q", data, err, strictErr)
+	case err == nil && !reflect.DeepEqual(got, strict):
+		t.Fatalf("UnmarshalJSON(%q) decoded\n%#v\nthe strict decoder\n%#v", data, got, strict)
+	}
+}
+
+// FuzzEnvelopeWalk checks that the envelope's fast path and its strict
+// decoder agree on every input.
+func FuzzEnvelopeWalk(f *testing.F) {
+	for _, tc := range walkCases {
+		f.Add([]byte(tc.body))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkWalk(t, data)
+	})
+}
+
+// BenchmarkEnvelope decodes and validates a 1 KiB envelope as the HTTP
+// source does (decodeEnvelope), beside the strict decoder and Validate
+// alone, the path before the walk.
+func BenchmarkEnvelope(b *testing.B) {
+	body := []byte(`{"id":"evt_0123456789abcdef","topic":"job:ready","payload":{"data":"` +
+		strings.Repeat("x", 1<<10-11) + `"}}`)
+	b.Run("walk", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decodeEnvelope(body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("strict", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var ev Event
+			if err := ev.unmarshalStrict(body); err != nil {
+				b.Fatal(err)
+			}
+			if err := ev.Validate(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
