@@ -122,7 +122,8 @@ func (c *ceEvent) finish() (*Event, error) {
 	if c.ev.Topic == "" {
 		return nil, fmt.Errorf("%w: missing type", ErrInvalidEvent)
 	}
-	if err := c.ev.Validate(); err != nil {
+	// Both modes read the data as valid JSON already.
+	if err := c.ev.validateFields(); err != nil {
 		return nil, err
 	}
 	return &c.ev, nil
@@ -170,24 +171,39 @@ func parseBinary(h http.Header, body []byte) (*Event, error) {
 // the attributes and data. Repeated attributes, objects or arrays as
 // attribute values, data_base64 and trailing data are rejected.
 func parseStructured(body []byte) (*Event, error) {
+	c, ok := walkStructured(body)
+	if !ok {
+		var err error
+		if c, err = readStructured(body); err != nil {
+			return nil, err
+		}
+	}
+	return c.finish()
+}
+
+// readStructured is parseStructured's strict decoder, token by token: the
+// path of every event that walkStructured gives up on, and the one that
+// words the errors.
+func readStructured(body []byte) (ceEvent, error) {
+	var c ceEvent
+	fail := func(err error) (ceEvent, error) { return ceEvent{}, err }
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := expectDelim(dec, '{'); err != nil {
-		return nil, err
+		return fail(err)
 	}
-	var c ceEvent
 	seen := map[string]bool{}
 	for dec.More() {
 		key, err := objectKey(dec)
 		if err != nil {
-			return nil, err
+			return fail(err)
 		}
 		if seen[key] {
-			return nil, fmt.Errorf("%w: attribute %.32q repeated", ErrInvalidEvent, key)
+			return fail(fmt.Errorf("%w: attribute %.32q repeated", ErrInvalidEvent, key))
 		}
 		seen[key] = true
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return nil, fmt.Errorf("%w: attribute %.32q: %s", ErrInvalidEvent, key, jsonReason(err))
+			return fail(fmt.Errorf("%w: attribute %.32q: %s", ErrInvalidEvent, key, jsonReason(err)))
 		}
 		switch key {
 		case "data":
@@ -196,7 +212,7 @@ func parseStructured(body []byte) (*Event, error) {
 			}
 			continue
 		case "data_base64":
-			return nil, fmt.Errorf("%w: data_base64 (binary data)", ErrUnsupported)
+			return fail(fmt.Errorf("%w: data_base64 (binary data)", ErrUnsupported))
 		}
 		var v string
 		switch raw[0] {
@@ -204,26 +220,35 @@ func parseStructured(body []byte) (*Event, error) {
 			continue
 		case '"':
 			if err := json.Unmarshal(raw, &v); err != nil {
-				return nil, fmt.Errorf("%w: attribute %.32q: %s", ErrInvalidEvent, key, jsonReason(err))
+				return fail(fmt.Errorf("%w: attribute %.32q: %s", ErrInvalidEvent, key, jsonReason(err)))
 			}
 		case '{', '[':
-			return nil, fmt.Errorf("%w: attribute %.32q is not a string, number or boolean", ErrInvalidEvent, key)
+			return fail(fmt.Errorf("%w: attribute %.32q is not a string, number or boolean", ErrInvalidEvent, key))
 		default: // number or boolean: keep its JSON text
-			switch key {
-			case "specversion", "id", "type", "source", "time", "subject", "datacontenttype", "dataschema":
-				return nil, fmt.Errorf("%w: attribute %q must be a string", ErrInvalidEvent, key)
+			if stringAttribute(key) {
+				return fail(fmt.Errorf("%w: attribute %q must be a string", ErrInvalidEvent, key))
 			}
 			v = string(raw)
 		}
 		if err := c.set(key, v); err != nil {
-			return nil, err
+			return fail(err)
 		}
 	}
 	if err := expectDelim(dec, '}'); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	if err := expectEOF(dec); err != nil {
-		return nil, err
+		return fail(err)
 	}
-	return c.finish()
+	return c, nil
+}
+
+// stringAttribute reports whether the CloudEvents attribute name must have
+// a string value.
+func stringAttribute(name string) bool {
+	switch name {
+	case "specversion", "id", "type", "source", "time", "subject", "datacontenttype", "dataschema":
+		return true
+	}
+	return false
 }

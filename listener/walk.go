@@ -3,73 +3,137 @@ package listener
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"unicode/utf8"
 )
 
-// The envelope's fast path. The strict decoder of Event.UnmarshalJSON reads
-// through a json.Decoder, which copies the body, scans the payload twice
-// (to find its end, then to decode it as a json.RawMessage; Validate scans
-// it a third time) and allocates a token per key: BenchmarkEnvelope has it
-// at about four times the walk's time and eight times its allocations for
-// a 1 KiB event. Most envelopes are plain: valid JSON, an object whose keys
-// are the envelope's own, each once and written without escapes. For
-// those, walkEnvelope checks the document once with json.Valid and then
-// walks it, knowing it is well formed, cutting each value out by counting
-// brackets. Anything else (invalid JSON, an unknown, repeated or escaped
-// key, a value of the wrong type) makes it give up, and the strict decoder
-// decodes the same bytes and gives its exact error, so that the two paths
-// cannot disagree on what is accepted. FuzzEnvelopeWalk checks that they
-// agree.
+// The decoders' fast paths. The strict decoders of the native envelope
+// (Event.UnmarshalJSON) and of a structured CloudEvent read through a
+// json.Decoder, which copies the body, scans the payload twice (to find its
+// end, then to decode it as a json.RawMessage) and allocates a token per
+// key: BenchmarkEnvelope has that at about four times the walk's time and
+// eight times its allocations for a 1 KiB event. Most events are plain:
+// valid JSON, an object whose keys are written without escapes, each once,
+// with values of the expected types. For those, walkObject checks the
+// document once with json.Valid and then walks it, knowing it is well
+// formed, cutting each value out by counting brackets. Anything else makes
+// the walk give up, and the strict decoder decodes the same bytes and gives
+// its exact error, so that the two paths cannot disagree on what is
+// accepted. FuzzEnvelopeWalk and FuzzStructuredWalk check that they agree.
 
 // envelopeKeys are the envelope's keys, in the bit order of walkEnvelope's
 // seen set.
 var envelopeKeys = [...]string{"id", "topic", "createdAt", "context", "payload", "namespaces", "partitionKey"}
 
 // walkEnvelope decodes data as UnmarshalJSON does, when data is a plain
-// envelope; ok is false when it is not, and then nothing is decided.
+// envelope: its own keys only, each once and without escapes. ok is false
+// when it is not, and then nothing is decided.
 func walkEnvelope(data []byte) (ev Event, ok bool) {
-	if !json.Valid(data) {
+	var seen uint8
+	ok = walkObject(data, func(k, v []byte) bool {
+		f := keyIndex(k)
+		if f < 0 || seen&(1<<f) != 0 {
+			return false
+		}
+		seen |= 1 << f
+		return setField(&ev, f, v)
+	})
+	if !ok {
 		return Event{}, false
+	}
+	if bytes.Equal(ev.Payload, []byte("null")) {
+		ev.Payload = nil
+	}
+	return ev, true
+}
+
+// walkStructured reads a structured CloudEvent as readStructured does, when
+// data is plain: attribute names without escapes, each once, and values
+// that readStructured takes. ok is false when it is not, and then nothing
+// is decided.
+func walkStructured(data []byte) (c ceEvent, ok bool) {
+	var seen []string // a CloudEvent has a dozen attributes or so
+	ok = walkObject(data, func(k, v []byte) bool {
+		if bytes.IndexByte(k, '\\') >= 0 || !utf8.Valid(k) {
+			return false
+		}
+		key := string(k)
+		if slices.Contains(seen, key) {
+			return false
+		}
+		seen = append(seen, key)
+		switch key {
+		case "data":
+			if string(v) != "null" {
+				c.ev.Payload = bytes.Clone(v) // the caller may reuse data
+			}
+			return true
+		case "data_base64":
+			return false
+		}
+		var s string
+		switch v[0] {
+		case 'n': // null: the attribute is absent
+			return true
+		case '"':
+			if !setString(&s, v) {
+				return false
+			}
+		case '{', '[':
+			return false
+		default: // a number or a boolean, taken as its JSON text
+			if stringAttribute(key) {
+				return false
+			}
+			s = string(v)
+		}
+		return c.set(key, s) == nil
+	})
+	if !ok {
+		return ceEvent{}, false
+	}
+	return c, true
+}
+
+// walkObject calls member with the raw key (between its quotes) and the
+// value of each member of the JSON object in data, in order, until member
+// returns false. It reports whether data is valid JSON holding one object
+// and member returned true for every member.
+func walkObject(data []byte, member func(key, value []byte) bool) bool {
+	if !json.Valid(data) {
+		return false
 	}
 	i := skipSpace(data, 0)
 	if at(data, i) != '{' {
-		return Event{}, false
+		return false
 	}
 	i = skipSpace(data, i+1)
 	if at(data, i) == '}' {
-		return Event{}, true
+		return true
 	}
-	var seen uint8
 	for {
 		end := stringEnd(data, i)
 		if end < 0 {
-			return Event{}, false
+			return false
 		}
-		f := keyIndex(data[i+1 : end-1])
-		if f < 0 || seen&(1<<f) != 0 {
-			return Event{}, false
-		}
-		seen |= 1 << f
+		key := data[i+1 : end-1]
 		i = skipSpace(data, end)
 		if at(data, i) != ':' {
-			return Event{}, false
+			return false
 		}
 		i = skipSpace(data, i+1)
 		end = valueEnd(data, i)
-		if end < 0 || !setField(&ev, f, data[i:end]) {
-			return Event{}, false
+		if end < 0 || !member(key, data[i:end]) {
+			return false
 		}
 		i = skipSpace(data, end)
 		switch at(data, i) {
 		case ',':
 			i = skipSpace(data, i+1)
 		case '}':
-			if bytes.Equal(ev.Payload, []byte("null")) {
-				ev.Payload = nil
-			}
-			return ev, true
+			return true
 		default:
-			return Event{}, false
+			return false
 		}
 	}
 }

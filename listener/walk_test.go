@@ -106,6 +106,85 @@ func FuzzEnvelopeWalk(f *testing.F) {
 	})
 }
 
+// structuredCases are structured CloudEvents for the walk and the strict
+// decoder to agree on, with whether the walk should take them itself.
+var structuredCases = []struct {
+	name string
+	body string
+	walk bool // walkStructured decides it
+}{
+	{"plain", `{"specversion":"1.0","id":"1","source":"s","type":"job:ready","data":{"k":"v"}}`, true},
+	{"every attribute", `{"specversion":"1.0","id":"1","source":"urn:s","type":"job:ready","time":"2025-01-01T00:00:00Z","subject":"x","datacontenttype":"application/json","dataschema":"https://s/x","partitionkey":"order-7","ext":"v","num":3.5,"flag":true,"data":[1,"]"]}`, true},
+	{"null data and attribute", `{"specversion":"1.0","id":"1","source":"s","type":"a:b","data":null,"subject":null}`, true},
+	{"escaped value", `{"specversion":"1.0","id":"\u00e9","source":"s\n","type":"a:b"}`, true},
+	{"missing source", `{"specversion":"1.0","id":"1","type":"a:b"}`, true},
+	{"specversion 0.3", `{"specversion":"0.3","id":"1","source":"s","type":"a:b"}`, true},
+	{"empty object", `{}`, true},
+	{"escaped name", `{"specversion":"1.0","i\u0064":"1","source":"s","type":"a:b"}`, false},
+	{"repeated attribute", `{"specversion":"1.0","id":"1","id":"2","source":"s","type":"a:b"}`, false},
+	{"number id", `{"specversion":"1.0","id":1,"source":"s","type":"a:b"}`, false},
+	{"object extension", `{"specversion":"1.0","id":"1","source":"s","type":"a:b","ext":{}}`, false},
+	{"data_base64", `{"specversion":"1.0","id":"1","source":"s","type":"a:b","data_base64":"AA=="}`, false},
+	{"bad time", `{"specversion":"1.0","id":"1","source":"s","type":"a:b","time":"now"}`, false},
+	{"XML data", `{"specversion":"1.0","id":"1","source":"s","type":"a:b","datacontenttype":"text/xml"}`, false},
+	{"trailing data", `{"specversion":"1.0","id":"1","source":"s","type":"a:b"} {}`, false},
+	{"not an object", `"specversion"`, false},
+}
+
+// TestStructuredWalk checks that walkStructured takes the plain events,
+// leaves the others to the strict decoder, and reads the ones it takes
+// exactly as the strict decoder does.
+func TestStructuredWalk(t *testing.T) {
+	for _, tc := range structuredCases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ok := walkStructured([]byte(tc.body))
+			if ok != tc.walk {
+				t.Errorf("walkStructured took it: %v, want %v", ok, tc.walk)
+			}
+			checkStructuredWalk(t, []byte(tc.body))
+		})
+	}
+}
+
+// checkStructuredWalk fails t unless parseStructured (with its walk) and
+// the strict decoder agree on data: the same event, or the same error.
+func checkStructuredWalk(t *testing.T, data []byte) {
+	t.Helper()
+	strict, strictErr := readStructured(data)
+	if c, ok := walkStructured(data); ok {
+		if strictErr != nil {
+			t.Fatalf("the walk accepted %q, which the strict decoder refuses: %v", data, strictErr)
+		}
+		if !reflect.DeepEqual(c, strict) {
+			t.Fatalf("the walk read %q as\n%#v\nthe strict decoder as\n%#v", data, c, strict)
+		}
+	}
+	got, err := parseStructured(data)
+	var want *Event
+	if strictErr == nil {
+		want, strictErr = strict.finish()
+	}
+	switch {
+	case (err == nil) != (strictErr == nil):
+		t.Fatalf("parseStructured(%q) = %v, the strict decoder %v", data, err, strictErr)
+	case err != nil && err.Error() != strictErr.Error():
+		t.Fatalf("parseStructured(%q) = %q, the strict decoder %q", data, err, strictErr)
+	case err == nil && !reflect.DeepEqual(got, want):
+		t.Fatalf("parseStructured(%q) read\n%#v\nthe strict decoder\n%#v", data, got, want)
+	}
+}
+
+// FuzzStructuredWalk checks that the structured CloudEvent's fast path and
+// its strict decoder agree on every input.
+func FuzzStructuredWalk(f *testing.F) {
+	for _, tc := range structuredCases {
+		f.Add([]byte(tc.body))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkStructuredWalk(t, data)
+	})
+}
+
 // BenchmarkEnvelope decodes and validates a 1 KiB envelope as the HTTP
 // source does (decodeEnvelope), beside the strict decoder and Validate
 // alone, the path before the walk.
@@ -128,6 +207,33 @@ func BenchmarkEnvelope(b *testing.B) {
 				b.Fatal(err)
 			}
 			if err := ev.Validate(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkStructured reads a 1 KiB structured CloudEvent as the HTTP
+// source does (parseStructured), beside the strict decoder alone.
+func BenchmarkStructured(b *testing.B) {
+	body := []byte(`{"specversion":"1.0","id":"evt_0123456789abcdef","source":"urn:platform","type":"job:ready","data":{"data":"` +
+		strings.Repeat("x", 1<<10-11) + `"}}`)
+	b.Run("walk", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := parseStructured(body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("strict", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			c, err := readStructured(body)
+			if err == nil {
+				_, err = c.finish()
+			}
+			if err != nil {
 				b.Fatal(err)
 			}
 		}
