@@ -81,9 +81,9 @@ func (p *pipeline) event(ctx context.Context, payload []byte) error {
 }
 
 // runE2E measures section 5: events in through listener.HTTPHandler on
-// HTTPS (verified), a handler that enqueues into a bbolt outbox drained by a
-// Queue (durable) or calls listener.Forward (not durable), and signed HTTPS
-// delivery to a receiver behind auth.Middleware. Each client posts an event
+// HTTPS (verified), listener.ForwardPayload into a Queue over a bbolt outbox
+// (durable) or through a Sender (not durable), and signed HTTPS delivery to
+// a receiver behind auth.Middleware. Each client posts an event
 // and waits for its webhook to be verified before posting the next.
 func runE2E(cfg config) ([]Row, []error) {
 	fail := func(err error) ([]Row, []error) {
@@ -143,10 +143,7 @@ func runE2E(cfg config) ([]Row, []error) {
 	defer func() { qcancel(); <-qdone }()
 
 	durable := listener.New()
-	if err := durable.On("job:*", func(ctx context.Context, ev *listener.Event) error {
-		_, err := q.Enqueue(ctx, benchDest, sender.Message{ID: listener.DeliveryID(ev, benchDest), Topic: ev.Topic, Body: ev.Payload})
-		return err
-	}); err != nil {
+	if err := durable.On("job:*", listener.ForwardPayload(q, dest)); err != nil {
 		return fail(err)
 	}
 	fs := &sender.Sender{TLS: receiver.tlsConfig(), AllowNetworks: loopback}
