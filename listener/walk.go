@@ -11,7 +11,7 @@ import (
 // (Event.UnmarshalJSON) and of a structured CloudEvent read through a
 // json.Decoder, which copies the body, scans the payload twice (to find its
 // end, then to decode it as a json.RawMessage) and allocates a token per
-// key: BenchmarkEnvelope has that at about four times the walk's time and
+// key: BenchmarkDecode has that at about four times the walk's time and
 // eight times its allocations for a 1 KiB event. Most events are plain:
 // valid JSON, an object whose keys are written without escapes, each once,
 // with values of the expected types. For those, walkObject checks the

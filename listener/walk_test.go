@@ -7,13 +7,16 @@ import (
 	"testing"
 )
 
-// walkCases are envelopes for the walk and the strict decoder to agree on,
-// with whether the walk should take them itself.
-var walkCases = []struct {
+// walkCase is an input for a walk and its strict decoder to agree on, with
+// whether the walk should decide it itself.
+type walkCase struct {
 	name string
 	body string
-	walk bool // walkEnvelope decides it
-}{
+	walk bool
+}
+
+// envelopeCases are envelopes for walkEnvelope and the strict decoder.
+var envelopeCases = []walkCase{
 	{"plain", `{"id":"1","topic":"job:ready","payload":{"x":[1,2]}}`, true},
 	{"every field", `{"id":"1","topic":"job:ready","createdAt":"2025-01-01T00:00:00+02:00","context":{"a":"b","a":"c"},"payload":{"x":[1,2]},"namespaces":["n","m"],"partitionKey":"order-7"}`, true},
 	{"white space everywhere", " \t\r\n{ \"id\" : \"1\" ,\n\"topic\":\"a:b\" , \"payload\" : [ 1 , {\"}\" : \"]\\\"[{\"} ] }\n ", true},
@@ -45,13 +48,21 @@ var walkCases = []struct {
 // leaves the others to the strict decoder, and decodes the ones it takes
 // exactly as the strict decoder does.
 func TestEnvelopeWalk(t *testing.T) {
-	for _, tc := range walkCases {
+	testWalk(t, envelopeCases, func(data []byte) bool {
+		_, ok := walkEnvelope(data)
+		return ok
+	}, checkWalk)
+}
+
+// testWalk runs check on each of cases, after checking that walks decides
+// those it should.
+func testWalk(t *testing.T, cases []walkCase, walks func([]byte) bool, check func(*testing.T, []byte)) {
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, ok := walkEnvelope([]byte(tc.body))
-			if ok != tc.walk {
-				t.Errorf("walkEnvelope took it: %v, want %v", ok, tc.walk)
+			if ok := walks([]byte(tc.body)); ok != tc.walk {
+				t.Errorf("the walk took it: %v, want %v", ok, tc.walk)
 			}
-			checkWalk(t, []byte(tc.body))
+			check(t, []byte(tc.body))
 		})
 	}
 }
@@ -76,29 +87,32 @@ func checkWalk(t *testing.T, data []byte) {
 	t.Helper()
 	var strict, got Event
 	strictErr := strict.unmarshalStrict(data)
-	err := got.UnmarshalJSON(data)
 	if ev, ok := walkEnvelope(data); ok {
-		if strictErr != nil {
-			t.Fatalf("the walk accepted %q, which the strict decoder refuses: %v", data, strictErr)
-		}
-		if !reflect.DeepEqual(ev, strict) {
-			t.Fatalf("the walk decoded %q as\n%#v\nthe strict decoder as\n%#v", data, ev, strict)
-		}
+		sameResult(t, data, "walkEnvelope", ev, nil, strict, strictErr)
 	}
+	err := got.UnmarshalJSON(data)
+	sameResult(t, data, "UnmarshalJSON", got, err, strict, strictErr)
+}
+
+// sameResult fails t unless name's result of decoding data, got and err,
+// is the strict decoder's, want and wantErr: the same value, or an error
+// with the same text.
+func sameResult[T any](t *testing.T, data []byte, name string, got T, err error, want T, wantErr error) {
+	t.Helper()
 	switch {
-	case (err == nil) != (strictErr == nil):
-		t.Fatalf("UnmarshalJSON(%q) = %v, the strict decoder %v", data, err, strictErr)
-	case err != nil && err.Error() != strictErr.Error():
-		t.Fatalf("UnmarshalJSON(%q) = %q, the strict decoder %q", data, err, strictErr)
-	case err == nil && !reflect.DeepEqual(got, strict):
-		t.Fatalf("UnmarshalJSON(%q) decoded\n%#v\nthe strict decoder\n%#v", data, got, strict)
+	case (err == nil) != (wantErr == nil):
+		t.Fatalf("%s(%q) = %v, the strict decoder %v", name, data, err, wantErr)
+	case err != nil && err.Error() != wantErr.Error():
+		t.Fatalf("%s(%q) = %q, the strict decoder %q", name, data, err, wantErr)
+	case err == nil && !reflect.DeepEqual(got, want):
+		t.Fatalf("%s(%q) read\n%#v\nthe strict decoder\n%#v", name, data, got, want)
 	}
 }
 
 // FuzzEnvelopeWalk checks that the envelope's fast path and its strict
 // decoder agree on every input.
 func FuzzEnvelopeWalk(f *testing.F) {
-	for _, tc := range walkCases {
+	for _, tc := range envelopeCases {
 		f.Add([]byte(tc.body))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -106,13 +120,9 @@ func FuzzEnvelopeWalk(f *testing.F) {
 	})
 }
 
-// structuredCases are structured CloudEvents for the walk and the strict
-// decoder to agree on, with whether the walk should take them itself.
-var structuredCases = []struct {
-	name string
-	body string
-	walk bool // walkStructured decides it
-}{
+// structuredCases are structured CloudEvents for walkStructured and the
+// strict decoder.
+var structuredCases = []walkCase{
 	{"plain", `{"specversion":"1.0","id":"1","source":"s","type":"job:ready","data":{"k":"v"}}`, true},
 	{"every attribute", `{"specversion":"1.0","id":"1","source":"urn:s","type":"job:ready","time":"2025-01-01T00:00:00Z","subject":"x","datacontenttype":"application/json","dataschema":"https://s/x","partitionkey":"order-7","ext":"v","num":3.5,"flag":true,"data":[1,"]"]}`, true},
 	{"null data and attribute", `{"specversion":"1.0","id":"1","source":"s","type":"a:b","data":null,"subject":null}`, true},
@@ -135,15 +145,10 @@ var structuredCases = []struct {
 // leaves the others to the strict decoder, and reads the ones it takes
 // exactly as the strict decoder does.
 func TestStructuredWalk(t *testing.T) {
-	for _, tc := range structuredCases {
-		t.Run(tc.name, func(t *testing.T) {
-			_, ok := walkStructured([]byte(tc.body))
-			if ok != tc.walk {
-				t.Errorf("walkStructured took it: %v, want %v", ok, tc.walk)
-			}
-			checkStructuredWalk(t, []byte(tc.body))
-		})
-	}
+	testWalk(t, structuredCases, func(data []byte) bool {
+		_, ok := walkStructured(data)
+		return ok
+	}, checkStructuredWalk)
 }
 
 // checkStructuredWalk fails t unless parseStructured (with its walk) and
@@ -152,26 +157,14 @@ func checkStructuredWalk(t *testing.T, data []byte) {
 	t.Helper()
 	strict, strictErr := readStructured(data)
 	if c, ok := walkStructured(data); ok {
-		if strictErr != nil {
-			t.Fatalf("the walk accepted %q, which the strict decoder refuses: %v", data, strictErr)
-		}
-		if !reflect.DeepEqual(c, strict) {
-			t.Fatalf("the walk read %q as\n%#v\nthe strict decoder as\n%#v", data, c, strict)
-		}
+		sameResult(t, data, "walkStructured", c, nil, strict, strictErr)
 	}
 	got, err := parseStructured(data)
 	var want *Event
 	if strictErr == nil {
 		want, strictErr = strict.finish()
 	}
-	switch {
-	case (err == nil) != (strictErr == nil):
-		t.Fatalf("parseStructured(%q) = %v, the strict decoder %v", data, err, strictErr)
-	case err != nil && err.Error() != strictErr.Error():
-		t.Fatalf("parseStructured(%q) = %q, the strict decoder %q", data, err, strictErr)
-	case err == nil && !reflect.DeepEqual(got, want):
-		t.Fatalf("parseStructured(%q) read\n%#v\nthe strict decoder\n%#v", data, got, want)
-	}
+	sameResult(t, data, "parseStructured", got, err, want, strictErr)
 }
 
 // FuzzStructuredWalk checks that the structured CloudEvent's fast path and
@@ -185,57 +178,48 @@ func FuzzStructuredWalk(f *testing.F) {
 	})
 }
 
-// BenchmarkEnvelope decodes and validates a 1 KiB envelope as the HTTP
-// source does (decodeEnvelope), beside the strict decoder and Validate
-// alone, the path before the walk.
-func BenchmarkEnvelope(b *testing.B) {
-	body := []byte(`{"id":"evt_0123456789abcdef","topic":"job:ready","payload":{"data":"` +
-		strings.Repeat("x", 1<<10-11) + `"}}`)
-	b.Run("walk", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := decodeEnvelope(body); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("strict", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
+// BenchmarkDecode decodes and validates a 1 KiB event as the HTTP source
+// does, as a native envelope and as a structured CloudEvent, beside the
+// strict decoders alone: the paths before the walk.
+func BenchmarkDecode(b *testing.B) {
+	data := `{"data":"` + strings.Repeat("x", 1<<10-11) + `"}`
+	envelope := []byte(`{"id":"evt_0123456789abcdef","topic":"job:ready","payload":` + data + `}`)
+	structured := []byte(`{"specversion":"1.0","id":"evt_0123456789abcdef","source":"urn:platform","type":"job:ready","data":` + data + `}`)
+	for _, bc := range []struct {
+		name   string
+		body   []byte
+		decode func([]byte) error
+	}{
+		{"envelope/walk", envelope, func(body []byte) error {
+			_, err := decodeEnvelope(body)
+			return err
+		}},
+		{"envelope/strict", envelope, func(body []byte) error {
 			var ev Event
 			if err := ev.unmarshalStrict(body); err != nil {
-				b.Fatal(err)
+				return err
 			}
-			if err := ev.Validate(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-}
-
-// BenchmarkStructured reads a 1 KiB structured CloudEvent as the HTTP
-// source does (parseStructured), beside the strict decoder alone.
-func BenchmarkStructured(b *testing.B) {
-	body := []byte(`{"specversion":"1.0","id":"evt_0123456789abcdef","source":"urn:platform","type":"job:ready","data":{"data":"` +
-		strings.Repeat("x", 1<<10-11) + `"}}`)
-	b.Run("walk", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := parseStructured(body); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("strict", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
+			return ev.Validate()
+		}},
+		{"structured/walk", structured, func(body []byte) error {
+			_, err := parseStructured(body)
+			return err
+		}},
+		{"structured/strict", structured, func(body []byte) error {
 			c, err := readStructured(body)
 			if err == nil {
 				_, err = c.finish()
 			}
-			if err != nil {
-				b.Fatal(err)
+			return err
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := bc.decode(bc.body); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
+		})
+	}
 }
