@@ -52,13 +52,16 @@ func walkEnvelope(data []byte) (ev Event, ok bool) {
 // that readStructured takes. ok is false when it is not, and then nothing
 // is decided.
 func walkStructured(data []byte) (c ceEvent, ok bool) {
-	var seen []string // a CloudEvent has a dozen attributes or so
+	var seen []string
 	ok = walkObject(data, func(k, v []byte) bool {
 		if bytes.IndexByte(k, '\\') >= 0 || !utf8.Valid(k) {
 			return false
 		}
 		key := string(k)
-		if slices.Contains(seen, key) {
+		// Repeats are found by a scan of the names seen, so their number
+		// is capped: an event of many thousands of extensions would make
+		// it quadratic. Past the cap the strict decoder reads the event.
+		if len(seen) == maxWalkAttributes || slices.Contains(seen, key) {
 			return false
 		}
 		seen = append(seen, key)
@@ -72,7 +75,7 @@ func walkStructured(data []byte) (c ceEvent, ok bool) {
 			return false
 		}
 		var s string
-		switch v[0] {
+		switch at(v, 0) {
 		case 'n': // null: the attribute is absent
 			return true
 		case '"':
@@ -94,6 +97,10 @@ func walkStructured(data []byte) (c ceEvent, ok bool) {
 	}
 	return c, true
 }
+
+// maxWalkAttributes is the most attributes walkStructured reads; a
+// CloudEvent usually has a dozen or so.
+const maxWalkAttributes = 64
 
 // walkObject calls member with the raw key (between its quotes) and the
 // value of each member of the JSON object in data, in order, until member
@@ -123,7 +130,7 @@ func walkObject(data []byte, member func(key, value []byte) bool) bool {
 		}
 		i = skipSpace(data, i+1)
 		end = valueEnd(data, i)
-		if end < 0 || !member(key, data[i:end]) {
+		if end <= i || !member(key, data[i:end]) {
 			return false
 		}
 		i = skipSpace(data, end)

@@ -2,6 +2,7 @@ package listener
 
 import (
 	"bytes"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -139,6 +140,17 @@ var structuredCases = []walkCase{
 	{"XML data", `{"specversion":"1.0","id":"1","source":"s","type":"a:b","datacontenttype":"text/xml"}`, false},
 	{"trailing data", `{"specversion":"1.0","id":"1","source":"s","type":"a:b"} {}`, false},
 	{"not an object", `"specversion"`, false},
+	{"as many extensions as the walk reads", `{"specversion":"1.0","id":"1","source":"s","type":"a:b"` + extensions(maxWalkAttributes-4) + `}`, true},
+	{"more extensions than the walk reads", `{"specversion":"1.0","id":"1","source":"s","type":"a:b"` + extensions(maxWalkAttributes-3) + `}`, false},
+}
+
+// extensions returns n extension attributes, each with a comma before it.
+func extensions(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, `,"x%d":%d`, i, i)
+	}
+	return b.String()
 }
 
 // TestStructuredWalk checks that walkStructured takes the plain events,
