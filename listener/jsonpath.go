@@ -1,6 +1,7 @@
 package listener
 
 import (
+	"bytes"
 	"encoding/json"
 	"unicode/utf8"
 )
@@ -109,20 +110,24 @@ func (s *jscan) ws() {
 }
 
 // str consumes a string starting at the opening quote and reports whether it
-// held escapes.
+// held escapes. It jumps from quote to quote with bytes.IndexByte, looking
+// for a backslash only in the stretch before each: a payload's long strings
+// are most of what the envelope walk steps over.
 func (s *jscan) str() (escaped, ok bool) {
 	s.i++ // opening quote
 	for s.i < len(s.d) {
-		switch s.d[s.i] {
-		case '\\':
-			escaped = true
-			s.i += 2
-		case '"':
-			s.i++
-			return escaped, true
-		default:
-			s.i++
+		rest := s.d[s.i:]
+		q := bytes.IndexByte(rest, '"')
+		if q < 0 {
+			return escaped, false
 		}
+		if b := bytes.IndexByte(rest[:q], '\\'); b >= 0 {
+			escaped = true
+			s.i += b + 2 // the escaped byte, a quote or not, is no end
+			continue
+		}
+		s.i += q + 1
+		return escaped, true
 	}
 	return escaped, false
 }

@@ -75,7 +75,7 @@ func walkStructured(data []byte) (c ceEvent, ok bool) {
 			return false
 		}
 		var s string
-		switch at(v, 0) {
+		switch v[0] {
 		case 'n': // null: the attribute is absent
 			return true
 		case '"':
@@ -105,38 +105,47 @@ const maxWalkAttributes = 64
 // walkObject calls member with the raw key (between its quotes) and the
 // value of each member of the JSON object in data, in order, until member
 // returns false. It reports whether data is valid JSON holding one object
-// and member returned true for every member.
+// and member returned true for every member. It moves through data with the
+// jscan of Field's paths, which cannot index past the slice; a value it
+// passes is never empty.
 func walkObject(data []byte, member func(key, value []byte) bool) bool {
 	if !json.Valid(data) {
 		return false
 	}
-	i := skipSpace(data, 0)
-	if at(data, i) != '{' {
+	s := jscan{d: data}
+	s.ws()
+	if s.peek() != '{' {
 		return false
 	}
-	i = skipSpace(data, i+1)
-	if at(data, i) == '}' {
+	s.i++
+	s.ws()
+	if s.peek() == '}' {
 		return true
 	}
 	for {
-		end := stringEnd(data, i)
-		if end < 0 {
+		start := s.i
+		if s.peek() != '"' {
 			return false
 		}
-		key := data[i+1 : end-1]
-		i = skipSpace(data, end)
-		if at(data, i) != ':' {
+		if _, ok := s.str(); !ok {
 			return false
 		}
-		i = skipSpace(data, i+1)
-		end = valueEnd(data, i)
-		if end <= i || !member(key, data[i:end]) {
+		key := data[start+1 : s.i-1]
+		s.ws()
+		if s.peek() != ':' {
 			return false
 		}
-		i = skipSpace(data, end)
-		switch at(data, i) {
+		s.i++
+		s.ws()
+		start = s.i
+		if !s.skip() || s.i == start || !member(key, data[start:s.i]) {
+			return false
+		}
+		s.ws()
+		switch s.peek() {
 		case ',':
-			i = skipSpace(data, i+1)
+			s.i++
+			s.ws()
 		case '}':
 			return true
 		default:
@@ -198,92 +207,4 @@ func setString(s *string, v []byte) bool {
 		return true
 	}
 	return json.Unmarshal(v, s) == nil
-}
-
-// at returns data[i], or 0 past the end.
-func at(data []byte, i int) byte {
-	if i < 0 || i >= len(data) {
-		return 0
-	}
-	return data[i]
-}
-
-// skipSpace returns the index of the first byte at or after i that is not
-// JSON white space.
-func skipSpace(data []byte, i int) int {
-	for i < len(data) {
-		switch data[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
-
-// stringEnd returns the index just past the JSON string that starts at i,
-// or -1 if none does.
-func stringEnd(data []byte, i int) int {
-	if at(data, i) != '"' {
-		return -1
-	}
-	start := i + 1
-	for j := start; j < len(data); j++ {
-		q := bytes.IndexByte(data[j:], '"')
-		if q < 0 {
-			return -1
-		}
-		j += q
-		// The quote ends the string unless an odd run of backslashes,
-		// within the string, escapes it.
-		n := 0
-		for k := j - 1; k >= start && data[k] == '\\'; k-- {
-			n++
-		}
-		if n%2 == 0 {
-			return j + 1
-		}
-	}
-	return -1
-}
-
-// valueEnd returns the index just past the JSON value that starts at i in
-// data, which is valid JSON, or -1. Objects and arrays are skipped by
-// counting brackets outside strings, without recursion.
-func valueEnd(data []byte, i int) int {
-	switch at(data, i) {
-	case '"':
-		return stringEnd(data, i)
-	case '{', '[':
-		depth := 0
-		for i < len(data) {
-			switch data[i] {
-			case '"':
-				if i = stringEnd(data, i); i < 0 {
-					return -1
-				}
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return -1
-	case 0:
-		return -1
-	}
-	// A number, true, false or null: it runs to the next delimiter.
-	for i < len(data) {
-		switch data[i] {
-		case ',', '}', ']', ' ', '\t', '\n', '\r':
-			return i
-		}
-		i++
-	}
-	return i
 }
