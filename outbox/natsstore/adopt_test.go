@@ -3,8 +3,12 @@ package natsstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/heraldhq/herald/internal/natstest"
 	"github.com/heraldhq/herald/outbox"
@@ -152,5 +156,105 @@ func TestUndoSparesWhatAnotherPutReturnedFor(t *testing.T) {
 	}
 	if errs := w1.Settle(ctx, []outbox.Settlement{{ID: z.ID, Token: lz.Token, Outcome: outbox.Delivered}}); errs[0] != nil {
 		t.Fatalf("settling z after Put D: %v (Put D must not have taken the lease)", errs[0])
+	}
+}
+
+// TestAdoptAllHeld covers a retried batch, more held ids than adoptAll
+// settles at once: a Put of 100 deliveries another store holds, beside 10
+// new ones, returns nil with each record stored once and pending; and the
+// same Put with its context ended by the time it adopts fails and undoes
+// only the new ones it stored, leaving every held record as it was.
+func TestAdoptAllHeld(t *testing.T) {
+	_, js := natstest.Connect(t, natstest.Start(t, nil).ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := Config{Stream: "ADOPTALL", Subject: "adoptall"}
+	open := func() *store {
+		st, err := Open(ctx, js, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st.(*store)
+	}
+	w1, w2 := open(), open()
+	due := time.Now().Add(time.Hour)
+	batch := func(prefix string, n int) []outbox.Delivery {
+		ds := make([]outbox.Delivery, n)
+		for i := range ds {
+			ds[i] = outbox.Delivery{ID: fmt.Sprintf("%s%03d", prefix, i), Destination: "d", Body: []byte(`{}`), Due: due, Created: due}
+		}
+		return ds
+	}
+	const held = 3*adoptAtOnce + 4
+	old := batch("held", held)
+	if err := w1.Put(ctx, old...); err != nil {
+		t.Fatal(err)
+	}
+	seqs := make(map[string]uint64)
+	record := func(id string) (uint64, bool) {
+		t.Helper()
+		sm, err := w1.stream.GetLastMsgForSubject(ctx, w1.subject(id))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return 0, false
+		}
+		if err != nil {
+			t.Fatalf("the record of %s: %v", id, err)
+		}
+		r, err := decodeRecord(sm.Header, sm.Data)
+		if err != nil || r.State != statePending || r.Until != 0 {
+			t.Fatalf("the record of %s is %+v (%v), want it pending and unleased", id, r, err)
+		}
+		return sm.Sequence, true
+	}
+	for _, d := range old {
+		seqs[d.ID], _ = record(d.ID)
+	}
+
+	// The context ends before adoption: the Put fails, its new deliveries
+	// are undone, and no held record was touched.
+	fresh := batch("lost", 10)
+	ps, err := w2.encode(append(slices.Clone(old), fresh...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w2.publish(ctx, ps); err != nil {
+		t.Fatal(err)
+	}
+	ended, end := context.WithCancel(ctx)
+	end()
+	err = w2.adoptAll(ended, ps)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("adoptAll with its context ended: %v, want context.Canceled", err)
+	}
+	w2.undo(ps, err)
+	for _, d := range fresh {
+		if _, ok := record(d.ID); ok {
+			t.Errorf("%s is stored after its Put failed and undid", d.ID)
+		}
+	}
+	for _, d := range old {
+		if seq, ok := record(d.ID); !ok || seq != seqs[d.ID] {
+			t.Errorf("held %s: stored %v at %d, want it left at %d", d.ID, ok, seq, seqs[d.ID])
+		}
+	}
+
+	// The retry with a live context: every held id adopted, the new ones
+	// stored, each record once.
+	fresh = batch("new", 10)
+	if err := w2.Put(ctx, append(slices.Clone(old), fresh...)...); err != nil {
+		t.Fatalf("Put of %d held and %d new: %v", held, len(fresh), err)
+	}
+	for _, d := range append(old, fresh...) {
+		if _, ok := record(d.ID); !ok {
+			t.Errorf("%s is not stored after the Put returned nil", d.ID)
+		}
+	}
+	info, err := w1.stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := uint64(held + len(fresh)); info.State.NumSubjects != want {
+		t.Errorf("the stream holds %d subjects, want %d: one record per delivery", info.State.NumSubjects, want)
 	}
 }

@@ -101,3 +101,28 @@ func BenchmarkEnqueue(b *testing.B) {
 		run(b, st)
 	})
 }
+
+// BenchmarkPutHeld measures a Put of 256 deliveries whose ids the stream
+// holds already (a client retrying a batch on another worker of the
+// fleet), beside a Put of 256 new ones as the baseline. Each held id
+// costs a read and a guarded rewrite of its record (see adopt).
+func BenchmarkPutHeld(b *testing.B) {
+	const batch = 256
+	s := natstest.Start(b, nil)
+	_, js := natstest.Connect(b, s.ClientURL())
+	ob := open(b, js, freshConfig())
+	far := time.Now().Add(time.Hour) // not leased meanwhile: nothing runs a Queue
+	b.Run("fresh", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			putDue(b, ob, fmt.Sprint("f", i), batch, far)
+		}
+	})
+	b.Run("held", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			b.StopTimer()
+			putDue(b, ob, fmt.Sprint("h", i), batch, far)
+			b.StartTimer()
+			putDue(b, ob, fmt.Sprint("h", i), batch, far)
+		}
+	})
+}

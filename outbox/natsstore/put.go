@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -54,10 +55,8 @@ func (o *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	for start := 0; start < len(ps) && err == nil; start += putBatch {
 		err = o.publish(ctx, ps[start:min(start+putBatch, len(ps))])
 	}
-	for i := 0; i < len(ps) && err == nil; i++ {
-		if ps[i].held {
-			err = o.adopt(ctx, &ps[i])
-		}
+	if err == nil {
+		err = o.adoptAll(ctx, ps)
 	}
 	if err != nil {
 		return o.undo(ps, err)
@@ -223,6 +222,46 @@ func (o *store) forget(m meta, seq uint64) {
 	}
 }
 
+// adoptAtOnce is how many held ids adoptAll settles at the same time.
+const adoptAtOnce = 32
+
+// adoptAll adopts the held deliveries of ps, up to adoptAtOnce at a time:
+// each costs two round trips to the server, and a retried batch may hold
+// every id. It returns the first error, once every adopt started has
+// ended, so that undo sees what each did.
+func (o *store) adoptAll(ctx context.Context, ps []published) error {
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	fail := func(err error) { once.Do(func() { first = err; cancel() }) }
+	slots := make(chan struct{}, adoptAtOnce)
+	for i := range ps {
+		if !ps[i].held {
+			continue
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-actx.Done():
+		}
+		if actx.Err() != nil {
+			fail(fmt.Errorf("natsstore: put %s: %w", ps[i].m.ID, context.Cause(actx)))
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if err := o.adopt(actx, &ps[i]); err != nil {
+				fail(err)
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}
+
 // adoptTries bounds the rounds of adopt on a record that other writers
 // keep changing.
 const adoptTries = 5
@@ -250,6 +289,7 @@ func (o *store) adopt(ctx context.Context, p *published) error {
 				return nil
 			}
 			if !isConflict(err) {
+				p.unsure = true // stored, maybe, with the acknowledgement lost
 				return fmt.Errorf("natsstore: put %s: %w", p.m.ID, err)
 			}
 		case err != nil:
