@@ -188,11 +188,12 @@ func (o *store) undo(ps []published, cause error) error {
 			continue
 		}
 		err := o.stream.DeleteMsg(ctx, p.seq)
-		if err == nil || errors.Is(err, jetstream.ErrMsgNotFound) {
+		replaced := o.missing(ctx, p.seq, err)
+		if err == nil || replaced {
 			o.forget(p.m, p.seq)
 		}
 		switch {
-		case errors.Is(err, jetstream.ErrMsgNotFound):
+		case replaced:
 			kept = append(kept, p.m.ID) // replaced: a worker leased it, or another Put adopted it
 		case err != nil && failed == nil:
 			failed = err
@@ -205,6 +206,19 @@ func (o *store) undo(ps []published, cause error) error {
 		return fmt.Errorf("%w; deliveries %q may be stored (leased before the undo, or never acknowledged)", cause, kept)
 	}
 	return cause
+}
+
+// missing reports whether the failed deletion of message seq, which
+// ended with err, failed because the stream no longer holds it (a later
+// message on its subject replaced it). The server words that in more
+// than one way, so missing asks for the message when err is not the one
+// nats.go names.
+func (o *store) missing(ctx context.Context, seq uint64, err error) bool {
+	if err == nil || errors.Is(err, jetstream.ErrMsgNotFound) {
+		return err != nil
+	}
+	_, gerr := o.stream.GetMsg(ctx, seq)
+	return errors.Is(gerr, jetstream.ErrMsgNotFound)
 }
 
 // forget drops from the index the entry of m at revision seq, which Put
@@ -239,10 +253,7 @@ func (o *store) adoptAll(ctx context.Context, ps []published) error {
 	)
 	fail := func(err error) { once.Do(func() { first = err; cancel() }) }
 	slots := make(chan struct{}, adoptAtOnce)
-	for i := range ps {
-		if !ps[i].held {
-			continue
-		}
+	for _, i := range toAdopt(ps) {
 		select {
 		case slots <- struct{}{}:
 		case <-actx.Done():
@@ -260,6 +271,33 @@ func (o *store) adoptAll(ctx context.Context, ps []published) error {
 	}
 	wg.Wait()
 	return first
+}
+
+// toAdopt returns the indexes of the held deliveries of ps that adoptAll
+// adopts: an id given more than once in a Put is adopted once, and not at
+// all when the Put stored it itself. Its copies would only race each
+// other's rewrites, and the Put's own record is the Put's to undo.
+func toAdopt(ps []published) []int {
+	var idx []int
+	var done map[string]bool
+	for i := range ps {
+		if !ps[i].held {
+			continue
+		}
+		if done == nil {
+			done = make(map[string]bool)
+			for _, p := range ps {
+				if !p.held {
+					done[p.m.ID] = true
+				}
+			}
+		}
+		if !done[ps[i].m.ID] {
+			done[ps[i].m.ID] = true
+			idx = append(idx, i)
+		}
+	}
+	return idx
 }
 
 // adoptTries bounds the rounds of adopt on a record that other writers

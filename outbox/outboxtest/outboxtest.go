@@ -40,6 +40,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -484,6 +485,19 @@ func testIdempotent(t *testing.T, ob outbox.Outbox) {
 	wantStats(t, ob, outbox.Stats{Dead: 1}, "after Put of a dead id")
 	if got := lease(t, ob, outbox.LeaseOptions{Max: 10, Now: time.Now().Add(time.Hour)}); len(got) != 0 {
 		t.Fatalf("a Put of a dead id made it due: leased %v", ids(got))
+	}
+	// One id many times in one Put (more than a store may settle at once):
+	// the first is stored, once.
+	many := make([]outbox.Delivery, 40)
+	for i := range many {
+		many[i] = mk("many", "a")
+		many[i].Body = []byte(strconv.Itoa(i))
+	}
+	put(t, ob, many...)
+	wantStats(t, ob, outbox.Stats{Pending: 1, Dead: 1}, "after a Put of one id 40 times")
+	ls = lease(t, ob, outbox.LeaseOptions{Max: 10})
+	if len(ls) != 1 || ls[0].ID != "many" || string(ls[0].Body) != "0" {
+		t.Fatalf("leased %+v, want the first of the 40", ls)
 	}
 }
 
