@@ -99,7 +99,9 @@
 // another Put's that has not returned yet and may still be undone (a
 // client that gave up on one worker and sent the event to another), so a
 // pending, unleased record is rewritten as it is, guarded by its revision,
-// which the other Put's undo then finds replaced.
+// which the other Put's undo then finds replaced. Each held id costs two
+// round trips, so a Put adopts up to 32 at once, and an id given more
+// than once in one Put only once.
 //
 // Lease chooses from the index (earliest due first within a destination,
 // destinations in turn), reads the chosen records and writes a lease on
