@@ -63,4 +63,17 @@
 //   - With [Options.ReadOnly], every method that would change the outbox
 //     (Put, Settle, Replay, Purge, SetDestinationState) fails, and
 //     several read-only stores may open one file at once.
+//
+// # Few cores
+//
+// A commit waits for the disk in system calls (two fdatasync and the page
+// writes), and Go keeps the waiting goroutine's processor meanwhile: in a
+// busy program its runtime takes a processor back from a system call only
+// after milliseconds. On a machine with few cores a worker that commits
+// often therefore leaves part of a core idle. Running it with GOMAXPROCS one
+// above the number of cores gives that back. On 2 cores the repository's
+// benchmark measured, with GOMAXPROCS=3 against the default: a Queue
+// draining this store at 0.89× of direct sends instead of 0.84–0.87×, and
+// durable end-to-end events (an HTTP intake, a Queue, a receiver) 12–35 %
+// faster.
 package boltstore
