@@ -27,19 +27,7 @@ import (
 // (B stores x afresh) and a Put C that adopts x and is then undone itself
 // (C deletes nothing it did not store).
 func TestUndoSparesWhatAnotherPutReturnedFor(t *testing.T) {
-	_, js := natstest.Connect(t, natstest.Start(t, nil).ClientURL())
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cfg := Config{Stream: "ADOPT", Subject: "adopt"}
-	open := func() *store {
-		st, err := Open(ctx, js, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st.(*store)
-	}
-	w1, w2 := open(), open()
+	ctx, w1, w2 := twoStores(t, Config{Stream: "ADOPT", Subject: "adopt"})
 	now := time.Now()
 	x := outbox.Delivery{ID: "x", Destination: "d", Body: []byte(`{"n":1}`), Due: now, Created: now}
 	held := func(st *store, want string) {
@@ -168,19 +156,7 @@ func TestUndoSparesWhatAnotherPutReturnedFor(t *testing.T) {
 // same Put with its context ended by the time it adopts fails and undoes
 // only the new ones it stored, leaving every held record as it was.
 func TestAdoptAllHeld(t *testing.T) {
-	_, js := natstest.Connect(t, natstest.Start(t, nil).ClientURL())
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cfg := Config{Stream: "ADOPTALL", Subject: "adoptall"}
-	open := func() *store {
-		st, err := Open(ctx, js, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st.(*store)
-	}
-	w1, w2 := open(), open()
+	ctx, w1, w2 := twoStores(t, Config{Stream: "ADOPTALL", Subject: "adoptall"})
 	due := time.Now().Add(time.Hour)
 	batch := func(prefix string, n int) []outbox.Delivery {
 		ds := make([]outbox.Delivery, n)
@@ -260,4 +236,22 @@ func TestAdoptAllHeld(t *testing.T) {
 	if want := uint64(held + len(fresh)); info.State.NumSubjects != want {
 		t.Errorf("the stream holds %d subjects, want %d: one record per delivery", info.State.NumSubjects, want)
 	}
+}
+
+// twoStores opens two stores on one stream of a new server, as two workers
+// of a fleet would, with a context that ends with the test or after a
+// minute.
+func twoStores(t *testing.T, cfg Config) (context.Context, *store, *store) {
+	_, js := natstest.Connect(t, natstest.Start(t, nil).ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	open := func() *store {
+		st, err := Open(ctx, js, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st.(*store)
+	}
+	return ctx, open(), open()
 }
