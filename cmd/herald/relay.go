@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -26,7 +27,10 @@ const relayDoc = `Relay is a small durable worker: it accepts platform events ov
 POST /events and delivers each one as a signed webhook to every destination
 that wants its topic, through a durable outbox (--store): a bbolt file, a
 NATS JetStream stream that a fleet of relays shares (see Fleet below), or
-PostgreSQL tables (a postgres:// URL) that any number of relays share.
+PostgreSQL tables (a postgres:// URL) that any number of relays share. On a
+bbolt file it runs Go with one processor more than the machine's cores,
+unless GOMAXPROCS is set: each commit waits for the disk, and Go keeps that
+processor meanwhile.
 
 Events come in the native JSON envelope (id, topic, createdAt, context,
 payload) or as CloudEvents 1.0 in structured mode (binary mode too with
@@ -383,6 +387,21 @@ type relay struct {
 	admin  *adminServer // nil without --admin-listen
 }
 
+// spareProcessor gives the Go runtime one processor more than it chose,
+// unless GOMAXPROCS is set (getenv reads the environment). A relay on a
+// bbolt file commits often, and each commit waits for the disk in
+// fdatasync while Go keeps its processor: on few cores that idles part of
+// the relay (see the boltstore package documentation, which has the
+// figures). It returns the number of processors now in use.
+func spareProcessor(getenv func(string) string) int {
+	n := runtime.GOMAXPROCS(0)
+	if getenv("GOMAXPROCS") != "" {
+		return n
+	}
+	runtime.GOMAXPROCS(n + 1)
+	return n + 1
+}
+
 // buildRelay makes the sender, opens the store and the listening socket,
 // and wires events to the queue with listener.Forward. Its errors are
 // usageErrors when the command line is at fault.
@@ -401,6 +420,9 @@ func buildRelay(f *relayFlags, stderr io.Writer) (*relay, error) {
 		return nil, usageError{err}
 	}
 	f.nats.logger = r.logger
+	if storeEngine(f.store) == "bolt" {
+		spareProcessor(os.Getenv)
+	}
 	if r.store, err = openStore(f.store, storeCreate, &f.nats); err != nil {
 		return nil, storeError(err, f.store, storeCreate)
 	}

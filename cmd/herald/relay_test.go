@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -483,5 +484,25 @@ func TestRelayTLSInboundAndHelp(t *testing.T) {
 		if !strings.Contains(must(t, o, "help").stdout, "\t"+c+" ") {
 			t.Errorf("herald help does not list %s", c)
 		}
+	}
+}
+
+// TestSpareProcessor checks the one processor more a relay on a bbolt file
+// asks for, and that GOMAXPROCS set in the environment is left as it is.
+func TestSpareProcessor(t *testing.T) {
+	before := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(before) })
+	if got := spareProcessor(func(string) string { return "" }); got != before+1 || runtime.GOMAXPROCS(0) != before+1 {
+		t.Errorf("without GOMAXPROCS: %d processors (runtime %d), want %d", got, runtime.GOMAXPROCS(0), before+1)
+	}
+	runtime.GOMAXPROCS(before)
+	set := func(k string) string {
+		if k == "GOMAXPROCS" {
+			return "1"
+		}
+		return ""
+	}
+	if got := spareProcessor(set); got != before || runtime.GOMAXPROCS(0) != before {
+		t.Errorf("with GOMAXPROCS set: %d processors (runtime %d), want %d as it was", got, runtime.GOMAXPROCS(0), before)
 	}
 }
