@@ -30,7 +30,7 @@ func (q *Queue) initTelemetry() {
 	om := newOtelMetrics(telemetry.Meter(q.sender.MeterProvider))
 	switch {
 	case om != nil && q.Metrics != nil:
-		q.metrics = bothMetrics{q.Metrics, om}
+		q.metrics = bothMetrics{om, q.Metrics}
 	case om != nil:
 		q.metrics = om
 	default:
@@ -128,7 +128,9 @@ func (o *otelMetrics) Depth(s Stats, _ int) {
 	o.dead.Record(ctx, int64(s.Dead))
 }
 
-// bothMetrics hands every sample to the user's Metrics and to otel's.
+// bothMetrics hands every sample to otel's metrics and then to the user's
+// Metrics, in that order: a hook that sees a sample can count on the
+// OpenTelemetry instruments having recorded it already.
 type bothMetrics [2]Metrics
 
 func (b bothMetrics) Observe(s Sample) { b[0].Observe(s); b[1].Observe(s) }

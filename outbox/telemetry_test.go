@@ -3,6 +3,7 @@ package outbox_test
 import (
 	"context"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,60 @@ import (
 	"github.com/heraldhq/herald/sender"
 	"github.com/heraldhq/herald/sender/sendertest"
 )
+
+// TestMetricsHookAfterOtel checks the order in which a Queue hands a
+// sample to its metrics: OpenTelemetry's instruments first, then the
+// Metrics hook. A test or a readiness check that waits on its hook then
+// finds the sample counted in the instruments too; in the other order
+// TestQueueSpansAndMetrics failed now and then. The hook holds the
+// delivery's sample while the test reads the instruments.
+func TestMetricsHookAfterOtel(t *testing.T) {
+	rcv := sendertest.NewReceiver(t, nil)
+	reader := sdkmetric.NewManualReader()
+	s := rcv.Sender()
+	s.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	hook := &holdingHook{seen: make(chan struct{}, 1), resume: make(chan struct{})}
+	q := &outbox.Queue{
+		Outbox: outbox.NewMemory(), Sender: s, Metrics: hook, Poll: 10 * time.Millisecond,
+		Destinations: []sender.Destination{{Name: "ok", URL: rcv.URL()}},
+	}
+	if _, err := q.Enqueue(context.Background(), "ok", sender.Message{ID: "m", Body: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	queuetest.Run(t, q)
+	t.Cleanup(hook.release) // before the Queue's shutdown, which waits for the hook
+	select {
+	case <-hook.seen:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the Metrics hook never saw the delivery")
+	}
+	key := "herald_deliveries_total{destination=ok,outcome=delivered}"
+	if got := telemetrytest.Points(t, reader)[key]; got != 1 {
+		t.Errorf("while the hook held the delivery's sample, %s = %d, want 1", key, got)
+	}
+}
+
+// holdingHook is a Metrics hook that, on the first Delivered sample,
+// signals seen and waits for release.
+type holdingHook struct {
+	seen, resume chan struct{}
+	once         sync.Once
+}
+
+func (h *holdingHook) Observe(s outbox.Sample) {
+	if s.Outcome != outbox.Delivered {
+		return
+	}
+	select {
+	case h.seen <- struct{}{}:
+		<-h.resume
+	default:
+	}
+}
+
+func (*holdingHook) Depth(outbox.Stats, int) {}
+
+func (h *holdingHook) release() { h.once.Do(func() { close(h.resume) }) }
 
 // The span tree of a delivery through the outbox: the enqueuing (event)
 // span links the "herald.delivery" span, its child; each attempt's
