@@ -392,7 +392,9 @@ type relay struct {
 // bbolt file commits often, and each commit waits for the disk in
 // fdatasync while Go keeps its processor: on few cores that idles part of
 // the relay (see the boltstore package documentation, which has the
-// figures). It returns the number of processors now in use.
+// figures). Like any call that sets the number, it stops Go from following
+// a container's CPU limit that changes while the relay runs. It returns
+// the number of processors now in use.
 func spareProcessor(getenv func(string) string) int {
 	n := runtime.GOMAXPROCS(0)
 	if getenv("GOMAXPROCS") != "" {
