@@ -28,8 +28,8 @@ POST /events and delivers each one as a signed webhook to every destination
 that wants its topic, through a durable outbox (--store): a bbolt file, a
 NATS JetStream stream that a fleet of relays shares (see Fleet below), or
 PostgreSQL tables (a postgres:// URL) that any number of relays share. On a
-bbolt file it runs Go with one processor more than the machine's cores,
-unless GOMAXPROCS is set: each commit waits for the disk, and Go keeps that
+bbolt file it runs Go with one processor more than Go would choose, unless
+GOMAXPROCS is set: each commit waits for the disk, and Go keeps that
 processor meanwhile.
 
 Events come in the native JSON envelope (id, topic, createdAt, context,
