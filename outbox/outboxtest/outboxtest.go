@@ -18,7 +18,8 @@
 // then `go test -run Conformance ./mystore/`. The suite checks the
 // contract a [outbox.Queue] relies on: Put stores all or nothing, keeps
 // every field of a delivery (its optional EventID and TraceParent included), and is
-// idempotent on the id, Lease honours due times, Max, Allow and lease
+// idempotent on the id (of an id given several times, in one Put or in
+// several, the first is stored), Lease honours due times, Max, Allow and lease
 // expiry, Settle records each outcome and refuses a lost lease with
 // [outbox.ErrLeaseLost], and a closed store fails with [outbox.ErrClosed].
 // A store that also implements [outbox.Admin] is checked on dead letters,
