@@ -66,3 +66,31 @@ func FuzzField(f *testing.F) {
 		}
 	})
 }
+
+// TestScanString checks where jscan.str ends a string, around the escapes
+// that make it look for the closing quote again.
+func TestScanString(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		end     int // s.i after the string; -1: not a string
+		escaped bool
+	}{
+		{`"abc"x`, 5, false},
+		{`""`, 2, false},
+		{`"a\"b"x`, 6, true},
+		{`"\\"x`, 4, true},
+		{`"\\\""x`, 6, true},
+		{`"a\nb\tc"x`, 9, true},
+		{`"` + strings.Repeat(`\n`, 1000) + `"x`, 2002, true},
+		{`"` + strings.Repeat(`\"`, 1000) + `"x`, 2002, true},
+		{`"abc`, -1, false},
+		{`"a\"`, -1, true},
+		{`"a\`, -1, true},
+	} {
+		s := jscan{d: []byte(tc.in)}
+		escaped, ok := s.str()
+		if ok != (tc.end >= 0) || (ok && (s.i != tc.end || escaped != tc.escaped)) {
+			t.Errorf("str(%.40q) = escaped %v, ok %v, at %d; want escaped %v, end %d", tc.in, escaped, ok, s.i, tc.escaped, tc.end)
+		}
+	}
+}

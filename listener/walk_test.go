@@ -197,6 +197,10 @@ func BenchmarkDecode(b *testing.B) {
 	data := `{"data":"` + strings.Repeat("x", 1<<10-11) + `"}`
 	envelope := []byte(`{"id":"evt_0123456789abcdef","topic":"job:ready","payload":` + data + `}`)
 	structured := []byte(`{"specversion":"1.0","id":"evt_0123456789abcdef","source":"urn:platform","type":"job:ready","data":` + data + `}`)
+	// A hostile payload: one long string of escapes, which a scanner that
+	// looks for the closing quote again after each escape reads in
+	// quadratic time.
+	escapes := []byte(`{"id":"evt_0123456789abcdef","topic":"job:ready","payload":{"data":"` + strings.Repeat(`\n`, 1<<17) + `"}}`)
 	for _, bc := range []struct {
 		name   string
 		body   []byte
@@ -207,6 +211,17 @@ func BenchmarkDecode(b *testing.B) {
 			return err
 		}},
 		{"envelope/strict", envelope, func(body []byte) error {
+			var ev Event
+			if err := ev.unmarshalStrict(body); err != nil {
+				return err
+			}
+			return ev.Validate()
+		}},
+		{"escapes/walk", escapes, func(body []byte) error {
+			_, err := decodeEnvelope(body)
+			return err
+		}},
+		{"escapes/strict", escapes, func(body []byte) error {
 			var ev Event
 			if err := ev.unmarshalStrict(body); err != nil {
 				return err
