@@ -110,6 +110,10 @@ func JWKSHandler(keys ...PublicKey) http.Handler {
 // most 10 seconds and reads at most 1 MiB; the document is parsed by
 // [ParseJWKS]. If a refresh fails, the keys already known stay in use.
 //
+// A token verified against a JWKS must name its key (kid) when the set
+// holds more than one key of the token's algorithm; without one it fails
+// with [ErrUnknownKey], rather than costing a signature check per key.
+//
 // A JWKS is safe for concurrent use. Create it with [NewJWKS].
 type JWKS struct {
 	url    sealed[string] // as given; used for requests only. Its query may hold a credential.

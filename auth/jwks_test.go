@@ -265,3 +265,35 @@ func TestPublicKeysSelection(t *testing.T) {
 		t.Fatalf("empty set: %v", err)
 	}
 }
+
+// A token without a kid is tried against every key of its algorithm in a
+// static set (a rotation without kids), but a JWKS with several such keys
+// refuses it: a fetched set may hold hundreds, and each try is a signature
+// check that a forged token would get for free.
+func TestJWKSKidlessToken(t *testing.T) {
+	ks := asymKeys(t)
+	m := asymMsg()
+	signer := must(NewJWTSigner([]PrivateKey{ks.ed2.withID("")}, WithClock(asymClock)))(t)
+	h := signed(t, signer, m)
+
+	var clock atomic.Int64
+	two := newJWKSServer(t, ks.ed.Public(), ks.ed2.Public())
+	v := must(NewJWTVerifier(jwksAt(t, two, "/", &clock), WithClock(asymClock)))(t)
+	_, err := v.Verify(h, m.Body)
+	if !errors.Is(err, ErrUnknownKey) || !strings.Contains(err.Error(), "no kid") {
+		t.Fatalf("kid-less token against a JWKS of two EdDSA keys: %v", err)
+	}
+
+	// One key of the token's algorithm (the other is ES256): it is tried.
+	one := newJWKSServer(t, ks.ed2.Public(), ks.ec.Public())
+	v = must(NewJWTVerifier(jwksAt(t, one, "/", &clock), WithClock(asymClock)))(t)
+	if got, err := v.Verify(h, m.Body); err != nil || got.KeyID != "ed-2" {
+		t.Fatalf("kid-less token against one EdDSA key: %+v, %v", got, err)
+	}
+
+	// A static set is the caller's own: every key is tried.
+	v = must(NewJWTVerifier(PublicKeys{ks.ed.Public(), ks.ed2.Public()}, WithClock(asymClock)))(t)
+	if got, err := v.Verify(h, m.Body); err != nil || got.KeyID != "ed-2" {
+		t.Fatalf("kid-less token against a static pair: %+v, %v", got, err)
+	}
+}

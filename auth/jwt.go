@@ -42,7 +42,8 @@ var asymmetricAlgs = []string{algEdDSA, algES256, algRS256}
 // ErrClaims: a JWT claim (iss, aud, a required claim) is wrong or missing.
 var ErrClaims = errors.New("invalid token claims")
 
-// ErrUnknownKey: a JWT names a kid that no configured key has.
+// ErrUnknownKey: a JWT names a kid that no configured key has, or names
+// none where a [*JWKS] holds several keys it could be.
 var ErrUnknownKey = errors.New("unknown key id")
 
 // jwtScheme is the scheme behind [NewJWT]; see its doc.
@@ -149,8 +150,9 @@ func NewJWTSigner(keys []PrivateKey, opts ...JWTOption) (*Scheme, error) {
 // keys: a fixed [PublicKeys] list, a [*JWKS] fetched from a URL, or any
 // [KeySet]. Its Sign fails: it holds no private key. A token is checked only
 // against keys of its own algorithm, chosen by its kid when it has one;
-// an unknown kid fails with [ErrUnknownKey]. [Verified.KeyID] is the token's
-// kid, else the matching key's ID, else its position.
+// an unknown kid fails with [ErrUnknownKey], as does a token without a kid
+// against a JWKS that holds several keys of its algorithm. [Verified.KeyID]
+// is the token's kid, else the matching key's ID, else its position.
 //
 // Options: as for [NewJWT] but [WithTTL], which only a signer uses.
 func NewJWTVerifier(keys KeySet, opts ...JWTVerifierOption) (*Scheme, error) {
