@@ -287,7 +287,7 @@ func (j *jwtScheme) Verify(h http.Header, body []byte) (Verified, error) {
 // 8 KiB or has a crit header (herald implements no critical
 // extension, so RFC 7515 has it refuse any); [ErrBadSignature] for an algorithm the keys do not allow;
 // [ErrUnknownKey]; [ErrBadSignature]; [ErrExpired];
-// [ErrClaims] for a wrong iss or aud, a missing iat, exp or body_sha256, a
+// [ErrClaims] for a wrong iss or aud, a missing iat, exp or body_sha256, an iat, exp or nbf outside 1970 to 9999, a
 // lifetime (exp - iat) over [WithMaxLifetime], a jti
 // that is not a short non-empty string or contradicts webhook-id;
 // [ErrBadSignature] when body_sha256 does not match body. Verified.ID is
@@ -330,6 +330,9 @@ func (j *jwtScheme) VerifyContext(ctx context.Context, h http.Header, body []byt
 	}
 
 	if err := checkBodyHash(claims, body, j.o.requireBodyHash); err != nil {
+		return Verified{}, err
+	}
+	if err := checkDates(claims); err != nil {
 		return Verified{}, err
 	}
 	until, err := j.checkLifetime(claims)
@@ -432,6 +435,12 @@ func (j *jwtScheme) candidates(ctx context.Context, t *jwt.Token) (kid string, k
 	if len(keys) == 0 {
 		return "", nil, nil, fmt.Errorf("auth: %s: %w: no %s key for this token", schemeJWT, errAlgorithm, alg)
 	}
+	if _, remote := j.keys.(*JWKS); remote && kid == "" && len(keys) > 1 {
+		// Each key tried costs a signature check, and a fetched set may
+		// hold hundreds: a forged token without a kid must not buy that
+		// many for the price of one request.
+		return "", nil, nil, fmt.Errorf("auth: %s: %w: token names no kid, and the JWKS holds %d %s keys", schemeJWT, ErrUnknownKey, len(keys), alg)
+	}
 	return kid, keys, names, nil
 }
 
@@ -509,6 +518,27 @@ func (j *jwtScheme) missingClaims(token *jwt.Token) string {
 		return "token lacks a required claim"
 	}
 	return "token has " + strings.Join(missing, ", ")
+}
+
+// maxNumericDate is the last second of the year 9999, the latest iat, exp
+// or nbf a token may carry.
+const maxNumericDate = 253402300799
+
+// checkDates refuses an iat, exp or nbf claim outside 1970 to 9999.
+// golang-jwt turns a number of seconds too large for an int64 into a time
+// in the distant past, so that an nbf meant never to come would have
+// passed as long gone.
+func checkDates(claims jwt.MapClaims) error {
+	for _, name := range [...]string{"iat", "exp", "nbf"} {
+		v, present := claims[name]
+		if !present {
+			continue
+		}
+		if f, ok := v.(float64); !ok || !(f >= 0 && f <= maxNumericDate) {
+			return fmt.Errorf("auth: %s: %w: %s is not a time from 1970 to 9999", schemeJWT, ErrClaims, name)
+		}
+	}
+	return nil
 }
 
 // checkLifetime requires iat and bounds the token's life: exp - iat at most

@@ -190,6 +190,10 @@ func TestJWTFailures(t *testing.T) {
 				{"expired", signed(c.signer(t), old), m.Body, nil, ErrExpired},
 				{"issued in the future", signed(c.signer(t), future), m.Body, nil, errNotYetValid},
 				{"nbf in the future", withClaims(func(cl jwt.MapClaims) { cl["nbf"] = asymNow.Add(time.Minute).Unix() }), m.Body, nil, errNotYetValid},
+				// Past int64 seconds, golang-jwt reads a date as long gone.
+				{"nbf past int64", withClaims(func(cl jwt.MapClaims) { cl["nbf"] = 9.3e18 }), m.Body, nil, ErrClaims},
+				{"nbf 1e300", withClaims(func(cl jwt.MapClaims) { cl["nbf"] = 1e300 }), m.Body, nil, ErrClaims},
+				{"nbf before 1970", withClaims(func(cl jwt.MapClaims) { cl["nbf"] = -1 }), m.Body, nil, ErrClaims},
 				{"missing exp", withClaims(func(cl jwt.MapClaims) { delete(cl, "exp") }), m.Body, nil, ErrClaims},
 				{"exp not a number", withClaims(func(cl jwt.MapClaims) { cl["exp"] = "soon" }), m.Body, nil, ErrClaims},
 				{"aud mismatch", good, m.Body, []JWTVerifierOption{WithAudience("https://other.example.com/in")}, ErrClaims},
