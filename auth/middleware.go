@@ -158,8 +158,12 @@ func WithLogger(l *slog.Logger) MiddlewareOption {
 // fetch (a [*JWKS]).
 //
 // Middleware does not restrict methods or content types; next decides.
-// A nil v refuses every request with 500; a nil next answers 200.
+// A nil v (or nil *Scheme, such as a constructor returns with an error)
+// refuses every request with 500; a nil next answers 200.
 func Middleware(v Verifier, opts ...MiddlewareOption) func(http.Handler) http.Handler {
+	if s, ok := v.(*Scheme); ok && s == nil {
+		v = nil
+	}
 	cfg := middlewareConfig{
 		maxBody: defaultMaxBodyBytes,
 		cache:   NewReplayCache(0),

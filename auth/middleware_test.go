@@ -139,10 +139,19 @@ func TestMiddlewareEdgeCases(t *testing.T) {
 		}
 	})
 	t.Run("nil verifier", func(t *testing.T) {
-		rec := httptest.NewRecorder()
-		Middleware(nil)(mwEchoHandler(t)).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", strings.NewReader("x")))
-		if rec.Code != 500 {
-			t.Fatalf("got %d", rec.Code)
+		dropped, _ := NewHub(nil) // a nil *Scheme, its error ignored
+		for _, nv := range []Verifier{nil, dropped} {
+			rec := httptest.NewRecorder()
+			Middleware(nv)(mwEchoHandler(t)).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", strings.NewReader("x")))
+			if rec.Code != 500 {
+				t.Fatalf("Middleware(%#v): got %d", nv, rec.Code)
+			}
+		}
+		if _, err := dropped.Verify(http.Header{}, nil); !errors.Is(err, errNilScheme) {
+			t.Fatalf("nil *Scheme Verify = %v", err)
+		}
+		if err := dropped.Sign(http.Header{}, Message{ID: "msg_1"}); !errors.Is(err, errNilScheme) {
+			t.Fatalf("nil *Scheme Sign = %v", err)
 		}
 	})
 	t.Run("nil next and nil options", func(t *testing.T) {

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 )
 
@@ -22,6 +23,11 @@ type scheme interface {
 	Verifier
 }
 
+// errNilScheme is what the methods of a nil *Scheme return: it is what a
+// constructor returns with its error, and a caller that dropped the error
+// gets this one rather than a panic on every request.
+var errNilScheme = errors.New("auth: nil *Scheme (was a constructor's error ignored?)")
+
 // wrap hands a scheme built by newJWTVerifierOptions out as a *Scheme.
 func wrap[T scheme](s T, err error) (*Scheme, error) {
 	if err != nil {
@@ -34,12 +40,18 @@ func wrap[T scheme](s T, err error) (*Scheme, error) {
 // token), and for Standard, Stripe and JWT the id and time it covers. A
 // verifier-only Scheme (NewStandardV1aVerifier, NewJWTVerifier) fails.
 func (s *Scheme) Sign(h http.Header, m Message) error {
+	if s == nil {
+		return errNilScheme
+	}
 	return s.s.Sign(h, m)
 }
 
 // Verify checks the headers of a request against its body; it is
 // VerifyContext with a background context.
 func (s *Scheme) Verify(h http.Header, body []byte) (Verified, error) {
+	if s == nil {
+		return Verified{}, errNilScheme
+	}
 	return s.s.Verify(h, body)
 }
 
@@ -48,6 +60,9 @@ func (s *Scheme) Verify(h http.Header, body []byte) (Verified, error) {
 // ignore it. The error wraps one of the sentinel errors, such as
 // [ErrNoSignature], [ErrBadSignature] or [ErrExpired].
 func (s *Scheme) VerifyContext(ctx context.Context, h http.Header, body []byte) (Verified, error) {
+	if s == nil {
+		return Verified{}, errNilScheme
+	}
 	if cv, ok := s.s.(contextVerifier); ok {
 		return cv.VerifyContext(ctx, h, body)
 	}
