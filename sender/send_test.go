@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -370,6 +371,30 @@ func TestSendResponseBodyBounded(t *testing.T) {
 	res, err := rcv.Sender().Send(context.Background(), rcv.Destination(nil), sender.Message{})
 	if !errors.Is(err, sender.ErrRejected) || len(res.Body) != maxResponseBody {
 		t.Fatalf("err %v, %d body bytes; want ErrRejected and %d", err, len(res.Body), maxResponseBody)
+	}
+}
+
+// A receiver answering with megabytes of headers costs an attempt no more
+// than 64 KiB of them: the attempt fails, retryable, as a network error.
+func TestSendResponseHeadersBounded(t *testing.T) {
+	h := http.Header{}
+	for i := range 100 {
+		h.Set(fmt.Sprintf("X-Pad-%d", i), strings.Repeat("p", 1000))
+	}
+	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
+		return 200, h, nil
+	}))
+	s := rcv.Sender()
+	s.Retry.MaxAttempts = 1
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := s.Send(context.Background(), rcv.Destination(nil), sender.Message{})
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, sender.ErrNetwork) || !strings.Contains(err.Error(), "header") {
+		t.Fatalf("err = %v; want a network error about the headers", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Fatalf("the attempt allocated %d bytes for 100 KB of headers", n)
 	}
 }
 

@@ -19,6 +19,10 @@ const (
 	dialTimeout         = 10 * time.Second
 	keepAlive           = 30 * time.Second
 	tlsSessionCacheSize = 1024
+	// maxResponseHeader bounds the response headers read, as
+	// maxResponseBody bounds the body: net/http's default, 10 MiB, let a
+	// hostile receiver cost each attempt tens of megabytes.
+	maxResponseHeader = 64 << 10
 )
 
 // defaultAttemptTimeout bounds one attempt (dial, TLS, request and response
@@ -57,15 +61,16 @@ func (s *Sender) newTransport() *http.Transport {
 		allow:    append(s.AllowNetworks[:0:0], s.AllowNetworks...),
 	}
 	return &http.Transport{
-		Proxy:                 nil,
-		DialContext:           g.DialContext,
-		TLSClientConfig:       tlsConfig(s.TLS),
-		TLSHandshakeTimeout:   tlsHandshakeTimeout,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          maxIdleConns,
-		MaxIdleConnsPerHost:   maxIdleConnsPerHost,
-		IdleConnTimeout:       idleConnTimeout,
-		ExpectContinueTimeout: time.Second,
+		Proxy:                  nil,
+		DialContext:            g.DialContext,
+		TLSClientConfig:        tlsConfig(s.TLS),
+		TLSHandshakeTimeout:    tlsHandshakeTimeout,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           maxIdleConns,
+		MaxIdleConnsPerHost:    maxIdleConnsPerHost,
+		IdleConnTimeout:        idleConnTimeout,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: maxResponseHeader,
 	}
 }
 
