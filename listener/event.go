@@ -47,6 +47,10 @@ type Event struct {
 	// signed bytes when the source verifies. At most 256 bytes without
 	// control characters.
 	PartitionKey string
+
+	// refused is set by a filter that found the event's payload
+	// ambiguous (see Field); dispatch then refuses the event.
+	refused error
 }
 
 // inNamespace reports whether ns is one of the event's namespaces.
@@ -80,14 +84,8 @@ func (e *Event) Validate() error {
 // validateFields is Validate without the payload, for an event decoded
 // from an envelope, whose payload was read as valid JSON already.
 func (e *Event) validateFields() error {
-	if e.ID == "" {
-		return fmt.Errorf("%w: missing id", ErrInvalidEvent)
-	}
-	if len(e.ID) > maxIDLen {
-		return fmt.Errorf("%w: id longer than %d bytes", ErrInvalidEvent, maxIDLen)
-	}
-	if !printable(e.ID) {
-		return fmt.Errorf("%w: id has non-printable characters", ErrInvalidEvent)
+	if err := validateID(e.ID); err != nil {
+		return err
 	}
 	if err := validateTopic(e.Topic); err != nil {
 		return err
@@ -104,6 +102,20 @@ func (e *Event) validateFields() error {
 	}
 	if err := wire.CheckKey(e.PartitionKey); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidEvent, err)
+	}
+	return nil
+}
+
+// validateID checks that id is non-empty, printable and at most 256 bytes.
+// Errors match [ErrInvalidEvent].
+func validateID(id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: missing id", ErrInvalidEvent)
+	case len(id) > maxIDLen:
+		return fmt.Errorf("%w: id longer than %d bytes", ErrInvalidEvent, maxIDLen)
+	case !printable(id):
+		return fmt.Errorf("%w: id has non-printable characters", ErrInvalidEvent)
 	}
 	return nil
 }

@@ -28,11 +28,21 @@ func ContextMatches(key, value string) Filter {
 // null by its JSON text ("42", "true"); '*' in value matches any run of
 // characters. Objects, arrays, a missing path and a malformed payload never
 // match.
+//
+// Keys match exactly. A payload that holds a key of the path twice in one
+// object, or a key that differs from it only in case ("Status" for
+// "status"), reads differently to different decoders: a Go struct takes
+// any case, a map or another language only the exact key. The listener
+// refuses such an event as [ErrInvalidPayload] before any handler runs,
+// whatever [Not] or [AnyOf] around the Field would make of it.
 func Field(path, value string) Filter {
 	segs := strings.Split(path, ".")
 	g := topic.NewGlob(value)
 	return func(ev *Event) bool {
-		v, ok := lookupField(ev.Payload, segs)
+		v, ok, err := lookupField(ev.Payload, segs)
+		if err != nil {
+			ev.refused = err
+		}
 		return ok && g.Match(v)
 	}
 }

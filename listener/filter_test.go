@@ -1,8 +1,11 @@
 package listener_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/heraldhq/herald/listener"
@@ -39,7 +42,7 @@ func TestFilters(t *testing.T) {
 		{"field missing", listener.Field("record.missing", "*"), false},
 		{"field through scalar", listener.Field("record.status.x", "*"), false},
 		{"field dotted key is a path", listener.Field("record.status", "flat"), false},
-		{"field duplicate key: last wins", listener.Field("dup", "2"), true},
+		{"field duplicate key is ambiguous", listener.Field("dup", "2"), false},
 		{"all", listener.AllForTest(yes, listener.ContextMatches("tenant", "acme"), nil), true},
 		{"all one fails", listener.AllForTest(yes, no), false},
 		{"all empty", listener.AllForTest(), true},
@@ -90,6 +93,60 @@ func TestFiltersOnRegistration(t *testing.T) {
 		}
 		if got := rec.Ran(); !slices.Equal(got, tc.want) {
 			t.Errorf("%v: ran %v, want %v", tc, got, tc.want)
+		}
+	}
+}
+
+// A payload whose keys a Go struct and a map read differently (a key in
+// another case, or twice) is refused before any handler runs, whichever way
+// a Field filter on it is wrapped: else a filter could pass an event whose
+// typed handler sees another value than the filter read.
+func TestFieldAmbiguousKeyRefused(t *testing.T) {
+	type order struct {
+		Status string `json:"status"`
+		Tenant string `json:"tenant"`
+	}
+	var l listener.Listener
+	var ran []string
+	handle := func(name string) func(context.Context, *listener.Event, order) error {
+		return func(_ context.Context, _ *listener.Event, o order) error {
+			ran = append(ran, name+":"+o.Status+o.Tenant)
+			return nil
+		}
+	}
+	for _, err := range []error{
+		listener.Handle(&l, "order:paid", handle("approved"), listener.Field("status", "approved")),
+		listener.Handle(&l, "order:paid", handle("allowed"), listener.Not(listener.Field("tenant", "blocked"))),
+		listener.Handle(&l, "order:paid", handle("all")),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, tc := range []struct {
+		payload string
+		want    []string // nil: refused
+	}{
+		{`{"status":"approved","tenant":"acme"}`, []string{"approved:approvedacme", "allowed:approvedacme", "all:approvedacme"}},
+		{`{"status":"approved","tenant":"blocked"}`, []string{"approved:approvedblocked", "all:approvedblocked"}},
+		{`{"status":"approved","STATUS":"refunded"}`, nil},
+		{`{"status":"approved","Status":"refunded"}`, nil},
+		{`{"status":"approved","\u017ftatus":"refunded"}`, nil}, // ſ folds to s
+		{`{"status":"approved","status":"refunded"}`, nil},
+		{`{"status":"approved","Tenant":"blocked"}`, nil},
+		{`{"status":"approved","tenant":"x","TENANT":"blocked"}`, nil},
+	} {
+		ran = nil
+		ev := &listener.Event{ID: strings.Repeat("e", i+1), Topic: "order:paid", Payload: json.RawMessage(tc.payload)}
+		err := l.Dispatch(t.Context(), ev)
+		if tc.want == nil {
+			if !errors.Is(err, listener.ErrInvalidPayload) || !listener.IsPermanent(err) || ran != nil {
+				t.Errorf("%s: err %v, ran %v; want a permanent ErrInvalidPayload and no handler", tc.payload, err, ran)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(ran, tc.want) {
+			t.Errorf("%s: err %v, ran %v; want %v", tc.payload, err, ran, tc.want)
 		}
 	}
 }

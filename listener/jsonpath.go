@@ -3,33 +3,48 @@ package listener
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"unicode/utf8"
 )
+
+// errAmbiguousKey: a payload object holds a filter's key twice, or in
+// another case (see lookupField).
+var errAmbiguousKey = errors.New("payload holds more than one key that decoders may read as")
 
 // lookupField finds the scalar at a dotted path in a JSON document without
 // decoding the rest of it. Object keys are matched exactly, as encoding/json
 // decodes them (escapes resolved, bytes that are not UTF-8 read as U+FFFD);
-// a segment made of digits also indexes an array. When a key repeats, the
-// last one wins, as in encoding/json. It returns the string's value for a
-// JSON string, the literal text for a number, true, false or null, and
-// ok=false when the path does not lead to a scalar or the document is
-// malformed on the way.
-func lookupField(data []byte, path []string) (val string, ok bool) {
+// a segment made of digits also indexes an array. It returns the string's
+// value for a JSON string, the literal text for a number, true, false or
+// null, and ok=false when the path does not lead to a scalar or the
+// document is malformed on the way.
+//
+// An object on the path whose keys include the segment twice, or a key
+// that differs from it only in case, is ambiguous: encoding/json decodes it
+// into a map by the exact key, into a struct by any key that matches when
+// case is folded, the last one winning. It returns errAmbiguousKey then, so
+// that a filter cannot be made to read another value than a handler does.
+func lookupField(data []byte, path []string) (val string, ok bool, err error) {
 	s := jscan{d: data}
 	for _, seg := range path {
 		s.ws()
 		switch s.peek() {
 		case '{':
-			if !s.findKey(seg) {
-				return "", false
+			found, ambiguous := s.findKey(seg)
+			if ambiguous {
+				return "", false, fmt.Errorf("%w %q", errAmbiguousKey, seg)
+			}
+			if !found {
+				return "", false, nil
 			}
 		case '[':
 			n, isIndex := arrayIndex(seg)
 			if !isIndex || !s.findIndex(n) {
-				return "", false
+				return "", false, nil
 			}
 		default:
-			return "", false
+			return "", false, nil
 		}
 	}
 	s.ws()
@@ -38,25 +53,25 @@ func lookupField(data []byte, path []string) (val string, ok bool) {
 		start := s.i
 		esc, ok := s.str()
 		if !ok {
-			return "", false
+			return "", false, nil
 		}
 		raw := s.d[start+1 : s.i-1]
 		if !esc && utf8.Valid(raw) {
-			return string(raw), true
+			return string(raw), true, nil
 		}
 		var out string
 		if json.Unmarshal(s.d[start:s.i], &out) != nil {
-			return "", false
+			return "", false, nil
 		}
-		return out, true
+		return out, true, nil
 	case c == '-' || c >= '0' && c <= '9' || c == 't' || c == 'f' || c == 'n':
 		start := s.i
 		for s.i < len(s.d) && !delimiter(s.d[s.i]) {
 			s.i++
 		}
-		return string(s.d[start:s.i]), true
+		return string(s.d[start:s.i]), true, nil
 	default:
-		return "", false
+		return "", false, nil
 	}
 }
 
@@ -176,53 +191,64 @@ func (s *jscan) skip() bool {
 	}
 }
 
-// findKey positions the scanner at the value of the last occurrence of key
-// in the object that starts at the current position.
-func (s *jscan) findKey(key string) bool {
+// findKey positions the scanner at the value of key in the object that
+// starts at the current position. It reports found=false when the object
+// lacks key or is malformed, and ambiguous=true when the object holds key
+// more than once, or a key equal to it only when case is folded (see
+// lookupField).
+func (s *jscan) findKey(key string) (found, ambiguous bool) {
 	s.i++ // '{'
-	found := -1
+	at, folds := -1, 0
 	for {
 		s.ws()
 		switch s.peek() {
 		case '}':
-			if found < 0 {
-				return false
+			switch {
+			case folds > 1 || folds == 1 && at < 0:
+				return false, true
+			case at < 0:
+				return false, false
 			}
-			s.i = found
-			return true
+			s.i = at
+			return true, false
 		case ',':
 			s.i++
 			continue
 		case '"':
 		default:
-			return false
+			return false, false
 		}
 		start := s.i
 		esc, ok := s.str()
 		if !ok {
-			return false
+			return false, false
 		}
 		// A key with an escape or with bytes that are not UTF-8 is
 		// compared as encoding/json decodes it (invalid bytes become
 		// U+FFFD), so that the filter sees the keys a receiver sees.
-		match := false
-		if raw := s.d[start+1 : s.i-1]; !esc && utf8.Valid(raw) {
-			match = string(raw) == key
-		} else {
-			var k string
-			match = json.Unmarshal(s.d[start:s.i], &k) == nil && k == key
+		k := s.d[start+1 : s.i-1]
+		if esc || !utf8.Valid(k) {
+			var dk string
+			if json.Unmarshal(s.d[start:s.i], &dk) != nil {
+				return false, false
+			}
+			k = []byte(dk)
+		}
+		exact := string(k) == key
+		if exact || bytes.EqualFold(k, []byte(key)) {
+			folds++ // bytes.EqualFold is encoding/json's own rule for struct fields
 		}
 		s.ws()
 		if s.peek() != ':' {
-			return false
+			return false, false
 		}
 		s.i++
 		s.ws()
-		if match {
-			found = s.i
+		if exact {
+			at = s.i
 		}
 		if !s.skip() {
-			return false
+			return false, false
 		}
 	}
 }

@@ -8,6 +8,60 @@ import (
 	"testing"
 )
 
+// refAmbiguous is the slow reference for lookupField's ambiguity: it
+// decodes data token by token, and reports whether an object on the path
+// holds a segment's key twice, or in another case only. It assumes data
+// is valid JSON.
+func refAmbiguous(data []byte, path []string) bool {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for _, seg := range path {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		switch tok {
+		case json.Delim('{'):
+			var vals []json.RawMessage // of the keys that fold to seg, exact last
+			exact := -1
+			for dec.More() {
+				k, _ := dec.Token()
+				var v json.RawMessage
+				if dec.Decode(&v) != nil {
+					return false
+				}
+				if strings.EqualFold(k.(string), seg) {
+					if k.(string) == seg {
+						exact = len(vals)
+					}
+					vals = append(vals, v)
+				}
+			}
+			if len(vals) > 1 || len(vals) == 1 && exact < 0 {
+				return true
+			}
+			if exact < 0 {
+				return false
+			}
+			dec = json.NewDecoder(bytes.NewReader(vals[exact]))
+		case json.Delim('['):
+			n, ok := arrayIndex(seg)
+			if !ok {
+				return false
+			}
+			var v json.RawMessage
+			for i := 0; i <= n; i++ {
+				if !dec.More() || dec.Decode(&v) != nil {
+					return false
+				}
+			}
+			dec = json.NewDecoder(bytes.NewReader(v))
+		default:
+			return false
+		}
+	}
+	return false
+}
+
 // refLookup is the slow reference for lookupField: decode everything with
 // encoding/json and walk the result.
 func refLookup(data []byte, path []string) (string, bool) {
@@ -54,10 +108,18 @@ func FuzzField(f *testing.F) {
 	f.Add([]byte(`[[null]]`), "0.0")
 	f.Add([]byte(`{"a":"x","a":{"b":2}}`), "a.b")
 	f.Add([]byte(`{"a":"\xff"}`), "a")
+	f.Add([]byte(`{"s":1,"\u017f":2}`), "s")
+	f.Add([]byte(`{"k":{"K":1}}`), "k.k")
 	f.Fuzz(func(t *testing.T, data []byte, path string) {
 		segs := strings.Split(path, ".")
-		got, ok := lookupField(data, segs) // must not panic on anything
+		got, ok, err := lookupField(data, segs) // must not panic on anything
 		if !json.Valid(data) {
+			return
+		}
+		if amb := refAmbiguous(data, segs); amb != (err != nil) {
+			t.Fatalf("lookupField(%q, %q): error %v; reference ambiguous %v", data, path, err, amb)
+		}
+		if err != nil {
 			return
 		}
 		want, wantOK := refLookup(data, segs)

@@ -278,8 +278,10 @@ func (l *Listener) dispatch(ctx context.Context, ev *Event) error {
 	if ev == nil {
 		return Permanent(fmt.Errorf("%w: nil event", ErrInvalidEvent))
 	}
-	if ev.ID == "" {
-		return Permanent(fmt.Errorf("%w: missing id", ErrInvalidEvent))
+	if err := validateID(ev.ID); err != nil {
+		// A source that skipped Validate must not fill the dedupe
+		// window with ids of megabytes.
+		return Permanent(err)
 	}
 	name := ev.Topic
 	dom, act, ok := topic.Split(name)
@@ -291,6 +293,7 @@ func (l *Listener) dispatch(ctx context.Context, ev *Event) error {
 	if r.dedupe != nil && r.dedupe.seen(dedupeKey{name, ev.ID}) {
 		return nil
 	}
+	ev.refused = nil
 	var buf [32]*entry
 	cands := t.candidates(buf[:0], name, dom, act)
 	// Select the entries whose namespaces and filters accept the event
@@ -309,6 +312,9 @@ func (l *Listener) dispatch(ctx context.Context, ev *Event) error {
 		}
 	}
 	cands = cands[:n]
+	if ev.refused != nil {
+		return Permanent(fmt.Errorf("%w: %w", ErrInvalidPayload, ev.refused))
+	}
 	ctx, err := r.checkPayloads(ctx, cands, ev)
 	if err != nil {
 		return err

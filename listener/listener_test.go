@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -262,6 +263,23 @@ func TestDedupe(t *testing.T) {
 // TestDedupePerTopic: an id handled under one topic does not make an event
 // of another topic with the same id a duplicate, so that a publisher allowed
 // one topic cannot have another's future event skipped by taking its id.
+// Dispatch checks the id as Validate does, for sources that skip it: else
+// ids of megabytes would fill the dedupe window.
+func TestDispatchChecksID(t *testing.T) {
+	l := listener.New(listener.WithDedupe(time.Hour, 100))
+	ran := 0
+	mustOn(t, l, "**", func(context.Context, *listener.Event) error { ran++; return nil })
+	for _, id := range []string{"", strings.Repeat("x", 257), "a\x00b", "a\nb"} {
+		err := l.Dispatch(t.Context(), &listener.Event{ID: id, Topic: "a:b"})
+		if !errors.Is(err, listener.ErrInvalidEvent) || !listener.IsPermanent(err) {
+			t.Errorf("id %.20q: %v; want a permanent ErrInvalidEvent", id, err)
+		}
+	}
+	if err := l.Dispatch(t.Context(), &listener.Event{ID: strings.Repeat("x", 256), Topic: "a:b"}); err != nil || ran != 1 {
+		t.Fatalf("a 256-byte id: %v, ran %d", err, ran)
+	}
+}
+
 func TestDedupePerTopic(t *testing.T) {
 	l := listener.New(listener.WithDedupe(time.Minute, 16))
 	var ran []string

@@ -62,8 +62,10 @@ func (r *router) telemetry() *listenerTelemetry {
 // [Handle]: when it does not decode or validate, no handler runs and the
 // error is a [Permanent] one matching [ErrInvalidPayload]. An event whose
 // topic and id were already handled (see [WithDedupe]) is skipped with a
-// nil error. An event without id or with a malformed topic is a [Permanent]
-// error matching [ErrInvalidEvent]. On a child listener, Dispatch routes
+// nil error. An event whose id is missing, over 256 bytes or not printable,
+// or whose topic is malformed, is a [Permanent] error matching
+// [ErrInvalidEvent]; one whose payload is ambiguous to a [Field] filter,
+// one matching [ErrInvalidPayload]. On a child listener, Dispatch routes
 // through the whole tree, as a source would.
 //
 // The handlers' context carries the event's trace context (see
