@@ -41,6 +41,9 @@ func openStore(spec string, mode storeMode, nf *natsFlags) (store, error) {
 	case "nats":
 		return openNATSStore(spec, mode, nf)
 	}
+	if looksLikeDSN(spec) {
+		return nil, errors.New("--store: neither a postgres:// or nats:// URL nor a file path (not shown: it may hold a password)")
+	}
 	o := &boltstore.Options{NoCreate: mode != storeCreate, ReadOnly: mode == storeReadOnly}
 	st, err := boltstore.Open(spec, o)
 	if err != nil {
@@ -70,6 +73,9 @@ func storeEngine(spec string) string {
 // as it is. A NATS --store may list several URLs, separated by commas.
 func storeName(spec string) string {
 	if storeEngine(spec) == "bolt" {
+		if looksLikeDSN(spec) || strings.ContainsAny(spec, "@=") {
+			return "(a --store with @ or =, not shown)"
+		}
 		return spec
 	}
 	parts := []string{spec}
@@ -94,6 +100,24 @@ func storeName(spec string) string {
 		parts[i] = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 	}
 	return strings.Join(parts, ",")
+}
+
+// looksLikeDSN reports whether a --store that names no known engine was
+// meant as a connection string rather than a file: a URL of another
+// scheme, a mistyped postgres or nats one, or libpq's key=value form. The
+// relay would otherwise create a bbolt file named after it, and print the
+// name, password and all.
+func looksLikeDSN(spec string) bool {
+	lower := strings.ToLower(spec)
+	if strings.Contains(lower, "://") || strings.Contains(lower, "password=") {
+		return true
+	}
+	for _, scheme := range []string{"postgres", "postgresql", "nats", "tls"} {
+		if rest, ok := strings.CutPrefix(lower, scheme); ok && rest != "" && (rest[0] == ':' || rest[0] == '/') {
+			return true
+		}
+	}
+	return false
 }
 
 // atAfterDelimiter reports whether the URL u has an @ after a /, ? or #

@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"os"
+	"strings"
+	"testing"
+)
 
 // TestStoreNamePostgres: a postgres:// --store is named without its user,
 // password and query, also when its socket is in ?host= and the URL names
@@ -21,6 +25,40 @@ func TestStoreNamePostgres(t *testing.T) {
 	} {
 		if got := storeName(spec); got != want {
 			t.Errorf("storeName(%q) = %q, want %q", spec, got, want)
+		}
+	}
+}
+
+// TestStoreMistypedDSN: a --store that was meant as a connection string
+// but names no engine is neither opened as a file (the relay would create
+// one named after it) nor printed; nor is a NATS URL whose password holds
+// an unencoded ?, which net/url would read as a query key.
+func TestStoreMistypedDSN(t *testing.T) {
+	for _, spec := range []string{
+		"host=db.internal user=app password=Hunter2pw dbname=shop",
+		"postgresql:/app:Hunter2pw@db.internal/shop",
+		"postgres//app:Hunter2pw@db.internal/shop",
+		"postgress://app:Hunter2pw@db.internal/shop",
+		"NATS:/alice:Hunter2pw@nats.example:4222",
+	} {
+		dir := t.TempDir()
+		r := expect(t, runOpts{dir: dir}, 1, []string{"not shown"}, "outbox", "stats", "--store", spec)
+		if strings.Contains(r.stdout+r.stderr, "Hunter2pw") {
+			t.Errorf("%q: the password is printed:\n%s%s", spec, r.stdout, r.stderr)
+		}
+		if _, err := openStore(spec, storeCreate, nil); err == nil || strings.Contains(err.Error(), "Hunter2pw") {
+			t.Errorf("openStore(%q, create) = %v", spec, err)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("%q: created %v", spec, entries)
+		}
+		if name := storeName(spec); strings.Contains(name, "Hunter2pw") {
+			t.Errorf("storeName(%q) = %q", spec, name)
+		}
+	}
+	for _, spec := range []string{"nats://alice:1234?Hunter2pw@nats.example:4222", "nats://alice:1234?Hunter2pw=x@nats.example:4222"} {
+		if _, err := parseNATSSpec(spec); err == nil || strings.Contains(err.Error(), "Hunter2pw") {
+			t.Errorf("parseNATSSpec(%q) = %v", spec, err)
 		}
 	}
 }

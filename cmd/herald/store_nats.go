@@ -78,6 +78,11 @@ func parseNATSSpec(spec string) (natsSpec, error) {
 	var s natsSpec
 	q := url.Values{}
 	for part := range strings.SplitSeq(spec, ",") {
+		if atAfterDelimiter(part) {
+			// net/url would end the host at the delimiter and read the
+			// rest of the password as a query (see atAfterDelimiter).
+			return s, fmt.Errorf("--store: server %d has an @ after a /, ? or # (percent-encode them in a password)", len(s.servers)+1)
+		}
 		u, err := url.Parse(strings.TrimSpace(part))
 		if err != nil {
 			// Not quoted, not even through storeName: a part alone may
