@@ -59,7 +59,13 @@ func (q *Queue) controlled(c *control, now time.Time, n int) int {
 	}
 	tokens := c.limit.TokensAt(now)
 	if tokens < 1 {
-		wait := time.Duration((1 - tokens) / float64(c.limit.Limit()) * float64(time.Second))
+		// A rate of one delivery in centuries overflows a Duration, and
+		// an overflowed wait woke the loop every millisecond: wait an
+		// hour at most, then look again.
+		wait := time.Hour
+		if secs := (1 - tokens) / float64(c.limit.Limit()); secs < wait.Seconds() {
+			wait = time.Duration(secs * float64(time.Second))
+		}
 		q.wakeBy(now.Add(wait + time.Millisecond))
 		return 0
 	}
