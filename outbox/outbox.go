@@ -249,6 +249,8 @@ type Selector struct {
 	IDs         []string `json:"ids,omitempty"`         // dead letters with these ids
 	Destination string   `json:"destination,omitempty"` // every dead letter for this destination
 	All         bool     `json:"all,omitempty"`         // every dead letter
+
+	ids map[string]bool // IDs as a set, made by Validate when there are many
 }
 
 // Stats counts deliveries in an outbox.

@@ -3,6 +3,7 @@ package outbox
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/limits"
@@ -74,26 +75,37 @@ func checkName(what, s string, max int) error {
 }
 
 // Validate reports whether s selects anything: ids or a destination, or All.
-// The error wraps [ErrInvalid].
+// The error wraps [ErrInvalid]. It also indexes many IDs, so that Matches
+// over thousands of dead letters does not compare each with every id: a
+// store calls it first, and again after changing IDs.
 func (s *Selector) Validate() error {
 	if !s.All && s.Destination == "" && len(s.IDs) == 0 {
 		return fmt.Errorf("%w: empty selector (set IDs, Destination or All)", ErrInvalid)
 	}
+	s.ids = nil
+	if len(s.IDs) > indexIDs {
+		s.ids = make(map[string]bool, len(s.IDs))
+		for _, id := range s.IDs {
+			s.ids[id] = true
+		}
+	}
 	return nil
 }
+
+// indexIDs is how many IDs a Selector compares one by one; Validate
+// indexes more.
+const indexIDs = 8
 
 // Matches reports whether s selects the dead letter of destination dest with
 // the given id.
 func (s *Selector) Matches(dest, id string) bool {
-	if s.All || s.Destination != "" && s.Destination == dest {
+	switch {
+	case s.All || s.Destination != "" && s.Destination == dest:
 		return true
+	case s.ids != nil:
+		return s.ids[id]
 	}
-	for _, x := range s.IDs {
-		if x == id {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(s.IDs, id)
 }
 
 // printableASCII reports whether s holds only printable ASCII.

@@ -2,6 +2,7 @@ package outbox_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -31,5 +32,33 @@ func TestEnqueueRefusesIDsSendWouldRefuse(t *testing.T) {
 	ls, err := mem.Lease(ctx, outbox.LeaseOptions{Max: 1, TTL: time.Minute, Now: time.Now()})
 	if err != nil || len(ls) != 1 || ls[0].Created.IsZero() || ls[0].Due.IsZero() {
 		t.Errorf("the Queue did not fill Created and Due: %+v, %v", ls, err)
+	}
+}
+
+// Matches selects the same dead letters whether Validate indexed the ids
+// (more than a few) or not.
+func TestSelectorMatches(t *testing.T) {
+	for _, n := range []int{1, 8, 9, 1000} {
+		s := outbox.Selector{Destination: "d"}
+		for i := range n {
+			s.IDs = append(s.IDs, fmt.Sprint("id-", i))
+		}
+		if err := s.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			dest, id string
+			want     bool
+		}{
+			{"x", "id-0", true},
+			{"x", fmt.Sprint("id-", n-1), true},
+			{"x", fmt.Sprint("id-", n), false},
+			{"d", "other", true},
+			{"x", "", false},
+		} {
+			if got := s.Matches(tc.dest, tc.id); got != tc.want {
+				t.Errorf("%d ids: Matches(%q, %q) = %v", n, tc.dest, tc.id, got)
+			}
+		}
 	}
 }
