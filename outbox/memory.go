@@ -269,19 +269,32 @@ func (m *memory) DeadLetters(ctx context.Context, q DeadLetterQuery) ([]DeadLett
 		return nil, err
 	}
 	defer m.mu.Unlock()
-	var all []DeadLetter
+	dead := make([]*memItem, 0, m.dead)
 	for _, it := range m.items {
 		if it.dead {
-			d := it.d
-			d.Body = nil
-			all = append(all, DeadLetter{Delivery: d, Reason: it.reason, At: it.deadAt})
+			dead = append(dead, it)
 		}
 	}
-	return deadlist.Page(all, deadKey, q.Destination, q.After, q.Limit), nil
+	page := deadlist.Page(dead, deadKey, q.Destination, cursor(q.After), q.Limit)
+	out := make([]DeadLetter, len(page))
+	for i, it := range page {
+		d := it.d
+		d.Body = nil
+		out[i] = DeadLetter{Delivery: d, Reason: it.reason, At: it.deadAt}
+	}
+	return out, nil
 }
 
-// deadKey is where d sorts in a listing: by destination, then id.
-func deadKey(d *DeadLetter) (string, string) { return d.Destination, d.ID }
+// deadKey is where a dead letter sorts in a listing: by destination, then id.
+func deadKey(it **memItem) (string, string) { return (*it).d.Destination, (*it).d.ID }
+
+// cursor is where a listing that starts after d resumes; nil for nil.
+func cursor(d *DeadLetter) *deadlist.Cursor {
+	if d == nil {
+		return nil
+	}
+	return &deadlist.Cursor{Dest: d.Destination, ID: d.ID}
+}
 
 // Replay moves dead letters back to pending; see [Admin.Replay].
 func (m *memory) Replay(ctx context.Context, s Selector) (int, error) {

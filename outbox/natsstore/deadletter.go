@@ -17,14 +17,23 @@ func (o *store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]ou
 		return nil, err
 	}
 	defer o.mu.Unlock()
-	var all []outbox.DeadLetter
+	var dead []*entry
 	for _, e := range o.entries {
 		if e.State == stateDead {
-			all = append(all, outbox.DeadLetter{Delivery: e.delivery(nil), Reason: e.Reason, At: fromNanos(e.DeadAt)})
+			dead = append(dead, e)
 		}
 	}
-	key := func(d *outbox.DeadLetter) (string, string) { return d.Destination, d.ID }
-	return deadlist.Page(all, key, q.Destination, q.After, q.Limit), nil
+	var after *deadlist.Cursor
+	if q.After != nil {
+		after = &deadlist.Cursor{Dest: q.After.Destination, ID: q.After.ID}
+	}
+	key := func(e **entry) (string, string) { return (*e).Destination, (*e).ID }
+	page := deadlist.Page(dead, key, q.Destination, after, q.Limit)
+	out := make([]outbox.DeadLetter, len(page))
+	for i, e := range page {
+		out[i] = outbox.DeadLetter{Delivery: e.delivery(nil), Reason: e.Reason, At: fromNanos(e.DeadAt)}
+	}
+	return out, nil
 }
 
 // Replay moves dead letters back to pending; see [outbox.Admin.Replay].
