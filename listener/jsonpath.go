@@ -10,7 +10,7 @@ import (
 
 // errAmbiguousKey: a payload object holds a filter's key twice, or in
 // another case (see lookupField).
-var errAmbiguousKey = errors.New("payload holds more than one key that decoders may read as")
+var errAmbiguousKey = errors.New("payload holds a filter's key twice, or in another case")
 
 // lookupField finds the scalar at a dotted path in a JSON document without
 // decoding the rest of it. Object keys are matched exactly, as encoding/json
@@ -33,7 +33,7 @@ func lookupField(data []byte, path []string) (val string, ok bool, err error) {
 		case '{':
 			found, ambiguous := s.findKey(seg)
 			if ambiguous {
-				return "", false, fmt.Errorf("%w %q", errAmbiguousKey, seg)
+				return "", false, fmt.Errorf("%w: %q", errAmbiguousKey, seg)
 			}
 			if !found {
 				return "", false, nil
