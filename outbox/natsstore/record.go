@@ -92,8 +92,8 @@ func (m *meta) delivery(body []byte) outbox.Delivery {
 }
 
 // addAttempt appends a to the history, dropping the oldest beyond
-// maxHistory, and cuts its text to 1024 bytes, so that the
-// record's metadata stays within what Open reserved for it.
+// maxHistory, and cuts its text to 1024 bytes; msg drops more of the
+// oldest if their encoding would not fit what Open reserved.
 func (r *record) addAttempt(a outbox.AttemptRecord) {
 	a.Error = limits.Clip(a.Error)
 	r.history = append(r.history, attempt{
@@ -122,11 +122,9 @@ func (r *record) msg(subj string) (*nats.Msg, error) {
 	if err != nil {
 		return nil, fmt.Errorf("natsstore: encode record %s: %w", r.ID, err)
 	}
-	var hj []byte
-	if len(r.history) > 0 {
-		if hj, err = json.Marshal(r.history); err != nil {
-			return nil, fmt.Errorf("natsstore: encode history of %s: %w", r.ID, err)
-		}
+	hj, err := r.encodeHistory(bodyReserve - len(mj) - headerSlack)
+	if err != nil {
+		return nil, fmt.Errorf("natsstore: encode history of %s: %w", r.ID, err)
 	}
 	data := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(hj)+len(r.body)), uint64(len(hj)))
 	data = append(append(data, hj...), r.body...)
@@ -134,6 +132,28 @@ func (r *record) msg(subj string) (*nats.Msg, error) {
 	m.Header.Set(metaHeader, string(mj))
 	m.Data = data
 	return m, nil
+}
+
+// headerSlack is what a record's message may need of bodyReserve beside
+// its metadata and history: the header's name and framing.
+const headerSlack = 1 << 10
+
+// encodeHistory encodes the history as JSON in at most budget bytes,
+// dropping the oldest attempts until it fits. maxHistory texts of 1024
+// bytes do not: 64 KiB as they are, and six times that where JSON escapes
+// them, and a receiver chooses the text of its errors. A record too large
+// for the stream could never be settled again, and its delivery would be
+// retried at every lease's end, beyond its schedule. The latest attempt
+// alone always fits: at most 6 KiB, against a budget of at least 8.
+func (r *record) encodeHistory(budget int) ([]byte, error) {
+	for len(r.history) > 0 {
+		hj, err := json.Marshal(r.history)
+		if err != nil || len(hj) <= budget || len(r.history) == 1 {
+			return hj, err
+		}
+		r.history = r.history[(len(r.history)+3)/4:] // the oldest quarter, at least one
+	}
+	return nil, nil
 }
 
 // decodeMeta reads a record's metadata from its headers.
