@@ -18,9 +18,9 @@ var ErrInvalid = errors.New("outbox: invalid argument")
 
 // validate reports whether the Queue stores d: an id and a destination name
 // of bounded length without control characters, a partition key by the
-// module's one key rule, a bounded topic and
-// content type, a body of at most 32 MiB, and no negative
-// attempt count. The error wraps [ErrInvalid] and never quotes the body.
+// module's one key rule, a topic and content type (when set) of at most
+// 1024 bytes of UTF-8 without control characters, a body of at most
+// 32 MiB, and no negative attempt count. The error wraps [ErrInvalid] and never quotes the body.
 // It is the one validation of a delivery: stores check only what their
 // storage format needs.
 func (d *Delivery) validate() error {
@@ -43,8 +43,16 @@ func (d *Delivery) validate() error {
 	if len(d.TraceParent) > telemetry.MaxTraceparent || !printableASCII(d.TraceParent) {
 		return fmt.Errorf("%w: trace parent longer than %d bytes or not printable ASCII (delivery %s)", ErrInvalid, telemetry.MaxTraceparent, d.ID)
 	}
-	if len(d.Topic) > limits.Topic || len(d.ContentType) > limits.Topic {
-		return fmt.Errorf("%w: topic or content type longer than %d bytes (delivery %s)", ErrInvalid, limits.Topic, d.ID)
+	// Optional, but when set as bounded as a name: a store may keep them
+	// as text (the JetStream store in JSON, which would replace invalid
+	// UTF-8 and escape control characters sixfold).
+	for _, f := range [...]struct{ what, s string }{{"topic", d.Topic}, {"content type", d.ContentType}} {
+		if f.s == "" {
+			continue
+		}
+		if err := checkName(f.what, f.s, limits.Topic); err != nil {
+			return fmt.Errorf("%w (delivery %s)", err, d.ID)
+		}
 	}
 	if len(d.Body) > limits.Body {
 		return fmt.Errorf("%w: body of %d bytes exceeds %d (delivery %s)", ErrInvalid, len(d.Body), limits.Body, d.ID)

@@ -35,6 +35,30 @@ func TestEnqueueRefusesIDsSendWouldRefuse(t *testing.T) {
 	}
 }
 
+// A topic or content type is text: the JetStream store keeps it in JSON,
+// which would turn invalid UTF-8 into U+FFFD, so that the delivery read
+// back differed from the one stored.
+func TestEnqueueRefusesTopicsThatAreNotText(t *testing.T) {
+	mem := outbox.NewMemory()
+	q := &outbox.Queue{Outbox: mem, Destinations: []sender.Destination{{Name: "a", URL: "https://example.com"}}}
+	for i, m := range []sender.Message{
+		{Topic: "job:\xff\xfe"},
+		{Topic: "job:a\x00b"},
+		{Topic: "job:a\nb"},
+		{Topic: strings.Repeat("t", 1025)},
+		{ContentType: "text/plain; x=\xff"},
+		{ContentType: "text/plain\r\nX-Injected: 1"},
+	} {
+		m.ID, m.Body = fmt.Sprint("m", i), []byte("{}")
+		if _, err := q.Enqueue(ctx, "a", m); !errors.Is(err, outbox.ErrInvalid) {
+			t.Errorf("Enqueue(topic %q, content type %q) = %v, want ErrInvalid", m.Topic, m.ContentType, err)
+		}
+	}
+	if _, err := q.Enqueue(ctx, "a", sender.Message{ID: "ok", Topic: "commande:payée", ContentType: "application/json", Body: []byte("{}")}); err != nil {
+		t.Errorf("Enqueue of a UTF-8 topic: %v", err)
+	}
+}
+
 // Matches selects the same dead letters whether Validate indexed the ids
 // (more than a few) or not.
 func TestSelectorMatches(t *testing.T) {
