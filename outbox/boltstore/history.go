@@ -29,7 +29,9 @@ func (s *store) History(ctx context.Context, id string) ([]outbox.AttemptRecord,
 		if err != nil {
 			return err
 		}
-		out = make([]outbox.AttemptRecord, 0, r.nhist)
+		// Room for what is likely there, not for what the record says:
+		// a damaged count would allocate gigabytes.
+		out = make([]outbox.AttemptRecord, 0, min(r.nhist, 64))
 		for seq := range r.nhist {
 			hv := b.history.Get(historyKey(id, seq))
 			if hv == nil {

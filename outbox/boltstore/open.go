@@ -380,6 +380,20 @@ func (t *tree) get(key []byte) []byte {
 	return v
 }
 
+// delPrefix deletes every key that starts with prefix, and so costs what
+// is there, whatever a record says should be.
+func (t *tree) delPrefix(prefix []byte) error {
+	if t.c == nil {
+		t.c = t.Cursor()
+	}
+	for k, _ := t.c.Seek(prefix); bytes.HasPrefix(k, prefix); k, _ = t.c.Seek(prefix) {
+		if err := t.c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // del deletes key if it is there, like Bucket.Delete.
 func (t *tree) del(key []byte) error {
 	if t.c == nil {

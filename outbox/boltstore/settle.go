@@ -158,12 +158,12 @@ func deleteDelivery(b *bucketSet, id string, r *record) error {
 	if err := b.ids.del(k[len(k)-len(id):]); err != nil {
 		return err
 	}
-	for seq := range r.nhist {
-		if err := b.history.del(historyKey(id, seq)); err != nil {
-			return err
-		}
+	if r.nhist == 0 {
+		return nil
 	}
-	return nil
+	// By prefix, not one key per count: the count comes from the file,
+	// and a damaged one could hold a billion.
+	return b.history.delPrefix(historyKey(id, 0)[:len(id)+1])
 }
 
 // errUnknownOutcome reports a settlement whose Outcome is none of the four.
