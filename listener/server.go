@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"time"
+
+	"github.com/heraldhq/herald/internal/httpserver"
 )
 
 // HTTPServer is a [Source] that owns an http.Server serving an
@@ -15,7 +16,9 @@ import (
 // http.Server.Shutdown, for the requests in flight (their handlers) to
 // finish, as long as the listener's [WithDrainTimeout] (30 seconds when
 // served outside [Listener.Run]). Request headers must arrive within 10
-// seconds.
+// seconds and the whole request within a minute, and the answer must be
+// written within two minutes of the headers: a client that trickles its
+// body or never reads the answer cannot hold a connection for longer.
 type HTTPServer struct {
 	// Addr is the TCP address to listen on, such as ":8080". Ignored when
 	// NetListener is set.
@@ -32,12 +35,17 @@ type HTTPServer struct {
 	TLSConfig *tls.Config
 }
 
-// readHeaderTimeout bounds reading a request's headers.
-const readHeaderTimeout = 10 * time.Second
-
 // maxHeaderBytes bounds request headers (CloudEvents binary mode puts
 // attributes there, nothing else needs much).
 const maxHeaderBytes = 64 << 10
+
+// server returns the http.Server of h: the module's timeouts, its header
+// limit and s's TLS configuration.
+func (s *HTTPServer) server(h http.Handler) *http.Server {
+	srv := httpserver.New(h, nil)
+	srv.MaxHeaderBytes, srv.TLSConfig = maxHeaderBytes, s.TLSConfig
+	return srv
+}
 
 // Serve implements [Source].
 func (s *HTTPServer) Serve(ctx context.Context, d Dispatcher) error {
@@ -65,13 +73,7 @@ func (s *HTTPServer) Serve(ctx context.Context, d Dispatcher) error {
 			h.ServeHTTP(w, r)
 		})
 	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: readHeaderTimeout,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    maxHeaderBytes,
-		TLSConfig:         s.TLSConfig,
-	}
+	srv := s.server(handler)
 	errc := make(chan error, 1)
 	go func() {
 		if s.TLSConfig != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/internal/devcert"
+	"github.com/heraldhq/herald/internal/httpserver"
 )
 
 const listenDoc = `Listen runs a local webhook receiver that verifies every request with
@@ -125,14 +126,9 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 	if w := 2 * sf.tolerance; w > 10*time.Minute {
 		opts = append(opts, auth.WithReplayWindow(w))
 	}
-	srv := &http.Server{
-		Handler:           rl.wrap(auth.Middleware(v, opts...)(http.HandlerFunc(rl.accept))),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		// The server's own complaints may quote a client.
-		ErrorLog: log.New(escapingWriter{stderr}, "", log.LstdFlags),
-	}
+	// The server's own complaints may quote a client: escape them.
+	srv := httpserver.New(rl.wrap(auth.Middleware(v, opts...)(http.HandlerFunc(rl.accept))),
+		log.New(escapingWriter{stderr}, "", log.LstdFlags))
 
 	if *certOut != "" {
 		fmt.Fprintf(stderr, "certificate written to %s\n", *certOut)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
@@ -454,13 +455,7 @@ func buildRelay(f *relayFlags, stderr io.Writer) (*relay, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/events", &listener.HTTPHandler{Dispatcher: l, Verifier: f.verifier, MaxBodyBytes: f.maxBody})
-	r.srv = &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(r.logger.Handler(), slog.LevelWarn),
-	}
+	r.srv = httpserver.New(mux, slog.NewLogLogger(r.logger.Handler(), slog.LevelWarn))
 	if r.ln, err = net.Listen("tcp", f.listen); err != nil {
 		r.store.Close()
 		return nil, err

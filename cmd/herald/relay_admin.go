@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -41,14 +43,11 @@ func newAdmin(addr string, tel *relayTelemetry, st store, logger *slog.Logger) (
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { answer(w, http.StatusOK, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { a.ready(w, r, st) })
 	if isLoopback(ln.Addr()) {
-		mux.Handle("/outbox/", http.StripPrefix("/outbox", outbox.AdminHandler(st)))
+		mux.Handle("/outbox/", loopbackHost(http.StripPrefix("/outbox", outbox.AdminHandler(st))))
 	} else {
 		logger.Info("relay: the admin address is not loopback: the dead letters (/outbox/) are not served there")
 	}
-	a.srv = &http.Server{
-		Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	a.srv = httpserver.New(mux, slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
 	return a, nil
 }
 
@@ -80,6 +79,26 @@ func answer(w http.ResponseWriter, status int, msg string) {
 func isLoopback(addr net.Addr) bool {
 	ta, ok := addr.(*net.TCPAddr)
 	return ok && ta.IP.IsLoopback()
+}
+
+// loopbackHost serves h only to requests whose Host names a loopback
+// address or localhost. Listening on loopback keeps other machines out,
+// not a web page on this one: its domain re-pointed to 127.0.0.1 (DNS
+// rebinding) makes its requests same-origin, so a browser would send them,
+// without asking first, to replay or purge dead letters.
+func loopbackHost(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if hp, _, err := net.SplitHostPort(host); err == nil {
+			host = hp
+		}
+		ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+		if err == nil && ip.IsLoopback() || strings.EqualFold(host, "localhost") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		answer(w, http.StatusForbidden, "the dead letters are served to a loopback Host only")
+	})
 }
 
 // adminURL is the address the admin server listens on, as a URL.

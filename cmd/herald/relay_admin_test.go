@@ -99,6 +99,20 @@ func TestRelayObservability(t *testing.T) {
 	if code, body := get(admin + "/outbox/stats"); code != http.StatusOK || !strings.Contains(body, `"pending"`) {
 		t.Errorf("/outbox/stats on loopback: %d %q", code, body)
 	}
+	// A page whose domain was re-pointed at 127.0.0.1 (DNS rebinding)
+	// sends its own Host: refused.
+	for host, want := range map[string]int{"evil.example": 403, "evil.example:80": 403, "localhost": 200, "[::1]:1": 200} {
+		req, _ := http.NewRequest(http.MethodGet, admin+"/outbox/stats", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("/outbox/stats with Host %q: %d, want %d", host, resp.StatusCode, want)
+		}
+	}
 	p.mustPost(t, event("o-2", "job:ready"), nil)
 	if code, _ := p.post(t, `{"id":"bad"`, nil); code != http.StatusBadRequest {
 		t.Fatalf("a malformed event got %d, want 400", code)
