@@ -36,6 +36,7 @@ type Dispatcher interface {
 //	400 malformed event, a Permanent handler error, or binary mode with a
 //	    Verifier: do not redeliver
 //	401 the Verifier refused the request
+//	403 without a Verifier, a browser's request from another site
 //	405 not a POST
 //	413 body over MaxBodyBytes
 //	415 unsupported content type (non-JSON data, batches, data_base64)
@@ -52,7 +53,10 @@ type HTTPHandler struct {
 	// (HTTPServer sets it).
 	Dispatcher Dispatcher
 	// Verifier authenticates each request against its exact body; nil
-	// accepts unsigned requests. Everything that identifies or routes the
+	// accepts unsigned requests, but not those a browser marks as sent
+	// by a page of another site (Sec-Fetch-Site: cross-site or
+	// same-site), answered 403: any web page could otherwise post events
+	// to an unverified listener on its visitor's machine. Everything that identifies or routes the
 	// event must then come from signed bytes, so binary-mode CloudEvents,
 	// whose id, type and source are ce-* headers that no scheme signs, are
 	// refused with 400; the native envelope and structured mode carry them
@@ -74,6 +78,10 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.Dispatcher == nil {
 		h.fail(w, r, http.StatusInternalServerError, "listener: HTTPHandler has no Dispatcher", nil)
+		return
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); h.Verifier == nil && (site == "cross-site" || site == "same-site") {
+		h.fail(w, r, http.StatusForbidden, "forbidden: a browser request from another site, and no Verifier", nil)
 		return
 	}
 	limit := h.MaxBodyBytes

@@ -172,6 +172,26 @@ func TestHTTPStatuses(t *testing.T) {
 	}
 }
 
+// A web page can make its visitor's browser post to a listener on their
+// machine (no-cors, no Content-Type, no preflight). Without a Verifier to
+// refuse it, such a request, which a browser marks as from another site,
+// is refused; a server's request carries no such mark.
+func TestHTTPCrossSiteWithoutVerifier(t *testing.T) {
+	c := newCapture(t)
+	h := &listener.HTTPHandler{Dispatcher: c.l}
+	for site, want := range map[string]int{"cross-site": 403, "same-site": 403, "same-origin": 204, "none": 204, "": 204} {
+		hdr := http.Header{}
+		if site != "" {
+			hdr.Set("Sec-Fetch-Site", site)
+		}
+		c.last = nil
+		w := post(h, hdr, `{"id":"1","topic":"a:b"}`)
+		if w.Code != want || (want == 403) != (c.last == nil) {
+			t.Errorf("Sec-Fetch-Site %q: %d, dispatched %v; want %d", site, w.Code, c.last != nil, want)
+		}
+	}
+}
+
 func TestHTTPVerifier(t *testing.T) {
 	secret := auth.NewSecret([]byte("0123456789abcdef0123456789abcdef"))
 	std, err := auth.NewStandard([]auth.Secret{secret})
