@@ -37,11 +37,12 @@ Events come in the native JSON envelope (id, topic, createdAt, context,
 payload) or as CloudEvents 1.0 in structured mode (binary mode too with
 --in-insecure: a signature over the body does not cover its ce-* headers).
 Whatever the relay accepts, it signs with the destinations' keys, so it
-verifies every event with the --in-* scheme flags (--in-scheme, --in-secret,
---in-pubkey, …, with the meaning of the scheme flags); a refused request
-gets 401. It refuses to start without them unless --in-insecure is given:
-then it takes any request, anyone who can reach --listen can have events
-signed and delivered, and it logs a warning saying so.
+verifies every event it takes over HTTP with the --in-* scheme flags
+(--in-scheme, --in-secret, --in-pubkey, …, with the meaning of the scheme
+flags); a refused request gets 401. It refuses to start without them
+unless --in-insecure is given: then it takes any request, anyone who can
+reach --listen can have events signed and delivered, and it logs a warning
+saying so.
 
 The relay answers 204 only once the event's deliveries are committed to the
 store (fsync, JetStream's acknowledgement or a PostgreSQL commit), 400 for a
@@ -148,7 +149,9 @@ never prints the URL's user information or query.
 --events-subject PREFIX (with a NATS --store) takes events from JetStream as
 well as over HTTP: an event published on PREFIX.DOMAIN.ACTION (as
 natsevents.Publish does) has the topic DOMAIN:ACTION, and one whose own topic
-differs is refused and logged. The relays of a fleet share one durable
+differs is refused and logged. These events are not verified with the
+--in-* flags: NATS permissions decide who may publish under PREFIX, so grant
+that only to trusted producers. The relays of a fleet share one durable
 consumer; an event is acknowledged once its deliveries are committed, and
 one that a killed relay held goes to another after --lease-ttl (30s at
 most). Events from both intakes are deduplicated and delivered alike.
