@@ -199,6 +199,7 @@ func (s *jscan) skip() bool {
 func (s *jscan) findKey(key string) (found, ambiguous bool) {
 	s.i++ // '{'
 	at, folds := -1, 0
+	kb := []byte(key) // once, not per key compared
 	for {
 		s.ws()
 		switch s.peek() {
@@ -235,7 +236,7 @@ func (s *jscan) findKey(key string) (found, ambiguous bool) {
 			k = []byte(dk)
 		}
 		exact := string(k) == key
-		if exact || bytes.EqualFold(k, []byte(key)) {
+		if exact || bytes.EqualFold(k, kb) {
 			folds++ // bytes.EqualFold is encoding/json's own rule for struct fields
 		}
 		s.ws()
