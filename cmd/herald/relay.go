@@ -463,6 +463,9 @@ func buildRelay(f *relayFlags, stderr io.Writer) (*relay, error) {
 		r.store.Close()
 		return nil, err
 	}
+	if f.verifier == nil && isLoopback(r.ln.Addr()) {
+		r.srv.Handler = loopbackHost(mux) // see loopbackHost: no signature refuses a rebound page
+	}
 	if f.tel.adminListen != "" {
 		if r.admin, err = newAdmin(f.tel.adminListen, r.tel, r.store, r.logger); err != nil {
 			r.ln.Close()

@@ -85,7 +85,8 @@ func isLoopback(addr net.Addr) bool {
 // address or localhost. Listening on loopback keeps other machines out,
 // not a web page on this one: its domain re-pointed to 127.0.0.1 (DNS
 // rebinding) makes its requests same-origin, so a browser would send them,
-// without asking first, to replay or purge dead letters.
+// without asking first, to replay or purge dead letters, or to an
+// unverified (--in-insecure) intake.
 func loopbackHost(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host := r.Host
@@ -97,7 +98,7 @@ func loopbackHost(h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
-		answer(w, http.StatusForbidden, "the dead letters are served to a loopback Host only")
+		answer(w, http.StatusForbidden, "this port answers a loopback Host only")
 	})
 }
 

@@ -219,6 +219,23 @@ func TestRelayInsecure(t *testing.T) {
 	}
 	p.mustPost(t, event("u-1", "job:ready"), nil)
 	p.mustPost(t, `{"n":2}`, http.Header{"Ce-Specversion": {"1.0"}, "Ce-Id": {"u-2"}, "Ce-Type": {"job:done"}, "Ce-Source": {"/jobs"}})
+	// Nothing refuses a web page on this machine but what a browser
+	// gives away: another site's mark, or a rebound domain's Host.
+	for _, bad := range []func(*http.Request){
+		func(r *http.Request) { r.Header.Set("Sec-Fetch-Site", "cross-site") },
+		func(r *http.Request) { r.Host = "evil.example:80" },
+	} {
+		req, _ := http.NewRequest(http.MethodPost, p.url+"/events", strings.NewReader(event("u-3", "job:ready")))
+		bad(req)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("a browser's request (Host %q, Sec-Fetch-Site %q): %d, want 403", req.Host, req.Header.Get("Sec-Fetch-Site"), resp.StatusCode)
+		}
+	}
 	ds := waitOK(t, rcv, 2, p)
 	if code := p.stop(t); code != 0 {
 		t.Errorf("relay exit %d\n%s", code, p.stderr())
