@@ -260,7 +260,7 @@ func (d *delivery) checkRetry(ctx context.Context, resp *http.Response, err erro
 // against MaxAttempts, fetches a new one.
 func (d *delivery) reauthorize(ctx context.Context, now time.Time) (bool, error) {
 	d.reauthed = true
-	d.tokens.invalidate(d.bearer)
+	d.tokens.invalidate(ctx, d.bearer)
 	d.rreq.Request = d.rreq.Request.WithContext(ctx)
 	d.report(ctx, now, true)
 	return true, nil

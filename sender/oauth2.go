@@ -32,8 +32,11 @@ import (
 // destination's client certificate, https only (unless
 // [Sender.AllowHTTP]), within [Sender.AttemptTimeout], never through a
 // proxy and never following a redirect; so a token URL supplied by a
-// tenant is no way around the guard. Neither the token nor the secret
-// appears in a log line, an error or a formatted value.
+// tenant is no way around the guard. A failed fetch is the answer, for a
+// second, to the deliveries that waited on it and those right after, so
+// that a token endpoint that hangs holds them for one fetch, not one
+// each. Neither the token nor the secret appears in a log line, an error
+// or a formatted value.
 //
 // It combines with a Signer that signs in its own header (Standard
 // Webhooks, Hub, Stripe). A Signer that sets Authorization itself (JWT),
@@ -88,8 +91,17 @@ type tokenCache struct {
 
 	sem       chan struct{}
 	tok       string
-	refreshAt time.Time // zero when the token does not expire
+	refreshAt time.Time     // zero when the token does not expire
+	timeout   time.Duration // bounds one fetch, both of its requests
+	failed    error         // the last fetch's failure, answered until failedUntil
+	failedAt  time.Time
 }
+
+// tokenFailureHold is how long a failed fetch answers for the deliveries
+// that waited on it, and those that come right after, rather than each
+// fetching again in turn: behind a token endpoint that hangs, the k-th of
+// them would otherwise wait k fetches.
+const tokenFailureHold = time.Second
 
 // newTokenCache checks o and makes its cache, fetching through client.
 func (s *Sender) newTokenCache(o *OAuth2, client *http.Client) (*tokenCache, error) {
@@ -102,10 +114,11 @@ func (s *Sender) newTokenCache(o *OAuth2, client *http.Client) (*tokenCache, err
 			ClientID: o.ClientID, ClientSecret: string(o.ClientSecret.Bytes()),
 			TokenURL: o.TokenURL, Scopes: slices.Clone(o.Scopes),
 		},
-		client: client,
-		label:  label,
-		now:    time.Now,
-		sem:    make(chan struct{}, 1),
+		client:  client,
+		label:   label,
+		now:     time.Now,
+		sem:     make(chan struct{}, 1),
+		timeout: s.timeout,
 	}, nil
 }
 
@@ -139,10 +152,22 @@ func (c *tokenCache) token(ctx context.Context) (string, error) {
 	if c.tok != "" && (c.refreshAt.IsZero() || now.Before(c.refreshAt)) {
 		return c.tok, nil
 	}
-	t, err := c.cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, c.client))
-	if err != nil {
-		return "", c.fetchError(err)
+	if c.failed != nil && now.Sub(c.failedAt) < tokenFailureHold {
+		return "", c.failed
 	}
+	// One timeout for the fetch: the library tries a second request
+	// (credentials in the form) when the first (HTTP Basic) fails.
+	fctx, cancel := context.WithTimeout(context.WithValue(ctx, oauth2.HTTPClient, c.client), c.timeout)
+	t, err := c.cfg.Token(fctx)
+	cancel()
+	if err != nil {
+		ferr := c.fetchError(err)
+		if ctx.Err() == nil { // not when the caller left: the endpoint may be fine
+			c.failed, c.failedAt = ferr, c.now()
+		}
+		return "", ferr
+	}
+	c.failed = nil
 	if t.AccessToken == "" || wire.CheckHeader("Authorization", "Bearer "+t.AccessToken) != nil {
 		return "", &setupError{err: fmt.Errorf("%w: %s answered no usable access token", ErrToken, c.label), retryable: true}
 	}
@@ -157,8 +182,12 @@ func (c *tokenCache) token(ctx context.Context) (string, error) {
 // invalidate drops the cached token if it is still used, the one a
 // receiver refused, so that the next caller fetches a new one; a token
 // fetched meanwhile by another delivery is kept.
-func (c *tokenCache) invalidate(used string) {
-	c.sem <- struct{}{}
+func (c *tokenCache) invalidate(ctx context.Context, used string) {
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return // the next fetch after the token's refusal will see it anyway
+	}
 	defer func() { <-c.sem }()
 	if subtle.ConstantTimeCompare([]byte(c.tok), []byte(used)) == 1 {
 		c.tok = ""

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -73,12 +74,12 @@ func TestTokenRefreshedBeforeExpiry(t *testing.T) {
 		t.Fatalf("at 61 s: %s, want a fresh tok-2", tok)
 	}
 
-	expiresIn.Store(0)     // the next token does not expire
-	tc.invalidate("tok-1") // no longer cached: nothing happens
+	expiresIn.Store(0)                           // the next token does not expire
+	tc.invalidate(context.Background(), "tok-1") // no longer cached: nothing happens
 	if tok := at(62 * time.Second); tok != "tok-2" {
 		t.Fatalf("after invalidating an old token: %s, want tok-2", tok)
 	}
-	tc.invalidate("tok-2")
+	tc.invalidate(context.Background(), "tok-2")
 	if tok := at(63 * time.Second); tok != "tok-3" {
 		t.Fatalf("after invalidating: %s, want tok-3", tok)
 	}
@@ -93,5 +94,54 @@ func TestTokenRefreshedBeforeExpiry(t *testing.T) {
 	if _, err := tc.token(ctx); err != context.Canceled {
 		t.Fatalf("waiting with a cancelled context: %v", err)
 	}
+	<-tc.sem
+}
+
+// Behind a token endpoint that never answers, the deliveries waiting on a
+// fetch share its failure rather than each fetching again in turn (the
+// k-th waited k fetches, two requests each), and a fetch, both requests
+// included, takes at most AttemptTimeout.
+func TestTokenFailureShared(t *testing.T) {
+	var requests atomic.Int32
+	release := make(chan struct{})
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	s := &Sender{TLS: &tls.Config{RootCAs: roots}, AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		AttemptTimeout: 200 * time.Millisecond}
+	s.init()
+	dest := Destination{URL: "https://hooks.example/", OAuth2: &OAuth2{TokenURL: srv.URL, ClientID: "c", ClientSecret: auth.NewSecret([]byte("s"))}}
+	_, tc, err := s.destClient(&dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = tc.token(context.Background()) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if !errors.Is(err, ErrToken) {
+			t.Errorf("caller %d: %v, want ErrToken", i, err)
+		}
+	}
+	if n := requests.Load(); n > 2 {
+		t.Errorf("4 waiting callers made %d token requests, want one fetch (at most 2 requests)", n)
+	}
+
+	// invalidate leaves as soon as its caller's context ends.
+	tc.sem <- struct{}{}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	tc.invalidate(ctx, "tok") // would block for ever before
 	<-tc.sem
 }
