@@ -37,7 +37,9 @@
 // least once: handlers should be idempotent (see listener.WithDedupe).
 //
 // Serve creates or updates the streams and the consumer idempotently, so
-// every worker may start with the same Source. On a three-node NATS cluster
+// every worker may start with the same Source. The event stream takes
+// events up to 4 KiB under the server's max_payload, the room their dead
+// letter needs; a larger one is refused to its publisher. On a three-node NATS cluster
 // set Replicas to 3 and give the connection all three server URLs; the
 // stream and consumer then survive the loss of one node.
 //

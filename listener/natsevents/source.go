@@ -117,12 +117,26 @@ func (s *Source) withDefaults() (settings, error) {
 	return c, nil
 }
 
+// deadLetterRoom is what a dead letter adds to its event: the reason (at
+// most 1024 bytes), the delivery count, the original subject.
+const deadLetterRoom = 4 << 10
+
+// eventMaxSize is the largest event the stream takes, given the server's
+// max_payload: small enough that its dead letter still fits. A larger
+// event could be neither handled nor dead-lettered, and was redelivered
+// for ever, holding a place among the consumer's unacknowledged events.
+// Its publisher is refused instead, and knows.
+func eventMaxSize(maxPayload int64) int32 {
+	return int32(maxPayload - min(deadLetterRoom, maxPayload/2))
+}
+
 // setup creates or updates the streams and the consumer.
 func (c *settings) setup(ctx context.Context) (jetstream.Consumer, error) {
 	js := c.JetStream
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: c.Stream, Subjects: []string{c.SubjectPrefix + ".>"}, Retention: c.Retention,
 		Storage: c.Storage, Replicas: c.Replicas, MaxAge: c.MaxAge, Duplicates: c.DuplicateWindow,
+		MaxMsgSize: eventMaxSize(js.Conn().MaxPayload()),
 	}); err != nil {
 		return nil, fmt.Errorf("natsevents: create stream %s: %w", c.Stream, err)
 	}
