@@ -2,8 +2,11 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"math"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/heraldhq/herald/outbox"
 )
@@ -20,13 +23,33 @@ func (ob *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	}
 	var n int64
 	var xid string
-	if err := ob.pool.QueryRow(ctx, ob.q.put, ob.putArgs(ds)...).Scan(&n, &xid); err != nil {
-		return dbError(ctx, "put", err)
+	args := ob.putArgs(ds)
+	for try := 1; ; try++ {
+		err := ob.pool.QueryRow(ctx, ob.q.put, args...).Scan(&n, &xid)
+		if err == nil {
+			break
+		}
+		// Two Puts of the same ids in other orders (clients retrying
+		// batches on two workers) wait on each other's rows, and the
+		// server ends one of them: all of it rolled back, so try again.
+		if !isDeadlock(err) || try == putTries || ctx.Err() != nil {
+			return dbError(ctx, "put", err)
+		}
 	}
 	if n > 0 {
 		ob.notify.now() // committed: wake the workers of every process
 	}
 	return nil
+}
+
+// putTries is how many times Put runs its statement when the server ends
+// it to break a deadlock.
+const putTries = 3
+
+// isDeadlock reports whether err is PostgreSQL's deadlock_detected.
+func isDeadlock(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "40P01"
 }
 
 // putArgs are the arguments of the put statement for ds: one array per
