@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -42,45 +41,12 @@ func (s *Source) Serve(ctx context.Context, d listener.Dispatcher) error {
 	if err != nil {
 		return err
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(c.Concurrency))
-	if err != nil {
-		return fmt.Errorf("natsevents: consume %s: %w", c.Consumer, err)
-	}
-	stop := context.AfterFunc(ctx, it.Stop)
-	defer stop()
-
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	sem := make(chan struct{}, c.Concurrency)
-	for {
-		msg, err := it.Next()
-		if ctx.Err() != nil {
-			if msg != nil {
-				_ = msg.Nak() // fetched after the stop: let another worker have it
-			}
-			return nil
-		}
-		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-			// Not stopped by ctx: the connection was closed for good or
-			// the consumer is gone. Report it rather than end quietly.
-			return fmt.Errorf("natsevents: consumer %s stopped: %w", c.Consumer, err)
-		}
-		if err != nil {
-			c.log(slog.LevelWarn, "event consumer", err)
-			continue
-		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			c.handle(context.WithoutCancel(ctx), d, msg)
-		}()
-	}
+	return c.consume(ctx, cons, d)
 }
 
 // handle dispatches one event and settles it: ack on success, dead letter
 // on a permanent error or the last delivery, nak with RetryDelay otherwise.
-func (c *settings) handle(ctx context.Context, d listener.Dispatcher, msg jetstream.Msg) {
+func (c *settings) handle(ctx context.Context, d listener.Dispatcher, msg delivered) {
 	md, err := msg.Metadata()
 	if err != nil {
 		c.log(slog.LevelError, "event without metadata", err)
@@ -150,7 +116,7 @@ func (c *settings) handle(ctx context.Context, d listener.Dispatcher, msg jetstr
 // subject's; one whose topic differs, or a subject that names no topic, is
 // refused: terminated, so that it is not redelivered, and logged without
 // its payload. It reports whether ev may be dispatched.
-func (c *settings) takeSubjectTopic(msg jetstream.Msg, ev *listener.Event) bool {
+func (c *settings) takeSubjectTopic(msg delivered, ev *listener.Event) bool {
 	topic, ok := subjectTopic(c.SubjectPrefix, msg.Subject())
 	switch {
 	case !ok:
@@ -167,7 +133,7 @@ func (c *settings) takeSubjectTopic(msg jetstream.Msg, ev *listener.Event) bool 
 
 // refuse terminates msg without dispatching it and logs why at WARN, with
 // the subject, the event's id and topic (clipped) and never the payload.
-func (c *settings) refuse(msg jetstream.Msg, ev *listener.Event, reason string) {
+func (c *settings) refuse(msg delivered, ev *listener.Event, reason string) {
 	c.log(slog.LevelWarn, "event refused", errors.New(reason),
 		slog.String("subject", msg.Subject()), slog.String("id", clip(ev.ID, 256)),
 		slog.String("topic", clip(ev.Topic, 255)))
@@ -186,7 +152,7 @@ func clip(s string, n int) string {
 
 // deadLetter publishes msg to the dead-letter subject and terminates it.
 // When the publish fails the event is redelivered instead, never lost.
-func (c *settings) deadLetter(msg jetstream.Msg, md *jetstream.MsgMetadata, reason string) {
+func (c *settings) deadLetter(msg delivered, md *jetstream.MsgMetadata, reason string) {
 	reason = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return ' '

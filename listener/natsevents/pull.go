@@ -1,0 +1,251 @@
+package natsevents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/heraldhq/herald/listener"
+)
+
+// The Source pulls its consumer's events itself, over core NATS, rather
+// than through nats.go's iterator. That iterator takes any message with an
+// empty body and a Status header for one of the server's own, and any
+// publisher on the event subjects can send one: with 409 or 400 it ended
+// the iterator, stopping every worker in turn, with 100 it dropped the
+// message silently. Here a message is an event when its reply subject is
+// an acknowledgement's, which only the server sets; the server's own
+// statuses have none.
+
+// ackPrefix starts the reply subject of every message JetStream delivers
+// to a consumer.
+const ackPrefix = "$JS.ACK."
+
+// pullExpiry is how long one pull request waits for events; the loop asks
+// again when it ends, or a little after if its end never came (the
+// connection was lost meanwhile).
+const pullExpiry = 5 * time.Second
+
+// apiPrefix is the JetStream API prefix of js's requests.
+func apiPrefix(o jetstream.JetStreamOptions) string {
+	switch {
+	case o.APIPrefix != "":
+		return strings.TrimSuffix(o.APIPrefix, ".") + "."
+	case o.Domain != "":
+		return "$JS." + o.Domain + ".API."
+	}
+	return "$JS.API."
+}
+
+// puller is the state of one consume loop.
+type puller struct {
+	c     *settings
+	nc    *nats.Conn
+	cons  jetstream.Consumer
+	next  string // the consumer's MSG.NEXT subject
+	inbox string
+	msgs  chan *nats.Msg
+	sem   chan struct{} // one per handler running
+	freed chan struct{} // a handler finished
+	asked int           // events the request in flight may still bring
+	until time.Time     // when that request should have ended
+}
+
+// consume hands the consumer's events to d, at most Concurrency at once,
+// until ctx is cancelled (nil), the connection is closed for good or the
+// consumer is gone (an error). It waits for the handlers it started.
+func (c *settings) consume(ctx context.Context, cons jetstream.Consumer, d listener.Dispatcher) error {
+	nc := c.JetStream.Conn()
+	p := &puller{
+		c: c, nc: nc, cons: cons,
+		next:  apiPrefix(c.JetStream.Options()) + "CONSUMER.MSG.NEXT." + c.Stream + "." + c.Consumer,
+		inbox: nats.NewInbox(),
+		msgs:  make(chan *nats.Msg, 2*c.Concurrency),
+		sem:   make(chan struct{}, c.Concurrency),
+		freed: make(chan struct{}, 1),
+	}
+	sub, err := nc.ChanSubscribe(p.inbox, p.msgs)
+	if err != nil {
+		return fmt.Errorf("natsevents: consume %s: %w", c.Consumer, err)
+	}
+	closed := nc.StatusChanged(nats.CLOSED)
+	defer nc.RemoveStatusListener(closed)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer func() {
+		_ = sub.Unsubscribe()
+		p.nakWaiting()
+	}()
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if nc.IsClosed() {
+			return fmt.Errorf("natsevents: consumer %s stopped: %w", c.Consumer, jetstream.ErrConnectionClosed)
+		}
+		p.ask()
+		var in chan *nats.Msg // nil, not read, while every handler is busy
+		if len(p.sem) < cap(p.sem) {
+			in = p.msgs
+		}
+		var due <-chan time.Time // nil while no request is in flight or to retry
+		var wait *time.Timer
+		if !p.until.IsZero() {
+			wait = time.NewTimer(max(time.Until(p.until), time.Millisecond))
+			due = wait.C
+		}
+		var err error
+		select {
+		case <-ctx.Done():
+		case <-closed:
+		case <-p.freed:
+		case <-due:
+			err = p.lost(ctx)
+		case m := <-in:
+			err = p.take(ctx, m, d, &wg)
+		}
+		if wait != nil {
+			wait.Stop()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// ask sends a pull request for as many events as the inbox has room for,
+// unless one is in flight or the room is less than half: events wait
+// there for a free handler, as many as there are handlers, so that a
+// handler that finishes finds the next one at once.
+func (p *puller) ask() {
+	free := cap(p.msgs) - len(p.msgs)
+	if p.asked > 0 && time.Now().Before(p.until) || free < cap(p.msgs)/2 {
+		return
+	}
+	req := fmt.Appendf(nil, `{"batch":%d,"expires":%d}`, free, pullExpiry.Nanoseconds())
+	if err := p.nc.PublishRequest(p.next, p.inbox, req); err != nil {
+		p.c.log(slog.LevelWarn, "event pull request", err) // the connection is down: try again soon
+		p.asked, p.until = 0, time.Now().Add(time.Second)
+		return
+	}
+	p.asked, p.until = free, time.Now().Add(pullExpiry+time.Second)
+}
+
+// lost is called when a pull request's end never came, or a failed one
+// is to be sent again: the connection was lost meanwhile, or the consumer
+// is gone, which ends the loop.
+func (p *puller) lost(ctx context.Context) error {
+	p.asked, p.until = 0, time.Time{}
+	if _, err := p.cons.Info(ctx); errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("natsevents: consumer %s stopped: %w", p.c.Consumer, err)
+	}
+	return nil
+}
+
+// take handles one message of the inbox: an event goes to a handler, a
+// status of the server ends the request in flight.
+func (p *puller) take(ctx context.Context, m *nats.Msg, d listener.Dispatcher, wg *sync.WaitGroup) error {
+	if !strings.HasPrefix(m.Reply, ackPrefix) {
+		switch status, descr := m.Header.Get("Status"), m.Header.Get("Description"); {
+		case status == "100": // a heartbeat
+		case status == "409" && strings.EqualFold(descr, "Consumer Deleted"):
+			return fmt.Errorf("natsevents: consumer %s stopped: %w", p.c.Consumer, jetstream.ErrConsumerDeleted)
+		default: // 404, 408, 409: the request ended
+			p.asked, p.until = 0, time.Time{}
+		}
+		return nil
+	}
+	if p.asked--; p.asked <= 0 {
+		p.asked, p.until = 0, time.Time{} // the request is filled
+	}
+	p.sem <- struct{}{} // free: take is called only then
+	wg.Add(1)
+	go func() {
+		defer func() {
+			<-p.sem
+			wg.Done()
+			select {
+			case p.freed <- struct{}{}:
+			default:
+			}
+		}()
+		p.c.handle(context.WithoutCancel(ctx), d, delivered{m, p.nc})
+	}()
+	return nil
+}
+
+// nakWaiting gives back the events received and not yet handled.
+func (p *puller) nakWaiting() {
+	for {
+		select {
+		case m := <-p.msgs:
+			if strings.HasPrefix(m.Reply, ackPrefix) {
+				_ = (delivered{m, p.nc}).Nak()
+			}
+		default:
+			return
+		}
+	}
+}
+
+// delivered is one event as the server delivered it: its reply subject
+// takes the acknowledgements.
+type delivered struct {
+	m  *nats.Msg
+	nc *nats.Conn
+}
+
+// Subject is the subject the event was published on.
+func (e delivered) Subject() string { return e.m.Subject }
+
+// Data is the event's body.
+func (e delivered) Data() []byte { return e.m.Data }
+
+// Headers are the event's headers.
+func (e delivered) Headers() nats.Header { return e.m.Header }
+
+// Metadata reads the stream and consumer sequences and the delivery count
+// from the reply subject.
+func (e delivered) Metadata() (*jetstream.MsgMetadata, error) {
+	md, err := e.m.Metadata()
+	if err != nil {
+		return nil, err
+	}
+	return &jetstream.MsgMetadata{
+		Sequence:     jetstream.SequencePair{Consumer: md.Sequence.Consumer, Stream: md.Sequence.Stream},
+		NumDelivered: md.NumDelivered, NumPending: md.NumPending, Timestamp: md.Timestamp,
+		Stream: md.Stream, Consumer: md.Consumer, Domain: md.Domain,
+	}, nil
+}
+
+// DoubleAck acknowledges the event and waits for the server to confirm.
+func (e delivered) DoubleAck(ctx context.Context) error {
+	_, err := e.nc.RequestWithContext(ctx, e.m.Reply, []byte("+ACK"))
+	return err
+}
+
+// Nak asks for the event to be redelivered at once.
+func (e delivered) Nak() error { return e.nc.Publish(e.m.Reply, []byte("-NAK")) }
+
+// NakWithDelay asks for the event to be redelivered after delay.
+func (e delivered) NakWithDelay(delay time.Duration) error {
+	return e.nc.Publish(e.m.Reply, fmt.Appendf(nil, `-NAK {"delay":%d}`, delay.Nanoseconds()))
+}
+
+// Term ends the event's deliveries.
+func (e delivered) Term() error { return e.nc.Publish(e.m.Reply, []byte("+TERM")) }
+
+// TermWithReason ends the event's deliveries, saying why.
+func (e delivered) TermWithReason(reason string) error {
+	return e.nc.Publish(e.m.Reply, []byte("+TERM "+reason))
+}
+
+// InProgress resets the event's AckWait.
+func (e delivered) InProgress() error { return e.nc.Publish(e.m.Reply, []byte("+WPI")) }
