@@ -27,8 +27,10 @@ const settleTimeout = 10 * time.Second
 // package documentation for the connection options). If the connection is
 // closed for good (nats.Conn.Close, or its reconnect attempts exhausted) or
 // the consumer is deleted, Serve lets its handlers finish and returns an
-// error (matching jetstream.ErrConnectionClosed in the first case); the events
-// it held are redelivered to other workers after AckWait.
+// error (matching jetstream.ErrConnectionClosed in the first case,
+// jetstream.ErrConsumerDeleted or jetstream.ErrConsumerNotFound in the
+// second); the events it held are redelivered to other workers after
+// AckWait.
 func (s *Source) Serve(ctx context.Context, d listener.Dispatcher) error {
 	if d == nil {
 		return errors.New("natsevents: nil Dispatcher")
