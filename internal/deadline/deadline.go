@@ -118,7 +118,10 @@ func (w *Timer) fire() {
 		return
 	}
 	w.deadline, w.fired = time.Time{}, true
-	cancel := w.cancel
+	// Cancel before unlocking: unlocked first, the call could end and the
+	// next Start take the context, not yet cancelled, for its own, and
+	// this cancel would cut short the next call, another delivery's.
+	// Cancelling runs no code that takes w.mu.
+	w.cancel(context.DeadlineExceeded)
 	w.mu.Unlock()
-	cancel(context.DeadlineExceeded)
 }

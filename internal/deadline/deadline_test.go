@@ -147,3 +147,20 @@ func TestTimerSharedContext(t *testing.T) {
 	<-ctx.Done()
 	w.End()
 }
+
+// Once a call is reported timed out, its context is already cancelled: a
+// Start that followed could otherwise take the context, not yet cancelled,
+// for the next call, and the late cancel cut that call short.
+func TestTimedOutIsCancelled(t *testing.T) {
+	var w Timer
+	defer w.Stop()
+	for i := range 2000 {
+		ctx := w.Start(context.Background(), time.Now(), 0)
+		for !w.TimedOut() {
+		}
+		if ctx.Err() == nil {
+			t.Fatalf("run %d: reported timed out with its context not cancelled", i)
+		}
+		w.End()
+	}
+}
