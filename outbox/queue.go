@@ -77,7 +77,9 @@ type Queue struct {
 	// PerDestination caps the deliveries sent at once to one destination,
 	// so that a slow endpoint cannot occupy every worker (and at most
 	// twice as many are leased for it); zero means half the workers,
-	// rounded up.
+	// rounded up. Two slow destinations can then still occupy them all
+	// until their attempts time out: where many tenants share a Queue,
+	// set it lower.
 	PerDestination int
 	// Schedule spaces the attempts of a delivery; zero is the default.
 	Schedule Schedule
