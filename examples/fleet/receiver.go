@@ -49,9 +49,14 @@ func startReceiver(v auth.Verifier) (*receiver, error) {
 		byID: map[string]int{}, byWorker: map[string]int{}, arrived: make(chan struct{}, 1),
 	}
 	rx.srv = &http.Server{
-		Handler:           rx.handler(v),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		Handler:   rx.handler(v),
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		// Every timeout, so that a client that trickles its request or
+		// never reads the answer cannot hold a connection.
 		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
 	}
 	go rx.srv.ServeTLS(ln, "", "")
 	return rx, nil

@@ -73,9 +73,14 @@ func startReceiver(hmacSecret auth.Secret, jwtPublic auth.PublicKey) (*receiver,
 	rx.mux.Handle("POST /hooks/jwt", auth.Middleware(jwtVerifier)(rx.record("backend-jwt", true)))
 
 	rx.srv = &http.Server{
-		Handler:           rx.mux,
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		Handler:   rx.mux,
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		// Every timeout, so that a client that trickles its request or
+		// never reads the answer cannot hold a connection.
 		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
 	}
 	go rx.srv.ServeTLS(ln, "", "")
 	return rx, nil
