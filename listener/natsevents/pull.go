@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -49,13 +50,19 @@ type puller struct {
 	c     *settings
 	nc    *nats.Conn
 	cons  jetstream.Consumer
-	next  string // the consumer's MSG.NEXT subject
-	inbox string
-	msgs  chan *nats.Msg
+	next  string        // the consumer's MSG.NEXT subject
+	inbox string        // the prefix of every request's reply subject
+	room  int           // events to hold ready for the handlers
 	sem   chan struct{} // one per handler running
 	freed chan struct{} // a handler finished
-	asked int           // events the request in flight may still bring
-	until time.Time     // when that request should have ended
+
+	mu     sync.Mutex
+	queue  []*nats.Msg   // received, not yet taken: never dropped
+	posted chan struct{} // a message was queued
+
+	req   int       // the number of the request in flight, if any
+	asked int       // events that request may still bring; 0: none in flight
+	until time.Time // when it should have ended, or a failed one be sent again
 }
 
 // consume hands the consumer's events to d, at most Concurrency at once,
@@ -65,13 +72,19 @@ func (c *settings) consume(ctx context.Context, cons jetstream.Consumer, d liste
 	nc := c.JetStream.Conn()
 	p := &puller{
 		c: c, nc: nc, cons: cons,
-		next:  apiPrefix(c.JetStream.Options()) + "CONSUMER.MSG.NEXT." + c.Stream + "." + c.Consumer,
-		inbox: nats.NewInbox(),
-		msgs:  make(chan *nats.Msg, 2*c.Concurrency),
-		sem:   make(chan struct{}, c.Concurrency),
-		freed: make(chan struct{}, 1),
+		next:   apiPrefix(c.JetStream.Options()) + "CONSUMER.MSG.NEXT." + c.Stream + "." + c.Consumer,
+		inbox:  nc.NewInbox(), // honours the connection's inbox prefix, which permissions may require
+		room:   2 * c.Concurrency,
+		sem:    make(chan struct{}, c.Concurrency),
+		freed:  make(chan struct{}, 1),
+		posted: make(chan struct{}, 1),
 	}
-	sub, err := nc.ChanSubscribe(p.inbox, p.msgs)
+	// A callback, not a channel: a channel subscription drops what does
+	// not fit, and an event dropped costs a delivery.
+	sub, err := nc.Subscribe(p.inbox+".*", p.post)
+	if err == nil {
+		err = nc.FlushTimeout(settleTimeout) // the server has the subscription before any request
+	}
 	if err != nil {
 		return fmt.Errorf("natsevents: consume %s: %w", c.Consumer, err)
 	}
@@ -81,6 +94,7 @@ func (c *settings) consume(ctx context.Context, cons jetstream.Consumer, d liste
 	defer wg.Wait()
 	defer func() {
 		_ = sub.Unsubscribe()
+		_ = nc.FlushTimeout(time.Second) // so that the server stops sending here
 		p.nakWaiting()
 	}()
 	for {
@@ -88,49 +102,86 @@ func (c *settings) consume(ctx context.Context, cons jetstream.Consumer, d liste
 			return nil
 		}
 		if nc.IsClosed() {
-			return fmt.Errorf("natsevents: consumer %s stopped: %w", c.Consumer, jetstream.ErrConnectionClosed)
+			return fmt.Errorf("natsevents: consume %s: %w", c.Consumer, jetstream.ErrConnectionClosed)
 		}
-		p.ask()
-		var in chan *nats.Msg // nil, not read, while every handler is busy
-		if len(p.sem) < cap(p.sem) {
-			in = p.msgs
-		}
-		var due <-chan time.Time // nil while no request is in flight or to retry
-		var wait *time.Timer
-		if !p.until.IsZero() {
-			wait = time.NewTimer(max(time.Until(p.until), time.Millisecond))
-			due = wait.C
-		}
-		var err error
-		select {
-		case <-ctx.Done():
-		case <-closed:
-		case <-p.freed:
-		case <-due:
-			err = p.lost(ctx)
-		case m := <-in:
-			err = p.take(ctx, m, d, &wg)
-		}
-		if wait != nil {
-			wait.Stop()
-		}
-		if err != nil {
+		if err := p.step(ctx, d, &wg, closed); err != nil {
 			return err
 		}
 	}
 }
 
-// ask sends a pull request for as many events as the inbox has room for,
-// unless one is in flight or the room is less than half: events wait
-// there for a free handler, as many as there are handlers, so that a
-// handler that finishes finds the next one at once.
+// step asks for events if there is room, then waits for one thing to do:
+// an event to hand to a free handler, a status, a handler finishing, a
+// request that never ended, or the end.
+func (p *puller) step(ctx context.Context, d listener.Dispatcher, wg *sync.WaitGroup, closed <-chan nats.Status) error {
+	p.ask()
+	if len(p.sem) < cap(p.sem) {
+		if m := p.pop(); m != nil {
+			return p.take(ctx, m, d, wg)
+		}
+	}
+	var due <-chan time.Time // nil while no request is in flight or to retry
+	if !p.until.IsZero() {
+		wait := time.NewTimer(max(time.Until(p.until), time.Millisecond))
+		defer wait.Stop()
+		due = wait.C
+	}
+	select {
+	case <-ctx.Done():
+	case <-closed:
+	case <-p.freed:
+	case <-p.posted:
+	case <-due:
+		return p.lost(ctx)
+	}
+	return nil
+}
+
+// post queues a message of the inbox; it is the subscription's callback.
+func (p *puller) post(m *nats.Msg) {
+	p.mu.Lock()
+	p.queue = append(p.queue, m)
+	p.mu.Unlock()
+	select {
+	case p.posted <- struct{}{}:
+	default:
+	}
+}
+
+// pop takes the oldest queued message, or nil.
+func (p *puller) pop() *nats.Msg {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.queue) == 0 {
+		return nil
+	}
+	m := p.queue[0]
+	p.queue[0] = nil
+	p.queue = p.queue[1:]
+	return m
+}
+
+// queued is how many messages wait in the queue.
+func (p *puller) queued() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.queue)
+}
+
+// ask sends a pull request for as many events as there is room to hold
+// ready, unless one is in flight or the room is less than half: events
+// wait for a free handler, as many as there are handlers, so that a
+// handler that finishes finds the next one at once. Each request has a
+// reply subject of its own, so that the end of an old one is not taken
+// for the end of the one in flight.
 func (p *puller) ask() {
-	free := cap(p.msgs) - len(p.msgs)
-	if p.asked > 0 && time.Now().Before(p.until) || free < cap(p.msgs)/2 {
+	free := p.room - p.queued() - len(p.sem)
+	if p.asked > 0 && time.Now().Before(p.until) || free < p.room/2 {
 		return
 	}
+	p.req++
 	req := fmt.Appendf(nil, `{"batch":%d,"expires":%d}`, free, pullExpiry.Nanoseconds())
-	if err := p.nc.PublishRequest(p.next, p.inbox, req); err != nil {
+	if err := p.nc.PublishRequest(p.next, p.inbox+"."+strconv.Itoa(p.req), req); err != nil {
 		p.c.log(slog.LevelWarn, "event pull request", err) // the connection is down: try again soon
 		p.asked, p.until = 0, time.Now().Add(time.Second)
 		return
@@ -144,26 +195,30 @@ func (p *puller) ask() {
 func (p *puller) lost(ctx context.Context) error {
 	p.asked, p.until = 0, time.Time{}
 	if _, err := p.cons.Info(ctx); errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return fmt.Errorf("natsevents: consumer %s stopped: %w", p.c.Consumer, err)
+		return fmt.Errorf("natsevents: consume %s: %w", p.c.Consumer, err)
 	}
 	return nil
 }
 
-// take handles one message of the inbox: an event goes to a handler, a
-// status of the server ends the request in flight.
+// take handles one message of the inbox: an event goes to a handler (a
+// handler is free), a status of the server for the request in flight ends
+// it. Statuses of earlier requests are spent.
 func (p *puller) take(ctx context.Context, m *nats.Msg, d listener.Dispatcher, wg *sync.WaitGroup) error {
 	if !strings.HasPrefix(m.Reply, ackPrefix) {
+		current := m.Subject == p.inbox+"."+strconv.Itoa(p.req)
 		switch status, descr := m.Header.Get("Status"), m.Header.Get("Description"); {
-		case status == "100": // a heartbeat
 		case status == "409" && strings.EqualFold(descr, "Consumer Deleted"):
-			return fmt.Errorf("natsevents: consumer %s stopped: %w", p.c.Consumer, jetstream.ErrConsumerDeleted)
-		default: // 404, 408, 409: the request ended
+			return fmt.Errorf("natsevents: consume %s: %w", p.c.Consumer, jetstream.ErrConsumerDeleted)
+		case status == "100" || !current: // a heartbeat, or the end of an old request
+		default: // 404, 408, 409: the request in flight ended
 			p.asked, p.until = 0, time.Time{}
 		}
 		return nil
 	}
-	if p.asked--; p.asked <= 0 {
-		p.asked, p.until = 0, time.Time{} // the request is filled
+	if p.asked > 0 {
+		if p.asked--; p.asked == 0 {
+			p.until = time.Time{} // the request is filled
+		}
 	}
 	p.sem <- struct{}{} // free: take is called only then
 	wg.Add(1)
@@ -183,14 +238,9 @@ func (p *puller) take(ctx context.Context, m *nats.Msg, d listener.Dispatcher, w
 
 // nakWaiting gives back the events received and not yet handled.
 func (p *puller) nakWaiting() {
-	for {
-		select {
-		case m := <-p.msgs:
-			if strings.HasPrefix(m.Reply, ackPrefix) {
-				_ = (delivered{m, p.nc}).Nak()
-			}
-		default:
-			return
+	for m := p.pop(); m != nil; m = p.pop() {
+		if strings.HasPrefix(m.Reply, ackPrefix) {
+			_ = (delivered{m, p.nc}).Nak()
 		}
 	}
 }

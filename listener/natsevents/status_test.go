@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/internal/natstest"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/listener/natsevents"
 )
@@ -93,5 +96,47 @@ func TestSourceConsumerDeleted(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Serve still running 30 s after its consumer was deleted")
+	}
+}
+
+// A worker whose NATS user may subscribe only under its own inbox prefix
+// (nats.CustomInboxPrefix, the usual way to lock inboxes down) receives
+// its events: the Source's inbox follows the connection's prefix.
+func TestSourceCustomInboxPrefix(t *testing.T) {
+	s := natstest.Start(t, &server.Options{Users: []*server.User{{
+		Username: "w", Password: "p",
+		Permissions: &server.Permissions{
+			Publish:   &server.SubjectPermission{Allow: []string{">"}},
+			Subscribe: &server.SubjectPermission{Allow: []string{"_W.>"}},
+		},
+	}}})
+	var asyncErr atomic.Value
+	nc, err := nats.Connect(s.ClientURL(), nats.UserInfo("w", "p"), nats.CustomInboxPrefix("_W"),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, e error) { asyncErr.Store(e.Error()) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got tally
+	l := counting(t, &got, func(ev *listener.Event) string { return ev.ID })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := serve(ctx, t, "", &natsevents.Source{JetStream: js, AckWait: time.Second}, l)
+	if err := natsevents.Publish(ctx, js, "", &listener.Event{ID: "e1", Topic: "job:ready", Payload: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(10 * time.Second); got.get("e1") == 0 && time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got.get("e1") == 0 {
+		t.Fatalf("event never handled; async error: %v", asyncErr.Load())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
 	}
 }
