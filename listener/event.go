@@ -48,8 +48,9 @@ type Event struct {
 	// control characters.
 	PartitionKey string
 
-	// refused is set by a filter that found the event's payload
-	// ambiguous (see Field); dispatch then refuses the event.
+	// refused is set by a Field filter that found the payload ambiguous,
+	// on the copy of the event that one dispatch's filters see; the
+	// dispatch then refuses the event.
 	refused error
 }
 

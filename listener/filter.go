@@ -32,9 +32,12 @@ func ContextMatches(key, value string) Filter {
 // Keys match exactly. A payload that holds a key of the path twice in one
 // object, or a key that differs from it only in case ("Status" for
 // "status"), reads differently to different decoders: a Go struct takes
-// any case, a map or another language only the exact key. The listener
-// refuses such an event as [ErrInvalidPayload] before any handler runs,
-// whatever [Not] or [AnyOf] around the Field would make of it.
+// any case, a map or another language only the exact key. When a Field
+// of a matching route reads such a key, the listener refuses the event as
+// [ErrInvalidPayload] before any handler runs, whatever [Not] around the
+// Field would make of it. (A Field that [AnyOf] or the route's other
+// filters skip, their answer already known, reads nothing, and decides
+// nothing either.)
 func Field(path, value string) Filter {
 	segs := strings.Split(path, ".")
 	g := topic.NewGlob(value)

@@ -150,3 +150,37 @@ func TestFieldAmbiguousKeyRefused(t *testing.T) {
 		}
 	}
 }
+
+// The same event dispatched by two listeners at once (a fan-out) keeps
+// each dispatch's refusal its own: noted on the caller's event, the second
+// dispatch cleared the first one's between its filters and its check.
+func TestFieldRefusalPerDispatch(t *testing.T) {
+	type order struct {
+		Status string `json:"status"`
+	}
+	reached, resume := make(chan struct{}), make(chan struct{})
+	slow := func(*listener.Event) bool { close(reached); <-resume; return true }
+	a, b := listener.New(), listener.New()
+	ran := make(chan string, 1)
+	if err := listener.Handle(a, "order:paid", func(_ context.Context, _ *listener.Event, o order) error {
+		ran <- o.Status
+		return nil
+	}, listener.Not(listener.Field("status", "paid")), slow); err != nil {
+		t.Fatal(err)
+	}
+	mustOn(t, b, "**", func(context.Context, *listener.Event) error { return nil })
+	ev := &listener.Event{ID: "e1", Topic: "order:paid", Payload: json.RawMessage(`{"status":"unpaid","Status":"paid"}`)}
+	done := make(chan error, 1)
+	go func() { done <- a.Dispatch(t.Context(), ev) }()
+	<-reached // a's Field has read the ambiguous key
+	_ = b.Dispatch(t.Context(), ev)
+	close(resume)
+	if err := <-done; !errors.Is(err, listener.ErrInvalidPayload) {
+		t.Fatalf("a.Dispatch = %v; want ErrInvalidPayload", err)
+	}
+	select {
+	case s := <-ran:
+		t.Fatalf("the handler ran, with status %q", s)
+	default:
+	}
+}

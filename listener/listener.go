@@ -293,7 +293,6 @@ func (l *Listener) dispatch(ctx context.Context, ev *Event) error {
 	if r.dedupe != nil && r.dedupe.seen(dedupeKey{name, ev.ID}) {
 		return nil
 	}
-	ev.refused = nil
 	var buf [32]*entry
 	cands := t.candidates(buf[:0], name, dom, act)
 	// Select the entries whose namespaces and filters accept the event
@@ -301,8 +300,21 @@ func (l *Listener) dispatch(ctx context.Context, ev *Event) error {
 	// they declare, and only then run any handler.
 	var errs []error
 	n := 0
+	// Filters see a copy of the event, this dispatch's own, on which a
+	// Field notes a payload it found ambiguous: on the caller's event, a
+	// concurrent Dispatch of it could clear the note.
+	var fev *Event
 	for _, e := range cands {
-		ok, err := r.accepts(e, ev)
+		target := ev
+		if e.filter != nil {
+			if fev == nil {
+				c := *ev
+				c.refused = nil
+				fev = &c
+			}
+			target = fev
+		}
+		ok, err := r.accepts(e, target)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -312,8 +324,8 @@ func (l *Listener) dispatch(ctx context.Context, ev *Event) error {
 		}
 	}
 	cands = cands[:n]
-	if ev.refused != nil {
-		return Permanent(fmt.Errorf("%w: %w", ErrInvalidPayload, ev.refused))
+	if fev != nil && fev.refused != nil {
+		return Permanent(fmt.Errorf("%w: %w", ErrInvalidPayload, fev.refused))
 	}
 	ctx, err := r.checkPayloads(ctx, cands, ev)
 	if err != nil {
