@@ -113,7 +113,9 @@ func looksLikeDSN(spec string) bool {
 		return true
 	}
 	for _, scheme := range []string{"postgres", "postgresql", "nats", "tls"} {
-		if rest, ok := strings.CutPrefix(lower, scheme); ok && rest != "" && (rest[0] == ':' || rest[0] == '/') {
+		// "postgresql:/…" or "postgres//…"; "postgres/outbox.db" is a
+		// path in a directory named postgres.
+		if rest, ok := strings.CutPrefix(lower, scheme); ok && (strings.HasPrefix(rest, ":") || strings.HasPrefix(rest, "//")) {
 			return true
 		}
 	}

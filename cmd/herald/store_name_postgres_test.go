@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -54,6 +55,22 @@ func TestStoreMistypedDSN(t *testing.T) {
 		}
 		if name := storeName(spec); strings.Contains(name, "Hunter2pw") {
 			t.Errorf("storeName(%q) = %q", spec, name)
+		}
+	}
+	// Paths in directories named like an engine are paths.
+	t.Chdir(t.TempDir())
+	for _, path := range []string{"postgres/outbox.db", "nats/outbox.db", "tls/outbox.db", "NATS/outbox.db"} {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		st, err := openStore(path, storeCreate, nil)
+		if err != nil {
+			t.Errorf("openStore(%q, create) = %v", path, err)
+			continue
+		}
+		st.Close()
+		if name := storeName(path); name != path {
+			t.Errorf("storeName(%q) = %q", path, name)
 		}
 	}
 	for _, spec := range []string{"nats://alice:1234?Hunter2pw@nats.example:4222", "nats://alice:1234?Hunter2pw=x@nats.example:4222"} {
