@@ -273,6 +273,10 @@ func (r *router) table() *table {
 	return t
 }
 
+// filterCopies holds the copies of events that filters see (see
+// dispatch).
+var filterCopies = sync.Pool{New: func() any { return new(Event) }}
+
 // dispatch is Dispatch without its telemetry.
 func (l *Listener) dispatch(ctx context.Context, ev *Event) error {
 	if ev == nil {
@@ -302,15 +306,16 @@ func (l *Listener) dispatch(ctx context.Context, ev *Event) error {
 	n := 0
 	// Filters see a copy of the event, this dispatch's own, on which a
 	// Field notes a payload it found ambiguous: on the caller's event, a
-	// concurrent Dispatch of it could clear the note.
+	// concurrent Dispatch of it could clear the note. The copies are
+	// pooled: one per dispatch cost a filtered route an allocation.
 	var fev *Event
 	for _, e := range cands {
 		target := ev
 		if e.filter != nil {
 			if fev == nil {
-				c := *ev
-				c.refused = nil
-				fev = &c
+				fev = filterCopies.Get().(*Event)
+				*fev = *ev
+				fev.refused = nil
 			}
 			target = fev
 		}
@@ -324,8 +329,13 @@ func (l *Listener) dispatch(ctx context.Context, ev *Event) error {
 		}
 	}
 	cands = cands[:n]
-	if fev != nil && fev.refused != nil {
-		return Permanent(fmt.Errorf("%w: %w", ErrInvalidPayload, fev.refused))
+	if fev != nil {
+		refused := fev.refused
+		*fev = Event{}
+		filterCopies.Put(fev)
+		if refused != nil {
+			return Permanent(fmt.Errorf("%w: %w", ErrInvalidPayload, refused))
+		}
 	}
 	ctx, err := r.checkPayloads(ctx, cands, ev)
 	if err != nil {
