@@ -8,7 +8,8 @@ import (
 
 // A Filter is a predicate on an event, checked after the topic pattern
 // matched and before the handler and its middleware run. Any
-// func(*Event) bool is a Filter.
+// func(*Event) bool is a Filter. It sees a copy of the event, made for
+// the dispatch and reused after it: it must not change or keep it.
 type Filter func(ev *Event) bool
 
 // ContextMatches returns a Filter that accepts events whose Context[key] matches
