@@ -60,9 +60,10 @@ type puller struct {
 	queue  []*nats.Msg   // received, not yet taken: never dropped
 	posted chan struct{} // a message was queued
 
-	req   int       // the number of the request in flight, if any
-	asked int       // events that request may still bring; 0: none in flight
-	until time.Time // when it should have ended, or a failed one be sent again
+	req   int         // the number of the request in flight, if any
+	asked int         // events that request may still bring; 0: none in flight
+	until time.Time   // when it should have ended, or a failed one be sent again
+	due   *time.Timer // set for until, one for the loop's life: not one per event
 }
 
 // consume hands the consumer's events to d, at most Concurrency at once,
@@ -78,7 +79,9 @@ func (c *settings) consume(ctx context.Context, cons jetstream.Consumer, d liste
 		sem:    make(chan struct{}, c.Concurrency),
 		freed:  make(chan struct{}, 1),
 		posted: make(chan struct{}, 1),
+		due:    time.NewTimer(time.Hour),
 	}
+	defer p.due.Stop()
 	// A callback, not a channel: a channel subscription drops what does
 	// not fit, and an event dropped costs a delivery.
 	sub, err := nc.Subscribe(p.inbox+".*", p.post)
@@ -122,9 +125,8 @@ func (p *puller) step(ctx context.Context, d listener.Dispatcher, wg *sync.WaitG
 	}
 	var due <-chan time.Time // nil while no request is in flight or to retry
 	if !p.until.IsZero() {
-		wait := time.NewTimer(max(time.Until(p.until), time.Millisecond))
-		defer wait.Stop()
-		due = wait.C
+		p.due.Reset(max(time.Until(p.until), time.Millisecond)) // no stale tick since Go 1.23
+		due = p.due.C
 	}
 	select {
 	case <-ctx.Done():
