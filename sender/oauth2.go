@@ -91,9 +91,8 @@ type tokenCache struct {
 
 	sem       chan struct{}
 	tok       string
-	refreshAt time.Time     // zero when the token does not expire
-	timeout   time.Duration // bounds one fetch, both of its requests
-	failed    error         // the last fetch's failure, answered until failedUntil
+	refreshAt time.Time // zero when the token does not expire
+	failed    error     // the last fetch's failure, answered for tokenFailureHold after failedAt
 	failedAt  time.Time
 }
 
@@ -114,11 +113,10 @@ func (s *Sender) newTokenCache(o *OAuth2, client *http.Client) (*tokenCache, err
 			ClientID: o.ClientID, ClientSecret: string(o.ClientSecret.Bytes()),
 			TokenURL: o.TokenURL, Scopes: slices.Clone(o.Scopes),
 		},
-		client:  client,
-		label:   label,
-		now:     time.Now,
-		sem:     make(chan struct{}, 1),
-		timeout: s.timeout,
+		client: client,
+		label:  label,
+		now:    time.Now,
+		sem:    make(chan struct{}, 1),
 	}, nil
 }
 
@@ -155,9 +153,10 @@ func (c *tokenCache) token(ctx context.Context) (string, error) {
 	if c.failed != nil && now.Sub(c.failedAt) < tokenFailureHold {
 		return "", c.failed
 	}
-	// One timeout for the fetch: the library tries a second request
-	// (credentials in the form) when the first (HTTP Basic) fails.
-	fctx, cancel := context.WithTimeout(context.WithValue(ctx, oauth2.HTTPClient, c.client), c.timeout)
+	// One timeout for the fetch, the client's per request: the library
+	// tries a second request (credentials in the form) when the first
+	// (HTTP Basic) fails.
+	fctx, cancel := context.WithTimeout(context.WithValue(ctx, oauth2.HTTPClient, c.client), c.client.Timeout)
 	t, err := c.cfg.Token(fctx)
 	cancel()
 	if err != nil {
@@ -186,7 +185,7 @@ func (c *tokenCache) invalidate(ctx context.Context, used string) {
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
-		return // the next fetch after the token's refusal will see it anyway
+		return // the caller is gone; a later refusal drops the token
 	}
 	defer func() { <-c.sem }()
 	if subtle.ConstantTimeCompare([]byte(c.tok), []byte(used)) == 1 {
