@@ -103,6 +103,9 @@ func (o *store) applyLocked(m meta, rev uint64, fromWatcher bool) *entry {
 	}
 	if fromWatcher {
 		o.seen = max(o.seen, rev)
+		if o.skipUndone(rev) {
+			return o.entries[m.ID]
+		}
 	}
 	e := o.entries[m.ID]
 	if e != nil && rev < e.rev {
@@ -123,6 +126,21 @@ func (o *store) applyLocked(m meta, rev uint64, fromWatcher bool) *entry {
 	}
 	o.updateLocked(e, m, rev, fromWatcher)
 	return e
+}
+
+// skipUndone reports whether the watcher's message rev is one a failed Put
+// deleted, and forgets the deletions the watcher has passed. o.mu is held.
+func (o *store) skipUndone(rev uint64) bool {
+	if len(o.undone) == 0 {
+		return false
+	}
+	_, skip := o.undone[rev]
+	for seq := range o.undone {
+		if seq <= o.seen {
+			delete(o.undone, seq)
+		}
+	}
+	return skip
 }
 
 // updateLocked makes e the record m at revision rev, moving it between the

@@ -40,6 +40,10 @@ type store struct {
 	dests    map[string]*destList
 	lastDest string
 	seen     uint64 // the last stream sequence the watcher applied
+	// undone holds the sequences of the messages a failed Put deleted
+	// before the watcher brought them: it may still bring them, having
+	// read them before the deletion, and must not apply them.
+	undone map[uint64]struct{}
 
 	// The destination states (destinations.go): their bucket, the
 	// watcher's stop, and the states as last seen with the revision of

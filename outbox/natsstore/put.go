@@ -234,6 +234,14 @@ func (o *store) forget(m meta, seq uint64) {
 		gone.State = stateGone
 		o.updateLocked(e, gone, seq, true)
 	}
+	if seq > o.seen {
+		// The watcher may have read it before the deletion: a deleted
+		// message leaves no trace in the stream for it to see after.
+		if o.undone == nil {
+			o.undone = make(map[uint64]struct{})
+		}
+		o.undone[seq] = struct{}{}
+	}
 }
 
 // adoptAtOnce is how many held ids adoptAll settles at the same time.
