@@ -82,7 +82,7 @@ func (q *Queue) wakeBy(t time.Time) {
 
 // idle returns how long the leasing loop may sleep when nothing was due:
 // the poll interval, or less when a paused or rate-limited destination may
-// send sooner. It clears the wake time for the next round of admits.
+// send sooner, or a lease whose outcome was not recorded ends sooner. It clears the wake time for the next round of admits.
 func (q *Queue) idle() time.Duration {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -90,6 +90,14 @@ func (q *Queue) idle() time.Duration {
 	if !q.wakeAt.IsZero() {
 		d = min(d, max(time.Until(q.wakeAt), time.Millisecond))
 		q.wakeAt = time.Time{}
+	}
+	if !q.retryAt.IsZero() {
+		// Kept until it passed: other wake-ups may come first.
+		left := time.Until(q.retryAt)
+		d = min(d, max(left, time.Millisecond))
+		if left <= 0 {
+			q.retryAt = time.Time{}
+		}
 	}
 	return d
 }

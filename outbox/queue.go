@@ -128,9 +128,13 @@ type Queue struct {
 	buffered int          // leased deliveries waiting for a worker
 	sending  int          // deliveries being sent
 	wakeAt   time.Time    // when a paused or limited destination may send
-	stateGen uint64       // counts finished writes of destination states
-	writing  int          // local state changes whose write to the store is under way
-	halted   bool         // Run stopped leasing: workers release the buffer
+	// retryAt is the earliest end of a lease whose outcome the outbox
+	// failed to record: its delivery is due again then, and no store
+	// notification says so.
+	retryAt  time.Time
+	stateGen uint64 // counts finished writes of destination states
+	writing  int    // local state changes whose write to the store is under way
+	halted   bool   // Run stopped leasing: workers release the buffer
 	running  bool
 	stopped  bool
 	stop     chan struct{} // closed by Shutdown

@@ -524,3 +524,44 @@ func TestQueueLeavesVerdictToSchedule(t *testing.T) {
 		t.Fatalf("sender logged %d failures at Info and %d at Warn, want 2 and 1:\n%s", info, warn, logs.String())
 	}
 }
+
+// failingSettler is a memory outbox whose first Settle fails, as a store
+// whose database went away would: the settlements are not recorded.
+type failingSettler struct {
+	outbox.Store
+	failed atomic.Bool
+}
+
+func (f *failingSettler) Settle(ctx context.Context, ss []outbox.Settlement) []error {
+	if f.failed.CompareAndSwap(false, true) {
+		errs := make([]error, len(ss))
+		for i := range errs {
+			errs[i] = errors.New("connection refused")
+		}
+		return errs
+	}
+	return f.Store.Settle(ctx, ss)
+}
+
+// TestQueueRetriesUnrecorded: when the outbox fails to record a
+// delivery's outcome, the delivery stays leased there until its lease
+// ends, and the Queue looks for it again then, though it polls only once
+// an hour and no notification will say so: it is sent again, and the
+// outbox ends empty.
+func TestQueueRetriesUnrecorded(t *testing.T) {
+	std := standard(t)
+	rcv := sendertest.NewReceiver(t, std)
+	ob := &failingSettler{Store: outbox.NewMemory()}
+	q := &outbox.Queue{
+		Outbox: ob, Sender: rcv.Sender(), Destinations: []sender.Destination{rcv.Destination(std)},
+		Poll: time.Hour, LeaseTTL: 300 * time.Millisecond,
+	}
+	if err := ob.Put(ctx, outbox.Delivery{ID: "once", Destination: "sendertest", Body: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	queuetest.Run(t, q)
+	if _, err := rcv.WaitFor(2, 10*time.Second); err != nil {
+		t.Fatalf("the delivery whose outcome was lost was not sent again: %v", err)
+	}
+	queuetest.WaitFor(t, 10*time.Second, "an empty outbox", func() bool { return stats(t, ob).Pending == 0 })
+}

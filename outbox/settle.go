@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -24,12 +25,13 @@ import (
 type result struct {
 	s        Settlement
 	dest     string
-	attempts int // the delivery's attempts before this one
+	attempts int       // the delivery's attempts before this one
+	until    time.Time // the end of its lease
 }
 
 // resultOf returns the result of s, an outcome of l.
 func resultOf(l *Leased, s Settlement) result {
-	return result{s: s, dest: l.Destination, attempts: l.Attempts}
+	return result{s: s, dest: l.Destination, attempts: l.Attempts, until: l.Until}
 }
 
 const (
@@ -130,6 +132,7 @@ func (q *Queue) record(ctx context.Context, rs []result, ss []Settlement) []Sett
 		ss[i].Reason = limits.Clip(ss[i].Reason) // the Attempt's Error is clipped already
 	}
 	errs := q.Outbox.Settle(ctx, ss)
+	q.retryUnrecorded(rs, errs)
 	for i := range rs {
 		s, dest, err := &rs[i].s, rs[i].dest, errs[i]
 		number := rs[i].attempts + 1
@@ -150,4 +153,26 @@ func (q *Queue) record(ctx context.Context, rs []result, ss []Settlement) []Sett
 		}
 	}
 	return ss
+}
+
+// retryUnrecorded makes the leasing loop look again when the first lease
+// of rs whose outcome failed to be recorded (errs) ends: the outbox still
+// holds it leased, and its delivery is due again then, as after a crash,
+// but no store notification wakes the loop for it.
+func (q *Queue) retryUnrecorded(rs []result, errs []error) {
+	var at time.Time
+	for i, err := range errs {
+		if err != nil && !errors.Is(err, ErrLeaseLost) && (at.IsZero() || rs[i].until.Before(at)) {
+			at = rs[i].until
+		}
+	}
+	if at.IsZero() {
+		return
+	}
+	q.mu.Lock()
+	if q.retryAt.IsZero() || at.Before(q.retryAt) {
+		q.retryAt = at
+	}
+	q.mu.Unlock()
+	q.poke()
 }
