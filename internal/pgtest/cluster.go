@@ -36,6 +36,12 @@ import (
 // reachable only through the unix socket in that directory.
 type Cluster struct {
 	dir  string
+	bin  string   // the server binaries' directory
+	args []string // the server's command line
+	// fileLimit caps the size of the files the server writes, in 512-byte
+	// blocks; zero means no cap.
+	fileLimit uint64
+	attr *syscall.SysProcAttr
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the server process has exited
 }
@@ -45,7 +51,7 @@ const role = "herald"
 
 // Start creates a cluster with initdb and starts its server. With durable
 // false the server does not fsync, which is right for tests (they kill
-// clients, never the server); benchmarks pass true, to measure commits as
+// clients, or stop the server cleanly, never the machine); benchmarks pass true, to measure commits as
 // they cost in production. Call Close to stop it and remove its files.
 func Start(ctx context.Context, durable bool) (*Cluster, error) {
 	bin, err := binDir()
@@ -57,8 +63,8 @@ func Start(ctx context.Context, durable bool) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{dir: dir, done: make(chan struct{})}
-	attr, err := serverUser(dir)
+	c := &Cluster{dir: dir, bin: bin}
+	c.attr, err = serverUser(dir)
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
@@ -66,35 +72,86 @@ func Start(ctx context.Context, durable bool) (*Cluster, error) {
 	data := filepath.Join(dir, "data")
 	initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", data, "-U", role,
 		"-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions")
-	initdb.SysProcAttr = attr
+	initdb.SysProcAttr = c.attr
 	if out, err := initdb.CombinedOutput(); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("pgtest: initdb: %w: %s", err, lastLines(out))
 	}
-	args := []string{"-D", data, "-k", dir, "-c", "listen_addresses=", "-c", "max_connections=300"}
+	c.args = []string{"-D", data, "-k", dir, "-c", "listen_addresses=", "-c", "max_connections=300"}
 	if !durable {
-		args = append(args, "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off")
+		c.args = append(c.args, "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off")
 	}
-	logf, err := os.Create(filepath.Join(dir, "server.log"))
-	if err != nil {
-		_ = os.RemoveAll(dir)
+	if err := c.start(ctx); err != nil {
+		_ = c.Close()
 		return nil, err
 	}
+	return c, nil
+}
+
+// start starts the server on the cluster's files and waits until it
+// accepts connections.
+func (c *Cluster) start(ctx context.Context) error {
+	logf, err := os.OpenFile(filepath.Join(c.dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
 	defer logf.Close()
-	c.cmd = exec.Command(filepath.Join(bin, "postgres"), args...)
-	c.cmd.SysProcAttr = attr
+	c.cmd = exec.Command(filepath.Join(c.bin, "postgres"), c.args...)
+	if c.fileLimit > 0 {
+		// The server ignores SIGXFSZ, so a write past the cap fails with
+		// EFBIG, which it reports as it reports a full disk.
+		c.cmd = exec.Command("/bin/sh", append([]string{"-c", `ulimit -f "$1" && shift && exec "$@"`, "sh",
+			strconv.FormatUint(c.fileLimit, 10), c.cmd.Path}, c.args...)...)
+	}
+	c.cmd.SysProcAttr = c.attr
 	c.cmd.Stdout, c.cmd.Stderr = logf, logf
 	if err := c.cmd.Start(); err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("pgtest: postgres: %w", err)
+		c.cmd = nil
+		return fmt.Errorf("pgtest: postgres: %w", err)
 	}
-	go func() { _ = c.cmd.Wait(); close(c.done) }()
+	done := make(chan struct{})
+	c.done = done
+	go func(cmd *exec.Cmd) { _ = cmd.Wait(); close(done) }(c.cmd)
 	if err := c.ready(ctx); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
-		_ = c.Close()
-		return nil, fmt.Errorf("%w: %s", err, lastLines(log))
+		log, _ := os.ReadFile(filepath.Join(c.dir, "server.log"))
+		return fmt.Errorf("%w: %s", err, lastLines(log))
 	}
-	return c, nil
+	return nil
+}
+
+// Stop stops the server (a fast shutdown, then a kill if it lingers) and
+// keeps the cluster's files, for Restart: a database server going away
+// under its clients, as in a failover or an upgrade.
+func (c *Cluster) Stop() {
+	if c.cmd == nil || c.cmd.Process == nil {
+		return
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-c.done:
+	case <-time.After(15 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.done
+	}
+	c.cmd = nil
+}
+
+// Restart starts the server again on the cluster's files, stopping it
+// first if it runs.
+func (c *Cluster) Restart(ctx context.Context) error {
+	c.Stop()
+	return c.start(ctx)
+}
+
+// LimitFiles restarts the server with every file it writes capped at n
+// bytes (rounded down to 512), as a full disk would stop it: a write past
+// the cap fails with "File too large". Zero lifts the cap.
+func (c *Cluster) LimitFiles(ctx context.Context, n uint64) error {
+	c.fileLimit = n / 512
+	if n > 0 && c.fileLimit == 0 {
+		c.fileLimit = 1
+	}
+	return c.Restart(ctx)
 }
 
 // ready waits until the server accepts connections, or has exited.
@@ -121,18 +178,9 @@ func (c *Cluster) URL() string {
 	return "postgres://" + role + "@/postgres?sslmode=disable&host=" + url.QueryEscape(c.dir)
 }
 
-// Close stops the server (a fast shutdown, then a kill if it lingers) and
-// removes the cluster's files.
+// Close stops the server and removes the cluster's files.
 func (c *Cluster) Close() error {
-	if c.cmd != nil && c.cmd.Process != nil {
-		_ = c.cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-c.done:
-		case <-time.After(15 * time.Second):
-			_ = c.cmd.Process.Kill()
-			<-c.done
-		}
-	}
+	c.Stop()
 	return os.RemoveAll(c.dir)
 }
 

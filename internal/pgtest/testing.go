@@ -97,3 +97,29 @@ func URL(t testing.TB) string {
 	})
 	return u
 }
+
+// NewCluster starts a throwaway cluster of t's own, closed when t ends,
+// for a test that stops, restarts or limits its server; it never uses
+// HERALD_POSTGRES_URL's server, which is not the test's to stop. Without
+// server binaries it skips t, or fails it under HERALD_REQUIRE_POSTGRES=1.
+func NewCluster(t testing.TB) *Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := Start(ctx, false)
+	if err == errNoBinaries {
+		if os.Getenv(EnvRequire) == "1" {
+			t.Fatal(howTo + " (" + EnvRequire + "=1)")
+		}
+		t.Skip(howTo)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("pgtest: close the cluster: %v", err)
+		}
+	})
+	return c
+}
