@@ -79,7 +79,8 @@ type circuit struct {
 	fails    int
 	until    time.Time // end of the open period
 	cooldown time.Duration
-	probing  bool // a half-open probe is in flight
+	probing  bool   // a half-open probe is in flight
+	probe    string // the probe's lease token, while probing
 }
 
 // admits reports how many deliveries may start now, at most limit.
@@ -100,10 +101,23 @@ func (c *circuit) admits(b *Breaker, now time.Time, limit int) int {
 	return limit
 }
 
-// started notes that a delivery was leased for the destination.
-func (c *circuit) started() {
+// started notes that the delivery leased under token was leased for the
+// destination: when half-open, it is the probe.
+func (c *circuit) started(token string) {
 	if c.state == breakerHalfOpen {
-		c.probing = true
+		c.probing, c.probe = true, token
+	}
+}
+
+// abandoned notes that the delivery leased under token was given back
+// unattempted (it went stale in the buffer, or a pause, a disable or a
+// halt emptied the buffer): if it was the probe, none is in flight any
+// more, and the next lease may take another. Only an attempt's result
+// ends a probe otherwise, so a probe given back kept the destination
+// half-open, leasing nothing, for the life of the process.
+func (c *circuit) abandoned(token string) {
+	if c.state == breakerHalfOpen && c.probing && c.probe == token {
+		c.probing, c.probe = false, ""
 	}
 }
 

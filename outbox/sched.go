@@ -73,7 +73,7 @@ func (q *Queue) take(ctx context.Context) int {
 			continue
 		}
 		st.queue.push(l)
-		st.circuit.started()
+		st.circuit.started(l.Token)
 		st.ctl.spend(now)
 		q.buffered++
 		q.work.Signal() // one worker per delivery, not all of them
@@ -110,6 +110,9 @@ func (q *Queue) unbuffer(st *destState) []Leased {
 	for _, s := range q.order {
 		if st == nil || s == st {
 			rest := s.queue.drain()
+			for i := range rest {
+				s.circuit.abandoned(rest[i].Token)
+			}
 			out = append(out, rest...)
 			q.buffered -= len(rest)
 		}
@@ -139,7 +142,8 @@ func (q *Queue) worker() {
 			continue
 		}
 		q.mu.Unlock()
-		if time.Until(l.Until) < q.ttl/2 {
+		stale := time.Until(l.Until) < q.ttl/2
+		if stale {
 			// It waited so long in the buffer that the lease might run
 			// out during the attempt, and another worker take it: give
 			// it back instead.
@@ -148,6 +152,9 @@ func (q *Queue) worker() {
 			q.attempt(w, l, st)
 		}
 		q.mu.Lock()
+		if stale {
+			st.circuit.abandoned(l.Token)
+		}
 		st.sending--
 		q.sending--
 		q.work.Signal() // a destination slot is free
