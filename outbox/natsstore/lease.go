@@ -150,6 +150,14 @@ func eligible(e *entry, now int64) bool {
 		(!e.stale || time.Since(e.staleAt) >= staleRetry)
 }
 
+// later reports whether e is due in a second after the one of now. The
+// index sorts by due second only, in an order of its own within one (see
+// dueGrain), so an entry due later in now's second may come before one
+// due already: only a later second ends the search.
+func later(e *entry, now int64) bool {
+	return e.Due/dueGrain > now/dueGrain
+}
+
 // markStaleLocked marks e stale if the index still holds it at rev, the
 // revision a guarded write or read found outdated: if the watcher applied
 // a newer one meanwhile, the index is current again and must not wait for
@@ -189,8 +197,8 @@ func (o *store) pickLocked(lo outbox.LeaseOptions) []pick {
 		l.sort()
 		first := -1
 		for j, e := range l.entries {
-			if e.Due > now && l.member(e) {
-				break // sorted by due: nothing later is due
+			if later(e, now) && l.member(e) {
+				break // sorted by due second: nothing later is due
 			}
 			if l.member(e) && eligible(e, now) {
 				first = j
@@ -208,7 +216,7 @@ func (o *store) pickLocked(lo outbox.LeaseOptions) []pick {
 			continue
 		}
 		for _, e := range l.entries[first:] {
-			if n == 0 || e.Due > now && l.member(e) {
+			if n == 0 || later(e, now) && l.member(e) {
 				break
 			}
 			if l.member(e) && eligible(e, now) {
