@@ -29,7 +29,9 @@
 // a partition key (a method OrdersByKey() bool that returns true, as an
 // outbox.Queue requires for an Ordered destination) is checked on that
 // order (the Order* subtests, see order.go), under concurrent leasing too;
-// they are skipped for one that does not. Deliveries reach Put as the Queue
+// they are skipped for one that does not. The Model subtests then drive the
+// store with random operations, checking each against a model of what it
+// should hold (see model.go). Deliveries reach Put as the Queue
 // sends them: validated, with Due and Created set; Lease gets its
 // [outbox.LeaseOptions] filled, as from a Queue.
 package outboxtest
@@ -81,6 +83,7 @@ func Run(t *testing.T, newOutbox func(t *testing.T) outbox.Outbox) {
 			tt.f(t, ob)
 		})
 	}
+	t.Run("Model", func(t *testing.T) { testModel(t, newOutbox) })
 }
 
 var ctx = context.Background()
