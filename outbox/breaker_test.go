@@ -29,27 +29,23 @@ func (s *slowOnce) Lease(ctx context.Context, o outbox.LeaseOptions) ([]outbox.L
 	return ls, err
 }
 
-// TestBreakerProbeGivenBackStale: the breaker's half-open probe is leased
-// but given back unattempted, stale by the time a worker picks it because
-// one Lease call was slow. The destination leases another probe, and its
-// delivery is sent once the receiver recovers. (It used to stay half-open
-// with a probe counted in flight, leasing nothing, for the life of the
-// process.)
-func TestBreakerProbeGivenBackStale(t *testing.T) {
-	var healthy atomic.Bool
+// probed starts a Queue of one worker over ob whose delivery "only" to
+// destination "d" (a receiver answering 503 until healthy is set) opens
+// the breaker, with the extra destinations given; it returns the Queue,
+// once the breaker is open, and the receiver.
+func probed(t *testing.T, ob outbox.Outbox, ttl time.Duration, healthy *atomic.Bool, extra ...sender.Destination) (*outbox.Queue, *sendertest.Receiver) {
+	t.Helper()
 	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
 		if healthy.Load() {
 			return 0, nil, nil
 		}
 		return http.StatusServiceUnavailable, nil, nil
 	}))
-	ttl := 200 * time.Millisecond
-	ob := &slowOnce{Store: outbox.NewMemory(), delay: ttl/2 + 20*time.Millisecond}
 	q := &outbox.Queue{
 		Outbox: ob, Sender: rcv.Sender(), Workers: 1, LeaseTTL: ttl,
 		Schedule:     outbox.Schedule{Delays: []time.Duration{0, time.Millisecond, time.Millisecond, time.Millisecond, time.Millisecond}, Jitter: -1},
 		Breaker:      outbox.Breaker{Failures: 1, Cooldown: 30 * time.Millisecond},
-		Destinations: []sender.Destination{{Name: "d", URL: rcv.URL()}},
+		Destinations: append([]sender.Destination{{Name: "d", URL: rcv.URL()}}, extra...),
 		Poll:         5 * time.Millisecond,
 	}
 	q.Sender.Retry.MaxAttempts = 1
@@ -61,17 +57,35 @@ func TestBreakerProbeGivenBackStale(t *testing.T) {
 		s, _ := q.BreakerState("d")
 		return s == outbox.BreakerOpen
 	})
-	healthy.Store(true)
-	ob.armed.Store(true) // the Lease that takes the probe is slow, once
-	deadline := time.Now().Add(3 * time.Second)
-	for stats(t, ob).Pending != 0 {
+	return q, rcv
+}
+
+// waitSentAgain fails t unless ob ends empty: the delivery that opened the
+// breaker was sent again.
+func waitSentAgain(t *testing.T, q *outbox.Queue, ob outbox.Outbox, rcv *sendertest.Receiver) {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Second); stats(t, ob).Pending != 0; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			s, _ := q.BreakerState("d")
-			t.Fatalf("the delivery was never sent again after its probe was released: %d requests, breaker %v, stats %+v",
-				len(rcv.Deliveries()), s, stats(t, ob))
+			t.Fatalf("the delivery was never sent again: %d requests, breaker %v, stats %+v", len(rcv.Deliveries()), s, stats(t, ob))
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestBreakerProbeGivenBackStale: the breaker's half-open probe is leased
+// but given back unattempted, stale by the time a worker picks it because
+// one Lease call was slow. The destination leases another probe, and its
+// delivery is sent once the receiver recovers. (It used to stay half-open
+// with a probe counted in flight, leasing nothing, for the life of the
+// process.)
+func TestBreakerProbeGivenBackStale(t *testing.T) {
+	var healthy atomic.Bool
+	ttl := 200 * time.Millisecond
+	ob := &slowOnce{Store: outbox.NewMemory(), delay: ttl/2 + 20*time.Millisecond}
+	q, rcv := probed(t, ob, ttl, &healthy)
+	healthy.Store(true)
+	ob.armed.Store(true) // the Lease that takes the probe is slow, once
+	waitSentAgain(t, q, ob, rcv)
 }
 
 // TestBreakerProbeGivenBackUnbuffered: the same through the disable path:
@@ -81,30 +95,9 @@ func TestBreakerProbeGivenBackStale(t *testing.T) {
 // Enable the destination sends again.
 func TestBreakerProbeGivenBackUnbuffered(t *testing.T) {
 	var healthy atomic.Bool
-	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
-		if healthy.Load() {
-			return 0, nil, nil
-		}
-		return http.StatusServiceUnavailable, nil, nil
-	}))
 	slow := sendertest.NewReceiver(t, nil, sendertest.Delay(400*time.Millisecond))
 	ob := outbox.NewMemory()
-	q := &outbox.Queue{
-		Outbox: ob, Sender: rcv.Sender(), Workers: 1, LeaseTTL: 10 * time.Second,
-		Schedule:     outbox.Schedule{Delays: []time.Duration{0, time.Millisecond, time.Millisecond, time.Millisecond, time.Millisecond}, Jitter: -1},
-		Breaker:      outbox.Breaker{Failures: 1, Cooldown: 30 * time.Millisecond},
-		Destinations: []sender.Destination{{Name: "d", URL: rcv.URL()}, {Name: "slow", URL: slow.URL()}},
-		Poll:         5 * time.Millisecond,
-	}
-	q.Sender.Retry.MaxAttempts = 1
-	if _, err := q.Enqueue(ctx, "d", sender.Message{ID: "only"}); err != nil {
-		t.Fatal(err)
-	}
-	queuetest.Run(t, q)
-	queuetest.WaitFor(t, 5*time.Second, "the breaker to open", func() bool {
-		s, _ := q.BreakerState("d")
-		return s == outbox.BreakerOpen
-	})
+	q, rcv := probed(t, ob, 10*time.Second, &healthy, sender.Destination{Name: "slow", URL: slow.URL()})
 	healthy.Store(true)
 	if _, err := q.Enqueue(ctx, "slow", sender.Message{ID: "slow-1"}); err != nil {
 		t.Fatal(err)
@@ -117,12 +110,5 @@ func TestBreakerProbeGivenBackUnbuffered(t *testing.T) {
 	if err := q.Enable(ctx, "d"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for stats(t, ob).Pending != 0 {
-		if time.Now().After(deadline) {
-			s, _ := q.BreakerState("d")
-			t.Fatalf("d never sent again after Enable: %d requests, breaker %v, stats %+v", len(rcv.Deliveries()), s, stats(t, ob))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitSentAgain(t, q, ob, rcv)
 }

@@ -72,15 +72,7 @@ func server() (string, error) {
 func URL(t testing.TB) string {
 	t.Helper()
 	admin, err := server()
-	if err == errNoBinaries {
-		if os.Getenv(EnvRequire) == "1" {
-			t.Fatal(howTo + " (" + EnvRequire + "=1)")
-		}
-		t.Skip(howTo)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	mustHave(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	name := fmt.Sprintf("herald_t%d_%d", os.Getpid(), dbs.Add(1))
@@ -107,6 +99,20 @@ func NewCluster(t testing.TB) *Cluster {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	c, err := Start(ctx, false)
+	mustHave(t, err)
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("pgtest: close the cluster: %v", err)
+		}
+	})
+	return c
+}
+
+// mustHave ends t unless err, from finding or starting a server, is nil:
+// it skips t when the machine has no server binaries (failing it under
+// HERALD_REQUIRE_POSTGRES=1), and fails it on any other error.
+func mustHave(t testing.TB, err error) {
+	t.Helper()
 	if err == errNoBinaries {
 		if os.Getenv(EnvRequire) == "1" {
 			t.Fatal(howTo + " (" + EnvRequire + "=1)")
@@ -116,10 +122,4 @@ func NewCluster(t testing.TB) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Errorf("pgtest: close the cluster: %v", err)
-		}
-	})
-	return c
 }
