@@ -41,9 +41,9 @@ type Cluster struct {
 	// fileLimit caps the size of the files the server writes, in 512-byte
 	// blocks; zero means no cap.
 	fileLimit uint64
-	attr *syscall.SysProcAttr
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the server process has exited
+	attr      *syscall.SysProcAttr
+	cmd       *exec.Cmd
+	done      chan struct{} // closed when the server process has exited
 }
 
 // role is the superuser of a throwaway cluster.
