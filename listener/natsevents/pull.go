@@ -53,6 +53,7 @@ type puller struct {
 	next  string        // the consumer's MSG.NEXT subject
 	inbox string        // the prefix of every request's reply subject
 	room  int           // events to hold ready for the handlers
+	batch int           // the consumer's MaxRequestBatch, 0: no limit
 	sem   chan struct{} // one per handler running
 	freed chan struct{} // a handler finished
 
@@ -60,10 +61,12 @@ type puller struct {
 	queue  []*nats.Msg   // received, not yet taken: never dropped
 	posted chan struct{} // a message was queued
 
-	req   int         // the number of the request in flight, if any
-	asked int         // events that request may still bring; 0: none in flight
-	until time.Time   // when it should have ended, or a failed one be sent again
-	due   *time.Timer // set for until, one for the loop's life: not one per event
+	req   int          // the number of the request in flight, if any
+	asked int          // events that request may still bring; 0: none in flight
+	until time.Time    // when it should have ended, or a failed one be sent again
+	sent  time.Time    // when it was sent
+	due   *time.Timer  // set for until, one for the loop's life: not one per event
+	keep  *time.Ticker // extends the AckWait of the events waiting in the queue
 }
 
 // consume hands the consumer's events to d, at most Concurrency at once,
@@ -80,8 +83,13 @@ func (c *settings) consume(ctx context.Context, cons jetstream.Consumer, d liste
 		freed:  make(chan struct{}, 1),
 		posted: make(chan struct{}, 1),
 		due:    time.NewTimer(time.Hour),
+		keep:   time.NewTicker(c.AckWait / 3),
+	}
+	if info := cons.CachedInfo(); info != nil {
+		p.batch = info.Config.MaxRequestBatch // a server limit sets it: a larger request is refused
 	}
 	defer p.due.Stop()
+	defer p.keep.Stop()
 	// A callback, not a channel: a channel subscription drops what does
 	// not fit, and an event dropped costs a delivery.
 	sub, err := nc.Subscribe(p.inbox+".*", p.post)
@@ -135,6 +143,8 @@ func (p *puller) step(ctx context.Context, d listener.Dispatcher, wg *sync.WaitG
 	case <-p.posted:
 	case <-due:
 		return p.lost(ctx)
+	case <-p.keep.C:
+		p.keepWaiting()
 	}
 	return nil
 }
@@ -178,8 +188,13 @@ func (p *puller) queued() int {
 // for the end of the one in flight.
 func (p *puller) ask() {
 	free := p.room - p.queued() - len(p.sem)
-	if p.asked > 0 && time.Now().Before(p.until) || free < p.room/2 {
+	// until is the end of the request in flight, or when to retry one
+	// that failed or was refused.
+	if time.Now().Before(p.until) || free < p.room/2 {
 		return
+	}
+	if p.batch > 0 {
+		free = min(free, p.batch)
 	}
 	p.req++
 	req := fmt.Appendf(nil, `{"batch":%d,"expires":%d}`, free, pullExpiry.Nanoseconds())
@@ -188,7 +203,8 @@ func (p *puller) ask() {
 		p.asked, p.until = 0, time.Now().Add(time.Second)
 		return
 	}
-	p.asked, p.until = free, time.Now().Add(pullExpiry+time.Second)
+	p.sent = time.Now()
+	p.asked, p.until = free, p.sent.Add(pullExpiry+time.Second)
 }
 
 // lost is called when a pull request's end never came, or a failed one
@@ -196,10 +212,32 @@ func (p *puller) ask() {
 // is gone, which ends the loop.
 func (p *puller) lost(ctx context.Context) error {
 	p.asked, p.until = 0, time.Time{}
-	if _, err := p.cons.Info(ctx); errors.Is(err, jetstream.ErrConsumerNotFound) {
+	return p.gone(ctx)
+}
+
+// gone returns an error if the consumer, or its stream, no longer exists.
+func (p *puller) gone(ctx context.Context) error {
+	if _, err := p.cons.Info(ctx); errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
 		return fmt.Errorf("natsevents: consume %s: %w", p.c.Consumer, err)
 	}
 	return nil
+}
+
+// keepWaiting extends the AckWait of the events waiting for a handler, so
+// that JetStream does not give them to another worker, or to this one
+// again, while they wait.
+func (p *puller) keepWaiting() {
+	p.mu.Lock()
+	replies := make([]string, 0, len(p.queue))
+	for _, m := range p.queue {
+		if strings.HasPrefix(m.Reply, ackPrefix) {
+			replies = append(replies, m.Reply)
+		}
+	}
+	p.mu.Unlock()
+	for _, r := range replies {
+		_ = p.nc.Publish(r, []byte("+WPI"))
+	}
 }
 
 // take handles one message of the inbox: an event goes to a handler (a
@@ -210,10 +248,26 @@ func (p *puller) take(ctx context.Context, m *nats.Msg, d listener.Dispatcher, w
 		current := m.Subject == p.inbox+"."+strconv.Itoa(p.req)
 		switch status, descr := m.Header.Get("Status"), m.Header.Get("Description"); {
 		case status == "409" && strings.EqualFold(descr, "Consumer Deleted"):
-			return fmt.Errorf("natsevents: consume %s: %w", p.c.Consumer, jetstream.ErrConsumerDeleted)
+			// Anyone who may publish on the inbox can send this: believe
+			// the server only.
+			if err := p.gone(ctx); err != nil {
+				return fmt.Errorf("natsevents: consume %s: %w", p.c.Consumer, jetstream.ErrConsumerDeleted)
+			}
+			if current {
+				p.asked, p.until = 0, time.Now().Add(time.Second)
+			}
 		case status == "100" || !current: // a heartbeat, or the end of an old request
-		default: // 404, 408, 409: the request in flight ended
-			p.asked, p.until = 0, time.Time{}
+		case status == "404" || status == "408":
+			// The request in flight expired. The server says so at its
+			// expiry, never before; an earlier one is someone else's, and
+			// taken for the end it would have the loop send a request
+			// while the server holds the last, again and again.
+			if time.Since(p.sent) >= pullExpiry-pullExpiry/10 {
+				p.asked, p.until = 0, time.Time{}
+			}
+		default: // refused (409, 400, 503...): ask again, but not at once
+			p.c.log(slog.LevelWarn, "event pull request refused", fmt.Errorf("%s %s", status, clip(descr, 256)))
+			p.asked, p.until = 0, time.Now().Add(time.Second)
 		}
 		return nil
 	}

@@ -56,6 +56,14 @@ func (c *settings) handle(ctx context.Context, d listener.Dispatcher, msg delive
 		return
 	}
 	var ev listener.Event
+	// The subject first: a message on one that names no topic is refused,
+	// never dead-lettered. Its dead letter would be on a subject as long
+	// as it, which the server's max_control_line (it closes the
+	// connection) or max_payload (it carries the subject) may not take.
+	if _, ok := subjectTopic(c.SubjectPrefix, msg.Subject()); !ok {
+		c.refuse(msg, &ev, "the subject names no topic")
+		return
+	}
 	if err := ev.UnmarshalJSON(msg.Data()); err != nil {
 		c.deadLetter(msg, md, "invalid event: "+err.Error())
 		return
