@@ -3,6 +3,7 @@ package natsstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -76,7 +77,10 @@ func (o *store) settle(ctx context.Context, id, token string, f func(*record)) e
 	}
 	var r *record
 	if e := o.entries[id]; e != nil && e.rev == rev && e.rec != nil {
+		// A copy of its own history too: settlements of one lease run at
+		// once, and each appends its attempt.
 		cp := *e.rec
+		cp.history = slices.Clone(cp.history)
 		r = &cp
 	}
 	o.mu.Unlock()

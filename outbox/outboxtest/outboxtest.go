@@ -31,7 +31,9 @@
 // order (the Order* subtests, see order.go), under concurrent leasing too;
 // they are skipped for one that does not. The Model subtests then drive the
 // store with random operations, checking each against a model of what it
-// should hold (see model.go). Deliveries reach Put as the Queue
+// should hold (see model.go). A store that a fleet of processes shares
+// should also run [RunFleet], the same model check through two or three
+// handles on one storage. Deliveries reach Put as the Queue
 // sends them: validated, with Due and Created set; Lease gets its
 // [outbox.LeaseOptions] filled, as from a Queue.
 package outboxtest
