@@ -52,4 +52,13 @@
 // acknowledged after the reconnect or, if that fails, redelivered after
 // AckWait; handlers must be idempotent either way. A connection that is
 // closed for good makes Serve return an error.
+//
+// Events reach a worker on its connection's inbox, as the replies of its
+// pull requests. Anyone who may subscribe to that inbox reads them, and
+// anyone who may publish there can send it statuses: the worker checks
+// with the server before it believes that its consumer is gone, and ends
+// a request only at its expiry, but the events themselves are not secret
+// to such a user. Where other users of the account may use _INBOX.>, give
+// workers an inbox prefix of their own (nats.CustomInboxPrefix) and the
+// permissions to match.
 package natsevents
