@@ -98,8 +98,9 @@ type Verified struct {
 	//     v1a, the jti claim for JWT;
 	//   - for a scheme that signs no id (Hub, Stripe, a JWT without jti),
 	//     "sig:" followed by the lowercase hex SHA-256 of the signature
-	//     that verified: the raw MAC of the Hub signature, or of the
-	//     Stripe v1 signature that matched (other v1 values in the header
+	//     that verified: the raw MAC of the Hub signature, or the Stripe
+	//     MAC of t and the body under the first secret (the one a v1
+	//     made with any secret stands for; other v1 values in the header
 	//     do not count), or the JWT's decoded signature (an ES256 one in
 	//     its low-S form, since (r, n-s) verifies as well as (r, s)).
 	//
@@ -121,7 +122,8 @@ type Verified struct {
 	Claims map[string]any
 
 	// replayUntil is the last moment the request can pass verification
-	// when the scheme knows it (a JWT's exp plus leeway): [Middleware]
+	// when the scheme knows it (a JWT's exp plus leeway, a signed
+	// timestamp plus the tolerance): [Middleware]
 	// keeps its ID at least that long. Zero leaves it to the window.
 	replayUntil time.Time
 }

@@ -180,7 +180,11 @@ func (j *JWKS) Keys(ctx context.Context, kid string) ([]PublicKey, error) {
 	keys, fetched := j.keys, j.fetched
 	j.mu.Unlock()
 	if keys != nil && j.now().Sub(fetched) < jwksMaxAge {
-		if found, err := selectKeys(keys, kid); err == nil {
+		// A kid that no key names exactly is unknown, even where a key
+		// without a kid would be tried for it: the set may have gained
+		// that kid since (a rotation away from a kid-less key), so it is
+		// fetched again, within the refresh limits, before falling back.
+		if found, err := selectKeys(keys, kid); err == nil && (kid == "" || found[0].ID() == kid) {
 			return found, nil
 		}
 	}

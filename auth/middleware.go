@@ -93,9 +93,11 @@ func WithReplayCache(c ReplayCache) MiddlewareOption {
 // its id is forgotten but its timestamp is still accepted: a verifier
 // accepts a request signed at T from T-tolerance to T+tolerance, so the
 // first and the last moment one signed request can pass lie 2×tolerance
-// apart. Default 10 minutes, twice the default tolerance: raise it along
-// with [WithTolerance]. A JWT's id is remembered until the token expires
-// (its exp plus the leeway) when that is later. d <= 0 keeps the default.
+// apart. Default 10 minutes, twice the default tolerance. Whatever the
+// window, a JWT's id is remembered until the token expires (its exp plus
+// the leeway), and a Standard or Stripe request's until its timestamp
+// leaves the verifier's tolerance, when that is later. d <= 0 keeps the
+// default.
 func WithReplayWindow(d time.Duration) MiddlewareOption {
 	return func(c *middlewareConfig) {
 		if d > 0 {
@@ -371,14 +373,26 @@ var reasons = []error{
 	ErrBadSignature, ErrBadKey, errNoPrivateKey,
 }
 
-// reason returns the public text for a refusal: the text of the first
-// sentinel err matches, else the status text. It never includes the
-// details wrapped around the sentinel, which may quote header values.
-func reason(err error, status int) string {
+// Reason returns the text of the package's sentinel error that err
+// matches, or "" when it matches none: a reason for refusing a request
+// that is safe to tell the client, since it never includes the details
+// wrapped around the sentinel (which may quote header values, or name a
+// key server and why it cannot be reached). Middleware answers with it;
+// so should a handler that verifies requests itself, logging the whole
+// error instead.
+func Reason(err error) string {
 	for _, s := range reasons {
 		if errors.Is(err, s) {
 			return s.Error()
 		}
+	}
+	return ""
+}
+
+// reason is [Reason], else the status text.
+func reason(err error, status int) string {
+	if r := Reason(err); r != "" {
+		return r
 	}
 	return http.StatusText(status)
 }

@@ -111,7 +111,7 @@ func (s *standardScheme) Verify(h http.Header, body []byte) (Verified, error) {
 		}
 		k.put(st)
 		if match {
-			return Verified{Scheme: schemeStandard, ID: id, Timestamp: tsTime, KeyID: keyIndex(i)}, nil
+			return Verified{Scheme: schemeStandard, ID: id, Timestamp: tsTime, KeyID: keyIndex(i), replayUntil: tsTime.Add(s.o.tolerance)}, nil
 		}
 		if v1 == 0 {
 			return Verified{}, errNoStandardV1

@@ -183,7 +183,7 @@ func (s *v1aScheme) Verify(h http.Header, body []byte) (Verified, error) {
 	for _, k := range s.keys {
 		for i := range n {
 			if ed25519.Verify(k.pub, content, decoded[i][:]) {
-				return Verified{Scheme: schemeStandardV1a, ID: id, Timestamp: tsTime, KeyID: k.name}, nil
+				return Verified{Scheme: schemeStandardV1a, ID: id, Timestamp: tsTime, KeyID: k.name, replayUntil: tsTime.Add(s.o.tolerance)}, nil
 			}
 		}
 	}

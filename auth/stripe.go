@@ -70,8 +70,10 @@ func (s *stripeScheme) Sign(h http.Header, m Message) error {
 // ([ErrExpired]), then accepts any v1 signature made with
 // any secret, compared in constant time. Other keys, such as Stripe's
 // v0=, are ignored; a repeated or missing t is [ErrMalformed]. Verified.ID
-// is "sig:" and the SHA-256 of the v1 signature that matched (see
-// [Verified.ID]); the webhook-id header is not covered by the signature.
+// is "sig:" and the SHA-256 of the MAC of t and the body under the first
+// secret, whichever v1 matched, so that dropping v1 values from a header
+// signed with several secrets does not change it (see [Verified.ID]); the
+// webhook-id header is not covered by the signature.
 func (s *stripeScheme) Verify(h http.Header, body []byte) (Verified, error) {
 	header, err := singleHeader(h, s.header, maxStripeHeaderLen, schemeStripe, ErrNoSignature)
 	if err != nil {
@@ -94,7 +96,16 @@ func (s *stripeScheme) Verify(h http.Header, body []byte) (Verified, error) {
 	i, id := s.match(func(st *macState) []byte { return macStripe(st, ts, body) },
 		func(st *macState, want []byte) bool { return anyV1(st, header, want) })
 	if i >= 0 {
-		return Verified{Scheme: schemeStripe, ID: id, Timestamp: tsTime, KeyID: keyIndex(i)}, nil
+		if i > 0 {
+			// During a rotation the header holds one v1 per secret, and
+			// whoever replays it chooses which of them is left to match:
+			// the ID must not depend on that. It is always that of the
+			// first secret's MAC, which the request's t and body decide.
+			st := s.keys[0].get()
+			id = signatureID(macStripe(st, ts, body))
+			s.keys[0].put(st)
+		}
+		return Verified{Scheme: schemeStripe, ID: id, Timestamp: tsTime, KeyID: keyIndex(i), replayUntil: tsTime.Add(s.o.tolerance)}, nil
 	}
 	return Verified{}, fmt.Errorf("auth: %s: %w: no v1 signature matched (%d signatures, %d secrets tried)", schemeStripe, ErrBadSignature, v1, len(s.keys))
 }

@@ -105,9 +105,27 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	mode, err := modeOf(r.Header)
 	if h.Verifier != nil {
-		v, verr := h.Verifier.Verify(r.Header, body)
+		var v auth.Verified
+		var verr error
+		if cv, ok := h.Verifier.(interface {
+			VerifyContext(context.Context, http.Header, []byte) (auth.Verified, error)
+		}); ok {
+			// The request's context bounds any key fetch (a JWKS), as in
+			// auth.Middleware.
+			v, verr = cv.VerifyContext(ctx, r.Header, body)
+		} else {
+			v, verr = h.Verifier.Verify(r.Header, body)
+		}
 		if verr != nil {
-			h.fail(w, r, http.StatusUnauthorized, "unauthorized: "+verr.Error(), nil)
+			// The answer names the sentinel only, as auth.Middleware's
+			// does: the whole text can describe the verifier's own
+			// configuration (a JWKS URL and why it cannot be fetched). The
+			// log has it.
+			reason := auth.Reason(verr)
+			if reason == "" {
+				reason = "verification failed"
+			}
+			h.fail(w, r, http.StatusUnauthorized, "unauthorized: "+reason, verr)
 			return
 		}
 		if err == nil && mode == modeBinary {
