@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/heraldhq/herald/internal/limits"
+	"github.com/heraldhq/herald/internal/wire"
 )
 
 // maxAdminBody bounds the JSON body of a replay or purge request.
@@ -138,6 +139,13 @@ func (h adminHandler) history(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get("id")
 	if id == "" {
 		writeError(w, http.StatusBadRequest, "missing id")
+		return
+	}
+	// No delivery has an id that the id rule refuses; and a store may put
+	// the id in a request of its own (a NATS subject, whose length the
+	// server bounds by closing the connection), so it is not passed on.
+	if err := wire.CheckID(id); err != nil {
+		writeError(w, http.StatusBadRequest, "id: "+err.Error())
 		return
 	}
 	as, err := h.a.History(r.Context(), id)

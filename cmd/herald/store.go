@@ -112,6 +112,12 @@ func looksLikeDSN(spec string) bool {
 	if strings.Contains(lower, "://") || strings.Contains(lower, "password=") {
 		return true
 	}
+	// "user:password@host/db": a URL whose scheme was left out. A file
+	// path seldom has a ':' and then an '@' in its first element.
+	first, _, _ := strings.Cut(spec, "/")
+	if at := strings.IndexByte(first, '@'); at > 0 && strings.Contains(first[:at], ":") {
+		return true
+	}
 	for _, scheme := range []string{"postgres", "postgresql", "nats", "tls"} {
 		// "postgresql:/…" or "postgres//…"; "postgres/outbox.db" is a
 		// path in a directory named postgres.
@@ -134,8 +140,12 @@ func atAfterDelimiter(u string) bool {
 	return at >= 0 && strings.ContainsAny(rest[:at], "/?#")
 }
 
-// storeError adds to err, from opening --store, what the user can do.
+// storeError adds to err, from opening --store, what the user can do. A
+// --store that storeName would not show is not shown in err either.
 func storeError(err error, spec string, mode storeMode) error {
+	if name := storeName(spec); name != spec && strings.Contains(err.Error(), spec) {
+		err = redactedError{err, strings.ReplaceAll(err.Error(), spec, name)}
+	}
 	switch {
 	case errors.Is(err, boltstore.ErrLocked) && mode == storeCreate:
 		return fmt.Errorf("%w (is another relay or herald outbox using %s?)", err, storeName(spec))
@@ -148,3 +158,13 @@ func storeError(err error, spec string, mode storeMode) error {
 	}
 	return err
 }
+
+// redactedError is err with the text msg, where a --store was replaced by
+// what may be shown of it; errors.Is and As still see err.
+type redactedError struct {
+	err error
+	msg string
+}
+
+func (e redactedError) Error() string { return e.msg }
+func (e redactedError) Unwrap() error { return e.err }

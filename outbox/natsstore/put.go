@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -116,6 +117,10 @@ func (o *store) storable(d *outbox.Delivery) error {
 	switch {
 	case d.ID == "" || d.Destination == "" || !utf8.ValidString(d.ID) || !utf8.ValidString(d.Destination):
 		return fmt.Errorf("%w: natsstore cannot store a delivery with an empty or non-UTF-8 id or destination", outbox.ErrInvalid)
+	case wire.CheckID(d.ID) != nil:
+		// Its subject could pass the server's max_control_line, and the
+		// server would close the connection the whole store uses.
+		return fmt.Errorf("%w: natsstore: delivery id: %w", outbox.ErrInvalid, wire.CheckID(d.ID))
 	case len(d.Body) > o.maxBody:
 		return fmt.Errorf("%w: body of %d bytes exceeds the %d the NATS server's max_payload allows (delivery %s)",
 			outbox.ErrInvalid, len(d.Body), o.maxBody, d.ID)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,8 +67,11 @@ func TestPutAllOrNothing(t *testing.T) {
 }
 
 // TestPutRefusesWhatItCannotStore: a delivery the record format cannot
-// hold (an empty id, an id that is not UTF-8, a body over max_payload) is
-// refused with ErrInvalid before anything of its batch is published.
+// hold (an empty id, an id that is not UTF-8 or that the id rule refuses,
+// a body over max_payload) is refused with ErrInvalid before anything of
+// its batch is published. (An id of 4000 bytes used to make a subject past
+// the server's max_control_line: the server closed the store's connection
+// and the Put hung.)
 func TestPutRefusesWhatItCannotStore(t *testing.T) {
 	js := jetStream(t)
 	ob := open(t, js, freshConfig())
@@ -79,6 +83,9 @@ func TestPutRefusesWhatItCannotStore(t *testing.T) {
 		{ID: "x"},
 		{ID: "\xff", Destination: "d"},
 		{ID: "huge", Destination: "d", Body: make([]byte, limits.Body)},
+		// Its subject would pass max_control_line, and the server would
+		// close the store's connection.
+		{ID: strings.Repeat("a", 4000), Destination: "d"},
 	} {
 		if err := ob.Put(ctx, good, bad); !errors.Is(err, outbox.ErrInvalid) {
 			t.Errorf("Put(%q, %q): %v, want ErrInvalid", bad.ID, bad.Destination, err)

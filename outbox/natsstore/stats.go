@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -19,7 +20,10 @@ func (o *store) History(ctx context.Context, id string) ([]outbox.AttemptRecord,
 		return nil, err
 	}
 	o.mu.Unlock()
-	if id == "" {
+	// No delivery has an id the id rule refuses, and a long one would make
+	// a subject past the server's max_control_line: the server would close
+	// the connection, and with it every worker's use of this store.
+	if wire.CheckID(id) != nil {
 		return nil, outbox.ErrNotFound
 	}
 	sm, err := o.stream.GetLastMsgForSubject(ctx, o.subject(id))
