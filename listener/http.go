@@ -105,34 +105,10 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	mode, err := modeOf(r.Header)
 	if h.Verifier != nil {
-		var v auth.Verified
-		var verr error
-		if cv, ok := h.Verifier.(interface {
-			VerifyContext(context.Context, http.Header, []byte) (auth.Verified, error)
-		}); ok {
-			// The request's context bounds any key fetch (a JWKS), as in
-			// auth.Middleware.
-			v, verr = cv.VerifyContext(ctx, r.Header, body)
-		} else {
-			v, verr = h.Verifier.Verify(r.Header, body)
-		}
-		if verr != nil {
-			// The answer names the sentinel only, as auth.Middleware's
-			// does: the whole text can describe the verifier's own
-			// configuration (a JWKS URL and why it cannot be fetched). The
-			// log has it.
-			reason := auth.Reason(verr)
-			if reason == "" {
-				reason = "verification failed"
-			}
-			h.fail(w, r, http.StatusUnauthorized, "unauthorized: "+reason, verr)
+		var ok bool
+		if ctx, ok = h.verify(w, r, body, mode, err == nil); !ok {
 			return
 		}
-		if err == nil && mode == modeBinary {
-			h.fail(w, r, http.StatusBadRequest, unsignedAttributes(v.Scheme), nil)
-			return
-		}
-		ctx = auth.NewContext(ctx, v)
 	}
 	var ev *Event
 	if err == nil {
@@ -158,6 +134,39 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// verify checks the signature of the request r with body, and returns the
+// request's context with the auth.Verified in it, or answers the refusal
+// and returns false. mode is the request's CloudEvents mode, when known.
+func (h *HTTPHandler) verify(w http.ResponseWriter, r *http.Request, body []byte, mode httpMode, known bool) (context.Context, bool) {
+	var v auth.Verified
+	var err error
+	if cv, ok := h.Verifier.(interface {
+		VerifyContext(context.Context, http.Header, []byte) (auth.Verified, error)
+	}); ok {
+		// The request's context bounds any key fetch (a JWKS), as in
+		// auth.Middleware.
+		v, err = cv.VerifyContext(r.Context(), r.Header, body)
+	} else {
+		v, err = h.Verifier.Verify(r.Header, body)
+	}
+	if err != nil {
+		// The answer names the sentinel only, as auth.Middleware's does:
+		// the whole text can describe the verifier's own configuration (a
+		// JWKS URL and why it cannot be fetched). The log has it.
+		reason := auth.Reason(err)
+		if reason == "" {
+			reason = "verification failed"
+		}
+		h.fail(w, r, http.StatusUnauthorized, "unauthorized: "+reason, err)
+		return nil, false
+	}
+	if known && mode == modeBinary {
+		h.fail(w, r, http.StatusBadRequest, unsignedAttributes(v.Scheme), nil)
+		return nil, false
+	}
+	return auth.NewContext(r.Context(), v), true
 }
 
 // statusFor maps a dispatch error to a status and a reply that does not
