@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -320,14 +321,22 @@ func TestStreamDeleted(t *testing.T) {
 	if err := b.js.DeleteStream(ctx, "HERALD_EVENTS"); err != nil {
 		t.Fatal(err)
 	}
+	serveFails(t, done, 15*time.Second, func() string { return fmt.Sprint(pulls.Load(), " pull requests") })
+}
+
+// serveFails fails t unless Serve, whose result comes on done, returns an
+// error within the time given after the stream was deleted; seen says what
+// the loop did meanwhile.
+func serveFails(t *testing.T, done <-chan error, within time.Duration, seen func() string) {
+	t.Helper()
 	select {
 	case err := <-done:
-		t.Logf("Serve = %v after %d pulls", err, pulls.Load())
+		t.Logf("Serve = %v after %s", err, seen())
 		if err == nil {
 			t.Error("Serve returned nil")
 		}
-	case <-time.After(15 * time.Second):
-		t.Errorf("Serve still running 15 s after the stream was deleted, %d pull requests meanwhile", pulls.Load())
+	case <-time.After(within):
+		t.Errorf("Serve still running %v after the stream was deleted, %s meanwhile", within, seen())
 	}
 }
 
@@ -362,15 +371,7 @@ func TestStreamDeletedWhileBusy(t *testing.T) {
 	}
 	statuses := countStatuses(t, b.url) // not on MSG.NEXT: a subscriber there would answer for the stream
 	close(release)
-	select {
-	case err := <-done:
-		t.Logf("Serve = %v after %d statuses", err, statuses.Load())
-		if err == nil {
-			t.Error("Serve returned nil")
-		}
-	case <-time.After(20 * time.Second):
-		t.Errorf("Serve still running 20 s after the stream was deleted, %d statuses on its inbox meanwhile", statuses.Load())
-	}
+	serveFails(t, done, 20*time.Second, func() string { return fmt.Sprint(statuses.Load(), " statuses on its inbox") })
 }
 
 // TestForged408: a user allowed only _INBOX.> forges "408" on the worker's

@@ -438,25 +438,7 @@ func (f *fleet) releases(ss []outbox.Settlement) bool {
 // settlements returns up to four settlements of recent leases, each of
 // one delivery, with outcomes at random.
 func (f *fleet) settlements() []outbox.Settlement {
-	m, r := f.m, f.r
-	if len(m.tokens) == 0 {
-		return nil
-	}
-	var ss []outbox.Settlement
-	seen := map[string]bool{}
-	for range 1 + r.IntN(4) {
-		s := m.tokens[len(m.tokens)-1-r.IntN(min(len(m.tokens), 12))] // recent ones, live or stale
-		if seen[s.ID] {
-			continue
-		}
-		seen[s.ID] = true
-		s.Outcome = []outbox.Outcome{outbox.Delivered, outbox.Retrying, outbox.DeadLettered, outbox.Released}[r.IntN(4)]
-		s.Due = m.now.Add(time.Duration(r.IntN(3)) * 10 * time.Millisecond)
-		s.Attempt = outbox.AttemptRecord{At: m.now, Error: "x"}
-		s.Reason = "fleet model"
-		ss = append(ss, s)
-	}
-	return ss
+	return f.m.settlements(f.r, 12)
 }
 
 // settled checks the errors of ss, settled through handle i, and

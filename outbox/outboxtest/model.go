@@ -162,14 +162,17 @@ func modelLease(t *testing.T, ob outbox.Outbox, m *model, r *rand.Rand, dests []
 	}
 }
 
-func modelSettle(t *testing.T, ob outbox.Outbox, m *model, r *rand.Rand, step int) {
-	if len(m.tokens) == 0 {
-		return
-	}
+// settlements returns one to four settlements of random outcomes for
+// leases among the most recent ones handed out (recent of them), live or
+// stale.
+func (m *model) settlements(r *rand.Rand, recent int) []outbox.Settlement {
 	var ss []outbox.Settlement
 	seen := map[string]bool{}
 	for range 1 + r.IntN(4) {
-		s := m.tokens[len(m.tokens)-1-r.IntN(min(len(m.tokens), 8))] // recent ones, live or stale
+		if len(m.tokens) == 0 {
+			break
+		}
+		s := m.tokens[len(m.tokens)-1-r.IntN(min(len(m.tokens), recent))]
 		if seen[s.ID] {
 			continue
 		}
@@ -179,6 +182,14 @@ func modelSettle(t *testing.T, ob outbox.Outbox, m *model, r *rand.Rand, step in
 		s.Attempt = outbox.AttemptRecord{At: m.now, Error: "x"}
 		s.Reason = "model"
 		ss = append(ss, s)
+	}
+	return ss
+}
+
+func modelSettle(t *testing.T, ob outbox.Outbox, m *model, r *rand.Rand, step int) {
+	ss := m.settlements(r, 8)
+	if len(ss) == 0 {
+		return
 	}
 	errs := ob.Settle(ctx, ss)
 	for i, s := range ss {
