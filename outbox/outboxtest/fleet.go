@@ -1,7 +1,6 @@
 package outboxtest
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -448,31 +447,16 @@ func (f *fleet) settled(ss []outbox.Settlement, errs []error, i int) {
 	if len(errs) != len(ss) {
 		f.fatalf("Settle through %s returned %d errors for %d settlements", f.names[i], len(errs), len(ss))
 	}
-	m := f.m
 	for j, s := range ss {
-		it := m.items[s.ID]
+		it := f.m.items[s.ID]
 		held := it != nil && !it.dead && it.token == s.Token
-		switch {
-		case held && errs[j] != nil:
-			f.fatalf("Settle %s %v through %s with its lease (token %s): %v", s.ID, s.Outcome, f.names[i], s.Token, errs[j])
-		case !held && !errors.Is(errs[j], outbox.ErrLeaseLost):
-			f.fatalf("Settle %s %v through %s with a lost lease (token %s): %v, want ErrLeaseLost", s.ID, s.Outcome, f.names[i], s.Token, errs[j])
-		case !held:
-			continue
+		if wrong := f.m.settle(s, errs[j]); wrong != "" {
+			f.fatalf("%s, through %s", wrong, f.names[i])
 		}
-		it.token = ""
-		switch s.Outcome {
-		case outbox.Delivered:
-			m.leave(s.ID, it)
-			delete(m.items, s.ID)
-		case outbox.Retrying:
-			it.due = s.Due
-			delete(f.replayed, s.ID)
-			f.attempts[s.ID]++
-			f.history[s.ID]++
-		case outbox.DeadLettered:
-			m.leave(s.ID, it)
-			it.dead = true
+		if held && (s.Outcome == outbox.Retrying || s.Outcome == outbox.DeadLettered) {
+			if s.Outcome == outbox.Retrying {
+				delete(f.replayed, s.ID)
+			}
 			f.attempts[s.ID]++
 			f.history[s.ID]++
 		}

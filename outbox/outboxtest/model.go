@@ -193,28 +193,37 @@ func modelSettle(t *testing.T, ob outbox.Outbox, m *model, r *rand.Rand, step in
 	}
 	errs := ob.Settle(ctx, ss)
 	for i, s := range ss {
-		it := m.items[s.ID]
-		held := it != nil && !it.dead && it.token == s.Token
-		switch {
-		case held && errs[i] != nil:
-			t.Fatalf("step %d: Settle %s %v with its lease: %v", step, s.ID, s.Outcome, errs[i])
-		case !held && !errors.Is(errs[i], outbox.ErrLeaseLost):
-			t.Fatalf("step %d: Settle %s %v with a lost lease: %v, want ErrLeaseLost", step, s.ID, s.Outcome, errs[i])
-		case !held:
-			continue
-		}
-		it.token = ""
-		switch s.Outcome {
-		case outbox.Delivered:
-			m.leave(s.ID, it)
-			delete(m.items, s.ID)
-		case outbox.Retrying:
-			it.due = s.Due
-		case outbox.DeadLettered:
-			m.leave(s.ID, it)
-			it.dead = true
+		if err := m.settle(s, errs[i]); err != "" {
+			t.Fatalf("step %d: %s", step, err)
 		}
 	}
+}
+
+// settle checks err, the outcome of settlement s, against the model and
+// records what s did. It returns what was wrong, or "".
+func (m *model) settle(s outbox.Settlement, err error) (wrong string) {
+	it := m.items[s.ID]
+	held := it != nil && !it.dead && it.token == s.Token
+	switch {
+	case held && err != nil:
+		return fmt.Sprintf("Settle %s %v with its lease (token %s): %v", s.ID, s.Outcome, s.Token, err)
+	case !held && !errors.Is(err, outbox.ErrLeaseLost):
+		return fmt.Sprintf("Settle %s %v with a lost lease (token %s): %v, want ErrLeaseLost", s.ID, s.Outcome, s.Token, err)
+	case !held:
+		return ""
+	}
+	it.token = ""
+	switch s.Outcome {
+	case outbox.Delivered:
+		m.leave(s.ID, it)
+		delete(m.items, s.ID)
+	case outbox.Retrying:
+		it.due = s.Due
+	case outbox.DeadLettered:
+		m.leave(s.ID, it)
+		it.dead = true
+	}
+	return ""
 }
 
 // modelAdmin replays or purges a dead letter.
