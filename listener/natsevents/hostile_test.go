@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/heraldhq/herald/internal/natstest"
+	"github.com/heraldhq/herald/internal/syncbuf"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/listener/natsevents"
 )
@@ -514,7 +514,7 @@ func TestLongSubjectNotDeadLettered(t *testing.T) {
 	t.Logf("subject of %d bytes, body of %d (max_payload %d)", len(subj), len(body), max)
 	var handled tally
 	l := counting(t, &handled, func(ev *listener.Event) string { return ev.ID })
-	logs := &lockedBuf{}
+	logs := &syncbuf.Buffer{}
 	done := serve(ctx, t, b.url, &natsevents.Source{AckWait: time.Second, RetryDelay: 50 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))}, l)
 	defer func() { t.Logf("log:\n%.2000s", logs.String()) }()
@@ -541,22 +541,4 @@ func TestLongSubjectNotDeadLettered(t *testing.T) {
 	}
 	cancel()
 	<-done
-}
-
-// lockedBuf is a log sink safe for the source's goroutines.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
