@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -564,4 +565,40 @@ func TestQueueRetriesUnrecorded(t *testing.T) {
 		t.Fatalf("the delivery whose outcome was lost was not sent again: %v", err)
 	}
 	queuetest.WaitFor(t, 10*time.Second, "an empty outbox", func() bool { return stats(t, ob).Pending == 0 })
+}
+
+// TestQueueRetriesCertificateFailure: a receiver whose certificate does not
+// verify (here untrusted; as well expired, or for another host) may renew
+// or fix it within hours, so its deliveries are retried on the Queue's
+// schedule, one attempt each, and die only when it is exhausted, saying
+// why. (They used to be dead-lettered at the first attempt, as rejected.)
+func TestQueueRetriesCertificateFailure(t *testing.T) {
+	rcv := sendertest.NewReceiver(t, nil)
+	ob := outbox.NewMemory()
+	q := &outbox.Queue{
+		Outbox: ob, Schedule: short, Breaker: outbox.Breaker{Failures: -1}, Poll: 5 * time.Millisecond,
+		Sender:       &sender.Sender{AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, // trusts no test certificate
+		Destinations: []sender.Destination{{Name: "untrusted", URL: rcv.URL()}},
+	}
+	if _, err := q.Enqueue(ctx, "untrusted", sender.Message{ID: "cert-1", Body: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "a dead letter", func() bool { return stats(t, ob).Dead == 1 })
+	dl, err := ob.DeadLetters(ctx, outbox.DeadLetterQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dl) != 1 || !strings.HasPrefix(dl[0].Reason, "schedule exhausted after 3 attempts") || !strings.Contains(dl[0].Reason, "certificate") {
+		t.Fatalf("dead letters %+v; want one, schedule exhausted after 3 attempts, for its certificate", dl)
+	}
+	h, err := ob.History(ctx, "cert-1")
+	if err != nil || len(h) != 3 {
+		t.Fatalf("history %+v (%v); want 3 attempts", h, err)
+	}
+	for _, a := range h {
+		if a.Tries != 1 {
+			t.Errorf("an attempt of %d tries; want 1: Send does not retry a certificate at once", a.Tries)
+		}
+	}
 }

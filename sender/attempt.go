@@ -233,7 +233,7 @@ func (d *delivery) checkRetry(ctx context.Context, resp *http.Response, err erro
 	if d.status == http.StatusUnauthorized && d.tokens != nil && !d.reauthed {
 		return d.reauthorize(ctx, now)
 	}
-	retry := d.retryable && d.attempts < d.max+btoi(d.reauthed)
+	retry := d.retryable && !errors.Is(d.cause, errCertificate) && d.attempts < d.max+btoi(d.reauthed)
 	if retry {
 		d.wait = d.s.policy.wait(d.attempts, resp, now)
 		next := now.Add(d.wait)

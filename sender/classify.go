@@ -51,7 +51,10 @@ func classify(resp *http.Response, err error, timeout time.Duration) (error, boo
 		case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 			return fmt.Errorf("%w (limit %s per attempt)", ErrTimeout, timeout), true
 		case isCertError(err):
-			return fmt.Errorf("%w: %w", ErrNetwork, err), false
+			// Not now, but later: a receiver renews an expired
+			// certificate or fixes its chain, and an outbox's schedule
+			// gives it hours to.
+			return fmt.Errorf("%w: %w: %w", ErrNetwork, errCertificate, err), true
 		default:
 			return fmt.Errorf("%w: %w", ErrNetwork, err), true
 		}
@@ -79,9 +82,14 @@ func classify(resp *http.Response, err error, timeout time.Duration) (error, boo
 	}
 }
 
-// isCertError reports whether err is a TLS failure that retrying cannot
-// fix: an untrusted or mismatched certificate, or a peer that does not
-// speak TLS.
+// errCertificate marks a TLS failure of the receiver's making: Send does
+// not retry it within its own few seconds, which cannot change it, but it
+// is Retryable, for an outbox to try again later.
+var errCertificate = errors.New("the receiver's TLS certificate or handshake failed")
+
+// isCertError reports whether err is a TLS failure that retrying at once
+// cannot fix: an untrusted, expired or mismatched certificate, or a peer
+// that does not speak TLS.
 func isCertError(err error) bool {
 	var (
 		cv *tls.CertificateVerificationError
