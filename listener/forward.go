@@ -15,8 +15,9 @@ import (
 //
 //   - a *sender.Sender sends them at once, in process: not durable, and a
 //     failure for one destination does not undo the others;
-//   - an *outbox.Queue stores them in its outbox in one commit, all or
-//     none, and delivers them later: durable.
+//   - an *outbox.Queue stores them in its outbox in one Put, all or
+//     none (see natsstore's Put for its one exception), and delivers
+//     them later: durable.
 //
 // A failure that retrying cannot mend is a *sender.DeliveryError whose
 // Retryable is false (or a joined error of only such errors).

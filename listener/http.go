@@ -41,7 +41,8 @@ type Dispatcher interface {
 //	413 body over MaxBodyBytes
 //	415 unsupported content type (non-JSON data, batches, data_base64)
 //	500 a handler failed: redeliver later
-//	503 the listener is draining or overloaded: redeliver later
+//	503 the listener is draining: redeliver later (under [Listener.Run], a
+//	    request beyond [WithConcurrency] waits for a slot)
 //
 // Handlers run before the response is written, so a 2xx means handled.
 // A W3C traceparent header puts the event in that trace (see

@@ -28,7 +28,8 @@ type HTTPServer struct {
 	NetListener net.Listener
 	// Path, if set, is the only URL path served; others get 404.
 	Path string
-	// Handler configures verification, size limit and logging; its
+	// Handler configures verification and the size limit (the listener's
+	// [WithLogger] does the logging); its
 	// Dispatcher is replaced by the one Serve is given.
 	Handler HTTPHandler
 	// TLSConfig, if set, makes the server speak HTTPS with its certificates.

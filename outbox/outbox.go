@@ -31,7 +31,9 @@ type Outbox interface {
 	// outbox already holds, pending, leased or dead, is left as it is and
 	// the new one dropped without error. Once a delivery has been
 	// acknowledged its id is forgotten. Put is all or nothing: when it
-	// returns an error, none of ds was stored. When it returns nil, every
+	// returns an error, none of ds was stored, except where the store
+	// says otherwise (natsstore keeps one a worker leased before its
+	// undo, and names it in the error). When it returns nil, every
 	// delivery of ds is held, whatever becomes of a concurrent Put of the
 	// same id that fails (a client retrying an event on another worker).
 	Put(ctx context.Context, ds ...Delivery) error

@@ -158,8 +158,11 @@ func (d *delivery) fill(h http.Header) error {
 	}
 	// Retrying the same delivery is safe (receivers deduplicate on the
 	// id), so let net/http replay a request that died on a stale pooled
-	// connection. An empty value marks it without sending the header.
-	h["Idempotency-Key"] = nil
+	// connection. An empty value marks it without sending the header; one
+	// that Destination.Headers set marks it as well, and is sent.
+	if _, set := h["Idempotency-Key"]; !set {
+		h["Idempotency-Key"] = nil
+	}
 	// webhook-id is the delivery id, whatever Destination.Headers says.
 	// auth's signers set it along with their own headers, as cheaply as
 	// their scheme allows; only a signer that does not (or none) leaves

@@ -26,7 +26,9 @@ var (
 	// ErrRateLimited: the destination kept answering 429 Too Many Requests
 	// (or 408, 425) until the retries ran out.
 	ErrRateLimited = errors.New("rate limited by the destination")
-	// ErrServer: the destination kept answering a 5xx status.
+	// ErrServer: the destination answered a 5xx status: 500, 502, 503 or
+	// 504 until the retries ran out, or once any other, which is not
+	// retried.
 	ErrServer = errors.New("destination failed")
 	// ErrNetwork: no response came (DNS, connection, TLS or I/O failure).
 	ErrNetwork = errors.New("network error")

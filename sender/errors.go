@@ -33,13 +33,13 @@ type DeliveryError struct {
 	// the text; the [Result] Send returns with the error carries both.
 	attempts, status int
 	// Retryable reports whether trying again later (from an outbox) may
-	// succeed: true for network errors, timeouts, 408/425/429, 5xx, a
-	// cancelled context, an OAuth2 token endpoint failing in one of these
+	// succeed: true for network errors, timeouts, 408/425/429, 500, 502,
+	// 503 and 504, a cancelled context, an OAuth2 token endpoint failing in one of these
 	// ways, a Signer that could not reach its key store (a KMS: a network
 	// error or a timeout), and a receiver's certificate that does not
 	// verify (expired, untrusted, for another host: Send itself makes no
 	// second attempt, which could not change that, but the receiver may
-	// fix it within hours); false for 410, other 4xx, redirects, blocked
+	// fix it within hours); false for 410, other 4xx and 5xx, redirects, blocked
 	// addresses, bad URLs, invalid messages, other signing failures and a
 	// token endpoint refusing the client.
 	Retryable bool

@@ -465,3 +465,19 @@ func TestSignerOutageIsRetryable(t *testing.T) {
 		}
 	}
 }
+
+// TestSendDestinationIdempotencyKey: an Idempotency-Key that
+// Destination.Headers sets is sent, as every header it sets is. (The
+// sender marked requests replayable with an empty Idempotency-Key, which
+// replaced the caller's: it never arrived.)
+func TestSendDestinationIdempotencyKey(t *testing.T) {
+	rcv := sendertest.NewReceiver(t, nil)
+	dest := rcv.Destination(nil)
+	dest.Headers = http.Header{"Idempotency-Key": {"order-42"}}
+	if _, err := rcv.Sender().Send(context.Background(), dest, sender.Message{Body: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if d := rcv.Deliveries(); len(d) != 1 || d[0].Header.Get("Idempotency-Key") != "order-42" {
+		t.Fatalf("deliveries %+v; want one with Idempotency-Key order-42", d)
+	}
+}
