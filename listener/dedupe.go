@@ -1,6 +1,7 @@
 package listener
 
 import (
+	"crypto/sha256"
 	"sync"
 	"time"
 )
@@ -20,7 +21,22 @@ type dedupe struct {
 // only where one publisher owns them all: on a source whose publishers are
 // allowed different topics (NATS subjects), one could otherwise take the id
 // of another's future event and have that event dropped as a duplicate.
-type dedupeKey struct{ topic, id string }
+// The CloudEvents source is part of it too, by its SHA-256 (a source is
+// unbounded, the window must stay small): CloudEvents 1.0 makes source and
+// id unique together.
+type dedupeKey struct {
+	topic, id string
+	source    [sha256.Size]byte // zero: no source
+}
+
+// dedupeKeyOf returns the dedupe key of ev, whose topic is name.
+func dedupeKeyOf(name string, ev *Event) dedupeKey {
+	k := dedupeKey{topic: name, id: ev.ID}
+	if src := ev.Context["source"]; src != "" {
+		k.source = sha256.Sum256([]byte(src))
+	}
+	return k
+}
 
 func newDedupe(window time.Duration, size int, now func() time.Time) *dedupe {
 	return &dedupe{

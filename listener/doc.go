@@ -38,7 +38,7 @@
 //	l.On("job:*", listener.Forward(queue, dest))
 //
 // Each delivery's id is [DeliveryID](ev, dest.Name), derived from the
-// event's topic and id, so a redelivered event keeps its webhook-id: the
+// event's topic, id and CloudEvents source, so a redelivered event keeps its webhook-id: the
 // outbox stores it once while it holds the delivery, and an event
 // redelivered after its delivery succeeded is sent again under the same
 // id, for the receiver to deduplicate.

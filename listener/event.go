@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/topic"
 	"github.com/heraldhq/herald/internal/wire"
@@ -64,8 +65,8 @@ func (e *Event) inNamespace(ns string) bool {
 	return false
 }
 
-// Validate checks the fields a source requires: a non-empty printable id of
-// at most 256 bytes, a well-formed topic, non-empty namespaces and
+// Validate checks the fields a source requires: a non-empty printable UTF-8
+// id of at most 256 bytes, a well-formed topic, non-empty namespaces and
 // context keys, a partition key of at most 256 bytes without control
 // characters, and a payload that is valid JSON. Errors match
 // [ErrInvalidEvent].
@@ -117,6 +118,10 @@ func validateID(id string) error {
 		return fmt.Errorf("%w: id longer than %d bytes", ErrInvalidEvent, maxIDLen)
 	case !printable(id):
 		return fmt.Errorf("%w: id has non-printable characters", ErrInvalidEvent)
+	case !utf8.ValidString(id):
+		// An outbox stores the id with each delivery as text: refuse here
+		// what a durable Forward would refuse for good.
+		return fmt.Errorf("%w: id is not valid UTF-8", ErrInvalidEvent)
 	}
 	return nil
 }

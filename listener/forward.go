@@ -3,6 +3,7 @@ package listener
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/google/uuid"
 
@@ -29,22 +30,35 @@ type Deliverer interface {
 var forwardNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/heraldhq/herald/listener#Forward"))
 
 // DeliveryID returns the delivery id (webhook-id) that [Forward] uses for
-// ev sent to a destination: a UUIDv5 of the event's topic, its id and the
-// destination name. A redelivered event is sent with the same id, by any
+// ev sent to a destination: a UUIDv5 of the event's topic, its id, its
+// source (Context["source"], the CloudEvents source attribute, when set)
+// and the destination name. A redelivered event is sent with the same id, by any
 // worker, before or after a restart, so that receivers and the outbox
 // deduplicate it; two destinations get distinct ids; and so do two events
 // that share an id but not a topic, since an id is unique only within its
 // topic (a publisher allowed one topic must not use up the delivery of
-// another's event). A nil ev counts as an event without topic or id.
+// another's event), and within its source (CloudEvents 1.0 makes source and
+// id unique together: two sources may use one id). A nil ev counts as an
+// event without topic or id.
 func DeliveryID(ev *Event, destination string) string {
-	var topic, id string
+	var topic, id, source string
 	if ev != nil {
-		topic, id = ev.Topic, ev.ID
+		topic, id, source = ev.Topic, ev.ID, ev.Context["source"]
 	}
 	// Topics and event ids never hold NUL (Validate refuses control
-	// characters), so the name below reads one way only.
+	// characters), so the names below read one way only; the source, which
+	// may hold anything, is length-prefixed, under a namespace of its own
+	// so that the ids of events without a source are unchanged.
+	if source != "" {
+		return uuid.NewSHA1(forwardSourceNamespace,
+			[]byte(topic+"\x00"+id+"\x00"+strconv.Itoa(len(source))+":"+source+destination)).String()
+	}
 	return uuid.NewSHA1(forwardNamespace, []byte(topic+"\x00"+id+"\x00"+destination)).String()
 }
+
+// forwardSourceNamespace is the UUIDv5 namespace of the delivery ids of
+// events that name their source.
+var forwardSourceNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/heraldhq/herald/listener#Forward/source"))
 
 // Forward returns a Handler that delivers each event as a webhook to every
 // one of dests that wants its topic (sender.Destination.Wants), through d:

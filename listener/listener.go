@@ -294,7 +294,7 @@ func (l *Listener) dispatch(ctx context.Context, ev *Event) error {
 	}
 	r := l.router()
 	t := r.table()
-	if r.dedupe != nil && r.dedupe.seen(dedupeKey{name, ev.ID}) {
+	if r.dedupe != nil && r.dedupe.seen(dedupeKeyOf(name, ev)) {
 		return nil
 	}
 	var buf [32]*entry
@@ -336,6 +336,12 @@ func (l *Listener) dispatch(ctx context.Context, ev *Event) error {
 		if refused != nil {
 			return Permanent(fmt.Errorf("%w: %w", ErrInvalidPayload, refused))
 		}
+		if errs != nil {
+			// A filter panicked: which routes apply, and so which payload
+			// checks must pass, is unknown. Run no handler; the error is
+			// retryable, so the event comes again.
+			return errors.Join(errs...)
+		}
 	}
 	ctx, err := r.checkPayloads(ctx, cands, ev)
 	if err != nil {
@@ -353,7 +359,7 @@ func (l *Listener) dispatch(ctx context.Context, ev *Event) error {
 		return Permanent(fmt.Errorf("%w: topic %q", ErrUnhandled, name))
 	}
 	if r.dedupe != nil {
-		r.dedupe.add(dedupeKey{name, ev.ID})
+		r.dedupe.add(dedupeKeyOf(name, ev))
 	}
 	return nil
 }

@@ -71,7 +71,7 @@ func TestRelayDelivers(t *testing.T) {
 	}
 	ds := okDeliveries(rcv)
 	want := map[string]int{}
-	for _, ev := range []listener.Event{{ID: "ev-1", Topic: "job:ready"}, {ID: "ev-2", Topic: "job:ready"}, {ID: "ce-4", Topic: "job:done"}} {
+	for _, ev := range []listener.Event{{ID: "ev-1", Topic: "job:ready"}, {ID: "ev-2", Topic: "job:ready"}, {ID: "ce-4", Topic: "job:done", Context: map[string]string{"source": "/jobs"}}} {
 		want[listener.DeliveryID(&ev, "hook")] = 1
 	}
 	if c := idCount(ds); fmt.Sprint(c) != fmt.Sprint(want) {
@@ -241,8 +241,8 @@ func TestRelayInsecure(t *testing.T) {
 		t.Errorf("relay exit %d\n%s", code, p.stderr())
 	}
 	want := map[string]int{
-		listener.DeliveryID(&listener.Event{ID: "u-1", Topic: "job:ready"}, "default"): 1,
-		listener.DeliveryID(&listener.Event{ID: "u-2", Topic: "job:done"}, "default"):  1,
+		listener.DeliveryID(&listener.Event{ID: "u-1", Topic: "job:ready"}, "default"):                                               1,
+		listener.DeliveryID(&listener.Event{ID: "u-2", Topic: "job:done", Context: map[string]string{"source": "/jobs"}}, "default"): 1,
 	}
 	if got := idCount(ds); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("delivered %v, want %v", got, want)
