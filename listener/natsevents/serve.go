@@ -22,7 +22,8 @@ const settleTimeout = 10 * time.Second
 // Serve implements [listener.Source]: it creates the streams and consumer
 // if needed, then hands events to d, at most Concurrency at once, until
 // ctx is cancelled; it then stops fetching, lets the handlers it started
-// finish and settle their events, and returns nil. Connection losses are
+// finish and settle their events, and returns nil (as it does when ctx is
+// cancelled while it creates the streams). Connection losses are
 // ridden out: the nats.Conn reconnects and the consumer resumes (see the
 // package documentation for the connection options). If the connection is
 // closed for good (nats.Conn.Close, or its reconnect attempts exhausted) or
@@ -41,6 +42,9 @@ func (s *Source) Serve(ctx context.Context, d listener.Dispatcher) error {
 	}
 	cons, err := c.setup(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // cancelled while setting up: nothing was taken
+		}
 		return err
 	}
 	return c.consume(ctx, cons, d)
