@@ -298,10 +298,38 @@ func (l *Listener) dispatch(ctx context.Context, ev *Event) error {
 		return nil
 	}
 	var buf [32]*entry
-	cands := t.candidates(buf[:0], name, dom, act)
-	// Select the entries whose namespaces and filters accept the event
-	// (an error here is a panicking filter), then check the payload types
-	// they declare, and only then run any handler.
+	cands, err := r.selectEntries(t.candidates(buf[:0], name, dom, act), ev)
+	if err != nil {
+		return err
+	}
+	ctx, err = r.checkPayloads(ctx, cands, ev)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range cands {
+		if err := r.run(ctx, e, ev); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	switch {
+	case errs != nil:
+		return errors.Join(errs...)
+	case len(cands) == 0 && r.cfg.requireHandler:
+		return Permanent(fmt.Errorf("%w: topic %q", ErrUnhandled, name))
+	}
+	if r.dedupe != nil {
+		r.dedupe.add(dedupeKeyOf(name, ev))
+	}
+	return nil
+}
+
+// selectEntries keeps, of cands, the entries whose namespaces and filters
+// accept ev, and returns them. It fails when a filter found the payload
+// ambiguous (Field: a key twice, or in another case), permanently, and
+// when a filter panicked, retryably: which routes apply, and so which
+// payload checks must pass before any handler runs, is then unknown.
+func (r *router) selectEntries(cands []*entry, ev *Event) ([]*entry, error) {
 	var errs []error
 	n := 0
 	// Filters see a copy of the event, this dispatch's own, on which a
@@ -328,40 +356,18 @@ func (l *Listener) dispatch(ctx context.Context, ev *Event) error {
 			n++
 		}
 	}
-	cands = cands[:n]
 	if fev != nil {
 		refused := fev.refused
 		*fev = Event{}
 		filterCopies.Put(fev)
 		if refused != nil {
-			return Permanent(fmt.Errorf("%w: %w", ErrInvalidPayload, refused))
-		}
-		if errs != nil {
-			// A filter panicked: which routes apply, and so which payload
-			// checks must pass, is unknown. Run no handler; the error is
-			// retryable, so the event comes again.
-			return errors.Join(errs...)
+			return nil, Permanent(fmt.Errorf("%w: %w", ErrInvalidPayload, refused))
 		}
 	}
-	ctx, err := r.checkPayloads(ctx, cands, ev)
-	if err != nil {
-		return err
+	if errs != nil {
+		return nil, errors.Join(errs...)
 	}
-	for _, e := range cands {
-		if err := r.run(ctx, e, ev); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	switch {
-	case errs != nil:
-		return errors.Join(errs...)
-	case n == 0 && r.cfg.requireHandler:
-		return Permanent(fmt.Errorf("%w: topic %q", ErrUnhandled, name))
-	}
-	if r.dedupe != nil {
-		r.dedupe.add(dedupeKeyOf(name, ev))
-	}
-	return nil
+	return cands[:n], nil
 }
 
 // candidates appends to cands the entries whose pattern matches the topic
