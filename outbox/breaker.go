@@ -11,12 +11,13 @@ const (
 
 // Breaker configures the circuit breaker a Queue keeps for each
 // destination. After Failures consecutive retryable failures (network
-// errors, timeouts, 408, 425, 429, 500, 502, 503, 504) the breaker opens: the destination's
-// deliveries stay pending, untouched, and keep their attempt count. After
-// Cooldown one delivery is let through as a probe (half-open); if it
-// succeeds the breaker closes, if it fails the breaker opens again for twice
-// as long, up to MaxCooldown. An answer that retrying cannot change (2xx,
-// 410, other 4xx and 5xx) proves the destination alive and closes the breaker.
+// errors, timeouts, 408, 425, 429, 500, 502, 503, 504) the breaker opens:
+// the destination's deliveries stay pending, untouched, and keep their
+// attempt count. After Cooldown one delivery is let through as a probe
+// (half-open); if it succeeds the breaker closes, if it fails the breaker
+// opens again for twice as long, up to MaxCooldown. An answer that
+// retrying cannot change (2xx, 410, other 4xx and 5xx) proves the
+// destination alive and closes the breaker.
 // The zero value uses the defaults.
 type Breaker struct {
 	// Failures opens the breaker; zero means 20 (so that a receiver

@@ -82,7 +82,8 @@ func (q *Queue) wakeBy(t time.Time) {
 
 // idle returns how long the leasing loop may sleep when nothing was due:
 // the poll interval, or less when a paused or rate-limited destination may
-// send sooner, or a lease whose outcome was not recorded ends sooner. It clears the wake time for the next round of admits.
+// send sooner, or a lease whose outcome was not recorded ends sooner. It
+// clears the wake time for the next round of admits.
 func (q *Queue) idle() time.Duration {
 	q.mu.Lock()
 	defer q.mu.Unlock()
