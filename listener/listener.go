@@ -294,8 +294,11 @@ func (l *Listener) dispatch(ctx context.Context, ev *Event) error {
 	}
 	r := l.router()
 	t := r.table()
-	if r.dedupe != nil && r.dedupe.seen(dedupeKeyOf(name, ev)) {
-		return nil
+	var key dedupeKey // made once: a source is hashed
+	if r.dedupe != nil {
+		if key = dedupeKeyOf(name, ev); r.dedupe.seen(key) {
+			return nil
+		}
 	}
 	var buf [32]*entry
 	cands, err := r.selectEntries(t.candidates(buf[:0], name, dom, act), ev)
@@ -319,7 +322,7 @@ func (l *Listener) dispatch(ctx context.Context, ev *Event) error {
 		return Permanent(fmt.Errorf("%w: topic %q", ErrUnhandled, name))
 	}
 	if r.dedupe != nil {
-		r.dedupe.add(dedupeKeyOf(name, ev))
+		r.dedupe.add(key)
 	}
 	return nil
 }

@@ -32,10 +32,10 @@ const putAckWait = 10 * time.Second
 // sure that no other Put can still undo the record held.
 //
 // Put is all or nothing. Every delivery is encoded before any is
-// published, and one the record format cannot hold (an empty id or
-// destination, one that is not UTF-8, or a body larger than the server's
-// max_payload allows, less 32 KiB for the record's metadata) is refused
-// with [outbox.ErrInvalid]. When the stream refuses a publish, or ctx ends
+// published, and one the record format cannot hold (an id the Queue's id
+// rule refuses, an empty or non-UTF-8 destination, or a body larger than
+// the server's max_payload allows, less 32 KiB for the record's metadata)
+// is refused with [outbox.ErrInvalid]. When the stream refuses a publish, or ctx ends
 // before every acknowledgement came, Put deletes the deliveries it stored
 // and returns the error: call it again. The one exception is a delivery
 // that a worker of the fleet leased, or another Put of the same id
@@ -114,13 +114,15 @@ type published struct {
 // storable reports whether the record format holds d; the Queue validated
 // it already, so this only guards the stream's subjects and headers.
 func (o *store) storable(d *outbox.Delivery) error {
+	// The id rule (printable ASCII, at most 256 bytes) also keeps its
+	// subject under the server's max_control_line, past which the server
+	// closes the connection the whole store uses.
+	if err := wire.CheckID(d.ID); err != nil {
+		return fmt.Errorf("%w: natsstore: delivery id: %w", outbox.ErrInvalid, err)
+	}
 	switch {
-	case d.ID == "" || d.Destination == "" || !utf8.ValidString(d.ID) || !utf8.ValidString(d.Destination):
-		return fmt.Errorf("%w: natsstore cannot store a delivery with an empty or non-UTF-8 id or destination", outbox.ErrInvalid)
-	case wire.CheckID(d.ID) != nil:
-		// Its subject could pass the server's max_control_line, and the
-		// server would close the connection the whole store uses.
-		return fmt.Errorf("%w: natsstore: delivery id: %w", outbox.ErrInvalid, wire.CheckID(d.ID))
+	case d.Destination == "" || !utf8.ValidString(d.Destination):
+		return fmt.Errorf("%w: natsstore cannot store a delivery with an empty or non-UTF-8 destination", outbox.ErrInvalid)
 	case len(d.Body) > o.maxBody:
 		return fmt.Errorf("%w: body of %d bytes exceeds the %d the NATS server's max_payload allows (delivery %s)",
 			outbox.ErrInvalid, len(d.Body), o.maxBody, d.ID)
