@@ -255,12 +255,7 @@ func TestForwardHandlerFailsAfter(t *testing.T) {
 // TestForwardSizeLimits: an event id of 256 bytes and a topic of 255 bytes, over the
 // HTTP intake, are stored and delivered through bbolt.
 func TestForwardSizeLimits(t *testing.T) {
-	rcv := sendertest.NewReceiver(t, nil)
-	dest := rcv.Destination(nil)
-	st := openBolt(t)
-	q := &outbox.Queue{Outbox: st, Sender: rcv.Sender(), Destinations: []sender.Destination{dest}, Poll: 10 * time.Millisecond}
-	l := listener.New()
-	mustOn(t, l, "**", listener.Forward(q, dest))
+	rcv, _, q, l := forwarding(t, "**")
 	id := strings.Repeat("é", 128) // 256 bytes
 	topic := strings.Repeat("d", 127) + ":" + strings.Repeat("a", 127)
 	w := post(&listener.HTTPHandler{Dispatcher: l}, jsonHeader(), fmt.Sprintf(`{"id":%q,"topic":%q,"partitionKey":%q}`, id, topic, strings.Repeat("k", 256)))
@@ -274,7 +269,7 @@ func TestForwardSizeLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ds[0].ID != listener.DeliveryID(&listener.Event{ID: id, Topic: topic}, dest.Name) {
+	if ds[0].ID != listener.DeliveryID(&listener.Event{ID: id, Topic: topic}, rcv.Destination(nil).Name) {
 		t.Fatal("id")
 	}
 	q.Shutdown(context.Background())
@@ -285,12 +280,7 @@ func TestForwardSizeLimits(t *testing.T) {
 // redelivery of the event is stored and sent again, under the same
 // webhook-id, for the receiver to deduplicate, as the package doc says.
 func TestForwardRedeliveryAfterDelivered(t *testing.T) {
-	rcv := sendertest.NewReceiver(t, nil)
-	dest := rcv.Destination(nil)
-	st := openBolt(t)
-	q := &outbox.Queue{Outbox: st, Sender: rcv.Sender(), Destinations: []sender.Destination{dest}, Poll: 10 * time.Millisecond}
-	l := listener.New()
-	mustOn(t, l, "job:*", listener.Forward(q, dest))
+	rcv, st, q, l := forwarding(t, "job:*")
 	h := &listener.HTTPHandler{Dispatcher: l}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -26,12 +26,7 @@ func sourcedCEHeader() http.Header {
 // both stored. (Their delivery ids were the same, and the second event
 // was silently lost.)
 func TestForwardKeysOnSource(t *testing.T) {
-	rcv := sendertest.NewReceiver(t, nil)
-	dest := rcv.Destination(nil)
-	st := openBolt(t)
-	q := &outbox.Queue{Outbox: st, Sender: rcv.Sender(), Destinations: []sender.Destination{dest}, Poll: 10 * time.Millisecond}
-	l := listener.New()
-	mustOn(t, l, "job:*", listener.Forward(q, dest))
+	_, st, _, l := forwarding(t, "job:*")
 	h := &listener.HTTPHandler{Dispatcher: l}
 	for _, src := range []string{"https://tenant-a.example/jobs", "https://tenant-b.example/jobs"} {
 		body := fmt.Sprintf(`{"specversion":"1.0","id":"1","type":"job:ready","source":%q,"data":{"src":%q}}`, src, src)
@@ -111,4 +106,17 @@ func TestEnvelopeNotHTMLEscaped(t *testing.T) {
 	if w := post(h, jsonHeader(), body); w.Code != http.StatusNoContent {
 		t.Fatalf("a %d-byte event accepted by the intake is refused by Forward: status %d %s", len(body), w.Code, w.Body)
 	}
+}
+
+// forwarding returns a receiver, a bbolt outbox, a Queue over it sending to
+// the receiver, and a listener that forwards the events of pattern there.
+func forwarding(t *testing.T, pattern string) (*sendertest.Receiver, outbox.Store, *outbox.Queue, *listener.Listener) {
+	t.Helper()
+	rcv := sendertest.NewReceiver(t, nil)
+	dest := rcv.Destination(nil)
+	st := openBolt(t)
+	q := &outbox.Queue{Outbox: st, Sender: rcv.Sender(), Destinations: []sender.Destination{dest}, Poll: 10 * time.Millisecond}
+	l := listener.New()
+	mustOn(t, l, pattern, listener.Forward(q, dest))
+	return rcv, st, q, l
 }

@@ -29,13 +29,7 @@ func TestHTTPHandlerRefusalNamesSentinelOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := auth.NewJWTVerifier(jwks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := listener.New()
-	mustOn(t, l, "**", func(context.Context, *listener.Event) error { return nil })
-	h := &listener.HTTPHandler{Dispatcher: l, Verifier: v}
+	h := jwtIntake(t, jwks)
 
 	// Any token of the right shape: header {"alg":"EdDSA","kid":"x"}.
 	hdr := jsonHeader()
@@ -50,4 +44,17 @@ func TestHTTPHandlerRefusalNamesSentinelOnly(t *testing.T) {
 			t.Errorf("401 body shows %q to an unauthenticated client", s)
 		}
 	}
+}
+
+// jwtIntake returns an HTTPHandler verifying JWTs signed by the keys of
+// jwks, for a listener that takes every event.
+func jwtIntake(t *testing.T, jwks *auth.JWKS) *listener.HTTPHandler {
+	t.Helper()
+	v, err := auth.NewJWTVerifier(jwks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := listener.New()
+	mustOn(t, l, "**", func(context.Context, *listener.Event) error { return nil })
+	return &listener.HTTPHandler{Dispatcher: l, Verifier: v}
 }

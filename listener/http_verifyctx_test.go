@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/auth"
-	"github.com/heraldhq/herald/listener"
 )
 
 // TestHTTPHandlerKeyFetchFollowsRequestContext: HTTPHandler verifies under
@@ -30,13 +29,7 @@ func TestHTTPHandlerKeyFetchFollowsRequestContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := auth.NewJWTVerifier(jwks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := listener.New()
-	mustOn(t, l, "**", func(context.Context, *listener.Event) error { return nil })
-	h := &listener.HTTPHandler{Dispatcher: l, Verifier: v}
+	h := jwtIntake(t, jwks)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()

@@ -148,21 +148,30 @@ func workerInbox(t *testing.T, attacker *nats.Conn) string {
 	return ""
 }
 
+// attacked starts a worker serving until ctx ends, beside an attacker
+// who may use only _INBOX.> (see inboxOnlyServer), and returns the
+// worker's JetStream, the attacker's connection, the worker's inbox as the
+// attacker found it, and the channel of Serve's result.
+func attacked(ctx context.Context, t *testing.T) (jetstream.JetStream, *nats.Conn, string, <-chan error) {
+	t.Helper()
+	_, worker, attacker := inboxOnlyServer(t)
+	js, err := jetstream.New(worker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := serve(ctx, t, "", &natsevents.Source{JetStream: js, AckWait: time.Second}, listener.New())
+	return js, attacker, workerInbox(t, attacker), done
+}
+
 // TestForgedConsumerDeleted: a user allowed only _INBOX.> publishes one
 // header-only message with "Status: 409" and "Description: Consumer
 // Deleted" on the worker's inbox. Serve asks the server, which still has
 // the consumer, and goes on. (It returned ErrConsumerDeleted: the user
 // could stop every worker in turn.)
 func TestForgedConsumerDeleted(t *testing.T) {
-	_, worker, attacker := inboxOnlyServer(t)
-	js, err := jetstream.New(worker)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := serve(ctx, t, "", &natsevents.Source{JetStream: js, AckWait: time.Second}, listener.New())
-	inbox := workerInbox(t, attacker)
+	js, attacker, inbox, done := attacked(ctx, t)
 
 	m := nats.NewMsg(inbox + ".1")
 	m.Header.Set("Status", "409")
@@ -381,15 +390,9 @@ func TestStreamDeletedWhileBusy(t *testing.T) {
 // loop send another while the server still held the first: 60 to 75
 // waiting requests, each good for 2×Concurrency events.)
 func TestForged408(t *testing.T) {
-	_, worker, attacker := inboxOnlyServer(t)
-	js, err := jetstream.New(worker)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := serve(ctx, t, "", &natsevents.Source{JetStream: js, AckWait: time.Second}, listener.New())
-	inbox := workerInbox(t, attacker)
+	js, attacker, inbox, done := attacked(ctx, t)
 	for round := 0; round < 50; round++ {
 		for n := 1; n < 400; n++ {
 			m := nats.NewMsg(inbox + "." + strconv.Itoa(n))
