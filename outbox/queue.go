@@ -359,9 +359,10 @@ func (q *Queue) Run(ctx context.Context) error {
 	return err
 }
 
-// Shutdown stops leasing, waits for the deliveries in flight to finish
-// until ctx is done, then cancels those still running and releases them
-// without spending an attempt, and returns once Run has returned. It
+// Shutdown stops leasing, waits for the deliveries in flight to finish and
+// their outcomes to be recorded until ctx is done, then cancels those still
+// running and releases them without spending an attempt, and returns once
+// Run has returned. It
 // returns ctx's error if the deadline cut deliveries short. Calling
 // Shutdown on a Queue that is not running just stops it from ever running.
 func (q *Queue) Shutdown(ctx context.Context) error {

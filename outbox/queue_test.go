@@ -530,15 +530,18 @@ func TestQueueLeavesVerdictToSchedule(t *testing.T) {
 	}
 }
 
-// failingSettler is a memory outbox whose first Settle fails, as a store
-// whose database went away would: the settlements are not recorded.
+// failingSettler is a memory outbox whose Settle fails for a while, as a
+// store whose database went away would: the settlements are not recorded.
+// It fails the first calls, or every call until a time.
 type failingSettler struct {
 	outbox.Store
-	failed atomic.Bool
+	calls atomic.Int32
+	first int32     // calls that fail
+	until time.Time // calls before it fail
 }
 
 func (f *failingSettler) Settle(ctx context.Context, ss []outbox.Settlement) []error {
-	if f.failed.CompareAndSwap(false, true) {
+	if f.calls.Add(1) <= f.first || time.Now().Before(f.until) {
 		errs := make([]error, len(ss))
 		for i := range errs {
 			errs[i] = errors.New("connection refused")
@@ -549,14 +552,14 @@ func (f *failingSettler) Settle(ctx context.Context, ss []outbox.Settlement) []e
 }
 
 // TestQueueRetriesUnrecorded: when the outbox fails to record a
-// delivery's outcome, the delivery stays leased there until its lease
-// ends, and the Queue looks for it again then, though it polls only once
+// delivery's outcome until its lease ends, the delivery stays leased
+// there, and the Queue looks for it again then, though it polls only once
 // an hour and no notification will say so: it is sent again, and the
 // outbox ends empty.
 func TestQueueRetriesUnrecorded(t *testing.T) {
 	std := standard(t)
 	rcv := sendertest.NewReceiver(t, std)
-	ob := &failingSettler{Store: outbox.NewMemory()}
+	ob := &failingSettler{Store: outbox.NewMemory(), until: time.Now().Add(time.Second)}
 	q := &outbox.Queue{
 		Outbox: ob, Sender: rcv.Sender(), Destinations: []sender.Destination{rcv.Destination(std)},
 		Poll: time.Hour, LeaseTTL: 300 * time.Millisecond,
@@ -570,6 +573,84 @@ func TestQueueRetriesUnrecorded(t *testing.T) {
 	}
 	queuetest.WaitFor(t, 10*time.Second, "an empty outbox", func() bool { return stats(t, ob).Pending == 0 })
 }
+
+// TestQueueRecordsOutcomeAfterOutage: when the outbox fails to record an
+// outcome for a moment (a database restarting), the Queue tries again
+// while the lease lasts, so the delivery made is recorded once and not
+// sent a second time.
+func TestQueueRecordsOutcomeAfterOutage(t *testing.T) {
+	std := standard(t)
+	rcv := sendertest.NewReceiver(t, std)
+	ob := &failingSettler{Store: outbox.NewMemory(), first: 3}
+	delivered := &countingMetrics{}
+	q := &outbox.Queue{
+		Outbox: ob, Sender: rcv.Sender(), Destinations: []sender.Destination{rcv.Destination(std)},
+		Poll: 10 * time.Millisecond, LeaseTTL: 10 * time.Second, Metrics: delivered,
+	}
+	if err := ob.Put(ctx, outbox.Delivery{ID: "once", Destination: "sendertest", Body: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "an empty outbox", func() bool { return stats(t, ob).Pending == 0 })
+	if n := ob.calls.Load(); n != 4 {
+		t.Errorf("Settle called %d times, want 4: three failures, then the outcome recorded", n)
+	}
+	if got := len(rcv.Deliveries()); got != 1 {
+		t.Fatalf("the receiver got %d requests, want 1: the outcome was recorded after the outage", got)
+	}
+	if got := delivered.n.Load(); got != 1 {
+		t.Fatalf("Metrics saw %d deliveries, want 1", got)
+	}
+}
+
+// TestQueueShutdownWhileOutboxDown: Shutdown's deadline ends the tries to
+// record outcomes of an outbox that stays down; the leases, a minute long,
+// are not waited for.
+func TestQueueShutdownWhileOutboxDown(t *testing.T) {
+	std := standard(t)
+	rcv := sendertest.NewReceiver(t, std)
+	ob := &failingSettler{Store: outbox.NewMemory(), until: time.Now().Add(time.Hour)}
+	q := &outbox.Queue{
+		Outbox: ob, Sender: rcv.Sender(), Destinations: []sender.Destination{rcv.Destination(std)},
+		Poll: 10 * time.Millisecond, LeaseTTL: time.Minute,
+	}
+	if err := ob.Put(ctx, outbox.Delivery{ID: "once", Destination: "sendertest", Body: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	stop := queuetest.Start(q)
+	if _, err := rcv.WaitFor(1, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	queuetest.WaitFor(t, 10*time.Second, "a failed Settle", func() bool { return ob.calls.Load() > 0 })
+	type stopped struct{ shutdown, run error }
+	done := make(chan stopped, 1)
+	go func() {
+		s, r := stop(100 * time.Millisecond)
+		done <- stopped{s, r}
+	}()
+	select {
+	case got := <-done:
+		if !errors.Is(got.shutdown, context.DeadlineExceeded) || got.run != nil {
+			t.Fatalf("Shutdown returned %v and Run %v; want the deadline's error and nil", got.shutdown, got.run)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Shutdown still waits, 20 s after its deadline, for an outbox that is down")
+	}
+	if st := stats(t, ob); st.Pending != 1 {
+		t.Fatalf("%d pending, want 1: the outcome was never recorded, and the delivery is sent again later", st.Pending)
+	}
+}
+
+// countingMetrics counts the Delivered outcomes it is given.
+type countingMetrics struct{ n atomic.Int32 }
+
+func (m *countingMetrics) Observe(s outbox.Sample) {
+	if s.Outcome == outbox.Delivered {
+		m.n.Add(1)
+	}
+}
+
+func (*countingMetrics) Depth(outbox.Stats, int) {}
 
 // TestQueueRetriesCertificateFailure: a receiver whose certificate does not
 // verify (here untrusted; as well expired, or for another host) may renew

@@ -15,7 +15,8 @@ import (
 // one call of Settle, so that a durable outbox commits hundreds together
 // rather than the few that finished during its last commit; it stops
 // gathering once a settleGap passed with none, so that a Queue running dry
-// does not hold back its last outcomes.
+// does not hold back its last outcomes. Outcomes the outbox fails to record
+// it tries again while their leases last (resettle).
 
 // result is the outcome of an attempt, with what the settler reports of
 // the delivery it settles. The delivery itself stays behind: thousands of
@@ -59,7 +60,10 @@ func (q *Queue) settler(done chan<- struct{}) {
 	for r := range q.results {
 		batch = append(batch[:0], r)
 		q.gather(&batch, window)
-		ss = q.record(ctx, batch, ss[:0])
+		ss = settlements(batch, ss[:0])
+		errs := q.Outbox.Settle(ctx, ss)
+		q.resettle(ctx, batch, ss, errs)
+		q.report(ctx, batch, errs)
 		clear(batch) // let the deliveries go
 		clear(ss)
 	}
@@ -120,18 +124,91 @@ func (q *Queue) recordAll(ctx context.Context, ls []Leased, s Settlement) {
 		s.ID, s.Token = ls[i].ID, ls[i].Token
 		rs[i] = resultOf(&ls[i], s)
 	}
-	q.record(ctx, rs, nil)
+	q.record(ctx, rs)
 }
 
-// record writes results to the outbox, then logs and reports them. It
-// appends the settlements to ss and returns it, so that the settler can
-// reuse the array.
-func (q *Queue) record(ctx context.Context, rs []result, ss []Settlement) []Settlement {
+// record writes results to the outbox once, then logs and reports them.
+// Releases and dead letters of unknown destinations go this way: a
+// release that fails only leaves its delivery leased until its lease
+// ends.
+func (q *Queue) record(ctx context.Context, rs []result) {
+	ss := settlements(rs, make([]Settlement, 0, len(rs)))
+	q.report(ctx, rs, q.Outbox.Settle(ctx, ss))
+}
+
+// settlements appends the settlements of rs to ss and returns it.
+func settlements(rs []result, ss []Settlement) []Settlement {
 	for i := range rs {
 		ss = append(ss, rs[i].s)
 		ss[i].Reason = limits.Clip(ss[i].Reason) // the Attempt's Error is clipped already
 	}
-	errs := q.Outbox.Settle(ctx, ss)
+	return ss
+}
+
+// Waits between the settler's tries of outcomes the outbox failed to
+// record: the first, doubled at each try up to the last.
+const (
+	resettleFirst = 50 * time.Millisecond
+	resettleMax   = time.Second
+)
+
+// resettle tries again to record the outcomes of ss (the settlements of
+// rs) that the outbox failed to record for a reason that may pass, such as
+// a database restarting or a disk that was full, while their leases last:
+// each one it records spares a duplicate of a delivery already made. It
+// waits between tries, holding back the workers' next outcomes meanwhile,
+// and stops once the sends are cancelled (Run's context ended, or
+// Shutdown's). errs receives the errors of the last tries.
+func (q *Queue) resettle(ctx context.Context, rs []result, ss []Settlement, errs []error) {
+	var idx []int
+	var sub []Settlement
+	for wait := resettleFirst; ; wait = min(2*wait, resettleMax) {
+		idx, sub = idx[:0], sub[:0]
+		end := time.Now().Add(wait)
+		for i, err := range errs {
+			if err != nil && transient(err) && rs[i].until.After(end) {
+				idx, sub = append(idx, i), append(sub, ss[i])
+			}
+		}
+		if len(idx) == 0 || !q.pauseSettler(wait) {
+			return
+		}
+		subErrs := q.Outbox.Settle(ctx, sub)
+		for j, i := range idx {
+			errs[i] = subErrs[j]
+		}
+	}
+}
+
+// transient reports whether an outbox's failure to record an outcome may
+// pass if tried again.
+func transient(err error) bool {
+	for _, final := range []error{ErrLeaseLost, ErrClosed, ErrInvalid, ErrCorrupt, ErrNotFound} {
+		if errors.Is(err, final) {
+			return false
+		}
+	}
+	return true
+}
+
+// pauseSettler waits d, and reports false at once if the sends are
+// cancelled first.
+func (q *Queue) pauseSettler(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-q.sends.Done():
+		return false
+	}
+}
+
+// report handles the results rs whose outcomes the outbox recorded, or
+// failed to with errs: it has the leasing loop look again for those left
+// leased (retryUnrecorded), logs failures and dead letters, and gives
+// each to the Metrics.
+func (q *Queue) report(ctx context.Context, rs []result, errs []error) {
 	q.retryUnrecorded(rs, errs)
 	for i := range rs {
 		s, dest, err := &rs[i].s, rs[i].dest, errs[i]
@@ -152,7 +229,6 @@ func (q *Queue) record(ctx context.Context, rs []result, ss []Settlement) []Sett
 			q.metrics.Observe(Sample{Destination: dest, Outcome: s.Outcome, Status: s.Attempt.Status, Latency: s.Attempt.Latency, Attempt: number})
 		}
 	}
-	return ss
 }
 
 // retryUnrecorded makes the leasing loop look again when the first lease
