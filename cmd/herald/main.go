@@ -36,8 +36,8 @@
 //	--tolerance         timestamp tolerance (jwt: clock leeway)
 //
 // A secret may be given as env:NAME (read from the environment) or @FILE (read
-// from a file, trailing newline dropped) so that it never sits in the shell's
-// history. A standard secret is a whsec_ value; hub, stripe and jwt HS*
+// from a file), either with its trailing newline dropped, so that it never
+// sits in the shell's history. A standard secret is a whsec_ value; hub, stripe and jwt HS*
 // secrets are the raw bytes of the string. Several --secret, --key or
 // --pubkey flags rotate keys: sign with all (or the first), accept any.
 //

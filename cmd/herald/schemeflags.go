@@ -245,7 +245,9 @@ func (sf *schemeFlags) loadSecrets(parse func(string) (auth.Secret, error)) ([]a
 
 // resolveSecret returns the secret that a --secret value designates: the
 // value of environment variable NAME for "env:NAME", the content of FILE
-// (trailing newlines dropped) for "@FILE", else the value itself. Errors
+// for "@FILE", either with its trailing newlines dropped (a variable set
+// from a file, as a Kubernetes secret is, keeps the file's), else the value
+// itself. Errors
 // never repeat the value, nor the file's name, in case a secret was typed
 // where the name belongs; the variable's name only when it is written as
 // environment variables are (envName).
@@ -260,7 +262,7 @@ func resolveSecret(v string) (string, error) {
 			}
 			return "", errors.New("the environment variable it names is not set")
 		}
-		return val, nil
+		return strings.TrimRight(val, "\r\n"), nil
 	case strings.HasPrefix(v, "@"):
 		b, err := readFile(v[1:], "the file it names", maxKeyFile)
 		if err != nil {

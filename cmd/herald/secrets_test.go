@@ -158,3 +158,22 @@ func TestEnvNameShown(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// TestSecretTrailingNewline: a secret read from the environment loses its
+// trailing newline as one read from a file does (a Kubernetes secret made
+// from a file keeps it), so both forms sign alike.
+func TestSecretTrailingNewline(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	o := runOpts{dir: dir}
+	writeFile(t, dir, "body.json", body)
+	writeFile(t, dir, "secret.txt", "a-hub-secret-of-32-bytes-or-more\n")
+	t.Setenv("HERALD_TEST_HUB_SECRET", "a-hub-secret-of-32-bytes-or-more\r\n")
+	sign := func(secret string) string {
+		return must(t, o, "sign", "--scheme", "hub", "--secret", secret, "--id", "msg_1", "--timestamp", "1700000000", "body.json").stdout
+	}
+	plain, file, env := sign("a-hub-secret-of-32-bytes-or-more"), sign("@secret.txt"), sign("env:HERALD_TEST_HUB_SECRET")
+	if file != plain || env != plain {
+		t.Fatalf("signatures differ:\nvalue %s\nfile  %s\nenv   %s", plain, file, env)
+	}
+}
