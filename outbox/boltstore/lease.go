@@ -116,7 +116,7 @@ func (s *store) leaseAll(b *bucketSet, o outbox.LeaseOptions, out *[]outbox.Leas
 // the destination's skip, if one holds, and leaves a skip after the
 // entries it stepped past.
 func (s *store) leaseDest(c *bolt.Cursor, k, v []byte, dest string, n int, o outbox.LeaseOptions, out *[]outbox.Leased) error {
-	now := o.Now.UnixNano()
+	now := nanos(o.Now)
 	sk, ok := s.skips[dest]
 	if ok && o.Now.Before(sk.until) {
 		if k, v = c.Seek(sk.key); bytes.Equal(k, sk.key) {

@@ -3,6 +3,7 @@ package boltstore
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -72,13 +73,24 @@ func storable(d *outbox.Delivery) error {
 }
 
 // nanos returns t in Unix nanoseconds, and 0 (due at once) for the zero
-// time, which an int64 of nanoseconds cannot hold.
+// time. A time an int64 of nanoseconds cannot hold, before 1678 or after
+// 2262, becomes the nearest one it can, so that it keeps its place in time:
+// UnixNano wraps it around, and a delivery due in 2300 fell due in 1715,
+// at once, while one due in 1500 waited until 2075.
 func nanos(t time.Time) int64 {
-	if t.IsZero() {
+	switch {
+	case t.IsZero():
 		return 0
+	case t.Before(minNanos):
+		return math.MinInt64
+	case t.After(maxNanos):
+		return math.MaxInt64
 	}
 	return t.UnixNano()
 }
+
+// minNanos and maxNanos are the first and last times nanos holds as they are.
+var minNanos, maxNanos = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
 
 // kv is one write.
 type kv struct {

@@ -99,7 +99,7 @@ func reschedule(b *bucketSet, id string, r *record, due time.Time, a outbox.Atte
 		return err
 	}
 	hk := historyKey(id, r.nhist)
-	r.due = due.UnixNano()
+	r.due = nanos(due)
 	r.attempts++
 	r.nhist++
 	if err := putAll(kv{&b.history, hk, appendAttempt(nil, &a)}); err != nil {
