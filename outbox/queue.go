@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -206,6 +207,11 @@ func (q *Queue) init() error {
 			}
 			if _, dup := q.dests[d.Name]; dup {
 				q.initErr = fmt.Errorf("%w: two destinations named %q", ErrInvalid, d.Name)
+				return
+			}
+			if math.IsNaN(d.Rate) {
+				// It would admit no delivery, silently, for ever.
+				q.initErr = fmt.Errorf("%w: destination %q has a Rate that is not a number", ErrInvalid, d.Name)
 				return
 			}
 			st := &destState{dest: d, ctl: control{limit: newLimiter(d.Rate, d.Burst)}}
