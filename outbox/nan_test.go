@@ -3,6 +3,7 @@ package outbox_test
 import (
 	"errors"
 	"math"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -34,4 +35,33 @@ func TestQueueRefusesRateNotANumber(t *testing.T) {
 			dest.Name, len(rcv.Deliveries()), werr)
 	}
 	t.Fatalf("Enqueue = %v, want ErrInvalid naming %q", err, dest.Name)
+}
+
+// TestQueueRefusesJitterNotANumber: a Schedule.Jitter that is not a number
+// is refused rather than turned into retry delays of minus 292 years: a
+// failed delivery was retried at once, again and again, and dead-lettered
+// within a second by a schedule that asked for an hour between attempts.
+func TestQueueRefusesJitterNotANumber(t *testing.T) {
+	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
+		return http.StatusServiceUnavailable, nil, nil
+	}))
+	ob := outbox.NewMemory()
+	q := &outbox.Queue{
+		Outbox: ob, Sender: rcv.Sender(), Destinations: []sender.Destination{rcv.Destination(nil)},
+		Schedule: outbox.Schedule{Delays: []time.Duration{0, time.Hour, time.Hour}, Jitter: math.NaN()},
+		Poll:     10 * time.Millisecond,
+	}
+	q.Sender.Retry.MaxAttempts = 1
+	_, err := q.Enqueue(ctx, "sendertest", sender.Message{Body: []byte("{}")})
+	if errors.Is(err, outbox.ErrInvalid) && strings.Contains(err.Error(), "Jitter") {
+		return
+	}
+	if err == nil {
+		queuetest.Run(t, q)
+		_, _ = rcv.WaitFor(3, time.Second)
+		time.Sleep(50 * time.Millisecond)
+		t.Fatalf("Enqueue = nil, want ErrInvalid about the Jitter; within a second of a schedule of hours, the receiver got %d attempts and the outbox holds %+v",
+			len(rcv.Deliveries()), stats(t, ob))
+	}
+	t.Fatalf("Enqueue = %v, want ErrInvalid about the Jitter", err)
 }

@@ -200,6 +200,11 @@ func (q *Queue) init() error {
 			q.initErr = fmt.Errorf("%w: Queue.Outbox is nil", ErrInvalid)
 			return
 		}
+		if math.IsNaN(q.Schedule.Jitter) {
+			// Spread would make every retry delay minus 292 years.
+			q.initErr = fmt.Errorf("%w: Schedule.Jitter is not a number", ErrInvalid)
+			return
+		}
 		for _, d := range q.Destinations {
 			if err := checkName("destination name", d.Name, limits.Name); err != nil {
 				q.initErr = err

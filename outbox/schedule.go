@@ -49,6 +49,7 @@ type Schedule struct {
 	// Jitter is the fraction by which each retry delay varies, uniformly,
 	// either way: 0.2 means ±20 %. A negative
 	// value disables jitter; values above 1 count as 1; zero means 0.2.
+	// A Queue refuses NaN with [ErrInvalid].
 	Jitter float64
 }
 
