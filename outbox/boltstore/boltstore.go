@@ -55,7 +55,8 @@ type Options struct {
 	// open a file at once, but none while a writer holds it (Open then
 	// fails with [ErrLocked]). It implies NoCreate, and refuses a file in
 	// an older format, since migrating it is a write. Every method that
-	// would change the outbox (Put, Settle, Replay, Purge, ...) fails.
+	// would change the outbox (Put, Settle, Replay, Purge, ...) fails, and
+	// so does Lease, as nothing leased could be settled.
 	ReadOnly bool
 }
 
@@ -65,6 +66,7 @@ type store struct {
 	db        *bolt.DB
 	maxBatch  int
 	lingerMax time.Duration
+	readOnly  bool // Options.ReadOnly: Lease refuses, as Settle would fail
 
 	// closeMu guards closed and the ops channel: senders and readers hold
 	// it for reading, Close for writing.
@@ -137,6 +139,7 @@ func Open(path string, o *Options) (outbox.Store, error) {
 		db:        db,
 		maxBatch:  maxBatch,
 		lingerMax: maxLinger,
+		readOnly:  opt.ReadOnly,
 		ops:       make(chan *op, maxBatch),
 		done:      make(chan struct{}),
 		leases:    make(map[string]*lease),

@@ -61,8 +61,9 @@
 //     closes the file and drops every lease; later calls fail with
 //     [outbox.ErrClosed].
 //   - With [Options.ReadOnly], every method that would change the outbox
-//     (Put, Settle, Replay, Purge, SetDestinationState) fails, and
-//     several read-only stores may open one file at once.
+//     (Put, Settle, Replay, Purge, SetDestinationState) fails, and so
+//     does Lease, since nothing leased could be settled; several
+//     read-only stores may open one file at once.
 //
 // # Few cores
 //

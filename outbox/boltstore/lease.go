@@ -3,6 +3,7 @@ package boltstore
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,9 @@ func (s *store) Lease(ctx context.Context, o outbox.LeaseOptions) (out []outbox.
 	if s.closed {
 		return nil, outbox.ErrClosed
 	}
+	if s.readOnly {
+		return nil, errLeaseReadOnly
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// Room for all it may lease, so that appending does not copy: a
@@ -57,6 +61,11 @@ func (s *store) Lease(ctx context.Context, o outbox.LeaseOptions) (out []outbox.
 	}
 	return out, nil
 }
+
+// errLeaseReadOnly refuses a Lease of a read-only store: its outcome could
+// never be recorded, and a Queue would send the delivery again each time
+// the lease ran out, for ever.
+var errLeaseReadOnly = fmt.Errorf("%w: boltstore: a read-only store cannot lease, as it cannot record what becomes of a delivery", outbox.ErrInvalid)
 
 // maxLeaseRoom caps the room Lease makes for its result in advance.
 const maxLeaseRoom = 1024

@@ -12,8 +12,11 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/heraldhq/herald/internal/filesnap"
+	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/boltstore"
+	"github.com/heraldhq/herald/sender"
+	"github.com/heraldhq/herald/sender/sendertest"
 )
 
 // TestOpenNoCreateRefuses: with NoCreate or ReadOnly, Open refuses every
@@ -126,4 +129,29 @@ func leaseOne(t *testing.T, s outbox.Store) (id, token string) {
 		t.Fatalf("Lease: %d, %v", len(ls), err)
 	}
 	return ls[0].ID, ls[0].Token
+}
+
+// TestReadOnlyStoreLeasesNothing: a read-only store refuses to lease, since
+// it can never record what became of a lease. It leased, so a Queue given
+// one by mistake sent every delivery, failed to record it delivered, and
+// sent it again each time the lease ran out, for ever.
+func TestReadOnlyStoreLeasesNothing(t *testing.T) {
+	path := filled(t, 1)
+	s, err := boltstore.Open(path, &boltstore.Options{ReadOnly: true})
+	must(t, err)
+	t.Cleanup(func() { s.Close() })
+	rcv := sendertest.NewReceiver(t, nil)
+	q := &outbox.Queue{
+		Outbox: s, Sender: rcv.Sender(), Destinations: []sender.Destination{{Name: "d", URL: rcv.URL()}},
+		LeaseTTL: 100 * time.Millisecond, Poll: 10 * time.Millisecond,
+	}
+	queuetest.Run(t, q)
+	time.Sleep(time.Second)
+	if n := len(rcv.Deliveries()); n > 0 {
+		t.Errorf("a Queue over a read-only store sent its one delivery %d times in a second", n)
+	}
+	ls, err := s.Lease(ctx, outbox.LeaseOptions{Max: 1, TTL: time.Minute, Now: time.Now()})
+	if len(ls) != 0 || !errors.Is(err, outbox.ErrInvalid) {
+		t.Errorf("Lease on a read-only store: %d leased, %v; want none and ErrInvalid", len(ls), err)
+	}
 }
