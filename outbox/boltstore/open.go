@@ -208,6 +208,12 @@ func (s *store) verify(tx *bolt.Tx) error {
 	if n := int64(b.ids.Stats().KeyN); n != pending+dead {
 		return fmt.Errorf("%w: the id index has %d entries for %d deliveries", outbox.ErrCorrupt, n, pending+dead)
 	}
+	// Attempts are written and deleted after their delivery's entry
+	// moved, in a transaction that commits: a bucket where an attempt
+	// belongs would fail that write too late, and lose the delivery.
+	if n := b.history.Stats().BucketN; n != 1 {
+		return fmt.Errorf("%w: the attempt history holds %d buckets", outbox.ErrCorrupt, n-1)
+	}
 	s.pending.Store(pending)
 	s.dead.Store(dead)
 	return nil

@@ -245,3 +245,34 @@ func TestOpenRandomDamage(t *testing.T) {
 		t.Error("no damaged file was refused")
 	}
 }
+
+// TestOpenRefusesBucketInHistory: Open refuses a file whose history
+// bucket holds a bucket where an attempt belongs. It took it, and the next
+// attempt's outcome, which writes there, failed only after it had taken
+// the delivery out of the due bucket, in a transaction that commits: the
+// delivery was gone, still counted as pending, and the next Open refused
+// the file.
+func TestOpenRefusesBucketInHistory(t *testing.T) {
+	path := filled(t, 1)
+	s, err := boltstore.Open(path, nil)
+	must(t, err)
+	id, token := leaseOne(t, s)
+	must(t, s.Settle(ctx, []outbox.Settlement{{ID: id, Token: token, Outcome: outbox.Retrying, Due: time.Now()}})[0])
+	must(t, s.Close())
+	tamper(t, path, func(tx *bolt.Tx) error {
+		_, err := tx.Bucket([]byte("history")).CreateBucket([]byte(id + "\x00\x00\x00\x00\x01"))
+		return err
+	})
+	s, err = boltstore.Open(path, nil)
+	if errors.Is(err, outbox.ErrCorrupt) {
+		return
+	}
+	must(t, err)
+	id, token = leaseOne(t, s)
+	serr := s.Settle(ctx, []outbox.Settlement{{ID: id, Token: token, Outcome: outbox.DeadLettered, Reason: "r"}})[0]
+	st, _ := s.Stats(ctx)
+	ls, _ := s.Lease(ctx, outbox.LeaseOptions{Max: 1, TTL: time.Minute, Now: time.Now().Add(time.Hour)})
+	must(t, s.Close())
+	_, rerr := boltstore.Open(path, nil)
+	t.Fatalf("Open took the file; then Settle: %v; Stats %+v; leasable an hour later: %d; and Open again: %v", serr, st, len(ls), rerr)
+}
