@@ -10,6 +10,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -125,7 +126,7 @@ func (s *store) leaseAll(b *bucketSet, o outbox.LeaseOptions, out *[]outbox.Leas
 // the destination's skip, if one holds, and leaves a skip after the
 // entries it stepped past.
 func (s *store) leaseDest(c *bolt.Cursor, k, v []byte, dest string, n int, o outbox.LeaseOptions, out *[]outbox.Leased) error {
-	now := nanos(o.Now)
+	now := wire.Nanos(o.Now)
 	sk, ok := s.skips[dest]
 	if ok && o.Now.Before(sk.until) {
 		if k, v = c.Seek(sk.key); bytes.Equal(k, sk.key) {

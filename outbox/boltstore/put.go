@@ -3,9 +3,7 @@ package boltstore
 import (
 	"context"
 	"fmt"
-	"math"
 	"strings"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -39,7 +37,7 @@ func (s *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 			}
 			r := record{
 				dest: d.Destination, event: d.EventID, trace: d.TraceParent, topic: d.Topic, ctype: d.ContentType, key: d.PartitionKey,
-				created: nanos(d.Created), due: nanos(d.Due), attempts: d.Attempts,
+				created: wire.Nanos(d.Created), due: wire.Nanos(d.Due), attempts: d.Attempts,
 			}
 			if err := b.enter(d.ID, &r, d.Body); err != nil {
 				return err
@@ -71,26 +69,6 @@ func storable(d *outbox.Delivery) error {
 	}
 	return nil
 }
-
-// nanos returns t in Unix nanoseconds, and 0 (due at once) for the zero
-// time. A time an int64 of nanoseconds cannot hold, before 1678 or after
-// 2262, becomes the nearest one it can, so that it keeps its place in time:
-// UnixNano wraps it around, and a delivery due in 2300 fell due in 1715,
-// at once, while one due in 1500 waited until 2075.
-func nanos(t time.Time) int64 {
-	switch {
-	case t.IsZero():
-		return 0
-	case t.Before(minNanos):
-		return math.MinInt64
-	case t.After(maxNanos):
-		return math.MaxInt64
-	}
-	return t.UnixNano()
-}
-
-// minNanos and maxNanos are the first and last times nanos holds as they are.
-var minNanos, maxNanos = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
 
 // kv is one write.
 type kv struct {

@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/heraldhq/herald/internal/limits"
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -99,7 +100,7 @@ func reschedule(b *bucketSet, id string, r *record, due time.Time, a outbox.Atte
 		return err
 	}
 	hk := historyKey(id, r.nhist)
-	r.due = nanos(due)
+	r.due = wire.Nanos(due)
 	r.attempts++
 	r.nhist++
 	if err := putAll(kv{&b.history, hk, appendAttempt(nil, &a)}); err != nil {

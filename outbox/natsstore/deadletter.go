@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/deadlist"
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -31,7 +32,7 @@ func (o *store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]ou
 	page := deadlist.Page(dead, key, q.Destination, after, q.Limit)
 	out := make([]outbox.DeadLetter, len(page))
 	for i, e := range page {
-		out[i] = outbox.DeadLetter{Delivery: e.delivery(nil), Reason: e.Reason, At: fromNanos(e.DeadAt)}
+		out[i] = outbox.DeadLetter{Delivery: e.delivery(nil), Reason: e.Reason, At: wire.Time(e.DeadAt)}
 	}
 	return out, nil
 }
@@ -41,7 +42,7 @@ func (o *store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]ou
 func (o *store) Replay(ctx context.Context, s outbox.Selector) (int, error) {
 	return o.eachDead(ctx, s, func(r *record) {
 		r.State, r.Reason, r.DeadAt = statePending, "", 0
-		r.Attempts, r.Due, r.Until = 0, nanos(time.Now()), 0
+		r.Attempts, r.Due, r.Until = 0, wire.Nanos(time.Now()), 0
 	})
 }
 

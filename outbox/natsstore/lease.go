@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -83,7 +84,7 @@ func (o *store) publishClaims(picks []pick, recs []*record, conflicts []bool, un
 			}
 			continue
 		}
-		r.Until = nanos(until)
+		r.Until = wire.Nanos(until)
 		m, err := r.msg(o.subject(r.ID))
 		if err == nil {
 			var f jetstream.PubAckFuture
@@ -178,7 +179,7 @@ type pick struct {
 // pickLocked chooses up to lo.Max entries to lease and marks them as being
 // claimed. o.mu is held.
 func (o *store) pickLocked(lo outbox.LeaseOptions) []pick {
-	now := nanos(lo.Now)
+	now := wire.Nanos(lo.Now)
 	names := make([]string, 0, len(o.dests))
 	for name, l := range o.dests {
 		if len(l.entries) > 0 {

@@ -85,7 +85,7 @@ func (o *store) encode(ds []outbox.Delivery) ([]published, error) {
 		d := &ds[i]
 		r := record{meta: meta{
 			ID: d.ID, Destination: d.Destination, EventID: d.EventID, TraceParent: d.TraceParent, Topic: d.Topic, ContentType: d.ContentType,
-			Due: nanos(d.Due), Created: nanos(d.Created), Attempts: d.Attempts,
+			Due: wire.Nanos(d.Due), Created: wire.Nanos(d.Created), Attempts: d.Attempts,
 		}, body: d.Body}
 		m, err := r.msg(o.subject(d.ID))
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/heraldhq/herald/internal/limits"
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -62,22 +63,6 @@ type record struct {
 	body    []byte
 }
 
-// nanos returns t in Unix nanoseconds, 0 for the zero time.
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-// fromNanos is the inverse of nanos.
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n)
-}
-
 // subject returns the subject of the delivery with the given id.
 func (o *store) subject(id string) string {
 	return o.prefix + base64.RawURLEncoding.EncodeToString([]byte(id))
@@ -87,7 +72,7 @@ func (o *store) subject(id string) string {
 func (m *meta) delivery(body []byte) outbox.Delivery {
 	return outbox.Delivery{
 		ID: m.ID, Destination: m.Destination, EventID: m.EventID, TraceParent: m.TraceParent, Topic: m.Topic, ContentType: m.ContentType,
-		Body: body, Due: fromNanos(m.Due), Created: fromNanos(m.Created), Attempts: m.Attempts,
+		Body: body, Due: wire.Time(m.Due), Created: wire.Time(m.Created), Attempts: m.Attempts,
 	}
 }
 
@@ -97,7 +82,7 @@ func (m *meta) delivery(body []byte) outbox.Delivery {
 func (r *record) addAttempt(a outbox.AttemptRecord) {
 	a.Error = limits.Clip(a.Error)
 	r.history = append(r.history, attempt{
-		At: nanos(a.At), Status: a.Status, Latency: int64(a.Latency), Tries: a.Tries, Error: a.Error,
+		At: wire.Nanos(a.At), Status: a.Status, Latency: int64(a.Latency), Tries: a.Tries, Error: a.Error,
 	})
 	if n := len(r.history); n > maxHistory {
 		r.history = r.history[n-maxHistory:]
@@ -109,7 +94,7 @@ func (r *record) attempts() []outbox.AttemptRecord {
 	out := make([]outbox.AttemptRecord, 0, len(r.history))
 	for _, a := range r.history {
 		out = append(out, outbox.AttemptRecord{
-			At: fromNanos(a.At), Status: a.Status, Latency: time.Duration(a.Latency), Tries: a.Tries, Error: a.Error,
+			At: wire.Time(a.At), Status: a.Status, Latency: time.Duration(a.Latency), Tries: a.Tries, Error: a.Error,
 		})
 	}
 	return out

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/heraldhq/herald/internal/limits"
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -43,7 +44,7 @@ func (o *store) settleOne(ctx context.Context, st *outbox.Settlement) error {
 		f = func(r *record) {
 			r.addAttempt(st.Attempt)
 			r.Attempts++
-			r.Due, r.Until = nanos(st.Due), 0
+			r.Due, r.Until = wire.Nanos(st.Due), 0
 		}
 	case outbox.Released:
 		f = func(r *record) { r.Until = 0 }
@@ -52,7 +53,7 @@ func (o *store) settleOne(ctx context.Context, st *outbox.Settlement) error {
 			r.addAttempt(st.Attempt)
 			r.Attempts++
 			r.State, r.Until = stateDead, 0
-			r.Reason, r.DeadAt = limits.Clip(st.Reason), nanos(time.Now())
+			r.Reason, r.DeadAt = limits.Clip(st.Reason), wire.Nanos(time.Now())
 		}
 	default:
 		return fmt.Errorf("%w: unknown outcome %d", outbox.ErrInvalid, st.Outcome)

@@ -51,7 +51,7 @@ func (o *store) Stats(ctx context.Context) (outbox.Stats, error) {
 		return outbox.Stats{}, err
 	}
 	defer o.mu.Unlock()
-	now := nanos(time.Now())
+	now := wire.Nanos(time.Now())
 	var s outbox.Stats
 	for _, e := range o.entries {
 		switch e.State {

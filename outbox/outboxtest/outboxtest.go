@@ -19,7 +19,8 @@
 // contract a [outbox.Queue] relies on: Put stores all or nothing, keeps
 // every field of a delivery (its optional EventID and TraceParent included), and is
 // idempotent on the id (of an id given several times, in one Put or in
-// several, the first is stored), Lease honours due times, Max, Allow and lease
+// several, the first is stored), Lease honours due times (even centuries
+// away), Max, Allow and lease
 // expiry, Settle records each outcome and refuses a lost lease with
 // [outbox.ErrLeaseLost], and a closed store fails with [outbox.ErrClosed].
 // A store that also implements [outbox.Admin] is checked on dead letters,
@@ -63,6 +64,7 @@ func Run(t *testing.T, newOutbox func(t *testing.T) outbox.Outbox) {
 	}{
 		{"PutLeaseAck", testPutLeaseAck},
 		{"DueTime", testDueTime},
+		{"FarDueTimes", testFarDueTimes},
 		{"LeaseExpiry", testLeaseExpiry},
 		{"Reschedule", testReschedule},
 		{"Release", testRelease},
@@ -273,6 +275,37 @@ func testDueTime(t *testing.T, ob outbox.Outbox) {
 	got := lease(t, ob, outbox.LeaseOptions{Max: 2, Now: now.Add(time.Hour), Allow: only("o")})
 	if ids(got)[0] != "o3" || ids(got)[1] != "o4" {
 		t.Errorf("leased %v, want the two earliest [o3 o4]", ids(got))
+	}
+}
+
+// testFarDueTimes: due times that Unix nanoseconds in an int64 cannot
+// hold (after 2262, before 1678) keep their place in time, through Put and
+// a Retrying settlement: one due in 2300 is not due now, one due in 1500
+// is, and a lease as of 2400 takes every one. (Stored as UnixNano, they wrapped
+// around: 2300 became 1715, due at once, and 1500 became 2075.)
+func testFarDueTimes(t *testing.T, ob outbox.Outbox) {
+	future, past, retried := mk("future", "a"), mk("past", "a"), mk("retried", "a")
+	now := retried.Due.Add(time.Second)
+	future.Due = time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
+	past.Due = time.Date(1500, 1, 1, 0, 0, 0, 0, time.UTC)
+	put(t, ob, future, past, retried)
+	got := lease(t, ob, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: now})
+	if !slices.Equal(ids(got), []string{"past", "retried"}) {
+		t.Fatalf("leased %v now, want [past retried]", ids(got))
+	}
+	errs := ob.Settle(ctx, []outbox.Settlement{
+		{ID: "retried", Token: got[1].Token, Outcome: outbox.Retrying, Due: future.Due},
+		{ID: "past", Token: got[0].Token, Outcome: outbox.Released},
+	})
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(lease(t, ob, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: now})); !slices.Equal(got, []string{"past"}) {
+		t.Fatalf("leased %v after rescheduling to 2300, want [past]", got)
+	}
+	far := time.Date(2400, 1, 1, 0, 0, 0, 0, time.UTC)
+	if got := lease(t, ob, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: far}); len(got) != 3 {
+		t.Fatalf("a lease as of 2400 took %v, want all three", ids(got))
 	}
 }
 

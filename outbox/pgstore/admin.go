@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/heraldhq/herald/internal/deadlist"
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -27,7 +28,7 @@ func (ob *store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]o
 		err := r.Scan(&d.ID, &d.Destination, &d.EventID, &topic, &ctype, &due, &created, &attempts, &reason, &dead, &trace, &key)
 		d.Topic, d.ContentType, d.Reason = string(topic), string(ctype), string(reason)
 		d.TraceParent, d.PartitionKey = string(trace), string(key)
-		d.Due, d.Created, d.Attempts, d.At = fromNanos(due), fromNanos(created), int(attempts), fromNanos(dead)
+		d.Due, d.Created, d.Attempts, d.At = wire.Time(due), wire.Time(created), int(attempts), wire.Time(dead)
 		return d, err
 	}, q.Destination, q.After != nil, afterDest, afterID, deadlist.Limit(q.Limit))
 }
@@ -35,7 +36,7 @@ func (ob *store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]o
 // Replay moves dead letters back to pending, due now, and wakes the
 // workers; see [outbox.Admin.Replay].
 func (ob *store) Replay(ctx context.Context, s outbox.Selector) (int, error) {
-	return ob.eachDead(ctx, s, ob.q.replay, nanos(time.Now()), ob.channel)
+	return ob.eachDead(ctx, s, ob.q.replay, wire.Nanos(time.Now()), ob.channel)
 }
 
 // Purge deletes dead letters and their history; see [outbox.Admin.Purge].
@@ -76,7 +77,7 @@ func (ob *store) History(ctx context.Context, id string) ([]outbox.AttemptRecord
 			none = at == nil // the one row of NULLs of a delivery without attempts
 			return outbox.AttemptRecord{}, err
 		}
-		return outbox.AttemptRecord{At: fromNanos(*at), Status: int(*status), Latency: time.Duration(*latency),
+		return outbox.AttemptRecord{At: wire.Time(*at), Status: int(*status), Latency: time.Duration(*latency),
 			Tries: int(*tries), Error: string(msg)}, nil
 	}, id)
 	if err != nil {
@@ -98,7 +99,7 @@ func (ob *store) Stats(ctx context.Context) (outbox.Stats, error) {
 		return outbox.Stats{}, err
 	}
 	var pending, leased, dead int64
-	err := ob.pool.QueryRow(ctx, ob.q.stats, nanos(time.Now())).Scan(&pending, &leased, &dead)
+	err := ob.pool.QueryRow(ctx, ob.q.stats, wire.Nanos(time.Now())).Scan(&pending, &leased, &dead)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return outbox.Stats{}, dbError(ctx, "stats", err)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -38,7 +39,7 @@ func (ob *store) DestinationStates(ctx context.Context) ([]outbox.DestinationSta
 		var failing, disabled int64
 		var reason []byte
 		err := r.Scan(&s.Destination, &failing, &disabled, &reason)
-		s.FailingSince, s.Disabled, s.Reason = fromNanos(failing), fromNanos(disabled), string(reason)
+		s.FailingSince, s.Disabled, s.Reason = wire.Time(failing), wire.Time(disabled), string(reason)
 		return s, err
 	})
 }
@@ -57,7 +58,7 @@ func (ob *store) SetDestinationState(ctx context.Context, s outbox.DestinationSt
 	if s.FailingSince.IsZero() && s.Disabled.IsZero() {
 		_, err = ob.pool.Exec(ctx, ob.dst.remove, s.Destination)
 	} else {
-		_, err = ob.pool.Exec(ctx, ob.dst.upsert, s.Destination, nanos(s.FailingSince), nanos(s.Disabled), []byte(s.Reason))
+		_, err = ob.pool.Exec(ctx, ob.dst.upsert, s.Destination, wire.Nanos(s.FailingSince), wire.Nanos(s.Disabled), []byte(s.Reason))
 	}
 	if err != nil {
 		return dbError(ctx, "set the destination state", err)

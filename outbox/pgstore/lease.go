@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -54,9 +55,9 @@ func (ob *store) Lease(ctx context.Context, o outbox.LeaseOptions) ([]outbox.Lea
 		err := r.Scan(&l.ID, &l.Destination, &l.EventID, &topic, &ctype, &l.Body, &due, &created, &attempts, &trace, &key)
 		l.Topic, l.ContentType = string(topic), string(ctype)
 		l.TraceParent, l.PartitionKey = string(trace), string(key)
-		l.Due, l.Created, l.Attempts = fromNanos(due), fromNanos(created), int(attempts)
+		l.Due, l.Created, l.Attempts = wire.Time(due), wire.Time(created), int(attempts)
 		return l, err
-	}, visit, caps, nanos(o.Now), o.Max, token, nanos(until))
+	}, visit, caps, wire.Nanos(o.Now), o.Max, token, wire.Nanos(until))
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -30,7 +31,7 @@ func TestMigrateFrom1(t *testing.T) {
 	}
 	now := time.Now()
 	if _, err := pool.Exec(ctx, `INSERT INTO `+tb.deliveries+` (id, destination, body, due_ns, created_ns)
-		VALUES ('old1', 'd', '\x7b7d', $1, $1), ('old2', 'd', '', $1, $1)`, nanos(now)); err != nil {
+		VALUES ('old1', 'd', '\x7b7d', $1, $1), ('old2', 'd', '', $1, $1)`, wire.Nanos(now)); err != nil {
 		t.Fatal(err)
 	}
 	ob, err := Open(ctx, pool, nil)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -78,7 +79,7 @@ func (ob *store) putArgs(ds []outbox.Delivery) []any {
 		if bodies[i] == nil {
 			bodies[i] = []byte{} // NOT NULL: an empty body is a body
 		}
-		due[i], created[i] = nanos(d.Due), nanos(d.Created)
+		due[i], created[i] = wire.Nanos(d.Due), wire.Nanos(d.Created)
 		attempts[i] = int32(min(d.Attempts, math.MaxInt32))
 		traces[i], keys[i] = []byte(d.TraceParent), []byte(d.PartitionKey)
 	}
@@ -92,33 +93,6 @@ func putOneArgs(d *outbox.Delivery) []any {
 		body = []byte{}
 	}
 	return []any{d.ID, d.Destination, d.EventID, []byte(d.Topic), []byte(d.ContentType), body,
-		nanos(d.Due), nanos(d.Created), int32(min(d.Attempts, math.MaxInt32)),
+		wire.Nanos(d.Due), wire.Nanos(d.Created), int32(min(d.Attempts, math.MaxInt32)),
 		[]byte(d.TraceParent), []byte(d.PartitionKey)}
 }
-
-// nanos is t as stored: Unix nanoseconds, 0 for the zero time, clamped to
-// what an int64 holds.
-func nanos(t time.Time) int64 {
-	switch {
-	case t.IsZero():
-		return 0
-	case t.Before(minTime):
-		return math.MinInt64
-	case t.After(maxTime):
-		return math.MaxInt64
-	}
-	return t.UnixNano()
-}
-
-// fromNanos is the time nanos stored, the zero time for 0.
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n)
-}
-
-var (
-	minTime = time.Unix(0, math.MinInt64)
-	maxTime = time.Unix(0, math.MaxInt64)
-)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -28,15 +29,15 @@ func (ob *store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 	released := false
 	for i, s := range ss {
 		a := s.Attempt
-		attempt := []any{s.ID, s.Token, nil, nanos(a.At), a.Status, int64(a.Latency), a.Tries, []byte(a.Error)}
+		attempt := []any{s.ID, s.Token, nil, wire.Nanos(a.At), a.Status, int64(a.Latency), a.Tries, []byte(a.Error)}
 		switch s.Outcome {
 		case outbox.Delivered:
 			b.Queue(ob.q.ack, s.ID, s.Token)
 		case outbox.Retrying:
-			attempt[2] = nanos(s.Due)
+			attempt[2] = wire.Nanos(s.Due)
 			b.Queue(ob.q.retry, attempt...)
 		case outbox.DeadLettered:
-			attempt[2] = nanos(time.Now())
+			attempt[2] = wire.Nanos(time.Now())
 			b.Queue(ob.q.dead, append(attempt, []byte(s.Reason))...)
 		case outbox.Released:
 			b.Queue(ob.q.release, s.ID, s.Token)
