@@ -121,7 +121,8 @@ func (q *Queue) loadStates(ctx context.Context) {
 }
 
 // track notes the outcome of an attempt for auto-disable: a success ends
-// a run of failures; a failure starts one, is recorded once it lasted
+// a run of failures (but leaves a disabled destination disabled); a
+// failure starts one, is recorded once it lasted
 // persistFailing, and disables the destination once it lasted its
 // DisableAfter; gone (410) disables it at once. It returns whether the
 // destination is disabled, so that the caller holds the delivery.
@@ -134,13 +135,15 @@ func (q *Queue) track(st *destState, ok, gone bool) bool {
 	q.mu.Lock()
 	var write *DestinationState
 	switch {
+	case st.ctl.disabled:
+		// Only Enable undoes a disable: a success now is a request that was
+		// in flight before it.
 	case ok:
 		if st.ctl.stored.Load() {
 			write = &DestinationState{Destination: st.dest.Name}
 		}
 		st.ctl.failing = time.Time{}
 		st.ctl.stored.Store(false)
-	case st.ctl.disabled:
 	default:
 		if st.ctl.failing.IsZero() {
 			st.ctl.failing = now

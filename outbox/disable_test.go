@@ -233,3 +233,52 @@ func TestDisableOutlivesReloadDuringItsWrite(t *testing.T) {
 		t.Errorf("Stats %+v, want the 5 deliveries held, none dead", s)
 	}
 }
+
+// A success that was already in flight when its destination was disabled
+// (it failed for DisableAfter meanwhile, and the failing was recorded) does
+// not enable it again: only Enable does. It used to clear the recorded
+// state, and the next reload of the states sent the held deliveries to the
+// destination that had been disabled.
+func TestStragglerSuccessKeepsDisabled(t *testing.T) {
+	var d disabledLog
+	started, release := make(chan struct{}), make(chan struct{})
+	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(n int) (int, http.Header, []byte) {
+		if n == 1 {
+			close(started)
+			<-release
+			return 0, nil, nil
+		}
+		return http.StatusServiceUnavailable, nil, nil
+	}))
+	delays := make([]time.Duration, 200)
+	for i := 1; i < len(delays); i++ {
+		delays[i] = 20 * time.Millisecond
+	}
+	ob := outbox.NewMemory()
+	q := &outbox.Queue{
+		Outbox: ob, Sender: rcv.Sender(), PerDestination: 2, Workers: 2, Poll: 5 * time.Millisecond,
+		Schedule: outbox.Schedule{Delays: delays, Jitter: -1}, Breaker: outbox.Breaker{Failures: -1},
+		Destinations: []sender.Destination{{Name: "d", URL: rcv.URL(), DisableAfter: 300 * time.Millisecond}},
+		OnDisable:    d.onDisable,
+	}
+	q.Sender.Retry.MaxAttempts = 1
+	if _, err := q.Enqueue(ctx, "d", sender.Message{ID: "slow"}); err != nil {
+		t.Fatal(err)
+	}
+	queuetest.Run(t, q)
+	<-started
+	if _, err := q.Enqueue(ctx, "d", sender.Message{ID: "failing"}); err != nil {
+		t.Fatal(err)
+	}
+	queuetest.WaitFor(t, 10*time.Second, "OnDisable", func() bool { c, _ := d.get(); return len(c) > 0 })
+	close(release)
+	queuetest.WaitFor(t, 10*time.Second, "the slow delivery", func() bool { return stats(t, ob).Pending == 1 })
+	n := len(rcv.Deliveries())
+	time.Sleep(200 * time.Millisecond) // forty polls, ten retry delays
+	if m := len(rcv.Deliveries()); m != n {
+		t.Errorf("the disabled destination got %d more requests after a straggler's success", m-n)
+	}
+	if s, ok := stateOf(t, ob, "d"); !ok || s.Disabled.IsZero() {
+		t.Errorf("recorded state %+v (%v), want disabled", s, ok)
+	}
+}
