@@ -23,14 +23,21 @@ const (
 // List caps a dead letter listing whose limit is zero.
 const List = 1000
 
-// Clip cuts s to at most [Reason] bytes on a rune boundary.
+// Clip cuts s to at most [Reason] bytes, dropping a rune the cut split in
+// two. Bytes that are not UTF-8 elsewhere in s stay: a text is never cut
+// short before them (an empty attempt error would read as a success).
 func Clip(s string) string {
 	if len(s) <= Reason {
 		return s
 	}
 	s = s[:Reason]
-	for len(s) > 0 && !utf8.ValidString(s) {
-		s = s[:len(s)-1]
+	for i := len(s) - 1; i >= 0 && i >= len(s)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(s[i]) {
+			if !utf8.FullRuneInString(s[i:]) {
+				s = s[:i]
+			}
+			break
+		}
 	}
 	return s
 }
