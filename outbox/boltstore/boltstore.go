@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -188,11 +189,17 @@ func (s *store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 // over a damaged page into an error wrapping [outbox.ErrCorrupt]. A read
 // that a damaged page sends past the end of the mapping is a memory fault,
 // which ends the process unless the goroutine asked for a panic instead,
-// as guarded does while fn runs.
+// as guarded does while fn runs. A runtime error (a memory fault, an index
+// out of range) is reported without its text, which gives addresses of
+// the process: the error may reach an admin client.
 func guarded(fn func() error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
-		if r := recover(); r != nil {
+		switch r := recover(); r.(type) {
+		case nil:
+		case runtime.Error:
+			err = fmt.Errorf("%w: reading a damaged page failed", outbox.ErrCorrupt)
+		default:
 			err = fmt.Errorf("%w: %v", outbox.ErrCorrupt, r)
 		}
 	}()
