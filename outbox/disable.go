@@ -120,12 +120,12 @@ func (q *Queue) loadStates(ctx context.Context) {
 	q.release(context.WithoutCancel(ctx), rest)
 }
 
-// track notes the outcome of an attempt for auto-disable: a success ends
-// a run of failures (but leaves a disabled destination disabled); a
-// failure starts one, is recorded once it lasted
-// persistFailing, and disables the destination once it lasted its
-// DisableAfter; gone (410) disables it at once. It returns whether the
-// destination is disabled, so that the caller holds the delivery.
+// track notes the outcome of an attempt for auto-disable: a success ends a
+// run of failures (but leaves a disabled destination disabled); a failure
+// starts one, is recorded once it lasted persistFailing, and disables the
+// destination once it lasted its DisableAfter; gone (410) disables it at
+// once. It returns whether the destination is disabled, so that the caller
+// holds the delivery.
 func (q *Queue) track(st *destState, ok, gone bool) bool {
 	after := st.dest.DisableAfter
 	if after <= 0 && !gone && !(ok && st.ctl.stored.Load()) {

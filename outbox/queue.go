@@ -373,9 +373,9 @@ func (q *Queue) Run(ctx context.Context) error {
 // Shutdown stops leasing, waits for the deliveries in flight to finish and
 // their outcomes to be recorded until ctx is done, then cancels those still
 // running and releases them without spending an attempt, and returns once
-// Run has returned. It
-// returns ctx's error if the deadline cut deliveries short. Calling
-// Shutdown on a Queue that is not running just stops it from ever running.
+// Run has returned. It returns ctx's error if the deadline cut deliveries
+// short. Calling Shutdown on a Queue that is not running just stops it from
+// ever running.
 func (q *Queue) Shutdown(ctx context.Context) error {
 	if err := q.init(); err != nil {
 		return err
