@@ -54,6 +54,16 @@ func (d *disabledLog) receiver(t *testing.T, status int) *sendertest.Receiver {
 	}))
 }
 
+// retryEvery20ms is a Schedule of 200 attempts, each 20 ms after the last,
+// without jitter.
+func retryEvery20ms() outbox.Schedule {
+	delays := make([]time.Duration, 200)
+	for i := 1; i < len(delays); i++ {
+		delays[i] = 20 * time.Millisecond
+	}
+	return outbox.Schedule{Delays: delays, Jitter: -1}
+}
+
 // stateOf returns the recorded state of a destination.
 func stateOf(t *testing.T, ob outbox.DestinationStore, dest string) (outbox.DestinationState, bool) {
 	t.Helper()
@@ -148,14 +158,10 @@ func TestDisableAfter(t *testing.T) {
 		}
 		return http.StatusServiceUnavailable, nil, nil
 	}))
-	delays := make([]time.Duration, 200)
-	for i := 1; i < len(delays); i++ {
-		delays[i] = 20 * time.Millisecond
-	}
 	ob := outbox.NewMemory()
 	q := &outbox.Queue{
 		Outbox: ob, Sender: down.Sender(), PerDestination: 1, Workers: 4, Poll: 5 * time.Millisecond,
-		Schedule: outbox.Schedule{Delays: delays, Jitter: -1}, Breaker: outbox.Breaker{Failures: -1},
+		Schedule: retryEvery20ms(), Breaker: outbox.Breaker{Failures: -1},
 		Destinations: []sender.Destination{
 			{Name: "down", URL: down.URL(), DisableAfter: 400 * time.Millisecond},
 			{Name: "flaky", URL: flaky.URL(), DisableAfter: 400 * time.Millisecond},
@@ -250,14 +256,10 @@ func TestStragglerSuccessKeepsDisabled(t *testing.T) {
 		}
 		return http.StatusServiceUnavailable, nil, nil
 	}))
-	delays := make([]time.Duration, 200)
-	for i := 1; i < len(delays); i++ {
-		delays[i] = 20 * time.Millisecond
-	}
 	ob := outbox.NewMemory()
 	q := &outbox.Queue{
 		Outbox: ob, Sender: rcv.Sender(), PerDestination: 2, Workers: 2, Poll: 5 * time.Millisecond,
-		Schedule: outbox.Schedule{Delays: delays, Jitter: -1}, Breaker: outbox.Breaker{Failures: -1},
+		Schedule: retryEvery20ms(), Breaker: outbox.Breaker{Failures: -1},
 		Destinations: []sender.Destination{{Name: "d", URL: rcv.URL(), DisableAfter: 300 * time.Millisecond}},
 		OnDisable:    d.onDisable,
 	}
