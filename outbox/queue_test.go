@@ -687,3 +687,34 @@ func TestQueueRetriesCertificateFailure(t *testing.T) {
 		}
 	}
 }
+
+// shortSettler is a memory outbox whose Settle breaks the contract,
+// returning no errors at all, as a store a user wrote might.
+type shortSettler struct{ outbox.Store }
+
+func (s shortSettler) Settle(ctx context.Context, ss []outbox.Settlement) []error {
+	s.Store.Settle(ctx, ss)
+	return nil
+}
+
+// TestQueueSurvivesShortSettle: an outbox whose Settle returns fewer errors
+// than settlements does not crash the Queue's settler (it indexed the
+// errors); its outcomes count as not recorded, with a log line, and the
+// Queue shuts down cleanly.
+func TestQueueSurvivesShortSettle(t *testing.T) {
+	std := standard(t)
+	rcv := sendertest.NewReceiver(t, std)
+	var logs syncbuf.Buffer
+	ob := shortSettler{outbox.NewMemory()}
+	q := &outbox.Queue{
+		Outbox: ob, Sender: rcv.Sender(), Destinations: []sender.Destination{rcv.Destination(std)},
+		Poll: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	}
+	if _, err := q.Enqueue(ctx, "sendertest", sender.Message{ID: "short", Body: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "the log line", func() bool {
+		return strings.Contains(logs.String(), "returned 0 errors for 1 settlements")
+	})
+}

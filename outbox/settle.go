@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -61,7 +62,7 @@ func (q *Queue) settler(done chan<- struct{}) {
 		batch = append(batch[:0], r)
 		q.gather(&batch, window)
 		ss = settlements(batch, ss[:0])
-		errs := q.Outbox.Settle(ctx, ss)
+		errs := q.settle(ctx, ss)
 		q.resettle(ctx, batch, ss, errs)
 		q.report(ctx, batch, errs)
 		clear(batch) // let the deliveries go
@@ -133,7 +134,24 @@ func (q *Queue) recordAll(ctx context.Context, ls []Leased, s Settlement) {
 // ends.
 func (q *Queue) record(ctx context.Context, rs []result) {
 	ss := settlements(rs, make([]Settlement, 0, len(rs)))
-	q.report(ctx, rs, q.Outbox.Settle(ctx, ss))
+	q.report(ctx, rs, q.settle(ctx, ss))
+}
+
+// settle calls the outbox's Settle. An outbox that breaks the contract by
+// returning another number of errors than of settlements (one a user
+// wrote) fails them all, rather than the Queue's settler panicking and
+// taking the process down.
+func (q *Queue) settle(ctx context.Context, ss []Settlement) []error {
+	errs := q.Outbox.Settle(ctx, ss)
+	if len(errs) == len(ss) {
+		return errs
+	}
+	err := fmt.Errorf("%w: the outbox's Settle returned %d errors for %d settlements", ErrInvalid, len(errs), len(ss))
+	errs = make([]error, len(ss))
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
 }
 
 // settlements appends the settlements of rs to ss and returns it.
@@ -173,7 +191,7 @@ func (q *Queue) resettle(ctx context.Context, rs []result, ss []Settlement, errs
 		if len(idx) == 0 || !q.pauseSettler(wait) {
 			return
 		}
-		subErrs := q.Outbox.Settle(ctx, sub)
+		subErrs := q.settle(ctx, sub)
 		for j, i := range idx {
 			errs[i] = subErrs[j]
 		}
