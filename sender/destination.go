@@ -27,7 +27,8 @@ type Destination struct {
 	Signer auth.Signer
 	// Headers are added to every request. They never override the
 	// webhook-id, Content-Type or User-Agent headers, nor those the
-	// Signer sets.
+	// Signer sets. Headers of the connection (Connection, Upgrade,
+	// Transfer-Encoding, TE) are refused with [ErrInvalidMessage].
 	Headers http.Header
 	// Topics are topic patterns that this destination wants ("job:*",
 	// "*:created", "**"; see [ValidatePattern] for the grammar); empty means

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -347,6 +348,38 @@ func TestSendInvalidMessage(t *testing.T) {
 	}
 	if len(rcv.Deliveries()) != 0 {
 		t.Fatalf("%d requests reached the receiver", len(rcv.Deliveries()))
+	}
+}
+
+// TestSendRefusesConnectionHeaders: a Destination.Headers entry that
+// belongs to the connection (Connection, Upgrade, Transfer-Encoding, TE)
+// is refused before any attempt. Over HTTP/2 net/http cannot send it, so
+// every attempt failed as a retryable network error, and an outbox kept
+// retrying a delivery that could never go out.
+func TestSendRefusesConnectionHeaders(t *testing.T) {
+	var reached atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached.Add(1) }))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	s := trustingSender(srv)
+	for _, h := range []http.Header{
+		{"Upgrade": {"websocket"}},
+		{"connection": {"upgrade"}},
+		{"Transfer-Encoding": {"gzip"}},
+		{"TE": {"gzip"}},
+	} {
+		res, err := s.Send(context.Background(), sender.Destination{URL: srv.URL, Headers: h}, sender.Message{Body: []byte(`{}`)})
+		if !errors.Is(err, sender.ErrInvalidMessage) || res.Attempts != 0 || mustDeliveryError(t, err).Retryable {
+			t.Errorf("Send with headers %v = %v after %d attempts; want ErrInvalidMessage before any, not retryable", h, err, res.Attempts)
+		}
+	}
+	if n := reached.Load(); n != 0 {
+		t.Fatalf("%d requests reached the receiver", n)
+	}
+	// Headers of the message itself still go out over HTTP/2.
+	if _, err := s.Send(context.Background(), sender.Destination{URL: srv.URL, Headers: http.Header{"X-Tenant": {"acme"}}}, sender.Message{Body: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
 	}
 }
 

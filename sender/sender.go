@@ -33,6 +33,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/textproto"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -336,9 +337,18 @@ func (d *delivery) failure(ctx context.Context, err error) *DeliveryError {
 
 // ErrInvalidMessage: the message's ID or ContentType, or one of the
 // destination's Headers, cannot be sent as a header (too long, not a
-// token name, or with control characters). Send refuses it before any
+// token name, with control characters, or a header of the connection:
+// Connection, Upgrade, Transfer-Encoding, TE). Send refuses it before any
 // attempt.
 var ErrInvalidMessage = errors.New("invalid message")
+
+// connectionHeader names the headers of the connection rather than of the
+// message (hop-by-hop, RFC 9110 section 7.6.1), which net/http sets itself
+// and which HTTP/2 forbids: over HTTP/2 net/http refuses to send a request
+// that carries one, so every attempt would fail as a network error.
+var connectionHeader = map[string]bool{
+	"Connection": true, "Upgrade": true, "Transfer-Encoding": true, "Te": true,
+}
 
 // checkMessage refuses an id, content type or destination header that
 // cannot be sent as a header, before any attempt, rather than letting
@@ -356,6 +366,9 @@ func checkMessage(id, contentType string, headers http.Header) error {
 		return fmt.Errorf("%w: ContentType: %w", ErrInvalidMessage, err)
 	}
 	for name, vs := range headers {
+		if connectionHeader[textproto.CanonicalMIMEHeaderKey(name)] {
+			return fmt.Errorf("%w: Destination.Headers: %s belongs to the connection, not the message", ErrInvalidMessage, textproto.CanonicalMIMEHeaderKey(name))
+		}
 		for _, v := range vs {
 			if err := wire.CheckHeader(name, v); err != nil {
 				// The value is not quoted: it may be a credential.
