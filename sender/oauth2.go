@@ -23,8 +23,8 @@ import (
 // OAuth2 configures the OAuth 2.0 client credentials grant (RFC 6749,
 // section 4.4) for a [Destination] whose receiver wants an access token:
 // the Sender fetches one from TokenURL, caches it, fetches a new one
-// before it expires, and sends it as "Authorization: Bearer" on every
-// attempt. A 401 answer makes it fetch a new token and try once more, at
+// before it expires (using the old one until it does while that fails),
+// and sends it as "Authorization: Bearer" on every attempt. A 401 answer makes it fetch a new token and try once more, at
 // once, outside [RetryPolicy.MaxAttempts].
 //
 // The token endpoint is reached as the destination is: through the
@@ -92,6 +92,7 @@ type tokenCache struct {
 	sem       chan struct{}
 	tok       string
 	refreshAt time.Time // zero when the token does not expire
+	expiry    time.Time // when tok expires; zero when it does not
 	failed    error     // the last fetch's failure, answered for tokenFailureHold after failedAt
 	failedAt  time.Time
 }
@@ -150,7 +151,13 @@ func (c *tokenCache) token(ctx context.Context) (string, error) {
 	if c.tok != "" && (c.refreshAt.IsZero() || now.Before(c.refreshAt)) {
 		return c.tok, nil
 	}
+	// A token due for its early refresh is still good until it expires:
+	// while the refresh fails, it is used rather than failing deliveries.
+	valid := c.tok != "" && now.Before(c.expiry)
 	if c.failed != nil && now.Sub(c.failedAt) < tokenFailureHold {
+		if valid {
+			return c.tok, nil
+		}
 		return "", c.failed
 	}
 	// One timeout for the fetch, the client's per request: the library
@@ -164,16 +171,20 @@ func (c *tokenCache) token(ctx context.Context) (string, error) {
 		if ctx.Err() == nil { // not when the caller left: the endpoint may be fine
 			c.failed, c.failedAt = ferr, c.now()
 		}
+		if valid {
+			return c.tok, nil
+		}
 		return "", ferr
 	}
 	c.failed = nil
 	if t.AccessToken == "" || wire.CheckHeader("Authorization", "Bearer "+t.AccessToken) != nil {
 		return "", &setupError{err: fmt.Errorf("%w: %s answered no usable access token", ErrToken, c.label), retryable: true}
 	}
-	c.tok, c.refreshAt = t.AccessToken, time.Time{}
+	c.tok, c.refreshAt, c.expiry = t.AccessToken, time.Time{}, time.Time{}
 	if !t.Expiry.IsZero() {
 		life := time.Until(t.Expiry) // the library set Expiry by the wall clock
 		c.refreshAt = now.Add(life - min(maxEarlyRefresh, life/2))
+		c.expiry = now.Add(life)
 	}
 	return c.tok, nil
 }

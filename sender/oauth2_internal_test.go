@@ -145,3 +145,55 @@ func TestTokenFailureShared(t *testing.T) {
 	tc.invalidate(ctx, "tok") // would block for ever before
 	<-tc.sem
 }
+
+// TestTokenKeptWhileRefreshFails: the early refresh of a token that has
+// not expired yet fails (the token endpoint answers 503); the token, still
+// good until its expiry, goes on being used rather than failing every
+// delivery of the last minute of its life, and once it has expired the
+// endpoint's failure is the answer.
+func TestTokenKeptWhileRefreshFails(t *testing.T) {
+	var fetches atomic.Int32
+	var failing atomic.Bool
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := fetches.Add(1)
+		if failing.Load() {
+			http.Error(w, `{"error":"temporarily_unavailable"}`, http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": fmt.Sprintf("tok-%d", n), "token_type": "Bearer", "expires_in": 120})
+	}))
+	defer srv.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	s := &Sender{TLS: &tls.Config{RootCAs: roots}, AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	s.init()
+	dest := Destination{URL: "https://hooks.example/", OAuth2: &OAuth2{TokenURL: srv.URL, ClientID: "c", ClientSecret: auth.NewSecret([]byte("s"))}}
+	_, tc, err := s.destClient(&dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	var clock atomic.Int64
+	tc.now = func() time.Time { return t0.Add(time.Duration(clock.Load())) }
+	at := func(d time.Duration) (string, error) {
+		clock.Store(int64(d))
+		return tc.token(context.Background())
+	}
+	if tok, err := at(0); err != nil || tok != "tok-1" {
+		t.Fatalf("first token: %q, %v", tok, err)
+	}
+	failing.Store(true)
+	for _, d := range []time.Duration{61 * time.Second, 61*time.Second + 500*time.Millisecond, 90 * time.Second} {
+		if tok, err := at(d); err != nil || tok != "tok-1" {
+			t.Fatalf("at %s, refresh failing, token valid until 120 s: %q, %v; want tok-1", d, tok, err)
+		}
+	}
+	if tok, err := at(121 * time.Second); !errors.Is(err, ErrToken) {
+		t.Fatalf("at 121 s, token expired, refresh failing: %q, %v; want ErrToken", tok, err)
+	}
+	failing.Store(false)
+	if tok, err := at(123 * time.Second); err != nil || tok == "tok-1" || tok == "" {
+		t.Fatalf("after the endpoint recovered: %q, %v; want a fresh token", tok, err)
+	}
+}
