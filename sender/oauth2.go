@@ -20,12 +20,12 @@ import (
 	"github.com/heraldhq/herald/internal/wire"
 )
 
-// OAuth2 configures the OAuth 2.0 client credentials grant (RFC 6749,
-// section 4.4) for a [Destination] whose receiver wants an access token:
-// the Sender fetches one from TokenURL, caches it, fetches a new one
-// before it expires (using the old one until it does while that fails),
-// and sends it as "Authorization: Bearer" on every attempt. A 401 answer makes it fetch a new token and try once more, at
-// once, outside [RetryPolicy.MaxAttempts].
+// OAuth2 configures the OAuth 2.0 client credentials grant (RFC 6749, section
+// 4.4) for a [Destination] whose receiver wants an access token: the Sender
+// fetches one from TokenURL, caches it, fetches a new one before it expires
+// (using the old one until it does while that fails), and sends it as
+// "Authorization: Bearer" on every attempt. A 401 answer makes it fetch a new
+// token and try once more, at once, outside [RetryPolicy.MaxAttempts].
 //
 // The token endpoint is reached as the destination is: through the
 // Sender's address guard and CA trust ([Sender.TLS]), with the

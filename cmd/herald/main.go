@@ -35,11 +35,12 @@
 //	--header-name       signature header (hub, stripe); --sha1 for hub's legacy header
 //	--tolerance         timestamp tolerance (jwt: clock leeway)
 //
-// A secret may be given as env:NAME (read from the environment) or @FILE (read
-// from a file), either with its trailing newline dropped, so that it never
-// sits in the shell's history. A standard secret is a whsec_ value; hub, stripe and jwt HS*
-// secrets are the raw bytes of the string. Several --secret, --key or
-// --pubkey flags rotate keys: sign with all (or the first), accept any.
+// A secret may be given as env:NAME (read from the environment) or @FILE
+// (read from a file), either with its trailing newline dropped, so that it
+// never sits in the shell's history. A standard secret is a whsec_ value;
+// hub, stripe and jwt HS* secrets are the raw bytes of the string. Several
+// --secret, --key or --pubkey flags rotate keys: sign with all (or the
+// first), accept any.
 //
 // No command prints a secret or a private key, except keygen, whose purpose
 // that is. Errors never quote secrets or expected signatures, nor the name

@@ -244,13 +244,12 @@ func (sf *schemeFlags) loadSecrets(parse func(string) (auth.Secret, error)) ([]a
 }
 
 // resolveSecret returns the secret that a --secret value designates: the
-// value of environment variable NAME for "env:NAME", the content of FILE
-// for "@FILE", either with its trailing newlines dropped (a variable set
-// from a file, as a Kubernetes secret is, keeps the file's), else the value
-// itself. Errors
-// never repeat the value, nor the file's name, in case a secret was typed
-// where the name belongs; the variable's name only when it is written as
-// environment variables are (envName).
+// value of environment variable NAME for "env:NAME", the content of FILE for
+// "@FILE", either with its trailing newlines dropped (a variable set from a
+// file, as a Kubernetes secret is, keeps the file's), else the value itself.
+// Errors never repeat the value, nor the file's name, in case a secret was
+// typed where the name belongs; the variable's name only when it is written
+// as environment variables are (envName).
 func resolveSecret(v string) (string, error) {
 	switch {
 	case strings.HasPrefix(v, "env:"):
