@@ -33,7 +33,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"net/textproto"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -342,14 +341,6 @@ func (d *delivery) failure(ctx context.Context, err error) *DeliveryError {
 // attempt.
 var ErrInvalidMessage = errors.New("invalid message")
 
-// connectionHeader names the headers of the connection rather than of the
-// message (hop-by-hop, RFC 9110 section 7.6.1), which net/http sets itself
-// and which HTTP/2 forbids: over HTTP/2 net/http refuses to send a request
-// that carries one, so every attempt would fail as a network error.
-var connectionHeader = map[string]bool{
-	"Connection": true, "Upgrade": true, "Transfer-Encoding": true, "Te": true,
-}
-
 // checkMessage refuses an id, content type or destination header that
 // cannot be sent as a header, before any attempt, rather than letting
 // net/http fail every attempt. An empty id is fine: Send makes one.
@@ -366,9 +357,6 @@ func checkMessage(id, contentType string, headers http.Header) error {
 		return fmt.Errorf("%w: ContentType: %w", ErrInvalidMessage, err)
 	}
 	for name, vs := range headers {
-		if connectionHeader[textproto.CanonicalMIMEHeaderKey(name)] {
-			return fmt.Errorf("%w: Destination.Headers: %s belongs to the connection, not the message", ErrInvalidMessage, textproto.CanonicalMIMEHeaderKey(name))
-		}
 		for _, v := range vs {
 			if err := wire.CheckHeader(name, v); err != nil {
 				// The value is not quoted: it may be a credential.

@@ -396,6 +396,7 @@ func TestRelayBadInput(t *testing.T) {
 	writeFile(t, dir, "badscheme.json", `{"destinations": [{"name": "a", "url": "https://a.example/", "scheme": "nope", "secret": "`+secret+`"}]}`)
 	writeFile(t, dir, "badtopic.json", `{"destinations": [{"name": "a", "url": "https://a.example/", "topics": ["job:*", "job:**"], "secret": "`+secret+`"}]}`)
 	writeFile(t, dir, "empty.json", `{"destinations": []}`)
+	writeFile(t, dir, "upgrade.json", `{"destinations": [{"name": "a", "url": "https://a.example/", "secret": "`+secret+`", "headers": {"Upgrade": "websocket"}}]}`)
 	writeFile(t, dir, "shortsecret.json", `{"destinations": [{"name": "a", "url": "https://a.example/", "secret": "whsec_c2hvcnQ="}]}`)
 
 	cases := []struct {
@@ -418,6 +419,7 @@ func TestRelayBadInput(t *testing.T) {
 		{"config unknown scheme", 2, []string{`destination "a"`, `unknown scheme "nope"`}, []string{"relay", "--store", "r.db", "--config", "badscheme.json"}},
 		{"config bad topic", 2, []string{`destination "a": invalid topic pattern "job:**"`}, []string{"relay", "--store", "r.db", "--config", "badtopic.json"}},
 		{"config empty", 2, []string{"no destinations"}, []string{"relay", "--store", "r.db", "--config", "empty.json"}},
+		{"config connection header", 2, []string{`destination "a": header Upgrade: Upgrade belongs to the connection`}, []string{"relay", "--store", "r.db", "--config", "upgrade.json"}},
 		{"config short secret", 2, []string{`destination "a"`, "secret #1"}, []string{"relay", "--store", "r.db", "--config", "shortsecret.json"}},
 		{"config missing file", 2, []string{"cannot read --config file"}, []string{"relay", "--store", "r.db", "--config", "nope.json"}},
 		{"bad schedule", 2, []string{"--schedule: delay #2"}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--schedule", "0s,soon"}},

@@ -10,6 +10,7 @@ package wire
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // MaxIDLen bounds a delivery id, in bytes.
@@ -34,11 +35,17 @@ func CheckID(id string) error {
 }
 
 // CheckHeader reports whether name and value can be sent as an HTTP header
-// field: name an RFC 9110 token, value free of control bytes other than
+// field of a message: name an RFC 9110 token and not a header of the
+// connection (connectionHeaders), value free of control bytes other than
 // horizontal tab (so no CR, LF or NUL that could split or end the header).
 func CheckHeader(name, value string) error {
 	if !IsToken(name) {
 		return errors.New("invalid header name")
+	}
+	for _, c := range connectionHeaders {
+		if strings.EqualFold(name, c) {
+			return fmt.Errorf("%s belongs to the connection, not the message", c)
+		}
 	}
 	for i := 0; i < len(value); i++ {
 		if c := value[i]; c < ' ' && c != '\t' || c == 0x7f {
@@ -47,6 +54,12 @@ func CheckHeader(name, value string) error {
 	}
 	return nil
 }
+
+// connectionHeaders are the headers of the connection rather than of the
+// message (hop-by-hop, RFC 9110 section 7.6.1). net/http sets them itself,
+// and over HTTP/2 refuses to send a request that carries one: every
+// attempt would fail as a network error.
+var connectionHeaders = []string{"Connection", "Upgrade", "Transfer-Encoding", "TE"}
 
 // IsToken reports whether s is a non-empty RFC 9110 token, the syntax of a
 // header name and of a method.
