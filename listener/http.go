@@ -176,8 +176,8 @@ func (h *HTTPHandler) verify(w http.ResponseWriter, r *http.Request, body []byte
 func statusFor(err error) (int, string) {
 	switch {
 	case IsPermanent(err):
-		if errors.Is(err, ErrInvalidPayload) || errors.Is(err, ErrInvalidEvent) || errors.Is(err, ErrUnhandled) {
-			return http.StatusBadRequest, "event rejected: " + firstLine(err.Error())
+		if reason, ok := rejection(err); ok {
+			return http.StatusBadRequest, "event rejected: " + reason
 		}
 		return http.StatusBadRequest, "event rejected"
 	case errors.Is(err, ErrStopped), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -185,6 +185,27 @@ func statusFor(err error) (int, string) {
 	default:
 		return http.StatusInternalServerError, "handler failed"
 	}
+}
+
+// rejection returns the first line of the error of err that says the
+// event itself is at fault (an invalid payload or event, or one no handler
+// takes), and false when there is none. Of the errors of several handlers
+// only such a one is told: the first line of them all may be another
+// handler's own failure, which the sender must not see.
+func rejection(err error) (string, bool) {
+	var hs handlerErrors
+	if errors.As(err, &hs) {
+		for _, e := range hs {
+			if reason, ok := rejection(e); ok {
+				return reason, true
+			}
+		}
+		return "", false
+	}
+	if errors.Is(err, ErrInvalidPayload) || errors.Is(err, ErrInvalidEvent) || errors.Is(err, ErrUnhandled) {
+		return firstLine(err.Error()), true
+	}
+	return "", false
 }
 
 func firstLine(s string) string {

@@ -317,7 +317,7 @@ func (l *Listener) dispatch(ctx context.Context, ev *Event) error {
 	}
 	switch {
 	case errs != nil:
-		return errors.Join(errs...)
+		return joinHandlerErrors(errs)
 	case len(cands) == 0 && r.cfg.requireHandler:
 		return Permanent(fmt.Errorf("%w: topic %q", ErrUnhandled, name))
 	}
@@ -368,7 +368,7 @@ func (r *router) selectEntries(cands []*entry, ev *Event) ([]*entry, error) {
 		}
 	}
 	if errs != nil {
-		return nil, errors.Join(errs...)
+		return nil, joinHandlerErrors(errs)
 	}
 	return cands[:n], nil
 }

@@ -1,5 +1,7 @@
 package listener
 
+import "errors"
+
 // permanentError marks an error as not worth retrying.
 type permanentError struct{ err error }
 
@@ -49,4 +51,23 @@ func IsPermanent(err error) bool {
 func isMarked(err error) bool {
 	_, ok := err.(*permanentError)
 	return ok
+}
+
+// handlerErrors are the errors of the handlers of one event, joined as
+// [errors.Join] joins them (one per line; errors.Is and errors.As look
+// into each). Dispatch returns them in a type of its own so that the HTTP
+// source can tell a sender the error that is its fault without telling it
+// another handler's (see rejection).
+type handlerErrors []error
+
+func (e handlerErrors) Error() string { return errors.Join(e...).Error() }
+
+func (e handlerErrors) Unwrap() []error { return e }
+
+// joinHandlerErrors returns errs as one error, nil when there is none.
+func joinHandlerErrors(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return handlerErrors(errs)
 }

@@ -56,17 +56,17 @@ func (r *router) telemetry() *listenerTelemetry {
 }
 
 // Dispatch runs every handler that matches ev, in registration order, and
-// returns their errors joined with [errors.Join] (nil when all succeeded).
-// A failing or panicking handler does not stop the others. Before any
-// handler runs, the payload is checked against the type of every matching
+// returns their errors joined as [errors.Join] joins them (nil when all
+// succeeded). A failing or panicking handler does not stop the others. Before
+// any handler runs, the payload is checked against the type of every matching
 // [Handle]: when it does not decode or validate, no handler runs and the
 // error is a [Permanent] one matching [ErrInvalidPayload]. An event whose
-// topic and id were already handled (see [WithDedupe]) is skipped with a
-// nil error. An event whose id is missing, over 256 bytes or not printable,
-// or whose topic is malformed, is a [Permanent] error matching
-// [ErrInvalidEvent]; one whose payload is ambiguous to a [Field] filter,
-// one matching [ErrInvalidPayload]. On a child listener, Dispatch routes
-// through the whole tree, as a source would.
+// topic and id were already handled (see [WithDedupe]) is skipped with a nil
+// error. An event whose id is missing, over 256 bytes or not printable, or
+// whose topic is malformed, is a [Permanent] error matching
+// [ErrInvalidEvent]; one whose payload is ambiguous to a [Field] filter, one
+// matching [ErrInvalidPayload]. On a child listener, Dispatch routes through
+// the whole tree, as a source would.
 //
 // The handlers' context carries the event's trace context (see
 // [WithTelemetry]), so that the deliveries they make continue its trace.
