@@ -37,21 +37,10 @@ func TestTokenRefreshedBeforeExpiry(t *testing.T) {
 		_ = json.NewEncoder(w).Encode(ans)
 	}))
 	defer srv.Close()
-	roots := x509.NewCertPool()
-	roots.AddCert(srv.Certificate())
-	s := &Sender{TLS: &tls.Config{RootCAs: roots}, AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
-	s.init()
-	dest := Destination{URL: "https://hooks.example/", OAuth2: &OAuth2{TokenURL: srv.URL, ClientID: "c", ClientSecret: auth.NewSecret([]byte("s"))}}
-	_, tc, err := s.destClient(&dest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t0 := time.Now()
-	var clock atomic.Int64
-	tc.now = func() time.Time { return t0.Add(time.Duration(clock.Load())) }
+	tc, setClock := clockedTokenCache(t, srv)
 	at := func(d time.Duration) string {
 		t.Helper()
-		clock.Store(int64(d))
+		setClock(d)
 		tok, err := tc.token(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -164,20 +153,9 @@ func TestTokenKeptWhileRefreshFails(t *testing.T) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": fmt.Sprintf("tok-%d", n), "token_type": "Bearer", "expires_in": 120})
 	}))
 	defer srv.Close()
-	roots := x509.NewCertPool()
-	roots.AddCert(srv.Certificate())
-	s := &Sender{TLS: &tls.Config{RootCAs: roots}, AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
-	s.init()
-	dest := Destination{URL: "https://hooks.example/", OAuth2: &OAuth2{TokenURL: srv.URL, ClientID: "c", ClientSecret: auth.NewSecret([]byte("s"))}}
-	_, tc, err := s.destClient(&dest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t0 := time.Now()
-	var clock atomic.Int64
-	tc.now = func() time.Time { return t0.Add(time.Duration(clock.Load())) }
+	tc, setClock := clockedTokenCache(t, srv)
 	at := func(d time.Duration) (string, error) {
-		clock.Store(int64(d))
+		setClock(d)
 		return tc.token(context.Background())
 	}
 	if tok, err := at(0); err != nil || tok != "tok-1" {
@@ -196,4 +174,23 @@ func TestTokenKeptWhileRefreshFails(t *testing.T) {
 	if tok, err := at(123 * time.Second); err != nil || tok == "tok-1" || tok == "" {
 		t.Fatalf("after the endpoint recovered: %q, %v; want a fresh token", tok, err)
 	}
+}
+
+// clockedTokenCache returns the token cache of a destination whose token
+// endpoint is srv, and a function that sets its clock to d after the start.
+func clockedTokenCache(t *testing.T, srv *httptest.Server) (*tokenCache, func(d time.Duration)) {
+	t.Helper()
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	s := &Sender{TLS: &tls.Config{RootCAs: roots}, AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	s.init()
+	dest := Destination{URL: "https://hooks.example/", OAuth2: &OAuth2{TokenURL: srv.URL, ClientID: "c", ClientSecret: auth.NewSecret([]byte("s"))}}
+	_, tc, err := s.destClient(&dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	var clock atomic.Int64
+	tc.now = func() time.Time { return t0.Add(time.Duration(clock.Load())) }
+	return tc, func(d time.Duration) { clock.Store(int64(d)) }
 }
