@@ -104,6 +104,10 @@ func (c *ceEvent) set(name, value string) error {
 		if c.ev.Context == nil {
 			c.ev.Context = map[string]string{}
 		}
+		if _, ok := c.ev.Context[name]; !ok && len(c.ev.Context) == maxAttributes {
+			// Refused now rather than after reading a body of them.
+			return fmt.Errorf("%w: more than %d context attributes", ErrInvalidEvent, maxAttributes)
+		}
 		c.ev.Context[name] = value
 	}
 	return nil

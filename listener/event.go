@@ -14,6 +14,12 @@ import (
 // maxIDLen bounds an event id in bytes, checked by [Event.Validate].
 const maxIDLen = 256
 
+// maxAttributes bounds an event's Context entries, and its Namespaces,
+// checked by [Event.Validate]: they are small routing attributes, and a
+// body of a megabyte could hold a hundred thousand of them, each a map
+// entry to keep and forward.
+const maxAttributes = 64
+
 // ErrInvalidEvent: an event is malformed (missing id or topic, bad
 // topic syntax, unknown or duplicate envelope fields, trailing data).
 var ErrInvalidEvent = errors.New("listener: invalid event")
@@ -32,12 +38,14 @@ type Event struct {
 	// CreatedAt is when the platform created the event; zero if unknown.
 	CreatedAt time.Time
 	// Context holds small string attributes for routing and filtering
-	// (a workbook id, a tenant, CloudEvents source, subject and extensions).
+	// (a workbook id, a tenant, CloudEvents source, subject and extensions),
+	// at most 64.
 	Context map[string]string
 	// Payload is the event's data, as raw JSON; nil when there is none.
 	Payload json.RawMessage
 	// Namespaces lists the namespaces the event belongs to; handlers
 	// registered on [Listener.Namespace] children only see events in theirs.
+	// At most 64.
 	Namespaces []string
 	// PartitionKey, if set, names the sequence the event belongs to (an
 	// order, an account): [Forward] passes it on as the message's
@@ -91,6 +99,12 @@ func (e *Event) validateFields() error {
 	}
 	if err := validateTopic(e.Topic); err != nil {
 		return err
+	}
+	if len(e.Context) > maxAttributes {
+		return fmt.Errorf("%w: more than %d context attributes", ErrInvalidEvent, maxAttributes)
+	}
+	if len(e.Namespaces) > maxAttributes {
+		return fmt.Errorf("%w: more than %d namespaces", ErrInvalidEvent, maxAttributes)
 	}
 	for k := range e.Context {
 		if k == "" {
