@@ -74,10 +74,10 @@ func (e *Event) inNamespace(ns string) bool {
 }
 
 // Validate checks the fields a source requires: a non-empty printable UTF-8
-// id of at most 256 bytes, a well-formed topic, non-empty namespaces and
-// context keys, a partition key of at most 256 bytes without control
-// characters, and a payload that is valid JSON. Errors match
-// [ErrInvalidEvent].
+// id of at most 256 bytes, a well-formed topic, at most 64 namespaces and
+// context entries, none with an empty name, a partition key of at most 256
+// bytes without control characters, and a payload that is valid JSON.
+// Errors match [ErrInvalidEvent].
 func (e *Event) Validate() error {
 	if e == nil {
 		return fmt.Errorf("%w: nil event", ErrInvalidEvent)
