@@ -20,8 +20,9 @@ func Permanent(err error) error {
 }
 
 // IsPermanent reports whether err is permanent. A joined error (from
-// [errors.Join], as Dispatch returns) is permanent only when every one of its
-// errors is, so that one retryable failure still gets the event redelivered.
+// [errors.Join], or the errors of several handlers that Dispatch returns)
+// is permanent only when every one of its errors is, so that one retryable
+// failure still gets the event redelivered.
 func IsPermanent(err error) bool {
 	for err != nil {
 		if isMarked(err) {
