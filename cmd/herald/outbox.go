@@ -39,8 +39,8 @@ creates nor changes its stream; one that does not exist is refused.
            why it was disabled, or "NAME was not disabled"
 
 list takes --dest to show one destination's dead letters. replay and purge
-need a selection: --dest NAME (all of its dead letters), --id ID (repeatable)
-or --all. They print how many dead letters they replayed or purged.`
+need one selection: --dest NAME (all of its dead letters), --id ID
+(repeatable) or --all, not two of them. They print how many dead letters they replayed or purged.`
 
 const outboxExample = `herald outbox stats --store relay.db
 herald outbox list --store relay.db --dest a
@@ -86,6 +86,10 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 		return usage("enable takes --dest NAME only")
 	case (action == "replay" || action == "purge") && sel.Validate() != nil:
 		return usage("%s needs --dest NAME, --id ID or --all", action)
+	case (action == "replay" || action == "purge") && selections(sel) > 1:
+		// A Selector takes every dead letter that any of its parts
+		// names: "--dest a --all" would be every destination's.
+		return usage("%s takes one of --dest NAME, --id ID or --all, not several", action)
 	}
 	st, code := openOutbox(*store, action == "stats" || action == "list", &nf, stderr)
 	if st == nil {
@@ -99,6 +103,18 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 		return failure(stderr, "outbox", err)
 	}
 	return exitOK
+}
+
+// selections counts the kinds of selection s holds: ids, a destination,
+// all.
+func selections(s outbox.Selector) int {
+	n := 0
+	for _, set := range []bool{len(s.IDs) > 0, s.Destination != "", s.All} {
+		if set {
+			n++
+		}
+	}
+	return n
 }
 
 // outboxAction runs one herald outbox action on st, writing what it found

@@ -123,3 +123,57 @@ func TestOutboxListReadOnly(t *testing.T) {
 		t.Errorf("replay printed %q", r.stdout)
 	}
 }
+
+// deadLetters writes a bbolt outbox at path holding one dead letter for
+// each id, the destination it is mapped to.
+func deadLetters(t *testing.T, path string, dests map[string]string) {
+	t.Helper()
+	st, err := boltstore.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	now := time.Now()
+	for id, dest := range dests {
+		if err := st.Put(ctx, outbox.Delivery{ID: id, Destination: dest, Topic: "job:ready", Body: []byte("{}"), Due: now, Created: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ls, err := st.Lease(ctx, outbox.LeaseOptions{Max: len(dests), TTL: time.Minute, Now: now})
+	if err != nil || len(ls) != len(dests) {
+		t.Fatalf("Lease: %d, %v", len(ls), err)
+	}
+	for _, l := range ls {
+		if err := st.Settle(ctx, []outbox.Settlement{{ID: l.ID, Token: l.Token, Outcome: outbox.DeadLettered, Reason: "gone"}})[0]; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOutboxSelectionFlagsExclusive: replay and purge take one kind of
+// selection. Given together, --all and --dest (or --id) were joined into a
+// selector that takes every dead letter that any of them names, so
+// "purge --dest a --all" purged every destination's dead letters and
+// "purge --dest a --id d-b" purged b's d-b too: more than the operator
+// read into it. They are now refused, and nothing is changed.
+func TestOutboxSelectionFlagsExclusive(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "relay.db")
+	deadLetters(t, path, map[string]string{"d-a": "a", "d-b": "b"})
+	o := runOpts{dir: dir}
+	for _, action := range []string{"purge", "replay"} {
+		for _, sel := range [][]string{{"--dest", "a", "--all"}, {"--id", "d-a", "--all"}, {"--dest", "a", "--id", "d-b"}} {
+			args := append([]string{"outbox", action, "--store", "relay.db"}, sel...)
+			expect(t, o, 2, []string{"one of --dest NAME, --id ID or --all"}, args...)
+			if _, dead := outboxStats(t, dir, "relay.db"); dead != 2 {
+				t.Fatalf("%s: %d dead letters left, want 2", strings.Join(args, " "), dead)
+			}
+		}
+	}
+	if r := must(t, o, "outbox", "purge", "--store", "relay.db", "--dest", "a"); r.stdout != "purged 1\n" {
+		t.Errorf("purge --dest a printed %q", r.stdout)
+	}
+}
