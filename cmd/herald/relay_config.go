@@ -106,10 +106,77 @@ func loadRelayConfig(path string) (*relayConfig, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, usagef("--config file %s: trailing data after the JSON object", path)
 	}
+	if err := checkDuplicateKeys(b); err != nil {
+		return nil, usagef("--config file %s: %v", path, err)
+	}
 	if len(c.Destinations) == 0 {
 		return nil, usagef("--config file %s: no destinations", path)
 	}
 	return &c, nil
+}
+
+// checkDuplicateKeys refuses a JSON document (already decoded without
+// error) in which an object holds a key twice, compared without regard to
+// case: encoding/json would keep the last silently, and takes a key in any
+// case for a struct field (and header names are case-insensitive). The
+// error names the key and its line, never a value.
+func checkDuplicateKeys(doc []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	// Each open object's keys, folded; nil for an open array.
+	var open []map[string]bool
+	expectKey := func() bool { return len(open) > 0 && open[len(open)-1] != nil }
+	for {
+		isKey := expectKey()
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return errors.New("invalid JSON")
+		}
+		switch tok {
+		case json.Delim('{'):
+			open = append(open, map[string]bool{})
+			continue
+		case json.Delim('['):
+			open = append(open, nil)
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			open = open[:len(open)-1]
+			continue
+		}
+		if !isKey {
+			continue
+		}
+		// A key: the next token is its value, read before the next key.
+		k, _ := tok.(string)
+		folded := strings.ToLower(strings.ToUpper(k))
+		keys := open[len(open)-1]
+		if keys[folded] {
+			return fmt.Errorf("line %d: key %q more than once in one object (in one case or another)", lineOf(doc, dec.InputOffset()), k)
+		}
+		keys[folded] = true
+		if err := skipValue(dec, &open); err != nil {
+			return err
+		}
+	}
+}
+
+// skipValue reads the first token of the value after a key: a scalar is
+// then done, and an object or array is pushed on open for the caller's
+// loop to walk.
+func skipValue(dec *json.Decoder, open *[]map[string]bool) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return errors.New("invalid JSON")
+	}
+	switch tok {
+	case json.Delim('{'):
+		*open = append(*open, map[string]bool{})
+	case json.Delim('['):
+		*open = append(*open, nil)
+	}
+	return nil
 }
 
 // jsonProblem describes a JSON decoding error with its line, without
