@@ -96,13 +96,35 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	defer st.Close()
-	if err := outboxAction(context.Background(), st, action, *dest, sel, stdout); err != nil {
+	out := &checkedWriter{w: stdout}
+	if err := outboxAction(context.Background(), st, action, *dest, sel, out); err != nil {
 		return failure(stderr, "outbox", err)
+	}
+	if out.err != nil {
+		// A list that was not saved must not pass for one that was.
+		return failure(stderr, "outbox", fmt.Errorf("cannot write the answer: %w", out.err))
 	}
 	if err := st.Close(); err != nil {
 		return failure(stderr, "outbox", err)
 	}
 	return exitOK
+}
+
+// checkedWriter keeps the first error of the writes to w, and writes
+// nothing after it.
+type checkedWriter struct {
+	w   io.Writer
+	err error
+}
+
+// Write writes p to w unless an earlier write failed.
+func (c *checkedWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.w.Write(p)
+	c.err = err
+	return n, err
 }
 
 // selections counts the kinds of selection s holds: ids, a destination,

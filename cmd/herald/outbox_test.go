@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -175,5 +179,31 @@ func TestOutboxSelectionFlagsExclusive(t *testing.T) {
 	}
 	if r := must(t, o, "outbox", "purge", "--store", "relay.db", "--dest", "a"); r.stdout != "purged 1\n" {
 		t.Errorf("purge --dest a printed %q", r.stdout)
+	}
+}
+
+// TestOutboxFailsWhenOutputFails: an action whose answer cannot be written
+// (standard output on a full disk) exits 1 and says so. It exited 0 with
+// nothing written, so "herald outbox list > saved.jsonl && herald outbox
+// purge --all" purged dead letters that were never saved.
+func TestOutboxFailsWhenOutputFails(t *testing.T) {
+	dir := t.TempDir()
+	deadLetters(t, filepath.Join(dir, "relay.db"), map[string]string{"d-a": "a"})
+	for _, action := range [][]string{{"list"}, {"stats"}, {"replay", "--id", "nope"}} {
+		full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+		if err != nil {
+			t.Skip("no /dev/full:", err)
+		}
+		args := append(append([]string{"outbox"}, action...), "--store", "relay.db")
+		cmd := exec.Command(heraldBin, args...)
+		cmd.Dir = dir
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = full, &stderr
+		err = cmd.Run()
+		full.Close()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "no space left on device") {
+			t.Errorf("herald %s > /dev/full: %v, stderr %q; want exit 1 for the failed write", strings.Join(args, " "), err, stderr.String())
+		}
 	}
 }
