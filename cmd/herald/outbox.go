@@ -40,7 +40,8 @@ creates nor changes its stream; one that does not exist is refused.
 
 list takes --dest to show one destination's dead letters. replay and purge
 need one selection: --dest NAME (all of its dead letters), --id ID
-(repeatable) or --all, not two of them. They print how many dead letters they replayed or purged.`
+(repeatable) or --all, not two of them. They print how many dead letters
+they replayed or purged.`
 
 const outboxExample = `herald outbox stats --store relay.db
 herald outbox list --store relay.db --dest a
