@@ -156,16 +156,16 @@ func checkDuplicateKeys(doc []byte) error {
 			return fmt.Errorf("line %d: key %q more than once in one object (in one case or another)", lineOf(doc, dec.InputOffset()), k)
 		}
 		keys[folded] = true
-		if err := skipValue(dec, &open); err != nil {
+		if err := enterValue(dec, &open); err != nil {
 			return err
 		}
 	}
 }
 
-// skipValue reads the first token of the value after a key: a scalar is
+// enterValue reads the first token of the value after a key: a scalar is
 // then done, and an object or array is pushed on open for the caller's
 // loop to walk.
-func skipValue(dec *json.Decoder, open *[]map[string]bool) error {
+func enterValue(dec *json.Decoder, open *[]map[string]bool) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return errors.New("invalid JSON")
