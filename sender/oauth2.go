@@ -6,10 +6,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,17 +28,24 @@ import (
 // (using the old one until it does while that fails), and sends it as
 // "Authorization: Bearer" on every attempt. A 401 answer makes it fetch a new
 // token and try once more, at once, outside [RetryPolicy.MaxAttempts].
+// A token lives for the answer's expires_in (at most 2³¹-1 seconds); one
+// answered without expires_in, or with one that is zero or negative, is
+// taken not to expire and kept until a receiver refuses it. An answer
+// whose token is empty, not of type Bearer (RFC 6749, section 7.1) or
+// unfit for a header, or whose JSON expires_in is not an integer, is a
+// failed fetch.
 //
 // The token endpoint is reached as the destination is: through the
 // Sender's address guard and CA trust ([Sender.TLS]), with the
 // destination's client certificate, https only (unless
 // [Sender.AllowHTTP]), within [Sender.AttemptTimeout], never through a
 // proxy and never following a redirect; so a token URL supplied by a
-// tenant is no way around the guard. A failed fetch is the answer, for a
-// second, to the deliveries that waited on it and those right after, so
-// that a token endpoint that hangs holds them for one fetch, not one
-// each. Neither the token nor the secret appears in a log line, an error
-// or a formatted value.
+// tenant is no way around the guard. A failed fetch, whatever its cause,
+// is the answer, for a second, to the deliveries that waited on it and
+// those right after, so that a token endpoint that hangs holds them for
+// one fetch, not one each, and one that fails is asked once a second,
+// not once a delivery. Neither the token nor the secret appears in a log
+// line, an error or a formatted value.
 //
 // It combines with a Signer that signs in its own header (Standard
 // Webhooks, Hub, Stripe). A Signer that sets Authorization itself (JWT),
@@ -160,33 +169,78 @@ func (c *tokenCache) token(ctx context.Context) (string, error) {
 		}
 		return "", c.failed
 	}
+	tok, life, err := c.fetch(ctx)
+	if err != nil {
+		if ctx.Err() == nil { // not when the caller left: the endpoint may be fine
+			c.failed, c.failedAt = err, c.now()
+		}
+		if valid {
+			return c.tok, nil
+		}
+		return "", err
+	}
+	c.failed = nil
+	c.tok, c.refreshAt, c.expiry = tok, time.Time{}, time.Time{}
+	if life > 0 {
+		c.refreshAt = now.Add(life - min(maxEarlyRefresh, life/2))
+		c.expiry = now.Add(life)
+	}
+	return c.tok, nil
+}
+
+// fetch asks the token endpoint for a token, and returns it with its
+// lifetime, zero when the answer gives none. An answer without a token
+// the Sender can send as "Authorization: Bearer" is an error, as a failed
+// request is.
+func (c *tokenCache) fetch(ctx context.Context) (string, time.Duration, error) {
 	// One timeout for the fetch, the client's per request: the library
 	// tries a second request (credentials in the form) when the first
 	// (HTTP Basic) fails.
 	fctx, cancel := context.WithTimeout(context.WithValue(ctx, oauth2.HTTPClient, c.client), c.client.Timeout)
 	t, err := c.cfg.Token(fctx)
 	cancel()
-	if err != nil {
-		ferr := c.fetchError(err)
-		if ctx.Err() == nil { // not when the caller left: the endpoint may be fine
-			c.failed, c.failedAt = ferr, c.now()
+	switch {
+	case err != nil:
+		return "", 0, c.fetchError(err)
+	case t.Type() != "Bearer": // RFC 6749, section 7.1: not to be used as one
+		return "", 0, &setupError{err: fmt.Errorf("%w: %s answered a token of another type than Bearer", ErrToken, c.label), retryable: true}
+	case t.AccessToken == "" || wire.CheckHeader("Authorization", "Bearer "+t.AccessToken) != nil:
+		return "", 0, &setupError{err: fmt.Errorf("%w: %s answered no usable access token", ErrToken, c.label), retryable: true}
+	}
+	return t.AccessToken, tokenLife(t), nil
+}
+
+// maxTokenLife is the longest lifetime a token is taken to have: 2³¹-1
+// seconds (some 68 years), as the library reads a JSON expires_in.
+const maxTokenLife = math.MaxInt32 * time.Second
+
+// tokenLife returns the lifetime of t (RFC 6749, section 5.1: expires_in,
+// in seconds), at most maxTokenLife, or zero when the answer gives none:
+// no expires_in, or one that is not a number of at least one second. It
+// reads expires_in itself: the library's t.Expiry is a time in the past
+// for a negative expires_in, and for a large one in a form-encoded answer,
+// whose number of nanoseconds overflows; either way every delivery would
+// fetch a new token.
+func tokenLife(t *oauth2.Token) time.Duration {
+	var secs float64
+	switch v := t.Extra("expires_in").(type) {
+	case float64: // a JSON number; in a form, one with a decimal point
+		secs = v
+	case int64: // in a form
+		secs = float64(v)
+	case string: // a JSON string; in a form, anything but a number that fits
+		n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err == nil || errors.Is(err, strconv.ErrRange) {
+			secs = n // ±Inf when out of range
 		}
-		if valid {
-			return c.tok, nil
-		}
-		return "", ferr
 	}
-	c.failed = nil
-	if t.AccessToken == "" || wire.CheckHeader("Authorization", "Bearer "+t.AccessToken) != nil {
-		return "", &setupError{err: fmt.Errorf("%w: %s answered no usable access token", ErrToken, c.label), retryable: true}
+	switch {
+	case !(secs >= 1): // also NaN
+		return 0
+	case secs >= float64(maxTokenLife/time.Second):
+		return maxTokenLife
 	}
-	c.tok, c.refreshAt, c.expiry = t.AccessToken, time.Time{}, time.Time{}
-	if !t.Expiry.IsZero() {
-		life := time.Until(t.Expiry) // the library set Expiry by the wall clock
-		c.refreshAt = now.Add(life - min(maxEarlyRefresh, life/2))
-		c.expiry = now.Add(life)
-	}
-	return c.tok, nil
+	return time.Duration(secs) * time.Second
 }
 
 // invalidate drops the cached token if it is still used, the one a
