@@ -106,7 +106,7 @@ func (c *ceEvent) set(name, value string) error {
 		}
 		if _, ok := c.ev.Context[name]; !ok && len(c.ev.Context) == maxAttributes {
 			// Refused now rather than after reading a body of them.
-			return fmt.Errorf("%w: more than %d context attributes", ErrInvalidEvent, maxAttributes)
+			return errManyAttributes
 		}
 		c.ev.Context[name] = value
 	}

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"time"
+	"unicode/utf8"
 )
 
 // envelope is the wire form of an Event.
@@ -45,8 +47,10 @@ func (e Event) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON decodes the native envelope strictly: the value must be an
 // object, its keys are matched exactly (case included), and an unknown or
-// repeated key is an error matching [ErrInvalidEvent]. It does not check the
-// field values; call [Event.Validate] (the HTTP source does).
+// repeated key is an error matching [ErrInvalidEvent], as are more than 64
+// context attributes or namespaces, refused as soon as the 65th is read.
+// It does not check the other field values; call [Event.Validate] (the
+// HTTP source does).
 func (e *Event) UnmarshalJSON(data []byte) error {
 	if ev, ok := walkEnvelope(data); ok {
 		*e = ev
@@ -74,9 +78,9 @@ func (e *Event) unmarshalStrict(data []byte) error {
 		{"id", &ev.ID},
 		{"topic", &ev.Topic},
 		{"createdAt", &ev.CreatedAt},
-		{"context", &ev.Context},
+		{"context", (*boundedContext)(&ev.Context)},
 		{"payload", &ev.Payload},
-		{"namespaces", &ev.Namespaces},
+		{"namespaces", (*boundedNamespaces)(&ev.Namespaces)},
 		{"partitionKey", &ev.PartitionKey},
 	}
 	var seen uint8
@@ -96,7 +100,9 @@ func (e *Event) unmarshalStrict(data []byte) error {
 			return fmt.Errorf("%w: duplicate field %q", ErrInvalidEvent, key)
 		}
 		seen |= 1 << i
-		if err := dec.Decode(fields[i].dst); err != nil {
+		if err := dec.Decode(fields[i].dst); errors.Is(err, ErrInvalidEvent) {
+			return err // more than maxAttributes
+		} else if err != nil {
 			return fmt.Errorf("%w: field %q: %v", ErrInvalidEvent, key, jsonReason(err))
 		}
 	}
@@ -111,6 +117,125 @@ func (e *Event) unmarshalStrict(data []byte) error {
 	}
 	*e = ev
 	return nil
+}
+
+// errManyAttributes and errManyNamespaces refuse an event of more than
+// maxAttributes context attributes or namespaces.
+var (
+	errManyAttributes = fmt.Errorf("%w: more than %d context attributes", ErrInvalidEvent, maxAttributes)
+	errManyNamespaces = fmt.Errorf("%w: more than %d namespaces", ErrInvalidEvent, maxAttributes)
+)
+
+// boundedContext is Event.Context as the envelope decodes it. Its
+// UnmarshalJSON decodes as encoding/json decodes into a map[string]string
+// (null leaves the map as it is, a null value is "", a repeated key takes
+// its last value), but stops at the first key past maxAttributes distinct
+// ones: a body of a hundred thousand tiny attributes costs 65 of them,
+// not a map of all.
+type boundedContext map[string]string
+
+// UnmarshalJSON decodes data, one valid JSON value (as the json package
+// and walkObject give it).
+func (m *boundedContext) UnmarshalJSON(data []byte) error {
+	switch c := firstByte(data); c {
+	case 'n': // null
+		return nil
+	case '{':
+	default:
+		return &json.UnmarshalTypeError{Value: jsonKind(c), Type: reflect.TypeFor[map[string]string]()}
+	}
+	if *m == nil {
+		*m = boundedContext{}
+	}
+	var err error
+	ok := walkMembers(data, func(k, v []byte) bool {
+		var key, val string
+		if bytes.IndexByte(k, '\\') < 0 && utf8.Valid(k) {
+			key = string(k)
+		} else if !setString(&key, append(append([]byte{'"'}, k...), '"')) {
+			return false
+		}
+		if _, ok := (*m)[key]; !ok && len(*m) == maxAttributes {
+			err = errManyAttributes
+			return false
+		}
+		if !setString(&val, v) {
+			err = &json.UnmarshalTypeError{Value: jsonKind(v[0]), Type: reflect.TypeFor[string]()}
+			return false
+		}
+		(*m)[key] = val
+		return true
+	})
+	if !ok && err == nil {
+		err = errMalformed
+	}
+	return err
+}
+
+// boundedNamespaces is Event.Namespaces as the envelope decodes it. Its
+// UnmarshalJSON decodes as encoding/json decodes into a []string (null
+// leaves the slice as it is, [] is an empty slice, a null element is ""),
+// but stops at the element past maxAttributes.
+type boundedNamespaces []string
+
+// UnmarshalJSON decodes data, one valid JSON value.
+func (l *boundedNamespaces) UnmarshalJSON(data []byte) error {
+	switch c := firstByte(data); c {
+	case 'n': // null
+		return nil
+	case '[':
+	default:
+		return &json.UnmarshalTypeError{Value: jsonKind(c), Type: reflect.TypeFor[[]string]()}
+	}
+	list := []string{}
+	var err error
+	ok := walkElements(data, func(v []byte) bool {
+		var s string
+		switch {
+		case len(list) == maxAttributes:
+			err = errManyNamespaces
+		case !setString(&s, v):
+			err = &json.UnmarshalTypeError{Value: jsonKind(v[0]), Type: reflect.TypeFor[string]()}
+		default:
+			list = append(list, s)
+			return true
+		}
+		return false
+	})
+	if !ok && err == nil {
+		err = errMalformed
+	}
+	if err == nil {
+		*l = list
+	}
+	return err
+}
+
+// errMalformed is what boundedContext and boundedNamespaces answer for
+// data that is not valid JSON, which their callers never pass.
+var errMalformed = errors.New("malformed JSON")
+
+// firstByte returns the first byte of data after white space, or 0.
+func firstByte(data []byte) byte {
+	s := jscan{d: data}
+	s.ws()
+	return s.peek()
+}
+
+// jsonKind names the kind of JSON value that starts with c as
+// encoding/json's UnmarshalTypeError does.
+func jsonKind(c byte) string {
+	switch c {
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "bool"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	}
+	return "number"
 }
 
 // decodeEnvelope parses and validates one native envelope.

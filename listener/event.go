@@ -101,10 +101,10 @@ func (e *Event) validateFields() error {
 		return err
 	}
 	if len(e.Context) > maxAttributes {
-		return fmt.Errorf("%w: more than %d context attributes", ErrInvalidEvent, maxAttributes)
+		return errManyAttributes
 	}
 	if len(e.Namespaces) > maxAttributes {
-		return fmt.Errorf("%w: more than %d namespaces", ErrInvalidEvent, maxAttributes)
+		return errManyNamespaces
 	}
 	for k := range e.Context {
 		if k == "" {

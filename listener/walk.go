@@ -109,9 +109,11 @@ const maxWalkAttributes = 64
 // jscan of Field's paths, which cannot index past the slice; a value it
 // passes is never empty.
 func walkObject(data []byte, member func(key, value []byte) bool) bool {
-	if !json.Valid(data) {
-		return false
-	}
+	return json.Valid(data) && walkMembers(data, member)
+}
+
+// walkMembers is walkObject on data known to be valid JSON.
+func walkMembers(data []byte, member func(key, value []byte) bool) bool {
 	s := jscan{d: data}
 	s.ws()
 	if s.peek() != '{' {
@@ -154,6 +156,39 @@ func walkObject(data []byte, member func(key, value []byte) bool) bool {
 	}
 }
 
+// walkElements calls elem with each value of the JSON array in data, valid
+// JSON, in order, until elem returns false. It reports whether data holds
+// an array and elem returned true for every element; a value it passes is
+// never empty.
+func walkElements(data []byte, elem func(value []byte) bool) bool {
+	s := jscan{d: data}
+	s.ws()
+	if s.peek() != '[' {
+		return false
+	}
+	s.i++
+	s.ws()
+	if s.peek() == ']' {
+		return true
+	}
+	for {
+		start := s.i
+		if !s.skip() || s.i == start || !elem(data[start:s.i]) {
+			return false
+		}
+		s.ws()
+		switch s.peek() {
+		case ',':
+			s.i++
+			s.ws()
+		case ']':
+			return true
+		default:
+			return false
+		}
+	}
+}
+
 // keyIndex returns the index in envelopeKeys of the key whose raw bytes
 // (between the quotes) are k, or -1. An escaped spelling of a key is not
 // recognised: the strict decoder reads it.
@@ -182,10 +217,10 @@ func setField(ev *Event, f int, v []byte) bool {
 		return true
 	case "createdAt":
 		return json.Unmarshal(v, &ev.CreatedAt) == nil
-	case "context":
-		return json.Unmarshal(v, &ev.Context) == nil
+	case "context": // past the bound, the strict decoder words the error
+		return (*boundedContext)(&ev.Context).UnmarshalJSON(v) == nil
 	case "namespaces":
-		return json.Unmarshal(v, &ev.Namespaces) == nil
+		return (*boundedNamespaces)(&ev.Namespaces).UnmarshalJSON(v) == nil
 	}
 	return false
 }

@@ -43,6 +43,18 @@ var envelopeCases = []walkCase{
 	{"invalid JSON in the payload", `{"id":"1","topic":"a:b","payload":{x:1}}`, false},
 	{"empty", ``, false},
 	{"deep payload", `{"id":"1","topic":"a:b","payload":` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + `}`, false},
+	{"as many context attributes as allowed, and repeats", `{"id":"1","topic":"a:b","context":{` + attributes(maxAttributes) + `,` + attributes(maxAttributes) + `}}`, true},
+	{"a context attribute too many", `{"id":"1","topic":"a:b","context":{` + attributes(maxAttributes+1) + `}}`, false},
+	{"a namespace too many", `{"id":"1","topic":"a:b","namespaces":[` + strings.Repeat(`"n",`, maxAttributes) + `"n"]}`, false},
+}
+
+// attributes returns n context attributes, comma separated.
+func attributes(n int) string {
+	items := make([]string, n)
+	for i := range items {
+		items[i] = fmt.Sprintf(`"k%d":"v%d"`, i, i)
+	}
+	return strings.Join(items, ",")
 }
 
 // TestEnvelopeWalk checks that walkEnvelope takes the plain envelopes,
