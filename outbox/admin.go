@@ -33,13 +33,15 @@ const maxAdminBody = 64 << 10
 //	POST /dead-letters/purge     the same selector → {"purged":N}
 //
 // A dead letter is listed with its delivery's fields (the event id among
-// them, when the delivery came from an event) and reason, never its body; nothing it serves holds a URL or secret, since an outbox stores
-// none. A POST needs Content-Type application/json (so that a browser form
-// cannot forge one) and a body of at most 64 KiB; a selector that selects
-// nothing is refused. Every error is {"error":"…"} with a 4xx or 5xx
-// status. The handler does no authentication: serve it on a worker's admin
-// port, not to the internet, and wrap it in your own middleware where
-// that port is shared. Mount it under a prefix with [http.StripPrefix]:
+// them, when the delivery came from an event) and reason, never its body;
+// nothing it serves holds a URL or secret, since an outbox stores none. A
+// POST needs Content-Type application/json (so that a browser form cannot
+// forge one) and a body of at most 64 KiB; a selector must set one of
+// ids, destination and all, not none and not several. Every error is
+// {"error":"…"} with a 4xx or 5xx status. The handler does no
+// authentication: serve it on a worker's admin port, not to the internet,
+// and wrap it in your own middleware where that port is shared. Mount it
+// under a prefix with [http.StripPrefix]:
 //
 //	mux.Handle("/outbox/", http.StripPrefix("/outbox", outbox.AdminHandler(store)))
 func AdminHandler(a Admin) http.Handler {

@@ -171,6 +171,9 @@ func TestAdminHandlerRefuses(t *testing.T) {
 		want                      string
 	}{
 		{"POST", "/dead-letters/purge", "application/json", `{}`, 400, "empty selector"},
+		{"POST", "/dead-letters/purge", "application/json", `{"all":true,"destination":"a"}`, 400, "set one of IDs, Destination or All"},
+		{"POST", "/dead-letters/replay", "application/json", `{"destination":"a","ids":["b1"]}`, 400, "set one of IDs, Destination or All"},
+		{"POST", "/dead-letters/purge", "application/json", `{"ids":["a1"],"all":true}`, 400, "set one of IDs, Destination or All"},
 		{"POST", "/dead-letters/purge", "text/plain", `{"all":true}`, 415, "application/json"},
 		{"POST", "/dead-letters/purge", "", `{"all":true}`, 415, "application/json"},
 		{"POST", "/dead-letters/purge", "application/json", `{"all":tru`, 400, "truncated"},

@@ -244,9 +244,11 @@ type DeadLetterQuery struct {
 }
 
 // Selector selects dead letters to replay or purge: those whose id is in
-// IDs, plus every one for Destination, or every one at all when All is set.
-// A selector that selects nothing is an error ([ErrInvalid]), so that a
-// zero Selector never purges everything by accident.
+// IDs, or every one for Destination, or every one at all when All is set.
+// Set exactly one of the three: a zero Selector, and one that sets two or
+// more, are errors ([ErrInvalid]), so that nothing purges everything by
+// accident and a Destination never widens to every destination's (with
+// All) or to dead letters of other destinations (with IDs).
 type Selector struct {
 	IDs         []string `json:"ids,omitempty"`         // dead letters with these ids
 	Destination string   `json:"destination,omitempty"` // every dead letter for this destination

@@ -82,13 +82,26 @@ func checkName(what, s string, max int) error {
 	return nil
 }
 
-// Validate reports whether s selects anything: ids or a destination, or All.
-// The error wraps [ErrInvalid]. It also indexes many IDs, so that Matches
-// over thousands of dead letters does not compare each with every id: a
-// store calls it first, and again after changing IDs.
+// Validate reports whether s selects one kind of dead letters: IDs, a
+// Destination, or All, and only one of them. The error wraps
+// [ErrInvalid]. It also indexes many IDs, so that Matches over thousands
+// of dead letters does not compare each with every id: a store calls it
+// first, and again after changing IDs.
 func (s *Selector) Validate() error {
-	if !s.All && s.Destination == "" && len(s.IDs) == 0 {
+	kinds := 0
+	for _, set := range [...]bool{len(s.IDs) > 0, s.Destination != "", s.All} {
+		if set {
+			kinds++
+		}
+	}
+	switch {
+	case kinds == 0:
 		return fmt.Errorf("%w: empty selector (set IDs, Destination or All)", ErrInvalid)
+	case kinds > 1:
+		// Each part would widen the others: Destination with All would
+		// be every destination's, and IDs with a Destination any
+		// destination's dead letters of those ids.
+		return fmt.Errorf("%w: selector of several kinds (set one of IDs, Destination or All)", ErrInvalid)
 	}
 	s.ids = nil
 	if len(s.IDs) > indexIDs {
@@ -104,8 +117,8 @@ func (s *Selector) Validate() error {
 // indexes more.
 const indexIDs = 8
 
-// Matches reports whether s selects the dead letter of destination dest with
-// the given id.
+// Matches reports whether s, which Validate accepted, selects the dead
+// letter of destination dest with the given id.
 func (s *Selector) Matches(dest, id string) bool {
 	switch {
 	case s.All || s.Destination != "" && s.Destination == dest:

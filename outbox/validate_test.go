@@ -60,10 +60,10 @@ func TestEnqueueRefusesTopicsThatAreNotText(t *testing.T) {
 }
 
 // Matches selects the same dead letters whether Validate indexed the ids
-// (more than a few) or not.
+// (more than a few) or not, and a Destination selects its own only.
 func TestSelectorMatches(t *testing.T) {
 	for _, n := range []int{1, 8, 9, 1000} {
-		s := outbox.Selector{Destination: "d"}
+		var s outbox.Selector
 		for i := range n {
 			s.IDs = append(s.IDs, fmt.Sprint("id-", i))
 		}
@@ -77,12 +77,19 @@ func TestSelectorMatches(t *testing.T) {
 			{"x", "id-0", true},
 			{"x", fmt.Sprint("id-", n-1), true},
 			{"x", fmt.Sprint("id-", n), false},
-			{"d", "other", true},
+			{"d", "other", false},
 			{"x", "", false},
 		} {
 			if got := s.Matches(tc.dest, tc.id); got != tc.want {
 				t.Errorf("%d ids: Matches(%q, %q) = %v", n, tc.dest, tc.id, got)
 			}
 		}
+	}
+	s := outbox.Selector{Destination: "d"}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Matches("d", "id-0") || s.Matches("x", "id-0") {
+		t.Errorf("Destination d: Matches(d, id-0) = %v, Matches(x, id-0) = %v", s.Matches("d", "id-0"), s.Matches("x", "id-0"))
 	}
 }

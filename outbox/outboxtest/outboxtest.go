@@ -469,6 +469,23 @@ func testDeadLetters(t *testing.T, ob outbox.Outbox) {
 	if _, err := adm(t, ob).Purge(ctx, outbox.Selector{}); !errors.Is(err, outbox.ErrInvalid) {
 		t.Errorf("Purge of an empty selector: %v, want ErrInvalid", err)
 	}
+	// A selector names one kind of dead letters: taking every one that
+	// any part names, "b" with All would be every destination's, and "b"
+	// with a0 would take a0 of "a" too.
+	for _, s := range []outbox.Selector{
+		{All: true, Destination: "b"},
+		{All: true, IDs: []string{"b0"}},
+		{Destination: "b", IDs: []string{"a0"}},
+		{All: true, Destination: "b", IDs: []string{"b0"}},
+	} {
+		if n, err := adm(t, ob).Replay(ctx, s); !errors.Is(err, outbox.ErrInvalid) || n != 0 {
+			t.Errorf("Replay of %+v = %d, %v; want 0, ErrInvalid", s, n, err)
+		}
+		if n, err := adm(t, ob).Purge(ctx, s); !errors.Is(err, outbox.ErrInvalid) || n != 0 {
+			t.Errorf("Purge of %+v = %d, %v; want 0, ErrInvalid", s, n, err)
+		}
+	}
+	wantStats(t, ob, outbox.Stats{Pending: 1, Dead: 6}, "after selectors of several kinds")
 	// Many ids, of which one is a dead letter (a store may index them),
 	// one pending and the rest unknown, one of them twice.
 	many := []string{"a1", "alive", "nope", "nope"}
