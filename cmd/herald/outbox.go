@@ -86,11 +86,8 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 	case action == "enable" && (*dest == "" || len(ids) > 0 || *all):
 		return usage("enable takes --dest NAME only")
 	case (action == "replay" || action == "purge") && sel.Validate() != nil:
-		return usage("%s needs --dest NAME, --id ID or --all", action)
-	case (action == "replay" || action == "purge") && selections(sel) > 1:
-		// A Selector takes every dead letter that any of its parts
-		// names: "--dest a --all" would be every destination's.
-		return usage("%s takes one of --dest NAME, --id ID or --all, not several", action)
+		// Validate refuses no selection and a mix alike.
+		return usage("%s takes exactly one of --dest NAME, --id ID or --all", action)
 	}
 	st, code := openOutbox(*store, action == "stats" || action == "list", &nf, stderr)
 	if st == nil {
@@ -126,18 +123,6 @@ func (c *checkedWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.err = err
 	return n, err
-}
-
-// selections counts the kinds of selection s holds: ids, a destination,
-// all.
-func selections(s outbox.Selector) int {
-	n := 0
-	for _, set := range []bool{len(s.IDs) > 0, s.Destination != "", s.All} {
-		if set {
-			n++
-		}
-	}
-	return n
 }
 
 // outboxAction runs one herald outbox action on st, writing what it found

@@ -364,7 +364,7 @@ func TestOutboxDeadLetters(t *testing.T) {
 	if r := must(t, o, "outbox", "list", "--store", "relay.db", "--dest", "other"); r.stdout != "" {
 		t.Errorf("list --dest other printed %q", r.stdout)
 	}
-	expect(t, o, 2, []string{"replay needs --dest NAME, --id ID or --all"}, "outbox", "replay", "--store", "relay.db")
+	expect(t, o, 2, []string{"replay takes exactly one of --dest NAME, --id ID or --all"}, "outbox", "replay", "--store", "relay.db")
 	if r := must(t, o, "outbox", "replay", "--store", "relay.db", "--dest", "hook"); r.stdout != "replayed 1\n" {
 		t.Errorf("replay printed %q", r.stdout)
 	}
