@@ -12,12 +12,14 @@ import (
 
 	"github.com/heraldhq/herald/internal/deadlist"
 	"github.com/heraldhq/herald/internal/guard"
+	"github.com/heraldhq/herald/internal/wire"
 )
 
 // NewMemory returns an empty [Store] held in memory, for tests and for
 // programs that can afford to lose pending deliveries when they stop. It
 // keeps bodies in memory, keeps the order of a partition key (see
-// [Store]), and its Close empties it.
+// [Store]) and times as the durable stores do (see [Outbox]), and its
+// Close empties it.
 func NewMemory() Store { return &memory{} }
 
 // memory is the Store of [NewMemory]. Its zero value is an empty outbox
@@ -132,6 +134,7 @@ func (m *memory) Put(ctx context.Context, ds ...Delivery) error {
 			continue
 		}
 		d.Body = slices.Clone(d.Body)
+		d.Due, d.Created = kept(d.Due), kept(d.Created)
 		it := &memItem{d: d, index: -1}
 		m.items[d.ID] = it
 		m.enter(it)
@@ -244,16 +247,16 @@ func (m *memory) settleOne(st Settlement) error {
 		})
 	case Retrying:
 		return m.settle(st.ID, st.Token, func(it *memItem) {
-			it.history = append(it.history, st.Attempt)
+			it.history = append(it.history, keptAttempt(st.Attempt))
 			it.d.Attempts++
-			it.d.Due = st.Due
+			it.d.Due = kept(st.Due)
 			m.wait(it)
 		})
 	case Released:
 		return m.settle(st.ID, st.Token, m.wait)
 	case DeadLettered:
 		return m.settle(st.ID, st.Token, func(it *memItem) {
-			it.history = append(it.history, st.Attempt)
+			it.history = append(it.history, keptAttempt(st.Attempt))
 			it.d.Attempts++
 			it.dead, it.reason, it.deadAt = true, st.Reason, time.Now()
 			m.dead++
@@ -261,6 +264,18 @@ func (m *memory) settleOne(st Settlement) error {
 		})
 	}
 	return fmt.Errorf("%w: unknown outcome %d", ErrInvalid, st.Outcome)
+}
+
+// kept returns t as every store keeps a time (see [wire.Nanos]): one
+// before 1678 or after 2262 becomes the nearest one an int64 of Unix
+// nanoseconds holds. Such a time keeps its place in time, and JSON (whose
+// years end at 9999) can encode it in a listing.
+func kept(t time.Time) time.Time { return wire.Time(wire.Nanos(t)) }
+
+// keptAttempt returns a with its time as a store keeps it.
+func keptAttempt(a AttemptRecord) AttemptRecord {
+	a.At = kept(a.At)
+	return a
 }
 
 // DeadLetters lists dead letters; see [Admin.DeadLetters].

@@ -23,8 +23,10 @@ import (
 // 32 MiB) and fills their defaults (Due, Created) before Put, clips error
 // and reason texts to 1024 bytes before Settle, and fills
 // [LeaseOptions]; an implementation checks only what its storage format
-// needs. Package outboxtest checks an implementation against this
-// contract. Implementations are safe for concurrent use.
+// needs. It keeps every time as an int64 of Unix nanoseconds holds it:
+// one before 1678 or after 2262 becomes the nearest such time, and keeps
+// its place in time. Package outboxtest checks an implementation against
+// this contract. Implementations are safe for concurrent use.
 type Outbox interface {
 	// Put stores deliveries and returns once they are durably committed.
 	// Put is idempotent on the delivery id: a delivery whose id the

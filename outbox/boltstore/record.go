@@ -194,7 +194,7 @@ func (r *record) delivery(id string) outbox.Delivery {
 //	version(1) varint(at) uvarint(status) varint(latency) uvarint(tries) string(error)
 func appendAttempt(b []byte, a *outbox.AttemptRecord) []byte {
 	b = append(b, attemptV1)
-	b = binary.AppendVarint(b, a.At.UnixNano())
+	b = binary.AppendVarint(b, wire.Nanos(a.At))
 	b = binary.AppendUvarint(b, uint64(max(a.Status, 0)))
 	b = binary.AppendVarint(b, int64(a.Latency))
 	b = binary.AppendUvarint(b, uint64(max(a.Tries, 0)))
@@ -209,7 +209,7 @@ func decodeAttempt(id string, b []byte) (outbox.AttemptRecord, error) {
 	if v := d.byte(); d.err == nil && v != attemptV1 {
 		return a, corrupt("attempt of", id, fmt.Errorf("unknown version %d", v))
 	}
-	a.At = time.Unix(0, d.varint())
+	a.At = wire.Time(d.varint())
 	a.Status = d.count()
 	a.Latency = time.Duration(d.varint())
 	a.Tries = d.count()

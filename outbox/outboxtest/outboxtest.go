@@ -20,7 +20,8 @@
 // every field of a delivery (its optional EventID and TraceParent included), and is
 // idempotent on the id (of an id given several times, in one Put or in
 // several, the first is stored), Lease honours due times (even centuries
-// away), Max, Allow and lease
+// away, which the store keeps, and lists, as an int64 of Unix
+// nanoseconds holds them), Max, Allow and lease
 // expiry, Settle records each outcome and refuses a lost lease with
 // [outbox.ErrLeaseLost], and a closed store fails with [outbox.ErrClosed].
 // A store that also implements [outbox.Admin] is checked on dead letters,
@@ -42,9 +43,11 @@ package outboxtest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"slices"
 	"strconv"
 	"sync"
@@ -65,6 +68,7 @@ func Run(t *testing.T, newOutbox func(t *testing.T) outbox.Outbox) {
 		{"PutLeaseAck", testPutLeaseAck},
 		{"DueTime", testDueTime},
 		{"FarDueTimes", testFarDueTimes},
+		{"FarTimesListed", testFarTimesListed},
 		{"LeaseExpiry", testLeaseExpiry},
 		{"Reschedule", testReschedule},
 		{"Release", testRelease},
@@ -306,6 +310,43 @@ func testFarDueTimes(t *testing.T, ob outbox.Outbox) {
 	far := time.Date(2400, 1, 1, 0, 0, 0, 0, time.UTC)
 	if got := lease(t, ob, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: far}); len(got) != 3 {
 		t.Fatalf("a lease as of 2400 took %v, want all three", ids(got))
+	}
+}
+
+// testFarTimesListed: a dead letter due, created and attempted after the
+// year 9999 is listed, with its history, at the last time an int64 of
+// Unix nanoseconds holds, as the durable stores keep every time: an
+// [outbox.AdminHandler] answers in JSON, which has no year past 9999, and
+// a listing that kept such a time failed whole.
+func testFarTimesListed(t *testing.T, ob outbox.Outbox) {
+	far := time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC)
+	last := time.Unix(0, math.MaxInt64)
+	d := mk("far", "a")
+	d.Due, d.Created = far, far
+	put(t, ob, d)
+	got := lease(t, ob, outbox.LeaseOptions{Max: 1, TTL: time.Minute, Now: far.AddDate(1, 0, 0)})
+	if len(got) != 1 {
+		t.Fatalf("a lease as of the year 12001 took %v, want [far]", ids(got))
+	}
+	if err := deadLetter(ob, "far", got[0].Token, "gone (410)", outbox.AttemptRecord{At: far, Status: 410, Tries: 1}); err != nil {
+		t.Fatal(err)
+	}
+	dls, err := adm(t, ob).DeadLetters(ctx, outbox.DeadLetterQuery{})
+	if err != nil || len(dls) != 1 {
+		t.Fatalf("DeadLetters: %+v, %v", dls, err)
+	}
+	if !dls[0].Due.Equal(last) || !dls[0].Created.Equal(last) {
+		t.Errorf("dead letter due %v, created %v; want both %v", dls[0].Due, dls[0].Created, last)
+	}
+	h, err := adm(t, ob).History(ctx, "far")
+	if err != nil || len(h) != 1 || !h[0].At.Equal(last) {
+		t.Fatalf("History: %+v, %v; want one attempt at %v", h, err, last)
+	}
+	if _, err := json.Marshal(dls); err != nil {
+		t.Errorf("the listing does not encode as JSON: %v", err)
+	}
+	if _, err := json.Marshal(h); err != nil {
+		t.Errorf("the history does not encode as JSON: %v", err)
 	}
 }
 
