@@ -125,6 +125,12 @@ func (h adminHandler) list(w http.ResponseWriter, r *http.Request) {
 		writeOutboxError(w, err)
 		return
 	}
+	for i := range dls {
+		// The stores keep times JSON can encode; an Admin written
+		// elsewhere may not, and one such time would fail the page.
+		d := &dls[i]
+		d.Due, d.Created, d.At = kept(d.Due), kept(d.Created), kept(d.At)
+	}
 	page := deadLetterPage{DeadLetters: dls}
 	if page.DeadLetters == nil {
 		page.DeadLetters = []DeadLetter{}
@@ -157,6 +163,9 @@ func (h adminHandler) history(w http.ResponseWriter, r *http.Request) {
 	}
 	if as == nil {
 		as = []AttemptRecord{}
+	}
+	for i := range as {
+		as[i] = keptAttempt(as[i]) // as the listing's times
 	}
 	writeJSON(w, http.StatusOK, map[string][]AttemptRecord{"attempts": as})
 }

@@ -1,7 +1,9 @@
 package outbox_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -207,4 +209,72 @@ func TestAdminHandlerRefuses(t *testing.T) {
 	if code, raw := call(t, "GET", base+"/stats", "", "", nil); code != 503 || !strings.Contains(raw, "closed") {
 		t.Errorf("stats of a closed outbox: %d %s", code, raw)
 	}
+}
+
+// TestAdminHandlerListsFarTimes: a dead letter due, created and attempted
+// after the year 9999 is listed, and its history served, at the last time
+// the stores keep, 2262. JSON has no later year: the memory store kept the
+// time as given, and the listing failed whole (500, "cannot encode the
+// answer"). farTimes, an Admin that gives such times back as a store
+// written elsewhere might, is listed the same way.
+func TestAdminHandlerListsFarTimes(t *testing.T) {
+	far := time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC)
+	st := outbox.NewMemory()
+	t.Cleanup(func() { _ = st.Close() })
+	if err := st.Put(ctx, outbox.Delivery{ID: "far", Destination: "a", Body: []byte("{}"), Due: far, Created: far}); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := st.Lease(ctx, outbox.LeaseOptions{Max: 1, TTL: time.Minute, Now: far.AddDate(1, 0, 0)})
+	if err != nil || len(ls) != 1 {
+		t.Fatalf("Lease: %d, %v", len(ls), err)
+	}
+	if err := errors.Join(st.Settle(ctx, []outbox.Settlement{{ID: "far", Token: ls[0].Token, Outcome: outbox.DeadLettered,
+		Reason: "gone (410)", Attempt: outbox.AttemptRecord{At: far, Status: 410, Tries: 1}}})...); err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range []outbox.Admin{st.(outbox.Admin), farTimes{st.(outbox.Admin), far}} {
+		srv := httptest.NewServer(outbox.AdminHandler(a))
+		farFields := []string{"due", "created"}
+		if i == 1 {
+			farFields = append(farFields, "dead_at")
+		}
+		var p page
+		if code, raw := call(t, "GET", srv.URL+"/dead-letters", "", "", &p); code != 200 || len(p.DeadLetters) != 1 {
+			t.Errorf("%T: list: %d %s", a, code, raw)
+		} else {
+			for _, k := range farFields {
+				if v := fmt.Sprint(p.DeadLetters[0][k]); !strings.HasPrefix(v, "2262-04-1") {
+					t.Errorf("%T: dead letter %s %s; want the far time in 2262", a, k, v)
+				}
+			}
+		}
+		var h map[string][]map[string]any
+		if code, raw := call(t, "GET", srv.URL+"/history?id=far", "", "", &h); code != 200 || len(h["attempts"]) != 1 || !strings.HasPrefix(fmt.Sprint(h["attempts"][0]["at"]), "2262-04-1") {
+			t.Errorf("%T: history: %d %s", a, code, raw)
+		}
+		srv.Close()
+	}
+}
+
+// farTimes is an Admin whose dead letters and history hold times after
+// the year 9999, breaking the contract as a store written elsewhere might.
+type farTimes struct {
+	outbox.Admin
+	far time.Time
+}
+
+func (f farTimes) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]outbox.DeadLetter, error) {
+	dls, err := f.Admin.DeadLetters(ctx, q)
+	for i := range dls {
+		dls[i].Due, dls[i].Created, dls[i].At = f.far, f.far, f.far
+	}
+	return dls, err
+}
+
+func (f farTimes) History(ctx context.Context, id string) ([]outbox.AttemptRecord, error) {
+	h, err := f.Admin.History(ctx, id)
+	for i := range h {
+		h[i].At = f.far
+	}
+	return h, err
 }
