@@ -70,17 +70,17 @@ type Queue struct {
 	// Destinations are the destinations deliveries name, each with a
 	// distinct, non-empty Name. Their URLs and Signers stay in memory.
 	Destinations []sender.Destination
-	// Workers is how many deliveries are sent at once; zero means
-	// 16. Up to as many more wait leased in memory, so
-	// that a worker finds its next delivery at once: at most 2×Workers
-	// bodies are held, however many are pending.
+	// Workers is how many deliveries are sent at once, at most 10000
+	// (more fails with [ErrInvalid]); zero means 16. Up to as many more
+	// wait leased in memory, so that a worker finds its next delivery at
+	// once: at most 2×Workers bodies are held, however many are pending.
 	Workers int
 	// PerDestination caps the deliveries sent at once to one destination,
 	// so that a slow endpoint cannot occupy every worker (and at most
 	// twice as many are leased for it); zero means half the workers,
 	// rounded up. Two slow destinations can then still occupy them all
 	// until their attempts time out: where many tenants share a Queue,
-	// set it lower.
+	// set it lower. At most 10000, as Workers.
 	PerDestination int
 	// Schedule spaces the attempts of a delivery; zero is the default.
 	Schedule Schedule
@@ -193,6 +193,9 @@ func (q *Queue) init() error {
 		q.done = make(chan struct{})
 		q.work = sync.NewCond(&q.mu)
 		q.wake = make(chan struct{}, 1)
+		if q.initErr = q.checkWorkers(); q.initErr != nil {
+			return
+		}
 		q.results = make(chan result, 16*q.workers)
 		q.sends, q.cancelSends = context.WithCancel(context.Background())
 		q.dests = make(map[string]*destState, len(q.Destinations))
@@ -229,6 +232,23 @@ func (q *Queue) init() error {
 		}
 	})
 	return q.initErr
+}
+
+// checkWorkers refuses a Workers or PerDestination past [limits.Workers]:
+// Workers of 1e8 would allocate gigabytes for the outcome channel and the
+// workers, one past MaxInt/16 would overflow the channel's length, and a
+// PerDestination past MaxInt/2 the count of deliveries a destination may
+// have leased, so that none would ever be.
+func (q *Queue) checkWorkers() error {
+	for _, f := range [...]struct {
+		name string
+		n    int
+	}{{"Workers", q.Workers}, {"PerDestination", q.PerDestination}} {
+		if f.n > limits.Workers {
+			return fmt.Errorf("%w: Queue.%s is %d, more than %d", ErrInvalid, f.name, f.n, limits.Workers)
+		}
+	}
+	return nil
 }
 
 // Enqueue stores a delivery of m to the named destination and returns its

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -717,4 +718,36 @@ func TestQueueSurvivesShortSettle(t *testing.T) {
 	queuetest.WaitFor(t, 10*time.Second, "the log line", func() bool {
 		return strings.Contains(logs.String(), "returned 0 errors for 1 settlements")
 	})
+}
+
+// TestQueueRefusesAbsurdWorkers: Workers or PerDestination past 10000 is
+// refused at Run with ErrInvalid naming the field and the limit. Run made
+// its outcome channel 16×Workers long up front and started Workers
+// goroutines: Workers of 1e8 took gigabytes, and one past MaxInt/16
+// overflowed the length and panicked (makechan: size out of range). A
+// PerDestination past MaxInt/2 overflowed the count of deliveries a
+// destination may lease, so none was ever leased.
+func TestQueueRefusesAbsurdWorkers(t *testing.T) {
+	stopped, cancel := context.WithCancel(ctx)
+	cancel() // a Queue that is accepted returns at once
+	for _, c := range []struct {
+		workers, perDest int
+		field            string
+	}{
+		{10001, 0, "Workers"},
+		{0, 10001, "PerDestination"},
+		{16, math.MaxInt, "PerDestination"},
+		{math.MaxInt/16 + 1, 0, "Workers"},
+		{math.MaxInt, 0, "Workers"},
+	} {
+		q := &outbox.Queue{Outbox: outbox.NewMemory(), Workers: c.workers, PerDestination: c.perDest}
+		err := q.Run(stopped)
+		if !errors.Is(err, outbox.ErrInvalid) || !strings.Contains(err.Error(), c.field) || !strings.Contains(err.Error(), "10000") {
+			t.Errorf("Run with Workers %d, PerDestination %d = %v; want ErrInvalid naming %s and 10000", c.workers, c.perDest, err, c.field)
+		}
+	}
+	q := &outbox.Queue{Outbox: outbox.NewMemory(), Workers: 10000, PerDestination: 10000}
+	if err := q.Shutdown(ctx); err != nil {
+		t.Errorf("a Queue of 10000 workers: %v", err)
+	}
 }

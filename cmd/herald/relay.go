@@ -19,6 +19,7 @@ import (
 
 	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/internal/httpserver"
+	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/listener"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
@@ -181,9 +182,6 @@ herald relay --store nats://nats1:4222 --nats-creds relay.creds --events-subject
 herald relay --store relay.db --config relay.json --in-secret env:IN_SECRET --admin-listen 0.0.0.0:9090 --otlp-endpoint http://otel-collector:4318/v1/traces
 herald relay --store dev.db --listen 127.0.0.1:0 --in-insecure --dest https://127.0.0.1:8443/ --secret @secret.txt --cacert cert.pem --allow-private   # local tests only`
 
-// maxRelayWorkers bounds --workers.
-const maxRelayWorkers = 10000
-
 // relayDrainGrace is the time, after --drain-timeout, given to the outbox
 // to release the leases of cancelled deliveries.
 const relayDrainGrace = 5 * time.Second
@@ -295,11 +293,10 @@ func (f *relayFlags) check() error {
 		return errors.New("missing --dest URL or --config FILE: nowhere to deliver")
 	case f.workers <= 0:
 		return errors.New("--workers must be positive")
-	case f.workers > maxRelayWorkers:
-		// Each worker is a goroutine and 16 slots of the outcome queue:
-		// a few zeros too many crashed the relay out of memory once it
-		// was listening.
-		return fmt.Errorf("--workers must be at most %d", maxRelayWorkers)
+	case f.workers > limits.Workers:
+		// Refused before the relay listens, as the Queue would refuse
+		// it (it crashed the relay out of memory once listening).
+		return fmt.Errorf("--workers must be at most %d", limits.Workers)
 	case f.retries < 0:
 		return errors.New("--retries must not be negative")
 	case f.timeout <= 0:

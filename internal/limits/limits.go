@@ -1,6 +1,7 @@
-// Package limits holds the bounds on what an outbox stores, shared by the
-// outbox package (which checks deliveries before Put and cuts texts before
-// Settle), its stores (whose record formats rely on them) and cmd/herald.
+// Package limits holds the bounds on what an outbox stores and on a Queue's
+// workers, shared by the outbox package (which checks deliveries before Put
+// and cuts texts before Settle), its stores (whose record formats rely on
+// them) and cmd/herald.
 // The outbox package documents the values; changing one changes the
 // record formats.
 package limits
@@ -22,6 +23,11 @@ const (
 
 // List caps a dead letter listing whose limit is zero.
 const List = 1000
+
+// Workers caps a Queue's Workers and PerDestination, and the relay's
+// --workers: each worker is a goroutine and 16 slots of the Queue's
+// outcome channel, made up front.
+const Workers = 10000
 
 // Clip cuts s to at most [Reason] bytes, dropping a rune the cut split in
 // two. Bytes that are not UTF-8 elsewhere in s stay: a text is never cut
