@@ -33,35 +33,58 @@ func (ob *store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]o
 	}, q.Destination, q.After != nil, afterDest, afterID, deadlist.Limit(q.Limit))
 }
 
-// Replay moves dead letters back to pending, due now, and wakes the
-// workers; see [outbox.Admin.Replay].
+// Replay moves dead letters back to pending, due now, at the back of
+// their lines, and wakes the workers; see [outbox.Admin.Replay]. It runs
+// in a transaction of its own: sqlReplay, then sqlHeads for the lines
+// it added to (see order.go).
 func (ob *store) Replay(ctx context.Context, s outbox.Selector) (int, error) {
-	return ob.eachDead(ctx, s, ob.q.replay, wire.Nanos(time.Now()), ob.channel)
+	args, err := ob.selected(s)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	var dests []string
+	var keys [][]byte
+	err = pgx.BeginFunc(ctx, ob.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, ob.q.replay, append(args, wire.Nanos(time.Now()), ob.channel)...).Scan(&n, &dests, &keys)
+		if err == nil && len(dests) > 0 {
+			_, err = tx.Exec(ctx, ob.q.heads, dests, keys)
+		}
+		return err
+	})
+	if err != nil {
+		return 0, dbError(ctx, "replay dead letters", err)
+	}
+	return int(n), nil
 }
 
 // Purge deletes dead letters and their history; see [outbox.Admin.Purge].
 func (ob *store) Purge(ctx context.Context, s outbox.Selector) (int, error) {
-	return ob.eachDead(ctx, s, ob.q.purge)
-}
-
-// eachDead runs a statement over the dead letters s selects and returns
-// the count it gives.
-func (ob *store) eachDead(ctx context.Context, s outbox.Selector, sql string, more ...any) (int, error) {
-	if err := ob.live(); err != nil {
+	args, err := ob.selected(s)
+	if err != nil {
 		return 0, err
 	}
+	var n int64
+	if err := ob.pool.QueryRow(ctx, ob.q.purge, args...).Scan(&n); err != nil {
+		return 0, dbError(ctx, "select dead letters", err)
+	}
+	return int(n), nil
+}
+
+// selected returns the arguments of deadSelected for s, once the outbox
+// is known to be open and s valid.
+func (ob *store) selected(s outbox.Selector) ([]any, error) {
+	if err := ob.live(); err != nil {
+		return nil, err
+	}
 	if err := s.Validate(); err != nil {
-		return 0, err
+		return nil, err
 	}
 	ids := s.IDs
 	if ids == nil {
 		ids = []string{}
 	}
-	var n int64
-	if err := ob.pool.QueryRow(ctx, sql, append([]any{s.All, s.Destination, ids}, more...)...).Scan(&n); err != nil {
-		return 0, dbError(ctx, "select dead letters", err)
-	}
-	return int(n), nil
+	return []any{s.All, s.Destination, ids}, nil
 }
 
 // History returns a delivery's attempts, oldest first; see

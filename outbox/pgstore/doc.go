@@ -23,11 +23,16 @@
 //
 // # Layout
 //
-// Three tables, in a schema and with a name prefix of the caller's choice
+// Four tables, in a schema and with a name prefix of the caller's choice
 // ([Options]): one row per delivery, pending or dead, with its body and
-// metadata; one row per recorded attempt; and one row per destination
+// metadata; one row per recorded attempt; one row per destination
 // state ([outbox.DestinationStore]: a destination disabled by one process
-// is disabled for all). Times are stored as Unix
+// is disabled for all); and one row per line of ordered deliveries whose
+// head was delivered or died while the next was being put, until a Lease
+// makes that one the head (a vacancy). A delivery waiting behind
+// the head of its line is marked held, and the index that Lease reads
+// leaves it out, so that a Lease costs the same however long the lines
+// behind their heads. Times are stored as Unix
 // nanoseconds, so that a delivery reads back exactly as it was put; ids and
 // destination names sort bytewise (COLLATE "C"), as in the other stores;
 // topics, content types and error texts are stored as bytes, whatever they

@@ -17,9 +17,15 @@ import (
 // destinations with something pending, asks o.Allow about each once, in turn
 // starting after the one it served last, and leases from those it admits
 // in one statement (see sqlLease): rows other workers hold locked are
-// skipped, not waited for.
+// skipped, not waited for. When a line has a vacancy to fill (see
+// order.go), it fills it first.
 func (ob *store) Lease(ctx context.Context, o outbox.LeaseOptions) ([]outbox.Leased, error) {
-	dests, err := collect(ctx, ob, "lease", ob.q.dests, pgx.RowTo[string])
+	dests, vacant, err := ob.destinations(ctx)
+	if err == nil && vacant {
+		if err = ob.fillVacancies(ctx); err == nil {
+			dests, _, err = ob.destinations(ctx)
+		}
+	}
 	if err != nil || len(dests) == 0 {
 		return nil, err
 	}
@@ -56,6 +62,9 @@ func (ob *store) Lease(ctx context.Context, o outbox.LeaseOptions) ([]outbox.Lea
 		l.Topic, l.ContentType = string(topic), string(ctype)
 		l.TraceParent, l.PartitionKey = string(trace), string(key)
 		l.Due, l.Created, l.Attempts = wire.Time(due), wire.Time(created), int(attempts)
+		if l.PartitionKey != "" {
+			l.Token += keyedToken // as sqlLease stored it
+		}
 		return l, err
 	}, visit, caps, wire.Nanos(o.Now), o.Max, token, wire.Nanos(until))
 	if err != nil {
@@ -63,6 +72,44 @@ func (ob *store) Lease(ctx context.Context, o outbox.LeaseOptions) ([]outbox.Lea
 	}
 	ob.served(visit, out)
 	return out, nil
+}
+
+// destinations lists the destinations with a pending delivery that is
+// not held, in byte order, and reports whether a line has a vacancy to
+// fill (see sqlDests).
+func (ob *store) destinations(ctx context.Context) (dests []string, vacant bool, err error) {
+	type row struct {
+		dest    string
+		vacancy bool
+	}
+	rows, err := collect(ctx, ob, "lease", ob.q.dests, func(r pgx.CollectableRow) (row, error) {
+		var x row
+		err := r.Scan(&x.dest, &x.vacancy)
+		return x, err
+	})
+	for _, x := range rows {
+		if x.vacancy {
+			vacant = true
+		} else {
+			dests = append(dests, x.dest)
+		}
+	}
+	return dests, vacant, err
+}
+
+// fillVacancies claims the vacancies no other transaction is filling,
+// and fills them (see order.go), in one transaction that commits without
+// waiting for the WAL flush: a vacancy lost in a crash was filled,
+// or is filled again.
+func (ob *store) fillVacancies(ctx context.Context) error {
+	b := &pgx.Batch{}
+	b.Queue(ob.q.async)
+	b.Queue(ob.q.claim)
+	b.Queue(ob.q.fill)
+	if err := ob.pool.SendBatch(ctx, b).Close(); err != nil {
+		return dbError(ctx, "fill the vacancies of lines", err)
+	}
+	return nil
 }
 
 // served remembers the last destination in visit that got deliveries, so

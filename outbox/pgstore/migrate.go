@@ -16,8 +16,9 @@ import (
 // from version i to i+1. A new field of a delivery is a new entry that
 // adds a column (with a default, so that rows stored before read back as
 // the zero value); an entry is never changed once released. {d}, {a},
-// {dst} and {p} stand for the deliveries, attempts and destination states
-// tables and the index name prefix.
+// {dst} and {v} stand for the deliveries, attempts, destination states
+// and vacancies tables, {s} for their schema and {p} for the index name
+// prefix.
 var migrations = []string{
 	// 1: deliveries, pending and dead, and their attempts.
 	`CREATE TABLE {d} (
@@ -62,6 +63,25 @@ var migrations = []string{
 		disabled_ns      bigint NOT NULL,
 		reason           bytea NOT NULL
 	);`,
+	// 3: held deliveries, out of the due index, and the vacancies of
+	// lines (see order.go): a Lease reads the head of a line, not its
+	// backlog. The deliveries waiting behind the head of their line at
+	// the time are marked held; the due index is rebuilt without them.
+	// Every process on the tables must run this version or a later one:
+	// an earlier one would end a line's head without passing the line on.
+	`ALTER TABLE {d} ADD COLUMN held boolean NOT NULL DEFAULT false;
+	DROP INDEX {s}."{p}due";
+	UPDATE {d} x SET held = true WHERE x.dead_ns IS NULL AND x.partition_key <> '' AND EXISTS (SELECT 1 FROM {d} e
+		WHERE e.destination = x.destination AND e.partition_key = x.partition_key
+			AND e.seq < x.seq AND e.dead_ns IS NULL AND e.partition_key <> '');
+	CREATE INDEX "{p}due" ON {d} (destination, due_ns, id) WHERE dead_ns IS NULL AND NOT held;
+	CREATE TABLE {v} (
+		destination   text COLLATE "C" NOT NULL,
+		partition_key bytea NOT NULL,
+		owner         xid8 NOT NULL,
+		locked        boolean NOT NULL,
+		PRIMARY KEY (destination, partition_key)
+	);`,
 }
 
 // migrate brings the tables to the latest version, in one transaction
@@ -103,7 +123,8 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, t tables, noCreate bool) e
 	case have == 0 && noCreate:
 		return fmt.Errorf("pgstore: the outbox tables %s are not created yet: %w", t.deliveries, outbox.ErrNotFound)
 	}
-	r := strings.NewReplacer("{d}", t.deliveries, "{a}", t.attempts, "{dst}", t.destinations, "{p}", t.prefix) // a plain identifier: see checkPrefix
+	r := strings.NewReplacer("{d}", t.deliveries, "{a}", t.attempts, "{dst}", t.destinations, "{v}", t.vacancies,
+		"{s}", t.schema, "{p}", t.prefix) // a plain identifier: see checkPrefix
 	for v := have; v < len(migrations); v++ {
 		if _, err := tx.Exec(ctx, r.Replace(migrations[v])); err != nil {
 			return dbError(ctx, fmt.Sprintf("migrate to version %d", v+1), err)

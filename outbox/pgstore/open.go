@@ -113,7 +113,7 @@ func checkPrefix(p string) error {
 // tables are the quoted, schema-qualified names of an outbox's tables.
 type tables struct {
 	schema, deliveries, attempts, version string
-	destinations                          string
+	destinations, vacancies               string
 	prefix                                string // unquoted, for index names
 }
 
@@ -122,7 +122,7 @@ func names(schema, prefix string) tables {
 	return tables{
 		schema: pgx.Identifier{schema}.Sanitize(), prefix: prefix,
 		deliveries: q("deliveries"), attempts: q("attempts"), version: q("version"),
-		destinations: q("destinations"),
+		destinations: q("destinations"), vacancies: q("vacancies"),
 	}
 }
 

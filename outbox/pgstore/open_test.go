@@ -38,12 +38,12 @@ func TestOpenConcurrently(t *testing.T) {
 	}
 	pool := connect(t, url)
 	var v int
-	if err := pool.QueryRow(ctx, "SELECT version FROM shop.wh_version").Scan(&v); err != nil || v != 2 {
-		t.Fatalf("version %d, %v; want 2", v, err)
+	if err := pool.QueryRow(ctx, "SELECT version FROM shop.wh_version").Scan(&v); err != nil || v != 3 {
+		t.Fatalf("version %d, %v; want 3", v, err)
 	}
 	var tables int
-	if err := pool.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = 'shop'").Scan(&tables); err != nil || tables != 4 {
-		t.Errorf("%d tables in the schema (%v), want 4", tables, err)
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = 'shop'").Scan(&tables); err != nil || tables != 5 {
+		t.Errorf("%d tables in the schema (%v), want 5", tables, err)
 	}
 }
 

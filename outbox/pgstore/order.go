@@ -1,6 +1,10 @@
 package pgstore
 
-import "github.com/heraldhq/herald/outbox"
+import (
+	"strings"
+
+	"github.com/heraldhq/herald/outbox"
+)
 
 // The order of a partition key. Every delivery has a seq, taken from the
 // column's identity sequence when it is inserted, in Put order and, within
@@ -32,6 +36,64 @@ import "github.com/heraldhq/herald/outbox"
 // hashes, so that two Puts never deadlock; two callers' transactions that
 // enqueue to several keys in opposite orders may, and PostgreSQL then
 // fails one of them. Deliveries without a key take no lock.
+//
+// # Held deliveries
+//
+// A delivery waiting behind the head of its line is held: the due index,
+// which Lease walks, leaves it out, so that a Lease reads each line's
+// head and never its backlog, however long. Lease still checks that what
+// it reads heads its line (a delivery may be left unheld behind the head,
+// below); held only spares it the reading. What must never happen is the
+// reverse, a line whose head is held: no Lease would find it. So every
+// line with a pending delivery has a head that is not held, or a vacancy
+// (a row of the vacancies table) that says its head must be looked for.
+// Who keeps it so:
+//
+//   - A Put, an Enqueue or a Replay, holding the locks of the lines it adds
+//     to, marks a new delivery held when its statement sees a pending one in
+//     the line, or an earlier one of the same Put; its statement's snapshot
+//     may predate its locks, so a later statement of the same transaction
+//     (headsOfLines), which sees all that committed before them, clears held
+//     on the head of each of those lines. A caller's transaction that is not
+//     READ COMMITTED sees no more than its first snapshot: it marks nothing
+//     held.
+//   - A settlement that ends a head (delivered or dead) clears held on the
+//     next delivery of the line that its statement sees (passOn). When it
+//     sees none, the line may be empty, or a delivery may be on its way into
+//     it in a transaction not yet committed, held behind the head it saw:
+//     the settlement records a vacancy, and tries the line's lock, without
+//     waiting. A later statement of its transaction fills the vacancies it
+//     recorded (sqlFill): it clears held on the line's head, if it sees
+//     one now, and then removes the vacancy; or, when the line is empty and
+//     the lock was granted, removes it too, since no one can add to the line
+//     before it commits, and whoever adds after sees the head gone. A
+//     vacancy it cannot fill (the lock was busy: a Put or a caller's
+//     transaction is adding to the line) stays.
+//   - Lease fills the vacancies that stayed, before it reads the due index:
+//     it claims them, tries their lines' locks, and fills them the same way.
+//
+// No one waits for a line's lock but those that add to the line, as
+// before: a settlement or a Lease only tries it, so neither waits for a
+// caller's open transaction. A settlement's record of a vacancy locks
+// the vacancy's row (ON CONFLICT DO UPDATE), so that a Lease that is
+// filling it, and locked it first, either sees the new head or leaves it;
+// the Lease claims rows with SKIP LOCKED and so never waits for one. The
+// store's own transactions run READ COMMITTED, as the Lease's re-check
+// above requires.
+//
+// A delivery's lease token ends in keyedToken when it has a partition
+// key, so that Settle gives it the statements that pass its line on,
+// while those without a key keep the plain ones. The plain ones refuse a
+// delivery with a key, so a token without the suffix (a lease taken
+// before this scheme) fails with ErrLeaseLost rather than end a head
+// without passing its line on.
+
+// keyedToken ends the lease token of a delivery with a partition key.
+const keyedToken = "+k"
+
+// isKeyedToken reports whether token is the lease token of a delivery
+// with a partition key.
+func isKeyedToken(token string) bool { return strings.HasSuffix(token, keyedToken) }
 
 const (
 	// headOfLine is the lease condition on a row x of the deliveries:
@@ -62,15 +124,101 @@ const (
 	// each other.
 	lineHash = `hashtextextended(destination || ' ' || encode(partition_key, 'hex'), 0)`
 
-	// sqlPutOneKeyed is sqlPutOne for a delivery with a partition key.
-	sqlPutOneKeyed = `INSERT INTO {d} (id, destination, event_id, topic, content_type, body, due_ns, created_ns, attempts, trace_parent, partition_key)
-	SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE ` + lockLineOne + `
+	// readCommitted holds in a READ COMMITTED transaction, whose every
+	// statement sees what committed before it began.
+	readCommitted = `current_setting('transaction_isolation') = 'read committed'`
+
+	// sqlPutKeyed is sqlPut for deliveries of which some have a partition
+	// key: it takes their lines' locks, and marks held each one that its
+	// snapshot shows behind a pending delivery of its line or that comes
+	// after another of its line in the Put (place > 1).
+	sqlPutKeyed = `WITH ins AS (
+		INSERT INTO {d} (id, destination, event_id, topic, content_type, body, due_ns, created_ns, attempts, trace_parent, partition_key, held)
+		SELECT id, dest, ev, tp, ct, b, due, cr, n, tr, pk, pk <> '' AND ` + readCommitted + ` AND (place > 1 OR EXISTS (SELECT 1 FROM {d} e
+				WHERE e.destination = dest AND e.partition_key = pk AND e.dead_ns IS NULL AND e.partition_key <> ''))
+		FROM (SELECT *, row_number() OVER (PARTITION BY dest, pk ORDER BY ord) AS place
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::bytea[], $7::int8[], $8::int8[], $9::int4[], $10::bytea[], $11::bytea[])
+			WITH ORDINALITY AS u(id, dest, ev, tp, ct, b, due, cr, n, tr, pk, ord)) u
+		WHERE ` + lockLines + ` ORDER BY ord
+		ON CONFLICT (id) DO NOTHING
+		RETURNING 1)
+	SELECT count(*), pg_current_xact_id()::text FROM ins`
+
+	// sqlPutOneKeyed is sqlPutOne for a delivery with a partition key: it
+	// takes its line's lock first, and marks it held when its snapshot
+	// shows a pending delivery in the line.
+	sqlPutOneKeyed = `INSERT INTO {d} (id, destination, event_id, topic, content_type, body, due_ns, created_ns, attempts, trace_parent, partition_key, held)
+	SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, ` + readCommitted + ` AND EXISTS (SELECT 1 FROM {d} e
+		WHERE e.destination = $2 AND e.partition_key = $11 AND e.dead_ns IS NULL AND e.partition_key <> '')
+	WHERE ` + lockLineOne + `
 	ON CONFLICT (id) DO NOTHING
 	RETURNING pg_current_xact_id()::text`
 
+	// sqlHeads clears held on the head of each line of $1 destinations
+	// and $2 keys, in the transaction that added to them after it took
+	// their locks (see headsOfLines).
+	sqlHeads = `UPDATE {d} d SET held = false
+	FROM (SELECT DISTINCT destination, partition_key FROM unnest($1::text[], $2::bytea[]) AS l(destination, partition_key)
+		WHERE partition_key <> '') l
+	CROSS JOIN LATERAL (SELECT e.id FROM {d} e WHERE e.destination = l.destination AND e.partition_key = l.partition_key
+		AND e.dead_ns IS NULL AND e.partition_key <> '' ORDER BY e.seq LIMIT 1) f
+	WHERE d.id = f.id AND d.held AND ` + readCommitted
+
 	// backOfLine is the assignment that puts a replayed delivery at the
-	// back of its line: a new seq from the identity sequence.
-	backOfLine = `seq = DEFAULT`
+	// back of its line: a new seq from the identity sequence, held if it
+	// has a key (the Replay then clears held on the head of each line, as
+	// a Put does).
+	backOfLine = `seq = DEFAULT, held = (partition_key <> '' AND ` + readCommitted + `)`
+
+	// passOn follows a statement that ended deliveries, given as the CTE
+	// ended (id, destination, partition_key): for each with a key, it
+	// clears held on the next delivery of its line, or, seeing none,
+	// records a vacancy, owned by this transaction, with whether the
+	// line's lock was granted.
+	passOn = `,
+	nxt AS (SELECT x.destination, x.partition_key, (SELECT e.id FROM {d} e
+			WHERE e.destination = x.destination AND e.partition_key = x.partition_key
+				AND e.dead_ns IS NULL AND e.partition_key <> '' AND e.id <> x.id ORDER BY e.seq LIMIT 1) AS id
+		FROM ended x WHERE x.partition_key <> ''),
+	promoted AS (UPDATE {d} d SET held = false FROM nxt WHERE d.id = nxt.id AND d.held),
+	vacated AS (INSERT INTO {v} (destination, partition_key, owner, locked)
+		SELECT destination, partition_key, pg_current_xact_id(), pg_try_advisory_xact_lock(` + lineHash + `)
+		FROM nxt WHERE id IS NULL
+		ON CONFLICT (destination, partition_key) DO UPDATE SET owner = EXCLUDED.owner, locked = EXCLUDED.locked)`
+
+	// sqlAckKeyed is sqlAck for a delivery with a partition key.
+	sqlAckKeyed = `WITH ended AS (DELETE FROM {d} WHERE id = $1 AND lease_token = $2 RETURNING id, destination, partition_key)` +
+		passOn + `
+	SELECT 1 FROM ended`
+
+	// sqlDeadKeyed is sqlDead for a delivery with a partition key.
+	sqlDeadKeyed = `WITH ended AS (
+		UPDATE {d} SET attempts = attempts + 1, dead_ns = $3, reason = $9, lease_token = NULL, lease_until_ns = NULL
+		WHERE id = $1 AND lease_token = $2 RETURNING id, destination, partition_key),
+	attempt AS (INSERT INTO {a} (delivery_id, at_ns, status, latency_ns, tries, error) SELECT id, $4, $5, $6, $7, $8 FROM ended)` +
+		passOn + `
+	SELECT 1 FROM ended`
+
+	// sqlFill fills the vacancies this transaction owns, in a statement
+	// after the one that recorded or claimed them: it clears held on the
+	// head each line has now, unless another transaction has the head
+	// locked, and removes the vacancies of lines that have a head not held,
+	// and of empty lines whose lock it holds. The others stay.
+	sqlFill = `WITH m AS (
+		SELECT v.destination, v.partition_key, v.locked, f.id, f.held FROM {v} v
+		LEFT JOIN LATERAL (SELECT e.id, e.held FROM {d} e WHERE e.destination = v.destination AND e.partition_key = v.partition_key
+			AND e.dead_ns IS NULL AND e.partition_key <> '' ORDER BY e.seq LIMIT 1) f ON true
+		WHERE v.owner = pg_current_xact_id()),
+	headed AS (SELECT d.id FROM {d} d JOIN m ON d.id = m.id WHERE m.held AND d.held FOR UPDATE OF d SKIP LOCKED),
+	promoted AS (UPDATE {d} d SET held = false FROM headed WHERE d.id = headed.id)
+	DELETE FROM {v} v USING m WHERE v.destination = m.destination AND v.partition_key = m.partition_key
+		AND CASE WHEN m.id IS NULL THEN m.locked ELSE NOT m.held OR m.id IN (SELECT id FROM headed) END`
+
+	// sqlClaim claims, for this transaction, the vacancies no other
+	// transaction has locked, trying each line's lock.
+	sqlClaim = `UPDATE {v} SET owner = pg_current_xact_id(), locked = pg_try_advisory_xact_lock(` + lineHash + `)
+	FROM (SELECT destination AS d, partition_key AS k FROM {v} FOR UPDATE SKIP LOCKED) c
+	WHERE destination = c.d AND partition_key = c.k`
 )
 
 // OrdersByKey reports that the store keeps the order of a partition key,
@@ -87,4 +235,17 @@ func (ob *store) putOneSQL(d *outbox.Delivery) string {
 		return ob.q.putOneKeyed
 	}
 	return ob.q.putOne
+}
+
+// headsOfLines returns the arguments of sqlHeads for the lines of ds,
+// and whether any has a partition key.
+func headsOfLines(ds []outbox.Delivery) (args []any, keyed bool) {
+	var dests []string
+	var keys [][]byte
+	for i := range ds {
+		if ds[i].PartitionKey != "" {
+			dests, keys = append(dests, ds[i].Destination), append(keys, []byte(ds[i].PartitionKey))
+		}
+	}
+	return []any{dests, keys}, len(dests) > 0
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/heraldhq/herald/internal/wire"
@@ -15,7 +16,9 @@ import (
 
 // Put stores deliveries in one statement, all or none, skipping ids the
 // outbox holds, and wakes the workers of every process; see
-// [outbox.Outbox.Put].
+// [outbox.Outbox.Put]. When some have a partition key, a second statement
+// in the same transaction and round trip clears held on the heads of
+// their lines (see order.go).
 func (ob *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	if err := ob.live(); err != nil {
 		return err
@@ -24,10 +27,16 @@ func (ob *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 		return ctx.Err()
 	}
 	var n int64
-	var xid string
 	args := ob.putArgs(ds)
+	heads, keyed := headsOfLines(ds)
 	for try := 1; ; try++ {
-		err := ob.pool.QueryRow(ctx, ob.q.put, args...).Scan(&n, &xid)
+		var err error
+		if keyed {
+			n, err = ob.putKeyed(ctx, args, heads)
+		} else {
+			var xid string
+			err = ob.pool.QueryRow(ctx, ob.q.put, args...).Scan(&n, &xid)
+		}
 		if err == nil {
 			break
 		}
@@ -49,6 +58,23 @@ func (ob *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 		ob.notify.now() // committed: wake the workers of every process
 	}
 	return nil
+}
+
+// putKeyed runs sqlPutKeyed with args, then sqlHeads with heads, in
+// one round trip and one transaction, and returns how many deliveries
+// it inserted.
+func (ob *store) putKeyed(ctx context.Context, args, heads []any) (int64, error) {
+	b := &pgx.Batch{}
+	b.Queue(ob.q.putKeyed, args...)
+	b.Queue(ob.q.heads, heads...)
+	br := ob.pool.SendBatch(ctx, b)
+	var n int64
+	var xid string
+	err := br.QueryRow().Scan(&n, &xid)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
 }
 
 // putTries is how many times Put runs its statement when the server ends

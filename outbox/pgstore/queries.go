@@ -4,13 +4,15 @@ import "strings"
 
 // queries are the statements of an outbox, with its table names filled in.
 type queries struct {
-	put, putOne, putOneKeyed, dests, lease           string
-	ack, retry, dead, release, notify, status, async string
-	deadLetters, replay, purge, history, stats       string
+	put, putKeyed, putOne, putOneKeyed, heads, dests, lease string
+	ack, ackKeyed, retry, dead, deadKeyed, release          string
+	fill, claim, notify, status, async                      string
+	deadLetters, replay, purge, history, stats              string
 }
 
-// The statements, with {d} and {a} for the tables. Times are Unix
-// nanoseconds.
+// The statements, with {d}, {a} and {v} for the tables. Times are Unix
+// nanoseconds. Those that keep the order of partition keys are in
+// order.go.
 const (
 	// sqlPut inserts deliveries given as one array per column, skipping
 	// ids already held, and counts those it inserted. It sends no NOTIFY:
@@ -19,7 +21,8 @@ const (
 	// transaction that notifies waits for the fsyncs of all others (at 16
 	// clients, the transactions that enqueued ran 8× slower). The
 	// notifier sends the NOTIFY after the commit instead, in a transaction
-	// of its own that writes nothing.
+	// of its own that writes nothing. Put uses it when no delivery has a
+	// partition key, and sqlPutKeyed otherwise.
 	sqlPut = `WITH ins AS (
 		INSERT INTO {d} (id, destination, event_id, topic, content_type, body, due_ns, created_ns, attempts, trace_parent, partition_key)
 		SELECT id, dest, ev, tp, ct, b, due, cr, n, tr, pk FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::bytea[], $7::int8[], $8::int8[], $9::int4[], $10::bytea[], $11::bytea[])
@@ -33,40 +36,46 @@ const (
 	// as scalars: cheaper to send and plan, for an enqueue inside a
 	// caller's transaction. It returns the transaction's id when it
 	// inserted, and no row when the id was held. sqlPutOneKeyed is the
-	// same for a delivery with a key: it takes its line's lock first (see
-	// order.go).
+	// same for a delivery with a key: it takes its line's lock first, and
+	// may mark the delivery held (see order.go).
 	sqlPutOne = `INSERT INTO {d} (id, destination, event_id, topic, content_type, body, due_ns, created_ns, attempts, trace_parent, partition_key)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 	ON CONFLICT (id) DO NOTHING
 	RETURNING pg_current_xact_id()::text`
 
 	// sqlDests lists, in byte order, the destinations with a pending
-	// delivery, skipping from one destination to the next through the due
-	// index rather than reading every row. It does not ask whether one is
+	// delivery that is not held (every line has one, or a vacancy; see
+	// order.go), skipping from one destination to the next through the due
+	// index rather than reading every row, and then, if there is a vacancy
+	// to fill, a row that says so. It does not ask whether one is
 	// due: that walk, past the deliveries leased at the head of the index,
 	// took as long as the lease itself; the lease finds nothing for a
 	// destination with nothing due, at the cost of asking Allow about it.
 	sqlDests = `WITH RECURSIVE ds(dest) AS (
-		(SELECT destination FROM {d} WHERE dead_ns IS NULL ORDER BY destination LIMIT 1)
+		(SELECT destination FROM {d} WHERE dead_ns IS NULL AND NOT held ORDER BY destination LIMIT 1)
 		UNION ALL
-		SELECT (SELECT destination FROM {d} WHERE dead_ns IS NULL AND destination > ds.dest ORDER BY destination LIMIT 1)
+		SELECT (SELECT destination FROM {d} WHERE dead_ns IS NULL AND NOT held AND destination > ds.dest ORDER BY destination LIMIT 1)
 		FROM ds WHERE ds.dest IS NOT NULL)
-	SELECT dest FROM ds WHERE dest IS NOT NULL`
+	SELECT dest, false FROM ds WHERE dest IS NOT NULL
+	UNION ALL SELECT '', true WHERE EXISTS (SELECT 1 FROM {v})`
 
 	// sqlLease leases, for each destination $1[i] in turn, up to $2[i]
 	// of its deliveries due at $3, earliest first, skipping rows another
-	// worker has locked, and at most $4 in all, under token $5 until $6.
-	// It commits without waiting for the WAL flush (see sqlAsync).
+	// worker has locked, and at most $4 in all, under token $5 (followed
+	// by keyedToken for a delivery with a key) until $6. It reads the due
+	// index, which leaves out the deliveries held behind the heads of
+	// their lines. It commits without waiting for the WAL flush (see
+	// sqlAsync).
 	sqlLease = `WITH pick AS (
 		SELECT c.id FROM unnest($1::text[], $2::int4[]) WITH ORDINALITY AS a(dest, n, ord)
 		CROSS JOIN LATERAL (
 			SELECT id, due_ns FROM {d} x
-			WHERE destination = a.dest AND dead_ns IS NULL AND due_ns <= $3
+			WHERE destination = a.dest AND dead_ns IS NULL AND NOT held AND due_ns <= $3
 				AND (lease_until_ns IS NULL OR lease_until_ns <= $3) AND ` + headOfLine + `
 			ORDER BY due_ns, id LIMIT a.n
 			FOR UPDATE SKIP LOCKED) c
 		ORDER BY a.ord, c.due_ns, c.id LIMIT $4)
-	UPDATE {d} d SET lease_token = $5, lease_until_ns = $6
+	UPDATE {d} d SET lease_token = $5 || CASE WHEN d.partition_key = '' THEN '' ELSE '` + keyedToken + `' END, lease_until_ns = $6
 	FROM pick, (SELECT set_config('synchronous_commit', 'off', true)) async WHERE d.id = pick.id
 	RETURNING d.id, d.destination, d.event_id, d.topic, d.content_type, d.body, d.due_ns, d.created_ns, d.attempts,
 		d.trace_parent, d.partition_key`
@@ -79,17 +88,20 @@ const (
 	// Put waits for its flush: an acknowledged enqueue is durable.
 	sqlAsync = `SELECT set_config('synchronous_commit', 'off', true)`
 
-	sqlAck = `DELETE FROM {d} WHERE id = $1 AND lease_token = $2`
+	// sqlAck deletes a delivered delivery without a key; sqlAckKeyed
+	// (order.go) is the one for a delivery with a key.
+	sqlAck = `DELETE FROM {d} WHERE id = $1 AND lease_token = $2 AND partition_key = ''`
 
 	// sqlRetry and sqlDead end a lease and record its attempt; they
 	// insert no attempt, and affect no row, when the lease is lost.
+	// sqlDead, like sqlAck, is for a delivery without a key.
 	sqlRetry = `WITH u AS (
 		UPDATE {d} SET attempts = attempts + 1, due_ns = $3, lease_token = NULL, lease_until_ns = NULL
 		WHERE id = $1 AND lease_token = $2 RETURNING id)
 	INSERT INTO {a} (delivery_id, at_ns, status, latency_ns, tries, error) SELECT id, $4, $5, $6, $7, $8 FROM u`
 	sqlDead = `WITH u AS (
 		UPDATE {d} SET attempts = attempts + 1, dead_ns = $3, reason = $9, lease_token = NULL, lease_until_ns = NULL
-		WHERE id = $1 AND lease_token = $2 RETURNING id)
+		WHERE id = $1 AND lease_token = $2 AND partition_key = '' RETURNING id)
 	INSERT INTO {a} (delivery_id, at_ns, status, latency_ns, tries, error) SELECT id, $4, $5, $6, $7, $8 FROM u`
 	sqlRelease = `UPDATE {d} SET lease_token = NULL, lease_until_ns = NULL WHERE id = $1 AND lease_token = $2`
 	// sqlNotify notifies without waiting for its commit to be flushed: a
@@ -110,11 +122,17 @@ const (
 	// deadSelected is the condition of a Selector: $1 all, $2 a
 	// destination, $3 ids.
 	deadSelected = `dead_ns IS NOT NULL AND ($1 OR ($2 <> '' AND destination = $2) OR id = ANY($3::text[]))`
-	sqlReplay    = `WITH r AS (
+	// sqlReplay makes the dead letters of a Selector pending again, due
+	// at $4, at the back of their lines, and notifies $5 if there were
+	// any; it returns their number, and the destinations and keys of the
+	// lines it added to, for sqlHeads.
+	sqlReplay = `WITH r AS (
 		UPDATE {d} SET dead_ns = NULL, reason = NULL, attempts = 0, due_ns = $4, ` + backOfLine + `
-		WHERE ` + deadSelected + ` AND ` + lockReplayed + ` RETURNING 1),
-	n AS (SELECT count(*) AS n FROM r)
-	SELECT n.n FROM n LEFT JOIN LATERAL (SELECT pg_notify($5, '') WHERE n.n > 0) x ON true`
+		WHERE ` + deadSelected + ` AND ` + lockReplayed + ` RETURNING destination, partition_key),
+	n AS (SELECT count(*) AS n FROM r),
+	l AS (SELECT array_agg(destination) AS ds, array_agg(partition_key) AS ks
+		FROM (SELECT DISTINCT destination, partition_key FROM r WHERE partition_key <> '') x)
+	SELECT n.n, l.ds, l.ks FROM n CROSS JOIN l LEFT JOIN LATERAL (SELECT pg_notify($5, '') WHERE n.n > 0) x ON true`
 	sqlPurge = `WITH r AS (DELETE FROM {d} WHERE ` + deadSelected + ` RETURNING 1) SELECT count(*) FROM r`
 
 	sqlHistory = `SELECT a.at_ns, a.status, a.latency_ns, a.tries, a.error
@@ -127,11 +145,13 @@ const (
 
 // prepare fills the table names into the statements.
 func prepare(t tables) queries {
-	r := strings.NewReplacer("{d}", t.deliveries, "{a}", t.attempts)
+	r := strings.NewReplacer("{d}", t.deliveries, "{a}", t.attempts, "{v}", t.vacancies)
 	return queries{
-		put: r.Replace(sqlPut), putOne: r.Replace(sqlPutOne), putOneKeyed: r.Replace(sqlPutOneKeyed), dests: r.Replace(sqlDests), lease: r.Replace(sqlLease),
-		ack: r.Replace(sqlAck), retry: r.Replace(sqlRetry), dead: r.Replace(sqlDead),
-		release: r.Replace(sqlRelease), notify: sqlNotify, status: sqlStatus, async: sqlAsync,
+		put: r.Replace(sqlPut), putKeyed: r.Replace(sqlPutKeyed), putOne: r.Replace(sqlPutOne), putOneKeyed: r.Replace(sqlPutOneKeyed),
+		heads: r.Replace(sqlHeads), dests: r.Replace(sqlDests), lease: r.Replace(sqlLease),
+		ack: r.Replace(sqlAck), ackKeyed: r.Replace(sqlAckKeyed), retry: r.Replace(sqlRetry),
+		dead: r.Replace(sqlDead), deadKeyed: r.Replace(sqlDeadKeyed), release: r.Replace(sqlRelease),
+		fill: r.Replace(sqlFill), claim: r.Replace(sqlClaim), notify: sqlNotify, status: sqlStatus, async: sqlAsync,
 		deadLetters: r.Replace(sqlDeadLetters), replay: r.Replace(sqlReplay), purge: r.Replace(sqlPurge),
 		history: r.Replace(sqlHistory), stats: r.Replace(sqlStats),
 	}

@@ -41,8 +41,19 @@ import (
 //	// ...
 //	err = tx.Commit(ctx)
 func Enqueue(ctx context.Context, tx pgx.Tx, q *outbox.Queue, destination string, m sender.Message) (string, error) {
-	return enqueueTx(ctx, q, destination, m, func(query string, args []any) (xid string, err error) {
-		err = tx.QueryRow(ctx, query, args...).Scan(&xid)
+	return enqueueTx(ctx, q, destination, m, func(s *enqueueStmts) (xid string, err error) {
+		if s.heads == "" {
+			err = tx.QueryRow(ctx, s.query, s.args...).Scan(&xid)
+		} else { // both statements in one round trip
+			b := &pgx.Batch{}
+			b.Queue(s.query, s.args...)
+			b.Queue(s.heads, s.headsArgs...)
+			br := tx.SendBatch(ctx, b)
+			err = br.QueryRow().Scan(&xid)
+			if cerr := br.Close(); cerr != nil && (err == nil || errors.Is(err, pgx.ErrNoRows)) {
+				err = cerr // sqlHeads failed
+			}
+		}
 		if errors.Is(err, pgx.ErrNoRows) {
 			return "", nil
 		}
@@ -54,20 +65,33 @@ func Enqueue(ctx context.Context, tx pgx.Tx, q *outbox.Queue, destination string
 // (github.com/jackc/pgx/v5/stdlib, driver name "pgx"): the delivery
 // exists exactly when tx commits.
 func EnqueueSQL(ctx context.Context, tx *sql.Tx, q *outbox.Queue, destination string, m sender.Message) (string, error) {
-	return enqueueTx(ctx, q, destination, m, func(query string, args []any) (xid string, err error) {
-		err = tx.QueryRowContext(ctx, query, args...).Scan(&xid)
+	return enqueueTx(ctx, q, destination, m, func(s *enqueueStmts) (xid string, err error) {
+		err = tx.QueryRowContext(ctx, s.query, s.args...).Scan(&xid)
 		if errors.Is(err, sql.ErrNoRows) {
-			return "", nil
+			xid, err = "", nil
+		}
+		if err == nil && s.heads != "" {
+			_, err = tx.ExecContext(ctx, s.heads, s.headsArgs...)
 		}
 		return xid, err
 	})
 }
 
+// enqueueStmts are the statements of an enqueue: query, which inserts the
+// delivery and returns the transaction's id, then, for a delivery with a
+// partition key, heads, which clears held on the head of its line (see
+// order.go).
+type enqueueStmts struct {
+	query, heads    string
+	args, headsArgs []any
+}
+
 // enqueueTx stores the delivery q makes of m with insert, which runs the
-// statement in the caller's transaction and returns the transaction's id,
-// or "" when the outbox held the id already (the delivery is then left as
-// it is), and has the workers woken once that transaction commits.
-func enqueueTx(ctx context.Context, q *outbox.Queue, destination string, m sender.Message, insert func(query string, args []any) (string, error)) (string, error) {
+// statements in the caller's transaction, in order, and returns the
+// transaction's id, or "" when the outbox held the id already (the
+// delivery is then left as it is), and has the workers woken once that
+// transaction commits.
+func enqueueTx(ctx context.Context, q *outbox.Queue, destination string, m sender.Message, insert func(*enqueueStmts) (string, error)) (string, error) {
 	if q == nil {
 		return "", fmt.Errorf("%w: pgstore: nil Queue", outbox.ErrInvalid)
 	}
@@ -82,7 +106,12 @@ func enqueueTx(ctx context.Context, q *outbox.Queue, destination string, m sende
 	if err != nil {
 		return "", err
 	}
-	xid, err := insert(ob.putOneSQL(&d), putOneArgs(&d))
+	s := &enqueueStmts{query: ob.putOneSQL(&d), args: putOneArgs(&d)}
+	if d.PartitionKey != "" {
+		s.heads = ob.q.heads
+		s.headsArgs, _ = headsOfLines([]outbox.Delivery{d})
+	}
+	xid, err := insert(s)
 	if err != nil {
 		return "", dbError(ctx, "enqueue", err)
 	}
