@@ -36,7 +36,7 @@ func (ob *store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]o
 // Replay moves dead letters back to pending, due now, at the back of
 // their lines, and wakes the workers; see [outbox.Admin.Replay]. It runs
 // in a transaction of its own: sqlReplay, then sqlHeads for the lines
-// it added to (see order.go).
+// it added to (after sqlByKey; see order.go).
 func (ob *store) Replay(ctx context.Context, s outbox.Selector) (int, error) {
 	args, err := ob.selected(s)
 	if err != nil {
@@ -47,6 +47,9 @@ func (ob *store) Replay(ctx context.Context, s outbox.Selector) (int, error) {
 	var keys [][]byte
 	err = pgx.BeginFunc(ctx, ob.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, ob.q.replay, append(args, wire.Nanos(time.Now()), ob.channel)...).Scan(&n, &dests, &keys)
+		if err == nil && len(dests) > 0 {
+			_, err = tx.Exec(ctx, ob.q.byKey)
+		}
 		if err == nil && len(dests) > 0 {
 			_, err = tx.Exec(ctx, ob.q.heads, dests, keys)
 		}

@@ -104,6 +104,7 @@ func (ob *store) destinations(ctx context.Context) (dests []string, vacant bool,
 func (ob *store) fillVacancies(ctx context.Context) error {
 	b := &pgx.Batch{}
 	b.Queue(ob.q.async)
+	b.Queue(ob.q.byKey)
 	b.Queue(ob.q.claim)
 	b.Queue(ob.q.fill)
 	if err := ob.pool.SendBatch(ctx, b).Close(); err != nil {

@@ -101,3 +101,58 @@ func BenchmarkLeaseHeldLine(b *testing.B) {
 	b.ReportMetric(per(1), "ns/lease-50k")
 	b.ReportMetric(per(1)/per(0), "ratio-50k/1k")
 }
+
+// BenchmarkDrainUnkeyed drains deliveries without a key as a Queue does,
+// leasing 64 at a time and settling them delivered in one call, and
+// reports the time per delivery: the path that ordered lines must not
+// slow down.
+func BenchmarkDrainUnkeyed(b *testing.B) { benchDrain(b, 0) }
+
+// BenchmarkDrainKeyed is BenchmarkDrainUnkeyed for deliveries spread
+// over 512 lines (one delivery each) and over 64 lines (eight each).
+func BenchmarkDrainKeyed(b *testing.B) {
+	for _, lines := range []int{512, 64} {
+		b.Run(fmt.Sprint("lines=", lines), func(b *testing.B) { benchDrain(b, lines) })
+	}
+}
+
+// benchDrain drains batches of 512 deliveries, spread over lines lines
+// of partition keys, or without a key when lines is 0.
+func benchDrain(b *testing.B, lines int) {
+	ob := open(b, newPool(b), nil)
+	const batch = 512
+	now := time.Now()
+	done := 0
+	for b.Loop() {
+		b.StopTimer()
+		ds := make([]outbox.Delivery, batch)
+		for i := range ds {
+			ds[i] = outbox.Delivery{ID: fmt.Sprint("u", done+i), Destination: "d", Body: []byte("{}"), Due: now, Created: now}
+			if lines > 0 {
+				ds[i].PartitionKey = fmt.Sprint("K", i%lines)
+			}
+		}
+		if err := ob.Put(ctx, ds...); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		for left := batch; left > 0; {
+			ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 64, TTL: time.Minute, Now: now.Add(time.Second)})
+			if err != nil || len(ls) == 0 {
+				b.Fatalf("Lease = %d, %v with %d left", len(ls), err, left)
+			}
+			ss := make([]outbox.Settlement, len(ls))
+			for i, l := range ls {
+				ss[i] = outbox.Settlement{ID: l.ID, Token: l.Token, Outcome: outbox.Delivered}
+			}
+			for _, err := range ob.Settle(ctx, ss) {
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			left -= len(ls)
+		}
+		done += batch
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(done), "ns/delivery")
+}

@@ -57,20 +57,29 @@ import (
 //     on the head of each of those lines. A caller's transaction that is not
 //     READ COMMITTED sees no more than its first snapshot: it marks nothing
 //     held.
-//   - A settlement that ends a head (delivered or dead) clears held on the
-//     next delivery of the line that its statement sees (passOn). When it
-//     sees none, the line may be empty, or a delivery may be on its way into
-//     it in a transaction not yet committed, held behind the head it saw:
-//     the settlement records a vacancy, and tries the line's lock, without
-//     waiting. A later statement of its transaction fills the vacancies it
-//     recorded (sqlFill): it clears held on the line's head, if it sees
-//     one now, and then removes the vacancy; or, when the line is empty and
-//     the lock was granted, removes it too, since no one can add to the line
-//     before it commits, and whoever adds after sees the head gone. A
-//     vacancy it cannot fill (the lock was busy: a Put or a caller's
-//     transaction is adding to the line) stays.
-//   - Lease fills the vacancies that stayed, before it reads the due index:
-//     it claims them, tries their lines' locks, and fills them the same way.
+//   - A settlement that ends heads (delivered or dead) passes their lines
+//     on to the next deliveries. Its first statement (sqlNoteLines) reads
+//     the lines of the heads it is about to end and, for each line in
+//     which its snapshot shows no other pending delivery, tries the line's
+//     lock, without waiting; it notes the lines and whether each lock was
+//     granted in a setting local to the transaction (the only way one
+//     statement of a pipeline can hand a list to a later one without
+//     writing rows). The statements that end the heads follow, and the
+//     last (sqlPassOn), which sees all that committed before those locks
+//     were tried, clears held on the head each noted line has now. A line
+//     it finds empty is done if its lock was granted: no one can add to the
+//     line before the settlement commits, and whoever adds after sees the
+//     head gone. If the lock was busy, a delivery may be on its way into
+//     the line in a transaction not yet committed, held behind the head it
+//     saw: the settlement records a vacancy.
+//   - Lease fills the vacancies, before it reads the due index: it claims
+//     them, tries their lines' locks, and then (sqlFill), in a statement
+//     that sees all that committed before, clears held on the head each
+//     line has now, and removes the vacancy of a line that has a head not
+//     held, or that is empty and whose lock it holds. A vacancy it cannot
+//     fill (the lock is busy: a Put or a caller's transaction is adding to
+//     the line) stays for the next Lease. Vacancies are rare: a head ended
+//     while the next delivery of its line was being put.
 //
 // No one waits for a line's lock but those that add to the line, as
 // before: a settlement or a Lease only tries it, so neither waits for a
@@ -79,7 +88,8 @@ import (
 // filling it, and locked it first, either sees the new head or leaves it;
 // the Lease claims rows with SKIP LOCKED and so never waits for one. The
 // store's own transactions run READ COMMITTED, as the Lease's re-check
-// above requires.
+// above requires, and the statements after the first see what committed
+// before they began.
 //
 // A delivery's lease token ends in keyedToken when it has a partition
 // key, so that Settle gives it the statements that pass its line on,
@@ -124,6 +134,15 @@ const (
 	// each other.
 	lineHash = `hashtextextended(destination || ' ' || encode(partition_key, 'hex'), 0)`
 
+	// sqlByKey makes the rest of a transaction of the store plan without
+	// sequential scans. Its statements that keep lines read and write a
+	// few rows each, found by key; on a small table that churns, the
+	// planner may prefer a sequential scan, and a plan made while the
+	// table was small is kept while its dead rows pile up (sqlPassOn has
+	// no parameters: it is planned once per connection). It is never run
+	// in a caller's transaction.
+	sqlByKey = `SELECT set_config('enable_seqscan', 'off', true)`
+
 	// readCommitted holds in a READ COMMITTED transaction, whose every
 	// statement sees what committed before it began.
 	readCommitted = `current_setting('transaction_isolation') = 'read committed'`
@@ -157,12 +176,12 @@ const (
 	// sqlHeads clears held on the head of each line of $1 destinations
 	// and $2 keys, in the transaction that added to them after it took
 	// their locks (see headsOfLines).
-	sqlHeads = `UPDATE {d} d SET held = false
-	FROM (SELECT DISTINCT destination, partition_key FROM unnest($1::text[], $2::bytea[]) AS l(destination, partition_key)
-		WHERE partition_key <> '') l
-	CROSS JOIN LATERAL (SELECT e.id FROM {d} e WHERE e.destination = l.destination AND e.partition_key = l.partition_key
-		AND e.dead_ns IS NULL AND e.partition_key <> '' ORDER BY e.seq LIMIT 1) f
-	WHERE d.id = f.id AND d.held AND ` + readCommitted
+	sqlHeads = `UPDATE {d} SET held = false WHERE id = ANY (ARRAY(
+		SELECT (SELECT e.id FROM {d} e WHERE e.destination = l.destination AND e.partition_key = l.partition_key
+			AND e.dead_ns IS NULL AND e.partition_key <> '' ORDER BY e.seq LIMIT 1)
+		FROM (SELECT DISTINCT destination, partition_key FROM unnest($1::text[], $2::bytea[]) AS l(destination, partition_key)
+			WHERE partition_key <> '') l))
+	AND held AND ` + readCommitted
 
 	// backOfLine is the assignment that puts a replayed delivery at the
 	// back of its line: a new seq from the identity sequence, held if it
@@ -170,47 +189,60 @@ const (
 	// a Put does).
 	backOfLine = `seq = DEFAULT, held = (partition_key <> '' AND ` + readCommitted + `)`
 
-	// passOn follows a statement that ended deliveries, given as the CTE
-	// ended (id, destination, partition_key): for each with a key, it
-	// clears held on the next delivery of its line, or, seeing none,
-	// records a vacancy, owned by this transaction, with whether the
-	// line's lock was granted.
-	passOn = `,
-	nxt AS (SELECT x.destination, x.partition_key, (SELECT e.id FROM {d} e
+	// endedLines names the setting, local to a settling transaction, in
+	// which sqlNoteLines notes the lines of the heads it ends for
+	// sqlPassOn: a JSON array of arrays of the destination, the key in
+	// hex, and whether the line's lock was granted (null when it was not
+	// tried: the line had a next delivery).
+	endedLines = `'herald.ended_lines'`
+
+	// sqlNoteLines is the first statement of a settlement that ends the
+	// deliveries $1 (ids), with keys, under the tokens $2: it notes their
+	// lines, trying the lock of each that has no other pending delivery.
+	sqlNoteLines = `SELECT set_config(` + endedLines + `, coalesce(json_agg(json_build_array(destination, encode(partition_key, 'hex'), locked))::text, '[]'), true)
+	FROM unnest($1::text[], $2::text[]) AS s(id, token)
+	CROSS JOIN LATERAL (SELECT x.destination, x.partition_key, CASE WHEN EXISTS (SELECT 1 FROM {d} e
 			WHERE e.destination = x.destination AND e.partition_key = x.partition_key
-				AND e.dead_ns IS NULL AND e.partition_key <> '' AND e.id <> x.id ORDER BY e.seq LIMIT 1) AS id
-		FROM ended x WHERE x.partition_key <> ''),
-	promoted AS (UPDATE {d} d SET held = false FROM nxt WHERE d.id = nxt.id AND d.held),
-	vacated AS (INSERT INTO {v} (destination, partition_key, owner, locked)
-		SELECT destination, partition_key, pg_current_xact_id(), pg_try_advisory_xact_lock(` + lineHash + `)
-		FROM nxt WHERE id IS NULL
-		ON CONFLICT (destination, partition_key) DO UPDATE SET owner = EXCLUDED.owner, locked = EXCLUDED.locked)`
+				AND e.dead_ns IS NULL AND e.partition_key <> '' AND e.id <> x.id)
+		THEN NULL ELSE pg_try_advisory_xact_lock(` + lineHash + `) END AS locked
+		FROM {d} x WHERE x.id = s.id AND x.lease_token = s.token AND x.partition_key <> '') l`
 
-	// sqlAckKeyed is sqlAck for a delivery with a partition key.
-	sqlAckKeyed = `WITH ended AS (DELETE FROM {d} WHERE id = $1 AND lease_token = $2 RETURNING id, destination, partition_key)` +
-		passOn + `
-	SELECT 1 FROM ended`
+	// sqlAckKeyed is sqlAck for a delivery with a partition key, after
+	// sqlNoteLines.
+	sqlAckKeyed = `DELETE FROM {d} WHERE id = $1 AND lease_token = $2 AND partition_key <> ''`
 
-	// sqlDeadKeyed is sqlDead for a delivery with a partition key.
-	sqlDeadKeyed = `WITH ended AS (
+	// sqlDeadKeyed is sqlDead for a delivery with a partition key, after
+	// sqlNoteLines.
+	sqlDeadKeyed = `WITH u AS (
 		UPDATE {d} SET attempts = attempts + 1, dead_ns = $3, reason = $9, lease_token = NULL, lease_until_ns = NULL
-		WHERE id = $1 AND lease_token = $2 RETURNING id, destination, partition_key),
-	attempt AS (INSERT INTO {a} (delivery_id, at_ns, status, latency_ns, tries, error) SELECT id, $4, $5, $6, $7, $8 FROM ended)` +
-		passOn + `
-	SELECT 1 FROM ended`
+		WHERE id = $1 AND lease_token = $2 AND partition_key <> '' RETURNING id)
+	INSERT INTO {a} (delivery_id, at_ns, status, latency_ns, tries, error) SELECT id, $4, $5, $6, $7, $8 FROM u`
 
-	// sqlFill fills the vacancies this transaction owns, in a statement
-	// after the one that recorded or claimed them: it clears held on the
-	// head each line has now, unless another transaction has the head
-	// locked, and removes the vacancies of lines that have a head not held,
-	// and of empty lines whose lock it holds. The others stay.
+	// sqlPassOn is the last statement of a settlement that ended heads:
+	// for each line noted, it clears held on the line's head, and records
+	// a vacancy for a line it finds empty whose lock was not granted.
+	sqlPassOn = `WITH l AS (SELECT DISTINCT j->>0 AS destination, decode(j->>1, 'hex') AS partition_key, (j->>2)::boolean AS locked
+		FROM json_array_elements(current_setting(` + endedLines + `)::json) j),
+	f AS (SELECT l.destination, l.partition_key, l.locked, h.id FROM l
+		LEFT JOIN LATERAL (SELECT e.id FROM {d} e WHERE e.destination = l.destination AND e.partition_key = l.partition_key
+			AND e.dead_ns IS NULL AND e.partition_key <> '' ORDER BY e.seq LIMIT 1) h ON true),
+	promoted AS (UPDATE {d} SET held = false WHERE id = ANY (ARRAY(SELECT id FROM f WHERE id IS NOT NULL)) AND held)
+	INSERT INTO {v} (destination, partition_key, owner, locked)
+	SELECT destination, partition_key, pg_current_xact_id(), false FROM f WHERE id IS NULL AND locked IS NOT TRUE
+	ON CONFLICT (destination, partition_key) DO UPDATE SET owner = EXCLUDED.owner, locked = false`
+
+	// sqlFill fills the vacancies this transaction claimed (sqlClaim), in
+	// a statement after the claim: it clears held on the head each line
+	// has now, unless another transaction has the head locked, and removes
+	// the vacancies of lines that have a head not held, and of empty lines
+	// whose lock it holds. The others stay.
 	sqlFill = `WITH m AS (
 		SELECT v.destination, v.partition_key, v.locked, f.id, f.held FROM {v} v
 		LEFT JOIN LATERAL (SELECT e.id, e.held FROM {d} e WHERE e.destination = v.destination AND e.partition_key = v.partition_key
 			AND e.dead_ns IS NULL AND e.partition_key <> '' ORDER BY e.seq LIMIT 1) f ON true
 		WHERE v.owner = pg_current_xact_id()),
-	headed AS (SELECT d.id FROM {d} d JOIN m ON d.id = m.id WHERE m.held AND d.held FOR UPDATE OF d SKIP LOCKED),
-	promoted AS (UPDATE {d} d SET held = false FROM headed WHERE d.id = headed.id)
+	headed AS (SELECT id FROM {d} WHERE id = ANY (ARRAY(SELECT id FROM m WHERE held)) AND held FOR UPDATE SKIP LOCKED),
+	promoted AS (UPDATE {d} SET held = false WHERE id = ANY (ARRAY(SELECT id FROM headed)))
 	DELETE FROM {v} v USING m WHERE v.destination = m.destination AND v.partition_key = m.partition_key
 		AND CASE WHEN m.id IS NULL THEN m.locked ELSE NOT m.held OR m.id IN (SELECT id FROM headed) END`
 

@@ -60,12 +60,13 @@ func (ob *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	return nil
 }
 
-// putKeyed runs sqlPutKeyed with args, then sqlHeads with heads, in
-// one round trip and one transaction, and returns how many deliveries
-// it inserted.
+// putKeyed runs sqlPutKeyed with args, then sqlHeads with heads (after
+// sqlByKey), in one round trip and one transaction, and returns how
+// many deliveries it inserted.
 func (ob *store) putKeyed(ctx context.Context, args, heads []any) (int64, error) {
 	b := &pgx.Batch{}
 	b.Queue(ob.q.putKeyed, args...)
+	b.Queue(ob.q.byKey)
 	b.Queue(ob.q.heads, heads...)
 	br := ob.pool.SendBatch(ctx, b)
 	var n int64

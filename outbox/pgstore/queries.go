@@ -6,6 +6,7 @@ import "strings"
 type queries struct {
 	put, putKeyed, putOne, putOneKeyed, heads, dests, lease string
 	ack, ackKeyed, retry, dead, deadKeyed, release          string
+	noteLines, passOn, byKey                                string
 	fill, claim, notify, status, async                      string
 	deadLetters, replay, purge, history, stats              string
 }
@@ -150,6 +151,7 @@ func prepare(t tables) queries {
 		put: r.Replace(sqlPut), putKeyed: r.Replace(sqlPutKeyed), putOne: r.Replace(sqlPutOne), putOneKeyed: r.Replace(sqlPutOneKeyed),
 		heads: r.Replace(sqlHeads), dests: r.Replace(sqlDests), lease: r.Replace(sqlLease),
 		ack: r.Replace(sqlAck), ackKeyed: r.Replace(sqlAckKeyed), retry: r.Replace(sqlRetry),
+		noteLines: r.Replace(sqlNoteLines), passOn: r.Replace(sqlPassOn), byKey: sqlByKey,
 		dead: r.Replace(sqlDead), deadKeyed: r.Replace(sqlDeadKeyed), release: r.Replace(sqlRelease),
 		fill: r.Replace(sqlFill), claim: r.Replace(sqlClaim), notify: sqlNotify, status: sqlStatus, async: sqlAsync,
 		deadLetters: r.Replace(sqlDeadLetters), replay: r.Replace(sqlReplay), purge: r.Replace(sqlPurge),

@@ -15,8 +15,8 @@ import (
 // one round trip and one transaction; one whose token no longer holds
 // the lease changes nothing and fails with [outbox.ErrLeaseLost], while
 // the others are recorded. A delivered or dead delivery with a partition
-// key passes its line on to the next (see order.go): the transaction
-// then ends with sqlFill.
+// key passes its line on to the next (see order.go): the transaction then
+// starts with sqlByKey and sqlNoteLines and ends with sqlPassOn.
 func (ob *store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 	if err := ob.live(); err != nil {
 		return slices.Repeat([]error{err}, len(ss))
@@ -25,25 +25,34 @@ func (ob *store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 	if len(ss) == 0 {
 		return errs
 	}
+	var ids, tokens []string // of the settlements that end keyed deliveries
+	for _, s := range ss {
+		if endsKeyed(s) {
+			ids, tokens = append(ids, s.ID), append(tokens, s.Token)
+		}
+	}
+	passes := len(ids) > 0
 	b := &pgx.Batch{}
 	b.Queue(ob.q.async)
+	if passes {
+		b.Queue(ob.q.byKey)
+		b.Queue(ob.q.noteLines, ids, tokens)
+	}
+	lead := b.Len()                 // the statements before the settlements
 	sent := make([]int, 0, len(ss)) // the settlements queued, by index
-	released, passed := false, false
+	released := false
 	for i, s := range ss {
 		a := s.Attempt
 		attempt := []any{s.ID, s.Token, nil, wire.Nanos(a.At), a.Status, int64(a.Latency), a.Tries, []byte(a.Error)}
-		keyed := isKeyedToken(s.Token)
 		switch s.Outcome {
 		case outbox.Delivered:
-			b.Queue(pick(keyed, ob.q.ackKeyed, ob.q.ack), s.ID, s.Token)
-			passed = passed || keyed
+			b.Queue(pick(endsKeyed(s), ob.q.ackKeyed, ob.q.ack), s.ID, s.Token)
 		case outbox.Retrying:
 			attempt[2] = wire.Nanos(s.Due)
 			b.Queue(ob.q.retry, attempt...)
 		case outbox.DeadLettered:
 			attempt[2] = wire.Nanos(time.Now())
-			b.Queue(pick(keyed, ob.q.deadKeyed, ob.q.dead), append(attempt, []byte(s.Reason))...)
-			passed = passed || keyed
+			b.Queue(pick(endsKeyed(s), ob.q.deadKeyed, ob.q.dead), append(attempt, []byte(s.Reason))...)
 		case outbox.Released:
 			b.Queue(ob.q.release, s.ID, s.Token)
 			released = true
@@ -56,16 +65,22 @@ func (ob *store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 	if len(sent) == 0 {
 		return errs
 	}
-	if passed {
-		b.Queue(ob.q.fill) // the vacancies the settlements recorded
+	if passes {
+		b.Queue(ob.q.passOn)
 	}
-	if ob.sendSettlements(ctx, b, sent, errs) && released {
+	if ob.sendSettlements(ctx, b, lead, sent, errs) && released {
 		ob.notify.now() // other workers may take what was released
 	}
 	return errs
 }
 
-// pick returns keyed when the settlement is of a delivery with a
+// endsKeyed reports whether s ends the lease of a delivery with a
+// partition key for good: delivered or dead.
+func endsKeyed(s outbox.Settlement) bool {
+	return isKeyedToken(s.Token) && (s.Outcome == outbox.Delivered || s.Outcome == outbox.DeadLettered)
+}
+
+// pick returns keyed when the settlement ends a delivery with a
 // partition key, and plain otherwise.
 func pick(isKeyed bool, keyed, plain string) string {
 	if isKeyed {
@@ -74,13 +89,18 @@ func pick(isKeyed bool, keyed, plain string) string {
 	return plain
 }
 
-// sendSettlements sends b, whose statements after the first (sqlAsync)
-// settle ss[sent[i]], and whose last may be sqlFill, in one round trip,
-// which PostgreSQL runs as one implicit transaction, sets errs for them,
-// and reports whether it committed.
-func (ob *store) sendSettlements(ctx context.Context, b *pgx.Batch, sent []int, errs []error) bool {
+// sendSettlements sends b, whose statements after the first lead ones
+// (sqlAsync, and those that start passing lines on) settle ss[sent[i]],
+// each in one, in one round trip, which PostgreSQL runs as one implicit
+// transaction, sets errs for them, and reports whether it committed.
+func (ob *store) sendSettlements(ctx context.Context, b *pgx.Batch, lead int, sent []int, errs []error) bool {
 	br := ob.pool.SendBatch(ctx, b)
-	_, failed := br.Exec() // sqlAsync
+	var failed error
+	for range lead {
+		if failed == nil {
+			_, failed = br.Exec()
+		}
+	}
 	for _, i := range sent {
 		if failed != nil {
 			break
