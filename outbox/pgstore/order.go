@@ -29,8 +29,8 @@ import (
 // delivery enqueued in a caller's transaction that commits late would
 // otherwise appear ahead of one already leased, and go out beside it. So
 // a statement that takes seqs in a line first takes the line's advisory
-// lock, held until its transaction ends (a Put: its one statement; an
-// Enqueue: the caller's transaction; a Replay: its statement): the next
+// lock, held until its transaction ends (a Put's or a Replay's own
+// transaction; an Enqueue: the caller's transaction): the next
 // transaction that puts into the line waits for it, and takes a greater
 // seq once the earlier is visible. Locks are taken in the order of their
 // hashes, so that two Puts never deadlock; two callers' transactions that
@@ -53,25 +53,25 @@ import (
 //     to, marks a new delivery held when its statement sees a pending one in
 //     the line, or an earlier one of the same Put; its statement's snapshot
 //     may predate its locks, so a later statement of the same transaction
-//     (headsOfLines), which sees all that committed before them, clears held
+//     (sqlHeads), which sees all that committed before them, clears held
 //     on the head of each of those lines. A caller's transaction that is not
 //     READ COMMITTED sees no more than its first snapshot: it marks nothing
 //     held.
 //   - A settlement that ends heads (delivered or dead) passes their lines
-//     on to the next deliveries. Its first statement (sqlNoteLines) reads
-//     the lines of the heads it is about to end and, for each line in
-//     which its snapshot shows no other pending delivery, tries the line's
-//     lock, without waiting; it notes the lines and whether each lock was
+//     on to the next deliveries. Before the statements that end the heads,
+//     one (sqlNoteLines) reads their lines and, for each line in which its
+//     snapshot shows no other pending delivery, tries the line's lock,
+//     without waiting; it notes the lines and whether each lock was
 //     granted in a setting local to the transaction (the only way one
 //     statement of a pipeline can hand a list to a later one without
-//     writing rows). The statements that end the heads follow, and the
-//     last (sqlPassOn), which sees all that committed before those locks
-//     were tried, clears held on the head each noted line has now. A line
-//     it finds empty is done if its lock was granted: no one can add to the
-//     line before the settlement commits, and whoever adds after sees the
-//     head gone. If the lock was busy, a delivery may be on its way into
-//     the line in a transaction not yet committed, held behind the head it
-//     saw: the settlement records a vacancy.
+//     writing rows). After them, the last statement (sqlPassOn), which
+//     sees all that committed before those locks were tried, clears held
+//     on the head each noted line has now. A line it finds empty is done
+//     if its lock was granted: no one can add to the line before the
+//     settlement commits, and whoever adds after sees the head gone. If
+//     the lock was busy, a delivery may be on its way into the line in a
+//     transaction not yet committed, held behind the head it saw: the
+//     settlement records a vacancy.
 //   - Lease fills the vacancies, before it reads the due index: it claims
 //     them, tries their lines' locks, and then (sqlFill), in a statement
 //     that sees all that committed before, clears held on the head each
@@ -175,7 +175,7 @@ const (
 
 	// sqlHeads clears held on the head of each line of $1 destinations
 	// and $2 keys, in the transaction that added to them after it took
-	// their locks (see headsOfLines).
+	// their locks (its arguments: headsOfLines).
 	sqlHeads = `UPDATE {d} SET held = false WHERE id = ANY (ARRAY(
 		SELECT (SELECT e.id FROM {d} e WHERE e.destination = l.destination AND e.partition_key = l.partition_key
 			AND e.dead_ns IS NULL AND e.partition_key <> '' ORDER BY e.seq LIMIT 1)
