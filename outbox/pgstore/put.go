@@ -16,9 +16,9 @@ import (
 
 // Put stores deliveries in one statement, all or none, skipping ids the
 // outbox holds, and wakes the workers of every process; see
-// [outbox.Outbox.Put]. When some have a partition key, a second statement
-// in the same transaction and round trip clears held on the heads of
-// their lines (see order.go).
+// [outbox.Outbox.Put]. When some have a partition key, two more
+// statements in the same transaction and round trip clear held on the
+// heads of their lines (see order.go).
 func (ob *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	if err := ob.live(); err != nil {
 		return err
