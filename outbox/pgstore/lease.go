@@ -18,8 +18,17 @@ import (
 // starting after the one it served last, and leases from those it admits
 // in one statement (see sqlLease): rows other workers hold locked are
 // skipped, not waited for. When a line has a vacancy to fill (see
-// order.go), it fills it first.
+// order.go), it fills it first; every repairEvery, it first walks some
+// lines for heads left held (see repair.go).
 func (ob *store) Lease(ctx context.Context, o outbox.LeaseOptions) ([]outbox.Leased, error) {
+	if err := ob.live(); err != nil {
+		return nil, err
+	}
+	if ob.repairDue(o.Now) {
+		if err := ob.repairSome(ctx); err != nil {
+			return nil, err
+		}
+	}
 	dests, vacant, err := ob.destinations(ctx)
 	if err == nil && vacant {
 		if err = ob.fillVacancies(ctx); err == nil {

@@ -44,7 +44,8 @@ type store struct {
 	closed  atomic.Bool
 
 	mu       sync.Mutex
-	lastDest string // the destination Lease served last
+	lastDest string       // the destination Lease served last
+	repair   repairCursor // where Lease walks the lines on from (see repair.go)
 
 	wake   listener
 	notify notifier
@@ -91,6 +92,11 @@ func Open(ctx context.Context, pool *pgxpool.Pool, o *Options) (outbox.Store, er
 		q:       prepare(t),
 		dst:     prepareDest(t),
 		channel: fmt.Sprintf("herald_outbox_%08x", crc32.ChecksumIEEE([]byte(schema+"."+prefix))),
+	}
+	if !o.NoCreate { // an inspecting tool may not write
+		if err := ob.repairAll(ctx); err != nil {
+			return nil, err
+		}
 	}
 	ob.wake.init(pool, ob.channel)
 	ob.notify.init(pool, ob.channel, ob.q)

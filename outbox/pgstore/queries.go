@@ -7,7 +7,7 @@ type queries struct {
 	put, putKeyed, putOne, putOneKeyed, heads, dests, lease string
 	ack, ackKeyed, retry, dead, deadKeyed, release          string
 	noteLines, passOn, byKey                                string
-	fill, claim, notify, status, async                      string
+	fill, claim, repair, notify, status, async              string
 	deadLetters, replay, purge, history, stats              string
 }
 
@@ -153,7 +153,7 @@ func prepare(t tables) queries {
 		ack: r.Replace(sqlAck), ackKeyed: r.Replace(sqlAckKeyed), retry: r.Replace(sqlRetry),
 		noteLines: r.Replace(sqlNoteLines), passOn: r.Replace(sqlPassOn), byKey: sqlByKey,
 		dead: r.Replace(sqlDead), deadKeyed: r.Replace(sqlDeadKeyed), release: r.Replace(sqlRelease),
-		fill: r.Replace(sqlFill), claim: r.Replace(sqlClaim), notify: sqlNotify, status: sqlStatus, async: sqlAsync,
+		fill: r.Replace(sqlFill), claim: r.Replace(sqlClaim), repair: r.Replace(sqlRepair), notify: sqlNotify, status: sqlStatus, async: sqlAsync,
 		deadLetters: r.Replace(sqlDeadLetters), replay: r.Replace(sqlReplay), purge: r.Replace(sqlPurge),
 		history: r.Replace(sqlHistory), stats: r.Replace(sqlStats),
 	}
