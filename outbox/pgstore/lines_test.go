@@ -26,10 +26,17 @@ import (
 // tables of a database of its own.
 
 // orderedQueue returns an outbox on pool and a Queue over it with the
-// ordered destination "d".
+// ordered destination "d". When t ends, it fails t if the repair walk
+// of Lease released a head (see repair.go): the statements that keep
+// the lines left it held.
 func orderedQueue(t *testing.T, pool *pgxpool.Pool) (outbox.Store, *outbox.Queue) {
 	t.Helper()
 	ob := open(t, pool, nil)
+	t.Cleanup(func() {
+		if n := pgstore.Repaired(ob); n != 0 {
+			t.Errorf("the repair walk released %d heads left held", n)
+		}
+	})
 	return ob, &outbox.Queue{Outbox: ob, Destinations: []sender.Destination{{Name: "d", URL: "https://d.example/", Ordered: true}}}
 }
 

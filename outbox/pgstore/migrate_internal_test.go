@@ -161,6 +161,9 @@ func TestMigrateHeldLinesFrom2(t *testing.T) {
 	}
 	settleAll(t, ob, at(3*time.Hour), outbox.Delivered, "x")
 	settleAll(t, ob, at(3*time.Hour), outbox.Delivered)
+	if n := Repaired(ob); n != 0 {
+		t.Errorf("the repair walk released %d heads: the migration or the statements left them held", n)
+	}
 }
 
 // settleAll leases with o, fails t unless it leased exactly want (in any

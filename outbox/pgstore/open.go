@@ -46,6 +46,7 @@ type store struct {
 	mu       sync.Mutex
 	lastDest string       // the destination Lease served last
 	repair   repairCursor // where Lease walks the lines on from (see repair.go)
+	repaired atomic.Int64 // the heads the walks released, for the tests
 
 	wake   listener
 	notify notifier

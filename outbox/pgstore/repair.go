@@ -127,6 +127,7 @@ func (ob *store) repairWalk(ctx context.Context, dest string, key []byte) (strin
 	if err := ob.pool.SendBatch(ctx, b).Close(); err != nil {
 		return dest, key, false, dbError(ctx, "repair the lines", err)
 	}
+	ob.repaired.Add(freed)
 	if n < repairLines {
 		return "", []byte{}, true, nil
 	}
