@@ -67,8 +67,8 @@ var migrations = []string{
 	// lines (see order.go): a Lease reads the head of a line, not its
 	// backlog. The deliveries waiting behind the head of their line at
 	// the time are marked held; the due index is rebuilt without them.
-	// Every process on the tables must run this version or a later one:
-	// an earlier one would end a line's head without passing the line on.
+	// A process of an earlier version still running on the tables ends a
+	// line's head without passing the line on: see repair.go.
 	`ALTER TABLE {d} ADD COLUMN held boolean NOT NULL DEFAULT false;
 	DROP INDEX {s}."{p}due";
 	UPDATE {d} x SET held = true WHERE x.dead_ns IS NULL AND x.partition_key <> '' AND EXISTS (SELECT 1 FROM {d} e

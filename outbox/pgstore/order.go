@@ -47,7 +47,8 @@ import (
 // reverse, a line whose head is held: no Lease would find it. So every
 // line with a pending delivery has a head that is not held, or a vacancy
 // (a row of the vacancies table) that says its head must be looked for.
-// Who keeps it so:
+// Who keeps it so (and, should a process of an earlier version on the
+// same tables break it, the repair walk of repair.go restores it):
 //
 //   - A Put, an Enqueue or a Replay, holding the locks of the lines it adds
 //     to, marks a new delivery held when its statement sees a pending one in
