@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -488,4 +489,59 @@ func (g *group) Go(f func() error) {
 func (g *group) Wait() error {
 	g.wg.Wait()
 	return g.err
+}
+
+// TestOrderEnqueueSQLBehindHead: a caller's transaction through
+// database/sql enqueues a delivery, with an odd destination name and a
+// key holding what the statements of lines parse or append ("+k", quotes,
+// brackets, backslashes, non-ASCII), behind the leased head of its line,
+// while the head is delivered: it is held, the settlement leaves a
+// vacancy without waiting, and the delivery is leased once the
+// transaction commits. EnqueueSQL sends the statement that clears held
+// on the heads as one of its own.
+func TestOrderEnqueueSQLBehindHead(t *testing.T) {
+	url := pgtest.URL(t)
+	pool := connect(t, url)
+	const dest, key = `d "x" \ [é]`, `"]+k\u00e9 \\"+k`
+	ob := open(t, pool, nil)
+	q := &outbox.Queue{Outbox: ob, Destinations: []sender.Destination{{Name: dest, URL: "https://d.example/", Ordered: true}}}
+	now := time.Now()
+	if err := ob.Put(ctx, outbox.Delivery{ID: "head", Destination: dest, PartitionKey: key, Body: []byte("{}"), Due: now, Created: now}); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: now.Add(time.Second)})
+	if err != nil || len(ls) != 1 {
+		t.Fatalf("leasing the head: %v, %v", ls, err)
+	}
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
+	next, err := pgstore.EnqueueSQL(ctx, tx, q, dest, sender.Message{ID: "next", Body: []byte("{}"), PartitionKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ackLeased(t, ob, ls[0])
+	if n := vacancies(t, pool); n != 1 {
+		t.Fatalf("%d vacancies, want 1", n)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if !held(t, pool, next) {
+		t.Fatal("the enqueued delivery is not held: this test no longer meets the vacancy")
+	}
+	leaseOnly(t, ob, "once the transaction committed", next)
+	if n := vacancies(t, pool); n != 0 {
+		t.Errorf("%d vacancies after the Lease filled it, want 0", n)
+	}
+	if n := pgstore.Repaired(ob); n != 0 {
+		t.Errorf("the repair walk released %d heads", n)
+	}
 }
