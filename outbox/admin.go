@@ -38,10 +38,14 @@ const maxAdminBody = 64 << 10
 // POST needs Content-Type application/json (so that a browser form cannot
 // forge one) and a body of at most 64 KiB; a selector must set one of
 // ids, destination and all, not none and not several. Every error is
-// {"error":"…"} with a 4xx or 5xx status. The handler does no
-// authentication: serve it on a worker's admin port, not to the internet,
-// and wrap it in your own middleware where that port is shared. Mount it
-// under a prefix with [http.StripPrefix]:
+// {"error":"…"} with a 4xx or 5xx status. It answers tools, not
+// browsers: a request a browser marks as its own (Origin, Sec-Fetch-Site or
+// Sec-Fetch-Mode) is refused with 403, since a web page whose domain is
+// re-pointed to the worker's address (DNS rebinding) is same-origin to
+// the browser, which would let it purge dead letters or read the listing.
+// The handler does no authentication: serve it on a worker's admin port,
+// not to the internet, and wrap it in your own middleware where that port
+// is shared. Mount it under a prefix with [http.StripPrefix]:
 //
 //	mux.Handle("/outbox/", http.StripPrefix("/outbox", outbox.AdminHandler(store)))
 func AdminHandler(a Admin) http.Handler {
@@ -53,6 +57,10 @@ type adminHandler struct{ a Admin }
 
 // ServeHTTP routes a request by path and method.
 func (h adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if fromBrowser(r) {
+		writeError(w, http.StatusForbidden, "this handler answers no browser")
+		return
+	}
 	var get, post func(http.ResponseWriter, *http.Request)
 	switch r.URL.Path {
 	case "/stats":
@@ -81,6 +89,19 @@ func (h adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "POST")
 		writeError(w, http.StatusMethodNotAllowed, "method not allowed (want POST)")
 	}
+}
+
+// fromBrowser reports whether r carries a header that browsers add and
+// a page's script cannot set or remove: Sec-Fetch-Site and Sec-Fetch-Mode
+// (every current browser), Origin (every cross-origin request, and
+// same-origin POSTs).
+func fromBrowser(r *http.Request) bool {
+	for _, k := range [...]string{"Origin", "Sec-Fetch-Site", "Sec-Fetch-Mode"} {
+		if _, ok := r.Header[k]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // stats serves GET /stats.

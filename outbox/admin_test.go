@@ -211,6 +211,49 @@ func TestAdminHandlerRefuses(t *testing.T) {
 	}
 }
 
+// TestAdminHandlerAnswersNoBrowser: a web page must not reach the
+// handler. A page on a domain re-pointed to the worker's loopback address
+// (DNS rebinding) is same-origin to the browser, which then sends its
+// fetches, with any Content-Type, and lets the page read the answers:
+// purging the dead letters, or reading their ids and reasons. A browser
+// marks its requests (Sec-Fetch-Site, Origin), tools do not: the marked
+// ones are refused, and change nothing.
+func TestAdminHandlerAnswersNoBrowser(t *testing.T) {
+	st, srv := adminStore(t)
+	base := srv.URL + "/outbox"
+	for _, c := range []struct {
+		method, path, body string
+		header             [2]string
+	}{
+		{"POST", "/dead-letters/purge", `{"all":true}`, [2]string{"Sec-Fetch-Site", "same-origin"}},
+		{"POST", "/dead-letters/replay", `{"all":true}`, [2]string{"Origin", "http://rebound.example:8081"}},
+		{"GET", "/dead-letters", "", [2]string{"Sec-Fetch-Site", "same-origin"}},
+		{"GET", "/stats", "", [2]string{"Sec-Fetch-Mode", "cors"}},
+	} {
+		req, err := http.NewRequest(c.method, base+c.path, strings.NewReader(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(c.header[0], c.header[1])
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusForbidden || !strings.Contains(string(raw), "browser") {
+			t.Errorf("%s %s with %s: %d %s; want 403 saying it answers no browser", c.method, c.path, c.header[0], res.StatusCode, raw)
+		}
+	}
+	if s, err := st.Stats(ctx); err != nil || s.Pending != 1 || s.Dead != 5 {
+		t.Errorf("refused requests changed the outbox: %+v, %v", s, err)
+	}
+	if code, raw := call(t, "GET", base+"/stats", "", "", nil); code != 200 {
+		t.Errorf("a tool's request: %d %s", code, raw)
+	}
+}
+
 // TestAdminHandlerListsFarTimes: a dead letter due, created and attempted
 // after the year 9999 is listed, and its history served, at the last time
 // the stores keep, 2262. JSON has no later year: the memory store kept the
