@@ -31,8 +31,8 @@ It prints one JSON line per request to standard output:
   {"time":"…","id":"…","scheme":"standard","valid":true,"error":null,"topic":"","bytes":2,"status":204}
 
 with "key" (the matching key id) when valid, "duplicate":true for such a
-repeated id, and "body" with --print-body. The topic is the jwt's signed
-topic claim, else the unsigned Webhook-Topic header that herald send adds.
+repeated id, and "body" with --print-body. The topic is a jwt's signed
+topic claim; the other schemes carry none.
 
 It serves HTTPS with --tls-cert and --tls-key, or with --self-signed, a new
 certificate for 127.0.0.1, ::1 and localhost whose PEM --cert-out writes (for
@@ -243,7 +243,6 @@ func (rl *receiver) wrap(next http.Handler) http.Handler {
 			ID:        r.Header.Get("Webhook-Id"),
 			Scheme:    rl.scheme,
 			Valid:     st.valid,
-			Topic:     r.Header.Get(topicHeader),
 			Bytes:     cr.n,
 			Status:    st.status,
 			Duplicate: st.duplicate,

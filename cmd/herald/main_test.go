@@ -547,10 +547,10 @@ func TestSendToListen(t *testing.T) {
 		send       []string
 		wrongSend  []string
 		secrets    []string
-		wantTopic  string
+		wantTopic  string // only a jwt carries one, signed
 		wantScheme string
 	}{
-		{"standard", []string{"--secret", "@secret.txt"}, []string{"--secret", "env:WH_SECRET"}, []string{"--secret", wrong}, []string{secret, wrong}, "job:ready", "standard"},
+		{"standard", []string{"--secret", "@secret.txt"}, []string{"--secret", "env:WH_SECRET"}, []string{"--secret", wrong}, []string{secret, wrong}, "", "standard"},
 		{"jwt-EdDSA", []string{"--scheme", "jwt", "--pubkey", "ed.pub", "--issuer", "acme"}, []string{"--scheme", "jwt", "--key", "ed.key", "--issuer", "acme"}, []string{"--scheme", "jwt", "--key", "ed.key", "--issuer", "evil"}, []string{pemBody(edKey)}, "job:ready", "jwt"},
 	}
 	for _, c := range cases {

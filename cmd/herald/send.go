@@ -18,7 +18,7 @@ import (
 
 const sendDoc = `Send delivers one signed webhook to URL through package sender, exactly as an
 application using herald would: HTTPS only, retries with backoff on network
-errors, 408, 425, 429 and 5xx, a fresh signature on every attempt, the same
+errors, 408, 425, 429, 500, 502, 503 and 504, a fresh signature on every attempt, the same
 webhook-id throughout, no redirects followed, and a guard that refuses
 private, loopback and link-local addresses after DNS resolution.
 
@@ -56,7 +56,7 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 	fs, sf := newSchemeFlagSet("send", "herald send [scheme flags] [--header 'Name: value']... [--topic T] [--id ID] [--cacert FILE] [--client-cert FILE --client-key FILE] [--allow-private] [--insecure-http] [--retries N] [--timeout D] URL [BODYFILE|-]", sendDoc, sendExample)
 	var headers stringList
 	fs.Var(&headers, "header", "extra request `header` \"Name: value\"; repeatable")
-	topic := fs.String("topic", "", "event `topic` (sent as Webhook-Topic; signed as the topic claim by jwt)")
+	topic := fs.String("topic", "", "event `topic` (signed as the topic claim by jwt)")
 	id := fs.String("id", "", "delivery `id` (default: a new UUIDv7)")
 	contentType := fs.String("content-type", "application/json", "Content-Type of the body")
 	var df deliveryFlags
@@ -85,9 +85,6 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 	extra, err := parseHeaderFlags(headers)
 	if err != nil {
 		return usageErr(stderr, "send", "%v", err)
-	}
-	if *topic != "" {
-		extra.Set(topicHeader, *topic)
 	}
 	var bodyArg string
 	if fs.NArg() == 2 {

@@ -17,8 +17,8 @@ import (
 
 const signDoc = `Sign prints the headers herald would send with the body, one "Name: value"
 a line, sorted by name: the scheme's authentication headers, webhook-id,
-Content-Type, User-Agent, and Webhook-Topic when --topic is set (an unsigned
-hint, except in a jwt, whose topic claim is signed).
+Content-Type and User-Agent. A jwt signs --topic as its topic claim; the
+other schemes do not carry a topic (put it in the body, which is signed).
 
 The body is read from BODYFILE, from standard input for "-", or is empty when
 neither is given. The output is a valid --headers file for herald verify.
@@ -42,7 +42,7 @@ func runSign(args []string, stdout, stderr io.Writer) int {
 	id := fs.String("id", "", "delivery `id` (default: a new UUIDv7)")
 	ts := fs.Int64("timestamp", 0, "signing time in Unix seconds (default: now)")
 	url := fs.String("url", "", "target `URL` (jwt: the default audience)")
-	topic := fs.String("topic", "", "event `topic`")
+	topic := fs.String("topic", "", "event `topic` (signed as the topic claim by jwt)")
 	contentType := fs.String("content-type", "application/json", "Content-Type of the body")
 	if code, ok := parse(fs, args, stdout, stderr); !ok {
 		return code
@@ -78,9 +78,6 @@ func runSign(args []string, stdout, stderr io.Writer) int {
 	h.Set("Content-Type", *contentType)
 	h.Set("User-Agent", "herald/"+version.Version)
 	h.Set("Webhook-Id", *id)
-	if *topic != "" {
-		h.Set(topicHeader, *topic)
-	}
 	if err := signer.Sign(h, m); err != nil {
 		return failure(stderr, "sign", err)
 	}
@@ -89,10 +86,6 @@ func runSign(args []string, stdout, stderr io.Writer) int {
 	}
 	return exitOK
 }
-
-// topicHeader carries the topic of a delivery made by herald send (and shown
-// by herald sign). Only a jwt signs it, as its topic claim.
-const topicHeader = "Webhook-Topic"
 
 // firstArg returns the first positional argument, or "".
 func firstArg(fs *flagSet) string {
