@@ -51,7 +51,8 @@ var errReadBody = errors.New("cannot read request body")
 var errNoVerifier = errors.New("auth: no verifier configured")
 
 // A MiddlewareOption tunes [Middleware]. It is a type of its own so that
-// scheme options ([Option]) and middleware options cannot be mixed up.
+// scheme options ([StandardOption], [HubOption], [StripeOption], [JWTOption])
+// and middleware options cannot be mixed up.
 type MiddlewareOption func(*middlewareConfig)
 
 type middlewareConfig struct {

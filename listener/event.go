@@ -25,8 +25,8 @@ const maxAttributes = 64
 var ErrInvalidEvent = errors.New("listener: invalid event")
 
 // Event is one platform event. Its JSON form, the native envelope, uses the
-// keys id, topic, createdAt (RFC 3339), context, payload and namespaces, in
-// both directions.
+// keys id, topic, createdAt (RFC 3339), context, payload, namespaces and
+// partitionKey, in both directions.
 //
 // Handlers share one *Event per dispatch and must not modify it.
 type Event struct {

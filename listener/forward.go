@@ -72,6 +72,8 @@ var forwardSourceNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://git
 // same ids. All of an event's deliveries go to d in one call: a durable
 // deliverer commits them together or not at all, and the handler returns
 // nil only once they are committed (or, through a Sender, delivered).
+// The topic filters are those of dests; a Queue then delivers to its own
+// destination of each name, with that one's URL, headers and Signer.
 // A failure the deliverer reports as not retryable (a 4xx, sender.ErrGone,
 // a bad URL, a destination the queue does not know) becomes a [Permanent]
 // error; others stay retryable, so the source redelivers the event. A nil d

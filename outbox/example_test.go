@@ -22,8 +22,8 @@ import (
 
 // A durable queue: deliveries are kept in a bbolt file until the
 // destination accepted them, retried along the default schedule (1 s,
-// 1 s, 2 s, ... 1 min, then 5 min, 30 min, ... 10 h) and dead-lettered
-// when it runs out.
+// 1 s, 1 s, 2 s, 2 s, 3 s, ... 34 s, then 1 min, 5 min, 30 min, ... 10 h)
+// and dead-lettered when it runs out.
 func Example() {
 	// A local receiver stands in for a customer's endpoint.
 	got := make(chan string, 1)

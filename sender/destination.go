@@ -32,8 +32,9 @@ type Destination struct {
 	Headers http.Header
 	// Topics are topic patterns that this destination wants ("job:*",
 	// "*:created", "**"; see [ValidatePattern] for the grammar); empty means
-	// every topic. Send itself does not filter; routers and queues ask
-	// [Destination.Wants].
+	// every topic. Send and a Queue's Enqueue do not filter: listener's
+	// Forward (and herald relay) ask [Destination.Wants], of the
+	// destinations given to Forward.
 	Topics []string
 	// ClientCert, if set, is the client certificate (mutual TLS) this
 	// destination's connections present, in a pool of their own: other

@@ -35,7 +35,7 @@ GOMAXPROCS is set: each commit waits for the disk, and Go keeps that
 processor meanwhile.
 
 Events come in the native JSON envelope (id, topic, createdAt, context,
-payload) or as CloudEvents 1.0 in structured mode (binary mode too with
+payload, namespaces, partitionKey) or as CloudEvents 1.0 in structured mode (binary mode too with
 --in-insecure: a signature over the body does not cover its ce-* headers).
 Whatever the relay accepts, it signs with the destinations' keys, so it
 verifies every event it takes over HTTP with the --in-* scheme flags
@@ -50,8 +50,8 @@ store (fsync, JetStream's acknowledgement or a PostgreSQL commit), 400 for a
 malformed event, 503 while it stops: a client that got no 2xx must post the
 event again, and one that got a 2xx may forget it.
 
-Each delivery's webhook-id is derived from the event id and the destination
-name, so an event posted twice is delivered under one id, once: a repeated
+Each delivery's webhook-id is derived from the event's topic, id and
+CloudEvents source and the destination name, so an event posted twice is delivered under one id, once: a repeated
 event is dropped while its delivery is pending, and for 10 minutes after it
 was delivered (receivers should still deduplicate on webhook-id). The body is
 the event's native JSON envelope.
@@ -107,8 +107,9 @@ a retry wait never holds a worker. Only the last attempt is retried in
 process, --retries times. A 429 or 503 with Retry-After pauses its
 destination, not one worker, for as long as it asks (at most 10 minutes);
 20 failures in a row open its circuit breaker for 30 s and more. When the
-schedule runs out, or the destination answers a 4xx other than 408, 410,
-425 and 429, the delivery becomes a dead letter: see herald outbox.
+schedule runs out, or the destination answers a status that is not retried
+(a 4xx but 408, 425 and 429, 410 Gone among them; a 5xx but 500, 502, 503
+and 504), the delivery becomes a dead letter: see herald outbox.
 
 Limits per destination (--config keys): "rate": 10 sends at most 10
 deliveries a second to it (attempts, retries included), with bursts of

@@ -12,7 +12,7 @@
 // each dead letter's keyed by destination and id; an index from id to
 // where the delivery is; and the attempt history. Deliveries with a
 // partition key wait in line behind the earliest one of their destination
-// and key, which alone is in the due index (see order.go), so the store
+// and key, which alone is in the due index, so the store
 // keeps their order across restarts. Leasing seeks the
 // pending deliveries of each destination that may take more, so it reads
 // nothing of blocked destinations, and reads each delivery it leases as it

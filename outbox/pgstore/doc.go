@@ -23,13 +23,14 @@
 //
 // # Layout
 //
-// Four tables, in a schema and with a name prefix of the caller's choice
+// Five tables, in a schema and with a name prefix of the caller's choice
 // ([Options]): one row per delivery, pending or dead, with its body and
 // metadata; one row per recorded attempt; one row per destination
 // state ([outbox.DestinationStore]: a destination disabled by one process
 // is disabled for all); and one row per line of ordered deliveries whose
 // head was delivered or died while the next was being put, until a Lease
-// makes that one the head (a vacancy). A delivery waiting behind
+// makes that one the head (a vacancy); and one row holding the schema's
+// version. A delivery waiting behind
 // the head of its line is marked held, and the index that Lease reads
 // leaves it out, so that a Lease costs the same however long the lines
 // behind their heads. Times are stored as Unix

@@ -15,9 +15,9 @@ import (
 )
 
 // Options say where the store of [Open] keeps its tables. The zero value
-// (or nil) uses the tables herald_outbox_deliveries and
-// herald_outbox_attempts in the connection's current schema, created if
-// missing.
+// (or nil) uses tables named herald_outbox_ and deliveries, attempts,
+// destinations, vacancies and version (see the package's Layout) in the
+// connection's current schema, created if missing.
 type Options struct {
 	// Schema holds the tables; it is created if missing. Empty means the
 	// connection's current schema (the first of its search_path, usually
