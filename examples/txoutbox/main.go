@@ -94,7 +94,8 @@ func run(ctx context.Context, dbURL string) error {
 	q := &outbox.Queue{
 		Outbox: store,
 		Sender: &sender.Sender{
-			TLS: &tls.Config{RootCAs: rx.roots},
+			TLS:   &tls.Config{RootCAs: rx.roots},
+			Retry: sender.RetryPolicy{MaxAttempts: 2}, // a short burst: the Queue retries from the store
 			// The receiver runs on loopback, which the SSRF guard refuses
 			// by default; a real destination needs no such exemption.
 			AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
