@@ -27,8 +27,8 @@
 // Signer's headers (for every scheme, webhook-id: the delivery id, which
 // Destination.Headers cannot replace), traceparent when the attempt is
 // traced (by the Sender, or under the caller's trace), and Authorization:
-// Bearer with an OAuth2 token. The
-// topic is not sent apart from the body; a JWT signs it as a claim.
+// Bearer with an OAuth2 token. The topic is not sent apart from the body;
+// a JWT signs it as a claim.
 //
 // Durable, scheduled redelivery (minutes to a day) is the job of an outbox
 // built on top of Send; Send itself keeps nothing once it returns.
