@@ -115,16 +115,7 @@ func walkObject(data []byte, member func(key, value []byte) bool) bool {
 // walkMembers is walkObject on data known to be valid JSON.
 func walkMembers(data []byte, member func(key, value []byte) bool) bool {
 	s := jscan{d: data}
-	s.ws()
-	if s.peek() != '{' {
-		return false
-	}
-	s.i++
-	s.ws()
-	if s.peek() == '}' {
-		return true
-	}
-	for {
+	return s.entries('{', '}', func() bool {
 		start := s.i
 		if s.peek() != '"' {
 			return false
@@ -140,20 +131,8 @@ func walkMembers(data []byte, member func(key, value []byte) bool) bool {
 		s.i++
 		s.ws()
 		start = s.i
-		if !s.skip() || s.i == start || !member(key, data[start:s.i]) {
-			return false
-		}
-		s.ws()
-		switch s.peek() {
-		case ',':
-			s.i++
-			s.ws()
-		case '}':
-			return true
-		default:
-			return false
-		}
-	}
+		return s.skip() && s.i > start && member(key, data[start:s.i])
+	})
 }
 
 // walkElements calls elem with each value of the JSON array in data, valid
@@ -162,18 +141,28 @@ func walkMembers(data []byte, member func(key, value []byte) bool) bool {
 // never empty.
 func walkElements(data []byte, elem func(value []byte) bool) bool {
 	s := jscan{d: data}
+	return s.entries('[', ']', func() bool {
+		start := s.i
+		return s.skip() && s.i > start && elem(data[start:s.i])
+	})
+}
+
+// entries reads the object or array that starts at s (after white space)
+// with open and ends with end, calling entry where each member or element
+// starts; entry reads it and reports whether to go on. It reports whether
+// s held such a value and entry returned true for every one.
+func (s *jscan) entries(open, end byte, entry func() bool) bool {
 	s.ws()
-	if s.peek() != '[' {
+	if s.peek() != open {
 		return false
 	}
 	s.i++
 	s.ws()
-	if s.peek() == ']' {
+	if s.peek() == end {
 		return true
 	}
 	for {
-		start := s.i
-		if !s.skip() || s.i == start || !elem(data[start:s.i]) {
+		if !entry() {
 			return false
 		}
 		s.ws()
@@ -181,7 +170,7 @@ func walkElements(data []byte, elem func(value []byte) bool) bool {
 		case ',':
 			s.i++
 			s.ws()
-		case ']':
+		case end:
 			return true
 		default:
 			return false
