@@ -137,12 +137,8 @@ type boundedContext map[string]string
 // UnmarshalJSON decodes data, one valid JSON value (as the json package
 // and walkObject give it).
 func (m *boundedContext) UnmarshalJSON(data []byte) error {
-	switch c := firstByte(data); c {
-	case 'n': // null
-		return nil
-	case '{':
-	default:
-		return &json.UnmarshalTypeError{Value: jsonKind(c), Type: reflect.TypeFor[map[string]string]()}
+	if null, err := nullOr(data, '{', reflect.TypeFor[map[string]string]()); null || err != nil {
+		return err
 	}
 	if *m == nil {
 		*m = boundedContext{}
@@ -180,12 +176,8 @@ type boundedNamespaces []string
 
 // UnmarshalJSON decodes data, one valid JSON value.
 func (l *boundedNamespaces) UnmarshalJSON(data []byte) error {
-	switch c := firstByte(data); c {
-	case 'n': // null
-		return nil
-	case '[':
-	default:
-		return &json.UnmarshalTypeError{Value: jsonKind(c), Type: reflect.TypeFor[[]string]()}
+	if null, err := nullOr(data, '[', reflect.TypeFor[[]string]()); null || err != nil {
+		return err
 	}
 	list := []string{}
 	var err error
@@ -214,6 +206,20 @@ func (l *boundedNamespaces) UnmarshalJSON(data []byte) error {
 // errMalformed is what boundedContext and boundedNamespaces answer for
 // data that is not valid JSON, which their callers never pass.
 var errMalformed = errors.New("malformed JSON")
+
+// nullOr reports whether data, one JSON value, is null, and fails as
+// encoding/json would decode it into a t when it is neither null nor a
+// value that starts with open ('{' or '[').
+func nullOr(data []byte, open byte, t reflect.Type) (null bool, err error) {
+	switch c := firstByte(data); c {
+	case 'n':
+		return true, nil
+	case open:
+		return false, nil
+	default:
+		return false, &json.UnmarshalTypeError{Value: jsonKind(c), Type: t}
+	}
+}
 
 // firstByte returns the first byte of data after white space, or 0.
 func firstByte(data []byte) byte {
