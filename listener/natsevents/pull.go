@@ -34,6 +34,17 @@ const ackPrefix = "$JS.ACK."
 // connection was lost meanwhile).
 const pullExpiry = 5 * time.Second
 
+// maxQueuedStatuses and maxStatusSize bound what the queue keeps of
+// messages that are not events. The server sends a few statuses per pull
+// request, small and without a body; the rest was published on the inbox
+// by someone else, and queued whole while every handler was busy it grew
+// the queue without limit. A genuine status dropped is made up for by the
+// request's deadline (see lost).
+const (
+	maxQueuedStatuses = 16
+	maxStatusSize     = 8 << 10
+)
+
 // apiPrefix is the JetStream API prefix of js's requests.
 func apiPrefix(o jetstream.JetStreamOptions) string {
 	switch {
@@ -58,7 +69,8 @@ type puller struct {
 	freed chan struct{} // a handler finished
 
 	mu     sync.Mutex
-	queue  []*nats.Msg   // received, not yet taken: never dropped
+	queue  []*nats.Msg   // received, not yet taken: events are never dropped
+	others int           // messages of the queue that are not events
 	posted chan struct{} // a message was queued
 
 	req   int          // the number of the request in flight, if any
@@ -150,8 +162,17 @@ func (p *puller) step(ctx context.Context, d listener.Dispatcher, wg *sync.WaitG
 }
 
 // post queues a message of the inbox; it is the subscription's callback.
+// An event is always queued (there are never more than were asked for);
+// another message only while it is small and few others wait.
 func (p *puller) post(m *nats.Msg) {
 	p.mu.Lock()
+	if !isEvent(m) {
+		if p.others >= maxQueuedStatuses || m.Size() > maxStatusSize {
+			p.mu.Unlock()
+			return
+		}
+		p.others++
+	}
 	p.queue = append(p.queue, m)
 	p.mu.Unlock()
 	select {
@@ -170,8 +191,15 @@ func (p *puller) pop() *nats.Msg {
 	m := p.queue[0]
 	p.queue[0] = nil
 	p.queue = p.queue[1:]
+	if !isEvent(m) {
+		p.others--
+	}
 	return m
 }
+
+// isEvent reports whether m is an event: its reply subject is an
+// acknowledgement's, which only the server sets.
+func isEvent(m *nats.Msg) bool { return strings.HasPrefix(m.Reply, ackPrefix) }
 
 // queued is how many messages wait in the queue.
 func (p *puller) queued() int {
@@ -230,7 +258,7 @@ func (p *puller) keepWaiting() {
 	p.mu.Lock()
 	replies := make([]string, 0, len(p.queue))
 	for _, m := range p.queue {
-		if strings.HasPrefix(m.Reply, ackPrefix) {
+		if isEvent(m) {
 			replies = append(replies, m.Reply)
 		}
 	}
@@ -244,7 +272,7 @@ func (p *puller) keepWaiting() {
 // handler is free), a status of the server for the request in flight ends
 // it. Statuses of earlier requests are spent.
 func (p *puller) take(ctx context.Context, m *nats.Msg, d listener.Dispatcher, wg *sync.WaitGroup) error {
-	if !strings.HasPrefix(m.Reply, ackPrefix) {
+	if !isEvent(m) {
 		current := m.Subject == p.inbox+"."+strconv.Itoa(p.req)
 		switch status, descr := m.Header.Get("Status"), m.Header.Get("Description"); {
 		case status == "409" && strings.EqualFold(descr, "Consumer Deleted"):
@@ -295,7 +323,7 @@ func (p *puller) take(ctx context.Context, m *nats.Msg, d listener.Dispatcher, w
 // nakWaiting gives back the events received and not yet handled.
 func (p *puller) nakWaiting() {
 	for m := p.pop(); m != nil; m = p.pop() {
-		if strings.HasPrefix(m.Reply, ackPrefix) {
+		if isEvent(m) {
 			_ = (delivered{m, p.nc}).Nak()
 		}
 	}
