@@ -108,7 +108,9 @@ func JWKSHandler(keys ...PublicKey) http.Handler {
 // names a kid it does not know — but never twice within
 // a minute, however many requests ask. Each fetch takes at
 // most 10 seconds and reads at most 1 MiB; the document is parsed by
-// [ParseJWKS]. If a refresh fails, the keys already known stay in use.
+// [ParseJWKS]. Keys older than an hour stay in use while they are
+// fetched again (a lookup that finds its kid among them does not wait for
+// the fetch), and for as long as that fails.
 //
 // A token verified against a JWKS must name its key (kid) when the set
 // holds more than one key of the token's algorithm; without one it fails
@@ -174,17 +176,23 @@ func NewJWKS(rawURL string, client *http.Client) (*JWKS, error) {
 
 // Keys returns the keys that a token naming kid may be signed with (see
 // [PublicKeys] for the kid rule), fetching the set first when it has none
-// yet, when it is stale or when kid is unknown, within the refresh limits.
+// yet or when kid is unknown, within the refresh limits. Stale keys that
+// hold kid are returned at once, and fetched again in the background.
 func (j *JWKS) Keys(ctx context.Context, kid string) ([]PublicKey, error) {
 	j.mu.Lock()
 	keys, fetched := j.keys, j.fetched
 	j.mu.Unlock()
-	if keys != nil && j.now().Sub(fetched) < jwksMaxAge {
+	if keys != nil {
 		// A kid that no key names exactly is unknown, even where a key
 		// without a kid would be tried for it: the set may have gained
 		// that kid since (a rotation away from a kid-less key), so it is
 		// fetched again, within the refresh limits, before falling back.
 		if found, err := selectKeys(keys, kid); err == nil && (kid == "" || found[0].ID() == kid) {
+			if j.now().Sub(fetched) >= jwksMaxAge {
+				// Stale keys are fetched again, but not waited for: they
+				// stay in use until the fetch succeeds, as when it fails.
+				j.refreshInBackground(ctx)
+			}
 			return found, nil
 		}
 	}
@@ -214,14 +222,40 @@ func (j *JWKS) refresh(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("auth: jwks: waiting for a fetch: %w", ctx.Err())
 	}
+	done, lastErr := j.start(ctx, start)
+	if done == nil {
+		return lastErr
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("auth: jwks: waiting for a fetch: %w", ctx.Err())
+	}
+}
 
+// refreshInBackground starts a fetch, within the refresh limits, unless
+// one is in flight, and does not wait for it.
+func (j *JWKS) refreshInBackground(ctx context.Context) {
+	select {
+	case j.sem <- struct{}{}:
+		j.start(ctx, j.now())
+	default: // a fetch is in flight
+	}
+}
+
+// start is called holding sem. It starts a fetch, which stores its keys
+// and releases sem, and returns the channel of its outcome; or, when a
+// fetch started at or after since or within the last minute, it releases
+// sem and returns that fetch's outcome instead.
+func (j *JWKS) start(ctx context.Context, since time.Time) (<-chan error, error) {
 	j.mu.Lock()
 	last, lastErr := j.lastAttempt, j.lastErr
-	if !last.IsZero() && (!last.Before(start) || j.now().Sub(last) < jwksMinRefreshInterval) {
+	if !last.IsZero() && (!last.Before(since) || j.now().Sub(last) < jwksMinRefreshInterval) {
 		// Someone fetched while we waited, or too recently: reuse.
 		j.mu.Unlock()
 		<-j.sem
-		return lastErr
+		return nil, lastErr
 	}
 	j.lastAttempt = j.now()
 	j.mu.Unlock()
@@ -238,12 +272,7 @@ func (j *JWKS) refresh(ctx context.Context) error {
 		j.mu.Unlock()
 		done <- err
 	}()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("auth: jwks: waiting for a fetch: %w", ctx.Err())
-	}
+	return done, nil
 }
 
 // fetch GETs and parses the key set.
