@@ -188,7 +188,11 @@ func (c *settings) deadLetter(msg delivered, md *jetstream.MsgMetadata, reason s
 	dm.Data = msg.Data()
 	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
 	defer cancel()
-	id := md.Stream + "-" + strconv.FormatUint(md.Sequence.Stream, 10)
+	// The id makes a dead letter published twice (a retry after a lost
+	// answer) one. Sequences start over in a stream created again, so the
+	// time the event was stored is part of it: an event of the new stream
+	// must not be dropped as the duplicate of an old one's dead letter.
+	id := md.Stream + "-" + strconv.FormatUint(md.Sequence.Stream, 10) + "-" + strconv.FormatInt(md.Timestamp.UnixNano(), 10)
 	if _, err := c.JetStream.PublishMsg(ctx, dm, jetstream.WithMsgID(id)); err != nil {
 		c.log(slog.LevelError, "dead letter publish failed; redelivering", err)
 		_ = msg.NakWithDelay(c.RetryDelay)
