@@ -198,7 +198,9 @@ func (p *puller) pop() *nats.Msg {
 }
 
 // isEvent reports whether m is an event: its reply subject is an
-// acknowledgement's, which only the server sets.
+// acknowledgement's, which only the server sets (the server refuses a
+// reply subject a publisher may not publish on, and one allowed $JS.ACK
+// may settle the events already).
 func isEvent(m *nats.Msg) bool { return strings.HasPrefix(m.Reply, ackPrefix) }
 
 // queued is how many messages wait in the queue.
