@@ -74,7 +74,12 @@ type Source struct {
 	// 30s.
 	AckWait time.Duration
 	// MaxDeliver is how many deliveries a failing event gets before it is
-	// dead-lettered; zero means 5.
+	// dead-lettered; zero means 5. JetStream counts every delivery, also
+	// those a worker gives back without running a handler: the events it
+	// had received ahead (up to 2×Concurrency) when it stops, and those
+	// lost with its connection. So a rolling restart can use up one of
+	// an event's deliveries; keep MaxDeliver at 3 or more where workers
+	// restart often.
 	MaxDeliver int
 	// RetryDelay is the wait before a failed event is redelivered; zero
 	// means 1s.
