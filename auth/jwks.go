@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -53,7 +54,7 @@ func selectKeys(keys []PublicKey, kid string) ([]PublicKey, error) {
 		if len(keys) == 0 {
 			return nil, fmt.Errorf("auth: %w: no keys", ErrUnknownKey)
 		}
-		return keys, nil
+		return slices.Clone(keys), nil // the caller's, not the set's
 	}
 	var byID, noID []PublicKey
 	for _, k := range keys {

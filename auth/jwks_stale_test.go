@@ -64,3 +64,26 @@ func TestJWKSStaleKeysDoNotWait(t *testing.T) {
 		t.Errorf("%d fetches, want 2 (first use, one refresh)", n)
 	}
 }
+
+// TestJWKSKeysAreTheCallers: what Keys returns is the caller's to change;
+// the set kept for the next lookup stays as fetched. (Keys(ctx, "")
+// returned the cached slice itself.)
+func TestJWKSKeysAreTheCallers(t *testing.T) {
+	ks := asymKeys(t)
+	s := newJWKSServer(t, ks.ed.Public(), ks.ec.Public())
+	var clock atomic.Int64
+	j := jwksAt(t, s, "/jwks", &clock)
+	ctx := context.Background()
+	for _, kid := range []string{"", ks.ed.ID()} {
+		keys, err := j.Keys(ctx, kid)
+		if err != nil || len(keys) == 0 {
+			t.Fatalf("Keys(%q): %v, %v", kid, keys, err)
+		}
+		want := keys[0].ID()
+		keys[0] = PublicKey{}
+		again, err := j.Keys(ctx, kid)
+		if err != nil || len(again) == 0 || again[0].ID() != want {
+			t.Errorf("Keys(%q) after the caller changed what it got: %v, %v", kid, again, err)
+		}
+	}
+}
