@@ -187,7 +187,7 @@ func (o *store) refresh(ctx context.Context, picks []pick) {
 		switch {
 		case gone:
 		case err == nil:
-			if m, err = decodeMeta(sm.Header); err != nil {
+			if m, err = o.metaAt(sm.Subject, sm.Header); err != nil {
 				continue
 			}
 			rev = sm.Sequence

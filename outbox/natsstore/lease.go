@@ -270,7 +270,7 @@ func (o *store) read(ctx context.Context, id string, rev uint64) (*record, error
 	if sm.Subject != o.subject(id) {
 		return nil, outbox.ErrLeaseLost
 	}
-	r, err := decodeRecord(sm.Header, sm.Data)
+	r, err := o.recordAt(sm)
 	if err != nil {
 		return nil, fmt.Errorf("natsstore: read %s: %w", id, err)
 	}

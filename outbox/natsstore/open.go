@@ -114,7 +114,7 @@ func (o *store) startWatch(ctx context.Context) error {
 			o.warn("outbox index: message without metadata", err)
 			return
 		}
-		m, err := decodeMeta(msg.Headers())
+		m, err := o.metaAt(msg.Subject(), msg.Headers())
 		o.mu.Lock()
 		if o.closed {
 			o.mu.Unlock()

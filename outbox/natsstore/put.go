@@ -348,7 +348,7 @@ func (o *store) adopt(ctx context.Context, p *published) error {
 		case err != nil:
 			return fmt.Errorf("natsstore: put %s: %w", p.m.ID, err)
 		default:
-			r, err := decodeRecord(sm.Header, sm.Data)
+			r, err := o.recordAt(sm)
 			if err != nil {
 				return fmt.Errorf("natsstore: put %s: the stream holds an unreadable record under its id: %w", p.m.ID, err)
 			}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/internal/wire"
@@ -155,6 +156,29 @@ func decodeMeta(h nats.Header) (meta, error) {
 		return m, fmt.Errorf("%w: record without id", outbox.ErrCorrupt)
 	}
 	return m, nil
+}
+
+// metaAt reads the metadata of the record a message on subject holds. A
+// message whose metadata names an id of another subject (another writer
+// put it there) is not that delivery's record, and is refused as
+// [outbox.ErrCorrupt]: taken for the delivery's latest revision, it
+// would make every lease of the delivery fail, for good.
+func (o *store) metaAt(subject string, h nats.Header) (meta, error) {
+	m, err := decodeMeta(h)
+	if err == nil && subject != o.subject(m.ID) {
+		return m, fmt.Errorf("%w: a record of another id on subject %s", outbox.ErrCorrupt, subject)
+	}
+	return m, err
+}
+
+// recordAt reads a whole record from sm, refusing one of another id than
+// sm's subject, as metaAt does.
+func (o *store) recordAt(sm *jetstream.RawStreamMsg) (*record, error) {
+	r, err := decodeRecord(sm.Header, sm.Data)
+	if err == nil && sm.Subject != o.subject(r.ID) {
+		return nil, fmt.Errorf("%w: a record of another id on subject %s", outbox.ErrCorrupt, sm.Subject)
+	}
+	return r, err
 }
 
 // decodeRecord reads a whole record from a stored message.

@@ -33,7 +33,7 @@ func (o *store) History(ctx context.Context, id string) ([]outbox.AttemptRecord,
 	if err != nil {
 		return nil, fmt.Errorf("natsstore: history of %s: %w", id, err)
 	}
-	r, err := decodeRecord(sm.Header, sm.Data)
+	r, err := o.recordAt(sm)
 	if err != nil {
 		return nil, fmt.Errorf("natsstore: history of %s: %w", id, err)
 	}

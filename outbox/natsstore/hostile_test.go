@@ -1,0 +1,60 @@
+package natsstore_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/heraldhq/herald/outbox"
+)
+
+// TestForeignSubjectSparesTheRecord: a message another writer put on a
+// subject of the outbox whose metadata names a stored delivery's id is not
+// that delivery's record. The index used to take it for the delivery's
+// latest revision, so every Lease read the wrong message, failed, and the
+// delivery was never sent, in this process or any opened later.
+func TestForeignSubjectSparesTheRecord(t *testing.T) {
+	js := jetStream(t)
+	cfg := freshConfig()
+	ob := open(t, js, cfg)
+	ctx := context.Background()
+	now := time.Now()
+	if err := ob.Put(ctx, outbox.Delivery{ID: "a", Destination: "d", Body: []byte("{}"), Due: now, Created: now}); err != nil {
+		t.Fatal(err)
+	}
+	m := nats.NewMsg(cfg.Subject + ".not-a")
+	m.Header.Set("Herald-Meta", `{"id":"a","dest":"d"}`)
+	m.Data = []byte{0}
+	if _, err := js.PublishMsg(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	leaseAndRelease(t, ob, "the store open before")
+	leaseAndRelease(t, open(t, js, cfg), "a store opened after")
+}
+
+// leaseAndRelease leases the one delivery "a" from st and releases it.
+func leaseAndRelease(t *testing.T, st outbox.Store, name string) {
+	t.Helper()
+	ctx := context.Background()
+	var ls []outbox.Leased
+	for range 3 { // a watcher may bring the message late
+		got, err := st.Lease(ctx, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ls = got; len(ls) > 0 {
+			break
+		}
+		time.Sleep(2500 * time.Millisecond) // past the retry of a stale entry
+	}
+	if len(ls) != 1 || ls[0].ID != "a" {
+		t.Fatalf("%s leased %d deliveries; want a", name, len(ls))
+	}
+	for _, err := range st.Settle(ctx, []outbox.Settlement{{ID: "a", Token: ls[0].Token, Outcome: outbox.Released}}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
