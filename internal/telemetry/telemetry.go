@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/hex"
 	"strings"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -39,8 +40,9 @@ var (
 const maxStatusText = 300
 
 // SetError marks span failed by err, when err is not nil. The status
-// carries the first line of err's text, at most maxStatusText bytes: a
-// handler's error may be long, or quote a multi-line body.
+// carries the first line of err's text, at most maxStatusText bytes of
+// UTF-8 (a byte that is not becomes U+FFFD): a handler's error may be
+// long, or quote a multi-line body.
 func SetError(span trace.Span, err error) {
 	if err == nil {
 		return
@@ -49,8 +51,18 @@ func SetError(span trace.Span, err error) {
 	if i := strings.IndexByte(text, '\n'); i >= 0 {
 		text = text[:i]
 	}
+	// OTLP carries the text as a protobuf string, which must be UTF-8: an
+	// exporter refuses the whole batch of spans otherwise.
 	if len(text) > maxStatusText {
 		text = text[:maxStatusText]
+	}
+	text = strings.ToValidUTF8(text, "\uFFFD") // a rune split by the cut too
+	if len(text) > maxStatusText {
+		i := maxStatusText
+		for !utf8.RuneStart(text[i]) {
+			i--
+		}
+		text = text[:i]
 	}
 	span.SetStatus(codes.Error, text)
 }
