@@ -2,6 +2,7 @@ package natsstore_test
 
 import (
 	"context"
+	"encoding/base64"
 	"testing"
 	"time"
 
@@ -57,4 +58,42 @@ func leaseAndRelease(t *testing.T, st outbox.Store, name string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestCorruptRecordsDoNotBlock: a record whose metadata reads but whose
+// data does not (another writer put it there) can never be leased. Due
+// before everything else, it was picked first by every Lease and took a
+// place of it, for good: as many such records as a Lease may take of their
+// destination stopped its deliveries for ever.
+func TestCorruptRecordsDoNotBlock(t *testing.T) {
+	js := jetStream(t)
+	cfg := freshConfig()
+	ob := open(t, js, cfg)
+	ctx := context.Background()
+	now := time.Now()
+	if err := ob.Put(ctx, outbox.Delivery{ID: "good", Destination: "d", Body: []byte("{}"), Due: now, Created: now}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"bad1", "bad2"} {
+		m := nats.NewMsg(cfg.Subject + "." + base64.RawURLEncoding.EncodeToString([]byte(id)))
+		m.Header.Set("Herald-Meta", `{"id":"`+id+`","dest":"d","due":1}`)
+		m.Data = []byte{0xff, 0xff, 0xff} // no history length
+		if _, err := js.PublishMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := open(t, js, cfg) // its index holds all three
+	for range 3 {
+		ls, err := st.Lease(ctx, outbox.LeaseOptions{Max: 2, TTL: time.Minute, Now: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ls) > 0 {
+			if len(ls) != 1 || ls[0].ID != "good" {
+				t.Fatalf("leased %d deliveries; want good", len(ls))
+			}
+			return
+		}
+	}
+	t.Fatal("three Leases of two took none: the corrupt records block the destination")
 }

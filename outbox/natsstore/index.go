@@ -31,6 +31,9 @@ type entry struct {
 	// update the watcher never brings costs a retry, not a delivery.
 	stale   bool
 	staleAt time.Time
+	// corrupt: the record at rev cannot be read, so it is not leased
+	// until the watcher brings another revision.
+	corrupt bool
 	// inList: the entry is in its destination's list.
 	inList bool
 	// rec caches the whole record while this store holds its lease at
@@ -149,7 +152,7 @@ func (o *store) skipUndone(rev uint64) bool {
 func (o *store) updateLocked(e *entry, m meta, rev uint64, drop bool) {
 	old := e.meta
 	wasMember := e.rev != 0 && old.State == statePending
-	e.meta, e.rev, e.stale, e.rec = m, rev, false, nil
+	e.meta, e.rev, e.stale, e.corrupt, e.rec = m, rev, false, false, nil
 	switch {
 	case m.State != statePending:
 		if wasMember {

@@ -147,7 +147,7 @@ const staleRetry = 2 * time.Second
 
 // eligible reports whether e may be leased at now.
 func eligible(e *entry, now int64) bool {
-	return e.State == statePending && !e.claiming && e.Due <= now && e.Until <= now &&
+	return e.State == statePending && !e.claiming && !e.corrupt && e.Due <= now && e.Until <= now &&
 		(!e.stale || time.Since(e.staleAt) >= staleRetry)
 }
 
@@ -233,7 +233,8 @@ func (o *store) pickLocked(lo outbox.LeaseOptions) []pick {
 
 // load reads the records of picks at their indexed revisions, a few at a
 // time. A record that cannot be read is nil, and its conflict is set when
-// that is because it changed meanwhile (or is no longer pending).
+// that is because it changed meanwhile (or is no longer pending); one
+// whose data is corrupt is set aside.
 func (o *store) load(ctx context.Context, picks []pick) (recs []*record, conflict []bool) {
 	recs, conflict = make([]*record, len(picks)), make([]bool, len(picks))
 	var wg sync.WaitGroup
@@ -249,11 +250,25 @@ func (o *store) load(ctx context.Context, picks []pick) (recs []*record, conflic
 				recs[i] = r
 			case err == nil, errors.Is(err, outbox.ErrLeaseLost):
 				conflict[i] = true
+			case errors.Is(err, outbox.ErrCorrupt):
+				o.setAside(picks[i], err)
 			}
 		}()
 	}
 	wg.Wait()
 	return recs, conflict
+}
+
+// setAside marks the entry of p corrupt, if the index still holds it at
+// the revision that could not be read (err), so that Lease no longer
+// picks it: it would take a place of every Lease for ever.
+func (o *store) setAside(p pick, err error) {
+	o.mu.Lock()
+	if !o.closed && p.e.rev == p.rev {
+		p.e.corrupt = true
+	}
+	o.mu.Unlock()
+	o.warn("outbox lease: unreadable record set aside", err)
 }
 
 // read returns the record of id stored at revision rev, or an error
