@@ -139,7 +139,10 @@
 // acknowledged after a quorum of two nodes stored it, and the outbox keeps
 // working while one node is down. Open creates or updates the stream
 // idempotently, so every worker may call it at start-up with the same
-// Config; a change of Replicas is applied by the update. Give the workers
+// Config; a change of Replicas is applied by the update. It refuses, and
+// leaves alone, a stream of the name that is not an outbox on the
+// Config's Subject: another application's, or the outbox's own on other
+// subjects, whose records would be left out of sight. Give the workers
 // the URLs of all three nodes (nats.Connect("nats://a:4222,nats://b:4222,
 // nats://c:4222")). Bodies are limited by the server's max_payload (1 MiB by
 // default, 64 MiB at most), below 32 MiB; Put refuses larger

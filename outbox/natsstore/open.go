@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -57,7 +58,9 @@ type store struct {
 // Open creates or updates the outbox stream described by cfg on js (an
 // idempotent call: every worker of a fleet makes it at start-up), loads
 // the index of its records and returns the [outbox.Store] once the index
-// is complete. The store uses js's connection and never closes it; ctx
+// is complete. It refuses with [outbox.ErrInvalid], and leaves as it is, a
+// stream of that name that is not an outbox on cfg.Subject (one message
+// per subject). The store uses js's connection and never closes it; ctx
 // bounds Open only.
 func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (outbox.Store, error) {
 	if js == nil {
@@ -65,6 +68,9 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (outbox.Store
 	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
+		return nil, err
+	}
+	if err := checkExisting(ctx, js, cfg); err != nil {
 		return nil, err
 	}
 	st, err := js.CreateOrUpdateStream(ctx, cfg.streamConfig())
@@ -93,6 +99,27 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (outbox.Store
 		return nil, err
 	}
 	return o, nil
+}
+
+// checkExisting refuses, with [outbox.ErrInvalid], a stream named
+// cfg.Stream that exists but is not the outbox cfg describes: another
+// application's stream (the update would purge all but one message of
+// each subject) or an outbox on other subjects (the update would strand
+// its records out of the index's sight).
+func checkExisting(ctx context.Context, js jetstream.JetStream, cfg Config) error {
+	st, err := js.Stream(ctx, cfg.Stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("natsstore: look up stream %s: %w", cfg.Stream, err)
+	}
+	c := st.CachedInfo().Config
+	if c.MaxMsgsPerSubject != 1 || !slices.Equal(c.Subjects, []string{cfg.Subject + ".>"}) {
+		return fmt.Errorf("%w: stream %s exists and is not an outbox on %s.> (subjects %q, %d messages per subject)",
+			outbox.ErrInvalid, cfg.Stream, cfg.Subject, c.Subjects, c.MaxMsgsPerSubject)
+	}
+	return nil
 }
 
 // startWatch starts the ordered consumer that keeps the index current and
