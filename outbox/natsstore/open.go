@@ -168,6 +168,10 @@ func (o *store) startWatch(ctx context.Context) error {
 	o.watch = cc
 	// The watcher reports when it has caught up; an empty stream (or one
 	// whose last records expired meanwhile) sends nothing, so also ask.
+	// The consumer of an empty stream counts as delivered the stream's last
+	// sequence, which no message brings: it is caught up when it has
+	// nothing pending and has delivered nothing, or all it delivered has
+	// been applied.
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -185,7 +189,7 @@ func (o *store) startWatch(ctx context.Context) error {
 			o.mu.Lock()
 			seen := o.seen
 			o.mu.Unlock()
-			if info.NumPending == 0 && seen >= info.Delivered.Stream {
+			if info.NumPending == 0 && (info.Delivered.Consumer == 0 || seen >= info.Delivered.Stream) {
 				return nil
 			}
 		}
