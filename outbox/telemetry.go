@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/heraldhq/herald/internal/telemetry"
+	"github.com/heraldhq/herald/sender"
 )
 
 // A Queue traces and measures through its Sender's TracerProvider and
@@ -17,8 +18,8 @@ import (
 // traceparent is stored with the delivery (Delivery.TraceParent), so that
 // every attempt, after a restart too, is a child of it and sends it on.
 // With tracing off the enqueuing span context's traceparent is stored as
-// it is. Metrics: herald_deliveries_total{destination,outcome},
-// herald_outbox_pending and herald_outbox_dead_letters, through the
+// it is. Metrics: herald_deliveries_total{destination,outcome} (the
+// destination "" for one the Queue does not know), herald_outbox_pending and herald_outbox_dead_letters, through the
 // [Metrics] hooks. spanDelivery names the delivery span.
 const spanDelivery = "herald.delivery"
 
@@ -27,7 +28,7 @@ const spanDelivery = "herald.delivery"
 // metrics are on.
 func (q *Queue) initTelemetry() {
 	q.tracer = telemetry.Tracer(q.sender.TracerProvider)
-	om := newOtelMetrics(telemetry.Meter(q.sender.MeterProvider))
+	om := newOtelMetrics(telemetry.Meter(q.sender.MeterProvider), q.Destinations)
 	switch {
 	case om != nil && q.Metrics != nil:
 		q.metrics = bothMetrics{om, q.Metrics}
@@ -83,14 +84,22 @@ func endSpans(spans []trace.Span, err error) {
 type otelMetrics struct {
 	deliveries    metric.Int64Counter
 	pending, dead metric.Int64Gauge
+	// known holds the names of the Queue's destinations: a delivery to
+	// another (dead-lettered as unknown) is counted under the empty name,
+	// so that what the outbox holds cannot add series without bound.
+	known map[string]bool
 }
 
-// newOtelMetrics makes the instruments on m; nil when m is nil or fails.
-func newOtelMetrics(m metric.Meter) *otelMetrics {
+// newOtelMetrics makes the instruments on m for a Queue with the
+// destinations ds; nil when m is nil or fails.
+func newOtelMetrics(m metric.Meter, ds []sender.Destination) *otelMetrics {
 	if m == nil {
 		return nil
 	}
-	var o otelMetrics
+	o := otelMetrics{known: make(map[string]bool, len(ds))}
+	for _, d := range ds {
+		o.known[d.Name] = true
+	}
 	var e1, e2, e3 error
 	o.deliveries, e1 = m.Int64Counter("herald_deliveries_total",
 		metric.WithDescription("Webhook delivery attempts of the outbox by outcome: delivered, retry_scheduled or dead_letter."))
@@ -117,8 +126,12 @@ func (o *otelMetrics) Observe(s Sample) {
 	default:
 		return
 	}
+	dest := s.Destination
+	if !o.known[dest] {
+		dest = ""
+	}
 	o.deliveries.Add(context.Background(), 1, metric.WithAttributes(
-		attribute.String("destination", s.Destination), attribute.String("outcome", outcome)))
+		attribute.String("destination", dest), attribute.String("outcome", outcome)))
 }
 
 // Depth records the outbox's counts.
