@@ -97,3 +97,26 @@ func TestCorruptRecordsDoNotBlock(t *testing.T) {
 	}
 	t.Fatal("three Leases of two took none: the corrupt records block the destination")
 }
+
+// TestUnreadableRecordLeavesTheIndex: a message another writer put on a
+// delivery's subject replaces its record (one message per subject). A
+// store opened afterwards never indexes it, but one open before kept the
+// old record's entry for good: counted as pending, and picked by Lease
+// every two seconds to find it gone.
+func TestUnreadableRecordLeavesTheIndex(t *testing.T) {
+	js := jetStream(t)
+	cfg := freshConfig()
+	ob := open(t, js, cfg)
+	ctx := context.Background()
+	now := time.Now()
+	for _, id := range []string{"a", "b"} {
+		if err := ob.Put(ctx, outbox.Delivery{ID: id, Destination: "d", Body: []byte("{}"), Due: now, Created: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := js.Publish(ctx, cfg.Subject+"."+base64.RawURLEncoding.EncodeToString([]byte("a")), []byte("garbage")); err != nil {
+		t.Fatal(err)
+	}
+	waitStats(t, open(t, js, cfg), outbox.Stats{Pending: 1})
+	waitStats(t, ob, outbox.Stats{Pending: 1})
+}

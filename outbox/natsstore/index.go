@@ -3,9 +3,11 @@ package natsstore
 import (
 	"cmp"
 	"context"
+	"encoding/base64"
 	"errors"
 	"hash/fnv"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -175,6 +177,25 @@ func (o *store) updateLocked(e *entry, m meta, rev uint64, drop bool) {
 	}
 }
 
+// dropLocked removes from the index the entry of the delivery whose
+// subject subj is, when message seq replaced its record with one that
+// cannot be read: as a store opened later never indexes it. o.mu is held.
+func (o *store) dropLocked(subj string, seq uint64) {
+	enc, ok := strings.CutPrefix(subj, o.prefix)
+	if !ok {
+		return
+	}
+	id, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil {
+		return
+	}
+	if e := o.entries[string(id)]; e != nil && e.rev < seq {
+		gone := e.meta
+		gone.State = stateGone
+		o.updateLocked(e, gone, seq, true)
+	}
+}
+
 // refresh reads the latest record of each pick the index was found to be
 // behind on, and applies it, so that the index catches up without waiting
 // for the watcher, which lags behind other workers' writes and brings
@@ -190,9 +211,10 @@ func (o *store) refresh(ctx context.Context, picks []pick) {
 		switch {
 		case gone:
 		case err == nil:
-			if m, err = o.metaAt(sm.Subject, sm.Header); err != nil {
-				continue
-			}
+			// A record that cannot be read leaves the index, as it does
+			// when the watcher brings it.
+			m, err = o.metaAt(sm.Subject, sm.Header)
+			gone = err != nil
 			rev = sm.Sequence
 		default:
 			continue // no answer from the server: the retry after staleRetry will do

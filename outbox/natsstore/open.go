@@ -149,6 +149,7 @@ func (o *store) startWatch(ctx context.Context) error {
 		}
 		if err != nil {
 			o.seen = max(o.seen, md.Sequence.Stream)
+			o.dropLocked(msg.Subject(), md.Sequence.Stream)
 		} else {
 			o.applyLocked(m, md.Sequence.Stream, true)
 		}
