@@ -35,7 +35,9 @@ func (o *store) Lease(ctx context.Context, lo outbox.LeaseOptions) ([]outbox.Lea
 	recs, conflicts := o.load(ctx, picks)
 	until := lo.Now.Add(lo.TTL)
 	lr := o.publishClaims(picks, recs, conflicts, until)
-	out := o.awaitClaims(ctx, &lr, until)
+	actx, cancel := context.WithTimeoutCause(ctx, claimAckWait, errNoClaimAck)
+	out := o.awaitClaims(actx, &lr, until)
+	cancel()
 	o.mu.Lock()
 	for _, p := range lr.failed {
 		p.e.claiming = false
@@ -50,6 +52,16 @@ func (o *store) Lease(ctx context.Context, lo outbox.LeaseOptions) ([]outbox.Lea
 	}
 	return out, nil
 }
+
+// claimAckWait bounds how long Lease waits for the acknowledgements of its
+// claims. A clustered stream whose leader changes answers none of the
+// publishes it received meanwhile, and an acknowledgement not answered
+// has no end of its own: Lease would wait until its context ended, and a
+// Queue's never does.
+const claimAckWait = 10 * time.Second
+
+// errNoClaimAck is why Lease gave up on a claim's acknowledgement.
+var errNoClaimAck = fmt.Errorf("no acknowledgement of a lease's write within %v", claimAckWait)
 
 // leaseClaim is one pick being leased: its record stamped with the lease,
 // and the acknowledgement of the publish that claims it.
@@ -102,7 +114,7 @@ func (o *store) publishClaims(picks []pick, recs []*record, conflicts []bool, un
 
 // awaitClaims waits for the acknowledgement of each claim of lr and returns
 // the deliveries leased; a claim refused or not acknowledged before ctx
-// ends joins lr's failed picks.
+// ends (claimAckWait at most) joins lr's failed picks.
 func (o *store) awaitClaims(ctx context.Context, lr *leaseRound, until time.Time) []outbox.Leased {
 	var out []outbox.Leased
 	for _, c := range lr.claims {
@@ -135,6 +147,9 @@ func (o *store) awaitClaims(ctx context.Context, lr *leaseRound, until time.Time
 			lr.failed = append(lr.failed, c.p)
 			if lr.err == nil {
 				lr.err = ctx.Err()
+				if errors.Is(context.Cause(ctx), errNoClaimAck) {
+					lr.err = errNoClaimAck
+				}
 			}
 		}
 	}
