@@ -44,10 +44,11 @@ func startCluster(t *testing.T) []*server.Server {
 // none of the publishes it received in the meantime, and a publish's
 // acknowledgement has no end of its own. Lease waited for the claims'
 // acknowledgements until its context ended, and a Queue's never does: the
-// worker leased nothing more, for good. Workers on each node lease and
-// release while the stream's leader steps down again and again; every
-// Lease must return on its own (its context here ends after 30 seconds,
-// far beyond the wait Lease now gives a claim).
+// worker leased nothing more, for good. Put did the same, for ever under a
+// context without deadline. Workers on each node lease and release, and
+// clients put, while the stream's leader steps down again and again; every
+// call must return on its own (its context here ends after 30 seconds,
+// far beyond the waits Lease and Put now give an acknowledgement).
 func TestClusterLeaderChange(t *testing.T) {
 	ss := startCluster(t)
 	cfg := freshConfig()
@@ -82,7 +83,7 @@ func TestClusterLeaderChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := make(chan struct{})
-	stuck := make(chan error, len(stores))
+	stuck := make(chan error, 2*len(stores))
 	var wg sync.WaitGroup
 	for _, ob := range stores {
 		wg.Go(func() {
@@ -107,6 +108,25 @@ func TestClusterLeaderChange(t *testing.T) {
 			}
 		})
 	}
+	for w, ob := range stores { // and a client putting through each
+		wg.Go(func() {
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				d := outbox.Delivery{ID: fmt.Sprintf("p%d-%d", w, n), Destination: "elsewhere", Body: []byte("{}"), Due: time.Now(), Created: time.Now()}
+				pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				err := ob.Put(pctx, d)
+				cancel()
+				if errors.Is(pctx.Err(), context.DeadlineExceeded) {
+					stuck <- fmt.Errorf("Put: %w", err)
+					return
+				}
+			}
+		})
+	}
 	for range 60 {
 		time.Sleep(250 * time.Millisecond)
 		_, _ = nc.Request("$JS.API.STREAM.LEADER.STEPDOWN."+cfg.Stream, nil, 5*time.Second)
@@ -115,6 +135,6 @@ func TestClusterLeaderChange(t *testing.T) {
 	wg.Wait()
 	close(stuck)
 	for err := range stuck {
-		t.Fatalf("a Lease waited until its context ended: %v", err)
+		t.Errorf("a call waited until its context ended: %v", err)
 	}
 }

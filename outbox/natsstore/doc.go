@@ -138,9 +138,10 @@
 // On a three-node cluster set [Config.Replicas] to 3: every write is then
 // acknowledged after a quorum of two nodes stored it, and the outbox keeps
 // working while one node is down. A stream whose leader changes answers
-// none of the writes it received meanwhile: Lease waits at most 10
-// seconds for the acknowledgement of its leases' writes, and such a
-// delivery is leased again once the lease it may have written runs out. Open creates or updates the stream
+// none of the writes it received meanwhile: Lease and Put wait at most 10
+// seconds for their acknowledgements. A delivery whose lease may have been
+// written is leased again once that lease runs out; Put then fails, as when
+// its context ends. Open creates or updates the stream
 // idempotently, so every worker may call it at start-up with the same
 // Config; a change of Replicas is applied by the update. It refuses, and
 // leaves alone, a stream of the name that is not an outbox on the

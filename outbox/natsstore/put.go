@@ -1,6 +1,7 @@
 package natsstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,9 @@ import (
 	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
+
+// errNoPutAck is why Put gave up on the acknowledgements of its publishes.
+var errNoPutAck = fmt.Errorf("no acknowledgement of a publish within %v", putAckWait)
 
 // putBatch is how many publishes Put keeps in flight before it waits for
 // their acknowledgements.
@@ -134,7 +138,8 @@ func (o *store) storable(d *outbox.Delivery) error {
 // sequence of each delivery stored. It returns the first error; a
 // conflict (the id is held) is not one, and marks the delivery held. When
 // ctx ends, it still waits up to putAckWait for the acknowledgements, so
-// that Put knows what to undo, and marks those that never came unsure.
+// that Put knows what to undo, and marks those that never came unsure; it
+// waits putAckWait at most before it does so, even while ctx lasts.
 func (o *store) publish(ctx context.Context, ps []published) error {
 	futures := make([]jetstream.PubAckFuture, 0, len(ps))
 	var first error
@@ -146,10 +151,15 @@ func (o *store) publish(ctx context.Context, ps []published) error {
 		}
 		futures = append(futures, f)
 	}
-	// late is cancelled putAckWait after ctx ends.
+	// late is cancelled putAckWait after wait ends; wait ends with ctx, or
+	// after putAckWait: a clustered stream whose leader changes answers
+	// none of the publishes it received meanwhile, and an acknowledgement
+	// not answered has no end of its own.
 	late, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
-	wait := ctx
+	bounded, cancel := context.WithTimeoutCause(ctx, putAckWait, errNoPutAck)
+	defer cancel()
+	wait := bounded
 	for i, f := range futures {
 		for {
 			select {
@@ -161,9 +171,9 @@ func (o *store) publish(ctx context.Context, ps []published) error {
 					first = fmt.Errorf("natsstore: put %s: %w", ps[i].m.ID, err)
 				}
 			case <-wait.Done():
-				if wait == ctx { // wait a while longer, to know what to undo
+				if wait == bounded { // wait a while longer, to know what to undo
 					if first == nil {
-						first = fmt.Errorf("natsstore: put: %w", ctx.Err())
+						first = fmt.Errorf("natsstore: put: %w", cmp.Or(ctx.Err(), context.Cause(bounded)))
 					}
 					wait = late
 					time.AfterFunc(putAckWait, stop)
