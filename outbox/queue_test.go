@@ -751,3 +751,54 @@ func TestQueueRefusesAbsurdWorkers(t *testing.T) {
 		t.Errorf("a Queue of 10000 workers: %v", err)
 	}
 }
+
+// countedAs is a memory outbox whose Lease reports every delivery with
+// the attempt count n, as a store holding a damaged or hostile record
+// might.
+type countedAs struct {
+	outbox.Store
+	n int
+}
+
+func (c countedAs) Lease(ctx context.Context, o outbox.LeaseOptions) ([]outbox.Leased, error) {
+	ls, err := c.Store.Lease(ctx, o)
+	for i := range ls {
+		ls[i].Attempts = c.n
+	}
+	return ls, err
+}
+
+// TestQueueEndsImpossibleAttemptCounts: a delivery whose stored attempt
+// count is one no schedule reaches (negative, or so large that the next
+// attempt's number overflows) is attempted as a last attempt and
+// dead-lettered as exhausted, with a count that reads. The count overflowed to a negative
+// number, which the Schedule took as the first failure: the delivery was
+// retried for ever.
+func TestQueueEndsImpossibleAttemptCounts(t *testing.T) {
+	for _, n := range []int{math.MaxInt, -5} {
+		std := standard(t)
+		rcv := sendertest.NewReceiver(t, std, sendertest.Respond(func(int) (int, http.Header, []byte) {
+			return http.StatusServiceUnavailable, nil, nil
+		}))
+		mem := outbox.NewMemory()
+		q := &outbox.Queue{
+			Outbox: countedAs{mem, n}, Sender: rcv.Sender(), Destinations: []sender.Destination{rcv.Destination(std)},
+			Poll: 10 * time.Millisecond, Schedule: outbox.Schedule{Delays: []time.Duration{0, 10 * time.Millisecond}},
+		}
+		if _, err := q.Enqueue(ctx, "sendertest", sender.Message{ID: "counted", Body: []byte("{}")}); err != nil {
+			t.Fatal(err)
+		}
+		queuetest.Run(t, q)
+		queuetest.WaitFor(t, 5*time.Second, "the dead letter", func() bool {
+			s, err := mem.Stats(ctx)
+			return err == nil && s.Dead == 1
+		})
+		dls, err := mem.DeadLetters(ctx, outbox.DeadLetterQuery{})
+		if err != nil || len(dls) != 1 || !strings.Contains(dls[0].Reason, "schedule exhausted") || strings.Contains(dls[0].Reason, "-") {
+			t.Errorf("attempts %d: dead letters %+v, %v; want one, exhausted, with a count that reads", n, dls, err)
+		}
+		if len(rcv.Deliveries()) == 0 {
+			t.Errorf("attempts %d: dead-lettered without an attempt", n)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/heraldhq/herald/internal/deadline"
@@ -40,10 +41,11 @@ func (q *Queue) send(w *deadline.Timer, l Leased, st *destState) Settlement {
 	if q.tracer != nil {
 		ctx = telemetry.WithAttempt(ctx, l.Attempts+1)
 	}
+	n := attemptNumber(l.Attempts)
 	res, err := q.sender.Send(ctx, st.dest, sender.Message{
 		ID: l.ID, Topic: l.Topic, Body: l.Body, ContentType: l.ContentType,
 		// The queue has the last word on a delivery with attempts left.
-		CallerRetries: l.Attempts+1 < q.Schedule.attempts(),
+		CallerRetries: n < q.Schedule.attempts(),
 	})
 	timedOut := w.End()
 	a := AttemptRecord{At: start, Status: res.Status, Latency: res.Latency, Tries: res.Attempts}
@@ -94,9 +96,9 @@ func (q *Queue) send(w *deadline.Timer, l Leased, st *destState) Settlement {
 		s.Reason = reasonRejected + ": " + s.Attempt.Error
 		return s
 	}
-	delay, ok := q.Schedule.next(l.Attempts + 1)
+	delay, ok := q.Schedule.next(n)
 	if !ok {
-		s.Reason = fmt.Sprintf("%s after %d attempts: %s", reasonExhausted, l.Attempts+1, s.Attempt.Error)
+		s.Reason = fmt.Sprintf("%s after %d attempts: %s", reasonExhausted, n, s.Attempt.Error)
 		return s
 	}
 	s.Outcome, s.Due = Retrying, time.Now().Add(delay)
@@ -104,6 +106,17 @@ func (q *Queue) send(w *deadline.Timer, l Leased, st *destState) Settlement {
 		s.Due = paused
 	}
 	return s
+}
+
+// attemptNumber returns the number of the attempt after attempts made: at
+// least one, and no schedule's when the count is one no store should
+// hold (negative, or about to overflow), so that a damaged or hostile
+// record ends in a dead letter rather than being retried for ever.
+func attemptNumber(attempts int) int {
+	if attempts < 0 || attempts == math.MaxInt {
+		return math.MaxInt
+	}
+	return attempts + 1
 }
 
 // breakerResult feeds an attempt's result to the destination's breaker:
