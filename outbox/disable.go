@@ -168,7 +168,7 @@ func (q *Queue) track(st *destState, ok, gone bool) bool {
 	disabled := st.ctl.disabled
 	q.mu.Unlock()
 	if write != nil {
-		q.setState(*write)
+		q.setState(*write, true)
 	}
 	return disabled
 }
@@ -179,9 +179,16 @@ func (q *Queue) track(st *destState, ok, gone bool) bool {
 // the write is done, the state generation moves on, so that a reload that
 // began before it is discarded too (loadStates). Between them, these
 // cover every reload that overlaps a local change.
-func (q *Queue) setState(s DestinationState) {
-	if ds := q.states(); ds != nil {
-		ctx := context.WithoutCancel(q.sends)
+//
+// A bookkeeping write (a run of failures recorded, or its end) is not
+// made over a record that says disabled: another Queue on the outbox
+// disabled the destination since this one last read the states, and only
+// a disable or Enable replaces that. The read and the write are two
+// calls, so a disable landing between them can still be lost; the
+// window is one round trip to the store, not a poll interval.
+func (q *Queue) setState(s DestinationState, bookkeeping bool) {
+	ctx := context.WithoutCancel(q.sends)
+	if ds := q.states(); ds != nil && !(bookkeeping && storedDisabled(ctx, ds, s.Destination)) {
 		if err := ds.SetDestinationState(ctx, s); err != nil && !errQuiet(err) {
 			q.logError(ctx, "outbox: recording a destination state failed", err, slog.String("destination", s.Destination))
 		}
@@ -190,6 +197,22 @@ func (q *Queue) setState(s DestinationState) {
 	q.writing--
 	q.stateGen++
 	q.mu.Unlock()
+}
+
+// storedDisabled reports whether ds records dest as disabled; a failed
+// read counts as not disabled, as the write that follows it would fail
+// too and be logged.
+func storedDisabled(ctx context.Context, ds DestinationStore, dest string) bool {
+	list, err := ds.DestinationStates(ctx)
+	if err != nil {
+		return false
+	}
+	for _, s := range list {
+		if s.Destination == dest {
+			return !s.Disabled.IsZero()
+		}
+	}
+	return false
 }
 
 // disable disables st for reason: it stops leasing its deliveries, gives
@@ -214,7 +237,7 @@ func (q *Queue) disable(st *destState, reason string) bool {
 	q.mu.Unlock()
 	ctx := context.WithoutCancel(q.sends)
 	q.release(ctx, rest)
-	q.setState(DestinationState{Destination: st.dest.Name, FailingSince: failing, Disabled: now, Reason: reason})
+	q.setState(DestinationState{Destination: st.dest.Name, FailingSince: failing, Disabled: now, Reason: reason}, false)
 	if q.Logger != nil {
 		q.Logger.LogAttrs(ctx, slog.LevelWarn, "destination disabled: its deliveries are held until it is enabled",
 			slog.String("destination", st.dest.Name), slog.String("reason", reason))

@@ -284,3 +284,46 @@ func TestStragglerSuccessKeepsDisabled(t *testing.T) {
 		t.Errorf("recorded state %+v (%v), want disabled", s, ok)
 	}
 }
+
+// In a fleet, a Queue that has not yet read another's disable must not
+// undo it: its own bookkeeping writes (a run of failures recorded, or its
+// end at a success) leave a disabled record alone; only Enable replaces
+// one. They replaced it: a success of this Queue, in flight when another
+// disabled the destination, enabled it again for the whole fleet.
+func TestBookkeepingKeepsAnotherQueuesDisable(t *testing.T) {
+	ob := outbox.NewMemory()
+	other := outbox.DestinationState{Destination: "d", Reason: "disabled by another worker"}
+	var healthy atomic.Bool
+	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
+		if !healthy.Load() {
+			return http.StatusServiceUnavailable, nil, nil
+		}
+		// Another worker on the same outbox disables the destination
+		// while this request is in flight.
+		other.Disabled = time.Now()
+		if err := ob.SetDestinationState(ctx, other); err != nil {
+			t.Error(err)
+		}
+		return 0, nil, nil
+	}))
+	q := &outbox.Queue{
+		Outbox: ob, Sender: rcv.Sender(), Poll: 20 * time.Millisecond,
+		Schedule: retryEvery20ms(), Breaker: outbox.Breaker{Failures: -1},
+		Destinations: []sender.Destination{{Name: "d", URL: rcv.URL(), DisableAfter: 2 * time.Second}},
+	}
+	q.Sender.Retry.MaxAttempts = 1
+	if _, err := q.Enqueue(ctx, "d", sender.Message{ID: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "the run of failures recorded", func() bool {
+		s, ok := stateOf(t, ob, "d")
+		return ok && !s.FailingSince.IsZero()
+	})
+	healthy.Store(true)
+	// The Queue writes its bookkeeping before it settles the attempt.
+	queuetest.WaitFor(t, 10*time.Second, "the delivery", func() bool { return stats(t, ob).Pending == 0 })
+	if s, ok := stateOf(t, ob, "d"); !ok || s.Disabled.IsZero() || s.Reason != other.Reason {
+		t.Errorf("recorded state %+v (%v) after this Queue's success; want the other worker's disable", s, ok)
+	}
+}
