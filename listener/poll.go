@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/heraldhq/herald/internal/backoff"
@@ -109,7 +110,7 @@ func (p *Poller) Serve(ctx context.Context, d Dispatcher) error {
 // poll fetches one batch and dispatches it; it reports how many events the
 // batch held, the next cursor, and the first retryable failure.
 func (p *Poller) poll(ctx context.Context, d Dispatcher, cursor string, log *slog.Logger) (int, string, error) {
-	events, next, err := p.Feed.Fetch(ctx, cursor)
+	events, next, err := p.fetch(ctx, cursor)
 	if err != nil {
 		return 0, "", fmt.Errorf("fetch: %w", err)
 	}
@@ -130,4 +131,16 @@ func (p *Poller) poll(ctx context.Context, d Dispatcher, cursor string, log *slo
 		}
 	}
 	return len(events), next, nil
+}
+
+// fetch calls the Feed, turning a panic into an error matching [ErrPanic]:
+// a Feed that chokes on odd platform data is a failed fetch, tried again
+// after a backoff, not the end of the process.
+func (p *Poller) fetch(ctx context.Context, cursor string) (events []Event, next string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			events, next, err = nil, "", fmt.Errorf("%w: Feed.Fetch: %v\n%s", ErrPanic, r, debug.Stack())
+		}
+	}()
+	return p.Feed.Fetch(ctx, cursor)
 }

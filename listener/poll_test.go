@@ -126,3 +126,29 @@ func TestPollerFeedErrorsBackOff(t *testing.T) {
 		t.Fatalf("calls %d", calls)
 	}
 }
+
+// TestPollerFeedPanicsBackOff: a Feed that panics (on odd platform data,
+// say) is a failed fetch, retried after a backoff, as an error is. The
+// panic went up through Serve and ended the process, which restarted into
+// the same panic.
+func TestPollerFeedPanicsBackOff(t *testing.T) {
+	l := listener.New()
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	feed := listener.FeedFuncForTest(func(ctx context.Context, cursor string) ([]listener.Event, string, error) {
+		calls++
+		if calls == 3 {
+			cancel()
+		}
+		var page map[string][]listener.Event
+		page["events"] = nil // a nil map: the platform answered nothing
+		return nil, "", nil
+	})
+	p := &listener.Poller{Feed: feed, Interval: time.Millisecond, MaxBackoff: 2 * time.Millisecond}
+	if err := l.Run(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if calls != 3 {
+		t.Fatalf("calls %d", calls)
+	}
+}
