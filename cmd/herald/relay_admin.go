@@ -60,11 +60,22 @@ func (a *adminServer) ready(w http.ResponseWriter, r *http.Request, st store) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
-	if _, err := st.Stats(ctx); err != nil {
+	if err := reach(ctx, st); err != nil {
 		answer(w, http.StatusServiceUnavailable, "store unreachable")
 		return
 	}
 	answer(w, http.StatusOK, "ready")
+}
+
+// reach reports whether st's server answers: a store that keeps its
+// counts in memory (JetStream) is asked something of its server instead
+// of Stats, which would answer while the server is down.
+func reach(ctx context.Context, st store) error {
+	if p, ok := st.(interface{ ping(context.Context) error }); ok {
+		return p.ping(ctx)
+	}
+	_, err := st.Stats(ctx)
+	return err
 }
 
 // answer writes a short plain-text reply.

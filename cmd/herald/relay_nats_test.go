@@ -111,6 +111,17 @@ func TestNATSStoreErrors(t *testing.T) {
 	cases = append(cases,
 		errCase{[]string{"outbox", "list", "--store", fmt.Sprintf("nats://%s@%s", token, ts.Addr())}, 2, "no such outbox stream HERALD_OUTBOX"},
 		errCase{[]string{"outbox", "list", "--store", fmt.Sprintf("nats://%s@%s", wrong, ts.Addr())}, 1, "Authorization"})
+	// A server without JetStream: the error says what to enable.
+	plain, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go plain.Start()
+	if !plain.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	t.Cleanup(plain.Shutdown)
+	cases = append(cases, errCase{append(relay, "--store", "nats://"+plain.Addr().String()), 1, "is JetStream enabled on the server?"})
 	for _, c := range cases {
 		r := expect(t, runOpts{dir: dir}, c.code, []string{c.want}, c.args...)
 		noLeak(t, r.all(), pass, wrong, token)
@@ -205,4 +216,27 @@ func TestNATSStoreTLS(t *testing.T) {
 	}
 	expect(t, runOpts{dir: dir}, 1, []string{"certificate"}, "outbox", "stats", "--store", store)
 	expect(t, runOpts{dir: dir}, 2, []string{"differ"}, "outbox", "stats", "--store", store+"?cacert=a.pem", "--nats-cacert", "b.pem")
+}
+
+// TestRelayNATSReadiness: /readyz answers 503 while the NATS server is
+// down, as it does for a PostgreSQL store that does not answer: a load
+// balancer then stops sending events that would fail. It answered 200
+// throughout, from the outbox's counts kept in memory.
+func TestRelayNATSReadiness(t *testing.T) {
+	dir := t.TempDir()
+	pass := "pw-" + randomHex(t, 12)
+	s := natstest.Start(t, &server.Options{Username: "herald", Password: pass})
+	store := fmt.Sprintf("nats://herald:%s@%s", pass, s.Addr())
+	secret, rcv := relayReceiver(t, dir)
+	p := startRelay(t, dir, nil, "--store", store, "--dest", rcv.URL(), "--secret", secret, "--cacert", "ca.pem",
+		"--allow-private", "--admin-listen", "127.0.0.1:0")
+	admin := p.adminURL(t)
+	if code, body := get(admin + "/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz with the server up: %d %q", code, body)
+	}
+	s.Shutdown()
+	eventually(t, func() string { return "/readyz 503 with the NATS server down\n" + p.stderr() }, func() bool {
+		code, _ := get(admin + "/readyz")
+		return code == http.StatusServiceUnavailable
+	})
 }

@@ -207,7 +207,15 @@ func errText(err error) string {
 type natsStore struct {
 	outbox.Store
 	nc       *nats.Conn
+	js       jetstream.JetStream
 	replicas int // of the outbox stream, for the relay's event streams
+}
+
+// ping asks the JetStream server for the account's information: the
+// outbox answers Stats from memory, even while the server is down.
+func (s *natsStore) ping(ctx context.Context) error {
+	_, err := s.js.AccountInfo(ctx)
+	return err
 }
 
 // Close closes the outbox, then its connection.
@@ -247,7 +255,7 @@ func openNATSStore(spec string, mode storeMode, f *natsFlags) (*natsStore, error
 		cfg.Logger = f.logger
 		var ob outbox.Store
 		if ob, err = natsstore.Open(ctx, js, cfg); err == nil {
-			return &natsStore{Store: ob, nc: nc, replicas: cfg.Replicas}, nil
+			return &natsStore{Store: ob, nc: nc, js: js, replicas: cfg.Replicas}, nil
 		}
 	}
 	nc.Close()
@@ -269,6 +277,8 @@ func (s *natsSpec) config(ctx context.Context, js jetstream.JetStream, mode stor
 		return cfg, fmt.Errorf("%w %s on the NATS server (herald outbox never creates one; has a relay used this --store?)", errNoStream, name)
 	case errors.Is(err, jetstream.ErrStreamNotFound):
 		return cfg, nil
+	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrJetStreamNotEnabled):
+		return cfg, fmt.Errorf("looking up outbox stream %s: %w (is JetStream enabled on the server? nats-server -js)", name, err)
 	case err != nil:
 		return cfg, fmt.Errorf("looking up outbox stream %s: %w", name, err)
 	}
