@@ -49,6 +49,12 @@ func TestSendCallerRetriesMakesOneAttempt(t *testing.T) {
 		if res.RetryAfter != tc.wait {
 			t.Errorf("%d Retry-After %q: RetryAfter %v, want %v", tc.status, tc.after, res.RetryAfter, tc.wait)
 		}
+		// Nothing ran out when the caller retries: the error says what
+		// failed, not "retries exhausted" (which an operator reading a
+		// queue's log took for a delivery given up).
+		if gaveUp := errors.Is(err, sender.ErrGaveUp); gaveUp == tc.callerRt {
+			t.Errorf("%d caller retries %v: %v; ErrGaveUp %v, want %v", tc.status, tc.callerRt, err, gaveUp, !tc.callerRt)
+		}
 	}
 }
 

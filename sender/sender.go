@@ -314,7 +314,8 @@ func (d *delivery) firstRequest(du *destURL, start time.Time) error {
 // failure is the DeliveryError of a delivery that did not succeed, from
 // what checkRetry recorded and the error go-retryablehttp returned: a
 // signing failure, the caller's context ending it (with the last cause),
-// retries exhausted on a retryable cause (errGaveUp), or a final cause.
+// retries exhausted on a retryable cause (errGaveUp; the cause alone when
+// the caller retries), or a final cause.
 func (d *delivery) failure(ctx context.Context, err error) *DeliveryError {
 	derr := &DeliveryError{ID: d.id, Destination: d.label, status: d.status, attempts: d.attempts}
 	cause := d.cause
@@ -334,6 +335,9 @@ func (d *delivery) failure(ctx context.Context, err error) *DeliveryError {
 		// go-retryablehttp failed without a classified attempt.
 		derr.Retryable = true
 		derr.Err, _ = classify(nil, err, d.s.timeout)
+	case d.retryable && d.msg.CallerRetries:
+		derr.Retryable = true
+		derr.Err = cause // nothing ran out: the caller tries again
 	case d.retryable:
 		derr.Retryable = true
 		derr.Err = fmt.Errorf("%w: %w", errGaveUp, cause)
