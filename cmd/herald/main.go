@@ -95,7 +95,7 @@ var commands = []command{
 	{"verify", "check a captured request (headers file and body)", runVerify},
 	{"listen", "run a local receiver that verifies every request", runListen},
 	{"relay", "a durable worker: HTTP events in, signed webhooks out", runRelay},
-	{"outbox", "list, replay or purge a relay's dead letters", runOutbox},
+	{"outbox", "inspect a relay's outbox: counts, dead letters, disabled destinations", runOutbox},
 	{"version", "print herald's version", runVersion},
 }
 

@@ -25,7 +25,7 @@ relays run: they see a replay within milliseconds. herald outbox never
 creates nor changes its stream; one that does not exist is refused.
 
   stats    print the number of pending, leased and dead deliveries as JSON:
-           {"pending":…,"leased":…,"dead":…}
+           {"pending":…,"leased":…,"dead":…} (pending counts the leased too)
   list     print the dead letters, one JSON line each, as the outbox's admin
            handler lists them (never a body):
            {"id":…,"destination":…,"event_id":…,"topic":…,"content_type":…,"due":…,

@@ -47,14 +47,17 @@ saying so.
 
 The relay answers 204 only once the event's deliveries are committed to the
 store (fsync, JetStream's acknowledgement or a PostgreSQL commit), 400 for a
-malformed event, 503 while it stops: a client that got no 2xx must post the
-event again, and one that got a 2xx may forget it.
+malformed event, 503 to a request it can no longer take while it stops (new
+connections are refused from the start of the stop): a client that got no
+2xx must post the event again, and one that got a 2xx may forget it.
 
 Each delivery's webhook-id is derived from the event's topic, id and
-CloudEvents source and the destination name, so an event posted twice is delivered under one id, once: a repeated
-event is dropped while its delivery is pending, and for 10 minutes after it
-was delivered (receivers should still deduplicate on webhook-id). The body is
-the event's native JSON envelope.
+CloudEvents source and the destination name, so an event posted twice is
+delivered under one id: a repeated event is dropped while its delivery is
+pending, and for 10 minutes after it was delivered by the same relay process
+(on a nats:// store, by any relay of the fleet); otherwise it is delivered
+again under the same id, so receivers should deduplicate on webhook-id. The
+body is the event's native JSON envelope.
 
 Destinations: --dest URL with the scheme flags (--scheme, --secret, --key, …),
 --name, --topic and --header; and/or --config FILE, a JSON document:
@@ -112,7 +115,8 @@ schedule runs out, or the destination answers a status that is not retried
 and 504), the delivery becomes a dead letter: see herald outbox.
 
 Limits per destination (--config keys): "rate": 10 sends at most 10
-deliveries a second to it (attempts, retries included), with bursts of
+deliveries a second to it from each relay (a fleet of n relays sends up to
+n times as many; attempts, retries included), with bursts of
 "burst" (default 1); its other deliveries wait in the store, so it never
 slows the other destinations. "disable_after": "5d" disables a destination
 that has failed without a single success for 5 days (also 36h, 90m;
@@ -134,7 +138,8 @@ webhook-ids. PostgreSQL wakes every relay as soon as any of them commits an
 event, so none waits for its next poll.
 
 Fleet: with --store nats://HOST:PORT (tls:// for TLS; the URLs of a cluster
-separated by commas) the outbox is a JetStream stream that any number of
+separated by commas), a nats-server of yours with JetStream enabled (-js;
+the relay embeds none), the outbox is a JetStream stream that any number of
 relays, on any number of machines, share: each takes events on its own
 --listen, and they share the deliveries. A relay that dies holds what it
 leased for --lease-ttl; then another relay sends it, under the same id. A
@@ -167,8 +172,12 @@ most). Events from both intakes are deduplicated and delivered alike.
   herald_events_received_total{outcome}          handled, failed, rejected
 
 GET /healthz (200 while the process runs) and GET /readyz (200 while the store
-answers and events are taken, 503 while the relay drains); on a loopback
-address, the outbox's dead letters too, under /outbox/ (as herald outbox).
+answers and events are taken, 503 while the relay drains or the store does
+not answer); on a loopback address, the outbox's dead letters too, as JSON:
+GET /outbox/stats, GET /outbox/dead-letters (?destination=NAME&limit=N&after=
+CURSOR), GET /outbox/history?id=ID, and POST /outbox/dead-letters/replay or
+/outbox/dead-letters/purge with {"ids":[…]}, {"destination":…} or
+{"all":true} (as herald outbox does).
 It has no authentication: serve it on a private network. --otlp-endpoint URL
 exports a span per event, delivery and HTTP attempt over OTLP/HTTP. Either
 way, the W3C traceparent of an event (its traceparent header, or its
@@ -239,7 +248,7 @@ func (f *relayFlags) register(fs *flagSet) {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "`address` to accept events on (POST /events); port 0 picks a free one")
 	f.serveTLS.register(fs)
 	fs.Int64Var(&f.maxBody, "max-body", 1<<20, "largest event accepted, in bytes")
-	fs.StringVar(&f.store, "store", "", "the outbox: a bbolt `file`, created if missing; nats://HOST:PORT for a JetStream outbox, or a postgres://user:pass@host/db URL (optional ?herald_schema=S&herald_prefix=P), either shared by any number of relays (required)")
+	fs.StringVar(&f.store, "store", "", "the outbox: a bbolt `file`, created if missing; nats://HOST:PORT for a JetStream outbox, or a postgres://user:pass@host/db URL (a Unix socket: postgres://user@/db?host=/run/postgresql; optional ?herald_schema=S&herald_prefix=P), either shared by any number of relays (required)")
 	f.nats.register(fs)
 	fs.StringVar(&f.eventsSubject, "events-subject", "", "also take events from JetStream, published under this subject `prefix` (events.job.ready for job:ready); needs a nats:// --store")
 	fs.StringVar(&f.dest, "dest", "", "deliver to this `URL`, signed with the scheme flags")

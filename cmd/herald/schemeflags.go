@@ -59,15 +59,27 @@ func (sf *schemeFlags) register(fs *flagSet) {
 	if p != "" {
 		u = func(s string) string { return "inbound: " + s }
 	}
+	// in gives the inbound flags of a relay, which only verify, a text
+	// of their own where the shared one speaks of signing.
+	in := func(shared, inbound string) string {
+		if p != "" {
+			return u(inbound)
+		}
+		return shared
+	}
 	fs.StringVar(&sf.scheme, p+"scheme", "standard", u("signing `scheme`: standard, standard-v1a, hub, stripe or jwt"))
 	fs.Var(&sf.secrets, p+"secret", u("HMAC secret: a whsec_ `value` for standard, raw bytes for hub, stripe and jwt HS*;\nenv:NAME reads it from the environment, @FILE from a file; repeat to rotate"))
 	fs.Var(&sf.keys, p+"key", u("private key: a whsk_ `key` (standard-v1a) or a PEM file (jwt, standard-v1a); env:NAME and @FILE work; repeat to rotate"))
 	fs.Var(&sf.pubkeys, p+"pubkey", u("public key: a whpk_ `key` (standard-v1a), a PEM or JWKS file, or a JWKS https URL (jwt); repeat to rotate"))
-	fs.StringVar(&sf.alg, p+"alg", "", u("jwt `algorithm`: HS256, HS384, HS512 (with --secret; default HS256) or RS256, ES256, EdDSA (from --key)"))
+	fs.StringVar(&sf.alg, p+"alg", "", in("jwt `algorithm`: HS256, HS384, HS512 (with --secret; default HS256) or RS256, ES256, EdDSA (from --key)",
+		"jwt `algorithm` the platform signs with: HS256, HS384, HS512 (with --in-secret; default HS256) or RS256, ES256, EdDSA (from --in-pubkey)"))
 	fs.StringVar(&sf.kid, p+"kid", "", u("jwt key `id` of a PEM key (default: its RFC 7638 thumbprint, as keygen writes in the JWKS)"))
-	fs.StringVar(&sf.issuer, p+"issuer", "", u("jwt iss claim to write, or to require when verifying"))
-	fs.StringVar(&sf.audience, p+"audience", "", u("jwt aud claim to write (default: the URL), or to require when verifying"))
-	fs.DurationVar(&sf.ttl, p+"ttl", 0, u("jwt token lifetime: what signing writes (default 5m), and the longest verifying accepts (default 10m)"))
+	fs.StringVar(&sf.issuer, p+"issuer", "", in("jwt iss claim to write, or to require when verifying",
+		"jwt iss claim to require; without it any issuer is accepted"))
+	fs.StringVar(&sf.audience, p+"audience", "", in("jwt aud claim to write (default: the URL), or to require when verifying (without it, any audience)",
+		"jwt aud claim to require; without it a token made for any audience is accepted, one for another receiver too"))
+	fs.DurationVar(&sf.ttl, p+"ttl", 0, in("jwt token lifetime: what signing writes (default 5m), and the longest verifying accepts (default 10m)",
+		"the longest jwt token lifetime accepted (default 10m)"))
 	fs.StringVar(&sf.headerName, p+"header-name", "", u("signature header `name` (hub: X-Hub-Signature-256, stripe: Stripe-Signature)"))
 	fs.BoolVar(&sf.sha1, p+"sha1", false, u("hub: use GitHub's legacy X-Hub-Signature: sha1=… header"))
 	fs.DurationVar(&sf.tolerance, p+"tolerance", 0, u("how far a signed timestamp may be from now (default 5m; jwt: the clock leeway, default 30s)"))
