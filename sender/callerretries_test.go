@@ -86,3 +86,17 @@ func TestSendCallerRetriesLogsInfo(t *testing.T) {
 		})
 	}
 }
+
+// TestSendReportsTheContextsCause: a send cut short by a context cancelled
+// with a cause (as a Queue cuts an attempt at half its lease, with
+// context.DeadlineExceeded) fails with that cause, not "context canceled",
+// which read in the logs as a shutdown.
+func TestSendReportsTheContextsCause(t *testing.T) {
+	rcv := sendertest.NewReceiver(t, nil, sendertest.Delay(5*time.Second))
+	ctx, cancel := context.WithCancelCause(context.Background())
+	time.AfterFunc(50*time.Millisecond, func() { cancel(context.DeadlineExceeded) })
+	_, err := rcv.Sender().Send(ctx, rcv.Destination(nil), sender.Message{CallerRetries: true})
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		t.Fatalf("Send = %v; want the context's cause, DeadlineExceeded", err)
+	}
+}

@@ -325,11 +325,14 @@ func (d *delivery) failure(ctx context.Context, err error) *DeliveryError {
 		derr.Retryable = retryableSetup(d.signErr)
 	case ctx.Err() != nil:
 		derr.Retryable = true
+		// The cause, when the context was cancelled with one: a Queue
+		// cuts an attempt at half its lease with DeadlineExceeded.
+		ended := context.Cause(ctx)
 		switch {
-		case cause == nil || errors.Is(cause, ctx.Err()):
-			derr.Err = ctx.Err()
+		case cause == nil || errors.Is(cause, ctx.Err()) || errors.Is(cause, ended):
+			derr.Err = ended
 		default:
-			derr.Err = fmt.Errorf("%w (last attempt: %w)", ctx.Err(), cause)
+			derr.Err = fmt.Errorf("%w (last attempt: %w)", ended, cause)
 		}
 	case cause == nil:
 		// go-retryablehttp failed without a classified attempt.
