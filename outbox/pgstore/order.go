@@ -32,10 +32,15 @@ import (
 // lock, held until its transaction ends (a Put's or a Replay's own
 // transaction; an Enqueue: the caller's transaction): the next
 // transaction that puts into the line waits for it, and takes a greater
-// seq once the earlier is visible. Locks are taken in the order of their
-// hashes, so that two Puts never deadlock; two callers' transactions that
-// enqueue to several keys in opposite orders may, and PostgreSQL then
-// fails one of them. Deliveries without a key take no lock.
+// seq once the earlier is visible. A Put and a Replay take their lines'
+// locks in the byte order of destination, then key, the order Enqueue
+// asks of a caller's transaction that enqueues to several keys, so that
+// none of them waits for another while holding a lock that one needs
+// (in the order of the locks' hashes, a caller following that rule was
+// failed as a deadlock beside a Put to the same two keys). Two callers'
+// transactions that enqueue to several keys in opposite orders may
+// deadlock, and PostgreSQL then fails one of them. Deliveries without a
+// key take no lock.
 //
 // # Held deliveries
 //
@@ -115,20 +120,21 @@ const (
 			AND e.seq < x.seq AND e.dead_ns IS NULL AND e.partition_key <> ''))`
 
 	// lockLines takes the advisory lock of each line that the
-	// deliveries of a Put ($2 destinations, $11 keys) enter, in hash
-	// order; it is a condition that always holds, evaluated once before
-	// any row is inserted.
-	lockLines = `(SELECT count(*) FROM (SELECT pg_advisory_xact_lock(h) FROM (
-		SELECT DISTINCT ` + lineHash + ` AS h FROM unnest($2::text[], $11::bytea[]) AS l(destination, partition_key)
-		WHERE partition_key <> '') hs ORDER BY h) locked) >= 0`
+	// deliveries of a Put ($2 destinations, $11 keys) enter, in byte
+	// order of destination, then key; it is a condition that always
+	// holds, evaluated once before any row is inserted.
+	lockLines = `(SELECT count(*) FROM (SELECT pg_advisory_xact_lock(` + lineHash + `) FROM (
+		SELECT DISTINCT destination, partition_key FROM unnest($2::text[], $11::bytea[]) AS l(destination, partition_key)
+		WHERE partition_key <> '') ls ORDER BY destination COLLATE "C", partition_key) locked) >= 0`
 
 	// lockLineOne is lockLines for one delivery, given as scalars.
 	lockLineOne = `(SELECT count(*) FROM (SELECT pg_advisory_xact_lock(` + lineHash + `)
 		FROM (SELECT $2::text, $11::bytea) AS l(destination, partition_key) WHERE partition_key <> '') locked) >= 0`
 
 	// lockReplayed is lockLines for the dead letters a Replay selects.
-	lockReplayed = `(SELECT count(*) FROM (SELECT pg_advisory_xact_lock(h) FROM (
-		SELECT DISTINCT ` + lineHash + ` AS h FROM {d} WHERE ` + deadSelected + ` AND partition_key <> '') hs ORDER BY h) locked) >= 0`
+	lockReplayed = `(SELECT count(*) FROM (SELECT pg_advisory_xact_lock(` + lineHash + `) FROM (
+		SELECT DISTINCT destination, partition_key FROM {d} WHERE ` + deadSelected + ` AND partition_key <> '') ls
+		ORDER BY destination COLLATE "C", partition_key) locked) >= 0`
 
 	// lineHash names the line of a row's destination and partition_key
 	// as an advisory lock key. Two lines that share a hash only wait for

@@ -27,8 +27,9 @@ import (
 // holds its line until tx ends: another transaction, or a Put, that
 // enqueues to the same destination and key waits for tx, so that the
 // line follows commit order. Keep such transactions short, and enqueue to
-// several keys in one order in every transaction, or PostgreSQL may fail
-// one of two that wait for each other (a deadlock).
+// several keys in byte order (of the destination's name, then of the
+// key), the order in which Puts and Replays take them, or PostgreSQL may
+// fail one of two transactions that wait for each other (a deadlock).
 //
 // The workers are woken once tx commits: the outbox watches tx's
 // transaction id and sends the NOTIFY when it sees it committed, within a
