@@ -545,3 +545,40 @@ func TestOrderEnqueueSQLBehindHead(t *testing.T) {
 		t.Errorf("the repair walk released %d heads", n)
 	}
 }
+
+// TestOrderHeadNotHeldBackByLaterEnqueue: a delivery enqueued behind a
+// leased head, in a transaction that committed after the head was
+// delivered, heads its line, held, with a vacancy. Another caller's
+// transaction, still open, then enqueues to the same line: it holds the
+// line for those who add to it, but not the head, which is leased at the
+// next Lease, without waiting for that transaction.
+func TestOrderHeadNotHeldBackByLaterEnqueue(t *testing.T) {
+	pool := newPool(t)
+	ob, q := orderedQueue(t, pool)
+	head := leaseHead(t, ob, "head")
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit, a no-op
+	next, err := pgstore.Enqueue(ctx, tx, q, "d", sender.Message{ID: "next", Body: []byte("{}"), PartitionKey: "K"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ackLeased(t, ob, head)
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !held(t, pool, next) || vacancies(t, pool) != 1 {
+		t.Fatal("the next delivery is not held with a vacancy: this test no longer meets the vacancy")
+	}
+	later, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer later.Rollback(ctx) //nolint:errcheck // rolled back at the end
+	if _, err := pgstore.Enqueue(ctx, later, q, "d", sender.Message{ID: "later", Body: []byte("{}"), PartitionKey: "K"}); err != nil {
+		t.Fatal(err)
+	}
+	leaseOnly(t, ob, "while a later transaction that enqueued to the line is open", next)
+}
