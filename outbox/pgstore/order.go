@@ -60,9 +60,13 @@ import (
 //     the line, or an earlier one of the same Put; its statement's snapshot
 //     may predate its locks, so a later statement of the same transaction
 //     (sqlHeads), which sees all that committed before them, clears held
-//     on the head of each of those lines. A caller's transaction that is not
-//     READ COMMITTED sees no more than its first snapshot: it marks nothing
-//     held.
+//     on the head of each of those lines. An Enqueue clears held on its own
+//     delivery only, when it heads its line (sqlOwnHead): a held head put
+//     by another transaction has a vacancy, which a Lease fills, and
+//     clearing it from a caller's transaction would keep its row locked
+//     until that transaction ends, and the head from its Lease for as long.
+//     A caller's transaction that is not READ COMMITTED sees no more than
+//     its first snapshot: it marks nothing held.
 //   - A settlement that ends heads (delivered or dead) passes their lines
 //     on to the next deliveries. Before the statements that end the heads,
 //     one (sqlNoteLines) reads their lines and, for each line in which its
@@ -194,6 +198,10 @@ const (
 		FROM (SELECT DISTINCT destination, partition_key FROM unnest($1::text[], $2::bytea[]) AS l(destination, partition_key)
 			WHERE partition_key <> '') l))
 	AND held AND ` + readCommitted
+
+	// sqlOwnHead is sqlHeads for an Enqueue, in a caller's transaction:
+	// it clears held on the delivery $1 it put, when that heads its line.
+	sqlOwnHead = `UPDATE {d} x SET held = false WHERE x.id = $1 AND x.held AND ` + readCommitted + ` AND ` + headOfLine
 
 	// backOfLine is the assignment that puts a replayed delivery at the
 	// back of its line: a new seq from the identity sequence, held if it

@@ -4,11 +4,11 @@ import "strings"
 
 // queries are the statements of an outbox, with its table names filled in.
 type queries struct {
-	put, putKeyed, putOne, putOneKeyed, heads, dests, lease string
-	ack, ackKeyed, retry, dead, deadKeyed, release          string
-	noteLines, passOn, byKey                                string
-	fill, claim, repair, notify, status, async              string
-	deadLetters, replay, purge, history, stats              string
+	put, putKeyed, putOne, putOneKeyed, heads, ownHead, dests, lease string
+	ack, ackKeyed, retry, dead, deadKeyed, release                   string
+	noteLines, passOn, byKey                                         string
+	fill, claim, repair, notify, status, async                       string
+	deadLetters, replay, purge, history, stats                       string
 }
 
 // The statements, with {d}, {a} and {v} for the tables. Times are Unix
@@ -149,7 +149,7 @@ func prepare(t tables) queries {
 	r := strings.NewReplacer("{d}", t.deliveries, "{a}", t.attempts, "{v}", t.vacancies)
 	return queries{
 		put: r.Replace(sqlPut), putKeyed: r.Replace(sqlPutKeyed), putOne: r.Replace(sqlPutOne), putOneKeyed: r.Replace(sqlPutOneKeyed),
-		heads: r.Replace(sqlHeads), dests: r.Replace(sqlDests), lease: r.Replace(sqlLease),
+		heads: r.Replace(sqlHeads), ownHead: r.Replace(sqlOwnHead), dests: r.Replace(sqlDests), lease: r.Replace(sqlLease),
 		ack: r.Replace(sqlAck), ackKeyed: r.Replace(sqlAckKeyed), retry: r.Replace(sqlRetry),
 		noteLines: r.Replace(sqlNoteLines), passOn: r.Replace(sqlPassOn), byKey: sqlByKey,
 		dead: r.Replace(sqlDead), deadKeyed: r.Replace(sqlDeadKeyed), release: r.Replace(sqlRelease),

@@ -80,7 +80,7 @@ func EnqueueSQL(ctx context.Context, tx *sql.Tx, q *outbox.Queue, destination st
 
 // enqueueStmts are the statements of an enqueue: query, which inserts the
 // delivery and returns the transaction's id, then, for a delivery with a
-// partition key, heads, which clears held on the head of its line (see
+// partition key, heads, which clears held on it if it heads its line (see
 // order.go).
 type enqueueStmts struct {
 	query, heads    string
@@ -109,8 +109,7 @@ func enqueueTx(ctx context.Context, q *outbox.Queue, destination string, m sende
 	}
 	s := &enqueueStmts{query: ob.putOneSQL(&d), args: putOneArgs(&d)}
 	if d.PartitionKey != "" {
-		s.heads = ob.q.heads
-		s.headsArgs, _ = headsOfLines([]outbox.Delivery{d})
+		s.heads, s.headsArgs = ob.q.ownHead, []any{d.ID}
 	}
 	xid, err := insert(s)
 	if err != nil {
