@@ -99,3 +99,24 @@ func TestQueueOrderedParallel(t *testing.T) {
 		})
 	}
 }
+
+// TestQueueOrderedLineGoesOn: the deliveries of one key to an Ordered
+// destination go out one after another, each as soon as the one before
+// it is recorded, not one per poll interval: a Queue that polls once an
+// hour delivers a line of five, through the memory store, which has no
+// wake-ups of its own.
+func TestQueueOrderedLineGoesOn(t *testing.T) {
+	g := newGauge(t, 0)
+	ob := outbox.NewMemory()
+	q := &outbox.Queue{
+		Outbox: ob, Sender: loopbackSender(t, g.srv), Workers: 4, Poll: time.Hour,
+		Destinations: []sender.Destination{{Name: "d", URL: g.srv.URL, Ordered: true}},
+	}
+	for range 5 {
+		if _, err := q.Enqueue(ctx, "d", sender.Message{Body: []byte("{}"), PartitionKey: "K"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 20*time.Second, "the line of five, polling once an hour", func() bool { return g.count.Load() == 5 })
+}
