@@ -29,11 +29,12 @@ type result struct {
 	dest     string
 	attempts int       // the delivery's attempts before this one
 	until    time.Time // the end of its lease
+	keyed    bool      // it has a partition key: its end lets the next of its line go
 }
 
 // resultOf returns the result of s, an outcome of l.
 func resultOf(l *Leased, s Settlement) result {
-	return result{s: s, dest: l.Destination, attempts: l.Attempts, until: l.Until}
+	return result{s: s, dest: l.Destination, attempts: l.Attempts, until: l.Until, keyed: l.PartitionKey != ""}
 }
 
 const (
@@ -224,10 +225,14 @@ func (q *Queue) pauseSettler(d time.Duration) bool {
 
 // report handles the results rs whose outcomes the outbox recorded, or
 // failed to with errs: it has the leasing loop look again for those left
-// leased (retryUnrecorded), logs failures and dead letters, and gives
-// each to the Metrics.
+// leased (retryUnrecorded), and at once for the next of an ordered line
+// whose delivery ended, logs failures and dead letters, and gives each to
+// the Metrics.
 func (q *Queue) report(ctx context.Context, rs []result, errs []error) {
 	q.retryUnrecorded(rs, errs)
+	if endedKeyed(rs, errs) {
+		q.poke() // the next delivery of its line may be due: no store says so
+	}
 	for i := range rs {
 		s, dest, err := &rs[i].s, rs[i].dest, errs[i]
 		number := rs[i].attempts + 1
@@ -247,6 +252,18 @@ func (q *Queue) report(ctx context.Context, rs []result, errs []error) {
 			q.metrics.Observe(Sample{Destination: dest, Outcome: s.Outcome, Status: s.Attempt.Status, Latency: s.Attempt.Latency, Attempt: number})
 		}
 	}
+}
+
+// endedKeyed reports whether the outbox recorded (errs) the end, delivered
+// or dead, of a delivery of rs with a partition key, which lets the next
+// delivery of its line be leased.
+func endedKeyed(rs []result, errs []error) bool {
+	for i := range rs {
+		if o := rs[i].s.Outcome; rs[i].keyed && errs[i] == nil && (o == Delivered || o == DeadLettered) {
+			return true
+		}
+	}
+	return false
 }
 
 // retryUnrecorded makes the leasing loop look again when the first lease
