@@ -53,7 +53,10 @@ type store struct {
 }
 
 // Open opens the outbox in the database pool reaches, creating or
-// migrating its tables first, and returns its [outbox.Store]. The pool stays the caller's: Close does not
+// migrating its tables first, and returns its [outbox.Store]. It refuses,
+// with [outbox.ErrInvalid], a pool whose transactions do not default to
+// READ COMMITTED, PostgreSQL's default, which the store's statements rely
+// on. The pool stays the caller's: Close does not
 // close it, and the caller may use it for its own transactions, and
 // enqueue inside them with [Enqueue] or [EnqueueSQL].
 func Open(ctx context.Context, pool *pgxpool.Pool, o *Options) (outbox.Store, error) {
@@ -84,6 +87,9 @@ func Open(ctx context.Context, pool *pgxpool.Pool, o *Options) (outbox.Store, er
 	if len(schema) > 63 || schema == "" {
 		return nil, fmt.Errorf("%w: pgstore: schema name of %d bytes (1 to 63)", outbox.ErrInvalid, len(schema))
 	}
+	if err := checkIsolation(ctx, pool); err != nil {
+		return nil, err
+	}
 	t := names(schema, prefix)
 	if err := migrate(ctx, pool, t, o.NoCreate); err != nil {
 		return nil, err
@@ -102,6 +108,25 @@ func Open(ctx context.Context, pool *pgxpool.Pool, o *Options) (outbox.Store, er
 	ob.wake.init(pool, ob.channel)
 	ob.notify.init(pool, ob.channel, ob.q)
 	return ob, nil
+}
+
+// checkIsolation refuses a pool whose transactions do not default to READ
+// COMMITTED (a database's, role's or connection's setting): the store's
+// statements rely on it, each seeing what committed before it ran. Under
+// REPEATABLE READ or SERIALIZABLE its leases fail with serialization
+// errors under load, and a settlement could miss the next delivery of a
+// line committed after its first statement. A caller's own transaction
+// that enqueues may use any level.
+func checkIsolation(ctx context.Context, pool *pgxpool.Pool) error {
+	var level string
+	if err := pool.QueryRow(ctx, "SHOW default_transaction_isolation").Scan(&level); err != nil {
+		return dbError(ctx, "connect", err)
+	}
+	if level != "read committed" {
+		return fmt.Errorf("%w: pgstore: transactions default to %q; the outbox needs read committed (default_transaction_isolation of the database, role or connection)",
+			outbox.ErrInvalid, level)
+	}
+	return nil
 }
 
 // checkPrefix refuses a table prefix that is not a plain identifier.

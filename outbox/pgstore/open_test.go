@@ -3,9 +3,12 @@ package pgstore_test
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/outbox"
@@ -107,5 +110,30 @@ func TestBytes(t *testing.T) {
 	h, err := ob.History(ctx, "odd")
 	if err != nil || len(h) != 1 || !bytes.Equal([]byte(h[0].Error), []byte(odd)) || !h[0].At.Equal(now) {
 		t.Fatalf("History = %+v, %v", h, err)
+	}
+}
+
+// TestOpenRefusesOtherIsolation: a database (or role, or connection) whose
+// transactions default to REPEATABLE READ or SERIALIZABLE is refused at
+// Open, with ErrInvalid saying what to set. The store's statements rely on
+// READ COMMITTED: under the others its leases failed with serialization
+// errors under load, and a line's next delivery, committed after a
+// settlement's snapshot, could stay held until the repair walk.
+func TestOpenRefusesOtherIsolation(t *testing.T) {
+	for _, level := range []string{"repeatable read", "serializable"} {
+		cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = level
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		_, err = pgstore.Open(ctx, pool, nil)
+		if !errors.Is(err, outbox.ErrInvalid) || !strings.Contains(err.Error(), "read committed") {
+			t.Errorf("Open with default_transaction_isolation=%s: %v; want ErrInvalid naming read committed", level, err)
+		}
 	}
 }
