@@ -107,48 +107,35 @@ func TestPoller(t *testing.T) {
 	}
 }
 
-func TestPollerFeedErrorsBackOff(t *testing.T) {
-	l := listener.New()
-	ctx, cancel := context.WithCancel(context.Background())
-	calls := 0
-	feed := listener.FeedFuncForTest(func(ctx context.Context, cursor string) ([]listener.Event, string, error) {
-		calls++
-		if calls == 3 {
-			cancel()
+// TestPollerFeedFailuresBackOff: a Feed that fails, with an error or a
+// panic (on odd platform data, say), is fetched again after a backoff.
+// A panic went up through Serve and ended the process, which restarted
+// into the same panic.
+func TestPollerFeedFailuresBackOff(t *testing.T) {
+	for _, fail := range []func() error{
+		func() error { return errors.New("platform down") },
+		func() error {
+			var page map[string][]listener.Event
+			page["events"] = nil // a nil map: the platform answered nothing
+			return nil
+		},
+	} {
+		l := listener.New()
+		ctx, cancel := context.WithCancel(context.Background())
+		calls := 0
+		feed := listener.FeedFuncForTest(func(ctx context.Context, cursor string) ([]listener.Event, string, error) {
+			calls++
+			if calls == 3 {
+				cancel()
+			}
+			return nil, "", fail()
+		})
+		p := &listener.Poller{Feed: feed, Interval: time.Millisecond, MaxBackoff: 2 * time.Millisecond}
+		if err := l.Run(ctx, p); err != nil {
+			t.Fatal(err)
 		}
-		return nil, "", errors.New("platform down")
-	})
-	p := &listener.Poller{Feed: feed, Interval: time.Millisecond, MaxBackoff: 2 * time.Millisecond}
-	if err := l.Run(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	if calls != 3 {
-		t.Fatalf("calls %d", calls)
-	}
-}
-
-// TestPollerFeedPanicsBackOff: a Feed that panics (on odd platform data,
-// say) is a failed fetch, retried after a backoff, as an error is. The
-// panic went up through Serve and ended the process, which restarted into
-// the same panic.
-func TestPollerFeedPanicsBackOff(t *testing.T) {
-	l := listener.New()
-	ctx, cancel := context.WithCancel(context.Background())
-	calls := 0
-	feed := listener.FeedFuncForTest(func(ctx context.Context, cursor string) ([]listener.Event, string, error) {
-		calls++
-		if calls == 3 {
-			cancel()
+		if calls != 3 {
+			t.Fatalf("calls %d", calls)
 		}
-		var page map[string][]listener.Event
-		page["events"] = nil // a nil map: the platform answered nothing
-		return nil, "", nil
-	})
-	p := &listener.Poller{Feed: feed, Interval: time.Millisecond, MaxBackoff: 2 * time.Millisecond}
-	if err := l.Run(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	if calls != 3 {
-		t.Fatalf("calls %d", calls)
 	}
 }
