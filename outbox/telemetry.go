@@ -19,8 +19,9 @@ import (
 // every attempt, after a restart too, is a child of it and sends it on.
 // With tracing off the enqueuing span context's traceparent is stored as
 // it is. Metrics: herald_deliveries_total{destination,outcome} (the
-// destination "" for one the Queue does not know), herald_outbox_pending and herald_outbox_dead_letters, through the
-// [Metrics] hooks. spanDelivery names the delivery span.
+// destination "" for one the Queue does not know), herald_outbox_pending
+// and herald_outbox_dead_letters, through the [Metrics] hooks.
+// spanDelivery names the delivery span.
 const spanDelivery = "herald.delivery"
 
 // initTelemetry resolves the tracer and the metrics of the Queue, once,
