@@ -56,9 +56,9 @@ type store struct {
 // migrating its tables first, and returns its [outbox.Store]. It refuses,
 // with [outbox.ErrInvalid], a pool whose transactions do not default to
 // READ COMMITTED, PostgreSQL's default, which the store's statements rely
-// on. The pool stays the caller's: Close does not
-// close it, and the caller may use it for its own transactions, and
-// enqueue inside them with [Enqueue] or [EnqueueSQL].
+// on. The pool stays the caller's: Close does not close it, and the caller
+// may use it for its own transactions, and enqueue inside them with
+// [Enqueue] or [EnqueueSQL].
 func Open(ctx context.Context, pool *pgxpool.Pool, o *Options) (outbox.Store, error) {
 	if pool == nil {
 		return nil, fmt.Errorf("%w: pgstore: nil pool", outbox.ErrInvalid)
