@@ -96,6 +96,24 @@ func queryInt(t *testing.T, q interface {
 	return n
 }
 
+// enqueueOpen begins a transaction on pool and enqueues in it, through q,
+// the delivery id to destination "d" with partition key key; it returns
+// the transaction, still open (rolled back when t ends, a no-op after a
+// Commit), and the delivery's id.
+func enqueueOpen(t *testing.T, pool *pgxpool.Pool, q *outbox.Queue, id, key string) (pgx.Tx, string) {
+	t.Helper()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	got, err := pgstore.Enqueue(ctx, tx, q, "d", sender.Message{ID: id, Body: []byte("{}"), PartitionKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tx, got
+}
+
 // held reports whether the delivery id is held, as q sees it.
 func held(t *testing.T, q interface {
 	QueryRow(context.Context, string, ...any) pgx.Row
@@ -139,15 +157,7 @@ func TestOrderHeadEndsWhileEnqueueOpen(t *testing.T) {
 	pool := newPool(t)
 	ob, q := orderedQueue(t, pool)
 	head := leaseHead(t, ob, "head")
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // after Commit, a no-op
-	next, err := pgstore.Enqueue(ctx, tx, q, "d", sender.Message{ID: "next", Body: []byte("{}"), PartitionKey: "K"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx, next := enqueueOpen(t, pool, q, "next", "K")
 	if !held(t, tx, next) {
 		t.Fatal("a delivery enqueued behind a leased head is not held")
 	}
@@ -201,14 +211,7 @@ func TestOrderStalePutCorrected(t *testing.T) {
 		t.Fatal("no key's line hashes before K's")
 	}
 	head := leaseHead(t, ob, "head")
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // after Commit, a no-op
-	if _, err := pgstore.Enqueue(ctx, tx, q, "d", sender.Message{ID: "other", Body: []byte("{}"), PartitionKey: first}); err != nil {
-		t.Fatal(err)
-	}
+	tx, _ := enqueueOpen(t, pool, q, "other", first)
 	now := time.Now()
 	done := make(chan error, 1)
 	go func() {
@@ -556,15 +559,7 @@ func TestOrderHeadNotHeldBackByLaterEnqueue(t *testing.T) {
 	pool := newPool(t)
 	ob, q := orderedQueue(t, pool)
 	head := leaseHead(t, ob, "head")
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // after Commit, a no-op
-	next, err := pgstore.Enqueue(ctx, tx, q, "d", sender.Message{ID: "next", Body: []byte("{}"), PartitionKey: "K"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx, next := enqueueOpen(t, pool, q, "next", "K")
 	ackLeased(t, ob, head)
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
