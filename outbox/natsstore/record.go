@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -165,8 +166,8 @@ func decodeMeta(h nats.Header) (meta, error) {
 // would make every lease of the delivery fail, for good.
 func (o *store) metaAt(subject string, h nats.Header) (meta, error) {
 	m, err := decodeMeta(h)
-	if err == nil && subject != o.subject(m.ID) {
-		return m, fmt.Errorf("%w: a record of another id on subject %s", outbox.ErrCorrupt, subject)
+	if err == nil {
+		err = o.checkSubject(subject, m.ID)
 	}
 	return m, err
 }
@@ -175,10 +176,26 @@ func (o *store) metaAt(subject string, h nats.Header) (meta, error) {
 // sm's subject, as metaAt does.
 func (o *store) recordAt(sm *jetstream.RawStreamMsg) (*record, error) {
 	r, err := decodeRecord(sm.Header, sm.Data)
-	if err == nil && sm.Subject != o.subject(r.ID) {
-		return nil, fmt.Errorf("%w: a record of another id on subject %s", outbox.ErrCorrupt, sm.Subject)
+	if err == nil {
+		err = o.checkSubject(sm.Subject, r.ID)
 	}
-	return r, err
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// checkSubject refuses, as [outbox.ErrCorrupt], a record of id found on
+// subject when that is not id's subject. It builds nothing on the heap
+// for an id of usual length: the index's watcher calls it for every
+// record written.
+func (o *store) checkSubject(subject, id string) error {
+	var b [128]byte
+	enc, ok := strings.CutPrefix(subject, o.prefix)
+	if !ok || enc != string(base64.RawURLEncoding.AppendEncode(b[:0], []byte(id))) {
+		return fmt.Errorf("%w: a record of another id on subject %s", outbox.ErrCorrupt, subject)
+	}
+	return nil
 }
 
 // decodeRecord reads a whole record from a stored message.
