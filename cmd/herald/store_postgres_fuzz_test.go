@@ -53,7 +53,13 @@ func FuzzPostgresStore(f *testing.F) {
 		}
 		cc := cfg.ConnConfig
 		if pw := cc.Password; len(pw) >= 6 {
-			shown := cc.Host + ":" + strconv.Itoa(int(cc.Port)) + "/" + cc.Database
+			// The schema and prefix are shown as typed: a password
+			// typed into them is the user's to see.
+			// Every host of a list is shown, not only the first.
+			shown := cc.Host + ":" + strconv.Itoa(int(cc.Port)) + "/" + cc.Database + "?" + outboxQuery(spec)
+			for _, fb := range cc.Fallbacks {
+				shown += " " + fb.Host + ":" + strconv.Itoa(int(fb.Port))
+			}
 			// The scheme is no part of the password, though "postgres:"
 			// holds "res:" by chance.
 			_, name, _ := strings.Cut(storeName(spec), ":")
