@@ -69,8 +69,9 @@ func storeEngine(spec string) string {
 }
 
 // storeName is --store as it may be logged or printed: a URL without its
-// user information and query (which may carry passwords or tokens), a path
-// as it is. A NATS --store may list several URLs, separated by commas.
+// user information and query (which may carry passwords or tokens), but
+// for a postgres:// URL's herald_schema and herald_prefix; a path as it
+// is. A NATS --store may list several URLs, separated by commas.
 func storeName(spec string) string {
 	if storeEngine(spec) == "bolt" {
 		if looksLikeDSN(spec) || strings.ContainsAny(spec, "@=") {
@@ -97,9 +98,31 @@ func storeName(spec string) string {
 		if storeEngine(spec) == "nats" {
 			u.Path = "" // a NATS URL has none; whatever is there was typed by mistake
 		}
-		parts[i] = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+		parts[i] = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawQuery: outboxQuery(p)}).String()
 	}
 	return strings.Join(parts, ",")
+}
+
+// outboxQuery returns the herald_schema and herald_prefix of a postgres://
+// --store as a query, encoded, and "" for any other: two relays on one
+// database differ by them alone, and neither is a secret. The rest of the
+// query is left out.
+func outboxQuery(spec string) string {
+	if storeEngine(spec) != "postgres" {
+		return ""
+	}
+	_, o, err := pgConfig(spec)
+	if err != nil {
+		return ""
+	}
+	q := url.Values{}
+	if o.Schema != "" {
+		q.Set("herald_schema", o.Schema)
+	}
+	if o.Prefix != "" {
+		q.Set("herald_prefix", o.Prefix)
+	}
+	return q.Encode()
 }
 
 // looksLikeDSN reports whether a --store that names no known engine was

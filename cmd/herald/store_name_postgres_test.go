@@ -23,6 +23,10 @@ func TestStoreNamePostgres(t *testing.T) {
 		"postgres://u:1234#x@host/db": "postgres://(unparsable URL, not shown)",
 		"postgres://u:p@ss@host/db":   "postgres://host/db",
 		"postgres://host/db?user=a@b": "postgres://(unparsable URL, not shown)",
+		// The outbox's schema and prefix are shown: two relays on one
+		// database differ by them alone. Nothing else of the query is.
+		"postgres://u:pw@db/shop?herald_schema=billing&herald_prefix=eu&sslpassword=x": "postgres://db/shop?herald_prefix=eu&herald_schema=billing",
+		"postgres://u:pw@db/shop?herald_schema=a%26b%3Dc":                              "postgres://db/shop?herald_schema=a%26b%3Dc",
 	} {
 		if got := storeName(spec); got != want {
 			t.Errorf("storeName(%q) = %q, want %q", spec, got, want)
