@@ -117,6 +117,12 @@ func JWKSHandler(keys ...PublicKey) http.Handler {
 // holds more than one key of the token's algorithm; without one it fails
 // with [ErrUnknownKey], rather than costing a signature check per key.
 //
+// A key of the set that it cannot use (malformed, holding private members,
+// of another type, or sharing its kid with another) is skipped and the
+// others are used; a token naming the kid of a skipped key fails with
+// [ErrUnknownKey] saying why that key was skipped. A set in which no key
+// is usable is refused, as a failed fetch is.
+//
 // A JWKS is safe for concurrent use. Create it with [NewJWKS].
 type JWKS struct {
 	url    sealed[string] // as given; used for requests only. Its query may hold a credential.
@@ -130,9 +136,11 @@ type JWKS struct {
 
 	mu          sync.Mutex
 	keys        []PublicKey
-	fetched     time.Time // when keys were fetched; zero before the first success
-	lastAttempt time.Time // when a fetch was last started
-	lastErr     error     // the outcome of the last fetch
+	skipped     map[string]string // kid -> why the fetched set's entry was skipped
+	nSkipped    int               // entries of the fetched set skipped
+	fetched     time.Time         // when keys were fetched; zero before the first success
+	lastAttempt time.Time         // when a fetch was last started
+	lastErr     error             // the outcome of the last fetch
 }
 
 // NewJWKS returns a key set fetched from rawURL, which must be an https://
@@ -200,10 +208,17 @@ func (j *JWKS) Keys(ctx context.Context, kid string) ([]PublicKey, error) {
 	err := j.refresh(ctx)
 	j.mu.Lock()
 	keys = j.keys
+	skipped, nSkipped := j.skipped[kid], j.nSkipped
 	j.mu.Unlock()
 	found, lookupErr := selectKeys(keys, kid)
 	if lookupErr == nil {
 		return found, nil
+	}
+	switch {
+	case kid != "" && skipped != "":
+		lookupErr = fmt.Errorf("auth: %w: the JWKS's key with the token's kid was skipped as unusable (%s)", ErrUnknownKey, skipped)
+	case nSkipped > 0:
+		lookupErr = fmt.Errorf("%w; the JWKS skipped %d of its keys as unusable", lookupErr, nSkipped)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w (%w)", lookupErr, err)
@@ -264,11 +279,11 @@ func (j *JWKS) start(ctx context.Context, since time.Time) (<-chan error, error)
 	done := make(chan error, 1)
 	go func() {
 		defer func() { <-j.sem }()
-		keys, err := j.fetch(context.WithoutCancel(ctx))
+		set, err := j.fetch(context.WithoutCancel(ctx))
 		j.mu.Lock()
 		j.lastErr = err
 		if err == nil {
-			j.keys, j.fetched = keys, j.now()
+			j.keys, j.skipped, j.nSkipped, j.fetched = set.keys, set.skipped, set.nSkipped, j.now()
 		}
 		j.mu.Unlock()
 		done <- err
@@ -277,12 +292,12 @@ func (j *JWKS) start(ctx context.Context, since time.Time) (<-chan error, error)
 }
 
 // fetch GETs and parses the key set.
-func (j *JWKS) fetch(ctx context.Context) ([]PublicKey, error) {
+func (j *JWKS) fetch(ctx context.Context) (keySet, error) {
 	ctx, cancel := context.WithTimeout(ctx, jwksFetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url.open(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("auth: jwks: fetching %s: cannot build request", j.safe)
+		return keySet{}, fmt.Errorf("auth: jwks: fetching %s: cannot build request", j.safe)
 	}
 	req.Header.Set("Accept", "application/json, application/jwk-set+json")
 	resp, err := j.client.Do(req)
@@ -292,23 +307,26 @@ func (j *JWKS) fetch(ctx context.Context) ([]PublicKey, error) {
 			// url.Error prints the full URL, query string included.
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("auth: jwks: fetching %s: %w", j.safe, err)
+		return keySet{}, fmt.Errorf("auth: jwks: fetching %s: %w", j.safe, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-		return nil, fmt.Errorf("auth: jwks: fetching %s: status %d", j.safe, resp.StatusCode)
+		return keySet{}, fmt.Errorf("auth: jwks: fetching %s: status %d", j.safe, resp.StatusCode)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSLen+1))
 	if err != nil {
-		return nil, fmt.Errorf("auth: jwks: reading %s: %w", j.safe, err)
+		return keySet{}, fmt.Errorf("auth: jwks: reading %s: %w", j.safe, err)
 	}
 	if len(data) > maxJWKSLen {
-		return nil, fmt.Errorf("auth: jwks: %s: %w: document larger than %d bytes", j.safe, ErrBadKey, maxJWKSLen)
+		return keySet{}, fmt.Errorf("auth: jwks: %s: %w: document larger than %d bytes", j.safe, ErrBadKey, maxJWKSLen)
 	}
-	keys, err := ParseJWKS(data)
+	set, err := parseKeySet(data)
+	if err == nil {
+		err = set.noneUsable()
+	}
 	if err != nil {
-		return nil, fmt.Errorf("auth: jwks: %s: %w", j.safe, err)
+		return keySet{}, fmt.Errorf("auth: jwks: %s: %w", j.safe, err)
 	}
-	return keys, nil
+	return set, nil
 }

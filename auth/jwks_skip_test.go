@@ -1,0 +1,97 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// jwksDoc is a JWKS document of keys (as MarshalJWKS writes them) and of
+// raw entries, written as given.
+func jwksDoc(t *testing.T, keys []PublicKey, raw ...string) []byte {
+	t.Helper()
+	var set struct{ Keys []json.RawMessage }
+	if err := json.Unmarshal(must(MarshalJWKS(keys...))(t), &set); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range raw {
+		set.Keys = append(set.Keys, json.RawMessage(r))
+	}
+	return must(json.Marshal(map[string]any{"keys": set.Keys}))(t)
+}
+
+// serveDoc is a handler serving doc as a JWKS.
+func serveDoc(doc []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(doc)
+	})
+}
+
+// TestJWKSSkipsKeysItCannotUse: an identity provider's set that holds one
+// broken entry among good keys (a member of the wrong size, private
+// members, a kid given twice, an entry that is not an object of strings)
+// still verifies the tokens of its good keys. A token naming the broken
+// entry's kid is refused with ErrUnknownKey saying that entry was skipped
+// and why, without key material. A set with no usable key at all is still
+// refused, and the last good keys stay in use meanwhile. (One broken key
+// refused the whole set: every verification failed.)
+func TestJWKSSkipsKeysItCannotUse(t *testing.T) {
+	ks := asymKeys(t)
+	const x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+	broken := []string{
+		`{"kty":"OKP","crv":"Ed25519","kid":"short","x":"AAAA"}`,
+		`{"kty":"OKP","crv":"Ed25519","kid":"leaked","x":"` + x + `","d":"PRIVATEPRIVATE"}`,
+		`{"kty":"OKP","crv":"Ed25519","kid":"twice","x":"` + x + `"}`,
+		`{"kty":"OKP","crv":"Ed25519","kid":"twice","x":"22qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}`,
+		`{"kty":"EC","crv":"P-256","kid":"numbers","x":1,"y":2}`,
+		`{"kty":"EC","crv":"P-521","kid":"new-curve","x":"AA","y":"AA"}`,
+	}
+	s := newJWKSServer(t)
+	s.set(serveDoc(jwksDoc(t, []PublicKey{ks.ed.Public()}, broken...)))
+	var clock atomic.Int64
+	j := jwksAt(t, s, "/jwks", &clock)
+	v := must(NewJWTVerifier(j, WithClock(asymClock)))(t)
+	m := asymMsg()
+	sign := func(k PrivateKey) http.Header {
+		return signed(t, must(NewJWTSigner([]PrivateKey{k}, WithClock(asymClock)))(t), m)
+	}
+
+	if got, err := v.VerifyContext(context.Background(), sign(ks.ed), m.Body); err != nil || got.KeyID != ks.ed.ID() {
+		t.Fatalf("token of the good key in a set with broken entries: %+v, %v", got, err)
+	}
+	for _, tt := range []struct{ kid, mention string }{
+		{"short", "skipped"},
+		{"leaked", "private"},
+		{"twice", "kid"},
+		{"numbers", "not a JSON object of strings"},
+		{"new-curve", "skipped"},
+	} {
+		_, err := v.VerifyContext(context.Background(), sign(ks.ed2.withID(tt.kid)), m.Body)
+		if !errors.Is(err, ErrUnknownKey) || !strings.Contains(err.Error(), tt.mention) || !strings.Contains(err.Error(), "skipped") {
+			t.Errorf("token naming the broken key %q: %v; want ErrUnknownKey saying it was skipped (%s)", tt.kid, err, tt.mention)
+		}
+		if err != nil && (strings.Contains(err.Error(), "PRIVATE") || strings.Contains(err.Error(), "11qYAY") || strings.Contains(err.Error(), tt.kid)) {
+			t.Errorf("error quotes the set or the token: %v", err)
+		}
+	}
+	if n := s.fetches.Load(); n != 1 {
+		t.Errorf("%d fetches, want 1", n)
+	}
+
+	// A set in which nothing is usable is refused; the good keys fetched
+	// before stay in use.
+	s.set(serveDoc(jwksDoc(t, nil, broken...)))
+	clock.Store(int64(2 * jwksMinRefreshInterval))
+	_, err := j.Keys(context.Background(), "ed-9")
+	if !errors.Is(err, ErrUnknownKey) || !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), "no usable") {
+		t.Fatalf("a set of broken keys only: %v", err)
+	}
+	if _, err := v.VerifyContext(context.Background(), sign(ks.ed), m.Body); err != nil {
+		t.Fatalf("the last good keys after a set without any: %v", err)
+	}
+}
