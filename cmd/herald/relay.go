@@ -40,7 +40,9 @@ payload, namespaces, partitionKey) or as CloudEvents 1.0 in structured mode (bin
 Whatever the relay accepts, it signs with the destinations' keys, so it
 verifies every event it takes over HTTP with the --in-* scheme flags
 (--in-scheme, --in-secret, --in-pubkey, …, with the meaning of the scheme
-flags); a refused request gets 401. It refuses to start without them
+flags; an inbound jwt must also carry the body_sha256 claim, as herald's
+do, so that it signs the event and not only itself); a refused request gets
+401. It refuses to start without them
 unless --in-insecure is given: then it takes any request, anyone who can
 reach --listen can have events signed and delivered, and it logs a warning
 saying so.
@@ -242,7 +244,9 @@ type relayFlags struct {
 // register defines relay's flags on fs.
 func (f *relayFlags) register(fs *flagSet) {
 	f.out.register(fs)
-	f.in = schemeFlags{prefix: "in-"}
+	// What the relay accepts it signs and delivers: a token must sign the
+	// event (the body), not only itself.
+	f.in = schemeFlags{prefix: "in-", requireBodyHash: true}
 	f.in.register(fs)
 	fs.BoolVar(&f.inInsecure, "in-insecure", false, "accept events without verifying them: anyone who can reach --listen can have events signed and delivered")
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "`address` to accept events on (POST /events); port 0 picks a free one")

@@ -30,6 +30,9 @@ type schemeFlags struct {
 
 	// Set by commands, not flags.
 	allowMissingExp bool
+	// requireBodyHash makes a jwt verifier refuse a token without the
+	// body_sha256 claim, which alone binds the body to the token.
+	requireBodyHash bool
 	clock           func() time.Time
 	// prefix is put before every flag name by register ("in-" gives
 	// --in-scheme, --in-secret, ...), so that one command can take two
@@ -441,6 +444,9 @@ func (sf *schemeFlags) jwtOptions() ([]auth.JWTVerifierOption, []auth.JWTOption,
 	}
 	if sf.allowMissingExp {
 		opts = append(opts, auth.WithAllowMissingExp())
+	}
+	if sf.requireBodyHash {
+		opts = append(opts, auth.WithRequireBodyHash())
 	}
 	// A scheme that signs takes the verifier's options and the lifetime
 	// of the tokens it signs.
