@@ -127,7 +127,7 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 		opts = append(opts, auth.WithReplayWindow(w))
 	}
 	// The server's own complaints may quote a client: escape them.
-	srv := httpserver.New(rl.wrap(auth.Middleware(v, opts...)(http.HandlerFunc(rl.accept))),
+	srv := httpserver.New(rl.wrap(auth.Middleware(recordingVerifier{v}, opts...)(http.HandlerFunc(rl.accept))),
 		log.New(escapingWriter{stderr}, "", log.LstdFlags))
 
 	if *certOut != "" {
@@ -247,10 +247,10 @@ func (rl *receiver) wrap(next http.Handler) http.Handler {
 			Status:    st.status,
 			Duplicate: st.duplicate,
 		}
+		if st.verified.ID != "" {
+			line.ID = st.verified.ID
+		}
 		if st.valid {
-			if st.verified.ID != "" {
-				line.ID = st.verified.ID
-			}
 			line.Key = st.verified.KeyID
 			if t, ok := st.verified.Claims["topic"].(string); ok {
 				line.Topic = t
@@ -272,6 +272,27 @@ func (rl *receiver) wrap(next http.Handler) http.Handler {
 		defer rl.mu.Unlock()
 		fmt.Fprintf(rl.out, "%s\n", b)
 	})
+}
+
+// recordingVerifier verifies with v and keeps what it verified in the
+// request's state, so that the line of a request the middleware answers
+// itself (a duplicate, or one whose id is still running) shows what the
+// signature gives, and not the unsigned webhook-id header.
+type recordingVerifier struct{ v auth.Verifier }
+
+// Verify is VerifyContext without a request.
+func (rv recordingVerifier) Verify(h http.Header, body []byte) (auth.Verified, error) {
+	return rv.VerifyContext(context.Background(), h, body)
+}
+
+// VerifyContext verifies with rv.v, under ctx when it takes one, and
+// records the result in ctx's request state.
+func (rv recordingVerifier) VerifyContext(ctx context.Context, h http.Header, body []byte) (auth.Verified, error) {
+	res, err := verify(ctx, rv.v, h, body)
+	if st, ok := ctx.Value(stateKey{}).(*requestState); ok && err == nil {
+		st.verified = res
+	}
+	return res, err
 }
 
 // accept answers a verified request with 204 No Content.
