@@ -100,7 +100,20 @@ func FuzzParseJWKS(f *testing.F) {
 	f.Add([]byte(`{"keys":null}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// What a JWKS keeps of the document: distinct kids, no zero key,
+		// and everything ParseJWKS keeps when it keeps the document.
+		set, setErr := parseKeySet(data)
+		kids := map[string]bool{}
+		for _, k := range set.keys {
+			if k.isZero() || kids[k.ID()] {
+				t.Fatalf("lenient set keeps a zero key or the kid %q twice", k.ID())
+			}
+			kids[k.ID()] = true
+		}
 		keys, err := ParseJWKS(data)
+		if err == nil && (setErr != nil || len(set.keys) != len(keys)) {
+			t.Fatalf("ParseJWKS keeps %d keys, the lenient parse %d (%v)", len(keys), len(set.keys), setErr)
+		}
 		if err != nil {
 			if keys != nil {
 				t.Fatal("keys returned with an error")
