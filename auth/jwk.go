@@ -107,11 +107,18 @@ func ParseJWKS(data []byte) ([]PublicKey, error) {
 // package does not use: skipped, not an error.
 var errUnusedKey = errors.New("not an EdDSA, ES256 or RS256 signature key")
 
+// maxSkippedKids bounds how many skipped keys a [keySet] remembers by kid
+// (each with its reason): a document of many thousands of tiny entries
+// must not keep as many strings for as long as the set is cached. Those
+// past the bound are counted only.
+const maxSkippedKids = 64
+
 // keySet is a parsed JWKS document: its usable keys, and what was
 // skipped, without key material.
 type keySet struct {
 	keys []PublicKey
-	// skipped says, for each kid of an entry that was skipped, why.
+	// skipped says, for the kid of each entry that was skipped (up to
+	// maxSkippedKids of them), why.
 	skipped map[string]string
 	// nSkipped counts the entries skipped, with a kid or without.
 	nSkipped int
@@ -124,7 +131,7 @@ type keySet struct {
 // Only a malformed key is bad; a key of a type not used is not.
 func (s *keySet) skip(i int, kid string, hasKid bool, why error) {
 	s.nSkipped++
-	if hasKid {
+	if hasKid && len(s.skipped) < maxSkippedKids {
 		if _, dup := s.skipped[kid]; !dup {
 			s.skipped[kid] = fmt.Sprintf("key %d: %s", i, why)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -93,5 +94,19 @@ func TestJWKSSkipsKeysItCannotUse(t *testing.T) {
 	}
 	if _, err := v.VerifyContext(context.Background(), sign(ks.ed), m.Body); err != nil {
 		t.Fatalf("the last good keys after a set without any: %v", err)
+	}
+}
+
+// TestKeySetSkippedBounded: a set of thousands of entries it cannot use
+// keeps the reasons of a few of them by kid, and counts the others.
+func TestKeySetSkippedBounded(t *testing.T) {
+	ks := asymKeys(t)
+	raw := make([]string, 10_000)
+	for i := range raw {
+		raw[i] = `{"kty":"oct","kid":"k` + strconv.Itoa(i) + `"}`
+	}
+	set := must(parseKeySet(jwksDoc(t, []PublicKey{ks.ed.Public()}, raw...)))(t)
+	if len(set.keys) != 1 || set.nSkipped != len(raw) || len(set.skipped) != maxSkippedKids {
+		t.Fatalf("%d keys, %d skipped, %d remembered by kid", len(set.keys), set.nSkipped, len(set.skipped))
 	}
 }
