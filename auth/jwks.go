@@ -278,7 +278,6 @@ func (j *JWKS) start(ctx context.Context, since time.Time) (<-chan error, error)
 
 	done := make(chan error, 1)
 	go func() {
-		defer func() { <-j.sem }()
 		set, err := j.fetch(context.WithoutCancel(ctx))
 		j.mu.Lock()
 		j.lastErr = err
@@ -286,6 +285,10 @@ func (j *JWKS) start(ctx context.Context, since time.Time) (<-chan error, error)
 			j.keys, j.skipped, j.nSkipped, j.fetched = set.keys, set.skipped, set.nSkipped, j.now()
 		}
 		j.mu.Unlock()
+		// The slot is free before the outcome is told: a lookup that goes
+		// on with it and finds the keys stale must be able to start their
+		// refresh, not find this fetch still in flight.
+		<-j.sem
 		done <- err
 	}()
 	return done, nil
