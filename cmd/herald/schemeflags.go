@@ -75,7 +75,7 @@ func (sf *schemeFlags) register(fs *flagSet) {
 	fs.Var(&sf.keys, p+"key", u("private key: a whsk_ `key` (standard-v1a) or a PEM file (jwt, standard-v1a); env:NAME and @FILE work; repeat to rotate"))
 	fs.Var(&sf.pubkeys, p+"pubkey", u("public key: a whpk_ `key` (standard-v1a), a PEM or JWKS file, or a JWKS https URL (jwt); repeat to rotate"))
 	fs.StringVar(&sf.alg, p+"alg", "", in("jwt `algorithm`: HS256, HS384, HS512 (with --secret; default HS256) or RS256, ES256, EdDSA (from --key)",
-		"jwt `algorithm` the platform signs with: HS256, HS384, HS512 (with --in-secret; default HS256) or RS256, ES256, EdDSA (from --in-pubkey)"))
+		"jwt `algorithm` the platform signs with: HS256, HS384, HS512 (with --in-secret; default HS256) or RS256, ES256, EdDSA (from --in-pubkey; not with a JWKS URL, whose keys name their own)"))
 	fs.StringVar(&sf.kid, p+"kid", "", u("jwt key `id` of a PEM key (default: its RFC 7638 thumbprint, as keygen writes in the JWKS)"))
 	fs.StringVar(&sf.issuer, p+"issuer", "", in("jwt iss claim to write, or to require when verifying",
 		"jwt iss claim to require; without it any issuer is accepted"))
@@ -509,6 +509,11 @@ func (sf *schemeFlags) buildJWT(sign bool) (scheme, error) {
 		set, keys, err := sf.loadPublicKeys()
 		if err != nil {
 			return nil, err
+		}
+		if _, remote := set.(*auth.JWKS); remote && sf.alg != "" {
+			// Each key of a fetched set decides its own algorithm: --alg
+			// could not restrict them, and would be ignored.
+			return nil, usagef("%s cannot restrict the keys of a JWKS URL, whose keys each name their algorithm", sf.f("alg"))
 		}
 		if sf.alg != "" {
 			for _, k := range keys {
