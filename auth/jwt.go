@@ -400,7 +400,8 @@ func compactJWS(tok string) bool {
 }
 
 // candidates returns the keys a token may be verified with, their names for
-// [Verified.KeyID], and the token's kid. The token's alg is already one of
+// [Verified.KeyID], and the token's kid ("" for HMAC secrets, which are
+// named by position only). The token's alg is already one of
 // j.methods (the parser checks that first).
 func (j *jwtScheme) candidates(ctx context.Context, t *jwt.Token) (kid string, keys []jwt.VerificationKey, names []string, err error) {
 	if k, present := t.Header["kid"]; present {
@@ -417,7 +418,9 @@ func (j *jwtScheme) candidates(ctx context.Context, t *jwt.Token) (kid string, k
 		for i, k := range j.hmacKeys {
 			keys[i], names[i] = k.open(), strconv.Itoa(i)
 		}
-		return kid, keys, names, nil
+		// Secrets have no IDs: the KeyID is the matching one's position,
+		// not a kid the token names.
+		return "", keys, names, nil
 	}
 	pubs, err := j.keys.Keys(ctx, kid)
 	if err != nil {
