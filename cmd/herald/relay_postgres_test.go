@@ -85,8 +85,9 @@ func TestRelayPostgres(t *testing.T) {
 	}
 	run(`{"pending":0,"leased":0,"dead":0}`, "stats")
 	noLeak(t, p.stderr()+strings.Join(outputs, ""), pgPassword)
-	if !strings.Contains(p.stderr(), "store=postgres:///") {
-		t.Errorf("the relay did not log its store without credentials:\n%s", p.stderr())
+	// Without credentials, with the outbox's schema and prefix.
+	if !strings.Contains(p.stderr(), `store="postgres:///`) || !strings.Contains(p.stderr(), `?herald_prefix=hk_&herald_schema=relay" `) {
+		t.Errorf("the relay did not log its store without credentials, with its schema and prefix:\n%s", p.stderr())
 	}
 }
 
