@@ -27,15 +27,32 @@ import (
 // cannot bring back a state the worker has just removed.
 
 // statesBucket is the name of the states bucket of a stream: the stream's
-// name with _DEST added, every character a bucket name cannot hold
-// replaced by '_'.
+// name with _DEST added when a bucket name can hold it (letters and digits
+// of ASCII, '-' and '_'). Any other name is escaped: each byte but an ASCII
+// letter, digit or '_' (so '-' too) becomes '-' and its two hex digits, and
+// _DEST_ESC is added. The mapping is one to one: an escaped name decodes
+// one way, and its suffix is not _DEST, so no two streams share a bucket.
 func statesBucket(stream string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '-' || r == '_' || r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
-			return r
+	if !strings.ContainsFunc(stream, func(r rune) bool { return !bucketChar(r) && r != '-' }) {
+		return stream + "_DEST"
+	}
+	const hex = "0123456789ABCDEF"
+	b := make([]byte, 0, 3*len(stream)+len("_DEST_ESC"))
+	for i := range len(stream) {
+		c := stream[i]
+		if bucketChar(rune(c)) {
+			b = append(b, c)
+			continue
 		}
-		return '_'
-	}, stream) + "_DEST"
+		b = append(b, '-', hex[c>>4], hex[c&0xF])
+	}
+	return string(append(b, "_DEST_ESC"...))
+}
+
+// bucketChar reports whether r is an ASCII letter or digit or '_', which an
+// escaped bucket name holds as they are.
+func bucketChar(r rune) bool {
+	return r == '_' || r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r))
 }
 
 // openStates creates or binds the states bucket and starts its watcher,

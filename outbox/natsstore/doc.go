@@ -28,7 +28,10 @@
 // disabled, which have been failing for long) live beside the stream, in
 // a key-value bucket named after it with a _DEST suffix
 // (HERALD_OUTBOX_DEST), one key per destination, watched into memory as
-// the index is.
+// the index is. A stream whose name holds other characters than ASCII
+// letters, digits, '-' and '_' has them escaped in its bucket's name,
+// which ends in _DEST_ESC instead ("A+B": A-2BB_DEST_ESC), so that no two
+// streams share a bucket.
 //
 // Every change is a publish that JetStream acknowledges only after storing
 // it (on a quorum of replicas in a cluster), guarded by the

@@ -1,0 +1,52 @@
+package natsstore_test
+
+import (
+	"context"
+	"encoding/base64"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/outbox"
+	"github.com/heraldhq/herald/outbox/natsstore"
+)
+
+// TestStatesBucketPerStream: the states bucket was named after the stream
+// with every character a bucket name cannot hold replaced by '_', so the
+// outboxes of streams A+B, A_B and AéB shared one bucket, and a destination
+// disabled in one was disabled in the others. Each stream now has a bucket
+// of its own, and a stream whose name needs no replacement keeps the
+// bucket it had (HERALD_OUTBOX_DEST), with the states recorded in it.
+func TestStatesBucketPerStream(t *testing.T) {
+	js := jetStream(t)
+	ctx := context.Background()
+	disabled := outbox.DestinationState{Destination: "hooks", Disabled: time.Now().UTC().Truncate(time.Second), Reason: "gone (410)"}
+
+	first := open(t, js, natsstore.Config{Stream: "A+B", Subject: "states.plus"})
+	if err := first.(outbox.DestinationStore).SetDestinationState(ctx, disabled); err != nil {
+		t.Fatal(err)
+	}
+	for i, stream := range []string{"A_B", "A-B", "AéB", "A,B", "A-2BB"} {
+		o := open(t, js, natsstore.Config{Stream: stream, Subject: "states.other" + string(rune('a'+i))})
+		got, err := o.(outbox.DestinationStore).DestinationStates(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 0 {
+			t.Errorf("stream %q sees the states of stream A+B: %+v", stream, got)
+		}
+	}
+
+	// A name that needs no replacement keeps its bucket: the stream's name
+	// with _DEST added.
+	plain := open(t, js, natsstore.Config{Stream: "PLAIN_OUT-1", Subject: "states.plain"})
+	if err := plain.(outbox.DestinationStore).SetDestinationState(ctx, disabled); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, "PLAIN_OUT-1_DEST")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Get(ctx, base64.RawURLEncoding.EncodeToString([]byte("hooks"))); err != nil {
+		t.Errorf("the state of stream PLAIN_OUT-1 is not in bucket PLAIN_OUT-1_DEST: %v", err)
+	}
+}
