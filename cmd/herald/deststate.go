@@ -12,15 +12,17 @@ import (
 )
 
 // enableDest implements herald outbox enable: it removes the state of
-// dest from the store, and prints what it found.
+// dest from the store, and prints what it found. A store whose states
+// cannot be read (one of them damaged) still has dest's removed, so that
+// the command clears the very state the error names.
 func enableDest(ctx context.Context, st store, dest string, stdout io.Writer) error {
 	ds, ok := st.(outbox.DestinationStore)
 	if !ok {
 		return errors.New("this store keeps no destination states")
 	}
-	states, err := ds.DestinationStates(ctx)
-	if err != nil {
-		return err
+	states, readErr := ds.DestinationStates(ctx)
+	if readErr != nil && !errors.Is(readErr, outbox.ErrCorrupt) {
+		return readErr
 	}
 	var was *outbox.DestinationState
 	for i := range states {
@@ -31,12 +33,15 @@ func enableDest(ctx context.Context, st store, dest string, stdout io.Writer) er
 	if err := ds.SetDestinationState(ctx, outbox.DestinationState{Destination: dest}); err != nil {
 		return err
 	}
-	if was == nil || was.Disabled.IsZero() {
+	switch {
+	case readErr != nil:
+		fmt.Fprintf(stdout, "enabled %s (the recorded states could not be read: %s)\n", escapeText(dest), escapeText(readErr.Error()))
+	case was == nil || was.Disabled.IsZero():
 		fmt.Fprintf(stdout, "%s was not disabled\n", escapeText(dest))
-		return nil
+	default:
+		fmt.Fprintf(stdout, "enabled %s (disabled at %s: %s)\n", escapeText(dest),
+			was.Disabled.UTC().Format(time.RFC3339), escapeText(was.Reason))
 	}
-	fmt.Fprintf(stdout, "enabled %s (disabled at %s: %s)\n", escapeText(dest),
-		was.Disabled.UTC().Format(time.RFC3339), escapeText(was.Reason))
 	return nil
 }
 

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/heraldhq/herald/outbox"
+	"github.com/heraldhq/herald/outbox/boltstore"
+)
+
+// TestOutboxEnableUnreadableState: one destination state in a bbolt file
+// that could not be read (a damaged or foreign value) made herald outbox
+// enable fail for every destination, that one included, since it read all
+// the states first: the error named the destination, and the tool meant to
+// clear it could not. It now removes the state all the same, and leaves
+// the other destinations' states as they were.
+func TestOutboxEnableUnreadableState(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "relay.db")
+	ctx := context.Background()
+	st, err := boltstore.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, name := range []string{"hook", "other"} {
+		if err := st.(outbox.DestinationStore).SetDestinationState(ctx, outbox.DestinationState{Destination: name, Disabled: now, Reason: "gone (410)"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("destinations")).Put([]byte("hook"), []byte("{\x1b[2J"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	r := must(t, runOpts{dir: dir}, "outbox", "enable", "--store", "relay.db", "--dest", "hook")
+	if !strings.HasPrefix(r.stdout, "enabled hook (") || strings.Contains(r.all(), "\x1b") {
+		t.Errorf("outbox enable printed %q", r.stdout)
+	}
+	st, err = boltstore.Open(path, &boltstore.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	states, err := st.(outbox.DestinationStore).DestinationStates(ctx)
+	if err != nil || len(states) != 1 || states[0].Destination != "other" || states[0].Disabled.IsZero() {
+		t.Errorf("after enable the states are %+v, %v; want other's alone, disabled", states, err)
+	}
+}
