@@ -23,7 +23,11 @@ const (
 // on subjects under herald.outbox. Every process of a fleet opens the
 // outbox with the same Config.
 type Config struct {
-	// Stream names the JetStream stream; empty means HERALD_OUTBOX.
+	// Stream names the JetStream stream; empty means HERALD_OUTBOX. Its
+	// destination states bucket is named after it (see the package
+	// documentation), and that name must fit the server's limit: at most
+	// 247 bytes of ASCII letters, digits, '-' and '_', fewer when others
+	// must be escaped.
 	Stream string
 	// Subject is the prefix of the delivery subjects: the stream takes
 	// Subject+".>". Empty means herald.outbox. It must not overlap the
@@ -63,6 +67,9 @@ func (c Config) withDefaults() (Config, error) {
 	switch {
 	case strings.ContainsAny(c.Stream, ". *>\t\r\n/\\"):
 		return c, fmt.Errorf("%w: stream name %q", outbox.ErrInvalid, c.Stream)
+	case len(statesBucket(c.Stream)) > maxBucketName:
+		return c, fmt.Errorf("%w: a stream name of %d bytes is too long: its destination states bucket's name would be %d bytes, over %d",
+			outbox.ErrInvalid, len(c.Stream), len(statesBucket(c.Stream)), maxBucketName)
 	case !validPrefix(c.Subject):
 		return c, fmt.Errorf("%w: subject prefix %q (want tokens like \"herald.outbox\", no wildcards)", outbox.ErrInvalid, c.Subject)
 	case c.Replicas < 1 || c.Replicas > 5:
@@ -74,6 +81,10 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	return c, nil
 }
+
+// maxBucketName is the longest name of a key-value bucket: the server
+// names its stream KV_ and the bucket's name, at most 255 bytes.
+const maxBucketName = 255 - len("KV_")
 
 // validPrefix reports whether p is a literal subject: dot-separated,
 // non-empty tokens without wildcards or white space.

@@ -3,8 +3,13 @@ package natsstore_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/natsstore"
@@ -49,4 +54,25 @@ func TestStatesBucketPerStream(t *testing.T) {
 	if _, err := kv.Get(ctx, base64.RawURLEncoding.EncodeToString([]byte("hooks"))); err != nil {
 		t.Errorf("the state of stream PLAIN_OUT-1 is not in bucket PLAIN_OUT-1_DEST: %v", err)
 	}
+}
+
+// TestStreamNameTooLongForItsBucket: a stream name whose states bucket
+// cannot be made (the bucket's stream, KV_ and the bucket's name, would be
+// over the server's 255 bytes) was found out only after Open had created
+// the stream, with the server's error. It is now refused first, with
+// ErrInvalid, and no stream is left behind.
+func TestStreamNameTooLongForItsBucket(t *testing.T) {
+	js := jetStream(t)
+	ctx := context.Background()
+	for i, name := range []string{strings.Repeat("A", 250), strings.Repeat("é", 60)} {
+		cfg := natsstore.Config{Stream: name, Subject: fmt.Sprint("long.s", i)}
+		if _, err := natsstore.Open(ctx, js, cfg); !errors.Is(err, outbox.ErrInvalid) {
+			t.Errorf("Open of a %d-byte stream name: %v; want ErrInvalid", len(name), err)
+		}
+		if _, err := js.Stream(ctx, name); !errors.Is(err, jetstream.ErrStreamNotFound) {
+			t.Errorf("Open of a %d-byte stream name left a stream behind (%v)", len(name), err)
+		}
+	}
+	// The longest names whose bucket fits still open.
+	open(t, js, natsstore.Config{Stream: strings.Repeat("A", 247), Subject: "long.fit"})
 }
