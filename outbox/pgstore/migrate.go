@@ -116,6 +116,8 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, t tables, noCreate bool) e
 		}
 	}
 	switch {
+	case have < 0:
+		return fmt.Errorf("%w: pgstore: the outbox tables are at version %d, which no herald writes", outbox.ErrCorrupt, have)
 	case have > len(migrations):
 		return fmt.Errorf("%w: pgstore: the outbox tables are at version %d, newer than this herald knows (%d): upgrade herald", outbox.ErrCorrupt, have, len(migrations))
 	case have == len(migrations):
