@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/heraldhq/herald/internal/limits"
 )
 
 // The causes of a failed attempt, as classify finds them in the answer or
@@ -56,9 +58,9 @@ func classify(resp *http.Response, err error, timeout time.Duration) (error, boo
 			// Not now, but later: a receiver renews an expired
 			// certificate or fixes its chain, and an outbox's schedule
 			// gives it hours to.
-			return fmt.Errorf("%w: %w: %w", ErrNetwork, errCertificate, err), true
+			return fmt.Errorf("%w: %w: %w", ErrNetwork, errCertificate, clipped{err}), true
 		default:
-			return fmt.Errorf("%w: %w", ErrNetwork, err), true
+			return fmt.Errorf("%w: %w", ErrNetwork, clipped{err}), true
 		}
 	}
 	if resp == nil {
@@ -83,6 +85,19 @@ func classify(resp *http.Response, err error, timeout time.Duration) (error, boo
 		return fmt.Errorf("%w: unexpected status %d", ErrRejected, code), false
 	}
 }
+
+// clipped is an error whose text is cut to 1 KiB (limits.Reason). net/http
+// and crypto/x509 quote what a receiver sent in some errors (a malformed
+// status line of up to the 64 KiB of headers read, a certificate's host
+// names), and that text would go into every log line of the attempt. It
+// unwraps to the error, so errors.Is and errors.As see the whole chain.
+type clipped struct{ err error }
+
+// Error returns the first 1 KiB of the error's text.
+func (c clipped) Error() string { return limits.Clip(c.err.Error()) }
+
+// Unwrap returns the error.
+func (c clipped) Unwrap() error { return c.err }
 
 // errCertificate marks a TLS failure of the receiver's making: Send does
 // not retry it within its own few seconds, which cannot change it, but it

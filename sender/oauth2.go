@@ -278,9 +278,9 @@ func (c *tokenCache) fetchError(err error) error {
 	var ne net.Error
 	switch {
 	case errors.Is(err, ErrBlockedAddr), errors.Is(err, ErrInvalidURL), isCertError(err):
-		return &setupError{err: fmt.Errorf("%w: %s: %w", ErrToken, c.label, err)}
+		return &setupError{err: fmt.Errorf("%w: %s: %w", ErrToken, c.label, clipped{err})}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne):
-		return &setupError{err: fmt.Errorf("%w: %s: %w: %w", ErrToken, c.label, ErrNetwork, err), retryable: true}
+		return &setupError{err: fmt.Errorf("%w: %s: %w: %w", ErrToken, c.label, ErrNetwork, clipped{err}), retryable: true}
 	}
 	// The library's own errors (an unparsable answer) quote the answer.
 	return &setupError{err: fmt.Errorf("%w: %s answered no usable token", ErrToken, c.label), retryable: true}

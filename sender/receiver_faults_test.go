@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -167,5 +168,35 @@ func TestSendReceiverStallsMidAnswer(t *testing.T) {
 				t.Fatalf("Send past a stalled attempt: %+v, %v; want success on the second attempt", res, err)
 			}
 		})
+	}
+}
+
+// TestSendReceiverErrorTextBounded: net/http quotes what a receiver sent
+// in some of its errors, and a status line of 60 KB (within the 64 KiB the
+// Sender reads of headers) made an error, and each log line of the
+// attempt, of 240 KB. The network error's own text is now cut to 1 KiB, and
+// errors.Is and errors.As still see the whole chain.
+func TestSendReceiverErrorTextBounded(t *testing.T) {
+	long := func(c net.Conn, rw *bufio.ReadWriter) {
+		rw.WriteString("HTTP/1.1 2" + strings.Repeat("\x1b", 60000) + "\r\n\r\n")
+		rw.Flush()
+		c.Close()
+	}
+	r := newFaultyReceiver(t, long, long)
+	s := r.sender(t)
+	s.Retry.MaxAttempts = 2
+	var logs strings.Builder
+	s.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	_, err := s.Send(context.Background(), sender.Destination{Name: "long", URL: r.srv.URL}, sender.Message{ID: "msg_1"})
+	if !errors.Is(err, sender.ErrNetwork) || !strings.Contains(err.Error(), "malformed HTTP status") {
+		t.Fatalf("err = %.200v; want a network error about the status", err)
+	}
+	if n := len(err.Error()); n > 2<<10 {
+		t.Errorf("the error's text is %d bytes", n)
+	}
+	for line := range strings.Lines(logs.String()) {
+		if len(line) > 8<<10 {
+			t.Errorf("a log line of %d bytes: %.200s", len(line), line)
+		}
 	}
 }
