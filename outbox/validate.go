@@ -18,9 +18,10 @@ var ErrInvalid = errors.New("outbox: invalid argument")
 
 // validate reports whether the Queue stores d: an id and a destination name
 // of bounded length without control characters, a partition key by the
-// module's one key rule, a topic and content type (when set) of at most
-// 1024 bytes of UTF-8 without control characters, a body of at most
-// 32 MiB, and no negative attempt count. The error wraps [ErrInvalid] and never quotes the body.
+// module's one key rule, a topic and a content type (when set) of at most
+// 1024 and 256 bytes of UTF-8 without control characters, a body of at
+// most 32 MiB, and no negative attempt count. The error wraps [ErrInvalid]
+// and never quotes the body.
 // It is the one validation of a delivery: stores check only what their
 // storage format needs.
 func (d *Delivery) validate() error {
@@ -46,11 +47,15 @@ func (d *Delivery) validate() error {
 	// Optional, but when set as bounded as a name: a store may keep them
 	// as text (the JetStream store in JSON, which would replace invalid
 	// UTF-8 and escape control characters sixfold).
-	for _, f := range [...]struct{ what, s string }{{"topic", d.Topic}, {"content type", d.ContentType}} {
+	// A content type is a header value: no longer than Send takes.
+	for _, f := range [...]struct {
+		what, s string
+		max     int
+	}{{"topic", d.Topic, limits.Topic}, {"content type", d.ContentType, wire.MaxIDLen}} {
 		if f.s == "" {
 			continue
 		}
-		if err := checkName(f.what, f.s, limits.Topic); err != nil {
+		if err := checkName(f.what, f.s, f.max); err != nil {
 			return fmt.Errorf("%w (delivery %s)", err, d.ID)
 		}
 	}

@@ -48,6 +48,9 @@ func TestEnqueueRefusesTopicsThatAreNotText(t *testing.T) {
 		{Topic: strings.Repeat("t", 1025)},
 		{ContentType: "text/plain; x=\xff"},
 		{ContentType: "text/plain\r\nX-Injected: 1"},
+		// Longer than Send takes: it would be dead-lettered at its first
+		// attempt instead of refused here.
+		{ContentType: "text/plain; x=" + strings.Repeat("t", 257-14)},
 	} {
 		m.ID, m.Body = fmt.Sprint("m", i), []byte("{}")
 		if _, err := q.Enqueue(ctx, "a", m); !errors.Is(err, outbox.ErrInvalid) {
