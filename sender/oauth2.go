@@ -73,7 +73,8 @@ const maxEarlyRefresh = time.Minute
 
 // ErrToken: no OAuth2 access token for the destination: its token
 // endpoint refused the client (a 4xx), failed (5xx, network; then
-// [DeliveryError.Retryable]), answered no usable token, or is not a
+// [DeliveryError.Retryable]), answered no usable token (none, one over
+// 16 KiB, or one of another type than Bearer), or is not a
 // URL the Sender may reach. Its answer is never quoted.
 var ErrToken = errors.New("no OAuth2 token")
 
@@ -204,11 +205,17 @@ func (c *tokenCache) fetch(ctx context.Context) (string, time.Duration, error) {
 		return "", 0, c.fetchError(err)
 	case t.Type() != "Bearer": // RFC 6749, section 7.1: not to be used as one
 		return "", 0, &setupError{err: fmt.Errorf("%w: %s answered a token of another type than Bearer", ErrToken, c.label), retryable: true}
-	case t.AccessToken == "" || wire.CheckHeader("Authorization", "Bearer "+t.AccessToken) != nil:
-		return "", 0, &setupError{err: fmt.Errorf("%w: %s answered no usable access token", ErrToken, c.label), retryable: true}
+	case t.AccessToken == "" || len(t.AccessToken) > maxAccessToken || wire.CheckHeader("Authorization", "Bearer "+t.AccessToken) != nil:
+		return "", 0, &setupError{err: fmt.Errorf("%w: %s answered no usable access token (empty, over 16 KiB, or not a header value)", ErrToken, c.label), retryable: true}
 	}
 	return t.AccessToken, tokenLife(t), nil
 }
+
+// maxAccessToken is the longest access token taken, in bytes: more than
+// any identity provider issues and than many servers take in a header. A
+// token is cached per destination and sent with every attempt, so a
+// token endpoint's megabyte would cost a megabyte a request.
+const maxAccessToken = 16 << 10
 
 // maxTokenLife is the longest lifetime a token is taken to have: 2³¹-1
 // seconds (some 68 years), as the library reads a JSON expires_in.

@@ -49,6 +49,10 @@ func TestTokenOddAnswers(t *testing.T) {
 		{"unparsable", jsonType, `{"access_token":"tok-odd",`, false},
 		{"expires_in a word", jsonType, `{"access_token":"tok-odd","token_type":"Bearer","expires_in":"soon"}`, false},
 		{"error in a 200", jsonType, `{"error":"invalid_client"}`, false},
+		// Cached per destination and sent with every attempt: a hostile
+		// endpoint's megabyte would cost a megabyte a request.
+		{"20 KiB token", jsonType, `{"access_token":"tok-odd` + strings.Repeat("x", 20<<10) + `","token_type":"Bearer","expires_in":3600}`, false},
+		{"16 KiB token", jsonType, `{"access_token":"tok-odd","token_type":"Bearer","expires_in":3600,"pad":"` + strings.Repeat("x", 16<<10) + `"}`, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var requests atomic.Int32
