@@ -204,6 +204,9 @@ func readStructured(body []byte) (ceEvent, error) {
 		if seen[key] {
 			return fail(fmt.Errorf("%w: attribute %.32q repeated", ErrInvalidEvent, key))
 		}
+		if len(seen) == maxStructuredNames {
+			return fail(errManyNames)
+		}
 		seen[key] = true
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
@@ -246,6 +249,17 @@ func readStructured(body []byte) (ceEvent, error) {
 	}
 	return c, nil
 }
+
+// maxStructuredNames bounds the member names of a structured CloudEvent:
+// the context attributes, which Event.Context bounds, and the others
+// (specversion, id, type, time, datacontenttype, data, data_base64). A
+// null attribute is absent, so nothing else counts it: a body of a
+// hundred thousand of them cost a map of all their names.
+const maxStructuredNames = maxAttributes + 7
+
+// errManyNames refuses a structured CloudEvent of more than
+// maxStructuredNames members, null ones included.
+var errManyNames = fmt.Errorf("%w: more than %d attributes, null ones included", ErrInvalidEvent, maxStructuredNames)
 
 // stringAttribute reports whether the CloudEvents attribute name must have
 // a string value.
