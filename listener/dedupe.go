@@ -7,11 +7,15 @@ import (
 )
 
 // dedupe remembers recently handled events in bounded memory: a map for
-// lookups and a ring that evicts the oldest once size is reached.
+// lookups and a ring that evicts the oldest once size is reached. The ring
+// grows as events come, up to size: size is a bound, which New must not
+// allocate up front (a bound of millions would cost hundreds of MiB at
+// once, one near MaxInt would panic).
 type dedupe struct {
 	mu     sync.Mutex
 	window time.Duration
 	now    func() time.Time
+	size   int
 	seenAt map[dedupeKey]int64 // event -> unix nanoseconds of the last success
 	ring   []dedupeKey
 	head   int
@@ -42,8 +46,9 @@ func newDedupe(window time.Duration, size int, now func() time.Time) *dedupe {
 	return &dedupe{
 		window: window,
 		now:    now,
+		size:   size,
 		seenAt: make(map[dedupeKey]int64, min(size, 4096)),
-		ring:   make([]dedupeKey, 0, size),
+		ring:   make([]dedupeKey, 0, min(size, 4096)),
 	}
 }
 
@@ -65,7 +70,7 @@ func (d *dedupe) add(id dedupeKey) {
 		d.seenAt[id] = now
 		return
 	}
-	if len(d.ring) < cap(d.ring) {
+	if len(d.ring) < d.size {
 		d.ring = append(d.ring, id)
 	} else {
 		delete(d.seenAt, d.ring[d.head])
