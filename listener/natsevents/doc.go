@@ -12,7 +12,11 @@
 // across the whole stream, whatever the subject: scoped by subject, the id
 // of an event due on one subject cannot be taken first by a publisher
 // allowed only another and have that event dropped as a duplicate. A
-// subject holds no space, so the pair reads one way only. Publishers that do
+// subject holds no space, so the pair reads one way only. An event that
+// names its CloudEvents source (Context["source"]) has the SHA-256 of the
+// source in hex and a space before that ("<64 hex> events.job.ready
+// evt_1"): source and id are unique together, so two sources' events of
+// one id are two events, as they are to the listener. Publishers that do
 // not use [Publish] should set Nats-Msg-Id the same way. NATS permissions do
 // not govern headers, though: a publisher that writes Nats-Msg-Id itself can
 // still name another subject's, and the event published there with that id

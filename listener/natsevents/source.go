@@ -66,7 +66,7 @@ type Source struct {
 	// 7 days.
 	MaxAge time.Duration
 	// DuplicateWindow is how long JetStream remembers each Nats-Msg-Id
-	// (subject and event id) to drop a republished event; zero means
+	// (subject, event id and source) to drop a republished event; zero means
 	// 2 minutes. JetStream refuses less than 100ms.
 	DuplicateWindow time.Duration
 	// AckWait is how long a worker holds an event before JetStream gives

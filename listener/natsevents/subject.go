@@ -2,6 +2,8 @@ package natsevents
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -29,7 +31,7 @@ func subjectOf(prefix, t string) (string, error) {
 
 // Publish publishes ev on js under the subject prefix (empty means
 // "events", as for [Source.SubjectPrefix]), as the native JSON
-// envelope with the subject and its id as Nats-Msg-Id (see the package
+// envelope with the subject, its id and its source as Nats-Msg-Id (see the package
 // documentation), and returns once JetStream stored it or dropped it as a
 // duplicate (a retry of the same publish). An invalid event is
 // refused with an error matching [listener.ErrInvalidEvent].
@@ -57,7 +59,7 @@ func Publish(ctx context.Context, js jetstream.JetStream, prefix string, ev *lis
 		m.Header.Set(telemetry.HeaderTraceparent, tp) // the consumer's handlers continue the trace
 	}
 	m.Data = body
-	if _, err := js.PublishMsg(ctx, m, jetstream.WithMsgID(msgID(subj, ev.ID))); err != nil {
+	if _, err := js.PublishMsg(ctx, m, jetstream.WithMsgID(msgID(subj, ev.ID, ev.Context["source"]))); err != nil {
 		return fmt.Errorf("natsevents: publish event %s: %w", ev.ID, err)
 	}
 	return nil
@@ -70,7 +72,22 @@ func Publish(ctx context.Context, js jetstream.JetStream, prefix string, ev *lis
 // allowed only there) no longer drops the event of that id on another.
 // A NATS subject never holds a space, so the first space ends it whatever
 // the id holds, and two (subject, id) pairs never share a Nats-Msg-Id.
-func msgID(subject, id string) string { return subject + " " + id }
+//
+// An event that names its source (Context["source"], the CloudEvents
+// source attribute) is scoped by it too, as the listener's dedupe and
+// listener.DeliveryID are: CloudEvents makes source and id unique
+// together, and the event of one source must not be dropped as the
+// duplicate of another's. Its Nats-Msg-Id starts with the SHA-256 of the
+// source in hex and a space; the source is unbounded, its hash is not. A
+// hash holds no '.', which every subject does, so the first token tells
+// the two forms apart.
+func msgID(subject, id, source string) string {
+	if source == "" {
+		return subject + " " + id
+	}
+	sum := sha256.Sum256([]byte(source))
+	return hex.EncodeToString(sum[:]) + " " + subject + " " + id
+}
 
 // subjectTopic returns the topic that subject stands for under prefix, the
 // inverse of [subjectOf]; ok is false when subject is not the subject of any
