@@ -74,9 +74,11 @@ func (e *Event) inNamespace(ns string) bool {
 }
 
 // Validate checks the fields a source requires: a non-empty printable UTF-8
-// id of at most 256 bytes, a well-formed topic, at most 64 namespaces and
-// context entries, none with an empty name, a partition key of at most 256
-// bytes without control characters, and a payload that is valid JSON.
+// id of at most 256 bytes, a well-formed topic, a CreatedAt that RFC 3339
+// can write (a year of 0 to 9999, an offset under 24 hours), at most 64
+// namespaces and context entries, none with an empty name, a partition key
+// of at most 256 bytes without control characters, and a payload that is
+// valid JSON.
 // Errors match [ErrInvalidEvent].
 func (e *Event) Validate() error {
 	if e == nil {
@@ -98,6 +100,9 @@ func (e *Event) validateFields() error {
 		return err
 	}
 	if err := validateTopic(e.Topic); err != nil {
+		return err
+	}
+	if err := validateTime(e.CreatedAt); err != nil {
 		return err
 	}
 	if len(e.Context) > maxAttributes {
@@ -149,6 +154,23 @@ func validateTopic(t string) error {
 			return fmt.Errorf("%w: missing topic", ErrInvalidEvent)
 		}
 		return fmt.Errorf("%w: topic %.64q is not domain:action", ErrInvalidEvent, t)
+	}
+	return nil
+}
+
+// validateTime checks that t, when set, is a time that MarshalJSON can
+// write, and so [Forward] and natsevents.Publish: RFC 3339 allows a year
+// of 0 to 9999 and an offset under 24 hours, and Go's parsers take offsets
+// up to 99:59. Such an event passed the intake, ran the handlers before a
+// Forward, and then failed the Forward for good. Errors match
+// [ErrInvalidEvent].
+func validateTime(t time.Time) error {
+	if t.IsZero() {
+		return nil
+	}
+	var buf [64]byte
+	if _, err := t.AppendText(buf[:0]); err != nil {
+		return fmt.Errorf("%w: createdAt (CloudEvents time) is not an RFC 3339 time: a year of 0 to 9999, an offset under 24 hours", ErrInvalidEvent)
 	}
 	return nil
 }

@@ -127,6 +127,8 @@ func FuzzEnvelope(f *testing.F) {
 	f.Add(uint8(2), []byte(`{"id":"\u00e9","topic":"a:b","payload":null}`))
 	f.Add(uint8(0), []byte(`{"id":"1","topic":"job:ready","partitionKey":"order-7"}`))
 	f.Add(uint8(1), []byte(`{"specversion":"1.0","id":"1","source":"s","type":"a:b","partitionkey":"k\u0001"}`))
+	f.Add(uint8(0), []byte(`{"id":"1","topic":"job:ready","createdAt":"2025-01-01T00:00:00+24:00"}`))
+	f.Add(uint8(1), []byte(`{"specversion":"1.0","id":"1","source":"s","type":"a:b","time":"2025-01-01T00:00:00-24:30"}`))
 	f.Fuzz(func(t *testing.T, ct uint8, body []byte) {
 		hdr := http.Header{}
 		if c := fuzzContentTypes[int(ct)%len(fuzzContentTypes)]; c != "" {
