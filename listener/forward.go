@@ -76,8 +76,10 @@ var forwardSourceNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://git
 // destination of each name, with that one's URL, headers and Signer.
 // A failure the deliverer reports as not retryable (a 4xx, sender.ErrGone,
 // a bad URL, a destination the queue does not know) becomes a [Permanent]
-// error; others stay retryable, so the source redelivers the event. A nil d
-// is a zero sender.Sender.
+// error; others stay retryable, so the source redelivers the event. A
+// destination whose Topics holds a malformed pattern fails every event,
+// retryably, with an error wrapping sender.ErrInvalidPattern. A nil d is a
+// zero sender.Sender.
 func Forward(d Deliverer, dests ...sender.Destination) Handler {
 	return forward(d, dests, false)
 }
@@ -93,6 +95,9 @@ func forward(d Deliverer, dests []sender.Destination, payloadOnly bool) Handler 
 		d = &sender.Sender{}
 	}
 	dests = append([]sender.Destination(nil), dests...)
+	if err := checkTopics(dests); err != nil {
+		return func(context.Context, *Event) error { return err }
+	}
 	return func(ctx context.Context, ev *Event) error {
 		to := make([]sender.Destination, 0, len(dests))
 		for _, dest := range dests {
@@ -126,6 +131,22 @@ func forward(d Deliverer, dests []sender.Destination, payloadOnly bool) Handler 
 		}
 		return fmt.Errorf("listener: forward %s: %w", ev.ID, err)
 	}
+}
+
+// checkTopics checks the topic filters of dests. A malformed pattern
+// matches nothing (sender.Destination.Wants), so its destination would
+// miss every event while Forward reported each as handled: Forward fails
+// every event instead, retryably, since the configuration is at fault and
+// the source keeps the event until it is fixed.
+func checkTopics(dests []sender.Destination) error {
+	for _, d := range dests {
+		for i, p := range d.Topics {
+			if err := sender.ValidatePattern(p); err != nil {
+				return fmt.Errorf("listener: forward: destination %q: Topics[%d]: %w", d.Name, i, err)
+			}
+		}
+	}
+	return nil
 }
 
 // notRetryable reports whether err is a sender.DeliveryError that is not

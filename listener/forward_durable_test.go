@@ -211,3 +211,24 @@ func TestForwardQueueDeadLetterKeepsEventID(t *testing.T) {
 		t.Fatalf("dead letters %+v, want one of event %q", dls, ev.ID)
 	}
 }
+
+// TestForwardMalformedTopicsRefused: a destination whose Topics holds a
+// malformed pattern wanted nothing, so Forward answered every event as
+// handled while that destination never got it. Every event now fails,
+// retryably (the configuration is at fault, not the event, and its
+// source keeps it until that is fixed), naming the destination and the
+// pattern, and nothing is sent to any destination.
+func TestForwardMalformedTopicsRefused(t *testing.T) {
+	rcv := sendertest.NewReceiver(t, nil)
+	a, b := twoDests(rcv)
+	b.Topics = []string{"job:ready", "job:**"}
+	s := rcv.Sender()
+	err := listener.Forward(s, a, b)(context.Background(), &listener.Event{ID: "1", Topic: "job:ready"})
+	if !errors.Is(err, sender.ErrInvalidPattern) || listener.IsPermanent(err) ||
+		!strings.Contains(err.Error(), `"b"`) || !strings.Contains(err.Error(), "Topics[1]") {
+		t.Fatalf("Forward with a malformed pattern: %v; want a retryable ErrInvalidPattern naming b's Topics[1]", err)
+	}
+	if n := len(rcv.Deliveries()); n != 0 {
+		t.Fatalf("%d webhooks sent, want none", n)
+	}
+}

@@ -34,7 +34,7 @@ type Destination struct {
 	// "*:created", "**"; see [ValidatePattern] for the grammar); empty means
 	// every topic. Send and a Queue's Enqueue do not filter: listener's
 	// Forward (and herald relay) ask [Destination.Wants], of the
-	// destinations given to Forward.
+	// destinations given to Forward, and refuse a malformed pattern.
 	Topics []string
 	// ClientCert, if set, is the client certificate (mutual TLS) this
 	// destination's connections present, in a pool of their own: other
