@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/internal/telemetry"
 )
 
@@ -41,7 +42,8 @@ type Dispatcher interface {
 //	413 body over MaxBodyBytes
 //	415 unsupported content type (non-JSON data, batches, data_base64)
 //	500 a handler failed: redeliver later
-//	503 the listener is draining: redeliver later (under [Listener.Run], a
+//	503 the listener is draining, or it holds as many bodies as it may
+//	    (see MaxBodyBytes): redeliver later (under [Listener.Run], a
 //	    request beyond [WithConcurrency] waits for a slot)
 //
 // Handlers run before the response is written, so a 2xx means handled.
@@ -66,8 +68,14 @@ type HTTPHandler struct {
 	// success the auth.Verified is in the handlers' context
 	// (auth.FromContext).
 	Verifier auth.Verifier
-	// MaxBodyBytes bounds the body; 0 means 1 MiB.
+	// MaxBodyBytes bounds the body; 0 means 1 MiB. At most 64 bodies of
+	// this size (by their Content-Length, or this size when they give
+	// none) are held in memory at once: a request beyond them is answered
+	// 503 before its body is read.
 	MaxBodyBytes int64
+
+	// bodies counts the memory the bodies being read or handled hold.
+	bodies httpserver.Bodies
 }
 
 // ServeHTTP implements http.Handler.
@@ -93,6 +101,15 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusRequestEntityTooLarge, errTooLarge.Error(), nil)
 		return
 	}
+	// Room first: a body is held whole until its event is handled, and
+	// clients that stall on large ones must not hold memory without end.
+	taken, ok := h.bodies.Take(r.ContentLength, limit)
+	if !ok {
+		w.Header().Set("Retry-After", "1")
+		h.fail(w, r, http.StatusServiceUnavailable, "too many event bodies held at once: retry later", nil)
+		return
+	}
+	defer h.bodies.Give(taken)
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
