@@ -5,7 +5,8 @@ import "errors"
 // The errors a failed Verify returns, wrapped with details; match them with
 // [errors.Is]. The other sentinels stand beside what returns them:
 // [ErrBadKey] with the key constructors, [ErrClaims] and [ErrUnknownKey]
-// with the JWT scheme, [ErrReplay] and [ErrBodyTooLarge] with [Middleware].
+// with the JWT scheme, [ErrReplay], [ErrBodyTooLarge] and [ErrBusy] with
+// [Middleware].
 var (
 	// ErrNoSignature: the request carries no signature header of the scheme.
 	ErrNoSignature = errors.New("no signature")

@@ -10,6 +10,8 @@ import (
 	"math"
 	"net/http"
 	"time"
+
+	"github.com/heraldhq/herald/internal/httpserver"
 )
 
 // defaultMaxBodyBytes is the largest request body [Middleware] reads unless
@@ -42,6 +44,13 @@ var ErrReplay = errors.New("replayed request")
 
 // ErrBodyTooLarge: [Middleware] refused a body over its limit.
 var ErrBodyTooLarge = errors.New("request body too large")
+
+// ErrBusy: [Middleware] holds as many request bodies as it may (64 of its
+// [WithMaxBodyBytes] at once) and answered 503 with Retry-After before
+// reading this one's, so that the sender tries again later. Every body is
+// read whole before it can be verified: without the bound, clients that
+// promise large bodies and stall would hold that much memory each.
+var ErrBusy = errors.New("too many request bodies held at once")
 
 // errReadBody: the request body could not be read (the client went away,
 // or sent a malformed chunked body). Answered with 400.
@@ -110,7 +119,7 @@ func WithReplayWindow(d time.Duration) MiddlewareOption {
 // WithErrorHandler replaces how [Middleware] answers a refused request, for
 // instance to write JSON. status is 413 for [ErrBodyTooLarge], 400 when the
 // body could not be read, 401 for every verification failure, 503 for
-// [ErrReplay] (Retry-After is already set), and 500 if the Middleware has
+// [ErrReplay] and [ErrBusy] (Retry-After is already set), and 500 if the Middleware has
 // no Verifier; err matches the package's sentinel errors with [errors.Is].
 // The default writes a short plain-text reason naming the sentinel, and
 // never a header value. A nil f keeps the default.
@@ -134,7 +143,10 @@ func WithLogger(l *slog.Logger) MiddlewareOption {
 // Middleware returns net/http middleware that lets through only requests
 // that v verifies. For each request it
 //
-//  1. reads the body, at most [WithMaxBodyBytes] bytes (413 beyond);
+//  1. reads the body, at most [WithMaxBodyBytes] bytes (413 beyond),
+//     when it holds fewer than 64 bodies of that size (by their
+//     Content-Length, or that size when they give none; 503 with
+//     Retry-After and [ErrBusy] otherwise, before reading it);
 //  2. calls v.Verify with the headers and the exact body (401 on failure,
 //     with the reason as plain text);
 //  3. when the verified request has an ID (every scheme of this package
@@ -195,6 +207,8 @@ type verifyHandler struct {
 	cv   contextVerifier // v, when it takes a context; else nil
 	next http.Handler
 	cfg  middlewareConfig
+	// bodies counts the memory the bodies being read or handled hold.
+	bodies httpserver.Bodies
 }
 
 func (h *verifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -202,6 +216,13 @@ func (h *verifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, http.StatusInternalServerError, errNoVerifier)
 		return
 	}
+	taken, ok := h.bodies.Take(r.ContentLength, h.cfg.maxBody)
+	if !ok {
+		w.Header().Set("Retry-After", "1")
+		h.refuse(w, r, http.StatusServiceUnavailable, fmt.Errorf("auth: %w", ErrBusy))
+		return
+	}
+	defer h.bodies.Give(taken)
 	body, err := readBody(r, h.cfg.maxBody)
 	if err != nil {
 		if errors.Is(err, ErrBodyTooLarge) {
@@ -368,7 +389,7 @@ func statusFor(err error) int {
 // reasons lists, most specific first, the sentinels whose text is a safe
 // public reason for a refusal.
 var reasons = []error{
-	ErrBodyTooLarge, errReadBody, ErrReplay,
+	ErrBodyTooLarge, errReadBody, ErrReplay, ErrBusy,
 	ErrNoSignature, ErrMalformed, errNotYetValid, ErrExpired,
 	errBodyMismatch, ErrClaims, errAlgorithm, ErrUnknownKey,
 	ErrBadSignature, ErrBadKey, errNoPrivateKey,
