@@ -1,7 +1,6 @@
 package outbox
 
 import (
-	"context"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -126,7 +125,7 @@ func (q *Queue) pause(st *destState, d time.Duration) time.Time {
 	}
 	rest := q.unbuffer(st)
 	q.mu.Unlock()
-	ctx := context.WithoutCancel(q.sends)
+	ctx := q.store
 	q.release(ctx, rest)
 	if longer && q.Logger != nil {
 		q.Logger.LogAttrs(ctx, slog.LevelInfo, "destination paused as it asked (Retry-After)",

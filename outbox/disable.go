@@ -117,7 +117,7 @@ func (q *Queue) loadStates(ctx context.Context) {
 		}
 	}
 	q.mu.Unlock()
-	q.release(context.WithoutCancel(ctx), rest)
+	q.release(q.store, rest)
 }
 
 // track notes the outcome of an attempt for auto-disable: a success ends a
@@ -187,7 +187,7 @@ func (q *Queue) track(st *destState, ok, gone bool) bool {
 // calls, so a disable landing between them can still be lost; the
 // window is one round trip to the store, not a poll interval.
 func (q *Queue) setState(s DestinationState, bookkeeping bool) {
-	ctx := context.WithoutCancel(q.sends)
+	ctx := q.store
 	if ds := q.states(); ds != nil && !(bookkeeping && storedDisabled(ctx, ds, s.Destination)) {
 		if err := ds.SetDestinationState(ctx, s); err != nil && !errQuiet(err) {
 			q.logError(ctx, "outbox: recording a destination state failed", err, slog.String("destination", s.Destination))
@@ -235,7 +235,7 @@ func (q *Queue) disable(st *destState, reason string) bool {
 	failing := st.ctl.failing
 	rest := q.unbuffer(st)
 	q.mu.Unlock()
-	ctx := context.WithoutCancel(q.sends)
+	ctx := q.store
 	q.release(ctx, rest)
 	q.setState(DestinationState{Destination: st.dest.Name, FailingSince: failing, Disabled: now, Reason: reason}, false)
 	if q.Logger != nil {

@@ -26,6 +26,13 @@ const (
 	defaultBurst = 2
 )
 
+// abandonGrace is how long after a Queue cut its sends short (Shutdown's
+// context ended, or Run's) it still waits for the outbox to record their
+// releases and outcomes; then the outbox calls under way are abandoned.
+// A healthy store records them in milliseconds; one that hangs leaves
+// them leased, and they are sent again once their leases end.
+const abandonGrace = time.Second
+
 // errQueueStopped: the Queue was shut down, or its Run has not been
 // called and never will be.
 var errQueueStopped = errors.New("outbox: queue stopped")
@@ -149,7 +156,13 @@ type Queue struct {
 	// ran out of time.
 	sends       context.Context
 	cancelSends context.CancelFunc
-	wg          sync.WaitGroup
+	// store is the context of the outbox calls made while the Queue runs
+	// (leases, outcomes, releases, destination states). It ends
+	// abandonGrace after sends, so that a store that hangs (a database
+	// server frozen, a network partition) cannot hold Shutdown, or Run
+	// whose context ended, past it.
+	store context.Context
+	wg    sync.WaitGroup
 }
 
 // destState is what the Queue knows about one destination.
@@ -198,6 +211,7 @@ func (q *Queue) init() error {
 		}
 		q.results = make(chan result, 16*q.workers)
 		q.sends, q.cancelSends = context.WithCancel(context.Background())
+		q.store = abandoned(q.sends, abandonGrace)
 		q.dests = make(map[string]*destState, len(q.Destinations))
 		if q.Outbox == nil {
 			q.initErr = fmt.Errorf("%w: Queue.Outbox is nil", ErrInvalid)
@@ -355,7 +369,10 @@ func (q *Queue) poke() {
 // Run delivers until ctx is done or [Queue.Shutdown] is called. When ctx is
 // done, Run stops leasing, cancels the deliveries in flight, releases them
 // unspent, and returns ctx's error; after Shutdown it returns nil. Run may
-// be called once.
+// be called once. Once its deliveries are cancelled, the outbox has a
+// second to record their releases and outcomes: calls of an outbox that
+// hangs longer are abandoned, and leave their deliveries leased until
+// their leases end, when they are sent again.
 func (q *Queue) Run(ctx context.Context) error {
 	if err := q.init(); err != nil {
 		return err
@@ -394,8 +411,10 @@ func (q *Queue) Run(ctx context.Context) error {
 // their outcomes to be recorded until ctx is done, then cancels those still
 // running and releases them without spending an attempt, and returns once
 // Run has returned. It returns ctx's error if the deadline cut deliveries
-// short. Calling Shutdown on a Queue that is not running just stops it from
-// ever running.
+// short; an outbox that hangs then (a database server frozen, a network
+// partition) holds it about a second more, as it does Run. Calling
+// Shutdown on a Queue that is not running just stops it from ever
+// running.
 func (q *Queue) Shutdown(ctx context.Context) error {
 	if err := q.init(); err != nil {
 		return err
@@ -420,16 +439,28 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 	}
 }
 
+// abandoned returns a context that ends grace after parent does.
+func abandoned(parent context.Context, grace time.Duration) context.Context {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	context.AfterFunc(parent, func() { time.AfterFunc(grace, cancel) })
+	return ctx
+}
+
 // lease is the leasing loop of Run. It returns nil after Shutdown and ctx's
-// error when ctx ends.
-func (q *Queue) lease(ctx context.Context) error {
+// error when ctx ends. Its calls of the outbox end with ctx, and as those
+// of the other goroutines of Run do (q.store), so that a Lease that hangs
+// cannot hold Shutdown past its context.
+func (q *Queue) lease(run context.Context) error {
+	ctx, cancel := context.WithCancel(run)
+	defer cancel()
+	defer context.AfterFunc(q.store, cancel)()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var lastDepth, lastStates time.Time
 	for {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return run.Err() // nil when it was q.store that ended: after Shutdown
 		case <-q.stop:
 			return nil
 		default:
@@ -454,7 +485,7 @@ func (q *Queue) lease(ctx context.Context) error {
 		timer.Reset(q.idle())
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return run.Err() // nil when it was q.store that ended: after Shutdown
 		case <-q.stop:
 			return nil
 		case <-q.wake:

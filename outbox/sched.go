@@ -79,7 +79,7 @@ func (q *Queue) take(ctx context.Context) int {
 		q.work.Signal() // one worker per delivery, not all of them
 	}
 	q.mu.Unlock()
-	q.recordAll(context.WithoutCancel(ctx), orphans, Settlement{Outcome: DeadLettered,
+	q.recordAll(q.store, orphans, Settlement{Outcome: DeadLettered,
 		Attempt: AttemptRecord{At: time.Now(), Error: reasonUnknown}, Reason: reasonUnknown})
 	return len(ls)
 }
@@ -133,7 +133,7 @@ func (q *Queue) worker() {
 		if q.halted {
 			rest := q.unbuffer(nil)
 			q.mu.Unlock()
-			q.release(context.WithoutCancel(q.sends), rest)
+			q.release(q.store, rest)
 			return
 		}
 		l, st, ok := q.pick()
@@ -147,7 +147,7 @@ func (q *Queue) worker() {
 			// It waited so long in the buffer that the lease might run
 			// out during the attempt, and another worker take it: give
 			// it back instead.
-			q.release(context.WithoutCancel(q.sends), []Leased{l})
+			q.release(q.store, []Leased{l})
 		} else {
 			q.attempt(w, l, st)
 		}

@@ -52,7 +52,7 @@ const (
 // Settling survives shutdown: a lost acknowledgement means a duplicate.
 func (q *Queue) settler(done chan<- struct{}) {
 	defer close(done)
-	ctx := context.WithoutCancel(q.sends)
+	ctx := q.store
 	window := settleWindow
 	if _, ok := q.Outbox.(*memory); ok {
 		window = 0 // nothing to commit: gathering would only delay

@@ -147,7 +147,7 @@ func (q *Queue) breakerResult(st *destState, alive, failed bool) {
 	if len(rest) == 0 && (q.Logger == nil || !changed) {
 		return // the common case, which should cost nothing more
 	}
-	ctx := context.WithoutCancel(q.sends)
+	ctx := q.store
 	q.release(ctx, rest)
 	if q.Logger != nil && changed {
 		q.Logger.LogAttrs(ctx, slog.LevelWarn, "destination circuit breaker "+after.String(),
