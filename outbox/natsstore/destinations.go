@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -56,10 +55,14 @@ func bucketChar(r rune) bool {
 }
 
 // openStates creates or binds the states bucket and starts its watcher,
-// returning once the states held are loaded.
+// returning once the states held are loaded. The watcher reads the
+// bucket's stream (KV_ and the bucket's name) with the ordered consumer of
+// the index (follow), not a key-value watcher, which after a server
+// restart went on without the other workers' changes for some 20 seconds.
 func (o *store) openStates(ctx context.Context) error {
+	bucket := statesBucket(o.cfg.Stream)
 	kv, err := o.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      statesBucket(o.cfg.Stream),
+		Bucket:      bucket,
 		Description: "herald webhook outbox: destination states",
 		History:     1,
 		Storage:     o.cfg.Storage,
@@ -68,55 +71,37 @@ func (o *store) openStates(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("natsstore: destination states bucket: %w", err)
 	}
-	wctx, cancel := context.WithCancel(context.Background())
-	w, err := kv.WatchAll(wctx)
-	if err != nil {
-		cancel()
-		return fmt.Errorf("natsstore: watch destination states: %w", err)
-	}
-	o.kv, o.stopStates = kv, func() { _ = w.Stop(); cancel() }
+	o.kv, o.stopStates = kv, func() {}
 	o.states, o.stateRevs = map[string]outbox.DestinationState{}, map[string]uint64{}
-	for {
-		select {
-		case e, ok := <-w.Updates():
-			if !ok {
-				return errors.New("natsstore: destination states watcher stopped")
-			}
-			if e == nil { // the states held are loaded
-				go o.watchStates(w)
-				return nil
-			}
-			o.applyState(e)
-		case <-ctx.Done():
-			o.stopStates()
-			return fmt.Errorf("natsstore: load destination states: %w", ctx.Err())
-		}
+	keys := "$KV." + bucket + "."
+	cc, err := o.follow(ctx, "destination states", "KV_"+bucket, keys+">", false, func(msg jetstream.Msg, seq uint64) {
+		op := msg.Headers().Get(kvOperation)
+		o.applyState(strings.TrimPrefix(msg.Subject(), keys), seq, op != "" || len(msg.Data()) == 0, msg.Data())
+	})
+	if err != nil {
+		return err
 	}
+	o.stopStates = cc.Stop
+	return nil
 }
 
-// watchStates applies the changes w reports until it stops.
-func (o *store) watchStates(w jetstream.KeyWatcher) {
-	for e := range w.Updates() {
-		if e != nil {
-			o.applyState(e)
-		}
-	}
-}
+// kvOperation is the header of a key-value bucket's message that marks a
+// key deleted or purged; a put has none.
+const kvOperation = "KV-Operation"
 
 // applyState applies one change of the states bucket to the states kept
-// in memory.
-func (o *store) applyState(e jetstream.KeyValueEntry) {
+// in memory: key's state is value at revision rev, or removed.
+func (o *store) applyState(key string, rev uint64, removed bool, value []byte) {
 	var st outbox.DestinationState
-	del := e.Operation() != jetstream.KeyValuePut || len(e.Value()) == 0
-	if !del {
-		if err := json.Unmarshal(e.Value(), &st); err != nil || stateKey(st.Destination) != e.Key() {
-			o.warn("destination states: unreadable state", fmt.Errorf("%w: key %s", outbox.ErrCorrupt, e.Key()), slog.String("key", e.Key()))
+	if !removed {
+		if err := json.Unmarshal(value, &st); err != nil || stateKey(st.Destination) != key {
+			o.warn("destination states: unreadable state", fmt.Errorf("%w: key %s", outbox.ErrCorrupt, key), slog.String("key", key))
 			return
 		}
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.setStateLocked(e.Key(), e.Revision(), st, del)
+	o.setStateLocked(key, rev, st, removed)
 }
 
 // setStateLocked records, unless it has seen a newer one, revision rev of

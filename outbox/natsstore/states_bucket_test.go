@@ -5,12 +5,16 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/internal/natstest"
+	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/natsstore"
 )
@@ -75,4 +79,54 @@ func TestStreamNameTooLongForItsBucket(t *testing.T) {
 	}
 	// The longest names whose bucket fits still open.
 	open(t, js, natsstore.Config{Stream: strings.Repeat("A", 247), Subject: "long.fit"})
+}
+
+// TestStatesAfterServerRestart restarts the server (same store, same port)
+// under two workers, then one disables a destination and enables it
+// again: the other sees both within seconds, as before the restart. Its
+// key-value watcher used to go on without them for some 20 seconds after
+// the restart, until nats.go noticed the missed heartbeats and made its
+// consumer again, and meanwhile the worker sent to a destination another
+// had disabled (or held one an operator had enabled).
+func TestStatesAfterServerRestart(t *testing.T) {
+	dir := t.TempDir()
+	s := natstest.Start(t, &server.Options{StoreDir: dir})
+	_, jsA := natstest.Connect(t, s.ClientURL())
+	_, jsB := natstest.Connect(t, s.ClientURL())
+	cfg := freshConfig()
+	a := open(t, jsA, cfg).(outbox.DestinationStore)
+	b := open(t, jsB, cfg).(outbox.DestinationStore)
+	ctx := context.Background()
+	disabledIn := func(ds outbox.DestinationStore, dest string) bool {
+		list, err := ds.DestinationStates(ctx)
+		return err == nil && slices.ContainsFunc(list, func(s outbox.DestinationState) bool {
+			return s.Destination == dest && !s.Disabled.IsZero()
+		})
+	}
+	set := func(st outbox.DestinationState) {
+		t.Helper()
+		var err error
+		for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+			if err = a.SetDestinationState(ctx, st); err == nil {
+				return
+			}
+		}
+		t.Fatalf("SetDestinationState after the restart: %v", err)
+	}
+	disabled := outbox.DestinationState{Destination: "before", Disabled: time.Now().UTC().Truncate(time.Second), Reason: "gone (410)"}
+	set(disabled)
+	queuetest.WaitFor(t, 10*time.Second, "the other worker to see a destination disabled", func() bool { return disabledIn(b, "before") })
+
+	port := natstest.Port(s)
+	s.Shutdown()
+	s.WaitForShutdown()
+	natstest.Start(t, &server.Options{StoreDir: dir, Port: port})
+
+	disabled.Destination = "after"
+	set(disabled)
+	queuetest.WaitFor(t, 10*time.Second, "the other worker to see a destination disabled after the restart",
+		func() bool { return disabledIn(b, "after") })
+	set(outbox.DestinationState{Destination: "before"}) // enabled
+	queuetest.WaitFor(t, 10*time.Second, "the other worker to see a destination enabled after the restart",
+		func() bool { return !disabledIn(b, "before") })
 }
