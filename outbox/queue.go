@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/heraldhq/herald/internal/backoff"
 	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/sender"
 )
@@ -99,7 +100,9 @@ type Queue struct {
 	LeaseTTL time.Duration
 	// Poll is how often an idle Queue looks for due deliveries (Enqueue
 	// wakes it at once, and so does a store that can tell when another
-	// process stored some, as pgstore's does); zero means one second.
+	// process stored some, as pgstore's does); zero means one second. A
+	// Lease that failed is tried again sooner: within 100 ms, then within
+	// twice as long at each failure in a row, up to 5 seconds.
 	Poll time.Duration
 	// Metrics, if set, receives attempt outcomes and queue depth. The
 	// Queue also records them as OpenTelemetry metrics, and traces its
@@ -457,6 +460,7 @@ func (q *Queue) lease(run context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var lastDepth, lastStates time.Time
+	failures := 0 // Leases failed in a row
 	for {
 		select {
 		case <-ctx.Done():
@@ -479,8 +483,16 @@ func (q *Queue) lease(run context.Context) error {
 			}
 		}
 		woken := q.storeWake() // before take: a wake-up during it is not missed
-		if q.take(ctx) > 0 {
+		n, err := q.take(ctx)
+		if n > 0 {
+			failures = 0
 			continue // there may be more due; if not, take returns 0
+		}
+		if err == nil {
+			failures = 0
+		} else {
+			q.retryLease(failures)
+			failures++
 		}
 		timer.Reset(q.idle())
 		select {
@@ -499,6 +511,27 @@ func (q *Queue) lease(run context.Context) error {
 			}
 		}
 	}
+}
+
+// Waits before the leasing loop tries again after a failed Lease, drawn by
+// backoff.Exponential: from the first, the ceiling doubled at each failure
+// in a row up to the last, and never longer than Poll.
+const (
+	leaseRetryFirst = 50 * time.Millisecond
+	leaseRetryMax   = 5 * time.Second
+)
+
+// retryLease has the leasing loop try again soon after a Lease failed,
+// following failures more in a row, rather than after Poll: the failure (a
+// connection the database closed, a server that restarted) may have passed
+// at once, and deliveries stored meanwhile were announced by notifications
+// the loop has already consumed. Poll may be an hour where a store
+// notifies.
+func (q *Queue) retryLease(failures int) {
+	d := backoff.Exponential(leaseRetryFirst, leaseRetryMax, failures+1)
+	q.mu.Lock()
+	q.wakeBy(time.Now().Add(d))
+	q.mu.Unlock()
 }
 
 // stats counts the outbox's deliveries when it is an [Admin].

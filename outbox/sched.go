@@ -48,20 +48,20 @@ func (q *Queue) room() int {
 
 // take leases as many due deliveries as the buffer has room for and
 // buffers them. Deliveries to unknown destinations are dead-lettered at
-// once. It returns how many it leased.
-func (q *Queue) take(ctx context.Context) int {
+// once. It returns how many it leased, and the outbox's error.
+func (q *Queue) take(ctx context.Context) (int, error) {
 	q.mu.Lock()
 	free := q.room()
 	q.mu.Unlock()
 	if free <= 0 {
-		return 0
+		return 0, nil
 	}
 	ls, err := q.Outbox.Lease(ctx, LeaseOptions{Max: free, TTL: q.ttl, Now: time.Now(), Allow: q.admits})
 	if err != nil {
 		if ctx.Err() == nil && !errors.Is(err, ErrClosed) {
 			q.logError(ctx, "outbox lease failed", err)
 		}
-		return 0
+		return 0, err
 	}
 	var orphans []Leased
 	now := time.Now()
@@ -81,7 +81,7 @@ func (q *Queue) take(ctx context.Context) int {
 	q.mu.Unlock()
 	q.recordAll(q.store, orphans, Settlement{Outcome: DeadLettered,
 		Attempt: AttemptRecord{At: time.Now(), Error: reasonUnknown}, Reason: reasonUnknown})
-	return len(ls)
+	return len(ls), nil
 }
 
 // pick takes the next buffered delivery of a destination below its limit,

@@ -281,3 +281,41 @@ func freeze(t *testing.T, url string) (thaw func()) {
 	t.Cleanup(thaw)
 	return thaw
 }
+
+// TestLeaseAfterTerminatedConnections terminates the backends of an idle
+// Queue's pool (pg_terminate_backend, as an administrator or a failover
+// proxy does), but not its listener's, and has another process put a
+// delivery. The notification wakes the Queue, whose Lease fails on a
+// broken connection; the Queue tries again soon, on a new one, rather than
+// at its next poll, an hour later, and the delivery arrives.
+func TestLeaseAfterTerminatedConnections(t *testing.T) {
+	_, url := ownDatabase(t)
+	pool := connect(t, url)
+	admin := connect(t, url)
+	ob := open(t, pool, nil)
+	rcv := sendertest.NewReceiver(t, nil)
+	q := &outbox.Queue{Outbox: ob, Sender: rcv.Sender(), Workers: 4,
+		Destinations: []sender.Destination{rcv.Destination(nil)}, Poll: time.Hour}
+	queuetest.Run(t, q)
+	// A first delivery puts the pool's connections to use: pgxpool checks
+	// only those idle for over a second before handing them out.
+	if err := ob.Put(ctx, deliveries(rcv, "first", 1, 64)...); err != nil {
+		t.Fatal(err)
+	}
+	queuetest.WaitFor(t, 30*time.Second, "the first delivery received and acknowledged", func() bool {
+		st, err := ob.Stats(ctx)
+		return err == nil && st.Pending == 0 && len(rcv.Deliveries()) == 1
+	})
+	var killed int
+	if err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid() AND query NOT LIKE 'LISTEN%'`).Scan(&killed); err != nil {
+		t.Fatal(err)
+	}
+	if killed == 0 {
+		t.Fatal("no backend of the Queue's pool to terminate")
+	}
+	if err := open(t, connect(t, url), nil).Put(ctx, deliveries(rcv, "second", 1, 64)...); err != nil {
+		t.Fatal(err)
+	}
+	queuetest.WaitFor(t, 30*time.Second, "the second delivery received", func() bool { return len(rcv.Deliveries()) == 2 })
+}
