@@ -44,6 +44,7 @@ type Cluster struct {
 	attr      *syscall.SysProcAttr
 	cmd       *exec.Cmd
 	done      chan struct{} // closed when the server process has exited
+	frozen    []int         // the processes Freeze stopped
 }
 
 // role is the superuser of a throwaway cluster.
@@ -123,6 +124,7 @@ func (c *Cluster) start(ctx context.Context) error {
 // keeps the cluster's files, for Restart: a database server going away
 // under its clients, as in a failover or an upgrade.
 func (c *Cluster) Stop() {
+	c.Thaw()
 	if c.cmd == nil || c.cmd.Process == nil {
 		return
 	}
@@ -134,6 +136,45 @@ func (c *Cluster) Stop() {
 		<-c.done
 	}
 	c.cmd = nil
+}
+
+// Freeze stops every process of the server with SIGSTOP, the postmaster
+// and each backend: a server that hangs, as a frozen machine or a network
+// partition leaves its clients, whose calls neither answer nor fail.
+// [Cluster.Thaw], or Stop, continues them.
+func (c *Cluster) Freeze(ctx context.Context) error {
+	if c.cmd == nil || c.cmd.Process == nil {
+		return errors.New("pgtest: the server is not running")
+	}
+	conn, err := pgx.Connect(ctx, c.URL())
+	if err != nil {
+		return fmt.Errorf("pgtest: connect: %w", err)
+	}
+	rows, _ := conn.Query(ctx, "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()")
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	conn.Close(ctx)
+	if err != nil {
+		return fmt.Errorf("pgtest: list the backends: %w", err)
+	}
+	c.frozen = append(c.frozen, c.cmd.Process.Pid) // postgres itself: the shell of LimitFiles execs it
+	for _, pid := range pids {
+		c.frozen = append(c.frozen, int(pid))
+	}
+	for _, pid := range c.frozen {
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			c.Thaw()
+			return fmt.Errorf("pgtest: SIGSTOP %d: %w", pid, err)
+		}
+	}
+	return nil
+}
+
+// Thaw continues the processes Freeze stopped.
+func (c *Cluster) Thaw() {
+	for _, pid := range c.frozen {
+		_ = syscall.Kill(pid, syscall.SIGCONT)
+	}
+	c.frozen = nil
 }
 
 // Restart starts the server again on the cluster's files, stopping it

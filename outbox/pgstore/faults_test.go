@@ -7,16 +7,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/internal/queuetest"
@@ -187,7 +180,7 @@ func TestDiskFull(t *testing.T) {
 // delivers every delivery, those the first had leased included, once
 // their leases end: nothing is lost or left leased.
 func TestShutdownServerFrozen(t *testing.T) {
-	_, url := ownDatabase(t)
+	c, url := ownDatabase(t)
 	pool := connect(t, url)
 	ob := open(t, pool, nil)
 	rcv := sendertest.NewReceiver(t, nil, sendertest.Delay(300*time.Millisecond))
@@ -203,7 +196,9 @@ func TestShutdownServerFrozen(t *testing.T) {
 	if _, err := rcv.WaitFor(2, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	thaw := freeze(t, url)
+	if err := c.Freeze(ctx); err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
 	go func() {
 		shut, _ := stop(2 * time.Second)
@@ -215,11 +210,11 @@ func TestShutdownServerFrozen(t *testing.T) {
 			t.Errorf("Shutdown: %v, want its deadline's error", err)
 		}
 	case <-time.After(30 * time.Second):
-		thaw()
+		c.Thaw()
 		<-done
 		t.Fatal("Shutdown(2 s) still waited 30 s later for a frozen database server")
 	}
-	thaw()
+	c.Thaw()
 	queuetest.Run(t, newQueue())
 	queuetest.WaitFor(t, time.Minute, "every delivery received after the thaw", func() bool {
 		got := map[string]bool{}
@@ -232,54 +227,6 @@ func TestShutdownServerFrozen(t *testing.T) {
 		st, err := ob.Stats(ctx)
 		return err == nil && st.Pending == 0 && st.Leased == 0
 	})
-}
-
-// freeze stops every process of the database server at url with SIGSTOP,
-// the postmaster (its pid is the first line of postmaster.pid in the data
-// directory) and every backend, and returns the function that continues
-// them; it is called when t ends too.
-func freeze(t *testing.T, url string) (thaw func()) {
-	t.Helper()
-	c, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(c, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(c)
-	var dir string
-	var pids []int
-	if err := conn.QueryRow(c, "SHOW data_directory").Scan(&dir); err != nil {
-		t.Fatal(err)
-	}
-	rows, _ := conn.Query(c, "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()")
-	if pids, err = pgx.CollectRows(rows, pgx.RowTo[int]); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "postmaster.pid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	postmaster, err := strconv.Atoi(strings.SplitN(string(b), "\n", 2)[0])
-	if err != nil {
-		t.Fatalf("postmaster.pid: %v", err)
-	}
-	pids = append(pids, postmaster)
-	for _, p := range pids {
-		if err := syscall.Kill(p, syscall.SIGSTOP); err != nil {
-			t.Fatalf("SIGSTOP %d: %v", p, err)
-		}
-	}
-	var once sync.Once
-	thaw = func() {
-		once.Do(func() {
-			for _, p := range pids {
-				_ = syscall.Kill(p, syscall.SIGCONT)
-			}
-		})
-	}
-	t.Cleanup(thaw)
-	return thaw
 }
 
 // TestLeaseAfterTerminatedConnections terminates the backends of an idle
