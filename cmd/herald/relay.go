@@ -590,19 +590,28 @@ func (r *relay) shutdown(ran <-chan error, code int) int {
 	r.events.close()
 	qctx, cancel := context.WithTimeout(context.Background(), r.f.drain)
 	if err := r.queue.Shutdown(qctx); err != nil {
-		r.logger.Warn("relay: deliveries still in flight after --drain-timeout were given back to the store", "err", err)
+		r.logger.Warn("relay: deliveries still in flight after --drain-timeout were cut short; "+
+			"those the store did not record as given back go out again once their leases end", "err", err)
 	}
 	cancel()
 	if err := <-ran; err != nil && code == exitOK {
 		r.logger.Error("relay: queue failed", "err", err)
 		code = exitFail
 	}
-	stats, _ := r.store.Stats(context.Background())
+	// A store that hangs (a database server frozen) must not hold the
+	// exit: the counts are only for the last log line.
+	sctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	stats, serr := r.store.Stats(sctx)
+	cancel()
 	if err := r.store.Close(); err != nil && !errors.Is(err, outbox.ErrClosed) {
 		r.logger.Error("relay: closing the store", "err", err)
 		code = exitFail
 	}
-	r.logger.Info("relay stopped", "pending", stats.Pending, "dead", stats.Dead)
+	if serr != nil {
+		r.logger.Info("relay stopped", "stats_err", serr)
+	} else {
+		r.logger.Info("relay stopped", "pending", stats.Pending, "dead", stats.Dead)
+	}
 	r.stopObservability()
 	return code
 }
