@@ -3,7 +3,6 @@ package auth_test
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/internal/stalltest"
 )
 
 // TestMiddlewareBodiesHeldAtOnceBounded: Middleware reads a body whole
@@ -35,21 +35,9 @@ func TestMiddlewareBodiesHeldAtOnceBounded(t *testing.T) {
 	}))
 	srv := httptest.NewServer(mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
 	defer srv.Close()
-	var stalled []net.Conn
-	defer func() {
-		for _, c := range stalled {
-			c.Close()
-		}
-	}()
-	for range 64 {
-		c, err := net.Dial("tcp", srv.Listener.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		stalled = append(stalled, c)
-		fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", limit, strings.Repeat("x", limit/2))
-	}
-	post := func() (int, string) {
+	leave := stalltest.Open(t, srv.Listener.Addr().String(), 64, limit)
+	var retry string
+	post := func() int {
 		body := `{"id":"e1"}`
 		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
 		if err := std.Sign(req.Header, auth.Message{ID: fmt.Sprint("msg_", time.Now().UnixNano()), Body: []byte(body)}); err != nil {
@@ -60,26 +48,14 @@ func TestMiddlewareBodiesHeldAtOnceBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		return resp.StatusCode, resp.Header.Get("Retry-After")
+		retry = resp.Header.Get("Retry-After")
+		return resp.StatusCode
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	code, retry := post()
-	for code != http.StatusServiceUnavailable && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-		code, retry = post()
-	}
-	if code != http.StatusServiceUnavailable || retry == "" || busy.Load() == 0 {
+	if code := stalltest.Until(post, http.StatusServiceUnavailable); code != http.StatusServiceUnavailable || retry == "" || busy.Load() == 0 {
 		t.Fatalf("with 64 bodies of the limit held: %d (Retry-After %q, ErrBusy %d times), want 503 with Retry-After and ErrBusy", code, retry, busy.Load())
 	}
-	for _, c := range stalled {
-		c.Close()
-	}
-	stalled = nil
-	for code != http.StatusOK && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-		code, _ = post()
-	}
-	if code != http.StatusOK {
+	leave()
+	if code := stalltest.Until(post, http.StatusOK); code != http.StatusOK {
 		t.Fatalf("once the stalled clients left: %d, want 200", code)
 	}
 }
