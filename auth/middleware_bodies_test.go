@@ -34,7 +34,7 @@ func TestMiddlewareBodiesHeldAtOnceBounded(t *testing.T) {
 		http.Error(w, auth.Reason(err), status)
 	}))
 	srv := httptest.NewServer(mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
-	defer srv.Close()
+	t.Cleanup(srv.Close) // after the stalled clients leave: Close waits for their requests
 	leave := stalltest.Open(t, srv.Listener.Addr().String(), 64, limit)
 	var retry string
 	post := func() int {

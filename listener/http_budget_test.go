@@ -23,7 +23,7 @@ func TestBodiesHeldAtOnceBounded(t *testing.T) {
 	l := listener.New()
 	mustOn(t, l, "**", func(context.Context, *listener.Event) error { return nil })
 	srv := httptest.NewServer(&listener.HTTPHandler{Dispatcher: l, MaxBodyBytes: limit})
-	defer srv.Close()
+	t.Cleanup(srv.Close) // after the stalled clients leave: Close waits for their requests
 
 	// 64 clients promise a body of the limit and send half of it.
 	leave := stalltest.Open(t, srv.Listener.Addr().String(), 64, limit)

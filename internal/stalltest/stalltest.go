@@ -14,7 +14,10 @@ import (
 
 // Open dials addr n times and sends on each connection a POST whose
 // Content-Length is length, followed by half of that body, and returns a
-// function that closes them all (also called when t ends).
+// function that closes them all (also called when t ends, before the
+// cleanups registered earlier: register the server's Close with
+// t.Cleanup before calling Open, since an httptest.Server's Close waits
+// for the requests these connections hold open).
 func Open(t testing.TB, addr string, n, length int) (closeAll func()) {
 	t.Helper()
 	var conns []net.Conn
