@@ -34,10 +34,11 @@ const (
 
 const ceMaxExtensionName = 20
 
-// isJSONMediaType reports whether a datacontenttype carries JSON.
+// isJSONMediaType reports whether a datacontenttype carries JSON, in
+// UTF-8.
 func isJSONMediaType(ct string) bool {
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || !utf8Charset(params) {
 		return false
 	}
 	return mt == "application/json" || mt == "text/json" || strings.HasSuffix(mt, "+json")

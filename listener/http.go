@@ -286,9 +286,13 @@ const (
 func modeOf(header http.Header) (httpMode, error) {
 	mt := ""
 	if ct := header.Get("Content-Type"); ct != "" {
+		var params map[string]string
 		var err error
-		if mt, _, err = mime.ParseMediaType(ct); err != nil {
+		if mt, params, err = mime.ParseMediaType(ct); err != nil {
 			return 0, fmt.Errorf("%w: malformed Content-Type", ErrUnsupported)
+		}
+		if !utf8Charset(params) {
+			return 0, fmt.Errorf("%w: a charset other than UTF-8 (JSON is UTF-8)", ErrUnsupported)
 		}
 	}
 	switch {
@@ -303,6 +307,14 @@ func modeOf(header http.Header) (httpMode, error) {
 	default:
 		return 0, fmt.Errorf("%w: content type %.64q", ErrUnsupported, mt)
 	}
+}
+
+// utf8Charset reports whether the parameters of a media type name no
+// charset, or UTF-8: JSON is UTF-8 (RFC 8259, section 8.1), and a body
+// declared in another would be forwarded as UTF-8 JSON, its label lost.
+func utf8Charset(params map[string]string) bool {
+	cs, ok := params["charset"]
+	return !ok || strings.EqualFold(cs, "utf-8") || strings.EqualFold(cs, "utf8")
 }
 
 // parseAs decodes and validates the event of a request in the given mode.

@@ -128,6 +128,11 @@ func TestHTTPStatuses(t *testing.T) {
 		"batch":       {"Content-Type": {"application/cloudevents-batch+json"}},
 		"malformed":   {"Content-Type": {"application/json; ;"}},
 		"binary text": {"Content-Type": {"text/plain"}, "Ce-Specversion": {"1.0"}, "Ce-Id": {"1"}, "Ce-Source": {"s"}, "Ce-Type": {"a:b"}},
+		// JSON is UTF-8 (RFC 8259): a body declared in another charset
+		// would be forwarded as UTF-8 JSON, its label dropped.
+		"latin-1 envelope":   {"Content-Type": {"application/json; charset=iso-8859-1"}},
+		"latin-1 structured": {"Content-Type": {"application/cloudevents+json; charset=latin1"}},
+		"latin-1 binary":     {"Content-Type": {"application/json; charset=ISO-8859-1"}, "Ce-Specversion": {"1.0"}, "Ce-Id": {"1"}, "Ce-Source": {"s"}, "Ce-Type": {"a:b"}},
 	} {
 		if w := post(h, hdr, ok); w.Code != http.StatusUnsupportedMediaType {
 			t.Errorf("%s: %d, want 415", name, w.Code)
@@ -136,6 +141,9 @@ func TestHTTPStatuses(t *testing.T) {
 
 	if w := post(h, jsonHeader(), ok); w.Code != http.StatusNoContent {
 		t.Errorf("ok: %d", w.Code)
+	}
+	if w := post(h, http.Header{"Content-Type": {"application/json; charset=UTF-8"}}, ok); w.Code != http.StatusNoContent {
+		t.Errorf("ok, charset=UTF-8: %d", w.Code)
 	}
 	c.err = listener.Permanent(errors.New("no such record"))
 	if w := post(h, jsonHeader(), ok); w.Code != http.StatusBadRequest || strings.Contains(w.Body.String(), "no such record") {
