@@ -23,7 +23,8 @@ type blockedRange struct {
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 
 // blocked lists the ranges that are not public unicast (IANA
-// special-purpose registries, RFC 6890 and successors). A prefix holds
+// special-purpose registries, RFC 6890 and successors), and the one public
+// address a cloud gives its machines their configuration on. A prefix holds
 // addresses of its own family only, so one table serves both. Of IPv6 it
 // lists the ranges inside global unicast 2000::/3: everything outside is
 // refused anyway, except the forms that embed an IPv4 address, which are
@@ -33,6 +34,10 @@ var blocked = []blockedRange{
 	{mustPrefix("10.0.0.0/8"), "a private (RFC 1918) address"},
 	{mustPrefix("100.64.0.0/10"), "a shared (CGNAT) address"},
 	{mustPrefix("127.0.0.0/8"), "a loopback address"},
+	// Not special-purpose, but no receiver: Azure's platform endpoint
+	// (WireServer), which every Azure VM reaches and which answers it
+	// with its configuration, as 169.254.169.254 does elsewhere.
+	{mustPrefix("168.63.129.16/32"), "Azure's platform address (WireServer)"},
 	{mustPrefix("169.254.0.0/16"), "a link-local address (cloud metadata)"},
 	{mustPrefix("172.16.0.0/12"), "a private (RFC 1918) address"},
 	{mustPrefix("192.0.0.0/24"), "an IETF protocol assignment"},
