@@ -11,8 +11,10 @@ import (
 )
 
 // TestQueueDeliver: Deliver stores every message in one Put, or none; an
-// invalid one or an unknown destination is a DeliveryError that is not
-// retryable, so that listener.Forward refuses the event for good.
+// invalid one is a DeliveryError that is not retryable, so that
+// listener.Forward refuses the event for good; an unknown destination is
+// one that is retryable (the Queue's configuration is at fault, not the
+// message), so that the source keeps the event until it is fixed.
 func TestQueueDeliver(t *testing.T) {
 	ctx := context.Background()
 	ob := outbox.NewMemory()
@@ -26,14 +28,16 @@ func TestQueueDeliver(t *testing.T) {
 		dests []sender.Destination
 		msgs  []sender.Message
 		want  string // in the error's text
+		retry bool
 	}{
-		{"unknown destination", []sender.Destination{a, {Name: "c"}}, []sender.Message{msg("1"), msg("2")}, `unknown destination "c"`},
-		{"invalid id in the batch", []sender.Destination{a, b}, []sender.Message{msg("1"), msg(strings.Repeat("x", 257))}, "delivery id"},
+		{"unknown destination", []sender.Destination{a, {Name: "c"}}, []sender.Message{msg("1"), msg("2")}, `unknown destination "c"`, true},
+		{"invalid id in the batch", []sender.Destination{a, b}, []sender.Message{msg("1"), msg(strings.Repeat("x", 257))}, "delivery id", false},
+		{"invalid partition key", []sender.Destination{a}, []sender.Message{{ID: "1", PartitionKey: "k\x00"}}, "delivery 1", false},
 	} {
 		err := q.Deliver(ctx, tc.dests, tc.msgs)
 		var de *sender.DeliveryError
-		if !errors.Is(err, outbox.ErrInvalid) || !strings.Contains(err.Error(), tc.want) || !errors.As(err, &de) || de.Retryable {
-			t.Errorf("%s: %v, want a DeliveryError, not retryable, matching %v", tc.name, err, tc.want)
+		if !errors.Is(err, outbox.ErrInvalid) || !strings.Contains(err.Error(), tc.want) || !errors.As(err, &de) || de.Retryable != tc.retry {
+			t.Errorf("%s: %v, want a DeliveryError, Retryable %v, matching %v", tc.name, err, tc.retry, tc.want)
 		}
 		if s, _ := ob.Stats(ctx); s.Pending != 0 {
 			t.Fatalf("%s: %d stored, want none", tc.name, s.Pending)

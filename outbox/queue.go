@@ -275,7 +275,8 @@ func (q *Queue) checkWorkers() error {
 // when the destination is Ordered. Enqueue is idempotent on the id: enqueuing an id the
 // outbox still holds does nothing and returns that id. Ids must be unique
 // across destinations. An unknown destination fails with an error
-// wrapping [ErrInvalid] that says so.
+// wrapping [ErrInvalid] that names it: the Queue's Destinations are at
+// fault, not m, and a Queue given that destination stores m.
 func (q *Queue) Enqueue(ctx context.Context, destination string, m sender.Message) (string, error) {
 	if err := q.init(); err != nil {
 		return "", err
@@ -296,9 +297,12 @@ func (q *Queue) Enqueue(ctx context.Context, destination string, m sender.Messag
 // listener.Deliverer, so that listener.Forward(q, dests...) is durable.
 // Only the destinations' names count: the Queue delivers to its own
 // Destinations of those names. A delivery that can never be stored (an
-// unknown destination, an invalid id or body) fails with a
-// *sender.DeliveryError that is not Retryable, wrapping
-// [ErrInvalid].
+// invalid id, partition key or body) fails with a *sender.DeliveryError
+// that is not Retryable, wrapping [ErrInvalid]. A destination not among
+// the Queue's Destinations fails the same way but Retryable, naming it:
+// the Queue's configuration is at fault, not the message, and a Queue
+// given that destination stores it, so that a Forward source keeps the
+// event until then. Either way nothing is stored.
 func (q *Queue) Deliver(ctx context.Context, dests []sender.Destination, msgs []sender.Message) error {
 	if err := q.init(); err != nil {
 		return err
@@ -310,7 +314,8 @@ func (q *Queue) Deliver(ctx context.Context, dests []sender.Destination, msgs []
 	for i := range msgs {
 		d, err := q.delivery(dests[i].Name, msgs[i])
 		if err != nil {
-			return &sender.DeliveryError{ID: msgs[i].ID, Destination: dests[i].Name, Err: err}
+			return &sender.DeliveryError{ID: msgs[i].ID, Destination: dests[i].Name, Err: err,
+				Retryable: errors.Is(err, errUnknownDestination) || !errors.Is(err, ErrInvalid)}
 		}
 		ds[i] = d
 	}
@@ -323,12 +328,17 @@ func (q *Queue) Deliver(ctx context.Context, dests []sender.Destination, msgs []
 	return nil
 }
 
+// errUnknownDestination: a delivery names a destination that is not among
+// the Queue's Destinations. It is wrapped with [ErrInvalid], so that
+// Deliver can tell this fault of the configuration from a bad message.
+var errUnknownDestination = errors.New("unknown destination")
+
 // delivery makes the Delivery that Enqueue and Deliver store for m; put
 // validates it and fills its times.
 func (q *Queue) delivery(destination string, m sender.Message) (Delivery, error) {
 	st, ok := q.dests[destination]
 	if !ok {
-		return Delivery{}, fmt.Errorf("%w: unknown destination %q", ErrInvalid, destination)
+		return Delivery{}, fmt.Errorf("%w: %w %q: not among the Queue's Destinations", ErrInvalid, errUnknownDestination, destination)
 	}
 	if m.ID == "" {
 		u, err := uuid.NewV7()
