@@ -75,11 +75,14 @@ var forwardSourceNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://git
 // The topic filters are those of dests; a Queue then delivers to its own
 // destination of each name, with that one's URL, headers and Signer.
 // A failure the deliverer reports as not retryable (a 4xx, sender.ErrGone,
-// a bad URL, a destination the queue does not know) becomes a [Permanent]
-// error; others stay retryable, so the source redelivers the event. A
-// destination whose Topics holds a malformed pattern fails every event,
-// retryably, with an error wrapping sender.ErrInvalidPattern. A nil d is a
-// zero sender.Sender.
+// a bad URL, an event a queue cannot store) becomes a [Permanent] error;
+// others stay retryable, so the source redelivers the event. Two faults
+// of the configuration are retryable too, so that the source keeps the
+// event until they are fixed: a destination that a Queue's Destinations
+// lack fails each event that wants it with an error naming it, and
+// nothing of the event is stored; a destination whose Topics holds a
+// malformed pattern fails every event with an error wrapping
+// sender.ErrInvalidPattern. A nil d is a zero sender.Sender.
 func Forward(d Deliverer, dests ...sender.Destination) Handler {
 	return forward(d, dests, false)
 }

@@ -3,7 +3,9 @@ package listener_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -152,27 +154,91 @@ func TestForwardQueueOneCommit(t *testing.T) {
 	}
 }
 
-// TestForwardQueuePermanent: a destination the queue does not know can
-// never be stored, so the event is refused for good (400), and nothing of
-// it is stored for the destination the queue knows.
-func TestForwardQueuePermanent(t *testing.T) {
+// TestForwardQueueUnknownDestinationRetryable: a Forward to a destination
+// its Queue does not know (added to Forward but not to the Queue, or
+// removed from the Queue first in a rolling deploy) is the worker's
+// configuration at fault, not the event's. The event was refused for good
+// (400), for the destination the Queue knows too, so the platform dropped
+// it. It is now refused retryably, over real HTTP (5xx, the platform posts
+// it again), with an error naming the destination, nothing of it stored;
+// once the worker restarts with the destination added to the Queue, the
+// event posted again is stored and delivered to both.
+func TestForwardQueueUnknownDestinationRetryable(t *testing.T) {
 	rcv := sendertest.NewReceiver(t, nil)
 	a, b := twoDests(rcv)
-	st := openBolt(t)
-	q := &outbox.Queue{Outbox: st, Destinations: []sender.Destination{a}}
-	l := listener.New()
-	mustOn(t, l, "**", listener.Forward(q, a, b))
-	w := post(&listener.HTTPHandler{Dispatcher: l}, jsonHeader(), `{"id":"1","topic":"job:ready"}`)
-	if w.Code != http.StatusBadRequest {
-		t.Fatalf("status %d, want 400", w.Code)
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	const body = `{"id":"1","topic":"job:ready"}`
+
+	st, err := boltstore.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	err := listener.Forward(q, a, b)(context.Background(), &listener.Event{ID: "1", Topic: "job:ready"})
-	if !errors.Is(err, outbox.ErrInvalid) || !strings.Contains(err.Error(), "unknown destination") || !listener.IsPermanent(err) {
-		t.Fatalf("%v: want a permanent ErrInvalid for an unknown destination", err)
+	q := &outbox.Queue{Outbox: st, Sender: rcv.Sender(), Destinations: []sender.Destination{a}}
+	if code, reply := postTLS(t, listener.Forward(q, a, b), body); code/100 != 5 || strings.Contains(reply, `"b"`) {
+		t.Fatalf("unknown destination: status %d %q, want a 5xx that names no destination", code, reply)
 	}
-	if s, _ := st.Stats(context.Background()); s.Pending != 0 {
-		t.Fatalf("%d stored, want none", s.Pending)
+	err = listener.Forward(q, a, b)(context.Background(), &listener.Event{ID: "1", Topic: "job:ready"})
+	if err == nil || listener.IsPermanent(err) || !strings.Contains(err.Error(), `unknown destination "b"`) {
+		t.Fatalf("%v: want a retryable error naming the unknown destination b", err)
 	}
+	if s, err := st.Stats(context.Background()); err != nil || s.Pending != 0 {
+		t.Fatalf("%+v, %v: want nothing stored, for a either", s, err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The worker restarts, its Queue given b.
+	st, err = boltstore.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	q = &outbox.Queue{Outbox: st, Sender: rcv.Sender(), Destinations: []sender.Destination{a, b}, Poll: 10 * time.Millisecond}
+	if code, reply := postTLS(t, listener.Forward(q, a, b), body); code != http.StatusNoContent {
+		t.Fatalf("posted again: status %d %q, want 204", code, reply)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- q.Run(ctx) }()
+	ds, err := rcv.WaitFor(2, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	ev := &listener.Event{ID: "1", Topic: "job:ready"}
+	got := []string{ds[0].ID, ds[1].ID}
+	want := []string{listener.DeliveryID(ev, "a"), listener.DeliveryID(ev, "b")}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("delivered ids %v, want %v", got, want)
+	}
+}
+
+// postTLS posts body as a native envelope to an HTTPHandler, behind a TLS
+// server, whose listener runs h for every topic, and returns the status
+// and the reply.
+func postTLS(t *testing.T, h listener.Handler, body string) (int, string) {
+	t.Helper()
+	l := listener.New(listener.WithDedupe(0, 0))
+	mustOn(t, l, "**", h)
+	srv := httptest.NewTLSServer(&listener.HTTPHandler{Dispatcher: l})
+	defer srv.Close()
+	resp, err := srv.Client().Post(srv.URL, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	reply, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(reply)
 }
 
 // TestForwardQueueDeadLetterKeepsEventID: an event forwarded through a Queue
