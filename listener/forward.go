@@ -2,6 +2,7 @@ package listener
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -75,14 +76,17 @@ var forwardSourceNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://git
 // The topic filters are those of dests; a Queue then delivers to its own
 // destination of each name, with that one's URL, headers and Signer.
 // A failure the deliverer reports as not retryable (a 4xx, sender.ErrGone,
-// a bad URL, an event a queue cannot store) becomes a [Permanent] error;
-// others stay retryable, so the source redelivers the event. Two faults
-// of the configuration are retryable too, so that the source keeps the
-// event until they are fixed: a destination that a Queue's Destinations
-// lack fails each event that wants it with an error naming it, and
-// nothing of the event is stored; a destination whose Topics holds a
-// malformed pattern fails every event with an error wrapping
-// sender.ErrInvalidPattern. A nil d is a zero sender.Sender.
+// an event a queue cannot store) becomes a [Permanent] error; others stay
+// retryable, so the source redelivers the event. Faults of the
+// configuration are retryable too, so that the source keeps the event
+// until they are fixed: a destination that a Queue's Destinations lack
+// fails each event that wants it with an error naming it, and nothing of
+// the event is stored; a destination whose Topics holds a malformed
+// pattern fails every event with an error wrapping
+// sender.ErrInvalidPattern; through a Sender, a destination whose URL is
+// invalid, not https or refused by the address guard, or whose Signer or
+// OAuth2 token fails (sender.ErrInvalidURL, ErrInsecureURL,
+// ErrBlockedAddr, ErrSign, ErrToken). A nil d is a zero sender.Sender.
 func Forward(d Deliverer, dests ...sender.Destination) Handler {
 	return forward(d, dests, false)
 }
@@ -136,6 +140,23 @@ func forward(d Deliverer, dests []sender.Destination, payloadOnly bool) Handler 
 	}
 }
 
+// configFaults are the failures of a Sender that come of a destination's
+// configuration, not of the event or the receiver's verdict: a Sender
+// reports them as not retryable, since sending again the same way cannot
+// help, but the source that keeps the event can send it again once the
+// configuration is fixed.
+var configFaults = []error{sender.ErrInvalidURL, sender.ErrInsecureURL, sender.ErrBlockedAddr, sender.ErrSign, sender.ErrToken}
+
+// configFault reports whether err is one of configFaults.
+func configFault(err error) bool {
+	for _, f := range configFaults {
+		if errors.Is(err, f) {
+			return true
+		}
+	}
+	return false
+}
+
 // checkTopics checks the topic filters of dests. A malformed pattern
 // matches nothing (sender.Destination.Wants), so its destination would
 // miss every event while Forward reported each as handled: Forward fails
@@ -153,8 +174,9 @@ func checkTopics(dests []sender.Destination) error {
 }
 
 // notRetryable reports whether err is a sender.DeliveryError that is not
-// retryable, or already [Permanent]; a joined error only when each of its
-// errors is.
+// retryable and not a fault of the destination's configuration
+// (configFault), or already [Permanent]; a joined error only when each of
+// its errors is.
 func notRetryable(err error) bool {
 	for err != nil {
 		if isMarked(err) {
@@ -162,7 +184,7 @@ func notRetryable(err error) bool {
 		}
 		switch u := err.(type) {
 		case *sender.DeliveryError:
-			return !u.Retryable
+			return !u.Retryable && !configFault(u)
 		case interface{ Unwrap() []error }:
 			errs := u.Unwrap()
 			for _, e := range errs {

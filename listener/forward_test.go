@@ -142,6 +142,53 @@ func TestForwardErrors(t *testing.T) {
 	}
 }
 
+// failingSigner fails as a misconfigured signer does: not an outage of
+// a key store, so the Sender reports it as not retryable.
+type failingSigner struct{}
+
+func (failingSigner) Sign(http.Header, auth.Message) error { return errors.New("no key loaded") }
+
+// TestForwardConfigFaultsRetryable: through an in-process Sender, a
+// destination whose configuration is at fault (a URL that is invalid, not
+// https, or refused by the address guard; a Signer that fails) refuses
+// the event retryably, so that the source keeps it until the
+// configuration is fixed: 500 through the HTTP intake, not 400. So does
+// an OAuth2 token URL that is not https. Nothing
+// reaches the receiver, and the receiver's own refusal stays permanent.
+func TestForwardConfigFaultsRetryable(t *testing.T) {
+	rcv := sendertest.NewReceiver(t, nil)
+	ev := listenertest.NewEvent(t, "job:ready", map[string]string{"jobId": "j1"})
+	guarded := &sender.Sender{Retry: sender.RetryPolicy{MaxAttempts: 1}} // loopback not allowed
+	signed := rcv.Destination(failingSigner{})
+	tokened := rcv.Destination(nil)
+	tokened.OAuth2 = &sender.OAuth2{TokenURL: "http://127.0.0.1:1/token", ClientID: "c", ClientSecret: auth.NewSecret([]byte("client-secret-value"))}
+	for _, tc := range []struct {
+		name string
+		s    *sender.Sender
+		dest sender.Destination
+		want error
+	}{
+		{"invalid URL", rcv.Sender(), sender.Destination{Name: "d", URL: "https://exa mple.com/hook"}, sender.ErrInvalidURL},
+		{"not https", rcv.Sender(), sender.Destination{Name: "d", URL: "http://127.0.0.1:1/hook"}, sender.ErrInsecureURL},
+		{"address refused", guarded, rcv.Destination(nil), sender.ErrBlockedAddr},
+		{"signer fails", rcv.Sender(), signed, sender.ErrSign},
+		{"token URL not https", rcv.Sender(), tokened, sender.ErrToken},
+	} {
+		err := listener.Forward(tc.s, tc.dest)(context.Background(), ev)
+		if !errors.Is(err, tc.want) || listener.IsPermanent(err) {
+			t.Errorf("%s: %v (permanent=%v), want a retryable error wrapping %v", tc.name, err, listener.IsPermanent(err), tc.want)
+		}
+		l := listener.New()
+		mustOn(t, l, "**", listener.Forward(tc.s, tc.dest))
+		if w := post(&listener.HTTPHandler{Dispatcher: l}, jsonHeader(), `{"id":"1","topic":"job:ready"}`); w.Code != http.StatusInternalServerError {
+			t.Errorf("%s: status %d, want 500", tc.name, w.Code)
+		}
+	}
+	if n := len(rcv.Deliveries()); n != 0 {
+		t.Fatalf("%d requests reached the receiver, want none", n)
+	}
+}
+
 func TestForwardPayloadAndTopics(t *testing.T) {
 	rcv := sendertest.NewReceiver(t, nil)
 	dest := rcv.Destination(nil)
