@@ -120,8 +120,9 @@ func JWKSHandler(keys ...PublicKey) http.Handler {
 // A key of the set that it cannot use (malformed, holding private members,
 // of another type, or sharing its kid with another) is skipped and the
 // others are used; a token naming the kid of a skipped key fails with
-// [ErrUnknownKey] saying why that key was skipped. A set in which no key
-// is usable is refused, as a failed fetch is.
+// [ErrUnknownKey] saying why that key was skipped (a key of the set
+// without a kid is not tried for it). A set in which no key is usable is
+// refused, as a failed fetch is.
 //
 // A JWKS is safe for concurrent use. Create it with [NewJWKS].
 type JWKS struct {
@@ -184,9 +185,11 @@ func NewJWKS(rawURL string, client *http.Client) (*JWKS, error) {
 }
 
 // Keys returns the keys that a token naming kid may be signed with (see
-// [PublicKeys] for the kid rule), fetching the set first when it has none
-// yet or when kid is unknown, within the refresh limits. Stale keys that
-// hold kid are returned at once, and fetched again in the background.
+// [PublicKeys] for the kid rule, but a kid named by a key the set skipped
+// is refused, not given the keys without a kid), fetching the set first
+// when it has none yet or when kid is unknown, within the refresh limits.
+// Stale keys that hold kid are returned at once, and fetched again in the
+// background.
 func (j *JWKS) Keys(ctx context.Context, kid string) ([]PublicKey, error) {
 	j.mu.Lock()
 	keys, fetched := j.keys, j.fetched
@@ -211,9 +214,12 @@ func (j *JWKS) Keys(ctx context.Context, kid string) ([]PublicKey, error) {
 	skipped, nSkipped := j.skipped[kid], j.nSkipped
 	j.mu.Unlock()
 	found, lookupErr := selectKeys(keys, kid)
-	if lookupErr == nil {
+	if lookupErr == nil && (kid == "" || skipped == "" || found[0].ID() == kid) {
 		return found, nil
 	}
+	// A key without a kid stands in for a kid the set does not name, not
+	// for one it names on a key it skipped: that token is refused saying
+	// why the key was skipped.
 	switch {
 	case kid != "" && skipped != "":
 		lookupErr = fmt.Errorf("auth: %w: the JWKS's key with the token's kid was skipped as unusable (%s)", ErrUnknownKey, skipped)

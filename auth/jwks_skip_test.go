@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -9,6 +10,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // jwksDoc is a JWKS document of keys (as MarshalJWKS writes them) and of
@@ -108,5 +112,63 @@ func TestKeySetSkippedBounded(t *testing.T) {
 	set := must(parseKeySet(jwksDoc(t, []PublicKey{ks.ed.Public()}, raw...)))(t)
 	if len(set.keys) != 1 || set.nSkipped != len(raw) || len(set.skipped) != maxSkippedKids {
 		t.Fatalf("%d keys, %d skipped, %d remembered by kid", len(set.keys), set.nSkipped, len(set.skipped))
+	}
+}
+
+// jwtFor signs m's token as herald's signer does, but straight with
+// golang-jwt: alg EdDSA, header kid, key k (an Ed25519 private key).
+func jwtFor(t *testing.T, k ed25519.PrivateKey, kid string, m Message) http.Header {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{
+		"iat":           asymNow.Unix(),
+		"exp":           asymNow.Add(5 * time.Minute).Unix(),
+		"jti":           m.ID,
+		"aud":           audienceOf(m.URL),
+		claimBodySHA256: bodySHA256(m.Body),
+	})
+	if kid != "" {
+		tok.Header["kid"] = kid
+	}
+	s := must(tok.SignedString(k))(t)
+	return http.Header{"Authorization": {"Bearer " + s}, "Webhook-Id": {m.ID}}
+}
+
+// edKey is a deterministic Ed25519 key of its own, for a seed no other
+// test key uses.
+func edKey(b byte) ed25519.PrivateKey {
+	seed := make([]byte, ed25519.SeedSize)
+	for i := range seed {
+		seed[i] = b ^ byte(i*7)
+	}
+	return ed25519.NewKeyFromSeed(seed)
+}
+
+// TestJWKSSkippedKidBesideKidlessKey: a token naming the kid of a key the
+// set skipped as unusable is refused with the reason it was skipped, even
+// when the set also holds a key without a kid. (The kid-less key was tried
+// for it instead, and the error said "signature mismatch".)
+func TestJWKSSkippedKidBesideKidlessKey(t *testing.T) {
+	kidless, other := edKey(31), edKey(32)
+	const broken = `{"kty":"OKP","crv":"Ed25519","kid":"k-broken","x":"AAAA"}`
+	s := newJWKSServer(t)
+	s.set(serveDoc(jwksDoc(t, []PublicKey{must(NewPublicKey(kidless.Public(), ""))(t)}, broken)))
+	var clock atomic.Int64
+	v := must(NewJWTVerifier(jwksAt(t, s, "/jwks.json", &clock), WithClock(asymClock)))(t)
+	m := asymMsg()
+
+	_, err := v.VerifyContext(context.Background(), jwtFor(t, other, "k-broken", m), m.Body)
+	if !errors.Is(err, ErrUnknownKey) || !strings.Contains(err.Error(), "skipped as unusable") || !strings.Contains(err.Error(), `"x" is 3 bytes`) {
+		t.Fatalf("token naming the skipped key: %v; want ErrUnknownKey saying why the key was skipped", err)
+	}
+	if strings.Contains(err.Error(), "AAAA") || strings.Contains(err.Error(), "k-broken") {
+		t.Errorf("error quotes the set or the token: %v", err)
+	}
+
+	// The kid-less key still serves tokens without a kid, and those naming
+	// a kid the set does not hold at all.
+	for _, kid := range []string{"", "k-unnamed"} {
+		if _, err := v.Verify(jwtFor(t, kidless, kid, m), m.Body); err != nil {
+			t.Errorf("token of the kid-less key naming kid %q: %v", kid, err)
+		}
 	}
 }
