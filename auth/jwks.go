@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"io"
@@ -105,9 +106,12 @@ func JWKSHandler(keys ...PublicKey) http.Handler {
 }
 
 // JWKS is a [KeySet] fetched from a JWKS URL and cached. It fetches on first
-// use, again once the keys are older than an hour, and when a token
-// names a kid it does not know — but never twice within
-// a minute, however many requests ask. Each fetch takes at
+// use, again once the keys are older than an hour, when a token names a
+// kid it does not know, and, for a verifier made by [NewJWTVerifier], when
+// a token's signature matches none of the keys its kid selects (an issuer
+// may publish a new key under a kid it used before; the token is then
+// checked once more if the fetch brought such a key) — but never twice
+// within a minute, however many requests ask. Each fetch takes at
 // most 10 seconds and reads at most 1 MiB; the document is parsed by
 // [ParseJWKS]. Keys older than an hour stay in use while they are
 // fetched again (a lookup that finds its kid among them does not wait for
@@ -230,6 +234,30 @@ func (j *JWKS) Keys(ctx context.Context, kid string) ([]PublicKey, error) {
 		return nil, fmt.Errorf("%w (%w)", lookupErr, err)
 	}
 	return nil, lookupErr
+}
+
+// refetch is for a token under kid, of algorithm alg, whose signature
+// none of tried (the keys it was checked against) matches: the issuer may
+// have published a new key under a kid it used before, which a lookup of
+// that kid does not fetch. It fetches the set again, within the limits an
+// unknown kid obeys, and reports whether kid now selects a key of alg not
+// among tried, against which the token is worth checking once more.
+func (j *JWKS) refetch(ctx context.Context, kid, alg string, tried []crypto.PublicKey) bool {
+	_ = j.refresh(ctx) // a fetch that fails leaves the keys as they were
+	j.mu.Lock()
+	keys := j.keys
+	j.mu.Unlock()
+	found, err := selectKeys(keys, kid)
+	if err != nil {
+		return false
+	}
+	for _, k := range found {
+		isTried := func(t crypto.PublicKey) bool { return sameKey(k.Key(), t) }
+		if k.Algorithm() == alg && !slices.ContainsFunc(tried, isTried) {
+			return true
+		}
+	}
+	return false
 }
 
 // refresh fetches unless rate-limited. A caller that waited for another

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto"
 	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -151,8 +152,12 @@ func NewJWTSigner(keys []PrivateKey, opts ...JWTOption) (*Scheme, error) {
 // [KeySet]. Its Sign fails: it holds no private key. A token is checked only
 // against keys of its own algorithm, chosen by its kid when it has one;
 // an unknown kid fails with [ErrUnknownKey], as does a token without a kid
-// against a JWKS that holds several keys of its algorithm. [Verified.KeyID]
-// is the token's kid, else the matching key's ID, else its position.
+// against a JWKS that holds several keys of its algorithm. A token whose
+// signature none of a JWKS's keys matches has the set fetched again, within
+// its refresh limits, and is checked once more against a key the fetch
+// brought for its kid: issuers may rotate a key and keep its kid.
+// [Verified.KeyID] is the token's kid, else the matching key's ID, else its
+// position.
 //
 // Options: as for [NewJWT] but [WithTTL], which only a signer uses.
 func NewJWTVerifier(keys KeySet, opts ...JWTVerifierOption) (*Scheme, error) {
@@ -322,6 +327,11 @@ func (j *jwtScheme) VerifyContext(ctx context.Context, h http.Header, body []byt
 	}
 	claims := jwt.MapClaims{}
 	token, err := j.parser.ParseWithClaims(raw, claims, keyfunc)
+	if err != nil && keyErr == nil && matched != nil && errors.Is(err, jwt.ErrTokenSignatureInvalid) && j.rotated(ctx, token, kid, matched) {
+		// The issuer has a new key under the token's kid: one more check.
+		claims = jwt.MapClaims{}
+		token, err = j.parser.ParseWithClaims(raw, claims, keyfunc)
+	}
 	if err != nil {
 		if keyErr != nil {
 			return Verified{}, keyErr
@@ -397,6 +407,22 @@ func compactJWS(tok string) bool {
 		}
 	}
 	return true
+}
+
+// rotated is for a token that none of its candidate keys (tried) verifies.
+// From a [*JWKS], it fetches the set again, within the set's refresh
+// limits, and reports whether the token's kid now selects a key of its
+// algorithm that was not tried: issuers may rotate a key and keep its kid.
+func (j *jwtScheme) rotated(ctx context.Context, token *jwt.Token, kid string, tried []jwt.VerificationKey) bool {
+	set, ok := j.keys.(*JWKS)
+	if !ok || token == nil || token.Method == nil {
+		return false
+	}
+	keys := make([]crypto.PublicKey, len(tried))
+	for i, k := range tried {
+		keys[i] = k
+	}
+	return set.refetch(ctx, kid, token.Method.Alg(), keys)
 }
 
 // candidates returns the keys a token may be verified with, their names for

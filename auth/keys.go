@@ -343,9 +343,13 @@ func (k PublicKey) equal(o PublicKey) bool {
 	if k.p == nil || o.p == nil {
 		return k.p == nil && o.p == nil
 	}
-	type equaler interface{ Equal(crypto.PublicKey) bool }
-	e, ok := k.p.key.(equaler)
-	return ok && e.Equal(o.p.key)
+	return sameKey(k.p.key, o.p.key)
+}
+
+// sameKey reports whether a and b are the same Go public key.
+func sameKey(a, b crypto.PublicKey) bool {
+	e, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && e.Equal(b)
 }
 
 // String describes the key without its material, e.g. `EdDSA public key
