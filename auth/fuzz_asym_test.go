@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"testing"
 )
 
@@ -53,9 +54,14 @@ func FuzzJWTVerify(f *testing.F) {
 	hs := mustScheme[*jwtScheme](NewJWT("HS256", []Secret{jwtSecret}, WithClock(asymClock)))(f)
 	ed := mustScheme[*jwtScheme](NewJWTSigner([]PrivateKey{ks.ed}, WithClock(asymClock)))(f)
 	es := mustScheme[*jwtScheme](NewJWTSigner([]PrivateKey{ks.ec}, WithClock(asymClock)))(f)
-	verifiers := []*jwtScheme{hs, ed, es}
+	// A verifier of a fetched set: a token its keys do not verify fetches
+	// the set again, within the refresh limits (the clock stands still).
+	var clock atomic.Int64
+	remote := jwksAt(f, newJWKSServer(f, ks.ed.Public(), ks.ec.Public()), "/jwks", &clock)
+	js := mustScheme[*jwtScheme](NewJWTVerifier(remote, WithClock(asymClock)))(f)
+	verifiers := []*jwtScheme{hs, ed, es, js}
 	signed := map[string]bool{}
-	for _, j := range verifiers {
+	for _, j := range verifiers[:3] {
 		h := http.Header{}
 		if err := j.Sign(h, m); err != nil {
 			f.Fatal(err)

@@ -69,7 +69,7 @@ type jwksServer struct {
 	fetches atomic.Int32
 }
 
-func newJWKSServer(t *testing.T, keys ...PublicKey) *jwksServer {
+func newJWKSServer(t testing.TB, keys ...PublicKey) *jwksServer {
 	s := &jwksServer{}
 	s.set(JWKSHandler(keys...))
 	s.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -83,7 +83,7 @@ func newJWKSServer(t *testing.T, keys ...PublicKey) *jwksServer {
 func (s *jwksServer) set(h http.Handler) { s.handler.Store(&h) }
 
 // jwksAt returns a JWKS for the server whose clock the test moves.
-func jwksAt(t *testing.T, s *jwksServer, path string, clock *atomic.Int64) *JWKS {
+func jwksAt(t testing.TB, s *jwksServer, path string, clock *atomic.Int64) *JWKS {
 	j := must(NewJWKS(s.srv.URL+path, s.srv.Client()))(t)
 	j.now = func() time.Time { return asymNow.Add(time.Duration(clock.Load())) }
 	return j
