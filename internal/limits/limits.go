@@ -21,6 +21,12 @@ const (
 	Reason = 1024          // an error or reason text; longer ones are cut
 )
 
+// History caps the attempts a store keeps of one delivery: the newest
+// are kept, and the oldest deleted as new ones are recorded. A delivery
+// replayed again and again would otherwise grow without bound, and so would
+// every History answer.
+const History = 64
+
 // List caps a dead letter listing whose limit is zero.
 const List = 1000
 

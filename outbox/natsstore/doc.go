@@ -116,7 +116,9 @@
 // with the attempt, Released clears the lease. Purge leaves such a
 // tombstone too, keeping the id reserved; Replay reads and rewrites each
 // dead letter, body included, one round trip each. History reads the
-// record from the stream (one direct get), so it is exact across a fleet.
+// record from the stream (one direct get), so it is exact across a fleet;
+// a record keeps the newest 64 attempts (see [outbox.Admin.History]), fewer
+// when their texts would make it too large for the stream.
 // DestinationStates returns the states as the watcher last saw them, and
 // SetDestinationState returns once the server stored the state.
 //

@@ -11,7 +11,7 @@ import (
 )
 
 // A receiver chooses the text of its errors, and JSON writes '<' as six
-// bytes: maxHistory attempts of 1024 such bytes, beside the largest body
+// bytes: limits.History attempts of 1024 such bytes, beside the largest body
 // and metadata a Put accepts, once made a record too large for the stream.
 // Its delivery could then never be settled, and was retried at every
 // lease's end beyond its schedule. The oldest attempts now give way.

@@ -19,11 +19,6 @@ import (
 // metaHeader carries a record's metadata as JSON.
 const metaHeader = "Herald-Meta"
 
-// maxHistory caps the attempts a record keeps; older ones are dropped
-// first. A delivery replayed again and again would otherwise grow without
-// bound.
-const maxHistory = 64
-
 // Record states.
 const (
 	statePending = ""     // pending, maybe leased
@@ -79,15 +74,16 @@ func (m *meta) delivery(body []byte) outbox.Delivery {
 }
 
 // addAttempt appends a to the history, dropping the oldest beyond
-// maxHistory, and cuts its text to 1024 bytes; msg drops more of the
+// limits.History (a delivery replayed again and again would otherwise grow
+// without bound), and cuts its text to 1024 bytes; msg drops more of the
 // oldest if their encoding would not fit what Open reserved.
 func (r *record) addAttempt(a outbox.AttemptRecord) {
 	a.Error = limits.Clip(a.Error)
 	r.history = append(r.history, attempt{
 		At: wire.Nanos(a.At), Status: a.Status, Latency: int64(a.Latency), Tries: a.Tries, Error: a.Error,
 	})
-	if n := len(r.history); n > maxHistory {
-		r.history = r.history[n-maxHistory:]
+	if n := len(r.history); n > limits.History {
+		r.history = r.history[n-limits.History:]
 	}
 }
 
@@ -126,7 +122,7 @@ func (r *record) msg(subj string) (*nats.Msg, error) {
 const headerSlack = 1 << 10
 
 // encodeHistory encodes the history as JSON in at most budget bytes,
-// dropping the oldest attempts until it fits. maxHistory texts of 1024
+// dropping the oldest attempts until it fits. limits.History texts of 1024
 // bytes do not: 64 KiB as they are, and six times that where JSON escapes
 // them, and a receiver chooses the text of its errors. A record too large
 // for the stream could never be settled again, and its delivery would be
