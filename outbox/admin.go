@@ -27,7 +27,7 @@ const maxAdminBody = 64 << 10
 //	     ?destination=NAME       only that destination's
 //	     &limit=N                at most N (1 to 1000, the default)
 //	     &after=CURSOR           the page after the one whose "next" it was
-//	GET  /history?id=ID          {"attempts":[…]}
+//	GET  /history?id=ID          {"attempts":[…]}, the newest 64 at most
 //	POST /dead-letters/replay    {"ids":[…]} or {"destination":…} or {"all":true}
 //	                             → {"replayed":N}
 //	POST /dead-letters/purge     the same selector → {"purged":N}

@@ -12,13 +12,15 @@ import (
 
 	"github.com/heraldhq/herald/internal/deadlist"
 	"github.com/heraldhq/herald/internal/guard"
+	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/internal/wire"
 )
 
 // NewMemory returns an empty [Store] held in memory, for tests and for
 // programs that can afford to lose pending deliveries when they stop. It
 // keeps bodies in memory, keeps the order of a partition key (see
-// [Store]) and times as the durable stores do (see [Outbox]), and its
+// [Store]) and times as the durable stores do (see [Outbox]), the newest
+// 64 attempts of a delivery as they do (see [Admin.History]), and its
 // Close empties it.
 func NewMemory() Store { return &memory{} }
 
@@ -247,7 +249,7 @@ func (m *memory) settleOne(st Settlement) error {
 		})
 	case Retrying:
 		return m.settle(st.ID, st.Token, func(it *memItem) {
-			it.history = append(it.history, keptAttempt(st.Attempt))
+			it.history = addAttempt(it.history, st.Attempt)
 			it.d.Attempts++
 			it.d.Due = kept(st.Due)
 			m.wait(it)
@@ -256,7 +258,7 @@ func (m *memory) settleOne(st Settlement) error {
 		return m.settle(st.ID, st.Token, m.wait)
 	case DeadLettered:
 		return m.settle(st.ID, st.Token, func(it *memItem) {
-			it.history = append(it.history, keptAttempt(st.Attempt))
+			it.history = addAttempt(it.history, st.Attempt)
 			it.d.Attempts++
 			it.dead, it.reason, it.deadAt = true, st.Reason, time.Now()
 			m.dead++
@@ -276,6 +278,17 @@ func kept(t time.Time) time.Time { return wire.Time(wire.Nanos(t)) }
 func keptAttempt(a AttemptRecord) AttemptRecord {
 	a.At = kept(a.At)
 	return a
+}
+
+// addAttempt appends a, as kept, to the history h, dropping the oldest
+// attempt beyond limits.History: its array never grows past that.
+func addAttempt(h []AttemptRecord, a AttemptRecord) []AttemptRecord {
+	if len(h) < limits.History {
+		return append(h, keptAttempt(a))
+	}
+	n := copy(h, h[len(h)-limits.History+1:])
+	h = append(h[:n], keptAttempt(a))
+	return h
 }
 
 // DeadLetters lists dead letters; see [Admin.DeadLetters].

@@ -101,7 +101,11 @@ type Admin interface {
 	Purge(ctx context.Context, s Selector) (int, error)
 
 	// History returns the recorded attempts of a pending or dead delivery,
-	// oldest first, or [ErrNotFound].
+	// oldest first, or [ErrNotFound]. A store keeps the newest 64 attempts
+	// of a delivery at most, deleting the oldest as it records new ones,
+	// so that a dead letter replayed again and again does not grow its
+	// history without bound (natsstore may keep fewer, when their texts
+	// would not fit its record).
 	History(ctx context.Context, id string) ([]AttemptRecord, error)
 
 	// Stats counts the deliveries held.
