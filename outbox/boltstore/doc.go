@@ -10,9 +10,11 @@
 // Layout: each pending delivery's record (destination, topic, due time,
 // attempts) and body in one value keyed by destination, due time and id;
 // each dead letter's keyed by destination and id; an index from id to
-// where the delivery is; and the attempt history. Deliveries with a
-// partition key wait in line behind the earliest one of their destination
-// and key, which alone is in the due index, so the store
+// where the delivery is; and the attempt history, the newest 64 attempts
+// of each delivery (see [outbox.Admin.History]: recording one deletes the
+// oldest, and the surplus a file of an earlier version kept). Deliveries
+// with a partition key wait in line behind the earliest one of their
+// destination and key, which alone is in the due index, so the store
 // keeps their order across restarts. Leasing seeks the
 // pending deliveries of each destination that may take more, so it reads
 // nothing of blocked destinations, and reads each delivery it leases as it

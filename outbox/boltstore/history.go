@@ -6,6 +6,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -29,10 +30,11 @@ func (s *store) History(ctx context.Context, id string) ([]outbox.AttemptRecord,
 		if err != nil {
 			return err
 		}
-		// Room for what is likely there, not for what the record says:
-		// a damaged count would allocate gigabytes.
-		out = make([]outbox.AttemptRecord, 0, min(r.nhist, 64))
-		for seq := range r.nhist {
+		// The newest limits.History: a file of an earlier version may
+		// hold more, which the next attempt deletes.
+		first := max(0, r.nhist-limits.History)
+		out = make([]outbox.AttemptRecord, 0, r.nhist-first)
+		for seq := first; seq < r.nhist; seq++ {
 			hv := b.history.Get(historyKey(id, seq))
 			if hv == nil {
 				return corrupt("attempt of", id, errMissingRecord)

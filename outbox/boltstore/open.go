@@ -400,6 +400,20 @@ func (t *tree) delPrefix(prefix []byte) error {
 	return nil
 }
 
+// delBefore deletes every key that starts with prefix and sorts before
+// end, and so costs what is there, like delPrefix.
+func (t *tree) delBefore(prefix, end []byte) error {
+	if t.c == nil {
+		t.c = t.Cursor()
+	}
+	for k, _ := t.c.Seek(prefix); bytes.HasPrefix(k, prefix) && bytes.Compare(k, end) < 0; k, _ = t.c.Seek(prefix) {
+		if err := t.c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // del deletes key if it is there, like Bucket.Delete.
 func (t *tree) del(key []byte) error {
 	if t.c == nil {

@@ -99,11 +99,9 @@ func reschedule(b *bucketSet, id string, r *record, due time.Time, a outbox.Atte
 	if err != nil {
 		return err
 	}
-	hk := historyKey(id, r.nhist)
 	r.due = wire.Nanos(due)
 	r.attempts++
-	r.nhist++
-	if err := putAll(kv{&b.history, hk, appendAttempt(nil, &a)}); err != nil {
+	if err := addAttempt(b, id, r, a); err != nil {
 		return err
 	}
 	return b.putPending(id, r, body)
@@ -116,14 +114,29 @@ func deadLetter(b *bucketSet, id string, r *record, reason string, a outbox.Atte
 	if err != nil {
 		return err
 	}
-	hk := historyKey(id, r.nhist)
 	r.attempts++
-	r.nhist++
 	r.dead, r.reason, r.deadAt = true, reason, time.Now().UnixNano()
-	if err := putAll(kv{&b.history, hk, appendAttempt(nil, &a)}); err != nil {
+	if err := addAttempt(b, id, r, a); err != nil {
 		return err
 	}
 	return b.putDead(id, r, body)
+}
+
+// addAttempt records a as the next attempt of the delivery id, whose
+// record is r, and deletes those before the newest limits.History: the one
+// that falls out, or, in a file of an earlier version that kept every
+// attempt, all the surplus at once. A delivery replayed again and again
+// would otherwise grow the file, and its History, without bound.
+func addAttempt(b *bucketSet, id string, r *record, a outbox.AttemptRecord) error {
+	hk := historyKey(id, r.nhist)
+	r.nhist++
+	if err := putAll(kv{&b.history, hk, appendAttempt(nil, &a)}); err != nil {
+		return err
+	}
+	if r.nhist <= limits.History {
+		return nil
+	}
+	return b.history.delBefore(hk[:len(id)+1], historyKey(id, r.nhist-limits.History))
 }
 
 // takeBody deletes the entry of the delivery id, whose record is r, from
