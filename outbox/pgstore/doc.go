@@ -25,9 +25,11 @@
 //
 // Five tables, in a schema and with a name prefix of the caller's choice
 // ([Options]): one row per delivery, pending or dead, with its body and
-// metadata; one row per recorded attempt; one row per destination
-// state ([outbox.DestinationStore]: a destination disabled by one process
-// is disabled for all); and one row per line of ordered deliveries whose
+// metadata; one row per recorded attempt, the newest 64 of each
+// delivery (see [outbox.Admin.History]: the statement that records one
+// deletes the oldest, and the surplus tables of an earlier version kept);
+// one row per destination state ([outbox.DestinationStore]: a
+// destination disabled by one process is disabled for all); and one row per line of ordered deliveries whose
 // head was delivered or died while the next was being put, until a Lease
 // makes that one the head (a vacancy); and one row holding the schema's
 // version. A delivery waiting behind

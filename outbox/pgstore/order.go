@@ -235,7 +235,7 @@ const (
 	// sqlNoteLines.
 	sqlDeadKeyed = `WITH u AS (
 		UPDATE {d} SET attempts = attempts + 1, dead_ns = $3, reason = $9, lease_token = NULL, lease_until_ns = NULL
-		WHERE id = $1 AND lease_token = $2 AND partition_key <> '' RETURNING id)
+		WHERE id = $1 AND lease_token = $2 AND partition_key <> '' RETURNING id), ` + dropOldest + `
 	INSERT INTO {a} (delivery_id, at_ns, status, latency_ns, tries, error) SELECT id, $4, $5, $6, $7, $8 FROM u`
 
 	// sqlPassOn is the last statement of a settlement that ended heads:

@@ -1,6 +1,11 @@
 package pgstore
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+
+	"github.com/heraldhq/herald/internal/limits"
+)
 
 // queries are the statements of an outbox, with its table names filled in.
 type queries struct {
@@ -11,7 +16,8 @@ type queries struct {
 	deadLetters, replay, purge, history, stats                       string
 }
 
-// The statements, with {d}, {a} and {v} for the tables. Times are Unix
+// The statements, with {d}, {a} and {v} for the tables, and {history}
+// and {older} for limits.History and one less. Times are Unix
 // nanoseconds. Those that keep the order of partition keys are in
 // order.go.
 const (
@@ -98,12 +104,22 @@ const (
 	// sqlDead, like sqlAck, is for a delivery without a key.
 	sqlRetry = `WITH u AS (
 		UPDATE {d} SET attempts = attempts + 1, due_ns = $3, lease_token = NULL, lease_until_ns = NULL
-		WHERE id = $1 AND lease_token = $2 RETURNING id)
+		WHERE id = $1 AND lease_token = $2 RETURNING id), ` + dropOldest + `
 	INSERT INTO {a} (delivery_id, at_ns, status, latency_ns, tries, error) SELECT id, $4, $5, $6, $7, $8 FROM u`
 	sqlDead = `WITH u AS (
 		UPDATE {d} SET attempts = attempts + 1, dead_ns = $3, reason = $9, lease_token = NULL, lease_until_ns = NULL
-		WHERE id = $1 AND lease_token = $2 AND partition_key = '' RETURNING id)
+		WHERE id = $1 AND lease_token = $2 AND partition_key = '' RETURNING id), ` + dropOldest + `
 	INSERT INTO {a} (delivery_id, at_ns, status, latency_ns, tries, error) SELECT id, $4, $5, $6, $7, $8 FROM u`
+
+	// dropOldest follows the u of a statement that records an attempt of
+	// the delivery u settled: it deletes the attempts before the newest
+	// {older} (limits.History less the one inserted), so that the
+	// delivery keeps the newest limits.History. Tables written by an
+	// earlier version, which kept every attempt, lose all the surplus at
+	// once. A delivery replayed again and again would otherwise grow its
+	// rows, and its History, without bound.
+	dropOldest = `dropped AS (DELETE FROM {a} WHERE delivery_id = (SELECT id FROM u)
+		AND seq <= (SELECT seq FROM {a} WHERE delivery_id = (SELECT id FROM u) ORDER BY seq DESC OFFSET {older} LIMIT 1))`
 	sqlRelease = `UPDATE {d} SET lease_token = NULL, lease_until_ns = NULL WHERE id = $1 AND lease_token = $2`
 	// sqlNotify notifies without waiting for its commit to be flushed: a
 	// notifying transaction gets a transaction id, so its commit is
@@ -136,8 +152,12 @@ const (
 	SELECT n.n, l.ds, l.ks FROM n CROSS JOIN l LEFT JOIN LATERAL (SELECT pg_notify($5, '') WHERE n.n > 0) x ON true`
 	sqlPurge = `WITH r AS (DELETE FROM {d} WHERE ` + deadSelected + ` RETURNING 1) SELECT count(*) FROM r`
 
+	// sqlHistory returns the newest {history} attempts of a delivery,
+	// oldest first: tables of an earlier version may hold more.
 	sqlHistory = `SELECT a.at_ns, a.status, a.latency_ns, a.tries, a.error
-	FROM {d} d LEFT JOIN {a} a ON a.delivery_id = d.id WHERE d.id = $1 ORDER BY a.seq`
+	FROM {d} d LEFT JOIN LATERAL (SELECT seq, at_ns, status, latency_ns, tries, error FROM {a}
+		WHERE delivery_id = d.id ORDER BY seq DESC LIMIT {history}) a ON true
+	WHERE d.id = $1 ORDER BY a.seq`
 
 	sqlStats = `SELECT count(*) FILTER (WHERE dead_ns IS NULL),
 		count(*) FILTER (WHERE dead_ns IS NULL AND lease_until_ns > $1),
@@ -146,7 +166,8 @@ const (
 
 // prepare fills the table names into the statements.
 func prepare(t tables) queries {
-	r := strings.NewReplacer("{d}", t.deliveries, "{a}", t.attempts, "{v}", t.vacancies)
+	r := strings.NewReplacer("{d}", t.deliveries, "{a}", t.attempts, "{v}", t.vacancies,
+		"{history}", strconv.Itoa(limits.History), "{older}", strconv.Itoa(limits.History-1))
 	return queries{
 		put: r.Replace(sqlPut), putKeyed: r.Replace(sqlPutKeyed), putOne: r.Replace(sqlPutOne), putOneKeyed: r.Replace(sqlPutOneKeyed),
 		heads: r.Replace(sqlHeads), ownHead: r.Replace(sqlOwnHead), dests: r.Replace(sqlDests), lease: r.Replace(sqlLease),
