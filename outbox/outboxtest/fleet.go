@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -41,7 +42,7 @@ import (
 //     them all) and delivered;
 //   - what a Lease returns is the delivery put, with the model's due time
 //     and attempt count, and History through any handle holds every
-//     attempt recorded through any handle;
+//     attempt recorded through any handle (the newest 64 of them);
 //   - a Put of an id the outbox holds, through any handle, changes
 //     nothing; a Replay or Purge through any handle moves its dead letter
 //     (within fleetPatience: a handle may see it late);
@@ -662,8 +663,8 @@ func (f *fleet) checkHistory() {
 	id := held[f.r.IntN(len(held))]
 	h, i := f.pick()
 	as, err := h.(outbox.Admin).History(ctx, id)
-	if err != nil || len(as) != min(f.history[id], 64) {
-		f.fatalf("History of %s through %s: %d attempts, %v; want %d", id, f.names[i], len(as), err, f.history[id])
+	if err != nil || len(as) != min(f.history[id], limits.History) {
+		f.fatalf("History of %s through %s: %d attempts, %v; want %d", id, f.names[i], len(as), err, min(f.history[id], limits.History))
 	}
 }
 

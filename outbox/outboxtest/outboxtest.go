@@ -25,8 +25,9 @@
 // expiry, Settle records each outcome and refuses a lost lease with
 // [outbox.ErrLeaseLost], and a closed store fails with [outbox.ErrClosed].
 // A store that also implements [outbox.Admin] is checked on dead letters,
-// history and counts as well, and one that implements
-// [outbox.DestinationStore] on destination states; the subtests that need
+// history (a delivery replayed again and again keeps its newest 64
+// attempts; see [outbox.Admin.History]) and counts as well, and one that
+// implements [outbox.DestinationStore] on destination states; the subtests that need
 // them are skipped for one that does not. A store that keeps the order of
 // a partition key (a method OrdersByKey() bool that returns true, as an
 // outbox.Queue requires for an Ordered destination) is checked on that
@@ -71,6 +72,7 @@ func Run(t *testing.T, newOutbox func(t *testing.T) outbox.Outbox) {
 		{"FarTimesListed", testFarTimesListed},
 		{"LeaseExpiry", testLeaseExpiry},
 		{"Reschedule", testReschedule},
+		{"HistoryBounded", testHistoryBounded},
 		{"Release", testRelease},
 		{"DeadLetters", testDeadLetters},
 		{"Idempotent", testIdempotent},
@@ -431,6 +433,65 @@ func testReschedule(t *testing.T, ob outbox.Outbox) {
 	if _, err := adm(t, ob).History(ctx, "nope"); !errors.Is(err, outbox.ErrNotFound) {
 		t.Errorf("History of unknown id: %v", err)
 	}
+}
+
+// testHistoryBounded replays one dead letter again and again, as an
+// operator's script might: 200 attempts in all. Its history keeps the
+// newest limits.History of them, oldest first, rather than growing with
+// every replay, and Purge still deletes the delivery with all of it.
+func testHistoryBounded(t *testing.T, ob outbox.Outbox) {
+	ad := adm(t, ob)
+	put(t, ob, mk("h", "a"))
+	const rounds, perRound = 20, 10
+	base := time.Now().Add(-time.Hour)
+	attempt := func(n int) outbox.AttemptRecord {
+		return outbox.AttemptRecord{At: base.Add(time.Duration(n) * time.Second), Status: 500 + n%4, Tries: n, Error: "attempt " + strconv.Itoa(n)}
+	}
+	n := 0
+	for r := range rounds {
+		for i := range perRound {
+			ls := lease(t, ob, outbox.LeaseOptions{Max: 1})
+			if len(ls) != 1 || ls[0].ID != "h" || ls[0].Attempts != i {
+				t.Fatalf("round %d, attempt %d: leased %+v, want h with %d attempts", r, i, ls, i)
+			}
+			n++
+			var err error
+			if i < perRound-1 {
+				err = reschedule(ob, "h", ls[0].Token, time.Now(), attempt(n))
+			} else {
+				err = deadLetter(ob, "h", ls[0].Token, "gave up", attempt(n))
+			}
+			if err != nil {
+				t.Fatalf("attempt %d: %v", n, err)
+			}
+		}
+		if r == rounds-1 {
+			break
+		}
+		if got, err := ad.Replay(ctx, outbox.Selector{IDs: []string{"h"}}); err != nil || got != 1 {
+			t.Fatalf("Replay %d = %d, %v; want 1", r, got, err)
+		}
+	}
+	h, err := ad.History(ctx, "h")
+	if err != nil {
+		t.Fatalf("History: %v", err)
+	}
+	if len(h) != limits.History {
+		t.Fatalf("History after %d attempts holds %d, want the newest %d", n, len(h), limits.History)
+	}
+	for i, a := range h {
+		want := attempt(n - limits.History + 1 + i)
+		if !a.At.Equal(want.At) || a.Status != want.Status || a.Tries != want.Tries || a.Error != want.Error {
+			t.Fatalf("History[%d] = %+v, want %+v (the newest, oldest first)", i, a, want)
+		}
+	}
+	if got, err := ad.Purge(ctx, outbox.Selector{IDs: []string{"h"}}); err != nil || got != 1 {
+		t.Fatalf("Purge = %d, %v; want 1", got, err)
+	}
+	if _, err := ad.History(ctx, "h"); !errors.Is(err, outbox.ErrNotFound) {
+		t.Errorf("History after Purge: %v, want ErrNotFound", err)
+	}
+	wantStats(t, ob, outbox.Stats{}, "after Purge")
 }
 
 func testRelease(t *testing.T, ob outbox.Outbox) {
