@@ -2,6 +2,7 @@ package outbox_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -800,5 +801,72 @@ func TestQueueEndsImpossibleAttemptCounts(t *testing.T) {
 		if len(rcv.Deliveries()) == 0 {
 			t.Errorf("attempts %d: dead-lettered without an attempt", n)
 		}
+	}
+}
+
+// corruptSettler is a memory outbox whose Settle fails, until a time, as a
+// store does whose commit cannot be written: every settlement of the call
+// with the same error, one the Queue does not try again.
+type corruptSettler struct {
+	outbox.Store
+	until  time.Time
+	failed atomic.Int32 // settlements failed
+}
+
+func (c *corruptSettler) Settle(ctx context.Context, ss []outbox.Settlement) []error {
+	if time.Now().After(c.until) {
+		return c.Store.Settle(ctx, ss)
+	}
+	err := fmt.Errorf("%w: page 42 unreadable", outbox.ErrCorrupt)
+	errs := make([]error, len(ss))
+	for i := range errs {
+		errs[i] = err
+	}
+	c.failed.Add(int32(len(ss)))
+	return errs
+}
+
+// TestQueueLogsFailedBatchOnce: a batch of outcomes the outbox fails to
+// record with one error is logged on one line that counts them, not on a
+// line each: a thousand lines a commit buried an outage's logs, and on a
+// full disk filled it further.
+func TestQueueLogsFailedBatchOnce(t *testing.T) {
+	std := standard(t)
+	rcv := sendertest.NewReceiver(t, std)
+	var logs syncbuf.Buffer
+	ob := &corruptSettler{Store: outbox.NewMemory(), until: time.Now().Add(time.Hour)}
+	q := &outbox.Queue{
+		Outbox: ob, Sender: rcv.Sender(), Destinations: []sender.Destination{rcv.Destination(std)},
+		Poll: time.Hour, LeaseTTL: time.Hour, Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+	}
+	const n = 200
+	msgs := make([]sender.Message, n)
+	dests := make([]sender.Destination, n)
+	for i := range msgs {
+		msgs[i] = sender.Message{ID: fmt.Sprintf("d%03d", i), Body: []byte("{}")}
+		dests[i] = rcv.Destination(std)
+	}
+	if err := q.Deliver(ctx, dests, msgs); err != nil {
+		t.Fatal(err)
+	}
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "every outcome refused", func() bool { return ob.failed.Load() == n })
+	lines, counted := 0, 0
+	queuetest.WaitFor(t, 10*time.Second, "every refusal logged", func() bool {
+		lines, counted = 0, 0
+		for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			var rec struct {
+				Msg        string `json:"msg"`
+				Deliveries int    `json:"deliveries"`
+			}
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "outbox update failed" {
+				lines++
+				counted += max(rec.Deliveries, 1) // a line without the count stands for one
+			}
+		}
+		return counted == n
+	})
+	if lines*10 > n {
+		t.Fatalf("%d lines logged %d failed outcomes, want a line for each batch", lines, counted)
 	}
 }

@@ -233,6 +233,7 @@ func (q *Queue) report(ctx context.Context, rs []result, errs []error) {
 	if endedKeyed(rs, errs) {
 		q.poke() // the next delivery of its line may be due: no store says so
 	}
+	q.logUnrecorded(ctx, rs, errs)
 	for i := range rs {
 		s, dest, err := &rs[i].s, rs[i].dest, errs[i]
 		number := rs[i].attempts + 1
@@ -240,9 +241,6 @@ func (q *Queue) report(ctx context.Context, rs []result, errs []error) {
 			number = 0
 		}
 		switch {
-		case err != nil && !errQuiet(err):
-			q.logError(ctx, "outbox update failed", err,
-				slog.String("id", s.ID), slog.String("destination", dest), slog.String("outcome", s.Outcome.String()))
 		case err == nil && s.Outcome == DeadLettered && q.Logger != nil:
 			q.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook dead-lettered",
 				slog.String("id", s.ID), slog.String("destination", dest),
@@ -251,6 +249,34 @@ func (q *Queue) report(ctx context.Context, rs []result, errs []error) {
 		if q.metrics != nil {
 			q.metrics.Observe(Sample{Destination: dest, Outcome: s.Outcome, Status: s.Attempt.Status, Latency: s.Attempt.Latency, Attempt: number})
 		}
+	}
+}
+
+// logUnrecorded logs the outcomes of rs the outbox failed to record
+// (errs), one line for each run of outcomes that failed alike: a commit
+// that fails fails every outcome of the batch, and a line for each of a
+// thousand would bury the logs in a disk-full or database outage, and fill
+// the disk further. A line names the first delivery of its run, and how
+// many the run holds.
+func (q *Queue) logUnrecorded(ctx context.Context, rs []result, errs []error) {
+	if q.Logger == nil {
+		return
+	}
+	for i := 0; i < len(rs); {
+		err := errs[i]
+		if err == nil || errQuiet(err) {
+			i++
+			continue
+		}
+		n := 1
+		for i+n < len(rs) && errs[i+n] != nil && (errs[i+n] == err || errs[i+n].Error() == err.Error()) {
+			n++
+		}
+		s := &rs[i].s
+		q.logError(ctx, "outbox update failed", err,
+			slog.String("id", s.ID), slog.String("destination", rs[i].dest), slog.String("outcome", s.Outcome.String()),
+			slog.Int("deliveries", n))
+		i += n
 	}
 }
 
