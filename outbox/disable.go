@@ -76,8 +76,9 @@ func (q *Queue) states() DestinationStore {
 }
 
 // loadStates reads the recorded states and applies them: a destination
-// recorded disabled is disabled, one with no record is enabled (a person
-// or another process enabled it). A local change made while it read wins.
+// recorded disabled is disabled, and logged as such, one with no record is
+// enabled (a person or another process enabled it). A local change made
+// while it read wins.
 func (q *Queue) loadStates(ctx context.Context) {
 	ds := q.states()
 	if ds == nil {
@@ -98,6 +99,7 @@ func (q *Queue) loadStates(ctx context.Context) {
 		byName[s.Destination] = s
 	}
 	var rest []Leased
+	var held []DestinationState
 	q.mu.Lock()
 	if gen != q.stateGen || q.writing > 0 {
 		// A local change is newer than what was read, or its write may
@@ -107,7 +109,11 @@ func (q *Queue) loadStates(ctx context.Context) {
 	}
 	for _, st := range q.order {
 		s, ok := byName[st.dest.Name]
+		was := st.ctl.disabled
 		st.ctl.disabled = ok && !s.Disabled.IsZero()
+		if st.ctl.disabled && !was {
+			held = append(held, s)
+		}
 		st.ctl.stored.Store(ok && !s.FailingSince.IsZero())
 		if st.ctl.stored.Load() && (st.ctl.failing.IsZero() || s.FailingSince.Before(st.ctl.failing)) {
 			st.ctl.failing = s.FailingSince
@@ -118,6 +124,18 @@ func (q *Queue) loadStates(ctx context.Context) {
 	}
 	q.mu.Unlock()
 	q.release(q.store, rest)
+	for _, s := range held {
+		q.logHeld(ctx, s)
+	}
+}
+
+// logHeld logs a warning for a destination that the recorded states
+// disabled: at start, or when another Queue on the outbox disabled it.
+func (q *Queue) logHeld(ctx context.Context, s DestinationState) {
+	if q.Logger != nil {
+		q.Logger.LogAttrs(ctx, slog.LevelWarn, "destination disabled in the outbox: its deliveries are held until it is enabled",
+			slog.String("destination", s.Destination), slog.Time("since", s.Disabled.UTC()), slog.String("reason", s.Reason))
+	}
 }
 
 // track notes the outcome of an attempt for auto-disable: a success ends a

@@ -327,3 +327,38 @@ func TestBookkeepingKeepsAnotherQueuesDisable(t *testing.T) {
 		t.Errorf("recorded state %+v (%v) after this Queue's success; want the other worker's disable", s, ok)
 	}
 }
+
+// A destination the outbox records as disabled (by an operator, another
+// Queue of a fleet, or a Queue before a restart) was held without a word:
+// a Queue that sent nothing to it did not say why. It now logs a WARN line
+// naming it and the recorded reason, once.
+func TestStoredDisableLogged(t *testing.T) {
+	var d disabledLog
+	rcv := d.receiver(t, http.StatusOK)
+	ob := outbox.NewMemory()
+	since := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	err := ob.(outbox.DestinationStore).SetDestinationState(ctx, outbox.DestinationState{Destination: "off", Disabled: since, Reason: "receiver compromised"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := &outbox.Queue{
+		Outbox: ob, Sender: rcv.Sender(), Poll: 5 * time.Millisecond,
+		Destinations: []sender.Destination{{Name: "off", URL: rcv.URL()}, {Name: "on", URL: rcv.URL()}},
+		OnDisable:    d.onDisable,
+		Logger:       slog.New(slog.NewTextHandler(&d, nil)),
+	}
+	enqueue(t, q, "on", 1)
+	queuetest.Run(t, q)
+	if _, err := rcv.WaitFor(1, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // ten polls
+	calls, logs := d.get()
+	if n := strings.Count(logs, "level=WARN"); n != 1 || !strings.Contains(logs, "destination=off") ||
+		!strings.Contains(logs, `reason="receiver compromised"`) || !strings.Contains(logs, "since=2026-01-02T03:04:05") {
+		t.Errorf("log %q: want one WARN line naming off, since when and why it is disabled", logs)
+	}
+	if len(calls) != 0 {
+		t.Errorf("OnDisable calls %q: want none, as this Queue disabled nothing", calls)
+	}
+}

@@ -113,7 +113,8 @@ type Queue struct {
 	// once), with its name and why; [Queue.Enable] resumes it. It must
 	// not block.
 	OnDisable func(destination, reason string)
-	// Logger receives a line per dead letter and breaker change (Warn)
+	// Logger receives a line per dead letter, breaker change and
+	// destination disabled, here or in the outbox's recorded states (Warn),
 	// and per outbox failure (Error); nil means no logs. Lines never carry
 	// a URL, secret or signature.
 	Logger *slog.Logger
