@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -15,8 +16,14 @@ import (
 // that files without one keep their layout and format.
 var bucketDests = []byte("destinations")
 
+// reasonUnreadable is the Reason of the state DestinationStates returns
+// for a record it cannot read.
+const reasonUnreadable = "its recorded state is unreadable (damaged): held until enabled or disabled again"
+
 // DestinationStates returns the recorded destination states; see
-// [outbox.DestinationStore].
+// [outbox.DestinationStore]. A record it cannot read (a damaged or foreign
+// value) reads as its destination disabled now, for [reasonUnreadable]; one
+// whose key is no destination name is skipped, as no destination has it.
 func (s *store) DestinationStates(ctx context.Context) ([]outbox.DestinationState, error) {
 	var out []outbox.DestinationState
 	err := s.view(ctx, func(tx *bolt.Tx) error {
@@ -24,10 +31,14 @@ func (s *store) DestinationStates(ctx context.Context) ([]outbox.DestinationStat
 		if b == nil {
 			return nil
 		}
+		now := time.Now()
 		return b.ForEach(func(k, v []byte) error {
 			var st outbox.DestinationState
 			if err := json.Unmarshal(v, &st); err != nil || st.Destination != string(k) {
-				return fmt.Errorf("%w: destination state %q is unreadable", outbox.ErrCorrupt, k)
+				st = outbox.DestinationState{Destination: string(k), Disabled: now, Reason: reasonUnreadable}
+				if st.Validate() != nil {
+					return nil
+				}
 			}
 			out = append(out, st)
 			return nil
