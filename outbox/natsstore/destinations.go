@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -89,14 +90,25 @@ func (o *store) openStates(ctx context.Context) error {
 // key deleted or purged; a put has none.
 const kvOperation = "KV-Operation"
 
+// reasonUnreadable is the Reason of the state kept for a value of the
+// states bucket that cannot be read.
+const reasonUnreadable = "its recorded state is unreadable (damaged): held until enabled or disabled again"
+
 // applyState applies one change of the states bucket to the states kept
-// in memory: key's state is value at revision rev, or removed.
+// in memory: key's state is value at revision rev, or removed. A value it
+// cannot read (damaged, or written by something else) holds the key's
+// destination: it reads as disabled now, for reasonUnreadable. A key that
+// names no destination is skipped.
 func (o *store) applyState(key string, rev uint64, removed bool, value []byte) {
 	var st outbox.DestinationState
 	if !removed {
 		if err := json.Unmarshal(value, &st); err != nil || stateKey(st.Destination) != key {
-			o.warn("destination states: unreadable state", fmt.Errorf("%w: key %s", outbox.ErrCorrupt, key), slog.String("key", key))
-			return
+			o.warn("destination states: unreadable state; its destination is held", fmt.Errorf("%w: key %s", outbox.ErrCorrupt, key), slog.String("key", key))
+			name, err := base64.RawURLEncoding.DecodeString(key)
+			st = outbox.DestinationState{Destination: string(name), Disabled: time.Now(), Reason: reasonUnreadable}
+			if err != nil || st.Validate() != nil {
+				return
+			}
 		}
 	}
 	o.mu.Lock()
