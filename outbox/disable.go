@@ -20,8 +20,18 @@ import (
 // records once per poll interval, and writes one when a destination is
 // disabled or enabled, or after it has been failing for a minute and when
 // it recovers; never per delivery.
+//
+// A record the store cannot read (damaged, or written by something else)
+// must not hide the others, nor enable its destination: DestinationStates
+// returns it as its destination disabled, Disabled when the store read it
+// and Reason saying the record is unreadable, so that the destination is
+// held (and logged by a Queue) until it is enabled or disabled again,
+// which replaces the record. One whose destination cannot be told is
+// skipped. The conformance suite (outboxtest) cannot damage a record;
+// each store tests this on its own storage.
 type DestinationStore interface {
-	// DestinationStates returns every recorded state, in any order.
+	// DestinationStates returns every recorded state, in any order; see
+	// above for a record that cannot be read.
 	DestinationStates(ctx context.Context) ([]DestinationState, error)
 
 	// SetDestinationState records s for s.Destination, replacing what was
@@ -38,9 +48,11 @@ type DestinationState struct {
 	// FailingSince is when its current run of failures without a success
 	// began; zero when it has not been failing for long.
 	FailingSince time.Time `json:"failing_since,omitzero"`
-	// Disabled is when it was disabled; zero while it is enabled.
+	// Disabled is when it was disabled (for a record the store cannot
+	// read, when the store read it); zero while it is enabled.
 	Disabled time.Time `json:"disabled,omitzero"`
-	// Reason says why it was disabled; at most 1024 bytes.
+	// Reason says why it was disabled (for a record the store cannot
+	// read, that it is unreadable); at most 1024 bytes.
 	Reason string `json:"reason,omitempty"`
 }
 

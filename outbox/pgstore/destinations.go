@@ -32,7 +32,9 @@ func prepareDest(t tables) destQueries {
 }
 
 // DestinationStates returns the recorded destination states, shared by
-// every process on the tables; see [outbox.DestinationStore].
+// every process on the tables; see [outbox.DestinationStore]. Every row
+// reads, whatever was written in it (its columns are NOT NULL numbers and
+// text), so no row is unreadable.
 func (ob *store) DestinationStates(ctx context.Context) ([]outbox.DestinationState, error) {
 	return collect(ctx, ob, "destination states", ob.dst.list, func(r pgx.CollectableRow) (outbox.DestinationState, error) {
 		var s outbox.DestinationState
