@@ -94,7 +94,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, t tables, noCreate bool) e
 		return dbError(ctx, "open", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit, a no-op
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", "herald outbox "+t.version); err != nil {
+	if _, err := tx.Exec(ctx, "SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext($1))", "herald outbox "+t.version); err != nil {
 		return dbError(ctx, "lock the schema", err)
 	}
 	have, exists, err := version(ctx, tx, t)
@@ -145,7 +145,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, t tables, noCreate bool) e
 // exists.
 func version(ctx context.Context, tx pgx.Tx, t tables) (int, bool, error) {
 	var exists bool
-	if err := tx.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", t.version).Scan(&exists); err != nil {
+	if err := tx.QueryRow(ctx, "SELECT pg_catalog.to_regclass($1) IS NOT NULL", t.version).Scan(&exists); err != nil {
 		return 0, false, dbError(ctx, "read the schema version", err)
 	}
 	if !exists {

@@ -76,7 +76,7 @@ func Open(ctx context.Context, pool *pgxpool.Pool, o *Options) (outbox.Store, er
 	schema := o.Schema
 	if schema == "" {
 		var current *string
-		if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&current); err != nil {
+		if err := pool.QueryRow(ctx, "SELECT pg_catalog.current_schema()").Scan(&current); err != nil {
 			return nil, dbError(ctx, "connect", err)
 		}
 		if current == nil {

@@ -127,23 +127,23 @@ const (
 	// deliveries of a Put ($2 destinations, $11 keys) enter, in byte
 	// order of destination, then key; it is a condition that always
 	// holds, evaluated once before any row is inserted.
-	lockLines = `(SELECT count(*) FROM (SELECT pg_advisory_xact_lock(` + lineHash + `) FROM (
+	lockLines = `(SELECT pg_catalog.count(*) FROM (SELECT pg_catalog.pg_advisory_xact_lock(` + lineHash + `) FROM (
 		SELECT DISTINCT destination, partition_key FROM unnest($2::text[], $11::bytea[]) AS l(destination, partition_key)
 		WHERE partition_key <> '') ls ORDER BY destination COLLATE "C", partition_key) locked) >= 0`
 
 	// lockLineOne is lockLines for one delivery, given as scalars.
-	lockLineOne = `(SELECT count(*) FROM (SELECT pg_advisory_xact_lock(` + lineHash + `)
+	lockLineOne = `(SELECT pg_catalog.count(*) FROM (SELECT pg_catalog.pg_advisory_xact_lock(` + lineHash + `)
 		FROM (SELECT $2::text, $11::bytea) AS l(destination, partition_key) WHERE partition_key <> '') locked) >= 0`
 
 	// lockReplayed is lockLines for the dead letters a Replay selects.
-	lockReplayed = `(SELECT count(*) FROM (SELECT pg_advisory_xact_lock(` + lineHash + `) FROM (
+	lockReplayed = `(SELECT pg_catalog.count(*) FROM (SELECT pg_catalog.pg_advisory_xact_lock(` + lineHash + `) FROM (
 		SELECT DISTINCT destination, partition_key FROM {d} WHERE ` + deadSelected + ` AND partition_key <> '') ls
 		ORDER BY destination COLLATE "C", partition_key) locked) >= 0`
 
 	// lineHash names the line of a row's destination and partition_key
 	// as an advisory lock key. Two lines that share a hash only wait for
 	// each other.
-	lineHash = `hashtextextended(destination || ' ' || encode(partition_key, 'hex'), 0)`
+	lineHash = `pg_catalog.hashtextextended(destination || ' ' || pg_catalog.encode(partition_key, 'hex'), 0)`
 
 	// sqlByKey makes the rest of a transaction of the store plan without
 	// sequential scans. Its statements that keep lines read and write a
@@ -157,11 +157,11 @@ const (
 	// jit_above_cost, and PostgreSQL compiled it, with inlining and
 	// optimization, for 0.4 to 1.6 s, at every Lease while a vacancy
 	// waited, to read a row or two.
-	sqlByKey = `SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)`
+	sqlByKey = `SELECT pg_catalog.set_config('enable_seqscan', 'off', true), pg_catalog.set_config('jit', 'off', true)`
 
 	// readCommitted holds in a READ COMMITTED transaction, whose every
 	// statement sees what committed before it began.
-	readCommitted = `current_setting('transaction_isolation') = 'read committed'`
+	readCommitted = `pg_catalog.current_setting('transaction_isolation') = 'read committed'`
 
 	// sqlPutKeyed is sqlPut for deliveries of which some have a partition
 	// key: it takes their lines' locks, and marks held each one that its
@@ -171,13 +171,13 @@ const (
 		INSERT INTO {d} (id, destination, event_id, topic, content_type, body, due_ns, created_ns, attempts, trace_parent, partition_key, held)
 		SELECT id, dest, ev, tp, ct, b, due, cr, n, tr, pk, pk <> '' AND ` + readCommitted + ` AND (place > 1 OR EXISTS (SELECT 1 FROM {d} e
 				WHERE e.destination = dest AND e.partition_key = pk AND e.dead_ns IS NULL AND e.partition_key <> ''))
-		FROM (SELECT *, row_number() OVER (PARTITION BY dest, pk ORDER BY ord) AS place
+		FROM (SELECT *, pg_catalog.row_number() OVER (PARTITION BY dest, pk ORDER BY ord) AS place
 			FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::bytea[], $7::int8[], $8::int8[], $9::int4[], $10::bytea[], $11::bytea[])
 			WITH ORDINALITY AS u(id, dest, ev, tp, ct, b, due, cr, n, tr, pk, ord)) u
 		WHERE ` + lockLines + ` ORDER BY ord
 		ON CONFLICT (id) DO NOTHING
 		RETURNING 1)
-	SELECT count(*), pg_current_xact_id()::text FROM ins`
+	SELECT pg_catalog.count(*), pg_catalog.pg_current_xact_id()::text FROM ins`
 
 	// sqlPutOneKeyed is sqlPutOne for a delivery with a partition key: it
 	// takes its line's lock first, and marks it held when its snapshot
@@ -187,7 +187,7 @@ const (
 		WHERE e.destination = $2 AND e.partition_key = $11 AND e.dead_ns IS NULL AND e.partition_key <> '')
 	WHERE ` + lockLineOne + `
 	ON CONFLICT (id) DO NOTHING
-	RETURNING pg_current_xact_id()::text`
+	RETURNING pg_catalog.pg_current_xact_id()::text`
 
 	// sqlHeads clears held on the head of each line of $1 destinations
 	// and $2 keys, in the transaction that added to them after it took
@@ -219,12 +219,12 @@ const (
 	// sqlNoteLines is the first statement of a settlement that ends the
 	// deliveries $1 (ids), with keys, under the tokens $2: it notes their
 	// lines, trying the lock of each that has no other pending delivery.
-	sqlNoteLines = `SELECT set_config(` + endedLines + `, coalesce(json_agg(json_build_array(destination, encode(partition_key, 'hex'), locked))::text, '[]'), true)
+	sqlNoteLines = `SELECT pg_catalog.set_config(` + endedLines + `, coalesce(pg_catalog.json_agg(pg_catalog.json_build_array(destination, pg_catalog.encode(partition_key, 'hex'), locked))::text, '[]'), true)
 	FROM unnest($1::text[], $2::text[]) AS s(id, token)
 	CROSS JOIN LATERAL (SELECT x.destination, x.partition_key, CASE WHEN EXISTS (SELECT 1 FROM {d} e
 			WHERE e.destination = x.destination AND e.partition_key = x.partition_key
 				AND e.dead_ns IS NULL AND e.partition_key <> '' AND e.id <> x.id)
-		THEN NULL ELSE pg_try_advisory_xact_lock(` + lineHash + `) END AS locked
+		THEN NULL ELSE pg_catalog.pg_try_advisory_xact_lock(` + lineHash + `) END AS locked
 		FROM {d} x WHERE x.id = s.id AND x.lease_token = s.token AND x.partition_key <> '') l`
 
 	// sqlAckKeyed is sqlAck for a delivery with a partition key, after
@@ -241,14 +241,14 @@ const (
 	// sqlPassOn is the last statement of a settlement that ended heads:
 	// for each line noted, it clears held on the line's head, and records
 	// a vacancy for a line it finds empty whose lock was not granted.
-	sqlPassOn = `WITH l AS (SELECT DISTINCT j->>0 AS destination, decode(j->>1, 'hex') AS partition_key, (j->>2)::boolean AS locked
-		FROM json_array_elements(current_setting(` + endedLines + `)::json) j),
+	sqlPassOn = `WITH l AS (SELECT DISTINCT j->>0 AS destination, pg_catalog.decode(j->>1, 'hex') AS partition_key, (j->>2)::boolean AS locked
+		FROM pg_catalog.json_array_elements(pg_catalog.current_setting(` + endedLines + `)::json) j),
 	f AS (SELECT l.destination, l.partition_key, l.locked, h.id FROM l
 		LEFT JOIN LATERAL (SELECT e.id FROM {d} e WHERE e.destination = l.destination AND e.partition_key = l.partition_key
 			AND e.dead_ns IS NULL AND e.partition_key <> '' ORDER BY e.seq LIMIT 1) h ON true),
 	promoted AS (UPDATE {d} SET held = false WHERE id = ANY (ARRAY(SELECT id FROM f WHERE id IS NOT NULL)) AND held)
 	INSERT INTO {v} (destination, partition_key, owner, locked)
-	SELECT destination, partition_key, pg_current_xact_id(), false FROM f WHERE id IS NULL AND locked IS NOT TRUE
+	SELECT destination, partition_key, pg_catalog.pg_current_xact_id(), false FROM f WHERE id IS NULL AND locked IS NOT TRUE
 	ON CONFLICT (destination, partition_key) DO UPDATE SET owner = EXCLUDED.owner, locked = false`
 
 	// sqlFill fills the vacancies this transaction claimed (sqlClaim), in
@@ -260,7 +260,7 @@ const (
 		SELECT v.destination, v.partition_key, v.locked, f.id, f.held FROM {v} v
 		LEFT JOIN LATERAL (SELECT e.id, e.held FROM {d} e WHERE e.destination = v.destination AND e.partition_key = v.partition_key
 			AND e.dead_ns IS NULL AND e.partition_key <> '' ORDER BY e.seq LIMIT 1) f ON true
-		WHERE v.owner = pg_current_xact_id()),
+		WHERE v.owner = pg_catalog.pg_current_xact_id()),
 	headed AS (SELECT id FROM {d} WHERE id = ANY (ARRAY(SELECT id FROM m WHERE held)) AND held FOR UPDATE SKIP LOCKED),
 	promoted AS (UPDATE {d} SET held = false WHERE id = ANY (ARRAY(SELECT id FROM headed)))
 	DELETE FROM {v} v USING m WHERE v.destination = m.destination AND v.partition_key = m.partition_key
@@ -268,7 +268,7 @@ const (
 
 	// sqlClaim claims, for this transaction, the vacancies no other
 	// transaction has locked, trying each line's lock.
-	sqlClaim = `UPDATE {v} SET owner = pg_current_xact_id(), locked = pg_try_advisory_xact_lock(` + lineHash + `)
+	sqlClaim = `UPDATE {v} SET owner = pg_catalog.pg_current_xact_id(), locked = pg_catalog.pg_try_advisory_xact_lock(` + lineHash + `)
 	FROM (SELECT destination AS d, partition_key AS k FROM {v} FOR UPDATE SKIP LOCKED) c
 	WHERE destination = c.d AND partition_key = c.k`
 )

@@ -20,6 +20,17 @@ type queries struct {
 // and {older} for limits.History and one less. Times are Unix
 // nanoseconds. Those that keep the order of partition keys are in
 // order.go.
+//
+// Every function and aggregate of the statements is named in pg_catalog.
+// They run on the caller's connections, under its search_path, on which
+// another role may create objects (in public, when PUBLIC keeps CREATE
+// there), and PostgreSQL calls the function that matches a call most
+// closely wherever it is: one in public taking (text, integer) was called
+// instead of pg_catalog.hashtextextended(text, bigint), with herald's
+// rights, which let it read every delivery. unnest of several arrays in
+// FROM is the exception: PostgreSQL rewrites it into pg_catalog's unnest
+// of each, and refuses it qualified. The operators compare values of one
+// type, or one with a literal, which pg_catalog's match exactly.
 const (
 	// sqlPut inserts deliveries given as one array per column, skipping
 	// ids already held, and counts those it inserted. It sends no NOTIFY:
@@ -37,7 +48,7 @@ const (
 		WHERE ` + lockLines + ` ORDER BY ord
 		ON CONFLICT (id) DO NOTHING
 		RETURNING 1)
-	SELECT count(*), pg_current_xact_id()::text FROM ins`
+	SELECT pg_catalog.count(*), pg_catalog.pg_current_xact_id()::text FROM ins`
 
 	// sqlPutOne is sqlPut for one delivery without a partition key, given
 	// as scalars: cheaper to send and plan, for an enqueue inside a
@@ -48,7 +59,7 @@ const (
 	sqlPutOne = `INSERT INTO {d} (id, destination, event_id, topic, content_type, body, due_ns, created_ns, attempts, trace_parent, partition_key)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 	ON CONFLICT (id) DO NOTHING
-	RETURNING pg_current_xact_id()::text`
+	RETURNING pg_catalog.pg_current_xact_id()::text`
 
 	// sqlDests lists, in byte order, the destinations with a pending
 	// delivery that is not held (every line has one, or a vacancy; see
@@ -83,7 +94,7 @@ const (
 			FOR UPDATE SKIP LOCKED) c
 		ORDER BY a.ord, c.due_ns, c.id LIMIT $4)
 	UPDATE {d} d SET lease_token = $5 || CASE WHEN d.partition_key = '' THEN '' ELSE '` + keyedToken + `' END, lease_until_ns = $6
-	FROM pick, (SELECT set_config('synchronous_commit', 'off', true)) async WHERE d.id = pick.id
+	FROM pick, (SELECT pg_catalog.set_config('synchronous_commit', 'off', true)) async WHERE d.id = pick.id
 	RETURNING d.id, d.destination, d.event_id, d.topic, d.content_type, d.body, d.due_ns, d.created_ns, d.attempts,
 		d.trace_parent, d.partition_key`
 
@@ -93,7 +104,7 @@ const (
 	// deliveries is then due again, or leased until its lease runs out,
 	// and is sent again under the same id: a duplicate, never a loss. A
 	// Put waits for its flush: an acknowledged enqueue is durable.
-	sqlAsync = `SELECT set_config('synchronous_commit', 'off', true)`
+	sqlAsync = `SELECT pg_catalog.set_config('synchronous_commit', 'off', true)`
 
 	// sqlAck deletes a delivered delivery without a key; sqlAckKeyed
 	// (order.go) is the one for a delivery with a key.
@@ -125,11 +136,11 @@ const (
 	// notifying transaction gets a transaction id, so its commit is
 	// written to the WAL, and it holds the notify lock until then; the
 	// commit protects nothing, and others should not queue behind it.
-	sqlNotify = `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')`
+	sqlNotify = `SELECT pg_catalog.set_config('synchronous_commit', 'off', true), pg_catalog.pg_notify($1, '')`
 	// sqlStatus gives the transactions of $1 that are no longer in
 	// progress, and whether they committed.
-	sqlStatus = `SELECT x::text, pg_xact_status(x) = 'committed' FROM unnest($1::text[]::xid8[]) x
-	WHERE pg_xact_status(x) IS DISTINCT FROM 'in progress'`
+	sqlStatus = `SELECT x::text, pg_catalog.pg_xact_status(x) = 'committed' FROM pg_catalog.unnest($1::text[]::xid8[]) x
+	WHERE pg_catalog.pg_xact_status(x) IS DISTINCT FROM 'in progress'`
 
 	sqlDeadLetters = `SELECT id, destination, event_id, topic, content_type, due_ns, created_ns, attempts, reason, dead_ns,
 		trace_parent, partition_key
@@ -146,11 +157,11 @@ const (
 	sqlReplay = `WITH r AS (
 		UPDATE {d} SET dead_ns = NULL, reason = NULL, attempts = 0, due_ns = $4, ` + backOfLine + `
 		WHERE ` + deadSelected + ` AND ` + lockReplayed + ` RETURNING destination, partition_key),
-	n AS (SELECT count(*) AS n FROM r),
-	l AS (SELECT array_agg(destination) AS ds, array_agg(partition_key) AS ks
+	n AS (SELECT pg_catalog.count(*) AS n FROM r),
+	l AS (SELECT pg_catalog.array_agg(destination) AS ds, pg_catalog.array_agg(partition_key) AS ks
 		FROM (SELECT DISTINCT destination, partition_key FROM r WHERE partition_key <> '') x)
-	SELECT n.n, l.ds, l.ks FROM n CROSS JOIN l LEFT JOIN LATERAL (SELECT pg_notify($5, '') WHERE n.n > 0) x ON true`
-	sqlPurge = `WITH r AS (DELETE FROM {d} WHERE ` + deadSelected + ` RETURNING 1) SELECT count(*) FROM r`
+	SELECT n.n, l.ds, l.ks FROM n CROSS JOIN l LEFT JOIN LATERAL (SELECT pg_catalog.pg_notify($5, '') WHERE n.n > 0) x ON true`
+	sqlPurge = `WITH r AS (DELETE FROM {d} WHERE ` + deadSelected + ` RETURNING 1) SELECT pg_catalog.count(*) FROM r`
 
 	// sqlHistory returns the newest {history} attempts of a delivery,
 	// oldest first: tables of an earlier version may hold more.
@@ -159,9 +170,9 @@ const (
 		WHERE delivery_id = d.id ORDER BY seq DESC LIMIT {history}) a ON true
 	WHERE d.id = $1 ORDER BY a.seq`
 
-	sqlStats = `SELECT count(*) FILTER (WHERE dead_ns IS NULL),
-		count(*) FILTER (WHERE dead_ns IS NULL AND lease_until_ns > $1),
-		count(*) FILTER (WHERE dead_ns IS NOT NULL) FROM {d}`
+	sqlStats = `SELECT pg_catalog.count(*) FILTER (WHERE dead_ns IS NULL),
+		pg_catalog.count(*) FILTER (WHERE dead_ns IS NULL AND lease_until_ns > $1),
+		pg_catalog.count(*) FILTER (WHERE dead_ns IS NOT NULL) FROM {d}`
 )
 
 // prepare fills the table names into the statements.

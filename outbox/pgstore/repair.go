@@ -55,8 +55,8 @@ const sqlRepair = `WITH RECURSIVE w(n, destination, partition_key, id, held) AS 
 			WHERE v.destination = w.destination AND v.partition_key = w.partition_key)))
 		AND held AND dead_ns IS NULL FOR UPDATE SKIP LOCKED),
 	freed AS (UPDATE {d} SET held = false WHERE id IN (SELECT id FROM stuck) RETURNING 1)
-	SELECT count(*), coalesce((array_agg(destination ORDER BY n DESC))[1], ''),
-		coalesce((array_agg(partition_key ORDER BY n DESC))[1], ''::bytea), (SELECT count(*) FROM freed) FROM w`
+	SELECT pg_catalog.count(*), coalesce((pg_catalog.array_agg(destination ORDER BY n DESC))[1], ''),
+		coalesce((pg_catalog.array_agg(partition_key ORDER BY n DESC))[1], ''::bytea), (SELECT pg_catalog.count(*) FROM freed) FROM w`
 
 // repairCursor is where a process's walk of the lines goes on from.
 type repairCursor struct {
