@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -21,7 +23,7 @@ import (
 type Options struct {
 	// Schema holds the tables; it is created if missing. Empty means the
 	// connection's current schema (the first of its search_path, usually
-	// public).
+	// public). At most 63 bytes of UTF-8, without NUL.
 	Schema string
 	// Prefix starts the tables' names: letters, digits and underscores,
 	// at most 40 bytes. Empty means "herald_outbox_".
@@ -84,8 +86,8 @@ func Open(ctx context.Context, pool *pgxpool.Pool, o *Options) (outbox.Store, er
 		}
 		schema = *current
 	}
-	if len(schema) > 63 || schema == "" {
-		return nil, fmt.Errorf("%w: pgstore: schema name of %d bytes (1 to 63)", outbox.ErrInvalid, len(schema))
+	if err := checkSchema(schema); err != nil {
+		return nil, err
 	}
 	if err := checkIsolation(ctx, pool); err != nil {
 		return nil, err
@@ -125,6 +127,20 @@ func checkIsolation(ctx context.Context, pool *pgxpool.Pool) error {
 	if level != "read committed" {
 		return fmt.Errorf("%w: pgstore: transactions default to %q; the outbox needs read committed (default_transaction_isolation of the database, role or connection)",
 			outbox.ErrInvalid, level)
+	}
+	return nil
+}
+
+// checkSchema refuses a schema name PostgreSQL would not hold as it is:
+// empty, longer than an identifier (PostgreSQL would cut it), not UTF-8,
+// or with a NUL, which the quoting drops (so that "a\x00b" named the
+// tables of "ab").
+func checkSchema(s string) error {
+	if len(s) > 63 || s == "" {
+		return fmt.Errorf("%w: pgstore: schema name of %d bytes (1 to 63)", outbox.ErrInvalid, len(s))
+	}
+	if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+		return fmt.Errorf("%w: pgstore: schema name %q is not UTF-8 without NULs", outbox.ErrInvalid, s)
 	}
 	return nil
 }

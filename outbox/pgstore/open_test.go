@@ -137,3 +137,27 @@ func TestOpenRefusesOtherIsolation(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenSchemaNames: a schema name PostgreSQL cannot hold as given is
+// refused with ErrInvalid. One with a NUL opened the tables of the name
+// without it (the quoting drops NULs), so that two outboxes the caller
+// told apart shared their deliveries; one that is not UTF-8 failed with
+// the server's encoding error.
+func TestOpenSchemaNames(t *testing.T) {
+	pool := newPool(t)
+	ab := open(t, pool, &pgstore.Options{Schema: "ab"})
+	now := time.Now()
+	if err := ab.Put(ctx, outbox.Delivery{ID: "x", Destination: "d", Body: []byte("{}"), Due: now, Created: now}); err != nil {
+		t.Fatal(err)
+	}
+	for _, schema := range []string{"a\x00b", "\x00", "ab\xff"} {
+		ob, err := pgstore.Open(ctx, pool, &pgstore.Options{Schema: schema})
+		if err == nil {
+			st, _ := ob.Stats(ctx)
+			ob.Close()
+			t.Errorf("Open with schema %q: no error, and it holds %d pending", schema, st.Pending)
+		} else if !errors.Is(err, outbox.ErrInvalid) {
+			t.Errorf("Open with schema %q = %v, want ErrInvalid", schema, err)
+		}
+	}
+}
