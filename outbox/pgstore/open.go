@@ -2,9 +2,10 @@ package pgstore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -100,7 +101,7 @@ func Open(ctx context.Context, pool *pgxpool.Pool, o *Options) (outbox.Store, er
 		pool:    pool,
 		q:       prepare(t),
 		dst:     prepareDest(t),
-		channel: fmt.Sprintf("herald_outbox_%08x", crc32.ChecksumIEEE([]byte(schema+"."+prefix))),
+		channel: channel(schema, prefix),
 	}
 	if !o.NoCreate { // an inspecting tool may not write
 		if err := ob.repairAll(ctx); err != nil {
@@ -143,6 +144,15 @@ func checkSchema(s string) error {
 		return fmt.Errorf("%w: pgstore: schema name %q is not UTF-8 without NULs", outbox.ErrInvalid, s)
 	}
 	return nil
+}
+
+// channel names the NOTIFY channel of the outbox of schema and prefix:
+// a hash of both, 128 bits of it, so that no two outboxes of a database
+// share one (the CRC-32 it was is easy to collide), in 39 bytes, within
+// an identifier's 63. Neither name holds a NUL.
+func channel(schema, prefix string) string {
+	sum := sha256.Sum256([]byte(schema + "\x00" + prefix))
+	return "herald_" + hex.EncodeToString(sum[:16])
 }
 
 // checkPrefix refuses a table prefix that is not a plain identifier.

@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"bytes"
 	"errors"
+	"hash/crc32"
 	"strings"
 	"sync"
 	"testing"
@@ -159,5 +160,21 @@ func TestOpenSchemaNames(t *testing.T) {
 		} else if !errors.Is(err, outbox.ErrInvalid) {
 			t.Errorf("Open with schema %q = %v, want ErrInvalid", schema, err)
 		}
+	}
+}
+
+// TestChannelsApart: two outboxes of one database never share a
+// notification channel, so that one's Puts do not wake the other's
+// workers. The channel was named by the CRC-32 of the schema and prefix,
+// and two schemas of the same CRC, easy to find, shared it.
+func TestChannelsApart(t *testing.T) {
+	const a, b = "s29685295", "s32060020" // found by trying s0, s1, …
+	if crc32.ChecksumIEEE([]byte(a+".herald_outbox_")) != crc32.ChecksumIEEE([]byte(b+".herald_outbox_")) {
+		t.Fatal("the schemas' names no longer share a CRC-32")
+	}
+	pool := newPool(t)
+	obA, obB := open(t, pool, &pgstore.Options{Schema: a}), open(t, pool, &pgstore.Options{Schema: b})
+	if ca, cb := pgstore.Channel(obA), pgstore.Channel(obB); ca == cb {
+		t.Errorf("the outboxes of schemas %q and %q share the channel %s", a, b, ca)
 	}
 }
