@@ -19,12 +19,12 @@ import (
 )
 
 // neighbours is a database with two roles besides the superuser: app,
-// which runs herald and may create schemas, and mallory, a hostile
+// which runs herald, and mallory, a hostile
 // neighbour who may create objects in the schema public (as a DBA allows
 // when PUBLIC keeps CREATE there, PostgreSQL's default before 15).
 type neighbours struct {
 	admin              *pgxpool.Pool
-	dbURL              string
+	dbURL, db          string // the database's URL, and its name
 	app, mallory       string // the roles' names
 	appURL, malloryURL string
 }
@@ -52,7 +52,7 @@ func newNeighbours(t *testing.T) *neighbours {
 		return v.String()
 	}
 	n.appURL, n.malloryURL = role(n.app), role(n.mallory)
-	exec(t, n.admin, "GRANT CREATE ON DATABASE "+db+" TO "+n.app)
+	n.db = db
 	exec(t, n.admin, "GRANT CREATE ON SCHEMA public TO "+n.mallory)
 	return n
 }
@@ -107,6 +107,7 @@ const plantShadows = `
 // pg_catalog's functions by name.
 func TestSearchPathShadowing(t *testing.T) {
 	n := newNeighbours(t)
+	exec(t, n.admin, "GRANT CREATE ON DATABASE "+n.db+" TO "+n.app)
 	mallory := connect(t, n.malloryURL)
 	exec(t, mallory, plantShadows)
 	pool := connect(t, n.appURL)
@@ -221,4 +222,16 @@ func adminAll(t *testing.T, ob outbox.Store) {
 	if _, err := ds.DestinationStates(ctx); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestOpenInExistingSchema: a role that may create tables in an existing
+// schema, but not schemas, opens a new outbox there. Open ran CREATE
+// SCHEMA IF NOT EXISTS, which PostgreSQL refuses without CREATE on the
+// database even when the schema exists; it now creates only a missing
+// schema.
+func TestOpenInExistingSchema(t *testing.T) {
+	n := newNeighbours(t)
+	exec(t, n.admin, "CREATE SCHEMA outbox")
+	exec(t, n.admin, "GRANT USAGE, CREATE ON SCHEMA outbox TO "+n.app)
+	open(t, connect(t, n.appURL), &pgstore.Options{Schema: "outbox"})
 }

@@ -105,8 +105,10 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, t tables, noCreate bool) e
 		if noCreate {
 			return fmt.Errorf("pgstore: no outbox tables %s: %w", t.deliveries, outbox.ErrNotFound)
 		}
+		if err := createSchema(ctx, tx, t); err != nil {
+			return err
+		}
 		for _, stmt := range []string{
-			"CREATE SCHEMA IF NOT EXISTS " + t.schema,
 			"CREATE TABLE " + t.version + " (version integer NOT NULL)",
 			"INSERT INTO " + t.version + " VALUES (0)",
 		} {
@@ -137,6 +139,24 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, t tables, noCreate bool) e
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return dbError(ctx, "commit the migration", err)
+	}
+	return nil
+}
+
+// createSchema creates the tables' schema if it is missing. It asks
+// first: PostgreSQL refuses CREATE SCHEMA IF NOT EXISTS to a role without
+// CREATE on the database even when the schema exists, and a role that
+// may only create tables in it is enough for an outbox.
+func createSchema(ctx context.Context, tx pgx.Tx, t tables) error {
+	var missing bool
+	if err := tx.QueryRow(ctx, "SELECT pg_catalog.to_regnamespace($1) IS NULL", t.schema).Scan(&missing); err != nil {
+		return dbError(ctx, "create the schema", err)
+	}
+	if !missing {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+t.schema); err != nil {
+		return dbError(ctx, "create the schema", err)
 	}
 	return nil
 }
