@@ -224,6 +224,41 @@ func adminAll(t *testing.T, ob outbox.Store) {
 	}
 }
 
+// TestTablesOfAnotherRole: a neighbour who may create in public makes
+// the outbox's tables there first, as herald would, and lets herald's
+// role use them. Open took them for its own, and the neighbour, their
+// owner, read every webhook body put in them (and could have given them
+// triggers that run as whoever writes). Open now refuses tables its role
+// does not own, directly or through a role it is a member of.
+func TestTablesOfAnotherRole(t *testing.T) {
+	n := newNeighbours(t)
+	mallory := connect(t, n.malloryURL)
+	if _, err := pgstore.Open(ctx, mallory, nil); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, mallory, "GRANT ALL ON ALL TABLES IN SCHEMA public TO "+n.app)
+	exec(t, mallory, "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "+n.app)
+	ob, err := pgstore.Open(ctx, connect(t, n.appURL), nil)
+	if err == nil {
+		defer ob.Close()
+		now := time.Now()
+		if err := ob.Put(ctx, outbox.Delivery{ID: "x", Destination: "d", Body: []byte("secret"), Due: now, Created: now}); err != nil {
+			t.Fatal(err)
+		}
+		var body string
+		if err := mallory.QueryRow(ctx, "SELECT convert_from(body, 'UTF8') FROM public.herald_outbox_deliveries").Scan(&body); err != nil {
+			t.Fatal(err)
+		}
+		t.Fatalf("Open took the tables another role made, which read the body %q", body)
+	}
+	if !errors.Is(err, outbox.ErrInvalid) || !strings.Contains(err.Error(), "herald_outbox_") {
+		t.Errorf("Open of another role's tables = %v, want ErrInvalid naming the table", err)
+	}
+	// A role the owner is a member of still opens them.
+	exec(t, n.admin, "GRANT "+n.mallory+" TO "+n.app)
+	open(t, connect(t, n.appURL), nil)
+}
+
 // TestOpenInExistingSchema: a role that may create tables in an existing
 // schema, but not schemas, opens a new outbox there. Open ran CREATE
 // SCHEMA IF NOT EXISTS, which PostgreSQL refuses without CREATE on the

@@ -97,6 +97,9 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, t tables, noCreate bool) e
 	if _, err := tx.Exec(ctx, "SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext($1))", "herald outbox "+t.version); err != nil {
 		return dbError(ctx, "lock the schema", err)
 	}
+	if err := checkOwners(ctx, tx, t); err != nil {
+		return err
+	}
 	have, exists, err := version(ctx, tx, t)
 	if err != nil {
 		return err
@@ -141,6 +144,29 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, t tables, noCreate bool) e
 		return dbError(ctx, "commit the migration", err)
 	}
 	return nil
+}
+
+// checkOwners refuses the outbox's tables, those that exist, unless each
+// is a table owned by the role of the connection or by one whose rights it
+// has (a role it is a member of). Another role that may create in the
+// schema (public, when PUBLIC keeps CREATE there) could make them first,
+// let herald's role write to them, and read every webhook put in them, or
+// give them triggers, or make them views, that run code as herald's role:
+// so the check reads the catalog only, before any statement touches them.
+func checkOwners(ctx context.Context, tx pgx.Tx, t tables) error {
+	names := []string{t.version, t.deliveries, t.attempts, t.destinations, t.vacancies}
+	var foreign string
+	err := tx.QueryRow(ctx, `SELECT n.name FROM pg_catalog.unnest($1::pg_catalog.text[]) AS n(name)
+		JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(n.name)::pg_catalog.oid
+		WHERE c.relkind <> 'r' OR NOT pg_catalog.pg_has_role(c.relowner, 'USAGE') LIMIT 1`, names).Scan(&foreign)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return dbError(ctx, "check the tables' owners", err)
+	}
+	return fmt.Errorf("%w: pgstore: %s is not a table of this role, or of a role it is a member of: another role made it, which could read the outbox",
+		outbox.ErrInvalid, foreign)
 }
 
 // createSchema creates the tables' schema if it is missing. It asks

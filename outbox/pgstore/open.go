@@ -59,7 +59,10 @@ type store struct {
 // migrating its tables first, and returns its [outbox.Store]. It refuses,
 // with [outbox.ErrInvalid], a pool whose transactions do not default to
 // READ COMMITTED, PostgreSQL's default, which the store's statements rely
-// on. The pool stays the caller's: Close does not close it, and the caller
+// on, and tables that its role does not own, directly or as a member of
+// their owner's role: another role that made them could read them. It
+// creates the schema only when it is missing, so CREATE on the schema is
+// enough. The pool stays the caller's: Close does not close it, and the caller
 // may use it for its own transactions, and enqueue inside them with
 // [Enqueue] or [EnqueueSQL].
 func Open(ctx context.Context, pool *pgxpool.Pool, o *Options) (outbox.Store, error) {
