@@ -270,3 +270,90 @@ func TestOpenInExistingSchema(t *testing.T) {
 	exec(t, n.admin, "GRANT USAGE, CREATE ON SCHEMA outbox TO "+n.app)
 	open(t, connect(t, n.appURL), &pgstore.Options{Schema: "outbox"})
 }
+
+// plantOperators has mallory create, in public, operators of the same
+// types as pg_catalog's that herald's statements use, each writing what
+// it saw into her table public.loot. They are picked only where the
+// search_path names public before pg_catalog.
+const plantOperators = `
+	CREATE TABLE public.loot (who text, what text);
+	GRANT INSERT ON public.loot TO PUBLIC;
+	CREATE FUNCTION public.eq(text, text) RETURNS boolean LANGUAGE sql AS $$
+		INSERT INTO public.loot VALUES (current_user, '= ' || $1 || ' ' || $2);
+		SELECT pg_catalog.texteq($1, $2) $$;
+	CREATE OPERATOR public.= (LEFTARG = text, RIGHTARG = text, FUNCTION = public.eq);
+	CREATE FUNCTION public.ne(bytea, bytea) RETURNS boolean LANGUAGE sql AS $$
+		INSERT INTO public.loot VALUES (current_user, '<> ' || pg_catalog.encode($1, 'escape'));
+		SELECT pg_catalog.byteane($1, $2) $$;
+	CREATE OPERATOR public.<> (LEFTARG = bytea, RIGHTARG = bytea, FUNCTION = public.ne);`
+
+// loot returns what mallory's planted objects saw.
+func loot(t *testing.T, n *neighbours) []string {
+	t.Helper()
+	rows, err := n.admin.Query(ctx, "SELECT who || ': ' || what FROM public.loot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestSearchPathCatalogLast: on a search_path that names pg_catalog
+// after public, whose CREATE a neighbour has, the neighbour's operators
+// of the same types as pg_catalog's are the ones PostgreSQL uses. Open
+// took such a pool, and every statement of the store ran the neighbour's
+// code as herald's role; it now refuses it. Enqueue runs in the caller's
+// transaction, whatever its search_path: its statements name pg_catalog's
+// operators and types.
+func TestSearchPathCatalogLast(t *testing.T) {
+	n := newNeighbours(t)
+	exec(t, n.admin, "GRANT CREATE ON DATABASE "+n.db+" TO "+n.app)
+	mallory := connect(t, n.malloryURL)
+	cfg, err := pgxpool.ParseConfig(n.appURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = "public, pg_catalog"
+	last, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer last.Close()
+	ob, err := pgstore.Open(ctx, last, &pgstore.Options{Schema: "herald"})
+	exec(t, mallory, plantOperators) // after: pg_catalog's are needed to index
+	if err == nil {
+		defer ob.Close()
+		exerciseAll(t, last, cfg.ConnString(), ob)
+		t.Errorf("Open took a pool whose search_path names pg_catalog last; the store called a neighbour's operators %d times, e.g. %q",
+			len(loot(t, n)), loot(t, n)[:min(len(loot(t, n)), 3)])
+	} else if !errors.Is(err, outbox.ErrInvalid) || !strings.Contains(err.Error(), "pg_catalog") {
+		t.Errorf("Open of a pool whose search_path names pg_catalog last = %v, want ErrInvalid naming pg_catalog", err)
+	}
+	exec(t, mallory, "TRUNCATE public.loot")
+	pool := connect(t, n.appURL)
+	ob = open(t, pool, &pgstore.Options{Schema: "herald"})
+	q := &outbox.Queue{Outbox: ob, Destinations: []sender.Destination{{Name: "d", URL: "https://d.example/", Ordered: true}}}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit, a no-op
+	if _, err := tx.Exec(ctx, "SET LOCAL search_path = public, pg_catalog"); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"", "k"} {
+		if _, err := pgstore.Enqueue(ctx, tx, q, "d", sender.Message{Body: []byte("{}"), PartitionKey: key}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := loot(t, n); len(got) > 0 {
+		t.Errorf("Enqueue in a transaction whose search_path names pg_catalog last called a neighbour's operators %d times, e.g. %q",
+			len(got), got[:min(len(got), 3)])
+	}
+}

@@ -59,7 +59,8 @@ type store struct {
 // migrating its tables first, and returns its [outbox.Store]. It refuses,
 // with [outbox.ErrInvalid], a pool whose transactions do not default to
 // READ COMMITTED, PostgreSQL's default, which the store's statements rely
-// on, and tables that its role does not own, directly or as a member of
+// on, one whose search_path names a schema before pg_catalog, whose
+// operators the statements would use, and tables that its role does not own, directly or as a member of
 // their owner's role: another role that made them could read them. It
 // creates the schema only when it is missing, so CREATE on the schema is
 // enough. The pool stays the caller's: Close does not close it, and the caller
@@ -94,6 +95,9 @@ func Open(ctx context.Context, pool *pgxpool.Pool, o *Options) (outbox.Store, er
 		return nil, err
 	}
 	if err := checkIsolation(ctx, pool); err != nil {
+		return nil, err
+	}
+	if err := checkSearchPath(ctx, pool); err != nil {
 		return nil, err
 	}
 	t := names(schema, prefix)
@@ -131,6 +135,31 @@ func checkIsolation(ctx context.Context, pool *pgxpool.Pool) error {
 	if level != "read committed" {
 		return fmt.Errorf("%w: pgstore: transactions default to %q; the outbox needs read committed (default_transaction_isolation of the database, role or connection)",
 			outbox.ErrInvalid, level)
+	}
+	return nil
+}
+
+// checkSearchPath refuses a pool whose search_path names a schema before
+// pg_catalog (PostgreSQL searches pg_catalog first unless it is named
+// later): in that schema, another role that may create there could define
+// operators, types or functions of the same names and types as
+// pg_catalog's, which PostgreSQL would then use in the store's
+// statements, running that role's code with the pool's rights. The
+// session's temporary schema, which only the session writes, may come
+// first.
+func checkSearchPath(ctx context.Context, pool *pgxpool.Pool) error {
+	var path []string
+	if err := pool.QueryRow(ctx, "SELECT pg_catalog.current_schemas(true)::pg_catalog.text[]").Scan(&path); err != nil {
+		return dbError(ctx, "connect", err)
+	}
+	for _, s := range path {
+		if s == "pg_catalog" {
+			return nil
+		}
+		if !strings.HasPrefix(s, "pg_temp_") {
+			return fmt.Errorf("%w: pgstore: the search_path names %q before pg_catalog, so that the store's statements would use its operators and types in place of PostgreSQL's: name pg_catalog first, or leave it out",
+				outbox.ErrInvalid, s)
+		}
 	}
 	return nil
 }

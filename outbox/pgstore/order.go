@@ -119,9 +119,9 @@ const (
 	// headOfLine is the lease condition on a row x of the deliveries:
 	// it has no key, or it heads its line. It reads the line through the
 	// partial index on (destination, partition_key, seq).
-	headOfLine = `(x.partition_key = '' OR NOT EXISTS (SELECT 1 FROM {d} e
-		WHERE e.destination = x.destination AND e.partition_key = x.partition_key
-			AND e.seq < x.seq AND e.dead_ns IS NULL AND e.partition_key <> ''))`
+	headOfLine = `(x.partition_key OPERATOR(pg_catalog.=) '' OR NOT EXISTS (SELECT 1 FROM {d} e
+		WHERE e.destination OPERATOR(pg_catalog.=) x.destination AND e.partition_key OPERATOR(pg_catalog.=) x.partition_key
+			AND e.seq OPERATOR(pg_catalog.<) x.seq AND e.dead_ns IS NULL AND e.partition_key OPERATOR(pg_catalog.<>) ''))`
 
 	// lockLines takes the advisory lock of each line that the
 	// deliveries of a Put ($2 destinations, $11 keys) enter, in byte
@@ -133,7 +133,8 @@ const (
 
 	// lockLineOne is lockLines for one delivery, given as scalars.
 	lockLineOne = `(SELECT pg_catalog.count(*) FROM (SELECT pg_catalog.pg_advisory_xact_lock(` + lineHash + `)
-		FROM (SELECT $2::text, $11::bytea) AS l(destination, partition_key) WHERE partition_key <> '') locked) >= 0`
+		FROM (SELECT $2::pg_catalog.text, $11::pg_catalog.bytea) AS l(destination, partition_key)
+		WHERE partition_key OPERATOR(pg_catalog.<>) '') locked) OPERATOR(pg_catalog.>=) 0`
 
 	// lockReplayed is lockLines for the dead letters a Replay selects.
 	lockReplayed = `(SELECT pg_catalog.count(*) FROM (SELECT pg_catalog.pg_advisory_xact_lock(` + lineHash + `) FROM (
@@ -143,7 +144,7 @@ const (
 	// lineHash names the line of a row's destination and partition_key
 	// as an advisory lock key. Two lines that share a hash only wait for
 	// each other.
-	lineHash = `pg_catalog.hashtextextended(destination || ' ' || pg_catalog.encode(partition_key, 'hex'), 0)`
+	lineHash = `pg_catalog.hashtextextended(destination OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) pg_catalog.encode(partition_key, 'hex'), 0)`
 
 	// sqlByKey makes the rest of a transaction of the store plan without
 	// sequential scans. Its statements that keep lines read and write a
@@ -161,7 +162,7 @@ const (
 
 	// readCommitted holds in a READ COMMITTED transaction, whose every
 	// statement sees what committed before it began.
-	readCommitted = `pg_catalog.current_setting('transaction_isolation') = 'read committed'`
+	readCommitted = `pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.=) 'read committed'`
 
 	// sqlPutKeyed is sqlPut for deliveries of which some have a partition
 	// key: it takes their lines' locks, and marks held each one that its
@@ -184,10 +185,11 @@ const (
 	// shows a pending delivery in the line.
 	sqlPutOneKeyed = `INSERT INTO {d} (id, destination, event_id, topic, content_type, body, due_ns, created_ns, attempts, trace_parent, partition_key, held)
 	SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, ` + readCommitted + ` AND EXISTS (SELECT 1 FROM {d} e
-		WHERE e.destination = $2 AND e.partition_key = $11 AND e.dead_ns IS NULL AND e.partition_key <> '')
+		WHERE e.destination OPERATOR(pg_catalog.=) $2 AND e.partition_key OPERATOR(pg_catalog.=) $11 AND e.dead_ns IS NULL
+			AND e.partition_key OPERATOR(pg_catalog.<>) '')
 	WHERE ` + lockLineOne + `
 	ON CONFLICT (id) DO NOTHING
-	RETURNING pg_catalog.pg_current_xact_id()::text`
+	RETURNING pg_catalog.pg_current_xact_id()::pg_catalog.text`
 
 	// sqlHeads clears held on the head of each line of $1 destinations
 	// and $2 keys, in the transaction that added to them after it took
@@ -201,7 +203,7 @@ const (
 
 	// sqlOwnHead is sqlHeads for an Enqueue, in a caller's transaction:
 	// it clears held on the delivery $1 it put, when that heads its line.
-	sqlOwnHead = `UPDATE {d} x SET held = false WHERE x.id = $1 AND x.held AND ` + readCommitted + ` AND ` + headOfLine
+	sqlOwnHead = `UPDATE {d} x SET held = false WHERE x.id OPERATOR(pg_catalog.=) $1 AND x.held AND ` + readCommitted + ` AND ` + headOfLine
 
 	// backOfLine is the assignment that puts a replayed delivery at the
 	// back of its line: a new seq from the identity sequence, held if it

@@ -30,7 +30,12 @@ type queries struct {
 // rights, which let it read every delivery. unnest of several arrays in
 // FROM is the exception: PostgreSQL rewrites it into pg_catalog's unnest
 // of each, and refuses it qualified. The operators compare values of one
-// type, or one with a literal, which pg_catalog's match exactly.
+// type, or one with a literal, which pg_catalog's match exactly, and
+// pg_catalog is searched first: Open refuses a search_path that names
+// another schema before it. The statements that run in a caller's
+// transaction, under its search_path, whatever it is (sqlPutOne,
+// sqlPutOneKeyed, sqlOwnHead and what they hold), name pg_catalog's
+// operators and types too: OPERATOR(pg_catalog.=).
 const (
 	// sqlPut inserts deliveries given as one array per column, skipping
 	// ids already held, and counts those it inserted. It sends no NOTIFY:
@@ -59,7 +64,7 @@ const (
 	sqlPutOne = `INSERT INTO {d} (id, destination, event_id, topic, content_type, body, due_ns, created_ns, attempts, trace_parent, partition_key)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 	ON CONFLICT (id) DO NOTHING
-	RETURNING pg_catalog.pg_current_xact_id()::text`
+	RETURNING pg_catalog.pg_current_xact_id()::pg_catalog.text`
 
 	// sqlDests lists, in byte order, the destinations with a pending
 	// delivery that is not held (every line has one, or a vacancy; see
