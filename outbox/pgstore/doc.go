@@ -43,6 +43,23 @@
 // under an advisory lock, so that processes starting at once do not race;
 // a later field of [outbox.Delivery] is a column added by a new migration.
 //
+// # Roles
+//
+// The role of the pool owns the tables: [Open] creates and migrates them,
+// so it needs USAGE and CREATE on their schema (and CREATE on the
+// database only when the schema is missing), and it refuses tables owned
+// by a role it is not a member of, which another role could have made to
+// read them. Another role that is to use the outbox is made a member of
+// the owner's role. No other role can read the tables unless granted
+// them. Every function in the statements is named in pg_catalog, and
+// Open refuses a search_path that names a schema before pg_catalog, so
+// that functions and operators another role creates on the search_path
+// are never used. Channels are not private in PostgreSQL: any role that
+// may connect to the database can LISTEN on the outbox's (learning when
+// deliveries are put, not what) or NOTIFY it (waking the workers for
+// nothing); nor are advisory locks: a role that holds the outbox's can
+// make Open, or enqueues to a line, wait.
+//
 // # Leases
 //
 // Lease picks due deliveries of each destination that
