@@ -47,11 +47,13 @@
 //
 // The role of the pool owns the tables: [Open] creates and migrates them,
 // so it needs USAGE and CREATE on their schema (and CREATE on the
-// database only when the schema is missing), and it refuses tables owned
-// by a role it is not a member of, which another role could have made to
-// read them. Another role that is to use the outbox is made a member of
-// the owner's role. No other role can read the tables unless granted
-// them. Every function in the statements is named in pg_catalog, and
+// database only when the schema is missing). Or another role made them:
+// the owner of their schema (a migration role), which granted the pool's
+// role their use (SELECT, INSERT, UPDATE, DELETE, and USAGE on the
+// schema and its sequences); Open then needs no CREATE, while the
+// schema's version is current. It refuses tables owned by any other role
+// it is not a member of, which could have made them to read them. No
+// other role can read the tables unless granted them. Every function in the statements is named in pg_catalog, and
 // Open refuses a search_path that names a schema before pg_catalog, so
 // that functions and operators another role creates on the search_path
 // are never used. Channels are not private in PostgreSQL: any role that

@@ -259,6 +259,41 @@ func TestTablesOfAnotherRole(t *testing.T) {
 	open(t, connect(t, n.appURL), nil)
 }
 
+// TestTablesOfTheSchemaOwner: the least-privilege setup opens. A
+// migration role owns a schema and makes the outbox's tables in it;
+// herald's role is granted only their use, and is no member of the
+// owner's role. The schema's owner could replace its tables anyway, so
+// trusting the tables it made trusts no one new.
+func TestTablesOfTheSchemaOwner(t *testing.T) {
+	n := newNeighbours(t)
+	owner := connect(t, n.malloryURL) // here, the migration role
+	exec(t, n.admin, "CREATE SCHEMA ops AUTHORIZATION "+n.mallory)
+	mig, err := pgstore.Open(ctx, owner, &pgstore.Options{Schema: "ops"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mig.Close()
+	exec(t, owner, "GRANT USAGE ON SCHEMA ops TO "+n.app)
+	exec(t, owner, "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ops TO "+n.app)
+	exec(t, owner, "GRANT USAGE ON ALL SEQUENCES IN SCHEMA ops TO "+n.app)
+	ob, err := pgstore.Open(ctx, connect(t, n.appURL), &pgstore.Options{Schema: "ops"})
+	if err != nil {
+		t.Fatalf("Open by a role granted the use of the schema owner's tables: %v", err)
+	}
+	defer ob.Close()
+	now := time.Now()
+	if err := ob.Put(ctx, outbox.Delivery{ID: "x", Destination: "d", Body: []byte("{}"), Due: now, Created: now}); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 1, TTL: time.Minute, Now: time.Now()})
+	if err != nil || len(ls) != 1 {
+		t.Fatalf("Lease = %d, %v; want the delivery", len(ls), err)
+	}
+	if errs := ob.Settle(ctx, []outbox.Settlement{{ID: "x", Token: ls[0].Token, Outcome: outbox.Delivered}}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+}
+
 // TestOpenInExistingSchema: a role that may create tables in an existing
 // schema, but not schemas, opens a new outbox there. Open ran CREATE
 // SCHEMA IF NOT EXISTS, which PostgreSQL refuses without CREATE on the

@@ -147,25 +147,31 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, t tables, noCreate bool) e
 }
 
 // checkOwners refuses the outbox's tables, those that exist, unless each
-// is a table owned by the role of the connection or by one whose rights it
-// has (a role it is a member of). Another role that may create in the
-// schema (public, when PUBLIC keeps CREATE there) could make them first,
-// let herald's role write to them, and read every webhook put in them, or
-// give them triggers, or make them views, that run code as herald's role:
-// so the check reads the catalog only, before any statement touches them.
+// is a table owned by the role of the connection, by one whose rights it
+// has (a role it is a member of), or by the owner of its schema. Another
+// role that may create in the schema (public, when PUBLIC keeps CREATE
+// there) could make them first, let herald's role write to them, and read
+// every webhook put in them, or give them triggers, or make them views,
+// that run code as herald's role: so the check reads the catalog only,
+// before any statement touches them. The schema's owner may replace its
+// tables whoever owns them, so trusting the tables it made trusts no one
+// new, and keeps the least-privilege setup working: a migration role that
+// owns the schema and its tables, and herald's role granted only their
+// use.
 func checkOwners(ctx context.Context, tx pgx.Tx, t tables) error {
 	names := []string{t.version, t.deliveries, t.attempts, t.destinations, t.vacancies}
 	var foreign string
 	err := tx.QueryRow(ctx, `SELECT n.name FROM pg_catalog.unnest($1::pg_catalog.text[]) AS n(name)
 		JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(n.name)::pg_catalog.oid
-		WHERE c.relkind <> 'r' OR NOT pg_catalog.pg_has_role(c.relowner, 'USAGE') LIMIT 1`, names).Scan(&foreign)
+		JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace
+		WHERE c.relkind <> 'r' OR NOT (pg_catalog.pg_has_role(c.relowner, 'USAGE') OR c.relowner = s.nspowner) LIMIT 1`, names).Scan(&foreign)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil
 	case err != nil:
 		return dbError(ctx, "check the tables' owners", err)
 	}
-	return fmt.Errorf("%w: pgstore: %s is not a table of this role, or of a role it is a member of: another role made it, which could read the outbox",
+	return fmt.Errorf("%w: pgstore: %s is not a table of this role, of a role it is a member of, or of its schema's owner: another role made it, which could read the outbox",
 		outbox.ErrInvalid, foreign)
 }
 
