@@ -1,0 +1,48 @@
+package main
+
+// herald's commands against a hostile client and a careless operator: a
+// review's tests. Each failed on the code it was written against.
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestListenStopsWithARequestHeld: SIGTERM while a client holds a request
+// open (its body only begun) stops listen with exit status 0, as its help
+// says, and "stopped": the client is cut off after the grace. (listen
+// exited 1 with "shutdown: context deadline exceeded": any client could
+// turn an operator's stop into a failure.)
+func TestListenStopsWithARequestHeld(t *testing.T) {
+	dir := t.TempDir()
+	secret, _ := stdSecret(t, dir)
+	lp := startListen(t, dir, "--secret", secret)
+	addr := strings.TrimPrefix(lp.url, "http://")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// One whole request first, so that the server has taken the
+	// connection; then the head of a second, whose body never comes.
+	fmt.Fprintf(conn, "POST /hook HTTP/1.1\r\nHost: %s\r\nContent-Length: 2\r\n\r\n{}", addr)
+	if resp, err := http.ReadResponse(bufio.NewReader(conn), nil); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	lp.next(t)
+	fmt.Fprintf(conn, "POST /hook HTTP/1.1\r\nHost: %s\r\nContent-Length: 100\r\n\r\n{\"a\":", addr)
+	time.Sleep(200 * time.Millisecond) // let the server read the head: the request is in flight
+	if code := lp.stop(t); code != 0 {
+		t.Errorf("listen exited %d on SIGTERM with a request held open, want 0\n%s", code, lp.stderr)
+	}
+	if !strings.Contains(lp.stderr.String(), "stopped") {
+		t.Errorf("listen did not say it stopped:\n%s", lp.stderr)
+	}
+}
