@@ -46,3 +46,26 @@ func TestListenStopsWithARequestHeld(t *testing.T) {
 		t.Errorf("listen did not say it stopped:\n%s", lp.stderr)
 	}
 }
+
+// TestSignRefusesContentTypeWithLineBreak: sign's --content-type is
+// printed as a header line, so a line break in it would forge another
+// header in the headers file (and an ESC drive the terminal). sign refuses
+// what a Sender refuses to send, with exit status 2. (sign printed
+// "X-Evil: 1" as a header of its own.)
+func TestSignRefusesContentTypeWithLineBreak(t *testing.T) {
+	dir := t.TempDir()
+	secret, _ := stdSecret(t, dir)
+	writeFile(t, dir, "body.json", body)
+	for _, ct := range []string{"application/json\nX-Evil: 1", "application/json\r\nX-Evil: 1", "text/\x1b[31mred", strings.Repeat("a", 300)} {
+		r := herald(t, runOpts{dir: dir}, "sign", "--secret", secret, "--content-type", ct, "body.json")
+		if r.code != 2 || !strings.Contains(r.stderr, "--content-type") {
+			t.Errorf("sign --content-type %q: exit %d, want 2 and an error naming --content-type\nstdout: %s\nstderr: %s", ct, r.code, r.stdout, r.stderr)
+		}
+		if strings.Contains(r.stdout, "X-Evil") {
+			t.Errorf("sign --content-type %q forged a header:\n%s", ct, r.stdout)
+		}
+		if c, ok := raw(r.all()); ok {
+			t.Errorf("sign --content-type %q printed %U raw:\n%q", ct, c, r.all())
+		}
+	}
+}

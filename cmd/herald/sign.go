@@ -70,6 +70,13 @@ func runSign(args []string, stdout, stderr io.Writer) int {
 		// would refuse to send.
 		return usageErr(stderr, "sign", "--id: %v", err)
 	}
+	// Content-Type is printed as a header line: a line break in it would
+	// forge another. Refuse what a Sender would refuse to send.
+	if len(*contentType) > wire.MaxIDLen {
+		return usageErr(stderr, "sign", "--content-type is longer than %d bytes", wire.MaxIDLen)
+	} else if err := wire.CheckHeader("Content-Type", *contentType); err != nil {
+		return usageErr(stderr, "sign", "--content-type: %v", err)
+	}
 	m := auth.Message{ID: *id, Body: body, URL: *url, Topic: *topic}
 	if *ts > 0 {
 		m.Timestamp = time.Unix(*ts, 0)
