@@ -69,3 +69,19 @@ func TestSignRefusesContentTypeWithLineBreak(t *testing.T) {
 		}
 	}
 }
+
+// TestSendBlockedAddressEscaped: send's warning about a blocked address
+// quotes the URL's host, whose IPv6 zone may hold C1 and bidi characters
+// (a URL copied from a customer's webhook registration); they are
+// escaped, as in every other message. (The warning printed them raw.)
+func TestSendBlockedAddressEscaped(t *testing.T) {
+	dir := t.TempDir()
+	secret, _ := stdSecret(t, dir)
+	r := herald(t, runOpts{dir: dir}, "send", "--secret", secret, "--retries", "0", "https://[fe80::1%25\u009b2J\u202eevil]/")
+	if r.code != 1 || !strings.Contains(r.stderr, "address not allowed") {
+		t.Fatalf("send to a link-local address: exit %d, want 1 and the guard's warning\n%s", r.code, r.all())
+	}
+	if c, ok := raw(r.all()); ok {
+		t.Errorf("send printed %U raw:\n%q", c, r.all())
+	}
+}

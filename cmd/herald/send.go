@@ -118,8 +118,9 @@ func sendOne(s *sender.Sender, dest sender.Destination, msg sender.Message, time
 		if !errors.Is(err, sender.ErrBlockedAddr) {
 			return usageErr(stderr, "send", "%v%s", err, validationHint(err))
 		}
-		// Send reports it as a failed delivery; add the way out.
-		fmt.Fprintf(stderr, "herald send: %v%s\n", err, validationHint(err))
+		// Send reports it as a failed delivery; add the way out. The
+		// host may hold C1 or bidi characters (an IPv6 zone): escaped.
+		fmt.Fprintf(stderr, "herald send: %s%s\n", escapeText(err.Error()), validationHint(err))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
