@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -83,5 +85,32 @@ func TestSendBlockedAddressEscaped(t *testing.T) {
 	}
 	if c, ok := raw(r.all()); ok {
 		t.Errorf("send printed %U raw:\n%q", c, r.all())
+	}
+}
+
+// TestKeygenLeavesNoPartialKey: keygen --out on a disk that takes no more
+// bytes (here RLIMIT_FSIZE, as a full disk or a quota would) fails with
+// exit status 1 and leaves no file behind, so that the next run, on a disk
+// with room, writes the key. (It left an empty PREFIX.key or
+// PREFIX.secret, which the next run refused to overwrite, and a key file
+// that holds no key.)
+func TestKeygenLeavesNoPartialKey(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ prefix, files string }{
+		{"es", "--scheme jwt --alg ES256"},
+		{"v1a", "--scheme standard-v1a"},
+		{"std", "--scheme standard"},
+	} {
+		args := append(strings.Fields(c.files), "--out", c.prefix)
+		cmd := exec.Command("/bin/sh", append([]string{"-c", `ulimit -f 0; exec "$0" keygen "$@"`, heraldBin}, args...)...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Fatalf("keygen %s on a full disk: %v, want exit status 1\n%s", c.files, err, out)
+		}
+		if left, _ := filepath.Glob(filepath.Join(dir, c.prefix+".*")); len(left) > 0 {
+			t.Errorf("keygen %s on a full disk left %v\n%s", c.files, left, out)
+		}
+		must(t, runOpts{dir: dir}, append([]string{"keygen"}, args...)...)
 	}
 }

@@ -180,11 +180,16 @@ func writeKeyPair(prefix string, priv, pub []byte) error {
 	if err := writeNewFile(prefix+".key", priv, 0o600); err != nil {
 		return err
 	}
-	return writeNewFile(prefix+".pub", pub, 0o644)
+	if err := writeNewFile(prefix+".pub", pub, 0o644); err != nil {
+		os.Remove(prefix + ".key") // ours: writeNewFile made it
+		return err
+	}
+	return nil
 }
 
 // writeNewFile writes data to a new file name with mode perm, refusing to
-// replace an existing file.
+// replace an existing file. A file it cannot write whole (a full disk) is
+// removed, so that it neither passes for a key nor stops the next run.
 func writeNewFile(name string, data []byte, perm os.FileMode) error {
 	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
@@ -193,9 +198,13 @@ func writeNewFile(name string, data []byte, perm os.FileMode) error {
 		}
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
 		return err
 	}
-	return f.Close()
+	return nil
 }
