@@ -5,12 +5,15 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -112,5 +115,40 @@ func TestKeygenLeavesNoPartialKey(t *testing.T) {
 			t.Errorf("keygen %s on a full disk left %v\n%s", c.files, left, out)
 		}
 		must(t, runOpts{dir: dir}, append([]string{"keygen"}, args...)...)
+	}
+}
+
+// TestNATSFilesBounded: the NATS client reads a --nats-* file (or the
+// --store query's creds=, cacert=, cert=, key=) whole, and again at each
+// reconnect: one that is not a regular file of at most 1 MiB is refused as
+// a usage error before the client sees it. (/dev/zero crashed herald out
+// of memory, here within a 1.5 GB address-space limit; a FIFO with no
+// writer hung it.)
+func TestNATSFilesBounded(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "key.pem", "not a key")
+	for _, c := range []struct{ flag, args string }{
+		{"--nats-cacert", "--nats-cacert /dev/zero"},
+		{"--nats-cert", "--nats-cert /dev/zero --nats-key key.pem"},
+		{"--nats-cacert", "--nats-cacert " + fifo},
+		{"--nats-cacert", "--nats-cacert " + dir},
+		{"--nats-creds", "--store nats://127.0.0.1:1?creds=/dev/zero"},
+	} {
+		args := append([]string{"outbox", "stats", "--store", "nats://127.0.0.1:1"}, strings.Fields(c.args)...)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		cmd := exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", `ulimit -v 1500000; exec "$0" "$@"`, heraldBin}, args...)...)
+		cmd.Dir = dir
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		cancel()
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != 2 || !strings.Contains(stderr.String(), c.flag) || strings.Contains(stderr.String(), "fatal error") {
+			t.Errorf("outbox stats %s: %v, want exit status 2 and an error naming %s\n%.300s", c.args, err, c.flag, stderr.String())
+		}
 	}
 }

@@ -100,7 +100,7 @@ func TestNATSStoreErrors(t *testing.T) {
 		{append(relay, "--store", "relay.db", "--events-subject", "events"), 2, "need a nats://"},
 		{append(relay, "--store", fmt.Sprintf("nats://herald:%s@%s", pass, addr), "--events-subject", "a.*"), 2, "without wildcards"},
 		{append(relay, "--store", fmt.Sprintf("nats://herald:%s@%s", pass, addr), "--nats-cert", "c.pem"), 2, "go together"},
-		{append(relay, "--store", fmt.Sprintf("nats://herald:%s@%s", pass, addr), "--nats-creds", "nope.creds"), 1, "nope.creds"},
+		{append(relay, "--store", fmt.Sprintf("nats://herald:%s@%s", pass, addr), "--nats-creds", "nope.creds"), 2, "nope.creds"},
 		{[]string{"outbox", "stats", "--store", fmt.Sprintf("nats://herald:%s@%s?stream=NOPE", pass, addr)}, 2, "no such outbox stream NOPE"},
 		{[]string{"outbox", "stats", "--store", fmt.Sprintf("nats://herald:%s@%s,%s", pass, addr, wrong)}, 2, "server 2"},
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -152,7 +153,32 @@ func (s *natsSpec) merge(f *natsFlags) error {
 	if (s.files.cert == "") != (s.files.key == "") {
 		return errors.New("--nats-cert and --nats-key go together")
 	}
+	for _, p := range pairs {
+		if *p.url != "" {
+			if err := checkConnFile(*p.url, "--nats-"+p.name+" file "+*p.url); err != nil {
+				return err
+			}
+		}
+	}
 	s.files.logger = f.logger
+	return nil
+}
+
+// checkConnFile refuses a file that a client library would read whole,
+// unbounded, and again at each reconnect: it must be a regular file of at
+// most maxKeyFile bytes, not a FIFO (which would hang the read), a device
+// such as /dev/zero (which would fill the memory) or a directory. label
+// names the file in errors.
+func checkConnFile(name, label string) error {
+	fi, err := os.Stat(name)
+	switch {
+	case err != nil:
+		return fmt.Errorf("cannot read %s: %w", label, osReason(err))
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s is not a regular file", label)
+	case fi.Size() > maxKeyFile:
+		return fmt.Errorf("%s is larger than %s", label, formatSize(maxKeyFile))
+	}
 	return nil
 }
 
