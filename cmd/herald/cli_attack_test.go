@@ -152,3 +152,16 @@ func TestNATSFilesBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpKeepsPostgresPasswordOutOfArgv: relay and outbox help show a
+// way to give the PostgreSQL password outside the --store URL, which ps
+// shows to every user. (relay's help showed postgres://user:pass@host/db,
+// and neither named PGPASSWORD, as the NATS help names a creds file.)
+func TestHelpKeepsPostgresPasswordOutOfArgv(t *testing.T) {
+	for _, cmd := range []string{"relay", "outbox"} {
+		help := must(t, runOpts{}, cmd, "-help").stdout
+		if !strings.Contains(help, "PGPASSWORD") || strings.Contains(help, "user:pass@") {
+			t.Errorf("herald %s -help shows no way to keep a PostgreSQL password out of argv:\n%s", cmd, help)
+		}
+	}
+}

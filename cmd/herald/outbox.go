@@ -54,7 +54,7 @@ herald outbox enable --store relay.db --dest a`
 // runOutbox implements "herald outbox".
 func runOutbox(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("outbox", "herald outbox stats|list|replay|purge|enable --store FILE|URL [--dest NAME] [--id ID]... [--all]", outboxDoc, outboxExample)
-	store := fs.String("store", "", "the relay's outbox: its bbolt `file`, its nats://HOST:PORT URL, or its postgres:// URL (with the relay's ?herald_schema and herald_prefix, if any) (required)")
+	store := fs.String("store", "", "the relay's outbox: its bbolt `file`, its nats://HOST:PORT URL, or its postgres:// URL (with the relay's ?herald_schema and herald_prefix, if any; the password from PGPASSWORD or ~/.pgpass keeps it out of ps) (required)")
 	var nf natsFlags
 	nf.register(fs)
 	dest := fs.String("dest", "", "only the dead letters of the destination with this `name`")

@@ -252,7 +252,7 @@ func (f *relayFlags) register(fs *flagSet) {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "`address` to accept events on (POST /events); port 0 picks a free one")
 	f.serveTLS.register(fs)
 	fs.Int64Var(&f.maxBody, "max-body", 1<<20, "largest event accepted, in bytes")
-	fs.StringVar(&f.store, "store", "", "the outbox: a bbolt `file`, created if missing; nats://HOST:PORT for a JetStream outbox, or a postgres://user:pass@host/db URL (a Unix socket: postgres://user@/db?host=/run/postgresql; optional ?herald_schema=S&herald_prefix=P), either shared by any number of relays (required)")
+	fs.StringVar(&f.store, "store", "", "the outbox: a bbolt `file`, created if missing; nats://HOST:PORT for a JetStream outbox, or a postgres://user@host/db URL (its password from PGPASSWORD or ~/.pgpass, which ps does not show as it shows a URL's; a Unix socket: postgres://user@/db?host=/run/postgresql; optional ?herald_schema=S&herald_prefix=P), either shared by any number of relays (required)")
 	f.nats.register(fs)
 	fs.StringVar(&f.eventsSubject, "events-subject", "", "also take events from JetStream, published under this subject `prefix` (events.job.ready for job:ready); needs a nats:// --store")
 	fs.StringVar(&f.dest, "dest", "", "deliver to this `URL`, signed with the scheme flags")
