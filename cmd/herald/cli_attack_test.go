@@ -8,11 +8,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -162,6 +165,39 @@ func TestHelpKeepsPostgresPasswordOutOfArgv(t *testing.T) {
 		help := must(t, runOpts{}, cmd, "-help").stdout
 		if !strings.Contains(help, "PGPASSWORD") || strings.Contains(help, "user:pass@") {
 			t.Errorf("herald %s -help shows no way to keep a PostgreSQL password out of argv:\n%s", cmd, help)
+		}
+	}
+}
+
+// TestRelayOTLPErrorsEscaped: an OTLP collector that refuses the relay's
+// spans with a body of terminal escapes gets its body logged escaped, as a
+// log line of the relay's own. (The OpenTelemetry SDK's default error
+// handler printed it raw to standard error, beside the relay's log.)
+func TestRelayOTLPErrorsEscaped(t *testing.T) {
+	var hits atomic.Int32
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		hits.Add(1)
+		http.Error(w, "\x1b[31mEVIL\x1b]0;pwned\x07\u009b2J", http.StatusBadRequest)
+	}))
+	defer collector.Close()
+	dir := t.TempDir()
+	secret, rcv := relayReceiver(t, dir)
+	p := startRelay(t, dir, nil, "--store", "relay.db", "--dest", rcv.URL(), "--secret", secret, "--cacert", "ca.pem",
+		"--allow-private", "--otlp-endpoint", collector.URL+"/v1/traces")
+	p.mustPost(t, event("otlp-1", "job:ready"), nil)
+	waitOK(t, rcv, 1, p)
+	eventually(t, func() string { return "the collector's refusal was not logged\n" + p.stderr() },
+		func() bool { return hits.Load() > 0 && strings.Contains(p.stderr(), "EVIL") })
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("relay exit %d\n%s", code, p.stderr())
+	}
+	if c, ok := raw(p.stderr()); ok {
+		t.Errorf("relay printed %U raw:\n%q", c, p.stderr())
+	}
+	for _, line := range strings.Split(strings.TrimSpace(p.stderr()), "\n") {
+		if strings.Contains(line, "EVIL") && !strings.HasPrefix(line, "time=") {
+			t.Errorf("the collector's refusal is not a log line of the relay's: %q", line)
 		}
 	}
 }

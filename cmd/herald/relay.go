@@ -436,7 +436,7 @@ func buildRelay(f *relayFlags, stderr io.Writer) (*relay, error) {
 	if r.sender, err = f.newSender(r.logger); err != nil {
 		return nil, usageError{err}
 	}
-	if r.tel, err = f.tel.newTelemetry(context.Background()); err != nil {
+	if r.tel, err = f.tel.newTelemetry(context.Background(), r.logger); err != nil {
 		return nil, err
 	}
 	r.sender.TracerProvider, r.sender.MeterProvider = r.tel.tracerProvider(), r.tel.meterProvider()

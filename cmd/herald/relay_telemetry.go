@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
@@ -59,12 +60,18 @@ type relayTelemetry struct {
 	metrics http.Handler
 }
 
-// newTelemetry builds the providers the flags ask for.
-func (f *telemetryFlags) newTelemetry(ctx context.Context) (*relayTelemetry, error) {
+// newTelemetry builds the providers the flags ask for. The SDK's errors
+// (an export the collector refused, quoting its answer) go to logger, whose
+// lines escape what they quote, instead of the SDK's default: raw to
+// standard error.
+func (f *telemetryFlags) newTelemetry(ctx context.Context, logger *slog.Logger) (*relayTelemetry, error) {
 	t := &relayTelemetry{}
 	if f.otlpEndpoint == "" && f.adminListen == "" {
 		return t, nil
 	}
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		logger.Warn("relay: telemetry", "err", err)
+	}))
 	res, err := resource.New(ctx,
 		resource.WithAttributes(attribute.String("service.name", "herald-relay"), attribute.String("service.version", version.Version)),
 		resource.WithFromEnv(), resource.WithTelemetrySDK())
