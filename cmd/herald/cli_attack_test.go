@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -142,29 +143,65 @@ func TestNATSFilesBounded(t *testing.T) {
 		{"--nats-creds", "--store nats://127.0.0.1:1?creds=/dev/zero"},
 	} {
 		args := append([]string{"outbox", "stats", "--store", "nats://127.0.0.1:1"}, strings.Fields(c.args)...)
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		cmd := exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", `ulimit -v 1500000; exec "$0" "$@"`, heraldBin}, args...)...)
-		cmd.Dir = dir
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		err := cmd.Run()
-		cancel()
-		ee, ok := err.(*exec.ExitError)
-		if !ok || ee.ExitCode() != 2 || !strings.Contains(stderr.String(), c.flag) || strings.Contains(stderr.String(), "fatal error") {
-			t.Errorf("outbox stats %s: %v, want exit status 2 and an error naming %s\n%.300s", c.args, err, c.flag, stderr.String())
+		if code, stderr := runLimited(t, dir, nil, args...); code != 2 || !strings.Contains(stderr, c.flag) || strings.Contains(stderr, "fatal error") {
+			t.Errorf("outbox stats %s: exit %d, want 2 and an error naming %s\n%.300s", c.args, code, c.flag, stderr)
 		}
 	}
 }
 
-// TestHelpKeepsPostgresPasswordOutOfArgv: relay and outbox help show a
-// way to give the PostgreSQL password outside the --store URL, which ps
-// shows to every user. (relay's help showed postgres://user:pass@host/db,
-// and neither named PGPASSWORD, as the NATS help names a creds file.)
-func TestHelpKeepsPostgresPasswordOutOfArgv(t *testing.T) {
-	for _, cmd := range []string{"relay", "outbox"} {
-		help := must(t, runOpts{}, cmd, "-help").stdout
-		if !strings.Contains(help, "PGPASSWORD") || strings.Contains(help, "user:pass@") {
-			t.Errorf("herald %s -help shows no way to keep a PostgreSQL password out of argv:\n%s", cmd, help)
+// runLimited runs herald with args in dir, with env added to its
+// environment, within an address space of 1.5 GB and 20 seconds, and
+// returns its exit status (-1 when killed) and standard error.
+func runLimited(t *testing.T, dir string, env []string, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", `ulimit -v 1500000; exec "$0" "$@"`, heraldBin}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), stderr.String()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return 0, stderr.String()
+}
+
+// TestPostgresFilesBounded: the PostgreSQL driver reads the files that a
+// postgres:// --store's query (sslrootcert, sslcert, sslkey, passfile,
+// servicefile) or the environment (PGSSLROOTCERT, …) names while it parses
+// the URL, the certificates and key whole: one that is not a regular file
+// of at most 1 MiB is refused first, naming the key, not the value. (/dev/zero
+// crashed herald out of memory within a 1.5 GB address-space limit; a FIFO
+// with no writer hung it.)
+func TestPostgresFilesBounded(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert := writeFile(t, dir, "cert.pem", "not a certificate")
+	const base = "postgres://relay@127.0.0.1:1/outbox"
+	for _, c := range []struct {
+		want, store string
+		env         []string
+	}{
+		{"sslrootcert", base + "?sslmode=verify-full&sslrootcert=/dev/zero", nil},
+		{"PGSSLKEY", base, []string{"PGSSLKEY=/dev/zero", "PGSSLCERT=" + cert}},
+		{"passfile", base + "?passfile=" + fifo, nil},
+		{"sslrootcert", base + "?sslmode=require&sslrootcert=" + dir, nil},
+	} {
+		for _, cmd := range [][]string{
+			{"outbox", "stats", "--store", c.store},
+			{"relay", "--store", c.store, "--in-insecure", "--dest", "https://example.com/hook", "--secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
+		} {
+			code, stderr := runLimited(t, dir, c.env, cmd...)
+			if code <= 0 || !strings.Contains(stderr, c.want) || strings.Contains(stderr, "fatal error") {
+				t.Errorf("%s --store %s %v: exit %d, want an error naming %s\n%.300s", cmd[0], c.store, c.env, code, c.want, stderr)
+			}
 		}
 	}
 }

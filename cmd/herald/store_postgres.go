@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -76,6 +79,9 @@ func openPostgres(spec string, mode storeMode) (store, error) {
 // herald_prefix through as a server setting. Its errors wrap
 // [outbox.ErrInvalid] and never quote the URL.
 func pgConfig(spec string) (*pgxpool.Config, *pgstore.Options, error) {
+	if err := checkPGFiles(spec); err != nil {
+		return nil, nil, fmt.Errorf("%w: --store: %w", outbox.ErrInvalid, err)
+	}
 	cfg, err := pgxpool.ParseConfig(spec)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: --store: the postgres:// URL is not valid (not shown)", outbox.ErrInvalid)
@@ -85,4 +91,45 @@ func pgConfig(spec string) (*pgxpool.Config, *pgstore.Options, error) {
 	delete(params, "herald_schema")
 	delete(params, "herald_prefix")
 	return cfg, o, nil
+}
+
+// pgFiles are the settings whose files the PostgreSQL driver reads while it
+// parses a URL (whole, for the certificates and key), by their query key
+// and environment variable.
+var pgFiles = []struct{ key, env string }{
+	{"sslrootcert", "PGSSLROOTCERT"}, {"sslcert", "PGSSLCERT"}, {"sslkey", "PGSSLKEY"},
+	{"passfile", "PGPASSFILE"}, {"servicefile", "PGSERVICEFILE"},
+}
+
+// checkPGFiles refuses, before the driver reads it, a file that spec's
+// query or the environment names for one of pgFiles and that is not a
+// regular file of at most maxKeyFile bytes (checkConnFile): /dev/zero
+// would fill the memory, a FIFO hang the parse. A file that does not
+// exist is left to the driver, which ignores a missing passfile. Errors
+// name the key or the variable, never the value: a query split where the
+// driver would not split it may hold part of a password.
+func checkPGFiles(spec string) error {
+	var q url.Values
+	if _, query, ok := strings.Cut(spec, "?"); ok {
+		q, _ = url.ParseQuery(query) // what it cannot parse, the driver refuses
+	}
+	for _, f := range pgFiles {
+		type named struct{ name, file string }
+		files := []named{{"the file of " + f.env, os.Getenv(f.env)}}
+		for _, v := range q[f.key] {
+			files = append(files, named{"the file of " + f.key + " in the URL", v})
+		}
+		for _, n := range files {
+			if n.file == "" || f.key == "sslrootcert" && n.file == "system" {
+				continue
+			}
+			if _, err := os.Stat(n.file); err != nil {
+				continue
+			}
+			if err := checkConnFile(n.file, n.name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
