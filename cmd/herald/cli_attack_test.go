@@ -238,3 +238,20 @@ func TestRelayOTLPErrorsEscaped(t *testing.T) {
 		}
 	}
 }
+
+// TestOTLPFilesBounded: with --otlp-endpoint, the OTLP exporter reads the
+// files that OTEL_EXPORTER_OTLP_CERTIFICATE and its kin name, whole: one
+// that is not a regular file of at most 1 MiB is refused first, naming the
+// variable. (/dev/zero crashed the relay out of memory within a 1.5 GB
+// address-space limit.)
+func TestOTLPFilesBounded(t *testing.T) {
+	dir := t.TempDir()
+	for _, env := range []string{"OTEL_EXPORTER_OTLP_CERTIFICATE=/dev/zero", "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY=" + dir} {
+		code, stderr := runLimited(t, dir, []string{env}, "relay", "--store", "relay.db", "--listen", "127.0.0.1:0", "--in-insecure",
+			"--dest", "https://example.com/hook", "--secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "--otlp-endpoint", "http://127.0.0.1:1/v1/traces")
+		name, _, _ := strings.Cut(env, "=")
+		if code != 2 || !strings.Contains(stderr, name) || strings.Contains(stderr, "fatal error") {
+			t.Errorf("relay with %s: exit %d, want 2 and an error naming %s\n%.300s", env, code, name, stderr)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,12 +42,32 @@ func (f *telemetryFlags) register(fs *flagSet) {
 	fs.StringVar(&f.otlpEndpoint, "otlp-endpoint", "", "export traces over OTLP/HTTP to this `URL` (such as http://127.0.0.1:4318/v1/traces); the OTEL_EXPORTER_OTLP_* environment variables apply; default off")
 }
 
-// check validates the flags.
+// otlpFileVars are the environment variables whose files the OTLP
+// exporter reads whole when it is made.
+var otlpFileVars = []string{
+	"OTEL_EXPORTER_OTLP_CERTIFICATE", "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+	"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+	"OTEL_EXPORTER_OTLP_CLIENT_KEY", "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+}
+
+// check validates the flags, and with --otlp-endpoint the files that
+// otlpFileVars name: each that exists must be a regular file of at most
+// maxKeyFile bytes (checkConnFile), not /dev/zero or a FIFO.
 func (f *telemetryFlags) check() error {
-	if f.otlpEndpoint != "" {
-		u, err := url.Parse(f.otlpEndpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return errors.New("--otlp-endpoint must be an http:// or https:// URL (not shown)")
+	if f.otlpEndpoint == "" {
+		return nil
+	}
+	u, err := url.Parse(f.otlpEndpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("--otlp-endpoint must be an http:// or https:// URL (not shown)")
+	}
+	for _, v := range otlpFileVars {
+		if name := os.Getenv(v); name != "" {
+			if _, err := os.Stat(name); err == nil { // a missing one the exporter reports
+				if err := checkConnFile(name, "the file of "+v); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil
