@@ -302,6 +302,24 @@ func readFile(name, label string, limit int64) ([]byte, error) {
 	return readLimited(f, label, limit)
 }
 
+// checkConnFile refuses a file that a client library would read whole,
+// unbounded, and again at each reconnect: it must be a regular file of at
+// most maxKeyFile bytes, not a FIFO (which would hang the read), a device
+// such as /dev/zero (which would fill the memory) or a directory. label
+// names the file in errors.
+func checkConnFile(name, label string) error {
+	fi, err := os.Stat(name)
+	switch {
+	case err != nil:
+		return fmt.Errorf("cannot read %s: %w", label, osReason(err))
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s is not a regular file", label)
+	case fi.Size() > maxKeyFile:
+		return fmt.Errorf("%s is larger than %s", label, formatSize(maxKeyFile))
+	}
+	return nil
+}
+
 // osReason returns the reason of an operating system error without the path
 // that *fs.PathError and *os.LinkError print: "no such file or directory",
 // not "open whsec_…: no such file or directory". errors.Is still matches

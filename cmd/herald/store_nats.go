@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -161,24 +160,6 @@ func (s *natsSpec) merge(f *natsFlags) error {
 		}
 	}
 	s.files.logger = f.logger
-	return nil
-}
-
-// checkConnFile refuses a file that a client library would read whole,
-// unbounded, and again at each reconnect: it must be a regular file of at
-// most maxKeyFile bytes, not a FIFO (which would hang the read), a device
-// such as /dev/zero (which would fill the memory) or a directory. label
-// names the file in errors.
-func checkConnFile(name, label string) error {
-	fi, err := os.Stat(name)
-	switch {
-	case err != nil:
-		return fmt.Errorf("cannot read %s: %w", label, osReason(err))
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("%s is not a regular file", label)
-	case fi.Size() > maxKeyFile:
-		return fmt.Errorf("%s is larger than %s", label, formatSize(maxKeyFile))
-	}
 	return nil
 }
 
