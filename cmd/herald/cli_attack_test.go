@@ -126,7 +126,7 @@ func TestKeygenLeavesNoPartialKey(t *testing.T) {
 // --store query's creds=, cacert=, cert=, key=) whole, and again at each
 // reconnect: one that is not a regular file of at most 1 MiB is refused as
 // a usage error before the client sees it. (/dev/zero crashed herald out
-// of memory, here within a 1.5 GB address-space limit; a FIFO with no
+// of memory, here within a 4 GB address-space limit; a FIFO with no
 // writer hung it.)
 func TestNATSFilesBounded(t *testing.T) {
 	dir := t.TempDir()
@@ -150,13 +150,13 @@ func TestNATSFilesBounded(t *testing.T) {
 }
 
 // runLimited runs herald with args in dir, with env added to its
-// environment, within an address space of 1.5 GB and 20 seconds, and
+// environment, within an address space of 4 GB and 20 seconds, and
 // returns its exit status (-1 when killed) and standard error.
 func runLimited(t *testing.T, dir string, env []string, args ...string) (int, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", `ulimit -v 1500000; exec "$0" "$@"`, heraldBin}, args...)...)
+	cmd := exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", `ulimit -v 4000000; exec "$0" "$@"`, heraldBin}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer
@@ -175,7 +175,7 @@ func runLimited(t *testing.T, dir string, env []string, args ...string) (int, st
 // servicefile) or the environment (PGSSLROOTCERT, …) names while it parses
 // the URL, the certificates and key whole: one that is not a regular file
 // of at most 1 MiB is refused first, naming the key, not the value. (/dev/zero
-// crashed herald out of memory within a 1.5 GB address-space limit; a FIFO
+// crashed herald out of memory within a 4 GB address-space limit; a FIFO
 // with no writer hung it.)
 func TestPostgresFilesBounded(t *testing.T) {
 	dir := t.TempDir()
@@ -242,7 +242,7 @@ func TestRelayOTLPErrorsEscaped(t *testing.T) {
 // TestOTLPFilesBounded: with --otlp-endpoint, the OTLP exporter reads the
 // files that OTEL_EXPORTER_OTLP_CERTIFICATE and its kin name, whole: one
 // that is not a regular file of at most 1 MiB is refused first, naming the
-// variable. (/dev/zero crashed the relay out of memory within a 1.5 GB
+// variable. (/dev/zero crashed the relay out of memory within a 4 GB
 // address-space limit.)
 func TestOTLPFilesBounded(t *testing.T) {
 	dir := t.TempDir()
