@@ -7,6 +7,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -24,36 +26,58 @@ import (
 
 // TestListenStopsWithARequestHeld: SIGTERM while a client holds a request
 // open (its body only begun) stops listen with exit status 0, as its help
-// says, and "stopped": the client is cut off after the grace. (listen
-// exited 1 with "shutdown: context deadline exceeded": any client could
-// turn an operator's stop into a failure.)
+// says, and "stopped": the client is cut off after the grace; over HTTP
+// and HTTPS. (listen exited 1 with "shutdown: context deadline exceeded":
+// any client could turn an operator's stop into a failure.)
 func TestListenStopsWithARequestHeld(t *testing.T) {
 	dir := t.TempDir()
 	secret, _ := stdSecret(t, dir)
-	lp := startListen(t, dir, "--secret", secret)
-	addr := strings.TrimPrefix(lp.url, "http://")
-	conn, err := net.Dial("tcp", addr)
+	for _, tlsOn := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tls=%v", tlsOn), func(t *testing.T) {
+			args := []string{"--secret", secret}
+			if tlsOn {
+				args = append(args, "--self-signed", "--cert-out", "cert.pem")
+			}
+			lp := startListen(t, dir, args...)
+			addr := lp.url[strings.Index(lp.url, "://")+3:]
+			var conn net.Conn
+			var err error
+			if tlsOn {
+				pool := x509.NewCertPool()
+				pem, _ := os.ReadFile(filepath.Join(dir, "cert.pem"))
+				pool.AppendCertsFromPEM(pem)
+				conn, err = tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+			} else {
+				conn, err = net.Dial("tcp", addr)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			holdRequest(t, lp, conn, addr)
+			if code := lp.stop(t); code != 0 {
+				t.Errorf("listen exited %d on SIGTERM with a request held open, want 0\n%s", code, lp.stderr)
+			}
+			if !strings.Contains(lp.stderr.String(), "stopped") {
+				t.Errorf("listen did not say it stopped:\n%s", lp.stderr)
+			}
+		})
+	}
+}
+
+// holdRequest makes one whole request on conn, so that listen has taken
+// the connection, then begins a second whose body never comes.
+func holdRequest(t *testing.T, lp *listenProc, conn net.Conn, addr string) {
+	t.Helper()
+	fmt.Fprintf(conn, "POST /hook HTTP/1.1\r\nHost: %s\r\nContent-Length: 2\r\n\r\n{}", addr)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	// One whole request first, so that the server has taken the
-	// connection; then the head of a second, whose body never comes.
-	fmt.Fprintf(conn, "POST /hook HTTP/1.1\r\nHost: %s\r\nContent-Length: 2\r\n\r\n{}", addr)
-	if resp, err := http.ReadResponse(bufio.NewReader(conn), nil); err != nil {
-		t.Fatal(err)
-	} else {
-		resp.Body.Close()
-	}
+	resp.Body.Close()
 	lp.next(t)
 	fmt.Fprintf(conn, "POST /hook HTTP/1.1\r\nHost: %s\r\nContent-Length: 100\r\n\r\n{\"a\":", addr)
-	time.Sleep(200 * time.Millisecond) // let the server read the head: the request is in flight
-	if code := lp.stop(t); code != 0 {
-		t.Errorf("listen exited %d on SIGTERM with a request held open, want 0\n%s", code, lp.stderr)
-	}
-	if !strings.Contains(lp.stderr.String(), "stopped") {
-		t.Errorf("listen did not say it stopped:\n%s", lp.stderr)
-	}
+	time.Sleep(200 * time.Millisecond) // let listen read the head: the request is in flight
 }
 
 // TestSignRefusesContentTypeWithLineBreak: sign's --content-type is
