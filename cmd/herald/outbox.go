@@ -189,7 +189,7 @@ func openOutbox(spec string, readOnly bool, nf *natsFlags, stderr io.Writer) (st
 	if readOnly {
 		mode = storeReadOnly
 	}
-	st, err := openStore(spec, mode, nf)
+	st, err := openStore(context.Background(), spec, mode, nf)
 	switch {
 	case err == nil:
 		return st, exitOK

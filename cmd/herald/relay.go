@@ -133,7 +133,8 @@ Once ready, relay prints "relay listening on http://ADDR" (https:// with
 port. Logs go to standard error (log/slog text, --log-level), never with a
 secret. SIGTERM or interrupt stops it gracefully: it stops taking events,
 lets the deliveries in flight finish for up to --drain-timeout, gives the
-rest back to the store and exits 0. A killed relay loses nothing: on restart
+rest back to the store and exits 0 (also while it starts: it stops
+connecting to the store). A killed relay loses nothing: on restart
 it sends what was pending or in flight; on PostgreSQL, the other relays send
 what it held once its leases run out (--lease-ttl), under the same
 webhook-ids. PostgreSQL wakes every relay as soon as any of them commits an
@@ -205,15 +206,24 @@ func runRelay(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	r, err := buildRelay(f, stderr)
+	// A signal during start-up (a store may take 30 s to connect) stops
+	// the relay as it stops one that runs: exit 0.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: f.level}))
+	r, err := buildRelay(ctx, f, logger)
 	if err != nil {
+		if ctx.Err() != nil {
+			logger.Info("relay stopped while starting: signal received", "err", err)
+			return exitOK
+		}
 		var ue usageError
 		if errors.As(err, &ue) {
 			return usageErr(stderr, "relay", "%v", err)
 		}
 		return failure(stderr, "relay", err)
 	}
-	return r.run(stderr)
+	return r.run(ctx, stop, stderr)
 }
 
 // relayFlags is relay's command line, and what parseRelay derives from it.
@@ -429,9 +439,10 @@ func spareProcessor(getenv func(string) string) int {
 
 // buildRelay makes the sender, opens the store and the listening socket,
 // and wires events to the queue with listener.Forward. Its errors are
-// usageErrors when the command line is at fault.
-func buildRelay(f *relayFlags, stderr io.Writer) (*relay, error) {
-	r := &relay{f: f, logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: f.level}))}
+// usageErrors when the command line is at fault. It stops connecting to
+// the store when ctx ends.
+func buildRelay(ctx context.Context, f *relayFlags, logger *slog.Logger) (*relay, error) {
+	r := &relay{f: f, logger: logger}
 	var err error
 	if r.sender, err = f.newSender(r.logger); err != nil {
 		return nil, usageError{err}
@@ -448,7 +459,7 @@ func buildRelay(f *relayFlags, stderr io.Writer) (*relay, error) {
 	if storeEngine(f.store) == "bolt" {
 		spareProcessor(os.Getenv)
 	}
-	if r.store, err = openStore(f.store, storeCreate, &f.nats); err != nil {
+	if r.store, err = openStore(ctx, f.store, storeCreate, &f.nats); err != nil {
 		return nil, storeError(err, f.store, storeCreate)
 	}
 	if err := checkOrdered(f.dests, r.store); err != nil {
@@ -521,12 +532,11 @@ func (f *relayFlags) newSender(logger *slog.Logger) (*sender.Sender, error) {
 // run serves events and delivers until a signal or a failure, then stops
 // in the order listener's package doc gives: no new events, the handlers
 // in flight (srv.Shutdown waits for them), the deliveries in flight (queue
-// Shutdown finishes them), the store.
-func (r *relay) run(stderr io.Writer) int {
+// Shutdown finishes them), the store. ctx ends at a signal; stop
+// unregisters it.
+func (r *relay) run(ctx context.Context, stop context.CancelFunc, stderr io.Writer) int {
 	defer r.sender.CloseIdleConnections()
 	defer r.store.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	ran := make(chan error, 1)
 	// Not ctx: a Queue whose Run context ends gives its deliveries in
 	// flight back unfinished; Shutdown below lets them finish.

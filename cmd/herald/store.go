@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -33,13 +34,14 @@ const (
 // openStore opens the outbox named by --store. A value with a URL scheme
 // picks the engine by it; anything else is the path of a bbolt file. Only
 // a relay (storeCreate) creates an outbox that does not exist. nf holds the
-// --nats-* flags of a NATS JetStream outbox.
-func openStore(spec string, mode storeMode, nf *natsFlags) (store, error) {
+// --nats-* flags of a NATS JetStream outbox. Connecting to a server stops
+// when ctx ends (a relay's signal during start-up), with ctx's error.
+func openStore(ctx context.Context, spec string, mode storeMode, nf *natsFlags) (store, error) {
 	switch storeEngine(spec) {
 	case "postgres":
-		return openPostgres(spec, mode)
+		return openPostgres(ctx, spec, mode)
 	case "nats":
-		return openNATSStore(spec, mode, nf)
+		return openNATSStore(ctx, spec, mode, nf)
 	}
 	if looksLikeDSN(spec) {
 		return nil, errors.New("--store: neither a postgres:// or nats:// URL nor a file path (not shown: it may hold a password)")

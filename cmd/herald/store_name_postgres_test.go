@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,8 +52,8 @@ func TestStoreMistypedDSN(t *testing.T) {
 		if strings.Contains(r.stdout+r.stderr, "Hunter2pw") {
 			t.Errorf("%q: the password is printed:\n%s%s", spec, r.stdout, r.stderr)
 		}
-		if _, err := openStore(spec, storeCreate, nil); err == nil || strings.Contains(err.Error(), "Hunter2pw") {
-			t.Errorf("openStore(%q, create) = %v", spec, err)
+		if _, err := openStore(context.Background(), spec, storeCreate, nil); err == nil || strings.Contains(err.Error(), "Hunter2pw") {
+			t.Errorf("openStore(context.Background(), %q, create) = %v", spec, err)
 		}
 		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 			t.Errorf("%q: created %v", spec, entries)
@@ -67,9 +68,9 @@ func TestStoreMistypedDSN(t *testing.T) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			t.Fatal(err)
 		}
-		st, err := openStore(path, storeCreate, nil)
+		st, err := openStore(context.Background(), path, storeCreate, nil)
 		if err != nil {
-			t.Errorf("openStore(%q, create) = %v", path, err)
+			t.Errorf("openStore(context.Background(), %q, create) = %v", path, err)
 			continue
 		}
 		st.Close()

@@ -201,6 +201,33 @@ func (s *natsSpec) connect(name string) (*nats.Conn, error) {
 	return nc, nil
 }
 
+// connectContext is connect, given up when ctx ends: the NATS client
+// takes no context, and waits up to its timeout for each server that
+// accepts and does not answer. A connection made after ctx ended is
+// closed.
+func (s *natsSpec) connectContext(ctx context.Context, name string) (*nats.Conn, error) {
+	type conn struct {
+		nc  *nats.Conn
+		err error
+	}
+	ch := make(chan conn, 1)
+	go func() {
+		nc, err := s.connect(name)
+		ch <- conn{nc, err}
+	}()
+	select {
+	case c := <-ch:
+		return c.nc, c.err
+	case <-ctx.Done():
+		go func() {
+			if c := <-ch; c.nc != nil {
+				c.nc.Close()
+			}
+		}()
+		return nil, fmt.Errorf("connecting to NATS: %w", ctx.Err())
+	}
+}
+
 // errText is err's message, or "" for nil.
 func errText(err error) string {
 	if err == nil {
@@ -237,8 +264,8 @@ func (s *natsStore) Close() error {
 // missing; herald outbox (the other modes) refuses a missing stream with
 // errNoStream. An existing stream keeps its replicas and duplicate window
 // unless the URL sets replicas, so that a command that does not repeat
-// them never changes a fleet's stream.
-func openNATSStore(spec string, mode storeMode, f *natsFlags) (*natsStore, error) {
+// them never changes a fleet's stream. It gives up when ctx ends.
+func openNATSStore(ctx context.Context, spec string, mode storeMode, f *natsFlags) (*natsStore, error) {
 	s, err := parseNATSSpec(spec)
 	if err != nil {
 		return nil, usageError{err}
@@ -246,11 +273,11 @@ func openNATSStore(spec string, mode storeMode, f *natsFlags) (*natsStore, error
 	if err := s.merge(f); err != nil {
 		return nil, usageError{err}
 	}
-	nc, err := s.connect("outbox")
+	nc, err := s.connectContext(ctx, "outbox")
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), natsOpenTimeout)
+	ctx, cancel := context.WithTimeout(ctx, natsOpenTimeout)
 	defer cancel()
 	js, err := jetstream.New(nc)
 	if err != nil {

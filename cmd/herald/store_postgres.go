@@ -48,14 +48,14 @@ func (s pgStore) Close() error {
 
 // openPostgres opens the outbox at a postgres:// URL (see pgConfig). Only
 // storeCreate creates its tables. No error quotes the URL: it may hold a
-// password.
-func openPostgres(spec string, mode storeMode) (store, error) {
+// password. It gives up when ctx ends.
+func openPostgres(ctx context.Context, spec string, mode storeMode) (store, error) {
 	cfg, o, err := pgConfig(spec)
 	if err != nil {
 		return nil, err
 	}
 	o.NoCreate = mode != storeCreate
-	ctx, cancel := context.WithTimeout(context.Background(), pgConnectTimeout)
+	ctx, cancel := context.WithTimeout(ctx, pgConnectTimeout)
 	defer cancel()
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

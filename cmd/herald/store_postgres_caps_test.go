@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"testing"
 
 	"github.com/heraldhq/herald/sender"
@@ -11,7 +12,7 @@ import (
 // destination is accepted) and still wakes its Queue, so that wrapping
 // hides neither capability of outbox.Store.
 func TestPostgresStoreCapabilities(t *testing.T) {
-	st, err := openStore(pgStoreURL(t), storeCreate, nil)
+	st, err := openStore(context.Background(), pgStoreURL(t), storeCreate, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

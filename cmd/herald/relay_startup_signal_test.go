@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// silentServer listens on loopback, accepts connections and never answers:
+// a database or NATS server that hangs. accepted receives each connection.
+func silentServer(t *testing.T) (addr string, accepted <-chan net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			ch <- c
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		for {
+			select {
+			case c := <-ch:
+				c.Close()
+			default:
+				return
+			}
+		}
+	})
+	return ln.Addr().String(), ch
+}
+
+// TestRelaySignalDuringStoreConnect: SIGTERM while the relay connects to
+// its store (which can take up to 30 s) stops it as a running relay stops,
+// with exit status 0 and a line saying so, not killed by the signal.
+func TestRelaySignalDuringStoreConnect(t *testing.T) {
+	for _, scheme := range []string{"postgres", "nats"} {
+		t.Run(scheme, func(t *testing.T) {
+			addr, accepted := silentServer(t)
+			store := "postgres://relay@" + addr + "/shop?sslmode=disable"
+			if scheme == "nats" {
+				store = "nats://" + addr
+			}
+			cmd := exec.Command(heraldBin, "relay", "--listen", "127.0.0.1:0", "--in-insecure",
+				"--store", store, "--dest", "https://127.0.0.1:1/", "--allow-private", "--secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			t.Cleanup(func() { cmd.Process.Kill() })
+			select {
+			case <-accepted:
+			case err := <-done:
+				t.Fatalf("relay exited before connecting: %v\n%s", err, stderr.String())
+			case <-time.After(30 * time.Second):
+				t.Fatal("relay did not connect to the store")
+			}
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(60 * time.Second):
+				t.Fatal("relay did not exit on SIGTERM during start-up")
+			}
+			if ee, ok := err.(*exec.ExitError); ok {
+				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+					t.Fatalf("relay was killed by %v while connecting, want exit 0\n%s", ws.Signal(), stderr.String())
+				}
+				t.Fatalf("relay exited %d on SIGTERM while connecting, want 0\n%s", ee.ExitCode(), stderr.String())
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(stderr.String(), "stopped while starting") {
+				t.Errorf("stderr does not say the relay stopped while starting:\n%s", stderr.String())
+			}
+		})
+	}
+}
