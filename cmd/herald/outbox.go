@@ -197,7 +197,7 @@ func openOutbox(spec string, readOnly bool, nf *natsFlags, stderr io.Writer) (st
 		return nil, usageErr(stderr, "outbox", "--store %s: no such file (herald outbox never creates one)", storeName(spec))
 	case errors.Is(err, outbox.ErrNotFound):
 		return nil, usageErr(stderr, "outbox", "--store %s: no herald outbox there (herald outbox never creates one; a relay does)", storeName(spec))
-	case errors.Is(err, outbox.ErrInvalid):
+	case storeUsage(err, spec):
 		return nil, usageErr(stderr, "outbox", "--store: %v", err)
 	case errors.Is(err, errNoStream):
 		return nil, usageErr(stderr, "outbox", "--store %s: %v", storeName(spec), err)

@@ -460,6 +460,9 @@ func buildRelay(ctx context.Context, f *relayFlags, logger *slog.Logger) (*relay
 		spareProcessor(os.Getenv)
 	}
 	if r.store, err = openStore(ctx, f.store, storeCreate, &f.nats); err != nil {
+		if storeUsage(err, f.store) {
+			return nil, usageError{storeError(err, f.store, storeCreate)}
+		}
 		return nil, storeError(err, f.store, storeCreate)
 	}
 	if err := checkOrdered(f.dests, r.store); err != nil {

@@ -184,6 +184,14 @@ func storeError(err error, spec string, mode storeMode) error {
 	return err
 }
 
+// storeUsage reports whether err, from opening --store, is the command
+// line's fault, as herald outbox classifies it: a --store that is not
+// valid (a directory, a device, a malformed URL) or, for a file, whose
+// directory does not exist. relay and outbox both exit 2 for it.
+func storeUsage(err error, spec string) bool {
+	return errors.Is(err, outbox.ErrInvalid) || errors.Is(err, fs.ErrNotExist) && storeEngine(spec) == "bolt"
+}
+
 // redactedError is err with the text msg, where a --store was replaced by
 // what may be shown of it; errors.Is and As still see err.
 type redactedError struct {
