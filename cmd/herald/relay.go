@@ -268,7 +268,7 @@ func (f *relayFlags) register(fs *flagSet) {
 	fs.StringVar(&f.dest, "dest", "", "deliver to this `URL`, signed with the scheme flags")
 	fs.StringVar(&f.name, "name", "default", "`name` of the --dest destination (part of its delivery ids)")
 	fs.Var(&f.topics, "topic", "topic `pattern` the --dest destination wants (job:*, *:created, **); repeatable; default every topic")
-	fs.Var(&f.headers, "header", "extra request `header` \"Name: value\" for --dest; repeatable")
+	fs.Var(&f.headers, "header", headerFlagHelp+" (for --dest)")
 	fs.StringVar(&f.config, "config", "", "JSON `file` of destinations with topic filters (see above)")
 	f.delivery.register(fs)
 	fs.IntVar(&f.workers, "workers", 64, "deliveries sent at once")

@@ -55,7 +55,7 @@ type sendResult struct {
 func runSend(args []string, stdout, stderr io.Writer) int {
 	fs, sf := newSchemeFlagSet("send", "herald send [scheme flags] [--header 'Name: value']... [--topic T] [--id ID] [--cacert FILE] [--client-cert FILE --client-key FILE] [--allow-private] [--insecure-http] [--retries N] [--timeout D] URL [BODYFILE|-]", sendDoc, sendExample)
 	var headers stringList
-	fs.Var(&headers, "header", "extra request `header` \"Name: value\"; repeatable")
+	fs.Var(&headers, "header", headerFlagHelp)
 	topic := fs.String("topic", "", "event `topic` (signed as the topic claim by jwt)")
 	id := fs.String("id", "", "delivery `id` (default: a new UUIDv7)")
 	contentType := fs.String("content-type", "application/json", "Content-Type of the body")
@@ -143,7 +143,12 @@ func sendOne(s *sender.Sender, dest sender.Destination, msg sender.Message, time
 	return exitOK
 }
 
-// parseHeaderFlags parses --header "Name: value" flags.
+// headerFlagHelp is the help of send's and relay's --header.
+const headerFlagHelp = "extra request `header` \"Name: value\"; a value @FILE is read from the file (its trailing newline dropped), so that a token stays out of ps; write a value that starts with @ as @@; repeatable"
+
+// parseHeaderFlags parses --header "Name: value" flags. A value @FILE is
+// the content of FILE, as a --secret @FILE is (resolveSecret); @@ starts a
+// literal value with @. Errors quote neither a value nor a file's name.
 func parseHeaderFlags(list []string) (http.Header, error) {
 	h := http.Header{}
 	for i, s := range list {
@@ -152,6 +157,14 @@ func parseHeaderFlags(list []string) (http.Header, error) {
 		if !ok || !wire.IsToken(name) {
 			// Not quoted: the value may be a credential.
 			return nil, fmt.Errorf("--header #%d: want \"Name: value\"", i+1)
+		}
+		if literal, ok := strings.CutPrefix(value, "@@"); ok {
+			value = "@" + literal
+		} else if strings.HasPrefix(value, "@") {
+			var err error
+			if value, err = resolveSecret(value); err != nil {
+				return nil, fmt.Errorf("--header %s: %w", name, err)
+			}
 		}
 		if err := wire.CheckHeader(name, value); err != nil {
 			return nil, fmt.Errorf("--header %s: %w", name, err)
