@@ -430,7 +430,7 @@ func TestRelayBadInput(t *testing.T) {
 		{"bad log level", 2, []string{"unknown --log-level"}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--log-level", "loud"}},
 		{"scheme flag without dest", 2, []string{"--secret applies to --dest"}, []string{"relay", "--store", "r.db", "--config", "dup.json", "--secret", secret}},
 		{"tls half", 2, []string{"go together"}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--tls-key", "k.pem"}},
-		{"store is a directory", 1, []string{"herald relay"}, []string{"relay", "--store", ".", "--dest", dest, "--secret", secret, "--in-insecure"}},
+		{"store is a directory", 2, []string{"herald relay"}, []string{"relay", "--store", ".", "--dest", dest, "--secret", secret, "--in-insecure"}},
 		{"outbox no action", 2, []string{"want one action"}, []string{"outbox", "--store", "r.db"}},
 		{"outbox unknown action", 2, []string{`unknown action "drop"`}, []string{"outbox", "drop", "--store", "r.db"}},
 		{"outbox missing store", 2, []string{"missing --store"}, []string{"outbox", "list"}},
