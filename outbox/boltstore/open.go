@@ -388,25 +388,16 @@ func (t *tree) get(key []byte) []byte {
 
 // delPrefix deletes every key that starts with prefix, and so costs what
 // is there, whatever a record says should be.
-func (t *tree) delPrefix(prefix []byte) error {
-	if t.c == nil {
-		t.c = t.Cursor()
-	}
-	for k, _ := t.c.Seek(prefix); bytes.HasPrefix(k, prefix); k, _ = t.c.Seek(prefix) {
-		if err := t.c.Delete(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func (t *tree) delPrefix(prefix []byte) error { return t.delBefore(prefix, nil) }
 
 // delBefore deletes every key that starts with prefix and sorts before
-// end, and so costs what is there, like delPrefix.
+// end (every one when end is nil), and so costs what is there, like
+// delPrefix.
 func (t *tree) delBefore(prefix, end []byte) error {
 	if t.c == nil {
 		t.c = t.Cursor()
 	}
-	for k, _ := t.c.Seek(prefix); bytes.HasPrefix(k, prefix) && bytes.Compare(k, end) < 0; k, _ = t.c.Seek(prefix) {
+	for k, _ := t.c.Seek(prefix); bytes.HasPrefix(k, prefix) && (end == nil || bytes.Compare(k, end) < 0); k, _ = t.c.Seek(prefix) {
 		if err := t.c.Delete(); err != nil {
 			return err
 		}
