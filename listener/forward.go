@@ -84,9 +84,10 @@ var forwardSourceNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://git
 // the event is stored; a destination whose Topics holds a malformed
 // pattern fails every event with an error wrapping
 // sender.ErrInvalidPattern; through a Sender, a destination whose URL is
-// invalid, not https or refused by the address guard, or whose Signer or
-// OAuth2 token fails (sender.ErrInvalidURL, ErrInsecureURL,
-// ErrBlockedAddr, ErrSign, ErrToken). A nil d is a zero sender.Sender.
+// invalid, not https or refused by the address guard, whose Headers or
+// ClientCert cannot be sent, or whose Signer or OAuth2 token fails
+// (sender.ErrInvalidURL, ErrInsecureURL, ErrBlockedAddr,
+// ErrInvalidMessage, ErrSign, ErrToken). A nil d is a zero sender.Sender.
 func Forward(d Deliverer, dests ...sender.Destination) Handler {
 	return forward(d, dests, false)
 }
@@ -145,7 +146,12 @@ func forward(d Deliverer, dests []sender.Destination, payloadOnly bool) Handler 
 // reports them as not retryable, since sending again the same way cannot
 // help, but the source that keeps the event can send it again once the
 // configuration is fixed.
-var configFaults = []error{sender.ErrInvalidURL, sender.ErrInsecureURL, sender.ErrBlockedAddr, sender.ErrSign, sender.ErrToken}
+//
+// Forward's delivery ids and content type are always valid, so a Sender's
+// ErrInvalidMessage is the destination's too: its Headers, ClientCert, or
+// OAuth2 beside an Authorization header.
+var configFaults = []error{sender.ErrInvalidURL, sender.ErrInsecureURL, sender.ErrBlockedAddr, sender.ErrSign, sender.ErrToken,
+	sender.ErrInvalidMessage}
 
 // configFault reports whether err is one of configFaults.
 func configFault(err error) bool {

@@ -209,3 +209,33 @@ func TestForwardPayloadAndTopics(t *testing.T) {
 		t.Fatalf("deliveries %d, body %s", len(rcv.Deliveries()), ds[0].Body)
 	}
 }
+
+// TestForwardDestinationHeadersFaultRetryable: a destination whose own
+// settings cannot be sent (a header value with a line break, a header of
+// the connection, a client certificate without its key) is a fault of the
+// configuration, as a bad URL is: Forward's delivery ids and content type
+// are always valid, so the Sender's ErrInvalidMessage can only be the
+// destination's. The event is refused retryably (500 at the intake), so
+// that the source keeps it until the configuration is fixed.
+func TestForwardDestinationHeadersFaultRetryable(t *testing.T) {
+	rcv := sendertest.NewReceiver(t, nil)
+	ev := listenertest.NewEvent(t, "job:ready", map[string]string{"jobId": "j1"})
+	broken := rcv.Destination(nil)
+	broken.Headers = http.Header{"X-Tenant": {"acme\r\nX-Admin: 1"}}
+	conn := rcv.Destination(nil)
+	conn.Headers = http.Header{"Connection": {"close"}}
+	for name, dest := range map[string]sender.Destination{"line break": broken, "connection header": conn} {
+		err := listener.Forward(rcv.Sender(), dest)(context.Background(), ev)
+		if !errors.Is(err, sender.ErrInvalidMessage) || listener.IsPermanent(err) {
+			t.Errorf("%s: %v (permanent=%v), want a retryable error wrapping ErrInvalidMessage", name, err, listener.IsPermanent(err))
+		}
+		l := listener.New()
+		mustOn(t, l, "**", listener.Forward(rcv.Sender(), dest))
+		if w := post(&listener.HTTPHandler{Dispatcher: l}, jsonHeader(), `{"id":"1","topic":"job:ready"}`); w.Code != http.StatusInternalServerError {
+			t.Errorf("%s: status %d, want 500", name, w.Code)
+		}
+	}
+	if n := len(rcv.Deliveries()); n != 0 {
+		t.Fatalf("%d requests reached the receiver, want none", n)
+	}
+}
