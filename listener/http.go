@@ -63,8 +63,14 @@ type HTTPHandler struct {
 	// event must then come from signed bytes, so binary-mode CloudEvents,
 	// whose id, type and source are ce-* headers that no scheme signs, are
 	// refused with 400; the native envelope and structured mode carry them
-	// in the body. It checks signatures and timestamps only:
-	// for a replay cache, wrap the handler in auth.Middleware instead. On
+	// in the body. It checks signatures and timestamps only. Against
+	// replays, give the Listener WithDedupe with a window longer than the
+	// Verifier's tolerance (its defaults, 10 minutes against 5, are): a
+	// replayed event, whose id and topic come from the signed body, is then
+	// skipped while its timestamp is fresh and refused (401) once it is
+	// stale. That works under an HTTPServer too, whose handler cannot be
+	// wrapped; auth.Middleware around a handler mounted on your own server
+	// does the same per request, with a replay cache. On
 	// success the auth.Verified is in the handlers' context
 	// (auth.FromContext).
 	Verifier auth.Verifier

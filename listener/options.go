@@ -53,7 +53,13 @@ func WithRequireHandler() Option {
 // 10 minutes and 10000 ids. An id is remembered only
 // once all its handlers succeeded, so a failed event can be redelivered.
 // Duplicates dispatched concurrently with the first delivery are not
-// detected. Deduplication is off by default.
+// detected (an outbox Queue that Forward feeds stores their deliveries
+// once). Deduplication is off by default.
+//
+// It is also the listener's replay protection: with a verifying HTTP
+// source, a window longer than the verifier's timestamp tolerance (10
+// minutes against the 5 of auth.NewStandard) skips a captured request
+// played again while it is fresh, and the verifier refuses it after.
 func WithDedupe(window time.Duration, size int) Option {
 	return func(c *config) {
 		if window <= 0 {
