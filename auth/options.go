@@ -153,8 +153,10 @@ func WithIssuer(iss string) JWTVerifierOption {
 }
 
 // WithAudience sets the aud claim. A JWT signer writes it instead of the
-// destination URL; a JWT verifier requires it (and checks no audience
-// without it).
+// destination URL; a JWT verifier refuses a token whose aud does not hold
+// it (and checks no audience without it). A receiver of a signer without
+// WithAudience therefore passes the URL the sender posts to, as the sender
+// has it configured (scheme, host, port and path; no query).
 func WithAudience(aud string) JWTVerifierOption {
 	return jwtOpt(func(o *options) { o.audience = aud })
 }
