@@ -24,7 +24,9 @@ type HTTPServer struct {
 	// NetListener is set.
 	Addr string
 	// NetListener, if set, is served instead of listening on Addr (tests
-	// pass one on 127.0.0.1:0). Serve closes it.
+	// pass one on 127.0.0.1:0; a program that listens before Run learns of
+	// a taken port at once, and is ready once it holds the listener).
+	// Serve closes it.
 	NetListener net.Listener
 	// Path, if set, is the only URL path served; others get 404.
 	Path string
