@@ -494,7 +494,8 @@ var jwtErrors = []struct {
 
 // mapError turns a golang-jwt error into one of the package's sentinels,
 // with a short reason of our own: golang-jwt's texts are not repeated, so
-// nothing of the token can leak through them. golang-jwt reports a bad
+// nothing of the token can leak through them (a wrong aud or iss names the
+// value this verifier wants, from its own options, not the token's). golang-jwt reports a bad
 // signature (or a refused algorithm) alone, before it checks any claim.
 func (j *jwtScheme) mapError(err error, token *jwt.Token) error {
 	wrap := func(sentinel error, reason string) error {
@@ -512,8 +513,13 @@ func (j *jwtScheme) mapError(err error, token *jwt.Token) error {
 	}
 	for _, e := range jwtErrors {
 		if errors.Is(err, e.from) {
-			if e.reason == "" {
+			switch {
+			case e.reason == "":
 				return wrap(e.to, j.missingClaims(token))
+			case e.from == jwt.ErrTokenInvalidAudience:
+				return wrap(e.to, fmt.Sprintf("%s: the token is not for %q (WithAudience; a signer without it writes its destination URL)", e.reason, j.o.audience))
+			case e.from == jwt.ErrTokenInvalidIssuer:
+				return wrap(e.to, fmt.Sprintf("%s: the token is not from %q (WithIssuer)", e.reason, j.o.issuer))
 			}
 			return wrap(e.to, e.reason)
 		}

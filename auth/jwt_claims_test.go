@@ -134,3 +134,26 @@ func TestJWTCritRefused(t *testing.T) {
 		})
 	}
 }
+
+// A wrong aud or iss is named with what the verifier wants, from its own
+// configuration, so that a receiver that passed another URL than the
+// signer's destination learns which; the token's own value is not
+// repeated.
+func TestJWTWrongClaimText(t *testing.T) {
+	c := jwtCases(t)[0]
+	v := c.verifier(t, WithIssuer("herald"), WithAudience("https://hooks.example.com/in"))
+	for _, tt := range []struct {
+		claim, value, text string
+	}{
+		{"aud", "https://localhost:8443/in", `wrong aud: the token is not for "https://hooks.example.com/in" (WithAudience; a signer without it writes its destination URL)`},
+		{"iss", "someone-else", `wrong iss: the token is not from "herald" (WithIssuer)`},
+	} {
+		claims := jwt.MapClaims{"iss": "herald", "aud": "https://hooks.example.com/in",
+			"iat": asymNow.Unix(), "exp": asymNow.Add(time.Minute).Unix()}
+		claims[tt.claim] = tt.value
+		_, err := v.Verify(bearer(c.craft(t, claims, nil)), nil)
+		if !errors.Is(err, ErrClaims) || !strings.HasSuffix(err.Error(), ": "+tt.text) || strings.Contains(err.Error(), tt.value) {
+			t.Errorf("wrong %s: %v, want ErrClaims saying %q", tt.claim, err, tt.text)
+		}
+	}
+}
