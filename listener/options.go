@@ -46,7 +46,8 @@ func WithRequireHandler() Option {
 }
 
 // WithDedupe skips events whose id was already handled successfully within
-// window under the same topic, remembering at most size events (the oldest
+// window under the same topic and Context["source"] (a CloudEvent's source:
+// CloudEvents makes source and id unique together), remembering at most size events (the oldest
 // are forgotten first), so memory stays bounded. The topic is part of the
 // key so that a publisher allowed one topic cannot, by reusing the id of an
 // event of another, have that event skipped. window <= 0 or size <= 0 select
