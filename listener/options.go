@@ -59,8 +59,9 @@ func WithRequireHandler() Option {
 //
 // It is also the listener's replay protection: with a verifying HTTP
 // source, a window longer than the verifier's timestamp tolerance (10
-// minutes against the 5 of auth.NewStandard) skips a captured request
-// played again while it is fresh, and the verifier refuses it after.
+// minutes against the 5 of auth.NewStandard), and a size that holds every
+// event of a window, skips a captured request played again while it is
+// fresh, and the verifier refuses it after.
 func WithDedupe(window time.Duration, size int) Option {
 	return func(c *config) {
 		if window <= 0 {
