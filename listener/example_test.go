@@ -100,7 +100,9 @@ func ExampleHTTPHandler() {
 	})
 	h := &listener.HTTPHandler{Dispatcher: l, Verifier: verifier}
 	// In production: http.ListenAndServe(":8080", h), or
-	// l.Run(ctx, &listener.HTTPServer{Addr: ":8080", Handler: *h}).
+	// l.Run(ctx, &listener.HTTPServer{Addr: ":8080", Handler: *h}), with
+	// TLSConfig for HTTPS; the verifier checks signatures and timestamps,
+	// and listener.New(listener.WithDedupe(0, 0)) skips replayed events.
 
 	body := `{"id":"evt_1","topic":"records:created","payload":{"id":"r1"}}`
 	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
