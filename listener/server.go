@@ -34,7 +34,9 @@ type HTTPServer struct {
 	// [WithLogger] does the logging); its
 	// Dispatcher is replaced by the one Serve is given.
 	Handler HTTPHandler
-	// TLSConfig, if set, makes the server speak HTTPS with its certificates.
+	// TLSConfig, if set, makes the server speak HTTPS with its certificates
+	// (Certificates, GetCertificate or GetConfigForClient; without any,
+	// Serve fails at once).
 	TLSConfig *tls.Config
 }
 
@@ -50,8 +52,18 @@ func (s *HTTPServer) server(h http.Handler) *http.Server {
 	return srv
 }
 
+// errNoCertificate refuses a TLSConfig that http.Server.ServeTLS would
+// complete from certificate files, of which an HTTPServer names none.
+var errNoCertificate = errors.New("listener: HTTPServer.TLSConfig has no certificate: set its Certificates or GetCertificate")
+
 // Serve implements [Source].
 func (s *HTTPServer) Serve(ctx context.Context, d Dispatcher) error {
+	if c := s.TLSConfig; c != nil && len(c.Certificates) == 0 && c.GetCertificate == nil && c.GetConfigForClient == nil {
+		if s.NetListener != nil {
+			_ = s.NetListener.Close()
+		}
+		return errNoCertificate
+	}
 	ln := s.NetListener
 	if ln == nil {
 		if s.Addr == "" {
