@@ -514,8 +514,7 @@ var (
 		"PUBLIC KEY":     x509.ParsePKIXPublicKey,
 		"RSA PUBLIC KEY": func(der []byte) (any, error) { return x509.ParsePKCS1PublicKey(der) },
 		// A certificate holds a public key herald does not read from it:
-		// parsePrivateKeyPEM refuses it as the wrong half,
-		// parsePublicKeyPEM as unsupported.
+		// parse refuses it for either half, saying how to take the key out.
 		"CERTIFICATE": nil,
 	}
 )
@@ -526,6 +525,9 @@ var (
 // the structure, never the key bytes.
 func (p pemParsers) parse(block *pem.Block, other pemParsers, wrongHalf string) (any, error) {
 	parse := p[block.Type]
+	if block.Type == "CERTIFICATE" {
+		return nil, fmt.Errorf("auth: %w: PEM block %q is a certificate, not a key; give its public key (openssl x509 -pubkey -noout)", ErrBadKey, block.Type)
+	}
 	if parse == nil {
 		if _, ok := other[block.Type]; ok {
 			return nil, fmt.Errorf("auth: %w: PEM block %q %s", ErrBadKey, block.Type, wrongHalf)

@@ -278,3 +278,17 @@ func TestEd25519KeyByPointer(t *testing.T) {
 		t.Fatalf("thumbprints differ: %s vs %s", got, want)
 	}
 }
+
+// A certificate given for a key says what to do with it, for either half:
+// it used to be "unsupported PEM block type" for a public key, and
+// ParsePrivateKey sent the caller to ParsePublicKey, which refused it so.
+func TestParseCertificateSaysWhatToDo(t *testing.T) {
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1}})
+	_, errPriv := parsePrivateKeyPEM(cert, "")
+	_, errPub := parsePublicKeyPEM(cert, "")
+	for _, err := range []error{errPriv, errPub} {
+		if !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), "openssl x509 -pubkey -noout") {
+			t.Errorf("certificate: %v, want ErrBadKey saying how to take its public key", err)
+		}
+	}
+}
