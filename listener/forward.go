@@ -87,10 +87,7 @@ var forwardSourceNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://git
 // invalid, not https or refused by the address guard, whose Headers or
 // ClientCert cannot be sent, or whose Signer or OAuth2 token fails
 // (sender.ErrInvalidURL, ErrInsecureURL, ErrBlockedAddr,
-// ErrInvalidMessage, ErrSign, ErrToken). A nil d is a zero sender.Sender.
-// invalid, not https or refused by the address guard, or whose Signer or
-// OAuth2 token fails (sender.ErrInvalidURL, ErrInsecureURL,
-// ErrBlockedAddr, ErrSign, ErrToken). Through a Queue, those are met
+// ErrInvalidMessage, ErrSign, ErrToken). Through a Queue, those are met
 // only when a delivery is attempted: the event is acknowledged, and its
 // delivery dead-lettered at the first attempt with a reason that says what
 // to change (outbox.AdminHandler lists it; replay it once fixed). A nil d
