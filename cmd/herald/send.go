@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -146,14 +147,22 @@ func sendOne(s *sender.Sender, dest sender.Destination, msg sender.Message, time
 // headerFlagHelp is the help of send's and relay's --header.
 const headerFlagHelp = "extra request `header` \"Name: value\"; a value @FILE is read from the file (its trailing newline dropped), so that a token stays out of ps; write a value that starts with @ as @@; repeatable"
 
+// netHTTPHeaders are the headers that net/http writes itself, ignoring
+// those of the request's Header: a --header with one would not be sent.
+var netHTTPHeaders = []string{"Host", "Content-Length", "Trailer"}
+
 // parseHeaderFlags parses --header "Name: value" flags. A value @FILE is
-// the content of FILE, as a --secret @FILE is (resolveSecret); @@ starts a
-// literal value with @. Errors quote neither a value nor a file's name.
+// the content of FILE, as a --secret @FILE is (resolveSecret), without
+// the spaces and tabs around it, which no receiver would read as part of
+// the value; @@ starts a literal value with @. Errors quote neither a
+// value nor a file's name.
 func parseHeaderFlags(list []string) (http.Header, error) {
 	h := http.Header{}
 	for i, s := range list {
 		name, value, ok := strings.Cut(s, ":")
-		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		// Around the value, only what HTTP takes for white space: the
+		// value is sent as it reads here.
+		name, value = strings.TrimSpace(name), strings.Trim(value, " \t")
 		if !ok || !wire.IsToken(name) {
 			// Not quoted: the value may be a credential.
 			return nil, fmt.Errorf("--header #%d: want \"Name: value\"", i+1)
@@ -165,9 +174,13 @@ func parseHeaderFlags(list []string) (http.Header, error) {
 			if value, err = resolveSecret(value); err != nil {
 				return nil, fmt.Errorf("--header %s: %w", name, err)
 			}
+			value = strings.Trim(value, " \t")
 		}
 		if err := wire.CheckHeader(name, value); err != nil {
 			return nil, fmt.Errorf("--header %s: %w", name, err)
+		}
+		if slices.Contains(netHTTPHeaders, http.CanonicalHeaderKey(name)) {
+			return nil, fmt.Errorf("--header %s: net/http sets it from the URL and the body, and would not send this one", name)
 		}
 		h.Add(name, value)
 	}

@@ -41,4 +41,15 @@ func TestSendHeaderFromFile(t *testing.T) {
 	r = expect(t, o, 2, []string{"--header Authorization"}, "send", "--secret", secretText, "--allow-private",
 		"--header", "Authorization: @bad.txt", rcv.URL(), "body.json")
 	noLeak(t, r.all(), "line one", "line two")
+	// net/http writes Host and Content-Length itself: such a --header
+	// would be dropped without a word.
+	expect(t, o, 2, []string{"--header Host: net/http sets it"}, "send", "--secret", secretText, "--allow-private",
+		"--header", "Host: evil.example", rcv.URL(), "body.json")
+	// Spaces around a file's value are no part of it, as around a typed one.
+	writeFile(t, dir, "spaced.txt", " "+token+" \n")
+	must(t, o, "send", "--secret", secretText, "--cacert", ca, "--allow-private",
+		"--header", "Authorization: @spaced.txt", rcv.URL(), "body.json")
+	if ds := rcv.Deliveries(); len(ds) != 2 || ds[1].Header.Get("Authorization") != token {
+		t.Errorf("a file with spaces around the token: sent %q, want %q", ds[len(ds)-1].Header.Get("Authorization"), token)
+	}
 }
