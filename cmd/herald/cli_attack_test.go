@@ -279,3 +279,33 @@ func TestOTLPFilesBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestPostgresSchemeCase: a --store whose scheme is not in lower case
+// ("Postgres://") is a PostgreSQL URL to herald, and was handed as such to
+// the driver, which reads only "postgres://" and "postgresql://" as URLs
+// and anything else as libpq's keyword/value form: the query's
+// "a=1 host=… sslrootcert=/dev/zero" then named a host and a file that
+// no check saw (the FIFO hung herald, /dev/zero crashed it out of memory).
+// The driver now reads it as the URL it is: one with spaces in its query,
+// which it refuses (a usage error, exit 2); without them, it connects to
+// the URL's host.
+func TestPostgresSchemeCase(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, store := range []string{
+		"Postgres://relay@127.0.0.1:1/outbox?a=1 host=127.0.0.1 port=2 sslmode=verify-full sslrootcert=" + fifo,
+		"POSTGRESQL://relay@127.0.0.1:1/outbox?a=1 host=127.0.0.1 port=2 sslmode=verify-full sslrootcert=/dev/zero",
+	} {
+		code, stderr := runLimited(t, dir, nil, "outbox", "stats", "--store", store)
+		if code != 2 || !strings.Contains(stderr, "URL is not valid") || strings.Contains(stderr, "fatal error") {
+			t.Errorf("outbox stats --store %s: exit %d, want 2: the URL is not valid\n%.300s", store, code, stderr)
+		}
+	}
+	code, stderr := runLimited(t, dir, nil, "outbox", "stats", "--store", "Postgres://relay@127.0.0.1:1/outbox?sslmode=disable")
+	if code != 1 || !strings.Contains(stderr, "127.0.0.1:1") {
+		t.Errorf("outbox stats --store Postgres://relay@127.0.0.1:1/…: exit %d, want 1 and a failed connection to 127.0.0.1:1\n%.300s", code, stderr)
+	}
+}

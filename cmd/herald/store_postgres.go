@@ -79,6 +79,7 @@ func openPostgres(ctx context.Context, spec string, mode storeMode) (store, erro
 // herald_prefix through as a server setting. Its errors wrap
 // [outbox.ErrInvalid] and never quote the URL.
 func pgConfig(spec string) (*pgxpool.Config, *pgstore.Options, error) {
+	spec = pgURL(spec)
 	if err := checkPGFiles(spec); err != nil {
 		return nil, nil, fmt.Errorf("%w: --store: %w", outbox.ErrInvalid, err)
 	}
@@ -91,6 +92,17 @@ func pgConfig(spec string) (*pgxpool.Config, *pgstore.Options, error) {
 	delete(params, "herald_schema")
 	delete(params, "herald_prefix")
 	return cfg, o, nil
+}
+
+// pgURL returns a postgres:// --store with its scheme in lower case. The
+// driver reads a URL only by "postgres://" or "postgresql://", and
+// anything else as libpq's keyword/value form: "Postgres://x/db?a=1
+// host=db sslrootcert=/dev/zero" would connect elsewhere than the URL
+// says, and read a file that checkPGFiles, which reads the query of a
+// URL, never saw.
+func pgURL(spec string) string {
+	scheme, rest, _ := strings.Cut(spec, "://")
+	return strings.ToLower(scheme) + "://" + rest
 }
 
 // pgFiles are the settings whose files the PostgreSQL driver reads while it

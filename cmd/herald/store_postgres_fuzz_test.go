@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,6 +24,8 @@ func FuzzPostgresStore(f *testing.F) {
 		"postgres://u:pw@host:99999999/db",
 		"postgres://u:1234?x5@host/db",
 		"postgres://u:pw@host/db?#herald_prefix=p_",
+		"Postgres://u:pw@db.internal/shop?a=1 host=elsewhere sslrootcert=/nonexistent/ca.pem",
+		"POSTGRESQL://db.internal/shop?sslmode=disable",
 	} {
 		f.Add(s)
 	}
@@ -52,6 +55,13 @@ func FuzzPostgresStore(f *testing.F) {
 			t.Fatal("herald_prefix reached the driver")
 		}
 		cc := cfg.ConnConfig
+		// The driver connects to the host the URL names, whatever the
+		// case of its scheme (the query may name others; libpq and
+		// net/url disagree on a #, an @ or a %, left out here).
+		if u, err := url.Parse(spec); err == nil && plainHost(u.Host) && !strings.ContainsAny(spec, "#@%") && !strings.Contains(strings.ToLower(u.RawQuery+u.Fragment), "host") &&
+			!strings.Contains(strings.ToLower(u.RawQuery+u.Fragment), "service") && cc.Host != u.Host {
+			t.Fatalf("pgConfig(%q) connects to %q, not the URL's host %q", spec, cc.Host, u.Host)
+		}
 		if pw := cc.Password; len(pw) >= 6 {
 			// The schema and prefix are shown as typed: a password
 			// typed into them is the user's to see.
@@ -68,4 +78,18 @@ func FuzzPostgresStore(f *testing.F) {
 			}
 		}
 	})
+}
+
+// plainHost reports whether h is a host name of letters, digits, dots and
+// hyphens, with no port, escape or list.
+func plainHost(h string) bool {
+	if h == "" {
+		return false
+	}
+	for _, c := range h {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
