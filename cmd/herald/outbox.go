@@ -41,7 +41,11 @@ creates nor changes its stream; one that does not exist is refused.
 list takes --dest to show one destination's dead letters. replay and purge
 need one selection: --dest NAME (all of its dead letters), --id ID
 (repeatable) or --all, not two of them. They print how many dead letters
-they replayed or purged.`
+they replayed or purged.
+
+A signal (SIGINT, SIGTERM) stops any of them, while it connects to --store
+too, with exit status 1 and a line saying so; replay and purge stopped
+before their end may have done part of their work.`
 
 const outboxExample = `herald outbox stats --store relay.db
 herald outbox list --store relay.db --dest a
@@ -89,13 +93,18 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 		// Validate refuses no selection and a mix alike.
 		return usage("%s takes exactly one of --dest NAME, --id ID or --all", action)
 	}
-	st, code := openOutbox(*store, action == "stats" || action == "list", &nf, stderr)
+	ctx, stop := signalContext()
+	defer stop()
+	st, code := openOutbox(ctx, *store, action == "stats" || action == "list", &nf, stderr)
 	if st == nil {
 		return code
 	}
 	defer st.Close()
 	out := &checkedWriter{w: stdout}
-	if err := outboxAction(context.Background(), st, action, *dest, sel, out); err != nil {
+	if err := outboxAction(ctx, st, action, *dest, sel, out); err != nil {
+		if ctx.Err() != nil {
+			return outboxStopped(stderr)
+		}
 		return failure(stderr, "outbox", err)
 	}
 	if out.err != nil {
@@ -106,6 +115,13 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 		return failure(stderr, "outbox", err)
 	}
 	return exitOK
+}
+
+// outboxStopped reports on stderr that a signal stopped herald outbox
+// before its action was done, and returns exitFail.
+func outboxStopped(stderr io.Writer) int {
+	fmt.Fprintln(stderr, "herald outbox: stopped by a signal before it finished")
+	return exitFail
 }
 
 // checkedWriter keeps the first error of the writes to w, and writes
@@ -183,16 +199,18 @@ func outboxAction(ctx context.Context, st store, action, dest string, sel outbox
 // it was: never made into an outbox. On failure it reports the error and
 // returns a nil Store with the exit status: 2 when --store names no outbox
 // file (missing, empty, a directory), 1 when it cannot be opened (locked,
-// not an outbox, damaged).
-func openOutbox(spec string, readOnly bool, nf *natsFlags, stderr io.Writer) (store, int) {
+// not an outbox, damaged) or ctx ended (a signal) first.
+func openOutbox(ctx context.Context, spec string, readOnly bool, nf *natsFlags, stderr io.Writer) (store, int) {
 	mode := storeExisting
 	if readOnly {
 		mode = storeReadOnly
 	}
-	st, err := openStore(context.Background(), spec, mode, nf)
+	st, err := openStore(ctx, spec, mode, nf)
 	switch {
 	case err == nil:
 		return st, exitOK
+	case ctx.Err() != nil:
+		return nil, outboxStopped(stderr)
 	case errors.Is(err, fs.ErrNotExist) && storeEngine(spec) == "bolt":
 		return nil, usageErr(stderr, "outbox", "--store %s: no such file (herald outbox never creates one)", storeName(spec))
 	case errors.Is(err, outbox.ErrNotFound):

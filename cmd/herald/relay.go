@@ -11,10 +11,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/heraldhq/herald/auth"
@@ -208,7 +206,7 @@ func runRelay(args []string, stdout, stderr io.Writer) int {
 	}
 	// A signal during start-up (a store may take 30 s to connect) stops
 	// the relay as it stops one that runs: exit 0.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	defer stop()
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: f.level}))
 	r, err := buildRelay(ctx, f, logger)

@@ -93,3 +93,57 @@ func TestRelaySignalDuringStoreConnect(t *testing.T) {
 		})
 	}
 }
+
+// TestOutboxSignalDuringStoreConnect: SIGTERM while herald outbox connects
+// to its store stops it with exit status 1 (the action was not done) and
+// one line saying so, as the relay stops at start-up: not killed by the
+// signal.
+func TestOutboxSignalDuringStoreConnect(t *testing.T) {
+	for _, scheme := range []string{"postgres", "nats"} {
+		t.Run(scheme, func(t *testing.T) {
+			addr, accepted := silentServer(t)
+			store := "postgres://relay@" + addr + "/shop?sslmode=disable"
+			if scheme == "nats" {
+				store = "nats://" + addr
+			}
+			cmd := exec.Command(heraldBin, "outbox", "list", "--store", store)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			t.Cleanup(func() { cmd.Process.Kill() })
+			select {
+			case <-accepted:
+			case err := <-done:
+				t.Fatalf("outbox exited before connecting: %v\n%s", err, stderr.String())
+			case <-time.After(30 * time.Second):
+				t.Fatal("outbox did not connect to the store")
+			}
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(60 * time.Second):
+				t.Fatal("outbox did not exit on SIGTERM while connecting")
+			}
+			ee, ok := err.(*exec.ExitError)
+			if !ok {
+				t.Fatalf("outbox exited with %v on SIGTERM while connecting, want exit 1\n%s", err, stderr.String())
+			}
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				t.Fatalf("outbox was killed by %v while connecting, want exit 1\n%s", ws.Signal(), stderr.String())
+			}
+			if ee.ExitCode() != 1 {
+				t.Fatalf("outbox exited %d on SIGTERM while connecting, want 1\n%s", ee.ExitCode(), stderr.String())
+			}
+			if got := stderr.String(); got != "herald outbox: stopped by a signal before it finished\n" || stdout.Len() != 0 {
+				t.Errorf("outbox printed %q and %q, want one line saying it stopped", stdout.String(), got)
+			}
+		})
+	}
+}

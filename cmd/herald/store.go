@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/boltstore"
@@ -52,6 +55,15 @@ func openStore(ctx context.Context, spec string, mode storeMode, nf *natsFlags) 
 		return nil, err
 	}
 	return st, nil
+}
+
+// signalContext returns a context that ends at SIGINT or SIGTERM, for a
+// command that connects to a store (which may take 30 s) to stop cleanly
+// when it is interrupted: with the exit status it documents and a line,
+// not killed by the signal. stop unregisters it, so that a second signal
+// kills at once.
+func signalContext() (ctx context.Context, stop context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
 // storeEngine names the engine --store selects: "postgres", "nats" or
