@@ -438,14 +438,16 @@ func spareProcessor(getenv func(string) string) int {
 // buildRelay makes the sender, opens the store and the listening socket,
 // and wires events to the queue with listener.Forward. Its errors are
 // usageErrors when the command line is at fault. It stops connecting to
-// the store when ctx ends.
+// the store when ctx ends. The telemetry set-up takes ctx too, though it
+// does not wait on the network: the OTLP exporter connects only to export
+// (TestRelayOTLPCollectorSilent).
 func buildRelay(ctx context.Context, f *relayFlags, logger *slog.Logger) (*relay, error) {
 	r := &relay{f: f, logger: logger}
 	var err error
 	if r.sender, err = f.newSender(r.logger); err != nil {
 		return nil, usageError{err}
 	}
-	if r.tel, err = f.tel.newTelemetry(context.Background(), r.logger); err != nil {
+	if r.tel, err = f.tel.newTelemetry(ctx, r.logger); err != nil {
 		return nil, err
 	}
 	r.sender.TracerProvider, r.sender.MeterProvider = r.tel.tracerProvider(), r.tel.meterProvider()

@@ -147,3 +147,30 @@ func TestOutboxSignalDuringStoreConnect(t *testing.T) {
 		})
 	}
 }
+
+// TestRelayOTLPCollectorSilent: setting up the OTLP exporter does not
+// contact --otlp-endpoint (the exporter connects only to export), so a
+// collector that never answers cannot hold a relay's start-up, nor a
+// SIGTERM during it: the relay is listening before any connection to the
+// collector, and a SIGTERM once spans wait for it stops the relay with
+// exit status 0 (the last export is bounded).
+func TestRelayOTLPCollectorSilent(t *testing.T) {
+	addr, accepted := silentServer(t)
+	dir := t.TempDir()
+	secret, rcv := relayReceiver(t, dir)
+	p := startRelay(t, dir, nil, "--store", "relay.db", "--dest", rcv.URL(), "--secret", secret, "--cacert", "ca.pem",
+		"--allow-private", "--otlp-endpoint", "http://"+addr+"/v1/traces")
+	select {
+	case <-accepted:
+		t.Fatal("the relay connected to the collector while starting")
+	default:
+	}
+	p.mustPost(t, event("otlp-silent-1", "job:ready"), nil)
+	waitOK(t, rcv, 1, p)
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("relay exit %d on SIGTERM with a silent collector, want 0\n%s", code, p.stderr())
+	}
+	if !strings.Contains(p.stderr(), "relay stopped") {
+		t.Errorf("the relay did not say it stopped:\n%s", p.stderr())
+	}
+}
