@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/outbox"
@@ -45,22 +46,27 @@ func enableDest(ctx context.Context, st store, dest string, stdout io.Writer) er
 	return nil
 }
 
-// logDisabled logs a warning for each destination the store records as
-// disabled, at start-up, so that a relay that sends nothing to one says
-// why.
-func logDisabled(ctx context.Context, logger *slog.Logger, st store) {
-	ds, ok := st.(outbox.DestinationStore)
-	if !ok {
-		return
+// enableHint is the relay's handler of its Queue's log: the Queue's lines
+// saying that a destination is disabled (the outbox records it so at start,
+// or the Queue disabled it) are said in the relay's words, with the way out
+// that only herald's user has, herald outbox enable. One line per
+// destination, with its name and reason; the other lines pass unchanged.
+type enableHint struct{ slog.Handler }
+
+// Handle rewrites a line of a disabled destination and passes it on.
+func (h enableHint) Handle(ctx context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, "destination disabled") {
+		r.Message = "relay: destination disabled; its deliveries are held until herald outbox enable --dest NAME"
 	}
-	states, err := ds.DestinationStates(ctx)
-	if err != nil {
-		return
-	}
-	for _, s := range states {
-		if !s.Disabled.IsZero() {
-			logger.Warn("relay: destination disabled; its deliveries are held until herald outbox enable --dest NAME",
-				"destination", s.Destination, "since", s.Disabled.UTC().Format(time.RFC3339), "reason", s.Reason)
-		}
-	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// WithAttrs keeps the rewriting on a handler with attrs.
+func (h enableHint) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return enableHint{h.Handler.WithAttrs(attrs)}
+}
+
+// WithGroup keeps the rewriting on a handler with a group.
+func (h enableHint) WithGroup(name string) slog.Handler {
+	return enableHint{h.Handler.WithGroup(name)}
 }

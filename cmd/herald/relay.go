@@ -471,7 +471,7 @@ func buildRelay(ctx context.Context, f *relayFlags, logger *slog.Logger) (*relay
 	}
 	r.queue = &outbox.Queue{
 		Outbox: r.store, Sender: r.sender, Destinations: f.dests, Workers: f.workers,
-		Schedule: outbox.Schedule{Delays: f.delays}, Logger: r.logger, LeaseTTL: f.leaseTTL,
+		Schedule: outbox.Schedule{Delays: f.delays}, Logger: slog.New(enableHint{r.logger.Handler()}), LeaseTTL: f.leaseTTL,
 	}
 	// Events in: a Listener (for deduplication of repeated events) whose
 	// one handler commits a delivery per destination that wants the event,
@@ -579,7 +579,6 @@ func (r *relay) logStart(ctx context.Context) {
 	r.logger.Info("relay started", "store", storeName(r.f.store), "destinations", strings.Join(names, ","),
 		"workers", r.f.workers, "pending", stats.Pending, "dead", stats.Dead, "verify", r.f.verifier != nil,
 		"events_subject", r.f.eventsSubject)
-	logDisabled(ctx, r.logger, r.store)
 	if r.f.verifier == nil {
 		r.logger.Warn("relay: --in-insecure: events are not verified; anyone who can reach the listen address can have events signed and delivered",
 			"listen", r.ln.Addr().String())

@@ -42,6 +42,16 @@ func TestRelayGoneDisablesAndOutboxEnable(t *testing.T) {
 	if line := p.stderr(); !strings.Contains(line, "destination disabled; its deliveries are held") || !strings.Contains(line, "destination=hook") {
 		t.Errorf("a restarted relay does not say that hook is disabled:\n%s", line)
 	}
+	// One line says it, with the destination, the reason and the way out.
+	var said []string
+	for _, line := range strings.Split(p.stderr(), "\n") {
+		if strings.Contains(line, "disabled") && strings.Contains(line, "destination=hook") {
+			said = append(said, line)
+		}
+	}
+	if len(said) != 1 || !strings.Contains(said[0], "herald outbox enable --dest NAME") || !strings.Contains(said[0], "gone (410)") {
+		t.Errorf("a restarted relay says hook is disabled in %d lines, want one with the reason and the hint:\n%s", len(said), strings.Join(said, "\n"))
+	}
 
 	r := must(t, runOpts{dir: dir}, "outbox", "enable", "--store", "relay.db", "--dest", "hook")
 	if !strings.HasPrefix(r.stdout, "enabled hook (disabled at ") || !strings.Contains(r.stdout, "gone (410)") {
