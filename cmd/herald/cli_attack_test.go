@@ -208,6 +208,7 @@ func TestPostgresFilesBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	cert := writeFile(t, dir, "cert.pem", "not a certificate")
+	svc := writeFile(t, dir, "pg_service.conf", "[s]\nsslmode=verify-full\nsslrootcert="+fifo+"\n")
 	const base = "postgres://relay@127.0.0.1:1/outbox"
 	for _, c := range []struct {
 		want, store string
@@ -217,6 +218,8 @@ func TestPostgresFilesBounded(t *testing.T) {
 		{"PGSSLKEY", base, []string{"PGSSLKEY=/dev/zero", "PGSSLCERT=" + cert}},
 		{"passfile", base + "?passfile=" + fifo, nil},
 		{"sslrootcert", base + "?sslmode=require&sslrootcert=" + dir, nil},
+		{"sslrootcert in the service file", base + "?service=s&servicefile=" + svc, nil},
+		{"sslrootcert in the service file", base, []string{"PGSERVICE=s", "PGSERVICEFILE=" + svc}},
 	} {
 		for _, cmd := range [][]string{
 			{"outbox", "stats", "--store", c.store},

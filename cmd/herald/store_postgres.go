@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgservicefile"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/heraldhq/herald/outbox"
@@ -125,11 +127,18 @@ func checkPGFiles(spec string) error {
 	if _, query, ok := strings.Cut(spec, "?"); ok {
 		q, _ = url.ParseQuery(query) // what it cannot parse, the driver refuses
 	}
+	services, err := pgServiceSettings(q)
+	if err != nil {
+		return err
+	}
 	for _, f := range pgFiles {
 		type named struct{ name, file string }
 		files := []named{{"the file of " + f.env, os.Getenv(f.env)}}
 		for _, v := range q[f.key] {
 			files = append(files, named{"the file of " + f.key + " in the URL", v})
+		}
+		for _, settings := range services {
+			files = append(files, named{"the file of " + f.key + " in the service file", settings[f.key]})
 		}
 		for _, n := range files {
 			if n.file == "" || f.key == "sslrootcert" && n.file == "system" {
@@ -144,4 +153,37 @@ func checkPGFiles(spec string) error {
 		}
 	}
 	return nil
+}
+
+// pgServiceSettings returns the settings of each service that spec's query
+// q or PGSERVICE names, as the service files that q, PGSERVICEFILE or the
+// driver's default (~/.pg_service.conf) name hold them: the driver reads
+// the files those settings name too (sslrootcert=/dev/zero in a service).
+// Each service file that exists is checked first, as checkPGFiles checks
+// the others; one the driver cannot read or parse is left to it.
+func pgServiceSettings(q url.Values) ([]map[string]string, error) {
+	names := append([]string{os.Getenv("PGSERVICE")}, q["service"]...)
+	files := append([]string{os.Getenv("PGSERVICEFILE")}, q["servicefile"]...)
+	if home, err := os.UserHomeDir(); err == nil {
+		files = append(files, filepath.Join(home, ".pg_service.conf"))
+	}
+	var all []map[string]string
+	for _, file := range files {
+		if _, err := os.Stat(file); file == "" || err != nil {
+			continue
+		}
+		if err := checkConnFile(file, "the service file"); err != nil {
+			return nil, err
+		}
+		sf, err := pgservicefile.ReadServicefile(file)
+		if err != nil {
+			continue
+		}
+		for _, name := range names {
+			if s, err := sf.GetService(name); name != "" && err == nil {
+				all = append(all, s.Settings)
+			}
+		}
+	}
+	return all, nil
 }
