@@ -44,8 +44,9 @@ need one selection: --dest NAME (all of its dead letters), --id ID
 they replayed or purged.
 
 A signal (SIGINT, SIGTERM) stops any of them, while it connects to --store
-too, with exit status 1 and a line saying so; replay and purge stopped
-before their end may have done part of their work.`
+too, with exit status 1 and a line saying so, and a second signal at once;
+replay and purge stopped before their end may have done part of their
+work.`
 
 const outboxExample = `herald outbox stats --store relay.db
 herald outbox list --store relay.db --dest a

@@ -132,7 +132,8 @@ port. Logs go to standard error (log/slog text, --log-level), never with a
 secret. SIGTERM or interrupt stops it gracefully: it stops taking events,
 lets the deliveries in flight finish for up to --drain-timeout, gives the
 rest back to the store and exits 0 (also while it starts: it stops
-connecting to the store). A killed relay loses nothing: on restart
+connecting to the store); a second signal kills it at once. A killed relay
+loses nothing: on restart
 it sends what was pending or in flight; on PostgreSQL, the other relays send
 what it held once its leases run out (--lease-ttl), under the same
 webhook-ids. PostgreSQL wakes every relay as soon as any of them commits an
@@ -565,7 +566,7 @@ func (r *relay) run(ctx context.Context, stop context.CancelFunc, stderr io.Writ
 		r.logger.Error("relay: event intake from NATS stopped", "err", r.events.err)
 		code = exitFail
 	}
-	stop() // a second signal kills at once
+	stop() // a second signal kills at once (signalContext: a signal did already)
 	return r.shutdown(ran, code)
 }
 

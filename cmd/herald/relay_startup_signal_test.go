@@ -174,3 +174,56 @@ func TestRelayOTLPCollectorSilent(t *testing.T) {
 		t.Errorf("the relay did not say it stopped:\n%s", p.stderr())
 	}
 }
+
+// TestSecondSignalStopsHungConnect: a store connection that hangs where
+// no context reaches it (the PostgreSQL driver opening a ~/.pgpass that is
+// a FIFO with no writer) holds the first signal's clean stop; a second
+// signal must then stop the command at once, as it would have without
+// herald catching the first.
+func TestSecondSignalStopsHungConnect(t *testing.T) {
+	home := t.TempDir()
+	if err := syscall.Mkfifo(home+"/.pgpass", 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"outbox", "list", "--store", "postgres://relay@127.0.0.1:1/shop?sslmode=disable"},
+		{"relay", "--store", "postgres://relay@127.0.0.1:1/shop?sslmode=disable", "--listen", "127.0.0.1:0",
+			"--in-insecure", "--dest", "https://127.0.0.1:1/", "--allow-private", "--secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			cmd := exec.Command(heraldBin, args...)
+			cmd.Env = append(cmd.Environ(), "HOME="+home, "PGPASSFILE=", "PGSERVICEFILE=")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			t.Cleanup(func() { cmd.Process.Kill() })
+			select {
+			case err := <-done:
+				t.Fatalf("%s exited before any signal: %v\n%s", args[0], err, stderr.String())
+			case <-time.After(time.Second): // in the driver's open of the FIFO by now
+			}
+			for i := range 2 {
+				if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case err := <-done:
+					if i == 0 {
+						t.Logf("stopped at the first signal (the open did not hang): %v", err)
+					}
+					return
+				case <-time.After(2 * time.Second):
+				}
+			}
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s still runs after two SIGTERMs\n%s", args[0], stderr.String())
+			}
+		})
+	}
+}

@@ -60,10 +60,14 @@ func openStore(ctx context.Context, spec string, mode storeMode, nf *natsFlags) 
 // signalContext returns a context that ends at SIGINT or SIGTERM, for a
 // command that connects to a store (which may take 30 s) to stop cleanly
 // when it is interrupted: with the exit status it documents and a line,
-// not killed by the signal. stop unregisters it, so that a second signal
-// kills at once.
+// not killed by the signal. The first signal also gives the signals back
+// their default action, so that a second one kills at once: a driver may
+// hang where no context reaches it (opening a ~/.pgpass that is a FIFO),
+// and an operator must still be able to stop herald without SIGKILL.
 func signalContext() (ctx context.Context, stop context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
+	return ctx, stop
 }
 
 // storeEngine names the engine --store selects: "postgres", "nats" or
