@@ -146,7 +146,7 @@ func (q *Queue) loadStates(ctx context.Context) {
 func (q *Queue) logHeld(ctx context.Context, s DestinationState) {
 	if q.Logger != nil {
 		q.Logger.LogAttrs(ctx, slog.LevelWarn, "destination disabled in the outbox: its deliveries are held until it is enabled",
-			slog.String("destination", s.Destination), slog.Time("since", s.Disabled.UTC()), slog.String("reason", s.Reason))
+			slog.String("destination", s.Destination), slog.Time("since", s.Disabled.UTC()), slog.String("reason", limits.Clip(s.Reason)))
 	}
 }
 

@@ -362,3 +362,43 @@ func TestStoredDisableLogged(t *testing.T) {
 		t.Errorf("OnDisable calls %q: want none, as this Queue disabled nothing", calls)
 	}
 }
+
+// hugeStates is an outbox whose recorded destination states hold a reason
+// far longer than any a Queue writes: a damaged or hand-edited store.
+type hugeStates struct {
+	outbox.Outbox
+	reason string
+}
+
+func (h hugeStates) DestinationStates(context.Context) ([]outbox.DestinationState, error) {
+	return []outbox.DestinationState{{Destination: "hook", Disabled: time.Now(), Reason: h.reason}}, nil
+}
+
+func (h hugeStates) SetDestinationState(context.Context, outbox.DestinationState) error { return nil }
+
+// TestQueueLogsStoredReasonClipped: the reason of a destination the store
+// records as disabled comes from the store, which may be damaged: the
+// Queue's warning carries at most the 1 KiB a reason may hold, not a line
+// of any length.
+func TestQueueLogsStoredReasonClipped(t *testing.T) {
+	var d disabledLog
+	rcv := sendertest.NewReceiver(t, nil)
+	q := &outbox.Queue{
+		Outbox:       hugeStates{outbox.NewMemory(), strings.Repeat("x", 1<<20)},
+		Sender:       rcv.Sender(),
+		Destinations: []sender.Destination{rcv.Destination(nil)},
+		Logger:       slog.New(slog.NewTextHandler(&d, nil)),
+	}
+	q.Destinations[0].Name = "hook"
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "the warning of the disabled destination", func() bool {
+		_, logs := d.get()
+		return strings.Contains(logs, "destination disabled in the outbox")
+	})
+	_, logs := d.get()
+	for _, line := range strings.Split(logs, "\n") {
+		if len(line) > 2<<10 {
+			t.Fatalf("a log line of %d bytes, want a reason clipped to 1 KiB", len(line))
+		}
+	}
+}
