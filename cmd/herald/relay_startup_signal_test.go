@@ -42,109 +42,73 @@ func silentServer(t *testing.T) (addr string, accepted <-chan net.Conn) {
 	return ln.Addr().String(), ch
 }
 
-// TestRelaySignalDuringStoreConnect: SIGTERM while the relay connects to
-// its store (which can take up to 30 s) stops it as a running relay stops,
-// with exit status 0 and a line saying so, not killed by the signal.
-func TestRelaySignalDuringStoreConnect(t *testing.T) {
-	for _, scheme := range []string{"postgres", "nats"} {
-		t.Run(scheme, func(t *testing.T) {
-			addr, accepted := silentServer(t)
-			store := "postgres://relay@" + addr + "/shop?sslmode=disable"
-			if scheme == "nats" {
-				store = "nats://" + addr
-			}
-			cmd := exec.Command(heraldBin, "relay", "--listen", "127.0.0.1:0", "--in-insecure",
-				"--store", store, "--dest", "https://127.0.0.1:1/", "--allow-private", "--secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			t.Cleanup(func() { cmd.Process.Kill() })
-			select {
-			case <-accepted:
-			case err := <-done:
-				t.Fatalf("relay exited before connecting: %v\n%s", err, stderr.String())
-			case <-time.After(30 * time.Second):
-				t.Fatal("relay did not connect to the store")
-			}
-			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			var err error
-			select {
-			case err = <-done:
-			case <-time.After(60 * time.Second):
-				t.Fatal("relay did not exit on SIGTERM during start-up")
-			}
-			if ee, ok := err.(*exec.ExitError); ok {
-				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-					t.Fatalf("relay was killed by %v while connecting, want exit 0\n%s", ws.Signal(), stderr.String())
+// TestSignalDuringStoreConnect: SIGTERM while a command connects to its
+// store (which can take up to 30 s) stops it cleanly, not killed by the
+// signal: the relay as a running relay stops (exit 0, a line saying so),
+// herald outbox with exit status 1 (its action was not done) and one line.
+func TestSignalDuringStoreConnect(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		says func(stdout, stderr string) bool
+	}{
+		{"relay", []string{"relay", "--listen", "127.0.0.1:0", "--in-insecure", "--dest", "https://127.0.0.1:1/",
+			"--allow-private", "--secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, 0,
+			func(_, stderr string) bool { return strings.Contains(stderr, "stopped while starting") }},
+		{"outbox", []string{"outbox", "list"}, 1, func(stdout, stderr string) bool {
+			return stdout == "" && stderr == "herald outbox: stopped by a signal before it finished\n"
+		}},
+	} {
+		for _, scheme := range []string{"postgres", "nats"} {
+			t.Run(tc.name+"/"+scheme, func(t *testing.T) {
+				addr, accepted := silentServer(t)
+				store := "postgres://relay@" + addr + "/shop?sslmode=disable"
+				if scheme == "nats" {
+					store = "nats://" + addr
 				}
-				t.Fatalf("relay exited %d on SIGTERM while connecting, want 0\n%s", ee.ExitCode(), stderr.String())
-			} else if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.Contains(stderr.String(), "stopped while starting") {
-				t.Errorf("stderr does not say the relay stopped while starting:\n%s", stderr.String())
-			}
-		})
-	}
-}
-
-// TestOutboxSignalDuringStoreConnect: SIGTERM while herald outbox connects
-// to its store stops it with exit status 1 (the action was not done) and
-// one line saying so, as the relay stops at start-up: not killed by the
-// signal.
-func TestOutboxSignalDuringStoreConnect(t *testing.T) {
-	for _, scheme := range []string{"postgres", "nats"} {
-		t.Run(scheme, func(t *testing.T) {
-			addr, accepted := silentServer(t)
-			store := "postgres://relay@" + addr + "/shop?sslmode=disable"
-			if scheme == "nats" {
-				store = "nats://" + addr
-			}
-			cmd := exec.Command(heraldBin, "outbox", "list", "--store", store)
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			t.Cleanup(func() { cmd.Process.Kill() })
-			select {
-			case <-accepted:
-			case err := <-done:
-				t.Fatalf("outbox exited before connecting: %v\n%s", err, stderr.String())
-			case <-time.After(30 * time.Second):
-				t.Fatal("outbox did not connect to the store")
-			}
-			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			var err error
-			select {
-			case err = <-done:
-			case <-time.After(60 * time.Second):
-				t.Fatal("outbox did not exit on SIGTERM while connecting")
-			}
-			ee, ok := err.(*exec.ExitError)
-			if !ok {
-				t.Fatalf("outbox exited with %v on SIGTERM while connecting, want exit 1\n%s", err, stderr.String())
-			}
-			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				t.Fatalf("outbox was killed by %v while connecting, want exit 1\n%s", ws.Signal(), stderr.String())
-			}
-			if ee.ExitCode() != 1 {
-				t.Fatalf("outbox exited %d on SIGTERM while connecting, want 1\n%s", ee.ExitCode(), stderr.String())
-			}
-			if got := stderr.String(); got != "herald outbox: stopped by a signal before it finished\n" || stdout.Len() != 0 {
-				t.Errorf("outbox printed %q and %q, want one line saying it stopped", stdout.String(), got)
-			}
-		})
+				cmd := exec.Command(heraldBin, append(tc.args, "--store", store)...)
+				var stdout, stderr bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				done := make(chan error, 1)
+				go func() { done <- cmd.Wait() }()
+				t.Cleanup(func() { cmd.Process.Kill() })
+				select {
+				case <-accepted:
+				case err := <-done:
+					t.Fatalf("exited before connecting: %v\n%s", err, stderr.String())
+				case <-time.After(30 * time.Second):
+					t.Fatal("did not connect to the store")
+				}
+				if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+					t.Fatal(err)
+				}
+				var err error
+				select {
+				case err = <-done:
+				case <-time.After(60 * time.Second):
+					t.Fatal("did not exit on SIGTERM while connecting")
+				}
+				code := 0
+				if ee, ok := err.(*exec.ExitError); ok {
+					if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+						t.Fatalf("killed by %v while connecting, want exit %d\n%s", ws.Signal(), tc.code, stderr.String())
+					}
+					code = ee.ExitCode()
+				} else if err != nil {
+					t.Fatal(err)
+				}
+				if code != tc.code {
+					t.Fatalf("exit %d on SIGTERM while connecting, want %d\n%s", code, tc.code, stderr.String())
+				}
+				if !tc.says(stdout.String(), stderr.String()) {
+					t.Errorf("printed %q and %q, not that it stopped while connecting", stdout.String(), stderr.String())
+				}
+			})
+		}
 	}
 }
 
