@@ -42,6 +42,20 @@ func silentServer(t *testing.T) (addr string, accepted <-chan net.Conn) {
 	return ln.Addr().String(), ch
 }
 
+// startCmd starts cmd with its output to stdout and stderr, and returns the
+// channel of its end; the test's end kills it if it still runs.
+func startCmd(t *testing.T, cmd *exec.Cmd, stdout, stderr *bytes.Buffer) <-chan error {
+	t.Helper()
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return done
+}
+
 // TestSignalDuringStoreConnect: SIGTERM while a command connects to its
 // store (which can take up to 30 s) stops it cleanly, not killed by the
 // signal: the relay as a running relay stops (exit 0, a line saying so),
@@ -69,13 +83,7 @@ func TestSignalDuringStoreConnect(t *testing.T) {
 				}
 				cmd := exec.Command(heraldBin, append(tc.args, "--store", store)...)
 				var stdout, stderr bytes.Buffer
-				cmd.Stdout, cmd.Stderr = &stdout, &stderr
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
-				done := make(chan error, 1)
-				go func() { done <- cmd.Wait() }()
-				t.Cleanup(func() { cmd.Process.Kill() })
+				done := startCmd(t, cmd, &stdout, &stderr)
 				select {
 				case <-accepted:
 				case err := <-done:
@@ -157,14 +165,8 @@ func TestSecondSignalStopsHungConnect(t *testing.T) {
 		t.Run(args[0], func(t *testing.T) {
 			cmd := exec.Command(heraldBin, args...)
 			cmd.Env = append(cmd.Environ(), "HOME="+home, "PGPASSFILE=", "PGSERVICEFILE=")
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			t.Cleanup(func() { cmd.Process.Kill() })
+			var stdout, stderr bytes.Buffer
+			done := startCmd(t, cmd, &stdout, &stderr)
 			select {
 			case err := <-done:
 				t.Fatalf("%s exited before any signal: %v\n%s", args[0], err, stderr.String())
