@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/internal/wire"
@@ -267,6 +268,8 @@ func checkDestName(name string) error {
 		return errors.New("missing name")
 	case len(name) > limits.Name:
 		return fmt.Errorf("name is longer than %d bytes", limits.Name)
+	case !utf8.ValidString(name):
+		return errors.New("name is not valid UTF-8")
 	case strings.IndexFunc(name, unicode.IsControl) >= 0:
 		return errors.New("name holds a control character")
 	}
