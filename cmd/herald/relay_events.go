@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -25,21 +27,24 @@ const defaultEventsSubject = "events"
 const maxEventsAckWait = 30 * time.Second
 
 // checkEventsSubject refuses an --events-subject that is not a literal
-// subject prefix: dot-separated tokens without wildcards or white space.
+// subject prefix: dot-separated tokens of printable UTF-8 without
+// wildcards or white space (no terminal control either, nor a Unicode
+// space or format character).
 func checkEventsSubject(s string) error {
 	if len(s) > 128 {
 		return errors.New("--events-subject is longer than 128 bytes")
 	}
 	for tok := range strings.SplitSeq(s, ".") {
-		if tok == "" || strings.ContainsAny(tok, "*> \t\r\n") || strings.IndexFunc(tok, isControl) >= 0 {
+		if tok == "" || strings.ContainsAny(tok, "*>") || !utf8.ValidString(tok) || strings.IndexFunc(tok, unprintable) >= 0 {
 			return fmt.Errorf("--events-subject %s: want tokens such as acme.events, without wildcards or spaces", showArg(s))
 		}
 	}
 	return nil
 }
 
-// isControl reports an ASCII control character or DEL.
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+// unprintable reports a rune that is not printed as itself: a control
+// character (C0, DEL or C1), a space of any kind, a format character.
+func unprintable(r rune) bool { return r == ' ' || !unicode.IsPrint(r) }
 
 // eventSource is the natsevents.Source of --events-subject on js: events
 // published under subject ("events.job.ready" for job:ready), consumed by

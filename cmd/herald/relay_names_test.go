@@ -22,3 +22,19 @@ func TestDestNameNotUTF8(t *testing.T) {
 		t.Fatalf("checkDestName(%q) = %v, want a refusal naming UTF-8", name, err)
 	}
 }
+
+// TestEventsSubjectUnprintable: --events-subject refuses what is not
+// printable UTF-8: a C1 control such as U+009B (a terminal's CSI), a
+// Unicode space, bytes that are not UTF-8. (Only ASCII controls were
+// refused.)
+func TestEventsSubjectUnprintable(t *testing.T) {
+	for _, s := range []string{"acme.\u009b2J", "acme\u00a0events", "acme.\u2028", "acme.\xff", "ev\u200eents"} {
+		err := checkEventsSubject(s)
+		if err == nil || !strings.HasPrefix(err.Error(), "--events-subject") {
+			t.Errorf("checkEventsSubject(%q) = %v, want a refusal naming the flag", s, err)
+		}
+	}
+	if err := checkEventsSubject("acme.évènements"); err != nil {
+		t.Errorf("refused printable UTF-8: %v", err)
+	}
+}
