@@ -119,16 +119,16 @@ func readHeadersFile(name string) (http.Header, error) {
 	var data []byte
 	var err error
 	if name == "-" {
-		data, err = readLimited(stdin, "headers from standard input", maxHeadersFile)
+		data, err = readLimited(stdin, "--headers from standard input", maxHeadersFile)
 	} else {
-		data, err = readFileLimited(name, "headers file", maxHeadersFile)
+		data, err = readFileLimited(name, "--headers file", maxHeadersFile)
 	}
 	if err != nil {
 		return nil, err
 	}
 	h, err := parseHeaders(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", fileLabel("headers file", name), err)
+		return nil, fmt.Errorf("%s: %w", fileLabel("--headers file", name), err)
 	}
 	return h, nil
 }
