@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -119,7 +120,8 @@ var pgFiles = []struct{ key, env string }{
 // query or the environment names for one of pgFiles and that is not a
 // regular file of at most maxKeyFile bytes (checkConnFile): /dev/zero
 // would fill the memory, a FIFO hang the parse. A file that does not
-// exist is left to the driver, which ignores a missing passfile. Errors
+// exist is left to the driver, which ignores a missing passfile. The
+// files the driver reads by default are checked too (checkPGDefaults). Errors
 // name the key or the variable, never the value: a query split where the
 // driver would not split it may hold part of a password.
 func checkPGFiles(spec string) error {
@@ -152,19 +154,111 @@ func checkPGFiles(spec string) error {
 			}
 		}
 	}
+	return checkPGDefaults(spec, pgSettings{q, services})
+}
+
+// pgSettings are the settings of a postgres:// --store the driver merges,
+// but for its defaults: the URL's query over the services' settings over
+// the environment's variables.
+type pgSettings struct {
+	query    url.Values
+	services []map[string]string
+}
+
+// given reports whether key is set by the query, a service or (when not
+// empty) the environment variable env, as the driver merges them, and its
+// value.
+func (s pgSettings) given(key, env string) (string, bool) {
+	if vs, ok := s.query[key]; ok {
+		return vs[0], true
+	}
+	for _, settings := range s.services {
+		if v, ok := settings[key]; ok {
+			return v, true
+		}
+	}
+	v := os.Getenv(env)
+	return v, v != ""
+}
+
+// checkPGDefaults checks, as checkPGFiles checks the files a URL names,
+// the files the driver defaults to under the home directory that it would
+// read for spec: ~/.pgpass when no password and no passfile is given,
+// ~/.postgresql/root.crt when no sslrootcert is, and postgresql.crt and
+// postgresql.key (which it takes only together) when neither sslmode nor
+// sslcertmode is disable. A default that does not exist is fine. (It
+// checks them for a connection over a Unix socket too, for which the
+// driver reads no certificate.)
+func checkPGDefaults(spec string, s pgSettings) error {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return nil // the driver has no defaults either
+	}
+	dir := filepath.Join(home, ".postgresql")
+	var files []string
+	if _, ok := s.given("passfile", "PGPASSFILE"); !ok && !pgPasswordGiven(spec, s) {
+		files = append(files, filepath.Join(home, ".pgpass"))
+	}
+	if _, ok := s.given("sslrootcert", "PGSSLROOTCERT"); !ok {
+		files = append(files, filepath.Join(dir, "root.crt"))
+	}
+	cert, key := filepath.Join(dir, "postgresql.crt"), filepath.Join(dir, "postgresql.key")
+	mode, _ := s.given("sslmode", "PGSSLMODE")
+	certMode, _ := s.given("sslcertmode", "PGSSLCERTMODE")
+	if exists(cert) && exists(key) && mode != "disable" && certMode != "disable" {
+		if _, ok := s.given("sslcert", "PGSSLCERT"); !ok {
+			files = append(files, cert)
+		}
+		if _, ok := s.given("sslkey", "PGSSLKEY"); !ok {
+			files = append(files, key)
+		}
+	}
+	for _, file := range files {
+		if !exists(file) {
+			continue
+		}
+		label := "~" + strings.TrimPrefix(file, home) + " (a file the PostgreSQL driver reads by default)"
+		if err := checkConnFile(file, label); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
+// pgPasswordGiven reports whether spec's user information, its query, a
+// service or PGPASSWORD gives a password, as the driver reads them: only a
+// / ends the user information, at its first @.
+func pgPasswordGiven(spec string, s pgSettings) bool {
+	_, rest, _ := strings.Cut(spec, "://")
+	if i := strings.IndexAny(rest, "@/"); i >= 0 && rest[i] == '@' {
+		if _, pw, ok := strings.Cut(rest[:i], ":"); ok && pw != "" {
+			return true
+		}
+	}
+	_, ok := s.given("password", "PGPASSWORD")
+	return ok
+}
+
+// exists reports whether name exists, following symbolic links, as the
+// driver asks before it takes a default file.
+func exists(name string) bool {
+	_, err := os.Stat(name)
+	return err == nil
+}
+
 // pgServiceSettings returns the settings of each service that spec's query
-// q or PGSERVICE names, as the service files that q, PGSERVICEFILE or the
-// driver's default (~/.pg_service.conf) name hold them: the driver reads
+// q or PGSERVICE names, as the service files that q, PGSERVICEFILE or,
+// when neither names one, the driver's default (~/.pg_service.conf) hold
+// them: the driver reads
 // the files those settings name too (sslrootcert=/dev/zero in a service).
 // Each service file that exists is checked first, as checkPGFiles checks
 // the others; one the driver cannot read or parse is left to it.
 func pgServiceSettings(q url.Values) ([]map[string]string, error) {
 	names := append([]string{os.Getenv("PGSERVICE")}, q["service"]...)
 	files := append([]string{os.Getenv("PGSERVICEFILE")}, q["servicefile"]...)
-	if home, err := os.UserHomeDir(); err == nil {
+	// The default file is read only for a service, when none is named.
+	named := os.Getenv("PGSERVICEFILE") != "" || len(q["servicefile"]) > 0
+	if home, err := os.UserHomeDir(); err == nil && !named && slices.ContainsFunc(names, func(n string) bool { return n != "" }) {
 		files = append(files, filepath.Join(home, ".pg_service.conf"))
 	}
 	var all []map[string]string
