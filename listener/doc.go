@@ -50,12 +50,14 @@
 //
 //	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 //	defer stop()
-//	go queue.Run(context.Background()) // not ctx: see below
-//	err := l.Run(ctx, source)          // 1. on the signal: stop intake; 2. drain the handlers
+//	ran := make(chan error, 1)
+//	go func() { ran <- queue.Run(context.Background()) }() // not ctx: see below
+//	err := l.Run(ctx, source)   // 1. on the signal: stop intake; 2. drain the handlers
 //	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 //	defer cancel()
-//	queue.Shutdown(shutdownCtx)        // 3. finish the deliveries in flight, release the rest
-//	store.Close()                      // 4. the store last
+//	queue.Shutdown(shutdownCtx) // 3. finish the deliveries in flight, release the rest
+//	runErr := <-ran             // nil, or the setting for which Run refused to start
+//	store.Close()               // 4. the store last
 //
 // The handlers drain before the queue stops because they may still be
 // enqueuing. Run the queue with a context the signal does not cancel: a
