@@ -494,9 +494,10 @@ var jwtErrors = []struct {
 
 // mapError turns a golang-jwt error into one of the package's sentinels,
 // with a short reason of our own: golang-jwt's texts are not repeated, so
-// nothing of the token can leak through them (a wrong aud or iss names the
-// value this verifier wants, from its own options, not the token's). golang-jwt reports a bad
-// signature (or a refused algorithm) alone, before it checks any claim.
+// nothing of the token can leak through them (a wrong aud or iss names
+// the value this verifier wants, from its own options, not the token's).
+// golang-jwt reports a bad signature (or a refused algorithm) alone,
+// before it checks any claim.
 func (j *jwtScheme) mapError(err error, token *jwt.Token) error {
 	wrap := func(sentinel error, reason string) error {
 		return fmt.Errorf("auth: %s: %w: %s", schemeJWT, sentinel, reason)

@@ -46,13 +46,14 @@ func WithRequireHandler() Option {
 }
 
 // WithDedupe skips events whose id was already handled successfully within
-// window under the same topic and Context["source"] (a CloudEvent's source:
-// CloudEvents makes source and id unique together), remembering at most size events (the oldest
-// are forgotten first), so memory stays bounded. The topic is part of the
-// key so that a publisher allowed one topic cannot, by reusing the id of an
-// event of another, have that event skipped. window <= 0 or size <= 0 select
-// 10 minutes and 10000 ids. An id is remembered only
-// once all its handlers succeeded, so a failed event can be redelivered.
+// window under the same topic and Context["source"] (a CloudEvent's
+// source: CloudEvents makes source and id unique together), remembering
+// at most size events (the oldest are forgotten first), so memory stays
+// bounded. The topic is part of the key so that a publisher allowed one
+// topic cannot, by reusing the id of an event of another, have that event
+// skipped. window <= 0 or size <= 0 select 10 minutes and 10000 ids. An
+// id is remembered only once all its handlers succeeded, so a failed
+// event can be redelivered.
 // Duplicates dispatched concurrently with the first delivery are not
 // detected (an outbox Queue that Forward feeds stores their deliveries
 // once). Deduplication is off by default.
