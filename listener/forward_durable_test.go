@@ -129,26 +129,7 @@ func TestForwardQueueOneCommit(t *testing.T) {
 		t.Fatalf("after the retry: %+v, %v; want 2 pending", s, err)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- q.Run(ctx) }()
-	ds, err := rcv.WaitFor(2, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev := &listener.Event{ID: "evt_7", Topic: "job:ready"}
-	got := []string{ds[0].ID, ds[1].ID}
-	want := []string{listener.DeliveryID(ev, "a"), listener.DeliveryID(ev, "b")}
-	slices.Sort(got)
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		t.Fatalf("delivered ids %v, want %v", got, want)
-	}
-	if err := q.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	<-done
+	runUntilBothDelivered(t, q, rcv, "evt_7")
 	if n := len(rcv.Deliveries()); n != 2 {
 		t.Fatalf("%d deliveries, want 2 (the duplicate post adds none)", n)
 	}
@@ -198,6 +179,14 @@ func TestForwardQueueUnknownDestinationRetryable(t *testing.T) {
 	if code, reply := postTLS(t, listener.Forward(q, a, b), body); code != http.StatusNoContent {
 		t.Fatalf("posted again: status %d %q, want 204", code, reply)
 	}
+	runUntilBothDelivered(t, q, rcv, "1")
+}
+
+// runUntilBothDelivered runs q until rcv has two deliveries, shuts q down,
+// and fails t unless they are those of the job:ready event eventID to the
+// destinations "a" and "b" of twoDests.
+func runUntilBothDelivered(t *testing.T, q *outbox.Queue, rcv *sendertest.Receiver, eventID string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -210,7 +199,7 @@ func TestForwardQueueUnknownDestinationRetryable(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-done
-	ev := &listener.Event{ID: "1", Topic: "job:ready"}
+	ev := &listener.Event{ID: eventID, Topic: "job:ready"}
 	got := []string{ds[0].ID, ds[1].ID}
 	want := []string{listener.DeliveryID(ev, "a"), listener.DeliveryID(ev, "b")}
 	slices.Sort(got)
