@@ -41,11 +41,7 @@ func TestHistoryCountFromTheFile(t *testing.T) {
 	}
 	s.Close()
 
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	s = rewrite(t, path, func(tx *bolt.Tx) error {
 		due := tx.Bucket(bucketDue)
 		k, v := due.Cursor().First()
 		r, body, err := decodeRecord("victim", v)
@@ -55,18 +51,6 @@ func TestHistoryCountFromTheFile(t *testing.T) {
 		r.nhist = 1 << 24
 		return due.Put(bytes.Clone(k), appendRecord(nil, &r, body))
 	})
-	if cerr := db.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	s, err = Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	_, err = s.History(ctx, "victim")
@@ -93,6 +77,30 @@ func TestHistoryCountFromTheFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// rewrite runs fn in one transaction on the bbolt file at path, closed,
+// as damage or an older version would have left it, and opens the store
+// on it again, closed when t ends.
+func rewrite(t *testing.T, path string, fn func(*bolt.Tx) error) outbox.Store {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(fn)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 // historyKeys counts the history entries of the delivery id in the file of
@@ -175,11 +183,7 @@ func TestHistoryOverTheBoundFromAnOlderFile(t *testing.T) {
 	}
 	s.Close()
 	const old = 100 // attempts of each, as an earlier version kept them
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	s = rewrite(t, path, func(tx *bolt.Tx) error {
 		due, hist := tx.Bucket(bucketDue), tx.Bucket(bucketHistory)
 		var keys, vals [][]byte
 		c := due.Cursor()
@@ -208,18 +212,6 @@ func TestHistoryOverTheBoundFromAnOlderFile(t *testing.T) {
 		}
 		return nil
 	})
-	if cerr := db.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	s, err = Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	for _, id := range ids {
 		h, err := s.History(ctx, id)
 		if err != nil || len(h) != limits.History || h[0].Tries != old-limits.History || h[len(h)-1].Tries != old-1 {
