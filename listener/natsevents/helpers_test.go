@@ -66,6 +66,36 @@ func counting(t *testing.T, c *tally, key func(*listener.Event) string) *listene
 	return l
 }
 
+// holding returns a listener that handles job:run events by counting
+// each in c under its id and then waiting until release is closed.
+func holding(t *testing.T, c *tally, release <-chan struct{}) *listener.Listener {
+	t.Helper()
+	l := listener.New()
+	if err := l.On("job:run", func(_ context.Context, ev *listener.Event) error {
+		c.add(ev.ID)
+		<-release
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// eventStream returns the default events stream on js and how many
+// messages it holds.
+func eventStream(ctx context.Context, t *testing.T, js jetstream.JetStream) (jetstream.Stream, uint64) {
+	t.Helper()
+	stream, err := js.Stream(ctx, "HERALD_EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stream, info.State.Msgs
+}
+
 // tally counts handler calls per key (an event id, or what a test makes of
 // an event), safe for the source's goroutines.
 type tally struct {

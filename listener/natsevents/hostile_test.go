@@ -359,12 +359,7 @@ func TestStreamDeletedWhileBusy(t *testing.T) {
 	b := newBus(t)
 	release := make(chan struct{})
 	var calls tally
-	l := listener.New()
-	l.On("job:run", func(_ context.Context, ev *listener.Event) error {
-		calls.add(ev.ID)
-		<-release
-		return nil
-	})
+	l := holding(t, &calls, release)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := serve(ctx, t, b.url, &natsevents.Source{AckWait: 5 * time.Second, Concurrency: 1}, l)

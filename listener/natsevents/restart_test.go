@@ -147,12 +147,7 @@ func TestSourceRedeliversAfterConnectionLoss(t *testing.T) {
 	// Worker A takes events and holds them until its connection is closed.
 	var held tally
 	release := make(chan struct{})
-	la := listener.New()
-	la.On("job:run", func(_ context.Context, ev *listener.Event) error {
-		held.add(ev.ID)
-		<-release
-		return nil // too late: the ack cannot reach the server
-	})
+	la := holding(t, &held, release) // its acks, once released, cannot reach the server
 	ncA, jsA := natstest.Connect(t, b.url)
 	errA := serve(ctx, t, b.url, &natsevents.Source{JetStream: jsA, AckWait: time.Second, Concurrency: 4}, la)
 

@@ -18,12 +18,7 @@ func TestShutdownSettles(t *testing.T) {
 	b := newBus(t)
 	release := make(chan struct{})
 	var first tally
-	l1 := listener.New()
-	l1.On("job:run", func(_ context.Context, ev *listener.Event) error {
-		first.add(ev.ID)
-		<-release
-		return nil
-	})
+	l1 := holding(t, &first, release)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := serve(ctx, t, b.url, &natsevents.Source{AckWait: 30 * time.Second, Concurrency: 2}, l1)
 	ids := publishAll(t, b.js, "ev", 10)

@@ -35,16 +35,8 @@ func TestPublishMsgIDScopedBySource(t *testing.T) {
 			t.Fatalf("publish from %q: %v", source, err)
 		}
 	}
-	stream, err := b.js.Stream(ctx, "HERALD_EVENTS")
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := stream.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.State.Msgs != 3 {
-		t.Errorf("stream holds %d events, want 3 (one per source, and one without)", info.State.Msgs)
+	if _, n := eventStream(ctx, t, b.js); n != 3 {
+		t.Errorf("stream holds %d events, want 3 (one per source, and one without)", n)
 	}
 
 	done := serve(ctx, t, b.url, src, l)

@@ -57,16 +57,9 @@ func TestPublishMsgIDScopedBySubject(t *testing.T) {
 			t.Fatalf("publish %s: %v", topic, err)
 		}
 	}
-	stream, err := b.js.Stream(ctx, "HERALD_EVENTS")
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := stream.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.State.Msgs != 2 {
-		t.Fatalf("stream holds %d events, want 2 (one per subject)", info.State.Msgs)
+	stream, n := eventStream(ctx, t, b.js)
+	if n != 2 {
+		t.Fatalf("stream holds %d events, want 2 (one per subject)", n)
 	}
 	for seq, want := range map[uint64]string{1: "events.job.ready evt_7", 2: "events.billing.refund evt_7"} {
 		m, err := stream.GetMsg(ctx, seq)
