@@ -17,14 +17,9 @@ import (
 // latest revision, so every Lease read the wrong message, failed, and the
 // delivery was never sent, in this process or any opened later.
 func TestForeignSubjectSparesTheRecord(t *testing.T) {
-	js := jetStream(t)
-	cfg := freshConfig()
-	ob := open(t, js, cfg)
+	js, cfg, ob := freshStore(t)
 	ctx := context.Background()
-	now := time.Now()
-	if err := ob.Put(ctx, outbox.Delivery{ID: "a", Destination: "d", Body: []byte("{}"), Due: now, Created: now}); err != nil {
-		t.Fatal(err)
-	}
+	putDueNow(t, ob, "a")
 	m := nats.NewMsg(cfg.Subject + ".not-a")
 	m.Header.Set("Herald-Meta", `{"id":"a","dest":"d"}`)
 	m.Data = []byte{0}
@@ -33,6 +28,17 @@ func TestForeignSubjectSparesTheRecord(t *testing.T) {
 	}
 	leaseAndRelease(t, ob, "the store open before")
 	leaseAndRelease(t, open(t, js, cfg), "a store opened after")
+}
+
+// putDueNow puts a delivery to "d" of each of ids, due now, one Put each.
+func putDueNow(t *testing.T, ob outbox.Outbox, ids ...string) {
+	t.Helper()
+	now := time.Now()
+	for _, id := range ids {
+		if err := ob.Put(context.Background(), outbox.Delivery{ID: id, Destination: "d", Body: []byte("{}"), Due: now, Created: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // leaseAndRelease leases the one delivery "a" from st and releases it.
@@ -66,14 +72,9 @@ func leaseAndRelease(t *testing.T, st outbox.Store, name string) {
 // place of it, for good: as many such records as a Lease may take of their
 // destination stopped its deliveries for ever.
 func TestCorruptRecordsDoNotBlock(t *testing.T) {
-	js := jetStream(t)
-	cfg := freshConfig()
-	ob := open(t, js, cfg)
+	js, cfg, ob := freshStore(t)
 	ctx := context.Background()
-	now := time.Now()
-	if err := ob.Put(ctx, outbox.Delivery{ID: "good", Destination: "d", Body: []byte("{}"), Due: now, Created: now}); err != nil {
-		t.Fatal(err)
-	}
+	putDueNow(t, ob, "good")
 	for _, id := range []string{"bad1", "bad2"} {
 		m := nats.NewMsg(cfg.Subject + "." + base64.RawURLEncoding.EncodeToString([]byte(id)))
 		m.Header.Set("Herald-Meta", `{"id":"`+id+`","dest":"d","due":1}`)
@@ -104,16 +105,9 @@ func TestCorruptRecordsDoNotBlock(t *testing.T) {
 // old record's entry for good: counted as pending, and picked by Lease
 // every two seconds to find it gone.
 func TestUnreadableRecordLeavesTheIndex(t *testing.T) {
-	js := jetStream(t)
-	cfg := freshConfig()
-	ob := open(t, js, cfg)
+	js, cfg, ob := freshStore(t)
 	ctx := context.Background()
-	now := time.Now()
-	for _, id := range []string{"a", "b"} {
-		if err := ob.Put(ctx, outbox.Delivery{ID: id, Destination: "d", Body: []byte("{}"), Due: now, Created: now}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putDueNow(t, ob, "a", "b")
 	if _, err := js.Publish(ctx, cfg.Subject+"."+base64.RawURLEncoding.EncodeToString([]byte("a")), []byte("garbage")); err != nil {
 		t.Fatal(err)
 	}

@@ -19,9 +19,7 @@ import (
 // one delivery whose body exceeds a MaxMsgSize set on it after Open, in
 // the middle of a batch larger than one round of publishes.
 func TestPutAllOrNothing(t *testing.T) {
-	js := jetStream(t)
-	cfg := freshConfig()
-	ob := open(t, js, cfg)
+	js, cfg, ob := freshStore(t)
 	ctx := context.Background()
 	str, err := js.Stream(ctx, cfg.Stream)
 	if err != nil {

@@ -30,6 +30,16 @@ func freshConfig() natsstore.Config {
 	return natsstore.Config{Stream: fmt.Sprint("OUTBOX_", n), Subject: fmt.Sprint("outbox.t", n)}
 }
 
+// freshStore starts a server of the test's own and opens an outbox on it
+// with a freshConfig, closed when the test ends; it returns the
+// connection, the Config and the outbox.
+func freshStore(t testing.TB) (jetstream.JetStream, natsstore.Config, outbox.Store) {
+	t.Helper()
+	js := jetStream(t)
+	cfg := freshConfig()
+	return js, cfg, open(t, js, cfg)
+}
+
 // open opens an outbox on js, closed when the test ends.
 func open(t testing.TB, js jetstream.JetStream, cfg natsstore.Config) outbox.Store {
 	t.Helper()
