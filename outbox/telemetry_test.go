@@ -19,6 +19,17 @@ import (
 	"github.com/heraldhq/herald/sender/sendertest"
 )
 
+// meteredReceiver returns a sendertest receiver, a Sender for it whose
+// meter provider records into the returned manual reader, and the reader.
+func meteredReceiver(t *testing.T) (*sendertest.Receiver, *sender.Sender, *sdkmetric.ManualReader) {
+	t.Helper()
+	rcv := sendertest.NewReceiver(t, nil)
+	reader := sdkmetric.NewManualReader()
+	s := rcv.Sender()
+	s.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	return rcv, s, reader
+}
+
 // TestMetricsHookAfterOtel checks the order in which a Queue hands a
 // sample to its metrics: OpenTelemetry's instruments first, then the
 // Metrics hook. A test or a readiness check that waits on its hook then
@@ -26,10 +37,7 @@ import (
 // TestQueueSpansAndMetrics failed now and then. The hook holds the
 // delivery's sample while the test reads the instruments.
 func TestMetricsHookAfterOtel(t *testing.T) {
-	rcv := sendertest.NewReceiver(t, nil)
-	reader := sdkmetric.NewManualReader()
-	s := rcv.Sender()
-	s.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	rcv, s, reader := meteredReceiver(t)
 	hook := &holdingHook{seen: make(chan struct{}, 1), resume: make(chan struct{})}
 	q := &outbox.Queue{
 		Outbox: outbox.NewMemory(), Sender: s, Metrics: hook, Poll: 10 * time.Millisecond,
@@ -79,17 +87,14 @@ func (h *holdingHook) release() { h.once.Do(func() { close(h.resume) }) }
 // carries the traceparent of its "herald.attempt" span. Metric values of
 // every outcome are recorded under the fixed names.
 func TestQueueSpansAndMetrics(t *testing.T) {
-	ok := sendertest.NewReceiver(t, nil)
+	ok, s, reader := meteredReceiver(t) // s trusts down too: httptest's servers share a certificate
 	down := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
 		return http.StatusServiceUnavailable, nil, nil
 	}))
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	reader := sdkmetric.NewManualReader()
-	s := ok.Sender() // trusts down too: httptest's servers share a certificate
 	s.Retry.MaxAttempts = 1
 	s.TracerProvider = tp
-	s.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	c := &counter{}
 	q := &outbox.Queue{
 		Outbox: outbox.NewMemory(), Sender: s, Metrics: c, Poll: 10 * time.Millisecond,

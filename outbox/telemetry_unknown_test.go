@@ -7,13 +7,10 @@ import (
 	"testing"
 	"time"
 
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-
 	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/internal/telemetry/telemetrytest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
-	"github.com/heraldhq/herald/sender/sendertest"
 )
 
 // TestMetricsUnknownDestinations: the outbox may hold deliveries to
@@ -23,10 +20,7 @@ import (
 // name, so what the store held made series without bound; they share the
 // empty destination now.
 func TestMetricsUnknownDestinations(t *testing.T) {
-	rcv := sendertest.NewReceiver(t, nil)
-	reader := sdkmetric.NewManualReader()
-	s := rcv.Sender()
-	s.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	rcv, s, reader := meteredReceiver(t)
 	ob := outbox.NewMemory()
 	const n = 20
 	now := time.Now()
