@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -14,9 +13,7 @@ import (
 // refresh was skipped, as if a fetch were still in flight.)
 func TestJWKSFetchFreesItsSlotBeforeAnswering(t *testing.T) {
 	ks := asymKeys(t)
-	s := newJWKSServer(t, ks.ed.Public())
-	var clock atomic.Int64
-	j := jwksAt(t, s, "/jwks", &clock)
+	_, j, clock := clockedJWKS(t, ks.ed.Public())
 	ctx := context.Background()
 	for i := range 300 {
 		clock.Add(int64(jwksMaxAge + time.Minute))

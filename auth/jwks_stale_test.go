@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"net/http"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -16,9 +15,7 @@ import (
 // happens, once.
 func TestJWKSStaleKeysDoNotWait(t *testing.T) {
 	ks := asymKeys(t)
-	s := newJWKSServer(t, ks.ed.Public())
-	var clock atomic.Int64
-	j := jwksAt(t, s, "/jwks", &clock)
+	s, j, clock := clockedJWKS(t, ks.ed.Public())
 	ctx := context.Background()
 	if _, err := j.Keys(ctx, ks.ed.ID()); err != nil {
 		t.Fatal(err)
@@ -70,9 +67,7 @@ func TestJWKSStaleKeysDoNotWait(t *testing.T) {
 // returned the cached slice itself.)
 func TestJWKSKeysAreTheCallers(t *testing.T) {
 	ks := asymKeys(t)
-	s := newJWKSServer(t, ks.ed.Public(), ks.ec.Public())
-	var clock atomic.Int64
-	j := jwksAt(t, s, "/jwks", &clock)
+	_, j, _ := clockedJWKS(t, ks.ed.Public(), ks.ec.Public())
 	ctx := context.Background()
 	for _, kid := range []string{"", ks.ed.ID()} {
 		keys, err := j.Keys(ctx, kid)

@@ -89,6 +89,14 @@ func jwksAt(t testing.TB, s *jwksServer, path string, clock *atomic.Int64) *JWKS
 	return j
 }
 
+// clockedJWKS returns a key server serving keys and a JWKS for it at
+// /jwks, with the clock the test moves.
+func clockedJWKS(t testing.TB, keys ...PublicKey) (*jwksServer, *JWKS, *atomic.Int64) {
+	s := newJWKSServer(t, keys...)
+	clock := new(atomic.Int64)
+	return s, jwksAt(t, s, "/jwks", clock), clock
+}
+
 func TestJWKSFetchAndVerify(t *testing.T) {
 	ks := asymKeys(t)
 	s := newJWKSServer(t, ks.ed.Public(), ks.ec.Public())
@@ -208,9 +216,7 @@ func TestJWKSFetchFailures(t *testing.T) {
 
 func TestJWKSConcurrentUnknownKid(t *testing.T) {
 	ks := asymKeys(t)
-	s := newJWKSServer(t, ks.ed.Public())
-	var clock atomic.Int64
-	j := jwksAt(t, s, "/jwks", &clock)
+	s, j, _ := clockedJWKS(t, ks.ed.Public())
 	var wg sync.WaitGroup
 	for range 32 {
 		wg.Go(func() {
