@@ -2,7 +2,6 @@ package pgstore_test
 
 import (
 	"crypto/rand"
-	"database/sql"
 	"errors"
 	"net/url"
 	"strings"
@@ -151,11 +150,7 @@ func exerciseAll(t *testing.T, pool *pgxpool.Pool, url string, ob outbox.Store) 
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openSQL(t, url)
 	stx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package pgstore_test
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -180,6 +179,14 @@ func TestOrderHeadEndsWhileEnqueueOpen(t *testing.T) {
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
+	leaseFillsVacancy(t, pool, ob, next)
+}
+
+// leaseFillsVacancy fails t unless next, enqueued into a vacancy by a
+// transaction now committed, is held, and a Lease takes it alone and
+// leaves no vacancy.
+func leaseFillsVacancy(t *testing.T, pool *pgxpool.Pool, ob outbox.Outbox, next string) {
+	t.Helper()
 	if !held(t, pool, next) {
 		t.Fatal("the enqueued delivery is not held: this test no longer meets the vacancy")
 	}
@@ -516,11 +523,7 @@ func TestOrderEnqueueSQLBehindHead(t *testing.T) {
 	if err != nil || len(ls) != 1 {
 		t.Fatalf("leasing the head: %v, %v", ls, err)
 	}
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openSQL(t, url)
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -537,13 +540,7 @@ func TestOrderEnqueueSQLBehindHead(t *testing.T) {
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if !held(t, pool, next) {
-		t.Fatal("the enqueued delivery is not held: this test no longer meets the vacancy")
-	}
-	leaseOnly(t, ob, "once the transaction committed", next)
-	if n := vacancies(t, pool); n != 0 {
-		t.Errorf("%d vacancies after the Lease filled it, want 0", n)
-	}
+	leaseFillsVacancy(t, pool, ob, next)
 	if n := pgstore.Repaired(ob); n != 0 {
 		t.Errorf("the repair walk released %d heads", n)
 	}

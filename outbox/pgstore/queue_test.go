@@ -56,11 +56,7 @@ func received(t *testing.T, rcv *sendertest.Receiver) []string {
 func TestTransactions(t *testing.T) {
 	url := pgtest.URL(t)
 	pool := connect(t, url)
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openSQL(t, url)
 	if _, err := pool.Exec(ctx, "CREATE TABLE orders (id text PRIMARY KEY)"); err != nil {
 		t.Fatal(err)
 	}
