@@ -348,7 +348,7 @@ func readBody(r *http.Request, maxBytes int64) ([]byte, error) {
 	limit := int(min(maxBytes, math.MaxInt-1)) + 1 // read one byte more to see an excess
 	size := 512
 	if r.ContentLength >= 0 {
-		size = int(min(r.ContentLength+1, bodyPrealloc)) // +1: room to see EOF
+		size = int(min(r.ContentLength, bodyPrealloc-1)) + 1 // +1: room to see EOF; no overflow at MaxInt64
 	}
 	buf := make([]byte, 0, min(size, limit))
 	for {

@@ -1,8 +1,13 @@
 package auth_test
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
+	"log"
+	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -57,5 +62,38 @@ func TestMiddlewareBodiesHeldAtOnceBounded(t *testing.T) {
 	leave()
 	if code := stalltest.Until(post, http.StatusOK); code != http.StatusOK {
 		t.Fatalf("once the stalled clients left: %d, want 200", code)
+	}
+}
+
+// TestMiddlewareDeclaredLengthAtInt64Max: with no practical limit
+// (WithMaxBodyBytes(math.MaxInt64)), a client that declares a
+// Content-Length of 2⁶³-1 and sends one byte made readBody size its
+// buffer from the declared length plus one, which wraps negative: the
+// handler panicked and the connection closed without an answer. It gets
+// 400 now, as any body cut short does.
+func TestMiddlewareDeclaredLengthAtInt64Max(t *testing.T) {
+	std, err := auth.NewStandard([]auth.Secret{auth.NewSecret([]byte("0123456789abcdef0123456789abcdef"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mw := auth.Middleware(std, auth.WithMaxBodyBytes(math.MaxInt64))
+	srv := httptest.NewServer(mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
+	defer srv.Close()
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\nx", int64(math.MaxInt64))
+	_ = c.(*net.TCPConn).CloseWrite()
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer (the handler panicked?): %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400", resp.StatusCode)
 	}
 }
