@@ -74,14 +74,16 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	if v == "" || len(v) > maxRetryAfter {
 		return 0, false
 	}
-	if secs, err := strconv.ParseUint(v, 10, 64); err == nil {
+	// Digits only (RFC 9110's delay-seconds): ParseUint reports a range
+	// error as soon as the number overflows, before it sees a bad byte
+	// further on, so "99999999999999999999x" would pass for a huge delay.
+	if strings.Trim(v, "0123456789") == "" {
 		const maxSecs = uint64(1<<63-1) / uint64(time.Second)
-		if secs > maxSecs {
+		secs, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || secs > maxSecs { // digits only: a range error
 			secs = maxSecs
 		}
 		return time.Duration(secs) * time.Second, true
-	} else if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
-		return time.Duration(1<<63 - 1), true
 	}
 	t, err := http.ParseTime(v)
 	if err != nil {

@@ -70,6 +70,7 @@ func TestRetryAfter(t *testing.T) {
 		{"-5", 0, false},
 		{"soon", 0, false},
 		{"1.5", 0, false},
+		{"99999999999999999999x", 0, false}, // too large, and not a number either
 		{strings.Repeat("9", 100), 0, false},
 	}
 	for _, tt := range tests {
