@@ -1,0 +1,73 @@
+package natsstore
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/heraldhq/herald/outbox"
+)
+
+// FuzzDecodeRecord: a record is read back from a stream that anything
+// with the account's credentials can write to. Whatever its metadata
+// header and data, decodeRecord never panics and refuses with
+// outbox.ErrCorrupt; a record it reads is written back (msg) and read
+// again the same, its history at most cut to its latest attempts; and
+// checkSubject takes a record only on the one subject of its id.
+func FuzzDecodeRecord(f *testing.F) {
+	o := &store{prefix: "herald.outbox."}
+	good := &record{
+		meta:    meta{ID: "d1", Destination: "dest", EventID: "e1", Topic: "a:b", Due: 1 << 62, Created: -1 << 63, Attempts: 3},
+		history: []attempt{{At: 1, Status: 500, Latency: 1<<63 - 1, Tries: 2, Error: "boom\x00\r\n\xff"}},
+		body:    []byte(`{"x":1}`),
+	}
+	m, err := good.msg(o.subject(good.ID))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(m.Header.Get(metaHeader), m.Data, m.Subject)
+	f.Add(`{"id":"d1","state":"gone"}`, []byte{}, "herald.outbox.ZDE")
+	f.Add(`{"id":"d1","id":"d2","due":9223372036854775807,"attempts":-1}`, []byte{0}, "herald.outbox.ZDI")
+	f.Add(`{"id":"d1"}`, []byte{0x80}, "herald.outbox.ZDE")
+	f.Add(`{"id":"d1"}`, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, "")
+	f.Add(`{"id":"d1"}`, []byte{5, '[', '{', '}', ']'}, "herald.outbox.ZDE")
+	f.Add(`{"id":"d1"}`, []byte{2, '[', '{'}, "herald.outbox.ZDE=")
+	f.Add(`{"id":""}`, []byte{0}, "herald.outbox.")
+	f.Add(`{"id":"\xff\u0000","due":1e999}`, []byte{0}, "herald.outbox.77-")
+	f.Add("", []byte(nil), "")
+	f.Fuzz(func(t *testing.T, metaJSON string, data []byte, subject string) {
+		h := nats.Header{metaHeader: {metaJSON}}
+		r, err := decodeRecord(h, data)
+		if err != nil {
+			if !errors.Is(err, outbox.ErrCorrupt) {
+				t.Fatalf("refused without ErrCorrupt: %v", err)
+			}
+			return
+		}
+		if o.checkSubject(o.subject(r.ID), r.ID) != nil {
+			t.Fatalf("record %q refused on its own subject", r.ID)
+		}
+		if o.checkSubject(subject, r.ID) == nil && subject != o.subject(r.ID) {
+			t.Fatalf("record %q taken on subject %q", r.ID, subject)
+		}
+		if r.State == stateGone {
+			return
+		}
+		m, err := r.msg(o.subject(r.ID))
+		if err != nil {
+			t.Fatalf("record %q read but not written back: %v", r.ID, err)
+		}
+		again, err := decodeRecord(m.Header, m.Data)
+		if err != nil {
+			t.Fatalf("record %q written back unreadable: %v", r.ID, err)
+		}
+		n := len(again.history)
+		if again.meta != r.meta || !bytes.Equal(again.body, r.body) || n > len(r.history) ||
+			!reflect.DeepEqual(again.history, r.history[len(r.history)-n:]) || n == 0 && len(r.history) > 0 {
+			t.Fatalf("record %q changed when written back: %+v, want %+v", r.ID, again, r)
+		}
+	})
+}
