@@ -147,3 +147,30 @@ func TestRecordTraceParent(t *testing.T) {
 		t.Fatalf("round trip of %+v: %+v, %v", r, got, err)
 	}
 }
+
+// FuzzDueKey: a due index key read back from the file splits into a
+// destination (no NUL), a due time (int64 edges included) and an id that
+// make the very same key again; one that cannot is refused, not misread.
+func FuzzDueKey(f *testing.F) {
+	f.Add(dueKey("dest", 0, "id"))
+	f.Add(dueKey("d", -1<<63, "i"))
+	f.Add(dueKey("d", 1<<63-1, "\x00\xff"))
+	f.Add([]byte("d\x00short"))
+	f.Add([]byte("\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00i"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, k []byte) {
+		dest, due, id, err := parseDueKey(k)
+		if err != nil {
+			if i := bytes.IndexByte(k, 0); i > 0 && len(k) > i+9 {
+				t.Fatalf("%q refused: %v", k, err)
+			}
+			return
+		}
+		if len(dest) == 0 || bytes.IndexByte(dest, 0) >= 0 || len(id) == 0 {
+			t.Fatalf("%q split into %q, %d, %q", k, dest, due, id)
+		}
+		if again := dueKey(string(dest), due, string(id)); !bytes.Equal(again, k) {
+			t.Fatalf("%q split into %q, %d, %q, which make %q", k, dest, due, id, again)
+		}
+	})
+}
