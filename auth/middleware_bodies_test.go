@@ -97,3 +97,32 @@ func TestMiddlewareDeclaredLengthAtInt64Max(t *testing.T) {
 		t.Fatalf("status %d, want 400", resp.StatusCode)
 	}
 }
+
+// TestMiddlewareNoPracticalLimitTakesLargeBodies: with
+// WithMaxBodyBytes(math.MaxInt64), the room for the bodies held at once
+// was computed from the limit in KiB rounded up, which overflowed: it came
+// to 64 KiB, and every request declaring a body over that was refused 503
+// (ErrBusy), with no other request in flight. A signed 100 KiB body is
+// verified now.
+func TestMiddlewareNoPracticalLimitTakesLargeBodies(t *testing.T) {
+	std, err := auth.NewStandard([]auth.Secret{auth.NewSecret([]byte("0123456789abcdef0123456789abcdef"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mw := auth.Middleware(std, auth.WithMaxBodyBytes(math.MaxInt64))
+	srv := httptest.NewServer(mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
+	defer srv.Close()
+	body := `{"pad":"` + strings.Repeat("x", 100<<10) + `"}`
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
+	if err := std.Sign(req.Header, auth.Message{ID: "msg_large", Body: []byte(body)}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("a signed 100 KiB body, alone: status %d, want 200", resp.StatusCode)
+	}
+}

@@ -42,11 +42,12 @@ func (b *Bodies) Take(n, max int64) (taken int32, ok bool) {
 func (b *Bodies) Give(taken int32) { atomic.AddInt32(&b.held, -taken) }
 
 // kib is n bytes in KiB, rounded up, and at most MaxInt32/BodiesAtOnce,
-// so that the room of BodiesAtOnce of them fits an int32.
+// so that the room of BodiesAtOnce of them fits an int32. It rounds up
+// without adding to n, which would overflow near MaxInt64.
 func kib(n int64) int32 {
 	const most = math.MaxInt32 / BodiesAtOnce
 	if n <= 0 {
 		return 0
 	}
-	return int32(min((n+1023)/1024, most))
+	return int32(min(n/1024+min(n%1024, 1), most))
 }
