@@ -33,14 +33,9 @@ func (s *store) DestinationStates(ctx context.Context) ([]outbox.DestinationStat
 		}
 		now := time.Now()
 		return b.ForEach(func(k, v []byte) error {
-			var st outbox.DestinationState
-			if err := json.Unmarshal(v, &st); err != nil || st.Destination != string(k) {
-				st = outbox.DestinationState{Destination: string(k), Disabled: now, Reason: reasonUnreadable}
-				if st.Validate() != nil {
-					return nil
-				}
+			if st, ok := readState(k, v, now); ok {
+				out = append(out, st)
 			}
-			out = append(out, st)
 			return nil
 		})
 	})
@@ -48,6 +43,19 @@ func (s *store) DestinationStates(ctx context.Context) ([]outbox.DestinationStat
 		return nil, fmt.Errorf("boltstore: destination states: %w", err)
 	}
 	return out, nil
+}
+
+// readState reads the record v of the destination named k. A record that
+// does not decode, names another destination or is no state a store may
+// record (a reason over 1024 bytes: something else wrote it) reads as k
+// disabled at now for reasonUnreadable; ok is false when k is no
+// destination name, and the record is to be skipped.
+func readState(k, v []byte, now time.Time) (st outbox.DestinationState, ok bool) {
+	if err := json.Unmarshal(v, &st); err == nil && st.Destination == string(k) && st.Validate() == nil {
+		return st, true
+	}
+	st = outbox.DestinationState{Destination: string(k), Disabled: now, Reason: reasonUnreadable}
+	return st, st.Validate() == nil
 }
 
 // SetDestinationState records a destination state, durably; see

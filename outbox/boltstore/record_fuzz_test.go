@@ -2,7 +2,9 @@ package boltstore
 
 import (
 	"bytes"
+	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,6 +173,40 @@ func FuzzDueKey(f *testing.F) {
 		}
 		if again := dueKey(string(dest), due, string(id)); !bytes.Equal(again, k) {
 			t.Fatalf("%q split into %q, %d, %q, which make %q", k, dest, due, id, again)
+		}
+	})
+}
+
+// FuzzReadState: a destination's state record, read back from the file,
+// is either the state it decodes to, when that names its key and is one a
+// store may record, or its key held for reasonUnreadable; a key that is
+// no destination name is skipped. Whatever it reads passes Validate.
+func FuzzReadState(f *testing.F) {
+	f.Add([]byte("d"), []byte(`{"destination":"d","disabled":"2026-01-02T03:04:05Z","reason":"gone (410)"}`))
+	f.Add([]byte("d"), []byte(`{"destination":"d","destination":"e","failing_since":"0001-01-01T00:00:00Z"}`))
+	f.Add([]byte("d"), []byte(`{"destination":"d","disabled":"9999-12-31T23:59:59-23:59"}`))
+	f.Add([]byte("d"), []byte(`{"destination":"d","reason":"`+strings.Repeat("x", 1025)+`"}`))
+	f.Add([]byte("a\nb"), []byte(`{"destination":"a\nb"}`))
+	f.Add([]byte("\xff"), []byte("{\"destination\":\"\xff\"}"))
+	f.Add([]byte{}, []byte{})
+	now := time.Unix(1, 0)
+	f.Fuzz(func(t *testing.T, k, v []byte) {
+		st, ok := readState(k, v, now)
+		if !ok {
+			if (outbox.DestinationState{Destination: string(k)}).Validate() == nil {
+				t.Fatalf("key %q skipped, though a destination name", k)
+			}
+			return
+		}
+		if err := st.Validate(); err != nil || st.Destination != string(k) {
+			t.Fatalf("key %q read as %+v: %v", k, st, err)
+		}
+		if st.Reason == reasonUnreadable && st.Disabled.Equal(now) {
+			return
+		}
+		var want outbox.DestinationState
+		if err := json.Unmarshal(v, &want); err != nil || !reflect.DeepEqual(st, want) {
+			t.Fatalf("key %q read as %+v, which its record %q is not (%v)", k, st, v, err)
 		}
 	})
 }

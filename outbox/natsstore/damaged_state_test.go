@@ -54,3 +54,45 @@ func TestQueueDamagedStateHoldsOnlyIt(t *testing.T) {
 		t.Errorf("held got %d requests, want none", n)
 	}
 }
+
+// TestInvalidStateReadsAsUnreadable: a value of the states bucket that
+// decodes but is no state a store may record (something else wrote it: a
+// reason over 1024 bytes, a name with a line break) was kept as it was,
+// and the Queue logged its reason or name whole. It now reads as any
+// unreadable value does: its destination held for the unreadable reason,
+// or skipped when the name is no destination's.
+func TestInvalidStateReadsAsUnreadable(t *testing.T) {
+	js := jetStream(t)
+	ctx := context.Background()
+	cfg := freshConfig()
+	s := open(t, js, cfg)
+	kv, err := js.KeyValue(ctx, cfg.Stream+"_DEST")
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(dest, value string) {
+		t.Helper()
+		if _, err := kv.Put(ctx, base64.RawURLEncoding.EncodeToString([]byte(dest)), []byte(value)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("long", `{"destination":"long","disabled":"2026-01-02T03:04:05Z","reason":"`+strings.Repeat("x", 2000)+`"}`)
+	put("bad\nname", `{"destination":"bad\nname","disabled":"2026-01-02T03:04:05Z"}`)
+	put("last", `{"destination":"last","disabled":"2026-01-02T03:04:05Z","reason":"gone (410)"}`) // seen after the others
+	var list []outbox.DestinationState
+	queuetest.WaitFor(t, 10*time.Second, "the watcher to bring the states", func() bool {
+		list, err = s.(outbox.DestinationStore).DestinationStates(ctx)
+		return err == nil && slices.ContainsFunc(list, func(s outbox.DestinationState) bool { return s.Destination == "last" })
+	})
+	for _, st := range list {
+		if err := st.Validate(); err != nil {
+			t.Errorf("state of %q: %v", st.Destination, err)
+		}
+		if st.Destination == "long" && (st.Disabled.IsZero() || !strings.Contains(st.Reason, "unreadable")) {
+			t.Errorf("long's state read as %.100v, want it held as unreadable", st)
+		}
+	}
+	if len(list) != 2 {
+		t.Errorf("%d states, want long's and last's", len(list))
+	}
+}

@@ -102,18 +102,33 @@ const reasonUnreadable = "its recorded state is unreadable (damaged): held until
 func (o *store) applyState(key string, rev uint64, removed bool, value []byte) {
 	var st outbox.DestinationState
 	if !removed {
-		if err := json.Unmarshal(value, &st); err != nil || stateKey(st.Destination) != key {
+		var readable, ok bool
+		st, readable, ok = readState(key, value, time.Now())
+		if !readable {
 			o.warn("destination states: unreadable state; its destination is held", fmt.Errorf("%w: key %s", outbox.ErrCorrupt, key), slog.String("key", key))
-			name, err := base64.RawURLEncoding.DecodeString(key)
-			st = outbox.DestinationState{Destination: string(name), Disabled: time.Now(), Reason: reasonUnreadable}
-			if err != nil || st.Validate() != nil {
-				return
-			}
+		}
+		if !ok {
+			return
 		}
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.setStateLocked(key, rev, st, removed)
+}
+
+// readState reads value, the state kept under key. A value that does not
+// decode, names a destination of another key or is no state a store may
+// record (a reason over 1024 bytes: something else wrote it) is not
+// readable, and reads as key's destination disabled at now for
+// reasonUnreadable; ok is false when key names no destination, and the
+// value is to be skipped.
+func readState(key string, value []byte, now time.Time) (st outbox.DestinationState, readable, ok bool) {
+	if err := json.Unmarshal(value, &st); err == nil && stateKey(st.Destination) == key && st.Validate() == nil {
+		return st, true, true
+	}
+	name, err := base64.RawURLEncoding.DecodeString(key)
+	st = outbox.DestinationState{Destination: string(name), Disabled: now, Reason: reasonUnreadable}
+	return st, false, err == nil && st.Validate() == nil
 }
 
 // setStateLocked records, unless it has seen a newer one, revision rev of

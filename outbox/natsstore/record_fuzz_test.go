@@ -2,9 +2,13 @@ package natsstore
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -68,6 +72,46 @@ func FuzzDecodeRecord(f *testing.F) {
 		if again.meta != r.meta || !bytes.Equal(again.body, r.body) || n > len(r.history) ||
 			!reflect.DeepEqual(again.history, r.history[len(r.history)-n:]) || n == 0 && len(r.history) > 0 {
 			t.Fatalf("record %q changed when written back: %+v, want %+v", r.ID, again, r)
+		}
+	})
+}
+
+// FuzzReadState: a value of the states bucket, which anything with the
+// account's credentials can write, is either the state it decodes to,
+// when that is its key's and one a store may record, or its key's
+// destination held for reasonUnreadable; a key that names no destination
+// is skipped. Whatever it reads passes Validate.
+func FuzzReadState(f *testing.F) {
+	f.Add("ZA", []byte(`{"destination":"d","disabled":"2026-01-02T03:04:05Z","reason":"gone (410)"}`))
+	f.Add("ZA", []byte(`{"destination":"d","destination":"e"}`))
+	f.Add("ZB", []byte(`{"destination":"d"}`))
+	f.Add("ZA", []byte(`{"destination":"d","reason":"`+strings.Repeat("x", 1025)+`"}`))
+	f.Add("YQpi", []byte(`{"destination":"a\nb"}`))
+	f.Add("_w", []byte("{\"destination\":\"\xff\"}"))
+	f.Add("Z", []byte{})
+	f.Add("", []byte(`{"destination":""}`))
+	now := time.Unix(1, 0)
+	f.Fuzz(func(t *testing.T, key string, value []byte) {
+		st, readable, ok := readState(key, value, now)
+		if !ok {
+			name, err := base64.RawURLEncoding.DecodeString(key)
+			if err == nil && (outbox.DestinationState{Destination: string(name)}).Validate() == nil {
+				t.Fatalf("key %q (%q) skipped, though a destination name", key, name)
+			}
+			return
+		}
+		if err := st.Validate(); err != nil {
+			t.Fatalf("key %q read as %+v: %v", key, st, err)
+		}
+		if !readable {
+			if st.Reason != reasonUnreadable || !st.Disabled.Equal(now) {
+				t.Fatalf("key %q unreadable, but read as %+v", key, st)
+			}
+			return
+		}
+		var want outbox.DestinationState
+		if err := json.Unmarshal(value, &want); err != nil || !reflect.DeepEqual(st, want) || stateKey(st.Destination) != key {
+			t.Fatalf("key %q read as %+v, which its value %q is not (%v)", key, st, value, err)
 		}
 	})
 }
