@@ -21,8 +21,9 @@ import (
 // disabled or enabled, or after it has been failing for a minute and when
 // it recovers; never per delivery.
 //
-// A record the store cannot read (damaged, or written by something else)
-// must not hide the others, nor enable its destination: DestinationStates
+// A record the store cannot read (damaged, or written by something else,
+// which includes one that fails [DestinationState.Validate]) must not
+// hide the others, nor enable its destination: DestinationStates
 // returns it as its destination disabled, Disabled when the store read it
 // and Reason saying the record is unreadable, so that the destination is
 // held (and logged by a Queue) until it is enabled or disabled again,

@@ -10,11 +10,13 @@ import (
 
 // TestDestinationStatesOddRows: boltstore failed every destination state
 // over one unreadable record, and natsstore read one as enabled. The rows
-// of pgstore's table have no such record: each column is a NOT NULL
-// number or text, so every row reads, whatever was written in it. Rows
-// written behind the store's back, with values it never writes, hide no
-// other state, and one whose disabled time is out of place still reads as
-// disabled.
+// of pgstore's table always scan (each column is a NOT NULL number or
+// text), but rows written behind the store's back may hold values it never
+// writes: they hide no other state, one whose disabled time is out of
+// place still reads as disabled, one whose reason is over 1024 bytes reads
+// as held (it was returned whole, and the Queue logged it), and one whose
+// name no destination can have (empty, a control character) is skipped
+// (it was returned, failing Validate).
 func TestDestinationStatesOddRows(t *testing.T) {
 	pool := newPool(t)
 	ds := open(t, pool, nil).(outbox.DestinationStore)
@@ -23,16 +25,19 @@ func TestDestinationStatesOddRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := pool.Exec(ctx, `INSERT INTO herald_outbox_destinations (destination, failing_since_ns, disabled_ns, reason) VALUES
-		('broken', -5, -1, '\xff00'::bytea), ('', 0, 9223372036854775807, $1), ('odd'||chr(1), 0, 0, '')`,
+		('broken', -5, -1, '\xff00'::bytea), ('', 0, 9223372036854775807, ''), ('odd'||chr(1), 0, 0, ''), ('long', 5, 0, $1)`,
 		[]byte(strings.Repeat("\xff", 5000)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	states, err := ds.DestinationStates(ctx)
-	if err != nil || len(states) != 4 {
-		t.Fatalf("DestinationStates = %+v, %v; want the four rows", states, err)
+	if err != nil || len(states) != 3 {
+		t.Fatalf("DestinationStates = %.300v, %v; want held's, broken's and long's", states, err)
 	}
 	for _, s := range states {
+		if err := s.Validate(); err != nil {
+			t.Errorf("a state that fails Validate: %v", err)
+		}
 		switch s.Destination {
 		case "held":
 			if !s.Disabled.Equal(held.Disabled) || s.Reason != held.Reason {
@@ -42,6 +47,12 @@ func TestDestinationStatesOddRows(t *testing.T) {
 			if s.Disabled.IsZero() {
 				t.Errorf("broken's state %+v: want disabled", s)
 			}
+		case "long":
+			if s.Disabled.IsZero() || !strings.Contains(s.Reason, "unreadable") {
+				t.Errorf("long's state %.200v: want held as unreadable", s)
+			}
+		default:
+			t.Errorf("a state of %q, whose name no destination can have", s.Destination)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -33,10 +34,12 @@ func prepareDest(t tables) destQueries {
 
 // DestinationStates returns the recorded destination states, shared by
 // every process on the tables; see [outbox.DestinationStore]. Every row
-// reads, whatever was written in it (its columns are NOT NULL numbers and
-// text), so no row is unreadable.
+// scans (its columns are NOT NULL numbers and text), but one written
+// behind the store's back may hold no state a store may record: a reason
+// over 1024 bytes reads as its destination held for reasonUnreadable, and
+// a name no destination can have is skipped.
 func (ob *store) DestinationStates(ctx context.Context) ([]outbox.DestinationState, error) {
-	return collect(ctx, ob, "destination states", ob.dst.list, func(r pgx.CollectableRow) (outbox.DestinationState, error) {
+	states, err := collect(ctx, ob, "destination states", ob.dst.list, func(r pgx.CollectableRow) (outbox.DestinationState, error) {
 		var s outbox.DestinationState
 		var failing, disabled int64
 		var reason []byte
@@ -44,7 +47,25 @@ func (ob *store) DestinationStates(ctx context.Context) ([]outbox.DestinationSta
 		s.FailingSince, s.Disabled, s.Reason = wire.Time(failing), wire.Time(disabled), string(reason)
 		return s, err
 	})
+	if err != nil {
+		return nil, err
+	}
+	out, now := states[:0], time.Now()
+	for _, s := range states {
+		if s.Validate() != nil {
+			s = outbox.DestinationState{Destination: s.Destination, Disabled: now, Reason: reasonUnreadable}
+			if s.Validate() != nil {
+				continue
+			}
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
+
+// reasonUnreadable is the Reason of the state DestinationStates returns
+// for a row that holds no state a store may record.
+const reasonUnreadable = "its recorded state is unreadable (invalid): held until enabled or disabled again"
 
 // SetDestinationState records s, replacing the destination's state, or
 // removes the record when s has neither FailingSince nor Disabled; see
