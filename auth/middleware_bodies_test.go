@@ -72,13 +72,7 @@ func TestMiddlewareBodiesHeldAtOnceBounded(t *testing.T) {
 // handler panicked and the connection closed without an answer. It gets
 // 400 now, as any body cut short does.
 func TestMiddlewareDeclaredLengthAtInt64Max(t *testing.T) {
-	std, err := auth.NewStandard([]auth.Secret{auth.NewSecret([]byte("0123456789abcdef0123456789abcdef"))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mw := auth.Middleware(std, auth.WithMaxBodyBytes(math.MaxInt64))
-	srv := httptest.NewServer(mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
-	defer srv.Close()
+	_, srv := unlimitedServer(t)
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	c, err := net.Dial("tcp", srv.Listener.Addr().String())
 	if err != nil {
@@ -105,13 +99,7 @@ func TestMiddlewareDeclaredLengthAtInt64Max(t *testing.T) {
 // (ErrBusy), with no other request in flight. A signed 100 KiB body is
 // verified now.
 func TestMiddlewareNoPracticalLimitTakesLargeBodies(t *testing.T) {
-	std, err := auth.NewStandard([]auth.Secret{auth.NewSecret([]byte("0123456789abcdef0123456789abcdef"))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mw := auth.Middleware(std, auth.WithMaxBodyBytes(math.MaxInt64))
-	srv := httptest.NewServer(mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
-	defer srv.Close()
+	std, srv := unlimitedServer(t)
 	body := `{"pad":"` + strings.Repeat("x", 100<<10) + `"}`
 	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
 	if err := std.Sign(req.Header, auth.Message{ID: "msg_large", Body: []byte(body)}); err != nil {
@@ -125,4 +113,19 @@ func TestMiddlewareNoPracticalLimitTakesLargeBodies(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("a signed 100 KiB body, alone: status %d, want 200", resp.StatusCode)
 	}
+}
+
+// unlimitedServer serves a Standard Webhooks Middleware with no practical
+// body limit (WithMaxBodyBytes(math.MaxInt64)) until t ends, and returns
+// its scheme, to sign with.
+func unlimitedServer(t *testing.T) (*auth.Scheme, *httptest.Server) {
+	t.Helper()
+	std, err := auth.NewStandard([]auth.Secret{auth.NewSecret([]byte("0123456789abcdef0123456789abcdef"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mw := auth.Middleware(std, auth.WithMaxBodyBytes(math.MaxInt64))
+	srv := httptest.NewServer(mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
+	t.Cleanup(srv.Close)
+	return std, srv
 }
