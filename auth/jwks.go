@@ -122,7 +122,8 @@ func JWKSHandler(keys ...PublicKey) http.Handler {
 // with [ErrUnknownKey], rather than costing a signature check per key.
 //
 // A key of the set that it cannot use (malformed, holding private members,
-// of another type, or sharing its kid with another) is skipped and the
+// of another type, with a kid holding control characters or invalid UTF-8,
+// or sharing its kid with another) is skipped and the
 // others are used; a token naming the kid of a skipped key fails with
 // [ErrUnknownKey] saying why that key was skipped (a key of the set
 // without a kid is not tried for it). A set in which no key is usable is

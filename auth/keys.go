@@ -14,6 +14,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Algorithm names of the asymmetric keys, as used in JWT headers and JWKS
@@ -91,9 +93,13 @@ type PublicKey struct {
 // ASN.1 DER and PKCS #1 v1.5 signatures as crypto/ecdsa and crypto/rsa do).
 // Such a key signs for [NewStandardV1a] and [NewJWTSigner]; it cannot be
 // exported by [MarshalPrivateKeyPEM] or [FormatStandardSigningKey]. id
-// becomes the key ID and may be empty. Other keys fail with [ErrBadKey].
+// becomes the key ID and may be empty, but not hold control characters or
+// invalid UTF-8. Other keys and such IDs fail with [ErrBadKey].
 // The key is used as is, not copied: do not modify it afterwards.
 func NewPrivateKey(key crypto.Signer, id string) (PrivateKey, error) {
+	if err := checkKeyID(id); err != nil {
+		return PrivateKey{}, err
+	}
 	if k, ok := key.(*ed25519.PrivateKey); ok && k != nil {
 		key = *k
 	}
@@ -143,8 +149,12 @@ func checkPrivate(key crypto.Signer) (goKey bool, err error) {
 
 // NewPublicKey wraps an existing Go public key: an ed25519.PublicKey, an
 // *ecdsa.PublicKey on P-256 or an *rsa.PublicKey of 2048 to 8192 bits. id
-// becomes the key ID and may be empty. Other keys fail with [ErrBadKey].
+// becomes the key ID and may be empty, but not hold control characters or
+// invalid UTF-8. Other keys and such IDs fail with [ErrBadKey].
 func NewPublicKey(key crypto.PublicKey, id string) (PublicKey, error) {
+	if err := checkKeyID(id); err != nil {
+		return PublicKey{}, err
+	}
 	if k, ok := key.(*ed25519.PublicKey); ok && k != nil {
 		key = *k
 	}
@@ -177,6 +187,22 @@ func NewPublicKey(key crypto.PublicKey, id string) (PublicKey, error) {
 		return PublicKey{}, fmt.Errorf("auth: %w: unsupported public key type %T (want Ed25519, ECDSA P-256 or RSA)", ErrBadKey, key)
 	}
 	return PublicKey{p: &publicKey{id: id, alg: alg, key: key}}, nil
+}
+
+// checkKeyID refuses, as [ErrBadKey], a key ID that is not valid UTF-8 or
+// holds a control character (C0, DEL or C1): an ID is sent as the JWT kid
+// and shows in errors and logs, where a line break or NUL could forge or
+// cut a line. The error names the problem, not the ID.
+func checkKeyID(id string) error {
+	if !utf8.ValidString(id) {
+		return fmt.Errorf("auth: %w: key ID is not valid UTF-8", ErrBadKey)
+	}
+	for i, r := range id {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("auth: %w: key ID holds a control character at byte %d", ErrBadKey, i)
+		}
+	}
+	return nil
 }
 
 // checkECDSA refuses an ECDSA key (priv when given, else pub) that is nil,
@@ -399,7 +425,8 @@ func (k PublicKey) Thumbprint() string {
 // id becomes the key ID; empty, the ID is the key's RFC 7638 thumbprint
 // ([PublicKey.Thumbprint]), as for [GeneratePrivateKey] and [ParsePublicKey],
 // so that the two halves of a pair share a kid. Encrypted, unsupported, weak
-// or unparsable keys fail with [ErrBadKey]; errors never quote the input.
+// or unparsable keys, and an id holding control characters or invalid
+// UTF-8, fail with [ErrBadKey]; errors never quote the input.
 func ParsePrivateKey(data []byte, id string) (PrivateKey, error) {
 	return parseKey(data, id, standardSigningKeyPrefix, parseStandardSigningKey, parsePrivateKeyPEM)
 }
@@ -409,8 +436,9 @@ func ParsePrivateKey(data []byte, id string) (PrivateKey, error) {
 // of the 32-byte Ed25519 key, or the first public key of a PEM document,
 // PKIX ("PUBLIC KEY") or for convenience PKCS #1 ("RSA PUBLIC KEY"). id
 // becomes the key ID; empty, the ID is the key's RFC 7638 thumbprint, as
-// for [ParsePrivateKey]. Unsupported, weak or unparsable keys fail with
-// [ErrBadKey]. (A JSON Web Key Set holds several: see [ParseJWKS].)
+// for [ParsePrivateKey]. Unsupported, weak or unparsable keys, and an id
+// holding control characters or invalid UTF-8, fail with [ErrBadKey]. (A
+// JSON Web Key Set holds several: see [ParseJWKS].)
 func ParsePublicKey(data []byte, id string) (PublicKey, error) {
 	return parseKey(data, id, standardPublicKeyPrefix, parseStandardPublicKey, parsePublicKeyPEM)
 }
@@ -420,6 +448,10 @@ func ParsePublicKey(data []byte, id string) (PublicKey, error) {
 // when it is not empty (standard names it by its thumbprint); anything else
 // goes to pemParser with id.
 func parseKey[K interface{ withID(string) K }](data []byte, id, prefix string, standard func(string) (K, error), pemParser func([]byte, string) (K, error)) (K, error) {
+	if err := checkKeyID(id); err != nil {
+		var zero K
+		return zero, err
+	}
 	if !bytes.HasPrefix(data, []byte(prefix)) {
 		return pemParser(data, id)
 	}

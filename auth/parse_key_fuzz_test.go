@@ -12,7 +12,8 @@ import (
 // with any id. A refusal matches ErrBadKey and quotes no line of the key
 // file (private key bytes must never reach a log); a key taken carries id,
 // or its thumbprint when id is empty, and parses back from its own
-// encoding to the same key.
+// encoding to the same key; an id with control characters or invalid
+// UTF-8 is refused.
 func FuzzParseKey(f *testing.F) {
 	ks := asymKeys(f)
 	for _, k := range []PrivateKey{ks.ed, ks.ec, ks.rsa} {
@@ -49,6 +50,14 @@ func FuzzParseKey(f *testing.F) {
 			if id != "" && got != id || id == "" && got != thumb {
 				t.Fatalf("key named %q, want %q (thumbprint %q)", got, id, thumb)
 			}
+		}
+		if checkKeyID(id) != nil {
+			_, errPriv := ParsePrivateKey(data, id)
+			_, errPub := ParsePublicKey(data, id)
+			if !errors.Is(errPriv, ErrBadKey) || !errors.Is(errPub, ErrBadKey) {
+				t.Fatalf("key ID %q taken: %v, %v", id, errPriv, errPub)
+			}
+			return
 		}
 		if k, err := ParsePrivateKey(data, id); err != nil {
 			check("private key", err)

@@ -1,0 +1,94 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// badKeyIDs hold a C0 control (NUL, CR, LF), DEL, a C1 control (NEL) or
+// invalid UTF-8.
+var badKeyIDs = []string{"id\x00\r\n", "id\x7f", "id\u0085", "id\xff"}
+
+// TestKeyIDControlCharactersRefused: every constructor given a key ID took
+// one with control characters or invalid UTF-8, which then went out as the
+// JWT kid header and into errors and logs, where a line break forges a
+// line. They now refuse it with ErrBadKey, naming the problem without the
+// ID; an ID with spaces or non-ASCII letters is still taken.
+func TestKeyIDControlCharactersRefused(t *testing.T) {
+	ks := asymKeys(t)
+	privPEM := must(MarshalPrivateKeyPEM(ks.ec))(t)
+	pubPEM := must(MarshalPublicKeyPEM(ks.ec.Public()))(t)
+	sk := []byte(must(FormatStandardSigningKey(ks.ed))(t))
+	pk := []byte(must(FormatStandardPublicKey(ks.ed.Public()))(t))
+	makers := map[string]func(id string) (string, error){
+		"ParsePrivateKey PEM":   func(id string) (string, error) { k, err := ParsePrivateKey(privPEM, id); return k.ID(), err },
+		"ParsePrivateKey whsk_": func(id string) (string, error) { k, err := ParsePrivateKey(sk, id); return k.ID(), err },
+		"ParsePublicKey PEM":    func(id string) (string, error) { k, err := ParsePublicKey(pubPEM, id); return k.ID(), err },
+		"ParsePublicKey whpk_":  func(id string) (string, error) { k, err := ParsePublicKey(pk, id); return k.ID(), err },
+		"NewPrivateKey":         func(id string) (string, error) { k, err := NewPrivateKey(ks.rsa.Signer(), id); return k.ID(), err },
+		"NewPrivateKey signer": func(id string) (string, error) {
+			k, err := NewPrivateKey(&kmsSigner{key: ks.ed.Signer()}, id)
+			return k.ID(), err
+		},
+		"NewPublicKey": func(id string) (string, error) {
+			k, err := NewPublicKey(ks.ed.Signer().Public(), id)
+			return k.ID(), err
+		},
+	}
+	for name, make := range makers {
+		for _, id := range badKeyIDs {
+			got, err := make(id)
+			if !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), "key ID") {
+				t.Errorf("%s(%q): key named %q, error %v; want ErrBadKey about the key ID", name, id, got, err)
+				continue
+			}
+			if strings.Contains(err.Error(), id) {
+				t.Errorf("%s(%q): the error quotes the ID: %v", name, id, err)
+			}
+		}
+		for _, id := range []string{"", "key 1", "clé-été", "é"} {
+			if _, err := make(id); err != nil {
+				t.Errorf("%s(%q): %v", name, id, err)
+			}
+		}
+	}
+}
+
+// TestJWKSSkipsKidWithControlCharacters: a fetched set whose entry has a
+// kid with control characters skips that entry, as it skips other
+// unusable ones, and keeps its good keys; ParseJWKS refuses such a set.
+// (The entry was kept, its kid taken as it came.)
+func TestJWKSSkipsKidWithControlCharacters(t *testing.T) {
+	ks := asymKeys(t)
+	const placeholder = "PLACEHOLDER-KID"
+	const badKid = "bad\x00\r\nkid"
+	entry := must(MarshalJWKS(ks.ed2.Public().withID(placeholder)))(t)
+	entry = bytes.Replace(entry, []byte(placeholder), []byte(`bad\u0000\r\nkid`), 1)
+	doc := bytes.Replace(must(MarshalJWKS(ks.ed.Public()))(t), []byte(`{"keys":[`), entry[:len(entry)-2], 1)
+	doc = bytes.Replace(doc, []byte(`}{`), []byte(`},{`), 1)
+
+	if keys, err := ParseJWKS(doc); !errors.Is(err, ErrBadKey) || err != nil && strings.Contains(err.Error(), badKid) {
+		t.Fatalf("ParseJWKS of a set with a bad kid: %d keys, %v; want ErrBadKey without the kid", len(keys), err)
+	}
+	s := newJWKSServer(t)
+	s.set(serveDoc(doc))
+	var clock atomic.Int64
+	j := jwksAt(t, s, "/jwks", &clock)
+	v := must(NewJWTVerifier(j, WithClock(asymClock)))(t)
+	m := asymMsg()
+	h := signed(t, must(NewJWTSigner([]PrivateKey{ks.ed}, WithClock(asymClock)))(t), m)
+	if got, err := v.VerifyContext(context.Background(), h, m.Body); err != nil || got.KeyID != ks.ed.ID() {
+		t.Fatalf("the good key of a set with a bad kid: %+v, %v", got, err)
+	}
+	keys, err := j.Keys(context.Background(), badKid)
+	if !errors.Is(err, ErrUnknownKey) || !strings.Contains(err.Error(), "skipped") {
+		t.Fatalf("keys for the bad kid: %d keys, %v; want ErrUnknownKey saying the entry was skipped", len(keys), err)
+	}
+	if strings.Contains(err.Error(), badKid) {
+		t.Fatalf("the error quotes the kid: %v", err)
+	}
+}
