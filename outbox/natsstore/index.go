@@ -181,19 +181,31 @@ func (o *store) updateLocked(e *entry, m meta, rev uint64, drop bool) {
 // subject subj is, when message seq replaced its record with one that
 // cannot be read: as a store opened later never indexes it. o.mu is held.
 func (o *store) dropLocked(subj string, seq uint64) {
-	enc, ok := strings.CutPrefix(subj, o.prefix)
+	id, ok := o.idOf(subj)
 	if !ok {
 		return
 	}
-	id, err := base64.RawURLEncoding.DecodeString(enc)
-	if err != nil {
-		return
-	}
-	if e := o.entries[string(id)]; e != nil && e.rev < seq {
+	if e := o.entries[id]; e != nil && e.rev < seq {
 		gone := e.meta
 		gone.State = stateGone
 		o.updateLocked(e, gone, seq, true)
 	}
+}
+
+// idOf returns the delivery id whose subject subj is. A subject the store
+// does not make for any id (outside the prefix, not unpadded base64url, or
+// another spelling of an id's subject, such as with trailing bits set) is
+// no delivery's: ok is false.
+func (o *store) idOf(subj string) (id string, ok bool) {
+	enc, ok := strings.CutPrefix(subj, o.prefix)
+	if !ok {
+		return "", false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil || o.checkSubject(subj, string(b)) != nil {
+		return "", false
+	}
+	return string(b), true
 }
 
 // refresh reads the latest record of each pick the index was found to be

@@ -69,9 +69,9 @@ func (r *record) tombstone() {
 // settle ends the lease of id named by token: it changes the leased record
 // with f and writes it back, guarded by the lease's revision.
 func (o *store) settle(ctx context.Context, id, token string, f func(*record)) error {
-	rev, err := strconv.ParseUint(token, 10, 64)
-	if err != nil || rev == 0 {
-		return outbox.ErrLeaseLost
+	rev, err := parseToken(token)
+	if err != nil {
+		return err
 	}
 	if err := o.lock(ctx); err != nil {
 		return err
@@ -96,6 +96,17 @@ func (o *store) settle(ctx context.Context, id, token string, f func(*record)) e
 	f(r)
 	_, err = o.write(ctx, r, rev)
 	return err
+}
+
+// parseToken reads a lease token as Lease makes it: the revision of the
+// leased record, in decimal without leading zeros. Anything else, which no
+// lease of this store carries, is [outbox.ErrLeaseLost].
+func parseToken(token string) (uint64, error) {
+	rev, err := strconv.ParseUint(token, 10, 64)
+	if err != nil || rev == 0 || strconv.FormatUint(rev, 10) != token {
+		return 0, outbox.ErrLeaseLost
+	}
+	return rev, nil
 }
 
 // write stores r guarded by the expected revision rev (0: the subject must
