@@ -137,6 +137,8 @@ type JWKS struct {
 
 	// now is the clock, replaced in tests.
 	now func() time.Time
+	// fetchTimeout bounds one fetch: jwksFetchTimeout, shortened in tests.
+	fetchTimeout time.Duration
 	// sem (capacity 1) serialises fetches; waiting on it honours ctx.
 	sem chan struct{}
 
@@ -181,11 +183,12 @@ func NewJWKS(rawURL string, client *http.Client) (*JWKS, error) {
 		}
 	}
 	return &JWKS{
-		url:    seal(rawURL),
-		safe:   u.Scheme + "://" + u.Host + u.EscapedPath(),
-		client: client,
-		now:    time.Now,
-		sem:    make(chan struct{}, 1),
+		url:          seal(rawURL),
+		safe:         u.Scheme + "://" + u.Host + u.EscapedPath(),
+		client:       client,
+		now:          time.Now,
+		fetchTimeout: jwksFetchTimeout,
+		sem:          make(chan struct{}, 1),
 	}, nil
 }
 
@@ -331,7 +334,7 @@ func (j *JWKS) start(ctx context.Context, since time.Time) (<-chan error, error)
 
 // fetch GETs and parses the key set.
 func (j *JWKS) fetch(ctx context.Context) (keySet, error) {
-	ctx, cancel := context.WithTimeout(ctx, jwksFetchTimeout)
+	ctx, cancel := context.WithTimeout(ctx, j.fetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url.open(), nil)
 	if err != nil {
@@ -353,6 +356,11 @@ func (j *JWKS) fetch(ctx context.Context) (keySet, error) {
 		return keySet{}, fmt.Errorf("auth: jwks: fetching %s: status %d", j.safe, resp.StatusCode)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSLen+1))
+	if err == nil {
+		// A body cut off by the timeout can read as ended: the document
+		// is then a truncated one, not the server's.
+		err = ctx.Err()
+	}
 	if err != nil {
 		return keySet{}, fmt.Errorf("auth: jwks: reading %s: %w", j.safe, err)
 	}
