@@ -102,8 +102,10 @@ func (o *store) settle(ctx context.Context, id, token string, f func(*record)) e
 // leased record, in decimal without leading zeros. Anything else, which no
 // lease of this store carries, is [outbox.ErrLeaseLost].
 func parseToken(token string) (uint64, error) {
+	// ParseUint takes decimal digits alone (no sign, no underscores in
+	// base 10): the one other spelling of a number is a leading zero.
 	rev, err := strconv.ParseUint(token, 10, 64)
-	if err != nil || rev == 0 || strconv.FormatUint(rev, 10) != token {
+	if err != nil || rev == 0 || token[0] == '0' {
 		return 0, outbox.ErrLeaseLost
 	}
 	return rev, nil
