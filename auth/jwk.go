@@ -86,7 +86,7 @@ func MarshalJWKS(keys ...PublicKey) ([]byte, error) {
 // and RSA (RS256) signature keys and skips keys of other types, curves,
 // algorithms or uses (such as "enc"), and RSA keys outside 2048 to 8192 bits.
 // A kept key type with a malformed member, private key members, duplicate
-// kids or a kid holding control characters, a document over 1 MiB or one
+// kids or a kid [NewPublicKey] refuses, a document over 1 MiB or one
 // without any usable key fail with [ErrBadKey]. Errors never quote the
 // input. (A [*JWKS] is more lenient with the set it fetches: it skips such
 // keys and uses the others.)

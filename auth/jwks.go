@@ -122,12 +122,11 @@ func JWKSHandler(keys ...PublicKey) http.Handler {
 // with [ErrUnknownKey], rather than costing a signature check per key.
 //
 // A key of the set that it cannot use (malformed, holding private members,
-// of another type, with a kid holding control characters or invalid UTF-8,
-// or sharing its kid with another) is skipped and the
-// others are used; a token naming the kid of a skipped key fails with
-// [ErrUnknownKey] saying why that key was skipped (a key of the set
-// without a kid is not tried for it). A set in which no key is usable is
-// refused, as a failed fetch is.
+// of another type, with a kid [NewPublicKey] refuses, or sharing its kid
+// with another) is skipped and the others are used; a token naming the
+// kid of a skipped key fails with [ErrUnknownKey] saying why that key was
+// skipped (a key of the set without a kid is not tried for it). A set in
+// which no key is usable is refused, as a failed fetch is.
 //
 // A JWKS is safe for concurrent use. Create it with [NewJWKS].
 type JWKS struct {

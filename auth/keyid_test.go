@@ -9,9 +9,12 @@ import (
 	"testing"
 )
 
-// badKeyIDs hold a C0 control (NUL, CR, LF), DEL, a C1 control (NEL) or
-// invalid UTF-8.
-var badKeyIDs = []string{"id\x00\r\n", "id\x7f", "id\u0085", "id\xff"}
+// badKeyIDs hold a C0 control (NUL, CR, LF), DEL, a C1 control (NEL),
+// invalid UTF-8, a Unicode line or paragraph separator (a line break to
+// whatever splits lines by Unicode's rules) or a bidi control (U+202E
+// shows the rest of a line reversed, U+2066 opens an isolate), which make
+// a log line read as something else.
+var badKeyIDs = []string{"id\x00\r\n", "id\x7f", "id\u0085", "id\xff", "id\u2028", "id\u2029", "id\u202e", "id\u2066", "id\u200f"}
 
 // TestKeyIDControlCharactersRefused: every constructor given a key ID took
 // one with control characters or invalid UTF-8, which then went out as the
@@ -50,7 +53,7 @@ func TestKeyIDControlCharactersRefused(t *testing.T) {
 				t.Errorf("%s(%q): the error quotes the ID: %v", name, id, err)
 			}
 		}
-		for _, id := range []string{"", "key 1", "clé-été", "é"} {
+		for _, id := range []string{"", "key 1", "clé-été", "é", "👩\u200d💻", "id\u200b"} {
 			if _, err := make(id); err != nil {
 				t.Errorf("%s(%q): %v", name, id, err)
 			}

@@ -93,8 +93,9 @@ type PublicKey struct {
 // ASN.1 DER and PKCS #1 v1.5 signatures as crypto/ecdsa and crypto/rsa do).
 // Such a key signs for [NewStandardV1a] and [NewJWTSigner]; it cannot be
 // exported by [MarshalPrivateKeyPEM] or [FormatStandardSigningKey]. id
-// becomes the key ID and may be empty, but not hold control characters or
-// invalid UTF-8. Other keys and such IDs fail with [ErrBadKey].
+// becomes the key ID and may be empty, but not hold control characters,
+// line separators (U+2028, U+2029), bidi controls (U+202E) or invalid
+// UTF-8. Other keys and such IDs fail with [ErrBadKey].
 // The key is used as is, not copied: do not modify it afterwards.
 func NewPrivateKey(key crypto.Signer, id string) (PrivateKey, error) {
 	if err := checkKeyID(id); err != nil {
@@ -149,8 +150,9 @@ func checkPrivate(key crypto.Signer) (goKey bool, err error) {
 
 // NewPublicKey wraps an existing Go public key: an ed25519.PublicKey, an
 // *ecdsa.PublicKey on P-256 or an *rsa.PublicKey of 2048 to 8192 bits. id
-// becomes the key ID and may be empty, but not hold control characters or
-// invalid UTF-8. Other keys and such IDs fail with [ErrBadKey].
+// becomes the key ID and may be empty, but not hold control characters,
+// line separators (U+2028, U+2029), bidi controls (U+202E) or invalid
+// UTF-8. Other keys and such IDs fail with [ErrBadKey].
 func NewPublicKey(key crypto.PublicKey, id string) (PublicKey, error) {
 	if err := checkKeyID(id); err != nil {
 		return PublicKey{}, err
@@ -190,9 +192,12 @@ func NewPublicKey(key crypto.PublicKey, id string) (PublicKey, error) {
 }
 
 // checkKeyID refuses, as [ErrBadKey], a key ID that is not valid UTF-8 or
-// holds a control character (C0, DEL or C1): an ID is sent as the JWT kid
-// and shows in errors and logs, where a line break or NUL could forge or
-// cut a line. The error names the problem, not the ID.
+// holds a control character (C0, DEL or C1), a Unicode line or paragraph
+// separator (U+2028, U+2029) or a bidi control (U+202E and the like): an ID
+// is sent as the JWT kid and shows in errors and logs, where a line break
+// or NUL could forge or cut a line, and a bidi control makes one read as
+// another. Other invisible characters (zero-width joiners of emoji) are
+// taken. The error names the problem, not the ID.
 func checkKeyID(id string) error {
 	if !utf8.ValidString(id) {
 		return fmt.Errorf("auth: %w: key ID is not valid UTF-8", ErrBadKey)
@@ -200,6 +205,9 @@ func checkKeyID(id string) error {
 	for i, r := range id {
 		if unicode.IsControl(r) {
 			return fmt.Errorf("auth: %w: key ID holds a control character at byte %d", ErrBadKey, i)
+		}
+		if unicode.In(r, unicode.Zl, unicode.Zp, unicode.Bidi_Control) {
+			return fmt.Errorf("auth: %w: key ID holds a line separator or bidi control at byte %d", ErrBadKey, i)
 		}
 	}
 	return nil
@@ -425,8 +433,9 @@ func (k PublicKey) Thumbprint() string {
 // id becomes the key ID; empty, the ID is the key's RFC 7638 thumbprint
 // ([PublicKey.Thumbprint]), as for [GeneratePrivateKey] and [ParsePublicKey],
 // so that the two halves of a pair share a kid. Encrypted, unsupported, weak
-// or unparsable keys, and an id holding control characters or invalid
-// UTF-8, fail with [ErrBadKey]; errors never quote the input.
+// or unparsable keys, and an id refused by [NewPrivateKey] (control
+// characters, line separators, bidi controls, invalid UTF-8), fail with
+// [ErrBadKey]; errors never quote the input.
 func ParsePrivateKey(data []byte, id string) (PrivateKey, error) {
 	return parseKey(data, id, standardSigningKeyPrefix, parseStandardSigningKey, parsePrivateKeyPEM)
 }
@@ -437,8 +446,8 @@ func ParsePrivateKey(data []byte, id string) (PrivateKey, error) {
 // PKIX ("PUBLIC KEY") or for convenience PKCS #1 ("RSA PUBLIC KEY"). id
 // becomes the key ID; empty, the ID is the key's RFC 7638 thumbprint, as
 // for [ParsePrivateKey]. Unsupported, weak or unparsable keys, and an id
-// holding control characters or invalid UTF-8, fail with [ErrBadKey]. (A
-// JSON Web Key Set holds several: see [ParseJWKS].)
+// refused by [NewPublicKey], fail with [ErrBadKey]. (A JSON Web Key Set
+// holds several: see [ParseJWKS].)
 func ParsePublicKey(data []byte, id string) (PublicKey, error) {
 	return parseKey(data, id, standardPublicKeyPrefix, parseStandardPublicKey, parsePublicKeyPEM)
 }
