@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/heraldhq/herald/internal/queuetest"
@@ -94,5 +95,52 @@ func TestInvalidStateReadsAsUnreadable(t *testing.T) {
 	}
 	if len(list) != 2 {
 		t.Errorf("%d states, want long's and last's", len(list))
+	}
+}
+
+// TestUnknownKVOperationHolds: a message of the states bucket with a
+// KV-Operation header other than DEL or PURGE (which NATS's own key-value
+// clients read as a put) and a damaged value was taken as the removal of
+// its key's state, so a destination an operator had disabled read as
+// enabled, at once and in a store opened later. It now reads as any
+// unreadable value does: the destination held.
+func TestUnknownKVOperationHolds(t *testing.T) {
+	js := jetStream(t)
+	ctx := context.Background()
+	cfg := freshConfig()
+	s := open(t, js, cfg).(outbox.DestinationStore)
+	disabled := outbox.DestinationState{Destination: "off", Disabled: time.Now(), Reason: "by hand"}
+	if err := s.SetDestinationState(ctx, disabled); err != nil {
+		t.Fatal(err)
+	}
+	msg := nats.NewMsg("$KV." + cfg.Stream + "_DEST." + base64.RawURLEncoding.EncodeToString([]byte("off")))
+	msg.Header.Set("KV-Operation", "BOGUS")
+	msg.Data = []byte("damaged")
+	if _, err := js.PublishMsg(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	// off's state until it is no longer the one recorded by hand: "" when
+	// it is removed (enabled).
+	reason := func(st outbox.DestinationStore) (r string) {
+		queuetest.WaitFor(t, 10*time.Second, "the watcher to bring the damaged message", func() bool {
+			list, err := st.DestinationStates(ctx)
+			if err != nil {
+				return false
+			}
+			r = ""
+			for _, st := range list {
+				if st.Destination == "off" && !st.Disabled.IsZero() {
+					r = st.Reason
+				}
+			}
+			return r != disabled.Reason
+		})
+		return r
+	}
+	if r := reason(s); !strings.Contains(r, "unreadable") {
+		t.Errorf("open store: off reads as %q, want held as unreadable (empty: enabled)", r)
+	}
+	if r := reason(open(t, js, cfg).(outbox.DestinationStore)); !strings.Contains(r, "unreadable") {
+		t.Errorf("store opened later: off reads as %q, want held as unreadable (empty: enabled)", r)
 	}
 }

@@ -77,7 +77,7 @@ func (o *store) openStates(ctx context.Context) error {
 	keys := "$KV." + bucket + "."
 	cc, err := o.follow(ctx, "destination states", "KV_"+bucket, keys+">", false, func(msg jetstream.Msg, seq uint64) {
 		op := msg.Headers().Get(kvOperation)
-		o.applyState(strings.TrimPrefix(msg.Subject(), keys), seq, op != "" || len(msg.Data()) == 0, msg.Data())
+		o.applyState(strings.TrimPrefix(msg.Subject(), keys), seq, op == "DEL" || op == "PURGE" || len(msg.Data()) == 0, msg.Data())
 	})
 	if err != nil {
 		return err
@@ -87,7 +87,9 @@ func (o *store) openStates(ctx context.Context) error {
 }
 
 // kvOperation is the header of a key-value bucket's message that marks a
-// key deleted or purged; a put has none.
+// key deleted ("DEL") or purged ("PURGE"); a put has none. Another value,
+// which NATS's key-value clients read as a put, removes nothing: the
+// message's value is read, and held as unreadable if it is not a state.
 const kvOperation = "KV-Operation"
 
 // reasonUnreadable is the Reason of the state kept for a value of the
