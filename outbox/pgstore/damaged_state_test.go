@@ -55,4 +55,13 @@ func TestDestinationStatesOddRows(t *testing.T) {
 			t.Errorf("a state of %q, whose name no destination can have", s.Destination)
 		}
 	}
+	// herald outbox enable (and Queue.Enable) removes the held row.
+	for _, dest := range []string{"broken", "long"} {
+		if err := ds.SetDestinationState(ctx, outbox.DestinationState{Destination: dest}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if states, err := ds.DestinationStates(ctx); err != nil || len(states) != 1 || states[0].Destination != "held" {
+		t.Errorf("after enabling broken and long: %.300v, %v; want held's state alone", states, err)
+	}
 }
