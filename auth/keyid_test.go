@@ -95,3 +95,38 @@ func TestJWKSSkipsKidWithControlCharacters(t *testing.T) {
 		t.Fatalf("the error quotes the kid: %v", err)
 	}
 }
+
+// TestKeyIDOverVerifierLimitRefused: a key ID over 256 bytes was taken, and
+// a JWT signer with that key sent it as the kid of every token, which every
+// verifier of this package refuses as malformed (a kid is at most 256
+// bytes): each webhook failed at the receiver, nothing failed at the
+// sender. Such an ID is now refused with ErrBadKey when the key is made;
+// one of 256 bytes signs tokens its verifier accepts.
+func TestKeyIDOverVerifierLimitRefused(t *testing.T) {
+	ks := asymKeys(t)
+	m := asymMsg()
+	for _, n := range []int{256, 257, 4096} {
+		id := strings.Repeat("k", n)
+		k, err := NewPrivateKey(ks.ed.Signer(), id)
+		if n > maxIDLen {
+			if !errors.Is(err, ErrBadKey) || strings.Contains(err.Error(), id) {
+				signer := must(NewJWTSigner([]PrivateKey{k}, WithClock(asymClock)))(t)
+				verifier := must(NewJWTVerifier(PublicKeys{k.Public()}, WithClock(asymClock)))(t)
+				_, verr := verifier.Verify(signed(t, signer, m), m.Body)
+				t.Errorf("NewPrivateKey with a %d-byte ID: %v; want ErrBadKey (its tokens fail its own verifier: %v)", n, err, verr)
+			}
+			if _, err := ParsePublicKey(must(MarshalPublicKeyPEM(ks.ed.Public()))(t), id); !errors.Is(err, ErrBadKey) {
+				t.Errorf("ParsePublicKey with a %d-byte ID: %v; want ErrBadKey", n, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("NewPrivateKey with a %d-byte ID: %v", n, err)
+		}
+		signer := must(NewJWTSigner([]PrivateKey{k}, WithClock(asymClock)))(t)
+		verifier := must(NewJWTVerifier(PublicKeys{k.Public()}, WithClock(asymClock)))(t)
+		if got, err := verifier.Verify(signed(t, signer, m), m.Body); err != nil || got.KeyID != id {
+			t.Errorf("a %d-byte ID: verified %q, %v", n, got.KeyID, err)
+		}
+	}
+}

@@ -93,9 +93,9 @@ type PublicKey struct {
 // ASN.1 DER and PKCS #1 v1.5 signatures as crypto/ecdsa and crypto/rsa do).
 // Such a key signs for [NewStandardV1a] and [NewJWTSigner]; it cannot be
 // exported by [MarshalPrivateKeyPEM] or [FormatStandardSigningKey]. id
-// becomes the key ID and may be empty, but not hold control characters,
-// line separators (U+2028, U+2029), bidi controls (U+202E) or invalid
-// UTF-8. Other keys and such IDs fail with [ErrBadKey].
+// becomes the key ID and may be empty, but not be over 256 bytes nor hold
+// control characters, line separators (U+2028, U+2029), bidi controls
+// (U+202E) or invalid UTF-8. Other keys and such IDs fail with [ErrBadKey].
 // The key is used as is, not copied: do not modify it afterwards.
 func NewPrivateKey(key crypto.Signer, id string) (PrivateKey, error) {
 	if err := checkKeyID(id); err != nil {
@@ -150,9 +150,9 @@ func checkPrivate(key crypto.Signer) (goKey bool, err error) {
 
 // NewPublicKey wraps an existing Go public key: an ed25519.PublicKey, an
 // *ecdsa.PublicKey on P-256 or an *rsa.PublicKey of 2048 to 8192 bits. id
-// becomes the key ID and may be empty, but not hold control characters,
-// line separators (U+2028, U+2029), bidi controls (U+202E) or invalid
-// UTF-8. Other keys and such IDs fail with [ErrBadKey].
+// becomes the key ID and may be empty, but not be over 256 bytes nor hold
+// control characters, line separators (U+2028, U+2029), bidi controls
+// (U+202E) or invalid UTF-8. Other keys and such IDs fail with [ErrBadKey].
 func NewPublicKey(key crypto.PublicKey, id string) (PublicKey, error) {
 	if err := checkKeyID(id); err != nil {
 		return PublicKey{}, err
@@ -191,14 +191,19 @@ func NewPublicKey(key crypto.PublicKey, id string) (PublicKey, error) {
 	return PublicKey{p: &publicKey{id: id, alg: alg, key: key}}, nil
 }
 
-// checkKeyID refuses, as [ErrBadKey], a key ID that is not valid UTF-8 or
-// holds a control character (C0, DEL or C1), a Unicode line or paragraph
-// separator (U+2028, U+2029) or a bidi control (U+202E and the like): an ID
-// is sent as the JWT kid and shows in errors and logs, where a line break
-// or NUL could forge or cut a line, and a bidi control makes one read as
-// another. Other invisible characters (zero-width joiners of emoji) are
-// taken. The error names the problem, not the ID.
+// checkKeyID refuses, as [ErrBadKey], a key ID over 256 bytes (the
+// longest kid a verifier takes), or that is not valid UTF-8 or holds a
+// control character (C0, DEL or C1), a Unicode line or paragraph separator
+// (U+2028, U+2029) or a bidi control (U+202E and the like): an ID is sent
+// as the JWT kid and shows in errors and logs, where a line break or NUL
+// could forge or cut a line, and a bidi control makes one read as another.
+// Other invisible characters (zero-width joiners of emoji) are taken. The
+// error names the problem, not the ID.
 func checkKeyID(id string) error {
+	if len(id) > maxIDLen {
+		// A verifier refuses a longer kid: every token would fail.
+		return fmt.Errorf("auth: %w: key ID longer than %d bytes", ErrBadKey, maxIDLen)
+	}
 	if !utf8.ValidString(id) {
 		return fmt.Errorf("auth: %w: key ID is not valid UTF-8", ErrBadKey)
 	}
@@ -433,9 +438,9 @@ func (k PublicKey) Thumbprint() string {
 // id becomes the key ID; empty, the ID is the key's RFC 7638 thumbprint
 // ([PublicKey.Thumbprint]), as for [GeneratePrivateKey] and [ParsePublicKey],
 // so that the two halves of a pair share a kid. Encrypted, unsupported, weak
-// or unparsable keys, and an id refused by [NewPrivateKey] (control
-// characters, line separators, bidi controls, invalid UTF-8), fail with
-// [ErrBadKey]; errors never quote the input.
+// or unparsable keys, and an id refused by [NewPrivateKey] (over 256
+// bytes, control characters, line separators, bidi controls, invalid
+// UTF-8), fail with [ErrBadKey]; errors never quote the input.
 func ParsePrivateKey(data []byte, id string) (PrivateKey, error) {
 	return parseKey(data, id, standardSigningKeyPrefix, parseStandardSigningKey, parsePrivateKeyPEM)
 }
