@@ -202,10 +202,10 @@ func (o *store) idOf(subj string) (id string, ok bool) {
 		return "", false
 	}
 	b, err := base64.RawURLEncoding.DecodeString(enc)
-	if err != nil || o.checkSubject(subj, string(b)) != nil {
+	if id = string(b); err != nil || o.checkSubject(subj, id) != nil {
 		return "", false
 	}
-	return string(b), true
+	return id, true
 }
 
 // refresh reads the latest record of each pick the index was found to be
