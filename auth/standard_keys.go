@@ -100,6 +100,11 @@ func FormatStandardPublicKey(k PublicKey) (string, error) {
 // prefixes to say what the caller has in hand instead.
 func decodeStandardKey(s, prefix string) ([]byte, error) {
 	s = strings.TrimSpace(s)
+	if strings.ContainsAny(s, " \t\r\n") {
+		// Such as a file holding what herald keygen prints for v1a: the
+		// whsk_ key, then its whpk_ public key on the next line.
+		return nil, fmt.Errorf("auth: %w: %s key holds a space or line break: give one key per line, alone (keygen prints the whsk_ and whpk_ keys on two lines)", ErrBadKey, prefix)
+	}
 	if len(s) > maxStandardKeyLen {
 		return nil, fmt.Errorf("auth: %w: %s key longer than %d characters", ErrBadKey, prefix, maxStandardKeyLen)
 	}

@@ -63,6 +63,10 @@ func TestStandardKeyStringsRefused(t *testing.T) {
 		{"wrong length public", "whpk_" + base64.StdEncoding.EncodeToString(full[:31]), "31 bytes", true},
 		{"mismatched halves", "whsk_" + base64.StdEncoding.EncodeToString(mismatched), "does not match", false},
 		{"too long", "whsk_" + strings.Repeat("A", 200), "longer", false},
+		// herald keygen --scheme standard-v1a prints the pair on two lines;
+		// the file it was saved to is what a newcomer hands over first.
+		{"keygen's two lines", "whsk_" + base64.StdEncoding.EncodeToString(full) + "\nwhpk_" + base64.StdEncoding.EncodeToString(full.Public().(ed25519.PublicKey)), "one key per line", false},
+		{"two keys on a line", "whpk_AAAA whpk_BBBB", "one key per line", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
