@@ -18,7 +18,7 @@ const keygenDoc = `Keygen makes a new secret or key pair for a scheme and prints
   standard-v1a   an Ed25519 signing key (whsk_…, first line) and its public key (whpk_…)
   hub            a random secret of 64 hex digits
   stripe         a random whsec_-style secret (used as raw bytes, as Stripe does)
-  jwt HS*        a random secret as long as the hash, base64url
+  jwt HS*        a random secret as long as the hash, in base64url (its text is the key, not decoded)
   jwt RS256, ES256, EdDSA
                  writes PREFIX.key (PKCS #8 PEM, mode 0600) and PREFIX.pub
                  (PKIX PEM) and prints the public key as a JWKS; --out is required
