@@ -396,7 +396,9 @@ var reasons = []error{
 }
 
 // Reason returns the text of the package's sentinel error that err
-// matches, or "" when it matches none: a reason for refusing a request
+// matches (an exported one, or a finer one of the package's own such as
+// "timestamp in the future" or "algorithm not allowed"), or "" when it
+// matches none: a reason for refusing a request
 // that is safe to tell the client, since it never includes the details
 // wrapped around the sentinel (which may quote header values, or name a
 // key server and why it cannot be reached). Middleware answers with it;

@@ -39,7 +39,10 @@
 // then stay in the outbox and the other destinations keep their pace.
 // Deliveries that failed for a reason that retrying cannot fix, or ran out
 // of schedule, become dead letters, which can be listed, replayed and
-// purged.
+// purged. A reason retrying cannot fix is an answer the Sender does not
+// retry: any status but 408, 425, 429, 500, 502, 503 and 504, so a 401 or
+// 403 too (a receiver that does not have a rotated key yet): replay its
+// dead letters once it has.
 //
 // A destination with Ordered set receives the deliveries that share a
 // partition key one at a time, in enqueue order, the next only once the
