@@ -16,8 +16,10 @@ import (
 // Destination is where deliveries go, configured in code. The zero value
 // has no URL and is refused by [Sender.Send].
 type Destination struct {
-	// Name identifies the destination in logs, errors, results and
-	// metrics. Empty means the redacted URL.
+	// Name identifies the destination in logs, errors, results, metrics
+	// and spans. Empty means the redacted URL in logs, errors and results,
+	// and "" in metrics and spans, which never hold a URL (one series per
+	// endpoint would grow without bound).
 	Name string
 	// URL is the endpoint. It must be https:// unless [Sender.AllowHTTP]
 	// is set. Its query string, user info and fragment never appear in a

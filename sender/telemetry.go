@@ -2,6 +2,7 @@ package sender
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -13,7 +14,8 @@ import (
 )
 
 // Span and attribute names of a delivery. Attributes never hold a URL, a
-// header value, a signature or a secret.
+// header value, a signature or a secret: a destination is named by its
+// Name, "" when it has none (logs and errors name it by its redacted URL).
 const (
 	spanSend    = "herald.send"    // one Send
 	spanAttempt = "herald.attempt" // one HTTP request of it
@@ -72,19 +74,25 @@ func (d *delivery) startSpan() {
 		return
 	}
 	_, d.span = t.tracer.Start(d.parent, spanSend, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(telemetry.AttrDeliveryID.String(d.id), telemetry.AttrDestination.String(d.label)))
+		trace.WithAttributes(telemetry.AttrDeliveryID.String(d.id), telemetry.AttrDestination.String(d.dest.Name)))
 	if n := telemetry.AttemptFrom(d.parent); n > 0 {
 		d.span.SetAttributes(attrOutboxAttempt.Int(n)) // an outbox Queue's attempt
 	}
 }
 
-// endSpan ends the span of a Send with its outcome.
+// endSpan ends the span of a Send with its outcome: a DeliveryError's
+// cause, as the log line gives it, without the "to <destination>" that
+// names an unnamed destination by its URL.
 func (d *delivery) endSpan(err error) {
 	d.endAttemptSpan()
 	if d.span == nil {
 		return
 	}
 	d.span.SetAttributes(attrAttempts.Int(d.attempts))
+	var de *DeliveryError
+	if errors.As(err, &de) && de.Err != nil {
+		err = de.Err
+	}
 	telemetry.SetError(d.span, err)
 	d.span.End()
 	d.span = nil
@@ -99,7 +107,7 @@ func (d *delivery) traceparent() string {
 	}
 	ctx := trace.ContextWithSpan(d.parent, d.span)
 	_, d.attemptSpan = d.s.tel.tracer.Start(ctx, spanAttempt, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(telemetry.AttrDeliveryID.String(d.id), telemetry.AttrDestination.String(d.label), attrAttempt.Int(d.attempts+1)))
+		trace.WithAttributes(telemetry.AttrDeliveryID.String(d.id), telemetry.AttrDestination.String(d.dest.Name), attrAttempt.Int(d.attempts+1)))
 	return telemetry.Traceparent(d.attemptSpan.SpanContext())
 }
 
@@ -115,7 +123,7 @@ func (d *delivery) recordAttempt(ctx context.Context, took time.Duration, retry 
 		if d.status != 0 {
 			code = strconv.Itoa(d.status)
 		}
-		dest := attribute.String("destination", d.label)
+		dest := attribute.String("destination", d.dest.Name)
 		t.attempts.Add(ctx, 1, metric.WithAttributes(dest, attribute.String("code", code)))
 		t.duration.Record(ctx, took.Seconds(), metric.WithAttributes(dest))
 	}

@@ -131,6 +131,61 @@ func TestSendSpansAndMetrics(t *testing.T) {
 	}
 }
 
+// A destination without a Name is labelled "" in metrics and spans, never
+// by its URL: a path names a tenant or holds a token, and a label per URL
+// would add a metric series for every endpoint ever sent to.
+func TestSendTelemetryOfUnnamedDestination(t *testing.T) {
+	srv, _ := traceServer(t)
+	rec := tracetest.NewSpanRecorder()
+	reader := sdkmetric.NewManualReader()
+	s := tracedSender(srv)
+	s.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	s.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer s.CloseIdleConnections()
+
+	dest := sender.Destination{URL: srv.URL + "/tenant-1234/hook", Signer: newTestScheme()}
+	if _, err := s.Send(context.Background(), dest, sender.Message{ID: "d-1", Body: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range rec.Ended() {
+		for _, kv := range sp.Attributes() {
+			if v := kv.Value.Emit(); strings.Contains(v, "tenant-1234") || strings.Contains(v, "127.0.0.1") {
+				t.Errorf("span %s attribute %s holds the URL: %s", sp.Name(), kv.Key, v)
+			}
+		}
+		if got := attrMap(sp.Attributes())["herald.destination"]; got != "" {
+			t.Errorf("span %s: herald.destination %q, want \"\"", sp.Name(), got)
+		}
+	}
+	want := map[string]int64{
+		"herald_delivery_attempts_total{code=503,destination=}": 1,
+		"herald_delivery_attempts_total{code=204,destination=}": 1,
+		"herald_delivery_duration_seconds{destination=}":        2,
+	}
+	if got := telemetrytest.Points(t, reader); !maps.Equal(got, want) {
+		t.Fatalf("metrics %v, want %v", got, want)
+	}
+
+	// A failed Send's span carries the failure, but not the error's
+	// "to <URL>": the destination is already an attribute.
+	srv2, _ := traceServer(t) // its first answer is 503
+	rec2 := tracetest.NewSpanRecorder()
+	s2 := tracedSender(srv2)
+	s2.Retry.MaxAttempts = 1
+	s2.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec2))
+	defer s2.CloseIdleConnections()
+	dest2 := sender.Destination{URL: srv2.URL + "/tenant-1234/hook", Signer: newTestScheme()}
+	if _, err := s2.Send(context.Background(), dest2, sender.Message{ID: "d-2", Body: []byte(`{}`)}); err == nil {
+		t.Fatal("Send succeeded against a 503")
+	}
+	for _, sp := range rec2.Ended() {
+		d := sp.Status().Description
+		if d == "" || strings.Contains(d, "tenant-1234") || strings.Contains(d, "127.0.0.1") {
+			t.Errorf("span %s status %q: want the failure without the URL", sp.Name(), d)
+		}
+	}
+}
+
 // Without any provider configured (the otel globals unset), no span is
 // made, and every request carries the caller's traceparent as it came.
 func TestSendCarriesTraceparentWithoutTracing(t *testing.T) {
