@@ -111,8 +111,9 @@ process, --retries times. A 429 or 503 with Retry-After pauses its
 destination, not one worker, for as long as it asks (at most 10 minutes);
 20 failures in a row open its circuit breaker for 30 s and more. When the
 schedule runs out, or the destination answers a status that is not retried
-(a 4xx but 408, 425 and 429, 410 Gone among them; a 5xx but 500, 502, 503
-and 504), the delivery becomes a dead letter: see herald outbox.
+(a 4xx but 408, 425, 429 and 410; a 5xx but 500, 502, 503 and 504), the
+delivery becomes a dead letter: see herald outbox. A 410 Gone disables the
+destination instead, and its deliveries wait in the store (see below).
 
 Limits per destination (--config keys): "rate": 10 sends at most 10
 deliveries a second to it from each relay (a fleet of n relays sends up to
@@ -172,6 +173,15 @@ most). Events from both intakes are deduplicated and delivered alike.
   herald_delivery_duration_seconds{destination}  histogram, per HTTP request
   herald_outbox_pending, herald_outbox_dead_letters
   herald_events_received_total{outcome}          handled, failed, rejected
+
+retry_scheduled also counts the attempt that disabled a destination (410
+Gone, disable_after), whose delivery is held, not retried. The two gauges
+count the whole outbox, not one relay's share: every relay of a fleet
+reports the same figures (take their max, not their sum), sampled about
+once a second, and they keep their last value while the store does not
+answer (/readyz says so). No metric says that a destination is paused
+(Retry-After), its breaker open or disabled: the log lines do (INFO, WARN,
+WARN), and herald_delivery_attempts_total shows its 429s, 410 or failures.
 
 GET /healthz (200 while the process runs) and GET /readyz (200 while the store
 answers and events are taken, 503 while the relay drains or the store does
