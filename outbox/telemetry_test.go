@@ -1,8 +1,13 @@
 package outbox_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -217,5 +222,60 @@ func TestQueueCarriesTraceparentWithoutTracing(t *testing.T) {
 	}
 	if got := ds[0].Header.Get("Traceparent"); len(ds) != 1 || got != in {
 		t.Fatalf("%d webhooks, the first carried %q; want one, with the incoming traceparent", len(ds), got)
+	}
+}
+
+// syncBuffer is a log destination safe for the Queue's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Through a Queue each attempt is one Send, so the Sender's "webhook
+// failed" line says attempts=1 every time: it must also say which
+// attempt of the outbox's schedule it was, as the span does, with
+// tracing off too, or a delivery failing its 3rd of 19 attempts reads
+// like one failing its first.
+func TestSenderLogNamesTheOutboxAttempt(t *testing.T) {
+	rx := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
+		return http.StatusInternalServerError, nil, nil
+	}))
+	logs := &syncBuffer{}
+	s := rx.Sender()
+	s.Retry.MaxAttempts = 1
+	s.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	mem := outbox.NewMemory()
+	q := &outbox.Queue{Outbox: mem, Sender: s, Poll: 10 * time.Millisecond,
+		Schedule:     outbox.Schedule{Delays: []time.Duration{0, time.Millisecond, time.Millisecond}, Jitter: -1},
+		Destinations: []sender.Destination{{Name: "down", URL: rx.URL()}}}
+	if _, err := q.Enqueue(context.Background(), "down", sender.Message{ID: "d", Body: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "the dead letter", func() bool { return stats(t, mem).Dead == 1 })
+	var got []any
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if m["msg"] == "webhook failed" {
+			got = append(got, m["outbox_attempt"])
+		}
+	}
+	if want := []any{1.0, 2.0, 3.0}; !slices.Equal(got, want) {
+		t.Fatalf("the webhook failed lines name outbox attempts %v, want %v", got, want)
 	}
 }

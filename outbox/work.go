@@ -38,8 +38,8 @@ func (q *Queue) attempt(w *deadline.Timer, l Leased, st *destState) {
 func (q *Queue) send(w *deadline.Timer, l Leased, st *destState) Settlement {
 	start := time.Now()
 	ctx := telemetry.WithTraceparent(w.Start(q.sends, start, q.ttl/2), l.TraceParent)
-	if q.tracer != nil {
-		ctx = telemetry.WithAttempt(ctx, l.Attempts+1)
+	if q.tracer != nil || q.sender.Logger != nil {
+		ctx = telemetry.WithAttempt(ctx, l.Attempts+1) // for its span and log lines
 	}
 	n := attemptNumber(l.Attempts)
 	res, err := q.sender.Send(ctx, st.dest, sender.Message{

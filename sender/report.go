@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/heraldhq/herald/internal/telemetry"
 )
 
 // What a Sender tells about its deliveries besides its spans and metrics
@@ -44,10 +46,10 @@ func (d *delivery) report(ctx context.Context, now time.Time, retry bool) {
 		})
 	}
 	if retry && s.Logger != nil && s.Logger.Enabled(ctx, slog.LevelInfo) {
-		s.Logger.LogAttrs(ctx, slog.LevelInfo, "webhook attempt failed, retrying",
+		s.Logger.LogAttrs(ctx, slog.LevelInfo, "webhook attempt failed, retrying", outboxAttempt(ctx,
 			slog.String("id", d.id), slog.String("destination", d.label),
 			slog.Int("attempt", d.attempts), slog.Int("status", d.status),
-			slog.String("error", d.cause.Error()), slog.Duration("wait", d.wait))
+			slog.String("error", d.cause.Error()), slog.Duration("wait", d.wait))...)
 	}
 }
 
@@ -56,10 +58,10 @@ func (s *Sender) logSuccess(ctx context.Context, res *Result, label string) {
 	if s.Logger == nil || !s.Logger.Enabled(ctx, slog.LevelDebug) {
 		return
 	}
-	s.Logger.LogAttrs(ctx, slog.LevelDebug, "webhook delivered",
+	s.Logger.LogAttrs(ctx, slog.LevelDebug, "webhook delivered", outboxAttempt(ctx,
 		slog.String("id", res.ID), slog.String("destination", label),
 		slog.Int("attempts", res.Attempts), slog.Int("status", res.Status),
-		slog.Duration("latency", res.Latency))
+		slog.Duration("latency", res.Latency))...)
 }
 
 // logFailure logs a failed delivery at Warn, or at Info when the failure
@@ -72,8 +74,18 @@ func (s *Sender) logFailure(ctx context.Context, e *DeliveryError, callerRetries
 	if s.Logger == nil || !s.Logger.Enabled(ctx, level) {
 		return
 	}
-	s.Logger.LogAttrs(ctx, level, "webhook failed",
+	s.Logger.LogAttrs(ctx, level, "webhook failed", outboxAttempt(ctx,
 		slog.String("id", e.ID), slog.String("destination", e.Destination),
 		slog.Int("attempts", e.attempts), slog.Int("status", e.status),
-		slog.Bool("retryable", e.Retryable), slog.String("error", e.Err.Error()))
+		slog.Bool("retryable", e.Retryable), slog.String("error", e.Err.Error()))...)
+}
+
+// outboxAttempt returns attrs, followed by outbox_attempt, the number of
+// the outbox Queue's attempt that ctx carries, if any: through a Queue
+// each attempt is one Send, whose own count starts at 1 every time.
+func outboxAttempt(ctx context.Context, attrs ...slog.Attr) []slog.Attr {
+	if n := telemetry.AttemptFrom(ctx); n > 0 {
+		return append(attrs, slog.Int("outbox_attempt", n))
+	}
+	return attrs
 }

@@ -146,7 +146,9 @@ type Sender struct {
 	// (Warn; Info when Message.CallerRetries and the failure is
 	// retryable), and per successful one (Debug). Nil means no logs. Lines
 	// carry ids, statuses and redacted URLs, never secrets, signatures,
-	// tokens or query strings.
+	// tokens or query strings. Through an outbox Queue, whose every
+	// attempt is one Send (attempts=1), they also carry outbox_attempt,
+	// the number of the Queue's attempt.
 	Logger *slog.Logger
 	// LookupNetIP resolves destination host names, as the method of
 	// *net.Resolver does; nil means net.DefaultResolver.LookupNetIP. Tests
