@@ -50,13 +50,18 @@ func enableDest(ctx context.Context, st store, dest string, stdout io.Writer) er
 // saying that a destination is disabled (the outbox records it so at start,
 // or the Queue disabled it) are said in the relay's words, with the way out
 // that only herald's user has, herald outbox enable. One line per
-// destination, with its name and reason; the other lines pass unchanged.
+// destination, with its name and reason. A dead letter's line gets its way
+// out too, herald outbox replay; the other lines pass unchanged.
 type enableHint struct{ slog.Handler }
 
-// Handle rewrites a line of a disabled destination and passes it on.
+// Handle rewrites a line of a disabled destination or a dead letter and
+// passes it on.
 func (h enableHint) Handle(ctx context.Context, r slog.Record) error {
-	if strings.HasPrefix(r.Message, "destination disabled") {
-		r.Message = "relay: destination disabled; its deliveries are held until herald outbox enable --dest NAME"
+	switch {
+	case strings.HasPrefix(r.Message, "destination disabled"):
+		r.Message = "relay: destination disabled; its deliveries are held until herald outbox enable --store STORE --dest NAME"
+	case r.Message == "webhook dead-lettered":
+		r.Message = "webhook dead-lettered; once its cause is fixed: herald outbox replay --store STORE --id ID"
 	}
 	return h.Handler.Handle(ctx, r)
 }

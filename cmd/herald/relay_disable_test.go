@@ -49,7 +49,7 @@ func TestRelayGoneDisablesAndOutboxEnable(t *testing.T) {
 			said = append(said, line)
 		}
 	}
-	if len(said) != 1 || !strings.Contains(said[0], "herald outbox enable --dest NAME") || !strings.Contains(said[0], "gone (410)") {
+	if len(said) != 1 || !strings.Contains(said[0], "herald outbox enable --store STORE --dest NAME") || !strings.Contains(said[0], "gone (410)") {
 		t.Errorf("a restarted relay says hook is disabled in %d lines, want one with the reason and the hint:\n%s", len(said), strings.Join(said, "\n"))
 	}
 
@@ -117,4 +117,25 @@ func goneDestination(t *testing.T, dir string, healthy *atomic.Bool, store strin
 	args := []string{"--store", store, "--dest", rcv.URL() + "/hook", "--name", "hook", "--secret", "env:WH_SECRET",
 		"--cacert", "ca.pem", "--allow-private", "--workers", strconv.Itoa(workers)}
 	return rcv, []string{"WH_SECRET=" + secret}, args
+}
+
+// A dead letter's line says the way out, as a disabled destination's does:
+// the relay's user replays it with herald outbox once the cause is fixed.
+func TestRelayDeadLetterLineSaysReplay(t *testing.T) {
+	dir := t.TempDir()
+	secret, rcv := relayReceiver(t, dir, sendertest.Respond(func(int) (int, http.Header, []byte) {
+		return http.StatusInternalServerError, nil, nil
+	}))
+	p := startRelay(t, dir, []string{"WH_SECRET=" + secret}, "--store", "relay.db", "--dest", rcv.URL()+"/hook", "--name", "hook",
+		"--secret", "env:WH_SECRET", "--cacert", "ca.pem", "--allow-private", "--in-insecure", "--schedule", "0s", "--retries", "0")
+	p.mustPost(t, event("ev-1", "job:ready"), nil)
+	eventually(t, func() string { return "a dead letter\n" + p.stderr() }, func() bool {
+		return strings.Contains(p.stderr(), "webhook dead-lettered")
+	})
+	p.stop(t)
+	for _, line := range strings.Split(p.stderr(), "\n") {
+		if strings.Contains(line, "webhook dead-lettered") && !strings.Contains(line, "herald outbox replay --store STORE --id ID") {
+			t.Errorf("the dead letter's line does not say how to replay it:\n%s", line)
+		}
+	}
 }
