@@ -197,6 +197,19 @@ func TestEnqueueInvalid(t *testing.T) {
 	}
 }
 
+// TestEnqueueNilTx: a nil transaction is refused with ErrInvalid, by
+// Enqueue and EnqueueSQL alike, rather than a nil dereference.
+func TestEnqueueNilTx(t *testing.T) {
+	pool := newPool(t)
+	q := newQueue(open(t, pool, nil), sendertest.NewReceiver(t, nil))
+	if _, err := pgstore.Enqueue(ctx, nil, q, "sendertest", sender.Message{}); !errors.Is(err, outbox.ErrInvalid) {
+		t.Errorf("Enqueue with a nil pgx.Tx = %v, want ErrInvalid", err)
+	}
+	if _, err := pgstore.EnqueueSQL(ctx, nil, q, "sendertest", sender.Message{}); !errors.Is(err, outbox.ErrInvalid) {
+		t.Errorf("EnqueueSQL with a nil *sql.Tx = %v, want ErrInvalid", err)
+	}
+}
+
 // TestFleet: two processes' worth of outboxes (each its own pool) and
 // Queues share one outbox; deliveries put by either reach the receiver
 // once each, the idle Queue woken by the other's NOTIFY rather than its

@@ -42,6 +42,9 @@ import (
 //	// ...
 //	err = tx.Commit(ctx)
 func Enqueue(ctx context.Context, tx pgx.Tx, q *outbox.Queue, destination string, m sender.Message) (string, error) {
+	if tx == nil {
+		return "", errNilTx
+	}
 	return enqueueTx(ctx, q, destination, m, func(s *enqueueStmts) (xid string, err error) {
 		if s.heads == "" {
 			err = tx.QueryRow(ctx, s.query, s.args...).Scan(&xid)
@@ -66,6 +69,9 @@ func Enqueue(ctx context.Context, tx pgx.Tx, q *outbox.Queue, destination string
 // (github.com/jackc/pgx/v5/stdlib, driver name "pgx"): the delivery
 // exists exactly when tx commits.
 func EnqueueSQL(ctx context.Context, tx *sql.Tx, q *outbox.Queue, destination string, m sender.Message) (string, error) {
+	if tx == nil {
+		return "", errNilTx
+	}
 	return enqueueTx(ctx, q, destination, m, func(s *enqueueStmts) (xid string, err error) {
 		err = tx.QueryRowContext(ctx, s.query, s.args...).Scan(&xid)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -77,6 +83,9 @@ func EnqueueSQL(ctx context.Context, tx *sql.Tx, q *outbox.Queue, destination st
 		return xid, err
 	})
 }
+
+// errNilTx refuses an enqueue without a transaction to enqueue in.
+var errNilTx = fmt.Errorf("%w: pgstore: nil transaction", outbox.ErrInvalid)
 
 // enqueueStmts are the statements of an enqueue: query, which inserts the
 // delivery and returns the transaction's id, then, for a delivery with a
