@@ -51,9 +51,14 @@ type Cluster struct {
 const role = "herald"
 
 // Start creates a cluster with initdb and starts its server. With durable
-// false the server does not fsync, which is right for tests (they kill
-// clients, or stop the server cleanly, never the machine); benchmarks pass true, to measure commits as
-// they cost in production. Call Close to stop it and remove its files.
+// false the server does not fsync, nor wait at a commit for its WAL to be
+// written (synchronous_commit off), which is right for tests that kill
+// clients, or stop the server cleanly (Stop), never the server itself nor
+// the machine: a crash of the server (pg_ctl -m immediate, a SIGQUIT or
+// SIGKILL of postgres) loses the last commits it acknowledged, the
+// caller's rows with them. Benchmarks pass true, to measure commits as
+// they cost in production, and so do tests that crash the server and count
+// on what it acknowledged. Call Close to stop it and remove its files.
 func Start(ctx context.Context, durable bool) (*Cluster, error) {
 	bin, err := binDir()
 	if err != nil {

@@ -92,8 +92,10 @@ func URL(t testing.TB) string {
 
 // NewCluster starts a throwaway cluster of t's own, closed when t ends,
 // for a test that stops, restarts or limits its server; it never uses
-// HERALD_POSTGRES_URL's server, which is not the test's to stop. Without
-// server binaries it skips t, or fails it under HERALD_REQUIRE_POSTGRES=1.
+// HERALD_POSTGRES_URL's server, which is not the test's to stop. Its
+// server is not durable (see [Start]): one crashed rather than stopped loses
+// the commits it acknowledged last. Without server binaries it skips t, or
+// fails it under HERALD_REQUIRE_POSTGRES=1.
 func NewCluster(t testing.TB) *Cluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
