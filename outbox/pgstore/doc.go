@@ -19,7 +19,12 @@
 // purges; Stats reads every row's state (not its body); destination states
 // are shared by every process on the tables. Close stops listening for
 // wake-ups, and later calls fail with [outbox.ErrClosed]; it does not
-// close the pool, which stays the caller's.
+// close the pool, which stays the caller's. Against a server that hangs (a
+// frozen host, a partition), the pool's Close then waits up to 15 seconds
+// more for the connections whose queries the Queue's Shutdown cut short:
+// pgx sends the server a cancel request on each and waits that long, so a
+// stop's grace period needs the Shutdown deadline, a second, and those 15
+// seconds.
 //
 // # Layout
 //
