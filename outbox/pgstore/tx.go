@@ -21,7 +21,11 @@ import (
 // defaults as [outbox.Queue.Enqueue] does ([outbox.Queue.Prepare]), and
 // its workers, and those of every process on the outbox, are woken when
 // tx commits. Like Enqueue it is idempotent on the id: an id the outbox
-// holds is left as it is.
+// holds is left as it is, whatever destination it holds it for, and m is
+// then not stored. So give each destination's delivery an id of its own
+// (or leave m.ID empty for a new one): enqueuing one order's id to two
+// destinations stores the first and succeeds for the second, which is
+// never sent.
 //
 // A delivery with a partition key (to a destination with Ordered set)
 // holds its line until tx ends: another transaction, or a Put, that
