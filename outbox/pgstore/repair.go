@@ -125,7 +125,7 @@ func (ob *store) repairWalk(ctx context.Context, dest string, key []byte) (strin
 		return r.Scan(&n, &last, &lastKey, &freed)
 	})
 	if err := ob.pool.SendBatch(ctx, b).Close(); err != nil {
-		return dest, key, false, dbError(ctx, "repair the lines", err)
+		return dest, key, false, dbError(ctx, "checking the partition lines of ordered destinations (a routine walk)", err)
 	}
 	ob.repaired.Add(freed)
 	if n < repairLines {
