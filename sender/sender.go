@@ -168,8 +168,11 @@ type Sender struct {
 	TracerProvider trace.TracerProvider
 	// MeterProvider records herald_delivery_attempts_total{destination,code}
 	// and herald_delivery_duration_seconds{destination} for every HTTP
-	// request. Nil means the otel global provider, by the rule of
-	// TracerProvider. An outbox Queue counts through its Sender's.
+	// request the Sender makes (net/http may, unseen, send one again once
+	// on a new connection when a kept-alive one died before any answer:
+	// the receiver then sees two for one count). Nil means the otel global
+	// provider, by the rule of TracerProvider. An outbox Queue counts
+	// through its Sender's.
 	MeterProvider metric.MeterProvider
 
 	initOnce  sync.Once

@@ -174,8 +174,11 @@ most). Events from both intakes are deduplicated and delivered alike.
   herald_outbox_pending, herald_outbox_dead_letters
   herald_events_received_total{outcome}          handled, failed, rejected
 
-retry_scheduled also counts the attempt that disabled a destination (410
-Gone, disable_after), whose delivery is held, not retried. The two gauges
+An attempt is counted once even when net/http sent it again on a new
+connection because a kept-alive one died before any answer (a receiver then
+sees it twice, with one webhook-id). retry_scheduled also counts the attempt
+that disabled a destination (410 Gone, disable_after), whose delivery is
+held, not retried. The two gauges
 count the whole outbox, not one relay's share: every relay of a fleet
 reports the same figures (take their max, not their sum), sampled about
 once a second, and they keep their last value while the store does not
