@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,6 +43,31 @@ func enableDest(ctx context.Context, st store, dest string, stdout io.Writer) er
 	default:
 		fmt.Fprintf(stdout, "enabled %s (disabled at %s: %s)\n", escapeText(dest),
 			was.Disabled.UTC().Format(time.RFC3339), escapeText(was.Reason))
+	}
+	return nil
+}
+
+// printStates implements herald outbox states: one JSON line for each
+// destination the store records as failing or disabled, by name, so that
+// an operator can see which destinations hold their deliveries without
+// trying to enable each.
+func printStates(ctx context.Context, st store, stdout io.Writer) error {
+	ds, ok := st.(outbox.DestinationStore)
+	if !ok {
+		return errors.New("this store keeps no destination states")
+	}
+	states, err := ds.DestinationStates(ctx)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(states, func(a, b outbox.DestinationState) int { return strings.Compare(a.Destination, b.Destination) })
+	for _, s := range states {
+		s.FailingSince, s.Disabled = s.FailingSince.UTC(), s.Disabled.UTC()
+		b, err := jsonLine(s)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s\n", b)
 	}
 	return nil
 }

@@ -45,6 +45,11 @@ func TestOutboxEnableUnreadableState(t *testing.T) {
 	}
 	db.Close()
 
+	// states shows the damaged record as hook held, its bytes not printed.
+	if r := must(t, runOpts{dir: dir}, "outbox", "states", "--store", "relay.db"); !strings.HasPrefix(r.stdout, `{"destination":"hook",`) ||
+		!strings.Contains(r.stdout, "unreadable") || !strings.Contains(r.stdout, `{"destination":"other",`) || strings.Contains(r.all(), "\x1b") {
+		t.Errorf("outbox states printed %q", r.stdout)
+	}
 	r := must(t, runOpts{dir: dir}, "outbox", "enable", "--store", "relay.db", "--dest", "hook")
 	if !strings.HasPrefix(r.stdout, "enabled hook (") || strings.Contains(r.all(), "\x1b") {
 		t.Errorf("outbox enable printed %q", r.stdout)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
+	"strings"
 
 	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/outbox"
@@ -33,6 +35,9 @@ creates nor changes its stream; one that does not exist is refused.
   replay   make the selected dead letters pending again, due at once, with
            their attempt count reset; the next relay sends them
   purge    delete the selected dead letters for good
+  states   print each destination the outbox records as failing or disabled
+           (held: its deliveries wait until enable), one JSON line each, by name:
+           {"destination":…,"failing_since":…,"disabled":…,"reason":…}
   enable   enable the destination --dest NAME that a relay disabled (it
            answered 410 Gone, or failed for its disable_after), so that the
            next relay sends its held deliveries; prints "enabled NAME" and
@@ -54,11 +59,19 @@ herald outbox replay --store relay.db --dest a
 herald outbox purge --store relay.db --id 0f8e4b1c-…
 herald outbox replay --store nats://nats1:4222 --nats-creds admin.creds --dest a
 herald outbox replay --store postgres://relay@db.internal/shop --all
+herald outbox states --store relay.db
 herald outbox enable --store relay.db --dest a`
+
+// outboxActions are the actions of herald outbox, and how its usage
+// lists them.
+var (
+	outboxActions     = []string{"stats", "list", "states", "replay", "purge", "enable"}
+	outboxActionsText = strings.Join(outboxActions[:len(outboxActions)-1], ", ") + " or " + outboxActions[len(outboxActions)-1]
+)
 
 // runOutbox implements "herald outbox".
 func runOutbox(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("outbox", "herald outbox stats|list|replay|purge|enable --store FILE|URL [--dest NAME] [--id ID]... [--all]", outboxDoc, outboxExample)
+	fs := newFlagSet("outbox", "herald outbox stats|list|states|replay|purge|enable --store FILE|URL [--dest NAME] [--id ID]... [--all]", outboxDoc, outboxExample)
 	store := fs.String("store", "", "the relay's outbox: its bbolt `file`, its nats://HOST:PORT URL, or its postgres:// URL (with the relay's ?herald_schema and herald_prefix, if any; the password from PGPASSWORD or ~/.pgpass keeps it out of ps) (required)")
 	var nf natsFlags
 	nf.register(fs)
@@ -71,21 +84,21 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 	}
 	usage := func(format string, a ...any) int { return usageErr(stderr, "outbox", format, a...) }
 	if fs.NArg() != 1 {
-		return usage("want one action: stats, list, replay, purge or enable")
+		return usage("want one action: %s", outboxActionsText)
 	}
 	action := fs.Args()[0]
 	sel := outbox.Selector{IDs: ids, Destination: *dest, All: *all}
 	switch {
-	case action != "stats" && action != "list" && action != "replay" && action != "purge" && action != "enable":
-		return usage("unknown action %s (want stats, list, replay, purge or enable)", showArg(action))
+	case !slices.Contains(outboxActions, action):
+		return usage("unknown action %s (want %s)", showArg(action), outboxActionsText)
 	case *store == "":
 		return usage("missing --store FILE|URL")
 	case looksSecret(*store):
 		return usage("--store: the name looks like a key, not a file (not shown)")
 	case nf.given() && storeEngine(*store) != "nats":
 		return usage("--nats-* flags need a nats:// or tls:// --store")
-	case action == "stats" && (*dest != "" || len(ids) > 0 || *all):
-		return usage("stats takes no --dest, --id or --all")
+	case (action == "stats" || action == "states") && (*dest != "" || len(ids) > 0 || *all):
+		return usage("%s takes no --dest, --id or --all", action)
 	case action == "list" && (len(ids) > 0 || *all):
 		return usage("list takes --dest only")
 	case action == "enable" && (*dest == "" || len(ids) > 0 || *all):
@@ -96,7 +109,7 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	st, code := openOutbox(ctx, *store, action == "stats" || action == "list", &nf, stderr)
+	st, code := openOutbox(ctx, *store, action == "stats" || action == "list" || action == "states", &nf, stderr)
 	if st == nil {
 		return code
 	}
@@ -177,6 +190,8 @@ func outboxAction(ctx context.Context, st store, action, dest string, sel outbox
 			}
 			q.After = &page[len(page)-1]
 		}
+	case "states":
+		return printStates(ctx, st, stdout)
 	case "enable":
 		return enableDest(ctx, st, dest, stdout)
 	case "replay", "purge":

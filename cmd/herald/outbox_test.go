@@ -60,7 +60,7 @@ func TestOutboxRefusesNonOutbox(t *testing.T) {
 		{"emptybolt.db", func(p string) { bboltFile(t, p) }, 1, "an empty bbolt file, not a herald outbox"},
 		{"theirs.db", func(p string) { bboltFile(t, p, "theirs") }, 1, "a bbolt file, but not a herald outbox"},
 	}
-	actions := [][]string{{"stats"}, {"list"}, {"list", "--dest", "a"}, {"replay", "--all"}, {"purge", "--id", "x"}, {"enable", "--dest", "a"}}
+	actions := [][]string{{"stats"}, {"list"}, {"list", "--dest", "a"}, {"states"}, {"replay", "--all"}, {"purge", "--id", "x"}, {"enable", "--dest", "a"}}
 	for _, f := range files {
 		path := filepath.Join(dir, f.name)
 		f.make(path)
@@ -79,7 +79,7 @@ func TestOutboxRefusesNonOutbox(t *testing.T) {
 	}
 }
 
-// TestOutboxListReadOnly: list and stats open the store read-only, so they
+// TestOutboxListReadOnly: list, stats and states open the store read-only, so they
 // work beside another reader, while replay, which writes, waits for it and
 // reports the lock; and reading changes nothing in the file.
 func TestOutboxListReadOnly(t *testing.T) {
@@ -100,6 +100,10 @@ func TestOutboxListReadOnly(t *testing.T) {
 	if err := st.Settle(ctx, []outbox.Settlement{{ID: ls[0].ID, Token: ls[0].Token, Outcome: outbox.DeadLettered, Reason: "gone"}})[0]; err != nil {
 		t.Fatal(err)
 	}
+	failing := outbox.DestinationState{Destination: "b\u202e", FailingSince: time.Unix(1700000000, 0), Reason: "500 from b"}
+	if err := st.(outbox.DestinationStore).SetDestinationState(ctx, failing); err != nil {
+		t.Fatal(err)
+	}
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -116,12 +120,16 @@ func TestOutboxListReadOnly(t *testing.T) {
 	if r := must(t, o, "outbox", "stats", "--store", "relay.db"); r.stdout != "{\"pending\":0,\"leased\":0,\"dead\":1}\n" {
 		t.Errorf("stats beside a reader printed %q", r.stdout)
 	}
+	// The control character of the name is escaped, as list escapes.
+	if r := must(t, o, "outbox", "states", "--store", "relay.db"); r.stdout != `{"destination":"b\u202e","failing_since":"2023-11-14T22:13:20Z","reason":"500 from b"}`+"\n" {
+		t.Errorf("states beside a reader printed %q", r.stdout)
+	}
 	expect(t, o, 1, []string{"locked", "stop the relay using it first"}, "outbox", "replay", "--all", "--store", "relay.db")
 	if err := reader.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if d := before.Changed(t); d != "" {
-		t.Errorf("list and stats changed the file: %s", d)
+		t.Errorf("list, stats and states changed the file: %s", d)
 	}
 	if r := must(t, o, "outbox", "replay", "--all", "--store", "relay.db"); r.stdout != "replayed 1\n" {
 		t.Errorf("replay printed %q", r.stdout)

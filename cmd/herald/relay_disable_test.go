@@ -53,6 +53,11 @@ func TestRelayGoneDisablesAndOutboxEnable(t *testing.T) {
 		t.Errorf("a restarted relay says hook is disabled in %d lines, want one with the reason and the hint:\n%s", len(said), strings.Join(said, "\n"))
 	}
 
+	// herald outbox states shows which destination holds them, and why.
+	if r := must(t, runOpts{dir: dir}, "outbox", "states", "--store", "relay.db"); !strings.HasPrefix(r.stdout, `{"destination":"hook",`) ||
+		!strings.Contains(r.stdout, `"disabled":"`) || !strings.Contains(r.stdout, "gone (410)") || strings.Count(r.stdout, "\n") != 1 {
+		t.Errorf("outbox states printed %q, want hook's line, disabled with its reason", r.stdout)
+	}
 	r := must(t, runOpts{dir: dir}, "outbox", "enable", "--store", "relay.db", "--dest", "hook")
 	if !strings.HasPrefix(r.stdout, "enabled hook (disabled at ") || !strings.Contains(r.stdout, "gone (410)") {
 		t.Errorf("outbox enable printed %q", r.stdout)
@@ -63,6 +68,9 @@ func TestRelayGoneDisablesAndOutboxEnable(t *testing.T) {
 	p.stop(t)
 	if pending, dead := outboxStats(t, dir, "relay.db"); pending != 0 || dead != 0 {
 		t.Errorf("store holds %d pending, %d dead after enable", pending, dead)
+	}
+	if r := must(t, runOpts{dir: dir}, "outbox", "states", "--store", "relay.db"); r.stdout != "" {
+		t.Errorf("outbox states after enable and a delivery printed %q, want nothing", r.stdout)
 	}
 	if r := must(t, runOpts{dir: dir}, "outbox", "enable", "--store", "relay.db", "--dest", "hook"); r.stdout != "hook was not disabled\n" {
 		t.Errorf("a second enable printed %q", r.stdout)

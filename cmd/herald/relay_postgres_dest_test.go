@@ -39,6 +39,10 @@ func TestRelayPostgresGoneDisablesAndOutboxEnable(t *testing.T) {
 		t.Errorf("store holds %d pending, %d dead; want the three deliveries held", pending, dead)
 	}
 
+	states := must(t, runOpts{dir: dir}, "outbox", "states", "--store", store)
+	if !strings.HasPrefix(states.stdout, `{"destination":"hook",`) || !strings.Contains(states.stdout, "gone (410)") {
+		t.Errorf("outbox states printed %q, want hook disabled", states.stdout)
+	}
 	healthy.Store(true)
 	r := must(t, runOpts{dir: dir}, "outbox", "enable", "--store", store, "--dest", "hook")
 	if !strings.HasPrefix(r.stdout, "enabled hook (disabled at ") || !strings.Contains(r.stdout, "gone (410)") {
@@ -50,7 +54,7 @@ func TestRelayPostgresGoneDisablesAndOutboxEnable(t *testing.T) {
 			t.Errorf("%s delivered %d times", id, n)
 		}
 	}
-	outputs := r.all() + must(t, runOpts{dir: dir}, "outbox", "enable", "--store", store, "--dest", "hook").all()
+	outputs := states.all() + r.all() + must(t, runOpts{dir: dir}, "outbox", "enable", "--store", store, "--dest", "hook").all()
 	for _, p := range []*relayProc{a, b} {
 		if code := p.stop(t); code != 0 {
 			t.Errorf("relay exit %d\n%s", code, p.stderr())
