@@ -1,7 +1,6 @@
 package outbox_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/heraldhq/herald/internal/queuetest"
+	"github.com/heraldhq/herald/internal/syncbuf"
 	"github.com/heraldhq/herald/internal/telemetry"
 	"github.com/heraldhq/herald/internal/telemetry/telemetrytest"
 	"github.com/heraldhq/herald/outbox"
@@ -225,24 +225,6 @@ func TestQueueCarriesTraceparentWithoutTracing(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination safe for the Queue's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // Through a Queue each attempt is one Send, so the Sender's "webhook
 // failed" line says attempts=1 every time: it must also say which
 // attempt of the outbox's schedule it was, as the span does, with
@@ -252,7 +234,7 @@ func TestSenderLogNamesTheOutboxAttempt(t *testing.T) {
 	rx := sendertest.NewReceiver(t, nil, sendertest.Respond(func(int) (int, http.Header, []byte) {
 		return http.StatusInternalServerError, nil, nil
 	}))
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	s := rx.Sender()
 	s.Retry.MaxAttempts = 1
 	s.Logger = slog.New(slog.NewJSONHandler(logs, nil))
