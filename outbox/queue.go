@@ -115,7 +115,8 @@ type Queue struct {
 	OnDisable func(destination, reason string)
 	// Logger receives a line per dead letter, breaker change and
 	// destination disabled, here or in the outbox's recorded states (Warn),
-	// and per outbox failure (Error); nil means no logs. Lines never carry
+	// per outbox failure (Error), and when leasing succeeds again after
+	// failures (Info); nil means no logs. Lines never carry
 	// a URL, secret or signature.
 	Logger *slog.Logger
 
@@ -495,6 +496,9 @@ func (q *Queue) lease(run context.Context) error {
 		}
 		woken := q.storeWake() // before take: a wake-up during it is not missed
 		n, err := q.take(ctx)
+		if err == nil && failures > 0 {
+			q.logRecovered(ctx, failures)
+		}
 		if n > 0 {
 			failures = 0
 			continue // there may be more due; if not, take returns 0
@@ -567,6 +571,15 @@ func (q *Queue) breakerOf(destination string) (breakerState, bool) {
 		return 0, false
 	}
 	return st.circuit.state, true
+}
+
+// logRecovered logs that a Lease succeeded after failures in a row, so
+// that an operator who saw their Error lines learns that the outbox
+// answers again.
+func (q *Queue) logRecovered(ctx context.Context, failures int) {
+	if q.Logger != nil {
+		q.Logger.LogAttrs(ctx, slog.LevelInfo, "outbox lease succeeded again", slog.Int("failed_before", failures))
+	}
 }
 
 // logError logs a failure of the outbox itself.

@@ -7,12 +7,15 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/internal/queuetest"
+	"github.com/heraldhq/herald/internal/syncbuf"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
 	"github.com/heraldhq/herald/sender/sendertest"
@@ -56,7 +59,8 @@ func TestServerRestart(t *testing.T) {
 	pool := connect(t, url)
 	ob := open(t, pool, nil)
 	rcv := sendertest.NewReceiver(t, nil, sendertest.Delay(10*time.Millisecond))
-	q := &outbox.Queue{Outbox: ob, Sender: rcv.Sender(), Workers: 4,
+	var logs syncbuf.Buffer
+	q := &outbox.Queue{Outbox: ob, Sender: rcv.Sender(), Workers: 4, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		Destinations: []sender.Destination{rcv.Destination(nil)}, Poll: time.Hour, LeaseTTL: 2 * time.Second}
 	queuetest.Run(t, q)
 
@@ -71,7 +75,9 @@ func TestServerRestart(t *testing.T) {
 	if err := ob.Put(ctx, deliveries(rcv, "down", 1, 64)...); err == nil {
 		t.Fatal("Put succeeded with the database server stopped")
 	}
-	time.Sleep(200 * time.Millisecond)
+	queuetest.WaitFor(t, 10*time.Second, "a Lease to fail, logged", func() bool {
+		return strings.Contains(logs.String(), "outbox lease failed")
+	})
 	if err := c.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -106,6 +112,10 @@ func TestServerRestart(t *testing.T) {
 		st, err := ob.Stats(ctx)
 		return err == nil && st.Pending == 0 && st.Leased == 0
 	})
+	// An operator who saw the failures is told that leasing works again.
+	if !regexp.MustCompile(`level=INFO msg="outbox lease succeeded again" failed_before=[1-9]`).MatchString(logs.String()) {
+		t.Errorf("no line says the outbox answers again:\n%s", logs.String())
+	}
 }
 
 // TestDiskFull fills the database's disk (each server process may write
