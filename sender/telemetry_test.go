@@ -54,14 +54,20 @@ func tracedSender(srv *httptest.Server) *sender.Sender {
 	}
 }
 
-func TestSendSpansAndMetrics(t *testing.T) {
-	srv, headers := traceServer(t)
-	rec := tracetest.NewSpanRecorder()
-	reader := sdkmetric.NewManualReader()
-	s := tracedSender(srv)
+// observedSender is tracedSender recording its spans in rec and its
+// metrics in reader, its connections closed when t ends.
+func observedSender(t *testing.T, srv *httptest.Server) (s *sender.Sender, rec *tracetest.SpanRecorder, reader *sdkmetric.ManualReader) {
+	rec, reader = tracetest.NewSpanRecorder(), sdkmetric.NewManualReader()
+	s = tracedSender(srv)
 	s.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	s.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer s.CloseIdleConnections()
+	t.Cleanup(s.CloseIdleConnections)
+	return s, rec, reader
+}
+
+func TestSendSpansAndMetrics(t *testing.T) {
+	srv, headers := traceServer(t)
+	s, rec, reader := observedSender(t, srv)
 
 	ctx := telemetry.WithTraceparent(context.Background(), incoming)
 	dest := sender.Destination{Name: "acme", URL: srv.URL + "/hook?token=s3cret", Signer: newTestScheme()}
@@ -136,12 +142,7 @@ func TestSendSpansAndMetrics(t *testing.T) {
 // would add a metric series for every endpoint ever sent to.
 func TestSendTelemetryOfUnnamedDestination(t *testing.T) {
 	srv, _ := traceServer(t)
-	rec := tracetest.NewSpanRecorder()
-	reader := sdkmetric.NewManualReader()
-	s := tracedSender(srv)
-	s.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	s.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer s.CloseIdleConnections()
+	s, rec, reader := observedSender(t, srv)
 
 	dest := sender.Destination{URL: srv.URL + "/tenant-1234/hook", Signer: newTestScheme()}
 	if _, err := s.Send(context.Background(), dest, sender.Message{ID: "d-1", Body: []byte(`{}`)}); err != nil {
@@ -169,11 +170,8 @@ func TestSendTelemetryOfUnnamedDestination(t *testing.T) {
 	// A failed Send's span carries the failure, but not the error's
 	// "to <URL>": the destination is already an attribute.
 	srv2, _ := traceServer(t) // its first answer is 503
-	rec2 := tracetest.NewSpanRecorder()
-	s2 := tracedSender(srv2)
+	s2, rec2, _ := observedSender(t, srv2)
 	s2.Retry.MaxAttempts = 1
-	s2.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec2))
-	defer s2.CloseIdleConnections()
 	dest2 := sender.Destination{URL: srv2.URL + "/tenant-1234/hook", Signer: newTestScheme()}
 	if _, err := s2.Send(context.Background(), dest2, sender.Message{ID: "d-2", Body: []byte(`{}`)}); err == nil {
 		t.Fatal("Send succeeded against a 503")
