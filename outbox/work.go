@@ -98,7 +98,11 @@ func (q *Queue) send(w *deadline.Timer, l Leased, st *destState) Settlement {
 	}
 	delay, ok := q.Schedule.next(n)
 	if !ok {
-		s.Reason = fmt.Sprintf("%s after %d attempts: %s", reasonExhausted, n, s.Attempt.Error)
+		plural := "s"
+		if n == 1 {
+			plural = ""
+		}
+		s.Reason = fmt.Sprintf("%s after %d attempt%s: %s", reasonExhausted, n, plural, s.Attempt.Error)
 		return s
 	}
 	s.Outcome, s.Due = Retrying, time.Now().Add(delay)

@@ -145,5 +145,8 @@ func TestRelayDeadLetterLineSaysReplay(t *testing.T) {
 		if strings.Contains(line, "webhook dead-lettered") && !strings.Contains(line, "herald outbox replay --store STORE --id ID") {
 			t.Errorf("the dead letter's line does not say how to replay it:\n%s", line)
 		}
+		if strings.Contains(line, "webhook dead-lettered") && !strings.Contains(line, "schedule exhausted after 1 attempt:") {
+			t.Errorf("the dead letter's reason does not count its one attempt:\n%s", line)
+		}
 	}
 }
