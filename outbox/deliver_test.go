@@ -53,3 +53,45 @@ func TestQueueDeliver(t *testing.T) {
 		t.Fatalf("%d stored, want 2", s.Pending)
 	}
 }
+
+// TestQueueDeliverIDOtherDestination: an id the outbox holds for another
+// destination is refused, not dropped: Enqueue fails with ErrInvalid, and
+// Deliver (listener.Forward) with a DeliveryError that is not Retryable,
+// as does one Deliver that gives an id to two destinations; nothing of
+// theirs is stored. The same id for the same destination still succeeds.
+func TestQueueDeliverIDOtherDestination(t *testing.T) {
+	ctx := context.Background()
+	ob := outbox.NewMemory()
+	a := sender.Destination{Name: "a", URL: "https://a.example/"}
+	b := sender.Destination{Name: "b", URL: "https://b.example/"}
+	q := &outbox.Queue{Outbox: ob, Destinations: []sender.Destination{a, b}}
+	msg := func(id string) sender.Message { return sender.Message{ID: id, Topic: "job:ready", Body: []byte(`{}`)} }
+
+	if _, err := q.Enqueue(ctx, "a", msg("held")); err != nil {
+		t.Fatal(err)
+	}
+	const want = `"held" is held for destination "a", not "b"`
+	if _, err := q.Enqueue(ctx, "b", msg("held")); !errors.Is(err, outbox.ErrInvalid) || !strings.Contains(err.Error(), want) {
+		t.Errorf("Enqueue of a held id for another destination: %v, want ErrInvalid with %s", err, want)
+	}
+	for _, tc := range []struct {
+		name  string
+		dests []sender.Destination
+		msgs  []sender.Message
+	}{
+		{"held id", []sender.Destination{a, b}, []sender.Message{msg("new"), msg("held")}},
+		{"one id for two destinations", []sender.Destination{a, b}, []sender.Message{msg("twice"), msg("twice")}},
+	} {
+		err := q.Deliver(ctx, tc.dests, tc.msgs)
+		var de *sender.DeliveryError
+		if !errors.As(err, &de) || de.Retryable || !errors.Is(err, outbox.ErrInvalid) {
+			t.Errorf("Deliver of %s: %v, want a DeliveryError, not Retryable, wrapping ErrInvalid", tc.name, err)
+		}
+	}
+	if _, err := q.Enqueue(ctx, "a", msg("held")); err != nil {
+		t.Errorf("Enqueue of a held id for its own destination: %v, want nil", err)
+	}
+	if s := stats(t, ob); s.Pending != 1 {
+		t.Fatalf("%d stored, want 1 (the first)", s.Pending)
+	}
+}

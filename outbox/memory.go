@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/deadlist"
 	"github.com/heraldhq/herald/internal/guard"
+	"github.com/heraldhq/herald/internal/idclash"
 	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/internal/wire"
 )
@@ -131,6 +132,9 @@ func (m *memory) Put(ctx context.Context, ds ...Delivery) error {
 		m.heads = make(map[string]*memItem)
 		m.behind = make(map[string][]*memItem)
 	}
+	if err := m.clash(ds); err != nil {
+		return err
+	}
 	for _, d := range ds {
 		if _, ok := m.items[d.ID]; ok {
 			continue
@@ -140,6 +144,20 @@ func (m *memory) Put(ctx context.Context, ds ...Delivery) error {
 		it := &memItem{d: d, index: -1}
 		m.items[d.ID] = it
 		m.enter(it)
+	}
+	return nil
+}
+
+// clash refuses, before Put stores any of ds, a delivery whose id m holds
+// or ds gives earlier for another destination.
+func (m *memory) clash(ds []Delivery) error {
+	if _, err := idclash.InBatch(ErrInvalid, len(ds), func(i int) (string, string) { return ds[i].ID, ds[i].Destination }); err != nil {
+		return err
+	}
+	for i := range ds {
+		if it, ok := m.items[ds[i].ID]; ok && it.d.Destination != ds[i].Destination {
+			return idclash.Err(ErrInvalid, ds[i].ID, it.d.Destination, ds[i].Destination)
+		}
 	}
 	return nil
 }

@@ -29,10 +29,15 @@ import (
 // this contract. Implementations are safe for concurrent use.
 type Outbox interface {
 	// Put stores deliveries and returns once they are durably committed.
-	// Put is idempotent on the delivery id: a delivery whose id the
-	// outbox already holds, pending, leased or dead, is left as it is and
-	// the new one dropped without error. Once a delivery has been
-	// acknowledged its id is forgotten. Put is all or nothing: when it
+	// Put is idempotent on the delivery id and destination: a delivery
+	// whose id the outbox already holds for the same destination, pending,
+	// leased or dead, is left as it is and the new one dropped without
+	// error (a client retrying). An id the outbox holds for another
+	// destination, or that ds gives for two destinations, fails the whole
+	// Put with an error wrapping [ErrInvalid] that names the id and both
+	// destinations: dropped, that delivery would never be sent. Once a
+	// delivery has been acknowledged its id is forgotten. Put is all or
+	// nothing: when it
 	// returns an error, none of ds was stored, except where the store
 	// says otherwise (natsstore keeps one a worker leased before its
 	// undo, and names it in the error). When it returns nil, every

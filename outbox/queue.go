@@ -274,9 +274,12 @@ func (q *Queue) checkWorkers() error {
 // id once it is durably committed (as durable as the Outbox). An empty m.ID
 // gets a new UUIDv7; m.EventID is kept as the delivery's
 // [Delivery.EventID], and m.PartitionKey as its [Delivery.PartitionKey]
-// when the destination is Ordered. Enqueue is idempotent on the id: enqueuing an id the
-// outbox still holds does nothing and returns that id. Ids must be unique
-// across destinations. An unknown destination fails with an error
+// when the destination is Ordered. Enqueue is idempotent on the id and
+// destination: enqueuing an id the outbox still holds for that destination
+// does nothing and returns that id. Ids must be unique across
+// destinations: an id the outbox holds for another destination fails with
+// an error wrapping [ErrInvalid] that names it and both destinations, and
+// stores nothing. An unknown destination fails with an error
 // wrapping [ErrInvalid] that names it: the Queue's Destinations are at
 // fault, not m, and a Queue given that destination stores m.
 func (q *Queue) Enqueue(ctx context.Context, destination string, m sender.Message) (string, error) {
@@ -299,7 +302,8 @@ func (q *Queue) Enqueue(ctx context.Context, destination string, m sender.Messag
 // listener.Deliverer, so that listener.Forward(q, dests...) is durable.
 // Only the destinations' names count: the Queue delivers to its own
 // Destinations of those names. A delivery that can never be stored (an
-// invalid id, partition key or body) fails with a *sender.DeliveryError
+// invalid id, partition key or body, or an id that the outbox holds, or
+// msgs gives, for another destination) fails with a *sender.DeliveryError
 // that is not Retryable, wrapping [ErrInvalid]. A destination not among
 // the Queue's Destinations fails the same way but Retryable, naming it:
 // the Queue's configuration is at fault, not the message, and a Queue

@@ -210,7 +210,8 @@ func (f *fleet) put() {
 }
 
 // putAgain puts again, through a handle, deliveries whose ids the outbox
-// holds (pending, leased or dead), changed: they must be dropped.
+// holds (pending, leased or dead), for the same destination but changed:
+// they must be dropped.
 func (f *fleet) putAgain() {
 	ds := f.held()
 	if len(ds) == 0 {
@@ -222,8 +223,10 @@ func (f *fleet) putAgain() {
 	}
 }
 
-// held returns up to three deliveries with ids the outbox holds, changed:
-// to another destination (or key), due long ago.
+// held returns up to three deliveries with ids the outbox holds, for the
+// destination it holds each for, changed: another body (or key), due long
+// ago. (One for another destination fails the Put; see
+// testIDOtherDestination.)
 func (f *fleet) held() []outbox.Delivery {
 	var held []string
 	for id := range f.m.items {
@@ -236,7 +239,8 @@ func (f *fleet) held() []outbox.Delivery {
 	var ds []outbox.Delivery
 	for range 1 + f.r.IntN(3) {
 		id := held[f.r.IntN(len(held))]
-		d := mk(id, f.dests[f.r.IntN(len(f.dests))])
+		d := mk(id, f.m.items[id].dest)
+		d.Body = []byte("changed")
 		d.Created, d.Due = f.m.now, f.m.now.Add(-time.Hour) // due, were it stored
 		if f.keyed && f.r.IntN(2) == 0 {
 			d.PartitionKey = "k0"

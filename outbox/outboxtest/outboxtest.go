@@ -17,9 +17,11 @@
 //
 // then `go test -run Conformance ./mystore/`. The suite checks the
 // contract a [outbox.Queue] relies on: Put stores all or nothing, keeps
-// every field of a delivery (its optional EventID and TraceParent included), and is
-// idempotent on the id (of an id given several times, in one Put or in
-// several, the first is stored), Lease honours due times (even centuries
+// every field of a delivery (its optional EventID and TraceParent included), is
+// idempotent on the id and destination (of an id given several times for
+// one destination, in one Put or in several, the first is stored), and
+// refuses with [outbox.ErrInvalid] an id held or given for another
+// destination, storing none of that Put, also when two Puts race, Lease honours due times (even centuries
 // away, which the store keeps, and lists, as an int64 of Unix
 // nanoseconds holds them), Max, Allow and lease
 // expiry, Settle records each outcome and refuses a lost lease with
@@ -76,6 +78,8 @@ func Run(t *testing.T, newOutbox func(t *testing.T) outbox.Outbox) {
 		{"Release", testRelease},
 		{"DeadLetters", testDeadLetters},
 		{"Idempotent", testIdempotent},
+		{"IDOtherDestination", testIDOtherDestination},
+		{"IDOtherDestinationConcurrent", testIDOtherDestinationConcurrent},
 		{"PutAllOrNothing", testPutAllOrNothing},
 		{"UnknownOutcome", testUnknownOutcome},
 		{"Allow", testAllow},
@@ -632,8 +636,8 @@ func testDeadLetters(t *testing.T, ob outbox.Outbox) {
 
 func testIdempotent(t *testing.T, ob outbox.Outbox) {
 	first := mk("same", "a")
-	second := mk("same", "b")
-	second.Body = []byte("other")
+	second := mk("same", "a")
+	second.Body, second.Topic = []byte("other"), "job:other"
 	put(t, ob, first, second)
 	put(t, ob, second)
 	wantStats(t, ob, outbox.Stats{Pending: 1}, "after three Puts of one id")
