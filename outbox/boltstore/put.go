@@ -1,12 +1,15 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/heraldhq/herald/internal/idclash"
 	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/internal/telemetry"
 	"github.com/heraldhq/herald/internal/wire"
@@ -16,8 +19,9 @@ import (
 // Put stores deliveries and returns once they are committed with fsync;
 // see [outbox.Outbox.Put]. Concurrent Puts share commits. Deliveries come
 // validated and with their defaults from the Queue; Put refuses, with
-// [outbox.ErrInvalid], only what the file's format cannot hold (see
-// storable), before it writes anything.
+// [outbox.ErrInvalid], what the file's format cannot hold (see storable)
+// and an id the file holds, or ds gives, for another destination, before
+// it writes anything.
 func (s *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	for i := range ds {
 		if err := storable(&ds[i]); err != nil {
@@ -27,14 +31,22 @@ func (s *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	if len(ds) == 0 {
 		return ctx.Err()
 	}
+	repeats, err := idclash.InBatch(outbox.ErrInvalid, len(ds), func(i int) (string, string) { return ds[i].ID, ds[i].Destination })
+	if err != nil {
+		return err
+	}
 	var added int64
 	return s.commit(ctx, func(tx *bolt.Tx, b *bucketSet) error {
 		added = 0
+		skip, err := b.skipped(ds, repeats)
+		if err != nil {
+			return err
+		}
 		for i := range ds {
-			d := &ds[i]
-			if b.ids.get([]byte(d.ID)) != nil {
-				continue // idempotent on the id
+			if skip != nil && skip[i] {
+				continue // idempotent on the id and destination
 			}
+			d := &ds[i]
 			r := record{
 				dest: d.Destination, event: d.EventID, trace: d.TraceParent, topic: d.Topic, ctype: d.ContentType, key: d.PartitionKey,
 				created: wire.Nanos(d.Created), due: wire.Nanos(d.Due), attempts: d.Attempts,
@@ -46,6 +58,41 @@ func (s *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 		}
 		return nil
 	}, func() { s.pending.Add(added) })
+}
+
+// skipped returns which deliveries of ds Put skips: those whose id the file
+// holds for their destination, and repeats (see idclash.InBatch), or nil
+// when none. It fails, before Put writes anything, on an id the file holds
+// for another destination.
+func (b *bucketSet) skipped(ds []outbox.Delivery, repeats []bool) ([]bool, error) {
+	skip := slices.Clone(repeats)
+	for i := range ds {
+		if repeats != nil && repeats[i] {
+			continue
+		}
+		w := b.ids.get([]byte(ds[i].ID))
+		if w == nil {
+			continue
+		}
+		// Every key an ids entry points to starts with the destination
+		// and 0x00 (see keys.go).
+		var dest []byte
+		ok := len(w) > 0
+		if ok {
+			dest, _, ok = bytes.Cut(w[1:], []byte{0})
+		}
+		if !ok {
+			return nil, fmt.Errorf("%w: boltstore: the ids entry of delivery %s is malformed", outbox.ErrCorrupt, ds[i].ID)
+		}
+		if string(dest) != ds[i].Destination {
+			return nil, idclash.Err(outbox.ErrInvalid, ds[i].ID, string(dest), ds[i].Destination)
+		}
+		if skip == nil {
+			skip = make([]bool, len(ds))
+		}
+		skip[i] = true
+	}
+	return skip, nil
 }
 
 // storable reports whether the file's format holds d: an id and a
