@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/internal/idclash"
 	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
@@ -45,8 +46,17 @@ const putAckWait = 10 * time.Second
 // that a worker of the fleet leased, or another Put of the same id
 // adopted, in the moment between its publish and the undo: it stays, and
 // is sent; the error names it, and a retried Put drops it as held.
+//
+// A delivery whose id the stream holds for another destination (pending,
+// leased or dead) fails the Put with [outbox.ErrInvalid] the same way:
+// adopt reads the record held anyway. A tombstone keeps no destination: an
+// id acknowledged or purged within the window is dropped whatever its
+// destination was.
 func (o *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := idclash.InBatch(outbox.ErrInvalid, len(ds), func(i int) (string, string) { return ds[i].ID, ds[i].Destination }); err != nil {
 		return err
 	}
 	ps, err := o.encode(ds)
@@ -339,7 +349,8 @@ const adoptTries = 5
 // and leaves the delivery be. A record that a lease or a settlement wrote
 // (leased, dead, a tombstone) no Put undoes, and stays as it is. A record
 // gone by the time adopt reads it (its undo came first) is stored afresh
-// from p, as this Put's own.
+// from p, as this Put's own. A record of another destination fails the
+// Put (see Put).
 func (o *store) adopt(ctx context.Context, p *published) error {
 	for range adoptTries {
 		sm, err := o.stream.GetLastMsgForSubject(ctx, p.msg.Subject)
@@ -361,6 +372,9 @@ func (o *store) adopt(ctx context.Context, p *published) error {
 			r, err := o.recordAt(sm)
 			if err != nil {
 				return fmt.Errorf("natsstore: put %s: the stream holds an unreadable record under its id: %w", p.m.ID, err)
+			}
+			if r.State != stateGone && r.Destination != p.m.Destination {
+				return idclash.Err(outbox.ErrInvalid, p.m.ID, r.Destination, p.m.Destination)
 			}
 			if r.State != statePending || r.Until != 0 {
 				return nil
