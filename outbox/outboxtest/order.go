@@ -31,6 +31,7 @@ var orderTests = []struct {
 	{"OrderLeaseExpiry", testOrderLeaseExpiry},
 	{"OrderReplay", testOrderReplay},
 	{"OrderIdempotent", testOrderIdempotent},
+	{"OrderIDOtherDestination", testOrderIDOtherDestination},
 	{"OrderConcurrent", testOrderConcurrent},
 }
 
@@ -208,6 +209,21 @@ func testOrderIdempotent(t *testing.T, ob outbox.Outbox) {
 		must(t, "Ack "+want, ack(ob, want, ls[0].Token))
 	}
 	leaseWant(t, ob, outbox.LeaseOptions{Max: 10}, "after a second Put of held ids (it must make no copy)")
+}
+
+// testOrderIDOtherDestination: a Put of deliveries with keys that a held
+// id for another destination refuses leaves no trace in their lines.
+func testOrderIDOtherDestination(t *testing.T, ob outbox.Outbox) {
+	ordered(t, ob)
+	put(t, ob, mkKey("o1", "d", "O"))
+	err := ob.Put(ctx, mkKey("o2", "d", "O"), mkKey("p1", "d", "P"), mkKey("o1", "e", "O"))
+	wantConflict(t, err, "a keyed Put of a held id for another destination", "o1", "d", "e")
+	put(t, ob, mkKey("p2", "d", "P"))
+	ls := leaseWant(t, ob, outbox.LeaseOptions{Max: 10}, "after the refused Put", "o1", "p2")
+	for _, l := range ls {
+		must(t, "Ack "+l.ID, ack(ob, l.ID, l.Token))
+	}
+	leaseWant(t, ob, outbox.LeaseOptions{Max: 10}, "at the end")
 }
 
 // testOrderConcurrent has workers lease and settle deliveries of several
