@@ -178,7 +178,7 @@ const (
 		WHERE ` + lockLines + ` ORDER BY ord
 		ON CONFLICT (id) DO NOTHING
 		RETURNING 1)
-	SELECT pg_catalog.count(*), pg_catalog.pg_current_xact_id()::text FROM ins`
+	` + putCounted
 
 	// sqlPutOneKeyed is sqlPutOne for a delivery with a partition key: it
 	// takes its line's lock first, and marks it held when its snapshot

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -10,15 +11,18 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/heraldhq/herald/internal/idclash"
 	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
 
 // Put stores deliveries in one statement, all or none, skipping ids the
-// outbox holds, and wakes the workers of every process; see
-// [outbox.Outbox.Put]. When some have a partition key, two more
-// statements in the same transaction and round trip clear held on the
-// heads of their lines (see order.go).
+// outbox holds for the same destination, and wakes the workers of every
+// process; see [outbox.Outbox.Put]. When some have a partition key, two
+// more statements clear held on the heads of their lines (see order.go).
+// Two more check, when the insert skipped an id, that the outbox holds it
+// for the same destination, and roll the Put back if not (sqlClash,
+// sqlRefuse). All run in one transaction and one round trip.
 func (ob *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	if err := ob.live(); err != nil {
 		return err
@@ -26,16 +30,17 @@ func (ob *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	if len(ds) == 0 {
 		return ctx.Err()
 	}
+	if _, err := idclash.InBatch(outbox.ErrInvalid, len(ds), func(i int) (string, string) { return ds[i].ID, ds[i].Destination }); err != nil {
+		return err
+	}
 	var n int64
 	args := ob.putArgs(ds)
 	heads, keyed := headsOfLines(ds)
 	for try := 1; ; try++ {
-		var err error
-		if keyed {
-			n, err = ob.putKeyed(ctx, args, heads)
-		} else {
-			var xid string
-			err = ob.pool.QueryRow(ctx, ob.q.put, args...).Scan(&n, &xid)
+		var clash, err error
+		n, clash, err = ob.put(ctx, args, heads, keyed)
+		if clash != nil {
+			return clash
 		}
 		if err == nil {
 			break
@@ -60,22 +65,66 @@ func (ob *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	return nil
 }
 
-// putKeyed runs sqlPutKeyed with args, then sqlHeads with heads (after
-// sqlByKey), in one round trip and one transaction, and returns how
-// many deliveries it inserted.
-func (ob *store) putKeyed(ctx context.Context, args, heads []any) (int64, error) {
+// put runs sqlPut with args, or when keyed sqlPutKeyed and then sqlHeads
+// with heads (after sqlByKey), then sqlClash and sqlRefuse, in one round
+// trip and one transaction, and returns how many deliveries it inserted.
+// clash is the error of an id held for another destination, for which
+// sqlRefuse rolled it all back.
+func (ob *store) put(ctx context.Context, args, heads []any, keyed bool) (n int64, clash, err error) {
 	b := &pgx.Batch{}
-	b.Queue(ob.q.putKeyed, args...)
-	b.Queue(ob.q.byKey)
-	b.Queue(ob.q.heads, heads...)
+	if keyed {
+		b.Queue(ob.q.putKeyed, args...)
+		b.Queue(ob.q.byKey)
+		b.Queue(ob.q.heads, heads...)
+	} else {
+		b.Queue(ob.q.put, args...)
+	}
+	b.Queue(ob.q.clash, args[0], args[1])
+	b.Queue(ob.q.refuse)
 	br := ob.pool.SendBatch(ctx, b)
-	var n int64
-	var xid string
-	err := br.QueryRow().Scan(&n, &xid)
+	var xid, held string
+	err = br.QueryRow().Scan(&n, &xid, &held)
+	for range b.Len() - 3 { // sqlByKey and sqlHeads
+		if _, e := br.Exec(); err == nil {
+			err = e
+		}
+	}
+	if err == nil {
+		clash, err = clashOf(br)
+	}
+	if err == nil {
+		_, err = br.Exec()
+	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
-	return n, err
+	if clash == nil {
+		return n, nil, err
+	}
+	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "22P02" {
+		return 0, clash, nil // refused by sqlRefuse, as it should be
+	}
+	return 0, fmt.Errorf("pgstore: put: %w, and sqlRefuse did not roll it back: %v", clash, err), nil
+}
+
+// clashOf reads the result of sqlClash from br: the error of the first
+// delivery it lists, or nil.
+func clashOf(br pgx.BatchResults) (clash, err error) {
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, held, dest, set string
+		if err := rows.Scan(&id, &held, &dest, &set); err != nil {
+			return nil, err
+		}
+		if clash == nil {
+			clash = idclash.Err(outbox.ErrInvalid, id, held, dest)
+		}
+	}
+	return clash, rows.Err()
 }
 
 // putTries is how many times Put runs its statement when the server ends

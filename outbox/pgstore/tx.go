@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/heraldhq/herald/internal/idclash"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
 )
@@ -20,12 +21,14 @@ import (
 // store of [Open] in tx's database: it validates the delivery and fills its
 // defaults as [outbox.Queue.Enqueue] does ([outbox.Queue.Prepare]), and
 // its workers, and those of every process on the outbox, are woken when
-// tx commits. Like Enqueue it is idempotent on the id: an id the outbox
-// holds is left as it is, whatever destination it holds it for, and m is
-// then not stored. So give each destination's delivery an id of its own
-// (or leave m.ID empty for a new one): enqueuing one order's id to two
-// destinations stores the first and succeeds for the second, which is
-// never sent.
+// tx commits. Like Enqueue it is idempotent on the id and destination: an
+// id the outbox holds for the named destination is left as it is, and m
+// is then not stored. An id it holds for another destination fails with
+// an error wrapping [outbox.ErrInvalid] that names the id and both
+// destinations, and stores nothing; tx is left open and usable, to roll
+// back or go on with. So give each destination's delivery an id of its own
+// (or leave m.ID empty for a new one). Only when the insert found the id
+// held does Enqueue read its destination, in tx, in a second statement.
 //
 // A delivery with a partition key (to a destination with Ordered set)
 // holds its line until tx ends: another transaction, or a Put, that
@@ -50,6 +53,9 @@ func Enqueue(ctx context.Context, tx pgx.Tx, q *outbox.Queue, destination string
 		return "", errNilTx
 	}
 	return enqueueTx(ctx, q, destination, m, func(s *enqueueStmts) (xid string, err error) {
+		if s.held != "" {
+			return heldFor(tx.QueryRow(ctx, s.held, s.args[0]))
+		}
 		if s.heads == "" {
 			err = tx.QueryRow(ctx, s.query, s.args...).Scan(&xid)
 		} else { // both statements in one round trip
@@ -77,6 +83,9 @@ func EnqueueSQL(ctx context.Context, tx *sql.Tx, q *outbox.Queue, destination st
 		return "", errNilTx
 	}
 	return enqueueTx(ctx, q, destination, m, func(s *enqueueStmts) (xid string, err error) {
+		if s.held != "" {
+			return heldFor(tx.QueryRowContext(ctx, s.held, s.args[0]))
+		}
 		err = tx.QueryRowContext(ctx, s.query, s.args...).Scan(&xid)
 		if errors.Is(err, sql.ErrNoRows) {
 			xid, err = "", nil
@@ -94,17 +103,35 @@ var errNilTx = fmt.Errorf("%w: pgstore: nil transaction", outbox.ErrInvalid)
 // enqueueStmts are the statements of an enqueue: query, which inserts the
 // delivery and returns the transaction's id, then, for a delivery with a
 // partition key, heads, which clears held on it if it heads its line (see
-// order.go).
+// order.go). When held is set, the insert found the id held: run held
+// alone, with args[0], the id, for the destination it is held for.
 type enqueueStmts struct {
-	query, heads    string
-	args, headsArgs []any
+	query, heads, held string
+	args, headsArgs    []any
 }
+
+// heldFor reads the result of sqlHeldFor: the destination the id is held
+// for, or "" when it is no longer held.
+func heldFor(row interface{ Scan(...any) error }) (string, error) {
+	var dest string
+	err := row.Scan(&dest)
+	if errors.Is(err, pgx.ErrNoRows) || errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return dest, err
+}
+
+// enqueueTries bounds the inserts of an Enqueue whose id was held at the
+// insert and gone by the look at its destination (acknowledged meanwhile).
+const enqueueTries = 3
 
 // enqueueTx stores the delivery q makes of m with insert, which runs the
 // statements in the caller's transaction, in order, and returns the
 // transaction's id, or "" when the outbox held the id already (the
 // delivery is then left as it is), and has the workers woken once that
-// transaction commits.
+// transaction commits. For a held id it has insert run the held statement
+// alone, which returns the destination the id is held for, and fails
+// when that is another: no statement fails, so the transaction is intact.
 func enqueueTx(ctx context.Context, q *outbox.Queue, destination string, m sender.Message, insert func(*enqueueStmts) (string, error)) (string, error) {
 	if q == nil {
 		return "", fmt.Errorf("%w: pgstore: nil Queue", outbox.ErrInvalid)
@@ -124,12 +151,25 @@ func enqueueTx(ctx context.Context, q *outbox.Queue, destination string, m sende
 	if d.PartitionKey != "" {
 		s.heads, s.headsArgs = ob.q.ownHead, []any{d.ID}
 	}
-	xid, err := insert(s)
-	if err != nil {
-		return "", dbError(ctx, "enqueue", err)
+	for range enqueueTries {
+		xid, err := insert(s)
+		if err != nil {
+			return "", dbError(ctx, "enqueue", err)
+		}
+		if xid != "" {
+			ob.notify.watch(xid)
+			return d.ID, nil
+		}
+		held := &enqueueStmts{held: ob.q.heldFor, args: s.args}
+		dest, err := insert(held)
+		switch {
+		case err != nil:
+			return "", dbError(ctx, "enqueue", err)
+		case dest == d.Destination:
+			return d.ID, nil // held for it: idempotent
+		case dest != "":
+			return "", idclash.Err(outbox.ErrInvalid, d.ID, dest, d.Destination)
+		}
 	}
-	if xid != "" {
-		ob.notify.watch(xid)
-	}
-	return d.ID, nil
+	return "", fmt.Errorf("pgstore: enqueue %s: the id was held at every insert and gone at every look", d.ID)
 }
