@@ -32,9 +32,9 @@ const putAckWait = 10 * time.Second
 // Put stores deliveries; see [outbox.Outbox.Put]. It publishes them
 // asynchronously, each expecting an empty subject, and returns once
 // JetStream acknowledged every one. A delivery whose id the stream holds
-// (pending, leased, dead, or acknowledged or purged within
-// [Config.DuplicateWindow], as a tombstone) is dropped, once adopt has made
-// sure that no other Put can still undo the record held.
+// for its destination (pending, leased, dead, or acknowledged or purged
+// within [Config.DuplicateWindow], as a tombstone) is dropped, once adopt
+// has made sure that no other Put can still undo the record held.
 //
 // Put is all or nothing. Every delivery is encoded before any is
 // published, and one the record format cannot hold (an id the Queue's id
