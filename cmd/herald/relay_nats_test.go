@@ -240,3 +240,27 @@ func TestRelayNATSReadiness(t *testing.T) {
 		return code == http.StatusServiceUnavailable
 	})
 }
+
+// TestRelayNATSReconnectHidesToken restarts the NATS server under a relay
+// that reaches it with a token in the --store URL (nats://TOKEN@HOST): the
+// relay logs the disconnect and the reconnect, and never the token, which
+// is the URL's user name, not a password that url.URL.Redacted would mask.
+func TestRelayNATSReconnectHidesToken(t *testing.T) {
+	dir := t.TempDir()
+	token := "tok-" + randomHex(t, 12)
+	storeDir := t.TempDir()
+	s := natstest.Start(t, &server.Options{Authorization: token, StoreDir: storeDir})
+	port := natstest.Port(s)
+	secret, rcv := relayReceiver(t, dir)
+	p := startRelay(t, dir, nil, "--store", fmt.Sprintf("nats://%s@%s", token, s.Addr()), "--dest", rcv.URL(),
+		"--secret", secret, "--cacert", "ca.pem", "--allow-private")
+	s.Shutdown()
+	s.WaitForShutdown()
+	natstest.Start(t, &server.Options{Authorization: token, StoreDir: storeDir, Port: port})
+	eventually(t, func() string { return "the reconnect logged\n" + p.stderr() }, func() bool {
+		return strings.Contains(p.stderr(), "nats: reconnected")
+	})
+	p.mustPost(t, event("after-restart", "job:ready"), nil)
+	waitOK(t, rcv, 1, p)
+	noLeak(t, p.stderr(), token)
+}

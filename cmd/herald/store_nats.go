@@ -165,7 +165,7 @@ func (s *natsSpec) merge(f *natsFlags) error {
 
 // connect connects to the servers of s. The connection rides out a server
 // restart: it reconnects forever, and logs each disconnect and reconnect
-// (with the server's URL redacted) to s.files.logger.
+// (with the server's URL, without its user information) to s.files.logger.
 func (s *natsSpec) connect(name string) (*nats.Conn, error) {
 	opts := []nats.Option{
 		nats.Name("herald " + name),
@@ -188,7 +188,7 @@ func (s *natsSpec) connect(name string) (*nats.Conn, error) {
 				log.Warn("nats: disconnected; reconnecting", "err", errText(err))
 			}),
 			nats.ReconnectHandler(func(nc *nats.Conn) {
-				log.Info("nats: reconnected", "server", nc.ConnectedUrlRedacted())
+				log.Info("nats: reconnected", "server", serverURL(nc.ConnectedUrl()))
 			}),
 			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 				log.Warn("nats: asynchronous error", "err", errText(err))
@@ -226,6 +226,18 @@ func (s *natsSpec) connectContext(ctx context.Context, name string) (*nats.Conn,
 		}()
 		return nil, fmt.Errorf("connecting to NATS: %w", ctx.Err())
 	}
+}
+
+// serverURL is a server URL without its user information, for logs: the
+// NATS client's ConnectedUrlRedacted masks a password only, and would show
+// a token given as nats://TOKEN@HOST.
+func serverURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "" // the error quotes the URL
+	}
+	u.User = nil
+	return u.String()
 }
 
 // errText is err's message, or "" for nil.
