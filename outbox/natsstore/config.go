@@ -108,11 +108,17 @@ func (c Config) streamConfig() jetstream.StreamConfig {
 		Subjects:          []string{c.Subject + ".>"},
 		Retention:         jetstream.LimitsPolicy,
 		MaxMsgsPerSubject: 1,
-		Discard:           jetstream.DiscardOld,
-		Storage:           c.Storage,
-		Replicas:          c.Replicas,
-		Duplicates:        c.DuplicateWindow,
-		AllowDirect:       true,
-		AllowMsgTTL:       true,
+		// A stream at a limit an operator set (max messages, max bytes)
+		// refuses the write that would pass it, and Put fails and undoes
+		// itself: discarding old would delete the oldest record, a
+		// pending delivery that a Put returned nil for. A write that
+		// replaces a subject's record (a lease, a settlement) is still
+		// taken at a message limit.
+		Discard:     jetstream.DiscardNew,
+		Storage:     c.Storage,
+		Replicas:    c.Replicas,
+		Duplicates:  c.DuplicateWindow,
+		AllowDirect: true,
+		AllowMsgTTL: true,
 	}
 }

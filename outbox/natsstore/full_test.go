@@ -78,3 +78,51 @@ func TestStoreFull(t *testing.T) {
 		t.Fatalf("Put once the storage was freed: %v", err)
 	}
 }
+
+// TestStreamLimitKeepsWhatPutReturnedFor caps the outbox stream the way an
+// operator bounding its disk would (nats stream edit --max-msgs 3): a Put
+// past the cap must fail, and no delivery that a Put returned nil for may
+// go. Under the discard-old policy the server made room by deleting the
+// oldest record, a pending delivery acknowledged long before, and every
+// Put succeeded. The records held still take their leases and
+// settlements, which replace a record without adding one.
+func TestStreamLimitKeepsWhatPutReturnedFor(t *testing.T) {
+	s := natstest.Start(t, nil)
+	_, js := natstest.Connect(t, s.ClientURL())
+	cfg := freshConfig()
+	ob := open(t, js, cfg)
+	ctx := context.Background()
+	str, err := js.Stream(ctx, cfg.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := str.CachedInfo().Config
+	sc.MaxMsgs = 3
+	if _, err := js.UpdateStream(ctx, sc); err != nil {
+		t.Fatal(err)
+	}
+	stored, failed := 0, 0
+	for i := range 5 {
+		d := outbox.Delivery{ID: fmt.Sprintf("d-%d", i), Destination: "d", Body: []byte("{}"), Due: time.Now(), Created: time.Now()}
+		if err := ob.Put(ctx, d); err != nil {
+			failed++
+			continue
+		}
+		stored++
+	}
+	if failed == 0 {
+		t.Errorf("every Put into a stream capped at 3 messages returned nil")
+	}
+	if info, err := str.Info(ctx); err != nil || info.State.Msgs != uint64(stored) {
+		t.Fatalf("the stream holds %d messages (%v) of the %d deliveries Put returned nil for", info.State.Msgs, err, stored)
+	}
+	ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: time.Now()})
+	if err != nil || len(ls) != stored {
+		t.Fatalf("leased %d of %d at the cap (%v)", len(ls), stored, err)
+	}
+	for i, err := range ob.Settle(ctx, []outbox.Settlement{{ID: ls[0].ID, Token: ls[0].Token, Outcome: outbox.Retrying, Due: time.Now()}}) {
+		if err != nil {
+			t.Fatalf("settling %s at the cap: %v", ls[i].ID, err)
+		}
+	}
+}
