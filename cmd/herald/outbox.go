@@ -27,7 +27,8 @@ relays run: they see a replay within milliseconds. herald outbox never
 creates nor changes its stream; one that does not exist is refused.
 
   stats    print the number of pending, leased and dead deliveries as JSON:
-           {"pending":…,"leased":…,"dead":…} (pending counts the leased too)
+           {"pending":…,"leased":…,"dead":…} (pending counts the leased
+           too, and the deliveries a disabled destination holds)
   list     print the dead letters, one JSON line each, as the outbox's admin
            handler lists them (never a body):
            {"id":…,"destination":…,"event_id":…,"topic":…,"content_type":…,"due":…,
@@ -38,6 +39,8 @@ creates nor changes its stream; one that does not exist is refused.
   states   print each destination the outbox records as failing or disabled
            (held: its deliveries wait until enable), one JSON line each, by name:
            {"destination":…,"failing_since":…,"disabled":…,"reason":…}
+           (failing_since and disabled are RFC 3339 times, each left out
+           when unset: a destination without "disabled" is only failing)
   enable   enable the destination --dest NAME that a relay disabled (it
            answered 410 Gone, or failed for its disable_after), so that the
            next relay sends its held deliveries; prints "enabled NAME" and

@@ -147,6 +147,12 @@ relays, on any number of machines, share: each takes events on its own
 --listen, and they share the deliveries. A relay that dies holds what it
 leased for --lease-ttl; then another relay sends it, under the same id. A
 relay rides out a NATS restart: meanwhile it answers events 5xx.
+Bound the outbox's disk with the server's max_file_store or the account's
+JetStream limits, not with limits on the stream, which every relay puts
+back as it starts: a full store answers each event 500 (the log says
+"insufficient resources", or "maximum messages exceeded" at a stream's
+own limit) until deliveries go out or the limit is raised, and drops
+nothing it acknowledged.
 Credentials: --nats-creds FILE, or USER:PASSWORD@ or TOKEN@ in the URL
 (which ps shows: prefer a creds file; write a comma in a password %2C).
 TLS: --nats-cacert, --nats-cert and --nats-key. The URL's query may give

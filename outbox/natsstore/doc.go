@@ -138,6 +138,16 @@
 // (set the server's sync_interval to "always" to survive power loss, not
 // only a process crash).
 //
+// A full store loses nothing either. Bound the outbox's disk with the
+// server's max_file_store or the account's JetStream limits: Open sets the
+// stream's whole configuration, so a limit put on the stream itself (max
+// messages, bytes or age) lasts only until the next worker starts. At any
+// limit the server refuses the write that would pass it (the stream discards
+// new, never an old record): Put fails with the server's reason ("insufficient
+// resources", "maximum messages exceeded") and undoes itself, while leases and
+// settlements, which replace a record, go on, so that deliveries going out
+// make room again.
+//
 // # Running on a NATS cluster
 //
 // On a three-node cluster set [Config.Replicas] to 3: every write is then
