@@ -144,9 +144,12 @@
 // messages, bytes or age) lasts only until the next worker starts. At any
 // limit the server refuses the write that would pass it (the stream discards
 // new, never an old record): Put fails with the server's reason ("insufficient
-// resources", "maximum messages exceeded") and undoes itself, while leases and
-// settlements, which replace a record, go on, so that deliveries going out
-// make room again.
+// resources", "maximum messages exceeded") and undoes itself. When the server's
+// storage is full, or the stream at its message limit, deliveries are still
+// leased and acknowledged (an acknowledgement replaces a record with a smaller
+// tombstone), so that deliveries going out make room again; at a stream's byte
+// limit a lease, which makes its record larger, is refused too, and nothing
+// goes out until the limit is raised or removed.
 //
 // # Running on a NATS cluster
 //
