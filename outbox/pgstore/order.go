@@ -176,7 +176,7 @@ const (
 			FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::bytea[], $7::int8[], $8::int8[], $9::int4[], $10::bytea[], $11::bytea[])
 			WITH ORDINALITY AS u(id, dest, ev, tp, ct, b, due, cr, n, tr, pk, ord)) u
 		WHERE ` + lockLines + ` ORDER BY ord
-		ON CONFLICT (id) DO NOTHING
+		` + putConflict + `
 		RETURNING 1)
 	` + putCounted
 

@@ -3,9 +3,9 @@ package pgstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,10 +19,10 @@ import (
 // Put stores deliveries in one statement, all or none, skipping ids the
 // outbox holds for the same destination, and wakes the workers of every
 // process; see [outbox.Outbox.Put]. When some have a partition key, two
-// more statements clear held on the heads of their lines (see order.go).
-// Two more check, when the insert skipped an id, that the outbox holds it
-// for the same destination, and roll the Put back if not (sqlClash,
-// sqlRefuse). All run in one transaction and one round trip.
+// more statements in the same transaction and round trip clear held on the
+// heads of their lines (see order.go). The statement fails, and so rolls
+// the Put back, on an id held for another destination (see putConflict):
+// only then does Put ask which, to say so.
 func (ob *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	if err := ob.live(); err != nil {
 		return err
@@ -30,25 +30,29 @@ func (ob *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	if len(ds) == 0 {
 		return ctx.Err()
 	}
-	if _, err := idclash.InBatch(outbox.ErrInvalid, len(ds), func(i int) (string, string) { return ds[i].ID, ds[i].Destination }); err != nil {
+	repeats, err := idclash.InBatch(outbox.ErrInvalid, len(ds), func(i int) (string, string) { return ds[i].ID, ds[i].Destination })
+	if err != nil {
 		return err
 	}
 	var n int64
-	args := ob.putArgs(ds)
-	heads, keyed := headsOfLines(ds)
+	each := once(ds, repeats)
+	args := ob.putArgs(each)
+	heads, keyed := headsOfLines(each)
 	for try := 1; ; try++ {
-		var clash, err error
-		n, clash, err = ob.put(ctx, args, heads, keyed)
-		if clash != nil {
-			return clash
-		}
+		n, err = ob.put(ctx, args, heads, keyed)
 		if err == nil {
 			break
+		}
+		if isClash(err) {
+			if cerr := ob.clash(ctx, ds); cerr != nil {
+				return cerr
+			}
+			// Acknowledged meanwhile: no longer held, try again.
 		}
 		// Two Puts of the same ids in other orders (clients retrying
 		// batches on two workers) wait on each other's rows, and the
 		// server ends one of them: all of it rolled back, so try again.
-		if !isDeadlock(err) || try == putTries || ctx.Err() != nil {
+		if !isDeadlock(err) && !isClash(err) || try == putTries || ctx.Err() != nil {
 			return dbError(ctx, "put", err)
 		}
 		// Apart, at random: two Puts that try again at once meet again
@@ -65,66 +69,79 @@ func (ob *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	return nil
 }
 
-// put runs sqlPut with args, or when keyed sqlPutKeyed and then sqlHeads
-// with heads (after sqlByKey), then sqlClash and sqlRefuse, in one round
-// trip and one transaction, and returns how many deliveries it inserted.
-// clash is the error of an id held for another destination, for which
-// sqlRefuse rolled it all back.
-func (ob *store) put(ctx context.Context, args, heads []any, keyed bool) (n int64, clash, err error) {
-	b := &pgx.Batch{}
-	if keyed {
-		b.Queue(ob.q.putKeyed, args...)
-		b.Queue(ob.q.byKey)
-		b.Queue(ob.q.heads, heads...)
-	} else {
-		b.Queue(ob.q.put, args...)
+// once returns ds without the repeats idclash.InBatch found (an id given
+// again for the same destination), which the statement must not meet
+// twice (see putConflict).
+func once(ds []outbox.Delivery, repeats []bool) []outbox.Delivery {
+	if repeats == nil {
+		return ds
 	}
-	b.Queue(ob.q.clash, args[0], args[1])
-	b.Queue(ob.q.refuse)
-	br := ob.pool.SendBatch(ctx, b)
-	var xid, held string
-	err = br.QueryRow().Scan(&n, &xid, &held)
-	for range b.Len() - 3 { // sqlByKey and sqlHeads
-		if _, e := br.Exec(); err == nil {
-			err = e
+	out := make([]outbox.Delivery, 0, len(ds))
+	for i, d := range ds {
+		if !repeats[i] {
+			out = append(out, d)
 		}
 	}
-	if err == nil {
-		clash, err = clashOf(br)
+	return out
+}
+
+// put runs sqlPut with args, or when keyed sqlPutKeyed and then sqlHeads
+// with heads (after sqlByKey), in one round trip and one transaction, and
+// returns how many deliveries it inserted.
+func (ob *store) put(ctx context.Context, args, heads []any, keyed bool) (int64, error) {
+	var n int64
+	var xid string
+	if !keyed {
+		err := ob.pool.QueryRow(ctx, ob.q.put, args...).Scan(&n, &xid)
+		return n, err
 	}
-	if err == nil {
-		_, err = br.Exec()
-	}
+	b := &pgx.Batch{}
+	b.Queue(ob.q.putKeyed, args...)
+	b.Queue(ob.q.byKey)
+	b.Queue(ob.q.heads, heads...)
+	br := ob.pool.SendBatch(ctx, b)
+	err := br.QueryRow().Scan(&n, &xid)
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
-	if clash == nil {
-		return n, nil, err
-	}
-	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "22P02" {
-		return 0, clash, nil // refused by sqlRefuse, as it should be
-	}
-	return 0, fmt.Errorf("pgstore: put: %w, and sqlRefuse did not roll it back: %v", clash, err), nil
+	return n, err
 }
 
-// clashOf reads the result of sqlClash from br: the error of the first
-// delivery it lists, or nil.
-func clashOf(br pgx.BatchResults) (clash, err error) {
-	rows, err := br.Query()
-	if err != nil {
-		return nil, err
+// clash returns the error of a Put of ds that putConflict refused for an id
+// held for another destination: it reads the destinations of ds's ids to
+// name the id and both destinations. It returns nil when none differs any
+// more (the delivery was acknowledged meanwhile): the Put may try again.
+func (ob *store) clash(ctx context.Context, ds []outbox.Delivery) error {
+	ids := make([]string, len(ds))
+	want := make(map[string]string, len(ds))
+	for i, d := range ds {
+		ids[i], want[d.ID] = d.ID, d.Destination
+	}
+	rows, qerr := ob.pool.Query(ctx, ob.q.heldForAny, ids)
+	if qerr != nil {
+		return dbError(ctx, "put", qerr)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id, held, dest, set string
-		if err := rows.Scan(&id, &held, &dest, &set); err != nil {
-			return nil, err
+		var id, held string
+		if err := rows.Scan(&id, &held); err != nil {
+			return dbError(ctx, "put", err)
 		}
-		if clash == nil {
-			clash = idclash.Err(outbox.ErrInvalid, id, held, dest)
+		if dest := want[id]; held != dest {
+			return idclash.Err(outbox.ErrInvalid, id, held, dest)
 		}
 	}
-	return clash, rows.Err()
+	if err := rows.Err(); err != nil {
+		return dbError(ctx, "put", err)
+	}
+	return nil
+}
+
+// isClash reports whether err is putConflict's refusal of an id held for
+// another destination.
+func isClash(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "22P02" && strings.Contains(pe.Message, putClash)
 }
 
 // putTries is how many times Put runs its statement when the server ends

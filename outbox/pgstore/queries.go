@@ -10,7 +10,7 @@ import (
 // queries are the statements of an outbox, with its table names filled in.
 type queries struct {
 	put, putKeyed, putOne, putOneKeyed, heads, ownHead, dests, lease string
-	clash, refuse, heldFor                                           string
+	heldFor, heldForAny                                              string
 	ack, ackKeyed, retry, dead, deadKeyed, release                   string
 	noteLines, passOn, byKey                                         string
 	fill, claim, repair, notify, status, async                       string
@@ -46,47 +46,41 @@ const (
 	// clients, the transactions that enqueued ran 8× slower). The
 	// notifier sends the NOTIFY after the commit instead, in a transaction
 	// of its own that writes nothing. Put uses it when no delivery has a
-	// partition key, and sqlPutKeyed otherwise, then sqlClash and
-	// sqlRefuse in the same transaction.
+	// partition key, and sqlPutKeyed otherwise.
 	sqlPut = `WITH ins AS (
 		INSERT INTO {d} (id, destination, event_id, topic, content_type, body, due_ns, created_ns, attempts, trace_parent, partition_key)
 		SELECT id, dest, ev, tp, ct, b, due, cr, n, tr, pk FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::bytea[], $7::int8[], $8::int8[], $9::int4[], $10::bytea[], $11::bytea[])
 			WITH ORDINALITY AS u(id, dest, ev, tp, ct, b, due, cr, n, tr, pk, ord)
 		WHERE ` + lockLines + ` ORDER BY ord
-		ON CONFLICT (id) DO NOTHING
+		` + putConflict + `
 		RETURNING 1)
 	` + putCounted
 
 	// putCounted ends sqlPut and sqlPutKeyed: it returns how many
-	// deliveries they inserted and the transaction's id, and notes in
-	// putHeld whether they skipped an id ($1) the outbox held, for sqlClash.
-	putCounted = `SELECT pg_catalog.count(*), pg_catalog.pg_current_xact_id()::text,
-		pg_catalog.set_config(` + putHeld + `, (pg_catalog.count(*) < (SELECT pg_catalog.count(DISTINCT i.id) FROM pg_catalog.unnest($1::text[]) AS i(id)))::text, true)
-	FROM ins`
+	// deliveries they inserted and the transaction's id.
+	putCounted = `SELECT pg_catalog.count(*), pg_catalog.pg_current_xact_id()::text FROM ins`
 
-	// putHeld and putRefused name the settings, local to a Put's
-	// transaction, in which its statements tell the next ones that it
-	// skipped an id, and that one of those is held for another
-	// destination.
-	putHeld, putRefused = `'herald.put_held'`, `'herald.put_refused'`
+	// putConflict is how sqlPut and sqlPutKeyed meet an id the outbox
+	// holds: one held for the same destination is left as it is (the
+	// WHERE is false: the row is locked until the Put commits, not
+	// changed), and one held for another destination fails the statement,
+	// and so rolls the Put back, with a cast that cannot succeed
+	// (invalid_text_representation, naming putClash). DO UPDATE rather than
+	// DO NOTHING reads the row that holds the id as committed when the
+	// insert meets it, not as the statement's snapshot shows it, so that
+	// it sees the row of a Put that committed while this one waited for
+	// it. Put passes each id once: DO UPDATE cannot meet a row the same
+	// statement inserted.
+	putConflict = `ON CONFLICT (id) DO UPDATE SET id = ('` + putClash + `' || EXCLUDED.id)::pg_catalog.int4::text
+		WHERE {d}.destination <> EXCLUDED.destination`
 
-	// sqlClash lists the deliveries of a Put ($1 ids, $2 destinations)
-	// whose ids the outbox holds for another destination, with that one,
-	// and notes in putRefused that there are some, for sqlRefuse. It
-	// follows the insert in its transaction, with a snapshot of its own
-	// (READ COMMITTED), so that it sees the row of another Put that the
-	// insert waited for and skipped. It reads the table only when the
-	// insert skipped an id (putHeld), never for a Put of new ids.
-	sqlClash = `SELECT u.id, e.destination, u.dest, pg_catalog.set_config(` + putRefused + `, 'true', true)
-	FROM unnest($1::text[], $2::text[]) AS u(id, dest) JOIN {d} e ON e.id = u.id
-	WHERE pg_catalog.current_setting(` + putHeld + `, true) = 'true' AND e.destination <> u.dest`
+	// putClash starts the text whose cast fails a Put that gives an id
+	// held for another destination (see putCounted).
+	putClash = `herald: a delivery id is held for another destination: `
 
-	// sqlRefuse fails, and so rolls back, the Put in which sqlClash found
-	// an id held for another destination: with a cast that cannot succeed
-	// (invalid_text_representation), as a statement raises an error
-	// without a function of its own. Put has the deliveries from sqlClash.
-	sqlRefuse = `SELECT ('herald: put refused, a delivery id is held for another destination: ' || r)::pg_catalog.int4
-	FROM (SELECT pg_catalog.current_setting(` + putRefused + `, true) AS r) s WHERE r = 'true'`
+	// sqlHeldForAny returns the destinations of the deliveries among the
+	// ids $1: a Put that putCounted refused asks it, to name the id.
+	sqlHeldForAny = `SELECT x.id, x.destination FROM {d} x WHERE x.id = ANY($1::text[])`
 
 	// sqlHeldFor returns the destination of the delivery $1: an Enqueue
 	// whose insert skipped the id asks it, in the caller's transaction.
@@ -223,7 +217,7 @@ func prepare(t tables) queries {
 		"{history}", strconv.Itoa(limits.History), "{older}", strconv.Itoa(limits.History-1))
 	return queries{
 		put: r.Replace(sqlPut), putKeyed: r.Replace(sqlPutKeyed), putOne: r.Replace(sqlPutOne), putOneKeyed: r.Replace(sqlPutOneKeyed),
-		clash: r.Replace(sqlClash), refuse: sqlRefuse, heldFor: r.Replace(sqlHeldFor),
+		heldFor: r.Replace(sqlHeldFor), heldForAny: r.Replace(sqlHeldForAny),
 		heads: r.Replace(sqlHeads), ownHead: r.Replace(sqlOwnHead), dests: r.Replace(sqlDests), lease: r.Replace(sqlLease),
 		ack: r.Replace(sqlAck), ackKeyed: r.Replace(sqlAckKeyed), retry: r.Replace(sqlRetry),
 		noteLines: r.Replace(sqlNoteLines), passOn: r.Replace(sqlPassOn), byKey: sqlByKey,
