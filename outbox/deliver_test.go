@@ -10,6 +10,20 @@ import (
 	"github.com/heraldhq/herald/sender"
 )
 
+// twoDestinations returns a Queue over a memory outbox with destinations
+// a and b, which Deliver's tests send msg to.
+func twoDestinations() (outbox.Store, sender.Destination, sender.Destination, *outbox.Queue) {
+	ob := outbox.NewMemory()
+	a := sender.Destination{Name: "a", URL: "https://a.example/"}
+	b := sender.Destination{Name: "b", URL: "https://b.example/"}
+	return ob, a, b, &outbox.Queue{Outbox: ob, Destinations: []sender.Destination{a, b}}
+}
+
+// msg is a message of Deliver's tests with the given id.
+func msg(id string) sender.Message {
+	return sender.Message{ID: id, Topic: "job:ready", Body: []byte(`{}`)}
+}
+
 // TestQueueDeliver: Deliver stores every message in one Put, or none; an
 // invalid one is a DeliveryError that is not retryable, so that
 // listener.Forward refuses the event for good; an unknown destination is
@@ -17,12 +31,7 @@ import (
 // message), so that the source keeps the event until it is fixed.
 func TestQueueDeliver(t *testing.T) {
 	ctx := context.Background()
-	ob := outbox.NewMemory()
-	a := sender.Destination{Name: "a", URL: "https://a.example/"}
-	b := sender.Destination{Name: "b", URL: "https://b.example/"}
-	q := &outbox.Queue{Outbox: ob, Destinations: []sender.Destination{a, b}}
-
-	msg := func(id string) sender.Message { return sender.Message{ID: id, Topic: "job:ready", Body: []byte(`{}`)} }
+	ob, a, b, q := twoDestinations()
 	for _, tc := range []struct {
 		name  string
 		dests []sender.Destination
@@ -61,11 +70,7 @@ func TestQueueDeliver(t *testing.T) {
 // theirs is stored. The same id for the same destination still succeeds.
 func TestQueueDeliverIDOtherDestination(t *testing.T) {
 	ctx := context.Background()
-	ob := outbox.NewMemory()
-	a := sender.Destination{Name: "a", URL: "https://a.example/"}
-	b := sender.Destination{Name: "b", URL: "https://b.example/"}
-	q := &outbox.Queue{Outbox: ob, Destinations: []sender.Destination{a, b}}
-	msg := func(id string) sender.Message { return sender.Message{ID: id, Topic: "job:ready", Body: []byte(`{}`)} }
+	ob, a, b, q := twoDestinations()
 
 	if _, err := q.Enqueue(ctx, "a", msg("held")); err != nil {
 		t.Fatal(err)
