@@ -11,7 +11,8 @@
 // [outbox.Store]: it keeps the order of a partition key across every
 // process sharing its tables (OrdersByKey), and it wakes the Queue when
 // deliveries may have become due (Wake; see Waking below). Put stores its
-// deliveries in one transaction, all or none, skipping ids the outbox holds;
+// deliveries in one transaction, all or none, skipping ids the outbox holds
+// for the same destination and failing on one it holds for another;
 // Settle sends its settlements in one round trip and one transaction, and
 // one whose token no longer holds the lease changes nothing and fails with
 // [outbox.ErrLeaseLost] while the others are recorded. DeadLetters lists

@@ -39,7 +39,8 @@ type queries struct {
 // operators and types too: OPERATOR(pg_catalog.=).
 const (
 	// sqlPut inserts deliveries given as one array per column, skipping
-	// ids already held, and counts those it inserted. It sends no NOTIFY:
+	// ids already held for the same destination (see putConflict), and
+	// counts those it inserted. It sends no NOTIFY:
 	// PostgreSQL holds the lock that orders notifications from the commit
 	// of a notifying transaction until its WAL is flushed, so every
 	// transaction that notifies waits for the fsyncs of all others (at 16
