@@ -48,10 +48,10 @@ const putAckWait = 10 * time.Second
 // is sent; the error names it, and a retried Put drops it as held.
 //
 // A delivery whose id the stream holds for another destination (pending,
-// leased or dead) fails the Put with [outbox.ErrInvalid] the same way:
-// adopt reads the record held anyway. A tombstone keeps no destination: an
-// id acknowledged or purged within the window is dropped whatever its
-// destination was.
+// leased, dead, or acknowledged or purged within the window) fails the Put
+// with [outbox.ErrInvalid] the same way: adopt reads the record held
+// anyway. A tombstone that an earlier version of this package wrote keeps
+// no destination: its id is dropped whatever the destination.
 func (o *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -349,8 +349,8 @@ const adoptTries = 5
 // and leaves the delivery be. A record that a lease or a settlement wrote
 // (leased, dead, a tombstone) no Put undoes, and stays as it is. A record
 // gone by the time adopt reads it (its undo came first) is stored afresh
-// from p, as this Put's own. A record of another destination fails the
-// Put (see Put).
+// from p, as this Put's own. A record of another destination, a
+// tombstone's included, fails the Put (see Put).
 func (o *store) adopt(ctx context.Context, p *published) error {
 	for range adoptTries {
 		sm, err := o.stream.GetLastMsgForSubject(ctx, p.msg.Subject)
@@ -373,7 +373,9 @@ func (o *store) adopt(ctx context.Context, p *published) error {
 			if err != nil {
 				return fmt.Errorf("natsstore: put %s: the stream holds an unreadable record under its id: %w", p.m.ID, err)
 			}
-			if r.State != stateGone && r.Destination != p.m.Destination {
+			// A tombstone of an earlier version names no destination:
+			// the id is dropped, whatever its destination was.
+			if r.Destination != p.m.Destination && (r.State != stateGone || r.Destination != "") {
 				return idclash.Err(outbox.ErrInvalid, p.m.ID, r.Destination, p.m.Destination)
 			}
 			if r.State != statePending || r.Until != 0 {

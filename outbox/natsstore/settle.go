@@ -61,9 +61,11 @@ func (o *store) settleOne(ctx context.Context, st *outbox.Settlement) error {
 	return o.settle(ctx, st.ID, st.Token, f)
 }
 
-// tombstone empties r into the marker of a forgotten delivery.
+// tombstone empties r into the marker of a forgotten delivery. It keeps
+// the destination, so that a Put of the id for another destination within
+// [Config.DuplicateWindow] is refused rather than dropped (see adopt).
 func (r *record) tombstone() {
-	*r = record{meta: meta{ID: r.ID, State: stateGone}}
+	*r = record{meta: meta{ID: r.ID, Destination: r.Destination, State: stateGone}}
 }
 
 // settle ends the lease of id named by token: it changes the leased record
