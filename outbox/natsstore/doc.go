@@ -47,12 +47,12 @@
 // subject, then waits for every acknowledgement: a delivery whose id is
 // held (pending, leased or dead) is dropped by the server. An acknowledged
 // or purged delivery leaves a small tombstone that expires after
-// [Config.DuplicateWindow] (a per-message TTL); until then a Put of the
-// same id is dropped too, so an enqueue retried just after its delivery
-// succeeded does not send it twice. When the stream refuses one publish of
-// a Put, Put deletes the others it stored, so that a Put is all or nothing
-// (see below); it sets no Nats-Msg-Id, since the server would then drop
-// the retry of a Put it undid.
+// [Config.DuplicateWindow] (a per-message TTL) and keeps its destination;
+// until then a Put of the same id is dropped too, so an enqueue retried
+// just after its delivery succeeded does not send it twice. When the
+// stream refuses one publish of a Put, Put deletes the others it stored,
+// so that a Put is all or nothing (see below); it sets no Nats-Msg-Id,
+// since the server would then drop the retry of a Put it undid.
 //
 // # Why records and not a work-queue consumer
 //
@@ -90,14 +90,16 @@
 // record format cannot hold (an empty id or destination, one that is not
 // UTF-8, or a body larger than the server's max_payload allows, less
 // 32 KiB for the record's metadata) with [outbox.ErrInvalid]. A delivery
-// whose id the stream holds (pending, leased, dead, or acknowledged or
-// purged within [Config.DuplicateWindow], as a tombstone) is dropped. When
-// the stream refuses a publish, or ctx ends before every acknowledgement
-// came, Put deletes the deliveries it stored and returns the error: call
-// it again. The one exception is a delivery that a worker of the fleet
-// leased, or another Put of the same id adopted, in the moment between
-// its publish and the undo: it stays, and is sent; the error names it, and
-// a retried Put drops it as held. Adopting is how a Put that finds its id
+// whose id the stream holds for its destination (pending, leased, dead, or
+// acknowledged or purged within [Config.DuplicateWindow], as a tombstone)
+// is dropped; for another destination, it fails the Put with
+// [outbox.ErrInvalid] (see [outbox.Outbox.Put]). When the stream refuses
+// a publish, or ctx ends before every acknowledgement came, Put deletes
+// the deliveries it stored and returns the error: call it again. The one
+// exception is a delivery that a worker of the fleet leased, or another
+// Put of the same id adopted, in the moment between its publish and the
+// undo: it stays, and is sent; the error names it, and a retried Put drops
+// it as held. Adopting is how a Put that finds its id
 // held makes sure of it before it returns nil: the record held may be
 // another Put's that has not returned yet and may still be undone (a
 // client that gave up on one worker and sent the event to another), so a
