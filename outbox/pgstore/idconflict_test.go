@@ -6,6 +6,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/outbox"
@@ -116,4 +119,99 @@ func enqueueSQL(ctx context.Context, db *sql.DB, q *outbox.Queue, dest string, m
 		return err
 	}
 	return tx.Commit()
+}
+
+// TestPutOfHeldIDsDoesNotDeadlockSettle: a client retrying a batch
+// (x, z, y) whose deliveries x and y a worker is acknowledging (y, then
+// x) at that moment. The Put waits on z, which another transaction is
+// enqueuing, between meeting x and meeting y. The Put locks the held x
+// (ON CONFLICT DO UPDATE does), the Settle then waits for x holding y, and
+// the Put for y: the server ended the Settle as a deadlock, and its
+// deliveries, sent, stayed leased. Both must succeed.
+func TestPutOfHeldIDsDoesNotDeadlockSettle(t *testing.T) {
+	pool := newPool(t)
+	ob := open(t, pool, nil)
+	q := &outbox.Queue{Outbox: ob, Destinations: []sender.Destination{{Name: "a", URL: "https://a.example/"}}}
+	mkd := func(id string) outbox.Delivery {
+		return outbox.Delivery{ID: id, Destination: "a", Body: []byte(`{}`), Due: time.Now(), Created: time.Now()}
+	}
+	if err := ob.Put(ctx, mkd("x"), mkd("y")); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: time.Now()})
+	if err != nil || len(ls) != 2 {
+		t.Fatalf("Lease = %d, %v", len(ls), err)
+	}
+	token := map[string]string{}
+	for _, l := range ls {
+		token[l.ID] = l.Token
+	}
+	blocker, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blocker.Rollback(ctx) //nolint:errcheck
+	if _, err := pgstore.Enqueue(ctx, blocker, q, "a", sender.Message{ID: "z", Body: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	putDone := make(chan error, 1)
+	go func() { putDone <- ob.Put(ctx, mkd("x"), mkd("z"), mkd("y")) }()
+	waitForRowWaiters(t, pool, 1) // the Put, on z
+	settled := make(chan []error, 1)
+	go func() {
+		settled <- ob.Settle(ctx, []outbox.Settlement{
+			{ID: "y", Token: token["y"], Outcome: outbox.Delivered},
+			{ID: "x", Token: token["x"], Outcome: outbox.Delivered},
+		})
+	}()
+	var errs []error
+	// The Settle waits for the Put's lock on x, or, when the Put locks no
+	// held row, is done.
+	for deadline := time.Now().Add(20 * time.Second); errs == nil; time.Sleep(10 * time.Millisecond) {
+		select {
+		case errs = <-settled:
+			continue
+		default:
+		}
+		if rowWaiters(t, pool) >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the Settle neither waited nor returned")
+		}
+	}
+	if err := blocker.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-putDone; err != nil {
+		t.Errorf("Put: %v", err)
+	}
+	if errs == nil {
+		errs = <-settled
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Settle %d: %v", i, err)
+		}
+	}
+}
+
+// waitForRowWaiters waits until n sessions wait for a transaction or a
+// row's lock, and fails t if they do not within 20 seconds.
+func waitForRowWaiters(t *testing.T, pool *pgxpool.Pool, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if rowWaiters(t, pool) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions never waited for a lock", n)
+		}
+	}
+}
+
+// rowWaiters returns how many sessions of t's database wait for a lock.
+func rowWaiters(t *testing.T, pool *pgxpool.Pool) int {
+	t.Helper()
+	return queryInt(t, pool, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
 }

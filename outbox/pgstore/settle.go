@@ -68,10 +68,41 @@ func (ob *store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 	if passes {
 		b.Queue(ob.q.passOn)
 	}
-	if ob.sendSettlements(ctx, b, lead, sent, errs) && released {
+	// A Put of held ids locks their rows in its order (see putConflict):
+	// a client retrying a batch while a worker settles the same
+	// deliveries in another order waits on them as they wait on it, and
+	// the server ends one of the two, all of it rolled back: try again,
+	// as Put does.
+	var failed error
+	for try := 1; ; try++ {
+		failed = ob.sendSettlements(ctx, b, lead, sent, errs)
+		if !isDeadlock(failed) || try == putTries || ctx.Err() != nil {
+			break
+		}
+		for _, i := range sent {
+			errs[i] = nil // a lease lost in the rolled-back try may not be
+		}
+		b = requeued(b)
+	}
+	if failed != nil { // the transaction rolled back: nothing was recorded
+		for _, i := range sent {
+			errs[i] = dbError(ctx, "settle", failed)
+		}
+	} else if released {
 		ob.notify.now() // other workers may take what was released
 	}
 	return errs
+}
+
+// requeued returns a new batch of b's statements: pgx keeps in a sent
+// batch the server's prepared statements, which a failed batch may have
+// dropped.
+func requeued(b *pgx.Batch) *pgx.Batch {
+	nb := &pgx.Batch{}
+	for _, q := range b.QueuedQueries {
+		nb.Queue(q.SQL, q.Arguments...)
+	}
+	return nb
 }
 
 // endsKeyed reports whether s ends the lease of a delivery with a
@@ -92,8 +123,10 @@ func pick(isKeyed bool, keyed, plain string) string {
 // sendSettlements sends b, whose statements after the first lead ones
 // (sqlAsync, and those that start passing lines on) settle ss[sent[i]],
 // each in one, in one round trip, which PostgreSQL runs as one implicit
-// transaction, sets errs for them, and reports whether it committed.
-func (ob *store) sendSettlements(ctx context.Context, b *pgx.Batch, lead int, sent []int, errs []error) bool {
+// transaction, and sets errs[sent[i]] to ErrLeaseLost for those whose
+// lease was lost. It returns why the transaction rolled back, or nil once
+// it committed.
+func (ob *store) sendSettlements(ctx context.Context, b *pgx.Batch, lead int, sent []int, errs []error) error {
 	br := ob.pool.SendBatch(ctx, b)
 	var failed error
 	for range lead {
@@ -117,11 +150,5 @@ func (ob *store) sendSettlements(ctx context.Context, b *pgx.Batch, lead int, se
 	if err := br.Close(); err != nil && failed == nil {
 		failed = err
 	}
-	if failed != nil { // the transaction rolled back: nothing was recorded
-		for _, i := range sent {
-			errs[i] = dbError(ctx, "settle", failed)
-		}
-		return false
-	}
-	return true
+	return failed
 }
