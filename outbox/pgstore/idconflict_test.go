@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/heraldhq/herald/internal/pgtest"
@@ -122,63 +124,75 @@ func enqueueSQL(ctx context.Context, db *sql.DB, q *outbox.Queue, dest string, m
 }
 
 // TestPutOfHeldIDsDoesNotDeadlockSettle: a client retrying a batch
-// (x, z, y) whose deliveries x and y a worker is acknowledging (y, then
-// x) at that moment. The Put waits on z, which another transaction is
-// enqueuing, between meeting x and meeting y. The Put locks the held x
-// (ON CONFLICT DO UPDATE does), the Settle then waits for x holding y, and
-// the Put for y: the server ended the Settle as a deadlock, and its
-// deliveries, sent, stayed leased. Both must succeed.
+// (y, z, x), y with a partition key, so that the Put keeps its order,
+// while a worker settles x and y at that moment. The Put waits on z,
+// which another transaction is enqueuing, between meeting y and meeting
+// x. The Put locks the held y (ON CONFLICT DO UPDATE does), the Settle
+// then waits for y holding x, and the Put for x: the server ended the
+// Settle as a deadlock, and its deliveries, sent, stayed leased. Both
+// must succeed.
 func TestPutOfHeldIDsDoesNotDeadlockSettle(t *testing.T) {
 	pool := newPool(t)
 	ob := open(t, pool, nil)
-	q := &outbox.Queue{Outbox: ob, Destinations: []sender.Destination{{Name: "a", URL: "https://a.example/"}}}
-	mkd := func(id string) outbox.Delivery {
-		return outbox.Delivery{ID: id, Destination: "a", Body: []byte(`{}`), Due: time.Now(), Created: time.Now()}
-	}
-	if err := ob.Put(ctx, mkd("x"), mkd("y")); err != nil {
-		t.Fatal(err)
-	}
-	ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: time.Now()})
-	if err != nil || len(ls) != 2 {
-		t.Fatalf("Lease = %d, %v", len(ls), err)
-	}
-	token := map[string]string{}
-	for _, l := range ls {
-		token[l.ID] = l.Token
-	}
-	blocker, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer blocker.Rollback(ctx) //nolint:errcheck
-	if _, err := pgstore.Enqueue(ctx, blocker, q, "a", sender.Message{ID: "z", Body: []byte(`{}`)}); err != nil {
-		t.Fatal(err)
-	}
+	x, y := heldDelivery("x", ""), heldDelivery("y", "k")
+	token := putAndLease(t, ob, x, y)
+	blocker := blockID(t, pool, ob, "z")
 	putDone := make(chan error, 1)
-	go func() { putDone <- ob.Put(ctx, mkd("x"), mkd("z"), mkd("y")) }()
+	go func() { putDone <- ob.Put(ctx, y, heldDelivery("z", ""), x) }()
 	waitForRowWaiters(t, pool, 1) // the Put, on z
 	settled := make(chan []error, 1)
 	go func() {
 		settled <- ob.Settle(ctx, []outbox.Settlement{
-			{ID: "y", Token: token["y"], Outcome: outbox.Delivered},
 			{ID: "x", Token: token["x"], Outcome: outbox.Delivered},
+			{ID: "y", Token: token["y"], Outcome: outbox.Retrying, Due: time.Now()},
 		})
 	}()
-	var errs []error
-	// The Settle waits for the Put's lock on x, or, when the Put locks no
-	// held row, is done.
-	for deadline := time.Now().Add(20 * time.Second); errs == nil; time.Sleep(10 * time.Millisecond) {
-		select {
-		case errs = <-settled:
-			continue
-		default:
+	waitForRowWaiters(t, pool, 2) // and the Settle, on y
+	if err := blocker.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-putDone; err != nil {
+		t.Errorf("Put: %v", err)
+	}
+	for i, err := range <-settled {
+		if err != nil {
+			t.Errorf("Settle %d: %v", i, err)
 		}
-		if rowWaiters(t, pool) >= 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the Settle neither waited nor returned")
-		}
+	}
+}
+
+// TestPutLocksHeldIDsInIDOrder: a Put given held ids out of order (c3,
+// b2, a1) locks their rows in the order of the ids, the order in which
+// Settle settles them, so that a Put and a Settle, or two Puts, of the
+// same ids never wait on each other both ways. While the Put waits on b2,
+// which another transaction is enqueuing, it holds a1 and not yet c3.
+// Before, it held c3: a Settle of a1 and c3 then took a1 and waited for
+// c3, the Put waited for a1, and the server ended one of them a second
+// later; clients retrying batches of held ids while workers settled them
+// brought the outbox's deliveries to a crawl (tens a second).
+func TestPutLocksHeldIDsInIDOrder(t *testing.T) {
+	pool := newPool(t)
+	ob := open(t, pool, nil)
+	a1, c3 := heldDelivery("a1", ""), heldDelivery("c3", "")
+	putAndLease(t, ob, a1, c3)
+	blocker := blockID(t, pool, ob, "b2")
+	putDone := make(chan error, 1)
+	go func() { putDone <- ob.Put(ctx, c3, heldDelivery("b2", ""), a1) }()
+	waitForRowWaiters(t, pool, 1) // the Put, on b2
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := tx.Query(ctx, "SELECT id FROM herald_outbox_deliveries WHERE id IN ('a1', 'c3') ORDER BY id FOR UPDATE SKIP LOCKED")
+	if err != nil {
+		t.Fatal(err)
+	}
+	free, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
 	}
 	if err := blocker.Commit(ctx); err != nil {
 		t.Fatal(err)
@@ -186,14 +200,47 @@ func TestPutOfHeldIDsDoesNotDeadlockSettle(t *testing.T) {
 	if err := <-putDone; err != nil {
 		t.Errorf("Put: %v", err)
 	}
-	if errs == nil {
-		errs = <-settled
+	if !slices.Equal(free, []string{"c3"}) {
+		t.Errorf("while the Put waited on b2, of a1 and c3 %v were not locked; want [c3]: it locks held ids out of order", free)
 	}
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("Settle %d: %v", i, err)
-		}
+}
+
+// heldDelivery returns a delivery of id to "a" with key.
+func heldDelivery(id, key string) outbox.Delivery {
+	return outbox.Delivery{ID: id, Destination: "a", PartitionKey: key, Body: []byte(`{}`), Due: time.Now(), Created: time.Now()}
+}
+
+// putAndLease puts ds and leases them, and returns their tokens by id.
+func putAndLease(t *testing.T, ob outbox.Outbox, ds ...outbox.Delivery) map[string]string {
+	t.Helper()
+	if err := ob.Put(ctx, ds...); err != nil {
+		t.Fatal(err)
 	}
+	ls, err := ob.Lease(ctx, outbox.LeaseOptions{Max: 10, TTL: time.Minute, Now: time.Now()})
+	if err != nil || len(ls) != len(ds) {
+		t.Fatalf("Lease = %d, %v; want %d", len(ls), err, len(ds))
+	}
+	token := map[string]string{}
+	for _, l := range ls {
+		token[l.ID] = l.Token
+	}
+	return token
+}
+
+// blockID begins a transaction that enqueues id to "a" and leaves it
+// open (rolled back when t ends): a Put of id waits for it.
+func blockID(t *testing.T, pool *pgxpool.Pool, ob outbox.Outbox, id string) pgx.Tx {
+	t.Helper()
+	q := &outbox.Queue{Outbox: ob, Destinations: []sender.Destination{{Name: "a", URL: "https://a.example/"}}}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	if _, err := pgstore.Enqueue(ctx, tx, q, "a", sender.Message{ID: id, Body: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	return tx
 }
 
 // waitForRowWaiters waits until n sessions wait for a transaction or a
@@ -201,17 +248,11 @@ func TestPutOfHeldIDsDoesNotDeadlockSettle(t *testing.T) {
 func waitForRowWaiters(t *testing.T, pool *pgxpool.Pool, n int) {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if rowWaiters(t, pool) >= n {
+		if queryInt(t, pool, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()") >= n {
 			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%d sessions never waited for a lock", n)
 		}
 	}
-}
-
-// rowWaiters returns how many sessions of t's database wait for a lock.
-func rowWaiters(t *testing.T, pool *pgxpool.Pool) int {
-	t.Helper()
-	return queryInt(t, pool, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,8 +37,17 @@ func (ob *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	}
 	var n int64
 	each := once(ds, repeats)
-	args := ob.putArgs(each)
 	heads, keyed := headsOfLines(each)
+	if !keyed && len(each) > 1 {
+		// In the order of their ids, as Settle settles them: the
+		// statement locks the rows of the ids it finds held (see
+		// putConflict), and two Puts, or a Put and a Settle, that
+		// locked the same rows in other orders would wait on each
+		// other until the server ended one of them. A line's
+		// deliveries keep the order given.
+		each = slices.SortedFunc(slices.Values(each), byID)
+	}
+	args := ob.putArgs(each)
 	for try := 1; ; try++ {
 		n, err = ob.put(ctx, args, heads, keyed)
 		if err == nil {
@@ -136,6 +146,9 @@ func (ob *store) clash(ctx context.Context, ds []outbox.Delivery) error {
 	}
 	return nil
 }
+
+// byID orders deliveries by their ids' bytes.
+func byID(a, b outbox.Delivery) int { return strings.Compare(a.ID, b.ID) }
 
 // isClash reports whether err is putConflict's refusal of an id held for
 // another destination.

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,7 +42,8 @@ func (ob *store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 	lead := b.Len()                 // the statements before the settlements
 	sent := make([]int, 0, len(ss)) // the settlements queued, by index
 	released := false
-	for i, s := range ss {
+	for _, i := range byIDs(ss) {
+		s := ss[i]
 		a := s.Attempt
 		attempt := []any{s.ID, s.Token, nil, wire.Nanos(a.At), a.Status, int64(a.Latency), a.Tries, []byte(a.Error)}
 		switch s.Outcome {
@@ -92,6 +94,19 @@ func (ob *store) Settle(ctx context.Context, ss []outbox.Settlement) []error {
 		ob.notify.now() // other workers may take what was released
 	}
 	return errs
+}
+
+// byIDs returns the indexes of ss in the order of their ids, in which Put
+// locks the rows it finds held (see Put): a Settle and a Put that locked
+// the same rows in other orders would wait on each other until the
+// server ended one of them.
+func byIDs(ss []outbox.Settlement) []int {
+	order := make([]int, len(ss))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(i, j int) int { return strings.Compare(ss[i].ID, ss[j].ID) })
+	return order
 }
 
 // requeued returns a new batch of b's statements: pgx keeps in a sent
