@@ -105,7 +105,7 @@ func byIDs(ss []outbox.Settlement) []int {
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortFunc(order, func(i, j int) int { return strings.Compare(ss[i].ID, ss[j].ID) })
+	slices.SortStableFunc(order, func(i, j int) int { return strings.Compare(ss[i].ID, ss[j].ID) })
 	return order
 }
 
