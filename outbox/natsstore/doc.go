@@ -149,9 +149,11 @@
 // resources", "maximum messages exceeded") and undoes itself. When the server's
 // storage is full, or the stream at its message limit, deliveries are still
 // leased and acknowledged (an acknowledgement replaces a record with a smaller
-// tombstone), so that deliveries going out make room again; at a stream's byte
-// limit a lease, which makes its record larger, is refused too, and nothing
-// goes out until the limit is raised or removed.
+// tombstone), so that deliveries going out make room again: bytes at once,
+// and at a message limit once their tombstones expire, after
+// [Config.DuplicateWindow] (a tombstone is a message until then); at a
+// stream's byte limit a lease, which makes its record larger, is refused
+// too, and nothing goes out until the limit is raised or removed.
 //
 // # Running on a NATS cluster
 //
