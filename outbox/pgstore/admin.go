@@ -45,15 +45,17 @@ func (ob *store) Replay(ctx context.Context, s outbox.Selector) (int, error) {
 	var n int64
 	var dests []string
 	var keys [][]byte
-	err = pgx.BeginFunc(ctx, ob.pool, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, ob.q.replay, append(args, wire.Nanos(time.Now()), ob.channel)...).Scan(&n, &dests, &keys)
-		if err == nil && len(dests) > 0 {
-			_, err = tx.Exec(ctx, ob.q.byKey)
-		}
-		if err == nil && len(dests) > 0 {
-			_, err = tx.Exec(ctx, ob.q.heads, dests, keys)
-		}
-		return err
+	err = retried(ctx, func() error {
+		return pgx.BeginFunc(ctx, ob.pool, func(tx pgx.Tx) error {
+			err := tx.QueryRow(ctx, ob.q.replay, append(args, wire.Nanos(time.Now()), ob.channel)...).Scan(&n, &dests, &keys)
+			if err == nil && len(dests) > 0 {
+				_, err = tx.Exec(ctx, ob.q.byKey)
+			}
+			if err == nil && len(dests) > 0 {
+				_, err = tx.Exec(ctx, ob.q.heads, dests, keys)
+			}
+			return err
+		})
 	})
 	if err != nil {
 		return 0, dbError(ctx, "replay dead letters", err)
@@ -68,7 +70,7 @@ func (ob *store) Purge(ctx context.Context, s outbox.Selector) (int, error) {
 		return 0, err
 	}
 	var n int64
-	if err := ob.pool.QueryRow(ctx, ob.q.purge, args...).Scan(&n); err != nil {
+	if err := retried(ctx, func() error { return ob.pool.QueryRow(ctx, ob.q.purge, args...).Scan(&n) }); err != nil {
 		return 0, dbError(ctx, "select dead letters", err)
 	}
 	return int(n), nil

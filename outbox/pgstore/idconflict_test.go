@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/pgstore"
 	"github.com/heraldhq/herald/sender"
@@ -255,4 +256,57 @@ func waitForRowWaiters(t *testing.T, pool *pgxpool.Pool, n int) {
 			t.Fatalf("%d sessions never waited for a lock", n)
 		}
 	}
+}
+
+// TestReplayRetriesDeadlock: a Replay of dead letters that the server ends
+// as a deadlock (another transaction, a Put of held ids or an operator's,
+// locks the same rows in another order) tries again, as Put and Settle
+// do, rather than failing `herald outbox replay` with "deadlock
+// detected". The other transaction holds d9 and then asks for d1, which
+// the Replay took first.
+func TestReplayRetriesDeadlock(t *testing.T) {
+	pool := newPool(t)
+	ob := open(t, pool, nil)
+	tokens := putAndLease(t, ob, heldDelivery("d1", ""), heldDelivery("d9", ""))
+	for id, token := range tokens {
+		if errs := ob.Settle(ctx, []outbox.Settlement{{ID: id, Token: token, Outcome: outbox.DeadLettered, Reason: "r"}}); errs[0] != nil {
+			t.Fatal(errs[0])
+		}
+	}
+	deadlocks := func() int {
+		return queryInt(t, pool, "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+	}
+	before := deadlocks()
+	other, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback(ctx)
+	lock := "SELECT 1 FROM herald_outbox_deliveries WHERE id = $1 FOR UPDATE"
+	if _, err := other.Exec(ctx, lock, "d9"); err != nil {
+		t.Fatal(err)
+	}
+	replayed := make(chan error, 1)
+	var n int
+	go func() {
+		var err error
+		n, err = ob.(outbox.Admin).Replay(ctx, outbox.Selector{All: true})
+		replayed <- err
+	}()
+	waitForRowWaiters(t, pool, 1) // the Replay, on d9, holding d1
+	otherDone := make(chan error, 1)
+	go func() {
+		_, err := other.Exec(ctx, lock, "d1")
+		if err == nil {
+			err = other.Commit(ctx)
+		}
+		otherDone <- err
+	}()
+	if err := <-replayed; err != nil || n != 2 {
+		t.Errorf("Replay = %d, %v; want 2 replayed", n, err)
+	}
+	if err := <-otherDone; err != nil {
+		t.Logf("the other transaction: %v", err) // the server may end it instead
+	}
+	queuetest.WaitFor(t, 10*time.Second, "the server to count the deadlock", func() bool { return deadlocks() > before })
 }

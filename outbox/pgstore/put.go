@@ -65,18 +65,44 @@ func (ob *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 		if !isDeadlock(err) && !isClash(err) || try == putTries || ctx.Err() != nil {
 			return dbError(ctx, "put", err)
 		}
-		// Apart, at random: two Puts that try again at once meet again
-		// (one in eight test runs with three immediate tries).
-		select {
-		case <-ctx.Done():
-			return dbError(ctx, "put", ctx.Err())
-		case <-time.After(rand.N(time.Duration(try) * 10 * time.Millisecond)):
+		if err := apart(ctx, try); err != nil {
+			return dbError(ctx, "put", err)
 		}
 	}
 	if n > 0 {
 		ob.notify.now() // committed: wake the workers of every process
 	}
 	return nil
+}
+
+// apart waits a random while, longer at each try, before a statement the
+// server ended as a deadlock runs again: two that try again at once meet
+// again (one Put in eight, in test runs with three immediate tries). It
+// returns ctx's error if ctx ends first.
+func apart(ctx context.Context, try int) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(rand.N(time.Duration(try) * 10 * time.Millisecond)):
+		return nil
+	}
+}
+
+// retried runs f, and again while the server ends it as a deadlock, up to
+// putTries times in all: a Put that meets held ids locks their rows in
+// the order of their ids (see putConflict), and a Replay or Purge of dead
+// letters locks them in its own; the one the server ended rolled back
+// whole.
+func retried(ctx context.Context, f func() error) error {
+	for try := 1; ; try++ {
+		err := f()
+		if !isDeadlock(err) || try == putTries || ctx.Err() != nil {
+			return err
+		}
+		if err := apart(ctx, try); err != nil {
+			return err
+		}
+	}
 }
 
 // once returns ds without the repeats idclash.InBatch found (an id given
