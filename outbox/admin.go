@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -31,6 +32,10 @@ const maxAdminBody = 64 << 10
 //	POST /dead-letters/replay    {"ids":[…]} or {"destination":…} or {"all":true}
 //	                             → {"replayed":N}
 //	POST /dead-letters/purge     the same selector → {"purged":N}
+//	GET  /destinations           {"destinations":[…]}: the destinations the
+//	                             outbox records as failing or disabled (held
+//	                             until enabled), by name, when it keeps
+//	                             destination states ([DestinationStore])
 //
 // A dead letter is listed with its delivery's fields (the event id among
 // them, when the delivery came from an event) and reason, never its body;
@@ -69,6 +74,8 @@ func (h adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		get = h.list
 	case "/history":
 		get = h.history
+	case "/destinations":
+		get = h.destinations
 	case "/dead-letters/replay":
 		post = func(w http.ResponseWriter, r *http.Request) { h.change(w, r, h.a.Replay, "replayed") }
 	case "/dead-letters/purge":
@@ -189,6 +196,32 @@ func (h adminHandler) history(w http.ResponseWriter, r *http.Request) {
 		as[i] = keptAttempt(as[i]) // as the listing's times
 	}
 	writeJSON(w, http.StatusOK, map[string][]AttemptRecord{"attempts": as})
+}
+
+// destinations serves GET /destinations.
+func (h adminHandler) destinations(w http.ResponseWriter, r *http.Request) {
+	ds, ok := h.a.(DestinationStore)
+	if !ok {
+		writeError(w, http.StatusNotFound, "this outbox keeps no destination states")
+		return
+	}
+	states, err := ds.DestinationStates(r.Context())
+	if err != nil {
+		writeOutboxError(w, err)
+		return
+	}
+	for i := range states {
+		// As the listing's times, in UTC: an Admin written elsewhere
+		// may hold one JSON cannot encode, which would fail the whole
+		// answer.
+		s := &states[i]
+		s.FailingSince, s.Disabled = kept(s.FailingSince).UTC(), kept(s.Disabled).UTC()
+	}
+	slices.SortFunc(states, func(a, b DestinationState) int { return strings.Compare(a.Destination, b.Destination) })
+	if states == nil {
+		states = []DestinationState{}
+	}
+	writeJSON(w, http.StatusOK, map[string][]DestinationState{"destinations": states})
 }
 
 // change serves a POST of a selector to replay or purge dead letters.

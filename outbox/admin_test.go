@@ -321,3 +321,63 @@ func (f farTimes) History(ctx context.Context, id string) ([]outbox.AttemptRecor
 	}
 	return h, err
 }
+
+// TestAdminHandlerListsDestinations: GET /destinations lists the states a
+// store records (failing, disabled), by name, escaped, with times JSON can
+// encode even from an Admin written elsewhere; an Admin that keeps no
+// states answers 404, and a POST 405.
+func TestAdminHandlerListsDestinations(t *testing.T) {
+	st, srv := adminStore(t)
+	since := time.Unix(1700000000, 0).UTC()
+	for _, s := range []outbox.DestinationState{
+		{Destination: "z\u202e", FailingSince: since, Reason: "500 from z"},
+		{Destination: "a", FailingSince: since, Disabled: since.Add(time.Hour), Reason: "gone (410)"},
+	} {
+		if err := st.(outbox.DestinationStore).SetDestinationState(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, raw := call(t, "GET", srv.URL+"/outbox/destinations", "", "", nil)
+	want := `{"destinations":[{"destination":"a","failing_since":"2023-11-14T22:13:20Z","disabled":"2023-11-14T23:13:20Z","reason":"gone (410)"},` +
+		"{\"destination\":\"z\u202e\",\"failing_since\":\"2023-11-14T22:13:20Z\",\"reason\":\"500 from z\"}]}"
+	if code != 200 || strings.TrimSpace(raw) != want {
+		t.Errorf("destinations: %d %s\nwant %s", code, raw, want)
+	}
+	if code, raw := call(t, "POST", srv.URL+"/outbox/destinations", "application/json", "{}", nil); code != 405 {
+		t.Errorf("POST destinations: %d %s", code, raw)
+	}
+
+	// An Admin without destination states, and one with far times.
+	mem := outbox.NewMemory()
+	t.Cleanup(func() { _ = mem.Close() })
+	for _, tc := range []struct {
+		a    outbox.Admin
+		code int
+		want string
+	}{
+		{adminOnly{mem.(outbox.Admin)}, 404, "keeps no destination states"},
+		{farStates{mem.(outbox.Admin), time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC)}, 200, `"disabled":"2262-04-1`},
+	} {
+		srv := httptest.NewServer(outbox.AdminHandler(tc.a))
+		if code, raw := call(t, "GET", srv.URL+"/destinations", "", "", nil); code != tc.code || !strings.Contains(raw, tc.want) {
+			t.Errorf("%T: destinations: %d %s; want %d with %s", tc.a, code, raw, tc.code, tc.want)
+		}
+		srv.Close()
+	}
+}
+
+// adminOnly is an Admin that keeps no destination states.
+type adminOnly struct{ outbox.Admin }
+
+// farStates is an Admin whose one destination state holds a time after
+// the year 9999, breaking the contract as a store written elsewhere might.
+type farStates struct {
+	outbox.Admin
+	far time.Time
+}
+
+func (f farStates) DestinationStates(context.Context) ([]outbox.DestinationState, error) {
+	return []outbox.DestinationState{{Destination: "far", Disabled: f.far, Reason: "gone (410)"}}, nil
+}
+
+func (f farStates) SetDestinationState(context.Context, outbox.DestinationState) error { return nil }

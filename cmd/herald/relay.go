@@ -196,9 +196,10 @@ GET /healthz (200 while the process runs) and GET /readyz (200 while the store
 answers and events are taken, 503 while the relay drains or the store does
 not answer); on a loopback address, the outbox's dead letters too, as JSON:
 GET /outbox/stats, GET /outbox/dead-letters (?destination=NAME&limit=N&after=
-CURSOR), GET /outbox/history?id=ID, and POST /outbox/dead-letters/replay or
-/outbox/dead-letters/purge with {"ids":[…]}, {"destination":…} or
-{"all":true} (as herald outbox does).
+CURSOR), GET /outbox/history?id=ID, GET /outbox/destinations (those failing
+or disabled, as herald outbox states prints them), and POST
+/outbox/dead-letters/replay or /outbox/dead-letters/purge with {"ids":[…]},
+{"destination":…} or {"all":true} (as herald outbox does).
 It has no authentication: serve it on a private network. --otlp-endpoint URL
 exports a span per event, delivery and HTTP attempt over OTLP/HTTP. Either
 way, the W3C traceparent of an event (its traceparent header, or its
