@@ -13,6 +13,10 @@ import (
 	"github.com/heraldhq/herald/outbox"
 )
 
+// errNoStates refuses states and enable on a store that records no
+// destination states.
+var errNoStates = errors.New("this store keeps no destination states")
+
 // enableDest implements herald outbox enable: it removes the state of
 // dest from the store, and prints what it found. A store whose states
 // cannot be read (one of them damaged) still has dest's removed, so that
@@ -20,7 +24,7 @@ import (
 func enableDest(ctx context.Context, st store, dest string, stdout io.Writer) error {
 	ds, ok := st.(outbox.DestinationStore)
 	if !ok {
-		return errors.New("this store keeps no destination states")
+		return errNoStates
 	}
 	states, readErr := ds.DestinationStates(ctx)
 	if readErr != nil && !errors.Is(readErr, outbox.ErrCorrupt) {
@@ -54,7 +58,7 @@ func enableDest(ctx context.Context, st store, dest string, stdout io.Writer) er
 func printStates(ctx context.Context, st store, stdout io.Writer) error {
 	ds, ok := st.(outbox.DestinationStore)
 	if !ok {
-		return errors.New("this store keeps no destination states")
+		return errNoStates
 	}
 	states, err := ds.DestinationStates(ctx)
 	if err != nil {
