@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -66,7 +67,10 @@ func printStates(ctx context.Context, st store, stdout io.Writer) error {
 	}
 	slices.SortFunc(states, func(a, b outbox.DestinationState) int { return strings.Compare(a.Destination, b.Destination) })
 	for _, s := range states {
-		s.FailingSince, s.Disabled = s.FailingSince.UTC(), s.Disabled.UTC()
+		// As the stores keep times (between 1678 and 2262), in UTC: a
+		// state written by hand may hold one whose offset takes it past
+		// year 9999 in UTC, which JSON cannot encode.
+		s.FailingSince, s.Disabled = kept(s.FailingSince), kept(s.Disabled)
 		b, err := jsonLine(s)
 		if err != nil {
 			return err
@@ -75,6 +79,9 @@ func printStates(ctx context.Context, st store, stdout io.Writer) error {
 	}
 	return nil
 }
+
+// kept returns t as the stores keep times, in UTC.
+func kept(t time.Time) time.Time { return wire.Time(wire.Nanos(t)).UTC() }
 
 // enableHint is the relay's handler of its Queue's log: the Queue's lines
 // saying that a destination is disabled (the outbox records it so at start,

@@ -64,3 +64,40 @@ func TestOutboxEnableUnreadableState(t *testing.T) {
 		t.Errorf("after enable the states are %+v, %v; want other's alone, disabled", states, err)
 	}
 }
+
+// TestOutboxStatesTimeOutOfJSONRange: a state written by another tool or
+// by hand may hold a time whose offset puts it past year 9999 in UTC
+// (bbolt keeps states as JSON, with the offset given). herald outbox
+// states printed them in UTC, which encoding/json refuses past 9999, and
+// so failed and listed no destination at all; the admin handler's GET
+// /destinations lists it as the stores keep times. It now lists every
+// state, such a time at the last one the stores keep.
+func TestOutboxStatesTimeOutOfJSONRange(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "relay.db")
+	ctx := context.Background()
+	st, err := boltstore.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.(outbox.DestinationStore).SetDestinationState(ctx, outbox.DestinationState{Destination: "near", Disabled: time.Unix(1700000000, 0), Reason: "gone (410)"}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("destinations")).Put([]byte("far"), []byte(`{"destination":"far","disabled":"9999-12-31T23:00:00-05:00","reason":"by hand"}`))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	r := must(t, runOpts{dir: dir}, "outbox", "states", "--store", "relay.db")
+	if want := `{"destination":"far","disabled":"2262-04-11T23:47:16.854775807Z","reason":"by hand"}` + "\n" +
+		`{"destination":"near","disabled":"2023-11-14T22:13:20Z","reason":"gone (410)"}` + "\n"; r.stdout != want {
+		t.Errorf("outbox states printed %q, want %q", r.stdout, want)
+	}
+}
