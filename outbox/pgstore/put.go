@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -58,6 +59,11 @@ func (ob *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 				return cerr
 			}
 			// Acknowledged meanwhile: no longer held, try again.
+			if try == putTries {
+				// Held again at each try: the statement saw it held
+				// last, so it is refused as such, not as a failed cast.
+				return fmt.Errorf("%w: pgstore: put: a delivery id of the batch is held for another destination (held, acknowledged and held again across %d tries)", outbox.ErrInvalid, putTries)
+			}
 		}
 		// Two Puts of the same ids in other orders (clients retrying
 		// batches on two workers) wait on each other's rows, and the
