@@ -4,7 +4,8 @@ import "time"
 
 // Metrics receives what a Queue does, for counters, histograms and gauges.
 // Its methods are called from the Queue's goroutines and must be safe for
-// concurrent use and quick.
+// concurrent use and quick. One that is also a [HoldMetrics] is told, at
+// the pace of Depth, which destinations are held.
 type Metrics interface {
 	// Observe is called once per delivery attempt (or deferral) with its
 	// outcome.
@@ -59,4 +60,60 @@ type Sample struct {
 	Latency time.Duration
 	// Attempt numbers the attempt from 1 (0 for a release).
 	Attempt int
+}
+
+// HoldMetrics is what a [Metrics] may also implement to be told which of
+// the Queue's destinations are held, so that an operator can alert on a
+// destination disabled. A Queue calls Held for each of its destinations
+// (by name, "" for one without) about once per poll interval, next to
+// [Metrics.Depth] and whether or not the Outbox is an [Admin]: with the
+// zero Hold once the destination is back in normal service, so that an
+// implementation can set a gauge per destination and state without
+// remembering what it set before. Like Metrics's, its calls must be safe
+// for concurrent use and quick.
+type HoldMetrics interface {
+	Held(destination string, h Hold)
+}
+
+// Hold says why a destination is not in normal service; the zero Hold
+// says it is. A disabled destination is only Disabled: nothing is sent
+// to it, so neither its breaker nor its failures matter until it is
+// enabled. Paused and Failing may come together.
+type Hold struct {
+	// Paused: its circuit breaker is open or half-open (see [Breaker]), or
+	// it asked for a pause with Retry-After; its deliveries wait.
+	Paused bool
+	// Failing: the outbox records it failing, without a success for a
+	// minute or half its DisableAfter; it is disabled if that lasts its
+	// DisableAfter. Only a destination with a DisableAfter is recorded.
+	Failing bool
+	// Disabled: its deliveries are held in the outbox until it is
+	// enabled: after a 410 Gone or its DisableAfter, here or in another
+	// Queue on the outbox.
+	Disabled bool
+}
+
+// reportHolds tells hm the Hold of each of the Queue's destinations. It
+// runs once per poll interval, never per delivery; hm is called without
+// q.mu held.
+func (q *Queue) reportHolds(hm HoldMetrics) {
+	type named struct {
+		name string
+		h    Hold
+	}
+	now := time.Now()
+	q.mu.Lock()
+	holds := make([]named, len(q.order))
+	for i, st := range q.order {
+		h := Hold{Disabled: st.ctl.disabled}
+		if !h.Disabled {
+			h.Paused = st.circuit.state != breakerClosed || now.Before(st.ctl.paused)
+			h.Failing = st.ctl.stored.Load()
+		}
+		holds[i] = named{st.dest.Name, h}
+	}
+	q.mu.Unlock()
+	for _, n := range holds {
+		hm.Held(n.name, n.h)
+	}
 }

@@ -497,6 +497,9 @@ func (q *Queue) lease(run context.Context) error {
 				q.mu.Unlock()
 				q.metrics.Depth(s, n)
 			}
+			if hm, ok := q.metrics.(HoldMetrics); ok {
+				q.reportHolds(hm)
+			}
 		}
 		woken := q.storeWake() // before take: a wake-up during it is not missed
 		n, err := q.take(ctx)

@@ -19,8 +19,10 @@ import (
 // every attempt, after a restart too, is a child of it and sends it on.
 // With tracing off the enqueuing span context's traceparent is stored as
 // it is. Metrics: herald_deliveries_total{destination,outcome} (the
-// destination "" for one the Queue does not know), herald_outbox_pending
-// and herald_outbox_dead_letters, through the [Metrics] hooks.
+// destination "" for one the Queue does not know), herald_outbox_pending,
+// herald_outbox_dead_letters and herald_destination_state{destination,state}
+// (1 while the destination is paused, failing or disabled, as [Hold]
+// says, 0 otherwise), through the [Metrics] and [HoldMetrics] hooks.
 // spanDelivery names the delivery span.
 const spanDelivery = "herald.delivery"
 
@@ -85,6 +87,7 @@ func endSpans(spans []trace.Span, err error) {
 type otelMetrics struct {
 	deliveries    metric.Int64Counter
 	pending, dead metric.Int64Gauge
+	held          metric.Int64Gauge // herald_destination_state
 	// known holds the names of the Queue's destinations: a delivery to
 	// another (dead-lettered as unknown) is counted under the empty name,
 	// so that what the outbox holds cannot add series without bound.
@@ -101,14 +104,16 @@ func newOtelMetrics(m metric.Meter, ds []sender.Destination) *otelMetrics {
 	for _, d := range ds {
 		o.known[d.Name] = true
 	}
-	var e1, e2, e3 error
+	var e1, e2, e3, e4 error
 	o.deliveries, e1 = m.Int64Counter("herald_deliveries_total",
 		metric.WithDescription("Webhook delivery attempts of the outbox by outcome: delivered, retry_scheduled or dead_letter."))
 	o.pending, e2 = m.Int64Gauge("herald_outbox_pending",
 		metric.WithDescription("Deliveries pending in the outbox, in flight included."))
 	o.dead, e3 = m.Int64Gauge("herald_outbox_dead_letters",
 		metric.WithDescription("Dead letters held in the outbox."))
-	if e1 != nil || e2 != nil || e3 != nil {
+	o.held, e4 = m.Int64Gauge("herald_destination_state",
+		metric.WithDescription("1 while the destination is held in the state: paused (breaker open, or Retry-After), failing (recorded, not yet disabled) or disabled; 0 otherwise."))
+	if e1 != nil || e2 != nil || e3 != nil || e4 != nil {
 		return nil
 	}
 	return &o
@@ -142,6 +147,24 @@ func (o *otelMetrics) Depth(s Stats, _ int) {
 	o.dead.Record(ctx, int64(s.Dead))
 }
 
+// Held sets the destination's herald_destination_state series, one per
+// state, to 1 or 0. The destination is one of the Queue's (so the series
+// are bounded by its configuration); "" is one without a name.
+func (o *otelMetrics) Held(destination string, h Hold) {
+	ctx := context.Background()
+	dest := attribute.String("destination", destination)
+	for _, s := range [...]struct {
+		state string
+		on    bool
+	}{{"paused", h.Paused}, {"failing", h.Failing}, {"disabled", h.Disabled}} {
+		var v int64
+		if s.on {
+			v = 1
+		}
+		o.held.Record(ctx, v, metric.WithAttributes(dest, attribute.String("state", s.state)))
+	}
+}
+
 // bothMetrics hands every sample to otel's metrics and then to the user's
 // Metrics, in that order: a hook that sees a sample can count on the
 // OpenTelemetry instruments having recorded it already.
@@ -150,3 +173,12 @@ type bothMetrics [2]Metrics
 func (b bothMetrics) Observe(s Sample) { b[0].Observe(s); b[1].Observe(s) }
 
 func (b bothMetrics) Depth(s Stats, inFlight int) { b[0].Depth(s, inFlight); b[1].Depth(s, inFlight) }
+
+// Held hands h to each of the two that is a [HoldMetrics].
+func (b bothMetrics) Held(destination string, h Hold) {
+	for _, m := range b {
+		if hm, ok := m.(HoldMetrics); ok {
+			hm.Held(destination, h)
+		}
+	}
+}
