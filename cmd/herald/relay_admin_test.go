@@ -136,6 +136,8 @@ func TestRelayObservability(t *testing.T) {
 		`herald_delivery_duration_seconds_count{destination="default"}`:      "2",
 		`herald_outbox_pending`:      "0",
 		`herald_outbox_dead_letters`: "0",
+		`herald_destination_state{destination="default",state="disabled"}`: "0",
+		`herald_destination_state{destination="default",state="paused"}`:   "0",
 	} {
 		if got := metricValue(scrape, series); got != want {
 			t.Errorf("%s = %q, want %s", series, got, want)

@@ -13,13 +13,16 @@ import (
 
 // A 410 Gone disables the destination in the relay's bbolt file: its
 // deliveries are held across a restart, herald outbox enable resumes it,
-// and the next relay sends them.
+// and the next relay sends them. /metrics says it is disabled meanwhile.
 func TestRelayGoneDisablesAndOutboxEnable(t *testing.T) {
 	dir := t.TempDir()
 	var healthy atomic.Bool
 	rcv, env, args := goneDestination(t, dir, &healthy, "relay.db", 1)
+	args = append(args, "--admin-listen", "127.0.0.1:0")
+	const disabled = `herald_destination_state{destination="hook",state="disabled"}`
 
 	p := startDisabled(t, dir, rcv, env, args)
+	waitMetric(t, p, disabled, "1")
 	p.mustPost(t, event("ev-2", "job:ready"), nil)
 	time.Sleep(200 * time.Millisecond)
 	if code := p.stop(t); code != 0 {
@@ -34,6 +37,7 @@ func TestRelayGoneDisablesAndOutboxEnable(t *testing.T) {
 
 	// Still disabled after a restart.
 	p = startRelay(t, dir, env, args...)
+	waitMetric(t, p, disabled, "1") // read from the store
 	time.Sleep(time.Second)
 	p.stop(t)
 	if n := len(rcv.Deliveries()); n != 1 {
@@ -65,6 +69,7 @@ func TestRelayGoneDisablesAndOutboxEnable(t *testing.T) {
 	healthy.Store(true)
 	p = startRelay(t, dir, env, args...)
 	waitOK(t, rcv, 2, p)
+	waitMetric(t, p, disabled, "0")
 	p.stop(t)
 	if pending, dead := outboxStats(t, dir, "relay.db"); pending != 0 || dead != 0 {
 		t.Errorf("store holds %d pending, %d dead after enable", pending, dead)
@@ -76,6 +81,17 @@ func TestRelayGoneDisablesAndOutboxEnable(t *testing.T) {
 		t.Errorf("a second enable printed %q", r.stdout)
 	}
 	expect(t, runOpts{dir: dir}, 2, []string{"enable takes --dest NAME only"}, "outbox", "enable", "--store", "relay.db")
+}
+
+// waitMetric waits until the relay's /metrics shows series at want.
+func waitMetric(t *testing.T, p *relayProc, series, want string) {
+	t.Helper()
+	admin := p.adminURL(t)
+	var scrape string
+	eventually(t, func() string { return series + " is not " + want + " in /metrics:\n" + scrape }, func() bool {
+		_, scrape = get(admin + "/metrics")
+		return metricValue(scrape, series) == want
+	})
 }
 
 // startDisabled starts a relay with env and args on goneDestination's
