@@ -178,6 +178,7 @@ most). Events from both intakes are deduplicated and delivered alike.
   herald_delivery_attempts_total{destination,code}   per HTTP request; code "error": no answer
   herald_delivery_duration_seconds{destination}  histogram, per HTTP request
   herald_outbox_pending, herald_outbox_dead_letters
+  herald_destination_state{destination,state}    1 while held: paused, failing, disabled
   herald_events_received_total{outcome}          handled, failed, rejected
 
 An attempt is counted once even when net/http sent it again on a new
@@ -188,9 +189,12 @@ held, not retried. The two gauges
 count the whole outbox, not one relay's share: every relay of a fleet
 reports the same figures (take their max, not their sum), sampled about
 once a second, and they keep their last value while the store does not
-answer (/readyz says so). No metric says that a destination is paused
-(Retry-After), its breaker open or disabled: the log lines do (INFO, WARN,
-WARN), and herald_delivery_attempts_total shows its 429s, 410 or failures.
+answer (/readyz says so). herald_destination_state is 1, else 0, per
+configured destination while it is paused (its breaker open, or a pause it
+asked for with Retry-After), failing (recorded failing, not yet disabled by
+disable_after) or disabled (held until herald outbox enable), as this relay
+saw at its last poll: alert on state="disabled". The log lines say why, and
+herald_delivery_attempts_total shows its 429s, 410 or failures.
 
 GET /healthz (200 while the process runs) and GET /readyz (200 while the store
 answers and events are taken, 503 while the relay drains or the store does
