@@ -72,6 +72,8 @@ type Sample struct {
 // remembering what it set before. Like Metrics's, its calls must be safe
 // for concurrent use and quick.
 type HoldMetrics interface {
+	// Held is called with each destination's Hold, the zero Hold for one
+	// in normal service.
 	Held(destination string, h Hold)
 }
 
