@@ -23,6 +23,7 @@ import (
 // herald_outbox_dead_letters and herald_destination_state{destination,state}
 // (1 while the destination is paused, failing or disabled, as [Hold]
 // says, 0 otherwise), through the [Metrics] and [HoldMetrics] hooks.
+
 // spanDelivery names the delivery span.
 const spanDelivery = "herald.delivery"
 
