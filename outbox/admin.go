@@ -17,11 +17,16 @@ import (
 	"github.com/heraldhq/herald/internal/wire"
 )
 
-// maxAdminBody bounds the JSON body of a replay or purge request.
+// maxAdminBody bounds the JSON body of a POST.
 const maxAdminBody = 64 << 10
 
-// AdminHandler serves the dead letters, history and counts of an outbox
-// over HTTP, as JSON, for people and tools while the worker runs:
+// errNoStates answers GET /destinations and POST /destinations/enable on
+// an Admin that is not a [DestinationStore].
+const errNoStates = "this outbox keeps no destination states"
+
+// AdminHandler serves the dead letters, history, counts and destination
+// states of an outbox over HTTP, as JSON, for people and tools while the
+// worker runs:
 //
 //	GET  /stats                  {"pending":…,"leased":…,"dead":…}
 //	GET  /dead-letters           {"dead_letters":[…],"next":"…"}
@@ -36,13 +41,27 @@ const maxAdminBody = 64 << 10
 //	                             outbox records as failing or disabled (held
 //	                             until enabled), by name, when it keeps
 //	                             destination states ([DestinationStore])
+//	POST /destinations/enable    {"destination":NAME} → {"enabled":NAME}
+//	                             enables it, as [Queue.Enable] does, when
+//	                             the outbox keeps destination states
+//
+// Enabling removes the destination's recorded state, so every Queue on
+// the outbox (this process's too) sends its held deliveries again within
+// its poll interval. As with
+// Queue.Enable and herald outbox enable, a destination that is not
+// disabled, or that the outbox has never recorded, is not an error: it is
+// answered 200 as well, and nothing changes (GET /destinations says which
+// are disabled). An outbox that keeps no destination states answers 404 to
+// both routes.
 //
 // A dead letter is listed with its delivery's fields (the event id among
 // them, when the delivery came from an event) and reason, never its body;
 // nothing it serves holds a URL or secret, since an outbox stores none. A
 // POST needs Content-Type application/json (so that a browser form cannot
 // forge one) and a body of at most 64 KiB; a selector must set one of
-// ids, destination and all, not none and not several. Every error is
+// ids, destination and all, not none and not several, and an enable
+// request a destination name (1 to 256 bytes, no control characters);
+// a field not listed here is refused. Every error is
 // {"error":"…"} with a 4xx or 5xx status. It answers tools, not
 // browsers: a request a browser marks as its own (Origin, Sec-Fetch-Site or
 // Sec-Fetch-Mode) is refused with 403, since a web page whose domain is
@@ -80,6 +99,8 @@ func (h adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		post = func(w http.ResponseWriter, r *http.Request) { h.change(w, r, h.a.Replay, "replayed") }
 	case "/dead-letters/purge":
 		post = func(w http.ResponseWriter, r *http.Request) { h.change(w, r, h.a.Purge, "purged") }
+	case "/destinations/enable":
+		post = h.enable
 	default:
 		writeError(w, http.StatusNotFound, "no such path")
 		return
@@ -202,7 +223,7 @@ func (h adminHandler) history(w http.ResponseWriter, r *http.Request) {
 func (h adminHandler) destinations(w http.ResponseWriter, r *http.Request) {
 	ds, ok := h.a.(DestinationStore)
 	if !ok {
-		writeError(w, http.StatusNotFound, "this outbox keeps no destination states")
+		writeError(w, http.StatusNotFound, errNoStates)
 		return
 	}
 	states, err := ds.DestinationStates(r.Context())
@@ -226,26 +247,8 @@ func (h adminHandler) destinations(w http.ResponseWriter, r *http.Request) {
 
 // change serves a POST of a selector to replay or purge dead letters.
 func (h adminHandler) change(w http.ResponseWriter, r *http.Request, op func(context.Context, Selector) (int, error), verb string) {
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
-		return
-	}
 	var s Selector
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&s)
-	if err == nil {
-		if _, terr := dec.Token(); terr != io.EOF {
-			err = errTrailing
-		}
-	}
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", maxAdminBody))
-		return
-	case err != nil:
-		writeError(w, http.StatusBadRequest, "body is not a selector: "+jsonProblem(err))
+	if !decodeBody(w, r, &s, "a selector", "ids, destination or all") {
 		return
 	}
 	n, err := op(r.Context(), s)
@@ -256,8 +259,70 @@ func (h adminHandler) change(w http.ResponseWriter, r *http.Request, op func(con
 	writeJSON(w, http.StatusOK, map[string]int{verb: n})
 }
 
-// jsonProblem describes a JSON decoding error without quoting the body.
-func jsonProblem(err error) string {
+// enableRequest is the body of POST /destinations/enable.
+type enableRequest struct {
+	Destination string `json:"destination"`
+}
+
+// enable serves POST /destinations/enable: it removes the destination's
+// recorded state, as [Queue.Enable] does, so that every Queue on the
+// outbox resumes it within a poll interval.
+func (h adminHandler) enable(w http.ResponseWriter, r *http.Request) {
+	ds, ok := h.a.(DestinationStore)
+	if !ok {
+		writeError(w, http.StatusNotFound, errNoStates)
+		return
+	}
+	var e enableRequest
+	if !decodeBody(w, r, &e, "an enable request", "destination") {
+		return
+	}
+	// A store may put the name in a request of its own (a NATS subject,
+	// a key), so a name no destination can have is not passed on.
+	s := DestinationState{Destination: e.Destination}
+	if err := s.Validate(); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if err := ds.SetDestinationState(r.Context(), s); err != nil {
+		writeOutboxError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"enabled": e.Destination})
+}
+
+// decodeBody decodes the JSON body of a POST into v, what it is, whose
+// fields are the only ones allowed. It answers a request it cannot decode
+// (wrong Content-Type, too large, not JSON, unknown fields, trailing
+// data) and reports whether v was decoded.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, what, fields string) bool {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		return false
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errTrailing
+		}
+	}
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", maxAdminBody))
+		return false
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "body is not "+what+": "+jsonProblem(err, fields))
+		return false
+	}
+	return true
+}
+
+// jsonProblem describes a JSON decoding error without quoting the body;
+// fields lists the fields allowed.
+func jsonProblem(err error, fields string) string {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
@@ -268,15 +333,15 @@ func jsonProblem(err error) string {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "empty or truncated body"
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ") + " (want ids, destination or all)"
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ") + " (want " + fields + ")"
 	case errors.Is(err, errTrailing):
 		return err.Error()
 	}
 	return "unreadable JSON"
 }
 
-// errTrailing: a selector is followed by more data.
-var errTrailing = errors.New("trailing data after the selector")
+// errTrailing: a body's JSON value is followed by more data.
+var errTrailing = errors.New("trailing data after the JSON value")
 
 // formatCursor encodes a listing position as an opaque token.
 func formatCursor(dest, id string) string {

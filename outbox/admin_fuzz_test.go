@@ -28,6 +28,9 @@ func FuzzAdminHandler(f *testing.F) {
 	f.Add("POST", "/dead-letters/purge", "", "application/json; charset=utf-8", `{"all":true} {}`)
 	f.Add("POST", "/dead-letters/purge", "", "text/plain", `{"destination":"b"}`)
 	f.Add("DELETE", "/dead-letters", "", "", "")
+	f.Add("POST", "/destinations/enable", "", "application/json", `{"destination":"a"}`)
+	f.Add("POST", "/destinations/enable", "", "application/json", `{"destination":"a\u0007","x":1}`)
+	f.Add("GET", "/destinations", "", "", "")
 	f.Fuzz(func(t *testing.T, method, path, query, contentType, body string) {
 		if !validMethod(method) {
 			return
@@ -53,6 +56,19 @@ func FuzzAdminHandler(f *testing.F) {
 		}
 		if !json.Valid(w.Body.Bytes()) {
 			t.Fatalf("body is not JSON: %q", w.Body.String())
+		}
+		if path == "/destinations/enable" && w.Code == http.StatusOK {
+			// The answer names what was enabled, which the request
+			// named (a marker too, maybe), and nothing else.
+			var req struct {
+				Destination string `json:"destination"`
+			}
+			var got map[string]string
+			if json.Unmarshal([]byte(body), &req) != nil || json.Unmarshal(w.Body.Bytes(), &got) != nil ||
+				len(got) != 1 || got["enabled"] != req.Destination {
+				t.Fatalf("enable %q answered %q", body, w.Body.String())
+			}
+			return
 		}
 		if bytes.Contains(w.Body.Bytes(), []byte("BODY-")) {
 			t.Fatalf("a delivery's body was served: %q", w.Body.String())

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -13,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/outbox/boltstore"
+	"github.com/heraldhq/herald/sender"
 )
 
 // adminStore opens a boltstore file holding five dead letters (three of
@@ -381,3 +384,141 @@ func (f farStates) DestinationStates(context.Context) ([]outbox.DestinationState
 }
 
 func (f farStates) SetDestinationState(context.Context, outbox.DestinationState) error { return nil }
+
+// TestAdminHandlerEnablesDestination: POST /destinations/enable removes
+// a destination's recorded state, as Queue.Enable does; a name the outbox
+// has not recorded is enabled all the same (200, nothing changes). A
+// request that is not a plain enable request, or names no destination
+// could have, is refused with an error that says why without echoing the
+// name, and changes nothing; an Admin that keeps no destination states
+// answers 404, as GET /destinations does.
+func TestAdminHandlerEnablesDestination(t *testing.T) {
+	st, srv := adminStore(t)
+	ds := st.(outbox.DestinationStore)
+	base := srv.URL + "/outbox/destinations/enable"
+	since := time.Unix(1700000000, 0).UTC()
+	for _, s := range []outbox.DestinationState{
+		{Destination: "a", FailingSince: since, Disabled: since, Reason: "gone (410)"},
+		{Destination: "b", Disabled: since, Reason: "gone (410)"},
+	} {
+		if err := ds.SetDestinationState(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got map[string]string
+	if code, raw := call(t, "POST", base, "application/json; charset=utf-8", `{"destination":"a"}`, &got); code != 200 || got["enabled"] != "a" {
+		t.Fatalf("enable a: %d %s", code, raw)
+	}
+	if s, ok := stateOf(t, ds, "a"); ok {
+		t.Errorf("a is still recorded after enable: %+v", s)
+	}
+	if code, raw := call(t, "POST", base, "application/json", `{"destination":"never-heard-of"}`, &got); code != 200 || got["enabled"] != "never-heard-of" {
+		t.Errorf("enable an unknown destination: %d %s; want 200 as Queue.Enable", code, raw)
+	}
+
+	for _, c := range []struct {
+		method, ctype, body string
+		header              string
+		code                int
+		want                string
+	}{
+		{"POST", "application/json", `{"destination":""}`, "", 400, "empty destination name"},
+		{"POST", "application/json", `{}`, "", 400, "empty destination name"},
+		{"POST", "application/json", `null`, "", 400, "empty destination name"},
+		{"POST", "application/json", `{"destination":"` + strings.Repeat("b", 257) + `"}`, "", 400, "longer than 256 bytes"},
+		{"POST", "application/json", `{"destination":"b\u0000SECRET"}`, "", 400, "control character in destination name"},
+		{"POST", "application/json", `{"destination":"b\nSECRET"}`, "", 400, "control character"},
+		{"POST", "application/json", `{"destination":5}`, "", 400, `field "destination" must be string`},
+		{"POST", "application/json", `{"destination":"b","all":true}`, "", 400, "unknown field \"all\" (want destination)"},
+		{"POST", "application/json", `{"destination":"b"} {}`, "", 400, "trailing data"},
+		{"POST", "application/json", `{"destination":"b`, "", 400, "truncated"},
+		{"POST", "application/json", `{"destination":"` + strings.Repeat("b", 70<<10) + `"}`, "", 413, "larger than"},
+		{"POST", "text/plain", `{"destination":"b"}`, "", 415, "application/json"},
+		{"POST", "", `{"destination":"b"}`, "", 415, "application/json"},
+		{"POST", "application/json", `{"destination":"b"}`, "Sec-Fetch-Site", 403, "browser"},
+		{"POST", "application/json", `{"destination":"b"}`, "Origin", 403, "browser"},
+		{"GET", "", "", "", 405, "want POST"},
+	} {
+		req, err := http.NewRequest(c.method, base, strings.NewReader(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.ctype != "" {
+			req.Header.Set("Content-Type", c.ctype)
+		}
+		if c.header != "" {
+			req.Header.Set(c.header, "same-origin")
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		var e map[string]string
+		if res.StatusCode != c.code || json.Unmarshal(raw, &e) != nil || !strings.Contains(e["error"], c.want) || strings.Contains(e["error"], "SECRET") {
+			t.Errorf("%s %q: %d %s; want %d and an error with %q, without the name", c.method, c.body, res.StatusCode, raw, c.code, c.want)
+		}
+	}
+	if s, ok := stateOf(t, ds, "b"); !ok || s.Disabled.IsZero() {
+		t.Errorf("refused requests changed b's state: %+v, %v", s, ok)
+	}
+
+	// An Admin without destination states: the same 404 as GET /destinations.
+	mem := outbox.NewMemory()
+	t.Cleanup(func() { _ = mem.Close() })
+	srv2 := httptest.NewServer(outbox.AdminHandler(adminOnly{mem.(outbox.Admin)}))
+	defer srv2.Close()
+	_, listed := call(t, "GET", srv2.URL+"/destinations", "", "", nil)
+	if code, raw := call(t, "POST", srv2.URL+"/destinations/enable", "application/json", `{"destination":"a"}`, nil); code != 404 || raw != listed {
+		t.Errorf("enable without destination states: %d %s; want 404 %s", code, raw, listed)
+	}
+}
+
+// TestAdminHandlerEnableResumesQueue: a destination a running Queue
+// disabled (a 410 from its receiver) over a bbolt file holds its
+// deliveries; once the receiver is fixed, POST /destinations/enable to the
+// handler on the same file resumes it in that Queue, which reads the
+// states each poll, and every held delivery arrives. This is the way out
+// while a worker holds the file, which the CLI cannot open then.
+func TestAdminHandlerEnableResumesQueue(t *testing.T) {
+	var d disabledLog
+	rcv := d.receiver(t, http.StatusGone)
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "outbox.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	q := &outbox.Queue{
+		Outbox: st, Sender: rcv.Sender(), PerDestination: 1, Workers: 2, Poll: 5 * time.Millisecond,
+		Destinations: []sender.Destination{{Name: "gone", URL: rcv.URL()}},
+		OnDisable:    d.onDisable,
+		Logger:       slog.New(slog.NewTextHandler(&d, nil)),
+	}
+	q.Sender.Retry.MaxAttempts = 1
+	enqueue(t, q, "gone", 5)
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "OnDisable", func() bool { c, _ := d.get(); return len(c) > 0 })
+	time.Sleep(50 * time.Millisecond) // ten polls: nothing more may go out
+	if n := len(rcv.Deliveries()); n != 1 {
+		t.Fatalf("the disabled destination got %d requests, want 1", n)
+	}
+	if s := stats(t, st); s.Pending != 5 || s.Dead != 0 {
+		t.Fatalf("Stats %+v, want the 5 deliveries held", s)
+	}
+
+	d.healthy.Store(true)
+	admin := httptest.NewServer(outbox.AdminHandler(st))
+	defer admin.Close()
+	var got map[string]string
+	if code, raw := call(t, "POST", admin.URL+"/destinations/enable", "application/json", `{"destination":"gone"}`, &got); code != 200 || got["enabled"] != "gone" {
+		t.Fatalf("enable: %d %s", code, raw)
+	}
+	if _, err := rcv.WaitFor(6, 10*time.Second); err != nil {
+		t.Fatalf("enabling through the handler did not resume the Queue: %v", err)
+	}
+	queuetest.WaitFor(t, 10*time.Second, "the held deliveries", func() bool { return stats(t, st).Pending == 0 })
+	if calls, _ := d.get(); len(calls) != 1 {
+		t.Errorf("OnDisable calls %q, want the one for the 410", calls)
+	}
+}
