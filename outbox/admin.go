@@ -47,12 +47,12 @@ const errNoStates = "this outbox keeps no destination states"
 //
 // Enabling removes the destination's recorded state, so every Queue on
 // the outbox (this process's too) sends its held deliveries again within
-// its poll interval. As with
+// its poll interval, and counts its failures from scratch. As with
 // Queue.Enable and herald outbox enable, a destination that is not
 // disabled, or that the outbox has never recorded, is not an error: it is
 // answered 200 as well, and nothing changes (GET /destinations says which
-// are disabled). An outbox that keeps no destination states answers 404 to
-// both routes.
+// are disabled). An outbox that keeps no destination states answers 404
+// to both routes.
 //
 // A dead letter is listed with its delivery's fields (the event id among
 // them, when the delivery came from an event) and reason, never its body;

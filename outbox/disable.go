@@ -90,8 +90,8 @@ func (q *Queue) states() DestinationStore {
 
 // loadStates reads the recorded states and applies them: a destination
 // recorded disabled is disabled, and logged as such, one with no record is
-// enabled (a person or another process enabled it). A local change made
-// while it read wins.
+// enabled (a person or another process enabled it), its failures counted
+// from scratch as after Enable. A local change made while it read wins.
 func (q *Queue) loadStates(ctx context.Context) {
 	ds := q.states()
 	if ds == nil {
@@ -126,6 +126,11 @@ func (q *Queue) loadStates(ctx context.Context) {
 		st.ctl.disabled = ok && !s.Disabled.IsZero()
 		if st.ctl.disabled && !was {
 			held = append(held, s)
+		}
+		if was && !st.ctl.disabled {
+			// Enabled elsewhere: its failures count from scratch, as after
+			// Enable, not from the run that disabled it.
+			st.ctl.failing = time.Time{}
 		}
 		st.ctl.stored.Store(ok && !s.FailingSince.IsZero())
 		if st.ctl.stored.Load() && (st.ctl.failing.IsZero() || s.FailingSince.Before(st.ctl.failing)) {

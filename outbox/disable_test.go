@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/queuetest"
 	"github.com/heraldhq/herald/outbox"
+	"github.com/heraldhq/herald/outbox/boltstore"
 	"github.com/heraldhq/herald/sender"
 	"github.com/heraldhq/herald/sender/sendertest"
 )
@@ -400,5 +403,64 @@ func TestQueueLogsStoredReasonClipped(t *testing.T) {
 		if len(line) > 2<<10 {
 			t.Fatalf("a log line of %d bytes, want a reason clipped to 1 KiB", len(line))
 		}
+	}
+}
+
+// TestEnabledElsewhereCountsFailuresAfresh: a destination enabled in the
+// outbox by someone else (the admin handler, herald outbox enable, another
+// worker's Enable) counts its failures from scratch in every Queue, as
+// Queue.Enable does in its own. The Queue used to keep the start of the
+// run of failures that disabled it, so that, once its DisableAfter had
+// passed, the first failure after the enable disabled it again at once.
+func TestEnabledElsewhereCountsFailuresAfresh(t *testing.T) {
+	var d disabledLog
+	// 410 disables; after the enable, one 503, then successes.
+	rcv := sendertest.NewReceiver(t, nil, sendertest.Respond(func(n int) (int, http.Header, []byte) {
+		switch n {
+		case 1:
+			return http.StatusGone, nil, nil
+		case 2:
+			return http.StatusServiceUnavailable, nil, nil
+		}
+		return 0, nil, nil
+	}))
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "outbox.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	const after = time.Second
+	q := &outbox.Queue{
+		Outbox: st, Sender: rcv.Sender(), PerDestination: 1, Workers: 2, Poll: 5 * time.Millisecond,
+		Schedule: retryEvery20ms(), Breaker: outbox.Breaker{Failures: -1},
+		Destinations: []sender.Destination{{Name: "back", URL: rcv.URL(), DisableAfter: after}},
+		OnDisable:    d.onDisable,
+		Logger:       slog.New(slog.NewTextHandler(&d, nil)),
+	}
+	q.Sender.Retry.MaxAttempts = 1
+	enqueue(t, q, "back", 3)
+	queuetest.Run(t, q)
+	queuetest.WaitFor(t, 10*time.Second, "OnDisable", func() bool { c, _ := d.get(); return len(c) > 0 })
+	time.Sleep(after + 100*time.Millisecond) // the run of failures that disabled it is now older than DisableAfter
+
+	admin := httptest.NewServer(outbox.AdminHandler(st))
+	defer admin.Close()
+	res, err := http.Post(admin.URL+"/destinations/enable", "application/json", strings.NewReader(`{"destination":"back"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("enable: %d", res.StatusCode)
+	}
+	queuetest.WaitFor(t, 10*time.Second, "the held deliveries", func() bool {
+		c, _ := d.get()
+		return len(c) > 1 || stats(t, st).Pending == 0
+	})
+	if calls, _ := d.get(); len(calls) != 1 {
+		t.Errorf("OnDisable calls %q, want only the 410's: one failure after the enable disabled it again", calls)
+	}
+	if s := stats(t, st); s.Pending != 0 || s.Dead != 0 {
+		t.Errorf("Stats %+v, want every delivery sent", s)
 	}
 }
