@@ -85,8 +85,10 @@ func kept(t time.Time) time.Time { return wire.Time(wire.Nanos(t)).UTC() }
 
 // enableHint is the relay's handler of its Queue's log: the Queue's lines
 // saying that a destination is disabled (the outbox records it so at start,
-// or the Queue disabled it) are said in the relay's words, with the way out
-// that only herald's user has, herald outbox enable. One line per
+// or the Queue disabled it) are said in the relay's words, with the ways
+// out that only herald's user has: herald outbox enable, or, while the
+// relay holds a bbolt file that the command cannot open, the admin port's
+// POST /outbox/destinations/enable. One line per
 // destination, with its name and reason. A dead letter's line gets its way
 // out too, herald outbox replay; the other lines pass unchanged.
 type enableHint struct{ slog.Handler }
@@ -96,7 +98,8 @@ type enableHint struct{ slog.Handler }
 func (h enableHint) Handle(ctx context.Context, r slog.Record) error {
 	switch {
 	case strings.HasPrefix(r.Message, "destination disabled"):
-		r.Message = "relay: destination disabled; its deliveries are held until herald outbox enable --store STORE --dest NAME"
+		r.Message = "relay: destination disabled; its deliveries are held until herald outbox enable --store STORE --dest NAME" +
+			" (or, while the relay runs, POST /outbox/destinations/enable on a loopback --admin-listen)"
 	case r.Message == "webhook dead-lettered":
 		r.Message = "webhook dead-lettered; once its cause is fixed: herald outbox replay --store STORE --id ID"
 	}

@@ -44,7 +44,9 @@ creates nor changes its stream; one that does not exist is refused.
   enable   enable the destination --dest NAME that a relay disabled (it
            answered 410 Gone, or failed for its disable_after), so that the
            next relay sends its held deliveries; prints "enabled NAME" and
-           why it was disabled, or "NAME was not disabled"
+           why it was disabled, or "NAME was not disabled" (a running
+           relay's loopback --admin-listen does the same at POST
+           /outbox/destinations/enable, on a bbolt file it holds too)
 
 list takes --dest to show one destination's dead letters. replay and purge
 need one selection: --dest NAME (all of its dead letters), --id ID

@@ -126,6 +126,9 @@ destination's deliveries are held in the store, neither sent nor dropped,
 and a WARN line says so; "herald outbox enable --store STORE --dest NAME"
 resumes it: on a bbolt file while no relay holds it, from the next relay
 start; on a nats:// or postgres:// store while relays run, within a poll.
+While a relay runs (on a bbolt file too), POST /outbox/destinations/enable
+with {"destination":"NAME"} to its loopback --admin-listen resumes it
+within a poll, in every relay on the store.
 
 Once ready, relay prints "relay listening on http://ADDR" (https:// with
 --tls-cert and --tls-key) to standard error; --listen with port 0 picks a free
@@ -201,9 +204,11 @@ answers and events are taken, 503 while the relay drains or the store does
 not answer); on a loopback address, the outbox's dead letters too, as JSON:
 GET /outbox/stats, GET /outbox/dead-letters (?destination=NAME&limit=N&after=
 CURSOR), GET /outbox/history?id=ID, GET /outbox/destinations (those failing
-or disabled, as herald outbox states prints them), and POST
+or disabled, as herald outbox states prints them), POST
 /outbox/dead-letters/replay or /outbox/dead-letters/purge with {"ids":[…]},
-{"destination":…} or {"all":true} (as herald outbox does).
+{"destination":…} or {"all":true} (as herald outbox does), and POST
+/outbox/destinations/enable with {"destination":"NAME"} (as herald outbox
+enable does; 200 {"enabled":"NAME"}, also for a name not disabled).
 It has no authentication: serve it on a private network. --otlp-endpoint URL
 exports a span per event, delivery and HTTP attempt over OTLP/HTTP. Either
 way, the W3C traceparent of an event (its traceparent header, or its

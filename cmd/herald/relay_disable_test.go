@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -164,5 +165,40 @@ func TestRelayDeadLetterLineSaysReplay(t *testing.T) {
 		if strings.Contains(line, "webhook dead-lettered") && !strings.Contains(line, "schedule exhausted after 1 attempt:") {
 			t.Errorf("the dead letter's reason does not count its one attempt:\n%s", line)
 		}
+	}
+}
+
+// TestRelayAdminEnables: a running relay holds its bbolt file, so herald
+// outbox enable cannot open it; a destination it disabled (410 Gone) is
+// enabled through its loopback admin port instead, POST
+// /outbox/destinations/enable, and the same relay, without a restart,
+// sends the held deliveries. The WARN line says this way out too.
+func TestRelayAdminEnables(t *testing.T) {
+	dir := t.TempDir()
+	var healthy atomic.Bool
+	rcv, env, args := goneDestination(t, dir, &healthy, "relay.db", 1)
+	p := startDisabled(t, dir, rcv, env, append(args, "--admin-listen", "127.0.0.1:0"))
+	p.mustPost(t, event("ev-2", "job:ready"), nil)
+	if line := p.stderr(); !strings.Contains(line, "POST /outbox/destinations/enable") {
+		t.Errorf("the relay's WARN line does not say the admin port's way out:\n%s", line)
+	}
+	expect(t, runOpts{dir: dir}, 1, []string{"relay.db"}, "outbox", "enable", "--store", "relay.db", "--dest", "hook")
+
+	healthy.Store(true)
+	res, err := http.Post(p.adminURL(t)+"/outbox/destinations/enable", "application/json", strings.NewReader(`{"destination":"hook"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != `{"enabled":"hook"}` {
+		t.Fatalf("enable through the admin port: %d %s", res.StatusCode, body)
+	}
+	waitOK(t, rcv, 2, p)
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("relay exit %d\n%s", code, p.stderr())
+	}
+	if pending, dead := outboxStats(t, dir, "relay.db"); pending != 0 || dead != 0 {
+		t.Errorf("store holds %d pending, %d dead after enable", pending, dead)
 	}
 }
