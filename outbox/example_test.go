@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/auth"
@@ -89,7 +90,7 @@ func Example() {
 
 // A worker serves its outbox's dead letters on its admin port, next to
 // its health checks, so that people and tools can list, replay and purge
-// them while it runs.
+// them while it runs, and enable a destination it disabled.
 func ExampleAdminHandler() {
 	store := outbox.NewMemory() // boltstore.Open or natsstore.Open in production
 	mux := http.NewServeMux()
@@ -104,6 +105,18 @@ func ExampleAdminHandler() {
 	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
 	fmt.Print(string(body))
+
+	// A destination disabled (410 Gone, or DisableAfter) and fixed since:
+	// every Queue on the outbox sends its held deliveries within a poll.
+	res, err = http.Post(admin.URL+"/outbox/destinations/enable", "application/json",
+		strings.NewReader(`{"destination":"billing"}`))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ = io.ReadAll(res.Body)
+	fmt.Print(string(body))
 	// Output:
 	// {"dead_letters":[]}
+	// {"enabled":"billing"}
 }
