@@ -1,0 +1,63 @@
+package wire
+
+import (
+	"fmt"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Displayable reports whether s is text that shows as itself in an error,
+// a log line, a metric label or a listing: valid UTF-8 without a control
+// character (C0, DEL, C1), a line or paragraph separator (U+2028, U+2029)
+// or a bidi control (U+200E, U+200F, U+061C, U+202A to U+202E, U+2066 to
+// U+2069). A line break can forge a log line; a bidi control makes one
+// name read as another (Trojan Source). When s is not, at is the byte
+// offset of the first rune that breaks the rule. Names, ids, topics and
+// key ids that reach logs are checked with it. It allocates nothing and
+// decodes only the bytes at or above 0x80.
+func Displayable(s string) (at int, ok bool) {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c < ' ' || c == 0x7f {
+				return i, false
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 || !DisplayableRune(r) {
+			return i, false
+		}
+		i += n
+	}
+	return 0, true
+}
+
+// DisplayableRune reports whether r may appear in text that [Displayable]
+// accepts. utf8.RuneError itself (U+FFFD) is displayable; an invalid byte
+// is not, which only [Displayable] can tell.
+func DisplayableRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return r >= ' ' && r != 0x7f
+	}
+	return !unicode.IsControl(r) && !unicode.In(r, unicode.Zl, unicode.Zp, unicode.Bidi_Control)
+}
+
+// CheckText reports, when [Displayable] refuses s, what it holds and at
+// which byte offset, never s itself. Callers wrap the error with their
+// package's prefix and sentinel and say which text it is.
+func CheckText(s string) error {
+	at, ok := Displayable(s)
+	if ok {
+		return nil
+	}
+	r, n := utf8.DecodeRuneInString(s[at:])
+	switch {
+	case r == utf8.RuneError && n == 1:
+		return fmt.Errorf("is not valid UTF-8 at byte %d", at)
+	case unicode.IsControl(r):
+		return fmt.Errorf("holds a control character (%U) at byte %d", r, at)
+	}
+	return fmt.Errorf("holds a line separator or bidi control (%U) at byte %d", r, at)
+}
