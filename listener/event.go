@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/topic"
 	"github.com/heraldhq/herald/internal/wire"
@@ -127,20 +126,21 @@ func (e *Event) validateFields() error {
 	return nil
 }
 
-// validateID checks that id is non-empty, printable and at most 256 bytes.
-// Errors match [ErrInvalidEvent].
+// validateID checks that id is non-empty, at most 256 bytes and text that
+// shows as itself in a log (wire.Displayable: valid UTF-8 without control
+// characters, line separators or bidi controls): it becomes part of
+// delivery ids, and an outbox stores it as text, so that refusing it here
+// spares a durable Forward refusing it for good. Errors match
+// [ErrInvalidEvent].
 func validateID(id string) error {
 	switch {
 	case id == "":
 		return fmt.Errorf("%w: missing id", ErrInvalidEvent)
 	case len(id) > maxIDLen:
 		return fmt.Errorf("%w: id longer than %d bytes", ErrInvalidEvent, maxIDLen)
-	case !printable(id):
-		return fmt.Errorf("%w: id has non-printable characters", ErrInvalidEvent)
-	case !utf8.ValidString(id):
-		// An outbox stores the id with each delivery as text: refuse here
-		// what a durable Forward would refuse for good.
-		return fmt.Errorf("%w: id is not valid UTF-8", ErrInvalidEvent)
+	}
+	if err := wire.CheckText(id); err != nil {
+		return fmt.Errorf("%w: id %w", ErrInvalidEvent, err)
 	}
 	return nil
 }
@@ -173,13 +173,4 @@ func validateTime(t time.Time) error {
 		return fmt.Errorf("%w: createdAt (CloudEvents time) is not an RFC 3339 time: a year of 0 to 9999, an offset under 24 hours", ErrInvalidEvent)
 	}
 	return nil
-}
-
-func printable(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == 0x7f {
-			return false
-		}
-	}
-	return true
 }
