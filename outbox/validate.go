@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/internal/telemetry"
@@ -68,27 +67,27 @@ func (d *Delivery) validate() error {
 	return nil
 }
 
-// checkName reports whether s is acceptable as a delivery id or destination
-// name of at most max bytes: not empty, valid UTF-8, no control characters.
+// checkName reports whether s is acceptable as a name, id, topic or content
+// type of at most max bytes: not empty, and text that shows as itself in a
+// log, a listing or a metric label (wire.Displayable: valid UTF-8 without
+// control characters, line separators or bidi controls).
 func checkName(what, s string, max int) error {
 	switch {
 	case s == "":
 		return fmt.Errorf("%w: empty %s", ErrInvalid, what)
 	case len(s) > max:
 		return fmt.Errorf("%w: %s longer than %d bytes", ErrInvalid, what, max)
-	case !utf8.ValidString(s):
-		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalid, what)
 	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("%w: control character in %s", ErrInvalid, what)
-		}
+	if err := wire.CheckText(s); err != nil {
+		return fmt.Errorf("%w: %s %w", ErrInvalid, what, err)
 	}
 	return nil
 }
 
 // Validate reports whether s selects one kind of dead letters: IDs, a
-// Destination, or All, and only one of them. The error wraps
+// Destination, or All, and only one of them, and whether its ids and
+// destination are text that shows as itself (valid UTF-8 without control
+// characters, line separators or bidi controls). The error wraps
 // [ErrInvalid]. It also indexes many IDs, so that Matches over thousands
 // of dead letters does not compare each with every id: a store calls it
 // first, and again after changing IDs.
@@ -107,6 +106,16 @@ func (s *Selector) Validate() error {
 		// be every destination's, and IDs with a Destination any
 		// destination's dead letters of those ids.
 		return fmt.Errorf("%w: selector of several kinds (set one of IDs, Destination or All)", ErrInvalid)
+	}
+	// A selector shows in logs and listings as given: by the rule of
+	// the names and ids it selects.
+	if err := wire.CheckText(s.Destination); err != nil {
+		return fmt.Errorf("%w: selector destination %w", ErrInvalid, err)
+	}
+	for i, id := range s.IDs {
+		if err := wire.CheckText(id); err != nil {
+			return fmt.Errorf("%w: selector id #%d %w", ErrInvalid, i+1, err)
+		}
 	}
 	s.ids = nil
 	if len(s.IDs) > indexIDs {

@@ -96,3 +96,32 @@ func TestSelectorMatches(t *testing.T) {
 		t.Errorf("Destination d: Matches(d, id-0) = %v, Matches(x, id-0) = %v", s.Matches("d", "id-0"), s.Matches("x", "id-0"))
 	}
 }
+
+// TestNamesShowAsThemselves: a destination name, a topic, a destination
+// state's name and a selector, all of which show in logs, listings and metric
+// labels, are refused with ErrInvalid when they hold a C1 control, a
+// line or paragraph separator or a bidi control. (Only C0 and DEL were.)
+func TestNamesShowAsThemselves(t *testing.T) {
+	for _, bad := range []string{"acme\u202egnp", "acme\u0085", "acme\u2028x", "\u2066acme", "a\u061cb"} {
+		q := &outbox.Queue{Outbox: outbox.NewMemory(), Destinations: []sender.Destination{{Name: bad, URL: "https://example.com"}}}
+		if _, err := q.Enqueue(ctx, bad, sender.Message{ID: "m1", Body: []byte("{}")}); !errors.Is(err, outbox.ErrInvalid) {
+			t.Errorf("Enqueue to destination %+q = %v, want ErrInvalid", bad, err)
+		}
+		q = &outbox.Queue{Outbox: outbox.NewMemory(), Destinations: []sender.Destination{{Name: "a", URL: "https://example.com"}}}
+		if _, err := q.Enqueue(ctx, "a", sender.Message{ID: "m1", Topic: "job:" + bad, Body: []byte("{}")}); !errors.Is(err, outbox.ErrInvalid) {
+			t.Errorf("Enqueue of topic %+q = %v, want ErrInvalid", bad, err)
+		}
+		if err := (outbox.DestinationState{Destination: bad, Disabled: time.Now()}).Validate(); !errors.Is(err, outbox.ErrInvalid) {
+			t.Errorf("DestinationState{Destination: %+q}.Validate() = %v, want ErrInvalid", bad, err)
+		}
+		for _, sel := range []outbox.Selector{{IDs: []string{"m1", bad}}, {Destination: bad}} {
+			if err := sel.Validate(); !errors.Is(err, outbox.ErrInvalid) {
+				t.Errorf("Selector{IDs: %+q, Destination: %+q}.Validate() = %v, want ErrInvalid", sel.IDs, sel.Destination, err)
+			}
+		}
+	}
+	q := &outbox.Queue{Outbox: outbox.NewMemory(), Destinations: []sender.Destination{{Name: "café\u00a0\U0001F469\u200d\U0001F4BB", URL: "https://example.com"}}}
+	if _, err := q.Enqueue(ctx, "café\u00a0\U0001F469\u200d\U0001F4BB", sender.Message{ID: "m1", Body: []byte("{}")}); err != nil {
+		t.Errorf("Enqueue to a destination named in printable UTF-8: %v", err)
+	}
+}
