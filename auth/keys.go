@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/heraldhq/herald/internal/wire"
 )
 
 // Algorithm names of the asymmetric keys, as used in JWT headers and JWKS
@@ -204,18 +206,17 @@ func checkKeyID(id string) error {
 		// A verifier refuses a longer kid: every token would fail.
 		return fmt.Errorf("auth: %w: key ID longer than %d bytes", ErrBadKey, maxIDLen)
 	}
-	if !utf8.ValidString(id) {
+	i, ok := wire.Displayable(id)
+	if ok {
+		return nil
+	}
+	switch r, n := utf8.DecodeRuneInString(id[i:]); {
+	case r == utf8.RuneError && n == 1:
 		return fmt.Errorf("auth: %w: key ID is not valid UTF-8", ErrBadKey)
+	case unicode.IsControl(r):
+		return fmt.Errorf("auth: %w: key ID holds a control character at byte %d", ErrBadKey, i)
 	}
-	for i, r := range id {
-		if unicode.IsControl(r) {
-			return fmt.Errorf("auth: %w: key ID holds a control character at byte %d", ErrBadKey, i)
-		}
-		if unicode.In(r, unicode.Zl, unicode.Zp, unicode.Bidi_Control) {
-			return fmt.Errorf("auth: %w: key ID holds a line separator or bidi control at byte %d", ErrBadKey, i)
-		}
-	}
-	return nil
+	return fmt.Errorf("auth: %w: key ID holds a line separator or bidi control at byte %d", ErrBadKey, i)
 }
 
 // checkECDSA refuses an ECDSA key (priv when given, else pub) that is nil,
