@@ -19,7 +19,9 @@ type Destination struct {
 	// Name identifies the destination in logs, errors, results, metrics
 	// and spans. Empty means the redacted URL in logs, errors and results,
 	// and "" in metrics and spans, which never hold a URL (one series per
-	// endpoint would grow without bound).
+	// endpoint would grow without bound). It must be valid UTF-8 without
+	// control characters, line separators or bidi controls, which could
+	// forge a log line or make one name read as another.
 	Name string
 	// URL is the endpoint. It must be https:// unless [Sender.AllowHTTP]
 	// is set. Its query string, user info and fragment never appear in a

@@ -225,9 +225,8 @@ func (s *Sender) Send(ctx context.Context, dest Destination, msg Message) (Resul
 		id = newID(start)
 	}
 	res := Result{ID: id}
-	if err := checkMessage(id, msg.ContentType, dest.Headers); err != nil {
-		res.ID = ""
-		return res, &DeliveryError{Destination: dest.Name, Err: err}
+	if err := checkMessage(dest.Name, id, msg.ContentType, dest.Headers); err != nil {
+		return Result{}, &DeliveryError{Destination: shownName(dest.Name), Err: err}
 	}
 	fail := func(label string, err error) (Result, error) {
 		res.Latency = time.Since(start)
@@ -358,14 +357,21 @@ func (d *delivery) failure(ctx context.Context, err error) *DeliveryError {
 // ErrInvalidMessage: the message's ID or ContentType, or one of the
 // destination's Headers, cannot be sent as a header (too long, not a
 // token name, with control characters, or a header of the connection:
-// Connection, Upgrade, Transfer-Encoding, TE). Send refuses it before any
+// Connection, Upgrade, Transfer-Encoding, TE), or the destination's Name
+// would not show as itself in a log (not UTF-8, or with a control
+// character, line separator or bidi control). Send refuses it before any
 // attempt.
 var ErrInvalidMessage = errors.New("invalid message")
 
-// checkMessage refuses an id, content type or destination header that
-// cannot be sent as a header, before any attempt, rather than letting
+// checkMessage refuses a destination name that would not show as itself
+// in a log (wire.CheckText), and an id, content type or destination header
+// that cannot be sent as a header, before any attempt, rather than letting
 // net/http fail every attempt. An empty id is fine: Send makes one.
-func checkMessage(id, contentType string, headers http.Header) error {
+func checkMessage(name, id, contentType string, headers http.Header) error {
+	if err := wire.CheckText(name); err != nil {
+		// Not quoted: it is what is wrong.
+		return fmt.Errorf("%w: Destination.Name %w", ErrInvalidMessage, err)
+	}
 	if id != "" {
 		if err := wire.CheckID(id); err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidMessage, err)
@@ -386,6 +392,15 @@ func checkMessage(id, contentType string, headers http.Header) error {
 		}
 	}
 	return nil
+}
+
+// shownName is name when it shows as itself in an error and a log line,
+// else "" (see [Destination.Name]).
+func shownName(name string) string {
+	if _, ok := wire.Displayable(name); ok {
+		return name
+	}
+	return ""
 }
 
 // readBody keeps at most maxResponseBody bytes of the body, discards up to
