@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/internal/wire"
@@ -261,17 +259,18 @@ func (d *destConfig) destination(i int) (sender.Destination, error) {
 	return dest, nil
 }
 
-// checkDestName refuses destination names the outbox would refuse.
+// checkDestName refuses destination names the outbox would refuse, by its
+// rule (wire.CheckText: valid UTF-8 without control characters, line
+// separators or bidi controls). The error does not repeat the name.
 func checkDestName(name string) error {
 	switch {
 	case name == "":
 		return errors.New("missing name")
 	case len(name) > limits.Name:
 		return fmt.Errorf("name is longer than %d bytes", limits.Name)
-	case !utf8.ValidString(name):
-		return errors.New("name is not valid UTF-8")
-	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return errors.New("name holds a control character")
+	}
+	if err := wire.CheckText(name); err != nil {
+		return fmt.Errorf("name %w", err)
 	}
 	return nil
 }

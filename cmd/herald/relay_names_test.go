@@ -38,3 +38,25 @@ func TestEventsSubjectUnprintable(t *testing.T) {
 		t.Errorf("refused printable UTF-8: %v", err)
 	}
 }
+
+// testSecret is a Standard Webhooks secret for configurations of tests.
+const testSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+// TestDestNameNotDisplayable: a configured destination name holding a
+// line separator or a bidi control is refused at start-up, as the outbox
+// refuses it, and the error does not repeat it raw. (checkDestName took
+// all but control characters: the relay would not start, with an error
+// from deep in the outbox.)
+func TestDestNameNotDisplayable(t *testing.T) {
+	for _, name := range []string{"acme\u2028level=ERROR", "acme\u202egnp", "\u2066acme", "a\u061cb", "a\u200fb", "acme\u0085"} {
+		d := &destConfig{Name: name, URL: "https://example.com/hook", Secret: stringOrList{testSecret}}
+		_, err := d.destination(1)
+		if err == nil || !strings.Contains(err.Error(), "--config") || strings.Contains(err.Error(), name) {
+			t.Errorf("destination named %+q: %v, want a --config refusal that does not repeat the name", name, err)
+		}
+	}
+	d := &destConfig{Name: "café \U0001F469\u200d\U0001F4BB", URL: "https://example.com/hook", Secret: stringOrList{testSecret}}
+	if _, err := d.destination(1); err != nil {
+		t.Errorf("a name of printable UTF-8 refused: %v", err)
+	}
+}
