@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/heraldhq/herald/internal/telemetry"
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/listener"
 )
 
@@ -167,8 +168,10 @@ func clip(s string, n int) string {
 // deadLetter publishes msg to the dead-letter subject and terminates it.
 // When the publish fails the event is redelivered instead, never lost.
 func (c *settings) deadLetter(msg delivered, md *jetstream.MsgMetadata, reason string) {
+	// The reason shows in listings and logs: what would not show as
+	// itself (wire.Displayable) becomes a space.
 	reason = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+		if !wire.DisplayableRune(r) {
 			return ' '
 		}
 		return r
