@@ -30,7 +30,9 @@ var ErrInvalidEvent = errors.New("listener: invalid event")
 // Handlers share one *Event per dispatch and must not modify it.
 type Event struct {
 	// ID identifies the event; the same event redelivered keeps its id.
-	// Required.
+	// Required: 1 to 256 bytes of UTF-8 without control characters, line
+	// separators or bidi controls, as it becomes part of delivery ids and
+	// shows in logs.
 	ID string
 	// Topic is "domain:action", such as "job:ready". Required.
 	Topic string
@@ -72,8 +74,9 @@ func (e *Event) inNamespace(ns string) bool {
 	return false
 }
 
-// Validate checks the fields a source requires: a non-empty printable UTF-8
-// id of at most 256 bytes, a well-formed topic, a CreatedAt that RFC 3339
+// Validate checks the fields a source requires: a non-empty id of at most
+// 256 bytes of UTF-8 without control characters, line separators or bidi
+// controls, a well-formed topic, a CreatedAt that RFC 3339
 // can write (a year of 0 to 9999, an offset under 24 hours), at most 64
 // namespaces and context entries, none with an empty name, a partition key
 // of at most 256 bytes without control characters, and a payload that is

@@ -44,7 +44,8 @@ type DestinationStore interface {
 
 // DestinationState is what a [DestinationStore] records of a destination.
 type DestinationState struct {
-	// Destination names it: 1 to 256 bytes without control characters.
+	// Destination names it: 1 to 256 bytes of UTF-8 without control
+	// characters, line separators or bidi controls.
 	Destination string `json:"destination"`
 	// FailingSince is when its current run of failures without a success
 	// began; zero when it has not been failing for long.
@@ -59,7 +60,8 @@ type DestinationState struct {
 
 // Validate reports, as an error wrapping [ErrInvalid], a state that no
 // store may record: a destination name that is empty, longer than 256
-// bytes or holds control characters, or a reason longer than 1024 bytes.
+// bytes, not UTF-8 or holds a control character, line separator or bidi
+// control, or a reason longer than 1024 bytes.
 // Every [DestinationStore] refuses such a state with it.
 func (s DestinationState) Validate() error {
 	if err := checkName("destination name", s.Destination, limits.Name); err != nil {

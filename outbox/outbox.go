@@ -135,14 +135,16 @@ type Settlement struct {
 // Delivery is one message waiting for one destination.
 type Delivery struct {
 	// ID identifies the delivery and is sent as its webhook-id. Required:
-	// 1 to 256 bytes without control characters.
+	// 1 to 256 bytes of printable ASCII without spaces.
 	ID string `json:"id"`
 	// Destination names the [sender.Destination] to deliver to. Required:
-	// 1 to 256 bytes without control characters.
+	// 1 to 256 bytes of UTF-8 without control characters, line separators
+	// or bidi controls, as it shows in logs and listings.
 	Destination string `json:"destination"`
 	// EventID is the id of the event the delivery was made from, if any,
-	// so that a dead letter can be traced to its event: at most
-	// 256 bytes without control characters.
+	// so that a dead letter can be traced to its event: at most 256 bytes
+	// of UTF-8 without control characters, line separators or bidi
+	// controls.
 	EventID string `json:"event_id,omitempty"`
 	// TraceParent is the W3C traceparent of the span the delivery was
 	// enqueued under, if any: every attempt continues that trace and
@@ -150,7 +152,8 @@ type Delivery struct {
 	// Queue fills it from Enqueue's context; at most 256 bytes of
 	// printable ASCII. It is tracing metadata, not authenticated.
 	TraceParent string `json:"traceparent,omitempty"`
-	// Topic is the event topic, if any.
+	// Topic is the event topic, if any: at most 1024 bytes of UTF-8
+	// without control characters, line separators or bidi controls.
 	Topic string `json:"topic,omitempty"`
 	// PartitionKey, if set, puts the delivery in line behind the earlier
 	// ones of its destination and key: a store that keeps key order (see

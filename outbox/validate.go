@@ -15,12 +15,12 @@ import (
 // Queue was not given, ...).
 var ErrInvalid = errors.New("outbox: invalid argument")
 
-// validate reports whether the Queue stores d: an id and a destination name
-// of bounded length without control characters, a partition key by the
-// module's one key rule, a topic and a content type (when set) of at most
-// 1024 and 256 bytes of UTF-8 without control characters, a body of at
-// most 32 MiB, and no negative attempt count. The error wraps [ErrInvalid]
-// and never quotes the body.
+// validate reports whether the Queue stores d: an id by the module's id
+// rule, a destination name and an event id of bounded length that show as
+// themselves (wire.CheckText), a partition key by the module's one key
+// rule, a topic and a content type (when set) of at most 1024 and 256
+// bytes by the same text rule, a body of at most 32 MiB, and no negative
+// attempt count. The error wraps [ErrInvalid] and never quotes the body.
 // It is the one validation of a delivery: stores check only what their
 // storage format needs.
 func (d *Delivery) validate() error {
