@@ -18,12 +18,12 @@ import (
 func Displayable(s string) (at int, ok bool) {
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c < utf8.RuneSelf {
-			if c < ' ' || c == 0x7f {
-				return i, false
-			}
+		if c-' ' < 0x7f-' ' { // printable ASCII, in one comparison
 			i++
 			continue
+		}
+		if c < utf8.RuneSelf { // C0 or DEL
+			return i, false
 		}
 		r, n := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && n == 1 || !DisplayableRune(r) {

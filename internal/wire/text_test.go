@@ -81,3 +81,22 @@ func FuzzDisplayable(f *testing.F) {
 		}
 	})
 }
+
+// TestDisplayableAllocatesNothing: the rule runs on every event and
+// delivery id; it must not allocate, for ASCII or not.
+func TestDisplayableAllocatesNothing(t *testing.T) {
+	for _, s := range []string{"01a221f6-d265-7191-af1e-8f17718f02d2", "commande:payée \U0001F469\u200d\U0001F4BB"} {
+		if n := testing.AllocsPerRun(100, func() { _, _ = Displayable(s) }); n != 0 {
+			t.Errorf("Displayable(%q): %v allocations", s, n)
+		}
+	}
+}
+
+func BenchmarkDisplayable(b *testing.B) {
+	const id = "01a221f6-d265-7191-af1e-8f17718f02d2"
+	for b.Loop() {
+		if _, ok := Displayable(id); !ok {
+			b.Fatal("refused")
+		}
+	}
+}
