@@ -3,7 +3,8 @@
 // name and value. auth, sender, outbox and cmd/herald check with it, so that
 // what one of them accepts the others send. Errors give the reason only,
 // never the text checked, which may be a credential; callers wrap them with
-// their package's prefix and sentinel. It also holds the stores' one way
+// their package's prefix and sentinel. It also holds the one rule for
+// names and ids that show in logs ([Displayable]) and the stores' one way
 // of keeping a time as an int64 ([Nanos]).
 package wire
 
