@@ -157,10 +157,17 @@ func (c *settings) refuse(msg delivered, ev *listener.Event, reason string) {
 	}
 }
 
-// clip bounds a string taken from a message before it is logged.
+// clip bounds a string taken from a message before it is logged, and
+// quotes it (Go syntax, escapes for what is not graphic) when it would not
+// show as itself (wire.Displayable): refuse logs an event's id and topic
+// before they are validated, and a bidi control or line separator there
+// could make the line read as another.
 func clip(s string, n int) string {
 	if len(s) > n {
-		return s[:n] + "…"
+		s = s[:n] + "…"
+	}
+	if _, ok := wire.Displayable(s); !ok {
+		return strconv.QuoteToGraphic(s)
 	}
 	return s
 }
