@@ -34,12 +34,16 @@ func TestShutdownRecipe(t *testing.T) {
 		name        string
 		queueOnSig  bool
 		wantPending int
+		// delay is the receiver's answer time: short where the send
+		// must finish, long where it must be cut short (a short one
+		// could end before a loaded machine delivers the signal).
+		delay time.Duration
 	}{
-		{"recipe finishes the delivery in flight", false, 0},
-		{"Run on the signal context releases it", true, 1},
+		{"recipe finishes the delivery in flight", false, 0, 400 * time.Millisecond},
+		{"Run on the signal context releases it", true, 1, time.Minute},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rcv := sendertest.NewReceiver(t, nil, sendertest.Delay(400*time.Millisecond))
+			rcv := sendertest.NewReceiver(t, nil, sendertest.Delay(tc.delay))
 			dest := rcv.Destination(nil)
 			st := openBolt(t)
 			q := &outbox.Queue{Outbox: st, Sender: rcv.Sender(), Destinations: []sender.Destination{dest}}
