@@ -426,7 +426,7 @@ func TestAdminHandlerEnablesDestination(t *testing.T) {
 		{"POST", "application/json", `{}`, "", 400, "empty destination name"},
 		{"POST", "application/json", `null`, "", 400, "empty destination name"},
 		{"POST", "application/json", `{"destination":"` + strings.Repeat("b", 257) + `"}`, "", 400, "longer than 256 bytes"},
-		{"POST", "application/json", `{"destination":"b\u0000SECRET"}`, "", 400, "control character in destination name"},
+		{"POST", "application/json", `{"destination":"b\u0000SECRET"}`, "", 400, "destination name holds a control character"},
 		{"POST", "application/json", `{"destination":"b\nSECRET"}`, "", 400, "control character"},
 		{"POST", "application/json", `{"destination":5}`, "", 400, `field "destination" must be string`},
 		{"POST", "application/json", `{"destination":"b","all":true}`, "", 400, "unknown field \"all\" (want destination)"},
