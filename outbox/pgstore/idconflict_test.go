@@ -290,20 +290,23 @@ func TestReplayRetriesDeadlock(t *testing.T) {
 	}()
 	waitForRowWaiters(t, pool, 1) // the Replay, on d9
 	// It holds d1, so that the other transaction's lock on d1 closes the
-	// cycle: the server ends the Replay, which waited first.
-	probe, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if free := queryInt(t, probe, "SELECT count(*) FROM (SELECT 1 FROM herald_outbox_deliveries WHERE id = 'd1' FOR UPDATE SKIP LOCKED) f"); free != 0 {
+	// cycle: the server ends the Replay, which waited first, when its
+	// deadlock check (a second after it began to wait) finds the cycle
+	// closed. So the check that it holds d1 is one statement, and the
+	// other asks for d1 right after it.
+	if free := queryInt(t, pool, "SELECT count(*) FROM (SELECT 1 FROM herald_outbox_deliveries WHERE id = 'd1' FOR UPDATE SKIP LOCKED) f"); free != 0 {
 		t.Fatal("the Replay waits on d9 without holding d1: no deadlock to retry")
 	}
-	_ = probe.Rollback(ctx)
 	otherDone := make(chan error, 1)
 	go func() {
 		_, err := other.Exec(ctx, lock, "d1")
 		if err == nil {
 			err = other.Commit(ctx)
+		} else {
+			// Ended in the Replay's place (a machine too slow to close
+			// the cycle within the Replay's check): free d9, so that the
+			// Replay ends and the test fails rather than hangs.
+			_ = other.Rollback(ctx)
 		}
 		otherDone <- err
 	}()
