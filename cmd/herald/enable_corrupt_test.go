@@ -23,27 +23,10 @@ func TestOutboxEnableUnreadableState(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "relay.db")
 	ctx := context.Background()
-	st, err := boltstore.Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now().UTC().Truncate(time.Second)
-	for _, name := range []string{"hook", "other"} {
-		if err := st.(outbox.DestinationStore).SetDestinationState(ctx, outbox.DestinationState{Destination: name, Disabled: now, Reason: "gone (410)"}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	st.Close()
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte("destinations")).Put([]byte("hook"), []byte("{\x1b[2J"))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	writeStates(t, path, map[string][]byte{"hook": []byte("{\x1b[2J")},
+		outbox.DestinationState{Destination: "hook", Disabled: now, Reason: "gone (410)"},
+		outbox.DestinationState{Destination: "other", Disabled: now, Reason: "gone (410)"})
 
 	// states shows the damaged record as hook held, its bytes not printed.
 	if r := must(t, runOpts{dir: dir}, "outbox", "states", "--store", "relay.db"); !strings.HasPrefix(r.stdout, `{"destination":"hook",`) ||
@@ -54,7 +37,7 @@ func TestOutboxEnableUnreadableState(t *testing.T) {
 	if !strings.HasPrefix(r.stdout, "enabled hook (") || strings.Contains(r.all(), "\x1b") {
 		t.Errorf("outbox enable printed %q", r.stdout)
 	}
-	st, err = boltstore.Open(path, &boltstore.Options{ReadOnly: true})
+	st, err := boltstore.Open(path, &boltstore.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,29 +58,44 @@ func TestOutboxEnableUnreadableState(t *testing.T) {
 func TestOutboxStatesTimeOutOfJSONRange(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "relay.db")
-	ctx := context.Background()
+	writeStates(t, path, map[string][]byte{"far": []byte(`{"destination":"far","disabled":"9999-12-31T23:00:00-05:00","reason":"by hand"}`)},
+		outbox.DestinationState{Destination: "near", Disabled: time.Unix(1700000000, 0), Reason: "gone (410)"})
+
+	r := must(t, runOpts{dir: dir}, "outbox", "states", "--store", "relay.db")
+	if want := `{"destination":"far","disabled":"2262-04-11T23:47:16.854775807Z","reason":"by hand"}` + "\n" +
+		`{"destination":"near","disabled":"2023-11-14T22:13:20Z","reason":"gone (410)"}` + "\n"; r.stdout != want {
+		t.Errorf("outbox states printed %q, want %q", r.stdout, want)
+	}
+}
+
+// writeStates records states in a new bbolt outbox at path, then writes
+// raw values under the names of raw in its destinations bucket, as
+// another tool or a hand (or damage) would.
+func writeStates(t *testing.T, path string, raw map[string][]byte, states ...outbox.DestinationState) {
+	t.Helper()
 	st, err := boltstore.Open(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.(outbox.DestinationStore).SetDestinationState(ctx, outbox.DestinationState{Destination: "near", Disabled: time.Unix(1700000000, 0), Reason: "gone (410)"}); err != nil {
-		t.Fatal(err)
+	for _, s := range states {
+		if err := st.(outbox.DestinationStore).SetDestinationState(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
 	}
 	st.Close()
 	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer db.Close()
 	if err := db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte("destinations")).Put([]byte("far"), []byte(`{"destination":"far","disabled":"9999-12-31T23:00:00-05:00","reason":"by hand"}`))
+		for name, v := range raw {
+			if err := tx.Bucket([]byte("destinations")).Put([]byte(name), v); err != nil {
+				return err
+			}
+		}
+		return nil
 	}); err != nil {
 		t.Fatal(err)
-	}
-	db.Close()
-
-	r := must(t, runOpts{dir: dir}, "outbox", "states", "--store", "relay.db")
-	if want := `{"destination":"far","disabled":"2262-04-11T23:47:16.854775807Z","reason":"by hand"}` + "\n" +
-		`{"destination":"near","disabled":"2023-11-14T22:13:20Z","reason":"gone (410)"}` + "\n"; r.stdout != want {
-		t.Errorf("outbox states printed %q, want %q", r.stdout, want)
 	}
 }
