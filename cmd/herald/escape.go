@@ -80,11 +80,20 @@ func isPrintable(s string) bool {
 // invalid byte as \ufffd).
 func jsonLine(v any) ([]byte, error) {
 	b, err := json.Marshal(v)
-	if err != nil || isPrintable(string(b)) {
-		return b, err
+	if err != nil {
+		return nil, err
 	}
-	// Outside strings JSON is ASCII, so every such character is in a
-	// string, where \uXXXX means it.
+	return escapeJSON(b), nil
+}
+
+// escapeJSON returns b, JSON that encoding/json (or log/slog) wrote, with
+// every character that is not printable written as \uXXXX: outside
+// strings JSON is ASCII, so every such character is in a string, where
+// \uXXXX means it. It returns b itself when it has none.
+func escapeJSON(b []byte) []byte {
+	if isPrintable(string(b)) {
+		return b
+	}
 	out := make([]byte, 0, len(b)+32)
 	for len(b) > 0 {
 		r, n := utf8.DecodeRune(b)
@@ -97,7 +106,7 @@ func jsonLine(v any) ([]byte, error) {
 		}
 		b = b[n:]
 	}
-	return out, nil
+	return out
 }
 
 // escapingWriter escapes what is written through it with escapeText, line
