@@ -238,7 +238,7 @@ func runRelay(args []string, stdout, stderr io.Writer) int {
 	// the relay as it stops one that runs: exit 0.
 	ctx, stop := signalContext()
 	defer stop()
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: f.level}))
+	logger := f.log.logger(stderr)
 	r, err := buildRelay(ctx, f, logger)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -249,7 +249,7 @@ func runRelay(args []string, stdout, stderr io.Writer) int {
 		if errors.As(err, &ue) {
 			return usageErr(stderr, "relay", "%v", err)
 		}
-		return failure(stderr, "relay", err)
+		return f.log.fail(stderr, logger, "relay", err)
 	}
 	return r.run(ctx, stop, stderr)
 }
@@ -262,7 +262,8 @@ type relayFlags struct {
 	dest, name, config string
 	serveTLS           serveTLSFlags
 	delivery           deliveryFlags
-	schedule, logLevel string
+	schedule           string
+	log                logFlags
 	topics, headers    stringList
 	maxBody            int64
 	workers, retries   int
@@ -273,7 +274,6 @@ type relayFlags struct {
 	given              map[string]bool // the flags set on the command line
 	tel                telemetryFlags
 
-	level    slog.Level
 	delays   []time.Duration
 	dests    []sender.Destination
 	verifier auth.Verifier // nil with --in-insecure
@@ -305,7 +305,7 @@ func (f *relayFlags) register(fs *flagSet) {
 	fs.StringVar(&f.schedule, "schedule", "", "retry `delays`, comma-separated, the first before the first attempt (default 0s,1s,1s,1s,2s,2s,3s,5s,8s,13s,21s,34s,1m,5m,30m,2h,5h,10h,10h)")
 	fs.DurationVar(&f.drain, "drain-timeout", 10*time.Second, "on SIGTERM, how long deliveries in flight may finish")
 	fs.DurationVar(&f.leaseTTL, "lease-ttl", 5*time.Minute, "how long a relay holds a delivery it sends (each attempt gets half); another relay of a fleet (NATS, PostgreSQL) takes over a killed relay's deliveries after it (and its --events-subject events after it, up to 30s)")
-	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	f.log.register(fs)
 	f.tel.register(fs)
 }
 
@@ -328,7 +328,7 @@ func parseRelay(args []string, stdout, stderr io.Writer) (f *relayFlags, code in
 	return f, exitOK, true
 }
 
-// check validates the flags and fills level, delays, dests and verifier.
+// check validates the flags and fills log, delays, dests and verifier.
 func (f *relayFlags) check() error {
 	if err := f.serveTLS.check(); err != nil {
 		return err
@@ -361,8 +361,9 @@ func (f *relayFlags) check() error {
 		return errors.New("--nats-* flags and --events-subject need a nats:// or tls:// --store")
 	case f.maxBody <= 0:
 		return errors.New("--max-body must be positive")
-	case f.level.UnmarshalText([]byte(f.logLevel)) != nil:
-		return fmt.Errorf("unknown --log-level %s (want debug, info, warn or error)", showArg(f.logLevel))
+	}
+	if err := f.log.check(); err != nil {
+		return err
 	}
 	if f.dest == "" {
 		for _, name := range append([]string{"name", "topic", "header"}, schemeFlagNames...) {
@@ -579,7 +580,7 @@ func (r *relay) run(ctx context.Context, stop context.CancelFunc, stderr io.Writ
 	events := r.events.start(r.l)
 	r.logStart(ctx)
 	r.serveAdmin(stderr)
-	fmt.Fprintf(stderr, "relay listening on %s://%s\n", r.proto, r.ln.Addr())
+	r.f.log.announce(stderr, r.logger, "relay listening", fmt.Sprintf("%s://%s", r.proto, r.ln.Addr()))
 
 	code := exitOK
 	select {

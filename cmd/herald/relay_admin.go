@@ -128,7 +128,7 @@ func (r *relay) serveAdmin(stderr io.Writer) {
 			r.logger.Error("relay: admin server failed", "err", err)
 		}
 	}()
-	fmt.Fprintf(stderr, "relay admin listening on %s\n", r.admin.adminURL())
+	r.f.log.announce(stderr, r.logger, "relay admin listening", r.admin.adminURL())
 }
 
 // stopObservability closes the admin server and flushes the telemetry,

@@ -428,6 +428,7 @@ func TestRelayBadInput(t *testing.T) {
 		{"http dest", 2, []string{"--insecure-http"}, []string{"relay", "--store", "r.db", "--dest", "http://example.com/", "--secret", secret, "--in-insecure"}},
 		{"bad workers", 2, []string{"--workers must be positive"}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--workers", "0"}},
 		{"bad log level", 2, []string{"unknown --log-level"}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--log-level", "loud"}},
+		{"bad log format", 2, []string{`unknown --log-format "yaml" (want text or json)`, "Run 'herald relay -help'"}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--log-format", "yaml"}},
 		{"scheme flag without dest", 2, []string{"--secret applies to --dest"}, []string{"relay", "--store", "r.db", "--config", "dup.json", "--secret", secret}},
 		{"tls half", 2, []string{"go together"}, []string{"relay", "--store", "r.db", "--dest", dest, "--secret", secret, "--tls-key", "k.pem"}},
 		{"store is a directory", 2, []string{"herald relay"}, []string{"relay", "--store", ".", "--dest", dest, "--secret", secret, "--in-insecure"}},

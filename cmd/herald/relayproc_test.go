@@ -81,7 +81,7 @@ func startRelay(t *testing.T, dir string, env []string, args ...string) *relayPr
 			p.mu.Lock()
 			p.errb.WriteString(line + "\n")
 			p.mu.Unlock()
-			if u, ok := strings.CutPrefix(line, "relay listening on "); ok {
+			if u, ok := relayReadyURL(line); ok {
 				ready <- u
 			}
 		}
@@ -100,6 +100,19 @@ func startRelay(t *testing.T, dir string, env []string, args ...string) *relayPr
 		t.Fatalf("relay reported %q", p.url)
 	}
 	return p
+}
+
+// relayReadyURL returns the URL of the relay's ready line, in text
+// ("relay listening on URL") or as a --log-format json record.
+func relayReadyURL(line string) (string, bool) {
+	if u, ok := strings.CutPrefix(line, "relay listening on "); ok {
+		return u, true
+	}
+	var rec struct{ Msg, URL string }
+	if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "relay listening" && rec.URL != "" {
+		return rec.URL, true
+	}
+	return "", false
 }
 
 // wait waits for the relay to exit and returns its exit status.
