@@ -133,8 +133,17 @@ within a poll, in every relay on the store.
 Once ready, relay prints "relay listening on http://ADDR" (https:// with
 --tls-cert and --tls-key) to standard error; --listen with port 0 picks a free
 port. Logs go to standard error (log/slog text, --log-level), never with a
-secret. SIGTERM or interrupt stops it gracefully: it stops taking events,
-lets the deliveries in flight finish for up to --drain-timeout, gives the
+secret. With --log-format json each line is one JSON object (time, level,
+msg, then the attributes; a duration as a Go duration string such as
+"1.503s", a character that is not printable as \uXXXX), the ready lines
+and a failure to start included; a usage error (exit 2) stays text:
+
+  {"time":"…","level":"INFO","msg":"relay listening","url":"http://ADDR"}
+
+(and "relay admin listening" with its url).
+
+SIGTERM or interrupt stops it gracefully: it stops taking events, lets
+the deliveries in flight finish for up to --drain-timeout, gives the
 rest back to the store and exits 0 (also while it starts: it stops
 connecting to the store); a second signal kills it at once. A killed relay
 loses nothing: on restart
