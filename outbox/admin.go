@@ -62,7 +62,11 @@ const errNoStates = "this outbox keeps no destination states"
 // ids, destination and all, not none and not several, and an enable
 // request a destination name (1 to 256 bytes, no control characters);
 // a field not listed here is refused. Every error is
-// {"error":"…"} with a 4xx or 5xx status. It answers tools, not
+// {"error":"…"} with a 4xx or 5xx status. Every character of an answer
+// that is not printable (a control, line separator or bidi control, which
+// a record stored by an earlier build may hold) is written as \uXXXX, so
+// that it decodes to the stored text but cannot reorder or recolour the
+// terminal that shows the answer. It answers tools, not
 // browsers: a request a browser marks as its own (Origin, Sec-Fetch-Site or
 // Sec-Fetch-Mode) is refused with 403, since a web page whose domain is
 // re-pointed to the worker's address (DNS rebinding) is same-origin to
@@ -384,9 +388,12 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
 }
 
-// writeJSON answers v as JSON with status.
+// writeJSON answers v as JSON with status, every character that is not
+// printable escaped (wire.EscapedJSON): a record stored before the text
+// rule may hold a bidi or C1 control, which a terminal running curl would
+// act on.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	b, err := wire.EscapedJSON(v)
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte(`{"error":"outbox: cannot encode the answer"}`)
 	}
