@@ -71,7 +71,7 @@ func printStates(ctx context.Context, st store, stdout io.Writer) error {
 		// state written by hand may hold one whose offset takes it past
 		// year 9999 in UTC, which JSON cannot encode.
 		s.FailingSince, s.Disabled = kept(s.FailingSince), kept(s.Disabled)
-		b, err := jsonLine(s)
+		b, err := wire.EscapedJSON(s)
 		if err != nil {
 			return err
 		}

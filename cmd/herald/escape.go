@@ -2,13 +2,11 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"unicode"
-	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -71,42 +69,6 @@ func isPrintable(s string) bool {
 		}
 	}
 	return utf8.ValidString(s)
-}
-
-// jsonLine encodes v as one line of JSON in which every character that is
-// not printable is escaped: encoding/json escapes the control characters
-// below U+0020 (and U+2028, U+2029), but writes DEL, the C1 controls and
-// the bidi controls as they are. Its output is valid UTF-8 (it writes an
-// invalid byte as \ufffd).
-func jsonLine(v any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return escapeJSON(b), nil
-}
-
-// escapeJSON returns b, JSON that encoding/json (or log/slog) wrote, with
-// every character that is not printable written as \uXXXX: outside
-// strings JSON is ASCII, so every such character is in a string, where
-// \uXXXX means it. It returns b itself when it has none.
-func escapeJSON(b []byte) []byte {
-	if isPrintable(string(b)) {
-		return b
-	}
-	out := make([]byte, 0, len(b)+32)
-	for len(b) > 0 {
-		r, n := utf8.DecodeRune(b)
-		if unicode.IsPrint(r) {
-			out = append(out, b[:n]...)
-		} else if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
-			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
-		} else {
-			out = fmt.Appendf(out, `\u%04x`, r)
-		}
-		b = b[n:]
-	}
-	return out
 }
 
 // escapingWriter escapes what is written through it with escapeText, line

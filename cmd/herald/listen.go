@@ -18,6 +18,7 @@ import (
 	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/internal/devcert"
 	"github.com/heraldhq/herald/internal/httpserver"
+	"github.com/heraldhq/herald/internal/wire"
 )
 
 const listenDoc = `Listen runs a local webhook receiver that verifies every request with
@@ -268,7 +269,7 @@ func (rl *receiver) wrap(next http.Handler) http.Handler {
 			body := string(cr.buf)
 			line.Body = &body
 		}
-		b, err := jsonLine(line)
+		b, err := wire.EscapedJSON(line)
 		if err != nil {
 			return
 		}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/heraldhq/herald/internal/wire"
 )
 
 // logFlags are the flags of a long-running action that logs with log/slog
@@ -61,14 +63,14 @@ func durationString(_ []string, a slog.Attr) slog.Attr {
 }
 
 // jsonEscapingWriter writes JSON lines with every character that is not
-// printable escaped (escapeJSON) but the line break that ends them; slog's
+// printable escaped (wire.EscapeJSON) but the line break that ends them; slog's
 // handlers write a record, and its line break, in one Write.
 type jsonEscapingWriter struct{ w io.Writer }
 
 // Write escapes p and writes it.
 func (e jsonEscapingWriter) Write(p []byte) (int, error) {
 	line, nl := bytes.CutSuffix(p, []byte("\n"))
-	out := escapeJSON(line)
+	out := wire.EscapeJSON(line)
 	if nl {
 		out = append(out[:len(out):len(out)], '\n')
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/heraldhq/herald/internal/limits"
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -170,7 +171,7 @@ func outboxAction(ctx context.Context, st store, action, dest string, sel outbox
 		if err != nil {
 			return err
 		}
-		b, err := jsonLine(s)
+		b, err := wire.EscapedJSON(s)
 		if err != nil {
 			return err
 		}
@@ -184,7 +185,7 @@ func outboxAction(ctx context.Context, st store, action, dest string, sel outbox
 			}
 			for _, d := range page {
 				d.Created, d.Due, d.At = d.Created.UTC(), d.Due.UTC(), d.At.UTC()
-				b, err := jsonLine(d)
+				b, err := wire.EscapedJSON(d)
 				if err != nil {
 					return err
 				}

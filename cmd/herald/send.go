@@ -133,7 +133,7 @@ func sendOne(s *sender.Sender, dest sender.Destination, msg sender.Message, time
 		text := err.Error()
 		out.Error = &text
 	}
-	line, jerr := jsonLine(out)
+	line, jerr := wire.EscapedJSON(out)
 	if jerr != nil {
 		return failure(stderr, "send", jerr)
 	}

@@ -20,11 +20,21 @@ import (
 // it.
 func EscapedJSON(v any) ([]byte, error) {
 	b, err := json.Marshal(v)
-	if err != nil || printable(b) {
-		return b, err
+	if err != nil {
+		return nil, err
 	}
-	// Outside strings JSON is ASCII, so every such character is in a
-	// string, where \uXXXX means it.
+	return EscapeJSON(b), nil
+}
+
+// EscapeJSON returns b, JSON that encoding/json (or log/slog's JSON
+// handler) wrote, with every character that is not printable written as
+// \uXXXX, as [EscapedJSON] does; b itself when it has none. Outside
+// strings JSON is ASCII, so every such character is in a string, where
+// \uXXXX means it.
+func EscapeJSON(b []byte) []byte {
+	if printable(b) {
+		return b
+	}
 	out := make([]byte, 0, len(b)+32)
 	for len(b) > 0 {
 		r, n := utf8.DecodeRune(b)
@@ -37,7 +47,7 @@ func EscapedJSON(v any) ([]byte, error) {
 		}
 		b = b[n:]
 	}
-	return out, nil
+	return out
 }
 
 // printable reports whether b is made of printable characters only; the
