@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,10 +38,13 @@ const errNoStates = "this outbox keeps no destination states"
 //	POST /dead-letters/replay    {"ids":[…]} or {"destination":…} or {"all":true}
 //	                             → {"replayed":N}
 //	POST /dead-letters/purge     the same selector → {"purged":N}
-//	GET  /destinations           {"destinations":[…]}: the destinations the
-//	                             outbox records as failing or disabled (held
-//	                             until enabled), by name, when it keeps
-//	                             destination states ([DestinationStore])
+//	GET  /destinations           {"destinations":[…],"next":"…"}: the
+//	                             destinations the outbox records as failing
+//	                             or disabled (held until enabled), by name,
+//	                             when it keeps destination states
+//	                             ([DestinationStore])
+//	     ?limit=N                at most N (1 to 1000, the default)
+//	     &after=CURSOR           the page after the one whose "next" it was
 //	POST /destinations/enable    {"destination":NAME} → {"enabled":NAME}
 //	                             enables it, as [Queue.Enable] does, when
 //	                             the outbox keeps destination states
@@ -156,14 +160,10 @@ type deadLetterPage struct {
 // list serves GET /dead-letters.
 func (h adminHandler) list(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
-	q := DeadLetterQuery{Destination: v.Get("destination"), Limit: limits.List}
-	if s := v.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > limits.List {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit must be a number from 1 to %d", limits.List))
-			return
-		}
-		q.Limit = n
+	q := DeadLetterQuery{Destination: v.Get("destination")}
+	var ok bool
+	if q.Limit, ok = pageLimit(w, v); !ok {
+		return
 	}
 	if s := v.Get("after"); s != "" {
 		c, ok := parseCursor(s)
@@ -195,6 +195,22 @@ func (h adminHandler) list(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, page)
 }
 
+// pageLimit returns the limit query parameter of a listing, limits.List
+// when it is not set. It answers a limit out of 1 to limits.List and
+// reports whether there was none such.
+func pageLimit(w http.ResponseWriter, v url.Values) (int, bool) {
+	s := v.Get("limit")
+	if s == "" {
+		return limits.List, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > limits.List {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("limit must be a number from 1 to %d", limits.List))
+		return 0, false
+	}
+	return n, true
+}
+
 // history serves GET /history?id=ID.
 func (h adminHandler) history(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get("id")
@@ -223,12 +239,33 @@ func (h adminHandler) history(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string][]AttemptRecord{"attempts": as})
 }
 
-// destinations serves GET /destinations.
+// statesPage is the answer of GET /destinations.
+type statesPage struct {
+	Destinations []DestinationState `json:"destinations"`
+	// Next is the cursor of the next page, empty on the last one.
+	Next string `json:"next,omitempty"`
+}
+
+// destinations serves GET /destinations: a page of at most limit states,
+// by name, after the cursor's name. The store reads them all (they are as
+// many as the destinations, in practice), the answer holds a page.
 func (h adminHandler) destinations(w http.ResponseWriter, r *http.Request) {
 	ds, ok := h.a.(DestinationStore)
 	if !ok {
 		writeError(w, http.StatusNotFound, errNoStates)
 		return
+	}
+	v := r.URL.Query()
+	limit, ok := pageLimit(w, v)
+	if !ok {
+		return
+	}
+	after, ok := "", true
+	if s := v.Get("after"); s != "" {
+		if after, ok = parseNameCursor(s); !ok {
+			writeError(w, http.StatusBadRequest, "after must be the next cursor of a previous page")
+			return
+		}
 	}
 	states, err := ds.DestinationStates(r.Context())
 	if err != nil {
@@ -243,10 +280,28 @@ func (h adminHandler) destinations(w http.ResponseWriter, r *http.Request) {
 		s.FailingSince, s.Disabled = kept(s.FailingSince).UTC(), kept(s.Disabled).UTC()
 	}
 	slices.SortFunc(states, func(a, b DestinationState) int { return strings.Compare(a.Destination, b.Destination) })
-	if states == nil {
-		states = []DestinationState{}
+	first, _ := slices.BinarySearchFunc(states, after, func(s DestinationState, name string) int {
+		if s.Destination <= name {
+			return -1
+		}
+		return 1
+	})
+	page := statesPage{Destinations: states[first:]}
+	if len(page.Destinations) > limit {
+		page.Destinations = page.Destinations[:limit]
+		page.Next = base64.RawURLEncoding.EncodeToString([]byte(page.Destinations[limit-1].Destination))
 	}
-	writeJSON(w, http.StatusOK, map[string][]DestinationState{"destinations": states})
+	if page.Destinations == nil {
+		page.Destinations = []DestinationState{}
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// parseNameCursor decodes the next cursor of a page of GET /destinations,
+// a destination name.
+func parseNameCursor(s string) (string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return string(b), err == nil && len(b) > 0
 }
 
 // change serves a POST of a selector to replay or purge dead letters.
