@@ -148,9 +148,11 @@ func (c *settings) takeSubjectTopic(msg delivered, ev *listener.Event) bool {
 
 // refuse terminates msg without dispatching it and logs why at WARN, with
 // the subject, the event's id and topic (clipped) and never the payload.
+// The subject is clipped too: a subject that names no topic may hold
+// anything NATS takes, bidi and C1 controls among it.
 func (c *settings) refuse(msg delivered, ev *listener.Event, reason string) {
 	c.log(slog.LevelWarn, "event refused", errors.New(reason),
-		slog.String("subject", msg.Subject()), slog.String("id", clip(ev.ID, 256)),
+		slog.String("subject", clip(msg.Subject(), 1024)), slog.String("id", clip(ev.ID, 256)),
 		slog.String("topic", clip(ev.Topic, 255)))
 	if err := msg.TermWithReason("refused: " + reason); err != nil {
 		c.log(slog.LevelWarn, "event term failed", err)
