@@ -56,7 +56,10 @@ const errNoStates = "this outbox keeps no destination states"
 // disabled, or that the outbox has never recorded, is not an error: it is
 // answered 200 as well, and nothing changes (GET /destinations says which
 // are disabled). An outbox that keeps no destination states answers 404
-// to both routes.
+// to both routes. An enable does not call back a request already in
+// flight: if the destination answers one 410 Gone after its Queue has
+// learnt of the enable, it is disabled again, though the enable was
+// answered 200 (GET /destinations then says disabled, with the reason).
 //
 // A dead letter is listed with its delivery's fields (the event id among
 // them, when the delivery came from an event) and reason, never its body;
