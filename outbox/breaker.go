@@ -102,6 +102,16 @@ func (c *circuit) admits(b *Breaker, now time.Time, limit int) int {
 	return limit
 }
 
+// holds reports whether the breaker holds the destination's deliveries
+// back at now: open for its cool-down, or half-open with its probe in
+// flight. An open breaker whose cool-down is over turns half-open only
+// when a delivery is leased, so a destination left without deliveries
+// keeps it open; it holds nothing back, as the next delivery is sent at
+// once, as the probe.
+func (c *circuit) holds(now time.Time) bool {
+	return c.state == breakerHalfOpen && c.probing || c.state == breakerOpen && now.Before(c.until)
+}
+
 // started notes that the delivery leased under token was leased for the
 // destination: when half-open, it is the probe.
 func (c *circuit) started(token string) {

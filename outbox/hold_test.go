@@ -150,3 +150,40 @@ func TestHoldMetricsRecordedFailing(t *testing.T) {
 	}
 	m.waitHold(t, "hook", outbox.Hold{})
 }
+
+// A destination whose breaker opened on its last delivery, dead-lettered
+// at that failure, is reported Paused only for the cool-down: its next
+// delivery would be sent at once, as the probe. (An open breaker turns
+// half-open only when a delivery is leased, so a destination left with
+// none was reported Paused, and herald_destination_state{state="paused"}
+// stayed 1, for the life of the process.)
+func TestHoldMetricsBreakerCooledDown(t *testing.T) {
+	var d disabledLog
+	var m holds
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "outbox.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	rcv := d.receiver(t, http.StatusServiceUnavailable)
+	q := &outbox.Queue{
+		Outbox: st, Sender: rcv.Sender(), Workers: 1, Poll: 5 * time.Millisecond, Metrics: &m,
+		Breaker:      outbox.Breaker{Failures: 1, Cooldown: 100 * time.Millisecond, MaxCooldown: 100 * time.Millisecond},
+		Schedule:     outbox.Schedule{Delays: []time.Duration{0}}, // one attempt: dead-lettered at its failure
+		Destinations: []sender.Destination{{Name: "hook", URL: rcv.URL()}},
+	}
+	q.Sender.Retry.MaxAttempts = 1
+	queuetest.Run(t, q)
+	enqueue(t, q, "hook", 1)
+	m.waitHold(t, "hook", outbox.Hold{Paused: true})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		s, err := st.(outbox.Admin).Stats(ctx)
+		if err == nil && s.Dead == 1 && s.Pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v, %v; want the one delivery dead-lettered", s, err)
+		}
+	}
+	m.waitHold(t, "hook", outbox.Hold{})
+}

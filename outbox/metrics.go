@@ -82,8 +82,9 @@ type HoldMetrics interface {
 // to it, so neither its breaker nor its failures matter until it is
 // enabled. Paused and Failing may come together.
 type Hold struct {
-	// Paused: its circuit breaker is open or half-open (see [Breaker]), or
-	// it asked for a pause with Retry-After; its deliveries wait.
+	// Paused: its circuit breaker is open, for its cool-down, or half-open
+	// with a probe in flight (see [Breaker]), or it asked for a pause with
+	// Retry-After; its deliveries wait.
 	Paused bool
 	// Failing: the outbox records it failing, without a success for a
 	// minute or half its DisableAfter; it is disabled if that lasts its
@@ -109,7 +110,7 @@ func (q *Queue) reportHolds(hm HoldMetrics) {
 	for i, st := range q.order {
 		h := Hold{Disabled: st.ctl.disabled}
 		if !h.Disabled {
-			h.Paused = st.circuit.state != breakerClosed || now.Before(st.ctl.paused)
+			h.Paused = st.circuit.holds(now) || now.Before(st.ctl.paused)
 			h.Failing = st.ctl.stored.Load()
 		}
 		holds[i] = named{st.dest.Name, h}
