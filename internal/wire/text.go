@@ -2,6 +2,7 @@ package wire
 
 import (
 	"fmt"
+	"strconv"
 	"unicode"
 	"unicode/utf8"
 )
@@ -60,4 +61,15 @@ func CheckText(s string) error {
 		return fmt.Errorf("holds a control character (%U) at byte %d", r, at)
 	}
 	return fmt.Errorf("holds a line separator or bidi control (%U) at byte %d", r, at)
+}
+
+// Show returns s as it is when [Displayable] accepts it, else quoted in Go
+// syntax with escapes for what is not graphic (\u202e, \x1b, \u2028), for
+// a log line or an error that names text taken from outside unchecked,
+// such as a NATS subject.
+func Show(s string) string {
+	if _, ok := Displayable(s); ok {
+		return s
+	}
+	return strconv.QuoteToGraphic(s)
 }

@@ -100,3 +100,19 @@ func BenchmarkDisplayable(b *testing.B) {
 		}
 	}
 }
+
+// TestShow: text that shows as itself is returned as it is, and any other
+// is quoted so that it does.
+func TestShow(t *testing.T) {
+	for _, s := range []string{"", "evt_1", "jöb 🙂", "a\u200db"} {
+		if got := Show(s); got != s {
+			t.Errorf("Show(%+q) = %+q, want it as it is", s, got)
+		}
+	}
+	for _, s := range []string{"a\u202eb", "a\u0085b", "a\u2028b", "a\x1bb", "a\xffb"} {
+		got := Show(s)
+		if _, ok := Displayable(got); !ok || got == s {
+			t.Errorf("Show(%+q) = %+q, which does not show as itself", s, got)
+		}
+	}
+}

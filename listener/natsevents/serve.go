@@ -168,10 +168,7 @@ func clip(s string, n int) string {
 	if len(s) > n {
 		s = s[:n] + "…"
 	}
-	if _, ok := wire.Displayable(s); !ok {
-		return strconv.QuoteToGraphic(s)
-	}
-	return s
+	return wire.Show(s)
 }
 
 // deadLetter publishes msg to the dead-letter subject and terminates it.
