@@ -15,6 +15,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/guard"
 	"github.com/heraldhq/herald/internal/limits"
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -148,7 +149,8 @@ func (o *store) applyRecord(msg jetstream.Msg, seq uint64) {
 	}
 	o.mu.Unlock()
 	if err != nil {
-		o.warn("outbox index: unreadable record", err, slog.String("subject", msg.Subject()))
+		// Anyone who may publish under the stream's subjects chose it.
+		o.warn("outbox index: unreadable record", err, slog.String("subject", wire.Show(msg.Subject())))
 	}
 }
 

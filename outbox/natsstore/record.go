@@ -189,7 +189,7 @@ func (o *store) checkSubject(subject, id string) error {
 	var b [128]byte
 	enc, ok := strings.CutPrefix(subject, o.prefix)
 	if !ok || enc != string(base64.RawURLEncoding.AppendEncode(b[:0], []byte(id))) {
-		return fmt.Errorf("%w: a record of another id on subject %s", outbox.ErrCorrupt, subject)
+		return fmt.Errorf("%w: a record of another id on subject %s", outbox.ErrCorrupt, wire.Show(subject))
 	}
 	return nil
 }
