@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -107,7 +108,10 @@ func (o *store) applyState(key string, rev uint64, removed bool, value []byte) {
 		var readable, ok bool
 		st, readable, ok = readState(key, value, time.Now())
 		if !readable {
-			o.warn("destination states: unreadable state; its destination is held", fmt.Errorf("%w: key %s", outbox.ErrCorrupt, key), slog.String("key", key))
+			// A raw publish on the bucket chose the key, whatever NATS's
+			// key-value clients allow.
+			shown := wire.Show(key)
+			o.warn("destination states: unreadable state; its destination is held", fmt.Errorf("%w: key %s", outbox.ErrCorrupt, shown), slog.String("key", shown))
 		}
 		if !ok {
 			return

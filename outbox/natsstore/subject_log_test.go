@@ -73,3 +73,42 @@ func TestUnreadableRecordSubjectShowsAsItself(t *testing.T) {
 		}
 	}
 }
+
+// TestUnreadableStateKeyShowsAsItself: a message published raw on the
+// states bucket under a key that holds a bidi control (NATS's key-value
+// clients refuse such a key, a raw publish does not) is logged as an
+// unreadable state with a key and an error that show as themselves. (Both
+// quoted the key raw.)
+func TestUnreadableStateKeyShowsAsItself(t *testing.T) {
+	js := jetStream(t)
+	cfg := freshConfig()
+	logs := &syncbuf.Buffer{}
+	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	open(t, js, cfg)
+	msg := nats.NewMsg("$KV." + cfg.Stream + "_DEST.k\u202eey")
+	msg.Data = []byte("damaged")
+	if _, err := js.PublishMsg(context.Background(), msg); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var line map[string]string
+		sc := bufio.NewScanner(strings.NewReader(logs.String()))
+		for sc.Scan() {
+			if json.Unmarshal(sc.Bytes(), &line) == nil && strings.HasPrefix(line["msg"], "destination states: unreadable state") {
+				break
+			}
+			line = nil
+		}
+		if line != nil {
+			for _, k := range []string{"key", "error"} {
+				if _, ok := wire.Displayable(line[k]); !ok {
+					t.Errorf("%s logged as %+q, which does not show as itself", k, line[k])
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no unreadable state logged:\n%s", logs.String())
+		}
+	}
+}
