@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -19,6 +21,12 @@ func (ob *store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]o
 	var afterDest, afterID string
 	if q.After != nil {
 		afterDest, afterID = q.After.Destination, q.After.ID
+		if !textual(afterDest) || !textual(afterID) {
+			return nil, fmt.Errorf("%w: pgstore: list dead letters after a destination or id that is not UTF-8 without NULs, which no dead letter has", outbox.ErrInvalid)
+		}
+	}
+	if !textual(q.Destination) {
+		return nil, nil // no dead letter has that destination
 	}
 	return collect(ctx, ob, "list dead letters", ob.q.deadLetters, func(r pgx.CollectableRow) (outbox.DeadLetter, error) {
 		var d outbox.DeadLetter
@@ -95,6 +103,9 @@ func (ob *store) selected(s outbox.Selector) ([]any, error) {
 // History returns a delivery's attempts, oldest first; see
 // [outbox.Admin.History].
 func (ob *store) History(ctx context.Context, id string) ([]outbox.AttemptRecord, error) {
+	if !textual(id) {
+		return nil, fmt.Errorf("%w: an id that is not UTF-8 without NULs", outbox.ErrNotFound)
+	}
 	found, none := false, false
 	out, err := collect(ctx, ob, "history", ob.q.history, func(r pgx.CollectableRow) (outbox.AttemptRecord, error) {
 		found = true
@@ -132,4 +143,11 @@ func (ob *store) Stats(ctx context.Context) (outbox.Stats, error) {
 		return outbox.Stats{}, dbError(ctx, "stats", err)
 	}
 	return outbox.Stats{Pending: int(pending), Leased: int(leased), Dead: int(dead)}, nil
+}
+
+// textual reports whether s can be a text parameter: PostgreSQL refuses
+// NUL and invalid UTF-8 in one with an error of its own, so a name or id
+// holding them, which no row can hold, is answered before the query.
+func textual(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
