@@ -568,6 +568,16 @@ func testDeadLetters(t *testing.T, ob outbox.Outbox) {
 	if h, err := adm(t, ob).History(ctx, "a0"); err != nil || len(h) != 1 || h[0].Status != 410 {
 		t.Errorf("History of a dead letter: %+v, %v", h, err)
 	}
+	// No destination or id holds a NUL or invalid UTF-8: nothing is found,
+	// whatever the store's own text type would make of them.
+	for _, odd := range []string{"a\x00", "a\xff", "\x00"} {
+		if dl, err := adm(t, ob).DeadLetters(ctx, outbox.DeadLetterQuery{Destination: odd}); err != nil || len(dl) != 0 {
+			t.Errorf("dead letters of %+q: %d, %v; want none", odd, len(dl), err)
+		}
+		if h, err := adm(t, ob).History(ctx, odd); !errors.Is(err, outbox.ErrNotFound) {
+			t.Errorf("History(%+q) = %+v, %v; want ErrNotFound", odd, h, err)
+		}
+	}
 
 	if _, err := adm(t, ob).Replay(ctx, outbox.Selector{}); !errors.Is(err, outbox.ErrInvalid) {
 		t.Errorf("Replay of an empty selector: %v, want ErrInvalid", err)
