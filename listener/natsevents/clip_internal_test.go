@@ -21,4 +21,8 @@ func TestClipShowsAsItself(t *testing.T) {
 	if got := clip("evt_1", 255); got != "evt_1" {
 		t.Errorf("clip of a plain id = %q, want it as it is", got)
 	}
+	// A cut between characters leaves valid text, which needs no quotes.
+	if got, want := clip(strings.Repeat("é", 200), 255), strings.Repeat("é", 127)+"…"; got != want {
+		t.Errorf("clip of 200 é = %.40q…, want 127 é and an ellipsis", got)
+	}
 }

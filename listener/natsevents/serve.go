@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -166,6 +167,9 @@ func (c *settings) refuse(msg delivered, ev *listener.Event, reason string) {
 // could make the line read as another.
 func clip(s string, n int) string {
 	if len(s) > n {
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n-- // cut between characters, not inside one
+		}
 		s = s[:n] + "…"
 	}
 	return wire.Show(s)
