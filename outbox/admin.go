@@ -253,9 +253,8 @@ type statesPage struct {
 // by name, after the cursor's name. The store reads them all (they are as
 // many as the destinations, in practice), the answer holds a page.
 func (h adminHandler) destinations(w http.ResponseWriter, r *http.Request) {
-	ds, ok := h.a.(DestinationStore)
+	ds, ok := h.states(w)
 	if !ok {
-		writeError(w, http.StatusNotFound, errNoStates)
 		return
 	}
 	v := r.URL.Query()
@@ -321,6 +320,16 @@ func (h adminHandler) change(w http.ResponseWriter, r *http.Request, op func(con
 	writeJSON(w, http.StatusOK, map[string]int{verb: n})
 }
 
+// states returns the Admin as a DestinationStore, or answers 404 and
+// reports false when it keeps no destination states.
+func (h adminHandler) states(w http.ResponseWriter) (DestinationStore, bool) {
+	ds, ok := h.a.(DestinationStore)
+	if !ok {
+		writeError(w, http.StatusNotFound, errNoStates)
+	}
+	return ds, ok
+}
+
 // enableRequest is the body of POST /destinations/enable.
 type enableRequest struct {
 	Destination string `json:"destination"`
@@ -330,9 +339,8 @@ type enableRequest struct {
 // recorded state, as [Queue.Enable] does, so that every Queue on the
 // outbox resumes it within a poll interval.
 func (h adminHandler) enable(w http.ResponseWriter, r *http.Request) {
-	ds, ok := h.a.(DestinationStore)
+	ds, ok := h.states(w)
 	if !ok {
-		writeError(w, http.StatusNotFound, errNoStates)
 		return
 	}
 	var e enableRequest
