@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -172,7 +171,7 @@ func checkSchema(s string) error {
 	if len(s) > 63 || s == "" {
 		return fmt.Errorf("%w: pgstore: schema name of %d bytes (1 to 63)", outbox.ErrInvalid, len(s))
 	}
-	if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+	if !textual(s) {
 		return fmt.Errorf("%w: pgstore: schema name %q is not UTF-8 without NULs", outbox.ErrInvalid, s)
 	}
 	return nil
