@@ -9,9 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/limits"
+	"github.com/heraldhq/herald/internal/wire"
 )
 
 // The causes of a failed attempt, as classify finds them in the answer or
@@ -86,15 +89,30 @@ func classify(resp *http.Response, err error, timeout time.Duration) (error, boo
 	}
 }
 
-// clipped is an error whose text is cut to 1 KiB (limits.Reason). net/http
-// and crypto/x509 quote what a receiver sent in some errors (a malformed
-// status line of up to the 64 KiB of headers read, a certificate's host
-// names), and that text would go into every log line of the attempt. It
-// unwraps to the error, so errors.Is and errors.As see the whole chain.
+// clipped is an error whose text is cut to 1 KiB (limits.Reason) and
+// shows as itself. net/http and crypto/x509 quote what a receiver sent in
+// some errors (a malformed status line of up to the 64 KiB of headers
+// read, a certificate's host names, which may hold control characters),
+// and that text would go into every log line of the attempt. It unwraps
+// to the error, so errors.Is and errors.As see the whole chain.
 type clipped struct{ err error }
 
-// Error returns the first 1 KiB of the error's text.
-func (c clipped) Error() string { return limits.Clip(c.err.Error()) }
+// Error returns the first 1 KiB of the error's text, with every character
+// that would not show as itself (wire.DisplayableRune: a control
+// character, line separator or bidi control, or a byte that is not UTF-8)
+// written as U+FFFD.
+func (c clipped) Error() string {
+	text := c.err.Error()
+	if _, ok := wire.Displayable(text); !ok {
+		text = strings.Map(func(r rune) rune {
+			if !wire.DisplayableRune(r) {
+				return utf8.RuneError
+			}
+			return r
+		}, text) // strings.Map also writes each invalid byte as U+FFFD
+	}
+	return limits.Clip(text)
+}
 
 // Unwrap returns the error.
 func (c clipped) Unwrap() error { return c.err }
