@@ -185,7 +185,7 @@ func (h adminHandler) list(w http.ResponseWriter, r *http.Request) {
 		// The stores keep times JSON can encode; an Admin written
 		// elsewhere may not, and one such time would fail the page.
 		d := &dls[i]
-		d.Due, d.Created, d.At = kept(d.Due), kept(d.Created), kept(d.At)
+		d.Due, d.Created, d.At = wire.Kept(d.Due), wire.Kept(d.Created), wire.Kept(d.At)
 	}
 	page := deadLetterPage{DeadLetters: dls}
 	if page.DeadLetters == nil {
@@ -279,7 +279,7 @@ func (h adminHandler) destinations(w http.ResponseWriter, r *http.Request) {
 		// may hold one JSON cannot encode, which would fail the whole
 		// answer.
 		s := &states[i]
-		s.FailingSince, s.Disabled = kept(s.FailingSince).UTC(), kept(s.Disabled).UTC()
+		s.FailingSince, s.Disabled = wire.Kept(s.FailingSince).UTC(), wire.Kept(s.Disabled).UTC()
 	}
 	slices.SortFunc(states, func(a, b DestinationState) int { return strings.Compare(a.Destination, b.Destination) })
 	first, _ := slices.BinarySearchFunc(states, after, func(s DestinationState, name string) int {

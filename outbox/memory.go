@@ -140,7 +140,7 @@ func (m *memory) Put(ctx context.Context, ds ...Delivery) error {
 			continue
 		}
 		d.Body = slices.Clone(d.Body)
-		d.Due, d.Created = kept(d.Due), kept(d.Created)
+		d.Due, d.Created = wire.Kept(d.Due), wire.Kept(d.Created)
 		it := &memItem{d: d, index: -1}
 		m.items[d.ID] = it
 		m.enter(it)
@@ -269,7 +269,7 @@ func (m *memory) settleOne(st Settlement) error {
 		return m.settle(st.ID, st.Token, func(it *memItem) {
 			it.history = addAttempt(it.history, st.Attempt)
 			it.d.Attempts++
-			it.d.Due = kept(st.Due)
+			it.d.Due = wire.Kept(st.Due)
 			m.wait(it)
 		})
 	case Released:
@@ -286,15 +286,9 @@ func (m *memory) settleOne(st Settlement) error {
 	return fmt.Errorf("%w: unknown outcome %d", ErrInvalid, st.Outcome)
 }
 
-// kept returns t as every store keeps a time (see [wire.Nanos]): one
-// before 1678 or after 2262 becomes the nearest one an int64 of Unix
-// nanoseconds holds. Such a time keeps its place in time, and JSON (whose
-// years end at 9999) can encode it in a listing.
-func kept(t time.Time) time.Time { return wire.Time(wire.Nanos(t)) }
-
 // keptAttempt returns a with its time as a store keeps it.
 func keptAttempt(a AttemptRecord) AttemptRecord {
-	a.At = kept(a.At)
+	a.At = wire.Kept(a.At)
 	return a
 }
 

@@ -70,7 +70,7 @@ func printStates(ctx context.Context, st store, stdout io.Writer) error {
 		// As the stores keep times (between 1678 and 2262), in UTC: a
 		// state written by hand may hold one whose offset takes it past
 		// year 9999 in UTC, which JSON cannot encode.
-		s.FailingSince, s.Disabled = kept(s.FailingSince), kept(s.Disabled)
+		s.FailingSince, s.Disabled = wire.Kept(s.FailingSince).UTC(), wire.Kept(s.Disabled).UTC()
 		b, err := wire.EscapedJSON(s)
 		if err != nil {
 			return err
@@ -79,9 +79,6 @@ func printStates(ctx context.Context, st store, stdout io.Writer) error {
 	}
 	return nil
 }
-
-// kept returns t as the stores keep times, in UTC.
-func kept(t time.Time) time.Time { return wire.Time(wire.Nanos(t)).UTC() }
 
 // enableHint is the relay's handler of its Queue's log: the Queue's lines
 // saying that a destination is disabled (the outbox records it so at start,

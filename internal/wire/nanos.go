@@ -34,3 +34,8 @@ func Time(n int64) time.Time {
 // minNanos and maxNanos are the first and last times Nanos keeps as they
 // are.
 var minNanos, maxNanos = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
+
+// Kept returns t as a store keeps it: through [Nanos] and back, so cut to
+// the nanosecond and to the years 1678 to 2262, which JSON can always
+// encode, even in UTC.
+func Kept(t time.Time) time.Time { return Time(Nanos(t)) }
