@@ -14,8 +14,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/wire"
 )
@@ -206,17 +204,10 @@ func checkKeyID(id string) error {
 		// A verifier refuses a longer kid: every token would fail.
 		return fmt.Errorf("auth: %w: key ID longer than %d bytes", ErrBadKey, maxIDLen)
 	}
-	i, ok := wire.Displayable(id)
-	if ok {
-		return nil
+	if err := wire.CheckText(id); err != nil {
+		return fmt.Errorf("auth: %w: key ID %w", ErrBadKey, err)
 	}
-	switch r, n := utf8.DecodeRuneInString(id[i:]); {
-	case r == utf8.RuneError && n == 1:
-		return fmt.Errorf("auth: %w: key ID is not valid UTF-8", ErrBadKey)
-	case unicode.IsControl(r):
-		return fmt.Errorf("auth: %w: key ID holds a control character at byte %d", ErrBadKey, i)
-	}
-	return fmt.Errorf("auth: %w: key ID holds a line separator or bidi control at byte %d", ErrBadKey, i)
+	return nil
 }
 
 // checkECDSA refuses an ECDSA key (priv when given, else pub) that is nil,
