@@ -262,7 +262,8 @@ func waitForRowWaiters(t *testing.T, pool *pgxpool.Pool, n int) {
 // locks the same rows in another order) tries again, as Put and Settle
 // do, rather than failing `herald outbox replay` with "deadlock
 // detected". The other transaction holds d9 and then asks for d1, which
-// the Replay took first.
+// the Replay took first: it locks in the order of ids, whatever order the
+// table holds the rows in (the Settles above run in a map's order).
 func TestReplayRetriesDeadlock(t *testing.T) {
 	pool := newPool(t)
 	ob := open(t, pool, nil)

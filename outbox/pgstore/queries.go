@@ -190,10 +190,14 @@ const (
 	// sqlReplay makes the dead letters of a Selector pending again, due
 	// at $4, at the back of their lines, and notifies $5 if there were
 	// any; it returns their number, and the destinations and keys of the
-	// lines it added to, for sqlHeads.
-	sqlReplay = `WITH r AS (
-		UPDATE {d} SET dead_ns = NULL, reason = NULL, attempts = 0, due_ns = $4, ` + backOfLine + `
-		WHERE ` + deadSelected + ` AND ` + lockReplayed + ` RETURNING destination, partition_key),
+	// lines it added to, for sqlHeads. It locks the rows in the order of
+	// their ids, as Put and Settle do, not in the order the table holds
+	// them: a transaction of the store that locks the same rows then
+	// waits on the Replay rather than deadlocking with it.
+	sqlReplay = `WITH s AS (
+		SELECT id FROM {d} WHERE ` + deadSelected + ` AND ` + lockReplayed + ` ORDER BY id COLLATE "C" FOR UPDATE),
+	r AS (UPDATE {d} AS t SET dead_ns = NULL, reason = NULL, attempts = 0, due_ns = $4, ` + backOfLine + `
+		FROM s WHERE t.id = s.id RETURNING t.destination, t.partition_key),
 	n AS (SELECT pg_catalog.count(*) AS n FROM r),
 	l AS (SELECT pg_catalog.array_agg(destination) AS ds, pg_catalog.array_agg(partition_key) AS ks
 		FROM (SELECT DISTINCT destination, partition_key FROM r WHERE partition_key <> '') x)
