@@ -202,7 +202,10 @@ const (
 	l AS (SELECT pg_catalog.array_agg(destination) AS ds, pg_catalog.array_agg(partition_key) AS ks
 		FROM (SELECT DISTINCT destination, partition_key FROM r WHERE partition_key <> '') x)
 	SELECT n.n, l.ds, l.ks FROM n CROSS JOIN l LEFT JOIN LATERAL (SELECT pg_catalog.pg_notify($5, '') WHERE n.n > 0) x ON true`
-	sqlPurge = `WITH r AS (DELETE FROM {d} WHERE ` + deadSelected + ` RETURNING 1) SELECT pg_catalog.count(*) FROM r`
+	// sqlPurge deletes the dead letters of a Selector, locking them in
+	// the order of their ids as sqlReplay does.
+	sqlPurge = `WITH s AS (SELECT id FROM {d} WHERE ` + deadSelected + ` ORDER BY id COLLATE "C" FOR UPDATE),
+	r AS (DELETE FROM {d} AS t USING s WHERE t.id = s.id RETURNING 1) SELECT pg_catalog.count(*) FROM r`
 
 	// sqlHistory returns the newest {history} attempts of a delivery,
 	// oldest first: tables of an earlier version may hold more.
