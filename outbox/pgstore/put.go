@@ -96,9 +96,10 @@ func apart(ctx context.Context, try int) error {
 
 // retried runs f, and again while the server ends it as a deadlock, up to
 // putTries times in all: a Put that meets held ids locks their rows in
-// the order of their ids (see putConflict), and a Replay or Purge of dead
-// letters locks them in its own; the one the server ended rolled back
-// whole.
+// the order of their ids (see putConflict), as Settle, Replay and Purge
+// do, but another transaction (an operator's, or a caller's holding rows
+// of the table) may take them in its own; the one the server ended rolled
+// back whole.
 func retried(ctx context.Context, f func() error) error {
 	for try := 1; ; try++ {
 		err := f()
