@@ -263,13 +263,14 @@ func waitForRowWaiters(t *testing.T, pool *pgxpool.Pool, n int) {
 // do, rather than failing `herald outbox replay` with "deadlock
 // detected". The other transaction holds d9 and then asks for d1, which
 // the Replay took first: it locks in the order of ids, whatever order the
-// table holds the rows in (the Settles above run in a map's order).
+// table holds the rows in (d9 was dead-lettered first, so a scan meets it
+// first).
 func TestReplayRetriesDeadlock(t *testing.T) {
 	pool := newPool(t)
 	ob := open(t, pool, nil)
 	tokens := putAndLease(t, ob, heldDelivery("d1", ""), heldDelivery("d9", ""))
-	for id, token := range tokens {
-		if errs := ob.Settle(ctx, []outbox.Settlement{{ID: id, Token: token, Outcome: outbox.DeadLettered, Reason: "r"}}); errs[0] != nil {
+	for _, id := range []string{"d9", "d1"} {
+		if errs := ob.Settle(ctx, []outbox.Settlement{{ID: id, Token: tokens[id], Outcome: outbox.DeadLettered, Reason: "r"}}); errs[0] != nil {
 			t.Fatal(errs[0])
 		}
 	}
@@ -316,5 +317,48 @@ func TestReplayRetriesDeadlock(t *testing.T) {
 	}
 	if err := <-otherDone; err != nil {
 		t.Errorf("the other transaction: %v; want the server to end the Replay, which waited first", err)
+	}
+}
+
+// TestPurgeLocksInIDOrder: a Purge of dead letters locks them in the
+// order of their ids, as Put and Settle do, whatever order the table holds
+// them in (d9 was dead-lettered first, so a scan meets it first): while
+// it waits on d9, which another transaction holds, it holds d1. In the
+// table's order it waited on d9 holding nothing, and a transaction taking
+// the rows in id order could deadlock with it.
+func TestPurgeLocksInIDOrder(t *testing.T) {
+	pool := newPool(t)
+	ob := open(t, pool, nil)
+	tokens := putAndLease(t, ob, heldDelivery("d1", ""), heldDelivery("d9", ""))
+	for _, id := range []string{"d9", "d1"} {
+		if errs := ob.Settle(ctx, []outbox.Settlement{{ID: id, Token: tokens[id], Outcome: outbox.DeadLettered, Reason: "r"}}); errs[0] != nil {
+			t.Fatal(errs[0])
+		}
+	}
+	other, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback(ctx)
+	if _, err := other.Exec(ctx, "SELECT 1 FROM herald_outbox_deliveries WHERE id = 'd9' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	purged := make(chan error, 1)
+	var n int
+	go func() {
+		var err error
+		n, err = ob.(outbox.Admin).Purge(ctx, outbox.Selector{All: true})
+		purged <- err
+	}()
+	waitForRowWaiters(t, pool, 1) // the Purge, on d9
+	free := queryInt(t, pool, "SELECT count(*) FROM (SELECT 1 FROM herald_outbox_deliveries WHERE id = 'd1' FOR UPDATE SKIP LOCKED) f")
+	if err := other.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-purged; err != nil || n != 2 {
+		t.Errorf("Purge = %d, %v; want 2 purged", n, err)
+	}
+	if free != 0 {
+		t.Error("the Purge waits on d9 without holding d1: it locks in the table's order, not the ids'")
 	}
 }
