@@ -321,7 +321,7 @@ func (f *relayFlags) register(fs *flagSet) {
 // parseRelay parses and checks relay's command line. When ok is false, the
 // command is over, with exit code code (help, or a usage error reported).
 func parseRelay(args []string, stdout, stderr io.Writer) (f *relayFlags, code int, ok bool) {
-	fs := newFlagSet("relay", "herald relay --store FILE|nats://HOST:PORT|postgres://… (--dest URL [scheme flags] | --config FILE) [--listen ADDR] [--tls-cert FILE --tls-key FILE] (--in-scheme S --in-secret V ... | --in-insecure) [--workers N] [--schedule D,D,...] [--drain-timeout D] [--admin-listen ADDR] [--otlp-endpoint URL]", relayDoc, relayExample)
+	fs := newFlagSet("relay", "herald relay --store FILE|nats://HOST:PORT|postgres://… (--dest URL [scheme flags] | --config FILE) [--listen ADDR] [--tls-cert FILE --tls-key FILE] (--in-scheme S --in-secret V ... | --in-insecure) [--workers N] [--schedule D,D,...] [--drain-timeout D] [--admin-listen ADDR] [--otlp-endpoint URL] [--log-level L] [--log-format text|json]", relayDoc, relayExample)
 	f = &relayFlags{given: map[string]bool{}}
 	f.register(fs)
 	if code, ok := parse(fs, args, stdout, stderr); !ok {
