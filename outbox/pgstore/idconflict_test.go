@@ -266,23 +266,7 @@ func waitForRowWaiters(t *testing.T, pool *pgxpool.Pool, n int) {
 // table holds the rows in (d9 was dead-lettered first, so a scan meets it
 // first).
 func TestReplayRetriesDeadlock(t *testing.T) {
-	pool := newPool(t)
-	ob := open(t, pool, nil)
-	tokens := putAndLease(t, ob, heldDelivery("d1", ""), heldDelivery("d9", ""))
-	for _, id := range []string{"d9", "d1"} {
-		if errs := ob.Settle(ctx, []outbox.Settlement{{ID: id, Token: tokens[id], Outcome: outbox.DeadLettered, Reason: "r"}}); errs[0] != nil {
-			t.Fatal(errs[0])
-		}
-	}
-	other, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Rollback(ctx)
-	lock := "SELECT 1 FROM herald_outbox_deliveries WHERE id = $1 FOR UPDATE"
-	if _, err := other.Exec(ctx, lock, "d9"); err != nil {
-		t.Fatal(err)
-	}
+	pool, ob, other := deadLettersD9Held(t)
 	replayed := make(chan error, 1)
 	var n int
 	go func() {
@@ -301,7 +285,7 @@ func TestReplayRetriesDeadlock(t *testing.T) {
 	}
 	otherDone := make(chan error, 1)
 	go func() {
-		_, err := other.Exec(ctx, lock, "d1")
+		_, err := other.Exec(ctx, "SELECT 1 FROM herald_outbox_deliveries WHERE id = 'd1' FOR UPDATE")
 		if err == nil {
 			err = other.Commit(ctx)
 		} else {
@@ -327,22 +311,7 @@ func TestReplayRetriesDeadlock(t *testing.T) {
 // table's order it waited on d9 holding nothing, and a transaction taking
 // the rows in id order could deadlock with it.
 func TestPurgeLocksInIDOrder(t *testing.T) {
-	pool := newPool(t)
-	ob := open(t, pool, nil)
-	tokens := putAndLease(t, ob, heldDelivery("d1", ""), heldDelivery("d9", ""))
-	for _, id := range []string{"d9", "d1"} {
-		if errs := ob.Settle(ctx, []outbox.Settlement{{ID: id, Token: tokens[id], Outcome: outbox.DeadLettered, Reason: "r"}}); errs[0] != nil {
-			t.Fatal(errs[0])
-		}
-	}
-	other, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Rollback(ctx)
-	if _, err := other.Exec(ctx, "SELECT 1 FROM herald_outbox_deliveries WHERE id = 'd9' FOR UPDATE"); err != nil {
-		t.Fatal(err)
-	}
+	pool, ob, other := deadLettersD9Held(t)
 	purged := make(chan error, 1)
 	var n int
 	go func() {
@@ -361,4 +330,29 @@ func TestPurgeLocksInIDOrder(t *testing.T) {
 	if free != 0 {
 		t.Error("the Purge waits on d9 without holding d1: it locks in the table's order, not the ids'")
 	}
+}
+
+// deadLettersD9Held opens an outbox holding the dead letters d1 and d9,
+// d9 dead-lettered first (so that a scan of the table meets it first),
+// and begins another transaction that holds d9's row (rolled back when t
+// ends).
+func deadLettersD9Held(t *testing.T) (*pgxpool.Pool, outbox.Outbox, pgx.Tx) {
+	t.Helper()
+	pool := newPool(t)
+	ob := open(t, pool, nil)
+	tokens := putAndLease(t, ob, heldDelivery("d1", ""), heldDelivery("d9", ""))
+	for _, id := range []string{"d9", "d1"} {
+		if errs := ob.Settle(ctx, []outbox.Settlement{{ID: id, Token: tokens[id], Outcome: outbox.DeadLettered, Reason: "r"}}); errs[0] != nil {
+			t.Fatal(errs[0])
+		}
+	}
+	other, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Rollback(ctx) })
+	if _, err := other.Exec(ctx, "SELECT 1 FROM herald_outbox_deliveries WHERE id = 'd9' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	return pool, ob, other
 }
