@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -364,14 +365,21 @@ func (m *memory) eachDead(ctx context.Context, s Selector, f func(*memItem, time
 		return 0, err
 	}
 	defer m.mu.Unlock()
-	n := 0
+	var sel []*memItem
 	for _, it := range m.items {
 		if it.dead && s.Matches(it.d.Destination, it.d.ID) {
-			f(it, now)
-			n++
+			sel = append(sel, it)
 		}
 	}
-	return n, nil
+	// In the order they died, which for the dead letters of one line is
+	// the order they held in it: a Replay puts them back in that order.
+	slices.SortFunc(sel, func(a, b *memItem) int {
+		return cmp.Or(a.deadAt.Compare(b.deadAt), strings.Compare(a.d.ID, b.d.ID))
+	})
+	for _, it := range sel {
+		f(it, now)
+	}
+	return len(sel), nil
 }
 
 // History returns a delivery's attempts; see [Admin.History].

@@ -99,7 +99,10 @@ type Admin interface {
 
 	// Replay moves the selected dead letters back to pending, due now,
 	// with their attempt count reset to zero (their history is kept), and
-	// returns how many moved.
+	// returns how many moved. A store that keeps the order of a partition
+	// key puts each at the back of its line, and the dead letters of one
+	// line in the order they held in it, the order they died in, whatever
+	// their ids.
 	Replay(ctx context.Context, s Selector) (int, error)
 
 	// Purge deletes the selected dead letters and returns how many.

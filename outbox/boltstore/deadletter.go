@@ -2,8 +2,11 @@ package boltstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -134,6 +137,13 @@ func (s *store) eachDead(ctx context.Context, sel outbox.Selector, fn func(b *bu
 				return err
 			}
 		}
+		// In the order they died, which for the dead letters of one line
+		// is the order they held in it: a Replay puts them back in that
+		// order. (Only a wall clock stepped back between two deaths of one
+		// line, a lease and an attempt apart, could swap them.)
+		slices.SortFunc(targets, func(x, y target) int {
+			return cmp.Or(cmp.Compare(x.r.deadAt, y.r.deadAt), strings.Compare(x.id, y.id))
+		})
 		for i := range targets {
 			if err := fn(b, targets[i].id, &targets[i].r); err != nil {
 				return err

@@ -18,7 +18,8 @@ import (
 // not, rescheduled, released, its lease live or run out) or leased, the
 // later ones wait. Put order is the order of Put calls, and within one Put
 // the order of its deliveries; a replayed dead letter goes to the back of
-// its line. Deliveries without a key, and other keys or destinations, are
+// its line, and dead letters of one line replayed together go back in the
+// order they held in it (the order they died in). Deliveries without a key, and other keys or destinations, are
 // not held back.
 
 // orderTests are the ordering subtests that Run runs.
@@ -30,6 +31,7 @@ var orderTests = []struct {
 	{"OrderPutOrder", testOrderPutOrder},
 	{"OrderLeaseExpiry", testOrderLeaseExpiry},
 	{"OrderReplay", testOrderReplay},
+	{"OrderReplayLine", testOrderReplayLine},
 	{"OrderIdempotent", testOrderIdempotent},
 	{"OrderIDOtherDestination", testOrderIDOtherDestination},
 	{"OrderConcurrent", testOrderConcurrent},
@@ -197,6 +199,43 @@ func testOrderReplay(t *testing.T, ob outbox.Outbox) {
 	}
 	must(t, "Ack r1", ack(ob, "r1", r1[0].Token))
 	wantStats(t, ob, outbox.Stats{}, "at the end")
+}
+
+// testOrderReplayLine: a line whose deliveries all died, replayed by one
+// call, goes out again in its order, whatever the order of the ids, of
+// the Selector's ids, or of the store's index. Its ids sort unlike the
+// line, so that a store walking ids, or a map, gets it wrong.
+func testOrderReplayLine(t *testing.T, ob outbox.Outbox) {
+	ordered(t, ob)
+	ad := adm(t, ob)
+	line := []string{"z1", "m2", "a3", "q4", "b5", "k6"}
+	for _, sel := range []struct {
+		name string
+		s    outbox.Selector
+	}{
+		{"All", outbox.Selector{All: true}},
+		{"Destination", outbox.Selector{Destination: "d"}},
+		{"IDs", outbox.Selector{IDs: []string{"b5", "a3", "z1", "k6", "q4", "m2"}}},
+	} {
+		var ds []outbox.Delivery
+		for _, id := range line {
+			ds = append(ds, mkKey(id, "d", "L"))
+		}
+		put(t, ob, ds...)
+		now := time.Now()
+		for _, id := range line {
+			ls := leaseWant(t, ob, outbox.LeaseOptions{Max: 10, Now: now}, "dead-lettering the line", id)
+			must(t, "DeadLetter "+id, deadLetter(ob, id, ls[0].Token, "rejected: 400", outbox.AttemptRecord{At: now, Status: 400}))
+		}
+		if n, err := ad.Replay(ctx, sel.s); err != nil || n != len(line) {
+			t.Fatalf("Replay by %s = %d, %v; want %d", sel.name, n, err, len(line))
+		}
+		for _, id := range line {
+			ls := leaseWant(t, ob, outbox.LeaseOptions{Max: 10, Now: now.Add(time.Second)}, fmt.Sprintf("after a Replay by %s", sel.name), id)
+			must(t, "Ack "+id, ack(ob, id, ls[0].Token))
+		}
+		wantStats(t, ob, outbox.Stats{}, "at the end")
+	}
 }
 
 func testOrderIdempotent(t *testing.T, ob outbox.Outbox) {

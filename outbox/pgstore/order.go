@@ -206,10 +206,10 @@ const (
 	sqlOwnHead = `UPDATE {d} x SET held = false WHERE x.id OPERATOR(pg_catalog.=) $1 AND x.held AND ` + readCommitted + ` AND ` + headOfLine
 
 	// backOfLine is the assignment that puts a replayed delivery at the
-	// back of its line: a new seq from the identity sequence, held if it
-	// has a key (the Replay then clears held on the head of each line, as
-	// a Put does).
-	backOfLine = `seq = DEFAULT, held = (partition_key <> '' AND ` + readCommitted + `)`
+	// back of its line: a new seq from the identity sequence (o.seq, see
+	// sqlReplay), held if it has a key (the Replay then clears held on the
+	// head of each line, as a Put does).
+	backOfLine = `seq = o.seq, held = (partition_key <> '' AND ` + readCommitted + `)`
 
 	// endedLines names the setting, local to a settling transaction, in
 	// which sqlNoteLines notes the lines of the heads it ends for

@@ -193,11 +193,17 @@ const (
 	// lines it added to, for sqlHeads. It locks the rows in the order of
 	// their ids, as Put and Settle do, not in the order the table holds
 	// them: a transaction of the store that locks the same rows then
-	// waits on the Replay rather than deadlocking with it.
+	// waits on the Replay rather than deadlocking with it. It numbers them
+	// anew in the order of their old seqs (o: PostgreSQL calls nextval
+	// after the sort), so that the dead letters of one line go back in
+	// the order they held in it; the identity sequence is found from the
+	// table's oid, as its name may hold any character.
 	sqlReplay = `WITH s AS (
-		SELECT id FROM {d} WHERE ` + deadSelected + ` AND ` + lockReplayed + ` ORDER BY id COLLATE "C" FOR UPDATE),
+		SELECT id, seq AS old, tableoid FROM {d} WHERE ` + deadSelected + ` AND ` + lockReplayed + ` ORDER BY id COLLATE "C" FOR UPDATE),
+	o AS (SELECT id, pg_catalog.nextval(pg_catalog.pg_get_serial_sequence(tableoid::regclass::text, 'seq')::regclass) AS seq
+		FROM s ORDER BY old),
 	r AS (UPDATE {d} AS t SET dead_ns = NULL, reason = NULL, attempts = 0, due_ns = $4, ` + backOfLine + `
-		FROM s WHERE t.id = s.id RETURNING t.destination, t.partition_key),
+		FROM o WHERE t.id = o.id RETURNING t.destination, t.partition_key),
 	n AS (SELECT pg_catalog.count(*) AS n FROM r),
 	l AS (SELECT pg_catalog.array_agg(destination) AS ds, pg_catalog.array_agg(partition_key) AS ks
 		FROM (SELECT DISTINCT destination, partition_key FROM r WHERE partition_key <> '') x)
