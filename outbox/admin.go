@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/internal/wire"
@@ -67,8 +69,12 @@ const errNoStates = "this outbox keeps no destination states"
 // POST needs Content-Type application/json (so that a browser form cannot
 // forge one) and a body of at most 64 KiB; a selector must set one of
 // ids, destination and all, not none and not several, and an enable
-// request a destination name (1 to 256 bytes, no control characters);
-// a field not listed here is refused. Every error is
+// request a destination name (1 to 256 bytes, no control characters).
+// It refuses a field not listed here or given twice (names match exactly,
+// not folding case as encoding/json does), a query parameter not listed
+// here or given twice, a query string that does not parse (a bad escape,
+// a raw semicolon) and an empty destination= filter, rather than read
+// them as no filter and list everything. Times are in UTC. Every error is
 // {"error":"…"} with a 4xx or 5xx status. Every character of an answer
 // that is not printable (a control, line separator or bidi control, which
 // a record stored by an earlier build may hold) is written as \uXXXX, so
@@ -162,9 +168,20 @@ type deadLetterPage struct {
 
 // list serves GET /dead-letters.
 func (h adminHandler) list(w http.ResponseWriter, r *http.Request) {
-	v := r.URL.Query()
-	q := DeadLetterQuery{Destination: v.Get("destination")}
-	var ok bool
+	v, ok := query(w, r, "destination", "limit", "after")
+	if !ok {
+		return
+	}
+	var q DeadLetterQuery
+	if d, set := v["destination"]; set {
+		// Given, it must name a destination: an empty or mistyped one
+		// must not list them all.
+		if err := checkName("destination name", d[0], limits.Name); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		q.Destination = d[0]
+	}
 	if q.Limit, ok = pageLimit(w, v); !ok {
 		return
 	}
@@ -184,8 +201,9 @@ func (h adminHandler) list(w http.ResponseWriter, r *http.Request) {
 	for i := range dls {
 		// The stores keep times JSON can encode; an Admin written
 		// elsewhere may not, and one such time would fail the page.
+		// In UTC, as GET /destinations: not in the host's zone.
 		d := &dls[i]
-		d.Due, d.Created, d.At = wire.Kept(d.Due), wire.Kept(d.Created), wire.Kept(d.At)
+		d.Due, d.Created, d.At = wire.Kept(d.Due).UTC(), wire.Kept(d.Created).UTC(), wire.Kept(d.At).UTC()
 	}
 	page := deadLetterPage{DeadLetters: dls}
 	if page.DeadLetters == nil {
@@ -196,6 +214,30 @@ func (h adminHandler) list(w http.ResponseWriter, r *http.Request) {
 		page.Next = formatCursor(last.Destination, last.ID)
 	}
 	writeJSON(w, http.StatusOK, page)
+}
+
+// query parses the query string of r, which may hold the parameters
+// allowed, each once. It answers a query string that does not parse (a
+// bad escape, a semicolon), a parameter given twice and one not allowed,
+// and reports whether there was none such: r.URL.Query drops the pairs it
+// cannot parse, and a filter dropped, or misspelt, would list everything.
+func query(w http.ResponseWriter, r *http.Request, allowed ...string) (url.Values, bool) {
+	v, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "malformed query string (escape ';', '%' and '&' in values)")
+		return nil, false
+	}
+	for k, vs := range v {
+		switch {
+		case !slices.Contains(allowed, k):
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown parameter %s (want %s)", strconv.QuoteToASCII(k), strings.Join(allowed, ", ")))
+			return nil, false
+		case len(vs) > 1:
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("parameter %s given %d times", k, len(vs)))
+			return nil, false
+		}
+	}
+	return v, true
 }
 
 // pageLimit returns the limit query parameter of a listing, limits.List
@@ -216,7 +258,11 @@ func pageLimit(w http.ResponseWriter, v url.Values) (int, bool) {
 
 // history serves GET /history?id=ID.
 func (h adminHandler) history(w http.ResponseWriter, r *http.Request) {
-	id := r.URL.Query().Get("id")
+	v, ok := query(w, r, "id")
+	if !ok {
+		return
+	}
+	id := v.Get("id")
 	if id == "" {
 		writeError(w, http.StatusBadRequest, "missing id")
 		return
@@ -237,7 +283,8 @@ func (h adminHandler) history(w http.ResponseWriter, r *http.Request) {
 		as = []AttemptRecord{}
 	}
 	for i := range as {
-		as[i] = keptAttempt(as[i]) // as the listing's times
+		as[i] = keptAttempt(as[i]) // as the listing's times, in UTC
+		as[i].At = as[i].At.UTC()
 	}
 	writeJSON(w, http.StatusOK, map[string][]AttemptRecord{"attempts": as})
 }
@@ -257,7 +304,10 @@ func (h adminHandler) destinations(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v := r.URL.Query()
+	v, ok := query(w, r, "limit", "after")
+	if !ok {
+		return
+	}
 	limit, ok := pageLimit(w, v)
 	if !ok {
 		return
@@ -303,13 +353,13 @@ func (h adminHandler) destinations(w http.ResponseWriter, r *http.Request) {
 // a destination name.
 func parseNameCursor(s string) (string, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	return string(b), err == nil && len(b) > 0
+	return string(b), err == nil && cursorPart(string(b))
 }
 
 // change serves a POST of a selector to replay or purge dead letters.
 func (h adminHandler) change(w http.ResponseWriter, r *http.Request, op func(context.Context, Selector) (int, error), verb string) {
 	var s Selector
-	if !decodeBody(w, r, &s, "a selector", "ids, destination or all") {
+	if !decodeBody(w, r, &s, "a selector", "ids", "destination", "all") {
 		return
 	}
 	n, err := op(r.Context(), s)
@@ -361,21 +411,29 @@ func (h adminHandler) enable(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"enabled": e.Destination})
 }
 
-// decodeBody decodes the JSON body of a POST into v, what it is, whose
-// fields are the only ones allowed. It answers a request it cannot decode
-// (wrong Content-Type, too large, not JSON, unknown fields, trailing
-// data) and reports whether v was decoded.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any, what, fields string) bool {
+// decodeBody decodes the JSON body of a POST, an object whose fields are
+// only those named, each at most once, into v, what it is. It answers a
+// request it cannot decode (wrong Content-Type, too large, not JSON, an
+// unknown or repeated field, trailing data) and reports whether v was
+// decoded. Field names are matched exactly: encoding/json alone would
+// take "ALL" or "deſtination" for a field, and the last of two, so that a
+// filter in front of the handler could read another selector than it.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, what string, fields ...string) bool {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
 		return false
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
 	if err == nil {
-		if _, terr := dec.Token(); terr != io.EOF {
-			err = errTrailing
+		err = checkFields(body, fields)
+	}
+	if err == nil {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err = dec.Decode(v); err == nil {
+			if _, terr := dec.Token(); terr != io.EOF {
+				err = errTrailing
+			}
 		}
 	}
 	var tooBig *http.MaxBytesError
@@ -384,11 +442,48 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, what, fields stri
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", maxAdminBody))
 		return false
 	case err != nil:
-		writeError(w, http.StatusBadRequest, "body is not "+what+": "+jsonProblem(err, fields))
+		writeError(w, http.StatusBadRequest, "body is not "+what+": "+jsonProblem(err, strings.Join(fields, ", ")))
 		return false
 	}
 	return true
 }
+
+// checkFields reports a JSON object in body with a field not among fields,
+// compared byte for byte, or the same field twice. What is not an object,
+// or not JSON, it leaves to the decoder to describe.
+func checkFields(body []byte, fields []string) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	seen := make([]bool, len(fields))
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		name, _ := t.(string)
+		i := slices.Index(fields, name)
+		switch {
+		case i < 0:
+			return fmt.Errorf("%w %s", errUnknownField, strconv.QuoteToASCII(name))
+		case seen[i]:
+			return fmt.Errorf("%w %s", errRepeatedField, strconv.QuoteToASCII(name))
+		}
+		seen[i] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+// The errors of checkFields.
+var (
+	errUnknownField  = errors.New("unknown field")
+	errRepeatedField = errors.New("repeated field")
+)
 
 // jsonProblem describes a JSON decoding error without quoting the body;
 // fields lists the fields allowed.
@@ -402,9 +497,9 @@ func jsonProblem(err error, fields string) string {
 		return fmt.Sprintf("field %q must be %s", typ.Field, typ.Type)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "empty or truncated body"
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ") + " (want " + fields + ")"
-	case errors.Is(err, errTrailing):
+	case errors.Is(err, errUnknownField):
+		return err.Error() + " (want " + fields + ")"
+	case errors.Is(err, errRepeatedField), errors.Is(err, errTrailing):
 		return err.Error()
 	}
 	return "unreadable JSON"
@@ -418,14 +513,24 @@ func formatCursor(dest, id string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(dest + "\x00" + id))
 }
 
-// parseCursor decodes a token of formatCursor.
+// parseCursor decodes a token of formatCursor. It refuses one that no page
+// can have made (see cursorPart), so that every store answers it alike.
 func parseCursor(s string) (*DeadLetter, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
 		return nil, false
 	}
 	dest, id, ok := strings.Cut(string(b), "\x00")
-	return &DeadLetter{Delivery: Delivery{Destination: dest, ID: id}}, ok && id != ""
+	ok = ok && cursorPart(dest) && cursorPart(id)
+	return &DeadLetter{Delivery: Delivery{Destination: dest, ID: id}}, ok
+}
+
+// cursorPart reports whether a destination name or id read from a cursor
+// could be one a store holds: 1 to 256 bytes of UTF-8 without NUL. The
+// rule is looser than the one for new names, so that a page can end on a
+// record an earlier build stored; pgstore refuses the rest itself.
+func cursorPart(s string) bool {
+	return s != "" && len(s) <= limits.Name && utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 // writeOutboxError answers an error of the outbox with the status its

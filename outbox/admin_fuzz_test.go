@@ -31,6 +31,9 @@ func FuzzAdminHandler(f *testing.F) {
 	f.Add("POST", "/destinations/enable", "", "application/json", `{"destination":"a"}`)
 	f.Add("POST", "/destinations/enable", "", "application/json", `{"destination":"a\u0007","x":1}`)
 	f.Add("GET", "/destinations", "", "", "")
+	f.Add("GET", "/dead-letters", "destination=semi;colon&destination=a", "", "")
+	f.Add("POST", "/dead-letters/purge", "", "application/json", `{"all":false,"ALL":true}`)
+	f.Add("POST", "/dead-letters/replay", "", "application/json", `{"destination":"zz","destination":"a"}`)
 	f.Fuzz(func(t *testing.T, method, path, query, contentType, body string) {
 		if !validMethod(method) {
 			return

@@ -195,6 +195,29 @@ func TestAdminHandlerRefuses(t *testing.T) {
 		{"GET", "/dead-letters?limit=x", "", "", 400, "limit"},
 		{"GET", "/dead-letters?after=!!!", "", "", 400, "cursor"},
 		{"GET", "/dead-letters?after=YQ", "", "", 400, "cursor"},
+		// Field names match exactly, once each: encoding/json alone
+		// folds case (and ſ to s) and keeps the last of two, so a filter
+		// in front of the handler would read another selector.
+		{"POST", "/dead-letters/purge", "application/json", `{"all":false,"ALL":true}`, 400, `unknown field "ALL"`},
+		{"POST", "/dead-letters/purge", "application/json", `{"destination":"zz","deſtination":"a"}`, 400, `unknown field "de\u017ftination"`},
+		{"POST", "/dead-letters/purge", "application/json", `{"destination":"zz","destination":"a"}`, 400, `repeated field "destination"`},
+		{"POST", "/dead-letters/replay", "application/json", `{"Ids":["a1"]}`, 400, `unknown field "Ids"`},
+		// A query string that does not parse, a repeated, unknown or
+		// empty parameter, must not widen a listing to every dead letter.
+		{"GET", "/dead-letters?destination=%ZZ", "", "", 400, "malformed query"},
+		{"GET", "/dead-letters?destination=semi;colon", "", "", 400, "malformed query"},
+		{"GET", "/dead-letters?limit=1&after=YQBhMQ%", "", "", 400, "malformed query"},
+		{"GET", "/dead-letters?destination=a&destination=b", "", "", 400, "given 2 times"},
+		{"GET", "/dead-letters?destinaton=a", "", "", 400, `unknown parameter "destinaton"`},
+		{"GET", "/dead-letters?destination=", "", "", 400, "empty destination name"},
+		{"GET", "/dead-letters?destination=a%07", "", "", 400, "destination name"},
+		{"GET", "/destinations?limit=%ZZ", "", "", 400, "malformed query"},
+		{"GET", "/history?id=a1&id=a2", "", "", 400, "given 2 times"},
+		// A cursor no page can have made: a destination that is not
+		// UTF-8, an id with a NUL.
+		{"GET", "/dead-letters?after=_wB4", "", "", 400, "cursor"},
+		{"GET", "/dead-letters?after=YQB4AHk", "", "", 400, "cursor"},
+		{"GET", "/destinations?after=_w", "", "", 400, "cursor"},
 		{"GET", "/history", "", "", 400, "missing id"},
 		{"GET", "/history?id=nope", "", "", 404, "not found"},
 		{"GET", "/nope", "", "", 404, "no such path"},
@@ -520,5 +543,22 @@ func TestAdminHandlerEnableResumesQueue(t *testing.T) {
 	queuetest.WaitFor(t, 10*time.Second, "the held deliveries", func() bool { return stats(t, st).Pending == 0 })
 	if calls, _ := d.get(); len(calls) != 1 {
 		t.Errorf("OnDisable calls %q, want the one for the 410", calls)
+	}
+}
+
+// TestAdminHandlerAnswersUTC: every time the handler answers is in UTC,
+// as GET /destinations and herald outbox list give them, whatever the
+// host's zone: the listing and the history gave local times.
+func TestAdminHandlerAnswersUTC(t *testing.T) {
+	local := time.Local
+	time.Local = time.FixedZone("east", 5*3600)
+	t.Cleanup(func() { time.Local = local })
+	_, srv := adminStore(t)
+	base := srv.URL + "/outbox"
+	for _, path := range []string{"/dead-letters?destination=a", "/history?id=a1"} {
+		code, raw := call(t, "GET", base+path, "", "", nil)
+		if code != 200 || !strings.Contains(raw, `Z"`) || strings.Contains(raw, "+05:00") {
+			t.Errorf("GET %s: %d %s; want times in UTC", path, code, raw)
+		}
 	}
 }
