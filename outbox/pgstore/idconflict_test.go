@@ -276,9 +276,8 @@ func TestReplayRetriesDeadlock(t *testing.T) {
 	}()
 	waitForRowWaiters(t, pool, 1) // the Replay, on d9
 	// It holds d1, so that the other transaction's lock on d1 closes the
-	// cycle: the server ends the Replay, which waited first, when its
-	// deadlock check (a second after it began to wait) finds the cycle
-	// closed. So the check that it holds d1 is one statement, and the
+	// cycle: the server ends the Replay when its deadlock check (5 s after
+	// it began to wait; see deadLettersD9Held) finds the cycle closed. So the check that it holds d1 is one statement, and the
 	// other asks for d1 right after it.
 	if free := queryInt(t, pool, "SELECT count(*) FROM (SELECT 1 FROM herald_outbox_deliveries WHERE id = 'd1' FOR UPDATE SKIP LOCKED) f"); free != 0 {
 		t.Fatal("the Replay waits on d9 without holding d1: no deadlock to retry")
@@ -338,7 +337,13 @@ func TestPurgeLocksInIDOrder(t *testing.T) {
 // ends).
 func deadLettersD9Held(t *testing.T) (*pgxpool.Pool, outbox.Outbox, pgx.Tx) {
 	t.Helper()
-	pool := newPool(t)
+	// The server looks for a deadlock once a session has waited
+	// deadlock_timeout, and ends the session that looked: the store's
+	// sessions look after 5 s, the other transaction's after a minute, so
+	// that the store's is the one ended even on a machine that stalls for
+	// seconds between the two waits (with the default second for both,
+	// a stall of one made the other transaction the one ended).
+	pool := connect(t, pgtest.URL(t)+"&deadlock_timeout=5s")
 	ob := open(t, pool, nil)
 	tokens := putAndLease(t, ob, heldDelivery("d1", ""), heldDelivery("d9", ""))
 	for _, id := range []string{"d9", "d1"} {
@@ -351,6 +356,9 @@ func deadLettersD9Held(t *testing.T) (*pgxpool.Pool, outbox.Outbox, pgx.Tx) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = other.Rollback(ctx) })
+	if _, err := other.Exec(ctx, "SET LOCAL deadlock_timeout = '60s'"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := other.Exec(ctx, "SELECT 1 FROM herald_outbox_deliveries WHERE id = 'd9' FOR UPDATE"); err != nil {
 		t.Fatal(err)
 	}
