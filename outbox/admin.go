@@ -51,13 +51,13 @@ const errNoStates = "this outbox keeps no destination states"
 //	                             enables it, as [Queue.Enable] does, when
 //	                             the outbox keeps destination states
 //
-// Enabling removes the destination's recorded state, so every Queue on
-// the outbox (this process's too) sends its held deliveries again within
-// its poll interval, and counts its failures from scratch. As with
+// Enabling a disabled destination removes its recorded state, so every
+// Queue on the outbox (this process's too) sends its held deliveries again
+// within its poll interval, and counts its failures from scratch. As with
 // Queue.Enable and herald outbox enable, a destination that is not
-// disabled, or that the outbox has never recorded, is not an error: it is
-// answered 200 as well, and nothing changes (GET /destinations says which
-// are disabled). An outbox that keeps no destination states answers 404
+// disabled (only failing, or never recorded) is not an error: it is
+// answered 200 as well, and nothing changes, its run of failures included
+// (GET /destinations says which are disabled). An outbox that keeps no destination states answers 404
 // to both routes. An enable does not call back a request already in
 // flight: if the destination answers one 410 Gone after its Queue has
 // learnt of the enable, it is disabled again, though the enable was
@@ -386,8 +386,8 @@ type enableRequest struct {
 }
 
 // enable serves POST /destinations/enable: it removes the destination's
-// recorded state, as [Queue.Enable] does, so that every Queue on the
-// outbox resumes it within a poll interval.
+// recorded state when that says disabled, as [Queue.Enable] does, so that
+// every Queue on the outbox resumes it within a poll interval.
 func (h adminHandler) enable(w http.ResponseWriter, r *http.Request) {
 	ds, ok := h.states(w)
 	if !ok {
@@ -404,7 +404,7 @@ func (h adminHandler) enable(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if err := ds.SetDestinationState(r.Context(), s); err != nil {
+	if _, err := enableState(r.Context(), ds, s.Destination, false); err != nil {
 		writeOutboxError(w, err)
 		return
 	}

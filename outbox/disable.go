@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/heraldhq/herald/internal/limits"
@@ -289,25 +290,51 @@ func (q *Queue) disable(st *destState, reason string) bool {
 // Enable resumes a destination that was disabled, here and in the outbox
 // (so in every Queue that shares it, within a poll interval): its held
 // deliveries are sent again, and its failures count from scratch. Enabling
-// a destination that is not disabled does nothing. The destination need
-// not be among the Queue's Destinations, so that a tool can enable one it
-// does not deliver to.
+// a destination that is not disabled does nothing: one that is only
+// failing keeps its run of failures, recorded or not, which goes on
+// counting towards its DisableAfter. The destination need not be among
+// the Queue's Destinations, so that a tool can enable one it does not
+// deliver to.
 func (q *Queue) Enable(ctx context.Context, destination string) error {
 	if err := q.init(); err != nil {
 		return err
 	}
+	q.mu.Lock()
+	st, known := q.dests[destination]
+	removed := known && st.ctl.disabled
+	q.mu.Unlock()
 	if ds := q.states(); ds != nil {
-		if err := ds.SetDestinationState(ctx, DestinationState{Destination: destination}); err != nil {
+		var err error
+		if removed, err = enableState(ctx, ds, destination, removed); err != nil {
 			return err
 		}
 	}
 	q.mu.Lock()
 	q.stateGen++ // a reload under way when the write ended may have missed it
-	if st, ok := q.dests[destination]; ok {
+	if known && (removed || st.ctl.disabled) {
 		st.ctl.disabled, st.ctl.failing = false, time.Time{}
 		st.ctl.stored.Store(false)
 	}
 	q.mu.Unlock()
 	q.poke()
 	return nil
+}
+
+// enableState removes the recorded state of dest from ds when dest is
+// disabled: known to be here (disabled), recorded so in ds, or when ds
+// cannot say (its states cannot be read: the write then fails too, or
+// clears what could not be read). It reports whether it removed the
+// record. The state of a destination that is only failing is kept, as is
+// the absence of one: enabling it changes nothing, and writes nothing.
+func enableState(ctx context.Context, ds DestinationStore, dest string, disabled bool) (bool, error) {
+	if !disabled {
+		states, err := ds.DestinationStates(ctx)
+		if err == nil {
+			i := slices.IndexFunc(states, func(s DestinationState) bool { return s.Destination == dest })
+			if i < 0 || states[i].Disabled.IsZero() {
+				return false, nil
+			}
+		}
+	}
+	return true, ds.SetDestinationState(ctx, DestinationState{Destination: dest})
 }

@@ -464,3 +464,86 @@ func TestEnabledElsewhereCountsFailuresAfresh(t *testing.T) {
 		t.Errorf("Stats %+v, want every delivery sent", s)
 	}
 }
+
+// writeCounter is a Store that counts the destination states written.
+type writeCounter struct {
+	outbox.Store
+	writes int
+}
+
+func (w *writeCounter) DestinationStates(ctx context.Context) ([]outbox.DestinationState, error) {
+	return w.Store.(outbox.DestinationStore).DestinationStates(ctx)
+}
+
+func (w *writeCounter) SetDestinationState(ctx context.Context, s outbox.DestinationState) error {
+	w.writes++
+	return w.Store.(outbox.DestinationStore).SetDestinationState(ctx, s)
+}
+
+// TestEnableLeavesFailingAlone: enabling a destination that is not
+// disabled changes nothing, as Queue.Enable and the admin handler say. One
+// recorded as failing for four days keeps its FailingSince, which counts
+// towards its DisableAfter (an enable used to erase it, granting it a
+// whole DisableAfter more); one never recorded gets no record (a store
+// that keeps a key per write, as NATS KV does, grew one per enable). A
+// disabled one is enabled, by either path.
+func TestEnableLeavesFailingAlone(t *testing.T) {
+	bolt, err := boltstore.Open(filepath.Join(t.TempDir(), "outbox.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bolt.Close() })
+	st := &writeCounter{Store: bolt}
+	since := time.Now().Add(-96 * time.Hour).UTC().Truncate(time.Second)
+	for _, s := range []outbox.DestinationState{
+		{Destination: "failing", FailingSince: since},
+		{Destination: "off", FailingSince: since, Disabled: since, Reason: "gone (410)"},
+		{Destination: "off2", Disabled: since, Reason: "gone (410)"},
+	} {
+		if err := st.SetDestinationState(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := &outbox.Queue{Outbox: st, Destinations: []sender.Destination{
+		{Name: "failing", URL: "https://failing.example/", DisableAfter: 120 * time.Hour},
+	}}
+	h := outbox.AdminHandler(st)
+	enableByHandler := func(name string) error {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("POST", "/destinations/enable", strings.NewReader(`{"destination":"`+name+`"}`))
+		r.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(w, r)
+		if w.Code != 200 {
+			return fmt.Errorf("%d %s", w.Code, w.Body)
+		}
+		return nil
+	}
+	for _, enable := range []func(string) error{
+		func(name string) error { return q.Enable(ctx, name) },
+		enableByHandler,
+	} {
+		st.writes = 0
+		for _, name := range []string{"failing", "never-recorded"} {
+			if err := enable(name); err != nil {
+				t.Fatalf("enable %s: %v", name, err)
+			}
+		}
+		if s, ok := stateOf(t, st, "failing"); !ok || !s.FailingSince.Equal(since) || !s.Disabled.IsZero() {
+			t.Errorf("after enabling a failing destination, its state is %+v, %v; want failing since %v", s, ok, since)
+		}
+		if _, ok := stateOf(t, st, "never-recorded"); ok || st.writes != 0 {
+			t.Errorf("enabling destinations that are not disabled wrote %d states", st.writes)
+		}
+	}
+	if err := q.Enable(ctx, "off"); err != nil {
+		t.Fatal(err)
+	}
+	if err := enableByHandler("off2"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"off", "off2"} {
+		if s, ok := stateOf(t, st, name); ok {
+			t.Errorf("%s is still recorded after enable: %+v", name, s)
+		}
+	}
+}

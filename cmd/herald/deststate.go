@@ -19,9 +19,12 @@ import (
 var errNoStates = errors.New("this store keeps no destination states")
 
 // enableDest implements herald outbox enable: it removes the state of
-// dest from the store, and prints what it found. A store whose states
-// cannot be read (one of them damaged) still has dest's removed, so that
-// the command clears the very state the error names.
+// dest from the store when that says disabled, and prints what it found.
+// A destination only failing keeps its state (its run of failures goes on
+// counting towards disable_after), and one never recorded gets none. A
+// store whose states cannot be read (one of them damaged) still has
+// dest's removed, so that the command clears the very state the error
+// names.
 func enableDest(ctx context.Context, st store, dest string, stdout io.Writer) error {
 	ds, ok := st.(outbox.DestinationStore)
 	if !ok {
@@ -37,18 +40,19 @@ func enableDest(ctx context.Context, st store, dest string, stdout io.Writer) er
 			was = &states[i]
 		}
 	}
+	if readErr == nil && (was == nil || was.Disabled.IsZero()) {
+		fmt.Fprintf(stdout, "%s was not disabled\n", escapeText(dest))
+		return nil
+	}
 	if err := ds.SetDestinationState(ctx, outbox.DestinationState{Destination: dest}); err != nil {
 		return err
 	}
-	switch {
-	case readErr != nil:
+	if readErr != nil {
 		fmt.Fprintf(stdout, "enabled %s (the recorded states could not be read: %s)\n", escapeText(dest), escapeText(readErr.Error()))
-	case was == nil || was.Disabled.IsZero():
-		fmt.Fprintf(stdout, "%s was not disabled\n", escapeText(dest))
-	default:
-		fmt.Fprintf(stdout, "enabled %s (disabled at %s: %s)\n", escapeText(dest),
-			was.Disabled.UTC().Format(time.RFC3339), escapeText(was.Reason))
+		return nil
 	}
+	fmt.Fprintf(stdout, "enabled %s (disabled at %s: %s)\n", escapeText(dest),
+		was.Disabled.UTC().Format(time.RFC3339), escapeText(was.Reason))
 	return nil
 }
 

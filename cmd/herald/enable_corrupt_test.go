@@ -99,3 +99,26 @@ func writeStates(t *testing.T, path string, raw map[string][]byte, states ...out
 		t.Fatal(err)
 	}
 }
+
+// TestOutboxEnableLeavesFailing: herald outbox enable of a destination
+// that is only failing says it was not disabled, and leaves its state as
+// it was: it used to remove it, so that the run of failures counting
+// towards disable_after started again from nothing.
+func TestOutboxEnableLeavesFailing(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "relay.db")
+	since := time.Now().Add(-96 * time.Hour).UTC().Truncate(time.Second)
+	writeStates(t, path, nil, outbox.DestinationState{Destination: "hook", FailingSince: since})
+	if r := must(t, runOpts{dir: dir}, "outbox", "enable", "--store", "relay.db", "--dest", "hook"); r.stdout != "hook was not disabled\n" {
+		t.Errorf("outbox enable printed %q", r.stdout)
+	}
+	st, err := boltstore.Open(path, &boltstore.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	states, err := st.(outbox.DestinationStore).DestinationStates(context.Background())
+	if err != nil || len(states) != 1 || !states[0].FailingSince.Equal(since) {
+		t.Errorf("after enable the states are %+v, %v; want hook's, failing since %v", states, err, since)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -175,7 +176,9 @@ func (o *store) DestinationStates(ctx context.Context) ([]outbox.DestinationStat
 }
 
 // SetDestinationState records a destination state once the server stored
-// it; see [outbox.DestinationStore].
+// it; see [outbox.DestinationStore]. Removing a state the bucket does not
+// hold writes nothing: an enable of a name never recorded (a typo, a
+// script) left a key in the bucket for good, which every worker loaded.
 func (o *store) SetDestinationState(ctx context.Context, st outbox.DestinationState) error {
 	if err := st.Validate(); err != nil {
 		return err
@@ -188,10 +191,20 @@ func (o *store) SetDestinationState(ctx context.Context, st outbox.DestinationSt
 	key := stateKey(st.Destination)
 	remove := st.FailingSince.IsZero() && st.Disabled.IsZero()
 	var v []byte // empty: removed
-	if !remove {
-		if v, err = json.Marshal(st); err != nil {
+	if remove {
+		// Asked of the bucket, not of what the watcher last saw, which
+		// may not have the state another worker just wrote.
+		e, err := o.kv.Get(ctx, key)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			return nil // never recorded: no key to leave behind for good
+		case err != nil:
 			return fmt.Errorf("natsstore: destination state: %w", err)
+		case len(e.Value()) == 0:
+			return nil // removed already
 		}
+	} else if v, err = json.Marshal(st); err != nil {
+		return fmt.Errorf("natsstore: destination state: %w", err)
 	}
 	rev, err := o.kv.Put(ctx, key, v)
 	if err != nil {

@@ -130,3 +130,51 @@ func TestStatesAfterServerRestart(t *testing.T) {
 	queuetest.WaitFor(t, 10*time.Second, "the other worker to see a destination enabled after the restart",
 		func() bool { return !disabledIn(b, "before") })
 }
+
+// TestRemovingUnrecordedStateWritesNothing: removing the state of a
+// destination the bucket holds none for (an enable of a name never
+// recorded) writes no key; each such enable used to leave one in the
+// bucket for good. Removing a recorded state still removes it, for this
+// worker and another.
+func TestRemovingUnrecordedStateWritesNothing(t *testing.T) {
+	js := jetStream(t)
+	ctx := context.Background()
+	o := open(t, js, natsstore.Config{Stream: "UNRECORDED", Subject: "states.unrecorded"})
+	other := open(t, js, natsstore.Config{Stream: "UNRECORDED", Subject: "states.unrecorded"})
+	ds := o.(outbox.DestinationStore)
+	for i := range 50 {
+		if err := ds.SetDestinationState(ctx, outbox.DestinationState{Destination: fmt.Sprint("never-", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kv, err := js.KeyValue(ctx, "UNRECORDED_DEST")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := kv.Status(ctx); err != nil || st.Values() != 0 {
+		t.Fatalf("after removing 50 unrecorded states the bucket holds %v values (%v); want none", st.Values(), err)
+	}
+	disabled := outbox.DestinationState{Destination: "hooks", Disabled: time.Now().UTC().Truncate(time.Second), Reason: "gone (410)"}
+	if err := ds.SetDestinationState(ctx, disabled); err != nil {
+		t.Fatal(err)
+	}
+	waitStates(t, other.(outbox.DestinationStore), 1)
+	if err := other.(outbox.DestinationStore).SetDestinationState(ctx, outbox.DestinationState{Destination: "hooks"}); err != nil {
+		t.Fatal(err)
+	}
+	waitStates(t, ds, 0)
+}
+
+// waitStates waits up to 10 s for ds to hold n destination states.
+func waitStates(t *testing.T, ds outbox.DestinationStore, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		got, err := ds.DestinationStates(context.Background())
+		if err == nil && len(got) == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("states %+v, %v; want %d", got, err, n)
+		}
+	}
+}
