@@ -194,13 +194,22 @@ func (m *memory) Lease(ctx context.Context, o LeaseOptions) ([]Leased, error) {
 			n = min(n, o.Allow(dest))
 		}
 		got := 0
-		for ; got < n && h.Len() > 0 && !(*h)[0].d.Due.After(o.Now); got++ {
+		var live []*memItem // leases that ran out by an earlier call's Now, not by this one's
+		for got < n && h.Len() > 0 && !(*h)[0].d.Due.After(o.Now) {
 			it := heap.Pop(h).(*memItem)
+			if it.token != "" && it.until.After(o.Now) {
+				live = append(live, it)
+				continue
+			}
+			got++
 			m.tokens++
 			it.token = "m" + strconv.FormatUint(m.tokens, 10)
 			it.until = o.Now.Add(o.TTL)
 			m.leased[it.d.ID] = it
 			out = append(out, Leased{Delivery: it.d, Token: it.token, Until: it.until})
+		}
+		for _, it := range live {
+			heap.Push(h, it)
 		}
 		if h.Len() == 0 {
 			delete(m.due, dest)

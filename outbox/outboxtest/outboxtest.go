@@ -73,6 +73,7 @@ func Run(t *testing.T, newOutbox func(t *testing.T) outbox.Outbox) {
 		{"FarDueTimes", testFarDueTimes},
 		{"FarTimesListed", testFarTimesListed},
 		{"LeaseExpiry", testLeaseExpiry},
+		{"LeaseNowBackwards", testLeaseNowBackwards},
 		{"Reschedule", testReschedule},
 		{"HistoryBounded", testHistoryBounded},
 		{"Release", testRelease},
@@ -879,6 +880,32 @@ func testClosed(t *testing.T, ob outbox.Outbox) {
 // still leased (a Put due in the past, a Reschedule to an earlier time, a
 // Release, a lease running out) is leased by the next call, even though
 // an implementation may remember where its last lease stopped.
+// testLeaseNowBackwards: each Lease judges leases by its own Now. A call
+// whose Now is past the end of a lease, but that takes nothing, must not
+// free the delivery for a later call whose Now is within the lease (two
+// Queues whose clocks disagree, a tool passing Now): the memory store
+// leased it a second time.
+func testLeaseNowBackwards(t *testing.T, ob outbox.Outbox) {
+	put(t, ob, mk("x", "a"))
+	t0 := time.Now()
+	first := lease(t, ob, outbox.LeaseOptions{Max: 1, TTL: 10 * time.Second, Now: t0})
+	if len(first) != 1 {
+		t.Fatalf("leased %d", len(first))
+	}
+	none := func(string) int { return 0 }
+	if got := lease(t, ob, outbox.LeaseOptions{Max: 1, TTL: 10 * time.Second, Now: t0.Add(20 * time.Second), Allow: none}); len(got) != 0 {
+		t.Fatalf("leased %v though Allow refused every destination", ids(got))
+	}
+	if got := lease(t, ob, outbox.LeaseOptions{Max: 1, TTL: 10 * time.Second, Now: t0.Add(5 * time.Second)}); len(got) != 0 {
+		t.Fatalf("leased %v within its lease, after a call whose Now was past the lease", ids(got))
+	}
+	second := lease(t, ob, outbox.LeaseOptions{Max: 1, TTL: 10 * time.Second, Now: t0.Add(11 * time.Second)})
+	if len(second) != 1 || second[0].Token == first[0].Token {
+		t.Fatalf("after the lease ran out leased %v, want x under a new token", ids(second))
+	}
+	must(t, "Ack x", ack(ob, "x", second[0].Token))
+}
+
 func testLeaseAheadOfLeased(t *testing.T, ob outbox.Outbox) {
 	t0 := time.Now()
 	var ds []outbox.Delivery
