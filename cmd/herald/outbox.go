@@ -109,9 +109,12 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 		return usage("list takes --dest only")
 	case action == "enable" && (*dest == "" || len(ids) > 0 || *all):
 		return usage("enable takes --dest NAME only")
-	case (action == "replay" || action == "purge") && sel.Validate() != nil:
-		// Validate refuses no selection and a mix alike.
+	case (action == "replay" || action == "purge") && countTrue(len(ids) > 0, *dest != "", *all) != 1:
 		return usage("%s takes exactly one of --dest NAME, --id ID or --all", action)
+	case *dest != "" && (outbox.DestinationState{Destination: *dest}).Validate() != nil:
+		return usage("--dest: %s", (outbox.DestinationState{Destination: *dest}).Validate())
+	case (action == "replay" || action == "purge") && sel.Validate() != nil:
+		return usage("--id: %s", sel.Validate()) // the rest was checked above
 	}
 	ctx, stop := signalContext()
 	defer stop()
@@ -135,6 +138,17 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 		return failure(stderr, "outbox", err)
 	}
 	return exitOK
+}
+
+// countTrue returns how many of bs are true.
+func countTrue(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }
 
 // outboxStopped reports on stderr that a signal stopped herald outbox

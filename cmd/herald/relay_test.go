@@ -365,6 +365,11 @@ func TestOutboxDeadLetters(t *testing.T) {
 		t.Errorf("list --dest other printed %q", r.stdout)
 	}
 	expect(t, o, 2, []string{"replay takes exactly one of --dest NAME, --id ID or --all"}, "outbox", "replay", "--store", "relay.db")
+	// A name no destination or delivery can have is a usage error that
+	// says what is wrong with it, not that the selection is missing.
+	expect(t, o, 2, []string{"--dest:", "control character"}, "outbox", "replay", "--store", "relay.db", "--dest", "hook\a")
+	expect(t, o, 2, []string{"--id:", "not valid UTF-8"}, "outbox", "purge", "--store", "relay.db", "--id", "x\xff")
+	expect(t, o, 2, []string{"--dest:", "control character"}, "outbox", "enable", "--store", "relay.db", "--dest", "hook\a")
 	if r := must(t, o, "outbox", "replay", "--store", "relay.db", "--dest", "hook"); r.stdout != "replayed 1\n" {
 		t.Errorf("replay printed %q", r.stdout)
 	}
