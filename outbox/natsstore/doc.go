@@ -7,7 +7,9 @@
 // and any number of stores, in any number of processes, may share one
 // stream. It does not keep the order of a partition key (it has no
 // OrdersByKey; see [outbox.Store]), so a Queue refuses an Ordered
-// destination over it. Close stops the store's index watcher, and later
+// destination over it; nor does it keep a delivery's PartitionKey (a Queue
+// sets one only for an Ordered destination), so its dead letters list
+// none. Close stops the store's index watcher, and later
 // calls fail with [outbox.ErrClosed]; leases held through it run out as
 // usual and their deliveries are then taken by other workers. Close does
 // not close the NATS connection.
