@@ -57,8 +57,8 @@ const errNoStates = "this outbox keeps no destination states"
 // Queue.Enable and herald outbox enable, a destination that is not
 // disabled (only failing, or never recorded) is not an error: it is
 // answered 200 as well, and nothing changes, its run of failures included
-// (GET /destinations says which are disabled). An outbox that keeps no destination states answers 404
-// to both routes. An enable does not call back a request already in
+// (GET /destinations says which are disabled). An outbox that keeps no
+// destination states answers 404 to both routes. An enable does not call back a request already in
 // flight: if the destination answers one 410 Gone after its Queue has
 // learnt of the enable, it is disabled again, though the enable was
 // answered 200 (GET /destinations then says disabled, with the reason).
@@ -230,7 +230,7 @@ func query(w http.ResponseWriter, r *http.Request, allowed ...string) (url.Value
 	for k, vs := range v {
 		switch {
 		case !slices.Contains(allowed, k):
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown parameter %s (want %s)", strconv.QuoteToASCII(k), strings.Join(allowed, ", ")))
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown parameter %s (want %s)", quoteName(k), strings.Join(allowed, ", ")))
 			return nil, false
 		case len(vs) > 1:
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("parameter %s given %d times", k, len(vs)))
@@ -466,9 +466,9 @@ func checkFields(body []byte, fields []string) error {
 		i := slices.Index(fields, name)
 		switch {
 		case i < 0:
-			return fmt.Errorf("%w %s", errUnknownField, strconv.QuoteToASCII(name))
+			return fmt.Errorf("%w %s", errUnknownField, quoteName(name))
 		case seen[i]:
-			return fmt.Errorf("%w %s", errRepeatedField, strconv.QuoteToASCII(name))
+			return fmt.Errorf("%w %s", errRepeatedField, quoteName(name))
 		}
 		seen[i] = true
 		var skip json.RawMessage
@@ -477,6 +477,15 @@ func checkFields(body []byte, fields []string) error {
 		}
 	}
 	return nil
+}
+
+// quoteName quotes a field or parameter name a client sent, for an error:
+// in ASCII, and cut after 64 bytes, as it may be as long as the body.
+func quoteName(s string) string {
+	if len(s) > 64 {
+		return strconv.QuoteToASCII(s[:64]) + "…"
+	}
+	return strconv.QuoteToASCII(s)
 }
 
 // The errors of checkFields.

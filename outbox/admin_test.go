@@ -202,6 +202,7 @@ func TestAdminHandlerRefuses(t *testing.T) {
 		{"POST", "/dead-letters/purge", "application/json", `{"destination":"zz","deſtination":"a"}`, 400, `unknown field "de\u017ftination"`},
 		{"POST", "/dead-letters/purge", "application/json", `{"destination":"zz","destination":"a"}`, 400, `repeated field "destination"`},
 		{"POST", "/dead-letters/replay", "application/json", `{"Ids":["a1"]}`, 400, `unknown field "Ids"`},
+		{"POST", "/dead-letters/replay", "application/json", `{"` + strings.Repeat("y", 100) + `":1}`, 400, `unknown field "` + strings.Repeat("y", 64) + `"…`},
 		// A query string that does not parse, a repeated, unknown or
 		// empty parameter, must not widen a listing to every dead letter.
 		{"GET", "/dead-letters?destination=%ZZ", "", "", 400, "malformed query"},
