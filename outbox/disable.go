@@ -301,17 +301,18 @@ func (q *Queue) Enable(ctx context.Context, destination string) error {
 	}
 	q.mu.Lock()
 	st, known := q.dests[destination]
-	removed := known && st.ctl.disabled
+	disabled := known && st.ctl.disabled
 	q.mu.Unlock()
 	if ds := q.states(); ds != nil {
-		var err error
-		if removed, err = enableState(ctx, ds, destination, removed); err != nil {
+		removed, err := enableState(ctx, ds, destination, disabled)
+		if err != nil {
 			return err
 		}
+		disabled = disabled || removed // disabled by another Queue, maybe
 	}
 	q.mu.Lock()
 	q.stateGen++ // a reload under way when the write ended may have missed it
-	if known && (removed || st.ctl.disabled) {
+	if known && (disabled || st.ctl.disabled) {
 		st.ctl.disabled, st.ctl.failing = false, time.Time{}
 		st.ctl.stored.Store(false)
 	}
