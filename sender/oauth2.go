@@ -119,16 +119,43 @@ func (s *Sender) newTokenCache(o *OAuth2, client *http.Client) (*tokenCache, err
 	if err != nil {
 		return nil, err
 	}
+	fetcher := *client
+	fetcher.Transport = noSwitch{client.Transport}
 	return &tokenCache{
 		cfg: clientcredentials.Config{
 			ClientID: o.ClientID, ClientSecret: string(o.ClientSecret.Bytes()),
 			TokenURL: o.TokenURL, Scopes: slices.Clone(o.Scopes),
 		},
-		client: client,
+		client: &fetcher,
 		label:  label,
 		now:    time.Now,
 		sem:    make(chan struct{}, 1),
 	}, nil
+}
+
+// noSwitch is the RoundTripper of token fetches: it fails an answer of 101
+// Switching Protocols, closing its connection. net/http hands over such an
+// answer's connection as its body, which no context or timeout closes,
+// and the oauth2 library reads the body before it looks at the status: a
+// token endpoint answering 101 and holding the connection open held the
+// fetch, the delivery's worker and a Queue's Shutdown as long as it liked.
+type noSwitch struct{ rt http.RoundTripper }
+
+// errSwitch is noSwitch's error.
+var errSwitch = errors.New("answered 101 Switching Protocols")
+
+// RoundTrip makes the request with rt (or http.DefaultTransport).
+func (n noSwitch) RoundTrip(req *http.Request) (*http.Response, error) {
+	rt := n.rt
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	res, err := rt.RoundTrip(req)
+	if err == nil && res.StatusCode == http.StatusSwitchingProtocols {
+		res.Body.Close()
+		return nil, errSwitch
+	}
+	return res, err
 }
 
 // checkTokenURL checks an OAuth2 configuration as a destination URL is
@@ -265,6 +292,14 @@ func (c *tokenCache) invalidate(ctx context.Context, used string) {
 	}
 }
 
+// tokenErrorCodes are the error codes of a token endpoint's answer that
+// fetchError names (RFC 6749, sections 5.2 and 4.1.2.1): any other is not
+// quoted, as an endpoint may put the client secret there.
+var tokenErrorCodes = []string{
+	"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
+	"unsupported_grant_type", "invalid_scope", "access_denied", "server_error", "temporarily_unavailable",
+}
+
 // fetchError describes a failed token fetch without quoting the token
 // endpoint's answer, which may echo credentials, or its query string.
 func (c *tokenCache) fetchError(err error) error {
@@ -272,7 +307,7 @@ func (c *tokenCache) fetchError(err error) error {
 	if errors.As(err, &re) && re.Response != nil {
 		code := re.Response.StatusCode
 		text := fmt.Sprintf("%s answered status %d", c.label, code)
-		if wire.IsToken(re.ErrorCode) && len(re.ErrorCode) <= 64 {
+		if slices.Contains(tokenErrorCodes, re.ErrorCode) {
 			text += " (" + re.ErrorCode + ")"
 		}
 		retry := code >= 500 || code == http.StatusTooManyRequests || code == http.StatusRequestTimeout
@@ -284,6 +319,8 @@ func (c *tokenCache) fetchError(err error) error {
 	}
 	var ne net.Error
 	switch {
+	case errors.Is(err, errSwitch):
+		return &setupError{err: fmt.Errorf("%w: %s %w", ErrToken, c.label, errSwitch), retryable: true}
 	case errors.Is(err, ErrBlockedAddr), errors.Is(err, ErrInvalidURL), isCertError(err):
 		return &setupError{err: fmt.Errorf("%w: %s: %w", ErrToken, c.label, clipped{err})}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne):

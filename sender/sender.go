@@ -168,9 +168,11 @@ type Sender struct {
 	TracerProvider trace.TracerProvider
 	// MeterProvider records herald_delivery_attempts_total{destination,code}
 	// and herald_delivery_duration_seconds{destination} for every HTTP
-	// request the Sender makes (net/http may, unseen, send one again once
-	// on a new connection when a kept-alive one died before any answer:
-	// the receiver then sees two for one count). Nil means the otel global
+	// request the Sender makes (net/http may, unseen, send one again on
+	// another connection when a kept-alive one died before any answer:
+	// the receiver then sees two or more for one count, at most one per
+	// connection the Sender keeps to it, within the attempt's
+	// AttemptTimeout). Nil means the otel global
 	// provider, by the rule of TracerProvider. An outbox Queue counts
 	// through its Sender's.
 	MeterProvider metric.MeterProvider
