@@ -70,8 +70,12 @@ type HTTPHandler struct {
 	// skipped while its timestamp is fresh and refused (401) once it is
 	// stale. That works under an HTTPServer too, whose handler cannot be
 	// wrapped; auth.Middleware around a handler mounted on your own server
-	// does the same per request, with a replay cache. On
-	// success the auth.Verified is in the handlers' context
+	// does the same per request, with a replay cache that also turns away
+	// concurrent copies of one request, which WithDedupe runs each (the
+	// handler then refuses binary mode as well, seeing the auth.Verified
+	// in the request's context). A scheme that signs no timestamp (Hub)
+	// cannot make a replay stale: one after the dedupe window runs again.
+	// On success the auth.Verified is in the handlers' context
 	// (auth.FromContext).
 	Verifier auth.Verifier
 	// MaxBodyBytes bounds the body; 0 means 1 MiB. At most 64 bodies of
@@ -133,6 +137,12 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if ctx, ok = h.verify(w, r, body, mode, err == nil); !ok {
 			return
 		}
+	} else if v, verified := auth.FromContext(ctx); verified && err == nil && mode == modeBinary {
+		// Verified by auth.Middleware around the handler: the signature
+		// covers the body, not the ce-* headers, which would name the
+		// event (its topic and id) from unsigned bytes.
+		h.fail(w, r, http.StatusBadRequest, unsignedAttributes(v.Scheme), nil)
+		return
 	}
 	var ev *Event
 	if err == nil {

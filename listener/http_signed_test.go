@@ -173,3 +173,54 @@ func TestHTTPBinaryWithoutVerifier(t *testing.T) {
 		t.Fatalf("binary mode without Verifier: %d, event %+v", resp.StatusCode, c.last)
 	}
 }
+
+// TestHTTPBinaryUnderMiddleware: an HTTPHandler without a Verifier of its
+// own, behind auth.Middleware, refuses binary mode as one with a Verifier
+// does: the middleware verified the body, not the ce-* headers. It took
+// the event's type and id from them, so a captured signed request could
+// be delivered as any topic and id, its signed bytes the payload. The
+// native envelope still passes.
+func TestHTTPBinaryUnderMiddleware(t *testing.T) {
+	in := newSignedIntake(t) // for its signer
+	l := listener.New()
+	var got []string
+	var mu sync.Mutex
+	mustOn(t, l, "**", func(_ context.Context, ev *listener.Event) error {
+		mu.Lock()
+		got = append(got, ev.Topic+"/"+ev.ID)
+		mu.Unlock()
+		return nil
+	})
+	srv := httptest.NewTLSServer(auth.Middleware(in.signer)(&listener.HTTPHandler{Dispatcher: l}))
+	defer srv.Close()
+	post := func(h http.Header, body string) int {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header = h
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	body := `{"id":"evt_1","topic":"job:ready","payload":{"n":1}}`
+	relabelled := in.sign(t, "application/json", "msg_1", body)
+	for k, v := range map[string]string{"Ce-Specversion": "1.0", "Ce-Id": "attacker-chosen", "Ce-Type": "account:delete", "Ce-Source": "/x"} {
+		relabelled.Set(k, v)
+	}
+	if code := post(relabelled, body); code != http.StatusBadRequest {
+		t.Errorf("binary mode under auth.Middleware: %d, want 400", code)
+	}
+	if code := post(in.sign(t, "application/json", "msg_2", body), body); code != http.StatusNoContent {
+		t.Errorf("the native envelope under auth.Middleware: %d, want 204", code)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || got[0] != "job:ready/evt_1" {
+		t.Errorf("dispatched %q, want the envelope's event alone", got)
+	}
+}
