@@ -21,7 +21,11 @@ type validator interface {
 // payload type of the topics pattern matches. Before any handler runs for
 // such an event (this one or any other that matches, a Forward on "job:*"
 // included), the payload is decoded from JSON into a T (unknown fields are
-// ignored) and validated when T (or *T) has a method Validate() error. A payload
+// ignored) and validated when T (or *T) has a method Validate() error. A
+// payload with an object that holds a key twice, or two keys that differ
+// only in case, is refused: encoding/json decodes the last of them into
+// T's field, while a reader matching keys exactly (a Forward's receiver)
+// may read another, which Validate never saw. A payload
 // that does not decode or validate runs no handler at all: Dispatch returns
 // a [Permanent] error matching [ErrInvalidPayload], which sources answer
 // with 400 and no redelivery, so a refused event is never forwarded. Filters
@@ -95,6 +99,9 @@ func decodePayload[T any](payload json.RawMessage, name string) (T, error) {
 	var v T
 	if len(payload) == 0 {
 		return v, Permanent(fmt.Errorf("%w: no payload to decode into %s", ErrInvalidPayload, name))
+	}
+	if key, ok := foldedKey(payload); ok {
+		return v, Permanent(fmt.Errorf("%w: decoding %s: key %.64q repeats, or another of its object differs from it only in case", ErrInvalidPayload, name, key))
 	}
 	if err := json.Unmarshal(payload, &v); err != nil {
 		return v, Permanent(fmt.Errorf("%w: decoding %s: %s", ErrInvalidPayload, name, jsonReason(err)))

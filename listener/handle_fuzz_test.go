@@ -1,9 +1,11 @@
 package listener_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/heraldhq/herald/listener"
@@ -19,14 +21,15 @@ import (
 func FuzzHandlePayload(f *testing.F) {
 	for _, p := range []string{`{"jobId":"j1","priority":2}`, `{"jobId":"j1","N":-1}`, `{"priority":1}`, `null`, ``,
 		` `, `{"jobId":7}`, `[1,2]`, `{"jobId":"a","jobId":""}`, `{"jobId":"\ud800"}`, `{"jobId":"x"} {}`,
-		`{"jobId":"x","N":1e400}`, `"str"`, `{"JOBID":"x"}`, "{\"jobId\":\"x\xff\"}"} {
+		`{"jobId":"x","N":1e400}`, `"str"`, `{"JOBID":"x"}`, "{\"jobId\":\"x\xff\"}",
+		`{"jobId":"","JobId":"x"}`, `{"jobId":"x","N":1,"n":-1}`, `{"a":{"b":1,"B":2},"jobId":"x"}`} {
 		f.Add([]byte(p))
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		var job jobReady
 		var ptr *ptrValidated
 		want := len(payload) > 0 && json.Unmarshal(payload, &job) == nil && job.Validate() == nil &&
-			json.Unmarshal(payload, &ptr) == nil && ptr != nil && ptr.Validate() == nil
+			json.Unmarshal(payload, &ptr) == nil && ptr != nil && ptr.Validate() == nil && !keysFold(payload)
 
 		l := listener.New()
 		var siblings, typed int
@@ -71,4 +74,45 @@ func FuzzHandlePayload(f *testing.F) {
 				payload, typed, siblings, gotJob, gotPtr, job, ptr)
 		}
 	})
+}
+
+// keysFold reports whether an object in the JSON document data has two
+// keys that strings.EqualFold equates (the same key twice included): the
+// payloads Handle refuses, since encoding/json reads one for a struct
+// field and a reader matching keys exactly another. It compares every
+// pair, as the test's own oracle.
+func keysFold(data []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var objects [][]string // the keys seen of each open object; nil for an array
+	var inObject []bool
+	expectKey := []bool{}
+	for {
+		t, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		n := len(inObject) - 1
+		if d, ok := t.(json.Delim); ok {
+			switch d {
+			case '{', '[':
+				inObject = append(inObject, d == '{')
+				objects = append(objects, nil)
+				expectKey = append(expectKey, d == '{')
+				continue
+			}
+			inObject, objects, expectKey = inObject[:n], objects[:n], expectKey[:n]
+		} else if k, ok := t.(string); ok && n >= 0 && inObject[n] && expectKey[n] {
+			for _, seen := range objects[n] {
+				if strings.EqualFold(seen, k) {
+					return true
+				}
+			}
+			objects[n] = append(objects[n], k)
+			expectKey[n] = false
+			continue
+		}
+		if n = len(inObject) - 1; n >= 0 && inObject[n] {
+			expectKey[n] = true
+		}
+	}
 }

@@ -205,3 +205,46 @@ func (c counted) Validate() error {
 	}
 	return nil
 }
+
+type transfer struct {
+	Amount int `json:"amount"`
+}
+
+func (t transfer) Validate() error {
+	if t.Amount <= 0 {
+		return errors.New("amount must be positive")
+	}
+	return nil
+}
+
+// TestHandleRefusesFoldedKeys: a payload whose object holds a key twice,
+// or two keys that differ only in case, is refused before any handler
+// runs. encoding/json decodes the last of them into the field, so Validate
+// passed {"amount":-5000,"AMOUNT":1} as 1 while ForwardPayload sent bytes
+// whose "amount", to a reader matching keys exactly, is -5000.
+func TestHandleRefusesFoldedKeys(t *testing.T) {
+	rcv := sendertest.NewReceiver(t, nil)
+	l := listener.New()
+	if err := listener.Handle(l, "pay:sent", func(context.Context, *listener.Event, transfer) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	mustOn(t, l, "pay:*", listener.ForwardPayload(rcv.Sender(), rcv.Destination(nil)))
+	h := &listener.HTTPHandler{Dispatcher: l}
+	for i, payload := range []string{
+		`{"amount":-5000,"AMOUNT":1}`,
+		`{"amount":-5000,"\u0041mount":1}`,
+		`{"amount":-5000,"amount":1}`,
+		`{"amount":1,"inner":{"k":1,"\u212a":2}}`, // the Kelvin sign folds to k, in a nested object too
+	} {
+		body := `{"id":"e` + string(rune('0'+i)) + `","topic":"pay:sent","payload":` + payload + `}`
+		if w := post(h, jsonHeader(), body); w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "only in case") {
+			t.Errorf("payload %s: %d %q, want 400", payload, w.Code, w.Body.String())
+		}
+	}
+	if w := post(h, jsonHeader(), `{"id":"ok","topic":"pay:sent","payload":{"amount":7,"inner":{"k":1,"K2":2}}}`); w.Code/100 != 2 {
+		t.Errorf("a plain payload: %d %q", w.Code, w.Body.String())
+	}
+	if n := len(rcv.Deliveries()); n != 1 {
+		t.Errorf("%d deliveries, want the plain payload's alone", n)
+	}
+}
