@@ -24,12 +24,16 @@ type jwk struct {
 	Kty string `json:"kty"`
 	Kid string `json:"kid,omitempty"`
 	Use string `json:"use,omitempty"`
-	Alg string `json:"alg,omitempty"`
-	Crv string `json:"crv,omitempty"`
-	X   string `json:"x,omitempty"`
-	Y   string `json:"y,omitempty"`
-	N   string `json:"n,omitempty"`
-	E   string `json:"e,omitempty"`
+	// KeyOps, when given, must include "verify" (RFC 7517, section 4.3):
+	// a key marked for encryption or key agreement only is not used to
+	// verify, as one with another Use is not.
+	KeyOps []string `json:"key_ops,omitempty"`
+	Alg    string   `json:"alg,omitempty"`
+	Crv    string   `json:"crv,omitempty"`
+	X      string   `json:"x,omitempty"`
+	Y      string   `json:"y,omitempty"`
+	N      string   `json:"n,omitempty"`
+	E      string   `json:"e,omitempty"`
 	// D, P and Q would carry private material: a published key set must
 	// never hold them. They are only read, never written.
 	D string `json:"d,omitempty"`
@@ -123,6 +127,9 @@ type keySet struct {
 	skipped map[string]string
 	// nSkipped counts the entries skipped, with a kid or without.
 	nSkipped int
+	// overflow says that the kid of a skipped entry was not remembered
+	// (past maxSkippedKids): any kid may then be a skipped key's.
+	overflow bool
 	// firstBad says which entry of a usable type was the first malformed,
 	// and how, as ParseJWKS reports it; "" when none was.
 	firstBad string
@@ -132,9 +139,11 @@ type keySet struct {
 // Only a malformed key is bad; a key of a type not used is not.
 func (s *keySet) skip(i int, kid string, hasKid bool, why error) {
 	s.nSkipped++
-	if hasKid && len(s.skipped) < maxSkippedKids {
-		if _, dup := s.skipped[kid]; !dup {
+	if _, dup := s.skipped[kid]; hasKid && !dup {
+		if len(s.skipped) < maxSkippedKids {
 			s.skipped[kid] = fmt.Sprintf("key %d: %s", i, why)
+		} else {
+			s.overflow = true
 		}
 	}
 	if s.firstBad == "" && !errors.Is(why, errUnusedKey) {
@@ -225,6 +234,9 @@ func parseEntry(raw json.RawMessage) (k PublicKey, kid string, hasKid bool, err 
 func (j *jwk) publicKey() (PublicKey, error) {
 	if j.Use != "" && j.Use != "sig" {
 		return PublicKey{}, fmt.Errorf("%w: use is not sig", errUnusedKey)
+	}
+	if j.KeyOps != nil && !slices.Contains(j.KeyOps, "verify") {
+		return PublicKey{}, fmt.Errorf("%w: key_ops lacks verify", errUnusedKey)
 	}
 	if j.D != "" || j.P != "" || j.Q != "" {
 		return PublicKey{}, errors.New("holds private key members; publish public keys only")

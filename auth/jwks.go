@@ -122,11 +122,13 @@ func JWKSHandler(keys ...PublicKey) http.Handler {
 // with [ErrUnknownKey], rather than costing a signature check per key.
 //
 // A key of the set that it cannot use (malformed, holding private members,
-// of another type, with a kid [NewPublicKey] refuses, or sharing its kid
-// with another) is skipped and the others are used; a token naming the
-// kid of a skipped key fails with [ErrUnknownKey] saying why that key was
-// skipped (a key of the set without a kid is not tried for it). A set in
-// which no key is usable is refused, as a failed fetch is.
+// of another type, marked for another use than signatures by use or
+// key_ops, with a kid [NewPublicKey] refuses, or sharing its kid with
+// another) is skipped and the others are used; a token naming the kid of a
+// skipped key fails with [ErrUnknownKey] saying why that key was skipped
+// (a key of the set without a kid is not tried for it, nor, once the set
+// skipped more than 64 keys with a kid, for any kid no usable key names).
+// A set in which no key is usable is refused, as a failed fetch is.
 //
 // A JWKS is safe for concurrent use. Create it with [NewJWKS].
 type JWKS struct {
@@ -145,6 +147,7 @@ type JWKS struct {
 	keys        []PublicKey
 	skipped     map[string]string // kid -> why the fetched set's entry was skipped
 	nSkipped    int               // entries of the fetched set skipped
+	overflow    bool              // some skipped entry's kid is not in skipped
 	fetched     time.Time         // when keys were fetched; zero before the first success
 	lastAttempt time.Time         // when a fetch was last started
 	lastErr     error             // the outcome of the last fetch
@@ -219,6 +222,11 @@ func (j *JWKS) Keys(ctx context.Context, kid string) ([]PublicKey, error) {
 	j.mu.Lock()
 	keys = j.keys
 	skipped, nSkipped := j.skipped[kid], j.nSkipped
+	if skipped == "" && j.overflow {
+		// The kid may be that of a skipped key the set did not remember:
+		// no key without a kid stands in for it either.
+		skipped = fmt.Sprintf("perhaps: more than %d keys with a kid were skipped, and not all are remembered", maxSkippedKids)
+	}
 	j.mu.Unlock()
 	found, lookupErr := selectKeys(keys, kid)
 	if lookupErr == nil && (kid == "" || skipped == "" || found[0].ID() == kid) {
@@ -319,7 +327,7 @@ func (j *JWKS) start(ctx context.Context, since time.Time) (<-chan error, error)
 		j.mu.Lock()
 		j.lastErr = err
 		if err == nil {
-			j.keys, j.skipped, j.nSkipped, j.fetched = set.keys, set.skipped, set.nSkipped, j.now()
+			j.keys, j.skipped, j.nSkipped, j.overflow, j.fetched = set.keys, set.skipped, set.nSkipped, set.overflow, j.now()
 		}
 		j.mu.Unlock()
 		// The slot is free before the outcome is told: a lookup that goes

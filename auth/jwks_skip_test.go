@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -170,5 +171,47 @@ func TestJWKSSkippedKidBesideKidlessKey(t *testing.T) {
 		if _, err := v.Verify(jwtFor(t, kidless, kid, m), m.Body); err != nil {
 			t.Errorf("token of the kid-less key naming kid %q: %v", kid, err)
 		}
+	}
+}
+
+// TestJWKSSkippedKidPastTheBound: a token naming the kid of a skipped key
+// is refused even when the set skipped more keys with a kid than it
+// remembers (maxSkippedKids): a kid it did not remember may be a skipped
+// key's, so no kid-less key stands in for it. The kid-less key took such a
+// token for its own, reporting the skipped kid as the key that verified it.
+func TestJWKSSkippedKidPastTheBound(t *testing.T) {
+	kidless := edKey(33)
+	var raw []string
+	for i := range maxSkippedKids {
+		raw = append(raw, `{"kty":"oct","kid":"k`+strconv.Itoa(i)+`"}`)
+	}
+	raw = append(raw, `{"kty":"OKP","crv":"Ed25519","kid":"victim","x":"AAAA"}`)
+	s := newJWKSServer(t)
+	s.set(serveDoc(jwksDoc(t, []PublicKey{must(NewPublicKey(kidless.Public(), ""))(t)}, raw...)))
+	var clock atomic.Int64
+	v := must(NewJWTVerifier(jwksAt(t, s, "/jwks.json", &clock), WithClock(asymClock)))(t)
+	m := asymMsg()
+	for _, kid := range []string{"victim", "k3"} {
+		if got, err := v.VerifyContext(context.Background(), jwtFor(t, kidless, kid, m), m.Body); !errors.Is(err, ErrUnknownKey) {
+			t.Errorf("token naming the skipped kid %q: key %q, %v; want ErrUnknownKey", kid, got.KeyID, err)
+		}
+	}
+	if _, err := v.Verify(jwtFor(t, kidless, "", m), m.Body); err != nil {
+		t.Errorf("token without a kid: %v", err)
+	}
+}
+
+// TestJWKSKeyOps: an entry whose key_ops lacks "verify" (a key published
+// for encryption or key agreement) is skipped as unused, as one whose use
+// is not "sig" is; one with "verify" among its key_ops is used.
+func TestJWKSKeyOps(t *testing.T) {
+	k := edKey(34)
+	x := base64.RawURLEncoding.EncodeToString(k.Public().(ed25519.PublicKey))
+	entry := func(kid, ops string) string {
+		return `{"kty":"OKP","crv":"Ed25519","kid":"` + kid + `","key_ops":` + ops + `,"x":"` + x + `"}`
+	}
+	keys, err := ParseJWKS(jwksDoc(t, nil, entry("enc", `["encrypt","wrapKey"]`), entry("ecdh", `["deriveKey"]`), entry("sig", `["verify"]`)))
+	if err != nil || len(keys) != 1 || keys[0].ID() != "sig" {
+		t.Fatalf("ParseJWKS = %v, %v; want the key whose key_ops has verify alone", keys, err)
 	}
 }

@@ -588,6 +588,10 @@ func (j *jwtScheme) checkLifetime(claims jwt.MapClaims) (time.Time, error) {
 	}
 	max := j.o.maxLifetime
 	exp, err := claims.GetExpirationTime()
+	if _, present := claims["exp"]; present && err == nil && exp == nil {
+		// golang-jwt reads an exp of 0 as none: it is 1970, long gone.
+		return time.Time{}, fmt.Errorf("auth: %s: %w: token expired in 1970 (exp 0)", schemeJWT, ErrExpired)
+	}
 	if err != nil || exp == nil {
 		end := iat.Add(max).Add(j.o.leeway)
 		if j.o.now().After(end) {

@@ -40,6 +40,10 @@ func TestJWTLifetime(t *testing.T) {
 				{"exp before iat", tok(jwt.MapClaims{"iat": asymNow.Add(20 * time.Second).Unix(), "exp": asymNow.Add(10 * time.Second).Unix()}), nil, ErrClaims, "before it is issued"},
 				{"no exp, within the bound of iat", tok(jwt.MapClaims{"iat": asymNow.Add(-9 * time.Minute).Unix()}), []JWTVerifierOption{WithAllowMissingExp()}, nil, ""},
 				{"no exp, past the bound of iat", tok(jwt.MapClaims{"iat": asymNow.Add(-11 * time.Minute).Unix()}), []JWTVerifierOption{WithAllowMissingExp()}, ErrExpired, "older than the 10m0s lifetime allowed"},
+				// golang-jwt reads an exp of 0 as none: WithAllowMissingExp
+				// took a token that says it expired in 1970 for one without
+				// exp, valid for the lifetime after its iat.
+				{"exp 0, allowed missing exp", tok(jwt.MapClaims{"iat": asymNow.Unix(), "exp": 0}), []JWTVerifierOption{WithAllowMissingExp()}, ErrExpired, "expired in 1970"},
 			}
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
