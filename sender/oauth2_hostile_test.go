@@ -99,3 +99,45 @@ func TestOAuth2ErrorCodeNotQuoted(t *testing.T) {
 		t.Errorf("Send = %v; want the standard code named", err)
 	}
 }
+
+// TestReceiverSwitchingProtocols: a receiver that answers a delivery with
+// 101 Switching Protocols and holds the connection open does not hold the
+// attempt: the answer is a failure at once, its connection closed. (The
+// Sender reads no body of a 101, whose Content-Length is 0; a token fetch,
+// whose library reads it, needed noSwitch.)
+func TestReceiverSwitchingProtocols(t *testing.T) {
+	release := make(chan struct{})
+	recv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		c, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: evil\r\n\r\n")
+		_ = rw.Flush()
+		select {
+		case <-release:
+		case <-time.After(time.Minute):
+		}
+	}))
+	recv.EnableHTTP2 = false
+	recv.StartTLS()
+	defer recv.Close()
+	defer close(release)
+	s := trustingSender(recv)
+	s.Retry.MaxAttempts = 1
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Send(context.Background(), sender.Destination{Name: "d", URL: recv.URL}, sender.Message{Body: []byte(`{}`)})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "status 101") {
+			t.Errorf("Send of a delivery answered 101: %v; want it refused, naming the status", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Send still waits on the receiver's 101 after 30 s")
+	}
+}
