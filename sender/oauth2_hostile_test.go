@@ -15,15 +15,13 @@ import (
 	"github.com/heraldhq/herald/sender"
 )
 
-// TestOAuth2TokenSwitchingProtocols: a token endpoint (which a tenant may
-// name) that answers 101 Switching Protocols and keeps the connection open
-// fails the fetch at once. net/http hands such an answer's connection over
-// as its body, which no context or timeout closes, and the oauth2 library
-// reads the body first: Send waited until the endpoint let go (a minute
-// here), and with it a Queue's worker and Shutdown.
-func TestOAuth2TokenSwitchingProtocols(t *testing.T) {
+// switchingServer starts a TLS server that answers every request with 101
+// Switching Protocols and holds the connection open for a minute, or until
+// t ends (before the server closes, which leaves hijacked connections).
+func switchingServer(t *testing.T) *httptest.Server {
+	t.Helper()
 	release := make(chan struct{})
-	tok := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		c, rw, err := http.NewResponseController(w).Hijack()
 		if err != nil {
@@ -37,10 +35,21 @@ func TestOAuth2TokenSwitchingProtocols(t *testing.T) {
 		case <-time.After(time.Minute):
 		}
 	}))
-	tok.EnableHTTP2 = false
-	tok.StartTLS()
-	defer tok.Close()
-	defer close(release)
+	srv.EnableHTTP2 = false
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) }) // cleanups run last first: released, then closed
+	return srv
+}
+
+// TestOAuth2TokenSwitchingProtocols: a token endpoint (which a tenant may
+// name) that answers 101 Switching Protocols and keeps the connection open
+// fails the fetch at once. net/http hands such an answer's connection over
+// as its body, which no context or timeout closes, and the oauth2 library
+// reads the body first: Send waited until the endpoint let go (a minute
+// here), and with it a Queue's worker and Shutdown.
+func TestOAuth2TokenSwitchingProtocols(t *testing.T) {
+	tok := switchingServer(t)
 	recv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	defer recv.Close()
 	s := trustingSender(tok, recv)
@@ -106,25 +115,7 @@ func TestOAuth2ErrorCodeNotQuoted(t *testing.T) {
 // Sender reads no body of a 101, whose Content-Length is 0; a token fetch,
 // whose library reads it, needed noSwitch.)
 func TestReceiverSwitchingProtocols(t *testing.T) {
-	release := make(chan struct{})
-	recv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		c, rw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		_, _ = rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: evil\r\n\r\n")
-		_ = rw.Flush()
-		select {
-		case <-release:
-		case <-time.After(time.Minute):
-		}
-	}))
-	recv.EnableHTTP2 = false
-	recv.StartTLS()
-	defer recv.Close()
-	defer close(release)
+	recv := switchingServer(t)
 	s := trustingSender(recv)
 	s.Retry.MaxAttempts = 1
 	done := make(chan error, 1)
