@@ -34,9 +34,8 @@ const (
 // them leased, and they are sent again once their leases end.
 const abandonGrace = time.Second
 
-// errQueueStopped: the Queue was shut down, or its Run has not been
-// called and never will be.
-var errQueueStopped = errors.New("outbox: queue stopped")
+// errQueueStopped: Run was called a second time.
+var errQueueStopped = errors.New("outbox: Queue.Run called twice")
 
 // Queue delivers the contents of an [Outbox]. Its workers lease due
 // deliveries, send each with Sender.Send, and then acknowledge it,
@@ -148,7 +147,7 @@ type Queue struct {
 	stateGen uint64 // counts finished writes of destination states
 	writing  int    // local state changes whose write to the store is under way
 	halted   bool   // Run stopped leasing: workers release the buffer
-	running  bool
+	running  bool   // Run was called
 	stopped  bool
 	stop     chan struct{} // closed by Shutdown
 	done     chan struct{} // closed when Run returns
@@ -387,8 +386,9 @@ func (q *Queue) poke() {
 
 // Run delivers until ctx is done or [Queue.Shutdown] is called. When ctx is
 // done, Run stops leasing, cancels the deliveries in flight, releases them
-// unspent, and returns ctx's error; after Shutdown it returns nil. Run may
-// be called once. Once its deliveries are cancelled, the outbox has a
+// unspent, and returns ctx's error; after Shutdown it returns nil, at once
+// when Shutdown came before Run did. Run may be called once; a second call
+// fails. Once its deliveries are cancelled, the outbox has a
 // second to record their releases and outcomes: calls of an outbox that
 // hangs longer are abandoned, and leave their deliveries leased until
 // their leases end, when they are sent again.
@@ -397,13 +397,20 @@ func (q *Queue) Run(ctx context.Context) error {
 		return err
 	}
 	q.mu.Lock()
-	if q.running || q.stopped {
+	if q.running {
 		q.mu.Unlock()
-		return fmt.Errorf("%w: Run called twice, or after Shutdown", errQueueStopped)
+		return errQueueStopped
 	}
 	q.running = true
+	stopped := q.stopped
 	q.mu.Unlock()
 	defer close(q.done)
+	if stopped {
+		// Shutdown came first: a signal at once, before the goroutine
+		// that runs the Queue started. Nothing was leased, nothing is
+		// wrong.
+		return nil
+	}
 
 	settled := make(chan struct{})
 	go q.settler(settled)
@@ -433,7 +440,7 @@ func (q *Queue) Run(ctx context.Context) error {
 // short; an outbox that hangs then (a database server frozen, a network
 // partition) holds it about a second more, as it does Run. Calling
 // Shutdown on a Queue that is not running just stops it from ever
-// running.
+// running: a Run called afterwards returns nil without leasing.
 func (q *Queue) Shutdown(ctx context.Context) error {
 	if err := q.init(); err != nil {
 		return err
