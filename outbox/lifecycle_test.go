@@ -35,3 +35,25 @@ func TestShutdownBeforeRunStarts(t *testing.T) {
 		t.Errorf("Run called again: %v, want ErrQueueStopped", err)
 	}
 }
+
+// TestShutdownAfterRunReturned: Shutdown returns ctx's error only when
+// its deadline cut deliveries short. Once Run has returned there is
+// nothing left to cut, and a second Shutdown, or one after Run's context
+// ended, returns nil even with a context already done, every time (a
+// select between the two would pick either).
+func TestShutdownAfterRunReturned(t *testing.T) {
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	for i := range 50 {
+		q := &outbox.Queue{Outbox: outbox.NewMemory(), Destinations: []sender.Destination{{Name: "d", URL: "https://example.com/"}}}
+		if err := q.Run(done); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Run with a cancelled context: %v", err)
+		}
+		if err := q.Shutdown(done); err != nil {
+			t.Fatalf("try %d: Shutdown after Run returned: %v, want nil", i, err)
+		}
+		if err := q.Shutdown(done); err != nil {
+			t.Fatalf("try %d: a second Shutdown: %v, want nil", i, err)
+		}
+	}
+}

@@ -457,6 +457,11 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 	}
 	select {
 	case <-q.done:
+		return nil // Run has returned: nothing left to cut short
+	default:
+	}
+	select {
+	case <-q.done:
 		return nil
 	case <-ctx.Done():
 		q.cancelSends()
