@@ -72,7 +72,8 @@ type Queue struct {
 	// waits in the outbox, holding no worker; the last attempt gets the
 	// Sender's in-process retries, so its RetryPolicy should allow only a
 	// short burst (MaxAttempts 1 to 3). Nil means a Sender with
-	// MaxAttempts 2 and otherwise the defaults.
+	// MaxAttempts 2 and otherwise the defaults, whose connections Run
+	// closes before it returns.
 	Sender *sender.Sender
 	// Destinations are the destinations deliveries name, each with a
 	// distinct, non-empty Name. Their URLs and Signers stay in memory.
@@ -430,6 +431,12 @@ func (q *Queue) Run(ctx context.Context) error {
 	close(q.results) // the workers are gone: the settler writes the rest
 	<-settled
 	q.cancelSends()
+	if q.Sender == nil {
+		// The Sender is the Queue's own, which no one else can close, and
+		// Run is not called again: its kept-alive connections would stay
+		// open for the transport's idle timeout.
+		q.sender.CloseIdleConnections()
+	}
 	return err
 }
 
