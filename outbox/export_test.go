@@ -12,3 +12,10 @@ const (
 func (q *Queue) BreakerState(destination string) (breakerState, bool) {
 	return q.breakerOf(destination)
 }
+
+// Stopping reports whether Shutdown has been called on q.
+func Stopping(q *Queue) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.stopped
+}

@@ -120,8 +120,9 @@ func (q *Queue) unbuffer(st *destState) []Leased {
 	return out
 }
 
-// worker sends buffered deliveries until Run stops leasing; then it
-// releases what is still buffered and returns.
+// worker sends buffered deliveries until Shutdown is called or Run stops
+// leasing; once Run has stopped leasing it releases what is still buffered
+// and returns.
 func (q *Queue) worker() {
 	defer q.wg.Done()
 	// The worker's own send timer and context: its sends hang from them,
@@ -135,6 +136,13 @@ func (q *Queue) worker() {
 			q.mu.Unlock()
 			q.release(q.store, rest)
 			return
+		}
+		if q.stopped {
+			// Shutdown: no new attempt, though the leasing loop, in a
+			// store call, has not stopped yet; it halts the workers
+			// once it has, and they release the buffer then.
+			q.work.Wait()
+			continue
 		}
 		l, st, ok := q.pick()
 		if !ok {
