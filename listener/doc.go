@@ -56,7 +56,7 @@
 //	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 //	defer cancel()
 //	queue.Shutdown(shutdownCtx) // 3. finish the deliveries in flight, release the rest
-//	runErr := <-ran             // nil, or the setting for which Run refused to start
+//	runErr := <-ran             // nil, the setting for which Run refused to start, or ErrClosed
 //	store.Close()               // 4. the store last
 //
 // The handlers drain before the queue stops because they may still be

@@ -388,7 +388,9 @@ func (q *Queue) poke() {
 // Run delivers until ctx is done or [Queue.Shutdown] is called. When ctx is
 // done, Run stops leasing, cancels the deliveries in flight, releases them
 // unspent, and returns ctx's error; after Shutdown it returns nil, at once
-// when Shutdown came before Run did. Run may be called once; a second call
+// when Shutdown came before Run did. When the Outbox is closed under it
+// (close it only after Run has returned), Run stops as it does when ctx
+// ends, and returns an error wrapping [ErrClosed]. Run may be called once; a second call
 // fails. Once its deliveries are cancelled, the outbox has a
 // second to record their releases and outcomes: calls of an outbox that
 // hangs longer are abandoned, and leave their deliveries leased until
@@ -484,8 +486,9 @@ func abandoned(parent context.Context, grace time.Duration) context.Context {
 	return ctx
 }
 
-// lease is the leasing loop of Run. It returns nil after Shutdown and ctx's
-// error when ctx ends. Its calls of the outbox end with ctx, and as those
+// lease is the leasing loop of Run. It returns nil after Shutdown, ctx's
+// error when ctx ends, and one wrapping ErrClosed when the outbox was
+// closed. Its calls of the outbox end with ctx, and as those
 // of the other goroutines of Run do (q.store), so that a Lease that hangs
 // cannot hold Shutdown past its context.
 func (q *Queue) lease(run context.Context) error {
@@ -522,6 +525,16 @@ func (q *Queue) lease(run context.Context) error {
 		}
 		woken := q.storeWake() // before take: a wake-up during it is not missed
 		n, err := q.take(ctx)
+		if errors.Is(err, ErrClosed) && ctx.Err() == nil {
+			select {
+			case <-q.stop:
+				return nil // closed during Shutdown: the order turned round, but stopping all the same
+			default:
+			}
+			// Nothing can be leased or recorded again: say so, rather
+			// than fail quietly for as long as the process lives.
+			return fmt.Errorf("outbox: the Queue's outbox was closed while Run was delivering: %w", err)
+		}
 		if err == nil && failures > 0 {
 			q.logRecovered(ctx, failures)
 		}
