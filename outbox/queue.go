@@ -390,11 +390,11 @@ func (q *Queue) poke() {
 // unspent, and returns ctx's error; after Shutdown it returns nil, at once
 // when Shutdown came before Run did. When the Outbox is closed under it
 // (close it only after Run has returned), Run stops as it does when ctx
-// ends, and returns an error wrapping [ErrClosed]. Run may be called once; a second call
-// fails. Once its deliveries are cancelled, the outbox has a
-// second to record their releases and outcomes: calls of an outbox that
-// hangs longer are abandoned, and leave their deliveries leased until
-// their leases end, when they are sent again.
+// ends, and returns an error wrapping [ErrClosed]. Run may be called
+// once; a second call fails. Once its deliveries are cancelled, the
+// outbox has a second to record their releases and outcomes: calls of an
+// outbox that hangs longer are abandoned, and leave their deliveries
+// leased until their leases end, when they are sent again.
 func (q *Queue) Run(ctx context.Context) error {
 	if err := q.init(); err != nil {
 		return err
