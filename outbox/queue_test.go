@@ -316,7 +316,7 @@ func TestShutdown(t *testing.T) {
 			Destinations: []sender.Destination{{Name: "d", URL: g.srv.URL}}, Poll: 5 * time.Millisecond}
 		enqueue(t, q, "d", n)
 		stop := queuetest.Start(q)
-		queuetest.WaitFor(t, 5*time.Second, fmt.Sprint(n, " requests in flight"), func() bool { return g.inFlight.Load() == int64(n) })
+		queuetest.WaitFor(t, 20*time.Second, fmt.Sprint(n, " requests in flight"), func() bool { return g.inFlight.Load() == int64(n) })
 		return g, ob, q, stop
 	}
 	t.Run("graceful", func(t *testing.T) {
