@@ -17,15 +17,18 @@ import (
 // has no URL and is refused by [Sender.Send].
 type Destination struct {
 	// Name identifies the destination in logs, errors, results, metrics
-	// and spans. Empty means the redacted URL in logs, errors and results,
-	// and "" in metrics and spans, which never hold a URL (one series per
-	// endpoint would grow without bound). It must be valid UTF-8 without
+	// and spans. Empty means the redacted URL (scheme://host/…) in logs,
+	// errors and results, and "" in metrics and spans, which never hold a
+	// URL (one series per endpoint would grow without bound). Name the
+	// destinations that share a host, or their lines cannot be told apart. It must be valid UTF-8 without
 	// control characters, line separators or bidi controls, which could
 	// forge a log line or make one name read as another.
 	Name string
 	// URL is the endpoint. It must be https:// unless [Sender.AllowHTTP]
-	// is set. Its query string, user info and fragment never appear in a
-	// log line or an error; its path does, so keep secrets out of it.
+	// is set. Only its scheme and host appear in a log line or an
+	// error: its path shows as "/…", since webhook URLs
+	// such as Slack's and Discord's carry their token in it, and its user
+	// info, query string and fragment not at all.
 	URL string
 	// Signer authenticates each attempt, afresh; nil sends unsigned requests.
 	Signer auth.Signer
@@ -84,9 +87,15 @@ func (d Destination) Wants(topic string) bool {
 	return wants(d.Topics, topic)
 }
 
-// redactURL returns scheme://host/path: no user info, query or fragment.
+// redactURL returns scheme://host, followed by "/…" when the URL has a
+// path beyond "/": no user info, query or fragment, and no path, which may
+// hold the credential (Slack's /services/T…/B…/<token>, Discord's
+// /api/webhooks/<id>/<token>).
 func redactURL(u *url.URL) string {
-	return u.Scheme + "://" + u.Host + u.EscapedPath()
+	if u.Path == "" && u.RawPath == "" || u.Path == "/" {
+		return u.Scheme + "://" + u.Host + u.Path
+	}
+	return u.Scheme + "://" + u.Host + "/…"
 }
 
 // ErrInsecureURL: the URL is http:// and [Sender.AllowHTTP] is false.

@@ -27,7 +27,7 @@ type DeliveryError struct {
 	// ID is the delivery id.
 	ID string
 	// Destination is the destination's Name, or its redacted URL
-	// (scheme://host/path) when it has none.
+	// (scheme://host/…) when it has none.
 	Destination string
 	// attempts and status (the last HTTP status) are for the log line and
 	// the text; the [Result] Send returns with the error carries both.
