@@ -2,6 +2,7 @@ package sender
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -25,14 +26,15 @@ type Destination struct {
 	// forge a log line or make one name read as another.
 	Name string
 	// URL is the endpoint. It must be https:// unless [Sender.AllowHTTP]
-	// is set. Only its scheme and host appear in a log line or an
-	// error: its path shows as "/…", since webhook URLs
+	// is set. Only its scheme and host appear in a log line, an error or
+	// a printed Destination: its path shows as "/…", since webhook URLs
 	// such as Slack's and Discord's carry their token in it, and its user
 	// info, query string and fragment not at all.
 	URL string
 	// Signer authenticates each attempt, afresh; nil sends unsigned requests.
 	Signer auth.Signer
-	// Headers are added to every request. They never override the
+	// Headers are added to every request. A printed Destination shows
+	// their names, never their values. They never override the
 	// webhook-id, Content-Type or User-Agent headers, nor those the
 	// Signer sets. Headers of the connection (Connection, Upgrade,
 	// Transfer-Encoding, TE) are refused with [ErrInvalidMessage].
@@ -96,6 +98,81 @@ func redactURL(u *url.URL) string {
 		return u.Scheme + "://" + u.Host + u.Path
 	}
 	return u.Scheme + "://" + u.Host + "/…"
+}
+
+// redactRawURL is [redactURL] of a URL string, or "[unparsable URL]".
+func redactRawURL(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "[unparsable URL]"
+	}
+	return redactURL(u)
+}
+
+// redactedValue stands for every header value when a Destination prints.
+const redactedValue = "[redacted]"
+
+// shown returns d as it may be printed: the URLs (its own and OAuth2's
+// token URL) as in log lines, and every header value replaced by
+// "[redacted]", the header names kept. It is a struct of a type named
+// Destination too, so that %#v shows sender.Destination, with the same
+// fields and JSON keys; it has no Format method, so printing it does not
+// come back here.
+func (d Destination) shown() any {
+	type OAuth2 struct {
+		TokenURL     string
+		ClientID     string
+		ClientSecret auth.Secret
+		Scopes       []string
+	}
+	type Destination struct {
+		Name         string
+		URL          string
+		Signer       auth.Signer
+		Headers      http.Header
+		Topics       []string
+		ClientCert   *tls.Certificate `json:"-"`
+		OAuth2       *OAuth2
+		Ordered      bool
+		Rate         float64
+		Burst        int
+		DisableAfter time.Duration
+	}
+	v := Destination{Name: d.Name, URL: redactRawURL(d.URL), Signer: d.Signer, Topics: d.Topics,
+		ClientCert: d.ClientCert, Ordered: d.Ordered, Rate: d.Rate, Burst: d.Burst, DisableAfter: d.DisableAfter}
+	if d.Headers != nil {
+		v.Headers = make(http.Header, len(d.Headers))
+		for name, vals := range d.Headers {
+			v.Headers[name] = make([]string, len(vals))
+			for i := range vals {
+				v.Headers[name][i] = redactedValue
+			}
+		}
+	}
+	if o := d.OAuth2; o != nil {
+		v.OAuth2 = &OAuth2{TokenURL: redactRawURL(o.TokenURL), ClientID: o.ClientID, ClientSecret: o.ClientSecret, Scopes: o.Scopes}
+	}
+	return v
+}
+
+// Format prints d under every fmt verb and flag as the struct it is, but
+// for what may hold a credential: the URL, and OAuth2's token URL, show
+// as in log lines (scheme://host/…), and every header value as
+// "[redacted]". slog's text handler prints it so too. A struct that
+// embeds a Destination takes this method, and prints as the Destination.
+func (d Destination) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, fmt.FormatString(f, verb), d.shown())
+}
+
+// MarshalJSON encodes d as [Destination.Format] shows it, without the
+// client certificate; slog's JSON handler encodes it so. It is for
+// logging and listing: the JSON cannot be decoded into a working
+// Destination.
+func (d Destination) MarshalJSON() ([]byte, error) {
+	return json.Marshal(d.shown())
 }
 
 // ErrInsecureURL: the URL is http:// and [Sender.AllowHTTP] is false.

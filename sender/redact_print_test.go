@@ -1,0 +1,65 @@
+package sender_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/sender"
+)
+
+// TestDestinationPrintsNoCredentials renders a Destination whose URL holds
+// user info, a token in its path and one in its query, whose Headers hold
+// an Authorization and an API key, and whose OAuth2 token URL holds a
+// query secret, through every fmt verb, slog's text and JSON handlers and
+// encoding/json, as a value, a pointer, in a slice and in a struct: none
+// shows a credential, while the name, host and header names still show.
+// (fmt and encoding/json printed the whole URL and every header value.)
+func TestDestinationPrintsNoCredentials(t *testing.T) {
+	const (
+		password   = "url-p4ssw0rd"
+		pathToken  = "XyZpathT0ken42"
+		queryToken = "qu3ry-s3cret"
+		bearer     = "static-b3arer-t0ken"
+		apiKey     = "api-k3y-77c1"
+		tokenQuery = "tok3n-url-s3cret"
+	)
+	dest := sender.Destination{
+		Name:    "slack-alerts",
+		URL:     "https://bot:" + password + "@hooks.example.com/services/T0001/B0002/" + pathToken + "?token=" + queryToken + "#frag",
+		Headers: http.Header{"Authorization": {"Bearer " + bearer}, "X-Api-Key": {apiKey}},
+		OAuth2: &sender.OAuth2{TokenURL: "https://tokens.example.com/token?key=" + tokenQuery, ClientID: "herald",
+			ClientSecret: auth.NewSecret([]byte("client-secret-value"))},
+		Topics: []string{"job:*"},
+	}
+	forbidden := []string{password, pathToken, queryToken, bearer, apiKey, tokenQuery, "client-secret-value"}
+	type holder struct {
+		Dest  sender.Destination
+		Other string
+	}
+	for _, v := range []any{dest, &dest, []sender.Destination{dest}, holder{dest, "x"}, &holder{dest, "x"},
+		map[string]sender.Destination{"a": dest}} {
+		outs := renderAll(v)
+		for _, out := range outs {
+			for _, f := range forbidden {
+				if strings.Contains(out, f) {
+					t.Errorf("%T shows %q:\n%s", v, f, out)
+				}
+			}
+		}
+		for _, want := range []string{"slack-alerts", "hooks.example.com", "X-Api-Key", "job:*"} {
+			if !strings.Contains(outs[0], want) || !strings.Contains(outs[len(outs)-2], want) {
+				t.Errorf("%T: %%v or JSON lacks %q: the rendering says too little:\n%s\n%s", v, want, outs[0], outs[len(outs)-2])
+			}
+		}
+	}
+	if got := fmt.Sprintf("%#v", dest); !strings.HasPrefix(got, "sender.Destination{") {
+		t.Errorf("%%#v = %s; want it to name sender.Destination", got)
+	}
+	var nilDest *sender.Destination
+	if got := fmt.Sprintf("%v", nilDest); got != "<nil>" {
+		t.Errorf("nil *Destination prints %q", got)
+	}
+}
