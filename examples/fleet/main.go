@@ -22,9 +22,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	neturl "net/url"
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -81,7 +83,7 @@ func run(ctx context.Context, url string, n int) error {
 		url = ns.ClientURL()
 		fmt.Println("nats      embedded server at", url)
 	} else {
-		fmt.Println("nats      using", url)
+		fmt.Println("nats      using", withoutUserInfo(url))
 	}
 
 	secret, err := auth.GenerateStandardSecret()
@@ -260,4 +262,21 @@ func (w *worker) stop(ctx context.Context) error {
 func (w *worker) close() {
 	w.ob.Close()
 	w.nc.Close()
+}
+
+// withoutUserInfo returns a NATS_URL (one or more URLs, comma-separated)
+// without the user information of any, which holds a password or a token
+// (nats://TOKEN@host), for printing.
+func withoutUserInfo(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		u, err := neturl.Parse(strings.TrimSpace(p))
+		if err != nil {
+			parts[i] = "(unparsable URL, not shown)" // the error quotes it
+			continue
+		}
+		u.User = nil
+		parts[i] = u.String()
+	}
+	return strings.Join(parts, ",")
 }
