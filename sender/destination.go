@@ -49,8 +49,10 @@ type Destination struct {
 	// destination's connections present, in a pool of their own: other
 	// destinations never see it. It replaces any certificate of
 	// [Sender.TLS] for this destination. Share one *tls.Certificate per
-	// destination rather than making one per message. It is left out of
-	// JSON, which would reveal its private key.
+	// destination rather than making one per message. A printed
+	// Destination shows it as "[redacted]", and its JSON leaves it out:
+	// either would reveal its private key (an Ed25519 key is a byte slice,
+	// which fmt prints through the pointer under %s, %q, %x and %d).
 	ClientCert *tls.Certificate `json:"-"`
 	// OAuth2, if set, authenticates every attempt with an access token
 	// of the client credentials grant, in Authorization; see [OAuth2].
@@ -116,8 +118,9 @@ func redactRawURL(raw string) string {
 const redactedValue = "[redacted]"
 
 // shown returns d as it may be printed: the URLs (its own and OAuth2's
-// token URL) as in log lines, and every header value replaced by
-// "[redacted]", the header names kept. It is a struct of a type named
+// token URL) as in log lines, every header value replaced by "[redacted]",
+// the header names kept, and the client certificate, if any, by
+// "[redacted]". It is a struct of a type named
 // Destination too, so that %#v shows sender.Destination, with the same
 // fields and JSON keys; it has no Format method, so printing it does not
 // come back here.
@@ -134,7 +137,7 @@ func (d Destination) shown() any {
 		Signer       auth.Signer
 		Headers      http.Header
 		Topics       []string
-		ClientCert   *tls.Certificate `json:"-"`
+		ClientCert   string `json:"-"`
 		OAuth2       *OAuth2
 		Ordered      bool
 		Rate         float64
@@ -142,7 +145,12 @@ func (d Destination) shown() any {
 		DisableAfter time.Duration
 	}
 	v := Destination{Name: d.Name, URL: redactRawURL(d.URL), Signer: d.Signer, Topics: d.Topics,
-		ClientCert: d.ClientCert, Ordered: d.Ordered, Rate: d.Rate, Burst: d.Burst, DisableAfter: d.DisableAfter}
+		Ordered: d.Ordered, Rate: d.Rate, Burst: d.Burst, DisableAfter: d.DisableAfter}
+	if d.ClientCert != nil {
+		// Not the pointer: fmt prints what it points to under %s, %q,
+		// %x and %d, and an Ed25519 key is a byte slice it would print.
+		v.ClientCert = redactedValue
+	}
 	if d.Headers != nil {
 		v.Headers = make(http.Header, len(d.Headers))
 		for name, vals := range d.Headers {
@@ -160,8 +168,8 @@ func (d Destination) shown() any {
 
 // Format prints d under every fmt verb and flag as the struct it is, but
 // for what may hold a credential: the URL, and OAuth2's token URL, show
-// as in log lines (scheme://host/…), and every header value as
-// "[redacted]". slog's text handler prints it so too. A struct that
+// as in log lines (scheme://host/…), and every header value and the
+// client certificate as "[redacted]". slog's text handler prints it so too. A struct that
 // embeds a Destination takes this method, and prints as the Destination.
 func (d Destination) Format(f fmt.State, verb rune) {
 	fmt.Fprintf(f, fmt.FormatString(f, verb), d.shown())

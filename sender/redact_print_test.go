@@ -1,10 +1,18 @@
 package sender_test
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/sender"
@@ -61,5 +69,50 @@ func TestDestinationPrintsNoCredentials(t *testing.T) {
 	var nilDest *sender.Destination
 	if got := fmt.Sprintf("%v", nilDest); got != "<nil>" {
 		t.Errorf("nil *Destination prints %q", got)
+	}
+}
+
+// TestDestinationHidesEd25519ClientKey: a client certificate loaded from
+// PEM with an Ed25519 key holds the key as a byte slice, which fmt prints
+// under %s, %q, %x, %X and %d through the *tls.Certificate (an ECDSA or
+// RSA key is a pointer, shown as an address). A Destination holding one
+// shows no form of the key under any verb, slog or JSON.
+func TestDestinationHidesEd25519ClientKey(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "herald-ed25519"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cert.PrivateKey.(ed25519.PrivateKey); !ok {
+		t.Fatalf("the key loaded as %T, not ed25519.PrivateKey", cert.PrivateKey)
+	}
+	dest := sender.Destination{Name: "mtls", URL: "https://hooks.example.com/in", ClientCert: &cert}
+	forbidden := append(byteForms(priv.Seed()), byteForms(priv)...)
+	for _, v := range []any{dest, &dest, []sender.Destination{dest}} {
+		for _, out := range renderAll(v) {
+			for _, f := range forbidden {
+				if strings.Contains(out, f) {
+					t.Fatalf("%T shows the client key as %q:\n%.400s", v, f, out)
+				}
+			}
+		}
+	}
+	if got := fmt.Sprintf("%+v", dest); !strings.Contains(got, "ClientCert:") || strings.Contains(got, "ClientCert:<nil>") {
+		t.Errorf("%%+v = %s; want it to show that a client certificate is set", got)
 	}
 }
