@@ -302,7 +302,7 @@ func (f *relayFlags) register(fs *flagSet) {
 	fs.StringVar(&f.store, "store", "", "the outbox: a bbolt `file`, created if missing; nats://HOST:PORT for a JetStream outbox, or a postgres://user@host/db URL (its password from PGPASSWORD or ~/.pgpass, which ps does not show as it shows a URL's; a Unix socket: postgres://user@/db?host=/run/postgresql; optional ?herald_schema=S&herald_prefix=P), either shared by any number of relays (required)")
 	f.nats.register(fs)
 	fs.StringVar(&f.eventsSubject, "events-subject", "", "also take events from JetStream, published under this subject `prefix` (events.job.ready for job:ready); needs a nats:// --store")
-	fs.StringVar(&f.dest, "dest", "", "deliver to this `URL`, signed with the scheme flags")
+	fs.StringVar(&f.dest, "dest", "", "deliver to this `URL`, signed with the scheme flags; @FILE or env:NAME reads it from a file or the environment, so that a token in it stays out of ps")
 	fs.StringVar(&f.name, "name", "default", "`name` of the --dest destination (part of its delivery ids)")
 	fs.Var(&f.topics, "topic", "topic `pattern` the --dest destination wants (job:*, *:created, **); repeatable; default every topic")
 	fs.Var(&f.headers, "header", headerFlagHelp+" (for --dest)")
@@ -417,7 +417,11 @@ func (f *relayFlags) destinations() error {
 		if err != nil {
 			return err
 		}
-		f.dests = append(f.dests, sender.Destination{Name: f.name, URL: f.dest, Signer: signer, Headers: h, Topics: f.topics})
+		u, err := urlArg("--dest", f.dest)
+		if err != nil {
+			return err
+		}
+		f.dests = append(f.dests, sender.Destination{Name: f.name, URL: u, Signer: signer, Headers: h, Topics: f.topics})
 	}
 	if f.config != "" {
 		c, err := loadRelayConfig(f.config)

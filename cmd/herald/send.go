@@ -23,6 +23,10 @@ errors, 408, 425, 429, 500, 502, 503 and 504, a fresh signature on every attempt
 webhook-id throughout, no redirects followed, and a guard that refuses
 private, loopback and link-local addresses after DNS resolution.
 
+URL may be given as @FILE (the file's content) or env:NAME (the environment
+variable's value), so that a token in it, as Slack and Discord webhook URLs
+carry in their path, stays out of ps.
+
 The body is read from BODYFILE, from standard input for "-", or is empty when
 neither is given. Send prints one JSON line:
 
@@ -87,6 +91,10 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageErr(stderr, "send", "%v", err)
 	}
+	destURL, err := urlArg("URL", fs.Args()[0])
+	if err != nil {
+		return usageErr(stderr, "send", "%v", err)
+	}
 	var bodyArg string
 	if fs.NArg() == 2 {
 		bodyArg = fs.Args()[1]
@@ -103,7 +111,7 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 		return usageErr(stderr, "send", "%v", err)
 	}
 	defer s.CloseIdleConnections()
-	dest := sender.Destination{URL: fs.Args()[0], Signer: signer, Headers: extra}
+	dest := sender.Destination{URL: destURL, Signer: signer, Headers: extra}
 	if *clientCert != "" || *clientKey != "" {
 		if dest.ClientCert, err = loadClientCert(*clientCert, *clientKey, "--client-cert", "--client-key"); err != nil {
 			return usageErr(stderr, "send", "%v", err)
@@ -142,6 +150,22 @@ func sendOne(s *sender.Sender, dest sender.Destination, msg sender.Message, time
 		return exitFail
 	}
 	return exitOK
+}
+
+// urlArg resolves a destination URL given as @FILE or env:NAME, as a
+// secret is (resolveSecret), so that a token in its path or query (a Slack
+// or Discord webhook URL) stays out of ps; any other value is the URL.
+// The spaces around it are dropped. Errors, prefixed with what, quote
+// neither the value nor the file's name.
+func urlArg(what, v string) (string, error) {
+	if !strings.HasPrefix(v, "@") && !strings.HasPrefix(v, "env:") {
+		return v, nil
+	}
+	u, err := resolveSecret(v)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	return strings.TrimSpace(u), nil
 }
 
 // headerFlagHelp is the help of send's and relay's --header.
