@@ -169,8 +169,12 @@ func (d Destination) shown() any {
 // Format prints d under every fmt verb and flag as the struct it is, but
 // for what may hold a credential: the URL, and OAuth2's token URL, show
 // as in log lines (scheme://host/…), and every header value and the
-// client certificate as "[redacted]". slog's text handler prints it so too. A struct that
-// embeds a Destination takes this method, and prints as the Destination.
+// client certificate as "[redacted]". slog's text handler prints it so
+// too. A struct that embeds a Destination takes this method, and prints
+// as the Destination. fmt calls no method of a value in an unexported
+// field, nor for %p of a value that is not a pointer: there a
+// Destination prints whole, so keep one in an exported field of a struct
+// you print.
 func (d Destination) Format(f fmt.State, verb rune) {
 	fmt.Fprintf(f, fmt.FormatString(f, verb), d.shown())
 }
