@@ -21,9 +21,10 @@ type Destination struct {
 	// and spans. Empty means the redacted URL (scheme://host/…) in logs,
 	// errors and results, and "" in metrics and spans, which never hold a
 	// URL (one series per endpoint would grow without bound). Name the
-	// destinations that share a host, or their lines cannot be told apart. It must be valid UTF-8 without
-	// control characters, line separators or bidi controls, which could
-	// forge a log line or make one name read as another.
+	// destinations that share a host, or their lines cannot be told
+	// apart. It must be valid UTF-8 without control characters, line
+	// separators or bidi controls, which could forge a log line or make
+	// one name read as another.
 	Name string
 	// URL is the endpoint. It must be https:// unless [Sender.AllowHTTP]
 	// is set. Only its scheme and host appear in a log line, an error or
@@ -96,7 +97,7 @@ func (d Destination) Wants(topic string) bool {
 // hold the credential (Slack's /services/T…/B…/<token>, Discord's
 // /api/webhooks/<id>/<token>).
 func redactURL(u *url.URL) string {
-	if u.Path == "" && u.RawPath == "" || u.Path == "/" {
+	if u.Path == "" || u.Path == "/" {
 		return u.Scheme + "://" + u.Host + u.Path
 	}
 	return u.Scheme + "://" + u.Host + "/…"
@@ -119,11 +120,11 @@ const redactedValue = "[redacted]"
 
 // shown returns d as it may be printed: the URLs (its own and OAuth2's
 // token URL) as in log lines, every header value replaced by "[redacted]",
-// the header names kept, and the client certificate, if any, by
-// "[redacted]". It is a struct of a type named
-// Destination too, so that %#v shows sender.Destination, with the same
-// fields and JSON keys; it has no Format method, so printing it does not
-// come back here.
+// the header names kept, the client certificate, if any, by "[redacted]",
+// and the Signer by its type (one of the program's own may hold its key
+// in plain sight). It is a struct of a type named Destination too, so
+// that %#v shows sender.Destination, with the same fields and JSON keys;
+// it has no Format method, so printing it does not come back here.
 func (d Destination) shown() any {
 	type OAuth2 struct {
 		TokenURL     string
@@ -134,7 +135,7 @@ func (d Destination) shown() any {
 	type Destination struct {
 		Name         string
 		URL          string
-		Signer       auth.Signer
+		Signer       string
 		Headers      http.Header
 		Topics       []string
 		ClientCert   string `json:"-"`
@@ -144,8 +145,11 @@ func (d Destination) shown() any {
 		Burst        int
 		DisableAfter time.Duration
 	}
-	v := Destination{Name: d.Name, URL: redactRawURL(d.URL), Signer: d.Signer, Topics: d.Topics,
+	v := Destination{Name: d.Name, URL: redactRawURL(d.URL), Topics: d.Topics,
 		Ordered: d.Ordered, Rate: d.Rate, Burst: d.Burst, DisableAfter: d.DisableAfter}
+	if d.Signer != nil {
+		v.Signer = fmt.Sprintf("%T", d.Signer)
+	}
 	if d.ClientCert != nil {
 		// Not the pointer: fmt prints what it points to under %s, %q,
 		// %x and %d, and an Ed25519 key is a byte slice it would print.
@@ -168,13 +172,13 @@ func (d Destination) shown() any {
 
 // Format prints d under every fmt verb and flag as the struct it is, but
 // for what may hold a credential: the URL, and OAuth2's token URL, show
-// as in log lines (scheme://host/…), and every header value and the
-// client certificate as "[redacted]". slog's text handler prints it so
-// too. A struct that embeds a Destination takes this method, and prints
-// as the Destination. fmt calls no method of a value in an unexported
-// field, nor for %p of a value that is not a pointer: there a
-// Destination prints whole, so keep one in an exported field of a struct
-// you print.
+// as in log lines (scheme://host/…), every header value and the client
+// certificate as "[redacted]", and the Signer by its type. slog's text
+// handler prints it so too. A struct that embeds a Destination takes this
+// method, and prints as the Destination. fmt calls no method of a value
+// in an unexported field, nor for %p of a value that is not a pointer:
+// there a Destination prints whole, so keep one in an exported field of a
+// struct you print.
 func (d Destination) Format(f fmt.State, verb rune) {
 	fmt.Fprintf(f, fmt.FormatString(f, verb), d.shown())
 }

@@ -116,3 +116,34 @@ func TestDestinationHidesEd25519ClientKey(t *testing.T) {
 		t.Errorf("%%+v = %s; want it to show that a client certificate is set", got)
 	}
 }
+
+// plainSigner is a Signer of the program's own that keeps its key in an
+// exported field and is held by value: fmt and encoding/json print such a
+// key wherever they meet the value.
+type plainSigner struct{ Key []byte }
+
+func (plainSigner) Sign(http.Header, auth.Message) error { return nil }
+
+// TestDestinationHidesItsSignersFields: a Destination shows its Signer by
+// type, not by value, so that a Signer of the program's own that holds its
+// key in plain sight does not print it through the Destination. (The
+// Signer printed field by field.)
+func TestDestinationHidesItsSignersFields(t *testing.T) {
+	key := []byte("plain-signer-key-0123456789abcdef")
+	for _, signer := range []auth.Signer{plainSigner{Key: key}, &plainSigner{Key: key}} {
+		dest := sender.Destination{Name: "own", URL: "https://hooks.example.com/in", Signer: signer}
+		for _, v := range []any{dest, &dest, []sender.Destination{dest}} {
+			outs := renderAll(v)
+			for _, out := range outs {
+				for _, f := range byteForms(key) {
+					if strings.Contains(out, f) {
+						t.Fatalf("%T with a %T shows the key as %q:\n%.400s", v, signer, f, out)
+					}
+				}
+			}
+			if !strings.Contains(outs[0], "sender_test.plainSigner") {
+				t.Errorf("%%v does not name the Signer's type: %s", outs[0])
+			}
+		}
+	}
+}
