@@ -126,19 +126,28 @@ func NewPrivateKey(key crypto.Signer, id string) (PrivateKey, error) {
 
 // checkPrivate refuses a Go private key that its public half cannot vouch
 // for: nil, an Ed25519 key of the wrong length (whose Public would panic),
-// an ECDSA scalar missing or out of range. It reports whether key is one of
+// an ECDSA scalar missing or out of range, and a key whose private half is
+// not the one of its public half (a hand-built key, halves of two keys):
+// it would sign every message with an error, or with a signature that no
+// verifier given its public half accepts. It reports whether key is one of
 // Go's own key types; any other signer holds its key elsewhere.
 func checkPrivate(key crypto.Signer) (goKey bool, err error) {
 	switch k := key.(type) {
 	case ed25519.PrivateKey:
 		if len(k) != ed25519.PrivateKeySize {
 			err = fmt.Errorf("auth: %w: Ed25519 private key is %d bytes, want %d", ErrBadKey, len(k), ed25519.PrivateKeySize)
+		} else if !bytes.Equal(ed25519.NewKeyFromSeed(k.Seed())[ed25519.SeedSize:], k[ed25519.SeedSize:]) {
+			err = errMismatchedKey("Ed25519")
 		}
 	case *ecdsa.PrivateKey:
-		err = checkECDSA(nil, k)
+		if err = checkECDSA(nil, k); err == nil {
+			err = checkECDSAPair(k)
+		}
 	case *rsa.PrivateKey:
 		if k == nil || k.N == nil {
 			err = fmt.Errorf("auth: %w: nil RSA key", ErrBadKey)
+		} else {
+			err = checkRSAPair(k)
 		}
 	case nil, *ed25519.PrivateKey: // a nil pointer; NewPrivateKey took the others' value
 		err = fmt.Errorf("auth: %w: nil private key", ErrBadKey)
@@ -146,6 +155,47 @@ func checkPrivate(key crypto.Signer) (goKey bool, err error) {
 		return false, nil
 	}
 	return true, err
+}
+
+// errMismatchedKey: a private key whose two halves are not one key pair.
+func errMismatchedKey(kind string) error {
+	return fmt.Errorf("auth: %w: %s private key does not match its public key", ErrBadKey, kind)
+}
+
+// checkECDSAPair refuses an ECDSA key whose scalar is not the one of its
+// point; checkECDSA has checked both are on P-256.
+func checkECDSAPair(k *ecdsa.PrivateKey) error {
+	priv, err := k.ECDH()
+	if err != nil {
+		return fmt.Errorf("auth: %w: ECDSA key is not a valid P-256 key", ErrBadKey)
+	}
+	pub, err := k.PublicKey.ECDH()
+	if err != nil || !priv.PublicKey().Equal(pub) {
+		return errMismatchedKey("ECDSA")
+	}
+	return nil
+}
+
+// checkRSAPair refuses an RSA key without a private exponent, or whose
+// exponent and primes are not those of its modulus. A key with its primes
+// is checked by rsa's Validate; one without (which crypto/rsa still signs
+// with, slowly) by signing a digest and verifying it.
+func checkRSAPair(k *rsa.PrivateKey) error {
+	if k.D == nil || k.D.Sign() <= 0 {
+		return fmt.Errorf("auth: %w: RSA key lacks its private exponent", ErrBadKey)
+	}
+	if len(k.Primes) > 0 {
+		if k.Validate() != nil {
+			return errMismatchedKey("RSA")
+		}
+		return nil
+	}
+	digest := sha256.Sum256([]byte("herald key check"))
+	sig, err := rsa.SignPKCS1v15(nil, k, crypto.SHA256, digest[:])
+	if err != nil || rsa.VerifyPKCS1v15(&k.PublicKey, crypto.SHA256, digest[:], sig) != nil {
+		return errMismatchedKey("RSA")
+	}
+	return nil
 }
 
 // NewPublicKey wraps an existing Go public key: an ed25519.PublicKey, an
