@@ -173,10 +173,10 @@ func WithLogger(l *slog.Logger) MiddlewareOption {
 // fetch (a [*JWKS]).
 //
 // Middleware does not restrict methods or content types; next decides.
-// A nil v (or nil *Scheme, such as a constructor returns with an error)
-// refuses every request with 500; a nil next answers 200.
+// A nil v (or a nil *Scheme, such as a constructor returns with an error,
+// or a zero one) refuses every request with 500; a nil next answers 200.
 func Middleware(v Verifier, opts ...MiddlewareOption) func(http.Handler) http.Handler {
-	if s, ok := v.(*Scheme); ok && s == nil {
+	if s, ok := v.(*Scheme); ok && !s.usable() {
 		v = nil
 	}
 	cfg := middlewareConfig{

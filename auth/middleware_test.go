@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -152,6 +153,43 @@ func TestMiddlewareEdgeCases(t *testing.T) {
 		}
 		if err := dropped.Sign(http.Header{}, Message{ID: "msg_1"}); !errors.Is(err, errNilScheme) {
 			t.Fatalf("nil *Scheme Sign = %v", err)
+		}
+	})
+	t.Run("zero Scheme", func(t *testing.T) {
+		// &Scheme{}, made without a constructor, panicked (a nil
+		// dereference) in Sign, Verify and on every request of Middleware.
+		zero := &Scheme{}
+		rec := httptest.NewRecorder()
+		Middleware(zero)(mwEchoHandler(t)).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", strings.NewReader("x")))
+		if rec.Code != 500 {
+			t.Fatalf("Middleware(&Scheme{}): got %d", rec.Code)
+		}
+		if _, err := zero.Verify(http.Header{}, nil); !errors.Is(err, errNilScheme) {
+			t.Fatalf("zero Scheme Verify = %v", err)
+		}
+		if _, err := zero.VerifyContext(context.Background(), http.Header{}, nil); !errors.Is(err, errNilScheme) {
+			t.Fatalf("zero Scheme VerifyContext = %v", err)
+		}
+		if err := zero.Sign(http.Header{}, Message{ID: "msg_1"}); !errors.Is(err, errNilScheme) {
+			t.Fatalf("zero Scheme Sign = %v", err)
+		}
+	})
+	t.Run("Sign into a nil header", func(t *testing.T) {
+		// Every scheme panicked (assignment to entry in nil map).
+		signers := map[string]func() (*Scheme, error){
+			"standard": func() (*Scheme, error) { return NewStandard([]Secret{NewSecret(make([]byte, 32))}) },
+			"hub":      func() (*Scheme, error) { return NewHub([]Secret{NewSecret(make([]byte, 32))}) },
+			"stripe":   func() (*Scheme, error) { return NewStripe([]Secret{NewSecret(make([]byte, 32))}) },
+			"jwt":      func() (*Scheme, error) { return NewJWT("HS256", []Secret{NewSecret(make([]byte, 32))}) },
+		}
+		for name, mk := range signers {
+			s, err := mk()
+			if err != nil {
+				t.Fatal(name, err)
+			}
+			if err := s.Sign(nil, Message{ID: "msg_1", URL: "https://example.com/"}); !errors.Is(err, errNilHeader) {
+				t.Errorf("%s: Sign(nil, …) = %v, want errNilHeader", name, err)
+			}
 		}
 	})
 	t.Run("nil next and nil options", func(t *testing.T) {
