@@ -130,7 +130,8 @@ func JWKSHandler(keys ...PublicKey) http.Handler {
 // skipped more than 64 keys with a kid, for any kid no usable key names).
 // A set in which no key is usable is refused, as a failed fetch is.
 //
-// A JWKS is safe for concurrent use. Create it with [NewJWKS].
+// A JWKS is safe for concurrent use. Create it with [NewJWKS]: a nil or
+// zero JWKS is refused by NewJWTVerifier, and its Keys fail, with [ErrBadKey].
 type JWKS struct {
 	url    sealed[string] // as given; used for requests only. Its query may hold a credential.
 	safe   string         // scheme://host/path, for error messages
@@ -152,6 +153,13 @@ type JWKS struct {
 	lastAttempt time.Time         // when a fetch was last started
 	lastErr     error             // the outcome of the last fetch
 }
+
+// errZeroJWKS: a nil JWKS, or a zero one made without NewJWKS, which has
+// no URL to fetch from.
+var errZeroJWKS = fmt.Errorf("auth: jwks: %w: nil or zero JWKS (make it with NewJWKS)", ErrBadKey)
+
+// usable reports whether j was made by NewJWKS.
+func (j *JWKS) usable() bool { return j != nil && j.sem != nil }
 
 // NewJWKS returns a key set fetched from rawURL, which must be an https://
 // URL. client makes the requests; nil means a client that refuses redirects
@@ -201,6 +209,9 @@ func NewJWKS(rawURL string, client *http.Client) (*JWKS, error) {
 // Stale keys that hold kid are returned at once, and fetched again in the
 // background.
 func (j *JWKS) Keys(ctx context.Context, kid string) ([]PublicKey, error) {
+	if !j.usable() {
+		return nil, errZeroJWKS
+	}
 	j.mu.Lock()
 	keys, fetched := j.keys, j.fetched
 	j.mu.Unlock()

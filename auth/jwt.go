@@ -185,8 +185,8 @@ func newJWTVerifierOptions(keys KeySet, o options) (*jwtScheme, error) {
 		}
 		j.keys = slices.Clone(ks)
 	case *JWKS:
-		if ks == nil {
-			return nil, fmt.Errorf("auth: %s: %w: nil JWKS", schemeJWT, ErrBadKey)
+		if !ks.usable() {
+			return nil, fmt.Errorf("auth: %s: %w: nil or zero JWKS (make it with NewJWKS)", schemeJWT, ErrBadKey)
 		}
 		j.methods = asymmetricAlgs
 	default:

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/elliptic"
 	"crypto/sha256"
 	"encoding/base64"
@@ -513,6 +514,11 @@ func TestJWTConstructors(t *testing.T) {
 		{"empty key set", second(NewJWTVerifier(PublicKeys{})), ErrBadKey},
 		{"zero public key", second(NewJWTVerifier(PublicKeys{ks.ed.Public(), {}})), ErrBadKey},
 		{"nil JWKS", second(NewJWTVerifier((*JWKS)(nil))), ErrBadKey},
+		// A zero JWKS, made without NewJWKS, was taken, and every token
+		// verified against it panicked (a nil dereference in Keys).
+		{"zero JWKS", second(NewJWTVerifier(&JWKS{})), ErrBadKey},
+		{"nil JWKS Keys", second((*JWKS)(nil).Keys(context.Background(), "")), ErrBadKey},
+		{"zero JWKS Keys", second((&JWKS{}).Keys(context.Background(), "")), ErrBadKey},
 	}
 	for _, tt := range tests {
 		if !errors.Is(tt.err, tt.want) {
