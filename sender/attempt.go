@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/textproto"
@@ -15,6 +16,7 @@ import (
 	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/internal/deadline"
 	"github.com/heraldhq/herald/internal/telemetry"
+	"github.com/heraldhq/herald/internal/wire"
 )
 
 // delivery is the state of one Send, reachable from the go-retryablehttp
@@ -175,6 +177,9 @@ func (d *delivery) fill(h http.Header) error {
 		if err != nil {
 			return signError(err)
 		}
+		if err := checkSigned(h); err != nil {
+			return err
+		}
 	}
 	if h[auth.HeaderWebhookID] == nil {
 		h[auth.HeaderWebhookID] = []string{d.id}
@@ -182,6 +187,21 @@ func (d *delivery) fill(h http.Header) error {
 	telemetry.SetHeader(h, d.traceparent())
 	if d.tokens != nil {
 		return d.authorize(h)
+	}
+	return nil
+}
+
+// checkSigned refuses headers that a Signer of the caller's set and that
+// net/http would not send (a name that is not a token, a value with a line
+// break or NUL, a header of the connection): every attempt would fail as a
+// network error, retried in vain. It is a signing failure, not retried.
+func checkSigned(h http.Header) error {
+	for name, vs := range h {
+		for _, v := range vs {
+			if err := wire.CheckHeader(name, v); err != nil {
+				return fmt.Errorf("%w: the Signer set an unsendable header: %w", ErrSign, err)
+			}
+		}
 	}
 	return nil
 }

@@ -499,6 +499,38 @@ func TestSignerOutageIsRetryable(t *testing.T) {
 	}
 }
 
+// headerSetter is a Signer of a caller's that sets one header as given.
+type headerSetter struct{ name, value string }
+
+func (s headerSetter) Sign(h http.Header, _ auth.Message) error {
+	h[s.name] = []string{s.value}
+	return nil
+}
+
+// TestSignerUnsendableHeader: a Signer that set a header net/http will not
+// send (a line break in its value, say a PEM, or a name that is not a
+// token) failed every attempt as a retryable network error: Send made all
+// its attempts, and an outbox would try for its whole schedule. It is now
+// a signing failure, final, before any request.
+func TestSignerUnsendableHeader(t *testing.T) {
+	rcv := sendertest.NewReceiver(t, nil)
+	s := rcv.Sender()
+	for _, sg := range []headerSetter{
+		{"X-Signature", "abc\r\ndef"},
+		{"X-Signature", "abc\x00"},
+		{"X-Sig nature", "abc"},
+		{"Transfer-Encoding", "chunked"},
+	} {
+		res, err := s.Send(context.Background(), rcv.Destination(sg), sender.Message{Body: []byte(`{}`)})
+		if !errors.Is(err, sender.ErrSign) || mustDeliveryError(t, err).Retryable || res.Attempts > 1 {
+			t.Errorf("signer setting %q: %d attempts, %v; want ErrSign, not retryable, no retry", sg.name, res.Attempts, err)
+		}
+	}
+	if n := len(rcv.Deliveries()); n != 0 {
+		t.Errorf("the receiver got %d requests", n)
+	}
+}
+
 // TestSendDestinationIdempotencyKey: an Idempotency-Key that
 // Destination.Headers sets is sent, as every header it sets is. (The
 // sender marked requests replayable with an empty Idempotency-Key, which
