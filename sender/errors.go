@@ -90,7 +90,9 @@ func retryableSetup(err error) bool {
 	return errors.As(err, &se) && se.retryable
 }
 
-// ErrSign: the destination's [auth.Signer] failed. When it failed to
+// ErrSign: the destination's [auth.Signer] failed, or set a header that
+// cannot be sent (a line break in a value, a name that is not a token, a
+// header of the connection). When it failed to
 // reach its key store (a network error or a timeout of a KMS behind a
 // crypto.Signer), [DeliveryError.Retryable] is true.
 var ErrSign = errors.New("signing failed")
