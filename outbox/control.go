@@ -68,7 +68,12 @@ func (q *Queue) controlled(c *control, now time.Time, n int) int {
 		q.wakeBy(now.Add(wait + time.Millisecond))
 		return 0
 	}
-	return min(n, int(tokens))
+	if tokens >= float64(n) {
+		// Not int(tokens): a Burst near MaxInt holds 2^63 tokens, which
+		// int() makes negative, and the destination would get none.
+		return n
+	}
+	return int(tokens)
 }
 
 // wakeBy makes the leasing loop look again at t at the latest. q.mu must

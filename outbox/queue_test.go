@@ -304,6 +304,22 @@ func TestRateLimitPerDestination(t *testing.T) {
 	t.Logf("limited: %.2f/s", rate)
 }
 
+// TestRateLimitHugeBurst: a Burst of math.MaxInt ("no cap on bursts") made
+// the limiter hold 2^63 tokens, which int() turned into a negative count:
+// the destination was admitted no delivery, for ever, without an error or
+// a log line, while its deliveries waited in the outbox.
+func TestRateLimitHugeBurst(t *testing.T) {
+	rcv := sendertest.NewReceiver(t, nil)
+	dest := rcv.Destination(nil)
+	dest.Rate, dest.Burst = 100, math.MaxInt
+	q := &outbox.Queue{Outbox: outbox.NewMemory(), Sender: rcv.Sender(), Destinations: []sender.Destination{dest}, Poll: 10 * time.Millisecond}
+	enqueue(t, q, dest.Name, 3)
+	queuetest.Run(t, q)
+	if _, err := rcv.WaitFor(3, 20*time.Second); err != nil {
+		t.Fatalf("%v; the outbox holds %+v", err, stats(t, q.Outbox))
+	}
+}
+
 // TestShutdown: Shutdown stops leasing, lets in-flight deliveries finish
 // within its deadline, and releases the rest unspent.
 func TestShutdown(t *testing.T) {
