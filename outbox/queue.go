@@ -22,6 +22,10 @@ import (
 const (
 	defaultWorkers = 16
 	defaultPoll    = time.Second
+	// minLeaseTTL is the shortest LeaseTTL a Queue takes: a worker gives
+	// back a delivery leased more than half a TTL ago, so a LeaseTTL of
+	// 300 (nanoseconds, meant as seconds) had every delivery given back.
+	minLeaseTTL = 100 * time.Millisecond
 	// defaultBurst is the in-process attempts of the Sender a Queue makes
 	// when it is given none: the outbox's [Schedule] does the long retries.
 	defaultBurst = 2
@@ -96,7 +100,7 @@ type Queue struct {
 	Breaker Breaker
 	// LeaseTTL is how long a worker holds a delivery; a delivery whose
 	// worker died is due again after it. Each Send is given half of it.
-	// Zero means 5 minutes.
+	// Zero means 5 minutes; under 100 ms fails with [ErrInvalid].
 	LeaseTTL time.Duration
 	// Poll is how often an idle Queue looks for due deliveries (Enqueue
 	// wakes it at once, and so does a store that can tell when another
@@ -212,6 +216,12 @@ func (q *Queue) init() error {
 		q.work = sync.NewCond(&q.mu)
 		q.wake = make(chan struct{}, 1)
 		if q.initErr = q.checkWorkers(); q.initErr != nil {
+			return
+		}
+		if q.ttl < minLeaseTTL {
+			// Every delivery would be stale before a worker took it, and
+			// given back unattempted, again and again, silently.
+			q.initErr = fmt.Errorf("%w: Queue.LeaseTTL is %s, under %s (each attempt gets half of it)", ErrInvalid, q.ttl, minLeaseTTL)
 			return
 		}
 		q.results = make(chan result, 16*q.workers)

@@ -769,6 +769,29 @@ func TestQueueRefusesAbsurdWorkers(t *testing.T) {
 	}
 }
 
+// TestQueueRefusesLeaseTTLTooShort: a LeaseTTL of 300 (nanoseconds, meant
+// as seconds) was taken, and every delivery it leased was stale before a
+// worker picked it: given back unattempted, leased again, for ever,
+// without an attempt, a history or a log line. A LeaseTTL under 100 ms is
+// now refused; one of 100 ms still delivers.
+func TestQueueRefusesLeaseTTLTooShort(t *testing.T) {
+	rcv := sendertest.NewReceiver(t, nil)
+	for _, ttl := range []time.Duration{1, 300, 50 * time.Millisecond} {
+		q := &outbox.Queue{Outbox: outbox.NewMemory(), Sender: rcv.Sender(), Destinations: []sender.Destination{rcv.Destination(nil)}, LeaseTTL: ttl}
+		_, err := q.Enqueue(ctx, "sendertest", sender.Message{Body: []byte("{}")})
+		if !errors.Is(err, outbox.ErrInvalid) || !strings.Contains(err.Error(), "LeaseTTL") {
+			t.Errorf("Enqueue with LeaseTTL %s = %v, want ErrInvalid naming LeaseTTL", ttl, err)
+		}
+	}
+	q := &outbox.Queue{Outbox: outbox.NewMemory(), Sender: rcv.Sender(), Destinations: []sender.Destination{rcv.Destination(nil)},
+		LeaseTTL: 100 * time.Millisecond, Poll: 10 * time.Millisecond}
+	enqueue(t, q, "sendertest", 1)
+	queuetest.Run(t, q)
+	if _, err := rcv.WaitFor(1, 20*time.Second); err != nil {
+		t.Fatalf("LeaseTTL 100ms: %v; the outbox holds %+v", err, stats(t, q.Outbox))
+	}
+}
+
 // countedAs is a memory outbox whose Lease reports every delivery with
 // the attempt count n, as a store holding a damaged or hostile record
 // might.
