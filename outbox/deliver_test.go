@@ -42,15 +42,36 @@ func TestQueueDeliver(t *testing.T) {
 		{"unknown destination", []sender.Destination{a, {Name: "c"}}, []sender.Message{msg("1"), msg("2")}, `unknown destination "c"`, true},
 		{"invalid id in the batch", []sender.Destination{a, b}, []sender.Message{msg("1"), msg(strings.Repeat("x", 257))}, "delivery id", false},
 		{"invalid partition key", []sender.Destination{a}, []sender.Message{{ID: "1", PartitionKey: "k\x00"}}, "delivery 1", false},
+		// A name no Queue can be given was an unknown destination,
+		// retryable, so a Forward source kept its event for ever.
+		{"empty destination name", []sender.Destination{{}}, []sender.Message{msg("1")}, "empty destination name", false},
+		{"destination name with a NUL", []sender.Destination{{Name: "a\x00"}}, []sender.Message{msg("1")}, "destination name holds a control character", false},
+		{"destination name of a megabyte", []sender.Destination{{Name: strings.Repeat("n", 1<<20)}}, []sender.Message{msg("1")}, "destination name longer than 256 bytes", false},
 	} {
 		err := q.Deliver(ctx, tc.dests, tc.msgs)
 		var de *sender.DeliveryError
 		if !errors.Is(err, outbox.ErrInvalid) || !strings.Contains(err.Error(), tc.want) || !errors.As(err, &de) || de.Retryable != tc.retry {
 			t.Errorf("%s: %v, want a DeliveryError, Retryable %v, matching %v", tc.name, err, tc.retry, tc.want)
 		}
+		if err != nil && (len(err.Error()) > 1024 || strings.ContainsRune(err.Error(), 0)) {
+			t.Errorf("%s: an error of %d bytes, or with a NUL: %.100q", tc.name, len(err.Error()), err)
+		}
 		if s, _ := ob.Stats(ctx); s.Pending != 0 {
 			t.Fatalf("%s: %d stored, want none", tc.name, s.Pending)
 		}
+	}
+	// Nor is such a name quoted back: a megabyte name made a megabyte
+	// error (and log line). Enable refused none of them.
+	if _, err := q.Enqueue(ctx, strings.Repeat("n", 1<<20), msg("1")); !errors.Is(err, outbox.ErrInvalid) || len(err.Error()) > 1024 {
+		t.Errorf("Enqueue to a megabyte name: ErrInvalid %v, %d bytes of error", errors.Is(err, outbox.ErrInvalid), len(err.Error()))
+	}
+	for _, name := range []string{"", "a\x00", "a\u202e", strings.Repeat("n", 257)} {
+		if err := q.Enable(ctx, name); !errors.Is(err, outbox.ErrInvalid) {
+			t.Errorf("Enable(%.20q) = %v, want ErrInvalid", name, err)
+		}
+	}
+	if err := q.Enable(ctx, "never-disabled"); err != nil {
+		t.Errorf("Enable of a valid name = %v", err)
 	}
 	if err := q.Deliver(ctx, []sender.Destination{a}, nil); !errors.Is(err, outbox.ErrInvalid) {
 		t.Errorf("mismatched lengths: %v", err)

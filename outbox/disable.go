@@ -294,9 +294,13 @@ func (q *Queue) disable(st *destState, reason string) bool {
 // failing keeps its run of failures, recorded or not, which goes on
 // counting towards its DisableAfter. The destination need not be among
 // the Queue's Destinations, so that a tool can enable one it does not
-// deliver to.
+// deliver to; a name no destination can have (empty, over 256 bytes, with
+// a control character) fails with an error wrapping [ErrInvalid].
 func (q *Queue) Enable(ctx context.Context, destination string) error {
 	if err := q.init(); err != nil {
+		return err
+	}
+	if err := checkName("destination name", destination, limits.Name); err != nil {
 		return err
 	}
 	q.mu.Lock()

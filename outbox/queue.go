@@ -330,7 +330,7 @@ func (q *Queue) Deliver(ctx context.Context, dests []sender.Destination, msgs []
 	for i := range msgs {
 		d, err := q.delivery(dests[i].Name, msgs[i])
 		if err != nil {
-			return &sender.DeliveryError{ID: msgs[i].ID, Destination: dests[i].Name, Err: err,
+			return &sender.DeliveryError{ID: msgs[i].ID, Destination: shownName(dests[i].Name), Err: err,
 				Retryable: errors.Is(err, errUnknownDestination) || !errors.Is(err, ErrInvalid)}
 		}
 		ds[i] = d
@@ -344,6 +344,15 @@ func (q *Queue) Deliver(ctx context.Context, dests []sender.Destination, msgs []
 	return nil
 }
 
+// shownName is name when it is one a Queue can be given, else "": an
+// error's text then neither carries a control character nor grows with it.
+func shownName(name string) string {
+	if checkName("destination name", name, limits.Name) != nil {
+		return ""
+	}
+	return name
+}
+
 // errUnknownDestination: a delivery names a destination that is not among
 // the Queue's Destinations. It is wrapped with [ErrInvalid], so that
 // Deliver can tell this fault of the configuration from a bad message.
@@ -354,6 +363,12 @@ var errUnknownDestination = errors.New("unknown destination")
 func (q *Queue) delivery(destination string, m sender.Message) (Delivery, error) {
 	st, ok := q.dests[destination]
 	if !ok {
+		// A name no Queue can be given is the message's fault, not the
+		// configuration's: not quoted (it may be a megabyte), and not
+		// an unknown destination, which Deliver reports as retryable.
+		if err := checkName("destination name", destination, limits.Name); err != nil {
+			return Delivery{}, err
+		}
 		return Delivery{}, fmt.Errorf("%w: %w %q: not among the Queue's Destinations", ErrInvalid, errUnknownDestination, destination)
 	}
 	if m.ID == "" {
