@@ -89,6 +89,8 @@ const errNoStates = "this outbox keeps no destination states"
 // is shared. Mount it under a prefix with [http.StripPrefix]:
 //
 //	mux.Handle("/outbox/", http.StripPrefix("/outbox", outbox.AdminHandler(store)))
+//
+// A nil a answers every request 500.
 func AdminHandler(a Admin) http.Handler {
 	return adminHandler{a}
 }
@@ -98,6 +100,10 @@ type adminHandler struct{ a Admin }
 
 // ServeHTTP routes a request by path and method.
 func (h adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.a == nil {
+		writeError(w, http.StatusInternalServerError, "no outbox (AdminHandler was given nil)")
+		return
+	}
 	if fromBrowser(r) {
 		writeError(w, http.StatusForbidden, "this handler answers no browser")
 		return

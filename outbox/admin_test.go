@@ -245,6 +245,23 @@ func TestAdminHandlerRefuses(t *testing.T) {
 // purging the dead letters, or reading their ids and reasons. A browser
 // marks its requests (Sec-Fetch-Site, Origin), tools do not: the marked
 // ones are refused, and change nothing.
+// TestAdminHandlerNil: AdminHandler(nil) panicked (a nil dereference) on
+// every request but a browser's; it now answers 500 with an error.
+func TestAdminHandlerNil(t *testing.T) {
+	h := outbox.AdminHandler(nil)
+	for _, r := range []*http.Request{
+		httptest.NewRequest(http.MethodGet, "/stats", nil),
+		httptest.NewRequest(http.MethodGet, "/dead-letters", nil),
+		httptest.NewRequest(http.MethodPost, "/dead-letters/purge", strings.NewReader(`{"all":true}`)),
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusInternalServerError || !strings.Contains(w.Body.String(), `"error"`) {
+			t.Errorf("%s %s: %d %q, want 500 with an error", r.Method, r.URL.Path, w.Code, w.Body)
+		}
+	}
+}
+
 func TestAdminHandlerAnswersNoBrowser(t *testing.T) {
 	st, srv := adminStore(t)
 	base := srv.URL + "/outbox"
