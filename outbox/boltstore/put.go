@@ -98,7 +98,8 @@ func (b *bucketSet) skipped(ds []outbox.Delivery, repeats []bool) ([]bool, error
 // storable reports whether the file's format holds d: an id and a
 // destination name that are not empty and hold no byte below 0x02 (keys end
 // a name with 0x00 and bound a destination with 0x01), and fields no longer
-// than the record decoder accepts. The error wraps [outbox.ErrInvalid].
+// than the record decoder accepts, an attempt count too (one it refused
+// made every Lease fail). The error wraps [outbox.ErrInvalid].
 func storable(d *outbox.Delivery) error {
 	bad := func(s string, max int) bool {
 		return s == "" || len(s) > max || strings.ContainsAny(s, "\x00\x01")
@@ -111,7 +112,7 @@ func storable(d *outbox.Delivery) error {
 	case len(d.PartitionKey) > wire.MaxKeyLen || strings.ContainsAny(d.PartitionKey, "\x00\x01"):
 		return fmt.Errorf("%w: boltstore cannot store the partition key of delivery %s", outbox.ErrInvalid, d.ID)
 	case len(d.EventID) > limits.ID, len(d.TraceParent) > telemetry.MaxTraceparent, len(d.Topic) > limits.Topic, len(d.ContentType) > limits.Topic,
-		len(d.Body) > limits.Body, d.Attempts < 0:
+		len(d.Body) > limits.Body, d.Attempts < 0, d.Attempts > maxCount:
 		return fmt.Errorf("%w: boltstore cannot store delivery %s: a field is out of range", outbox.ErrInvalid, d.ID)
 	}
 	return nil
