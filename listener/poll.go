@@ -48,10 +48,15 @@ func (p *Poller) store() CursorStore {
 }
 
 // Serve implements [Source]. It returns nil when ctx is cancelled, and an
-// error only when the cursor cannot be loaded or saved.
+// error when it has no Feed or is given a nil d, or
+// when the cursor cannot be loaded or saved.
 func (p *Poller) Serve(ctx context.Context, d Dispatcher) error {
 	if p.Feed == nil {
 		return errors.New("listener: Poller has no Feed")
+	}
+	if d == nil {
+		// The first valid event would panic the goroutine serving it.
+		return errors.New("listener: Poller: nil Dispatcher")
 	}
 	interval := p.Interval
 	if interval <= 0 {

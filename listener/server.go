@@ -56,8 +56,15 @@ func (s *HTTPServer) server(h http.Handler) *http.Server {
 // complete from certificate files, of which an HTTPServer names none.
 var errNoCertificate = errors.New("listener: HTTPServer.TLSConfig has no certificate: set its Certificates or GetCertificate")
 
-// Serve implements [Source].
+// Serve implements [Source]. A nil d is refused with an error at once.
 func (s *HTTPServer) Serve(ctx context.Context, d Dispatcher) error {
+	if d == nil {
+		// Every request would be answered 500, the server up for nothing.
+		if s.NetListener != nil {
+			_ = s.NetListener.Close()
+		}
+		return errors.New("listener: HTTPServer: nil Dispatcher")
+	}
 	if c := s.TLSConfig; c != nil && len(c.Certificates) == 0 && c.GetCertificate == nil && c.GetConfigForClient == nil {
 		if s.NetListener != nil {
 			_ = s.NetListener.Close()
