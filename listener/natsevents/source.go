@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/heraldhq/herald/internal/limits"
 )
 
 // Defaults of a [Source], used for its zero fields (each field's doc says its value).
@@ -85,7 +87,7 @@ type Source struct {
 	// means 1s.
 	RetryDelay time.Duration
 	// Concurrency is how many events this worker handles at once; zero
-	// means 16.
+	// means 16. At most 10000.
 	Concurrency int
 	// Logger receives failures (never payloads); nil logs nothing.
 	Logger *slog.Logger
@@ -118,6 +120,10 @@ func (s *Source) withDefaults() (settings, error) {
 		return c, fmt.Errorf("natsevents: dead-letter prefix %q overlaps subject prefix %q", c.DeadLetterPrefix, c.SubjectPrefix)
 	case c.Replicas < 1 || c.MaxDeliver < 1 || c.Concurrency < 1 || c.AckWait < time.Second || c.RetryDelay < 0 || c.MaxAge < 0:
 		return c, fmt.Errorf("natsevents: Replicas, MaxDeliver and Concurrency must be positive, AckWait at least 1s")
+	case c.Concurrency > limits.Workers:
+		// Twice MaxInt overflows the room for events: none was ever
+		// fetched, and the Source served nothing, silently.
+		return c, fmt.Errorf("natsevents: Concurrency %d is more than %d", c.Concurrency, limits.Workers)
 	}
 	return c, nil
 }
