@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/auth"
 )
@@ -194,8 +196,9 @@ func (d Destination) MarshalJSON() ([]byte, error) {
 // ErrInsecureURL: the URL is http:// and [Sender.AllowHTTP] is false.
 var ErrInsecureURL = errors.New("URL is not https")
 
-// ErrInvalidURL: the destination URL cannot be parsed, has no host, or
-// has a scheme other than https (or http).
+// ErrInvalidURL: the destination URL cannot be parsed, has no host (or
+// one that is not UTF-8), a port outside 1 to 65535, or a scheme other
+// than https (or http).
 var ErrInvalidURL = errors.New("invalid destination URL")
 
 // checkURL validates a parsed destination URL against the sender's
@@ -213,6 +216,16 @@ func (s *Sender) checkURL(u *url.URL) error {
 	host := u.Hostname()
 	if host == "" {
 		return fmt.Errorf("%w: no host", ErrInvalidURL)
+	}
+	if !utf8.ValidString(host) {
+		// net/http would send it to another host: each bad byte as
+		// U+FFFD, in punycode.
+		return fmt.Errorf("%w: host is not UTF-8", ErrInvalidURL)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%w: port %s is not 1 to 65535", ErrInvalidURL, p)
+		}
 	}
 	if a, err := netip.ParseAddr(host); err == nil {
 		return checkAddr("", a, s.AllowNetworks)
@@ -248,6 +261,9 @@ func (s *Sender) parseURL(raw string) (*destURL, string, error) {
 		return nil, "[unparsable URL]", fmt.Errorf("%w: cannot parse", ErrInvalidURL)
 	}
 	label := redactURL(req.URL)
+	if !utf8.ValidString(req.URL.Host) {
+		label = "[unparsable URL]" // not a name to show
+	}
 	if err := s.checkURL(req.URL); err != nil {
 		return nil, label, err
 	}

@@ -313,6 +313,24 @@ func TestSendBadURLs(t *testing.T) {
 			t.Errorf("Send(%q) = %v; want ErrInvalidURL without the query", raw, err)
 		}
 	}
+	// A host that is not UTF-8 was sent to another host (each bad byte
+	// became U+FFFD, and the name xn--zn7c), and a port past 65535 failed
+	// only at the first attempt, which Validate let through: both are now
+	// refused before any attempt, by Send and by Validate. The resolver
+	// fails every lookup, so a Send that gets as far as one fails with
+	// ErrNetwork, not ErrInvalidURL.
+	s = &sender.Sender{LookupNetIP: func(context.Context, string, string) ([]netip.Addr, error) {
+		return nil, errors.New("no lookups in this test")
+	}}
+	for _, raw := range []string{"https://\xff.example.com/", "https://ex\xc3ample.com/", "https://example.com:99999/", "https://example.com:0/", "https://[2001:db8::1]:65536/"} {
+		res, err := s.Send(context.Background(), sender.Destination{URL: raw}, sender.Message{})
+		if !errors.Is(err, sender.ErrInvalidURL) || res.Attempts != 0 {
+			t.Errorf("Send(%q) = %d attempts, %v; want ErrInvalidURL before any attempt", raw, res.Attempts, err)
+		}
+		if err := s.Validate(sender.Destination{URL: raw}); !errors.Is(err, sender.ErrInvalidURL) {
+			t.Errorf("Validate(%q) = %v; want ErrInvalidURL", raw, err)
+		}
+	}
 	// A nil context is treated as Background rather than panicking.
 	if _, err := s.Send(nil, sender.Destination{URL: "https://10.1.2.3/"}, sender.Message{}); !errors.Is(err, sender.ErrBlockedAddr) {
 		t.Errorf("nil ctx: %v", err)
