@@ -236,7 +236,7 @@ const (
 	// sqlDeadKeyed is sqlDead for a delivery with a partition key, after
 	// sqlNoteLines.
 	sqlDeadKeyed = `WITH u AS (
-		UPDATE {d} SET attempts = attempts + 1, dead_ns = $3, reason = $9, lease_token = NULL, lease_until_ns = NULL
+		UPDATE {d} SET attempts = LEAST(attempts, 2147483646) + 1, dead_ns = $3, reason = $9, lease_token = NULL, lease_until_ns = NULL
 		WHERE id = $1 AND lease_token = $2 AND partition_key <> '' RETURNING id), ` + dropOldest + `
 	INSERT INTO {a} (delivery_id, at_ns, status, latency_ns, tries, error) SELECT id, $4, $5, $6, $7, $8 FROM u`
 

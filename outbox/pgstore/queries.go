@@ -148,14 +148,16 @@ const (
 	sqlAck = `DELETE FROM {d} WHERE id = $1 AND lease_token = $2 AND partition_key = ''`
 
 	// sqlRetry and sqlDead end a lease and record its attempt; they
-	// insert no attempt, and affect no row, when the lease is lost.
+	// insert no attempt, and affect no row, when the lease is lost. The
+	// count stops at the column's maximum: past it the statement failed,
+	// and with it every settlement of its batch.
 	// sqlDead, like sqlAck, is for a delivery without a key.
 	sqlRetry = `WITH u AS (
-		UPDATE {d} SET attempts = attempts + 1, due_ns = $3, lease_token = NULL, lease_until_ns = NULL
+		UPDATE {d} SET attempts = LEAST(attempts, 2147483646) + 1, due_ns = $3, lease_token = NULL, lease_until_ns = NULL
 		WHERE id = $1 AND lease_token = $2 RETURNING id), ` + dropOldest + `
 	INSERT INTO {a} (delivery_id, at_ns, status, latency_ns, tries, error) SELECT id, $4, $5, $6, $7, $8 FROM u`
 	sqlDead = `WITH u AS (
-		UPDATE {d} SET attempts = attempts + 1, dead_ns = $3, reason = $9, lease_token = NULL, lease_until_ns = NULL
+		UPDATE {d} SET attempts = LEAST(attempts, 2147483646) + 1, dead_ns = $3, reason = $9, lease_token = NULL, lease_until_ns = NULL
 		WHERE id = $1 AND lease_token = $2 AND partition_key = '' RETURNING id), ` + dropOldest + `
 	INSERT INTO {a} (delivery_id, at_ns, status, latency_ns, tries, error) SELECT id, $4, $5, $6, $7, $8 FROM u`
 
