@@ -25,7 +25,9 @@
 // away, which the store keeps, and lists, as an int64 of Unix
 // nanoseconds holds them), Max, Allow and lease
 // expiry, Settle records each outcome and refuses a lost lease with
-// [outbox.ErrLeaseLost], and a closed store fails with [outbox.ErrClosed].
+// [outbox.ErrLeaseLost], a delivery put with a huge attempt count is
+// refused with [outbox.ErrInvalid] or counted on from without an error or
+// a count turned negative, and a closed store fails with [outbox.ErrClosed].
 // A store that also implements [outbox.Admin] is checked on dead letters,
 // history (a delivery replayed again and again keeps its newest 64
 // attempts; see [outbox.Admin.History]) and counts as well, and one that
@@ -88,6 +90,7 @@ func Run(t *testing.T, newOutbox func(t *testing.T) outbox.Outbox) {
 		{"Closed", testClosed},
 		{"LeaseAheadOfLeased", testLeaseAheadOfLeased},
 		{"Settle", testSettle},
+		{"LargeAttemptCounts", testLargeAttemptCounts},
 		{"DestinationStates", testDestinationStates},
 	}
 	tests = append(tests, orderTests...)
