@@ -362,7 +362,8 @@ func (d *delivery) failure(ctx context.Context, err error) *DeliveryError {
 // Connection, Upgrade, Transfer-Encoding, TE), or the destination's Name
 // would not show as itself in a log (not UTF-8, or with a control
 // character, line separator or bidi control). Send refuses it before any
-// attempt.
+// attempt, and Deliver refuses destinations and messages that differ in
+// number.
 var ErrInvalidMessage = errors.New("invalid message")
 
 // checkMessage refuses a destination name that would not show as itself
