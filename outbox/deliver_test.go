@@ -42,11 +42,12 @@ func TestQueueDeliver(t *testing.T) {
 		{"unknown destination", []sender.Destination{a, {Name: "c"}}, []sender.Message{msg("1"), msg("2")}, `unknown destination "c"`, true},
 		{"invalid id in the batch", []sender.Destination{a, b}, []sender.Message{msg("1"), msg(strings.Repeat("x", 257))}, "delivery id", false},
 		{"invalid partition key", []sender.Destination{a}, []sender.Message{{ID: "1", PartitionKey: "k\x00"}}, "delivery 1", false},
-		// A name no Queue can be given was an unknown destination,
-		// retryable, so a Forward source kept its event for ever.
-		{"empty destination name", []sender.Destination{{}}, []sender.Message{msg("1")}, "empty destination name", false},
-		{"destination name with a NUL", []sender.Destination{{Name: "a\x00"}}, []sender.Message{msg("1")}, "destination name holds a control character", false},
-		{"destination name of a megabyte", []sender.Destination{{Name: strings.Repeat("n", 1<<20)}}, []sender.Message{msg("1")}, "destination name longer than 256 bytes", false},
+		// A name no Queue can be given is a fault of the configuration
+		// too, retryable, but it was quoted whole (a megabyte name made a
+		// megabyte error) and raw (a NUL in the DeliveryError's text).
+		{"empty destination name", []sender.Destination{{}}, []sender.Message{msg("1")}, "empty destination name", true},
+		{"destination name with a NUL", []sender.Destination{{Name: "a\x00"}}, []sender.Message{msg("1")}, "destination name holds a control character", true},
+		{"destination name of a megabyte", []sender.Destination{{Name: strings.Repeat("n", 1<<20)}}, []sender.Message{msg("1")}, "destination name longer than 256 bytes", true},
 	} {
 		err := q.Deliver(ctx, tc.dests, tc.msgs)
 		var de *sender.DeliveryError

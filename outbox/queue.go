@@ -363,11 +363,12 @@ var errUnknownDestination = errors.New("unknown destination")
 func (q *Queue) delivery(destination string, m sender.Message) (Delivery, error) {
 	st, ok := q.dests[destination]
 	if !ok {
-		// A name no Queue can be given is the message's fault, not the
-		// configuration's: not quoted (it may be a megabyte), and not
-		// an unknown destination, which Deliver reports as retryable.
+		// A name no Queue can be given is not quoted (it may be a
+		// megabyte, or hold a NUL). It is still a fault of the
+		// configuration (Forward's destinations), which Deliver reports
+		// as retryable, so that the source keeps the event until fixed.
 		if err := checkName("destination name", destination, limits.Name); err != nil {
-			return Delivery{}, err
+			return Delivery{}, fmt.Errorf("%w, a name no Queue takes: %w", errUnknownDestination, err)
 		}
 		return Delivery{}, fmt.Errorf("%w: %w %q: not among the Queue's Destinations", ErrInvalid, errUnknownDestination, destination)
 	}
