@@ -95,8 +95,11 @@ type PublicKey struct {
 // exported by [MarshalPrivateKeyPEM] or [FormatStandardSigningKey]. id
 // becomes the key ID and may be empty, but not be over 256 bytes nor hold
 // control characters, line separators (U+2028, U+2029), bidi controls
-// (U+202E) or invalid UTF-8. Other keys and such IDs fail with [ErrBadKey].
-// The key is used as is, not copied: do not modify it afterwards.
+// (U+202E) or invalid UTF-8. Other keys and such IDs fail with [ErrBadKey],
+// as does a Go key whose private half is not that of its public half (an
+// RSA key without its private exponent, say), which could sign nothing its
+// public key verifies. The key is used as is, not copied: do not modify it
+// afterwards.
 func NewPrivateKey(key crypto.Signer, id string) (PrivateKey, error) {
 	if err := checkKeyID(id); err != nil {
 		return PrivateKey{}, err
