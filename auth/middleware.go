@@ -281,8 +281,9 @@ func (h *verifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // beginReplay looks ver.ID up in the replay cache, recording it as running
 // until the end of the window, or until the request stops passing
 // verification if that is later. It answers a duplicate, or a request that
-// must wait, itself and returns ok false; else it returns the finish of
-// the new run, nil when there is no cache or no ID.
+// must wait, itself and returns ok false, as it does, with 500, a state
+// the cache should not answer; else it returns the finish of the new run,
+// nil when there is no cache or no ID.
 func (h *verifyHandler) beginReplay(w http.ResponseWriter, r *http.Request, ver Verified) (finish func(handled bool), ok bool) {
 	if h.cfg.cache == nil || ver.ID == "" {
 		return nil, true
@@ -300,8 +301,16 @@ func (h *verifyHandler) beginReplay(w http.ResponseWriter, r *http.Request, ver 
 		w.Header().Set("Retry-After", "1")
 		h.refuse(w, r, http.StatusServiceUnavailable, fmt.Errorf("auth: delivery id is being handled, or the replay cache is full of ids being handled: %w", ErrReplay))
 		return nil, false
+	case ReplayNew:
+		return finish, true
 	}
-	return finish, true
+	// A cache of the program's own that answers none of the three: fail
+	// closed, as running the handler would drop the replay protection.
+	if finish != nil {
+		finish(false)
+	}
+	h.refuse(w, r, http.StatusInternalServerError, fmt.Errorf("auth: the replay cache answered %v, none of new, running and done", state))
+	return nil, false
 }
 
 // duplicate answers a request whose id was handled already: 200, so that

@@ -33,6 +33,9 @@ const defaultReplayCacheSize = 100_000
 //     ones); finish is nil. The caller answers 503 and the sender retries.
 //   - [ReplayDone]: id was handled; finish is nil.
 //
+// [Middleware] answers any other state 500, without running its handler
+// (and calls finish(false), if finish is not nil).
+//
 // Two concurrent calls with the same id must not both return ReplayNew. A
 // running id must stay recorded until its finish is called, whatever until
 // says and however full the cache is: dropping it would let a copy of the
