@@ -3,6 +3,7 @@ package wire
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -72,4 +73,25 @@ func Show(s string) string {
 		return s
 	}
 	return strconv.QuoteToGraphic(s)
+}
+
+// SubjectPrefix reports whether p can prefix the NATS subjects of a stream
+// (the stream takes p+".>"): dot-separated tokens, none empty, none with a
+// wildcard ('*' or '>'), white space or anything [Displayable] refuses. A
+// wildcard would make the stream take the subjects of other prefixes ("a.*"
+// takes every "a.X.…"); the server refuses the rest, or, for a control
+// byte, takes it and shows it in every log line that names a subject.
+func SubjectPrefix(p string) bool {
+	if p == "" {
+		return false
+	}
+	if _, ok := Displayable(p); !ok {
+		return false
+	}
+	for tok := range strings.SplitSeq(p, ".") {
+		if tok == "" || strings.ContainsAny(tok, "*> ") {
+			return false
+		}
+	}
+	return true
 }

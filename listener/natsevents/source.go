@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/heraldhq/herald/internal/limits"
+	"github.com/heraldhq/herald/internal/wire"
 )
 
 // Defaults of a [Source], used for its zero fields (each field's doc says its value).
@@ -115,6 +116,8 @@ func (s *Source) withDefaults() (settings, error) {
 	orDefault(&c.RetryDelay, defaultRetryDelay)
 	orDefault(&c.Concurrency, defaultConcurrency)
 	switch {
+	case !wire.SubjectPrefix(c.SubjectPrefix) || !wire.SubjectPrefix(c.DeadLetterPrefix):
+		return c, fmt.Errorf("natsevents: subject prefix %q or dead-letter prefix %q is not tokens like \"events\" or \"tenant.events\" (no wildcards, white space or control characters)", c.SubjectPrefix, c.DeadLetterPrefix)
 	case c.SubjectPrefix == c.DeadLetterPrefix || strings.HasPrefix(c.DeadLetterPrefix+".", c.SubjectPrefix+".") ||
 		strings.HasPrefix(c.SubjectPrefix+".", c.DeadLetterPrefix+"."):
 		return c, fmt.Errorf("natsevents: dead-letter prefix %q overlaps subject prefix %q", c.DeadLetterPrefix, c.SubjectPrefix)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
 
@@ -70,7 +71,7 @@ func (c Config) withDefaults() (Config, error) {
 	case len(statesBucket(c.Stream)) > maxBucketName:
 		return c, fmt.Errorf("%w: a stream name of %d bytes is too long: its destination states bucket's name would be %d bytes, over %d",
 			outbox.ErrInvalid, len(c.Stream), len(statesBucket(c.Stream)), maxBucketName)
-	case !validPrefix(c.Subject):
+	case !wire.SubjectPrefix(c.Subject):
 		return c, fmt.Errorf("%w: subject prefix %q (want tokens like \"herald.outbox\", no wildcards)", outbox.ErrInvalid, c.Subject)
 	case c.Replicas < 1 || c.Replicas > 5:
 		return c, fmt.Errorf("%w: %d replicas (want 1 to 5)", outbox.ErrInvalid, c.Replicas)
@@ -85,20 +86,6 @@ func (c Config) withDefaults() (Config, error) {
 // maxBucketName is the longest name of a key-value bucket: the server
 // names its stream KV_ and the bucket's name, at most 255 bytes.
 const maxBucketName = 255 - len("KV_")
-
-// validPrefix reports whether p is a literal subject: dot-separated,
-// non-empty tokens without wildcards or white space.
-func validPrefix(p string) bool {
-	if p == "" {
-		return false
-	}
-	for tok := range strings.SplitSeq(p, ".") {
-		if tok == "" || strings.ContainsAny(tok, "*> \t\r\n") {
-			return false
-		}
-	}
-	return true
-}
 
 // streamConfig is the JetStream configuration of the outbox stream.
 func (c Config) streamConfig() jetstream.StreamConfig {

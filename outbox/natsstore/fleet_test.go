@@ -327,7 +327,7 @@ func TestOpenIdempotentAndInvalid(t *testing.T) {
 		t.Fatalf("stream: %v", err)
 	}
 	for _, bad := range []natsstore.Config{
-		{Stream: "a.b"}, {Subject: "x.*"}, {Subject: "x..y"}, {Replicas: 7},
+		{Stream: "a.b"}, {Subject: "x.*"}, {Subject: "x..y"}, {Subject: "x\x00y"}, {Subject: "x\x7fy"}, {Subject: "x\xffy"}, {Replicas: 7},
 		{DuplicateWindow: time.Millisecond}, {Storage: jetstream.StorageType(9)},
 	} {
 		if _, err := natsstore.Open(context.Background(), js, bad); !errors.Is(err, outbox.ErrInvalid) {
