@@ -32,8 +32,9 @@ func (s *store) commit(ctx context.Context, fn func(tx *bolt.Tx, b *bucketSet) e
 }
 
 // submit submits o and waits until it is committed or failed; see commit.
-// submitted reports whether o reached the committer: if not (ctx ended or
-// the store is closed), nothing was done with it, o.lease included.
+// submitted reports whether o reached the committer: if not (ctx ended
+// before, or while o waited for room in the committer's queue, or the
+// store is closed), nothing was done with it, o.lease included.
 func (s *store) submit(ctx context.Context, o *op) (submitted bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
@@ -44,7 +45,14 @@ func (s *store) submit(ctx context.Context, o *op) (submitted bool, err error) {
 		s.closeMu.RUnlock()
 		return false, outbox.ErrClosed
 	}
-	s.ops <- o
+	select {
+	case s.ops <- o:
+	case <-ctx.Done():
+		// The committer's queue is full (a commit stalled on the disk)
+		// and the caller gave up: nothing was done with o.
+		s.closeMu.RUnlock()
+		return false, ctx.Err()
+	}
 	s.closeMu.RUnlock()
 	return true, <-o.done
 }
