@@ -228,10 +228,6 @@ func startWorker(ctx, intakeCtx context.Context, url, name string, rx *receiver,
 		Workers:      8,
 		Poll:         50 * time.Millisecond,
 	}
-	// Not intakeCtx: a Queue whose Run context ends gives back the
-	// deliveries in flight unfinished; stop shuts it down instead.
-	go func() { w.ran <- w.queue.Run(context.Background()) }()
-
 	// The durable one-liner: every event is committed to the outbox
 	// under a delivery id derived from it before it is acknowledged.
 	l := listener.New()
@@ -242,9 +238,12 @@ func startWorker(ctx, intakeCtx context.Context, url, name string, rx *receiver,
 	src := intake
 	src.JetStream = w.js
 	if err := src.Setup(ctx); err != nil {
-		w.close()
+		w.close() // the Queue is not running yet: closing its outbox is safe
 		return nil, err
 	}
+	// Not intakeCtx: a Queue whose Run context ends gives back the
+	// deliveries in flight unfinished; stop shuts it down instead.
+	go func() { w.ran <- w.queue.Run(context.Background()) }()
 	go func() { w.intake <- l.Run(intakeCtx, &src) }()
 	return w, nil
 }
