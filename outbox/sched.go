@@ -63,13 +63,20 @@ func (q *Queue) take(ctx context.Context) (int, error) {
 		}
 		return 0, err
 	}
-	var orphans []Leased
+	var orphans, held []Leased
 	now := time.Now()
 	q.mu.Lock()
 	for _, l := range ls {
 		st, ok := q.dests[l.Destination]
 		if !ok {
 			orphans = append(orphans, l)
+			continue
+		}
+		if st.circuit.state == breakerOpen && now.Before(st.circuit.until) {
+			// Admitted before the breaker opened, brought back after
+			// (a worker's failure opened it during the Lease): give it
+			// back unattempted, as the breaker gave back those buffered.
+			held = append(held, l)
 			continue
 		}
 		st.queue.push(l)
@@ -79,6 +86,7 @@ func (q *Queue) take(ctx context.Context) (int, error) {
 		q.work.Signal() // one worker per delivery, not all of them
 	}
 	q.mu.Unlock()
+	q.release(q.store, held)
 	q.recordAll(q.store, orphans, Settlement{Outcome: DeadLettered,
 		Attempt: AttemptRecord{At: time.Now(), Error: reasonUnknown}, Reason: reasonUnknown})
 	return len(ls), nil
