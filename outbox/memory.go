@@ -279,7 +279,7 @@ func (m *memory) settleOne(st Settlement) error {
 	case Retrying:
 		return m.settle(st.ID, st.Token, func(it *memItem) {
 			it.history = addAttempt(it.history, st.Attempt)
-			it.d.Attempts = countOn(it.d.Attempts)
+			it.d.Attempts = limits.CountOn(it.d.Attempts, math.MaxInt)
 			it.d.Due = wire.Kept(st.Due)
 			m.wait(it)
 		})
@@ -288,7 +288,7 @@ func (m *memory) settleOne(st Settlement) error {
 	case DeadLettered:
 		return m.settle(st.ID, st.Token, func(it *memItem) {
 			it.history = addAttempt(it.history, st.Attempt)
-			it.d.Attempts = countOn(it.d.Attempts)
+			it.d.Attempts = limits.CountOn(it.d.Attempts, math.MaxInt)
 			it.dead, it.reason, it.deadAt = true, st.Reason, time.Now()
 			m.dead++
 			m.leave(it)
@@ -430,7 +430,3 @@ func (m *memory) Close() error {
 	m.closed, m.items, m.due, m.leased, m.heads, m.behind, m.states = true, nil, nil, nil, nil, nil, nil
 	return nil
 }
-
-// countOn is attempts plus the one just made, held at MaxInt: past it the
-// count would turn negative.
-func countOn(attempts int) int { return min(attempts, math.MaxInt-1) + 1 }

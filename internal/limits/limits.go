@@ -53,3 +53,8 @@ func Clip(s string) string {
 	}
 	return s
 }
+
+// CountOn returns attempts plus the one just made, held at most: a store's
+// counter stops at the largest count it can hold and read back, rather
+// than wrap to a negative count or write one its reader refuses.
+func CountOn(attempts, most int) int { return min(attempts, most-1) + 1 }

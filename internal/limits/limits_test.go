@@ -1,6 +1,7 @@
 package limits
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -42,4 +43,14 @@ func FuzzClip(f *testing.F) {
 			t.Fatal("Clip split a rune of valid text")
 		}
 	})
+}
+
+func TestCountOn(t *testing.T) {
+	for _, c := range []struct{ n, most, want int }{
+		{0, 10, 1}, {8, 10, 9}, {9, 10, 10}, {10, 10, 10}, {math.MaxInt, math.MaxInt, math.MaxInt}, {math.MaxInt - 1, math.MaxInt, math.MaxInt},
+	} {
+		if got := CountOn(c.n, c.most); got != c.want {
+			t.Errorf("CountOn(%d, %d) = %d, want %d", c.n, c.most, got, c.want)
+		}
+	}
 }

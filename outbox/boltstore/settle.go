@@ -92,11 +92,6 @@ type ending struct {
 	err   error
 }
 
-// countOn is attempts plus the one just made, held at the bound the
-// record decoder reads (maxCount): past it the record could not be read
-// back, and every Lease, or listing of dead letters, would fail.
-func countOn(attempts int) int { return min(attempts+1, maxCount) }
-
 // reschedule records attempt a of the delivery id and makes it due at due:
 // its entry moves in the due bucket.
 func reschedule(b *bucketSet, id string, r *record, due time.Time, a outbox.AttemptRecord) error {
@@ -105,7 +100,7 @@ func reschedule(b *bucketSet, id string, r *record, due time.Time, a outbox.Atte
 		return err
 	}
 	r.due = wire.Nanos(due)
-	r.attempts = countOn(r.attempts)
+	r.attempts = limits.CountOn(r.attempts, maxCount)
 	if err := addAttempt(b, id, r, a); err != nil {
 		return err
 	}
@@ -119,7 +114,7 @@ func deadLetter(b *bucketSet, id string, r *record, reason string, a outbox.Atte
 	if err != nil {
 		return err
 	}
-	r.attempts = countOn(r.attempts)
+	r.attempts = limits.CountOn(r.attempts, maxCount)
 	r.dead, r.reason, r.deadAt = true, reason, time.Now().UnixNano()
 	if err := addAttempt(b, id, r, a); err != nil {
 		return err

@@ -44,7 +44,7 @@ func (o *store) settleOne(ctx context.Context, st *outbox.Settlement) error {
 	case outbox.Retrying:
 		f = func(r *record) {
 			r.addAttempt(st.Attempt)
-			r.Attempts = min(r.Attempts, math.MaxInt-1) + 1 // not past MaxInt, to a negative count
+			r.Attempts = limits.CountOn(r.Attempts, math.MaxInt)
 			r.Due, r.Until = wire.Nanos(st.Due), 0
 		}
 	case outbox.Released:
@@ -52,7 +52,7 @@ func (o *store) settleOne(ctx context.Context, st *outbox.Settlement) error {
 	case outbox.DeadLettered:
 		f = func(r *record) {
 			r.addAttempt(st.Attempt)
-			r.Attempts = min(r.Attempts, math.MaxInt-1) + 1 // not past MaxInt, to a negative count
+			r.Attempts = limits.CountOn(r.Attempts, math.MaxInt)
 			r.State, r.Until = stateDead, 0
 			r.Reason, r.DeadAt = limits.Clip(st.Reason), wire.Nanos(time.Now())
 		}
