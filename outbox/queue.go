@@ -26,6 +26,10 @@ const (
 	// back a delivery leased more than half a TTL ago, so a LeaseTTL of
 	// 300 (nanoseconds, meant as seconds) had every delivery given back.
 	minLeaseTTL = 100 * time.Millisecond
+	// minPoll is the shortest Poll a Queue takes: each poll is a read of
+	// the outbox, and a Poll of 1 (nanosecond, meant as a second) had an
+	// idle Queue read it without pause, a core spent on nothing.
+	minPoll = time.Millisecond
 	// defaultBurst is the in-process attempts of the Sender a Queue makes
 	// when it is given none: the outbox's [Schedule] does the long retries.
 	defaultBurst = 2
@@ -106,7 +110,8 @@ type Queue struct {
 	// wakes it at once, and so does a store that can tell when another
 	// process stored some, as pgstore's does); zero means one second. A
 	// Lease that failed is tried again sooner: within 100 ms, then within
-	// twice as long at each failure in a row, up to 5 seconds.
+	// twice as long at each failure in a row, up to 5 seconds. Under 1 ms
+	// fails with [ErrInvalid].
 	Poll time.Duration
 	// Metrics, if set, receives attempt outcomes and queue depth. The
 	// Queue also records them as OpenTelemetry metrics, and traces its
@@ -222,6 +227,10 @@ func (q *Queue) init() error {
 			// Every delivery would be stale before a worker took it, and
 			// given back unattempted, again and again, silently.
 			q.initErr = fmt.Errorf("%w: Queue.LeaseTTL is %s, under %s (each attempt gets half of it)", ErrInvalid, q.ttl, minLeaseTTL)
+			return
+		}
+		if q.poll < minPoll {
+			q.initErr = fmt.Errorf("%w: Queue.Poll is %s, under %s (each poll reads the outbox)", ErrInvalid, q.poll, minPoll)
 			return
 		}
 		q.results = make(chan result, 16*q.workers)

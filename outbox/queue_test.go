@@ -792,6 +792,32 @@ func TestQueueRefusesLeaseTTLTooShort(t *testing.T) {
 	}
 }
 
+// TestQueueRefusesPollTooShort: a Poll of 1 (nanosecond, meant as a
+// second) was taken, and an idle Queue read its outbox without pause, a
+// core busy doing nothing. A Poll under 1 ms is now refused; one of 1 ms
+// still delivers.
+func TestQueueRefusesPollTooShort(t *testing.T) {
+	rcv := sendertest.NewReceiver(t, nil)
+	for _, poll := range []time.Duration{1, 999 * time.Microsecond} {
+		q := &outbox.Queue{Outbox: outbox.NewMemory(), Sender: rcv.Sender(), Destinations: []sender.Destination{rcv.Destination(nil)}, Poll: poll}
+		_, err := q.Enqueue(ctx, "sendertest", sender.Message{Body: []byte("{}")})
+		if !errors.Is(err, outbox.ErrInvalid) || !strings.Contains(err.Error(), "Poll") {
+			t.Errorf("Enqueue with Poll %s = %v, want ErrInvalid naming Poll", poll, err)
+		}
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if err := q.Run(rctx); !errors.Is(err, outbox.ErrInvalid) {
+			t.Errorf("Run with Poll %s = %v, want ErrInvalid", poll, err)
+		}
+		cancel()
+	}
+	q := &outbox.Queue{Outbox: outbox.NewMemory(), Sender: rcv.Sender(), Destinations: []sender.Destination{rcv.Destination(nil)}, Poll: time.Millisecond}
+	enqueue(t, q, "sendertest", 1)
+	queuetest.Run(t, q)
+	if _, err := rcv.WaitFor(1, 20*time.Second); err != nil {
+		t.Fatalf("Poll 1ms: %v; the outbox holds %+v", err, stats(t, q.Outbox))
+	}
+}
+
 // countedAs is a memory outbox whose Lease reports every delivery with
 // the attempt count n, as a store holding a damaged or hostile record
 // might.
