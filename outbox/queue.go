@@ -272,6 +272,21 @@ func (q *Queue) init() error {
 	return q.initErr
 }
 
+// checkURLs refuses to run with a destination the Queue's Sender would
+// refuse every delivery of (a URL that does not parse, a scheme other
+// than https, a literal address its guard forbids; see
+// [sender.Sender.Validate]): each would fail at once and end a dead
+// letter. Enqueue does not check: a Queue that only enqueues may have no
+// Sender, or another than the one that sends.
+func (q *Queue) checkURLs() error {
+	for _, st := range q.order {
+		if err := q.sender.Validate(st.dest); err != nil {
+			return fmt.Errorf("%w: destination %q: %w", ErrInvalid, st.dest.Name, err)
+		}
+	}
+	return nil
+}
+
 // checkWorkers refuses a Workers or PerDestination past [limits.Workers]:
 // Workers of 1e8 would allocate gigabytes for the outcome channel and the
 // workers, one past MaxInt/16 would overflow the channel's length, and a
@@ -426,12 +441,17 @@ func (q *Queue) poke() {
 // when Shutdown came before Run did. When the Outbox is closed under it
 // (close it only after Run has returned), Run stops as it does when ctx
 // ends, and returns an error wrapping [ErrClosed]. Run may be called
-// once; a second call fails. Once its deliveries are cancelled, the
+// once; a second call fails, and so does one whose Sender refuses a
+// destination's URL whatever the delivery (see [sender.Sender.Validate]),
+// at once and with an error wrapping [ErrInvalid]. Once its deliveries are cancelled, the
 // outbox has a second to record their releases and outcomes: calls of an
 // outbox that hangs longer are abandoned, and leave their deliveries
 // leased until their leases end, when they are sent again.
 func (q *Queue) Run(ctx context.Context) error {
 	if err := q.init(); err != nil {
+		return err
+	}
+	if err := q.checkURLs(); err != nil {
 		return err
 	}
 	q.mu.Lock()

@@ -818,6 +818,43 @@ func TestQueueRefusesPollTooShort(t *testing.T) {
 	}
 }
 
+// TestRunRefusesDestinationsItsSenderRefuses: a Queue ran with a
+// destination whose URL its Sender refuses whatever the delivery (one that
+// does not parse, an ftp:// one, http:// without AllowHTTP, a literal
+// loopback address the guard forbids), and dead-lettered every delivery
+// to it, one by one, with nothing at start to say the configuration was
+// wrong. Run now refuses it; Enqueue still takes deliveries for it, as a
+// Queue that only enqueues may have another Sender than the one that sends.
+func TestRunRefusesDestinationsItsSenderRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		url  string
+		want error
+	}{
+		{"https://%zz", sender.ErrInvalidURL},
+		{"ftp://example.com/hook", sender.ErrInvalidURL},
+		{"http://example.com/hook", sender.ErrInsecureURL},
+		{"https://127.0.0.1:8443/hook", sender.ErrBlockedAddr},
+	} {
+		st := outbox.NewMemory()
+		q := &outbox.Queue{Outbox: st, Destinations: []sender.Destination{{Name: "d", URL: tc.url}}, Poll: 10 * time.Millisecond}
+		if _, err := q.Enqueue(ctx, "d", sender.Message{Body: []byte("{}")}); err != nil {
+			t.Errorf("%s: Enqueue = %v, want nil", tc.url, err)
+		}
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := q.Run(rctx)
+		cancel()
+		if !errors.Is(err, outbox.ErrInvalid) || !errors.Is(err, tc.want) || !strings.Contains(err.Error(), `destination "d"`) {
+			t.Errorf("%s: Run = %v, want ErrInvalid and %v naming the destination", tc.url, err, tc.want)
+		}
+		if s := stats(t, st); s.Pending != 1 || s.Dead != 0 {
+			t.Errorf("%s: the outbox holds %+v, want the delivery pending, untouched", tc.url, s)
+		}
+		if err := q.Shutdown(ctx); err != nil {
+			t.Errorf("%s: Shutdown = %v", tc.url, err)
+		}
+	}
+}
+
 // countedAs is a memory outbox whose Lease reports every delivery with
 // the attempt count n, as a store holding a damaged or hostile record
 // might.
