@@ -87,11 +87,13 @@ var forwardSourceNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://git
 // invalid, not https or refused by the address guard, whose Headers or
 // ClientCert cannot be sent, or whose Signer or OAuth2 token fails
 // (sender.ErrInvalidURL, ErrInsecureURL, ErrBlockedAddr,
-// ErrInvalidMessage, ErrSign, ErrToken). Through a Queue, those are met
-// only when a delivery is attempted: the event is acknowledged, and its
-// delivery dead-lettered at the first attempt with a reason that says what
-// to change (outbox.AdminHandler lists it; replay it once fixed). A nil d
-// is a zero sender.Sender.
+// ErrInvalidMessage, ErrSign, ErrToken). Through a Queue, the event is
+// acknowledged and stored, and those are met by the Queue that sends: its
+// Run refuses to start with a destination whose URL its Sender refuses
+// whatever the delivery (outbox.ErrInvalid), and the rest dead-letter the
+// delivery at its first attempt with a reason that says what to change
+// (outbox.AdminHandler lists it; replay it once fixed). A nil d is a zero
+// sender.Sender.
 func Forward(d Deliverer, dests ...sender.Destination) Handler {
 	return forward(d, dests, false)
 }
