@@ -19,3 +19,7 @@ func Stopping(q *Queue) bool {
 	defer q.mu.Unlock()
 	return q.stopped
 }
+
+// AbandonGrace is how long after its sends were cut short a Queue still
+// waits for the outbox and the user's callbacks.
+const AbandonGrace = abandonGrace

@@ -116,17 +116,28 @@ type Queue struct {
 	// Metrics, if set, receives attempt outcomes and queue depth. The
 	// Queue also records them as OpenTelemetry metrics, and traces its
 	// deliveries, through its Sender's providers: see Delivery.TraceParent.
+	// Its methods are called from the Queue's goroutines and must not
+	// block: one that does holds up the outcomes behind it, and
+	// [Queue.Shutdown] and [Queue.Run] stop waiting for it a second after
+	// their contexts end, leaving what it holds leased, to be sent again
+	// (at least once).
 	Metrics Metrics
 	// OnDisable, if set, is called when the Queue disables a destination
 	// (see [sender.Destination.DisableAfter]; a 410 Gone disables at
-	// once), with its name and why; [Queue.Enable] resumes it. It must
-	// not block.
+	// once), with its name and why; [Queue.Enable] resumes it. It is
+	// called from a worker, after the destination is disabled and its
+	// state recorded, and must not block: the worker's delivery waits for
+	// it, and [Queue.Shutdown] and [Queue.Run] stop waiting for it a second
+	// after their contexts end, leaving that delivery leased, to be sent
+	// again once its lease ends.
 	OnDisable func(destination, reason string)
 	// Logger receives a line per dead letter, breaker change and
 	// destination disabled, here or in the outbox's recorded states (Warn),
 	// per outbox failure (Error), and when leasing succeeds again after
 	// failures (Info); nil means no logs. Lines never carry
-	// a URL, secret or signature.
+	// a URL, secret or signature. Its handler is called from the Queue's
+	// goroutines and must not block, as Metrics's methods must not (see
+	// there).
 	Logger *slog.Logger
 
 	initOnce sync.Once
@@ -446,7 +457,12 @@ func (q *Queue) poke() {
 // at once and with an error wrapping [ErrInvalid]. Once its deliveries are cancelled, the
 // outbox has a second to record their releases and outcomes: calls of an
 // outbox that hangs longer are abandoned, and leave their deliveries
-// leased until their leases end, when they are sent again.
+// leased until their leases end, when they are sent again. The same
+// second bounds a callback of the user's that blocks (Metrics,
+// HoldMetrics, OnDisable, the Logger's handler, the Sender's OnAttempt,
+// LookupNetIP, Logger or a Destination's Signer): Run returns without
+// waiting for it, and the goroutine that made the call stops once it
+// returns, starting no attempt and recording nothing more.
 func (q *Queue) Run(ctx context.Context) error {
 	if err := q.init(); err != nil {
 		return err
@@ -476,17 +492,53 @@ func (q *Queue) Run(ctx context.Context) error {
 		q.wg.Add(1)
 		go q.worker()
 	}
-	err := q.lease(ctx)
-	q.mu.Lock()
-	q.halted = true // workers release what is still buffered, then stop
-	q.work.Broadcast()
-	q.mu.Unlock()
-	if err != nil {
-		q.cancelSends() // ctx ended: no grace period
+	// ctx ending cuts the sends short at once (no grace period), even
+	// while the leasing loop is in a user's callback and cannot see it.
+	defer context.AfterFunc(ctx, q.cancelSends)()
+	var leaseErr error
+	leased := make(chan struct{})
+	go func() {
+		defer close(leased)
+		leaseErr = q.lease(ctx)
+	}()
+	// The Queue's goroutines stop here, in the background, so that Run
+	// can stop waiting for them: one may be in a callback of the user's
+	// (Metrics, OnDisable, the Logger's handler, the Sender's) that does
+	// not return.
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		<-leased
+		q.mu.Lock()
+		q.halted = true // workers release what is still buffered, then stop
+		q.work.Broadcast()
+		q.mu.Unlock()
+		if leaseErr != nil {
+			q.cancelSends() // the outbox was closed: no grace period
+		}
+		q.wg.Wait()
+		close(q.results) // the workers are gone: the settler writes the rest
+		<-settled
+	}()
+	var err error
+	select {
+	case <-finished:
+		err = leaseErr
+	case <-q.store.Done():
+		// The sends were cut short (ctx ended, Shutdown's did, or the
+		// outbox was closed) more than abandonGrace ago, and a goroutine
+		// of the Queue is still in a callback or an outbox call that does
+		// not return. It is left to finish that call, and then stops: no
+		// new attempt starts, and its outbox calls fail at once (q.store
+		// has ended). What it had leased and not settled stays leased
+		// until the lease ends, and is sent again then.
+		select {
+		case <-leased:
+			err = leaseErr
+		default:
+			err = ctx.Err() // nil after Shutdown
+		}
 	}
-	q.wg.Wait()
-	close(q.results) // the workers are gone: the settler writes the rest
-	<-settled
 	q.cancelSends()
 	if q.Sender == nil {
 		// The Sender is the Queue's own, which no one else can close, and
@@ -500,9 +552,12 @@ func (q *Queue) Run(ctx context.Context) error {
 // Shutdown stops leasing, waits for the deliveries in flight to finish and
 // their outcomes to be recorded until ctx is done, then cancels those still
 // running and releases them without spending an attempt, and returns once
-// Run has returned. It returns ctx's error if the deadline cut deliveries
-// short; an outbox that hangs then (a database server frozen, a network
-// partition) holds it about a second more, as it does Run. Calling
+// Run has returned. It returns an error wrapping ctx's error (and its
+// cause) if the deadline cut deliveries short; an outbox that hangs then
+// (a database server frozen, a network partition), or a callback of the
+// user's that blocks, holds it about a second more, as it does Run, and
+// no longer: what they hold stays leased in the outbox, and is sent again
+// once its lease ends, by this process's next Run or another's. Calling
 // Shutdown on a Queue that is not running just stops it from ever
 // running: a Run called afterwards returns nil without leasing.
 func (q *Queue) Shutdown(ctx context.Context) error {
@@ -529,9 +584,19 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		q.cancelSends()
-		<-q.done
-		return ctx.Err()
+		<-q.done // within abandonGrace: Run waits no longer
+		return ctxError(ctx)
 	}
+}
+
+// ctxError returns the error of ctx, which has ended, wrapping its cause
+// too when that is another error.
+func ctxError(ctx context.Context) error {
+	err, cause := ctx.Err(), context.Cause(ctx)
+	if cause == nil || errors.Is(cause, err) {
+		return fmt.Errorf("outbox: Shutdown: %w", err)
+	}
+	return fmt.Errorf("outbox: Shutdown: %w: %w", err, cause)
 }
 
 // abandoned returns a context that ends grace after parent does.
@@ -577,6 +642,9 @@ func (q *Queue) lease(run context.Context) error {
 			if hm, ok := q.metrics.(HoldMetrics); ok {
 				q.reportHolds(hm)
 			}
+		}
+		if ctx.Err() != nil {
+			continue // it ended during a callback: lease nothing more
 		}
 		woken := q.storeWake() // before take: a wake-up during it is not missed
 		n, err := q.take(ctx)

@@ -145,10 +145,11 @@ func (q *Queue) worker() {
 			q.release(q.store, rest)
 			return
 		}
-		if q.stopped {
-			// Shutdown: no new attempt, though the leasing loop, in a
-			// store call, has not stopped yet; it halts the workers
-			// once it has, and they release the buffer then.
+		if q.stopped || q.sends.Err() != nil {
+			// Shutdown, or Run's context ended: no new attempt, though
+			// the leasing loop, in a store call or a callback, has not
+			// stopped yet; it halts the workers once it has, and they
+			// release the buffer then.
 			q.work.Wait()
 			continue
 		}
