@@ -132,8 +132,8 @@ func (q *Queue) pause(st *destState, d time.Duration) time.Time {
 	q.mu.Unlock()
 	ctx := q.store
 	q.release(ctx, rest)
-	if longer && q.Logger != nil {
-		q.Logger.LogAttrs(ctx, slog.LevelInfo, "destination paused as it asked (Retry-After)",
+	if longer && q.log != nil {
+		q.log.LogAttrs(ctx, slog.LevelInfo, "destination paused as it asked (Retry-After)",
 			slog.String("destination", st.dest.Name), slog.Duration("for", d))
 	}
 	return until

@@ -153,8 +153,8 @@ func (q *Queue) loadStates(ctx context.Context) {
 // logHeld logs a warning for a destination that the recorded states
 // disabled: at start, or when another Queue on the outbox disabled it.
 func (q *Queue) logHeld(ctx context.Context, s DestinationState) {
-	if q.Logger != nil {
-		q.Logger.LogAttrs(ctx, slog.LevelWarn, "destination disabled in the outbox: its deliveries are held until it is enabled",
+	if q.log != nil {
+		q.log.LogAttrs(ctx, slog.LevelWarn, "destination disabled in the outbox: its deliveries are held until it is enabled",
 			slog.String("destination", s.Destination), slog.Time("since", s.Disabled.UTC()), slog.String("reason", limits.Clip(s.Reason)))
 	}
 }
@@ -277,13 +277,11 @@ func (q *Queue) disable(st *destState, reason string) bool {
 	ctx := q.store
 	q.release(ctx, rest)
 	q.setState(DestinationState{Destination: st.dest.Name, FailingSince: failing, Disabled: now, Reason: reason}, false)
-	if q.Logger != nil {
-		q.Logger.LogAttrs(ctx, slog.LevelWarn, "destination disabled: its deliveries are held until it is enabled",
+	if q.log != nil {
+		q.log.LogAttrs(ctx, slog.LevelWarn, "destination disabled: its deliveries are held until it is enabled",
 			slog.String("destination", st.dest.Name), slog.String("reason", reason))
 	}
-	if q.OnDisable != nil {
-		q.OnDisable(st.dest.Name, reason)
-	}
+	q.onDisable(st.dest.Name, reason)
 	return true
 }
 

@@ -1,5 +1,7 @@
 package outbox
 
+import "io"
+
 // Names the outbox_test tests use to look inside a Queue.
 
 var ErrQueueStopped = errQueueStopped
@@ -23,3 +25,11 @@ func Stopping(q *Queue) bool {
 // AbandonGrace is how long after its sends were cut short a Queue still
 // waits for the outbox and the user's callbacks.
 const AbandonGrace = abandonGrace
+
+// SetPanicOut sets where the panics of a Logger's handler are written,
+// and returns a function that puts it back.
+func SetPanicOut(w io.Writer) (restore func()) {
+	old := panicOut
+	panicOut = w
+	return func() { panicOut = old }
+}

@@ -4,7 +4,8 @@ import "time"
 
 // Metrics receives what a Queue does, for counters, histograms and gauges.
 // Its methods are called from the Queue's goroutines and must be safe for
-// concurrent use and quick. One that is also a [HoldMetrics] is told, at
+// concurrent use and quick; see [Queue.Metrics] for what the Queue does
+// when one blocks or panics. One that is also a [HoldMetrics] is told, at
 // the pace of Depth, which destinations are held.
 type Metrics interface {
 	// Observe is called once per delivery attempt (or deferral) with its

@@ -79,7 +79,12 @@ type Queue struct {
 	// request (the Queue sets Message.CallerRetries), and a failed one
 	// waits in the outbox, holding no worker; the last attempt gets the
 	// Sender's in-process retries, so its RetryPolicy should allow only a
-	// short burst (MaxAttempts 1 to 3). Nil means a Sender with
+	// short burst (MaxAttempts 1 to 3). A panic inside a Send of the
+	// Queue's (in a Destination's Signer, the Sender's OnAttempt, Logger or
+	// providers) is recovered and logged at Error with its stack, through
+	// Logger (else slog.Default), and the attempt counts as failed and
+	// retryable: the delivery follows its Schedule, and becomes a dead
+	// letter at its end, whether or not the request was made. Nil means a Sender with
 	// MaxAttempts 2 and otherwise the defaults, whose connections Run
 	// closes before it returns.
 	Sender *sender.Sender
@@ -120,7 +125,9 @@ type Queue struct {
 	// block: one that does holds up the outcomes behind it, and
 	// [Queue.Shutdown] and [Queue.Run] stop waiting for it a second after
 	// their contexts end, leaving what it holds leased, to be sent again
-	// (at least once).
+	// (at least once). A method that panics is recovered: the panic is
+	// logged at Error with its stack, through Logger (else slog.Default),
+	// and the Queue carries on; that sample or count is lost, nothing else.
 	Metrics Metrics
 	// OnDisable, if set, is called when the Queue disables a destination
 	// (see [sender.Destination.DisableAfter]; a 410 Gone disables at
@@ -129,7 +136,9 @@ type Queue struct {
 	// state recorded, and must not block: the worker's delivery waits for
 	// it, and [Queue.Shutdown] and [Queue.Run] stop waiting for it a second
 	// after their contexts end, leaving that delivery leased, to be sent
-	// again once its lease ends.
+	// again once its lease ends. A panic in it is recovered and logged at
+	// Error with its stack, through Logger (else slog.Default); the
+	// destination stays disabled.
 	OnDisable func(destination, reason string)
 	// Logger receives a line per dead letter, breaker change and
 	// destination disabled, here or in the outbox's recorded states (Warn),
@@ -137,7 +146,8 @@ type Queue struct {
 	// failures (Info); nil means no logs. Lines never carry
 	// a URL, secret or signature. Its handler is called from the Queue's
 	// goroutines and must not block, as Metrics's methods must not (see
-	// there).
+	// there). A panic in it is recovered, and written to standard error
+	// with its stack; that line is lost, and the Queue carries on.
 	Logger *slog.Logger
 
 	initOnce sync.Once
@@ -149,7 +159,8 @@ type Queue struct {
 	poll     time.Duration
 	breaker  Breaker
 	tracer   trace.Tracer // nil: tracing off
-	metrics  Metrics      // Metrics and otel's; nil: none
+	metrics  Metrics      // Metrics (guarded) and otel's; nil: none
+	log      *slog.Logger // Logger, its handler's panics recovered; nil: none
 
 	// mu guards the destinations' state, the buffer and the counts; work
 	// is signalled on it when deliveries are buffered or slots free up.
@@ -205,6 +216,7 @@ type destState struct {
 // init applies defaults and indexes the destinations.
 func (q *Queue) init() error {
 	q.initOnce.Do(func() {
+		q.log = guardLog(q.Logger)
 		q.sender = q.Sender
 		if q.sender == nil {
 			q.sender = &sender.Sender{Retry: sender.RetryPolicy{MaxAttempts: defaultBurst}}
@@ -739,17 +751,17 @@ func (q *Queue) breakerOf(destination string) (breakerState, bool) {
 // that an operator who saw their Error lines learns that the outbox
 // answers again.
 func (q *Queue) logRecovered(ctx context.Context, failures int) {
-	if q.Logger != nil {
-		q.Logger.LogAttrs(ctx, slog.LevelInfo, "outbox lease succeeded again", slog.Int("failed_before", failures))
+	if q.log != nil {
+		q.log.LogAttrs(ctx, slog.LevelInfo, "outbox lease succeeded again", slog.Int("failed_before", failures))
 	}
 }
 
 // logError logs a failure of the outbox itself.
 func (q *Queue) logError(ctx context.Context, msg string, err error, attrs ...slog.Attr) {
-	if q.Logger == nil {
+	if q.log == nil {
 		return
 	}
-	q.Logger.LogAttrs(ctx, slog.LevelError, msg, append(attrs, slog.String("error", err.Error()))...)
+	q.log.LogAttrs(ctx, slog.LevelError, msg, append(attrs, slog.String("error", err.Error()))...)
 }
 
 // errQuiet reports whether err is an expected outcome of a race (a lease

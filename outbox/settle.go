@@ -241,8 +241,8 @@ func (q *Queue) report(ctx context.Context, rs []result, errs []error) {
 			number = 0
 		}
 		switch {
-		case err == nil && s.Outcome == DeadLettered && q.Logger != nil:
-			q.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook dead-lettered",
+		case err == nil && s.Outcome == DeadLettered && q.log != nil:
+			q.log.LogAttrs(ctx, slog.LevelWarn, "webhook dead-lettered",
 				slog.String("id", s.ID), slog.String("destination", dest),
 				slog.Int("attempts", number), slog.String("reason", s.Reason))
 		}
@@ -259,7 +259,7 @@ func (q *Queue) report(ctx context.Context, rs []result, errs []error) {
 // the disk further. A line names the first delivery of its run, and how
 // many the run holds.
 func (q *Queue) logUnrecorded(ctx context.Context, rs []result, errs []error) {
-	if q.Logger == nil {
+	if q.log == nil {
 		return
 	}
 	for i := 0; i < len(rs); {

@@ -33,13 +33,14 @@ const spanDelivery = "herald.delivery"
 func (q *Queue) initTelemetry() {
 	q.tracer = telemetry.Tracer(q.sender.TracerProvider)
 	om := newOtelMetrics(telemetry.Meter(q.sender.MeterProvider), q.Destinations)
+	user := q.guardMetrics(q.Metrics)
 	switch {
-	case om != nil && q.Metrics != nil:
-		q.metrics = bothMetrics{om, q.Metrics}
+	case om != nil && user != nil:
+		q.metrics = bothMetrics{om, user}
 	case om != nil:
 		q.metrics = om
 	default:
-		q.metrics = q.Metrics
+		q.metrics = user
 	}
 }
 

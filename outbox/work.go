@@ -42,7 +42,7 @@ func (q *Queue) send(w *deadline.Timer, l Leased, st *destState) Settlement {
 		ctx = telemetry.WithAttempt(ctx, l.Attempts+1) // for its span and log lines
 	}
 	n := attemptNumber(l.Attempts)
-	res, err := q.sender.Send(ctx, st.dest, sender.Message{
+	res, err := q.sendGuarded(ctx, st.dest, sender.Message{
 		ID: l.ID, Topic: l.Topic, Body: l.Body, ContentType: l.ContentType,
 		// The queue has the last word on a delivery with attempts left.
 		CallerRetries: n < q.Schedule.attempts(),
@@ -148,13 +148,13 @@ func (q *Queue) breakerResult(st *destState, alive, failed bool) {
 	}
 	q.mu.Unlock()
 	changed := opened || before != after
-	if len(rest) == 0 && (q.Logger == nil || !changed) {
+	if len(rest) == 0 && (q.log == nil || !changed) {
 		return // the common case, which should cost nothing more
 	}
 	ctx := q.store
 	q.release(ctx, rest)
-	if q.Logger != nil && changed {
-		q.Logger.LogAttrs(ctx, slog.LevelWarn, "destination circuit breaker "+after.String(),
+	if q.log != nil && changed {
+		q.log.LogAttrs(ctx, slog.LevelWarn, "destination circuit breaker "+after.String(),
 			slog.String("destination", st.dest.Name))
 	}
 }
