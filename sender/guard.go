@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"strconv"
 )
 
@@ -172,6 +174,7 @@ type guardDialer struct {
 	dialer   net.Dialer
 	resolver func(ctx context.Context, network, host string) ([]netip.Addr, error)
 	allow    []netip.Prefix
+	logger   *slog.Logger // the Sender's, for a resolver's panic; nil: slog.Default
 }
 
 // DialContext resolves, checks every address, then dials the checked ones
@@ -196,7 +199,7 @@ func (g *guardDialer) DialContext(ctx context.Context, network, address string) 
 		case "tcp6":
 			lookup = "ip6"
 		}
-		addrs, err = g.resolver(ctx, lookup, host)
+		addrs, err = g.resolve(ctx, lookup, host)
 		if err != nil {
 			return nil, err
 		}
@@ -223,4 +226,23 @@ func (g *guardDialer) DialContext(ctx context.Context, network, address string) 
 		}
 	}
 	return nil, errors.Join(errs...)
+}
+
+// resolve calls the resolver (Sender.LookupNetIP, the user's code), which
+// net/http calls from a goroutine of its own: a panic there would end the
+// process, out of reach of the caller of Send. It is recovered, logged at
+// Error with its stack, and fails the dial.
+func (g *guardDialer) resolve(ctx context.Context, network, host string) (addrs []netip.Addr, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			l := g.logger
+			if l == nil {
+				l = slog.Default()
+			}
+			l.LogAttrs(ctx, slog.LevelError, "sender: panic in LookupNetIP recovered",
+				slog.String("panic", fmt.Sprint(p)), slog.String("stack", string(debug.Stack())))
+			addrs, err = nil, &net.DNSError{Err: "Sender.LookupNetIP panicked", Name: host}
+		}
+	}()
+	return g.resolver(ctx, network, host)
 }

@@ -3,9 +3,11 @@ package sender_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/heraldhq/herald/sender"
@@ -78,4 +80,37 @@ func TestSendRetriesDNSErrors(t *testing.T) {
 	if err != nil || r.Attempts != 3 || len(rcv.Deliveries()) != 1 {
 		t.Fatalf("Send = %+v, %v, %d received; want success on attempt 3", r, err, len(rcv.Deliveries()))
 	}
+}
+
+// TestLookupNetIPPanics: LookupNetIP runs on net/http's dialing
+// goroutine, where a panic would end the process whatever Send's caller
+// does. It fails the attempt instead, and is logged with its stack.
+func TestLookupNetIPPanics(t *testing.T) {
+	var logs strings.Builder
+	var mu sync.Mutex
+	s := &sender.Sender{
+		LookupNetIP: func(context.Context, string, string) ([]netip.Addr, error) { panic("resolver broken") },
+		Logger:      slog.New(slog.NewTextHandler(lockedBuilder{&mu, &logs}, nil)),
+		Retry:       sender.RetryPolicy{MaxAttempts: 1},
+	}
+	_, err := s.Send(context.Background(), sender.Destination{URL: "https://example.com/hook"}, sender.Message{})
+	if err == nil || !strings.Contains(err.Error(), "LookupNetIP panicked") {
+		t.Fatalf("Send: %v, want a failed lookup", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := logs.String(); !strings.Contains(got, "level=ERROR") || !strings.Contains(got, "resolver broken") || !strings.Contains(got, "goroutine") {
+		t.Errorf("log %q, want the panic at Error with its stack", got)
+	}
+}
+
+type lockedBuilder struct {
+	mu *sync.Mutex
+	b  *strings.Builder
+}
+
+func (l lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
 }

@@ -152,7 +152,10 @@ type Sender struct {
 	Logger *slog.Logger
 	// LookupNetIP resolves destination host names, as the method of
 	// *net.Resolver does; nil means net.DefaultResolver.LookupNetIP. Tests
-	// set it to make a name resolve to any address.
+	// set it to make a name resolve to any address. It is called from
+	// net/http's dialing goroutine: a panic in it is recovered, logged at
+	// Error with its stack (through Logger, else slog.Default), and fails
+	// the attempt as a DNS failure would.
 	LookupNetIP func(ctx context.Context, network, host string) ([]netip.Addr, error)
 	// OnAttempt, if set, is called after every attempt, from the
 	// goroutine running Send, for metrics and tests. It must not block.

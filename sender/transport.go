@@ -59,6 +59,7 @@ func (s *Sender) newTransport() *http.Transport {
 		dialer:   net.Dialer{Timeout: dialTimeout, KeepAlive: keepAlive},
 		resolver: res,
 		allow:    append(s.AllowNetworks[:0:0], s.AllowNetworks...),
+		logger:   s.Logger,
 	}
 	return &http.Transport{
 		Proxy:                  nil,
