@@ -128,12 +128,6 @@ const redactedValue = "[redacted]"
 // that %#v shows sender.Destination, with the same fields and JSON keys;
 // it has no Format method, so printing it does not come back here.
 func (d Destination) shown() any {
-	type OAuth2 struct {
-		TokenURL     string
-		ClientID     string
-		ClientSecret auth.Secret
-		Scopes       []string
-	}
 	type Destination struct {
 		Name         string
 		URL          string
@@ -141,13 +135,13 @@ func (d Destination) shown() any {
 		Headers      http.Header
 		Topics       []string
 		ClientCert   string `json:"-"`
-		OAuth2       *OAuth2
+		OAuth2       any    // shownOAuth2's, a *OAuth2 of its own
 		Ordered      bool
 		Rate         float64
 		Burst        int
 		DisableAfter time.Duration
 	}
-	v := Destination{Name: d.Name, URL: redactRawURL(d.URL), Topics: d.Topics,
+	v := Destination{Name: d.Name, URL: redactRawURL(d.URL), Topics: d.Topics, OAuth2: shownOAuth2(d.OAuth2),
 		Ordered: d.Ordered, Rate: d.Rate, Burst: d.Burst, DisableAfter: d.DisableAfter}
 	if d.Signer != nil {
 		v.Signer = fmt.Sprintf("%T", d.Signer)
@@ -165,9 +159,6 @@ func (d Destination) shown() any {
 				v.Headers[name][i] = redactedValue
 			}
 		}
-	}
-	if o := d.OAuth2; o != nil {
-		v.OAuth2 = &OAuth2{TokenURL: redactRawURL(o.TokenURL), ClientID: o.ClientID, ClientSecret: o.ClientSecret, Scopes: o.Scopes}
 	}
 	return v
 }
