@@ -16,7 +16,6 @@ func TestShownKeepsEveryExportedField(t *testing.T) {
 	}{
 		{reflect.TypeFor[HTTPHandler](), HTTPHandler{}.shown()},
 		{reflect.TypeFor[HTTPServer](), HTTPServer{}.shown()},
-		{reflect.TypeFor[Poller](), (&Poller{}).shown()},
 	} {
 		sameExported(t, c.typ, reflect.TypeOf(c.shown))
 	}
