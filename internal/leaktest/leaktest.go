@@ -29,7 +29,13 @@ import (
 var Verbs = []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"}
 
 // Rendering is one way of showing a value, and what it showed.
-type Rendering struct{ How, Out string }
+type Rendering struct {
+	// How names the way: the verb or encoder, and how the value was
+	// passed to it.
+	How string
+	// Out is what it printed.
+	Out string
+}
 
 // Renderings shows v through every verb of Verbs, encoding/json and
 // slog's text and JSON handlers: v as given, a pointer to it (or, for a
