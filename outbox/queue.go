@@ -498,6 +498,22 @@ func (q *Queue) Run(ctx context.Context) error {
 		return nil
 	}
 
+	err := q.serve(ctx)
+	q.cancelSends()
+	if q.Sender == nil {
+		// The Sender is the Queue's own, which no one else can close, and
+		// Run is not called again: its kept-alive connections would stay
+		// open for the transport's idle timeout.
+		q.sender.CloseIdleConnections()
+	}
+	return err
+}
+
+// serve is Run once it has started: it starts the settler, the workers
+// and the leasing loop, and returns what Run returns once they have
+// stopped, or once they were cut short and one of them did not stop
+// within the grace of q.store.
+func (q *Queue) serve(ctx context.Context) error {
 	settled := make(chan struct{})
 	go q.settler(settled)
 	for range q.workers {
@@ -532,10 +548,9 @@ func (q *Queue) Run(ctx context.Context) error {
 		close(q.results) // the workers are gone: the settler writes the rest
 		<-settled
 	}()
-	var err error
 	select {
 	case <-finished:
-		err = leaseErr
+		return leaseErr
 	case <-q.store.Done():
 		// The sends were cut short (ctx ended, Shutdown's did, or the
 		// outbox was closed) more than abandonGrace ago, and a goroutine
@@ -546,19 +561,11 @@ func (q *Queue) Run(ctx context.Context) error {
 		// until the lease ends, and is sent again then.
 		select {
 		case <-leased:
-			err = leaseErr
+			return leaseErr
 		default:
-			err = ctx.Err() // nil after Shutdown
+			return ctx.Err() // nil after Shutdown
 		}
 	}
-	q.cancelSends()
-	if q.Sender == nil {
-		// The Sender is the Queue's own, which no one else can close, and
-		// Run is not called again: its kept-alive connections would stay
-		// open for the transport's idle timeout.
-		q.sender.CloseIdleConnections()
-	}
-	return err
 }
 
 // Shutdown stops leasing, waits for the deliveries in flight to finish and
