@@ -73,7 +73,9 @@ type Message struct {
 
 // A Signer adds the authentication headers of one scheme to an outgoing
 // request. Sign is called once per attempt, so every attempt carries a fresh
-// timestamp. Implementations are safe for concurrent use.
+// timestamp. Implementations are safe for concurrent use, and keep nothing
+// of m.Body once Sign returns: a Queue gives a body's buffer back for
+// another delivery once it is sent.
 type Signer interface {
 	Sign(h http.Header, m Message) error
 }

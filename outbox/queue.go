@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/heraldhq/herald/internal/bodypool"
 	"log/slog"
 	"math"
 	"sync"
@@ -161,6 +162,9 @@ type Queue struct {
 	tracer   trace.Tracer // nil: tracing off
 	metrics  Metrics      // Metrics (guarded) and otel's; nil: none
 	log      *slog.Logger // Logger, its handler's panics recovered; nil: none
+	// lends says that the Outbox takes the buffers of the bodies it
+	// leases from bodypool, so that the workers give them back.
+	lends bool
 
 	// mu guards the destinations' state, the buffer and the counts; work
 	// is signalled on it when deliveries are buffered or slots free up.
@@ -217,6 +221,7 @@ type destState struct {
 func (q *Queue) init() error {
 	q.initOnce.Do(func() {
 		q.log = guardLog(q.Logger)
+		_, q.lends = q.Outbox.(bodypool.Lender)
 		q.sender = q.Sender
 		if q.sender == nil {
 			q.sender = &sender.Sender{Retry: sender.RetryPolicy{MaxAttempts: defaultBurst}}
@@ -269,30 +274,34 @@ func (q *Queue) init() error {
 			q.initErr = fmt.Errorf("%w: Schedule.Jitter is not a number", ErrInvalid)
 			return
 		}
-		for _, d := range q.Destinations {
-			if err := checkName("destination name", d.Name, limits.Name); err != nil {
-				q.initErr = err
-				return
-			}
-			if _, dup := q.dests[d.Name]; dup {
-				q.initErr = fmt.Errorf("%w: two destinations named %q", ErrInvalid, d.Name)
-				return
-			}
-			if math.IsNaN(d.Rate) {
-				// It would admit no delivery, silently, for ever.
-				q.initErr = fmt.Errorf("%w: destination %q has a Rate that is not a number", ErrInvalid, d.Name)
-				return
-			}
-			st := &destState{dest: d, ctl: control{limit: newLimiter(d.Rate, d.Burst)}}
-			if err := q.checkOrdered(st); err != nil {
-				q.initErr = err
-				return
-			}
-			q.dests[d.Name] = st
-			q.order = append(q.order, st)
-		}
+		q.initErr = q.indexDests()
 	})
 	return q.initErr
+}
+
+// indexDests indexes the destinations by name, in q.dests and q.order,
+// refusing a name no Queue can be given, two of one name, a Rate that is
+// not a number and an ordered destination the outbox cannot order.
+func (q *Queue) indexDests() error {
+	for _, d := range q.Destinations {
+		if err := checkName("destination name", d.Name, limits.Name); err != nil {
+			return err
+		}
+		if _, dup := q.dests[d.Name]; dup {
+			return fmt.Errorf("%w: two destinations named %q", ErrInvalid, d.Name)
+		}
+		if math.IsNaN(d.Rate) {
+			// It would admit no delivery, silently, for ever.
+			return fmt.Errorf("%w: destination %q has a Rate that is not a number", ErrInvalid, d.Name)
+		}
+		st := &destState{dest: d, ctl: control{limit: newLimiter(d.Rate, d.Burst)}}
+		if err := q.checkOrdered(st); err != nil {
+			return err
+		}
+		q.dests[d.Name] = st
+		q.order = append(q.order, st)
+	}
+	return nil
 }
 
 // checkURLs refuses to run with a destination the Queue's Sender would

@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"errors"
+	"github.com/heraldhq/herald/internal/bodypool"
 	"slices"
 	"time"
 
@@ -137,6 +138,10 @@ func (q *Queue) worker() {
 	// rather than all the workers' from the one q.sends.
 	w := new(deadline.Timer)
 	defer w.Stop()
+	var watch *bodypool.Watch // its sends' writes, when the bodies are lent
+	if q.lends {
+		watch = bodypool.NewWatch()
+	}
 	q.mu.Lock()
 	for {
 		if q.halted {
@@ -166,7 +171,14 @@ func (q *Queue) worker() {
 			// it back instead.
 			q.release(q.store, []Leased{l})
 		} else {
-			q.attempt(w, l, st)
+			q.attempt(w, watch, l, st)
+			if watch != nil && !watch.Quiet() {
+				// A write of its requests is still running, or never
+				// will (a request that got a connection but was not
+				// written): the next attempts get a Watch of their
+				// own, so that it holds back only this attempt's body.
+				watch = bodypool.NewWatch()
+			}
 		}
 		q.mu.Lock()
 		if stale {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/heraldhq/herald/internal/bodypool"
 	"log/slog"
 	"math"
 	"time"
@@ -26,18 +27,27 @@ const (
 // the settler, which writes it to the outbox in the background: a durable
 // commit takes about as long as a fast request, and the lease keeps the
 // delivery from being taken again meanwhile. At most 16×Workers outcomes
-// wait to be written; beyond that the worker waits.
-func (q *Queue) attempt(w *deadline.Timer, l Leased, st *destState) {
-	s := q.send(w, l, st)
+// wait to be written; beyond that the worker waits. With a watch, the
+// body's buffer was lent by the outbox (see bodypool), and is given back
+// once the watch says that no write of the worker's requests is still
+// reading one.
+func (q *Queue) attempt(w *deadline.Timer, watch *bodypool.Watch, l Leased, st *destState) {
+	s := q.send(w, watch, l, st)
+	if watch != nil && watch.Quiet() {
+		bodypool.Put(l.Body)
+	}
 	l.Body = nil // not needed any more: let it go while the outcome waits
 	q.results <- resultOf(&l, s)
 }
 
-// send makes the attempt, given half the lease by w, and decides its
-// outcome.
-func (q *Queue) send(w *deadline.Timer, l Leased, st *destState) Settlement {
+// send makes the attempt, given half the lease by w, its requests counted
+// by watch when it is not nil, and decides its outcome.
+func (q *Queue) send(w *deadline.Timer, watch *bodypool.Watch, l Leased, st *destState) Settlement {
 	start := time.Now()
 	ctx := telemetry.WithTraceparent(w.Start(q.sends, start, q.ttl/2), l.TraceParent)
+	if watch != nil {
+		ctx = watch.Context(ctx)
+	}
 	if q.tracer != nil || q.sender.Logger != nil {
 		ctx = telemetry.WithAttempt(ctx, l.Attempts+1) // for its span and log lines
 	}

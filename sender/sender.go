@@ -77,7 +77,10 @@ type Message struct {
 	// "domain:action" topics only.
 	Topic string
 	// Body is sent as is, re-read on every attempt and never modified or
-	// copied.
+	// copied. net/http may still be writing it for a moment after Send
+	// returned (to a receiver that answered before it had read it all):
+	// do not write to its array afterwards, nor hand the array to
+	// another Send meanwhile.
 	Body []byte
 	// ContentType defaults to application/json.
 	ContentType string

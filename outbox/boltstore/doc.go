@@ -55,6 +55,10 @@
 //     after the one it served last, skips those [outbox.LeaseOptions.Allow]
 //     refuses without reading them, and passes over the deliveries it
 //     knows are still leased.
+//     It copies each body into a buffer it lends: a Queue gives the buffer
+//     back once the delivery is sent and net/http has finished writing
+//     it, so that a drain leaves no body's worth of garbage per delivery;
+//     any other caller keeps what it gets.
 //   - DeadLetters lists in destination and id order; Purge deletes the
 //     history of what it purges; Replay makes dead letters due now, with no
 //     attempts counted.

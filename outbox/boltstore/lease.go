@@ -10,6 +10,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/heraldhq/herald/internal/bodypool"
 	"github.com/heraldhq/herald/internal/wire"
 	"github.com/heraldhq/herald/outbox"
 )
@@ -156,7 +157,7 @@ func (s *store) leaseDest(c *bolt.Cursor, k, v []byte, dest string, n int, o out
 			return err
 		}
 		d := r.delivery(id)
-		d.Body = bytes.Clone(body) // bbolt's memory is valid only within the transaction
+		d.Body = lend(body) // bbolt's memory is valid only within the transaction
 		l := &lease{token: token, until: o.Now.Add(o.TTL), rec: r}
 		s.leases[id] = l
 		sk.until = earliest(sk.until, l.until)
@@ -169,6 +170,24 @@ func (s *store) leaseDest(c *bolt.Cursor, k, v []byte, dest string, n int, o out
 	}
 	return nil
 }
+
+// lend returns a copy of body in a buffer from bodypool, which a Queue
+// gives back once it has sent it (see LendsBodies); an empty body is
+// copied as bytes.Clone copies it.
+func lend(body []byte) []byte {
+	if len(body) == 0 {
+		return bytes.Clone(body)
+	}
+	b := bodypool.Get(len(body))
+	copy(b, body)
+	return b
+}
+
+// LendsBodies says that the bodies Lease returns are in buffers from
+// bodypool, which a Queue gives back once it is done with them, so that
+// a drain does not leave a body's worth of garbage per delivery. See
+// [bodypool.Lender].
+func (*store) LendsBodies() {}
 
 // idToken returns the id idb as a string and the lease token numbered n
 // ("b" and n in base 36), made in one allocation rather than two.
