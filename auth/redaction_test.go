@@ -5,8 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"go/ast"
@@ -16,9 +14,10 @@ import (
 	"math/big"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/heraldhq/herald/internal/leaktest"
 )
 
 // keyCase is one value of package auth that holds key material, built from
@@ -151,7 +150,7 @@ func TestKeyMaterialNeverPrints(t *testing.T) {
 			}
 			var needles []string
 			for _, b := range c.secret {
-				needles = append(needles, leakForms(b)...)
+				needles = append(needles, leaktest.Forms(b)...)
 			}
 			needles = append(needles, c.text...)
 			for _, r := range renderings(c.v, c.embedded) {
@@ -240,23 +239,6 @@ func renderings(v, embedded any) []rendering {
 		out = append(out, rendering{tg.name + " slog json", logs.String()})
 	}
 	return out
-}
-
-// leakForms returns the encodings in which b could show up: raw, hex,
-// every base64 alphabet, and the byte lists of fmt (%v, %d, %#v), JSON
-// arrays and %q.
-func leakForms(b []byte) []string {
-	list := strings.Trim(fmt.Sprint(b), "[]")
-	goSyntax := strings.TrimSuffix(strings.TrimPrefix(fmt.Sprintf("%#v", b), "[]byte{"), "}")
-	quoted := strconv.Quote(string(b))
-	return []string{
-		string(b),
-		hex.EncodeToString(b), strings.ToUpper(hex.EncodeToString(b)), fmt.Sprintf("% x", b),
-		base64.StdEncoding.EncodeToString(b), base64.URLEncoding.EncodeToString(b),
-		base64.RawStdEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b),
-		list, strings.ReplaceAll(list, " ", ","), goSyntax,
-		quoted[1 : len(quoted)-1],
-	}
 }
 
 // privateSecrets returns the secret parts of k: an Ed25519 seed and whole

@@ -2,6 +2,7 @@ package outbox_test
 
 import (
 	"bytes"
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
@@ -12,8 +13,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"crypto/tls"
 
 	"github.com/heraldhq/herald/internal/bodypool"
 	"github.com/heraldhq/herald/outbox"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/heraldhq/herald/internal/bodypool"
 	"log/slog"
 	"math"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/heraldhq/herald/internal/backoff"
+	"github.com/heraldhq/herald/internal/bodypool"
 	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/sender"
 )

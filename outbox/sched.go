@@ -3,10 +3,10 @@ package outbox
 import (
 	"context"
 	"errors"
-	"github.com/heraldhq/herald/internal/bodypool"
 	"slices"
 	"time"
 
+	"github.com/heraldhq/herald/internal/bodypool"
 	"github.com/heraldhq/herald/internal/deadline"
 )
 

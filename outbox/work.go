@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/heraldhq/herald/internal/bodypool"
 	"log/slog"
 	"math"
 	"time"
 
+	"github.com/heraldhq/herald/internal/bodypool"
 	"github.com/heraldhq/herald/internal/deadline"
 	"github.com/heraldhq/herald/internal/limits"
 	"github.com/heraldhq/herald/internal/telemetry"
