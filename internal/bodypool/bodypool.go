@@ -78,6 +78,7 @@ func Put(b []byte) {
 // store that wraps such a store does not pass the method on, and its
 // bodies are then never given back: the safe way round.
 type Lender interface {
+	// LendsBodies does nothing: having it is what says so.
 	LendsBodies()
 }
 
