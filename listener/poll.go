@@ -30,7 +30,8 @@ type Poller struct {
 	Feed Feed
 	// Cursor keeps the position; nil keeps it in memory, lost on restart.
 	Cursor CursorStore
-	// Interval is the wait after a fetch that returned no events; default 5s.
+	// Interval is the wait after a fetch that returned no events; default
+	// 5s. Under 1 ms, Serve fails: it would fetch without pause.
 	Interval time.Duration
 	// MaxBackoff caps the wait after consecutive failures: a wait drawn
 	// at random between Interval/4 and a ceiling that starts at Interval/2
@@ -48,8 +49,8 @@ func (p *Poller) store() CursorStore {
 }
 
 // Serve implements [Source]. It returns nil when ctx is cancelled, and an
-// error when it has no Feed or is given a nil d, or
-// when the cursor cannot be loaded or saved.
+// error when it has no Feed, an Interval under 1 ms or is given a nil d,
+// or when the cursor cannot be loaded or saved.
 func (p *Poller) Serve(ctx context.Context, d Dispatcher) error {
 	if p.Feed == nil {
 		return errors.New("listener: Poller has no Feed")
@@ -61,6 +62,11 @@ func (p *Poller) Serve(ctx context.Context, d Dispatcher) error {
 	interval := p.Interval
 	if interval <= 0 {
 		interval = 5 * time.Second
+	}
+	if interval < time.Millisecond {
+		// An Interval of 1 (nanosecond, meant as a second) would fetch
+		// from the feed's API without pause.
+		return fmt.Errorf("listener: Poller.Interval is %s, under 1ms", interval)
 	}
 	maxBackoff := p.MaxBackoff
 	if maxBackoff <= 0 {

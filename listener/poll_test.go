@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -136,6 +137,26 @@ func TestPollerFeedFailuresBackOff(t *testing.T) {
 		}
 		if calls != 3 {
 			t.Fatalf("calls %d", calls)
+		}
+	}
+}
+
+// TestPollerRefusesIntervalTooShort: an Interval of 1 (nanosecond, meant
+// as a second) was taken, and a Poller whose feed had nothing new fetched
+// from it without pause: a remote API called as fast as it answers. Serve
+// now refuses an Interval under 1 ms, before it fetches anything; one of
+// 1 ms still polls (TestPoller).
+func TestPollerRefusesIntervalTooShort(t *testing.T) {
+	for _, d := range []time.Duration{1, 999 * time.Microsecond} {
+		feed := &pagedFeed{n: 1, onEmpty: func() {}}
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		err := (&listener.Poller{Feed: feed, Interval: d}).Serve(ctx, listener.New())
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), "Interval") {
+			t.Errorf("Serve with Interval %s = %v, want an error naming Interval", d, err)
+		}
+		if len(feed.fetches) != 0 {
+			t.Errorf("Interval %s: %d fetches, want none", d, len(feed.fetches))
 		}
 	}
 }
