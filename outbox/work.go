@@ -59,7 +59,9 @@ func (q *Queue) send(w *deadline.Timer, watch *bodypool.Watch, l Leased, st *des
 	})
 	timedOut := w.End()
 	a := AttemptRecord{At: start, Status: res.Status, Latency: res.Latency, Tries: res.Attempts}
-	if a.Latency == 0 {
+	if a.Latency == 0 || timedOut {
+		// Cut at half its lease, counted from start: the Sender's own
+		// clock started a little later, and would say a little less.
 		a.Latency = time.Since(start)
 	}
 	s := Settlement{ID: l.ID, Token: l.Token, Attempt: a}
