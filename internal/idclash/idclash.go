@@ -5,7 +5,10 @@
 // delivery without a word.
 package idclash
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+)
 
 // Err is the error of a Put that gives the delivery id for dest while the
 // outbox holds it, or the Put gave it first, for held. It wraps invalid
@@ -19,6 +22,17 @@ func Err(invalid error, id, held, dest string) error {
 // smallBatch is the size of batch up to which InBatch compares every pair
 // rather than build a map.
 const smallBatch = 8
+
+// Batch starts a store's Put of n deliveries, at(i) returning the id and
+// destination of the i-th: for none, it returns ctx's error (nothing to
+// write, but a caller whose context ended hears so, as from any Put);
+// otherwise what [InBatch] returns.
+func Batch(ctx context.Context, invalid error, n int, at func(i int) (id, dest string)) (repeats []bool, err error) {
+	if n == 0 {
+		return nil, ctx.Err()
+	}
+	return InBatch(invalid, n, at)
+}
 
 // InBatch checks the ids of one Put of n deliveries, at(i) returning the
 // id and destination of the i-th. It returns the error of [Err] for the

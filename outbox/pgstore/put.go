@@ -29,11 +29,8 @@ func (ob *store) Put(ctx context.Context, ds ...outbox.Delivery) error {
 	if err := ob.live(); err != nil {
 		return err
 	}
-	if len(ds) == 0 {
-		return ctx.Err()
-	}
-	repeats, err := idclash.InBatch(outbox.ErrInvalid, len(ds), func(i int) (string, string) { return ds[i].ID, ds[i].Destination })
-	if err != nil {
+	repeats, err := idclash.Batch(ctx, outbox.ErrInvalid, len(ds), func(i int) (string, string) { return ds[i].ID, ds[i].Destination })
+	if err != nil || len(ds) == 0 {
 		return err
 	}
 	var n int64
