@@ -1,7 +1,6 @@
 package outbox_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/internal/queuetest"
+	"github.com/heraldhq/herald/internal/syncbuf"
 	"github.com/heraldhq/herald/outbox"
 	"github.com/heraldhq/herald/sender"
 )
@@ -171,9 +171,8 @@ func TestCallbackPanics(t *testing.T) {
 // TestLoggerPanics: a Logger whose handler panics loses its lines, which
 // go to standard error with the stack, and the Queue carries on.
 func TestLoggerPanics(t *testing.T) {
-	var out bytes.Buffer
-	var mu sync.Mutex
-	defer outbox.SetPanicOut(lockedWriter{&mu, &out})()
+	var out syncbuf.Buffer
+	defer outbox.SetPanicOut(&out)()
 	r := newReceiver(t)
 	r.reject = "d-0000" // dead-lettered, with a Warn line
 	logs := &records{}
@@ -191,20 +190,7 @@ func TestLoggerPanics(t *testing.T) {
 	if shut, run := stop(10 * time.Second); shut != nil || run != nil {
 		t.Errorf("Shutdown: %v, Run: %v; want nil, nil", shut, run)
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	if s := out.String(); !strings.Contains(s, "panic in the Logger's handler") || !strings.Contains(s, "log handler broken") || !strings.Contains(s, "goroutine") {
 		t.Errorf("standard error got %q, want the panic and its stack", s)
 	}
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

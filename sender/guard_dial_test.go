@@ -7,9 +7,9 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/heraldhq/herald/internal/syncbuf"
 	"github.com/heraldhq/herald/sender"
 	"github.com/heraldhq/herald/sender/sendertest"
 )
@@ -86,31 +86,17 @@ func TestSendRetriesDNSErrors(t *testing.T) {
 // goroutine, where a panic would end the process whatever Send's caller
 // does. It fails the attempt instead, and is logged with its stack.
 func TestLookupNetIPPanics(t *testing.T) {
-	var logs strings.Builder
-	var mu sync.Mutex
+	var logs syncbuf.Buffer
 	s := &sender.Sender{
 		LookupNetIP: func(context.Context, string, string) ([]netip.Addr, error) { panic("resolver broken") },
-		Logger:      slog.New(slog.NewTextHandler(lockedBuilder{&mu, &logs}, nil)),
+		Logger:      slog.New(slog.NewTextHandler(&logs, nil)),
 		Retry:       sender.RetryPolicy{MaxAttempts: 1},
 	}
 	_, err := s.Send(context.Background(), sender.Destination{URL: "https://example.com/hook"}, sender.Message{})
 	if err == nil || !strings.Contains(err.Error(), "LookupNetIP panicked") {
 		t.Fatalf("Send: %v, want a failed lookup", err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	if got := logs.String(); !strings.Contains(got, "level=ERROR") || !strings.Contains(got, "resolver broken") || !strings.Contains(got, "goroutine") {
 		t.Errorf("log %q, want the panic at Error with its stack", got)
 	}
-}
-
-type lockedBuilder struct {
-	mu *sync.Mutex
-	b  *strings.Builder
-}
-
-func (l lockedBuilder) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
 }
