@@ -107,10 +107,11 @@ func enqueueRows(cfg config, dir string) ([]Row, error) {
 }
 
 // queueRows measures how fast a Queue drains a bbolt outbox prefilled with
-// n 1 KiB deliveries (lease, signed HTTPS send, ack with fsync) against the
-// same n deliveries sent directly with Sender.Send, both with 64 at once.
+// cfg.drainN 1 KiB deliveries (lease, signed HTTPS send, ack with fsync)
+// against the same deliveries sent directly with Sender.Send, both with 64
+// at once.
 func queueRows(cfg config, dir string) ([]Row, error) {
-	n := cfg.queueN
+	n := cfg.drainN
 	name := fmt.Sprintf("queue drain, %d deliveries, %d workers", n, drainWorkers)
 	d, err := startDrain()
 	if err != nil {
