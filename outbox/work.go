@@ -76,6 +76,14 @@ func (q *Queue) send(w *deadline.Timer, watch *bodypool.Watch, l Leased, st *des
 		s.Outcome = Released
 		return s
 	}
+	return q.failed(st, s, n, res, err, timedOut)
+}
+
+// failed decides the outcome s of attempt number n, which failed with
+// err (res is what the Sender returned; timedOut says that half the lease
+// cut it): retrying at the next step of the Schedule, waiting for a
+// disabled destination, or a dead letter with its reason.
+func (q *Queue) failed(st *destState, s Settlement, n int, res sender.Result, err error, timedOut bool) Settlement {
 	held := q.track(st, false, errors.Is(err, sender.ErrGone))
 	cause := err
 	var de *sender.DeliveryError
