@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/internal/shown"
 )
 
 // Destination is where deliveries go, configured in code. The zero value
@@ -117,50 +118,28 @@ func redactRawURL(raw string) string {
 	return redactURL(u)
 }
 
-// redactedValue stands for every header value when a Destination prints.
-const redactedValue = "[redacted]"
-
-// shown returns d as it may be printed: the URLs (its own and OAuth2's
-// token URL) as in log lines, every header value replaced by "[redacted]",
-// the header names kept, the client certificate, if any, by "[redacted]",
-// and the Signer by its type (one of the program's own may hold its key
-// in plain sight). It is a struct of a type named Destination too, so
-// that %#v shows sender.Destination, with the same fields and JSON keys;
-// it has no Format method, so printing it does not come back here.
-func (d Destination) shown() any {
-	type Destination struct {
-		Name         string
-		URL          string
-		Signer       string
-		Headers      http.Header
-		Topics       []string
-		ClientCert   string `json:"-"`
-		OAuth2       any    // shownOAuth2's, a *OAuth2 of its own
-		Ordered      bool
-		Rate         float64
-		Burst        int
-		DisableAfter time.Duration
-	}
-	v := Destination{Name: d.Name, URL: redactRawURL(d.URL), Topics: d.Topics, OAuth2: shownOAuth2(d.OAuth2),
-		Ordered: d.Ordered, Rate: d.Rate, Burst: d.Burst, DisableAfter: d.DisableAfter}
-	if d.Signer != nil {
-		v.Signer = fmt.Sprintf("%T", d.Signer)
-	}
+// redactions is the edit of a Destination's printed form (see shown.Struct):
+// the URL as in log lines, every header value replaced by "[redacted]",
+// the header names kept, and the client certificate, if any, by
+// "[redacted]" (not the pointer: fmt prints what it points to under %s,
+// %q, %x and %d, and an Ed25519 key is a byte slice it would print). The
+// Signer prints by its type, and OAuth2 as it prints itself.
+func (d Destination) redactions() map[string]any {
+	edit := map[string]any{"URL": redactRawURL(d.URL), "ClientCert": "", "Headers": http.Header(nil)}
 	if d.ClientCert != nil {
-		// Not the pointer: fmt prints what it points to under %s, %q,
-		// %x and %d, and an Ed25519 key is a byte slice it would print.
-		v.ClientCert = redactedValue
+		edit["ClientCert"] = shown.Redacted
 	}
 	if d.Headers != nil {
-		v.Headers = make(http.Header, len(d.Headers))
+		h := make(http.Header, len(d.Headers))
 		for name, vals := range d.Headers {
-			v.Headers[name] = make([]string, len(vals))
+			h[name] = make([]string, len(vals))
 			for i := range vals {
-				v.Headers[name][i] = redactedValue
+				h[name][i] = shown.Redacted
 			}
 		}
+		edit["Headers"] = h
 	}
-	return v
+	return edit
 }
 
 // Format prints d under every fmt verb and flag as the struct it is, but
@@ -173,7 +152,7 @@ func (d Destination) shown() any {
 // there a Destination prints whole, so keep one in an exported field of a
 // struct you print.
 func (d Destination) Format(f fmt.State, verb rune) {
-	fmt.Fprintf(f, fmt.FormatString(f, verb), d.shown())
+	shown.Format(f, verb, d, d.redactions())
 }
 
 // MarshalJSON encodes d as [Destination.Format] shows it, without the
@@ -181,7 +160,7 @@ func (d Destination) Format(f fmt.State, verb rune) {
 // logging and listing: the JSON cannot be decoded into a working
 // Destination.
 func (d Destination) MarshalJSON() ([]byte, error) {
-	return json.Marshal(d.shown())
+	return json.Marshal(shown.Struct(d, d.redactions()))
 }
 
 // ErrInsecureURL: the URL is http:// and [Sender.AllowHTTP] is false.

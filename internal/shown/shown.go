@@ -1,7 +1,8 @@
 // Package shown holds what the Format methods of herald's configuration
-// types share: they print a copy of the struct in which whatever may hold
-// a credential is replaced, and what the program supplied (an interface, a
-// func, a logger, a TLS config) is shown by its type, never its contents.
+// types share: they print a copy of the struct ([Struct]) in which
+// whatever may hold a credential is replaced, and what the program
+// supplied (an interface, a func, a logger, a TLS config) is shown by its
+// type, never its contents ([Type]).
 package shown
 
 import (
