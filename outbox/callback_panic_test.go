@@ -61,6 +61,19 @@ func (h *records) panicLine(what string) (panicked, stack string, ok bool) {
 	return "", "", false
 }
 
+// count returns how many records at level have msg in their message.
+func (h *records) count(level slog.Level, msg string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, r := range h.rs {
+		if r.Level == level && strings.Contains(r.Message, msg) {
+			n++
+		}
+	}
+	return n
+}
+
 // panicMetrics counts the samples it is given, then panics.
 type panicMetrics struct {
 	observed, depths, held atomic.Int64
@@ -165,6 +178,32 @@ func TestCallbackPanics(t *testing.T) {
 				t.Errorf("panic line: panic %q, stack %q; want the panic's value and its stack", p, stack)
 			}
 		})
+	}
+}
+
+// TestPanicLogsAreSpaced: a callback that panics at every delivery is
+// logged once in panicEvery, not once a delivery, and every delivery is
+// still made and settled.
+func TestPanicLogsAreSpaced(t *testing.T) {
+	defer outbox.SetPanicEvery(time.Hour)()
+	const n = 30
+	r := newReceiver(t)
+	var m panicMetrics
+	var logs records
+	ob := outbox.NewMemory()
+	q := &outbox.Queue{Outbox: ob, Sender: loopbackSender(t, r.srv),
+		Destinations: []sender.Destination{{Name: "d", URL: r.srv.URL}},
+		Workers:      4, Poll: 5 * time.Millisecond, Logger: slog.New(&logs), Metrics: &m}
+	enqueue(t, q, "d", n)
+	stop := queuetest.Start(q)
+	queuetest.WaitFor(t, 10*time.Second, "the deliveries to settle", func() bool {
+		return r.count() == n && stats(t, ob).Pending == 0 && m.observed.Load() == n
+	})
+	if shut, run := stop(10 * time.Second); shut != nil || run != nil {
+		t.Errorf("Shutdown: %v, Run: %v; want nil, nil", shut, run)
+	}
+	if got := logs.count(slog.LevelError, "panic in Metrics.Observe"); got != 1 {
+		t.Errorf("%d Error lines for %d panics of Metrics.Observe; want 1 within panicEvery", got, n)
 	}
 }
 

@@ -1,6 +1,9 @@
 package outbox
 
-import "io"
+import (
+	"io"
+	"time"
+)
 
 // Names the outbox_test tests use to look inside a Queue.
 
@@ -32,4 +35,12 @@ func SetPanicOut(w io.Writer) (restore func()) {
 	old := panicOut
 	panicOut = w
 	return func() { panicOut = old }
+}
+
+// SetPanicEvery sets how often the panics of one callback are logged, and
+// returns a function that puts it back.
+func SetPanicEvery(d time.Duration) (restore func()) {
+	old := panicEvery
+	panicEvery = d
+	return func() { panicEvery = old }
 }

@@ -143,8 +143,11 @@ type Queue struct {
 	OnDisable func(destination, reason string)
 	// Logger receives a line per dead letter, breaker change and
 	// destination disabled, here or in the outbox's recorded states (Warn),
-	// per outbox failure (Error), and when leasing succeeds again after
-	// failures (Info); nil means no logs. Lines never carry
+	// per outbox failure (Error), per panic recovered in a callback of
+	// the program's (Error, with its stack; at most one line per callback
+	// in ten seconds, which counts the panics not logged since the last),
+	// and when leasing succeeds again after failures (Info); nil means no
+	// logs but for those panics, which go to slog.Default. Lines never carry
 	// a URL, secret or signature. Its handler is called from the Queue's
 	// goroutines and must not block, as Metrics's methods must not (see
 	// there). A panic in it is recovered, and written to standard error
@@ -165,6 +168,8 @@ type Queue struct {
 	// lends says that the Outbox takes the buffers of the bodies it
 	// leases from bodypool, so that the workers give them back.
 	lends bool
+	// panics spaces the log lines of callbacks that keep panicking.
+	panics panicLog
 
 	// mu guards the destinations' state, the buffer and the counts; work
 	// is signalled on it when deliveries are buffered or slots free up.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald/sender"
@@ -17,8 +18,9 @@ import (
 // (and HoldMetrics) methods, OnDisable, the Logger's handler, and the
 // Sender's callbacks inside each Send. A panic there would end the
 // process from a goroutine the user cannot guard. As net/http does for
-// its handlers, the Queue recovers it, logs it at Error with its stack,
-// and carries on, with nothing lost or miscounted: the panic comes
+// its handlers, the Queue recovers it, logs it at Error with its stack
+// (spaced: see panicEvery), and carries on, with nothing lost or
+// miscounted: the panic comes
 // either after the outbox recorded the outcome (a Metrics call, a log
 // line) or inside the attempt, whose outcome is then a failed attempt.
 
@@ -36,14 +38,55 @@ func (q *Queue) recovered(what string) {
 
 // logPanic logs at Error the panic p of the user's callback what with its
 // stack: through the Queue's Logger, else slog.Default, either guarded
-// so that a handler that panics in turn writes to standard error.
+// so that a handler that panics in turn writes to standard error. It logs
+// one panic of each callback in panicEvery (see panicLog).
 func (q *Queue) logPanic(what string, p any, stack []byte) {
+	log, unlogged := q.panics.due(what, time.Now())
+	if !log {
+		return
+	}
 	l := q.log
 	if l == nil {
 		l = slog.New(guardedHandler{h: slog.Default().Handler()})
 	}
-	l.LogAttrs(context.Background(), slog.LevelError, "outbox: panic in "+what+" recovered",
-		slog.String("panic", fmt.Sprint(p)), slog.String("stack", string(stack)))
+	attrs := []slog.Attr{slog.String("panic", fmt.Sprint(p)), slog.String("stack", string(stack))}
+	if unlogged > 0 {
+		attrs = append(attrs, slog.Int("unlogged", unlogged))
+	}
+	l.LogAttrs(context.Background(), slog.LevelError, "outbox: panic in "+what+" recovered", attrs...)
+}
+
+// panicEvery is how often, at most, the panics of one callback are
+// logged. A callback that panics at every call (a Metrics method, a
+// Signer) would otherwise write a stack for every delivery, thousands a
+// second, and fill a disk with the same lines; the panics in between
+// are counted, and the count ("unlogged") given with the next line. A
+// variable so that a test can shorten it.
+var panicEvery = 10 * time.Second
+
+// panicLog is when the panics of each callback were last logged, and
+// how many have not been since. Its zero value is ready to use.
+type panicLog struct {
+	mu       sync.Mutex
+	last     map[string]time.Time
+	unlogged map[string]int
+}
+
+// due reports whether a panic of what, at now, is to be logged, and if so
+// how many were not logged since the last that was; if not, it counts it.
+func (pl *panicLog) due(what string, now time.Time) (log bool, unlogged int) {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if pl.last == nil {
+		pl.last, pl.unlogged = map[string]time.Time{}, map[string]int{}
+	}
+	if last, ok := pl.last[what]; ok && now.Sub(last) < panicEvery {
+		pl.unlogged[what]++
+		return false, 0
+	}
+	unlogged = pl.unlogged[what]
+	pl.last[what], pl.unlogged[what] = now, 0
+	return true, unlogged
 }
 
 // guardedHandler is the Queue's Logger's handler, or slog.Default's,
