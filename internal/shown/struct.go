@@ -130,8 +130,9 @@ var (
 
 // printsSafely reports whether fmt prints a value of type t without
 // reaching what a pointer, interface or func in it holds: see [Struct].
-// seen holds the types being looked at, so that a type that contains
-// itself ends the walk.
+// seen holds the types looked at, so that a type that contains itself
+// ends the walk: one met again is taken as safe, since a walk that found
+// a type unsafe returns false at once, all the way up.
 func printsSafely(t reflect.Type, seen map[reflect.Type]bool) bool {
 	if t.Implements(formatterType) {
 		return true
