@@ -151,13 +151,9 @@ func TestCallbackPanics(t *testing.T) {
 			check: func(t *testing.T, s outbox.Stats, r *receiver, m *panicMetrics) {}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newReceiver(t)
 			var m panicMetrics
 			var logs records
-			ob := outbox.NewMemory()
-			q := &outbox.Queue{Outbox: ob, Sender: loopbackSender(t, r.srv),
-				Destinations: []sender.Destination{{Name: "d", URL: r.srv.URL}},
-				Workers:      2, Poll: 5 * time.Millisecond, Logger: slog.New(&logs)}
+			q, r, ob := panicQueue(t, 2, &logs)
 			tc.set(q, r, &m)
 			enqueue(t, q, "d", n)
 			stop := queuetest.Start(q)
@@ -187,13 +183,10 @@ func TestCallbackPanics(t *testing.T) {
 func TestPanicLogsAreSpaced(t *testing.T) {
 	defer outbox.SetPanicEvery(time.Hour)()
 	const n = 30
-	r := newReceiver(t)
 	var m panicMetrics
 	var logs records
-	ob := outbox.NewMemory()
-	q := &outbox.Queue{Outbox: ob, Sender: loopbackSender(t, r.srv),
-		Destinations: []sender.Destination{{Name: "d", URL: r.srv.URL}},
-		Workers:      4, Poll: 5 * time.Millisecond, Logger: slog.New(&logs), Metrics: &m}
+	q, r, ob := panicQueue(t, 4, &logs)
+	q.Metrics = &m
 	enqueue(t, q, "d", n)
 	stop := queuetest.Start(q)
 	queuetest.WaitFor(t, 10*time.Second, "the deliveries to settle", func() bool {
@@ -205,6 +198,18 @@ func TestPanicLogsAreSpaced(t *testing.T) {
 	if got := logs.count(slog.LevelError, "panic in Metrics.Observe"); got != 1 {
 		t.Errorf("%d Error lines for %d panics of Metrics.Observe; want 1 within panicEvery", got, n)
 	}
+}
+
+// panicQueue returns a Queue of workers workers over a memory outbox,
+// delivering to destination "d", a receiver of its own, and logging to
+// logs; the test sets the callback that panics.
+func panicQueue(t *testing.T, workers int, logs *records) (*outbox.Queue, *receiver, outbox.Store) {
+	r := newReceiver(t)
+	ob := outbox.NewMemory()
+	q := &outbox.Queue{Outbox: ob, Sender: loopbackSender(t, r.srv),
+		Destinations: []sender.Destination{{Name: "d", URL: r.srv.URL}},
+		Workers:      workers, Poll: 5 * time.Millisecond, Logger: slog.New(logs)}
+	return q, r, ob
 }
 
 // TestLoggerPanics: a Logger whose handler panics loses its lines, which
