@@ -20,26 +20,42 @@ import (
 // fleetLines is the record of TestOrderTwoStoresUnderLoad.
 type fleetLines struct {
 	mu        sync.Mutex
-	committed map[string][]string      // producer and key → ids, in commit order
-	inFlight  map[string]outbox.Leased // key → the live lease of its line
-	leasedAt  map[string]int           // id → the number of its last lease
-	delivered map[string]bool          // ids delivered
-	everDead  map[string]bool          // ids dead-lettered at least once
+	committed map[string][]string  // producer and key → ids, in commit order
+	inFlight  map[string]lineLease // key → the live lease of its line
+	leasedAt  map[string]int       // id → the number of its last lease
+	delivered map[string]bool      // ids delivered
+	everDead  map[string]bool      // ids dead-lettered at least once
 	errs      []string
 	leases    int
 	lost      int // settlements that found their lease lost
 }
 
-// leased records ls, leased at now, and any line they find taken by a
-// lease that had not run out at now.
-func (f *fleetLines) leased(ls []outbox.Leased, now time.Time) {
+// lineLease is the live lease of a line, and when it was recorded.
+type lineLease struct {
+	outbox.Leased
+	recorded time.Time
+}
+
+// leased records ls, leased by a Lease call made at now (its Now) that
+// returned at returned, and any line they find taken by another delivery's
+// lease for the whole of that call. Only then is the overlap certain: the
+// other lease was granted before the call began (recorded before now) and
+// could not have been taken over before it returned (it ran to after
+// returned), and its holder had not begun to settle it (it is still
+// recorded). A lease recorded after now may have been granted after this
+// one and recorded first: a goroutine can be held up between its Lease
+// and this record for longer than a lease lasts, as under the race
+// detector on a loaded machine, where the line passed on in between.
+func (f *fleetLines) leased(ls []outbox.Leased, now, returned time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, l := range ls {
-		if cur, ok := f.inFlight[l.PartitionKey]; ok && cur.ID != l.ID && cur.Until.After(now) {
-			f.errs = append(f.errs, fmt.Sprintf("%s leased at %v while %s of its line is, until %v", l.ID, now, cur.ID, cur.Until))
+		cur, ok := f.inFlight[l.PartitionKey]
+		if ok && cur.ID != l.ID && cur.recorded.Before(now) && cur.Until.After(returned) {
+			f.errs = append(f.errs, fmt.Sprintf("%s leased in a call from %v to %v while %s of its line is, until %v",
+				l.ID, now, returned, cur.ID, cur.Until))
 		}
-		f.inFlight[l.PartitionKey] = l
+		f.inFlight[l.PartitionKey] = lineLease{l, time.Now()}
 		f.leases++
 		f.leasedAt[l.ID] = f.leases
 	}
@@ -95,7 +111,7 @@ func (f *fleetLines) work(ob outbox.Outbox, seed uint64, stop <-chan struct{}) e
 		if err != nil {
 			return err
 		}
-		f.leased(ls, now)
+		f.leased(ls, now, time.Now())
 		for _, l := range ls {
 			if err := f.settle(ob, r, l); err != nil {
 				return err
@@ -125,7 +141,7 @@ func TestOrderTwoStoresUnderLoad(t *testing.T) {
 		obs[i] = open(t, pools[i], nil)
 	}
 	q := &outbox.Queue{Outbox: obs[1], Destinations: []sender.Destination{{Name: "d", URL: "https://d.example/", Ordered: true}}}
-	f := &fleetLines{committed: map[string][]string{}, inFlight: map[string]outbox.Leased{}, leasedAt: map[string]int{},
+	f := &fleetLines{committed: map[string][]string{}, inFlight: map[string]lineLease{}, leasedAt: map[string]int{},
 		delivered: map[string]bool{}, everDead: map[string]bool{}}
 	h := &handOff{committed: f.committed, leasedAt: map[string]int{}, inFlight: map[string]string{}, dead: map[string]bool{}}
 	keys := []string{"K0", "K1", "K2", "K3", "K4", "K5", "K6", "K7"}
